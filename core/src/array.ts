@@ -1,0 +1,160 @@
+/**
+ * In-memory arrays, references to stored arrays, and the `.npy` byte format in which
+ * arrays are stored (so that a user can `np.load` any result).
+ */
+import { GramfleetError } from './errors';
+
+/** Element types that cross the wire. */
+export type DType = 'f64' | 'f32' | 'i32' | 'u32' | 'u8';
+
+/** The typed array behind each dtype. */
+export interface TypedArrayOf {
+  f64: Float64Array;
+  f32: Float32Array;
+  i32: Int32Array;
+  u32: Uint32Array;
+  u8: Uint8Array;
+}
+
+/** Any typed array gramfleet stores. */
+export type AnyTypedArray = TypedArrayOf[DType];
+
+/** A dense row-major (C order) array held in memory. */
+export interface NdArray<D extends DType = DType> {
+  readonly dtype: D;
+  readonly shape: readonly number[];
+  readonly data: TypedArrayOf[D];
+}
+
+/**
+ * A reference to an array in the JetStream object store, addressed by the sha256 of
+ * its `.npy` bytes. Workflows carry these, never the bytes.
+ */
+export interface ArrayRef {
+  readonly bucket: string;
+  /** Lower-case hex sha256 of the stored `.npy` bytes (also the object name). */
+  readonly digest: string;
+  readonly dtype: DType;
+  readonly shape: readonly number[];
+  /** Size of the stored `.npy` bytes. */
+  readonly bytes: number;
+}
+
+/** A sparse matrix in CSR layout, as three arrays. */
+export interface CsrArrays {
+  readonly shape: readonly [number, number];
+  readonly indptr: Int32Array;
+  readonly indices: Int32Array;
+  readonly data: Float64Array;
+}
+
+/** CSR matrix whose arrays live in the object store. */
+export interface CsrRef {
+  readonly shape: readonly [number, number];
+  readonly indptr: ArrayRef;
+  readonly indices: ArrayRef;
+  readonly data: ArrayRef;
+}
+
+const DESCR: Record<DType, string> = { f64: '<f8', f32: '<f4', i32: '<i4', u32: '<u4', u8: '|u1' };
+const FROM_DESCR: Record<string, DType> = { '<f8': 'f64', '<f4': 'f32', '<i4': 'i32', '<u4': 'u32', '|u1': 'u8', '<u1': 'u8' };
+/** Descriptors that are read by converting: int64 becomes i32 when every value fits. */
+const WIDENED: Record<string, 'i64' | 'u64' | 'bool'> = { '<i8': 'i64', '<u8': 'u64', '|b1': 'bool' };
+
+/** Bytes per element. */
+export function dtypeSize(d: DType): number {
+  return d === 'f64' ? 8 : d === 'u8' ? 1 : 4;
+}
+
+/** Number of elements of a shape. */
+export function shapeSize(shape: readonly number[]): number {
+  let n = 1;
+  for (const s of shape) n *= s;
+  return n;
+}
+
+/** Allocates a zeroed typed array for a dtype. */
+export function allocTyped<D extends DType>(dtype: D, n: number): TypedArrayOf[D] {
+  switch (dtype) {
+    case 'f64': return new Float64Array(n) as TypedArrayOf[D];
+    case 'f32': return new Float32Array(n) as TypedArrayOf[D];
+    case 'i32': return new Int32Array(n) as TypedArrayOf[D];
+    case 'u32': return new Uint32Array(n) as TypedArrayOf[D];
+    default: return new Uint8Array(n) as TypedArrayOf[D];
+  }
+}
+
+/** Builds an {@link NdArray}, checking that data length matches the shape. */
+export function ndarray<D extends DType>(dtype: D, shape: readonly number[], data: TypedArrayOf[D]): NdArray<D> {
+  if (shapeSize(shape) !== data.length) {
+    throw new GramfleetError('INPUT_SHAPE_MISMATCH', `array of shape [${shape.join(',')}] needs ${shapeSize(shape)} elements, got ${data.length}`, { shape: [...shape], length: data.length });
+  }
+  return { dtype, shape: [...shape], data };
+}
+
+/** Encodes an array as `.npy` version 1.0 bytes (little-endian, C order). */
+export function encodeNpy(a: NdArray): Uint8Array {
+  const shapeStr = a.shape.length === 1 ? `(${a.shape[0]},)` : `(${a.shape.join(', ')})`;
+  let header = `{'descr': '${DESCR[a.dtype]}', 'fortran_order': False, 'shape': ${shapeStr}, }`;
+  const preamble = 10;
+  const total = preamble + header.length + 1;
+  header = header + ' '.repeat((64 - (total % 64)) % 64) + '\n';
+  const hlen = header.length;
+  const body = new Uint8Array(a.data.buffer, a.data.byteOffset, a.data.byteLength);
+  const out = new Uint8Array(preamble + hlen + body.byteLength);
+  out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, hlen & 0xff, (hlen >> 8) & 0xff], 0);
+  for (let i = 0; i < hlen; i++) out[preamble + i] = header.charCodeAt(i);
+  out.set(body, preamble + hlen);
+  return out;
+}
+
+/**
+ * Decodes `.npy` bytes. Accepts the gramfleet dtypes, plus int64/uint64/bool which are
+ * narrowed to i32/u8 when every value fits (scipy writes int64 CSR indices).
+ */
+export function decodeNpy(bytes: Uint8Array, what = 'array'): NdArray {
+  const bad = (why: string): GramfleetError => new GramfleetError('INPUT_FILE_UNREADABLE', `${what}: not a readable .npy (${why})`, { what, why });
+  if (bytes.length < 10 || bytes[0] !== 0x93 || String.fromCharCode(...bytes.subarray(1, 6)) !== 'NUMPY') throw bad('bad magic');
+  const major = bytes[6] ?? 0;
+  let hlen: number;
+  let start: number;
+  if (major === 1) {
+    hlen = (bytes[8] ?? 0) | ((bytes[9] ?? 0) << 8);
+    start = 10;
+  } else if (major === 2 || major === 3) {
+    hlen = ((bytes[8] ?? 0) | ((bytes[9] ?? 0) << 8) | ((bytes[10] ?? 0) << 16) | ((bytes[11] ?? 0) << 24)) >>> 0;
+    start = 12;
+  } else throw bad(`version ${major}`);
+  let header = '';
+  for (let i = 0; i < hlen; i++) header += String.fromCharCode(bytes[start + i] ?? 32);
+  const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
+  const fortran = /'fortran_order':\s*(True|False)/.exec(header)?.[1];
+  const shapeM = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
+  if (descr === undefined || fortran === undefined || shapeM === undefined) throw bad('bad header');
+  if (fortran === 'True') throw bad('Fortran order is not supported');
+  const shape = shapeM.split(',').map((s) => s.trim()).filter((s) => s.length > 0).map(Number);
+  if (shape.some((s) => !Number.isInteger(s) || s < 0)) throw bad('bad shape');
+  const n = shapeSize(shape);
+  const off = start + hlen;
+  const dt = FROM_DESCR[descr];
+  if (dt !== undefined) {
+    const need = n * dtypeSize(dt);
+    if (bytes.length - off < need) throw bad('truncated data');
+    const copy = bytes.slice(off, off + need);
+    const data = dt === 'f64' ? new Float64Array(copy.buffer) : dt === 'f32' ? new Float32Array(copy.buffer) : dt === 'i32' ? new Int32Array(copy.buffer) : dt === 'u32' ? new Uint32Array(copy.buffer) : copy;
+    return { dtype: dt, shape, data };
+  }
+  const w = WIDENED[descr];
+  if (w === undefined) throw bad(`dtype ${descr} is not supported`);
+  const size = w === 'bool' ? 1 : 8;
+  if (bytes.length - off < n * size) throw bad('truncated data');
+  const view = new DataView(bytes.buffer, bytes.byteOffset + off, n * size);
+  if (w === 'bool') return { dtype: 'u8', shape, data: bytes.slice(off, off + n) };
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = w === 'i64' ? view.getBigInt64(i * 8, true) : view.getBigUint64(i * 8, true);
+    if (v > 2147483647n || v < -2147483648n) throw bad(`int64 value ${v} does not fit in int32`);
+    out[i] = Number(v);
+  }
+  return { dtype: 'i32', shape, data: out };
+}

@@ -1,0 +1,100 @@
+/**
+ * One error type with a code catalogue. Codes are `AREA_REASON`; each is marked
+ * permanent (retrying cannot help) or transient. Messages start with `[CODE]`.
+ * Errors cross NATS as {@link ErrorPayload} and Temporal as an `ApplicationFailure`
+ * whose `type` is the code. Code branches on `code`, never on message text.
+ */
+
+/** The code catalogue. `retryable: false` codes become non-retryable Temporal failures. */
+export const ERROR_CODES = {
+  INPUT_INVALID: { retryable: false, summary: 'a field is missing or has the wrong type' },
+  INPUT_OUT_OF_RANGE: { retryable: false, summary: 'a numeric field is outside its bound' },
+  INPUT_NOT_FINITE: { retryable: false, summary: 'a value is NaN or infinite' },
+  INPUT_FILE_UNREADABLE: { retryable: false, summary: 'an input file is missing or cannot be parsed' },
+  INPUT_SHAPE_MISMATCH: { retryable: false, summary: 'array shapes do not agree' },
+  INPUT_NOT_SQUARE: { retryable: false, summary: 'a matrix that must be square is not' },
+  INPUT_ASYMMETRIC: { retryable: false, summary: 'a matrix that must be symmetric is not' },
+  INPUT_NEGATIVE_WEIGHT: { retryable: false, summary: 'a weight is negative' },
+  INPUT_TOO_LARGE: { retryable: false, summary: 'the problem does not fit the configured memory budget' },
+  INPUT_UNKNOWN_OP: { retryable: false, summary: 'no such op in the catalogue' },
+  KERNEL_STATUS: { retryable: false, summary: 'a kernel returned a non-zero status' },
+  KERNEL_TRAP: { retryable: true, summary: 'a WebAssembly instance trapped; the instance was replaced' },
+  KERNEL_NOT_REGISTERED: { retryable: false, summary: 'no backend has a kernel for this op' },
+  KERNEL_DUPLICATE: { retryable: false, summary: 'a kernel was registered twice for one (backend, op)' },
+  WORKER_MAX_DELIVER: { retryable: false, summary: 'a shard was delivered too many times and was dead-lettered' },
+  WORKER_DRAINING: { retryable: true, summary: 'the worker is shutting down' },
+  WORKER_NO_DEVICE: { retryable: false, summary: 'the backend found no device' },
+  CLUSTER_NOT_RUNNING: { retryable: false, summary: 'no local cluster is running' },
+  CLUSTER_START_FAILED: { retryable: false, summary: 'a cluster process failed to start' },
+  CLUSTER_BINARY_MISSING: { retryable: false, summary: 'a server binary was not found; run the setup script' },
+  CLUSTER_UNAVAILABLE: { retryable: true, summary: 'a cluster service did not answer' },
+  STORE_MISSING_OBJECT: { retryable: true, summary: 'an object is not (yet) in the object store' },
+  STORE_DIGEST_MISMATCH: { retryable: false, summary: 'stored bytes do not match their digest' },
+  JOB_CANCELLED: { retryable: false, summary: 'the job was cancelled' },
+  JOB_FAILED: { retryable: false, summary: 'the job failed' },
+  JOB_TIMEOUT: { retryable: true, summary: 'the job did not finish in time' },
+} as const;
+
+/** A code from {@link ERROR_CODES}. */
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** The shape in which an error crosses NATS and Temporal. */
+export interface ErrorPayload {
+  readonly code: ErrorCode;
+  readonly message: string;
+  readonly details?: Readonly<Record<string, unknown>>;
+}
+
+/** Type guard for codes received over the wire. */
+export function isErrorCode(x: unknown): x is ErrorCode {
+  return typeof x === 'string' && Object.prototype.hasOwnProperty.call(ERROR_CODES, x);
+}
+
+/**
+ * The one error class of gramfleet. `instanceof` is not relied on across the Temporal
+ * sandbox; use {@link isGramfleetError} or compare `code`.
+ */
+export class GramfleetError extends Error {
+  /** Stable machine-readable code. */
+  readonly code: ErrorCode;
+  /** Whether a retry may succeed. */
+  readonly retryable: boolean;
+  /** Structured context: the field, the bound, the value. */
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(code: ErrorCode, message: string, details: Record<string, unknown> = {}) {
+    super(message.startsWith(`[${code}]`) ? message : `[${code}] ${message}`);
+    this.name = 'GramfleetError';
+    this.code = code;
+    this.retryable = ERROR_CODES[code].retryable;
+    this.details = Object.freeze({ ...details });
+  }
+
+  /** The wire form. */
+  toPayload(): ErrorPayload {
+    return { code: this.code, message: this.message, details: this.details };
+  }
+
+  /** Rebuilds an error from its wire form; unknown codes become `JOB_FAILED`. */
+  static fromPayload(p: { code?: unknown; message?: unknown; details?: unknown }): GramfleetError {
+    const code = isErrorCode(p.code) ? p.code : 'JOB_FAILED';
+    const details = typeof p.details === 'object' && p.details !== null ? (p.details as Record<string, unknown>) : {};
+    return new GramfleetError(code, typeof p.message === 'string' ? p.message : String(p.code), details);
+  }
+}
+
+/** True when `e` is a gramfleet error (also across realms, by shape). */
+export function isGramfleetError(e: unknown): e is GramfleetError {
+  return e instanceof GramfleetError || (typeof e === 'object' && e !== null && (e as { name?: unknown }).name === 'GramfleetError' && isErrorCode((e as { code?: unknown }).code));
+}
+
+/** Error for a field that broke a bound; the message names the field, the bound and the value. */
+export function outOfRange(field: string, bound: string, value: unknown): GramfleetError {
+  return new GramfleetError('INPUT_OUT_OF_RANGE', `${field} must be ${bound}, got ${String(value)}`, { field, bound, value });
+}
+
+/** Error for a missing or mistyped field. */
+export function invalidField(field: string, expected: string, value: unknown): GramfleetError {
+  const shown = typeof value === 'string' ? JSON.stringify(value) : String(value);
+  return new GramfleetError('INPUT_INVALID', `${field} must be ${expected}, got ${shown}`, { field, expected, value: shown });
+}
