@@ -127,6 +127,10 @@ export function validateGraph(csr: CsrArrays, opts: ValidateGraphOptions = {}): 
     const a = indptr[i] ?? 0;
     const b = indptr[i + 1] ?? 0;
     if (b < a) throw fail('INPUT_INVALID', `${f}.indptr`, `must be non-decreasing, got indptr[${i}] = ${a} > indptr[${i + 1}] = ${b}`, { bound: 'non-decreasing', row: i, value: [a, b] });
+  }
+  for (let i = 0; i < n; i++) {
+    const a = indptr[i] ?? 0;
+    const b = indptr[i + 1] ?? 0;
     let prev = -1;
     for (let k = a; k < b; k++) {
       const j = indices[k] ?? -1;
