@@ -15,3 +15,11 @@ export { createKernelRegistry, createOpCatalogue } from './ops/types';
 export type { AnyOpDef, KernelContext, KernelImpl, KernelRegistry, OpCatalogue, OpDef } from './ops/types';
 // --- graph random features (owned by the GRF numerics work) ---
 // --- kernel library (owned by the kernel-library work) ---
+// kernel library: factorisations, eigensolvers, mode product
+export { attrRecord, boolAttr, expectInputCount, frobenius, inputAt, matrix, matrixInput, noConvergence, notPositiveDefinite, requireFiniteF64, requireSymmetric, singularTriangle, squareInput, vector } from './ops/linalg-common';
+export type { MatrixView } from './ops/linalg-common';
+export { CHOLESKY_OP_ID, choleskyOp, choleskyReference } from './ops/cholesky';
+export type { CholeskyAttrs } from './ops/cholesky';
+export { TRIANGULAR_SOLVE_OP_ID, triangularSolveOp, triangularSolveReference, triangularSolveShape } from './ops/triangular-solve';
+export type { TriangularSolveAttrs, TriangularSolveShape } from './ops/triangular-solve';
+// end kernel library: factorisations

@@ -8,3 +8,7 @@ export function gf_heap_base(): usize {
 }
 
 export { gf_grf_walks, gf_grf_walks_repelling } from './kernels/grf-walks';
+// kernel library: factorisations, eigensolvers, mode product
+export { gf_cholesky } from './kernels/cholesky';
+export { gf_triangular_solve } from './kernels/triangular-solve';
+// end kernel library: factorisations
