@@ -19,7 +19,7 @@ install_npm() {
   local stamp="node_modules/.gramfleet-stamp"
   if [ -f "$stamp" ] && [ "$stamp" -nt package-lock.json ] && [ "$stamp" -nt package.json ]; then return; fi
   say "installing npm dependencies"
-  npm ci --no-audit --no-fund --loglevel=error >/dev/null
+  npm install --no-audit --no-fund --loglevel=error >/dev/null
   touch "$stamp"
 }
 

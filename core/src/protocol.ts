@@ -35,9 +35,16 @@ export function resourceNames(prefix = 'gf'): ResourceNames {
   };
 }
 
-/** `gf.task.<class>.<op>` */
-export function taskSubject(prefix: string, cls: WorkerClass, op: string): string {
-  return `${prefix}.task.${cls}.${op}`;
+/**
+ * `gf.task.<class>.<op>.<jobId>` — the trailing job id lets a cancelled job's queued shards
+ * be purged by subject without touching other jobs.
+ */
+export function taskSubject(prefix: string, cls: WorkerClass, op: string, jobId: string): string {
+  return `${prefix}.task.${cls}.${op}.${jobId}`;
+}
+/** Filter matching every queued task of one job, of any class and op. */
+export function jobTasksFilter(prefix: string, jobId: string): string {
+  return `${prefix}.task.*.*.${jobId}`;
 }
 /** Filter for every task of a class. */
 export function taskFilter(prefix: string, cls: WorkerClass): string {

@@ -1,3 +1,14 @@
 // Public entry of @gramfleet/workers. Explicit exports only.
 export { WasmArena } from './backends/wasm/arena';
 export type { WasmArenaOptions } from './backends/wasm/arena';
+export { compileDataPlaneOptions, connectNats, openDataPlane } from './dataplane/nats';
+export type { CompiledDataPlaneOptions, DataPlane, DataPlaneOptions } from './dataplane/nats';
+export { createArrayStore, sha256Hex } from './dataplane/store';
+export type { ArrayStore, ArrayStoreOptions } from './dataplane/store';
+export { createKernelPool } from './pool';
+export type { KernelPool, KernelPoolOptions, KernelRun } from './pool';
+export { startWorker } from './runtime';
+export type { RunningWorker, WorkerOptions } from './runtime';
+export { createJsonLogger } from './log';
+export { GRF_ROWS_PER_CALL, GRF_STATUS, createGrfWalksWasmKernel, registerGrfWalksWasm } from './backends/wasm/grf-walks';
+export { registerReferenceKernels, registerWasmKernels } from './backends/wasm/register-all';

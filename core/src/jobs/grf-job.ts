@@ -1,0 +1,128 @@
+/**
+ * The graph-random-features job: what a user asks for ({@link GrfParams}), what the
+ * workflow receives ({@link GrfJobInput}) and what it returns ({@link GrfJobResult}).
+ * Validation here runs before anything is scheduled; every error names its field.
+ */
+import type { ArrayRef, CsrRef } from '../array';
+import { GramfleetError } from '../errors';
+import { checkVarianceBound, modulation, parseKernelSpec, walkLengthCap, type GraphKernelSpec } from '../grf/kernels';
+import type { WorkerClass } from '../protocol';
+import { int, num, oneOf } from '../validate';
+
+/** Variance-reduction schemes for the walks. */
+export const GRF_VARIANCE = ['none', 'antithetic', 'repelling'] as const;
+/** `same-walk`: K̂ = ΦΦᵀ (PSD, biased on the diagonal); `independent`: K̂ = Φ₁Φ₂ᵀ (unbiased). */
+export const GRF_ESTIMATORS = ['same-walk', 'independent'] as const;
+
+/** The numerical parameters of a GRF job, as a user gives them. */
+export interface GrfParams {
+  /** Kernel: a kind name (`reg-laplacian` means d = 1) or a full spec. */
+  readonly kernel: string | GraphKernelSpec;
+  /** c in W = c·D^{-1/2} A D^{-1/2}. */
+  readonly scale: number;
+  /** Walkers per node, m ≥ 1. */
+  readonly walks: number;
+  /** Halting probability in (0, 1). */
+  readonly pHalt: number;
+  /** @default 0 */
+  readonly seed?: number;
+  /** @default 'none' */
+  readonly variance?: (typeof GRF_VARIANCE)[number];
+  /** @default 'same-walk' */
+  readonly estimator?: (typeof GRF_ESTIMATORS)[number];
+  /** Origins per shard. @default chosen from n */
+  readonly shardNodes?: number;
+  /** Shards per Temporal activity. @default 8 */
+  readonly batchShards?: number;
+  /** Activities in flight at once. @default 4 */
+  readonly window?: number;
+}
+
+/** Validated parameters with the modulation function computed. */
+export interface CompiledGrfParams {
+  readonly kernel: GraphKernelSpec;
+  readonly scale: number;
+  readonly walks: number;
+  readonly pHalt: number;
+  readonly seed: number;
+  readonly variance: (typeof GRF_VARIANCE)[number];
+  readonly estimator: (typeof GRF_ESTIMATORS)[number];
+  readonly f: readonly number[];
+  readonly streams: readonly number[];
+  readonly shardNodes: number | undefined;
+  readonly batchShards: number;
+  readonly window: number;
+}
+
+/** Validates GRF parameters; throws a typed error naming the field and its bound. */
+export function compileGrfParams(p: GrfParams): CompiledGrfParams {
+  const raw = typeof p.kernel === 'string' ? (p.kernel === 'reg-laplacian' ? { kind: 'reg-laplacian', d: 1 } : { kind: p.kernel }) : p.kernel;
+  const kernel = parseKernelSpec(raw, 'kernel');
+  const walks = int('walks', p.walks, 1, 65536);
+  const pHalt = num('pHalt', p.pHalt, { min: 0, max: 1, minExclusive: true, maxExclusive: true });
+  const scale = num('scale', p.scale, { min: 0, minExclusive: true });
+  const seed = int('seed', p.seed ?? 0, 0, Number.MAX_SAFE_INTEGER);
+  const variance = oneOf('variance', p.variance ?? 'none', GRF_VARIANCE);
+  const estimator = oneOf('estimator', p.estimator ?? 'same-walk', GRF_ESTIMATORS);
+  if (variance === 'antithetic' && walks % 2 !== 0) {
+    throw new GramfleetError('INPUT_OUT_OF_RANGE', `walks must be even with variance=antithetic (walkers come in pairs), got ${walks}`, { field: 'walks', bound: 'even', value: walks });
+  }
+  checkVarianceBound(kernel, scale, pHalt);
+  const f = Array.from(modulation(kernel, walkLengthCap(pHalt) + 1));
+  const shardNodes = p.shardNodes === undefined ? undefined : int('shardNodes', p.shardNodes, 1, 1 << 24);
+  return Object.freeze({
+    kernel, scale, walks, pHalt, seed, variance, estimator, f,
+    streams: estimator === 'independent' ? [0, 1] : [0],
+    shardNodes,
+    batchShards: int('batchShards', p.batchShards ?? 8, 1, 256),
+    window: int('window', p.window ?? 4, 1, 64),
+  });
+}
+
+/** Shard size for n nodes when the user gave none: about 8 shards per worker thread. */
+export function defaultShardNodes(n: number, workerThreads: number): number {
+  return Math.max(16, Math.min(8192, Math.ceil(n / Math.max(1, 8 * workerThreads))));
+}
+
+/** Input of the GRF workflow (references only; no arrays). */
+export interface GrfJobInput {
+  readonly jobId: string;
+  readonly n: number;
+  readonly nnz: number;
+  /** CSR of the normalised graph: indptr, indices, W values. */
+  readonly graph: { readonly indptr: ArrayRef; readonly indices: ArrayRef; readonly weights: ArrayRef };
+  readonly labels?: ArrayRef;
+  readonly params: CompiledGrfParams;
+  readonly shardNodes: number;
+  readonly cls: WorkerClass;
+  /** Label spreading on the features, when labels are given. */
+  readonly labelSpreading?: { readonly trainFraction: number; readonly seed: number };
+  /** Wall-clock limit of the whole job, ms. */
+  readonly timeoutMs: number;
+}
+
+/** What a GRF job returns. */
+export interface GrfJobResult {
+  readonly jobId: string;
+  readonly n: number;
+  /** Φ (same-walk) or [Φ₁, Φ₂] (independent), as CSR in the object store. */
+  readonly phi: readonly CsrRef[];
+  readonly nnz: readonly number[];
+  readonly shards: number;
+  /** Result messages for shards that already had one; each shard is counted once regardless. */
+  readonly duplicateResults: number;
+  /** Task messages published over all attempts. */
+  readonly publishedTasks: number;
+  /** Shards per backend and per worker, from the shards' own stats. */
+  readonly backends: Readonly<Record<string, number>>;
+  readonly workers: Readonly<Record<string, number>>;
+  readonly computeMs: number;
+  readonly labelSpreading?: { readonly accuracy: number; readonly train: number; readonly test: number };
+}
+
+/** Input of the GRF assembly activity. */
+export interface GrfAssembleInput {
+  readonly job: GrfJobInput;
+  /** Per shard in order: the 3 × streams output refs. */
+  readonly shardOutputs: readonly (readonly ArrayRef[])[];
+}

@@ -1,0 +1,290 @@
+/**
+ * The embedded local cluster, like `ray.init()`: a Temporal dev server with an on-disk
+ * database, a `nats-server -js` with an on-disk store, the orchestrator worker and WASM
+ * workers — on free ports, recorded in `<dataDir>/cluster.json`. `stop()` stops exactly the
+ * processes that the state file names (matched by pid and command line).
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Connection } from '@temporalio/client';
+import { GramfleetError, resourceNames, silentLogger, type Logger } from '@gramfleet/core';
+import { connectNats, openDataPlane, type DataPlaneOptions } from '@gramfleet/workers';
+import { binaryPath, repoRoot } from './binaries';
+import { freePort, pidAlive, sleep, spawnManaged, stopPid, waitForPort, type ManagedProcess } from './proc';
+
+/** Options of {@link LocalCluster.start}. */
+export interface LocalClusterOptions {
+  /** Where state, databases, stores and logs live. */
+  readonly dataDir: string;
+  /** WASM worker processes. @default number of cores */
+  readonly workers?: number;
+  /** Kernel threads per worker process. @default 1 */
+  readonly threadsPerWorker?: number;
+  /** Let the processes outlive this one (`gramfleet up`). @default false */
+  readonly detached?: boolean;
+  /** JetStream resource prefix. @default 'gf' */
+  readonly prefix?: string;
+  /** Temporal task queue of the orchestrator. @default 'gramfleet' */
+  readonly taskQueue?: string;
+  /** Data-plane tunables shared by every process. */
+  readonly dataPlane?: DataPlaneOptions;
+  /** Worker log level. @default 'info' */
+  readonly logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  readonly log?: Logger;
+}
+
+/** One process in the state file. */
+export interface ProcessEntry {
+  readonly name: string;
+  readonly pid: number;
+  /** A string found in the process's command line, so a recycled pid is never killed. */
+  readonly marker: string;
+}
+
+/** The content of `cluster.json`. */
+export interface ClusterState {
+  readonly version: 1;
+  readonly dataDir: string;
+  readonly natsUrl: string;
+  readonly natsPort: number;
+  readonly natsMonitorPort: number;
+  readonly temporalAddress: string;
+  readonly temporalPort: number;
+  readonly namespace: string;
+  readonly taskQueue: string;
+  readonly prefix: string;
+  readonly dataPlane: DataPlaneOptions;
+  readonly startedAt: string;
+  processes: ProcessEntry[];
+}
+
+/** Path of the state file in a data directory. */
+export function stateFile(dataDir: string): string {
+  return path.join(dataDir, 'cluster.json');
+}
+
+/** The default data directory: $GRAMFLEET_HOME or `<repo>/.gramfleet/local`. */
+export function defaultDataDir(): string {
+  return process.env['GRAMFLEET_HOME'] ?? path.join(repoRoot(), '.gramfleet', 'local');
+}
+
+/** A local cluster handle, either started here or attached from its state file. */
+export class LocalCluster {
+  private readonly children = new Map<string, ManagedProcess>();
+  private readonly log: Logger;
+  private readonly detached: boolean;
+  private readonly logLevel: string;
+  private readonly threads: number;
+
+  private constructor(readonly state: ClusterState, o: Partial<LocalClusterOptions> = {}) {
+    this.log = o.log ?? silentLogger;
+    this.detached = o.detached ?? false;
+    this.logLevel = o.logLevel ?? 'info';
+    this.threads = o.threadsPerWorker ?? 1;
+  }
+
+  /** Starts every process and waits until the cluster serves. */
+  static async start(o: LocalClusterOptions): Promise<LocalCluster> {
+    const dataDir = path.resolve(o.dataDir);
+    fs.mkdirSync(path.join(dataDir, 'logs'), { recursive: true });
+    const existing = await LocalCluster.attach(dataDir);
+    if (existing !== null) throw new GramfleetError('CLUSTER_START_FAILED', `a cluster is already running from ${dataDir}; stop it first`, { dataDir });
+    const prefix = o.prefix ?? 'gf';
+    resourceNames(prefix);
+    const [natsPort, natsMonitorPort, temporalPort] = [await freePort(), await freePort(), await freePort()];
+    const state: ClusterState = {
+      version: 1, dataDir,
+      natsUrl: `nats://127.0.0.1:${natsPort}`, natsPort, natsMonitorPort,
+      temporalAddress: `127.0.0.1:${temporalPort}`, temporalPort,
+      namespace: 'default', taskQueue: o.taskQueue ?? 'gramfleet', prefix,
+      dataPlane: o.dataPlane ?? {}, startedAt: new Date().toISOString(), processes: [],
+    };
+    const c = new LocalCluster(state, o);
+    try {
+      await c.startNats();
+      await c.startTemporal();
+      // Declare streams/buckets once before workers race to do it.
+      const nc = await connectNats(state.natsUrl, 'gramfleet-launcher');
+      await (await openDataPlane(nc, resourceNames(prefix), state.dataPlane)).close();
+      await c.startOrchestrator();
+      const n = o.workers ?? os.cpus().length;
+      for (let i = 0; i < n; i++) await c.addWorker();
+      c.save();
+      return c;
+    } catch (e) {
+      await c.stop().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /** Attaches to a running cluster from its state file; null when none runs there. */
+  static async attach(dataDir: string, o: Partial<LocalClusterOptions> = {}): Promise<LocalCluster | null> {
+    const f = stateFile(path.resolve(dataDir));
+    if (!fs.existsSync(f)) return null;
+    const state = JSON.parse(fs.readFileSync(f, 'utf8')) as ClusterState;
+    const nats = state.processes.find((p) => p.name === 'nats');
+    if (nats === undefined || !pidAlive(nats.pid, nats.marker)) return null;
+    return new LocalCluster(state, o);
+  }
+
+  /** Status of each process in the state file. */
+  status(): { name: string; pid: number; alive: boolean }[] {
+    return this.state.processes.map((p) => ({ name: p.name, pid: p.pid, alive: pidAlive(p.pid, p.marker) }));
+  }
+
+  /** Stops every process this cluster started (workers first, servers last). */
+  async stop(): Promise<void> {
+    const order = [...this.state.processes].sort((a, b) => rank(a.name) - rank(b.name));
+    for (const p of order) await stopPid(p.pid, p.marker, p.name.startsWith('worker') ? 15_000 : 10_000);
+    this.state.processes = [];
+    fs.rmSync(stateFile(this.state.dataDir), { force: true });
+  }
+
+  /** Starts one more WASM worker process; returns its name. */
+  async addWorker(): Promise<string> {
+    const n = this.state.processes.filter((p) => p.name.startsWith('worker-')).length;
+    const name = `worker-${n}`;
+    const script = path.join(repoRoot(), 'workers', 'dist', 'main.js');
+    this.launch(name, process.execPath, [script, `--cluster=${this.state.dataDir}`], {
+      GRAMFLEET_NATS_URL: this.state.natsUrl, GRAMFLEET_PREFIX: this.state.prefix,
+      GRAMFLEET_THREADS: String(this.threads), GRAMFLEET_WORKER_ID: `${name}-${process.pid}-${Date.now().toString(36)}`,
+      GRAMFLEET_LOG_LEVEL: this.logLevel, ...dataPlaneEnv(this.state.dataPlane),
+    });
+    return name;
+  }
+
+  /** Kills a process by name with a signal (tests use SIGKILL to simulate a crash). */
+  async kill(name: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const p = this.entry(name);
+    await stopPid(p.pid, p.marker, 10_000, signal);
+    this.state.processes = this.state.processes.filter((q) => q !== p);
+    this.save();
+  }
+
+  /** Restarts the NATS server on the same port and store (clients reconnect). */
+  async restartNats(downMs = 0): Promise<void> {
+    await this.kill('nats', 'SIGTERM');
+    if (downMs > 0) await sleep(downMs);
+    await this.startNats();
+    this.save();
+  }
+
+  /** Restarts the Temporal dev server on the same port and database. */
+  async restartTemporal(downMs = 0): Promise<void> {
+    await this.kill('temporal', 'SIGTERM');
+    if (downMs > 0) await sleep(downMs);
+    await this.startTemporal();
+    this.save();
+  }
+
+  /** Restarts the orchestrator worker process. */
+  async restartOrchestrator(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    await this.kill('orchestrator', signal);
+    await this.startOrchestrator();
+    this.save();
+  }
+
+  private entry(name: string): ProcessEntry {
+    const p = this.state.processes.find((q) => q.name === name);
+    if (p === undefined) throw new GramfleetError('CLUSTER_NOT_RUNNING', `no process named ${name} in this cluster`, { name });
+    return p;
+  }
+
+  private launch(name: string, cmd: string, args: string[], env: Record<string, string>): ManagedProcess {
+    const mp = spawnManaged({
+      name, cmd, args, env: { ...process.env, ...env }, detached: this.detached,
+      logFile: path.join(this.state.dataDir, 'logs', `${name}.log`), cwd: repoRoot(),
+    });
+    this.children.set(name, mp);
+    this.state.processes.push({ name, pid: mp.pid, marker: this.state.dataDir });
+    if (!this.detached) killOnExit(mp.pid);
+    return mp;
+  }
+
+  private async startNats(): Promise<void> {
+    const s = this.state;
+    const mp = this.launch('nats', binaryPath('nats-server'), [
+      '-js', '-sd', path.join(s.dataDir, 'nats'), '-a', '127.0.0.1', '-p', String(s.natsPort),
+      '-m', String(s.natsMonitorPort), '--server_name', 'gramfleet-local',
+    ], {});
+    let alive = true;
+    void mp.exited.then(() => { alive = false; });
+    await waitForPort(s.natsPort, 20_000, 'nats-server', () => alive);
+    const until = Date.now() + 20_000;
+    while (Date.now() < until) {
+      const ok = await fetch(`http://127.0.0.1:${s.natsMonitorPort}/healthz?js-enabled-only=true`).then((r) => r.ok, () => false);
+      if (ok) return;
+      await sleep(100);
+    }
+    throw new GramfleetError('CLUSTER_START_FAILED', 'nats-server JetStream did not become healthy', {});
+  }
+
+  private async startTemporal(): Promise<void> {
+    const s = this.state;
+    const [httpPort, metricsPort] = [await freePort(), await freePort()];
+    const mp = this.launch('temporal', binaryPath('temporal'), [
+      'server', 'start-dev', '--db-filename', path.join(s.dataDir, 'temporal.db'), '--ip', '127.0.0.1',
+      '--port', String(s.temporalPort), '--http-port', String(httpPort), '--metrics-port', String(metricsPort),
+      '--headless', '--log-level', 'warn',
+    ], {});
+    let alive = true;
+    void mp.exited.then(() => { alive = false; });
+    await waitForPort(s.temporalPort, 60_000, 'temporal dev server', () => alive);
+    const until = Date.now() + 60_000;
+    for (;;) {
+      try {
+        const conn = await Connection.connect({ address: s.temporalAddress, connectTimeout: 2_000 });
+        try {
+          await conn.workflowService.describeNamespace({ namespace: s.namespace });
+          return;
+        } finally {
+          await conn.close();
+        }
+      } catch (e) {
+        if (Date.now() > until || !alive) throw new GramfleetError('CLUSTER_START_FAILED', `temporal dev server did not serve: ${(e as Error).message}`, {});
+        await sleep(200);
+      }
+    }
+  }
+
+  private async startOrchestrator(): Promise<void> {
+    const s = this.state;
+    const script = path.join(repoRoot(), 'orchestrator', 'dist', 'worker-host.js');
+    this.launch('orchestrator', process.execPath, [script, `--cluster=${s.dataDir}`], {
+      GRAMFLEET_NATS_URL: s.natsUrl, GRAMFLEET_PREFIX: s.prefix, GRAMFLEET_TEMPORAL_ADDRESS: s.temporalAddress,
+      GRAMFLEET_NAMESPACE: s.namespace, GRAMFLEET_TASK_QUEUE: s.taskQueue, GRAMFLEET_LOG_LEVEL: this.logLevel,
+      ...dataPlaneEnv(s.dataPlane),
+    });
+  }
+
+  private save(): void {
+    const f = stateFile(this.state.dataDir);
+    fs.writeFileSync(f + '.tmp', JSON.stringify(this.state, null, 2));
+    fs.renameSync(f + '.tmp', f);
+  }
+}
+
+function rank(name: string): number {
+  return name.startsWith('worker') ? 0 : name === 'orchestrator' ? 1 : name === 'temporal' ? 2 : 3;
+}
+
+function dataPlaneEnv(d: DataPlaneOptions): Record<string, string> {
+  const env: Record<string, string> = {};
+  if (d.ackWaitMs !== undefined) env['GRAMFLEET_ACK_WAIT_MS'] = String(d.ackWaitMs);
+  if (d.maxDeliver !== undefined) env['GRAMFLEET_MAX_DELIVER'] = String(d.maxDeliver);
+  return env;
+}
+
+const toKill = new Set<number>();
+let hooked = false;
+function killOnExit(pid: number): void {
+  toKill.add(pid);
+  if (hooked) return;
+  hooked = true;
+  process.once('exit', () => {
+    for (const p of toKill) {
+      try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
+    }
+  });
+}

@@ -1,0 +1,60 @@
+/**
+ * Assembly of a GRF job: stacks the shards' CSR rows into Φ (per stream), stores it, and
+ * runs label spreading on the features when labels were given (K̂·Y as Φ₁(Φ₂ᵀY), never
+ * forming K̂).
+ */
+import { GramfleetError, type ArrayRef, type CsrArrays, type CsrRef, type GrfAssembleInput, type GrfJobResult, type NdArray } from '@gramfleet/core';
+import { applyKhat, labelSpreadingAccuracy, seededSubset, vstackCsr } from '@gramfleet/core';
+import type { ArrayStore } from '@gramfleet/workers';
+
+/** Loads a CSR whose three arrays are in the store. */
+export async function loadCsr(store: ArrayStore, ref: CsrRef): Promise<CsrArrays> {
+  const [ip, ix, d] = await Promise.all([store.get(ref.indptr), store.get(ref.indices), store.get(ref.data)]);
+  return { shape: ref.shape, indptr: ip.data as Int32Array, indices: ix.data as Int32Array, data: d.data as Float64Array };
+}
+
+/** Stores a CSR and returns its reference. */
+export async function storeCsr(store: ArrayStore, a: CsrArrays): Promise<CsrRef> {
+  const [indptr, indices, data] = [
+    await store.put({ dtype: 'i32', shape: [a.indptr.length], data: a.indptr }),
+    await store.put({ dtype: 'i32', shape: [a.indices.length], data: a.indices }),
+    await store.put({ dtype: 'f64', shape: [a.data.length], data: a.data }),
+  ];
+  return { shape: [a.shape[0], a.shape[1]], indptr, indices, data };
+}
+
+/** The assembly step of the GRF workflow. */
+export async function assembleGrfResult(store: ArrayStore, input: GrfAssembleInput): Promise<Omit<GrfJobResult, 'shards' | 'duplicateResults' | 'publishedTasks' | 'backends' | 'workers' | 'computeMs'>> {
+  const { job } = input;
+  const nStreams = job.params.streams.length;
+  const phis: CsrArrays[] = [];
+  for (let s = 0; s < nStreams; s++) {
+    const parts: CsrArrays[] = [];
+    for (const outs of input.shardOutputs) {
+      const refs = outs.slice(3 * s, 3 * s + 3);
+      if (refs.length !== 3) throw new GramfleetError('JOB_FAILED', `shard output has ${outs.length} arrays, expected ${3 * nStreams}`);
+      const [ip, ix, d] = await Promise.all(refs.map((r: ArrayRef) => store.get(r))) as [NdArray, NdArray, NdArray];
+      parts.push({ shape: [ip.data.length - 1, job.n], indptr: ip.data as Int32Array, indices: ix.data as Int32Array, data: d.data as Float64Array });
+    }
+    const phi = vstackCsr(parts);
+    if (phi.shape[0] !== job.n) throw new GramfleetError('JOB_FAILED', `assembled Φ has ${phi.shape[0]} rows, expected ${job.n}`);
+    phis.push(phi);
+  }
+  const phiRefs: CsrRef[] = [];
+  for (const p of phis) phiRefs.push(await storeCsr(store, p));
+  let labelSpreading: GrfJobResult['labelSpreading'];
+  if (job.labels !== undefined && job.labelSpreading !== undefined) {
+    const labels = (await store.get(job.labels)).data as Int32Array;
+    const train = seededSubset(job.n, job.labelSpreading.trainFraction, job.labelSpreading.seed);
+    const p1 = phis[0] as CsrArrays;
+    const p2 = phis[nStreams - 1] as CsrArrays;
+    const accuracy = labelSpreadingAccuracy((y, k) => applyKhat(p1, p2, y, k), labels, train);
+    let nTrain = 0;
+    for (const t of train) nTrain += t;
+    labelSpreading = { accuracy, train: nTrain, test: job.n - nTrain };
+  }
+  return {
+    jobId: job.jobId, n: job.n, phi: phiRefs, nnz: phis.map((p) => p.data.length),
+    ...(labelSpreading !== undefined ? { labelSpreading } : {}),
+  };
+}

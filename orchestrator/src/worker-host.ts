@@ -1,0 +1,66 @@
+/**
+ * Entrypoint of the orchestrator process: a Temporal worker hosting the workflows and the
+ * activities. When the Temporal server goes away the worker is rebuilt with backoff, so a
+ * restarted dev server is ridden through. Configuration from the environment:
+ * GRAMFLEET_TEMPORAL_ADDRESS, GRAMFLEET_NAMESPACE, GRAMFLEET_TASK_QUEUE, GRAMFLEET_NATS_URL,
+ * GRAMFLEET_PREFIX, GRAMFLEET_ACK_WAIT_MS, GRAMFLEET_MAX_DELIVER, GRAMFLEET_LOG_LEVEL.
+ */
+import { NativeConnection, Worker, Runtime, DefaultLogger } from '@temporalio/worker';
+import { resourceNames } from '@gramfleet/core';
+import { connectNats, createArrayStore, createJsonLogger, openDataPlane } from '@gramfleet/workers';
+import { createActivities } from './activities';
+
+async function main(): Promise<void> {
+  const env = process.env;
+  const level = (env['GRAMFLEET_LOG_LEVEL'] ?? 'info') as 'debug' | 'info' | 'warn' | 'error';
+  const log = createJsonLogger({ proc: 'orchestrator' }, level);
+  const address = env['GRAMFLEET_TEMPORAL_ADDRESS'] ?? '127.0.0.1:7233';
+  const namespace = env['GRAMFLEET_NAMESPACE'] ?? 'default';
+  const taskQueue = env['GRAMFLEET_TASK_QUEUE'] ?? 'gramfleet';
+  const natsUrl = env['GRAMFLEET_NATS_URL'] ?? 'nats://127.0.0.1:4222';
+  const names = resourceNames(env['GRAMFLEET_PREFIX'] ?? 'gf');
+  Runtime.install({ logger: new DefaultLogger(level === 'debug' ? 'DEBUG' : 'WARN') });
+  const nc = await connectNats(natsUrl, 'gramfleet-orchestrator');
+  const dp = await openDataPlane(nc, names, {
+    ...(env['GRAMFLEET_ACK_WAIT_MS'] !== undefined ? { ackWaitMs: Number(env['GRAMFLEET_ACK_WAIT_MS']) } : {}),
+    ...(env['GRAMFLEET_MAX_DELIVER'] !== undefined ? { maxDeliver: Number(env['GRAMFLEET_MAX_DELIVER']) } : {}),
+  });
+  const store = createArrayStore(dp.arrays, names.arraysBucket);
+  const activities = createActivities({ dp, store, log });
+  let stopping = false;
+  let current: Worker | undefined;
+  const stop = (): void => {
+    stopping = true;
+    current?.shutdown();
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  let backoff = 250;
+  while (!stopping) {
+    try {
+      const connection = await NativeConnection.connect({ address });
+      const worker = await Worker.create({
+        connection, namespace, taskQueue, activities,
+        workflowsPath: require.resolve('@gramfleet/workflows'),
+        maxConcurrentActivityTaskExecutions: 64,
+      });
+      current = worker;
+      log.info('orchestrator worker running', { address, namespace, taskQueue });
+      backoff = 250;
+      await worker.run();
+      await connection.close().catch(() => undefined);
+    } catch (e) {
+      if (stopping) break;
+      log.warn('temporal worker stopped; rebuilding', { err: (e as Error).message, backoffMs: backoff });
+      await new Promise((r) => setTimeout(r, backoff));
+      backoff = Math.min(5_000, backoff * 2);
+    }
+  }
+  await dp.close();
+  process.exit(0);
+}
+
+main().catch((e: Error) => {
+  process.stderr.write(JSON.stringify({ level: 'error', msg: 'orchestrator failed', err: e.message, stack: e.stack }) + '\n');
+  process.exit(1);
+});

@@ -1,0 +1,92 @@
+/**
+ * Arrays in the JetStream object store, stored as `.npy` bytes and addressed by their sha256.
+ * Putting the same bytes twice stores them once. Reads verify the digest and go through an
+ * LRU cache with a byte budget, so repeated shards do not refetch their inputs.
+ */
+import { createHash } from 'node:crypto';
+import type { ObjectStore } from '@nats-io/obj';
+import { GramfleetError, decodeNpy, encodeNpy, type ArrayRef, type NdArray } from '@gramfleet/core';
+
+/** Options of {@link createArrayStore}. */
+export interface ArrayStoreOptions {
+  /** Byte budget of the read cache. @default 512 MiB */
+  readonly cacheBytes?: number;
+}
+
+/** Content-addressed array storage. */
+export interface ArrayStore {
+  /** Stores an array (no-op when the same bytes are already there) and returns its reference. */
+  put(a: NdArray): Promise<ArrayRef>;
+  /** Reads an array, from the cache when possible; verifies the digest. */
+  get(ref: ArrayRef): Promise<NdArray>;
+  /** Raw `.npy` bytes of a reference. */
+  getBytes(ref: ArrayRef): Promise<Uint8Array>;
+  /** Whether an object exists. */
+  has(digest: string): Promise<boolean>;
+  /** Cache statistics. */
+  readonly stats: { hits: number; misses: number; bytes: number };
+}
+
+/** sha256 hex of bytes. */
+export function sha256Hex(b: Uint8Array): string {
+  return createHash('sha256').update(b).digest('hex');
+}
+
+/** Creates an {@link ArrayStore} over an object store bucket. */
+export function createArrayStore(os: ObjectStore, bucket: string, opts: ArrayStoreOptions = {}): ArrayStore {
+  const budget = opts.cacheBytes ?? 512 * 1024 * 1024;
+  const cache = new Map<string, NdArray>();
+  const sizes = new Map<string, number>();
+  const stats = { hits: 0, misses: 0, bytes: 0 };
+
+  function remember(digest: string, a: NdArray, size: number): void {
+    if (size > budget) return;
+    cache.set(digest, a);
+    sizes.set(digest, size);
+    stats.bytes += size;
+    for (const k of cache.keys()) {
+      if (stats.bytes <= budget) break;
+      stats.bytes -= sizes.get(k) ?? 0;
+      cache.delete(k);
+      sizes.delete(k);
+    }
+  }
+
+  async function getBytes(ref: ArrayRef): Promise<Uint8Array> {
+    const b = await os.getBlob(ref.digest);
+    if (b === null) throw new GramfleetError('STORE_MISSING_OBJECT', `array ${ref.digest} is not in bucket ${bucket}`, { digest: ref.digest, bucket });
+    if (sha256Hex(b) !== ref.digest) throw new GramfleetError('STORE_DIGEST_MISMATCH', `array ${ref.digest} does not match its digest`, { digest: ref.digest });
+    return b;
+  }
+
+  return {
+    stats,
+    async put(a: NdArray): Promise<ArrayRef> {
+      const bytes = encodeNpy(a);
+      const digest = sha256Hex(bytes);
+      const info = await os.info(digest).catch(() => null);
+      if (info === null || info.deleted) await os.putBlob({ name: digest }, bytes);
+      remember(digest, a, bytes.byteLength);
+      return { bucket, digest, dtype: a.dtype, shape: [...a.shape], bytes: bytes.byteLength };
+    },
+    async get(ref: ArrayRef): Promise<NdArray> {
+      const hit = cache.get(ref.digest);
+      if (hit !== undefined) {
+        stats.hits++;
+        cache.delete(ref.digest);
+        cache.set(ref.digest, hit);
+        return hit;
+      }
+      stats.misses++;
+      const bytes = await getBytes(ref);
+      const a = decodeNpy(bytes, `array ${ref.digest}`);
+      remember(ref.digest, a, bytes.byteLength);
+      return a;
+    },
+    getBytes,
+    async has(digest: string): Promise<boolean> {
+      const info = await os.info(digest).catch(() => null);
+      return info !== null && !info.deleted;
+    },
+  };
+}

@@ -1,0 +1,47 @@
+/**
+ * Entrypoint of a WASM worker process. Configuration from the environment:
+ * GRAMFLEET_NATS_URL (required), GRAMFLEET_PREFIX, GRAMFLEET_THREADS, GRAMFLEET_WORKER_ID,
+ * GRAMFLEET_ACK_WAIT_MS, GRAMFLEET_MAX_DELIVER, GRAMFLEET_LOG_LEVEL.
+ */
+import * as fs from 'node:fs';
+import { kernelsWasmPath } from '@gramfleet/wasm';
+import { OPS } from '@gramfleet/core';
+import { createKernelPool } from './pool';
+import { startWorker } from './runtime';
+import { createJsonLogger } from './log';
+
+async function main(): Promise<void> {
+  const env = process.env;
+  const natsUrl = env['GRAMFLEET_NATS_URL'];
+  const workerId = env['GRAMFLEET_WORKER_ID'];
+  const level = (env['GRAMFLEET_LOG_LEVEL'] ?? 'info') as 'debug' | 'info' | 'warn' | 'error';
+  const log = createJsonLogger({ proc: 'wasm-worker', ...(workerId !== undefined ? { workerId } : {}) }, level);
+  if (natsUrl === undefined) {
+    log.error('GRAMFLEET_NATS_URL is not set');
+    process.exit(2);
+  }
+  const module = await WebAssembly.compile(fs.readFileSync(kernelsWasmPath));
+  const pool = createKernelPool({ module, threads: Number(env['GRAMFLEET_THREADS'] ?? '1') });
+  const dataPlane = {
+    ...(env['GRAMFLEET_ACK_WAIT_MS'] !== undefined ? { ackWaitMs: Number(env['GRAMFLEET_ACK_WAIT_MS']) } : {}),
+    ...(env['GRAMFLEET_MAX_DELIVER'] !== undefined ? { maxDeliver: Number(env['GRAMFLEET_MAX_DELIVER']) } : {}),
+  };
+  const w = await startWorker({
+    natsUrl, cls: 'wasm', pool, log, ops: OPS.ids(), dataPlane,
+    ...(env['GRAMFLEET_PREFIX'] !== undefined ? { prefix: env['GRAMFLEET_PREFIX'] } : {}),
+    ...(workerId !== undefined ? { workerId } : {}),
+  });
+  let draining = false;
+  const stop = (): void => {
+    if (draining) return;
+    draining = true;
+    void w.drain().then(() => process.exit(0), () => process.exit(1));
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+main().catch((e: Error) => {
+  process.stderr.write(JSON.stringify({ level: 'error', msg: 'worker failed to start', err: e.message }) + '\n');
+  process.exit(1);
+});

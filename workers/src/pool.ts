@@ -1,0 +1,122 @@
+/**
+ * A pool of worker_threads that run kernels. The kernel module is compiled once and the
+ * compiled `WebAssembly.Module` is shared with every thread; each thread owns its instance
+ * and memory. A thread whose instance trapped replaces it; a thread that dies is respawned.
+ */
+import { Worker } from 'node:worker_threads';
+import * as path from 'node:path';
+import { GramfleetError, type ErrorPayload, type NdArray } from '@gramfleet/core';
+
+/** A finished kernel run. */
+export interface KernelRun {
+  readonly outputs: NdArray[];
+  readonly backend: string;
+  readonly computeMs: number;
+}
+
+/** Messages between pool and thread. */
+export type ThreadRequest = { readonly id: number; readonly op: string; readonly attrs: unknown; readonly inputs: NdArray[]; readonly backend?: string };
+/** Reply of a thread. */
+export type ThreadReply =
+  | { readonly id: number; readonly ok: true; readonly outputs: NdArray[]; readonly backend: string; readonly computeMs: number }
+  | { readonly id: number; readonly ok: false; readonly error: ErrorPayload };
+
+/** Options of {@link createKernelPool}. */
+export interface KernelPoolOptions {
+  /** Threads in the pool. @default 1 */
+  readonly threads?: number;
+  /** The compiled kernel module shared by all threads. */
+  readonly module: WebAssembly.Module;
+  /** Preferred backend; falls back to 'reference' when the op has no kernel there. @default 'wasm' */
+  readonly backend?: string;
+}
+
+/** The pool. */
+export interface KernelPool {
+  /** Runs an op on a free thread (queues when all are busy). */
+  run(op: string, attrs: unknown, inputs: NdArray[]): Promise<KernelRun>;
+  /** Ops the threads can run, by backend. */
+  readonly threads: number;
+  /** Terminates every thread. */
+  close(): Promise<void>;
+}
+
+interface Slot { worker: Worker; busy: boolean }
+interface Pending { req: ThreadRequest; resolve: (r: KernelRun) => void; reject: (e: Error) => void }
+
+/** Creates a {@link KernelPool}. */
+export function createKernelPool(opts: KernelPoolOptions): KernelPool {
+  const n = Math.max(1, opts.threads ?? 1);
+  const script = path.join(__dirname, 'thread.js');
+  const slots: Slot[] = [];
+  const queue: Pending[] = [];
+  const inflight = new Map<number, { slot: Slot; p: Pending }>();
+  let nextId = 1;
+  let closed = false;
+
+  function spawn(): Slot {
+    const worker = new Worker(script, { workerData: { module: opts.module, backend: opts.backend ?? 'wasm' } });
+    const slot: Slot = { worker, busy: false };
+    worker.on('message', (msg: ThreadReply) => {
+      const f = inflight.get(msg.id);
+      if (f === undefined) return;
+      inflight.delete(msg.id);
+      slot.busy = false;
+      if (msg.ok) f.p.resolve({ outputs: msg.outputs, backend: msg.backend, computeMs: msg.computeMs });
+      else f.p.reject(GramfleetError.fromPayload(msg.error));
+      pump();
+    });
+    worker.on('error', (e) => fail(slot, e));
+    worker.on('exit', (code) => {
+      if (!closed) fail(slot, new Error(`kernel thread exited with code ${code}`));
+    });
+    return slot;
+  }
+
+  function fail(slot: Slot, e: Error): void {
+    for (const [id, f] of inflight) {
+      if (f.slot === slot) {
+        inflight.delete(id);
+        f.p.reject(new GramfleetError('KERNEL_TRAP', `kernel thread failed: ${e.message}`));
+      }
+    }
+    const i = slots.indexOf(slot);
+    if (i >= 0 && !closed) {
+      void slot.worker.terminate();
+      slots[i] = spawn();
+      pump();
+    }
+  }
+
+  function pump(): void {
+    for (const slot of slots) {
+      if (slot.busy) continue;
+      const p = queue.shift();
+      if (p === undefined) return;
+      slot.busy = true;
+      inflight.set(p.req.id, { slot, p });
+      const transfer = p.req.inputs.map((a) => a.data.buffer).filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
+      // Inputs may be shared with the input cache: copy rather than transfer.
+      void transfer;
+      slot.worker.postMessage(p.req);
+    }
+  }
+
+  for (let i = 0; i < n; i++) slots.push(spawn());
+
+  return {
+    threads: n,
+    run(op: string, attrs: unknown, inputs: NdArray[]): Promise<KernelRun> {
+      if (closed) return Promise.reject(new GramfleetError('WORKER_DRAINING', 'kernel pool is closed'));
+      return new Promise<KernelRun>((resolve, reject) => {
+        queue.push({ req: { id: nextId++, op, attrs, inputs }, resolve, reject });
+        pump();
+      });
+    },
+    async close(): Promise<void> {
+      closed = true;
+      for (const p of queue.splice(0)) p.reject(new GramfleetError('WORKER_DRAINING', 'kernel pool closed'));
+      await Promise.all(slots.map((s) => s.worker.terminate()));
+    },
+  };
+}

@@ -1,0 +1,47 @@
+/**
+ * Body of one kernel thread: instantiates the shared kernel module, registers every
+ * backend's kernels in a registry of its own, and runs requests from the pool.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { GramfleetError, OPS, createKernelRegistry, isGramfleetError, type NdArray } from '@gramfleet/core';
+import { WasmArena } from './backends/wasm/arena';
+import { registerReferenceKernels, registerWasmKernels } from './backends/wasm/register-all';
+import type { ThreadReply, ThreadRequest } from './pool';
+
+const data = workerData as { module: WebAssembly.Module; backend: string };
+let arena: WasmArena | undefined;
+function currentArena(): WasmArena {
+  if (arena === undefined || arena.poisoned) arena = new WasmArena(data.module);
+  arena.reset();
+  return arena;
+}
+
+const registry = createKernelRegistry();
+registerReferenceKernels(registry);
+registerWasmKernels(registry, currentArena);
+
+parentPort?.on('message', (req: ThreadRequest) => {
+  void handle(req).then((reply) => {
+    const transfer = reply.ok ? reply.outputs.map((a) => a.data.buffer as ArrayBuffer) : [];
+    parentPort?.postMessage(reply, transfer);
+  });
+});
+
+async function handle(req: ThreadRequest): Promise<ThreadReply> {
+  try {
+    const op = OPS.get(req.op);
+    const attrs = op.parseAttrs(req.attrs);
+    op.checkInputs(attrs, req.inputs);
+    const wanted = req.backend ?? data.backend;
+    const backend = registry.has(wanted, req.op) ? wanted : 'reference';
+    const t0 = performance.now();
+    const outputs: NdArray[] = await registry.get(backend, req.op)(attrs, req.inputs, {});
+    const computeMs = performance.now() - t0;
+    // Copy out of any shared memory so the buffers can be transferred.
+    const owned = outputs.map((a) => ({ dtype: a.dtype, shape: [...a.shape], data: a.data.slice() }) as NdArray);
+    return { id: req.id, ok: true, outputs: owned, backend, computeMs };
+  } catch (e) {
+    const err = isGramfleetError(e) ? e : new GramfleetError('KERNEL_TRAP', `kernel ${req.op} failed: ${(e as Error).message}`);
+    return { id: req.id, ok: false, error: err.toPayload() };
+  }
+}

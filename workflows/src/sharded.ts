@@ -1,0 +1,89 @@
+/**
+ * Runs many shards through `runShardBatch` activities with a bounded window of batches in
+ * flight, in the manner of the batch-sliding-window sample. Only batches touch Temporal;
+ * single shards travel over NATS. Deterministic: uses workflow-safe APIs only.
+ */
+import { ApplicationFailure, CancellationScope, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { ERROR_CODES, chunk, type ClusterActivities, type ShardBatchInput, type ShardOutcome, type ShardSpec, type WorkerClass, type ArrayRef } from '@gramfleet/core';
+
+const PERMANENT = Object.entries(ERROR_CODES).filter(([, v]) => !v.retryable).map(([k]) => k);
+
+/** Activity proxies with the retry policy every sharded workflow uses. */
+export function clusterActivities(timeoutMs: number): ClusterActivities {
+  return proxyActivities<ClusterActivities>({
+    startToCloseTimeout: Math.max(60_000, timeoutMs),
+    heartbeatTimeout: 30_000,
+    retry: { initialInterval: 1_000, backoffCoefficient: 2, maximumInterval: 10_000, nonRetryableErrorTypes: PERMANENT },
+  });
+}
+
+/** Live counters of a sharded run, read by the progress query. */
+export interface ShardedCounters {
+  shardsDone: number;
+  batchesRunning: number;
+  published: number;
+  duplicates: number;
+}
+
+/** What {@link runSharded} needs. */
+export interface ShardedRun {
+  readonly jobId: string;
+  readonly op: string;
+  readonly cls: WorkerClass;
+  readonly inputs: readonly ArrayRef[];
+  readonly shards: readonly ShardSpec[];
+  readonly batchShards: number;
+  readonly window: number;
+  readonly deadline: number;
+  /** Outcomes already known (carried over continueAsNew), by shard id. */
+  readonly done: Record<string, ShardOutcome>;
+  readonly counters: ShardedCounters;
+  readonly acts: ClusterActivities;
+}
+
+/**
+ * Runs every shard without an outcome yet. Returns `'continue'` when the history grew large
+ * enough that the caller should continue as new (after in-flight batches finished).
+ */
+export async function runSharded(r: ShardedRun): Promise<'complete' | 'continue'> {
+  const todo = r.shards.filter((s) => r.done[s.shardId] === undefined);
+  const batches = chunk(todo, r.batchShards);
+  const running = new Map<number, Promise<number>>();
+  let next = 0;
+  let failure: unknown;
+  const launch = (i: number): void => {
+    const batch = batches[i];
+    if (batch === undefined) return;
+    const input: ShardBatchInput = { jobId: r.jobId, op: r.op, cls: r.cls, inputs: r.inputs, shards: batch, deadline: r.deadline };
+    r.counters.batchesRunning++;
+    running.set(i, r.acts.runShardBatch(input).then((out) => {
+      for (const o of out.outcomes) {
+        if (r.done[o.shardId] === undefined) r.counters.shardsDone++;
+        r.done[o.shardId] = o;
+      }
+      r.counters.published += out.published;
+      r.counters.duplicates += out.duplicates;
+      r.counters.batchesRunning--;
+      return i;
+    }, (e: unknown) => {
+      r.counters.batchesRunning--;
+      failure ??= e;
+      return i;
+    }));
+  };
+  while (next < batches.length || running.size > 0) {
+    while (failure === undefined && running.size < r.window && next < batches.length && !workflowInfo().continueAsNewSuggested) launch(next++);
+    if (running.size === 0) break;
+    const finished = await Promise.race(running.values());
+    running.delete(finished);
+    if (failure !== undefined && running.size === 0) break;
+  }
+  if (failure !== undefined) throw failure;
+  return next < batches.length ? 'continue' : 'complete';
+}
+
+/** Runs the job's cleanup (purge queued shards, tell workers) even when the workflow is cancelled. */
+export async function cleanupShards(acts: ClusterActivities, jobId: string): Promise<void> {
+  await CancellationScope.nonCancellable(() => acts.cancelJobShards({ jobId }));
+}
+
