@@ -10,7 +10,7 @@ import { grfWalksOp, type GrfVariance, type GrfWalksAttrs } from '../ops/grf-wal
 import { philox4x32, seedKey, u53 } from '../rng/philox';
 import { checkVarianceBound, modulation, walkLengthCap, type GraphKernelSpec } from './kernels';
 import { normalisedWeights } from './normalise';
-import { spmm, transpose } from './sparse';
+import { csrSpmm, csrTranspose } from './sparse';
 
 /** K̂·V = Φ₁(Φ₂ᵀV) for a dense row-major block V (n × k), never forming K̂. */
 export function applyKhat(phi1: CsrArrays, phi2: CsrArrays, v: Float64Array, k: number): Float64Array {
@@ -25,7 +25,7 @@ export function applyKhat(phi1: CsrArrays, phi2: CsrArrays, v: Float64Array, k: 
       for (let c = 0; c < k; c++) t[to + c] = (t[to + c] ?? 0) + x * (v[i * k + c] ?? 0);
     }
   }
-  return spmm(phi1, t, k);
+  return csrSpmm(phi1, t, k);
 }
 
 /** Dense K̂ = Φ₁Φ₂ᵀ (rows1 × rows2, row-major); for small checks only. */
@@ -33,7 +33,7 @@ export function khatDense(phi1: CsrArrays, phi2: CsrArrays): Float64Array {
   const r1 = phi1.shape[0];
   const r2 = phi2.shape[0];
   const out = new Float64Array(r1 * r2);
-  const t2 = transpose(phi2);
+  const t2 = csrTranspose(phi2);
   for (let i = 0; i < r1; i++) khatRowInto(phi1, t2, i, out.subarray(i * r2, (i + 1) * r2));
   return out;
 }
@@ -58,7 +58,7 @@ export function relFrobError(kExact: Float64Array, phi1: CsrArrays, phi2: CsrArr
   const n = phi1.shape[0];
   if (kExact.length !== n * phi2.shape[0]) throw new GramfleetError('INPUT_SHAPE_MISMATCH', 'relFrobError: K and Φ shapes disagree', { k: kExact.length, n });
   const r2 = phi2.shape[0];
-  const t2 = transpose(phi2);
+  const t2 = csrTranspose(phi2);
   const row = new Float64Array(r2);
   let err = 0;
   let nrm = 0;

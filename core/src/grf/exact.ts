@@ -8,7 +8,7 @@ import type { CsrArrays } from '../array';
 import { GramfleetError } from '../errors';
 import { num } from '../validate';
 import { kernelAlpha, MAX_WALK_STEPS, type GraphKernelSpec } from './kernels';
-import { spmm } from './sparse';
+import { csrSpmm } from './sparse';
 
 /** Options of the exact-kernel routines. */
 export interface ExactKernelOptions {
@@ -53,7 +53,7 @@ export function applyExactKernel(w: CsrArrays, spec: GraphKernelSpec, v: Float64
   const aL = a[L] ?? 0;
   for (let i = 0; i < x.length; i++) x[i] = aL * (v[i] ?? 0);
   for (let j = L - 1; j >= 0; j--) {
-    spmm(w, x, k, y);
+    csrSpmm(w, x, k, y);
     const aj = a[j] ?? 0;
     if (aj !== 0) for (let i = 0; i < y.length; i++) y[i] = (y[i] ?? 0) + aj * (v[i] ?? 0);
     const t = x;

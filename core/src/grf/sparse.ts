@@ -6,9 +6,9 @@ import type { CsrArrays } from '../array';
 import { GramfleetError } from '../errors';
 
 /** y = A·x for a CSR matrix A (rows × cols) and a vector x of length cols. */
-export function spmv(a: CsrArrays, x: Float64Array): Float64Array {
+export function csrSpmv(a: CsrArrays, x: Float64Array): Float64Array {
   const [rows, cols] = a.shape;
-  if (x.length !== cols) throw new GramfleetError('INPUT_SHAPE_MISMATCH', `spmv: x has ${x.length} entries, matrix has ${cols} columns`, { cols, x: x.length });
+  if (x.length !== cols) throw new GramfleetError('INPUT_SHAPE_MISMATCH', `csrSpmv: x has ${x.length} entries, matrix has ${cols} columns`, { cols, x: x.length });
   const y = new Float64Array(rows);
   for (let i = 0; i < rows; i++) {
     let s = 0;
@@ -22,9 +22,9 @@ export function spmv(a: CsrArrays, x: Float64Array): Float64Array {
  * Y = A·X where X is a dense row-major block of `k` columns (cols × k); returns rows × k.
  * `out` may be passed to avoid an allocation (it must not alias X).
  */
-export function spmm(a: CsrArrays, x: Float64Array, k: number, out?: Float64Array): Float64Array {
+export function csrSpmm(a: CsrArrays, x: Float64Array, k: number, out?: Float64Array): Float64Array {
   const [rows, cols] = a.shape;
-  if (x.length !== cols * k) throw new GramfleetError('INPUT_SHAPE_MISMATCH', `spmm: block has ${x.length} entries, expected ${cols}×${k}`, { cols, k, x: x.length });
+  if (x.length !== cols * k) throw new GramfleetError('INPUT_SHAPE_MISMATCH', `csrSpmm: block has ${x.length} entries, expected ${cols}×${k}`, { cols, k, x: x.length });
   const y = out ?? new Float64Array(rows * k);
   y.fill(0);
   for (let i = 0; i < rows; i++) {
@@ -39,7 +39,7 @@ export function spmm(a: CsrArrays, x: Float64Array, k: number, out?: Float64Arra
 }
 
 /** The transpose of a CSR matrix (column indices of the result ascend in each row). */
-export function transpose(a: CsrArrays): CsrArrays {
+export function csrTranspose(a: CsrArrays): CsrArrays {
   const [rows, cols] = a.shape;
   const nnz = a.indptr[rows] ?? 0;
   const indptr = new Int32Array(cols + 1);
@@ -67,8 +67,8 @@ export function transpose(a: CsrArrays): CsrArrays {
  * Stacks row shards (in order) into one CSR matrix; every shard must have the same number of
  * columns. Used to gather per-origin-range GRF outputs.
  */
-export function vstackCsr(shards: readonly CsrArrays[]): CsrArrays {
-  if (shards.length === 0) throw new GramfleetError('INPUT_INVALID', 'vstackCsr needs at least one shard', {});
+export function csrVstack(shards: readonly CsrArrays[]): CsrArrays {
+  if (shards.length === 0) throw new GramfleetError('INPUT_INVALID', 'csrVstack needs at least one shard', {});
   const cols = shards[0]?.shape[1] ?? 0;
   let rows = 0;
   let nnz = 0;
@@ -126,7 +126,7 @@ export function csrFromEdges(n: number, edges: readonly (readonly [number, numbe
 }
 
 /** A CSR matrix with the same pattern as `a` and the given values. */
-export function withValues(a: CsrArrays, data: Float64Array): CsrArrays {
-  if (data.length !== a.data.length) throw new GramfleetError('INPUT_SHAPE_MISMATCH', `withValues: ${data.length} values for ${a.data.length} stored entries`, {});
+export function csrWithValues(a: CsrArrays, data: Float64Array): CsrArrays {
+  if (data.length !== a.data.length) throw new GramfleetError('INPUT_SHAPE_MISMATCH', `csrWithValues: ${data.length} values for ${a.data.length} stored entries`, {});
   return { shape: a.shape, indptr: a.indptr, indices: a.indices, data };
 }
