@@ -14,6 +14,24 @@ export type { ResourceNames, Task, TaskResult, TaskStats, WorkerClass, WorkerRec
 export { createKernelRegistry, createOpCatalogue } from './ops/types';
 export type { AnyOpDef, KernelContext, KernelImpl, KernelRegistry, OpCatalogue, OpDef } from './ops/types';
 // --- graph random features (owned by the GRF numerics work) ---
+export { Philox, TWO_POW_M53, mulhi32, philox4x32, seedKey, u53 } from './rng/philox';
+export {
+  GRAPH_KERNEL_KINDS, MAX_WALK_STEPS, SURVIVAL_EPS, checkVarianceBound, kernelAlpha, modulation, modulationFromAlpha,
+  parseKernelSpec, walkLengthCap,
+} from './grf/kernels';
+export type { GraphKernelSpec } from './grf/kernels';
+export { normalisedWeights } from './grf/normalise';
+export { csrFromEdges, csrSpmm, csrSpmv, csrTranspose, csrVstack, csrWithValues } from './grf/sparse';
+export { applyExactKernel, exactKernelDense, truncatedAlpha } from './grf/exact';
+export type { ExactKernelOptions } from './grf/exact';
+export {
+  applyKhat, csrOutputs, grfFeatures, heldOutAccuracy, khatDense, labelSpreadingAccuracy, oneHotTrain, relFrobError, seededSubset,
+} from './grf/estimators';
+export type { GrfFeatureOptions } from './grf/estimators';
+export {
+  GRF_MAX_WALKS, GRF_VARIANCE_MODES, checkGrfWalksInputs, effectiveSteps, grfWalkRowsReference, grfWalksOp, parseGrfWalksAttrs,
+} from './ops/grf-walks';
+export type { GrfGraph, GrfRows, GrfVariance, GrfWalksAttrs } from './ops/grf-walks';
 // --- kernel library (owned by the kernel-library work) ---
 // kernel library: factorisations, eigensolvers, mode product
 export { attrRecord, boolAttr, expectInputCount, frobenius, inputAt, matrix, matrixInput, noConvergence, notPositiveDefinite, requireFiniteF64, requireSymmetric, singularTriangle, squareInput, vector } from './ops/linalg-common';
