@@ -168,8 +168,9 @@ export function parseMatrixMarket(text: string, path = 'graph.mtx', maxBytes?: n
     if (i < 1 || i > rows || j < 1 || j > cols) throw parseError(path, no, `entry (${i}, ${j}) is outside the declared ${rows}×${cols} (1-based)`);
     let v = 1;
     if (!pattern) {
-      v = Number(tv);
-      if (tv === undefined || tv.length === 0 || Number.isNaN(v) && !/^[+-]?nan$/i.test(tv)) throw parseError(path, no, `value must be a number, got ${JSON.stringify(tv)}`);
+      // As C's strtod, accept inf/infinity/nan; validateGraph then rejects them as INPUT_NOT_FINITE.
+      v = tv === undefined ? Number.NaN : /^[+-]?inf(inity)?$/i.test(tv) ? (tv.startsWith('-') ? -Infinity : Infinity) : Number(tv);
+      if (tv === undefined || tv.length === 0 || (Number.isNaN(v) && !/^[+-]?nan$/i.test(tv))) throw parseError(path, no, `value must be a number, got ${JSON.stringify(tv)}`);
       if (field === 'integer' && Number.isFinite(v) && !Number.isInteger(v)) throw parseError(path, no, `value must be an integer (field 'integer'), got ${JSON.stringify(tv)}`);
     }
     seen++;
