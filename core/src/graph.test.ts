@@ -72,6 +72,13 @@ test('csrFromTriplets sorts rows and merges duplicates; canonicaliseCsr fixes un
   assert.deepEqual([...c.indices], [1, 2, 0, 0]);
   validateGraph(c);
   throwsCode(() => csrFromTriplets([2, 2], Int32Array.from([0]), Int32Array.from([2])), 'INPUT_OUT_OF_RANGE', 'triplets.cols');
+  // A long row (> 32 entries) in reverse order, with a duplicate, takes the argsort path.
+  const len = 100;
+  const cols = Int32Array.from({ length: len + 1 }, (_, i) => (i === len ? 7 : len - 1 - i));
+  const vals = Float64Array.from({ length: len + 1 }, (_, i) => (i === len ? 0.5 : len - 1 - i));
+  const long = csrFromTriplets([1, len], new Int32Array(len + 1), cols, vals);
+  assert.deepEqual([...long.indices], Array.from({ length: len }, (_, i) => i));
+  assert.deepEqual([...long.data], Array.from({ length: len }, (_, i) => (i === 7 ? 7.5 : i)));
 });
 
 test('symmetrise: max, sum, mean', () => {
