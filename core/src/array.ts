@@ -140,7 +140,9 @@ export function decodeNpy(bytes: Uint8Array, what = 'array'): NdArray {
   if (dt !== undefined) {
     const need = n * dtypeSize(dt);
     if (bytes.length - off < need) throw bad('truncated data');
-    const copy = bytes.slice(off, off + need);
+    // An explicit copy: `bytes` may be a Node Buffer, whose slice() is a view into a pool.
+    const copy = new Uint8Array(need);
+    copy.set(bytes.subarray(off, off + need));
     const data = dt === 'f64' ? new Float64Array(copy.buffer) : dt === 'f32' ? new Float32Array(copy.buffer) : dt === 'i32' ? new Int32Array(copy.buffer) : dt === 'u32' ? new Uint32Array(copy.buffer) : copy;
     return { dtype: dt, shape, data };
   }
@@ -149,7 +151,7 @@ export function decodeNpy(bytes: Uint8Array, what = 'array'): NdArray {
   const size = w === 'bool' ? 1 : 8;
   if (bytes.length - off < n * size) throw bad('truncated data');
   const view = new DataView(bytes.buffer, bytes.byteOffset + off, n * size);
-  if (w === 'bool') return { dtype: 'u8', shape, data: bytes.slice(off, off + n) };
+  if (w === 'bool') return { dtype: 'u8', shape, data: Uint8Array.from(bytes.subarray(off, off + n)) };
   const out = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     const v = w === 'i64' ? view.getBigInt64(i * 8, true) : view.getBigUint64(i * 8, true);

@@ -4,7 +4,7 @@
  * forming K̂).
  */
 import { GramfleetError, type ArrayRef, type CsrArrays, type CsrRef, type GrfAssembleInput, type GrfJobResult, type NdArray } from '@gramfleet/core';
-import { applyKhat, labelSpreadingAccuracy, seededSubset, vstackCsr } from '@gramfleet/core';
+import { applyKhat, labelSpreadingAccuracy, seededSubset, csrVstack } from '@gramfleet/core';
 import type { ArrayStore } from '@gramfleet/workers';
 
 /** Loads a CSR whose three arrays are in the store. */
@@ -36,7 +36,7 @@ export async function assembleGrfResult(store: ArrayStore, input: GrfAssembleInp
       const [ip, ix, d] = await Promise.all(refs.map((r: ArrayRef) => store.get(r))) as [NdArray, NdArray, NdArray];
       parts.push({ shape: [ip.data.length - 1, job.n], indptr: ip.data as Int32Array, indices: ix.data as Int32Array, data: d.data as Float64Array });
     }
-    const phi = vstackCsr(parts);
+    const phi = csrVstack(parts);
     if (phi.shape[0] !== job.n) throw new GramfleetError('JOB_FAILED', `assembled Φ has ${phi.shape[0]} rows, expected ${job.n}`);
     phis.push(phi);
   }

@@ -1,4 +1,11 @@
-// Public entry of @gramfleet/orchestrator. Explicit exports only.
+// Public entry of @gramfleet/orchestrator: the SDK, the local cluster, file I/O. Explicit exports only.
+export { connect, fromTemporal } from './sdk';
+export type { ConnectOptions, Fleet, GrfJobSpec, JobHandle, JobSpec } from './sdk';
+export { LocalCluster, defaultDataDir, stateFile } from './cluster/local-cluster';
+export type { ClusterState, LocalClusterOptions, ProcessEntry } from './cluster/local-cluster';
+export { createActivities } from './activities';
+export type { ActivityDeps } from './activities';
+export { loadCsr, storeCsr } from './grf-assemble';
 export { readZip, writeZip } from './io/zip';
 export type { WriteZipOptions, ZipEntry } from './io/zip';
 export {

@@ -3,8 +3,10 @@
  * this folder plus one line here (see CONTRIBUTING.md).
  */
 import { createOpCatalogue, type AnyOpDef, type OpCatalogue } from './types';
+import { grfWalksOp } from './grf-walks';
 
 const ALL_OPS: readonly AnyOpDef[] = [
+  grfWalksOp,
 ];
 
 /** Every op, by id. */

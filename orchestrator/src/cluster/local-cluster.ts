@@ -111,6 +111,7 @@ export class LocalCluster {
       const n = o.workers ?? os.cpus().length;
       for (let i = 0; i < n; i++) await c.addWorker();
       c.save();
+      await c.waitForWorkers(n);
       return c;
     } catch (e) {
       await c.stop().catch(() => undefined);
@@ -152,6 +153,24 @@ export class LocalCluster {
       GRAMFLEET_LOG_LEVEL: this.logLevel, ...dataPlaneEnv(this.state.dataPlane),
     });
     return name;
+  }
+
+  /** Waits until `count` workers are registered (heartbeating) in the worker registry. */
+  async waitForWorkers(count: number, timeoutMs = 60_000): Promise<void> {
+    const nc = await connectNats(this.state.natsUrl, 'gramfleet-launcher');
+    try {
+      const dp = await openDataPlane(nc, resourceNames(this.state.prefix), this.state.dataPlane);
+      const until = Date.now() + timeoutMs;
+      for (;;) {
+        let k = 0;
+        for await (const key of await dp.workers.keys()) { void key; k++; }
+        if (k >= count) return;
+        if (Date.now() > until) throw new GramfleetError('CLUSTER_START_FAILED', `only ${k} of ${count} workers registered within ${timeoutMs} ms; see ${path.join(this.state.dataDir, 'logs')}`, { registered: k, expected: count });
+        await sleep(100);
+      }
+    } finally {
+      await nc.close();
+    }
   }
 
   /** Kills a process by name with a signal (tests use SIGKILL to simulate a crash). */

@@ -1,0 +1,37 @@
+/** A one-line progress bar on stderr (redrawn in place on a TTY, every 10 % otherwise). */
+export interface ProgressBar {
+  update(done: number, total: number, note?: string): void;
+  finish(note?: string): void;
+}
+
+/** Creates a {@link ProgressBar} with a label. */
+export function createProgressBar(label: string, stream: NodeJS.WriteStream = process.stderr): ProgressBar {
+  const tty = stream.isTTY === true;
+  const t0 = Date.now();
+  let lastDecile = -1;
+  let last = '';
+  const render = (done: number, total: number, note: string): string => {
+    const width = 30;
+    const frac = total > 0 ? Math.min(1, done / total) : 0;
+    const full = Math.round(frac * width);
+    const secs = ((Date.now() - t0) / 1000).toFixed(1);
+    return `${label} [${'#'.repeat(full)}${'.'.repeat(width - full)}] ${done}/${total} ${(frac * 100).toFixed(0)}% ${secs}s${note ? ' ' + note : ''}`;
+  };
+  return {
+    update(done, total, note = '') {
+      const line = render(done, total, note);
+      if (tty) {
+        if (line !== last) stream.write(`\r${line}\x1b[K`);
+      } else {
+        const dec = total > 0 ? Math.floor((10 * done) / total) : 0;
+        if (dec !== lastDecile) stream.write(line + '\n');
+        lastDecile = dec;
+      }
+      last = line;
+    },
+    finish(note = '') {
+      if (tty) stream.write(`\r${last}${note ? ' ' + note : ''}\x1b[K\n`);
+      else if (note) stream.write(`${label} ${note}\n`);
+    },
+  };
+}
