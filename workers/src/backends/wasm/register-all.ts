@@ -1,13 +1,15 @@
 /**
- * The one explicit list of kernels per backend. Adding an op: import its registration here
- * and add one line to each function below (see CONTRIBUTING.md).
+ * The one explicit list of kernels per backend.
  *
  * - {@link registerWasmKernels}`(registry, arena)`: every wasm kernel under backend `'wasm'`;
- *   `arena()` returns the thread's live {@link WasmArena} (a fresh, reset one after a trap).
- * - {@link registerReferenceKernels}`(registry)`: every op's float64 reference under backend
- *   `'reference'` (the oracle, and the fallback when a backend lacks a kernel).
+ *   `arena()` returns the thread's live {@link WasmArena} (reset; a fresh one after a trap).
+ *   Adding a wasm kernel: import its `registerXWasm(registry, arena)` and add one line here.
+ * - {@link registerReferenceKernels}`(registry)`: the float64 reference of every op in the
+ *   catalogue `OPS` under backend `'reference'` (the oracle, and the fallback when a backend
+ *   lacks a kernel). It walks the catalogue, so a new op needs no line here — registering a
+ *   reference by hand as well would throw `KERNEL_DUPLICATE`.
  */
-import { grfWalksOp, type KernelRegistry } from '@gramfleet/core';
+import { OPS, type KernelRegistry } from '@gramfleet/core';
 import type { WasmArena } from './arena';
 import { registerGrfWalksWasm } from './grf-walks';
 
@@ -16,7 +18,10 @@ export function registerWasmKernels(registry: KernelRegistry, arena: () => WasmA
   registerGrfWalksWasm(registry, arena);
 }
 
-/** Registers every op's float64 reference under backend `'reference'`. */
+/** Registers the float64 reference of every catalogued op under backend `'reference'`. */
 export function registerReferenceKernels(registry: KernelRegistry): void {
-  registry.register('reference', grfWalksOp, (attrs, inputs) => grfWalksOp.reference(attrs, inputs));
+  for (const id of OPS.ids()) {
+    const op = OPS.get(id);
+    registry.register('reference', op, (attrs, inputs) => op.reference(attrs, inputs));
+  }
 }
