@@ -41,3 +41,23 @@ export type { CholeskyAttrs } from './ops/cholesky';
 export { TRIANGULAR_SOLVE_OP_ID, triangularSolveOp, triangularSolveReference, triangularSolveShape } from './ops/triangular-solve';
 export type { TriangularSolveAttrs, TriangularSolveShape } from './ops/triangular-solve';
 // end kernel library: factorisations
+// kernel library: dense and sparse kernels
+export { checkCsr, requireFinite, stridedView } from './ops/dense-common';
+export type { StridedView } from './ops/dense-common';
+export { GEMM_OP_ID, gemmOp, gemmOutput, gemmProblem, gemmReferenceInto } from './ops/gemm';
+export type { GemmAttrs, GemmProblem } from './ops/gemm';
+export { GEMV_OP_ID, gemvOp, gemvProblem } from './ops/gemv';
+export type { GemvAttrs, GemvProblem } from './ops/gemv';
+export { GEMM_BATCHED_OP_ID, gemmBatchedOp, gemmBatchedProblem } from './ops/gemm-batched';
+export type { GemmBatchedAttrs, GemmBatchedProblem } from './ops/gemm-batched';
+export { KERNEL_BLOCK_MATMUL_OP_ID, KERNEL_BLOCK_OP_ID, KERNEL_FUNCTIONS, kernelBlockMatmulOp, kernelBlockOp, kernelBlockProblem, kernelBlockReference, kernelOfSquaredDistance } from './ops/kernel-block';
+export type { KernelBlockAttrs, KernelBlockProblem, KernelFunction } from './ops/kernel-block';
+export { CSR_SPMV_OP_ID, csrSpmvOp, csrSpmvProblem } from './ops/csr-spmv';
+export type { CsrSpmvAttrs, CsrSpmvProblem } from './ops/csr-spmv';
+export { CSR_SPMM_OP_ID, csrSpmmOp, csrSpmmProblem } from './ops/csr-spmm';
+export type { CsrSpmmAttrs, CsrSpmmProblem } from './ops/csr-spmm';
+export { CSR_TRANSPOSE_OP_ID, csrTransposeOp } from './ops/csr-transpose';
+export type { CsrTransposeAttrs } from './ops/csr-transpose';
+export { CSR_FROM_TRIPLETS_OP_ID, csrFromTripletsOp } from './ops/csr-from-triplets';
+export type { CsrFromTripletsAttrs } from './ops/csr-from-triplets';
+// end kernel library: dense and sparse kernels

@@ -3,10 +3,21 @@
  * this folder plus one line here (see CONTRIBUTING.md).
  */
 import { createOpCatalogue, type AnyOpDef, type OpCatalogue } from './types';
+// kernel library: dense and sparse kernels
+import { csrFromTripletsOp } from './csr-from-triplets';
+import { csrSpmmOp } from './csr-spmm';
+import { csrSpmvOp } from './csr-spmv';
+import { csrTransposeOp } from './csr-transpose';
+import { gemmOp } from './gemm';
+import { gemmBatchedOp } from './gemm-batched';
+import { gemvOp } from './gemv';
+import { kernelBlockMatmulOp, kernelBlockOp } from './kernel-block';
 import { grfWalksOp } from './grf-walks';
 
 const ALL_OPS: readonly AnyOpDef[] = [
   grfWalksOp,
+  // kernel library: dense and sparse kernels
+  gemmOp, gemvOp, gemmBatchedOp, kernelBlockOp, kernelBlockMatmulOp, csrSpmvOp, csrSpmmOp, csrTransposeOp, csrFromTripletsOp,
 ];
 
 /** Every op, by id. */

@@ -11,11 +11,13 @@
  */
 import { OPS, type KernelRegistry } from '@gramfleet/core';
 import type { WasmArena } from './arena';
+import { registerDenseSparseWasm } from './dense-register';
 import { registerGrfWalksWasm } from './grf-walks';
 
 /** Registers every wasm kernel under backend `'wasm'`. */
 export function registerWasmKernels(registry: KernelRegistry, arena: () => WasmArena): void {
   registerGrfWalksWasm(registry, arena);
+  registerDenseSparseWasm(registry, arena); // kernel library: dense and sparse kernels
 }
 
 /** Registers the float64 reference of every catalogued op under backend `'reference'`. */
