@@ -1,0 +1,57 @@
+/**
+ * Test harness: a real local cluster (Temporal dev server, nats-server -js, orchestrator,
+ * WASM workers) in a throwaway directory on free ports, with a task queue named after the
+ * test plus a random suffix. Always stopped in `after()`.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { LocalCluster, connect, type Fleet } from '@gramfleet/orchestrator';
+import type { DataPlaneOptions } from '@gramfleet/workers';
+import type { CsrRef } from '@gramfleet/core';
+
+/** A started cluster plus an SDK connection to it. */
+export interface TestCluster {
+  readonly cluster: LocalCluster;
+  readonly fleet: Fleet;
+  readonly dir: string;
+  stop(): Promise<void>;
+}
+
+/** Starts a cluster for one test file. */
+export async function startTestCluster(name: string, o: { workers?: number; dataPlane?: DataPlaneOptions; memoryBudgetBytes?: number } = {}): Promise<TestCluster> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `gf-${name}-`));
+  const cluster = await LocalCluster.start({
+    dataDir: dir, workers: o.workers ?? 2, taskQueue: `${name}-${randomBytes(3).toString('hex')}`,
+    dataPlane: o.dataPlane ?? { ackWaitMs: 3000, maxDeliver: 5 }, logLevel: 'warn',
+  });
+  const fleet = await connect({ dataDir: dir, startLocal: false, ...(o.memoryBudgetBytes !== undefined ? { memoryBudgetBytes: o.memoryBudgetBytes } : {}) });
+  return {
+    cluster, fleet, dir,
+    async stop() {
+      await fleet.close().catch(() => undefined);
+      await cluster.stop();
+      if (process.env['GRAMFLEET_KEEP_TEST_DIRS'] === undefined) fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Path of a graph in ../shared/data/graphs. */
+export function sharedGraph(file: string): string {
+  return path.resolve(__dirname, '..', '..', '..', '..', 'shared', 'data', 'graphs', file);
+}
+
+/** The content digests of a stored CSR: equal digests mean byte-identical arrays. */
+export function csrDigest(r: CsrRef): string {
+  return [r.indptr.digest, r.indices.digest, r.data.digest].join('/');
+}
+
+/** Polls until `pred` holds (or throws after `timeoutMs`). */
+export async function until(pred: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await pred())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
