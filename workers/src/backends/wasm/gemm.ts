@@ -73,7 +73,7 @@ export function createGemmKernel(arenaOf: DenseArenaSource): KernelImpl<GemmAttr
     } else {
       const cv = arena.f64(c, p.m * p.n);
       const od = out.data as Float32Array;
-      for (let i = 0; i < p.m; i++) {
+      for (let i = 0; i < p.m && p.n > 0; i++) {
         const row = cv.subarray(i * p.n, (i + 1) * p.n);
         od.set(row, p.c.offset + i * p.c.ld);
       }
