@@ -40,6 +40,10 @@ export { CHOLESKY_OP_ID, choleskyOp, choleskyReference } from './ops/cholesky';
 export type { CholeskyAttrs } from './ops/cholesky';
 export { TRIANGULAR_SOLVE_OP_ID, triangularSolveOp, triangularSolveReference, triangularSolveShape } from './ops/triangular-solve';
 export type { TriangularSolveAttrs, TriangularSolveShape } from './ops/triangular-solve';
+export { EIGH_OP_ID, eighOp, eighReference, normaliseEigenvectorSigns, parseSymmetryTol } from './ops/eigh';
+export type { EighAttrs } from './ops/eigh';
+export { EIGH_TOPK_OP_ID, eighTopkOp, eighTopkReference, topkBlockSize } from './ops/eigh-topk';
+export type { EighTopkAttrs } from './ops/eigh-topk';
 // end kernel library: factorisations
 // kernel library: dense and sparse kernels
 export { checkCsr, requireFinite, stridedView } from './ops/dense-common';

@@ -11,6 +11,8 @@ export { gf_grf_walks, gf_grf_walks_repelling } from './kernels/grf-walks';
 // kernel library: factorisations, eigensolvers, mode product
 export { gf_cholesky } from './kernels/cholesky';
 export { gf_triangular_solve } from './kernels/triangular-solve';
+export { gf_eigh, gf_eigh_work_bytes } from './kernels/eigh';
+export { gf_eigh_topk, gf_eigh_topk_work_bytes } from './kernels/eigh-topk';
 // end kernel library: factorisations
 // kernel library: dense and sparse kernels
 export { gf_gemm, gf_gemm_workspace_bytes } from './kernels/gemm';

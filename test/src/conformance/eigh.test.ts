@@ -1,0 +1,114 @@
+import { describe, it } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { eighOp, eighTopkOp, type NdArray } from '@gramfleet/core';
+import { registerEighWasm } from '@gramfleet/workers/dist/backends/wasm/eigh';
+import { registerEighTopkWasm } from '@gramfleet/workers/dist/backends/wasm/eigh-topk';
+import { BACKENDS, f64, fro, gaussianKernel, laplacianKernel, linalgRegistry, matmul, randomMatrix, randomSpd, rejectsWithCode, runOp, transposed } from './linalg-fixtures';
+
+const reg = linalgRegistry([eighOp, eighTopkOp], (r, a) => {
+  registerEighWasm(r, a);
+  registerEighTopkWasm(r, a);
+});
+
+function symmetricRandom(n: number, seed: number): Float64Array {
+  const g = randomMatrix(n, n, seed);
+  const a = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) a[i * n + j] = (g[i * n + j] as number) + (g[j * n + i] as number);
+  return a;
+}
+
+/** ‖A·V − V·diag(w)‖_F / ‖A‖_F and ‖VᵀV − I‖_F for V n×k. */
+function eigenErrors(n: number, k: number, a: Float64Array, w: ArrayLike<number>, v: Float64Array): { residual: number; orth: number } {
+  const av = matmul(n, n, k, a, v);
+  for (let i = 0; i < n; i++) for (let j = 0; j < k; j++) av[i * k + j] = (av[i * k + j] as number) - (w[j] as number) * (v[i * k + j] as number);
+  const vtv = matmul(k, n, k, transposed(n, k, v), v);
+  for (let j = 0; j < k; j++) vtv[j * k + j] = (vtv[j * k + j] as number) - 1;
+  return { residual: fro(av) / Math.max(fro(a), Number.MIN_VALUE), orth: fro(vtv) };
+}
+
+const cases: Array<{ name: string; n: number; make: () => Float64Array }> = [
+  { name: 'empty', n: 0, make: () => new Float64Array(0) },
+  { name: '1×1', n: 1, make: () => new Float64Array([-3.5]) },
+  { name: '2×2', n: 2, make: () => symmetricRandom(2, 2) },
+  { name: 'random symmetric 7', n: 7, make: () => symmetricRandom(7, 7) },
+  { name: 'random SPD 31', n: 31, make: () => randomSpd(31, 31) },
+  { name: 'random SPD 97 (prime)', n: 97, make: () => randomSpd(97, 97) },
+  { name: 'diagonal with repeats 12', n: 12, make: () => { const a = new Float64Array(144); for (let i = 0; i < 12; i++) a[i * 12 + i] = i % 3; return a; } },
+  { name: 'Laplacian kernel 101', n: 101, make: () => laplacianKernel(101, 0.3, 5) },
+  { name: 'Gaussian kernel 127 (eigenvalues to 1e-16)', n: 127, make: () => gaussianKernel(127, 0.6, 9) },
+];
+
+describe('eigh conformance', () => {
+  for (const backend of BACKENDS) {
+    for (const c of cases) {
+      it(`${backend}: ${c.name}: ‖AV − VΛ‖ ≤ 1e-12‖A‖, ‖VᵀV − I‖ ≤ 1e-12, ascending, equals the reference`, async () => {
+        const a = c.make();
+        const n = c.n;
+        const [w, v] = (await runOp(reg, backend, eighOp, {}, [f64([n, n], a)])) as [NdArray, NdArray];
+        assert.deepEqual(w.shape, [n]);
+        assert.deepEqual(v.shape, [n, n]);
+        for (let i = 1; i < n; i++) assert.ok((w.data[i] as number) >= (w.data[i - 1] as number), 'ascending');
+        const e = eigenErrors(n, n, a, w.data as ArrayLike<number>, v.data as Float64Array);
+        assert.ok(e.residual <= 1e-12, `residual ${e.residual}`);
+        assert.ok(e.orth <= 1e-12, `orthogonality ${e.orth}`);
+        const [rw] = eighOp.reference(eighOp.parseAttrs({}), [f64([n, n], a)]) as [NdArray, NdArray];
+        for (let i = 0; i < n; i++) assert.ok(Math.abs((rw.data[i] as number) - (w.data[i] as number)) <= 1e-12 * Math.max(fro(a), 1e-300), `eigenvalue ${i}`);
+      });
+    }
+    it(`${backend}: bad input is typed (not square, asymmetric, NaN)`, async () => {
+      const d1 = await rejectsWithCode(runOp(reg, backend, eighOp, {}, [f64([2, 3], new Float64Array(6))]), 'INPUT_NOT_SQUARE');
+      assert.equal(d1['argument'], 'a');
+      const d2 = await rejectsWithCode(runOp(reg, backend, eighOp, {}, [f64([2, 2], new Float64Array([1, 2, 3, 4]))]), 'INPUT_ASYMMETRIC');
+      assert.equal(d2['argument'], 'a');
+      const d3 = await rejectsWithCode(runOp(reg, backend, eighOp, {}, [f64([2, 2], new Float64Array([1, Number.NaN, Number.NaN, 4]))]), 'INPUT_NOT_FINITE');
+      assert.equal(d3['argument'], 'a');
+    });
+  }
+});
+
+describe('eigh-topk conformance', () => {
+  for (const backend of BACKENDS) {
+    for (const [name, n, k, make] of [
+      ['Laplacian kernel 150, k=10', 150, 10, () => laplacianKernel(150, 0.5, 3)],
+      ['Gaussian kernel 131, k=7', 131, 7, () => gaussianKernel(131, 0.5, 4)],
+      ['Laplacian kernel 61, k=61 (all)', 61, 61, () => laplacianKernel(61, 0.5, 6)],
+      ['1×1, k=1', 1, 1, () => new Float64Array([2])],
+      ['k=0', 5, 0, () => randomSpd(5, 1)],
+    ] as Array<[string, number, number, () => Float64Array]>) {
+      it(`${backend}: ${name}: agrees with the full solver`, async () => {
+        const a = make();
+        const [w, v] = (await runOp(reg, backend, eighTopkOp, { k }, [f64([n, n], a)])) as [NdArray, NdArray];
+        assert.deepEqual(w.shape, [k]);
+        assert.deepEqual(v.shape, [n, k]);
+        const [fw] = (await runOp(reg, 'wasm', eighOp, {}, [f64([n, n], a)])) as [NdArray, NdArray];
+        const scale = Math.abs(fw.data[n - 1] as number);
+        for (let t = 0; t < k; t++) {
+          assert.ok(Math.abs((w.data[t] as number) - (fw.data[n - 1 - t] as number)) <= 1e-12 * scale, `eigenvalue ${t}: ${w.data[t]} vs ${fw.data[n - 1 - t]}`);
+        }
+        const e = eigenErrors(n, k, a, w.data as ArrayLike<number>, v.data as Float64Array);
+        assert.ok(e.orth <= 1e-12, `orthogonality ${e.orth}`);
+        assert.ok(e.residual <= 1e-9, `residual ${e.residual}`);
+      });
+    }
+    it(`${backend}: k > n and bad attrs are typed`, async () => {
+      const a = f64([3, 3], randomSpd(3, 2));
+      const d = await rejectsWithCode(runOp(reg, backend, eighTopkOp, { k: 4 }, [a]), 'INPUT_OUT_OF_RANGE');
+      assert.equal(d['field'], 'attrs.k');
+      await rejectsWithCode(runOp(reg, backend, eighTopkOp, {}, [a]), 'INPUT_INVALID');
+      await rejectsWithCode(runOp(reg, backend, eighTopkOp, { k: 1, tol: 0 }, [a]), 'INPUT_OUT_OF_RANGE');
+    });
+  }
+  it('wasm: a budget too small is KERNEL_STATUS no-convergence', async () => {
+    const n = 80;
+    const d = await rejectsWithCode(runOp(reg, 'wasm', eighTopkOp, { k: 20, oversample: 0, maxIter: 1, tol: 1e-14 }, [f64([n, n], randomSpd(n, 8))]), 'KERNEL_STATUS');
+    assert.equal(d['reason'], 'no-convergence');
+  });
+  it('wasm: reproducible bit for bit for a fixed seed', async () => {
+    const n = 90;
+    const a = f64([n, n], laplacianKernel(n, 0.4, 1));
+    const [w1, v1] = (await runOp(reg, 'wasm', eighTopkOp, { k: 5, seed: 42 }, [a])) as [NdArray, NdArray];
+    const [w2, v2] = (await runOp(reg, 'wasm', eighTopkOp, { k: 5, seed: 42 }, [a])) as [NdArray, NdArray];
+    assert.deepEqual([...w1.data], [...w2.data]);
+    assert.deepEqual([...v1.data], [...v2.data]);
+  });
+});

@@ -1,0 +1,138 @@
+// Top-k eigenpairs (algebraically largest) of a dense symmetric matrix by randomised subspace
+// iteration with Rayleigh–Ritz, in f64. Basis vectors are rows (b×n, contiguous), so A·Q is
+// the NT product Y = Q·Aᵀ = Q·A through the internal gemmNT; the projected b×b problem is
+// solved by gf_eigh. Orthonormalisation: classical Gram–Schmidt applied twice (CGS2); a row
+// that vanishes (rank-deficient block) is replaced by a fresh seeded random row.
+
+import { LA_BAD_ARGS, LA_NO_CONVERGENCE, LA_OK, at, axpy, dot, gemmNN, gemmNT, ld, nrm2, scal, st } from './la-internal';
+import { gf_eigh, gf_eigh_work_bytes } from './eigh';
+
+let rngState: u64 = 0;
+
+@inline function nextUniform(): f64 {
+  rngState += 0x9e3779b97f4a7c15;
+  let z = rngState;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111eb;
+  z = z ^ (z >> 31);
+  return <f64>(z >> 11) * 1.1102230246251565e-16 - 0.5;
+}
+
+function fillRandom(n: i32, x: usize): void {
+  for (let i = 0; i < n; i++) st(x, i, nextUniform());
+}
+
+/** Workspace bytes of gf_eigh_topk for order n and block size b. */
+export function gf_eigh_topk_work_bytes(n: i32, b: i32): usize {
+  return (3 * <usize>b * <usize>n + 4 * <usize>b * <usize>b + 2 * <usize>b + 16) * 8 + gf_eigh_work_bytes(b) + 256;
+}
+
+/** Orthonormalises the `b` rows (length n) of `q` in place (CGS2 with random replacement). */
+export function orthonormaliseRows(b: i32, n: i32, q: usize, coef: usize): void {
+  for (let r = 0; r < b; r++) {
+    const qr = at(q, n, r, 0);
+    let attempts = 0;
+    while (true) {
+      const before = nrm2(n, qr);
+      for (let pass = 0; pass < 2; pass++) {
+        for (let s = 0; s < r; s++) st(coef, s, dot(n, at(q, n, s, 0), qr));
+        for (let s = 0; s < r; s++) axpy(n, -ld(coef, s), at(q, n, s, 0), qr);
+      }
+      const after = nrm2(n, qr);
+      if (after > 1e-8 * before && after > 0 && isFinite(after)) {
+        scal(n, 1.0 / after, qr);
+        break;
+      }
+      attempts++;
+      fillRandom(n, qr);
+      if (attempts > 5) {
+        // n ≤ r: no room left; keep a zero row (callers use b ≤ n, so this cannot happen)
+        memory.fill(qr, 0, <usize>n << 3);
+        break;
+      }
+    }
+  }
+}
+
+/**
+ * k largest eigenpairs of the symmetric n×n `a` (lda), block size b (k ≤ b ≤ n), at most
+ * `maxIter` iterations, stop when every one of the k Ritz residuals ‖A·x − θ·x‖ ≤
+ * tol·max|θ|. Writes eigenvalues descending to `w` (k) and eigenvectors as the columns of `v`
+ * (n×k, ldv). `a` is not modified. Returns 0, or 3 (no convergence: the iterations used are
+ * stored as i32 at `info`, the worst relative residual as f64 at `info + 8`).
+ */
+export function gf_eigh_topk(n: i32, a: usize, lda: i32, k: i32, b: i32, maxIter: i32, tol: f64, seed: f64, w: usize, v: usize, ldv: i32, work: usize, info: usize): i32 {
+  if (n < 0 || k < 0 || k > n || b < k || b > n || lda < max<i32>(n, 1) || ldv < max<i32>(k, 1) || maxIter < 1) return LA_BAD_ARGS;
+  store<i32>(info, 0);
+  store<f64>(info + 8, 0);
+  if (k == 0) return LA_OK;
+  rngState = <u64>seed;
+  const base = (work + 63) & ~(<usize>63);
+  const bn = (<usize>b * <usize>n) << 3;
+  const bb = (<usize>b * <usize>b) << 3;
+  const q = base;
+  const y = q + bn;
+  const x = y + bn;
+  const h = x + bn;
+  const u = h + bb;
+  const ut = u + bb;
+  const hc = ut + bb;
+  const th = hc + bb;
+  const coef = th + (<usize>b << 3);
+  const ew = (coef + (<usize>b << 3) + 64 + 63) & ~(<usize>63);
+  const einfo = coef + (<usize>b << 3);
+
+  for (let r = 0; r < b; r++) fillRandom(n, at(q, n, r, 0));
+  orthonormaliseRows(b, n, q, coef);
+  let worst: f64 = 0;
+  for (let it = 1; it <= maxIter; it++) {
+    // Y = Q·A (rows: A·q_r)
+    memory.fill(y, 0, bn);
+    gemmNT(b, n, n, 1.0, q, n, a, lda, y, n, false);
+    // H = Q·Yᵀ (b×b), symmetrised
+    memory.fill(h, 0, bb);
+    gemmNT(b, b, n, 1.0, q, n, y, n, h, b, false);
+    for (let i = 0; i < b; i++) {
+      for (let j = 0; j < i; j++) {
+        const s = 0.5 * (load<f64>(at(h, b, i, j)) + load<f64>(at(h, b, j, i)));
+        store<f64>(at(h, b, i, j), s);
+        store<f64>(at(h, b, j, i), s);
+      }
+    }
+    memory.copy(hc, h, bb);
+    const s = gf_eigh(b, hc, b, th, u, b, ew, einfo);
+    if (s != LA_OK) return s;
+    // Ut[t][r] = U[r][b-1-t] (descending order)
+    for (let t = 0; t < b; t++) for (let r = 0; r < b; r++) store<f64>(at(ut, b, t, r), load<f64>(at(u, b, r, b - 1 - t)));
+    // X = Ut·Q (Ritz vectors), AX = Ut·Y (into q)
+    memory.fill(x, 0, bn);
+    gemmNN(b, n, b, 1.0, ut, b, q, n, x, n);
+    memory.fill(q, 0, bn);
+    gemmNN(b, n, b, 1.0, ut, b, y, n, q, n);
+    const scale = max<f64>(Math.abs(ld(th, b - 1)), Math.abs(ld(th, 0)));
+    worst = 0;
+    for (let t = 0; t < k; t++) {
+      const theta = ld(th, b - 1 - t);
+      // y row t as scratch: r = AX[t] − θ·X[t]
+      const rt = at(y, n, t, 0);
+      memory.copy(rt, at(q, n, t, 0), <usize>n << 3);
+      axpy(n, -theta, at(x, n, t, 0), rt);
+      const rel = scale > 0 ? nrm2(n, rt) / scale : 0;
+      if (rel > worst) worst = rel;
+    }
+    if (worst <= tol || scale == 0) {
+      for (let t = 0; t < k; t++) {
+        st(w, t, ld(th, b - 1 - t));
+        const xt = at(x, n, t, 0);
+        for (let i = 0; i < n; i++) store<f64>(at(v, ldv, i, t), ld(xt, i));
+      }
+      store<i32>(info, it);
+      store<f64>(info + 8, worst);
+      return LA_OK;
+    }
+    orthonormaliseRows(b, n, q, coef);
+  }
+  store<i32>(info, maxIter);
+  store<f64>(info + 8, worst);
+  return LA_NO_CONVERGENCE;
+}
