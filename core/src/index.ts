@@ -44,6 +44,10 @@ export { EIGH_OP_ID, eighOp, eighReference, normaliseEigenvectorSigns, parseSymm
 export type { EighAttrs } from './ops/eigh';
 export { EIGH_TOPK_OP_ID, eighTopkOp, eighTopkReference, topkBlockSize } from './ops/eigh-topk';
 export type { EighTopkAttrs } from './ops/eigh-topk';
+export { QR_OP_ID, qrOp, qrReference } from './ops/qr';
+export type { QrAttrs } from './ops/qr';
+export { MODE_PRODUCT_OP_ID, modeProductOp, modeProductReference, modeProductShape } from './ops/mode-product';
+export type { ModeProductAttrs, ModeProductShape } from './ops/mode-product';
 // end kernel library: factorisations
 // kernel library: dense and sparse kernels
 export { checkCsr, requireFinite, stridedView } from './ops/dense-common';
