@@ -62,6 +62,14 @@ install_nats() {
   ln -sf /usr/bin/nats-server "$BIN/nats-server"
 }
 
+install_pyvenv() { # numpy + scipy, used by the interop tests (scipy.sparse.load_npz of our output)
+  local venv="$ROOT/.gramfleet/venv"
+  [ -x "$venv/bin/python" ] && "$venv/bin/python" -c 'import numpy, scipy' 2>/dev/null && return
+  say "creating the Python venv for interop tests (numpy, scipy)"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "numpy==2.4.6" "scipy==1.17.1" >/dev/null
+}
+
 build() {
   local wasm_out="wasm/build/kernels.wasm"
   if [ ! -f "$wasm_out" ] || [ -n "$(find wasm/assembly wasm/asconfig.json -newer "$wasm_out" -print -quit)" ]; then
@@ -75,5 +83,6 @@ if [ "${1:-}" != "--build-only" ]; then
   install_npm
   install_temporal
   install_nats
+  install_pyvenv || say "warning: could not create the Python venv; scipy interop tests will skip and say why"
 fi
 build

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import {
-  GramfleetError, PROTOCOL_VERSION, compileGrfParams, exactKernelDense, grfWalksOp, isGramfleetError, normalisedWeights, relFrobError,
+  type GramfleetError, PROTOCOL_VERSION, compileGrfParams, exactKernelDense, grfWalksOp, isGramfleetError, normalisedWeights, relFrobError,
   csrWithValues, resourceNames, taskSubject, taskMsgId, type CsrArrays, type GrfJobInput, type TaskResult, type ErrorCode,
 } from '@gramfleet/core';
 import { connectNats, openDataPlane } from '@gramfleet/workers';
