@@ -13,11 +13,20 @@ import { gemmBatchedOp } from './gemm-batched';
 import { gemvOp } from './gemv';
 import { kernelBlockMatmulOp, kernelBlockOp } from './kernel-block';
 import { grfWalksOp } from './grf-walks';
+// kernel library: factorisations, eigensolvers, mode product
+import { choleskyOp } from './cholesky';
+import { eighOp } from './eigh';
+import { eighTopkOp } from './eigh-topk';
+import { modeProductOp } from './mode-product';
+import { qrOp } from './qr';
+import { triangularSolveOp } from './triangular-solve';
 
 const ALL_OPS: readonly AnyOpDef[] = [
   grfWalksOp,
   // kernel library: dense and sparse kernels
   gemmOp, gemvOp, gemmBatchedOp, kernelBlockOp, kernelBlockMatmulOp, csrSpmvOp, csrSpmmOp, csrTransposeOp, csrFromTripletsOp,
+  // kernel library: factorisations, eigensolvers, mode product
+  choleskyOp, triangularSolveOp, qrOp, eighOp, eighTopkOp, modeProductOp,
 ];
 
 /** Every op, by id. */

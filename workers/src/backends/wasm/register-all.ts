@@ -13,11 +13,13 @@ import { OPS, type KernelRegistry } from '@gramfleet/core';
 import type { WasmArena } from './arena';
 import { registerDenseSparseWasm } from './dense-register';
 import { registerGrfWalksWasm } from './grf-walks';
+import { registerFactorisationWasm } from './linalg-register';
 
 /** Registers every wasm kernel under backend `'wasm'`. */
 export function registerWasmKernels(registry: KernelRegistry, arena: () => WasmArena): void {
   registerGrfWalksWasm(registry, arena);
   registerDenseSparseWasm(registry, arena); // kernel library: dense and sparse kernels
+  registerFactorisationWasm(registry, arena); // kernel library: factorisations, eigensolvers, mode product
 }
 
 /** Registers the float64 reference of every catalogued op under backend `'reference'`. */
