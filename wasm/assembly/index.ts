@@ -21,7 +21,7 @@ export { gf_gemm, gf_gemm_workspace_bytes } from './kernels/gemm';
 export { gf_gemv } from './kernels/gemv';
 export { gf_gemm_batched } from './kernels/gemm-batched';
 export { gf_kernel_block, gf_kernel_block_matmul, gf_kernel_block_workspace_bytes } from './kernels/kernel-block';
-export { gf_csr_spmv } from './kernels/csr-spmv';
+export { gf_csr_spmv, gf_csr_spmv_rows } from './kernels/csr-spmv';
 export { gf_csr_spmm } from './kernels/csr-spmm';
 export { gf_csr_transpose } from './kernels/csr-transpose';
 export { gf_csr_from_triplets, gf_csr_from_triplets_workspace_bytes } from './kernels/csr-from-triplets';

@@ -24,12 +24,26 @@ export function gf_csr_spmv(
   if (incx == 0 || incy == 0) return GF_BAD_LD;
   const st = checkIndptr(m, nnz, indptr);
   if (st != GF_OK) return st;
+  return gf_csr_spmv_rows(0, m, n, indptr, indices, data, alpha, x, offX, incx, beta, y, offY, incy);
+}
+
+/**
+ * Rows [r0, r1) of a CSR SpMV whose indptr the host has already validated (the multi-core
+ * split: each thread takes a row range). Column indices are still range-checked. y is
+ * indexed by global row.
+ */
+export function gf_csr_spmv_rows(
+  r0: i32, r1: i32, n: i32, indptr: usize, indices: usize, data: usize, alpha: f64,
+  x: usize, offX: i32, incx: i32, beta: f64, y: usize, offY: i32, incy: i32,
+): i32 {
+  if (r0 < 0 || r1 < r0 || n < 0) return GF_BAD_SIZE;
+  if (incx == 0 || incy == 0) return GF_BAD_LD;
   const X = x + (<usize>offX << 3);
   const Y = y + (<usize>offY << 3);
   const un = <u32>n;
-  let start = 0;
+  let start = load<i32>(indptr + (<usize>r0 << 2));
   if (incx == 1) {
-    for (let i = 0; i < m; i++) {
+    for (let i = r0; i < r1; i++) {
       const end = load<i32>(indptr + (<usize>(i + 1) << 2));
       let s0: f64 = 0, s1: f64 = 0;
       let p = start;
@@ -52,7 +66,7 @@ export function gf_csr_spmv(
     }
     return GF_OK;
   }
-  for (let i = 0; i < m; i++) {
+  for (let i = r0; i < r1; i++) {
     const end = load<i32>(indptr + (<usize>(i + 1) << 2));
     let s: f64 = 0;
     for (let p = start; p < end; p++) {

@@ -1,0 +1,185 @@
+#!/usr/bin/env node
+'use strict';
+/**
+ * bench/kernels: gramfleet's AssemblyScript kernels against numpy/SciPy (OpenBLAS) in the same
+ * run, at 1 and 2 threads (ours: the kernel on the main thread, then split over worker
+ * threads sharing one WebAssembly.Memory; numpy: OPENBLAS_NUM_THREADS=1 / 2; SciPy's CSR
+ * product is single-threaded at any setting).
+ *
+ *   node bench/kernels/run.js            # env: THREADS=1,2  QUICK=1 (smaller sizes)  FIGURES=gemm,kernel,spmv
+ *
+ * Figures: f64 and f32 GEMM 1024³ and 4096×4096×784 (GFLOP/s, ratio = ours/reference);
+ * Laplacian kernel block 4096×4096, d = 784 (ms; numpy: GEMM + norms + sqrt + exp; ratio =
+ * reference/ours); CSR SpMV on the 5-point Laplacian of a 1000×1000 grid (10⁶ unknowns, ms).
+ * Times are best-of-R after one warm-up, inputs already in kernel memory (as in a worker,
+ * whose inputs are cached) for ours and already in numpy arrays for the reference.
+ * Ends with one JSON line per figure (see bench/README.md).
+ */
+const fs = require('node:fs');
+const path = require('node:path');
+const { spawnSync } = require('node:child_process');
+const { emit, machineNote } = require('../lib/common');
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const VENV = path.join(ROOT, 'bench', '.venv');
+const PY = path.join(VENV, 'bin', 'python');
+const { kernelsWasmPath } = require(path.join(ROOT, 'wasm'));
+const { WasmArena } = require(path.join(ROOT, 'workers', 'dist', 'backends', 'wasm', 'arena.js'));
+const par = require(path.join(ROOT, 'workers', 'dist', 'backends', 'wasm', 'parallel.js'));
+
+const QUICK = process.env.QUICK === '1';
+const THREADS = (process.env.THREADS ?? '1,2').split(',').map(Number);
+const WANT = new Set((process.env.FIGURES ?? 'gemm,kernel,spmv').split(','));
+const log = (s) => process.stderr.write(`${s}\n`);
+
+/** numpy + scipy in bench/.venv; created here when missing. Returns null or why not. */
+function ensureVenv() {
+  const ok = () => fs.existsSync(PY) && spawnSync(PY, ['-c', 'import numpy, scipy'], { encoding: 'utf8' }).status === 0;
+  if (ok()) return null;
+  log('bench/kernels: creating bench/.venv with numpy and scipy ...');
+  if (!fs.existsSync(PY)) {
+    const r = spawnSync('python3', ['-m', 'venv', VENV], { encoding: 'utf8' });
+    if (r.status !== 0) return `python3 -m venv failed: ${(r.stderr || '').trim()}`;
+  }
+  const r = spawnSync(PY, ['-m', 'pip', 'install', '-q', 'numpy', 'scipy'], { encoding: 'utf8' });
+  if (r.status !== 0 || !ok()) return `pip install numpy scipy failed: ${(r.stderr || '').trim().split('\n').slice(-2).join(' ')}`;
+  return null;
+}
+
+const big = QUICK ? { m: 1024, n: 1024, k: 392 } : { m: 4096, n: 4096, k: 784 };
+const small = QUICK ? { m: 512, n: 512, k: 512 } : { m: 1024, n: 1024, k: 1024 };
+const GRID = QUICK ? 300 : 1000;
+const SIGMA = 10;
+const FIGS = [];
+if (WANT.has('gemm')) {
+  for (const dtype of ['f64', 'f32']) {
+    FIGS.push({ kind: 'gemm', dtype, ...small, reps: 3, name: `${dtype} gemm ${small.m}x${small.n}x${small.k}` });
+    FIGS.push({ kind: 'gemm', dtype, ...big, reps: 2, name: `${dtype} gemm ${big.m}x${big.n}x${big.k}` });
+  }
+}
+if (WANT.has('kernel')) FIGS.push({ kind: 'laplacian', n: big.m, m: big.n, d: big.k, sigma: SIGMA, reps: 2, name: `laplacian kernel block ${big.m}x${big.n} d=${big.k}` });
+if (WANT.has('spmv')) FIGS.push({ kind: 'spmv', grid: GRID, reps: 20, name: `csr spmv 5-point laplacian ${GRID * GRID} unknowns` });
+
+function rand(n, f32) {
+  const a = f32 ? new Float32Array(n) : new Float64Array(n);
+  let s = 12345;
+  for (let i = 0; i < n; i++) {
+    s = (s * 1103515245 + 12345) >>> 0;
+    a[i] = s / 4294967296;
+  }
+  return a;
+}
+
+/** The 5-point Laplacian of a g×g grid in CSR (sorted columns), as scipy builds it. */
+function laplacian5(g) {
+  const n = g * g;
+  const ip = new Int32Array(n + 1), ix = new Int32Array(5 * n), dv = new Float64Array(5 * n);
+  let w = 0;
+  for (let r = 0; r < g; r++) {
+    for (let c = 0; c < g; c++) {
+      const i = r * g + c;
+      const put = (j, v) => { ix[w] = j; dv[w] = v; w++; };
+      if (r > 0) put(i - g, -1);
+      if (c > 0) put(i - 1, -1);
+      put(i, 4);
+      if (c < g - 1) put(i + 1, -1);
+      if (r < g - 1) put(i + g, -1);
+      ip[i + 1] = w;
+    }
+  }
+  return { n, ip, ix: ix.subarray(0, w), dv: dv.subarray(0, w) };
+}
+
+async function best(fn, reps) {
+  await fn(); // warm-up (TurboFan tier-up, page faults)
+  let t = Infinity;
+  for (let r = 0; r < reps; r++) {
+    const t0 = process.hrtime.bigint();
+    await fn();
+    t = Math.min(t, Number(process.hrtime.bigint() - t0) / 1e9);
+  }
+  return t;
+}
+
+/** Our side: allocates in `mem` (arena or parallel kernels), returns seconds per figure. */
+async function ours(threads, wasmBytes) {
+  const out = {};
+  let arena = null;
+  let pk = null;
+  if (threads === 1) arena = new WasmArena(new WebAssembly.Module(wasmBytes));
+  else pk = await par.createParallelKernels(wasmBytes, { threads });
+  const mem = arena ?? pk;
+  const local = (fn, ...a) => (arena ? arena.fn(fn)(...a) : pk.local(fn, ...a));
+  const check = (s, what) => { if (s !== 0) throw new Error(`${what}: status ${s}`); };
+  for (const f of FIGS) {
+    if (arena) arena.reset(); else pk.reset();
+    log(`ours ${threads}t: ${f.name} ...`);
+    if (f.kind === 'gemm') {
+      const f32 = f.dtype === 'f32';
+      const a = mem.put(rand(f.m * f.k, f32)), b = mem.put(rand(f.k * f.n, f32)), c = mem.alloc(f.m * f.n * 8);
+      const g = { transA: false, transB: false, f32, m: f.m, n: f.n, k: f.k, alpha: 1, a, offA: 0, lda: f.k, b, offB: 0, ldb: f.n, beta: 0, c, offC: 0, ldc: f.n };
+      let ws = 0;
+      if (arena) ws = arena.alloc(local('gf_gemm_workspace_bytes'));
+      out[f.name] = await best(async () => {
+        if (arena) check(arena.call('gf_gemm', 0, 0, f32 ? 1 : 0, f.m, f.n, f.k, 1, a, 0, f.k, b, 0, f.n, 0, c, 0, f.n, ws), 'gf_gemm');
+        else await par.parallelGemm(pk, g);
+      }, f.reps);
+    } else if (f.kind === 'laplacian') {
+      const x = mem.put(rand(f.n * f.d, false)), z = mem.put(rand(f.m * f.d, false)), o = mem.alloc(f.n * f.m * 8);
+      const k = { kind: 0, f32: false, n: f.n, m: f.m, d: f.d, x, offX: 0, ldx: f.d, z, offZ: 0, ldz: f.d, bandwidth: f.sigma, out: o, offOut: 0, ldOut: f.m };
+      let ws = 0;
+      if (arena) ws = arena.alloc(local('gf_kernel_block_workspace_bytes', f.n, f.m, 0));
+      out[f.name] = await best(async () => {
+        if (arena) check(arena.call('gf_kernel_block', 0, 0, f.n, f.m, f.d, x, 0, f.d, z, 0, f.d, f.sigma, o, 0, f.m, ws), 'gf_kernel_block');
+        else await par.parallelKernelBlock(pk, k);
+      }, f.reps);
+    } else if (f.kind === 'spmv') {
+      const L = laplacian5(f.grid);
+      const ip = mem.put(L.ip), ix = mem.put(L.ix), dv = mem.put(L.dv), x = mem.put(rand(L.n, false)), y = mem.alloc(L.n * 8);
+      out[f.name] = await best(async () => {
+        if (arena) check(arena.call('gf_csr_spmv', L.n, L.n, L.ix.length, ip, ix, dv, 1, x, 0, 1, 0, y, 0, 1), 'gf_csr_spmv');
+        else await par.parallelCsrSpmv(pk, L.ip, L.n, ip, ix, dv, 1, x, 0, y);
+      }, f.reps);
+    }
+  }
+  if (pk) await pk.close();
+  return out;
+}
+
+function reference(threads) {
+  const env = { ...process.env, OPENBLAS_NUM_THREADS: String(threads), OMP_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads) };
+  log(`numpy ${threads}t ...`);
+  const r = spawnSync(PY, [path.join(__dirname, 'numpy_ref.py'), JSON.stringify(FIGS)], { encoding: 'utf8', env, maxBuffer: 16 << 20, timeout: 900_000 });
+  process.stderr.write(r.stderr || '');
+  const last = (r.stdout || '').trim().split('\n').pop() || '';
+  try { return JSON.parse(last); } catch { return { error: `numpy_ref.py failed: exit ${r.status} ${(r.stderr || '').trim().split('\n').pop()}` }; }
+}
+
+async function main() {
+  log(machineNote());
+  const why = ensureVenv();
+  const wasmBytes = fs.readFileSync(kernelsWasmPath);
+  const lines = [];
+  for (const t of THREADS) {
+    const o = await ours(t, wasmBytes);
+    const ref = why === null ? reference(t) : { error: why };
+    if (ref.blas) log(`reference BLAS: ${ref.blas}`);
+    for (const f of FIGS) {
+      const note = ref.error;
+      const fig = `${f.name}, ${t} thread${t > 1 ? 's' : ''}`;
+      const rs = ref[f.name];
+      if (f.kind === 'gemm') {
+        const flop = 2 * f.m * f.n * f.k;
+        lines.push(() => emit('kernels', fig, flop / o[f.name] / 1e9, rs === undefined ? NaN : flop / rs / 1e9, 'GFLOP/s', { higherIsBetter: true, note }));
+      } else {
+        lines.push(() => emit('kernels', fig, o[f.name] * 1e3, rs === undefined ? NaN : rs * 1e3, 'ms', { note }));
+      }
+    }
+  }
+  for (const l of lines) l();
+}
+
+main().catch((e) => {
+  process.stderr.write(`${e.stack ?? e}\n`);
+  process.exit(1);
+});
