@@ -8,10 +8,13 @@ export { barabasiAlbert, canonicaliseCsr, csrBytes, csrFromTriplets, gridGraph, 
 export type { CsrFromTripletsOptions, DuplicatePolicy, GraphSummary, SymmetriseMode, ValidateGraphOptions } from './graph';
 export {
   PROTOCOL_VERSION, WORKER_CLASSES, allResultsFilter, allTasksFilter, cancelSubject, consumerName, isSubjectToken,
-  jobResultsFilter, resourceNames, resultMsgId, resultSubject, taskFilter, taskMsgId, taskSubject,
+  jobResultsFilter, jobTasksFilter, resourceNames, resultMsgId, resultSubject, taskFilter, taskMsgId, taskSubject,
 } from './protocol';
 export type { ResourceNames, Task, TaskResult, TaskStats, WorkerClass, WorkerRecord } from './protocol';
 export { createKernelRegistry, createOpCatalogue } from './ops/types';
+export { OPS } from './ops/catalogue';
+export { silentLogger } from './log';
+export type { Logger } from './log';
 export type { AnyOpDef, KernelContext, KernelImpl, KernelRegistry, OpCatalogue, OpDef } from './ops/types';
 // --- graph random features (owned by the GRF numerics work) ---
 export { Philox, TWO_POW_M53, mulhi32, philox4x32, seedKey, u53 } from './rng/philox';
@@ -69,3 +72,9 @@ export type { CsrTransposeAttrs } from './ops/csr-transpose';
 export { CSR_FROM_TRIPLETS_OP_ID, csrFromTripletsOp } from './ops/csr-from-triplets';
 export type { CsrFromTripletsAttrs } from './ops/csr-from-triplets';
 // end kernel library: dense and sparse kernels
+// --- jobs (workflow contracts) ---
+export { chunk, planRanges, shardId } from './jobs/shards';
+export type { JobProgress, ShardBatchInput, ShardBatchOutput, ShardOutcome, ShardSpec } from './jobs/shards';
+export { GRF_ESTIMATORS, GRF_VARIANCE, compileGrfParams, defaultShardNodes } from './jobs/grf-job';
+export type { CompiledGrfParams, GrfAssembleInput, GrfJobInput, GrfJobResult, GrfParams } from './jobs/grf-job';
+export type { ClusterActivities } from './jobs/activities';
