@@ -137,7 +137,7 @@ async function ours(threads, wasmBytes) {
       const L = laplacian5(f.grid);
       const ip = mem.put(L.ip), ix = mem.put(L.ix), dv = mem.put(L.dv), x = mem.put(rand(L.n, false)), y = mem.alloc(L.n * 8);
       out[f.name] = await best(async () => {
-        if (arena) check(arena.call('gf_csr_spmv', L.n, L.n, L.ix.length, ip, ix, dv, 1, x, 0, 1, 0, y, 0, 1), 'gf_csr_spmv');
+        if (arena) check(arena.call('gf_csr_spmv_rows', 0, L.n, L.n, ip, ix, dv, 1, x, 0, 1, 0, y, 0, 1), 'gf_csr_spmv_rows');
         else await par.parallelCsrSpmv(pk, L.ip, L.n, ip, ix, dv, 1, x, 0, y);
       }, f.reps);
     }

@@ -1,6 +1,6 @@
 /**
- * wasm kernel for `csr-spmv` (`gf_csr_spmv`: row-wise CSR product with two accumulators and
- * range-checked column indices).
+ * wasm kernel for `csr-spmv` (`gf_csr_spmv_rows`: row-wise CSR product over arrays the op has
+ * already validated; `gf_csr_spmv` is the self-validating entry for callers that have not).
  */
 import { csrSpmvOp, csrSpmvProblem, type CsrSpmvAttrs, type KernelImpl, type KernelRegistry, type NdArray } from '@gramfleet/core';
 import { allocBytes, callDense, putArray, type DenseArenaSource } from './dense-host';
@@ -16,7 +16,8 @@ export function createCsrSpmvKernel(arenaOf: DenseArenaSource): KernelImpl<CsrSp
     const x = putArray(arena, (inputs[3] as NdArray).data as Float64Array);
     const yIn = inputs[4];
     const y = yIn !== undefined ? putArray(arena, yIn.data as Float64Array) : allocBytes(arena, p.m * 8);
-    callDense(arena, csrSpmvOp.id, 'gf_csr_spmv', [p.m, p.n, p.nnz, ip, ix, dv, attrs.alpha, x, 0, 1, p.hasY ? attrs.beta : 0, y, 0, 1], 'indices');
+    // csrSpmvProblem validated indptr and every index, so the unchecked row kernel is safe.
+    callDense(arena, csrSpmvOp.id, 'gf_csr_spmv_rows', [0, p.m, p.n, ip, ix, dv, attrs.alpha, x, 0, 1, p.hasY ? attrs.beta : 0, y, 0, 1], 'indices');
     return [{ dtype: 'f64', shape: [p.m], data: arena.f64(y, p.m).slice() }];
   };
 }
