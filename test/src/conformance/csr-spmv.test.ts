@@ -1,6 +1,9 @@
 import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { csrSpmvOp } from '@gramfleet/core';
+import { WasmArena } from '@gramfleet/workers/dist/backends/wasm/arena';
+import { callDense } from '@gramfleet/workers/dist/backends/wasm/dense-host';
+import { kernelModule } from './linalg-fixtures';
 import { BACKENDS, arr, assertClose, denseRegistry, rand, randomCsr, rejectsNaming, runOp } from './dense-fixtures';
 
 // f64; |Δ| ≤ 1e-14·(nnz per row + 1) (the wasm kernel sums a row with two accumulators).
@@ -33,5 +36,14 @@ describe('csr-spmv conformance', () => {
     await rejectsNaming(runOp(reg, 'wasm', csrSpmvOp, { n: 5 }, [ip, ix, dv, x]), 'INPUT_SHAPE_MISMATCH', 'x');
     await rejectsNaming(runOp(reg, 'wasm', csrSpmvOp, {}, [ip, ix, arr('f64', [1], rand(1, 1)), x]), 'INPUT_SHAPE_MISMATCH', 'data');
     await rejectsNaming(runOp(reg, 'wasm', csrSpmvOp, {}, [ip, ix, dv, x, arr('f64', [4], rand(4, 1))]), 'INPUT_SHAPE_MISMATCH', 'y');
+  });
+  it('the self-validating kernel gf_csr_spmv maps a bad index to INPUT_OUT_OF_RANGE naming indices', async () => {
+    const arena = new WasmArena(kernelModule());
+    const ip = arena.put(Int32Array.from([0, 2, 3]));
+    const ix = arena.put(Int32Array.from([0, 7, 1]));
+    const dv = arena.put(Float64Array.from([1, 2, 3]));
+    const x = arena.put(Float64Array.from([1, 1]));
+    const y = arena.alloc(16);
+    await rejectsNaming(() => callDense(arena, 'csr-spmv', 'gf_csr_spmv', [2, 2, 3, ip, ix, dv, 1, x, 0, 1, 0, y, 0, 1], 'indices'), 'INPUT_OUT_OF_RANGE', 'indices');
   });
 });
