@@ -120,7 +120,7 @@ async function main() {
       if (!refWhy && r.npyDir) {
         log(`${label}: running fast-graph-gp (timeout ${FGGP_TIMEOUT_S} s)`);
         const ref = runPython(path.join(__dirname, 'fggp_ref.py'), [r.npyDir, String(PARAMS.walks), String(PARAMS.pHalt), String(compiled.f.length), String(REF_PROCS)], FGGP_TIMEOUT_S * 1000);
-        if (ref.error) r.refWhy = ref.error.includes('ETIMEDOUT') ? `fast-graph-gp did not finish within ${FGGP_TIMEOUT_S} s (pure-Python walk loop; killed)` : ref.error;
+        if (ref.error) r.refWhy = ref.timedOut ? `fast-graph-gp did not finish within ${FGGP_TIMEOUT_S} s (pure-Python walk loop; killed)` : ref.error;
         else { r.ref = ref.seconds; log(`${label}: fast-graph-gp ${ref.seconds.toFixed(2)} s`); }
         fs.rmSync(r.npyDir, { recursive: true, force: true });
       }

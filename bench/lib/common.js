@@ -30,8 +30,11 @@ function unavailable(pkg, importName) {
  * JSON is returned. Returns { error } when it fails.
  */
 function runPython(script, args, timeoutMs) {
-  const r = spawnSync(VENV_PY, [script, ...args], { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 << 20, env: { ...process.env, RAY_DEDUP_LOGS: '0' } });
+  // GNU timeout runs the script in its own process group and signals the whole group, so
+  // worker processes the script forked (multiprocessing pools, Ray) die with it.
+  const r = spawnSync('timeout', ['-k', '5', String(Math.ceil(timeoutMs / 1000)), VENV_PY, script, ...args], { encoding: 'utf8', maxBuffer: 64 << 20, env: { ...process.env, PYTHONWARNINGS: 'ignore' } });
   process.stderr.write(r.stderr || '');
+  if (r.status === 124 || r.status === 137) return { error: `reference script timed out after ${Math.ceil(timeoutMs / 1000)} s`, timedOut: true };
   const lines = (r.stdout || '').trim().split('\n').reverse();
   for (const l of lines) {
     try { return JSON.parse(l); } catch { /* not JSON */ }
