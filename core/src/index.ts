@@ -51,6 +51,10 @@ export { QR_OP_ID, qrOp, qrReference } from './ops/qr';
 export type { QrAttrs } from './ops/qr';
 export { MODE_PRODUCT_OP_ID, modeProductOp, modeProductReference, modeProductShape } from './ops/mode-product';
 export type { ModeProductAttrs, ModeProductShape } from './ops/mode-product';
+export { EIG_SMALL_MAX_ORDER, EIG_SMALL_OP_ID, eigSmallNoConvergence, eigSmallOp, eigSmallShape, orderEigenpairs, singularB } from './ops/eig-small';
+export type { EigSmallAttrs } from './ops/eig-small';
+export { eigSmallCore } from './ops/eig-small-core';
+export type { EigSmallCoreResult } from './ops/eig-small-core';
 // end kernel library: factorisations
 // kernel library: dense and sparse kernels
 export { checkCsr, requireFinite, stridedView } from './ops/dense-common';

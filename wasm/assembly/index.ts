@@ -15,6 +15,7 @@ export { gf_eigh, gf_eigh_work_bytes } from './kernels/eigh';
 export { gf_eigh_topk, gf_eigh_topk_work_bytes } from './kernels/eigh-topk';
 export { gf_qr, gf_qr_work_bytes } from './kernels/qr';
 export { gf_mode_product, gf_mode_product_work_bytes } from './kernels/mode-product';
+export { gf_eig_small, gf_eig_small_work_bytes } from './kernels/eig-small';
 // end kernel library: factorisations
 // kernel library: dense and sparse kernels
 export { gf_gemm, gf_gemm_workspace_bytes } from './kernels/gemm';

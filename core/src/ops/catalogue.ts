@@ -15,6 +15,7 @@ import { kernelBlockMatmulOp, kernelBlockOp } from './kernel-block';
 import { grfWalksOp } from './grf-walks';
 // kernel library: factorisations, eigensolvers, mode product
 import { choleskyOp } from './cholesky';
+import { eigSmallOp } from './eig-small';
 import { eighOp } from './eigh';
 import { eighTopkOp } from './eigh-topk';
 import { modeProductOp } from './mode-product';
@@ -26,7 +27,7 @@ const ALL_OPS: readonly AnyOpDef[] = [
   // kernel library: dense and sparse kernels
   gemmOp, gemvOp, gemmBatchedOp, kernelBlockOp, kernelBlockMatmulOp, csrSpmvOp, csrSpmmOp, csrTransposeOp, csrFromTripletsOp,
   // kernel library: factorisations, eigensolvers, mode product
-  choleskyOp, triangularSolveOp, qrOp, eighOp, eighTopkOp, modeProductOp,
+  choleskyOp, triangularSolveOp, qrOp, eighOp, eighTopkOp, modeProductOp, eigSmallOp,
 ];
 
 /** Every op, by id. */

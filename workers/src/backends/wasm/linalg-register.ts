@@ -1,10 +1,11 @@
 /**
  * Registers the wasm kernels of the factorisation / eigen / mode-product family
- * (cholesky, triangular-solve, qr, eigh, eigh-topk, mode-product).
+ * (cholesky, triangular-solve, qr, eigh, eigh-topk, mode-product, eig-small).
  */
 import type { KernelRegistry } from '@gramfleet/core';
 import type { WasmArena } from './arena';
 import { registerCholeskyWasm } from './cholesky';
+import { registerEigSmallWasm } from './eig-small';
 import { registerEighWasm } from './eigh';
 import { registerEighTopkWasm } from './eigh-topk';
 import { registerModeProductWasm } from './mode-product';
@@ -19,4 +20,5 @@ export function registerFactorisationWasm(registry: KernelRegistry, arena: () =>
   registerEighWasm(registry, arena);
   registerEighTopkWasm(registry, arena);
   registerModeProductWasm(registry, arena);
+  registerEigSmallWasm(registry, arena);
 }
