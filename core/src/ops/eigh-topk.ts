@@ -21,7 +21,7 @@ import type { OpDef } from './types';
 export interface EighTopkAttrs {
   /** Number of eigenpairs wanted (0 ≤ k ≤ n). */
   readonly k: number;
-  /** Extra basis vectors beyond k; -1 picks max(10, ⌈k/10⌉). @default -1 */
+  /** Extra basis vectors beyond k; -1 picks max(10, k) (block 2k: fewer, costlier iterations). @default -1 */
   readonly oversample: number;
   /** Iteration budget. @default 300 */
   readonly maxIter: number;
@@ -38,7 +38,7 @@ export const EIGH_TOPK_OP_ID = 'eigh-topk';
 
 /** The block size used for order n. */
 export function topkBlockSize(attrs: EighTopkAttrs, n: number): number {
-  const p = attrs.oversample >= 0 ? attrs.oversample : Math.max(10, Math.ceil(attrs.k / 10));
+  const p = attrs.oversample >= 0 ? attrs.oversample : Math.max(10, attrs.k);
   return Math.min(n, attrs.k + p);
 }
 

@@ -101,6 +101,15 @@ export function copy(n: i32, src: usize, dst: usize): void {
  * vectorised along p), cache block of B rows sized for L2.
  */
 export function gemmNT(m: i32, n: i32, k: i32, alpha: f64, a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32, lower: bool): void {
+  // depth blocks of KCNT keep the 4 + 2 operand rows of a micro-tile in L1
+  const KCNT: i32 = 384;
+  for (let p0 = 0; p0 < k; p0 += KCNT) {
+    const o = <usize>p0 << 3;
+    gemmNTBlock(m, n, min<i32>(KCNT, k - p0), alpha, a + o, lda, b + o, ldb, c, ldc, lower);
+  }
+}
+
+function gemmNTBlock(m: i32, n: i32, k: i32, alpha: f64, a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32, lower: bool): void {
   if (m <= 0 || n <= 0 || k <= 0) return;
   const kv = k & ~1;
   const JC: i32 = max<i32>(8, min<i32>(512, (96 * 1024) / max<i32>(k, 1)) & ~1);
