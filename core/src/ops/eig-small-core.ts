@@ -4,7 +4,6 @@
  * AssemblyScript also compiles: wasm/assembly/kernels/eig-small.ts carries the same body
  * with pointer accessors. GENERATED from one body — edit both together.
  */
-/* eslint-disable prefer-const */
 type f64 = number;
 type i32 = number;
 type bool = boolean;
