@@ -6,7 +6,13 @@
  * threads sharing one WebAssembly.Memory; numpy: OPENBLAS_NUM_THREADS=1 / 2; SciPy's CSR
  * product is single-threaded at any setting).
  *
- *   node bench/kernels/run.js            # env: THREADS=1,2  QUICK=1 (smaller sizes)  FIGURES=gemm,kernel,spmv
+ *   node bench/kernels/run.js   # env: THREADS=1,2  QUICK=1 (smaller sizes)  FIGURES=gemm,kernel,spmv  VARIANTS=plain,fma
+ *
+ * Two builds of our kernels are measured: `plain` (wasm/build/kernels.wasm, f64x2 mul + add,
+ * what Node 20 runs by default) and `fma` (kernels-fma.wasm, built here with
+ * `asc … --use GF_FMA=1`: relaxed-SIMD fused multiply-add). Node 20 accepts the latter only
+ * under --experimental-wasm-relaxed-simd, so the fma figures run in a child process with
+ * that flag (Node ≥ 22 accepts it as is); their figure names end in "[relaxed-simd fma]".
  *
  * Figures: f64 and f32 GEMM 1024³ and 4096×4096×784 (GFLOP/s, ratio = ours/reference);
  * Laplacian kernel block 4096×4096, d = 784 (ms; numpy: GEMM + norms + sqrt + exp; ratio =
@@ -24,12 +30,14 @@ const ROOT = path.resolve(__dirname, '..', '..');
 const VENV = path.join(ROOT, 'bench', '.venv');
 const PY = path.join(VENV, 'bin', 'python');
 const { kernelsWasmPath } = require(path.join(ROOT, 'wasm'));
+const { kernelsFmaWasmPath, relaxedSimdAvailable } = require(path.join(ROOT, 'workers', 'dist', 'backends', 'wasm', 'kernel-module.js'));
 const { WasmArena } = require(path.join(ROOT, 'workers', 'dist', 'backends', 'wasm', 'arena.js'));
 const par = require(path.join(ROOT, 'workers', 'dist', 'backends', 'wasm', 'parallel.js'));
 
 const QUICK = process.env.QUICK === '1';
 const THREADS = (process.env.THREADS ?? '1,2').split(',').map(Number);
 const WANT = new Set((process.env.FIGURES ?? 'gemm,kernel,spmv').split(','));
+const VARIANTS = (process.env.VARIANTS ?? 'plain,fma').split(',');
 const log = (s) => process.stderr.write(`${s}\n`);
 
 /** numpy + scipy in bench/.venv; created here when missing. Returns null or why not. */
@@ -155,28 +163,61 @@ function reference(threads) {
   try { return JSON.parse(last); } catch { return { error: `numpy_ref.py failed: exit ${r.status} ${(r.stderr || '').trim().split('\n').pop()}` }; }
 }
 
-async function main() {
-  log(machineNote());
-  const why = ensureVenv();
-  const wasmBytes = fs.readFileSync(kernelsWasmPath);
-  const lines = [];
-  for (const t of THREADS) {
-    const o = await ours(t, wasmBytes);
-    const ref = why === null ? reference(t) : { error: why };
-    if (ref.blas) log(`reference BLAS: ${ref.blas}`);
-    for (const f of FIGS) {
-      const note = ref.error;
-      const fig = `${f.name}, ${t} thread${t > 1 ? 's' : ''}`;
-      const rs = ref[f.name];
-      if (f.kind === 'gemm') {
-        const flop = 2 * f.m * f.n * f.k;
-        lines.push(() => emit('kernels', fig, flop / o[f.name] / 1e9, rs === undefined ? NaN : flop / rs / 1e9, 'GFLOP/s', { higherIsBetter: true, note }));
-      } else {
-        lines.push(() => emit('kernels', fig, o[f.name] * 1e3, rs === undefined ? NaN : rs * 1e3, 'ms', { note }));
-      }
+/** Builds kernels-fma.wasm when missing or older than kernels.wasm. Returns null or why not. */
+function ensureFmaBuild() {
+  if (fs.existsSync(kernelsFmaWasmPath) && fs.statSync(kernelsFmaWasmPath).mtimeMs >= fs.statSync(kernelsWasmPath).mtimeMs) return null;
+  log('bench/kernels: building wasm/build/kernels-fma.wasm (asc --use GF_FMA=1) ...');
+  const asc = path.join(ROOT, 'node_modules', '.bin', 'asc');
+  const r = spawnSync(asc, ['assembly/index.ts', '--config', 'asconfig.json', '--target', 'release', '--use', 'GF_FMA=1', '-o', 'build/kernels-fma.wasm', '-t', 'build/kernels-fma.wat'], { cwd: path.join(ROOT, 'wasm'), encoding: 'utf8' });
+  return r.status === 0 ? null : `asc --use GF_FMA=1 failed: ${(r.stderr || '').trim().split('\n').pop()}`;
+}
+
+function emitAll(t, variant, o, ref) {
+  for (const f of FIGS) {
+    const fig = `${f.name}, ${t} thread${t > 1 ? 's' : ''}${variant === 'fma' ? ' [relaxed-simd fma]' : ''}`;
+    const rs = ref[f.name];
+    const note = ref.error ?? o.error;
+    const ours = o[f.name] ?? NaN;
+    if (f.kind === 'gemm') {
+      const flop = 2 * f.m * f.n * f.k;
+      emit('kernels', fig, flop / ours / 1e9, rs === undefined ? NaN : flop / rs / 1e9, 'GFLOP/s', { higherIsBetter: true, note });
+    } else {
+      emit('kernels', fig, ours * 1e3, rs === undefined ? NaN : rs * 1e3, 'ms', { note });
     }
   }
-  for (const l of lines) l();
+}
+
+async function main() {
+  // Child mode: only our fma figures, reference results passed in by the parent.
+  if (process.env.GF_BENCH_CHILD === 'fma') {
+    const refs = JSON.parse(process.env.GF_BENCH_REFS ?? '{}');
+    const bytes = fs.readFileSync(kernelsFmaWasmPath);
+    for (const t of THREADS) emitAll(t, 'fma', await ours(t, bytes), refs[t] ?? {});
+    return;
+  }
+  log(machineNote());
+  const why = ensureVenv();
+  const refs = {};
+  for (const t of THREADS) {
+    refs[t] = why === null ? reference(t) : { error: why };
+    if (refs[t].blas) log(`reference BLAS: ${refs[t].blas}`);
+  }
+  if (VARIANTS.includes('plain')) {
+    const bytes = fs.readFileSync(kernelsWasmPath);
+    for (const t of THREADS) emitAll(t, 'plain', await ours(t, bytes), refs[t]);
+  }
+  if (VARIANTS.includes('fma')) {
+    const err = ensureFmaBuild();
+    if (err !== null) {
+      for (const t of THREADS) emitAll(t, 'fma', { error: err }, refs[t]);
+    } else {
+      const flags = relaxedSimdAvailable() ? [] : ['--experimental-wasm-relaxed-simd'];
+      const r = spawnSync(process.execPath, [...flags, __filename], { encoding: 'utf8', env: { ...process.env, GF_BENCH_CHILD: 'fma', GF_BENCH_REFS: JSON.stringify(refs) }, maxBuffer: 16 << 20 });
+      process.stderr.write(r.stderr || '');
+      process.stdout.write(r.stdout || '');
+      if (r.status !== 0) for (const t of THREADS) emitAll(t, 'fma', { error: `fma child exited ${r.status}` }, refs[t]);
+    }
+  }
 }
 
 main().catch((e) => {

@@ -18,7 +18,7 @@ export { gf_mode_product, gf_mode_product_work_bytes } from './kernels/mode-prod
 export { gf_eig_small, gf_eig_small_work_bytes } from './kernels/eig-small';
 // end kernel library: factorisations
 // kernel library: dense and sparse kernels
-export { gf_gemm, gf_gemm_workspace_bytes } from './kernels/gemm';
+export { gf_fma_build, gf_gemm, gf_gemm_workspace_bytes } from './kernels/gemm';
 export { gf_gemv } from './kernels/gemv';
 export { gf_gemm_batched } from './kernels/gemm-batched';
 export { gf_kernel_block, gf_kernel_block_matmul, gf_kernel_block_workspace_bytes } from './kernels/kernel-block';

@@ -4,7 +4,7 @@
 // distance matrix is formed. X (n×d) and Z (m×d) are row-major f64 (dtype 0) or f32
 // (dtype 1, widened to f64 while packing). The fused variant computes K(X, Z)·A panel by
 // panel so the n×m block is never stored.
-import { GF_BAD_ATTR, GF_BAD_LD, GF_BAD_SIZE, GF_OK, gemmCore, gf_gemm_workspace_bytes, setEpilogue, epiNone } from './gemm';
+import { GF_BAD_ATTR, GF_BAD_LD, GF_BAD_SIZE, GF_OK, fmadd, gemmCore, gf_gemm_workspace_bytes, setEpilogue, epiNone } from './gemm';
 
 /** Kernel ids (wire order of the op's `kernel` attribute). */
 export const K_LAPLACIAN: i32 = 0;
@@ -41,18 +41,18 @@ const LN2LO: f64 = 1.9082149292705877e-10;
   const r = f64x2.sub(f64x2.sub(x, f64x2.mul(kf, f64x2.splat(LN2HI))), f64x2.mul(kf, f64x2.splat(LN2LO)));
   // Taylor polynomial of degree 12 on |r| ≤ ln2/2 (truncation ≈ 2e-17).
   let p = f64x2.splat(2.08767569878681e-9); // 1/12!
-  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(2.505210838544172e-8)); // 1/11!
-  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(2.755731922398589e-7)); // 1/10!
-  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(2.7557319223985893e-6)); // 1/9!
-  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(2.48015873015873e-5)); // 1/8!
-  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(1.984126984126984e-4)); // 1/7!
-  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(1.388888888888889e-3)); // 1/6!
-  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(8.333333333333333e-3)); // 1/5!
-  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(4.1666666666666664e-2)); // 1/4!
-  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(0.16666666666666666)); // 1/3!
-  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(0.5));
-  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(1.0));
-  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(1.0));
+  p = fmadd(p, r, f64x2.splat(2.505210838544172e-8)); // 1/11!
+  p = fmadd(p, r, f64x2.splat(2.755731922398589e-7)); // 1/10!
+  p = fmadd(p, r, f64x2.splat(2.7557319223985893e-6)); // 1/9!
+  p = fmadd(p, r, f64x2.splat(2.48015873015873e-5)); // 1/8!
+  p = fmadd(p, r, f64x2.splat(1.984126984126984e-4)); // 1/7!
+  p = fmadd(p, r, f64x2.splat(1.388888888888889e-3)); // 1/6!
+  p = fmadd(p, r, f64x2.splat(8.333333333333333e-3)); // 1/5!
+  p = fmadd(p, r, f64x2.splat(4.1666666666666664e-2)); // 1/4!
+  p = fmadd(p, r, f64x2.splat(0.16666666666666666)); // 1/3!
+  p = fmadd(p, r, f64x2.splat(0.5));
+  p = fmadd(p, r, f64x2.splat(1.0));
+  p = fmadd(p, r, f64x2.splat(1.0));
   // 2^k as 2^k1 · 2^k2 with k1 = k >> 1 so both stay normal down to k = −1075.
   const k = i64x2.extend_low_i32x4_s(i32x4.trunc_sat_f64x2_s_zero(kf));
   const k1 = i64x2.shr_s(k, 1);
