@@ -29,6 +29,22 @@ export function gf_csr_spmv(
   return gf_csr_spmv_rows(0, m, n, indptr, indices, data, alpha, x, offX, incx, beta, y, offY, incy);
 }
 
+@inline function rowsContiguous(r0: i32, r1: i32, indptr: usize, indices: usize, pi: usize, pd: usize, X: usize, Y: usize, alpha: f64, beta: f64, useBeta: bool): void {
+  let py = Y + (<usize>r0 << 3);
+  for (let i = r0; i < r1; i++) {
+    const ei = indices + (<usize>load<i32>(indptr + (<usize>(i + 1) << 2)) << 2);
+    let s: f64 = 0;
+    while (pi < ei) {
+      s += load<f64>(pd) * load<f64>(X + (<usize>load<u32>(pi) << 3));
+      pi += 4;
+      pd += 8;
+    }
+    if (useBeta) store<f64>(py, beta * load<f64>(py) + alpha * s);
+    else store<f64>(py, alpha * s);
+    py += 8;
+  }
+}
+
 /**
  * Rows [r0, r1) of a CSR SpMV whose indptr and indices the host has already validated (the
  * op checks them before any kernel runs; the multi-core split gives each thread a row
@@ -46,6 +62,13 @@ export function gf_csr_spmv_rows(
   const first = <usize>load<i32>(indptr + (<usize>r0 << 2));
   let pd = data + (first << 3);
   let pi = indices + (first << 2);
+  if (incx == 1 && incy == 1) {
+    // The common case: contiguous x and y. Separate loops for beta = 0 so that y is never
+    // read there (a select would load it: 10 % more memory traffic on a 5-point stencil).
+    if (beta == 0) rowsContiguous(r0, r1, indptr, indices, pi, pd, X, Y, alpha, 0, false);
+    else rowsContiguous(r0, r1, indptr, indices, pi, pd, X, Y, alpha, beta, true);
+    return GF_OK;
+  }
   if (incx == 1) {
     for (let i = r0; i < r1; i++) {
       const ei = indices + (<usize>load<i32>(indptr + (<usize>(i + 1) << 2)) << 2);
