@@ -3,10 +3,11 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { csrSpmvOp, kernelBlockOp, type NdArray } from '@gramfleet/core';
 import { kernelsWasmPath } from '@gramfleet/wasm';
+import { createKernelRegistry, gemmOp as gemmOpDef } from '@gramfleet/core';
 import {
-  createParallelKernels, parallelCsrSpmv, parallelGemm, parallelKernelBlock, splitCsrRows, splitRows, type ParallelKernels,
+  createParallelKernels, parallelCsrSpmv, parallelGemm, parallelKernelBlock, registerParallelWasm, splitCsrRows, splitRows, type ParallelKernels,
 } from '@gramfleet/workers/dist/backends/wasm/parallel';
-import { arr, assertClose, rand, rand32, randomCsr } from './dense-fixtures';
+import { arr, assertClose, rand, rand32, randomCsr, rejectsNaming, runOp } from './dense-fixtures';
 
 // Multi-core kernels (worker threads over one shared WebAssembly.Memory) against the f64
 // reference, with 3 threads so the row splits are uneven. Tolerances as in the single-thread
@@ -69,5 +70,50 @@ describe('multi-core kernels over shared memory', () => {
     await parallelCsrSpmv(pk, ip.data as Int32Array, n, pip, pix, pdv, 1, px, 0, py);
     const [ref] = csrSpmvOp.reference(csrSpmvOp.parseAttrs({}), [ip, ix, dv, arr('f64', [n], x)]);
     assertClose(pk.f64(py, m), (ref as NdArray).data, 1e-13, 0, 'y');
+  });
+});
+
+// The multi-core kernels registered as backend 'wasm-mt', run the way a worker runs an op.
+describe('wasm-mt backend (registerParallelWasm) against the reference', () => {
+  let pk: ParallelKernels;
+  const reg = createKernelRegistry();
+  before(async () => {
+    pk = await createParallelKernels(fs.readFileSync(kernelsWasmPath), { threads: 2, maxBytes: 256 << 20 });
+    reg.register('reference', gemmOpDef, (a, i) => gemmOpDef.reference(a, i));
+    reg.register('reference', kernelBlockOp, (a, i) => kernelBlockOp.reference(a, i));
+    reg.register('reference', csrSpmvOp, (a, i) => csrSpmvOp.reference(a, i));
+    registerParallelWasm(reg, pk);
+  });
+  after(async () => {
+    await pk.close();
+  });
+  for (const dtype of ['f64', 'f32'] as const) {
+    for (const [m, n, k] of [[0, 3, 2], [1, 1, 1], [3, 0, 2], [97, 31, 101], [13, 7, 0]] as const) {
+      it(`gemm ${dtype} ${m}×${n}×${k} transB, alpha/beta`, async () => {
+        const mk = dtype === 'f64' ? rand : rand32;
+        const inputs = [arr(dtype, [m, k], mk(m * k, 1)), arr(dtype, [n, k], mk(n * k, 2)), arr(dtype, [m, n], mk(m * n, 3))];
+        const attrs = { transB: true, alpha: 1.5, beta: -0.5 };
+        const [out] = await runOp(reg, 'wasm-mt', gemmOpDef, attrs, inputs);
+        const [ref] = await runOp(reg, 'reference', gemmOpDef, attrs, inputs);
+        assert.ok(out !== undefined && ref !== undefined);
+        if (dtype === 'f64') assertClose(out.data, ref.data, 1e-14 * (k + 1), 0, 'C');
+        else assertClose(out.data, ref.data, 1e-30, 2 ** -23, 'C');
+      });
+    }
+  }
+  it('kernel-block gaussian 61×37, d=23, and csr-spmv 501×499 with y', async () => {
+    const kb = [arr('f64', [61, 23], rand(61 * 23, 1)), arr('f64', [37, 23], rand(37 * 23, 2))];
+    const [o1] = await runOp(reg, 'wasm-mt', kernelBlockOp, { kernel: 'gaussian', bandwidth: 1.1 }, kb);
+    const [r1] = await runOp(reg, 'reference', kernelBlockOp, { kernel: 'gaussian', bandwidth: 1.1 }, kb);
+    assertClose((o1 as NdArray).data, (r1 as NdArray).data, 1e-12, 0, 'K');
+    const [ip, ix, dv] = randomCsr(501, 499, 5, 3);
+    const sp = [ip, ix, dv, arr('f64', [499], rand(499, 4)), arr('f64', [501], rand(501, 5))];
+    const [o2] = await runOp(reg, 'wasm-mt', csrSpmvOp, { alpha: 2, beta: 0.5 }, sp);
+    const [r2] = await runOp(reg, 'reference', csrSpmvOp, { alpha: 2, beta: 0.5 }, sp);
+    assertClose((o2 as NdArray).data, (r2 as NdArray).data, 1e-13, 0, 'y');
+  });
+  it('bad input is rejected with the same typed errors', async () => {
+    await rejectsNaming(runOp(reg, 'wasm-mt', kernelBlockOp, { kernel: 'laplacian', bandwidth: -2 }, [arr('f64', [2, 2], rand(4, 1)), arr('f64', [2, 2], rand(4, 2))]), 'INPUT_OUT_OF_RANGE', 'bandwidth');
+    await rejectsNaming(runOp(reg, 'wasm-mt', gemmOpDef, {}, [arr('f64', [2, 3], rand(6, 1)), arr('f64', [2, 2], rand(4, 2))]), 'INPUT_SHAPE_MISMATCH', 'b');
   });
 });

@@ -12,7 +12,10 @@
  */
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { GramfleetError } from '@gramfleet/core';
+import {
+  GramfleetError, KERNEL_FUNCTIONS, csrSpmvOp, csrSpmvProblem, gemmOp, gemmOutput, gemmProblem, kernelBlockOp, kernelBlockProblem,
+  type CsrSpmvAttrs, type GemmAttrs, type KernelBlockAttrs, type KernelRegistry, type NdArray,
+} from '@gramfleet/core';
 import type { ParallelCall, ParallelReply, ParallelThreadData } from './parallel-thread';
 
 const PAGE = 65536;
@@ -300,4 +303,74 @@ export async function parallelCsrSpmv(
   const ranges = splitCsrRows(indptrHost, pk.threads);
   const args = ranges.map(([r0, r1]) => [r0, r1, n, indptr, indices, data, alpha, x, 0, 1, beta, y, 0, 1]);
   statusCheck('csr-spmv', 'gf_csr_spmv_rows', await pk.runAll('gf_csr_spmv_rows', args));
+}
+
+/** Runs async sections one at a time (the shared memory's bump allocator is not re-entrant). */
+function createLock(): <T>(f: () => Promise<T>) => Promise<T> {
+  let tail: Promise<unknown> = Promise.resolve();
+  return <T>(f: () => Promise<T>): Promise<T> => {
+    const run = tail.then(f, f);
+    tail = run.catch(() => undefined);
+    return run;
+  };
+}
+
+/**
+ * Registers multi-core kernels for `gemm`, `kernel-block` and `csr-spmv` under `backend`
+ * (default `'wasm-mt'`): the same validation and results as the single-thread wasm kernels,
+ * with the work split over `pk`'s threads. Calls are serialised on `pk`.
+ */
+export function registerParallelWasm(registry: KernelRegistry, pk: ParallelKernels, backend = 'wasm-mt'): void {
+  const lock = createLock();
+  registry.register(backend, gemmOp, (attrs: GemmAttrs, inputs: readonly NdArray[]) => lock(async () => {
+    const p = gemmProblem(gemmOp.id, attrs, inputs);
+    const out = gemmOutput(p, inputs[2]);
+    pk.reset();
+    const a = pk.put((inputs[0] as NdArray).data as Float64Array | Float32Array);
+    const b = pk.put((inputs[1] as NdArray).data as Float64Array | Float32Array);
+    const beta = p.hasC ? attrs.beta : 0;
+    const f32 = p.dtype === 'f32';
+    const c = f32 ? pk.alloc(p.m * p.n * 8) : pk.put(out.data as Float64Array);
+    const offC = f32 ? 0 : p.c.offset;
+    const ldc = f32 ? Math.max(1, p.n) : p.c.ld;
+    if (f32 && beta !== 0) {
+      const cv = pk.f64(c, p.m * p.n);
+      for (let i = 0; i < p.m; i++) for (let j = 0; j < p.n; j++) cv[i * p.n + j] = out.data[p.c.offset + i * p.c.ld + j] as number;
+    }
+    await parallelGemm(pk, {
+      transA: attrs.transA, transB: attrs.transB, f32, m: p.m, n: p.n, k: p.k, alpha: attrs.alpha,
+      a, offA: p.a.offset, lda: p.a.ld, b, offB: p.b.offset, ldb: p.b.ld, beta, c, offC, ldc,
+    });
+    if (!f32) (out.data as Float64Array).set(pk.f64(c, out.data.length));
+    else {
+      const cv = pk.f64(c, p.m * p.n);
+      for (let i = 0; i < p.m && p.n > 0; i++) (out.data as Float32Array).set(cv.subarray(i * p.n, (i + 1) * p.n), p.c.offset + i * p.c.ld);
+    }
+    return [out];
+  }));
+  registry.register(backend, kernelBlockOp, (attrs: KernelBlockAttrs, inputs: readonly NdArray[]) => lock(async () => {
+    const p = kernelBlockProblem(kernelBlockOp.id, attrs, inputs, false);
+    pk.reset();
+    const x = pk.put((inputs[0] as NdArray).data as Float64Array | Float32Array);
+    const z = pk.put((inputs[1] as NdArray).data as Float64Array | Float32Array);
+    const out = pk.alloc(p.n * p.m * 8);
+    await parallelKernelBlock(pk, {
+      kind: KERNEL_FUNCTIONS.indexOf(attrs.kernel), f32: p.dtype === 'f32', n: p.n, m: p.m, d: p.d,
+      x, offX: p.x.offset, ldx: p.x.ld, z, offZ: p.z.offset, ldz: p.z.ld, bandwidth: attrs.bandwidth, out, offOut: 0, ldOut: Math.max(1, p.m),
+    });
+    return [{ dtype: 'f64', shape: [p.n, p.m], data: pk.f64(out, p.n * p.m).slice() }];
+  }));
+  registry.register(backend, csrSpmvOp, (attrs: CsrSpmvAttrs, inputs: readonly NdArray[]) => lock(async () => {
+    const p = csrSpmvProblem(attrs, inputs);
+    pk.reset();
+    const ipHost = (inputs[0] as NdArray).data as Int32Array;
+    const ip = pk.put(ipHost);
+    const ix = pk.put((inputs[1] as NdArray).data as Int32Array);
+    const dv = pk.put((inputs[2] as NdArray).data as Float64Array);
+    const x = pk.put((inputs[3] as NdArray).data as Float64Array);
+    const yIn = inputs[4];
+    const y = yIn !== undefined ? pk.put(yIn.data as Float64Array) : pk.alloc(p.m * 8);
+    await parallelCsrSpmv(pk, ipHost, p.n, ip, ix, dv, attrs.alpha, x, p.hasY ? attrs.beta : 0, y);
+    return [{ dtype: 'f64', shape: [p.m], data: pk.f64(y, p.m).slice() }];
+  }));
 }
