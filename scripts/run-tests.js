@@ -7,7 +7,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
-const dirs = ['core', 'workflows', 'workers', 'orchestrator', 'test'].map((d) => path.join(root, d, 'dist'));
+const dirs = ['core', 'workflows', 'workers', 'orchestrator', 'test', 'gpu-workers'].map((d) => path.join(root, d, 'dist'));
 const files = [];
 function walk(d) {
   if (!fs.existsSync(d)) return;

@@ -70,6 +70,28 @@ install_pyvenv() { # numpy + scipy, used by the interop tests (scipy.sparse.load
   "$venv/bin/pip" install --quiet --disable-pip-version-check "numpy==2.4.6" "scipy==1.17.1" >/dev/null
 }
 
+install_nvrtc() { # NVRTC (CUDA C -> PTX, needs no GPU) from the PyPI wheel, for the GPU kernel compile tests
+  local dir="$ROOT/.gramfleet/cuda" ver="12.9.86"
+  [ -f "$dir/lib/libnvrtc.so.12" ] && [ -f "$dir/.nvrtc-$ver" ] && return
+  say "fetching NVRTC (PyPI nvidia-cuda-nvrtc-cu12==$ver) into .gramfleet/cuda"
+  local tmp; tmp="$(mktemp -d)"
+  python3 -m pip download --quiet --no-deps --only-binary=:all: --platform manylinux2014_x86_64 \
+    -d "$tmp" "nvidia-cuda-nvrtc-cu12==$ver" >/dev/null || { rm -rf "$tmp"; return 1; }
+  mkdir -p "$dir/lib"
+  python3 - "$tmp" "$dir/lib" <<'PY' || { rm -rf "$tmp"; return 1; }
+import glob, os, shutil, sys, zipfile
+whl = glob.glob(sys.argv[1] + '/nvidia_cuda_nvrtc_cu12-*.whl')[0]
+with zipfile.ZipFile(whl) as z:
+    for n in z.namelist():
+        base = os.path.basename(n)
+        if n.startswith('nvidia/cuda_nvrtc/lib/') and '.alt.' not in base:
+            with z.open(n) as src, open(os.path.join(sys.argv[2], base), 'wb') as dst:
+                shutil.copyfileobj(src, dst)
+PY
+  rm -rf "$tmp"
+  touch "$dir/.nvrtc-$ver"
+}
+
 build() {
   local wasm_out="wasm/build/kernels.wasm"
   if [ ! -f "$wasm_out" ] || [ -n "$(find wasm/assembly wasm/asconfig.json -newer "$wasm_out" -print -quit)" ]; then
@@ -84,5 +106,6 @@ if [ "${1:-}" != "--build-only" ]; then
   install_temporal
   install_nats
   install_pyvenv || say "warning: could not create the Python venv; scipy interop tests will skip and say why"
+  install_nvrtc || say "warning: could not fetch NVRTC; the GPU kernel compile tests will skip and say why"
 fi
 build

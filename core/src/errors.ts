@@ -33,6 +33,12 @@ export const ERROR_CODES = {
   JOB_CANCELLED: { retryable: false, summary: 'the job was cancelled' },
   JOB_FAILED: { retryable: false, summary: 'the job failed' },
   JOB_TIMEOUT: { retryable: true, summary: 'the job did not finish in time' },
+  // GPU backend
+  GPU_LIBRARY_MISSING: { retryable: false, summary: 'a CUDA library (NVRTC, cuBLAS, cuSOLVER) could not be loaded or lacks a symbol' },
+  GPU_CUDA_ERROR: { retryable: true, summary: 'a CUDA driver, cuBLAS or cuSOLVER call returned an error' },
+  GPU_COMPILE_FAILED: { retryable: false, summary: 'NVRTC could not compile a CUDA C kernel' },
+  GPU_OUT_OF_MEMORY: { retryable: true, summary: 'a device allocation would exceed the GPU memory budget' },
+  CLUSTER_NO_GPU_WORKER: { retryable: false, summary: "backend 'gpu' was asked for but no GPU worker with the op is registered" },
 } as const;
 
 /** A code from {@link ERROR_CODES}. */

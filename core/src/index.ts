@@ -82,3 +82,6 @@ export type { JobProgress, ShardBatchInput, ShardBatchOutput, ShardOutcome, Shar
 export { GRF_ESTIMATORS, GRF_VARIANCE, compileGrfParams, defaultShardNodes } from './jobs/grf-job';
 export type { CompiledGrfParams, GrfAssembleInput, GrfJobInput, GrfJobResult, GrfParams } from './jobs/grf-job';
 export type { ClusterActivities } from './jobs/activities';
+// --- GPU backend routing ---
+export { BACKEND_CHOICES, gpuWorkersFor, parseBackendChoice, routeOp } from './jobs/routing';
+export type { BackendChoice, RouteDecision } from './jobs/routing';

@@ -18,7 +18,8 @@ const USAGE = `usage:
   gramfleet grf --graph FILE(.npz|.adjlist|.mtx) --kernel reg-laplacian|diffusion|p-step|cosine|custom
                 [--d D] [--beta B] [--p P] [--alpha a0,a1,...] --scale c --walks m --p-halt p [--seed s]
                 [--variance none|antithetic|repelling] [--estimator same-walk|independent]
-                [--label-spreading FRACTION] [--workers N] --out phi.npz [--json]`;
+                [--label-spreading FRACTION] [--workers N] --out phi.npz [--json]
+                [--backend auto|wasm|gpu]`;
 
 /** Runs the CLI; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -107,6 +108,7 @@ async function grf(args: string[]): Promise<number> {
       seed: { type: 'string' }, variance: { type: 'string' }, estimator: { type: 'string' }, 'label-spreading': { type: 'string' },
       workers: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean' }, 'data-dir': { type: 'string' },
       'shard-nodes': { type: 'string' },
+      backend: { type: 'string' },
     },
   });
   const need = (k: string, v: string | undefined): string => {
@@ -126,6 +128,7 @@ async function grf(args: string[]): Promise<number> {
     ...(values.estimator !== undefined ? { estimator: values.estimator as GrfJobSpec['estimator'] & string } : {}),
     ...(values['label-spreading'] !== undefined ? { labelSpreading: { trainFraction: numArg('label-spreading', values['label-spreading']) } } : {}),
     ...(values['shard-nodes'] !== undefined ? { shardNodes: intArg('shard-nodes', values['shard-nodes']) } : {}),
+    ...(values.backend !== undefined ? { backend: values.backend as NonNullable<GrfJobSpec['backend']> } : {}),
   };
   const fleet = await connect({
     ...(values['data-dir'] !== undefined ? { dataDir: values['data-dir'] } : {}),
@@ -138,11 +141,12 @@ async function grf(args: string[]): Promise<number> {
     const phis = await Promise.all(r.phi.map((ref) => fleet.getCsr(ref)));
     const outs = phis.map((_, i) => (i === 0 ? out : out.replace(/(\.npz)?$/, `.phi${i + 1}.npz`)));
     for (let i = 0; i < phis.length; i++) await writeCsrNpz(outs[i] as string, phis[i] as NonNullable<(typeof phis)[number]>);
-    const summary = { jobId: r.jobId, n: r.n, nnz: r.nnz, shards: r.shards, out: outs.map((o) => path.resolve(o)), backends: r.backends, workers: Object.keys(r.workers).length, duplicateResults: r.duplicateResults, wallMs: Date.now() - t0, ...(r.labelSpreading !== undefined ? { labelSpreading: r.labelSpreading } : {}) };
+    const summary = { jobId: r.jobId, n: r.n, nnz: r.nnz, shards: r.shards, out: outs.map((o) => path.resolve(o)), backends: r.backends, workers: Object.keys(r.workers).length, duplicateResults: r.duplicateResults, wallMs: Date.now() - t0, ...(r.labelSpreading !== undefined ? { labelSpreading: r.labelSpreading } : {}), ...(r.route !== undefined ? { route: r.route } : {}) };
     if (values.json === true) process.stdout.write(JSON.stringify(summary) + '\n');
     else {
       process.stdout.write(`Φ: ${r.n}×${r.n}, ${r.nnz.join('+')} non-zeros, ${r.shards} shards on ${summary.workers} workers (${Object.entries(r.backends).map(([b, k]) => `${b}:${k}`).join(' ')}), ${(summary.wallMs / 1000).toFixed(1)} s\n`);
       process.stdout.write(`wrote ${summary.out.join(', ')}\n`);
+      if (r.route !== undefined) process.stdout.write(`backend ${r.route.requested} -> ${r.route.cls} (${r.route.reason})\n`);
       if (r.labelSpreading !== undefined) process.stdout.write(`label spreading accuracy ${r.labelSpreading.accuracy.toFixed(4)} (${r.labelSpreading.train} labelled, ${r.labelSpreading.test} held out)\n`);
     }
     return 0;

@@ -9,6 +9,7 @@ import { Client, Connection, WorkflowFailedError, WorkflowNotFoundError, type Wo
 import { ApplicationFailure, CancelledFailure, TerminatedFailure } from '@temporalio/common';
 import {
   GramfleetError, compileGrfParams, defaultShardNodes, isErrorCode, isGramfleetError, normalisedWeights, num, resourceNames, silentLogger, validateGraph,
+  parseBackendChoice, routeOp, type BackendChoice,
   type ArrayRef, type CsrArrays, type CsrRef, type GrfJobInput, type GrfJobResult, type GrfParams, type JobProgress, type Logger, type NdArray, type WorkerClass, type WorkerRecord,
 } from '@gramfleet/core';
 import { connectNats, createArrayStore, openDataPlane, type ArrayStore, type DataPlane, type DataPlaneOptions } from '@gramfleet/workers';
@@ -50,8 +51,12 @@ export interface GrfJobSpec extends GrfParams {
   readonly labels?: Int32Array;
   /** Run label spreading on the features, with this fraction of nodes labelled. */
   readonly labelSpreading?: { readonly trainFraction?: number; readonly seed?: number };
-  /** Worker class to run on. @default 'wasm' */
-  readonly backend?: WorkerClass;
+  /**
+   * Where the shards run: `'wasm'`, `'gpu'` (refused with `CLUSTER_NO_GPU_WORKER` when no GPU
+   * worker with the op is registered) or `'auto'` (GPU when one is registered, else WASM).
+   * @default 'auto'
+   */
+  readonly backend?: BackendChoice | WorkerClass;
   /** Job id (letters, digits, `-`, `_`). @default random */
   readonly jobId?: string;
   /** Whole-job time limit, ms. @default 6 h */
@@ -131,14 +136,7 @@ export async function connect(o: ConnectOptions = {}): Promise<Fleet> {
     job: (jobId: string) => handleFor(client, jobId),
     getArray: (ref: ArrayRef) => store.get(ref),
     getCsr: (ref: CsrRef) => loadCsr(store, ref),
-    async workers(): Promise<WorkerRecord[]> {
-      const out: WorkerRecord[] = [];
-      for await (const k of await dp.workers.keys()) {
-        const e = await dp.workers.get(k);
-        if (e !== null && e.operation === 'PUT') out.push(e.json<WorkerRecord>());
-      }
-      return out;
-    },
+    workers: () => registeredWorkers(dp),
     async close(): Promise<void> {
       await connection.close().catch(() => undefined);
       await dp.close();
@@ -149,6 +147,7 @@ export async function connect(o: ConnectOptions = {}): Promise<Fleet> {
 
   async function prepareGrf(spec: GrfJobSpec, d: DataPlane, st: ArrayStore, maxBytes: number): Promise<GrfJobInput> {
     const params = compileGrfParams(spec);
+    const requested = parseBackendChoice(spec.backend, 'backend');
     const jobId = spec.jobId ?? `grf-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
     if (!/^[A-Za-z0-9_-]{1,100}$/.test(jobId)) throw new GramfleetError('INPUT_INVALID', `jobId must be 1–100 letters, digits, '-' or '_', got ${JSON.stringify(jobId)}`, { field: 'jobId' });
     const timeoutMs = num('timeoutMs', spec.timeoutMs ?? 6 * 3600_000, { min: 1000 });
@@ -173,6 +172,7 @@ export async function connect(o: ConnectOptions = {}): Promise<Fleet> {
     const trainFraction = spec.labelSpreading === undefined ? undefined : num('labelSpreading.trainFraction', spec.labelSpreading.trainFraction ?? 0.1, { min: 0, max: 1, minExclusive: true, maxExclusive: true });
     let threads = 0;
     for await (const k of await d.workers.keys()) { void k; threads++; }
+    const route = routeOp(requested, 'grf-walks', await registeredWorkers(d), Date.now(), d.options.workerTtlMs);
     const shardNodes = params.shardNodes ?? defaultShardNodes(n, threads || os.cpus().length);
     const weights = normalisedWeights(csr, params.scale);
     const graph = {
@@ -182,11 +182,21 @@ export async function connect(o: ConnectOptions = {}): Promise<Fleet> {
     };
     const labelsRef = labels === undefined ? undefined : await st.put({ dtype: 'i32', shape: [labels.length], data: labels });
     return {
-      jobId, n, nnz: csr.indices.length, graph, params, shardNodes, cls: spec.backend ?? 'wasm', timeoutMs,
+      jobId, n, nnz: csr.indices.length, graph, params, shardNodes, cls: route.cls, route, timeoutMs,
       ...(labelsRef !== undefined ? { labels: labelsRef } : {}),
       ...(trainFraction !== undefined ? { labelSpreading: { trainFraction, seed: spec.labelSpreading?.seed ?? 0 } } : {}),
     };
   }
+}
+
+/** Workers currently in the registry (heartbeating). */
+async function registeredWorkers(dp: DataPlane): Promise<WorkerRecord[]> {
+  const out: WorkerRecord[] = [];
+  for await (const k of await dp.workers.keys()) {
+    const e = await dp.workers.get(k);
+    if (e !== null && e.operation === 'PUT') out.push(e.json<WorkerRecord>());
+  }
+  return out;
 }
 
 function handleFor(client: Client, jobId: string): JobHandle<GrfJobResult> {

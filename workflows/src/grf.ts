@@ -33,7 +33,7 @@ export async function grfWorkflow(input: GrfJobInput, carry?: GrfCarry): Promise
     attrs: { seed: p.seed, walks: p.walks, pHalt: p.pHalt, f: p.f, streams: p.streams, variance: p.variance, nodeStart: r.start, nodeEnd: r.end },
   }));
   let phase: JobProgress['phase'] = 'running';
-  setHandler(progressQuery, () => ({ phase, shardsTotal: shards.length, shardsDone: counters.shardsDone, batchesRunning: counters.batchesRunning, generation }));
+  setHandler(progressQuery, () => ({ phase, shardsTotal: shards.length, shardsDone: counters.shardsDone, batchesRunning: counters.batchesRunning, generation, ...(input.route !== undefined ? { route: input.route } : {}) }));
 
   try {
     const state = await runSharded({
@@ -62,7 +62,7 @@ export async function grfWorkflow(input: GrfJobInput, carry?: GrfCarry): Promise
       computeMs += st.computeMs;
     }
     phase = 'done';
-    return { ...assembled, shards: shards.length, duplicateResults: counters.duplicates, publishedTasks: counters.published, backends, workers, computeMs };
+    return { ...assembled, shards: shards.length, duplicateResults: counters.duplicates, publishedTasks: counters.published, backends, workers, computeMs, ...(input.route !== undefined ? { route: input.route } : {}) };
   } catch (e) {
     phase = isCancellation(e) ? 'cancelled' : 'failed';
     await cleanupShards(acts, input.jobId);

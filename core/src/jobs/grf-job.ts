@@ -7,6 +7,7 @@ import type { ArrayRef, CsrRef } from '../array';
 import { GramfleetError } from '../errors';
 import { checkVarianceBound, modulation, parseKernelSpec, walkLengthCap, type GraphKernelSpec } from '../grf/kernels';
 import type { WorkerClass } from '../protocol';
+import type { RouteDecision } from './routing';
 import { int, num, oneOf } from '../validate';
 
 /** Variance-reduction schemes for the walks. */
@@ -99,6 +100,8 @@ export interface GrfJobInput {
   readonly labelSpreading?: { readonly trainFraction: number; readonly seed: number };
   /** Wall-clock limit of the whole job, ms. */
   readonly timeoutMs: number;
+  /** How `cls` was chosen (backend wasm | gpu | auto); shown in progress and result. */
+  readonly route?: RouteDecision;
 }
 
 /** What a GRF job returns. */
@@ -118,6 +121,8 @@ export interface GrfJobResult {
   readonly workers: Readonly<Record<string, number>>;
   readonly computeMs: number;
   readonly labelSpreading?: { readonly accuracy: number; readonly train: number; readonly test: number };
+  /** The routing decision (which worker class ran the shards, and why). */
+  readonly route?: RouteDecision;
 }
 
 /** Input of the GRF assembly activity. */

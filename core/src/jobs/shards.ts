@@ -3,6 +3,7 @@
  */
 import type { ArrayRef, CsrRef } from '../array';
 import type { TaskStats, WorkerClass } from '../protocol';
+import type { RouteDecision } from './routing';
 
 /** One shard of a job: its id and its attributes. */
 export interface ShardSpec {
@@ -65,6 +66,8 @@ export interface JobProgress {
   readonly batchesRunning: number;
   /** Times the workflow continued as new. */
   readonly generation: number;
+  /** Where the shards go (backend requested, worker class chosen, why), when the job recorded it. */
+  readonly route?: RouteDecision;
 }
 
 /** Result references of a CSR assembled from shards. */
