@@ -21,7 +21,7 @@ try {
   nvrtc = openNvrtc({ libDirs: [BUNDLED_CUDA_LIB_DIR] });
 } catch (e) {
   skip = `libnvrtc is not installed (${(e as Error).message}); run scripts/setup.sh`;
-  console.log(`# skipping NVRTC compile tests: ${skip}`);
+  console.log(`skipping NVRTC compile tests: ${skip}`);
 }
 
 describe('NVRTC compiles every GPU kernel to PTX (no GPU needed)', { skip }, () => {

@@ -1,0 +1,22 @@
+// Public entry of @gramfleet/gpu-workers. Explicit exports only.
+export { DRIVER_PROTOTYPES, CU, errorName, openDriver } from './cuda/driver';
+export type { DriverApi, DriverOptions, GpuDeviceInfo, OpenedDriver } from './cuda/driver';
+export { DEFAULT_NVRTC_OPTIONS, NVRTC_PROTOTYPES, archFor, openNvrtc, ptxCacheKey } from './cuda/nvrtc';
+export type { CompileRequest, CompiledPtx, Nvrtc, NvrtcOptions, NvrtcStats } from './cuda/nvrtc';
+export { BLAS, CUBLAS_PROTOTYPES, CUSOLVER_PROTOTYPES, openCublas, openCusolver } from './cuda/blas';
+export type { Cublas, Cusolver } from './cuda/blas';
+export { bindAll, loadLibrary, parsePrototypes } from './cuda/ffi';
+export type { CFunction, LibrarySearch, LoadedLibrary } from './cuda/ffi';
+export { DeviceAllocator, sizeClass } from './memory/allocator';
+export type { AllocatorStats, DeviceAllocatorOptions, DeviceBlock, RawDeviceMemory } from './memory/allocator';
+export { COPY_DEFAULTS, planCopy } from './memory/copy-plan';
+export type { CopyChunk, CopyPlan, CopyPlanOptions } from './memory/copy-plan';
+export { arg, openGpuDevice, packArg } from './device';
+export type { BufferScope, GpuDescription, GpuDevice, GpuDeviceOptions, KernelArg } from './device';
+export { CUDA_MODULES, EPILOGUE_KERNELS, GRF_MODULE, KERNEL_BLOCK_MODULE, SPARSE_MODULE } from './kernels/sources';
+export type { CudaModule } from './kernels/sources';
+export { GPU_DECLINES, GPU_OP_IDS, registerGpuKernels } from './kernels/register-all';
+export { createGpuKernelPool } from './pool';
+export type { GpuKernelPoolOptions } from './pool';
+export { BUNDLED_CUDA_LIB_DIR, DEFAULT_PTX_CACHE_DIR, REPO_ROOT } from './paths';
+export { EXIT_NO_DEVICE_STATUS } from './exit-codes';
