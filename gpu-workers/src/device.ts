@@ -165,6 +165,28 @@ export function openGpuDevice(o: GpuDeviceOptions = {}): GpuDevice {
   }
 }
 
+/** What {@link assembleGpuDevice} puts together (openGpuDevice, or a CPU emulation in tests). */
+export interface GpuDeviceParts {
+  readonly api: DriverApi;
+  readonly check: (status: number, call: string) => void;
+  readonly stream: unknown;
+  /** Kernel entry name → CUfunction. */
+  readonly functions: Map<string, unknown>;
+  readonly allocator: DeviceAllocator;
+  readonly description: GpuDescription;
+  readonly cublas: Cublas | undefined;
+  readonly cusolver: Cusolver | undefined;
+  readonly missing: Record<string, string>;
+  readonly copy: CopyPlanOptions;
+  /** Run in reverse order by `close()`. */
+  readonly cleanup: (() => void)[];
+}
+
+/** Builds a {@link GpuDevice} from opened parts. */
+export function assembleGpuDevice(p: GpuDeviceParts): GpuDevice {
+  return makeDevice(p.api, p.check, p.stream, p.functions, p.allocator, p.description, p.cublas, p.cusolver, p.missing, p.copy, p.cleanup);
+}
+
 function makeDevice(
   api: DriverApi, check: (s: number, call: string) => void, stream: unknown, functions: Map<string, unknown>, allocator: DeviceAllocator,
   description: GpuDescription, cublas: Cublas | undefined, cusolver: Cusolver | undefined, missing: Record<string, string>,
