@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { isGramfleetError } from '@gramfleet/core';
-import { bindAll, loadLibrary, parsePrototypes } from './cuda/ffi';
+import { bindAll, koffi, loadLibrary, parsePrototypes } from './cuda/ffi';
 import { DRIVER_PROTOTYPES, openDriver, type OpenedDriver } from './cuda/driver';
 import { NVRTC_PROTOTYPES } from './cuda/nvrtc';
 import { CUBLAS_PROTOTYPES, CUSOLVER_PROTOTYPES } from './cuda/blas';
@@ -83,6 +83,24 @@ describe('GPU backend without a device', () => {
       assert.deepEqual(parsePrototypes(protos), [], what);
     }
     assert.ok(Object.keys(DRIVER_PROTOTYPES).length >= 30);
+  });
+
+  it('the koffi conventions the CUDA bindings rely on hold (checked against libc)', () => {
+    const libc = loadLibrary({ what: 'libc', names: ['libc.so.6'], dirs: [], code: 'GPU_LIBRARY_MISSING' });
+    // cuMemcpyDtoH(void *dst, uint64_t src, …): a typed array passed as `void *` is written in place,
+    // and a device address passed as `uint64_t` is a pointer (same register class)
+    const f = bindAll(libc, 'libc', { memcpyTo: 'void *memcpy(void *dst, uint64_t src, size_t n)', memset64: 'void *memset(uint64_t dst, int c, size_t n)' });
+    const region = koffi.alloc('uint8_t', 64);
+    try {
+      const addr = koffi.address(region);
+      f.memset64(addr + 8n, 0x5a, 16);
+      const dst = new Uint8Array(32);
+      f.memcpyTo(dst.subarray(4), addr, 32);
+      assert.deepEqual([...dst.subarray(12, 28)], new Array(16).fill(0x5a));
+      assert.equal(new Uint8Array(koffi.view(region, 64))[8], 0x5a);
+    } finally {
+      koffi.free(region);
+    }
   });
 
   it('kernel arguments are packed as the C ABI reads them through kernelParams', () => {
