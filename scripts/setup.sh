@@ -92,6 +92,26 @@ PY
   touch "$dir/.nvrtc-$ver"
 }
 
+install_ptxas() { # ptxas (PTX -> SASS, needs no GPU) from the PyPI wheel, to check the NVRTC output assembles for sm_80/sm_90
+  local dir="$ROOT/.gramfleet/cuda" ver="12.9.86"
+  [ -x "$dir/bin/ptxas" ] && [ -f "$dir/.ptxas-$ver" ] && return
+  say "fetching ptxas (PyPI nvidia-cuda-nvcc-cu12==$ver) into .gramfleet/cuda/bin"
+  local tmp; tmp="$(mktemp -d)"
+  python3 -m pip download --quiet --no-deps --only-binary=:all: --platform manylinux2014_x86_64 \
+    -d "$tmp" "nvidia-cuda-nvcc-cu12==$ver" >/dev/null || { rm -rf "$tmp"; return 1; }
+  mkdir -p "$dir/bin"
+  python3 - "$tmp" "$dir/bin/ptxas" <<'PY' || { rm -rf "$tmp"; return 1; }
+import glob, os, shutil, sys, zipfile
+whl = glob.glob(sys.argv[1] + '/nvidia_cuda_nvcc_cu12-*.whl')[0]
+with zipfile.ZipFile(whl) as z, z.open('nvidia/cuda_nvcc/bin/ptxas') as src, open(sys.argv[2] + '.tmp', 'wb') as dst:
+    shutil.copyfileobj(src, dst)
+os.chmod(sys.argv[2] + '.tmp', 0o755)
+os.replace(sys.argv[2] + '.tmp', sys.argv[2])
+PY
+  rm -rf "$tmp"
+  touch "$dir/.ptxas-$ver"
+}
+
 build() {
   local wasm_out="wasm/build/kernels.wasm"
   if [ ! -f "$wasm_out" ] || [ -n "$(find wasm/assembly wasm/asconfig.json -newer "$wasm_out" -print -quit)" ]; then
@@ -107,5 +127,6 @@ if [ "${1:-}" != "--build-only" ]; then
   install_nats
   install_pyvenv || say "warning: could not create the Python venv; scipy interop tests will skip and say why"
   install_nvrtc || say "warning: could not fetch NVRTC; the GPU kernel compile tests will skip and say why"
+  install_ptxas || say "warning: could not fetch ptxas; the PTX assembly tests will skip and say why"
 fi
 build

@@ -10,10 +10,11 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { isGramfleetError } from '@gramfleet/core';
 import { archFor, openNvrtc, ptxCacheKey, type Nvrtc } from './nvrtc';
 import { CUDA_MODULES } from '../kernels/sources';
-import { BUNDLED_CUDA_LIB_DIR } from '../paths';
+import { BUNDLED_CUDA_LIB_DIR, REPO_ROOT } from '../paths';
 
 let nvrtc: Nvrtc | undefined;
 let skip: string | false = false;
@@ -86,4 +87,30 @@ describe('NVRTC compiles every GPU kernel to PTX (no GPU needed)', { skip }, () 
     assert.throws(() => archFor('5.0', [75, 80]), (e: unknown) => isGramfleetError(e) && e.code === 'GPU_COMPILE_FAILED');
     assert.throws(() => archFor('sm80', [80]), (e: unknown) => isGramfleetError(e) && e.code === 'INPUT_INVALID');
   });
+});
+
+const PTXAS = path.join(REPO_ROOT, '.gramfleet', 'cuda', 'bin', 'ptxas');
+const noPtxas = skip !== false ? skip : fs.existsSync(PTXAS) ? false : `ptxas is not installed at ${PTXAS}; run scripts/setup.sh`;
+if (noPtxas !== false && skip === false) console.log(`skipping the PTX assembly tests: ${noPtxas}`);
+
+describe('the PTX assembles to SASS for sm_80 and sm_90 (ptxas, no GPU needed)', { skip: noPtxas }, () => {
+  for (const cc of ['8.0', '9.0']) {
+    for (const mod of CUDA_MODULES) {
+      it(`${mod.name} → sm_${cc.replace('.', '')} cubin, every entry assembled, no stack spills`, () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gf-ptxas-'));
+        try {
+          const ptx = path.join(dir, 'k.ptx');
+          fs.writeFileSync(ptx, (nvrtc as Nvrtc).compile({ source: mod.source, name: mod.name, computeCapability: cc }).ptx);
+          const cubin = path.join(dir, 'k.cubin');
+          const r = spawnSync(PTXAS, [`-arch=sm_${cc.replace('.', '')}`, '-v', '-o', cubin, ptx], { encoding: 'utf8' });
+          assert.equal(r.status, 0, r.stderr);
+          assert.ok(fs.statSync(cubin).size > 0);
+          for (const e of mod.entries) assert.match(r.stderr, new RegExp(`Compiling entry function '${e}' for 'sm_${cc.replace('.', '')}'`), `${e} not assembled`);
+          assert.doesNotMatch(r.stderr, /[1-9]\d* bytes spill (stores|loads)/, `spills: ${r.stderr}`);
+        } finally {
+          fs.rmSync(dir, { recursive: true, force: true });
+        }
+      });
+    }
+  }
 });
