@@ -12,7 +12,7 @@ import { writeCsrNpz } from './io/npz';
 import { createProgressBar } from './progress';
 
 const USAGE = `usage:
-  gramfleet up [--workers N] [--threads T] [--data-dir DIR]
+  gramfleet up [--workers N] [--threads T] [--data-dir DIR] [--gpu-workers G]
   gramfleet down [--data-dir DIR]
   gramfleet status [--data-dir DIR] [--json]
   gramfleet grf --graph FILE(.npz|.adjlist|.mtx) --kernel reg-laplacian|diffusion|p-step|cosine|custom
@@ -48,15 +48,19 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 async function up(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { workers: { type: 'string' }, threads: { type: 'string' }, 'data-dir': { type: 'string' } } });
+  const { values } = parseArgs({ args, options: { workers: { type: 'string' }, threads: { type: 'string' }, 'data-dir': { type: 'string' }, 'gpu-workers': { type: 'string' } } });
   const dataDir = values['data-dir'] ?? defaultDataDir();
   const c = await LocalCluster.start({
     dataDir, detached: true,
     ...(values.workers !== undefined ? { workers: intArg('workers', values.workers) } : {}),
     ...(values.threads !== undefined ? { threadsPerWorker: intArg('threads', values.threads) } : {}),
   });
+  let gpuFailed = false;
+  for (let g = 0; g < (values['gpu-workers'] !== undefined ? intArg('gpu-workers', values['gpu-workers']) : 0); g++) {
+    await c.addGpuWorker(g).catch((e: Error) => { gpuFailed = true; process.stderr.write(`error: ${e.message} (the rest of the cluster stays up)\n`); });
+  }
   process.stdout.write(`gramfleet local cluster up (${dataDir})\n  temporal ${c.state.temporalAddress}\n  nats     ${c.state.natsUrl}\n  processes: ${c.state.processes.map((p) => `${p.name}(${p.pid})`).join(' ')}\n`);
-  return 0;
+  return gpuFailed ? 1 : 0;
 }
 
 async function down(args: string[]): Promise<number> {

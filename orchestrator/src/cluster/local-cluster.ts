@@ -155,6 +155,43 @@ export class LocalCluster {
     return name;
   }
 
+  /**
+   * Starts a GPU worker process (gpu-workers/dist/main.js) on device `ordinal` and waits until
+   * it is registered. Without a CUDA device it exits with status 3 before registering; this
+   * then rejects with `WORKER_NO_DEVICE` (its log names the reason) and forgets the process.
+   */
+  async addGpuWorker(ordinal = 0, timeoutMs = 120_000): Promise<string> {
+    const n = this.state.processes.filter((p) => p.name.startsWith('worker-gpu-')).length;
+    const name = `worker-gpu-${n}`;
+    const workerId = `${name}-${process.pid}-${Date.now().toString(36)}`;
+    const script = path.join(repoRoot(), 'gpu-workers', 'dist', 'main.js');
+    const mp = this.launch(name, process.execPath, [script, `--cluster=${this.state.dataDir}`], {
+      GRAMFLEET_NATS_URL: this.state.natsUrl, GRAMFLEET_PREFIX: this.state.prefix, GRAMFLEET_WORKER_ID: workerId,
+      GRAMFLEET_GPU_ORDINAL: String(ordinal), GRAMFLEET_LOG_LEVEL: this.logLevel, ...dataPlaneEnv(this.state.dataPlane),
+    });
+    this.save();
+    let exit: number | null | undefined;
+    void mp.exited.then((c) => { exit = c; });
+    const nc = await connectNats(this.state.natsUrl, 'gramfleet-launcher');
+    try {
+      const dp = await openDataPlane(nc, resourceNames(this.state.prefix), this.state.dataPlane);
+      const until = Date.now() + timeoutMs;
+      while ((await dp.workers.get(workerId)) === null) {
+        if (exit !== undefined || Date.now() > until) {
+          this.state.processes = this.state.processes.filter((p) => p.name !== name);
+          this.save();
+          const log = path.join(this.state.dataDir, 'logs', `${name}.log`);
+          if (exit === 3) throw new GramfleetError('WORKER_NO_DEVICE', `GPU worker ${name} found no CUDA device and exited; see ${log}`, { name, log });
+          throw new GramfleetError('CLUSTER_START_FAILED', `GPU worker ${name} ${exit !== undefined ? `exited with status ${String(exit)}` : `did not register within ${timeoutMs} ms`}; see ${log}`, { name, log });
+        }
+        await sleep(100);
+      }
+      return name;
+    } finally {
+      await nc.close();
+    }
+  }
+
   /** Waits until `count` workers are registered (heartbeating) in the worker registry. */
   async waitForWorkers(count: number, timeoutMs = 60_000): Promise<void> {
     const nc = await connectNats(this.state.natsUrl, 'gramfleet-launcher');

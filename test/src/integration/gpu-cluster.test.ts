@@ -7,10 +7,8 @@
  */
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import * as path from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { openDriver } from '@gramfleet/gpu-workers';
-import { csrDigest, sharedGraph, startTestCluster, until, type TestCluster } from './harness';
+import { csrDigest, sharedGraph, startTestCluster, type TestCluster } from './harness';
 
 let skip: string | false = false;
 try {
@@ -22,22 +20,11 @@ try {
 
 describe('GRF with GPU and WASM workers together (real Temporal + NATS + GPU)', { skip }, () => {
   let t: TestCluster;
-  let gpuWorker: ChildProcess | undefined;
   before(async () => {
     t = await startTestCluster('gpu-cluster', { workers: 1 });
-    gpuWorker = spawn(process.execPath, [path.join(require.resolve('@gramfleet/gpu-workers'), '..', 'main.js')], {
-      env: { ...process.env, GRAMFLEET_NATS_URL: t.cluster.state.natsUrl, GRAMFLEET_PREFIX: t.cluster.state.prefix, GRAMFLEET_WORKER_ID: 'gpu-e2e', GRAMFLEET_LOG_LEVEL: 'warn', GRAMFLEET_ACK_WAIT_MS: '3000' },
-      stdio: ['ignore', 'inherit', 'inherit'],
-    });
-    await until(async () => (await t.fleet.workers()).some((w) => w.cls === 'gpu'), 120_000, 'the GPU worker to register');
+    await t.cluster.addGpuWorker(0); // resolves once the GPU worker is registered
   });
-  after(async () => {
-    if (gpuWorker !== undefined && gpuWorker.exitCode === null) {
-      gpuWorker.kill('SIGTERM');
-      await new Promise((r) => gpuWorker?.once('exit', r));
-    }
-    await t?.stop();
-  });
+  after(async () => { await t?.stop(); });
 
   it('the GPU worker advertises its device (name, memory, compute capability) and its GPU ops', async () => {
     const g = (await t.fleet.workers()).find((w) => w.cls === 'gpu');

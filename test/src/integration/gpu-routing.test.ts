@@ -67,6 +67,12 @@ describe('backend routing without a GPU (real Temporal + NATS)', { skip: deviceN
     assert.deepEqual(workers.filter((w) => w.cls === 'gpu'), []);
   });
 
+  it('LocalCluster.addGpuWorker rejects with WORKER_NO_DEVICE and forgets the process', async () => {
+    await assert.rejects(t.cluster.addGpuWorker(0), (e: unknown) => isGramfleetError(e) && e.code === 'WORKER_NO_DEVICE' && /found no CUDA device/.test(e.message));
+    assert.deepEqual(t.cluster.status().filter((p) => p.name.startsWith('worker-gpu-')), []);
+    assert.deepEqual((await t.fleet.workers()).filter((w) => w.cls === 'gpu'), []);
+  });
+
   it("backend 'auto' with no GPU worker runs on wasm and says so in progress and result; Φ equals the 'wasm' run", async () => {
     const h = await t.fleet.submit({ ...spec, backend: 'auto' });
     const r = await h.result();
