@@ -82,3 +82,18 @@ export type { JobProgress, ShardBatchInput, ShardBatchOutput, ShardOutcome, Shar
 export { GRF_ESTIMATORS, GRF_VARIANCE, compileGrfParams, defaultShardNodes } from './jobs/grf-job';
 export type { CompiledGrfParams, GrfAssembleInput, GrfJobInput, GrfJobResult, GrfParams } from './jobs/grf-job';
 export type { ClusterActivities } from './jobs/activities';
+// --- Kronecker GP (issue 5) ---
+export { KRON_KERNEL_KINDS, crossMatrix, kernelAtZero, kernelD2, kernelDLengthscale, kernelValue } from './kron/kernels';
+export type { AxisKernel, KronKernelKind } from './kron/kernels';
+export { forEachRow, kronMatvec, modeSplit, referenceKronLinalg } from './kron/tensor';
+export type { KronFactorMatrix, KronLinalg } from './kron/tensor';
+export { eigFactor, eigenBasis, factorMatrix, factorise, gridShape, predictKron, productEigenvalues, safeguards, solveKron } from './kron/gp';
+export type { KronFactor, KronGradient, KronModel, KronPrediction, KronSafeguards, KronSolveResult } from './kron/gp';
+export { solveKronCg } from './kron/cg';
+export type { KronCgOptions, KronCgResult } from './kron/cg';
+export { checkAxis, compileKronGp, kronMemoryBytes, parseKernelName, withHyper } from './kron/params';
+export type { CompiledKronGp, KronGpParams } from './kron/params';
+export { fitKron } from './kron/optimize';
+export type { KronFitOptions, KronFitResult } from './kron/optimize';
+export { GPHM_POISSON, POISSON_PROBLEMS, SINE_POISSON, secondDerivativeMatrix, solvePoissonGp } from './kron/pde';
+export type { PoissonGpOptions, PoissonGpResult, PoissonProblem } from './kron/pde';
