@@ -97,3 +97,7 @@ export { fitKron } from './kron/optimize';
 export type { KronFitOptions, KronFitResult } from './kron/optimize';
 export { GPHM_POISSON, POISSON_PROBLEMS, SINE_POISSON, secondDerivativeMatrix, solvePoissonGp } from './kron/pde';
 export type { PoissonGpOptions, PoissonGpResult, PoissonProblem } from './kron/pde';
+export { KRON_FACTOR_OP_ID, KRON_GP_SOLVE_OP_ID, KRON_SLAB_OP_ID, kronFactorOp, kronFactorRun, kronGpSolveOp, kronGpSolveRun, kronSlabOp, kronSlabRun, parseAxisKernel } from './ops/kron-gp';
+export type { KronFactorAttrs, KronGpSolveAttrs, KronSlabAttrs, KronSlabStep } from './ops/kron-gp';
+export { slabRanges } from './jobs/kron-job';
+export type { KronActivities, KronCandidateResult, KronFinishInput, KronHyper, KronJobInput, KronJobResult, KronTransposeInput, KronTransposeOutput } from './jobs/kron-job';

@@ -2,7 +2,9 @@
  * The Kronecker GP's two ops ({@link KronLinalg}: `eigh`, `mode-product`) on the wasm kernel
  * library, for in-process use by the orchestrator, benches and tests.
  */
-import { GramfleetError, modeSplit, type KronLinalg } from '@gramfleet/core';
+import {
+  GramfleetError, kronFactorOp, kronFactorRun, kronGpSolveOp, kronGpSolveRun, kronSlabOp, kronSlabRun, modeSplit, type KernelRegistry, type KronLinalg,
+} from '@gramfleet/core';
 import { WasmArena } from './arena';
 import { eighInArena } from './eigh';
 import { LA_STATUS, allocF64, putF64, readF64 } from './linalg-host';
@@ -10,11 +12,15 @@ import { LA_STATUS, allocF64, putF64, readF64 } from './linalg-host';
 /** A {@link KronLinalg} over one wasm instance (arena reused; a fresh one after a trap). */
 export function createWasmKronLinalg(module: WebAssembly.Module, maxBytes = 2 ** 32 - 65536): KronLinalg {
   let arena: WasmArena | undefined;
-  const get = (): WasmArena => {
+  return kronLinalgOverArena(() => {
     if (arena === undefined || arena.poisoned) arena = new WasmArena(module, { maxBytes });
     arena.reset();
     return arena;
-  };
+  });
+}
+
+/** A {@link KronLinalg} over arenas from `get` (each call gets a reset arena). */
+export function kronLinalgOverArena(get: () => WasmArena): KronLinalg {
   return {
     eigh: (n, a) => eighInArena(get(), n, a),
     modeProduct(x, shape, mode, m, p, transpose) {
@@ -30,4 +36,12 @@ export function createWasmKronLinalg(module: WebAssembly.Module, maxBytes = 2 **
       return readF64(a, py, l * p * r);
     },
   };
+}
+
+/** Registers the wasm kernels of the Kronecker GP shard ops (`kron-factor`, `kron-slab`, `kron-gp-solve`). */
+export function registerKronGpWasm(registry: KernelRegistry, arenaOf: () => WasmArena): void {
+  const lin = kronLinalgOverArena(arenaOf);
+  registry.register('wasm', kronFactorOp, (a, inputs) => kronFactorRun(lin, a, inputs));
+  registry.register('wasm', kronSlabOp, (a, inputs) => kronSlabRun(lin, a, inputs));
+  registry.register('wasm', kronGpSolveOp, (a, inputs) => kronGpSolveRun(lin, a, inputs));
 }
