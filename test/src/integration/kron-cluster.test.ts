@@ -8,6 +8,8 @@
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { compileKronGp, isGramfleetError, referenceKronLinalg, solveKron, withHyper, type ErrorCode } from '@gramfleet/core';
+import * as path from 'node:path';
+import { readNpz, writeNpy } from '@gramfleet/orchestrator';
 import { startTestCluster, type TestCluster } from './harness';
 
 function linspace(a: number, b: number, n: number): number[] {
@@ -67,6 +69,30 @@ describe('Kronecker GP through the cluster (real Temporal + NATS)', () => {
     assert.equal(slab.bytesMoved, 2 * 4 * n * 8);
     assert.equal(slab.shards, 3 + 3 * 3);
     assert.deepEqual(slab.safeguards!.clamped.length, 3);
+  });
+
+  it('CLI: kron-gp solve writes α, LML and gradient to a .npz equal to the in-process solve; predict with a mask runs PCG; pde reports the error', async () => {
+    const { main } = await import('@gramfleet/orchestrator/dist/cli.js') as { main: (a: string[]) => Promise<number> };
+    const yFile = path.join(t.dir, 'y.npy');
+    await writeNpy(yFile, { dtype: 'f64', shape: [14, 11, 9], data: y });
+    const out = path.join(t.dir, 'kron.npz');
+    const grid = ['--grid', '14,11,9', '--bounds', '0:1,0:2,-1:1', '--kernel', 'rbf', '--lengthscales', '0.3,0.5,0.7', '--outputscale', '1.2', '--noise', '0.03'];
+    assert.equal(await main(['kron-gp', 'solve', ...grid, '--y', yFile, '--out', out, '--json', '--data-dir', t.dir]), 0);
+    const z = await readNpz(out);
+    const p = compileKronGp({ ...base, kernel: 'rbf' });
+    const local = solveKron(referenceKronLinalg, p.model, p.y, { gradient: true });
+    const alpha = z['alpha'] as unknown as { data: Float64Array; shape: number[] };
+    assert.deepEqual(alpha.shape, [14, 11, 9]);
+    assert.ok(relErr(alpha.data, local.alpha) <= 1e-11);
+    assert.ok(Math.abs(((z['lml'] as { data: Float64Array }).data[0] as number) - local.lml) <= 1e-10 * Math.abs(local.lml));
+    assert.equal((z['grad_lengthscales'] as { data: Float64Array }).data.length, 3);
+    const maskFile = path.join(t.dir, 'mask.npy');
+    await writeNpy(maskFile, { dtype: 'u8', shape: [n], data: Uint8Array.from({ length: n }, (_, i) => (i % 3 === 0 ? 0 : 1)) });
+    const out2 = path.join(t.dir, 'pred.npz');
+    assert.equal(await main(['kron-gp', 'predict', ...grid, '--y', yFile, '--mask', maskFile, '--test-grid', '5,4,3', '--out', out2, '--json']), 0);
+    const z2 = await readNpz(out2);
+    assert.deepEqual((z2['mean'] as unknown as { shape: number[] }).shape, [5, 4, 3]);
+    assert.equal(await main(['kron-gp', 'pde', '--problem', 'sine', '--grid', '24,24', '--lengthscale', '0.08', '--solution-check', '--json']), 0);
   });
 
   it('bad input gets a typed error before anything is scheduled', async () => {

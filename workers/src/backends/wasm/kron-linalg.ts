@@ -6,11 +6,15 @@ import {
   GramfleetError, kronFactorOp, kronFactorRun, kronGpSolveOp, kronGpSolveRun, kronSlabOp, kronSlabRun, modeSplit, type KernelRegistry, type KronLinalg,
 } from '@gramfleet/core';
 import { WasmArena } from './arena';
+import { loadKernelModuleBytes } from './kernel-module';
 import { eighInArena } from './eigh';
 import { LA_STATUS, allocF64, putF64, readF64 } from './linalg-host';
 
-/** A {@link KronLinalg} over one wasm instance (arena reused; a fresh one after a trap). */
-export function createWasmKronLinalg(module: WebAssembly.Module, maxBytes = 2 ** 32 - 65536): KronLinalg {
+/**
+ * A {@link KronLinalg} over one wasm instance (arena reused; a fresh one after a trap).
+ * `module` defaults to the plain kernel build.
+ */
+export function createWasmKronLinalg(module: WebAssembly.Module = new WebAssembly.Module(loadKernelModuleBytes(false).bytes), maxBytes = 2 ** 32 - 65536): KronLinalg {
   let arena: WasmArena | undefined;
   return kronLinalgOverArena(() => {
     if (arena === undefined || arena.poisoned) arena = new WasmArena(module, { maxBytes });
