@@ -5,7 +5,8 @@
  * thread, in-process) against GPyTorch/linear_operator's KroneckerProductAddedDiagLinearOperator
  * (CPU torch, float64, same thread count) and dense numpy Cholesky where it fits. Ratio =
  * reference time / ours (> 1: gramfleet faster). Setup: bash bench/kron/setup.sh.
- * Usage: node bench/kron/run.js [--threads 1] [--sizes 22x22x22,100x100x100,200x200x200] [--huge]
+ * Usage: node bench/kron/run.js [--threads 1] [--sizes 22x22x22,100x100x100,200x200x200] [--huge] [--no-ref]
+ * (--huge adds 464³ = 10⁸ points: ~7 GB for ours; --no-ref skips the reference systems)
  */
 const fs = require('node:fs');
 const path = require('node:path');
@@ -42,7 +43,8 @@ for (const shape of sizes) {
     process.stderr.write(`ours ${label}: failed: ${e.message}\n`);
   }
   let ref = { error: missing };
-  if (missing === null) ref = runPython(path.join(__dirname, 'gpytorch_ref.py'), [shape.join(','), String(threads), ...(N <= 11000 ? ['dense'] : [])], 900_000);
+  if (args.includes('--no-ref')) ref = { error: 'skipped (--no-ref)' };
+  else if (missing === null) ref = runPython(path.join(__dirname, 'gpytorch_ref.py'), [shape.join(','), String(threads), ...(N <= 11000 ? ['dense'] : [])], 900_000);
   if (ref.error === undefined) process.stderr.write(`gpytorch ${label}: ${ref.gpytorch_s?.toFixed(3)} s, LML ${ref.lml}, grad ℓ ${ref.grad_ls}${ref.dense_s ? `; dense numpy ${ref.dense_s.toFixed(3)} s, LML ${ref.dense_lml}` : ''}\n`);
   const note = `threads=${threads}; load ${require('node:os').loadavg()[0].toFixed(2)}; LML ours ${lml} vs ${ref.lml ?? ref.error}`;
   emit('kron', `${label} vs GPyTorch KroneckerProductAddedDiag`, ours, ref.gpytorch_s ?? NaN, 's', { note });
