@@ -10,7 +10,7 @@ import * as assert from 'node:assert/strict';
 import { compileKronGp, isGramfleetError, referenceKronLinalg, solveKron, withHyper, type ErrorCode } from '@gramfleet/core';
 import * as path from 'node:path';
 import { readNpz, writeNpy } from '@gramfleet/orchestrator';
-import { startTestCluster, type TestCluster } from './harness';
+import { startTestCluster, until, type TestCluster } from './harness';
 
 function linspace(a: number, b: number, n: number): number[] {
   return Array.from({ length: n }, (_, i) => a + ((b - a) * i) / (n - 1));
@@ -94,6 +94,29 @@ describe('Kronecker GP through the cluster (real Temporal + NATS)', () => {
     assert.deepEqual((z2['mean'] as unknown as { shape: number[] }).shape, [5, 4, 3]);
     assert.equal(await main(['kron-gp', 'pde', '--problem', 'sine', '--grid', '24,24', '--lengthscale', '0.08', '--solution-check', '--json']), 0);
   });
+
+  for (const fault of ['a worker killed with SIGKILL', 'the orchestrator killed with SIGKILL'] as const) {
+    it(`slab route survives ${fault} mid-job: α equals the single-worker solve to 1e-12`, async () => {
+      const big = { axes: [linspace(0, 1, 40), linspace(0, 1, 36), linspace(0, 1, 30)], y: Float64Array.from({ length: 40 * 36 * 30 }, (_, i) => Math.sin(0.11 * i)), kernel: 'matern52', lengthscales: [0.2, 0.3, 0.4], noise: 0.01 };
+      const single = await (await t.fleet.submitKron({ kind: 'kron-gp', ...big, gradient: false })).result();
+      const h = await t.fleet.submitKron({ kind: 'kron-gp', ...big, slabs: 8 });
+      await until(async () => ((await h.progress().catch(() => undefined))?.shardsDone ?? 0) >= 3, 60_000, 'factor shards done');
+      const mid = await h.progress();
+      if (fault === 'a worker killed with SIGKILL') {
+        const victim = t.cluster.state.processes.find((q) => q.name.startsWith('worker-'))?.name ?? 'worker-0';
+        await t.cluster.kill(victim, 'SIGKILL');
+        await t.cluster.addWorker();
+      } else {
+        await t.cluster.restartOrchestrator('SIGKILL');
+      }
+      const r = await h.result();
+      assert.ok(mid.shardsDone < mid.shardsTotal, `fault injected mid-job (${mid.shardsDone}/${mid.shardsTotal})`);
+      assert.equal(r.shards, 3 + 3 * 8);
+      const a1 = (await t.fleet.getArray(single.candidates[0]!.alpha)).data as Float64Array;
+      const a8 = (await t.fleet.getArray(r.candidates[0]!.alpha)).data as Float64Array;
+      assert.ok(relErr(a8, a1) <= 1e-12, `α rel err ${relErr(a8, a1)}`);
+    });
+  }
 
   it('bad input gets a typed error before anything is scheduled', async () => {
     const expect = async (spec: Parameters<typeof t.fleet.submitKron>[0], code: ErrorCode, field: string): Promise<void> => {
