@@ -85,3 +85,22 @@ export type { ClusterActivities } from './jobs/activities';
 // --- GPU backend routing ---
 export { BACKEND_CHOICES, gpuWorkersFor, parseBackendChoice, routeOp } from './jobs/routing';
 export type { BackendChoice, RouteDecision } from './jobs/routing';
+// --- Kronecker GP (issue 5) ---
+export { KRON_KERNEL_KINDS, crossMatrix, kernelAtZero, kernelD2, kernelDLengthscale, kernelValue } from './kron/kernels';
+export type { AxisKernel, KronKernelKind } from './kron/kernels';
+export { forEachRow, kronMatvec, modeSplit, referenceKronLinalg } from './kron/tensor';
+export type { KronFactorMatrix, KronLinalg } from './kron/tensor';
+export { eigFactor, eigenBasis, factorMatrix, factorise, gridShape, predictKron, productEigenvalues, safeguards, solveKron } from './kron/gp';
+export type { KronFactor, KronGradient, KronModel, KronPrediction, KronSafeguards, KronSolveResult } from './kron/gp';
+export { solveKronCg } from './kron/cg';
+export type { KronCgOptions, KronCgResult } from './kron/cg';
+export { checkAxis, compileKronGp, kronMemoryBytes, parseKernelName, withHyper } from './kron/params';
+export type { CompiledKronGp, KronGpParams } from './kron/params';
+export { fitKron } from './kron/optimize';
+export type { KronFitOptions, KronFitResult } from './kron/optimize';
+export { GPHM_POISSON, POISSON_PROBLEMS, SINE_POISSON, secondDerivativeMatrix, solvePoissonGp } from './kron/pde';
+export type { PoissonGpOptions, PoissonGpResult, PoissonProblem } from './kron/pde';
+export { KRON_FACTOR_OP_ID, KRON_GP_SOLVE_OP_ID, KRON_SLAB_OP_ID, kronFactorOp, kronFactorRun, kronGpSolveOp, kronGpSolveRun, kronSlabOp, kronSlabRun, parseAxisKernel } from './ops/kron-gp';
+export type { KronFactorAttrs, KronGpSolveAttrs, KronSlabAttrs, KronSlabStep } from './ops/kron-gp';
+export { slabRanges } from './jobs/kron-job';
+export type { KronActivities, KronCandidateResult, KronFinishInput, KronHyper, KronJobInput, KronJobResult, KronTransposeInput, KronTransposeOutput } from './jobs/kron-job';

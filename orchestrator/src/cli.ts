@@ -10,6 +10,7 @@ import { LocalCluster, defaultDataDir } from './cluster/local-cluster';
 import { connect, type Fleet, type GrfJobSpec } from './sdk';
 import { writeCsrNpz } from './io/npz';
 import { createProgressBar } from './progress';
+import { KRON_USAGE, kronGpCommand } from './kron-cli';
 
 const USAGE = `usage:
   gramfleet up [--workers N] [--threads T] [--data-dir DIR] [--gpu-workers G]
@@ -19,7 +20,8 @@ const USAGE = `usage:
                 [--d D] [--beta B] [--p P] [--alpha a0,a1,...] --scale c --walks m --p-halt p [--seed s]
                 [--variance none|antithetic|repelling] [--estimator same-walk|independent]
                 [--label-spreading FRACTION] [--workers N] --out phi.npz [--json]
-                [--backend auto|wasm|gpu]`;
+                [--backend auto|wasm|gpu]
+${KRON_USAGE}`;
 
 /** Runs the CLI; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -30,6 +32,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'down': return await down(rest);
       case 'status': return await status(rest);
       case 'grf': return await grf(rest);
+      case 'kron-gp': return await kronGpCommand(rest);
       case undefined: case 'help': case '--help': case '-h':
         process.stdout.write(USAGE + '\n');
         return cmd === undefined ? 2 : 0;

@@ -15,3 +15,6 @@ export {
 export type { NpyStringArray, NpzValue, WriteCsrNpzOptions, WriteNpzOptions } from './io/npz';
 export { loadGraph, parseAdjlist, parseMatrixMarket } from './io/graph-files';
 export type { GraphFileFormat, LoadGraphOptions, LoadedGraph } from './io/graph-files';
+export { prepareKron } from './kron-submit';
+export type { KronGpJobSpec } from './kron-submit';
+export { createKronActivities, kronTransposeWith, putBlock, takeBlock } from './kron-activities';

@@ -16,6 +16,8 @@ import { connectNats, createArrayStore, openDataPlane, type ArrayStore, type Dat
 import { LocalCluster, defaultDataDir } from './cluster/local-cluster';
 import { loadGraph } from './io/graph-files';
 import { loadCsr } from './grf-assemble';
+import { prepareKron, type KronGpJobSpec } from './kron-submit';
+import type { KronJobResult } from '@gramfleet/core';
 
 /** Options of {@link connect}. */
 export interface ConnectOptions {
@@ -83,6 +85,8 @@ export interface Fleet {
   submit(spec: JobSpec): Promise<JobHandle<GrfJobResult>>;
   /** A handle for a job submitted earlier. */
   job(jobId: string): JobHandle<GrfJobResult>;
+  /** Validates a Kronecker GP job, uploads its arrays and starts it (bad input throws first). */
+  submitKron(spec: KronGpJobSpec): Promise<JobHandle<KronJobResult>>;
   /** Reads a stored array. */
   getArray(ref: ArrayRef): Promise<NdArray>;
   /** Reads a stored CSR matrix (e.g. Φ from a GRF result). */
@@ -134,6 +138,13 @@ export async function connect(o: ConnectOptions = {}): Promise<Fleet> {
       return handleFor(client, input.jobId);
     },
     job: (jobId: string) => handleFor(client, jobId),
+    async submitKron(spec: KronGpJobSpec): Promise<JobHandle<KronJobResult>> {
+      if ((spec as { kind?: unknown }).kind !== 'kron-gp') throw new GramfleetError('INPUT_INVALID', `kind must be 'kron-gp', got ${String((spec as { kind?: unknown }).kind)}`, { field: 'kind' });
+      const input = await prepareKron(spec, store, budget);
+      await client.workflow.start('kronGpWorkflow', { taskQueue, workflowId: input.jobId, args: [input] });
+      log.info('job submitted', { jobId: input.jobId, shape: input.shape, route: input.route, slabs: input.slabs });
+      return handleFor(client, input.jobId) as unknown as JobHandle<KronJobResult>;
+    },
     getArray: (ref: ArrayRef) => store.get(ref),
     getCsr: (ref: CsrRef) => loadCsr(store, ref),
     workers: () => registeredWorkers(dp),

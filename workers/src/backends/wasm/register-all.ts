@@ -14,12 +14,14 @@ import type { WasmArena } from './arena';
 import { registerDenseSparseWasm } from './dense-register';
 import { registerGrfWalksWasm } from './grf-walks';
 import { registerFactorisationWasm } from './linalg-register';
+import { registerKronGpWasm } from './kron-linalg';
 
 /** Registers every wasm kernel under backend `'wasm'`. */
 export function registerWasmKernels(registry: KernelRegistry, arena: () => WasmArena): void {
   registerGrfWalksWasm(registry, arena);
   registerDenseSparseWasm(registry, arena); // kernel library: dense and sparse kernels
   registerFactorisationWasm(registry, arena); // kernel library: factorisations, eigensolvers, mode product
+  registerKronGpWasm(registry, arena); // Kronecker GP shard ops
 }
 
 /** Registers the float64 reference of every catalogued op under backend `'reference'`. */

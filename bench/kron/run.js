@@ -1,0 +1,52 @@
+'use strict';
+/**
+ * bench/kron: solve + log marginal likelihood + its gradient of an exact grid GP (RBF per
+ * axis on [0,1]^D, noise 0.01), gramfleet's Kronecker GP on the wasm kernel library (one
+ * thread, in-process) against GPyTorch/linear_operator's KroneckerProductAddedDiagLinearOperator
+ * (CPU torch, float64, same thread count) and dense numpy Cholesky where it fits. Ratio =
+ * reference time / ours (> 1: gramfleet faster). Setup: bash bench/kron/setup.sh.
+ * Usage: node bench/kron/run.js [--threads 1] [--sizes 22x22x22,100x100x100,200x200x200] [--huge] [--no-ref]
+ * (--huge adds 464³ = 10⁸ points: ~7 GB for ours; --no-ref skips the reference systems)
+ */
+const fs = require('node:fs');
+const path = require('node:path');
+const { compileKronGp, solveKron } = require('@gramfleet/core');
+const { createWasmKronLinalg } = require('@gramfleet/workers');
+const { kernelsWasmPath } = require('@gramfleet/wasm');
+const { emit, machineNote, runPython, unavailable } = require('../lib/common');
+
+const args = process.argv.slice(2);
+const opt = (k, d) => { const i = args.indexOf(k); return i >= 0 ? args[i + 1] : d; };
+const threads = Number(opt('--threads', '1'));
+let sizes = opt('--sizes', '22x22x22,100x100x100,200x200x200').split(',').map((s) => s.split('x').map(Number));
+if (args.includes('--huge')) sizes = [...sizes, [464, 464, 464]];
+const lin = createWasmKronLinalg(new WebAssembly.Module(fs.readFileSync(kernelsWasmPath)));
+process.stderr.write(`${machineNote()}\n`);
+const missing = unavailable('linear_operator', 'linear_operator') ?? unavailable('torch', 'torch');
+
+for (const shape of sizes) {
+  const N = shape.reduce((a, b) => a * b, 1);
+  const label = `solve+LML+grad N=${N} (${shape.join('x')})`;
+  const axes = shape.map((n) => Array.from({ length: n }, (_, i) => i / (n - 1)));
+  const y = new Float64Array(N);
+  for (let i = 0; i < N; i++) y[i] = Math.sin(i * 0.37) + 0.1 * Math.cos(i * 1.3);
+  let ours = NaN;
+  let lml = NaN;
+  try {
+    const t0 = process.hrtime.bigint();
+    const p = compileKronGp({ axes, y, kernel: 'rbf', lengthscales: shape.map((_, d) => 0.2 + 0.1 * d), outputscale: 1, noise: 0.01 }, { memoryBudgetBytes: 20e9 });
+    const r = solveKron(lin, p.model, p.y, { gradient: true });
+    ours = Number(process.hrtime.bigint() - t0) / 1e9;
+    lml = r.lml;
+    process.stderr.write(`ours ${label}: ${ours.toFixed(3)} s, LML ${lml}, grad ℓ ${r.gradient.lengthscales.map((g) => g.toPrecision(6)).join(',')}\n`);
+  } catch (e) {
+    process.stderr.write(`ours ${label}: failed: ${e.message}\n`);
+  }
+  let ref = { error: missing };
+  if (args.includes('--no-ref')) ref = { error: 'skipped (--no-ref)' };
+  else if (missing === null) ref = runPython(path.join(__dirname, 'gpytorch_ref.py'), [shape.join(','), String(threads), ...(N <= 11000 ? ['dense'] : [])], 900_000);
+  if (ref.error === undefined) process.stderr.write(`gpytorch ${label}: ${ref.gpytorch_s?.toFixed(3)} s, LML ${ref.lml}, grad ℓ ${ref.grad_ls}${ref.dense_s ? `; dense numpy ${ref.dense_s.toFixed(3)} s, LML ${ref.dense_lml}` : ''}\n`);
+  const note = `threads=${threads}; load ${require('node:os').loadavg()[0].toFixed(2)}; LML ours ${lml} vs ${ref.lml ?? ref.error}`;
+  emit('kron', `${label} vs GPyTorch KroneckerProductAddedDiag`, ours, ref.gpytorch_s ?? NaN, 's', { note });
+  if (ref.dense_s !== undefined) emit('kron', `${label} vs dense numpy Cholesky (solve+LML, no grad)`, ours, ref.dense_s, 's', { note: `LML dense ${ref.dense_lml}` });
+}

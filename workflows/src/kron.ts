@@ -1,0 +1,137 @@
+/**
+ * The Kronecker GP workflow (see core/src/jobs/kron-job.ts for the two routes). Direct:
+ * one `kron-gp-solve` shard per hyperparameter candidate. Slab: `kron-factor` shards in
+ * parallel, then three stages of `kron-slab` shards (one per slab, in parallel) with an
+ * all-to-all transpose through the object store between them, then `kronFinish`.
+ */
+import { defineQuery, proxyActivities, setHandler } from '@temporalio/workflow';
+import {
+  ERROR_CODES, shardId, slabRanges,
+  type ArrayRef, type JobProgress, type KronActivities, type KronCandidateResult, type KronJobInput, type KronJobResult, type KronSlabStep, type ShardOutcome, type ShardSpec,
+} from '@gramfleet/core';
+import { clusterActivities, runSharded, cleanupShards, type ShardedCounters } from './sharded';
+
+/** Progress of a Kronecker GP job: the common {@link JobProgress} plus the stage and bytes moved. */
+export interface KronProgress extends JobProgress {
+  readonly stage: 'factors' | 'solving' | 'stage-a' | 'transpose' | 'stage-b' | 'stage-c' | 'finishing' | 'done' | 'failed';
+  readonly bytesMoved: number;
+}
+
+/** Query answering a Kronecker GP job's progress (same name as every job's `progress`). */
+export const kronProgressQuery = defineQuery<KronProgress>('progress');
+
+const PERMANENT = Object.entries(ERROR_CODES).filter(([, v]) => !v.retryable).map(([k]) => k);
+
+/** Solves the grid GP of `input` for every candidate. */
+export async function kronGpWorkflow(input: KronJobInput): Promise<KronJobResult> {
+  const acts = clusterActivities(input.timeoutMs);
+  const kacts = proxyActivities<KronActivities>({
+    startToCloseTimeout: Math.max(60_000, input.timeoutMs),
+    heartbeatTimeout: 60_000,
+    retry: { initialInterval: 1_000, backoffCoefficient: 2, maximumInterval: 10_000, nonRetryableErrorTypes: PERMANENT },
+  });
+  const deadline = Date.now() + input.timeoutMs;
+  const counters: ShardedCounters = { shardsDone: 0, batchesRunning: 0, published: 0, duplicates: 0 };
+  let phase: KronProgress['stage'] = input.route === 'direct' ? 'solving' : 'factors';
+  let total = input.route === 'direct' ? input.candidates.length : input.shape.length + 3 * input.slabs;
+  let bytesMoved = 0;
+  setHandler(kronProgressQuery, () => ({
+    phase: phase === 'done' ? 'done' : phase === 'failed' ? 'failed' : phase === 'finishing' ? 'aggregating' : 'running',
+    stage: phase, shardsDone: counters.shardsDone, shardsTotal: total, batchesRunning: counters.batchesRunning, generation: 0, bytesMoved,
+  }));
+  const backends: Record<string, number> = {};
+  const workers: Record<string, number> = {};
+  const count = (o: ShardOutcome): void => {
+    backends[o.stats.backend] = (backends[o.stats.backend] ?? 0) + 1;
+    workers[o.stats.workerId] = (workers[o.stats.workerId] ?? 0) + 1;
+  };
+  const sharded = async (op: string, inputs: readonly ArrayRef[], shards: ShardSpec[]): Promise<ShardOutcome[]> => {
+    const done: Record<string, ShardOutcome> = {};
+    for (;;) {
+      const st = await runSharded({ jobId: input.jobId, op, cls: input.cls, inputs, shards, batchShards: 4, window: 4, deadline, done, counters, acts });
+      if (st === 'complete') break;
+    }
+    return shards.map((s) => {
+      const o = done[s.shardId];
+      if (o === undefined) throw new Error(`internal: shard ${s.shardId} has no outcome`);
+      count(o);
+      return o;
+    });
+  };
+  const D = input.shape.length;
+  try {
+    if (input.route === 'direct') {
+      const shards = input.candidates.map((h, i) => ({
+        shardId: shardId(i),
+        attrs: { kernels: input.kernels.map((k, d) => ({ ...k, lengthscale: h.lengthscales[d] })), outputscale: h.outputscale, noise: h.noise, jitter: input.jitter, eigFloor: input.eigFloor, gradient: input.gradient },
+      }));
+      const outs = await sharded('kron-gp-solve', [input.y, ...input.axes], shards);
+      phase = 'finishing';
+      const stats = await kacts.kronReadSmall({ refs: outs.map((o) => o.outputs[1] as ArrayRef) });
+      const candidates: KronCandidateResult[] = outs.map((o, i) => {
+        const s = stats[i] as number[];
+        const h = input.candidates[i] as KronJobInput['candidates'][number];
+        return {
+          hyper: h, lml: s[0] as number, logdet: s[1] as number, alpha: o.outputs[0] as ArrayRef,
+          ...(input.gradient ? { gradient: { lengthscales: s.slice(3, 3 + D), outputscale: s[3 + D] as number, noise: s[4 + D] as number } } : {}),
+        };
+      });
+      phase = 'done';
+      return { jobId: input.jobId, n: input.shape.reduce((a, b) => a * b, 1), route: 'direct', candidates, best: argmax(candidates.map((c) => c.lml)), shards: outs.length, bytesMoved: 0, backends, workers };
+    }
+    // slab route
+    const h = input.candidates[0] as KronJobInput['candidates'][number];
+    const fshards = input.kernels.map((k, d) => ({ shardId: `f${String(d).padStart(6, '0')}`, attrs: { axis: d, kernel: { ...k, lengthscale: h.lengthscales[d] }, jitter: input.jitter, eigFloor: input.eigFloor } }));
+    const factors = (await sharded('kron-factor', input.axes, fshards)).map((o) => o.outputs);
+    const v = factors.map((f) => f[1] as ArrayRef);
+    const w = factors.map((f) => f[0] as ArrayRef);
+    const r0 = slabRanges(input.shape[0] as number, input.slabs);
+    const r1 = slabRanges(input.shape[1] as number, input.slabs);
+    total = D + r0.length * 2 + r1.length;
+    const slabShape = (axis: number, len: number): number[] => input.shape.map((s, i) => (i === axis ? len : s));
+    const stage = async (tag: string, parts: readonly ArrayRef[], ranges: { start: number; end: number }[], axis: number, mats: ArrayRef[], steps: (r: { start: number }) => KronSlabStep[]): Promise<ArrayRef[]> => {
+      const outs = await Promise.all(parts.map((p, i) => acts.runShardBatch({
+        jobId: input.jobId, op: 'kron-slab', cls: input.cls, inputs: [p, ...mats], deadline,
+        shards: [{ shardId: `${tag}${String(i).padStart(6, '0')}`, attrs: { shape: slabShape(axis, (ranges[i] as { end: number }).end - (ranges[i] as { start: number }).start), steps: steps(ranges[i] as { start: number }) } }],
+      })));
+      return outs.map((o) => {
+        const oc = o.outcomes[0];
+        if (oc === undefined) throw new Error(`internal: slab shard ${tag} has no outcome`);
+        counters.shardsDone++;
+        count(oc);
+        return oc.outputs[0] as ArrayRef;
+      });
+    };
+    const rest = Array.from({ length: D - 1 }, (_, i) => i + 1);
+    phase = 'stage-a';
+    const a = await stage('a', input.ySlabs ?? [], r0, 0, rest.map((d) => v[d] as ArrayRef), () => rest.map((d, i) => ({ kind: 'mode', mode: d, input: i + 1, transpose: true })));
+    phase = 'transpose';
+    const t1 = await kacts.kronTranspose({ jobId: input.jobId, shape: input.shape, parts: a, from: 0, to: 1, count: r1.length });
+    bytesMoved += t1.bytesMoved;
+    phase = 'stage-b';
+    const b = await stage('b', t1.parts, r1, 1, [v[0] as ArrayRef, ...w], (r) => [
+      { kind: 'mode', mode: 0, input: 1, transpose: true },
+      { kind: 'scale', slabAxis: 1, start: r.start, outputscale: h.outputscale, noise: h.noise, eigInputs: w.map((_, d) => d + 2) },
+      { kind: 'mode', mode: 0, input: 1, transpose: false },
+    ]);
+    phase = 'transpose';
+    const t2 = await kacts.kronTranspose({ jobId: input.jobId, shape: input.shape, parts: b, from: 1, to: 0, count: r0.length });
+    bytesMoved += t2.bytesMoved;
+    phase = 'stage-c';
+    const c = await stage('c', t2.parts, r0, 0, rest.map((d) => v[d] as ArrayRef), () => rest.map((d, i) => ({ kind: 'mode', mode: d, input: i + 1, transpose: false })));
+    phase = 'finishing';
+    const fin = await kacts.kronFinish({ job: input, alphaParts: c, factors });
+    phase = 'done';
+    return { jobId: input.jobId, n: input.shape.reduce((x, y) => x * y, 1), route: 'slab', candidates: [fin.candidate], best: 0, shards: counters.shardsDone, bytesMoved, backends, workers, safeguards: fin.safeguards };
+  } catch (e) {
+    phase = 'failed';
+    await cleanupShards(acts, input.jobId);
+    throw e;
+  }
+}
+
+function argmax(xs: readonly number[]): number {
+  let b = 0;
+  xs.forEach((x, i) => { if (x > (xs[b] as number)) b = i; });
+  return b;
+}
