@@ -1,7 +1,8 @@
 /**
  * Entrypoint of a WASM worker process. Configuration from the environment:
  * GRAMFLEET_NATS_URL (required), GRAMFLEET_PREFIX, GRAMFLEET_THREADS, GRAMFLEET_WORKER_ID,
- * GRAMFLEET_ACK_WAIT_MS, GRAMFLEET_MAX_DELIVER, GRAMFLEET_LOG_LEVEL.
+ * GRAMFLEET_ACK_WAIT_MS, GRAMFLEET_MAX_DELIVER, GRAMFLEET_LOG_LEVEL, GRAMFLEET_HEALTH_PORT
+ * (serves /healthz and /readyz: ready while pulling, not while draining).
  */
 import * as fs from 'node:fs';
 import { kernelsWasmPath } from '@gramfleet/wasm';
@@ -9,6 +10,7 @@ import { OPS } from '@gramfleet/core';
 import { createKernelPool } from './pool';
 import { startWorker } from './runtime';
 import { createJsonLogger } from './log';
+import { healthPortFromEnv, startHealthServer } from './health';
 
 async function main(): Promise<void> {
   const env = process.env;
@@ -20,6 +22,9 @@ async function main(): Promise<void> {
     log.error('GRAMFLEET_NATS_URL is not set');
     process.exit(2);
   }
+  let serving = false;
+  const healthPort = healthPortFromEnv(env);
+  if (healthPort !== undefined) await startHealthServer({ port: healthPort, ready: () => serving });
   const module = await WebAssembly.compile(fs.readFileSync(kernelsWasmPath));
   const pool = createKernelPool({ module, threads: Number(env['GRAMFLEET_THREADS'] ?? '1') });
   const dataPlane = {
@@ -31,10 +36,12 @@ async function main(): Promise<void> {
     ...(env['GRAMFLEET_PREFIX'] !== undefined ? { prefix: env['GRAMFLEET_PREFIX'] } : {}),
     ...(workerId !== undefined ? { workerId } : {}),
   });
+  serving = true;
   let draining = false;
   const stop = (): void => {
     if (draining) return;
     draining = true;
+    serving = false;
     void w.drain().then(() => process.exit(0), () => process.exit(1));
   };
   process.on('SIGTERM', stop);
