@@ -15,3 +15,11 @@ export {
 export type { NpyStringArray, NpzValue, WriteCsrNpzOptions, WriteNpzOptions } from './io/npz';
 export { loadGraph, parseAdjlist, parseMatrixMarket } from './io/graph-files';
 export type { GraphFileFormat, LoadGraphOptions, LoadedGraph } from './io/graph-files';
+export { createCampaignClient, newCampaignId, readCampaignFile } from './campaign/client';
+export type { CampaignClient, CampaignHandle, CampaignStartOptions } from './campaign/client';
+export { openCampaignTable } from './campaign/table';
+export type { CampaignTable } from './campaign/table';
+export { createCampaignActivities } from './campaign/activities';
+export type { CampaignActivityDeps } from './campaign/activities';
+export { workloadRunner } from './campaign/workloads';
+export type { RunExtract, WorkloadDeps, WorkloadRunner } from './campaign/workloads';

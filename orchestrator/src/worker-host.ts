@@ -9,6 +9,8 @@ import { NativeConnection, Worker, Runtime, DefaultLogger } from '@temporalio/wo
 import { resourceNames } from '@gramfleet/core';
 import { connectNats, createArrayStore, createJsonLogger, openDataPlane } from '@gramfleet/workers';
 import { createActivities } from './activities';
+import { createCampaignActivities } from './campaign/activities';
+import { openCampaignTable } from './campaign/table';
 
 async function main(): Promise<void> {
   const env = process.env;
@@ -27,6 +29,7 @@ async function main(): Promise<void> {
   });
   const store = createArrayStore(dp.arrays, names.arraysBucket);
   const activities = createActivities({ dp, store, log });
+  const campaignActivities = createCampaignActivities({ dp, store, log, table: await openCampaignTable(nc, names.prefix) });
   let stopping = false;
   let current: Worker | undefined;
   const stop = (): void => {
@@ -40,7 +43,7 @@ async function main(): Promise<void> {
     try {
       const connection = await NativeConnection.connect({ address });
       const worker = await Worker.create({
-        connection, namespace, taskQueue, activities,
+        connection, namespace, taskQueue, activities: { ...activities, ...campaignActivities },
         workflowsPath: require.resolve('@gramfleet/workflows'),
         maxConcurrentActivityTaskExecutions: 64,
       });
