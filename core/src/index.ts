@@ -82,3 +82,17 @@ export type { JobProgress, ShardBatchInput, ShardBatchOutput, ShardOutcome, Shar
 export { GRF_ESTIMATORS, GRF_VARIANCE, compileGrfParams, defaultShardNodes } from './jobs/grf-job';
 export type { CompiledGrfParams, GrfAssembleInput, GrfJobInput, GrfJobResult, GrfParams } from './jobs/grf-job';
 export type { ClusterActivities } from './jobs/activities';
+// --- campaigns (owned by the campaign work) ---
+export {
+  CAMPAIGN_MAX_CONCURRENCY, CAMPAIGN_MAX_LIST_RUNS, CAMPAIGN_MAX_RUNS, campaignAttemptId, campaignRunAt, campaignRunId, checkCampaignId, compileCampaignSpec,
+} from './campaign/spec';
+export type { CampaignGrid, CampaignRetry, CampaignRunSpec, CampaignSpec, CompiledCampaignSpec } from './campaign/spec';
+export { campaignWorkload, compileWorkloadParams, workloadKinds } from './campaign/workloads';
+export type { CampaignWorkload, GrfRunParams } from './campaign/workloads';
+export {
+  CAMPAIGN_PROGRESS_QUERY, CAMPAIGN_RUNNING_QUERY, CAMPAIGN_WORKFLOW, campaignRowKey, campaignRowsFilter, campaignTable,
+} from './campaign/contract';
+export type {
+  CampaignActivities, CampaignPhase, CampaignPrepareInput, CampaignProgress, CampaignRecord, CampaignRecordInput, CampaignRow, CampaignRunningRun,
+  CampaignSummary, CampaignWorkflowInput,
+} from './campaign/contract';

@@ -10,6 +10,7 @@ import { LocalCluster, defaultDataDir } from './cluster/local-cluster';
 import { connect, type Fleet, type GrfJobSpec } from './sdk';
 import { writeCsrNpz } from './io/npz';
 import { createProgressBar } from './progress';
+import { K8S_USAGE, k8sCommand } from './k8s/cli';
 
 const USAGE = `usage:
   gramfleet up [--workers N] [--threads T] [--data-dir DIR]
@@ -29,8 +30,9 @@ export async function main(argv: string[]): Promise<number> {
       case 'down': return await down(rest);
       case 'status': return await status(rest);
       case 'grf': return await grf(rest);
+      case 'k8s': return await k8sCommand(rest);
       case undefined: case 'help': case '--help': case '-h':
-        process.stdout.write(USAGE + '\n');
+        process.stdout.write(USAGE + '\n' + K8S_USAGE + '\n');
         return cmd === undefined ? 2 : 0;
       default:
         process.stderr.write(`unknown command ${cmd}\n${USAGE}\n`);

@@ -15,6 +15,7 @@ import { connectNats, createArrayStore, openDataPlane, type ArrayStore, type Dat
 import { LocalCluster, defaultDataDir } from './cluster/local-cluster';
 import { loadGraph } from './io/graph-files';
 import { loadCsr } from './grf-assemble';
+import { createCampaignClient, type CampaignClient } from './campaign/client';
 
 /** Options of {@link connect}. */
 export interface ConnectOptions {
@@ -88,6 +89,8 @@ export interface Fleet {
   readonly local: LocalCluster | undefined;
   /** Closes connections; stops the local cluster if this call started it. */
   close(): Promise<void>;
+  /** Experiment campaigns: start, watch, results, cancel, list. */
+  readonly campaigns: CampaignClient;
 }
 
 /** Connects to a cluster (the local one unless addresses are given). */
@@ -121,6 +124,7 @@ export async function connect(o: ConnectOptions = {}): Promise<Fleet> {
 
   const fleet: Fleet = {
     local,
+    campaigns: createCampaignClient({ client, nc, prefix, taskQueue }),
     async submit(spec: JobSpec): Promise<JobHandle<GrfJobResult>> {
       if ((spec as { kind?: unknown }).kind !== 'grf') throw new GramfleetError('INPUT_INVALID', `kind must be 'grf', got ${String((spec as { kind?: unknown }).kind)}`, { field: 'kind' });
       const input = await prepareGrf(spec, dp, store, budget);

@@ -11,6 +11,8 @@ import { resourceNames } from '@gramfleet/core';
 import { connectNats, createArrayStore, createJsonLogger, openDataPlane } from '@gramfleet/workers';
 import { healthPortFromEnv, startHealthServer } from '@gramfleet/workers';
 import { createActivities } from './activities';
+import { createCampaignActivities } from './campaign/activities';
+import { openCampaignTable } from './campaign/table';
 
 async function main(): Promise<void> {
   const env = process.env;
@@ -32,6 +34,7 @@ async function main(): Promise<void> {
   });
   const store = createArrayStore(dp.arrays, names.arraysBucket);
   const activities = createActivities({ dp, store, log });
+  const campaignActivities = createCampaignActivities({ dp, store, log, table: await openCampaignTable(nc, names.prefix) });
   let stopping = false;
   let current: Worker | undefined;
   const stop = (): void => {
@@ -45,7 +48,7 @@ async function main(): Promise<void> {
     try {
       const connection = await NativeConnection.connect({ address });
       const worker = await Worker.create({
-        connection, namespace, taskQueue, activities,
+        connection, namespace, taskQueue, activities: { ...activities, ...campaignActivities },
         workflowsPath: require.resolve('@gramfleet/workflows'),
         maxConcurrentActivityTaskExecutions: 64,
       });

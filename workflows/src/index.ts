@@ -1,3 +1,5 @@
 // Workflows registered with the orchestrator worker. Explicit exports only.
 export { grfWorkflow, progressQuery } from './grf';
 export type { GrfCarry } from './grf';
+export { CAMPAIGN_HISTORY_LIMIT, campaignProgressQuery, campaignRunningQuery, campaignWorkflow } from './campaign';
+export type { CampaignCarry, CampaignWorkflowOptions } from './campaign';

@@ -5,7 +5,6 @@
  */
 import type * as K8s from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const k8s = require('@kubernetes/client-node') as typeof K8s;
 
 export { k8s };

@@ -69,7 +69,7 @@ export function kernelCampaignSpecSchema(kinds: readonly string[] = workloadKind
       name: { type: 'string', maxLength: 253, description: 'Free-form name shown by `gramfleet campaign list`.' },
       concurrency: { ...int(1, CAMPAIGN_MAX_CONCURRENCY), description: 'Runs in flight at once (default 4).' },
       retry: {
-        type: 'object', additionalProperties: false,
+        type: 'object',
         properties: { maxAttempts: int(1, 20), backoffMs: int(0, 3_600_000) },
       },
       runTimeoutMs: { ...int(1000, 30 * 24 * 3_600_000), description: 'Wall-clock limit of one run attempt, ms (default 1 h).' },
@@ -94,7 +94,7 @@ export function kernelCampaignSpecSchema(kinds: readonly string[] = workloadKind
 }
 
 /** The KernelCampaign CustomResourceDefinition. */
-export function kernelCampaignCrd(kinds: readonly string[] = workloadKinds()): Record<string, unknown> & { apiVersion: string; kind: string; metadata: { name: string } } {
+export function kernelCampaignCrd(kinds: readonly string[] = workloadKinds()): Record<string, unknown> & { apiVersion: string; kind: string; metadata: { name: string; labels?: Record<string, string> } } {
   const condition = {
     type: 'object', required: ['type', 'status', 'reason', 'message', 'lastTransitionTime'],
     properties: {

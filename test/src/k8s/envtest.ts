@@ -114,7 +114,7 @@ export async function startEnvTest(name: string): Promise<EnvTest> {
     '--service-account-issuer', 'https://kubernetes.default.svc',
     '--service-cluster-ip-range', '10.0.0.0/24',
     '--disable-admission-plugins', 'ServiceAccount',
-    '--allow-privileged', 'true',
+    '--allow-privileged=true',
     '--v', '0',
   ], dir);
   const server = `https://127.0.0.1:${apiPort}`;
