@@ -159,6 +159,9 @@ describe('Kubernetes manifests against a real kube-apiserver', { skip }, () => {
           const objs = parseYamlStream(r.stdout);
           const ids = (xs: KubernetesObject[]): string[] => xs.map((o) => `${o.kind}/${o.metadata?.name ?? ''}`).sort();
           assert.deepEqual(ids(objs), ids(renderManifests(combo.values)));
+          // not only the same names: the same objects, field for field
+          const byId = (xs: KubernetesObject[]): Record<string, unknown> => Object.fromEntries(xs.map((o) => [`${o.kind}/${o.metadata?.name ?? ''}`, o]));
+          assert.deepEqual(byId(objs), byId(JSON.parse(JSON.stringify(renderManifests(combo.values))) as KubernetesObject[]));
           for (const o of objs) {
             if (o.metadata !== undefined && o.kind !== 'CustomResourceDefinition' && !['ClusterRole', 'ClusterRoleBinding'].includes(o.kind ?? '')) o.metadata.namespace ??= 'gramfleet';
             await apply(env.admin, o, true);
