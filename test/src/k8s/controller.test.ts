@@ -17,7 +17,7 @@ import {
   KERNEL_CAMPAIGN, K8S_GROUP, K8S_VERSION, KernelCampaignController, k8sApi, kernelCampaignCrd, kernelCampaignWorkflowId,
   renderManifests, type KernelCampaign, type KubernetesObject,
 } from '@gramfleet/orchestrator';
-import { campaignTable } from '@gramfleet/core';
+import { campaignTable, type Logger } from '@gramfleet/core';
 import { sharedGraph, startTestCluster, until, type TestCluster } from '../integration/harness';
 import { CONTROLLER_SA, envTestUnavailable, startEnvTest, type EnvTest } from './envtest';
 import { apply, create, ensureNamespace, installCrd } from './kube';
@@ -44,7 +44,7 @@ describe('KernelCampaign controller (real kube-apiserver + Temporal + NATS)', { 
   };
   const startController = async (): Promise<KernelCampaignController> => KernelCampaignController.start({
     kubeConfig: env.controller, temporalAddress: t.cluster.state.temporalAddress, taskQueue: t.cluster.state.taskQueue,
-    prefix: t.cluster.state.prefix, pollIntervalMs: 300, resyncMs: 5000,
+    prefix: t.cluster.state.prefix, pollIntervalMs: 300, resyncMs: 5000, log: captured,
   });
   const kc = (name: string, spec: Record<string, unknown>): KubernetesObject =>
     ({ apiVersion: `${K8S_GROUP}/${K8S_VERSION}`, kind: KERNEL_CAMPAIGN.kind, metadata: { name, namespace: NS }, spec } as KubernetesObject);
@@ -52,6 +52,8 @@ describe('KernelCampaign controller (real kube-apiserver + Temporal + NATS)', { 
   const karateParams = Object.fromEntries(Object.entries(karate).filter(([k]) => k !== 'kind'));
   // a run that takes a while: many walks on cora in small shards
   const slow = { kind: 'grf', graph: sharedGraph('cora.npz'), kernel: 'reg-laplacian', scale: 0.25, walks: 1024, pHalt: 0.5, shardNodes: 50 };
+  const warnings: string[] = [];
+  const captured: Logger = { debug() {}, info() {}, warn(msg) { warnings.push(msg); }, error(msg) { warnings.push(msg); } };
   const executions = async (workflowId: string): Promise<number> => {
     let n = 0;
     for await (const w of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) if (w.workflowId === workflowId) n++;
@@ -148,6 +150,15 @@ describe('KernelCampaign controller (real kube-apiserver + Temporal + NATS)', { 
     await until(async () => (await get('doomed')) === undefined, 120_000, 'doomed to be gone');
     const d = await client.workflow.getHandle(kernelCampaignWorkflowId(obj.metadata!.uid!)).describe();
     assert.equal(d.status.name, 'CANCELLED');
+  });
+
+  it('rides through a kube-apiserver restart: the broken watch is restarted with backoff and relists', async () => {
+    warnings.length = 0;
+    await env.restartApiServer();
+    await create(env.admin, kc('after-restart', { runs: [karate] }));
+    await until(async () => ['Succeeded', 'Failed'].includes((await get('after-restart'))?.status?.phase ?? ''), 120_000, 'after-restart to finish');
+    assert.equal((await get('after-restart'))!.status!.phase, 'Succeeded');
+    assert.ok(warnings.includes('kernelcampaign watch failed; restarting'), `warnings: ${warnings.join(' | ')}`);
   });
 
   it('health endpoints: the WASM worker and the orchestrator answer /healthz and become ready on /readyz', async () => {

@@ -32,6 +32,8 @@ export interface EnvTest {
   /** Kubeconfig of the controller's service account (RBAC-limited). */
   readonly controller: KubeConfig;
   readonly dir: string;
+  /** Stops kube-apiserver and starts it again on the same port and etcd (watches break). */
+  restartApiServer(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -103,7 +105,7 @@ export async function startEnvTest(name: string): Promise<EnvTest> {
     '--listen-peer-urls', `http://127.0.0.1:${peerPort}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${peerPort}`,
     '--initial-cluster', `envtest=http://127.0.0.1:${peerPort}`, '--unsafe-no-fsync', '--log-level', 'warn',
   ], dir);
-  const api = start('kube-apiserver', path.join(BIN, 'kube-apiserver'), [
+  const apiArgs = [
     '--etcd-servers', `http://127.0.0.1:${etcdPort}`,
     '--bind-address', '127.0.0.1', '--advertise-address', '127.0.0.1', '--secure-port', String(apiPort),
     '--cert-dir', path.join(dir, 'certs'),
@@ -116,24 +118,34 @@ export async function startEnvTest(name: string): Promise<EnvTest> {
     '--disable-admission-plugins', 'ServiceAccount',
     '--allow-privileged=true',
     '--v', '0',
-  ], dir);
+  ];
+  let api = start('kube-apiserver', path.join(BIN, 'kube-apiserver'), apiArgs, dir);
   const server = `https://127.0.0.1:${apiPort}`;
   const stop = async (): Promise<void> => {
     await stopChild(api);
     await stopChild(etcd);
     if (process.env['GRAMFLEET_KEEP_TEST_DIRS'] === undefined) fs.rmSync(dir, { recursive: true, force: true });
   };
-  const deadline = Date.now() + 120_000;
-  while ((await get(`${server}/readyz`, adminToken)) !== 200) {
-    if (api.exitCode !== null || etcd.exitCode !== null || Date.now() > deadline) {
-      const tail = (f: string): string => { try { return fs.readFileSync(path.join(dir, f), 'utf8').slice(-2000); } catch { return ''; } };
-      await stop();
-      throw new Error(`kube-apiserver did not become ready:\n${tail('kube-apiserver.log')}\n${tail('etcd.log')}`);
+  const waitReady = async (): Promise<void> => {
+    const deadline = Date.now() + 120_000;
+    while ((await get(`${server}/readyz`, adminToken)) !== 200) {
+      if (api.exitCode !== null || etcd.exitCode !== null || Date.now() > deadline) {
+        const tail = (f: string): string => { try { return fs.readFileSync(path.join(dir, f), 'utf8').slice(-2000); } catch { return ''; } };
+        const msg = `kube-apiserver did not become ready:\n${tail('kube-apiserver.log')}\n${tail('etcd.log')}`;
+        await stop();
+        throw new Error(msg);
+      }
+      await new Promise((r) => setTimeout(r, 250));
     }
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  };
+  await waitReady();
   return {
     server, dir, stop,
+    async restartApiServer() {
+      await stopChild(api);
+      api = start('kube-apiserver', path.join(BIN, 'kube-apiserver'), apiArgs, dir);
+      await waitReady();
+    },
     admin: kubeConfigFor({ server, token: adminToken, user: 'admin', insecureSkipTlsVerify: true }),
     controller: kubeConfigFor({ server, token: ctrlToken, user: 'controller', insecureSkipTlsVerify: true }),
   };
