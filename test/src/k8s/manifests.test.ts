@@ -125,6 +125,35 @@ describe('Kubernetes manifests against a real kube-apiserver', { skip }, () => {
     }
   });
 
+  it('`gramfleet k8s apply` (server-side apply) and `k8s status` from the command line', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gf-kcfg-'));
+    try {
+      const kubeconfig = path.join(dir, 'config');
+      fs.writeFileSync(kubeconfig, env.admin.exportConfig());
+      const values = path.join(dir, 'values.yaml');
+      fs.writeFileSync(values, 'namespace: cli-test\nwasmWorker:\n  replicas: 3\nkeda:\n  enabled: true\n');
+      const cli = (...args: string[]) => spawnSync(process.execPath, [path.join(ROOT, 'orchestrator', 'bin', 'gramfleet.js'), 'k8s', ...args], { encoding: 'utf8', env: { ...process.env, KUBECONFIG: kubeconfig } });
+      const applied = cli('apply', '--values', values);
+      assert.equal(applied.status, 0, applied.stderr);
+      assert.match(applied.stdout, /^Namespace\/cli-test applied$/m);
+      assert.match(applied.stdout, /^ScaledObject\/gramfleet-wasm-worker applied$/m);
+      const again = cli('apply', '--values', values, '--dry-run');
+      assert.equal(again.status, 0, again.stderr);
+      assert.match(again.stdout, /^Deployment\/gramfleet-wasm-worker valid \(server dry run\)$/m);
+      const st = cli('status', '--namespace', 'team-a', '--json');
+      assert.equal(st.status, 0, st.stderr);
+      const rows = JSON.parse(st.stdout) as { name: string }[];
+      assert.ok(rows.some((r) => r.name === 'good'), st.stdout);
+      const table = cli('status');
+      assert.match(table.stdout, /^NAMESPACE\s+NAME\s+PHASE/m);
+      const bad = cli('render', '--values', values, '--namespace', 'Bad_NS');
+      assert.equal(bad.status, 1);
+      assert.match(bad.stderr, /INPUT_INVALID.*values\.namespace/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('`gramfleet k8s render` YAML round-trips to the same objects', () => {
     const docs = parseYamlStream(manifestsYaml({ keda: { enabled: true } }));
     assert.deepEqual(docs, JSON.parse(JSON.stringify(renderManifests({ keda: { enabled: true } }))));
