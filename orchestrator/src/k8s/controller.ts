@@ -63,6 +63,7 @@ type Outcome = { requeueAfterMs?: number };
 export class KernelCampaignController {
   private readonly queue = new WorkQueue();
   private readonly api: K8s.CustomObjectsApi;
+  private readonly core: K8s.CoreV1Api;
   private readonly informer: K8s.Informer<KernelCampaign & K8s.KubernetesObject> & K8s.ObjectCache<KernelCampaign & K8s.KubernetesObject>;
   private readonly log: Logger;
   private readonly poll: number;
@@ -78,6 +79,7 @@ export class KernelCampaignController {
     this.log = o.log ?? silent;
     this.poll = o.pollIntervalMs ?? 5000;
     this.api = o.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
+    this.core = o.kubeConfig.makeApiClient(k8s.CoreV1Api);
     const ns = o.watchNamespace;
     const path = ns !== undefined ? `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${KERNEL_CAMPAIGN.plural}` : `/apis/${GROUP}/${VERSION}/${KERNEL_CAMPAIGN.plural}`;
     const list = async (): Promise<K8s.KubernetesListObject<KernelCampaign & K8s.KubernetesObject>> => {
@@ -170,6 +172,7 @@ export class KernelCampaignController {
         if (d.status.name === 'RUNNING') {
           await handle.cancel();
           this.log.info('deleting: cancelled the campaign workflow', { key, workflowId });
+          await this.event(obj, 'Normal', 'Cancelling', `cancelled workflow ${workflowId}; the finalizer stays until it has closed`);
           return { requeueAfterMs: 250 };
         }
       } catch (e) {
@@ -194,6 +197,7 @@ export class KernelCampaignController {
     } catch (e) {
       if (!isGramfleetError(e)) throw e;
       await this.writeStatus(obj, { phase: 'Failed', campaignId, observedGeneration: generation }, [cond('Accepted', 'False', e.code, e.message, generation)]);
+      await this.event(obj, 'Warning', e.code, e.message);
       return {};
     }
     const table = campaignTable(this.o.prefix ?? 'gf');
@@ -217,6 +221,7 @@ export class KernelCampaignController {
         });
         runId = h.firstExecutionRunId;
         this.log.info('started the campaign workflow', { key, workflowId, runId, runs: spec.runsTotal });
+        await this.event(obj, 'Normal', 'Started', `started workflow ${workflowId} (${spec.runsTotal} runs)`);
       } catch (e2) {
         if (!(e2 instanceof WorkflowExecutionAlreadyStartedError)) throw e2;
         return { requeueAfterMs: 0 };
@@ -247,6 +252,25 @@ export class KernelCampaignController {
     await this.writeStatus(obj, { ...base, phase, runsRunning: 0 },
       [accepted, started, cond('Complete', 'False', `Workflow${status[0]}${status.slice(1).toLowerCase()}`, `workflow ${workflowId} ended ${status}`, generation)]);
     return {};
+  }
+
+  /** Records an Event on the object (best effort: a failure to record is only logged). */
+  private async event(obj: KernelCampaign, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+    const namespace = obj.metadata?.namespace ?? 'default';
+    const now = new Date();
+    try {
+      await this.core.createNamespacedEvent({
+        namespace,
+        body: {
+          metadata: { name: `${obj.metadata?.name ?? 'kernelcampaign'}.${now.getTime().toString(16)}${Math.floor(Math.random() * 0xffff).toString(16)}`, namespace },
+          involvedObject: { apiVersion: `${GROUP}/${VERSION}`, kind: KERNEL_CAMPAIGN.kind, name: obj.metadata?.name ?? '', namespace, uid: obj.metadata?.uid ?? '' },
+          type, reason, message: message.slice(0, 1024), count: 1, firstTimestamp: now, lastTimestamp: now,
+          source: { component: FIELD_MANAGER },
+        },
+      });
+    } catch (e) {
+      this.log.debug('could not record an event', { reason, err: errText(e) });
+    }
   }
 
   /** Merge-patches metadata with the object's resourceVersion (optimistic: a 409 retries). */

@@ -118,6 +118,9 @@ describe('KernelCampaign controller (real kube-apiserver + Temporal + NATS)', { 
     assert.equal(accepted?.reason, 'INPUT_OUT_OF_RANGE');
     assert.match(accepted?.message ?? '', /runs\[0\]\.scale/);
     await assert.rejects(client.workflow.getHandle(kernelCampaignWorkflowId(obj.metadata!.uid!)).describe(), WorkflowNotFoundError);
+    // recorded as a Warning event on the object (the controller's RBAC allows events)
+    const events = await env.admin.makeApiClient(k8sApi.CoreV1Api).listNamespacedEvent({ namespace: NS, fieldSelector: `involvedObject.uid=${obj.metadata!.uid!}` });
+    assert.deepEqual(events.items.map((e) => [e.type, e.reason]), [['Warning', 'INPUT_OUT_OF_RANGE']]);
   });
 
   it('restarting the controller mid-campaign starts no second workflow', async () => {
