@@ -23,3 +23,5 @@ export { createCampaignActivities } from './campaign/activities';
 export type { CampaignActivityDeps } from './campaign/activities';
 export { workloadRunner } from './campaign/workloads';
 export type { RunExtract, WorkloadDeps, WorkloadRunner } from './campaign/workloads';
+export { INLINE_MAX_BYTES, createRaySdk } from './ray';
+export type { MapOptions, ObjectRef, PutValue, RaySdk, Ref, TaskRef, WasmKernel } from './ray';

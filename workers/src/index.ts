@@ -12,3 +12,7 @@ export type { RunningWorker, WorkerOptions } from './runtime';
 export { createJsonLogger } from './log';
 export { GRF_ROWS_PER_CALL, GRF_STATUS, createGrfWalksWasmKernel, registerGrfWalksWasm } from './backends/wasm/grf-walks';
 export { registerReferenceKernels, registerWasmKernels } from './backends/wasm/register-all';
+export { createSandbox } from './sandbox/sandbox';
+export type { Sandbox, SandboxRun } from './sandbox/sandbox';
+export { withUserWasm } from './sandbox/with-user-wasm';
+export { WAT_DOUBLE, WAT_GROW, WAT_IMPORTS_SOCKET, WAT_READ_FILE, WAT_SOCKET, WAT_SPIN, WAT_TRAP, WAT_UNCAPPED, assembleWat } from './sandbox/test-modules';
