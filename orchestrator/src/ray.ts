@@ -207,10 +207,12 @@ export function createRaySdk(dp: DataPlane, store: ArrayStore): RaySdk {
         if (ready.length >= want || Date.now() >= until) return { ready, notReady: refs.filter((r) => !isReady(r)) };
         const pending = refs.filter((r): r is TaskRef => !isReady(r));
         const left = until - Date.now();
+        let timer: NodeJS.Timeout | undefined;
         await Promise.race([
           ...pending.slice(0, 64).map((r) => resultOf(r)),
-          ...(Number.isFinite(left) ? [new Promise((res) => setTimeout(res, left))] : []),
+          ...(Number.isFinite(left) ? [new Promise((res) => { timer = setTimeout(res, left); })] : []),
         ]);
+        clearTimeout(timer);
       }
     },
     async close() {
