@@ -97,6 +97,15 @@ describe('campaigns (real Temporal + NATS)', () => {
     assert.equal(objs.length, 5);
     assert.deepEqual(objs.map((o) => o['metric.kernelRelError']), rows.map((r) => r.metrics['kernelRelError'] ?? null));
     assert.deepEqual(objs.map((o) => o['status']), rows.map((r) => r.status));
+    // `campaign start FILE.yaml --wait` from a YAML spec.
+    const yml = path.join(t.dir, 'c.yaml');
+    const yid = `yaml-${rid()}`;
+    fs.writeFileSync(yml, `id: ${yid}\nconcurrency: 2\ngrid:\n  kind: grf\n  base: { graph: ${karate}, kernel: reg-laplacian, scale: 0.25, pHalt: 0.5 }\n  axes:\n    walks: [2, 4]\n`);
+    assert.match(await text(['start', yml, '--wait']), /done: 2 ok, 0 failed of 2/);
+    assert.deepEqual((await (await t.fleet.campaigns.get(yid)).rows()).map((r) => r.params['walks']), [2, 4]);
+    // A bad file is a typed error before anything starts.
+    fs.writeFileSync(yml, 'grid: { kind: grf, base: { graph: x, kernel: reg-laplacian, scale: 0.25, pHalt: 0.5 }, axes: { walks: [2, 0] } }\n');
+    await assert.rejects(campaignCommand(t.fleet, ['start', yml]), (e) => isGramfleetError(e) && e.code === 'INPUT_OUT_OF_RANGE' && e.message.includes('grid.axes.walks[1]'));
     // Starting the same id again is a typed error.
     await assert.rejects(t.fleet.campaigns.start(spec), (e) => isGramfleetError(e) && e.code === 'INPUT_INVALID');
   });
