@@ -84,6 +84,19 @@ interface Collector { results: Map<string, TaskResult>; waiters: Map<string, ((r
 export function createRaySdk(dp: DataPlane, store: ArrayStore): RaySdk {
   const prefix = dp.names.prefix;
   const collectors = new Map<string, Collector>();
+  // Each object-store read opens a consumer: bound how many run at once (get of 10,000 refs).
+  let active = 0;
+  const queued: (() => void)[] = [];
+  const fetchArray = async (ref: ArrayRef): Promise<NdArray> => {
+    if (active >= 32) await new Promise<void>((r) => queued.push(r));
+    active++;
+    try {
+      return await store.get(ref);
+    } finally {
+      active--;
+      queued.shift()?.();
+    }
+  };
 
   const startCollector = async (jobId: string, expected: number, c: Collector): Promise<void> => {
     const consumer = await dp.js.consumers.get(dp.names.resultsStream, { filter_subjects: [jobResultsFilter(prefix, jobId)], deliver_policy: DeliverPolicy.All });
@@ -119,7 +132,7 @@ export function createRaySdk(dp: DataPlane, store: ArrayStore): RaySdk {
 
   async function get(ref: Ref): Promise<PutValue> {
     if (ref.kind === 'object') {
-      const a: NdArray = ref.inline !== undefined ? ndFromInline(ref.inline) : await store.get(ref.array!);
+      const a: NdArray = ref.inline !== undefined ? ndFromInline(ref.inline) : await fetchArray(ref.array!);
       return ref.form === 'number' ? Number(a.data[0]) : ref.form === 'f64' ? (a.data as Float64Array) : a;
     }
     await collectors.get(ref.jobId)?.published;
@@ -127,7 +140,7 @@ export function createRaySdk(dp: DataPlane, store: ArrayStore): RaySdk {
     if (r.error !== undefined) throw GramfleetError.fromPayload({ ...r.error, details: { ...r.error.details, task: ref.id } });
     const out = r.outputs[0];
     if (out === undefined) return new Float64Array(0);
-    return (await store.get(out)).data as Float64Array;
+    return (await fetchArray(out)).data as Float64Array;
   }
 
   return {
