@@ -163,4 +163,19 @@ describe('campaigns (real Temporal + NATS)', () => {
     assert.deepEqual(rows.map((r) => [r.index, r.params, csrDigest(r.artifacts['phi'] as never), r.metrics['phiNnz']]),
       refRows.map((r) => [r.index, r.params, csrDigest(r.artifacts['phi'] as never), r.metrics['phiNnz']]));
   });
+  // Last: its timed-out attempts leave shards for the workers to finish.
+  it('per-run retry: a run past its time limit is started again, then recorded failed with JOB_TIMEOUT after its attempts', async () => {
+    const id = `retry-${rid()}`;
+    const heavy = { kind: 'grf', graph: sharedGraph('cora.npz'), kernel: 'reg-laplacian', scale: 0.25, walks: 2048, pHalt: 0.1, seed: 1 };
+    const h = await t.fleet.campaigns.start({ id, concurrency: 1, runTimeoutMs: 1000, retry: { maxAttempts: 2, backoffMs: 100 }, runs: [heavy] });
+    const s = await h.result();
+    assert.deepEqual([s.runsDone, s.runsFailed], [0, 1]);
+    const [row] = await h.rows();
+    assert.equal(row!.status, 'failed');
+    assert.equal(row!.error?.code, 'JOB_TIMEOUT', row!.error?.message);
+    assert.equal(row!.attempts, 2);
+    assert.equal(row!.childId, `${id}-r000000-a2`);
+    const execs = await childExecutions(client, id);
+    assert.deepEqual([...execs.keys()].sort(), [`${id}-r000000-a1`, `${id}-r000000-a2`]);
+  });
 });
