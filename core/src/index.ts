@@ -96,3 +96,6 @@ export type {
   CampaignActivities, CampaignPhase, CampaignPrepareInput, CampaignProgress, CampaignRecord, CampaignRecordInput, CampaignRow, CampaignRunningRun,
   CampaignSummary, CampaignWorkflowInput,
 } from './campaign/contract';
+// --- Ray-like SDK: user WebAssembly kernels (owned by the campaign/SDK work) ---
+export { USER_WASM_MAX_MEMORY_MB, USER_WASM_OP, WASM_PAGE, checkUserModule, inspectWasm, parseUserWasmAttrs } from './sdk/user-wasm';
+export type { UserWasmAttrs, WasmLimits, WasmModuleInfo } from './sdk/user-wasm';

@@ -10,6 +10,7 @@ import { LocalCluster, defaultDataDir } from './cluster/local-cluster';
 import { connect, type Fleet, type GrfJobSpec } from './sdk';
 import { writeCsrNpz } from './io/npz';
 import { createProgressBar } from './progress';
+import { CAMPAIGN_USAGE, campaignCommand } from './campaign/cli';
 import { K8S_USAGE, k8sCommand } from './k8s/cli';
 
 const USAGE = `usage:
@@ -19,7 +20,8 @@ const USAGE = `usage:
   gramfleet grf --graph FILE(.npz|.adjlist|.mtx) --kernel reg-laplacian|diffusion|p-step|cosine|custom
                 [--d D] [--beta B] [--p P] [--alpha a0,a1,...] --scale c --walks m --p-halt p [--seed s]
                 [--variance none|antithetic|repelling] [--estimator same-walk|independent]
-                [--label-spreading FRACTION] [--workers N] --out phi.npz [--json]`;
+                [--label-spreading FRACTION] [--workers N] --out phi.npz [--json]
+${CAMPAIGN_USAGE}`;
 
 /** Runs the CLI; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -30,6 +32,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'down': return await down(rest);
       case 'status': return await status(rest);
       case 'grf': return await grf(rest);
+      case 'campaign': return await campaign(rest);
       case 'k8s': return await k8sCommand(rest);
       case undefined: case 'help': case '--help': case '-h':
         process.stdout.write(USAGE + '\n' + K8S_USAGE + '\n');
@@ -199,4 +202,15 @@ function intArg(name: string, s: string): number {
   const x = numArg(name, s);
   if (!Number.isInteger(x)) throw new GramfleetError('INPUT_INVALID', `--${name} must be an integer, got ${JSON.stringify(s)}`, { field: name });
   return x;
+}
+
+async function campaign(args: string[]): Promise<number> {
+  const i = args.indexOf('--data-dir');
+  const dataDir = i >= 0 ? args[i + 1] : undefined;
+  const fleet = await connect({ startLocal: false, ...(dataDir !== undefined ? { dataDir } : {}) });
+  try {
+    return await campaignCommand(fleet, args);
+  } finally {
+    await fleet.close();
+  }
 }

@@ -23,6 +23,8 @@ export { createCampaignActivities } from './campaign/activities';
 export type { CampaignActivityDeps } from './campaign/activities';
 export { workloadRunner } from './campaign/workloads';
 export type { RunExtract, WorkloadDeps, WorkloadRunner } from './campaign/workloads';
+export { INLINE_MAX_BYTES, createRaySdk } from './ray';
+export type { MapOptions, ObjectRef, PutValue, RaySdk, Ref, TaskRef, WasmKernel } from './ray';
 export { defaultKubeConfig, kubeConfigFor } from './k8s/client';
 export type { KubeConfig, KubeConfigForOptions, KubernetesObject } from './k8s/client';
 export { GROUP as K8S_GROUP, VERSION as K8S_VERSION, KERNEL_CAMPAIGN, KERNEL_CAMPAIGN_PHASES, kernelCampaignCrd, kernelCampaignSpecSchema } from './k8s/crd';

@@ -6,10 +6,12 @@
  */
 import * as fs from 'node:fs';
 import { kernelsWasmPath } from '@gramfleet/wasm';
-import { OPS } from '@gramfleet/core';
+import { OPS, USER_WASM_OP } from '@gramfleet/core';
 import { createKernelPool } from './pool';
 import { startWorker } from './runtime';
 import { createJsonLogger } from './log';
+import { createSandbox } from './sandbox/sandbox';
+import { withUserWasm } from './sandbox/with-user-wasm';
 import { healthPortFromEnv, startHealthServer } from './health';
 
 async function main(): Promise<void> {
@@ -26,13 +28,13 @@ async function main(): Promise<void> {
   const healthPort = healthPortFromEnv(env);
   if (healthPort !== undefined) await startHealthServer({ port: healthPort, ready: () => serving });
   const module = await WebAssembly.compile(fs.readFileSync(kernelsWasmPath));
-  const pool = createKernelPool({ module, threads: Number(env['GRAMFLEET_THREADS'] ?? '1') });
+  const pool = withUserWasm(createKernelPool({ module, threads: Number(env['GRAMFLEET_THREADS'] ?? '1') }), createSandbox({ threads: Number(env['GRAMFLEET_THREADS'] ?? '1') }));
   const dataPlane = {
     ...(env['GRAMFLEET_ACK_WAIT_MS'] !== undefined ? { ackWaitMs: Number(env['GRAMFLEET_ACK_WAIT_MS']) } : {}),
     ...(env['GRAMFLEET_MAX_DELIVER'] !== undefined ? { maxDeliver: Number(env['GRAMFLEET_MAX_DELIVER']) } : {}),
   };
   const w = await startWorker({
-    natsUrl, cls: 'wasm', pool, log, ops: OPS.ids(), dataPlane,
+    natsUrl, cls: 'wasm', pool, log, ops: [...OPS.ids(), USER_WASM_OP], dataPlane,
     ...(env['GRAMFLEET_PREFIX'] !== undefined ? { prefix: env['GRAMFLEET_PREFIX'] } : {}),
     ...(workerId !== undefined ? { workerId } : {}),
   });

@@ -122,7 +122,11 @@ export function compileCampaignSpec(raw: unknown, defaultId?: string): CompiledC
       if (gridRuns > CAMPAIGN_MAX_RUNS) throw outOfRange('grid.axes', `at most ${CAMPAIGN_MAX_RUNS} combinations`, gridRuns);
     }
     grid = Object.freeze({ kind, base: Object.freeze({ ...base }), axes: Object.freeze(axes) });
-    // Validate every axis value once against the base (cheap), not every combination.
+    // The first combination as a whole, then every axis value once against it (cheap; not
+    // every combination): an error names the axis value that broke a bound.
+    const first: Record<string, unknown> = { ...base };
+    for (const [k, vs] of axes) first[k] = vs[0];
+    compileWorkloadParams(kind, first, 'grid');
     for (const [k, vs] of axes) {
       vs.forEach((v, i) => {
         const probe: Record<string, unknown> = { ...base };

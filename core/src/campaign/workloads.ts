@@ -30,9 +30,11 @@ export interface GrfRunParams extends GrfParams {
   readonly labelSpreading?: { readonly trainFraction?: number; readonly seed?: number };
   /** @default 'wasm' */
   readonly backend?: 'wasm' | 'gpu';
+  /** Also measure ‖K − Φ₁Φ₂ᵀ‖F/‖K‖F against the exact kernel (graphs up to 4096 nodes). @default false */
+  readonly exactError?: boolean;
 }
 
-const GRF_FIELDS = new Set(['graph', 'kernel', 'scale', 'walks', 'pHalt', 'seed', 'variance', 'estimator', 'shardNodes', 'batchShards', 'window', 'labelSpreading', 'backend']);
+const GRF_FIELDS = new Set(['graph', 'kernel', 'scale', 'walks', 'pHalt', 'seed', 'variance', 'estimator', 'shardNodes', 'batchShards', 'window', 'labelSpreading', 'backend', 'exactError']);
 
 const WORKLOADS: Readonly<Record<string, CampaignWorkload>> = {
   grf: {
@@ -41,6 +43,7 @@ const WORKLOADS: Readonly<Record<string, CampaignWorkload>> = {
       for (const k of Object.keys(params)) if (!GRF_FIELDS.has(k)) throw invalidField(`${where}.${k}`, `a GRF parameter (${[...GRF_FIELDS].join('|')})`, k);
       str(`${where}.graph`, params['graph']);
       if (params['backend'] !== undefined && params['backend'] !== 'wasm' && params['backend'] !== 'gpu') throw invalidField(`${where}.backend`, 'wasm|gpu', params['backend']);
+      if (params['exactError'] !== undefined && typeof params['exactError'] !== 'boolean') throw invalidField(`${where}.exactError`, 'true|false', params['exactError']);
       try {
         compileGrfParams(params as unknown as GrfParams);
       } catch (e) {

@@ -7,7 +7,7 @@ import { campaignWorkload, type CampaignActivities, type CampaignRow, type Logge
 import type { ArrayStore, DataPlane } from '@gramfleet/workers';
 import { toFailure } from '../activities';
 import type { CampaignTable } from './table';
-import { workloadRunner } from './workloads';
+import { workloadRunner, type WorkloadDeps } from './workloads';
 
 /** Dependencies of the campaign activities. */
 export interface CampaignActivityDeps {
@@ -22,6 +22,7 @@ export interface CampaignActivityDeps {
 /** Builds the campaign activities. */
 export function createCampaignActivities(deps: CampaignActivityDeps): CampaignActivities {
   const { table, log } = deps;
+  const workloadDeps = (): WorkloadDeps => ({ dp: deps.dp, store: deps.store, memoryBudgetBytes: deps.memoryBudgetBytes ?? 8 * 1024 ** 3 });
   const wrap = <A, R>(f: (a: A) => Promise<R>) => async (a: A): Promise<R> => {
     try {
       return await f(a);
@@ -37,13 +38,11 @@ export function createCampaignActivities(deps: CampaignActivityDeps): CampaignAc
     }),
     campaignPrepareRun: wrap(async (p) => {
       const w = campaignWorkload(p.kind);
-      const args = await workloadRunner(p.kind).prepare(p.params, p.childId, p.runTimeoutMs, {
-        dp: deps.dp, store: deps.store, memoryBudgetBytes: deps.memoryBudgetBytes ?? 8 * 1024 ** 3,
-      });
+      const args = await workloadRunner(p.kind).prepare(p.params, p.childId, p.runTimeoutMs, workloadDeps());
       return { workflowType: w.workflowType, args };
     }),
     campaignRecordRun: wrap(async (r) => {
-      const ex = r.error === undefined ? workloadRunner(r.kind).extract(r.result) : { metrics: {}, artifacts: {} };
+      const ex = r.error === undefined ? await workloadRunner(r.kind).extract(r.result, r.params, workloadDeps()) : { metrics: {}, artifacts: {} };
       const row: CampaignRow = {
         campaignId: r.campaignId, index: r.index, runId: r.runId, kind: r.kind, params: r.params,
         status: r.error === undefined ? 'done' : 'failed', metrics: ex.metrics, artifacts: ex.artifacts,

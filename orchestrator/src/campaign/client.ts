@@ -106,8 +106,10 @@ export function createCampaignClient(o: { readonly client: Client; readonly nc: 
       const compiled = 'runsTotal' in spec ? compileCampaignSpec(stripCompiled(spec)) : compileCampaignSpec(spec, spec.id ?? newCampaignId());
       const workflowId = so.workflowId ?? compiled.id;
       const input: CampaignWorkflowInput & { historyLimit?: number } = { spec: compiled, ...(so.historyLimit !== undefined ? { historyLimit: so.historyLimit } : {}) };
+      if ((await (await table()).record(compiled.id)) !== null) throw new GramfleetError('INPUT_INVALID', `campaign id ${compiled.id} is already in use`, { field: 'id', value: compiled.id });
       try {
-        await retrying(() => o.client.workflow.start(CAMPAIGN_WORKFLOW, { taskQueue: o.taskQueue, workflowId, args: [input] }));
+        // A finished campaign's id is never reused: its rows would be overwritten.
+        await retrying(() => o.client.workflow.start(CAMPAIGN_WORKFLOW, { taskQueue: o.taskQueue, workflowId, args: [input], workflowIdReusePolicy: 'REJECT_DUPLICATE' }));
       } catch (e) {
         if (e instanceof WorkflowExecutionAlreadyStartedError) throw new GramfleetError('INPUT_INVALID', `campaign id ${compiled.id} is already in use (workflow ${workflowId})`, { field: 'id', value: compiled.id });
         throw e;

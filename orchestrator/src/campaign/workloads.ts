@@ -7,11 +7,15 @@
  */
 import * as os from 'node:os';
 import {
-  GramfleetError, campaignWorkload, compileGrfParams, defaultShardNodes, normalisedWeights, num, validateGraph,
+  GramfleetError, campaignWorkload, compileGrfParams, csrWithValues, defaultShardNodes, exactKernelDense, normalisedWeights, num, outOfRange, relFrobError, validateGraph,
   type ArrayRef, type CsrRef, type GrfJobInput, type GrfJobResult, type GrfRunParams, type WorkerClass,
 } from '@gramfleet/core';
 import type { ArrayStore, DataPlane } from '@gramfleet/workers';
+import { loadCsr } from '../grf-assemble';
 import { loadGraph } from '../io/graph-files';
+
+/** Largest graph for which a GRF run may ask for `exactError`. */
+export const GRF_EXACT_MAX_NODES = 4096;
 
 /** What `prepare` may use. */
 export interface WorkloadDeps {
@@ -32,7 +36,7 @@ export interface WorkloadRunner {
   /** The child workflow's arguments for one attempt, whose child (and job) id is `childId`. */
   prepare(params: Readonly<Record<string, unknown>>, childId: string, timeoutMs: number, deps: WorkloadDeps): Promise<readonly unknown[]>;
   /** Scalar metrics and artifact references from the child's result. */
-  extract(result: unknown): RunExtract;
+  extract(result: unknown, params: Readonly<Record<string, unknown>>, deps: WorkloadDeps): Promise<RunExtract>;
 }
 
 const RUNNERS: Readonly<Record<string, WorkloadRunner>> = {
@@ -44,6 +48,7 @@ const RUNNERS: Readonly<Record<string, WorkloadRunner>> = {
       const csr = g.csr;
       validateGraph(csr, { maxBytes: deps.memoryBudgetBytes });
       const n = csr.shape[0];
+      if (spec.exactError === true && n > GRF_EXACT_MAX_NODES) throw outOfRange('exactError', `used only for graphs of at most ${GRF_EXACT_MAX_NODES} nodes`, n);
       const phiBytes = n * Math.min(n, Math.ceil(params.walks / params.pHalt)) * 12 * params.streams.length;
       if (phiBytes > deps.memoryBudgetBytes) {
         throw new GramfleetError('INPUT_TOO_LARGE', `graph: features for n=${n}, walks=${params.walks} need about ${phiBytes} bytes, above the memory budget of ${deps.memoryBudgetBytes} bytes`, { field: 'graph', needBytes: phiBytes, budgetBytes: deps.memoryBudgetBytes });
@@ -67,13 +72,24 @@ const RUNNERS: Readonly<Record<string, WorkloadRunner>> = {
       };
       return [input];
     },
-    extract(result): RunExtract {
+    async extract(result, raw, deps): Promise<RunExtract> {
       const r = result as GrfJobResult;
+      const spec = raw as unknown as GrfRunParams;
       const metrics: Record<string, number | string> = {
         n: r.n, shards: r.shards, phiNnz: r.nnz.reduce((a, b) => a + b, 0), computeMs: Math.round(r.computeMs * 1000) / 1000,
         publishedTasks: r.publishedTasks, duplicateResults: r.duplicateResults, phiDigest: r.phi.map((p) => p.data.digest.slice(0, 16)).join('+'),
       };
       if (r.labelSpreading !== undefined) metrics['labelSpreadingAccuracy'] = r.labelSpreading.accuracy;
+      if (spec.exactError === true) {
+        // Against the exact kernel of the same normalised graph (float64, dense).
+        const params = compileGrfParams(spec);
+        const g = await loadGraph(spec.graph, { maxBytes: deps.memoryBudgetBytes });
+        const w = normalisedWeights(g.csr, params.scale);
+        const exact = exactKernelDense(csrWithValues(g.csr, w), params.kernel, { radius: params.scale });
+        const phi1 = await loadCsr(deps.store, r.phi[0]!);
+        const phi2 = r.phi[1] === undefined ? phi1 : await loadCsr(deps.store, r.phi[1]);
+        metrics['kernelRelError'] = relFrobError(exact, phi1, phi2);
+      }
       const artifacts: Record<string, CsrRef> = {};
       r.phi.forEach((p, i) => { artifacts[r.phi.length === 1 ? 'phi' : `phi${i + 1}`] = p; });
       return { metrics, artifacts };
