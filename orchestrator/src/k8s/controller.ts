@@ -214,6 +214,12 @@ export class KernelCampaignController {
       status = (await handle.describe()).status.name;
     } catch (e) {
       if (!(e instanceof WorkflowNotFoundError)) throw e;
+      if (st.workflowRunId !== undefined) {
+        // started before, now unknown to Temporal (e.g. past its retention): never start a second one
+        await this.writeStatus(obj, { ...base, phase: 'Failed', runsRunning: 0 },
+          [accepted, cond('Complete', 'False', 'WorkflowNotFound', `workflow ${workflowId} (run ${st.workflowRunId}) is no longer known to Temporal`, generation)]);
+        return {};
+      }
       let runId: string;
       try {
         const h = await c.workflow.start<(i: CampaignWorkflowInput) => Promise<CampaignSummary>>(CAMPAIGN_WORKFLOW, {

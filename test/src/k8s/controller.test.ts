@@ -155,6 +155,18 @@ describe('KernelCampaign controller (real kube-apiserver + Temporal + NATS)', { 
     assert.equal(d.status.name, 'CANCELLED');
   });
 
+  it('a workflow that vanished from Temporal is not started again: the resource fails with WorkflowNotFound', async () => {
+    await create(env.admin, kc('vanish', { concurrency: 1, runs: [{ ...slow, walks: 4096 }, { ...slow, walks: 4096, seed: 5 }] }));
+    await until(async () => (await get('vanish'))?.status?.phase === 'Running', 60_000, 'vanish to run');
+    const s0 = (await get('vanish'))!.status!;
+    await client.workflowService.deleteWorkflowExecution({ namespace: t.cluster.state.namespace, workflowExecution: { workflowId: s0.workflowId! } });
+    await until(async () => (await get('vanish'))?.status?.phase === 'Failed', 60_000, 'vanish to fail');
+    const s = (await get('vanish'))!.status!;
+    assert.equal(s.conditions?.find((c) => c.type === 'Complete')?.reason, 'WorkflowNotFound');
+    assert.equal(s.workflowRunId, s0.workflowRunId);
+    await assert.rejects(client.workflow.getHandle(s0.workflowId!).describe(), WorkflowNotFoundError);
+  });
+
   it('rides through a kube-apiserver restart: the broken watch is restarted with backoff and relists', async () => {
     warnings.length = 0;
     await env.restartApiServer();
