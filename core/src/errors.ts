@@ -39,6 +39,11 @@ export const ERROR_CODES = {
   GPU_COMPILE_FAILED: { retryable: false, summary: 'NVRTC could not compile a CUDA C kernel' },
   GPU_OUT_OF_MEMORY: { retryable: true, summary: 'a device allocation would exceed the GPU memory budget' },
   CLUSTER_NO_GPU_WORKER: { retryable: false, summary: "backend 'gpu' was asked for but no GPU worker with the op is registered" },
+  KERNEL_USER_TRAP: { retryable: false, summary: "a user's WebAssembly module trapped (its instance was discarded; the worker keeps serving)" },
+  KERNEL_USER_TIMEOUT: { retryable: false, summary: "a user's WebAssembly task ran past its time limit and its thread was terminated" },
+  KERNEL_USER_MEMORY_LIMIT: { retryable: false, summary: "a user's WebAssembly module needed more memory than its cap" },
+  KERNEL_SANDBOX_DENIED: { retryable: false, summary: "a user's WebAssembly module tried to reach the host (files, sockets, environment) or imports what the sandbox does not provide" },
+  KERNEL_BAD_MODULE: { retryable: false, summary: "a user's WebAssembly module is invalid or lacks the named export" },
 } as const;
 
 /** A code from {@link ERROR_CODES}. */

@@ -104,3 +104,20 @@ export { KRON_FACTOR_OP_ID, KRON_GP_SOLVE_OP_ID, KRON_SLAB_OP_ID, kronFactorOp, 
 export type { KronFactorAttrs, KronGpSolveAttrs, KronSlabAttrs, KronSlabStep } from './ops/kron-gp';
 export { slabRanges } from './jobs/kron-job';
 export type { KronActivities, KronCandidateResult, KronFinishInput, KronHyper, KronJobInput, KronJobResult, KronTransposeInput, KronTransposeOutput } from './jobs/kron-job';
+// --- campaigns (owned by the campaign work) ---
+export {
+  CAMPAIGN_MAX_CONCURRENCY, CAMPAIGN_MAX_LIST_RUNS, CAMPAIGN_MAX_RUNS, campaignAttemptId, campaignRunAt, campaignRunId, checkCampaignId, compileCampaignSpec,
+} from './campaign/spec';
+export type { CampaignGrid, CampaignRetry, CampaignRunSpec, CampaignSpec, CompiledCampaignSpec } from './campaign/spec';
+export { campaignWorkload, compileWorkloadParams, workloadKinds } from './campaign/workloads';
+export type { CampaignWorkload, GrfRunParams } from './campaign/workloads';
+export {
+  CAMPAIGN_PROGRESS_QUERY, CAMPAIGN_RUNNING_QUERY, CAMPAIGN_WORKFLOW, campaignRowKey, campaignRowsFilter, campaignTable,
+} from './campaign/contract';
+export type {
+  CampaignActivities, CampaignPhase, CampaignPrepareInput, CampaignProgress, CampaignRecord, CampaignRecordInput, CampaignRow, CampaignRunningRun,
+  CampaignSummary, CampaignWorkflowInput,
+} from './campaign/contract';
+// --- Ray-like SDK: user WebAssembly kernels (owned by the campaign/SDK work) ---
+export { USER_WASM_MAX_MEMORY_MB, USER_WASM_OP, WASM_PAGE, checkUserModule, inspectWasm, parseUserWasmAttrs } from './sdk/user-wasm';
+export type { UserWasmAttrs, WasmLimits, WasmModuleInfo } from './sdk/user-wasm';

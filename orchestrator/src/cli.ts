@@ -11,6 +11,8 @@ import { connect, type Fleet, type GrfJobSpec } from './sdk';
 import { writeCsrNpz } from './io/npz';
 import { createProgressBar } from './progress';
 import { KRON_USAGE, kronGpCommand } from './kron-cli';
+import { CAMPAIGN_USAGE, campaignCommand } from './campaign/cli';
+import { K8S_USAGE, k8sCommand } from './k8s/cli';
 
 const USAGE = `usage:
   gramfleet up [--workers N] [--threads T] [--data-dir DIR] [--gpu-workers G]
@@ -21,7 +23,8 @@ const USAGE = `usage:
                 [--variance none|antithetic|repelling] [--estimator same-walk|independent]
                 [--label-spreading FRACTION] [--workers N] --out phi.npz [--json]
                 [--backend auto|wasm|gpu]
-${KRON_USAGE}`;
+${KRON_USAGE}
+${CAMPAIGN_USAGE}`;
 
 /** Runs the CLI; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -33,8 +36,10 @@ export async function main(argv: string[]): Promise<number> {
       case 'status': return await status(rest);
       case 'grf': return await grf(rest);
       case 'kron-gp': return await kronGpCommand(rest);
+      case 'campaign': return await campaign(rest);
+      case 'k8s': return await k8sCommand(rest);
       case undefined: case 'help': case '--help': case '-h':
-        process.stdout.write(USAGE + '\n');
+        process.stdout.write(USAGE + '\n' + K8S_USAGE + '\n');
         return cmd === undefined ? 2 : 0;
       default:
         process.stderr.write(`unknown command ${cmd}\n${USAGE}\n`);
@@ -208,4 +213,15 @@ function intArg(name: string, s: string): number {
   const x = numArg(name, s);
   if (!Number.isInteger(x)) throw new GramfleetError('INPUT_INVALID', `--${name} must be an integer, got ${JSON.stringify(s)}`, { field: name });
   return x;
+}
+
+async function campaign(args: string[]): Promise<number> {
+  const i = args.indexOf('--data-dir');
+  const dataDir = i >= 0 ? args[i + 1] : undefined;
+  const fleet = await connect({ startLocal: false, ...(dataDir !== undefined ? { dataDir } : {}) });
+  try {
+    return await campaignCommand(fleet, args);
+  } finally {
+    await fleet.close();
+  }
 }

@@ -18,6 +18,8 @@ import { loadGraph } from './io/graph-files';
 import { loadCsr } from './grf-assemble';
 import { prepareKron, type KronGpJobSpec } from './kron-submit';
 import type { KronJobResult } from '@gramfleet/core';
+import { createCampaignClient, type CampaignClient } from './campaign/client';
+import { createRaySdk, type RaySdk } from './ray';
 
 /** Options of {@link connect}. */
 export interface ConnectOptions {
@@ -97,6 +99,18 @@ export interface Fleet {
   readonly local: LocalCluster | undefined;
   /** Closes connections; stops the local cluster if this call started it. */
   close(): Promise<void>;
+  /** Experiment campaigns: start, watch, results, cancel, list. */
+  readonly campaigns: CampaignClient;
+  /** Stores a value (arrays in the object store by reference; small values inline). */
+  readonly put: RaySdk['put'];
+  /** The value behind an object or task reference. */
+  readonly get: RaySdk['get'];
+  /** Checks and stores a user's WebAssembly module; returns its content digest. */
+  readonly registerWasm: RaySdk['registerWasm'];
+  /** One sandboxed task per input on the WASM workers. */
+  readonly map: RaySdk['map'];
+  /** Waits until some references are ready. */
+  readonly wait: RaySdk['wait'];
 }
 
 /** Connects to a cluster (the local one unless addresses are given). */
@@ -127,9 +141,12 @@ export async function connect(o: ConnectOptions = {}): Promise<Fleet> {
   const connection = await Connection.connect({ address: temporalAddress });
   const client = new Client({ connection, namespace });
   const budget = o.memoryBudgetBytes ?? 8 * 1024 ** 3;
+  const ray = createRaySdk(dp, store);
 
   const fleet: Fleet = {
     local,
+    campaigns: createCampaignClient({ client, nc, prefix, taskQueue }),
+    put: ray.put, get: ray.get, registerWasm: ray.registerWasm, map: ray.map, wait: ray.wait,
     async submit(spec: JobSpec): Promise<JobHandle<GrfJobResult>> {
       if ((spec as { kind?: unknown }).kind !== 'grf') throw new GramfleetError('INPUT_INVALID', `kind must be 'grf', got ${String((spec as { kind?: unknown }).kind)}`, { field: 'kind' });
       const input = await prepareGrf(spec, dp, store, budget);
@@ -149,6 +166,7 @@ export async function connect(o: ConnectOptions = {}): Promise<Fleet> {
     getCsr: (ref: CsrRef) => loadCsr(store, ref),
     workers: () => registeredWorkers(dp),
     async close(): Promise<void> {
+      await ray.close();
       await connection.close().catch(() => undefined);
       await dp.close();
       if (owned) await local?.stop();

@@ -3,13 +3,17 @@
  * activities. When the Temporal server goes away the worker is rebuilt with backoff, so a
  * restarted dev server is ridden through. Configuration from the environment:
  * GRAMFLEET_TEMPORAL_ADDRESS, GRAMFLEET_NAMESPACE, GRAMFLEET_TASK_QUEUE, GRAMFLEET_NATS_URL,
- * GRAMFLEET_PREFIX, GRAMFLEET_ACK_WAIT_MS, GRAMFLEET_MAX_DELIVER, GRAMFLEET_LOG_LEVEL.
+ * GRAMFLEET_PREFIX, GRAMFLEET_ACK_WAIT_MS, GRAMFLEET_MAX_DELIVER, GRAMFLEET_LOG_LEVEL,
+ * GRAMFLEET_HEALTH_PORT (serves /healthz and /readyz: ready while the Temporal worker runs).
  */
 import { NativeConnection, Worker, Runtime, DefaultLogger } from '@temporalio/worker';
 import { resourceNames } from '@gramfleet/core';
 import { connectNats, createArrayStore, createJsonLogger, openDataPlane } from '@gramfleet/workers';
+import { healthPortFromEnv, startHealthServer } from '@gramfleet/workers';
 import { createActivities } from './activities';
 import { createKronActivities } from './kron-activities';
+import { createCampaignActivities } from './campaign/activities';
+import { openCampaignTable } from './campaign/table';
 
 async function main(): Promise<void> {
   const env = process.env;
@@ -20,6 +24,9 @@ async function main(): Promise<void> {
   const taskQueue = env['GRAMFLEET_TASK_QUEUE'] ?? 'gramfleet';
   const natsUrl = env['GRAMFLEET_NATS_URL'] ?? 'nats://127.0.0.1:4222';
   const names = resourceNames(env['GRAMFLEET_PREFIX'] ?? 'gf');
+  let running = false;
+  const healthPort = healthPortFromEnv(env);
+  if (healthPort !== undefined) await startHealthServer({ port: healthPort, ready: () => running });
   Runtime.install({ logger: new DefaultLogger(level === 'debug' ? 'DEBUG' : 'WARN') });
   const nc = await connectNats(natsUrl, 'gramfleet-orchestrator');
   const dp = await openDataPlane(nc, names, {
@@ -28,6 +35,7 @@ async function main(): Promise<void> {
   });
   const store = createArrayStore(dp.arrays, names.arraysBucket);
   const activities = { ...createActivities({ dp, store, log }), ...createKronActivities({ store, log }) };
+  const campaignActivities = createCampaignActivities({ dp, store, log, table: await openCampaignTable(nc, names.prefix) });
   let stopping = false;
   let current: Worker | undefined;
   const stop = (): void => {
@@ -41,16 +49,19 @@ async function main(): Promise<void> {
     try {
       const connection = await NativeConnection.connect({ address });
       const worker = await Worker.create({
-        connection, namespace, taskQueue, activities,
+        connection, namespace, taskQueue, activities: { ...activities, ...campaignActivities },
         workflowsPath: require.resolve('@gramfleet/workflows'),
         maxConcurrentActivityTaskExecutions: 64,
       });
       current = worker;
       log.info('orchestrator worker running', { address, namespace, taskQueue });
       backoff = 250;
+      running = true;
       await worker.run();
+      running = false;
       await connection.close().catch(() => undefined);
     } catch (e) {
+      running = false;
       if (stopping) break;
       log.warn('temporal worker stopped; rebuilding', { err: (e as Error).message, backoffMs: backoff });
       await new Promise((r) => setTimeout(r, backoff));

@@ -3,3 +3,5 @@ export { grfWorkflow, progressQuery } from './grf';
 export type { GrfCarry } from './grf';
 export { kronGpWorkflow, kronProgressQuery } from './kron';
 export type { KronProgress } from './kron';
+export { CAMPAIGN_HISTORY_LIMIT, campaignProgressQuery, campaignRunningQuery, campaignWorkflow } from './campaign';
+export type { CampaignCarry, CampaignWorkflowOptions } from './campaign';

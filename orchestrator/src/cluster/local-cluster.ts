@@ -241,6 +241,20 @@ export class LocalCluster {
     this.save();
   }
 
+  /**
+   * Starts again whichever of nats-server, the Temporal dev server and the orchestrator is
+   * not in the cluster any more (after {@link kill}), on the same ports and stores, then
+   * `workers` more WASM workers. Used to bring a whole cluster back after a full stop.
+   */
+  async resume(workers = 0): Promise<void> {
+    const has = (n: string): boolean => this.state.processes.some((p) => p.name === n);
+    if (!has('nats')) await this.startNats();
+    if (!has('temporal')) await this.startTemporal();
+    if (!has('orchestrator')) await this.startOrchestrator();
+    for (let i = 0; i < workers; i++) await this.addWorker();
+    this.save();
+  }
+
   private entry(name: string): ProcessEntry {
     const p = this.state.processes.find((q) => q.name === name);
     if (p === undefined) throw new GramfleetError('CLUSTER_NOT_RUNNING', `no process named ${name} in this cluster`, { name });

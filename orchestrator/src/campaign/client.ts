@@ -1,0 +1,159 @@
+/**
+ * The campaign client used by the SDK (`fleet.campaigns`) and the CLI: start a campaign from
+ * a spec (object, YAML or JSON file), watch its progress, read its result table, cancel it,
+ * list campaigns. Everything a campaign produces is read from the result table (NATS KV),
+ * not from the workflow history.
+ */
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { parse as parseYaml } from 'yaml';
+import type { NatsConnection } from '@nats-io/transport-node';
+import {
+  CAMPAIGN_PROGRESS_QUERY, CAMPAIGN_RUNNING_QUERY, CAMPAIGN_WORKFLOW, GramfleetError, compileCampaignSpec,
+  type CampaignProgress, type CampaignRecord, type CampaignRow, type CampaignRunningRun, type CampaignSpec, type CampaignSummary,
+  type CampaignWorkflowInput, type CompiledCampaignSpec, type JobProgress,
+} from '@gramfleet/core';
+import { fromTemporal } from '../sdk';
+import { openCampaignTable, type CampaignTable } from './table';
+
+/** A started campaign. */
+export interface CampaignHandle {
+  readonly campaignId: string;
+  /** Workflow id of the campaign. */
+  readonly workflowId: string;
+  /** The `campaignProgress` query (retried while Temporal restarts). */
+  progress(): Promise<CampaignProgress>;
+  /** The runs in flight, each with its child's own progress when it answers. */
+  running(): Promise<(CampaignRunningRun & { progress?: JobProgress })[]>;
+  /** Waits for the end; a failed or cancelled campaign rejects with a typed error. */
+  result(): Promise<CampaignSummary>;
+  /** The result table: one row per finished run, by index. */
+  rows(): Promise<CampaignRow[]>;
+  /** Cancels the campaign (running children are cancelled; written rows stay). */
+  cancel(): Promise<void>;
+}
+
+/** Options of {@link CampaignClient.start}. */
+export interface CampaignStartOptions {
+  /** Workflow id. @default the campaign id */
+  readonly workflowId?: string;
+  /** History events per generation before continue-as-new (tests make this small). */
+  readonly historyLimit?: number;
+}
+
+/** Campaign operations of a connection. */
+export interface CampaignClient {
+  /** Validates the spec (typed errors before anything runs) and starts the campaign workflow. */
+  start(spec: CampaignSpec | CompiledCampaignSpec, o?: CampaignStartOptions): Promise<CampaignHandle>;
+  /** A handle for a campaign started earlier (by campaign id; its record names the workflow). */
+  get(campaignId: string): Promise<CampaignHandle>;
+  /** Every campaign in the table. */
+  list(): Promise<CampaignRecord[]>;
+}
+
+/** Reads a campaign spec from a `.yaml`/`.yml`/`.json` file (not yet validated). */
+export function readCampaignFile(file: string): CampaignSpec {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new GramfleetError('INPUT_FILE_UNREADABLE', `campaign file ${file} cannot be read: ${(e as Error).message}`, { field: 'spec', file });
+  }
+  try {
+    const ext = path.extname(file).toLowerCase();
+    return (ext === '.json' ? JSON.parse(text) : parseYaml(text)) as CampaignSpec;
+  } catch (e) {
+    throw new GramfleetError('INPUT_FILE_UNREADABLE', `campaign file ${file} is not valid ${path.extname(file) === '.json' ? 'JSON' : 'YAML'}: ${(e as Error).message}`, { field: 'spec', file });
+  }
+}
+
+/** A fresh campaign id: `c-<time>-<random>`. */
+export function newCampaignId(): string {
+  return `c-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+}
+
+/** Builds the campaign client over a Temporal client and a NATS connection. */
+export function createCampaignClient(o: { readonly client: Client; readonly nc: NatsConnection; readonly prefix: string; readonly taskQueue: string }): CampaignClient {
+  let tableP: Promise<CampaignTable> | undefined;
+  const table = (): Promise<CampaignTable> => (tableP ??= openCampaignTable(o.nc, o.prefix));
+  const handle = (campaignId: string, workflowId: string): CampaignHandle => {
+    const h: WorkflowHandle = o.client.workflow.getHandle(workflowId);
+    return {
+      campaignId, workflowId,
+      progress: () => retrying(() => h.query<CampaignProgress>(CAMPAIGN_PROGRESS_QUERY)),
+      async running() {
+        const rs = await retrying(() => h.query<CampaignRunningRun[]>(CAMPAIGN_RUNNING_QUERY));
+        return Promise.all(rs.map(async (r) => {
+          const p = await o.client.workflow.getHandle(r.childId).query<JobProgress>('progress').catch(() => undefined);
+          return p === undefined ? r : { ...r, progress: p };
+        }));
+      },
+      async result() {
+        try {
+          return await retrying(() => h.result() as Promise<CampaignSummary>);
+        } catch (e) {
+          throw fromTemporal(e, campaignId);
+        }
+      },
+      rows: async () => (await table()).rows(campaignId),
+      cancel: () => retrying(() => h.cancel()).then(() => undefined),
+    };
+  };
+  return {
+    async start(spec, so = {}) {
+      const compiled = 'runsTotal' in spec ? compileCampaignSpec(stripCompiled(spec)) : compileCampaignSpec(spec, spec.id ?? newCampaignId());
+      const workflowId = so.workflowId ?? compiled.id;
+      const input: CampaignWorkflowInput & { historyLimit?: number } = { spec: compiled, ...(so.historyLimit !== undefined ? { historyLimit: so.historyLimit } : {}) };
+      if ((await (await table()).record(compiled.id)) !== null) throw new GramfleetError('INPUT_INVALID', `campaign id ${compiled.id} is already in use`, { field: 'id', value: compiled.id });
+      try {
+        // A finished campaign's id is never reused: its rows would be overwritten.
+        await retrying(() => o.client.workflow.start(CAMPAIGN_WORKFLOW, { taskQueue: o.taskQueue, workflowId, args: [input], workflowIdReusePolicy: 'REJECT_DUPLICATE' }));
+      } catch (e) {
+        if (e instanceof WorkflowExecutionAlreadyStartedError) throw new GramfleetError('INPUT_INVALID', `campaign id ${compiled.id} is already in use (workflow ${workflowId})`, { field: 'id', value: compiled.id });
+        throw e;
+      }
+      return handle(compiled.id, workflowId);
+    },
+    async get(campaignId) {
+      const rec = await (await table()).record(campaignId);
+      if (rec === null) {
+        // Not registered yet (the workflow's first activity has not run): the id is the workflow id.
+        try {
+          await o.client.workflow.getHandle(campaignId).describe();
+        } catch (e) {
+          if (e instanceof WorkflowNotFoundError) throw new GramfleetError('INPUT_INVALID', `no campaign ${campaignId}`, { field: 'campaignId', value: campaignId });
+          throw e;
+        }
+        return handle(campaignId, campaignId);
+      }
+      return handle(campaignId, rec.workflowId);
+    },
+    list: async () => (await table()).records(),
+  };
+}
+
+/** A compiled spec given back to `start` is recompiled from its user-facing fields. */
+function stripCompiled(c: CompiledCampaignSpec): CampaignSpec {
+  return {
+    id: c.id, name: c.name, concurrency: c.concurrency, retry: c.retry, runTimeoutMs: c.runTimeoutMs,
+    ...(c.runs.length > 0 ? { runs: c.runs.map((r) => ({ kind: r.kind, ...r.params })) } : {}),
+    ...(c.grid !== undefined ? { grid: { kind: c.grid.kind, base: c.grid.base, axes: Object.fromEntries(c.grid.axes) } } : {}),
+  };
+}
+
+/** Retries a Temporal client call while the server is unavailable (e.g. restarting). */
+async function retrying<T>(f: () => Promise<T>, timeoutMs = 120_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (let wait = 200; ; wait = Math.min(wait * 2, 3_000)) {
+    try {
+      return await f();
+    } catch (e) {
+      const msg = (e as Error).message ?? '';
+      const transient = /UNAVAILABLE|ECONNREFUSED|connection|transport|Deadline|deadline|14 /.test(msg) && !(e instanceof WorkflowExecutionAlreadyStartedError) && !(e instanceof WorkflowNotFoundError);
+      if (!transient || Date.now() > until) throw e;
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * The campaign workload registry (orchestrator side): kind → how a run's parameters become
+ * its child workflow's input (`prepare`, which may read files and upload arrays by digest —
+ * idempotent), and how the child's result becomes a row's metrics and artifact references
+ * (`extract`). The pure side (workflow type, parameter validation) is
+ * `core/src/campaign/workloads.ts`. Adding a workload: one entry here, one there.
+ */
+import * as os from 'node:os';
+import {
+  GramfleetError, campaignWorkload, compileGrfParams, csrWithValues, defaultShardNodes, exactKernelDense, normalisedWeights, num, outOfRange, relFrobError, validateGraph,
+  type ArrayRef, type CsrRef, type GrfJobInput, type GrfJobResult, type GrfRunParams, type WorkerClass,
+} from '@gramfleet/core';
+import type { ArrayStore, DataPlane } from '@gramfleet/workers';
+import { loadCsr } from '../grf-assemble';
+import { loadGraph } from '../io/graph-files';
+
+/** Largest graph for which a GRF run may ask for `exactError`. */
+export const GRF_EXACT_MAX_NODES = 4096;
+
+/** What `prepare` may use. */
+export interface WorkloadDeps {
+  readonly dp: DataPlane;
+  readonly store: ArrayStore;
+  /** Memory budget a run must fit, bytes. */
+  readonly memoryBudgetBytes: number;
+}
+
+/** Metrics and artifact references of a finished run. */
+export interface RunExtract {
+  readonly metrics: Record<string, number | string>;
+  readonly artifacts: Record<string, ArrayRef | CsrRef>;
+}
+
+/** The orchestrator side of one workload. */
+export interface WorkloadRunner {
+  /** The child workflow's arguments for one attempt, whose child (and job) id is `childId`. */
+  prepare(params: Readonly<Record<string, unknown>>, childId: string, timeoutMs: number, deps: WorkloadDeps): Promise<readonly unknown[]>;
+  /** Scalar metrics and artifact references from the child's result. */
+  extract(result: unknown, params: Readonly<Record<string, unknown>>, deps: WorkloadDeps): Promise<RunExtract>;
+}
+
+const RUNNERS: Readonly<Record<string, WorkloadRunner>> = {
+  grf: {
+    async prepare(raw, childId, timeoutMs, deps): Promise<readonly unknown[]> {
+      const spec = raw as unknown as GrfRunParams;
+      const params = compileGrfParams(spec);
+      const g = await loadGraph(spec.graph, { maxBytes: deps.memoryBudgetBytes });
+      const csr = g.csr;
+      validateGraph(csr, { maxBytes: deps.memoryBudgetBytes });
+      const n = csr.shape[0];
+      if (spec.exactError === true && n > GRF_EXACT_MAX_NODES) throw outOfRange('exactError', `used only for graphs of at most ${GRF_EXACT_MAX_NODES} nodes`, n);
+      const phiBytes = n * Math.min(n, Math.ceil(params.walks / params.pHalt)) * 12 * params.streams.length;
+      if (phiBytes > deps.memoryBudgetBytes) {
+        throw new GramfleetError('INPUT_TOO_LARGE', `graph: features for n=${n}, walks=${params.walks} need about ${phiBytes} bytes, above the memory budget of ${deps.memoryBudgetBytes} bytes`, { field: 'graph', needBytes: phiBytes, budgetBytes: deps.memoryBudgetBytes });
+      }
+      if (spec.labelSpreading !== undefined && g.labels === undefined) throw new GramfleetError('INPUT_INVALID', 'labelSpreading needs labels in the graph file', { field: 'labels' });
+      const trainFraction = spec.labelSpreading === undefined ? undefined : num('labelSpreading.trainFraction', spec.labelSpreading.trainFraction ?? 0.1, { min: 0, max: 1, minExclusive: true, maxExclusive: true });
+      let threads = 0;
+      for await (const k of await deps.dp.workers.keys()) { void k; threads++; }
+      const shardNodes = params.shardNodes ?? defaultShardNodes(n, threads || os.cpus().length);
+      const weights = normalisedWeights(csr, params.scale);
+      const graph = {
+        indptr: await deps.store.put({ dtype: 'i32', shape: [csr.indptr.length], data: csr.indptr }),
+        indices: await deps.store.put({ dtype: 'i32', shape: [csr.indices.length], data: csr.indices }),
+        weights: await deps.store.put({ dtype: 'f64', shape: [weights.length], data: weights }),
+      };
+      const labels = trainFraction === undefined || g.labels === undefined ? undefined : await deps.store.put({ dtype: 'i32', shape: [g.labels.length], data: g.labels });
+      const input: GrfJobInput = {
+        jobId: childId, n, nnz: csr.indices.length, graph, params, shardNodes, cls: (spec.backend ?? 'wasm') as WorkerClass, timeoutMs,
+        ...(labels !== undefined ? { labels } : {}),
+        ...(trainFraction !== undefined ? { labelSpreading: { trainFraction, seed: spec.labelSpreading?.seed ?? 0 } } : {}),
+      };
+      return [input];
+    },
+    async extract(result, raw, deps): Promise<RunExtract> {
+      const r = result as GrfJobResult;
+      const spec = raw as unknown as GrfRunParams;
+      const metrics: Record<string, number | string> = {
+        n: r.n, shards: r.shards, phiNnz: r.nnz.reduce((a, b) => a + b, 0), computeMs: Math.round(r.computeMs * 1000) / 1000,
+        publishedTasks: r.publishedTasks, duplicateResults: r.duplicateResults, phiDigest: r.phi.map((p) => p.data.digest.slice(0, 16)).join('+'),
+      };
+      if (r.labelSpreading !== undefined) metrics['labelSpreadingAccuracy'] = r.labelSpreading.accuracy;
+      if (spec.exactError === true) {
+        // Against the exact kernel of the same normalised graph (float64, dense).
+        const params = compileGrfParams(spec);
+        const g = await loadGraph(spec.graph, { maxBytes: deps.memoryBudgetBytes });
+        const w = normalisedWeights(g.csr, params.scale);
+        const exact = exactKernelDense(csrWithValues(g.csr, w), params.kernel, { radius: params.scale });
+        const phi1 = await loadCsr(deps.store, r.phi[0]!);
+        const phi2 = r.phi[1] === undefined ? phi1 : await loadCsr(deps.store, r.phi[1]);
+        metrics['kernelRelError'] = relFrobError(exact, phi1, phi2);
+      }
+      const artifacts: Record<string, CsrRef> = {};
+      r.phi.forEach((p, i) => { artifacts[r.phi.length === 1 ? 'phi' : `phi${i + 1}`] = p; });
+      return { metrics, artifacts };
+    },
+  },
+};
+
+/** The runner of a kind; the kind must also be in the core catalogue. */
+export function workloadRunner(kind: string): WorkloadRunner {
+  campaignWorkload(kind);
+  const r = Object.prototype.hasOwnProperty.call(RUNNERS, kind) ? RUNNERS[kind] : undefined;
+  if (r === undefined) throw new GramfleetError('INPUT_INVALID', `kind ${kind} has no orchestrator runner`, { field: 'kind', value: kind });
+  return r;
+}

@@ -1,0 +1,204 @@
+/**
+ * The KernelCampaign controller against a real kube-apiserver + etcd and a real local cluster
+ * (Temporal dev server, NATS JetStream, orchestrator, WASM workers). The controller runs as
+ * its service account with only the RBAC the renderer/chart grant it. Proves: a KernelCampaign
+ * starts exactly one campaign workflow whose progress `.status` follows to Succeeded; bad run
+ * parameters fail the resource with the typed error and start nothing; a controller restart
+ * mid-campaign starts no second workflow; deletion cancels the workflow and then removes the
+ * finalizer. Also checks the health endpoints of the worker and orchestrator processes.
+ */
+import { after, before, describe, it } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as http from 'node:http';
+import * as path from 'node:path';
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import {
+  KERNEL_CAMPAIGN, K8S_GROUP, K8S_VERSION, KernelCampaignController, k8sApi, kernelCampaignCrd, kernelCampaignWorkflowId,
+  renderManifests, type KernelCampaign, type KubernetesObject,
+} from '@gramfleet/orchestrator';
+import { campaignTable, type Logger } from '@gramfleet/core';
+import { sharedGraph, startTestCluster, until, type TestCluster } from '../integration/harness';
+import { CONTROLLER_SA, envTestUnavailable, startEnvTest, type EnvTest } from './envtest';
+import { apply, create, ensureNamespace, installCrd } from './kube';
+
+const skip = envTestUnavailable();
+if (skip !== undefined) console.log(`# skipping the KernelCampaign controller tests: ${skip}`);
+const NS = 'team-a';
+const ROOT = path.resolve(__dirname, '..', '..', '..');
+
+describe('KernelCampaign controller (real kube-apiserver + Temporal + NATS)', { skip }, () => {
+  let env: EnvTest;
+  let t: TestCluster;
+  let client: Client;
+  let ctrl: KernelCampaignController | undefined;
+  const api = (): InstanceType<typeof k8sApi.CustomObjectsApi> => env.admin.makeApiClient(k8sApi.CustomObjectsApi);
+  const base = { group: K8S_GROUP, version: K8S_VERSION, plural: KERNEL_CAMPAIGN.plural, namespace: NS };
+  const get = async (name: string): Promise<KernelCampaign | undefined> => {
+    try {
+      return (await api().getNamespacedCustomObject({ ...base, name })) as KernelCampaign;
+    } catch (e) {
+      if ((e as { code?: number }).code === 404) return undefined;
+      throw e;
+    }
+  };
+  const startController = async (): Promise<KernelCampaignController> => KernelCampaignController.start({
+    kubeConfig: env.controller, temporalAddress: t.cluster.state.temporalAddress, taskQueue: t.cluster.state.taskQueue,
+    prefix: t.cluster.state.prefix, pollIntervalMs: 300, resyncMs: 5000, log: captured,
+  });
+  const kc = (name: string, spec: Record<string, unknown>): KubernetesObject =>
+    ({ apiVersion: `${K8S_GROUP}/${K8S_VERSION}`, kind: KERNEL_CAMPAIGN.kind, metadata: { name, namespace: NS }, spec } as KubernetesObject);
+  const karate = { kind: 'grf', graph: sharedGraph('karate.adjlist'), kernel: 'reg-laplacian', scale: 0.25, walks: 8, pHalt: 0.5 };
+  const karateParams = Object.fromEntries(Object.entries(karate).filter(([k]) => k !== 'kind'));
+  // a run that takes a while: many walks on cora in small shards
+  const slow = { kind: 'grf', graph: sharedGraph('cora.npz'), kernel: 'reg-laplacian', scale: 0.25, walks: 1024, pHalt: 0.5, shardNodes: 50 };
+  const warnings: string[] = [];
+  const captured: Logger = { debug() {}, info() {}, warn(msg) { warnings.push(msg); }, error(msg) { warnings.push(msg); } };
+  const executions = async (workflowId: string): Promise<number> => {
+    let n = 0;
+    for await (const w of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) if (w.workflowId === workflowId) n++;
+    return n;
+  };
+
+  before(async () => {
+    env = await startEnvTest('controller');
+    await installCrd(env.admin, kernelCampaignCrd() as KubernetesObject);
+    await ensureNamespace(env.admin, CONTROLLER_SA.namespace);
+    await ensureNamespace(env.admin, NS);
+    // the controller's RBAC exactly as rendered (ServiceAccount, ClusterRole, ClusterRoleBinding)
+    for (const o of renderManifests({ namespace: CONTROLLER_SA.namespace })) {
+      if (['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding'].includes(o.kind ?? '')) await apply(env.admin, o);
+    }
+    t = await startTestCluster('k8s-ctrl', { workers: 2 });
+    client = new Client({ connection: await Connection.connect({ address: t.cluster.state.temporalAddress }), namespace: t.cluster.state.namespace });
+    ctrl = await startController();
+  });
+  after(async () => {
+    await ctrl?.stop();
+    await client?.connection.close().catch(() => undefined);
+    await t?.stop();
+    await env?.stop();
+  });
+
+  it('the rendered service account name is the one the controller authenticates as', () => {
+    const sa = renderManifests({ namespace: CONTROLLER_SA.namespace }).find((o) => o.kind === 'ServiceAccount');
+    assert.equal(sa?.metadata?.name, CONTROLLER_SA.name);
+    assert.equal(ctrl?.ready(), true);
+  });
+
+  it('a KernelCampaign starts exactly one campaign workflow and .status follows it to Succeeded', async () => {
+    await create(env.admin, kc('sweep', { concurrency: 2, grid: { kind: 'grf', base: karateParams, axes: { seed: [1, 2, 3] } } }));
+    const seen = new Set<string>();
+    await until(async () => {
+      const s = (await get('sweep'))?.status;
+      if (s?.phase !== undefined) seen.add(s.phase);
+      return s?.phase === 'Succeeded' || s?.phase === 'Failed';
+    }, 180_000, 'sweep to finish');
+    const obj = (await get('sweep'))!;
+    const s = obj.status!;
+    assert.equal(s.phase, 'Succeeded', JSON.stringify(s));
+    assert.ok(seen.has('Running'), `phases seen: ${[...seen].join(',')}`);
+    assert.deepEqual([s.runsTotal, s.runsDone, s.runsFailed, s.runsRunning], [3, 3, 0, 0]);
+    assert.equal(s.workflowId, kernelCampaignWorkflowId(obj.metadata!.uid!));
+    assert.deepEqual(s.resultRef, { bucket: campaignTable(t.cluster.state.prefix).runsBucket, keyPrefix: `kc-${obj.metadata!.uid!}.` });
+    assert.deepEqual(s.conditions?.map((c) => [c.type, c.status]), [['Accepted', 'True'], ['Started', 'True'], ['Complete', 'True']]);
+    assert.deepEqual(obj.metadata?.finalizers, [KERNEL_CAMPAIGN.finalizer]);
+    const d = await client.workflow.getHandle(s.workflowId!).describe();
+    assert.equal(d.status.name, 'COMPLETED');
+    assert.equal(d.runId, s.workflowRunId);
+    assert.equal(await executions(s.workflowId!), 1);
+  });
+
+  it('bad run parameters: phase Failed with the typed error naming the field, no workflow started', async () => {
+    await create(env.admin, kc('bad-scale', { runs: [{ ...karate, scale: 0.8 }] }));
+    await until(async () => (await get('bad-scale'))?.status?.phase === 'Failed', 60_000, 'bad-scale to fail');
+    const obj = (await get('bad-scale'))!;
+    const accepted = obj.status?.conditions?.find((c) => c.type === 'Accepted');
+    assert.equal(accepted?.status, 'False');
+    assert.equal(accepted?.reason, 'INPUT_OUT_OF_RANGE');
+    assert.match(accepted?.message ?? '', /runs\[0\]\.scale/);
+    await assert.rejects(client.workflow.getHandle(kernelCampaignWorkflowId(obj.metadata!.uid!)).describe(), WorkflowNotFoundError);
+    // recorded as a Warning event on the object (the controller's RBAC allows events)
+    const events = await env.admin.makeApiClient(k8sApi.CoreV1Api).listNamespacedEvent({ namespace: NS, fieldSelector: `involvedObject.uid=${obj.metadata!.uid!}` });
+    assert.deepEqual(events.items.map((e) => [e.type, e.reason]), [['Warning', 'INPUT_OUT_OF_RANGE']]);
+  });
+
+  it('restarting the controller mid-campaign starts no second workflow', async () => {
+    await create(env.admin, kc('restart', { concurrency: 1, runs: [slow, { ...slow, seed: 2 }, karate] }));
+    await until(async () => (await get('restart'))?.status?.phase === 'Running', 60_000, 'restart to run');
+    const before = (await get('restart'))!.status!;
+    await ctrl!.stop();
+    ctrl = undefined;
+    // mid-campaign: the workflow is still running while no controller runs
+    assert.equal((await client.workflow.getHandle(before.workflowId!).describe()).status.name, 'RUNNING');
+    // the campaign goes on without a controller; a new one picks it up from the API server and Temporal
+    ctrl = await startController();
+    await until(async () => ['Succeeded', 'Failed'].includes((await get('restart'))?.status?.phase ?? ''), 240_000, 'restart to finish');
+    const s = (await get('restart'))!.status!;
+    assert.equal(s.phase, 'Succeeded', JSON.stringify(s));
+    assert.equal(s.runsDone, 3);
+    assert.equal(s.workflowRunId, before.workflowRunId);
+    assert.equal(await executions(s.workflowId!), 1);
+  });
+
+  it('deleting a KernelCampaign cancels its workflow, then removes the finalizer', async () => {
+    await create(env.admin, kc('doomed', { concurrency: 1, runs: [{ ...slow, walks: 4096 }, { ...slow, walks: 4096, seed: 9 }] }));
+    await until(async () => (await get('doomed'))?.status?.phase === 'Running', 60_000, 'doomed to run');
+    const obj = (await get('doomed'))!;
+    assert.equal((await client.workflow.getHandle(obj.status!.workflowId!).describe()).status.name, 'RUNNING');
+    await api().deleteNamespacedCustomObject({ ...base, name: 'doomed' });
+    // the finalizer holds the object until the workflow has closed
+    const held = await get('doomed');
+    assert.ok(held === undefined || held.metadata?.deletionTimestamp !== undefined);
+    await until(async () => (await get('doomed')) === undefined, 120_000, 'doomed to be gone');
+    const d = await client.workflow.getHandle(kernelCampaignWorkflowId(obj.metadata!.uid!)).describe();
+    assert.equal(d.status.name, 'CANCELLED');
+  });
+
+  it('a workflow that vanished from Temporal is not started again: the resource fails with WorkflowNotFound', async () => {
+    await create(env.admin, kc('vanish', { concurrency: 1, runs: [{ ...slow, walks: 4096 }, { ...slow, walks: 4096, seed: 5 }] }));
+    await until(async () => (await get('vanish'))?.status?.phase === 'Running', 60_000, 'vanish to run');
+    const s0 = (await get('vanish'))!.status!;
+    await client.workflowService.deleteWorkflowExecution({ namespace: t.cluster.state.namespace, workflowExecution: { workflowId: s0.workflowId! } });
+    await until(async () => (await get('vanish'))?.status?.phase === 'Failed', 60_000, 'vanish to fail');
+    const s = (await get('vanish'))!.status!;
+    assert.equal(s.conditions?.find((c) => c.type === 'Complete')?.reason, 'WorkflowNotFound');
+    assert.equal(s.workflowRunId, s0.workflowRunId);
+    await assert.rejects(client.workflow.getHandle(s0.workflowId!).describe(), WorkflowNotFoundError);
+  });
+
+  it('rides through a kube-apiserver restart: the broken watch is restarted with backoff and relists', async () => {
+    warnings.length = 0;
+    await env.restartApiServer();
+    await create(env.admin, kc('after-restart', { runs: [karate] }));
+    await until(async () => ['Succeeded', 'Failed'].includes((await get('after-restart'))?.status?.phase ?? ''), 120_000, 'after-restart to finish');
+    assert.equal((await get('after-restart'))!.status!.phase, 'Succeeded');
+    assert.ok(warnings.includes('kernelcampaign watch failed; restarting'), `warnings: ${warnings.join(' | ')}`);
+  });
+
+  it('health endpoints: the WASM worker and the orchestrator answer /healthz and become ready on /readyz', async () => {
+    const get200 = (port: number, p: string): Promise<number> => new Promise((resolve) => {
+      http.get({ host: '127.0.0.1', port, path: p }, (r) => { r.resume(); resolve(r.statusCode ?? 0); }).on('error', () => resolve(0));
+    });
+    const procs: [string, Record<string, string>][] = [
+      [path.join(ROOT, 'workers', 'dist', 'main.js'), { GRAMFLEET_WORKER_ID: 'health-probe' }],
+      [path.join(ROOT, 'orchestrator', 'dist', 'worker-host.js'), { GRAMFLEET_TEMPORAL_ADDRESS: t.cluster.state.temporalAddress, GRAMFLEET_TASK_QUEUE: `${t.cluster.state.taskQueue}-health` }],
+    ];
+    for (const [script, extra] of procs) {
+      const port = 20_000 + Math.floor(Math.random() * 20_000);
+      const child = spawn(process.execPath, [script], {
+        stdio: 'ignore',
+        env: { ...process.env, GRAMFLEET_NATS_URL: t.cluster.state.natsUrl, GRAMFLEET_PREFIX: t.cluster.state.prefix, GRAMFLEET_HEALTH_PORT: String(port), GRAMFLEET_LOG_LEVEL: 'warn', ...extra },
+      });
+      try {
+        await until(async () => (await get200(port, '/healthz')) === 200, 60_000, `${path.basename(script)} /healthz`);
+        await until(async () => (await get200(port, '/readyz')) === 200, 60_000, `${path.basename(script)} /readyz`);
+        assert.equal(await get200(port, '/nope'), 404);
+      } finally {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+      }
+    }
+  });
+});

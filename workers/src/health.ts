@@ -1,0 +1,60 @@
+/**
+ * Liveness and readiness over HTTP for Kubernetes probes: `GET /healthz` answers 200 while
+ * the process runs; `GET /readyz` answers 200 when `ready()` holds (connected, serving) and
+ * 503 otherwise. Started by each process entrypoint when GRAMFLEET_HEALTH_PORT is set.
+ */
+import * as http from 'node:http';
+
+/** Options of {@link startHealthServer}. */
+export interface HealthServerOptions {
+  /** TCP port; 0 picks a free one. */
+  readonly port: number;
+  /** @default '0.0.0.0' */
+  readonly host?: string;
+  /** Whether the process is ready to serve (checked on every /readyz). */
+  readonly ready: () => boolean;
+}
+
+/** A running health server. */
+export interface HealthServer {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** Starts the health server; resolves once it listens. */
+export function startHealthServer(o: HealthServerOptions): Promise<HealthServer> {
+  const server = http.createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405).end();
+    } else if (path === '/healthz' || path === '/livez') {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+    } else if (path === '/readyz') {
+      let ok = false;
+      try { ok = o.ready(); } catch { ok = false; }
+      res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ready\n' : 'not ready\n');
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port, o.host ?? '0.0.0.0', () => {
+      server.unref();
+      const a = server.address();
+      resolve({
+        port: typeof a === 'object' && a !== null ? a.port : o.port,
+        close: () => new Promise<void>((r) => server.close(() => r())),
+      });
+    });
+  });
+}
+
+/** The port from GRAMFLEET_HEALTH_PORT, or undefined when unset; a bad value throws. */
+export function healthPortFromEnv(env: NodeJS.ProcessEnv): number | undefined {
+  const v = env['GRAMFLEET_HEALTH_PORT'];
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`GRAMFLEET_HEALTH_PORT must be a port number (got ${v})`);
+  return n;
+}

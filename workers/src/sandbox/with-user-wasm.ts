@@ -1,0 +1,23 @@
+/**
+ * Routes the `user-wasm` op to the sandbox and every other op to the kernel pool, so a worker
+ * serves both through one `KernelPool` (the runtime does not change).
+ */
+import { USER_WASM_OP, type NdArray } from '@gramfleet/core';
+import type { KernelPool, KernelRun } from '../pool';
+import type { Sandbox } from './sandbox';
+
+/** A pool that also runs users' WebAssembly kernels in `sandbox`. */
+export function withUserWasm(pool: KernelPool, sandbox: Sandbox): KernelPool {
+  return {
+    threads: pool.threads,
+    async run(op: string, attrs: unknown, inputs: NdArray[]): Promise<KernelRun> {
+      if (op !== USER_WASM_OP) return pool.run(op, attrs, inputs);
+      const r = await sandbox.run((attrs ?? {}) as Record<string, unknown>, inputs);
+      return { outputs: [{ dtype: 'f64', shape: [r.output.length], data: r.output }], backend: 'wasm-user', computeMs: r.computeMs };
+    },
+    async close(): Promise<void> {
+      await sandbox.close();
+      await pool.close();
+    },
+  };
+}

@@ -1,0 +1,139 @@
+/**
+ * The campaign workflow: runs every run of a campaign spec as a child workflow (the run's
+ * workload, e.g. `grfWorkflow`) with at most `concurrency` in flight, deterministic child ids
+ * (`<campaignId>-r000042-a1`), a per-run retry policy for retryable errors, and a row per
+ * finished run written to the result table (NATS KV, outside the history) by an activity.
+ * A failed run is recorded with its typed error and does not stop the others. Before the
+ * history grows large it drains the runs in flight and continues as new.
+ */
+import {
+  ApplicationFailure, ChildWorkflowFailure, ParentClosePolicy, TimeoutFailure, continueAsNew, defineQuery, executeChild, isCancellation,
+  proxyActivities, setHandler, sleep, workflowInfo,
+} from '@temporalio/workflow';
+import {
+  CAMPAIGN_PROGRESS_QUERY, CAMPAIGN_RUNNING_QUERY, ERROR_CODES, campaignAttemptId, campaignRunAt, campaignRunId, isErrorCode,
+  type CampaignActivities, type CampaignPhase, type CampaignProgress, type CampaignRunningRun, type CampaignSummary, type CampaignWorkflowInput,
+  type ErrorPayload,
+} from '@gramfleet/core';
+
+const PERMANENT = Object.entries(ERROR_CODES).filter(([, v]) => !v.retryable).map(([k]) => k);
+
+/** Query: the campaign's progress. */
+export const campaignProgressQuery = defineQuery<CampaignProgress>(CAMPAIGN_PROGRESS_QUERY);
+/** Query: the runs in flight. */
+export const campaignRunningQuery = defineQuery<CampaignRunningRun[]>(CAMPAIGN_RUNNING_QUERY);
+
+/** Events after which a generation stops launching runs and continues as new (below Temporal's suggestion too). */
+export const CAMPAIGN_HISTORY_LIMIT = 10_000;
+
+/** State carried over `continueAsNew`. Runs below `next` are finished and have rows. */
+export interface CampaignCarry {
+  readonly next: number;
+  readonly runsDone: number;
+  readonly runsFailed: number;
+  readonly generation: number;
+  readonly startedAt: number;
+  readonly table: CampaignSummary['table'];
+}
+
+/** Options of the workflow beyond the contract (tests use a small history limit). */
+export interface CampaignWorkflowOptions {
+  /** @default CAMPAIGN_HISTORY_LIMIT */
+  readonly historyLimit?: number;
+}
+
+/** Runs a campaign to the end; see the module comment. */
+export async function campaignWorkflow(input: CampaignWorkflowInput & CampaignWorkflowOptions, carry?: CampaignCarry): Promise<CampaignSummary> {
+  const spec = input.spec;
+  const acts = proxyActivities<CampaignActivities>({
+    startToCloseTimeout: 10 * 60_000,
+    retry: { initialInterval: 1_000, backoffCoefficient: 2, maximumInterval: 10_000, nonRetryableErrorTypes: PERMANENT },
+  });
+  const startedAt = carry?.startedAt ?? Date.now();
+  const generation = carry?.generation ?? 0;
+  let next = carry?.next ?? 0;
+  let runsDone = carry?.runsDone ?? 0;
+  let runsFailed = carry?.runsFailed ?? 0;
+  let phase: CampaignPhase = 'running';
+  const running = new Map<number, CampaignRunningRun>();
+  setHandler(campaignProgressQuery, () => ({
+    campaignId: spec.id, phase, runsTotal: spec.runsTotal, runsDone, runsFailed, runsRunning: running.size, generation, startedAt,
+  }));
+  setHandler(campaignRunningQuery, () => [...running.values()]);
+  const limit = input.historyLimit ?? CAMPAIGN_HISTORY_LIMIT;
+  const mustContinue = (): boolean => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength >= limit;
+
+  /** One run: attempts until done, a permanent error, or attempts exhausted; then its row. */
+  async function runOne(index: number): Promise<number> {
+    const run = campaignRunAt(spec, index);
+    const runId = campaignRunId(spec.id, index);
+    const runStarted = Date.now();
+    let result: unknown;
+    let error: ErrorPayload | undefined;
+    let childId = campaignAttemptId(runId, 1);
+    let attempt = 1;
+    for (; ; attempt++) {
+      childId = campaignAttemptId(runId, attempt);
+      running.set(index, { index, runId, childId, attempt, startedAt: Date.now() });
+      try {
+        const prep = await acts.campaignPrepareRun({ campaignId: spec.id, index, childId, kind: run.kind, params: run.params, runTimeoutMs: spec.runTimeoutMs });
+        result = await executeChild(prep.workflowType, {
+          workflowId: childId, args: [...prep.args], workflowExecutionTimeout: spec.runTimeoutMs, parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+        });
+        error = undefined;
+        break;
+      } catch (e) {
+        if (isCancellation(e)) throw e;
+        error = failurePayload(e);
+        if (!ERROR_CODES[error.code].retryable || attempt >= spec.retry.maxAttempts) break;
+        await sleep(spec.retry.backoffMs * 2 ** (attempt - 1));
+      }
+    }
+    await acts.campaignRecordRun({
+      campaignId: spec.id, index, runId, childId, kind: run.kind, params: run.params, attempts: attempt, startedAt: runStarted, finishedAt: Date.now(),
+      ...(error === undefined ? { result } : { error }),
+    });
+    if (error === undefined) runsDone++;
+    else runsFailed++;
+    running.delete(index);
+    return index;
+  }
+
+  try {
+    const table = carry?.table ?? await acts.campaignRegister({ campaignId: spec.id, name: spec.name, workflowId: workflowInfo().workflowId, runsTotal: spec.runsTotal, createdAt: startedAt, spec });
+    const inFlight = new Map<number, Promise<number>>();
+    while (next < spec.runsTotal || inFlight.size > 0) {
+      while (inFlight.size < spec.concurrency && next < spec.runsTotal && !mustContinue()) {
+        const i = next++;
+        inFlight.set(i, runOne(i));
+      }
+      if (inFlight.size === 0) break;
+      inFlight.delete(await Promise.race(inFlight.values()));
+    }
+    if (next < spec.runsTotal) {
+      await continueAsNew<typeof campaignWorkflow>(input, { next, runsDone, runsFailed, generation: generation + 1, startedAt, table });
+    }
+    phase = 'done';
+    return { campaignId: spec.id, runsTotal: spec.runsTotal, runsDone, runsFailed, generations: generation + 1, startedAt, finishedAt: Date.now(), table };
+  } catch (e) {
+    phase = isCancellation(e) ? 'cancelled' : 'failed';
+    throw e;
+  }
+}
+
+/** The typed error of a failed attempt: the first gramfleet code in the failure's cause chain. */
+function failurePayload(e: unknown): ErrorPayload {
+  let c: unknown = e;
+  let timedOut = false;
+  while (c !== undefined && c !== null) {
+    if (c instanceof ApplicationFailure && isErrorCode(c.type)) {
+      const d = c.details?.[0];
+      return { code: c.type, message: c.message, ...(typeof d === 'object' && d !== null ? { details: d as Record<string, unknown> } : {}) };
+    }
+    if (c instanceof TimeoutFailure) timedOut = true;
+    c = (c as { cause?: unknown }).cause;
+  }
+  if (timedOut) return { code: 'JOB_TIMEOUT', message: `[JOB_TIMEOUT] run did not finish in time: ${(e as Error).message}` };
+  const msg = e instanceof ChildWorkflowFailure ? `child ${e.execution?.workflowId ?? ''} failed: ${e.cause?.message ?? e.message}` : String((e as Error).message ?? e);
+  return { code: 'JOB_FAILED', message: `[JOB_FAILED] ${msg}` };
+}
