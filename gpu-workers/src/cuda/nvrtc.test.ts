@@ -21,7 +21,7 @@ let skip: string | false = false;
 try {
   nvrtc = openNvrtc({ libDirs: [BUNDLED_CUDA_LIB_DIR] });
 } catch (e) {
-  skip = `libnvrtc is not installed (${(e as Error).message}); run scripts/setup.sh`;
+  skip = `libnvrtc is not installed (${(e as Error).message}); run bash scripts/setup.sh --test`;
   console.log(`skipping NVRTC compile tests: ${skip}`);
 }
 
@@ -90,7 +90,7 @@ describe('NVRTC compiles every GPU kernel to PTX (no GPU needed)', { skip }, () 
 });
 
 const PTXAS = path.join(REPO_ROOT, '.gramfleet', 'cuda', 'bin', 'ptxas');
-const noPtxas = skip !== false ? skip : fs.existsSync(PTXAS) ? false : `ptxas is not installed at ${PTXAS}; run scripts/setup.sh`;
+const noPtxas = skip !== false ? skip : fs.existsSync(PTXAS) ? false : `ptxas is not installed at ${PTXAS}; run bash scripts/setup.sh --test`;
 if (noPtxas !== false && skip === false) console.log(`skipping the PTX assembly tests: ${noPtxas}`);
 
 describe('the PTX assembles to SASS for sm_80 and sm_90 (ptxas, no GPU needed)', { skip: noPtxas }, () => {
