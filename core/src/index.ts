@@ -82,3 +82,12 @@ export type { JobProgress, ShardBatchInput, ShardBatchOutput, ShardOutcome, Shar
 export { GRF_ESTIMATORS, GRF_VARIANCE, compileGrfParams, defaultShardNodes } from './jobs/grf-job';
 export type { CompiledGrfParams, GrfAssembleInput, GrfJobInput, GrfJobResult, GrfParams } from './jobs/grf-job';
 export type { ClusterActivities } from './jobs/activities';
+// --- EigenPro (owned by the EigenPro workload work) ---
+export { EIGENPRO_KERNELS, EIGENPRO_PROJECTIONS, EIGENPRO_TASKS, checkEigenProData, compileEigenProParams, defaultSubsampleSize, planEigenProMemory } from './eigenpro/params';
+export type { CompiledEigenProParams, DenseRows, EigenProData, EigenProDataShape, EigenProMemoryPlan, EigenProParams } from './eigenpro/params';
+export { EIGENPRO_STREAMS, eigenProSetupFromSpectrum, epochOrder, seededPermutation, subsampleRows } from './eigenpro/setup';
+export type { EigenProSetup, SpectrumInput } from './eigenpro/setup';
+export { accuracy, applyEigenPro2Update, eigenProSetup, mse, oneHot, trainEigenPro2 } from './eigenpro/train';
+export type { BatchTag, EigenProCheckpoint, EigenProCompute, EigenProTargets, EpochMetrics, TrainOptions, TrainResult } from './eigenpro/train';
+export { createReferenceCompute, kernelMatmulReference } from './eigenpro/reference';
+export type { ReferenceComputeData } from './eigenpro/reference';
