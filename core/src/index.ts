@@ -91,3 +91,4 @@ export { accuracy, applyEigenPro2Update, eigenProSetup, mse, oneHot, trainEigenP
 export type { BatchTag, EigenProCheckpoint, EigenProCompute, EigenProTargets, EpochMetrics, TrainOptions, TrainResult } from './eigenpro/train';
 export { createReferenceCompute, kernelMatmulReference } from './eigenpro/reference';
 export type { ReferenceComputeData } from './eigenpro/reference';
+export type { EigenProActivities, EigenProJobInput, EigenProJobResult, EigenProProgressEvent, EigenProSetupSummary } from './jobs/eigenpro-job';

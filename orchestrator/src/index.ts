@@ -15,3 +15,8 @@ export {
 export type { NpyStringArray, NpzValue, WriteCsrNpzOptions, WriteNpzOptions } from './io/npz';
 export { loadGraph, parseAdjlist, parseMatrixMarket } from './io/graph-files';
 export type { GraphFileFormat, LoadGraphOptions, LoadedGraph } from './io/graph-files';
+export { createEigenProActivities, shardRanges, summariseSetup } from './eigenpro/activity';
+export { eigenProHandle, prepareEigenPro } from './eigenpro/submit';
+export type { EigenProJobHandle, EigenProJobSpec } from './eigenpro/submit';
+export { decodeCsv, decodeIdx, loadRows } from './eigenpro/data-files';
+export type { LoadedRows } from './eigenpro/data-files';

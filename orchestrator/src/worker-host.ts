@@ -9,6 +9,7 @@ import { NativeConnection, Worker, Runtime, DefaultLogger } from '@temporalio/wo
 import { resourceNames } from '@gramfleet/core';
 import { connectNats, createArrayStore, createJsonLogger, openDataPlane } from '@gramfleet/workers';
 import { createActivities } from './activities';
+import { createEigenProActivities } from './eigenpro/activity';
 
 async function main(): Promise<void> {
   const env = process.env;
@@ -26,7 +27,7 @@ async function main(): Promise<void> {
     ...(env['GRAMFLEET_MAX_DELIVER'] !== undefined ? { maxDeliver: Number(env['GRAMFLEET_MAX_DELIVER']) } : {}),
   });
   const store = createArrayStore(dp.arrays, names.arraysBucket);
-  const activities = createActivities({ dp, store, log });
+  const activities = { ...createActivities({ dp, store, log }), ...createEigenProActivities({ dp, store, log }) };
   let stopping = false;
   let current: Worker | undefined;
   const stop = (): void => {
