@@ -12,3 +12,4 @@ export type { RunningWorker, WorkerOptions } from './runtime';
 export { createJsonLogger } from './log';
 export { GRF_ROWS_PER_CALL, GRF_STATUS, createGrfWalksWasmKernel, registerGrfWalksWasm } from './backends/wasm/grf-walks';
 export { registerReferenceKernels, registerWasmKernels } from './backends/wasm/register-all';
+export { createKernelBlockKernel, createKernelBlockMatmulKernel } from './backends/wasm/kernel-block';

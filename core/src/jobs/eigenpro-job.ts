@@ -44,6 +44,7 @@ export interface EigenProSetupSummary {
 export type EigenProProgressEvent =
   | { readonly kind: 'setup'; readonly jobId: string; readonly setup: EigenProSetupSummary; readonly batchesPerEpoch: number }
   | ({ readonly kind: 'epoch'; readonly jobId: string; readonly epochs: number } & EpochMetrics)
+  | { readonly kind: 'checkpoint'; readonly jobId: string; readonly epoch: number; readonly batch: number }
   | { readonly kind: 'resumed'; readonly jobId: string; readonly epoch: number; readonly batch: number; readonly attempt: number };
 
 /** Result of the training activity and of the workflow. */

@@ -201,8 +201,10 @@ async function train(deps: ActivityDeps, input: EigenProJobInput): Promise<Eigen
         perEpochSeen = perEpoch;
         batches++;
         if (batches % params.checkpointEvery === 0) {
-          await saveCheckpoint(dp.arrays, jobId, take());
+          const cp = take();
+          await saveCheckpoint(dp.arrays, jobId, cp);
           checkpoints++;
+          await publish({ kind: 'checkpoint', jobId, epoch: cp.epoch, batch: cp.batch }, `checkpoint-${cp.epoch}-${cp.batch}`);
         }
       },
       onEpoch: async (m) => {

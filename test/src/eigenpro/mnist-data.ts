@@ -7,12 +7,14 @@ import type { DenseRows } from '@gramfleet/core';
 
 interface DigitFile { readonly data: number[] }
 
+/** Rows with their values in a Float64Array. */
+export interface DigitRows extends DenseRows { readonly data: Float64Array }
+
 /** Loads the digits and splits them: `trainRows` rows for training (spread over classes), the rest for testing. */
-export function mnistDigits(trainRows: number): { train: DenseRows; trainLabels: DenseRows; test: DenseRows; testLabels: DenseRows } {
+export function mnistDigits(trainRows: number): { train: DigitRows; trainLabels: DigitRows; test: DigitRows; testLabels: DigitRows } {
   const per: number[][] = [];
   let total = 0;
   for (let k = 0; k < 10; k++) {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const f = require(`mnist/src/digits/${k}.json`) as DigitFile;
     per.push(f.data);
     total += f.data.length / 784;
