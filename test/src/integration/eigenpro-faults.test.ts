@@ -20,7 +20,7 @@ describe('EigenPro survives a killed worker and a restarted orchestrator (real s
     kind: 'eigenpro', train: data.train, trainLabels: data.trainLabels, test: { ...data.test, rows: 1000, data: data.test.data.slice(0, 1000 * 784) },
     testLabels: { ...data.testLabels, rows: 1000, data: data.testLabels.data.slice(0, 1000) },
     kernel: 'laplacian', bandwidth: 10, epochs: 2, batchSize: 250, seed: 5, shards: 2, checkpointEvery: 2, trainEvalRows: 500,
-    featureDtype: 'f32', heartbeatTimeoutMs: 5000,
+    featureDtype: 'f32', heartbeatTimeoutMs: 5000, subsampleSize: 500, eigenpairs: 60,
   };
 
   before(async () => {
@@ -34,13 +34,14 @@ describe('EigenPro survives a killed worker and a restarted orchestrator (real s
     const h = await t.fleet.submit(spec);
     const events: EigenProProgressEvent[] = [];
     const done = h.watch((e) => events.push(e));
+    done.catch(() => undefined); // awaited below; keeps a failed wait from leaving it unhandled
     const checkpoints = (): { epoch: number; batch: number }[] => events.flatMap((e) => (e.kind === 'checkpoint' ? [{ epoch: e.epoch, batch: e.batch }] : []));
-    await until(async () => checkpoints().length >= 1, 120_000, 'first checkpoint');
+    await until(async () => checkpoints().length >= 1, 300_000, 'first checkpoint');
     const victim = t.cluster.state.processes.find((p) => p.name.startsWith('worker-'))?.name ?? 'worker-0';
     await t.cluster.kill(victim, 'SIGKILL');
     await t.cluster.addWorker();
     const atKill = checkpoints().length;
-    await until(async () => checkpoints().length >= atKill + 1, 120_000, 'a checkpoint after the worker kill');
+    await until(async () => checkpoints().length >= atKill + 1, 300_000, 'a checkpoint after the worker kill');
     const before = checkpoints()[checkpoints().length - 1] as { epoch: number; batch: number };
     await t.cluster.restartOrchestrator('SIGKILL');
     const r = await done;
