@@ -92,3 +92,5 @@ export type { BatchTag, EigenProCheckpoint, EigenProCompute, EigenProTargets, Ep
 export { createReferenceCompute, kernelMatmulReference } from './eigenpro/reference';
 export type { ReferenceComputeData } from './eigenpro/reference';
 export type { EigenProActivities, EigenProJobInput, EigenProJobResult, EigenProProgressEvent, EigenProSetupSummary } from './jobs/eigenpro-job';
+export { trainEigenPro3Reference } from './eigenpro/ep3';
+export type { EigenPro3Input } from './eigenpro/ep3';
