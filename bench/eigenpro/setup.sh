@@ -20,9 +20,15 @@ if ! dpkg -s dataset-fashion-mnist >/dev/null 2>&1; then
     rm -f "$venv/unavailable/dataset-fashion-mnist.txt"
   fi
 fi
-for pkg in scikit-learn scikit-learn-extra; do
-  m="${pkg//-/_}"; [ "$pkg" = scikit-learn ] && m=sklearn; [ "$pkg" = scikit-learn-extra ] && m=sklearn_extra
-  if "$py" -c "import $m" >/dev/null 2>&1; then rm -f "$venv/unavailable/$pkg.txt"; continue; fi
+# EigenProClassifier calls check_X_y(force_all_finite=...), which newer scikit-learn removed:
+# keep scikit-learn below 1.6 in this venv.
+if ! "$py" -c "import sklearn, sys; sys.exit(0 if tuple(map(int, sklearn.__version__.split('.')[:2])) < (1, 6) else 1)" >/dev/null 2>&1; then
+  echo "bench/eigenpro/setup.sh: installing scikit-learn<1.6 ..."
+  "$py" -m pip install -q "scikit-learn<1.6" >"$venv/unavailable/scikit-learn.log" 2>&1 || echo "pip install scikit-learn<1.6 failed" >"$venv/unavailable/scikit-learn.txt"
+fi
+for pkg in scikit-learn-extra; do
+  m=sklearn_extra
+  if "$py" -m pip show -q "$pkg" >/dev/null 2>&1; then rm -f "$venv/unavailable/$pkg.txt"; continue; fi
   echo "bench/eigenpro/setup.sh: installing $pkg ..."
   log="$venv/unavailable/$pkg.log"
   if "$py" -m pip install -q "$pkg" >"$log" 2>&1; then
