@@ -3,7 +3,7 @@
  * to the workers over NATS, heartbeats, checkpoints to the object store and resumes from the
  * checkpoint when Temporal retries it (a killed orchestrator, a lost heartbeat).
  */
-import { ApplicationFailure, defineQuery, proxyActivities, setHandler } from '@temporalio/workflow';
+import { defineQuery, proxyActivities, setHandler } from '@temporalio/workflow';
 import { ERROR_CODES, type EigenProActivities, type EigenProJobInput, type EigenProJobResult, type JobProgress } from '@gramfleet/core';
 
 const PERMANENT = Object.entries(ERROR_CODES).filter(([, v]) => !v.retryable).map(([k]) => k);
@@ -26,7 +26,6 @@ export async function eigenProWorkflow(input: EigenProJobInput): Promise<EigenPr
     return r;
   } catch (e) {
     phase = 'failed';
-    if (e instanceof ApplicationFailure) throw e;
     throw e;
   }
 }

@@ -212,7 +212,7 @@ export interface EigenProMemoryPlan {
  * Plans memory for (n, d, p, batch, shards) and refuses a job that cannot fit with
  * `INPUT_TOO_LARGE`, saying which smaller batch or how many shards would fit.
  */
-export function planEigenProMemory(shape: EigenProDataShape, params: CompiledEigenProParams, budgetBytes: number, workers = 1): EigenProMemoryPlan {
+export function planEigenProMemory(shape: EigenProDataShape, params: CompiledEigenProParams, budgetBytes: number): EigenProMemoryPlan {
   const { n, d, c, p, nTest } = shape;
   const fb = params.featureDtype === 'f32' ? 4 : 8;
   const s = params.subsampleSize ?? defaultSubsampleSize(n);
@@ -221,11 +221,8 @@ export function planEigenProMemory(shape: EigenProDataShape, params: CompiledEig
   const orch = (m: number): number => 8 * (p * c * 2 + n * c + s * s + s * r * 2 + m * (d + c + r) + nTest * c) + fb * (n + nTest + (p === n ? 0 : p)) * d;
   // A worker holds (cached) the shards it was sent, a copy of one shard in its kernel thread
   // and in the wasm arena, and a batch of rows; with dynamic assignment any worker may see every shard.
-  const perShard = Math.ceil(p / params.shards);
   const worker = (m: number, sh: number): number => fb * (p * d + 2 * Math.ceil(p / sh) * d + 3 * m * d) + 8 * (3 * Math.ceil(p / sh) * c + 3 * m * c + 3 * m * r);
   const need = Math.max(orch(batch), worker(batch, params.shards));
-  void perShard;
-  void workers;
   if (need > budgetBytes) {
     let fitBatch = 0;
     for (let m = batch; m >= 1; m = Math.floor(m / 2)) if (Math.max(orch(m), worker(m, params.shards)) <= budgetBytes) { fitBatch = m; break; }

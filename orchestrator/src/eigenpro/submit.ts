@@ -83,7 +83,7 @@ export async function prepareEigenPro(spec: EigenProJobSpec, store: ArrayStore, 
   // Model shards: one per registered worker unless given.
   const params = spec.shards === undefined ? compileEigenProParams({ ...spec, shards: Math.max(1, Math.min(workers, x.rows)) }) : params0;
   const shape = checkEigenProData({ x, y, ...(xTest !== undefined ? { xTest } : {}), ...(yTest !== undefined ? { yTest } : {}) }, params);
-  planEigenProMemory(shape, params, budgetBytes, workers);
+  planEigenProMemory(shape, params, budgetBytes);
   const f64 = (r: DenseRows): Float64Array => (r.data instanceof Float64Array ? r.data : Float64Array.from(r.data));
   const xRef = await store.put({ dtype: 'f64', shape: [x.rows, x.cols], data: f64(x) });
   const yRef = params.task === 'classification'
