@@ -121,3 +121,15 @@ export type {
 // --- Ray-like SDK: user WebAssembly kernels (owned by the campaign/SDK work) ---
 export { USER_WASM_MAX_MEMORY_MB, USER_WASM_OP, WASM_PAGE, checkUserModule, inspectWasm, parseUserWasmAttrs } from './sdk/user-wasm';
 export type { UserWasmAttrs, WasmLimits, WasmModuleInfo } from './sdk/user-wasm';
+// --- EigenPro (owned by the EigenPro workload work) ---
+export { EIGENPRO_KERNELS, EIGENPRO_PROJECTIONS, EIGENPRO_TASKS, checkEigenProData, compileEigenProParams, defaultSubsampleSize, planEigenProMemory } from './eigenpro/params';
+export type { CompiledEigenProParams, DenseRows, EigenProData, EigenProDataShape, EigenProMemoryPlan, EigenProParams } from './eigenpro/params';
+export { EIGENPRO_STREAMS, eigenProSetupFromSpectrum, epochOrder, seededPermutation, subsampleRows } from './eigenpro/setup';
+export type { EigenProSetup, SpectrumInput } from './eigenpro/setup';
+export { accuracy, applyEigenPro2Update, eigenProSetup, mse, oneHot, trainEigenPro2 } from './eigenpro/train';
+export type { BatchTag, EigenProCheckpoint, EigenProCompute, EigenProTargets, EpochMetrics, TrainOptions, TrainResult } from './eigenpro/train';
+export { createReferenceCompute, kernelMatmulReference } from './eigenpro/reference';
+export type { ReferenceComputeData } from './eigenpro/reference';
+export type { EigenProActivities, EigenProJobInput, EigenProJobResult, EigenProProgressEvent, EigenProSetupSummary } from './jobs/eigenpro-job';
+export { trainEigenPro3Reference } from './eigenpro/ep3';
+export type { EigenPro3Input } from './eigenpro/ep3';

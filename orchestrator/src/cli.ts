@@ -13,6 +13,7 @@ import { createProgressBar } from './progress';
 import { KRON_USAGE, kronGpCommand } from './kron-cli';
 import { CAMPAIGN_USAGE, campaignCommand } from './campaign/cli';
 import { K8S_USAGE, k8sCommand } from './k8s/cli';
+import { EIGENPRO_USAGE, eigenProCommand, predictCommand } from './eigenpro/cli';
 
 const USAGE = `usage:
   gramfleet up [--workers N] [--threads T] [--data-dir DIR] [--gpu-workers G]
@@ -24,7 +25,8 @@ const USAGE = `usage:
                 [--label-spreading FRACTION] [--workers N] --out phi.npz [--json]
                 [--backend auto|wasm|gpu]
 ${KRON_USAGE}
-${CAMPAIGN_USAGE}`;
+${CAMPAIGN_USAGE}
+${EIGENPRO_USAGE}`;
 
 /** Runs the CLI; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -38,6 +40,8 @@ export async function main(argv: string[]): Promise<number> {
       case 'kron-gp': return await kronGpCommand(rest);
       case 'campaign': return await campaign(rest);
       case 'k8s': return await k8sCommand(rest);
+      case 'eigenpro': return await eigenProCommand(rest);
+      case 'predict': return await predictCommand(rest);
       case undefined: case 'help': case '--help': case '-h':
         process.stdout.write(USAGE + '\n' + K8S_USAGE + '\n');
         return cmd === undefined ? 2 : 0;

@@ -43,3 +43,8 @@ export type { K8s } from './k8s/client';
 export { applyManifests, k8sCommand, manifestsYaml, valuesFromArgs } from './k8s/cli';
 export { RawObjectApi, parseYamlStream, toYamlStream } from './k8s/raw';
 export type { RawApplyOptions } from './k8s/raw';
+export { createEigenProActivities, shardRanges, summariseSetup } from './eigenpro/activity';
+export { eigenProHandle, prepareEigenPro } from './eigenpro/submit';
+export type { EigenProJobHandle, EigenProJobSpec } from './eigenpro/submit';
+export { decodeCsv, decodeIdx, loadRows } from './eigenpro/data-files';
+export type { LoadedRows } from './eigenpro/data-files';

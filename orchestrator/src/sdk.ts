@@ -20,6 +20,7 @@ import { prepareKron, type KronGpJobSpec } from './kron-submit';
 import type { KronJobResult } from '@gramfleet/core';
 import { createCampaignClient, type CampaignClient } from './campaign/client';
 import { createRaySdk, type RaySdk } from './ray';
+import { eigenProHandle, prepareEigenPro, startEigenPro, type EigenProJobHandle, type EigenProJobSpec } from './eigenpro/submit';
 
 /** Options of {@link connect}. */
 export interface ConnectOptions {
@@ -83,6 +84,8 @@ export interface JobHandle<R> {
 
 /** A connection to a gramfleet cluster. */
 export interface Fleet {
+  /** Validates an EigenPro job, uploads its arrays and starts it; the handle streams per-epoch progress. */
+  submit(spec: EigenProJobSpec): Promise<EigenProJobHandle>;
   /** Validates a job, uploads its inputs and starts it. Bad input throws before anything is scheduled. */
   submit(spec: JobSpec): Promise<JobHandle<GrfJobResult>>;
   /** A handle for a job submitted earlier. */
@@ -147,12 +150,21 @@ export async function connect(o: ConnectOptions = {}): Promise<Fleet> {
     local,
     campaigns: createCampaignClient({ client, nc, prefix, taskQueue }),
     put: ray.put, get: ray.get, registerWasm: ray.registerWasm, map: ray.map, wait: ray.wait,
-    async submit(spec: JobSpec): Promise<JobHandle<GrfJobResult>> {
+    async submit(spec: JobSpec | EigenProJobSpec): Promise<JobHandle<GrfJobResult> & EigenProJobHandle> {
+      if ((spec as { kind?: unknown }).kind === 'eigenpro') {
+        let threads = 0;
+        for await (const k of await dp.workers.keys()) { void k; threads++; }
+        const input = await prepareEigenPro(spec as EigenProJobSpec, store, budget, threads || 1);
+        await startEigenPro(client, taskQueue, input);
+        log.info('job submitted', { jobId: input.jobId, n: input.shape.n, shards: input.params.shards });
+        const base = handleFor(client, input.jobId);
+        return { ...base, ...eigenProHandle(dp, input.jobId, base) } as JobHandle<GrfJobResult> & EigenProJobHandle;
+      }
       if ((spec as { kind?: unknown }).kind !== 'grf') throw new GramfleetError('INPUT_INVALID', `kind must be 'grf', got ${String((spec as { kind?: unknown }).kind)}`, { field: 'kind' });
-      const input = await prepareGrf(spec, dp, store, budget);
+      const input = await prepareGrf(spec as GrfJobSpec, dp, store, budget);
       await client.workflow.start('grfWorkflow', { taskQueue, workflowId: input.jobId, args: [input] });
       log.info('job submitted', { jobId: input.jobId, n: input.n, shardNodes: input.shardNodes });
-      return handleFor(client, input.jobId);
+      return handleFor(client, input.jobId) as JobHandle<GrfJobResult> & EigenProJobHandle;
     },
     job: (jobId: string) => handleFor(client, jobId),
     async submitKron(spec: KronGpJobSpec): Promise<JobHandle<KronJobResult>> {

@@ -14,6 +14,7 @@ import { createActivities } from './activities';
 import { createKronActivities } from './kron-activities';
 import { createCampaignActivities } from './campaign/activities';
 import { openCampaignTable } from './campaign/table';
+import { createEigenProActivities } from './eigenpro/activity';
 
 async function main(): Promise<void> {
   const env = process.env;
@@ -34,7 +35,11 @@ async function main(): Promise<void> {
     ...(env['GRAMFLEET_MAX_DELIVER'] !== undefined ? { maxDeliver: Number(env['GRAMFLEET_MAX_DELIVER']) } : {}),
   });
   const store = createArrayStore(dp.arrays, names.arraysBucket);
-  const activities = { ...createActivities({ dp, store, log }), ...createKronActivities({ store, log }) };
+  const activities = {
+    ...createActivities({ dp, store, log }),
+    ...createKronActivities({ store, log }),
+    ...createEigenProActivities({ dp, store, log }),
+  };
   const campaignActivities = createCampaignActivities({ dp, store, log, table: await openCampaignTable(nc, names.prefix) });
   let stopping = false;
   let current: Worker | undefined;

@@ -19,3 +19,4 @@ export { withUserWasm } from './sandbox/with-user-wasm';
 export { WAT_DOUBLE, WAT_GROW, WAT_IMPORTS_SOCKET, WAT_READ_FILE, WAT_SOCKET, WAT_SPIN, WAT_TRAP, WAT_UNCAPPED, assembleWat } from './sandbox/test-modules';
 export { healthPortFromEnv, startHealthServer } from './health';
 export type { HealthServer, HealthServerOptions } from './health';
+export { createKernelBlockKernel, createKernelBlockMatmulKernel } from './backends/wasm/kernel-block';

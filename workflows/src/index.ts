@@ -5,3 +5,4 @@ export { kronGpWorkflow, kronProgressQuery } from './kron';
 export type { KronProgress } from './kron';
 export { CAMPAIGN_HISTORY_LIMIT, campaignProgressQuery, campaignRunningQuery, campaignWorkflow } from './campaign';
 export type { CampaignCarry, CampaignWorkflowOptions } from './campaign';
+export { eigenProWorkflow, eigenProProgressQuery } from './eigenpro';

@@ -1,0 +1,93 @@
+'use strict';
+/**
+ * bench/eigenpro — EigenPro 2 on Fashion-MNIST (Debian dataset-fashion-mnist, installed by
+ * bench/eigenpro/setup.sh), Laplacian σ = 10, the same rows, cores and run for every system:
+ *
+ *   node bench/eigenpro/run.js     (env: N_TRAIN=60000 N_TEST=10000 EPOCHS=3 SIGMA=10
+ *                                   TARGET=0.895 WORKERS=1,2 SKIP_REF=1 REF_TIMEOUT_S=7200)
+ *
+ *   gramfleet (W workers): a LocalCluster with W WASM workers x 1 thread in a temp dir;
+ *     fleet.submit({ kind: 'eigenpro', train: <IDX path>, … }) with shards = W, f32 features;
+ *     time per epoch = mean of the epochs' batch time (epoch elapsed minus the previous
+ *     epoch's, evaluation included), time to target = elapsed (setup included) at the first
+ *     epoch whose test accuracy reaches TARGET.
+ *   numpy EigenPro 2 (bench/eigenpro/numpy_ep2.py): the same formulas by hand, f32 kernel
+ *     blocks through OpenBLAS; per-epoch time excludes the evaluation.
+ *   scikit-learn-extra EigenProClassifier (bench/eigenpro/sklearn_extra_ref.py): one fit of
+ *     EPOCHS epochs; time per epoch = fit time / EPOCHS.
+ * Ratios: reference / ours for times (> 1 means gramfleet is faster). Prints JSON lines.
+ */
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { execSync } = require('node:child_process');
+const { LocalCluster, connect, loadRows } = require('@gramfleet/orchestrator');
+const { emit, runPython, unavailable } = require('../lib/common');
+
+const DIR = process.env.FMNIST_DIR ?? '/usr/share/datasets/fashion-mnist';
+const N_TRAIN = Number(process.env.N_TRAIN ?? 60000);
+const N_TEST = Number(process.env.N_TEST ?? 10000);
+const EPOCHS = Number(process.env.EPOCHS ?? 3);
+const SIGMA = Number(process.env.SIGMA ?? 10);
+const TARGET = Number(process.env.TARGET ?? 0.895);
+const WORKERS = (process.env.WORKERS ?? '1,2').split(',').map(Number);
+const REF_TIMEOUT_S = Number(process.env.REF_TIMEOUT_S ?? 7200);
+
+function head(rows, k) {
+  return { rows: Math.min(k, rows.rows), cols: rows.cols, data: rows.data.subarray(0, Math.min(k, rows.rows) * rows.cols) };
+}
+
+async function gramfleet(workers, data) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gf-bench-eigenpro-'));
+  const cluster = await LocalCluster.start({ dataDir: dir, workers, logLevel: 'warn' });
+  const fleet = await connect({ dataDir: dir, startLocal: false });
+  try {
+    const t0 = Date.now();
+    const h = await fleet.submit({ kind: 'eigenpro', ...data, kernel: 'laplacian', bandwidth: SIGMA, epochs: EPOCHS, shards: workers, featureDtype: 'f32', seed: 0 });
+    const epochs = [];
+    let setup;
+    const r = await h.watch((e) => {
+      if (e.kind === 'setup') setup = e.setup;
+      if (e.kind === 'epoch') { epochs.push(e); process.stderr.write(`gramfleet x${workers}: ${JSON.stringify(e)}\n`); }
+    });
+    const wall = (Date.now() - t0) / 1000;
+    const ep = r.history.map((e, i) => (e.elapsedMs - (i === 0 ? 0 : r.history[i - 1].elapsedMs)) / 1000);
+    const hit = r.history.find((e) => (e.testAccuracy ?? 0) >= TARGET);
+    return { epochS: ep.slice(1).length > 0 ? ep.slice(1).reduce((a, b) => a + b, 0) / (ep.length - 1) : ep[0], firstEpochS: ep[0], toTarget: hit ? hit.elapsedMs / 1000 : null, acc: r.history[r.history.length - 1].testAccuracy, setup: setup ?? r.setup, wall };
+  } finally {
+    await fleet.close().catch(() => undefined);
+    await cluster.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function main() {
+  const load = execSync('uptime').toString().trim();
+  const common = { n_train: N_TRAIN, n_test: N_TEST, epochs: EPOCHS, sigma: SIGMA, target: TARGET, cores: os.cpus().length, load };
+  process.stdout.write(JSON.stringify({ bench: 'eigenpro', ...common }) + '\n');
+  const [xtr, ytr, xte, yte] = await Promise.all(['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz', 't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'].map((f) => loadRows(path.join(DIR, f))));
+  const data = { train: head(xtr, N_TRAIN), trainLabels: head(ytr, N_TRAIN), test: head(xte, N_TEST), testLabels: head(yte, N_TEST) };
+  const ours = {};
+  for (const w of WORKERS) {
+    ours[w] = await gramfleet(w, data);
+    process.stdout.write(JSON.stringify({ bench: 'eigenpro', system: `gramfleet-${w}w`, ...ours[w], setup: { q: ours[w].setup.q, batch: ours[w].setup.batch } }) + '\n');
+  }
+  const refs = {};
+  if (process.env.SKIP_REF === undefined) {
+    const args = [String(N_TRAIN), String(N_TEST), String(SIGMA), String(EPOCHS), String(TARGET)];
+    refs.numpy = unavailable('scipy', 'scipy') ?? runPython(path.join(__dirname, 'numpy_ep2.py'), args, REF_TIMEOUT_S * 1000);
+    const why = unavailable('scikit-learn-extra', 'sklearn');
+    refs.sklearn = why !== null ? { error: why } : runPython(path.join(__dirname, 'sklearn_extra_ref.py'), args, REF_TIMEOUT_S * 1000);
+    for (const [k, v] of Object.entries(refs)) process.stdout.write(JSON.stringify({ bench: 'eigenpro', system: k, ...(typeof v === 'string' ? { error: v } : v) }) + '\n');
+  }
+  for (const w of WORKERS) {
+    const o = ours[w];
+    for (const [k, v] of Object.entries(refs)) {
+      const ok = typeof v === 'object' && v.error === undefined;
+      emit('eigenpro', `time per epoch, gramfleet ${w}w vs ${k}`, o.epochS, ok ? v.epoch_s : NaN, 's', { note: ok ? undefined : (v.error ?? v) });
+      emit('eigenpro', `time to ${TARGET} test acc, gramfleet ${w}w vs ${k}`, o.toTarget ?? NaN, ok && v.time_to_target_s !== null ? v.time_to_target_s : NaN, 's', { note: o.toTarget === null || !ok || v.time_to_target_s === null ? `target not reached by ${o.toTarget === null ? 'gramfleet' : k} in ${EPOCHS} epochs (final acc ours ${o.acc}, ${k} ${ok ? v.final_test_acc : 'n/a'})` : undefined });
+    }
+  }
+}
+
+main().catch((e) => { console.error(e); process.exit(1); });

@@ -1,0 +1,78 @@
+/**
+ * The EigenPro job contracts: what the workflow receives ({@link EigenProJobInput}, array
+ * references only), what the training activity returns ({@link EigenProJobResult}), the
+ * activity interface, and the progress events a client reads per epoch.
+ */
+import type { ArrayRef } from '../array';
+import type { CompiledEigenProParams, EigenProDataShape } from '../eigenpro/params';
+import type { EpochMetrics } from '../eigenpro/train';
+import type { WorkerClass } from '../protocol';
+
+/** Input of the EigenPro workflow and its training activity. */
+export interface EigenProJobInput {
+  readonly jobId: string;
+  readonly params: CompiledEigenProParams;
+  readonly shape: EigenProDataShape;
+  /** Training rows n × d (f64). */
+  readonly x: ArrayRef;
+  /** Class ids (i32, n) for classification, targets (f64, n × c) for regression. */
+  readonly y: ArrayRef;
+  readonly xTest?: ArrayRef;
+  readonly yTest?: ArrayRef;
+  readonly cls: WorkerClass;
+  /** Wall-clock limit of the job, ms. */
+  readonly timeoutMs: number;
+  /** Heartbeat timeout of the training activity, ms. @default 15000 */
+  readonly heartbeatTimeoutMs?: number;
+}
+
+/** What the setup picked (reported to the user). */
+export interface EigenProSetupSummary {
+  readonly s: number;
+  readonly q: number;
+  readonly batch: number;
+  readonly step: number;
+  readonly gamma: number;
+  readonly lambdaPrime: number;
+  /** The first eigenvalues of K_SS/s (at most 10) and λ_q. */
+  readonly topEigenvalues: readonly number[];
+  readonly lambdaQ: number;
+  readonly given: { readonly batch: boolean; readonly step: boolean; readonly q: boolean };
+}
+
+/** A progress event, published once per epoch (and once after the setup). */
+export type EigenProProgressEvent =
+  | { readonly kind: 'setup'; readonly jobId: string; readonly setup: EigenProSetupSummary; readonly batchesPerEpoch: number }
+  | ({ readonly kind: 'epoch'; readonly jobId: string; readonly epochs: number } & EpochMetrics)
+  | { readonly kind: 'checkpoint'; readonly jobId: string; readonly epoch: number; readonly batch: number }
+  | { readonly kind: 'resumed'; readonly jobId: string; readonly epoch: number; readonly batch: number; readonly attempt: number };
+
+/** Result of the training activity and of the workflow. */
+export interface EigenProJobResult {
+  readonly jobId: string;
+  /** Coefficients p × c (f64). */
+  readonly coefficients: ArrayRef;
+  /** The centers (the training rows for EigenPro 2). */
+  readonly centers: ArrayRef;
+  readonly kernel: CompiledEigenProParams['kernel'];
+  readonly bandwidth: number;
+  readonly task: CompiledEigenProParams['task'];
+  readonly shape: EigenProDataShape;
+  readonly setup: EigenProSetupSummary;
+  readonly history: readonly EpochMetrics[];
+  /** Where the last attempt started from, when it resumed a checkpoint. */
+  readonly resumedFrom?: { readonly epoch: number; readonly batch: number };
+  /** Activity attempt that finished. */
+  readonly attempt: number;
+  /** Checkpoints written by the finishing attempt. */
+  readonly checkpoints: number;
+  /** Shard tasks per worker (from the task stats). */
+  readonly workers: Readonly<Record<string, number>>;
+  readonly trainMs: number;
+}
+
+/** The EigenPro activity (implemented in orchestrator/). Names are part of history: add, never rename. */
+export interface EigenProActivities {
+  /** Runs the whole training loop; heartbeats and checkpoints; resumes a checkpoint when one exists. */
+  trainEigenPro(input: EigenProJobInput): Promise<EigenProJobResult>;
+}

@@ -1,0 +1,231 @@
+/**
+ * The EigenPro training activity: the whole loop of `trainEigenPro2` runs here, with the
+ * kernel products fanned out to the workers over NATS (centers sharded, model parallel):
+ * per batch one `kernel-block-matmul` task per center shard (K(X_B, Z_j)·a_j) plus one for
+ * the preconditioner (K(X_B, X_S)·E), partials summed in shard order, the update applied
+ * here. Arrays travel by digest (workers cache the center shards). The activity heartbeats
+ * every batch, checkpoints every N batches to the object store, publishes one progress event
+ * per epoch, and a retried attempt resumes from the checkpoint.
+ */
+import { Context } from '@temporalio/activity';
+import {
+  GramfleetError, resultSubject, trainEigenPro2,
+  type ArrayRef, type BatchTag, type EigenProActivities, type EigenProCompute, type EigenProJobInput, type EigenProJobResult,
+  type EigenProProgressEvent, type EigenProSetup, type EigenProSetupSummary, type NdArray, type TaskResult,
+} from '@gramfleet/core';
+import type { ActivityDeps } from '../activities';
+import { toFailure } from '../activities';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint';
+import { createDispatcher, type Dispatcher, type RoundTask } from './dispatch';
+
+/** Builds the EigenPro activities over the same dependencies as the cluster activities. */
+export function createEigenProActivities(deps: ActivityDeps): EigenProActivities {
+  return {
+    async trainEigenPro(input: EigenProJobInput): Promise<EigenProJobResult> {
+      try {
+        return await train(deps, input);
+      } catch (e) {
+        throw toFailure(e);
+      }
+    },
+  };
+}
+
+/** The setup as reported to users. */
+export function summariseSetup(s: EigenProSetup): EigenProSetupSummary {
+  return {
+    s: s.s, q: s.q, batch: s.batch, step: s.step, gamma: s.gamma, lambdaPrime: s.lambdaPrime,
+    topEigenvalues: s.eigenvalues.slice(0, 10), lambdaQ: s.eigenvalues[s.q - 1] ?? 0, given: s.given,
+  };
+}
+
+/** Balanced split of p rows into `k` contiguous ranges. */
+export function shardRanges(p: number, k: number): { start: number; end: number }[] {
+  return Array.from({ length: k }, (_, j) => ({ start: Math.floor((j * p) / k), end: Math.floor(((j + 1) * p) / k) }));
+}
+
+function rowsOf(x: Float64Array, d: number, rows: ArrayLike<number>, dtype: 'f64' | 'f32'): NdArray {
+  const out = dtype === 'f32' ? new Float32Array(rows.length * d) : new Float64Array(rows.length * d);
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i] as number;
+    out.set(x.subarray(r * d, (r + 1) * d), i * d);
+  }
+  return { dtype, shape: [rows.length, d], data: out } as NdArray;
+}
+
+function rangeRows(x: Float64Array, d: number, start: number, end: number, dtype: 'f64' | 'f32'): NdArray {
+  const src = x.subarray(start * d, end * d);
+  const data = dtype === 'f32' ? Float32Array.from(src) : Float64Array.from(src);
+  return { dtype, shape: [end - start, d], data } as NdArray;
+}
+
+function tagId(t: BatchTag): string {
+  return `e${String(t.epoch).padStart(4, '0')}b${String(t.batch).padStart(6, '0')}`;
+}
+
+async function train(deps: ActivityDeps, input: EigenProJobInput): Promise<EigenProJobResult> {
+  const { dp, store, log } = deps;
+  const ctx = Context.current();
+  const attempt = ctx.info.attempt;
+  const { params, shape, jobId } = input;
+  const { n, d, c, p } = shape;
+  const fdt = params.featureDtype;
+  const t0 = Date.now();
+  const x = (await store.get(input.x)).data as Float64Array;
+  const yArr = await store.get(input.y);
+  const classification = params.task === 'classification';
+  const labels = classification ? Int32Array.from(yArr.data as ArrayLike<number>) : undefined;
+  const y = classification ? oneHotOf(labels as Int32Array, c) : Float64Array.from(yArr.data as ArrayLike<number>);
+  let yTest: Float64Array | undefined;
+  let labelsTest: Int32Array | undefined;
+  let xTestRef: ArrayRef | undefined;
+  if (input.xTest !== undefined && input.yTest !== undefined) {
+    const xt = await store.get(input.xTest);
+    xTestRef = fdt === 'f64' && xt.dtype === 'f64' ? input.xTest : await store.put(rangeRows(xt.data as Float64Array, d, 0, shape.nTest, fdt));
+    const yt = await store.get(input.yTest);
+    if (classification) {
+      labelsTest = Int32Array.from(yt.data as ArrayLike<number>);
+      yTest = oneHotOf(labelsTest, c);
+    } else yTest = Float64Array.from(yt.data as ArrayLike<number>);
+  }
+  // Center shards, uploaded once (content-addressed: a retried attempt re-puts nothing).
+  const ranges = shardRanges(p, params.shards);
+  const zRefs: ArrayRef[] = [];
+  for (const r of ranges) zRefs.push(await store.put(rangeRows(x, d, r.start, r.end, fdt)));
+  let beat: Record<string, unknown> = { phase: 'setup' };
+  const dispatcher: Dispatcher = createDispatcher({
+    dp, jobId, cls: input.cls, deadline: t0 + input.timeoutMs, log, signal: ctx.cancellationSignal,
+    onWait: () => ctx.heartbeat(beat),
+  });
+  const kattrs = { kernel: params.kernel, bandwidth: params.bandwidth };
+  const output = async (r: TaskResult, i = 0): Promise<Float64Array> => {
+    const ref = r.outputs[i];
+    if (ref === undefined) throw new GramfleetError('JOB_FAILED', `task ${r.shardId} returned no output ${i}`);
+    return (await store.get(ref)).data as Float64Array;
+  };
+  // Per-batch objects are deleted two batches later (every task using them has answered).
+  const transient: ArrayRef[][] = [];
+  const forget = async (refs: ArrayRef[]): Promise<void> => {
+    transient.push(refs);
+    while (transient.length > 2) {
+      for (const r of transient.shift() ?? []) await dp.arrays.delete(r.digest).catch(() => undefined);
+    }
+  };
+  let xsRef: ArrayRef | undefined;
+  let eRef: ArrayRef | undefined;
+  let q1 = 0;
+  const shardSum = async (xe: ArrayRef, a: Float64Array, prefix: string, rows: number): Promise<{ sum: Float64Array; extra: TaskResult[]; refs: ArrayRef[] }> => {
+    const refs: ArrayRef[] = [];
+    const tasks: RoundTask[] = [];
+    for (let j = 0; j < ranges.length; j++) {
+      const r = ranges[j] as { start: number; end: number };
+      const aj = await store.put({ dtype: 'f64', shape: [r.end - r.start, c], data: a.slice(r.start * c, r.end * c) });
+      refs.push(aj);
+      tasks.push({ shardId: `${prefix}s${String(j).padStart(4, '0')}`, op: 'kernel-block-matmul', attrs: kattrs, inputs: [xe, zRefs[j] as ArrayRef, aj] });
+    }
+    const withPhi = prefix.startsWith('e') && xsRef !== undefined && eRef !== undefined;
+    if (withPhi) tasks.push({ shardId: `${prefix}phi`, op: 'kernel-block-matmul', attrs: kattrs, inputs: [xe, xsRef as ArrayRef, eRef as ArrayRef] });
+    const results = await dispatcher.run(tasks);
+    const sum = new Float64Array(rows * c);
+    // Fixed order: shard 0, 1, …, so the sum depends on the shard count only, never on the workers.
+    for (let j = 0; j < ranges.length; j++) {
+      const part = await output(results[j] as TaskResult);
+      for (let i = 0; i < sum.length; i++) sum[i] = (sum[i] as number) + (part[i] as number);
+    }
+    return { sum, extra: withPhi ? [results[ranges.length] as TaskResult] : [], refs };
+  };
+  const compute: EigenProCompute = {
+    async subsampleKernel(rows) {
+      const xs = await store.put(rowsOf(x, d, rows, fdt));
+      const [r] = await dispatcher.run([{ shardId: 'setup-kss', op: 'kernel-block', attrs: kattrs, inputs: [xs, xs] }]);
+      const k = Float64Array.from(await output(r as TaskResult));
+      const s = rows.length;
+      // Symmetrise: the fused kernel rounds K(i,j) and K(j,i) through different tiles.
+      for (let i = 0; i < s; i++) for (let j = 0; j < i; j++) {
+        const v = 0.5 * ((k[i * s + j] as number) + (k[j * s + i] as number));
+        k[i * s + j] = v;
+        k[j * s + i] = v;
+      }
+      return k;
+    },
+    async topEigenpairs(a, s, r, seed) {
+      const ar = await store.put({ dtype: 'f64', shape: [s, s], data: a });
+      const [res] = await dispatcher.run([{ shardId: 'setup-eig', op: 'eigh-topk', attrs: { k: r, seed }, inputs: [ar] }]);
+      return { w: await output(res as TaskResult, 0), v: await output(res as TaskResult, 1) };
+    },
+    async preconditioner(rows, e, q) {
+      q1 = q;
+      xsRef = await store.put(rowsOf(x, d, rows, fdt));
+      eRef = await store.put({ dtype: 'f64', shape: [rows.length, q], data: e });
+    },
+    async batch(rows, a, tag) {
+      beat = { phase: 'train', epoch: tag.epoch, batch: tag.batch };
+      ctx.heartbeat(beat);
+      const xb = await store.put(rowsOf(x, d, rows, fdt));
+      const { sum, extra, refs } = await shardSum(xb, a, tagId(tag), rows.length);
+      const phi = await output(extra[0] as TaskResult);
+      if (phi.length !== rows.length * q1) throw new GramfleetError('JOB_FAILED', `preconditioner block has ${phi.length} entries, expected ${rows.length * q1}`);
+      await forget([xb, ...refs]);
+      return { pred: sum, phi };
+    },
+    async predict(set, a, tag, rows) {
+      beat = { phase: 'evaluate', epoch: tag.epoch, set };
+      ctx.heartbeat(beat);
+      const xe = set === 'test' ? (xTestRef as ArrayRef) : await store.put(rowsOf(x, d, rows ?? [], fdt));
+      const m = set === 'test' ? shape.nTest : (rows ?? []).length;
+      const { sum, refs } = await shardSum(xe, a, `v${String(tag.epoch).padStart(4, '0')}${set}`, m);
+      await forget(set === 'test' ? refs : [xe, ...refs]);
+      return sum;
+    },
+  };
+  const publish = async (ev: EigenProProgressEvent, id: string): Promise<void> => {
+    await dp.js.publish(resultSubject(dp.names.prefix, jobId, 'progress'), JSON.stringify(ev), { msgID: `progress:${jobId}:${id}` }).catch((e: Error) => log.warn('progress event not published', { jobId, err: e.message }));
+  };
+  const resume = await loadCheckpoint(dp.arrays, jobId);
+  if (resume !== null) {
+    log.info('resuming from checkpoint', { jobId, epoch: resume.epoch, batch: resume.batch, attempt });
+    await publish({ kind: 'resumed', jobId, epoch: resume.epoch, batch: resume.batch, attempt }, `resumed-${attempt}`);
+  }
+  let checkpoints = 0;
+  let batches = 0;
+  let perEpochSeen = 0;
+  try {
+    const r = await trainEigenPro2({
+      compute, params, shape, resume: resume ?? undefined,
+      targets: { y, ...(labels !== undefined ? { labels } : {}), ...(yTest !== undefined ? { yTest } : {}), ...(labelsTest !== undefined ? { labelsTest } : {}) },
+      onSetup: async (setup) => {
+        perEpochSeen = Math.ceil(n / setup.batch);
+        await publish({ kind: 'setup', jobId, setup: summariseSetup(setup), batchesPerEpoch: perEpochSeen }, 'setup');
+      },
+      onBatch: async (take, _tag, perEpoch) => {
+        perEpochSeen = perEpoch;
+        batches++;
+        if (batches % params.checkpointEvery === 0) {
+          const cp = take();
+          await saveCheckpoint(dp.arrays, jobId, cp);
+          checkpoints++;
+          await publish({ kind: 'checkpoint', jobId, epoch: cp.epoch, batch: cp.batch }, `checkpoint-${cp.epoch}-${cp.batch}`);
+        }
+      },
+      onEpoch: async (m) => {
+        log.info('epoch done', { jobId, ...m });
+        await publish({ kind: 'epoch', jobId, epochs: params.epochs, ...m }, `epoch-${m.epoch}`);
+      },
+    });
+    const coefficients = await store.put({ dtype: 'f64', shape: [p, c], data: r.a });
+    void perEpochSeen;
+    return {
+      jobId, coefficients, centers: input.x, kernel: params.kernel, bandwidth: params.bandwidth, task: params.task, shape,
+      setup: summariseSetup(r.setup), history: r.history, attempt, checkpoints, workers: { ...dispatcher.workers },
+      trainMs: Date.now() - t0, ...(r.resumedFrom !== undefined ? { resumedFrom: r.resumedFrom } : {}),
+    };
+  } finally {
+    dispatcher.close();
+  }
+}
+
+function oneHotOf(labels: Int32Array, c: number): Float64Array {
+  const out = new Float64Array(labels.length * c);
+  for (let i = 0; i < labels.length; i++) out[i * c + (labels[i] as number)] = 1;
+  return out;
+}

@@ -1,0 +1,139 @@
+/**
+ * SDK side of EigenPro jobs: the spec a user submits ({@link EigenProJobSpec}), its
+ * validation and upload before any work is scheduled ({@link prepareEigenPro}), and the job
+ * handle with per-epoch progress events ({@link EigenProJobHandle}).
+ */
+import { randomBytes } from 'node:crypto';
+import type { Client } from '@temporalio/client';
+import { DeliverPolicy } from '@nats-io/jetstream';
+import {
+  GramfleetError, checkEigenProData, compileEigenProParams, num, planEigenProMemory, resultSubject,
+  type DenseRows, type EigenProJobInput, type EigenProJobResult, type EigenProParams, type EigenProProgressEvent, type WorkerClass,
+} from '@gramfleet/core';
+import type { ArrayStore, DataPlane } from '@gramfleet/workers';
+import { loadRows } from './data-files';
+
+/** An EigenPro job as submitted through the SDK. Arrays are file paths (IDX, `.npy`, CSV) or rows in memory. */
+export interface EigenProJobSpec extends EigenProParams {
+  readonly kind: 'eigenpro';
+  /** Training features n × d. */
+  readonly train: string | DenseRows;
+  /** Class ids (n × 1) or one-hot rows (n × c) for classification; targets n × c for regression. */
+  readonly trainLabels: string | DenseRows;
+  readonly test?: string | DenseRows;
+  readonly testLabels?: string | DenseRows;
+  /** @default 'wasm' */
+  readonly backend?: WorkerClass;
+  /** Letters, digits, `-`, `_`. @default random */
+  readonly jobId?: string;
+  /** Whole-job time limit, ms. @default 24 h */
+  readonly timeoutMs?: number;
+  /** Heartbeat timeout of the training activity, ms. @default 15000 */
+  readonly heartbeatTimeoutMs?: number;
+}
+
+/** A submitted EigenPro job. */
+export interface EigenProJobHandle {
+  readonly jobId: string;
+  /** Waits for the result; a failed job rejects with a GramfleetError carrying the code. */
+  result(): Promise<EigenProJobResult>;
+  /** Calls `onEvent` for every progress event (setup, each epoch, resumes) and resolves with the result. */
+  watch(onEvent: (e: EigenProProgressEvent) => void): Promise<EigenProJobResult>;
+  /** Cancels the job. */
+  cancel(): Promise<void>;
+}
+
+async function rowsOf(field: string, v: string | DenseRows): Promise<DenseRows> {
+  if (typeof v === 'string') return loadRows(v);
+  if (typeof v !== 'object' || v === null || typeof v.rows !== 'number' || typeof v.cols !== 'number' || v.data.length !== v.rows * v.cols) {
+    throw new GramfleetError('INPUT_INVALID', `${field} must be a file path or { rows, cols, data } with rows·cols values`, { field });
+  }
+  return v;
+}
+
+/** One-hot rows (n × c, c > 1) become class ids; class-id columns stay. */
+function classIds(field: string, y: DenseRows): DenseRows {
+  if (y.cols === 1) return y;
+  const out = new Float64Array(y.rows);
+  for (let i = 0; i < y.rows; i++) {
+    let best = 0;
+    for (let j = 1; j < y.cols; j++) if ((y.data[i * y.cols + j] as number) > (y.data[i * y.cols + best] as number)) best = j;
+    out[i] = best;
+  }
+  void field;
+  return { rows: y.rows, cols: 1, data: out };
+}
+
+/** Validates a spec, plans memory and uploads the arrays; nothing is scheduled when this throws. */
+export async function prepareEigenPro(spec: EigenProJobSpec, store: ArrayStore, budgetBytes: number, workers: number): Promise<EigenProJobInput> {
+  const params0 = compileEigenProParams(spec);
+  const jobId = spec.jobId ?? `eigenpro-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+  if (!/^[A-Za-z0-9_-]{1,100}$/.test(jobId)) throw new GramfleetError('INPUT_INVALID', `jobId must be 1–100 letters, digits, '-' or '_', got ${JSON.stringify(jobId)}`, { field: 'jobId' });
+  const timeoutMs = num('timeoutMs', spec.timeoutMs ?? 24 * 3600_000, { min: 1000 });
+  const heartbeatTimeoutMs = num('heartbeatTimeoutMs', spec.heartbeatTimeoutMs ?? 15_000, { min: 1000 });
+  if (spec.trainLabels === undefined) throw new GramfleetError('INPUT_INVALID', 'trainLabels are required', { field: 'trainLabels' });
+  const x = await rowsOf('train', spec.train);
+  let y = await rowsOf('trainLabels', spec.trainLabels);
+  const xTest = spec.test === undefined ? undefined : await rowsOf('test', spec.test);
+  let yTest = spec.testLabels === undefined ? undefined : await rowsOf('testLabels', spec.testLabels);
+  if (params0.task === 'classification') {
+    y = classIds('trainLabels', y);
+    if (yTest !== undefined) yTest = classIds('testLabels', yTest);
+  }
+  // Model shards: one per registered worker unless given.
+  const params = spec.shards === undefined ? compileEigenProParams({ ...spec, shards: Math.max(1, Math.min(workers, x.rows)) }) : params0;
+  const shape = checkEigenProData({ x, y, ...(xTest !== undefined ? { xTest } : {}), ...(yTest !== undefined ? { yTest } : {}) }, params);
+  planEigenProMemory(shape, params, budgetBytes);
+  const f64 = (r: DenseRows): Float64Array => (r.data instanceof Float64Array ? r.data : Float64Array.from(r.data));
+  const xRef = await store.put({ dtype: 'f64', shape: [x.rows, x.cols], data: f64(x) });
+  const yRef = params.task === 'classification'
+    ? await store.put({ dtype: 'i32', shape: [y.rows], data: Int32Array.from(y.data) })
+    : await store.put({ dtype: 'f64', shape: [y.rows, y.cols], data: f64(y) });
+  let testRefs = {};
+  if (xTest !== undefined && yTest !== undefined) {
+    testRefs = {
+      xTest: await store.put({ dtype: 'f64', shape: [xTest.rows, xTest.cols], data: f64(xTest) }),
+      yTest: params.task === 'classification'
+        ? await store.put({ dtype: 'i32', shape: [yTest.rows], data: Int32Array.from(yTest.data) })
+        : await store.put({ dtype: 'f64', shape: [yTest.rows, yTest.cols], data: f64(yTest) }),
+    };
+  }
+  return { jobId, params, shape, x: xRef, y: yRef, ...testRefs, cls: spec.backend ?? 'wasm', timeoutMs, heartbeatTimeoutMs };
+}
+
+/** Starts the workflow of a prepared job. */
+export async function startEigenPro(client: Client, taskQueue: string, input: EigenProJobInput): Promise<void> {
+  await client.workflow.start('eigenProWorkflow', { taskQueue, workflowId: input.jobId, args: [input] });
+}
+
+/** A handle for an EigenPro job; `result` and `cancel` come from the generic job handle. */
+export function eigenProHandle(dp: DataPlane, jobId: string, base: { result(): Promise<unknown>; cancel(): Promise<void> }): EigenProJobHandle {
+  const result = (): Promise<EigenProJobResult> => base.result() as Promise<EigenProJobResult>;
+  return {
+    jobId,
+    result,
+    cancel: () => base.cancel(),
+    async watch(onEvent: (e: EigenProProgressEvent) => void): Promise<EigenProJobResult> {
+      const consumer = await dp.js.consumers.get(dp.names.resultsStream, { filter_subjects: [resultSubject(dp.names.prefix, jobId, 'progress')], deliver_policy: DeliverPolicy.All });
+      const messages = await consumer.consume({ max_messages: 64 });
+      const pump = (async () => {
+        for await (const m of messages) {
+          try {
+            onEvent(m.json<EigenProProgressEvent>());
+          } catch {
+            /* a throwing listener must not stop the job */
+          }
+        }
+      })();
+      try {
+        const r = await result();
+        // Let the final epoch event arrive before closing.
+        await new Promise((res) => setTimeout(res, 300));
+        return r;
+      } finally {
+        await messages.close();
+        await pump;
+      }
+    },
+  };
+}
