@@ -33,6 +33,7 @@ export const ERROR_CODES = {
   JOB_CANCELLED: { retryable: false, summary: 'the job was cancelled' },
   JOB_FAILED: { retryable: false, summary: 'the job failed' },
   JOB_TIMEOUT: { retryable: true, summary: 'the job did not finish in time' },
+  SOLVER_NOT_CONVERGED: { retryable: false, summary: 'an iterative solver did not reach its tolerance within its mat-vec budget' },
 } as const;
 
 /** A code from {@link ERROR_CODES}. */

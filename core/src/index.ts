@@ -82,3 +82,19 @@ export type { JobProgress, ShardBatchInput, ShardBatchOutput, ShardOutcome, Shar
 export { GRF_ESTIMATORS, GRF_VARIANCE, compileGrfParams, defaultShardNodes } from './jobs/grf-job';
 export type { CompiledGrfParams, GrfAssembleInput, GrfJobInput, GrfJobResult, GrfParams } from './jobs/grf-job';
 export type { ClusterActivities } from './jobs/activities';
+// --- krylov-recycled data generation (owned by the datagen work) ---
+export { fft1d, fft2d, nextPow2 } from './datagen/fft';
+export { STREAM_FIELD, STREAM_SCALAR, instanceScalar, sampleField } from './datagen/field';
+export type { FieldSpec, SampledField } from './datagen/field';
+export { PDE_KINDS, assembleFivePoint, generateInstance } from './datagen/pde';
+export type { FivePointCoefficients, PdeInstance, PdeKind, PdeSpec } from './datagen/pde';
+export { PRECONDITIONERS, buildPreconditioner, csrMatvec } from './datagen/precond';
+export type { PrecondKind, Preconditioner } from './datagen/precond';
+export { gcrodr } from './datagen/gcrodr';
+export type { GcrodrOptions, GcrodrResult } from './datagen/gcrodr';
+export { SORT_KINDS, greedyChain, hilbertIndex, sortInstances } from './datagen/sort';
+export type { SortKind } from './datagen/sort';
+export { DATAGEN_SOLVERS, compileDatagenParams, datagenShardId, pdeSpecOf } from './datagen/params';
+export type { CompiledDatagenParams, DatagenJobInput, DatagenJobResult, DatagenParams, DatagenProgress, DatagenSolver, DatagenSystemOutcome } from './datagen/params';
+export { DATAGEN_SOLVE_OP_ID, datagenSolve, datagenSolveOp } from './ops/datagen-solve';
+export type { DatagenSolveAttrs } from './ops/datagen-solve';

@@ -21,6 +21,8 @@ import { eighTopkOp } from './eigh-topk';
 import { modeProductOp } from './mode-product';
 import { qrOp } from './qr';
 import { triangularSolveOp } from './triangular-solve';
+// krylov-recycled data generation
+import { datagenSolveOp } from './datagen-solve';
 
 const ALL_OPS: readonly AnyOpDef[] = [
   grfWalksOp,
@@ -28,6 +30,8 @@ const ALL_OPS: readonly AnyOpDef[] = [
   gemmOp, gemvOp, gemmBatchedOp, kernelBlockOp, kernelBlockMatmulOp, csrSpmvOp, csrSpmmOp, csrTransposeOp, csrFromTripletsOp,
   // kernel library: factorisations, eigensolvers, mode product
   choleskyOp, triangularSolveOp, qrOp, eighOp, eighTopkOp, modeProductOp, eigSmallOp,
+  // krylov-recycled data generation
+  datagenSolveOp,
 ];
 
 /** Every op, by id. */
