@@ -86,7 +86,7 @@ export type { ClusterActivities } from './jobs/activities';
 export { fft1d, fft2d, nextPow2 } from './datagen/fft';
 export { STREAM_FIELD, STREAM_SCALAR, instanceScalar, sampleField } from './datagen/field';
 export type { FieldSpec, SampledField } from './datagen/field';
-export { PDE_KINDS, assembleFivePoint, generateInstance } from './datagen/pde';
+export { PDE_KINDS, assembleFivePoint, generateInstance, instanceFeatures } from './datagen/pde';
 export type { FivePointCoefficients, PdeInstance, PdeKind, PdeSpec } from './datagen/pde';
 export { PRECONDITIONERS, buildPreconditioner, csrMatvec } from './datagen/precond';
 export type { PrecondKind, Preconditioner } from './datagen/precond';

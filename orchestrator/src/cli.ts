@@ -10,6 +10,7 @@ import { LocalCluster, defaultDataDir } from './cluster/local-cluster';
 import { connect, type Fleet, type GrfJobSpec } from './sdk';
 import { writeCsrNpz } from './io/npz';
 import { createProgressBar } from './progress';
+import { DATAGEN_USAGE, datagenCommand } from './datagen-cli';
 
 const USAGE = `usage:
   gramfleet up [--workers N] [--threads T] [--data-dir DIR]
@@ -18,7 +19,8 @@ const USAGE = `usage:
   gramfleet grf --graph FILE(.npz|.adjlist|.mtx) --kernel reg-laplacian|diffusion|p-step|cosine|custom
                 [--d D] [--beta B] [--p P] [--alpha a0,a1,...] --scale c --walks m --p-halt p [--seed s]
                 [--variance none|antithetic|repelling] [--estimator same-walk|independent]
-                [--label-spreading FRACTION] [--workers N] --out phi.npz [--json]`;
+                [--label-spreading FRACTION] [--workers N] --out phi.npz [--json]
+${DATAGEN_USAGE}`;
 
 /** Runs the CLI; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -29,6 +31,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'down': return await down(rest);
       case 'status': return await status(rest);
       case 'grf': return await grf(rest);
+      case 'datagen': return await datagenCommand(rest);
       case undefined: case 'help': case '--help': case '-h':
         process.stdout.write(USAGE + '\n');
         return cmd === undefined ? 2 : 0;

@@ -15,3 +15,5 @@ export {
 export type { NpyStringArray, NpzValue, WriteCsrNpzOptions, WriteNpzOptions } from './io/npz';
 export { loadGraph, parseAdjlist, parseMatrixMarket } from './io/graph-files';
 export type { GraphFileFormat, LoadGraphOptions, LoadedGraph } from './io/graph-files';
+export { DATAGEN_MAX_COUNT, datagenHandle, prepareDatagen, submitDatagen, writeDataset } from './datagen';
+export type { DatagenDeps, DatagenJobHandle, DatagenJobSpec, DatagenProgressView, DatasetManifest, DatasetSystem } from './datagen';

@@ -9,12 +9,13 @@ import { Client, Connection, WorkflowFailedError, WorkflowNotFoundError, type Wo
 import { ApplicationFailure, CancelledFailure, TerminatedFailure } from '@temporalio/common';
 import {
   GramfleetError, compileGrfParams, defaultShardNodes, isErrorCode, isGramfleetError, normalisedWeights, num, resourceNames, silentLogger, validateGraph,
-  type ArrayRef, type CsrArrays, type CsrRef, type GrfJobInput, type GrfJobResult, type GrfParams, type JobProgress, type Logger, type NdArray, type WorkerClass, type WorkerRecord,
+  type ArrayRef, type CsrArrays, type CsrRef, type DatagenJobInput, type DatagenJobResult, type GrfJobInput, type GrfJobResult, type GrfParams, type JobProgress, type Logger, type NdArray, type WorkerClass, type WorkerRecord,
 } from '@gramfleet/core';
 import { connectNats, createArrayStore, openDataPlane, type ArrayStore, type DataPlane, type DataPlaneOptions } from '@gramfleet/workers';
 import { LocalCluster, defaultDataDir } from './cluster/local-cluster';
 import { loadGraph } from './io/graph-files';
 import { loadCsr } from './grf-assemble';
+import { datagenHandle, submitDatagen, writeDataset, type DatagenJobHandle, type DatagenJobSpec, type DatasetManifest } from './datagen';
 
 /** Options of {@link connect}. */
 export interface ConnectOptions {
@@ -88,6 +89,12 @@ export interface Fleet {
   readonly local: LocalCluster | undefined;
   /** Closes connections; stops the local cluster if this call started it. */
   close(): Promise<void>;
+  /** Validates, sorts and chunks a data-generation job and starts it (or attaches to the same job already running). */
+  submitDatagen(spec: DatagenJobSpec): Promise<DatagenJobHandle>;
+  /** A handle for a data-generation job submitted earlier. */
+  datagenJob(jobId: string): DatagenJobHandle;
+  /** Writes a finished data-generation job's dataset (`.npy` shards + manifest) into a folder. */
+  writeDataset(input: DatagenJobInput, result: DatagenJobResult, outDir: string, o?: { storeSystems?: boolean }): Promise<DatasetManifest>;
 }
 
 /** Connects to a cluster (the local one unless addresses are given). */
@@ -139,6 +146,9 @@ export async function connect(o: ConnectOptions = {}): Promise<Fleet> {
       }
       return out;
     },
+    submitDatagen: (spec: DatagenJobSpec) => submitDatagen({ client, taskQueue, store, fromTemporal }, spec),
+    datagenJob: (jobId: string) => datagenHandle({ client, taskQueue, store, fromTemporal }, jobId),
+    writeDataset: (input: DatagenJobInput, result: DatagenJobResult, outDir: string, wo?: { storeSystems?: boolean }) => writeDataset(store, input, result, outDir, wo),
     async close(): Promise<void> {
       await connection.close().catch(() => undefined);
       await dp.close();

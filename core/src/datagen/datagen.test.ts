@@ -15,7 +15,7 @@ import { datagenSolve } from '../ops/datagen-solve';
 import { fft2d } from './fft';
 import { gcrodr } from './gcrodr';
 import { compileDatagenParams, pdeSpecOf, type DatagenParams } from './params';
-import { assembleFivePoint, generateInstance, PDE_KINDS } from './pde';
+import { assembleFivePoint, generateInstance, instanceFeatures, PDE_KINDS } from './pde';
 import { buildPreconditioner } from './precond';
 import { greedyChain, sortInstances } from './sort';
 
@@ -266,6 +266,10 @@ test('sorting: greedy chain and fft-curve grouping are permutations; the greedy 
   assert.deepEqual(greedyChain(f, [0, 1, 2, 3, 4]), [0, 2, 4, 3, 1]);
   const params = compileDatagenParams({ pde: 'darcy', grid: 7, count: 50, seed: 1 });
   const feats = Array.from({ length: 50 }, (_, i) => generateInstance(pdeSpecOf(params), i).features);
+  for (const pde of PDE_KINDS) {
+    const spec = pdeSpecOf({ ...params, pde });
+    assert.deepEqual(instanceFeatures(spec, 4), generateInstance(spec, 4).features, pde);
+  }
   for (const kind of ['greedy', 'none', 'fft-curve'] as const) {
     const o = sortInstances(feats, kind, 8);
     assert.deepEqual([...o].sort((x, y) => x - y), feats.map((_, i) => i), kind);

@@ -137,8 +137,8 @@ export interface DatagenProgress {
   readonly systemsDone: number;
   readonly chunksTotal: number;
   readonly chunksDone: number;
-  /** Stats arrays (iterations, mat-vecs, cycles, relres, k) of finished systems, to sum mat-vecs. */
-  readonly statsRefs: readonly ArrayRef[];
+  /** Finished systems with their stats array (iterations, mat-vecs, cycles, relres, k), to sum mat-vecs. */
+  readonly finished: readonly { readonly chunk: number; readonly position: number; readonly stats: ArrayRef }[];
   readonly generation: number;
 }
 

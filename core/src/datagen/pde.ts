@@ -146,3 +146,25 @@ export function generateInstance(spec: PdeSpec, index: number): PdeInstance {
   for (let k = 0; k < fld.features.length; k++) features[scaled.length + k] = fld.features[k] as number;
   return { index, a, b, input, scalars, features };
 }
+
+/** The sort features of instance `index` without assembling its matrix (same values as {@link generateInstance}). */
+export function instanceFeatures(spec: PdeSpec, index: number): Float64Array {
+  const N = spec.grid;
+  const fld = sampleField(spec.seed, index, N + 2, 1 / (N + 1), spec.field);
+  let scaled: number[] = [];
+  if (spec.pde === 'helmholtz') {
+    const [lo, hi] = spec.wavenumber;
+    const k0 = instanceScalar(spec.seed, index, 0, lo, hi);
+    scaled = [hi > lo ? (k0 - lo) / (hi - lo) : 0];
+  } else if (spec.pde === 'advection-diffusion') {
+    const [lo, hi] = spec.velocity;
+    const speed = instanceScalar(spec.seed, index, 0, lo, hi);
+    const theta = instanceScalar(spec.seed, index, 1, 0, 2 * Math.PI);
+    const r = hi > lo ? (speed - lo) / (hi - lo) : 0;
+    scaled = [r * Math.cos(theta), r * Math.sin(theta)];
+  }
+  const out = new Float64Array(scaled.length + fld.features.length);
+  out.set(scaled, 0);
+  out.set(fld.features, scaled.length);
+  return out;
+}
