@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import {
   GramfleetError, compileDatagenParams, csrMatvec, generateInstance, instanceFeatures, ndarray, num, pdeSpecOf, sortInstances,
   type ArrayRef, type DatagenJobInput, type DatagenJobResult, type DatagenParams, type DatagenProgress, type NdArray, type WorkerClass,
