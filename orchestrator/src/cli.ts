@@ -10,7 +10,7 @@ import { LocalCluster, defaultDataDir } from './cluster/local-cluster';
 import { connect, type Fleet, type GrfJobSpec } from './sdk';
 import { writeCsrNpz } from './io/npz';
 import { createProgressBar } from './progress';
-import { DATAGEN_USAGE, datagenCommand } from './datagen-cli';
+import { datagenCommand } from './datagen-cli';
 
 const USAGE = `usage:
   gramfleet up [--workers N] [--threads T] [--data-dir DIR]
@@ -19,8 +19,7 @@ const USAGE = `usage:
   gramfleet grf --graph FILE(.npz|.adjlist|.mtx) --kernel reg-laplacian|diffusion|p-step|cosine|custom
                 [--d D] [--beta B] [--p P] [--alpha a0,a1,...] --scale c --walks m --p-halt p [--seed s]
                 [--variance none|antithetic|repelling] [--estimator same-walk|independent]
-                [--label-spreading FRACTION] [--workers N] --out phi.npz [--json]
-${DATAGEN_USAGE}`;
+                [--label-spreading FRACTION] [--workers N] --out phi.npz [--json]`;
 
 /** Runs the CLI; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {

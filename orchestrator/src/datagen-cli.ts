@@ -31,6 +31,10 @@ function pairArg(name: string, s: string): [number, number] {
 
 /** Runs `gramfleet datagen`; returns the exit code. */
 export async function datagenCommand(args: string[]): Promise<number> {
+  if (args.includes('--help') || args.includes('-h') || args.length === 0) {
+    process.stdout.write(`usage:\n${DATAGEN_USAGE}\n`);
+    return args.length === 0 ? 2 : 0;
+  }
   const { values: v } = parseArgs({
     args,
     options: {

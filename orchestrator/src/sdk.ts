@@ -9,13 +9,14 @@ import { Client, Connection, WorkflowFailedError, WorkflowNotFoundError, type Wo
 import { ApplicationFailure, CancelledFailure, TerminatedFailure } from '@temporalio/common';
 import {
   GramfleetError, compileGrfParams, defaultShardNodes, isErrorCode, isGramfleetError, normalisedWeights, num, resourceNames, silentLogger, validateGraph,
-  type ArrayRef, type CsrArrays, type CsrRef, type DatagenJobInput, type DatagenJobResult, type GrfJobInput, type GrfJobResult, type GrfParams, type JobProgress, type Logger, type NdArray, type WorkerClass, type WorkerRecord,
+  type ArrayRef, type CsrArrays, type CsrRef, type GrfJobInput, type GrfJobResult, type GrfParams, type JobProgress, type Logger, type NdArray, type WorkerClass, type WorkerRecord,
 } from '@gramfleet/core';
 import { connectNats, createArrayStore, openDataPlane, type ArrayStore, type DataPlane, type DataPlaneOptions } from '@gramfleet/workers';
 import { LocalCluster, defaultDataDir } from './cluster/local-cluster';
 import { loadGraph } from './io/graph-files';
 import { loadCsr } from './grf-assemble';
 import { datagenHandle, submitDatagen, writeDataset, type DatagenJobHandle, type DatagenJobSpec, type DatasetManifest } from './datagen';
+import type { DatagenJobInput, DatagenJobResult } from '@gramfleet/core';
 
 /** Options of {@link connect}. */
 export interface ConnectOptions {
