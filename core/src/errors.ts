@@ -44,6 +44,7 @@ export const ERROR_CODES = {
   KERNEL_USER_MEMORY_LIMIT: { retryable: false, summary: "a user's WebAssembly module needed more memory than its cap" },
   KERNEL_SANDBOX_DENIED: { retryable: false, summary: "a user's WebAssembly module tried to reach the host (files, sockets, environment) or imports what the sandbox does not provide" },
   KERNEL_BAD_MODULE: { retryable: false, summary: "a user's WebAssembly module is invalid or lacks the named export" },
+  SOLVER_NOT_CONVERGED: { retryable: false, summary: 'an iterative solver did not reach its tolerance within its mat-vec budget' },
 } as const;
 
 /** A code from {@link ERROR_CODES}. */

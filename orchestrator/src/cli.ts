@@ -14,6 +14,7 @@ import { KRON_USAGE, kronGpCommand } from './kron-cli';
 import { CAMPAIGN_USAGE, campaignCommand } from './campaign/cli';
 import { K8S_USAGE, k8sCommand } from './k8s/cli';
 import { EIGENPRO_USAGE, eigenProCommand, predictCommand } from './eigenpro/cli';
+import { DATAGEN_USAGE, datagenCommand } from './datagen-cli';
 
 const USAGE = `usage:
   gramfleet up [--workers N] [--threads T] [--data-dir DIR] [--gpu-workers G]
@@ -26,7 +27,8 @@ const USAGE = `usage:
                 [--backend auto|wasm|gpu]
 ${KRON_USAGE}
 ${CAMPAIGN_USAGE}
-${EIGENPRO_USAGE}`;
+${EIGENPRO_USAGE}
+${DATAGEN_USAGE}`;
 
 /** Runs the CLI; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -42,6 +44,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'k8s': return await k8sCommand(rest);
       case 'eigenpro': return await eigenProCommand(rest);
       case 'predict': return await predictCommand(rest);
+      case 'datagen': return await datagenCommand(rest);
       case undefined: case 'help': case '--help': case '-h':
         process.stdout.write(USAGE + '\n' + K8S_USAGE + '\n');
         return cmd === undefined ? 2 : 0;

@@ -48,3 +48,5 @@ export { eigenProHandle, prepareEigenPro } from './eigenpro/submit';
 export type { EigenProJobHandle, EigenProJobSpec } from './eigenpro/submit';
 export { decodeCsv, decodeIdx, loadRows } from './eigenpro/data-files';
 export type { LoadedRows } from './eigenpro/data-files';
+export { DATAGEN_MAX_COUNT, datagenHandle, prepareDatagen, submitDatagen, writeDataset } from './datagen';
+export type { DatagenDeps, DatagenJobHandle, DatagenJobSpec, DatagenProgressView, DatasetManifest, DatasetSystem } from './datagen';

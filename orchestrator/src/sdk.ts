@@ -21,6 +21,8 @@ import type { KronJobResult } from '@gramfleet/core';
 import { createCampaignClient, type CampaignClient } from './campaign/client';
 import { createRaySdk, type RaySdk } from './ray';
 import { eigenProHandle, prepareEigenPro, startEigenPro, type EigenProJobHandle, type EigenProJobSpec } from './eigenpro/submit';
+import { datagenHandle, submitDatagen, writeDataset, type DatagenJobHandle, type DatagenJobSpec, type DatasetManifest } from './datagen';
+import type { DatagenJobInput, DatagenJobResult } from '@gramfleet/core';
 
 /** Options of {@link connect}. */
 export interface ConnectOptions {
@@ -114,6 +116,12 @@ export interface Fleet {
   readonly map: RaySdk['map'];
   /** Waits until some references are ready. */
   readonly wait: RaySdk['wait'];
+  /** Validates, sorts and chunks a data-generation job and starts it (or attaches to the same job already running). */
+  submitDatagen(spec: DatagenJobSpec): Promise<DatagenJobHandle>;
+  /** A handle for a data-generation job submitted earlier. */
+  datagenJob(jobId: string): DatagenJobHandle;
+  /** Writes a finished data-generation job's dataset (`.npy` shards + manifest) into a folder. */
+  writeDataset(input: DatagenJobInput, result: DatagenJobResult, outDir: string, o?: { storeSystems?: boolean }): Promise<DatasetManifest>;
 }
 
 /** Connects to a cluster (the local one unless addresses are given). */
@@ -177,6 +185,9 @@ export async function connect(o: ConnectOptions = {}): Promise<Fleet> {
     getArray: (ref: ArrayRef) => store.get(ref),
     getCsr: (ref: CsrRef) => loadCsr(store, ref),
     workers: () => registeredWorkers(dp),
+    submitDatagen: (spec: DatagenJobSpec) => submitDatagen({ client, taskQueue, store, fromTemporal }, spec),
+    datagenJob: (jobId: string) => datagenHandle({ client, taskQueue, store, fromTemporal }, jobId),
+    writeDataset: (input: DatagenJobInput, result: DatagenJobResult, outDir: string, wo?: { storeSystems?: boolean }) => writeDataset(store, input, result, outDir, wo),
     async close(): Promise<void> {
       await ray.close();
       await connection.close().catch(() => undefined);

@@ -6,3 +6,5 @@ export type { KronProgress } from './kron';
 export { CAMPAIGN_HISTORY_LIMIT, campaignProgressQuery, campaignRunningQuery, campaignWorkflow } from './campaign';
 export type { CampaignCarry, CampaignWorkflowOptions } from './campaign';
 export { eigenProWorkflow, eigenProProgressQuery } from './eigenpro';
+export { datagenWorkflow, datagenProgressQuery } from './datagen';
+export type { DatagenCarry } from './datagen';

@@ -23,6 +23,8 @@ import { qrOp } from './qr';
 import { triangularSolveOp } from './triangular-solve';
 // Kronecker GP shard ops
 import { kronFactorOp, kronGpSolveOp, kronSlabOp } from './kron-gp';
+// krylov-recycled data generation
+import { datagenSolveOp } from './datagen-solve';
 
 const ALL_OPS: readonly AnyOpDef[] = [
   grfWalksOp,
@@ -32,6 +34,8 @@ const ALL_OPS: readonly AnyOpDef[] = [
   choleskyOp, triangularSolveOp, qrOp, eighOp, eighTopkOp, modeProductOp, eigSmallOp,
   // Kronecker GP shard ops
   kronFactorOp, kronSlabOp, kronGpSolveOp,
+  // krylov-recycled data generation
+  datagenSolveOp,
 ];
 
 /** Every op, by id. */
