@@ -82,3 +82,6 @@ export type { JobProgress, ShardBatchInput, ShardBatchOutput, ShardOutcome, Shar
 export { GRF_ESTIMATORS, GRF_VARIANCE, compileGrfParams, defaultShardNodes } from './jobs/grf-job';
 export type { CompiledGrfParams, GrfAssembleInput, GrfJobInput, GrfJobResult, GrfParams } from './jobs/grf-job';
 export type { ClusterActivities } from './jobs/activities';
+// kernel library: shard planning per op
+export { concatAxis, evenRanges, nnzRanges, planOpShards, sliceAxis } from './ops/shard-plan';
+export type { OpShard, OpShardPlan, OpShardPlanOptions } from './ops/shard-plan';
