@@ -12,3 +12,8 @@ export type { RunningWorker, WorkerOptions } from './runtime';
 export { createJsonLogger } from './log';
 export { GRF_ROWS_PER_CALL, GRF_STATUS, createGrfWalksWasmKernel, registerGrfWalksWasm } from './backends/wasm/grf-walks';
 export { registerReferenceKernels, registerWasmKernels } from './backends/wasm/register-all';
+// kernel library: kernel build choice and multi-core shards
+export { RELAXED_SIMD_NODE_FLAG, kernelsFmaWasmPath, loadKernelModuleBytes, relaxedSimdAvailable, relaxedSimdNodeArgs } from './backends/wasm/kernel-module';
+export type { KernelBuild, KernelModuleBytes } from './backends/wasm/kernel-module';
+export { MULTI_CORE_BACKEND, createShardThreadsPool } from './shard-threads';
+export type { ShardThreadsOptions } from './shard-threads';
