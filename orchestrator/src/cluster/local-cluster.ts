@@ -94,6 +94,9 @@ export class LocalCluster {
 
   /** Starts every process and waits until the cluster serves. */
   static async start(o: LocalClusterOptions): Promise<LocalCluster> {
+    if (o.threadsPerShard !== undefined && (!Number.isInteger(o.threadsPerShard) || o.threadsPerShard < 1 || o.threadsPerShard > 256)) {
+      throw new GramfleetError('INPUT_OUT_OF_RANGE', `threadsPerShard must be an integer in [1, 256], got ${o.threadsPerShard}`, { field: 'threadsPerShard', bound: '[1, 256]', value: o.threadsPerShard });
+    }
     const dataDir = path.resolve(o.dataDir);
     fs.mkdirSync(path.join(dataDir, 'logs'), { recursive: true });
     const existing = await LocalCluster.attach(dataDir);

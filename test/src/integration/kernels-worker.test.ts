@@ -144,3 +144,11 @@ describe('kernel library through the worker runtime (threads per shard, kernel b
     assert.equal(results[0]!.error?.code, 'KERNEL_STATUS');
   });
 });
+
+describe('threadsPerShard is validated before anything starts', () => {
+  it('0 and 1.5 are INPUT_OUT_OF_RANGE naming threadsPerShard', async () => {
+    for (const bad of [0, 1.5]) {
+      await assert.rejects(LocalCluster.start({ dataDir: path.join(os.tmpdir(), `gf-never-${randomBytes(3).toString('hex')}`), threadsPerShard: bad }), (e: Error & { code?: string }) => e.code === 'INPUT_OUT_OF_RANGE' && e.message.includes('threadsPerShard'));
+    }
+  });
+});
