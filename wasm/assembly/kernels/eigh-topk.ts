@@ -1,11 +1,16 @@
 // Top-k eigenpairs (algebraically largest) of a dense symmetric matrix by randomised subspace
 // iteration with Rayleigh–Ritz, in f64. Basis vectors are rows (b×n, contiguous), so A·Q is
-// the NT product Y = Q·Aᵀ = Q·A through the internal gemmNT; the projected b×b problem is
-// solved by gf_eigh. Orthonormalisation: classical Gram–Schmidt applied twice (CGS2); a row
-// that vanishes (rank-deficient block) is replaced by a fresh seeded random row.
+// Y = Q·A (A symmetric), and every other b×n product, runs on the packed GEMM (gemm.ts), so
+// the cost of an iteration is GEMM-shaped. The projected b×b problem is solved by gf_eigh.
+// Orthonormalisation of the next basis A·X: rows scaled to unit norm (they are θ_t·x_t + r_t,
+// so nearly orthonormal already), then Cholesky-QR twice (G = Q·Qᵀ = L·Lᵀ, Q ← L⁻¹·Q by GEMM);
+// where G is not safely positive definite (a rank-deficient block), classical Gram–Schmidt
+// applied twice (CGS2), in which a row that vanishes is replaced by a fresh seeded random row.
 
-import { LA_BAD_ARGS, LA_NO_CONVERGENCE, LA_OK, at, axpy, dot, gemmNN, gemmNT, ld, nrm2, scal, st } from './la-internal';
+import { LA_BAD_ARGS, LA_NO_CONVERGENCE, LA_OK, at, axpy, dot, ld, nrm2, scal, st } from './la-internal';
 import { gf_eigh, gf_eigh_work_bytes } from './eigh';
+import { gf_cholesky } from './cholesky';
+import { epiNone, gemmCore, gf_gemm_workspace_bytes, setEpilogue } from './gemm';
 
 let rngState: u64 = 0;
 
@@ -24,7 +29,45 @@ function fillRandom(n: i32, x: usize): void {
 
 /** Workspace bytes of gf_eigh_topk for order n and block size b. */
 export function gf_eigh_topk_work_bytes(n: i32, b: i32): usize {
-  return (3 * <usize>b * <usize>n + 4 * <usize>b * <usize>b + 2 * <usize>b + 16) * 8 + gf_eigh_work_bytes(b) + 256;
+  return (3 * <usize>b * <usize>n + 4 * <usize>b * <usize>b + 2 * <usize>b + 16) * 8 + gf_eigh_work_bytes(b) + gf_gemm_workspace_bytes() + 384;
+}
+
+/** C (m×n, ldc) = A·op(B) by the packed GEMM (overwrites C). */
+@inline function mul(transB: bool, m: i32, n: i32, k: i32, a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32, gw: usize): void {
+  gemmCore(false, transB, false, m, n, k, 1.0, a, lda, b, ldb, 0.0, c, ldc, gw, false, 0);
+}
+
+/**
+ * Orthonormalises the b rows of q (b×n) by row scaling and Cholesky-QR twice; `g`, `linv`
+ * are b×b scratch, `tmp` b×n scratch. Returns false (q still spans the same space, rows
+ * rescaled) when a row vanishes or G is too ill-conditioned; the caller then uses CGS2.
+ */
+function cholQr2(b: i32, n: i32, q: usize, tmp: usize, g: usize, linv: usize, gw: usize, info: usize): bool {
+  for (let r = 0; r < b; r++) {
+    const row = at(q, n, r, 0);
+    const nr = nrm2(n, row);
+    if (!(nr > 0) || !isFinite(nr)) return false;
+    scal(n, 1.0 / nr, row);
+  }
+  for (let pass = 0; pass < 2; pass++) {
+    mul(true, b, b, n, q, n, q, n, g, b, gw);
+    if (gf_cholesky(b, g, b, info) != LA_OK) return false;
+    // rows were unit vectors, so L[i][i]² is what is left of row i after projecting out the
+    // rows before it: below 1e-6 the block is too close to rank-deficient for Cholesky-QR
+    for (let i = 0; i < b; i++) if (!(ld(g, i * b + i) > 1e-3)) return false;
+    memory.fill(linv, 0, (<usize>b * <usize>b) << 3);
+    for (let j = 0; j < b; j++) {
+      st(linv, j * b + j, 1.0 / ld(g, j * b + j));
+      for (let i = j + 1; i < b; i++) {
+        let sum: f64 = 0;
+        for (let p = j; p < i; p++) sum += ld(g, i * b + p) * ld(linv, p * b + j);
+        st(linv, i * b + j, -sum / ld(g, i * b + i));
+      }
+    }
+    mul(false, b, n, b, linv, b, q, n, tmp, n, gw);
+    memory.copy(q, tmp, (<usize>b * <usize>n) << 3);
+  }
+  return true;
 }
 
 /** Orthonormalises the `b` rows (length n) of `q` in place (CGS2 with random replacement). */
@@ -81,17 +124,17 @@ export function gf_eigh_topk(n: i32, a: usize, lda: i32, k: i32, b: i32, maxIter
   const coef = th + (<usize>b << 3);
   const ew = (coef + (<usize>b << 3) + 64 + 63) & ~(<usize>63);
   const einfo = coef + (<usize>b << 3);
+  const gw = (ew + gf_eigh_work_bytes(b) + 63) & ~(<usize>63);
+  setEpilogue(epiNone);
 
   for (let r = 0; r < b; r++) fillRandom(n, at(q, n, r, 0));
   orthonormaliseRows(b, n, q, coef);
   let worst: f64 = 0;
   for (let it = 1; it <= maxIter; it++) {
     // Y = Q·A (rows: A·q_r)
-    memory.fill(y, 0, bn);
-    gemmNT(b, n, n, 1.0, q, n, a, lda, y, n, false);
+    mul(false, b, n, n, q, n, a, lda, y, n, gw);
     // H = Q·Yᵀ (b×b), symmetrised
-    memory.fill(h, 0, bb);
-    gemmNT(b, b, n, 1.0, q, n, y, n, h, b, false);
+    mul(true, b, b, n, q, n, y, n, h, b, gw);
     for (let i = 0; i < b; i++) {
       for (let j = 0; j < i; j++) {
         const s = 0.5 * (load<f64>(at(h, b, i, j)) + load<f64>(at(h, b, j, i)));
@@ -105,10 +148,8 @@ export function gf_eigh_topk(n: i32, a: usize, lda: i32, k: i32, b: i32, maxIter
     // Ut[t][r] = U[r][b-1-t] (descending order)
     for (let t = 0; t < b; t++) for (let r = 0; r < b; r++) store<f64>(at(ut, b, t, r), load<f64>(at(u, b, r, b - 1 - t)));
     // X = Ut·Q (Ritz vectors), AX = Ut·Y (into q)
-    memory.fill(x, 0, bn);
-    gemmNN(b, n, b, 1.0, ut, b, q, n, x, n);
-    memory.fill(q, 0, bn);
-    gemmNN(b, n, b, 1.0, ut, b, y, n, q, n);
+    mul(false, b, n, b, ut, b, q, n, x, n, gw);
+    mul(false, b, n, b, ut, b, y, n, q, n, gw);
     const scale = max<f64>(Math.abs(ld(th, b - 1)), Math.abs(ld(th, 0)));
     worst = 0;
     for (let t = 0; t < k; t++) {
@@ -130,7 +171,7 @@ export function gf_eigh_topk(n: i32, a: usize, lda: i32, k: i32, b: i32, maxIter
       store<f64>(info + 8, worst);
       return LA_OK;
     }
-    orthonormaliseRows(b, n, q, coef);
+    if (!cholQr2(b, n, q, y, hc, u, gw, einfo)) orthonormaliseRows(b, n, q, coef);
   }
   store<i32>(info, maxIter);
   store<f64>(info + 8, worst);
