@@ -1,13 +1,12 @@
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import * as fs from 'node:fs';
 import { csrSpmvOp, kernelBlockOp, type NdArray } from '@gramfleet/core';
-import { kernelsWasmPath } from '@gramfleet/wasm';
 import { createKernelRegistry, gemmOp as gemmOpDef } from '@gramfleet/core';
 import {
   createParallelKernels, parallelCsrSpmv, parallelGemm, parallelKernelBlock, registerParallelWasm, splitCsrRows, splitRows, type ParallelKernels,
 } from '@gramfleet/workers/dist/backends/wasm/parallel';
 import { arr, assertClose, rand, rand32, randomCsr, rejectsNaming, runOp } from './dense-fixtures';
+import { kernelBytes } from './linalg-fixtures';
 
 // Multi-core kernels (worker threads over one shared WebAssembly.Memory) against the f64
 // reference, with 3 threads so the row splits are uneven. Tolerances as in the single-thread
@@ -15,7 +14,7 @@ import { arr, assertClose, rand, rand32, randomCsr, rejectsNaming, runOp } from 
 describe('multi-core kernels over shared memory', () => {
   let pk: ParallelKernels;
   before(async () => {
-    pk = await createParallelKernels(fs.readFileSync(kernelsWasmPath), { threads: 3, maxBytes: 256 << 20 });
+    pk = await createParallelKernels(kernelBytes(), { threads: 3, maxBytes: 256 << 20 });
   });
   after(async () => {
     await pk.close();
@@ -78,7 +77,7 @@ describe('wasm-mt backend (registerParallelWasm) against the reference', () => {
   let pk: ParallelKernels;
   const reg = createKernelRegistry();
   before(async () => {
-    pk = await createParallelKernels(fs.readFileSync(kernelsWasmPath), { threads: 2, maxBytes: 256 << 20 });
+    pk = await createParallelKernels(kernelBytes(), { threads: 2, maxBytes: 256 << 20 });
     reg.register('reference', gemmOpDef, (a, i) => gemmOpDef.reference(a, i));
     reg.register('reference', kernelBlockOp, (a, i) => kernelBlockOp.reference(a, i));
     reg.register('reference', csrSpmvOp, (a, i) => csrSpmvOp.reference(a, i));
