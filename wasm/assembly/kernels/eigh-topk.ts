@@ -40,6 +40,11 @@ export function gf_eigh_topk_work_bytes(n: i32, b: i32): usize {
     (3 * <usize>n + 2 * <usize>LANCZOS_STEPS + 16) * 8 + 512;
 }
 
+/** acosh(t) for t ≥ 1. */
+@inline function acosh1(t: f64): f64 {
+  return Math.log(t + Math.sqrt(t * t - 1.0));
+}
+
 /** Number of eigenvalues of the symmetric tridiagonal (alpha, beta) below x (Sturm count). */
 function sturmCount(m: i32, alpha: usize, beta: usize, x: f64): i32 {
   let count = 0;
@@ -255,8 +260,13 @@ export function gf_eigh_topk(n: i32, a: usize, lda: i32, k: i32, b: i32, maxIter
     if (b < n && half > 1e-12 * scale) {
       const c = 0.5 * (cut + lo);
       const t1 = (ld(th, b - 1) - c) / half;
+      // The filter grows the top Ritz direction C_d(t1)/C_d(tk) times more than the k-th: keep
+      // that below 1e10, or the k-th direction sinks under the rounding of the top ones (and
+      // keep C_d(t1) far from overflow).
+      const tk = max<f64>(1.0, (ld(th, b - k) - c) / half);
+      const spread = acosh1(max<f64>(1.0, t1)) - acosh1(tk);
       let deg = CHEB_DEGREE;
-      while (deg > 1 && <f64>deg * Math.log10(2.0 * t1 + 2.0) > 200.0) deg--;
+      while (deg > 1 && (<f64>deg * spread > 23.0 || <f64>deg * Math.log10(2.0 * t1 + 2.0) > 200.0)) deg--;
       const nn = b * n;
       // Y1 = (A·X − c·X)/e  (in q)
       for (let i = 0; i < nn; i++) st(q, i, (ld(q, i) - c * ld(x, i)) / half);
