@@ -25,3 +25,6 @@ export { workloadRunner } from './campaign/workloads';
 export type { RunExtract, WorkloadDeps, WorkloadRunner } from './campaign/workloads';
 export { INLINE_MAX_BYTES, createRaySdk } from './ray';
 export type { MapOptions, ObjectRef, PutValue, RaySdk, Ref, TaskRef, WasmKernel } from './ray';
+export { RESULT_FORMATS, flattenRows, formatOf, rowsToCsv, rowsToParquet, writeRows } from './campaign/export';
+export type { FlatColumn, ResultFormat } from './campaign/export';
+export { CAMPAIGN_USAGE, campaignCommand } from './campaign/cli';
