@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { isGramfleetError, type CampaignRow, type CampaignSpec } from '@gramfleet/core';
-import { campaignCommand } from '@gramfleet/orchestrator/dist/campaign/cli';
+import { campaignCommand } from '@gramfleet/orchestrator';
 import { csrDigest, sharedGraph, startTestCluster, until, type TestCluster } from './harness';
 
 const karate = sharedGraph('karate.adjlist');
