@@ -3,18 +3,16 @@
  * one, like `ray.init()`, when none runs); `submit(spec)` validates everything and uploads
  * the inputs before a workflow is started, and returns a {@link JobHandle}.
  */
-import { randomBytes } from 'node:crypto';
-import * as os from 'node:os';
 import { Client, Connection, WorkflowFailedError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure, TerminatedFailure } from '@temporalio/common';
 import {
-  GramfleetError, compileGrfParams, defaultShardNodes, isErrorCode, isGramfleetError, normalisedWeights, num, resourceNames, silentLogger, validateGraph,
-  parseBackendChoice, routeOp, type BackendChoice,
+  GramfleetError, isErrorCode, isGramfleetError, resourceNames, silentLogger,
   type ArrayRef, type CsrArrays, type CsrRef, type GrfJobInput, type GrfJobResult, type GrfParams, type JobProgress, type Logger, type NdArray, type WorkerClass, type WorkerRecord,
 } from '@gramfleet/core';
 import { connectNats, createArrayStore, openDataPlane, type ArrayStore, type DataPlane, type DataPlaneOptions } from '@gramfleet/workers';
 import { LocalCluster, defaultDataDir } from './cluster/local-cluster';
-import { loadGraph } from './io/graph-files';
+import { prepareGrf, registeredWorkers, type GrfJobSpec } from './grf-submit';
+import { retrying } from './temporal-retry';
 import { loadCsr } from './grf-assemble';
 import { prepareKron, type KronGpJobSpec } from './kron-submit';
 import type { KronJobResult } from '@gramfleet/core';
@@ -49,26 +47,7 @@ export interface ConnectOptions {
   readonly log?: Logger;
 }
 
-/** A graph-random-features job as submitted through the SDK. */
-export interface GrfJobSpec extends GrfParams {
-  readonly kind: 'grf';
-  /** A graph file (`.npz` scipy CSR, `.adjlist`, `.mtx`) or an in-memory symmetric CSR. */
-  readonly graph: string | CsrArrays;
-  /** Node labels for label spreading (taken from the `.npz` when it has them). */
-  readonly labels?: Int32Array;
-  /** Run label spreading on the features, with this fraction of nodes labelled. */
-  readonly labelSpreading?: { readonly trainFraction?: number; readonly seed?: number };
-  /**
-   * Where the shards run: `'wasm'`, `'gpu'` (refused with `CLUSTER_NO_GPU_WORKER` when no GPU
-   * worker with the op is registered) or `'auto'` (GPU when one is registered, else WASM).
-   * @default 'auto'
-   */
-  readonly backend?: BackendChoice | WorkerClass;
-  /** Job id (letters, digits, `-`, `_`). @default random */
-  readonly jobId?: string;
-  /** Whole-job time limit, ms. @default 6 h */
-  readonly timeoutMs?: number;
-}
+export type { GrfJobSpec } from './grf-submit';
 
 /** Every job kind the SDK submits. */
 export type JobSpec = GrfJobSpec;
@@ -169,7 +148,7 @@ export async function connect(o: ConnectOptions = {}): Promise<Fleet> {
         return { ...base, ...eigenProHandle(dp, input.jobId, base) } as JobHandle<GrfJobResult> & EigenProJobHandle;
       }
       if ((spec as { kind?: unknown }).kind !== 'grf') throw new GramfleetError('INPUT_INVALID', `kind must be 'grf', got ${String((spec as { kind?: unknown }).kind)}`, { field: 'kind' });
-      const input = await prepareGrf(spec as GrfJobSpec, dp, store, budget);
+      const input = await prepareGrf(spec as GrfJobSpec, { dp, store, maxBytes: budget });
       await client.workflow.start('grfWorkflow', { taskQueue, workflowId: input.jobId, args: [input] });
       log.info('job submitted', { jobId: input.jobId, n: input.n, shardNodes: input.shardNodes });
       return handleFor(client, input.jobId) as JobHandle<GrfJobResult> & EigenProJobHandle;
@@ -196,59 +175,6 @@ export async function connect(o: ConnectOptions = {}): Promise<Fleet> {
     },
   };
   return fleet;
-
-  async function prepareGrf(spec: GrfJobSpec, d: DataPlane, st: ArrayStore, maxBytes: number): Promise<GrfJobInput> {
-    const params = compileGrfParams(spec);
-    const requested = parseBackendChoice(spec.backend, 'backend');
-    const jobId = spec.jobId ?? `grf-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
-    if (!/^[A-Za-z0-9_-]{1,100}$/.test(jobId)) throw new GramfleetError('INPUT_INVALID', `jobId must be 1–100 letters, digits, '-' or '_', got ${JSON.stringify(jobId)}`, { field: 'jobId' });
-    const timeoutMs = num('timeoutMs', spec.timeoutMs ?? 6 * 3600_000, { min: 1000 });
-    let csr: CsrArrays;
-    let labels = spec.labels;
-    if (typeof spec.graph === 'string') {
-      const g = await loadGraph(spec.graph, { maxBytes });
-      csr = g.csr;
-      labels ??= g.labels;
-    } else {
-      csr = spec.graph;
-      validateGraph(csr, { maxBytes });
-    }
-    const n = csr.shape[0];
-    // Φ memory: each walker visits ~1/pHalt nodes; budget the assembled features.
-    const phiBytes = n * Math.min(n, Math.ceil(params.walks / params.pHalt)) * 12 * params.streams.length;
-    if (phiBytes > maxBytes) {
-      throw new GramfleetError('INPUT_TOO_LARGE', `graph: features for n=${n}, walks=${params.walks}, pHalt=${params.pHalt} need about ${phiBytes} bytes, above the memory budget of ${maxBytes} bytes`, { field: 'graph', needBytes: phiBytes, budgetBytes: maxBytes });
-    }
-    if (labels !== undefined && labels.length !== n) throw new GramfleetError('INPUT_SHAPE_MISMATCH', `labels has ${labels.length} entries, the graph has ${n} nodes`, { field: 'labels' });
-    if (spec.labelSpreading !== undefined && labels === undefined) throw new GramfleetError('INPUT_INVALID', 'labelSpreading needs labels (in the .npz or as spec.labels)', { field: 'labels' });
-    const trainFraction = spec.labelSpreading === undefined ? undefined : num('labelSpreading.trainFraction', spec.labelSpreading.trainFraction ?? 0.1, { min: 0, max: 1, minExclusive: true, maxExclusive: true });
-    let threads = 0;
-    for await (const k of await d.workers.keys()) { void k; threads++; }
-    const route = routeOp(requested, 'grf-walks', await registeredWorkers(d), Date.now(), d.options.workerTtlMs);
-    const shardNodes = params.shardNodes ?? defaultShardNodes(n, threads || os.cpus().length);
-    const weights = normalisedWeights(csr, params.scale);
-    const graph = {
-      indptr: await st.put({ dtype: 'i32', shape: [csr.indptr.length], data: csr.indptr }),
-      indices: await st.put({ dtype: 'i32', shape: [csr.indices.length], data: csr.indices }),
-      weights: await st.put({ dtype: 'f64', shape: [weights.length], data: weights }),
-    };
-    const labelsRef = labels === undefined ? undefined : await st.put({ dtype: 'i32', shape: [labels.length], data: labels });
-    return {
-      jobId, n, nnz: csr.indices.length, graph, params, shardNodes, cls: route.cls, route, timeoutMs,
-      ...(labelsRef !== undefined ? { labels: labelsRef } : {}),
-      ...(trainFraction !== undefined ? { labelSpreading: { trainFraction, seed: spec.labelSpreading?.seed ?? 0 } } : {}),
-    };
-  }
-}
-
-/** Workers currently in the registry (heartbeating). */
-async function registeredWorkers(dp: DataPlane): Promise<WorkerRecord[]> {
-  const out: WorkerRecord[] = [];
-  for await (const k of await dp.workers.keys()) {
-    const e = await dp.workers.get(k);
-    if (e !== null && e.operation === 'PUT') out.push(e.json<WorkerRecord>());
-  }
-  return out;
 }
 
 function handleFor(client: Client, jobId: string): JobHandle<GrfJobResult> {
@@ -289,17 +215,3 @@ export function fromTemporal(e: unknown, jobId: string): unknown {
   return e;
 }
 
-/** Retries a Temporal client call while the server is unavailable (e.g. restarting). */
-async function retrying<T>(f: () => Promise<T>, timeoutMs = 120_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (let wait = 200; ; wait = Math.min(wait * 2, 3_000)) {
-    try {
-      return await f();
-    } catch (e) {
-      const msg = (e as Error).message ?? '';
-      const transient = /UNAVAILABLE|ECONNREFUSED|connection|transport|Deadline|deadline|14 /.test(msg) && !(e instanceof WorkflowFailedError);
-      if (!transient || Date.now() > until) throw e;
-      await new Promise((r) => setTimeout(r, wait));
-    }
-  }
-}

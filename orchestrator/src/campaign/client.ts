@@ -16,6 +16,7 @@ import {
   type CampaignWorkflowInput, type CompiledCampaignSpec, type JobProgress,
 } from '@gramfleet/core';
 import { fromTemporal } from '../sdk';
+import { retrying } from '../temporal-retry';
 import { openCampaignTable, type CampaignTable } from './table';
 
 /** A started campaign. */
@@ -143,17 +144,3 @@ function stripCompiled(c: CompiledCampaignSpec): CampaignSpec {
   };
 }
 
-/** Retries a Temporal client call while the server is unavailable (e.g. restarting). */
-async function retrying<T>(f: () => Promise<T>, timeoutMs = 120_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (let wait = 200; ; wait = Math.min(wait * 2, 3_000)) {
-    try {
-      return await f();
-    } catch (e) {
-      const msg = (e as Error).message ?? '';
-      const transient = /UNAVAILABLE|ECONNREFUSED|connection|transport|Deadline|deadline|14 /.test(msg) && !(e instanceof WorkflowExecutionAlreadyStartedError) && !(e instanceof WorkflowNotFoundError);
-      if (!transient || Date.now() > until) throw e;
-      await new Promise((r) => setTimeout(r, wait));
-    }
-  }
-}

@@ -5,14 +5,14 @@
  * (`extract`). The pure side (workflow type, parameter validation) is
  * `core/src/campaign/workloads.ts`. Adding a workload: one entry here, one there.
  */
-import * as os from 'node:os';
 import {
-  GramfleetError, campaignWorkload, compileGrfParams, csrWithValues, defaultShardNodes, exactKernelDense, normalisedWeights, num, outOfRange, relFrobError, validateGraph,
-  type ArrayRef, type CsrRef, type GrfJobInput, type GrfJobResult, type GrfRunParams, type WorkerClass,
+  GramfleetError, campaignWorkload, compileGrfParams, csrWithValues, exactKernelDense, normalisedWeights, outOfRange, relFrobError,
+  type ArrayRef, type CsrRef, type GrfJobResult, type GrfRunParams,
 } from '@gramfleet/core';
 import type { ArrayStore, DataPlane } from '@gramfleet/workers';
 import { loadCsr } from '../grf-assemble';
 import { loadGraph } from '../io/graph-files';
+import { prepareGrf } from '../grf-submit';
 
 /** Largest graph for which a GRF run may ask for `exactError`. */
 export const GRF_EXACT_MAX_NODES = 4096;
@@ -43,33 +43,12 @@ const RUNNERS: Readonly<Record<string, WorkloadRunner>> = {
   grf: {
     async prepare(raw, childId, timeoutMs, deps): Promise<readonly unknown[]> {
       const spec = raw as unknown as GrfRunParams;
-      const params = compileGrfParams(spec);
-      const g = await loadGraph(spec.graph, { maxBytes: deps.memoryBudgetBytes });
-      const csr = g.csr;
-      validateGraph(csr, { maxBytes: deps.memoryBudgetBytes });
-      const n = csr.shape[0];
-      if (spec.exactError === true && n > GRF_EXACT_MAX_NODES) throw outOfRange('exactError', `used only for graphs of at most ${GRF_EXACT_MAX_NODES} nodes`, n);
-      const phiBytes = n * Math.min(n, Math.ceil(params.walks / params.pHalt)) * 12 * params.streams.length;
-      if (phiBytes > deps.memoryBudgetBytes) {
-        throw new GramfleetError('INPUT_TOO_LARGE', `graph: features for n=${n}, walks=${params.walks} need about ${phiBytes} bytes, above the memory budget of ${deps.memoryBudgetBytes} bytes`, { field: 'graph', needBytes: phiBytes, budgetBytes: deps.memoryBudgetBytes });
-      }
-      if (spec.labelSpreading !== undefined && g.labels === undefined) throw new GramfleetError('INPUT_INVALID', 'labelSpreading needs labels in the graph file', { field: 'labels' });
-      const trainFraction = spec.labelSpreading === undefined ? undefined : num('labelSpreading.trainFraction', spec.labelSpreading.trainFraction ?? 0.1, { min: 0, max: 1, minExclusive: true, maxExclusive: true });
-      let threads = 0;
-      for await (const k of await deps.dp.workers.keys()) { void k; threads++; }
-      const shardNodes = params.shardNodes ?? defaultShardNodes(n, threads || os.cpus().length);
-      const weights = normalisedWeights(csr, params.scale);
-      const graph = {
-        indptr: await deps.store.put({ dtype: 'i32', shape: [csr.indptr.length], data: csr.indptr }),
-        indices: await deps.store.put({ dtype: 'i32', shape: [csr.indices.length], data: csr.indices }),
-        weights: await deps.store.put({ dtype: 'f64', shape: [weights.length], data: weights }),
-      };
-      const labels = trainFraction === undefined || g.labels === undefined ? undefined : await deps.store.put({ dtype: 'i32', shape: [g.labels.length], data: g.labels });
-      const input: GrfJobInput = {
-        jobId: childId, n, nnz: csr.indices.length, graph, params, shardNodes, cls: (spec.backend ?? 'wasm') as WorkerClass, timeoutMs,
-        ...(labels !== undefined ? { labels } : {}),
-        ...(trainFraction !== undefined ? { labelSpreading: { trainFraction, seed: spec.labelSpreading?.seed ?? 0 } } : {}),
-      };
+      const input = await prepareGrf({ ...spec, kind: 'grf', backend: spec.backend ?? 'wasm', jobId: childId, timeoutMs }, {
+        dp: deps.dp, store: deps.store, maxBytes: deps.memoryBudgetBytes,
+        checkGraph: ({ csr }) => {
+          if (spec.exactError === true && csr.shape[0] > GRF_EXACT_MAX_NODES) throw outOfRange('exactError', `used only for graphs of at most ${GRF_EXACT_MAX_NODES} nodes`, csr.shape[0]);
+        },
+      });
       return [input];
     },
     async extract(result, raw, deps): Promise<RunExtract> {
