@@ -149,3 +149,5 @@ export { DATAGEN_SOLVERS, compileDatagenParams, datagenShardId, pdeSpecOf } from
 export type { CompiledDatagenParams, DatagenJobInput, DatagenJobResult, DatagenParams, DatagenProgress, DatagenSolver, DatagenSystemOutcome } from './datagen/params';
 export { DATAGEN_SOLVE_OP_ID, datagenSolve, datagenSolveOp } from './ops/datagen-solve';
 export type { DatagenSolveAttrs } from './ops/datagen-solve';
+export { DATAGEN_MAX_CHUNKS, DATAGEN_MAX_IN_FLIGHT, DATAGEN_MAX_SYSTEMS, DATAGEN_PAGE_FORMAT } from './datagen/paging';
+export type { DatagenActivities, DatagenPage, DatagenWorkflowResult } from './datagen/paging';
