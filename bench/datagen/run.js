@@ -20,6 +20,7 @@
  *
  *   bash bench/setup.sh && node bench/datagen/run.js
  *   env: PDES=darcy,helmholtz GRIDS=64 COUNTS=100 GMRES_SUBSET=10 GMRES_CAP=10000 SCIPY_TIMEOUT_S=1800
+ *        METHODS=random,reset,gmres (which of ours besides sorted recycling run; SciPy always runs)
  * Ratios: reference/ours for times and mat-vecs (> 1 means gramfleet is better).
  */
 const fs = require('node:fs');
@@ -36,6 +37,7 @@ const COUNTS = (process.env.COUNTS ?? '100').split(',').map(Number);
 const GMRES_SUBSET = Number(process.env.GMRES_SUBSET ?? 10);
 const GMRES_CAP = Number(process.env.GMRES_CAP ?? 10000);
 const SCIPY_TIMEOUT_S = Number(process.env.SCIPY_TIMEOUT_S ?? 1800);
+const METHODS = new Set((process.env.METHODS ?? 'random,reset,gmres').split(',').filter(Boolean));
 const RTOL = 1e-8;
 const M = 40;
 const K = 20;
@@ -87,14 +89,20 @@ async function main() {
       res.sorted = solveAll(insts, sorted, K, true, params.maxMatvecs);
       res.sorted.seconds += sortSeconds;
       log(`${tag} recycled sorted: ${JSON.stringify(res.sorted)} (sort ${sortSeconds.toFixed(2)} s)`);
-      res.random = solveAll(insts, random, K, true, params.maxMatvecs);
-      log(`${tag} recycled random: ${JSON.stringify(res.random)}`);
-      res.reset = solveAll(insts, random, K, false, params.maxMatvecs);
-      log(`${tag} reset: ${JSON.stringify(res.reset)}`);
-      const sub = Math.min(GMRES_SUBSET, count);
-      const g = solveAll(insts, random.slice(0, sub), 0, false, GMRES_CAP);
-      res.gmres = { seconds: (g.seconds * count) / sub, matvecs: (g.matvecs * count) / sub, capped: g.capped, measured: sub };
-      log(`${tag} GMRES(40) on ${sub}: ${JSON.stringify(g)}`);
+      if (METHODS.has('random')) {
+        res.random = solveAll(insts, random, K, true, params.maxMatvecs);
+        log(`${tag} recycled random: ${JSON.stringify(res.random)}`);
+      }
+      if (METHODS.has('reset')) {
+        res.reset = solveAll(insts, random, K, false, params.maxMatvecs);
+        log(`${tag} reset: ${JSON.stringify(res.reset)}`);
+      }
+      if (METHODS.has('gmres')) {
+        const sub = Math.min(GMRES_SUBSET, count);
+        const g = solveAll(insts, random.slice(0, sub), 0, false, GMRES_CAP);
+        res.gmres = { seconds: (g.seconds * count) / sub, matvecs: (g.matvecs * count) / sub, capped: g.capped, measured: sub };
+        log(`${tag} GMRES(40) on ${sub}: ${JSON.stringify(g)}`);
+      }
       let sci = null;
       if (why === null) {
         const file = path.join(tmp, `${pde}-${grid}-${count}.npz`);
@@ -117,13 +125,19 @@ async function main() {
         log(`${tag} scipy: ${JSON.stringify(sci)}`);
       }
       const note = `${os.loadavg()[0].toFixed(2)} load; ${machineNote()}`;
-      const gnote = `GMRES(40) measured on ${res.gmres.measured} systems and scaled to ${count}; ${res.gmres.capped} hit the cap of ${GMRES_CAP} mat-vecs (counted at the cap: ratio is a lower bound)`;
-      emit(B, `${tag}: mat-vecs, sorted recycling vs GMRES(40)`, res.sorted.matvecs, res.gmres.matvecs, 'mat-vecs', { note: gnote });
-      emit(B, `${tag}: mat-vecs, sorted recycling vs GCRO-DR reset`, res.sorted.matvecs, res.reset.matvecs, 'mat-vecs');
-      emit(B, `${tag}: mat-vecs, sorted vs random-order recycling`, res.sorted.matvecs, res.random.matvecs, 'mat-vecs');
-      emit(B, `${tag}: time, sorted recycling vs GMRES(40)`, res.sorted.seconds, res.gmres.seconds, 's', { note: gnote });
-      emit(B, `${tag}: time, sorted recycling vs GCRO-DR reset`, res.sorted.seconds, res.reset.seconds, 's');
-      emit(B, `${tag}: time, sorted vs random-order recycling`, res.sorted.seconds, res.random.seconds, 's');
+      if (res.gmres !== undefined) {
+        const gnote = `GMRES(40) measured on ${res.gmres.measured} systems and scaled to ${count}; ${res.gmres.capped} hit the cap of ${GMRES_CAP} mat-vecs (counted at the cap: ratio is a lower bound)`;
+        emit(B, `${tag}: mat-vecs, sorted recycling vs GMRES(40)`, res.sorted.matvecs, res.gmres.matvecs, 'mat-vecs', { note: gnote });
+        emit(B, `${tag}: time, sorted recycling vs GMRES(40)`, res.sorted.seconds, res.gmres.seconds, 's', { note: gnote });
+      }
+      if (res.reset !== undefined) {
+        emit(B, `${tag}: mat-vecs, sorted recycling vs GCRO-DR reset`, res.sorted.matvecs, res.reset.matvecs, 'mat-vecs');
+        emit(B, `${tag}: time, sorted recycling vs GCRO-DR reset`, res.sorted.seconds, res.reset.seconds, 's');
+      }
+      if (res.random !== undefined) {
+        emit(B, `${tag}: mat-vecs, sorted vs random-order recycling`, res.sorted.matvecs, res.random.matvecs, 'mat-vecs');
+        emit(B, `${tag}: time, sorted vs random-order recycling`, res.sorted.seconds, res.random.seconds, 's');
+      }
       if (sci !== null && sci.error === undefined) {
         const c = sci.gcrotmk_carry;
         const f = sci.gcrotmk_fresh;

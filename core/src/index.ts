@@ -152,3 +152,5 @@ export type { DatagenSolveAttrs } from './ops/datagen-solve';
 // kernel library: shard planning per op
 export { concatAxis, evenRanges, nnzRanges, planOpShards, sliceAxis } from './ops/shard-plan';
 export type { OpShard, OpShardPlan, OpShardPlanOptions } from './ops/shard-plan';
+export { DATAGEN_MAX_CHUNKS, DATAGEN_MAX_IN_FLIGHT, DATAGEN_MAX_SYSTEMS, DATAGEN_PAGE_FORMAT } from './datagen/paging';
+export type { DatagenActivities, DatagenPage, DatagenWorkflowResult } from './datagen/paging';

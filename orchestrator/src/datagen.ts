@@ -11,11 +11,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import {
+  DATAGEN_MAX_CHUNKS, DATAGEN_MAX_IN_FLIGHT, DATAGEN_MAX_SYSTEMS, type DatagenWorkflowResult,
   GramfleetError, compileDatagenParams, csrMatvec, generateInstance, instanceFeatures, ndarray, num, pdeSpecOf, sortInstances,
   type ArrayRef, type DatagenJobInput, type DatagenJobResult, type DatagenParams, type DatagenProgress, type NdArray, type WorkerClass,
 } from '@gramfleet/core';
 import type { ArrayStore } from '@gramfleet/workers';
 import { writeCsrNpz, writeNpy } from './io/npz';
+import { expandDatagenResult, readDatagenPage } from './datagen-pages';
 
 /** A data-generation job as submitted through the SDK. */
 export interface DatagenJobSpec extends DatagenParams {
@@ -28,8 +30,8 @@ export interface DatagenJobSpec extends DatagenParams {
   readonly timeoutMs?: number;
 }
 
-/** Largest count one job carries (its result references must fit a 2 MB Temporal payload). */
-export const DATAGEN_MAX_COUNT = 1500;
+/** Largest count one job carries (results are paged through the object store; the chain is the workflow input). */
+export const DATAGEN_MAX_COUNT = DATAGEN_MAX_SYSTEMS;
 
 /** Progress as the SDK reports it. */
 export interface DatagenProgressView {
@@ -64,7 +66,15 @@ export interface DatagenDeps {
 export function prepareDatagen(spec: DatagenJobSpec): DatagenJobInput {
   const params = compileDatagenParams(spec);
   if (params.count > DATAGEN_MAX_COUNT) {
-    throw new GramfleetError('INPUT_TOO_LARGE', `count must be <= ${DATAGEN_MAX_COUNT} per job (the result references must fit a Temporal payload), got ${params.count}; split the campaign into several jobs`, { field: 'count', bound: DATAGEN_MAX_COUNT, value: params.count });
+    throw new GramfleetError('INPUT_TOO_LARGE', `count must be <= ${DATAGEN_MAX_COUNT} per job (the chain is the workflow's input payload), got ${params.count}; split the campaign into several jobs`, { field: 'count', bound: DATAGEN_MAX_COUNT, value: params.count });
+  }
+  const nChunks = Math.ceil(params.count / params.chunkSize);
+  if (nChunks > DATAGEN_MAX_CHUNKS) {
+    throw new GramfleetError('INPUT_TOO_LARGE', `chunkSize must be >= ${Math.ceil(params.count / DATAGEN_MAX_CHUNKS)} for count ${params.count} (at most ${DATAGEN_MAX_CHUNKS} chunks, one page reference each), got ${params.chunkSize}`, { field: 'chunkSize', bound: DATAGEN_MAX_CHUNKS, value: nChunks });
+  }
+  const lanes = Math.min(params.window, nChunks);
+  if (lanes * params.chunkSize > DATAGEN_MAX_IN_FLIGHT) {
+    throw new GramfleetError('INPUT_TOO_LARGE', `min(window, chunks) × chunkSize must be <= ${DATAGEN_MAX_IN_FLIGHT} (unpaged outcomes the workflow holds), got ${lanes} × ${params.chunkSize}`, { field: 'chunkSize', bound: DATAGEN_MAX_IN_FLIGHT, value: lanes * params.chunkSize });
   }
   const timeoutMs = num('timeoutMs', spec.timeoutMs ?? 24 * 3600_000, { min: 1000 });
   const pspec = pdeSpecOf(params);
@@ -92,13 +102,23 @@ export async function submitDatagen(d: DatagenDeps, spec: DatagenJobSpec): Promi
 export function datagenHandle(d: DatagenDeps, jobId: string): DatagenJobHandle {
   const h = d.client.workflow.getHandle(jobId);
   const mv = new Map<string, number>();
+  const pageStats = new Map<string, DatagenProgress['finished'][number][]>();
   return {
     jobId,
     async progress(): Promise<DatagenProgressView> {
       const p = await h.query<DatagenProgress>('datagenProgress');
       const first = new Map<number, number>();
       const per: { chunk: number; position: number; m: number }[] = [];
-      for (const f of p.finished) {
+      const finished = [...p.finished];
+      for (const ref of p.pages ?? []) {
+        let fromPage = pageStats.get(ref.digest);
+        if (fromPage === undefined) {
+          fromPage = (await readDatagenPage(d.store, ref, jobId)).systems.flatMap((s) => (s.outputs[4] === undefined ? [] : [{ chunk: s.chunk, position: s.position, stats: s.outputs[4] }]));
+          pageStats.set(ref.digest, fromPage);
+        }
+        finished.push(...fromPage);
+      }
+      for (const f of finished) {
         let m = mv.get(f.stats.digest);
         if (m === undefined) {
           m = (await d.store.get(f.stats)).data[1] as number;
@@ -118,7 +138,8 @@ export function datagenHandle(d: DatagenDeps, jobId: string): DatagenJobHandle {
     },
     async result(): Promise<DatagenJobResult> {
       try {
-        return (await h.result()) as DatagenJobResult;
+        const r = (await h.result()) as DatagenWorkflowResult;
+        return await expandDatagenResult(d.store, r);
       } catch (e) {
         throw d.fromTemporal(e, jobId);
       }

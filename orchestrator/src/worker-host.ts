@@ -15,6 +15,7 @@ import { createKronActivities } from './kron-activities';
 import { createCampaignActivities } from './campaign/activities';
 import { openCampaignTable } from './campaign/table';
 import { createEigenProActivities } from './eigenpro/activity';
+import { createDatagenActivities } from './datagen-pages';
 
 async function main(): Promise<void> {
   const env = process.env;
@@ -39,6 +40,7 @@ async function main(): Promise<void> {
     ...createActivities({ dp, store, log }),
     ...createKronActivities({ store, log }),
     ...createEigenProActivities({ dp, store, log }),
+    ...createDatagenActivities({ store }),
   };
   const campaignActivities = createCampaignActivities({ dp, store, log, table: await openCampaignTable(nc, names.prefix) });
   let stopping = false;

@@ -5,11 +5,18 @@
  * in the object store) from one system to the next. Every finished system is recorded in
  * history, so a retried activity, a restarted orchestrator or a continued-as-new run starts
  * the chunk at its first unsolved system; a shard whose result already exists (a rerun with
- * the same job id) is not published again.
+ * the same job id) is not published again. A finished chunk's outcomes are written to the
+ * object store as one page; only page references stay in the workflow's state, result and
+ * continue-as-new payload.
  */
-import { continueAsNew, defineQuery, isCancellation, setHandler, workflowInfo } from '@temporalio/workflow';
-import { datagenShardId, type ArrayRef, type DatagenJobInput, type DatagenJobResult, type DatagenProgress, type DatagenSystemOutcome } from '@gramfleet/core';
+import { continueAsNew, defineQuery, isCancellation, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  ERROR_CODES, DATAGEN_PAGE_FORMAT, datagenShardId,
+  type ArrayRef, type DatagenActivities, type DatagenJobInput, type DatagenProgress, type DatagenSystemOutcome, type DatagenWorkflowResult,
+} from '@gramfleet/core';
 import { cleanupShards, clusterActivities } from './sharded';
+
+const PERMANENT = Object.entries(ERROR_CODES).filter(([, v]) => !v.retryable).map(([k]) => k);
 
 /** Query answering the job's progress. */
 export const datagenProgressQuery = defineQuery<DatagenProgress>('datagenProgress');
@@ -21,12 +28,19 @@ export interface DatagenCarry {
   readonly duplicates: number;
   readonly generation: number;
   readonly startedAt: number;
+  /** Page reference of each paged chunk, by chunk index. */
+  readonly pages?: Record<string, ArrayRef>;
 }
 
-/** Solves every chunk of `input` and returns the systems' references. */
-export async function datagenWorkflow(input: DatagenJobInput, carry?: DatagenCarry): Promise<DatagenJobResult> {
+/** Solves every chunk of `input` and returns the references of the chunks' pages. */
+export async function datagenWorkflow(input: DatagenJobInput, carry?: DatagenCarry): Promise<DatagenWorkflowResult> {
   const acts = clusterActivities(input.timeoutMs);
+  const dacts = proxyActivities<DatagenActivities>({
+    startToCloseTimeout: 60_000,
+    retry: { initialInterval: 1_000, backoffCoefficient: 2, maximumInterval: 10_000, nonRetryableErrorTypes: PERMANENT },
+  });
   const done: Record<string, DatagenSystemOutcome> = { ...(carry?.done ?? {}) };
+  const pages: Record<string, ArrayRef> = { ...(carry?.pages ?? {}) };
   let published = carry?.published ?? 0;
   let duplicates = carry?.duplicates ?? 0;
   const generation = carry?.generation ?? 0;
@@ -38,14 +52,20 @@ export async function datagenWorkflow(input: DatagenJobInput, carry?: DatagenCar
   let stop = false;
   setHandler(datagenProgressQuery, () => {
     const outs = Object.values(done);
+    const paged = Object.keys(pages).reduce((s, ci) => s + (input.chunks[Number(ci)]?.length ?? 0), 0);
     return {
-      phase, systemsTotal: total, systemsDone: outs.length, chunksTotal: input.chunks.length, chunksDone, generation,
+      phase, systemsTotal: total, systemsDone: outs.length + paged, chunksTotal: input.chunks.length, chunksDone, generation,
       finished: outs.flatMap((o) => (o.outputs[4] === undefined ? [] : [{ chunk: o.chunk, position: o.position, stats: o.outputs[4] }])),
+      pages: Object.values(pages),
     };
   });
 
   async function runChunk(ci: number): Promise<void> {
     const chunk = input.chunks[ci] ?? [];
+    if (pages[ci] !== undefined) {
+      chunksDone++;
+      return;
+    }
     let prevU: ArrayRef | undefined;
     for (let pos = 0; pos < chunk.length; pos++) {
       const id = datagenShardId(ci, pos);
@@ -71,6 +91,10 @@ export async function datagenWorkflow(input: DatagenJobInput, carry?: DatagenCar
       const u = o.outputs[1];
       prevU = u !== undefined && (u.shape[0] ?? 0) > 0 ? u : undefined;
     }
+    const ids = chunk.map((_, pos) => datagenShardId(ci, pos));
+    const systems = ids.map((id) => done[id] as DatagenSystemOutcome);
+    pages[ci] = await dacts.putDatagenPage({ format: DATAGEN_PAGE_FORMAT, jobId: input.jobId, chunk: ci, systems });
+    for (const id of ids) delete done[id];
     chunksDone++;
   }
 
@@ -81,16 +105,15 @@ export async function datagenWorkflow(input: DatagenJobInput, carry?: DatagenCar
     });
     await Promise.all(lanes);
     if (stop) {
-      await continueAsNew<typeof datagenWorkflow>(input, { done, published, duplicates, generation: generation + 1, startedAt });
+      await continueAsNew<typeof datagenWorkflow>(input, { done, published, duplicates, generation: generation + 1, startedAt, pages });
     }
-    const systems: DatagenSystemOutcome[] = [];
-    input.chunks.forEach((c, ci) => c.forEach((_, pos) => {
-      const o = done[datagenShardId(ci, pos)];
-      if (o === undefined) throw new Error(`internal: system c${ci} p${pos} missing`);
-      systems.push(o);
-    }));
+    const refs = input.chunks.map((_, ci) => {
+      const r = pages[ci];
+      if (r === undefined) throw new Error(`internal: chunk ${ci} has no page`);
+      return r;
+    });
     phase = 'done';
-    return { jobId: input.jobId, systems, publishedTasks: published, duplicateResults: duplicates };
+    return { jobId: input.jobId, pages: refs, publishedTasks: published, duplicateResults: duplicates };
   } catch (e) {
     phase = isCancellation(e) ? 'cancelled' : 'failed';
     await cleanupShards(acts, input.jobId);

@@ -16,6 +16,7 @@ import type { CsrArrays } from '../array';
 import { GramfleetError } from '../errors';
 import { eigSmallCore } from '../ops/eig-small-core';
 import { qrReference } from '../ops/qr';
+import { accumulate, axpy, combineColumns, dot, dots, mgs } from './dense';
 import { csrMatvec, type Preconditioner } from './precond';
 
 /** Options of {@link gcrodr}. */
@@ -45,25 +46,7 @@ export interface GcrodrResult {
   readonly recycle: Float64Array[];
 }
 
-const dot = (a: Float64Array, b: Float64Array): number => {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += (a[i] as number) * (b[i] as number);
-  return s;
-};
-const axpy = (alpha: number, x: Float64Array, y: Float64Array): void => {
-  for (let i = 0; i < y.length; i++) y[i] = (y[i] as number) + alpha * (x[i] as number);
-};
 const norm = (a: Float64Array): number => Math.sqrt(dot(a, a));
-
-/** Σ_c M[i, c]·cols_i for the columns `c` of a row-major (rows × ncol) matrix. */
-function combine(cols: readonly Float64Array[], mat: Float64Array, ncol: number, c: number, n: number): Float64Array {
-  const out = new Float64Array(n);
-  for (let i = 0; i < cols.length; i++) {
-    const w = mat[i * ncol + c] as number;
-    if (w !== 0) axpy(w, cols[i] as Float64Array, out);
-  }
-  return out;
-}
 
 /** U R⁻¹ for upper-triangular R (kk × kk row-major); null when R is numerically singular. */
 function rightSolveUpper(u: readonly Float64Array[], r: Float64Array, kk: number): Float64Array[] | null {
@@ -74,7 +57,7 @@ function rightSolveUpper(u: readonly Float64Array[], r: Float64Array, kk: number
     const d = r[j * kk + j] as number;
     if (!(Math.abs(d) > 1e-13 * big)) return null;
     const v = Float64Array.from(u[j] as Float64Array);
-    for (let i = 0; i < j; i++) axpy(-(r[i * kk + j] as number), out[i] as Float64Array, v);
+    accumulate(v, out, j, (i) => -(r[i * kk + j] as number));
     for (let t = 0; t < v.length; t++) v[t] = (v[t] as number) / d;
     out.push(v);
   }
@@ -186,19 +169,11 @@ export function gcrodr(a: CsrArrays, b: Float64Array, o: GcrodrOptions, recycle:
       const w = new Float64Array(n);
       op(V[j] as Float64Array, w);
       iterations++;
-      for (let i = 0; i < kk; i++) {
-        const hij = dot(C[i] as Float64Array, w);
-        Bm[i * steps + j] = hij;
-        axpy(-hij, C[i] as Float64Array, w);
-      }
-      for (let i = 0; i <= j; i++) {
-        const hij = dot(V[i] as Float64Array, w);
-        H[i * steps + j] = hij;
-        axpy(-hij, V[i] as Float64Array, w);
-      }
-      const hn = norm(w);
+      mgs(C, kk, w, Bm, j, steps);
+      const hn = Math.sqrt(mgs(V, j + 1, w, H, j, steps));
       H[(j + 1) * steps + j] = hn;
-      V.push(hn > 0 ? w.map((v) => v / hn) : w);
+      if (hn > 0) for (let t = 0; t < n; t++) w[t] = (w[t] as number) / hn;
+      V.push(w);
       for (let i = 0; i <= j + 1; i++) R[i * steps + j] = H[i * steps + j] as number;
       for (let i = 0; i < j; i++) {
         const t1 = R[i * steps + j] as number;
@@ -225,12 +200,14 @@ export function gcrodr(a: CsrArrays, b: Float64Array, o: GcrodrOptions, recycle:
       for (let c = i + 1; c < jEnd; c++) s -= (R[i * steps + c] as number) * (y2[c] as number);
       y2[i] = s / (R[i * steps + i] as number);
     }
-    for (let i = 0; i < jEnd; i++) axpy(y2[i] as number, V[i] as Float64Array, y);
+    accumulate(y, V, jEnd, (i) => y2[i] as number);
+    const by = new Float64Array(kk);
     for (let i = 0; i < kk; i++) {
       let s = 0;
       for (let c = 0; c < jEnd; c++) s += (Bm[i * steps + c] as number) * (y2[c] as number);
-      axpy(-s, U[i] as Float64Array, y);
+      by[i] = -s;
     }
+    accumulate(y, U, kk, (i) => by[i] as number);
     r = trueResidual();
     if (o.k > 0) {
       const upd = updateRecycle(n, o.k, U, C, V, H, Bm, steps, jEnd);
@@ -277,8 +254,8 @@ function updateRecycle(
   } else {
     // Ŵᵀ V̂ = [[Cᵀ U D, 0], [Vᵀ U D, I]]
     const WV = new Float64Array((s + 1) * s);
+    for (let j = 0; j < kk; j++) dots(Wh, s + 1, Vh[j] as Float64Array, WV, j, s);
     for (let i = 0; i <= s; i++) {
-      for (let j = 0; j < kk; j++) WV[i * s + j] = dot(Wh[i] as Float64Array, Vh[j] as Float64Array);
       if (i >= kk) {
         const t = i - kk;
         if (t < jEnd) WV[i * s + kk + t] = 1;
@@ -312,12 +289,8 @@ function updateRecycle(
     }
   }
   const qr = qrReference(s + 1, cols, GP, false);
-  const Y: Float64Array[] = [];
-  const Cn: Float64Array[] = [];
-  for (let c = 0; c < cols; c++) {
-    Y.push(combine(Vh, P, cols, c, n));
-    Cn.push(combine(Wh, qr.q, cols, c, n));
-  }
+  const Y = combineColumns(Vh, P, cols, n);
+  const Cn = combineColumns(Wh, qr.q, cols, n);
   const Un = rightSolveUpper(Y, qr.r, cols);
   return Un === null ? null : { U: Un, C: Cn };
 }

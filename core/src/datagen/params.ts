@@ -139,6 +139,8 @@ export interface DatagenProgress {
   readonly chunksDone: number;
   /** Finished systems with their stats array (iterations, mat-vecs, cycles, relres, k), to sum mat-vecs. */
   readonly finished: readonly { readonly chunk: number; readonly position: number; readonly stats: ArrayRef }[];
+  /** Pages of the chunks finished and paged (their systems are not in `finished`). */
+  readonly pages?: readonly ArrayRef[];
   readonly generation: number;
 }
 

@@ -4,7 +4,8 @@
  * content digest); every stored solution's true residual, recomputed from the stored CSR A
  * and b, is ≤ rtol; a rerun of the same job re-solves nothing; a worker killed with SIGKILL
  * mid-chunk leaves a complete dataset, equal to an in-process solve of the same chain, with
- * every system present exactly once.
+ * every system present exactly once. Results are paged: the workflow returns one object-store
+ * page reference per chunk (no per-system references), and a 10,000-system job is accepted.
  */
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
@@ -12,7 +13,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { datagenSolve, decodeNpy, type DatagenJobResult } from '@gramfleet/core';
+import { Client, Connection } from '@temporalio/client';
+import { datagenSolve, decodeNpy, isGramfleetError, type DatagenJobResult, type DatagenWorkflowResult } from '@gramfleet/core';
 import { prepareDatagen, readCsrNpz, type DatagenJobSpec, type DatasetManifest } from '@gramfleet/orchestrator';
 import { startTestCluster, until, type TestCluster } from './harness';
 
@@ -56,6 +58,17 @@ describe('datagen on a real cluster', () => {
     assert.equal(prog.systemsDone, 12);
     assert.ok(prog.matvecs > 0 && Number.isFinite(prog.matvecsSaved));
 
+    // The workflow's own result holds only page references, one per chunk.
+    const conn = await Connection.connect({ address: t.cluster.state.temporalAddress });
+    try {
+      const raw = (await new Client({ connection: conn }).workflow.getHandle(`dg-one-${suffix}`).result()) as DatagenWorkflowResult;
+      assert.equal(raw.pages.length, 3);
+      assert.equal((raw as unknown as { systems?: unknown }).systems, undefined);
+      assert.ok(raw.pages.every((p) => p.dtype === 'u8'));
+    } finally {
+      await conn.close();
+    }
+
     const m: DatasetManifest = await t.fleet.writeDataset(input, one, out, { storeSystems: true });
     assert.equal(m.systems.length, 12);
     assert.equal(m.chunks.length, 3);
@@ -87,6 +100,18 @@ describe('datagen on a real cluster', () => {
     const again = await (await t.fleet.submitDatagen({ ...spec, jobId: `dg-one-${suffix}` })).result();
     assert.equal(again.publishedTasks, 0, 'a rerun publishes no task');
     assert.deepEqual(digests(again), digests(one));
+  });
+
+  it('a 10,000-system job is accepted; payload bounds are typed errors before anything is scheduled', () => {
+    const big = prepareDatagen({ kind: 'datagen', pde: 'darcy', grid: 8, count: 10_000, seed: 1 });
+    assert.equal(big.chunks.flat().length, 10_000);
+    assert.ok(JSON.stringify(big).length < 200_000, 'the chain is a small workflow input');
+    const bad = (spec: Partial<DatagenJobSpec>, field: string): void => {
+      assert.throws(() => prepareDatagen({ kind: 'datagen', pde: 'darcy', grid: 8, count: 10_000, seed: 1, ...spec }), (e: unknown) => isGramfleetError(e) && e.code === 'INPUT_TOO_LARGE' && e.details['field'] === field);
+    };
+    bad({ count: 20_001 }, 'count');
+    bad({ chunkSize: 2 }, 'chunkSize'); // 5,000 chunks
+    bad({ chunkSize: 512, window: 8 }, 'chunkSize'); // 4,096 unpaged outcomes
   });
 
   it('a worker killed with SIGKILL mid-chunk: the dataset completes, each system once, equal to an in-process solve', async () => {

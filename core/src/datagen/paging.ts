@@ -1,0 +1,40 @@
+/**
+ * Result paging of the datagen workflow: each finished chunk's systems are written to the
+ * object store as one page (JSON bytes in a u8 array) and the workflow keeps, returns and
+ * carries over `continueAsNew` only the pages' references, so its payloads stay far below
+ * Temporal's 2 MB whatever the count. The SDK reads the pages back.
+ */
+import type { ArrayRef } from '../array';
+import type { DatagenSystemOutcome } from './params';
+
+/** Largest count of one job: its chain (the workflow input) stays a small payload. */
+export const DATAGEN_MAX_SYSTEMS = 20_000;
+/** Largest number of chunks (one page reference each in the result). */
+export const DATAGEN_MAX_CHUNKS = 2_000;
+/** Largest window × chunk size: unpaged outcomes held by the workflow (~1 KB each). */
+export const DATAGEN_MAX_IN_FLIGHT = 1_024;
+
+/** Format tag of a page object. */
+export const DATAGEN_PAGE_FORMAT = 'gramfleet-datagen-page/1';
+
+/** One page: the systems of one finished chunk, in chain order. */
+export interface DatagenPage {
+  readonly format: typeof DATAGEN_PAGE_FORMAT;
+  readonly jobId: string;
+  readonly chunk: number;
+  readonly systems: readonly DatagenSystemOutcome[];
+}
+
+/** Activities of the datagen workflow (implemented in orchestrator/). Names are part of history. */
+export interface DatagenActivities {
+  /** Stores one finished chunk's systems as a page object; returns its reference. */
+  putDatagenPage(page: DatagenPage): Promise<ArrayRef>;
+}
+
+/** What the datagen workflow returns: one page reference per chunk, in chunk order. */
+export interface DatagenWorkflowResult {
+  readonly jobId: string;
+  readonly pages: readonly ArrayRef[];
+  readonly publishedTasks: number;
+  readonly duplicateResults: number;
+}
