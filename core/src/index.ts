@@ -149,3 +149,4 @@ export { DATAGEN_SOLVERS, compileDatagenParams, datagenShardId, pdeSpecOf } from
 export type { CompiledDatagenParams, DatagenJobInput, DatagenJobResult, DatagenParams, DatagenProgress, DatagenSolver, DatagenSystemOutcome } from './datagen/params';
 export { DATAGEN_SOLVE_OP_ID, datagenSolve, datagenSolveOp } from './ops/datagen-solve';
 export type { DatagenSolveAttrs } from './ops/datagen-solve';
+export { EIGENPRO_EIGEN_TOL, eigenSolverFor, topOfFullEigh } from './eigenpro/setup';

@@ -43,6 +43,8 @@ export interface EpochMetrics {
   /** Milliseconds since training started (setup included), summed over resumed attempts. */
   readonly elapsedMs: number;
   readonly batches: number;
+  /** Milliseconds of this epoch spent scoring (train evaluation rows and test set), included in `elapsedMs`. */
+  readonly evalMs?: number;
 }
 
 /** Resumable state, written every N batches. */
@@ -215,8 +217,9 @@ export async function trainEigenPro2(o: TrainOptions): Promise<TrainResult> {
         }), tag, perEpoch);
       }
     }
+    const te = now();
     const metrics = await evaluate(compute, a, { epoch, batch: perEpoch }, targets, evalRows, c, params.task === 'classification', shape.nTest > 0);
-    const em: EpochMetrics = { ...metrics, epoch: epoch + 1, elapsedMs: elapsed(), batches: perEpoch };
+    const em: EpochMetrics = { ...metrics, epoch: epoch + 1, elapsedMs: elapsed(), batches: perEpoch, evalMs: now() - te };
     history.push(em);
     await o.onEpoch?.(em);
   }
@@ -225,15 +228,20 @@ export async function trainEigenPro2(o: TrainOptions): Promise<TrainResult> {
 
 async function evaluate(compute: EigenProCompute, a: Float64Array, tag: BatchTag, t: EigenProTargets, evalRows: Int32Array, c: number, cls: boolean, test: boolean): Promise<Omit<EpochMetrics, 'epoch' | 'elapsedMs' | 'batches'>> {
   let out: { trainMse: number; trainAccuracy?: number; testMse?: number; testAccuracy?: number } = { trainMse: 0 };
-  if (evalRows.length > 0) {
-    const pred = await compute.predict('train', a, tag, evalRows);
+  // Both sets are scored in one go (their tasks are independent, so the workers run them side by side).
+  const [trainPred, testPred] = await Promise.all([
+    evalRows.length > 0 ? compute.predict('train', a, tag, evalRows) : undefined,
+    test && t.yTest !== undefined ? compute.predict('test', a, tag) : undefined,
+  ]);
+  if (trainPred !== undefined) {
+    const pred = trainPred;
     const y = new Float64Array(evalRows.length * c);
     for (let i = 0; i < evalRows.length; i++) y.set(t.y.subarray((evalRows[i] as number) * c, ((evalRows[i] as number) + 1) * c), i * c);
     out.trainMse = mse(pred, y);
     if (cls && t.labels !== undefined) out.trainAccuracy = accuracy(pred, Array.from(evalRows, (r) => t.labels?.[r] ?? -1), c);
   }
-  if (test && t.yTest !== undefined) {
-    const pred = await compute.predict('test', a, tag);
+  if (testPred !== undefined && t.yTest !== undefined) {
+    const pred = testPred;
     out = { ...out, testMse: mse(pred, t.yTest) };
     if (cls && t.labelsTest !== undefined) out.testAccuracy = accuracy(pred, t.labelsTest, c);
   }

@@ -9,7 +9,7 @@
  */
 import { Context } from '@temporalio/activity';
 import {
-  GramfleetError, resultSubject, trainEigenPro2,
+  EIGENPRO_EIGEN_TOL, GramfleetError, eigenSolverFor, resultSubject, topOfFullEigh, trainEigenPro2,
   type ArrayRef, type BatchTag, type EigenProActivities, type EigenProCompute, type EigenProJobInput, type EigenProJobResult,
   type EigenProProgressEvent, type EigenProSetup, type EigenProSetupSummary, type NdArray, type TaskResult,
 } from '@gramfleet/core';
@@ -150,7 +150,11 @@ async function train(deps: ActivityDeps, input: EigenProJobInput): Promise<Eigen
     },
     async topEigenpairs(a, s, r, seed) {
       const ar = await store.put({ dtype: 'f64', shape: [s, s], data: a });
-      const [res] = await dispatcher.run([{ shardId: 'setup-eig', op: 'eigh-topk', attrs: { k: r, seed }, inputs: [ar] }]);
+      if (eigenSolverFor(s, r) === 'eigh') {
+        const [full] = await dispatcher.run([{ shardId: 'setup-eigh', op: 'eigh', attrs: {}, inputs: [ar] }]);
+        return topOfFullEigh(s, r, await output(full as TaskResult, 0), await output(full as TaskResult, 1));
+      }
+      const [res] = await dispatcher.run([{ shardId: 'setup-eig', op: 'eigh-topk', attrs: { k: r, seed, tol: EIGENPRO_EIGEN_TOL }, inputs: [ar] }]);
       return { w: await output(res as TaskResult, 0), v: await output(res as TaskResult, 1) };
     },
     async preconditioner(rows, e, q) {
