@@ -1,9 +1,10 @@
 /**
  * The EigenPro training activity: the whole loop of `trainEigenPro2` runs here, with the
  * kernel products fanned out to the workers over NATS (centers sharded, model parallel):
- * per batch one `kernel-block-matmul` task per center shard (K(X_B, Z_j)·a_j) plus one for
- * the preconditioner (K(X_B, X_S)·E), partials summed in shard order, the update applied
- * here. Arrays travel by digest (workers cache the center shards). The activity heartbeats
+ * per batch one `kernel-block-matmul` task per center shard (K(X_B, Z_j)·a_j) and one per
+ * part of the preconditioner block (K(X_B, X_S_j)·E_j, the subsample split like the centers),
+ * partials summed in shard order, the update applied here. The setup's s × s eigensolve runs
+ * on a worker (`eigh-topk` to a 1e-4 Ritz residual, or the full `eigh` when r ≥ s/4). Arrays travel by digest (workers cache the center shards). The activity heartbeats
  * every batch, checkpoints every N batches to the object store, publishes one progress event
  * per epoch, and a retried attempt resumes from the checkpoint.
  */
