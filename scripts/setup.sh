@@ -123,6 +123,11 @@ build() {
     say "compiling AssemblyScript kernels"
     (cd wasm && ../node_modules/.bin/asc assembly/index.ts --config asconfig.json --target release)
   fi
+  local fma_out="wasm/build/kernels-fma.wasm" # relaxed-SIMD FMA build; workers load it where Node accepts relaxed SIMD
+  if [ ! -f "$fma_out" ] || [ -n "$(find wasm/assembly wasm/asconfig.json -newer "$fma_out" -print -quit)" ]; then
+    say "compiling AssemblyScript kernels (relaxed-SIMD FMA build)"
+    (cd wasm && ../node_modules/.bin/asc assembly/index.ts --config asconfig.json --target release --use GF_FMA=1 -o build/kernels-fma.wasm -t build/kernels-fma.wat)
+  fi
   node_modules/.bin/tsc -b
 }
 

@@ -16,7 +16,9 @@
  *
  * Figures: f64 and f32 GEMM 1024³ and 4096×4096×784 (GFLOP/s, ratio = ours/reference);
  * Laplacian kernel block 4096×4096, d = 784 (ms; numpy: GEMM + norms + sqrt + exp; ratio =
- * reference/ours); CSR SpMV on the 5-point Laplacian of a 1000×1000 grid (10⁶ unknowns, ms).
+ * reference/ours); CSR SpMV on the 5-point Laplacian of a 1000×1000 grid (10⁶ unknowns, ms)
+ * and on the Pubmed adjacency (../shared/data/graphs/pubmed.npz, read by loadGraph here and by
+ * numpy.load + scipy.sparse.csr_matrix there; ms per product).
  * Times are best-of-R after one warm-up, inputs already in kernel memory (as in a worker,
  * whose inputs are cached) for ours and already in numpy arrays for the reference.
  * Ends with one JSON line per figure (see bench/README.md).
@@ -67,6 +69,10 @@ if (WANT.has('gemm')) {
 }
 if (WANT.has('kernel')) FIGS.push({ kind: 'laplacian', n: big.m, m: big.n, d: big.k, sigma: SIGMA, reps: 2, name: `laplacian kernel block ${big.m}x${big.n} d=${big.k}` });
 if (WANT.has('spmv')) FIGS.push({ kind: 'spmv', grid: GRID, reps: 20, name: `csr spmv 5-point laplacian ${GRID * GRID} unknowns` });
+const PUBMED = path.resolve(process.env.GRAPH_DIR ?? path.join(ROOT, '..', 'shared', 'data', 'graphs'), 'pubmed.npz');
+// Pubmed adjacency (19,717 nodes, ~88.6k stored entries): one product takes ~0.1 ms, so each
+// timed rep is `inner` back-to-back products (figure: ms per product).
+if (WANT.has('spmv')) FIGS.push({ kind: 'spmv-file', file: PUBMED, reps: 20, inner: 50, name: 'csr spmv pubmed adjacency' });
 
 function rand(n, f32) {
   const a = f32 ? new Float32Array(n) : new Float64Array(n);
@@ -141,6 +147,19 @@ async function ours(threads, wasmBytes) {
         if (arena) check(arena.call('gf_kernel_block', 0, 0, f.n, f.m, f.d, x, 0, f.d, z, 0, f.d, f.sigma, o, 0, f.m, ws), 'gf_kernel_block');
         else await par.parallelKernelBlock(pk, k);
       }, f.reps);
+    } else if (f.kind === 'spmv-file') {
+      if (!fs.existsSync(f.file)) { out.error = `${f.file} not found`; continue; }
+      const { loadGraph } = require('@gramfleet/orchestrator');
+      const g = (await loadGraph(f.file)).csr;
+      const n = g.shape[0];
+      const ip = mem.put(g.indptr), ix = mem.put(g.indices), dv = mem.put(g.data), x = mem.put(rand(g.shape[1], false)), y = mem.alloc(n * 8);
+      out[`${f.name}:nnz`] = g.indices.length;
+      out[f.name] = (await best(async () => {
+        for (let r = 0; r < f.inner; r++) {
+          if (arena) check(arena.call('gf_csr_spmv_rows', 0, n, g.shape[1], ip, ix, dv, 1, x, 0, 1, 0, y, 0, 1), 'gf_csr_spmv_rows');
+          else await par.parallelCsrSpmv(pk, g.indptr, g.shape[1], ip, ix, dv, 1, x, 0, y);
+        }
+      }, f.reps)) / f.inner;
     } else if (f.kind === 'spmv') {
       const L = laplacian5(f.grid);
       const ip = mem.put(L.ip), ix = mem.put(L.ix), dv = mem.put(L.dv), x = mem.put(rand(L.n, false)), y = mem.alloc(L.n * 8);
@@ -182,7 +201,8 @@ function emitAll(t, variant, o, ref) {
       const flop = 2 * f.m * f.n * f.k;
       emit('kernels', fig, flop / ours / 1e9, rs === undefined ? NaN : flop / rs / 1e9, 'GFLOP/s', { higherIsBetter: true, note });
     } else {
-      emit('kernels', fig, ours * 1e3, rs === undefined ? NaN : rs * 1e3, 'ms', { note });
+      const nnz = f.kind === 'spmv-file' ? `; nnz ours ${o[`${f.name}:nnz`]}, scipy ${ref[`${f.name}:nnz`]}; ms per product, ${f.inner} back to back per rep` : '';
+      emit('kernels', fig, ours * 1e3, rs === undefined ? NaN : rs * 1e3, 'ms', { note: note === undefined && nnz === '' ? undefined : `${note ?? ''}${nnz}`.replace(/^; /, '') });
     }
   }
 }

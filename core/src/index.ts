@@ -149,4 +149,7 @@ export { DATAGEN_SOLVERS, compileDatagenParams, datagenShardId, pdeSpecOf } from
 export type { CompiledDatagenParams, DatagenJobInput, DatagenJobResult, DatagenParams, DatagenProgress, DatagenSolver, DatagenSystemOutcome } from './datagen/params';
 export { DATAGEN_SOLVE_OP_ID, datagenSolve, datagenSolveOp } from './ops/datagen-solve';
 export type { DatagenSolveAttrs } from './ops/datagen-solve';
+// kernel library: shard planning per op
+export { concatAxis, evenRanges, nnzRanges, planOpShards, sliceAxis } from './ops/shard-plan';
+export type { OpShard, OpShardPlan, OpShardPlanOptions } from './ops/shard-plan';
 export { EIGENPRO_EIGEN_TOL, eigenSolverFor, topOfFullEigh } from './eigenpro/setup';

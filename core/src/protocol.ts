@@ -129,6 +129,8 @@ export interface WorkerRecord {
   readonly threads: number;
   readonly ops: readonly string[];
   readonly device?: Readonly<Record<string, unknown>>;
+  /** WASM workers: the kernel build loaded (`fma`: relaxed-SIMD FMA, `simd`: plain SIMD) and the threads one shard's big op uses. */
+  readonly kernels?: { readonly build: 'fma' | 'simd'; readonly threadsPerShard: number };
   readonly startedAt: number;
   readonly beatAt: number;
   readonly shardsDone: number;

@@ -17,7 +17,7 @@ import { EIGENPRO_USAGE, eigenProCommand, predictCommand } from './eigenpro/cli'
 import { DATAGEN_USAGE, datagenCommand } from './datagen-cli';
 
 const USAGE = `usage:
-  gramfleet up [--workers N] [--threads T] [--data-dir DIR] [--gpu-workers G]
+  gramfleet up [--workers N] [--threads T] [--data-dir DIR] [--threads-per-shard P] [--gpu-workers G]
   gramfleet down [--data-dir DIR]
   gramfleet status [--data-dir DIR] [--json]
   gramfleet grf --graph FILE(.npz|.adjlist|.mtx) --kernel reg-laplacian|diffusion|p-step|cosine|custom
@@ -63,12 +63,13 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 async function up(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { workers: { type: 'string' }, threads: { type: 'string' }, 'data-dir': { type: 'string' }, 'gpu-workers': { type: 'string' } } });
+  const { values } = parseArgs({ args, options: { workers: { type: 'string' }, threads: { type: 'string' }, 'data-dir': { type: 'string' }, 'threads-per-shard': { type: 'string' }, 'gpu-workers': { type: 'string' } } });
   const dataDir = values['data-dir'] ?? defaultDataDir();
   const c = await LocalCluster.start({
     dataDir, detached: true,
     ...(values.workers !== undefined ? { workers: intArg('workers', values.workers) } : {}),
     ...(values.threads !== undefined ? { threadsPerWorker: intArg('threads', values.threads) } : {}),
+    ...(values['threads-per-shard'] !== undefined ? { threadsPerShard: intArg('threads-per-shard', values['threads-per-shard']) } : {}),
   });
   let gpuFailed = false;
   for (let g = 0; g < (values['gpu-workers'] !== undefined ? intArg('gpu-workers', values['gpu-workers']) : 0); g++) {
@@ -110,7 +111,7 @@ async function status(args: string[]): Promise<number> {
       process.stdout.write(`local cluster (${dataDir})\n  temporal ${c.state.temporalAddress}\n  nats     ${c.state.natsUrl}\n`);
       for (const p of c.status()) process.stdout.write(`  ${p.name.padEnd(14)} pid ${String(p.pid).padEnd(8)} ${p.alive ? 'running' : 'DEAD'}\n`);
       process.stdout.write(`  registered workers: ${workers.length}\n`);
-      for (const w of workers) process.stdout.write(`    ${w.workerId} ${w.cls} threads=${w.threads} shards=${w.shardsDone}\n`);
+      for (const w of workers) process.stdout.write(`    ${w.workerId} ${w.cls} threads=${w.threads} shards=${w.shardsDone}${w.kernels !== undefined ? ` kernels=${w.kernels.build} threads/shard=${w.kernels.threadsPerShard}` : ''}\n`);
     }
   } finally {
     await fleet.close();

@@ -50,3 +50,6 @@ export { decodeCsv, decodeIdx, loadRows } from './eigenpro/data-files';
 export type { LoadedRows } from './eigenpro/data-files';
 export { DATAGEN_MAX_COUNT, datagenHandle, prepareDatagen, submitDatagen, writeDataset } from './datagen';
 export type { DatagenDeps, DatagenJobHandle, DatagenJobSpec, DatagenProgressView, DatasetManifest, DatasetSystem } from './datagen';
+export { RESULT_FORMATS, flattenRows, formatOf, rowsToCsv, rowsToParquet, writeRows } from './campaign/export';
+export type { FlatColumn, ResultFormat } from './campaign/export';
+export { CAMPAIGN_USAGE, campaignCommand } from './campaign/cli';

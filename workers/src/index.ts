@@ -20,3 +20,8 @@ export { WAT_DOUBLE, WAT_GROW, WAT_IMPORTS_SOCKET, WAT_READ_FILE, WAT_SOCKET, WA
 export { healthPortFromEnv, startHealthServer } from './health';
 export type { HealthServer, HealthServerOptions } from './health';
 export { createKernelBlockKernel, createKernelBlockMatmulKernel } from './backends/wasm/kernel-block';
+// kernel library: kernel build choice and multi-core shards
+export { RELAXED_SIMD_NODE_FLAG, kernelsFmaWasmPath, loadKernelModuleBytes, relaxedSimdAvailable, relaxedSimdNodeArgs } from './backends/wasm/kernel-module';
+export type { KernelBuild, KernelModuleBytes } from './backends/wasm/kernel-module';
+export { MULTI_CORE_BACKEND, createShardThreadsPool } from './shard-threads';
+export type { ShardThreadsOptions } from './shard-threads';

@@ -2,10 +2,13 @@
  * Entrypoint of a WASM worker process. Configuration from the environment:
  * GRAMFLEET_NATS_URL (required), GRAMFLEET_PREFIX, GRAMFLEET_THREADS, GRAMFLEET_WORKER_ID,
  * GRAMFLEET_ACK_WAIT_MS, GRAMFLEET_MAX_DELIVER, GRAMFLEET_LOG_LEVEL, GRAMFLEET_HEALTH_PORT
- * (serves /healthz and /readyz: ready while pulling, not while draining).
+ * (serves /healthz and /readyz: ready while pulling, not while draining),
+ * GRAMFLEET_KERNEL_BUILD (`simd` forces the plain SIMD build; default: the relaxed-SIMD FMA
+ * build where this Node accepts it), GRAMFLEET_THREADS_PER_SHARD (≥ 2: gemm, kernel-block and
+ * csr-spmv of one shard run over that many threads sharing memory; default 1).
  */
-import * as fs from 'node:fs';
-import { kernelsWasmPath } from '@gramfleet/wasm';
+import { loadKernelModuleBytes, relaxedSimdAvailable } from './backends/wasm/kernel-module';
+import { createShardThreadsPool } from './shard-threads';
 import { OPS, USER_WASM_OP } from '@gramfleet/core';
 import { createKernelPool } from './pool';
 import { startWorker } from './runtime';
@@ -27,14 +30,30 @@ async function main(): Promise<void> {
   let serving = false;
   const healthPort = healthPortFromEnv(env);
   if (healthPort !== undefined) await startHealthServer({ port: healthPort, ready: () => serving });
-  const module = await WebAssembly.compile(fs.readFileSync(kernelsWasmPath));
-  const pool = withUserWasm(createKernelPool({ module, threads: Number(env['GRAMFLEET_THREADS'] ?? '1') }), createSandbox({ threads: Number(env['GRAMFLEET_THREADS'] ?? '1') }));
+  const kernelBuild = env['GRAMFLEET_KERNEL_BUILD'] ?? 'auto';
+  if (kernelBuild !== 'auto' && kernelBuild !== 'fma' && kernelBuild !== 'simd') {
+    log.error(`GRAMFLEET_KERNEL_BUILD must be auto, fma or simd, got ${kernelBuild}`);
+    process.exit(2);
+  }
+  const threadsPerShard = Number(env['GRAMFLEET_THREADS_PER_SHARD'] ?? '1');
+  if (!Number.isInteger(threadsPerShard) || threadsPerShard < 1) {
+    log.error(`GRAMFLEET_THREADS_PER_SHARD must be an integer ≥ 1, got ${env['GRAMFLEET_THREADS_PER_SHARD']}`);
+    process.exit(2);
+  }
+  const chosen = loadKernelModuleBytes(kernelBuild !== 'simd');
+  if (kernelBuild === 'fma' && !chosen.fma) log.warn('GRAMFLEET_KERNEL_BUILD=fma but this Node does not accept relaxed SIMD (or kernels-fma.wasm is missing); running the plain SIMD build');
+  const build = chosen.fma ? 'fma' : 'simd';
+  log.info('kernel module', { kernelBuild: build, path: chosen.path, relaxedSimd: relaxedSimdAvailable(), threadsPerShard });
+  const module = await WebAssembly.compile(chosen.bytes);
+  const basePool = createKernelPool({ module, threads: Number(env['GRAMFLEET_THREADS'] ?? '1') });
+  const kernelPool = threadsPerShard >= 2 ? await createShardThreadsPool({ wasm: chosen.bytes, threadsPerShard, fallback: basePool }) : basePool;
+  const pool = withUserWasm(kernelPool, createSandbox({ threads: Number(env['GRAMFLEET_THREADS'] ?? '1') }));
   const dataPlane = {
     ...(env['GRAMFLEET_ACK_WAIT_MS'] !== undefined ? { ackWaitMs: Number(env['GRAMFLEET_ACK_WAIT_MS']) } : {}),
     ...(env['GRAMFLEET_MAX_DELIVER'] !== undefined ? { maxDeliver: Number(env['GRAMFLEET_MAX_DELIVER']) } : {}),
   };
   const w = await startWorker({
-    natsUrl, cls: 'wasm', pool, log, ops: [...OPS.ids(), USER_WASM_OP], dataPlane,
+    natsUrl, cls: 'wasm', pool, log, ops: [...OPS.ids(), USER_WASM_OP], dataPlane, kernels: { build, threadsPerShard },
     ...(env['GRAMFLEET_PREFIX'] !== undefined ? { prefix: env['GRAMFLEET_PREFIX'] } : {}),
     ...(workerId !== undefined ? { workerId } : {}),
   });

@@ -34,6 +34,8 @@ export interface WorkerOptions {
   readonly heartbeatMs?: number;
   /** Device description advertised in the registry (GPU workers). */
   readonly device?: Readonly<Record<string, unknown>>;
+  /** WASM workers: kernel build and threads per shard, advertised in the registry. */
+  readonly kernels?: { readonly build: 'fma' | 'simd'; readonly threadsPerShard: number };
   /** Ops this worker advertises. */
   readonly ops: readonly string[];
   readonly log: Logger;
@@ -70,7 +72,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
 
   const record = (): WorkerRecord => ({
     workerId, cls: o.cls, pid: process.pid, host: os.hostname(), threads: o.pool.threads, ops: o.ops,
-    ...(o.device !== undefined ? { device: o.device } : {}), startedAt, beatAt: Date.now(), shardsDone: done,
+    ...(o.device !== undefined ? { device: o.device } : {}), ...(o.kernels !== undefined ? { kernels: o.kernels } : {}), startedAt, beatAt: Date.now(), shardsDone: done,
   });
   const beat = async (): Promise<void> => {
     await dp.workers.put(workerId, JSON.stringify(record())).catch((e: Error) => log.warn('heartbeat failed', { err: e.message }));
@@ -98,7 +100,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       }
     })());
   }
-  log.info('worker started', { workerId, cls: o.cls, threads: o.pool.threads, ops: o.ops });
+  log.info('worker started', { workerId, cls: o.cls, threads: o.pool.threads, ops: o.ops, ...(o.kernels !== undefined ? { kernelBuild: o.kernels.build, threadsPerShard: o.kernels.threadsPerShard } : {}) });
 
   async function publishResult(r: TaskResult): Promise<void> {
     await dp.js.publish(resultSubject(names.prefix, r.jobId, r.shardId), JSON.stringify(r), { msgID: resultMsgId(r.jobId, r.shardId) });

@@ -99,9 +99,9 @@ export async function campaignWorkflow(input: CampaignWorkflowInput & CampaignWo
     return index;
   }
 
+  const inFlight = new Map<number, Promise<number>>();
   try {
     const table = carry?.table ?? await acts.campaignRegister({ campaignId: spec.id, name: spec.name, workflowId: workflowInfo().workflowId, runsTotal: spec.runsTotal, createdAt: startedAt, spec });
-    const inFlight = new Map<number, Promise<number>>();
     while (next < spec.runsTotal || inFlight.size > 0) {
       while (inFlight.size < spec.concurrency && next < spec.runsTotal && !mustContinue()) {
         const i = next++;
@@ -117,6 +117,9 @@ export async function campaignWorkflow(input: CampaignWorkflowInput & CampaignWo
     return { campaignId: spec.id, runsTotal: spec.runsTotal, runsDone, runsFailed, generations: generation + 1, startedAt, finishedAt: Date.now(), table };
   } catch (e) {
     phase = isCancellation(e) ? 'cancelled' : 'failed';
+    // Let every run in flight settle first: on cancellation their children are cancelled and
+    // awaited, so the campaign closes only after its children have.
+    await Promise.allSettled(inFlight.values());
     throw e;
   }
 }

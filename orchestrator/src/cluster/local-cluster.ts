@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { GramfleetError, resourceNames, silentLogger, type Logger } from '@gramfleet/core';
-import { connectNats, openDataPlane, type DataPlaneOptions } from '@gramfleet/workers';
+import { connectNats, openDataPlane, relaxedSimdNodeArgs, type DataPlaneOptions } from '@gramfleet/workers';
 import { binaryPath, repoRoot } from './binaries';
 import { freePort, pidAlive, sleep, spawnManaged, stopPid, waitForPort, type ManagedProcess } from './proc';
 
@@ -21,6 +21,10 @@ export interface LocalClusterOptions {
   readonly workers?: number;
   /** Kernel threads per worker process. @default 1 */
   readonly threadsPerWorker?: number;
+  /** Threads one shard's gemm / kernel-block / csr-spmv is split over inside a worker (`wasm-mt`). @default 1 */
+  readonly threadsPerShard?: number;
+  /** Kernel build of the workers: `auto` (relaxed-SIMD FMA where Node accepts it, with the V8 flag on Node 20) or `simd`. @default 'auto' */
+  readonly kernelBuild?: 'auto' | 'simd';
   /** Let the processes outlive this one (`gramfleet up`). @default false */
   readonly detached?: boolean;
   /** JetStream resource prefix. @default 'gf' */
@@ -76,16 +80,23 @@ export class LocalCluster {
   private readonly detached: boolean;
   private readonly logLevel: string;
   private readonly threads: number;
+  private readonly threadsPerShard: number;
+  private readonly kernelBuild: 'auto' | 'simd';
 
   private constructor(readonly state: ClusterState, o: Partial<LocalClusterOptions> = {}) {
     this.log = o.log ?? silentLogger;
     this.detached = o.detached ?? false;
     this.logLevel = o.logLevel ?? 'info';
     this.threads = o.threadsPerWorker ?? 1;
+    this.threadsPerShard = o.threadsPerShard ?? 1;
+    this.kernelBuild = o.kernelBuild ?? 'auto';
   }
 
   /** Starts every process and waits until the cluster serves. */
   static async start(o: LocalClusterOptions): Promise<LocalCluster> {
+    if (o.threadsPerShard !== undefined && (!Number.isInteger(o.threadsPerShard) || o.threadsPerShard < 1 || o.threadsPerShard > 256)) {
+      throw new GramfleetError('INPUT_OUT_OF_RANGE', `threadsPerShard must be an integer in [1, 256], got ${o.threadsPerShard}`, { field: 'threadsPerShard', bound: '[1, 256]', value: o.threadsPerShard });
+    }
     const dataDir = path.resolve(o.dataDir);
     fs.mkdirSync(path.join(dataDir, 'logs'), { recursive: true });
     const existing = await LocalCluster.attach(dataDir);
@@ -147,10 +158,13 @@ export class LocalCluster {
     const n = this.state.processes.filter((p) => p.name.startsWith('worker-')).length;
     const name = `worker-${n}`;
     const script = path.join(repoRoot(), 'workers', 'dist', 'main.js');
-    this.launch(name, process.execPath, [script, `--cluster=${this.state.dataDir}`], {
+    // Node 20 runs the relaxed-SIMD FMA kernel build only with a V8 flag on the worker's command line.
+    const nodeArgs = this.kernelBuild === 'simd' ? [] : relaxedSimdNodeArgs();
+    this.launch(name, process.execPath, [...nodeArgs, script, `--cluster=${this.state.dataDir}`], {
       GRAMFLEET_NATS_URL: this.state.natsUrl, GRAMFLEET_PREFIX: this.state.prefix,
       GRAMFLEET_THREADS: String(this.threads), GRAMFLEET_WORKER_ID: `${name}-${process.pid}-${Date.now().toString(36)}`,
       GRAMFLEET_LOG_LEVEL: this.logLevel, ...dataPlaneEnv(this.state.dataPlane),
+      GRAMFLEET_THREADS_PER_SHARD: String(this.threadsPerShard), GRAMFLEET_KERNEL_BUILD: this.kernelBuild,
     });
     return name;
   }

@@ -72,6 +72,7 @@ describe('eigh-topk conformance', () => {
       ['Laplacian kernel 150, k=10', 150, 10, () => laplacianKernel(150, 0.5, 3)],
       ['Gaussian kernel 131, k=7', 131, 7, () => gaussianKernel(131, 0.5, 4)],
       ['Laplacian kernel 61, k=61 (all)', 61, 61, () => laplacianKernel(61, 0.5, 6)],
+      ['random symmetric indefinite 120, k=6', 120, 6, () => symmetricRandom(120, 12)],
       ['1×1, k=1', 1, 1, () => new Float64Array([2])],
       ['k=0', 5, 0, () => randomSpd(5, 1)],
     ] as Array<[string, number, number, () => Float64Array]>) {

@@ -6,15 +6,30 @@ import * as fs from 'node:fs';
 import { createKernelRegistry, isGramfleetError, type AnyOpDef, type KernelRegistry, type NdArray } from '@gramfleet/core';
 import { kernelsWasmPath } from '@gramfleet/wasm';
 import { WasmArena } from '@gramfleet/workers/dist/backends/wasm/arena';
+import { loadKernelModuleBytes } from '@gramfleet/workers/dist/backends/wasm/kernel-module';
 import * as assert from 'node:assert/strict';
 
 /** Backends every suite runs. */
 export const BACKENDS = ['reference', 'wasm'] as const;
 
+/**
+ * The kernel module binary the suites test: the plain SIMD build, or — when the suite runs
+ * with GF_TEST_KERNEL_BUILD=fma in a process that accepts relaxed SIMD (fma-build.test.ts
+ * starts it so) — the relaxed-SIMD FMA build the workers load by default.
+ */
+export function kernelBytes(): Uint8Array<ArrayBuffer> {
+  if (process.env['GF_TEST_KERNEL_BUILD'] === 'fma') {
+    const chosen = loadKernelModuleBytes(true);
+    if (!chosen.fma) throw new Error('GF_TEST_KERNEL_BUILD=fma but the FMA build cannot be loaded in this process');
+    return chosen.bytes;
+  }
+  return new Uint8Array(fs.readFileSync(kernelsWasmPath));
+}
+
 let cachedModule: WebAssembly.Module | undefined;
 /** The compiled kernel module (build it with the setup script). */
 export function kernelModule(): WebAssembly.Module {
-  cachedModule ??= new WebAssembly.Module(fs.readFileSync(kernelsWasmPath));
+  cachedModule ??= new WebAssembly.Module(kernelBytes());
   return cachedModule;
 }
 

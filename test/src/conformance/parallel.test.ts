@@ -1,13 +1,12 @@
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import * as fs from 'node:fs';
 import { csrSpmvOp, kernelBlockOp, type NdArray } from '@gramfleet/core';
-import { kernelsWasmPath } from '@gramfleet/wasm';
 import { createKernelRegistry, gemmOp as gemmOpDef } from '@gramfleet/core';
 import {
   createParallelKernels, parallelCsrSpmv, parallelGemm, parallelKernelBlock, registerParallelWasm, splitCsrRows, splitRows, type ParallelKernels,
 } from '@gramfleet/workers/dist/backends/wasm/parallel';
 import { arr, assertClose, rand, rand32, randomCsr, rejectsNaming, runOp } from './dense-fixtures';
+import { kernelBytes } from './linalg-fixtures';
 
 // Multi-core kernels (worker threads over one shared WebAssembly.Memory) against the f64
 // reference, with 3 threads so the row splits are uneven. Tolerances as in the single-thread
@@ -15,7 +14,7 @@ import { arr, assertClose, rand, rand32, randomCsr, rejectsNaming, runOp } from 
 describe('multi-core kernels over shared memory', () => {
   let pk: ParallelKernels;
   before(async () => {
-    pk = await createParallelKernels(fs.readFileSync(kernelsWasmPath), { threads: 3, maxBytes: 256 << 20 });
+    pk = await createParallelKernels(kernelBytes(), { threads: 3, maxBytes: 256 << 20 });
   });
   after(async () => {
     await pk.close();
@@ -78,7 +77,7 @@ describe('wasm-mt backend (registerParallelWasm) against the reference', () => {
   let pk: ParallelKernels;
   const reg = createKernelRegistry();
   before(async () => {
-    pk = await createParallelKernels(fs.readFileSync(kernelsWasmPath), { threads: 2, maxBytes: 256 << 20 });
+    pk = await createParallelKernels(kernelBytes(), { threads: 2, maxBytes: 256 << 20 });
     reg.register('reference', gemmOpDef, (a, i) => gemmOpDef.reference(a, i));
     reg.register('reference', kernelBlockOp, (a, i) => kernelBlockOp.reference(a, i));
     reg.register('reference', csrSpmvOp, (a, i) => csrSpmvOp.reference(a, i));
@@ -112,8 +111,37 @@ describe('wasm-mt backend (registerParallelWasm) against the reference', () => {
     const [r2] = await runOp(reg, 'reference', csrSpmvOp, { alpha: 2, beta: 0.5 }, sp);
     assertClose((o2 as NdArray).data, (r2 as NdArray).data, 1e-13, 0, 'y');
   });
+  for (const dtype of ['f64', 'f32'] as const) {
+    it(`${dtype}: strided views (offsets, leading dimensions) of gemm 29×13×17 transA and kernel-block 23×11, d=7`, async () => {
+      const mk = dtype === 'f64' ? rand : rand32;
+      const [m, n, k] = [29, 13, 17];
+      // A stored transposed (k×m) inside a wider buffer; B k×n with ldb > n; C m×n with ldc > n.
+      const g = { m, n, k, transA: true, alpha: -1.25, beta: 0.75, offsetA: 5, lda: m + 3, offsetB: 2, ldb: n + 1, offsetC: 7, ldc: n + 4 };
+      const gin = [arr(dtype, [5 + k * (m + 3)], mk(5 + k * (m + 3), 1)), arr(dtype, [2 + k * (n + 1)], mk(2 + k * (n + 1), 2)), arr(dtype, [7 + m * (n + 4)], mk(7 + m * (n + 4), 3))];
+      const [o1] = await runOp(reg, 'wasm-mt', gemmOpDef, g, gin);
+      const [r1] = await runOp(reg, 'reference', gemmOpDef, g, gin);
+      if (dtype === 'f64') assertClose((o1 as NdArray).data, (r1 as NdArray).data, 1e-14 * (k + 1), 0, 'C');
+      else assertClose((o1 as NdArray).data, (r1 as NdArray).data, 1e-30, 2 ** -23, 'C');
+      const kb = { kernel: 'matern32', bandwidth: 0.9, n: 23, m: 11, d: 7, offsetX: 3, ldx: 9, offsetZ: 1, ldz: 8 };
+      const kin = [arr(dtype, [3 + 23 * 9], mk(3 + 23 * 9, 4)), arr(dtype, [1 + 11 * 8], mk(1 + 11 * 8, 5))];
+      const [o2] = await runOp(reg, 'wasm-mt', kernelBlockOp, kb, kin);
+      const [r2] = await runOp(reg, 'reference', kernelBlockOp, kb, kin);
+      assertClose((o2 as NdArray).data, (r2 as NdArray).data, 1e-12, 0, 'K');
+    });
+  }
+  it('csr-spmv: empty matrix, 1×1, and prime sizes on wasm-mt', async () => {
+    for (const [m, n] of [[0, 3], [1, 1], [13, 1], [211, 199]] as const) {
+      const [ip, ix, dv] = randomCsr(m, n, 3, m + n);
+      const sp = [ip, ix, dv, arr('f64', [n], rand(n, 4))];
+      const [o] = await runOp(reg, 'wasm-mt', csrSpmvOp, {}, sp);
+      const [r] = await runOp(reg, 'reference', csrSpmvOp, {}, sp);
+      assertClose((o as NdArray).data, (r as NdArray).data, 1e-13, 0, `y ${m}×${n}`);
+    }
+  });
   it('bad input is rejected with the same typed errors', async () => {
     await rejectsNaming(runOp(reg, 'wasm-mt', kernelBlockOp, { kernel: 'laplacian', bandwidth: -2 }, [arr('f64', [2, 2], rand(4, 1)), arr('f64', [2, 2], rand(4, 2))]), 'INPUT_OUT_OF_RANGE', 'bandwidth');
     await rejectsNaming(runOp(reg, 'wasm-mt', gemmOpDef, {}, [arr('f64', [2, 3], rand(6, 1)), arr('f64', [2, 2], rand(4, 2))]), 'INPUT_SHAPE_MISMATCH', 'b');
+    await rejectsNaming(runOp(reg, 'wasm-mt', kernelBlockOp, { kernel: 'gaussian', bandwidth: 1 }, [arr('f64', [2, 2], Float64Array.from([1, NaN, 0, 0])), arr('f64', [2, 2], rand(4, 2))]), 'INPUT_NOT_FINITE', 'x');
+    await rejectsNaming(runOp(reg, 'wasm-mt', csrSpmvOp, {}, [arr('i32', [3], Int32Array.from([0, 1, 2])), arr('i32', [2], Int32Array.from([0, 5])), arr('f64', [2], rand(2, 1)), arr('f64', [3], rand(3, 2))]), 'INPUT_OUT_OF_RANGE', 'indices');
   });
 });

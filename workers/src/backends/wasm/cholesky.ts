@@ -1,5 +1,5 @@
 /**
- * wasm kernel for `cholesky`: blocked right-looking lower Cholesky (`gf_cholesky`).
+ * wasm kernel for `cholesky`: blocked right-looking lower Cholesky with packed-GEMM trailing updates (`gf_cholesky_ws`).
  */
 import { choleskyOp, notPositiveDefinite, type CholeskyAttrs, type KernelImpl, type KernelRegistry, type NdArray } from '@gramfleet/core';
 import { LA_STATUS, allocF64, putF64, readF64, readF64At, readI32, unexpectedStatus, type ArenaSource } from './linalg-host';
@@ -12,9 +12,10 @@ export function createCholeskyKernel(arenaOf: ArenaSource): KernelImpl<CholeskyA
     const arena = arenaOf();
     const pa = putF64(arena, a.data);
     const info = allocF64(arena, 2);
-    const s = arena.call('gf_cholesky', n, pa, Math.max(n, 1), info);
+    const work = arena.alloc(arena.call('gf_gemm_workspace_bytes'));
+    const s = arena.call('gf_cholesky_ws', n, pa, Math.max(n, 1), info, work);
     if (s === LA_STATUS.NOT_SPD) throw notPositiveDefinite(choleskyOp.id, 'a', readI32(arena, info), readF64At(arena, info + 8));
-    if (s !== LA_STATUS.OK) throw unexpectedStatus(choleskyOp.id, 'gf_cholesky', s);
+    if (s !== LA_STATUS.OK) throw unexpectedStatus(choleskyOp.id, 'gf_cholesky_ws', s);
     return [{ dtype: 'f64', shape: [n, n], data: readF64(arena, pa, n * n) }];
   };
 }

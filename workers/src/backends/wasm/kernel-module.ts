@@ -7,6 +7,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { kernelsWasmPath } from '@gramfleet/wasm';
 
 /** A module exporting f(a, b, c) = f64x2.relaxed_madd(a, b, c): valid only where relaxed SIMD is on. */
@@ -41,3 +42,28 @@ export function loadKernelModuleBytes(preferFma = true): KernelModuleBytes {
   }
   return { bytes: new Uint8Array(fs.readFileSync(kernelsWasmPath)), fma: false, path: kernelsWasmPath };
 }
+
+/** Node's V8 flag that turns relaxed SIMD on where it is not on by default (Node 20). */
+export const RELAXED_SIMD_NODE_FLAG = '--experimental-wasm-relaxed-simd';
+
+let cachedNodeArgs: string[] | undefined;
+
+/**
+ * The extra `node` arguments a child process needs so that it accepts relaxed SIMD (and so
+ * loads the FMA build): none where this Node accepts it already (Node ≥ 22), the V8 flag
+ * where a child started with it validates a relaxed-SIMD probe (Node 20), else none (the
+ * child falls back to the plain SIMD build). Probed once per process.
+ */
+export function relaxedSimdNodeArgs(execPath: string = process.execPath): string[] {
+  if (cachedNodeArgs !== undefined) return [...cachedNodeArgs];
+  if (relaxedSimdAvailable()) cachedNodeArgs = [];
+  else {
+    const probe = `process.exit(WebAssembly.validate(Uint8Array.from(${JSON.stringify([...RELAXED_PROBE])})) ? 0 : 3)`;
+    const r = spawnSync(execPath, [RELAXED_SIMD_NODE_FLAG, '-e', probe], { stdio: 'ignore', timeout: 20_000 });
+    cachedNodeArgs = r.status === 0 ? [RELAXED_SIMD_NODE_FLAG] : [];
+  }
+  return [...cachedNodeArgs];
+}
+
+/** Which kernel build a worker runs: `fma` (relaxed-SIMD FMA) or `simd` (plain SIMD). */
+export type KernelBuild = 'fma' | 'simd';
