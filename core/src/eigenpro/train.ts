@@ -228,20 +228,17 @@ export async function trainEigenPro2(o: TrainOptions): Promise<TrainResult> {
 
 async function evaluate(compute: EigenProCompute, a: Float64Array, tag: BatchTag, t: EigenProTargets, evalRows: Int32Array, c: number, cls: boolean, test: boolean): Promise<Omit<EpochMetrics, 'epoch' | 'elapsedMs' | 'batches'>> {
   let out: { trainMse: number; trainAccuracy?: number; testMse?: number; testAccuracy?: number } = { trainMse: 0 };
-  // Both sets are scored in one go (their tasks are independent, so the workers run them side by side).
-  const [trainPred, testPred] = await Promise.all([
-    evalRows.length > 0 ? compute.predict('train', a, tag, evalRows) : undefined,
-    test && t.yTest !== undefined ? compute.predict('test', a, tag) : undefined,
-  ]);
-  if (trainPred !== undefined) {
-    const pred = trainPred;
+  // One set after the other: the two rounds put the same coefficient slices to the store, and
+  // two concurrent puts of one content-addressed object can purge each other's chunks mid-read.
+  if (evalRows.length > 0) {
+    const pred = await compute.predict('train', a, tag, evalRows);
     const y = new Float64Array(evalRows.length * c);
     for (let i = 0; i < evalRows.length; i++) y.set(t.y.subarray((evalRows[i] as number) * c, ((evalRows[i] as number) + 1) * c), i * c);
     out.trainMse = mse(pred, y);
     if (cls && t.labels !== undefined) out.trainAccuracy = accuracy(pred, Array.from(evalRows, (r) => t.labels?.[r] ?? -1), c);
   }
-  if (testPred !== undefined && t.yTest !== undefined) {
-    const pred = testPred;
+  if (test && t.yTest !== undefined) {
+    const pred = await compute.predict('test', a, tag);
     out = { ...out, testMse: mse(pred, t.yTest) };
     if (cls && t.labelsTest !== undefined) out.testAccuracy = accuracy(pred, t.labelsTest, c);
   }
