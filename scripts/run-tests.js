@@ -19,11 +19,14 @@ function walk(d) {
 }
 dirs.forEach(walk);
 const filters = process.argv.slice(2);
-const chosen = files.filter((f) => filters.length === 0 || filters.some((s) => f.includes(s))).sort();
+// Filters match the path relative to the repository root, so a checkout's own folder name never matches.
+const chosen = files.filter((f) => filters.length === 0 || filters.some((s) => path.relative(root, f).includes(s))).sort();
 if (chosen.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
 // Integration suites start real servers; one file at a time keeps a 2-core machine honest.
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...chosen], { stdio: 'inherit', cwd: root });
+// --test-force-exit: a file whose tests have all finished may not hang the run on a leaked handle
+// (a failing assertion that skips a test's cleanup once kept CI waiting forever).
+const r = spawnSync(process.execPath, ['--test', '--test-force-exit', '--test-concurrency=1', '--test-reporter=spec', ...chosen], { stdio: 'inherit', cwd: root });
 process.exit(r.status ?? 1);

@@ -13,6 +13,20 @@ import types
 # The PyPI wheel's Cython fast-Hadamard module does not import under this venv's numpy;
 # EigenProClassifier does not use it, so its package is stubbed out before the import.
 sys.modules["sklearn_extra.kernel_approximation"] = types.ModuleType("sklearn_extra.kernel_approximation")
+# EigenProClassifier calls scipy.linalg.eigh(W, eigvals=(lo, hi)); SciPy 1.14 renamed that
+# argument subset_by_index (same meaning). Translate it before the classifier imports eigh.
+import scipy.linalg  # noqa: E402
+
+_eigh = scipy.linalg.eigh
+
+
+def _eigh_compat(a, *args, eigvals=None, **kwargs):
+    if eigvals is not None:
+        kwargs["subset_by_index"] = eigvals
+    return _eigh(a, *args, **kwargs)
+
+
+scipy.linalg.eigh = _eigh_compat
 from sklearn_extra.kernel_methods import EigenProClassifier  # noqa: E402
 from fmnist import load  # noqa: E402
 

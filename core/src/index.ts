@@ -154,3 +154,4 @@ export { concatAxis, evenRanges, nnzRanges, planOpShards, sliceAxis } from './op
 export type { OpShard, OpShardPlan, OpShardPlanOptions } from './ops/shard-plan';
 export { DATAGEN_MAX_CHUNKS, DATAGEN_MAX_IN_FLIGHT, DATAGEN_MAX_SYSTEMS, DATAGEN_PAGE_FORMAT } from './datagen/paging';
 export type { DatagenActivities, DatagenPage, DatagenWorkflowResult } from './datagen/paging';
+export { EIGENPRO_EIGEN_TOL, eigenSolverFor, topOfFullEigh } from './eigenpro/setup';

@@ -5,7 +5,9 @@ import { choleskyReference } from '../ops/cholesky';
 import { isGramfleetError } from '../errors';
 import { checkEigenProData, compileEigenProParams, planEigenProMemory, type EigenProParams } from './params';
 import { createReferenceCompute, kernelMatmulReference } from './reference';
-import { epochOrder, seededPermutation } from './setup';
+import { eigenSolverFor, epochOrder, seededPermutation, topOfFullEigh } from './setup';
+import { eighReference } from '../ops/eigh';
+import { eighTopkReference } from '../ops/eigh-topk';
 import { oneHot, trainEigenPro2, type EigenProCheckpoint } from './train';
 import { trainEigenPro3Reference } from './ep3';
 
@@ -182,5 +184,28 @@ describe('EigenPro 3 (exact projection, f64 reference)', () => {
     // full-batch epochs (measured 3.0e-3: the projected problem is ill-conditioned, so plain
     // full-batch iterations close the last digits slowly).
     assert.ok(relErr(fit, fitLs) < 1e-2, `‖f − f_LS‖/‖f_LS‖ = ${relErr(fit, fitLs)} (q=${r.setup.q}, γ=${r.setup.gamma})`);
+  });
+});
+
+describe('EigenPro setup eigensolver choice', () => {
+  it('takes the full eigh once r >= s/4, eigh-topk below', () => {
+    assert.equal(eigenSolverFor(2000, 160), 'eigh-topk');
+    assert.equal(eigenSolverFor(400, 100), 'eigh');
+    assert.equal(eigenSolverFor(40, 39), 'eigh');
+  });
+  it('topOfFullEigh gives the top r pairs of a full eigh, descending, as eigh-topk lays them out', () => {
+    const s = 30, r = 7;
+    const x = points(s, 3, 21);
+    const k = new Float64Array(s * s);
+    for (let i = 0; i < s; i++) for (let j = 0; j < s; j++) {
+      let d2 = 0;
+      for (let t = 0; t < 3; t++) d2 += ((x[i * 3 + t] as number) - (x[j * 3 + t] as number)) ** 2;
+      k[i * s + j] = Math.exp(-Math.sqrt(d2) / 0.7) / s;
+    }
+    const full = eighReference(s, k);
+    const top = topOfFullEigh(s, r, full.w, full.v);
+    const want = eighTopkReference(s, r, k);
+    for (let j = 0; j < r; j++) assert.ok(Math.abs((top.w[j] as number) - (want.w[j] as number)) <= 1e-12, `eigenvalue ${j}`);
+    for (let i = 0; i < s * r; i++) assert.ok(Math.abs((top.v[i] as number) - (want.v[i] as number)) <= 1e-10, `vector entry ${i}`);
   });
 });

@@ -94,6 +94,34 @@ export function eigenProSetupFromSpectrum(inp: SpectrumInput): EigenProSetup {
   };
 }
 
+/**
+ * Relative Ritz residual the setup asks of `eigh-topk`. The preconditioner needs the top
+ * eigenpairs to a few digits, not to 1e-10: on a 2000 × 2000 Laplacian Nyström block (r = 160)
+ * 1e-4 moved λ_160 by 0.04 % and cut the WASM solve from 223 s to 29 s (bench/README.md).
+ */
+export const EIGENPRO_EIGEN_TOL = 1e-4;
+
+/**
+ * Which solver the setup uses for the top r eigenpairs of an s × s block: the full `eigh`
+ * (tridiagonal QL, ~9s³ flops whatever r) once r reaches s/4, `eigh-topk` (subspace
+ * iteration, ~4s²r flops per iteration) below that.
+ */
+export function eigenSolverFor(s: number, r: number): 'eigh' | 'eigh-topk' {
+  return 4 * r >= s ? 'eigh' : 'eigh-topk';
+}
+
+/** The top r eigenpairs (descending, vectors s × r) out of a full ascending `eigh` (vectors s × s). */
+export function topOfFullEigh(s: number, r: number, w: ArrayLike<number>, v: ArrayLike<number>): { w: Float64Array; v: Float64Array } {
+  const tw = new Float64Array(r);
+  const tv = new Float64Array(s * r);
+  for (let j = 0; j < r; j++) {
+    const col = s - 1 - j;
+    tw[j] = w[col] as number;
+    for (let i = 0; i < s; i++) tv[i * r + j] = v[i * s + col] as number;
+  }
+  return { w: tw, v: tv };
+}
+
 /** Stream ids of the job's random permutations. */
 export const EIGENPRO_STREAMS = { subsample: 1, trainEval: 2, epoch: 16 } as const;
 

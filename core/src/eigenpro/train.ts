@@ -43,6 +43,8 @@ export interface EpochMetrics {
   /** Milliseconds since training started (setup included), summed over resumed attempts. */
   readonly elapsedMs: number;
   readonly batches: number;
+  /** Milliseconds of this epoch spent scoring (train evaluation rows and test set), included in `elapsedMs`. */
+  readonly evalMs?: number;
 }
 
 /** Resumable state, written every N batches. */
@@ -215,8 +217,9 @@ export async function trainEigenPro2(o: TrainOptions): Promise<TrainResult> {
         }), tag, perEpoch);
       }
     }
+    const te = now();
     const metrics = await evaluate(compute, a, { epoch, batch: perEpoch }, targets, evalRows, c, params.task === 'classification', shape.nTest > 0);
-    const em: EpochMetrics = { ...metrics, epoch: epoch + 1, elapsedMs: elapsed(), batches: perEpoch };
+    const em: EpochMetrics = { ...metrics, epoch: epoch + 1, elapsedMs: elapsed(), batches: perEpoch, evalMs: now() - te };
     history.push(em);
     await o.onEpoch?.(em);
   }
@@ -225,6 +228,8 @@ export async function trainEigenPro2(o: TrainOptions): Promise<TrainResult> {
 
 async function evaluate(compute: EigenProCompute, a: Float64Array, tag: BatchTag, t: EigenProTargets, evalRows: Int32Array, c: number, cls: boolean, test: boolean): Promise<Omit<EpochMetrics, 'epoch' | 'elapsedMs' | 'batches'>> {
   let out: { trainMse: number; trainAccuracy?: number; testMse?: number; testAccuracy?: number } = { trainMse: 0 };
+  // One set after the other: the two rounds put the same coefficient slices to the store, and
+  // two concurrent puts of one content-addressed object can purge each other's chunks mid-read.
   if (evalRows.length > 0) {
     const pred = await compute.predict('train', a, tag, evalRows);
     const y = new Float64Array(evalRows.length * c);

@@ -1,15 +1,16 @@
 /**
  * The EigenPro training activity: the whole loop of `trainEigenPro2` runs here, with the
  * kernel products fanned out to the workers over NATS (centers sharded, model parallel):
- * per batch one `kernel-block-matmul` task per center shard (K(X_B, Z_j)·a_j) plus one for
- * the preconditioner (K(X_B, X_S)·E), partials summed in shard order, the update applied
- * here. Arrays travel by digest (workers cache the center shards). The activity heartbeats
+ * per batch one `kernel-block-matmul` task per center shard (K(X_B, Z_j)·a_j) and one per
+ * part of the preconditioner block (K(X_B, X_S_j)·E_j, the subsample split like the centers),
+ * partials summed in shard order, the update applied here. The setup's s × s eigensolve runs
+ * on a worker (`eigh-topk` to a 1e-4 Ritz residual, or the full `eigh` when r ≥ s/4). Arrays travel by digest (workers cache the center shards). The activity heartbeats
  * every batch, checkpoints every N batches to the object store, publishes one progress event
  * per epoch, and a retried attempt resumes from the checkpoint.
  */
 import { Context } from '@temporalio/activity';
 import {
-  GramfleetError, resultSubject, trainEigenPro2,
+  EIGENPRO_EIGEN_TOL, GramfleetError, eigenSolverFor, resultSubject, topOfFullEigh, trainEigenPro2,
   type ArrayRef, type BatchTag, type EigenProActivities, type EigenProCompute, type EigenProJobInput, type EigenProJobResult,
   type EigenProProgressEvent, type EigenProSetup, type EigenProSetupSummary, type NdArray, type TaskResult,
 } from '@gramfleet/core';
@@ -111,8 +112,9 @@ async function train(deps: ActivityDeps, input: EigenProJobInput): Promise<Eigen
       for (const r of transient.shift() ?? []) await dp.arrays.delete(r.digest).catch(() => undefined);
     }
   };
-  let xsRef: ArrayRef | undefined;
-  let eRef: ArrayRef | undefined;
+  // The preconditioner block K(X_B, X_S)·E is split like the centers, Σ_j K(X_B, X_S_j)·E_j, so
+  // its tasks balance over the workers with the center shards (one s-wide task would not).
+  let phiParts: { xs: ArrayRef; e: ArrayRef }[] = [];
   let q1 = 0;
   const shardSum = async (xe: ArrayRef, a: Float64Array, prefix: string, rows: number): Promise<{ sum: Float64Array; extra: TaskResult[]; refs: ArrayRef[] }> => {
     const refs: ArrayRef[] = [];
@@ -123,8 +125,10 @@ async function train(deps: ActivityDeps, input: EigenProJobInput): Promise<Eigen
       refs.push(aj);
       tasks.push({ shardId: `${prefix}s${String(j).padStart(4, '0')}`, op: 'kernel-block-matmul', attrs: kattrs, inputs: [xe, zRefs[j] as ArrayRef, aj] });
     }
-    const withPhi = prefix.startsWith('e') && xsRef !== undefined && eRef !== undefined;
-    if (withPhi) tasks.push({ shardId: `${prefix}phi`, op: 'kernel-block-matmul', attrs: kattrs, inputs: [xe, xsRef as ArrayRef, eRef as ArrayRef] });
+    const withPhi = prefix.startsWith('e') && phiParts.length > 0;
+    if (withPhi) {
+      phiParts.forEach((ph, j) => tasks.push({ shardId: `${prefix}phi${String(j).padStart(4, '0')}`, op: 'kernel-block-matmul', attrs: kattrs, inputs: [xe, ph.xs, ph.e] }));
+    }
     const results = await dispatcher.run(tasks);
     const sum = new Float64Array(rows * c);
     // Fixed order: shard 0, 1, …, so the sum depends on the shard count only, never on the workers.
@@ -132,7 +136,7 @@ async function train(deps: ActivityDeps, input: EigenProJobInput): Promise<Eigen
       const part = await output(results[j] as TaskResult);
       for (let i = 0; i < sum.length; i++) sum[i] = (sum[i] as number) + (part[i] as number);
     }
-    return { sum, extra: withPhi ? [results[ranges.length] as TaskResult] : [], refs };
+    return { sum, extra: withPhi ? results.slice(ranges.length) : [], refs };
   };
   const compute: EigenProCompute = {
     async subsampleKernel(rows) {
@@ -150,21 +154,35 @@ async function train(deps: ActivityDeps, input: EigenProJobInput): Promise<Eigen
     },
     async topEigenpairs(a, s, r, seed) {
       const ar = await store.put({ dtype: 'f64', shape: [s, s], data: a });
-      const [res] = await dispatcher.run([{ shardId: 'setup-eig', op: 'eigh-topk', attrs: { k: r, seed }, inputs: [ar] }]);
+      if (eigenSolverFor(s, r) === 'eigh') {
+        const [full] = await dispatcher.run([{ shardId: 'setup-eigh', op: 'eigh', attrs: {}, inputs: [ar] }]);
+        return topOfFullEigh(s, r, await output(full as TaskResult, 0), await output(full as TaskResult, 1));
+      }
+      const [res] = await dispatcher.run([{ shardId: 'setup-eig', op: 'eigh-topk', attrs: { k: r, seed, tol: EIGENPRO_EIGEN_TOL }, inputs: [ar] }]);
       return { w: await output(res as TaskResult, 0), v: await output(res as TaskResult, 1) };
     },
     async preconditioner(rows, e, q) {
       q1 = q;
-      xsRef = await store.put(rowsOf(x, d, rows, fdt));
-      eRef = await store.put({ dtype: 'f64', shape: [rows.length, q], data: e });
+      phiParts = [];
+      for (const r of shardRanges(rows.length, Math.min(params.shards, rows.length))) {
+        phiParts.push({
+          xs: await store.put(rowsOf(x, d, rows.subarray(r.start, r.end), fdt)),
+          e: await store.put({ dtype: 'f64', shape: [r.end - r.start, q], data: e.slice(r.start * q, r.end * q) }),
+        });
+      }
     },
     async batch(rows, a, tag) {
       beat = { phase: 'train', epoch: tag.epoch, batch: tag.batch };
       ctx.heartbeat(beat);
       const xb = await store.put(rowsOf(x, d, rows, fdt));
       const { sum, extra, refs } = await shardSum(xb, a, tagId(tag), rows.length);
-      const phi = await output(extra[0] as TaskResult);
-      if (phi.length !== rows.length * q1) throw new GramfleetError('JOB_FAILED', `preconditioner block has ${phi.length} entries, expected ${rows.length * q1}`);
+      // Parts summed in part order (fixed by the shard count, never by the workers).
+      const phi = new Float64Array(rows.length * q1);
+      for (const res of extra) {
+        const part = await output(res);
+        if (part.length !== phi.length) throw new GramfleetError('JOB_FAILED', `preconditioner block part has ${part.length} entries, expected ${phi.length}`);
+        for (let i = 0; i < phi.length; i++) phi[i] = (phi[i] as number) + (part[i] as number);
+      }
       await forget([xb, ...refs]);
       return { pred: sum, phi };
     },

@@ -39,21 +39,24 @@ describe('WorkQueue', () => {
 
   it('addAfter and addRateLimited deliver later; the backoff doubles per failure and forget resets it', async () => {
     const keepAlive = setInterval(() => undefined, 1000); // the queue's timers are unref'd
-    const q = new WorkQueue({ baseDelayMs: 5, maxDelayMs: 40 });
-    q.addAfter('t', 10);
-    assert.equal(q.length, 0);
-    assert.equal(await q.get(), 't');
-    q.done('t');
-    const t0 = Date.now();
-    for (let i = 0; i < 3; i++) {
-      q.addRateLimited('r');
-      assert.equal(await q.get(), 'r');
-      q.done('r');
+    try {
+      const q = new WorkQueue({ baseDelayMs: 5, maxDelayMs: 40 });
+      q.addAfter('t', 10);
+      assert.equal(q.length, 0);
+      assert.equal(await q.get(), 't');
+      q.done('t');
+      const t0 = Date.now();
+      for (let i = 0; i < 3; i++) {
+        q.addRateLimited('r');
+        assert.equal(await q.get(), 'r');
+        q.done('r');
+      }
+      // Node may fire a timer up to ~1 ms early as Date.now() sees it, so allow 1 ms per delay.
+      assert.ok(Date.now() - t0 >= 5 + 10 + 20 - 3, `waited at least the sum of the backoffs (5+10+20 ms), got ${Date.now() - t0} ms`);
+      q.forget('r');
+      q.shutDown();
+    } finally {
+      clearInterval(keepAlive); // also when an assertion fails, or the test process never exits
     }
-    // Node may fire a timer up to ~1 ms early as Date.now() sees it, so allow 1 ms per delay.
-    assert.ok(Date.now() - t0 >= 5 + 10 + 20 - 3, `waited at least the sum of the backoffs (5+10+20 ms), got ${Date.now() - t0} ms`);
-    q.forget('r');
-    q.shutDown();
-    clearInterval(keepAlive);
   });
 });

@@ -1,0 +1,99 @@
+/**
+ * The `gramfleet eigenpro` and `gramfleet predict` commands as a user runs them: the CLI
+ * binary is spawned against a real cluster (Temporal dev server, nats-server, 2 WASM workers)
+ * on a tiny problem written as .npy files; the model it writes is checked against the f64
+ * reference predictor, and `predict` must give K(X_test, Z)·a of that model and the test
+ * accuracy the training run reported.
+ */
+import { after, before, describe, it } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Philox, accuracy, kernelMatmulReference, type NdArray } from '@gramfleet/core';
+import { readNpy, readNpz, writeNpy } from '@gramfleet/orchestrator';
+import { startTestCluster, type TestCluster } from './harness';
+
+const BIN = path.join(path.dirname(require.resolve('@gramfleet/orchestrator')), '..', 'bin', 'gramfleet.js');
+
+function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '', stderr = '';
+    child.stdout.on('data', (b: Buffer) => { stdout += b.toString(); });
+    child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+function numeric(v: unknown, what: string): NdArray {
+  const a = v as NdArray | undefined;
+  if (a === undefined || !(a.data instanceof Float64Array || a.data instanceof Float32Array)) throw new Error(`${what} is not a numeric array`);
+  return a;
+}
+
+describe('gramfleet eigenpro / predict CLI against a real cluster', () => {
+  let t: TestCluster;
+  before(async () => { t = await startTestCluster('eigenpro-cli', { workers: 2 }); });
+  after(async () => { await t?.stop(); });
+
+  const n = 160, nt = 60, d = 3, c = 3, sigma = 0.7;
+  const rng = new Philox(11);
+  const xAll = new Float64Array((n + nt) * d).map((_, i) => rng.uniform(i, 0, 0, 0));
+  const label = (i: number): number => ((xAll[i * d] as number) + (xAll[i * d + 1] as number) > 1 ? 1 : 0) + ((xAll[i * d + 2] as number) > 0.6 ? 1 : 0);
+  const xtr = xAll.slice(0, n * d);
+  const xte = xAll.slice(n * d);
+  const ytr = Float64Array.from({ length: n }, (_, i) => label(i));
+  const yte = Float64Array.from({ length: nt }, (_, i) => label(n + i));
+
+  it('trains through the cluster, writes a model, and predict reproduces it', async () => {
+    const f = (name: string): string => path.join(t.dir, name);
+    await writeNpy(f('xtr.npy'), { dtype: 'f64', shape: [n, d], data: xtr });
+    await writeNpy(f('ytr.npy'), { dtype: 'f64', shape: [n], data: ytr });
+    await writeNpy(f('xte.npy'), { dtype: 'f64', shape: [nt, d], data: xte });
+    await writeNpy(f('yte.npy'), { dtype: 'f64', shape: [nt], data: yte });
+    const train = await cli([
+      'eigenpro', '--data-dir', t.dir, '--train', f('xtr.npy'), '--train-labels', f('ytr.npy'), '--test', f('xte.npy'), '--test-labels', f('yte.npy'),
+      '--kernel', 'laplacian', '--bandwidth', String(sigma), '--epochs', '3', '--seed', '2', '--shards', '2', '--out', f('model.npz'), '--json',
+    ]);
+    assert.equal(train.code, 0, `eigenpro exited ${train.code}: ${train.stderr}`);
+    const lines = train.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.ok(lines.some((l) => l['kind'] === 'setup'), 'a setup line');
+    assert.deepEqual(lines.filter((l) => l['kind'] === 'epoch').map((l) => l['epoch']), [1, 2, 3]);
+    const result = lines.find((l) => l['kind'] === 'result') as { final: { testAccuracy: number; testMse: number } } | undefined;
+    assert.ok(result !== undefined, 'a result line');
+
+    const model = await readNpz(f('model.npz'));
+    const centers = numeric(model['centers'], 'centers');
+    const coef = numeric(model['coefficients'], 'coefficients');
+    assert.deepEqual(centers.shape, [n, d]);
+    assert.deepEqual(coef.shape, [n, c]);
+    // Centers are the training rows (EigenPro 2), bit for bit.
+    assert.deepEqual(Array.from(centers.data as Float64Array), Array.from(xtr));
+
+    const pred = await cli(['predict', '--model', f('model.npz'), '--x', f('xte.npy'), '--out', f('yhat.npy'), '--json']);
+    assert.equal(pred.code, 0, `predict exited ${pred.code}: ${pred.stderr}`);
+    const yhat = numeric(await readNpy(f('yhat.npy')), 'yhat');
+    assert.deepEqual(yhat.shape, [nt, c]);
+    // predict (wasm f64 kernel) against the f64 reference K(X_test, Z)·a: relative 1e-10.
+    const want = kernelMatmulReference('laplacian', sigma, d, xte, null, nt, centers.data as Float64Array, n, coef.data as Float64Array, c);
+    let num = 0, den = 0;
+    for (let i = 0; i < want.length; i++) { num += ((yhat.data[i] as number) - (want[i] as number)) ** 2; den += (want[i] as number) ** 2; }
+    assert.ok(Math.sqrt(num / den) <= 1e-10, `predict vs reference relative error ${Math.sqrt(num / den)}`);
+    // The accuracy and MSE the run reported for the test set are those of this model's predictions.
+    assert.equal(accuracy(yhat.data as Float64Array, yte, c), result.final.testAccuracy);
+    let se = 0;
+    for (let i = 0; i < nt; i++) for (let j = 0; j < c; j++) se += ((yhat.data[i * c + j] as number) - (yte[i] === j ? 1 : 0)) ** 2;
+    assert.ok(Math.abs(se / (nt * c) - result.final.testMse) <= 1e-9 * Math.max(1, result.final.testMse), `test MSE ${se / (nt * c)} vs reported ${result.final.testMse}`);
+    assert.ok(result.final.testAccuracy >= 0.6, `test accuracy ${result.final.testAccuracy}`);
+  });
+
+  it('refuses a bad bandwidth with a typed error and exit code 1, before training', async () => {
+    const f = (name: string): string => path.join(t.dir, name);
+    const r = await cli(['eigenpro', '--data-dir', t.dir, '--train', f('xtr.npy'), '--train-labels', f('ytr.npy'), '--bandwidth', '0', '--out', f('bad.npz')]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /bandwidth/);
+    assert.equal(fs.existsSync(f('bad.npz')), false);
+  });
+});
