@@ -38,6 +38,7 @@ export function createArrayStore(os: ObjectStore, bucket: string, opts: ArraySto
   const cache = new Map<string, NdArray>();
   const sizes = new Map<string, number>();
   const stats = { hits: 0, misses: 0, bytes: 0 };
+  const uploading = new Map<string, Promise<void>>();
 
   function remember(digest: string, a: NdArray, size: number): void {
     if (size > budget) return;
@@ -64,8 +65,17 @@ export function createArrayStore(os: ObjectStore, bucket: string, opts: ArraySto
     async put(a: NdArray): Promise<ArrayRef> {
       const bytes = encodeNpy(a);
       const digest = sha256Hex(bytes);
-      const info = await os.info(digest).catch(() => null);
-      if (info === null || info.deleted) await os.putBlob({ name: digest }, bytes);
+      // One upload per digest at a time: two concurrent object-store puts of one name replace
+      // each other's chunks, and a reader between them can find chunks missing.
+      let upload = uploading.get(digest);
+      if (upload === undefined) {
+        upload = (async () => {
+          const info = await os.info(digest).catch(() => null);
+          if (info === null || info.deleted) await os.putBlob({ name: digest }, bytes);
+        })().finally(() => uploading.delete(digest));
+        uploading.set(digest, upload);
+      }
+      await upload;
       remember(digest, a, bytes.byteLength);
       return { bucket, digest, dtype: a.dtype, shape: [...a.shape], bytes: bytes.byteLength };
     },
