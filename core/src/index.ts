@@ -155,3 +155,10 @@ export type { OpShard, OpShardPlan, OpShardPlanOptions } from './ops/shard-plan'
 export { DATAGEN_MAX_CHUNKS, DATAGEN_MAX_IN_FLIGHT, DATAGEN_MAX_SYSTEMS, DATAGEN_PAGE_FORMAT } from './datagen/paging';
 export type { DatagenActivities, DatagenPage, DatagenWorkflowResult } from './datagen/paging';
 export { EIGENPRO_EIGEN_TOL, eigenSolverFor, topOfFullEigh } from './eigenpro/setup';
+export type { KronCgSummary, KronFitSummary, KronLoopActivities, KronLoopOutput } from './jobs/kron-job';
+export { gatherObserved, kronCgPoints, pcgAdvance, pcgStart, pcgTrueResidual, pcgTurn, scatterObserved } from './kron/cg';
+export type { KronCgPoints, PcgState } from './kron/cg';
+export { factorDerivativeBasis, kronGradientFromSums } from './kron/gp';
+export type { KronGradientSums } from './kron/gp';
+export { fitKronSteps } from './kron/optimize';
+export type { KronLmlEval } from './kron/optimize';

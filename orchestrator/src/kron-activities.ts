@@ -8,8 +8,8 @@
  */
 import { Context } from '@temporalio/activity';
 import {
-  GramfleetError, forEachRow, slabRanges,
-  type ArrayRef, type KronActivities, type KronFinishInput, type KronTransposeInput, type KronTransposeOutput, type Logger, type NdArray,
+  GramfleetError, forEachRow, kronGradientFromSums, slabRanges,
+  type ArrayRef, type KronActivities, type KronFinishInput, type KronHyper, type KronTransposeInput, type KronTransposeOutput, type Logger, type NdArray,
 } from '@gramfleet/core';
 import type { ArrayStore } from '@gramfleet/workers';
 
@@ -125,8 +125,32 @@ export function createKronActivities(deps: KronActivityDeps): KronActivities {
       const lml = -0.5 * fit - 0.5 * logdet - 0.5 * n * Math.log(2 * Math.PI);
       const alphaRef = await store.put({ dtype: 'f64', shape: [n], data: alpha });
       const info = facs.map((f) => (f[2] as NdArray).data as Float64Array);
+      let gradient: KronHyper | undefined;
+      if (input.gradStats !== undefined) {
+        // stage b per slab: [Σα̃², Σλα̃², quad_d for d ≠ 1]; stage c per slab: [quad_1]
+        const D = w.length;
+        const quad = new Array<number>(D).fill(0);
+        let alphaSq = 0;
+        let alphaLam = 0;
+        for (const ref of input.gradStats.b) {
+          const st = (await store.get(ref)).data as Float64Array;
+          alphaSq += st[0] as number;
+          alphaLam += st[1] as number;
+          let k = 2;
+          for (let d = 0; d < D; d++) if (d !== 1) quad[d] = (quad[d] as number) + (st[k++] as number);
+        }
+        for (const ref of input.gradStats.c) quad[1] = (quad[1] as number) + (((await store.get(ref)).data as Float64Array)[0] as number);
+        const bdiag = facs.map((f) => {
+          const b = f[3];
+          if (b === undefined) throw new GramfleetError('INPUT_SHAPE_MISMATCH', 'kronFinish: a factor has no B = Qᵀ∂KQ output (kron-factor without gradient)', { field: 'factors' });
+          const nd = b.shape[0] as number;
+          return Float64Array.from({ length: nd }, (_, i) => (b.data as Float64Array)[i * nd + i] as number);
+        });
+        const g = kronGradientFromSums(w, bdiag, h.outputscale, h.noise, { quad, alphaSq, alphaLam });
+        gradient = { lengthscales: g.lengthscales, outputscale: g.outputscale, noise: g.noise };
+      }
       return {
-        candidate: { hyper: h, lml, logdet, alpha: alphaRef },
+        candidate: { hyper: h, lml, logdet, alpha: alphaRef, ...(gradient !== undefined ? { gradient } : {}) },
         safeguards: { jitter: job.jitter, eigFloor: job.eigFloor, clamped: info.map((x) => x[0] as number), minEig: info.map((x) => x[1] as number) },
       };
     },

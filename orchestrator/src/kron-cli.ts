@@ -3,17 +3,17 @@
  *
  * - `solve` and `predict` submit a job to the cluster (SDK `submitKron`) and write α, the
  *   LML and its gradient (and the posterior mean / variance on a test grid) to a `.npz`.
- *   With `--mask` (incomplete grid) the PCG solve runs in this process and reports its
- *   iterations and final residual.
- * - `fit` optimises the hyperparameters (L-BFGS or Adam on the exact LML) in this process
- *   with the wasm kernels, then runs the final solve on the cluster.
+ *   With `--mask` (incomplete grid) the job is a PCG solve on the cluster (worker mat-vecs)
+ *   and reports its iterations and final residual.
+ * - `fit` optimises the hyperparameters (L-BFGS or Adam on the exact LML) on the cluster:
+ *   the loop in the `kronFit` activity, each evaluation a solve on a worker.
  * - `pde` solves Poisson by GP collocation in this process and reports the relative L2 error
  *   against the manufactured solution.
  */
 import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import {
-  GramfleetError, POISSON_PROBLEMS, compileKronGp, factorise, fitKron, predictKron, solveKronCg, solvePoissonGp,
+  GramfleetError, POISSON_PROBLEMS, compileKronGp, factorise, predictKron, solvePoissonGp, withHyper,
   type AxisKernel, type KronJobResult, type KronLinalg, type NdArray,
 } from '@gramfleet/core';
 import { createJsonLogger, createWasmKronLinalg } from '@gramfleet/workers';
@@ -127,62 +127,63 @@ export async function kronGpCommand(args: string[]): Promise<number> {
   const out: Record<string, NdArray> = {};
   const summary: Record<string, unknown> = { n: compiled.n, shape: compiled.shape };
   let model = compiled.model;
+  let fitSpec: KronGpJobSpec['fit'];
   if (sub === 'fit') {
     if (mask !== undefined) throw new GramfleetError('INPUT_INVALID', 'mask: fit needs a full grid (the exact LML); solve/predict take a mask', { field: 'mask' });
     const optimizer = values.optimizer === 'adam' ? 'adam' : values.optimizer === 'lbfgs' ? 'lbfgs' : (() => { throw new GramfleetError('INPUT_INVALID', `--optimizer must be lbfgs|adam, got ${JSON.stringify(values.optimizer)}`, { field: 'optimizer' }); })();
-    const bar = values.json === true ? undefined : createProgressBar(`fit ${optimizer}`);
-    const iters = Number(values.iters ?? '50');
-    const fit = fitKron(wasmLinalg(), model, compiled.y, { optimizer, iters, onIteration: (it) => bar?.update(it, iters) });
-    bar?.finish(`LML ${fit.lml.toFixed(3)}`);
-    model = fit.model;
-    Object.assign(summary, { optimizer, iterations: fit.iterations, evaluations: fit.evaluations, fittedLml: fit.lml });
-    out['lml_history'] = f64([fit.history.length], [...fit.history]);
+    fitSpec = { optimizer, iters: Number(values.iters ?? '50') };
   }
-  const hyper = { lengthscales: model.kernels.map((k) => k.lengthscale), outputscale: model.outputscale, noise: model.noise };
-  out['lengthscales'] = f64([hyper.lengthscales.length], hyper.lengthscales);
-  out['outputscale'] = f64([], [hyper.outputscale]);
-  out['noise'] = f64([], [hyper.noise]);
+  const h0 = { lengthscales: model.kernels.map((k) => k.lengthscale), outputscale: model.outputscale, noise: model.noise };
   let alpha: Float64Array;
-  if (mask !== undefined) {
-    const r = solveKronCg(wasmLinalg(), model, compiled.y, { mask, tol: compiled.cg.tol, maxIter: compiled.cg.maxIter });
-    alpha = r.alpha;
-    Object.assign(summary, { route: 'in-process pcg', iterations: r.iterations, residual: r.residual, observed: r.observed, safeguards: r.safeguards });
-  } else {
-    const fleet = await connect({ ...(values['data-dir'] !== undefined ? { dataDir: values['data-dir'] } : {}), log: createJsonLogger({ proc: 'cli' }, 'warn') });
-    try {
-      const spec: KronGpJobSpec = { kind: 'kron-gp', ...base, ...hyper, ...(values.slabs !== undefined ? { slabs: Number(values.slabs) } : {}) };
-      const h = await fleet.submitKron(spec);
-      const bar = values.json === true ? undefined : createProgressBar(`kron-gp ${h.jobId}`);
-      let done = false;
-      const poll = (async () => {
-        while (!done) {
-          const p = await h.progress().catch(() => undefined);
-          if (p !== undefined) bar?.update(p.shardsDone, p.shardsTotal, (p as { stage?: string }).stage ?? '');
-          await new Promise((res) => setTimeout(res, 250));
-        }
-      })();
-      let r: KronJobResult;
-      try {
-        r = await h.result();
-      } finally {
-        done = true;
-        await poll;
+  const fleet = await connect({ ...(values['data-dir'] !== undefined ? { dataDir: values['data-dir'] } : {}), log: createJsonLogger({ proc: 'cli' }, 'warn') });
+  try {
+    const spec: KronGpJobSpec = {
+      kind: 'kron-gp', ...base, ...h0, ...(values.slabs !== undefined ? { slabs: Number(values.slabs) } : {}),
+      ...(mask !== undefined ? { mask } : {}), ...(fitSpec !== undefined ? { fit: fitSpec } : {}),
+    };
+    const h = await fleet.submitKron(spec);
+    const bar = values.json === true ? undefined : createProgressBar(`kron-gp ${h.jobId}`);
+    let done = false;
+    const poll = (async () => {
+      while (!done) {
+        const p = await h.progress().catch(() => undefined);
+        if (p !== undefined) bar?.update(p.shardsDone, p.shardsTotal, (p as { stage?: string }).stage ?? '');
+        await new Promise((res) => setTimeout(res, 250));
       }
-      bar?.finish('done');
-      const c = r.candidates[0] as KronJobResult['candidates'][number];
-      alpha = (await fleet.getArray(c.alpha)).data as Float64Array;
+    })();
+    let r: KronJobResult;
+    try {
+      r = await h.result();
+    } finally {
+      done = true;
+      await poll;
+    }
+    bar?.finish('done');
+    const c = r.candidates[0] as KronJobResult['candidates'][number];
+    model = withHyper(model, c.hyper);
+    alpha = (await fleet.getArray(c.alpha)).data as Float64Array;
+    if (r.cg === undefined) {
       out['lml'] = f64([], [c.lml]);
       out['logdet'] = f64([], [c.logdet]);
-      if (c.gradient !== undefined) {
-        out['grad_lengthscales'] = f64([c.gradient.lengthscales.length], [...c.gradient.lengthscales]);
-        out['grad_outputscale'] = f64([], [c.gradient.outputscale]);
-        out['grad_noise'] = f64([], [c.gradient.noise]);
-      }
-      Object.assign(summary, { jobId: r.jobId, route: r.route, shards: r.shards, bytesMoved: r.bytesMoved, lml: c.lml, logdet: c.logdet, gradient: c.gradient, workers: Object.keys(r.workers).length, backends: r.backends });
-    } finally {
-      await fleet.close();
     }
+    if (c.gradient !== undefined) {
+      out['grad_lengthscales'] = f64([c.gradient.lengthscales.length], [...c.gradient.lengthscales]);
+      out['grad_outputscale'] = f64([], [c.gradient.outputscale]);
+      out['grad_noise'] = f64([], [c.gradient.noise]);
+    }
+    Object.assign(summary, { jobId: r.jobId, route: r.route, shards: r.shards, bytesMoved: r.bytesMoved, workers: Object.keys(r.workers).length, backends: r.backends });
+    if (r.cg !== undefined) Object.assign(summary, { solver: 'pcg', iterations: r.cg.iterations, residual: r.cg.residual, converged: r.cg.converged, observed: r.cg.observed, rounds: r.cg.rounds });
+    else Object.assign(summary, { lml: c.lml, logdet: c.logdet, gradient: c.gradient });
+    if (r.fit !== undefined) {
+      Object.assign(summary, { optimizer: r.fit.optimizer, iterations: r.fit.iterations, evaluations: r.fit.evaluations, fittedLml: c.lml });
+      out['lml_history'] = f64([r.fit.history.length], [...r.fit.history]);
+    }
+  } finally {
+    await fleet.close();
   }
+  out['lengthscales'] = f64([model.kernels.length], model.kernels.map((k) => k.lengthscale));
+  out['outputscale'] = f64([], [model.outputscale]);
+  out['noise'] = f64([], [model.noise]);
   out['alpha'] = f64(compiled.shape, alpha);
   if (testAxes !== undefined) {
     const t = testAxes.map((a) => Float64Array.from(a));

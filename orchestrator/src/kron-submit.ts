@@ -1,7 +1,8 @@
 /**
  * SDK side of the Kronecker GP job: validates a {@link KronGpJobSpec} (everything is checked
  * before anything is stored or scheduled), picks the route, uploads axes and y (and y's
- * slabs along axis 0 for the slab route) and returns the workflow input.
+ * slabs along axis 0 for the slab route, the mask / noise vector for a PCG solve) and
+ * returns the workflow input.
  */
 import { randomBytes } from 'node:crypto';
 import {
@@ -26,14 +27,26 @@ export interface KronGpJobSpec extends KronGpParams {
   readonly jobId?: string;
   /** @default 6 h */
   readonly timeoutMs?: number;
+  /**
+   * Fit the hyperparameters on the cluster (the `kronFit` activity; full grid, direct route),
+   * starting from the spec's own hyperparameters. @default no fit
+   */
+  readonly fit?: { readonly optimizer?: 'lbfgs' | 'adam'; readonly iters?: number; readonly fixNoise?: boolean };
+  /** Heartbeat timeout of the PCG / fit activity, ms. @default 30 s */
+  readonly heartbeatTimeoutMs?: number;
 }
 
 /** Validates a spec and uploads its arrays; bad input throws before anything is stored. */
 export async function prepareKron(spec: KronGpJobSpec, store: ArrayStore, budgetBytes: number): Promise<KronJobInput> {
   const p = compileKronGp(spec, { memoryBudgetBytes: budgetBytes });
-  if (p.iterative) {
-    throw new GramfleetError('INPUT_INVALID', 'mask/noiseVector: incomplete grids and heteroscedastic noise run in-process (solveKronCg in @gramfleet/core); a cluster job takes a full grid', { field: p.mask !== undefined ? 'mask' : 'noiseVector' });
+  let fit: KronJobInput['fit'];
+  if (spec.fit !== undefined) {
+    if (p.iterative) throw new GramfleetError('INPUT_INVALID', `${p.mask !== undefined ? 'mask' : 'noiseVector'}: fit needs a full grid with one noise level (the exact LML); solve takes a mask or a noise vector`, { field: p.mask !== undefined ? 'mask' : 'noiseVector' });
+    const o = spec.fit.optimizer ?? 'lbfgs';
+    if (o !== 'lbfgs' && o !== 'adam') throw new GramfleetError('INPUT_INVALID', `fit.optimizer must be lbfgs|adam, got ${JSON.stringify(o)}`, { field: 'fit.optimizer' });
+    fit = { optimizer: o, iters: int('fit.iters', spec.fit.iters ?? 50, 1, 10_000), fixNoise: spec.fit.fixNoise === true };
   }
+  const heartbeatTimeoutMs = num('heartbeatTimeoutMs', spec.heartbeatTimeoutMs ?? 30_000, { min: 1000 });
   const jobId = spec.jobId ?? `kron-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
   if (!/^[A-Za-z0-9_-]{1,100}$/.test(jobId)) throw new GramfleetError('INPUT_INVALID', `jobId must be 1–100 letters, digits, '-' or '_', got ${JSON.stringify(jobId)}`, { field: 'jobId' });
   const timeoutMs = num('timeoutMs', spec.timeoutMs ?? 6 * 3600_000, { min: 1000 });
@@ -54,8 +67,10 @@ export async function prepareKron(spec: KronGpJobSpec, store: ArrayStore, budget
   if (slabs > 1) {
     if (D < 2) throw new GramfleetError('INPUT_OUT_OF_RANGE', `slabs must be 1 for a 1-D grid (the slab route cuts axis 0 and axis 1), got ${slabs}`, { field: 'slabs', bound: '1 when D = 1' });
     if (candidates.length > 1) throw new GramfleetError('INPUT_OUT_OF_RANGE', `candidates must be 1 on the slab route (slabs = ${slabs}), got ${candidates.length}`, { field: 'candidates', bound: '1 when slabs > 1' });
+    if (fit !== undefined) throw new GramfleetError('INPUT_OUT_OF_RANGE', `slabs must be 1 for a fit (the fit's evaluations are single-worker solves), got ${slabs}`, { field: 'slabs', bound: '1 with fit' });
     slabs = Math.min(slabs, p.shape[0] as number, p.shape[1] as number);
   }
+  if ((p.iterative || fit !== undefined) && candidates.length > 1) throw new GramfleetError('INPUT_OUT_OF_RANGE', `candidates must be 1 with a mask, a noise vector or a fit, got ${candidates.length}`, { field: 'candidates', bound: '1' });
   const axes: ArrayRef[] = [];
   for (const a of p.model.axes) axes.push(await store.put({ dtype: 'f64', shape: [a.length], data: a }));
   const y = await store.put({ dtype: 'f64', shape: [p.n], data: p.y });
@@ -71,5 +86,10 @@ export async function prepareKron(spec: KronGpJobSpec, store: ArrayStore, budget
     jobId, shape: p.shape, axes, y, ...(ySlabs !== undefined ? { ySlabs } : {}), kernels: p.model.kernels, candidates,
     jitter: p.model.jitter, eigFloor: p.model.eigFloor, gradient: spec.gradient ?? true,
     route: slabs > 1 ? 'slab' : 'direct', slabs, cls: spec.backend ?? 'wasm', timeoutMs,
+    ...(p.mask !== undefined ? { mask: await store.put({ dtype: 'u8', shape: [p.n], data: p.mask }) } : {}),
+    ...(p.noiseVector !== undefined ? { noiseVector: await store.put({ dtype: 'f64', shape: [p.n], data: p.noiseVector }) } : {}),
+    ...(p.iterative ? { cg: p.cg } : {}),
+    ...(fit !== undefined ? { fit } : {}),
+    heartbeatTimeoutMs,
   };
 }

@@ -12,6 +12,7 @@ import { connectNats, createArrayStore, createJsonLogger, openDataPlane } from '
 import { healthPortFromEnv, startHealthServer } from '@gramfleet/workers';
 import { createActivities } from './activities';
 import { createKronActivities } from './kron-activities';
+import { createKronLoopActivities } from './kron-loop';
 import { createCampaignActivities } from './campaign/activities';
 import { openCampaignTable } from './campaign/table';
 import { createEigenProActivities } from './eigenpro/activity';
@@ -39,6 +40,7 @@ async function main(): Promise<void> {
   const activities = {
     ...createActivities({ dp, store, log }),
     ...createKronActivities({ store, log }),
+    ...createKronLoopActivities({ dp, store, log }),
     ...createEigenProActivities({ dp, store, log }),
     ...createDatagenActivities({ store }),
   };

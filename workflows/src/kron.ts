@@ -7,13 +7,13 @@
 import { defineQuery, proxyActivities, setHandler } from '@temporalio/workflow';
 import {
   ERROR_CODES, shardId, slabRanges,
-  type ArrayRef, type JobProgress, type KronActivities, type KronCandidateResult, type KronJobInput, type KronJobResult, type KronSlabStep, type ShardOutcome, type ShardSpec,
+  type ArrayRef, type JobProgress, type KronActivities, type KronCandidateResult, type KronJobInput, type KronJobResult, type KronLoopActivities, type KronSlabStep, type ShardOutcome, type ShardSpec,
 } from '@gramfleet/core';
 import { clusterActivities, runSharded, cleanupShards, type ShardedCounters } from './sharded';
 
 /** Progress of a Kronecker GP job: the common {@link JobProgress} plus the stage and bytes moved. */
 export interface KronProgress extends JobProgress {
-  readonly stage: 'factors' | 'solving' | 'stage-a' | 'transpose' | 'stage-b' | 'stage-c' | 'finishing' | 'done' | 'failed';
+  readonly stage: 'factors' | 'solving' | 'pcg' | 'fitting' | 'stage-a' | 'transpose' | 'stage-b' | 'stage-c' | 'finishing' | 'done' | 'failed';
   readonly bytesMoved: number;
 }
 
@@ -29,6 +29,11 @@ export async function kronGpWorkflow(input: KronJobInput): Promise<KronJobResult
     startToCloseTimeout: Math.max(60_000, input.timeoutMs),
     heartbeatTimeout: 60_000,
     retry: { initialInterval: 1_000, backoffCoefficient: 2, maximumInterval: 10_000, nonRetryableErrorTypes: PERMANENT },
+  });
+  const lacts = proxyActivities<KronLoopActivities>({
+    startToCloseTimeout: Math.max(60_000, input.timeoutMs),
+    heartbeatTimeout: input.heartbeatTimeoutMs ?? 30_000,
+    retry: { initialInterval: 1_000, backoffCoefficient: 2, maximumInterval: 10_000, maximumAttempts: 20, nonRetryableErrorTypes: PERMANENT },
   });
   const deadline = Date.now() + input.timeoutMs;
   const counters: ShardedCounters = { shardsDone: 0, batchesRunning: 0, published: 0, duplicates: 0 };
@@ -60,6 +65,22 @@ export async function kronGpWorkflow(input: KronJobInput): Promise<KronJobResult
   };
   const D = input.shape.length;
   try {
+    if (input.fit !== undefined || input.mask !== undefined || input.noiseVector !== undefined) {
+      // Long loops (DESIGN §1 rule 4): one activity drives the worker rounds.
+      phase = input.fit !== undefined ? 'fitting' : 'pcg';
+      total = 1;
+      const out = input.fit !== undefined ? await lacts.kronFit(input) : await lacts.kronCgSolve(input);
+      counters.shardsDone = out.shards;
+      total = out.shards;
+      bytesMoved = out.bytesMoved;
+      Object.assign(workers, out.workers);
+      backends[input.cls] = out.shards;
+      phase = 'done';
+      return {
+        jobId: input.jobId, n: input.shape.reduce((a, b) => a * b, 1), route: input.route, candidates: [out.candidate], best: 0, shards: out.shards, bytesMoved, backends, workers,
+        ...(out.safeguards !== undefined ? { safeguards: out.safeguards } : {}), ...(out.cg !== undefined ? { cg: out.cg } : {}), ...(out.fit !== undefined ? { fit: out.fit } : {}),
+      };
+    }
     if (input.route === 'direct') {
       const shards = input.candidates.map((h, i) => ({
         shardId: shardId(i),
@@ -81,7 +102,8 @@ export async function kronGpWorkflow(input: KronJobInput): Promise<KronJobResult
     }
     // slab route
     const h = input.candidates[0] as KronJobInput['candidates'][number];
-    const fshards = input.kernels.map((k, d) => ({ shardId: `f${String(d).padStart(6, '0')}`, attrs: { axis: d, kernel: { ...k, lengthscale: h.lengthscales[d] }, jitter: input.jitter, eigFloor: input.eigFloor } }));
+    const grad = input.gradient;
+    const fshards = input.kernels.map((k, d) => ({ shardId: `f${String(d).padStart(6, '0')}`, attrs: { axis: d, kernel: { ...k, lengthscale: h.lengthscales[d] }, jitter: input.jitter, eigFloor: input.eigFloor, ...(grad ? { gradient: true } : {}) } }));
     const factors = (await sharded('kron-factor', input.axes, fshards)).map((o) => o.outputs);
     const v = factors.map((f) => f[1] as ArrayRef);
     const w = factors.map((f) => f[0] as ArrayRef);
@@ -89,9 +111,9 @@ export async function kronGpWorkflow(input: KronJobInput): Promise<KronJobResult
     const r1 = slabRanges(input.shape[1] as number, input.slabs);
     total = D + r0.length * 2 + r1.length;
     const slabShape = (axis: number, len: number): number[] => input.shape.map((s, i) => (i === axis ? len : s));
-    const stage = async (tag: string, parts: readonly ArrayRef[], ranges: { start: number; end: number }[], axis: number, mats: ArrayRef[], steps: (r: { start: number }) => KronSlabStep[]): Promise<ArrayRef[]> => {
+    const stage = async (tag: string, parts: readonly ArrayRef[], ranges: { start: number; end: number }[], axis: number, mats: ArrayRef[], steps: (r: { start: number }) => KronSlabStep[], extra: (i: number) => ArrayRef[] = () => []): Promise<(readonly ArrayRef[])[]> => {
       const outs = await Promise.all(parts.map((p, i) => acts.runShardBatch({
-        jobId: input.jobId, op: 'kron-slab', cls: input.cls, inputs: [p, ...mats], deadline,
+        jobId: input.jobId, op: 'kron-slab', cls: input.cls, inputs: [p, ...mats, ...extra(i)], deadline,
         shards: [{ shardId: `${tag}${String(i).padStart(6, '0')}`, attrs: { shape: slabShape(axis, (ranges[i] as { end: number }).end - (ranges[i] as { start: number }).start), steps: steps(ranges[i] as { start: number }) } }],
       })));
       return outs.map((o) => {
@@ -99,28 +121,52 @@ export async function kronGpWorkflow(input: KronJobInput): Promise<KronJobResult
         if (oc === undefined) throw new Error(`internal: slab shard ${tag} has no outcome`);
         counters.shardsDone++;
         count(oc);
-        return oc.outputs[0] as ArrayRef;
+        return oc.outputs;
       });
     };
+    const first = (xs: (readonly ArrayRef[])[]): ArrayRef[] => xs.map((x) => x[0] as ArrayRef);
     const rest = Array.from({ length: D - 1 }, (_, i) => i + 1);
     phase = 'stage-a';
-    const a = await stage('a', input.ySlabs ?? [], r0, 0, rest.map((d) => v[d] as ArrayRef), () => rest.map((d, i) => ({ kind: 'mode', mode: d, input: i + 1, transpose: true })));
+    const a = first(await stage('a', input.ySlabs ?? [], r0, 0, rest.map((d) => v[d] as ArrayRef), () => rest.map((d, i) => ({ kind: 'mode', mode: d, input: i + 1, transpose: true }))));
     phase = 'transpose';
     const t1 = await kacts.kronTranspose({ jobId: input.jobId, shape: input.shape, parts: a, from: 0, to: 1, count: r1.length });
     bytesMoved += t1.bytesMoved;
     phase = 'stage-b';
-    const b = await stage('b', t1.parts, r1, 1, [v[0] as ArrayRef, ...w], (r) => [
+    // Gradient (WORKLOADS §3): α̃ = (Λ+σ²)⁻¹Qᵀy exists in stage b (slabs along axis 1). Stage b sums
+    // Σα̃², Σλα̃² and the B_d quadratic forms for every d ≠ 1 (axis d whole there); α̃ goes through
+    // one more transpose so stage c (slabs along axis 0) adds the one for d = 1.
+    const eigIdx = w.map((_, d) => d + 2);
+    const bIdx = (d: number): number => 2 + D + (d === 0 ? 0 : d - 1);
+    const bMats = grad ? input.shape.map((_, d) => d).filter((d) => d !== 1).map((d) => (factors[d] as readonly ArrayRef[])[3] as ArrayRef) : [];
+    const b = await stage('b', t1.parts, r1, 1, [v[0] as ArrayRef, ...w, ...bMats], (r) => [
       { kind: 'mode', mode: 0, input: 1, transpose: true },
-      { kind: 'scale', slabAxis: 1, start: r.start, outputscale: h.outputscale, noise: h.noise, eigInputs: w.map((_, d) => d + 2) },
+      { kind: 'scale', slabAxis: 1, start: r.start, outputscale: h.outputscale, noise: h.noise, eigInputs: eigIdx },
+      ...(grad ? [
+        { kind: 'keep' } as const,
+        { kind: 'moments', slabAxis: 1, start: r.start, outputscale: h.outputscale, eigInputs: eigIdx } as const,
+        ...input.shape.map((_, d) => d).filter((d) => d !== 1).map((d) => ({ kind: 'quad', mode: d, input: bIdx(d), slabAxis: 1, start: r.start, outputscale: h.outputscale, eigInputs: eigIdx } as const)),
+      ] : []),
       { kind: 'mode', mode: 0, input: 1, transpose: false },
     ]);
     phase = 'transpose';
-    const t2 = await kacts.kronTranspose({ jobId: input.jobId, shape: input.shape, parts: b, from: 1, to: 0, count: r0.length });
+    const t2 = await kacts.kronTranspose({ jobId: input.jobId, shape: input.shape, parts: first(b), from: 1, to: 0, count: r0.length });
     bytesMoved += t2.bytesMoved;
+    let tAlpha: readonly ArrayRef[] = [];
+    if (grad) {
+      const t3 = await kacts.kronTranspose({ jobId: input.jobId, shape: input.shape, parts: b.map((o) => o[1] as ArrayRef), from: 1, to: 0, count: r0.length });
+      bytesMoved += t3.bytesMoved;
+      tAlpha = t3.parts;
+    }
     phase = 'stage-c';
-    const c = await stage('c', t2.parts, r0, 0, rest.map((d) => v[d] as ArrayRef), () => rest.map((d, i) => ({ kind: 'mode', mode: d, input: i + 1, transpose: false })));
+    // stage c inputs: [u, V_1 … V_{D−1}, (α̃ slab, B_1, W_0 … W_{D−1})]
+    const cGrad = (r: { start: number }): KronSlabStep[] => (grad ? [{ kind: 'quad', mode: 1, input: D + 1, src: D, slabAxis: 0, start: r.start, outputscale: h.outputscale, eigInputs: w.map((_, d) => D + 2 + d) }] : []);
+    const c = await stage('c', t2.parts, r0, 0, rest.map((d) => v[d] as ArrayRef), (r) => [...rest.map((d, i): KronSlabStep => ({ kind: 'mode', mode: d, input: i + 1, transpose: false })), ...cGrad(r)],
+      (i) => (grad ? [tAlpha[i] as ArrayRef, (factors[1] as readonly ArrayRef[])[3] as ArrayRef, ...w] : []));
     phase = 'finishing';
-    const fin = await kacts.kronFinish({ job: input, alphaParts: c, factors });
+    const fin = await kacts.kronFinish({
+      job: input, alphaParts: first(c), factors,
+      ...(grad ? { gradStats: { b: b.map((o) => o[2] as ArrayRef), c: c.map((o) => o[1] as ArrayRef) } } : {}),
+    });
     phase = 'done';
     return { jobId: input.jobId, n: input.shape.reduce((x, y) => x * y, 1), route: 'slab', candidates: [fin.candidate], best: 0, shards: counters.shardsDone, bytesMoved, backends, workers, safeguards: fin.safeguards };
   } catch (e) {

@@ -15,6 +15,7 @@
 import type { ArrayRef } from '../array';
 import type { AxisKernel } from '../kron/kernels';
 import type { KronSafeguards } from '../kron/gp';
+import type { KronFitOptions } from '../kron/optimize';
 import type { WorkerClass } from '../protocol';
 
 /** One hyperparameter candidate. */
@@ -45,6 +46,52 @@ export interface KronJobInput {
   readonly slabs: number;
   readonly cls: WorkerClass;
   readonly timeoutMs: number;
+  /** Incomplete grid: u8, 1 = observed, length N (PCG in the `kronCgSolve` activity). */
+  readonly mask?: ArrayRef;
+  /** Heteroscedastic noise σ_i², f64, length N (PCG in the `kronCgSolve` activity). */
+  readonly noiseVector?: ArrayRef;
+  /** PCG stopping rule. */
+  readonly cg?: { readonly tol: number; readonly maxIter: number };
+  /** Fit the hyperparameters of candidate 0 (the `kronFit` activity); the result holds the fitted candidate. */
+  readonly fit?: { readonly optimizer: NonNullable<KronFitOptions['optimizer']>; readonly iters: number; readonly fixNoise: boolean };
+  /** Heartbeat timeout of the long activities (PCG, fit). @default 30 s */
+  readonly heartbeatTimeoutMs?: number;
+}
+
+/** What a PCG solve on the cluster reports. */
+export interface KronCgSummary {
+  readonly iterations: number;
+  /** Final ‖y_O − (K_OO + D)α_O‖/‖y_O‖ from a fresh mat-vec. */
+  readonly residual: number;
+  readonly converged: boolean;
+  readonly observed: number;
+  /** Rounds of worker mat-vecs (2 per iteration + setup). */
+  readonly rounds: number;
+  /** The iteration a retried activity resumed from (0: it never had to). */
+  readonly resumedFrom: number;
+}
+
+/** What a hyperparameter fit on the cluster reports. */
+export interface KronFitSummary {
+  readonly optimizer: NonNullable<KronFitOptions['optimizer']>;
+  readonly iterations: number;
+  /** LML + gradient evaluations (one solve each, on the workers). */
+  readonly evaluations: number;
+  /** LML after each iteration. */
+  readonly history: readonly number[];
+  /** The iteration a retried activity restarted from (0: it never had to). */
+  readonly restartedFrom: number;
+}
+
+/** Output of the long Kronecker GP activities (`kronCgSolve`, `kronFit`). */
+export interface KronLoopOutput {
+  readonly candidate: KronCandidateResult;
+  readonly cg?: KronCgSummary;
+  readonly fit?: KronFitSummary;
+  readonly shards: number;
+  readonly bytesMoved: number;
+  readonly workers: Readonly<Record<string, number>>;
+  readonly safeguards?: KronSafeguards;
 }
 
 /** One candidate's answer. */
@@ -71,6 +118,10 @@ export interface KronJobResult {
   readonly backends: Readonly<Record<string, number>>;
   readonly workers: Readonly<Record<string, number>>;
   readonly safeguards?: KronSafeguards;
+  /** PCG report (mask / heteroscedastic noise). */
+  readonly cg?: KronCgSummary;
+  /** Fit report (`fit` jobs). */
+  readonly fit?: KronFitSummary;
 }
 
 /** Input of the `kronTranspose` activity: slabs along `from` re-cut along `to`. */
@@ -96,6 +147,8 @@ export interface KronFinishInput {
   readonly alphaParts: readonly ArrayRef[];
   /** Per axis: [w, v, info] from `kron-factor`. */
   readonly factors: readonly (readonly ArrayRef[])[];
+  /** Gradient sums from the shards: stage b's [Σα̃², Σλα̃², quad_d for d ≠ 1 …] per slab, stage c's [quad_1] per slab. */
+  readonly gradStats?: { readonly b: readonly ArrayRef[]; readonly c: readonly ArrayRef[] };
 }
 
 /** Contiguous [start, end) ranges of an axis of length n cut in `count` slabs. */
@@ -113,4 +166,12 @@ export interface KronActivities {
   kronFinish(input: KronFinishInput): Promise<{ readonly candidate: KronCandidateResult; readonly safeguards: KronSafeguards }>;
   /** Reads small f64 arrays (shard stats) as plain numbers. */
   kronReadSmall(input: { readonly refs: readonly ArrayRef[] }): Promise<number[][]>;
+}
+
+/** The long-running Kronecker GP activities (implemented in orchestrator/src/kron-loop.ts). Add, never rename. */
+export interface KronLoopActivities {
+  /** PCG on worker mat-vecs for a masked grid / heteroscedastic noise; heartbeats, checkpoints and resumes. */
+  kronCgSolve(input: KronJobInput): Promise<KronLoopOutput>;
+  /** L-BFGS / Adam on the exact LML, each evaluation a solve on the workers; restarts from the last iterate. */
+  kronFit(input: KronJobInput): Promise<KronLoopOutput>;
 }

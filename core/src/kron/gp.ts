@@ -197,16 +197,74 @@ export function solveKron(lin: KronLinalg, m: KronModel, y: Float64Array, o: { g
   return { ...base, gradient };
 }
 
+/** B_d = Q_dᵀ (∂K_d/∂ℓ_d) Q_d, row-major n_d×n_d: axis d's kernel derivative in its eigenbasis. */
+export function factorDerivativeBasis(m: Pick<KronModel, 'axes' | 'kernels'>, fd: KronFactor, d: number): Float64Array {
+  const nd = fd.n;
+  const x = m.axes[d] as Float64Array;
+  const k = m.kernels[d] as AxisKernel;
+  const dk = crossMatrix(x, x, (r) => kernelDLengthscale(k, r));
+  return matmul(fd.v, matmul(dk, fd.v, nd, nd, nd), nd, nd, nd, true);
+}
+
+/** Sums over α̃ that the slab route's shards return (each a sum over the shard's points). */
+export interface KronGradientSums {
+  /** Per axis d: s·α̃ᵀ(⊗_{e≠d}Λ_e ⊗ B_d)α̃. */
+  readonly quad: readonly number[];
+  /** α̃ᵀα̃. */
+  readonly alphaSq: number;
+  /** α̃ᵀΛα̃ (Λ the product eigenvalues s·Πλ). */
+  readonly alphaLam: number;
+}
+
+/**
+ * The LML gradient from the α̃ sums of {@link KronGradientSums} and the eigenvalue-only
+ * trace terms (computed here in one pass over the grid): the same formulas as
+ * {@link solveKron}'s gradient, assembled from pieces computed elsewhere.
+ * `bdiag[d]` is the diagonal of B_d.
+ */
+export function kronGradientFromSums(w: readonly Float64Array[], bdiag: readonly Float64Array[], s: number, noise: number, sums: KronGradientSums): KronGradient {
+  const shape = w.map((x) => x.length);
+  const D = shape.length;
+  const tr = new Float64Array(D);
+  let sumInv = 0;
+  let sumLamInv = 0;
+  const wl = w[D - 1] as Float64Array;
+  const last = wl.length;
+  const outer = new Float64Array(D);
+  forEachRow(shape, (_off, idx) => {
+    for (let d = 0; d < D; d++) {
+      // Π over the outer axes except d (and B_d's diagonal when d is an outer axis)
+      let p = s;
+      for (let e = 0; e < D - 1; e++) if (e !== d) p *= (w[e] as Float64Array)[idx[e] as number] as number;
+      outer[d] = d === D - 1 ? p : p * ((bdiag[d] as Float64Array)[idx[d] as number] as number);
+    }
+    let pAll = s;
+    for (let e = 0; e < D - 1; e++) pAll *= (w[e] as Float64Array)[idx[e] as number] as number;
+    const bl = bdiag[D - 1] as Float64Array;
+    for (let j = 0; j < last; j++) {
+      const wj = wl[j] as number;
+      const li = pAll * wj;
+      const inv = 1 / (li + noise);
+      sumInv += inv;
+      sumLamInv += li * inv;
+      for (let d = 0; d < D - 1; d++) tr[d] = (tr[d] as number) + (outer[d] as number) * wj * inv;
+      tr[D - 1] = (tr[D - 1] as number) + (outer[D - 1] as number) * (bl[j] as number) * inv;
+    }
+  });
+  return {
+    lengthscales: sums.quad.map((q, d) => 0.5 * q - 0.5 * (tr[d] as number)),
+    outputscale: s > 0 ? (0.5 * sums.alphaLam) / s - (0.5 * sumLamInv) / s : 0,
+    noise: 0.5 * sums.alphaSq - 0.5 * sumInv,
+  };
+}
+
 /** ∂LML/∂ℓ_d from α̃ and the product eigenvalues. */
 function lengthscaleGradient(lin: KronLinalg, m: KronModel, f: readonly KronFactor[], at: Float64Array, lam: Float64Array, d: number): number {
   const shape = gridShape(m);
   const D = shape.length;
   const fd = f[d] as KronFactor;
   const nd = fd.n;
-  const x = m.axes[d] as Float64Array;
-  const k = m.kernels[d] as AxisKernel;
-  const dk = crossMatrix(x, x, (r) => kernelDLengthscale(k, r));
-  const b = matmul(fd.v, matmul(dk, fd.v, nd, nd, nd), nd, nd, nd, true); // Q_dᵀ ∂K_d Q_d
+  const b = factorDerivativeBasis(m, fd, d);
   const t = lin.modeProduct(at, shape, d, b, nd, false);
   const s = m.outputscale;
   const s2 = m.noise;

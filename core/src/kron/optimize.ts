@@ -4,7 +4,7 @@
  * Armijo line search) or Adam. The objective is −LML/N, its gradient the analytic one of
  * {@link solveKron} times the chain-rule factor x for log x.
  */
-import { solveKron, type KronModel } from './gp';
+import { solveKron, type KronGradient, type KronModel } from './gp';
 import { withHyper } from './params';
 import type { KronLinalg } from './tensor';
 
@@ -34,10 +34,31 @@ export interface KronFitResult {
   readonly history: readonly number[];
 }
 
+/** One LML evaluation the optimiser asks for: its value and gradient at a model. */
+export interface KronLmlEval {
+  readonly lml: number;
+  readonly gradient: KronGradient;
+}
+
 /** Fits lengthscales, outputscale and (unless fixed) noise by maximising the LML. */
 export function fitKron(lin: KronLinalg, m0: KronModel, y: Float64Array, o: KronFitOptions = {}): KronFitResult {
+  const steps = fitKronSteps(m0, y.length, o);
+  let s = steps.next();
+  while (s.done !== true) {
+    const r = solveKron(lin, s.value, y, { gradient: true });
+    s = steps.next({ lml: r.lml, gradient: r.gradient as KronGradient });
+  }
+  return s.value;
+}
+
+/**
+ * The optimiser of {@link fitKron} as a generator, for callers whose LML evaluations are
+ * asynchronous (e.g. worker shards): it yields the model to evaluate and is resumed with that
+ * model's {@link KronLmlEval}; it returns the fit. `n` is the number of grid points (the
+ * objective is −LML/n).
+ */
+export function* fitKronSteps(m0: KronModel, n: number, o: KronFitOptions = {}): Generator<KronModel, KronFitResult, KronLmlEval> {
   const D = m0.axes.length;
-  const n = y.length;
   const fixNoise = o.fixNoise === true;
   const dim = D + (fixNoise ? 1 : 2);
   const toModel = (t: Float64Array): KronModel => withHyper(m0, {
@@ -46,17 +67,17 @@ export function fitKron(lin: KronLinalg, m0: KronModel, y: Float64Array, o: Kron
     noise: fixNoise ? m0.noise : Math.exp(t[D + 1] as number),
   });
   let evals = 0;
-  const fg = (t: Float64Array): { f: number; g: Float64Array } => {
+  function* fg(t: Float64Array): Generator<KronModel, { f: number; g: Float64Array }, KronLmlEval> {
     evals++;
     const m = toModel(t);
-    const r = solveKron(lin, m, y, { gradient: true });
-    const gr = r.gradient as NonNullable<typeof r.gradient>;
+    const r = yield m;
+    const gr = r.gradient;
     const g = new Float64Array(dim);
     for (let d = 0; d < D; d++) g[d] = (-(gr.lengthscales[d] as number) * (m.kernels[d]?.lengthscale as number)) / n;
     g[D] = (-gr.outputscale * m.outputscale) / n;
     if (!fixNoise) g[D + 1] = (-gr.noise * m.noise) / n;
     return { f: -r.lml / n, g };
-  };
+  }
   const t = new Float64Array(dim);
   m0.kernels.forEach((k, d) => { t[d] = Math.log(k.lengthscale); });
   t[D] = Math.log(m0.outputscale);
@@ -64,7 +85,7 @@ export function fitKron(lin: KronLinalg, m0: KronModel, y: Float64Array, o: Kron
   const iters = o.iters ?? 50;
   const gradTol = o.gradTol ?? 1e-7;
   const history: number[] = [];
-  let cur = fg(t);
+  let cur = yield* fg(t);
   let it = 0;
   if ((o.optimizer ?? 'lbfgs') === 'adam') {
     const lr = o.lr ?? 0.05;
@@ -79,7 +100,7 @@ export function fitKron(lin: KronLinalg, m0: KronModel, y: Float64Array, o: Kron
         const vh = (v[i] as number) / (1 - 0.999 ** it);
         t[i] = (t[i] as number) - (lr * mh) / (Math.sqrt(vh) + 1e-12);
       }
-      cur = fg(t);
+      cur = yield* fg(t);
       history.push(-cur.f * n);
       o.onIteration?.(it, -cur.f * n);
     }
@@ -125,7 +146,7 @@ export function fitKron(lin: KronLinalg, m0: KronModel, y: Float64Array, o: Kron
         // cap steps in log space at 2 (a factor e² per iteration)
         const sc = Math.min(step, 2 / Math.max(maxAbs(dir), 1e-300));
         tn = t.map((x, i) => x + sc * (dir[i] as number));
-        next = fg(tn);
+        next = yield* fg(tn);
         if (Number.isFinite(next.f) && next.f <= cur.f + 1e-4 * sc * slope) break;
         step *= 0.5;
       }

@@ -17,7 +17,7 @@ import { ndarray, type NdArray } from '../array';
 import { GramfleetError, invalidField } from '../errors';
 import { int, num } from '../validate';
 import { KRON_KERNEL_KINDS, type AxisKernel } from '../kron/kernels';
-import { eigFactor, factorMatrix, solveKron, type KronModel } from '../kron/gp';
+import { eigFactor, factorDerivativeBasis, factorMatrix, solveKron, type KronModel } from '../kron/gp';
 import { forEachRow, referenceKronLinalg, type KronLinalg } from '../kron/tensor';
 import { attrRecord, boolAttr, inputAt, requireFiniteF64 } from './linalg-common';
 import type { OpDef } from './types';
@@ -52,6 +52,8 @@ export interface KronFactorAttrs {
   readonly kernel: AxisKernel;
   readonly jitter: number;
   readonly eigFloor: number;
+  /** Also return B = Qᵀ(∂K/∂ℓ)Q [n, n] (the slab route's LML gradient). @default false */
+  readonly gradient: boolean;
 }
 
 /** Wire name of `kron-factor`. */
@@ -62,7 +64,9 @@ export function kronFactorRun(lin: KronLinalg, a: KronFactorAttrs, inputs: reado
   const x = axisInput(KRON_FACTOR_OP_ID, inputs, a.axis);
   const m: KronModel = { axes: [x], kernels: [a.kernel], outputscale: 1, noise: 0, jitter: a.jitter, eigFloor: a.eigFloor };
   const f = eigFactor(lin, x.length, factorMatrix(m, 0), a.eigFloor);
-  return [ndarray('f64', [f.n], f.w), ndarray('f64', [f.n, f.n], f.v), ndarray('f64', [2], Float64Array.from([f.clamped, f.minEig]))];
+  const out = [ndarray('f64', [f.n], f.w), ndarray('f64', [f.n, f.n], f.v), ndarray('f64', [2], Float64Array.from([f.clamped, f.minEig]))];
+  if (a.gradient) out.push(ndarray('f64', [f.n, f.n], factorDerivativeBasis(m, f, 0)));
+  return out;
 }
 
 /** The `kron-factor` op. */
@@ -70,8 +74,8 @@ export const kronFactorOp: OpDef<KronFactorAttrs> = {
   id: KRON_FACTOR_OP_ID,
   summary: 'eigendecomposition of one Kronecker factor K_d (+ jitter), eigenvalues clamped to a floor',
   parseAttrs(raw: unknown): KronFactorAttrs {
-    const r = attrRecord(KRON_FACTOR_OP_ID, raw, ['axis', 'kernel', 'jitter', 'eigFloor']);
-    return Object.freeze({ axis: int('attrs.axis', r['axis'], 0, 31), kernel: parseAxisKernel('attrs.kernel', r['kernel']), jitter: num('attrs.jitter', r['jitter'] ?? 0, { min: 0 }), eigFloor: num('attrs.eigFloor', r['eigFloor'] ?? 0, { min: 0 }) });
+    const r = attrRecord(KRON_FACTOR_OP_ID, raw, ['axis', 'kernel', 'jitter', 'eigFloor', 'gradient']);
+    return Object.freeze({ axis: int('attrs.axis', r['axis'], 0, 31), kernel: parseAxisKernel('attrs.kernel', r['kernel']), jitter: num('attrs.jitter', r['jitter'] ?? 0, { min: 0 }), eigFloor: num('attrs.eigFloor', r['eigFloor'] ?? 0, { min: 0 }), gradient: boolAttr(r, 'gradient', false) });
   },
   checkInputs(a: KronFactorAttrs, inputs: readonly NdArray[]): void {
     axisInput(KRON_FACTOR_OP_ID, inputs, a.axis);
@@ -79,10 +83,19 @@ export const kronFactorOp: OpDef<KronFactorAttrs> = {
   reference: (a, inputs) => kronFactorRun(referenceKronLinalg, a, inputs),
 };
 
-/** One step of `kron-slab`. */
+/**
+ * One step of `kron-slab`. `mode`: x ← x ×_mode op(M). `scale`: x_i ← x_i/(s·Πλ + σ²).
+ * `quad` (x = α̃, the LML gradient): appends s·Σ_i (Π_{e≠mode}λ_e)·x_i·(x ×_mode B)_i to the
+ * stats, reading x from input `src` when given. `moments`: appends Σx_i² and Σ(s·Πλ)_i x_i².
+ * `keep`: appends a copy of the current x to the outputs. Eigenvalue indices are global: the
+ * slab starts at `start` along `slabAxis`.
+ */
 export type KronSlabStep =
   | { readonly kind: 'mode'; readonly mode: number; readonly input: number; readonly transpose: boolean }
-  | { readonly kind: 'scale'; readonly slabAxis: number; readonly start: number; readonly outputscale: number; readonly noise: number; readonly eigInputs: readonly number[] };
+  | { readonly kind: 'scale'; readonly slabAxis: number; readonly start: number; readonly outputscale: number; readonly noise: number; readonly eigInputs: readonly number[] }
+  | { readonly kind: 'quad'; readonly mode: number; readonly input: number; readonly src?: number; readonly slabAxis: number; readonly start: number; readonly outputscale: number; readonly eigInputs: readonly number[] }
+  | { readonly kind: 'moments'; readonly slabAxis: number; readonly start: number; readonly outputscale: number; readonly eigInputs: readonly number[] }
+  | { readonly kind: 'keep' };
 
 /** Attributes of `kron-slab`. */
 export interface KronSlabAttrs {
@@ -99,12 +112,44 @@ export function kronSlabRun(lin: KronLinalg, a: KronSlabAttrs, inputs: readonly 
   const op = KRON_SLAB_OP_ID;
   let x: Float64Array = requireFiniteF64(op, inputAt(op, inputs, 0, 'x'), 'x').slice();
   const shape = [...a.shape];
+  const kept: NdArray[] = [];
+  const stats: number[] = [];
+  const square = (i: number, nd: number): Float64Array => {
+    const m = inputAt(op, inputs, i, `m (input ${i})`);
+    if (m.shape.length !== 2 || m.shape[0] !== nd || m.shape[1] !== nd) throw new GramfleetError('INPUT_SHAPE_MISMATCH', `${op}: input ${i} must be [${nd},${nd}]`, { op, argument: `input ${i}` });
+    return m.data as Float64Array;
+  };
   for (const s of a.steps) {
     if (s.kind === 'mode') {
-      const m = inputAt(op, inputs, s.input, `m (input ${s.input})`);
       const nd = shape[s.mode] as number;
-      if (m.shape.length !== 2 || m.shape[0] !== nd || m.shape[1] !== nd) throw new GramfleetError('INPUT_SHAPE_MISMATCH', `${op}: input ${s.input} must be [${nd},${nd}] for mode ${s.mode}`, { op, argument: `input ${s.input}` });
-      x = lin.modeProduct(x, shape, s.mode, m.data as Float64Array, nd, s.transpose);
+      x = lin.modeProduct(x, shape, s.mode, square(s.input, nd), nd, s.transpose);
+    } else if (s.kind === 'keep') {
+      kept.push(ndarray('f64', [...shape], x.slice()));
+    } else if (s.kind === 'quad' || s.kind === 'moments') {
+      const src = s.kind === 'quad' && s.src !== undefined ? requireFiniteF64(op, inputAt(op, inputs, s.src, `x (input ${s.src})`), `input ${s.src}`) : x;
+      if (src.length !== x.length) throw new GramfleetError('INPUT_SHAPE_MISMATCH', `${op}: input ${s.kind === 'quad' ? String(s.src) : 0} must hold ${x.length} values`, { op, argument: 'src' });
+      const w = s.eigInputs.map((i) => inputAt(op, inputs, i, `w (input ${i})`).data as Float64Array);
+      const D = shape.length;
+      const skip = s.kind === 'quad' ? s.mode : -1;
+      const t = s.kind === 'quad' ? lin.modeProduct(src, shape, s.mode, square(s.input, shape[s.mode] as number), shape[s.mode] as number, false) : src;
+      const wl = w[D - 1] as Float64Array;
+      const o = D - 1 === s.slabAxis ? s.start : 0;
+      let q = 0;
+      let q2 = 0;
+      forEachRow(shape, (off, idx) => {
+        let p = s.outputscale;
+        for (let e = 0; e < D - 1; e++) if (e !== skip) p *= (w[e] as Float64Array)[(idx[e] as number) + (e === s.slabAxis ? s.start : 0)] as number;
+        for (let j = 0; j < (shape[D - 1] as number); j++) {
+          const v = src[off + j] as number;
+          if (s.kind === 'quad') q += (skip === D - 1 ? p : p * (wl[j + o] as number)) * v * (t[off + j] as number);
+          else {
+            q += v * v;
+            q2 += p * (wl[j + o] as number) * v * v;
+          }
+        }
+      });
+      stats.push(q);
+      if (s.kind === 'moments') stats.push(q2);
     } else {
       const w = s.eigInputs.map((i) => inputAt(op, inputs, i, `w (input ${i})`).data as Float64Array);
       const D = shape.length;
@@ -117,7 +162,7 @@ export function kronSlabRun(lin: KronLinalg, a: KronSlabAttrs, inputs: readonly 
       });
     }
   }
-  return [ndarray('f64', shape, x)];
+  return [ndarray('f64', shape, x), ...kept, ...(stats.length > 0 ? [ndarray('f64', [stats.length], Float64Array.from(stats))] : [])];
 }
 
 /** The `kron-slab` op. */
@@ -132,6 +177,20 @@ export const kronSlabOp: OpDef<KronSlabAttrs> = {
     const steps = (r['steps'] as unknown[]).map((s, i): KronSlabStep => {
       const o = s as Record<string, unknown>;
       if (o['kind'] === 'mode') return { kind: 'mode', mode: int(`attrs.steps[${i}].mode`, o['mode'], 0, shape.length - 1), input: int(`attrs.steps[${i}].input`, o['input'], 1, 64), transpose: boolAttr(o, 'transpose', false) };
+      if (o['kind'] === 'keep') return { kind: 'keep' };
+      if (o['kind'] === 'quad' || o['kind'] === 'moments') {
+        if (!Array.isArray(o['eigInputs']) || o['eigInputs'].length !== shape.length) throw invalidField(`attrs.steps[${i}].eigInputs`, `${shape.length} input indices`, o['eigInputs']);
+        const common = {
+          slabAxis: int(`attrs.steps[${i}].slabAxis`, o['slabAxis'], 0, shape.length - 1), start: int(`attrs.steps[${i}].start`, o['start'], 0, 2 ** 31),
+          outputscale: num(`attrs.steps[${i}].outputscale`, o['outputscale'], { min: 0 }),
+          eigInputs: (o['eigInputs'] as unknown[]).map((x, j) => int(`attrs.steps[${i}].eigInputs[${j}]`, x, 1, 64)),
+        };
+        if (o['kind'] === 'moments') return { kind: 'moments', ...common };
+        return {
+          kind: 'quad', mode: int(`attrs.steps[${i}].mode`, o['mode'], 0, shape.length - 1), input: int(`attrs.steps[${i}].input`, o['input'], 1, 64),
+          ...(o['src'] !== undefined ? { src: int(`attrs.steps[${i}].src`, o['src'], 1, 64) } : {}), ...common,
+        };
+      }
       if (o['kind'] === 'scale') {
         if (!Array.isArray(o['eigInputs']) || o['eigInputs'].length !== shape.length) throw invalidField(`attrs.steps[${i}].eigInputs`, `${shape.length} input indices`, o['eigInputs']);
         return {
@@ -140,7 +199,7 @@ export const kronSlabOp: OpDef<KronSlabAttrs> = {
           eigInputs: (o['eigInputs'] as unknown[]).map((x, j) => int(`attrs.steps[${i}].eigInputs[${j}]`, x, 1, 64)),
         };
       }
-      throw invalidField(`attrs.steps[${i}].kind`, 'mode|scale', o['kind']);
+      throw invalidField(`attrs.steps[${i}].kind`, 'mode|scale|quad|moments|keep', o['kind']);
     });
     return Object.freeze({ shape, steps });
   },

@@ -1,0 +1,342 @@
+/**
+ * The long-running Kronecker GP activities (DESIGN §1 rule 4): the loop runs here, every
+ * Kronecker mat-vec runs on the workers as `kron-slab` shards sent straight over NATS.
+ *
+ * - `kronCgSolve`: PCG for an incomplete grid / heteroscedastic noise (core/src/kron/cg.ts,
+ *   the same `pcgStart`/`pcgAdvance`/`pcgTurn` steps as the in-process `solveKronCg`). Each
+ *   iteration is two worker rounds: K·scatter(p) (mode products with K_d) and the
+ *   preconditioner Q(Λ + σ̄²I)⁻¹Qᵀ (mode products with Q_dᵀ, the eigen-scaling, Q_d). On the
+ *   slab route (N above one worker's budget) each round is split in slabs along axis 0, the
+ *   mode product along axis 0 runs on slabs along axis 1, with the all-to-all transposes of
+ *   `kronTransposeWith` between them (bytes moved reported). It heartbeats every iteration
+ *   and checkpoints (x, r, p, rᵀz) to the object store under a fixed name every few
+ *   iterations; a retried attempt RESUMES from the checkpoint (shard ids carry the attempt,
+ *   so no result of an earlier attempt is mistaken for this one's).
+ * - `kronFit`: L-BFGS / Adam (`fitKronSteps`) with each LML + gradient evaluation a
+ *   `kron-gp-solve` shard (direct route). It heartbeats the current iterate θ and the LML
+ *   history after every iteration; a retried attempt RESTARTS the optimiser from that θ with
+ *   an empty L-BFGS memory (cheap: the lost work is at most one iteration, and evaluations
+ *   are shards whose ids are the digest of θ, so an evaluation already answered is looked up,
+ *   not recomputed).
+ */
+import { createHash } from 'node:crypto';
+import { Context } from '@temporalio/activity';
+import {
+  GramfleetError, factorMatrix, fitKronSteps, kronCgPoints, pcgAdvance, pcgStart, pcgTrueResidual, pcgTurn, scatterObserved, slabRanges, withHyper,
+  type ArrayRef, type KronHyper, type KronJobInput, type KronLmlEval, type KronLoopActivities, type KronLoopOutput, type KronModel, type KronSlabStep, type PcgState,
+} from '@gramfleet/core';
+import type { ObjectStore } from '@nats-io/obj';
+import { toFailure, type ActivityDeps } from './activities';
+import { createDispatcher, type Dispatcher } from './eigenpro/dispatch';
+import { kronTransposeWith } from './kron-activities';
+
+/** Iterations between two PCG checkpoints. */
+export const KRON_CG_CHECKPOINT_EVERY = 10;
+
+/** One phase of a distributed Kronecker apply: steps on slabs cut along `axis` (0 or 1). */
+interface Phase {
+  readonly axis: 0 | 1;
+  readonly steps: (r: { start: number }) => KronSlabStep[];
+}
+
+/** Object name of a job's PCG checkpoint. */
+export function kronCgCheckpointName(jobId: string): string {
+  return `kron-cg-checkpoint.${jobId}`;
+}
+
+interface CgCheckpoint {
+  readonly rounds: number;
+  readonly state: PcgState;
+}
+
+function encodeCg(cp: CgCheckpoint): Uint8Array {
+  const s = cp.state;
+  const head = new TextEncoder().encode(JSON.stringify({ v: 1, it: s.it, rz: s.rz, res: s.res, bn: s.bn, rounds: cp.rounds, n: s.x.length }));
+  const pad = (8 - ((4 + head.length) % 8)) % 8;
+  const out = new Uint8Array(4 + head.length + pad + 3 * 8 * s.x.length);
+  new DataView(out.buffer).setUint32(0, head.length + pad, true);
+  out.set(head, 4);
+  out.fill(0x20, 4 + head.length, 4 + head.length + pad);
+  let off = 4 + head.length + pad;
+  for (const a of [s.x, s.r, s.p]) {
+    out.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), off);
+    off += a.byteLength;
+  }
+  return out;
+}
+
+function decodeCg(b: Uint8Array, n: number): CgCheckpoint | null {
+  const hl = new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(0, true);
+  const h = JSON.parse(new TextDecoder().decode(b.subarray(4, 4 + hl))) as { v: number; it: number; rz: number; res: number; bn: number; rounds: number; n: number };
+  if (h.v !== 1 || h.n !== n || b.length !== 4 + hl + 24 * n) return null;
+  const take = (i: number): Float64Array => new Float64Array(b.slice(4 + hl + i * 8 * n, 4 + hl + (i + 1) * 8 * n).buffer);
+  return { rounds: h.rounds, state: { it: h.it, rz: h.rz, res: h.res, bn: h.bn, x: take(0), r: take(1), p: take(2) } };
+}
+
+async function loadCg(os: ObjectStore, jobId: string, n: number): Promise<CgCheckpoint | null> {
+  const b = await os.getBlob(kronCgCheckpointName(jobId)).catch(() => null);
+  return b === null ? null : decodeCg(b, n);
+}
+
+/** The model of candidate 0 of a job, from the stored axes. */
+async function modelOf(deps: ActivityDeps, input: KronJobInput, h: KronHyper): Promise<KronModel> {
+  const axes: Float64Array[] = [];
+  for (const a of input.axes) axes.push(Float64Array.from((await deps.store.get(a)).data as ArrayLike<number>));
+  const base: KronModel = { axes, kernels: input.kernels, outputscale: h.outputscale, noise: h.noise, jitter: input.jitter, eigFloor: input.eigFloor };
+  return withHyper(base, h);
+}
+
+/** Shared machinery of one loop activity: the dispatcher, rounds and bytes counters, transient objects. */
+function loopContext(deps: ActivityDeps, input: KronJobInput): {
+  ctx: Context; dispatcher: Dispatcher; beat: Record<string, unknown>; counters: { shards: number; bytes: number; rounds: number };
+  forget: (refs: ArrayRef[]) => Promise<void>;
+} {
+  const ctx = Context.current();
+  const beat: Record<string, unknown> = { phase: 'setup' };
+  const dispatcher = createDispatcher({
+    dp: deps.dp, jobId: input.jobId, cls: input.cls, deadline: Date.now() + input.timeoutMs, log: deps.log, signal: ctx.cancellationSignal,
+    onWait: () => ctx.heartbeat(beat),
+  });
+  // Round objects are deleted two rounds later (every shard reading them has answered).
+  const transient: ArrayRef[][] = [];
+  const forget = async (refs: ArrayRef[]): Promise<void> => {
+    transient.push(refs);
+    while (transient.length > 2) for (const r of transient.shift() ?? []) await deps.dp.arrays.delete(r.digest).catch(() => undefined);
+  };
+  return { ctx, dispatcher, beat, counters: { shards: 0, bytes: 0, rounds: 0 }, forget };
+}
+
+async function cgSolve(deps: ActivityDeps, input: KronJobInput): Promise<KronLoopOutput> {
+  const { store, log } = deps;
+  const h = input.candidates[0] as KronHyper;
+  const m = await modelOf(deps, input, h);
+  const shape = input.shape;
+  const D = shape.length;
+  const n = shape.reduce((a, b) => a * b, 1);
+  const { ctx, dispatcher, beat, counters, forget } = loopContext(deps, input);
+  const attempt = ctx.info.attempt;
+  const y = Float64Array.from((await store.get(input.y)).data as ArrayLike<number>);
+  const mask = input.mask === undefined ? undefined : Uint8Array.from((await store.get(input.mask)).data as ArrayLike<number>);
+  const nv = input.noiseVector === undefined ? undefined : Float64Array.from((await store.get(input.noiseVector)).data as ArrayLike<number>);
+  const pts = kronCgPoints(m, y, mask, nv);
+  const no = pts.idx.length;
+  try {
+    // factor eigendecompositions in parallel shards; K_d from the same jittered kernel matrices
+    const fres = await dispatcher.run(input.kernels.map((_, d) => ({
+      shardId: `a${attempt}f${d}`, op: 'kron-factor', inputs: input.axes,
+      attrs: { axis: d, kernel: m.kernels[d], jitter: input.jitter, eigFloor: input.eigFloor },
+    })));
+    counters.shards += D;
+    const kRefs: ArrayRef[] = [];
+    for (let d = 0; d < D; d++) kRefs.push(await store.put({ dtype: 'f64', shape: [shape[d] as number, shape[d] as number], data: factorMatrix(m, d) }));
+    const vRefs = fres.map((r) => r.outputs[1] as ArrayRef);
+    const wRefs = fres.map((r) => r.outputs[0] as ArrayRef);
+    const info = await Promise.all(fres.map(async (r) => (await store.get(r.outputs[2] as ArrayRef)).data as Float64Array));
+    // shard inputs: [x, K_0 … K_{D−1}, V_0 … V_{D−1}, W_0 … W_{D−1}]
+    const mats = [...kRefs, ...vRefs, ...wRefs];
+    const K = (d: number): number => 1 + d;
+    const V = (d: number): number => 1 + D + d;
+    const eig = wRefs.map((_, d) => 1 + 2 * D + d);
+    const rest = Array.from({ length: D - 1 }, (_, i) => i + 1);
+    const slabs = input.route === 'slab' ? input.slabs : 1;
+    const modes = (ds: readonly number[], idx: (d: number) => number, transpose: boolean): KronSlabStep[] => ds.map((d) => ({ kind: 'mode', mode: d, input: idx(d), transpose }));
+    const applyK: Phase[] = [{ axis: 0, steps: () => modes(rest, K, false) }, { axis: 1, steps: () => modes([0], K, false) }];
+    const precond: Phase[] = [
+      { axis: 0, steps: () => modes(rest, V, true) },
+      { axis: 1, steps: (r) => [...modes([0], V, true), { kind: 'scale', slabAxis: 1, start: r.start, outputscale: h.outputscale, noise: pts.noiseMean, eigInputs: eig }, ...modes([0], V, false)] },
+      { axis: 0, steps: () => modes(rest, V, false) },
+    ];
+    const grid = new Float64Array(n);
+    /** (⊗ phases)·v on the workers, v on the full grid. */
+    const kronApply = async (tag: string, v: Float64Array, phases: readonly Phase[]): Promise<Float64Array> => {
+      counters.rounds++;
+      const mine: ArrayRef[] = [];
+      if (slabs === 1 || D < 2) {
+        const x = await store.put({ dtype: 'f64', shape: [...shape], data: v });
+        const [r] = await dispatcher.run([{ shardId: tag, op: 'kron-slab', attrs: { shape, steps: phases.flatMap((p) => p.steps({ start: 0 })) }, inputs: [x, ...mats] }]);
+        counters.shards++;
+        const out = r?.outputs[0] as ArrayRef;
+        mine.push(x, out);
+        const y2 = (await store.get(out)).data as Float64Array;
+        await forget(mine);
+        return y2;
+      }
+      const row = n / (shape[0] as number);
+      let axis: 0 | 1 = 0;
+      let parts: ArrayRef[] = [];
+      for (const r of slabRanges(shape[0] as number, slabs)) parts.push(await store.put({ dtype: 'f64', shape: shape.map((s, d) => (d === 0 ? r.end - r.start : s)), data: v.subarray(r.start * row, r.end * row) }));
+      mine.push(...parts);
+      const transpose = async (to: 0 | 1): Promise<void> => {
+        const t = await kronTransposeWith(store, { jobId: input.jobId, shape, parts, from: axis, to, count: slabRanges(shape[to] as number, slabs).length }, () => ctx.heartbeat(beat));
+        counters.bytes += t.bytesMoved;
+        parts = [...t.parts];
+        mine.push(...parts);
+        axis = to;
+      };
+      for (const [k, ph] of phases.entries()) {
+        if (ph.axis !== axis) await transpose(ph.axis);
+        const rs = slabRanges(shape[axis] as number, slabs);
+        const res = await dispatcher.run(parts.map((p, i) => {
+          const r = rs[i] as { start: number; end: number };
+          return { shardId: `${tag}p${k}s${i}`, op: 'kron-slab', attrs: { shape: shape.map((s, d) => (d === axis ? r.end - r.start : s)), steps: ph.steps(r) }, inputs: [p, ...mats] };
+        }));
+        counters.shards += res.length;
+        parts = res.map((r) => r.outputs[0] as ArrayRef);
+        mine.push(...parts);
+      }
+      if (axis !== 0) await transpose(0);
+      const out = new Float64Array(n);
+      let off = 0;
+      for (const p of parts) {
+        const a = (await store.get(p)).data as Float64Array;
+        out.set(a, off);
+        off += a.length;
+      }
+      await forget(mine);
+      return out;
+    };
+    const apply = async (tag: string, v: Float64Array): Promise<Float64Array> => {
+      const kz = await kronApply(tag, scatterObserved(pts.idx, v, grid), applyK);
+      const out = new Float64Array(no);
+      for (let t = 0; t < no; t++) out[t] = h.outputscale * (kz[pts.idx[t] as number] as number) + (pts.noise[t] as number) * (v[t] as number);
+      return out;
+    };
+    const prec = async (tag: string, r: Float64Array): Promise<Float64Array> => {
+      const z = await kronApply(tag, scatterObserved(pts.idx, r, grid), precond);
+      const out = new Float64Array(no);
+      for (let t = 0; t < no; t++) out[t] = z[pts.idx[t] as number] as number;
+      return out;
+    };
+    const tol = input.cg?.tol ?? 1e-10;
+    const maxIter = input.cg?.maxIter ?? 2000;
+    const tag = (it: number, k: string): string => `a${attempt}i${String(it).padStart(6, '0')}${k}`;
+    const resume = await loadCg(deps.dp.arrays, input.jobId, no);
+    let s: PcgState;
+    let resumedFrom = 0;
+    if (resume !== null) {
+      s = resume.state;
+      counters.rounds = resume.rounds;
+      resumedFrom = s.it;
+      log.info('kron pcg resuming from checkpoint', { jobId: input.jobId, iteration: s.it, attempt });
+    } else {
+      s = pcgStart(pts.b, await prec(tag(0, 'm'), pts.b));
+    }
+    let lastCk = s.it;
+    while (s.res > tol && s.it < maxIter) {
+      pcgAdvance(s, await apply(tag(s.it + 1, 'k'), s.p));
+      beat['phase'] = 'pcg';
+      beat['iteration'] = s.it;
+      beat['residual'] = s.res;
+      ctx.heartbeat(beat);
+      if (s.res <= tol) break;
+      pcgTurn(s, await prec(tag(s.it, 'm'), s.r));
+      if (s.it - lastCk >= KRON_CG_CHECKPOINT_EVERY) {
+        await deps.dp.arrays.putBlob({ name: kronCgCheckpointName(input.jobId) }, encodeCg({ rounds: counters.rounds, state: s }));
+        lastCk = s.it;
+      }
+    }
+    const residual = pcgTrueResidual(pts.b, await apply(tag(s.it, 'r'), s.x), s.bn);
+    const alpha = new Float64Array(n);
+    for (let t = 0; t < no; t++) alpha[pts.idx[t] as number] = s.x[t] as number;
+    const alphaRef = await store.put({ dtype: 'f64', shape: [n], data: alpha });
+    await deps.dp.arrays.delete(kronCgCheckpointName(input.jobId)).catch(() => undefined);
+    log.info('kron pcg done', { jobId: input.jobId, iterations: s.it, residual, attempt });
+    return {
+      candidate: { hyper: h, lml: NaN, logdet: NaN, alpha: alphaRef },
+      cg: { iterations: s.it, residual, converged: residual <= tol * 10, observed: no, rounds: counters.rounds, resumedFrom },
+      shards: counters.shards, bytesMoved: counters.bytes, workers: { ...dispatcher.workers },
+      safeguards: { jitter: input.jitter, eigFloor: input.eigFloor, clamped: info.map((x) => x[0] as number), minEig: info.map((x) => x[1] as number) },
+    };
+  } finally {
+    dispatcher.close();
+  }
+}
+
+async function fit(deps: ActivityDeps, input: KronJobInput): Promise<KronLoopOutput> {
+  const { store, log } = deps;
+  const f = input.fit;
+  if (f === undefined) throw new GramfleetError('INPUT_INVALID', 'kronFit: the job has no fit options', { field: 'fit' });
+  if (input.route !== 'direct') throw new GramfleetError('INPUT_OUT_OF_RANGE', 'fit: the hyperparameter fit runs on the direct route (slabs = 1)', { field: 'slabs', bound: '1 for fit' });
+  const { ctx, dispatcher, beat, counters } = loopContext(deps, input);
+  const D = input.shape.length;
+  const n = input.shape.reduce((a, b) => a * b, 1);
+  // A retried attempt restarts from the last iterate it heartbeated.
+  const prev = (ctx.info.heartbeatDetails as { hyper?: KronHyper; history?: number[]; iterations?: number } | undefined) ?? {};
+  const h0 = prev.hyper ?? (input.candidates[0] as KronHyper);
+  const restartedFrom = prev.iterations ?? 0;
+  const history: number[] = [...(prev.history ?? [])];
+  if (restartedFrom > 0) log.info('kron fit restarting from the last iterate', { jobId: input.jobId, iteration: restartedFrom, attempt: ctx.info.attempt });
+  try {
+    const m0 = await modelOf(deps, input, h0);
+    const hyperOf = (m: KronModel): KronHyper => ({ lengthscales: m.kernels.map((k) => k.lengthscale), outputscale: m.outputscale, noise: m.noise });
+    const last = new Map<string, { alpha: ArrayRef; lml: number; logdet: number; gradient: KronHyper }>();
+    const evaluate = async (m: KronModel): Promise<KronLmlEval> => {
+      const hy = hyperOf(m);
+      const attrs = { kernels: m.kernels, outputscale: m.outputscale, noise: m.noise, jitter: input.jitter, eigFloor: input.eigFloor, gradient: true };
+      const id = `ev${createHash('sha256').update(JSON.stringify(attrs)).digest('hex').slice(0, 24)}`;
+      const [r] = await dispatcher.run([{ shardId: id, op: 'kron-gp-solve', attrs, inputs: [input.y, ...input.axes] }]);
+      counters.shards++;
+      const st = (await store.get(r?.outputs[1] as ArrayRef)).data as Float64Array;
+      const gradient = { lengthscales: Array.from(st.subarray(3, 3 + D)), outputscale: st[3 + D] as number, noise: st[4 + D] as number };
+      last.set(JSON.stringify(hy), { alpha: r?.outputs[0] as ArrayRef, lml: st[0] as number, logdet: st[1] as number, gradient });
+      return { lml: st[0] as number, gradient };
+    };
+    let current = h0;
+    const steps = fitKronSteps(m0, n, {
+      optimizer: f.optimizer, iters: Math.max(0, f.iters - restartedFrom), fixNoise: f.fixNoise,
+      onIteration: (_it, lml) => { history.push(lml); },
+    });
+    let s = steps.next();
+    let seen = history.length;
+    while (s.done !== true) {
+      const model = s.value;
+      s = steps.next(await evaluate(model));
+      // an accepted iteration is the model just evaluated: heartbeat it as the restart point
+      if (history.length > seen) {
+        current = hyperOf(model);
+        seen = history.length;
+      }
+      beat['phase'] = 'fit';
+      beat['iterations'] = history.length;
+      beat['hyper'] = current;
+      beat['history'] = history;
+      ctx.heartbeat(beat);
+    }
+    const res = s.value;
+    const hy = hyperOf(res.model);
+    let fin = last.get(JSON.stringify(hy));
+    if (fin === undefined) {
+      await evaluate(res.model);
+      fin = last.get(JSON.stringify(hy));
+    }
+    const e = fin as { alpha: ArrayRef; lml: number; logdet: number; gradient: KronHyper };
+    log.info('kron fit done', { jobId: input.jobId, iterations: history.length, evaluations: res.evaluations, lml: e.lml });
+    return {
+      candidate: { hyper: hy, lml: e.lml, logdet: e.logdet, alpha: e.alpha, gradient: e.gradient },
+      fit: { optimizer: f.optimizer, iterations: history.length, evaluations: counters.shards, history, restartedFrom },
+      shards: counters.shards, bytesMoved: 0, workers: { ...dispatcher.workers },
+    };
+  } finally {
+    dispatcher.close();
+  }
+}
+
+/** Builds the long-running Kronecker GP activities over the cluster activities' dependencies. */
+export function createKronLoopActivities(deps: ActivityDeps): KronLoopActivities {
+  return {
+    async kronCgSolve(input: KronJobInput): Promise<KronLoopOutput> {
+      try {
+        return await cgSolve(deps, input);
+      } catch (e) {
+        throw toFailure(e);
+      }
+    },
+    async kronFit(input: KronJobInput): Promise<KronLoopOutput> {
+      try {
+        return await fit(deps, input);
+      } catch (e) {
+        throw toFailure(e);
+      }
+    },
+  };
+}
