@@ -7,7 +7,8 @@
  */
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { compileKronGp, isGramfleetError, referenceKronLinalg, solveKron, withHyper, type ErrorCode } from '@gramfleet/core';
+import { compileKronGp, fitKron, isGramfleetError, referenceKronLinalg, solveKron, solveKronCg, withHyper, type ErrorCode } from '@gramfleet/core';
+import { createWasmKronLinalg } from '@gramfleet/workers';
 import * as path from 'node:path';
 import { readNpz, writeNpy } from '@gramfleet/orchestrator';
 import { startTestCluster, until, type TestCluster } from './harness';
@@ -56,8 +57,8 @@ describe('Kronecker GP through the cluster (real Temporal + NATS)', () => {
     assert.equal(r.best, r.candidates.reduce((b, c, i) => (c.lml > r.candidates[b]!.lml ? i : b), 0));
   });
 
-  it('slab route (3 slabs, 2 all-to-all transposes through the object store) equals the single-worker solve to 1e-12', async () => {
-    const single = await (await t.fleet.submitKron({ kind: 'kron-gp', ...base, gradient: false })).result();
+  it('slab route (3 slabs, 3 all-to-all transposes through the object store) equals the single-worker solve to 1e-12, its LML gradient to 1e-10', async () => {
+    const single = await (await t.fleet.submitKron({ kind: 'kron-gp', ...base })).result();
     const slab = await (await t.fleet.submitKron({ kind: 'kron-gp', ...base, slabs: 3 })).result();
     assert.equal(slab.route, 'slab');
     assert.equal(single.route, 'direct');
@@ -65,10 +66,63 @@ describe('Kronecker GP through the cluster (real Temporal + NATS)', () => {
     const a3 = (await t.fleet.getArray(slab.candidates[0]!.alpha)).data as Float64Array;
     assert.ok(relErr(a3, a1) <= 1e-12, `slab vs single α rel err ${relErr(a3, a1)}`);
     assert.ok(Math.abs(slab.candidates[0]!.lml - single.candidates[0]!.lml) <= 1e-12 * Math.abs(single.candidates[0]!.lml));
-    // each transpose reads and writes the tensor twice (slabs, pieces): 4·N·8 bytes
-    assert.equal(slab.bytesMoved, 2 * 4 * n * 8);
+    // each transpose reads and writes the tensor twice (slabs, pieces): 4·N·8 bytes; the third moves α̃ for ∂ℓ_1
+    assert.equal(slab.bytesMoved, 3 * 4 * n * 8);
+    const gs = slab.candidates[0]!.gradient!;
+    const g1 = single.candidates[0]!.gradient!;
+    const close = (a: number, b: number, what: string): void => assert.ok(Math.abs(a - b) <= 1e-10 * Math.max(1, Math.abs(b)), `${what}: slab ${a} vs single ${b}`);
+    gs.lengthscales.forEach((g, d) => close(g, g1.lengthscales[d]!, `∂ℓ_${d}`));
+    close(gs.outputscale, g1.outputscale, '∂s');
+    close(gs.noise, g1.noise, '∂σ²');
+    // and central finite differences of the in-process LML
+    const p = compileKronGp(base);
+    const h0 = { lengthscales: [0.3, 0.5, 0.7], outputscale: 1.2, noise: 0.03 };
+    const lml = (h: typeof h0): number => solveKron(referenceKronLinalg, withHyper(p.model, h), p.y).lml;
+    for (let d = 0; d < 3; d++) {
+      const e = 1e-5;
+      const fd = (lml({ ...h0, lengthscales: h0.lengthscales.map((l, i) => (i === d ? l + e : l)) }) - lml({ ...h0, lengthscales: h0.lengthscales.map((l, i) => (i === d ? l - e : l)) })) / (2 * e);
+      assert.ok(Math.abs(fd - gs.lengthscales[d]!) <= 1e-6 * Math.max(1, Math.abs(fd)), `FD ∂ℓ_${d} ${fd} vs slab ${gs.lengthscales[d]}`);
+    }
     assert.equal(slab.shards, 3 + 3 * 3);
     assert.deepEqual(slab.safeguards!.clamped.length, 3);
+  });
+
+  const mask = Uint8Array.from({ length: n }, (_, i) => ((i * 7919) % 10 < 3 ? 0 : 1)); // 30 % missing
+  const noiseVector = Float64Array.from({ length: n }, (_, i) => 0.02 + 0.03 * ((i * 31) % 7) / 6);
+  for (const slabs of [1, 3]) {
+    it(`PCG on the cluster (${slabs === 1 ? 'direct' : '3 slabs, transposes through the object store'}): masked grid + heteroscedastic noise equals the in-process PCG; iterations and residual reported`, async () => {
+      const r = await (await t.fleet.submitKron({ kind: 'kron-gp', ...base, mask, noiseVector, slabs, cgTol: 1e-11 })).result();
+      const p = compileKronGp({ ...base, mask, noiseVector });
+      const local = solveKronCg(referenceKronLinalg, p.model, p.y, { mask, noise: noiseVector, tol: 1e-11 });
+      assert.ok(r.cg !== undefined);
+      assert.equal(r.route, slabs === 1 ? 'direct' : 'slab');
+      assert.equal(r.cg.observed, local.observed);
+      assert.ok(r.cg.converged && r.cg.residual <= 1e-10, `residual ${r.cg.residual}`);
+      assert.ok(Math.abs(r.cg.iterations - local.iterations) <= 2, `iterations ${r.cg.iterations} vs in-process ${local.iterations}`);
+      assert.equal(r.cg.rounds, 2 * r.cg.iterations + 1, 'one preconditioner round to start, two rounds per iteration but the last, one final residual round');
+      const alpha = (await t.fleet.getArray(r.candidates[0]!.alpha)).data as Float64Array;
+      assert.ok(relErr(alpha, local.alpha) <= 1e-9, `α rel err ${relErr(alpha, local.alpha)}`);
+      for (let i = 0; i < n; i++) if (mask[i] === 0) assert.equal(alpha[i], 0);
+      if (slabs === 3) assert.ok(r.bytesMoved > 0);
+      else assert.equal(r.bytesMoved, 0);
+    });
+  }
+
+  it('hyperparameter fit on the cluster (each LML + gradient a worker solve) equals the in-process fit', async () => {
+    const small = { axes: [linspace(0, 1, 12), linspace(0, 2, 10)], kernel: 'rbf', lengthscales: [0.5, 0.5], outputscale: 1, noise: 0.05 };
+    const ys = Float64Array.from({ length: 120 }, (_, i) => Math.sin(3 * (i % 10) / 5) * Math.cos(2 * Math.floor(i / 10) / 11) + 0.05 * Math.sin(17.3 * i));
+    const r = await (await t.fleet.submitKron({ kind: 'kron-gp', ...small, y: ys, fit: { optimizer: 'lbfgs', iters: 25 } })).result();
+    const p = compileKronGp({ ...small, y: ys });
+    const local = fitKron(createWasmKronLinalg(), p.model, p.y, { optimizer: 'lbfgs', iters: 25 });
+    assert.ok(r.fit !== undefined);
+    assert.equal(r.fit.restartedFrom, 0);
+    assert.ok(Math.abs(r.fit.iterations - local.iterations) <= 3, `iterations ${r.fit.iterations} vs in-process ${local.iterations}`);
+    const c = r.candidates[0]!;
+    assert.ok(Math.abs(c.lml - local.lml) <= 1e-8 * Math.abs(local.lml), `LML ${c.lml} vs ${local.lml}`);
+    c.hyper.lengthscales.forEach((l, d) => assert.ok(Math.abs(l - local.model.kernels[d]!.lengthscale) <= 1e-4 * l, `ℓ_${d} ${l} vs ${local.model.kernels[d]!.lengthscale}`));
+    assert.ok(c.lml > r.fit.history[0]! - 1e-9 || r.fit.history.length === 0);
+    assert.ok(c.gradient !== undefined && c.gradient.lengthscales.every((g) => Number.isFinite(g)));
+    assert.equal(r.shards, r.fit.evaluations);
   });
 
   it('CLI: kron-gp solve writes α, LML and gradient to a .npz equal to the in-process solve; predict with a mask runs PCG; pde reports the error', async () => {
@@ -89,9 +143,12 @@ describe('Kronecker GP through the cluster (real Temporal + NATS)', () => {
     const maskFile = path.join(t.dir, 'mask.npy');
     await writeNpy(maskFile, { dtype: 'u8', shape: [n], data: Uint8Array.from({ length: n }, (_, i) => (i % 3 === 0 ? 0 : 1)) });
     const out2 = path.join(t.dir, 'pred.npz');
-    assert.equal(await main(['kron-gp', 'predict', ...grid, '--y', yFile, '--mask', maskFile, '--test-grid', '5,4,3', '--out', out2, '--json']), 0);
+    assert.equal(await main(['kron-gp', 'predict', ...grid, '--y', yFile, '--mask', maskFile, '--test-grid', '5,4,3', '--out', out2, '--json', '--data-dir', t.dir]), 0);
     const z2 = await readNpz(out2);
     assert.deepEqual((z2['mean'] as unknown as { shape: number[] }).shape, [5, 4, 3]);
+    const m2 = Uint8Array.from({ length: n }, (_, i) => (i % 3 === 0 ? 0 : 1));
+    const localCg = solveKronCg(referenceKronLinalg, p.model, p.y, { mask: m2, tol: 1e-10 });
+    assert.ok(relErr((z2['alpha'] as { data: Float64Array }).data, localCg.alpha) <= 1e-8, 'masked α from the cluster PCG equals the in-process PCG');
     assert.equal(await main(['kron-gp', 'pde', '--problem', 'sine', '--grid', '24,24', '--lengthscale', '0.08', '--solution-check', '--json']), 0);
   });
 
