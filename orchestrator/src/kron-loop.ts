@@ -44,12 +44,12 @@ export function kronCgCheckpointName(jobId: string): string {
   return `kron-cg-checkpoint.${jobId}`;
 }
 
-interface CgCheckpoint {
+export interface CgCheckpoint {
   readonly rounds: number;
   readonly state: PcgState;
 }
 
-function encodeCg(cp: CgCheckpoint): Uint8Array {
+export function encodeCg(cp: CgCheckpoint): Uint8Array {
   const s = cp.state;
   const head = new TextEncoder().encode(JSON.stringify({ v: 1, it: s.it, rz: s.rz, res: s.res, bn: s.bn, rounds: cp.rounds, n: s.x.length }));
   const pad = (8 - ((4 + head.length) % 8)) % 8;
@@ -65,11 +65,16 @@ function encodeCg(cp: CgCheckpoint): Uint8Array {
   return out;
 }
 
-function decodeCg(b: Uint8Array, n: number): CgCheckpoint | null {
+export function decodeCg(b: Uint8Array, n: number): CgCheckpoint | null {
   const hl = new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(0, true);
   const h = JSON.parse(new TextDecoder().decode(b.subarray(4, 4 + hl))) as { v: number; it: number; rz: number; res: number; bn: number; rounds: number; n: number };
   if (h.v !== 1 || h.n !== n || b.length !== 4 + hl + 24 * n) return null;
-  const take = (i: number): Float64Array => new Float64Array(b.slice(4 + hl + i * 8 * n, 4 + hl + (i + 1) * 8 * n).buffer);
+  // copy (a Buffer's slice is a view into a shared pool, not its own ArrayBuffer)
+  const take = (i: number): Float64Array => {
+    const out = new Float64Array(n);
+    new Uint8Array(out.buffer).set(b.subarray(4 + hl + i * 8 * n, 4 + hl + (i + 1) * 8 * n));
+    return out;
+  };
   return { rounds: h.rounds, state: { it: h.it, rz: h.rz, res: h.res, bn: h.bn, x: take(0), r: take(1), p: take(2) } };
 }
 

@@ -7,8 +7,9 @@
  */
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { compileKronGp, fitKron, isGramfleetError, referenceKronLinalg, solveKron, solveKronCg, withHyper, type ErrorCode } from '@gramfleet/core';
-import { createWasmKronLinalg } from '@gramfleet/workers';
+import { compileKronGp, fitKron, isGramfleetError, referenceKronLinalg, resourceNames, solveKron, solveKronCg, withHyper, type ErrorCode } from '@gramfleet/core';
+import { connectNats, createWasmKronLinalg, openDataPlane } from '@gramfleet/workers';
+import { kronCgCheckpointName } from '@gramfleet/orchestrator';
 import * as path from 'node:path';
 import { readNpz, writeNpy } from '@gramfleet/orchestrator';
 import { startTestCluster, until, type TestCluster } from './harness';
@@ -91,9 +92,11 @@ describe('Kronecker GP through the cluster (real Temporal + NATS)', () => {
   const noiseVector = Float64Array.from({ length: n }, (_, i) => 0.02 + 0.03 * ((i * 31) % 7) / 6);
   for (const slabs of [1, 3]) {
     it(`PCG on the cluster (${slabs === 1 ? 'direct' : '3 slabs, transposes through the object store'}): masked grid + heteroscedastic noise equals the in-process PCG; iterations and residual reported`, async () => {
-      const r = await (await t.fleet.submitKron({ kind: 'kron-gp', ...base, mask, noiseVector, slabs, cgTol: 1e-11 })).result();
-      const p = compileKronGp({ ...base, mask, noiseVector });
-      const local = solveKronCg(referenceKronLinalg, p.model, p.y, { mask, noise: noiseVector, tol: 1e-11 });
+      // the slab case with 10× the noise: fewer iterations, each a round of 3 phases and 2 transposes
+      const nv = slabs === 1 ? noiseVector : noiseVector.map((x) => 10 * x);
+      const r = await (await t.fleet.submitKron({ kind: 'kron-gp', ...base, mask, noiseVector: nv, slabs, cgTol: 1e-11 })).result();
+      const p = compileKronGp({ ...base, mask, noiseVector: nv });
+      const local = solveKronCg(referenceKronLinalg, p.model, p.y, { mask, noise: nv, tol: 1e-11 });
       assert.ok(r.cg !== undefined);
       assert.equal(r.route, slabs === 1 ? 'direct' : 'slab');
       assert.equal(r.cg.observed, local.observed);
@@ -175,6 +178,32 @@ describe('Kronecker GP through the cluster (real Temporal + NATS)', () => {
     });
   }
 
+  it('PCG survives the orchestrator killed with SIGKILL mid-solve: the retried activity resumes from its checkpoint, same α', async () => {
+    const spec = { kind: 'kron-gp' as const, ...base, noise: 0.002, mask, heartbeatTimeoutMs: 4000, cgTol: 1e-11 };
+    const p = compileKronGp(spec);
+    const local = solveKronCg(referenceKronLinalg, p.model, p.y, { mask, tol: 1e-11 });
+    const nc = await connectNats(t.cluster.state.natsUrl, 'kron-test');
+    try {
+      const dp = await openDataPlane(nc, resourceNames(t.cluster.state.prefix));
+      const h = await t.fleet.submitKron(spec);
+      const checkpoint = async (): Promise<boolean> => {
+        const info = await dp.arrays.info(kronCgCheckpointName(h.jobId)).catch(() => null);
+        return info !== null && info.deleted !== true;
+      };
+      await until(checkpoint, 120_000, 'first PCG checkpoint');
+      await t.cluster.restartOrchestrator('SIGKILL');
+      const r = await h.result();
+      assert.ok(r.cg !== undefined && r.cg.resumedFrom > 0, `resumed from iteration ${r.cg?.resumedFrom}, not 0`);
+      assert.ok(r.cg.resumedFrom < r.cg.iterations, `killed mid-solve (resumed at ${r.cg.resumedFrom} of ${r.cg.iterations})`);
+      assert.ok(r.cg.residual <= 1e-10, `residual ${r.cg.residual}`);
+      const alpha = (await t.fleet.getArray(r.candidates[0]!.alpha)).data as Float64Array;
+      assert.ok(relErr(alpha, local.alpha) <= 1e-9, `α rel err ${relErr(alpha, local.alpha)} (${r.cg.iterations} vs ${local.iterations} iterations)`);
+      assert.equal(await checkpoint(), false, 'the checkpoint is removed when the solve ends');
+    } finally {
+      await nc.close();
+    }
+  });
+
   it('bad input gets a typed error before anything is scheduled', async () => {
     const expect = async (spec: Parameters<typeof t.fleet.submitKron>[0], code: ErrorCode, field: string): Promise<void> => {
       try {
@@ -191,6 +220,10 @@ describe('Kronecker GP through the cluster (real Temporal + NATS)', () => {
     await expect({ kind: 'kron-gp', ...base, axes: [[0, 1, 1, 2], axes[1]!, axes[2]!] }, 'INPUT_OUT_OF_RANGE', 'axes[0]');
     await expect({ kind: 'kron-gp', ...base, noise: -1 }, 'INPUT_OUT_OF_RANGE', 'noise');
     await expect({ kind: 'kron-gp', ...base, candidates: [{ lengthscales: [1, 1], outputscale: 1, noise: 0.1 }] }, 'INPUT_SHAPE_MISMATCH', 'candidates[0].lengthscales');
+    await expect({ kind: 'kron-gp', ...base, mask: Uint8Array.from({ length: n }, () => 2) }, 'INPUT_OUT_OF_RANGE', 'mask[0]');
+    await expect({ kind: 'kron-gp', ...base, mask, fit: { iters: 5 } }, 'INPUT_INVALID', 'mask');
+    await expect({ kind: 'kron-gp', ...base, fit: { iters: 5 }, slabs: 3 }, 'INPUT_OUT_OF_RANGE', 'slabs');
+    await expect({ kind: 'kron-gp', ...base, noiseVector: new Float64Array(n).fill(-1) }, 'INPUT_OUT_OF_RANGE', 'noiseVector[0]');
     const big = linspace(0, 1, 2000);
     await expect({ kind: 'kron-gp', axes: [big, big, big], y: [], kernel: 'rbf' }, 'INPUT_TOO_LARGE', 'axes');
   });
