@@ -5,14 +5,13 @@
  * thread, in-process) against GPyTorch/linear_operator's KroneckerProductAddedDiagLinearOperator
  * (CPU torch, float64, same thread count) and dense numpy Cholesky where it fits. Ratio =
  * reference time / ours (> 1: gramfleet faster). Setup: bash bench/kron/setup.sh.
- * Usage: node bench/kron/run.js [--threads 1] [--sizes 22x22x22,100x100x100,200x200x200] [--huge] [--no-ref]
+ * Usage: node bench/kron/run.js [--threads 1] [--sizes 22x22x22,100x100x100,200x200x200] [--huge] [--no-ref] [--plain]
  * (--huge adds 464³ = 10⁸ points: ~7 GB for ours; --no-ref skips the reference systems)
  */
-const fs = require('node:fs');
 const path = require('node:path');
 const { compileKronGp, solveKron } = require('@gramfleet/core');
-const { createWasmKronLinalg } = require('@gramfleet/workers');
-const { kernelsWasmPath } = require('@gramfleet/wasm');
+const { spawnSync } = require('node:child_process');
+const { createWasmKronLinalg, loadKernelModuleBytes, relaxedSimdAvailable, RELAXED_SIMD_NODE_FLAG } = require('@gramfleet/workers');
 const { emit, machineNote, runPython, unavailable } = require('../lib/common');
 
 const args = process.argv.slice(2);
@@ -20,7 +19,14 @@ const opt = (k, d) => { const i = args.indexOf(k); return i >= 0 ? args[i + 1] :
 const threads = Number(opt('--threads', '1'));
 let sizes = opt('--sizes', '22x22x22,100x100x100,200x200x200').split(',').map((s) => s.split('x').map(Number));
 if (args.includes('--huge')) sizes = [...sizes, [464, 464, 464]];
-const lin = createWasmKronLinalg(new WebAssembly.Module(fs.readFileSync(kernelsWasmPath)));
+// The FMA kernel build needs relaxed SIMD: on Node 20 re-run this script under the V8 flag
+// (the workers do the same, workers/src/backends/wasm/kernel-module.ts); --plain keeps the plain build.
+if (!relaxedSimdAvailable() && !args.includes('--plain') && !process.execArgv.includes(RELAXED_SIMD_NODE_FLAG)) {
+  const r = spawnSync(process.execPath, [RELAXED_SIMD_NODE_FLAG, __filename, ...args], { stdio: 'inherit' });
+  process.exit(r.status ?? 1);
+}
+const mod = loadKernelModuleBytes(!args.includes('--plain'));
+const lin = createWasmKronLinalg(new WebAssembly.Module(mod.bytes));
 process.stderr.write(`${machineNote()}\n`);
 const missing = unavailable('linear_operator', 'linear_operator') ?? unavailable('torch', 'torch');
 
@@ -46,7 +52,7 @@ for (const shape of sizes) {
   if (args.includes('--no-ref')) ref = { error: 'skipped (--no-ref)' };
   else if (missing === null) ref = runPython(path.join(__dirname, 'gpytorch_ref.py'), [shape.join(','), String(threads), ...(N <= 11000 ? ['dense'] : [])], 900_000);
   if (ref.error === undefined) process.stderr.write(`gpytorch ${label}: ${ref.gpytorch_s?.toFixed(3)} s, LML ${ref.lml}, grad ℓ ${ref.grad_ls}${ref.dense_s ? `; dense numpy ${ref.dense_s.toFixed(3)} s, LML ${ref.dense_lml}` : ''}\n`);
-  const note = `threads=${threads}; load ${require('node:os').loadavg()[0].toFixed(2)}; LML ours ${lml} vs ${ref.lml ?? ref.error}`;
+  const note = `threads=${threads}; ${mod.fma ? 'FMA' : 'plain SIMD'} kernels; load ${require('node:os').loadavg()[0].toFixed(2)}; LML ours ${lml} vs ${ref.lml ?? ref.error}`;
   emit('kron', `${label} vs GPyTorch KroneckerProductAddedDiag`, ours, ref.gpytorch_s ?? NaN, 's', { note });
   if (ref.dense_s !== undefined) emit('kron', `${label} vs dense numpy Cholesky (solve+LML, no grad)`, ours, ref.dense_s, 's', { note: `LML dense ${ref.dense_lml}` });
 }

@@ -170,6 +170,7 @@ export function solveKron(lin: KronLinalg, m: KronModel, y: Float64Array, o: { g
   let sumLamInv = 0;
   let quadA = 0;
   let quadLam = 0;
+  const inv = o.gradient === true ? new Float64Array(n) : undefined; // 1/(λ_i + σ²) for the gradient's trace terms
   for (let i = 0; i < n; i++) {
     const li = lam[i] as number;
     const den = li + s2;
@@ -178,7 +179,9 @@ export function solveKron(lin: KronLinalg, m: KronModel, y: Float64Array, o: { g
     at[i] = a;
     logdet += Math.log(den);
     dataFit += yt * a;
-    sumInv += 1 / den;
+    const id = 1 / den;
+    if (inv !== undefined) inv[i] = id;
+    sumInv += id;
     sumLamInv += li / den;
     quadA += a * a;
     quadLam += a * a * li;
@@ -187,23 +190,25 @@ export function solveKron(lin: KronLinalg, m: KronModel, y: Float64Array, o: { g
   const lml = -0.5 * dataFit - 0.5 * logdet - 0.5 * n * Math.log(2 * Math.PI);
   const base = { alpha, alphaTilde: at, logdet, dataFit, lml, factors: f, safeguards: safeguards(m, f) };
   if (o.gradient !== true) return base;
-  const gl: number[] = [];
-  for (let d = 0; d < shape.length; d++) gl.push(lengthscaleGradient(lin, m, f, at, lam, d));
   const gradient: KronGradient = {
-    lengthscales: gl,
+    lengthscales: lengthscaleGradients(lin, m, f, at, inv as Float64Array),
     outputscale: s > 0 ? (0.5 * quadLam) / s - (0.5 * sumLamInv) / s : 0,
     noise: 0.5 * quadA - 0.5 * sumInv,
   };
   return { ...base, gradient };
 }
 
-/** B_d = Q_dᵀ (∂K_d/∂ℓ_d) Q_d, row-major n_d×n_d: axis d's kernel derivative in its eigenbasis. */
-export function factorDerivativeBasis(m: Pick<KronModel, 'axes' | 'kernels'>, fd: KronFactor, d: number): Float64Array {
+/**
+ * B_d = Q_dᵀ (∂K_d/∂ℓ_d) Q_d, row-major n_d×n_d: axis d's kernel derivative in its
+ * eigenbasis, as two mode products of Q_d (viewed as an n_d×n_d tensor) on `lin`.
+ */
+export function factorDerivativeBasis(lin: KronLinalg, m: Pick<KronModel, 'axes' | 'kernels'>, fd: KronFactor, d: number): Float64Array {
   const nd = fd.n;
   const x = m.axes[d] as Float64Array;
   const k = m.kernels[d] as AxisKernel;
   const dk = crossMatrix(x, x, (r) => kernelDLengthscale(k, r));
-  return matmul(fd.v, matmul(dk, fd.v, nd, nd, nd), nd, nd, nd, true);
+  const dkq = lin.modeProduct(fd.v, [nd, nd], 0, dk, nd, false); // ∂K_d·Q_d
+  return lin.modeProduct(dkq, [nd, nd], 0, fd.v, nd, true); // Q_dᵀ·(∂K_d·Q_d)
 }
 
 /** Sums over α̃ that the slab route's shards return (each a sum over the shard's points). */
@@ -258,41 +263,65 @@ export function kronGradientFromSums(w: readonly Float64Array[], bdiag: readonly
   };
 }
 
-/** ∂LML/∂ℓ_d from α̃ and the product eigenvalues. */
-function lengthscaleGradient(lin: KronLinalg, m: KronModel, f: readonly KronFactor[], at: Float64Array, lam: Float64Array, d: number): number {
+/**
+ * ∂LML/∂ℓ_d for every axis from α̃ and inv_i = 1/(λ_i + σ²), in one pass over the grid:
+ * ½·Σ_i e_d(i)·α̃_i·(α̃ ×_d B_d)_i − ½·Σ_i e_d(i)·(B_d)_{i_d i_d}·inv_i with
+ * e_d(i) = s·Π_{e≠d} λ_e[i_e].
+ */
+function lengthscaleGradients(lin: KronLinalg, m: KronModel, f: readonly KronFactor[], at: Float64Array, inv: Float64Array): number[] {
   const shape = gridShape(m);
   const D = shape.length;
-  const fd = f[d] as KronFactor;
-  const nd = fd.n;
-  const b = factorDerivativeBasis(m, fd, d);
-  const t = lin.modeProduct(at, shape, d, b, nd, false);
+  const t: Float64Array[] = [];
+  const bd: Float64Array[] = [];
+  for (let d = 0; d < D; d++) {
+    const fd = f[d] as KronFactor;
+    const nd = fd.n;
+    const b = factorDerivativeBasis(lin, m, fd, d);
+    t.push(lin.modeProduct(at, shape, d, b, nd, false));
+    bd.push(Float64Array.from({ length: nd }, (_, i) => b[i * nd + i] as number));
+  }
   const s = m.outputscale;
-  const s2 = m.noise;
   const wl = (f[D - 1] as KronFactor).w;
+  const bl = bd[D - 1] as Float64Array;
+  const tl = t[D - 1] as Float64Array;
   const last = wl.length;
-  let quad = 0;
-  let tr = 0;
+  const quad = new Float64Array(D);
+  const tr = new Float64Array(D);
+  const pd = new Float64Array(D); // per row: s·Π over the outer axes except d (times B_d's diagonal for tr)
   forEachRow(shape, (off, idx) => {
-    // Π over outer axes except d, and B_d's diagonal entry when d is an outer axis.
-    let p = s;
-    for (let e = 0; e < D - 1; e++) if (e !== d) p *= (f[e] as KronFactor).w[idx[e] as number] as number;
-    if (d === D - 1) {
+    for (let d = 0; d < D; d++) {
+      let p = s;
+      for (let e = 0; e < D - 1; e++) if (e !== d) p *= (f[e] as KronFactor).w[idx[e] as number] as number;
+      pd[d] = p;
+    }
+    // the last axis: B_{D−1} along j, the outer eigenvalues as a row constant
+    const pl = pd[D - 1] as number;
+    let ql = 0;
+    let rl = 0;
+    for (let j = 0; j < last; j++) {
+      const i = off + j;
+      ql += (at[i] as number) * (tl[i] as number);
+      rl += (bl[j] as number) * (inv[i] as number);
+    }
+    quad[D - 1] = (quad[D - 1] as number) + pl * ql;
+    tr[D - 1] = (tr[D - 1] as number) + pl * rl;
+    // outer axes: λ_{D−1}[j] along j, B_d's diagonal entry as a row constant
+    for (let d = 0; d < D - 1; d++) {
+      const td = t[d] as Float64Array;
+      let q = 0;
+      let r = 0;
       for (let j = 0; j < last; j++) {
         const i = off + j;
-        quad += p * (at[i] as number) * (t[i] as number);
-        tr += (p * (b[j * nd + j] as number)) / ((lam[i] as number) + s2);
+        const wj = wl[j] as number;
+        q += wj * (at[i] as number) * (td[i] as number);
+        r += wj * (inv[i] as number);
       }
-    } else {
-      const bdd = b[(idx[d] as number) * nd + (idx[d] as number)] as number;
-      for (let j = 0; j < last; j++) {
-        const i = off + j;
-        const e = p * (wl[j] as number);
-        quad += e * (at[i] as number) * (t[i] as number);
-        tr += (e * bdd) / ((lam[i] as number) + s2);
-      }
+      const p = pd[d] as number;
+      quad[d] = (quad[d] as number) + p * q;
+      tr[d] = (tr[d] as number) + p * ((bd[d] as Float64Array)[idx[d] as number] as number) * r;
     }
   });
-  return 0.5 * quad - 0.5 * tr;
+  return Array.from(quad, (q, d) => 0.5 * q - 0.5 * (tr[d] as number));
 }
 
 /** Posterior on a test grid. */

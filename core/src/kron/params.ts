@@ -109,7 +109,7 @@ export function compileKronGp(p: KronGpParams, o: { memoryBudgetBytes?: number }
   const yIn = p.y as ArrayLike<number>;
   if (yIn === undefined || typeof yIn.length !== 'number') throw invalidField('y', 'an array of numbers', p.y);
   if (yIn.length !== n) throw new GramfleetError('INPUT_SHAPE_MISMATCH', `y has ${yIn.length} values, the grid ${shape.join('×')} has N = ${n} points`, { field: 'y', expected: n, got: yIn.length });
-  const y = Float64Array.from(yIn);
+  const y = yIn instanceof Float64Array ? yIn.slice() : Float64Array.from(yIn);
   for (let i = 0; i < n; i++) if (!Number.isFinite(y[i])) throw new GramfleetError('INPUT_NOT_FINITE', `y[${i}] must be finite, got ${String(y[i])}`, { field: `y[${i}]`, value: String(y[i]) });
   const names = typeof p.kernel === 'string' ? Array.from({ length: D }, () => p.kernel as string) : p.kernel;
   if (!Array.isArray(names) || names.length !== D) throw new GramfleetError('INPUT_SHAPE_MISMATCH', `kernel must be one name or ${D} names (one per axis)`, { field: 'kernel', expected: D });

@@ -19,6 +19,11 @@ export interface KronLinalg {
    * Returns Y with shape[mode] replaced by p.
    */
   modeProduct(x: Float64Array, shape: readonly number[], mode: number, m: Float64Array, p: number, transpose: boolean): Float64Array;
+  /**
+   * Optional fused (⊗_d op(M_d))·x (same contract as {@link kronMatvec}): a backend with its
+   * own memory keeps the tensor there between the mode products (one copy in, one out).
+   */
+  kronMatvec?(shape: readonly number[], factors: readonly (KronFactorMatrix | null)[], x: Float64Array): { y: Float64Array; shape: number[] };
 }
 
 /** (L, R) sizes either side of `mode`. */
@@ -55,6 +60,7 @@ export interface KronFactorMatrix {
  * its shape.
  */
 export function kronMatvec(lin: KronLinalg, shape: readonly number[], factors: readonly (KronFactorMatrix | null)[], x: Float64Array): { y: Float64Array; shape: number[] } {
+  if (lin.kronMatvec !== undefined && factors.some((f) => f !== null)) return lin.kronMatvec(shape, factors, x);
   let cur = x;
   const sh = [...shape];
   factors.forEach((f, d) => {

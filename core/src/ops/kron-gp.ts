@@ -65,7 +65,7 @@ export function kronFactorRun(lin: KronLinalg, a: KronFactorAttrs, inputs: reado
   const m: KronModel = { axes: [x], kernels: [a.kernel], outputscale: 1, noise: 0, jitter: a.jitter, eigFloor: a.eigFloor };
   const f = eigFactor(lin, x.length, factorMatrix(m, 0), a.eigFloor);
   const out = [ndarray('f64', [f.n], f.w), ndarray('f64', [f.n, f.n], f.v), ndarray('f64', [2], Float64Array.from([f.clamped, f.minEig]))];
-  if (a.gradient) out.push(ndarray('f64', [f.n, f.n], factorDerivativeBasis(m, f, 0)));
+  if (a.gradient) out.push(ndarray('f64', [f.n, f.n], factorDerivativeBasis(lin, m, f, 0)));
   return out;
 }
 

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { modeProductOp, type NdArray } from '@gramfleet/core';
+import { kronMatvec, modeProductOp, referenceKronLinalg, type KronFactorMatrix, type NdArray } from '@gramfleet/core';
+import { createWasmKronLinalg } from '@gramfleet/workers';
 import { registerModeProductWasm } from '@gramfleet/workers/dist/backends/wasm/mode-product';
 import { BACKENDS, f64, fro, linalgRegistry, maxAbsDiff, randomMatrix, rejectsWithCode, runOp, transposed } from './linalg-fixtures';
 
@@ -49,6 +50,21 @@ describe('mode-product conformance', () => {
       assert.ok(maxAbsDiff(y1.data, y3.data) <= 1e-14);
     });
   }
+  it('wasm fused Kronecker mat-vec (tensor kept in wasm memory) equals the reference: growing, shrinking, transposed and identity factors', () => {
+    const lin = createWasmKronLinalg();
+    const shape = [7, 5, 6];
+    const x = randomMatrix(7, 30, 9);
+    const cases: (KronFactorMatrix | null)[][] = [
+      [{ m: randomMatrix(11, 7, 1), p: 11, transpose: false }, null, { m: randomMatrix(13, 6, 2), p: 13, transpose: false }],
+      [{ m: randomMatrix(7, 3, 3), p: 3, transpose: true }, { m: randomMatrix(2, 5, 4), p: 2, transpose: false }, { m: randomMatrix(6, 9, 5), p: 9, transpose: true }],
+    ];
+    for (const fs of cases) {
+      const want = kronMatvec(referenceKronLinalg, shape, fs, x);
+      const got = kronMatvec(lin, shape, fs, x);
+      assert.deepEqual(got.shape, want.shape);
+      assert.ok(maxAbsDiff(got.y, want.y) <= 1e-13 * fro(want.y), `max diff ${maxAbsDiff(got.y, want.y)}`);
+    }
+  });
   it('bad input is typed: mode out of range, shape mismatch, NaN', async () => {
     const x = f64([2, 3], randomMatrix(2, 3, 1));
     const d = await rejectsWithCode(runOp(reg, 'wasm', modeProductOp, { mode: 2 }, [x, f64([2, 3], new Float64Array(6))]), 'INPUT_OUT_OF_RANGE');

@@ -39,6 +39,43 @@ export function kronLinalgOverArena(get: () => WasmArena): KronLinalg {
       if (st !== LA_STATUS.OK) throw new GramfleetError('KERNEL_STATUS', `mode-product: gf_mode_product returned status ${st}`, { op: 'mode-product', status: st });
       return readF64(a, py, l * p * r);
     },
+    // The tensor stays in wasm memory between the mode products: one copy in, one copy out.
+    kronMatvec(shape, factors, x) {
+      const a = get();
+      const sh = [...shape];
+      let len = x.length;
+      let most = len;
+      let work = 0;
+      for (const [d, f] of factors.entries()) {
+        if (f === null) continue;
+        len = (len / (sh[d] as number)) * f.p;
+        most = Math.max(most, len);
+        work = Math.max(work, a.call('gf_mode_product_work_bytes', sh[d] as number, f.p));
+        sh[d] = f.p;
+      }
+      sh.splice(0, sh.length, ...shape);
+      let src = putF64(a, x);
+      let dst = allocF64(a, most);
+      if (most > x.length) {
+        const grown = allocF64(a, most);
+        a.f64(grown, x.length).set(x);
+        src = grown;
+      }
+      const pw = a.alloc(work, 64);
+      const mark = a.mark();
+      for (const [d, f] of factors.entries()) {
+        if (f === null) continue;
+        const { l, r } = modeSplit(sh, d);
+        const nd = sh[d] as number;
+        const pm = putF64(a, f.m);
+        const st = a.call('gf_mode_product', l, nd, r, src, f.p, pm, Math.max(f.transpose ? f.p : nd, 1), f.transpose ? 1 : 0, dst, pw);
+        if (st !== LA_STATUS.OK) throw new GramfleetError('KERNEL_STATUS', `mode-product: gf_mode_product returned status ${st}`, { op: 'mode-product', status: st });
+        a.release(mark);
+        [src, dst] = [dst, src];
+        sh[d] = f.p;
+      }
+      return { y: readF64(a, src, sh.reduce((p, q) => p * q, 1)), shape: sh };
+    },
   };
 }
 
