@@ -4,7 +4,7 @@
  * parallel, then three stages of `kron-slab` shards (one per slab, in parallel) with an
  * all-to-all transpose through the object store between them, then `kronFinish`.
  */
-import { defineQuery, proxyActivities, setHandler } from '@temporalio/workflow';
+import { defineQuery, patched, proxyActivities, setHandler } from '@temporalio/workflow';
 import {
   ERROR_CODES, shardId, slabRanges,
   type ArrayRef, type JobProgress, type KronActivities, type KronCandidateResult, type KronJobInput, type KronJobResult, type KronLoopActivities, type KronSlabStep, type ShardOutcome, type ShardSpec,
@@ -102,7 +102,8 @@ export async function kronGpWorkflow(input: KronJobInput): Promise<KronJobResult
     }
     // slab route
     const h = input.candidates[0] as KronJobInput['candidates'][number];
-    const grad = input.gradient;
+    // (patched: a slab-route run started before the gradient existed replays without it)
+    const grad = input.gradient && patched('kron-slab-gradient');
     const fshards = input.kernels.map((k, d) => ({ shardId: `f${String(d).padStart(6, '0')}`, attrs: { axis: d, kernel: { ...k, lengthscale: h.lengthscales[d] }, jitter: input.jitter, eigFloor: input.eigFloor, ...(grad ? { gradient: true } : {}) } }));
     const factors = (await sharded('kron-factor', input.axes, fshards)).map((o) => o.outputs);
     const v = factors.map((f) => f[1] as ArrayRef);
