@@ -28,8 +28,10 @@ export interface KronGpJobSpec extends KronGpParams {
   /** @default 6 h */
   readonly timeoutMs?: number;
   /**
-   * Fit the hyperparameters on the cluster (the `kronFit` activity; full grid, direct route),
-   * starting from the spec's own hyperparameters. @default no fit
+   * Fit the hyperparameters on the cluster, starting from the spec's own hyperparameters (full
+   * grid): on the direct route the loop runs in the `kronFit` activity, each evaluation a
+   * `kron-gp-solve` shard; on the slab route the workflow drives the optimiser and each
+   * evaluation is a slab solve with its gradient. @default no fit
    */
   readonly fit?: { readonly optimizer?: 'lbfgs' | 'adam'; readonly iters?: number; readonly fixNoise?: boolean };
   /** Heartbeat timeout of the PCG / fit activity, ms. @default 30 s */
@@ -67,7 +69,6 @@ export async function prepareKron(spec: KronGpJobSpec, store: ArrayStore, budget
   if (slabs > 1) {
     if (D < 2) throw new GramfleetError('INPUT_OUT_OF_RANGE', `slabs must be 1 for a 1-D grid (the slab route cuts axis 0 and axis 1), got ${slabs}`, { field: 'slabs', bound: '1 when D = 1' });
     if (candidates.length > 1) throw new GramfleetError('INPUT_OUT_OF_RANGE', `candidates must be 1 on the slab route (slabs = ${slabs}), got ${candidates.length}`, { field: 'candidates', bound: '1 when slabs > 1' });
-    if (fit !== undefined) throw new GramfleetError('INPUT_OUT_OF_RANGE', `slabs must be 1 for a fit (the fit's evaluations are single-worker solves), got ${slabs}`, { field: 'slabs', bound: '1 with fit' });
     slabs = Math.min(slabs, p.shape[0] as number, p.shape[1] as number);
   }
   if ((p.iterative || fit !== undefined) && candidates.length > 1) throw new GramfleetError('INPUT_OUT_OF_RANGE', `candidates must be 1 with a mask, a noise vector or a fit, got ${candidates.length}`, { field: 'candidates', bound: '1' });
@@ -84,7 +85,7 @@ export async function prepareKron(spec: KronGpJobSpec, store: ArrayStore, budget
   }
   return {
     jobId, shape: p.shape, axes, y, ...(ySlabs !== undefined ? { ySlabs } : {}), kernels: p.model.kernels, candidates,
-    jitter: p.model.jitter, eigFloor: p.model.eigFloor, gradient: spec.gradient ?? true,
+    jitter: p.model.jitter, eigFloor: p.model.eigFloor, gradient: fit !== undefined ? true : spec.gradient ?? true,
     route: slabs > 1 ? 'slab' : 'direct', slabs, cls: spec.backend ?? 'wasm', timeoutMs,
     ...(p.mask !== undefined ? { mask: await store.put({ dtype: 'u8', shape: [p.n], data: p.mask }) } : {}),
     ...(p.noiseVector !== undefined ? { noiseVector: await store.put({ dtype: 'f64', shape: [p.n], data: p.noiseVector }) } : {}),

@@ -6,8 +6,8 @@
  */
 import { defineQuery, patched, proxyActivities, setHandler } from '@temporalio/workflow';
 import {
-  ERROR_CODES, shardId, slabRanges,
-  type ArrayRef, type JobProgress, type KronActivities, type KronCandidateResult, type KronJobInput, type KronJobResult, type KronLoopActivities, type KronSlabStep, type ShardOutcome, type ShardSpec,
+  ERROR_CODES, fitKronSteps, shardId, slabRanges,
+  type ArrayRef, type JobProgress, type KronActivities, type KronCandidateResult, type KronJobInput, type KronHyper, type KronJobResult, type KronLoopActivities, type KronSafeguards, type KronSlabStep, type ShardOutcome, type ShardSpec,
 } from '@gramfleet/core';
 import { clusterActivities, runSharded, cleanupShards, type ShardedCounters } from './sharded';
 
@@ -65,11 +65,11 @@ export async function kronGpWorkflow(input: KronJobInput): Promise<KronJobResult
   };
   const D = input.shape.length;
   try {
-    if (input.fit !== undefined || input.mask !== undefined || input.noiseVector !== undefined) {
+    if ((input.fit !== undefined && input.route === 'direct') || input.mask !== undefined || input.noiseVector !== undefined) {
       // Long loops (DESIGN §1 rule 4): one activity drives the worker rounds.
       phase = input.fit !== undefined ? 'fitting' : 'pcg';
       total = 1;
-      const out = input.fit !== undefined ? await lacts.kronFit(input) : await lacts.kronCgSolve(input);
+      const out = input.fit !== undefined && input.mask === undefined && input.noiseVector === undefined ? await lacts.kronFit(input) : await lacts.kronCgSolve(input);
       counters.shardsDone = out.shards;
       total = out.shards;
       bytesMoved = out.bytesMoved;
@@ -100,74 +100,106 @@ export async function kronGpWorkflow(input: KronJobInput): Promise<KronJobResult
       phase = 'done';
       return { jobId: input.jobId, n: input.shape.reduce((a, b) => a * b, 1), route: 'direct', candidates, best: argmax(candidates.map((c) => c.lml)), shards: outs.length, bytesMoved: 0, backends, workers };
     }
-    // slab route
-    const h = input.candidates[0] as KronJobInput['candidates'][number];
-    // (patched: a slab-route run started before the gradient existed replays without it)
-    const grad = input.gradient && patched('kron-slab-gradient');
-    const fshards = input.kernels.map((k, d) => ({ shardId: `f${String(d).padStart(6, '0')}`, attrs: { axis: d, kernel: { ...k, lengthscale: h.lengthscales[d] }, jitter: input.jitter, eigFloor: input.eigFloor, ...(grad ? { gradient: true } : {}) } }));
-    const factors = (await sharded('kron-factor', input.axes, fshards)).map((o) => o.outputs);
-    const v = factors.map((f) => f[1] as ArrayRef);
-    const w = factors.map((f) => f[0] as ArrayRef);
-    const r0 = slabRanges(input.shape[0] as number, input.slabs);
-    const r1 = slabRanges(input.shape[1] as number, input.slabs);
-    total = D + r0.length * 2 + r1.length;
-    const slabShape = (axis: number, len: number): number[] => input.shape.map((s, i) => (i === axis ? len : s));
-    const stage = async (tag: string, parts: readonly ArrayRef[], ranges: { start: number; end: number }[], axis: number, mats: ArrayRef[], steps: (r: { start: number }) => KronSlabStep[], extra: (i: number) => ArrayRef[] = () => []): Promise<(readonly ArrayRef[])[]> => {
-      const outs = await Promise.all(parts.map((p, i) => acts.runShardBatch({
-        jobId: input.jobId, op: 'kron-slab', cls: input.cls, inputs: [p, ...mats, ...extra(i)], deadline,
-        shards: [{ shardId: `${tag}${String(i).padStart(6, '0')}`, attrs: { shape: slabShape(axis, (ranges[i] as { end: number }).end - (ranges[i] as { start: number }).start), steps: steps(ranges[i] as { start: number }) } }],
-      })));
-      return outs.map((o) => {
-        const oc = o.outcomes[0];
-        if (oc === undefined) throw new Error(`internal: slab shard ${tag} has no outcome`);
-        counters.shardsDone++;
-        count(oc);
-        return oc.outputs;
+    // slab route: one solve (factors, stages a/b/c with transposes, finish) per hyperparameter set
+    const slabSolve = async (h: KronHyper, prefix: string): Promise<{ candidate: KronCandidateResult; safeguards: KronSafeguards }> => {
+      // (patched: a slab-route run started before the gradient existed replays without it)
+      const grad = input.gradient && patched('kron-slab-gradient');
+      const fshards = input.kernels.map((k, d) => ({ shardId: `${prefix}f${String(d).padStart(6, '0')}`, attrs: { axis: d, kernel: { ...k, lengthscale: h.lengthscales[d] }, jitter: input.jitter, eigFloor: input.eigFloor, ...(grad ? { gradient: true } : {}) } }));
+      const factors = (await sharded('kron-factor', input.axes, fshards)).map((o) => o.outputs);
+      const v = factors.map((f) => f[1] as ArrayRef);
+      const w = factors.map((f) => f[0] as ArrayRef);
+      const r0 = slabRanges(input.shape[0] as number, input.slabs);
+      const r1 = slabRanges(input.shape[1] as number, input.slabs);
+      if (prefix === '') total = D + r0.length * 2 + r1.length;
+      const slabShape = (axis: number, len: number): number[] => input.shape.map((s, i) => (i === axis ? len : s));
+      const stage = async (tag: string, parts: readonly ArrayRef[], ranges: { start: number; end: number }[], axis: number, mats: ArrayRef[], steps: (r: { start: number }) => KronSlabStep[], extra: (i: number) => ArrayRef[] = () => []): Promise<(readonly ArrayRef[])[]> => {
+        const outs = await Promise.all(parts.map((p, i) => acts.runShardBatch({
+          jobId: input.jobId, op: 'kron-slab', cls: input.cls, inputs: [p, ...mats, ...extra(i)], deadline,
+          shards: [{ shardId: `${prefix}${tag}${String(i).padStart(6, '0')}`, attrs: { shape: slabShape(axis, (ranges[i] as { end: number }).end - (ranges[i] as { start: number }).start), steps: steps(ranges[i] as { start: number }) } }],
+        })));
+        return outs.map((o) => {
+          const oc = o.outcomes[0];
+          if (oc === undefined) throw new Error(`internal: slab shard ${tag} has no outcome`);
+          counters.shardsDone++;
+          count(oc);
+          return oc.outputs;
+        });
+      };
+      const first = (xs: (readonly ArrayRef[])[]): ArrayRef[] => xs.map((x) => x[0] as ArrayRef);
+      const rest = Array.from({ length: D - 1 }, (_, i) => i + 1);
+      phase = 'stage-a';
+      const a = first(await stage('a', input.ySlabs ?? [], r0, 0, rest.map((d) => v[d] as ArrayRef), () => rest.map((d, i) => ({ kind: 'mode', mode: d, input: i + 1, transpose: true }))));
+      phase = 'transpose';
+      const t1 = await kacts.kronTranspose({ jobId: input.jobId, shape: input.shape, parts: a, from: 0, to: 1, count: r1.length });
+      bytesMoved += t1.bytesMoved;
+      phase = 'stage-b';
+      // Gradient (WORKLOADS §3): α̃ = (Λ+σ²)⁻¹Qᵀy exists in stage b (slabs along axis 1). Stage b sums
+      // Σα̃², Σλα̃² and the B_d quadratic forms for every d ≠ 1 (axis d whole there); α̃ goes through
+      // one more transpose so stage c (slabs along axis 0) adds the one for d = 1.
+      const eigIdx = w.map((_, d) => d + 2);
+      const bIdx = (d: number): number => 2 + D + (d === 0 ? 0 : d - 1);
+      const bMats = grad ? input.shape.map((_, d) => d).filter((d) => d !== 1).map((d) => (factors[d] as readonly ArrayRef[])[3] as ArrayRef) : [];
+      const b = await stage('b', t1.parts, r1, 1, [v[0] as ArrayRef, ...w, ...bMats], (r) => [
+        { kind: 'mode', mode: 0, input: 1, transpose: true },
+        { kind: 'scale', slabAxis: 1, start: r.start, outputscale: h.outputscale, noise: h.noise, eigInputs: eigIdx },
+        ...(grad ? [
+          { kind: 'keep' } as const,
+          { kind: 'moments', slabAxis: 1, start: r.start, outputscale: h.outputscale, eigInputs: eigIdx } as const,
+          ...input.shape.map((_, d) => d).filter((d) => d !== 1).map((d) => ({ kind: 'quad', mode: d, input: bIdx(d), slabAxis: 1, start: r.start, outputscale: h.outputscale, eigInputs: eigIdx } as const)),
+        ] : []),
+        { kind: 'mode', mode: 0, input: 1, transpose: false },
+      ]);
+      phase = 'transpose';
+      const t2 = await kacts.kronTranspose({ jobId: input.jobId, shape: input.shape, parts: first(b), from: 1, to: 0, count: r0.length });
+      bytesMoved += t2.bytesMoved;
+      let tAlpha: readonly ArrayRef[] = [];
+      if (grad) {
+        const t3 = await kacts.kronTranspose({ jobId: input.jobId, shape: input.shape, parts: b.map((o) => o[1] as ArrayRef), from: 1, to: 0, count: r0.length });
+        bytesMoved += t3.bytesMoved;
+        tAlpha = t3.parts;
+      }
+      phase = 'stage-c';
+      // stage c inputs: [u, V_1 … V_{D−1}, (α̃ slab, B_1, W_0 … W_{D−1})]
+      const cGrad = (r: { start: number }): KronSlabStep[] => (grad ? [{ kind: 'quad', mode: 1, input: D + 1, src: D, slabAxis: 0, start: r.start, outputscale: h.outputscale, eigInputs: w.map((_, d) => D + 2 + d) }] : []);
+      const c = await stage('c', t2.parts, r0, 0, rest.map((d) => v[d] as ArrayRef), (r) => [...rest.map((d, i): KronSlabStep => ({ kind: 'mode', mode: d, input: i + 1, transpose: false })), ...cGrad(r)],
+        (i) => (grad ? [tAlpha[i] as ArrayRef, (factors[1] as readonly ArrayRef[])[3] as ArrayRef, ...w] : []));
+      phase = 'finishing';
+      const fin = await kacts.kronFinish({
+        job: { ...input, candidates: [h] }, alphaParts: first(c), factors,
+        ...(grad ? { gradStats: { b: b.map((o) => o[2] as ArrayRef), c: c.map((o) => o[1] as ArrayRef) } } : {}),
       });
+      return fin;
     };
-    const first = (xs: (readonly ArrayRef[])[]): ArrayRef[] => xs.map((x) => x[0] as ArrayRef);
-    const rest = Array.from({ length: D - 1 }, (_, i) => i + 1);
-    phase = 'stage-a';
-    const a = first(await stage('a', input.ySlabs ?? [], r0, 0, rest.map((d) => v[d] as ArrayRef), () => rest.map((d, i) => ({ kind: 'mode', mode: d, input: i + 1, transpose: true }))));
-    phase = 'transpose';
-    const t1 = await kacts.kronTranspose({ jobId: input.jobId, shape: input.shape, parts: a, from: 0, to: 1, count: r1.length });
-    bytesMoved += t1.bytesMoved;
-    phase = 'stage-b';
-    // Gradient (WORKLOADS §3): α̃ = (Λ+σ²)⁻¹Qᵀy exists in stage b (slabs along axis 1). Stage b sums
-    // Σα̃², Σλα̃² and the B_d quadratic forms for every d ≠ 1 (axis d whole there); α̃ goes through
-    // one more transpose so stage c (slabs along axis 0) adds the one for d = 1.
-    const eigIdx = w.map((_, d) => d + 2);
-    const bIdx = (d: number): number => 2 + D + (d === 0 ? 0 : d - 1);
-    const bMats = grad ? input.shape.map((_, d) => d).filter((d) => d !== 1).map((d) => (factors[d] as readonly ArrayRef[])[3] as ArrayRef) : [];
-    const b = await stage('b', t1.parts, r1, 1, [v[0] as ArrayRef, ...w, ...bMats], (r) => [
-      { kind: 'mode', mode: 0, input: 1, transpose: true },
-      { kind: 'scale', slabAxis: 1, start: r.start, outputscale: h.outputscale, noise: h.noise, eigInputs: eigIdx },
-      ...(grad ? [
-        { kind: 'keep' } as const,
-        { kind: 'moments', slabAxis: 1, start: r.start, outputscale: h.outputscale, eigInputs: eigIdx } as const,
-        ...input.shape.map((_, d) => d).filter((d) => d !== 1).map((d) => ({ kind: 'quad', mode: d, input: bIdx(d), slabAxis: 1, start: r.start, outputscale: h.outputscale, eigInputs: eigIdx } as const)),
-      ] : []),
-      { kind: 'mode', mode: 0, input: 1, transpose: false },
-    ]);
-    phase = 'transpose';
-    const t2 = await kacts.kronTranspose({ jobId: input.jobId, shape: input.shape, parts: first(b), from: 1, to: 0, count: r0.length });
-    bytesMoved += t2.bytesMoved;
-    let tAlpha: readonly ArrayRef[] = [];
-    if (grad) {
-      const t3 = await kacts.kronTranspose({ jobId: input.jobId, shape: input.shape, parts: b.map((o) => o[1] as ArrayRef), from: 1, to: 0, count: r0.length });
-      bytesMoved += t3.bytesMoved;
-      tAlpha = t3.parts;
+    if (input.fit !== undefined) {
+      // Fit on the slab route: the optimiser (pure, deterministic) runs here and each LML + gradient
+      // is a whole slab solve (minutes at large N), so a restarted orchestrator or worker replays to
+      // exactly where it was. Evaluation k's shards are prefixed e<k>.
+      phase = 'fitting';
+      const h0 = input.candidates[0] as KronHyper;
+      const m0 = { axes: input.shape.map(() => new Float64Array(0)), kernels: input.kernels.map((k, d) => ({ ...k, lengthscale: h0.lengthscales[d] as number })), outputscale: h0.outputscale, noise: h0.noise, jitter: input.jitter, eigFloor: input.eigFloor };
+      const history: number[] = [];
+      const steps = fitKronSteps(m0, input.shape.reduce((a, b) => a * b, 1), { optimizer: input.fit.optimizer, iters: input.fit.iters, fixNoise: input.fit.fixNoise, onIteration: (_it, lml) => { history.push(lml); } });
+      const hyperOf = (m: { kernels: readonly { lengthscale: number }[]; outputscale: number; noise: number }): KronHyper => ({ lengthscales: m.kernels.map((k) => k.lengthscale), outputscale: m.outputscale, noise: m.noise });
+      const seen = new Map<string, { candidate: KronCandidateResult; safeguards: KronSafeguards }>();
+      let evals = 0;
+      let st = steps.next();
+      while (st.done !== true) {
+        const hy = hyperOf(st.value);
+        const r = await slabSolve(hy, `e${evals++}`);
+        seen.set(JSON.stringify(hy), r);
+        const g = r.candidate.gradient;
+        if (g === undefined) throw new Error('internal: slab solve returned no gradient');
+        st = steps.next({ lml: r.candidate.lml, gradient: g });
+      }
+      const hy = hyperOf(st.value.model);
+      const fin = seen.get(JSON.stringify(hy)) ?? await slabSolve(hy, `e${evals++}`);
+      phase = 'done';
+      return {
+        jobId: input.jobId, n: input.shape.reduce((x, y) => x * y, 1), route: 'slab', candidates: [fin.candidate], best: 0, shards: counters.shardsDone, bytesMoved, backends, workers, safeguards: fin.safeguards,
+        fit: { optimizer: input.fit.optimizer, iterations: history.length, evaluations: evals, history, restartedFrom: 0 },
+      };
     }
-    phase = 'stage-c';
-    // stage c inputs: [u, V_1 … V_{D−1}, (α̃ slab, B_1, W_0 … W_{D−1})]
-    const cGrad = (r: { start: number }): KronSlabStep[] => (grad ? [{ kind: 'quad', mode: 1, input: D + 1, src: D, slabAxis: 0, start: r.start, outputscale: h.outputscale, eigInputs: w.map((_, d) => D + 2 + d) }] : []);
-    const c = await stage('c', t2.parts, r0, 0, rest.map((d) => v[d] as ArrayRef), (r) => [...rest.map((d, i): KronSlabStep => ({ kind: 'mode', mode: d, input: i + 1, transpose: false })), ...cGrad(r)],
-      (i) => (grad ? [tAlpha[i] as ArrayRef, (factors[1] as readonly ArrayRef[])[3] as ArrayRef, ...w] : []));
-    phase = 'finishing';
-    const fin = await kacts.kronFinish({
-      job: input, alphaParts: first(c), factors,
-      ...(grad ? { gradStats: { b: b.map((o) => o[2] as ArrayRef), c: c.map((o) => o[1] as ArrayRef) } } : {}),
-    });
+    const fin = await slabSolve(input.candidates[0] as KronHyper, '');
     phase = 'done';
     return { jobId: input.jobId, n: input.shape.reduce((x, y) => x * y, 1), route: 'slab', candidates: [fin.candidate], best: 0, shards: counters.shardsDone, bytesMoved, backends, workers, safeguards: fin.safeguards };
   } catch (e) {
