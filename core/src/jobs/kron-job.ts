@@ -52,7 +52,7 @@ export interface KronJobInput {
   readonly noiseVector?: ArrayRef;
   /** PCG stopping rule. */
   readonly cg?: { readonly tol: number; readonly maxIter: number };
-  /** Fit the hyperparameters of candidate 0 (the `kronFit` activity); the result holds the fitted candidate. */
+  /** Fit the hyperparameters from candidate 0 (direct route: the `kronFit` activity; slab route: the workflow drives the optimiser); the result holds the fitted candidate. */
   readonly fit?: { readonly optimizer: NonNullable<KronFitOptions['optimizer']>; readonly iters: number; readonly fixNoise: boolean };
   /** Heartbeat timeout of the long activities (PCG, fit). @default 30 s */
   readonly heartbeatTimeoutMs?: number;
