@@ -49,7 +49,8 @@ export function decodeCheckpoint(bytes: Uint8Array): EigenProCheckpoint {
   if (header.v !== 1 || header.lengths.length !== 4) throw new GramfleetError('JOB_FAILED', 'unreadable EigenPro checkpoint');
   let off = 4 + hl;
   const take = (len: number): ArrayBuffer => {
-    const b = bytes.slice(off, off + len).buffer;
+    // Uint8Array's slice copies; a Node Buffer's slice would be a view into a shared pool.
+    const b = Uint8Array.prototype.slice.call(bytes, off, off + len).buffer;
     off += len;
     return b;
   };
