@@ -155,3 +155,8 @@ export type { OpShard, OpShardPlan, OpShardPlanOptions } from './ops/shard-plan'
 export { DATAGEN_MAX_CHUNKS, DATAGEN_MAX_IN_FLIGHT, DATAGEN_MAX_SYSTEMS, DATAGEN_PAGE_FORMAT } from './datagen/paging';
 export type { DatagenActivities, DatagenPage, DatagenWorkflowResult } from './datagen/paging';
 export { EIGENPRO_EIGEN_TOL, eigenSolverFor, topOfFullEigh } from './eigenpro/setup';
+// --- EigenPro 3/4 on the cluster (ep3 branch) ---
+export { EIGENPRO_ARENA_BYTES, EIGENPRO_CENTERS_STREAM, EIGENPRO_JITTERS, exactProjectionBytes, exactProjectionMaxCenters, planEigenPro3, sampleCenterRows } from './eigenpro/ep3-plan';
+export type { EigenPro3Plan } from './eigenpro/ep3-plan';
+export { choleskySolveInPlace, createReferenceCompute3, trainEigenPro3 } from './eigenpro/ep3-train';
+export type { AuxPart, EigenPro3Compute, EigenPro3ProjectionSummary, ReferenceCompute3Data, Train3Options, Train3Result } from './eigenpro/ep3-train';
