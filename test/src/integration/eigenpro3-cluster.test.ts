@@ -10,7 +10,7 @@ import {
   Philox, compileEigenProParams, isGramfleetError, kernelMatmulReference, sampleCenterRows, trainEigenPro3Reference,
   type DenseRows, type EigenProJobResult, type EigenProProgressEvent,
 } from '@gramfleet/core';
-import type { EigenProJobSpec } from '@gramfleet/orchestrator';
+import { connect, type EigenProJobSpec } from '@gramfleet/orchestrator';
 import { startTestCluster, until, type TestCluster } from './harness';
 import { mnistDigits } from '../eigenpro/mnist-data';
 
@@ -111,6 +111,17 @@ describe('EigenPro 3/4 on a real cluster', () => {
     assert.equal(await codeOf({ ...noCenters, projection: 'exact' }), 'INPUT_INVALID:projection');
     assert.equal(await codeOf({ ...small, centersFile: { rows: 5, cols: d, data: new Float64Array(5 * d) } }), 'INPUT_INVALID:centers');
     assert.equal(await codeOf({ ...small, projection: 'exact', projectionInterval: 2 }), 'INPUT_INVALID:projectionInterval');
+    // Memory plan: with a 2 MB budget EigenPro 2's plan fits (1.64 MB) but the exact factor of
+    // 300 centers (24·300² bytes) does not; the error says how many centers would fit.
+    const tight = await connect({ dataDir: t.dir, startLocal: false, memoryBudgetBytes: 2_000_000 });
+    try {
+      let err: unknown;
+      try { await tight.submit({ ...small, centers: 300, projection: 'exact', shards: 2 }); } catch (e) { err = e; }
+      assert.ok(isGramfleetError(err) && err.code === 'INPUT_TOO_LARGE' && err.details['field'] === 'projection' && err.details['fitCenters'] === 288, String(err));
+      assert.match((err as Error).message, /would fit: centers <= 288, or projection eigenpro or delayed/);
+    } finally {
+      await tight.close();
+    }
   });
 
   it('a restarted orchestrator resumes from the checkpoint and reproduces the uninterrupted run', async () => {
