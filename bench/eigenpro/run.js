@@ -16,6 +16,11 @@
  *   scikit-learn-extra EigenProClassifier (bench/eigenpro/sklearn_extra_ref.py): one fit of
  *     EPOCHS epochs; time per epoch = fit time / EPOCHS.
  * Ratios: reference / ours for times (> 1 means gramfleet is faster). Prints JSON lines.
+ *
+ * EigenPro 3 mode (MODE=ep3; env CENTERS=10000 PROJECTION=exact, defaults EPOCHS=5 TARGET=0.88):
+ *   gramfleet trains on CENTERS centers sampled from the training rows with the given
+ *   projection; the side-by-side reference is bench/eigenpro/numpy_ep3.py (the same formulas
+ *   by hand: one Cholesky of K(Z, Z), cho_solve per batch); lines carry bench 'eigenpro3'.
  */
 const fs = require('node:fs');
 const os = require('node:os');
@@ -27,9 +32,14 @@ const { emit, runPython, unavailable } = require('../lib/common');
 const DIR = process.env.FMNIST_DIR ?? '/usr/share/datasets/fashion-mnist';
 const N_TRAIN = Number(process.env.N_TRAIN ?? 60000);
 const N_TEST = Number(process.env.N_TEST ?? 10000);
-const EPOCHS = Number(process.env.EPOCHS ?? 3);
+const MODE = process.env.MODE ?? 'ep2';
+const EP3 = MODE === 'ep3';
+const CENTERS = Number(process.env.CENTERS ?? 10000);
+const PROJECTION = process.env.PROJECTION ?? 'exact';
+const BENCH = EP3 ? 'eigenpro3' : 'eigenpro';
+const EPOCHS = Number(process.env.EPOCHS ?? (EP3 ? 5 : 3));
 const SIGMA = Number(process.env.SIGMA ?? 10);
-const TARGET = Number(process.env.TARGET ?? 0.895);
+const TARGET = Number(process.env.TARGET ?? (EP3 ? 0.88 : 0.895));
 const WORKERS = (process.env.WORKERS ?? '1,2').split(',').map(Number);
 const REF_TIMEOUT_S = Number(process.env.REF_TIMEOUT_S ?? 7200);
 
@@ -43,7 +53,7 @@ async function gramfleet(workers, data) {
   const fleet = await connect({ dataDir: dir, startLocal: false });
   try {
     const t0 = Date.now();
-    const h = await fleet.submit({ kind: 'eigenpro', ...data, kernel: 'laplacian', bandwidth: SIGMA, epochs: EPOCHS, shards: workers, featureDtype: 'f32', seed: 0 });
+    const h = await fleet.submit({ kind: 'eigenpro', ...data, kernel: 'laplacian', bandwidth: SIGMA, epochs: EPOCHS, shards: workers, featureDtype: 'f32', seed: 0, ...(EP3 ? { centers: CENTERS, projection: PROJECTION } : {}) });
     const epochs = [];
     let setup;
     let setupAt = null;
@@ -57,7 +67,7 @@ async function gramfleet(workers, data) {
     // Training time of an epoch without its scoring (numpy's epoch time excludes evaluation too).
     const tr = r.history.map((e, i) => ep[i] - (e.evalMs ?? 0) / 1000);
     const mean = (v) => (v.slice(1).length > 0 ? v.slice(1).reduce((a, b) => a + b, 0) / (v.length - 1) : v[0]);
-    return { epochS: mean(ep), epochTrainS: mean(tr), evalS: mean(r.history.map((e) => (e.evalMs ?? 0) / 1000)), setupS: setupAt, firstEpochS: ep[0], toTarget: hit ? hit.elapsedMs / 1000 : null, acc: r.history[r.history.length - 1].testAccuracy, setup: setup ?? r.setup, wall };
+    return { ...(EP3 ? { projection: r.projection } : {}), epochS: mean(ep), epochTrainS: mean(tr), evalS: mean(r.history.map((e) => (e.evalMs ?? 0) / 1000)), setupS: setupAt, firstEpochS: ep[0], toTarget: hit ? hit.elapsedMs / 1000 : null, acc: r.history[r.history.length - 1].testAccuracy, setup: setup ?? r.setup, wall };
   } finally {
     await fleet.close().catch(() => undefined);
     await cluster.stop();
@@ -67,31 +77,32 @@ async function gramfleet(workers, data) {
 
 async function main() {
   const load = execSync('uptime').toString().trim();
-  const common = { n_train: N_TRAIN, n_test: N_TEST, epochs: EPOCHS, sigma: SIGMA, target: TARGET, cores: os.cpus().length, load };
-  process.stdout.write(JSON.stringify({ bench: 'eigenpro', ...common }) + '\n');
+  const common = { n_train: N_TRAIN, n_test: N_TEST, epochs: EPOCHS, sigma: SIGMA, target: TARGET, cores: os.cpus().length, load, ...(EP3 ? { centers: CENTERS, projection: PROJECTION } : {}) };
+  process.stdout.write(JSON.stringify({ bench: BENCH, ...common }) + '\n');
   const [xtr, ytr, xte, yte] = await Promise.all(['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz', 't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'].map((f) => loadRows(path.join(DIR, f))));
   const data = { train: head(xtr, N_TRAIN), trainLabels: head(ytr, N_TRAIN), test: head(xte, N_TEST), testLabels: head(yte, N_TEST) };
   const ours = {};
   for (const w of WORKERS) {
     ours[w] = await gramfleet(w, data);
-    process.stdout.write(JSON.stringify({ bench: 'eigenpro', system: `gramfleet-${w}w`, ...ours[w], setup: { q: ours[w].setup.q, batch: ours[w].setup.batch } }) + '\n');
+    process.stdout.write(JSON.stringify({ bench: BENCH, system: `gramfleet-${w}w`, ...ours[w], setup: { q: ours[w].setup.q, batch: ours[w].setup.batch } }) + '\n');
   }
   const refs = {};
   if (process.env.SKIP_REF === undefined) {
     const args = [String(N_TRAIN), String(N_TEST), String(SIGMA), String(EPOCHS), String(TARGET)];
-    refs.numpy = unavailable('scipy', 'scipy') ?? runPython(path.join(__dirname, 'numpy_ep2.py'), args, REF_TIMEOUT_S * 1000);
+    if (EP3) refs.numpy = unavailable('scipy', 'scipy') ?? runPython(path.join(__dirname, 'numpy_ep3.py'), [...args, String(CENTERS)], REF_TIMEOUT_S * 1000);
+    else refs.numpy = unavailable('scipy', 'scipy') ?? runPython(path.join(__dirname, 'numpy_ep2.py'), args, REF_TIMEOUT_S * 1000);
     const why = unavailable('scikit-learn-extra', 'sklearn');
-    refs.sklearn = why !== null ? { error: why } : runPython(path.join(__dirname, 'sklearn_extra_ref.py'), args, REF_TIMEOUT_S * 1000);
-    for (const [k, v] of Object.entries(refs)) process.stdout.write(JSON.stringify({ bench: 'eigenpro', system: k, ...(typeof v === 'string' ? { error: v } : v) }) + '\n');
+    if (!EP3) refs.sklearn = why !== null ? { error: why } : runPython(path.join(__dirname, 'sklearn_extra_ref.py'), args, REF_TIMEOUT_S * 1000);
+    for (const [k, v] of Object.entries(refs)) process.stdout.write(JSON.stringify({ bench: BENCH, system: k, ...(typeof v === 'string' ? { error: v } : v) }) + '\n');
   }
   for (const w of WORKERS) {
     const o = ours[w];
     for (const [k, v] of Object.entries(refs)) {
       const ok = typeof v === 'object' && v.error === undefined;
-      emit('eigenpro', `time per epoch, gramfleet ${w}w vs ${k}`, o.epochS, ok ? v.epoch_s : NaN, 's', { note: ok ? undefined : (v.error ?? v) });
-      emit('eigenpro', `time per epoch without scoring, gramfleet ${w}w vs ${k}`, o.epochTrainS, ok ? v.epoch_s : NaN, 's', { note: ok ? undefined : (v.error ?? v) });
-      emit('eigenpro', `setup, gramfleet ${w}w vs ${k}`, o.setupS, ok ? v.setup_s : NaN, 's', { note: ok ? undefined : (v.error ?? v) });
-      emit('eigenpro', `time to ${TARGET} test acc, gramfleet ${w}w vs ${k}`, o.toTarget ?? NaN, ok && v.time_to_target_s !== null ? v.time_to_target_s : NaN, 's', { note: o.toTarget === null || !ok || v.time_to_target_s === null ? `target not reached by ${o.toTarget === null ? 'gramfleet' : k} in ${EPOCHS} epochs (final acc ours ${o.acc}, ${k} ${ok ? v.final_test_acc : 'n/a'})` : undefined });
+      emit(BENCH, `time per epoch, gramfleet ${w}w vs ${k}`, o.epochS, ok ? v.epoch_s : NaN, 's', { note: ok ? undefined : (v.error ?? v) });
+      emit(BENCH, `time per epoch without scoring, gramfleet ${w}w vs ${k}`, o.epochTrainS, ok ? v.epoch_s : NaN, 's', { note: ok ? undefined : (v.error ?? v) });
+      emit(BENCH, `setup, gramfleet ${w}w vs ${k}`, o.setupS, ok ? v.setup_s : NaN, 's', { note: ok ? undefined : (v.error ?? v) });
+      emit(BENCH, `time to ${TARGET} test acc, gramfleet ${w}w vs ${k}`, o.toTarget ?? NaN, ok && v.time_to_target_s !== null ? v.time_to_target_s : NaN, 's', { note: o.toTarget === null || !ok || v.time_to_target_s === null ? `target not reached by ${o.toTarget === null ? 'gramfleet' : k} in ${EPOCHS} epochs (final acc ours ${o.acc}, ${k} ${ok ? v.final_test_acc : 'n/a'})` : undefined });
     }
   }
 }

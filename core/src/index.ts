@@ -162,3 +162,8 @@ export { factorDerivativeBasis, kronGradientFromSums } from './kron/gp';
 export type { KronGradientSums } from './kron/gp';
 export { fitKronSteps } from './kron/optimize';
 export type { KronLmlEval } from './kron/optimize';
+// --- EigenPro 3/4 on the cluster (ep3 branch) ---
+export { EIGENPRO_ARENA_BYTES, EIGENPRO_CENTERS_STREAM, EIGENPRO_JITTERS, exactProjectionBytes, exactProjectionMaxCenters, planEigenPro3, sampleCenterRows } from './eigenpro/ep3-plan';
+export type { EigenPro3Plan } from './eigenpro/ep3-plan';
+export { choleskySolveInPlace, createReferenceCompute3, trainEigenPro3 } from './eigenpro/ep3-train';
+export type { AuxPart, EigenPro3Compute, EigenPro3ProjectionSummary, ReferenceCompute3Data, Train3Options, Train3Result } from './eigenpro/ep3-train';

@@ -27,6 +27,8 @@ export interface EigenPro3Input {
   /** Centers p × d. */
   readonly z: Float64Array;
   readonly params: CompiledEigenProParams;
+  /** ε added to the diagonal of K(Z, Z) before the Cholesky. @default 0 */
+  readonly jitter?: number;
 }
 
 /** Solves L Lᵀ θ = h in place (h is p × c). */
@@ -64,7 +66,9 @@ export async function trainEigenPro3Reference(inp: EigenPro3Input): Promise<{ a:
   for (let i = 0; i < p; i++) for (let k = 0; k < q1; k++) f[i * q1 + k] = (f[i * q1 + k] as number) * (setup.d[k] as number);
   const eye = new Float64Array(p * p);
   for (let i = 0; i < p; i++) eye[i * p + i] = 1;
-  const l = choleskyReference(p, kernelMatmulReference(kernel, sg, d, z, null, p, z, p, eye, p), 'centers');
+  const kzz = kernelMatmulReference(kernel, sg, d, z, null, p, z, p, eye, p);
+  for (let i = 0; i < p; i++) kzz[i * p + i] = (kzz[i * p + i] as number) + (inp.jitter ?? 0);
+  const l = choleskyReference(p, kzz, 'centers');
   const a = new Float64Array(p * c);
   const m = setup.batch;
   for (let epoch = 0; epoch < params.epochs; epoch++) {

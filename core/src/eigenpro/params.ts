@@ -47,10 +47,21 @@ export interface EigenProParams {
   readonly trainEvalRows?: number;
   /** @default 'classification' */
   readonly task?: (typeof EIGENPRO_TASKS)[number];
-  /** EigenPro 3 projection when centers differ from the training points. @default 'exact' */
+  /**
+   * EigenPro 3 projection when centers differ from the training points: `exact` (Cholesky of
+   * K(Z, Z) every batch), `eigenpro` (EigenPro 2 iterations on the centers, inexact) or
+   * `delayed` (EigenPro 4: project every `projectionInterval` batches).
+   * @default 'exact' when the Cholesky of K(Z, Z) fits the memory plan, else 'eigenpro'
+   */
   readonly projection?: (typeof EIGENPRO_PROJECTIONS)[number];
   /** Feature dtype on the workers (f32 halves traffic and cache; distances stay f64). @default 'f64' */
   readonly featureDtype?: 'f64' | 'f32';
+  /** EigenPro 3: train on this many centers sampled (seeded, without replacement) from the training rows. */
+  readonly centers?: number;
+  /** EigenPro 4 (`delayed`): batches between projections T. @default max(1, round(p / m)) */
+  readonly projectionInterval?: number;
+  /** `eigenpro` projection (and `delayed` when it cannot factor): EigenPro 2 passes over the centers per projection. @default 2 */
+  readonly projectionEpochs?: number;
 }
 
 /** Validated EigenPro parameters. */
@@ -70,8 +81,12 @@ export interface CompiledEigenProParams {
   readonly checkpointEvery: number;
   readonly trainEvalRows: number;
   readonly task: (typeof EIGENPRO_TASKS)[number];
-  readonly projection: (typeof EIGENPRO_PROJECTIONS)[number];
+  /** The projection asked for; undefined = picked by the memory plan (see {@link EigenProParams.projection}). */
+  readonly projection: (typeof EIGENPRO_PROJECTIONS)[number] | undefined;
   readonly featureDtype: 'f64' | 'f32';
+  readonly centers: number | undefined;
+  readonly projectionInterval: number | undefined;
+  readonly projectionEpochs: number;
 }
 
 /** Validates parameters; throws a typed error naming the field and its bound. */
@@ -80,6 +95,7 @@ export function compileEigenProParams(p: EigenProParams): CompiledEigenProParams
   const kernel: KernelFunction = k === 'matern' ? 'matern12' : k;
   if (!(KERNEL_FUNCTIONS as readonly string[]).includes(kernel)) throw new GramfleetError('INPUT_INVALID', `kernel ${k} is not supported`, { field: 'kernel' });
   const opt = <T>(v: T | undefined, f: (v: T) => number): number | undefined => (v === undefined ? undefined : f(v));
+  const opt2 = <T, U>(v: T | undefined, f: (v: T) => U): U | undefined => (v === undefined ? undefined : f(v));
   return Object.freeze({
     kernel,
     bandwidth: num('bandwidth', p.bandwidth, { min: 0, minExclusive: true }),
@@ -96,8 +112,11 @@ export function compileEigenProParams(p: EigenProParams): CompiledEigenProParams
     checkpointEvery: int('checkpointEvery', p.checkpointEvery ?? 10, 1, 1 << 30),
     trainEvalRows: int('trainEvalRows', p.trainEvalRows ?? 2000, 0, 1 << 30),
     task: oneOf('task', p.task ?? 'classification', EIGENPRO_TASKS),
-    projection: oneOf('projection', p.projection ?? 'exact', EIGENPRO_PROJECTIONS),
+    projection: opt2(p.projection, (v) => oneOf('projection', v, EIGENPRO_PROJECTIONS)),
     featureDtype: oneOf('featureDtype', p.featureDtype ?? 'f64', ['f64', 'f32'] as const),
+    centers: opt(p.centers, (v) => int('centers', v, 1, 1 << 30)),
+    projectionInterval: opt(p.projectionInterval, (v) => int('projectionInterval', v, 1, 1 << 30)),
+    projectionEpochs: int('projectionEpochs', p.projectionEpochs ?? 2, 1, 1000),
   });
 }
 

@@ -6,6 +6,8 @@
 import type { ArrayRef } from '../array';
 import type { CompiledEigenProParams, EigenProDataShape } from '../eigenpro/params';
 import type { EpochMetrics } from '../eigenpro/train';
+import type { EigenPro3Plan } from '../eigenpro/ep3-plan';
+import type { EigenPro3ProjectionSummary } from '../eigenpro/ep3-train';
 import type { WorkerClass } from '../protocol';
 
 /** Input of the EigenPro workflow and its training activity. */
@@ -24,6 +26,10 @@ export interface EigenProJobInput {
   readonly timeoutMs: number;
   /** Heartbeat timeout of the training activity, ms. @default 15000 */
   readonly heartbeatTimeoutMs?: number;
+  /** EigenPro 3/4: the centers Z (p × d, f64); absent for EigenPro 2 (centers = training rows). */
+  readonly centers?: ArrayRef;
+  /** EigenPro 3/4: the projection picked before scheduling. */
+  readonly projection?: EigenPro3Plan;
 }
 
 /** What the setup picked (reported to the user). */
@@ -42,7 +48,7 @@ export interface EigenProSetupSummary {
 
 /** A progress event, published once per epoch (and once after the setup). */
 export type EigenProProgressEvent =
-  | { readonly kind: 'setup'; readonly jobId: string; readonly setup: EigenProSetupSummary; readonly batchesPerEpoch: number }
+  | { readonly kind: 'setup'; readonly jobId: string; readonly setup: EigenProSetupSummary; readonly batchesPerEpoch: number; readonly projection?: EigenPro3ProjectionSummary }
   | ({ readonly kind: 'epoch'; readonly jobId: string; readonly epochs: number } & EpochMetrics)
   | { readonly kind: 'checkpoint'; readonly jobId: string; readonly epoch: number; readonly batch: number }
   | { readonly kind: 'resumed'; readonly jobId: string; readonly epoch: number; readonly batch: number; readonly attempt: number };
@@ -69,6 +75,8 @@ export interface EigenProJobResult {
   /** Shard tasks per worker (from the task stats). */
   readonly workers: Readonly<Record<string, number>>;
   readonly trainMs: number;
+  /** EigenPro 3/4: the projection that ran (solver, interval T, jitter of the factor). */
+  readonly projection?: EigenPro3ProjectionSummary;
 }
 
 /** The EigenPro activity (implemented in orchestrator/). Names are part of history: add, never rename. */

@@ -18,12 +18,14 @@ import type { ActivityDeps } from '../activities';
 import { toFailure } from '../activities';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint';
 import { createDispatcher, type Dispatcher, type RoundTask } from './dispatch';
+import { trainEigenPro3Cluster } from './ep3-activity';
 
 /** Builds the EigenPro activities over the same dependencies as the cluster activities. */
 export function createEigenProActivities(deps: ActivityDeps): EigenProActivities {
   return {
     async trainEigenPro(input: EigenProJobInput): Promise<EigenProJobResult> {
       try {
+        if (input.centers !== undefined) return await trainEigenPro3Cluster(deps, input);
         return await train(deps, input);
       } catch (e) {
         throw toFailure(e);

@@ -22,6 +22,8 @@ export const EIGENPRO_USAGE = `  gramfleet eigenpro --train X(.npy|idx|csv) --tr
                 --kernel laplacian|gaussian|matern|matern32|matern52|cauchy --bandwidth σ [--epochs E]
                 [--batch m] [--step η] [--q q] [--subsample s] [--seed s] [--shards k] [--f32]
                 [--task classification|regression] [--workers N] --out model.npz [--json]
+                [--centers p | --centers-file Z(.npy|idx|csv)] [--projection exact|eigenpro|delayed]
+                [--projection-interval T]   (EigenPro 3/4: a model on p centers)
   gramfleet predict --model model.npz --x X(.npy|idx|csv) --out yhat.npy [--json]`;
 
 function num(name: string, s: string | undefined): number | undefined {
@@ -35,7 +37,7 @@ function fmtEvent(e: EigenProProgressEvent): string | undefined {
   switch (e.kind) {
     case 'setup': {
       const s = e.setup;
-      return `setup: s=${s.s} q=${s.q}${s.given.q ? ' (given)' : ''} batch=${s.batch}${s.given.batch ? ' (given)' : ''} step=${s.step.toPrecision(4)}${s.given.step ? ' (given)' : ''} λ1=${(s.topEigenvalues[0] ?? 0).toPrecision(4)} λq=${s.lambdaQ.toPrecision(4)}, ${e.batchesPerEpoch} batches/epoch`;
+      return `setup: s=${s.s} q=${s.q}${s.given.q ? ' (given)' : ''} batch=${s.batch}${s.given.batch ? ' (given)' : ''} step=${s.step.toPrecision(4)}${s.given.step ? ' (given)' : ''} λ1=${(s.topEigenvalues[0] ?? 0).toPrecision(4)} λq=${s.lambdaQ.toPrecision(4)}, ${e.batchesPerEpoch} batches/epoch${e.projection === undefined ? '' : `\nprojection: ${e.projection.projection} on ${e.projection.centers} centers (${e.projection.reason}), solver ${e.projection.solver}${e.projection.jitter !== undefined ? ` jitter ${e.projection.jitter}` : ''}${e.projection.interval > 1 ? `, every ${e.projection.interval} batches` : ''}`}`;
     }
     case 'epoch': {
       const parts = [`epoch ${e.epoch}/${e.epochs}`];
@@ -61,15 +63,13 @@ export async function eigenProCommand(args: string[]): Promise<number> {
       step: { type: 'string' }, q: { type: 'string' }, subsample: { type: 'string' }, seed: { type: 'string' }, shards: { type: 'string' },
       f32: { type: 'boolean' }, task: { type: 'string' }, workers: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean' },
       'data-dir': { type: 'string' }, centers: { type: 'string' }, 'centers-file': { type: 'string' }, projection: { type: 'string' },
+      'projection-interval': { type: 'string' },
     },
   });
   const need = (k: string, x: string | undefined): string => {
     if (x === undefined) throw new GramfleetError('INPUT_INVALID', `--${k} is required`, { field: k });
     return x;
   };
-  if (v.centers !== undefined || v['centers-file'] !== undefined) {
-    throw new GramfleetError('INPUT_INVALID', '--centers/--centers-file (EigenPro 3) are not implemented yet; centers are the training rows (EigenPro 2)', { field: 'centers' });
-  }
   const out = need('out', v.out);
   type NumKey = 'epochs' | 'batchSize' | 'stepSize' | 'q' | 'subsampleSize' | 'seed' | 'shards';
   const opt = (name: string, key: NumKey, s: string | undefined): Partial<Record<NumKey, number>> => (s === undefined ? {} : { [key]: num(name, s) as number });
@@ -81,6 +81,9 @@ export async function eigenProCommand(args: string[]): Promise<number> {
     ...opt('subsample', 'subsampleSize', v.subsample), ...opt('seed', 'seed', v.seed), ...opt('shards', 'shards', v.shards),
     ...(v.f32 === true ? { featureDtype: 'f32' as const } : {}), ...(v.task !== undefined ? { task: v.task as EigenProJobSpec['task'] & string } : {}),
     ...(v.projection !== undefined ? { projection: v.projection as EigenProJobSpec['projection'] & string } : {}),
+    ...(v.centers !== undefined ? { centers: num('centers', v.centers) as number } : {}),
+    ...(v['centers-file'] !== undefined ? { centersFile: v['centers-file'] } : {}),
+    ...(v['projection-interval'] !== undefined ? { projectionInterval: num('projection-interval', v['projection-interval']) as number } : {}),
   };
   const fleet = await connect({
     ...(v['data-dir'] !== undefined ? { dataDir: v['data-dir'] } : {}),
@@ -106,7 +109,7 @@ export async function eigenProCommand(args: string[]): Promise<number> {
       centers_digest: { dtype: 'unicode', itemSize: 64, shape: [], data: [r.centers.digest] },
     });
     const last = r.history[r.history.length - 1];
-    const summary = { jobId: r.jobId, out: path.resolve(out), setup: r.setup, final: last, workers: Object.keys(r.workers).length, attempt: r.attempt, wallMs: Date.now() - t0 };
+    const summary = { jobId: r.jobId, out: path.resolve(out), setup: r.setup, ...(r.projection !== undefined ? { projection: r.projection } : {}), final: last, workers: Object.keys(r.workers).length, attempt: r.attempt, wallMs: Date.now() - t0 };
     if (json) process.stdout.write(JSON.stringify({ kind: 'result', ...summary }) + '\n');
     else process.stdout.write(`final: ${last === undefined ? '' : fmtEvent({ kind: 'epoch', jobId: r.jobId, epochs: r.history.length, ...last })}\nwrote ${summary.out}\n`);
     return 0;

@@ -7,8 +7,8 @@ import { randomBytes } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { DeliverPolicy } from '@nats-io/jetstream';
 import {
-  GramfleetError, checkEigenProData, compileEigenProParams, num, planEigenProMemory, resultSubject,
-  type DenseRows, type EigenProJobInput, type EigenProJobResult, type EigenProParams, type EigenProProgressEvent, type WorkerClass,
+  GramfleetError, checkEigenProData, compileEigenProParams, num, planEigenPro3, planEigenProMemory, resultSubject, sampleCenterRows,
+  type CompiledEigenProParams, type DenseRows, type EigenProJobInput, type EigenProJobResult, type EigenProParams, type EigenProProgressEvent, type WorkerClass,
 } from '@gramfleet/core';
 import type { ArrayStore, DataPlane } from '@gramfleet/workers';
 import { loadRows } from './data-files';
@@ -30,6 +30,8 @@ export interface EigenProJobSpec extends EigenProParams {
   readonly timeoutMs?: number;
   /** Heartbeat timeout of the training activity, ms. @default 15000 */
   readonly heartbeatTimeoutMs?: number;
+  /** EigenPro 3: the centers Z (p × d), a file path (IDX, `.npy`, CSV) or rows in memory; or give `centers: p` to sample them. */
+  readonly centersFile?: string | DenseRows;
 }
 
 /** A submitted EigenPro job. */
@@ -64,6 +66,25 @@ function classIds(field: string, y: DenseRows): DenseRows {
   return { rows: y.rows, cols: 1, data: out };
 }
 
+/**
+ * EigenPro 3 centers of a spec: `centersFile` as given, or `centers: p` training rows sampled
+ * without replacement from (seed); undefined for EigenPro 2. Throws before anything is scheduled.
+ */
+async function centersOf(spec: EigenProJobSpec, params: CompiledEigenProParams, x: DenseRows): Promise<DenseRows | undefined> {
+  if (spec.centersFile !== undefined && params.centers !== undefined) throw new GramfleetError('INPUT_INVALID', 'give centers (a count to sample) or centersFile, not both', { field: 'centers' });
+  if (spec.centersFile === undefined && params.centers === undefined) {
+    if (params.projection !== undefined || params.projectionInterval !== undefined) throw new GramfleetError('INPUT_INVALID', 'projection applies to EigenPro 3: give centers (a count) or centersFile', { field: 'projection' });
+    return undefined;
+  }
+  if (params.projectionInterval !== undefined && params.projection !== 'delayed') throw new GramfleetError('INPUT_INVALID', `projectionInterval applies to projection delayed, got projection ${params.projection ?? '(default)'}`, { field: 'projectionInterval' });
+  if (spec.centersFile !== undefined) return rowsOf('centersFile', spec.centersFile);
+  const rows = sampleCenterRows(x.rows, params.centers as number, params.seed);
+  const d = x.cols;
+  const data = new Float64Array(rows.length * d);
+  for (let i = 0; i < rows.length; i++) for (let k = 0; k < d; k++) data[i * d + k] = x.data[(rows[i] as number) * d + k] as number;
+  return { rows: rows.length, cols: d, data };
+}
+
 /** Validates a spec, plans memory and uploads the arrays; nothing is scheduled when this throws. */
 export async function prepareEigenPro(spec: EigenProJobSpec, store: ArrayStore, budgetBytes: number, workers: number): Promise<EigenProJobInput> {
   const params0 = compileEigenProParams(spec);
@@ -80,10 +101,12 @@ export async function prepareEigenPro(spec: EigenProJobSpec, store: ArrayStore, 
     y = classIds('trainLabels', y);
     if (yTest !== undefined) yTest = classIds('testLabels', yTest);
   }
+  const centers = await centersOf(spec, params0, x);
   // Model shards: one per registered worker unless given.
-  const params = spec.shards === undefined ? compileEigenProParams({ ...spec, shards: Math.max(1, Math.min(workers, x.rows)) }) : params0;
-  const shape = checkEigenProData({ x, y, ...(xTest !== undefined ? { xTest } : {}), ...(yTest !== undefined ? { yTest } : {}) }, params);
+  const params = spec.shards === undefined ? compileEigenProParams({ ...spec, shards: Math.max(1, Math.min(workers, centers?.rows ?? x.rows)) }) : params0;
+  const shape = checkEigenProData({ x, y, ...(xTest !== undefined ? { xTest } : {}), ...(yTest !== undefined ? { yTest } : {}), ...(centers !== undefined ? { centers } : {}) }, params);
   planEigenProMemory(shape, params, budgetBytes);
+  const projection = centers !== undefined ? planEigenPro3(shape, params, budgetBytes) : undefined;
   const f64 = (r: DenseRows): Float64Array => (r.data instanceof Float64Array ? r.data : Float64Array.from(r.data));
   const xRef = await store.put({ dtype: 'f64', shape: [x.rows, x.cols], data: f64(x) });
   const yRef = params.task === 'classification'
@@ -98,7 +121,8 @@ export async function prepareEigenPro(spec: EigenProJobSpec, store: ArrayStore, 
         : await store.put({ dtype: 'f64', shape: [yTest.rows, yTest.cols], data: f64(yTest) }),
     };
   }
-  return { jobId, params, shape, x: xRef, y: yRef, ...testRefs, cls: spec.backend ?? 'wasm', timeoutMs, heartbeatTimeoutMs };
+  const ep3 = centers !== undefined && projection !== undefined ? { centers: await store.put({ dtype: 'f64', shape: [centers.rows, centers.cols], data: f64(centers) }), projection } : {};
+  return { jobId, params, shape, x: xRef, y: yRef, ...testRefs, cls: spec.backend ?? 'wasm', timeoutMs, heartbeatTimeoutMs, ...ep3 };
 }
 
 /** Starts the workflow of a prepared job. */

@@ -89,6 +89,42 @@ describe('gramfleet eigenpro / predict CLI against a real cluster', () => {
     assert.ok(result.final.testAccuracy >= 0.6, `test accuracy ${result.final.testAccuracy}`);
   });
 
+  it('EigenPro 3: --centers-file Z.npy --projection exact writes a model on Z, predict reproduces it; a centers file with the wrong d exits 1', async () => {
+    const f = (name: string): string => path.join(t.dir, name);
+    const p = 40;
+    const z = xtr.slice(0, p * d).map((v, i) => v + 0.01 * ((i % 7) - 3));
+    await writeNpy(f('z.npy'), { dtype: 'f64', shape: [p, d], data: z });
+    await writeNpy(f('zbad.npy'), { dtype: 'f64', shape: [p, d + 1], data: new Float64Array(p * (d + 1)) });
+    const bad = await cli(['eigenpro', '--data-dir', t.dir, '--train', f('xtr.npy'), '--train-labels', f('ytr.npy'), '--bandwidth', String(sigma), '--centers-file', f('zbad.npy'), '--out', f('bad3.npz')]);
+    assert.equal(bad.code, 1, bad.stderr);
+    assert.match(bad.stderr, /INPUT_SHAPE_MISMATCH.*centers/);
+    const train = await cli([
+      'eigenpro', '--data-dir', t.dir, '--train', f('xtr.npy'), '--train-labels', f('ytr.npy'), '--test', f('xte.npy'), '--test-labels', f('yte.npy'),
+      '--kernel', 'laplacian', '--bandwidth', String(sigma), '--epochs', '3', '--seed', '2', '--shards', '2', '--centers-file', f('z.npy'), '--projection', 'exact',
+      '--out', f('model3.npz'), '--json',
+    ]);
+    assert.equal(train.code, 0, `eigenpro exited ${train.code}: ${train.stderr}`);
+    const lines = train.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const setup = lines.find((l) => l['kind'] === 'setup') as { projection?: { projection: string; solver: string; jitter: number } } | undefined;
+    assert.equal(setup?.projection?.projection, 'exact', 'the setup line reports the projection');
+    assert.equal(setup?.projection?.solver, 'cholesky');
+    const result = lines.find((l) => l['kind'] === 'result') as { final: { testAccuracy: number } } | undefined;
+    assert.ok(result !== undefined, 'a result line');
+    const model = await readNpz(f('model3.npz'));
+    const centers = numeric(model['centers'], 'centers');
+    const coef = numeric(model['coefficients'], 'coefficients');
+    assert.deepEqual(Array.from(centers.data as Float64Array), Array.from(z), 'the model holds the given centers');
+    assert.deepEqual(coef.shape, [p, c]);
+    const pred = await cli(['predict', '--model', f('model3.npz'), '--x', f('xte.npy'), '--out', f('yhat3.npy')]);
+    assert.equal(pred.code, 0, pred.stderr);
+    const yhat = numeric(await readNpy(f('yhat3.npy')), 'yhat');
+    const want = kernelMatmulReference('laplacian', sigma, d, xte, null, nt, z, p, coef.data as Float64Array, c);
+    let num = 0, den = 0;
+    for (let i = 0; i < want.length; i++) { num += ((yhat.data[i] as number) - (want[i] as number)) ** 2; den += (want[i] as number) ** 2; }
+    assert.ok(Math.sqrt(num / den) <= 1e-10, `predict vs reference relative error ${Math.sqrt(num / den)}`);
+    assert.equal(accuracy(yhat.data as Float64Array, yte, c), result.final.testAccuracy);
+  });
+
   it('refuses a bad bandwidth with a typed error and exit code 1, before training', async () => {
     const f = (name: string): string => path.join(t.dir, name);
     const r = await cli(['eigenpro', '--data-dir', t.dir, '--train', f('xtr.npy'), '--train-labels', f('ytr.npy'), '--bandwidth', '0', '--out', f('bad.npz')]);
