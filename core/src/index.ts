@@ -155,3 +155,7 @@ export type { OpShard, OpShardPlan, OpShardPlanOptions } from './ops/shard-plan'
 export { DATAGEN_MAX_CHUNKS, DATAGEN_MAX_IN_FLIGHT, DATAGEN_MAX_SYSTEMS, DATAGEN_PAGE_FORMAT } from './datagen/paging';
 export type { DatagenActivities, DatagenPage, DatagenWorkflowResult } from './datagen/paging';
 export { EIGENPRO_EIGEN_TOL, eigenSolverFor, topOfFullEigh } from './eigenpro/setup';
+// krylov dense backend (datagen): interface and float64 reference; workers inject the wasm one
+export { jsKrylovDense } from './datagen/krylov-dense';
+export type { KrylovBlock, KrylovDense, KrylovDenseFactory } from './datagen/krylov-dense';
+export { recycleRows } from './ops/datagen-solve';
