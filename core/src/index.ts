@@ -159,3 +159,5 @@ export { EIGENPRO_EIGEN_TOL, eigenSolverFor, topOfFullEigh } from './eigenpro/se
 export { jsKrylovDense } from './datagen/krylov-dense';
 export type { KrylovBlock, KrylovDense, KrylovDenseFactory } from './datagen/krylov-dense';
 export { recycleRows } from './ops/datagen-solve';
+export { checkDatagenBounds } from './datagen/paging';
+export type { DatagenRunParams } from './campaign/workloads';

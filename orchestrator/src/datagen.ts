@@ -11,8 +11,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import {
-  DATAGEN_MAX_CHUNKS, DATAGEN_MAX_IN_FLIGHT, DATAGEN_MAX_SYSTEMS, type DatagenWorkflowResult,
-  GramfleetError, compileDatagenParams, csrMatvec, generateInstance, instanceFeatures, ndarray, num, pdeSpecOf, sortInstances,
+  DATAGEN_MAX_SYSTEMS, type DatagenWorkflowResult,
+  GramfleetError, checkDatagenBounds, compileDatagenParams, csrMatvec, generateInstance, instanceFeatures, ndarray, num, pdeSpecOf, sortInstances,
   type ArrayRef, type DatagenJobInput, type DatagenJobResult, type DatagenParams, type DatagenProgress, type NdArray, type WorkerClass,
 } from '@gramfleet/core';
 import type { ArrayStore } from '@gramfleet/workers';
@@ -65,17 +65,7 @@ export interface DatagenDeps {
 /** Validates, sorts and chunks; throws typed `INPUT_*` errors before anything is scheduled. */
 export function prepareDatagen(spec: DatagenJobSpec): DatagenJobInput {
   const params = compileDatagenParams(spec);
-  if (params.count > DATAGEN_MAX_COUNT) {
-    throw new GramfleetError('INPUT_TOO_LARGE', `count must be <= ${DATAGEN_MAX_COUNT} per job (the chain is the workflow's input payload), got ${params.count}; split the campaign into several jobs`, { field: 'count', bound: DATAGEN_MAX_COUNT, value: params.count });
-  }
-  const nChunks = Math.ceil(params.count / params.chunkSize);
-  if (nChunks > DATAGEN_MAX_CHUNKS) {
-    throw new GramfleetError('INPUT_TOO_LARGE', `chunkSize must be >= ${Math.ceil(params.count / DATAGEN_MAX_CHUNKS)} for count ${params.count} (at most ${DATAGEN_MAX_CHUNKS} chunks, one page reference each), got ${params.chunkSize}`, { field: 'chunkSize', bound: DATAGEN_MAX_CHUNKS, value: nChunks });
-  }
-  const lanes = Math.min(params.window, nChunks);
-  if (lanes * params.chunkSize > DATAGEN_MAX_IN_FLIGHT) {
-    throw new GramfleetError('INPUT_TOO_LARGE', `min(window, chunks) × chunkSize must be <= ${DATAGEN_MAX_IN_FLIGHT} (unpaged outcomes the workflow holds), got ${lanes} × ${params.chunkSize}`, { field: 'chunkSize', bound: DATAGEN_MAX_IN_FLIGHT, value: lanes * params.chunkSize });
-  }
+  checkDatagenBounds(params);
   const timeoutMs = num('timeoutMs', spec.timeoutMs ?? 24 * 3600_000, { min: 1000 });
   const pspec = pdeSpecOf(params);
   const features = Array.from({ length: params.count }, (_, i) => instanceFeatures(pspec, i));

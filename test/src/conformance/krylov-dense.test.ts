@@ -1,5 +1,10 @@
 import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import { kernelsWasmPath } from '@gramfleet/wasm';
+import { kernelsFmaWasmPath, relaxedSimdAvailable, relaxedSimdNodeArgs } from '@gramfleet/workers/dist/backends/wasm/kernel-module';
 import {
   OPS, compileDatagenParams, csrMatvec, datagenSolve, gcrodr, generateInstance, buildPreconditioner, isGramfleetError, jsKrylovDense, pdeSpecOf,
   type KrylovBlock, type KrylovDense, type NdArray,
@@ -173,4 +178,43 @@ describe('krylov dense backend conformance (wasm vs float64 reference)', () => {
     const twice: NdArray[] = await runOp(reg, 'wasm', op, attrs, [out[1] as NdArray]);
     again.forEach((o, i) => assert.deepEqual(twice[i]?.data, o.data, `deterministic output ${i}`));
   });
+
+  it('the FMA and the plain kernel builds give byte-identical datagen solutions (a retried shard writes the same bytes on either)', { skip: fmaSkip() }, () => {
+    // A sorted-chain Helmholtz solve carrying U, hashed; run here on the plain build and in a
+    // child process on the FMA build (started as the launcher starts workers).
+    const script = `
+      const fs = require('node:fs');
+      const { createHash } = require('node:crypto');
+      const core = require(${JSON.stringify(require.resolve('@gramfleet/core'))});
+      const { WasmArena } = require(${JSON.stringify(require.resolve('@gramfleet/workers/dist/backends/wasm/arena'))});
+      const { createWasmKrylovDense } = require(${JSON.stringify(require.resolve('@gramfleet/workers/dist/backends/wasm/krylov-dense'))});
+      const file = process.argv[1];
+      const arena = new WasmArena(new WebAssembly.Module(fs.readFileSync(file)));
+      const params = core.compileDatagenParams({ pde: 'helmholtz', grid: 18, count: 3, seed: 2, restart: 20, recycle: 8 });
+      let rec = [];
+      const h = createHash('sha256');
+      for (let i = 0; i < 3; i++) {
+        arena.reset();
+        const out = core.datagenSolve({ params, index: i }, rec, createWasmKrylovDense(arena));
+        for (const o of out) h.update(new Uint8Array(o.data.buffer, o.data.byteOffset, o.data.byteLength));
+        rec = core.recycleRows(out[1]);
+      }
+      process.stdout.write(h.digest('hex'));`;
+    const run = (file: string, args: string[]): string => {
+      const r = spawnSync(process.execPath, [...args, '-e', script, file], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      return r.stdout.trim();
+    };
+    const plain = run(kernelsWasmPath, []);
+    const fma = run(kernelsFmaWasmPath, relaxedSimdAvailable() ? [] : relaxedSimdNodeArgs());
+    assert.match(plain, /^[0-9a-f]{64}$/);
+    assert.equal(fma, plain);
+    assert.notEqual(plain, createHash('sha256').digest('hex'));
+  });
 });
+
+function fmaSkip(): string | false {
+  if (!fs.existsSync(kernelsFmaWasmPath)) return `skipped: ${kernelsFmaWasmPath} is missing (scripts/setup.sh builds it)`;
+  if (!relaxedSimdAvailable() && relaxedSimdNodeArgs().length === 0) return 'skipped: this Node accepts relaxed SIMD neither by default nor with --experimental-wasm-relaxed-simd';
+  return false;
+}

@@ -16,6 +16,8 @@ import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { datagenSolve, decodeNpy, isGramfleetError, type DatagenJobResult, type DatagenWorkflowResult } from '@gramfleet/core';
 import { prepareDatagen, readCsrNpz, type DatagenJobSpec, type DatasetManifest } from '@gramfleet/orchestrator';
+import { kernelsWasmPath } from '@gramfleet/wasm';
+import { WasmArena, createWasmKrylovDense } from '@gramfleet/workers';
 import { startTestCluster, until, type TestCluster } from './harness';
 
 const suffix = randomBytes(3).toString('hex');
@@ -129,11 +131,15 @@ describe('datagen on a real cluster', () => {
     assertEachOnce(r, 10);
     const redelivered = r.systems.filter((s) => s.stats.deliveryCount > 1).length;
     process.stdout.write(`# killed after ${mid.systemsDone}/10 systems; ${redelivered} system(s) redelivered; duplicate results ${r.duplicateResults}\n`);
-    // The same chains solved in this process, carrying U: byte-identical solutions.
+    // The same chains solved in this process, carrying U, on the wasm dense backend as the
+    // workers run it (plain kernel build here; the workers may run the FMA build: the Krylov
+    // kernels give the same bits on both): byte-identical solutions.
+    const arena = new WasmArena(new WebAssembly.Module(fs.readFileSync(kernelsWasmPath)));
     for (const [ci, chunk] of input.chunks.entries()) {
       let rec: Float64Array[] = [];
       for (const [pos, index] of chunk.entries()) {
-        const [x, u] = datagenSolve({ params: input.params, index }, rec);
+        arena.reset();
+        const [x, u] = datagenSolve({ params: input.params, index }, rec, createWasmKrylovDense(arena));
         const got = r.systems.find((s) => s.chunk === ci && s.position === pos);
         assert.ok(got !== undefined);
         const stored = await t.fleet.getArray(got.outputs[0] as NonNullable<(typeof got.outputs)[0]>);

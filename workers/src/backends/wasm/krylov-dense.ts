@@ -2,9 +2,12 @@
  * The wasm {@link KrylovDense}: the Krylov basis lives in the kernel module's linear memory
  * (one reservation per solve, so the JS views of its rows stay valid), and the basis products
  * run as kernels on it — `gf_krylov_mgs` (fused modified Gram–Schmidt), `gf_gemv` (V y and
- * Vᵀx), `gf_gemm` (the Gram and combination products of the recycle update) and
- * `gf_eig_small` (the harmonic-Ritz eigenproblem). Small coefficient arrays are copied
- * through a scratch region; the mat-vec and preconditioner work on the row views from JS.
+ * Vᵀx), `gf_krylov_gram` / `gf_krylov_combine` (the Gram and combination products of the
+ * recycle update, tiled) and `gf_eig_small` (the harmonic-Ritz eigenproblem). None of them
+ * uses relaxed-SIMD FMA, so the FMA and the plain kernel builds give the same bits (a shard
+ * retried on a worker with the other build writes the same bytes). Small coefficient arrays
+ * are copied through a scratch region; the mat-vec and preconditioner work on the row views
+ * from JS.
  */
 import { GramfleetError, type EigSmallCoreResult, type KrylovBlock, type KrylovDense, type KrylovDenseFactory } from '@gramfleet/core';
 import type { WasmArena } from './arena';
@@ -35,12 +38,10 @@ export function createWasmKrylovDense(arena: WasmArena): KrylovDenseFactory {
   return (n: number, vectors: number, small: number): KrylovDense => {
     const smallDoubles = 8 * small * small + 8 * small + 64;
     const eigWork = arena.call('gf_eig_small_work_bytes', small);
-    const gemmWork = arena.fn('gf_gemm_workspace_bytes')();
     // Everything is allocated before the first view is made: no later grow detaches them.
     const vecBase = arena.alloc(Math.max(1, vectors * n) * 8, 64);
     const scratch = arena.alloc(smallDoubles * 8, 64);
     const eigWs = arena.alloc(Math.max(8, eigWork), 64);
-    const gemmWs = arena.alloc(Math.max(8, gemmWork), 64);
     const memory = arena.memory.buffer;
     let next = vecBase;
     const vecEnd = vecBase + vectors * n * 8;
@@ -106,14 +107,12 @@ export function createWasmKrylovDense(arena: WasmArena): KrylovDenseFactory {
         }
         const [pm] = slots(count * ncol) as [number];
         put(pm, mat.subarray(0, count * ncol));
-        // out (ncol × n) = matᵀ (ncol × count) · A (count × n) [+ out]
-        callDense(arena, OP, 'gf_gemm', [1, 0, 0, ncol, n, count, 1, pm, 0, ncol, blk(a).at(first), 0, n, acc ? 1 : 0, dst, 0, n, gemmWs]);
+        callDense(arena, OP, 'gf_krylov_combine', [blk(a).at(first), count, n, n, pm, ncol, dst, acc ? 1 : 0]);
       },
       gram(a, firstA, countA, b, firstB, countB, g): void {
         if (countA === 0 || countB === 0) return;
         const [pg] = slots(countA * countB) as [number];
-        // g (countA × countB) = A (countA × n) · Bᵀ
-        callDense(arena, OP, 'gf_gemm', [0, 1, 0, countA, countB, n, 1, blk(a).at(firstA), 0, n, blk(b).at(firstB), 0, n, 0, pg, 0, countB, gemmWs]);
+        callDense(arena, OP, 'gf_krylov_gram', [blk(a).at(firstA), countA, blk(b).at(firstB), countB, n, n, pg]);
         g.set(get(pg, countA * countB));
       },
       eig(s, ae, be): EigSmallCoreResult {
