@@ -45,9 +45,9 @@ const workers = require('@gramfleet/workers');
 const arena = new workers.WasmArena(new WebAssembly.Module(workers.loadKernelModuleBytes(true).bytes));
 const wasmDense = workers.createWasmKrylovDense(arena);
 /** The dense backend per solve: a fresh reservation on the (reset) arena, as a worker's kernel thread does. */
-const dense = DENSE === 'js' ? core.jsKrylovDense : (n, v, s) => {
+const dense = DENSE === 'js' ? core.jsKrylovDense : (n, v, s, nnz) => {
   arena.reset();
-  return wasmDense(n, v, s);
+  return wasmDense(n, v, s, nnz);
 };
 const RTOL = 1e-8;
 const M = 40;

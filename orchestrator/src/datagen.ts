@@ -17,7 +17,7 @@ import {
 } from '@gramfleet/core';
 import type { ArrayStore } from '@gramfleet/workers';
 import { writeCsrNpz, writeNpy } from './io/npz';
-import { expandDatagenResult, readDatagenPage } from './datagen-pages';
+import { expandDatagenResult, readDatagenPage, releaseDatagenPages } from './datagen-pages';
 
 /** A data-generation job as submitted through the SDK. */
 export interface DatagenJobSpec extends DatagenParams {
@@ -52,6 +52,13 @@ export interface DatagenJobHandle {
   progress(): Promise<DatagenProgressView>;
   result(): Promise<DatagenJobResult>;
   cancel(): Promise<void>;
+  /**
+   * Deletes the job's result pages from the object store (after `result()` and `writeDataset`;
+   * the CLI does it once the dataset is written). Returns how many were deleted; idempotent.
+   * Afterwards `result()` fails with `STORE_MISSING_OBJECT` until the job is submitted again,
+   * which rewrites the pages without solving anything again.
+   */
+  releasePages(): Promise<number>;
 }
 
 /** What the SDK functions need. */
@@ -136,6 +143,16 @@ export function datagenHandle(d: DatagenDeps, jobId: string): DatagenJobHandle {
     },
     async cancel(): Promise<void> {
       await h.cancel();
+    },
+    async releasePages(): Promise<number> {
+      let r: DatagenWorkflowResult;
+      try {
+        r = (await h.result()) as DatagenWorkflowResult;
+      } catch (e) {
+        throw d.fromTemporal(e, jobId);
+      }
+      for (const ref of r.pages) pageStats.delete(ref.digest);
+      return await releaseDatagenPages(d.store, r);
     },
   };
 }

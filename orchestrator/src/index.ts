@@ -53,3 +53,4 @@ export type { DatagenDeps, DatagenJobHandle, DatagenJobSpec, DatagenProgressView
 export { RESULT_FORMATS, flattenRows, formatOf, rowsToCsv, rowsToParquet, writeRows } from './campaign/export';
 export type { FlatColumn, ResultFormat } from './campaign/export';
 export { CAMPAIGN_USAGE, campaignCommand } from './campaign/cli';
+export { releaseDatagenPages } from './datagen-pages';

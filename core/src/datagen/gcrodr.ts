@@ -18,7 +18,7 @@ import { eigSmallCore } from '../ops/eig-small-core';
 import { qrReference } from '../ops/qr';
 import { dot } from './dense';
 import { jsKrylovDense, type KrylovBlock, type KrylovDense, type KrylovDenseFactory } from './krylov-dense';
-import { csrMatvec, type Preconditioner } from './precond';
+import type { Preconditioner } from './precond';
 
 /** Options of {@link gcrodr}. */
 export interface GcrodrOptions {
@@ -106,7 +106,8 @@ export function gcrodr(a: CsrArrays, b: Float64Array, o: GcrodrOptions, recycle:
   const bnorm = norm(b);
   if (bnorm === 0) return { x: new Float64Array(n), iterations: 0, matvecs: 0, cycles: 0, relres: 0, recycle: [] };
   // Every vector the solve needs, reserved once: y, x, tmp, r; V (m+1); U, C and their next versions.
-  const d = (o.dense ?? jsKrylovDense)(n, 4 + (m + 1) + 4 * kc, m + kc + 2);
+  const d = (o.dense ?? jsKrylovDense)(n, 4 + (m + 1) + 4 * kc, m + kc + 2, a.data.length);
+  const spmv = d.csr(a);
   const work = d.block(4);
   const y = work.row(0);
   const x = work.row(1);
@@ -123,7 +124,7 @@ export function gcrodr(a: CsrArrays, b: Float64Array, o: GcrodrOptions, recycle:
   let cycles = 0;
   const op = (v: Float64Array, out: Float64Array): void => {
     o.precond.apply(v, tmp);
-    csrMatvec(a, tmp, out);
+    spmv(tmp, out);
     matvecs++;
   };
 
@@ -220,7 +221,7 @@ export function gcrodr(a: CsrArrays, b: Float64Array, o: GcrodrOptions, recycle:
     }
     // True residual r = b − A M⁻¹ y (one mat-vec, counted).
     o.precond.apply(y, x);
-    csrMatvec(a, x, r);
+    spmv(x, r);
     matvecs++;
     for (let i = 0; i < n; i++) r[i] = (b[i] as number) - (r[i] as number);
     if (o.k > 0) {

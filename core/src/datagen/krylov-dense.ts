@@ -10,8 +10,10 @@
  * a worker injects a fast one through `GcrodrOptions.dense`. Vectors handed to a backend's
  * operations must be rows of that backend's blocks.
  */
+import type { CsrArrays } from '../array';
 import { eigSmallCore, type EigSmallCoreResult } from '../ops/eig-small-core';
 import { accumulate, combineInto, dots as denseDots, mgs as denseMgs } from './dense';
+import { csrMatvec } from './precond';
 
 /** `rows` contiguous vectors of length `n` owned by a {@link KrylovDense}. */
 export interface KrylovBlock {
@@ -45,13 +47,20 @@ export interface KrylovDense {
   gram(a: KrylovBlock, firstA: number, countA: number, b: KrylovBlock, firstB: number, countB: number, g: Float64Array): void;
   /** Eigenpairs of B⁻¹A (s×s row-major), as {@link eigSmallCore}. */
   eig(s: number, a: Float64Array, b: Float64Array): EigSmallCoreResult;
+  /**
+   * y = A x for a CSR A of at most the `nnz` given to the factory (rows summed in order, as
+   * {@link csrMatvec}: the same bits on every backend). A is copied once; x and y are rows of
+   * this backend's blocks.
+   */
+  csr(a: CsrArrays): (x: Float64Array, y: Float64Array) => void;
 }
 
 /**
- * Creates a backend for vectors of length `n` with room for `vectors` vectors in all and
- * small matrices of order up to `small` (eigenproblems, coefficient matrices).
+ * Creates a backend for vectors of length `n` with room for `vectors` vectors in all, small
+ * matrices of order up to `small` (eigenproblems, coefficient matrices) and one CSR matrix
+ * of up to `nnz` entries.
  */
-export type KrylovDenseFactory = (n: number, vectors: number, small: number) => KrylovDense;
+export type KrylovDenseFactory = (n: number, vectors: number, small: number, nnz: number) => KrylovDense;
 
 class JsBlock implements KrylovBlock {
   readonly rowsOf: Float64Array[] = [];
@@ -85,4 +94,5 @@ export const jsKrylovDense: KrylovDenseFactory = (n: number): KrylovDense => ({
     for (let j = 0; j < countB; j++) denseDots(ra, countA, b.row(firstB + j), g, j, countB);
   },
   eig: (s, a, b) => eigSmallCore(s, a, b),
+  csr: (a) => (x, y) => csrMatvec(a, x, y),
 });

@@ -7,12 +7,12 @@ import { kernelsWasmPath } from '@gramfleet/wasm';
 import { kernelsFmaWasmPath, relaxedSimdAvailable, relaxedSimdNodeArgs } from '@gramfleet/workers/dist/backends/wasm/kernel-module';
 import {
   OPS, compileDatagenParams, csrMatvec, datagenSolve, gcrodr, generateInstance, buildPreconditioner, isGramfleetError, jsKrylovDense, pdeSpecOf,
-  type KrylovBlock, type KrylovDense, type NdArray,
+  type CsrArrays, type KrylovBlock, type KrylovDense, type NdArray,
 } from '@gramfleet/core';
 import { WasmArena } from '@gramfleet/workers/dist/backends/wasm/arena';
 import { createWasmKrylovDense } from '@gramfleet/workers/dist/backends/wasm/krylov-dense';
 import { registerWasmKernels } from '@gramfleet/workers/dist/backends/wasm/register-all';
-import { assertClose, rand } from './dense-fixtures';
+import { assertClose, rand, randomCsr } from './dense-fixtures';
 import { kernelModule, linalgRegistry, runOp } from './linalg-fixtures';
 
 // The wasm Krylov dense backend (basis in wasm memory; gf_krylov_mgs, gf_gemv, gf_gemm,
@@ -59,8 +59,8 @@ function orthonormalise(blk: KrylovBlock, rows: number): void {
 describe('krylov dense backend conformance (wasm vs float64 reference)', () => {
   for (const [n, rows] of [[1, 1], [3, 2], [7, 5], [130, 9], [1001, 23]] as const) {
     it(`n=${n}, ${rows} basis rows: mgs, dots, axpys, combine, gram`, () => {
-      const ref = jsKrylovDense(n, 2 * rows + 3, rows + 2);
-      const was = createWasmKrylovDense(arena())(n, 2 * rows + 3, rows + 2);
+      const ref = jsKrylovDense(n, 2 * rows + 3, rows + 2, 0);
+      const was = createWasmKrylovDense(arena())(n, 2 * rows + 3, rows + 2, 0);
       assert.equal(was.name, 'wasm');
       const R = setup(ref, n, rows);
       const W = setup(was, n, rows);
@@ -110,8 +110,8 @@ describe('krylov dense backend conformance (wasm vs float64 reference)', () => {
 
   it('eig: the harmonic-Ritz generalised eigenproblem matches eigSmallCore', () => {
     const s = 12;
-    const ref = jsKrylovDense(4, 1, s);
-    const was = createWasmKrylovDense(arena())(4, 1, s);
+    const ref = jsKrylovDense(4, 1, s, 0);
+    const was = createWasmKrylovDense(arena())(4, 1, s, 0);
     const a = rand(s * s, 21);
     const b = rand(s * s, 22);
     for (let i = 0; i < s; i++) b[i * s + i] = (b[i * s + i] as number) + 4;
@@ -123,8 +123,29 @@ describe('krylov dense backend conformance (wasm vs float64 reference)', () => {
     assertClose(ew.wi, er.wi, 1e-10, 1e-10, 'wi');
   });
 
+  for (const n of [1, 5, 97]) {
+    it(`csr: y = A x bit for bit as csrMatvec (n=${n}); a bad column index is INPUT_OUT_OF_RANGE`, () => {
+      const [ip, ix, dv] = randomCsr(n, n, 3, n + 7);
+      const a: CsrArrays = { shape: [n, n], indptr: ip.data as Int32Array, indices: ix.data as Int32Array, data: dv.data as Float64Array };
+      const was = createWasmKrylovDense(arena())(n, 2, 2, a.data.length);
+      const blk = was.block(2);
+      blk.row(0).set(rand(n, 3));
+      was.csr(a)(blk.row(0), blk.row(1));
+      const want = new Float64Array(n);
+      csrMatvec(a, blk.row(0), want);
+      assert.deepEqual(blk.row(1), want);
+      if (a.data.length > 0) {
+        const badIdx = Int32Array.from(a.indices);
+        badIdx[badIdx.length - 1] = n;
+        const w2 = createWasmKrylovDense(arena())(n, 2, 2, a.data.length);
+        assert.throws(() => w2.csr({ ...a, indices: badIdx }), (e: unknown) => isGramfleetError(e) && e.code === 'INPUT_OUT_OF_RANGE');
+      }
+      if (a.data.length > 0) assert.throws(() => createWasmKrylovDense(arena())(n, 2, 2, 0).csr(a), (e: unknown) => isGramfleetError(e) && e.code === 'KERNEL_STATUS');
+    });
+  }
+
   it('a vector outside the reservation is refused with KERNEL_STATUS', () => {
-    const was = createWasmKrylovDense(arena())(8, 2, 4);
+    const was = createWasmKrylovDense(arena())(8, 2, 4, 0);
     const blk = was.block(2);
     assert.throws(() => was.mgs(blk, 0, 1, new Float64Array(8), new Float64Array(1), 0, 1), (e: unknown) => isGramfleetError(e) && e.code === 'KERNEL_STATUS');
     assert.throws(() => was.block(1), (e: unknown) => isGramfleetError(e) && e.code === 'KERNEL_STATUS');

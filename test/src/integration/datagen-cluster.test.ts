@@ -62,8 +62,10 @@ describe('datagen on a real cluster', () => {
 
     // The workflow's own result holds only page references, one per chunk.
     const conn = await Connection.connect({ address: t.cluster.state.temporalAddress });
+    let pages: DatagenWorkflowResult['pages'] = [];
     try {
       const raw = (await new Client({ connection: conn }).workflow.getHandle(`dg-one-${suffix}`).result()) as DatagenWorkflowResult;
+      pages = raw.pages;
       assert.equal(raw.pages.length, 3);
       assert.equal((raw as unknown as { systems?: unknown }).systems, undefined);
       assert.ok(raw.pages.every((p) => p.dtype === 'u8'));
@@ -102,6 +104,18 @@ describe('datagen on a real cluster', () => {
     const again = await (await t.fleet.submitDatagen({ ...spec, jobId: `dg-one-${suffix}` })).result();
     assert.equal(again.publishedTasks, 0, 'a rerun publishes no task');
     assert.deepEqual(digests(again), digests(one));
+
+    // Page GC: once the dataset is written the job's page objects are deleted; the solutions stay.
+    const h1 = t.fleet.datagenJob(`dg-one-${suffix}`);
+    assert.equal(await h1.releasePages(), 3);
+    for (const ref of pages) await assert.rejects(t.fleet.getArray(ref), (e: unknown) => isGramfleetError(e) && e.code === 'STORE_MISSING_OBJECT');
+    await assert.rejects(h1.result(), (e: unknown) => isGramfleetError(e) && e.code === 'STORE_MISSING_OBJECT');
+    assert.equal(await h1.releasePages(), 0, 'idempotent');
+    assert.ok((await t.fleet.getArray(one.systems[0]!.outputs[0]!)).data.length === 225, 'solutions are kept');
+    // Submitting the job again rewrites its pages without solving anything again.
+    const back = await (await t.fleet.submitDatagen({ ...spec, jobId: `dg-one-${suffix}` })).result();
+    assert.equal(back.publishedTasks, 0);
+    assert.deepEqual(digests(back), digests(one));
   });
 
   it('a 10,000-system job is accepted; payload bounds are typed errors before anything is scheduled', () => {

@@ -9,7 +9,7 @@
  * are copied through a scratch region; the mat-vec and preconditioner work on the row views
  * from JS.
  */
-import { GramfleetError, type EigSmallCoreResult, type KrylovBlock, type KrylovDense, type KrylovDenseFactory } from '@gramfleet/core';
+import { GramfleetError, type CsrArrays, type EigSmallCoreResult, type KrylovBlock, type KrylovDense, type KrylovDenseFactory } from '@gramfleet/core';
 import type { WasmArena } from './arena';
 import { callDense } from './dense-host';
 
@@ -35,13 +35,17 @@ class WasmBlock implements KrylovBlock {
  * solve runs). Each call resets nothing: it reserves its room on top of the arena's mark.
  */
 export function createWasmKrylovDense(arena: WasmArena): KrylovDenseFactory {
-  return (n: number, vectors: number, small: number): KrylovDense => {
+  return (n: number, vectors: number, small: number, nnz: number): KrylovDense => {
     const smallDoubles = 8 * small * small + 8 * small + 64;
     const eigWork = arena.call('gf_eig_small_work_bytes', small);
     // Everything is allocated before the first view is made: no later grow detaches them.
     const vecBase = arena.alloc(Math.max(1, vectors * n) * 8, 64);
     const scratch = arena.alloc(smallDoubles * 8, 64);
     const eigWs = arena.alloc(Math.max(8, eigWork), 64);
+    const csrPtr = arena.alloc((n + 1) * 4, 64);
+    const csrIdx = arena.alloc(Math.max(1, nnz) * 4, 64);
+    const csrVal = arena.alloc(Math.max(1, nnz) * 8, 64);
+    const spare = arena.alloc(Math.max(1, n) * 8, 64); // y of the one checked product
     const memory = arena.memory.buffer;
     let next = vecBase;
     const vecEnd = vecBase + vectors * n * 8;
@@ -114,6 +118,18 @@ export function createWasmKrylovDense(arena: WasmArena): KrylovDenseFactory {
         const [pg] = slots(countA * countB) as [number];
         callDense(arena, OP, 'gf_krylov_gram', [blk(a).at(firstA), countA, blk(b).at(firstB), countB, n, n, pg]);
         g.set(get(pg, countA * countB));
+      },
+      csr(a: CsrArrays): (x: Float64Array, y: Float64Array) => void {
+        const len = a.data.length;
+        if (a.shape[0] !== n || a.shape[1] !== n || vectors < 1 || len > nnz || a.indptr.length !== n + 1 || (a.indptr[n] as number) !== len) {
+          throw new GramfleetError('KERNEL_STATUS', `${OP}: CSR matrix (${a.shape.join('×')}, ${len} entries) does not fit the reservation (${n} rows, ${nnz} entries)`, { op: OP });
+        }
+        new Int32Array(memory, csrPtr, n + 1).set(a.indptr);
+        new Int32Array(memory, csrIdx, len).set(a.indices);
+        new Float64Array(memory, csrVal, len).set(a.data);
+        // Checks every column index once; later products skip the check (gf_csr_spmv_rows).
+        callDense(arena, OP, 'gf_csr_spmv', [n, a.shape[1], len, csrPtr, csrIdx, csrVal, 1, vecBase, 0, 1, 0, spare, 0, 1], 'indices');
+        return (x, y) => callDense(arena, OP, 'gf_csr_spmv_rows', [0, n, a.shape[1], csrPtr, csrIdx, csrVal, 1, addr(x), 0, 1, 0, addr(y), 0, 1]);
       },
       eig(s, ae, be): EigSmallCoreResult {
         const [pa, pb, pwr, pwi, pv, pinfo] = slots(s * s, s * s, s, s, s * s, 1) as [number, number, number, number, number, number];
