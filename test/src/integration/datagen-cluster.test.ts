@@ -13,6 +13,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import { Client, Connection } from '@temporalio/client';
 import { datagenSolve, decodeNpy, isGramfleetError, type DatagenJobResult, type DatagenWorkflowResult } from '@gramfleet/core';
 import { prepareDatagen, readCsrNpz, type DatagenJobSpec, type DatasetManifest } from '@gramfleet/orchestrator';
@@ -21,6 +22,19 @@ import { WasmArena, createWasmKrylovDense } from '@gramfleet/workers';
 import { startTestCluster, until, type TestCluster } from './harness';
 
 const suffix = randomBytes(3).toString('hex');
+const BIN = path.join(path.dirname(require.resolve('@gramfleet/orchestrator')), '..', 'bin', 'gramfleet.js');
+
+function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => { stdout += b.toString(); });
+    child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
 
 function digests(r: DatagenJobResult): string[] {
   return [...r.systems].sort((a, b) => a.chunk - b.chunk || a.position - b.position).map((s) => `${s.chunk}/${s.position}/${s.index}:${s.outputs[0]?.digest}:${s.outputs[1]?.digest}`);
@@ -128,6 +142,29 @@ describe('datagen on a real cluster', () => {
     bad({ count: 20_001 }, 'count');
     bad({ chunkSize: 2 }, 'chunkSize'); // 5,000 chunks
     bad({ chunkSize: 512, window: 8 }, 'chunkSize'); // 4,096 unpaged outcomes
+  });
+
+  it('CLI: writes the dataset and releases the job\'s pages; a rerun re-solves nothing; --keep-pages keeps them', async () => {
+    const dir = path.join(out, 'cli');
+    const args = ['datagen', '--pde', 'advection-diffusion', '--grid', '10', '--count', '6', '--chunk-size', '3', '--seed', '4', '--out', dir, '--data-dir', t.dir, '--json'];
+    const run = async (extra: string[]): Promise<Record<string, unknown>> => {
+      const r = await cli([...args, ...extra]);
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as Record<string, unknown>;
+    };
+    const first = await run([]);
+    assert.equal(first['systems'], 6);
+    assert.equal(first['pagesReleased'], 2);
+    assert.ok(Number(first['maxRelres']) <= 1e-8);
+    assert.ok(fs.existsSync(path.join(dir, 'manifest.json')));
+    const jobId = String(first['jobId']);
+    await assert.rejects(t.fleet.datagenJob(jobId).result(), (e: unknown) => isGramfleetError(e) && e.code === 'STORE_MISSING_OBJECT');
+    const again = await run(['--keep-pages']);
+    assert.equal(again['jobId'], jobId);
+    assert.equal(again['publishedTasks'], 0, 'nothing solved again');
+    assert.equal(again['pagesReleased'], 0);
+    const kept = await t.fleet.datagenJob(jobId).result();
+    assert.equal(kept.systems.length, 6);
   });
 
   it('a worker killed with SIGKILL mid-chunk: the dataset completes, each system once, equal to an in-process solve', async () => {
