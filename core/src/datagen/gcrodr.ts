@@ -280,18 +280,20 @@ function updateRecycle(
       }
     }
     for (let t = 0; t < jEnd; t++) WV[(kk + t) * s + kk + t] = 1;
+    // Ae = ĜᵀĜ, Be = Ĝᵀ(ŴᵀV̂), row by row of Ĝ (about half of Ĝ is zero: D is diagonal, H̄
+    // Hessenberg); every entry still sums over t in increasing order.
     const Ae = new Float64Array(s * s);
     const Be = new Float64Array(s * s);
-    for (let i = 0; i < s; i++) {
-      for (let j = 0; j < s; j++) {
-        let sa = 0;
-        let sb = 0;
-        for (let t = 0; t <= s; t++) {
-          sa += (G[t * s + i] as number) * (G[t * s + j] as number);
-          sb += (G[t * s + i] as number) * (WV[t * s + j] as number);
+    for (let t = 0; t <= s; t++) {
+      const gt = t * s;
+      for (let i = 0; i < s; i++) {
+        const gi = G[gt + i] as number;
+        if (gi === 0) continue;
+        const ri = i * s;
+        for (let j = 0; j < s; j++) {
+          Ae[ri + j] = (Ae[ri + j] as number) + gi * (G[gt + j] as number);
+          Be[ri + j] = (Be[ri + j] as number) + gi * (WV[gt + j] as number);
         }
-        Ae[i * s + j] = sa;
-        Be[i * s + j] = sb;
       }
     }
     const e = dn.eig(s, Ae, Be);
@@ -309,14 +311,33 @@ function updateRecycle(
     }
   }
   const qr = qrReference(s + 1, cols, GP, false);
-  // Un = V̂ P = U (D P_top) + V P_bottom, then Un R⁻¹; Cn = Ŵ Q = C Q_top + V Q_bottom.
+  // Un = V̂ P R⁻¹ = U (D P_top R⁻¹) + V (P_bottom R⁻¹) (R⁻¹ applied in the small space);
+  // Cn = Ŵ Q = C Q_top + V Q_bottom.
+  const pr = rightSolveSmall(P, s, qr.r, cols);
+  if (pr === null) return -1;
   if (kk > 0) {
     const pt = new Float64Array(kk * cols);
-    for (let i = 0; i < kk; i++) for (let c = 0; c < cols; c++) pt[i * cols + c] = (d[i] as number) * (P[i * cols + c] as number);
+    for (let i = 0; i < kk; i++) for (let c = 0; c < cols; c++) pt[i * cols + c] = (d[i] as number) * (pr[i * cols + c] as number);
     dn.combine(U, 0, kk, pt, cols, Un, 0, false);
     dn.combine(C, 0, kk, qr.q.subarray(0, kk * cols), cols, Cn, 0, false);
   }
-  dn.combine(V, 0, jEnd, P.subarray(kk * cols, s * cols), cols, Un, 0, kk > 0);
+  dn.combine(V, 0, jEnd, pr.subarray(kk * cols, s * cols), cols, Un, 0, kk > 0);
   dn.combine(V, 0, jEnd + 1, qr.q.subarray(kk * cols, (s + 1) * cols), cols, Cn, 0, kk > 0);
-  return rightSolveUpper(dn, Un, qr.r, cols) ? cols : -1;
+  return cols;
+}
+
+/** P R⁻¹ (rows × cols row-major, R upper-triangular cols × cols); null when R is numerically singular. */
+function rightSolveSmall(p: Float64Array, rows: number, r: Float64Array, cols: number): Float64Array | null {
+  let big = 0;
+  for (let j = 0; j < cols; j++) big = Math.max(big, Math.abs(r[j * cols + j] as number));
+  for (let j = 0; j < cols; j++) if (!(Math.abs(r[j * cols + j] as number) > 1e-13 * big)) return null;
+  const out = new Float64Array(rows * cols);
+  for (let i = 0; i < rows; i++) {
+    for (let j = 0; j < cols; j++) {
+      let v = p[i * cols + j] as number;
+      for (let q = 0; q < j; q++) v -= (out[i * cols + q] as number) * (r[q * cols + j] as number);
+      out[i * cols + j] = v / (r[j * cols + j] as number);
+    }
+  }
+  return out;
 }
