@@ -13,7 +13,9 @@
  * Three untimed solves warm the JIT first.
  * All runs are in one process each, single-threaded (OPENBLAS_NUM_THREADS=1 for SciPy),
  * on the same systems (A, b exported to an npz). Ours is the solver the workers run
- * (`datagen-solve`), called in-process: cluster overhead is not included.
+ * (`datagen-solve`), called in-process: cluster overhead is not included. Its dense basis
+ * products run on the wasm kernels with the basis in wasm memory, as on a worker
+ * (DENSE=js: the float64 reference loops instead).
  * GMRES(40) runs on the first GMRES_SUBSET systems only (it is slow and stagnates on
  * Helmholtz), capped at GMRES_CAP mat-vecs per system; its totals are scaled to COUNT and a
  * system that hit the cap counts at the cap, so a ratio against it is a lower bound.
@@ -38,6 +40,15 @@ const GMRES_SUBSET = Number(process.env.GMRES_SUBSET ?? 10);
 const GMRES_CAP = Number(process.env.GMRES_CAP ?? 10000);
 const SCIPY_TIMEOUT_S = Number(process.env.SCIPY_TIMEOUT_S ?? 1800);
 const METHODS = new Set((process.env.METHODS ?? 'random,reset,gmres').split(',').filter(Boolean));
+const DENSE = process.env.DENSE ?? 'wasm';
+const workers = require('@gramfleet/workers');
+const arena = new workers.WasmArena(new WebAssembly.Module(workers.loadKernelModuleBytes(true).bytes));
+const wasmDense = workers.createWasmKrylovDense(arena);
+/** The dense backend per solve: a fresh reservation on the (reset) arena, as a worker's kernel thread does. */
+const dense = DENSE === 'js' ? core.jsKrylovDense : (n, v, s, nnz) => {
+  arena.reset();
+  return wasmDense(n, v, s, nnz);
+};
 const RTOL = 1e-8;
 const M = 40;
 const K = 20;
@@ -54,7 +65,7 @@ function solveAll(insts, order, k, carry, cap) {
   for (const i of order) {
     const s = insts[i];
     try {
-      const r = core.gcrodr(s.a, s.b, { m: M, k, rtol: RTOL, maxMatvecs: cap, precond: core.buildPreconditioner('none', s.a) }, carry ? rec : []);
+      const r = core.gcrodr(s.a, s.b, { m: M, k, rtol: RTOL, maxMatvecs: cap, precond: core.buildPreconditioner('none', s.a), dense }, carry ? rec : []);
       rec = r.recycle;
       matvecs += r.matvecs;
       iterations += r.iterations;
@@ -151,7 +162,7 @@ async function main() {
       } else {
         emit(B, `${tag}: time, sorted recycling vs SciPy gcrotmk carrying`, res.sorted.seconds, null, 's', { note: why ?? sci?.error });
       }
-      process.stdout.write(JSON.stringify({ bench: B, case: tag, load: os.loadavg(), ours: res, scipy: sci }) + '\n');
+      process.stdout.write(JSON.stringify({ bench: B, case: tag, dense: DENSE, load: os.loadavg(), ours: res, scipy: sci }) + '\n');
     }
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });

@@ -167,3 +167,9 @@ export { EIGENPRO_ARENA_BYTES, EIGENPRO_CENTERS_STREAM, EIGENPRO_JITTERS, exactP
 export type { EigenPro3Plan } from './eigenpro/ep3-plan';
 export { choleskySolveInPlace, createReferenceCompute3, trainEigenPro3 } from './eigenpro/ep3-train';
 export type { AuxPart, EigenPro3Compute, EigenPro3ProjectionSummary, ReferenceCompute3Data, Train3Options, Train3Result } from './eigenpro/ep3-train';
+// krylov dense backend (datagen): interface and float64 reference; workers inject the wasm one
+export { jsKrylovDense } from './datagen/krylov-dense';
+export type { KrylovBlock, KrylovDense, KrylovDenseFactory } from './datagen/krylov-dense';
+export { recycleRows } from './ops/datagen-solve';
+export { checkDatagenBounds } from './datagen/paging';
+export type { DatagenRunParams } from './campaign/workloads';

@@ -15,7 +15,7 @@ import { connect } from './sdk';
 export const DATAGEN_USAGE = `  gramfleet datagen --pde darcy|helmholtz|advection-diffusion|poisson-rhs --grid N --count C [--seed s]
                 [--field-alpha A] [--field-tau T] [--wavenumber lo,hi] [--velocity lo,hi] [--rtol 1e-8]
                 [--solver gmres|gcrodr|gcrodr-reset] [--restart 40 --recycle 20] [--precond none|jacobi|ilu0]
-                [--sort greedy|none|fft-curve] [--chunk-size K] [--workers W] [--store-systems] --out DIR [--json]`;
+                [--sort greedy|none|fft-curve] [--chunk-size K] [--workers W] [--store-systems] [--keep-pages] --out DIR [--json]`;
 
 function numArg(name: string, s: string): number {
   const x = Number(s);
@@ -43,7 +43,7 @@ export async function datagenCommand(args: string[]): Promise<number> {
       rtol: { type: 'string' }, solver: { type: 'string' }, restart: { type: 'string' }, recycle: { type: 'string' },
       precond: { type: 'string' }, sort: { type: 'string' }, 'chunk-size': { type: 'string' }, workers: { type: 'string' },
       'store-systems': { type: 'boolean' }, out: { type: 'string' }, json: { type: 'boolean' }, 'data-dir': { type: 'string' },
-      'job-id': { type: 'string' },
+      'job-id': { type: 'string' }, 'keep-pages': { type: 'boolean' },
     },
   });
   const need = (k: string, x: string | undefined): string => {
@@ -96,9 +96,11 @@ export async function datagenCommand(args: string[]): Promise<number> {
     if (p !== undefined) bar?.update(p.systemsDone, p.systemsTotal, `mat-vecs ${p.matvecs}, saved ${p.matvecsSaved}`);
     bar?.finish('solved');
     const m = await fleet.writeDataset(input, r, out, { storeSystems: v['store-systems'] === true });
+    // The dataset is written: the job's result pages are garbage unless asked to keep them.
+    const released = v['keep-pages'] === true ? 0 : await h.releasePages();
     const summary = {
       jobId: h.jobId, out: path.resolve(out), systems: m.systems.length, chunks: m.chunks.length, matvecs: m.totals.matvecs,
-      matvecsSaved: p?.matvecsSaved ?? null, maxRelres: m.totals.maxRelres, publishedTasks: r.publishedTasks, wallMs: Date.now() - t0,
+      matvecsSaved: p?.matvecsSaved ?? null, maxRelres: m.totals.maxRelres, publishedTasks: r.publishedTasks, pagesReleased: released, wallMs: Date.now() - t0,
     };
     if (v.json === true) process.stdout.write(JSON.stringify(summary) + '\n');
     else {

@@ -39,6 +39,23 @@ export async function expandDatagenResult(store: ArrayStore, r: DatagenWorkflowR
   return { jobId: r.jobId, systems, publishedTasks: r.publishedTasks, duplicateResults: r.duplicateResults };
 }
 
+/**
+ * Deletes the page objects of a finished job (page GC, once its result has been assembled or
+ * exported); returns how many were deleted. Only objects that are pages of `r.jobId` are
+ * deleted — a page's bytes name its job, so no other job can reference it. Idempotent: pages
+ * already gone are skipped. The per-system arrays (x, U, field, b, stats) are content-addressed
+ * and may be shared with other jobs of the same parameters, so they are kept.
+ */
+export async function releaseDatagenPages(store: ArrayStore, r: DatagenWorkflowResult): Promise<number> {
+  let deleted = 0;
+  for (const ref of r.pages) {
+    if (!(await store.has(ref.digest))) continue;
+    await readDatagenPage(store, ref, r.jobId); // typed error when the object is not this job's page
+    if (await store.delete(ref.digest)) deleted++;
+  }
+  return deleted;
+}
+
 /** The datagen activities over `store`. */
 export function createDatagenActivities(deps: { readonly store: ArrayStore }): DatagenActivities {
   return {

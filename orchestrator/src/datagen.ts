@@ -11,13 +11,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import {
-  DATAGEN_MAX_CHUNKS, DATAGEN_MAX_IN_FLIGHT, DATAGEN_MAX_SYSTEMS, type DatagenWorkflowResult,
-  GramfleetError, compileDatagenParams, csrMatvec, generateInstance, instanceFeatures, ndarray, num, pdeSpecOf, sortInstances,
+  DATAGEN_MAX_SYSTEMS, type DatagenWorkflowResult,
+  GramfleetError, checkDatagenBounds, compileDatagenParams, csrMatvec, generateInstance, instanceFeatures, ndarray, num, pdeSpecOf, sortInstances,
   type ArrayRef, type DatagenJobInput, type DatagenJobResult, type DatagenParams, type DatagenProgress, type NdArray, type WorkerClass,
 } from '@gramfleet/core';
 import type { ArrayStore } from '@gramfleet/workers';
 import { writeCsrNpz, writeNpy } from './io/npz';
-import { expandDatagenResult, readDatagenPage } from './datagen-pages';
+import { expandDatagenResult, readDatagenPage, releaseDatagenPages } from './datagen-pages';
 
 /** A data-generation job as submitted through the SDK. */
 export interface DatagenJobSpec extends DatagenParams {
@@ -52,6 +52,13 @@ export interface DatagenJobHandle {
   progress(): Promise<DatagenProgressView>;
   result(): Promise<DatagenJobResult>;
   cancel(): Promise<void>;
+  /**
+   * Deletes the job's result pages from the object store (after `result()` and `writeDataset`;
+   * the CLI does it once the dataset is written). Returns how many were deleted; idempotent.
+   * Afterwards `result()` fails with `STORE_MISSING_OBJECT` until the job is submitted again,
+   * which rewrites the pages without solving anything again.
+   */
+  releasePages(): Promise<number>;
 }
 
 /** What the SDK functions need. */
@@ -65,17 +72,7 @@ export interface DatagenDeps {
 /** Validates, sorts and chunks; throws typed `INPUT_*` errors before anything is scheduled. */
 export function prepareDatagen(spec: DatagenJobSpec): DatagenJobInput {
   const params = compileDatagenParams(spec);
-  if (params.count > DATAGEN_MAX_COUNT) {
-    throw new GramfleetError('INPUT_TOO_LARGE', `count must be <= ${DATAGEN_MAX_COUNT} per job (the chain is the workflow's input payload), got ${params.count}; split the campaign into several jobs`, { field: 'count', bound: DATAGEN_MAX_COUNT, value: params.count });
-  }
-  const nChunks = Math.ceil(params.count / params.chunkSize);
-  if (nChunks > DATAGEN_MAX_CHUNKS) {
-    throw new GramfleetError('INPUT_TOO_LARGE', `chunkSize must be >= ${Math.ceil(params.count / DATAGEN_MAX_CHUNKS)} for count ${params.count} (at most ${DATAGEN_MAX_CHUNKS} chunks, one page reference each), got ${params.chunkSize}`, { field: 'chunkSize', bound: DATAGEN_MAX_CHUNKS, value: nChunks });
-  }
-  const lanes = Math.min(params.window, nChunks);
-  if (lanes * params.chunkSize > DATAGEN_MAX_IN_FLIGHT) {
-    throw new GramfleetError('INPUT_TOO_LARGE', `min(window, chunks) × chunkSize must be <= ${DATAGEN_MAX_IN_FLIGHT} (unpaged outcomes the workflow holds), got ${lanes} × ${params.chunkSize}`, { field: 'chunkSize', bound: DATAGEN_MAX_IN_FLIGHT, value: lanes * params.chunkSize });
-  }
+  checkDatagenBounds(params);
   const timeoutMs = num('timeoutMs', spec.timeoutMs ?? 24 * 3600_000, { min: 1000 });
   const pspec = pdeSpecOf(params);
   const features = Array.from({ length: params.count }, (_, i) => instanceFeatures(pspec, i));
@@ -146,6 +143,16 @@ export function datagenHandle(d: DatagenDeps, jobId: string): DatagenJobHandle {
     },
     async cancel(): Promise<void> {
       await h.cancel();
+    },
+    async releasePages(): Promise<number> {
+      let r: DatagenWorkflowResult;
+      try {
+        r = (await h.result()) as DatagenWorkflowResult;
+      } catch (e) {
+        throw d.fromTemporal(e, jobId);
+      }
+      for (const ref of r.pages) pageStats.delete(ref.digest);
+      return await releaseDatagenPages(d.store, r);
     },
   };
 }

@@ -54,3 +54,4 @@ export { RESULT_FORMATS, flattenRows, formatOf, rowsToCsv, rowsToParquet, writeR
 export type { FlatColumn, ResultFormat } from './campaign/export';
 export { CAMPAIGN_USAGE, campaignCommand } from './campaign/cli';
 export { createKronLoopActivities, kronCgCheckpointName, KRON_CG_CHECKPOINT_EVERY } from './kron-loop';
+export { releaseDatagenPages } from './datagen-pages';

@@ -27,3 +27,4 @@ export { gf_csr_spmm } from './kernels/csr-spmm';
 export { gf_csr_transpose } from './kernels/csr-transpose';
 export { gf_csr_from_triplets, gf_csr_from_triplets_workspace_bytes } from './kernels/csr-from-triplets';
 // end kernel library: dense and sparse kernels
+export { gf_krylov_combine, gf_krylov_gram, gf_krylov_mgs } from './kernels/krylov'; // datagen: Krylov basis products (no FMA: same bits in both builds)

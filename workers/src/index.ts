@@ -25,3 +25,6 @@ export { RELAXED_SIMD_NODE_FLAG, kernelsFmaWasmPath, loadKernelModuleBytes, rela
 export type { KernelBuild, KernelModuleBytes } from './backends/wasm/kernel-module';
 export { MULTI_CORE_BACKEND, createShardThreadsPool } from './shard-threads';
 export type { ShardThreadsOptions } from './shard-threads';
+// datagen: the wasm Krylov dense backend and the datagen-solve kernel built on it
+export { createWasmKrylovDense } from './backends/wasm/krylov-dense';
+export { createDatagenSolveKernel, registerDatagenSolveWasm } from './backends/wasm/datagen-solve';

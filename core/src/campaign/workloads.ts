@@ -9,6 +9,8 @@
  */
 import { GramfleetError, invalidField } from '../errors';
 import { compileGrfParams, type GrfParams } from '../jobs/grf-job';
+import { compileDatagenParams, type DatagenParams } from '../datagen/params';
+import { checkDatagenBounds } from '../datagen/paging';
 import { str } from '../validate';
 
 /** One workload as campaigns see it. */
@@ -36,7 +38,33 @@ export interface GrfRunParams extends GrfParams {
 
 const GRF_FIELDS = new Set(['graph', 'kernel', 'scale', 'walks', 'pHalt', 'seed', 'variance', 'estimator', 'shardNodes', 'batchShards', 'window', 'labelSpreading', 'backend', 'exactError']);
 
+/** Parameters of a datagen run in a campaign: the datagen job parameters, its worker class and where to write its dataset. */
+export interface DatagenRunParams extends DatagenParams {
+  /** Worker class. @default 'wasm' */
+  readonly backend?: 'wasm' | 'gpu';
+  /** Directory under which the run's dataset is written (`<out>/<child id>/`, `.npy` shards + manifest). @default none: the row keeps the page references only */
+  readonly out?: string;
+}
+
+const DATAGEN_FIELDS = new Set([
+  'pde', 'grid', 'count', 'seed', 'fieldAlpha', 'fieldTau', 'wavenumber', 'velocity', 'rtol', 'solver', 'restart', 'recycle',
+  'precond', 'sort', 'chunkSize', 'maxMatvecs', 'window', 'backend', 'out',
+]);
+
 const WORKLOADS: Readonly<Record<string, CampaignWorkload>> = {
+  datagen: {
+    workflowType: 'datagenWorkflow',
+    compile(params, where) {
+      for (const k of Object.keys(params)) if (!DATAGEN_FIELDS.has(k)) throw invalidField(`${where}.${k}`, `a datagen parameter (${[...DATAGEN_FIELDS].join('|')})`, k);
+      if (params['backend'] !== undefined && params['backend'] !== 'wasm' && params['backend'] !== 'gpu') throw invalidField(`${where}.backend`, 'wasm|gpu', params['backend']);
+      if (params['out'] !== undefined) str(`${where}.out`, params['out']);
+      try {
+        checkDatagenBounds(compileDatagenParams(params as unknown as DatagenParams));
+      } catch (e) {
+        throw prefixed(e, where);
+      }
+    },
+  },
   grf: {
     workflowType: 'grfWorkflow',
     compile(params, where) {

@@ -116,9 +116,16 @@ export function accumulate(y: Float64Array, src: readonly Float64Array[], count:
  * order of i; tiles of four outputs by four sources share one pass over the vectors.
  */
 export function combineColumns(src: readonly Float64Array[], mat: Float64Array, ncol: number, n: number): Float64Array[] {
-  const rows = src.length;
   const out: Float64Array[] = [];
   for (let c = 0; c < ncol; c++) out.push(new Float64Array(n));
+  combineInto(src, mat, ncol, out);
+  return out;
+}
+
+/** out[c] += Σ_i mat[i·ncol + c]·src[i] for every column c < ncol, as {@link combineColumns}. */
+export function combineInto(src: readonly Float64Array[], mat: Float64Array, ncol: number, out: readonly Float64Array[]): void {
+  const rows = src.length;
+  const n = out[0]?.length ?? 0;
   let c = 0;
   for (; c + 4 <= ncol; c += 4) {
     const o0 = out[c] as Float64Array;
@@ -156,5 +163,4 @@ export function combineColumns(src: readonly Float64Array[], mat: Float64Array, 
     const o = out[c] as Float64Array;
     for (let i = 0; i < rows; i++) axpy(mat[i * ncol + c] as number, src[i] as Float64Array, o);
   }
-  return out;
 }

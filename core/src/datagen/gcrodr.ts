@@ -16,8 +16,9 @@ import type { CsrArrays } from '../array';
 import { GramfleetError } from '../errors';
 import { eigSmallCore } from '../ops/eig-small-core';
 import { qrReference } from '../ops/qr';
-import { accumulate, axpy, combineColumns, dot, dots, mgs } from './dense';
-import { csrMatvec, type Preconditioner } from './precond';
+import { dot } from './dense';
+import { jsKrylovDense, type KrylovBlock, type KrylovDense, type KrylovDenseFactory } from './krylov-dense';
+import type { Preconditioner } from './precond';
 
 /** Options of {@link gcrodr}. */
 export interface GcrodrOptions {
@@ -30,6 +31,8 @@ export interface GcrodrOptions {
   /** Give up (throw `SOLVER_NOT_CONVERGED`) after this many mat-vecs. */
   readonly maxMatvecs: number;
   readonly precond: Preconditioner;
+  /** Dense backend for the basis products. @default {@link jsKrylovDense} (the float64 reference) */
+  readonly dense?: KrylovDenseFactory;
 }
 
 /** Outcome of one solve. */
@@ -48,20 +51,26 @@ export interface GcrodrResult {
 
 const norm = (a: Float64Array): number => Math.sqrt(dot(a, a));
 
-/** U R⁻¹ for upper-triangular R (kk × kk row-major); null when R is numerically singular. */
-function rightSolveUpper(u: readonly Float64Array[], r: Float64Array, kk: number): Float64Array[] | null {
+/**
+ * Rows 0…kk−1 of `u` ← U R⁻¹ in place for upper-triangular R (kk × kk row-major): v_j =
+ * (u_j − Σ_{i<j} R_ij v_i)/R_jj. False (and `u` untouched) when R is numerically singular.
+ */
+function rightSolveUpper(d: KrylovDense, u: KrylovBlock, r: Float64Array, kk: number): boolean {
   let big = 0;
   for (let j = 0; j < kk; j++) big = Math.max(big, Math.abs(r[j * kk + j] as number));
-  const out: Float64Array[] = [];
+  for (let j = 0; j < kk; j++) if (!(Math.abs(r[j * kk + j] as number) > 1e-13 * big)) return false;
+  const coef = new Float64Array(kk);
   for (let j = 0; j < kk; j++) {
-    const d = r[j * kk + j] as number;
-    if (!(Math.abs(d) > 1e-13 * big)) return null;
-    const v = Float64Array.from(u[j] as Float64Array);
-    accumulate(v, out, j, (i) => -(r[i * kk + j] as number));
-    for (let t = 0; t < v.length; t++) v[t] = (v[t] as number) / d;
-    out.push(v);
+    for (let i = 0; i < j; i++) coef[i] = -(r[i * kk + j] as number);
+    const v = u.row(j);
+    d.axpys(u, 0, j, coef, v);
+    scale(v, 1 / (r[j * kk + j] as number));
   }
-  return out;
+  return true;
+}
+
+function scale(v: Float64Array, f: number): void {
+  for (let t = 0; t < v.length; t++) v[t] = (v[t] as number) * f;
 }
 
 /**
@@ -92,71 +101,72 @@ function smallestRitz(s: number, wr: Float64Array, wi: Float64Array, v: Float64A
 /** Solves A x = b; `recycle` is the space carried from the previous system (may be empty). */
 export function gcrodr(a: CsrArrays, b: Float64Array, o: GcrodrOptions, recycle: readonly Float64Array[] = []): GcrodrResult {
   const n = a.shape[0];
+  const m = o.m;
+  const kc = o.k > 0 ? o.k + 1 : 0; // room for a complex pair that straddles k
   const bnorm = norm(b);
-  const y = new Float64Array(n);
-  const x = new Float64Array(n);
-  const tmp = new Float64Array(n);
+  if (bnorm === 0) return { x: new Float64Array(n), iterations: 0, matvecs: 0, cycles: 0, relres: 0, recycle: [] };
+  // Every vector the solve needs, reserved once: y, x, tmp, r; V (m+1); U, C and their next versions.
+  const d = (o.dense ?? jsKrylovDense)(n, 4 + (m + 1) + 4 * kc, m + kc + 2, a.data.length);
+  const spmv = d.csr(a);
+  const work = d.block(4);
+  const y = work.row(0);
+  const x = work.row(1);
+  const tmp = work.row(2);
+  const r = work.row(3);
+  const V = d.block(m + 1);
+  let U = d.block(kc);
+  let C = d.block(kc);
+  let U2 = d.block(kc);
+  let C2 = d.block(kc);
+  let kk = 0;
   let matvecs = 0;
   let iterations = 0;
   let cycles = 0;
   const op = (v: Float64Array, out: Float64Array): void => {
     o.precond.apply(v, tmp);
-    csrMatvec(a, tmp, out);
+    spmv(tmp, out);
     matvecs++;
   };
-  const trueResidual = (): Float64Array => {
-    o.precond.apply(y, x);
-    const r = new Float64Array(n);
-    csrMatvec(a, x, r);
-    matvecs++;
-    for (let i = 0; i < n; i++) r[i] = (b[i] as number) - (r[i] as number);
-    return r;
-  };
-  if (bnorm === 0) return { x, iterations, matvecs, cycles, relres: 0, recycle: [] };
 
-  let U: Float64Array<ArrayBufferLike>[] = [];
-  let C: Float64Array<ArrayBufferLike>[] = [];
   if (o.k > 0 && recycle.length > 0) {
-    // One QR per new matrix: C̃ = Â U = QR, C = Q, U ← U R⁻¹.
-    const kk = recycle.length;
-    const ct = new Float64Array(n * kk);
-    const col = new Float64Array(n);
-    for (let j = 0; j < kk; j++) {
-      op(recycle[j] as Float64Array, col);
-      for (let i = 0; i < n; i++) ct[i * kk + j] = col[i] as number;
+    // One QR per new matrix: C̃ = Â U = QR (Gram–Schmidt twice), C = Q, U ← U R⁻¹.
+    const kin = Math.min(recycle.length, kc);
+    for (let j = 0; j < kin; j++) {
+      U.row(j).set(recycle[j] as Float64Array);
+      op(U.row(j), C.row(j));
     }
-    const qr = qrReference(n, kk, ct, false);
-    const nu = rightSolveUpper(recycle, qr.r, kk);
-    if (nu !== null) {
-      U = nu;
-      C = [];
-      for (let j = 0; j < kk; j++) {
-        const c = new Float64Array(n);
-        for (let i = 0; i < n; i++) c[i] = qr.q[i * kk + j] as number;
-        C.push(c);
-      }
+    const R = new Float64Array(kin * kin);
+    const h1 = new Float64Array(kin);
+    const h2 = new Float64Array(kin);
+    for (let j = 0; j < kin; j++) {
+      const cj = C.row(j);
+      d.mgs(C, 0, j, cj, h1, 0, 1);
+      const rjj = Math.sqrt(d.mgs(C, 0, j, cj, h2, 0, 1));
+      for (let i = 0; i < j; i++) R[i * kin + j] = (h1[i] as number) + (h2[i] as number);
+      R[j * kin + j] = rjj;
+      if (rjj > 0) scale(cj, 1 / rjj);
     }
+    if (rightSolveUpper(d, U, R, kin)) kk = kin;
   }
-  let r: Float64Array = Float64Array.from(b);
+  r.set(b);
   let relres = 1;
-  const m = o.m;
   for (;;) {
-    // Project out the recycled directions: y += U Cᵀr, r -= C Cᵀr (no mat-vec).
-    for (let i = 0; i < C.length; i++) {
-      const c = dot(C[i] as Float64Array, r);
-      axpy(c, U[i] as Float64Array, y);
-      axpy(-c, C[i] as Float64Array, r);
-    }
-    const beta = norm(r);
+    // Project out the recycled directions: y += U Cᵀr, r −= C Cᵀr (no mat-vec).
+    let beta: number;
+    if (kk > 0) {
+      const c = new Float64Array(kk);
+      beta = Math.sqrt(d.mgs(C, 0, kk, r, c, 0, 1));
+      d.axpys(U, 0, kk, c, y);
+    } else beta = norm(r);
     relres = beta / bnorm;
     if (cycles > 0 && relres <= o.rtol) break;
     if (matvecs >= o.maxMatvecs) {
       throw new GramfleetError('SOLVER_NOT_CONVERGED', `solver did not reach rtol=${o.rtol} within ${o.maxMatvecs} mat-vecs (relative residual ${relres.toExponential(3)})`, { field: 'rtol', relres, matvecs });
     }
     cycles++;
-    const kk = C.length;
     const steps = Math.max(1, m - kk);
-    const V: Float64Array[] = [r.map((v) => v / beta)];
+    const v0 = V.row(0);
+    for (let t = 0; t < n; t++) v0[t] = (r[t] as number) / beta;
     const H = new Float64Array((steps + 1) * steps); // row-major (steps+1) × steps
     const Bm = new Float64Array(kk * steps);
     const R = new Float64Array((steps + 1) * steps); // Givens-rotated copy of H
@@ -166,14 +176,13 @@ export function gcrodr(a: CsrArrays, b: Float64Array, o: GcrodrOptions, recycle:
     g[0] = beta;
     let jEnd = 0;
     for (let j = 0; j < steps; j++) {
-      const w = new Float64Array(n);
-      op(V[j] as Float64Array, w);
+      const w = V.row(j + 1);
+      op(V.row(j), w);
       iterations++;
-      mgs(C, kk, w, Bm, j, steps);
-      const hn = Math.sqrt(mgs(V, j + 1, w, H, j, steps));
+      if (kk > 0) d.mgs(C, 0, kk, w, Bm, j, steps);
+      const hn = Math.sqrt(d.mgs(V, 0, j + 1, w, H, j, steps));
       H[(j + 1) * steps + j] = hn;
-      if (hn > 0) for (let t = 0; t < n; t++) w[t] = (w[t] as number) / hn;
-      V.push(w);
+      if (hn > 0) scale(w, 1 / hn);
       for (let i = 0; i <= j + 1; i++) R[i * steps + j] = H[i * steps + j] as number;
       for (let i = 0; i < j; i++) {
         const t1 = R[i * steps + j] as number;
@@ -200,44 +209,49 @@ export function gcrodr(a: CsrArrays, b: Float64Array, o: GcrodrOptions, recycle:
       for (let c = i + 1; c < jEnd; c++) s -= (R[i * steps + c] as number) * (y2[c] as number);
       y2[i] = s / (R[i * steps + i] as number);
     }
-    accumulate(y, V, jEnd, (i) => y2[i] as number);
-    const by = new Float64Array(kk);
-    for (let i = 0; i < kk; i++) {
-      let s = 0;
-      for (let c = 0; c < jEnd; c++) s += (Bm[i * steps + c] as number) * (y2[c] as number);
-      by[i] = -s;
+    d.axpys(V, 0, jEnd, y2, y);
+    if (kk > 0) {
+      const by = new Float64Array(kk);
+      for (let i = 0; i < kk; i++) {
+        let s = 0;
+        for (let c = 0; c < jEnd; c++) s += (Bm[i * steps + c] as number) * (y2[c] as number);
+        by[i] = -s;
+      }
+      d.axpys(U, 0, kk, by, y);
     }
-    accumulate(y, U, kk, (i) => by[i] as number);
-    r = trueResidual();
+    // True residual r = b − A M⁻¹ y (one mat-vec, counted).
+    o.precond.apply(y, x);
+    spmv(x, r);
+    matvecs++;
+    for (let i = 0; i < n; i++) r[i] = (b[i] as number) - (r[i] as number);
     if (o.k > 0) {
-      const upd = updateRecycle(n, o.k, U, C, V, H, Bm, steps, jEnd);
-      if (upd !== null) ({ U, C } = upd);
+      const cols = updateRecycle(d, o.k, U, C, kk, V, H, Bm, steps, jEnd, U2, C2);
+      if (cols >= 0) {
+        [U, U2] = [U2, U];
+        [C, C2] = [C2, C];
+        kk = cols;
+      }
     }
   }
   o.precond.apply(y, x);
-  return { x, iterations, matvecs, cycles, relres, recycle: U };
+  const out: Float64Array[] = [];
+  for (let i = 0; i < kk; i++) out.push(Float64Array.from(U.row(i)));
+  return { x: Float64Array.from(x), iterations, matvecs, cycles, relres, recycle: out };
 }
 
 /**
- * New (U, C) from one cycle: Ŵ = [C, V_{j+1}], V̂ = [U D, V_j], Ĝ = [[D, B], [0, H̄]] with
- * Â V̂ = Ŵ Ĝ; P = harmonic Ritz vectors of smallest magnitude; Ĝ P = QR; C = Ŵ Q; U = V̂ P R⁻¹.
+ * New (U, C) from one cycle, written to rows 0…cols−1 of `Un`, `Cn`; returns cols, or −1
+ * (nothing usable) when the small problems fail. Ŵ = [C, V_{j+1}], V̂ = [U D, V_j],
+ * Ĝ = [[D, B], [0, H̄]] with Â V̂ = Ŵ Ĝ; P = harmonic Ritz vectors of smallest magnitude;
+ * Ĝ P = QR; C = Ŵ Q; U = V̂ P R⁻¹.
  */
 function updateRecycle(
-  n: number, k: number, U: readonly Float64Array[], C: readonly Float64Array[], V: readonly Float64Array[],
-  H: Float64Array, Bm: Float64Array, steps: number, jEnd: number,
-): { U: Float64Array[]; C: Float64Array[] } | null {
-  const kk = C.length;
+  dn: KrylovDense, k: number, U: KrylovBlock, C: KrylovBlock, kk: number, V: KrylovBlock,
+  H: Float64Array, Bm: Float64Array, steps: number, jEnd: number, Un: KrylovBlock, Cn: KrylovBlock,
+): number {
   const s = kk + jEnd;
-  const Vh: Float64Array[] = [];
   const d = new Float64Array(kk);
-  for (let i = 0; i < kk; i++) {
-    const u = U[i] as Float64Array;
-    const nu = norm(u);
-    d[i] = 1 / nu;
-    Vh.push(u.map((v) => v / nu));
-  }
-  for (let j = 0; j < jEnd; j++) Vh.push(V[j] as Float64Array);
-  const Wh: Float64Array[] = [...C, ...V.slice(0, jEnd + 1)];
+  for (let i = 0; i < kk; i++) d[i] = 1 / norm(U.row(i));
   // Ĝ: (s+1) × s
   const G = new Float64Array((s + 1) * s);
   for (let i = 0; i < kk; i++) {
@@ -254,31 +268,39 @@ function updateRecycle(
   } else {
     // Ŵᵀ V̂ = [[Cᵀ U D, 0], [Vᵀ U D, I]]
     const WV = new Float64Array((s + 1) * s);
-    for (let j = 0; j < kk; j++) dots(Wh, s + 1, Vh[j] as Float64Array, WV, j, s);
-    for (let i = 0; i <= s; i++) {
-      if (i >= kk) {
-        const t = i - kk;
-        if (t < jEnd) WV[i * s + kk + t] = 1;
+    if (kk > 0) {
+      const gc = new Float64Array(kk * kk);
+      const gv = new Float64Array((jEnd + 1) * kk);
+      dn.gram(C, 0, kk, U, 0, kk, gc);
+      dn.gram(V, 0, jEnd + 1, U, 0, kk, gv);
+      for (let j = 0; j < kk; j++) {
+        const dj = d[j] as number;
+        for (let i = 0; i < kk; i++) WV[i * s + j] = (gc[i * kk + j] as number) * dj;
+        for (let t = 0; t <= jEnd; t++) WV[(kk + t) * s + j] = (gv[t * kk + j] as number) * dj;
       }
     }
+    for (let t = 0; t < jEnd; t++) WV[(kk + t) * s + kk + t] = 1;
+    // Ae = ĜᵀĜ, Be = Ĝᵀ(ŴᵀV̂), row by row of Ĝ (about half of Ĝ is zero: D is diagonal, H̄
+    // Hessenberg); every entry still sums over t in increasing order.
     const Ae = new Float64Array(s * s);
     const Be = new Float64Array(s * s);
-    for (let i = 0; i < s; i++) {
-      for (let j = 0; j < s; j++) {
-        let sa = 0;
-        let sb = 0;
-        for (let t = 0; t <= s; t++) {
-          sa += (G[t * s + i] as number) * (G[t * s + j] as number);
-          sb += (G[t * s + i] as number) * (WV[t * s + j] as number);
+    for (let t = 0; t <= s; t++) {
+      const gt = t * s;
+      for (let i = 0; i < s; i++) {
+        const gi = G[gt + i] as number;
+        if (gi === 0) continue;
+        const ri = i * s;
+        for (let j = 0; j < s; j++) {
+          Ae[ri + j] = (Ae[ri + j] as number) + gi * (G[gt + j] as number);
+          Be[ri + j] = (Be[ri + j] as number) + gi * (WV[gt + j] as number);
         }
-        Ae[i * s + j] = sa;
-        Be[i * s + j] = sb;
       }
     }
-    const e = eigSmallCore(s, Ae, Be);
-    if (e.status !== 0) return null;
+    const e = dn.eig(s, Ae, Be);
+    if (e.status !== 0) return -1;
     ({ p: P, cols } = smallestRitz(s, e.wr, e.wi, e.v, k));
   }
+  if (cols > Un.rows) return -1;
   // Ĝ P ((s+1) × cols) = QR
   const GP = new Float64Array((s + 1) * cols);
   for (let i = 0; i <= s; i++) {
@@ -289,8 +311,33 @@ function updateRecycle(
     }
   }
   const qr = qrReference(s + 1, cols, GP, false);
-  const Y = combineColumns(Vh, P, cols, n);
-  const Cn = combineColumns(Wh, qr.q, cols, n);
-  const Un = rightSolveUpper(Y, qr.r, cols);
-  return Un === null ? null : { U: Un, C: Cn };
+  // Un = V̂ P R⁻¹ = U (D P_top R⁻¹) + V (P_bottom R⁻¹) (R⁻¹ applied in the small space);
+  // Cn = Ŵ Q = C Q_top + V Q_bottom.
+  const pr = rightSolveSmall(P, s, qr.r, cols);
+  if (pr === null) return -1;
+  if (kk > 0) {
+    const pt = new Float64Array(kk * cols);
+    for (let i = 0; i < kk; i++) for (let c = 0; c < cols; c++) pt[i * cols + c] = (d[i] as number) * (pr[i * cols + c] as number);
+    dn.combine(U, 0, kk, pt, cols, Un, 0, false);
+    dn.combine(C, 0, kk, qr.q.subarray(0, kk * cols), cols, Cn, 0, false);
+  }
+  dn.combine(V, 0, jEnd, pr.subarray(kk * cols, s * cols), cols, Un, 0, kk > 0);
+  dn.combine(V, 0, jEnd + 1, qr.q.subarray(kk * cols, (s + 1) * cols), cols, Cn, 0, kk > 0);
+  return cols;
+}
+
+/** P R⁻¹ (rows × cols row-major, R upper-triangular cols × cols); null when R is numerically singular. */
+function rightSolveSmall(p: Float64Array, rows: number, r: Float64Array, cols: number): Float64Array | null {
+  let big = 0;
+  for (let j = 0; j < cols; j++) big = Math.max(big, Math.abs(r[j * cols + j] as number));
+  for (let j = 0; j < cols; j++) if (!(Math.abs(r[j * cols + j] as number) > 1e-13 * big)) return null;
+  const out = new Float64Array(rows * cols);
+  for (let i = 0; i < rows; i++) {
+    for (let j = 0; j < cols; j++) {
+      let v = p[i * cols + j] as number;
+      for (let q = 0; q < j; q++) v -= (out[i * cols + q] as number) * (r[q * cols + j] as number);
+      out[i * cols + j] = v / (r[j * cols + j] as number);
+    }
+  }
+  return out;
 }

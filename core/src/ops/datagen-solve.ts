@@ -12,6 +12,7 @@ import { obj, int } from '../validate';
 import { gcrodr } from '../datagen/gcrodr';
 import { compileDatagenParams, pdeSpecOf, type CompiledDatagenParams, type DatagenParams } from '../datagen/params';
 import { generateInstance } from '../datagen/pde';
+import type { KrylovDenseFactory } from '../datagen/krylov-dense';
 import { buildPreconditioner } from '../datagen/precond';
 import type { OpDef } from './types';
 
@@ -24,12 +25,16 @@ export interface DatagenSolveAttrs {
   readonly index: number;
 }
 
-/** Runs one system; `recycle` is the previous U (rows of length n). */
-export function datagenSolve(attrs: DatagenSolveAttrs, recycle: readonly Float64Array[]): NdArray[] {
+/**
+ * Runs one system; `recycle` is the previous U (rows of length n); `dense` the backend of the
+ * basis products (default: the float64 reference).
+ */
+export function datagenSolve(attrs: DatagenSolveAttrs, recycle: readonly Float64Array[], dense?: KrylovDenseFactory): NdArray[] {
   const p = attrs.params;
   const inst = generateInstance(pdeSpecOf(p), attrs.index);
   const r = gcrodr(inst.a, inst.b, {
     m: p.restart, k: p.recycle, rtol: p.rtol, maxMatvecs: p.maxMatvecs, precond: buildPreconditioner(p.precond, inst.a),
+    ...(dense !== undefined ? { dense } : {}),
   }, p.solver === 'gcrodr' ? recycle : []);
   const n = inst.b.length;
   const keep = p.solver === 'gcrodr' ? r.recycle : [];
@@ -63,12 +68,16 @@ export const datagenSolveOp: OpDef<DatagenSolveAttrs> = {
     }
   },
   reference(attrs: DatagenSolveAttrs, inputs: readonly NdArray[]): NdArray[] {
-    const u = inputs[0];
-    const rec: Float64Array[] = [];
-    if (u !== undefined) {
-      const [k, n] = u.shape as [number, number];
-      for (let i = 0; i < k; i++) rec.push((u.data as Float64Array).slice(i * n, (i + 1) * n));
-    }
-    return datagenSolve(attrs, rec);
+    return datagenSolve(attrs, recycleRows(inputs[0]));
   },
 };
+
+/** The rows of the recycled-space input U (k×n), or none. */
+export function recycleRows(u: NdArray | undefined): Float64Array[] {
+  const rec: Float64Array[] = [];
+  if (u !== undefined) {
+    const [k, n] = u.shape as [number, number];
+    for (let i = 0; i < k; i++) rec.push((u.data as Float64Array).subarray(i * n, (i + 1) * n));
+  }
+  return rec;
+}

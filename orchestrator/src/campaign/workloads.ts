@@ -8,11 +8,16 @@
 import {
   GramfleetError, campaignWorkload, compileGrfParams, csrWithValues, exactKernelDense, normalisedWeights, outOfRange, relFrobError,
   type ArrayRef, type CsrRef, type GrfJobResult, type GrfRunParams,
+  type DatagenRunParams, type DatagenWorkflowResult,
 } from '@gramfleet/core';
 import type { ArrayStore, DataPlane } from '@gramfleet/workers';
 import { loadCsr } from '../grf-assemble';
 import { loadGraph } from '../io/graph-files';
 import { prepareGrf } from '../grf-submit';
+import { prepareDatagen, writeDataset } from '../datagen';
+import { expandDatagenResult } from '../datagen-pages';
+import { createHash } from 'node:crypto';
+import * as path from 'node:path';
 
 /** Largest graph for which a GRF run may ask for `exactError`. */
 export const GRF_EXACT_MAX_NODES = 4096;
@@ -40,6 +45,50 @@ export interface WorkloadRunner {
 }
 
 const RUNNERS: Readonly<Record<string, WorkloadRunner>> = {
+  datagen: {
+    // The child's job id is the run's child id, so a retried prepare (or a restarted
+    // orchestrator) starts or attaches to the same datagen workflow, which re-solves nothing finished.
+    prepare(raw, childId, timeoutMs): Promise<readonly unknown[]> {
+      const spec = raw as unknown as DatagenRunParams;
+      const { out: _out, backend, ...params } = spec;
+      return Promise.resolve([prepareDatagen({ ...params, kind: 'datagen', backend: backend ?? 'wasm', jobId: childId, timeoutMs })]);
+    },
+    async extract(result, raw, deps): Promise<RunExtract> {
+      const r = result as DatagenWorkflowResult;
+      const spec = raw as unknown as DatagenRunParams;
+      const job = await expandDatagenResult(deps.store, r);
+      let matvecs = 0;
+      let iterations = 0;
+      let maxRelres = 0;
+      let saved = 0;
+      const first = new Map<number, number>();
+      const per: { chunk: number; position: number; m: number }[] = [];
+      for (const sys of job.systems) {
+        const st = await deps.store.get(sys.outputs[4]!);
+        const m = st.data[1] as number;
+        iterations += st.data[0] as number;
+        matvecs += m;
+        maxRelres = Math.max(maxRelres, st.data[3] as number);
+        per.push({ chunk: sys.chunk, position: sys.position, m });
+        if (sys.position === 0) first.set(sys.chunk, m);
+      }
+      for (const p of per) if (p.position > 0) saved += (first.get(p.chunk) ?? p.m) - p.m;
+      const metrics: Record<string, number | string> = {
+        systems: job.systems.length, chunks: r.pages.length, matvecs, iterations, matvecsSaved: saved, maxSolverRelres: maxRelres,
+        publishedTasks: r.publishedTasks, duplicateResults: r.duplicateResults,
+        // One digest over every solution's content digest, in chain order: equal = byte-identical solutions.
+        solutionsDigest: createHash('sha256').update(job.systems.map((x) => x.outputs[0]!.digest).join(',')).digest('hex').slice(0, 32),
+      };
+      if (spec.out !== undefined) {
+        const m = await writeDataset(deps.store, prepareDatagen({ ...spec, kind: 'datagen', jobId: r.jobId }), job, path.join(spec.out, r.jobId));
+        metrics['maxRelres'] = m.totals.maxRelres;
+        metrics['dataset'] = path.join(spec.out, r.jobId);
+      }
+      const artifacts: Record<string, ArrayRef> = {};
+      r.pages.forEach((p, i) => { artifacts[`page${i}`] = p; });
+      return { metrics, artifacts };
+    },
+  },
   grf: {
     async prepare(raw, childId, timeoutMs, deps): Promise<readonly unknown[]> {
       const spec = raw as unknown as GrfRunParams;

@@ -13,12 +13,28 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import { Client, Connection } from '@temporalio/client';
 import { datagenSolve, decodeNpy, isGramfleetError, type DatagenJobResult, type DatagenWorkflowResult } from '@gramfleet/core';
 import { prepareDatagen, readCsrNpz, type DatagenJobSpec, type DatasetManifest } from '@gramfleet/orchestrator';
+import { kernelsWasmPath } from '@gramfleet/wasm';
+import { WasmArena, createWasmKrylovDense } from '@gramfleet/workers';
 import { startTestCluster, until, type TestCluster } from './harness';
 
 const suffix = randomBytes(3).toString('hex');
+const BIN = path.join(path.dirname(require.resolve('@gramfleet/orchestrator')), '..', 'bin', 'gramfleet.js');
+
+function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => { stdout += b.toString(); });
+    child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
 
 function digests(r: DatagenJobResult): string[] {
   return [...r.systems].sort((a, b) => a.chunk - b.chunk || a.position - b.position).map((s) => `${s.chunk}/${s.position}/${s.index}:${s.outputs[0]?.digest}:${s.outputs[1]?.digest}`);
@@ -60,8 +76,10 @@ describe('datagen on a real cluster', () => {
 
     // The workflow's own result holds only page references, one per chunk.
     const conn = await Connection.connect({ address: t.cluster.state.temporalAddress });
+    let pages: DatagenWorkflowResult['pages'] = [];
     try {
       const raw = (await new Client({ connection: conn }).workflow.getHandle(`dg-one-${suffix}`).result()) as DatagenWorkflowResult;
+      pages = raw.pages;
       assert.equal(raw.pages.length, 3);
       assert.equal((raw as unknown as { systems?: unknown }).systems, undefined);
       assert.ok(raw.pages.every((p) => p.dtype === 'u8'));
@@ -100,6 +118,18 @@ describe('datagen on a real cluster', () => {
     const again = await (await t.fleet.submitDatagen({ ...spec, jobId: `dg-one-${suffix}` })).result();
     assert.equal(again.publishedTasks, 0, 'a rerun publishes no task');
     assert.deepEqual(digests(again), digests(one));
+
+    // Page GC: once the dataset is written the job's page objects are deleted; the solutions stay.
+    const h1 = t.fleet.datagenJob(`dg-one-${suffix}`);
+    assert.equal(await h1.releasePages(), 3);
+    for (const ref of pages) await assert.rejects(t.fleet.getArray(ref), (e: unknown) => isGramfleetError(e) && e.code === 'STORE_MISSING_OBJECT');
+    await assert.rejects(h1.result(), (e: unknown) => isGramfleetError(e) && e.code === 'STORE_MISSING_OBJECT');
+    assert.equal(await h1.releasePages(), 0, 'idempotent');
+    assert.ok((await t.fleet.getArray(one.systems[0]!.outputs[0]!)).data.length === 225, 'solutions are kept');
+    // Submitting the job again rewrites its pages without solving anything again.
+    const back = await (await t.fleet.submitDatagen({ ...spec, jobId: `dg-one-${suffix}` })).result();
+    assert.equal(back.publishedTasks, 0);
+    assert.deepEqual(digests(back), digests(one));
   });
 
   it('a 10,000-system job is accepted; payload bounds are typed errors before anything is scheduled', () => {
@@ -112,6 +142,29 @@ describe('datagen on a real cluster', () => {
     bad({ count: 20_001 }, 'count');
     bad({ chunkSize: 2 }, 'chunkSize'); // 5,000 chunks
     bad({ chunkSize: 512, window: 8 }, 'chunkSize'); // 4,096 unpaged outcomes
+  });
+
+  it('CLI: writes the dataset and releases the job\'s pages; a rerun re-solves nothing; --keep-pages keeps them', async () => {
+    const dir = path.join(out, 'cli');
+    const args = ['datagen', '--pde', 'advection-diffusion', '--grid', '10', '--count', '6', '--chunk-size', '3', '--seed', '4', '--out', dir, '--data-dir', t.dir, '--json'];
+    const run = async (extra: string[]): Promise<Record<string, unknown>> => {
+      const r = await cli([...args, ...extra]);
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as Record<string, unknown>;
+    };
+    const first = await run([]);
+    assert.equal(first['systems'], 6);
+    assert.equal(first['pagesReleased'], 2);
+    assert.ok(Number(first['maxRelres']) <= 1e-8);
+    assert.ok(fs.existsSync(path.join(dir, 'manifest.json')));
+    const jobId = String(first['jobId']);
+    await assert.rejects(t.fleet.datagenJob(jobId).result(), (e: unknown) => isGramfleetError(e) && e.code === 'STORE_MISSING_OBJECT');
+    const again = await run(['--keep-pages']);
+    assert.equal(again['jobId'], jobId);
+    assert.equal(again['publishedTasks'], 0, 'nothing solved again');
+    assert.equal(again['pagesReleased'], 0);
+    const kept = await t.fleet.datagenJob(jobId).result();
+    assert.equal(kept.systems.length, 6);
   });
 
   it('a worker killed with SIGKILL mid-chunk: the dataset completes, each system once, equal to an in-process solve', async () => {
@@ -129,11 +182,15 @@ describe('datagen on a real cluster', () => {
     assertEachOnce(r, 10);
     const redelivered = r.systems.filter((s) => s.stats.deliveryCount > 1).length;
     process.stdout.write(`# killed after ${mid.systemsDone}/10 systems; ${redelivered} system(s) redelivered; duplicate results ${r.duplicateResults}\n`);
-    // The same chains solved in this process, carrying U: byte-identical solutions.
+    // The same chains solved in this process, carrying U, on the wasm dense backend as the
+    // workers run it (plain kernel build here; the workers may run the FMA build: the Krylov
+    // kernels give the same bits on both): byte-identical solutions.
+    const arena = new WasmArena(new WebAssembly.Module(fs.readFileSync(kernelsWasmPath)));
     for (const [ci, chunk] of input.chunks.entries()) {
       let rec: Float64Array[] = [];
       for (const [pos, index] of chunk.entries()) {
-        const [x, u] = datagenSolve({ params: input.params, index }, rec);
+        arena.reset();
+        const [x, u] = datagenSolve({ params: input.params, index }, rec, createWasmKrylovDense(arena));
         const got = r.systems.find((s) => s.chunk === ci && s.position === pos);
         assert.ok(got !== undefined);
         const stored = await t.fleet.getArray(got.outputs[0] as NonNullable<(typeof got.outputs)[0]>);

@@ -23,6 +23,12 @@ export interface ArrayStore {
   getBytes(ref: ArrayRef): Promise<Uint8Array>;
   /** Whether an object exists. */
   has(digest: string): Promise<boolean>;
+  /**
+   * Deletes an object (and drops it from this process's cache); false when it was not there.
+   * Objects are content-addressed: delete only what no one else can reference (e.g. objects
+   * whose bytes name their owner, like datagen pages).
+   */
+  delete(digest: string): Promise<boolean>;
   /** Cache statistics. */
   readonly stats: { hits: number; misses: number; bytes: number };
 }
@@ -97,6 +103,15 @@ export function createArrayStore(os: ObjectStore, bucket: string, opts: ArraySto
     async has(digest: string): Promise<boolean> {
       const info = await os.info(digest).catch(() => null);
       return info !== null && !info.deleted;
+    },
+    async delete(digest: string): Promise<boolean> {
+      stats.bytes -= sizes.get(digest) ?? 0;
+      cache.delete(digest);
+      sizes.delete(digest);
+      const info = await os.info(digest).catch(() => null);
+      if (info === null || info.deleted) return false;
+      await os.delete(digest);
+      return true;
     },
   };
 }
