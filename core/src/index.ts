@@ -155,3 +155,4 @@ export type { OpShard, OpShardPlan, OpShardPlanOptions } from './ops/shard-plan'
 export { DATAGEN_MAX_CHUNKS, DATAGEN_MAX_IN_FLIGHT, DATAGEN_MAX_SYSTEMS, DATAGEN_PAGE_FORMAT } from './datagen/paging';
 export type { DatagenActivities, DatagenPage, DatagenWorkflowResult } from './datagen/paging';
 export { EIGENPRO_EIGEN_TOL, eigenSolverFor, topOfFullEigh } from './eigenpro/setup';
+export { KERNEL_ROWS_MATMUL_OP_ID, KERNEL_ROWS_MAX_BLOCKS, kernelRowsMatmulInputs, kernelRowsMatmulOp } from './ops/kernel-rows-matmul';

@@ -15,6 +15,7 @@ import { registerDenseSparseWasm } from './dense-register';
 import { registerGrfWalksWasm } from './grf-walks';
 import { registerFactorisationWasm } from './linalg-register';
 import { registerKronGpWasm } from './kron-linalg';
+import { registerKernelRowsMatmulWasm } from './kernel-rows-matmul';
 
 /** Registers every wasm kernel under backend `'wasm'`. */
 export function registerWasmKernels(registry: KernelRegistry, arena: () => WasmArena): void {
@@ -22,6 +23,7 @@ export function registerWasmKernels(registry: KernelRegistry, arena: () => WasmA
   registerDenseSparseWasm(registry, arena); // kernel library: dense and sparse kernels
   registerFactorisationWasm(registry, arena); // kernel library: factorisations, eigensolvers, mode product
   registerKronGpWasm(registry, arena); // Kronecker GP shard ops
+  registerKernelRowsMatmulWasm(registry, arena); // EigenPro: kernel products on resident row blocks
 }
 
 /** Registers the float64 reference of every catalogued op under backend `'reference'`. */
