@@ -25,3 +25,4 @@ export { RELAXED_SIMD_NODE_FLAG, kernelsFmaWasmPath, loadKernelModuleBytes, rela
 export type { KernelBuild, KernelModuleBytes } from './backends/wasm/kernel-module';
 export { MULTI_CORE_BACKEND, createShardThreadsPool } from './shard-threads';
 export type { ShardThreadsOptions } from './shard-threads';
+export { withHostGather } from './host-gather';

@@ -1,8 +1,8 @@
 import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { kernelBlockMatmulOp, kernelRowsMatmulOp, type NdArray } from '@gramfleet/core';
-import { registerWasmKernels } from '@gramfleet/workers';
-import { linalgRegistry } from './linalg-fixtures';
+import { createKernelPool, registerWasmKernels, withHostGather } from '@gramfleet/workers';
+import { kernelModule, linalgRegistry } from './linalg-fixtures';
 import { BACKENDS, arr, assertClose, rand, rand32, rejectsNaming, runOp } from './dense-fixtures';
 
 // kernel-rows-matmul gathers the named rows and runs the kernel-block-matmul computation on
@@ -68,5 +68,28 @@ describe('kernel-rows-matmul conformance', () => {
     await rejectsNaming(run({ kernel: 'gaussian', bandwidth: 1, offsetX: 2 }, [arr('i32', [1], Int32Array.of(0)), z, a, b]), 'INPUT_INVALID', 'offsetX');
     const nan = arr('f64', [3, 2], Float64Array.of(0, 1, NaN, 2, 3, 4));
     await rejectsNaming(run(attrs, [arr('i32', [1], Int32Array.of(1)), z, a, nan]), 'INPUT_NOT_FINITE', 'x');
+  });
+});
+
+describe('kernel-rows-matmul through a worker kernel pool (rows gathered on the main thread)', () => {
+  it('gives the wasm kernel\'s result and typed errors, and runs kernel-block-matmul on the thread', async () => {
+    const pool = withHostGather(createKernelPool({ module: kernelModule(), threads: 1 }));
+    try {
+      const d = 19, p = 23, c = 4;
+      const { blocks } = blocksOf('f32', [40, 0, 33], d, 5);
+      const rows = Int32Array.of(72, 0, 39, 40, 41, 5, 5);
+      const z = arr('f32', [p, d], rand32(p * d, 6));
+      const a = arr('f64', [p, c], rand(p * c, 7));
+      const attrs = { kernel: 'cauchy', bandwidth: 0.8 };
+      const inputs = [arr('i32', [rows.length], rows), z, a, ...blocks];
+      const run = await pool.run('kernel-rows-matmul', attrs, inputs);
+      const [direct] = await runOp(reg, 'wasm', kernelRowsMatmulOp, attrs, inputs);
+      assert.equal(run.backend, 'wasm');
+      assert.deepEqual(Array.from(run.outputs[0]?.data ?? []), Array.from(direct?.data ?? [1]));
+      await rejectsNaming(pool.run('kernel-rows-matmul', attrs, [arr('i32', [1], Int32Array.of(73)), z, a, ...blocks]), 'INPUT_OUT_OF_RANGE', 'rows');
+      await rejectsNaming(pool.run('kernel-rows-matmul', { kernel: 'cauchy' }, inputs), 'INPUT_INVALID', 'bandwidth');
+    } finally {
+      await pool.close();
+    }
   });
 });
