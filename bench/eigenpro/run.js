@@ -4,7 +4,8 @@
  * bench/eigenpro/setup.sh), Laplacian σ = 10, the same rows, cores and run for every system:
  *
  *   node bench/eigenpro/run.js     (env: N_TRAIN=60000 N_TEST=10000 EPOCHS=3 SIGMA=10
- *                                   TARGET=0.895 WORKERS=1,2 SKIP_REF=1 REF_TIMEOUT_S=7200)
+ *                                   TARGET=0.895 WORKERS=1,2 SKIP_REF=1 REF_TIMEOUT_S=7200
+ *                                   TRAIN_EVAL_ROWS=0)
  *
  *   gramfleet (W workers): a LocalCluster with W WASM workers x 1 thread in a temp dir;
  *     fleet.submit({ kind: 'eigenpro', train: <IDX path>, … }) with shards = W, f32 features;
@@ -42,6 +43,9 @@ const SIGMA = Number(process.env.SIGMA ?? 10);
 const TARGET = Number(process.env.TARGET ?? (EP3 ? 0.88 : 0.895));
 const WORKERS = (process.env.WORKERS ?? '1,2').split(',').map(Number);
 const REF_TIMEOUT_S = Number(process.env.REF_TIMEOUT_S ?? 7200);
+// Training rows scored after each epoch. The references score the test set only, so the
+// default 0 gives gramfleet the same per-epoch work (2000 is the product's default).
+const TRAIN_EVAL_ROWS = Number(process.env.TRAIN_EVAL_ROWS ?? 0);
 
 function head(rows, k) {
   return { rows: Math.min(k, rows.rows), cols: rows.cols, data: rows.data.subarray(0, Math.min(k, rows.rows) * rows.cols) };
@@ -49,11 +53,14 @@ function head(rows, k) {
 
 async function gramfleet(workers, data) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gf-bench-eigenpro-'));
+  // The training activity appends its per-epoch time breakdown here (orchestrator/src/eigenpro/profile.ts).
+  const profileFile = path.join(dir, 'profile.jsonl');
+  process.env.GRAMFLEET_EIGENPRO_PROFILE = profileFile;
   const cluster = await LocalCluster.start({ dataDir: dir, workers, logLevel: 'warn' });
   const fleet = await connect({ dataDir: dir, startLocal: false });
   try {
     const t0 = Date.now();
-    const h = await fleet.submit({ kind: 'eigenpro', ...data, kernel: 'laplacian', bandwidth: SIGMA, epochs: EPOCHS, shards: workers, featureDtype: 'f32', seed: 0, ...(EP3 ? { centers: CENTERS, projection: PROJECTION } : {}) });
+    const h = await fleet.submit({ kind: 'eigenpro', ...data, kernel: 'laplacian', bandwidth: SIGMA, epochs: EPOCHS, shards: workers, featureDtype: 'f32', seed: 0, trainEvalRows: TRAIN_EVAL_ROWS, ...(EP3 ? { centers: CENTERS, projection: PROJECTION } : {}) });
     const epochs = [];
     let setup;
     let setupAt = null;
@@ -67,6 +74,8 @@ async function gramfleet(workers, data) {
     // Training time of an epoch without its scoring (numpy's epoch time excludes evaluation too).
     const tr = r.history.map((e, i) => ep[i] - (e.evalMs ?? 0) / 1000);
     const mean = (v) => (v.slice(1).length > 0 ? v.slice(1).reduce((a, b) => a + b, 0) / (v.length - 1) : v[0]);
+    const profile = fs.existsSync(profileFile) ? fs.readFileSync(profileFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l)) : [];
+    for (const pr of profile) process.stdout.write(JSON.stringify({ bench: BENCH, system: `gramfleet-${workers}w`, profile: pr }) + '\n');
     return { ...(EP3 ? { projection: r.projection } : {}), epochS: mean(ep), epochTrainS: mean(tr), evalS: mean(r.history.map((e) => (e.evalMs ?? 0) / 1000)), setupS: setupAt, firstEpochS: ep[0], toTarget: hit ? hit.elapsedMs / 1000 : null, acc: r.history[r.history.length - 1].testAccuracy, setup: setup ?? r.setup, wall };
   } finally {
     await fleet.close().catch(() => undefined);
@@ -77,7 +86,7 @@ async function gramfleet(workers, data) {
 
 async function main() {
   const load = execSync('uptime').toString().trim();
-  const common = { n_train: N_TRAIN, n_test: N_TEST, epochs: EPOCHS, sigma: SIGMA, target: TARGET, cores: os.cpus().length, load, ...(EP3 ? { centers: CENTERS, projection: PROJECTION } : {}) };
+  const common = { train_eval_rows: TRAIN_EVAL_ROWS, n_train: N_TRAIN, n_test: N_TEST, epochs: EPOCHS, sigma: SIGMA, target: TARGET, cores: os.cpus().length, load, ...(EP3 ? { centers: CENTERS, projection: PROJECTION } : {}) };
   process.stdout.write(JSON.stringify({ bench: BENCH, ...common }) + '\n');
   const [xtr, ytr, xte, yte] = await Promise.all(['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz', 't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'].map((f) => loadRows(path.join(DIR, f))));
   const data = { train: head(xtr, N_TRAIN), trainLabels: head(ytr, N_TRAIN), test: head(xte, N_TEST), testLabels: head(yte, N_TEST) };

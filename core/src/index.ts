@@ -173,3 +173,4 @@ export type { KrylovBlock, KrylovDense, KrylovDenseFactory } from './datagen/kry
 export { recycleRows } from './ops/datagen-solve';
 export { checkDatagenBounds } from './datagen/paging';
 export type { DatagenRunParams } from './campaign/workloads';
+export { KERNEL_ROWS_MATMUL_OP_ID, KERNEL_ROWS_MAX_BLOCKS, kernelRowsMatmulInputs, kernelRowsMatmulOp } from './ops/kernel-rows-matmul';

@@ -28,3 +28,4 @@ export type { ShardThreadsOptions } from './shard-threads';
 // datagen: the wasm Krylov dense backend and the datagen-solve kernel built on it
 export { createWasmKrylovDense } from './backends/wasm/krylov-dense';
 export { createDatagenSolveKernel, registerDatagenSolveWasm } from './backends/wasm/datagen-solve';
+export { withHostGather } from './host-gather';

@@ -11,6 +11,7 @@ import { loadKernelModuleBytes, relaxedSimdAvailable } from './backends/wasm/ker
 import { createShardThreadsPool } from './shard-threads';
 import { OPS, USER_WASM_OP } from '@gramfleet/core';
 import { createKernelPool } from './pool';
+import { withHostGather } from './host-gather';
 import { startWorker } from './runtime';
 import { createJsonLogger } from './log';
 import { createSandbox } from './sandbox/sandbox';
@@ -47,7 +48,7 @@ async function main(): Promise<void> {
   const module = await WebAssembly.compile(chosen.bytes);
   const basePool = createKernelPool({ module, threads: Number(env['GRAMFLEET_THREADS'] ?? '1') });
   const kernelPool = threadsPerShard >= 2 ? await createShardThreadsPool({ wasm: chosen.bytes, threadsPerShard, fallback: basePool }) : basePool;
-  const pool = withUserWasm(kernelPool, createSandbox({ threads: Number(env['GRAMFLEET_THREADS'] ?? '1') }));
+  const pool = withHostGather(withUserWasm(kernelPool, createSandbox({ threads: Number(env['GRAMFLEET_THREADS'] ?? '1') })));
   const dataPlane = {
     ...(env['GRAMFLEET_ACK_WAIT_MS'] !== undefined ? { ackWaitMs: Number(env['GRAMFLEET_ACK_WAIT_MS']) } : {}),
     ...(env['GRAMFLEET_MAX_DELIVER'] !== undefined ? { maxDeliver: Number(env['GRAMFLEET_MAX_DELIVER']) } : {}),

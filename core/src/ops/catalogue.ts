@@ -25,6 +25,8 @@ import { triangularSolveOp } from './triangular-solve';
 import { kronFactorOp, kronGpSolveOp, kronSlabOp } from './kron-gp';
 // krylov-recycled data generation
 import { datagenSolveOp } from './datagen-solve';
+// EigenPro: kernel products on resident row blocks
+import { kernelRowsMatmulOp } from './kernel-rows-matmul';
 
 const ALL_OPS: readonly AnyOpDef[] = [
   grfWalksOp,
@@ -36,6 +38,8 @@ const ALL_OPS: readonly AnyOpDef[] = [
   kronFactorOp, kronSlabOp, kronGpSolveOp,
   // krylov-recycled data generation
   datagenSolveOp,
+  // EigenPro: kernel products on resident row blocks
+  kernelRowsMatmulOp,
 ];
 
 /** Every op, by id. */

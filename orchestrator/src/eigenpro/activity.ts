@@ -10,7 +10,7 @@
  */
 import { Context } from '@temporalio/activity';
 import {
-  EIGENPRO_EIGEN_TOL, GramfleetError, eigenSolverFor, resultSubject, topOfFullEigh, trainEigenPro2,
+  EIGENPRO_EIGEN_TOL, GramfleetError, KERNEL_ROWS_MATMUL_OP_ID, eigenSolverFor, resultSubject, topOfFullEigh, trainEigenPro2,
   type ArrayRef, type BatchTag, type EigenProActivities, type EigenProCompute, type EigenProJobInput, type EigenProJobResult,
   type EigenProProgressEvent, type EigenProSetup, type EigenProSetupSummary, type NdArray, type TaskResult,
 } from '@gramfleet/core';
@@ -19,6 +19,7 @@ import { toFailure } from '../activities';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint';
 import { createDispatcher, type Dispatcher, type RoundTask } from './dispatch';
 import { trainEigenPro3Cluster } from './ep3-activity';
+import { createProfiler } from './profile';
 
 /** Builds the EigenPro activities over the same dependencies as the cluster activities. */
 export function createEigenProActivities(deps: ActivityDeps): EigenProActivities {
@@ -62,6 +63,9 @@ function rangeRows(x: Float64Array, d: number, start: number, end: number, dtype
   return { dtype, shape: [end - start, d], data } as NdArray;
 }
 
+/** The rows of a round: the batch rows themselves, or their indices into the resident row blocks. */
+type XSource = { readonly kind: 'x' | 'rows'; readonly ref: ArrayRef };
+
 function tagId(t: BatchTag): string {
   return `e${String(t.epoch).padStart(4, '0')}b${String(t.batch).padStart(6, '0')}`;
 }
@@ -74,7 +78,11 @@ async function train(deps: ActivityDeps, input: EigenProJobInput): Promise<Eigen
   const { n, d, c, p } = shape;
   const fdt = params.featureDtype;
   const t0 = Date.now();
-  const x = (await store.get(input.x)).data as Float64Array;
+  const prof = createProfiler(log);
+  // Loading and re-putting large data (60k × 784 features: hundreds of MB) can outlast the
+  // heartbeat timeout: beat while it runs.
+  const loading = <T>(f: () => Promise<T>): Promise<T> => beating(ctx, { phase: 'load' }, f);
+  const x = (await loading(() => store.get(input.x))).data as Float64Array;
   const yArr = await store.get(input.y);
   const classification = params.task === 'classification';
   const labels = classification ? Int32Array.from(yArr.data as ArrayLike<number>) : undefined;
@@ -83,8 +91,8 @@ async function train(deps: ActivityDeps, input: EigenProJobInput): Promise<Eigen
   let labelsTest: Int32Array | undefined;
   let xTestRef: ArrayRef | undefined;
   if (input.xTest !== undefined && input.yTest !== undefined) {
-    const xt = await store.get(input.xTest);
-    xTestRef = fdt === 'f64' && xt.dtype === 'f64' ? input.xTest : await store.put(rangeRows(xt.data as Float64Array, d, 0, shape.nTest, fdt));
+    const xt = await loading(() => store.get(input.xTest as ArrayRef));
+    xTestRef = fdt === 'f64' && xt.dtype === 'f64' ? input.xTest : await loading(() => store.put(rangeRows(xt.data as Float64Array, d, 0, shape.nTest, fdt)));
     const yt = await store.get(input.yTest);
     if (classification) {
       labelsTest = Int32Array.from(yt.data as ArrayLike<number>);
@@ -94,17 +102,18 @@ async function train(deps: ActivityDeps, input: EigenProJobInput): Promise<Eigen
   // Center shards, uploaded once (content-addressed: a retried attempt re-puts nothing).
   const ranges = shardRanges(p, params.shards);
   const zRefs: ArrayRef[] = [];
-  for (const r of ranges) zRefs.push(await store.put(rangeRows(x, d, r.start, r.end, fdt)));
+  for (const r of ranges) zRefs.push(await prof.time('setup.zPut', () => loading(() => store.put(rangeRows(x, d, r.start, r.end, fdt)))));
+  prof.add('setup.load', Date.now() - t0);
   let beat: Record<string, unknown> = { phase: 'setup' };
   const dispatcher: Dispatcher = createDispatcher({
     dp, jobId, cls: input.cls, deadline: t0 + input.timeoutMs, log, signal: ctx.cancellationSignal,
     onWait: () => ctx.heartbeat(beat),
   });
   const kattrs = { kernel: params.kernel, bandwidth: params.bandwidth };
-  const output = async (r: TaskResult, i = 0): Promise<Float64Array> => {
+  const output = async (r: TaskResult, i = 0, phase = 'setup'): Promise<Float64Array> => {
     const ref = r.outputs[i];
     if (ref === undefined) throw new GramfleetError('JOB_FAILED', `task ${r.shardId} returned no output ${i}`);
-    return (await store.get(ref)).data as Float64Array;
+    return prof.time(`${phase}.outGet`, async () => (await store.get(ref)).data as Float64Array);
   };
   // Per-batch objects are deleted two batches later (every task using them has answered).
   const transient: ArrayRef[][] = [];
@@ -117,28 +126,39 @@ async function train(deps: ActivityDeps, input: EigenProJobInput): Promise<Eigen
   // The preconditioner block K(X_B, X_S)·E is split like the centers, Σ_j K(X_B, X_S_j)·E_j, so
   // its tasks balance over the workers with the center shards (one s-wide task would not).
   let phiParts: { xs: ArrayRef; e: ArrayRef }[] = [];
+  let lastBatchEnd: number | undefined;
   let q1 = 0;
-  const shardSum = async (xe: ArrayRef, a: Float64Array, prefix: string, rows: number): Promise<{ sum: Float64Array; extra: TaskResult[]; refs: ArrayRef[] }> => {
-    const refs: ArrayRef[] = [];
-    const tasks: RoundTask[] = [];
-    for (let j = 0; j < ranges.length; j++) {
-      const r = ranges[j] as { start: number; end: number };
-      const aj = await store.put({ dtype: 'f64', shape: [r.end - r.start, c], data: a.slice(r.start * c, r.end * c) });
-      refs.push(aj);
-      tasks.push({ shardId: `${prefix}s${String(j).padStart(4, '0')}`, op: 'kernel-block-matmul', attrs: kattrs, inputs: [xe, zRefs[j] as ArrayRef, aj] });
-    }
+  // Where a round's rows come from: the batch rows themselves (`x`), or their indices into the
+  // center shards, which are the row blocks of X and stay in the workers' caches (`rows`, op
+  // kernel-rows-matmul, wasm workers). The rows path sends m indices per batch instead of m×d values.
+  const residentRows = input.cls === 'wasm';
+  const blockTask = (shardId: string, src: XSource, z: ArrayRef, a: ArrayRef): RoundTask => (src.kind === 'rows'
+    ? { shardId, op: KERNEL_ROWS_MATMUL_OP_ID, attrs: kattrs, inputs: [src.ref, z, a, ...zRefs] }
+    : { shardId, op: 'kernel-block-matmul', attrs: kattrs, inputs: [src.ref, z, a] });
+  const putRows = (rows: ArrayLike<number>, phase: string): Promise<XSource> => (residentRows
+    ? prof.time(`${phase}.rowsPut`, async () => ({ kind: 'rows', ref: await store.put({ dtype: 'i32', shape: [rows.length], data: Int32Array.from(rows) }) }))
+    : prof.time(`${phase}.xPut`, async () => ({ kind: 'x', ref: await store.put(rowsOf(x, d, rows, fdt)) })));
+  const xTestSource: XSource | undefined = xTestRef !== undefined ? { kind: 'x', ref: xTestRef } : undefined;
+  /** Σ_j K(X_src, Z_j)·a_j in shard order, the preconditioner parts (batches), and the per-round objects to delete later. */
+  const shardSum = async (src: Promise<XSource> | XSource, a: Float64Array, prefix: string, rows: number, phase: string): Promise<{ sum: Float64Array; extra: Float64Array[]; refs: ArrayRef[] }> => {
+    // The rows (or batch) and every coefficient slice are put at once.
+    const [xs, ...refs] = await Promise.all([
+      src,
+      ...ranges.map((r) => prof.time(`${phase}.aPut`, () => store.put({ dtype: 'f64', shape: [r.end - r.start, c], data: a.slice(r.start * c, r.end * c) }))),
+    ]) as [XSource, ...ArrayRef[]];
+    const tasks = ranges.map((_, j) => blockTask(`${prefix}s${String(j).padStart(4, '0')}`, xs, zRefs[j] as ArrayRef, refs[j] as ArrayRef));
     const withPhi = prefix.startsWith('e') && phiParts.length > 0;
-    if (withPhi) {
-      phiParts.forEach((ph, j) => tasks.push({ shardId: `${prefix}phi${String(j).padStart(4, '0')}`, op: 'kernel-block-matmul', attrs: kattrs, inputs: [xe, ph.xs, ph.e] }));
-    }
-    const results = await dispatcher.run(tasks);
+    if (withPhi) phiParts.forEach((ph, j) => tasks.push(blockTask(`${prefix}phi${String(j).padStart(4, '0')}`, xs, ph.xs, ph.e)));
+    const results = await prof.time(`${phase}.round`, () => dispatcher.run(tasks));
+    prof.tasks(phase, results);
+    const parts = await Promise.all(results.map((r) => output(r, 0, phase)));
     const sum = new Float64Array(rows * c);
     // Fixed order: shard 0, 1, …, so the sum depends on the shard count only, never on the workers.
     for (let j = 0; j < ranges.length; j++) {
-      const part = await output(results[j] as TaskResult);
+      const part = parts[j] as Float64Array;
       for (let i = 0; i < sum.length; i++) sum[i] = (sum[i] as number) + (part[i] as number);
     }
-    return { sum, extra: withPhi ? results.slice(ranges.length) : [], refs };
+    return { sum, extra: parts.slice(ranges.length), refs: [...(xs === xTestSource ? [] : [xs.ref]), ...refs] };
   };
   const compute: EigenProCompute = {
     async subsampleKernel(rows) {
@@ -174,27 +194,31 @@ async function train(deps: ActivityDeps, input: EigenProJobInput): Promise<Eigen
       }
     },
     async batch(rows, a, tag) {
+      const tb = performance.now();
+      if (lastBatchEnd !== undefined) prof.add('train.coordinator', tb - lastBatchEnd);
       beat = { phase: 'train', epoch: tag.epoch, batch: tag.batch };
       ctx.heartbeat(beat);
-      const xb = await store.put(rowsOf(x, d, rows, fdt));
-      const { sum, extra, refs } = await shardSum(xb, a, tagId(tag), rows.length);
+      const { sum, extra, refs } = await shardSum(putRows(rows, 'train'), a, tagId(tag), rows.length, 'train');
       // Parts summed in part order (fixed by the shard count, never by the workers).
       const phi = new Float64Array(rows.length * q1);
-      for (const res of extra) {
-        const part = await output(res);
+      for (const part of extra) {
         if (part.length !== phi.length) throw new GramfleetError('JOB_FAILED', `preconditioner block part has ${part.length} entries, expected ${phi.length}`);
         for (let i = 0; i < phi.length; i++) phi[i] = (phi[i] as number) + (part[i] as number);
       }
-      await forget([xb, ...refs]);
+      await prof.time('train.delete', () => forget(refs));
+      lastBatchEnd = performance.now();
+      prof.add('train.batch', lastBatchEnd - tb);
       return { pred: sum, phi };
     },
     async predict(set, a, tag, rows) {
+      if (lastBatchEnd !== undefined) prof.add('train.coordinator', performance.now() - lastBatchEnd);
+      lastBatchEnd = undefined;
       beat = { phase: 'evaluate', epoch: tag.epoch, set };
       ctx.heartbeat(beat);
-      const xe = set === 'test' ? (xTestRef as ArrayRef) : await store.put(rowsOf(x, d, rows ?? [], fdt));
+      const src = set === 'test' ? (xTestSource as XSource) : putRows(rows ?? [], 'eval');
       const m = set === 'test' ? shape.nTest : (rows ?? []).length;
-      const { sum, refs } = await shardSum(xe, a, `v${String(tag.epoch).padStart(4, '0')}${set}`, m);
-      await forget(set === 'test' ? refs : [xe, ...refs]);
+      const { sum, refs } = await shardSum(src, a, `v${String(tag.epoch).padStart(4, '0')}${set}`, m, 'eval');
+      await forget(refs);
       return sum;
     },
   };
@@ -211,9 +235,16 @@ async function train(deps: ActivityDeps, input: EigenProJobInput): Promise<Eigen
   let perEpochSeen = 0;
   try {
     const r = await trainEigenPro2({
-      compute, params, shape, resume: resume ?? undefined,
+      compute: {
+        ...compute,
+        subsampleKernel: (rows) => prof.time('setup.subsampleKernel', () => compute.subsampleKernel(rows)),
+        topEigenpairs: (a, s, r, seed) => prof.time('setup.topEigenpairs', () => compute.topEigenpairs(a, s, r, seed)),
+        preconditioner: (rows, e, q) => prof.time('setup.preconditioner', () => compute.preconditioner(rows, e, q)),
+      },
+      params, shape, resume: resume ?? undefined,
       targets: { y, ...(labels !== undefined ? { labels } : {}), ...(yTest !== undefined ? { yTest } : {}), ...(labelsTest !== undefined ? { labelsTest } : {}) },
       onSetup: async (setup) => {
+        prof.flush({ jobId, epoch: 0, phase: 'setup', n, p, shards: params.shards, batch: setup.batch, q: setup.q });
         perEpochSeen = Math.ceil(n / setup.batch);
         await publish({ kind: 'setup', jobId, setup: summariseSetup(setup), batchesPerEpoch: perEpochSeen }, 'setup');
       },
@@ -229,6 +260,7 @@ async function train(deps: ActivityDeps, input: EigenProJobInput): Promise<Eigen
       },
       onEpoch: async (m) => {
         log.info('epoch done', { jobId, ...m });
+        prof.flush({ jobId, epoch: m.epoch, n, p, shards: params.shards, featureDtype: fdt });
         await publish({ kind: 'epoch', jobId, epochs: params.epochs, ...m }, `epoch-${m.epoch}`);
       },
     });
@@ -241,6 +273,16 @@ async function train(deps: ActivityDeps, input: EigenProJobInput): Promise<Eigen
     };
   } finally {
     dispatcher.close();
+  }
+}
+
+/** Runs `f` while heartbeating `details` every second. */
+async function beating<T>(ctx: Context, details: Record<string, unknown>, f: () => Promise<T>): Promise<T> {
+  const t = setInterval(() => ctx.heartbeat(details), 1_000);
+  try {
+    return await f();
+  } finally {
+    clearInterval(t);
   }
 }
 

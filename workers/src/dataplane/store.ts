@@ -11,6 +11,8 @@ import { GramfleetError, decodeNpy, encodeNpy, type ArrayRef, type NdArray } fro
 export interface ArrayStoreOptions {
   /** Byte budget of the read cache. @default 512 MiB */
   readonly cacheBytes?: number;
+  /** Objects larger than this are read one at a time per store. @default 8 MiB */
+  readonly serialReadBytes?: number;
 }
 
 /** Content-addressed array storage. */
@@ -45,6 +47,18 @@ export function createArrayStore(os: ObjectStore, bucket: string, opts: ArraySto
   const sizes = new Map<string, number>();
   const stats = { hits: 0, misses: 0, bytes: 0 };
   const uploading = new Map<string, Promise<void>>();
+  // One read per digest at a time (a task may name one array twice), and large objects one
+  // after the other: several concurrent reads of ~100 MB objects let the server's pending
+  // bytes for this connection pass its limit (64 MiB) while this process hashes and decodes
+  // another, and the server then drops the connection as a slow consumer, stalling the reads.
+  const reading = new Map<string, Promise<NdArray>>();
+  const serialBytes = opts.serialReadBytes ?? 8 * 1024 * 1024;
+  let largeQueue: Promise<unknown> = Promise.resolve();
+  const oneLargeAtATime = <T>(f: () => Promise<T>): Promise<T> => {
+    const r = largeQueue.then(f, f);
+    largeQueue = r.catch(() => undefined);
+    return r;
+  };
 
   function remember(digest: string, a: NdArray, size: number): void {
     if (size > budget) return;
@@ -93,11 +107,20 @@ export function createArrayStore(os: ObjectStore, bucket: string, opts: ArraySto
         cache.set(ref.digest, hit);
         return hit;
       }
+      const pending = reading.get(ref.digest);
+      if (pending !== undefined) {
+        stats.hits++;
+        return pending;
+      }
       stats.misses++;
-      const bytes = await getBytes(ref);
-      const a = decodeNpy(bytes, `array ${ref.digest}`);
-      remember(ref.digest, a, bytes.byteLength);
-      return a;
+      const read = (async () => {
+        const bytes = ref.bytes > serialBytes ? await oneLargeAtATime(() => getBytes(ref)) : await getBytes(ref);
+        const a = decodeNpy(bytes, `array ${ref.digest}`);
+        remember(ref.digest, a, bytes.byteLength);
+        return a;
+      })().finally(() => reading.delete(ref.digest));
+      reading.set(ref.digest, read);
+      return read;
     },
     getBytes,
     async has(digest: string): Promise<boolean> {

@@ -16,6 +16,7 @@ import { registerGrfWalksWasm } from './grf-walks';
 import { registerFactorisationWasm } from './linalg-register';
 import { registerKronGpWasm } from './kron-linalg';
 import { registerDatagenSolveWasm } from './datagen-solve';
+import { registerKernelRowsMatmulWasm } from './kernel-rows-matmul';
 
 /** Registers every wasm kernel under backend `'wasm'`. */
 export function registerWasmKernels(registry: KernelRegistry, arena: () => WasmArena): void {
@@ -24,6 +25,7 @@ export function registerWasmKernels(registry: KernelRegistry, arena: () => WasmA
   registerFactorisationWasm(registry, arena); // kernel library: factorisations, eigensolvers, mode product
   registerKronGpWasm(registry, arena); // Kronecker GP shard ops
   registerDatagenSolveWasm(registry, arena); // datagen: GCRO-DR with the Krylov basis in wasm memory
+  registerKernelRowsMatmulWasm(registry, arena); // EigenPro: kernel products on resident row blocks
 }
 
 /** Registers the float64 reference of every catalogued op under backend `'reference'`. */
