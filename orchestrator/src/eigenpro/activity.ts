@@ -18,6 +18,7 @@ import type { ActivityDeps } from '../activities';
 import { toFailure } from '../activities';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint';
 import { createDispatcher, type Dispatcher, type RoundTask } from './dispatch';
+import { oneHotOf, rangeRows, rowsOf, tagId } from './rows';
 import { trainEigenPro3Cluster } from './ep3-activity';
 import { createProfiler } from './profile';
 
@@ -48,27 +49,8 @@ export function shardRanges(p: number, k: number): { start: number; end: number 
   return Array.from({ length: k }, (_, j) => ({ start: Math.floor((j * p) / k), end: Math.floor(((j + 1) * p) / k) }));
 }
 
-function rowsOf(x: Float64Array, d: number, rows: ArrayLike<number>, dtype: 'f64' | 'f32'): NdArray {
-  const out = dtype === 'f32' ? new Float32Array(rows.length * d) : new Float64Array(rows.length * d);
-  for (let i = 0; i < rows.length; i++) {
-    const r = rows[i] as number;
-    out.set(x.subarray(r * d, (r + 1) * d), i * d);
-  }
-  return { dtype, shape: [rows.length, d], data: out } as NdArray;
-}
-
-function rangeRows(x: Float64Array, d: number, start: number, end: number, dtype: 'f64' | 'f32'): NdArray {
-  const src = x.subarray(start * d, end * d);
-  const data = dtype === 'f32' ? Float32Array.from(src) : Float64Array.from(src);
-  return { dtype, shape: [end - start, d], data } as NdArray;
-}
-
 /** The rows of a round: the batch rows themselves, or their indices into the resident row blocks. */
 type XSource = { readonly kind: 'x' | 'rows'; readonly ref: ArrayRef };
-
-function tagId(t: BatchTag): string {
-  return `e${String(t.epoch).padStart(4, '0')}b${String(t.batch).padStart(6, '0')}`;
-}
 
 async function train(deps: ActivityDeps, input: EigenProJobInput): Promise<EigenProJobResult> {
   const { dp, store, log } = deps;
@@ -286,8 +268,3 @@ async function beating<T>(ctx: Context, details: Record<string, unknown>, f: () 
   }
 }
 
-function oneHotOf(labels: Int32Array, c: number): Float64Array {
-  const out = new Float64Array(labels.length * c);
-  for (let i = 0; i < labels.length; i++) out[i * c + (labels[i] as number)] = 1;
-  return out;
-}

@@ -28,33 +28,10 @@ import type { ActivityDeps } from '../activities';
 import { shardRanges, summariseSetup } from './activity';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint';
 import { createDispatcher, type Dispatcher, type RoundTask } from './dispatch';
-
-function rowsOf(x: Float64Array, d: number, rows: ArrayLike<number>, dtype: 'f64' | 'f32'): NdArray {
-  const out = dtype === 'f32' ? new Float32Array(rows.length * d) : new Float64Array(rows.length * d);
-  for (let i = 0; i < rows.length; i++) {
-    const r = rows[i] as number;
-    out.set(x.subarray(r * d, (r + 1) * d), i * d);
-  }
-  return { dtype, shape: [rows.length, d], data: out } as NdArray;
-}
-
-function rangeRows(x: Float64Array, d: number, start: number, end: number, dtype: 'f64' | 'f32'): NdArray {
-  const src = x.subarray(start * d, end * d);
-  return { dtype, shape: [end - start, d], data: dtype === 'f32' ? Float32Array.from(src) : Float64Array.from(src) } as NdArray;
-}
-
-function tagId(t: BatchTag): string {
-  return `e${String(t.epoch).padStart(4, '0')}b${String(t.batch).padStart(6, '0')}`;
-}
+import { oneHotOf, rangeRows, rowsOf, tagId } from './rows';
 
 function pad(j: number): string {
   return String(j).padStart(4, '0');
-}
-
-function oneHotOf(labels: Int32Array, c: number): Float64Array {
-  const out = new Float64Array(labels.length * c);
-  for (let i = 0; i < labels.length; i++) out[i * c + (labels[i] as number)] = 1;
-  return out;
 }
 
 /** Runs an EigenPro 3/4 job (input.centers set) inside the training activity. */
