@@ -48,6 +48,8 @@ export { eigenProHandle, prepareEigenPro } from './eigenpro/submit';
 export type { EigenProJobHandle, EigenProJobSpec } from './eigenpro/submit';
 export { decodeCsv, decodeIdx, loadRows } from './eigenpro/data-files';
 export type { LoadedRows } from './eigenpro/data-files';
+export { createTransientObjects } from './eigenpro/transient';
+export type { TransientObjects } from './eigenpro/transient';
 export { DATAGEN_MAX_COUNT, datagenHandle, prepareDatagen, submitDatagen, writeDataset } from './datagen';
 export type { DatagenDeps, DatagenJobHandle, DatagenJobSpec, DatagenProgressView, DatasetManifest, DatasetSystem } from './datagen';
 export { RESULT_FORMATS, flattenRows, formatOf, rowsToCsv, rowsToParquet, writeRows } from './campaign/export';

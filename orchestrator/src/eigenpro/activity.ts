@@ -19,6 +19,7 @@ import { toFailure } from '../activities';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint';
 import { createDispatcher, type Dispatcher, type RoundTask } from './dispatch';
 import { oneHotOf, rangeRows, rowsOf, tagId } from './rows';
+import { createTransientObjects } from './transient';
 import { trainEigenPro3Cluster } from './ep3-activity';
 import { createProfiler } from './profile';
 
@@ -54,6 +55,10 @@ type XSource = { readonly kind: 'x' | 'rows'; readonly ref: ArrayRef };
 
 async function train(deps: ActivityDeps, input: EigenProJobInput): Promise<EigenProJobResult> {
   const { dp, store, log } = deps;
+  // Objects deleted after use, and the job's long-lived objects that must never be (transient.ts).
+  const transient = createTransientObjects((digest) => dp.arrays.delete(digest));
+  const pin = (r: ArrayRef): ArrayRef => transient.pin(r);
+  for (const r of [input.x, input.y, input.xTest, input.yTest]) if (r !== undefined) pin(r);
   const ctx = Context.current();
   const attempt = ctx.info.attempt;
   const { params, shape, jobId } = input;
@@ -74,7 +79,7 @@ async function train(deps: ActivityDeps, input: EigenProJobInput): Promise<Eigen
   let xTestRef: ArrayRef | undefined;
   if (input.xTest !== undefined && input.yTest !== undefined) {
     const xt = await loading(() => store.get(input.xTest as ArrayRef));
-    xTestRef = fdt === 'f64' && xt.dtype === 'f64' ? input.xTest : await loading(() => store.put(rangeRows(xt.data as Float64Array, d, 0, shape.nTest, fdt)));
+    xTestRef = fdt === 'f64' && xt.dtype === 'f64' ? input.xTest : pin(await loading(() => store.put(rangeRows(xt.data as Float64Array, d, 0, shape.nTest, fdt))));
     const yt = await store.get(input.yTest);
     if (classification) {
       labelsTest = Int32Array.from(yt.data as ArrayLike<number>);
@@ -84,7 +89,7 @@ async function train(deps: ActivityDeps, input: EigenProJobInput): Promise<Eigen
   // Center shards, uploaded once (content-addressed: a retried attempt re-puts nothing).
   const ranges = shardRanges(p, params.shards);
   const zRefs: ArrayRef[] = [];
-  for (const r of ranges) zRefs.push(await prof.time('setup.zPut', () => loading(() => store.put(rangeRows(x, d, r.start, r.end, fdt)))));
+  for (const r of ranges) zRefs.push(pin(await prof.time('setup.zPut', () => loading(() => store.put(rangeRows(x, d, r.start, r.end, fdt))))));
   prof.add('setup.load', Date.now() - t0);
   let beat: Record<string, unknown> = { phase: 'setup' };
   const dispatcher: Dispatcher = createDispatcher({
@@ -97,14 +102,9 @@ async function train(deps: ActivityDeps, input: EigenProJobInput): Promise<Eigen
     if (ref === undefined) throw new GramfleetError('JOB_FAILED', `task ${r.shardId} returned no output ${i}`);
     return prof.time(`${phase}.outGet`, async () => (await store.get(ref)).data as Float64Array);
   };
-  // Per-batch objects are deleted two batches later (every task using them has answered).
-  const transient: ArrayRef[][] = [];
-  const forget = async (refs: ArrayRef[]): Promise<void> => {
-    transient.push(refs);
-    while (transient.length > 2) {
-      for (const r of transient.shift() ?? []) await dp.arrays.delete(r.digest).catch(() => undefined);
-    }
-  };
+  // Per-batch objects are deleted two batches later (every task using them has answered),
+  // unless pinned or named again by a newer batch (content addressing: see transient.ts).
+  const forget = (refs: ArrayRef[]): Promise<void> => transient.endCycle(refs);
   // The preconditioner block K(X_B, X_S)·E is split like the centers, Σ_j K(X_B, X_S_j)·E_j, so
   // its tasks balance over the workers with the center shards (one s-wide task would not).
   let phiParts: { xs: ArrayRef; e: ArrayRef }[] = [];
@@ -144,7 +144,7 @@ async function train(deps: ActivityDeps, input: EigenProJobInput): Promise<Eigen
   };
   const compute: EigenProCompute = {
     async subsampleKernel(rows) {
-      const xs = await store.put(rowsOf(x, d, rows, fdt));
+      const xs = pin(await store.put(rowsOf(x, d, rows, fdt)));
       const [r] = await dispatcher.run([{ shardId: 'setup-kss', op: 'kernel-block', attrs: kattrs, inputs: [xs, xs] }]);
       const k = Float64Array.from(await output(r as TaskResult));
       const s = rows.length;
@@ -170,8 +170,8 @@ async function train(deps: ActivityDeps, input: EigenProJobInput): Promise<Eigen
       phiParts = [];
       for (const r of shardRanges(rows.length, Math.min(params.shards, rows.length))) {
         phiParts.push({
-          xs: await store.put(rowsOf(x, d, rows.subarray(r.start, r.end), fdt)),
-          e: await store.put({ dtype: 'f64', shape: [r.end - r.start, q], data: e.slice(r.start * q, r.end * q) }),
+          xs: pin(await store.put(rowsOf(x, d, rows.subarray(r.start, r.end), fdt))),
+          e: pin(await store.put({ dtype: 'f64', shape: [r.end - r.start, q], data: e.slice(r.start * q, r.end * q) })),
         });
       }
     },

@@ -29,6 +29,7 @@ import { shardRanges, summariseSetup } from './activity';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint';
 import { createDispatcher, type Dispatcher, type RoundTask } from './dispatch';
 import { oneHotOf, rangeRows, rowsOf, tagId } from './rows';
+import { createTransientObjects } from './transient';
 
 function pad(j: number): string {
   return String(j).padStart(4, '0');
@@ -37,6 +38,10 @@ function pad(j: number): string {
 /** Runs an EigenPro 3/4 job (input.centers set) inside the training activity. */
 export async function trainEigenPro3Cluster(deps: ActivityDeps, input: EigenProJobInput): Promise<EigenProJobResult> {
   const { dp, store, log } = deps;
+  // Objects deleted after use, and the job's long-lived objects that must never be (transient.ts).
+  const transient = createTransientObjects((digest) => dp.arrays.delete(digest));
+  const pin = (r: ArrayRef): ArrayRef => transient.pin(r);
+  for (const r of [input.x, input.y, input.xTest, input.yTest]) if (r !== undefined) pin(r);
   const ctx = Context.current();
   const attempt = ctx.info.attempt;
   const { params, shape, jobId } = input;
@@ -57,7 +62,7 @@ export async function trainEigenPro3Cluster(deps: ActivityDeps, input: EigenProJ
   let xTestRef: ArrayRef | undefined;
   if (input.xTest !== undefined && input.yTest !== undefined) {
     const xt = await store.get(input.xTest);
-    xTestRef = fdt === 'f64' && xt.dtype === 'f64' ? input.xTest : await store.put(rangeRows(xt.data as Float64Array, d, 0, shape.nTest, fdt));
+    xTestRef = fdt === 'f64' && xt.dtype === 'f64' ? input.xTest : pin(await store.put(rangeRows(xt.data as Float64Array, d, 0, shape.nTest, fdt)));
     const yt = await store.get(input.yTest);
     if (classification) {
       labelsTest = Int32Array.from(yt.data as ArrayLike<number>);
@@ -66,7 +71,7 @@ export async function trainEigenPro3Cluster(deps: ActivityDeps, input: EigenProJ
   }
   const ranges = shardRanges(p, params.shards);
   const zRefs: ArrayRef[] = [];
-  for (const r of ranges) zRefs.push(await store.put(rangeRows(z, d, r.start, r.end, fdt)));
+  for (const r of ranges) zRefs.push(pin(await store.put(rangeRows(z, d, r.start, r.end, fdt))));
   let beat: Record<string, unknown> = { phase: 'setup' };
   const dispatcher: Dispatcher = createDispatcher({
     dp, jobId, cls: input.cls, deadline: t0 + input.timeoutMs, log, signal: ctx.cancellationSignal, onWait: () => ctx.heartbeat(beat),
@@ -79,22 +84,24 @@ export async function trainEigenPro3Cluster(deps: ActivityDeps, input: EigenProJ
   };
   // Objects of a batch (or of a delayed cycle) are deleted two cycles later, when every task using them has answered.
   let live: ArrayRef[] = [];
-  const transient: ArrayRef[][] = [];
   const put = async (a: NdArray): Promise<ArrayRef> => {
     const ref = await store.put(a);
     live.push(ref);
     return ref;
   };
   const endCycle = async (): Promise<void> => {
-    transient.push(live);
+    const refs = live;
     live = [];
-    while (transient.length > 2) for (const r of transient.shift() ?? []) await dp.arrays.delete(r.digest).catch(() => undefined);
+    await transient.endCycle(refs);
   };
   // Uploaded training rows of the current batch and of the pending temporary centers, by identity of the rows array.
   const rowRefs = new Map<Int32Array, ArrayRef>();
   const rowsRef = async (rows: Int32Array): Promise<ArrayRef> => {
     const got = rowRefs.get(rows);
-    if (got !== undefined) return got;
+    if (got !== undefined) {
+      live.push(got);
+      return got;
+    }
     const ref = await put(rowsOf(x, d, rows, fdt));
     rowRefs.set(rows, ref);
     return ref;
@@ -129,8 +136,8 @@ export async function trainEigenPro3Cluster(deps: ActivityDeps, input: EigenProJ
     const parts: { b: ArrayRef; coef: ArrayRef }[] = [];
     for (const r of shardRanges(rows.length, Math.min(params.shards, rows.length))) {
       parts.push({
-        b: await store.put(rowsOf(src, d, rows.subarray(r.start, r.end), fdt)),
-        coef: await store.put({ dtype: 'f64', shape: [r.end - r.start, q], data: e.slice(r.start * q, r.end * q) }),
+        b: pin(await store.put(rowsOf(src, d, rows.subarray(r.start, r.end), fdt))),
+        coef: pin(await store.put({ dtype: 'f64', shape: [r.end - r.start, q], data: e.slice(r.start * q, r.end * q) })),
       });
     }
     return parts;
@@ -141,7 +148,7 @@ export async function trainEigenPro3Cluster(deps: ActivityDeps, input: EigenProJ
   let qz = 0;
   let kzz: Float64Array | undefined;
   const kernelSquare = async (id: string, src: Float64Array, rows: Int32Array): Promise<Float64Array> => {
-    const ref = await store.put(rowsOf(src, d, rows, fdt));
+    const ref = pin(await store.put(rowsOf(src, d, rows, fdt)));
     const [r] = await dispatcher.run([{ shardId: id, op: 'kernel-block', attrs: kattrs, inputs: [ref, ref] }]);
     return symmetrise(Float64Array.from(await output(r)), rows.length);
   };
@@ -177,7 +184,7 @@ export async function trainEigenPro3Cluster(deps: ActivityDeps, input: EigenProJ
       return sum as Float64Array;
     },
     async centersMatmul(rows, coef, cols, id) {
-      const xr = id === 'setup-f' ? await store.put(rowsOf(x, d, rows, fdt)) : await rowsRef(rows);
+      const xr = id === 'setup-f' ? pin(await store.put(rowsOf(x, d, rows, fdt))) : await rowsRef(rows);
       const g = await put({ dtype: 'f64', shape: [rows.length, cols], data: coef });
       const results = await dispatcher.run(ranges.map((_, j) => ({ shardId: `${id}z${pad(j)}`, op: 'kernel-block-matmul', attrs: kattrs, inputs: [zRefs[j] as ArrayRef, xr, g] })));
       const h = new Float64Array(p * cols);
@@ -201,10 +208,10 @@ export async function trainEigenPro3Cluster(deps: ActivityDeps, input: EigenProJ
       // These p × p objects are deleted once read, so their task ids carry the attempt: a
       // resumed attempt recomputes them (same bytes) instead of finding a deleted result.
       const dropOutputs = async (rs: readonly (TaskResult | undefined)[]): Promise<void> => {
-        for (const r of rs) for (const o of r?.outputs ?? []) await dp.arrays.delete(o.digest).catch(() => undefined);
+        for (const r of rs) for (const o of r?.outputs ?? []) await transient.drop(o.digest);
       };
       if (kzz === undefined) {
-        const zAll = await store.put({ dtype: fdt, shape: [p, d], data: fdt === 'f32' ? Float32Array.from(z) : z } as NdArray);
+        const zAll = pin(await store.put({ dtype: fdt, shape: [p, d], data: fdt === 'f32' ? Float32Array.from(z) : z } as NdArray));
         const results = await dispatcher.run(ranges.map((_, j) => ({ shardId: `setup-a${attempt}-kzz${pad(j)}`, op: 'kernel-block', attrs: kattrs, inputs: [zRefs[j] as ArrayRef, zAll] })));
         const k = new Float64Array(p * p);
         for (let j = 0; j < ranges.length; j++) k.set(await output(results[j]), (ranges[j] as { start: number }).start * p);
@@ -216,7 +223,7 @@ export async function trainEigenPro3Cluster(deps: ActivityDeps, input: EigenProJ
       const ar = await store.put({ dtype: 'f64', shape: [p, p], data: a });
       const [r] = await dispatcher.run([{ shardId: `setup-a${attempt}-${id}`, op: 'cholesky', attrs: {}, inputs: [ar] }]);
       const l = Float64Array.from(await output(r));
-      await dp.arrays.delete(ar.digest).catch(() => undefined);
+      await transient.drop(ar.digest);
       await dropOutputs([r]);
       kzz = undefined;
       return l;
