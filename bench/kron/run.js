@@ -70,7 +70,7 @@ for (const shape of sizes) {
     if (ref.error === undefined) ref = { ...ref, gpytorch_s: median(refRuns) };
   }
   if (ref.error === undefined) process.stderr.write(`gpytorch ${label}: ${refRuns.map((t) => t.toFixed(3)).join(' / ')} s, LML ${ref.lml}, grad ℓ ${ref.grad_ls}${ref.dense_s ? `; dense numpy ${ref.dense_s.toFixed(3)} s, LML ${ref.dense_lml}` : ''}\n`);
-  const note = `threads=${threads}; ${repeat > 1 ? `median of ${repeat} cold runs (ours ${oursRuns.map((t) => t.toFixed(3)).join('/')}, GPyTorch ${refRuns.map((t) => t.toFixed(3)).join('/')}); ` : ''}${mod.fma ? 'FMA' : 'plain SIMD'} kernels; load ${require('node:os').loadavg()[0].toFixed(2)}; LML ours ${lml} vs ${ref.lml ?? ref.error}`;
+  const note = `threads=${threads}; ${repeat > 1 ? `median of ${repeat} runs (ours ${oursRuns.map((t) => t.toFixed(3)).join('/')}, GPyTorch ${refRuns.map((t) => t.toFixed(3)).join('/')}); ` : ''}${mod.fma ? 'FMA' : 'plain SIMD'} kernels; load ${require('node:os').loadavg()[0].toFixed(2)}; LML ours ${lml} vs ${ref.lml ?? ref.error}`;
   emit('kron', `${label} vs GPyTorch KroneckerProductAddedDiag`, ours, ref.gpytorch_s ?? NaN, 's', { note });
   if (oursRuns.length > 1) emit('kron', `${label}, our cold first run vs GPyTorch median`, oursRuns[0], ref.gpytorch_s ?? NaN, 's', { note });
   if (ref.dense_s !== undefined) emit('kron', `${label} vs dense numpy Cholesky (solve+LML, no grad)`, ours, ref.dense_s, 's', { note: `LML dense ${ref.dense_lml}` });
