@@ -10,16 +10,17 @@
  */
 import { Context } from '@temporalio/activity';
 import {
-  EIGENPRO_EIGEN_TOL, GramfleetError, KERNEL_ROWS_MATMUL_OP_ID, eigenSolverFor, resultSubject, topOfFullEigh, trainEigenPro2,
-  type ArrayRef, type BatchTag, type EigenProActivities, type EigenProCompute, type EigenProJobInput, type EigenProJobResult,
-  type EigenProProgressEvent, type EigenProSetup, type EigenProSetupSummary, type NdArray, type TaskResult,
+  EIGENPRO_EIGEN_TOL, GramfleetError, KERNEL_ROWS_MATMUL_OP_ID, eigenSolverFor, topOfFullEigh, trainEigenPro2,
+  type ArrayRef, type EigenProActivities, type EigenProCompute, type EigenProJobInput, type EigenProJobResult,
+  type EigenProSetup, type EigenProSetupSummary, type TaskResult,
 } from '@gramfleet/core';
 import type { ActivityDeps } from '../activities';
 import { toFailure } from '../activities';
-import { loadCheckpoint, saveCheckpoint } from './checkpoint';
+import { saveCheckpoint } from './checkpoint';
 import { createDispatcher, type Dispatcher, type RoundTask } from './dispatch';
-import { oneHotOf, rangeRows, rowsOf, tagId } from './rows';
+import { rangeRows, rowsOf, tagId } from './rows';
 import { createTransientObjects } from './transient';
+import { beating, loadTrainingData, progressPublisher, resumeCheckpoint } from './job-data';
 import { trainEigenPro3Cluster } from './ep3-activity';
 import { createProfiler } from './profile';
 
@@ -69,23 +70,7 @@ async function train(deps: ActivityDeps, input: EigenProJobInput): Promise<Eigen
   // Loading and re-putting large data (60k × 784 features: hundreds of MB) can outlast the
   // heartbeat timeout: beat while it runs.
   const loading = <T>(f: () => Promise<T>): Promise<T> => beating(ctx, { phase: 'load' }, f);
-  const x = (await loading(() => store.get(input.x))).data as Float64Array;
-  const yArr = await store.get(input.y);
-  const classification = params.task === 'classification';
-  const labels = classification ? Int32Array.from(yArr.data as ArrayLike<number>) : undefined;
-  const y = classification ? oneHotOf(labels as Int32Array, c) : Float64Array.from(yArr.data as ArrayLike<number>);
-  let yTest: Float64Array | undefined;
-  let labelsTest: Int32Array | undefined;
-  let xTestRef: ArrayRef | undefined;
-  if (input.xTest !== undefined && input.yTest !== undefined) {
-    const xt = await loading(() => store.get(input.xTest as ArrayRef));
-    xTestRef = fdt === 'f64' && xt.dtype === 'f64' ? input.xTest : pin(await loading(() => store.put(rangeRows(xt.data as Float64Array, d, 0, shape.nTest, fdt))));
-    const yt = await store.get(input.yTest);
-    if (classification) {
-      labelsTest = Int32Array.from(yt.data as ArrayLike<number>);
-      yTest = oneHotOf(labelsTest, c);
-    } else yTest = Float64Array.from(yt.data as ArrayLike<number>);
-  }
+  const { x, targets, xTestRef } = await loadTrainingData(ctx, store, input, pin);
   // Center shards, uploaded once (content-addressed: a retried attempt re-puts nothing).
   const ranges = shardRanges(p, params.shards);
   const zRefs: ArrayRef[] = [];
@@ -204,14 +189,8 @@ async function train(deps: ActivityDeps, input: EigenProJobInput): Promise<Eigen
       return sum;
     },
   };
-  const publish = async (ev: EigenProProgressEvent, id: string): Promise<void> => {
-    await dp.js.publish(resultSubject(dp.names.prefix, jobId, 'progress'), JSON.stringify(ev), { msgID: `progress:${jobId}:${id}` }).catch((e: Error) => log.warn('progress event not published', { jobId, err: e.message }));
-  };
-  const resume = await loadCheckpoint(dp.arrays, jobId);
-  if (resume !== null) {
-    log.info('resuming from checkpoint', { jobId, epoch: resume.epoch, batch: resume.batch, attempt });
-    await publish({ kind: 'resumed', jobId, epoch: resume.epoch, batch: resume.batch, attempt }, `resumed-${attempt}`);
-  }
+  const publish = progressPublisher(dp, jobId, log);
+  const resume = await resumeCheckpoint(dp, jobId, attempt, publish, log);
   let checkpoints = 0;
   let batches = 0;
   let perEpochSeen = 0;
@@ -224,7 +203,7 @@ async function train(deps: ActivityDeps, input: EigenProJobInput): Promise<Eigen
         preconditioner: (rows, e, q) => prof.time('setup.preconditioner', () => compute.preconditioner(rows, e, q)),
       },
       params, shape, resume: resume ?? undefined,
-      targets: { y, ...(labels !== undefined ? { labels } : {}), ...(yTest !== undefined ? { yTest } : {}), ...(labelsTest !== undefined ? { labelsTest } : {}) },
+      targets,
       onSetup: async (setup) => {
         prof.flush({ jobId, epoch: 0, phase: 'setup', n, p, shards: params.shards, batch: setup.batch, q: setup.q });
         perEpochSeen = Math.ceil(n / setup.batch);
@@ -255,16 +234,6 @@ async function train(deps: ActivityDeps, input: EigenProJobInput): Promise<Eigen
     };
   } finally {
     dispatcher.close();
-  }
-}
-
-/** Runs `f` while heartbeating `details` every second. */
-async function beating<T>(ctx: Context, details: Record<string, unknown>, f: () => Promise<T>): Promise<T> {
-  const t = setInterval(() => ctx.heartbeat(details), 1_000);
-  try {
-    return await f();
-  } finally {
-    clearInterval(t);
   }
 }
 

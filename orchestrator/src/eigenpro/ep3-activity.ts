@@ -20,16 +20,17 @@
  */
 import { Context } from '@temporalio/activity';
 import {
-  EIGENPRO_EIGEN_TOL, GramfleetError, eigenSolverFor, resultSubject, topOfFullEigh, trainEigenPro3,
-  type ArrayRef, type BatchTag, type EigenPro3Compute, type EigenPro3Plan, type EigenProJobInput, type EigenProJobResult,
-  type EigenProProgressEvent, type NdArray, type TaskResult,
+  EIGENPRO_EIGEN_TOL, GramfleetError, eigenSolverFor, topOfFullEigh, trainEigenPro3,
+  type ArrayRef, type EigenPro3Compute, type EigenPro3Plan, type EigenProJobInput, type EigenProJobResult,
+  type NdArray, type TaskResult,
 } from '@gramfleet/core';
 import type { ActivityDeps } from '../activities';
 import { shardRanges, summariseSetup } from './activity';
-import { loadCheckpoint, saveCheckpoint } from './checkpoint';
+import { saveCheckpoint } from './checkpoint';
 import { createDispatcher, type Dispatcher, type RoundTask } from './dispatch';
-import { oneHotOf, rangeRows, rowsOf, tagId } from './rows';
+import { rangeRows, rowsOf, tagId } from './rows';
 import { createTransientObjects } from './transient';
+import { loadTrainingData, progressPublisher, resumeCheckpoint } from './job-data';
 
 function pad(j: number): string {
   return String(j).padStart(4, '0');
@@ -50,25 +51,9 @@ export async function trainEigenPro3Cluster(deps: ActivityDeps, input: EigenProJ
   if (input.centers === undefined || plan === undefined) throw new GramfleetError('INPUT_INVALID', 'EigenPro 3 needs centers and a projection plan', { field: 'centers' });
   const fdt = params.featureDtype;
   const t0 = Date.now();
-  const x = (await store.get(input.x)).data as Float64Array;
+  const { x, targets, xTestRef } = await loadTrainingData(ctx, store, input, pin);
   const z = Float64Array.from((await store.get(input.centers)).data as ArrayLike<number>);
   if (z.length !== p * d) throw new GramfleetError('INPUT_SHAPE_MISMATCH', `centers hold ${z.length} values, expected ${p}×${d}`, { field: 'centers' });
-  const yArr = await store.get(input.y);
-  const classification = params.task === 'classification';
-  const labels = classification ? Int32Array.from(yArr.data as ArrayLike<number>) : undefined;
-  const y = classification ? oneHotOf(labels as Int32Array, c) : Float64Array.from(yArr.data as ArrayLike<number>);
-  let yTest: Float64Array | undefined;
-  let labelsTest: Int32Array | undefined;
-  let xTestRef: ArrayRef | undefined;
-  if (input.xTest !== undefined && input.yTest !== undefined) {
-    const xt = await store.get(input.xTest);
-    xTestRef = fdt === 'f64' && xt.dtype === 'f64' ? input.xTest : pin(await store.put(rangeRows(xt.data as Float64Array, d, 0, shape.nTest, fdt)));
-    const yt = await store.get(input.yTest);
-    if (classification) {
-      labelsTest = Int32Array.from(yt.data as ArrayLike<number>);
-      yTest = oneHotOf(labelsTest, c);
-    } else yTest = Float64Array.from(yt.data as ArrayLike<number>);
-  }
   const ranges = shardRanges(p, params.shards);
   const zRefs: ArrayRef[] = [];
   for (const r of ranges) zRefs.push(pin(await store.put(rangeRows(z, d, r.start, r.end, fdt))));
@@ -240,20 +225,14 @@ export async function trainEigenPro3Cluster(deps: ActivityDeps, input: EigenProJ
       return { pred: pred as Float64Array, phi: phi as Float64Array };
     },
   };
-  const publish = async (ev: EigenProProgressEvent, id: string): Promise<void> => {
-    await dp.js.publish(resultSubject(dp.names.prefix, jobId, 'progress'), JSON.stringify(ev), { msgID: `progress:${jobId}:${id}` }).catch((e: Error) => log.warn('progress event not published', { jobId, err: e.message }));
-  };
-  const resume = await loadCheckpoint(dp.arrays, jobId);
-  if (resume !== null) {
-    log.info('resuming from checkpoint', { jobId, epoch: resume.epoch, batch: resume.batch, attempt });
-    await publish({ kind: 'resumed', jobId, epoch: resume.epoch, batch: resume.batch, attempt }, `resumed-${attempt}`);
-  }
+  const publish = progressPublisher(dp, jobId, log);
+  const resume = await resumeCheckpoint(dp, jobId, attempt, publish, log);
   let checkpoints = 0;
   let sinceCheckpoint = 0;
   try {
     const r = await trainEigenPro3({
       compute, params, shape, plan, resume: resume ?? undefined,
-      targets: { y, ...(labels !== undefined ? { labels } : {}), ...(yTest !== undefined ? { yTest } : {}), ...(labelsTest !== undefined ? { labelsTest } : {}) },
+      targets,
       onSetup: async (setup, projection, resumed) => {
         log.info('eigenpro 3 setup', { jobId, ...projection });
         if (!resumed) await publish({ kind: 'setup', jobId, setup: summariseSetup(setup), batchesPerEpoch: Math.ceil(n / setup.batch), projection }, 'setup');
