@@ -118,8 +118,13 @@ describe('datagen campaigns (real Temporal + NATS)', () => {
       assert.equal(r.attempts, 1);
       checkDataset(r, count);
       // No finished system is published again: at most the systems in flight at the kill
-      // (one per chunk lane, 2 lanes) go out a second time.
-      assert.ok(Number(r.metrics['publishedTasks']) >= count && Number(r.metrics['publishedTasks']) <= count + 2, `run ${r.index}: ${r.metrics['publishedTasks']} tasks published for ${count} systems`);
+      // (one per chunk lane, 2 lanes) go out a second time. `publishedTasks` counts the
+      // publishes the server took as new: a system published before the kill and re-published
+      // by the retried activity is deduplicated (same Nats-Msg-Id) and not counted again, so
+      // a run in flight at the kill may count up to 2 fewer than its systems. Every system's
+      // solution is in the dataset either way (checkDataset, and the digests above).
+      const published = Number(r.metrics['publishedTasks']);
+      assert.ok(published >= count - 2 && published <= count + 2, `run ${r.index}: ${published} tasks published for ${count} systems`);
     }
     process.stdout.write(`# killed after ${mid.runsDone}/8 runs; published tasks per run: ${rows.map((r) => r.metrics['publishedTasks']).join(',')}\n`);
     const key = (r: CampaignRow): unknown[] => [r.index, r.params, r.metrics['solutionsDigest'], r.metrics['matvecs'], r.metrics['systems']];
