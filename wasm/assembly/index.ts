@@ -22,6 +22,7 @@ export { gf_fma_build, gf_gemm, gf_gemm_workspace_bytes } from './kernels/gemm';
 export { gf_gemv } from './kernels/gemv';
 export { gf_gemm_batched } from './kernels/gemm-batched';
 export { gf_kernel_block, gf_kernel_block_matmul, gf_kernel_block_workspace_bytes } from './kernels/kernel-block';
+export { gf_kernel_block_matmul_f32, gf_kernel_block_matmul_f32_workspace_bytes } from './kernels/kernel-block-f32';
 export { gf_csr_spmv, gf_csr_spmv_rows } from './kernels/csr-spmv';
 export { gf_csr_spmm } from './kernels/csr-spmm';
 export { gf_csr_transpose } from './kernels/csr-transpose';

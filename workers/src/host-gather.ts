@@ -15,7 +15,7 @@ export function withHostGather(pool: KernelPool): KernelPool {
     async run(op: string, attrs: unknown, inputs: NdArray[]): Promise<KernelRun> {
       if (op !== KERNEL_ROWS_MATMUL_OP_ID) return pool.run(op, attrs, inputs);
       const a = kernelRowsMatmulOp.parseAttrs(attrs);
-      return pool.run(KERNEL_BLOCK_MATMUL_OP_ID, { kernel: a.kernel, bandwidth: a.bandwidth }, kernelRowsMatmulInputs(inputs));
+      return pool.run(KERNEL_BLOCK_MATMUL_OP_ID, { kernel: a.kernel, bandwidth: a.bandwidth, accumulate: a.accumulate }, kernelRowsMatmulInputs(inputs));
     },
   };
 }

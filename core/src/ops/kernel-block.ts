@@ -7,6 +7,12 @@
  * matern52 (1+√5r/σ+5r²/(3σ²))·exp(−√5r/σ); cauchy 1/(1+r²/σ²).
  * Squared distances are ‖x‖² + ‖z‖² − 2x·z accumulated in f64 and clamped at 0 (the
  * reference uses the same formula). X and Z are both f64 or both f32; outputs are f64.
+ * Attr `accumulate` (`kernel-block-matmul` and `kernel-rows-matmul` only): `f64` (default, the
+ * above) or `f32`: f32 inputs only; x·z is accumulated in f32 and the kernel is evaluated in f32
+ * (K·A still sums in f64), about twice the arithmetic rate on wasm. Its error against the f64
+ * reference is |Δ(x·z)| ≲ d·2⁻²⁴·‖x‖‖z‖ in the distance, so entries of K(X, Z) whose points are
+ * well apart agree to ~1e-6 relative and coincident points to ~√(d·2⁻²⁴)·‖x‖/σ (sqrt kernels);
+ * conformance tests state the bounds they check (test/src/conformance/kernel-block-f32.test.ts).
  * X and Z must be finite. Views: attrs `n`, `m`, `d` with `offsetX`/`ldx`, `offsetZ`/`ldz`
  * read strided rows out of flat buffers (shards of a larger X or Z).
  */
@@ -37,6 +43,18 @@ export interface KernelBlockAttrs {
   readonly ldz: number | undefined;
   /** kernel-block-matmul only: out = beta·out0 + K·A when an `out0` input is given. @default 0 */
   readonly beta: number;
+  /** Matmul ops only: dot-product accumulation, `f32` needs f32 inputs. @default 'f64' */
+  readonly accumulate: KernelAccumulate;
+}
+
+/** Accumulation precisions of the kernel-block products. */
+export const KERNEL_ACCUMULATE = ['f64', 'f32'] as const;
+/** A kernel-block accumulation precision. */
+export type KernelAccumulate = (typeof KERNEL_ACCUMULATE)[number];
+
+/** Reads the optional `accumulate` attr of a matmul op. */
+export function accumulateAttr(r: Readonly<Record<string, unknown>>): KernelAccumulate {
+  return r['accumulate'] === undefined ? 'f64' : oneOf('attrs.accumulate', r['accumulate'], KERNEL_ACCUMULATE);
 }
 
 /** Wire names. */
@@ -75,7 +93,7 @@ export function kernelOfSquaredDistance(kernel: KernelFunction, d2: number, sigm
 
 function parse(op: string, raw: unknown, matmul: boolean): KernelBlockAttrs {
   const view = ['n', 'm', 'd', 'offsetX', 'ldx', 'offsetZ', 'ldz'];
-  const r = attrRecord(op, raw, ['kernel', 'bandwidth', ...view, ...(matmul ? ['beta'] : [])]);
+  const r = attrRecord(op, raw, ['kernel', 'bandwidth', ...view, ...(matmul ? ['beta', 'accumulate'] : [])]);
   if (r['kernel'] === undefined) throw new GramfleetError('INPUT_INVALID', `${op}: attrs.kernel is required (one of ${KERNEL_FUNCTIONS.join('|')})`, { op, argument: 'kernel' });
   const kernel = oneOf('attrs.kernel', r['kernel'], KERNEL_FUNCTIONS);
   if (r['bandwidth'] === undefined) throw new GramfleetError('INPUT_INVALID', `${op}: attrs.bandwidth is required (σ > 0)`, { op, argument: 'bandwidth' });
@@ -91,6 +109,7 @@ function parse(op: string, raw: unknown, matmul: boolean): KernelBlockAttrs {
     offsetX: optInt(r, 'offsetX', 0) ?? 0, ldx: optInt(r, 'ldx', 1),
     offsetZ: optInt(r, 'offsetZ', 0) ?? 0, ldz: optInt(r, 'ldz', 1),
     beta: numAttr(r, 'beta', 0),
+    accumulate: accumulateAttr(r),
   });
 }
 
@@ -102,6 +121,7 @@ export function kernelBlockProblem(op: string, attrs: KernelBlockAttrs, inputs: 
   requireDtype(op, x, 'x', ['f64', 'f32']);
   const dtype = x.dtype as 'f64' | 'f32';
   requireDtype(op, z, 'z', [dtype]);
+  if (attrs.accumulate === 'f32' && dtype !== 'f32') throw new GramfleetError('INPUT_INVALID', `${op}: attrs.accumulate = 'f32' needs f32 x and z (got ${dtype})`, { op, argument: 'accumulate', dtype });
   let n: number, m: number, d: number;
   if (attrs.n !== undefined && attrs.m !== undefined && attrs.d !== undefined) {
     n = attrs.n;

@@ -1,7 +1,8 @@
 /**
  * wasm kernels for `kernel-block` (`gf_kernel_block`: packed GEMM of −2·X·Zᵀ with the kernel
  * epilogue applied to each finished register tile) and `kernel-block-matmul`
- * (`gf_kernel_block_matmul`: the same, panel by panel, multiplied into A).
+ * (`gf_kernel_block_matmul`: the same, panel by panel, multiplied into A; with
+ * `accumulate: 'f32'`, `gf_kernel_block_matmul_f32`: f32x4 dot products and f32 epilogue).
  */
 import {
   KERNEL_FUNCTIONS, kernelBlockMatmulOp, kernelBlockOp, kernelBlockProblem,
@@ -41,6 +42,16 @@ export function createKernelBlockMatmulKernel(arenaOf: DenseArenaSource): Kernel
     const a = putArray(arena, (inputs[2] as NdArray).data as Float64Array);
     const o0 = inputs[3];
     const out = o0 !== undefined ? putArray(arena, o0.data as Float64Array) : allocBytes(arena, p.n * p.c * 8);
+    if (attrs.accumulate === 'f32') {
+      // f32 dot products and kernel values (kernel-block-f32.ts); inputs are f32 (checked above).
+      const ws32 = allocBytes(arena, arena.fn('gf_kernel_block_matmul_f32_workspace_bytes')(p.n, p.m));
+      callDense(arena, kernelBlockMatmulOp.id, 'gf_kernel_block_matmul_f32', [
+        kernelFunctionId(attrs.kernel), p.n, p.m, p.d, p.c,
+        x, p.x.offset, p.x.ld, z, p.z.offset, p.z.ld, attrs.bandwidth,
+        a, 0, Math.max(1, p.c), o0 !== undefined ? attrs.beta : 0, out, 0, Math.max(1, p.c), ws32,
+      ]);
+      return [{ dtype: 'f64', shape: [p.n, p.c], data: arena.f64(out, p.n * p.c).slice() }];
+    }
     const ws = allocBytes(arena, arena.fn('gf_kernel_block_workspace_bytes')(p.n, p.m, 1));
     callDense(arena, kernelBlockMatmulOp.id, 'gf_kernel_block_matmul', [
       kernelFunctionId(attrs.kernel), p.dtype === 'f32' ? 1 : 0, p.n, p.m, p.d, p.c,
