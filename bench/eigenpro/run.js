@@ -5,10 +5,12 @@
  *
  *   node bench/eigenpro/run.js     (env: N_TRAIN=60000 N_TEST=10000 EPOCHS=3 SIGMA=10
  *                                   TARGET=0.895 WORKERS=1,2 SKIP_REF=1 REF_TIMEOUT_S=7200
- *                                   TRAIN_EVAL_ROWS=0)
+ *                                   TRAIN_EVAL_ROWS=0 ACCUMULATE=f32 REFS=numpy,sklearn)
  *
  *   gramfleet (W workers): a LocalCluster with W WASM workers x 1 thread in a temp dir;
- *     fleet.submit({ kind: 'eigenpro', train: <IDX path>, … }) with shards = W, f32 features;
+ *     fleet.submit({ kind: 'eigenpro', train: <IDX path>, … }) with shards = W, f32 features and
+ *     f32 kernel products (ACCUMULATE=f32, the default here: numpy's blocks are f32 sgemm too;
+ *     ACCUMULATE=f64 measures the f64-accumulated path);
  *     time per epoch = mean of the epochs' batch time (epoch elapsed minus the previous
  *     epoch's, evaluation included), time to target = elapsed (setup included) at the first
  *     epoch whose test accuracy reaches TARGET.
@@ -46,6 +48,9 @@ const REF_TIMEOUT_S = Number(process.env.REF_TIMEOUT_S ?? 7200);
 // Training rows scored after each epoch. The references score the test set only, so the
 // default 0 gives gramfleet the same per-epoch work (2000 is the product's default).
 const TRAIN_EVAL_ROWS = Number(process.env.TRAIN_EVAL_ROWS ?? 0);
+const ACCUMULATE = process.env.ACCUMULATE ?? 'f32';
+// References to run (REFS=numpy skips scikit-learn-extra, which needs > 1200 s on the full set).
+const REFS = new Set((process.env.REFS ?? 'numpy,sklearn').split(','));
 
 function head(rows, k) {
   return { rows: Math.min(k, rows.rows), cols: rows.cols, data: rows.data.subarray(0, Math.min(k, rows.rows) * rows.cols) };
@@ -60,7 +65,7 @@ async function gramfleet(workers, data) {
   const fleet = await connect({ dataDir: dir, startLocal: false });
   try {
     const t0 = Date.now();
-    const h = await fleet.submit({ kind: 'eigenpro', ...data, kernel: 'laplacian', bandwidth: SIGMA, epochs: EPOCHS, shards: workers, featureDtype: 'f32', seed: 0, trainEvalRows: TRAIN_EVAL_ROWS, ...(EP3 ? { centers: CENTERS, projection: PROJECTION } : {}) });
+    const h = await fleet.submit({ kind: 'eigenpro', ...data, kernel: 'laplacian', bandwidth: SIGMA, epochs: EPOCHS, shards: workers, featureDtype: 'f32', accumulate: ACCUMULATE, seed: 0, trainEvalRows: TRAIN_EVAL_ROWS, ...(EP3 ? { centers: CENTERS, projection: PROJECTION } : {}) });
     const epochs = [];
     let setup;
     let setupAt = null;
@@ -86,7 +91,7 @@ async function gramfleet(workers, data) {
 
 async function main() {
   const load = execSync('uptime').toString().trim();
-  const common = { train_eval_rows: TRAIN_EVAL_ROWS, n_train: N_TRAIN, n_test: N_TEST, epochs: EPOCHS, sigma: SIGMA, target: TARGET, cores: os.cpus().length, load, ...(EP3 ? { centers: CENTERS, projection: PROJECTION } : {}) };
+  const common = { accumulate: ACCUMULATE, train_eval_rows: TRAIN_EVAL_ROWS, n_train: N_TRAIN, n_test: N_TEST, epochs: EPOCHS, sigma: SIGMA, target: TARGET, cores: os.cpus().length, load, ...(EP3 ? { centers: CENTERS, projection: PROJECTION } : {}) };
   process.stdout.write(JSON.stringify({ bench: BENCH, ...common }) + '\n');
   const [xtr, ytr, xte, yte] = await Promise.all(['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz', 't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'].map((f) => loadRows(path.join(DIR, f))));
   const data = { train: head(xtr, N_TRAIN), trainLabels: head(ytr, N_TRAIN), test: head(xte, N_TEST), testLabels: head(yte, N_TEST) };
@@ -98,10 +103,10 @@ async function main() {
   const refs = {};
   if (process.env.SKIP_REF === undefined) {
     const args = [String(N_TRAIN), String(N_TEST), String(SIGMA), String(EPOCHS), String(TARGET)];
-    if (EP3) refs.numpy = unavailable('scipy', 'scipy') ?? runPython(path.join(__dirname, 'numpy_ep3.py'), [...args, String(CENTERS)], REF_TIMEOUT_S * 1000);
+    if (!REFS.has('numpy')) { /* skipped: REFS */ } else if (EP3) refs.numpy = unavailable('scipy', 'scipy') ?? runPython(path.join(__dirname, 'numpy_ep3.py'), [...args, String(CENTERS)], REF_TIMEOUT_S * 1000);
     else refs.numpy = unavailable('scipy', 'scipy') ?? runPython(path.join(__dirname, 'numpy_ep2.py'), args, REF_TIMEOUT_S * 1000);
     const why = unavailable('scikit-learn-extra', 'sklearn');
-    if (!EP3) refs.sklearn = why !== null ? { error: why } : runPython(path.join(__dirname, 'sklearn_extra_ref.py'), args, REF_TIMEOUT_S * 1000);
+    if (!EP3 && REFS.has('sklearn')) refs.sklearn = why !== null ? { error: why } : runPython(path.join(__dirname, 'sklearn_extra_ref.py'), args, REF_TIMEOUT_S * 1000);
     for (const [k, v] of Object.entries(refs)) process.stdout.write(JSON.stringify({ bench: BENCH, system: k, ...(typeof v === 'string' ? { error: v } : v) }) + '\n');
   }
   for (const w of WORKERS) {

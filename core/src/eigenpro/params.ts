@@ -54,8 +54,15 @@ export interface EigenProParams {
    * @default 'exact' when the Cholesky of K(Z, Z) fits the memory plan, else 'eigenpro'
    */
   readonly projection?: (typeof EIGENPRO_PROJECTIONS)[number];
-  /** Feature dtype on the workers (f32 halves traffic and cache; distances stay f64). @default 'f64' */
+  /** Feature dtype on the workers (f32 halves traffic and cache; distances stay f64 unless `accumulate` is `f32`). @default 'f32' when accumulate is 'f32', else 'f64' */
   readonly featureDtype?: 'f64' | 'f32';
+  /**
+   * Accumulation of the training and scoring kernel products on the workers: `f64`, or `f32`
+   * (f32 features; x·z and the kernel evaluated in f32 — twice the wasm arithmetic rate, at
+   * ~1e-6 relative error in K; see the `accumulate` attr of `kernel-block-matmul`). The
+   * setup's subsample kernel and eigensolve stay f64 either way. @default 'f64'
+   */
+  readonly accumulate?: 'f64' | 'f32';
   /** EigenPro 3: train on this many centers sampled (seeded, without replacement) from the training rows. */
   readonly centers?: number;
   /** EigenPro 4 (`delayed`): batches between projections T. @default max(1, round(p / m)) */
@@ -84,6 +91,7 @@ export interface CompiledEigenProParams {
   /** The projection asked for; undefined = picked by the memory plan (see {@link EigenProParams.projection}). */
   readonly projection: (typeof EIGENPRO_PROJECTIONS)[number] | undefined;
   readonly featureDtype: 'f64' | 'f32';
+  readonly accumulate: 'f64' | 'f32';
   readonly centers: number | undefined;
   readonly projectionInterval: number | undefined;
   readonly projectionEpochs: number;
@@ -96,6 +104,9 @@ export function compileEigenProParams(p: EigenProParams): CompiledEigenProParams
   if (!(KERNEL_FUNCTIONS as readonly string[]).includes(kernel)) throw new GramfleetError('INPUT_INVALID', `kernel ${k} is not supported`, { field: 'kernel' });
   const opt = <T>(v: T | undefined, f: (v: T) => number): number | undefined => (v === undefined ? undefined : f(v));
   const opt2 = <T, U>(v: T | undefined, f: (v: T) => U): U | undefined => (v === undefined ? undefined : f(v));
+  const accumulate = oneOf('accumulate', p.accumulate ?? 'f64', ['f64', 'f32'] as const);
+  const featureDtype = oneOf('featureDtype', p.featureDtype ?? (accumulate === 'f32' ? 'f32' : 'f64'), ['f64', 'f32'] as const);
+  if (accumulate === 'f32' && featureDtype !== 'f32') throw new GramfleetError('INPUT_INVALID', "accumulate 'f32' needs featureDtype 'f32' (got 'f64')", { field: 'accumulate', featureDtype });
   return Object.freeze({
     kernel,
     bandwidth: num('bandwidth', p.bandwidth, { min: 0, minExclusive: true }),
@@ -113,7 +124,8 @@ export function compileEigenProParams(p: EigenProParams): CompiledEigenProParams
     trainEvalRows: int('trainEvalRows', p.trainEvalRows ?? 2000, 0, 1 << 30),
     task: oneOf('task', p.task ?? 'classification', EIGENPRO_TASKS),
     projection: opt2(p.projection, (v) => oneOf('projection', v, EIGENPRO_PROJECTIONS)),
-    featureDtype: oneOf('featureDtype', p.featureDtype ?? 'f64', ['f64', 'f32'] as const),
+    featureDtype,
+    accumulate,
     centers: opt(p.centers, (v) => int('centers', v, 1, 1 << 30)),
     projectionInterval: opt(p.projectionInterval, (v) => int('projectionInterval', v, 1, 1 << 30)),
     projectionEpochs: int('projectionEpochs', p.projectionEpochs ?? 2, 1, 1000),

@@ -10,9 +10,11 @@
  * Attr `accumulate` (`kernel-block-matmul` and `kernel-rows-matmul` only): `f64` (default, the
  * above) or `f32`: f32 inputs only; x·z is accumulated in f32 and the kernel is evaluated in f32
  * (K·A still sums in f64), about twice the arithmetic rate on wasm. Its error against the f64
- * reference is |Δ(x·z)| ≲ d·2⁻²⁴·‖x‖‖z‖ in the distance, so entries of K(X, Z) whose points are
- * well apart agree to ~1e-6 relative and coincident points to ~√(d·2⁻²⁴)·‖x‖/σ (sqrt kernels);
- * conformance tests state the bounds they check (test/src/conformance/kernel-block-f32.test.ts).
+ * reference is |Δd²| ≤ γ·(‖x‖² + ‖z‖²), γ = (d + 4)·2⁻²⁴, in the distance; d² below that bound
+ * is taken as 0 (the points are equal to the computation's precision: coincident points give
+ * k(0) exactly). Entries of K(X, Z) whose points are well apart agree to ~1e-6 relative, near
+ * points to |Δr| ≤ min(√|Δd²|, |Δd²|/r) over σ; conformance checks exactly that bound
+ * (test/src/conformance/kernel-block-f32.test.ts).
  * X and Z must be finite. Views: attrs `n`, `m`, `d` with `offsetX`/`ldx`, `offsetZ`/`ldz`
  * read strided rows out of flat buffers (shards of a larger X or Z).
  */

@@ -82,6 +82,8 @@ async function train(deps: ActivityDeps, input: EigenProJobInput): Promise<Eigen
     onWait: () => ctx.heartbeat(beat),
   });
   const kattrs = { kernel: params.kernel, bandwidth: params.bandwidth };
+  // Training and scoring products (the matmul ops) take the job's accumulation precision.
+  const mattrs = { ...kattrs, accumulate: params.accumulate };
   const output = async (r: TaskResult, i = 0, phase = 'setup'): Promise<Float64Array> => {
     const ref = r.outputs[i];
     if (ref === undefined) throw new GramfleetError('JOB_FAILED', `task ${r.shardId} returned no output ${i}`);
@@ -100,8 +102,8 @@ async function train(deps: ActivityDeps, input: EigenProJobInput): Promise<Eigen
   // kernel-rows-matmul, wasm workers). The rows path sends m indices per batch instead of m×d values.
   const residentRows = input.cls === 'wasm';
   const blockTask = (shardId: string, src: XSource, z: ArrayRef, a: ArrayRef): RoundTask => (src.kind === 'rows'
-    ? { shardId, op: KERNEL_ROWS_MATMUL_OP_ID, attrs: kattrs, inputs: [src.ref, z, a, ...zRefs] }
-    : { shardId, op: 'kernel-block-matmul', attrs: kattrs, inputs: [src.ref, z, a] });
+    ? { shardId, op: KERNEL_ROWS_MATMUL_OP_ID, attrs: mattrs, inputs: [src.ref, z, a, ...zRefs] }
+    : { shardId, op: 'kernel-block-matmul', attrs: mattrs, inputs: [src.ref, z, a] });
   const putRows = (rows: ArrayLike<number>, phase: string): Promise<XSource> => (residentRows
     ? prof.time(`${phase}.rowsPut`, async () => ({ kind: 'rows', ref: await store.put({ dtype: 'i32', shape: [rows.length], data: Int32Array.from(rows) }) }))
     : prof.time(`${phase}.xPut`, async () => ({ kind: 'x', ref: await store.put(rowsOf(x, d, rows, fdt)) })));

@@ -20,7 +20,7 @@ import type { EigenProJobSpec } from './submit';
 /** Usage lines of the EigenPro commands. */
 export const EIGENPRO_USAGE = `  gramfleet eigenpro --train X(.npy|idx|csv) --train-labels y --test X --test-labels y
                 --kernel laplacian|gaussian|matern|matern32|matern52|cauchy --bandwidth σ [--epochs E]
-                [--batch m] [--step η] [--q q] [--subsample s] [--seed s] [--shards k] [--f32]
+                [--batch m] [--step η] [--q q] [--subsample s] [--seed s] [--shards k] [--f32] [--accumulate f64|f32]
                 [--task classification|regression] [--workers N] --out model.npz [--json]
                 [--centers p | --centers-file Z(.npy|idx|csv)] [--projection exact|eigenpro|delayed]
                 [--projection-interval T]   (EigenPro 3/4: a model on p centers)
@@ -63,7 +63,7 @@ export async function eigenProCommand(args: string[]): Promise<number> {
       step: { type: 'string' }, q: { type: 'string' }, subsample: { type: 'string' }, seed: { type: 'string' }, shards: { type: 'string' },
       f32: { type: 'boolean' }, task: { type: 'string' }, workers: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean' },
       'data-dir': { type: 'string' }, centers: { type: 'string' }, 'centers-file': { type: 'string' }, projection: { type: 'string' },
-      'projection-interval': { type: 'string' },
+      'projection-interval': { type: 'string' }, accumulate: { type: 'string' },
     },
   });
   const need = (k: string, x: string | undefined): string => {
@@ -79,7 +79,7 @@ export async function eigenProCommand(args: string[]): Promise<number> {
     kernel: (v.kernel ?? 'laplacian') as EigenProJobSpec['kernel'], bandwidth: num('bandwidth', need('bandwidth', v.bandwidth)) as number,
     ...opt('epochs', 'epochs', v.epochs), ...opt('batch', 'batchSize', v.batch), ...opt('step', 'stepSize', v.step), ...opt('q', 'q', v.q),
     ...opt('subsample', 'subsampleSize', v.subsample), ...opt('seed', 'seed', v.seed), ...opt('shards', 'shards', v.shards),
-    ...(v.f32 === true ? { featureDtype: 'f32' as const } : {}), ...(v.task !== undefined ? { task: v.task as EigenProJobSpec['task'] & string } : {}),
+    ...(v.f32 === true ? { featureDtype: 'f32' as const } : {}), ...(v.accumulate !== undefined ? { accumulate: v.accumulate as 'f64' | 'f32' } : {}), ...(v.task !== undefined ? { task: v.task as EigenProJobSpec['task'] & string } : {}),
     ...(v.projection !== undefined ? { projection: v.projection as EigenProJobSpec['projection'] & string } : {}),
     ...(v.centers !== undefined ? { centers: num('centers', v.centers) as number } : {}),
     ...(v['centers-file'] !== undefined ? { centersFile: v['centers-file'] } : {}),

@@ -62,6 +62,8 @@ export async function trainEigenPro3Cluster(deps: ActivityDeps, input: EigenProJ
     dp, jobId, cls: input.cls, deadline: t0 + input.timeoutMs, log, signal: ctx.cancellationSignal, onWait: () => ctx.heartbeat(beat),
   });
   const kattrs = { kernel: params.kernel, bandwidth: params.bandwidth };
+  // Training, projection and scoring products (the matmul ops) take the job's accumulation precision.
+  const mattrs = { ...kattrs, accumulate: params.accumulate };
   const output = async (r: TaskResult | undefined, i = 0): Promise<Float64Array> => {
     const ref = r?.outputs[i];
     if (r === undefined || ref === undefined) throw new GramfleetError('JOB_FAILED', `task ${r?.shardId ?? '?'} returned no output ${i}`);
@@ -94,7 +96,7 @@ export async function trainEigenPro3Cluster(deps: ActivityDeps, input: EigenProJ
   /** Σ_k K(A, B_k)·C_k per group, every group's tasks in one round, sums in task order. */
   const sums = async (prefix: string, a: ArrayRef, rows: number, groups: { name: string; cols: number; terms: { b: ArrayRef; coef: ArrayRef }[] }[]): Promise<Float64Array[]> => {
     const tasks: RoundTask[] = [];
-    for (const g of groups) g.terms.forEach((t, j) => tasks.push({ shardId: `${prefix}${g.name}${pad(j)}`, op: 'kernel-block-matmul', attrs: kattrs, inputs: [a, t.b, t.coef] }));
+    for (const g of groups) g.terms.forEach((t, j) => tasks.push({ shardId: `${prefix}${g.name}${pad(j)}`, op: 'kernel-block-matmul', attrs: mattrs, inputs: [a, t.b, t.coef] }));
     const results = await dispatcher.run(tasks);
     const out: Float64Array[] = [];
     let k = 0;
@@ -171,7 +173,7 @@ export async function trainEigenPro3Cluster(deps: ActivityDeps, input: EigenProJ
     async centersMatmul(rows, coef, cols, id) {
       const xr = id === 'setup-f' ? pin(await store.put(rowsOf(x, d, rows, fdt))) : await rowsRef(rows);
       const g = await put({ dtype: 'f64', shape: [rows.length, cols], data: coef });
-      const results = await dispatcher.run(ranges.map((_, j) => ({ shardId: `${id}z${pad(j)}`, op: 'kernel-block-matmul', attrs: kattrs, inputs: [zRefs[j] as ArrayRef, xr, g] })));
+      const results = await dispatcher.run(ranges.map((_, j) => ({ shardId: `${id}z${pad(j)}`, op: 'kernel-block-matmul', attrs: mattrs, inputs: [zRefs[j] as ArrayRef, xr, g] })));
       const h = new Float64Array(p * cols);
       for (let j = 0; j < ranges.length; j++) h.set(await output(results[j]), (ranges[j] as { start: number }).start * cols);
       if (id !== 'setup-f') {

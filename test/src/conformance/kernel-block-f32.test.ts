@@ -92,6 +92,18 @@ describe("kernel-block-matmul accumulate: 'f32'", () => {
       }
     });
   }
+  it('wasm: K(X, X) through A = I has k(0) = 1 exactly on the diagonal (d² below its rounding bound is 0)', async () => {
+    const n = 21, d = 784;
+    const x = rand32(n * d, 8).map((v) => 255 * v); // pixel-scale features: ‖x‖² ≈ 2·10⁷
+    const eye = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) eye[i * n + i] = 1;
+    for (const kernel of KERNEL_FUNCTIONS) {
+      const [out] = await runOp(reg, 'wasm', kernelBlockMatmulOp, { kernel, bandwidth: 1000, accumulate: 'f32' }, [arr('f32', [n, d], x), arr('f32', [n, d], x), arr('f64', [n, n], eye)]);
+      assert.ok(out !== undefined);
+      for (let i = 0; i < n; i++) assert.equal(out.data[i * n + i], 1, `${kernel}: K[${i},${i}]`);
+      check(out, x, x, eye, n, n, d, n, 1000, kernel);
+    }
+  });
   it('kernel-rows-matmul with accumulate f32 equals kernel-block-matmul f32 on the gathered rows, in a worker pool too', async () => {
     const d = 29, c = 3;
     const blocks = [arr('f32', [40, d], rand32(40 * d, 1)), arr('f32', [25, d], rand32(25 * d, 2))];

@@ -86,6 +86,24 @@ describe('EigenPro on a real cluster', () => {
     assert.equal(oneShard.history.length, 150);
   });
 
+  it("accumulate 'f32' (f32 features, f32 kernel products on the workers) trains the same model within f32 rounding", async () => {
+    const r = await (await t.fleet.submit({ ...small, shards: 2, accumulate: 'f32' })).result();
+    const a = (await t.fleet.getArray(r.coefficients)).data as Float64Array;
+    const a64 = (await t.fleet.getArray(oneShard.coefficients)).data as Float64Array;
+    // K's entries move by ~1e-6 relative (f32 features and products). The run converges to the
+    // interpolant of that K̃, K̃⁻¹Y, and the interpolating coefficients amplify ΔK by K's
+    // condition number on this problem (1.7e-3 relative before coincident points got k(0)
+    // exactly), checked at 1e-2. What users see, the predictions K·a evaluated in f64, agree
+    // far closer (checked at 1e-4).
+    const e = relErr(a, a64);
+    assert.ok(e < 1e-2 && e > 0, `f32 vs f64 accumulation, coefficients: ${e}`);
+    const eye = (k: Float64Array): Float64Array => kernelMatmulReference('laplacian', 0.5, d, x, null, n, x, n, k, c);
+    const ep = relErr(eye(a), eye(a64));
+    assert.ok(ep < 1e-4, `f32 vs f64 accumulation, f64-evaluated predictions on the training points: ${ep}`);
+    const last = r.history[r.history.length - 1];
+    assert.ok(last !== undefined && last.trainMse < 1e-6, `train mse ${last?.trainMse}`);
+  });
+
   it('the result does not depend on the worker count: 1 vs 2 shards within 1e-9, same shards bit-identical on 1 or 2 workers', async () => {
     const short = { ...small, epochs: 20 };
     const r1 = await (await t.fleet.submit({ ...short, shards: 1 })).result();
@@ -118,6 +136,7 @@ describe('EigenPro on a real cluster', () => {
     assert.equal(await codeOf({ ...small, trainLabels: { rows: n - 1, cols: 1, data: labels.slice(1) } }), 'INPUT_SHAPE_MISMATCH:trainLabels');
     assert.equal(await codeOf({ ...small, train: { rows: n, cols: d, data: Float64Array.from(x).fill(NaN, 7, 8) } }), 'INPUT_NOT_FINITE:train');
     assert.equal(await codeOf({ ...small, bandwidth: 0 }), 'INPUT_OUT_OF_RANGE:bandwidth');
+    assert.equal(await codeOf({ ...small, accumulate: 'f32', featureDtype: 'f64' }), 'INPUT_INVALID:accumulate');
     assert.equal(await codeOf({ ...small, test: { rows: 2, cols: d + 1, data: new Float64Array(2 * (d + 1)) }, testLabels: { rows: 2, cols: 1, data: [0, 1] } }), 'INPUT_SHAPE_MISMATCH:test');
   });
 

@@ -48,6 +48,7 @@ const PC: i32 = 1024;
 let eKind: i32 = 0;
 let eInvS: f32 = 1;
 let eInvS2: f32 = 1;
+let eFloor: f32 = 0; // γ = (d + 4)·2⁻²⁴: the f32 rounding bound of d² relative to ‖x‖² + ‖z‖²
 
 @inline function kernelOf32(kind: i32, d2: v128): v128 {
   if (kind == K_GAUSSIAN) return expNeg32(f32x4.mul(d2, f32x4.splat(-0.5 * eInvS2)));
@@ -135,21 +136,29 @@ function packRows(x: usize, ld: i32, i0: i32, rows: i32, p0: i32, kc: i32, width
 }
 
 /**
- * Kernel values of a finished 4×8 tile: T holds x·z; writes k(‖x‖² + ‖z‖² − 2x·z, clamped at
- * 0) as f64 to the panel at (row, col) for the rows × cols that are inside the block.
+ * Kernel values of a finished 4×8 tile: T holds x·z; writes k(d²) as f64 to the panel at
+ * (row, col) for the rows × cols that are inside the block, with d² = ‖x‖² + ‖z‖² − 2x·z set to
+ * 0 where it is below its own f32 rounding bound γ·(‖x‖² + ‖z‖²): such points are the same to
+ * within the computation's precision, and coincident points (the diagonal of K(X, X)) get
+ * k(0) = 1 exactly instead of a rounding-noise distance that the sqrt kernels would amplify.
  */
 @inline function epilogue(t: usize, xn: usize, zn: usize, panel: usize, ldp: i32, rows: i32, cols: i32): void {
   const kind = eKind;
-  const zero = f32x4.splat(0);
   const minus2 = f32x4.splat(-2);
   const z0 = v128.load(zn);
   const z1 = v128.load(zn, 16);
+  const g = f32x4.splat(eFloor);
   const ldpB = <usize>ldp << 3;
   for (let i = 0; i < rows; i++) {
     const xi = v128.load32_splat(xn + (<usize>i << 2));
     const tr = t + (<usize>i << 5);
-    const k0 = kernelOf32(kind, f32x4.pmax(fmadd32(v128.load(tr), minus2, f32x4.add(xi, z0)), zero));
-    const k1 = kernelOf32(kind, f32x4.pmax(fmadd32(v128.load(tr, 16), minus2, f32x4.add(xi, z1)), zero));
+    const s0 = f32x4.add(xi, z0);
+    const s1 = f32x4.add(xi, z1);
+    const d0 = fmadd32(v128.load(tr), minus2, s0);
+    const d1 = fmadd32(v128.load(tr, 16), minus2, s1);
+    // d² > γ·(‖x‖² + ‖z‖²) is kept, anything below (negative values included) becomes 0.
+    const k0 = kernelOf32(kind, v128.and(d0, f32x4.gt(d0, f32x4.mul(g, s0))));
+    const k1 = kernelOf32(kind, v128.and(d1, f32x4.gt(d1, f32x4.mul(g, s1))));
     const o = panel + <usize>i * ldpB;
     if (cols == NR) {
       v128.store(o, f64x2.promote_low_f32x4(k0));
@@ -234,6 +243,7 @@ export function gf_kernel_block_matmul_f32(
   eKind = kind;
   eInvS = <f32>(1.0 / bandwidth);
   eInvS2 = <f32>(1.0 / (bandwidth * bandwidth));
+  eFloor = <f32>(<f64>(d + 4) * 5.9604644775390625e-8);
   setEpilogue(epiNone);
   const tileB: usize = <usize>(MR * NR) * 4;
   for (let i0 = 0; i0 < n; i0 += PR) {
