@@ -50,6 +50,7 @@ export { decodeCsv, decodeIdx, loadRows } from './eigenpro/data-files';
 export type { LoadedRows } from './eigenpro/data-files';
 export { createTransientObjects } from './eigenpro/transient';
 export type { TransientObjects } from './eigenpro/transient';
+export { choleskyWasmSolver } from './eigenpro/ep3-activity';
 export { DATAGEN_MAX_COUNT, datagenHandle, prepareDatagen, submitDatagen, writeDataset } from './datagen';
 export type { DatagenDeps, DatagenJobHandle, DatagenJobSpec, DatagenProgressView, DatasetManifest, DatasetSystem } from './datagen';
 export { RESULT_FORMATS, flattenRows, formatOf, rowsToCsv, rowsToParquet, writeRows } from './campaign/export';

@@ -10,6 +10,7 @@ export function gf_heap_base(): usize {
 export { gf_grf_walks, gf_grf_walks_repelling } from './kernels/grf-walks';
 // kernel library: factorisations, eigensolvers, mode product
 export { gf_cholesky, gf_cholesky_ws } from './kernels/cholesky';
+export { gf_cholesky_solve_rows } from './kernels/cholesky-solve'; // EigenPro 3 projection solves (no FMA: same bits in both builds)
 export { gf_triangular_solve } from './kernels/triangular-solve';
 export { gf_eigh, gf_eigh_work_bytes } from './kernels/eigh';
 export { gf_eigh_topk, gf_eigh_topk_work_bytes } from './kernels/eigh-topk';

@@ -122,6 +122,15 @@ describe('EigenPro parameters and data checks', () => {
     assert.equal(code(() => compileEigenProParams({ ...base, kernel: 'rbf' as 'gaussian' })), 'INPUT_INVALID:kernel');
     assert.equal(code(() => compileEigenProParams({ ...base, epochs: 0 })), 'INPUT_OUT_OF_RANGE:epochs');
   });
+  it("accumulate: 'f64' by default, 'f32' implies f32 features and refuses f64 ones", () => {
+    assert.equal(p.accumulate, 'f64');
+    assert.equal(p.featureDtype, 'f64');
+    const f = compileEigenProParams({ ...base, accumulate: 'f32' });
+    assert.equal(f.accumulate, 'f32');
+    assert.equal(f.featureDtype, 'f32');
+    assert.equal(code(() => compileEigenProParams({ ...base, accumulate: 'f32', featureDtype: 'f64' })), 'INPUT_INVALID:accumulate');
+    assert.equal(code(() => compileEigenProParams({ ...base, accumulate: 'f16' as 'f32' })), 'INPUT_INVALID:accumulate');
+  });
   it('label count ≠ row count, NaN features, centers / test with wrong d', () => {
     assert.equal(code(() => checkEigenProData({ x, y: { rows: 3, cols: 1, data: [0, 1, 1] } }, p)), 'INPUT_SHAPE_MISMATCH:trainLabels');
     assert.equal(code(() => checkEigenProData({ x: { ...x, data: [0, 0, 1, NaN, 0, 1, 1, 1] }, y }, p)), 'INPUT_NOT_FINITE:train');

@@ -42,6 +42,12 @@ export interface EigenPro3Compute extends EigenProCompute {
   auxPredict(rows: Int32Array, aux: readonly AuxPart[], id: string): Promise<Float64Array>;
   /** Lower Cholesky factor of K(Z, Z) + jitter·I (p × p); throws KERNEL_STATUS when not positive definite. */
   centersFactor(jitter: number, id: string): Promise<Float64Array>;
+  /**
+   * Optional: a solver of (L·Lᵀ)θ = h in place (h p × c) bound to the factor L, used for the
+   * per-batch projections instead of {@link choleskySolveInPlace} (the cluster binds a wasm
+   * kernel; same arithmetic up to rounding order).
+   */
+  choleskySolver?(l: Float64Array, p: number): (h: Float64Array, c: number) => void;
   /** K(Z[zRows], Z[zRows]) (s × s). */
   centersSubsampleKernel(zRows: Int32Array): Promise<Float64Array>;
   /** Installs the preconditioner of the `eigenpro` solver: E (s × q1) over center rows `zRows`. */
@@ -184,7 +190,8 @@ export async function trainEigenPro3(o: Train3Options): Promise<Train3Result> {
   let summary: EigenPro3ProjectionSummary;
   if (plan.solver === 'cholesky') {
     const { l, jitter } = await factorWithJitter(compute);
-    solve = (h) => { choleskySolveInPlace(l, p, h, c); return Promise.resolve(h); };
+    const fast = compute.choleskySolver?.(l, p);
+    solve = (h) => { if (fast !== undefined) fast(h, c); else choleskySolveInPlace(l, p, h, c); return Promise.resolve(h); };
     summary = { projection: plan.projection, solver: plan.solver, reason: plan.reason, interval, jitter, centers: p };
   } else {
     // EigenPro 2 on (Z, h): its own Nyström preconditioner from a subsample of the centers.
