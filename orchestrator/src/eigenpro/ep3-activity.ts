@@ -30,7 +30,7 @@ import { saveCheckpoint } from './checkpoint';
 import { createDispatcher, type Dispatcher, type RoundTask } from './dispatch';
 import { rangeRows, rowsOf, tagId } from './rows';
 import { createTransientObjects } from './transient';
-import { loadTrainingData, progressPublisher, resumeCheckpoint } from './job-data';
+import { beating, loadTrainingData, progressPublisher, resumeCheckpoint } from './job-data';
 import { WasmArena, loadKernelModuleBytes } from '@gramfleet/workers';
 
 let solveModule: WebAssembly.Module | undefined;
@@ -74,12 +74,16 @@ export async function trainEigenPro3Cluster(deps: ActivityDeps, input: EigenProJ
   const fdt = params.featureDtype;
   const t0 = Date.now();
   const { x, targets, xTestRef } = await loadTrainingData(ctx, store, input, pin);
-  const z = Float64Array.from((await store.get(input.centers)).data as ArrayLike<number>);
+  let beat: Record<string, unknown> = { phase: 'setup' };
+  // Store transfers of the p × p objects (800 MB at p = 10⁴) and of the centers outlast the
+  // heartbeat timeout: beat while any of them runs (a missed heartbeat retries the activity
+  // while the old attempt still runs, and both then fight over NATS).
+  const beatWhile = <T>(f: () => Promise<T>): Promise<T> => beating(ctx, beat, f);
+  const z = Float64Array.from((await beatWhile(() => store.get(input.centers as ArrayRef))).data as ArrayLike<number>);
   if (z.length !== p * d) throw new GramfleetError('INPUT_SHAPE_MISMATCH', `centers hold ${z.length} values, expected ${p}×${d}`, { field: 'centers' });
   const ranges = shardRanges(p, params.shards);
   const zRefs: ArrayRef[] = [];
-  for (const r of ranges) zRefs.push(pin(await store.put(rangeRows(z, d, r.start, r.end, fdt))));
-  let beat: Record<string, unknown> = { phase: 'setup' };
+  for (const r of ranges) zRefs.push(pin(await beatWhile(() => store.put(rangeRows(z, d, r.start, r.end, fdt)))));
   const dispatcher: Dispatcher = createDispatcher({
     dp, jobId, cls: input.cls, deadline: t0 + input.timeoutMs, log, signal: ctx.cancellationSignal, onWait: () => ctx.heartbeat(beat),
   });
@@ -89,12 +93,12 @@ export async function trainEigenPro3Cluster(deps: ActivityDeps, input: EigenProJ
   const output = async (r: TaskResult | undefined, i = 0): Promise<Float64Array> => {
     const ref = r?.outputs[i];
     if (r === undefined || ref === undefined) throw new GramfleetError('JOB_FAILED', `task ${r?.shardId ?? '?'} returned no output ${i}`);
-    return (await store.get(ref)).data as Float64Array;
+    return (await beatWhile(() => store.get(ref))).data as Float64Array;
   };
   // Objects of a batch (or of a delayed cycle) are deleted two cycles later, when every task using them has answered.
   let live: ArrayRef[] = [];
   const put = async (a: NdArray): Promise<ArrayRef> => {
-    const ref = await store.put(a);
+    const ref = await beatWhile(() => store.put(a));
     live.push(ref);
     return ref;
   };
@@ -145,8 +149,8 @@ export async function trainEigenPro3Cluster(deps: ActivityDeps, input: EigenProJ
     const parts: { b: ArrayRef; coef: ArrayRef }[] = [];
     for (const r of shardRanges(rows.length, Math.min(params.shards, rows.length))) {
       parts.push({
-        b: pin(await store.put(rowsOf(src, d, rows.subarray(r.start, r.end), fdt))),
-        coef: pin(await store.put({ dtype: 'f64', shape: [r.end - r.start, q], data: e.slice(r.start * q, r.end * q) })),
+        b: pin(await beatWhile(() => store.put(rowsOf(src, d, rows.subarray(r.start, r.end), fdt)))),
+        coef: pin(await beatWhile(() => store.put({ dtype: 'f64', shape: [r.end - r.start, q], data: e.slice(r.start * q, r.end * q) }))),
       });
     }
     return parts;
@@ -157,14 +161,14 @@ export async function trainEigenPro3Cluster(deps: ActivityDeps, input: EigenProJ
   let qz = 0;
   let kzz: Float64Array | undefined;
   const kernelSquare = async (id: string, src: Float64Array, rows: Int32Array): Promise<Float64Array> => {
-    const ref = pin(await store.put(rowsOf(src, d, rows, fdt)));
+    const ref = pin(await beatWhile(() => store.put(rowsOf(src, d, rows, fdt))));
     const [r] = await dispatcher.run([{ shardId: id, op: 'kernel-block', attrs: kattrs, inputs: [ref, ref] }]);
     return symmetrise(Float64Array.from(await output(r)), rows.length);
   };
   const compute: EigenPro3Compute = {
     subsampleKernel: (rows) => kernelSquare('setup-kss', x, rows),
     async topEigenpairs(a, s, r, seed) {
-      const ar = await store.put({ dtype: 'f64', shape: [s, s], data: a });
+      const ar = await beatWhile(() => store.put({ dtype: 'f64', shape: [s, s], data: a }));
       if (eigenSolverFor(s, r) === 'eigh') {
         const [full] = await dispatcher.run([{ shardId: `setup-eigh${s}-${seed}`, op: 'eigh', attrs: {}, inputs: [ar] }]);
         return topOfFullEigh(s, r, await output(full, 0), await output(full, 1));
@@ -193,7 +197,7 @@ export async function trainEigenPro3Cluster(deps: ActivityDeps, input: EigenProJ
       return sum as Float64Array;
     },
     async centersMatmul(rows, coef, cols, id) {
-      const xr = id === 'setup-f' ? pin(await store.put(rowsOf(x, d, rows, fdt))) : await rowsRef(rows);
+      const xr = id === 'setup-f' ? pin(await beatWhile(() => store.put(rowsOf(x, d, rows, fdt)))) : await rowsRef(rows);
       const g = await put({ dtype: 'f64', shape: [rows.length, cols], data: coef });
       const results = await dispatcher.run(ranges.map((_, j) => ({ shardId: `${id}z${pad(j)}`, op: 'kernel-block-matmul', attrs: mattrs, inputs: [zRefs[j] as ArrayRef, xr, g] })));
       const h = new Float64Array(p * cols);
@@ -220,7 +224,7 @@ export async function trainEigenPro3Cluster(deps: ActivityDeps, input: EigenProJ
         for (const r of rs) for (const o of r?.outputs ?? []) await transient.drop(o.digest);
       };
       if (kzz === undefined) {
-        const zAll = pin(await store.put({ dtype: fdt, shape: [p, d], data: fdt === 'f32' ? Float32Array.from(z) : z } as NdArray));
+        const zAll = pin(await beatWhile(() => store.put({ dtype: fdt, shape: [p, d], data: fdt === 'f32' ? Float32Array.from(z) : z } as NdArray)));
         const results = await dispatcher.run(ranges.map((_, j) => ({ shardId: `setup-a${attempt}-kzz${pad(j)}`, op: 'kernel-block', attrs: kattrs, inputs: [zRefs[j] as ArrayRef, zAll] })));
         const k = new Float64Array(p * p);
         for (let j = 0; j < ranges.length; j++) k.set(await output(results[j]), (ranges[j] as { start: number }).start * p);
@@ -229,7 +233,7 @@ export async function trainEigenPro3Cluster(deps: ActivityDeps, input: EigenProJ
       }
       const a = Float64Array.from(kzz);
       for (let i = 0; i < p; i++) a[i * p + i] = (a[i * p + i] as number) + jitter;
-      const ar = await store.put({ dtype: 'f64', shape: [p, p], data: a });
+      const ar = await beatWhile(() => store.put({ dtype: 'f64', shape: [p, p], data: a }));
       const [r] = await dispatcher.run([{ shardId: `setup-a${attempt}-${id}`, op: 'cholesky', attrs: {}, inputs: [ar] }]);
       const l = Float64Array.from(await output(r));
       await transient.drop(ar.digest);
@@ -277,7 +281,7 @@ export async function trainEigenPro3Cluster(deps: ActivityDeps, input: EigenProJ
         await publish({ kind: 'epoch', jobId, epochs: params.epochs, ...m }, `epoch-${m.epoch}`);
       },
     });
-    const coefficients = await store.put({ dtype: 'f64', shape: [p, c], data: r.a });
+    const coefficients = await beatWhile(() => store.put({ dtype: 'f64', shape: [p, c], data: r.a }));
     return {
       jobId, coefficients, centers: input.centers, kernel: params.kernel, bandwidth: params.bandwidth, task: params.task, shape,
       setup: summariseSetup(r.setup), history: r.history, attempt, checkpoints, workers: { ...dispatcher.workers },

@@ -63,8 +63,9 @@ describe("kernel-block-matmul accumulate: 'f32'", () => {
   for (const backend of BACKENDS) {
     for (const kernel of KERNEL_FUNCTIONS) {
       // Edges: rows not a multiple of the 4-row tile, columns not a multiple of 8, d past one
-      // 256-wide slice (300, 784), panels past 192 rows and 1024 columns, d = 0 and 1.
-      for (const [n, m, d, c] of [[1, 1, 1, 1], [4, 8, 0, 2], [13, 7, 3, 3], [37, 45, 300, 3], [5, 1030, 64, 11], [197, 9, 784, 10], [200, 1100, 20, 1]] as const) {
+      // 256-wide slice (300, 784), panels past 192 rows and 1024 columns, d = 0 and 1, d past the
+      // 4096 up to which a Z panel is packed whole (4100: packed slice by slice).
+      for (const [n, m, d, c] of [[1, 1, 1, 1], [4, 8, 0, 2], [13, 7, 3, 3], [37, 45, 300, 3], [5, 1030, 64, 11], [197, 9, 784, 10], [200, 1100, 20, 1], [3, 9, 4100, 2]] as const) {
         it(`${backend} ${kernel}: ${n}×${m}·[${m},${c}], d=${d}`, async () => {
           const x = rand32(n * d, n + d);
           const z = rand32(m * d, m + 1);

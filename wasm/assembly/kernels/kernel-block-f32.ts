@@ -73,7 +73,22 @@ function packRows(x: usize, ld: i32, i0: i32, rows: i32, p0: i32, kc: i32, width
   let o = out;
   for (let ir = 0; ir < rows; ir += width) {
     const cnt = min(width, rows - ir);
-    if (cnt == width && width == MR) {
+    if (cnt == width && width == NR) {
+      const r0 = x + (<usize>(i0 + ir) * <usize>ld + <usize>p0) * 4;
+      const st = <usize>ld * 4;
+      for (let p = 0; p < kc; p++) {
+        const q = r0 + (<usize>p << 2);
+        store<f32>(o, load<f32>(q));
+        store<f32>(o, load<f32>(q + st), 4);
+        store<f32>(o, load<f32>(q + 2 * st), 8);
+        store<f32>(o, load<f32>(q + 3 * st), 12);
+        store<f32>(o, load<f32>(q + 4 * st), 16);
+        store<f32>(o, load<f32>(q + 5 * st), 20);
+        store<f32>(o, load<f32>(q + 6 * st), 24);
+        store<f32>(o, load<f32>(q + 7 * st), 28);
+        o += 32;
+      }
+    } else if (cnt == width && width == MR) {
       const r0 = x + (<usize>(i0 + ir) * <usize>ld + <usize>p0) * 4;
       const st = <usize>ld * 4;
       for (let p = 0; p < kc; p++) {
@@ -175,12 +190,20 @@ function packRows(x: usize, ld: i32, i0: i32, rows: i32, p0: i32, kc: i32, width
 
 // ---------------------------------------------------------------- driver
 
-/** Workspace bytes of {@link gf_kernel_block_matmul_f32} for n rows of X and m rows of Z. */
-export function gf_kernel_block_matmul_f32_workspace_bytes(n: i32, m: i32): usize {
+/** Z panels are packed once for all of d when d ≤ this (≤ 16 MB), else one KC slice at a time. */
+const D_WHOLE: i32 = 4096;
+
+/** Depth of the packed Z panel: all of d, or one slice. */
+@inline function packDepth(d: i32): i32 {
+  return d <= D_WHOLE ? max(d, 1) : KC;
+}
+
+/** Workspace bytes of {@link gf_kernel_block_matmul_f32} for n rows of X, m rows of Z and d features. */
+export function gf_kernel_block_matmul_f32_workspace_bytes(n: i32, m: i32, d: i32): usize {
   return gf_gemm_workspace_bytes()
     + <usize>(n + m + NR) * 4 // f32 norms (Z's padded to NR)
     + <usize>(MC * KC) * 4 // packed X
-    + <usize>(KC * (PC + NR)) * 4 // packed Z
+    + <usize>packDepth(d) * <usize>(PC + NR) * 4 // packed Z
     + <usize>(PR * (PC + NR)) * 4 // f32 partial sums, tile by tile
     + <usize>(PR * PC) * 8 // f64 kernel panel
     + 6 * 64;
@@ -207,9 +230,10 @@ function rowNorms32(p: usize, rows: i32, d: i32, ld: i32, out: usize, pad: i32):
 /**
  * out[n×c] (f64, offOut, ldOut) = beta·out + K(X, Z)·A with X (n×d, offX, ldx) and Z (m×d,
  * offZ, ldz) f32, A (m×c f64, offA, lda): x·z accumulated in f32 (see the file comment).
- * The block is made PR×PC panel by panel; each panel's dot products run slice by slice of d
- * (KC wide, so the packed micro-panels stay in L1) into f32 partial sums kept tile by tile,
- * and the last slice turns every finished tile into f64 kernel values.
+ * The block is made PR×PC panel by panel, column panels outermost so each packed Z panel
+ * serves every row panel; each panel's dot products run slice by slice of d (KC wide, so the
+ * packed micro-panels stay in L1) into f32 partial sums kept tile by tile, and the last slice
+ * turns every finished tile into f64 kernel values.
  */
 export function gf_kernel_block_matmul_f32(
   kind: i32, n: i32, m: i32, d: i32, c: i32,
@@ -235,7 +259,7 @@ export function gf_kernel_block_matmul_f32(
   const zn = align64(xn + (<usize>n << 2));
   const pa = align64(zn + (<usize>(m + NR) << 2));
   const pb = align64(pa + <usize>(MC * KC) * 4);
-  const acc = align64(pb + <usize>(KC * (PC + NR)) * 4);
+  const acc = align64(pb + <usize>packDepth(d) * <usize>(PC + NR) * 4);
   const panel = align64(acc + <usize>(PR * (PC + NR)) * 4);
   const gw = align64(panel + <usize>(PR * PC) * 8);
   rowNorms32(X, n, d, ldx, xn, n);
@@ -246,22 +270,29 @@ export function gf_kernel_block_matmul_f32(
   eFloor = <f32>(<f64>(d + 4) * 5.9604644775390625e-8);
   setEpilogue(epiNone);
   const tileB: usize = <usize>(MR * NR) * 4;
-  for (let i0 = 0; i0 < n; i0 += PR) {
-    const r = min(PR, n - i0);
-    for (let j0 = 0; j0 < m; j0 += PC) {
-      const w = min(PC, m - j0);
-      const tilesPerRow = (w + NR - 1) / NR;
+  const whole = d <= D_WHOLE;
+  for (let j0 = 0; j0 < m; j0 += PC) {
+    const w = min(PC, m - j0);
+    const tilesPerRow = (w + NR - 1) / NR;
+    const wp = tilesPerRow * NR;
+    // The Z panel, packed once for every row panel of X when it fits (slice p0 at p0·wp).
+    if (whole) for (let p0 = 0; p0 < d; p0 += KC) packRows(Z, ldz, j0, w, p0, min(KC, d - p0), NR, pb + <usize>(p0 * wp) * 4);
+    for (let i0 = 0; i0 < n; i0 += PR) {
+      const r = min(PR, n - i0);
+      // The panel's dot products, slice by slice of d, into f32 partial sums kept tile by tile;
+      // the last slice turns each finished tile into kernel values.
       if (d == 0) memory.fill(acc, 0, <usize>(((r + MR - 1) / MR) * tilesPerRow) * tileB);
       for (let p0 = 0; p0 < d || (d == 0 && p0 == 0); p0 += KC) {
         const kc = min(KC, d - p0);
         const first = p0 == 0 && d > 0;
         const last = p0 + kc >= d;
-        if (kc > 0) packRows(Z, ldz, j0, w, p0, kc, NR, pb);
+        const pbs = whole ? pb + <usize>(p0 * wp) * 4 : pb;
+        if (kc > 0 && !whole) packRows(Z, ldz, j0, w, p0, kc, NR, pb);
         for (let ic = 0; ic < r; ic += MC) {
           const mc = min(MC, r - ic);
           if (kc > 0) packRows(X, ldx, i0 + ic, mc, p0, kc, MR, pa);
           for (let jr = 0; jr < w; jr += NR) {
-            const pbj = pb + <usize>(jr * kc) * 4;
+            const pbj = pbs + <usize>(jr * kc) * 4;
             for (let ir = 0; ir < mc; ir += MR) {
               const t = acc + <usize>(((ic + ir) / MR) * tilesPerRow + jr / NR) * tileB;
               if (kc > 0) micro4x8(kc, pa + <usize>(ir * kc) * 4, pbj, t, first);

@@ -44,7 +44,7 @@ export function createKernelBlockMatmulKernel(arenaOf: DenseArenaSource): Kernel
     const out = o0 !== undefined ? putArray(arena, o0.data as Float64Array) : allocBytes(arena, p.n * p.c * 8);
     if (attrs.accumulate === 'f32') {
       // f32 dot products and kernel values (kernel-block-f32.ts); inputs are f32 (checked above).
-      const ws32 = allocBytes(arena, arena.fn('gf_kernel_block_matmul_f32_workspace_bytes')(p.n, p.m));
+      const ws32 = allocBytes(arena, arena.fn('gf_kernel_block_matmul_f32_workspace_bytes')(p.n, p.m, p.d));
       callDense(arena, kernelBlockMatmulOp.id, 'gf_kernel_block_matmul_f32', [
         kernelFunctionId(attrs.kernel), p.n, p.m, p.d, p.c,
         x, p.x.offset, p.x.ld, z, p.z.offset, p.z.ld, attrs.bandwidth,
