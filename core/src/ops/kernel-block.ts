@@ -14,7 +14,8 @@
  * is taken as 0 (the points are equal to the computation's precision: coincident points give
  * k(0) exactly). Entries of K(X, Z) whose points are well apart agree to ~1e-6 relative, near
  * points to |Δr| ≤ min(√|Δd²|, |Δd²|/r) over σ; conformance checks exactly that bound
- * (test/src/conformance/kernel-block-f32.test.ts).
+ * (test/src/conformance/kernel-block-f32.test.ts). `f32` permits a backend to round so; one
+ * without an f32 path (the reference, the GPU workers) computes as it always does.
  * X and Z must be finite. Views: attrs `n`, `m`, `d` with `offsetX`/`ldx`, `offsetZ`/`ldz`
  * read strided rows out of flat buffers (shards of a larger X or Z).
  */
