@@ -5,8 +5,8 @@
 // X (n×d) and Z (m×d) are row-major f32. This is the `accumulate: 'f32'` variant of
 // `kernel-block-matmul` (core/src/ops/kernel-block.ts states its error bound); the f64 path
 // stays the default and the reference.
-import { GF_BAD_ATTR, GF_BAD_LD, GF_BAD_SIZE, GF_OK, gemmCore, gf_gemm_workspace_bytes, setEpilogue, epiNone } from './gemm';
-import { K_CAUCHY, K_GAUSSIAN, K_MATERN32, K_MATERN52, GF_BAD_BANDWIDTH } from './kernel-block';
+import { GF_BAD_LD, GF_BAD_SIZE, GF_OK, gemmCore, gf_gemm_workspace_bytes, setEpilogue, epiNone } from './gemm';
+import { K_CAUCHY, K_GAUSSIAN, K_MATERN32, K_MATERN52, checkArgs, scaleOut } from './kernel-block';
 
 const MR: i32 = 4;
 const NR: i32 = 8;
@@ -240,20 +240,16 @@ export function gf_kernel_block_matmul_f32(
   x: usize, offX: i32, ldx: i32, z: usize, offZ: i32, ldz: i32, bandwidth: f64,
   a: usize, offA: i32, lda: i32, beta: f64, out: usize, offOut: i32, ldOut: i32, work: usize,
 ): i32 {
-  if (n < 0 || m < 0 || d < 0 || c < 0) return GF_BAD_SIZE;
-  if (ldx < max(1, d) || ldz < max(1, d) || lda < max(1, c) || ldOut < max(1, c)) return GF_BAD_LD;
-  if (kind < 0 || kind > K_CAUCHY) return GF_BAD_ATTR;
-  if (!(bandwidth > 0) || !isFinite(bandwidth)) return GF_BAD_BANDWIDTH;
+  const s = checkArgs(kind, 1, n, m, d, ldx, ldz, bandwidth);
+  if (s != GF_OK) return s;
+  if (c < 0) return GF_BAD_SIZE;
+  if (lda < max(1, c) || ldOut < max(1, c)) return GF_BAD_LD;
   const X = x + (<usize>offX << 2);
   const Z = z + (<usize>offZ << 2);
   const A = a + (<usize>offA << 3);
   const O = out + (<usize>offOut << 3);
   const ldOB = <usize>ldOut << 3;
-  for (let i = 0; i < n; i++) {
-    const row = O + <usize>i * ldOB;
-    if (beta == 0) memory.fill(row, 0, <usize>c << 3);
-    else if (beta != 1) for (let j = 0; j < c; j++) store<f64>(row + (<usize>j << 3), beta * load<f64>(row + (<usize>j << 3)));
-  }
+  scaleOut(O, ldOB, n, c, beta);
   if (n == 0 || m == 0 || c == 0) return GF_OK;
   const xn = align64(work);
   const zn = align64(xn + (<usize>n << 2));

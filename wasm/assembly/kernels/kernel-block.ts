@@ -138,7 +138,8 @@ export function gf_kernel_block_workspace_bytes(n: i32, m: i32, fused: i32): usi
   return b;
 }
 
-function checkArgs(kind: i32, dtype: i32, n: i32, m: i32, d: i32, ldx: i32, ldz: i32, bandwidth: f64): i32 {
+/** Checks the arguments shared by the kernel-block kernels; returns a status. */
+export function checkArgs(kind: i32, dtype: i32, n: i32, m: i32, d: i32, ldx: i32, ldz: i32, bandwidth: f64): i32 {
   if (n < 0 || m < 0 || d < 0) return GF_BAD_SIZE;
   if (ldx < max(1, d) || ldz < max(1, d)) return GF_BAD_LD;
   if (kind < 0 || kind > K_CAUCHY || (dtype != 0 && dtype != 1)) return GF_BAD_ATTR;
@@ -183,6 +184,15 @@ export function gf_kernel_block(
   return GF_OK;
 }
 
+/** out = beta·out for n rows of c f64 values (row pitch ldOB bytes); beta = 0 overwrites (NaN does not propagate). */
+export function scaleOut(o: usize, ldOB: usize, n: i32, c: i32, beta: f64): void {
+  for (let i = 0; i < n; i++) {
+    const row = o + <usize>i * ldOB;
+    if (beta == 0) memory.fill(row, 0, <usize>c << 3);
+    else if (beta != 1) for (let j = 0; j < c; j++) store<f64>(row + (<usize>j << 3), beta * load<f64>(row + (<usize>j << 3)));
+  }
+}
+
 /**
  * out[n×c] (f64, offOut, ldOut) = beta·out + K(X, Z)·A with A (m×c f64, offA, lda), computed
  * in PANEL_R×PANEL_C panels of the block so that the n×m block is never stored.
@@ -203,12 +213,7 @@ export function gf_kernel_block_matmul(
   const A = a + (<usize>offA << 3);
   const O = out + (<usize>offOut << 3);
   const ldOB = <usize>ldOut << 3;
-  // out = beta·out
-  for (let i = 0; i < n; i++) {
-    const row = O + <usize>i * ldOB;
-    if (beta == 0) memory.fill(row, 0, <usize>c << 3);
-    else if (beta != 1) for (let j = 0; j < c; j++) store<f64>(row + (<usize>j << 3), beta * load<f64>(row + (<usize>j << 3)));
-  }
+  scaleOut(O, ldOB, n, c, beta);
   if (n == 0 || m == 0 || c == 0) return GF_OK;
   const xn = (work + 63) & ~(<usize>63);
   const zn = xn + (<usize>n << 3);
