@@ -159,12 +159,21 @@ describe('KernelCampaign controller (real kube-apiserver + Temporal + NATS)', { 
     await create(env.admin, kc('vanish', { concurrency: 1, runs: [{ ...slow, walks: 4096 }, { ...slow, walks: 4096, seed: 5 }] }));
     await until(async () => (await get('vanish'))?.status?.phase === 'Running', 60_000, 'vanish to run');
     const s0 = (await get('vanish'))!.status!;
+    // Temporal deletes a running workflow by terminating it first and removing it later; a
+    // controller polling in between sees TERMINATED (and reports WorkflowTerminated, correctly).
+    // The case under test is a workflow that is simply gone (as past its retention), so the
+    // deletion completes while no controller runs, and a new controller then finds nothing.
+    await ctrl!.stop();
+    ctrl = undefined;
     await client.workflowService.deleteWorkflowExecution({ namespace: t.cluster.state.namespace, workflowExecution: { workflowId: s0.workflowId! } });
+    await until(async () => client.workflow.getHandle(s0.workflowId!).describe().then(() => false, (e: unknown) => e instanceof WorkflowNotFoundError), 60_000, 'the deletion to complete');
+    ctrl = await startController();
     await until(async () => (await get('vanish'))?.status?.phase === 'Failed', 60_000, 'vanish to fail');
     const s = (await get('vanish'))!.status!;
     assert.equal(s.conditions?.find((c) => c.type === 'Complete')?.reason, 'WorkflowNotFound');
     assert.equal(s.workflowRunId, s0.workflowRunId);
     await assert.rejects(client.workflow.getHandle(s0.workflowId!).describe(), WorkflowNotFoundError);
+    assert.equal(await executions(s0.workflowId!), 0, 'no second workflow was started');
   });
 
   it('rides through a kube-apiserver restart: the broken watch is restarted with backoff and relists', async () => {
