@@ -6,7 +6,7 @@
  * threads sharing one WebAssembly.Memory; numpy: OPENBLAS_NUM_THREADS=1 / 2; SciPy's CSR
  * product is single-threaded at any setting).
  *
- *   node bench/kernels/run.js   # env: THREADS=1,2  QUICK=1 (smaller sizes)  FIGURES=gemm,kernel,spmv  VARIANTS=plain,fma
+ *   node bench/kernels/run.js   # env: THREADS=1,2  QUICK=1 (smaller sizes)  FIGURES=gemm,kernel,kmatmul,spmv  VARIANTS=plain,fma
  *
  * Two builds of our kernels are measured: `plain` (wasm/build/kernels.wasm, f64x2 mul + add,
  * what Node 20 runs by default) and `fma` (kernels-fma.wasm, built here with
@@ -38,7 +38,7 @@ const par = require(path.join(ROOT, 'workers', 'dist', 'backends', 'wasm', 'para
 
 const QUICK = process.env.QUICK === '1';
 const THREADS = (process.env.THREADS ?? '1,2').split(',').map(Number);
-const WANT = new Set((process.env.FIGURES ?? 'gemm,kernel,spmv').split(','));
+const WANT = new Set((process.env.FIGURES ?? 'gemm,kernel,kmatmul,spmv').split(','));
 const VARIANTS = (process.env.VARIANTS ?? 'plain,fma').split(',');
 const log = (s) => process.stderr.write(`${s}\n`);
 
@@ -68,6 +68,11 @@ if (WANT.has('gemm')) {
   }
 }
 if (WANT.has('kernel')) FIGS.push({ kind: 'laplacian', n: big.m, m: big.n, d: big.k, sigma: SIGMA, reps: 2, name: `laplacian kernel block ${big.m}x${big.n} d=${big.k}` });
+// EigenPro's batch task (60k Fashion-MNIST, 2 shards): K(X_B, Z_j)·A_j with f32 features, our
+// f64- and f32-accumulated kernels against numpy's f32 block (sgemm + epilogue) times A. One
+// thread only (the fused matmul kernel is not split over threads; a worker runs one per task).
+const KMM = QUICK ? { n: 512, m: 4096, d: 784, c: 10 } : { n: 1710, m: 30000, d: 784, c: 10 };
+if (WANT.has('kmatmul')) for (const acc of ['f64', 'f32']) FIGS.push({ kind: 'kmatmul', acc, ...KMM, sigma: SIGMA, reps: 2, name: `laplacian kernel block x matrix ${KMM.n}x${KMM.m} d=${KMM.d} c=${KMM.c}, f32 inputs, ${acc} accumulation` });
 if (WANT.has('spmv')) FIGS.push({ kind: 'spmv', grid: GRID, reps: 20, name: `csr spmv 5-point laplacian ${GRID * GRID} unknowns` });
 const PUBMED = path.resolve(process.env.GRAPH_DIR ?? path.join(ROOT, '..', 'shared', 'data', 'graphs'), 'pubmed.npz');
 // Pubmed adjacency (19,717 nodes, ~88.6k stored entries): one product takes ~0.1 ms, so each
@@ -147,6 +152,15 @@ async function ours(threads, wasmBytes) {
         if (arena) check(arena.call('gf_kernel_block', 0, 0, f.n, f.m, f.d, x, 0, f.d, z, 0, f.d, f.sigma, o, 0, f.m, ws), 'gf_kernel_block');
         else await par.parallelKernelBlock(pk, k);
       }, f.reps);
+    } else if (f.kind === 'kmatmul') {
+      if (!arena) { out[`${f.name}:skip`] = 'one thread only'; continue; }
+      const x = mem.put(rand(f.n * f.d, true)), z = mem.put(rand(f.m * f.d, true)), a = mem.put(rand(f.m * f.c, false)), o = mem.alloc(f.n * f.c * 8);
+      const f32 = f.acc === 'f32';
+      const ws = arena.alloc(f32 ? local('gf_kernel_block_matmul_f32_workspace_bytes', f.n, f.m, f.d) : local('gf_kernel_block_workspace_bytes', f.n, f.m, 1));
+      out[f.name] = await best(async () => {
+        if (f32) check(arena.call('gf_kernel_block_matmul_f32', 0, f.n, f.m, f.d, f.c, x, 0, f.d, z, 0, f.d, f.sigma, a, 0, f.c, 0, o, 0, f.c, ws), 'gf_kernel_block_matmul_f32');
+        else check(arena.call('gf_kernel_block_matmul', 0, 1, f.n, f.m, f.d, f.c, x, 0, f.d, z, 0, f.d, f.sigma, a, 0, f.c, 0, o, 0, f.c, ws), 'gf_kernel_block_matmul');
+      }, f.reps);
     } else if (f.kind === 'spmv-file') {
       if (!fs.existsSync(f.file)) { out.error = `${f.file} not found`; continue; }
       const { loadGraph } = require('@gramfleet/orchestrator');
@@ -193,6 +207,7 @@ function ensureFmaBuild() {
 
 function emitAll(t, variant, o, ref) {
   for (const f of FIGS) {
+    if (o[`${f.name}:skip`] !== undefined) continue;
     const fig = `${f.name}, ${t} thread${t > 1 ? 's' : ''}${variant === 'fma' ? ' [relaxed-simd fma]' : ''}`;
     const rs = ref[f.name];
     const note = ref.error ?? o.error;
@@ -200,6 +215,9 @@ function emitAll(t, variant, o, ref) {
     if (f.kind === 'gemm') {
       const flop = 2 * f.m * f.n * f.k;
       emit('kernels', fig, flop / ours / 1e9, rs === undefined ? NaN : flop / rs / 1e9, 'GFLOP/s', { higherIsBetter: true, note });
+    } else if (f.kind === 'kmatmul') {
+      const gf = (sec) => (2 * f.n * f.m * f.d / sec / 1e9).toFixed(1);
+      emit('kernels', fig, ours * 1e3, rs === undefined ? NaN : rs * 1e3, 'ms', { note: note ?? `GFLOP/s (2nmd) ours ${gf(ours)}, numpy ${rs === undefined ? 'n/a' : gf(rs)}` });
     } else {
       const nnz = f.kind === 'spmv-file' ? `; nnz ours ${o[`${f.name}:nnz`]}, scipy ${ref[`${f.name}:nnz`]}; ms per product, ${f.inner} back to back per rep` : '';
       emit('kernels', fig, ours * 1e3, rs === undefined ? NaN : rs * 1e3, 'ms', { note: note === undefined && nnz === '' ? undefined : `${note ?? ''}${nnz}`.replace(/^; /, '') });
