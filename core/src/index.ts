@@ -65,7 +65,7 @@ export { GEMV_OP_ID, gemvOp, gemvProblem } from './ops/gemv';
 export type { GemvAttrs, GemvProblem } from './ops/gemv';
 export { GEMM_BATCHED_OP_ID, gemmBatchedOp, gemmBatchedProblem } from './ops/gemm-batched';
 export type { GemmBatchedAttrs, GemmBatchedProblem } from './ops/gemm-batched';
-export { KERNEL_BLOCK_MATMUL_OP_ID, KERNEL_ACCUMULATE, KERNEL_BLOCK_OP_ID, KERNEL_FUNCTIONS, kernelBlockMatmulOp, kernelBlockOp, kernelBlockProblem, kernelBlockReference, kernelOfSquaredDistance } from './ops/kernel-block';
+export { KERNEL_BLOCK_MATMUL_OP_ID, KERNEL_ACCUMULATE, KERNEL_BLOCK_OP_ID, KERNEL_FUNCTIONS, accumulateAttr, cacheAttr, kernelBlockMatmulOp, kernelBlockOp, kernelBlockProblem, kernelBlockReference, kernelOfSquaredDistance } from './ops/kernel-block';
 export type { KernelAccumulate, KernelBlockAttrs, KernelBlockProblem, KernelFunction } from './ops/kernel-block';
 export { CSR_SPMV_OP_ID, csrSpmvOp, csrSpmvProblem } from './ops/csr-spmv';
 export type { CsrSpmvAttrs, CsrSpmvProblem } from './ops/csr-spmv';

@@ -108,6 +108,9 @@ export interface TaskStats {
   readonly computeMs: number;
   readonly fetchMs: number;
   readonly cacheHits: number;
+  /** Kernel rows served from the worker's kernel-row cache, and rows computed (cached tasks only). */
+  readonly rowHits?: number;
+  readonly rowMisses?: number;
 }
 
 /** The outcome of a shard. */

@@ -29,3 +29,5 @@ export type { ShardThreadsOptions } from './shard-threads';
 export { createWasmKrylovDense } from './backends/wasm/krylov-dense';
 export { createDatagenSolveKernel, registerDatagenSolveWasm } from './backends/wasm/datagen-solve';
 export { withHostGather } from './host-gather';
+export { kernelCacheBudgetFromEnv, withKernelRowCache } from './kernel-cache';
+export type { KernelRowCache, KernelRowCacheOptions, KernelRowCacheStats } from './kernel-cache';

@@ -5,13 +5,16 @@
  * (serves /healthz and /readyz: ready while pulling, not while draining),
  * GRAMFLEET_KERNEL_BUILD (`simd` forces the plain SIMD build; default: the relaxed-SIMD FMA
  * build where this Node accepts it), GRAMFLEET_THREADS_PER_SHARD (≥ 2: gemm, kernel-block and
- * csr-spmv of one shard run over that many threads sharing memory; default 1).
+ * csr-spmv of one shard run over that many threads sharing memory; default 1),
+ * GRAMFLEET_KERNEL_CACHE_MB (the kernel-row cache's budget, kernel-cache.ts; default a quarter
+ * of the host's memory; 0 keeps no rows).
  */
 import { loadKernelModuleBytes, relaxedSimdAvailable } from './backends/wasm/kernel-module';
 import { createShardThreadsPool } from './shard-threads';
 import { OPS, USER_WASM_OP } from '@gramfleet/core';
 import { createKernelPool } from './pool';
 import { withHostGather } from './host-gather';
+import { kernelCacheBudgetFromEnv, withKernelRowCache } from './kernel-cache';
 import { startWorker } from './runtime';
 import { createJsonLogger } from './log';
 import { createSandbox } from './sandbox/sandbox';
@@ -48,7 +51,15 @@ async function main(): Promise<void> {
   const module = await WebAssembly.compile(chosen.bytes);
   const basePool = createKernelPool({ module, threads: Number(env['GRAMFLEET_THREADS'] ?? '1') });
   const kernelPool = threadsPerShard >= 2 ? await createShardThreadsPool({ wasm: chosen.bytes, threadsPerShard, fallback: basePool }) : basePool;
-  const pool = withHostGather(withUserWasm(kernelPool, createSandbox({ threads: Number(env['GRAMFLEET_THREADS'] ?? '1') })));
+  let cacheBytes: number;
+  try {
+    cacheBytes = kernelCacheBudgetFromEnv(env);
+  } catch (e) {
+    log.error((e as Error).message);
+    process.exit(2);
+  }
+  const pool = withKernelRowCache(withHostGather(withUserWasm(kernelPool, createSandbox({ threads: Number(env['GRAMFLEET_THREADS'] ?? '1') }))), { budgetBytes: cacheBytes, module, log });
+  log.info('kernel-row cache', { budgetMB: Math.round(cacheBytes / 2 ** 20) });
   const dataPlane = {
     ...(env['GRAMFLEET_ACK_WAIT_MS'] !== undefined ? { ackWaitMs: Number(env['GRAMFLEET_ACK_WAIT_MS']) } : {}),
     ...(env['GRAMFLEET_MAX_DELIVER'] !== undefined ? { maxDeliver: Number(env['GRAMFLEET_MAX_DELIVER']) } : {}),

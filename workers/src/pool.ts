@@ -12,6 +12,9 @@ export interface KernelRun {
   readonly outputs: NdArray[];
   readonly backend: string;
   readonly computeMs: number;
+  /** Kernel rows served from / added to the worker's kernel-row cache (kernel-cache.ts). */
+  readonly rowHits?: number;
+  readonly rowMisses?: number;
 }
 
 /** Messages between pool and thread. */
@@ -33,8 +36,11 @@ export interface KernelPoolOptions {
 
 /** The pool. */
 export interface KernelPool {
-  /** Runs an op on a free thread (queues when all are busy). */
-  run(op: string, attrs: unknown, inputs: NdArray[]): Promise<KernelRun>;
+  /**
+   * Runs an op on a free thread (queues when all are busy). `keys`, when given, are the
+   * inputs' content digests (one per input), which a caching layer may key on.
+   */
+  run(op: string, attrs: unknown, inputs: NdArray[], keys?: readonly string[]): Promise<KernelRun>;
   /** Ops the threads can run, by backend. */
   readonly threads: number;
   /** Terminates every thread. */

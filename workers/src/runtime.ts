@@ -135,9 +135,10 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       const inputs = await Promise.all(task.inputs.map((r) => st.get(r)));
       stats.fetchMs = performance.now() - t0;
       stats.cacheHits = st.stats.hits - hits0;
-      const run = await o.pool.run(task.op, task.attrs, inputs);
+      const run = await o.pool.run(task.op, task.attrs, inputs, task.inputs.map((r) => r.digest));
       stats.backend = run.backend;
       stats.computeMs = run.computeMs;
+      if (run.rowHits !== undefined) Object.assign(stats, { rowHits: run.rowHits, rowMisses: run.rowMisses ?? 0 });
       if (cancelled.has(task.jobId)) {
         m.term('cancelled');
         return;

@@ -5,7 +5,7 @@
  * op runs on the ordinary pool. A worker started with `GRAMFLEET_THREADS=1` and
  * `GRAMFLEET_THREADS_PER_SHARD=N` therefore runs one shard at a time over N threads.
  */
-import { GramfleetError, OPS, createKernelRegistry, isGramfleetError, type NdArray } from '@gramfleet/core';
+import { GramfleetError, KERNEL_BLOCK_OP_ID, OPS, createKernelRegistry, isGramfleetError, type NdArray } from '@gramfleet/core';
 import { createParallelKernels, registerParallelWasm, type ParallelKernels } from './backends/wasm/parallel';
 import type { KernelPool, KernelRun } from './pool';
 
@@ -35,7 +35,9 @@ export async function createShardThreadsPool(o: ShardThreadsOptions): Promise<Ke
   return {
     threads: o.fallback.threads,
     async run(op: string, attrs: unknown, inputs: NdArray[]): Promise<KernelRun> {
-      if (!registry.has(MULTI_CORE_BACKEND, op)) return await o.fallback.run(op, attrs, inputs);
+      // The multi-core kernel-block has no f32 path: `accumulate: 'f32'` runs on one thread.
+      const f32Block = op === KERNEL_BLOCK_OP_ID && (attrs as { accumulate?: unknown } | null)?.accumulate === 'f32';
+      if (!registry.has(MULTI_CORE_BACKEND, op) || f32Block) return await o.fallback.run(op, attrs, inputs);
       try {
         const def = OPS.get(op);
         const parsed = def.parseAttrs(attrs);

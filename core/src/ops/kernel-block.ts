@@ -7,8 +7,8 @@
  * matern52 (1+√5r/σ+5r²/(3σ²))·exp(−√5r/σ); cauchy 1/(1+r²/σ²).
  * Squared distances are ‖x‖² + ‖z‖² − 2x·z accumulated in f64 and clamped at 0 (the
  * reference uses the same formula). X and Z are both f64 or both f32; outputs are f64.
- * Attr `accumulate` (`kernel-block-matmul` and `kernel-rows-matmul` only): `f64` (default, the
- * above) or `f32`: f32 inputs only; x·z is accumulated in f32 and the kernel is evaluated in f32
+ * Attr `accumulate`: `f64` (default, the above) or `f32`: f32 inputs only (`kernel-block` then
+ * returns an f32 block: the values the matmul ops multiply into A); x·z is accumulated in f32 and the kernel is evaluated in f32
  * (K·A still sums in f64), about twice the arithmetic rate on wasm. Its error against the f64
  * reference is |Δd²| ≤ γ·(‖x‖² + ‖z‖²), γ = (d + 4)·2⁻²⁴, in the distance; d² below that bound
  * is taken as 0 (the points are equal to the computation's precision: coincident points give
@@ -46,8 +46,15 @@ export interface KernelBlockAttrs {
   readonly ldz: number | undefined;
   /** kernel-block-matmul only: out = beta·out0 + K·A when an `out0` input is given. @default 0 */
   readonly beta: number;
-  /** Matmul ops only: dot-product accumulation, `f32` needs f32 inputs. @default 'f64' */
+  /** Dot-product accumulation, `f32` needs f32 inputs (`kernel-block`: f32 output). @default 'f64' */
   readonly accumulate: KernelAccumulate;
+  /**
+   * Matmul ops only, with `accumulate: 'f32'`: a hint that the same rows will come again (the
+   * EigenPro batches of every epoch). A worker with a kernel-row cache then keeps K's rows in
+   * f32 and computes K·A from them (`workers/src/kernel-cache.ts`); a backend without one
+   * ignores it. @default false
+   */
+  readonly cache: boolean;
 }
 
 /** Accumulation precisions of the kernel-block products. */
@@ -58,6 +65,15 @@ export type KernelAccumulate = (typeof KERNEL_ACCUMULATE)[number];
 /** Reads the optional `accumulate` attr of a matmul op. */
 export function accumulateAttr(r: Readonly<Record<string, unknown>>): KernelAccumulate {
   return r['accumulate'] === undefined ? 'f64' : oneOf('attrs.accumulate', r['accumulate'], KERNEL_ACCUMULATE);
+}
+
+/** Reads the optional `cache` hint of a matmul op (needs `accumulate: 'f32'`). */
+export function cacheAttr(op: string, r: Readonly<Record<string, unknown>>): boolean {
+  const v = r['cache'];
+  if (v === undefined || v === false) return false;
+  if (v !== true) throw new GramfleetError('INPUT_INVALID', `${op}: attrs.cache must be a boolean (got ${JSON.stringify(v)})`, { op, argument: 'cache' });
+  if (accumulateAttr(r) !== 'f32') throw new GramfleetError('INPUT_INVALID', `${op}: attrs.cache needs attrs.accumulate = 'f32' (the cache keeps f32 kernel rows)`, { op, argument: 'cache' });
+  return true;
 }
 
 /** Wire names. */
@@ -96,7 +112,7 @@ export function kernelOfSquaredDistance(kernel: KernelFunction, d2: number, sigm
 
 function parse(op: string, raw: unknown, matmul: boolean): KernelBlockAttrs {
   const view = ['n', 'm', 'd', 'offsetX', 'ldx', 'offsetZ', 'ldz'];
-  const r = attrRecord(op, raw, ['kernel', 'bandwidth', ...view, ...(matmul ? ['beta', 'accumulate'] : [])]);
+  const r = attrRecord(op, raw, ['kernel', 'bandwidth', 'accumulate', ...view, ...(matmul ? ['beta', 'cache'] : [])]);
   if (r['kernel'] === undefined) throw new GramfleetError('INPUT_INVALID', `${op}: attrs.kernel is required (one of ${KERNEL_FUNCTIONS.join('|')})`, { op, argument: 'kernel' });
   const kernel = oneOf('attrs.kernel', r['kernel'], KERNEL_FUNCTIONS);
   if (r['bandwidth'] === undefined) throw new GramfleetError('INPUT_INVALID', `${op}: attrs.bandwidth is required (σ > 0)`, { op, argument: 'bandwidth' });
@@ -113,6 +129,7 @@ function parse(op: string, raw: unknown, matmul: boolean): KernelBlockAttrs {
     offsetZ: optInt(r, 'offsetZ', 0) ?? 0, ldz: optInt(r, 'ldz', 1),
     beta: numAttr(r, 'beta', 0),
     accumulate: accumulateAttr(r),
+    cache: cacheAttr(op, r),
   });
 }
 
@@ -186,7 +203,10 @@ export const kernelBlockOp: OpDef<KernelBlockAttrs> = {
   },
   reference(attrs: KernelBlockAttrs, inputs: readonly NdArray[]): NdArray[] {
     const p = kernelBlockProblem(KERNEL_BLOCK_OP_ID, attrs, inputs, false);
-    return [{ dtype: 'f64', shape: [p.n, p.m], data: kernelBlockReference(attrs, p, (inputs[0] as NdArray).data, (inputs[1] as NdArray).data) }];
+    const k = kernelBlockReference(attrs, p, (inputs[0] as NdArray).data, (inputs[1] as NdArray).data);
+    // `accumulate: 'f32'` makes an f32 block: the f64 values rounded (within the f32 bound).
+    if (attrs.accumulate === 'f32') return [{ dtype: 'f32', shape: [p.n, p.m], data: Float32Array.from(k) }];
+    return [{ dtype: 'f64', shape: [p.n, p.m], data: k }];
   },
 };
 

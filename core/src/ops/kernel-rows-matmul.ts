@@ -14,7 +14,7 @@ import { GramfleetError } from '../errors';
 import { oneOf } from '../validate';
 import { attrRecord, expectInputCount, inputAt } from './linalg-common';
 import { requireDtype, requirePositive, shapeMismatch } from './dense-common';
-import { KERNEL_FUNCTIONS, accumulateAttr, kernelBlockMatmulOp, type KernelBlockAttrs } from './kernel-block';
+import { KERNEL_FUNCTIONS, accumulateAttr, cacheAttr, kernelBlockMatmulOp, type KernelBlockAttrs } from './kernel-block';
 import type { OpDef } from './types';
 
 /** Wire name. */
@@ -25,12 +25,12 @@ export const KERNEL_ROWS_MAX_BLOCKS = 4096;
 
 function parse(raw: unknown): KernelBlockAttrs {
   const op = KERNEL_ROWS_MATMUL_OP_ID;
-  const r = attrRecord(op, raw, ['kernel', 'bandwidth', 'accumulate']);
+  const r = attrRecord(op, raw, ['kernel', 'bandwidth', 'accumulate', 'cache']);
   if (r['kernel'] === undefined) throw new GramfleetError('INPUT_INVALID', `${op}: attrs.kernel is required (one of ${KERNEL_FUNCTIONS.join('|')})`, { op, argument: 'kernel' });
   const kernel = oneOf('attrs.kernel', r['kernel'], KERNEL_FUNCTIONS);
   if (r['bandwidth'] === undefined) throw new GramfleetError('INPUT_INVALID', `${op}: attrs.bandwidth is required (σ > 0)`, { op, argument: 'bandwidth' });
   const bandwidth = requirePositive(op, 'bandwidth', r['bandwidth']);
-  return Object.freeze({ kernel, bandwidth, n: undefined, m: undefined, d: undefined, offsetX: 0, ldx: undefined, offsetZ: 0, ldz: undefined, beta: 0, accumulate: accumulateAttr(r) });
+  return Object.freeze({ kernel, bandwidth, n: undefined, m: undefined, d: undefined, offsetX: 0, ldx: undefined, offsetZ: 0, ldz: undefined, beta: 0, accumulate: accumulateAttr(r), cache: cacheAttr(op, r) });
 }
 
 /**

@@ -109,6 +109,14 @@ function tileRows(dev: GpuDevice, n: number, m: number): number {
 }
 
 async function kernelBlockGpu(dev: GpuDevice, attrs: KernelBlockAttrs, inputs: readonly NdArray[], matmul: boolean): Promise<NdArray[]> {
+  const res = await kernelBlockGpuF64(dev, attrs, inputs, matmul);
+  // `kernel-block` with `accumulate: 'f32'` returns an f32 block: the f64 values rounded.
+  if (matmul || attrs.accumulate !== 'f32') return res;
+  const k = res[0] as NdArray;
+  return [{ dtype: 'f32', shape: k.shape, data: Float32Array.from(k.data as Float64Array) }];
+}
+
+async function kernelBlockGpuF64(dev: GpuDevice, attrs: KernelBlockAttrs, inputs: readonly NdArray[], matmul: boolean): Promise<NdArray[]> {
   const op = matmul ? KERNEL_BLOCK_MATMUL_OP_ID : KERNEL_BLOCK_OP_ID;
   const p = kernelBlockProblem(op, attrs, inputs, matmul);
   const cols = matmul ? p.c : p.m;

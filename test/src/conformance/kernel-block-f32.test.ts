@@ -1,9 +1,10 @@
 import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { KERNEL_FUNCTIONS, kernelBlockMatmulOp, kernelOfSquaredDistance, kernelRowsMatmulOp, type KernelFunction, type NdArray } from '@gramfleet/core';
+import { KERNEL_FUNCTIONS, kernelBlockMatmulOp, kernelRowsMatmulOp, type KernelFunction, type NdArray } from '@gramfleet/core';
 import { createKernelPool, registerWasmKernels, withHostGather } from '@gramfleet/workers';
 import { kernelModule, linalgRegistry } from './linalg-fixtures';
 import { BACKENDS, arr, rand, rand32, rejectsNaming, runOp } from './dense-fixtures';
+import { f32KernelBounds as bounds } from './kernel-f32-fixtures';
 
 // `accumulate: 'f32'` (kernel-block-matmul, kernel-rows-matmul): x·z accumulated in f32 and the
 // kernel evaluated in f32, against the f64 reference (the reference backend ignores the attr).
@@ -13,30 +14,6 @@ import { BACKENDS, arr, rand, rand32, rejectsNaming, runOp } from './dense-fixtu
 // checks each output entry against Σ_j bound_ij·|a_jq|, and the observed error is also
 // reported small in absolute terms (≤ 1e-4 of Σ_j |a_jq|).
 const reg = linalgRegistry([kernelBlockMatmulOp, kernelRowsMatmulOp], registerWasmKernels);
-
-function bounds(x: Float32Array, z: Float32Array, n: number, m: number, d: number, sigma: number, kernel: KernelFunction): { k: Float64Array; tol: Float64Array } {
-  const k = new Float64Array(n * m);
-  const tol = new Float64Array(n * m);
-  const g = (d + 4) * 2 ** -24;
-  for (let i = 0; i < n; i++) {
-    let xn = 0;
-    for (let q = 0; q < d; q++) xn += (x[i * d + q] as number) ** 2;
-    for (let j = 0; j < m; j++) {
-      let zn = 0, d2 = 0;
-      for (let q = 0; q < d; q++) {
-        const zq = z[j * d + q] as number;
-        zn += zq * zq;
-        d2 += ((x[i * d + q] as number) - zq) ** 2;
-      }
-      const dd = g * (xn + zn);
-      const r = Math.sqrt(d2);
-      const dr = Math.min(Math.sqrt(dd), r > 0 ? dd / r : Infinity);
-      k[i * m + j] = kernelOfSquaredDistance(kernel, d2, sigma);
-      tol[i * m + j] = dr / sigma + 1e-6;
-    }
-  }
-  return { k, tol };
-}
 
 function check(out: NdArray, x: Float32Array, z: Float32Array, a: Float64Array, n: number, m: number, d: number, c: number, sigma: number, kernel: KernelFunction, base?: Float64Array, beta = 0): void {
   const { k, tol } = bounds(x, z, n, m, d, sigma, kernel);

@@ -157,7 +157,7 @@ function packRows(x: usize, ld: i32, i0: i32, rows: i32, p0: i32, kc: i32, width
  * within the computation's precision, and coincident points (the diagonal of K(X, X)) get
  * k(0) = 1 exactly instead of a rounding-noise distance that the sqrt kernels would amplify.
  */
-@inline function epilogue(t: usize, xn: usize, zn: usize, panel: usize, ldp: i32, rows: i32, cols: i32): void {
+@inline function epilogue(t: usize, xn: usize, zn: usize, panel: usize, ldp: i32, rows: i32, cols: i32, f32out: bool): void {
   const kind = eKind;
   const minus2 = f32x4.splat(-2);
   const z0 = v128.load(zn);
@@ -174,6 +174,19 @@ function packRows(x: usize, ld: i32, i0: i32, rows: i32, p0: i32, kc: i32, width
     // d² > γ·(‖x‖² + ‖z‖²) is kept, anything below (negative values included) becomes 0.
     const k0 = kernelOf32(kind, v128.and(d0, f32x4.gt(d0, f32x4.mul(g, s0))));
     const k1 = kernelOf32(kind, v128.and(d1, f32x4.gt(d1, f32x4.mul(g, s1))));
+    if (f32out) {
+      // kernel-block with f32 output: the same values, stored as computed (row pitch ldp f32s).
+      const o32 = panel + <usize>i * (<usize>ldp << 2);
+      if (cols == NR) {
+        v128.store(o32, k0);
+        v128.store(o32, k1, 16);
+      } else {
+        v128.store(t + (<usize>i << 5), k0);
+        v128.store(t + (<usize>i << 5), k1, 16);
+        for (let j = 0; j < cols; j++) store<f32>(o32 + (<usize>j << 2), load<f32>(t + (<usize>i << 5) + (<usize>j << 2)));
+      }
+      continue;
+    }
     const o = panel + <usize>i * ldpB;
     if (cols == NR) {
       v128.store(o, f64x2.promote_low_f32x4(k0));
@@ -244,13 +257,37 @@ export function gf_kernel_block_matmul_f32(
   if (s != GF_OK) return s;
   if (c < 0) return GF_BAD_SIZE;
   if (lda < max(1, c) || ldOut < max(1, c)) return GF_BAD_LD;
-  const X = x + (<usize>offX << 2);
-  const Z = z + (<usize>offZ << 2);
-  const A = a + (<usize>offA << 3);
   const O = out + (<usize>offOut << 3);
-  const ldOB = <usize>ldOut << 3;
-  scaleOut(O, ldOB, n, c, beta);
+  scaleOut(O, <usize>ldOut << 3, n, c, beta);
   if (n == 0 || m == 0 || c == 0) return GF_OK;
+  drive(kind, n, m, d, c, x + (<usize>offX << 2), ldx, z + (<usize>offZ << 2), ldz, bandwidth, a + (<usize>offA << 3), lda, O, ldOut, work, false);
+  return GF_OK;
+}
+
+/**
+ * The f32 kernel block itself: out[n×m] (f32, offOut, ldOut) = K(X, Z), entry for entry the
+ * values that {@link gf_kernel_block_matmul_f32} multiplies into A (the same tiles, the same
+ * epilogue). Workspace: {@link gf_kernel_block_matmul_f32_workspace_bytes}.
+ */
+export function gf_kernel_block_f32(
+  kind: i32, n: i32, m: i32, d: i32,
+  x: usize, offX: i32, ldx: i32, z: usize, offZ: i32, ldz: i32, bandwidth: f64,
+  out: usize, offOut: i32, ldOut: i32, work: usize,
+): i32 {
+  const s = checkArgs(kind, 1, n, m, d, ldx, ldz, bandwidth);
+  if (s != GF_OK) return s;
+  if (ldOut < max(1, m)) return GF_BAD_LD;
+  if (n == 0 || m == 0) return GF_OK;
+  drive(kind, n, m, d, 0, x + (<usize>offX << 2), ldx, z + (<usize>offZ << 2), ldz, bandwidth, 0, 0, out + (<usize>offOut << 2), ldOut, work, true);
+  return GF_OK;
+}
+
+/** The panel loop of both entry points: `f32out` writes kernel values to O (f32, ldOut) instead of multiplying them into A. */
+function drive(
+  kind: i32, n: i32, m: i32, d: i32, c: i32, X: usize, ldx: i32, Z: usize, ldz: i32, bandwidth: f64,
+  A: usize, lda: i32, O: usize, ldOut: i32, work: usize, f32out: bool,
+): void {
+  const ldOB = <usize>ldOut << 3;
   const xn = align64(work);
   const zn = align64(xn + (<usize>n << 2));
   const pa = align64(zn + (<usize>(m + NR) << 2));
@@ -292,14 +329,17 @@ export function gf_kernel_block_matmul_f32(
             for (let ir = 0; ir < mc; ir += MR) {
               const t = acc + <usize>(((ic + ir) / MR) * tilesPerRow + jr / NR) * tileB;
               if (kc > 0) micro4x8(kc, pa + <usize>(ir * kc) * 4, pbj, t, first);
-              if (last) epilogue(t, xn + (<usize>(i0 + ic + ir) << 2), zn + (<usize>(j0 + jr) << 2), panel + (<usize>((ic + ir) * w + jr) << 3), w, min(MR, mc - ir), min(NR, w - jr));
+              if (!last) continue;
+              const xr = xn + (<usize>(i0 + ic + ir) << 2), zr = zn + (<usize>(j0 + jr) << 2);
+              const rows = min(MR, mc - ir), cols = min(NR, w - jr);
+              if (f32out) epilogue(t, xr, zr, O + ((<usize>(i0 + ic + ir) * <usize>ldOut + <usize>(j0 + jr)) << 2), ldOut, rows, cols, true);
+              else epilogue(t, xr, zr, panel + (<usize>((ic + ir) * w + jr) << 3), w, rows, cols, false);
             }
           }
         }
         if (d == 0) break;
       }
-      gemmCore(false, false, false, r, c, w, 1.0, panel, w, A + <usize>j0 * (<usize>lda << 3), lda, 1.0, O + <usize>i0 * ldOB, ldOut, gw, false, 0);
+      if (!f32out) gemmCore(false, false, false, r, c, w, 1.0, panel, w, A + <usize>j0 * (<usize>lda << 3), lda, 1.0, O + <usize>i0 * ldOB, ldOut, gw, false, 0);
     }
   }
-  return GF_OK;
 }

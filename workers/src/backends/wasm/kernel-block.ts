@@ -22,6 +22,16 @@ export function createKernelBlockKernel(arenaOf: DenseArenaSource): KernelImpl<K
     const arena = arenaOf();
     const x = putArray(arena, (inputs[0] as NdArray).data as Float64Array | Float32Array);
     const z = putArray(arena, (inputs[1] as NdArray).data as Float64Array | Float32Array);
+    if (attrs.accumulate === 'f32') {
+      // The f32 block of kernel-block-f32.ts: the values the f32 matmul multiplies into A.
+      const out32 = allocBytes(arena, p.n * p.m * 4);
+      const ws32 = allocBytes(arena, arena.fn('gf_kernel_block_matmul_f32_workspace_bytes')(p.n, p.m, p.d));
+      callDense(arena, kernelBlockOp.id, 'gf_kernel_block_f32', [
+        kernelFunctionId(attrs.kernel), p.n, p.m, p.d,
+        x, p.x.offset, p.x.ld, z, p.z.offset, p.z.ld, attrs.bandwidth, out32, 0, Math.max(1, p.m), ws32,
+      ]);
+      return [{ dtype: 'f32', shape: [p.n, p.m], data: arena.f32(out32, p.n * p.m).slice() }];
+    }
     const out = allocBytes(arena, p.n * p.m * 8);
     const ws = allocBytes(arena, arena.fn('gf_kernel_block_workspace_bytes')(p.n, p.m, 0));
     callDense(arena, kernelBlockOp.id, 'gf_kernel_block', [

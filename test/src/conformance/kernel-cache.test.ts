@@ -1,0 +1,167 @@
+import { describe, it } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { KERNEL_FUNCTIONS, kernelBlockMatmulOp, kernelBlockOp, kernelRowsMatmulOp, type NdArray } from '@gramfleet/core';
+import { createKernelPool, registerWasmKernels, withHostGather, withKernelRowCache, type KernelRowCache } from '@gramfleet/workers';
+import { kernelModule, linalgRegistry } from './linalg-fixtures';
+import { BACKENDS, arr, rand, rand32, rejectsNaming, runOp } from './dense-fixtures';
+import { f32KernelBounds } from './kernel-f32-fixtures';
+
+// The f32 kernel block (`kernel-block` with accumulate 'f32') and the workers' kernel-row cache
+// built on it (workers/src/kernel-cache.ts): cached rows give the same bits as fresh ones.
+const reg = linalgRegistry([kernelBlockOp, kernelBlockMatmulOp, kernelRowsMatmulOp], registerWasmKernels);
+
+/** Σ_j K[i,j]·A[j,q] in f64, j ascending, multiply then add: what gf_f32_rows_matmul computes. */
+function rowsTimes(k: Float32Array, a: Float64Array, n: number, m: number, c: number): Float64Array {
+  const out = new Float64Array(n * c);
+  for (let i = 0; i < n; i++) {
+    for (let q = 0; q < c; q++) {
+      let s = 0;
+      for (let j = 0; j < m; j++) s = s + (k[i * m + j] as number) * (a[j * c + q] as number);
+      out[i * c + q] = s;
+    }
+  }
+  return out;
+}
+
+describe("kernel-block accumulate: 'f32'", () => {
+  for (const backend of BACKENDS) {
+    for (const kernel of KERNEL_FUNCTIONS) {
+      for (const [n, m, d] of [[1, 1, 1], [4, 8, 0], [13, 7, 3], [37, 45, 300], [197, 1030, 64], [3, 9, 4100]] as const) {
+        it(`${backend} ${kernel}: ${n}×${m}, d=${d}, f32 block within the f32 bound`, async () => {
+          const x = rand32(n * d, n + d);
+          const z = rand32(m * d, m + 3);
+          const sigma = 0.4 * Math.sqrt(Math.max(d, 1));
+          const [out] = await runOp(reg, backend, kernelBlockOp, { kernel, bandwidth: sigma, accumulate: 'f32' }, [arr('f32', [n, d], x), arr('f32', [m, d], z)]);
+          assert.ok(out !== undefined);
+          assert.equal(out.dtype, 'f32');
+          assert.deepEqual(out.shape, [n, m]);
+          const { k, tol } = f32KernelBounds(x, z, n, m, d, sigma, kernel);
+          for (let i = 0; i < n * m; i++) {
+            const err = Math.abs((out.data[i] as number) - (k[i] as number));
+            assert.ok(err <= (tol[i] as number) + 6e-8, `K[${i}] = ${out.data[i]}, reference ${k[i]}: |Δ| ${err} > ${tol[i]}`);
+          }
+        });
+      }
+    }
+  }
+  it('wasm: the block holds exactly the values the fused f32 matmul multiplies into A (K·I), and k(x, x) = 1', async () => {
+    const n = 45, d = 784;
+    const x = rand32(n * d, 9).map((v) => 255 * v);
+    const eye = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) eye[i * n + i] = 1;
+    for (const kernel of KERNEL_FUNCTIONS) {
+      const attrs = { kernel, bandwidth: 1500, accumulate: 'f32' };
+      const [blk] = await runOp(reg, 'wasm', kernelBlockOp, attrs, [arr('f32', [n, d], x), arr('f32', [n, d], x)]);
+      const [fused] = await runOp(reg, 'wasm', kernelBlockMatmulOp, attrs, [arr('f32', [n, d], x), arr('f32', [n, d], x), arr('f64', [n, n], eye)]);
+      assert.ok(blk !== undefined && fused !== undefined);
+      assert.deepEqual(Array.from(blk.data), Array.from(fused.data), kernel);
+      for (let i = 0; i < n; i++) assert.equal(blk.data[i * n + i], 1, `${kernel}: K[${i},${i}]`);
+    }
+  });
+  it('rejects cache without accumulate f32 and a non-boolean cache, naming the attribute', async () => {
+    const x32 = arr('f32', [2, 3], rand32(6, 1));
+    const a = arr('f64', [2, 1], rand(2, 2));
+    await rejectsNaming(runOp(reg, 'wasm', kernelBlockMatmulOp, { kernel: 'gaussian', bandwidth: 1, cache: true }, [x32, x32, a]), 'INPUT_INVALID', 'cache');
+    await rejectsNaming(runOp(reg, 'wasm', kernelRowsMatmulOp, { kernel: 'gaussian', bandwidth: 1, accumulate: 'f32', cache: 'yes' }, [arr('i32', [1], Int32Array.from([0])), x32, a, x32]), 'INPUT_INVALID', 'cache');
+    await rejectsNaming(runOp(reg, 'wasm', kernelBlockOp, { kernel: 'gaussian', bandwidth: 1, cache: true }, [x32, x32]), 'INPUT_INVALID', 'cache');
+  });
+});
+
+describe('kernel-row cache (workers)', () => {
+  const d = 31, c = 3;
+  const blocks = [arr('f32', [40, d], rand32(40 * d, 11)), arr('f32', [25, d], rand32(25 * d, 12))];
+  const all = new Float32Array(65 * d);
+  all.set(blocks[0]?.data as Float32Array, 0);
+  all.set(blocks[1]?.data as Float32Array, 40 * d);
+  const zData = rand32(70 * d, 13);
+  const z = arr('f32', [70, d], zData);
+  const keys = (rows: NdArray): string[] => ['rows-digest', 'z-digest', 'a-digest', 'x0-digest', 'x1-digest'].slice(0, 3 + blocks.length).map((k, i) => (i === 0 ? `${k}-${rows.shape[0]}` : k));
+  const attrs = { kernel: 'laplacian', bandwidth: 2.5, accumulate: 'f32', cache: true };
+  const withCache = async <T>(budgetBytes: number, f: (p: KernelRowCache) => Promise<T>): Promise<T> => {
+    const p = withKernelRowCache(withHostGather(createKernelPool({ module: kernelModule(), threads: 1 })), { budgetBytes, module: kernelModule(), minFreeBytes: 0 });
+    try {
+      return await f(p);
+    } finally {
+      await p.close();
+    }
+  };
+  const gathered = (rows: Int32Array): Float32Array => {
+    const g = new Float32Array(rows.length * d);
+    rows.forEach((r, i) => g.set(all.subarray(r * d, (r + 1) * d), i * d));
+    return g;
+  };
+
+  it('serves repeated rows from the cache with the same bits, equal to the f32 block times A', async () => {
+    await withCache(1 << 20, async (p) => {
+      const rows1 = Int32Array.from([64, 3, 41, 0, 39, 40, 17, 60]);
+      const rows2 = Int32Array.from([3, 5, 64, 17, 2]); // three cached, two new
+      const a1 = arr('f64', [70, c], rand(70 * c, 14));
+      const a2 = arr('f64', [70, c], rand(70 * c, 15).map((v) => v - 0.5));
+      const task = (rows: Int32Array, a: NdArray) => {
+        const r = arr('i32', [rows.length], rows);
+        return p.run(kernelRowsMatmulOp.id, attrs, [r, z, a, ...blocks], keys(r));
+      };
+      const first = await task(rows1, a1);
+      assert.equal(first.rowHits, 0);
+      assert.equal(first.rowMisses, rows1.length);
+      const again = await task(rows1, a1);
+      assert.equal(again.rowHits, rows1.length);
+      assert.deepEqual(Array.from((again.outputs[0] as NdArray).data), Array.from((first.outputs[0] as NdArray).data), 'cached rows give the same bits');
+      const mixed = await task(rows2, a2);
+      assert.equal(mixed.rowHits, 3);
+      assert.equal(mixed.rowMisses, 2);
+      // Against the f32 block (a kernel thread's kernel-block) times A, summed as the cache sums.
+      for (const [rows, a, run] of [[rows1, a1, again], [rows2, a2, mixed]] as const) {
+        const [blk] = await runOp(reg, 'wasm', kernelBlockOp, { kernel: 'laplacian', bandwidth: 2.5, accumulate: 'f32' }, [arr('f32', [rows.length, d], gathered(rows)), z]);
+        const want = rowsTimes(blk?.data as Float32Array, a.data as Float64Array, rows.length, 70, c);
+        assert.deepEqual(Array.from((run.outputs[0] as NdArray).data), Array.from(want));
+        // …and within the f32 bound of the f64 reference.
+        const [ref] = await runOp(reg, 'reference', kernelBlockMatmulOp, { kernel: 'laplacian', bandwidth: 2.5 }, [arr('f32', [rows.length, d], gathered(rows)), z, a]);
+        const { tol } = f32KernelBounds(gathered(rows), zData, rows.length, 70, d, 2.5, 'laplacian');
+        for (let i = 0; i < rows.length; i++) for (let q = 0; q < c; q++) {
+          let bound = 1e-12;
+          for (let j = 0; j < 70; j++) bound += (tol[i * 70 + j] as number) * Math.abs(a.data[j * c + q] as number);
+          assert.ok(Math.abs((run.outputs[0]?.data[i * c + q] as number) - (ref?.data[i * c + q] as number)) <= bound);
+        }
+      }
+      assert.equal(p.stats().hits, 11);
+      assert.equal(p.stats().tables, 1);
+      assert.equal(p.stats().bytes, (rows1.length + 2) * 70 * 4);
+    });
+  });
+  it('computes the same bits with no budget (nothing kept) and keys the block op by x', async () => {
+    const rows = Int32Array.from([1, 2, 3, 50]);
+    const r = arr('i32', [rows.length], rows);
+    const a = arr('f64', [70, c], rand(70 * c, 16));
+    const want = await withCache(1 << 20, async (p) => (await p.run(kernelRowsMatmulOp.id, attrs, [r, z, a, ...blocks], keys(r))).outputs[0]?.data);
+    await withCache(0, async (p) => {
+      for (let k = 0; k < 2; k++) {
+        const run = await p.run(kernelRowsMatmulOp.id, attrs, [r, z, a, ...blocks], keys(r));
+        assert.equal(run.rowHits, 0);
+        assert.deepEqual(Array.from(run.outputs[0]?.data ?? []), Array.from(want ?? []));
+      }
+      assert.equal(p.stats().bytes, 0);
+    });
+    await withCache(1 << 20, async (p) => {
+      const x = arr('f32', [rows.length, d], gathered(rows));
+      const one = await p.run(kernelBlockMatmulOp.id, attrs, [x, z, a], ['x-digest', 'z-digest', 'a-digest']);
+      const two = await p.run(kernelBlockMatmulOp.id, attrs, [x, z, a], ['x-digest', 'z-digest', 'a-digest']);
+      assert.equal(two.rowHits, rows.length);
+      assert.deepEqual(Array.from(one.outputs[0]?.data ?? []), Array.from(want ?? []), 'x rows by position give what the rows op gives');
+      assert.deepEqual(Array.from(two.outputs[0]?.data ?? []), Array.from(want ?? []));
+    });
+  });
+  it('evicts the least recently used table when a new one needs the room, and passes other tasks through', async () => {
+    await withCache(8 * 70 * 4, async (p) => {
+      const rows = Int32Array.from([0, 1, 2, 3, 4, 5, 6, 7]);
+      const r = arr('i32', [8], rows);
+      const a = arr('f64', [70, c], rand(70 * c, 17));
+      await p.run(kernelRowsMatmulOp.id, attrs, [r, z, a, ...blocks], keys(r));
+      await p.run(kernelRowsMatmulOp.id, { ...attrs, bandwidth: 3 }, [r, z, a, ...blocks], keys(r));
+      assert.deepEqual({ tables: p.stats().tables, evicted: p.stats().evictedTables }, { tables: 1, evicted: 1 });
+      const plain = await p.run(kernelRowsMatmulOp.id, { kernel: 'laplacian', bandwidth: 2.5, accumulate: 'f32' }, [r, z, a, ...blocks], keys(r));
+      assert.equal(plain.rowHits, undefined, 'no cache attr: the fused kernel');
+      await rejectsNaming(p.run(kernelRowsMatmulOp.id, attrs, [arr('i32', [1], Int32Array.from([65])), z, a, ...blocks], keys(arr('i32', [1], Int32Array.from([65])))), 'INPUT_OUT_OF_RANGE', 'rows');
+    });
+  });
+});

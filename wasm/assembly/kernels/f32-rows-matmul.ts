@@ -1,0 +1,65 @@
+// out[n×c] (f64) = K·A for an f32 matrix K (n×m, row pitch ldk) and an f64 matrix A (m×c, lda):
+// the product of kernel rows kept in f32 (the workers' kernel-row cache) with coefficients.
+// Every entry is Σ_j K[i,j]·A[j,q] summed in f64 in ascending j with a plain multiply and add
+// (no FMA), so the bits do not depend on the row or column tiling or on the build.
+import { GF_BAD_LD, GF_BAD_SIZE, GF_OK } from './gemm';
+
+/** Rows of K at once (A's loads are shared by them). */
+const RB: i32 = 4;
+
+@inline function kv(k: usize, i: usize, ldkB: usize, j: usize): v128 {
+  return f64x2.splat(<f64>load<f32>(k + i * ldkB + (j << 2)));
+}
+
+/** out[i0..i0+rows, q0..q0+4) for rows ≤ RB (the rest of the rows are padded). */
+function block4(k: usize, ldkB: usize, i0: usize, rows: i32, m: i32, a: usize, ldaB: usize, q0: usize, out: usize, ldoB: usize): void {
+  let c00 = f64x2.splat(0), c01 = f64x2.splat(0), c10 = f64x2.splat(0), c11 = f64x2.splat(0);
+  let c20 = f64x2.splat(0), c21 = f64x2.splat(0), c30 = f64x2.splat(0), c31 = f64x2.splat(0);
+  const r1 = i0 + <usize>min(1, rows - 1), r2 = i0 + <usize>min(2, rows - 1), r3 = i0 + <usize>min(3, rows - 1);
+  let ap = a + (q0 << 3);
+  for (let j: usize = 0; j < <usize>m; j++) {
+    const a0 = v128.load(ap), a1 = v128.load(ap, 16);
+    let s = kv(k, i0, ldkB, j);
+    c00 = f64x2.add(c00, f64x2.mul(s, a0)); c01 = f64x2.add(c01, f64x2.mul(s, a1));
+    s = kv(k, r1, ldkB, j);
+    c10 = f64x2.add(c10, f64x2.mul(s, a0)); c11 = f64x2.add(c11, f64x2.mul(s, a1));
+    s = kv(k, r2, ldkB, j);
+    c20 = f64x2.add(c20, f64x2.mul(s, a0)); c21 = f64x2.add(c21, f64x2.mul(s, a1));
+    s = kv(k, r3, ldkB, j);
+    c30 = f64x2.add(c30, f64x2.mul(s, a0)); c31 = f64x2.add(c31, f64x2.mul(s, a1));
+    ap += ldaB;
+  }
+  const o = out + i0 * ldoB + (q0 << 3);
+  v128.store(o, c00); v128.store(o, c01, 16);
+  if (rows > 1) { v128.store(o + ldoB, c10); v128.store(o + ldoB, c11, 16); }
+  if (rows > 2) { v128.store(o + 2 * ldoB, c20); v128.store(o + 2 * ldoB, c21, 16); }
+  if (rows > 3) { v128.store(o + 3 * ldoB, c30); v128.store(o + 3 * ldoB, c31, 16); }
+}
+
+/** One column q of out for rows i0.. (≤ RB of them), scalar. */
+function column1(k: usize, ldkB: usize, i0: usize, rows: i32, m: i32, a: usize, ldaB: usize, q: usize, out: usize, ldoB: usize): void {
+  for (let r = 0; r < rows; r++) {
+    const kr = k + (i0 + <usize>r) * ldkB;
+    let s: f64 = 0;
+    let ap = a + (q << 3);
+    for (let j: usize = 0; j < <usize>m; j++) {
+      s = s + <f64>load<f32>(kr + (j << 2)) * load<f64>(ap);
+      ap += ldaB;
+    }
+    store<f64>(out + (i0 + <usize>r) * ldoB + (q << 3), s);
+  }
+}
+
+/** out[n×c] (f64, ldo) = K·A, K n×m f32 (ldk), A m×c f64 (lda); see the file comment. */
+export function gf_f32_rows_matmul(n: i32, m: i32, c: i32, k: usize, ldk: i32, a: usize, lda: i32, out: usize, ldo: i32): i32 {
+  if (n < 0 || m < 0 || c < 0) return GF_BAD_SIZE;
+  if (ldk < max(1, m) || lda < max(1, c) || ldo < max(1, c)) return GF_BAD_LD;
+  const ldkB = <usize>ldk << 2, ldaB = <usize>lda << 3, ldoB = <usize>ldo << 3;
+  for (let i = 0; i < n; i += RB) {
+    const rows = min(RB, n - i);
+    let q = 0;
+    for (; q + 4 <= c; q += 4) block4(k, ldkB, <usize>i, rows, m, a, ldaB, <usize>q, out, ldoB);
+    for (; q < c; q++) column1(k, ldkB, <usize>i, rows, m, a, ldaB, <usize>q, out, ldoB);
+  }
+  return GF_OK;
+}

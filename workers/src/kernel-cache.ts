@@ -1,0 +1,171 @@
+/**
+ * The kernel-row cache: EigenPro multiplies K(X_B, Z_j) by new coefficients every batch, and
+ * every epoch visits the same rows again, so a worker that keeps the f32 kernel rows it has
+ * computed turns the later epochs from a d-deep kernel evaluation into one pass over memory.
+ *
+ * It serves `kernel-rows-matmul` and `kernel-block-matmul` tasks with `cache: true` (which
+ * implies `accumulate: 'f32'`; no view attrs, no out0). A table holds the rows of one
+ * (kernel, σ, Z, row source) — the row source being the resident row blocks (rows op, rows
+ * named by index) or the x input (block op, rows by position), all named by digest. Missing
+ * rows are computed by the f32 `kernel-block` on a kernel thread (the same tiles and epilogue
+ * as the fused f32 matmul) and inserted while the byte budget allows; K·A then runs on this
+ * thread over cached and fresh rows alike (`gf_f32_rows_matmul`, f64 sums in a fixed order), so
+ * a task's bits never depend on what was cached. Tables are evicted least recently used first.
+ * The orchestrator routes a shard's tasks to the same worker every batch (pinned subjects) so
+ * the rows a worker caches are the ones it is asked for again.
+ */
+import * as os from 'node:os';
+import {
+  KERNEL_BLOCK_MATMUL_OP_ID, KERNEL_BLOCK_OP_ID, KERNEL_ROWS_MATMUL_OP_ID, OPS, kernelRowsMatmulInputs,
+  type KernelBlockAttrs, type Logger, type NdArray,
+} from '@gramfleet/core';
+import { WasmArena } from './backends/wasm/arena';
+import type { KernelPool, KernelRun } from './pool';
+
+/** Options of {@link withKernelRowCache}. */
+export interface KernelRowCacheOptions {
+  /** Bytes of f32 kernel rows kept at most (0 disables the cache; tasks still compute). */
+  readonly budgetBytes: number;
+  /** The compiled kernel module (K·A runs on an instance on this thread). */
+  readonly module: WebAssembly.Module;
+  /** Rows are not inserted while the host's available memory is below this. @default 1 GiB */
+  readonly minFreeBytes?: number;
+  readonly log?: Logger;
+}
+
+/** Counters of a {@link KernelRowCache}. */
+export interface KernelRowCacheStats {
+  readonly hits: number;
+  readonly misses: number;
+  readonly bytes: number;
+  readonly tables: number;
+  readonly evictedTables: number;
+}
+
+/** A pool with a kernel-row cache in front. */
+export interface KernelRowCache extends KernelPool {
+  stats(): KernelRowCacheStats;
+}
+
+interface Table {
+  readonly key: string;
+  readonly m: number;
+  readonly rows: Map<number, Float32Array>;
+  bytes: number;
+  usedAt: number;
+}
+
+/** Rows of K·A per call of the product kernel (bounds the copy into the arena to ~64 MB). */
+const PRODUCT_BYTES = 64 * 2 ** 20;
+
+/** Budget from GRAMFLEET_KERNEL_CACHE_MB, or a quarter of the host's memory when unset. */
+export function kernelCacheBudgetFromEnv(env: NodeJS.ProcessEnv): number {
+  const v = env['GRAMFLEET_KERNEL_CACHE_MB'];
+  if (v === undefined || v === '') return Math.floor(os.totalmem() / 4);
+  const mb = Number(v);
+  if (!Number.isFinite(mb) || mb < 0) throw new Error(`GRAMFLEET_KERNEL_CACHE_MB must be a number ≥ 0 (got ${v})`);
+  return Math.floor(mb * 2 ** 20);
+}
+
+/** Wraps `pool` (which must run `kernel-block` and, unwrapped, the matmul ops) with the cache. */
+export function withKernelRowCache(pool: KernelPool, o: KernelRowCacheOptions): KernelRowCache {
+  const tables = new Map<string, Table>();
+  let bytes = 0, hits = 0, misses = 0, evictedTables = 0;
+  let arena: WasmArena | undefined;
+  const minFree = o.minFreeBytes ?? 2 ** 30;
+
+  const arenaNow = (): WasmArena => {
+    if (arena === undefined || arena.poisoned) arena = new WasmArena(o.module, { maxBytes: 2 ** 31 });
+    arena.reset();
+    return arena;
+  };
+
+  /** Makes room for `need` bytes in `keep`, evicting other tables least recently used first. */
+  function room(keep: Table, need: number): boolean {
+    if (need > o.budgetBytes - keep.bytes) return false;
+    while (bytes + need > o.budgetBytes) {
+      let lru: Table | undefined;
+      for (const t of tables.values()) if (t !== keep && (lru === undefined || t.usedAt < lru.usedAt)) lru = t;
+      if (lru === undefined) return false;
+      tables.delete(lru.key);
+      bytes -= lru.bytes;
+      evictedTables++;
+      o.log?.info('kernel-row cache: evicted a table', { rows: lru.rows.size, bytes: lru.bytes });
+    }
+    return os.freemem() - need >= minFree;
+  }
+
+  /** out (n×c) = K·A over the f32 rows `krow(i)` (each m long). */
+  function product(n: number, m: number, c: number, krow: (i: number) => Float32Array, a: Float64Array): Float64Array {
+    const out = new Float64Array(n * c);
+    if (n === 0 || c === 0) return out;
+    const ar = arenaNow();
+    const ap = ar.put(a);
+    const chunk = Math.max(1, Math.min(n, Math.floor(PRODUCT_BYTES / Math.max(1, m * 4))));
+    const kp = ar.alloc(chunk * Math.max(1, m) * 4);
+    const op = ar.alloc(chunk * c * 8);
+    for (let i0 = 0; i0 < n; i0 += chunk) {
+      const rows = Math.min(chunk, n - i0);
+      const kv = ar.f32(kp, rows * m);
+      for (let i = 0; i < rows; i++) kv.set(krow(i0 + i), i * m);
+      ar.check('gf_f32_rows_matmul', rows, m, c, kp, Math.max(1, m), ap, Math.max(1, c), op, Math.max(1, c));
+      out.set(ar.f64(op, rows * c), i0 * c);
+    }
+    return out;
+  }
+
+  async function cached(op: string, attrs: KernelBlockAttrs, inputs: NdArray[], keys: readonly string[]): Promise<KernelRun> {
+    const t0 = performance.now();
+    // The same validation as the op's own kernels, before any work.
+    const rowsOp = op === KERNEL_ROWS_MATMUL_OP_ID;
+    const [xb, z, a] = rowsOp ? kernelRowsMatmulInputs(inputs) : [inputs[0] as NdArray, inputs[1] as NdArray, inputs[2] as NdArray];
+    OPS.get(KERNEL_BLOCK_MATMUL_OP_ID).checkInputs(attrs, [xb, z, a]);
+    const n = xb.shape[0] as number, d = xb.shape[1] as number, m = z.shape[0] as number, c = a.shape[1] as number;
+    const ids = rowsOp ? (inputs[0] as NdArray).data as Int32Array : undefined;
+    const source = rowsOp ? `rows:${keys.slice(3).join(',')}` : `x:${keys[0] ?? ''}`;
+    const key = `${attrs.kernel}|${attrs.bandwidth}|${keys[1] ?? ''}|${source}`;
+    let table = tables.get(key);
+    if (table === undefined) {
+      table = { key, m, rows: new Map(), bytes: 0, usedAt: 0 };
+      tables.set(key, table);
+    }
+    table.usedAt = Date.now();
+    const idOf = (i: number): number => (ids !== undefined ? ids[i] as number : i);
+    const miss: number[] = [];
+    for (let i = 0; i < n; i++) if (!table.rows.has(idOf(i))) miss.push(i);
+    hits += n - miss.length;
+    misses += miss.length;
+    const fresh = new Map<number, Float32Array>();
+    if (miss.length > 0) {
+      const xm = xb.dtype === 'f32' ? new Float32Array(miss.length * d) : new Float64Array(miss.length * d);
+      miss.forEach((i, r) => xm.set((xb.data as Float32Array).subarray(i * d, (i + 1) * d), r * d));
+      const run = await pool.run(KERNEL_BLOCK_OP_ID, { kernel: attrs.kernel, bandwidth: attrs.bandwidth, accumulate: 'f32' }, [{ dtype: xb.dtype, shape: [miss.length, d], data: xm } as NdArray, z]);
+      const block = (run.outputs[0] as NdArray).data as Float32Array;
+      const keep = room(table, block.byteLength);
+      miss.forEach((i, r) => {
+        const row = block.subarray(r * m, (r + 1) * m);
+        fresh.set(i, row);
+        if (keep) table.rows.set(idOf(i), row);
+      });
+      if (keep) {
+        table.bytes += block.byteLength;
+        bytes += block.byteLength;
+      }
+    }
+    const out = product(n, m, c, (i) => fresh.get(i) ?? (table.rows.get(idOf(i)) as Float32Array), a.data as Float64Array);
+    return { outputs: [{ dtype: 'f64', shape: [n, c], data: out }], backend: 'wasm-cache', computeMs: performance.now() - t0, rowHits: n - miss.length, rowMisses: miss.length };
+  }
+
+  return {
+    threads: pool.threads,
+    close: () => pool.close(),
+    stats: () => ({ hits, misses, bytes, tables: tables.size, evictedTables }),
+    async run(op: string, attrs: unknown, inputs: NdArray[], keys?: readonly string[]): Promise<KernelRun> {
+      if (op !== KERNEL_ROWS_MATMUL_OP_ID && op !== KERNEL_BLOCK_MATMUL_OP_ID) return pool.run(op, attrs, inputs, keys);
+      const parsed = OPS.get(op).parseAttrs(attrs) as KernelBlockAttrs;
+      const plain = parsed.n === undefined && (op === KERNEL_ROWS_MATMUL_OP_ID || inputs.length === 3);
+      if (!parsed.cache || !plain || keys === undefined || keys.length !== inputs.length) return pool.run(op, attrs, inputs, keys);
+      return cached(op, parsed, inputs, keys);
+    },
+  };
+}
