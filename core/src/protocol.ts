@@ -46,6 +46,33 @@ export function taskSubject(prefix: string, cls: WorkerClass, op: string, jobId:
 export function jobTasksFilter(prefix: string, jobId: string): string {
   return `${prefix}.task.*.*.${jobId}`;
 }
+/**
+ * A worker's pin token: its id with every character that may not stand in a subject token or a
+ * consumer name replaced by `_`. Advertised in its {@link WorkerRecord}.
+ */
+export function pinToken(workerId: string): string {
+  return workerId.replace(/[^A-Za-z0-9_-]/g, '_');
+}
+/**
+ * `gf.task.pin-<pin>.<op>.<jobId>`: a task for one worker, whose caches hold the shard's data
+ * (EigenPro's center shards and kernel rows). Pulled only by that worker's own consumer; the
+ * dispatcher re-queues it on the class subject when the worker leaves the registry.
+ */
+export function pinnedTaskSubject(prefix: string, pin: string, op: string, jobId: string): string {
+  return `${prefix}.task.pin-${pin}.${op}.${jobId}`;
+}
+/** Filter of every task pinned to one worker. */
+export function pinnedTaskFilter(prefix: string, pin: string): string {
+  return `${prefix}.task.pin-${pin}.>`;
+}
+/** The durable pull consumer of one worker's pinned tasks. */
+export function pinnedConsumerName(pin: string): string {
+  return `pin-${pin}`;
+}
+/** The `Nats-Msg-Id` of a pinned task re-queued on its class subject. */
+export function requeuedTaskMsgId(jobId: string, shardId: string): string {
+  return `task:${jobId}:${shardId}:requeued`;
+}
 /** Filter for every task of a class. */
 export function taskFilter(prefix: string, cls: WorkerClass): string {
   return `${prefix}.task.${cls}.>`;
@@ -134,6 +161,8 @@ export interface WorkerRecord {
   readonly device?: Readonly<Record<string, unknown>>;
   /** WASM workers: the kernel build loaded (`fma`: relaxed-SIMD FMA, `simd`: plain SIMD) and the threads one shard's big op uses. */
   readonly kernels?: { readonly build: 'fma' | 'simd'; readonly threadsPerShard: number };
+  /** Token of the worker's pinned-task subject ({@link pinnedTaskSubject}). */
+  readonly pin?: string;
   readonly startedAt: number;
   readonly beatAt: number;
   readonly shardsDone: number;

@@ -9,10 +9,10 @@ import * as os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { JsMsg } from '@nats-io/jetstream';
 import {
-  GramfleetError, PROTOCOL_VERSION, consumerName, isGramfleetError, resourceNames, resultMsgId, resultSubject,
+  GramfleetError, PROTOCOL_VERSION, consumerName, isGramfleetError, pinToken, pinnedConsumerName, resourceNames, resultMsgId, resultSubject,
   type Logger, type Task, type TaskResult, type WorkerClass, type WorkerRecord,
 } from '@gramfleet/core';
-import { connectNats, openDataPlane, type DataPlane, type DataPlaneOptions } from './dataplane/nats';
+import { connectNats, ensurePinnedConsumer, openDataPlane, type DataPlane, type DataPlaneOptions } from './dataplane/nats';
 import { createArrayStore, type ArrayStore } from './dataplane/store';
 import type { KernelPool } from './pool';
 
@@ -54,6 +54,7 @@ export interface RunningWorker {
 export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const names = resourceNames(o.prefix ?? 'gf');
   const workerId = o.workerId ?? `${o.cls}-${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const pin = pinToken(workerId);
   const nc = await connectNats(o.natsUrl, workerId);
   const dp = await openDataPlane(nc, names, o.dataPlane);
   const store = createArrayStore(dp.arrays, names.arraysBucket);
@@ -71,7 +72,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const startedAt = Date.now();
 
   const record = (): WorkerRecord => ({
-    workerId, cls: o.cls, pid: process.pid, host: os.hostname(), threads: o.pool.threads, ops: o.ops,
+    workerId, cls: o.cls, pid: process.pid, host: os.hostname(), threads: o.pool.threads, ops: o.ops, pin,
     ...(o.device !== undefined ? { device: o.device } : {}), ...(o.kernels !== undefined ? { kernels: o.kernels } : {}), startedAt, beatAt: Date.now(), shardsDone: done,
   });
   const beat = async (): Promise<void> => {
@@ -80,14 +81,20 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   await beat();
   const hb = setInterval(() => void beat(), o.heartbeatMs ?? 3000);
 
+  // Two consumers: the class's shared one, and this worker's own for tasks pinned to it (the
+  // EigenPro shards whose data its caches hold). Each gets a loop per pool thread, so a pinned
+  // task never waits behind a pull on the shared consumer.
   const consumer = await dp.js.consumers.get(names.tasksStream, consumerName(o.cls));
+  await ensurePinnedConsumer(dp, pin);
+  const pinned = await dp.js.consumers.get(names.tasksStream, pinnedConsumerName(pin));
   const loops: Promise<void>[] = [];
-  for (let i = 0; i < o.pool.threads; i++) {
+  for (let i = 0; i < 2 * o.pool.threads; i++) {
+    const from = i % 2 === 0 ? consumer : pinned;
     loops.push((async () => {
       while (!stopping) {
         let m: JsMsg | null = null;
         try {
-          m = await consumer.next({ expires: 2000 });
+          m = await from.next({ expires: 2000 });
         } catch (e) {
           if (!stopping) {
             log.warn('pull failed; retrying', { err: (e as Error).message });
@@ -174,6 +181,9 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       clearInterval(hb);
       sub.unsubscribe();
       await dp.workers.delete(workerId).catch(() => undefined);
+      // Tasks still queued for this worker are re-queued by their dispatcher once it sees the
+      // worker gone from the registry.
+      await dp.jsm.consumers.delete(names.tasksStream, pinnedConsumerName(pin)).catch(() => undefined);
       await o.pool.close();
       await dp.close();
       log.info('drained', { workerId, shardsDone: done });

@@ -17,7 +17,7 @@ import {
 import type { ActivityDeps } from '../activities';
 import { toFailure } from '../activities';
 import { saveCheckpoint } from './checkpoint';
-import { createDispatcher, type Dispatcher, type RoundTask } from './dispatch';
+import { createDispatcher, createPinner, type Dispatcher, type RoundTask } from './dispatch';
 import { rangeRows, rowsOf, tagId } from './rows';
 import { createTransientObjects } from './transient';
 import { beating, loadTrainingData, progressPublisher, resumeCheckpoint } from './job-data';
@@ -77,13 +77,17 @@ async function train(deps: ActivityDeps, input: EigenProJobInput): Promise<Eigen
   for (const r of ranges) zRefs.push(pin(await prof.time('setup.zPut', () => loading(() => store.put(rangeRows(x, d, r.start, r.end, fdt))))));
   prof.add('setup.load', Date.now() - t0);
   let beat: Record<string, unknown> = { phase: 'setup' };
+  // Shard j's tasks (its centers, its preconditioner part, its test rows) go to the same worker
+  // every round, whose caches then hold the shard and, with f32 products, its kernel rows.
+  const pinner = createPinner({ dp, cls: input.cls });
   const dispatcher: Dispatcher = createDispatcher({
     dp, jobId, cls: input.cls, deadline: t0 + input.timeoutMs, log, signal: ctx.cancellationSignal,
-    onWait: () => ctx.heartbeat(beat),
+    onWait: () => ctx.heartbeat(beat), livePins: () => pinner.live(),
   });
   const kattrs = { kernel: params.kernel, bandwidth: params.bandwidth };
-  // Training and scoring products (the matmul ops) take the job's accumulation precision.
-  const mattrs = { ...kattrs, accumulate: params.accumulate };
+  // Training and scoring products (the matmul ops) take the job's accumulation precision; f32
+  // products on wasm workers keep their kernel rows (workers/src/kernel-cache.ts).
+  const mattrs = { ...kattrs, accumulate: params.accumulate, ...(params.accumulate === 'f32' && input.cls === 'wasm' ? { cache: true } : {}) };
   const output = async (r: TaskResult, i = 0, phase = 'setup'): Promise<Float64Array> => {
     const ref = r.outputs[i];
     if (ref === undefined) throw new GramfleetError('JOB_FAILED', `task ${r.shardId} returned no output ${i}`);
@@ -101,9 +105,9 @@ async function train(deps: ActivityDeps, input: EigenProJobInput): Promise<Eigen
   // center shards, which are the row blocks of X and stay in the workers' caches (`rows`, op
   // kernel-rows-matmul, wasm workers). The rows path sends m indices per batch instead of m×d values.
   const residentRows = input.cls === 'wasm';
-  const blockTask = (shardId: string, src: XSource, z: ArrayRef, a: ArrayRef): RoundTask => (src.kind === 'rows'
-    ? { shardId, op: KERNEL_ROWS_MATMUL_OP_ID, attrs: mattrs, inputs: [src.ref, z, a, ...zRefs] }
-    : { shardId, op: 'kernel-block-matmul', attrs: mattrs, inputs: [src.ref, z, a] });
+  const blockTask = (shardId: string, src: XSource, z: ArrayRef, a: ArrayRef, pin: string | undefined): RoundTask => (src.kind === 'rows'
+    ? { shardId, op: KERNEL_ROWS_MATMUL_OP_ID, attrs: mattrs, inputs: [src.ref, z, a, ...zRefs], pin }
+    : { shardId, op: 'kernel-block-matmul', attrs: mattrs, inputs: [src.ref, z, a], pin });
   const putRows = (rows: ArrayLike<number>, phase: string): Promise<XSource> => (residentRows
     ? prof.time(`${phase}.rowsPut`, async () => ({ kind: 'rows', ref: await store.put({ dtype: 'i32', shape: [rows.length], data: Int32Array.from(rows) }) }))
     : prof.time(`${phase}.xPut`, async () => ({ kind: 'x', ref: await store.put(rowsOf(x, d, rows, fdt)) })));
@@ -115,9 +119,10 @@ async function train(deps: ActivityDeps, input: EigenProJobInput): Promise<Eigen
       src,
       ...ranges.map((r) => prof.time(`${phase}.aPut`, () => store.put({ dtype: 'f64', shape: [r.end - r.start, c], data: a.slice(r.start * c, r.end * c) }))),
     ]) as [XSource, ...ArrayRef[]];
-    const tasks = ranges.map((_, j) => blockTask(`${prefix}s${String(j).padStart(4, '0')}`, xs, zRefs[j] as ArrayRef, refs[j] as ArrayRef));
+    const pins = await pinner.pins(ranges.length);
+    const tasks = ranges.map((_, j) => blockTask(`${prefix}s${String(j).padStart(4, '0')}`, xs, zRefs[j] as ArrayRef, refs[j] as ArrayRef, pins[j]));
     const withPhi = prefix.startsWith('e') && phiParts.length > 0;
-    if (withPhi) phiParts.forEach((ph, j) => tasks.push(blockTask(`${prefix}phi${String(j).padStart(4, '0')}`, xs, ph.xs, ph.e)));
+    if (withPhi) phiParts.forEach((ph, j) => tasks.push(blockTask(`${prefix}phi${String(j).padStart(4, '0')}`, xs, ph.xs, ph.e, pins[j % pins.length])));
     const results = await prof.time(`${phase}.round`, () => dispatcher.run(tasks));
     prof.tasks(phase, results);
     const parts = await Promise.all(results.map((r) => output(r, 0, phase)));
@@ -231,7 +236,7 @@ async function train(deps: ActivityDeps, input: EigenProJobInput): Promise<Eigen
     void perEpochSeen;
     return {
       jobId, coefficients, centers: input.x, kernel: params.kernel, bandwidth: params.bandwidth, task: params.task, shape,
-      setup: summariseSetup(r.setup), history: r.history, attempt, checkpoints, workers: { ...dispatcher.workers },
+      setup: summariseSetup(r.setup), history: r.history, attempt, checkpoints, workers: { ...dispatcher.workers }, kernelRows: { ...dispatcher.kernelRows },
       trainMs: Date.now() - t0, ...(r.resumedFrom !== undefined ? { resumedFrom: r.resumedFrom } : {}),
     };
   } finally {

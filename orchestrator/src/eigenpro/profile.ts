@@ -43,6 +43,8 @@ export function createProfiler(log: Logger, file = process.env['GRAMFLEET_EIGENP
       for (const r of results) {
         add(`${prefix}.workerFetch`, r.stats.fetchMs);
         add(`${prefix}.workerCompute`, r.stats.computeMs);
+        if (r.stats.rowHits !== undefined) add(`${prefix}.kernelRowHits`, 0, r.stats.rowHits);
+        if (r.stats.rowMisses !== undefined) add(`${prefix}.kernelRowMisses`, 0, r.stats.rowMisses);
       }
     },
     flush(fields) {

@@ -102,12 +102,19 @@ describe('EigenPro on a real cluster', () => {
     assert.ok(ep < 1e-4, `f32 vs f64 accumulation, f64-evaluated predictions on the training points: ${ep}`);
     const last = r.history[r.history.length - 1];
     assert.ok(last !== undefined && last.trainMse < 1e-6, `train mse ${last?.trainMse}`);
+    // Each shard's tasks went to one worker, which kept its kernel rows: after the first epoch
+    // (n training rows + the evaluation rows, per shard) every row came from a cache.
+    const kr = r.kernelRows;
+    assert.ok(kr !== undefined, 'kernel-row counts reported');
+    assert.ok(kr.misses > 0 && kr.misses <= 4 * n && kr.hits > 100 * kr.misses, `kernel rows: ${JSON.stringify(kr)}`);
   });
 
   it('the result does not depend on the worker count: 1 vs 2 shards within 1e-9, same shards bit-identical on 1 or 2 workers', async () => {
     const short = { ...small, epochs: 20 };
     const r1 = await (await t.fleet.submit({ ...short, shards: 1 })).result();
     const r2 = await (await t.fleet.submit({ ...short, shards: 2 })).result();
+    const f32 = { ...short, shards: 2, accumulate: 'f32' as const };
+    const r2f = await (await t.fleet.submit(f32)).result();
     const a1 = (await t.fleet.getArray(r1.coefficients)).data as Float64Array;
     const a2 = (await t.fleet.getArray(r2.coefficients)).data as Float64Array;
     // Tolerance: the two sums differ only in float rounding of the fixed-order shard sum.
@@ -119,6 +126,10 @@ describe('EigenPro on a real cluster', () => {
     const r2b = await (await t.fleet.submit({ ...short, shards: 2 })).result();
     assert.equal(Object.keys(r2b.workers).length, 1);
     assert.equal(r2b.coefficients.digest, r2.coefficients.digest, 'same shards on 1 worker must give the same bytes');
+    // f32 products through the kernel-row caches: the bytes depend neither on the workers nor on
+    // what their caches held (a fresh worker computes every row; the other had them cached).
+    const r2fb = await (await t.fleet.submit(f32)).result();
+    assert.equal(r2fb.coefficients.digest, r2f.coefficients.digest, 'f32 with kernel-row caches: same bytes on 1 worker');
     await t.cluster.addWorker();
     await t.cluster.waitForWorkers(2);
   });

@@ -10,7 +10,7 @@ import {
 } from '@nats-io/jetstream';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import { Kvm, type KV } from '@nats-io/kv';
-import { GramfleetError, WORKER_CLASSES, allResultsFilter, allTasksFilter, consumerName, taskFilter, type ResourceNames } from '@gramfleet/core';
+import { GramfleetError, WORKER_CLASSES, allResultsFilter, allTasksFilter, consumerName, pinnedConsumerName, pinnedTaskFilter, taskFilter, type ResourceNames } from '@gramfleet/core';
 
 /** Tunables of the data plane. */
 export interface DataPlaneOptions {
@@ -107,6 +107,23 @@ export async function openDataPlane(nc: NatsConnection, names: ResourceNames, op
       if (!nc.isClosed()) await nc.drain().catch(() => nc.close());
     },
   };
+}
+
+/**
+ * Declares one worker's pinned-task consumer ({@link pinnedTaskFilter}); the server deletes it
+ * after 10 minutes without pulls (a worker that died without draining).
+ */
+export async function ensurePinnedConsumer(dp: DataPlane, pin: string): Promise<void> {
+  await ensureConsumer(dp.jsm, dp.names.tasksStream, {
+    durable_name: pinnedConsumerName(pin),
+    filter_subject: pinnedTaskFilter(dp.names.prefix, pin),
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    ack_wait: nanos(dp.options.ackWaitMs),
+    max_deliver: dp.options.maxDeliver + 1,
+    max_ack_pending: 10_000,
+    inactive_threshold: nanos(600_000),
+  });
 }
 
 type StreamConfigArg = Parameters<JetStreamManager['streams']['add']>[0];
