@@ -11,7 +11,7 @@
  * GRAMFLEET_GPU_TF32 (1 = TF32 for f32 GEMM), GRAMFLEET_PTX_CACHE_DIR.
  */
 import { createKernelRegistry, isGramfleetError } from '@gramfleet/core';
-import { createJsonLogger, registerReferenceKernels, startWorker } from '@gramfleet/workers';
+import { createJsonLogger, drainOnSignals, registerReferenceKernels, startWorker } from '@gramfleet/workers';
 import { openGpuDevice, type GpuDevice } from './device';
 import { registerGpuKernels } from './kernels/register-all';
 import { createGpuKernelPool } from './pool';
@@ -56,14 +56,7 @@ async function main(): Promise<void> {
     ...(env['GRAMFLEET_PREFIX'] !== undefined ? { prefix: env['GRAMFLEET_PREFIX'] } : {}),
     ...(workerId !== undefined ? { workerId } : {}),
   });
-  let draining = false;
-  const stop = (): void => {
-    if (draining) return;
-    draining = true;
-    void w.drain().then(() => process.exit(0), () => process.exit(1));
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  drainOnSignals(w, log, env);
 }
 
 main().catch((e: Error) => {

@@ -7,7 +7,7 @@ export { createArrayStore, sha256Hex } from './dataplane/store';
 export type { ArrayStore, ArrayStoreOptions } from './dataplane/store';
 export { createKernelPool } from './pool';
 export type { KernelPool, KernelPoolOptions, KernelRun } from './pool';
-export { startWorker } from './runtime';
+export { drainOnSignals, startWorker } from './runtime';
 export type { RunningWorker, WorkerOptions } from './runtime';
 export { createJsonLogger } from './log';
 export { GRF_ROWS_PER_CALL, GRF_STATUS, createGrfWalksWasmKernel, registerGrfWalksWasm } from './backends/wasm/grf-walks';

@@ -10,7 +10,11 @@
  * rows are computed by the f32 `kernel-block` on a kernel thread (the same tiles and epilogue
  * as the fused f32 matmul) and inserted while the byte budget allows; K·A then runs on this
  * thread over cached and fresh rows alike (`gf_f32_rows_matmul`, f64 sums in a fixed order), so
- * a task's bits never depend on what was cached. Tables are evicted least recently used first.
+ * a task's bits never depend on what was cached. Misses are computed in blocks of at most
+ * {@link MISS_BLOCK_BYTES}, so a 10k-row scoring task never grows a kernel thread's memory by
+ * its whole block. When the budget is full, only tables idle for `evictIdleMs` are evicted
+ * (least recently used first); rows that find no room are computed and not kept, so one job's
+ * tables never evict each other batch after batch.
  * The orchestrator routes a shard's tasks to the same worker every batch (pinned subjects) so
  * the rows a worker caches are the ones it is asked for again.
  */
@@ -30,6 +34,12 @@ export interface KernelRowCacheOptions {
   readonly module: WebAssembly.Module;
   /** Rows are not inserted while the host's available memory is below this. @default 1 GiB */
   readonly minFreeBytes?: number;
+  /** A table may be evicted to make room once it has not been used for this long. @default 120000 */
+  readonly evictIdleMs?: number;
+  /** Bytes of kernel rows computed per kernel-block call for a task's missing rows. @default {@link MISS_BLOCK_BYTES} */
+  readonly missBlockBytes?: number;
+  /** Clock (tests). @default Date.now */
+  readonly now?: () => number;
   readonly log?: Logger;
 }
 
@@ -57,6 +67,8 @@ interface Table {
 
 /** Rows of K·A per call of the product kernel (bounds the copy into the arena to ~64 MB). */
 const PRODUCT_BYTES = 64 * 2 ** 20;
+/** Bytes of f32 kernel rows computed per `kernel-block` call for a task's missing rows. */
+export const MISS_BLOCK_BYTES = 256 * 2 ** 20;
 
 /** Budget from GRAMFLEET_KERNEL_CACHE_MB, or a quarter of the host's memory when unset. */
 export function kernelCacheBudgetFromEnv(env: NodeJS.ProcessEnv): number {
@@ -73,6 +85,8 @@ export function withKernelRowCache(pool: KernelPool, o: KernelRowCacheOptions): 
   let bytes = 0, hits = 0, misses = 0, evictedTables = 0;
   let arena: WasmArena | undefined;
   const minFree = o.minFreeBytes ?? 2 ** 30;
+  const idleMs = o.evictIdleMs ?? 120_000;
+  const now = o.now ?? Date.now;
 
   const arenaNow = (): WasmArena => {
     if (arena === undefined || arena.poisoned) arena = new WasmArena(o.module, { maxBytes: 2 ** 31 });
@@ -80,12 +94,13 @@ export function withKernelRowCache(pool: KernelPool, o: KernelRowCacheOptions): 
     return arena;
   };
 
-  /** Makes room for `need` bytes in `keep`, evicting other tables least recently used first. */
+  /** Makes room for `need` bytes in `keep`, evicting idle tables least recently used first. */
   function room(keep: Table, need: number): boolean {
     if (need > o.budgetBytes - keep.bytes) return false;
+    const idleBefore = now() - idleMs;
     while (bytes + need > o.budgetBytes) {
       let lru: Table | undefined;
-      for (const t of tables.values()) if (t !== keep && (lru === undefined || t.usedAt < lru.usedAt)) lru = t;
+      for (const t of tables.values()) if (t !== keep && t.usedAt <= idleBefore && (lru === undefined || t.usedAt < lru.usedAt)) lru = t;
       if (lru === undefined) return false;
       tables.delete(lru.key);
       bytes -= lru.bytes;
@@ -95,23 +110,21 @@ export function withKernelRowCache(pool: KernelPool, o: KernelRowCacheOptions): 
     return os.freemem() - need >= minFree;
   }
 
-  /** out (n×c) = K·A over the f32 rows `krow(i)` (each m long). */
-  function product(n: number, m: number, c: number, krow: (i: number) => Float32Array, a: Float64Array): Float64Array {
-    const out = new Float64Array(n * c);
-    if (n === 0 || c === 0) return out;
+  /** Rows [i0, i1) of out (n×c) = K·A over the f32 rows `krow(i)` (each m long). */
+  function product(out: Float64Array, i0: number, i1: number, m: number, c: number, krow: (i: number) => Float32Array, a: Float64Array): void {
+    if (i1 <= i0 || c === 0) return;
     const ar = arenaNow();
     const ap = ar.put(a);
-    const chunk = Math.max(1, Math.min(n, Math.floor(PRODUCT_BYTES / Math.max(1, m * 4))));
+    const chunk = Math.max(1, Math.min(i1 - i0, Math.floor(PRODUCT_BYTES / Math.max(1, m * 4))));
     const kp = ar.alloc(chunk * Math.max(1, m) * 4);
     const op = ar.alloc(chunk * c * 8);
-    for (let i0 = 0; i0 < n; i0 += chunk) {
-      const rows = Math.min(chunk, n - i0);
+    for (let r0 = i0; r0 < i1; r0 += chunk) {
+      const rows = Math.min(chunk, i1 - r0);
       const kv = ar.f32(kp, rows * m);
-      for (let i = 0; i < rows; i++) kv.set(krow(i0 + i), i * m);
+      for (let i = 0; i < rows; i++) kv.set(krow(r0 + i), i * m);
       ar.check('gf_f32_rows_matmul', rows, m, c, kp, Math.max(1, m), ap, Math.max(1, c), op, Math.max(1, c));
-      out.set(ar.f64(op, rows * c), i0 * c);
+      out.set(ar.f64(op, rows * c), r0 * c);
     }
-    return out;
   }
 
   async function cached(op: string, attrs: KernelBlockAttrs, inputs: NdArray[], keys: readonly string[]): Promise<KernelRun> {
@@ -129,31 +142,41 @@ export function withKernelRowCache(pool: KernelPool, o: KernelRowCacheOptions): 
       table = { key, m, rows: new Map(), bytes: 0, usedAt: 0 };
       tables.set(key, table);
     }
-    table.usedAt = Date.now();
+    table.usedAt = now();
     const idOf = (i: number): number => (ids !== undefined ? ids[i] as number : i);
-    const miss: number[] = [];
-    for (let i = 0; i < n; i++) if (!table.rows.has(idOf(i))) miss.push(i);
-    hits += n - miss.length;
-    misses += miss.length;
-    const fresh = new Map<number, Float32Array>();
-    if (miss.length > 0) {
-      const xm = xb.dtype === 'f32' ? new Float32Array(miss.length * d) : new Float64Array(miss.length * d);
-      miss.forEach((i, r) => xm.set((xb.data as Float32Array).subarray(i * d, (i + 1) * d), r * d));
-      const run = await pool.run(KERNEL_BLOCK_OP_ID, { kernel: attrs.kernel, bandwidth: attrs.bandwidth, accumulate: 'f32' }, [{ dtype: xb.dtype, shape: [miss.length, d], data: xm } as NdArray, z]);
-      const block = (run.outputs[0] as NdArray).data as Float32Array;
-      const keep = room(table, block.byteLength);
-      miss.forEach((i, r) => {
-        const row = block.subarray(r * m, (r + 1) * m);
-        fresh.set(i, row);
-        if (keep) table.rows.set(idOf(i), row);
-      });
-      if (keep) {
-        table.bytes += block.byteLength;
-        bytes += block.byteLength;
+    const out = new Float64Array(n * c);
+    let missed = 0;
+    // Windows of at most MISS_BLOCK_BYTES of kernel rows: a window's missing rows are computed
+    // in one kernel-block call, kept while there is room, and multiplied before the next window,
+    // so an uncached task holds one window of rows, never its whole block.
+    const per = Math.max(1, Math.floor((o.missBlockBytes ?? MISS_BLOCK_BYTES) / Math.max(1, m * 4)));
+    for (let w0 = 0; w0 < n; w0 += per) {
+      const w1 = Math.min(n, w0 + per);
+      const miss: number[] = [];
+      for (let i = w0; i < w1; i++) if (!table.rows.has(idOf(i))) miss.push(i);
+      missed += miss.length;
+      const fresh = new Map<number, Float32Array>();
+      if (miss.length > 0) {
+        const xm = xb.dtype === 'f32' ? new Float32Array(miss.length * d) : new Float64Array(miss.length * d);
+        miss.forEach((i, r) => xm.set((xb.data as Float32Array).subarray(i * d, (i + 1) * d), r * d));
+        const run = await pool.run(KERNEL_BLOCK_OP_ID, { kernel: attrs.kernel, bandwidth: attrs.bandwidth, accumulate: 'f32' }, [{ dtype: xb.dtype, shape: [miss.length, d], data: xm } as NdArray, z]);
+        const block = (run.outputs[0] as NdArray).data as Float32Array;
+        const keep = room(table, block.byteLength);
+        miss.forEach((i, r) => {
+          const row = block.subarray(r * m, (r + 1) * m);
+          fresh.set(i, row);
+          if (keep) table.rows.set(idOf(i), row);
+        });
+        if (keep) {
+          table.bytes += block.byteLength;
+          bytes += block.byteLength;
+        }
       }
+      product(out, w0, w1, m, c, (i) => fresh.get(i) ?? (table.rows.get(idOf(i)) as Float32Array), a.data as Float64Array);
     }
-    const out = product(n, m, c, (i) => fresh.get(i) ?? (table.rows.get(idOf(i)) as Float32Array), a.data as Float64Array);
-    return { outputs: [{ dtype: 'f64', shape: [n, c], data: out }], backend: 'wasm-cache', computeMs: performance.now() - t0, rowHits: n - miss.length, rowMisses: miss.length };
+    hits += n - missed;
+    misses += missed;
+    return { outputs: [{ dtype: 'f64', shape: [n, c], data: out }], backend: 'wasm-cache', computeMs: performance.now() - t0, rowHits: n - missed, rowMisses: missed };
   }
 
   return {

@@ -15,7 +15,7 @@ import { OPS, USER_WASM_OP } from '@gramfleet/core';
 import { createKernelPool } from './pool';
 import { withHostGather } from './host-gather';
 import { kernelCacheBudgetFromEnv, withKernelRowCache } from './kernel-cache';
-import { startWorker } from './runtime';
+import { drainOnSignals, startWorker } from './runtime';
 import { createJsonLogger } from './log';
 import { createSandbox } from './sandbox/sandbox';
 import { withUserWasm } from './sandbox/with-user-wasm';
@@ -70,15 +70,7 @@ async function main(): Promise<void> {
     ...(workerId !== undefined ? { workerId } : {}),
   });
   serving = true;
-  let draining = false;
-  const stop = (): void => {
-    if (draining) return;
-    draining = true;
-    serving = false;
-    void w.drain().then(() => process.exit(0), () => process.exit(1));
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  drainOnSignals(w, log, env, () => { serving = false; });
 }
 
 main().catch((e: Error) => {

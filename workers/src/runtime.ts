@@ -191,6 +191,28 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   };
 }
 
+/**
+ * SIGTERM and SIGINT drain `w` and exit 0. A drain that has not finished after
+ * GRAMFLEET_DRAIN_TIMEOUT_MS (default 60000; e.g. NATS is gone and the registry cannot be
+ * updated) exits 1 anyway: the unacknowledged tasks are redelivered to other workers.
+ */
+export function drainOnSignals(w: Pick<RunningWorker, 'drain'>, log: Logger, env: NodeJS.ProcessEnv, onStop?: () => void): void {
+  const timeoutMs = Number(env['GRAMFLEET_DRAIN_TIMEOUT_MS'] ?? 60_000);
+  let draining = false;
+  const stop = (): void => {
+    if (draining) return;
+    draining = true;
+    onStop?.();
+    setTimeout(() => {
+      log.warn('drain timed out; exiting (unacknowledged tasks are redelivered)', { timeoutMs });
+      process.exit(1);
+    }, Number.isFinite(timeoutMs) && timeoutMs > 0 ? timeoutMs : 60_000).unref();
+    void w.drain().then(() => process.exit(0), () => process.exit(1));
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }

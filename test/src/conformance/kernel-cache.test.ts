@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { KERNEL_FUNCTIONS, kernelBlockMatmulOp, kernelBlockOp, kernelRowsMatmulOp, type NdArray } from '@gramfleet/core';
-import { createKernelPool, registerWasmKernels, withHostGather, withKernelRowCache, type KernelRowCache } from '@gramfleet/workers';
+import { createKernelPool, registerWasmKernels, withHostGather, withKernelRowCache, type KernelRowCache, type KernelRowCacheOptions } from '@gramfleet/workers';
 import { kernelModule, linalgRegistry } from './linalg-fixtures';
 import { BACKENDS, arr, rand, rand32, rejectsNaming, runOp } from './dense-fixtures';
 import { f32KernelBounds } from './kernel-f32-fixtures';
@@ -77,8 +77,8 @@ describe('kernel-row cache (workers)', () => {
   const z = arr('f32', [70, d], zData);
   const keys = (rows: NdArray): string[] => ['rows-digest', 'z-digest', 'a-digest', 'x0-digest', 'x1-digest'].slice(0, 3 + blocks.length).map((k, i) => (i === 0 ? `${k}-${rows.shape[0]}` : k));
   const attrs = { kernel: 'laplacian', bandwidth: 2.5, accumulate: 'f32', cache: true };
-  const withCache = async <T>(budgetBytes: number, f: (p: KernelRowCache) => Promise<T>): Promise<T> => {
-    const p = withKernelRowCache(withHostGather(createKernelPool({ module: kernelModule(), threads: 1 })), { budgetBytes, module: kernelModule(), minFreeBytes: 0 });
+  const withCache = async <T>(budgetBytes: number, f: (p: KernelRowCache) => Promise<T>, more: Partial<KernelRowCacheOptions> = {}): Promise<T> => {
+    const p = withKernelRowCache(withHostGather(createKernelPool({ module: kernelModule(), threads: 1 })), { budgetBytes, module: kernelModule(), minFreeBytes: 0, ...more });
     try {
       return await f(p);
     } finally {
@@ -151,17 +151,46 @@ describe('kernel-row cache (workers)', () => {
       assert.deepEqual(Array.from(two.outputs[0]?.data ?? []), Array.from(want ?? []));
     });
   });
-  it('evicts the least recently used table when a new one needs the room, and passes other tasks through', async () => {
+  it('evicts only idle tables, least recently used first; rows with no room are computed and not kept', async () => {
+    let t = 0;
     await withCache(8 * 70 * 4, async (p) => {
       const rows = Int32Array.from([0, 1, 2, 3, 4, 5, 6, 7]);
       const r = arr('i32', [8], rows);
       const a = arr('f64', [70, c], rand(70 * c, 17));
+      const sigma3 = { ...attrs, bandwidth: 3 };
       await p.run(kernelRowsMatmulOp.id, attrs, [r, z, a, ...blocks], keys(r));
-      await p.run(kernelRowsMatmulOp.id, { ...attrs, bandwidth: 3 }, [r, z, a, ...blocks], keys(r));
-      assert.deepEqual({ tables: p.stats().tables, evicted: p.stats().evictedTables }, { tables: 1, evicted: 1 });
+      t = 10_000; // the first table was used 10 s ago: busy, so the second finds no room
+      const b1 = await p.run(kernelRowsMatmulOp.id, sigma3, [r, z, a, ...blocks], keys(r));
+      const b2 = await p.run(kernelRowsMatmulOp.id, sigma3, [r, z, a, ...blocks], keys(r));
+      assert.equal(b2.rowHits, 0, 'not kept');
+      assert.deepEqual(Array.from(b2.outputs[0]?.data ?? []), Array.from(b1.outputs[0]?.data ?? []));
+      assert.deepEqual({ evicted: p.stats().evictedTables, bytes: p.stats().bytes }, { evicted: 0, bytes: 8 * 70 * 4 });
+      const a1 = await p.run(kernelRowsMatmulOp.id, attrs, [r, z, a, ...blocks], keys(r));
+      assert.equal(a1.rowHits, 8, 'the first table kept its rows');
+      t = 10_000 + 120_000; // now idle for the eviction window: evicted for the second
+      await p.run(kernelRowsMatmulOp.id, sigma3, [r, z, a, ...blocks], keys(r));
+      const b3 = await p.run(kernelRowsMatmulOp.id, sigma3, [r, z, a, ...blocks], keys(r));
+      assert.equal(b3.rowHits, 8);
+      assert.deepEqual(Array.from(b3.outputs[0]?.data ?? []), Array.from(b1.outputs[0]?.data ?? []));
+      assert.deepEqual({ evicted: p.stats().evictedTables, bytes: p.stats().bytes }, { evicted: 1, bytes: 8 * 70 * 4 });
       const plain = await p.run(kernelRowsMatmulOp.id, { kernel: 'laplacian', bandwidth: 2.5, accumulate: 'f32' }, [r, z, a, ...blocks], keys(r));
       assert.equal(plain.rowHits, undefined, 'no cache attr: the fused kernel');
       await rejectsNaming(p.run(kernelRowsMatmulOp.id, attrs, [arr('i32', [1], Int32Array.from([65])), z, a, ...blocks], keys(arr('i32', [1], Int32Array.from([65])))), 'INPUT_OUT_OF_RANGE', 'rows');
-    });
+    }, { now: () => t });
+  });
+  it('computes a task\'s missing rows in windows with the same bits as one block', async () => {
+    const rows = Int32Array.from([9, 64, 3, 41, 0, 39, 40, 17, 60, 5, 2]);
+    const r = arr('i32', [rows.length], rows);
+    const a = arr('f64', [70, c], rand(70 * c, 18));
+    const whole = await withCache(1 << 20, async (p) => (await p.run(kernelRowsMatmulOp.id, attrs, [r, z, a, ...blocks], keys(r))).outputs[0]?.data);
+    // Windows of 3 rows (3 · 70 · 4 bytes): 4 kernel-block calls; 2 rows kept of 11 with a 2-row budget.
+    await withCache(2 * 70 * 4, async (p) => {
+      for (let k = 0; k < 2; k++) {
+        const run = await p.run(kernelRowsMatmulOp.id, attrs, [r, z, a, ...blocks], keys(r));
+        assert.deepEqual(Array.from(run.outputs[0]?.data ?? []), Array.from(whole ?? []));
+        assert.equal(run.rowHits, k === 0 ? 0 : 2);
+      }
+      assert.equal(p.stats().bytes, 2 * 70 * 4);
+    }, { missBlockBytes: 3 * 70 * 4 + 5 });
   });
 });
