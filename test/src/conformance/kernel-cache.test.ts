@@ -129,6 +129,22 @@ describe('kernel-row cache (workers)', () => {
       assert.equal(p.stats().bytes, (rows1.length + 2) * 70 * 4);
     });
   });
+  it('K·A equals the j-ascending f64 sum bit for bit for every column count and row remainder', async () => {
+    const rows = Int32Array.from([9, 64, 3, 41, 0, 39, 40, 17, 60, 5, 2]);
+    const r = arr('i32', [rows.length], rows);
+    const [blk] = await runOp(reg, 'wasm', kernelBlockOp, { kernel: 'laplacian', bandwidth: 2.5, accumulate: 'f32' }, [arr('f32', [rows.length, d], gathered(rows)), z]);
+    for (const cols of [1, 2, 3, 4, 5, 6, 7, 10, 13]) {
+      const a = arr('f64', [70, cols], rand(70 * cols, 30 + cols).map((v) => v - 0.3));
+      const want = rowsTimes(blk?.data as Float32Array, a.data as Float64Array, rows.length, 70, cols);
+      await withCache(1 << 20, async (p) => {
+        for (let k = 0; k < 2; k++) {
+          const run = await p.run(kernelRowsMatmulOp.id, attrs, [r, z, a, ...blocks], keys(r));
+          assert.equal(run.rowHits, k === 0 ? 0 : rows.length);
+          assert.deepEqual(Array.from(run.outputs[0]?.data ?? []), Array.from(want), `c = ${cols}, pass ${k}`);
+        }
+      });
+    }
+  });
   it('computes the same bits with no budget (nothing kept) and keys the block op by x', async () => {
     const rows = Int32Array.from([1, 2, 3, 50]);
     const r = arr('i32', [rows.length], rows);

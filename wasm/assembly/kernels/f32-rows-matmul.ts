@@ -36,18 +36,45 @@ function block4(k: usize, ldkB: usize, i0: usize, rows: i32, m: i32, a: usize, l
   if (rows > 3) { v128.store(o + 3 * ldoB, c30); v128.store(o + 3 * ldoB, c31, 16); }
 }
 
-/** One column q of out for rows i0.. (≤ RB of them), scalar. */
-function column1(k: usize, ldkB: usize, i0: usize, rows: i32, m: i32, a: usize, ldaB: usize, q: usize, out: usize, ldoB: usize): void {
-  for (let r = 0; r < rows; r++) {
-    const kr = k + (i0 + <usize>r) * ldkB;
-    let s: f64 = 0;
-    let ap = a + (q << 3);
-    for (let j: usize = 0; j < <usize>m; j++) {
-      s = s + <f64>load<f32>(kr + (j << 2)) * load<f64>(ap);
-      ap += ldaB;
-    }
-    store<f64>(out + (i0 + <usize>r) * ldoB + (q << 3), s);
+/** out[i0..i0+rows, q0..q0+2) for rows ≤ RB: two columns in one f64x2 per row. */
+function block2(k: usize, ldkB: usize, i0: usize, rows: i32, m: i32, a: usize, ldaB: usize, q0: usize, out: usize, ldoB: usize): void {
+  let c0 = f64x2.splat(0), c1 = f64x2.splat(0), c2 = f64x2.splat(0), c3 = f64x2.splat(0);
+  const r1 = i0 + <usize>min(1, rows - 1), r2 = i0 + <usize>min(2, rows - 1), r3 = i0 + <usize>min(3, rows - 1);
+  let ap = a + (q0 << 3);
+  for (let j: usize = 0; j < <usize>m; j++) {
+    const a0 = v128.load(ap);
+    c0 = f64x2.add(c0, f64x2.mul(kv(k, i0, ldkB, j), a0));
+    c1 = f64x2.add(c1, f64x2.mul(kv(k, r1, ldkB, j), a0));
+    c2 = f64x2.add(c2, f64x2.mul(kv(k, r2, ldkB, j), a0));
+    c3 = f64x2.add(c3, f64x2.mul(kv(k, r3, ldkB, j), a0));
+    ap += ldaB;
   }
+  const o = out + i0 * ldoB + (q0 << 3);
+  v128.store(o, c0);
+  if (rows > 1) v128.store(o + ldoB, c1);
+  if (rows > 2) v128.store(o + 2 * ldoB, c2);
+  if (rows > 3) v128.store(o + 3 * ldoB, c3);
+}
+
+/** One column q of out for rows i0.. (≤ RB of them): scalar, one independent sum per row. */
+function column1(k: usize, ldkB: usize, i0: usize, rows: i32, m: i32, a: usize, ldaB: usize, q: usize, out: usize, ldoB: usize): void {
+  const k0 = k + i0 * ldkB;
+  const k1 = k + (i0 + <usize>min(1, rows - 1)) * ldkB, k2 = k + (i0 + <usize>min(2, rows - 1)) * ldkB, k3 = k + (i0 + <usize>min(3, rows - 1)) * ldkB;
+  let s0: f64 = 0, s1: f64 = 0, s2: f64 = 0, s3: f64 = 0;
+  let ap = a + (q << 3);
+  for (let j: usize = 0; j < <usize>m; j++) {
+    const av = load<f64>(ap), jb = j << 2;
+    s0 = s0 + <f64>load<f32>(k0 + jb) * av;
+    s1 = s1 + <f64>load<f32>(k1 + jb) * av;
+    s2 = s2 + <f64>load<f32>(k2 + jb) * av;
+    s3 = s3 + <f64>load<f32>(k3 + jb) * av;
+    ap += ldaB;
+  }
+  const o = out + i0 * ldoB + (q << 3);
+  store<f64>(o, s0);
+  if (rows > 1) store<f64>(o + ldoB, s1);
+  if (rows > 2) store<f64>(o + 2 * ldoB, s2);
+  if (rows > 3) store<f64>(o + 3 * ldoB, s3);
 }
 
 /** out[n×c] (f64, ldo) = K·A, K n×m f32 (ldk), A m×c f64 (lda); see the file comment. */
@@ -59,6 +86,7 @@ export function gf_f32_rows_matmul(n: i32, m: i32, c: i32, k: usize, ldk: i32, a
     const rows = min(RB, n - i);
     let q = 0;
     for (; q + 4 <= c; q += 4) block4(k, ldkB, <usize>i, rows, m, a, ldaB, <usize>q, out, ldoB);
+    for (; q + 2 <= c; q += 2) block2(k, ldkB, <usize>i, rows, m, a, ldaB, <usize>q, out, ldoB);
     for (; q < c; q++) column1(k, ldkB, <usize>i, rows, m, a, ldaB, <usize>q, out, ldoB);
   }
   return GF_OK;
