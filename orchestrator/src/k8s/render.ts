@@ -48,7 +48,7 @@ export interface DeployValues {
   /** Resource prefix of the JetStream streams/buckets. @default 'gf' */
   readonly prefix?: string;
   readonly orchestrator?: { readonly replicas?: number; readonly resources?: Resources };
-  readonly wasmWorker?: { readonly replicas?: number; readonly threads?: number; readonly resources?: Resources; readonly nodeSelector?: Readonly<Record<string, string>>; readonly tolerations?: readonly Toleration[] };
+  readonly wasmWorker?: { readonly replicas?: number; readonly threads?: number; readonly kernelCacheMB?: number; readonly resources?: Resources; readonly nodeSelector?: Readonly<Record<string, string>>; readonly tolerations?: readonly Toleration[] };
   readonly gpuWorker?: {
     readonly enabled?: boolean; readonly replicas?: number; readonly gpus?: number; readonly resources?: Resources;
     readonly nodeSelector?: Readonly<Record<string, string>>; readonly tolerations?: readonly Toleration[];
@@ -108,6 +108,8 @@ export function compileValues(v: DeployValues = {}) {
     orchestrator: { replicas: count('orchestrator.replicas', v.orchestrator?.replicas, 1, 0, 100), resources: v.orchestrator?.resources ?? { requests: { cpu: '250m', memory: '512Mi' }, limits: { memory: '2Gi' } } },
     wasmWorker: {
       replicas: count('wasmWorker.replicas', v.wasmWorker?.replicas, 2, 0, 1000), threads: count('wasmWorker.threads', v.wasmWorker?.threads, 1, 1, 256),
+      // Unset: the worker takes a quarter of its memory limit (workers/src/kernel-cache.ts).
+      kernelCacheMB: v.wasmWorker?.kernelCacheMB === undefined ? undefined : count('wasmWorker.kernelCacheMB', v.wasmWorker.kernelCacheMB, 0, 0, 16_777_216),
       resources: v.wasmWorker?.resources ?? { requests: { cpu: '1', memory: '1Gi' }, limits: { memory: '4Gi' } },
       nodeSelector: v.wasmWorker?.nodeSelector ?? {}, tolerations: v.wasmWorker?.tolerations ?? [],
     },
@@ -183,7 +185,7 @@ export function renderManifests(values: DeployValues = {}): Obj[] {
     container('orchestrator', 'gramfleet-orchestrator', [...commonEnv, ...temporalEnv], v.orchestrator.resources)));
   const wasmReplicas = v.keda.enabled ? Math.max(v.keda.wasm.min, 1) : v.wasmWorker.replicas;
   out.push(deployment('wasm-worker', 'wasm-worker', wasmReplicas,
-    container('worker', 'gramfleet-wasm-worker', [...commonEnv, { name: 'GRAMFLEET_THREADS', value: String(v.wasmWorker.threads) }], v.wasmWorker.resources),
+    container('worker', 'gramfleet-wasm-worker', [...commonEnv, { name: 'GRAMFLEET_THREADS', value: String(v.wasmWorker.threads) }, ...(v.wasmWorker.kernelCacheMB !== undefined ? [{ name: 'GRAMFLEET_KERNEL_CACHE_MB', value: String(v.wasmWorker.kernelCacheMB) }] : [])], v.wasmWorker.resources),
     { ...(Object.keys(v.wasmWorker.nodeSelector).length > 0 ? { nodeSelector: v.wasmWorker.nodeSelector } : {}), ...(v.wasmWorker.tolerations.length > 0 ? { tolerations: v.wasmWorker.tolerations } : {}) }));
   if (v.gpuWorker.enabled) {
     const gpu = String(v.gpuWorker.gpus);

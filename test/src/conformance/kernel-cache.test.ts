@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { KERNEL_FUNCTIONS, kernelBlockMatmulOp, kernelBlockOp, kernelRowsMatmulOp, type NdArray } from '@gramfleet/core';
-import { createKernelPool, registerWasmKernels, withHostGather, withKernelRowCache, type KernelRowCache, type KernelRowCacheOptions } from '@gramfleet/workers';
+import { createKernelPool, registerWasmKernels, withHostGather, kernelCacheBudgetFromEnv, withKernelRowCache, type KernelRowCache, type KernelRowCacheOptions } from '@gramfleet/workers';
 import { kernelModule, linalgRegistry } from './linalg-fixtures';
 import { BACKENDS, arr, rand, rand32, rejectsNaming, runOp } from './dense-fixtures';
 import { f32KernelBounds } from './kernel-f32-fixtures';
@@ -193,6 +193,16 @@ describe('kernel-row cache (workers)', () => {
       assert.equal(plain.rowHits, undefined, 'no cache attr: the fused kernel');
       await rejectsNaming(p.run(kernelRowsMatmulOp.id, attrs, [arr('i32', [1], Int32Array.from([65])), z, a, ...blocks], keys(arr('i32', [1], Int32Array.from([65])))), 'INPUT_OUT_OF_RANGE', 'rows');
     }, { now: () => t });
+  });
+  it('takes its budget from GRAMFLEET_KERNEL_CACHE_MB, else a quarter of the memory limit (cgroup or host)', () => {
+    const GiB = 2 ** 30;
+    assert.equal(kernelCacheBudgetFromEnv({ GRAMFLEET_KERNEL_CACHE_MB: '100' }, { total: 64 * GiB }), 100 * 2 ** 20);
+    assert.equal(kernelCacheBudgetFromEnv({ GRAMFLEET_KERNEL_CACHE_MB: '0' }, { total: 64 * GiB }), 0);
+    assert.equal(kernelCacheBudgetFromEnv({}, { total: 64 * GiB, constrained: 4 * GiB }), GiB, 'a pod limited to 4 GiB');
+    assert.equal(kernelCacheBudgetFromEnv({}, { total: 64 * GiB, constrained: 2 ** 64 }), 16 * GiB, 'no cgroup limit');
+    assert.equal(kernelCacheBudgetFromEnv({}, { total: 64 * GiB, constrained: 0 }), 16 * GiB);
+    assert.throws(() => kernelCacheBudgetFromEnv({ GRAMFLEET_KERNEL_CACHE_MB: 'lots' }, { total: GiB }), /GRAMFLEET_KERNEL_CACHE_MB/);
+    assert.throws(() => kernelCacheBudgetFromEnv({ GRAMFLEET_KERNEL_CACHE_MB: '-1' }, { total: GiB }), /GRAMFLEET_KERNEL_CACHE_MB/);
   });
   it('computes a task\'s missing rows in windows with the same bits as one block', async () => {
     const rows = Int32Array.from([9, 64, 3, 41, 0, 39, 40, 17, 60, 5, 2]);

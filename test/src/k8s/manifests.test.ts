@@ -29,7 +29,7 @@ const COMBOS = [
   { name: 'gpu on, keda off', values: { gpuWorker: { enabled: true } } },
   { name: 'gpu off, keda on', values: { keda: { enabled: true } } },
   { name: 'gpu on, keda on', values: { gpuWorker: { enabled: true }, keda: { enabled: true } } },
-  { name: 'namespaced controller, NATS URL from a Secret', values: { controller: { watchNamespace: 'gramfleet' }, nats: { urlSecret: { name: 'nats-url', key: 'url' } } } },
+  { name: 'namespaced controller, NATS URL from a Secret, kernel-row cache budget', values: { controller: { watchNamespace: 'gramfleet' }, nats: { urlSecret: { name: 'nats-url', key: 'url' } }, wasmWorker: { kernelCacheMB: 2048 } } },
 ] as const;
 
 describe('Kubernetes manifests against a real kube-apiserver', { skip }, () => {
