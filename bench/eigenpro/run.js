@@ -5,7 +5,9 @@
  *
  *   node bench/eigenpro/run.js     (env: N_TRAIN=60000 N_TEST=10000 EPOCHS=3 SIGMA=10
  *                                   TARGET=0.895 WORKERS=1,2 SKIP_REF=1 REF_TIMEOUT_S=7200
- *                                   TRAIN_EVAL_ROWS=0 ACCUMULATE=f32 REFS=numpy,sklearn)
+ *                                   TRAIN_EVAL_ROWS=0 ACCUMULATE=f32 REFS=numpy,sklearn
+ *                                   CACHE_MB=<kernel-row cache of the machine, split over
+ *                                   the workers; 17800 keeps every 60k row on a 24 GB host>)
  *
  *   gramfleet (W workers): a LocalCluster with W WASM workers x 1 thread in a temp dir;
  *     fleet.submit({ kind: 'eigenpro', train: <IDX path>, … }) with shards = W, f32 features and
@@ -55,6 +57,9 @@ const TRAIN_EVAL_ROWS = Number(process.env.TRAIN_EVAL_ROWS ?? 0);
 const ACCUMULATE = process.env.ACCUMULATE ?? 'f32';
 // References to run (REFS=numpy skips scikit-learn-extra, which needs > 1200 s on the full set).
 const REFS = new Set((process.env.REFS ?? 'numpy,sklearn').split(','));
+// Kernel-row cache budget of the whole machine in MB, split over the run's workers
+// (GRAMFLEET_KERNEL_CACHE_MB each); unset: the workers' default (a quarter of memory each).
+const CACHE_MB = process.env.CACHE_MB === undefined ? undefined : Number(process.env.CACHE_MB);
 
 function head(rows, k) {
   return { rows: Math.min(k, rows.rows), cols: rows.cols, data: rows.data.subarray(0, Math.min(k, rows.rows) * rows.cols) };
@@ -65,6 +70,8 @@ async function gramfleet(workers, data) {
   // The training activity appends its per-epoch time breakdown here (orchestrator/src/eigenpro/profile.ts).
   const profileFile = path.join(dir, 'profile.jsonl');
   process.env.GRAMFLEET_EIGENPRO_PROFILE = profileFile;
+  // The workers inherit this process's environment.
+  if (CACHE_MB !== undefined) process.env.GRAMFLEET_KERNEL_CACHE_MB = String(Math.floor(CACHE_MB / workers));
   const cluster = await LocalCluster.start({ dataDir: dir, workers, logLevel: 'warn' });
   const fleet = await connect({ dataDir: dir, startLocal: false });
   try {
@@ -105,7 +112,7 @@ const mean = (v) => v.reduce((a, b) => a + b, 0) / v.length;
 
 async function main() {
   const load = execSync('uptime').toString().trim();
-  const common = { accumulate: ACCUMULATE, train_eval_rows: TRAIN_EVAL_ROWS, n_train: N_TRAIN, n_test: N_TEST, epochs: EPOCHS, sigma: SIGMA, target: TARGET, cores: os.cpus().length, load, ...(EP3 ? { centers: CENTERS, projection: PROJECTION } : {}) };
+  const common = { cache_mb: CACHE_MB ?? null, accumulate: ACCUMULATE, train_eval_rows: TRAIN_EVAL_ROWS, n_train: N_TRAIN, n_test: N_TEST, epochs: EPOCHS, sigma: SIGMA, target: TARGET, cores: os.cpus().length, load, ...(EP3 ? { centers: CENTERS, projection: PROJECTION } : {}) };
   process.stdout.write(JSON.stringify({ bench: BENCH, ...common }) + '\n');
   const [xtr, ytr, xte, yte] = await Promise.all(['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz', 't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'].map((f) => loadRows(path.join(DIR, f))));
   const data = { train: head(xtr, N_TRAIN), trainLabels: head(ytr, N_TRAIN), test: head(xte, N_TEST), testLabels: head(yte, N_TEST) };
