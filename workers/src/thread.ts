@@ -37,8 +37,15 @@ async function handle(req: ThreadRequest): Promise<ThreadReply> {
     const t0 = performance.now();
     const outputs: NdArray[] = await registry.get(backend, req.op)(attrs, req.inputs, {});
     const computeMs = performance.now() - t0;
-    // Copy out of any shared memory so the buffers can be transferred.
-    const owned = outputs.map((a) => ({ dtype: a.dtype, shape: [...a.shape], data: a.data.slice() }) as NdArray);
+    // Outputs that own a whole plain ArrayBuffer (the kernels' copies out of their arena) are
+    // transferred as they are; views of shared memory or of a larger buffer are copied first.
+    const seen = new Set<ArrayBufferLike>();
+    const owned = outputs.map((a) => {
+      const b = a.data.buffer;
+      const whole = b instanceof ArrayBuffer && a.data.byteOffset === 0 && a.data.byteLength === b.byteLength && !seen.has(b);
+      seen.add(b);
+      return whole ? a : ({ dtype: a.dtype, shape: [...a.shape], data: a.data.slice() } as NdArray);
+    });
     return { id: req.id, ok: true, outputs: owned, backend, computeMs };
   } catch (e) {
     const err = isGramfleetError(e) ? e : new GramfleetError('KERNEL_TRAP', `kernel ${req.op} failed: ${(e as Error).message}`);
