@@ -109,9 +109,13 @@ export async function eigenProCommand(args: string[]): Promise<number> {
       centers_digest: { dtype: 'unicode', itemSize: 64, shape: [], data: [r.centers.digest] },
     });
     const last = r.history[r.history.length - 1];
-    const summary = { jobId: r.jobId, out: path.resolve(out), setup: r.setup, ...(r.projection !== undefined ? { projection: r.projection } : {}), final: last, workers: Object.keys(r.workers).length, attempt: r.attempt, wallMs: Date.now() - t0 };
+    const summary = { jobId: r.jobId, out: path.resolve(out), setup: r.setup, ...(r.projection !== undefined ? { projection: r.projection } : {}), final: last, workers: Object.keys(r.workers).length, attempt: r.attempt, ...(r.kernelRows !== undefined ? { kernelRows: r.kernelRows } : {}), wallMs: Date.now() - t0 };
     if (json) process.stdout.write(JSON.stringify({ kind: 'result', ...summary }) + '\n');
-    else process.stdout.write(`final: ${last === undefined ? '' : fmtEvent({ kind: 'epoch', jobId: r.jobId, epochs: r.history.length, ...last })}\nwrote ${summary.out}\n`);
+    else {
+      const rows = r.kernelRows !== undefined && r.kernelRows.hits + r.kernelRows.misses > 0
+        ? `kernel rows: ${r.kernelRows.misses} computed, ${r.kernelRows.hits} read from the workers' caches\n` : '';
+      process.stdout.write(`final: ${last === undefined ? '' : fmtEvent({ kind: 'epoch', jobId: r.jobId, epochs: r.history.length, ...last })}\n${rows}wrote ${summary.out}\n`);
+    }
     return 0;
   } finally {
     await fleet.close();
