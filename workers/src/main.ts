@@ -7,7 +7,8 @@
  * build where this Node accepts it), GRAMFLEET_THREADS_PER_SHARD (≥ 2: gemm, kernel-block and
  * csr-spmv of one shard run over that many threads sharing memory; default 1),
  * GRAMFLEET_KERNEL_CACHE_MB (the kernel-row cache's budget, kernel-cache.ts; default a quarter
- * of the host's memory; 0 keeps no rows).
+ * of the memory limit, cgroup or host; 0 keeps no rows), GRAMFLEET_DRAIN_TIMEOUT_MS (a drain that
+ * cannot finish exits after this long; default 60000).
  */
 import { loadKernelModuleBytes, relaxedSimdAvailable } from './backends/wasm/kernel-module';
 import { createShardThreadsPool } from './shard-threads';
