@@ -159,8 +159,8 @@ export interface WorkerRecord {
   readonly threads: number;
   readonly ops: readonly string[];
   readonly device?: Readonly<Record<string, unknown>>;
-  /** WASM workers: the kernel build loaded (`fma`: relaxed-SIMD FMA, `simd`: plain SIMD) and the threads one shard's big op uses. */
-  readonly kernels?: { readonly build: 'fma' | 'simd'; readonly threadsPerShard: number };
+  /** WASM workers: the kernel build loaded (`fma`: relaxed-SIMD FMA, `simd`: plain SIMD), the threads one shard's big op uses, and the kernel-row cache budget in MB. */
+  readonly kernels?: { readonly build: 'fma' | 'simd'; readonly threadsPerShard: number; readonly cacheMB?: number };
   /** Token of the worker's pinned-task subject ({@link pinnedTaskSubject}). */
   readonly pin?: string;
   readonly startedAt: number;

@@ -111,7 +111,7 @@ async function status(args: string[]): Promise<number> {
       process.stdout.write(`local cluster (${dataDir})\n  temporal ${c.state.temporalAddress}\n  nats     ${c.state.natsUrl}\n`);
       for (const p of c.status()) process.stdout.write(`  ${p.name.padEnd(14)} pid ${String(p.pid).padEnd(8)} ${p.alive ? 'running' : 'DEAD'}\n`);
       process.stdout.write(`  registered workers: ${workers.length}\n`);
-      for (const w of workers) process.stdout.write(`    ${w.workerId} ${w.cls} threads=${w.threads} shards=${w.shardsDone}${w.kernels !== undefined ? ` kernels=${w.kernels.build} threads/shard=${w.kernels.threadsPerShard}` : ''}\n`);
+      for (const w of workers) process.stdout.write(`    ${w.workerId} ${w.cls} threads=${w.threads} shards=${w.shardsDone}${w.kernels !== undefined ? ` kernels=${w.kernels.build} threads/shard=${w.kernels.threadsPerShard}${w.kernels.cacheMB !== undefined ? ` row-cache=${w.kernels.cacheMB}MB` : ''}` : ''}\n`);
     }
   } finally {
     await fleet.close();

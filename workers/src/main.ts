@@ -66,7 +66,7 @@ async function main(): Promise<void> {
     ...(env['GRAMFLEET_MAX_DELIVER'] !== undefined ? { maxDeliver: Number(env['GRAMFLEET_MAX_DELIVER']) } : {}),
   };
   const w = await startWorker({
-    natsUrl, cls: 'wasm', pool, log, ops: [...OPS.ids(), USER_WASM_OP], dataPlane, kernels: { build, threadsPerShard },
+    natsUrl, cls: 'wasm', pool, log, ops: [...OPS.ids(), USER_WASM_OP], dataPlane, kernels: { build, threadsPerShard, cacheMB: Math.round(cacheBytes / 2 ** 20) },
     ...(env['GRAMFLEET_PREFIX'] !== undefined ? { prefix: env['GRAMFLEET_PREFIX'] } : {}),
     ...(workerId !== undefined ? { workerId } : {}),
   });

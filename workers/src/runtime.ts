@@ -35,7 +35,7 @@ export interface WorkerOptions {
   /** Device description advertised in the registry (GPU workers). */
   readonly device?: Readonly<Record<string, unknown>>;
   /** WASM workers: kernel build and threads per shard, advertised in the registry. */
-  readonly kernels?: { readonly build: 'fma' | 'simd'; readonly threadsPerShard: number };
+  readonly kernels?: { readonly build: 'fma' | 'simd'; readonly threadsPerShard: number; readonly cacheMB?: number };
   /** Ops this worker advertises. */
   readonly ops: readonly string[];
   readonly log: Logger;

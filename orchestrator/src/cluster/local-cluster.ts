@@ -82,6 +82,8 @@ export class LocalCluster {
   private readonly threads: number;
   private readonly threadsPerShard: number;
   private readonly kernelBuild: 'auto' | 'simd';
+  /** Workers the cluster starts with (splits the kernel-row cache budget); undefined when attached. */
+  private plannedWorkers: number | undefined;
 
   private constructor(readonly state: ClusterState, o: Partial<LocalClusterOptions> = {}) {
     this.log = o.log ?? silentLogger;
@@ -120,6 +122,7 @@ export class LocalCluster {
       await (await openDataPlane(nc, resourceNames(prefix), state.dataPlane)).close();
       await c.startOrchestrator();
       const n = o.workers ?? os.cpus().length;
+      c.plannedWorkers = n;
       for (let i = 0; i < n; i++) await c.addWorker();
       c.save();
       await c.waitForWorkers(n);
@@ -165,8 +168,22 @@ export class LocalCluster {
       GRAMFLEET_THREADS: String(this.threads), GRAMFLEET_WORKER_ID: `${name}-${process.pid}-${Date.now().toString(36)}`,
       GRAMFLEET_LOG_LEVEL: this.logLevel, ...dataPlaneEnv(this.state.dataPlane),
       GRAMFLEET_THREADS_PER_SHARD: String(this.threadsPerShard), GRAMFLEET_KERNEL_BUILD: this.kernelBuild,
+      ...this.kernelCacheEnv(n + 1),
     });
     return name;
+  }
+
+  /**
+   * The workers of one host share its memory: unless GRAMFLEET_KERNEL_CACHE_MB is set, each
+   * gets a quarter of the host's memory divided by the workers (the planned count, or the count
+   * with this one for a worker added later), so their kernel-row caches together keep to a
+   * quarter, as one worker's would.
+   */
+  private kernelCacheEnv(withThis: number): Record<string, string> {
+    const set = process.env['GRAMFLEET_KERNEL_CACHE_MB'];
+    if (set !== undefined && set !== '') return {};
+    const workers = Math.max(1, this.plannedWorkers ?? 0, withThis);
+    return { GRAMFLEET_KERNEL_CACHE_MB: String(Math.floor(os.totalmem() / 4 / workers / 2 ** 20)) };
   }
 
   /**

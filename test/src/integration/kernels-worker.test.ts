@@ -98,7 +98,9 @@ describe('kernel library through the worker runtime (threads per shard, kernel b
     assert.ok(rec !== undefined, 'one worker registered');
     const expectFma = fs.existsSync(kernelsFmaWasmPath) && (relaxedSimdAvailable() || relaxedSimdNodeArgs().length > 0);
     process.stdout.write(`# worker kernel build: ${rec.kernels?.build} (relaxed SIMD here: ${relaxedSimdAvailable()}, node args: ${JSON.stringify(relaxedSimdNodeArgs())})\n`);
-    assert.deepEqual(rec.kernels, { build: expectFma ? 'fma' : 'simd', threadsPerShard: 2 });
+    const { cacheMB, ...kernels } = rec.kernels ?? { build: undefined, threadsPerShard: undefined };
+    assert.deepEqual(kernels, { build: expectFma ? 'fma' : 'simd', threadsPerShard: 2 });
+    assert.equal(typeof cacheMB, 'number', 'the kernel-row cache budget is registered');
   });
 
   it('gemm 157×131×97 in 3 shards runs on wasm-mt and equals the f64 reference', async () => {

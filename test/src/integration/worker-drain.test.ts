@@ -1,10 +1,12 @@
 /**
- * A worker told to stop drains and exits, and exits even when the drain cannot finish: with
+ * Local workers share the host's kernel-row cache budget. A worker told to stop drains and
+ * exits, and exits even when the drain cannot finish: with
  * nats-server gone (SIGKILL), SIGTERM must not leave the worker process behind computing
  * (the orphan an interrupted benchmark once left holding 11 GB of kernel rows).
  */
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
+import * as os from 'node:os';
 import { startTestCluster, until, type TestCluster } from './harness';
 
 describe('worker shutdown (real servers)', () => {
@@ -33,6 +35,13 @@ describe('worker shutdown (real servers)', () => {
   // By pid and command line (a reaped or zombie process counts as gone).
   const alive = (pid: number): boolean => t.cluster.status().find((s) => s.pid === pid)?.alive ?? false;
 
+  it('the local workers share a quarter of the host memory for their kernel-row caches, and register it', async () => {
+    const set = process.env['GRAMFLEET_KERNEL_CACHE_MB'];
+    const want = set !== undefined && set !== '' ? Math.round(Number(set)) : Math.floor(os.totalmem() / 4 / 2 / 2 ** 20);
+    const ws = await t.fleet.workers();
+    assert.equal(ws.length, 2);
+    for (const w of ws) assert.equal(w.kernels?.cacheMB, want, `${w.workerId}: cache budget`);
+  });
   it('SIGTERM with NATS up drains and exits', async () => {
     const pid = pidOf('worker-0');
     process.kill(pid, 'SIGTERM');
