@@ -61,8 +61,10 @@ describe('gramfleet eigenpro / predict CLI against a real cluster', () => {
     const lines = train.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.ok(lines.some((l) => l['kind'] === 'setup'), 'a setup line');
     assert.deepEqual(lines.filter((l) => l['kind'] === 'epoch').map((l) => l['epoch']), [1, 2, 3]);
-    const result = lines.find((l) => l['kind'] === 'result') as { final: { testAccuracy: number; testMse: number } } | undefined;
+    const result = lines.find((l) => l['kind'] === 'result') as { final: { testAccuracy: number; testMse: number }; kernelRows?: { hits: number; misses: number } } | undefined;
     assert.ok(result !== undefined, 'a result line');
+    // f64 products: no kernel-row cache, so the summary reports no rows served from it.
+    assert.deepEqual(result.kernelRows, { hits: 0, misses: 0 });
 
     const model = await readNpz(f('model.npz'));
     const centers = numeric(model['centers'], 'centers');

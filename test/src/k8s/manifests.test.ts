@@ -116,6 +116,8 @@ describe('Kubernetes manifests against a real kube-apiserver', { skip }, () => {
   it('bad values are typed errors naming the field', () => {
     const cases: [object, string][] = [
       [{ wasmWorker: { replicas: -1 } }, 'wasmWorker.replicas'],
+      [{ wasmWorker: { kernelCacheMB: -5 } }, 'wasmWorker.kernelCacheMB'],
+      [{ wasmWorker: { kernelCacheMB: 1.5 } }, 'wasmWorker.kernelCacheMB'],
       [{ keda: { gpu: { minReplicas: 5, maxReplicas: 2 } } }, 'keda.gpu.maxReplicas'],
       [{ namespace: 'Not_A_Name' }, 'namespace'],
       [{ nats: { url: 'nats://x:4222', urlSecret: { name: 'a', key: 'b' } } }, 'nats'],
