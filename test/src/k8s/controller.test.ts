@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as http from 'node:http';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import {
@@ -194,7 +195,14 @@ describe('KernelCampaign controller (real kube-apiserver + Temporal + NATS)', { 
       [path.join(ROOT, 'orchestrator', 'dist', 'worker-host.js'), { GRAMFLEET_TEMPORAL_ADDRESS: t.cluster.state.temporalAddress, GRAMFLEET_TASK_QUEUE: `${t.cluster.state.taskQueue}-health` }],
     ];
     for (const [script, extra] of procs) {
-      const port = 20_000 + Math.floor(Math.random() * 20_000);
+      // A port the OS just handed out (a random pick could collide with a listening server,
+      // and the child would exit on EADDRINUSE).
+      const port = await new Promise<number>((resolve, reject) => {
+        const srv = net.createServer().listen(0, '127.0.0.1', () => {
+          const a = srv.address();
+          srv.close(() => (typeof a === 'object' && a !== null ? resolve(a.port) : reject(new Error('no port'))));
+        });
+      });
       const child = spawn(process.execPath, [script], {
         stdio: 'ignore',
         env: { ...process.env, GRAMFLEET_NATS_URL: t.cluster.state.natsUrl, GRAMFLEET_PREFIX: t.cluster.state.prefix, GRAMFLEET_HEALTH_PORT: String(port), GRAMFLEET_LOG_LEVEL: 'warn', ...extra },
@@ -204,9 +212,12 @@ describe('KernelCampaign controller (real kube-apiserver + Temporal + NATS)', { 
         await until(async () => (await get200(port, '/readyz')) === 200, 60_000, `${path.basename(script)} /readyz`);
         assert.equal(await get200(port, '/nope'), 404);
       } finally {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        await exited;
+        // A child that has already exited (and failed the wait above) emits no second 'exit'.
+        if (child.exitCode === null && child.signalCode === null) {
+          const exited = new Promise((r) => child.once('exit', r));
+          child.kill('SIGTERM');
+          await exited;
+        }
       }
     }
   });
