@@ -50,6 +50,8 @@ export interface KernelRowCacheStats {
   readonly bytes: number;
   readonly tables: number;
   readonly evictedTables: number;
+  /** Kernel entries of new rows read from the cached rows of their mirror (symmetric) entries instead of computed. */
+  readonly mirroredEntries: number;
 }
 
 /** A pool with a kernel-row cache in front. */
@@ -92,10 +94,40 @@ function hostMemory(): { total: number; constrained?: number } {
   return { total: os.totalmem(), ...(c !== undefined ? { constrained: c } : {}) };
 }
 
+/**
+ * Where Z's rows sit among the resident row blocks of a `kernel-rows-matmul` task: the id of
+ * Z's first row when Z is one of the blocks (same digest and row count), else undefined.
+ */
+function mirrorStart(inputs: readonly NdArray[], keys: readonly string[], m: number): number | undefined {
+  let start = 0;
+  for (let b = 3; b < inputs.length; b++) {
+    const rowsOfBlock = (inputs[b] as NdArray).shape[0] as number;
+    if (keys[b] === keys[1] && rowsOfBlock === m) return start;
+    start += rowsOfBlock;
+  }
+  return undefined;
+}
+
+/** Z's columns l (0 ≤ l < m) whose own point, row id mirror + l, has its row in the table. */
+function knownColumns(table: Table, mirror: number, m: number): number[] {
+  const known: number[] = [];
+  for (let l = 0; l < m; l++) if (table.rows.has(mirror + l)) known.push(l);
+  return known;
+}
+
+/** Rows `rows` of a 2-D array, as a new array of its dtype. */
+function gatherRows(a: NdArray, rows: readonly number[]): NdArray {
+  const d = a.shape[1] as number;
+  const src = a.data as Float32Array | Float64Array;
+  const out = src instanceof Float32Array ? new Float32Array(rows.length * d) : new Float64Array(rows.length * d);
+  rows.forEach((i, r) => out.set(src.subarray(i * d, (i + 1) * d), r * d));
+  return { dtype: a.dtype, shape: [rows.length, d], data: out } as NdArray;
+}
+
 /** Wraps `pool` (which must run `kernel-block` and, unwrapped, the matmul ops) with the cache. */
 export function withKernelRowCache(pool: KernelPool, o: KernelRowCacheOptions): KernelRowCache {
   const tables = new Map<string, Table>();
-  let bytes = 0, hits = 0, misses = 0, evictedTables = 0;
+  let bytes = 0, hits = 0, misses = 0, evictedTables = 0, mirroredEntries = 0;
   let arena: WasmArena | undefined;
   const minFree = o.minFreeBytes ?? 2 ** 30;
   const idleMs = o.evictIdleMs ?? 120_000;
@@ -140,6 +172,49 @@ export function withKernelRowCache(pool: KernelPool, o: KernelRowCacheOptions): 
     }
   }
 
+  /** K(X[rows], Z) as f32 rows (rows × m) from the f32 `kernel-block` on a kernel thread. */
+  async function kernelRows(attrs: KernelBlockAttrs, xb: NdArray, rows: readonly number[], z: NdArray): Promise<Float32Array> {
+    const run = await pool.run(KERNEL_BLOCK_OP_ID, { kernel: attrs.kernel, bandwidth: attrs.bandwidth, accumulate: 'f32' }, [gatherRows(xb, rows), z]);
+    return (run.outputs[0] as NdArray).data as Float32Array;
+  }
+
+  /**
+   * K(X[rows], Z) for rows that are centers of `table` (ids mirror + l for Z's row l): the
+   * entries of the columns in `known` are read from the cached rows of those columns' own
+   * points, K(x_i, z_l) = K(x_l, z_i) — the f32 kernel block is bitwise symmetric (the same
+   * products summed in the same order, the same norms and epilogue) — and only the other
+   * columns are computed, so a row costs what its unknown columns cost.
+   */
+  async function mirroredRows(attrs: KernelBlockAttrs, xb: NdArray, rows: readonly number[], z: NdArray, table: Table, mirror: number, known: readonly number[], idOf: (i: number) => number): Promise<Float32Array> {
+    const m = z.shape[0] as number, n = rows.length;
+    const isKnown = new Uint8Array(m);
+    for (const l of known) isKnown[l] = 1;
+    const unknown: number[] = [];
+    for (let l = 0; l < m; l++) if (isKnown[l] === 0) unknown.push(l);
+    const out = new Float32Array(n * m);
+    if (unknown.length > 0) {
+      const part = await kernelRows(attrs, xb, rows, gatherRows(z, unknown));
+      const u = unknown.length;
+      for (let r = 0; r < n; r++) {
+        const o = r * m, p = r * u;
+        for (let k = 0; k < u; k++) out[o + (unknown[k] as number)] = part[p + k] as number;
+      }
+    }
+    // Column l of the new rows is row l's entries at the new rows' own columns: copied 32 mirror
+    // rows at a time, so each new row's stretch of writes stays in cache.
+    const cols = rows.map((i) => idOf(i) - mirror);
+    for (let k0 = 0; k0 < known.length; k0 += 32) {
+      const ks = known.slice(k0, k0 + 32);
+      const srcs = ks.map((l) => table.rows.get(mirror + l) as Float32Array);
+      for (let r = 0; r < n; r++) {
+        const o = r * m, cr = cols[r] as number;
+        for (let k = 0; k < ks.length; k++) out[o + (ks[k] as number)] = (srcs[k] as Float32Array)[cr] as number;
+      }
+    }
+    mirroredEntries += n * known.length;
+    return out;
+  }
+
   async function cached(op: string, attrs: KernelBlockAttrs, inputs: NdArray[], keys: readonly string[]): Promise<KernelRun> {
     const t0 = performance.now();
     // The same validation as the op's own kernels, before any work.
@@ -157,6 +232,7 @@ export function withKernelRowCache(pool: KernelPool, o: KernelRowCacheOptions): 
     }
     table.usedAt = now();
     const idOf = (i: number): number => (ids !== undefined ? ids[i] as number : i);
+    const mirror = rowsOp ? mirrorStart(inputs, keys, m) : undefined;
     const out = new Float64Array(n * c);
     let missed = 0;
     // Windows of at most MISS_BLOCK_BYTES of kernel rows: a window's missing rows are computed
@@ -169,13 +245,19 @@ export function withKernelRowCache(pool: KernelPool, o: KernelRowCacheOptions): 
       for (let i = w0; i < w1; i++) if (!table.rows.has(idOf(i))) miss.push(i);
       missed += miss.length;
       const fresh = new Map<number, Float32Array>();
-      if (miss.length > 0) {
-        const xm = xb.dtype === 'f32' ? new Float32Array(miss.length * d) : new Float64Array(miss.length * d);
-        miss.forEach((i, r) => xm.set((xb.data as Float32Array).subarray(i * d, (i + 1) * d), r * d));
-        const run = await pool.run(KERNEL_BLOCK_OP_ID, { kernel: attrs.kernel, bandwidth: attrs.bandwidth, accumulate: 'f32' }, [{ dtype: xb.dtype, shape: [miss.length, d], data: xm } as NdArray, z]);
-        const block = (run.outputs[0] as NdArray).data as Float32Array;
+      // Rows that are themselves centers of this table (EigenPro 2: Z is one of X's row blocks)
+      // take the entries whose mirror row is cached from that row; the rest are computed whole.
+      const inZ = mirror === undefined ? [] : miss.filter((i) => idOf(i) >= mirror && idOf(i) < mirror + m);
+      const known = inZ.length === 0 ? [] : knownColumns(table, mirror as number, m);
+      const mirrored = known.length * 16 >= m ? inZ : [];
+      const whole = mirrored.length === 0 ? miss : miss.filter((i) => !(idOf(i) >= (mirror as number) && idOf(i) < (mirror as number) + m));
+      for (const [set, block] of [
+        [whole, whole.length > 0 ? await kernelRows(attrs, xb, whole, z) : undefined],
+        [mirrored, mirrored.length > 0 ? await mirroredRows(attrs, xb, mirrored, z, table, mirror as number, known, idOf) : undefined],
+      ] as const) {
+        if (block === undefined) continue;
         const keep = room(table, block.byteLength);
-        miss.forEach((i, r) => {
+        set.forEach((i, r) => {
           const row = block.subarray(r * m, (r + 1) * m);
           fresh.set(i, row);
           if (keep) table.rows.set(idOf(i), row);
@@ -195,7 +277,7 @@ export function withKernelRowCache(pool: KernelPool, o: KernelRowCacheOptions): 
   return {
     threads: pool.threads,
     close: () => pool.close(),
-    stats: () => ({ hits, misses, bytes, tables: tables.size, evictedTables }),
+    stats: () => ({ hits, misses, bytes, tables: tables.size, evictedTables, mirroredEntries }),
     async run(op: string, attrs: unknown, inputs: NdArray[], keys?: readonly string[]): Promise<KernelRun> {
       if (op !== KERNEL_ROWS_MATMUL_OP_ID && op !== KERNEL_BLOCK_MATMUL_OP_ID) return pool.run(op, attrs, inputs, keys);
       const parsed = OPS.get(op).parseAttrs(attrs) as KernelBlockAttrs;

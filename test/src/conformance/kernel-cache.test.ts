@@ -194,6 +194,43 @@ describe('kernel-row cache (workers)', () => {
       await rejectsNaming(p.run(kernelRowsMatmulOp.id, attrs, [arr('i32', [1], Int32Array.from([65])), z, a, ...blocks], keys(arr('i32', [1], Int32Array.from([65])))), 'INPUT_OUT_OF_RANGE', 'rows');
     }, { now: () => t });
   });
+  it('reads the entries of rows that are Z\'s own points from their mirror rows, with the bits of the whole block', async () => {
+    // EigenPro 2's centers are X's own row blocks: Z = block 1 (same digest), rows from both blocks.
+    const dd = 784, n0 = 40, n1 = 197;
+    for (const pixels of [true, false]) {
+      const b0 = rand32(n0 * dd, 21), b1 = rand32(n1 * dd, 22);
+      if (pixels) for (const b of [b0, b1]) for (let i = 0; i < b.length; i++) b[i] = Math.round(255 * (b[i] as number)) / 255;
+      const xs = [arr('f32', [n0, dd], b0), arr('f32', [n1, dd], b1)];
+      const zz = xs[1] as NdArray;
+      const allRows = (ids: Int32Array): Float32Array => {
+        const g = new Float32Array(ids.length * dd);
+        ids.forEach((id, i) => g.set(id < n0 ? b0.subarray(id * dd, (id + 1) * dd) : b1.subarray((id - n0) * dd, (id - n0 + 1) * dd), i * dd));
+        return g;
+      };
+      const order = Array.from({ length: n0 + n1 }, (_, i) => i);
+      let seed = pixels ? 23 : 24;
+      for (let i = order.length - 1; i > 0; i--) {
+        seed = (seed * 1103515245 + 12345) % 2147483648;
+        const j = seed % (i + 1);
+        [order[i], order[j]] = [order[j] as number, order[i] as number];
+      }
+      const sig = { ...attrs, bandwidth: pixels ? 10 : 4 };
+      for (const missBlockBytes of [undefined, 11 * n1 * 4]) {
+        await withCache(1 << 24, async (p) => {
+          for (let b0i = 0; b0i < order.length; b0i += 37) {
+            const ids = Int32Array.from(order.slice(b0i, b0i + 37));
+            const r = arr('i32', [ids.length], ids);
+            const a = arr('f64', [n1, 2], rand(n1 * 2, 40 + b0i).map((v) => v - 0.5));
+            const run = await p.run(kernelRowsMatmulOp.id, sig, [r, zz, a, ...xs], [`rows-${b0i}`, 'x1', `a-${b0i}`, 'x0', 'x1']);
+            const [blk] = await runOp(reg, 'wasm', kernelBlockOp, { kernel: 'laplacian', bandwidth: sig.bandwidth, accumulate: 'f32' }, [arr('f32', [ids.length, dd], allRows(ids)), zz]);
+            assert.deepEqual(Array.from(run.outputs[0]?.data ?? []), Array.from(rowsTimes(blk?.data as Float32Array, a.data as Float64Array, ids.length, n1, 2)), `pixels ${pixels}, batch at ${b0i}`);
+          }
+          assert.ok(p.stats().mirroredEntries > n1 * n1 / 8, `mirrored ${p.stats().mirroredEntries}`);
+          assert.deepEqual({ misses: p.stats().misses, hits: p.stats().hits }, { misses: n0 + n1, hits: 0 });
+        }, missBlockBytes !== undefined ? { missBlockBytes } : {});
+      }
+    }
+  });
   it('takes its budget from GRAMFLEET_KERNEL_CACHE_MB, else a quarter of the memory limit (cgroup or host)', () => {
     const GiB = 2 ** 30;
     assert.equal(kernelCacheBudgetFromEnv({ GRAMFLEET_KERNEL_CACHE_MB: '100' }, { total: 64 * GiB }), 100 * 2 ** 20);
