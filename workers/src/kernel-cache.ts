@@ -94,21 +94,37 @@ function hostMemory(): { total: number; constrained?: number } {
   return { total: os.totalmem(), ...(c !== undefined ? { constrained: c } : {}) };
 }
 
-/**
- * Where Z's rows sit among the resident row blocks of a `kernel-rows-matmul` task: the id of
- * Z's first row when Z is one of the blocks (same digest and row count), else undefined.
- */
-function mirrorStart(inputs: readonly NdArray[], keys: readonly string[], m: number): number | undefined {
-  let start = 0;
-  for (let b = 3; b < inputs.length; b++) {
-    const rowsOfBlock = (inputs[b] as NdArray).shape[0] as number;
-    if (keys[b] === keys[1] && rowsOfBlock === m) return start;
-    start += rowsOfBlock;
-  }
-  return undefined;
+/** The resident row blocks of a `kernel-rows-matmul` task: digests, first row ids, and which block Z is. */
+interface BlockLayout {
+  readonly keys: readonly string[];
+  readonly starts: readonly number[];
+  readonly sizes: readonly number[];
+  /** Index of the block that Z is (same digest and row count), or -1. */
+  readonly zBlock: number;
 }
 
-/** Z's columns l (0 ≤ l < m) whose own point, row id mirror + l, has its row in the table. */
+function blockLayout(inputs: readonly NdArray[], keys: readonly string[], m: number): BlockLayout {
+  const bk: string[] = [], starts: number[] = [], sizes: number[] = [];
+  let start = 0, zBlock = -1;
+  for (let b = 3; b < inputs.length; b++) {
+    const size = (inputs[b] as NdArray).shape[0] as number;
+    if (zBlock < 0 && keys[b] === keys[1] && size === m) zBlock = b - 3;
+    bk.push(keys[b] ?? '');
+    starts.push(start);
+    sizes.push(size);
+    start += size;
+  }
+  return { keys: bk, starts, sizes, zBlock };
+}
+
+/** The block holding row id `id`. */
+function blockOfRow(l: BlockLayout, id: number): number {
+  let b = 0;
+  while (b + 1 < l.starts.length && id >= (l.starts[b + 1] as number)) b++;
+  return b;
+}
+
+/** Z's columns l (0 ≤ l < m) whose own point, row id mirror + l, has its row in `table`. */
 function knownColumns(table: Table, mirror: number, m: number): number[] {
   const known: number[] = [];
   for (let l = 0; l < m; l++) if (table.rows.has(mirror + l)) known.push(l);
@@ -179,18 +195,22 @@ export function withKernelRowCache(pool: KernelPool, o: KernelRowCacheOptions): 
   }
 
   /**
-   * K(X[rows], Z) for rows that are centers of `table` (ids mirror + l for Z's row l): the
-   * entries of the columns in `known` are read from the cached rows of those columns' own
-   * points, K(x_i, z_l) = K(x_l, z_i) — the f32 kernel block is bitwise symmetric (the same
-   * products summed in the same order, the same norms and epilogue) — and only the other
-   * columns are computed, so a row costs what its unknown columns cost.
+   * K(X[rows], Z) for new rows of block u when Z is block v of the same resident rows: the
+   * entries of the columns in `known` are read from the cached rows of those columns' own points
+   * in the table whose Z is block u (`src`; `colBase` = block v's first row id, `rowBase` = block
+   * u's), K(x_i, z_l) = K(x_l, x_i) — the f32 kernel block is bitwise symmetric (the same
+   * products summed in the same order, the same norms and epilogue) — and only the other columns
+   * are computed, so a row costs what its unknown columns cost. With u = v the source is the
+   * table itself; u ≠ v pairs up when one worker is given both orientations of a block pair.
    */
-  async function mirroredRows(attrs: KernelBlockAttrs, xb: NdArray, rows: readonly number[], z: NdArray, table: Table, mirror: number, known: readonly number[], idOf: (i: number) => number): Promise<Float32Array> {
+  async function mirroredRows(attrs: KernelBlockAttrs, xb: NdArray, rows: readonly number[], z: NdArray, src: Table, colBase: number, rowBase: number, known: readonly number[], idOf: (i: number) => number): Promise<Float32Array> {
     const m = z.shape[0] as number, n = rows.length;
     const isKnown = new Uint8Array(m);
     for (const l of known) isKnown[l] = 1;
     const unknown: number[] = [];
     for (let l = 0; l < m; l++) if (isKnown[l] === 0) unknown.push(l);
+    // The mirror rows are taken now: another task may evict their table while this one computes.
+    const srcs = known.map((l) => src.rows.get(colBase + l) as Float32Array);
     const out = new Float32Array(n * m);
     if (unknown.length > 0) {
       const part = await kernelRows(attrs, xb, rows, gatherRows(z, unknown));
@@ -202,13 +222,12 @@ export function withKernelRowCache(pool: KernelPool, o: KernelRowCacheOptions): 
     }
     // Column l of the new rows is row l's entries at the new rows' own columns: copied 32 mirror
     // rows at a time, so each new row's stretch of writes stays in cache.
-    const cols = rows.map((i) => idOf(i) - mirror);
+    const cols = rows.map((i) => idOf(i) - rowBase);
     for (let k0 = 0; k0 < known.length; k0 += 32) {
-      const ks = known.slice(k0, k0 + 32);
-      const srcs = ks.map((l) => table.rows.get(mirror + l) as Float32Array);
+      const k1 = Math.min(known.length, k0 + 32);
       for (let r = 0; r < n; r++) {
         const o = r * m, cr = cols[r] as number;
-        for (let k = 0; k < ks.length; k++) out[o + (ks[k] as number)] = (srcs[k] as Float32Array)[cr] as number;
+        for (let k = k0; k < k1; k++) out[o + (known[k] as number)] = (srcs[k] as Float32Array)[cr] as number;
       }
     }
     mirroredEntries += n * known.length;
@@ -232,7 +251,11 @@ export function withKernelRowCache(pool: KernelPool, o: KernelRowCacheOptions): 
     }
     table.usedAt = now();
     const idOf = (i: number): number => (ids !== undefined ? ids[i] as number : i);
-    const mirror = rowsOp ? mirrorStart(inputs, keys, m) : undefined;
+    // Z is one of the resident row blocks (EigenPro 2's centers are X's own row blocks): new
+    // rows may read entries from the cached rows of their mirror points (mirroredRows).
+    const layout = rowsOp ? blockLayout(inputs, keys, m) : undefined;
+    const zb = layout !== undefined && layout.zBlock >= 0 ? layout.zBlock : -1;
+    const tableOfBlock = (u: number): Table | undefined => (layout === undefined ? undefined : tables.get(`${attrs.kernel}|${attrs.bandwidth}|${layout.keys[u] ?? ''}|${source}`));
     const out = new Float64Array(n * c);
     let missed = 0;
     // Windows of at most MISS_BLOCK_BYTES of kernel rows: a window's missing rows are computed
@@ -245,17 +268,29 @@ export function withKernelRowCache(pool: KernelPool, o: KernelRowCacheOptions): 
       for (let i = w0; i < w1; i++) if (!table.rows.has(idOf(i))) miss.push(i);
       missed += miss.length;
       const fresh = new Map<number, Float32Array>();
-      // Rows that are themselves centers of this table (EigenPro 2: Z is one of X's row blocks)
-      // take the entries whose mirror row is cached from that row; the rest are computed whole.
-      const inZ = mirror === undefined ? [] : miss.filter((i) => idOf(i) >= mirror && idOf(i) < mirror + m);
-      const known = inZ.length === 0 ? [] : knownColumns(table, mirror as number, m);
-      const mirrored = known.length * 16 >= m ? inZ : [];
-      const whole = mirrored.length === 0 ? miss : miss.filter((i) => !(idOf(i) >= (mirror as number) && idOf(i) < (mirror as number) + m));
-      for (const [set, block] of [
-        [whole, whole.length > 0 ? await kernelRows(attrs, xb, whole, z) : undefined],
-        [mirrored, mirrored.length > 0 ? await mirroredRows(attrs, xb, mirrored, z, table, mirror as number, known, idOf) : undefined],
-      ] as const) {
-        if (block === undefined) continue;
+      // Missing rows of block u whose mirror table (Z = block u) has enough of Z's points take
+      // those entries from it; the rest are computed whole.
+      const jobs: [number[], () => Promise<Float32Array>][] = [];
+      let whole = miss;
+      if (zb >= 0 && miss.length > 0) {
+        const lay = layout as BlockLayout;
+        const byBlock = new Map<number, number[]>();
+        for (const i of miss) {
+          const u = blockOfRow(lay, idOf(i));
+          const g = byBlock.get(u);
+          if (g === undefined) byBlock.set(u, [i]); else g.push(i);
+        }
+        whole = [];
+        for (const [u, group] of byBlock) {
+          const src = tableOfBlock(u);
+          const known = src === undefined ? [] : knownColumns(src, lay.starts[zb] as number, m);
+          if (known.length * 16 >= m) jobs.push([group, () => mirroredRows(attrs, xb, group, z, src as Table, lay.starts[zb] as number, lay.starts[u] as number, known, idOf)]);
+          else whole.push(...group);
+        }
+      }
+      if (whole.length > 0) jobs.unshift([whole, () => kernelRows(attrs, xb, whole, z)]);
+      for (const [set, compute] of jobs) {
+        const block = await compute();
         const keep = room(table, block.byteLength);
         set.forEach((i, r) => {
           const row = block.subarray(r * m, (r + 1) * m);
