@@ -138,6 +138,8 @@ export interface TaskStats {
   /** Kernel rows served from the worker's kernel-row cache, and rows computed (cached tasks only). */
   readonly rowHits?: number;
   readonly rowMisses?: number;
+  /** Kernel entries of the computed rows read from cached mirror rows, K(x_i, x_l) = K(x_l, x_i) (cached tasks only). */
+  readonly mirroredEntries?: number;
 }
 
 /** The outcome of a shard. */

@@ -258,6 +258,7 @@ export function withKernelRowCache(pool: KernelPool, o: KernelRowCacheOptions): 
     const tableOfBlock = (u: number): Table | undefined => (layout === undefined ? undefined : tables.get(`${attrs.kernel}|${attrs.bandwidth}|${layout.keys[u] ?? ''}|${source}`));
     const out = new Float64Array(n * c);
     let missed = 0;
+    const mirroredBefore = mirroredEntries;
     // Windows of at most MISS_BLOCK_BYTES of kernel rows: a window's missing rows are computed
     // in one kernel-block call, kept while there is room, and multiplied before the next window,
     // so an uncached task holds one window of rows, never its whole block.
@@ -306,7 +307,7 @@ export function withKernelRowCache(pool: KernelPool, o: KernelRowCacheOptions): 
     }
     hits += n - missed;
     misses += missed;
-    return { outputs: [{ dtype: 'f64', shape: [n, c], data: out }], backend: 'wasm-cache', computeMs: performance.now() - t0, rowHits: n - missed, rowMisses: missed };
+    return { outputs: [{ dtype: 'f64', shape: [n, c], data: out }], backend: 'wasm-cache', computeMs: performance.now() - t0, rowHits: n - missed, rowMisses: missed, mirroredEntries: mirroredEntries - mirroredBefore };
   }
 
   return {

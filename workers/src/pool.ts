@@ -15,6 +15,8 @@ export interface KernelRun {
   /** Kernel rows served from / added to the worker's kernel-row cache (kernel-cache.ts). */
   readonly rowHits?: number;
   readonly rowMisses?: number;
+  /** Kernel entries of the missed rows read from cached mirror rows instead of computed. */
+  readonly mirroredEntries?: number;
 }
 
 /** Messages between pool and thread. */

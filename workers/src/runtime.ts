@@ -145,7 +145,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       const run = await o.pool.run(task.op, task.attrs, inputs, task.inputs.map((r) => r.digest));
       stats.backend = run.backend;
       stats.computeMs = run.computeMs;
-      if (run.rowHits !== undefined) Object.assign(stats, { rowHits: run.rowHits, rowMisses: run.rowMisses ?? 0 });
+      if (run.rowHits !== undefined) Object.assign(stats, { rowHits: run.rowHits, rowMisses: run.rowMisses ?? 0, mirroredEntries: run.mirroredEntries ?? 0 });
       if (cancelled.has(task.jobId)) {
         m.term('cancelled');
         return;

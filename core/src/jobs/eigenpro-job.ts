@@ -74,8 +74,8 @@ export interface EigenProJobResult {
   readonly checkpoints: number;
   /** Shard tasks per worker (from the task stats). */
   readonly workers: Readonly<Record<string, number>>;
-  /** Kernel rows served from the workers' kernel-row caches and rows computed, by the finishing attempt (f32 products on wasm workers). */
-  readonly kernelRows?: { readonly hits: number; readonly misses: number };
+  /** Kernel rows served from the workers' kernel-row caches and rows computed, by the finishing attempt (f32 products on wasm workers), and the kernel entries of computed rows read from cached mirror rows. */
+  readonly kernelRows?: { readonly hits: number; readonly misses: number; readonly mirroredEntries?: number };
   readonly trainMs: number;
   /** EigenPro 3/4: the projection that ran (solver, interval T, jitter of the factor). */
   readonly projection?: EigenPro3ProjectionSummary;

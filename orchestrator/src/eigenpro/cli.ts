@@ -113,7 +113,7 @@ export async function eigenProCommand(args: string[]): Promise<number> {
     if (json) process.stdout.write(JSON.stringify({ kind: 'result', ...summary }) + '\n');
     else {
       const rows = r.kernelRows !== undefined && r.kernelRows.hits + r.kernelRows.misses > 0
-        ? `kernel rows: ${r.kernelRows.misses} computed, ${r.kernelRows.hits} read from the workers' caches\n` : '';
+        ? `kernel rows: ${r.kernelRows.misses} computed, ${r.kernelRows.hits} read from the workers' caches${(r.kernelRows.mirroredEntries ?? 0) > 0 ? ` (${r.kernelRows.mirroredEntries} entries of the computed rows read from their mirror rows)` : ''}\n` : '';
       process.stdout.write(`final: ${last === undefined ? '' : fmtEvent({ kind: 'epoch', jobId: r.jobId, epochs: r.history.length, ...last })}\n${rows}wrote ${summary.out}\n`);
     }
     return 0;

@@ -46,8 +46,8 @@ export interface Dispatcher {
   run(tasks: readonly RoundTask[]): Promise<TaskResult[]>;
   /** Tasks per worker id, from the results. */
   readonly workers: Record<string, number>;
-  /** Kernel rows the workers served from their kernel-row caches (`hits`) and computed (`misses`). */
-  readonly kernelRows: { hits: number; misses: number };
+  /** Kernel rows the workers served from their kernel-row caches (`hits`) and computed (`misses`), and the entries of computed rows read from cached mirror rows. */
+  readonly kernelRows: { hits: number; misses: number; mirroredEntries: number };
   close(): void;
 }
 
@@ -57,7 +57,7 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
   const prefix = dp.names.prefix;
   const waiting = new Map<string, (r: TaskResult) => void>();
   const workers: Record<string, number> = {};
-  const kernelRows = { hits: 0, misses: 0 };
+  const kernelRows = { hits: 0, misses: 0, mirroredEntries: 0 };
   const sub = dp.nc.subscribe(jobResultsFilter(prefix, jobId), {
     callback: (err, msg) => {
       if (err !== null) return;
@@ -141,6 +141,7 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
       workers[r.stats.workerId] = (workers[r.stats.workerId] ?? 0) + 1;
       kernelRows.hits += r.stats.rowHits ?? 0;
       kernelRows.misses += r.stats.rowMisses ?? 0;
+      kernelRows.mirroredEntries += r.stats.mirroredEntries ?? 0;
     }
     return out;
   }

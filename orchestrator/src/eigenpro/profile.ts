@@ -45,6 +45,7 @@ export function createProfiler(log: Logger, file = process.env['GRAMFLEET_EIGENP
         add(`${prefix}.workerCompute`, r.stats.computeMs);
         if (r.stats.rowHits !== undefined) add(`${prefix}.kernelRowHits`, 0, r.stats.rowHits);
         if (r.stats.rowMisses !== undefined) add(`${prefix}.kernelRowMisses`, 0, r.stats.rowMisses);
+        if (r.stats.mirroredEntries !== undefined) add(`${prefix}.kernelMirroredEntries`, 0, r.stats.mirroredEntries);
       }
     },
     flush(fields) {

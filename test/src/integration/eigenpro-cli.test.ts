@@ -64,7 +64,7 @@ describe('gramfleet eigenpro / predict CLI against a real cluster', () => {
     const result = lines.find((l) => l['kind'] === 'result') as { final: { testAccuracy: number; testMse: number }; kernelRows?: { hits: number; misses: number } } | undefined;
     assert.ok(result !== undefined, 'a result line');
     // f64 products: no kernel-row cache, so the summary reports no rows served from it.
-    assert.deepEqual(result.kernelRows, { hits: 0, misses: 0 });
+    assert.deepEqual(result.kernelRows, { hits: 0, misses: 0, mirroredEntries: 0 });
 
     const model = await readNpz(f('model.npz'));
     const centers = numeric(model['centers'], 'centers');
