@@ -49,8 +49,6 @@ export type { EigenProJobHandle, EigenProJobSpec } from './eigenpro/submit';
 export { decodeCsv, decodeIdx, loadRows } from './eigenpro/data-files';
 export type { LoadedRows } from './eigenpro/data-files';
 export { createTransientObjects } from './eigenpro/transient';
-export { blockPairs } from './eigenpro/pairs';
-export type { BlockPairs } from './eigenpro/pairs';
 export type { TransientObjects } from './eigenpro/transient';
 export { choleskyWasmSolver } from './eigenpro/ep3-activity';
 export { DATAGEN_MAX_COUNT, datagenHandle, prepareDatagen, submitDatagen, writeDataset } from './datagen';

@@ -17,6 +17,15 @@
  * tables never evict each other batch after batch.
  * The orchestrator routes a shard's tasks to the same worker every batch (pinned subjects) so
  * the rows a worker caches are the ones it is asked for again.
+ *
+ * When Z is one of the resident row blocks (EigenPro 2: the centers are the training rows) and a
+ * new row x_i is itself one of Z's points, it needs K(x_i, x_l) for Z's points x_l, and wherever
+ * x_l's own row is cached that entry is already there as K(x_l, x_i): such entries are copied,
+ * only the rest are computed (`mirroredRows`). The f32 kernel block is bitwise symmetric, so the
+ * bits do not change. On one worker (one block holding every center) this halves the kernel
+ * entries of the first epoch; with several blocks a window mixes rows of Z's block with others,
+ * and mirroring only part of it cost more than it saved (measured), so such windows compute
+ * whole rows.
  */
 import * as os from 'node:os';
 import {
@@ -94,34 +103,18 @@ function hostMemory(): { total: number; constrained?: number } {
   return { total: os.totalmem(), ...(c !== undefined ? { constrained: c } : {}) };
 }
 
-/** The resident row blocks of a `kernel-rows-matmul` task: digests, first row ids, and which block Z is. */
-interface BlockLayout {
-  readonly keys: readonly string[];
-  readonly starts: readonly number[];
-  readonly sizes: readonly number[];
-  /** Index of the block that Z is (same digest and row count), or -1. */
-  readonly zBlock: number;
-}
-
-function blockLayout(inputs: readonly NdArray[], keys: readonly string[], m: number): BlockLayout {
-  const bk: string[] = [], starts: number[] = [], sizes: number[] = [];
-  let start = 0, zBlock = -1;
+/**
+ * Where Z's rows sit among the resident row blocks of a `kernel-rows-matmul` task: the id of
+ * Z's first row when Z is one of the blocks (same digest and row count), else undefined.
+ */
+function mirrorStart(inputs: readonly NdArray[], keys: readonly string[], m: number): number | undefined {
+  let start = 0;
   for (let b = 3; b < inputs.length; b++) {
-    const size = (inputs[b] as NdArray).shape[0] as number;
-    if (zBlock < 0 && keys[b] === keys[1] && size === m) zBlock = b - 3;
-    bk.push(keys[b] ?? '');
-    starts.push(start);
-    sizes.push(size);
-    start += size;
+    const rowsOfBlock = (inputs[b] as NdArray).shape[0] as number;
+    if (keys[b] === keys[1] && rowsOfBlock === m) return start;
+    start += rowsOfBlock;
   }
-  return { keys: bk, starts, sizes, zBlock };
-}
-
-/** The block holding row id `id`. */
-function blockOfRow(l: BlockLayout, id: number): number {
-  let b = 0;
-  while (b + 1 < l.starts.length && id >= (l.starts[b + 1] as number)) b++;
-  return b;
+  return undefined;
 }
 
 /** Z's columns l (0 ≤ l < m) whose own point, row id mirror + l, has its row in `table`. */
@@ -195,22 +188,19 @@ export function withKernelRowCache(pool: KernelPool, o: KernelRowCacheOptions): 
   }
 
   /**
-   * K(X[rows], Z) for new rows of block u when Z is block v of the same resident rows: the
-   * entries of the columns in `known` are read from the cached rows of those columns' own points
-   * in the table whose Z is block u (`src`; `colBase` = block v's first row id, `rowBase` = block
-   * u's), K(x_i, z_l) = K(x_l, x_i) — the f32 kernel block is bitwise symmetric (the same
+   * K(X[rows], Z) for new rows that are Z's own points (row id mirror + l for Z's row l): the
+   * entries of the columns in `known` are read from the cached rows of those columns' own
+   * points, K(x_i, z_l) = K(x_l, z_i) — the f32 kernel block is bitwise symmetric (the same
    * products summed in the same order, the same norms and epilogue) — and only the other columns
-   * are computed, so a row costs what its unknown columns cost. With u = v the source is the
-   * table itself; u ≠ v pairs up when one worker is given both orientations of a block pair.
+   * are computed, so a row costs what its unknown columns cost.
    */
-  async function mirroredRows(attrs: KernelBlockAttrs, xb: NdArray, rows: readonly number[], z: NdArray, src: Table, colBase: number, rowBase: number, known: readonly number[], idOf: (i: number) => number): Promise<Float32Array> {
+  async function mirroredRows(attrs: KernelBlockAttrs, xb: NdArray, rows: readonly number[], z: NdArray, table: Table, mirror: number, known: readonly number[], idOf: (i: number) => number): Promise<Float32Array> {
     const m = z.shape[0] as number, n = rows.length;
     const isKnown = new Uint8Array(m);
     for (const l of known) isKnown[l] = 1;
     const unknown: number[] = [];
     for (let l = 0; l < m; l++) if (isKnown[l] === 0) unknown.push(l);
-    // The mirror rows are taken now: another task may evict their table while this one computes.
-    const srcs = known.map((l) => src.rows.get(colBase + l) as Float32Array);
+    const srcs = known.map((l) => table.rows.get(mirror + l) as Float32Array);
     const out = new Float32Array(n * m);
     if (unknown.length > 0) {
       const part = await kernelRows(attrs, xb, rows, gatherRows(z, unknown));
@@ -220,14 +210,25 @@ export function withKernelRowCache(pool: KernelPool, o: KernelRowCacheOptions): 
         for (let k = 0; k < u; k++) out[o + (unknown[k] as number)] = part[p + k] as number;
       }
     }
-    // Column l of the new rows is row l's entries at the new rows' own columns: copied 32 mirror
-    // rows at a time, so each new row's stretch of writes stays in cache.
-    const cols = rows.map((i) => idOf(i) - rowBase);
-    for (let k0 = 0; k0 < known.length; k0 += 32) {
-      const k1 = Math.min(known.length, k0 + 32);
+    // Column l of the new rows is row l's entries at the new rows' own columns. Per tile of 32
+    // mirror rows: read each mirror row at the new rows' columns in ascending order (a forward
+    // stream through the row) into a 32 × n buffer, then write the buffer's columns into the new
+    // rows (32 entries close together per row). Reading all mirror rows at one column per new row
+    // instead missed the cache on every entry (~20 ns an entry at 60k).
+    const cols = Int32Array.from(rows, (i) => idOf(i) - mirror);
+    const byCol = Int32Array.from({ length: n }, (_, r) => r).sort((x, y) => (cols[x] as number) - (cols[y] as number));
+    const sortedCols = Int32Array.from(byCol, (r) => cols[r] as number);
+    const T = 32;
+    const tile = new Float32Array(T * n);
+    for (let k0 = 0; k0 < known.length; k0 += T) {
+      const k1 = Math.min(known.length, k0 + T);
+      for (let k = k0; k < k1; k++) {
+        const row = srcs[k] as Float32Array, t = (k - k0) * n;
+        for (let j = 0; j < n; j++) tile[t + (byCol[j] as number)] = row[sortedCols[j] as number] as number;
+      }
       for (let r = 0; r < n; r++) {
-        const o = r * m, cr = cols[r] as number;
-        for (let k = k0; k < k1; k++) out[o + (known[k] as number)] = (srcs[k] as Float32Array)[cr] as number;
+        const o = r * m;
+        for (let k = k0; k < k1; k++) out[o + (known[k] as number)] = tile[(k - k0) * n + r] as number;
       }
     }
     mirroredEntries += n * known.length;
@@ -252,10 +253,8 @@ export function withKernelRowCache(pool: KernelPool, o: KernelRowCacheOptions): 
     table.usedAt = now();
     const idOf = (i: number): number => (ids !== undefined ? ids[i] as number : i);
     // Z is one of the resident row blocks (EigenPro 2's centers are X's own row blocks): new
-    // rows may read entries from the cached rows of their mirror points (mirroredRows).
-    const layout = rowsOp ? blockLayout(inputs, keys, m) : undefined;
-    const zb = layout !== undefined && layout.zBlock >= 0 ? layout.zBlock : -1;
-    const tableOfBlock = (u: number): Table | undefined => (layout === undefined ? undefined : tables.get(`${attrs.kernel}|${attrs.bandwidth}|${layout.keys[u] ?? ''}|${source}`));
+    // rows of Z's own block may read entries from the cached rows of their mirror points.
+    const mirror = rowsOp ? mirrorStart(inputs, keys, m) : undefined;
     const out = new Float64Array(n * c);
     let missed = 0;
     const mirroredBefore = mirroredEntries;
@@ -269,31 +268,18 @@ export function withKernelRowCache(pool: KernelPool, o: KernelRowCacheOptions): 
       for (let i = w0; i < w1; i++) if (!table.rows.has(idOf(i))) miss.push(i);
       missed += miss.length;
       const fresh = new Map<number, Float32Array>();
-      // Missing rows of block u whose mirror table (Z = block u) has enough of Z's points take
-      // those entries from it; the rest are computed whole.
-      const jobs: [number[], () => Promise<Float32Array>][] = [];
-      let whole = miss;
-      if (zb >= 0 && miss.length > 0) {
-        const lay = layout as BlockLayout;
-        const byBlock = new Map<number, number[]>();
-        for (const i of miss) {
-          const u = blockOfRow(lay, idOf(i));
-          const g = byBlock.get(u);
-          if (g === undefined) byBlock.set(u, [i]); else g.push(i);
-        }
-        whole = [];
-        for (const [u, group] of byBlock) {
-          const src = tableOfBlock(u);
-          const known = src === undefined ? [] : knownColumns(src, lay.starts[zb] as number, m);
-          if (known.length * 16 >= m) jobs.push([group, () => mirroredRows(attrs, xb, group, z, src as Table, lay.starts[zb] as number, lay.starts[u] as number, known, idOf)]);
-          else whole.push(...group);
-        }
-      }
-      if (whole.length > 0) jobs.unshift([whole, () => kernelRows(attrs, xb, whole, z)]);
-      for (const [set, compute] of jobs) {
-        const block = await compute();
+      // When every missing row is one of Z's own points and enough of Z's points have their rows
+      // cached, the window reads those entries from them (mirroredRows); otherwise it computes
+      // whole rows. (Mirroring only part of a window split it into two smaller kernel calls, and
+      // with one block of two that cost more than the entries it saved: measured.)
+      const inZ = (i: number): boolean => mirror !== undefined && idOf(i) >= mirror && idOf(i) < mirror + m;
+      const known = miss.length > 0 && miss.every(inZ) ? knownColumns(table, mirror as number, m) : [];
+      if (miss.length > 0) {
+        const block = known.length > 0 && known.length * 16 >= m
+          ? await mirroredRows(attrs, xb, miss, z, table, mirror as number, known, idOf)
+          : await kernelRows(attrs, xb, miss, z);
         const keep = room(table, block.byteLength);
-        set.forEach((i, r) => {
+        miss.forEach((i, r) => {
           const row = block.subarray(r * m, (r + 1) * m);
           fresh.set(i, row);
           if (keep) table.rows.set(idOf(i), row);

@@ -23,7 +23,6 @@ import { createTransientObjects } from './transient';
 import { beating, loadTrainingData, progressPublisher, resumeCheckpoint } from './job-data';
 import { trainEigenPro3Cluster } from './ep3-activity';
 import { createProfiler } from './profile';
-import { blockPairs } from './pairs';
 
 /** Builds the EigenPro activities over the same dependencies as the cluster activities. */
 export function createEigenProActivities(deps: ActivityDeps): EigenProActivities {
@@ -72,13 +71,8 @@ async function train(deps: ActivityDeps, input: EigenProJobInput): Promise<Eigen
   // heartbeat timeout: beat while it runs.
   const loading = <T>(f: () => Promise<T>): Promise<T> => beating(ctx, { phase: 'load' }, f);
   const { x, targets, xTestRef } = await loadTrainingData(ctx, store, input, pin);
-  // f32 products on wasm workers keep their kernel rows (workers/src/kernel-cache.ts). With two
-  // or more such workers the centers go in 2P blocks dealt as block pairs (pairs.ts), so each
-  // entry of the symmetric K(X, X) is computed once; otherwise one block per shard.
-  const cachedRows = params.accumulate === 'f32' && input.cls === 'wasm';
-  const pairs = cachedRows && params.shards >= 2 ? blockPairs(params.shards) : undefined;
-  // Center blocks, uploaded once (content-addressed: a retried attempt re-puts nothing).
-  const ranges = shardRanges(p, pairs?.blocks ?? params.shards);
+  // Center shards, uploaded once (content-addressed: a retried attempt re-puts nothing).
+  const ranges = shardRanges(p, params.shards);
   const zRefs: ArrayRef[] = [];
   for (const r of ranges) zRefs.push(pin(await prof.time('setup.zPut', () => loading(() => store.put(rangeRows(x, d, r.start, r.end, fdt))))));
   prof.add('setup.load', Date.now() - t0);
@@ -91,8 +85,9 @@ async function train(deps: ActivityDeps, input: EigenProJobInput): Promise<Eigen
     onWait: () => ctx.heartbeat(beat), livePins: () => pinner.live(),
   });
   const kattrs = { kernel: params.kernel, bandwidth: params.bandwidth };
-  // Training and scoring products (the matmul ops) take the job's accumulation precision.
-  const mattrs = { ...kattrs, accumulate: params.accumulate, ...(cachedRows ? { cache: true } : {}) };
+  // Training and scoring products (the matmul ops) take the job's accumulation precision; f32
+  // products on wasm workers keep their kernel rows (workers/src/kernel-cache.ts).
+  const mattrs = { ...kattrs, accumulate: params.accumulate, ...(params.accumulate === 'f32' && input.cls === 'wasm' ? { cache: true } : {}) };
   const output = async (r: TaskResult, i = 0, phase = 'setup'): Promise<Float64Array> => {
     const ref = r.outputs[i];
     if (ref === undefined) throw new GramfleetError('JOB_FAILED', `task ${r.shardId} returned no output ${i}`);
@@ -117,85 +112,27 @@ async function train(deps: ActivityDeps, input: EigenProJobInput): Promise<Eigen
     ? prof.time(`${phase}.rowsPut`, async () => ({ kind: 'rows', ref: await store.put({ dtype: 'i32', shape: [rows.length], data: Int32Array.from(rows) }) }))
     : prof.time(`${phase}.xPut`, async () => ({ kind: 'x', ref: await store.put(rowsOf(x, d, rows, fdt)) })));
   const xTestSource: XSource | undefined = xTestRef !== undefined ? { kind: 'x', ref: xTestRef } : undefined;
-  /** Pins of the workers, and of each center block's tasks (with pairs: its diagonal block's owner). */
-  const pinsNow = async (): Promise<{ workers: (string | undefined)[]; blocks: (string | undefined)[] }> => {
-    if (pairs === undefined) {
-      const ps = await pinner.pins(ranges.length);
-      return { workers: ps, blocks: ps };
-    }
-    const ws = await pinner.pins(pairs.workers);
-    return { workers: ws, blocks: ranges.map((_, v) => ws[pairs.owner(v, v)]) };
-  };
-  const blockOfRow = (r: number): number => {
-    let lo = 0, hi = ranges.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if ((ranges[mid] as { start: number }).start <= r) lo = mid; else hi = mid - 1;
-    }
-    return lo;
-  };
-  /**
-   * Σ_v K(X_src, Z_v)·a_v over the center blocks in block order, the preconditioner parts
-   * (batches), and the per-round objects to delete later. With block pairs a training batch
-   * (`batchRows`, no src) runs one task per (block v, worker w) on the batch rows whose pair
-   * with v worker w owns; every row still gets each block's part once, added in block order.
-   */
-  const shardSum = async (src: Promise<XSource> | XSource | undefined, a: Float64Array, prefix: string, rows: number, phase: string, batchRows?: ArrayLike<number>): Promise<{ sum: Float64Array; extra: Float64Array[]; refs: ArrayRef[] }> => {
-    const pad = (k: number): string => String(k).padStart(4, '0');
-    // Pair tasks: which batch positions each (v, w) task serves, and its row indices.
-    const sels: { v: number; w: number; sel: Int32Array }[] = [];
-    if (pairs !== undefined && batchRows !== undefined) {
-      const ub = Int32Array.from(batchRows, (r) => blockOfRow(r));
-      for (let v = 0; v < ranges.length; v++) {
-        for (let w = 0; w < pairs.workers; w++) {
-          const sel: number[] = [];
-          for (let k = 0; k < ub.length; k++) if (pairs.owner(ub[k] as number, v) === w) sel.push(k);
-          if (sel.length > 0) sels.push({ v, w, sel: Int32Array.from(sel) });
-        }
-      }
-    }
-    const withPhi = prefix.startsWith('e') && phiParts.length > 0;
-    // The rows (or batch), the pair tasks' row indices and every coefficient slice are put at once
-    // (with pairs, the whole batch's row indices only for the preconditioner block).
-    const [xs, selRefs, ...refs] = await Promise.all([
-      src ?? (withPhi ? putRows(batchRows ?? [], phase) : undefined),
-      Promise.all(sels.map((t) => prof.time(`${phase}.rowsPut`, () => store.put({ dtype: 'i32', shape: [t.sel.length], data: Int32Array.from(t.sel, (k) => batchRows?.[k] as number) })))),
+  /** Σ_j K(X_src, Z_j)·a_j in shard order, the preconditioner parts (batches), and the per-round objects to delete later. */
+  const shardSum = async (src: Promise<XSource> | XSource, a: Float64Array, prefix: string, rows: number, phase: string): Promise<{ sum: Float64Array; extra: Float64Array[]; refs: ArrayRef[] }> => {
+    // The rows (or batch) and every coefficient slice are put at once.
+    const [xs, ...refs] = await Promise.all([
+      src,
       ...ranges.map((r) => prof.time(`${phase}.aPut`, () => store.put({ dtype: 'f64', shape: [r.end - r.start, c], data: a.slice(r.start * c, r.end * c) }))),
-    ]) as [XSource | undefined, ArrayRef[], ...ArrayRef[]];
-    const pins = await pinsNow();
-    const tasks: RoundTask[] = [];
-    const targets: (Int32Array | undefined)[] = [];
-    const paired = pairs !== undefined && batchRows !== undefined;
-    if (paired) {
-      sels.forEach((t, k) => {
-        tasks.push(blockTask(`${prefix}v${pad(t.v)}w${pad(t.w)}`, { kind: 'rows', ref: selRefs[k] as ArrayRef }, zRefs[t.v] as ArrayRef, refs[t.v] as ArrayRef, pins.workers[t.w]));
-        targets.push(t.sel);
-      });
-    } else {
-      if (xs === undefined) throw new GramfleetError('JOB_FAILED', 'a round without block pairs needs its rows');
-      ranges.forEach((_, j) => {
-        tasks.push(blockTask(`${prefix}s${pad(j)}`, xs, zRefs[j] as ArrayRef, refs[j] as ArrayRef, pins.blocks[j]));
-        targets.push(undefined);
-      });
-    }
-    if (withPhi && xs !== undefined) phiParts.forEach((ph, j) => tasks.push(blockTask(`${prefix}phi${pad(j)}`, xs, ph.xs, ph.e, pins.workers[j % pins.workers.length])));
+    ]) as [XSource, ...ArrayRef[]];
+    const pins = await pinner.pins(ranges.length);
+    const tasks = ranges.map((_, j) => blockTask(`${prefix}s${String(j).padStart(4, '0')}`, xs, zRefs[j] as ArrayRef, refs[j] as ArrayRef, pins[j]));
+    const withPhi = prefix.startsWith('e') && phiParts.length > 0;
+    if (withPhi) phiParts.forEach((ph, j) => tasks.push(blockTask(`${prefix}phi${String(j).padStart(4, '0')}`, xs, ph.xs, ph.e, pins[j % pins.length])));
     const results = await prof.time(`${phase}.round`, () => dispatcher.run(tasks));
     prof.tasks(phase, results);
     const parts = await Promise.all(results.map((r) => output(r, 0, phase)));
     const sum = new Float64Array(rows * c);
-    // Fixed order: block 0, 1, …, so the sum depends on the block count only, never on the workers.
-    targets.forEach((sel, t) => {
-      const part = parts[t] as Float64Array;
-      if (sel === undefined) {
-        for (let i = 0; i < sum.length; i++) sum[i] = (sum[i] as number) + (part[i] as number);
-        return;
-      }
-      for (let k = 0; k < sel.length; k++) {
-        const o = (sel[k] as number) * c;
-        for (let q = 0; q < c; q++) sum[o + q] = (sum[o + q] as number) + (part[k * c + q] as number);
-      }
-    });
-    return { sum, extra: parts.slice(targets.length), refs: [...(xs === undefined || xs === xTestSource ? [] : [xs.ref]), ...selRefs, ...refs] };
+    // Fixed order: shard 0, 1, …, so the sum depends on the shard count only, never on the workers.
+    for (let j = 0; j < ranges.length; j++) {
+      const part = parts[j] as Float64Array;
+      for (let i = 0; i < sum.length; i++) sum[i] = (sum[i] as number) + (part[i] as number);
+    }
+    return { sum, extra: parts.slice(ranges.length), refs: [...(xs === xTestSource ? [] : [xs.ref]), ...refs] };
   };
   const compute: EigenProCompute = {
     async subsampleKernel(rows) {
@@ -235,9 +172,7 @@ async function train(deps: ActivityDeps, input: EigenProJobInput): Promise<Eigen
       if (lastBatchEnd !== undefined) prof.add('train.coordinator', tb - lastBatchEnd);
       beat = { phase: 'train', epoch: tag.epoch, batch: tag.batch };
       ctx.heartbeat(beat);
-      const { sum, extra, refs } = pairs !== undefined
-        ? await shardSum(undefined, a, tagId(tag), rows.length, 'train', rows)
-        : await shardSum(putRows(rows, 'train'), a, tagId(tag), rows.length, 'train');
+      const { sum, extra, refs } = await shardSum(putRows(rows, 'train'), a, tagId(tag), rows.length, 'train');
       // Parts summed in part order (fixed by the shard count, never by the workers).
       const phi = new Float64Array(rows.length * q1);
       for (const part of extra) {
