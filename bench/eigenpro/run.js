@@ -4,12 +4,13 @@
  * bench/eigenpro/setup.sh), Laplacian σ = 10, the same rows, cores and run for every system:
  *
  *   node bench/eigenpro/run.js     (env: N_TRAIN=60000 N_TEST=10000 EPOCHS=3 SIGMA=10
- *                                   TARGET=0.895 WORKERS=1,2 SKIP_REF=1 REF_TIMEOUT_S=7200
+ *                                   TARGET=0.895 WORKERS=1,2,1x2 SKIP_REF=1 REF_TIMEOUT_S=7200
  *                                   TRAIN_EVAL_ROWS=0 ACCUMULATE=f32 REFS=numpy,sklearn
  *                                   CACHE_MB=<kernel-row cache of the machine, split over
  *                                   the workers; 17800 keeps every 60k row on a 24 GB host>)
  *
- *   gramfleet (W workers): a LocalCluster with W WASM workers x 1 thread in a temp dir;
+ *   gramfleet (W workers, or WxT: W workers of T kernel threads each): a LocalCluster with W
+ *     WASM workers × T threads (1 unless given) in a temp dir;
  *     fleet.submit({ kind: 'eigenpro', train: <IDX path>, … }) with shards = W, f32 features and
  *     f32 kernel products (ACCUMULATE=f32, the default here: numpy's blocks are f32 sgemm too;
  *     ACCUMULATE=f64 measures the f64-accumulated path);
@@ -49,7 +50,11 @@ const BENCH = EP3 ? 'eigenpro3' : 'eigenpro';
 const EPOCHS = Number(process.env.EPOCHS ?? (EP3 ? 5 : 3));
 const SIGMA = Number(process.env.SIGMA ?? 10);
 const TARGET = Number(process.env.TARGET ?? (EP3 ? 0.88 : 0.895));
-const WORKERS = (process.env.WORKERS ?? '1,2').split(',').map(Number);
+// Configurations: W (W workers × 1 thread) or WxT (W workers × T kernel threads each).
+const CONFIGS = (process.env.WORKERS ?? '1,2').split(',').map((s) => {
+  const [w, t] = s.split('x').map(Number);
+  return { workers: w, threads: t ?? 1, name: t === undefined ? `${w}w` : `${w}w${t}t` };
+});
 const REF_TIMEOUT_S = Number(process.env.REF_TIMEOUT_S ?? 7200);
 // Training rows scored after each epoch. The references score the test set only, so the
 // default 0 gives gramfleet the same per-epoch work (2000 is the product's default).
@@ -65,14 +70,14 @@ function head(rows, k) {
   return { rows: Math.min(k, rows.rows), cols: rows.cols, data: rows.data.subarray(0, Math.min(k, rows.rows) * rows.cols) };
 }
 
-async function gramfleet(workers, data) {
+async function gramfleet({ workers, threads, name }, data) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gf-bench-eigenpro-'));
   // The training activity appends its per-epoch time breakdown here (orchestrator/src/eigenpro/profile.ts).
   const profileFile = path.join(dir, 'profile.jsonl');
   process.env.GRAMFLEET_EIGENPRO_PROFILE = profileFile;
   // The workers inherit this process's environment.
   if (CACHE_MB !== undefined) process.env.GRAMFLEET_KERNEL_CACHE_MB = String(Math.floor(CACHE_MB / workers));
-  const cluster = await LocalCluster.start({ dataDir: dir, workers, logLevel: 'warn' });
+  const cluster = await LocalCluster.start({ dataDir: dir, workers, threadsPerWorker: threads, logLevel: 'warn' });
   const fleet = await connect({ dataDir: dir, startLocal: false });
   try {
     const t0 = Date.now();
@@ -83,7 +88,7 @@ async function gramfleet(workers, data) {
     const epochAt = [];
     const r = await h.watch((e) => {
       if (e.kind === 'setup') { setup = e.setup; setupAt = (Date.now() - t0) / 1000; }
-      if (e.kind === 'epoch') { epochAt[e.epoch - 1] = (Date.now() - t0) / 1000; process.stderr.write(`gramfleet x${workers}: ${JSON.stringify(e)}\n`); }
+      if (e.kind === 'epoch') { epochAt[e.epoch - 1] = (Date.now() - t0) / 1000; process.stderr.write(`gramfleet ${name}: ${JSON.stringify(e)}\n`); }
     });
     const wall = (Date.now() - t0) / 1000;
     // Epoch i's time: from the previous epoch's event (the setup event for the first) to its
@@ -93,7 +98,7 @@ async function gramfleet(workers, data) {
     const hit = r.history.findIndex((e) => (e.testAccuracy ?? 0) >= TARGET);
     const mean = (v) => v.reduce((a, b) => a + b, 0) / v.length;
     const profile = fs.existsSync(profileFile) ? fs.readFileSync(profileFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l)) : [];
-    for (const pr of profile) process.stdout.write(JSON.stringify({ bench: BENCH, system: `gramfleet-${workers}w`, profile: pr }) + '\n');
+    for (const pr of profile) process.stdout.write(JSON.stringify({ bench: BENCH, system: `gramfleet-${name}`, profile: pr }) + '\n');
     return {
       ...(EP3 ? { projection: r.projection } : {}),
       epochS: mean(ep), epochTrainS: mean(tr), firstEpochTrainS: tr[0], laterEpochTrainS: tr.length > 1 ? mean(tr.slice(1)) : null,
@@ -117,9 +122,10 @@ async function main() {
   const [xtr, ytr, xte, yte] = await Promise.all(['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz', 't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'].map((f) => loadRows(path.join(DIR, f))));
   const data = { train: head(xtr, N_TRAIN), trainLabels: head(ytr, N_TRAIN), test: head(xte, N_TEST), testLabels: head(yte, N_TEST) };
   const ours = {};
-  for (const w of WORKERS) {
-    ours[w] = await gramfleet(w, data);
-    process.stdout.write(JSON.stringify({ bench: BENCH, system: `gramfleet-${w}w`, ...ours[w], setup: { q: ours[w].setup.q, batch: ours[w].setup.batch } }) + '\n');
+  for (const cfg of CONFIGS) {
+    const o = await gramfleet(cfg, data);
+    ours[cfg.name] = o;
+    process.stdout.write(JSON.stringify({ bench: BENCH, system: `gramfleet-${cfg.name}`, ...o, setup: { q: o.setup.q, batch: o.setup.batch } }) + '\n');
   }
   const refs = {};
   if (process.env.SKIP_REF === undefined) {
@@ -130,7 +136,7 @@ async function main() {
     if (!EP3 && REFS.has('sklearn')) refs.sklearn = why !== null ? { error: why } : runPython(path.join(__dirname, 'sklearn_extra_ref.py'), args, REF_TIMEOUT_S * 1000);
     for (const [k, v] of Object.entries(refs)) process.stdout.write(JSON.stringify({ bench: BENCH, system: k, ...(typeof v === 'string' ? { error: v } : v) }) + '\n');
   }
-  for (const w of WORKERS) {
+  for (const { name: w } of CONFIGS) {
     const o = ours[w];
     for (const [k, v] of Object.entries(refs)) {
       const ok = typeof v === 'object' && v.error === undefined;
@@ -138,14 +144,14 @@ async function main() {
       // numpy: epoch_mean_s excludes scoring; (elapsed − setup) / E includes it. scikit-learn-extra: fit / E.
       const refEpoch = ok ? (v.elapsed_s !== undefined ? (v.elapsed_s - v.setup_s) / EPOCHS : v.epoch_s) : NaN;
       const refTrain = ok ? (v.epoch_mean_s ?? v.epoch_s) : NaN;
-      emit(BENCH, `time per epoch (mean of ${EPOCHS}, scoring included), gramfleet ${w}w vs ${k}`, o.epochS, refEpoch, 's', { note });
-      emit(BENCH, `time per epoch without scoring (mean of ${EPOCHS}), gramfleet ${w}w vs ${k}`, o.epochTrainS, refTrain, 's', { note });
+      emit(BENCH, `time per epoch (mean of ${EPOCHS}, scoring included), gramfleet ${w} vs ${k}`, o.epochS, refEpoch, 's', { note });
+      emit(BENCH, `time per epoch without scoring (mean of ${EPOCHS}), gramfleet ${w} vs ${k}`, o.epochTrainS, refTrain, 's', { note });
       if (ok && Array.isArray(v.epochs_s)) {
-        emit(BENCH, `first epoch without scoring, gramfleet ${w}w vs ${k}`, o.firstEpochTrainS, v.epochs_s[0], 's');
-        if (o.laterEpochTrainS !== null && v.epochs_s.length > 1) emit(BENCH, `later epochs without scoring (mean), gramfleet ${w}w vs ${k}`, o.laterEpochTrainS, mean(v.epochs_s.slice(1)), 's');
+        emit(BENCH, `first epoch without scoring, gramfleet ${w} vs ${k}`, o.firstEpochTrainS, v.epochs_s[0], 's');
+        if (o.laterEpochTrainS !== null && v.epochs_s.length > 1) emit(BENCH, `later epochs without scoring (mean), gramfleet ${w} vs ${k}`, o.laterEpochTrainS, mean(v.epochs_s.slice(1)), 's');
       }
-      emit(BENCH, `setup, gramfleet ${w}w vs ${k}`, o.setupS, ok ? v.setup_s : NaN, 's', { note });
-      emit(BENCH, `time to ${TARGET} test acc, gramfleet ${w}w vs ${k}`, o.toTarget ?? NaN, ok && v.time_to_target_s !== null ? v.time_to_target_s : NaN, 's', { note: o.toTarget === null || !ok || v.time_to_target_s === null ? `target not reached by ${o.toTarget === null ? 'gramfleet' : k} in ${EPOCHS} epochs (final acc ours ${o.acc}, ${k} ${ok ? v.final_test_acc : 'n/a'})` : undefined });
+      emit(BENCH, `setup, gramfleet ${w} vs ${k}`, o.setupS, ok ? v.setup_s : NaN, 's', { note });
+      emit(BENCH, `time to ${TARGET} test acc, gramfleet ${w} vs ${k}`, o.toTarget ?? NaN, ok && v.time_to_target_s !== null ? v.time_to_target_s : NaN, 's', { note: o.toTarget === null || !ok || v.time_to_target_s === null ? `target not reached by ${o.toTarget === null ? 'gramfleet' : k} in ${EPOCHS} epochs (final acc ours ${o.acc}, ${k} ${ok ? v.final_test_acc : 'n/a'})` : undefined });
     }
   }
 }

@@ -49,6 +49,8 @@ export type { EigenProJobHandle, EigenProJobSpec } from './eigenpro/submit';
 export { decodeCsv, decodeIdx, loadRows } from './eigenpro/data-files';
 export type { LoadedRows } from './eigenpro/data-files';
 export { createTransientObjects } from './eigenpro/transient';
+export { centerLayout } from './eigenpro/rows';
+export type { CenterLayout } from './eigenpro/rows';
 export type { TransientObjects } from './eigenpro/transient';
 export { choleskyWasmSolver } from './eigenpro/ep3-activity';
 export { DATAGEN_MAX_COUNT, datagenHandle, prepareDatagen, submitDatagen, writeDataset } from './datagen';

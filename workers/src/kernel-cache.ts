@@ -22,10 +22,11 @@
  * new row x_i is itself one of Z's points, it needs K(x_i, x_l) for Z's points x_l, and wherever
  * x_l's own row is cached that entry is already there as K(x_l, x_i): such entries are copied,
  * only the rest are computed (`mirroredRows`). The f32 kernel block is bitwise symmetric, so the
- * bits do not change. On one worker (one block holding every center) this halves the kernel
- * entries of the first epoch; with several blocks a window mixes rows of Z's block with others,
- * and mirroring only part of it cost more than it saved (measured), so such windows compute
- * whole rows.
+ * bits do not change. EigenPro 2 keeps its centers in the first epoch's visiting order, dealt
+ * round robin over the shards (orchestrator/src/eigenpro/rows.ts), so a batch's own points are
+ * a contiguous run of Z and the points seen before are the run before it: the mirror entries are
+ * read as contiguous stretches and the columns still to compute are a view of Z. One shard: half
+ * of the first epoch's entries are read; P shards: 1/(2P).
  */
 import * as os from 'node:os';
 import {
@@ -75,6 +76,23 @@ interface Table {
   bytes: number;
   usedAt: number;
 }
+
+/** Kernel rows computed in parts: rows [t·per, (t + 1)·per) are part t (row-major, m wide). */
+interface RowBlocks {
+  readonly parts: readonly Float32Array[];
+  readonly per: number;
+  readonly m: number;
+  readonly bytes: number;
+}
+
+/** Row r of a {@link RowBlocks}, as a view. */
+function rowOf(b: RowBlocks, r: number): Float32Array {
+  const t = Math.floor(r / b.per), q = r - t * b.per;
+  return (b.parts[t] as Float32Array).subarray(q * b.m, (q + 1) * b.m);
+}
+
+/** Missing rows are split over the kernel threads only in parts of at least this many rows. */
+const MIN_ROWS_PER_THREAD = 64;
 
 /** Rows of K·A per call of the product kernel (bounds the copy into the arena to ~64 MB). */
 const PRODUCT_BYTES = 64 * 2 ** 20;
@@ -182,9 +200,17 @@ export function withKernelRowCache(pool: KernelPool, o: KernelRowCacheOptions): 
   }
 
   /** K(X[rows], Z) as f32 rows (rows × m) from the f32 `kernel-block` on a kernel thread. */
-  async function kernelRows(attrs: KernelBlockAttrs, xb: NdArray, rows: readonly number[], z: NdArray): Promise<Float32Array> {
-    const run = await pool.run(KERNEL_BLOCK_OP_ID, { kernel: attrs.kernel, bandwidth: attrs.bandwidth, accumulate: 'f32' }, [gatherRows(xb, rows), z]);
-    return (run.outputs[0] as NdArray).data as Float32Array;
+  async function kernelRows(attrs: KernelBlockAttrs, xb: NdArray, rows: readonly number[], z: NdArray): Promise<RowBlocks> {
+    // Split over the pool's kernel threads (a worker started with GRAMFLEET_THREADS=T), each
+    // part a kernel-block call of its own; entries do not depend on the split.
+    const k = Math.max(1, Math.min(pool.threads, Math.floor(rows.length / MIN_ROWS_PER_THREAD)));
+    const per = Math.ceil(rows.length / k);
+    const m = z.shape[0] as number;
+    const parts = await Promise.all(Array.from({ length: k }, async (_, t) => {
+      const run = await pool.run(KERNEL_BLOCK_OP_ID, { kernel: attrs.kernel, bandwidth: attrs.bandwidth, accumulate: 'f32' }, [gatherRows(xb, rows.slice(t * per, (t + 1) * per)), z]);
+      return (run.outputs[0] as NdArray).data as Float32Array;
+    }));
+    return { parts, per, m, bytes: rows.length * m * 4 };
   }
 
   /**
@@ -194,7 +220,7 @@ export function withKernelRowCache(pool: KernelPool, o: KernelRowCacheOptions): 
    * products summed in the same order, the same norms and epilogue) — and only the other columns
    * are computed, so a row costs what its unknown columns cost.
    */
-  async function mirroredRows(attrs: KernelBlockAttrs, xb: NdArray, rows: readonly number[], z: NdArray, table: Table, mirror: number, known: readonly number[], idOf: (i: number) => number): Promise<Float32Array> {
+  async function mirroredRows(attrs: KernelBlockAttrs, xb: NdArray, rows: readonly number[], z: NdArray, table: Table, mirror: number, known: readonly number[], idOf: (i: number) => number): Promise<RowBlocks> {
     const m = z.shape[0] as number, n = rows.length;
     const isKnown = new Uint8Array(m);
     for (const l of known) isKnown[l] = 1;
@@ -203,11 +229,17 @@ export function withKernelRowCache(pool: KernelPool, o: KernelRowCacheOptions): 
     const srcs = known.map((l) => table.rows.get(mirror + l) as Float32Array);
     const out = new Float32Array(n * m);
     if (unknown.length > 0) {
-      const part = await kernelRows(attrs, xb, rows, gatherRows(z, unknown));
+      // EigenPro 2 keeps Z in the first epoch's visiting order (orchestrator/src/eigenpro/rows.ts),
+      // so there the unknown columns are one run of Z's rows: one slice. (Not a view: a kernel
+      // thread receives its inputs by structured clone, which copies a view's whole buffer.)
+      const u0 = unknown[0] as number, run = unknown[unknown.length - 1] === u0 + unknown.length - 1;
+      const d = z.shape[1] as number;
+      const zu = run ? { dtype: z.dtype, shape: [unknown.length, d], data: (z.data as Float32Array).slice(u0 * d, (u0 + unknown.length) * d) } as NdArray : gatherRows(z, unknown);
+      const part = await kernelRows(attrs, xb, rows, zu);
       const u = unknown.length;
       for (let r = 0; r < n; r++) {
-        const o = r * m, p = r * u;
-        for (let k = 0; k < u; k++) out[o + (unknown[k] as number)] = part[p + k] as number;
+        const o = r * m, row = rowOf(part, r);
+        for (let k = 0; k < u; k++) out[o + (unknown[k] as number)] = row[k] as number;
       }
     }
     // Column l of the new rows is row l's entries at the new rows' own columns. Per tile of 32
@@ -232,7 +264,7 @@ export function withKernelRowCache(pool: KernelPool, o: KernelRowCacheOptions): 
       }
     }
     mirroredEntries += n * known.length;
-    return out;
+    return { parts: [out], per: n, m, bytes: out.byteLength };
   }
 
   async function cached(op: string, attrs: KernelBlockAttrs, inputs: NdArray[], keys: readonly string[]): Promise<KernelRun> {
@@ -268,25 +300,28 @@ export function withKernelRowCache(pool: KernelPool, o: KernelRowCacheOptions): 
       for (let i = w0; i < w1; i++) if (!table.rows.has(idOf(i))) miss.push(i);
       missed += miss.length;
       const fresh = new Map<number, Float32Array>();
-      // When every missing row is one of Z's own points and enough of Z's points have their rows
-      // cached, the window reads those entries from them (mirroredRows); otherwise it computes
-      // whole rows. (Mirroring only part of a window split it into two smaller kernel calls, and
-      // with one block of two that cost more than the entries it saved: measured.)
+      // Missing rows that are Z's own points, when enough of Z's points have their rows cached,
+      // read those entries from them (mirroredRows); the others are computed whole.
       const inZ = (i: number): boolean => mirror !== undefined && idOf(i) >= mirror && idOf(i) < mirror + m;
-      const known = miss.length > 0 && miss.every(inZ) ? knownColumns(table, mirror as number, m) : [];
-      if (miss.length > 0) {
-        const block = known.length > 0 && known.length * 16 >= m
-          ? await mirroredRows(attrs, xb, miss, z, table, mirror as number, known, idOf)
-          : await kernelRows(attrs, xb, miss, z);
-        const keep = room(table, block.byteLength);
-        miss.forEach((i, r) => {
-          const row = block.subarray(r * m, (r + 1) * m);
+      const own = miss.filter(inZ);
+      const known = own.length > 0 ? knownColumns(table, mirror as number, m) : [];
+      const mirrored = known.length > 0 && known.length * 16 >= m ? own : [];
+      const whole = mirrored.length === 0 ? miss : miss.filter((i) => !inZ(i));
+      for (const [set, compute] of [
+        [whole, () => kernelRows(attrs, xb, whole, z)],
+        [mirrored, () => mirroredRows(attrs, xb, mirrored, z, table, mirror as number, known, idOf)],
+      ] as const) {
+        if (set.length === 0) continue;
+        const block = await compute();
+        const keep = room(table, block.bytes);
+        set.forEach((i, r) => {
+          const row = rowOf(block, r);
           fresh.set(i, row);
           if (keep) table.rows.set(idOf(i), row);
         });
         if (keep) {
-          table.bytes += block.byteLength;
-          bytes += block.byteLength;
+          table.bytes += block.bytes;
+          bytes += block.bytes;
         }
       }
       product(out, w0, w1, m, c, (i) => fresh.get(i) ?? (table.rows.get(idOf(i)) as Float32Array), a.data as Float64Array);

@@ -18,7 +18,7 @@ import type { ActivityDeps } from '../activities';
 import { toFailure } from '../activities';
 import { saveCheckpoint } from './checkpoint';
 import { createDispatcher, createPinner, type Dispatcher, type RoundTask } from './dispatch';
-import { rangeRows, rowsOf, tagId } from './rows';
+import { centerLayout, rowsOf, tagId } from './rows';
 import { createTransientObjects } from './transient';
 import { beating, loadTrainingData, progressPublisher, resumeCheckpoint } from './job-data';
 import { trainEigenPro3Cluster } from './ep3-activity';
@@ -71,10 +71,17 @@ async function train(deps: ActivityDeps, input: EigenProJobInput): Promise<Eigen
   // heartbeat timeout: beat while it runs.
   const loading = <T>(f: () => Promise<T>): Promise<T> => beating(ctx, { phase: 'load' }, f);
   const { x, targets, xTestRef } = await loadTrainingData(ctx, store, input, pin);
-  // Center shards, uploaded once (content-addressed: a retried attempt re-puts nothing).
-  const ranges = shardRanges(p, params.shards);
+  // Center shards in epoch 1's visiting order (rows.ts: centerLayout), uploaded once
+  // (content-addressed: a retried attempt re-puts nothing). Tasks name rows by position.
+  const { perm, pos, ranges } = centerLayout(p, params.seed, params.shards);
   const zRefs: ArrayRef[] = [];
-  for (const r of ranges) zRefs.push(pin(await prof.time('setup.zPut', () => loading(() => store.put(rangeRows(x, d, r.start, r.end, fdt))))));
+  for (const r of ranges) zRefs.push(pin(await prof.time('setup.zPut', () => loading(() => store.put(rowsOf(x, d, perm.subarray(r.start, r.end), fdt))))));
+  /** Rows [start, end) of the shard order of the coefficients (c columns). */
+  const slice = (a: Float64Array, r: { start: number; end: number }): Float64Array => {
+    const out = new Float64Array((r.end - r.start) * c);
+    for (let q = r.start; q < r.end; q++) out.set(a.subarray((perm[q] as number) * c, ((perm[q] as number) + 1) * c), (q - r.start) * c);
+    return out;
+  };
   prof.add('setup.load', Date.now() - t0);
   let beat: Record<string, unknown> = { phase: 'setup' };
   // Shard j's tasks (its centers, its preconditioner part, its test rows) go to the same worker
@@ -109,7 +116,7 @@ async function train(deps: ActivityDeps, input: EigenProJobInput): Promise<Eigen
     ? { shardId, op: KERNEL_ROWS_MATMUL_OP_ID, attrs: mattrs, inputs: [src.ref, z, a, ...zRefs], pin }
     : { shardId, op: 'kernel-block-matmul', attrs: mattrs, inputs: [src.ref, z, a], pin });
   const putRows = (rows: ArrayLike<number>, phase: string): Promise<XSource> => (residentRows
-    ? prof.time(`${phase}.rowsPut`, async () => ({ kind: 'rows', ref: await store.put({ dtype: 'i32', shape: [rows.length], data: Int32Array.from(rows) }) }))
+    ? prof.time(`${phase}.rowsPut`, async () => ({ kind: 'rows', ref: await store.put({ dtype: 'i32', shape: [rows.length], data: Int32Array.from(rows, (i) => pos[i] as number) }) }))
     : prof.time(`${phase}.xPut`, async () => ({ kind: 'x', ref: await store.put(rowsOf(x, d, rows, fdt)) })));
   const xTestSource: XSource | undefined = xTestRef !== undefined ? { kind: 'x', ref: xTestRef } : undefined;
   /** Σ_j K(X_src, Z_j)·a_j in shard order, the preconditioner parts (batches), and the per-round objects to delete later. */
@@ -117,7 +124,7 @@ async function train(deps: ActivityDeps, input: EigenProJobInput): Promise<Eigen
     // The rows (or batch) and every coefficient slice are put at once.
     const [xs, ...refs] = await Promise.all([
       src,
-      ...ranges.map((r) => prof.time(`${phase}.aPut`, () => store.put({ dtype: 'f64', shape: [r.end - r.start, c], data: a.slice(r.start * c, r.end * c) }))),
+      ...ranges.map((r) => prof.time(`${phase}.aPut`, () => store.put({ dtype: 'f64', shape: [r.end - r.start, c], data: slice(a, r) }))),
     ]) as [XSource, ...ArrayRef[]];
     const pins = await pinner.pins(ranges.length);
     const tasks = ranges.map((_, j) => blockTask(`${prefix}s${String(j).padStart(4, '0')}`, xs, zRefs[j] as ArrayRef, refs[j] as ArrayRef, pins[j]));

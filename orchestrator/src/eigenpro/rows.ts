@@ -2,7 +2,7 @@
  * Row helpers shared by the EigenPro 2 and EigenPro 3/4 training activities: copying training
  * rows into arrays for the workers, batch tags for shard ids, one-hot targets.
  */
-import type { BatchTag, NdArray } from '@gramfleet/core';
+import { epochOrder, type BatchTag, type NdArray } from '@gramfleet/core';
 
 /** The given rows of the row-major n × d matrix `x`, as an array of `dtype`. */
 export function rowsOf(x: Float64Array, d: number, rows: ArrayLike<number>, dtype: 'f64' | 'f32'): NdArray {
@@ -31,4 +31,38 @@ export function oneHotOf(labels: Int32Array, c: number): Float64Array {
   const out = new Float64Array(labels.length * c);
   for (let i = 0; i < labels.length; i++) out[i * c + (labels[i] as number)] = 1;
   return out;
+}
+
+/**
+ * Where EigenPro 2 keeps its centers (the training rows) among the shards: in the order the
+ * first epoch visits them, dealt round robin — shard j holds epoch 1's rows j, j + P, j + 2P, …
+ * (P shards). Every batch of epoch 1 is then one contiguous run of positions in each shard, and
+ * the rows of the earlier batches are the positions before it, so a worker's kernel-row cache
+ * finds a batch row's mirror entries K(x_l, x_i) in contiguous stretches of the rows it already
+ * holds (workers/src/kernel-cache.ts). `perm[q]` is the row at position q, `pos[i]` the position
+ * of row i; shard j is positions [ranges[j].start, ranges[j].end).
+ */
+export interface CenterLayout {
+  readonly perm: Int32Array;
+  readonly pos: Int32Array;
+  readonly ranges: readonly { readonly start: number; readonly end: number }[];
+}
+
+/** The {@link CenterLayout} of n rows over `shards` shards for the job's seed. */
+export function centerLayout(n: number, seed: number, shards: number): CenterLayout {
+  const order = epochOrder(n, seed, 0);
+  const ranges: { start: number; end: number }[] = [];
+  let start = 0;
+  for (let j = 0; j < shards; j++) {
+    const size = Math.max(0, Math.ceil((n - j) / shards));
+    ranges.push({ start, end: start + size });
+    start += size;
+  }
+  const perm = new Int32Array(n), pos = new Int32Array(n);
+  for (let k = 0; k < n; k++) {
+    const q = (ranges[k % shards] as { start: number }).start + Math.floor(k / shards);
+    perm[q] = order[k] as number;
+    pos[order[k] as number] = q;
+  }
+  return { perm, pos, ranges };
 }
