@@ -25,8 +25,8 @@
  * bits do not change. EigenPro 2 keeps its centers in the first epoch's visiting order, dealt
  * round robin over the shards (orchestrator/src/eigenpro/rows.ts), so a batch's own points are
  * a contiguous run of Z and the points seen before are the run before it: the mirror entries are
- * read as contiguous stretches and the columns still to compute are a view of Z. One shard: half
- * of the first epoch's entries are read; P shards: 1/(2P).
+ * read as contiguous stretches and the columns still to compute are one slice of Z. One shard:
+ * half of the first epoch's entries are read; P shards: 1/(2P).
  */
 import * as os from 'node:os';
 import {
@@ -291,8 +291,9 @@ export function withKernelRowCache(pool: KernelPool, o: KernelRowCacheOptions): 
     let missed = 0;
     const mirroredBefore = mirroredEntries;
     // Windows of at most MISS_BLOCK_BYTES of kernel rows: a window's missing rows are computed
-    // in one kernel-block call, kept while there is room, and multiplied before the next window,
-    // so an uncached task holds one window of rows, never its whole block.
+    // (kernel-block calls: own points mirrored, the others whole, each split over the kernel
+    // threads), kept while there is room, and multiplied before the next window, so an uncached
+    // task holds one window of rows, never its whole block.
     const per = Math.max(1, Math.floor((o.missBlockBytes ?? MISS_BLOCK_BYTES) / Math.max(1, m * 4)));
     for (let w0 = 0; w0 < n; w0 += per) {
       const w1 = Math.min(n, w0 + per);
