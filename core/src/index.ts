@@ -57,7 +57,7 @@ export { eigSmallCore } from './ops/eig-small-core';
 export type { EigSmallCoreResult } from './ops/eig-small-core';
 // end kernel library: factorisations
 // kernel library: dense and sparse kernels
-export { checkCsr, requireFinite, stridedView } from './ops/dense-common';
+export { checkCsr, markFinite, requireFinite, stridedView } from './ops/dense-common';
 export type { StridedView } from './ops/dense-common';
 export { GEMM_OP_ID, gemmOp, gemmOutput, gemmProblem, gemmReferenceInto } from './ops/gemm';
 export type { GemmAttrs, GemmProblem } from './ops/gemm';

@@ -30,7 +30,7 @@
  */
 import * as os from 'node:os';
 import {
-  KERNEL_BLOCK_MATMUL_OP_ID, KERNEL_BLOCK_OP_ID, KERNEL_ROWS_MATMUL_OP_ID, OPS, kernelRowsMatmulInputs,
+  KERNEL_BLOCK_MATMUL_OP_ID, KERNEL_BLOCK_OP_ID, KERNEL_ROWS_MATMUL_OP_ID, OPS, kernelRowsMatmulInputs, markFinite, requireFinite,
   type KernelBlockAttrs, type Logger, type NdArray,
 } from '@gramfleet/core';
 import { WasmArena } from './backends/wasm/arena';
@@ -62,6 +62,8 @@ export interface KernelRowCacheStats {
   readonly evictedTables: number;
   /** Kernel entries of new rows read from the cached rows of their mirror (symmetric) entries instead of computed. */
   readonly mirroredEntries: number;
+  /** Missed rows a task found already computed by a prefetch (counted in `misses` too). */
+  readonly prefetchedRows: number;
 }
 
 /** A pool with a kernel-row cache in front. */
@@ -75,6 +77,10 @@ interface Table {
   readonly rows: Map<number, Float32Array>;
   bytes: number;
   usedAt: number;
+  /** Rows computed ahead of the task that will ask for them: row id → its mirrored entries. */
+  readonly prefetched: Map<number, number>;
+  /** The running prefetch, awaited by the table's next task. */
+  prefetch: Promise<void> | undefined;
 }
 
 /** Kernel rows computed in parts: rows [t·per, (t + 1)·per) are part t (row-major, m wide). */
@@ -83,6 +89,8 @@ interface RowBlocks {
   readonly per: number;
   readonly m: number;
   readonly bytes: number;
+  /** Entries of each row read from mirror rows rather than computed. */
+  readonly mirroredPerRow: number;
 }
 
 /** Row r of a {@link RowBlocks}, as a view. */
@@ -90,6 +98,12 @@ function rowOf(b: RowBlocks, r: number): Float32Array {
   const t = Math.floor(r / b.per), q = r - t * b.per;
   return (b.parts[t] as Float32Array).subarray(q * b.m, (q + 1) * b.m);
 }
+
+/** Centre sets kept in shared memory for the kernel threads. */
+const SHARED_Z = 4;
+
+/** Side of the tiles in which mirror entries are transposed into new rows. */
+const MIRROR_TILE = 32;
 
 /** Missing rows are split over the kernel threads only in parts of at least this many rows. */
 const MIN_ROWS_PER_THREAD = 64;
@@ -154,7 +168,7 @@ function gatherRows(a: NdArray, rows: readonly number[]): NdArray {
 /** Wraps `pool` (which must run `kernel-block` and, unwrapped, the matmul ops) with the cache. */
 export function withKernelRowCache(pool: KernelPool, o: KernelRowCacheOptions): KernelRowCache {
   const tables = new Map<string, Table>();
-  let bytes = 0, hits = 0, misses = 0, evictedTables = 0, mirroredEntries = 0;
+  let bytes = 0, hits = 0, misses = 0, evictedTables = 0, mirroredEntries = 0, prefetchedRows = 0;
   let arena: WasmArena | undefined;
   const minFree = o.minFreeBytes ?? 2 ** 30;
   const idleMs = o.evictIdleMs ?? 120_000;
@@ -165,6 +179,28 @@ export function withKernelRowCache(pool: KernelPool, o: KernelRowCacheOptions): 
     arena.reset();
     return arena;
   };
+
+  /**
+   * Z in shared memory, by digest (the last {@link SHARED_Z} of them): a kernel thread receives a
+   * SharedArrayBuffer's views without a copy, where a structured clone of a plain Z (up to
+   * hundreds of MB) cost a copy on each side of every kernel-block call.
+   */
+  const sharedZ = new Map<string, NdArray>();
+  function sharedCopy(z: NdArray, digest: string): NdArray {
+    const hit = sharedZ.get(digest);
+    if (hit !== undefined && hit.data.length === z.data.length) {
+      sharedZ.delete(digest);
+      sharedZ.set(digest, hit);
+      return hit;
+    }
+    const data = new Float32Array(new SharedArrayBuffer(z.data.byteLength));
+    data.set(z.data as Float32Array);
+    const copy = { dtype: z.dtype, shape: [...z.shape], data } as NdArray;
+    markFinite(copy);
+    sharedZ.set(digest, copy);
+    for (const k of sharedZ.keys()) if (sharedZ.size > SHARED_Z) sharedZ.delete(k);
+    return copy;
+  }
 
   /** Makes room for `need` bytes in `keep`, evicting idle tables least recently used first. */
   function room(keep: Table, need: number): boolean {
@@ -207,10 +243,11 @@ export function withKernelRowCache(pool: KernelPool, o: KernelRowCacheOptions): 
     const per = Math.ceil(rows.length / k);
     const m = z.shape[0] as number;
     const parts = await Promise.all(Array.from({ length: k }, async (_, t) => {
-      const run = await pool.run(KERNEL_BLOCK_OP_ID, { kernel: attrs.kernel, bandwidth: attrs.bandwidth, accumulate: 'f32' }, [gatherRows(xb, rows.slice(t * per, (t + 1) * per)), z]);
+      // Rows of xb and rows of Z: checked by the task's own checks (cached).
+      const run = await pool.run(KERNEL_BLOCK_OP_ID, { kernel: attrs.kernel, bandwidth: attrs.bandwidth, accumulate: 'f32' }, [gatherRows(xb, rows.slice(t * per, (t + 1) * per)), z], undefined, { checked: true });
       return (run.outputs[0] as NdArray).data as Float32Array;
     }));
-    return { parts, per, m, bytes: rows.length * m * 4 };
+    return { parts, per, m, bytes: rows.length * m * 4, mirroredPerRow: 0 };
   }
 
   /**
@@ -230,41 +267,136 @@ export function withKernelRowCache(pool: KernelPool, o: KernelRowCacheOptions): 
     const out = new Float32Array(n * m);
     if (unknown.length > 0) {
       // EigenPro 2 keeps Z in the first epoch's visiting order (orchestrator/src/eigenpro/rows.ts),
-      // so there the unknown columns are one run of Z's rows: one slice. (Not a view: a kernel
-      // thread receives its inputs by structured clone, which copies a view's whole buffer.)
+      // so there the unknown columns are one run of Z's rows: a view of Z's shared copy, which a
+      // kernel thread receives without a copy.
       const u0 = unknown[0] as number, run = unknown[unknown.length - 1] === u0 + unknown.length - 1;
       const d = z.shape[1] as number;
-      const zu = run ? { dtype: z.dtype, shape: [unknown.length, d], data: (z.data as Float32Array).slice(u0 * d, (u0 + unknown.length) * d) } as NdArray : gatherRows(z, unknown);
+      const zu = run ? { dtype: z.dtype, shape: [unknown.length, d], data: (z.data as Float32Array).subarray(u0 * d, (u0 + unknown.length) * d) } as NdArray : gatherRows(z, unknown);
       const part = await kernelRows(attrs, xb, rows, zu);
       const u = unknown.length;
       for (let r = 0; r < n; r++) {
         const o = r * m, row = rowOf(part, r);
-        for (let k = 0; k < u; k++) out[o + (unknown[k] as number)] = row[k] as number;
+        if (run) out.set(row, o + u0);
+        else for (let k = 0; k < u; k++) out[o + (unknown[k] as number)] = row[k] as number;
       }
     }
-    // Column l of the new rows is row l's entries at the new rows' own columns. Per tile of 32
-    // mirror rows: read each mirror row at the new rows' columns in ascending order (a forward
-    // stream through the row) into a 32 × n buffer, then write the buffer's columns into the new
-    // rows (32 entries close together per row). Reading all mirror rows at one column per new row
-    // instead missed the cache on every entry (~20 ns an entry at 60k).
+    // Column l of the new rows is row l's entries at the new rows' own columns: a transpose,
+    // done in tiles of MIRROR_TILE mirror rows × MIRROR_TILE new rows, the new rows taken in the
+    // order of their columns so each mirror row is read forwards (2.4–3 ns an entry measured,
+    // against 13 ns for a column at a time over the whole batch).
     const cols = Int32Array.from(rows, (i) => idOf(i) - mirror);
     const byCol = Int32Array.from({ length: n }, (_, r) => r).sort((x, y) => (cols[x] as number) - (cols[y] as number));
     const sortedCols = Int32Array.from(byCol, (r) => cols[r] as number);
-    const T = 32;
-    const tile = new Float32Array(T * n);
+    const outAt = Int32Array.from(byCol, (r) => r * m);
+    const T = MIRROR_TILE;
     for (let k0 = 0; k0 < known.length; k0 += T) {
       const k1 = Math.min(known.length, k0 + T);
-      for (let k = k0; k < k1; k++) {
-        const row = srcs[k] as Float32Array, t = (k - k0) * n;
-        for (let j = 0; j < n; j++) tile[t + (byCol[j] as number)] = row[sortedCols[j] as number] as number;
-      }
-      for (let r = 0; r < n; r++) {
-        const o = r * m;
-        for (let k = k0; k < k1; k++) out[o + (known[k] as number)] = tile[(k - k0) * n + r] as number;
+      for (let j0 = 0; j0 < n; j0 += T) {
+        const j1 = Math.min(n, j0 + T);
+        for (let k = k0; k < k1; k++) {
+          const row = srcs[k] as Float32Array, l = known[k] as number;
+          for (let j = j0; j < j1; j++) out[(outAt[j] as number) + l] = row[sortedCols[j] as number] as number;
+        }
       }
     }
-    mirroredEntries += n * known.length;
-    return { parts: [out], per: n, m, bytes: out.byteLength };
+    return { parts: [out], per: n, m, bytes: out.byteLength, mirroredPerRow: known.length };
+  }
+
+  /**
+   * Computes the rows `set` (positions into `xb`; row ids `idOf`) of `table` and keeps them while
+   * there is room: rows of Z's own points read their known entries from mirror rows when enough
+   * of Z's points have their rows cached (mirroredRows), the others are computed whole.
+   */
+  async function computeRows(table: Table, attrs: KernelBlockAttrs, xb: NdArray, set: readonly number[], z: NdArray, mirror: number | undefined, idOf: (i: number) => number): Promise<{ rows: Map<number, Float32Array>; mirrored: number; mirroredOf: Map<number, number>; kept: boolean }> {
+    const m = z.shape[0] as number;
+    const inZ = (i: number): boolean => mirror !== undefined && idOf(i) >= mirror && idOf(i) < mirror + m;
+    const own = set.filter(inZ);
+    const known = own.length > 0 ? knownColumns(table, mirror as number, m) : [];
+    const mirrored = known.length > 0 && known.length * 16 >= m ? own : [];
+    const whole = mirrored.length === 0 ? [...set] : set.filter((i) => !inZ(i));
+    const rows = new Map<number, Float32Array>();
+    const mirroredOf = new Map<number, number>();
+    let mirroredCount = 0, kept = true;
+    for (const [part, compute] of [
+      [whole, () => kernelRows(attrs, xb, whole, z)],
+      [mirrored, () => mirroredRows(attrs, xb, mirrored, z, table, mirror as number, known, idOf)],
+    ] as const) {
+      if (part.length === 0) continue;
+      const block = await compute();
+      const keep = room(table, block.bytes);
+      kept &&= keep;
+      part.forEach((i, r) => {
+        const row = rowOf(block, r);
+        rows.set(i, row);
+        if (keep) table.rows.set(idOf(i), row);
+      });
+      mirroredCount += part.length * block.mirroredPerRow;
+      if (block.mirroredPerRow > 0) for (const i of part) mirroredOf.set(i, block.mirroredPerRow);
+      if (keep) {
+        table.bytes += block.bytes;
+        bytes += block.bytes;
+      }
+    }
+    return { rows, mirrored: mirroredCount, mirroredOf, kept };
+  }
+
+  /**
+   * The rows a first pass over the row blocks asks for next: when a task's rows, sorted, are
+   * contiguous runs, one per row block (EigenPro 2's first epoch in the center layout), the
+   * next batch is the run of the same length after each; ids already cached are left out.
+   */
+  function nextRuns(table: Table, ids: Int32Array, blocks: readonly NdArray[]): number[] {
+    const sorted = Int32Array.from(ids).sort();
+    const starts: number[] = [];
+    let total = 0;
+    for (const b of blocks) {
+      starts.push(total);
+      total += b.shape[0] as number;
+    }
+    const next: number[] = [];
+    let runs = 0;
+    for (let a = 0; a < sorted.length;) {
+      let b = a + 1;
+      while (b < sorted.length && sorted[b] === (sorted[b - 1] as number) + 1) b++;
+      const first = sorted[a] as number, end = (sorted[b - 1] as number) + 1;
+      let blk = 0;
+      while (blk + 1 < starts.length && (starts[blk + 1] as number) <= first) blk++;
+      const blockEnd = (starts[blk] as number) + ((blocks[blk] as NdArray).shape[0] as number);
+      if (end > blockEnd || ++runs > blocks.length) return [];
+      for (let id = end; id < Math.min(blockEnd, end + (b - a)); id++) if (!table.rows.has(id)) next.push(id);
+      a = b;
+    }
+    return next;
+  }
+
+  /**
+   * Computes the rows `next` of `table` on the kernel threads while the current task's product
+   * runs here and the orchestrator prepares the next batch; the table's next task waits for it
+   * and counts the rows it finds this way as its misses (computed for it), so the statistics
+   * and the bits are those of computing them on demand. Skipped when they would not fit.
+   */
+  function startPrefetch(table: Table, attrs: KernelBlockAttrs, inputs: readonly NdArray[], next: number[], z: NdArray, mirror: number | undefined): void {
+    const m = z.shape[0] as number;
+    const need = next.length * m * 4;
+    if (next.length === 0 || bytes + need > o.budgetBytes || os.freemem() - need < minFree) return;
+    const ids = Int32Array.from(next);
+    table.prefetch = (async () => {
+      const [xb] = kernelRowsMatmulInputs([{ dtype: 'i32', shape: [ids.length], data: ids }, ...inputs.slice(1)]);
+      // No task has checked these rows yet; a non-finite one stops the prefetch (its task then
+      // fails its own checks).
+      requireFinite(KERNEL_ROWS_MATMUL_OP_ID, xb, 'x');
+      const per = Math.max(1, Math.floor((o.missBlockBytes ?? MISS_BLOCK_BYTES) / Math.max(1, m * 4)));
+      for (let w0 = 0; w0 < ids.length; w0 += per) {
+        const set = Array.from({ length: Math.min(ids.length, w0 + per) - w0 }, (_, k) => w0 + k).filter((i) => !table.rows.has(ids[i] as number));
+        const r = await computeRows(table, attrs, xb, set, z, mirror, (i) => ids[i] as number);
+        if (!r.kept) return;
+        for (const i of set) table.prefetched.set(ids[i] as number, r.mirroredOf.get(i) ?? 0);
+      }
+    })().catch((e: Error) => {
+      o.log?.warn('kernel-row cache: prefetch failed; the rows will be computed on demand', { err: e.message });
+    }).finally(() => {
+      table.prefetch = undefined;
+    });
   }
 
   async function cached(op: string, attrs: KernelBlockAttrs, inputs: NdArray[], keys: readonly string[]): Promise<KernelRun> {
@@ -273,23 +405,27 @@ export function withKernelRowCache(pool: KernelPool, o: KernelRowCacheOptions): 
     const rowsOp = op === KERNEL_ROWS_MATMUL_OP_ID;
     const [xb, z, a] = rowsOp ? kernelRowsMatmulInputs(inputs) : [inputs[0] as NdArray, inputs[1] as NdArray, inputs[2] as NdArray];
     OPS.get(KERNEL_BLOCK_MATMUL_OP_ID).checkInputs(attrs, [xb, z, a]);
-    const n = xb.shape[0] as number, d = xb.shape[1] as number, m = z.shape[0] as number, c = a.shape[1] as number;
+    // Z is one of the worker's cached inputs, named by digest batch after batch and never
+    // written: checked once.
+    markFinite(z);
+    const zk = sharedCopy(z, keys[1] ?? '');
+    const n = xb.shape[0] as number, m = z.shape[0] as number, c = a.shape[1] as number;
     const ids = rowsOp ? (inputs[0] as NdArray).data as Int32Array : undefined;
     const source = rowsOp ? `rows:${keys.slice(3).join(',')}` : `x:${keys[0] ?? ''}`;
     const key = `${attrs.kernel}|${attrs.bandwidth}|${keys[1] ?? ''}|${source}`;
     let table = tables.get(key);
     if (table === undefined) {
-      table = { key, m, rows: new Map(), bytes: 0, usedAt: 0 };
+      table = { key, m, rows: new Map(), bytes: 0, usedAt: 0, prefetched: new Map(), prefetch: undefined };
       tables.set(key, table);
     }
     table.usedAt = now();
+    if (table.prefetch !== undefined) await table.prefetch;
     const idOf = (i: number): number => (ids !== undefined ? ids[i] as number : i);
     // Z is one of the resident row blocks (EigenPro 2's centers are X's own row blocks): new
     // rows of Z's own block may read entries from the cached rows of their mirror points.
     const mirror = rowsOp ? mirrorStart(inputs, keys, m) : undefined;
     const out = new Float64Array(n * c);
-    let missed = 0;
-    const mirroredBefore = mirroredEntries;
+    let missed = 0, mirrored = 0;
     // Windows of at most MISS_BLOCK_BYTES of kernel rows: a window's missing rows are computed
     // (kernel-block calls: own points mirrored, the others whole, each split over the kernel
     // threads), kept while there is room, and multiplied before the next window, so an uncached
@@ -298,44 +434,34 @@ export function withKernelRowCache(pool: KernelPool, o: KernelRowCacheOptions): 
     for (let w0 = 0; w0 < n; w0 += per) {
       const w1 = Math.min(n, w0 + per);
       const miss: number[] = [];
-      for (let i = w0; i < w1; i++) if (!table.rows.has(idOf(i))) miss.push(i);
-      missed += miss.length;
-      const fresh = new Map<number, Float32Array>();
-      // Missing rows that are Z's own points, when enough of Z's points have their rows cached,
-      // read those entries from them (mirroredRows); the others are computed whole.
-      const inZ = (i: number): boolean => mirror !== undefined && idOf(i) >= mirror && idOf(i) < mirror + m;
-      const own = miss.filter(inZ);
-      const known = own.length > 0 ? knownColumns(table, mirror as number, m) : [];
-      const mirrored = known.length > 0 && known.length * 16 >= m ? own : [];
-      const whole = mirrored.length === 0 ? miss : miss.filter((i) => !inZ(i));
-      for (const [set, compute] of [
-        [whole, () => kernelRows(attrs, xb, whole, z)],
-        [mirrored, () => mirroredRows(attrs, xb, mirrored, z, table, mirror as number, known, idOf)],
-      ] as const) {
-        if (set.length === 0) continue;
-        const block = await compute();
-        const keep = room(table, block.bytes);
-        set.forEach((i, r) => {
-          const row = rowOf(block, r);
-          fresh.set(i, row);
-          if (keep) table.rows.set(idOf(i), row);
-        });
-        if (keep) {
-          table.bytes += block.bytes;
-          bytes += block.bytes;
+      for (let i = w0; i < w1; i++) {
+        const id = idOf(i);
+        if (!table.rows.has(id)) miss.push(i);
+        else if (table.prefetched.has(id)) {
+          // Computed ahead for this task: a miss, as if computed now.
+          missed++;
+          prefetchedRows++;
+          mirrored += table.prefetched.get(id) as number;
+          table.prefetched.delete(id);
         }
       }
-      product(out, w0, w1, m, c, (i) => fresh.get(i) ?? (table.rows.get(idOf(i)) as Float32Array), a.data as Float64Array);
+      missed += miss.length;
+      const fresh = miss.length > 0 ? await computeRows(table, attrs, xb, miss, zk, mirror, idOf) : undefined;
+      mirrored += fresh?.mirrored ?? 0;
+      // The next batch's rows are computed on the kernel threads while this product runs.
+      if (w1 === n && ids !== undefined && missed > 0) startPrefetch(table, attrs, inputs, nextRuns(table, ids, inputs.slice(3)), zk, mirror);
+      product(out, w0, w1, m, c, (i) => fresh?.rows.get(i) ?? (table.rows.get(idOf(i)) as Float32Array), a.data as Float64Array);
     }
     hits += n - missed;
     misses += missed;
-    return { outputs: [{ dtype: 'f64', shape: [n, c], data: out }], backend: 'wasm-cache', computeMs: performance.now() - t0, rowHits: n - missed, rowMisses: missed, mirroredEntries: mirroredEntries - mirroredBefore };
+    mirroredEntries += mirrored;
+    return { outputs: [{ dtype: 'f64', shape: [n, c], data: out }], backend: 'wasm-cache', computeMs: performance.now() - t0, rowHits: n - missed, rowMisses: missed, mirroredEntries: mirrored };
   }
 
   return {
     threads: pool.threads,
     close: () => pool.close(),
-    stats: () => ({ hits, misses, bytes, tables: tables.size, evictedTables, mirroredEntries }),
+    stats: () => ({ hits, misses, bytes, tables: tables.size, evictedTables, mirroredEntries, prefetchedRows }),
     async run(op: string, attrs: unknown, inputs: NdArray[], keys?: readonly string[]): Promise<KernelRun> {
       if (op !== KERNEL_ROWS_MATMUL_OP_ID && op !== KERNEL_BLOCK_MATMUL_OP_ID) return pool.run(op, attrs, inputs, keys);
       const parsed = OPS.get(op).parseAttrs(attrs) as KernelBlockAttrs;

@@ -19,8 +19,17 @@ export interface KernelRun {
   readonly mirroredEntries?: number;
 }
 
+/** Options of one {@link KernelPool.run}. */
+export interface RunOptions {
+  /**
+   * The caller ran the op's own input checks on these very inputs (the kernel-row cache does,
+   * on its main thread): a kernel thread does not check them again.
+   */
+  readonly checked?: boolean;
+}
+
 /** Messages between pool and thread. */
-export type ThreadRequest = { readonly id: number; readonly op: string; readonly attrs: unknown; readonly inputs: NdArray[]; readonly backend?: string };
+export type ThreadRequest = { readonly id: number; readonly op: string; readonly attrs: unknown; readonly inputs: NdArray[]; readonly backend?: string; readonly checked?: boolean };
 /** Reply of a thread. */
 export type ThreadReply =
   | { readonly id: number; readonly ok: true; readonly outputs: NdArray[]; readonly backend: string; readonly computeMs: number }
@@ -42,7 +51,7 @@ export interface KernelPool {
    * Runs an op on a free thread (queues when all are busy). `keys`, when given, are the
    * inputs' content digests (one per input), which a caching layer may key on.
    */
-  run(op: string, attrs: unknown, inputs: NdArray[], keys?: readonly string[]): Promise<KernelRun>;
+  run(op: string, attrs: unknown, inputs: NdArray[], keys?: readonly string[], opts?: RunOptions): Promise<KernelRun>;
   /** Ops the threads can run, by backend. */
   readonly threads: number;
   /** Terminates every thread. */
@@ -114,10 +123,10 @@ export function createKernelPool(opts: KernelPoolOptions): KernelPool {
 
   return {
     threads: n,
-    run(op: string, attrs: unknown, inputs: NdArray[]): Promise<KernelRun> {
+    run(op: string, attrs: unknown, inputs: NdArray[], _keys?: readonly string[], opts?: RunOptions): Promise<KernelRun> {
       if (closed) return Promise.reject(new GramfleetError('WORKER_DRAINING', 'kernel pool is closed'));
       return new Promise<KernelRun>((resolve, reject) => {
-        queue.push({ req: { id: nextId++, op, attrs, inputs }, resolve, reject });
+        queue.push({ req: { id: nextId++, op, attrs, inputs, ...(opts?.checked === true ? { checked: true } : {}) }, resolve, reject });
         pump();
       });
     },

@@ -3,7 +3,7 @@
  * backend's kernels in a registry of its own, and runs requests from the pool.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { GramfleetError, OPS, createKernelRegistry, isGramfleetError, type NdArray } from '@gramfleet/core';
+import { GramfleetError, OPS, createKernelRegistry, isGramfleetError, markFinite, type NdArray } from '@gramfleet/core';
 import { WasmArena } from './backends/wasm/arena';
 import { registerReferenceKernels, registerWasmKernels } from './backends/wasm/register-all';
 import type { ThreadReply, ThreadRequest } from './pool';
@@ -31,7 +31,10 @@ async function handle(req: ThreadRequest): Promise<ThreadReply> {
   try {
     const op = OPS.get(req.op);
     const attrs = op.parseAttrs(req.attrs);
-    op.checkInputs(attrs, req.inputs);
+    // Inputs the caller checked (RunOptions.checked) are this thread's own copies: marked finite
+    // so that the kernels' own problem checks do not scan them again.
+    if (req.checked === true) for (const a of req.inputs) markFinite(a);
+    else op.checkInputs(attrs, req.inputs);
     const wanted = req.backend ?? data.backend;
     const backend = registry.has(wanted, req.op) ? wanted : 'reference';
     const t0 = performance.now();

@@ -244,6 +244,59 @@ describe('kernel-row cache (workers)', () => {
       }
     }
   });
+  it('computes the next run of rows ahead of its task (a first pass in the center layout), with the bits and counts of computing it on demand', async () => {
+    // Two row blocks, Z = block 1 (mirrors) and Z = another array (no mirrors); batches are one
+    // contiguous run per block, as EigenPro 2's first epoch sends them (interleaved ids).
+    const dd = 300, n0 = 150, n1 = 120;
+    const b0 = rand32(n0 * dd, 51), b1 = rand32(n1 * dd, 52);
+    const xs = [arr('f32', [n0, dd], b0), arr('f32', [n1, dd], b1)];
+    const other = arr('f32', [90, dd], rand32(90 * dd, 53));
+    const allRows = (ids: Int32Array): Float32Array => {
+      const g = new Float32Array(ids.length * dd);
+      ids.forEach((id, i) => g.set(id < n0 ? b0.subarray(id * dd, (id + 1) * dd) : b1.subarray((id - n0) * dd, (id - n0 + 1) * dd), i * dd));
+      return g;
+    };
+    const sig = { ...attrs, bandwidth: 4 };
+    for (const [zz, zkey] of [[xs[1] as NdArray, 'x1'], [other, 'other']] as const) {
+      for (const threads of [1, 2]) {
+        await withCache(1 << 24, async (p) => {
+          const m = zz.shape[0] as number;
+          let reported = 0, k = 0;
+          // Runs of 30 then 30 in block 0 and of 24 in block 1; the last batch is short.
+          for (let t = 0; t * 30 < n0; t++, k++) {
+            const ids: number[] = [];
+            for (let i = 0; i < 30; i++) {
+              if (t * 30 + i < n0) ids.push(t * 30 + i);
+              if (i < 24 && t * 24 + i < n1) ids.push(n0 + t * 24 + i);
+            }
+            const idArr = Int32Array.from(ids);
+            const a = arr('f64', [m, 2], rand(m * 2, 60 + k).map((v) => v - 0.5));
+            const run = await p.run(kernelRowsMatmulOp.id, sig, [arr('i32', [ids.length], idArr), zz, a, ...xs], [`rows-${k}`, zkey, `a-${k}`, 'x0', 'x1']);
+            const [blk] = await runOp(reg, 'wasm', kernelBlockOp, { kernel: 'laplacian', bandwidth: 4, accumulate: 'f32' }, [arr('f32', [ids.length, dd], allRows(idArr)), zz]);
+            assert.deepEqual(Array.from(run.outputs[0]?.data ?? []), Array.from(rowsTimes(blk?.data as Float32Array, a.data as Float64Array, ids.length, m, 2)), `${zkey}, ${threads} threads, batch ${t}`);
+            assert.deepEqual({ hits: run.rowHits, misses: run.rowMisses }, { hits: 0, misses: ids.length }, 'rows computed ahead count as computed for their task');
+            reported += run.mirroredEntries ?? 0;
+          }
+          const st = p.stats();
+          assert.ok(st.prefetchedRows >= 200, `prefetched ${st.prefetchedRows} of 270 rows`);
+          assert.deepEqual({ misses: st.misses, reported }, { misses: 270, reported: st.mirroredEntries });
+          if (zkey === 'x1') assert.ok(st.mirroredEntries > 0);
+        }, {}, threads);
+      }
+    }
+    // A non-finite row ahead stops the prefetch; its own task then fails naming x.
+    await withCache(1 << 24, async (p) => {
+      const bad = rand32(60 * dd, 54);
+      bad[45 * dd + 7] = Number.NaN;
+      const xb = [arr('f32', [60, dd], bad)];
+      const a = arr('f64', [90, 1], rand(90, 55));
+      const first = Int32Array.from({ length: 30 }, (_, i) => i);
+      await p.run(kernelRowsMatmulOp.id, sig, [arr('i32', [30], first), other, a, ...xb], ['r0', 'other', 'a', 'xbad']);
+      const second = Int32Array.from({ length: 30 }, (_, i) => 30 + i);
+      await rejectsNaming(p.run(kernelRowsMatmulOp.id, sig, [arr('i32', [30], second), other, a, ...xb], ['r1', 'other', 'a', 'xbad']), 'INPUT_NOT_FINITE', 'x');
+      assert.equal(p.stats().prefetchedRows, 0);
+    });
+  });
   it('takes its budget from GRAMFLEET_KERNEL_CACHE_MB, else a quarter of the memory limit (cgroup or host)', () => {
     const GiB = 2 ** 30;
     assert.equal(kernelCacheBudgetFromEnv({ GRAMFLEET_KERNEL_CACHE_MB: '100' }, { total: 64 * GiB }), 100 * 2 ** 20);
