@@ -131,6 +131,7 @@ export type { BatchTag, EigenProCheckpoint, EigenProCompute, EigenProTargets, Ep
 export { createReferenceCompute, kernelMatmulReference } from './eigenpro/reference';
 export type { ReferenceComputeData } from './eigenpro/reference';
 export type { EigenProActivities, EigenProJobInput, EigenProJobResult, EigenProProgressEvent, EigenProSetupSummary } from './jobs/eigenpro-job';
+export { expandFeatureBytes, featureBytes, type FeatureBytes } from './jobs/feature-bytes';
 export { trainEigenPro3Reference } from './eigenpro/ep3';
 export type { EigenPro3Input } from './eigenpro/ep3';
 // --- krylov-recycled data generation (owned by the datagen work) ---

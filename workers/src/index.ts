@@ -6,7 +6,8 @@ export type { CompiledDataPlaneOptions, DataPlane, DataPlaneOptions } from './da
 export { createArrayStore, sha256Hex } from './dataplane/store';
 export type { ArrayStore, ArrayStoreOptions } from './dataplane/store';
 export { createKernelPool } from './pool';
-export type { KernelPool, KernelPoolOptions, KernelRun, RunOptions } from './pool';
+export type { KernelPool, KernelPoolOptions, KernelRun } from './pool';
+export type { BlockJob, ProductJob, RowJob, SharedRows } from './row-jobs';
 export { drainOnSignals, startWorker } from './runtime';
 export type { RunningWorker, WorkerOptions } from './runtime';
 export { createJsonLogger } from './log';

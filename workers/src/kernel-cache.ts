@@ -30,18 +30,16 @@
  */
 import * as os from 'node:os';
 import {
-  KERNEL_BLOCK_MATMUL_OP_ID, KERNEL_BLOCK_OP_ID, KERNEL_ROWS_MATMUL_OP_ID, OPS, kernelRowsMatmulInputs, markFinite, requireFinite,
+  KERNEL_BLOCK_MATMUL_OP_ID, KERNEL_ROWS_MATMUL_OP_ID, OPS, kernelRowsMatmulInputs, markFinite, requireFinite,
   type KernelBlockAttrs, type Logger, type NdArray,
 } from '@gramfleet/core';
-import { WasmArena } from './backends/wasm/arena';
+import type { BlockJob, RowJob, SharedRows } from './row-jobs';
 import type { KernelPool, KernelRun } from './pool';
 
 /** Options of {@link withKernelRowCache}. */
 export interface KernelRowCacheOptions {
   /** Bytes of f32 kernel rows kept at most (0 disables the cache; tasks still compute). */
   readonly budgetBytes: number;
-  /** The compiled kernel module (K·A runs on an instance on this thread). */
-  readonly module: WebAssembly.Module;
   /** Rows are not inserted while the host's available memory is below this. @default 1 GiB */
   readonly minFreeBytes?: number;
   /** A table may be evicted to make room once it has not been used for this long. @default 120000 */
@@ -79,8 +77,10 @@ interface Table {
   usedAt: number;
   /** Rows computed ahead of the task that will ask for them: row id → its mirrored entries. */
   readonly prefetched: Map<number, number>;
-  /** The running prefetch, awaited by the table's next task. */
-  prefetch: Promise<void> | undefined;
+  /** Rows queued or being computed ahead: row id → the run computing it (awaited by its task). */
+  readonly ahead: Map<number, Promise<void>>;
+  /** The last run queued ahead (runs are computed one after the other). */
+  chain: Promise<void>;
 }
 
 /** Kernel rows computed in parts: rows [t·per, (t + 1)·per) are part t (row-major, m wide). */
@@ -99,17 +99,15 @@ function rowOf(b: RowBlocks, r: number): Float32Array {
   return (b.parts[t] as Float32Array).subarray(q * b.m, (q + 1) * b.m);
 }
 
+/** Batches of rows computed ahead of the task that asks for them (a first pass, kernel-cache prefetch). */
+const PREFETCH_DEPTH = 2;
+
 /** Centre sets kept in shared memory for the kernel threads. */
 const SHARED_Z = 4;
-
-/** Side of the tiles in which mirror entries are transposed into new rows. */
-const MIRROR_TILE = 32;
 
 /** Missing rows are split over the kernel threads only in parts of at least this many rows. */
 const MIN_ROWS_PER_THREAD = 64;
 
-/** Rows of K·A per call of the product kernel (bounds the copy into the arena to ~64 MB). */
-const PRODUCT_BYTES = 64 * 2 ** 20;
 /** Bytes of f32 kernel rows computed per `kernel-block` call for a task's missing rows. */
 export const MISS_BLOCK_BYTES = 256 * 2 ** 20;
 
@@ -156,6 +154,26 @@ function knownColumns(table: Table, mirror: number, m: number): number[] {
   return known;
 }
 
+/** Where f32 rows in shared memory are, for a kernel thread (row-jobs.ts). */
+function sharedRows(rows: readonly Float32Array[]): SharedRows {
+  const index = new Map<SharedArrayBuffer, number>();
+  const buffers: SharedArrayBuffer[] = [];
+  const buf = new Int32Array(rows.length), off = new Int32Array(rows.length);
+  rows.forEach((r, i) => {
+    const b = r.buffer;
+    if (!(b instanceof SharedArrayBuffer)) throw new Error('kernel-row cache: a row outside shared memory');
+    let k = index.get(b);
+    if (k === undefined) {
+      k = buffers.length;
+      index.set(b, k);
+      buffers.push(b);
+    }
+    buf[i] = k;
+    off[i] = r.byteOffset / 4;
+  });
+  return { buffers, buf, off };
+}
+
 /** Rows `rows` of a 2-D array, as a new array of its dtype. */
 function gatherRows(a: NdArray, rows: readonly number[]): NdArray {
   const d = a.shape[1] as number;
@@ -167,18 +185,15 @@ function gatherRows(a: NdArray, rows: readonly number[]): NdArray {
 
 /** Wraps `pool` (which must run `kernel-block` and, unwrapped, the matmul ops) with the cache. */
 export function withKernelRowCache(pool: KernelPool, o: KernelRowCacheOptions): KernelRowCache {
+  const runRowsOf = pool.runRows?.bind(pool);
+  if (runRowsOf === undefined) throw new Error('the kernel-row cache needs a pool of wasm kernel threads (KernelPool.runRows)');
+  const runRows = (job: RowJob): Promise<Float32Array | Float64Array> => runRowsOf(job);
   const tables = new Map<string, Table>();
-  let bytes = 0, hits = 0, misses = 0, evictedTables = 0, mirroredEntries = 0, prefetchedRows = 0;
-  let arena: WasmArena | undefined;
+  let bytes = 0, hits = 0, misses = 0, evictedTables = 0, mirroredEntries = 0, prefetchedRows = 0, aheadBytes = 0;
   const minFree = o.minFreeBytes ?? 2 ** 30;
   const idleMs = o.evictIdleMs ?? 120_000;
   const now = o.now ?? Date.now;
 
-  const arenaNow = (): WasmArena => {
-    if (arena === undefined || arena.poisoned) arena = new WasmArena(o.module, { maxBytes: 2 ** 31 });
-    arena.reset();
-    return arena;
-  };
 
   /**
    * Z in shared memory, by digest (the last {@link SHARED_Z} of them): a kernel thread receives a
@@ -218,88 +233,63 @@ export function withKernelRowCache(pool: KernelPool, o: KernelRowCacheOptions): 
     return os.freemem() - need >= minFree;
   }
 
-  /** Rows [i0, i1) of out (n×c) = K·A over the f32 rows `krow(i)` (each m long). */
-  function product(out: Float64Array, i0: number, i1: number, m: number, c: number, krow: (i: number) => Float32Array, a: Float64Array): void {
-    if (i1 <= i0 || c === 0) return;
-    const ar = arenaNow();
-    const ap = ar.put(a);
-    const chunk = Math.max(1, Math.min(i1 - i0, Math.floor(PRODUCT_BYTES / Math.max(1, m * 4))));
-    const kp = ar.alloc(chunk * Math.max(1, m) * 4);
-    const op = ar.alloc(chunk * c * 8);
-    for (let r0 = i0; r0 < i1; r0 += chunk) {
-      const rows = Math.min(chunk, i1 - r0);
-      const kv = ar.f32(kp, rows * m);
-      for (let i = 0; i < rows; i++) kv.set(krow(r0 + i), i * m);
-      ar.check('gf_f32_rows_matmul', rows, m, c, kp, Math.max(1, m), ap, Math.max(1, c), op, Math.max(1, c));
-      out.set(ar.f64(op, rows * c), r0 * c);
-    }
+  /** Parts of `count` rows for the kernel threads: at least MIN_ROWS_PER_THREAD rows each. */
+  function split(count: number): { parts: number; per: number } {
+    const parts = Math.max(1, Math.min(pool.threads, Math.floor(count / MIN_ROWS_PER_THREAD)));
+    return { parts, per: Math.ceil(count / parts) };
   }
 
-  /** K(X[rows], Z) as f32 rows (rows × m) from the f32 `kernel-block` on a kernel thread. */
-  async function kernelRows(attrs: KernelBlockAttrs, xb: NdArray, rows: readonly number[], z: NdArray): Promise<RowBlocks> {
-    // Split over the pool's kernel threads (a worker started with GRAMFLEET_THREADS=T), each
-    // part a kernel-block call of its own; entries do not depend on the split.
-    const k = Math.max(1, Math.min(pool.threads, Math.floor(rows.length / MIN_ROWS_PER_THREAD)));
-    const per = Math.ceil(rows.length / k);
-    const m = z.shape[0] as number;
-    const parts = await Promise.all(Array.from({ length: k }, async (_, t) => {
-      // Rows of xb and rows of Z: checked by the task's own checks (cached).
-      const run = await pool.run(KERNEL_BLOCK_OP_ID, { kernel: attrs.kernel, bandwidth: attrs.bandwidth, accumulate: 'f32' }, [gatherRows(xb, rows.slice(t * per, (t + 1) * per)), z], undefined, { checked: true });
-      return (run.outputs[0] as NdArray).data as Float32Array;
+  /** Rows [i0, i1) of out (n×c) = K·A over the f32 rows `krow(i)` (each m long), on the kernel threads. */
+  async function product(out: Float64Array, i0: number, i1: number, m: number, c: number, krow: (i: number) => Float32Array, a: Float64Array): Promise<void> {
+    if (i1 <= i0 || c === 0) return;
+    const { parts, per } = split(i1 - i0);
+    await Promise.all(Array.from({ length: parts }, async (_, t) => {
+      const r0 = i0 + t * per, r1 = Math.min(i1, r0 + per);
+      if (r1 <= r0) return;
+      const rows = sharedRows(Array.from({ length: r1 - r0 }, (_, i) => krow(r0 + i)));
+      out.set(await runRows({ kind: 'product', rows, count: r1 - r0, m, c, a }), r0 * c);
     }));
-    return { parts, per, m, bytes: rows.length * m * 4, mirroredPerRow: 0 };
   }
 
   /**
-   * K(X[rows], Z) for new rows that are Z's own points (row id mirror + l for Z's row l): the
+   * K(X[rows], Z) for new rows as f32 rows (rows × m) in shared memory, from the f32 kernel block
+   * on the kernel threads (row-jobs.ts), split over them by rows; entries do not depend on the
+   * split. With `mirror`, the rows are Z's own points (row id mirror + l for Z's row l): the
    * entries of the columns in `known` are read from the cached rows of those columns' own
    * points, K(x_i, z_l) = K(x_l, z_i) — the f32 kernel block is bitwise symmetric (the same
    * products summed in the same order, the same norms and epilogue) — and only the other columns
    * are computed, so a row costs what its unknown columns cost.
    */
-  async function mirroredRows(attrs: KernelBlockAttrs, xb: NdArray, rows: readonly number[], z: NdArray, table: Table, mirror: number, known: readonly number[], idOf: (i: number) => number): Promise<RowBlocks> {
-    const m = z.shape[0] as number, n = rows.length;
-    const isKnown = new Uint8Array(m);
-    for (const l of known) isKnown[l] = 1;
-    const unknown: number[] = [];
-    for (let l = 0; l < m; l++) if (isKnown[l] === 0) unknown.push(l);
-    const srcs = known.map((l) => table.rows.get(mirror + l) as Float32Array);
-    const out = new Float32Array(n * m);
-    if (unknown.length > 0) {
+  async function kernelRows(attrs: KernelBlockAttrs, xb: NdArray, rows: readonly number[], z: NdArray, mirror?: { table: Table; start: number; known: readonly number[]; idOf: (i: number) => number }): Promise<RowBlocks> {
+    const m = z.shape[0] as number, d = z.shape[1] as number;
+    let zu = z, unknown: number | Int32Array = 0, u = m, mr: BlockJob['mirror'];
+    if (mirror !== undefined) {
+      const isKnown = new Uint8Array(m);
+      for (const l of mirror.known) isKnown[l] = 1;
+      const unknownCols: number[] = [];
+      for (let l = 0; l < m; l++) if (isKnown[l] === 0) unknownCols.push(l);
+      u = unknownCols.length;
       // EigenPro 2 keeps Z in the first epoch's visiting order (orchestrator/src/eigenpro/rows.ts),
       // so there the unknown columns are one run of Z's rows: a view of Z's shared copy, which a
       // kernel thread receives without a copy.
-      const u0 = unknown[0] as number, run = unknown[unknown.length - 1] === u0 + unknown.length - 1;
-      const d = z.shape[1] as number;
-      const zu = run ? { dtype: z.dtype, shape: [unknown.length, d], data: (z.data as Float32Array).subarray(u0 * d, (u0 + unknown.length) * d) } as NdArray : gatherRows(z, unknown);
-      const part = await kernelRows(attrs, xb, rows, zu);
-      const u = unknown.length;
-      for (let r = 0; r < n; r++) {
-        const o = r * m, row = rowOf(part, r);
-        if (run) out.set(row, o + u0);
-        else for (let k = 0; k < u; k++) out[o + (unknown[k] as number)] = row[k] as number;
-      }
+      const u0 = unknownCols[0] ?? 0, run = u === 0 || unknownCols[u - 1] === u0 + u - 1;
+      zu = run ? { dtype: z.dtype, shape: [u, d], data: (z.data as Float32Array).subarray(u0 * d, (u0 + u) * d) } as NdArray : gatherRows(z, unknownCols);
+      unknown = run ? u0 : Int32Array.from(unknownCols);
+      const { table, start } = mirror;
+      mr = { known: Int32Array.from(mirror.known), src: sharedRows(mirror.known.map((l) => table.rows.get(start + l) as Float32Array)), cols: new Int32Array(0) };
     }
-    // Column l of the new rows is row l's entries at the new rows' own columns: a transpose,
-    // done in tiles of MIRROR_TILE mirror rows × MIRROR_TILE new rows, the new rows taken in the
-    // order of their columns so each mirror row is read forwards (2.4–3 ns an entry measured,
-    // against 13 ns for a column at a time over the whole batch).
-    const cols = Int32Array.from(rows, (i) => idOf(i) - mirror);
-    const byCol = Int32Array.from({ length: n }, (_, r) => r).sort((x, y) => (cols[x] as number) - (cols[y] as number));
-    const sortedCols = Int32Array.from(byCol, (r) => cols[r] as number);
-    const outAt = Int32Array.from(byCol, (r) => r * m);
-    const T = MIRROR_TILE;
-    for (let k0 = 0; k0 < known.length; k0 += T) {
-      const k1 = Math.min(known.length, k0 + T);
-      for (let j0 = 0; j0 < n; j0 += T) {
-        const j1 = Math.min(n, j0 + T);
-        for (let k = k0; k < k1; k++) {
-          const row = srcs[k] as Float32Array, l = known[k] as number;
-          for (let j = j0; j < j1; j++) out[(outAt[j] as number) + l] = row[sortedCols[j] as number] as number;
-        }
-      }
-    }
-    return { parts: [out], per: n, m, bytes: out.byteLength, mirroredPerRow: known.length };
+    const { parts, per } = split(rows.length);
+    const blocks = await Promise.all(Array.from({ length: parts }, async (_, t) => {
+      const part = rows.slice(t * per, (t + 1) * per);
+      const x = gatherRows(xb, part);
+      const job: BlockJob = {
+        kind: 'block', kernel: attrs.kernel, bandwidth: attrs.bandwidth, x: x.data as Float32Array, n: part.length, d,
+        z: zu.data as Float32Array, u, m, unknown,
+        ...(mr !== undefined && mirror !== undefined ? { mirror: { ...mr, cols: Int32Array.from(part, (i) => mirror.idOf(i) - mirror.start) } } : {}),
+      };
+      return await runRows(job) as Float32Array;
+    }));
+    return { parts: blocks, per, m, bytes: rows.length * m * 4, mirroredPerRow: mirror?.known.length ?? 0 };
   }
 
   /**
@@ -319,7 +309,7 @@ export function withKernelRowCache(pool: KernelPool, o: KernelRowCacheOptions): 
     let mirroredCount = 0, kept = true;
     for (const [part, compute] of [
       [whole, () => kernelRows(attrs, xb, whole, z)],
-      [mirrored, () => mirroredRows(attrs, xb, mirrored, z, table, mirror as number, known, idOf)],
+      [mirrored, () => kernelRows(attrs, xb, mirrored, z, { table, start: mirror as number, known, idOf })],
     ] as const) {
       if (part.length === 0) continue;
       const block = await compute();
@@ -341,11 +331,12 @@ export function withKernelRowCache(pool: KernelPool, o: KernelRowCacheOptions): 
   }
 
   /**
-   * The rows a first pass over the row blocks asks for next: when a task's rows, sorted, are
-   * contiguous runs, one per row block (EigenPro 2's first epoch in the center layout), the
-   * next batch is the run of the same length after each; ids already cached are left out.
+   * The rows a first pass over the row blocks asks for k batches after a task's: when the task's
+   * rows, sorted, are contiguous runs, one per row block (EigenPro 2's first epoch in the center
+   * layout), the k-th next batch is the k-th run of the same length after each; ids already
+   * cached or queued are left out.
    */
-  function nextRuns(table: Table, ids: Int32Array, blocks: readonly NdArray[]): number[] {
+  function nextRuns(table: Table, ids: Int32Array, blocks: readonly NdArray[], k: number): number[] {
     const sorted = Int32Array.from(ids).sort();
     const starts: number[] = [];
     let total = 0;
@@ -358,45 +349,53 @@ export function withKernelRowCache(pool: KernelPool, o: KernelRowCacheOptions): 
     for (let a = 0; a < sorted.length;) {
       let b = a + 1;
       while (b < sorted.length && sorted[b] === (sorted[b - 1] as number) + 1) b++;
-      const first = sorted[a] as number, end = (sorted[b - 1] as number) + 1;
+      const first = sorted[a] as number, end = (sorted[b - 1] as number) + 1, len = b - a;
       let blk = 0;
       while (blk + 1 < starts.length && (starts[blk + 1] as number) <= first) blk++;
       const blockEnd = (starts[blk] as number) + ((blocks[blk] as NdArray).shape[0] as number);
       if (end > blockEnd || ++runs > blocks.length) return [];
-      for (let id = end; id < Math.min(blockEnd, end + (b - a)); id++) if (!table.rows.has(id)) next.push(id);
+      for (let id = end + (k - 1) * len; id < Math.min(blockEnd, end + k * len); id++) if (!table.rows.has(id) && !table.ahead.has(id)) next.push(id);
       a = b;
     }
     return next;
   }
 
   /**
-   * Computes the rows `next` of `table` on the kernel threads while the current task's product
-   * runs here and the orchestrator prepares the next batch; the table's next task waits for it
-   * and counts the rows it finds this way as its misses (computed for it), so the statistics
-   * and the bits are those of computing them on demand. Skipped when they would not fit.
+   * Queues the next {@link PREFETCH_DEPTH} batches' rows of `table` (nextRuns) to be computed on
+   * the kernel threads, one run after the other, while this thread multiplies and the
+   * orchestrator prepares the next batch. A task waits only for the runs holding its rows, and
+   * counts the rows it finds this way as its misses (computed for it), so the statistics and the
+   * bits are those of computing them on demand. Runs that would not fit are not queued.
    */
-  function startPrefetch(table: Table, attrs: KernelBlockAttrs, inputs: readonly NdArray[], next: number[], z: NdArray, mirror: number | undefined): void {
+  function prefetch(table: Table, attrs: KernelBlockAttrs, inputs: readonly NdArray[], taskIds: Int32Array, z: NdArray, mirror: number | undefined): void {
     const m = z.shape[0] as number;
-    const need = next.length * m * 4;
-    if (next.length === 0 || bytes + need > o.budgetBytes || os.freemem() - need < minFree) return;
-    const ids = Int32Array.from(next);
-    table.prefetch = (async () => {
-      const [xb] = kernelRowsMatmulInputs([{ dtype: 'i32', shape: [ids.length], data: ids }, ...inputs.slice(1)]);
-      // No task has checked these rows yet; a non-finite one stops the prefetch (its task then
-      // fails its own checks).
-      requireFinite(KERNEL_ROWS_MATMUL_OP_ID, xb, 'x');
-      const per = Math.max(1, Math.floor((o.missBlockBytes ?? MISS_BLOCK_BYTES) / Math.max(1, m * 4)));
-      for (let w0 = 0; w0 < ids.length; w0 += per) {
-        const set = Array.from({ length: Math.min(ids.length, w0 + per) - w0 }, (_, k) => w0 + k).filter((i) => !table.rows.has(ids[i] as number));
-        const r = await computeRows(table, attrs, xb, set, z, mirror, (i) => ids[i] as number);
-        if (!r.kept) return;
-        for (const i of set) table.prefetched.set(ids[i] as number, r.mirroredOf.get(i) ?? 0);
-      }
-    })().catch((e: Error) => {
-      o.log?.warn('kernel-row cache: prefetch failed; the rows will be computed on demand', { err: e.message });
-    }).finally(() => {
-      table.prefetch = undefined;
-    });
+    for (let k = 1; k <= PREFETCH_DEPTH; k++) {
+      const next = nextRuns(table, taskIds, inputs.slice(3), k);
+      const need = next.length * m * 4;
+      if (next.length === 0 || bytes + aheadBytes + need > o.budgetBytes || os.freemem() - aheadBytes - need < minFree) return;
+      const ids = Int32Array.from(next);
+      aheadBytes += need;
+      const run = table.chain.then(async () => {
+        const [xb] = kernelRowsMatmulInputs([{ dtype: 'i32', shape: [ids.length], data: ids }, ...inputs.slice(1)]);
+        // No task has checked these rows yet; a non-finite one stops the run (its task then fails
+        // its own checks).
+        requireFinite(KERNEL_ROWS_MATMUL_OP_ID, xb, 'x');
+        const per = Math.max(1, Math.floor((o.missBlockBytes ?? MISS_BLOCK_BYTES) / Math.max(1, m * 4)));
+        for (let w0 = 0; w0 < ids.length; w0 += per) {
+          const set = Array.from({ length: Math.min(ids.length, w0 + per) - w0 }, (_, q) => w0 + q).filter((i) => !table.rows.has(ids[i] as number));
+          const r = await computeRows(table, attrs, xb, set, z, mirror, (i) => ids[i] as number);
+          if (!r.kept) return;
+          for (const i of set) table.prefetched.set(ids[i] as number, r.mirroredOf.get(i) ?? 0);
+        }
+      }).catch((e: Error) => {
+        o.log?.warn('kernel-row cache: rows computed ahead failed; they will be computed on demand', { err: e.message });
+      }).finally(() => {
+        aheadBytes -= need;
+        for (const id of ids) table.ahead.delete(id);
+      });
+      for (const id of ids) table.ahead.set(id, run);
+      table.chain = run;
+    }
   }
 
   async function cached(op: string, attrs: KernelBlockAttrs, inputs: NdArray[], keys: readonly string[]): Promise<KernelRun> {
@@ -415,11 +414,19 @@ export function withKernelRowCache(pool: KernelPool, o: KernelRowCacheOptions): 
     const key = `${attrs.kernel}|${attrs.bandwidth}|${keys[1] ?? ''}|${source}`;
     let table = tables.get(key);
     if (table === undefined) {
-      table = { key, m, rows: new Map(), bytes: 0, usedAt: 0, prefetched: new Map(), prefetch: undefined };
+      table = { key, m, rows: new Map(), bytes: 0, usedAt: 0, prefetched: new Map(), ahead: new Map(), chain: Promise.resolve() };
       tables.set(key, table);
     }
     table.usedAt = now();
-    if (table.prefetch !== undefined) await table.prefetch;
+    // Rows of this task being computed ahead: wait for their runs (not for later ones).
+    if (ids !== undefined && table.ahead.size > 0) {
+      const runs = new Set<Promise<void>>();
+      for (const id of ids) {
+        const r = table.ahead.get(id);
+        if (r !== undefined) runs.add(r);
+      }
+      await Promise.all(runs);
+    }
     const idOf = (i: number): number => (ids !== undefined ? ids[i] as number : i);
     // Z is one of the resident row blocks (EigenPro 2's centers are X's own row blocks): new
     // rows of Z's own block may read entries from the cached rows of their mirror points.
@@ -449,8 +456,8 @@ export function withKernelRowCache(pool: KernelPool, o: KernelRowCacheOptions): 
       const fresh = miss.length > 0 ? await computeRows(table, attrs, xb, miss, zk, mirror, idOf) : undefined;
       mirrored += fresh?.mirrored ?? 0;
       // The next batch's rows are computed on the kernel threads while this product runs.
-      if (w1 === n && ids !== undefined && missed > 0) startPrefetch(table, attrs, inputs, nextRuns(table, ids, inputs.slice(3)), zk, mirror);
-      product(out, w0, w1, m, c, (i) => fresh?.rows.get(i) ?? (table.rows.get(idOf(i)) as Float32Array), a.data as Float64Array);
+      if (w1 === n && ids !== undefined && missed > 0) prefetch(table, attrs, inputs, ids, zk, mirror);
+      await product(out, w0, w1, m, c, (i) => fresh?.rows.get(i) ?? (table.rows.get(idOf(i)) as Float32Array), a.data as Float64Array);
     }
     hits += n - missed;
     misses += missed;

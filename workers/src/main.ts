@@ -65,7 +65,7 @@ async function main(): Promise<void> {
     log.error((e as Error).message);
     process.exit(2);
   }
-  const pool = withKernelRowCache(withHostGather(withUserWasm(kernelPool, createSandbox({ threads: Number(env['GRAMFLEET_THREADS'] ?? '1') }))), { budgetBytes: cacheBytes, module, log });
+  const pool = withKernelRowCache(withHostGather(withUserWasm(kernelPool, createSandbox({ threads: Number(env['GRAMFLEET_THREADS'] ?? '1') }))), { budgetBytes: cacheBytes, log });
   log.info('kernel-row cache', { budgetMB: Math.round(cacheBytes / 2 ** 20) });
   const dataPlane = {
     ...(env['GRAMFLEET_ACK_WAIT_MS'] !== undefined ? { ackWaitMs: Number(env['GRAMFLEET_ACK_WAIT_MS']) } : {}),

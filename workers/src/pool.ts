@@ -6,6 +6,7 @@
 import { Worker } from 'node:worker_threads';
 import * as path from 'node:path';
 import { GramfleetError, type ErrorPayload, type NdArray } from '@gramfleet/core';
+import type { RowJob } from './row-jobs';
 
 /** A finished kernel run. */
 export interface KernelRun {
@@ -19,17 +20,8 @@ export interface KernelRun {
   readonly mirroredEntries?: number;
 }
 
-/** Options of one {@link KernelPool.run}. */
-export interface RunOptions {
-  /**
-   * The caller ran the op's own input checks on these very inputs (the kernel-row cache does,
-   * on its main thread): a kernel thread does not check them again.
-   */
-  readonly checked?: boolean;
-}
-
 /** Messages between pool and thread. */
-export type ThreadRequest = { readonly id: number; readonly op: string; readonly attrs: unknown; readonly inputs: NdArray[]; readonly backend?: string; readonly checked?: boolean };
+export type ThreadRequest = { readonly id: number; readonly op: string; readonly attrs: unknown; readonly inputs: NdArray[]; readonly backend?: string; readonly rows?: RowJob };
 /** Reply of a thread. */
 export type ThreadReply =
   | { readonly id: number; readonly ok: true; readonly outputs: NdArray[]; readonly backend: string; readonly computeMs: number }
@@ -51,7 +43,13 @@ export interface KernelPool {
    * Runs an op on a free thread (queues when all are busy). `keys`, when given, are the
    * inputs' content digests (one per input), which a caching layer may key on.
    */
-  run(op: string, attrs: unknown, inputs: NdArray[], keys?: readonly string[], opts?: RunOptions): Promise<KernelRun>;
+  run(op: string, attrs: unknown, inputs: NdArray[], keys?: readonly string[]): Promise<KernelRun>;
+  /**
+   * Runs a job of the kernel-row cache (row-jobs.ts) on a free thread: f32 kernel rows in shared
+   * memory (`block`) or their product with coefficients (`product`). Pools of wasm kernel
+   * threads have it; the kernel-row cache needs it.
+   */
+  runRows?(job: RowJob): Promise<Float32Array | Float64Array>;
   /** Ops the threads can run, by backend. */
   readonly threads: number;
   /** Terminates every thread. */
@@ -112,9 +110,7 @@ export function createKernelPool(opts: KernelPoolOptions): KernelPool {
       if (p === undefined) return;
       slot.busy = true;
       inflight.set(p.req.id, { slot, p });
-      const transfer = p.req.inputs.map((a) => a.data.buffer).filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
-      // Inputs may be shared with the input cache: copy rather than transfer.
-      void transfer;
+      // Inputs may be shared with the input cache: copied, not transferred.
       slot.worker.postMessage(p.req);
     }
   }
@@ -123,12 +119,20 @@ export function createKernelPool(opts: KernelPoolOptions): KernelPool {
 
   return {
     threads: n,
-    run(op: string, attrs: unknown, inputs: NdArray[], _keys?: readonly string[], opts?: RunOptions): Promise<KernelRun> {
+    run(op: string, attrs: unknown, inputs: NdArray[]): Promise<KernelRun> {
       if (closed) return Promise.reject(new GramfleetError('WORKER_DRAINING', 'kernel pool is closed'));
       return new Promise<KernelRun>((resolve, reject) => {
-        queue.push({ req: { id: nextId++, op, attrs, inputs, ...(opts?.checked === true ? { checked: true } : {}) }, resolve, reject });
+        queue.push({ req: { id: nextId++, op, attrs, inputs }, resolve, reject });
         pump();
       });
+    },
+    async runRows(job: RowJob): Promise<Float32Array | Float64Array> {
+      if (closed) throw new GramfleetError('WORKER_DRAINING', 'kernel pool is closed');
+      const r = await new Promise<KernelRun>((resolve, reject) => {
+        queue.push({ req: { id: nextId++, op: `rows:${job.kind}`, attrs: {}, inputs: [], rows: job }, resolve, reject });
+        pump();
+      });
+      return (r.outputs[0] as NdArray).data as Float32Array | Float64Array;
     },
     async close(): Promise<void> {
       closed = true;

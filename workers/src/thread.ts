@@ -3,10 +3,11 @@
  * backend's kernels in a registry of its own, and runs requests from the pool.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { GramfleetError, OPS, createKernelRegistry, isGramfleetError, markFinite, type NdArray } from '@gramfleet/core';
+import { GramfleetError, OPS, createKernelRegistry, isGramfleetError, type NdArray } from '@gramfleet/core';
 import { WasmArena } from './backends/wasm/arena';
 import { registerReferenceKernels, registerWasmKernels } from './backends/wasm/register-all';
 import type { ThreadReply, ThreadRequest } from './pool';
+import { runRowJob } from './row-jobs';
 
 const data = workerData as { module: WebAssembly.Module; backend: string };
 let arena: WasmArena | undefined;
@@ -22,19 +23,23 @@ registerWasmKernels(registry, currentArena);
 
 parentPort?.on('message', (req: ThreadRequest) => {
   void handle(req).then((reply) => {
-    const transfer = reply.ok ? reply.outputs.map((a) => a.data.buffer as ArrayBuffer) : [];
+    // Plain buffers move; shared ones (row jobs' kernel rows) are shared by the message itself.
+    const transfer = reply.ok ? reply.outputs.map((a) => a.data.buffer).filter((b): b is ArrayBuffer => b instanceof ArrayBuffer) : [];
     parentPort?.postMessage(reply, transfer);
   });
 });
 
 async function handle(req: ThreadRequest): Promise<ThreadReply> {
   try {
+    if (req.rows !== undefined) {
+      const t0 = performance.now();
+      const data = runRowJob(currentArena(), req.rows);
+      const out = (data instanceof Float32Array ? { dtype: 'f32', shape: [data.length], data } : { dtype: 'f64', shape: [data.length], data }) as NdArray;
+      return { id: req.id, ok: true, outputs: [out], backend: 'wasm', computeMs: performance.now() - t0 };
+    }
     const op = OPS.get(req.op);
     const attrs = op.parseAttrs(req.attrs);
-    // Inputs the caller checked (RunOptions.checked) are this thread's own copies: marked finite
-    // so that the kernels' own problem checks do not scan them again.
-    if (req.checked === true) for (const a of req.inputs) markFinite(a);
-    else op.checkInputs(attrs, req.inputs);
+    op.checkInputs(attrs, req.inputs);
     const wanted = req.backend ?? data.backend;
     const backend = registry.has(wanted, req.op) ? wanted : 'reference';
     const t0 = performance.now();

@@ -15,12 +15,18 @@ export interface EigenProJobInput {
   readonly jobId: string;
   readonly params: CompiledEigenProParams;
   readonly shape: EigenProDataShape;
-  /** Training rows n × d (f64). */
+  /** Training rows n × d: f64, or u8 bytes when {@link EigenProJobInput.featureScale} is set. */
   readonly x: ArrayRef;
   /** Class ids (i32, n) for classification, targets (f64, n × c) for regression. */
   readonly y: ArrayRef;
+  /** Test rows, stored like `x`. */
   readonly xTest?: ArrayRef;
   readonly yTest?: ArrayRef;
+  /**
+   * Set when the features are bytes (images): `x` and `xTest` are u8 and the features are their
+   * values times this scale (1/255 or 1; core/src/jobs/feature-bytes.ts), exactly.
+   */
+  readonly featureScale?: number;
   readonly cls: WorkerClass;
   /** Wall-clock limit of the job, ms. */
   readonly timeoutMs: number;
@@ -60,6 +66,8 @@ export interface EigenProJobResult {
   readonly coefficients: ArrayRef;
   /** The centers (the training rows for EigenPro 2). */
   readonly centers: ArrayRef;
+  /** Set when `centers` are u8 bytes (image features): the centers are their values times this. */
+  readonly centersScale?: number;
   readonly kernel: CompiledEigenProParams['kernel'];
   readonly bandwidth: number;
   readonly task: CompiledEigenProParams['task'];

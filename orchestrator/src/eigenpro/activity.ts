@@ -242,7 +242,7 @@ async function train(deps: ActivityDeps, input: EigenProJobInput): Promise<Eigen
     const coefficients = await store.put({ dtype: 'f64', shape: [p, c], data: r.a });
     void perEpochSeen;
     return {
-      jobId, coefficients, centers: input.x, kernel: params.kernel, bandwidth: params.bandwidth, task: params.task, shape,
+      jobId, coefficients, centers: input.x, ...(input.featureScale !== undefined ? { centersScale: input.featureScale } : {}), kernel: params.kernel, bandwidth: params.bandwidth, task: params.task, shape,
       setup: summariseSetup(r.setup), history: r.history, attempt, checkpoints, workers: { ...dispatcher.workers }, kernelRows: { ...dispatcher.kernelRows },
       trainMs: Date.now() - t0, ...(r.resumedFrom !== undefined ? { resumedFrom: r.resumedFrom } : {}),
     };

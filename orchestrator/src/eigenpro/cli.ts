@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  GramfleetError, KERNEL_FUNCTIONS, kernelBlockMatmulOp,
+  GramfleetError, KERNEL_FUNCTIONS, expandFeatureBytes, kernelBlockMatmulOp,
   type EigenProJobResult, type EigenProProgressEvent, type KernelFunction, type NdArray,
 } from '@gramfleet/core';
 import { WasmArena, createJsonLogger, createKernelBlockMatmulKernel } from '@gramfleet/workers';
@@ -100,7 +100,9 @@ export async function eigenProCommand(args: string[]): Promise<number> {
       if (json) { if (e.kind !== 'checkpoint') process.stdout.write(JSON.stringify(e) + '\n'); } else if (line !== undefined) process.stdout.write(line + '\n');
     });
     const coef = await fleet.getArray(r.coefficients);
-    const centers = await fleet.getArray(r.centers);
+    const stored = await fleet.getArray(r.centers);
+    // Centers stored as bytes (image features) are written as the f64 features they stand for.
+    const centers = r.centersScale !== undefined ? { dtype: 'f64' as const, shape: stored.shape, data: expandFeatureBytes(stored.data, r.centersScale) } : stored;
     await writeNpz(out, {
       coefficients: coef, centers,
       kernel: { dtype: 'unicode', itemSize: 16, shape: [], data: [r.kernel] },

@@ -6,7 +6,8 @@
 import type { Context } from '@temporalio/activity';
 import {
   resultSubject,
-  type ArrayRef, type EigenProCheckpoint, type EigenProJobInput, type EigenProProgressEvent, type EigenProTargets, type Logger,
+  expandFeatureBytes,
+  type ArrayRef, type EigenProCheckpoint, type EigenProJobInput, type EigenProProgressEvent, type EigenProTargets, type Logger, type NdArray,
 } from '@gramfleet/core';
 import type { ArrayStore, DataPlane } from '@gramfleet/workers';
 import { loadCheckpoint } from './checkpoint';
@@ -41,14 +42,16 @@ export async function loadTrainingData(ctx: Context, store: ArrayStore, input: E
   const { d, c } = shape;
   const fdt = params.featureDtype;
   const loading = <T>(f: () => Promise<T>): Promise<T> => beating(ctx, { phase: 'load' }, f);
-  const x = (await loading(() => store.get(input.x))).data as Float64Array;
+  // Features stored as bytes (image data, EigenProJobInput.featureScale) expand to the same f64 values.
+  const features = (a: NdArray): Float64Array => (input.featureScale !== undefined ? expandFeatureBytes(a.data, input.featureScale) : a.data as Float64Array);
+  const x = features(await loading(() => store.get(input.x)));
   const yArr = await store.get(input.y);
   const classification = params.task === 'classification';
   const labels = classification ? Int32Array.from(yArr.data as ArrayLike<number>) : undefined;
   const y = classification ? oneHotOf(labels as Int32Array, c) : Float64Array.from(yArr.data as ArrayLike<number>);
   if (input.xTest === undefined || input.yTest === undefined) return { x, targets: { y, ...(labels !== undefined ? { labels } : {}) } };
   const xt = await loading(() => store.get(input.xTest as ArrayRef));
-  const xTestRef = fdt === 'f64' && xt.dtype === 'f64' ? input.xTest : pin(await loading(() => store.put(rangeRows(xt.data as Float64Array, d, 0, shape.nTest, fdt))));
+  const xTestRef = fdt === 'f64' && xt.dtype === 'f64' ? input.xTest : pin(await loading(() => store.put(rangeRows(features(xt), d, 0, shape.nTest, fdt))));
   const yt = await store.get(input.yTest);
   const labelsTest = classification ? Int32Array.from(yt.data as ArrayLike<number>) : undefined;
   const yTest = labelsTest !== undefined ? oneHotOf(labelsTest, c) : Float64Array.from(yt.data as ArrayLike<number>);

@@ -7,8 +7,9 @@ import { randomBytes } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { DeliverPolicy } from '@nats-io/jetstream';
 import {
-  GramfleetError, checkEigenProData, compileEigenProParams, num, planEigenPro3, planEigenProMemory, resultSubject, sampleCenterRows,
-  type CompiledEigenProParams, type DenseRows, type EigenProJobInput, type EigenProJobResult, type EigenProParams, type EigenProProgressEvent, type WorkerClass,
+  GramfleetError, checkEigenProData, compileEigenProParams, featureBytes, num, planEigenPro3, planEigenProMemory, resultSubject, sampleCenterRows,
+  type CompiledEigenProParams, type DenseRows, type EigenProJobInput, type EigenProJobResult, type EigenProParams, type EigenProProgressEvent, type FeatureBytes,
+  type NdArray, type WorkerClass,
 } from '@gramfleet/core';
 import type { ArrayStore, DataPlane } from '@gramfleet/workers';
 import { loadRows } from './data-files';
@@ -108,21 +109,28 @@ export async function prepareEigenPro(spec: EigenProJobSpec, store: ArrayStore, 
   planEigenProMemory(shape, params, budgetBytes);
   const projection = centers !== undefined ? planEigenPro3(shape, params, budgetBytes) : undefined;
   const f64 = (r: DenseRows): Float64Array => (r.data instanceof Float64Array ? r.data : Float64Array.from(r.data));
-  const xRef = await store.put({ dtype: 'f64', shape: [x.rows, x.cols], data: f64(x) });
+  // Image features (pixel bytes / 255, or bytes) travel as their bytes: an eighth of f64.
+  const xBytes = featureBytes(x.data);
+  const xTestBytes = xBytes !== undefined && xTest !== undefined ? featureBytes(xTest.data) : undefined;
+  const packed = xBytes !== undefined && (xTest === undefined || xTestBytes?.scale === xBytes.scale);
+  const features = (r: DenseRows, b: FeatureBytes | undefined): NdArray => (packed && b !== undefined
+    ? { dtype: 'u8', shape: [r.rows, r.cols], data: b.bytes }
+    : { dtype: 'f64', shape: [r.rows, r.cols], data: f64(r) });
+  const xRef = await store.put(features(x, xBytes));
   const yRef = params.task === 'classification'
     ? await store.put({ dtype: 'i32', shape: [y.rows], data: Int32Array.from(y.data) })
     : await store.put({ dtype: 'f64', shape: [y.rows, y.cols], data: f64(y) });
   let testRefs = {};
   if (xTest !== undefined && yTest !== undefined) {
     testRefs = {
-      xTest: await store.put({ dtype: 'f64', shape: [xTest.rows, xTest.cols], data: f64(xTest) }),
+      xTest: await store.put(features(xTest, xTestBytes)),
       yTest: params.task === 'classification'
         ? await store.put({ dtype: 'i32', shape: [yTest.rows], data: Int32Array.from(yTest.data) })
         : await store.put({ dtype: 'f64', shape: [yTest.rows, yTest.cols], data: f64(yTest) }),
     };
   }
   const ep3 = centers !== undefined && projection !== undefined ? { centers: await store.put({ dtype: 'f64', shape: [centers.rows, centers.cols], data: f64(centers) }), projection } : {};
-  return { jobId, params, shape, x: xRef, y: yRef, ...testRefs, cls: spec.backend ?? 'wasm', timeoutMs, heartbeatTimeoutMs, ...ep3 };
+  return { jobId, params, shape, x: xRef, y: yRef, ...testRefs, ...(packed ? { featureScale: (xBytes as FeatureBytes).scale } : {}), cls: spec.backend ?? 'wasm', timeoutMs, heartbeatTimeoutMs, ...ep3 };
 }
 
 /** Starts the workflow of a prepared job. */

@@ -78,7 +78,7 @@ describe('kernel-row cache (workers)', () => {
   const keys = (rows: NdArray): string[] => ['rows-digest', 'z-digest', 'a-digest', 'x0-digest', 'x1-digest'].slice(0, 3 + blocks.length).map((k, i) => (i === 0 ? `${k}-${rows.shape[0]}` : k));
   const attrs = { kernel: 'laplacian', bandwidth: 2.5, accumulate: 'f32', cache: true };
   const withCache = async <T>(budgetBytes: number, f: (p: KernelRowCache) => Promise<T>, more: Partial<KernelRowCacheOptions> = {}, threads = 1): Promise<T> => {
-    const p = withKernelRowCache(withHostGather(createKernelPool({ module: kernelModule(), threads })), { budgetBytes, module: kernelModule(), minFreeBytes: 0, ...more });
+    const p = withKernelRowCache(withHostGather(createKernelPool({ module: kernelModule(), threads })), { budgetBytes, minFreeBytes: 0, ...more });
     try {
       return await f(p);
     } finally {

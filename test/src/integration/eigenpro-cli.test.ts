@@ -10,7 +10,7 @@ import * as assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Philox, accuracy, kernelMatmulReference, type NdArray } from '@gramfleet/core';
+import { Philox, accuracy, kernelMatmulReference, resourceNames, type NdArray } from '@gramfleet/core';
 import { readNpy, readNpz, writeNpy } from '@gramfleet/orchestrator';
 import { startTestCluster, type TestCluster } from './harness';
 
@@ -89,6 +89,33 @@ describe('gramfleet eigenpro / predict CLI against a real cluster', () => {
     for (let i = 0; i < nt; i++) for (let j = 0; j < c; j++) se += ((yhat.data[i * c + j] as number) - (yte[i] === j ? 1 : 0)) ** 2;
     assert.ok(Math.abs(se / (nt * c) - result.final.testMse) <= 1e-9 * Math.max(1, result.final.testMse), `test MSE ${se / (nt * c)} vs reported ${result.final.testMse}`);
     assert.ok(result.final.testAccuracy >= 0.6, `test accuracy ${result.final.testAccuracy}`);
+  });
+
+  it('image features (u8 .npy) travel as their bytes and come back as the f64 features: the model\'s centers are bytes/255 bit for bit', async () => {
+    const f = (name: string): string => path.join(t.dir, name);
+    const bytes = Uint8Array.from(xAll, (v) => Math.floor(v * 256));
+    await writeNpy(f('btr.npy'), { dtype: 'u8', shape: [n, d], data: bytes.slice(0, n * d) });
+    await writeNpy(f('bte.npy'), { dtype: 'u8', shape: [nt, d], data: bytes.slice(n * d) });
+    await writeNpy(f('ytr.npy'), { dtype: 'f64', shape: [n], data: ytr });
+    await writeNpy(f('yte.npy'), { dtype: 'f64', shape: [nt], data: yte });
+    const train = await cli([
+      'eigenpro', '--data-dir', t.dir, '--train', f('btr.npy'), '--train-labels', f('ytr.npy'), '--test', f('bte.npy'), '--test-labels', f('yte.npy'),
+      '--kernel', 'laplacian', '--bandwidth', String(sigma), '--epochs', '2', '--seed', '2', '--shards', '2', '--out', f('bmodel.npz'), '--json',
+    ]);
+    assert.equal(train.code, 0, `eigenpro exited ${train.code}: ${train.stderr}`);
+    const result = JSON.parse(train.stdout.trim().split('\n').at(-1) as string) as { final: { testAccuracy: number } };
+    const model = await readNpz(f('bmodel.npz'));
+    const centers = numeric(model['centers'], 'centers');
+    assert.equal(centers.dtype, 'f64');
+    assert.deepEqual(Array.from(centers.data as Float64Array), Array.from(bytes.slice(0, n * d), (v) => v * (1 / 255)));
+    // The stored centers are the bytes themselves (an eighth of f64).
+    const digest = (model['centers_digest'] as { data: readonly string[] }).data[0] as string;
+    const stored = await t.fleet.getArray({ bucket: resourceNames().arraysBucket, digest, dtype: 'u8', shape: [n, d], bytes: 0 });
+    assert.equal(stored.dtype, 'u8');
+    assert.deepEqual(Array.from(stored.data), Array.from(bytes.slice(0, n * d)));
+    const pred = await cli(['predict', '--model', f('bmodel.npz'), '--x', f('bte.npy'), '--out', f('byhat.npy')]);
+    assert.equal(pred.code, 0, `predict exited ${pred.code}: ${pred.stderr}`);
+    assert.equal(accuracy(numeric(await readNpy(f('byhat.npy')), 'yhat').data as Float64Array, yte, c), result.final.testAccuracy);
   });
 
   it('EigenPro 3: --centers-file Z.npy --projection exact writes a model on Z, predict reproduces it; a centers file with the wrong d exits 1', async () => {

@@ -3,15 +3,16 @@
  * serves both through one `KernelPool` (the runtime does not change).
  */
 import { USER_WASM_OP, type NdArray } from '@gramfleet/core';
-import type { KernelPool, KernelRun, RunOptions } from '../pool';
+import type { KernelPool, KernelRun } from '../pool';
 import type { Sandbox } from './sandbox';
 
 /** A pool that also runs users' WebAssembly kernels in `sandbox`. */
 export function withUserWasm(pool: KernelPool, sandbox: Sandbox): KernelPool {
   return {
     threads: pool.threads,
-    async run(op: string, attrs: unknown, inputs: NdArray[], keys?: readonly string[], opts?: RunOptions): Promise<KernelRun> {
-      if (op !== USER_WASM_OP) return pool.run(op, attrs, inputs, keys, opts);
+    ...(pool.runRows !== undefined ? { runRows: pool.runRows.bind(pool) } : {}),
+    async run(op: string, attrs: unknown, inputs: NdArray[]): Promise<KernelRun> {
+      if (op !== USER_WASM_OP) return pool.run(op, attrs, inputs);
       const r = await sandbox.run((attrs ?? {}) as Record<string, unknown>, inputs);
       return { outputs: [{ dtype: 'f64', shape: [r.output.length], data: r.output }], backend: 'wasm-user', computeMs: r.computeMs };
     },

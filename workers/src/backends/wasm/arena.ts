@@ -57,8 +57,11 @@ export class WasmArena {
     this.top = mark;
   }
 
-  /** Allocates `bytes` (zeroed) aligned to `alignment`; grows memory when needed. */
-  alloc(bytes: number, alignment = 64): number {
+  /**
+   * Allocates `bytes` aligned to `alignment`, zeroed unless `zero` is false (for buffers the
+   * caller overwrites whole: a copy in, or a kernel's full output); grows memory when needed.
+   */
+  alloc(bytes: number, alignment = 64, zero = true): number {
     const p = align(this.top, alignment);
     const end = p + bytes;
     const have = this.memory.buffer.byteLength;
@@ -69,14 +72,14 @@ export class WasmArena {
       }
       this.memory.grow(pages);
     }
-    new Uint8Array(this.memory.buffer, p, bytes).fill(0);
+    if (zero) new Uint8Array(this.memory.buffer, p, bytes).fill(0);
     this.top = end;
     return p;
   }
 
   /** Copies a typed array into the arena and returns its pointer. */
   put(a: Float64Array | Float32Array | Int32Array | Uint32Array | Uint8Array): number {
-    const p = this.alloc(a.byteLength, 64);
+    const p = this.alloc(a.byteLength, 64, false);
     new Uint8Array(this.memory.buffer, p, a.byteLength).set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
     return p;
   }

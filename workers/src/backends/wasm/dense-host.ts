@@ -32,9 +32,9 @@ export function callDense(arena: WasmArena, op: string, kernel: string, args: re
   if (s !== DENSE_STATUS.OK) throw denseStatusError(op, kernel, s, argument);
 }
 
-/** Allocates at least one byte (so empty arrays still get a valid pointer). */
-export function allocBytes(arena: WasmArena, bytes: number): number {
-  return arena.alloc(Math.max(bytes, 8), 64);
+/** Allocates at least one byte (so empty arrays still get a valid pointer); zeroed unless `zero` is false. */
+export function allocBytes(arena: WasmArena, bytes: number, zero = true): number {
+  return arena.alloc(Math.max(bytes, 8), 64, zero);
 }
 
 /** Copies an array into the arena (an empty one gets a valid dummy pointer). */

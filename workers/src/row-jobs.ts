@@ -1,0 +1,142 @@
+/**
+ * Work on kernel rows that the kernel-row cache (kernel-cache.ts) hands to its kernel threads,
+ * over rows kept in shared memory, so the worker's main thread only coordinates:
+ *
+ * - `block`: f32 kernel rows K(X, Z) for n new rows, written into a new SharedArrayBuffer (n × m).
+ *   The kernel runs on the columns `unknown` only (a run of Z, or a list); the other columns,
+ *   `mirror.known`, are copied from the cached rows of those columns' own points,
+ *   K(x_i, z_l) = K(x_l, z_i) — the f32 kernel block is bitwise symmetric.
+ * - `product`: K·A (f64, rows × c) for rows in shared memory (`gf_f32_rows_matmul`: f64 sums in
+ *   ascending column order, so the bits do not depend on how rows are split over threads).
+ */
+import { KERNEL_FUNCTIONS, kernelBlockOp, type KernelFunction } from '@gramfleet/core';
+import type { WasmArena } from './backends/wasm/arena';
+import { allocBytes, callDense, putArray } from './backends/wasm/dense-host';
+
+/** Rows in shared memory: row r is `m` floats of `buffers[buf[r]]` from float `off[r]`. */
+export interface SharedRows {
+  readonly buffers: readonly SharedArrayBuffer[];
+  readonly buf: Int32Array;
+  readonly off: Int32Array;
+}
+
+/** Kernel rows of new points; see the file comment. */
+export interface BlockJob {
+  readonly kind: 'block';
+  readonly kernel: KernelFunction;
+  readonly bandwidth: number;
+  /** The new rows' points, n × d. */
+  readonly x: Float32Array;
+  readonly n: number;
+  readonly d: number;
+  /** Z's rows at the unknown columns, u × d (all of Z when nothing is mirrored). */
+  readonly z: Float32Array;
+  readonly u: number;
+  /** Z's row count: the width of a kernel row. */
+  readonly m: number;
+  /** The unknown columns: the first of a run of u, or the u columns. */
+  readonly unknown: number | Int32Array;
+  readonly mirror?: {
+    /** Known columns, ascending, and the cached row of each column's own point. */
+    readonly known: Int32Array;
+    readonly src: SharedRows;
+    /** Each new row's own column in Z (its entries of the known rows are read there). */
+    readonly cols: Int32Array;
+  };
+}
+
+/** K·A for rows in shared memory; see the file comment. */
+export interface ProductJob {
+  readonly kind: 'product';
+  readonly rows: SharedRows;
+  readonly count: number;
+  readonly m: number;
+  readonly c: number;
+  /** A, m × c. */
+  readonly a: Float64Array;
+}
+
+/** A job of the kernel-row cache for a kernel thread. */
+export type RowJob = BlockJob | ProductJob;
+
+/** Side of the tiles in which mirror entries are transposed into new rows. */
+const MIRROR_TILE = 32;
+/** Rows of K·A per call of the product kernel (bounds the copy into the arena to ~64 MB). */
+const PRODUCT_BYTES = 64 * 2 ** 20;
+
+/** Runs a row job on this thread's arena: a `block` gives f32 rows in shared memory, a `product` f64 K·A. */
+export function runRowJob(arena: WasmArena, job: RowJob): Float32Array | Float64Array {
+  return job.kind === 'block' ? blockRows(arena, job) : rowsProduct(arena, job);
+}
+
+function blockRows(arena: WasmArena, j: BlockJob): Float32Array {
+  const { n, m, u, d } = j;
+  const out = new Float32Array(new SharedArrayBuffer(Math.max(4, n * m * 4)), 0, n * m);
+  if (u > 0 && n > 0) {
+    const x = putArray(arena, j.x);
+    const z = putArray(arena, j.z);
+    const k = allocBytes(arena, n * u * 4, false); // every entry written by the kernel
+    const ws = allocBytes(arena, arena.fn('gf_kernel_block_matmul_f32_workspace_bytes')(n, u, d));
+    callDense(arena, kernelBlockOp.id, 'gf_kernel_block_f32', [
+      KERNEL_FUNCTIONS.indexOf(j.kernel), n, u, d, x, 0, Math.max(1, d), z, 0, Math.max(1, d), j.bandwidth, k, 0, Math.max(1, u), ws,
+    ]);
+    const kv = arena.f32(k, n * u);
+    if (typeof j.unknown === 'number') {
+      for (let r = 0; r < n; r++) out.set(kv.subarray(r * u, (r + 1) * u), r * m + j.unknown);
+    } else {
+      const cols = j.unknown;
+      for (let r = 0; r < n; r++) {
+        const o = r * m, i = r * u;
+        for (let q = 0; q < u; q++) out[o + (cols[q] as number)] = kv[i + q] as number;
+      }
+    }
+  }
+  if (j.mirror !== undefined) mirrorFill(out, n, m, j.mirror);
+  return out;
+}
+
+/**
+ * Column l of the new rows is row l's entries at the new rows' own columns: a transpose, done in
+ * tiles of MIRROR_TILE mirror rows × MIRROR_TILE new rows, the new rows taken in the order of
+ * their columns so each mirror row is read forwards.
+ */
+function mirrorFill(out: Float32Array, n: number, m: number, mr: NonNullable<BlockJob['mirror']>): void {
+  const { known, src, cols } = mr;
+  const views = src.buffers.map((b) => new Float32Array(b));
+  const byCol = Int32Array.from({ length: n }, (_, r) => r).sort((x, y) => (cols[x] as number) - (cols[y] as number));
+  const sortedCols = Int32Array.from(byCol, (r) => cols[r] as number);
+  const outAt = Int32Array.from(byCol, (r) => r * m);
+  const T = MIRROR_TILE;
+  for (let k0 = 0; k0 < known.length; k0 += T) {
+    const k1 = Math.min(known.length, k0 + T);
+    for (let j0 = 0; j0 < n; j0 += T) {
+      const j1 = Math.min(n, j0 + T);
+      for (let k = k0; k < k1; k++) {
+        const row = views[src.buf[k] as number] as Float32Array, base = src.off[k] as number, l = known[k] as number;
+        for (let jj = j0; jj < j1; jj++) out[(outAt[jj] as number) + l] = row[base + (sortedCols[jj] as number)] as number;
+      }
+    }
+  }
+}
+
+function rowsProduct(arena: WasmArena, j: ProductJob): Float64Array {
+  const { count, m, c } = j;
+  const res = new Float64Array(count * c);
+  if (count === 0 || c === 0) return res;
+  const views = j.rows.buffers.map((b) => new Float32Array(b));
+  const ap = putArray(arena, j.a);
+  const chunk = Math.max(1, Math.min(count, Math.floor(PRODUCT_BYTES / Math.max(1, m * 4))));
+  const kp = allocBytes(arena, chunk * Math.max(1, m) * 4, false); // rows copied in, output written whole
+  const op = allocBytes(arena, chunk * c * 8, false);
+  for (let r0 = 0; r0 < count; r0 += chunk) {
+    const rows = Math.min(chunk, count - r0);
+    const kv = arena.f32(kp, rows * m);
+    for (let i = 0; i < rows; i++) {
+      const b = j.rows.buf[r0 + i] as number, o = j.rows.off[r0 + i] as number;
+      kv.set((views[b] as Float32Array).subarray(o, o + m), i * m);
+    }
+    arena.check('gf_f32_rows_matmul', rows, m, c, kp, Math.max(1, m), ap, Math.max(1, c), op, Math.max(1, c));
+    res.set(arena.f64(op, rows * c), r0 * c);
+  }
+  return res;
+}
