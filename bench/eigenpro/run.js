@@ -10,7 +10,7 @@
  *                                   the workers; 17800 keeps every 60k row on a 24 GB host>)
  *
  *   gramfleet (W workers, or WxT: W workers of T kernel threads each): a LocalCluster with W
- *     WASM workers × T threads (1 unless given) in a temp dir;
+ *     WASM workers × T threads (unless given, the cores shared out over the workers) in a temp dir;
  *     fleet.submit({ kind: 'eigenpro', train: <IDX path>, … }) with shards = W, f32 features and
  *     f32 kernel products (ACCUMULATE=f32, the default here: numpy's blocks are f32 sgemm too;
  *     ACCUMULATE=f64 measures the f64-accumulated path);
@@ -50,10 +50,11 @@ const BENCH = EP3 ? 'eigenpro3' : 'eigenpro';
 const EPOCHS = Number(process.env.EPOCHS ?? (EP3 ? 5 : 3));
 const SIGMA = Number(process.env.SIGMA ?? 10);
 const TARGET = Number(process.env.TARGET ?? (EP3 ? 0.88 : 0.895));
-// Configurations: W (W workers × 1 thread) or WxT (W workers × T kernel threads each).
+// Configurations: W (W workers, the cores shared out over them: LocalCluster's default) or WxT
+// (W workers × T kernel threads each).
 const CONFIGS = (process.env.WORKERS ?? '1,2').split(',').map((s) => {
   const [w, t] = s.split('x').map(Number);
-  return { workers: w, threads: t ?? 1, name: t === undefined ? `${w}w` : `${w}w${t}t` };
+  return { workers: w, threads: t ?? Math.max(1, Math.floor(os.cpus().length / w)), name: t === undefined ? `${w}w` : `${w}w${t}t` };
 });
 const REF_TIMEOUT_S = Number(process.env.REF_TIMEOUT_S ?? 7200);
 // Training rows scored after each epoch. The references score the test set only, so the

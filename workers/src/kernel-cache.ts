@@ -6,27 +6,33 @@
  * It serves `kernel-rows-matmul` and `kernel-block-matmul` tasks with `cache: true` (which
  * implies `accumulate: 'f32'`; no view attrs, no out0). A table holds the rows of one
  * (kernel, σ, Z, row source) — the row source being the resident row blocks (rows op, rows
- * named by index) or the x input (block op, rows by position), all named by digest. Missing
- * rows are computed by the f32 `kernel-block` on a kernel thread (the same tiles and epilogue
- * as the fused f32 matmul) and inserted while the byte budget allows; K·A then runs on this
- * thread over cached and fresh rows alike (`gf_f32_rows_matmul`, f64 sums in a fixed order), so
- * a task's bits never depend on what was cached. Misses are computed in blocks of at most
- * {@link MISS_BLOCK_BYTES}, so a 10k-row scoring task never grows a kernel thread's memory by
- * its whole block. When the budget is full, only tables idle for `evictIdleMs` are evicted
- * (least recently used first); rows that find no room are computed and not kept, so one job's
- * tables never evict each other batch after batch.
- * The orchestrator routes a shard's tasks to the same worker every batch (pinned subjects) so
- * the rows a worker caches are the ones it is asked for again.
+ * named by index) or the x input (block op, rows by position), all named by digest. Rows live
+ * in shared memory and every piece of work on them runs on the kernel threads as a row job
+ * (row-jobs.ts), split over the threads by rows: missing rows from the f32 kernel block (the
+ * same tiles and epilogue as the fused f32 matmul), and K·A over cached and fresh rows alike
+ * (`gf_f32_rows_matmul`, f64 sums in a fixed order), so a task's bits never depend on what was
+ * cached or on the thread count. This thread only validates, looks up and coordinates. Misses
+ * are computed in windows of at most {@link MISS_BLOCK_BYTES}, so a 10k-row scoring task never
+ * holds its whole block. When the budget is full, only tables idle for `evictIdleMs` are
+ * evicted (least recently used first); rows that find no room are computed and not kept, so
+ * one job's tables never evict each other batch after batch. The orchestrator routes a shard's
+ * tasks to the same worker every batch (pinned subjects) so the rows a worker caches are the
+ * ones it is asked for again.
  *
  * When Z is one of the resident row blocks (EigenPro 2: the centers are the training rows) and a
  * new row x_i is itself one of Z's points, it needs K(x_i, x_l) for Z's points x_l, and wherever
  * x_l's own row is cached that entry is already there as K(x_l, x_i): such entries are copied,
- * only the rest are computed (`mirroredRows`). The f32 kernel block is bitwise symmetric, so the
- * bits do not change. EigenPro 2 keeps its centers in the first epoch's visiting order, dealt
- * round robin over the shards (orchestrator/src/eigenpro/rows.ts), so a batch's own points are
- * a contiguous run of Z and the points seen before are the run before it: the mirror entries are
- * read as contiguous stretches and the columns still to compute are one slice of Z. One shard:
- * half of the first epoch's entries are read; P shards: 1/(2P).
+ * only the rest are computed (`kernelRows` with `mirror`). The f32 kernel block is bitwise
+ * symmetric, so the bits do not change. EigenPro 2 keeps its centers in the first epoch's
+ * visiting order, dealt round robin over the shards (orchestrator/src/eigenpro/rows.ts), so a
+ * batch's own points are a contiguous run of Z and the points seen before are the run before
+ * it: the mirror entries are read as contiguous stretches and the columns still to compute are
+ * one slice of Z. One shard: half of the first epoch's entries are read; P shards: 1/(2P).
+ *
+ * In that first epoch the next batches are predictable — the runs after this task's — and their
+ * rows do not depend on the coefficients, so they are computed ahead ({@link PREFETCH_DEPTH}
+ * batches) while this task's product runs and the orchestrator prepares the next round; the
+ * kernel threads do not wait for the round trip.
  */
 import * as os from 'node:os';
 import {

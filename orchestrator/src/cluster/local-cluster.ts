@@ -19,7 +19,7 @@ export interface LocalClusterOptions {
   readonly dataDir: string;
   /** WASM worker processes. @default number of cores */
   readonly workers?: number;
-  /** Kernel threads per worker process. @default 1 */
+  /** Kernel threads per worker process. @default the cores shared out over the workers (at least 1): 1 worker on 2 cores runs 2 */
   readonly threadsPerWorker?: number;
   /** Threads one shard's gemm / kernel-block / csr-spmv is split over inside a worker (`wasm-mt`). @default 1 */
   readonly threadsPerShard?: number;
@@ -89,7 +89,7 @@ export class LocalCluster {
     this.log = o.log ?? silentLogger;
     this.detached = o.detached ?? false;
     this.logLevel = o.logLevel ?? 'info';
-    this.threads = o.threadsPerWorker ?? 1;
+    this.threads = o.threadsPerWorker ?? Math.max(1, Math.floor(os.cpus().length / (o.workers ?? os.cpus().length)));
     this.threadsPerShard = o.threadsPerShard ?? 1;
     this.kernelBuild = o.kernelBuild ?? 'auto';
   }

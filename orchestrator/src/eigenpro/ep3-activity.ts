@@ -62,7 +62,7 @@ function pad(j: number): string {
 export async function trainEigenPro3Cluster(deps: ActivityDeps, input: EigenProJobInput): Promise<EigenProJobResult> {
   const { dp, store, log } = deps;
   // Objects deleted after use, and the job's long-lived objects that must never be (transient.ts).
-  const transient = createTransientObjects((digest) => dp.arrays.delete(digest));
+  const transient = createTransientObjects((digest) => store.delete(digest));
   const pin = (r: ArrayRef): ArrayRef => transient.pin(r);
   for (const r of [input.x, input.y, input.xTest, input.yTest]) if (r !== undefined) pin(r);
   const ctx = Context.current();

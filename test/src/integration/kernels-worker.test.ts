@@ -103,6 +103,18 @@ describe('kernel library through the worker runtime (threads per shard, kernel b
     assert.equal(typeof cacheMB, 'number', 'the kernel-row cache budget is registered');
   });
 
+  it('the array store: a put of bytes being deleted waits for the delete and uploads them again', async () => {
+    // EigenPro deletes a round's objects without waiting; a later round may put the same bytes.
+    for (let k = 0; k < 5; k++) {
+      const a = { dtype: 'f64' as const, shape: [64 * 1024], data: Float64Array.from({ length: 64 * 1024 }, (_, i) => i * 0.5 + k) };
+      const ref = await store.put(a);
+      const gone = store.delete(ref.digest);
+      const again = await store.put(a);
+      assert.equal(await gone, true);
+      assert.equal(await store.has(again.digest), true, `round ${k}: the object is there after the delete and the put`);
+    }
+  });
+
   it('gemm 157×131×97 in 3 shards runs on wasm-mt and equals the f64 reference', async () => {
     const [m, n, k] = [157, 131, 97];
     const inputs: NdArray[] = [

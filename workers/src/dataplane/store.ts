@@ -47,6 +47,9 @@ export function createArrayStore(os: ObjectStore, bucket: string, opts: ArraySto
   const sizes = new Map<string, number>();
   const stats = { hits: 0, misses: 0, bytes: 0 };
   const uploading = new Map<string, Promise<void>>();
+  // Deletes in flight: a put of the same bytes waits for them, so it finds the object gone and
+  // uploads it again instead of counting on an object about to disappear.
+  const deleting = new Map<string, Promise<boolean>>();
   // One read per digest at a time (a task may name one array twice), and large objects one
   // after the other: several concurrent reads of ~100 MB objects let the server's pending
   // bytes for this connection pass its limit (64 MiB) while this process hashes and decodes
@@ -87,6 +90,8 @@ export function createArrayStore(os: ObjectStore, bucket: string, opts: ArraySto
       const digest = sha256Hex(bytes);
       // One upload per digest at a time: two concurrent object-store puts of one name replace
       // each other's chunks, and a reader between them can find chunks missing.
+      const gone = deleting.get(digest);
+      if (gone !== undefined) await gone.catch(() => undefined);
       let upload = uploading.get(digest);
       if (upload === undefined) {
         upload = (async () => {
@@ -131,10 +136,18 @@ export function createArrayStore(os: ObjectStore, bucket: string, opts: ArraySto
       stats.bytes -= sizes.get(digest) ?? 0;
       cache.delete(digest);
       sizes.delete(digest);
-      const info = await os.info(digest).catch(() => null);
-      if (info === null || info.deleted) return false;
-      await os.delete(digest);
-      return true;
+      const d = (async () => {
+        const info = await os.info(digest).catch(() => null);
+        if (info === null || info.deleted) return false;
+        await os.delete(digest);
+        return true;
+      })();
+      deleting.set(digest, d);
+      try {
+        return await d;
+      } finally {
+        if (deleting.get(digest) === d) deleting.delete(digest);
+      }
     },
   };
 }
