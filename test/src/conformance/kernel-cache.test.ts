@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { KERNEL_FUNCTIONS, kernelBlockMatmulOp, kernelBlockOp, kernelRowsMatmulOp, type NdArray } from '@gramfleet/core';
-import { createKernelPool, registerWasmKernels, withHostGather, kernelCacheBudgetFromEnv, withKernelRowCache, type KernelRowCache, type KernelRowCacheOptions } from '@gramfleet/workers';
+import { WasmArena, createKernelPool, registerWasmKernels, withHostGather, kernelCacheBudgetFromEnv, withKernelRowCache, type KernelRowCache, type KernelRowCacheOptions } from '@gramfleet/workers';
 import { kernelModule, linalgRegistry } from './linalg-fixtures';
 import { BACKENDS, arr, rand, rand32, rejectsNaming, runOp } from './dense-fixtures';
 import { f32KernelBounds } from './kernel-f32-fixtures';
@@ -296,6 +296,18 @@ describe('kernel-row cache (workers)', () => {
       await rejectsNaming(p.run(kernelRowsMatmulOp.id, sig, [arr('i32', [30], second), other, a, ...xb], ['r1', 'other', 'a', 'xbad']), 'INPUT_NOT_FINITE', 'x');
       assert.equal(p.stats().prefetchedRows, 0);
     });
+  });
+  it('gf_f32_transpose copies every entry to its transposed place, for every remainder of the 4×4 blocks and tiles', () => {
+    const ar = new WasmArena(kernelModule());
+    for (const [r, c, lds, ldd] of [[1, 1, 1, 1], [3, 5, 7, 4], [4, 4, 4, 4], [37, 70, 70, 40], [65, 33, 35, 66], [0, 5, 5, 1]] as const) {
+      ar.reset();
+      const src = rand32(Math.max(1, r * lds), r + c);
+      const sp = ar.put(src), dp = ar.alloc(Math.max(4, c * ldd * 4));
+      ar.check('gf_f32_transpose', r, c, sp, lds, dp, ldd);
+      const dst = ar.f32(dp, c * ldd);
+      for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) assert.equal(dst[j * ldd + i], src[i * lds + j], `${r}×${c}: [${i},${j}]`);
+    }
+    assert.notEqual(ar.call('gf_f32_transpose', 3, 5, 64, 4, 64, 3), 0, 'a row pitch below the width is refused');
   });
   it('takes its budget from GRAMFLEET_KERNEL_CACHE_MB, else a quarter of the memory limit (cgroup or host)', () => {
     const GiB = 2 ** 30;
