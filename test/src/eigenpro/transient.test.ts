@@ -40,20 +40,3 @@ test('drop deletes at once unless the digest is pinned or in a kept cycle; a fai
   assert.equal(await t.drop('gone'), true);
   assert.deepEqual(deleted, ['factor-input']);
 });
-
-test('endCycle does not wait for the deletes it starts; settled() does', async () => {
-  const started: string[] = [];
-  let release: () => void = () => undefined;
-  const gate = new Promise<void>((r) => { release = r; });
-  const t = createTransientObjects(async (d) => { started.push(d); await gate; }, 1);
-  await t.endCycle([ref('a')]);
-  await t.endCycle([ref('b')]); // starts deleting a, does not wait for it
-  assert.deepEqual(started, ['a']);
-  let done = false;
-  const s = t.settled().then(() => { done = true; });
-  await new Promise((r) => setImmediate(r));
-  assert.equal(done, false, 'the delete of a is still running');
-  release();
-  await s;
-  assert.equal(done, true);
-});
