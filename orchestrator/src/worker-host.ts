@@ -36,7 +36,7 @@ async function main(): Promise<void> {
     ...(env['GRAMFLEET_ACK_WAIT_MS'] !== undefined ? { ackWaitMs: Number(env['GRAMFLEET_ACK_WAIT_MS']) } : {}),
     ...(env['GRAMFLEET_MAX_DELIVER'] !== undefined ? { maxDeliver: Number(env['GRAMFLEET_MAX_DELIVER']) } : {}),
   });
-  const store = createArrayStore(dp.arrays, names.arraysBucket);
+  const store = createArrayStore(dp.arrays, names.arraysBucket, { chunkBytes: dp.chunkBytes });
   const activities = {
     ...createActivities({ dp, store, log }),
     ...createKronActivities({ store, log }),

@@ -57,7 +57,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const pin = pinToken(workerId);
   const nc = await connectNats(o.natsUrl, workerId);
   const dp = await openDataPlane(nc, names, o.dataPlane);
-  const store = createArrayStore(dp.arrays, names.arraysBucket);
+  const store = createArrayStore(dp.arrays, names.arraysBucket, { chunkBytes: dp.chunkBytes });
   const log = o.log;
   const cancelled = new Set<string>();
   const sub = nc.subscribe(`${names.prefix}.cancel.*`, {

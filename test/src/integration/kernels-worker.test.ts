@@ -44,7 +44,7 @@ describe('kernel library through the worker runtime (threads per shard, kernel b
     });
     const nc = await connectNats(cluster.state.natsUrl, 'kernels-test');
     dp = await openDataPlane(nc, resourceNames(cluster.state.prefix), { ackWaitMs: 5000, maxDeliver: 3 });
-    store = createArrayStore(dp.arrays, dp.names.arraysBucket);
+    store = createArrayStore(dp.arrays, dp.names.arraysBucket, { chunkBytes: dp.chunkBytes });
   });
   after(async () => {
     await dp?.close();

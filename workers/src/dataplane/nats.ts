@@ -54,6 +54,12 @@ export interface DataPlane {
   readonly workers: KV;
   readonly names: ResourceNames;
   readonly options: CompiledDataPlaneOptions;
+  /**
+   * Object-store chunk size for this server: its largest message less room for headers (a
+   * 1 MB default payload gives ~1 MB chunks, an eighth of the messages of the client's
+   * 128 KiB default, so puts, gets and deletes of large arrays handle fewer messages).
+   */
+  readonly chunkBytes: number;
   /** Drains and closes the connection. */
   close(): Promise<void>;
 }
@@ -106,8 +112,9 @@ export async function openDataPlane(nc: NatsConnection, names: ResourceNames, op
   }
   const arrays = await new Objm(nc).create(names.arraysBucket, { storage: StorageType.File });
   const workers = await new Kvm(nc).create(names.workersBucket, { ttl: o.workerTtlMs, history: 1, storage: StorageType.File });
+  const chunkBytes = Math.max(128 * 1024, (nc.info?.max_payload ?? 1024 * 1024) - 8 * 1024);
   return {
-    nc, js, jsm, arrays, workers, names, options: o,
+    nc, js, jsm, arrays, workers, names, options: o, chunkBytes,
     async close() {
       if (!nc.isClosed()) await nc.drain().catch(() => nc.close());
     },

@@ -13,6 +13,8 @@ export interface ArrayStoreOptions {
   readonly cacheBytes?: number;
   /** Objects larger than this are read one at a time per store. @default 8 MiB */
   readonly serialReadBytes?: number;
+  /** Bytes per object-store chunk (at most the server's largest message, see DataPlane.chunkBytes). @default 128 KiB */
+  readonly chunkBytes?: number;
 }
 
 /** Content-addressed array storage. */
@@ -96,7 +98,7 @@ export function createArrayStore(os: ObjectStore, bucket: string, opts: ArraySto
       if (upload === undefined) {
         upload = (async () => {
           const info = await os.info(digest).catch(() => null);
-          if (info === null || info.deleted) await os.putBlob({ name: digest }, bytes);
+          if (info === null || info.deleted) await os.putBlob({ name: digest, ...(opts.chunkBytes !== undefined ? { options: { max_chunk_size: opts.chunkBytes } } : {}) }, bytes);
         })().finally(() => uploading.delete(digest));
         uploading.set(digest, upload);
       }
