@@ -2,6 +2,7 @@
  * The GRF workload through the real cluster: exact answers, determinism across worker
  * counts, bad input rejected before anything is scheduled, cancellation, dead-lettering.
  */
+import * as os from 'node:os';
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -51,6 +52,12 @@ describe('GRF through the cluster (real Temporal + NATS)', () => {
     const exact = exactKernelDense(csrWithValues(g.csr, w), { kind: 'reg-laplacian', d: 1 }, { radius: 0.25 });
     const err = relFrobError(exact, phi, phi);
     assert.ok(err <= 0.07, `relative Frobenius error ${err}`);
+  });
+
+  it('a local cluster shares the cores out over its workers: one worker runs a kernel thread per core', async () => {
+    const ws = await t.fleet.workers();
+    assert.equal(ws.length, 1);
+    assert.equal(ws[0]?.threads, Math.max(1, os.cpus().length));
   });
 
   it('Φ from 1 worker equals Φ from 3 workers byte for byte (Cora, 25 shards)', async () => {

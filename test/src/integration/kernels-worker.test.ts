@@ -113,6 +113,11 @@ describe('kernel library through the worker runtime (threads per shard, kernel b
       assert.equal(await gone, true);
       assert.equal(await store.has(again.digest), true, `round ${k}: the object is there after the delete and the put`);
     }
+    // Chunks as large as the server's messages allow (~1 MB by default), not the client's 128 KiB.
+    const big = await store.put({ dtype: 'f64', shape: [300_000], data: Float64Array.from({ length: 300_000 }, (_, i) => i) });
+    const info = await dp.arrays.info(big.digest);
+    assert.equal(info?.options?.max_chunk_size, dp.chunkBytes);
+    assert.ok(dp.chunkBytes > 512 * 1024 && (info?.chunks ?? 0) <= 3, `${info?.chunks} chunks of ${dp.chunkBytes} bytes`);
   });
 
   it('gemm 157×131×97 in 3 shards runs on wasm-mt and equals the f64 reference', async () => {
