@@ -36,7 +36,7 @@
  */
 import * as os from 'node:os';
 import {
-  KERNEL_BLOCK_MATMUL_OP_ID, KERNEL_ROWS_MATMUL_OP_ID, OPS, kernelRowsMatmulInputs, markFinite, requireFinite,
+  KERNEL_BLOCK_MATMUL_OP_ID, KERNEL_ROWS_MATMUL_OP_ID, OPS, featureBytes, kernelRowsMatmulInputs, markFinite, requireFinite,
   type KernelBlockAttrs, type Logger, type NdArray,
 } from '@gramfleet/core';
 import type { BlockJob, RowJob, SharedRows } from './row-jobs';
@@ -68,6 +68,8 @@ export interface KernelRowCacheStats {
   readonly mirroredEntries: number;
   /** Missed rows a task found already computed by a prefetch (counted in `misses` too). */
   readonly prefetchedRows: number;
+  /** Tables whose rows come from the byte kernel block (byte features: exact integer distances). */
+  readonly byteTables: number;
 }
 
 /** A pool with a kernel-row cache in front. */
@@ -87,6 +89,14 @@ interface Table {
   readonly ahead: Map<number, Promise<void>>;
   /** The last run queued ahead (runs are computed one after the other). */
   chain: Promise<void>;
+  /** Z's bytes when Z and the row source are byte features of one scale: rows come from the byte kernel block. */
+  readonly grid: Grid | undefined;
+}
+
+/** Features that are bytes v of v·scale (core's `featureBytes`), in shared memory. */
+interface Grid {
+  readonly bytes: Uint8Array;
+  readonly scale: number;
 }
 
 /** Kernel rows computed in parts: rows [t·per, (t + 1)·per) are part t (row-major, m wide). */
@@ -110,6 +120,9 @@ const PREFETCH_DEPTH = 2;
 
 /** Centre sets kept in shared memory for the kernel threads. */
 const SHARED_Z = 4;
+
+/** Arrays whose byte-feature verdict (and bytes) are kept, by digest. */
+const GRIDS = 8;
 
 /** Missing rows are split over the kernel threads only in parts of at least this many rows. */
 const MIN_ROWS_PER_THREAD = 64;
@@ -180,13 +193,18 @@ function sharedRows(rows: readonly Float32Array[]): SharedRows {
   return { buffers, buf, off };
 }
 
-/** Rows `rows` of a 2-D array, as a new array of its dtype. */
-function gatherRows(a: NdArray, rows: readonly number[]): NdArray {
-  const d = a.shape[1] as number;
-  const src = a.data as Float32Array | Float64Array;
-  const out = src instanceof Float32Array ? new Float32Array(rows.length * d) : new Float64Array(rows.length * d);
+/** Rows `rows` of a row-major array with rows of d entries, as a new array of its type. */
+function gatherRows<T extends Float32Array | Uint8Array>(src: T, d: number, rows: readonly number[]): T {
+  const out = (src instanceof Float32Array ? new Float32Array(rows.length * d) : new Uint8Array(rows.length * d)) as T;
   rows.forEach((i, r) => out.set(src.subarray(i * d, (i + 1) * d), r * d));
-  return { dtype: a.dtype, shape: [rows.length, d], data: out } as NdArray;
+  return out;
+}
+
+/** The bytes v of features v·scale known to be bytes (the source arrays passed `featureBytes`). */
+function bytesOf(x: Float32Array, scale: number): Uint8Array {
+  const out = new Uint8Array(x.length);
+  for (let i = 0; i < x.length; i++) out[i] = Math.round((x[i] as number) / scale);
+  return out;
 }
 
 /** Wraps `pool` (which must run `kernel-block` and, unwrapped, the matmul ops) with the cache. */
@@ -195,7 +213,7 @@ export function withKernelRowCache(pool: KernelPool, o: KernelRowCacheOptions): 
   if (runRowsOf === undefined) throw new Error('the kernel-row cache needs a pool of wasm kernel threads (KernelPool.runRows)');
   const runRows = (job: RowJob): Promise<Float32Array | Float64Array> => runRowsOf(job);
   const tables = new Map<string, Table>();
-  let bytes = 0, hits = 0, misses = 0, evictedTables = 0, mirroredEntries = 0, prefetchedRows = 0, aheadBytes = 0;
+  let bytes = 0, hits = 0, misses = 0, evictedTables = 0, mirroredEntries = 0, prefetchedRows = 0, aheadBytes = 0, byteTables = 0;
   const minFree = o.minFreeBytes ?? 2 ** 30;
   const idleMs = o.evictIdleMs ?? 120_000;
   const now = o.now ?? Date.now;
@@ -221,6 +239,30 @@ export function withKernelRowCache(pool: KernelPool, o: KernelRowCacheOptions): 
     sharedZ.set(digest, copy);
     for (const k of sharedZ.keys()) if (sharedZ.size > SHARED_Z) sharedZ.delete(k);
     return copy;
+  }
+
+  /**
+   * Whether an array (by digest) holds byte features, and their bytes in shared memory: the last
+   * {@link GRIDS} verdicts are kept, so the check (one pass) runs once per array, not per task.
+   */
+  const grids = new Map<string, Grid | null>();
+  function gridOf(a: NdArray, digest: string): Grid | undefined {
+    let g = grids.get(digest);
+    if (g === undefined) {
+      g = a.dtype === 'f32' ? featureBytes(a.data, new Uint8Array(new SharedArrayBuffer(Math.max(1, a.data.length)), 0, a.data.length)) ?? null : null;
+      for (const k of grids.keys()) if (grids.size >= GRIDS) grids.delete(k);
+    } else grids.delete(digest);
+    grids.set(digest, g);
+    return g ?? undefined;
+  }
+
+  /** Z's bytes when Z and every array of the row source are byte features of one scale. */
+  function tableGrid(z: NdArray, zKey: string, sources: readonly NdArray[], keys: readonly string[]): Grid | undefined {
+    const g = gridOf(z, zKey);
+    if (g === undefined || sources.some((a, i) => gridOf(a, keys[i] ?? '')?.scale !== g.scale)) return undefined;
+    o.log?.info('kernel-row cache: byte features, rows from exact integer distances', { scale: g.scale, rows: z.shape[0] });
+    byteTables++;
+    return g;
   }
 
   /** Makes room for `need` bytes in `keep`, evicting idle tables least recently used first. */
@@ -266,9 +308,9 @@ export function withKernelRowCache(pool: KernelPool, o: KernelRowCacheOptions): 
    * products summed in the same order, the same norms and epilogue) — and only the other columns
    * are computed, so a row costs what its unknown columns cost.
    */
-  async function kernelRows(attrs: KernelBlockAttrs, xb: NdArray, rows: readonly number[], z: NdArray, mirror?: { table: Table; start: number; known: readonly number[]; idOf: (i: number) => number }): Promise<RowBlocks> {
+  async function kernelRows(attrs: KernelBlockAttrs, xb: NdArray, rows: readonly number[], z: NdArray, grid: Grid | undefined, mirror?: { table: Table; start: number; known: readonly number[]; idOf: (i: number) => number }): Promise<RowBlocks> {
     const m = z.shape[0] as number, d = z.shape[1] as number;
-    let zu = z, unknown: number | Int32Array = 0, u = m, mr: BlockJob['mirror'];
+    let zu: Float32Array | Uint8Array = grid?.bytes ?? z.data as Float32Array, unknown: number | Int32Array = 0, u = m, mr: BlockJob['mirror'];
     if (mirror !== undefined) {
       const isKnown = new Uint8Array(m);
       for (const l of mirror.known) isKnown[l] = 1;
@@ -279,7 +321,7 @@ export function withKernelRowCache(pool: KernelPool, o: KernelRowCacheOptions): 
       // so there the unknown columns are one run of Z's rows: a view of Z's shared copy, which a
       // kernel thread receives without a copy.
       const u0 = unknownCols[0] ?? 0, run = u === 0 || unknownCols[u - 1] === u0 + u - 1;
-      zu = run ? { dtype: z.dtype, shape: [u, d], data: (z.data as Float32Array).subarray(u0 * d, (u0 + u) * d) } as NdArray : gatherRows(z, unknownCols);
+      zu = run ? zu.subarray(u0 * d, (u0 + u) * d) : gatherRows(zu, d, unknownCols);
       unknown = run ? u0 : Int32Array.from(unknownCols);
       const { table, start } = mirror;
       mr = { known: Int32Array.from(mirror.known), src: sharedRows(mirror.known.map((l) => table.rows.get(start + l) as Float32Array)), cols: new Int32Array(0) };
@@ -287,10 +329,10 @@ export function withKernelRowCache(pool: KernelPool, o: KernelRowCacheOptions): 
     const { parts, per } = split(rows.length);
     const blocks = await Promise.all(Array.from({ length: parts }, async (_, t) => {
       const part = rows.slice(t * per, (t + 1) * per);
-      const x = gatherRows(xb, part);
+      const x = gatherRows(xb.data as Float32Array, d, part);
       const job: BlockJob = {
-        kind: 'block', kernel: attrs.kernel, bandwidth: attrs.bandwidth, x: x.data as Float32Array, n: part.length, d,
-        z: zu.data as Float32Array, u, m, unknown,
+        kind: 'block', kernel: attrs.kernel, bandwidth: attrs.bandwidth, n: part.length, d, u, m, unknown,
+        ...(grid !== undefined ? { x: bytesOf(x, grid.scale), z: zu, bytes: { scale: grid.scale } } : { x, z: zu }),
         ...(mr !== undefined && mirror !== undefined ? { mirror: { ...mr, cols: Int32Array.from(part, (i) => mirror.idOf(i) - mirror.start) } } : {}),
       };
       return await runRows(job) as Float32Array;
@@ -314,8 +356,8 @@ export function withKernelRowCache(pool: KernelPool, o: KernelRowCacheOptions): 
     const mirroredOf = new Map<number, number>();
     let mirroredCount = 0, kept = true;
     for (const [part, compute] of [
-      [whole, () => kernelRows(attrs, xb, whole, z)],
-      [mirrored, () => kernelRows(attrs, xb, mirrored, z, { table, start: mirror as number, known, idOf })],
+      [whole, () => kernelRows(attrs, xb, whole, z, table.grid)],
+      [mirrored, () => kernelRows(attrs, xb, mirrored, z, table.grid, { table, start: mirror as number, known, idOf })],
     ] as const) {
       if (part.length === 0) continue;
       const block = await compute();
@@ -420,7 +462,9 @@ export function withKernelRowCache(pool: KernelPool, o: KernelRowCacheOptions): 
     const key = `${attrs.kernel}|${attrs.bandwidth}|${keys[1] ?? ''}|${source}`;
     let table = tables.get(key);
     if (table === undefined) {
-      table = { key, m, rows: new Map(), bytes: 0, usedAt: 0, prefetched: new Map(), ahead: new Map(), chain: Promise.resolve() };
+      const sources = rowsOp ? inputs.slice(3) : [xb];
+      const grid = tableGrid(zk, keys[1] ?? '', sources, rowsOp ? keys.slice(3) : keys.slice(0, 1));
+      table = { key, m, rows: new Map(), bytes: 0, usedAt: 0, prefetched: new Map(), ahead: new Map(), chain: Promise.resolve(), grid };
       tables.set(key, table);
     }
     table.usedAt = now();
@@ -474,7 +518,7 @@ export function withKernelRowCache(pool: KernelPool, o: KernelRowCacheOptions): 
   return {
     threads: pool.threads,
     close: () => pool.close(),
-    stats: () => ({ hits, misses, bytes, tables: tables.size, evictedTables, mirroredEntries, prefetchedRows }),
+    stats: () => ({ hits, misses, bytes, tables: tables.size, evictedTables, mirroredEntries, prefetchedRows, byteTables }),
     async run(op: string, attrs: unknown, inputs: NdArray[], keys?: readonly string[]): Promise<KernelRun> {
       if (op !== KERNEL_ROWS_MATMUL_OP_ID && op !== KERNEL_BLOCK_MATMUL_OP_ID) return pool.run(op, attrs, inputs, keys);
       const parsed = OPS.get(op).parseAttrs(attrs) as KernelBlockAttrs;

@@ -5,7 +5,9 @@
  * - `block`: f32 kernel rows K(X, Z) for n new rows, written into a new SharedArrayBuffer (n × m).
  *   The kernel runs on the columns `unknown` only (a run of Z, or a list); the other columns,
  *   `mirror.known`, are copied from the cached rows of those columns' own points,
- *   K(x_i, z_l) = K(x_l, z_i) — the f32 kernel block is bitwise symmetric.
+ *   K(x_i, z_l) = K(x_l, z_i) — the f32 kernel block is bitwise symmetric. Features that are
+ *   bytes (`bytes`: pixel values v·scale) run the byte kernel block instead (`gf_kernel_block_u8`:
+ *   exact integer distances, also bitwise symmetric).
  * - `product`: K·A (f64, rows × c) for rows in shared memory (`gf_f32_rows_matmul`: f64 sums in
  *   ascending column order, so the bits do not depend on how rows are split over threads).
  */
@@ -25,12 +27,14 @@ export interface BlockJob {
   readonly kind: 'block';
   readonly kernel: KernelFunction;
   readonly bandwidth: number;
-  /** The new rows' points, n × d. */
-  readonly x: Float32Array;
+  /** The new rows' points, n × d: f32 features, or their bytes with {@link BlockJob.bytes}. */
+  readonly x: Float32Array | Uint8Array;
   readonly n: number;
   readonly d: number;
-  /** Z's rows at the unknown columns, u × d (all of Z when nothing is mirrored). */
-  readonly z: Float32Array;
+  /** Z's rows at the unknown columns, u × d (all of Z when nothing is mirrored); bytes with {@link BlockJob.bytes}. */
+  readonly z: Float32Array | Uint8Array;
+  /** x and z are bytes v of the features v·scale (core's `featureBytes`). */
+  readonly bytes?: { readonly scale: number };
   readonly u: number;
   /** Z's row count: the width of a kernel row. */
   readonly m: number;
@@ -75,13 +79,17 @@ function blockRows(arena: WasmArena, j: BlockJob): Float32Array {
   const { n, m, u, d } = j;
   const out = new Float32Array(new SharedArrayBuffer(Math.max(4, n * m * 4)), 0, n * m);
   if (u > 0 && n > 0) {
-    const x = putArray(arena, j.x);
-    const z = putArray(arena, j.z);
     const k = allocBytes(arena, n * u * 4, false); // every entry written by the kernel
-    const ws = allocBytes(arena, arena.fn('gf_kernel_block_matmul_f32_workspace_bytes')(n, u, d));
-    callDense(arena, kernelBlockOp.id, 'gf_kernel_block_f32', [
-      KERNEL_FUNCTIONS.indexOf(j.kernel), n, u, d, x, 0, Math.max(1, d), z, 0, Math.max(1, d), j.bandwidth, k, 0, Math.max(1, u), ws,
-    ]);
+    const kind = KERNEL_FUNCTIONS.indexOf(j.kernel);
+    if (j.bytes !== undefined) {
+      const x = putBytes(arena, j.x), z = putBytes(arena, j.z);
+      const ws = allocBytes(arena, arena.fn('gf_kernel_block_u8_workspace_bytes')(n, u, d));
+      callDense(arena, kernelBlockOp.id, 'gf_kernel_block_u8', [kind, n, u, d, x, 0, Math.max(1, d), z, 0, Math.max(1, d), j.bytes.scale, j.bandwidth, k, 0, Math.max(1, u), ws]);
+    } else {
+      const x = putArray(arena, j.x as Float32Array), z = putArray(arena, j.z as Float32Array);
+      const ws = allocBytes(arena, arena.fn('gf_kernel_block_matmul_f32_workspace_bytes')(n, u, d));
+      callDense(arena, kernelBlockOp.id, 'gf_kernel_block_f32', [kind, n, u, d, x, 0, Math.max(1, d), z, 0, Math.max(1, d), j.bandwidth, k, 0, Math.max(1, u), ws]);
+    }
     const kv = arena.f32(k, n * u);
     if (typeof j.unknown === 'number') {
       for (let r = 0; r < n; r++) out.set(kv.subarray(r * u, (r + 1) * u), r * m + j.unknown);
@@ -143,6 +151,13 @@ function mirrorFill(arena: WasmArena, out: Float32Array, n: number, m: number, m
       }
     }
   }
+}
+
+/** Copies bytes into the arena. */
+function putBytes(arena: WasmArena, a: Float32Array | Uint8Array): number {
+  const p = allocBytes(arena, a.byteLength, false);
+  new Uint8Array(arena.memory.buffer, p, a.byteLength).set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+  return p;
 }
 
 function rowsProduct(arena: WasmArena, j: ProductJob): Float64Array {

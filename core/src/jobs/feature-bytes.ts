@@ -16,16 +16,23 @@ export interface FeatureBytes {
 
 /**
  * The bytes of `data` when every value is v·scale for an integer v in [0, 255] and one scale of
- * 1/255 or 1 (computed as `v * scale`, as the loaders compute it); undefined otherwise.
+ * 1/255 or 1 (computed as `v * scale`, as the loaders compute it, and rounded to f32 when `data`
+ * is a Float32Array: the features a job re-put as f32); undefined otherwise. The bytes are
+ * written to `into` when given (its length must be `data.length`).
  */
-export function featureBytes(data: ArrayLike<number>): FeatureBytes | undefined {
+export function featureBytes(data: ArrayLike<number>, into?: Uint8Array): FeatureBytes | undefined {
+  const f32 = data instanceof Float32Array;
+  if (into !== undefined && into.length !== data.length) throw new RangeError(`featureBytes: into has ${into.length} entries, data ${data.length}`);
   for (const scale of SCALES) {
-    const bytes = new Uint8Array(data.length);
+    const bytes = into ?? new Uint8Array(data.length);
+    // The 256 values a byte can stand for, as stored.
+    const value = Float64Array.from({ length: 256 }, (_, v) => (f32 ? Math.fround(v * scale) : v * scale));
+    const inv = 1 / scale;
     let ok = true;
     for (let i = 0; i < data.length; i++) {
       const x = data[i] as number;
-      const v = Math.round(x / scale);
-      if (!(v >= 0 && v <= 255 && v * scale === x)) {
+      const v = Math.round(x * inv); // the nearest byte (the comparison below is exact)
+      if (!(v >= 0 && v <= 255 && value[v] === x)) {
         ok = false;
         break;
       }

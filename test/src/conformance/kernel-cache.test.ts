@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { KERNEL_FUNCTIONS, kernelBlockMatmulOp, kernelBlockOp, kernelRowsMatmulOp, type NdArray } from '@gramfleet/core';
+import { KERNEL_FUNCTIONS, kernelBlockMatmulOp, kernelBlockOp, kernelOfSquaredDistance, kernelRowsMatmulOp, type KernelFunction, type NdArray } from '@gramfleet/core';
 import { WasmArena, createKernelPool, registerWasmKernels, withHostGather, kernelCacheBudgetFromEnv, withKernelRowCache, type KernelRowCache, type KernelRowCacheOptions } from '@gramfleet/workers';
 import { kernelModule, linalgRegistry } from './linalg-fixtures';
 import { BACKENDS, arr, rand, rand32, rejectsNaming, runOp } from './dense-fixtures';
@@ -22,6 +22,64 @@ function rowsTimes(k: Float32Array, a: Float64Array, n: number, m: number, c: nu
   }
   return out;
 }
+
+/** gf_kernel_block_u8 on bytes (n×d, m×d): the f32 block of the features bytes·scale. */
+function byteBlock(ar: WasmArena, kernel: KernelFunction, xb: Uint8Array, zb: Uint8Array, n: number, m: number, d: number, scale: number, sigma: number): Float32Array {
+  ar.reset();
+  const xp = ar.alloc(Math.max(8, n * d), 64), zp = ar.alloc(Math.max(8, m * d), 64);
+  new Uint8Array(ar.memory.buffer, xp, n * d).set(xb);
+  new Uint8Array(ar.memory.buffer, zp, m * d).set(zb);
+  const op = ar.alloc(Math.max(8, n * m * 4), 64), ws = ar.alloc(ar.fn('gf_kernel_block_u8_workspace_bytes')(n, m, d), 64);
+  ar.check('gf_kernel_block_u8', KERNEL_FUNCTIONS.indexOf(kernel), n, m, d, xp, 0, Math.max(1, d), zp, 0, Math.max(1, d), scale, sigma, op, 0, Math.max(1, m), ws);
+  return Float32Array.from(ar.f32(op, n * m));
+}
+
+/** Bytes with image-like statistics: about half zeros, the rest uniform. */
+function randBytes(len: number, seed: number): Uint8Array {
+  const u = rand(2 * len, seed); // uniform on [−0.5, 0.5)
+  return Uint8Array.from({ length: len }, (_, i) => ((u[2 * i] as number) < 0 ? 0 : Math.min(255, Math.floor(256 * ((u[2 * i + 1] as number) + 0.5)))));
+}
+
+/** The f32 features of bytes, as a job re-puts pixel/255 features. */
+const pixelsOf = (b: Uint8Array): Float32Array => Float32Array.from(b, (v) => v * (1 / 255));
+
+describe('gf_kernel_block_u8 (byte features)', () => {
+  it('is the f64 kernel of the features within the f32 epilogue, for every kernel and remainder of tiles, panels and slices', () => {
+    const ar = new WasmArena(kernelModule());
+    for (const kernel of KERNEL_FUNCTIONS) {
+      for (const [n, m, d, scale] of [[1, 1, 1, 1 / 255], [4, 8, 0, 1 / 255], [13, 7, 3, 1], [37, 45, 300, 1 / 255], [197, 1030, 64, 1 / 255], [5, 11, 1101, 1 / 255], [3, 17, 8201, 1 / 255]] as const) {
+        const xb = randBytes(n * d, n + d), zb = randBytes(m * d, m + 7);
+        const sigma = scale * 60 * Math.sqrt(Math.max(d, 1));
+        const k = byteBlock(ar, kernel, xb, zb, n, m, d, scale, sigma);
+        for (let i = 0; i < n; i++) for (let j = 0; j < m; j++) {
+          let d2 = 0;
+          for (let q = 0; q < d; q++) d2 += ((xb[i * d + q] as number) * scale - (zb[j * d + q] as number) * scale) ** 2;
+          const want = kernelOfSquaredDistance(kernel, d2, sigma);
+          // Exact distances: only the f32 epilogue rounds (D to f32, r, the kernel function).
+          const tol = (Math.sqrt(d2) / sigma + d2 / sigma ** 2) * 2 ** -21 + 1e-6;
+          const got = k[i * m + j] as number;
+          assert.ok(Math.abs(got - want) <= tol, `${kernel} ${n}×${m}×${d}: K[${i},${j}] = ${got}, reference ${want}`);
+        }
+      }
+    }
+  });
+  it('is bitwise symmetric with k(x, x) = 1, and refuses d beyond i32 distances and a scale ≤ 0', () => {
+    const ar = new WasmArena(kernelModule());
+    const n = 45, d = 784;
+    const xb = randBytes(n * d, 3);
+    for (const kernel of KERNEL_FUNCTIONS) {
+      const k = byteBlock(ar, kernel, xb, xb, n, n, d, 1 / 255, 10);
+      for (let i = 0; i < n; i++) {
+        assert.equal(k[i * n + i], 1, `${kernel}: K[${i},${i}]`);
+        for (let j = 0; j < i; j++) assert.equal(k[i * n + j], k[j * n + i], `${kernel}: K[${i},${j}]`);
+      }
+    }
+    ar.reset();
+    const p = ar.alloc(1 << 20, 64);
+    assert.notEqual(ar.call('gf_kernel_block_u8', 0, 1, 1, 33026, p, 0, 33026, p, 0, 33026, 1, 1, p, 0, 1, p), 0, 'd·255² past 2³¹');
+    assert.notEqual(ar.call('gf_kernel_block_u8', 0, 1, 1, 4, p, 0, 4, p, 0, 4, 0, 1, p, 0, 1, p), 0, 'scale 0');
+  });
+});
 
 describe("kernel-block accumulate: 'f32'", () => {
   for (const backend of BACKENDS) {
@@ -167,6 +225,28 @@ describe('kernel-row cache (workers)', () => {
       assert.deepEqual(Array.from(two.outputs[0]?.data ?? []), Array.from(want ?? []));
     });
   });
+  it('takes the byte kernel block when Z and x are pixel features, the f32 block when either is not', async () => {
+    const ar = new WasmArena(kernelModule());
+    const dd = 100, n = 23, m = 70;
+    const xb = randBytes(n * dd, 71), zb = randBytes(m * dd, 72);
+    const zp = arr('f32', [m, dd], pixelsOf(zb));
+    const a = arr('f64', [m, c], rand(m * c, 73));
+    const sig = { ...attrs, bandwidth: 3 };
+    for (const [x, bytes] of [[arr('f32', [n, dd], pixelsOf(xb)), true], [arr('f32', [n, dd], pixelsOf(xb).map((v, i) => (i === 5 ? v + 1e-3 : v))), false]] as const) {
+      await withCache(1 << 20, async (p) => {
+        const one = await p.run(kernelBlockMatmulOp.id, sig, [x, zp, a], ['x-px', 'z-px', 'a']);
+        const two = await p.run(kernelBlockMatmulOp.id, sig, [x, zp, a], ['x-px', 'z-px', 'a']);
+        assert.equal(two.rowHits, n);
+        const blk = bytes
+          ? byteBlock(ar, 'laplacian', xb, zb, n, m, dd, 1 / 255, 3)
+          : (await runOp(reg, 'wasm', kernelBlockOp, { kernel: 'laplacian', bandwidth: 3, accumulate: 'f32' }, [x, zp]))[0]?.data as Float32Array;
+        const want = Array.from(rowsTimes(blk, a.data as Float64Array, n, m, c));
+        assert.deepEqual(Array.from(one.outputs[0]?.data ?? []), want, `bytes ${bytes}`);
+        assert.deepEqual(Array.from(two.outputs[0]?.data ?? []), want);
+        assert.equal(p.stats().byteTables, bytes ? 1 : 0);
+      });
+    }
+  });
   it('evicts only idle tables, least recently used first; rows with no room are computed and not kept', async () => {
     let t = 0;
     await withCache(8 * 70 * 4, async (p) => {
@@ -198,9 +278,11 @@ describe('kernel-row cache (workers)', () => {
     // EigenPro 2's centers are X's own row blocks: Z = block 1 (same digest). Batches of block 1's
     // rows mirror; batches mixing both blocks compute whole rows. Every task against the f32 block.
     const dd = 784, n0 = 40, n1 = 197;
+    const ar = new WasmArena(kernelModule());
+    const bytesOf = (f: Float32Array): Uint8Array => Uint8Array.from(f, (v) => Math.round(v * 255));
     for (const pixels of [true, false]) {
       const b0 = rand32(n0 * dd, 21), b1 = rand32(n1 * dd, 22);
-      if (pixels) for (const b of [b0, b1]) for (let i = 0; i < b.length; i++) b[i] = Math.round(255 * (b[i] as number)) / 255;
+      if (pixels) for (const b of [b0, b1]) for (let i = 0; i < b.length; i++) b[i] = Math.round(255 * ((b[i] as number) + 0.5)) * (1 / 255);
       const xs = [arr('f32', [n0, dd], b0), arr('f32', [n1, dd], b1)];
       const zz = xs[1] as NdArray;
       const allRows = (ids: Int32Array): Float32Array => {
@@ -231,15 +313,18 @@ describe('kernel-row cache (workers)', () => {
               const r = arr('i32', [ids.length], ids);
               const a = arr('f64', [n1, 2], rand(n1 * 2, 40 + k).map((v) => v - 0.5));
               const run = await p.run(kernelRowsMatmulOp.id, sig, [r, zz, a, ...xs], [`rows-${k}`, 'x1', `a-${k}`, 'x0', 'x1']);
-              const [blk] = await runOp(reg, 'wasm', kernelBlockOp, { kernel: 'laplacian', bandwidth: sig.bandwidth, accumulate: 'f32' }, [arr('f32', [ids.length, dd], allRows(ids)), zz]);
-              assert.deepEqual(Array.from(run.outputs[0]?.data ?? []), Array.from(rowsTimes(blk?.data as Float32Array, a.data as Float64Array, ids.length, n1, 2)), `pixels ${pixels}, ${what} batch at ${b0i}`);
+              // Pixel features (bytes/255) take the byte kernel block, the others the f32 block.
+              const blk = pixels
+                ? byteBlock(ar, 'laplacian', bytesOf(allRows(ids)), bytesOf(b1), ids.length, n1, dd, 1 / 255, sig.bandwidth)
+                : (await runOp(reg, 'wasm', kernelBlockOp, { kernel: 'laplacian', bandwidth: sig.bandwidth, accumulate: 'f32' }, [arr('f32', [ids.length, dd], allRows(ids)), zz]))[0]?.data as Float32Array;
+              assert.deepEqual(Array.from(run.outputs[0]?.data ?? []), Array.from(rowsTimes(blk, a.data as Float64Array, ids.length, n1, 2)), `pixels ${pixels}, ${what} batch at ${b0i}`);
               reported += run.mirroredEntries ?? 0;
             }
             // Half of block 1's n1² entries at best (the first batches find too few known columns);
             // batches of 150: the second batch of 47 rows mirrors 150 columns of each.
             if (what === 'own') assert.ok(p.stats().mirroredEntries >= (bs === 150 ? 150 * 47 : 0.4 * n1 * n1), `mirrored ${p.stats().mirroredEntries}`);
           }
-          assert.deepEqual({ misses: p.stats().misses, hits: p.stats().hits, reported }, { misses: n0 + n1, hits: n1, reported: p.stats().mirroredEntries });
+          assert.deepEqual({ misses: p.stats().misses, hits: p.stats().hits, reported, byteTables: p.stats().byteTables }, { misses: n0 + n1, hits: n1, reported: p.stats().mirroredEntries, byteTables: pixels ? 1 : 0 });
         }, missBlockBytes !== undefined ? { missBlockBytes } : {}, threads);
       }
     }

@@ -50,7 +50,16 @@ let eInvS: f32 = 1;
 let eInvS2: f32 = 1;
 let eFloor: f32 = 0; // γ = (d + 4)·2⁻²⁴: the f32 rounding bound of d² relative to ‖x‖² + ‖z‖²
 
-@inline function kernelOf32(kind: i32, d2: v128): v128 {
+/** Sets the f32 epilogue's kernel and bandwidth (read by {@link kernelOf32}); returns the kind. */
+export function setEpilogue32(kind: i32, bandwidth: f64): i32 {
+  eKind = kind;
+  eInvS = <f32>(1.0 / bandwidth);
+  eInvS2 = <f32>(1.0 / (bandwidth * bandwidth));
+  return kind;
+}
+
+/** k(d²) for four lanes of squared distances, with the bandwidth set by {@link setEpilogue32}. */
+@inline export function kernelOf32(kind: i32, d2: v128): v128 {
   if (kind == K_GAUSSIAN) return expNeg32(f32x4.mul(d2, f32x4.splat(-0.5 * eInvS2)));
   if (kind == K_CAUCHY) return f32x4.div(f32x4.splat(1.0), f32x4.add(f32x4.splat(1.0), f32x4.mul(d2, f32x4.splat(eInvS2))));
   const r = f32x4.mul(f32x4.sqrt(d2), f32x4.splat(eInvS));
@@ -297,9 +306,7 @@ function drive(
   const gw = align64(panel + <usize>(PR * PC) * 8);
   rowNorms32(X, n, d, ldx, xn, n);
   rowNorms32(Z, m, d, ldz, zn, m + NR);
-  eKind = kind;
-  eInvS = <f32>(1.0 / bandwidth);
-  eInvS2 = <f32>(1.0 / (bandwidth * bandwidth));
+  setEpilogue32(kind, bandwidth);
   eFloor = <f32>(<f64>(d + 4) * 5.9604644775390625e-8);
   setEpilogue(epiNone);
   const tileB: usize = <usize>(MR * NR) * 4;
