@@ -67,6 +67,8 @@ export type RowJob = BlockJob | ProductJob;
 const MIRROR_TILE = 32;
 /** Bytes of mirror stretches transposed per call of `gf_f32_transpose` (twice this in the arena). */
 const TRANSPOSE_BYTES = 4 * 2 ** 20;
+/** Zero rows of A between two nonzero ones that are still multiplied (shorter gaps are not worth a break in the copy). */
+const ZERO_GAP = 8;
 /** Rows of K·A per call of the product kernel (bounds the copy into the arena to ~64 MB). */
 const PRODUCT_BYTES = 64 * 2 ** 20;
 
@@ -160,23 +162,70 @@ function putBytes(arena: WasmArena, a: Float32Array | Uint8Array): number {
   return p;
 }
 
+/**
+ * Runs [start, end) of the rows of A (m × c) that are not all zero, in ascending order, gaps
+ * shorter than {@link ZERO_GAP} rows merged.
+ */
+function nonzeroRuns(a: Float64Array, m: number, c: number): number[] {
+  const runs: number[] = [];
+  for (let j = 0; j < m; j++) {
+    let nz = false;
+    for (let q = j * c; q < (j + 1) * c; q++) if (a[q] !== 0) { nz = true; break; }
+    if (!nz) continue;
+    const last = runs.length - 1;
+    if (last > 0 && j - (runs[last] as number) < ZERO_GAP) runs[last] = j + 1;
+    else runs.push(j, j + 1);
+  }
+  return runs;
+}
+
+/**
+ * K·A over the rows in shared memory. Rows of A that are zero add nothing to any sum (K is
+ * finite and each sum starts at +0, so s + K·0 = s bit for bit), and in EigenPro 2's first epoch
+ * half of A on average is the zero of rows not visited yet: when a quarter or more of A's rows
+ * are zero, only the other columns of K are copied in and multiplied (same bits, same order).
+ */
 function rowsProduct(arena: WasmArena, j: ProductJob): Float64Array {
   const { count, m, c } = j;
   const res = new Float64Array(count * c);
   if (count === 0 || c === 0) return res;
   const views = j.rows.buffers.map((b) => new Float32Array(b));
-  const ap = putArray(arena, j.a);
-  const chunk = Math.max(1, Math.min(count, Math.floor(PRODUCT_BYTES / Math.max(1, m * 4))));
-  const kp = allocBytes(arena, chunk * Math.max(1, m) * 4, false); // rows copied in, output written whole
+  const runs = nonzeroRuns(j.a, m, c);
+  let width = 0;
+  for (let r = 0; r < runs.length; r += 2) width += (runs[r + 1] as number) - (runs[r] as number);
+  const compact = width <= 0.75 * m;
+  const w = compact ? width : m;
+  const a = compact ? new Float64Array(w * c) : j.a;
+  if (compact) {
+    let o = 0;
+    for (let r = 0; r < runs.length; r += 2) {
+      const j0 = runs[r] as number, j1 = runs[r + 1] as number;
+      a.set(j.a.subarray(j0 * c, j1 * c), o);
+      o += (j1 - j0) * c;
+    }
+  }
+  const ap = putArray(arena, a);
+  const chunk = Math.max(1, Math.min(count, Math.floor(PRODUCT_BYTES / Math.max(1, w * 4))));
+  const kp = allocBytes(arena, chunk * Math.max(1, w) * 4, false); // rows copied in, output written whole
   const op = allocBytes(arena, chunk * c * 8, false);
   for (let r0 = 0; r0 < count; r0 += chunk) {
     const rows = Math.min(chunk, count - r0);
-    const kv = arena.f32(kp, rows * m);
+    const kv = arena.f32(kp, rows * w);
     for (let i = 0; i < rows; i++) {
-      const b = j.rows.buf[r0 + i] as number, o = j.rows.off[r0 + i] as number;
-      kv.set((views[b] as Float32Array).subarray(o, o + m), i * m);
+      const v = views[j.rows.buf[r0 + i] as number] as Float32Array, o = j.rows.off[r0 + i] as number;
+      if (!compact) {
+        kv.set(v.subarray(o, o + m), i * w);
+        continue;
+      }
+      let at = i * w;
+      for (let r = 0; r < runs.length; r += 2) {
+        const j0 = o + (runs[r] as number), j1 = o + (runs[r + 1] as number);
+        if (j1 - j0 >= 32) kv.set(v.subarray(j0, j1), at);
+        else for (let q = j0; q < j1; q++) kv[at + q - j0] = v[q] as number;
+        at += j1 - j0;
+      }
     }
-    arena.check('gf_f32_rows_matmul', rows, m, c, kp, Math.max(1, m), ap, Math.max(1, c), op, Math.max(1, c));
+    arena.check('gf_f32_rows_matmul', rows, w, c, kp, Math.max(1, w), ap, Math.max(1, c), op, Math.max(1, c));
     res.set(arena.f64(op, rows * c), r0 * c);
   }
   return res;

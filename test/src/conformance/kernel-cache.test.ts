@@ -203,6 +203,25 @@ describe('kernel-row cache (workers)', () => {
       });
     }
   });
+  it('multiplies only the nonzero rows of A (EigenPro 2\'s first epoch) with the bits of the whole sum', async () => {
+    const rows = Int32Array.from([9, 64, 3, 41, 0, 39, 40, 17, 60, 5, 2]);
+    const r = arr('i32', [rows.length], rows);
+    const [blk] = await runOp(reg, 'wasm', kernelBlockOp, { kernel: 'laplacian', bandwidth: 2.5, accumulate: 'f32' }, [arr('f32', [rows.length, d], gathered(rows)), z]);
+    // A visited prefix, scattered subsample rows (one after a gap shorter than the merge), −0, and all zero.
+    const live = new Set([...Array.from({ length: 21 }, (_, j) => j), 26, 33, 34, 50, 69]);
+    const sparse = rand(70 * c, 81).map((v, i) => (live.has(Math.floor(i / c)) ? v - 0.5 : 0));
+    sparse[45 * c + 1] = -0;
+    for (const [data, what] of [[sparse, 'sparse'], [new Float64Array(70 * c), 'zero']] as const) {
+      const a = arr('f64', [70, c], data);
+      const want = rowsTimes(blk?.data as Float32Array, data, rows.length, 70, c);
+      await withCache(1 << 20, async (p) => {
+        for (let k = 0; k < 2; k++) {
+          const run = await p.run(kernelRowsMatmulOp.id, attrs, [r, z, a, ...blocks], keys(r));
+          assert.deepEqual(Array.from(run.outputs[0]?.data ?? []), Array.from(want), `${what}, pass ${k}`);
+        }
+      });
+    }
+  });
   it('computes the same bits with no budget (nothing kept) and keys the block op by x', async () => {
     const rows = Int32Array.from([1, 2, 3, 50]);
     const r = arr('i32', [rows.length], rows);
