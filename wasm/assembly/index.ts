@@ -25,7 +25,7 @@ export { gf_gemm_batched } from './kernels/gemm-batched';
 export { gf_kernel_block, gf_kernel_block_matmul, gf_kernel_block_workspace_bytes } from './kernels/kernel-block';
 export { gf_kernel_block_f32, gf_kernel_block_matmul_f32, gf_kernel_block_matmul_f32_workspace_bytes } from './kernels/kernel-block-f32';
 export { gf_kernel_block_u8, gf_kernel_block_u8_workspace_bytes } from './kernels/kernel-block-u8'; // the kernel-row cache's rows of byte features (exact i32 distances)
-export { gf_f32_rows_matmul } from './kernels/f32-rows-matmul';
+export { gf_f32_rows_matmul, gf_f32_rows_matmul_workspace_bytes } from './kernels/f32-rows-matmul';
 export { gf_f32_transpose } from './kernels/f32-transpose'; // the kernel-row cache's mirror entries (copies: same bits in both builds)
 export { gf_csr_spmv, gf_csr_spmv_rows } from './kernels/csr-spmv';
 export { gf_csr_spmm } from './kernels/csr-spmm';

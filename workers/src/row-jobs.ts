@@ -208,6 +208,7 @@ function rowsProduct(arena: WasmArena, j: ProductJob): Float64Array {
   const chunk = Math.max(1, Math.min(count, Math.floor(PRODUCT_BYTES / Math.max(1, w * 4))));
   const kp = allocBytes(arena, chunk * Math.max(1, w) * 4, false); // rows copied in, output written whole
   const op = allocBytes(arena, chunk * c * 8, false);
+  const ws = allocBytes(arena, arena.fn('gf_f32_rows_matmul_workspace_bytes')(), false);
   for (let r0 = 0; r0 < count; r0 += chunk) {
     const rows = Math.min(chunk, count - r0);
     const kv = arena.f32(kp, rows * w);
@@ -225,7 +226,7 @@ function rowsProduct(arena: WasmArena, j: ProductJob): Float64Array {
         at += j1 - j0;
       }
     }
-    arena.check('gf_f32_rows_matmul', rows, w, c, kp, Math.max(1, w), ap, Math.max(1, c), op, Math.max(1, c));
+    arena.check('gf_f32_rows_matmul', rows, w, c, kp, Math.max(1, w), ap, Math.max(1, c), op, Math.max(1, c), ws);
     res.set(arena.f64(op, rows * c), r0 * c);
   }
   return res;
