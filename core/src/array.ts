@@ -38,6 +38,21 @@ export interface ArrayRef {
   readonly shape: readonly number[];
   /** Size of the stored `.npy` bytes. */
   readonly bytes: number;
+  /**
+   * The array is `base` with some rows replaced, and only those rows are stored: a reader that
+   * holds `base` rebuilds it (and checks `digest`); one that does not fails with
+   * STORE_PATCH_BASE_MISSING, and the sender sends the array whole. The sender's coefficients
+   * batch after batch (EigenPro: ~3.7k of 60k rows change) travel this way.
+   */
+  readonly patch?: ArrayPatch;
+}
+
+/** How a patched {@link ArrayRef} is rebuilt: see {@link ArrayRef.patch}. */
+export interface ArrayPatch {
+  /** Digest of the array the rows replace rows of (same dtype f64, same shape). */
+  readonly base: string;
+  /** The stored rows: f64, k × (1 + columns), each row's index in its first column, ascending. */
+  readonly rows: ArrayRef;
 }
 
 /** A sparse matrix in CSR layout, as three arrays. */

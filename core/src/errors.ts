@@ -30,6 +30,7 @@ export const ERROR_CODES = {
   CLUSTER_UNAVAILABLE: { retryable: true, summary: 'a cluster service did not answer' },
   STORE_MISSING_OBJECT: { retryable: true, summary: 'an object is not (yet) in the object store' },
   STORE_DIGEST_MISMATCH: { retryable: false, summary: 'stored bytes do not match their digest' },
+  STORE_PATCH_BASE_MISSING: { retryable: false, summary: 'a patched array names a base this reader does not hold; its sender re-sends it whole' },
   JOB_CANCELLED: { retryable: false, summary: 'the job was cancelled' },
   JOB_FAILED: { retryable: false, summary: 'the job failed' },
   JOB_TIMEOUT: { retryable: true, summary: 'the job did not finish in time' },

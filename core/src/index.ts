@@ -3,7 +3,7 @@ export { ERROR_CODES, GramfleetError, isErrorCode, isGramfleetError, outOfRange,
 export type { ErrorCode, ErrorPayload } from './errors';
 export { num, int, oneOf, str, obj } from './validate';
 export { allocTyped, decodeNpy, dtypeSize, encodeNpy, ndarray, shapeSize } from './array';
-export type { AnyTypedArray, ArrayRef, CsrArrays, CsrRef, DType, NdArray, TypedArrayOf } from './array';
+export type { AnyTypedArray, ArrayPatch, ArrayRef, CsrArrays, CsrRef, DType, NdArray, TypedArrayOf } from './array';
 export { barabasiAlbert, canonicaliseCsr, csrBytes, csrFromTriplets, gridGraph, rmat, symmetrise, validateGraph } from './graph';
 export type { CsrFromTripletsOptions, DuplicatePolicy, GraphSummary, SymmetriseMode, ValidateGraphOptions } from './graph';
 export {

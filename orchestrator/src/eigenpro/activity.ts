@@ -10,7 +10,7 @@
  */
 import { Context } from '@temporalio/activity';
 import {
-  EIGENPRO_EIGEN_TOL, GramfleetError, KERNEL_ROWS_MATMUL_OP_ID, eigenSolverFor, topOfFullEigh, trainEigenPro2,
+  EIGENPRO_EIGEN_TOL, GramfleetError, KERNEL_ROWS_MATMUL_OP_ID, eigenSolverFor, isGramfleetError, topOfFullEigh, trainEigenPro2,
   type ArrayRef, type EigenProActivities, type EigenProCompute, type EigenProJobInput, type EigenProJobResult,
   type EigenProSetup, type EigenProSetupSummary, type TaskResult,
 } from '@gramfleet/core';
@@ -119,18 +119,40 @@ async function train(deps: ActivityDeps, input: EigenProJobInput): Promise<Eigen
     ? prof.time(`${phase}.rowsPut`, async () => ({ kind: 'rows', ref: await store.put({ dtype: 'i32', shape: [rows.length], data: Int32Array.from(rows, (i) => pos[i] as number) }) }))
     : prof.time(`${phase}.xPut`, async () => ({ kind: 'x', ref: await store.put(rowsOf(x, d, rows, fdt)) })));
   const xTestSource: XSource | undefined = xTestRef !== undefined ? { kind: 'x', ref: xTestRef } : undefined;
+  // The coefficient slice each shard was last sent: the next one goes as a patch of it (ArrayRef.patch:
+  // only the rows an update changed, ~3.7k of 60k, are stored), rebuilt from the worker's cache.
+  // A worker that does not hold it (restarted, replaced) fails the round with
+  // STORE_PATCH_BASE_MISSING, and the round is sent again with every slice whole.
+  let sentA: (ArrayRef | undefined)[] = ranges.map(() => undefined);
+  const putA = async (a: Float64Array, phase: string): Promise<{ refs: ArrayRef[]; stored: ArrayRef[] }> => {
+    const refs = await Promise.all(ranges.map((r, j) => prof.time(`${phase}.aPut`, () => {
+      const arr = { dtype: 'f64' as const, shape: [r.end - r.start, c], data: slice(a, r) };
+      const prev = sentA[j];
+      return prev !== undefined ? store.putPatched(arr, prev) : store.put(arr);
+    })));
+    sentA = refs;
+    return { refs, stored: refs.map((r) => r.patch?.rows ?? r) };
+  };
   /** Σ_j K(X_src, Z_j)·a_j in shard order, the preconditioner parts (batches), and the per-round objects to delete later. */
   const shardSum = async (src: Promise<XSource> | XSource, a: Float64Array, prefix: string, rows: number, phase: string): Promise<{ sum: Float64Array; extra: Float64Array[]; refs: ArrayRef[] }> => {
     // The rows (or batch) and every coefficient slice are put at once.
-    const [xs, ...refs] = await Promise.all([
-      src,
-      ...ranges.map((r) => prof.time(`${phase}.aPut`, () => store.put({ dtype: 'f64', shape: [r.end - r.start, c], data: slice(a, r) }))),
-    ]) as [XSource, ...ArrayRef[]];
-    const pins = await pinner.pins(ranges.length);
-    const tasks = ranges.map((_, j) => blockTask(`${prefix}s${String(j).padStart(4, '0')}`, xs, zRefs[j] as ArrayRef, refs[j] as ArrayRef, pins[j]));
-    const withPhi = prefix.startsWith('e') && phiParts.length > 0;
-    if (withPhi) phiParts.forEach((ph, j) => tasks.push(blockTask(`${prefix}phi${String(j).padStart(4, '0')}`, xs, ph.xs, ph.e, pins[j % pins.length])));
-    const results = await prof.time(`${phase}.round`, () => dispatcher.run(tasks));
+    const [xs, first] = await Promise.all([src, putA(a, phase)]);
+    const stored = [...first.stored];
+    const round = async (refs: readonly ArrayRef[], tag: string): Promise<TaskResult[]> => {
+      const pins = await pinner.pins(ranges.length);
+      const tasks = ranges.map((_, j) => blockTask(`${prefix}${tag}s${String(j).padStart(4, '0')}`, xs, zRefs[j] as ArrayRef, refs[j] as ArrayRef, pins[j]));
+      const withPhi = prefix.startsWith('e') && phiParts.length > 0;
+      if (withPhi) phiParts.forEach((ph, j) => tasks.push(blockTask(`${prefix}${tag}phi${String(j).padStart(4, '0')}`, xs, ph.xs, ph.e, pins[j % pins.length])));
+      return prof.time(`${phase}.round`, () => dispatcher.run(tasks));
+    };
+    const results = await round(first.refs, '').catch(async (e: unknown) => {
+      if (!isGramfleetError(e) || e.code !== 'STORE_PATCH_BASE_MISSING') throw e;
+      log.warn('a worker lacks the coefficients a patch was made against; sending them whole', { jobId, round: prefix });
+      sentA = ranges.map(() => undefined);
+      const whole = await putA(a, phase);
+      stored.push(...whole.stored);
+      return round(whole.refs, 'w');
+    });
     prof.tasks(phase, results);
     const parts = await Promise.all(results.map((r) => output(r, 0, phase)));
     const sum = new Float64Array(rows * c);
@@ -139,7 +161,7 @@ async function train(deps: ActivityDeps, input: EigenProJobInput): Promise<Eigen
       const part = parts[j] as Float64Array;
       for (let i = 0; i < sum.length; i++) sum[i] = (sum[i] as number) + (part[i] as number);
     }
-    return { sum, extra: parts.slice(ranges.length), refs: [...(xs === xTestSource ? [] : [xs.ref]), ...refs] };
+    return { sum, extra: parts.slice(ranges.length), refs: [...(xs === xTestSource ? [] : [xs.ref]), ...stored] };
   };
   const compute: EigenProCompute = {
     async subsampleKernel(rows) {

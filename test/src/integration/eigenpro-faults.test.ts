@@ -6,6 +6,8 @@
  */
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { EigenProJobResult, EigenProProgressEvent } from '@gramfleet/core';
 import type { EigenProJobSpec } from '@gramfleet/orchestrator';
 import { startTestCluster, until, type TestCluster } from './harness';
@@ -54,6 +56,11 @@ describe('EigenPro survives a killed worker and a restarted orchestrator (real s
     assert.ok(last?.testAccuracy !== undefined && base?.testAccuracy !== undefined);
     assert.ok(Math.abs(last.testAccuracy - base.testAccuracy) <= 0.002, `accuracy ${last.testAccuracy} vs uninterrupted ${base.testAccuracy}`);
     assert.equal(r.coefficients.digest, baseline.coefficients.digest, 'the resumed run reproduces the uninterrupted coefficients exactly');
+    // Coefficients travel as patches of the slice each worker last received (ArrayRef.patch); the
+    // shard whose worker was killed reached a worker without that slice, which refused the patch
+    // (STORE_PATCH_BASE_MISSING) and got the slice whole.
+    const orchestratorLog = fs.readFileSync(path.join(t.dir, 'logs', 'orchestrator.log'), 'utf8');
+    assert.match(orchestratorLog, /lacks the coefficients a patch was made against; sending them whole/);
     assert.equal(r.history.length, 2);
   });
 });

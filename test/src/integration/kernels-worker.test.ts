@@ -120,6 +120,40 @@ describe('kernel library through the worker runtime (threads per shard, kernel b
     assert.ok(dp.chunkBytes > 512 * 1024 && (info?.chunks ?? 0) <= 3, `${info?.chunks} chunks of ${dp.chunkBytes} bytes`);
   });
 
+  it('the array store: a patched array travels as its changed rows, a reader holding the base rebuilds it, one without fails typed', async () => {
+    const rows = 500, cols = 10;
+    const base = { dtype: 'f64' as const, shape: [rows, cols], data: rand(rows * cols, 91) };
+    const baseRef = await store.put(base);
+    const next = Float64Array.from(base.data);
+    for (const i of [0, 7, 8, 250, 499]) for (let q = 0; q < cols; q++) next[i * cols + q] = (next[i * cols + q] as number) + 1;
+    next[100 * cols + 3] = -0; // a sign-only change of a zero counts
+    base.data[100 * cols + 3] = 0;
+    const baseRef0 = await store.put(base);
+    const ref = await store.putPatched({ dtype: 'f64', shape: [rows, cols], data: next }, baseRef0);
+    assert.ok(ref.patch !== undefined, 'stored as a patch');
+    assert.equal(ref.patch.base, baseRef0.digest);
+    assert.deepEqual(ref.patch.rows.shape, [6, 1 + cols], 'six changed rows, each with its index');
+    assert.equal(await store.has(ref.digest), false, 'the whole array is not stored');
+    // The same digest as a whole put of the array (content addressing holds).
+    const reader = createArrayStore(dp.arrays, dp.names.arraysBucket, { chunkBytes: dp.chunkBytes });
+    await assert.rejects(reader.get(ref), (e: Error & { code?: string }) => e.code === 'STORE_PATCH_BASE_MISSING');
+    await reader.get(baseRef0);
+    const got = await reader.get(ref);
+    assert.deepEqual(Array.from(new Uint32Array((got.data as Float64Array).buffer)), Array.from(new Uint32Array(next.buffer)), 'bit for bit, −0 included');
+    const whole = await createArrayStore(dp.arrays, dp.names.arraysBucket).put({ dtype: 'f64', shape: [rows, cols], data: next });
+    assert.equal(whole.digest, ref.digest);
+    // More than half of the rows changed, or no base held: stored whole.
+    const many = Float64Array.from(next).map((v, i) => (i < 260 * cols ? v + 1 : v));
+    const wholeRef = await store.putPatched({ dtype: 'f64', shape: [rows, cols], data: many }, ref);
+    assert.equal(wholeRef.patch, undefined);
+    assert.equal(await store.has(wholeRef.digest), true);
+    assert.equal((await reader.putPatched({ dtype: 'f64', shape: [rows, cols], data: many }, baseRef)).patch, undefined, 'a base this store never saw');
+    // A base that does not fit (other shape) is refused as a patch, rebuilt bytes are checked.
+    const bad = { ...ref, patch: { base: baseRef.digest, rows: ref.patch.rows }, digest: ref.digest.replace(/^./, (ch) => (ch === '0' ? '1' : '0')) };
+    await reader.get(baseRef);
+    await assert.rejects(reader.get(bad), (e: Error & { code?: string }) => e.code === 'STORE_DIGEST_MISMATCH');
+  });
+
   it('gemm 157×131×97 in 3 shards runs on wasm-mt and equals the f64 reference', async () => {
     const [m, n, k] = [157, 131, 97];
     const inputs: NdArray[] = [

@@ -21,6 +21,12 @@ export interface ArrayStoreOptions {
 export interface ArrayStore {
   /** Stores an array (no-op when the same bytes are already there) and returns its reference. */
   put(a: NdArray): Promise<ArrayRef>;
+  /**
+   * Stores a 2-D f64 array as a patch of `base` (a reference this store put or read, still in its
+   * cache) when at most half of its rows differ: only those rows are stored, and the reference
+   * carries {@link ArrayRef.patch}. Otherwise (or with no cached base) the same as {@link put}.
+   */
+  putPatched(a: NdArray, base: ArrayRef): Promise<ArrayRef>;
   /** Reads an array, from the cache when possible; verifies the digest. */
   get(ref: ArrayRef): Promise<NdArray>;
   /** Raw `.npy` bytes of a reference. */
@@ -40,6 +46,47 @@ export interface ArrayStore {
 /** sha256 hex of bytes. */
 export function sha256Hex(b: Uint8Array): string {
   return createHash('sha256').update(b).digest('hex');
+}
+
+/** A patch stores rows only while at most this share of them changed (each with its index: ~half the bytes at most). */
+const PATCH_SHARE = 0.5;
+
+/** Rows (2-D f64, same shape) where `a` differs from `base` bit for bit, as f64 [k × (1 + cols)] with each row's index first. */
+function changedRows(a: Float64Array, base: Float64Array, rows: number, cols: number, most: number): Float64Array | undefined {
+  // Compared as bits (two u32 halves each): −0 replacing +0 is a change.
+  const av = new Uint32Array(a.buffer, a.byteOffset, 2 * a.length), bv = new Uint32Array(base.buffer, base.byteOffset, 2 * base.length);
+  const changed: number[] = [];
+  for (let i = 0; i < rows; i++) {
+    for (let q = 2 * i * cols; q < 2 * (i + 1) * cols; q++) {
+      if (av[q] !== bv[q]) {
+        changed.push(i);
+        if (changed.length > most) return undefined;
+        break;
+      }
+    }
+  }
+  const out = new Float64Array(changed.length * (1 + cols));
+  changed.forEach((i, k) => {
+    out[k * (1 + cols)] = i;
+    out.set(a.subarray(i * cols, (i + 1) * cols), k * (1 + cols) + 1);
+  });
+  return out;
+}
+
+/** `base` with the rows of `patch` (see {@link changedRows}) replaced: a new array. */
+function applyPatch(base: NdArray, patch: NdArray, what: string): NdArray {
+  const [rows, cols] = base.shape as [number, number];
+  const p = patch.data as Float64Array;
+  if (base.dtype !== 'f64' || base.shape.length !== 2 || patch.dtype !== 'f64' || patch.shape.length !== 2 || patch.shape[1] !== 1 + cols) {
+    throw new GramfleetError('INPUT_SHAPE_MISMATCH', `${what}: a patch of ${patch.dtype} ${JSON.stringify(patch.shape)} does not fit its base, ${base.dtype} ${JSON.stringify(base.shape)}`, { field: 'patch' });
+  }
+  const out = Float64Array.from(base.data as Float64Array);
+  for (let k = 0; k < (patch.shape[0] as number); k++) {
+    const i = p[k * (1 + cols)] as number;
+    if (!(Number.isInteger(i) && i >= 0 && i < rows)) throw new GramfleetError('INPUT_OUT_OF_RANGE', `${what}: patch row ${i} is outside [0, ${rows})`, { field: 'patch', row: i });
+    out.set(p.subarray(k * (1 + cols) + 1, (k + 1) * (1 + cols)), i * cols);
+  }
+  return { dtype: 'f64', shape: [rows, cols], data: out };
 }
 
 /** Creates an {@link ArrayStore} over an object store bucket. */
@@ -85,7 +132,7 @@ export function createArrayStore(os: ObjectStore, bucket: string, opts: ArraySto
     return b;
   }
 
-  return {
+  const api: ArrayStore = {
     stats,
     async put(a: NdArray): Promise<ArrayRef> {
       const bytes = encodeNpy(a);
@@ -106,6 +153,18 @@ export function createArrayStore(os: ObjectStore, bucket: string, opts: ArraySto
       remember(digest, a, bytes.byteLength);
       return { bucket, digest, dtype: a.dtype, shape: [...a.shape], bytes: bytes.byteLength };
     },
+    async putPatched(a: NdArray, baseRef: ArrayRef): Promise<ArrayRef> {
+      const base = cache.get(baseRef.digest);
+      const [rows, cols] = a.shape as [number, number];
+      const fits = base !== undefined && a.dtype === 'f64' && base.dtype === 'f64' && a.shape.length === 2 && base.shape.length === 2 && base.shape[0] === rows && base.shape[1] === cols;
+      const p = fits ? changedRows(a.data as Float64Array, base.data as Float64Array, rows, cols, Math.floor(PATCH_SHARE * rows)) : undefined;
+      if (p === undefined) return api.put(a);
+      const bytes = encodeNpy(a);
+      const digest = sha256Hex(bytes);
+      const stored = await api.put({ dtype: 'f64', shape: [p.length / (1 + cols), 1 + cols], data: p });
+      remember(digest, a, bytes.byteLength);
+      return { bucket, digest, dtype: 'f64', shape: [rows, cols], bytes: bytes.byteLength, patch: { base: baseRef.digest, rows: stored } };
+    },
     async get(ref: ArrayRef): Promise<NdArray> {
       const hit = cache.get(ref.digest);
       if (hit !== undefined) {
@@ -120,6 +179,20 @@ export function createArrayStore(os: ObjectStore, bucket: string, opts: ArraySto
         return pending;
       }
       stats.misses++;
+      const patch = ref.patch;
+      if (patch !== undefined) {
+        const base = cache.get(patch.base);
+        if (base === undefined) throw new GramfleetError('STORE_PATCH_BASE_MISSING', `array ${ref.digest} patches ${patch.base}, which this process does not hold`, { digest: ref.digest, base: patch.base });
+        const read = (async () => {
+          const a = applyPatch(base, await api.get(patch.rows), `array ${ref.digest}`);
+          const bytes = encodeNpy(a);
+          if (sha256Hex(bytes) !== ref.digest) throw new GramfleetError('STORE_DIGEST_MISMATCH', `array ${ref.digest}, rebuilt from its patch, does not match its digest`, { digest: ref.digest });
+          remember(ref.digest, a, bytes.byteLength);
+          return a;
+        })().finally(() => reading.delete(ref.digest));
+        reading.set(ref.digest, read);
+        return read;
+      }
       const read = (async () => {
         const bytes = ref.bytes > serialBytes ? await oneLargeAtATime(() => getBytes(ref)) : await getBytes(ref);
         const a = decodeNpy(bytes, `array ${ref.digest}`);
@@ -152,4 +225,5 @@ export function createArrayStore(os: ObjectStore, bucket: string, opts: ArraySto
       }
     },
   };
+  return api;
 }
