@@ -29,6 +29,13 @@
  * it: the mirror entries are read as contiguous stretches and the columns still to compute are
  * one slice of Z. One shard: half of the first epoch's entries are read; P shards: 1/(2P).
  *
+ * Image features — every value of Z and of the row source is a byte v times 1/255 (or 1), as
+ * core's `featureBytes` reads them from f32 — take the byte kernel block (`gf_kernel_block_u8`):
+ * x·z as exact integer sums of byte products (eight a step in i16 lanes, where the f32 tile does
+ * four), so distances are exact and only the kernel's f32 epilogue rounds. The choice is the
+ * table's (its Z and row source), so every row of a table comes from the same block and the
+ * mirror stays bitwise symmetric; the one-pass check of an array is kept by digest.
+ *
  * In that first epoch the next batches are predictable — the runs after this task's — and their
  * rows do not depend on the coefficients, so they are computed ahead ({@link PREFETCH_DEPTH}
  * batches) while this task's product runs and the orchestrator prepares the next round; the
