@@ -74,8 +74,13 @@ async function train(deps: ActivityDeps, input: EigenProJobInput): Promise<Eigen
   // Center shards in epoch 1's visiting order (rows.ts: centerLayout), uploaded once
   // (content-addressed: a retried attempt re-puts nothing). Tasks name rows by position.
   const { perm, pos, ranges } = centerLayout(p, params.seed, params.shards);
+  // The upload runs while the setup's subsample kernel and eigensolve do (they do not use it);
+  // the first round waits for it.
   const zRefs: ArrayRef[] = [];
-  for (const r of ranges) zRefs.push(pin(await prof.time('setup.zPut', () => loading(() => store.put(rowsOf(x, d, perm.subarray(r.start, r.end), fdt))))));
+  const zReady = (async () => {
+    for (const r of ranges) zRefs.push(pin(await prof.time('setup.zPut', () => loading(() => store.put(rowsOf(x, d, perm.subarray(r.start, r.end), fdt))))));
+  })();
+  zReady.catch(() => undefined); // a failure is thrown where it is awaited
   /** Rows [start, end) of the shard order of the coefficients (c columns). */
   const slice = (a: Float64Array, r: { start: number; end: number }): Float64Array => {
     const out = new Float64Array((r.end - r.start) * c);
@@ -136,7 +141,7 @@ async function train(deps: ActivityDeps, input: EigenProJobInput): Promise<Eigen
   /** Σ_j K(X_src, Z_j)·a_j in shard order, the preconditioner parts (batches), and the per-round objects to delete later. */
   const shardSum = async (src: Promise<XSource> | XSource, a: Float64Array, prefix: string, rows: number, phase: string): Promise<{ sum: Float64Array; extra: Float64Array[]; refs: ArrayRef[] }> => {
     // The rows (or batch) and every coefficient slice are put at once.
-    const [xs, first] = await Promise.all([src, putA(a, phase)]);
+    const [xs, first] = await Promise.all([src, putA(a, phase), zReady]);
     const stored = [...first.stored];
     const round = async (refs: readonly ArrayRef[], tag: string): Promise<TaskResult[]> => {
       const pins = await pinner.pins(ranges.length);
