@@ -131,6 +131,9 @@ const SHARED_Z = 4;
 /** Arrays whose byte-feature verdict (and bytes) are kept, by digest. */
 const GRIDS = 8;
 
+/** The byte kernel block's largest d (GF_U8_MAX_D: d·255² < 2³¹, its distances are i32). */
+const U8_MAX_D = 33025;
+
 /** Missing rows are split over the kernel threads only in parts of at least this many rows. */
 const MIN_ROWS_PER_THREAD = 64;
 
@@ -265,7 +268,7 @@ export function withKernelRowCache(pool: KernelPool, o: KernelRowCacheOptions): 
 
   /** Z's bytes when Z and every array of the row source are byte features of one scale. */
   function tableGrid(z: NdArray, zKey: string, sources: readonly NdArray[], keys: readonly string[]): Grid | undefined {
-    const g = gridOf(z, zKey);
+    const g = (z.shape[1] as number) <= U8_MAX_D ? gridOf(z, zKey) : undefined;
     if (g === undefined || sources.some((a, i) => gridOf(a, keys[i] ?? '')?.scale !== g.scale)) return undefined;
     o.log?.info('kernel-row cache: byte features, rows from exact integer distances', { scale: g.scale, rows: z.shape[0] });
     byteTables++;

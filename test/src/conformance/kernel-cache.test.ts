@@ -265,6 +265,16 @@ describe('kernel-row cache (workers)', () => {
         assert.equal(p.stats().byteTables, bytes ? 1 : 0);
       });
     }
+    // Byte features with d·255² past 2³¹ (the byte block's i32 distances): the f32 block.
+    const wide = 33026;
+    const xw = arr('f32', [3, wide], pixelsOf(randBytes(3 * wide, 74))), zw = arr('f32', [5, wide], pixelsOf(randBytes(5 * wide, 75)));
+    const aw = arr('f64', [5, 1], rand(5, 76));
+    await withCache(1 << 20, async (p) => {
+      const run = await p.run(kernelBlockMatmulOp.id, sig, [xw, zw, aw], ['xw', 'zw', 'aw']);
+      const [blk] = await runOp(reg, 'wasm', kernelBlockOp, { kernel: 'laplacian', bandwidth: 3, accumulate: 'f32' }, [xw, zw]);
+      assert.deepEqual(Array.from(run.outputs[0]?.data ?? []), Array.from(rowsTimes(blk?.data as Float32Array, aw.data as Float64Array, 3, 5, 1)));
+      assert.equal(p.stats().byteTables, 0);
+    });
   });
   it('evicts only idle tables, least recently used first; rows with no room are computed and not kept', async () => {
     let t = 0;
