@@ -84,11 +84,11 @@ function blockRows(arena: WasmArena, j: BlockJob): Float32Array {
     const k = allocBytes(arena, n * u * 4, false); // every entry written by the kernel
     const kind = KERNEL_FUNCTIONS.indexOf(j.kernel);
     if (j.bytes !== undefined) {
-      const x = putBytes(arena, j.x), z = putBytes(arena, j.z);
+      const x = putArray(arena, j.x), z = putArray(arena, j.z);
       const ws = allocBytes(arena, arena.fn('gf_kernel_block_u8_workspace_bytes')(n, u, d));
       callDense(arena, kernelBlockOp.id, 'gf_kernel_block_u8', [kind, n, u, d, x, 0, Math.max(1, d), z, 0, Math.max(1, d), j.bytes.scale, j.bandwidth, k, 0, Math.max(1, u), ws]);
     } else {
-      const x = putArray(arena, j.x as Float32Array), z = putArray(arena, j.z as Float32Array);
+      const x = putArray(arena, j.x), z = putArray(arena, j.z);
       const ws = allocBytes(arena, arena.fn('gf_kernel_block_matmul_f32_workspace_bytes')(n, u, d));
       callDense(arena, kernelBlockOp.id, 'gf_kernel_block_f32', [kind, n, u, d, x, 0, Math.max(1, d), z, 0, Math.max(1, d), j.bandwidth, k, 0, Math.max(1, u), ws]);
     }
@@ -153,13 +153,6 @@ function mirrorFill(arena: WasmArena, out: Float32Array, n: number, m: number, m
       }
     }
   }
-}
-
-/** Copies bytes into the arena. */
-function putBytes(arena: WasmArena, a: Float32Array | Uint8Array): number {
-  const p = allocBytes(arena, a.byteLength, false);
-  new Uint8Array(arena.memory.buffer, p, a.byteLength).set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
-  return p;
 }
 
 /**

@@ -38,6 +38,6 @@ export function allocBytes(arena: WasmArena, bytes: number, zero = true): number
 }
 
 /** Copies an array into the arena (an empty one gets a valid dummy pointer). */
-export function putArray(arena: WasmArena, a: Float64Array | Float32Array | Int32Array): number {
+export function putArray(arena: WasmArena, a: Float64Array | Float32Array | Int32Array | Uint8Array): number {
   return a.length === 0 ? arena.alloc(8, 64) : arena.put(a);
 }
