@@ -16,7 +16,7 @@ module.exports = tseslint.config(
     },
   },
   {
-    files: ['**/*.test.ts', 'orchestrator/src/cli.ts', 'orchestrator/src/demo.ts'],
+    files: ['**/*.test.ts', 'orchestrator/src/cli/main.ts', 'orchestrator/src/cli/demo.ts'],
     rules: { 'no-console': 'off' },
   },
   {

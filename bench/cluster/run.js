@@ -6,7 +6,7 @@
  *
  * Ours: a LocalCluster (nats-server -js, Temporal dev server, orchestrator, 2 WASM worker
  * processes x 1 kernel thread) started in a temp dir and stopped at the end. Shards go through
- * the real data plane exactly as orchestrator/src/activities.ts sends them: a Task JSON
+ * the real data plane exactly as orchestrator/src/host/activities.ts sends them: a Task JSON
  * published with Nats-Msg-Id on the work-queue stream (`gf.task.wasm.grf-walks.<jobId>`),
  * pulled by a worker, inputs fetched by digest (cached), kernel run on the thread pool,
  * outputs stored in the object store, result published to the results stream

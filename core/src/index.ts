@@ -79,8 +79,8 @@ export type { CsrFromTripletsAttrs } from './ops/csr-from-triplets';
 // --- jobs (workflow contracts) ---
 export { chunk, planRanges, shardId } from './jobs/shards';
 export type { JobProgress, ShardBatchInput, ShardBatchOutput, ShardOutcome, ShardSpec } from './jobs/shards';
-export { GRF_ESTIMATORS, GRF_VARIANCE, compileGrfParams, defaultShardNodes } from './jobs/grf-job';
-export type { CompiledGrfParams, GrfAssembleInput, GrfJobInput, GrfJobResult, GrfParams } from './jobs/grf-job';
+export { GRF_ESTIMATORS, GRF_VARIANCE, compileGrfParams, defaultShardNodes } from './grf/job';
+export type { CompiledGrfParams, GrfAssembleInput, GrfJobInput, GrfJobResult, GrfParams } from './grf/job';
 export type { ClusterActivities } from './jobs/activities';
 // --- GPU backend routing ---
 export { BACKEND_CHOICES, gpuWorkersFor, parseBackendChoice, routeOp } from './jobs/routing';
@@ -102,8 +102,8 @@ export { GPHM_POISSON, POISSON_PROBLEMS, SINE_POISSON, secondDerivativeMatrix, s
 export type { PoissonGpOptions, PoissonGpResult, PoissonProblem } from './kron/pde';
 export { KRON_FACTOR_OP_ID, KRON_GP_SOLVE_OP_ID, KRON_SLAB_OP_ID, kronFactorOp, kronFactorRun, kronGpSolveOp, kronGpSolveRun, kronSlabOp, kronSlabRun, parseAxisKernel } from './ops/kron-gp';
 export type { KronFactorAttrs, KronGpSolveAttrs, KronSlabAttrs, KronSlabStep } from './ops/kron-gp';
-export { slabRanges } from './jobs/kron-job';
-export type { KronActivities, KronCandidateResult, KronFinishInput, KronHyper, KronJobInput, KronJobResult, KronTransposeInput, KronTransposeOutput } from './jobs/kron-job';
+export { slabRanges } from './kron/job';
+export type { KronActivities, KronCandidateResult, KronFinishInput, KronHyper, KronJobInput, KronJobResult, KronTransposeInput, KronTransposeOutput } from './kron/job';
 // --- campaigns (owned by the campaign work) ---
 export {
   CAMPAIGN_MAX_CONCURRENCY, CAMPAIGN_MAX_LIST_RUNS, CAMPAIGN_MAX_RUNS, campaignAttemptId, campaignRunAt, campaignRunId, checkCampaignId, compileCampaignSpec,
@@ -130,7 +130,7 @@ export { accuracy, applyEigenPro2Update, eigenProSetup, mse, oneHot, trainEigenP
 export type { BatchTag, EigenProCheckpoint, EigenProCompute, EigenProTargets, EpochMetrics, TrainOptions, TrainResult } from './eigenpro/train';
 export { createReferenceCompute, kernelMatmulReference } from './eigenpro/reference';
 export type { ReferenceComputeData } from './eigenpro/reference';
-export type { EigenProActivities, EigenProJobInput, EigenProJobResult, EigenProProgressEvent, EigenProSetupSummary } from './jobs/eigenpro-job';
+export type { EigenProActivities, EigenProJobInput, EigenProJobResult, EigenProProgressEvent, EigenProSetupSummary } from './eigenpro/job';
 export { expandFeatureBytes, featureBytes, type FeatureBytes } from './jobs/feature-bytes';
 export { trainEigenPro3Reference } from './eigenpro/ep3';
 export type { EigenPro3Input } from './eigenpro/ep3';
@@ -156,7 +156,7 @@ export type { OpShard, OpShardPlan, OpShardPlanOptions } from './ops/shard-plan'
 export { DATAGEN_MAX_CHUNKS, DATAGEN_MAX_IN_FLIGHT, DATAGEN_MAX_SYSTEMS, DATAGEN_PAGE_FORMAT } from './datagen/paging';
 export type { DatagenActivities, DatagenPage, DatagenWorkflowResult } from './datagen/paging';
 export { EIGENPRO_EIGEN_TOL, eigenSolverFor, topOfFullEigh } from './eigenpro/setup';
-export type { KronCgSummary, KronFitSummary, KronLoopActivities, KronLoopOutput } from './jobs/kron-job';
+export type { KronCgSummary, KronFitSummary, KronLoopActivities, KronLoopOutput } from './kron/job';
 export { gatherObserved, kronCgPoints, pcgAdvance, pcgStart, pcgTrueResidual, pcgTurn, scatterObserved } from './kron/cg';
 export type { KronCgPoints, PcgState } from './kron/cg';
 export { factorDerivativeBasis, kronGradientFromSums } from './kron/gp';

@@ -1,5 +1,5 @@
 /**
- * The Kronecker GP workflow (see core/src/jobs/kron-job.ts for the two routes). Direct:
+ * The Kronecker GP workflow (see core/src/kron/job.ts for the two routes). Direct:
  * one `kron-gp-solve` shard per hyperparameter candidate. Slab: `kron-factor` shards in
  * parallel, then three stages of `kron-slab` shards (one per slab, in parallel) with an
  * all-to-all transpose through the object store between them, then `kronFinish`.

@@ -8,7 +8,7 @@
  * never rename.
  */
 import { GramfleetError, invalidField } from '../errors';
-import { compileGrfParams, type GrfParams } from '../jobs/grf-job';
+import { compileGrfParams, type GrfParams } from '../grf/job';
 import { compileDatagenParams, type DatagenParams } from '../datagen/params';
 import { checkDatagenBounds } from '../datagen/paging';
 import { str } from '../validate';

@@ -1,5 +1,5 @@
 /** The activity interface the workflows call (implemented in orchestrator/). */
-import type { GrfAssembleInput, GrfJobResult } from './grf-job';
+import type { GrfAssembleInput, GrfJobResult } from '../grf/job';
 import type { ShardBatchInput, ShardBatchOutput } from './shards';
 
 /** Activities of the cluster. Names are part of the Temporal history: add, never rename. */

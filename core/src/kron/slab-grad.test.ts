@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { ndarray, type NdArray } from '../array';
 import { kronFactorRun, kronSlabRun, type KronSlabStep } from '../ops/kron-gp';
-import { slabRanges } from '../jobs/kron-job';
+import { slabRanges } from './job';
 import { kronGradientFromSums, solveKron } from './gp';
 import { compileKronGp, withHyper } from './params';
 import { referenceKronLinalg as lin } from './tensor';

@@ -5,7 +5,7 @@
  */
 import { campaignWorkload, type CampaignActivities, type CampaignRow, type Logger } from '@gramfleet/core';
 import type { ArrayStore, DataPlane } from '@gramfleet/workers';
-import { toFailure } from '../activities';
+import { toFailure } from '../host/activities';
 import type { CampaignTable } from './table';
 import { workloadRunner, type WorkloadDeps } from './workloads';
 

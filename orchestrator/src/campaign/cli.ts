@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { GramfleetError, type CampaignProgress } from '@gramfleet/core';
-import type { Fleet } from '../sdk';
+import type { Fleet } from '../client/sdk';
 import { readCampaignFile, type CampaignHandle } from './client';
 import { writeRows } from './export';
 

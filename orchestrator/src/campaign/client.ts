@@ -15,8 +15,8 @@ import {
   type CampaignProgress, type CampaignRecord, type CampaignRow, type CampaignRunningRun, type CampaignSpec, type CampaignSummary,
   type CampaignWorkflowInput, type CompiledCampaignSpec, type JobProgress,
 } from '@gramfleet/core';
-import { fromTemporal } from '../sdk';
-import { retrying } from '../temporal-retry';
+import { fromTemporal } from '../client/sdk';
+import { retrying } from '../client/temporal-retry';
 import { openCampaignTable, type CampaignTable } from './table';
 
 /** A started campaign. */

@@ -11,11 +11,11 @@ import {
   type DatagenRunParams, type DatagenWorkflowResult,
 } from '@gramfleet/core';
 import type { ArrayStore, DataPlane } from '@gramfleet/workers';
-import { loadCsr } from '../grf-assemble';
+import { loadCsr } from '../grf/assemble';
 import { loadGraph } from '../io/graph-files';
-import { prepareGrf } from '../grf-submit';
-import { prepareDatagen, writeDataset } from '../datagen';
-import { expandDatagenResult } from '../datagen-pages';
+import { prepareGrf } from '../grf/submit';
+import { prepareDatagen, writeDataset } from '../datagen/submit';
+import { expandDatagenResult } from '../datagen/pages';
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 

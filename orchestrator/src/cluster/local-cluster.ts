@@ -351,7 +351,7 @@ export class LocalCluster {
 
   private async startOrchestrator(): Promise<void> {
     const s = this.state;
-    const script = path.join(repoRoot(), 'orchestrator', 'dist', 'worker-host.js');
+    const script = path.join(repoRoot(), 'orchestrator', 'dist', 'host', 'worker-host.js');
     this.launch('orchestrator', process.execPath, [script, `--cluster=${s.dataDir}`], {
       GRAMFLEET_NATS_URL: s.natsUrl, GRAMFLEET_PREFIX: s.prefix, GRAMFLEET_TEMPORAL_ADDRESS: s.temporalAddress,
       GRAMFLEET_NAMESPACE: s.namespace, GRAMFLEET_TASK_QUEUE: s.taskQueue, GRAMFLEET_LOG_LEVEL: this.logLevel,

@@ -14,10 +14,10 @@ import {
   type ArrayRef, type EigenProActivities, type EigenProCompute, type EigenProJobInput, type EigenProJobResult,
   type EigenProSetup, type EigenProSetupSummary, type TaskResult,
 } from '@gramfleet/core';
-import type { ActivityDeps } from '../activities';
-import { toFailure } from '../activities';
+import type { ActivityDeps } from '../host/activities';
+import { toFailure } from '../host/activities';
 import { saveCheckpoint } from './checkpoint';
-import { createDispatcher, createPinner, type Dispatcher, type RoundTask } from './dispatch';
+import { createDispatcher, createPinner, type Dispatcher, type RoundTask } from '../host/dispatch';
 import { centerLayout, rowsOf, tagId } from './rows';
 import { createTransientObjects } from './transient';
 import { beating, loadTrainingData, progressPublisher, resumeCheckpoint } from './job-data';

@@ -12,7 +12,7 @@ import {
 } from '@gramfleet/core';
 import { WasmArena, createJsonLogger, createKernelBlockMatmulKernel } from '@gramfleet/workers';
 import { kernelsWasmPath } from '@gramfleet/wasm';
-import { connect } from '../sdk';
+import { connect } from '../client/sdk';
 import { readNpz, writeNpy, writeNpz, isStringArray } from '../io/npz';
 import { loadRows } from './data-files';
 import type { EigenProJobSpec } from './submit';

@@ -24,10 +24,10 @@ import {
   type ArrayRef, type EigenPro3Compute, type EigenPro3Plan, type EigenProJobInput, type EigenProJobResult,
   type NdArray, type TaskResult,
 } from '@gramfleet/core';
-import type { ActivityDeps } from '../activities';
+import type { ActivityDeps } from '../host/activities';
 import { shardRanges, summariseSetup } from './activity';
 import { saveCheckpoint } from './checkpoint';
-import { createDispatcher, type Dispatcher, type RoundTask } from './dispatch';
+import { createDispatcher, type Dispatcher, type RoundTask } from '../host/dispatch';
 import { rangeRows, rowsOf, tagId } from './rows';
 import { createTransientObjects } from './transient';
 import { beating, loadTrainingData, progressPublisher, resumeCheckpoint } from './job-data';

@@ -192,7 +192,7 @@ describe('KernelCampaign controller (real kube-apiserver + Temporal + NATS)', { 
     });
     const procs: [string, Record<string, string>][] = [
       [path.join(ROOT, 'workers', 'dist', 'main.js'), { GRAMFLEET_WORKER_ID: 'health-probe' }],
-      [path.join(ROOT, 'orchestrator', 'dist', 'worker-host.js'), { GRAMFLEET_TEMPORAL_ADDRESS: t.cluster.state.temporalAddress, GRAMFLEET_TASK_QUEUE: `${t.cluster.state.taskQueue}-health` }],
+      [path.join(ROOT, 'orchestrator', 'dist', 'host', 'worker-host.js'), { GRAMFLEET_TEMPORAL_ADDRESS: t.cluster.state.temporalAddress, GRAMFLEET_TASK_QUEUE: `${t.cluster.state.taskQueue}-health` }],
     ];
     for (const [script, extra] of procs) {
       // A port the OS just handed out (a random pick could collide with a listening server,

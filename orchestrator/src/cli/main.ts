@@ -6,15 +6,15 @@ import { parseArgs } from 'node:util';
 import * as path from 'node:path';
 import { GramfleetError, isGramfleetError, type GraphKernelSpec, type GrfJobResult } from '@gramfleet/core';
 import { createJsonLogger } from '@gramfleet/workers';
-import { LocalCluster, defaultDataDir } from './cluster/local-cluster';
-import { connect, type Fleet, type GrfJobSpec } from './sdk';
-import { writeCsrNpz } from './io/npz';
+import { LocalCluster, defaultDataDir } from '../cluster/local-cluster';
+import { connect, type Fleet, type GrfJobSpec } from '../client/sdk';
+import { writeCsrNpz } from '../io/npz';
 import { createProgressBar } from './progress';
-import { KRON_USAGE, kronGpCommand } from './kron-cli';
-import { CAMPAIGN_USAGE, campaignCommand } from './campaign/cli';
-import { K8S_USAGE, k8sCommand } from './k8s/cli';
-import { EIGENPRO_USAGE, eigenProCommand, predictCommand } from './eigenpro/cli';
-import { DATAGEN_USAGE, datagenCommand } from './datagen-cli';
+import { KRON_USAGE, kronGpCommand } from '../kron/cli';
+import { CAMPAIGN_USAGE, campaignCommand } from '../campaign/cli';
+import { K8S_USAGE, k8sCommand } from '../k8s/cli';
+import { EIGENPRO_USAGE, eigenProCommand, predictCommand } from '../eigenpro/cli';
+import { DATAGEN_USAGE, datagenCommand } from '../datagen/cli';
 
 const USAGE = `usage:
   gramfleet up [--workers N] [--threads T] [--data-dir DIR] [--threads-per-shard P] [--gpu-workers G]

@@ -17,10 +17,10 @@ import {
   type AxisKernel, type KronJobResult, type KronLinalg, type NdArray,
 } from '@gramfleet/core';
 import { createJsonLogger, createWasmKronLinalg } from '@gramfleet/workers';
-import { connect } from './sdk';
-import type { KronGpJobSpec } from './kron-submit';
-import { isStringArray, readNpy, writeNpz } from './io/npz';
-import { createProgressBar } from './progress';
+import { connect } from '../client/sdk';
+import type { KronGpJobSpec } from './submit';
+import { isStringArray, readNpy, writeNpz } from '../io/npz';
+import { createProgressBar } from '../cli/progress';
 
 /** Usage lines of `kron-gp` (appended to the CLI's usage). */
 export const KRON_USAGE = `  gramfleet kron-gp fit|solve|predict (--axes axes.json | --grid n1,n2,... [--bounds a:b,...]) --y y.npy

@@ -26,9 +26,9 @@ import {
   type ArrayRef, type KronHyper, type KronJobInput, type KronLmlEval, type KronLoopActivities, type KronLoopOutput, type KronModel, type KronSlabStep, type PcgState,
 } from '@gramfleet/core';
 import type { ObjectStore } from '@nats-io/obj';
-import { toFailure, type ActivityDeps } from './activities';
-import { createDispatcher, type Dispatcher } from './eigenpro/dispatch';
-import { kronTransposeWith } from './kron-activities';
+import { toFailure, type ActivityDeps } from '../host/activities';
+import { createDispatcher, type Dispatcher } from '../host/dispatch';
+import { kronTransposeWith } from './activities';
 
 /** Iterations between two PCG checkpoints. */
 export const KRON_CG_CHECKPOINT_EVERY = 10;

@@ -9,7 +9,7 @@ import {
   type ArrayRef, type DatagenActivities, type DatagenJobResult, type DatagenPage, type DatagenSystemOutcome, type DatagenWorkflowResult,
 } from '@gramfleet/core';
 import type { ArrayStore } from '@gramfleet/workers';
-import { toFailure } from './activities';
+import { toFailure } from '../host/activities';
 
 /** Encodes a page as a u8 array. */
 export function encodeDatagenPage(page: DatagenPage): ReturnType<typeof ndarray> {

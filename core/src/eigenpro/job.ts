@@ -4,10 +4,10 @@
  * activity interface, and the progress events a client reads per epoch.
  */
 import type { ArrayRef } from '../array';
-import type { CompiledEigenProParams, EigenProDataShape } from '../eigenpro/params';
-import type { EpochMetrics } from '../eigenpro/train';
-import type { EigenPro3Plan } from '../eigenpro/ep3-plan';
-import type { EigenPro3ProjectionSummary } from '../eigenpro/ep3-train';
+import type { CompiledEigenProParams, EigenProDataShape } from './params';
+import type { EpochMetrics } from './train';
+import type { EigenPro3Plan } from './ep3-plan';
+import type { EigenPro3ProjectionSummary } from './ep3-train';
 import type { WorkerClass } from '../protocol';
 
 /** Input of the EigenPro workflow and its training activity. */

@@ -10,10 +10,10 @@ import {
   type GraphKernelSpec,
 } from '@gramfleet/core';
 import { createJsonLogger } from '@gramfleet/workers';
-import { repoRoot } from './cluster/binaries';
-import { connect } from './sdk';
-import { runWithProgress } from './cli';
-import { loadGraph } from './io/graph-files';
+import { repoRoot } from '../cluster/binaries';
+import { connect } from '../client/sdk';
+import { runWithProgress } from './main';
+import { loadGraph } from '../io/graph-files';
 
 async function main(): Promise<void> {
   const graphPath = process.env['GRAMFLEET_DEMO_GRAPH'] ?? path.join(repoRoot(), '..', 'shared', 'data', 'graphs', 'cora.npz');

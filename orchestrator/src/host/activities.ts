@@ -13,7 +13,7 @@ import {
   type Task, type TaskResult,
 } from '@gramfleet/core';
 import type { ArrayStore, DataPlane } from '@gramfleet/workers';
-import { assembleGrfResult } from './grf-assemble';
+import { assembleGrfResult } from '../grf/assemble';
 
 /** Dependencies of the activities. */
 export interface ActivityDeps {

@@ -7,9 +7,9 @@ import { parseArgs } from 'node:util';
 import * as path from 'node:path';
 import { GramfleetError, type DatagenParams } from '@gramfleet/core';
 import { createJsonLogger } from '@gramfleet/workers';
-import { prepareDatagen, type DatagenJobSpec } from './datagen';
-import { createProgressBar } from './progress';
-import { connect } from './sdk';
+import { prepareDatagen, type DatagenJobSpec } from './submit';
+import { createProgressBar } from '../cli/progress';
+import { connect } from '../client/sdk';
 
 /** Usage lines of the subcommand. */
 export const DATAGEN_USAGE = `  gramfleet datagen --pde darcy|helmholtz|advection-diffusion|poisson-rhs --grid N --count C [--seed s]

@@ -16,8 +16,8 @@ import {
   type ArrayRef, type DatagenJobInput, type DatagenJobResult, type DatagenParams, type DatagenProgress, type NdArray, type WorkerClass,
 } from '@gramfleet/core';
 import type { ArrayStore } from '@gramfleet/workers';
-import { writeCsrNpz, writeNpy } from './io/npz';
-import { expandDatagenResult, readDatagenPage, releaseDatagenPages } from './datagen-pages';
+import { writeCsrNpz, writeNpy } from '../io/npz';
+import { expandDatagenResult, readDatagenPage, releaseDatagenPages } from './pages';
 
 /** A data-generation job as submitted through the SDK. */
 export interface DatagenJobSpec extends DatagenParams {

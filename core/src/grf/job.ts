@@ -5,9 +5,9 @@
  */
 import type { ArrayRef, CsrRef } from '../array';
 import { GramfleetError } from '../errors';
-import { checkVarianceBound, modulation, parseKernelSpec, walkLengthCap, type GraphKernelSpec } from '../grf/kernels';
+import { checkVarianceBound, modulation, parseKernelSpec, walkLengthCap, type GraphKernelSpec } from './kernels';
 import type { WorkerClass } from '../protocol';
-import type { RouteDecision } from './routing';
+import type { RouteDecision } from '../jobs/routing';
 import { int, num, oneOf } from '../validate';
 
 /** Variance-reduction schemes for the walks. */

@@ -13,9 +13,9 @@
  *   the `kronTranspose` activity, which reports the bytes it moved.
  */
 import type { ArrayRef } from '../array';
-import type { AxisKernel } from '../kron/kernels';
-import type { KronSafeguards } from '../kron/gp';
-import type { KronFitOptions } from '../kron/optimize';
+import type { AxisKernel } from './kernels';
+import type { KronSafeguards } from './gp';
+import type { KronFitOptions } from './optimize';
 import type { WorkerClass } from '../protocol';
 
 /** One hyperparameter candidate. */
@@ -168,7 +168,7 @@ export interface KronActivities {
   kronReadSmall(input: { readonly refs: readonly ArrayRef[] }): Promise<number[][]>;
 }
 
-/** The long-running Kronecker GP activities (implemented in orchestrator/src/kron-loop.ts). Add, never rename. */
+/** The long-running Kronecker GP activities (implemented in orchestrator/src/kron/loop.ts). Add, never rename. */
 export interface KronLoopActivities {
   /** PCG on worker mat-vecs for a masked grid / heteroscedastic noise; heartbeats, checkpoints and resumes. */
   kronCgSolve(input: KronJobInput): Promise<KronLoopOutput>;

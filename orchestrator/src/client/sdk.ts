@@ -10,16 +10,16 @@ import {
   type ArrayRef, type CsrArrays, type CsrRef, type GrfJobInput, type GrfJobResult, type GrfParams, type JobProgress, type Logger, type NdArray, type WorkerClass, type WorkerRecord,
 } from '@gramfleet/core';
 import { connectNats, createArrayStore, openDataPlane, type ArrayStore, type DataPlane, type DataPlaneOptions } from '@gramfleet/workers';
-import { LocalCluster, defaultDataDir } from './cluster/local-cluster';
-import { prepareGrf, registeredWorkers, type GrfJobSpec } from './grf-submit';
+import { LocalCluster, defaultDataDir } from '../cluster/local-cluster';
+import { prepareGrf, registeredWorkers, type GrfJobSpec } from '../grf/submit';
 import { retrying } from './temporal-retry';
-import { loadCsr } from './grf-assemble';
-import { prepareKron, type KronGpJobSpec } from './kron-submit';
+import { loadCsr } from '../grf/assemble';
+import { prepareKron, type KronGpJobSpec } from '../kron/submit';
 import type { KronJobResult } from '@gramfleet/core';
-import { createCampaignClient, type CampaignClient } from './campaign/client';
+import { createCampaignClient, type CampaignClient } from '../campaign/client';
 import { createRaySdk, type RaySdk } from './ray';
-import { eigenProHandle, prepareEigenPro, startEigenPro, type EigenProJobHandle, type EigenProJobSpec } from './eigenpro/submit';
-import { datagenHandle, submitDatagen, writeDataset, type DatagenJobHandle, type DatagenJobSpec, type DatasetManifest } from './datagen';
+import { eigenProHandle, prepareEigenPro, startEigenPro, type EigenProJobHandle, type EigenProJobSpec } from '../eigenpro/submit';
+import { datagenHandle, submitDatagen, writeDataset, type DatagenJobHandle, type DatagenJobSpec, type DatasetManifest } from '../datagen/submit';
 import type { DatagenJobInput, DatagenJobResult } from '@gramfleet/core';
 
 /** Options of {@link connect}. */
@@ -47,7 +47,7 @@ export interface ConnectOptions {
   readonly log?: Logger;
 }
 
-export type { GrfJobSpec } from './grf-submit';
+export type { GrfJobSpec } from '../grf/submit';
 
 /** Every job kind the SDK submits. */
 export type JobSpec = GrfJobSpec;

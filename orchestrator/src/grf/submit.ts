@@ -10,7 +10,7 @@ import {
   type BackendChoice, type CsrArrays, type GrfJobInput, type GrfParams, type WorkerClass, type WorkerRecord,
 } from '@gramfleet/core';
 import type { ArrayStore, DataPlane } from '@gramfleet/workers';
-import { loadGraph, type LoadedGraph } from './io/graph-files';
+import { loadGraph, type LoadedGraph } from '../io/graph-files';
 
 /** A graph-random-features job as submitted through the SDK. */
 export interface GrfJobSpec extends GrfParams {

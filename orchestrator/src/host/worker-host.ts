@@ -11,12 +11,12 @@ import { resourceNames } from '@gramfleet/core';
 import { connectNats, createArrayStore, createJsonLogger, openDataPlane } from '@gramfleet/workers';
 import { healthPortFromEnv, startHealthServer } from '@gramfleet/workers';
 import { createActivities } from './activities';
-import { createKronActivities } from './kron-activities';
-import { createKronLoopActivities } from './kron-loop';
-import { createCampaignActivities } from './campaign/activities';
-import { openCampaignTable } from './campaign/table';
-import { createEigenProActivities } from './eigenpro/activity';
-import { createDatagenActivities } from './datagen-pages';
+import { createKronActivities } from '../kron/activities';
+import { createKronLoopActivities } from '../kron/loop';
+import { createCampaignActivities } from '../campaign/activities';
+import { openCampaignTable } from '../campaign/table';
+import { createEigenProActivities } from '../eigenpro/activity';
+import { createDatagenActivities } from '../datagen/pages';
 
 async function main(): Promise<void> {
   const env = process.env;
