@@ -45,7 +45,17 @@ export interface ArrayRef {
    * batch after batch (EigenPro: ~3.7k of 60k rows change) travel this way.
    */
   readonly patch?: ArrayPatch;
+  /**
+   * The stored `.npy` bytes themselves, base64, for small arrays (at most {@link INLINE_ARRAY_MAX_BYTES}):
+   * they travel inside the task or result message that carries the reference, so reading them
+   * costs no round trip. `digest` still names (and checks) them; such an array need not be in the
+   * bucket at all.
+   */
+  readonly inline?: string;
 }
+
+/** The largest `.npy` (header included) that an {@link ArrayRef} carries inline: 64 KiB. */
+export const INLINE_ARRAY_MAX_BYTES = 64 * 1024;
 
 /** How a patched {@link ArrayRef} is rebuilt: see {@link ArrayRef.patch}. */
 export interface ArrayPatch {

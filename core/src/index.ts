@@ -2,15 +2,15 @@
 export { ERROR_CODES, GramfleetError, isErrorCode, isGramfleetError, outOfRange, invalidField } from './errors';
 export type { ErrorCode, ErrorPayload } from './errors';
 export { num, int, oneOf, str, obj } from './validate';
-export { allocTyped, decodeNpy, dtypeSize, encodeNpy, ndarray, shapeSize } from './array';
+export { INLINE_ARRAY_MAX_BYTES, allocTyped, decodeNpy, dtypeSize, encodeNpy, ndarray, shapeSize } from './array';
 export type { AnyTypedArray, ArrayPatch, ArrayRef, CsrArrays, CsrRef, DType, NdArray, TypedArrayOf } from './array';
 export { barabasiAlbert, canonicaliseCsr, csrBytes, csrFromTriplets, gridGraph, rmat, symmetrise, validateGraph } from './graph';
 export type { CsrFromTripletsOptions, DuplicatePolicy, GraphSummary, SymmetriseMode, ValidateGraphOptions } from './graph';
 export {
   PROTOCOL_VERSION, WORKER_CLASSES, allResultsFilter, allTasksFilter, cancelSubject, consumerName, isSubjectToken,
-  jobResultsFilter, jobTasksFilter, pinToken, pinnedConsumerName, pinnedTaskFilter, pinnedTaskSubject, requeuedTaskMsgId, resourceNames, resultMsgId, resultSubject, taskFilter, taskMsgId, taskSubject,
+  jobResultsFilter, jobTasksFilter, laneSubject, ownerSubject, spilledTaskMsgId, taskKey, pinToken, pinnedConsumerName, pinnedTaskFilter, pinnedTaskSubject, requeuedTaskMsgId, resourceNames, resultMsgId, resultSubject, taskFilter, taskMsgId, taskSubject,
 } from './protocol';
-export type { ResourceNames, Task, TaskResult, TaskStats, WorkerClass, WorkerRecord } from './protocol';
+export type { LaneFrame, ReplyFrame, ResourceNames, Task, TaskResult, TaskStats, WorkerClass, WorkerRecord } from './protocol';
 export { createKernelRegistry, createOpCatalogue } from './ops/types';
 export { OPS } from './ops/catalogue';
 export { silentLogger } from './log';

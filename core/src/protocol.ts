@@ -110,6 +110,29 @@ export function resultMsgId(jobId: string, shardId: string): string {
   return `result:${jobId}:${shardId}`;
 }
 
+/**
+ * `gf.lane.<pin>`: the direct lane of one worker. An owner (the process that dispatches tasks:
+ * an activity host, the SDK) pushes {@link LaneFrame}s of tasks here over core NATS, nothing
+ * stored; the worker answers on the frame's `replyTo` ({@link ownerSubject}) with
+ * {@link ReplyFrame}s. The owner retries what a lost worker or message leaves unanswered
+ * (workers/src/dataplane/lanes.ts).
+ */
+export function laneSubject(prefix: string, pin: string): string {
+  return `${prefix}.lane.${pin}`;
+}
+/** `gf.owner.<ownerId>`: where workers send the results (and liveness) of one owner's tasks. */
+export function ownerSubject(prefix: string, ownerId: string): string {
+  return `${prefix}.owner.${ownerId}`;
+}
+/**
+ * The `Nats-Msg-Id` of a task an owner spilled into the durable queue (no live worker, or it
+ * waited too long): the owner and attempt are part of it, so a task re-sent by a new owner
+ * (a retried activity) is a new message, not a duplicate of one already run for the old owner.
+ */
+export function spilledTaskMsgId(jobId: string, shardId: string, ownerId: string, attempt: number): string {
+  return `task:${jobId}:${shardId}:${ownerId}:${attempt}`;
+}
+
 /** Ids must be subject tokens: letters, digits, `-`, `_`. */
 export function isSubjectToken(s: string): boolean {
   return /^[A-Za-z0-9_-]+$/.test(s);
@@ -125,6 +148,42 @@ export interface Task {
   readonly inputs: readonly ArrayRef[];
   /** Epoch ms after which the result is no longer wanted. */
   readonly deadline: number;
+  /**
+   * The owner's subject ({@link ownerSubject}): the result goes there in a {@link ReplyFrame}
+   * (and, for a task taken from the durable queue, to the results stream as well). Without it
+   * the result goes to the results stream only.
+   */
+  readonly replyTo?: string;
+  /** The owner's try of this task, from 1. */
+  readonly attempt?: number;
+}
+
+/** Tasks pushed to one worker's lane ({@link laneSubject}). */
+export interface LaneFrame {
+  readonly v: number;
+  /** The owner's subject; every task of the frame answers there. */
+  readonly replyTo: string;
+  /** Per (owner, worker) sequence number, from 1. */
+  readonly seq: number;
+  readonly tasks: readonly Task[];
+}
+
+/** Results (and liveness) a worker sends to an owner ({@link ownerSubject}). */
+export interface ReplyFrame {
+  readonly v: number;
+  readonly workerId: string;
+  /** The worker's pin (its lane); absent for results of tasks taken from the durable queue. */
+  readonly pin?: string;
+  /** The highest lane frame `seq` of this owner the worker has received (0: none). */
+  readonly seen: number;
+  readonly results: readonly TaskResult[];
+  /** `jobId/shardId` of this owner's lane tasks the worker still holds (queued or running). */
+  readonly running: readonly string[];
+}
+
+/** The key of a task within its owner: `jobId/shardId`. */
+export function taskKey(jobId: string, shardId: string): string {
+  return `${jobId}/${shardId}`;
 }
 
 /** Per-shard measurements reported by a worker. */
@@ -163,8 +222,10 @@ export interface WorkerRecord {
   readonly device?: Readonly<Record<string, unknown>>;
   /** WASM workers: the kernel build loaded (`fma`: relaxed-SIMD FMA, `simd`: plain SIMD), the threads one shard's big op uses, and the kernel-row cache budget in MB. */
   readonly kernels?: { readonly build: 'fma' | 'simd'; readonly threadsPerShard: number; readonly cacheMB?: number };
-  /** Token of the worker's pinned-task subject ({@link pinnedTaskSubject}). */
+  /** Token of the worker's pinned-task subject ({@link pinnedTaskSubject}) and lane ({@link laneSubject}). */
   readonly pin?: string;
+  /** Lane tasks an owner may have outstanding on this worker at once (absent: the worker has no lane). */
+  readonly slots?: number;
   readonly startedAt: number;
   readonly beatAt: number;
   readonly shardsDone: number;

@@ -1,19 +1,27 @@
 /**
- * The NATS worker runtime shared by every worker class: pull shards from the class's durable
- * consumer, fetch inputs by digest (cached), run the kernel on the thread pool, store the
- * outputs, publish the result (deduplicated by `Nats-Msg-Id`), and only then ack. Long shards
- * send in-progress acks. A shard past `maxDeliver` deliveries, or one that fails with a
- * permanent error, is answered with an error result and terminated. SIGTERM drains.
+ * The NATS worker runtime shared by every worker class. Tasks arrive two ways:
+ *
+ * - on the worker's lane (`gf.lane.<pin>`, core NATS): frames of tasks an owner pushes
+ *   (workers/src/dataplane/lanes.ts). Results go back to the owner's subject in batched reply
+ *   frames, small outputs inline; while it holds an owner's tasks the worker says so every
+ *   second, so the owner can tell a slow task from a lost one. The owner retries.
+ * - from the durable work queue of its class (JetStream), pulled only while the worker has
+ *   free slots: tasks no lane took (no live worker when they were sent, a long wait, older
+ *   clients). These ack after the result is published (to the owner when the task names one,
+ *   and to the results stream), send in-progress acks while they run, and are dead-lettered
+ *   after `maxDeliver` deliveries or on a permanent error.
+ *
+ * Inputs are fetched by digest (cached), kernels run on the thread pool. SIGTERM drains.
  */
 import * as os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { JsMsg } from '@nats-io/jetstream';
 import {
-  GramfleetError, PROTOCOL_VERSION, consumerName, isGramfleetError, pinToken, pinnedConsumerName, resourceNames, resultMsgId, resultSubject,
-  type Logger, type Task, type TaskResult, type WorkerClass, type WorkerRecord,
+  GramfleetError, PROTOCOL_VERSION, consumerName, isGramfleetError, laneSubject, pinToken, resourceNames, resultMsgId, resultSubject, taskKey,
+  type LaneFrame, type Logger, type ReplyFrame, type Task, type TaskResult, type TaskStats, type WorkerClass, type WorkerRecord,
 } from '@gramfleet/core';
-import { connectNats, ensurePinnedConsumer, openDataPlane, type DataPlane, type DataPlaneOptions } from './dataplane/nats';
-import { createArrayStore, type ArrayStore } from './dataplane/store';
+import { connectNats, openDataPlane, type DataPlaneOptions } from './dataplane/nats';
+import { createArrayStore } from './dataplane/store';
 import type { KernelPool } from './pool';
 
 /** Options of {@link startWorker}. */
@@ -24,7 +32,7 @@ export interface WorkerOptions {
   readonly prefix?: string;
   /** Which task subjects to pull. */
   readonly cls: WorkerClass;
-  /** Runs kernels; its thread count is the number of shards in flight. */
+  /** Runs kernels. */
   readonly pool: KernelPool;
   /** @default a random id */
   readonly workerId?: string;
@@ -32,6 +40,10 @@ export interface WorkerOptions {
   readonly dataPlane?: DataPlaneOptions;
   /** Registry heartbeat period. @default 3000 */
   readonly heartbeatMs?: number;
+  /** Tasks an owner may have outstanding here at once (queued or running). @default 4 per pool thread, at least 4 */
+  readonly slots?: number;
+  /** Period of the "still holding your tasks" frames to owners. @default 1000 */
+  readonly pingMs?: number;
   /** Device description advertised in the registry (GPU workers). */
   readonly device?: Readonly<Record<string, unknown>>;
   /** WASM workers: kernel build and threads per shard, advertised in the registry. */
@@ -44,13 +56,27 @@ export interface WorkerOptions {
 /** A running worker. */
 export interface RunningWorker {
   readonly workerId: string;
-  /** Stops pulling, finishes shards in flight, deregisters, disconnects. */
+  /** Stops taking tasks, finishes those it holds, deregisters, disconnects. */
   drain(): Promise<void>;
   /** Shards finished by this worker. */
   readonly done: () => number;
 }
 
-/** Starts a worker and returns once it is pulling. */
+/** What one owner has outstanding on this worker, and the replies not yet sent. */
+interface OwnerState {
+  readonly replyTo: string;
+  seen: number;
+  readonly running: Set<string>;
+  results: string[];
+  resultBytes: number;
+  flushScheduled: boolean;
+  sentAt: number;
+}
+
+/** Outputs whose `.npy` fits this many bytes in all travel inline in the result. */
+const INLINE_RESULT_BUDGET = 256 * 1024;
+
+/** Starts a worker and returns once it is taking tasks. */
 export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const names = resourceNames(o.prefix ?? 'gf');
   const workerId = o.workerId ?? `${o.cls}-${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -59,8 +85,11 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const dp = await openDataPlane(nc, names, o.dataPlane);
   const store = createArrayStore(dp.arrays, names.arraysBucket, { chunkBytes: dp.chunkBytes });
   const log = o.log;
+  const slots = o.slots ?? Math.max(4, 4 * o.pool.threads);
+  const pingMs = o.pingMs ?? 1000;
+  const maxFrame = Math.max(64 * 1024, (nc.info?.max_payload ?? 1024 * 1024) - 16 * 1024);
   const cancelled = new Set<string>();
-  const sub = nc.subscribe(`${names.prefix}.cancel.*`, {
+  const cancelSub = nc.subscribe(`${names.prefix}.cancel.*`, {
     callback: (_err, msg) => {
       const jobId = msg.subject.split('.').pop();
       if (jobId !== undefined) cancelled.add(jobId);
@@ -69,51 +98,154 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   });
   let stopping = false;
   let done = 0;
+  let inflight = 0;
+  let slotFreed: (() => void) | undefined;
   const startedAt = Date.now();
 
   const record = (): WorkerRecord => ({
-    workerId, cls: o.cls, pid: process.pid, host: os.hostname(), threads: o.pool.threads, ops: o.ops, pin,
+    workerId, cls: o.cls, pid: process.pid, host: os.hostname(), threads: o.pool.threads, ops: o.ops, pin, slots,
     ...(o.device !== undefined ? { device: o.device } : {}), ...(o.kernels !== undefined ? { kernels: o.kernels } : {}), startedAt, beatAt: Date.now(), shardsDone: done,
   });
   const beat = async (): Promise<void> => {
+    if (stopping) return;
     await dp.workers.put(workerId, JSON.stringify(record())).catch((e: Error) => log.warn('heartbeat failed', { err: e.message }));
   };
-  await beat();
-  const hb = setInterval(() => void beat(), o.heartbeatMs ?? 3000);
 
-  // Two consumers: the class's shared one, and this worker's own for tasks pinned to it (the
-  // EigenPro shards whose data its caches hold). Each gets a loop per pool thread, so a pinned
-  // task never waits behind a pull on the shared consumer.
-  const consumer = await dp.js.consumers.get(names.tasksStream, consumerName(o.cls));
-  await ensurePinnedConsumer(dp, pin);
-  const pinned = await dp.js.consumers.get(names.tasksStream, pinnedConsumerName(pin));
-  const loops: Promise<void>[] = [];
-  for (let i = 0; i < 2 * o.pool.threads; i++) {
-    const from = i % 2 === 0 ? consumer : pinned;
-    loops.push((async () => {
-      while (!stopping) {
-        let m: JsMsg | null = null;
-        try {
-          m = await from.next({ expires: 2000 });
-        } catch (e) {
-          if (!stopping) {
-            log.warn('pull failed; retrying', { err: (e as Error).message });
-            await sleep(500);
-          }
+  /** Runs one task; never throws. `retryable` says whether a failure may succeed on another try. */
+  async function execute(task: Task, attempt: number): Promise<{ result: TaskResult; retryable: boolean; cancelled?: boolean }> {
+    const ctx = { jobId: task.jobId, shardId: task.shardId, op: task.op, attempt };
+    const stats: { -readonly [K in keyof TaskStats]: TaskStats[K] } = { workerId, backend: 'none', deliveryCount: attempt, computeMs: 0, fetchMs: 0, cacheHits: 0 };
+    const fail = (e: GramfleetError, retryable: boolean): { result: TaskResult; retryable: boolean } => ({ result: { v: PROTOCOL_VERSION, jobId: task.jobId, shardId: task.shardId, outputs: [], stats, error: e.toPayload() }, retryable });
+    if (cancelled.has(task.jobId) || task.deadline < Date.now()) {
+      const why = cancelled.has(task.jobId) ? 'was cancelled' : 'passed its deadline';
+      return { ...fail(new GramfleetError('JOB_CANCELLED', `job ${task.jobId} ${why}`, { jobId: task.jobId }), false), cancelled: true };
+    }
+    try {
+      const t0 = performance.now();
+      const hits0 = store.stats.hits;
+      const inputs = await Promise.all(task.inputs.map((r) => store.get(r)));
+      stats.fetchMs = performance.now() - t0;
+      stats.cacheHits = store.stats.hits - hits0;
+      const run = await o.pool.run(task.op, task.attrs, inputs, task.inputs.map((r) => r.digest));
+      stats.backend = run.backend;
+      stats.computeMs = run.computeMs;
+      if (run.rowHits !== undefined) Object.assign(stats, { rowHits: run.rowHits, rowMisses: run.rowMisses ?? 0, mirroredEntries: run.mirroredEntries ?? 0 });
+      if (cancelled.has(task.jobId)) return { ...fail(new GramfleetError('JOB_CANCELLED', `job ${task.jobId} was cancelled`, { jobId: task.jobId }), false), cancelled: true };
+      // Results that travel in a message carry small outputs inline (no store round trip).
+      let inlineLeft = task.replyTo !== undefined ? INLINE_RESULT_BUDGET : 0;
+      const outputs = [];
+      for (const a of run.outputs) {
+        const ref = await store.put(a, { inline: inlineLeft > 0 });
+        if (ref.inline !== undefined) inlineLeft -= ref.bytes;
+        outputs.push(ref);
+      }
+      done++;
+      log.debug('shard done', { ...ctx, backend: run.backend, computeMs: Math.round(run.computeMs) });
+      return { result: { v: PROTOCOL_VERSION, jobId: task.jobId, shardId: task.shardId, outputs, stats }, retryable: false };
+    } catch (e) {
+      if (isGramfleetError(e) && !e.retryable) {
+        log.warn('shard failed permanently', { ...ctx, code: e.code, err: e.message });
+        return fail(e, false);
+      }
+      log.warn('shard failed; it will be tried again', { ...ctx, err: (e as Error).message });
+      const ge = isGramfleetError(e) ? e : new GramfleetError('KERNEL_TRAP', `shard ${task.shardId} failed: ${(e as Error).message}`, { jobId: task.jobId, shardId: task.shardId });
+      return fail(ge, true);
+    }
+  }
+
+  // --- the lane --------------------------------------------------------------------------
+  const owners = new Map<string, OwnerState>();
+  const ownerOf = (replyTo: string): OwnerState => {
+    let s = owners.get(replyTo);
+    if (s === undefined) {
+      s = { replyTo, seen: 0, running: new Set(), results: [], resultBytes: 0, flushScheduled: false, sentAt: 0 };
+      owners.set(replyTo, s);
+    }
+    return s;
+  };
+  /** Sends an owner its pending results (in frames the server takes) and what this worker still holds of its tasks. */
+  const flush = (s: OwnerState, withPin = true): void => {
+    s.flushScheduled = false;
+    const running = JSON.stringify([...s.running]);
+    do {
+      let bytes = running.length;
+      let n = 0;
+      while (n < s.results.length && (n === 0 || bytes + (s.results[n] as string).length < maxFrame)) bytes += (s.results[n++] as string).length + 1;
+      const part = s.results.splice(0, n);
+      try {
+        nc.publish(s.replyTo, `{"v":${PROTOCOL_VERSION},"workerId":${JSON.stringify(workerId)},${withPin ? `"pin":${JSON.stringify(pin)},` : ''}"seen":${s.seen},"results":[${part.join(',')}],"running":${running}}`);
+      } catch (e) {
+        log.warn('reply publish failed; the owner will ask again', { err: (e as Error).message });
+      }
+    } while (s.results.length > 0);
+    s.resultBytes = 0;
+    s.sentAt = Date.now();
+    if (s.running.size === 0 && s.results.length === 0) owners.delete(s.replyTo);
+  };
+  const reply = (s: OwnerState, r: TaskResult): void => {
+    const j = JSON.stringify(r);
+    s.results.push(j);
+    s.resultBytes += j.length;
+    if (!s.flushScheduled) {
+      s.flushScheduled = true;
+      setImmediate(() => flush(s));
+    }
+  };
+
+  const laneSub = nc.subscribe(laneSubject(names.prefix, pin), {
+    callback: (err, msg) => {
+      if (err !== null) return;
+      let f: LaneFrame;
+      try {
+        f = msg.json<LaneFrame>();
+      } catch {
+        log.error('undecodable lane frame; dropped (its owner retries)', { subject: msg.subject });
+        return;
+      }
+      const s = ownerOf(f.replyTo);
+      s.seen = Math.max(s.seen, f.seq);
+      if (f.tasks.length === 0) {
+        // A probe: the owner asks what this worker holds of its tasks.
+        if (!s.flushScheduled) flush(s);
+        return;
+      }
+      for (const t of f.tasks) {
+        const key = taskKey(t.jobId, t.shardId);
+        if (s.running.has(key)) continue;
+        if (stopping) {
+          reply(s, { v: PROTOCOL_VERSION, jobId: t.jobId, shardId: t.shardId, outputs: [], stats: { workerId, backend: 'none', deliveryCount: t.attempt ?? 1, computeMs: 0, fetchMs: 0, cacheHits: 0 }, error: new GramfleetError('WORKER_DRAINING', `worker ${workerId} is draining`).toPayload() });
           continue;
         }
-        if (m === null) continue;
-        await handle(m, dp, store).catch((e: Error) => log.error('shard handling failed', { err: e.message }));
+        s.running.add(key);
+        inflight++;
+        void execute(t, t.attempt ?? 1).then(({ result }) => {
+          s.running.delete(key);
+          reply(s, result);
+        }).finally(releaseSlot);
       }
-    })());
-  }
-  log.info('worker started', { workerId, cls: o.cls, threads: o.pool.threads, ops: o.ops, ...(o.kernels !== undefined ? { kernelBuild: o.kernels.build, threadsPerShard: o.kernels.threadsPerShard } : {}) });
+    },
+  });
+  const ping = setInterval(() => {
+    const now = Date.now();
+    for (const s of owners.values()) if (!s.flushScheduled && s.running.size > 0 && now - s.sentAt >= pingMs) flush(s);
+  }, Math.max(50, Math.floor(pingMs / 2)));
 
-  async function publishResult(r: TaskResult): Promise<void> {
+  function releaseSlot(): void {
+    inflight--;
+    slotFreed?.();
+  }
+
+  // --- the durable queue ---------------------------------------------------------------------
+  async function publishResult(task: Task, r: TaskResult): Promise<void> {
+    if (task.replyTo !== undefined) {
+      const s = ownerOf(task.replyTo);
+      s.results.push(JSON.stringify(r));
+      flush(s, false);
+    }
     await dp.js.publish(resultSubject(names.prefix, r.jobId, r.shardId), JSON.stringify(r), { msgID: resultMsgId(r.jobId, r.shardId) });
   }
 
-  async function handle(m: JsMsg, dpl: DataPlane, st: ArrayStore): Promise<void> {
+  async function handleQueued(m: JsMsg): Promise<void> {
     let task: Task;
     try {
       task = JSON.parse(m.string()) as Task;
@@ -122,53 +254,69 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       m.term('undecodable');
       return;
     }
-    const ctx = { jobId: task.jobId, shardId: task.shardId, op: task.op, attempt: m.info.deliveryCount };
-    const stats = { workerId, backend: 'none', deliveryCount: m.info.deliveryCount, computeMs: 0, fetchMs: 0, cacheHits: 0 };
-    if (m.info.deliveryCount > dpl.options.maxDeliver) {
-      log.error('shard exceeded max deliveries; dead-lettering', ctx);
-      const err = new GramfleetError('WORKER_MAX_DELIVER', `shard ${task.shardId} of job ${task.jobId} was delivered ${m.info.deliveryCount} times without a result (max ${dpl.options.maxDeliver})`, { jobId: task.jobId, shardId: task.shardId, deliveries: m.info.deliveryCount });
-      await publishResult({ v: PROTOCOL_VERSION, jobId: task.jobId, shardId: task.shardId, outputs: [], stats, error: err.toPayload() });
-      m.term('max deliveries');
+    const attempt = m.info.deliveryCount;
+    if (attempt > dp.options.maxDeliver) {
+      log.error('shard exceeded max deliveries; dead-lettering', { jobId: task.jobId, shardId: task.shardId, op: task.op, attempt });
+      const err = new GramfleetError('WORKER_MAX_DELIVER', `shard ${task.shardId} of job ${task.jobId} was delivered ${attempt} times without a result (max ${dp.options.maxDeliver})`, { jobId: task.jobId, shardId: task.shardId, deliveries: attempt });
+      try {
+        await publishResult(task, { v: PROTOCOL_VERSION, jobId: task.jobId, shardId: task.shardId, outputs: [], stats: { workerId, backend: 'none', deliveryCount: attempt, computeMs: 0, fetchMs: 0, cacheHits: 0 }, error: err.toPayload() });
+        m.term('max deliveries');
+      } catch (e) {
+        // Not recorded: leave it unacknowledged, so the next delivery dead-letters it again.
+        log.warn('dead-letter record failed; the next delivery retries it', { jobId: task.jobId, shardId: task.shardId, err: (e as Error).message });
+      }
       return;
     }
-    if (cancelled.has(task.jobId) || task.deadline < Date.now()) {
-      m.term(cancelled.has(task.jobId) ? 'cancelled' : 'deadline passed');
-      return;
-    }
-    const keepAlive = setInterval(() => m.working(), Math.max(500, dpl.options.ackWaitMs / 3));
+    const keepAlive = setInterval(() => m.working(), Math.max(500, dp.options.ackWaitMs / 3));
     try {
-      const t0 = performance.now();
-      const hits0 = st.stats.hits;
-      const inputs = await Promise.all(task.inputs.map((r) => st.get(r)));
-      stats.fetchMs = performance.now() - t0;
-      stats.cacheHits = st.stats.hits - hits0;
-      const run = await o.pool.run(task.op, task.attrs, inputs, task.inputs.map((r) => r.digest));
-      stats.backend = run.backend;
-      stats.computeMs = run.computeMs;
-      if (run.rowHits !== undefined) Object.assign(stats, { rowHits: run.rowHits, rowMisses: run.rowMisses ?? 0, mirroredEntries: run.mirroredEntries ?? 0 });
-      if (cancelled.has(task.jobId)) {
+      const { result, retryable, cancelled: wasCancelled } = await execute(task, attempt);
+      if (wasCancelled === true) {
         m.term('cancelled');
         return;
       }
-      const outputs = [];
-      for (const a of run.outputs) outputs.push(await st.put(a));
-      await publishResult({ v: PROTOCOL_VERSION, jobId: task.jobId, shardId: task.shardId, outputs, stats });
-      await m.ackAck();
-      done++;
-      log.debug('shard done', { ...ctx, backend: run.backend, computeMs: Math.round(run.computeMs) });
-    } catch (e) {
-      if (isGramfleetError(e) && !e.retryable) {
-        log.warn('shard failed permanently', { ...ctx, code: e.code, err: e.message });
-        await publishResult({ v: PROTOCOL_VERSION, jobId: task.jobId, shardId: task.shardId, outputs: [], stats, error: e.toPayload() });
-        m.term(e.code);
-      } else {
-        log.warn('shard failed; will be redelivered', { ...ctx, err: (e as Error).message });
+      if (result.error !== undefined && retryable) {
         m.nak(1000);
+        return;
       }
+      await publishResult(task, result);
+      if (result.error !== undefined) m.term(result.error.code);
+      else await m.ackAck();
+    } catch (e) {
+      log.warn('result publish failed; the task will be redelivered', { jobId: task.jobId, shardId: task.shardId, err: (e as Error).message });
+      m.nak(1000);
     } finally {
       clearInterval(keepAlive);
     }
   }
+
+  await beat();
+  const hb = setInterval(() => void beat(), o.heartbeatMs ?? 3000);
+
+  // Pull from the class's durable queue only while slots are free, a few messages at a time.
+  const consumer = await dp.js.consumers.get(names.tasksStream, consumerName(o.cls));
+  const pullLoop = (async () => {
+    while (!stopping) {
+      const free = slots - inflight;
+      if (free <= 0) {
+        await new Promise<void>((r) => { slotFreed = r; setTimeout(r, 500); });
+        slotFreed = undefined;
+        continue;
+      }
+      try {
+        const batch = await consumer.fetch({ max_messages: free, expires: 2000 });
+        for await (const m of batch) {
+          inflight++;
+          void handleQueued(m).catch((e: Error) => log.error('shard handling failed', { err: e.message })).finally(releaseSlot);
+        }
+      } catch (e) {
+        if (!stopping) {
+          log.warn('pull failed; retrying', { err: (e as Error).message });
+          await sleep(500);
+        }
+      }
+    }
+  })();
+  log.info('worker started', { workerId, cls: o.cls, threads: o.pool.threads, slots, ops: o.ops, ...(o.kernels !== undefined ? { kernelBuild: o.kernels.build, threadsPerShard: o.kernels.threadsPerShard } : {}) });
 
   return {
     workerId,
@@ -177,13 +325,16 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       if (stopping) return;
       stopping = true;
       log.info('draining', { workerId });
-      await Promise.allSettled(loops);
+      // Leave the registry first, so owners stop sending; frames that still come are answered
+      // WORKER_DRAINING (their owners send them elsewhere at once).
       clearInterval(hb);
-      sub.unsubscribe();
       await dp.workers.delete(workerId).catch(() => undefined);
-      // Tasks still queued for this worker are re-queued by their dispatcher once it sees the
-      // worker gone from the registry.
-      await dp.jsm.consumers.delete(names.tasksStream, pinnedConsumerName(pin)).catch(() => undefined);
+      await pullLoop;
+      while (inflight > 0) await new Promise<void>((r) => { slotFreed = r; setTimeout(r, 200); });
+      for (const s of owners.values()) flush(s);
+      clearInterval(ping);
+      laneSub.unsubscribe();
+      cancelSub.unsubscribe();
       await o.pool.close();
       await dp.close();
       log.info('drained', { workerId, shardsDone: done });

@@ -1,18 +1,17 @@
 /**
  * The Ray-like part of the SDK: `put`/`get` (arrays through the object store by reference,
- * small values inline in the reference), `registerWasm` (a user's module, checked against the
- * sandbox policy and stored by content digest), `map` (one sandboxed task per input, straight
- * over NATS — no Temporal in this path) and `wait`. Task results are collected by one ordered
- * consumer per `map` call.
+ * small values inline in the reference, bit for bit), `registerWasm` (a user's module, checked
+ * against the sandbox policy and stored by content digest), `map` (one sandboxed task per
+ * input, owned by this connection's {@link TaskClient}: straight to the workers' lanes, no
+ * Temporal in this path) and `wait`.
  */
 import * as fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { DeliverPolicy } from '@nats-io/jetstream';
 import {
-  GramfleetError, PROTOCOL_VERSION, USER_WASM_MAX_MEMORY_MB, USER_WASM_OP, WASM_PAGE, checkUserModule, inspectWasm, int, jobResultsFilter, taskMsgId,
-  taskSubject, type ArrayRef, type NdArray, type Task, type TaskResult,
+  GramfleetError, INLINE_ARRAY_MAX_BYTES, USER_WASM_MAX_MEMORY_MB, USER_WASM_OP, WASM_PAGE, checkUserModule, inspectWasm, int,
+  type ArrayRef, type NdArray, type TaskResult,
 } from '@gramfleet/core';
-import type { ArrayStore, DataPlane } from '@gramfleet/workers';
+import type { ArrayStore, TaskClient } from '@gramfleet/workers';
 
 /** Values `put` accepts. */
 export type PutValue = Float64Array | NdArray | number;
@@ -23,7 +22,9 @@ export interface ObjectRef {
   readonly id: string;
   /** How `get` gives the value back. */
   readonly form: 'f64' | 'nd' | 'number';
-  readonly inline?: { readonly dtype: NdArray['dtype']; readonly shape: readonly number[]; readonly data: readonly number[] };
+  /** A small value, carried in the reference itself ({@link ArrayRef.inline}: its `.npy` bytes, bit for bit). */
+  readonly inline?: ArrayRef;
+  /** A value in the object store. */
   readonly array?: ArrayRef;
 }
 
@@ -75,67 +76,32 @@ export interface RaySdk {
   close(): Promise<void>;
 }
 
-/** Values up to this many bytes travel inside the reference. */
-export const INLINE_MAX_BYTES = 1024;
+/** Values whose `.npy` bytes fit this many bytes travel inside the reference. */
+export const INLINE_MAX_BYTES = INLINE_ARRAY_MAX_BYTES;
 
-interface Collector { results: Map<string, TaskResult>; waiters: Map<string, ((r: TaskResult) => void)[]>; stop: () => Promise<void>; published: Promise<void> }
-
-/** Builds the Ray-like SDK over a data plane and array store. */
-export function createRaySdk(dp: DataPlane, store: ArrayStore): RaySdk {
-  const prefix = dp.names.prefix;
-  const collectors = new Map<string, Collector>();
-  // Each object-store read opens a consumer: bound how many run at once (get of 10,000 refs).
-  let active = 0;
-  const queued: (() => void)[] = [];
-  const fetchArray = async (ref: ArrayRef): Promise<NdArray> => {
-    if (active >= 32) await new Promise<void>((r) => queued.push(r));
-    active++;
-    try {
-      return await store.get(ref);
-    } finally {
-      active--;
-      queued.shift()?.();
-    }
-  };
-
-  const startCollector = async (jobId: string, expected: number, c: Collector): Promise<void> => {
-    const consumer = await dp.js.consumers.get(dp.names.resultsStream, { filter_subjects: [jobResultsFilter(prefix, jobId)], deliver_policy: DeliverPolicy.All });
-    const messages = await consumer.consume({ max_messages: 1024 });
-    let closing: Promise<unknown> | undefined;
-    c.stop = async () => { await (closing ??= messages.close()); };
-    void (async () => {
-      for await (const m of messages) {
-        const r = m.json<TaskResult>();
-        if (c.results.has(r.shardId)) continue;
-        c.results.set(r.shardId, r);
-        for (const w of c.waiters.get(r.shardId) ?? []) w(r);
-        c.waiters.delete(r.shardId);
-        if (c.results.size >= expected) break;
-      }
-      await c.stop();
-    })();
-  };
+/** Builds the Ray-like SDK over an array store and the connection's task client. */
+export function createRaySdk(store: ArrayStore, tasks: TaskClient): RaySdk {
+  // The result of every mapped task, by ref id, and who waits for results.
+  const results = new Map<string, Promise<TaskResult>>();
+  const ready = new Set<string>();
+  const listeners = new Set<(id: string | null) => void>();
+  const fetchArray = (ref: ArrayRef): Promise<NdArray> => store.get(ref);
 
   const resultOf = (ref: TaskRef): Promise<TaskResult> => {
-    const c = collectors.get(ref.jobId);
-    if (c === undefined) return Promise.reject(new GramfleetError('INPUT_INVALID', `task ${ref.id} was not mapped by this connection`, { field: 'ref' }));
-    const got = c.results.get(ref.shardId);
-    if (got !== undefined) return Promise.resolve(got);
-    return new Promise((resolve) => {
-      const list = c.waiters.get(ref.shardId) ?? [];
-      list.push(resolve);
-      c.waiters.set(ref.shardId, list);
-    });
+    const r = results.get(ref.id);
+    if (r === undefined) return Promise.reject(new GramfleetError('INPUT_INVALID', `task ${ref.id} was not mapped by this connection`, { field: 'ref' }));
+    return r;
   };
 
-  const isReady = (ref: Ref): boolean => ref.kind === 'object' || collectors.get(ref.jobId)?.results.has(ref.shardId) === true;
+  const isReady = (ref: Ref): boolean => ref.kind === 'object' || ready.has(ref.id);
 
   async function get(ref: Ref): Promise<PutValue> {
     if (ref.kind === 'object') {
-      const a: NdArray = ref.inline !== undefined ? ndFromInline(ref.inline) : await fetchArray(ref.array!);
+      const stored = ref.inline ?? ref.array;
+      if (stored === undefined) throw new GramfleetError('INPUT_INVALID', `object ${ref.id} carries neither a value nor a reference`, { field: 'ref' });
+      const a = await fetchArray(stored);
       return ref.form === 'number' ? Number(a.data[0]) : ref.form === 'f64' ? (a.data as Float64Array) : a;
     }
-    await collectors.get(ref.jobId)?.published;
     const r = await resultOf(ref);
     if (r.error !== undefined) throw GramfleetError.fromPayload({ ...r.error, details: { ...r.error.details, task: ref.id } });
     const out = r.outputs[0];
@@ -148,11 +114,8 @@ export function createRaySdk(dp: DataPlane, store: ArrayStore): RaySdk {
       const form: ObjectRef['form'] = typeof value === 'number' ? 'number' : value instanceof Float64Array ? 'f64' : 'nd';
       const a: NdArray = typeof value === 'number' ? { dtype: 'f64', shape: [], data: Float64Array.of(value) } : value instanceof Float64Array ? { dtype: 'f64', shape: [value.length], data: value } : value;
       if (typeof value === 'number' && !Number.isFinite(value)) throw new GramfleetError('INPUT_NOT_FINITE', `put: value must be finite, got ${value}`, { field: 'value' });
-      if (a.data.byteLength <= INLINE_MAX_BYTES) {
-        return { kind: 'object', id: `inline-${randomBytes(6).toString('hex')}`, form, inline: { dtype: a.dtype, shape: [...a.shape], data: Array.from(a.data as ArrayLike<number>) } };
-      }
-      const ref = await store.put(a);
-      return { kind: 'object', id: ref.digest, form, array: ref };
+      const ref = await store.put(a, { inline: true });
+      return ref.inline !== undefined ? { kind: 'object', id: `inline-${ref.digest.slice(0, 16)}`, form, inline: ref } : { kind: 'object', id: ref.digest, form, array: ref };
     },
     get: get as RaySdk['get'],
     async registerWasm(module, o) {
@@ -182,60 +145,61 @@ export function createRaySdk(dp: DataPlane, store: ArrayStore): RaySdk {
         if (x instanceof Float64Array || Array.isArray(x)) {
           const arr = x instanceof Float64Array ? x : Float64Array.from(x as readonly number[]);
           for (const v of arr) if (!Number.isFinite(v)) throw new GramfleetError('INPUT_NOT_FINITE', `inputs[${i}] has a non-finite value`, { field: `inputs[${i}]` });
-          return { shardId, arr, ref: undefined as ObjectRef | undefined, len: arr.length };
+          return { shardId, arr, ref: undefined as ArrayRef | undefined, len: arr.length };
         }
         const r = x as ObjectRef;
-        if (r.kind !== 'object') throw new GramfleetError('INPUT_INVALID', `inputs[${i}] must be a Float64Array, a number list or an ObjectRef`, { field: `inputs[${i}]` });
-        const len = r.inline !== undefined ? r.inline.data.length : (r.array?.shape.reduce((a, b) => a * b, 1) ?? 0);
-        return { shardId, arr: undefined as Float64Array | undefined, ref: r, len };
+        const stored = r.kind === 'object' ? (r.inline ?? r.array) : undefined;
+        if (stored === undefined) throw new GramfleetError('INPUT_INVALID', `inputs[${i}] must be a Float64Array, a number list or an ObjectRef`, { field: `inputs[${i}]` });
+        return { shardId, arr: undefined as Float64Array | undefined, ref: stored, len: stored.shape.reduce((a, b) => a * b, 1) };
       });
-      const c: Collector = { results: new Map(), waiters: new Map(), stop: async () => undefined, published: Promise.resolve() };
-      collectors.set(jobId, c);
-      c.published = (async () => {
-        await startCollector(jobId, plans.length, c);
-        const deadline = Date.now() + timeoutMs + 3_600_000;
-        const publishOne = async (p: (typeof plans)[number]): Promise<void> => {
-          let input: ArrayRef | undefined;
-          let inline: number[] | undefined;
-          if (p.arr !== undefined) {
-            if (p.arr.byteLength <= INLINE_MAX_BYTES) inline = Array.from(p.arr);
-            else input = await store.put({ dtype: 'f64', shape: [p.arr.length], data: p.arr });
-          } else if (p.ref?.inline !== undefined) inline = [...p.ref.inline.data];
-          else input = p.ref?.array;
-          const attrs = { fn, memoryPages, timeoutMs, outLen: o.outLen ?? p.len, ...(inline !== undefined ? { inline } : {}) };
-          const task: Task = { v: PROTOCOL_VERSION, jobId, shardId: p.shardId, op: USER_WASM_OP, attrs, inputs: input === undefined ? [kernel.module] : [kernel.module, input], deadline };
-          await dp.js.publish(taskSubject(prefix, 'wasm', USER_WASM_OP, jobId), JSON.stringify(task), { msgID: taskMsgId(jobId, p.shardId) });
-        };
-        for (let i = 0; i < plans.length; i += 256) await Promise.all(plans.slice(i, i + 256).map(publishOne));
-      })();
-      c.published.catch(() => undefined);
-      return plans.map((p) => ({ kind: 'task' as const, id: `${jobId}/${p.shardId}`, jobId, shardId: p.shardId }));
+      const deadline = Date.now() + timeoutMs + 3_600_000;
+      const refs = plans.map((p) => ({ kind: 'task' as const, id: `${jobId}/${p.shardId}`, jobId, shardId: p.shardId }));
+      plans.forEach((p, i) => {
+        const id = (refs[i] as TaskRef).id;
+        const result = (async (): Promise<TaskResult> => {
+          // Small inputs travel inline in the task (bit for bit); larger ones by reference.
+          const input = p.ref ?? await store.put({ dtype: 'f64', shape: [p.arr?.length ?? 0], data: p.arr ?? new Float64Array(0) }, { inline: true });
+          const attrs = { fn, memoryPages, timeoutMs, outLen: o.outLen ?? p.len };
+          return tasks.run({ jobId, shardId: p.shardId, op: USER_WASM_OP, attrs, inputs: [kernel.module, input], deadline }, { cls: 'wasm' });
+        })().catch((e: unknown) => {
+          const err = e instanceof GramfleetError ? e : new GramfleetError('JOB_FAILED', `task ${id} could not be sent: ${(e as Error).message}`);
+          return { v: 1, jobId, shardId: p.shardId, outputs: [], stats: { workerId: '', backend: 'none', deliveryCount: 0, computeMs: 0, fetchMs: 0, cacheHits: 0 }, error: err.toPayload() };
+        }).then((r) => {
+          ready.add(id);
+          for (const l of listeners) l(id);
+          return r;
+        });
+        results.set(id, result);
+      });
+      return refs;
     },
     async wait(refs, o = {}) {
       const want = int('numReturns', o.numReturns ?? refs.length, 0, refs.length);
-      const until = o.timeoutMs === undefined ? Infinity : Date.now() + o.timeoutMs;
-      for (const r of refs) if (r.kind === 'task') await collectors.get(r.jobId)?.published;
-      for (;;) {
-        const ready = refs.filter(isReady);
-        if (ready.length >= want || Date.now() >= until) return { ready, notReady: refs.filter((r) => !isReady(r)) };
-        const pending = refs.filter((r): r is TaskRef => !isReady(r));
-        const left = until - Date.now();
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([
-          ...pending.slice(0, 64).map((r) => resultOf(r)),
-          ...(Number.isFinite(left) ? [new Promise((res) => { timer = setTimeout(res, left); })] : []),
-        ]);
-        clearTimeout(timer);
+      const ids = new Set(refs.filter((r) => r.kind === 'task').map((r) => r.id));
+      let count = refs.filter(isReady).length;
+      if (count < want) {
+        await new Promise<void>((resolve) => {
+          let timer: NodeJS.Timeout | undefined;
+          const done = (): void => {
+            listeners.delete(l);
+            clearTimeout(timer);
+            resolve();
+          };
+          // null: the SDK is closing.
+          const l = (id: string | null): void => {
+            if (id === null || (ids.has(id) && ++count >= want)) done();
+          };
+          listeners.add(l);
+          if (o.timeoutMs !== undefined) timer = setTimeout(done, Math.max(0, o.timeoutMs));
+        });
       }
+      return { ready: refs.filter(isReady), notReady: refs.filter((r) => !isReady(r)) };
     },
     async close() {
-      await Promise.all([...collectors.values()].map((c) => c.stop().catch(() => undefined)));
-      collectors.clear();
+      for (const l of [...listeners]) l(null);
+      listeners.clear();
+      results.clear();
+      ready.clear();
     },
   };
-}
-
-function ndFromInline(i: NonNullable<ObjectRef['inline']>): NdArray {
-  const data = i.dtype === 'f64' ? Float64Array.from(i.data) : i.dtype === 'f32' ? Float32Array.from(i.data) : i.dtype === 'i32' ? Int32Array.from(i.data) : i.dtype === 'u32' ? Uint32Array.from(i.data) : Uint8Array.from(i.data);
-  return { dtype: i.dtype, shape: [...i.shape], data } as NdArray;
 }

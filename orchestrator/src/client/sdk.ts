@@ -9,7 +9,7 @@ import {
   GramfleetError, isErrorCode, isGramfleetError, resourceNames, silentLogger,
   type ArrayRef, type CsrArrays, type CsrRef, type GrfJobInput, type GrfJobResult, type GrfParams, type JobProgress, type Logger, type NdArray, type WorkerClass, type WorkerRecord,
 } from '@gramfleet/core';
-import { connectNats, createArrayStore, openDataPlane, type ArrayStore, type DataPlane, type DataPlaneOptions } from '@gramfleet/workers';
+import { connectNats, createArrayStore, createTaskClient, openDataPlane, type ArrayStore, type DataPlane, type DataPlaneOptions } from '@gramfleet/workers';
 import { LocalCluster, defaultDataDir } from '../cluster/local-cluster';
 import { prepareGrf, registeredWorkers, type GrfJobSpec } from '../grf/submit';
 import { retrying } from './temporal-retry';
@@ -131,7 +131,8 @@ export async function connect(o: ConnectOptions = {}): Promise<Fleet> {
   const connection = await Connection.connect({ address: temporalAddress });
   const client = new Client({ connection, namespace });
   const budget = o.memoryBudgetBytes ?? 8 * 1024 ** 3;
-  const ray = createRaySdk(dp, store);
+  const tasks = createTaskClient({ dp, log });
+  const ray = createRaySdk(store, tasks);
 
   const fleet: Fleet = {
     local,
@@ -169,6 +170,7 @@ export async function connect(o: ConnectOptions = {}): Promise<Fleet> {
     writeDataset: (input: DatagenJobInput, result: DatagenJobResult, outDir: string, wo?: { storeSystems?: boolean }) => writeDataset(store, input, result, outDir, wo),
     async close(): Promise<void> {
       await ray.close();
+      await tasks.close();
       await connection.close().catch(() => undefined);
       await dp.close();
       if (owned) await local?.stop();

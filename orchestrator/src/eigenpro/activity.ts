@@ -91,10 +91,10 @@ async function train(deps: ActivityDeps, input: EigenProJobInput): Promise<Eigen
   let beat: Record<string, unknown> = { phase: 'setup' };
   // Shard j's tasks (its centers, its preconditioner part, its test rows) go to the same worker
   // every round, whose caches then hold the shard and, with f32 products, its kernel rows.
-  const pinner = createPinner({ dp, cls: input.cls });
+  const pinner = createPinner({ tasks: deps.tasks, cls: input.cls });
   const dispatcher: Dispatcher = createDispatcher({
-    dp, jobId, cls: input.cls, deadline: t0 + input.timeoutMs, log, signal: ctx.cancellationSignal,
-    onWait: () => ctx.heartbeat(beat), livePins: () => pinner.live(),
+    tasks: deps.tasks, jobId, cls: input.cls, deadline: t0 + input.timeoutMs, log, signal: ctx.cancellationSignal,
+    onWait: () => ctx.heartbeat(beat),
   });
   const kattrs = { kernel: params.kernel, bandwidth: params.bandwidth };
   // Training and scoring products (the matmul ops) take the job's accumulation precision; f32

@@ -85,7 +85,7 @@ export async function trainEigenPro3Cluster(deps: ActivityDeps, input: EigenProJ
   const zRefs: ArrayRef[] = [];
   for (const r of ranges) zRefs.push(pin(await beatWhile(() => store.put(rangeRows(z, d, r.start, r.end, fdt)))));
   const dispatcher: Dispatcher = createDispatcher({
-    dp, jobId, cls: input.cls, deadline: t0 + input.timeoutMs, log, signal: ctx.cancellationSignal, onWait: () => ctx.heartbeat(beat),
+    tasks: deps.tasks, jobId, cls: input.cls, deadline: t0 + input.timeoutMs, log, signal: ctx.cancellationSignal, onWait: () => ctx.heartbeat(beat),
   });
   const kattrs = { kernel: params.kernel, bandwidth: params.bandwidth };
   // Training, projection and scoring products (the matmul ops) take the job's accumulation precision.

@@ -1,24 +1,26 @@
 /**
  * Activity implementations, built by a factory from their dependencies so they can be tested.
- * `runShardBatch` is idempotent: a retried attempt first looks up results that already exist,
- * publishes only the missing shards (deduplicated by `Nats-Msg-Id`), and counts every shard
- * once however many result messages arrive for it.
+ * `runShardBatch` runs its shards through the process's {@link TaskClient} (straight to the
+ * workers' lanes) and records each result in the results stream, so it is idempotent: a retried
+ * attempt, or a rerun of the job, first reads the results that already exist and sends only the
+ * missing shards, and every shard is counted once however many results arrive for it.
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { DeliverPolicy } from '@nats-io/jetstream';
 import {
-  GramfleetError, PROTOCOL_VERSION, cancelSubject, isGramfleetError, jobTasksFilter, resultSubject, taskMsgId, taskSubject,
-  type ClusterActivities, type GrfAssembleInput, type Logger, type ShardBatchInput, type ShardBatchOutput, type ShardOutcome,
-  type Task, type TaskResult,
+  GramfleetError, PROTOCOL_VERSION, cancelSubject, isGramfleetError, jobResultsFilter, jobTasksFilter, resultMsgId, resultSubject,
+  type ArrayRef, type ClusterActivities, type GrfAssembleInput, type Logger, type ShardBatchInput, type ShardBatchOutput, type ShardOutcome,
+  type TaskResult,
 } from '@gramfleet/core';
-import type { ArrayStore, DataPlane } from '@gramfleet/workers';
+import type { ArrayStore, DataPlane, TaskClient } from '@gramfleet/workers';
 import { assembleGrfResult } from '../grf/assemble';
 
 /** Dependencies of the activities. */
 export interface ActivityDeps {
   readonly dp: DataPlane;
   readonly store: ArrayStore;
+  /** The process's owner of tasks (one per process). */
+  readonly tasks: TaskClient;
   readonly log: Logger;
 }
 
@@ -30,60 +32,80 @@ export function toFailure(e: unknown): unknown {
   return e;
 }
 
+/** Outputs up to this size stay inline in outcomes that go into workflow history; larger ones are stored. */
+const HISTORY_INLINE_MAX_BYTES = 1024;
+
+/**
+ * The results already recorded for some shards of a job (one request for the job's subjects,
+ * then one read per result found).
+ */
+export async function recordedResults(dp: DataPlane, jobId: string, shardIds: readonly string[]): Promise<Map<string, TaskResult>> {
+  const prefix = dp.names.prefix;
+  const found = new Map<string, TaskResult>();
+  let subjects: Record<string, number> = {};
+  try {
+    const info = await dp.jsm.streams.info(dp.names.resultsStream, { subjects_filter: jobResultsFilter(prefix, jobId) });
+    subjects = info.state.subjects ?? {};
+  } catch {
+    return found;
+  }
+  const want = shardIds.filter((s) => subjects[resultSubject(prefix, jobId, s)] !== undefined);
+  await Promise.all(want.map(async (s) => {
+    try {
+      const m = await dp.jsm.streams.getMessage(dp.names.resultsStream, { last_by_subj: resultSubject(prefix, jobId, s) });
+      if (m !== null) found.set(s, m.json<TaskResult>());
+    } catch {
+      /* gone meanwhile: run it */
+    }
+  }));
+  return found;
+}
+
+/** Stores the larger inline outputs of a result, so that its outcome can go into workflow history. */
+export async function materialise(store: ArrayStore, outputs: readonly ArrayRef[]): Promise<ArrayRef[]> {
+  return Promise.all(outputs.map(async (r) => {
+    if (r.inline === undefined || r.bytes <= HISTORY_INLINE_MAX_BYTES) return r;
+    const stored = await store.put(await store.get(r));
+    if (stored.digest !== r.digest) throw new GramfleetError('STORE_DIGEST_MISMATCH', `output ${r.digest} stored as ${stored.digest}`, { digest: r.digest });
+    return stored;
+  }));
+}
+
 /** Builds the activities. */
 export function createActivities(deps: ActivityDeps): ClusterActivities {
-  const { dp, log } = deps;
+  const { dp, log, store, tasks } = deps;
   const prefix = dp.names.prefix;
-
-  async function existingResult(jobId: string, shard: string): Promise<TaskResult | null> {
-    try {
-      const m = await dp.jsm.streams.getMessage(dp.names.resultsStream, { last_by_subj: resultSubject(prefix, jobId, shard) });
-      return m === null ? null : (m.json<TaskResult>());
-    } catch {
-      return null;
-    }
-  }
 
   async function runShardBatch(input: ShardBatchInput): Promise<ShardBatchOutput> {
     const ctx = Context.current();
     const got = new Map<string, ShardOutcome>();
-    let duplicates = 0;
-    let published = 0;
     let failed: TaskResult | undefined;
-    const accept = (r: TaskResult): void => {
-      if (r.error !== undefined) {
-        failed ??= r;
-        return;
-      }
-      if (got.has(r.shardId)) duplicates++;
-      else got.set(r.shardId, { shardId: r.shardId, outputs: r.outputs, stats: r.stats });
-    };
-    const wanted = new Set(input.shards.map((s) => s.shardId));
-    // Publish only shards without a result; a retried attempt finds most of them done.
-    for (const s of input.shards) {
-      if ((await existingResult(input.jobId, s.shardId)) !== null) continue;
-      const task: Task = { v: PROTOCOL_VERSION, jobId: input.jobId, shardId: s.shardId, op: input.op, attrs: s.attrs, inputs: input.inputs, deadline: input.deadline };
-      const ack = await dp.js.publish(taskSubject(prefix, input.cls, input.op, input.jobId), JSON.stringify(task), { msgID: taskMsgId(input.jobId, s.shardId) });
-      if (!ack.duplicate) published++;
+    const recorded = await recordedResults(dp, input.jobId, input.shards.map((s) => s.shardId));
+    for (const [id, r] of recorded) {
+      if (r.error === undefined) got.set(id, { shardId: id, outputs: await materialise(store, r.outputs), stats: r.stats });
     }
-    // Collect: an ordered consumer over exactly this batch's result subjects, from the start.
-    const consumer = await dp.js.consumers.get(dp.names.resultsStream, {
-      filter_subjects: input.shards.map((s) => resultSubject(prefix, input.jobId, s.shardId)),
-      deliver_policy: DeliverPolicy.All,
-    });
-    const beat = setInterval(() => ctx.heartbeat({ done: got.size, total: wanted.size }), 1_000);
-    const messages = await consumer.consume({ max_messages: 256 });
-    const onCancel = (): void => { void messages.close(); };
+    const todo = input.shards.filter((s) => !got.has(s.shardId));
+    const beat = setInterval(() => ctx.heartbeat({ done: got.size, total: input.shards.length }), 1_000);
+    const onCancel = (): void => tasks.cancelJob(input.jobId);
     ctx.cancellationSignal.addEventListener('abort', onCancel);
+    const duplicates0 = tasks.stats.duplicates;
     try {
-      for await (const m of messages) {
-        accept(m.json<TaskResult>());
-        if (failed !== undefined || got.size >= wanted.size) break;
-      }
+      const records: Promise<unknown>[] = [];
+      await Promise.all(todo.map(async (s) => {
+        const r = await tasks.run({ jobId: input.jobId, shardId: s.shardId, op: input.op, attrs: s.attrs, inputs: input.inputs, deadline: input.deadline }, { cls: input.cls });
+        if (r.error !== undefined) {
+          failed ??= r;
+          if (r.error.code !== 'JOB_CANCELLED') tasks.cancelJob(input.jobId);
+          return;
+        }
+        // Recorded for a retried attempt or a rerun (deduplicated by id: recorded once).
+        records.push(dp.js.publish(resultSubject(prefix, r.jobId, r.shardId), JSON.stringify(r), { msgID: resultMsgId(r.jobId, r.shardId) }));
+        got.set(s.shardId, { shardId: s.shardId, outputs: await materialise(store, r.outputs), stats: r.stats });
+      }));
+      await Promise.all(records);
     } finally {
       clearInterval(beat);
       ctx.cancellationSignal.removeEventListener('abort', onCancel);
-      await messages.close();
     }
     if (ctx.cancellationSignal.aborted) throw new GramfleetError('JOB_CANCELLED', `job ${input.jobId} was cancelled`);
     const bad = failed;
@@ -91,8 +113,9 @@ export function createActivities(deps: ActivityDeps): ClusterActivities {
       throw toFailure(GramfleetError.fromPayload({ ...bad.error, details: { ...bad.error.details, shardId: bad.shardId } }));
     }
     const outcomes = input.shards.map((s) => got.get(s.shardId)).filter((o): o is ShardOutcome => o !== undefined);
-    log.info('batch done', { jobId: input.jobId, shards: outcomes.length, published, duplicates });
-    return { outcomes, published, duplicates };
+    const duplicates = tasks.stats.duplicates - duplicates0;
+    log.info('batch done', { jobId: input.jobId, shards: outcomes.length, published: todo.length, duplicates });
+    return { outcomes, published: todo.length, duplicates };
   }
 
   return {
@@ -104,6 +127,7 @@ export function createActivities(deps: ActivityDeps): ClusterActivities {
       }
     },
     async cancelJobShards({ jobId }: { jobId: string }): Promise<{ purged: number }> {
+      tasks.cancelJob(jobId);
       dp.nc.publish(cancelSubject(prefix, jobId), '');
       const r = await dp.jsm.streams.purge(dp.names.tasksStream, { filter: jobTasksFilter(prefix, jobId) });
       log.info('job shards cancelled', { jobId, purged: r.purged });

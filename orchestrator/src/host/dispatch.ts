@@ -1,18 +1,11 @@
 /**
- * Fan-out of one round of tasks from inside a long activity, straight over NATS: publish the
- * tasks (deduplicated by `Nats-Msg-Id`, so a resumed attempt re-publishing a round does not
- * make a second shard), and collect their results from a subscription on the job's result
- * subjects, looking a result up in the results stream when the task had been published
- * before (by an earlier attempt) or when a result may have been missed during a reconnect.
- * A task may be pinned to one worker (its caches hold the shard's data): it then goes to that
- * worker's own subject, and if the worker leaves the registry before answering, the task is
- * re-queued on the class subject for any worker (and the pinned copy purged).
+ * Fan-out of one round of tasks from inside a long activity: the tasks go through the process's
+ * {@link TaskClient} straight to the workers' lanes, and the round waits for all their results,
+ * heartbeating every second. A task may be pinned to one worker (its caches hold the shard's
+ * data); if that worker leaves, any worker runs it (the client re-queues it).
  */
-import {
-  GramfleetError, PROTOCOL_VERSION, jobResultsFilter, pinnedTaskSubject, requeuedTaskMsgId, resultSubject, taskMsgId, taskSubject,
-  type ArrayRef, type Logger, type Task, type TaskResult, type WorkerClass, type WorkerRecord,
-} from '@gramfleet/core';
-import type { DataPlane } from '@gramfleet/workers';
+import { GramfleetError, type ArrayRef, type Logger, type TaskResult, type WorkerClass } from '@gramfleet/core';
+import type { TaskClient } from '@gramfleet/workers';
 
 /** One task of a round. */
 export interface RoundTask {
@@ -26,7 +19,7 @@ export interface RoundTask {
 
 /** Options of {@link createDispatcher}. */
 export interface DispatcherOptions {
-  readonly dp: DataPlane;
+  readonly tasks: TaskClient;
   readonly jobId: string;
   readonly cls: WorkerClass;
   /** Epoch ms after which workers drop the tasks. */
@@ -36,8 +29,6 @@ export interface DispatcherOptions {
   readonly onWait?: () => void;
   /** Aborts a waiting round (activity cancellation). */
   readonly signal?: AbortSignal;
-  /** Pins of the live workers, asked while pinned tasks wait (see {@link createPinner}). */
-  readonly livePins?: () => Promise<ReadonlySet<string>>;
 }
 
 /** A dispatcher bound to one job. */
@@ -51,112 +42,44 @@ export interface Dispatcher {
   close(): void;
 }
 
-/** Creates a {@link Dispatcher} (subscribes to the job's results at once). */
+/** Creates a {@link Dispatcher}. */
 export function createDispatcher(o: DispatcherOptions): Dispatcher {
-  const { dp, jobId } = o;
-  const prefix = dp.names.prefix;
-  const waiting = new Map<string, (r: TaskResult) => void>();
+  const { jobId } = o;
   const workers: Record<string, number> = {};
   const kernelRows = { hits: 0, misses: 0, mirroredEntries: 0 };
-  const sub = dp.nc.subscribe(jobResultsFilter(prefix, jobId), {
-    callback: (err, msg) => {
-      if (err !== null) return;
-      const shard = msg.subject.slice(msg.subject.lastIndexOf('.') + 1);
-      const w = waiting.get(shard);
-      if (w === undefined) return;
-      try {
-        w(msg.json<TaskResult>());
-      } catch {
-        /* undecodable: the stream lookup retries */
-      }
-    },
-  });
-
-  async function existing(shard: string): Promise<TaskResult | null> {
-    try {
-      const m = await dp.jsm.streams.getMessage(dp.names.resultsStream, { last_by_subj: resultSubject(prefix, jobId, shard) });
-      return m === null ? null : m.json<TaskResult>();
-    } catch {
-      return null;
-    }
-  }
 
   async function run(tasks: readonly RoundTask[]): Promise<TaskResult[]> {
-    const got = new Map<string, TaskResult>();
-    let wake: (() => void) | undefined;
-    const accept = (r: TaskResult): void => {
-      if (got.has(r.shardId) || !waiting.has(r.shardId)) return;
-      got.set(r.shardId, r);
-      waiting.delete(r.shardId);
-      wake?.();
-    };
-    for (const t of tasks) waiting.set(t.shardId, accept);
-    try {
-      const taskOf = (t: RoundTask): Task => ({ v: PROTOCOL_VERSION, jobId, shardId: t.shardId, op: t.op, attrs: t.attrs, inputs: t.inputs, deadline: o.deadline });
-      const requeued = new Set<string>();
-      for (const t of tasks) {
-        const subject = t.pin !== undefined ? pinnedTaskSubject(prefix, t.pin, t.op, jobId) : taskSubject(prefix, o.cls, t.op, jobId);
-        const ack = await dp.js.publish(subject, JSON.stringify(taskOf(t)), { msgID: taskMsgId(jobId, t.shardId) });
-        if (ack.duplicate) {
-          const r = await existing(t.shardId);
-          if (r !== null) accept(r);
-        }
+    const all = Promise.all(tasks.map((t) => o.tasks.run({ jobId, shardId: t.shardId, op: t.op, attrs: t.attrs, inputs: t.inputs, deadline: o.deadline }, { cls: o.cls, pin: t.pin })));
+    let out: TaskResult[] | undefined;
+    void all.then((r) => { out = r; });
+    while (out === undefined) {
+      if (o.signal?.aborted === true) {
+        o.tasks.cancelJob(jobId);
+        throw new GramfleetError('JOB_CANCELLED', `job ${jobId} was cancelled`, { jobId });
       }
-      let sweepAt = Date.now() + 5_000;
-      while (got.size < tasks.length) {
-        if (o.signal?.aborted === true) throw new GramfleetError('JOB_CANCELLED', `job ${jobId} was cancelled`, { jobId });
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, 1_000);
-          wake = () => { clearTimeout(timer); resolve(); };
-        });
-        wake = undefined;
-        o.onWait?.();
-        if (Date.now() > sweepAt) {
-          sweepAt = Date.now() + 5_000;
-          for (const t of tasks) {
-            if (got.has(t.shardId)) continue;
-            const r = await existing(t.shardId);
-            if (r !== null) accept(r);
-          }
-          const waitingPinned = tasks.filter((t) => t.pin !== undefined && !got.has(t.shardId) && !requeued.has(t.shardId));
-          if (waitingPinned.length > 0 && o.livePins !== undefined) {
-            const live = await o.livePins();
-            for (const t of waitingPinned) {
-              if (live.has(t.pin as string)) continue;
-              // The worker left: any worker may run the task now; its pinned copy would only sit.
-              o.log.warn('pinned worker gone; re-queueing its task for any worker', { jobId, shardId: t.shardId, pin: t.pin });
-              await dp.jsm.streams.purge(dp.names.tasksStream, { filter: pinnedTaskSubject(prefix, t.pin as string, t.op, jobId) }).catch(() => undefined);
-              await dp.js.publish(taskSubject(prefix, o.cls, t.op, jobId), JSON.stringify(taskOf(t)), { msgID: requeuedTaskMsgId(jobId, t.shardId) });
-              requeued.add(t.shardId);
-            }
-          }
-        }
-      }
-    } finally {
-      for (const t of tasks) waiting.delete(t.shardId);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([all, new Promise<void>((resolve) => { timer = setTimeout(resolve, 1_000); })]);
+      clearTimeout(timer);
+      if (out === undefined) o.onWait?.();
     }
-    const out = tasks.map((t) => got.get(t.shardId) as TaskResult);
-    for (const r of out) {
+    const results: TaskResult[] = out;
+    for (const r of results) {
       if (r.error !== undefined) throw GramfleetError.fromPayload({ ...r.error, details: { ...r.error.details, shardId: r.shardId } });
       workers[r.stats.workerId] = (workers[r.stats.workerId] ?? 0) + 1;
       kernelRows.hits += r.stats.rowHits ?? 0;
       kernelRows.misses += r.stats.rowMisses ?? 0;
       kernelRows.mirroredEntries += r.stats.mirroredEntries ?? 0;
     }
-    return out;
+    return results;
   }
 
-  return { run, workers, kernelRows, close: () => sub.unsubscribe() };
+  return { run, workers, kernelRows, close: () => undefined };
 }
 
 /** Options of {@link createPinner}. */
 export interface PinnerOptions {
-  readonly dp: DataPlane;
+  readonly tasks: TaskClient;
   readonly cls: WorkerClass;
-  /** Registry entries older than this are not live. @default the data plane's worker TTL */
-  readonly maxAgeMs?: number;
-  /** Registry reads are reused for this long. @default 5000 */
-  readonly refreshMs?: number;
 }
 
 /** Stable shard → worker assignment for pinned tasks. */
@@ -173,22 +96,8 @@ export interface Pinner {
  * whose worker left goes to the live worker with the fewest shards.
  */
 export function createPinner(o: PinnerOptions): Pinner {
-  const maxAge = o.maxAgeMs ?? o.dp.options.workerTtlMs;
-  let cached: { at: number; pins: Set<string> } | undefined;
   const assigned: (string | undefined)[] = [];
-  async function live(): Promise<ReadonlySet<string>> {
-    if (cached !== undefined && Date.now() - cached.at < (o.refreshMs ?? 5000)) return cached.pins;
-    const pins = new Set<string>();
-    const now = Date.now();
-    for await (const k of await o.dp.workers.keys()) {
-      const e = await o.dp.workers.get(k).catch(() => null);
-      if (e === null || e.operation !== 'PUT') continue;
-      const w = e.json<WorkerRecord>();
-      if (w.cls === o.cls && w.pin !== undefined && now - w.beatAt <= maxAge) pins.add(w.pin);
-    }
-    cached = { at: Date.now(), pins };
-    return pins;
-  }
+  const live = (): Promise<ReadonlySet<string>> => o.tasks.livePins(o.cls);
   return {
     live,
     async pins(count: number): Promise<(string | undefined)[]> {

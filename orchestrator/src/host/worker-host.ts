@@ -8,7 +8,7 @@
  */
 import { NativeConnection, Worker, Runtime, DefaultLogger } from '@temporalio/worker';
 import { resourceNames } from '@gramfleet/core';
-import { connectNats, createArrayStore, createJsonLogger, openDataPlane } from '@gramfleet/workers';
+import { connectNats, createArrayStore, createJsonLogger, createTaskClient, openDataPlane } from '@gramfleet/workers';
 import { healthPortFromEnv, startHealthServer } from '@gramfleet/workers';
 import { createActivities } from './activities';
 import { createKronActivities } from '../kron/activities';
@@ -37,11 +37,13 @@ async function main(): Promise<void> {
     ...(env['GRAMFLEET_MAX_DELIVER'] !== undefined ? { maxDeliver: Number(env['GRAMFLEET_MAX_DELIVER']) } : {}),
   });
   const store = createArrayStore(dp.arrays, names.arraysBucket, { chunkBytes: dp.chunkBytes });
+  // One owner of tasks for every activity of this process.
+  const tasks = createTaskClient({ dp, log });
   const activities = {
-    ...createActivities({ dp, store, log }),
+    ...createActivities({ dp, store, tasks, log }),
     ...createKronActivities({ store, log }),
-    ...createKronLoopActivities({ dp, store, log }),
-    ...createEigenProActivities({ dp, store, log }),
+    ...createKronLoopActivities({ dp, store, tasks, log }),
+    ...createEigenProActivities({ dp, store, tasks, log }),
     ...createDatagenActivities({ store }),
   };
   const campaignActivities = createCampaignActivities({ dp, store, log, table: await openCampaignTable(nc, names.prefix) });
@@ -77,6 +79,7 @@ async function main(): Promise<void> {
       backoff = Math.min(5_000, backoff * 2);
     }
   }
+  await tasks.close();
   await dp.close();
   process.exit(0);
 }

@@ -99,7 +99,7 @@ function loopContext(deps: ActivityDeps, input: KronJobInput): {
   const ctx = Context.current();
   const beat: Record<string, unknown> = { phase: 'setup' };
   const dispatcher = createDispatcher({
-    dp: deps.dp, jobId: input.jobId, cls: input.cls, deadline: Date.now() + input.timeoutMs, log: deps.log, signal: ctx.cancellationSignal,
+    tasks: deps.tasks, jobId: input.jobId, cls: input.cls, deadline: Date.now() + input.timeoutMs, log: deps.log, signal: ctx.cancellationSignal,
     onWait: () => ctx.heartbeat(beat),
   });
   // Round objects are deleted two rounds later (every shard reading them has answered).

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { ObjectStore } from '@nats-io/obj';
-import { GramfleetError, decodeNpy, encodeNpy, type ArrayRef, type NdArray } from '@gramfleet/core';
+import { GramfleetError, INLINE_ARRAY_MAX_BYTES, decodeNpy, encodeNpy, type ArrayRef, type NdArray } from '@gramfleet/core';
 
 /** Options of {@link createArrayStore}. */
 export interface ArrayStoreOptions {
@@ -17,10 +17,20 @@ export interface ArrayStoreOptions {
   readonly chunkBytes?: number;
 }
 
+/** Options of {@link ArrayStore.put}. */
+export interface PutOptions {
+  /**
+   * Carry an array whose `.npy` bytes fit {@link INLINE_ARRAY_MAX_BYTES} inside its reference
+   * ({@link ArrayRef.inline}) instead of storing it: for references that travel in messages
+   * (task results), not in workflow histories. Larger arrays are stored as usual. @default false
+   */
+  readonly inline?: boolean;
+}
+
 /** Content-addressed array storage. */
 export interface ArrayStore {
   /** Stores an array (no-op when the same bytes are already there) and returns its reference. */
-  put(a: NdArray): Promise<ArrayRef>;
+  put(a: NdArray, o?: PutOptions): Promise<ArrayRef>;
   /**
    * Stores a 2-D f64 array as a patch of `base` (a reference this store put or read, still in its
    * cache) when at most half of its rows differ: only those rows are stored, and the reference
@@ -89,6 +99,15 @@ function applyPatch(base: NdArray, patch: NdArray, what: string): NdArray {
   return { dtype: 'f64', shape: [rows, cols], data: out };
 }
 
+/** The `.npy` bytes an inline reference carries, checked against its digest. */
+export function inlineBytes(ref: ArrayRef): Uint8Array {
+  const b = Buffer.from(ref.inline ?? '', 'base64');
+  if (b.byteLength !== ref.bytes || sha256Hex(b) !== ref.digest) {
+    throw new GramfleetError('STORE_DIGEST_MISMATCH', `inline array ${ref.digest} does not match its digest (${b.byteLength} bytes, ${ref.bytes} expected)`, { digest: ref.digest });
+  }
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
 /** Creates an {@link ArrayStore} over an object store bucket. */
 export function createArrayStore(os: ObjectStore, bucket: string, opts: ArrayStoreOptions = {}): ArrayStore {
   const budget = opts.cacheBytes ?? 512 * 1024 * 1024;
@@ -126,6 +145,7 @@ export function createArrayStore(os: ObjectStore, bucket: string, opts: ArraySto
   }
 
   async function getBytes(ref: ArrayRef): Promise<Uint8Array> {
+    if (ref.inline !== undefined) return inlineBytes(ref);
     const b = await os.getBlob(ref.digest);
     if (b === null) throw new GramfleetError('STORE_MISSING_OBJECT', `array ${ref.digest} is not in bucket ${bucket}`, { digest: ref.digest, bucket });
     if (sha256Hex(b) !== ref.digest) throw new GramfleetError('STORE_DIGEST_MISMATCH', `array ${ref.digest} does not match its digest`, { digest: ref.digest });
@@ -134,9 +154,12 @@ export function createArrayStore(os: ObjectStore, bucket: string, opts: ArraySto
 
   const api: ArrayStore = {
     stats,
-    async put(a: NdArray): Promise<ArrayRef> {
+    async put(a: NdArray, po: PutOptions = {}): Promise<ArrayRef> {
       const bytes = encodeNpy(a);
       const digest = sha256Hex(bytes);
+      if (po.inline === true && bytes.byteLength <= INLINE_ARRAY_MAX_BYTES) {
+        return { bucket, digest, dtype: a.dtype, shape: [...a.shape], bytes: bytes.byteLength, inline: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64') };
+      }
       // One upload per digest at a time: two concurrent object-store puts of one name replace
       // each other's chunks, and a reader between them can find chunks missing.
       const gone = deleting.get(digest);
@@ -177,6 +200,10 @@ export function createArrayStore(os: ObjectStore, bucket: string, opts: ArraySto
       if (pending !== undefined) {
         stats.hits++;
         return pending;
+      }
+      if (ref.inline !== undefined) {
+        // Not cached: the bytes came with the reference; decoding them is the whole read.
+        return decodeNpy(inlineBytes(ref), `array ${ref.digest}`);
       }
       stats.misses++;
       const patch = ref.patch;

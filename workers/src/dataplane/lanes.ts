@@ -1,0 +1,498 @@
+/**
+ * The owner side of the task path: the process that dispatches tasks (an activity host, the
+ * SDK, a bench) owns them, in the manner of Ray's owners. It keeps its tasks in a queue, pushes
+ * them in batched frames straight to the lanes of live workers over core NATS (nothing stored on
+ * the way: ~0.1 ms a round trip instead of a stream write, a pull and an ack each way), at most
+ * `slots` outstanding per worker, and gets results back on its own subject, small outputs
+ * inline. It, not the server, retries:
+ *
+ * - a worker that holds tasks of this owner and sends nothing for `laneTimeoutMs`, or leaves
+ *   the registry, is taken as lost: its tasks go to other workers;
+ * - each reply frame says which of this owner's tasks the worker still holds and the last frame
+ *   it received, so a task that finished without its result arriving, or a frame that never
+ *   arrived (e.g. across a nats-server restart), is sent again;
+ * - a retryable error result is retried on any worker; after `maxDeliver` tries the task ends
+ *   with WORKER_MAX_DELIVER, like a dead-lettered shard.
+ *
+ * A task runs at least once and its result is counted once (the first result of a task wins;
+ * later ones are counted as duplicates). Tasks run twice give the same bytes (seeded RNG), so a
+ * retry never changes an answer.
+ *
+ * The durable queue stays underneath: a task that finds no live worker of its class (none
+ * started yet, scaled to zero) or waits longer than `spillAfterMs` for a free lane is
+ * published to the work-queue stream, where any worker pulls it and where an autoscaler sees it
+ * as consumer lag. Such a task answers on this owner's subject and also to the results stream;
+ * the owner looks it up there if its reply went missing.
+ *
+ * Pinned tasks (a worker whose caches hold the task's data) wait for that worker's lane while it
+ * lives; a pin is a preference, never a dependency: with the worker gone, any worker runs it.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Subscription } from '@nats-io/transport-node';
+import {
+  GramfleetError, PROTOCOL_VERSION, isErrorCode, laneSubject, ownerSubject, resultSubject, silentLogger, spilledTaskMsgId, taskKey, taskSubject,
+  type ErrorCode, type Logger, type ReplyFrame, type Task, type TaskResult, type WorkerClass, type WorkerRecord,
+} from '@gramfleet/core';
+import { ERROR_CODES } from '@gramfleet/core';
+import type { DataPlane } from './nats';
+
+/** Options of {@link createTaskClient}. */
+export interface TaskClientOptions {
+  readonly dp: DataPlane;
+  readonly log?: Logger;
+  /** A task that waited this long for a free lane goes to the durable queue. @default 5000 */
+  readonly spillAfterMs?: number;
+  /** A worker holding this owner's tasks that sends nothing for this long is taken as lost. @default 10000 */
+  readonly laneTimeoutMs?: number;
+  /** A frame not yet confirmed by a worker that answers otherwise was lost after this long. @default 3000 */
+  readonly resendMs?: number;
+  /** Registry poll period. @default 2000 */
+  readonly registryPollMs?: number;
+}
+
+/** A task as its owner describes it (the client adds the protocol fields). */
+export type TaskSpec = Omit<Task, 'v' | 'replyTo' | 'attempt'>;
+
+/** Where a task may run. */
+export interface RunOptions {
+  readonly cls: WorkerClass;
+  /** Pin of the worker whose caches hold the task's data ({@link WorkerRecord.pin}). */
+  readonly pin?: string | undefined;
+}
+
+/** Counters of a {@link TaskClient}. */
+export interface TaskClientStats {
+  /** Task sends over lanes (first tries and retries). */
+  sent: number;
+  /** Tasks published to the durable queue. */
+  spilled: number;
+  /** Tries after the first (lost worker, lost message, retryable error). */
+  retried: number;
+  /** Results that arrived for a task already answered. */
+  duplicates: number;
+}
+
+/** The owner's handle on the cluster's workers. */
+export interface TaskClient {
+  /** This owner's id (its subject is `ownerSubject(prefix, ownerId)`). */
+  readonly ownerId: string;
+  /**
+   * Runs a task; resolves with its result once one arrives. An error result (a permanent
+   * error, or a retryable one after `maxDeliver` tries) resolves too, with `error` set.
+   */
+  run(task: TaskSpec, o: RunOptions): Promise<TaskResult>;
+  /** Drops the queued and outstanding tasks of a job: they resolve with JOB_CANCELLED. */
+  cancelJob(jobId: string): void;
+  /** Pins of the live workers of a class. */
+  livePins(cls: WorkerClass): Promise<ReadonlySet<string>>;
+  /** Tasks of a class waiting for a lane (not yet sent). */
+  queued(cls: WorkerClass): number;
+  readonly stats: TaskClientStats;
+  /** Stops; outstanding tasks resolve with JOB_CANCELLED. */
+  close(): Promise<void>;
+}
+
+interface Pending {
+  readonly task: TaskSpec;
+  readonly key: string;
+  readonly cls: WorkerClass;
+  readonly pin: string | undefined;
+  attempt: number;
+  queuedAt: number;
+  /** The lane it was sent on, the frame, and when. */
+  sentTo?: Lane | undefined;
+  frameSeq: number;
+  sentAt: number;
+  spilled: boolean;
+  /** Everyone waiting for the result (a task run twice by one owner is sent once). */
+  readonly waiters: ((r: TaskResult) => void)[];
+}
+
+interface Lane {
+  readonly pin: string;
+  workerId: string;
+  cls: WorkerClass;
+  slots: number;
+  /** Registry revision and when this owner saw it change. */
+  revision: number;
+  freshAt: number;
+  inRegistry: boolean;
+  /** Last frame from the worker, and the highest lane frame it confirmed. */
+  heardAt: number;
+  seen: number;
+  seq: number;
+  /** Taken as lost until it is heard from again. */
+  lost: boolean;
+  /** When an empty frame last asked the worker what it holds. */
+  probedAt: number;
+  readonly outstanding: Map<string, Pending>;
+  /** Pinned tasks waiting for this lane. */
+  readonly pinnedQueue: Pending[];
+}
+
+const MAX_FRAME_SLACK = 16 * 1024;
+
+/** Creates the owner side of the task path on a connected data plane. */
+export function createTaskClient(o: TaskClientOptions): TaskClient {
+  const { dp } = o;
+  const log = o.log ?? silentLogger;
+  const prefix = dp.names.prefix;
+  const ownerId = `o${randomBytes(8).toString('hex')}`;
+  const replyTo = ownerSubject(prefix, ownerId);
+  const spillAfterMs = o.spillAfterMs ?? 5_000;
+  const laneTimeoutMs = o.laneTimeoutMs ?? 10_000;
+  const resendMs = o.resendMs ?? 3_000;
+  const pollMs = o.registryPollMs ?? 2_000;
+  const maxAttempts = dp.options.maxDeliver;
+  const maxFrame = Math.max(64 * 1024, (dp.nc.info?.max_payload ?? 1024 * 1024) - MAX_FRAME_SLACK);
+  const stats: TaskClientStats = { sent: 0, spilled: 0, retried: 0, duplicates: 0 };
+
+  const pending = new Map<string, Pending>();
+  const lanes = new Map<string, Lane>();
+  const classQueue = new Map<WorkerClass, Pending[]>();
+  const spilled = new Map<string, Pending>();
+  const answered = new Set<string>();
+  let closed = false;
+
+  // --- results ---------------------------------------------------------------------------
+  const sub: Subscription = dp.nc.subscribe(replyTo, {
+    callback: (err, msg) => {
+      if (err !== null) return;
+      let f: ReplyFrame;
+      try {
+        f = msg.json<ReplyFrame>();
+      } catch {
+        log.warn('undecodable reply frame', { subject: msg.subject });
+        return;
+      }
+      onReply(f);
+    },
+  });
+
+  function finish(p: Pending, r: TaskResult): void {
+    pending.delete(p.key);
+    spilled.delete(p.key);
+    p.sentTo?.outstanding.delete(p.key);
+    answered.add(p.key);
+    if (answered.size > 200_000) answered.delete(answered.values().next().value as string);
+    for (const w of p.waiters) w(r);
+  }
+
+  function failWith(p: Pending, code: ErrorCode, message: string, details: Record<string, unknown> = {}): void {
+    const e = new GramfleetError(code, message, { jobId: p.task.jobId, shardId: p.task.shardId, ...details });
+    finish(p, { v: PROTOCOL_VERSION, jobId: p.task.jobId, shardId: p.task.shardId, outputs: [], stats: { workerId: '', backend: 'none', deliveryCount: p.attempt, computeMs: 0, fetchMs: 0, cacheHits: 0 }, error: e.toPayload() });
+  }
+
+  /** Puts a task back in its queue for another try (or ends it after `maxAttempts`). */
+  function retry(p: Pending, why: string, delayMs = 0): void {
+    p.sentTo?.outstanding.delete(p.key);
+    p.sentTo = undefined;
+    if (p.attempt >= maxAttempts) {
+      failWith(p, 'WORKER_MAX_DELIVER', `task ${p.task.shardId} of job ${p.task.jobId} was tried ${p.attempt} times without a result (max ${maxAttempts}); last: ${why}`, { deliveries: p.attempt });
+      return;
+    }
+    p.attempt++;
+    stats.retried++;
+    log.debug('task retried', { jobId: p.task.jobId, shardId: p.task.shardId, attempt: p.attempt, why });
+    const again = (): void => {
+      if (!pending.has(p.key)) return;
+      p.queuedAt = Date.now();
+      enqueue(p, true);
+      schedulePump();
+    };
+    if (delayMs > 0) setTimeout(again, delayMs).unref();
+    else again();
+  }
+
+  function onReply(f: ReplyFrame): void {
+    const lane = f.pin !== undefined ? lanes.get(f.pin) : undefined;
+    if (lane !== undefined) {
+      lane.heardAt = Date.now();
+      lane.lost = false;
+      lane.seen = Math.max(lane.seen, f.seen);
+    }
+    for (const r of f.results) {
+      const key = taskKey(r.jobId, r.shardId);
+      const p = pending.get(key);
+      if (p === undefined) {
+        if (answered.has(key)) stats.duplicates++;
+        continue;
+      }
+      if (r.error !== undefined && isErrorCode(r.error.code) && ERROR_CODES[r.error.code].retryable) {
+        // Another try (after `maxAttempts` tries: WORKER_MAX_DELIVER, like a dead-lettered shard).
+        retry(p, `${r.error.code}: ${r.error.message}`, 1_000);
+        continue;
+      }
+      finish(p, r);
+    }
+    if (lane !== undefined) {
+      // Tasks the worker confirmed receiving but no longer holds, whose result did not come
+      // (it would have arrived before this frame: one connection, one subject, in order).
+      const running = new Set(f.running);
+      for (const p of [...lane.outstanding.values()]) {
+        if (p.frameSeq <= f.seen && !running.has(p.key)) retry(p, `worker ${lane.workerId} no longer holds it and its result did not arrive`);
+      }
+    }
+    schedulePump();
+  }
+
+  // --- registry ------------------------------------------------------------------------------
+  let polling: Promise<void> | undefined;
+  let polledAt = 0;
+  async function pollRegistry(): Promise<void> {
+    const now = Date.now();
+    const seen = new Set<string>();
+    try {
+      for await (const k of await dp.workers.keys()) {
+        const e = await dp.workers.get(k).catch(() => null);
+        if (e === null || e.operation !== 'PUT') continue;
+        let w: WorkerRecord;
+        try {
+          w = e.json<WorkerRecord>();
+        } catch {
+          continue;
+        }
+        if (w.pin === undefined || w.slots === undefined) continue;
+        seen.add(w.pin);
+        let lane = lanes.get(w.pin);
+        if (lane === undefined) {
+          lane = { pin: w.pin, workerId: w.workerId, cls: w.cls, slots: w.slots, revision: e.revision, freshAt: now, inRegistry: true, heardAt: now, seen: 0, seq: 0, lost: false, probedAt: 0, outstanding: new Map(), pinnedQueue: [] };
+          lanes.set(w.pin, lane);
+        } else if (lane.revision !== e.revision) {
+          lane.revision = e.revision;
+          lane.freshAt = now;
+          lane.slots = w.slots;
+          lane.cls = w.cls;
+          if (!lane.inRegistry) lane.lost = false;
+          lane.inRegistry = true;
+        }
+      }
+    } catch (err) {
+      log.debug('registry poll failed', { err: (err as Error).message });
+      return;
+    }
+    for (const lane of lanes.values()) {
+      if (!seen.has(lane.pin) || now - lane.freshAt > dp.options.workerTtlMs) lane.inRegistry = false;
+    }
+    polledAt = Date.now();
+  }
+  const poll = (): Promise<void> => (polling ??= pollRegistry().finally(() => { polling = undefined; schedulePump(); }));
+  const live = (l: Lane): boolean => l.inRegistry && !l.lost;
+
+  // --- queues and sending ----------------------------------------------------------------------
+  function enqueue(p: Pending, front = false): void {
+    const lane = p.pin !== undefined ? lanes.get(p.pin) : undefined;
+    const q = lane !== undefined && live(lane) ? lane.pinnedQueue : (classQueue.get(p.cls) ?? (classQueue.set(p.cls, []), classQueue.get(p.cls) as Pending[]));
+    if (front) q.unshift(p);
+    else q.push(p);
+  }
+
+  let pumpScheduled = false;
+  function schedulePump(): void {
+    if (pumpScheduled || closed) return;
+    pumpScheduled = true;
+    setImmediate(pump);
+  }
+
+  function pump(): void {
+    pumpScheduled = false;
+    const frames = new Map<Lane, Pending[]>();
+    const take = (lane: Lane, p: Pending): void => {
+      if (!pending.has(p.key)) return;
+      p.sentTo = lane;
+      p.sentAt = Date.now();
+      lane.outstanding.set(p.key, p);
+      (frames.get(lane) ?? (frames.set(lane, []), frames.get(lane) as Pending[])).push(p);
+      stats.sent++;
+    };
+    for (const lane of lanes.values()) {
+      if (!live(lane)) continue;
+      // Pinned tasks first: they wait for this lane only.
+      while (lane.pinnedQueue.length > 0 && lane.outstanding.size < lane.slots) take(lane, lane.pinnedQueue.shift() as Pending);
+    }
+    for (const [cls, q] of classQueue) {
+      if (q.length === 0) continue;
+      const free = [...lanes.values()].filter((l) => l.cls === cls && live(l) && l.outstanding.size < l.slots);
+      // Round robin over lanes with room, one task at a time, so a burst spreads evenly.
+      while (q.length > 0 && free.length > 0) {
+        for (let i = 0; i < free.length && q.length > 0; i++) {
+          const lane = free[i] as Lane;
+          take(lane, q.shift() as Pending);
+          if (lane.outstanding.size >= lane.slots) free.splice(i--, 1);
+        }
+      }
+    }
+    for (const [lane, tasks] of frames) sendFrames(lane, tasks);
+  }
+
+  /** Sends tasks to a lane in frames no larger than the server takes. */
+  function sendFrames(lane: Lane, tasks: readonly Pending[]): void {
+    let part: string[] = [];
+    let bytes = 0;
+    const flush = (): void => {
+      if (part.length === 0) return;
+      try {
+        dp.nc.publish(laneSubject(prefix, lane.pin), `{"v":${PROTOCOL_VERSION},"replyTo":${JSON.stringify(replyTo)},"seq":${lane.seq},"tasks":[${part.join(',')}]}`);
+      } catch (e) {
+        // The sweep sends them again once the worker's replies show the frame missing.
+        log.warn('lane publish failed; its tasks will be sent again', { pin: lane.pin, err: (e as Error).message });
+      }
+      part = [];
+      bytes = 0;
+    };
+    lane.seq++;
+    for (const p of tasks) {
+      const t = JSON.stringify({ v: PROTOCOL_VERSION, ...p.task, replyTo, attempt: p.attempt } satisfies Task);
+      if (bytes + t.length > maxFrame && part.length > 0) {
+        flush();
+        lane.seq++;
+      }
+      p.frameSeq = lane.seq;
+      part.push(t);
+      bytes += t.length + 1;
+    }
+    flush();
+  }
+
+  // --- the durable queue ---------------------------------------------------------------------
+  async function spill(p: Pending): Promise<void> {
+    p.spilled = true;
+    spilled.set(p.key, p);
+    stats.spilled++;
+    const t: Task = { v: PROTOCOL_VERSION, ...p.task, replyTo, attempt: p.attempt };
+    try {
+      await dp.js.publish(taskSubject(prefix, p.cls, p.task.op, p.task.jobId), JSON.stringify(t), { msgID: spilledTaskMsgId(p.task.jobId, p.task.shardId, ownerId, p.attempt) });
+    } catch (e) {
+      // Not queued: back to the lanes' queue (the sweep spills it again if still no lane).
+      spilled.delete(p.key);
+      p.spilled = false;
+      p.queuedAt = Date.now();
+      enqueue(p, true);
+      log.warn('spill to the durable queue failed; kept queued', { jobId: p.task.jobId, shardId: p.task.shardId, err: (e as Error).message });
+    }
+  }
+
+  /** A spilled task whose reply went missing: its result is in the results stream too. */
+  async function lookUp(p: Pending): Promise<void> {
+    try {
+      const m = await dp.jsm.streams.getMessage(dp.names.resultsStream, { last_by_subj: resultSubject(prefix, p.task.jobId, p.task.shardId) });
+      if (m === null) return;
+      const r = m.json<TaskResult>();
+      if (pending.has(p.key)) onReply({ v: PROTOCOL_VERSION, workerId: r.stats.workerId, seen: 0, results: [r], running: [] });
+    } catch {
+      /* not there (yet) */
+    }
+  }
+
+  // --- the sweep -----------------------------------------------------------------------------
+  let sweeping = false;
+  const sweep = async (): Promise<void> => {
+    if (sweeping || closed) return;
+    sweeping = true;
+    try {
+      const now = Date.now();
+      if (pending.size === 0) return;
+      if (now - polledAt >= pollMs) await poll();
+      for (const lane of lanes.values()) {
+        if (lane.outstanding.size === 0) continue;
+        const silent = now - lane.heardAt > laneTimeoutMs;
+        if (!lane.inRegistry || silent) {
+          if (!lane.lost) log.warn('worker lost; its tasks go to other workers', { workerId: lane.workerId, outstanding: lane.outstanding.size, why: lane.inRegistry ? `silent for ${now - lane.heardAt} ms` : 'left the registry' });
+          lane.lost = true;
+          for (const p of [...lane.outstanding.values()]) retry(p, `worker ${lane.workerId} lost`);
+          continue;
+        }
+        // Frames the worker has not confirmed although it answers: lost on the way.
+        for (const p of [...lane.outstanding.values()]) {
+          if (p.frameSeq > lane.seen && now - p.sentAt > resendMs && lane.heardAt > p.sentAt) retry(p, `frame ${p.frameSeq} to worker ${lane.workerId} was not received`);
+        }
+        // A worker that holds our tasks pings every second; one that is quiet may hold none of
+        // them (their frames or results were lost): an empty frame makes it say what it holds,
+        // and the reply settles it (see onReply).
+        if (now - lane.heardAt > resendMs && now - lane.probedAt > resendMs) {
+          lane.probedAt = now;
+          lane.seq++;
+          try {
+            dp.nc.publish(laneSubject(prefix, lane.pin), JSON.stringify({ v: PROTOCOL_VERSION, replyTo, seq: lane.seq, tasks: [] }));
+          } catch {
+            /* disconnected: the timeout decides */
+          }
+        }
+      }
+      // Pinned tasks of lanes no longer live go to any worker.
+      for (const lane of lanes.values()) {
+        if (live(lane) || lane.pinnedQueue.length === 0) continue;
+        for (const p of lane.pinnedQueue.splice(0)) enqueue(p);
+      }
+      // Tasks that found no lane for too long, or no live worker of their class at all: the durable queue.
+      for (const [cls, q] of classQueue) {
+        const anyLive = [...lanes.values()].some((l) => l.cls === cls && live(l));
+        while (q.length > 0) {
+          const p = q[0] as Pending;
+          if (anyLive && now - p.queuedAt < spillAfterMs) break;
+          if (!anyLive && now - p.queuedAt < Math.min(spillAfterMs, 2 * pollMs)) break;
+          q.shift();
+          if (pending.has(p.key)) await spill(p);
+        }
+      }
+      for (const p of spilled.values()) {
+        if (now - p.queuedAt > 2 * laneTimeoutMs) {
+          p.queuedAt = now;
+          void lookUp(p);
+        }
+      }
+      schedulePump();
+    } finally {
+      sweeping = false;
+    }
+  };
+  const timer = setInterval(() => void sweep(), 500);
+  timer.unref();
+  void poll();
+
+  return {
+    ownerId,
+    stats,
+    run(task: TaskSpec, ro: RunOptions): Promise<TaskResult> {
+      if (closed) return Promise.reject(new GramfleetError('CLUSTER_UNAVAILABLE', 'the task client is closed'));
+      const key = taskKey(task.jobId, task.shardId);
+      const existing = pending.get(key);
+      if (existing !== undefined) return new Promise((resolve) => existing.waiters.push(resolve));
+      answered.delete(key);
+      return new Promise<TaskResult>((resolve) => {
+        const p: Pending = { task, key, cls: ro.cls, pin: ro.pin, attempt: 1, queuedAt: Date.now(), frameSeq: 0, sentAt: 0, spilled: false, waiters: [resolve] };
+        pending.set(key, p);
+        enqueue(p);
+        if (lanes.size === 0 && Date.now() - polledAt > 250) void poll();
+        schedulePump();
+      });
+    },
+    cancelJob(jobId: string): void {
+      for (const p of [...pending.values()]) {
+        if (p.task.jobId !== jobId) continue;
+        for (const q of [...classQueue.values(), ...[...lanes.values()].map((l) => l.pinnedQueue)]) {
+          const i = q.indexOf(p);
+          if (i >= 0) q.splice(i, 1);
+        }
+        failWith(p, 'JOB_CANCELLED', `job ${jobId} was cancelled`);
+      }
+    },
+    async livePins(cls: WorkerClass): Promise<ReadonlySet<string>> {
+      if (Date.now() - polledAt > pollMs) await poll();
+      return new Set([...lanes.values()].filter((l) => l.cls === cls && live(l)).map((l) => l.pin));
+    },
+    queued(cls: WorkerClass): number {
+      let n = classQueue.get(cls)?.length ?? 0;
+      for (const l of lanes.values()) if (l.cls === cls) n += l.pinnedQueue.length;
+      return n;
+    },
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      clearInterval(timer);
+      sub.unsubscribe();
+      for (const p of [...pending.values()]) failWith(p, 'JOB_CANCELLED', 'the task client was closed');
+      await polling?.catch(() => undefined);
+    },
+  };
+}
