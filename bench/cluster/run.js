@@ -2,21 +2,23 @@
 /**
  * bench/cluster — data-plane figures of gramfleet against Ray on the same machine, same run.
  *
- *   node bench/cluster/run.js            (env: LAT_SAMPLES=200 TINY_SHARDS=10000 ARRAY_MB=100)
+ *   node bench/cluster/run.js   (env: RUNS=3 LAT_SAMPLES=200 TINY_SHARDS=10000 ARRAY_MB=100 WORKERS=<cores>)
  *
- * Ours: a LocalCluster (nats-server -js, Temporal dev server, orchestrator, 2 WASM worker
- * processes x 1 kernel thread) started in a temp dir and stopped at the end. Shards go through
- * the real data plane exactly as orchestrator/src/host/activities.ts sends them: a Task JSON
- * published with Nats-Msg-Id on the work-queue stream (`gf.task.wasm.grf-walks.<jobId>`),
- * pulled by a worker, inputs fetched by digest (cached), kernel run on the thread pool,
- * outputs stored in the object store, result published to the results stream
- * (`gf.result.<jobId>.<shardId>`), then acked. The bench receives results with a core NATS
- * subscription on `gf.result.<jobId>.>` (the stream still stores them). There is no no-op op,
- * so the "empty shard" is `grf-walks` over the empty origin range [0, 0) of a 2-node graph:
- * the worker does all the protocol work and the kernel does nothing.
- *   (a) latency: publish one shard, wait for its result; p50 / p99 over LAT_SAMPLES shards.
- *   (b) makespan: publish TINY_SHARDS empty shards (publishes pipelined 256 at a time), time
- *       from the first publish to the last distinct result.
+ * Each figure is the median of RUNS runs of both sides (each run: a fresh cluster, a fresh Ray);
+ * the per-run values and the load average go to stderr and into the figure's note.
+ *
+ * Ours: a LocalCluster (nats-server -js, Temporal dev server, orchestrator, WORKERS WASM worker
+ * processes) started in a temp dir and stopped at the end. Tasks go through the real task path
+ * exactly as activities send them: a TaskClient (workers/src/dataplane/lanes.ts, the owner)
+ * pushes them in frames to the workers' lanes over core NATS; a worker fetches the inputs by
+ * digest (cached), runs the kernel on its thread pool and answers the owner with the outputs
+ * inline. There is no no-op op, so the "empty shard" is `grf-walks` over the empty origin range
+ * [0, 0) of a 2-node graph: the worker does all the protocol work and the kernel does nothing.
+ *   (a) latency: run one task, wait for its result; p50 / p99 over LAT_SAMPLES tasks.
+ *   (b) makespan: TINY_SHARDS empty tasks given to the owner at once, time to the last result.
+ *   (d) the same TINY_SHARDS tiny shards as a workflow: a GRF job (Temporal workflow,
+ *       runShardBatch activities, Φ assembled and stored) on a TINY_SHARDS-node ring with one
+ *       node per shard and one walk per node; time from submit to result.
  *   (c) ArrayStore.put then .get (fresh store, no read cache) of an ARRAY_MB MB f64 array with
  *       random contents: .npy encode + sha256 + object-store chunks, and back + decode.
  * Temporal is not on this path (by design a workflow tracks batches, not single shards).
@@ -29,10 +31,11 @@ const os = require('node:os');
 const path = require('node:path');
 const { randomBytes } = require('node:crypto');
 const core = require('@gramfleet/core');
-const { connectNats, openDataPlane, createArrayStore } = require('@gramfleet/workers');
-const { LocalCluster } = require('@gramfleet/orchestrator');
+const { connectNats, openDataPlane, createArrayStore, createTaskClient } = require('@gramfleet/workers');
+const { LocalCluster, connect } = require('@gramfleet/orchestrator');
 const { emit, percentile, runPython, unavailable, machineNote } = require('../lib/common');
 
+const RUNS = Number(process.env.RUNS ?? 3);
 const LAT = Number(process.env.LAT_SAMPLES ?? 200);
 const TINY = Number(process.env.TINY_SHARDS ?? 10000);
 const MB = Number(process.env.ARRAY_MB ?? 100);
@@ -60,72 +63,63 @@ async function ours() {
       await store.put(core.ndarray('f64', [2], Float64Array.from([0.25, 0.25]))),
     ];
     const attrs = { seed: 1, walks: 1, pHalt: 0.5, f: [1, 0.25], streams: [0], variance: 'none', nodeStart: 0, nodeEnd: 0 };
-    const task = (jobId, shardId) => ({ v: core.PROTOCOL_VERSION, jobId, shardId, op: 'grf-walks', attrs, inputs, deadline: Date.now() + 3_600_000 });
-    const publish = (jobId, shardId) => dp.js.publish(core.taskSubject(st.prefix, 'wasm', 'grf-walks', jobId), JSON.stringify(task(jobId, shardId)), { msgID: core.taskMsgId(jobId, shardId) });
+    const tasks = createTaskClient({ dp });
+    const run = (jobId, shardId) => tasks.run({ jobId, shardId, op: 'grf-walks', attrs, inputs, deadline: Date.now() + 3_600_000 }, { cls: 'wasm' }).then((r) => {
+      if (r.error !== undefined) throw new Error(`shard ${r.shardId} failed: ${r.error.code} ${r.error.message}`);
+      return r;
+    });
+    try {
+      // warm-up (JIT, input caches in every worker)
+      {
+        const jobId = `warm-${randomBytes(3).toString('hex')}`;
+        await Promise.all(Array.from({ length: 200 }, (_, i) => run(jobId, `s${i}`)));
+      }
 
-    // Results of one job, delivered to a callback per distinct shard.
-    const collect = (jobId, want) => {
-      const seen = new Set();
-      let resolveAll; let rejectAll;
-      const all = new Promise((res, rej) => { resolveAll = res; rejectAll = rej; });
-      const waiters = new Map();
-      const sub = nc.subscribe(core.jobResultsFilter(st.prefix, jobId), {
-        callback: (err, msg) => {
-          if (err) { rejectAll(err); return; }
-          const r = msg.json();
-          if (r.error !== undefined) { rejectAll(new Error(`shard ${r.shardId} failed: ${r.error.code} ${r.error.message}`)); return; }
-          if (seen.has(r.shardId)) return;
-          seen.add(r.shardId);
-          waiters.get(r.shardId)?.(r);
-          if (seen.size >= want) resolveAll();
-        },
-      });
-      return { all, sub, wait: (shardId) => new Promise((res) => { waiters.set(shardId, res); }) };
-    };
+      // (a) latency
+      {
+        const jobId = `lat-${randomBytes(3).toString('hex')}`;
+        const lat = [];
+        for (let i = 0; i < LAT; i++) {
+          const t = process.hrtime.bigint();
+          await run(jobId, `s${i}`);
+          lat.push(Number(process.hrtime.bigint() - t) / 1e6);
+        }
+        lat.sort((x, y) => x - y);
+        out.p50 = percentile(lat, 50); out.p99 = percentile(lat, 99);
+        log(`latency p50 ${out.p50.toFixed(3)} ms p99 ${out.p99.toFixed(3)} ms`);
+      }
 
-    // warm-up (JIT, input caches in both workers)
-    {
-      const jobId = `warm-${randomBytes(3).toString('hex')}`;
-      const c = collect(jobId, 20);
-      for (let i = 0; i < 20; i++) await publish(jobId, `s${i}`);
-      await c.all; c.sub.unsubscribe();
-    }
-
-    // (a) latency
-    {
-      const jobId = `lat-${randomBytes(3).toString('hex')}`;
-      const c = collect(jobId, LAT);
-      const lat = [];
-      for (let i = 0; i < LAT; i++) {
-        const shardId = `s${i}`;
-        const p = c.wait(shardId);
+      // (b) makespan of TINY tasks
+      {
+        const jobId = `tiny-${randomBytes(3).toString('hex')}`;
         const t = process.hrtime.bigint();
-        await publish(jobId, shardId);
-        await p;
-        lat.push(Number(process.hrtime.bigint() - t) / 1e6);
+        const rs = await Promise.all(Array.from({ length: TINY }, (_, i) => run(jobId, `s${i}`)));
+        out.makespan = Number(process.hrtime.bigint() - t) / 1e9;
+        const workers = new Set(rs.map((r) => r.stats.workerId));
+        log(`makespan of ${TINY} tasks ${out.makespan.toFixed(3)} s over ${workers.size} workers (client: ${JSON.stringify(tasks.stats)})`);
       }
-      c.sub.unsubscribe();
-      lat.sort((x, y) => x - y);
-      out.p50 = percentile(lat, 50); out.p99 = percentile(lat, 99);
-      log(`latency p50 ${out.p50.toFixed(2)} ms p99 ${out.p99.toFixed(2)} ms`);
+    } finally {
+      await tasks.close();
     }
 
-    // (b) makespan of TINY shards
+    // (d) TINY tiny shards through a workflow
     {
-      const jobId = `tiny-${randomBytes(3).toString('hex')}`;
-      const c = collect(jobId, TINY);
-      const t = process.hrtime.bigint();
-      const WINDOW = 256;
-      for (let i = 0; i < TINY; i += WINDOW) {
-        const ps = [];
-        for (let j = i; j < Math.min(TINY, i + WINDOW); j++) ps.push(publish(jobId, `s${j}`));
-        await Promise.all(ps);
+      const fleet = await connect({ dataDir, startLocal: false });
+      try {
+        const n = TINY;
+        const ring = { indptr: Int32Array.from({ length: n + 1 }, (_, i) => 2 * i), indices: new Int32Array(2 * n), data: new Float64Array(2 * n).fill(1) };
+        for (let i = 0; i < n; i++) { ring.indices[2 * i] = (i + n - 1) % n; ring.indices[2 * i + 1] = (i + 1) % n; }
+        for (let i = 0; i < n; i++) if (ring.indices[2 * i] > ring.indices[2 * i + 1]) { const x = ring.indices[2 * i]; ring.indices[2 * i] = ring.indices[2 * i + 1]; ring.indices[2 * i + 1] = x; }
+        const graph = { shape: [n, n], ...ring };
+        const spec = { kind: 'grf', graph, kernel: 'reg-laplacian', scale: 0.25, walks: 1, pHalt: 0.5, seed: 1, shardNodes: 1 };
+        await (await fleet.submit({ ...spec, shardNodes: 50 })).result(); // warm-up
+        const t = process.hrtime.bigint();
+        const r = await (await fleet.submit(spec)).result();
+        out.workflow = Number(process.hrtime.bigint() - t) / 1e9;
+        log(`workflow of ${r.shards} tiny shards ${out.workflow.toFixed(3)} s`);
+      } finally {
+        await fleet.close();
       }
-      const tPub = Number(process.hrtime.bigint() - t) / 1e9;
-      await c.all;
-      out.makespan = Number(process.hrtime.bigint() - t) / 1e9;
-      c.sub.unsubscribe();
-      log(`makespan of ${TINY} shards ${out.makespan.toFixed(2)} s (publishing took ${tPub.toFixed(2)} s)`);
     }
 
     // (c) put + get
@@ -162,18 +156,37 @@ function reference() {
   return { p50: percentile(lat, 50), p99: percentile(lat, 99), makespan: r.makespan_s, put: r.put_s, get: r.get_s, copy: r.copy_s, version: r.ray };
 }
 
+const median = (xs) => {
+  const v = xs.filter(Number.isFinite).sort((a, b) => a - b);
+  return v.length === 0 ? NaN : v.length % 2 === 1 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+};
+
 async function main() {
-  log(machineNote());
-  let o;
-  try { o = await ours(); } catch (e) { log(`gramfleet side failed: ${e.stack}`); o = { error: e.message }; }
-  const r = reference();
-  const note = (extra) => [o.error && `ours failed: ${o.error}`, r.error, extra].filter(Boolean).join('; ') || undefined;
-  emit(B, 'empty-shard round trip p50', o.p50, r.p50, 'ms', { note: note() });
-  emit(B, 'empty-shard round trip p99', o.p99, r.p99, 'ms', { note: note() });
-  emit(B, `makespan of ${TINY} tiny shards`, o.makespan, r.makespan, 's', { note: note() });
-  emit(B, `${MB} MB array put`, o.put, r.put, 's', { note: note() });
-  emit(B, `${MB} MB array get`, o.get, r.get, 's', { note: note(r.copy !== undefined ? `Ray get is zero-copy (read-only view); copying it out costs ${r.copy.toFixed(3)} s more` : undefined) });
-  emit(B, `${MB} MB array put + get`, o.put + o.get, r.put + r.get, 's', { note: note() });
+  const runs = [];
+  for (let k = 0; k < RUNS; k++) {
+    log(`run ${k + 1} of ${RUNS}; ${machineNote()}`);
+    let o;
+    try { o = await ours(); } catch (e) { log(`gramfleet side failed: ${e.stack}`); o = { error: e.message }; }
+    const r = reference();
+    runs.push({ o, r, load: os.loadavg()[0] });
+  }
+  const pick = (side, key) => median(runs.map((x) => x[side][key]));
+  const o = Object.fromEntries(['p50', 'p99', 'makespan', 'workflow', 'put', 'get'].map((k) => [k, pick('o', k)]));
+  const r = Object.fromEntries(['p50', 'p99', 'makespan', 'put', 'get', 'copy'].map((k) => [k, pick('r', k)]));
+  const errors = [...new Set(runs.flatMap((x) => [x.o.error && `ours failed: ${x.o.error}`, x.r.error]).filter(Boolean))];
+  const per = (key) => `runs: ours ${runs.map((x) => fmt(x.o[key])).join(' / ')}, reference ${runs.map((x) => fmt(x.r[key])).join(' / ')}; load ${runs.map((x) => x.load.toFixed(2)).join(' / ')}`;
+  const note = (key, extra) => [...errors, `median of ${RUNS}: ${per(key)}`, extra].filter(Boolean).join('; ');
+  emit(B, 'empty-shard round trip p50', o.p50, r.p50, 'ms', { note: note('p50') });
+  emit(B, 'empty-shard round trip p99', o.p99, r.p99, 'ms', { note: note('p99') });
+  emit(B, `makespan of ${TINY} tiny shards`, o.makespan, r.makespan, 's', { note: note('makespan') });
+  emit(B, `makespan of ${TINY} tiny shards as a workflow (GRF job, one node per shard; Ray: the same no-op tasks)`, o.workflow, r.makespan, 's', { note: note('workflow') });
+  emit(B, `${MB} MB array put`, o.put, r.put, 's', { note: note('put') });
+  emit(B, `${MB} MB array get`, o.get, r.get, 's', { note: note('get', Number.isFinite(r.copy) ? `Ray get is zero-copy (read-only view); copying it out costs ${r.copy.toFixed(3)} s more` : undefined) });
+  emit(B, `${MB} MB array put + get`, o.put + o.get, r.put + r.get, 's', { note: note('put') });
+}
+
+function fmt(x) {
+  return Number.isFinite(x) ? Number(x.toPrecision(3)).toString() : '—';
 }
 
 main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });
