@@ -61,6 +61,23 @@ export async function recordedResults(dp: DataPlane, jobId: string, shardIds: re
   return found;
 }
 
+/**
+ * Records a shard's result in the results stream (deduplicated by id), riding through a
+ * restarting server; still failing after ~10 s, CLUSTER_UNAVAILABLE (retryable: the activity's
+ * next attempt runs the unrecorded shards again).
+ */
+export async function recordResult(dp: DataPlane, r: TaskResult): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await dp.js.publish(resultSubject(dp.names.prefix, r.jobId, r.shardId), JSON.stringify(r), { msgID: resultMsgId(r.jobId, r.shardId) });
+      return;
+    } catch (e) {
+      if (attempt >= 20) throw new GramfleetError('CLUSTER_UNAVAILABLE', `result of shard ${r.shardId} could not be recorded: ${(e as Error).message}`, { jobId: r.jobId, shardId: r.shardId });
+      await new Promise((res) => setTimeout(res, 500));
+    }
+  }
+}
+
 /** Stores the larger inline outputs of a result, so that its outcome can go into workflow history. */
 export async function materialise(store: ArrayStore, outputs: readonly ArrayRef[]): Promise<ArrayRef[]> {
   return Promise.all(outputs.map(async (r) => {
@@ -91,6 +108,7 @@ export function createActivities(deps: ActivityDeps): ClusterActivities {
     const duplicates0 = tasks.stats.duplicates;
     try {
       const records: Promise<unknown>[] = [];
+      let unrecorded: unknown;
       await Promise.all(todo.map(async (s) => {
         const r = await tasks.run({ jobId: input.jobId, shardId: s.shardId, op: input.op, attrs: s.attrs, inputs: input.inputs, deadline: input.deadline }, { cls: input.cls });
         if (r.error !== undefined) {
@@ -99,10 +117,11 @@ export function createActivities(deps: ActivityDeps): ClusterActivities {
           return;
         }
         // Recorded for a retried attempt or a rerun (deduplicated by id: recorded once).
-        records.push(dp.js.publish(resultSubject(prefix, r.jobId, r.shardId), JSON.stringify(r), { msgID: resultMsgId(r.jobId, r.shardId) }));
+        records.push(recordResult(dp, r).catch((e: unknown) => { unrecorded ??= e; }));
         got.set(s.shardId, { shardId: s.shardId, outputs: await materialise(store, r.outputs), stats: r.stats });
       }));
       await Promise.all(records);
+      if (unrecorded !== undefined) throw unrecorded;
     } finally {
       clearInterval(beat);
       ctx.cancellationSignal.removeEventListener('abort', onCancel);
