@@ -79,8 +79,10 @@ export type { CsrFromTripletsAttrs } from './ops/csr-from-triplets';
 // --- jobs (workflow contracts) ---
 export { chunk, planRanges, shardId } from './jobs/shards';
 export type { JobProgress, ShardBatchInput, ShardBatchOutput, ShardOutcome, ShardSpec } from './jobs/shards';
-export { GRF_ESTIMATORS, GRF_VARIANCE, compileGrfParams, defaultShardNodes } from './grf/job';
-export type { CompiledGrfParams, GrfAssembleInput, GrfJobInput, GrfJobResult, GrfParams } from './grf/job';
+export { GRF_ESTIMATORS, GRF_VARIANCE, compileGrfParams, defaultShardNodes, grfBatchShards, grfBatches, grfShards } from './grf/job';
+export type {
+  CompiledGrfParams, GrfAssembleBatchesInput, GrfAssembleInput, GrfAssembled, GrfBatchInput, GrfBatchOutput, GrfJobInput, GrfJobResult, GrfParams,
+} from './grf/job';
 export type { ClusterActivities } from './jobs/activities';
 // --- GPU backend routing ---
 export { BACKEND_CHOICES, gpuWorkersFor, parseBackendChoice, routeOp } from './jobs/routing';

@@ -1,19 +1,22 @@
 /**
- * The graph-random-features workflow: node-range shards of the `grf-walks` op, run in
- * batches with a bounded window, then assembled into Φ. Survives worker, NATS, Temporal and
- * orchestrator restarts: shard outcomes are recorded in history, batches are idempotent.
+ * The graph-random-features workflow: node-range shards of the `grf-walks` op, run in batches
+ * (one `runGrfBatch` activity each, a bounded window in flight), then assembled into Φ. The
+ * history records per batch only its counts (a claim check): the batch's rows stay with the
+ * process that ran it, and the assembly runs a batch again where they are gone, so the history
+ * and the continue-as-new payload do not grow with Φ. A job of one batch is one activity.
+ * Survives worker, NATS, Temporal and orchestrator restarts: batches are deterministic (seeded
+ * walks), so a batch run twice gives the same bytes.
  */
-import { continueAsNew, defineQuery, isCancellation, setHandler } from '@temporalio/workflow';
-import { planRanges, shardId, type GrfJobInput, type GrfJobResult, type JobProgress, type ShardOutcome, type ShardSpec } from '@gramfleet/core';
-import { cleanupShards, clusterActivities, runSharded, type ShardedCounters } from './sharded';
+import { continueAsNew, defineQuery, isCancellation, setHandler, workflowInfo } from '@temporalio/workflow';
+import { grfBatches, type GrfAssembled, type GrfBatchOutput, type GrfJobInput, type GrfJobResult, type JobProgress } from '@gramfleet/core';
+import { cleanupShards, clusterActivities } from './sharded';
 
 /** Query answering the job's progress. */
 export const progressQuery = defineQuery<JobProgress>('progress');
 
-/** State carried over `continueAsNew`. */
+/** State carried over `continueAsNew`: the counts of the batches already run. */
 export interface GrfCarry {
-  readonly done: Record<string, ShardOutcome>;
-  readonly counters: ShardedCounters;
+  readonly done: Record<string, GrfBatchOutput>;
   readonly generation: number;
   readonly startedAt: number;
 }
@@ -21,48 +24,69 @@ export interface GrfCarry {
 /** Computes Φ for every node of the graph in `input`. */
 export async function grfWorkflow(input: GrfJobInput, carry?: GrfCarry): Promise<GrfJobResult> {
   const acts = clusterActivities(input.timeoutMs);
-  const done: Record<string, ShardOutcome> = { ...(carry?.done ?? {}) };
-  const counters: ShardedCounters = carry?.counters ?? { shardsDone: 0, batchesRunning: 0, published: 0, duplicates: 0 };
-  counters.batchesRunning = 0;
+  const done: Record<string, GrfBatchOutput> = { ...(carry?.done ?? {}) };
   const generation = carry?.generation ?? 0;
-  const startedAt = carry?.startedAt ?? Date.now();
-  const ranges = planRanges(input.n, input.shardNodes);
-  const p = input.params;
-  const shards: ShardSpec[] = ranges.map((r, i) => ({
-    shardId: shardId(i),
-    attrs: { seed: p.seed, walks: p.walks, pHalt: p.pHalt, f: p.f, streams: p.streams, variance: p.variance, nodeStart: r.start, nodeEnd: r.end },
-  }));
+  const batches = grfBatches(input).map((b) => b.length);
+  const shardsTotal = batches.reduce((a, b) => a + b, 0);
+  let batchesRunning = 0;
   let phase: JobProgress['phase'] = 'running';
-  setHandler(progressQuery, () => ({ phase, shardsTotal: shards.length, shardsDone: counters.shardsDone, batchesRunning: counters.batchesRunning, generation, ...(input.route !== undefined ? { route: input.route } : {}) }));
+  const shardsDone = (): number => Object.values(done).reduce((a, o) => a + o.shards, 0);
+  setHandler(progressQuery, () => ({ phase, shardsTotal, shardsDone: shardsDone(), batchesRunning, generation, ...(input.route !== undefined ? { route: input.route } : {}) }));
 
-  try {
-    const state = await runSharded({
-      jobId: input.jobId, op: 'grf-walks', cls: input.cls,
-      inputs: [input.graph.indptr, input.graph.indices, input.graph.weights],
-      shards, batchShards: p.batchShards, window: p.window, deadline: startedAt + input.timeoutMs, done, counters, acts,
-    });
-    if (state === 'continue') {
-      await continueAsNew<typeof grfWorkflow>(input, { done, counters, generation: generation + 1, startedAt });
-    }
-    phase = 'aggregating';
-    const outputs = shards.map((s) => {
-      const o = done[s.shardId];
-      if (o === undefined) throw new Error(`internal: shard ${s.shardId} has no outcome`);
-      return o.outputs;
-    });
-    const assembled = await acts.assembleGrf({ job: input, shardOutputs: outputs });
+  const result = (assembled: GrfAssembled): GrfJobResult => {
+    const outs = Object.values(done);
     const backends: Record<string, number> = {};
     const workers: Record<string, number> = {};
-    let computeMs = 0;
-    for (const s of shards) {
-      const st = done[s.shardId]?.stats;
-      if (st === undefined) continue;
-      backends[st.backend] = (backends[st.backend] ?? 0) + 1;
-      workers[st.workerId] = (workers[st.workerId] ?? 0) + 1;
-      computeMs += st.computeMs;
+    for (const o of outs) {
+      for (const [k, v] of Object.entries(o.backends)) backends[k] = (backends[k] ?? 0) + v;
+      for (const [k, v] of Object.entries(o.workers)) workers[k] = (workers[k] ?? 0) + v;
     }
     phase = 'done';
-    return { ...assembled, shards: shards.length, duplicateResults: counters.duplicates, publishedTasks: counters.published, backends, workers, computeMs, ...(input.route !== undefined ? { route: input.route } : {}) };
+    return {
+      ...assembled, shards: shardsTotal, backends, workers,
+      duplicateResults: outs.reduce((a, o) => a + o.duplicates, 0),
+      publishedTasks: outs.reduce((a, o) => a + o.published, 0),
+      computeMs: outs.reduce((a, o) => a + o.computeMs, 0),
+      ...(input.route !== undefined ? { route: input.route } : {}),
+    };
+  };
+
+  try {
+    if (batches.length === 1 && done['0'] === undefined) {
+      batchesRunning = 1;
+      const out = await acts.runGrfBatch({ job: input, batch: 0, finish: true });
+      batchesRunning = 0;
+      const { assembled, ...counts } = out;
+      done['0'] = counts;
+      if (assembled === undefined) throw new Error('internal: a one-batch job came back without Φ');
+      return result(assembled);
+    }
+    // A bounded window of batches; once the history asks for it, no new batch starts and the
+    // workflow continues as new after those in flight.
+    const todo = batches.map((_, b) => b).filter((b) => done[String(b)] === undefined);
+    const running = new Set<Promise<void>>();
+    let failure: unknown;
+    let stop = false;
+    for (const b of todo) {
+      if (failure !== undefined) break;
+      if (workflowInfo().continueAsNewSuggested) {
+        stop = true;
+        break;
+      }
+      if (running.size >= input.params.window) await Promise.race(running);
+      if (failure !== undefined) break;
+      batchesRunning++;
+      const p: Promise<void> = acts.runGrfBatch({ job: input, batch: b, finish: false }).then(
+        (out) => { done[String(b)] = out; },
+        (e: unknown) => { failure ??= e; },
+      ).finally(() => { batchesRunning--; running.delete(p); });
+      running.add(p);
+    }
+    await Promise.all(running);
+    if (failure !== undefined) throw failure;
+    if (stop) await continueAsNew<typeof grfWorkflow>(input, { done, generation: generation + 1, startedAt: carry?.startedAt ?? Date.now() });
+    phase = 'aggregating';
+    return result(await acts.assembleGrfBatches({ job: input, batches: batches.length }));
   } catch (e) {
     phase = isCancellation(e) ? 'cancelled' : 'failed';
     await cleanupShards(acts, input.jobId);

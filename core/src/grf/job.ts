@@ -7,6 +7,7 @@ import type { ArrayRef, CsrRef } from '../array';
 import { GramfleetError } from '../errors';
 import { checkVarianceBound, modulation, parseKernelSpec, walkLengthCap, type GraphKernelSpec } from './kernels';
 import type { WorkerClass } from '../protocol';
+import { chunk, planRanges, shardId, type ShardSpec } from '../jobs/shards';
 import type { RouteDecision } from '../jobs/routing';
 import { int, num, oneOf } from '../validate';
 
@@ -33,7 +34,7 @@ export interface GrfParams {
   readonly estimator?: (typeof GRF_ESTIMATORS)[number];
   /** Origins per shard. @default chosen from n */
   readonly shardNodes?: number;
-  /** Shards per Temporal activity. @default 8 */
+  /** Shards per Temporal activity. @default the shards over 8 activities, at least 64 a batch (one activity up to 64 shards) */
   readonly batchShards?: number;
   /** Activities in flight at once. @default 4 */
   readonly window?: number;
@@ -51,7 +52,8 @@ export interface CompiledGrfParams {
   readonly f: readonly number[];
   readonly streams: readonly number[];
   readonly shardNodes: number | undefined;
-  readonly batchShards: number;
+  /** Shards per batch; undefined: {@link grfBatchShards} picks it from the shard count. */
+  readonly batchShards: number | undefined;
   readonly window: number;
 }
 
@@ -75,7 +77,7 @@ export function compileGrfParams(p: GrfParams): CompiledGrfParams {
     kernel, scale, walks, pHalt, seed, variance, estimator, f,
     streams: estimator === 'independent' ? [0, 1] : [0],
     shardNodes,
-    batchShards: int('batchShards', p.batchShards ?? 8, 1, 256),
+    batchShards: p.batchShards === undefined ? undefined : int('batchShards', p.batchShards, 1, 4096),
     window: int('window', p.window ?? 4, 1, 64),
   });
 }
@@ -83,6 +85,30 @@ export function compileGrfParams(p: GrfParams): CompiledGrfParams {
 /** Shard size for n nodes when the user gave none: about 8 shards per worker thread. */
 export function defaultShardNodes(n: number, workerThreads: number): number {
   return Math.max(16, Math.min(8192, Math.ceil(n / Math.max(1, 8 * workerThreads))));
+}
+
+/**
+ * Shards per batch (one Temporal activity each): the user's `batchShards`, else the shards over
+ * about 8 batches and at least 64 a batch, so that a small job is one activity and a large one
+ * reports progress (and keeps its finished batches) a few times along the way.
+ */
+export function grfBatchShards(shards: number, batchShards: number | undefined): number {
+  return batchShards ?? Math.max(64, Math.ceil(shards / 8));
+}
+
+/** The shards of a GRF job in order: node ranges of `shardNodes`, with the walk attributes. Derived from the job alone. */
+export function grfShards(job: GrfJobInput): ShardSpec[] {
+  const p = job.params;
+  return planRanges(job.n, job.shardNodes).map((r, i) => ({
+    shardId: shardId(i),
+    attrs: { seed: p.seed, walks: p.walks, pHalt: p.pHalt, f: p.f, streams: p.streams, variance: p.variance, nodeStart: r.start, nodeEnd: r.end },
+  }));
+}
+
+/** The batches of a GRF job: its shards in consecutive groups of {@link grfBatchShards}. */
+export function grfBatches(job: GrfJobInput): ShardSpec[][] {
+  const shards = grfShards(job);
+  return chunk(shards, grfBatchShards(shards.length, job.params.batchShards));
 }
 
 /** Input of the GRF workflow (references only; no arrays). */
@@ -123,6 +149,42 @@ export interface GrfJobResult {
   readonly labelSpreading?: { readonly accuracy: number; readonly train: number; readonly test: number };
   /** The routing decision (which worker class ran the shards, and why). */
   readonly route?: RouteDecision;
+}
+
+/** Φ and the extras, as the assembly step gives them (the workflow adds the counts). */
+export type GrfAssembled = Omit<GrfJobResult, 'shards' | 'duplicateResults' | 'publishedTasks' | 'backends' | 'workers' | 'computeMs'>;
+
+/** Input of the `runGrfBatch` activity: batch `batch` of {@link grfBatches}(job). */
+export interface GrfBatchInput {
+  readonly job: GrfJobInput;
+  readonly batch: number;
+  /** The job is this one batch: assemble and store Φ in the same activity. */
+  readonly finish: boolean;
+}
+
+/**
+ * What a batch reports to the workflow: counts only. Its rows of Φ stay with the process that
+ * ran it (a claim check by job and batch); the assembly reads them there or, when that process
+ * is gone, runs the batch's shards again (same seeds, same bytes).
+ */
+export interface GrfBatchOutput {
+  readonly batch: number;
+  readonly shards: number;
+  /** Shard sends, retries included. */
+  readonly published: number;
+  /** Results that arrived for shards already answered. */
+  readonly duplicates: number;
+  readonly backends: Readonly<Record<string, number>>;
+  readonly workers: Readonly<Record<string, number>>;
+  readonly computeMs: number;
+  /** With `finish`: Φ assembled and stored. */
+  readonly assembled?: GrfAssembled;
+}
+
+/** Input of the `assembleGrfBatches` activity. */
+export interface GrfAssembleBatchesInput {
+  readonly job: GrfJobInput;
+  readonly batches: number;
 }
 
 /** Input of the GRF assembly activity. */

@@ -3,7 +3,7 @@
  * runs label spreading on the features when labels were given (K̂·Y as Φ₁(Φ₂ᵀY), never
  * forming K̂).
  */
-import { GramfleetError, type ArrayRef, type CsrArrays, type CsrRef, type GrfAssembleInput, type GrfJobResult, type NdArray } from '@gramfleet/core';
+import { GramfleetError, type ArrayRef, type CsrArrays, type CsrRef, type GrfAssembleInput, type GrfAssembled, type GrfJobInput, type GrfJobResult, type NdArray } from '@gramfleet/core';
 import { applyKhat, labelSpreadingAccuracy, seededSubset, csrVstack } from '@gramfleet/core';
 import type { ArrayStore } from '@gramfleet/workers';
 
@@ -23,25 +23,33 @@ export async function storeCsr(store: ArrayStore, a: CsrArrays): Promise<CsrRef>
   return { shape: [a.shape[0], a.shape[1]], indptr, indices, data };
 }
 
-/** The assembly step of the GRF workflow. */
-export async function assembleGrfResult(store: ArrayStore, input: GrfAssembleInput): Promise<Omit<GrfJobResult, 'shards' | 'duplicateResults' | 'publishedTasks' | 'backends' | 'workers' | 'computeMs'>> {
-  const { job } = input;
+/** Φ per stream from the outputs of consecutive shards (3 arrays per stream each): their rows stacked. */
+export async function stackShardOutputs(store: ArrayStore, job: GrfJobInput, shardOutputs: readonly (readonly ArrayRef[])[]): Promise<CsrArrays[]> {
   const nStreams = job.params.streams.length;
+  const decoded = await Promise.all(shardOutputs.map(async (outs) => {
+    if (outs.length !== 3 * nStreams) throw new GramfleetError('JOB_FAILED', `shard output has ${outs.length} arrays, expected ${3 * nStreams}`);
+    return Promise.all(outs.map((r: ArrayRef) => store.get(r)));
+  }));
   const phis: CsrArrays[] = [];
   for (let s = 0; s < nStreams; s++) {
-    const parts: CsrArrays[] = [];
-    for (const outs of input.shardOutputs) {
-      const refs = outs.slice(3 * s, 3 * s + 3);
-      if (refs.length !== 3) throw new GramfleetError('JOB_FAILED', `shard output has ${outs.length} arrays, expected ${3 * nStreams}`);
-      const [ip, ix, d] = await Promise.all(refs.map((r: ArrayRef) => store.get(r))) as [NdArray, NdArray, NdArray];
-      parts.push({ shape: [ip.data.length - 1, job.n], indptr: ip.data as Int32Array, indices: ix.data as Int32Array, data: d.data as Float64Array });
-    }
-    const phi = csrVstack(parts);
-    if (phi.shape[0] !== job.n) throw new GramfleetError('JOB_FAILED', `assembled Φ has ${phi.shape[0]} rows, expected ${job.n}`);
-    phis.push(phi);
+    phis.push(csrVstack(decoded.map((outs) => {
+      const [ip, ix, d] = outs.slice(3 * s, 3 * s + 3) as [NdArray, NdArray, NdArray];
+      return { shape: [ip.data.length - 1, job.n], indptr: ip.data as Int32Array, indices: ix.data as Int32Array, data: d.data as Float64Array };
+    })));
   }
-  const phiRefs: CsrRef[] = [];
-  for (const p of phis) phiRefs.push(await storeCsr(store, p));
+  return phis;
+}
+
+/** The assembly step of the GRF workflow (workflows before batches kept their rows). */
+export async function assembleGrfResult(store: ArrayStore, input: GrfAssembleInput): Promise<GrfAssembled> {
+  return finishGrf(store, input.job, await stackShardOutputs(store, input.job, input.shardOutputs));
+}
+
+/** Stores Φ (per stream, every row of the graph) and computes the requested extras (label spreading). */
+export async function finishGrf(store: ArrayStore, job: GrfJobInput, phis: readonly CsrArrays[]): Promise<GrfAssembled> {
+  const nStreams = job.params.streams.length;
+  for (const phi of phis) if (phi.shape[0] !== job.n) throw new GramfleetError('JOB_FAILED', `assembled Φ has ${phi.shape[0]} rows, expected ${job.n}`);
+  const phiRefs = await Promise.all(phis.map((p) => storeCsr(store, p)));
   let labelSpreading: GrfJobResult['labelSpreading'];
   if (job.labels !== undefined && job.labelSpreading !== undefined) {
     const labels = (await store.get(job.labels)).data as Int32Array;

@@ -1,0 +1,141 @@
+/**
+ * The GRF job's activities: `runGrfBatch` runs one batch of shards through the process's task
+ * client and keeps the batch's rows of Φ in this process (a claim check: the workflow records
+ * only counts), and `assembleGrfBatches` stacks the kept rows of every batch into Φ, stores it
+ * and computes the extras. A batch whose rows are not here (another orchestrator ran it, this
+ * one restarted, or they were evicted) is run again: same seeds, same bytes, so Φ never depends
+ * on where its rows were kept. A job of one batch does it all in one activity.
+ */
+import { Context } from '@temporalio/activity';
+import {
+  GramfleetError, csrVstack, grfBatches,
+  type CsrArrays, type GrfAssembleBatchesInput, type GrfAssembled, type GrfBatchInput, type GrfBatchOutput, type GrfJobInput, type Logger, type TaskResult,
+} from '@gramfleet/core';
+import type { ArrayStore, TaskClient } from '@gramfleet/workers';
+import { finishGrf, stackShardOutputs } from './assemble';
+
+/** Dependencies of the GRF activities. */
+export interface GrfActivityDeps {
+  readonly store: ArrayStore;
+  readonly tasks: TaskClient;
+  readonly log: Logger;
+  /** Bytes of batch rows kept in this process before the oldest are dropped (and run again at assembly if needed). @default 2 GiB */
+  readonly keepBytes?: number;
+}
+
+/** The GRF activities of one process. */
+export interface GrfActivities {
+  runGrfBatch(input: GrfBatchInput): Promise<GrfBatchOutput>;
+  assembleGrfBatches(input: GrfAssembleBatchesInput): Promise<GrfAssembled>;
+}
+
+interface Kept {
+  readonly phis: CsrArrays[];
+  readonly bytes: number;
+}
+
+/** Builds the GRF activities (with their store of kept batch rows). */
+export function createGrfActivities(deps: GrfActivityDeps): GrfActivities {
+  const { store, tasks, log } = deps;
+  const budget = deps.keepBytes ?? 2 * 1024 ** 3;
+  const kept = new Map<string, Kept>();
+  let keptBytes = 0;
+  const keyOf = (jobId: string, batch: number): string => `${jobId}#${batch}`;
+
+  function keep(jobId: string, batch: number, phis: CsrArrays[]): void {
+    const bytes = phis.reduce((a, p) => a + p.indptr.byteLength + p.indices.byteLength + p.data.byteLength, 0);
+    drop(jobId, batch);
+    kept.set(keyOf(jobId, batch), { phis, bytes });
+    keptBytes += bytes;
+    for (const [k, v] of kept) {
+      if (keptBytes <= budget) break;
+      kept.delete(k);
+      keptBytes -= v.bytes;
+    }
+  }
+  function drop(jobId: string, batch: number): void {
+    const k = keyOf(jobId, batch);
+    const v = kept.get(k);
+    if (v === undefined) return;
+    kept.delete(k);
+    keptBytes -= v.bytes;
+  }
+
+  /** Runs batch `batch` of the job on the workers; its rows of Φ per stream and the counts. */
+  async function runBatch(job: GrfJobInput, batch: number, signal?: AbortSignal): Promise<{ phis: CsrArrays[]; out: GrfBatchOutput }> {
+    const shards = grfBatches(job)[batch];
+    if (shards === undefined) throw new GramfleetError('INPUT_OUT_OF_RANGE', `batch ${batch} is outside the job's batches`, { field: 'batch', value: batch });
+    const inputs = [job.graph.indptr, job.graph.indices, job.graph.weights];
+    const deadline = Date.now() + job.timeoutMs;
+    const sent0 = tasks.stats.sent + tasks.stats.spilled;
+    const duplicates0 = tasks.stats.duplicates;
+    const onAbort = (): void => tasks.cancelJob(job.jobId);
+    signal?.addEventListener('abort', onAbort);
+    let results: TaskResult[];
+    try {
+      results = await Promise.all(shards.map((s) => tasks.run({ jobId: job.jobId, shardId: s.shardId, op: 'grf-walks', attrs: s.attrs, inputs, deadline }, { cls: job.cls })));
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+    if (signal?.aborted === true) throw new GramfleetError('JOB_CANCELLED', `job ${job.jobId} was cancelled`, { jobId: job.jobId });
+    const bad = results.find((r) => r.error !== undefined);
+    if (bad?.error !== undefined) throw GramfleetError.fromPayload({ ...bad.error, details: { ...bad.error.details, shardId: bad.shardId } });
+    const backends: Record<string, number> = {};
+    const workers: Record<string, number> = {};
+    let computeMs = 0;
+    for (const r of results) {
+      backends[r.stats.backend] = (backends[r.stats.backend] ?? 0) + 1;
+      workers[r.stats.workerId] = (workers[r.stats.workerId] ?? 0) + 1;
+      computeMs += r.stats.computeMs;
+    }
+    const phis = await stackShardOutputs(store, job, results.map((r) => r.outputs));
+    return {
+      phis,
+      out: { batch, shards: shards.length, published: tasks.stats.sent + tasks.stats.spilled - sent0, duplicates: tasks.stats.duplicates - duplicates0, backends, workers, computeMs },
+    };
+  }
+
+  /** Heartbeats every second while `f` runs (a long batch must not look dead to Temporal). */
+  async function beating<T>(f: () => Promise<T>): Promise<T> {
+    const ctx = Context.current();
+    const beat = setInterval(() => ctx.heartbeat(), 1_000);
+    try {
+      return await f();
+    } finally {
+      clearInterval(beat);
+    }
+  }
+
+  return {
+    async runGrfBatch(input: GrfBatchInput): Promise<GrfBatchOutput> {
+      const { job, batch } = input;
+      const signal = Context.current().cancellationSignal;
+      return beating(async () => {
+        const { phis, out } = await runBatch(job, batch, signal);
+        if (input.finish) return { ...out, assembled: await finishGrf(store, job, phis) };
+        keep(job.jobId, batch, phis);
+        return out;
+      });
+    },
+    async assembleGrfBatches(input: GrfAssembleBatchesInput): Promise<GrfAssembled> {
+      const { job } = input;
+      const signal = Context.current().cancellationSignal;
+      return beating(async () => {
+        const parts: CsrArrays[][] = [];
+        for (let b = 0; b < input.batches; b++) {
+          let phis = kept.get(keyOf(job.jobId, b))?.phis;
+          if (phis === undefined) {
+            log.info('batch rows not kept here; running the batch again', { jobId: job.jobId, batch: b });
+            phis = (await runBatch(job, b, signal)).phis;
+          }
+          parts.push(phis);
+        }
+        const streams = job.params.streams.length;
+        const phis = Array.from({ length: streams }, (_, s) => (parts.length === 1 ? (parts[0]?.[s] as CsrArrays) : csrVstack(parts.map((p) => p[s] as CsrArrays))));
+        const assembled = await finishGrf(store, job, phis);
+        for (let b = 0; b < input.batches; b++) drop(job.jobId, b);
+        return assembled;
+      });
+    },
+  };
+}
