@@ -13,8 +13,8 @@ export function withHostGather(pool: KernelPool): KernelPool {
     threads: pool.threads,
     close: () => pool.close(),
     ...(pool.runRows !== undefined ? { runRows: pool.runRows.bind(pool) } : {}),
-    async run(op: string, attrs: unknown, inputs: NdArray[]): Promise<KernelRun> {
-      if (op !== KERNEL_ROWS_MATMUL_OP_ID) return pool.run(op, attrs, inputs);
+    async run(op: string, attrs: unknown, inputs: NdArray[], keys?: readonly string[]): Promise<KernelRun> {
+      if (op !== KERNEL_ROWS_MATMUL_OP_ID) return pool.run(op, attrs, inputs, keys);
       const a = kernelRowsMatmulOp.parseAttrs(attrs);
       return pool.run(KERNEL_BLOCK_MATMUL_OP_ID, { kernel: a.kernel, bandwidth: a.bandwidth, accumulate: a.accumulate }, kernelRowsMatmulInputs(inputs));
     },

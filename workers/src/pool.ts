@@ -20,12 +20,18 @@ export interface KernelRun {
   readonly mirroredEntries?: number;
 }
 
-/** Messages between pool and thread. */
-export type ThreadRequest = { readonly id: number; readonly op: string; readonly attrs: unknown; readonly inputs: NdArray[]; readonly backend?: string; readonly rows?: RowJob };
-/** Reply of a thread. */
+/**
+ * Messages between pool and thread. `keys` are the inputs' content digests; an input listed in
+ * `resident` is already in the thread's arena under its key and is sent without its data.
+ */
+export type ThreadRequest = {
+  readonly id: number; readonly op: string; readonly attrs: unknown; readonly inputs: NdArray[]; readonly backend?: string; readonly rows?: RowJob;
+  readonly keys?: readonly (string | undefined)[]; readonly resident?: readonly boolean[];
+};
+/** Reply of a thread; `resident` lists the input keys its arena now holds. */
 export type ThreadReply =
-  | { readonly id: number; readonly ok: true; readonly outputs: NdArray[]; readonly backend: string; readonly computeMs: number }
-  | { readonly id: number; readonly ok: false; readonly error: ErrorPayload };
+  | { readonly id: number; readonly ok: true; readonly outputs: NdArray[]; readonly backend: string; readonly computeMs: number; readonly resident?: readonly string[] }
+  | { readonly id: number; readonly ok: false; readonly error: ErrorPayload; readonly resident?: readonly string[] };
 
 /** Options of {@link createKernelPool}. */
 export interface KernelPoolOptions {
@@ -56,7 +62,7 @@ export interface KernelPool {
   close(): Promise<void>;
 }
 
-interface Slot { worker: Worker; busy: boolean }
+interface Slot { worker: Worker; busy: boolean; resident: Set<string> }
 interface Pending { req: ThreadRequest; resolve: (r: KernelRun) => void; reject: (e: Error) => void }
 
 /** Creates a {@link KernelPool}. */
@@ -71,12 +77,13 @@ export function createKernelPool(opts: KernelPoolOptions): KernelPool {
 
   function spawn(): Slot {
     const worker = new Worker(script, { workerData: { module: opts.module, backend: opts.backend ?? 'wasm' } });
-    const slot: Slot = { worker, busy: false };
+    const slot: Slot = { worker, busy: false, resident: new Set() };
     worker.on('message', (msg: ThreadReply) => {
       const f = inflight.get(msg.id);
       if (f === undefined) return;
       inflight.delete(msg.id);
       slot.busy = false;
+      if (msg.resident !== undefined) slot.resident = new Set(msg.resident);
       if (msg.ok) f.p.resolve({ outputs: msg.outputs, backend: msg.backend, computeMs: msg.computeMs });
       else f.p.reject(GramfleetError.fromPayload(msg.error));
       pump();
@@ -104,14 +111,33 @@ export function createKernelPool(opts: KernelPoolOptions): KernelPool {
   }
 
   function pump(): void {
-    for (const slot of slots) {
-      if (slot.busy) continue;
-      const p = queue.shift();
+    for (;;) {
+      const p = queue[0];
       if (p === undefined) return;
+      // A free thread, preferring one that holds the most of the task's inputs already.
+      let slot: Slot | undefined;
+      let best = -1;
+      for (const s of slots) {
+        if (s.busy) continue;
+        const held = p.req.keys?.filter((k) => k !== undefined && s.resident.has(k)).length ?? 0;
+        if (held > best) {
+          best = held;
+          slot = s;
+        }
+      }
+      if (slot === undefined) return;
+      queue.shift();
       slot.busy = true;
       inflight.set(p.req.id, { slot, p });
-      // Inputs may be shared with the input cache: copied, not transferred.
-      slot.worker.postMessage(p.req);
+      // Inputs may be shared with the input cache: copied, not transferred. Inputs the thread
+      // holds resident go without their data.
+      const held = slot.resident;
+      const keys = p.req.keys;
+      if (keys !== undefined && keys.some((k) => k !== undefined && held.has(k))) {
+        const resident = p.req.inputs.map((_, i) => keys[i] !== undefined && held.has(keys[i] as string));
+        const inputs = p.req.inputs.map((a, i) => (resident[i] === true ? ({ dtype: a.dtype, shape: [...a.shape], data: emptyOf(a) } as NdArray) : a));
+        slot.worker.postMessage({ ...p.req, inputs, resident });
+      } else slot.worker.postMessage(p.req);
     }
   }
 
@@ -119,10 +145,10 @@ export function createKernelPool(opts: KernelPoolOptions): KernelPool {
 
   return {
     threads: n,
-    run(op: string, attrs: unknown, inputs: NdArray[]): Promise<KernelRun> {
+    run(op: string, attrs: unknown, inputs: NdArray[], keys?: readonly string[]): Promise<KernelRun> {
       if (closed) return Promise.reject(new GramfleetError('WORKER_DRAINING', 'kernel pool is closed'));
       return new Promise<KernelRun>((resolve, reject) => {
-        queue.push({ req: { id: nextId++, op, attrs, inputs }, resolve, reject });
+        queue.push({ req: { id: nextId++, op, attrs, inputs, ...(keys !== undefined ? { keys } : {}) }, resolve, reject });
         pump();
       });
     },
@@ -140,4 +166,10 @@ export function createKernelPool(opts: KernelPoolOptions): KernelPool {
       await Promise.all(slots.map((s) => s.worker.terminate()));
     },
   };
+}
+
+/** An empty typed array of an array's dtype (the stand-in for a resident input's data). */
+function emptyOf(a: NdArray): NdArray['data'] {
+  const d = a.data;
+  return d instanceof Float64Array ? new Float64Array(0) : d instanceof Float32Array ? new Float32Array(0) : d instanceof Int32Array ? new Int32Array(0) : d instanceof Uint32Array ? new Uint32Array(0) : new Uint8Array(0);
 }

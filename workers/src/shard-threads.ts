@@ -35,10 +35,10 @@ export async function createShardThreadsPool(o: ShardThreadsOptions): Promise<Ke
   return {
     threads: o.fallback.threads,
     ...(o.fallback.runRows !== undefined ? { runRows: o.fallback.runRows.bind(o.fallback) } : {}),
-    async run(op: string, attrs: unknown, inputs: NdArray[]): Promise<KernelRun> {
+    async run(op: string, attrs: unknown, inputs: NdArray[], keys?: readonly string[]): Promise<KernelRun> {
       // The multi-core kernel-block has no f32 path: `accumulate: 'f32'` runs on one thread.
       const f32Block = op === KERNEL_BLOCK_OP_ID && (attrs as { accumulate?: unknown } | null)?.accumulate === 'f32';
-      if (!registry.has(MULTI_CORE_BACKEND, op) || f32Block) return await o.fallback.run(op, attrs, inputs);
+      if (!registry.has(MULTI_CORE_BACKEND, op) || f32Block) return await o.fallback.run(op, attrs, inputs, keys);
       try {
         const def = OPS.get(op);
         const parsed = def.parseAttrs(attrs);

@@ -9,7 +9,7 @@
  */
 import { continueAsNew, defineQuery, isCancellation, setHandler, workflowInfo } from '@temporalio/workflow';
 import { grfBatches, type GrfAssembled, type GrfBatchOutput, type GrfJobInput, type GrfJobResult, type JobProgress } from '@gramfleet/core';
-import { cleanupShards, clusterActivities } from './sharded';
+import { cleanupShards, clusterActivities, localClusterActivities } from './sharded';
 
 /** Query answering the job's progress. */
 export const progressQuery = defineQuery<JobProgress>('progress');
@@ -54,7 +54,8 @@ export async function grfWorkflow(input: GrfJobInput, carry?: GrfCarry): Promise
   try {
     if (batches.length === 1 && done['0'] === undefined) {
       batchesRunning = 1;
-      const out = await acts.runGrfBatch({ job: input, batch: 0, finish: true });
+      // One batch: a local activity (the orchestrator running this workflow task runs it).
+      const out = await localClusterActivities(input.timeoutMs).runGrfBatch({ job: input, batch: 0, finish: true });
       batchesRunning = 0;
       const { assembled, ...counts } = out;
       done['0'] = counts;

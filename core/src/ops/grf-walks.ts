@@ -93,7 +93,7 @@ export function parseGrfWalksAttrs(raw: unknown): GrfWalksAttrs {
 }
 
 /** Checks the graph inputs of `grf-walks` (dtypes, lengths, index ranges, the origin range). */
-export function checkGrfWalksInputs(attrs: GrfWalksAttrs, inputs: readonly NdArray[]): void {
+export function checkGrfWalksInputs(attrs: GrfWalksAttrs, inputs: readonly NdArray[], o: { readonly verified?: boolean } = {}): void {
   if (inputs.length !== 3) throw new GramfleetError('INPUT_SHAPE_MISMATCH', `grf-walks takes 3 inputs (indptr, indices, weights), got ${inputs.length}`, { got: inputs.length });
   const [ip, ix, wt] = inputs as [NdArray, NdArray, NdArray];
   if (ip.dtype !== 'i32') throw invalidField('inputs[0] (indptr).dtype', 'i32', ip.dtype);
@@ -107,6 +107,8 @@ export function checkGrfWalksInputs(attrs: GrfWalksAttrs, inputs: readonly NdArr
   if (indptr[0] !== 0 || nnz !== indices.length || wt.data.length !== nnz) {
     throw new GramfleetError('INPUT_SHAPE_MISMATCH', `CSR arrays disagree: indptr[0]=${indptr[0]}, indptr[n]=${nnz}, indices ${indices.length}, weights ${wt.data.length}`, { nnz, indices: indices.length, weights: wt.data.length });
   }
+  if (attrs.nodeEnd > n) throw outOfRange('nodeEnd', `<= n = ${n}`, attrs.nodeEnd);
+  if (o.verified === true) return;
   for (let i = 0; i < n; i++) if ((indptr[i + 1] ?? 0) < (indptr[i] ?? 0)) throw outOfRange(`inputs[0] (indptr)[${i + 1}]`, `>= indptr[${i}]`, indptr[i + 1]);
   for (let p = 0; p < nnz; p++) {
     const j = indices[p] ?? -1;
@@ -115,7 +117,6 @@ export function checkGrfWalksInputs(attrs: GrfWalksAttrs, inputs: readonly NdArr
   for (let p = 0; p < nnz; p++) {
     if (!Number.isFinite(wt.data[p])) throw new GramfleetError('INPUT_NOT_FINITE', `inputs[2] (weights)[${p}] must be finite`, { field: 'weights', index: p });
   }
-  if (attrs.nodeEnd > n) throw outOfRange('nodeEnd', `<= n = ${n}`, attrs.nodeEnd);
 }
 
 /** Number of steps actually walked: the index of the last non-zero of f (0 if none). */

@@ -16,7 +16,12 @@ export interface OpDef<A> {
   /** Validates raw attributes (from JSON) and returns a frozen normalised copy. Throws `INPUT_*`. */
   parseAttrs(raw: unknown): A;
   /** Validates input arrays against the attributes. Throws `INPUT_*`. */
-  checkInputs(attrs: A, inputs: readonly NdArray[]): void;
+  /**
+   * Checks the inputs against the attributes. With `verified`, these very inputs (the same
+   * content digests) passed this op's checks before in this process: checks that only scan the
+   * inputs' data may be skipped (those that involve `attrs` may not).
+   */
+  checkInputs(attrs: A, inputs: readonly NdArray[], o?: { readonly verified?: boolean }): void;
   /** The float64 reference implementation (the test oracle). */
   reference(attrs: A, inputs: readonly NdArray[]): NdArray[];
 }
@@ -28,6 +33,10 @@ export type AnyOpDef = OpDef<unknown>;
 export interface KernelContext {
   /** Called now and then by long kernels; the host turns it into in-progress acks. */
   readonly progress?: (fraction: number) => void;
+  /** The inputs' content digests (one per input, undefined where unknown): a backend may keep a copy of a read-only input by it. */
+  readonly keys?: readonly (string | undefined)[];
+  /** The inputs passed this op's data checks before in this process (see {@link OpDef.checkInputs}). */
+  readonly verified?: boolean;
 }
 
 /** A backend's implementation of one op. */

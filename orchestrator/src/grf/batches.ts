@@ -72,12 +72,14 @@ export function createGrfActivities(deps: GrfActivityDeps): GrfActivities {
     const onAbort = (): void => tasks.cancelJob(job.jobId);
     signal?.addEventListener('abort', onAbort);
     let results: TaskResult[];
+    const tr0 = performance.now();
     try {
       results = await Promise.all(shards.map((s) => tasks.run({ jobId: job.jobId, shardId: s.shardId, op: 'grf-walks', attrs: s.attrs, inputs, deadline }, { cls: job.cls })));
     } finally {
       signal?.removeEventListener('abort', onAbort);
     }
     if (signal?.aborted === true) throw new GramfleetError('JOB_CANCELLED', `job ${job.jobId} was cancelled`, { jobId: job.jobId });
+    if (process.env['GF_PROF']) log.info('prof shards', { ms: performance.now() - tr0 });
     const bad = results.find((r) => r.error !== undefined);
     if (bad?.error !== undefined) throw GramfleetError.fromPayload({ ...bad.error, details: { ...bad.error.details, shardId: bad.shardId } });
     const backends: Record<string, number> = {};
@@ -98,7 +100,8 @@ export function createGrfActivities(deps: GrfActivityDeps): GrfActivities {
   /** Heartbeats every second while `f` runs (a long batch must not look dead to Temporal). */
   async function beating<T>(f: () => Promise<T>): Promise<T> {
     const ctx = Context.current();
-    const beat = setInterval(() => ctx.heartbeat(), 1_000);
+    // Local activities have no heartbeat (the workflow task's own keeps them alive).
+    const beat = setInterval(() => { if (!ctx.info.isLocal) ctx.heartbeat(); }, 1_000);
     try {
       return await f();
     } finally {
@@ -111,8 +114,10 @@ export function createGrfActivities(deps: GrfActivityDeps): GrfActivities {
       const { job, batch } = input;
       const signal = Context.current().cancellationSignal;
       return beating(async () => {
+        const t0 = performance.now();
         const { phis, out } = await runBatch(job, batch, signal);
-        if (input.finish) return { ...out, assembled: await finishGrf(store, job, phis) };
+        const t1 = performance.now();
+        if (input.finish) { const a = await finishGrf(store, job, phis); if (process.env['GF_PROF']) log.info('prof', { run: t1 - t0, finish: performance.now() - t1 }); return { ...out, assembled: a }; }
         keep(job.jobId, batch, phis);
         return out;
       });

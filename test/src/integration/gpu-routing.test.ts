@@ -13,7 +13,7 @@ import { spawn } from 'node:child_process';
 import { isGramfleetError, resourceNames, type ErrorCode } from '@gramfleet/core';
 import { connectNats, openDataPlane } from '@gramfleet/workers';
 import { openDriver } from '@gramfleet/gpu-workers';
-import { csrDigest, sharedGraph, startTestCluster, type TestCluster } from './harness';
+import { csrDigest, scheduledWork, sharedGraph, startTestCluster, type TestCluster } from './harness';
 
 let deviceNote: string | false = false;
 try {
@@ -41,16 +41,6 @@ describe('backend routing without a GPU (real Temporal + NATS)', { skip: deviceN
   before(async () => { t = await startTestCluster('gpu-routing', { workers: 1 }); });
   after(async () => { await t?.stop(); });
   const spec = { kind: 'grf' as const, graph: sharedGraph('karate.adjlist'), kernel: 'reg-laplacian', scale: 0.25, walks: 8, pHalt: 0.5, seed: 5, shardNodes: 10 };
-
-  async function tasksSeq(): Promise<number> {
-    const nc = await connectNats(t.cluster.state.natsUrl, 'test');
-    try {
-      const dp = await openDataPlane(nc, resourceNames(t.cluster.state.prefix), t.cluster.state.dataPlane);
-      return (await dp.jsm.streams.info(dp.names.tasksStream)).state.last_seq;
-    } finally {
-      await nc.close();
-    }
-  }
 
   it('a GPU worker started against the cluster finds no device, exits with status 3 and never registers', async () => {
     const child = spawn(process.execPath, [path.join(require.resolve('@gramfleet/gpu-workers'), '..', 'main.js')], {
@@ -88,9 +78,9 @@ describe('backend routing without a GPU (real Temporal + NATS)', { skip: deviceN
   });
 
   it("backend 'gpu' with no GPU worker is CLUSTER_NO_GPU_WORKER before anything is published", async () => {
-    const before = await tasksSeq();
+    const before = await scheduledWork(t);
     await expectCode(t.fleet.submit({ ...spec, backend: 'gpu' }), 'CLUSTER_NO_GPU_WORKER', 'backend');
-    assert.equal(await tasksSeq(), before);
+    assert.deepEqual(await scheduledWork(t), before);
   });
 
   it('an unknown backend is INPUT_INVALID naming backend', async () => {

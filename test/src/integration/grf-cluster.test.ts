@@ -14,7 +14,7 @@ import {
 } from '@gramfleet/core';
 import { connectNats, openDataPlane } from '@gramfleet/workers';
 import { loadGraph, readCsrNpz } from '@gramfleet/orchestrator';
-import { csrDigest, sharedGraph, startTestCluster, until, type TestCluster } from './harness';
+import { csrDigest, scheduledWork, sharedGraph, startTestCluster, until, type TestCluster } from './harness';
 
 async function expectCode(p: Promise<unknown>, code: ErrorCode, field?: string): Promise<GramfleetError> {
   try {
@@ -89,9 +89,9 @@ describe('GRF through the cluster (real Temporal + NATS)', () => {
     const karate = (): string => sharedGraph('karate.adjlist');
     const base = { kind: 'grf' as const, kernel: 'reg-laplacian', scale: 0.25, walks: 4, pHalt: 0.5 };
     const tiny = (data: number[], indptr = [0, 1, 2], indices = [1, 0], shape: [number, number] = [2, 2]): CsrArrays => ({ shape, indptr: Int32Array.from(indptr), indices: Int32Array.from(indices), data: Float64Array.from(data) });
-    let seqBefore = 0;
-    before(async () => { seqBefore = await tasksSeq(t); });
-    after(async () => { assert.equal(await tasksSeq(t), seqBefore, 'no task may have been published by rejected jobs'); });
+    let before0: Awaited<ReturnType<typeof scheduledWork>>;
+    before(async () => { before0 = await scheduledWork(t); });
+    after(async () => { assert.deepEqual(await scheduledWork(t), before0, 'no job may have been started, no task queued, by rejected jobs'); });
 
     it('missing file', async () => { await expectCode(t.fleet.submit({ ...base, graph: '/nonexistent/graph.npz' }), 'INPUT_FILE_UNREADABLE', '/nonexistent/graph.npz'); });
     it('unreadable file', async () => {
@@ -176,11 +176,3 @@ async function dataPlane(t: TestCluster) {
   return openDataPlane(nc, resourceNames(t.cluster.state.prefix), t.cluster.state.dataPlane);
 }
 
-async function tasksSeq(t: TestCluster): Promise<number> {
-  const dp = await dataPlane(t);
-  try {
-    return (await dp.jsm.streams.info(dp.names.tasksStream)).state.last_seq;
-  } finally {
-    await dp.close();
-  }
-}

@@ -7,9 +7,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
 import { LocalCluster, connect, type Fleet } from '@gramfleet/orchestrator';
-import type { DataPlaneOptions } from '@gramfleet/workers';
-import type { CsrRef } from '@gramfleet/core';
+import { connectNats, openDataPlane, type DataPlaneOptions } from '@gramfleet/workers';
+import { resourceNames, type CsrRef } from '@gramfleet/core';
 
 /** A started cluster plus an SDK connection to it. */
 export interface TestCluster {
@@ -53,5 +54,24 @@ export async function until(pred: () => Promise<boolean>, timeoutMs: number, wha
   while (!(await pred())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * Everything that could have scheduled work so far: workflow executions (every job is one; its
+ * shards go to the workers from its activities) and messages ever published to the task queue.
+ * Equal before and after a rejected submit means nothing was scheduled.
+ */
+export async function scheduledWork(t: TestCluster): Promise<{ workflows: number; queuedTasks: number }> {
+  const conn = await Connection.connect({ address: t.cluster.state.temporalAddress });
+  const nc = await connectNats(t.cluster.state.natsUrl, 'test-scheduled');
+  try {
+    const workflows = Number((await new Client({ connection: conn }).workflow.count()).count);
+    const dp = await openDataPlane(nc, resourceNames(t.cluster.state.prefix), t.cluster.state.dataPlane);
+    const queuedTasks = (await dp.jsm.streams.info(dp.names.tasksStream)).state.last_seq;
+    return { workflows, queuedTasks };
+  } finally {
+    await nc.close();
+    await conn.close();
   }
 }

@@ -463,7 +463,8 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
         const p: Pending = { task, key, cls: ro.cls, pin: ro.pin, attempt: 1, queuedAt: Date.now(), frameSeq: 0, sentAt: 0, spilled: false, waiters: [resolve] };
         pending.set(key, p);
         enqueue(p);
-        if (lanes.size === 0 && Date.now() - polledAt > 250) void poll();
+        // A view of the registry older than a poll period is refreshed first (workers come and go).
+        if (Date.now() - polledAt > (lanes.size === 0 ? 250 : pollMs)) void poll();
         schedulePump();
       });
     },

@@ -11,8 +11,8 @@ export function withUserWasm(pool: KernelPool, sandbox: Sandbox): KernelPool {
   return {
     threads: pool.threads,
     ...(pool.runRows !== undefined ? { runRows: pool.runRows.bind(pool) } : {}),
-    async run(op: string, attrs: unknown, inputs: NdArray[]): Promise<KernelRun> {
-      if (op !== USER_WASM_OP) return pool.run(op, attrs, inputs);
+    async run(op: string, attrs: unknown, inputs: NdArray[], keys?: readonly string[]): Promise<KernelRun> {
+      if (op !== USER_WASM_OP) return pool.run(op, attrs, inputs, keys);
       const r = await sandbox.run((attrs ?? {}) as Record<string, unknown>, inputs);
       return { outputs: [{ dtype: 'f64', shape: [r.output.length], data: r.output }], backend: 'wasm-user', computeMs: r.computeMs };
     },

@@ -22,7 +22,7 @@ export const GRF_ROWS_PER_CALL = 1024;
 /** Builds the wasm `grf-walks` kernel over arenas from `arenaOf`. */
 export function createGrfWalksWasmKernel(arenaOf: () => WasmArena): KernelImpl<GrfWalksAttrs> {
   return (attrs: GrfWalksAttrs, inputs: readonly NdArray[], ctx: KernelContext): NdArray[] => {
-    checkGrfWalksInputs(attrs, inputs);
+    checkGrfWalksInputs(attrs, inputs, { verified: ctx.verified === true });
     const arena = arenaOf();
     const base = arena.mark();
     try {
@@ -45,9 +45,10 @@ function runGrfWalks(arena: WasmArena, attrs: GrfWalksAttrs, inputs: readonly Nd
   for (let v = 0; v < n; v++) maxDeg = Math.max(maxDeg, (indptr[v + 1] ?? 0) - (indptr[v] ?? 0));
   const steps = effectiveSteps(attrs.f);
 
-  const pIndptr = arena.put(indptr);
-  const pIndices = arena.put(indices.length > 0 ? indices : new Int32Array(1));
-  const pWeights = arena.put(weights.length > 0 ? weights : new Float64Array(1));
+  // The graph is read-only here: resident by digest, so the shards of a job copy it in once per thread.
+  const pIndptr = arena.input(indptr, ctx.keys?.[0]);
+  const pIndices = arena.input(indices.length > 0 ? indices : new Int32Array(1), ctx.keys?.[1]);
+  const pWeights = arena.input(weights.length > 0 ? weights : new Float64Array(1), ctx.keys?.[2]);
   const pF = arena.put(Float64Array.from(attrs.f));
   const pAcc = arena.alloc(8 * n);
   const pMark = arena.alloc(n);
