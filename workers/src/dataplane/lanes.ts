@@ -29,6 +29,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Subscription } from '@nats-io/transport-node';
+import { KvWatchInclude } from '@nats-io/kv';
 import {
   GramfleetError, PROTOCOL_VERSION, isErrorCode, laneSubject, ownerSubject, resultSubject, silentLogger, spilledTaskMsgId, taskKey, taskSubject,
   type ErrorCode, type Logger, type ReplyFrame, type Task, type TaskResult, type WorkerClass, type WorkerRecord,
@@ -46,7 +47,7 @@ export interface TaskClientOptions {
   readonly laneTimeoutMs?: number;
   /** A frame not yet confirmed by a worker that answers otherwise was lost after this long. @default 3000 */
   readonly resendMs?: number;
-  /** Registry poll period. @default 2000 */
+  /** Period of full registry reads (updates arrive by watch in between). @default 10000 */
   readonly registryPollMs?: number;
 }
 
@@ -142,7 +143,7 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
   const spillAfterMs = o.spillAfterMs ?? 5_000;
   const laneTimeoutMs = o.laneTimeoutMs ?? 10_000;
   const resendMs = o.resendMs ?? 3_000;
-  const pollMs = o.registryPollMs ?? 2_000;
+  const pollMs = o.registryPollMs ?? 10_000;
   const maxAttempts = dp.options.maxDeliver;
   const maxFrame = Math.max(64 * 1024, (dp.nc.info?.max_payload ?? 1024 * 1024) - MAX_FRAME_SLACK);
   const stats: TaskClientStats = { sent: 0, spilled: 0, retried: 0, duplicates: 0 };
@@ -237,8 +238,33 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
   }
 
   // --- registry ------------------------------------------------------------------------------
+  // A full read of the registry at the start and every `pollMs` (what is stale drops out), and a
+  // watch of its updates in between, so a worker that joins gets tasks at once.
   let polling: Promise<void> | undefined;
   let polledAt = 0;
+  let watching = false;
+  let watcher: { stop(): void } | undefined;
+
+  /** Takes in one registry entry (a worker's heartbeat). */
+  function upsert(w: WorkerRecord, revision: number, now: number): void {
+    if (w.pin === undefined || w.slots === undefined) return;
+    const lane = lanes.get(w.pin);
+    if (lane === undefined) {
+      lanes.set(w.pin, { pin: w.pin, workerId: w.workerId, cls: w.cls, slots: w.slots, revision, freshAt: now, inRegistry: true, heardAt: now, seen: 0, seq: 0, lost: false, probedAt: 0, outstanding: new Map(), pinnedQueue: [] });
+      schedulePump();
+    } else if (lane.revision !== revision) {
+      lane.revision = revision;
+      lane.freshAt = now;
+      lane.slots = w.slots;
+      lane.cls = w.cls;
+      if (!lane.inRegistry) {
+        lane.lost = false;
+        schedulePump();
+      }
+      lane.inRegistry = true;
+    }
+  }
+
   async function pollRegistry(): Promise<void> {
     const now = Date.now();
     const seen = new Set<string>();
@@ -246,25 +272,12 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
       for await (const k of await dp.workers.keys()) {
         const e = await dp.workers.get(k).catch(() => null);
         if (e === null || e.operation !== 'PUT') continue;
-        let w: WorkerRecord;
         try {
-          w = e.json<WorkerRecord>();
+          const w = e.json<WorkerRecord>();
+          if (w.pin !== undefined) seen.add(w.pin);
+          upsert(w, e.revision, now);
         } catch {
           continue;
-        }
-        if (w.pin === undefined || w.slots === undefined) continue;
-        seen.add(w.pin);
-        let lane = lanes.get(w.pin);
-        if (lane === undefined) {
-          lane = { pin: w.pin, workerId: w.workerId, cls: w.cls, slots: w.slots, revision: e.revision, freshAt: now, inRegistry: true, heardAt: now, seen: 0, seq: 0, lost: false, probedAt: 0, outstanding: new Map(), pinnedQueue: [] };
-          lanes.set(w.pin, lane);
-        } else if (lane.revision !== e.revision) {
-          lane.revision = e.revision;
-          lane.freshAt = now;
-          lane.slots = w.slots;
-          lane.cls = w.cls;
-          if (!lane.inRegistry) lane.lost = false;
-          lane.inRegistry = true;
         }
       }
     } catch (err) {
@@ -276,7 +289,39 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
     }
     polledAt = Date.now();
   }
-  const poll = (): Promise<void> => (polling ??= pollRegistry().finally(() => { polling = undefined; schedulePump(); }));
+  // A read that hangs (a server going away mid-read) is given up after 5 s; the next one starts afresh.
+  const poll = (): Promise<void> => (polling ??= Promise.race([pollRegistry(), new Promise<void>((r) => setTimeout(r, 5_000).unref())]).finally(() => { polling = undefined; schedulePump(); }));
+
+  /** Follows registry updates until closed (restarting the watch if it ends, e.g. across a server restart). */
+  async function watchRegistry(): Promise<void> {
+    if (watching) return;
+    watching = true;
+    while (!closed) {
+      try {
+        const it = await dp.workers.watch({ include: KvWatchInclude.UpdatesOnly });
+        watcher = it;
+        for await (const e of it) {
+          if (e.operation === 'PUT') {
+            try {
+              upsert(e.json<WorkerRecord>(), e.revision, Date.now());
+            } catch {
+              /* not a worker record */
+            }
+          } else {
+            for (const lane of lanes.values()) if (lane.workerId === e.key) lane.inRegistry = false;
+          }
+        }
+      } catch (err) {
+        log.debug('registry watch ended', { err: (err as Error).message });
+      }
+      if (!closed) await new Promise((r) => setTimeout(r, 1_000).unref());
+    }
+  }
+  const startRegistry = (): void => {
+    if (watching) return;
+    void watchRegistry();
+    void poll();
+  };
   const live = (l: Lane): boolean => l.inRegistry && !l.lost;
 
   // --- queues and sending ----------------------------------------------------------------------
@@ -392,7 +437,7 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
     try {
       const now = Date.now();
       if (pending.size === 0) return;
-      if (now - polledAt >= pollMs) await poll();
+      if (now - polledAt >= pollMs) void poll();
       for (const lane of lanes.values()) {
         if (lane.outstanding.size === 0) continue;
         const silent = now - lane.heardAt > laneTimeoutMs;
@@ -430,7 +475,8 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
         while (q.length > 0) {
           const p = q[0] as Pending;
           if (anyLive && now - p.queuedAt < spillAfterMs) break;
-          if (!anyLive && now - p.queuedAt < Math.min(spillAfterMs, 2 * pollMs)) break;
+          // No live worker of the class (after a first read of the registry): the durable queue, after a second's grace.
+          if (!anyLive && (polledAt === 0 || now - p.queuedAt < 1_000)) break;
           q.shift();
           if (pending.has(p.key)) await spill(p);
         }
@@ -448,7 +494,6 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
   };
   const timer = setInterval(() => void sweep(), 500);
   timer.unref();
-  void poll();
 
   return {
     ownerId,
@@ -463,8 +508,8 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
         const p: Pending = { task, key, cls: ro.cls, pin: ro.pin, attempt: 1, queuedAt: Date.now(), frameSeq: 0, sentAt: 0, spilled: false, waiters: [resolve] };
         pending.set(key, p);
         enqueue(p);
-        // A view of the registry older than a poll period is refreshed first (workers come and go).
-        if (Date.now() - polledAt > (lanes.size === 0 ? 250 : pollMs)) void poll();
+        startRegistry();
+        if (lanes.size === 0 && Date.now() - polledAt > 250) void poll();
         schedulePump();
       });
     },
@@ -479,6 +524,7 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
       }
     },
     async livePins(cls: WorkerClass): Promise<ReadonlySet<string>> {
+      startRegistry();
       if (Date.now() - polledAt > pollMs) await poll();
       return new Set([...lanes.values()].filter((l) => l.cls === cls && live(l)).map((l) => l.pin));
     },
@@ -491,6 +537,7 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
       if (closed) return;
       closed = true;
       clearInterval(timer);
+      watcher?.stop();
       sub.unsubscribe();
       for (const p of [...pending.values()]) failWith(p, 'JOB_CANCELLED', 'the task client was closed');
       await polling?.catch(() => undefined);
