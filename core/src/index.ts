@@ -8,7 +8,7 @@ export { barabasiAlbert, canonicaliseCsr, csrBytes, csrFromTriplets, gridGraph, 
 export type { CsrFromTripletsOptions, DuplicatePolicy, GraphSummary, SymmetriseMode, ValidateGraphOptions } from './graph';
 export {
   PROTOCOL_VERSION, WORKER_CLASSES, allResultsFilter, allTasksFilter, cancelSubject, consumerName, isSubjectToken,
-  jobResultsFilter, jobTasksFilter, laneSubject, ownerSubject, spilledTaskMsgId, taskKey, pinToken, pinnedConsumerName, pinnedTaskFilter, pinnedTaskSubject, requeuedTaskMsgId, resourceNames, resultMsgId, resultSubject, taskFilter, taskMsgId, taskSubject,
+  jobResultsFilter, jobTasksFilter, laneSubject, ownerSubject, spilledTaskMsgId, taskKey, pinToken, resourceNames, resultMsgId, resultSubject, taskFilter, taskMsgId, taskSubject,
 } from './protocol';
 export type { LaneFrame, ReplyFrame, ResourceNames, Task, TaskResult, TaskStats, WorkerClass, WorkerRecord } from './protocol';
 export { createKernelRegistry, createOpCatalogue } from './ops/types';

@@ -47,31 +47,11 @@ export function jobTasksFilter(prefix: string, jobId: string): string {
   return `${prefix}.task.*.*.${jobId}`;
 }
 /**
- * A worker's pin token: its id with every character that may not stand in a subject token or a
- * consumer name replaced by `_`. Advertised in its {@link WorkerRecord}.
+ * A worker's pin token: its id with every character that may not stand in a subject token
+ * replaced by `_`. Names its lane ({@link laneSubject}); advertised in its {@link WorkerRecord}.
  */
 export function pinToken(workerId: string): string {
   return workerId.replace(/[^A-Za-z0-9_-]/g, '_');
-}
-/**
- * `gf.task.pin-<pin>.<op>.<jobId>`: a task for one worker, whose caches hold the shard's data
- * (EigenPro's center shards and kernel rows). Pulled only by that worker's own consumer; the
- * dispatcher re-queues it on the class subject when the worker leaves the registry.
- */
-export function pinnedTaskSubject(prefix: string, pin: string, op: string, jobId: string): string {
-  return `${prefix}.task.pin-${pin}.${op}.${jobId}`;
-}
-/** Filter of every task pinned to one worker. */
-export function pinnedTaskFilter(prefix: string, pin: string): string {
-  return `${prefix}.task.pin-${pin}.>`;
-}
-/** The durable pull consumer of one worker's pinned tasks. */
-export function pinnedConsumerName(pin: string): string {
-  return `pin-${pin}`;
-}
-/** The `Nats-Msg-Id` of a pinned task re-queued on its class subject. */
-export function requeuedTaskMsgId(jobId: string, shardId: string): string {
-  return `task:${jobId}:${shardId}:requeued`;
 }
 /** Filter for every task of a class. */
 export function taskFilter(prefix: string, cls: WorkerClass): string {
@@ -222,7 +202,7 @@ export interface WorkerRecord {
   readonly device?: Readonly<Record<string, unknown>>;
   /** WASM workers: the kernel build loaded (`fma`: relaxed-SIMD FMA, `simd`: plain SIMD), the threads one shard's big op uses, and the kernel-row cache budget in MB. */
   readonly kernels?: { readonly build: 'fma' | 'simd'; readonly threadsPerShard: number; readonly cacheMB?: number };
-  /** Token of the worker's pinned-task subject ({@link pinnedTaskSubject}) and lane ({@link laneSubject}). */
+  /** Token of the worker's lane ({@link laneSubject}); tasks pinned to the worker name it. */
   readonly pin?: string;
   /** Lane tasks an owner may have outstanding on this worker at once (absent: the worker has no lane). */
   readonly slots?: number;

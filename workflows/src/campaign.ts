@@ -47,6 +47,8 @@ export async function campaignWorkflow(input: CampaignWorkflowInput & CampaignWo
   const spec = input.spec;
   const acts = proxyActivities<CampaignActivities>({
     startToCloseTimeout: 10 * 60_000,
+    // The activities heartbeat every 2 s: one cut off by a killed orchestrator is retried after 15 s.
+    heartbeatTimeout: 15_000,
     retry: { initialInterval: 1_000, backoffCoefficient: 2, maximumInterval: 10_000, nonRetryableErrorTypes: PERMANENT },
   });
   const startedAt = carry?.startedAt ?? Date.now();

@@ -3,6 +3,7 @@
  * record a finished run's row. All idempotent (records are create-if-absent, arrays are
  * stored by digest, rows are keyed by run index), so a retried activity changes nothing.
  */
+import { Context } from '@temporalio/activity';
 import { campaignWorkload, type CampaignActivities, type CampaignRow, type Logger } from '@gramfleet/core';
 import type { ArrayStore, DataPlane } from '@gramfleet/workers';
 import { toFailure } from '../host/activities';
@@ -23,11 +24,17 @@ export interface CampaignActivityDeps {
 export function createCampaignActivities(deps: CampaignActivityDeps): CampaignActivities {
   const { table, log } = deps;
   const workloadDeps = (): WorkloadDeps => ({ dp: deps.dp, store: deps.store, memoryBudgetBytes: deps.memoryBudgetBytes ?? 8 * 1024 ** 3 });
+  // Each activity heartbeats while it runs: one cut off by a killed orchestrator is retried
+  // after the heartbeat timeout, not after its whole start-to-close timeout.
   const wrap = <A, R>(f: (a: A) => Promise<R>) => async (a: A): Promise<R> => {
+    const ctx = Context.current();
+    const beat = setInterval(() => ctx.heartbeat(), 2_000);
     try {
       return await f(a);
     } catch (e) {
       throw toFailure(e);
+    } finally {
+      clearInterval(beat);
     }
   };
   return {

@@ -4,10 +4,12 @@
  * restarted dev server is ridden through. Configuration from the environment:
  * GRAMFLEET_TEMPORAL_ADDRESS, GRAMFLEET_NAMESPACE, GRAMFLEET_TASK_QUEUE, GRAMFLEET_NATS_URL,
  * GRAMFLEET_PREFIX, GRAMFLEET_ACK_WAIT_MS, GRAMFLEET_MAX_DELIVER, GRAMFLEET_LOG_LEVEL,
+ * GRAMFLEET_SPILL_AFTER_MS (a task that waits this long for a free worker goes to the durable
+ * queue, where autoscalers see it as lag; default 5000),
  * GRAMFLEET_HEALTH_PORT (serves /healthz and /readyz: ready while the Temporal worker runs).
  */
 import { NativeConnection, Worker, Runtime, DefaultLogger } from '@temporalio/worker';
-import { resourceNames } from '@gramfleet/core';
+import { GramfleetError, resourceNames } from '@gramfleet/core';
 import { connectNats, createArrayStore, createJsonLogger, createTaskClient, openDataPlane } from '@gramfleet/workers';
 import { healthPortFromEnv, startHealthServer } from '@gramfleet/workers';
 import { createActivities } from './activities';
@@ -38,7 +40,12 @@ async function main(): Promise<void> {
   });
   const store = createArrayStore(dp.arrays, names.arraysBucket, { chunkBytes: dp.chunkBytes });
   // One owner of tasks for every activity of this process.
-  const tasks = createTaskClient({ dp, log });
+  const spill = env['GRAMFLEET_SPILL_AFTER_MS'];
+  const spillAfterMs = spill === undefined ? undefined : Number(spill);
+  if (spillAfterMs !== undefined && !(Number.isInteger(spillAfterMs) && spillAfterMs >= 0)) {
+    throw new GramfleetError('INPUT_OUT_OF_RANGE', `GRAMFLEET_SPILL_AFTER_MS must be an integer >= 0 (ms), got ${JSON.stringify(spill)}`, { field: 'GRAMFLEET_SPILL_AFTER_MS', bound: '>= 0' });
+  }
+  const tasks = createTaskClient({ dp, log, ...(spillAfterMs !== undefined ? { spillAfterMs } : {}) });
   const activities = {
     ...createActivities({ dp, store, tasks, log }),
     ...createKronActivities({ store, log }),

@@ -10,7 +10,7 @@ import {
 } from '@nats-io/jetstream';
 import { Objm, setSha256Backend, type ObjectStore } from '@nats-io/obj';
 import { Kvm, type KV } from '@nats-io/kv';
-import { GramfleetError, WORKER_CLASSES, allResultsFilter, allTasksFilter, consumerName, pinnedConsumerName, pinnedTaskFilter, taskFilter, type ResourceNames } from '@gramfleet/core';
+import { GramfleetError, WORKER_CLASSES, allResultsFilter, allTasksFilter, consumerName, taskFilter, type ResourceNames } from '@gramfleet/core';
 
 // The object store hashes every chunk it puts and gets (SHA-256, its own integrity check);
 // its default is a pure-JS hash, which capped puts and gets near 65 MB/s. Every process of the
@@ -119,23 +119,6 @@ export async function openDataPlane(nc: NatsConnection, names: ResourceNames, op
       if (!nc.isClosed()) await nc.drain().catch(() => nc.close());
     },
   };
-}
-
-/**
- * Declares one worker's pinned-task consumer ({@link pinnedTaskFilter}); the server deletes it
- * after 10 minutes without pulls (a worker that died without draining).
- */
-export async function ensurePinnedConsumer(dp: DataPlane, pin: string): Promise<void> {
-  await ensureConsumer(dp.jsm, dp.names.tasksStream, {
-    durable_name: pinnedConsumerName(pin),
-    filter_subject: pinnedTaskFilter(dp.names.prefix, pin),
-    ack_policy: AckPolicy.Explicit,
-    deliver_policy: DeliverPolicy.All,
-    ack_wait: nanos(dp.options.ackWaitMs),
-    max_deliver: dp.options.maxDeliver + 1,
-    max_ack_pending: 10_000,
-    inactive_threshold: nanos(600_000),
-  });
 }
 
 type StreamConfigArg = Parameters<JetStreamManager['streams']['add']>[0];
