@@ -102,6 +102,8 @@ interface Pending {
   queuedAt: number;
   /** The lane it was sent on, the frame, and when. */
   sentTo?: Lane | undefined;
+  /** The lane of the last failed try: the next goes elsewhere when another lane has room. */
+  avoid?: Lane | undefined;
   frameSeq: number;
   sentAt: number;
   spilled: boolean;
@@ -187,6 +189,7 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
   /** Puts a task back in its queue for another try (or ends it after `maxAttempts`). */
   function retry(p: Pending, why: string, delayMs = 0): void {
     p.sentTo?.outstanding.delete(p.key);
+    p.avoid = p.sentTo;
     p.sentTo = undefined;
     if (p.attempt >= maxAttempts) {
       failWith(p, 'WORKER_MAX_DELIVER', `task ${p.task.shardId} of job ${p.task.jobId} was tried ${p.attempt} times without a result (max ${maxAttempts}); last: ${why}`, { deliveries: p.attempt });
@@ -327,7 +330,7 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
   // --- queues and sending ----------------------------------------------------------------------
   function enqueue(p: Pending, front = false): void {
     const lane = p.pin !== undefined ? lanes.get(p.pin) : undefined;
-    const q = lane !== undefined && live(lane) ? lane.pinnedQueue : (classQueue.get(p.cls) ?? (classQueue.set(p.cls, []), classQueue.get(p.cls) as Pending[]));
+    const q = lane !== undefined && live(lane) && lane !== p.avoid ? lane.pinnedQueue : (classQueue.get(p.cls) ?? (classQueue.set(p.cls, []), classQueue.get(p.cls) as Pending[]));
     if (front) q.unshift(p);
     else q.push(p);
   }
@@ -358,13 +361,17 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
     for (const [cls, q] of classQueue) {
       if (q.length === 0) continue;
       const free = [...lanes.values()].filter((l) => l.cls === cls && live(l) && l.outstanding.size < l.slots);
-      // Round robin over lanes with room, one task at a time, so a burst spreads evenly.
+      // Round robin over lanes with room, one task at a time, so a burst spreads evenly; a retry
+      // skips the lane its last try failed on while another has room.
+      let i = 0;
       while (q.length > 0 && free.length > 0) {
-        for (let i = 0; i < free.length && q.length > 0; i++) {
-          const lane = free[i] as Lane;
-          take(lane, q.shift() as Pending);
-          if (lane.outstanding.size >= lane.slots) free.splice(i--, 1);
-        }
+        const p = q.shift() as Pending;
+        i %= free.length;
+        let lane = free[i] as Lane;
+        if (lane === p.avoid && free.length > 1) lane = free[(i + 1) % free.length] as Lane;
+        take(lane, p);
+        if (lane.outstanding.size >= lane.slots) free.splice(free.indexOf(lane), 1);
+        else i++;
       }
     }
     for (const [lane, tasks] of frames) sendFrames(lane, tasks);
