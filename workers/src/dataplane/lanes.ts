@@ -363,16 +363,26 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
       const free = [...lanes.values()].filter((l) => l.cls === cls && live(l) && l.outstanding.size < l.slots);
       // Round robin over lanes with room, one task at a time, so a burst spreads evenly; a retry
       // skips the lane its last try failed on while another has room.
+      // A retry waits for another lane while the class has one live, even a full one.
+      const liveCount = [...lanes.values()].filter((l) => l.cls === cls && live(l)).length;
+      const deferred: Pending[] = [];
       let i = 0;
       while (q.length > 0 && free.length > 0) {
         const p = q.shift() as Pending;
         i %= free.length;
         let lane = free[i] as Lane;
-        if (lane === p.avoid && free.length > 1) lane = free[(i + 1) % free.length] as Lane;
+        if (lane === p.avoid && liveCount > 1) {
+          if (free.length === 1) {
+            deferred.push(p);
+            continue;
+          }
+          lane = free[(i + 1) % free.length] as Lane;
+        }
         take(lane, p);
         if (lane.outstanding.size >= lane.slots) free.splice(free.indexOf(lane), 1);
         else i++;
       }
+      q.unshift(...deferred);
     }
     for (const [lane, tasks] of frames) sendFrames(lane, tasks);
   }
