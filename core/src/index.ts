@@ -1,7 +1,7 @@
 // Public entry of @gramfleet/core: pure, workflow-safe contracts. Explicit exports only.
 export { ERROR_CODES, GramfleetError, isErrorCode, isGramfleetError, outOfRange, invalidField } from './errors';
 export type { ErrorCode, ErrorPayload } from './errors';
-export { num, int, oneOf, str, obj } from './validate';
+export { checkJobId, editDistance, int, nearestName, num, obj, oneOf, str } from './validate';
 export { allocTyped, decodeNpy, dtypeSize, encodeNpy, ndarray, shapeSize } from './array';
 export type { AnyTypedArray, ArrayPatch, ArrayRef, CsrArrays, CsrRef, DType, NdArray, TypedArrayOf } from './array';
 export { barabasiAlbert, canonicaliseCsr, csrBytes, csrFromTriplets, gridGraph, rmat, symmetrise, validateGraph } from './graph';
@@ -76,6 +76,18 @@ export type { CsrTransposeAttrs } from './ops/csr-transpose';
 export { CSR_FROM_TRIPLETS_OP_ID, csrFromTripletsOp } from './ops/csr-from-triplets';
 export type { CsrFromTripletsAttrs } from './ops/csr-from-triplets';
 // end kernel library: dense and sparse kernels
+// --- workloads: the registry and each workload's definition ---
+export { WORKLOAD_DEFS, compileWorkloadParams, isWorkloadKind, workloadDef, workloadKinds } from './registry';
+export type { WorkloadKind } from './registry';
+export { checkParamNames, checkRequiredParams, paramNames, withFieldPrefix } from './workload';
+export type { ParamDoc, ParamDocs, WorkloadDef } from './workload';
+export { GRF_WORKLOAD } from './grf/workload';
+export type { GrfRunParams } from './grf/workload';
+export { EIGENPRO_DATA_FIELDS, EIGENPRO_WORKLOAD, checkEigenProCenters } from './eigenpro/workload';
+export { KRON_GP_WORKLOAD, KRON_VECTOR_FIELDS, compileKronJob } from './kron/workload';
+export type { CompiledKronJob, KronJobOptions } from './kron/workload';
+export { DATAGEN_WORKLOAD } from './datagen/workload';
+export type { DatagenRunParams } from './datagen/workload';
 // --- jobs (workflow contracts) ---
 export { chunk, planRanges, shardId } from './jobs/shards';
 export type { JobProgress, ShardBatchInput, ShardBatchOutput, ShardOutcome, ShardSpec } from './jobs/shards';
@@ -109,8 +121,6 @@ export {
   CAMPAIGN_MAX_CONCURRENCY, CAMPAIGN_MAX_LIST_RUNS, CAMPAIGN_MAX_RUNS, campaignAttemptId, campaignRunAt, campaignRunId, checkCampaignId, compileCampaignSpec,
 } from './campaign/spec';
 export type { CampaignGrid, CampaignRetry, CampaignRunSpec, CampaignSpec, CompiledCampaignSpec } from './campaign/spec';
-export { campaignWorkload, compileWorkloadParams, workloadKinds } from './campaign/workloads';
-export type { CampaignWorkload, GrfRunParams } from './campaign/workloads';
 export {
   CAMPAIGN_PROGRESS_QUERY, CAMPAIGN_RUNNING_QUERY, CAMPAIGN_WORKFLOW, campaignRowKey, campaignRowsFilter, campaignTable,
 } from './campaign/contract';
@@ -173,5 +183,4 @@ export { jsKrylovDense } from './datagen/krylov-dense';
 export type { KrylovBlock, KrylovDense, KrylovDenseFactory } from './datagen/krylov-dense';
 export { recycleRows } from './ops/datagen-solve';
 export { checkDatagenBounds } from './datagen/paging';
-export type { DatagenRunParams } from './campaign/workloads';
 export { KERNEL_ROWS_MATMUL_OP_ID, KERNEL_ROWS_MAX_BLOCKS, kernelRowsMatmulInputs, kernelRowsMatmulOp } from './ops/kernel-rows-matmul';

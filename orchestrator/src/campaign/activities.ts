@@ -3,7 +3,7 @@
  * record a finished run's row. All idempotent (records are create-if-absent, arrays are
  * stored by digest, rows are keyed by run index), so a retried activity changes nothing.
  */
-import { campaignWorkload, type CampaignActivities, type CampaignRow, type Logger } from '@gramfleet/core';
+import { workloadDef, type CampaignActivities, type CampaignRow, type Logger } from '@gramfleet/core';
 import type { ArrayStore, DataPlane } from '@gramfleet/workers';
 import { toFailure } from '../host/activities';
 import type { CampaignTable } from './table';
@@ -37,7 +37,7 @@ export function createCampaignActivities(deps: CampaignActivityDeps): CampaignAc
       return { bucket: table.runsBucket, keyPrefix: `${r.campaignId}.` };
     }),
     campaignPrepareRun: wrap(async (p) => {
-      const w = campaignWorkload(p.kind);
+      const w = workloadDef(p.kind);
       const args = await workloadRunner(p.kind).prepare(p.params, p.childId, p.runTimeoutMs, workloadDeps());
       return { workflowType: w.workflowType, args };
     }),

@@ -6,7 +6,7 @@
  * `core/src/campaign/workloads.ts`. Adding a workload: one entry here, one there.
  */
 import {
-  GramfleetError, campaignWorkload, compileGrfParams, csrWithValues, exactKernelDense, normalisedWeights, outOfRange, relFrobError,
+  GramfleetError, workloadDef, compileGrfParams, csrWithValues, exactKernelDense, normalisedWeights, outOfRange, relFrobError,
   type ArrayRef, type CsrRef, type GrfJobResult, type GrfRunParams,
   type DatagenRunParams, type DatagenWorkflowResult,
 } from '@gramfleet/core';
@@ -127,7 +127,7 @@ const RUNNERS: Readonly<Record<string, WorkloadRunner>> = {
 
 /** The runner of a kind; the kind must also be in the core catalogue. */
 export function workloadRunner(kind: string): WorkloadRunner {
-  campaignWorkload(kind);
+  workloadDef(kind);
   const r = Object.prototype.hasOwnProperty.call(RUNNERS, kind) ? RUNNERS[kind] : undefined;
   if (r === undefined) throw new GramfleetError('INPUT_INVALID', `kind ${kind} has no orchestrator runner`, { field: 'kind', value: kind });
   return r;

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { DeliverPolicy } from '@nats-io/jetstream';
 import {
-  GramfleetError, checkEigenProData, compileEigenProParams, featureBytes, num, planEigenPro3, planEigenProMemory, resultSubject, sampleCenterRows,
+  GramfleetError, checkEigenProCenters, checkEigenProData, checkJobId, compileEigenProParams, featureBytes, num, planEigenPro3, planEigenProMemory, resultSubject, sampleCenterRows,
   type CompiledEigenProParams, type DenseRows, type EigenProJobInput, type EigenProJobResult, type EigenProParams, type EigenProProgressEvent, type FeatureBytes,
   type NdArray, type WorkerClass,
 } from '@gramfleet/core';
@@ -72,12 +72,7 @@ function classIds(field: string, y: DenseRows): DenseRows {
  * without replacement from (seed); undefined for EigenPro 2. Throws before anything is scheduled.
  */
 async function centersOf(spec: EigenProJobSpec, params: CompiledEigenProParams, x: DenseRows): Promise<DenseRows | undefined> {
-  if (spec.centersFile !== undefined && params.centers !== undefined) throw new GramfleetError('INPUT_INVALID', 'give centers (a count to sample) or centersFile, not both', { field: 'centers' });
-  if (spec.centersFile === undefined && params.centers === undefined) {
-    if (params.projection !== undefined || params.projectionInterval !== undefined) throw new GramfleetError('INPUT_INVALID', 'projection applies to EigenPro 3: give centers (a count) or centersFile', { field: 'projection' });
-    return undefined;
-  }
-  if (params.projectionInterval !== undefined && params.projection !== 'delayed') throw new GramfleetError('INPUT_INVALID', `projectionInterval applies to projection delayed, got projection ${params.projection ?? '(default)'}`, { field: 'projectionInterval' });
+  if (!checkEigenProCenters(params, spec.centersFile !== undefined)) return undefined;
   if (spec.centersFile !== undefined) return rowsOf('centersFile', spec.centersFile);
   const rows = sampleCenterRows(x.rows, params.centers as number, params.seed);
   const d = x.cols;
@@ -89,8 +84,7 @@ async function centersOf(spec: EigenProJobSpec, params: CompiledEigenProParams, 
 /** Validates a spec, plans memory and uploads the arrays; nothing is scheduled when this throws. */
 export async function prepareEigenPro(spec: EigenProJobSpec, store: ArrayStore, budgetBytes: number, workers: number): Promise<EigenProJobInput> {
   const params0 = compileEigenProParams(spec);
-  const jobId = spec.jobId ?? `eigenpro-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
-  if (!/^[A-Za-z0-9_-]{1,100}$/.test(jobId)) throw new GramfleetError('INPUT_INVALID', `jobId must be 1–100 letters, digits, '-' or '_', got ${JSON.stringify(jobId)}`, { field: 'jobId' });
+  const jobId = checkJobId(spec.jobId ?? `eigenpro-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`);
   const timeoutMs = num('timeoutMs', spec.timeoutMs ?? 24 * 3600_000, { min: 1000 });
   const heartbeatTimeoutMs = num('heartbeatTimeoutMs', spec.heartbeatTimeoutMs ?? 15_000, { min: 1000 });
   if (spec.trainLabels === undefined) throw new GramfleetError('INPUT_INVALID', 'trainLabels are required', { field: 'trainLabels' });
