@@ -3,11 +3,12 @@
  * record a finished run's row. All idempotent (records are create-if-absent, arrays are
  * stored by digest, rows are keyed by run index), so a retried activity changes nothing.
  */
-import { workloadDef, type CampaignActivities, type CampaignRow, type Logger } from '@gramfleet/core';
+import type { CampaignActivities, CampaignRow, Logger } from '@gramfleet/core';
 import type { ArrayStore, DataPlane } from '@gramfleet/workers';
 import { toFailure } from '../host/activities';
 import type { CampaignTable } from './table';
-import { workloadRunner, type WorkloadDeps } from './workloads';
+import { workloadFor } from '../registry';
+import type { WorkloadContext } from '../workload';
 
 /** Dependencies of the campaign activities. */
 export interface CampaignActivityDeps {
@@ -22,7 +23,7 @@ export interface CampaignActivityDeps {
 /** Builds the campaign activities. */
 export function createCampaignActivities(deps: CampaignActivityDeps): CampaignActivities {
   const { table, log } = deps;
-  const workloadDeps = (): WorkloadDeps => ({ dp: deps.dp, store: deps.store, memoryBudgetBytes: deps.memoryBudgetBytes ?? 8 * 1024 ** 3 });
+  const ctx = (): WorkloadContext => ({ dp: deps.dp, store: deps.store, memoryBudgetBytes: deps.memoryBudgetBytes ?? 8 * 1024 ** 3 });
   const wrap = <A, R>(f: (a: A) => Promise<R>) => async (a: A): Promise<R> => {
     try {
       return await f(a);
@@ -37,12 +38,12 @@ export function createCampaignActivities(deps: CampaignActivityDeps): CampaignAc
       return { bucket: table.runsBucket, keyPrefix: `${r.campaignId}.` };
     }),
     campaignPrepareRun: wrap(async (p) => {
-      const w = workloadDef(p.kind);
-      const args = await workloadRunner(p.kind).prepare(p.params, p.childId, p.runTimeoutMs, workloadDeps());
-      return { workflowType: w.workflowType, args };
+      const w = workloadFor(p.kind);
+      const input = await w.campaign.prepare(p.params, p.childId, p.runTimeoutMs, ctx());
+      return { workflowType: w.def.workflowType, args: [input] };
     }),
     campaignRecordRun: wrap(async (r) => {
-      const ex = r.error === undefined ? await workloadRunner(r.kind).extract(r.result, r.params, workloadDeps()) : { metrics: {}, artifacts: {} };
+      const ex = r.error === undefined ? await workloadFor(r.kind).campaign.extract(r.result, r.params, ctx()) : { metrics: {}, artifacts: {} };
       const row: CampaignRow = {
         campaignId: r.campaignId, index: r.index, runId: r.runId, kind: r.kind, params: r.params,
         status: r.error === undefined ? 'done' : 'failed', metrics: ex.metrics, artifacts: ex.artifacts,

@@ -75,7 +75,7 @@ export async function datagenCommand(args: string[]): Promise<number> {
   });
   try {
     const t0 = Date.now();
-    const h = await fleet.submitDatagen(spec);
+    const h = await fleet.submit(spec);
     const bar = v.json === true ? undefined : createProgressBar(`datagen ${h.jobId}`);
     let finished = false;
     const poll = (async () => {
@@ -97,7 +97,7 @@ export async function datagenCommand(args: string[]): Promise<number> {
     bar?.finish('solved');
     const m = await fleet.writeDataset(input, r, out, { storeSystems: v['store-systems'] === true });
     // The dataset is written: the job's result pages are garbage unless asked to keep them.
-    const released = v['keep-pages'] === true ? 0 : await h.releasePages();
+    const released = v['keep-pages'] === true ? 0 : await fleet.releaseDatagenPages(h.jobId);
     const summary = {
       jobId: h.jobId, out: path.resolve(out), systems: m.systems.length, chunks: m.chunks.length, matvecs: m.totals.matvecs,
       matvecsSaved: p?.matvecsSaved ?? null, maxRelres: m.totals.maxRelres, publishedTasks: r.publishedTasks, pagesReleased: released, wallMs: Date.now() - t0,

@@ -1,17 +1,14 @@
 /**
- * SDK side of EigenPro jobs: the spec a user submits ({@link EigenProJobSpec}), its
- * validation and upload before any work is scheduled ({@link prepareEigenPro}), and the job
- * handle with per-epoch progress events ({@link EigenProJobHandle}).
+ * SDK side of EigenPro jobs: the spec a user submits ({@link EigenProJobSpec}) and its
+ * validation and upload before any work is scheduled ({@link prepareEigenPro}).
  */
 import { randomBytes } from 'node:crypto';
-import type { Client } from '@temporalio/client';
-import { DeliverPolicy } from '@nats-io/jetstream';
 import {
-  GramfleetError, checkEigenProCenters, checkEigenProData, checkJobId, compileEigenProParams, featureBytes, num, planEigenPro3, planEigenProMemory, resultSubject, sampleCenterRows,
-  type CompiledEigenProParams, type DenseRows, type EigenProJobInput, type EigenProJobResult, type EigenProParams, type EigenProProgressEvent, type FeatureBytes,
+  GramfleetError, checkEigenProCenters, checkEigenProData, checkJobId, compileEigenProParams, featureBytes, num, planEigenPro3, planEigenProMemory, sampleCenterRows,
+  type CompiledEigenProParams, type DenseRows, type EigenProJobInput, type EigenProParams, type FeatureBytes,
   type NdArray, type WorkerClass,
 } from '@gramfleet/core';
-import type { ArrayStore, DataPlane } from '@gramfleet/workers';
+import type { ArrayStore } from '@gramfleet/workers';
 import { loadRows } from './data-files';
 
 /** An EigenPro job as submitted through the SDK. Arrays are file paths (IDX, `.npy`, CSV) or rows in memory. */
@@ -33,17 +30,6 @@ export interface EigenProJobSpec extends EigenProParams {
   readonly heartbeatTimeoutMs?: number;
   /** EigenPro 3: the centers Z (p × d), a file path (IDX, `.npy`, CSV) or rows in memory; or give `centers: p` to sample them. */
   readonly centersFile?: string | DenseRows;
-}
-
-/** A submitted EigenPro job. */
-export interface EigenProJobHandle {
-  readonly jobId: string;
-  /** Waits for the result; a failed job rejects with a GramfleetError carrying the code. */
-  result(): Promise<EigenProJobResult>;
-  /** Calls `onEvent` for every progress event (setup, each epoch, resumes) and resolves with the result. */
-  watch(onEvent: (e: EigenProProgressEvent) => void): Promise<EigenProJobResult>;
-  /** Cancels the job. */
-  cancel(): Promise<void>;
 }
 
 async function rowsOf(field: string, v: string | DenseRows): Promise<DenseRows> {
@@ -125,41 +111,4 @@ export async function prepareEigenPro(spec: EigenProJobSpec, store: ArrayStore, 
   }
   const ep3 = centers !== undefined && projection !== undefined ? { centers: await store.put({ dtype: 'f64', shape: [centers.rows, centers.cols], data: f64(centers) }), projection } : {};
   return { jobId, params, shape, x: xRef, y: yRef, ...testRefs, ...(packed ? { featureScale: (xBytes as FeatureBytes).scale } : {}), cls: spec.backend ?? 'wasm', timeoutMs, heartbeatTimeoutMs, ...ep3 };
-}
-
-/** Starts the workflow of a prepared job. */
-export async function startEigenPro(client: Client, taskQueue: string, input: EigenProJobInput): Promise<void> {
-  await client.workflow.start('eigenProWorkflow', { taskQueue, workflowId: input.jobId, args: [input] });
-}
-
-/** A handle for an EigenPro job; `result` and `cancel` come from the generic job handle. */
-export function eigenProHandle(dp: DataPlane, jobId: string, base: { result(): Promise<unknown>; cancel(): Promise<void> }): EigenProJobHandle {
-  const result = (): Promise<EigenProJobResult> => base.result() as Promise<EigenProJobResult>;
-  return {
-    jobId,
-    result,
-    cancel: () => base.cancel(),
-    async watch(onEvent: (e: EigenProProgressEvent) => void): Promise<EigenProJobResult> {
-      const consumer = await dp.js.consumers.get(dp.names.resultsStream, { filter_subjects: [resultSubject(dp.names.prefix, jobId, 'progress')], deliver_policy: DeliverPolicy.All });
-      const messages = await consumer.consume({ max_messages: 64 });
-      const pump = (async () => {
-        for await (const m of messages) {
-          try {
-            onEvent(m.json<EigenProProgressEvent>());
-          } catch {
-            /* a throwing listener must not stop the job */
-          }
-        }
-      })();
-      try {
-        const r = await result();
-        // Let the final epoch event arrive before closing.
-        await new Promise((res) => setTimeout(res, 300));
-        return r;
-      } finally {
-        await messages.close();
-        await pump;
-      }
-    },
-  };
 }

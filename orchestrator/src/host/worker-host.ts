@@ -10,13 +10,9 @@ import { NativeConnection, Worker, Runtime, DefaultLogger } from '@temporalio/wo
 import { resourceNames } from '@gramfleet/core';
 import { connectNats, createArrayStore, createJsonLogger, openDataPlane } from '@gramfleet/workers';
 import { healthPortFromEnv, startHealthServer } from '@gramfleet/workers';
-import { createActivities } from './activities';
-import { createKronActivities } from '../kron/activities';
-import { createKronLoopActivities } from '../kron/loop';
+import { hostActivities } from '../registry';
 import { createCampaignActivities } from '../campaign/activities';
 import { openCampaignTable } from '../campaign/table';
-import { createEigenProActivities } from '../eigenpro/activity';
-import { createDatagenActivities } from '../datagen/pages';
 
 async function main(): Promise<void> {
   const env = process.env;
@@ -37,13 +33,8 @@ async function main(): Promise<void> {
     ...(env['GRAMFLEET_MAX_DELIVER'] !== undefined ? { maxDeliver: Number(env['GRAMFLEET_MAX_DELIVER']) } : {}),
   });
   const store = createArrayStore(dp.arrays, names.arraysBucket, { chunkBytes: dp.chunkBytes });
-  const activities = {
-    ...createActivities({ dp, store, log }),
-    ...createKronActivities({ store, log }),
-    ...createKronLoopActivities({ dp, store, log }),
-    ...createEigenProActivities({ dp, store, log }),
-    ...createDatagenActivities({ store }),
-  };
+  // The cluster's shard activities and every workload's, from the registry.
+  const activities = hostActivities({ dp, store, log });
   const campaignActivities = createCampaignActivities({ dp, store, log, table: await openCampaignTable(nc, names.prefix) });
   let stopping = false;
   let current: Worker | undefined;

@@ -141,13 +141,13 @@ export async function kronGpCommand(args: string[]): Promise<number> {
       kind: 'kron-gp', ...base, ...h0, ...(values.slabs !== undefined ? { slabs: Number(values.slabs) } : {}),
       ...(mask !== undefined ? { mask } : {}), ...(fitSpec !== undefined ? { fit: fitSpec } : {}),
     };
-    const h = await fleet.submitKron(spec);
+    const h = await fleet.submit(spec);
     const bar = values.json === true ? undefined : createProgressBar(`kron-gp ${h.jobId}`);
     let done = false;
     const poll = (async () => {
       while (!done) {
         const p = await h.progress().catch(() => undefined);
-        if (p !== undefined) bar?.update(p.shardsDone, p.shardsTotal, (p as { stage?: string }).stage ?? '');
+        if (p !== undefined) bar?.update(p.shardsDone, p.shardsTotal, p.stage);
         await new Promise((res) => setTimeout(res, 250));
       }
     })();

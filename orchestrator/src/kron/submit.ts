@@ -5,18 +5,48 @@
  * returns the workflow input.
  */
 import { randomBytes } from 'node:crypto';
-import { checkJobId, compileKronJob, slabRanges, type ArrayRef, type KronGpParams, type KronJobInput, type KronJobOptions } from '@gramfleet/core';
+import { GramfleetError, checkJobId, compileKronJob, slabRanges, type ArrayRef, type KronGpParams, type KronJobInput, type KronJobOptions } from '@gramfleet/core';
 import type { ArrayStore } from '@gramfleet/workers';
+import { isStringArray, readNpy } from '../io/npz';
 
-/** A Kronecker GP job as submitted through the SDK. */
-export interface KronGpJobSpec extends KronGpParams, KronJobOptions {
+/** A Kronecker GP job as submitted through the SDK. `y`, `mask` and `noiseVector` are arrays or `.npy` files. */
+export interface KronGpJobSpec extends Omit<KronGpParams, 'y' | 'mask' | 'noiseVector'>, KronJobOptions {
   readonly kind: 'kron-gp';
+  /** Observations on the grid, row-major (last axis fastest), length N; or a `.npy` file of them. */
+  readonly y: KronGpParams['y'] | string;
+  /** 1 = observed, 0 = missing, length N (incomplete grid → PCG); or a `.npy` file. */
+  readonly mask?: KronGpParams['mask'] | string;
+  /** Per-point noise variances, length N (heteroscedastic → PCG); or a `.npy` file. */
+  readonly noiseVector?: KronGpParams['noiseVector'] | string;
   readonly jobId?: string;
+}
+
+/** Reads a vector from a `.npy` file; typed errors naming the field (as `label` in the message). */
+export async function readVectorFile(file: string, field: string, label = field): Promise<Float64Array> {
+  let a;
+  try {
+    a = await readNpy(file);
+  } catch (e) {
+    throw new GramfleetError('INPUT_FILE_UNREADABLE', `${label} ${file}: ${(e as Error).message}`, { field, path: file });
+  }
+  if (isStringArray(a)) throw new GramfleetError('INPUT_INVALID', `${label} ${file} must hold numbers`, { field });
+  return Float64Array.from(a.data as ArrayLike<number>);
+}
+
+/** The problem of a spec with its vectors given as files read. */
+export async function loadKronVectors(spec: KronGpJobSpec): Promise<KronGpParams & KronJobOptions> {
+  const { y, mask, noiseVector, ...rest } = spec;
+  return {
+    ...rest,
+    y: typeof y === 'string' ? await readVectorFile(y, 'y') : y,
+    ...(mask !== undefined ? { mask: typeof mask === 'string' ? Uint8Array.from(await readVectorFile(mask, 'mask')) : mask } : {}),
+    ...(noiseVector !== undefined ? { noiseVector: typeof noiseVector === 'string' ? await readVectorFile(noiseVector, 'noiseVector') : noiseVector } : {}),
+  };
 }
 
 /** Validates a spec and uploads its arrays; bad input throws before anything is stored. */
 export async function prepareKron(spec: KronGpJobSpec, store: ArrayStore, budgetBytes: number): Promise<KronJobInput> {
-  const job = compileKronJob(spec, budgetBytes);
+  const job = compileKronJob(await loadKronVectors(spec), budgetBytes);
   const jobId = checkJobId(spec.jobId ?? `kron-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`);
   const p = job.problem;
   const axes: ArrayRef[] = [];
