@@ -17,6 +17,7 @@ export const ERROR_CODES = {
   INPUT_NEGATIVE_WEIGHT: { retryable: false, summary: 'a weight is negative' },
   INPUT_TOO_LARGE: { retryable: false, summary: 'the problem does not fit the configured memory budget' },
   INPUT_UNKNOWN_OP: { retryable: false, summary: 'no such op in the catalogue' },
+  CLI_USAGE: { retryable: false, summary: 'the command line does not parse: an unknown command, subcommand or flag, a flag without its value, or a required flag missing' },
   KERNEL_STATUS: { retryable: false, summary: 'a kernel returned a non-zero status' },
   KERNEL_TRAP: { retryable: true, summary: 'a WebAssembly instance trapped; the instance was replaced' },
   KERNEL_NOT_REGISTERED: { retryable: false, summary: 'no backend has a kernel for this op' },

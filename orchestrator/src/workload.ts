@@ -3,11 +3,12 @@
  * core/src/workload.ts): how a spec becomes a workflow input (validation, files read, arrays
  * uploaded by digest), how the workflow's answers become what the SDK returns, the activities
  * the worker host registers for it, how a campaign run is prepared and turned into a result
- * row. The registry of these is `./registry.ts`.
+ * row, and its command-line commands. The registry of these is `./registry.ts`.
  */
 import type { ArrayRef, CsrRef, WorkloadDef } from '@gramfleet/core';
 import type { ArrayStore, DataPlane } from '@gramfleet/workers';
 import type { ActivityDeps } from './host/activities';
+import type { CliCommand } from './cli/command';
 
 /** What a workload's orchestrator side may use. */
 export interface WorkloadContext {
@@ -73,6 +74,8 @@ export interface Workload<T extends WorkloadTypes> {
   /** Activities the worker host registers for this workload, beside the cluster's shard activities. */
   activities?(deps: ActivityDeps): object;
   readonly campaign: CampaignEntry<T>;
+  /** The workload's `gramfleet` commands. */
+  readonly commands: readonly CliCommand[];
 }
 
 /** The type bundle of a workload object. */

@@ -13,6 +13,7 @@ import {
   type ArrayRef, type DatagenJobInput, type DatagenJobResult, type DatagenProgress, type DatagenRunParams, type DatagenWorkflowResult,
 } from '@gramfleet/core';
 import type { Workload } from '../workload';
+import { DATAGEN_COMMAND } from './cli';
 import { createDatagenActivities, expandDatagenResult, readDatagenPage } from './pages';
 import { prepareDatagen, writeDataset, type DatagenJobSpec, type DatagenProgressView } from './submit';
 
@@ -117,4 +118,5 @@ export const datagenWorkload: Workload<DatagenTypes> = {
       return { metrics, artifacts };
     },
   },
+  commands: [DATAGEN_COMMAND],
 };

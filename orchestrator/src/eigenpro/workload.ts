@@ -11,6 +11,7 @@ import {
 } from '@gramfleet/core';
 import type { DataPlane } from '@gramfleet/workers';
 import type { Workload } from '../workload';
+import { EIGENPRO_COMMAND, PREDICT_COMMAND } from './cli';
 import { createEigenProActivities } from './activity';
 import { prepareEigenPro, type EigenProJobSpec } from './submit';
 
@@ -88,4 +89,5 @@ export const eigenProWorkload: Workload<EigenProTypes> = {
       return Promise.resolve({ metrics, artifacts });
     },
   },
+  commands: [EIGENPRO_COMMAND, PREDICT_COMMAND],
 };

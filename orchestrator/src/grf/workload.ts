@@ -10,6 +10,7 @@ import {
   type CsrRef, type GrfJobInput, type GrfJobResult, type GrfRunParams, type JobProgress,
 } from '@gramfleet/core';
 import type { Workload } from '../workload';
+import { GRF_COMMAND } from './cli';
 import { loadGraph } from '../io/graph-files';
 import { loadCsr } from './assemble';
 import { prepareGrf, type GrfJobSpec } from './submit';
@@ -66,4 +67,5 @@ export const grfWorkload: Workload<GrfTypes> = {
       return { metrics, artifacts };
     },
   },
+  commands: [GRF_COMMAND],
 };

@@ -7,6 +7,7 @@
  */
 import { KRON_GP_WORKLOAD, type ArrayRef, type KronJobInput, type KronJobResult, type KronProgress } from '@gramfleet/core';
 import type { Workload } from '../workload';
+import { KRON_GP_COMMAND } from './cli';
 import { createKronActivities } from './activities';
 import { createKronLoopActivities } from './loop';
 import { prepareKron, type KronGpJobSpec } from './submit';
@@ -50,4 +51,5 @@ export const kronGpWorkload: Workload<KronGpTypes> = {
       return Promise.resolve({ metrics, artifacts });
     },
   },
+  commands: [KRON_GP_COMMAND],
 };

@@ -13,7 +13,7 @@ import {
   csrWithValues, resourceNames, taskSubject, taskMsgId, type CsrArrays, type GrfJobInput, type TaskResult, type ErrorCode,
 } from '@gramfleet/core';
 import { connectNats, openDataPlane } from '@gramfleet/workers';
-import { loadGraph, readCsrNpz } from '@gramfleet/orchestrator';
+import { loadGraph, readCsrNpz, runCli } from '@gramfleet/orchestrator';
 import { csrDigest, sharedGraph, startTestCluster, until, type TestCluster } from './harness';
 
 async function expectCode(p: Promise<unknown>, code: ErrorCode, field?: string): Promise<GramfleetError> {
@@ -76,7 +76,7 @@ describe('GRF through the cluster (real Temporal + NATS)', () => {
   });
 
   it('writes Φ through the CLI as a scipy-layout CSR .npz that reads back equal', async () => {
-    const { main } = await import('@gramfleet/orchestrator/dist/cli/main.js') as { main: (a: string[]) => Promise<number> };
+    const main = runCli;
     const out = path.join(t.dir, 'phi.npz');
     const code = await main(['grf', '--graph', sharedGraph('karate.adjlist'), '--kernel', 'diffusion', '--scale', '0.5', '--walks', '8', '--p-halt', '0.5', '--seed', '1', '--out', out, '--json', '--data-dir', t.dir]);
     assert.equal(code, 0);

@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { compileKronGp, fitKron, isGramfleetError, referenceKronLinalg, resourceNames, solveKron, solveKronCg, withHyper, type ErrorCode } from '@gramfleet/core';
 import { connectNats, createWasmKronLinalg, openDataPlane } from '@gramfleet/workers';
-import { kronCgCheckpointName, type KronGpJobSpec } from '@gramfleet/orchestrator';
+import { kronCgCheckpointName, runCli, type KronGpJobSpec } from '@gramfleet/orchestrator';
 import * as path from 'node:path';
 import { readNpz, writeNpy } from '@gramfleet/orchestrator';
 import { startTestCluster, until, type TestCluster } from './harness';
@@ -137,7 +137,7 @@ describe('Kronecker GP through the cluster (real Temporal + NATS)', () => {
   });
 
   it('CLI: kron-gp solve writes α, LML and gradient to a .npz equal to the in-process solve; predict with a mask runs PCG on the cluster; fit runs on the cluster; pde reports the error', async () => {
-    const { main } = await import('@gramfleet/orchestrator/dist/cli/main.js') as { main: (a: string[]) => Promise<number> };
+    const main = runCli;
     const yFile = path.join(t.dir, 'y.npy');
     await writeNpy(yFile, { dtype: 'f64', shape: [14, 11, 9], data: y });
     const out = path.join(t.dir, 'kron.npz');
