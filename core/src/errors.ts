@@ -32,6 +32,8 @@ export const ERROR_CODES = {
   STORE_MISSING_OBJECT: { retryable: true, summary: 'an object is not (yet) in the object store' },
   STORE_DIGEST_MISMATCH: { retryable: false, summary: 'stored bytes do not match their digest' },
   STORE_PATCH_BASE_MISSING: { retryable: false, summary: 'a patched array names a base this reader does not hold; its sender re-sends it whole' },
+  STORE_HOST_FULL: { retryable: true, summary: 'the host-local array store has no room left for an object that has no durable copy' },
+  STORE_PEER_LOST: { retryable: true, summary: 'a peer holding an array went away or failed during a transfer' },
   JOB_CANCELLED: { retryable: false, summary: 'the job was cancelled' },
   JOB_FAILED: { retryable: false, summary: 'the job failed' },
   JOB_TIMEOUT: { retryable: true, summary: 'the job did not finish in time' },
