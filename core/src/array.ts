@@ -54,7 +54,17 @@ export interface ArrayRef {
    * batch after batch (EigenPro: ~3.7k of 60k rows change) travel this way.
    */
   readonly patch?: ArrayPatch;
+  /**
+   * The stored `.npy` bytes themselves, base64, for small arrays (at most {@link INLINE_ARRAY_MAX_BYTES}):
+   * they travel inside the task or result message that carries the reference, so reading them
+   * costs no round trip. `digest` still names (and checks) them; such an array need not be in the
+   * bucket at all.
+   */
+  readonly inline?: string;
 }
+
+/** The largest `.npy` (header included) that an {@link ArrayRef} carries inline: 64 KiB. */
+export const INLINE_ARRAY_MAX_BYTES = 64 * 1024;
 
 /** Prefix of a tree digest (see {@link ArrayRef.digest}); a plain sha256 digest is 64 hex digits. */
 export const TREE_DIGEST_PREFIX = 't1-';

@@ -2,7 +2,7 @@
 export { ERROR_CODES, GramfleetError, isErrorCode, isGramfleetError, outOfRange, invalidField } from './errors';
 export type { ErrorCode, ErrorPayload } from './errors';
 export { checkJobId, editDistance, int, nearestName, num, obj, oneOf, str } from './validate';
-export { TREE_DIGEST_PREFIX, TREE_LEAF_BYTES, allocTyped, dataBytes, decodeNpy, dtypeSize, encodeNpy, isTreeDigest, ndarray, npyHeader, shapeSize, treeLeafCount } from './array';
+export { INLINE_ARRAY_MAX_BYTES, TREE_DIGEST_PREFIX, TREE_LEAF_BYTES, allocTyped, dataBytes, decodeNpy, dtypeSize, encodeNpy, isTreeDigest, ndarray, npyHeader, shapeSize, treeLeafCount } from './array';
 export type { AnyTypedArray, ArrayPatch, ArrayRef, CsrArrays, CsrRef, DType, NdArray, TypedArrayOf } from './array';
 export { barabasiAlbert, canonicaliseCsr, csrBytes, csrFromTriplets, gridGraph, rmat, symmetrise, validateGraph } from './graph';
 export type { CsrFromTripletsOptions, DuplicatePolicy, GraphSummary, SymmetriseMode, ValidateGraphOptions } from './graph';

@@ -19,6 +19,8 @@ export interface ResourceNames {
   readonly resultsStream: string;
   readonly arraysBucket: string;
   readonly workersBucket: string;
+  /** KV bucket of the array holders directory (which hosts' host stores hold which arrays). */
+  readonly holdersBucket: string;
   readonly prefix: string;
 }
 
@@ -32,6 +34,7 @@ export function resourceNames(prefix = 'gf'): ResourceNames {
     resultsStream: `${up}_RESULTS`,
     arraysBucket: `${prefix}-arrays`,
     workersBucket: `${prefix}-workers`,
+    holdersBucket: `${prefix}-holders`,
   };
 }
 

@@ -13,7 +13,8 @@ import {
   type Logger, type Task, type TaskResult, type WorkerClass, type WorkerRecord,
 } from '@gramfleet/core';
 import { connectNats, ensurePinnedConsumer, openDataPlane, type DataPlane, type DataPlaneOptions } from './dataplane/nats';
-import { createArrayStore, type ArrayStore } from './dataplane/store';
+import type { ArrayStore } from './dataplane/store';
+import { openArrayStore, type StoreTiersConfig } from './dataplane/tiers';
 import type { KernelPool } from './pool';
 
 /** Options of {@link startWorker}. */
@@ -36,6 +37,8 @@ export interface WorkerOptions {
   readonly device?: Readonly<Record<string, unknown>>;
   /** WASM workers: kernel build and threads per shard, advertised in the registry. */
   readonly kernels?: { readonly build: 'fma' | 'simd'; readonly threadsPerShard: number; readonly cacheMB?: number };
+  /** Tiers of the worker's array store (host store, peers). @default the object store only */
+  readonly store?: StoreTiersConfig;
   /** Ops this worker advertises. */
   readonly ops: readonly string[];
   readonly log: Logger;
@@ -57,7 +60,8 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const pin = pinToken(workerId);
   const nc = await connectNats(o.natsUrl, workerId);
   const dp = await openDataPlane(nc, names, o.dataPlane);
-  const store = createArrayStore(dp.arrays, names.arraysBucket, { chunkBytes: dp.chunkBytes });
+  const arrays = await openArrayStore(dp, o.store, o.log);
+  const store = arrays.store;
   const log = o.log;
   const cancelled = new Set<string>();
   const sub = nc.subscribe(`${names.prefix}.cancel.*`, {
@@ -185,6 +189,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       // worker gone from the registry.
       await dp.jsm.consumers.delete(names.tasksStream, pinnedConsumerName(pin)).catch(() => undefined);
       await o.pool.close();
+      await arrays.close();
       await dp.close();
       log.info('drained', { workerId, shardsDone: done });
     },

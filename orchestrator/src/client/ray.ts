@@ -60,6 +60,12 @@ export interface MapOptions {
 
 /** The Ray-like calls of a fleet. */
 export interface RaySdk {
+  /**
+   * Stores a value. Small values travel inside the reference; large ones go into the host store
+   * (when this connection has one: shared memory its workers read without copies) and their
+   * durable copy in the object store is written in the background (a task that reads one from
+   * another host waits for it; `close()` waits for all of them).
+   */
   put(value: PutValue): Promise<ObjectRef>;
   /** The value behind a reference; a failed task rejects with its typed error. */
   get(ref: ObjectRef): Promise<PutValue>;
@@ -151,7 +157,7 @@ export function createRaySdk(dp: DataPlane, store: ArrayStore): RaySdk {
       if (a.data.byteLength <= INLINE_MAX_BYTES) {
         return { kind: 'object', id: `inline-${randomBytes(6).toString('hex')}`, form, inline: { dtype: a.dtype, shape: [...a.shape], data: Array.from(a.data as ArrayLike<number>) } };
       }
-      const ref = await store.put(a);
+      const ref = await store.put(a, { durable: 'background' });
       return { kind: 'object', id: ref.digest, form, array: ref };
     },
     get: get as RaySdk['get'],
@@ -201,7 +207,11 @@ export function createRaySdk(dp: DataPlane, store: ArrayStore): RaySdk {
             if (p.arr.byteLength <= INLINE_MAX_BYTES) inline = Array.from(p.arr);
             else input = await store.put({ dtype: 'f64', shape: [p.arr.length], data: p.arr });
           } else if (p.ref?.inline !== undefined) inline = [...p.ref.inline.data];
-          else input = p.ref?.array;
+          else {
+            input = p.ref?.array;
+            // A put's durable copy may still be on its way; workers on other hosts read it there.
+            if (input !== undefined) await store.flush(input.digest);
+          }
           const attrs = { fn, memoryPages, timeoutMs, outLen: o.outLen ?? p.len, ...(inline !== undefined ? { inline } : {}) };
           const task: Task = { v: PROTOCOL_VERSION, jobId, shardId: p.shardId, op: USER_WASM_OP, attrs, inputs: input === undefined ? [kernel.module] : [kernel.module, input], deadline };
           await dp.js.publish(taskSubject(prefix, 'wasm', USER_WASM_OP, jobId), JSON.stringify(task), { msgID: taskMsgId(jobId, p.shardId) });

@@ -9,7 +9,7 @@ import {
   GramfleetError, checkParamNames, resourceNames, silentLogger,
   type ArrayRef, type CsrArrays, type CsrRef, type DatagenJobInput, type DatagenJobResult, type DatagenWorkflowResult, type Logger, type NdArray, type WorkerRecord,
 } from '@gramfleet/core';
-import { connectNats, createArrayStore, openDataPlane, type DataPlaneOptions } from '@gramfleet/workers';
+import { connectNats, openArrayStore, openDataPlane, type DataPlaneOptions, type StoreTiersConfig } from '@gramfleet/workers';
 import { LocalCluster, defaultDataDir } from '../cluster/local-cluster';
 import { registeredWorkers } from '../grf/submit';
 import { loadCsr } from '../grf/assemble';
@@ -44,6 +44,11 @@ export interface ConnectOptions {
   readonly dataPlane?: DataPlaneOptions;
   /** Memory budget that submitted problems must fit, bytes. @default 8 GiB */
   readonly memoryBudgetBytes?: number;
+  /**
+   * Tiers of this connection's array store. @default the local cluster's host store (shared memory
+   * with its workers), or the object store only for a remote cluster
+   */
+  readonly store?: StoreTiersConfig;
   readonly log?: Logger;
 }
 
@@ -115,7 +120,9 @@ export async function connect(o: ConnectOptions = {}): Promise<Fleet> {
   const names = resourceNames(prefix);
   const nc = await connectNats(natsUrl, 'gramfleet-sdk');
   const dp = await openDataPlane(nc, names, local?.state.dataPlane ?? o.dataPlane);
-  const store = createArrayStore(dp.arrays, names.arraysBucket, { chunkBytes: dp.chunkBytes });
+  const hs = local?.state.hostStore;
+  const arrays = await openArrayStore(dp, o.store ?? (hs !== undefined ? { hostDir: hs.dir, hostBytes: hs.maxBytes } : {}), log);
+  const store = arrays.store;
   const connection = await Connection.connect({ address: temporalAddress });
   const client = new Client({ connection, namespace });
   const budget = o.memoryBudgetBytes ?? 8 * 1024 ** 3;
@@ -157,6 +164,7 @@ export async function connect(o: ConnectOptions = {}): Promise<Fleet> {
     async close(): Promise<void> {
       await ray.close();
       await connection.close().catch(() => undefined);
+      await arrays.close();
       await dp.close();
       if (owned) await local?.stop();
     },

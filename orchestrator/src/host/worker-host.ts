@@ -4,11 +4,13 @@
  * restarted dev server is ridden through. Configuration from the environment:
  * GRAMFLEET_TEMPORAL_ADDRESS, GRAMFLEET_NAMESPACE, GRAMFLEET_TASK_QUEUE, GRAMFLEET_NATS_URL,
  * GRAMFLEET_PREFIX, GRAMFLEET_ACK_WAIT_MS, GRAMFLEET_MAX_DELIVER, GRAMFLEET_LOG_LEVEL,
- * GRAMFLEET_HEALTH_PORT (serves /healthz and /readyz: ready while the Temporal worker runs).
+ * GRAMFLEET_HEALTH_PORT (serves /healthz and /readyz: ready while the Temporal worker runs), and the
+ * array store's tiers (GRAMFLEET_HOST_STORE_DIR, GRAMFLEET_HOST_STORE_MB, GRAMFLEET_PEER_*: see
+ * storeTiersFromEnv in @gramfleet/workers).
  */
 import { NativeConnection, Worker, Runtime, DefaultLogger } from '@temporalio/worker';
 import { resourceNames } from '@gramfleet/core';
-import { connectNats, createArrayStore, createJsonLogger, openDataPlane } from '@gramfleet/workers';
+import { connectNats, createJsonLogger, openArrayStore, openDataPlane, storeTiersFromEnv } from '@gramfleet/workers';
 import { healthPortFromEnv, startHealthServer } from '@gramfleet/workers';
 import { hostActivities } from '../registry';
 import { createCampaignActivities } from '../campaign/activities';
@@ -32,7 +34,8 @@ async function main(): Promise<void> {
     ...(env['GRAMFLEET_ACK_WAIT_MS'] !== undefined ? { ackWaitMs: Number(env['GRAMFLEET_ACK_WAIT_MS']) } : {}),
     ...(env['GRAMFLEET_MAX_DELIVER'] !== undefined ? { maxDeliver: Number(env['GRAMFLEET_MAX_DELIVER']) } : {}),
   });
-  const store = createArrayStore(dp.arrays, names.arraysBucket, { chunkBytes: dp.chunkBytes });
+  const arrays = await openArrayStore(dp, storeTiersFromEnv(env), log);
+  const store = arrays.store;
   // The cluster's shard activities and every workload's, from the registry.
   const activities = hostActivities({ dp, store, log });
   const campaignActivities = createCampaignActivities({ dp, store, log, table: await openCampaignTable(nc, names.prefix) });
@@ -68,6 +71,7 @@ async function main(): Promise<void> {
       backoff = Math.min(5_000, backoff * 2);
     }
   }
+  await arrays.close();
   await dp.close();
   process.exit(0);
 }

@@ -58,6 +58,8 @@ export interface HostStore {
   size(digest: string): number | undefined;
   /** The bytes of a sealed object (mapped, no copy), checked against the digest on this process's first read; undefined when absent. */
   read(digest: string): Promise<Uint8Array | undefined>;
+  /** The bytes of a sealed object, mapped and not checked: for serving to peers, which check what they receive. */
+  serve(digest: string): Uint8Array | undefined;
   /** Writes an object given as consecutive parts (e.g. an `.npy` header and the data), seals it under its digest. */
   write(parts: readonly Uint8Array[]): Promise<{ readonly digest: string; readonly bytes: number }>;
   /** Starts receiving `bytes` bytes named `digest`; STORE_HOST_FULL when they do not fit. */
@@ -210,6 +212,16 @@ export function openHostStore(o: HostStoreOptions): HostStore {
       }
       return bytes;
     },
+    serve(digest) {
+      checkName(digest);
+      const at = file(digest);
+      try {
+        const size = fs.statSync(at).size;
+        return mapFile(at, size, 'private') ?? new Uint8Array(fs.readFileSync(at));
+      } catch {
+        return undefined;
+      }
+    },
     async write(parts) {
       const total = parts.reduce((s, p) => s + p.byteLength, 0);
       const release = reserve(total, 'put');
@@ -360,6 +372,30 @@ export function openHostStore(o: HostStoreOptions): HostStore {
     usage: () => count(false) + reserved,
   };
   return api;
+}
+
+/**
+ * An {@link Incoming} in this process's memory (shared, so the hash threads read it in place),
+ * for a process with no host store or one that is full: sealing checks it and returns the memory.
+ */
+export function receiveInMemory(digest: string, bytes: number): Incoming {
+  const sab = new SharedArrayBuffer(bytes);
+  const view = new Uint8Array(sab);
+  return {
+    view,
+    hashLeaves: (leaves) => hashPool().leaves({ kind: 'shared', buffer: sab, byteOffset: 0 }, bytes, leaves),
+    async seal(table) {
+      if (table !== undefined) checkLeafTable(digest, bytes, table, `array ${digest}`);
+      else {
+        const ok = isTreeDigest(digest)
+          ? usesTree(bytes) && digestFromLeaves(await hashPool().leaves({ kind: 'shared', buffer: sab, byteOffset: 0 }, bytes), bytes) === digest
+          : sha256Hex(view) === digest;
+        if (!ok) throw new GramfleetError('STORE_DIGEST_MISMATCH', `array ${digest} as received does not match its digest`, { digest });
+      }
+      return view;
+    },
+    abort() { /* garbage-collected */ },
+  };
 }
 
 function safeReaddir(dir: string): string[] {
