@@ -30,6 +30,8 @@ const COMBOS = [
   { name: 'gpu off, keda on', values: { keda: { enabled: true } } },
   { name: 'gpu on, keda on', values: { gpuWorker: { enabled: true }, keda: { enabled: true } } },
   { name: 'namespaced controller, NATS URL from a Secret, kernel-row cache budget', values: { controller: { watchNamespace: 'gramfleet' }, nats: { urlSecret: { name: 'nats-url', key: 'url' } }, wasmWorker: { kernelCacheMB: 2048 } } },
+  { name: 'host store of 2 GiB per pod with a peer secret, gpu on', values: { hostStore: { sizeMB: 2048, peerSecret: { name: 'peer-secret', key: 'secret' } }, gpuWorker: { enabled: true } } },
+  { name: 'no host store', values: { hostStore: { enabled: false } } },
 ] as const;
 
 describe('Kubernetes manifests against a real kube-apiserver', { skip }, () => {
@@ -117,6 +119,30 @@ describe('Kubernetes manifests against a real kube-apiserver', { skip }, () => {
     assert.deepEqual([so.spec.triggers[0]!.metadata['stream'], so.spec.triggers[0]!.metadata['consumer']], ['GF_TASKS', 'workers-gpu']);
   });
 
+  it('host store: each orchestrator and worker pod gets an emptyDir in memory with the size limit from values, mounted where the store is configured, and its peer port', () => {
+    type Pod = { volumes: { name: string; emptyDir: { medium?: string; sizeLimit?: string } }[]; containers: { env: { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string }; secretKeyRef?: { name: string } } }[]; ports: { name: string; containerPort: number }[]; volumeMounts: { name: string; mountPath: string }[] }[] };
+    const pods = (values: object): Record<string, Pod> => Object.fromEntries(renderManifests(values).filter((o) => o.kind === 'Deployment').map((o) => [o.metadata?.name ?? '', (o as unknown as { spec: { template: { spec: Pod } } }).spec.template.spec]));
+    const on = pods({ hostStore: { sizeMB: 3072, peerPort: 7777, peerSecret: { name: 'peers', key: 's' } }, gpuWorker: { enabled: true } });
+    for (const n of ['gramfleet-orchestrator', 'gramfleet-wasm-worker', 'gramfleet-gpu-worker']) {
+      const pod = on[n]!;
+      assert.deepEqual(pod.volumes.find((v) => v.name === 'arrays')?.emptyDir, { medium: 'Memory', sizeLimit: '3072Mi' }, n);
+      const c = pod.containers[0]!;
+      const env = (k: string) => c.env.find((e) => e.name === k);
+      assert.equal(c.volumeMounts.find((m) => m.name === 'arrays')?.mountPath, env('GRAMFLEET_HOST_STORE_DIR')?.value, n);
+      assert.equal(env('GRAMFLEET_HOST_STORE_MB')?.value, '3072', n);
+      assert.equal(env('GRAMFLEET_PEER_PORT')?.value, '7777', n);
+      assert.equal(env('GRAMFLEET_PEER_ADVERTISE')?.valueFrom?.fieldRef?.fieldPath, 'status.podIP', n);
+      assert.equal(env('GRAMFLEET_PEER_SECRET')?.valueFrom?.secretKeyRef?.name, 'peers', n);
+      assert.deepEqual(c.ports.find((p) => p.name === 'peer'), { name: 'peer', containerPort: 7777 }, n);
+    }
+    assert.equal(on['gramfleet-controller']!.volumes.some((v) => v.name === 'arrays'), false, 'the controller keeps no arrays');
+    const off = pods({ hostStore: { enabled: false } });
+    for (const [n, pod] of Object.entries(off)) {
+      assert.equal(pod.volumes.some((v) => v.name === 'arrays'), false, n);
+      assert.equal(pod.containers[0]!.env.some((e) => e.name.startsWith('GRAMFLEET_HOST_STORE') || e.name.startsWith('GRAMFLEET_PEER')), false, n);
+    }
+  });
+
   it('every container runs non-root with a read-only root filesystem and health probes', () => {
     for (const o of renderManifests({ gpuWorker: { enabled: true } }).filter((x) => x.kind === 'Deployment')) {
       const spec = (o as unknown as { spec: { template: { spec: { securityContext: { runAsNonRoot: boolean }; containers: { securityContext: { readOnlyRootFilesystem: boolean }; readinessProbe: { httpGet: { path: string } }; livenessProbe: { httpGet: { path: string } } }[] } } } }).spec.template.spec;
@@ -137,6 +163,8 @@ describe('Kubernetes manifests against a real kube-apiserver', { skip }, () => {
       [{ keda: { gpu: { minReplicas: 5, maxReplicas: 2 } } }, 'keda.gpu.maxReplicas'],
       [{ namespace: 'Not_A_Name' }, 'namespace'],
       [{ nats: { url: 'nats://x:4222', urlSecret: { name: 'a', key: 'b' } } }, 'nats'],
+      [{ hostStore: { sizeMB: 0 } }, 'hostStore.sizeMB'],
+      [{ hostStore: { peerPort: 80 } }, 'hostStore.peerPort'],
     ];
     for (const [v, field] of cases) {
       assert.throws(() => compileValues(v), (e: unknown) => isGramfleetError(e) && e.details['field'] === field && e.message.includes(`values.${field}`), field);
