@@ -27,12 +27,21 @@ export interface NdArray<D extends DType = DType> {
 }
 
 /**
- * A reference to an array in the JetStream object store, addressed by the sha256 of
- * its `.npy` bytes. Workflows carry these, never the bytes.
+ * A reference to an array, addressed by the digest of its `.npy` bytes. Workflows carry these,
+ * never the bytes. The JetStream object store (`bucket`) is the durable tier; faster tiers (a
+ * host-local store in shared memory, peers' host stores) may hold the same bytes, and every
+ * read is checked against `digest`.
  */
 export interface ArrayRef {
   readonly bucket: string;
-  /** Lower-case hex sha256 of the stored `.npy` bytes (also the object name). */
+  /**
+   * The content digest of the stored `.npy` bytes (also the object name). Arrays of at most
+   * {@link TREE_LEAF_BYTES} bytes: the lower-case hex sha256 of the bytes. Larger ones: a tree
+   * digest, {@link TREE_DIGEST_PREFIX} followed by hex, computed over the sha256 of each
+   * {@link TREE_LEAF_BYTES} leaf (so leaves are hashed in parallel and each chunk is checked as it
+   * arrives). References written before tree digests (plain sha256 of a large array) stay valid:
+   * a digest's form says how it is checked.
+   */
   readonly digest: string;
   readonly dtype: DType;
   readonly shape: readonly number[];
@@ -56,6 +65,22 @@ export interface ArrayRef {
 
 /** The largest `.npy` (header included) that an {@link ArrayRef} carries inline: 64 KiB. */
 export const INLINE_ARRAY_MAX_BYTES = 64 * 1024;
+
+/** Prefix of a tree digest (see {@link ArrayRef.digest}); a plain sha256 digest is 64 hex digits. */
+export const TREE_DIGEST_PREFIX = 't1-';
+
+/** Leaf size of a tree digest: 4 MiB. */
+export const TREE_LEAF_BYTES = 4 * 1024 * 1024;
+
+/** Whether a digest is a tree digest (otherwise it is the plain sha256 of the bytes). */
+export function isTreeDigest(digest: string): boolean {
+  return digest.startsWith(TREE_DIGEST_PREFIX);
+}
+
+/** Number of tree-digest leaves of `bytes` bytes (at least one). */
+export function treeLeafCount(bytes: number): number {
+  return Math.max(1, Math.ceil(bytes / TREE_LEAF_BYTES));
+}
 
 /** How a patched {@link ArrayRef} is rebuilt: see {@link ArrayRef.patch}. */
 export interface ArrayPatch {
@@ -117,27 +142,45 @@ export function ndarray<D extends DType>(dtype: D, shape: readonly number[], dat
   return { dtype, shape: [...shape], data };
 }
 
-/** Encodes an array as `.npy` version 1.0 bytes (little-endian, C order). */
-export function encodeNpy(a: NdArray): Uint8Array {
-  const shapeStr = a.shape.length === 1 ? `(${a.shape[0]},)` : `(${a.shape.join(', ')})`;
-  let header = `{'descr': '${DESCR[a.dtype]}', 'fortran_order': False, 'shape': ${shapeStr}, }`;
+/**
+ * The `.npy` version 1.0 header of an array (magic, version, header length, the padded header
+ * dictionary): its length is a multiple of 64, so the data that follows stays aligned.
+ */
+export function npyHeader(dtype: DType, shape: readonly number[]): Uint8Array {
+  const shapeStr = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
+  let header = `{'descr': '${DESCR[dtype]}', 'fortran_order': False, 'shape': ${shapeStr}, }`;
   const preamble = 10;
   const total = preamble + header.length + 1;
   header = header + ' '.repeat((64 - (total % 64)) % 64) + '\n';
   const hlen = header.length;
-  const body = new Uint8Array(a.data.buffer, a.data.byteOffset, a.data.byteLength);
-  const out = new Uint8Array(preamble + hlen + body.byteLength);
+  const out = new Uint8Array(preamble + hlen);
   out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, hlen & 0xff, (hlen >> 8) & 0xff], 0);
   for (let i = 0; i < hlen; i++) out[preamble + i] = header.charCodeAt(i);
-  out.set(body, preamble + hlen);
+  return out;
+}
+
+/** The data bytes of an array (a view, no copy). */
+export function dataBytes(a: NdArray): Uint8Array {
+  return new Uint8Array(a.data.buffer, a.data.byteOffset, a.data.byteLength);
+}
+
+/** Encodes an array as `.npy` version 1.0 bytes (little-endian, C order). */
+export function encodeNpy(a: NdArray): Uint8Array {
+  const head = npyHeader(a.dtype, a.shape);
+  const body = dataBytes(a);
+  const out = new Uint8Array(head.byteLength + body.byteLength);
+  out.set(head, 0);
+  out.set(body, head.byteLength);
   return out;
 }
 
 /**
  * Decodes `.npy` bytes. Accepts the gramfleet dtypes, plus int64/uint64/bool which are
- * narrowed to i32/u8 when every value fits (scipy writes int64 CSR indices).
+ * narrowed to i32/u8 when every value fits (scipy writes int64 CSR indices). The data is
+ * copied unless `view` is set and it lies aligned in `bytes`: then the array is a view of
+ * `bytes` (which must then not be a pooled Node Buffer, nor be written afterwards).
  */
-export function decodeNpy(bytes: Uint8Array, what = 'array'): NdArray {
+export function decodeNpy(bytes: Uint8Array, what = 'array', o: { readonly view?: boolean } = {}): NdArray {
   const bad = (why: string): GramfleetError => new GramfleetError('INPUT_FILE_UNREADABLE', `${what}: not a readable .npy (${why})`, { what, why });
   if (bytes.length < 10 || bytes[0] !== 0x93 || String.fromCharCode(...bytes.subarray(1, 6)) !== 'NUMPY') throw bad('bad magic');
   const major = bytes[6] ?? 0;
@@ -165,6 +208,12 @@ export function decodeNpy(bytes: Uint8Array, what = 'array'): NdArray {
   if (dt !== undefined) {
     const need = n * dtypeSize(dt);
     if (bytes.length - off < need) throw bad('truncated data');
+    const size = dtypeSize(dt);
+    if (o.view === true && (bytes.byteOffset + off) % size === 0) {
+      const b = bytes.buffer, at = bytes.byteOffset + off;
+      const data = dt === 'f64' ? new Float64Array(b, at, n) : dt === 'f32' ? new Float32Array(b, at, n) : dt === 'i32' ? new Int32Array(b, at, n) : dt === 'u32' ? new Uint32Array(b, at, n) : new Uint8Array(b, at, n);
+      return { dtype: dt, shape, data };
+    }
     // An explicit copy: `bytes` may be a Node Buffer, whose slice() is a view into a pool.
     const copy = new Uint8Array(need);
     copy.set(bytes.subarray(off, off + need));

@@ -1,8 +1,8 @@
 // Public entry of @gramfleet/core: pure, workflow-safe contracts. Explicit exports only.
 export { ERROR_CODES, GramfleetError, isErrorCode, isGramfleetError, outOfRange, invalidField } from './errors';
 export type { ErrorCode, ErrorPayload } from './errors';
-export { num, int, oneOf, str, obj } from './validate';
-export { INLINE_ARRAY_MAX_BYTES, allocTyped, decodeNpy, dtypeSize, encodeNpy, ndarray, shapeSize } from './array';
+export { checkJobId, editDistance, int, nearestName, num, obj, oneOf, str } from './validate';
+export { INLINE_ARRAY_MAX_BYTES, TREE_DIGEST_PREFIX, TREE_LEAF_BYTES, allocTyped, dataBytes, decodeNpy, dtypeSize, encodeNpy, isTreeDigest, ndarray, npyHeader, shapeSize, treeLeafCount } from './array';
 export type { AnyTypedArray, ArrayPatch, ArrayRef, CsrArrays, CsrRef, DType, NdArray, TypedArrayOf } from './array';
 export { barabasiAlbert, canonicaliseCsr, csrBytes, csrFromTriplets, gridGraph, rmat, symmetrise, validateGraph } from './graph';
 export type { CsrFromTripletsOptions, DuplicatePolicy, GraphSummary, SymmetriseMode, ValidateGraphOptions } from './graph';
@@ -76,12 +76,24 @@ export type { CsrTransposeAttrs } from './ops/csr-transpose';
 export { CSR_FROM_TRIPLETS_OP_ID, csrFromTripletsOp } from './ops/csr-from-triplets';
 export type { CsrFromTripletsAttrs } from './ops/csr-from-triplets';
 // end kernel library: dense and sparse kernels
+// --- workloads: the registry and each workload's definition ---
+export { WORKLOAD_DEFS, compileWorkloadParams, isWorkloadKind, workloadDef, workloadKinds } from './registry';
+export type { WorkloadKind } from './registry';
+export { checkParamNames, checkRequiredParams, paramNames, withFieldPrefix } from './workload';
+export type { ParamDoc, ParamDocs, WorkloadDef } from './workload';
+export { GRF_WORKLOAD } from './grf/workload';
+export type { GrfRunParams } from './grf/workload';
+export { EIGENPRO_DATA_FIELDS, EIGENPRO_WORKLOAD, checkEigenProCenters } from './eigenpro/workload';
+export { KRON_GP_WORKLOAD, KRON_VECTOR_FIELDS, compileKronJob } from './kron/workload';
+export type { CompiledKronJob, KronJobOptions } from './kron/workload';
+export { DATAGEN_WORKLOAD } from './datagen/workload';
+export type { DatagenRunParams } from './datagen/workload';
 // --- jobs (workflow contracts) ---
 export { chunk, planRanges, shardId } from './jobs/shards';
 export type { JobProgress, ShardBatchInput, ShardBatchOutput, ShardOutcome, ShardSpec } from './jobs/shards';
 export { GRF_ESTIMATORS, GRF_VARIANCE, compileGrfParams, defaultShardNodes, grfBatchShards, grfBatches, grfShards } from './grf/job';
 export type {
-  CompiledGrfParams, GrfAssembleBatchesInput, GrfAssembleInput, GrfAssembled, GrfBatchInput, GrfBatchOutput, GrfJobInput, GrfJobResult, GrfParams,
+  CompiledGrfParams, GrfActivities, GrfAssembleBatchesInput, GrfAssembleInput, GrfAssembled, GrfBatchInput, GrfBatchOutput, GrfJobInput, GrfJobResult, GrfParams,
 } from './grf/job';
 export type { ClusterActivities } from './jobs/activities';
 // --- GPU backend routing ---
@@ -105,14 +117,12 @@ export type { PoissonGpOptions, PoissonGpResult, PoissonProblem } from './kron/p
 export { KRON_FACTOR_OP_ID, KRON_GP_SOLVE_OP_ID, KRON_SLAB_OP_ID, kronFactorOp, kronFactorRun, kronGpSolveOp, kronGpSolveRun, kronSlabOp, kronSlabRun, parseAxisKernel } from './ops/kron-gp';
 export type { KronFactorAttrs, KronGpSolveAttrs, KronSlabAttrs, KronSlabStep } from './ops/kron-gp';
 export { slabRanges } from './kron/job';
-export type { KronActivities, KronCandidateResult, KronFinishInput, KronHyper, KronJobInput, KronJobResult, KronTransposeInput, KronTransposeOutput } from './kron/job';
+export type { KronActivities, KronCandidateResult, KronFinishInput, KronHyper, KronJobInput, KronJobResult, KronProgress, KronTransposeInput, KronTransposeOutput } from './kron/job';
 // --- campaigns (owned by the campaign work) ---
 export {
   CAMPAIGN_MAX_CONCURRENCY, CAMPAIGN_MAX_LIST_RUNS, CAMPAIGN_MAX_RUNS, campaignAttemptId, campaignRunAt, campaignRunId, checkCampaignId, compileCampaignSpec,
 } from './campaign/spec';
 export type { CampaignGrid, CampaignRetry, CampaignRunSpec, CampaignSpec, CompiledCampaignSpec } from './campaign/spec';
-export { campaignWorkload, compileWorkloadParams, workloadKinds } from './campaign/workloads';
-export type { CampaignWorkload, GrfRunParams } from './campaign/workloads';
 export {
   CAMPAIGN_PROGRESS_QUERY, CAMPAIGN_RUNNING_QUERY, CAMPAIGN_WORKFLOW, campaignRowKey, campaignRowsFilter, campaignTable,
 } from './campaign/contract';
@@ -175,5 +185,4 @@ export { jsKrylovDense } from './datagen/krylov-dense';
 export type { KrylovBlock, KrylovDense, KrylovDenseFactory } from './datagen/krylov-dense';
 export { recycleRows } from './ops/datagen-solve';
 export { checkDatagenBounds } from './datagen/paging';
-export type { DatagenRunParams } from './campaign/workloads';
 export { KERNEL_ROWS_MATMUL_OP_ID, KERNEL_ROWS_MAX_BLOCKS, kernelRowsMatmulInputs, kernelRowsMatmulOp } from './ops/kernel-rows-matmul';

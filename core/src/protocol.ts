@@ -19,6 +19,8 @@ export interface ResourceNames {
   readonly resultsStream: string;
   readonly arraysBucket: string;
   readonly workersBucket: string;
+  /** KV bucket of the array holders directory (which hosts' host stores hold which arrays). */
+  readonly holdersBucket: string;
   readonly prefix: string;
 }
 
@@ -32,6 +34,7 @@ export function resourceNames(prefix = 'gf'): ResourceNames {
     resultsStream: `${up}_RESULTS`,
     arraysBucket: `${prefix}-arrays`,
     workersBucket: `${prefix}-workers`,
+    holdersBucket: `${prefix}-holders`,
   };
 }
 
@@ -136,6 +139,12 @@ export interface Task {
   readonly replyTo?: string;
   /** The owner's try of this task, from 1. */
   readonly attempt?: number;
+  /**
+   * When the durable copy of a stored output must exist (the worker's array store, PutOptions.durable):
+   * `'none'` for outputs their owner consumes and could recompute (GRF batches, EigenPro and
+   * Kronecker rounds), so they stay in host stores. @default the worker store's default
+   */
+  readonly durable?: 'sync' | 'background' | 'none';
 }
 
 /** Tasks pushed to one worker's lane ({@link laneSubject}). */

@@ -11,7 +11,7 @@
  * GRAMFLEET_GPU_TF32 (1 = TF32 for f32 GEMM), GRAMFLEET_PTX_CACHE_DIR.
  */
 import { createKernelRegistry, isGramfleetError } from '@gramfleet/core';
-import { createJsonLogger, drainOnSignals, registerReferenceKernels, startWorker } from '@gramfleet/workers';
+import { createJsonLogger, drainOnSignals, registerReferenceKernels, startWorker, storeTiersFromEnv } from '@gramfleet/workers';
 import { openGpuDevice, type GpuDevice } from './device';
 import { registerGpuKernels } from './kernels/register-all';
 import { createGpuKernelPool } from './pool';
@@ -52,7 +52,7 @@ async function main(): Promise<void> {
     ...(env['GRAMFLEET_MAX_DELIVER'] !== undefined ? { maxDeliver: Number(env['GRAMFLEET_MAX_DELIVER']) } : {}),
   };
   const w = await startWorker({
-    natsUrl, cls: 'gpu', pool, log, ops, dataPlane, device: { ...device.description },
+    natsUrl, cls: 'gpu', pool, log, ops, dataPlane, device: { ...device.description }, store: storeTiersFromEnv(env),
     ...(env['GRAMFLEET_PREFIX'] !== undefined ? { prefix: env['GRAMFLEET_PREFIX'] } : {}),
     ...(workerId !== undefined ? { workerId } : {}),
   });

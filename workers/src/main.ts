@@ -8,7 +8,10 @@
  * csr-spmv of one shard run over that many threads sharing memory; default 1),
  * GRAMFLEET_KERNEL_CACHE_MB (the kernel-row cache's budget, kernel-cache.ts; default a quarter
  * of the memory limit, cgroup or host; 0 keeps no rows), GRAMFLEET_DRAIN_TIMEOUT_MS (a drain that
- * cannot finish exits after this long; default 60000).
+ * cannot finish exits after this long; default 60000), and the array store's tiers:
+ * GRAMFLEET_HOST_STORE_DIR (the host store, shared by the host's processes), GRAMFLEET_HOST_STORE_MB,
+ * GRAMFLEET_PEER_PORT / GRAMFLEET_PEER_BIND / GRAMFLEET_PEER_ADVERTISE / GRAMFLEET_PEER_SECRET (serve
+ * it to other hosts and pull from theirs), GRAMFLEET_STORE_DURABILITY (dataplane/tiers.ts).
  */
 import { setFlagsFromString } from 'node:v8';
 import { loadKernelModuleBytes, relaxedSimdAvailable } from './backends/wasm/kernel-module';
@@ -18,6 +21,7 @@ import { createKernelPool } from './pool';
 import { withHostGather } from './host-gather';
 import { kernelCacheBudgetFromEnv, withKernelRowCache } from './kernel-cache';
 import { drainOnSignals, startWorker } from './runtime';
+import { storeTiersFromEnv, type StoreTiersConfig } from './dataplane/tiers';
 import { createJsonLogger } from './log';
 import { createSandbox } from './sandbox/sandbox';
 import { withUserWasm } from './sandbox/with-user-wasm';
@@ -71,8 +75,15 @@ async function main(): Promise<void> {
     ...(env['GRAMFLEET_ACK_WAIT_MS'] !== undefined ? { ackWaitMs: Number(env['GRAMFLEET_ACK_WAIT_MS']) } : {}),
     ...(env['GRAMFLEET_MAX_DELIVER'] !== undefined ? { maxDeliver: Number(env['GRAMFLEET_MAX_DELIVER']) } : {}),
   };
+  let store: StoreTiersConfig;
+  try {
+    store = storeTiersFromEnv(env);
+  } catch (e) {
+    log.error((e as Error).message);
+    process.exit(2);
+  }
   const w = await startWorker({
-    natsUrl, cls: 'wasm', pool, log, ops: [...OPS.ids(), USER_WASM_OP], dataPlane, kernels: { build, threadsPerShard, cacheMB: Math.round(cacheBytes / 2 ** 20) },
+    natsUrl, cls: 'wasm', pool, log, ops: [...OPS.ids(), USER_WASM_OP], dataPlane, store, kernels: { build, threadsPerShard, cacheMB: Math.round(cacheBytes / 2 ** 20) },
     ...(env['GRAMFLEET_PREFIX'] !== undefined ? { prefix: env['GRAMFLEET_PREFIX'] } : {}),
     ...(workerId !== undefined ? { workerId } : {}),
   });

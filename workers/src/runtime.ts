@@ -21,7 +21,7 @@ import {
   type LaneFrame, type Logger, type ReplyFrame, type Task, type TaskResult, type TaskStats, type WorkerClass, type WorkerRecord,
 } from '@gramfleet/core';
 import { connectNats, openDataPlane, type DataPlaneOptions } from './dataplane/nats';
-import { createArrayStore } from './dataplane/store';
+import { openArrayStore, type StoreTiersConfig } from './dataplane/tiers';
 import type { KernelPool } from './pool';
 
 /** Options of {@link startWorker}. */
@@ -48,6 +48,8 @@ export interface WorkerOptions {
   readonly device?: Readonly<Record<string, unknown>>;
   /** WASM workers: kernel build and threads per shard, advertised in the registry. */
   readonly kernels?: { readonly build: 'fma' | 'simd'; readonly threadsPerShard: number; readonly cacheMB?: number };
+  /** Tiers of the worker's array store (host store, peers). @default the object store only */
+  readonly store?: StoreTiersConfig;
   /** Ops this worker advertises. */
   readonly ops: readonly string[];
   readonly log: Logger;
@@ -83,7 +85,8 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const pin = pinToken(workerId);
   const nc = await connectNats(o.natsUrl, workerId);
   const dp = await openDataPlane(nc, names, o.dataPlane);
-  const store = createArrayStore(dp.arrays, names.arraysBucket, { chunkBytes: dp.chunkBytes });
+  const arrays = await openArrayStore(dp, o.store, o.log);
+  const store = arrays.store;
   const log = o.log;
   const slots = o.slots ?? Math.max(4, 4 * o.pool.threads);
   const pingMs = o.pingMs ?? 1000;
@@ -135,7 +138,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       let inlineLeft = task.replyTo !== undefined ? INLINE_RESULT_BUDGET : 0;
       const outputs = [];
       for (const a of run.outputs) {
-        const ref = await store.put(a, { inline: inlineLeft > 0 });
+        const ref = await store.put(a, { inline: inlineLeft > 0, ...(task.durable !== undefined ? { durable: task.durable } : {}) });
         if (ref.inline !== undefined) inlineLeft -= ref.bytes;
         outputs.push(ref);
       }
@@ -336,6 +339,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       laneSub.unsubscribe();
       cancelSub.unsubscribe();
       await o.pool.close();
+      await arrays.close();
       await dp.close();
       log.info('drained', { workerId, shardsDone: done });
     },

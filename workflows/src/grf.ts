@@ -8,8 +8,8 @@
  * walks), so a batch run twice gives the same bytes.
  */
 import { continueAsNew, defineQuery, isCancellation, setHandler, workflowInfo } from '@temporalio/workflow';
-import { grfBatches, type GrfAssembled, type GrfBatchOutput, type GrfJobInput, type GrfJobResult, type JobProgress } from '@gramfleet/core';
-import { cleanupShards, clusterActivities, localClusterActivities } from './sharded';
+import { grfBatches, type GrfActivities, type GrfAssembled, type GrfBatchOutput, type GrfJobInput, type GrfJobResult, type JobProgress } from '@gramfleet/core';
+import { cleanupShards, clusterActivities, localClusterActivities, workloadActivities } from './sharded';
 
 /** Query answering the job's progress. */
 export const progressQuery = defineQuery<JobProgress>('progress');
@@ -24,6 +24,7 @@ export interface GrfCarry {
 /** Computes Φ for every node of the graph in `input`. */
 export async function grfWorkflow(input: GrfJobInput, carry?: GrfCarry): Promise<GrfJobResult> {
   const acts = clusterActivities(input.timeoutMs);
+  const grf = workloadActivities<GrfActivities>(input.timeoutMs);
   const done: Record<string, GrfBatchOutput> = { ...(carry?.done ?? {}) };
   const generation = carry?.generation ?? 0;
   const batches = grfBatches(input).map((b) => b.length);
@@ -55,7 +56,7 @@ export async function grfWorkflow(input: GrfJobInput, carry?: GrfCarry): Promise
     if (batches.length === 1 && done['0'] === undefined) {
       batchesRunning = 1;
       // One batch: a local activity (the orchestrator running this workflow task runs it).
-      const out = await localClusterActivities(input.timeoutMs).runGrfBatch({ job: input, batch: 0, finish: true });
+      const out = await localClusterActivities<GrfActivities>(input.timeoutMs).runGrfBatch({ job: input, batch: 0, finish: true });
       batchesRunning = 0;
       const { assembled, ...counts } = out;
       done['0'] = counts;
@@ -77,7 +78,7 @@ export async function grfWorkflow(input: GrfJobInput, carry?: GrfCarry): Promise
       if (running.size >= input.params.window) await Promise.race(running);
       if (failure !== undefined) break;
       batchesRunning++;
-      const p: Promise<void> = acts.runGrfBatch({ job: input, batch: b, finish: false }).then(
+      const p: Promise<void> = grf.runGrfBatch({ job: input, batch: b, finish: false }).then(
         (out) => { done[String(b)] = out; },
         (e: unknown) => { failure ??= e; },
       ).finally(() => { batchesRunning--; running.delete(p); });
@@ -87,7 +88,7 @@ export async function grfWorkflow(input: GrfJobInput, carry?: GrfCarry): Promise
     if (failure !== undefined) throw failure;
     if (stop) await continueAsNew<typeof grfWorkflow>(input, { done, generation: generation + 1, startedAt: carry?.startedAt ?? Date.now() });
     phase = 'aggregating';
-    return result(await acts.assembleGrfBatches({ job: input, batches: batches.length }));
+    return result(await grf.assembleGrfBatches({ job: input, batches: batches.length }));
   } catch (e) {
     phase = isCancellation(e) ? 'cancelled' : 'failed';
     await cleanupShards(acts, input.jobId);

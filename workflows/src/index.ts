@@ -2,7 +2,6 @@
 export { grfWorkflow, progressQuery } from './grf';
 export type { GrfCarry } from './grf';
 export { kronGpWorkflow, kronProgressQuery } from './kron';
-export type { KronProgress } from './kron';
 export { CAMPAIGN_HISTORY_LIMIT, campaignProgressQuery, campaignRunningQuery, campaignWorkflow } from './campaign';
 export type { CampaignCarry, CampaignWorkflowOptions } from './campaign';
 export { eigenProWorkflow, eigenProProgressQuery } from './eigenpro';

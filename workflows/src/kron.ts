@@ -7,15 +7,9 @@
 import { defineQuery, patched, proxyActivities, setHandler } from '@temporalio/workflow';
 import {
   ERROR_CODES, fitKronSteps, shardId, slabRanges,
-  type ArrayRef, type JobProgress, type KronActivities, type KronCandidateResult, type KronJobInput, type KronHyper, type KronJobResult, type KronLoopActivities, type KronSafeguards, type KronSlabStep, type ShardOutcome, type ShardSpec,
+  type ArrayRef, type JobProgress, type KronActivities, type KronCandidateResult, type KronJobInput, type KronHyper, type KronJobResult, type KronLoopActivities, type KronProgress, type KronSafeguards, type KronSlabStep, type ShardOutcome, type ShardSpec,
 } from '@gramfleet/core';
 import { clusterActivities, runSharded, cleanupShards, type ShardedCounters } from './sharded';
-
-/** Progress of a Kronecker GP job: the common {@link JobProgress} plus the stage and bytes moved. */
-export interface KronProgress extends JobProgress {
-  readonly stage: 'factors' | 'solving' | 'pcg' | 'fitting' | 'stage-a' | 'transpose' | 'stage-b' | 'stage-c' | 'finishing' | 'done' | 'failed';
-  readonly bytesMoved: number;
-}
 
 /** Query answering a Kronecker GP job's progress (same name as every job's `progress`). */
 export const kronProgressQuery = defineQuery<KronProgress>('progress');

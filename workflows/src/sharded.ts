@@ -3,7 +3,7 @@
  * flight, in the manner of the batch-sliding-window sample. Only batches touch Temporal;
  * single shards travel over NATS. Deterministic: uses workflow-safe APIs only.
  */
-import { ApplicationFailure, CancellationScope, proxyActivities, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, proxyActivities, proxyLocalActivities, workflowInfo, type ActivityInterfaceFor, type LocalActivityInterfaceFor } from '@temporalio/workflow';
 import { ERROR_CODES, chunk, type ClusterActivities, type ShardBatchInput, type ShardOutcome, type ShardSpec, type WorkerClass, type ArrayRef } from '@gramfleet/core';
 
 const PERMANENT = Object.entries(ERROR_CODES).filter(([, v]) => !v.retryable).map(([k]) => k);
@@ -23,9 +23,18 @@ export function clusterActivities(timeoutMs: number): ClusterActivities {
  * no second workflow task). For short steps, e.g. a small job's only batch; a local activity
  * cut off by a crash is run again when the workflow task is retried.
  */
-export function localClusterActivities(timeoutMs: number): ClusterActivities {
-  return proxyLocalActivities<ClusterActivities>({
+export function localClusterActivities<A = ClusterActivities>(timeoutMs: number): LocalActivityInterfaceFor<A> {
+  return proxyLocalActivities<A>({
     startToCloseTimeout: Math.max(60_000, timeoutMs),
+    retry: { initialInterval: 1_000, backoffCoefficient: 2, maximumInterval: 10_000, nonRetryableErrorTypes: PERMANENT },
+  });
+}
+
+/** A workload's own activities, with the same timeouts and retry policy as {@link clusterActivities}. */
+export function workloadActivities<A>(timeoutMs: number): ActivityInterfaceFor<A> {
+  return proxyActivities<A>({
+    startToCloseTimeout: Math.max(60_000, timeoutMs),
+    heartbeatTimeout: 30_000,
     retry: { initialInterval: 1_000, backoffCoefficient: 2, maximumInterval: 10_000, nonRetryableErrorTypes: PERMANENT },
   });
 }

@@ -5,7 +5,7 @@
  */
 import { GramfleetError, invalidField, outOfRange } from '../errors';
 import { int, obj, str } from '../validate';
-import { compileWorkloadParams, workloadKinds } from './workloads';
+import { compileWorkloadParams, workloadKinds } from '../registry';
 
 /** A grid: every combination of the axis values, merged over `base`. The last axis varies fastest. */
 export interface CampaignGrid {

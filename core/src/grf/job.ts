@@ -187,6 +187,14 @@ export interface GrfAssembleBatchesInput {
   readonly batches: number;
 }
 
+/** The GRF workflow's own activities (hosted by the GRF workload, orchestrator/src/grf/batches.ts). */
+export interface GrfActivities {
+  /** Runs one batch of a GRF job's shards and keeps its rows of Φ (with `finish`, assembles and stores Φ). */
+  runGrfBatch(input: GrfBatchInput): Promise<GrfBatchOutput>;
+  /** Stacks the kept rows of every batch (running a batch again where they are gone) into Φ and stores it. */
+  assembleGrfBatches(input: GrfAssembleBatchesInput): Promise<GrfAssembled>;
+}
+
 /** Input of the GRF assembly activity. */
 export interface GrfAssembleInput {
   readonly job: GrfJobInput;

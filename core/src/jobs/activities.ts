@@ -1,5 +1,5 @@
 /** The activity interface the workflows call (implemented in orchestrator/). */
-import type { GrfAssembleBatchesInput, GrfAssembleInput, GrfAssembled, GrfBatchInput, GrfBatchOutput, GrfJobResult } from '../grf/job';
+import type { GrfAssembleInput, GrfJobResult } from '../grf/job';
 import type { ShardBatchInput, ShardBatchOutput } from './shards';
 
 /** Activities of the cluster. Names are part of the Temporal history: add, never rename. */
@@ -10,8 +10,4 @@ export interface ClusterActivities {
   cancelJobShards(input: { readonly jobId: string }): Promise<{ readonly purged: number }>;
   /** Assembles Φ from shard outputs and computes the requested extras (GRF workflows before batches kept their rows). */
   assembleGrf(input: GrfAssembleInput): Promise<Omit<GrfJobResult, 'shards' | 'duplicateResults' | 'publishedTasks' | 'backends' | 'workers' | 'computeMs'>>;
-  /** Runs one batch of a GRF job's shards and keeps its rows of Φ (with `finish`, assembles and stores Φ). */
-  runGrfBatch(input: GrfBatchInput): Promise<GrfBatchOutput>;
-  /** Stacks the kept rows of every batch (running a batch again where they are gone) into Φ and stores it. */
-  assembleGrfBatches(input: GrfAssembleBatchesInput): Promise<GrfAssembled>;
 }

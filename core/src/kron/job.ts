@@ -17,6 +17,7 @@ import type { AxisKernel } from './kernels';
 import type { KronSafeguards } from './gp';
 import type { KronFitOptions } from './optimize';
 import type { WorkerClass } from '../protocol';
+import type { JobProgress } from '../jobs/shards';
 
 /** One hyperparameter candidate. */
 export interface KronHyper {
@@ -56,6 +57,12 @@ export interface KronJobInput {
   readonly fit?: { readonly optimizer: NonNullable<KronFitOptions['optimizer']>; readonly iters: number; readonly fixNoise: boolean };
   /** Heartbeat timeout of the long activities (PCG, fit). @default 30 s */
   readonly heartbeatTimeoutMs?: number;
+}
+
+/** Progress of a Kronecker GP job: the common {@link JobProgress} plus the stage and bytes moved. */
+export interface KronProgress extends JobProgress {
+  readonly stage: 'factors' | 'solving' | 'pcg' | 'fitting' | 'stage-a' | 'transpose' | 'stage-b' | 'stage-c' | 'finishing' | 'done' | 'failed';
+  readonly bytesMoved: number;
 }
 
 /** What a PCG solve on the cluster reports. */

@@ -4,11 +4,12 @@
  * stored by digest, rows are keyed by run index), so a retried activity changes nothing.
  */
 import { Context } from '@temporalio/activity';
-import { campaignWorkload, type CampaignActivities, type CampaignRow, type Logger } from '@gramfleet/core';
+import type { CampaignActivities, CampaignRow, Logger } from '@gramfleet/core';
 import type { ArrayStore, DataPlane } from '@gramfleet/workers';
 import { toFailure } from '../host/activities';
 import type { CampaignTable } from './table';
-import { workloadRunner, type WorkloadDeps } from './workloads';
+import { workloadFor } from '../registry';
+import type { WorkloadContext } from '../workload';
 
 /** Dependencies of the campaign activities. */
 export interface CampaignActivityDeps {
@@ -23,12 +24,12 @@ export interface CampaignActivityDeps {
 /** Builds the campaign activities. */
 export function createCampaignActivities(deps: CampaignActivityDeps): CampaignActivities {
   const { table, log } = deps;
-  const workloadDeps = (): WorkloadDeps => ({ dp: deps.dp, store: deps.store, memoryBudgetBytes: deps.memoryBudgetBytes ?? 8 * 1024 ** 3 });
+  const ctx = (): WorkloadContext => ({ dp: deps.dp, store: deps.store, memoryBudgetBytes: deps.memoryBudgetBytes ?? 8 * 1024 ** 3 });
   // Each activity heartbeats while it runs: one cut off by a killed orchestrator is retried
   // after the heartbeat timeout, not after its whole start-to-close timeout.
   const wrap = <A, R>(f: (a: A) => Promise<R>) => async (a: A): Promise<R> => {
-    const ctx = Context.current();
-    const beat = setInterval(() => ctx.heartbeat(), 2_000);
+    const activity = Context.current();
+    const beat = setInterval(() => activity.heartbeat(), 2_000);
     try {
       return await f(a);
     } catch (e) {
@@ -44,12 +45,12 @@ export function createCampaignActivities(deps: CampaignActivityDeps): CampaignAc
       return { bucket: table.runsBucket, keyPrefix: `${r.campaignId}.` };
     }),
     campaignPrepareRun: wrap(async (p) => {
-      const w = campaignWorkload(p.kind);
-      const args = await workloadRunner(p.kind).prepare(p.params, p.childId, p.runTimeoutMs, workloadDeps());
-      return { workflowType: w.workflowType, args };
+      const w = workloadFor(p.kind);
+      const input = await w.campaign.prepare(p.params, p.childId, p.runTimeoutMs, ctx());
+      return { workflowType: w.def.workflowType, args: [input] };
     }),
     campaignRecordRun: wrap(async (r) => {
-      const ex = r.error === undefined ? await workloadRunner(r.kind).extract(r.result, r.params, workloadDeps()) : { metrics: {}, artifacts: {} };
+      const ex = r.error === undefined ? await workloadFor(r.kind).campaign.extract(r.result, r.params, ctx()) : { metrics: {}, artifacts: {} };
       const row: CampaignRow = {
         campaignId: r.campaignId, index: r.index, runId: r.runId, kind: r.kind, params: r.params,
         status: r.error === undefined ? 'done' : 'failed', metrics: ex.metrics, artifacts: ex.artifacts,

@@ -1,81 +1,104 @@
 /**
  * `gramfleet campaign start spec.yaml | status <id> [--watch] | results <id> --out f.csv|.json|.parquet
- * | cancel <id> | list`. Talks to the cluster through the SDK connection.
+ * | cancel <id> | list`. Talks to a running cluster through the SDK connection.
  */
-import { parseArgs } from 'node:util';
-import { GramfleetError, type CampaignProgress } from '@gramfleet/core';
-import type { Fleet } from '../client/sdk';
+import type { CampaignProgress } from '@gramfleet/core';
+import type { ConnectOptions, Fleet } from '../client/sdk';
+import { DATA_DIR_FLAG, JSON_FLAG, runCommand, type CliCommand, type CliContext, type ParsedArgs } from '../cli/command';
 import { readCampaignFile, type CampaignHandle } from './client';
 import { writeRows } from './export';
 
-/** Usage lines of the campaign commands. */
-export const CAMPAIGN_USAGE = `  gramfleet campaign start SPEC.yaml|SPEC.json [--id ID] [--wait] [--json]
-  gramfleet campaign status ID [--watch] [--json]
-  gramfleet campaign results ID --out results.csv|results.json|results.parquet
-  gramfleet campaign cancel ID
-  gramfleet campaign list [--json]`;
+/** Campaign commands talk to a running cluster: they never start one. */
+function connectOptions(a: ParsedArgs): ConnectOptions {
+  const dataDir = a.string('data-dir');
+  return { startLocal: false, ...(dataDir !== undefined ? { dataDir } : {}) };
+}
 
-/** Runs a campaign subcommand against a connected fleet; returns the exit code. */
-export async function campaignCommand(fleet: Fleet, args: string[], out: NodeJS.WritableStream = process.stdout): Promise<number> {
-  const [sub, ...rest] = args;
-  const { values, positionals } = parseArgs({
-    args: rest, allowPositionals: true,
-    options: { id: { type: 'string' }, wait: { type: 'boolean' }, json: { type: 'boolean' }, watch: { type: 'boolean' }, out: { type: 'string' }, 'data-dir': { type: 'string' } },
-  });
-  const arg = (what: string): string => {
-    const v = positionals[0];
-    if (v === undefined) throw new GramfleetError('INPUT_INVALID', `campaign ${sub ?? ''}: ${what} is required`, { field: what });
-    return v;
-  };
-  switch (sub) {
-    case 'start': {
-      const spec = readCampaignFile(arg('spec file'));
-      const h = await fleet.campaigns.start(values.id !== undefined ? { ...spec, id: values.id } : spec);
-      out.write(values.json === true ? JSON.stringify({ campaignId: h.campaignId, workflowId: h.workflowId }) + '\n' : `campaign ${h.campaignId} started\n`);
-      if (values.wait === true) {
-        await watch(h, out, false);
-        const s = await h.result();
-        out.write(values.json === true ? JSON.stringify(s) + '\n' : `done: ${s.runsDone} ok, ${s.runsFailed} failed of ${s.runsTotal}\n`);
-      }
-      return 0;
-    }
-    case 'status': {
-      const h = await fleet.campaigns.get(arg('campaign id'));
-      if (values.json === true) {
-        out.write(JSON.stringify({ progress: await h.progress(), running: await h.running() }) + '\n');
+/** `gramfleet campaign`. */
+export const CAMPAIGN_COMMAND: CliCommand = {
+  name: 'campaign',
+  summary: 'experiment campaigns (grids and lists of runs of any workload kind) that survive restarts',
+  subcommands: [
+    {
+      name: 'start', summary: 'validate a campaign spec (YAML or JSON) and start it', args: 'SPEC.yaml|SPEC.json', arity: [1, 1],
+      flags: {
+        id: { type: 'string', value: 'ID', description: "campaign id (default the spec's, else generated)" },
+        wait: { type: 'boolean', description: 'draw the progress and wait for the end' },
+        json: JSON_FLAG, 'data-dir': DATA_DIR_FLAG,
+      },
+      run: (a, ctx) => ctx.withFleet(connectOptions(a), async (fleet) => {
+        const spec = readCampaignFile(a.positionals[0] as string);
+        const id = a.string('id');
+        const json = a.flag('json');
+        const h = await fleet.campaigns.start(id !== undefined ? { ...spec, id } : spec);
+        ctx.out.write(json ? JSON.stringify({ campaignId: h.campaignId, workflowId: h.workflowId }) + '\n' : `campaign ${h.campaignId} started\n`);
+        if (a.flag('wait')) {
+          await watch(h, ctx.out, false);
+          const s = await h.result();
+          ctx.out.write(json ? JSON.stringify(s) + '\n' : `done: ${s.runsDone} ok, ${s.runsFailed} failed of ${s.runsTotal}\n`);
+        }
         return 0;
-      }
-      await watch(h, out, values.watch !== true);
-      return 0;
-    }
-    case 'results': {
-      const h = await fleet.campaigns.get(arg('campaign id'));
-      const file = values.out;
-      if (file === undefined) throw new GramfleetError('INPUT_INVALID', 'campaign results: --out FILE (.csv|.json|.parquet) is required', { field: 'out' });
-      const rows = await h.rows();
-      await writeRows(file, rows);
-      out.write(`${rows.length} rows (${rows.filter((r) => r.status === 'done').length} done, ${rows.filter((r) => r.status === 'failed').length} failed) written to ${file}\n`);
-      return 0;
-    }
-    case 'cancel': {
-      const h = await fleet.campaigns.get(arg('campaign id'));
-      await h.cancel();
-      out.write(`campaign ${h.campaignId} cancel requested\n`);
-      return 0;
-    }
-    case 'list': {
-      const recs = await fleet.campaigns.list();
-      if (values.json === true) {
-        out.write(JSON.stringify(recs.map((r) => ({ campaignId: r.campaignId, name: r.name, workflowId: r.workflowId, runsTotal: r.runsTotal, createdAt: r.createdAt }))) + '\n');
+      }),
+    },
+    {
+      name: 'status', summary: 'progress of a campaign and of its runs in flight', args: 'ID', arity: [1, 1],
+      flags: { watch: { type: 'boolean', description: 'redraw every second until the campaign ends' }, json: JSON_FLAG, 'data-dir': DATA_DIR_FLAG },
+      run: (a, ctx) => ctx.withFleet(connectOptions(a), async (fleet) => {
+        const h = await fleet.campaigns.get(a.positionals[0] as string);
+        if (a.flag('json')) {
+          ctx.out.write(JSON.stringify({ progress: await h.progress(), running: await h.running() }) + '\n');
+          return 0;
+        }
+        await watch(h, ctx.out, !a.flag('watch'));
         return 0;
-      }
-      out.write('campaign                          runs  created                   name\n');
-      for (const r of recs) out.write(`${r.campaignId.padEnd(32)} ${String(r.runsTotal).padStart(5)}  ${new Date(r.createdAt).toISOString()}  ${r.name}\n`);
-      return 0;
-    }
-    default:
-      throw new GramfleetError('INPUT_INVALID', `campaign: unknown subcommand ${JSON.stringify(sub ?? '')}; one of start|status|results|cancel|list`, { field: 'subcommand' });
-  }
+      }),
+    },
+    {
+      name: 'results', summary: 'write the result table (one row per finished run)', args: 'ID', arity: [1, 1],
+      flags: { out: { type: 'string', value: 'FILE', required: true, description: 'results.csv, results.json or results.parquet (the extension picks the format)' }, 'data-dir': DATA_DIR_FLAG },
+      run: (a, ctx) => ctx.withFleet(connectOptions(a), async (fleet) => {
+        const h = await fleet.campaigns.get(a.positionals[0] as string);
+        const file = a.need('out');
+        const rows = await h.rows();
+        await writeRows(file, rows);
+        ctx.out.write(`${rows.length} rows (${rows.filter((r) => r.status === 'done').length} done, ${rows.filter((r) => r.status === 'failed').length} failed) written to ${file}\n`);
+        return 0;
+      }),
+    },
+    {
+      name: 'cancel', summary: 'cancel a campaign (running runs are cancelled; written rows stay)', args: 'ID', arity: [1, 1],
+      flags: { 'data-dir': DATA_DIR_FLAG },
+      run: (a, ctx) => ctx.withFleet(connectOptions(a), async (fleet) => {
+        const h = await fleet.campaigns.get(a.positionals[0] as string);
+        await h.cancel();
+        ctx.out.write(`campaign ${h.campaignId} cancel requested\n`);
+        return 0;
+      }),
+    },
+    {
+      name: 'list', summary: 'every campaign in the result table',
+      flags: { json: JSON_FLAG, 'data-dir': DATA_DIR_FLAG },
+      run: (a, ctx) => ctx.withFleet(connectOptions(a), async (fleet) => {
+        const recs = await fleet.campaigns.list();
+        if (a.flag('json')) {
+          ctx.out.write(JSON.stringify(recs.map((r) => ({ campaignId: r.campaignId, name: r.name, workflowId: r.workflowId, runsTotal: r.runsTotal, createdAt: r.createdAt }))) + '\n');
+          return 0;
+        }
+        ctx.out.write('campaign                          runs  created                   name\n');
+        for (const r of recs) ctx.out.write(`${r.campaignId.padEnd(32)} ${String(r.runsTotal).padStart(5)}  ${new Date(r.createdAt).toISOString()}  ${r.name}\n`);
+        return 0;
+      }),
+    },
+  ],
+};
+
+/**
+ * Runs a campaign subcommand (`args` without the leading `campaign`) against a connected
+ * fleet, writing to `out`; returns the exit code. Errors are thrown, typed.
+ */
+export function campaignCommand(fleet: Fleet, args: string[], out: NodeJS.WritableStream = process.stdout): Promise<number> {
+  const ctx: CliContext = { out, err: process.stderr, withFleet: (_o, f) => f(fleet) };
+  return runCommand(CAMPAIGN_COMMAND, args, ctx, ['gramfleet', 'campaign']);
 }
 
 /** Draws the campaign bar and one bar per running run; once, or until the campaign ends. */

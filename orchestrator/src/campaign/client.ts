@@ -15,7 +15,7 @@ import {
   type CampaignProgress, type CampaignRecord, type CampaignRow, type CampaignRunningRun, type CampaignSpec, type CampaignSummary,
   type CampaignWorkflowInput, type CompiledCampaignSpec, type JobProgress,
 } from '@gramfleet/core';
-import { fromTemporal } from '../client/sdk';
+import { fromTemporal } from '../client/failure';
 import { retrying } from '../client/temporal-retry';
 import { openCampaignTable, type CampaignTable } from './table';
 

@@ -12,7 +12,7 @@ import {
 import { createJsonLogger } from '@gramfleet/workers';
 import { repoRoot } from '../cluster/binaries';
 import { connect } from '../client/sdk';
-import { runWithProgress } from './main';
+import { runWithProgress } from '../grf/cli';
 import { loadGraph } from '../io/graph-files';
 
 async function main(): Promise<void> {

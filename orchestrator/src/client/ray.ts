@@ -61,6 +61,12 @@ export interface MapOptions {
 
 /** The Ray-like calls of a fleet. */
 export interface RaySdk {
+  /**
+   * Stores a value. Small values travel inside the reference; large ones go into the host store
+   * (when this connection has one: shared memory its workers read without copies) and their
+   * durable copy in the object store is written in the background (a task that reads one from
+   * another host waits for it; `close()` waits for all of them).
+   */
   put(value: PutValue): Promise<ObjectRef>;
   /** The value behind a reference; a failed task rejects with its typed error. */
   get(ref: ObjectRef): Promise<PutValue>;
@@ -114,7 +120,7 @@ export function createRaySdk(store: ArrayStore, tasks: TaskClient): RaySdk {
       const form: ObjectRef['form'] = typeof value === 'number' ? 'number' : value instanceof Float64Array ? 'f64' : 'nd';
       const a: NdArray = typeof value === 'number' ? { dtype: 'f64', shape: [], data: Float64Array.of(value) } : value instanceof Float64Array ? { dtype: 'f64', shape: [value.length], data: value } : value;
       if (typeof value === 'number' && !Number.isFinite(value)) throw new GramfleetError('INPUT_NOT_FINITE', `put: value must be finite, got ${value}`, { field: 'value' });
-      const ref = await store.put(a, { inline: true });
+      const ref = await store.put(a, { inline: true, durable: 'background' });
       return ref.inline !== undefined ? { kind: 'object', id: `inline-${ref.digest.slice(0, 16)}`, form, inline: ref } : { kind: 'object', id: ref.digest, form, array: ref };
     },
     get: get as RaySdk['get'],
@@ -159,6 +165,8 @@ export function createRaySdk(store: ArrayStore, tasks: TaskClient): RaySdk {
         const result = (async (): Promise<TaskResult> => {
           // Small inputs travel inline in the task (bit for bit); larger ones by reference.
           const input = p.ref ?? await store.put({ dtype: 'f64', shape: [p.arr?.length ?? 0], data: p.arr ?? new Float64Array(0) }, { inline: true });
+          // A put's durable copy may still be on its way; workers on other hosts read it there.
+          if (input.inline === undefined) await store.flush(input.digest);
           const attrs = { fn, memoryPages, timeoutMs, outLen: o.outLen ?? p.len };
           return tasks.run({ jobId, shardId: p.shardId, op: USER_WASM_OP, attrs, inputs: [kernel.module, input], deadline }, { cls: 'wasm' });
         })().catch((e: unknown) => {

@@ -1,26 +1,26 @@
 /**
  * The TypeScript SDK. `connect()` with no address attaches to the local cluster (starting
- * one, like `ray.init()`, when none runs); `submit(spec)` validates everything and uploads
- * the inputs before a workflow is started, and returns a {@link JobHandle}.
+ * one, like `ray.init()`, when none runs); `submit(spec)` takes a spec of any workload kind
+ * (a union discriminated by `kind`, see orchestrator/src/registry.ts), validates everything and
+ * uploads the inputs before a workflow is started, and returns a {@link JobHandle}.
  */
-import { Client, Connection, WorkflowFailedError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
-import { ApplicationFailure, CancelledFailure, TerminatedFailure } from '@temporalio/common';
+import { Client, Connection, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import {
-  GramfleetError, isErrorCode, isGramfleetError, resourceNames, silentLogger,
-  type ArrayRef, type CsrArrays, type CsrRef, type GrfJobInput, type GrfJobResult, type GrfParams, type JobProgress, type Logger, type NdArray, type WorkerClass, type WorkerRecord,
+  GramfleetError, checkParamNames, resourceNames, silentLogger,
+  type ArrayRef, type CsrArrays, type CsrRef, type DatagenJobInput, type DatagenJobResult, type DatagenWorkflowResult, type Logger, type NdArray, type WorkerRecord,
 } from '@gramfleet/core';
-import { connectNats, createArrayStore, createTaskClient, openDataPlane, type ArrayStore, type DataPlane, type DataPlaneOptions } from '@gramfleet/workers';
+import { connectNats, createTaskClient, openArrayStore, openDataPlane, type DataPlaneOptions, type StoreTiersConfig } from '@gramfleet/workers';
 import { LocalCluster, defaultDataDir } from '../cluster/local-cluster';
-import { prepareGrf, registeredWorkers, type GrfJobSpec } from '../grf/submit';
-import { retrying } from './temporal-retry';
+import { registeredWorkers } from '../grf/submit';
 import { loadCsr } from '../grf/assemble';
-import { prepareKron, type KronGpJobSpec } from '../kron/submit';
-import type { KronJobResult } from '@gramfleet/core';
 import { createCampaignClient, type CampaignClient } from '../campaign/client';
+import { writeDataset, type DatasetManifest } from '../datagen/submit';
+import { releaseDatagenPages } from '../datagen/pages';
+import { workloadFor, type JobKind, type JobSpec } from '../registry';
+import type { WorkloadContext } from '../workload';
 import { createRaySdk, type RaySdk } from './ray';
-import { eigenProHandle, prepareEigenPro, startEigenPro, type EigenProJobHandle, type EigenProJobSpec } from '../eigenpro/submit';
-import { datagenHandle, submitDatagen, writeDataset, type DatagenJobHandle, type DatagenJobSpec, type DatasetManifest } from '../datagen/submit';
-import type { DatagenJobInput, DatagenJobResult } from '@gramfleet/core';
+import { fromTemporal } from './failure';
+import { createJobHandle, type JobHandle } from './handle';
 
 /** Options of {@link connect}. */
 export interface ConnectOptions {
@@ -44,35 +44,25 @@ export interface ConnectOptions {
   readonly dataPlane?: DataPlaneOptions;
   /** Memory budget that submitted problems must fit, bytes. @default 8 GiB */
   readonly memoryBudgetBytes?: number;
+  /**
+   * Tiers of this connection's array store. @default the local cluster's host store (shared memory
+   * with its workers), or the object store only for a remote cluster
+   */
+  readonly store?: StoreTiersConfig;
   readonly log?: Logger;
-}
-
-export type { GrfJobSpec } from '../grf/submit';
-
-/** Every job kind the SDK submits. */
-export type JobSpec = GrfJobSpec;
-
-/** A submitted job. */
-export interface JobHandle<R> {
-  readonly jobId: string;
-  /** The workflow's progress (phase, shards done). */
-  progress(): Promise<JobProgress>;
-  /** Waits for the result; a failed job rejects with a {@link GramfleetError} carrying the code. */
-  result(): Promise<R>;
-  /** Cancels the job: outstanding shards are purged and workers drop them. */
-  cancel(): Promise<void>;
 }
 
 /** A connection to a gramfleet cluster. */
 export interface Fleet {
-  /** Validates an EigenPro job, uploads its arrays and starts it; the handle streams per-epoch progress. */
-  submit(spec: EigenProJobSpec): Promise<EigenProJobHandle>;
-  /** Validates a job, uploads its inputs and starts it. Bad input throws before anything is scheduled. */
-  submit(spec: JobSpec): Promise<JobHandle<GrfJobResult>>;
-  /** A handle for a job submitted earlier. */
-  job(jobId: string): JobHandle<GrfJobResult>;
-  /** Validates a Kronecker GP job, uploads its arrays and starts it (bad input throws first). */
-  submitKron(spec: KronGpJobSpec): Promise<JobHandle<KronJobResult>>;
+  /**
+   * Validates a job of any kind (`grf`, `eigenpro`, `kron-gp`, `datagen`: the spec's `kind`),
+   * reads and uploads its inputs and starts its workflow; bad input throws a typed error naming
+   * the field before anything is scheduled. A `datagen` job whose id already runs (the same
+   * parameters submitted again) is attached to, so a rerun resumes.
+   */
+  submit<S extends JobSpec>(spec: S): Promise<JobHandle<S['kind']>>;
+  /** A handle for a job of kind `kind` submitted earlier. */
+  job<K extends JobKind>(kind: K, jobId: string): JobHandle<K>;
   /** Reads a stored array. */
   getArray(ref: ArrayRef): Promise<NdArray>;
   /** Reads a stored CSR matrix (e.g. Φ from a GRF result). */
@@ -95,12 +85,15 @@ export interface Fleet {
   readonly map: RaySdk['map'];
   /** Waits until some references are ready. */
   readonly wait: RaySdk['wait'];
-  /** Validates, sorts and chunks a data-generation job and starts it (or attaches to the same job already running). */
-  submitDatagen(spec: DatagenJobSpec): Promise<DatagenJobHandle>;
-  /** A handle for a data-generation job submitted earlier. */
-  datagenJob(jobId: string): DatagenJobHandle;
   /** Writes a finished data-generation job's dataset (`.npy` shards + manifest) into a folder. */
   writeDataset(input: DatagenJobInput, result: DatagenJobResult, outDir: string, o?: { storeSystems?: boolean }): Promise<DatasetManifest>;
+  /**
+   * Deletes a finished data-generation job's result pages from the object store (once its
+   * dataset is written; the CLI does it). Returns how many were deleted; idempotent.
+   * Afterwards the job's `result()` fails with `STORE_MISSING_OBJECT` until it is submitted
+   * again, which rewrites the pages without solving anything again.
+   */
+  releaseDatagenPages(jobId: string): Promise<number>;
 }
 
 /** Connects to a cluster (the local one unless addresses are given). */
@@ -127,93 +120,56 @@ export async function connect(o: ConnectOptions = {}): Promise<Fleet> {
   const names = resourceNames(prefix);
   const nc = await connectNats(natsUrl, 'gramfleet-sdk');
   const dp = await openDataPlane(nc, names, local?.state.dataPlane ?? o.dataPlane);
-  const store = createArrayStore(dp.arrays, names.arraysBucket, { chunkBytes: dp.chunkBytes });
+  const hs = local?.state.hostStore;
+  const arrays = await openArrayStore(dp, o.store ?? (hs !== undefined ? { hostDir: hs.dir, hostBytes: hs.maxBytes } : {}), log);
+  const store = arrays.store;
   const connection = await Connection.connect({ address: temporalAddress });
   const client = new Client({ connection, namespace });
   const budget = o.memoryBudgetBytes ?? 8 * 1024 ** 3;
   const tasks = createTaskClient({ dp, log });
   const ray = createRaySdk(store, tasks);
 
+  const ctx: WorkloadContext = { dp, store, memoryBudgetBytes: budget };
+
   const fleet: Fleet = {
     local,
     campaigns: createCampaignClient({ client, nc, prefix, taskQueue }),
     put: ray.put, get: ray.get, registerWasm: ray.registerWasm, map: ray.map, wait: ray.wait,
-    async submit(spec: JobSpec | EigenProJobSpec): Promise<JobHandle<GrfJobResult> & EigenProJobHandle> {
-      if ((spec as { kind?: unknown }).kind === 'eigenpro') {
-        let threads = 0;
-        for await (const k of await dp.workers.keys()) { void k; threads++; }
-        const input = await prepareEigenPro(spec as EigenProJobSpec, store, budget, threads || 1);
-        await startEigenPro(client, taskQueue, input);
-        log.info('job submitted', { jobId: input.jobId, n: input.shape.n, shards: input.params.shards });
-        const base = handleFor(client, input.jobId);
-        return { ...base, ...eigenProHandle(dp, input.jobId, base) } as JobHandle<GrfJobResult> & EigenProJobHandle;
+    submit: (async (spec: JobSpec): Promise<JobHandle> => {
+      if (typeof spec !== 'object' || spec === null) throw new GramfleetError('INPUT_INVALID', 'a job spec must be an object with a kind', { field: 'kind' });
+      const w = workloadFor(spec.kind);
+      checkParamNames(w.def, spec as unknown as Readonly<Record<string, unknown>>, 'sdk');
+      const input = await w.prepare(spec, ctx);
+      try {
+        await client.workflow.start(w.def.workflowType, { taskQueue, workflowId: input.jobId, args: [input] });
+      } catch (e) {
+        if (!(w.attachToRunning === true && e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
       }
-      if ((spec as { kind?: unknown }).kind !== 'grf') throw new GramfleetError('INPUT_INVALID', `kind must be 'grf', got ${String((spec as { kind?: unknown }).kind)}`, { field: 'kind' });
-      const input = await prepareGrf(spec as GrfJobSpec, { dp, store, maxBytes: budget });
-      await client.workflow.start('grfWorkflow', { taskQueue, workflowId: input.jobId, args: [input] });
-      log.info('job submitted', { jobId: input.jobId, n: input.n, shardNodes: input.shardNodes });
-      return handleFor(client, input.jobId) as JobHandle<GrfJobResult> & EigenProJobHandle;
-    },
-    job: (jobId: string) => handleFor(client, jobId),
-    async submitKron(spec: KronGpJobSpec): Promise<JobHandle<KronJobResult>> {
-      if ((spec as { kind?: unknown }).kind !== 'kron-gp') throw new GramfleetError('INPUT_INVALID', `kind must be 'kron-gp', got ${String((spec as { kind?: unknown }).kind)}`, { field: 'kind' });
-      const input = await prepareKron(spec, store, budget);
-      await client.workflow.start('kronGpWorkflow', { taskQueue, workflowId: input.jobId, args: [input] });
-      log.info('job submitted', { jobId: input.jobId, shape: input.shape, route: input.route, slabs: input.slabs });
-      return handleFor(client, input.jobId) as unknown as JobHandle<KronJobResult>;
-    },
+      log.info('job submitted', { jobId: input.jobId, kind: w.def.kind, ...w.summary(input) });
+      return createJobHandle(w, input.jobId, { client, ctx });
+    }) as Fleet['submit'],
+    job: <K extends JobKind>(kind: K, jobId: string) => createJobHandle<K>(workloadFor(kind), jobId, { client, ctx }),
     getArray: (ref: ArrayRef) => store.get(ref),
     getCsr: (ref: CsrRef) => loadCsr(store, ref),
     workers: () => registeredWorkers(dp),
-    submitDatagen: (spec: DatagenJobSpec) => submitDatagen({ client, taskQueue, store, fromTemporal }, spec),
-    datagenJob: (jobId: string) => datagenHandle({ client, taskQueue, store, fromTemporal }, jobId),
     writeDataset: (input: DatagenJobInput, result: DatagenJobResult, outDir: string, wo?: { storeSystems?: boolean }) => writeDataset(store, input, result, outDir, wo),
+    async releaseDatagenPages(jobId: string): Promise<number> {
+      let r: DatagenWorkflowResult;
+      try {
+        r = (await client.workflow.getHandle(jobId).result()) as DatagenWorkflowResult;
+      } catch (e) {
+        throw fromTemporal(e, jobId);
+      }
+      return releaseDatagenPages(store, r);
+    },
     async close(): Promise<void> {
       await ray.close();
       await tasks.close();
       await connection.close().catch(() => undefined);
+      await arrays.close();
       await dp.close();
       if (owned) await local?.stop();
     },
   };
   return fleet;
 }
-
-function handleFor(client: Client, jobId: string): JobHandle<GrfJobResult> {
-  const h: WorkflowHandle = client.workflow.getHandle(jobId);
-  return {
-    jobId,
-    progress: () => retrying(() => h.query<JobProgress>('progress')),
-    async result(): Promise<GrfJobResult> {
-      try {
-        return await retrying(() => h.result() as Promise<GrfJobResult>);
-      } catch (e) {
-        throw fromTemporal(e, jobId);
-      }
-    },
-    async cancel(): Promise<void> {
-      await retrying(() => h.cancel());
-    },
-  };
-}
-
-/** Maps a Temporal failure to a GramfleetError with the original code. */
-export function fromTemporal(e: unknown, jobId: string): unknown {
-  if (isGramfleetError(e)) return e;
-  if (e instanceof WorkflowFailedError) {
-    let c: unknown = e.cause;
-    while (c !== undefined && c !== null) {
-      if (c instanceof CancelledFailure) return new GramfleetError('JOB_CANCELLED', `job ${jobId} was cancelled`, { jobId });
-      if (c instanceof TerminatedFailure) return new GramfleetError('JOB_CANCELLED', `job ${jobId} was terminated`, { jobId });
-      if (c instanceof ApplicationFailure && isErrorCode(c.type)) {
-        const details = (c.details?.[0] ?? {}) as Record<string, unknown>;
-        return new GramfleetError(c.type, c.message, { ...details, jobId });
-      }
-      c = (c as { cause?: unknown }).cause;
-    }
-    return new GramfleetError('JOB_FAILED', `job ${jobId} failed: ${e.message}`, { jobId });
-  }
-  if (e instanceof WorkflowNotFoundError) return new GramfleetError('INPUT_INVALID', `no job ${jobId}`, { field: 'jobId', jobId });
-  return e;
-}
-

@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { createHash } from 'node:crypto';
 import { Connection } from '@temporalio/client';
 import { GramfleetError, resourceNames, silentLogger, type Logger } from '@gramfleet/core';
 import { connectNats, openDataPlane, relaxedSimdNodeArgs, type DataPlaneOptions } from '@gramfleet/workers';
@@ -35,6 +36,12 @@ export interface LocalClusterOptions {
   readonly dataPlane?: DataPlaneOptions;
   /** Worker log level. @default 'info' */
   readonly logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /**
+   * The host store every process of the cluster shares (sealed arrays in shared memory, read
+   * without copies): its directory and size limit, or false for none. @default a directory under
+   * /dev/shm named after the data directory, limited to a quarter of the smaller of memory and /dev/shm
+   */
+  readonly hostStore?: { readonly dir?: string; readonly maxBytes?: number } | false;
   readonly log?: Logger;
 }
 
@@ -59,6 +66,8 @@ export interface ClusterState {
   readonly taskQueue: string;
   readonly prefix: string;
   readonly dataPlane: DataPlaneOptions;
+  /** The host store the cluster's processes share (removed by stop); absent when it has none. */
+  readonly hostStore?: { readonly dir: string; readonly maxBytes: number };
   readonly startedAt: string;
   processes: ProcessEntry[];
 }
@@ -111,7 +120,7 @@ export class LocalCluster {
       natsUrl: `nats://127.0.0.1:${natsPort}`, natsPort, natsMonitorPort,
       temporalAddress: `127.0.0.1:${temporalPort}`, temporalPort,
       namespace: 'default', taskQueue: o.taskQueue ?? 'gramfleet', prefix,
-      dataPlane: o.dataPlane ?? {}, startedAt: new Date().toISOString(), processes: [],
+      dataPlane: o.dataPlane ?? {}, ...hostStoreOf(dataDir, o.hostStore), startedAt: new Date().toISOString(), processes: [],
     };
     const c = new LocalCluster(state, o);
     try {
@@ -154,6 +163,7 @@ export class LocalCluster {
     for (const p of order) await stopPid(p.pid, p.marker, p.name.startsWith('worker') ? 15_000 : 10_000);
     this.state.processes = [];
     fs.rmSync(stateFile(this.state.dataDir), { force: true });
+    if (this.state.hostStore !== undefined) fs.rmSync(this.state.hostStore.dir, { recursive: true, force: true });
   }
 
   /** Starts one more WASM worker process; returns its name. */
@@ -166,7 +176,7 @@ export class LocalCluster {
     this.launch(name, process.execPath, [...nodeArgs, script, `--cluster=${this.state.dataDir}`], {
       GRAMFLEET_NATS_URL: this.state.natsUrl, GRAMFLEET_PREFIX: this.state.prefix,
       GRAMFLEET_THREADS: String(this.threads), GRAMFLEET_WORKER_ID: `${name}-${process.pid}-${Date.now().toString(36)}`,
-      GRAMFLEET_LOG_LEVEL: this.logLevel, ...dataPlaneEnv(this.state.dataPlane),
+      GRAMFLEET_LOG_LEVEL: this.logLevel, ...dataPlaneEnv(this.state.dataPlane), ...hostStoreEnv(this.state),
       GRAMFLEET_THREADS_PER_SHARD: String(this.threadsPerShard), GRAMFLEET_KERNEL_BUILD: this.kernelBuild,
       ...this.kernelCacheEnv(n + 1),
     });
@@ -198,7 +208,7 @@ export class LocalCluster {
     const script = path.join(repoRoot(), 'gpu-workers', 'dist', 'main.js');
     const mp = this.launch(name, process.execPath, [script, `--cluster=${this.state.dataDir}`], {
       GRAMFLEET_NATS_URL: this.state.natsUrl, GRAMFLEET_PREFIX: this.state.prefix, GRAMFLEET_WORKER_ID: workerId,
-      GRAMFLEET_GPU_ORDINAL: String(ordinal), GRAMFLEET_LOG_LEVEL: this.logLevel, ...dataPlaneEnv(this.state.dataPlane),
+      GRAMFLEET_GPU_ORDINAL: String(ordinal), GRAMFLEET_LOG_LEVEL: this.logLevel, ...dataPlaneEnv(this.state.dataPlane), ...hostStoreEnv(this.state),
     });
     this.save();
     let exit: number | null | undefined;
@@ -355,7 +365,7 @@ export class LocalCluster {
     this.launch('orchestrator', process.execPath, [script, `--cluster=${s.dataDir}`], {
       GRAMFLEET_NATS_URL: s.natsUrl, GRAMFLEET_PREFIX: s.prefix, GRAMFLEET_TEMPORAL_ADDRESS: s.temporalAddress,
       GRAMFLEET_NAMESPACE: s.namespace, GRAMFLEET_TASK_QUEUE: s.taskQueue, GRAMFLEET_LOG_LEVEL: this.logLevel,
-      ...dataPlaneEnv(s.dataPlane),
+      ...dataPlaneEnv(s.dataPlane), ...hostStoreEnv(s),
     });
   }
 
@@ -368,6 +378,31 @@ export class LocalCluster {
 
 function rank(name: string): number {
   return name.startsWith('worker') ? 0 : name === 'orchestrator' ? 1 : name === 'temporal' ? 2 : 3;
+}
+
+/**
+ * The host store of a cluster started from `dataDir`: under /dev/shm (shared memory) where there
+ * is one, named after the data directory so one cluster's processes find the same store.
+ */
+function hostStoreOf(dataDir: string, o: LocalClusterOptions['hostStore']): { hostStore?: { dir: string; maxBytes: number } } {
+  if (o === false) return {};
+  const shm = fs.existsSync('/dev/shm') ? '/dev/shm' : undefined;
+  const dir = o?.dir ?? (shm !== undefined ? path.join(shm, `gramfleet-${createHash('sha256').update(dataDir).digest('hex').slice(0, 16)}`) : path.join(dataDir, 'host-store'));
+  let room = os.totalmem();
+  try {
+    const st = fs.statfsSync(shm ?? dataDir);
+    room = Math.min(room, st.blocks * st.bsize);
+  } catch {
+    /* no statfs: memory bounds it */
+  }
+  const maxBytes = o?.maxBytes ?? Math.floor(room / 4);
+  if (!Number.isInteger(maxBytes) || maxBytes < 1024 * 1024) throw new GramfleetError('INPUT_OUT_OF_RANGE', `hostStore.maxBytes must be an integer of at least 1 MiB, got ${maxBytes}`, { field: 'hostStore.maxBytes', min: 1024 * 1024 });
+  return { hostStore: { dir, maxBytes } };
+}
+
+function hostStoreEnv(s: ClusterState): Record<string, string> {
+  if (s.hostStore === undefined) return {};
+  return { GRAMFLEET_HOST_STORE_DIR: s.hostStore.dir, GRAMFLEET_HOST_STORE_MB: String(Math.max(1, Math.floor(s.hostStore.maxBytes / 2 ** 20))) };
 }
 
 function dataPlaneEnv(d: DataPlaneOptions): Record<string, string> {

@@ -3,19 +3,12 @@
  * a PDE dataset. Rerunning the same command resumes the same job: finished systems are
  * not solved again.
  */
-import { parseArgs } from 'node:util';
 import * as path from 'node:path';
-import { GramfleetError, type DatagenParams } from '@gramfleet/core';
+import { DATAGEN_SOLVERS, GramfleetError, PDE_KINDS, PRECONDITIONERS, SORT_KINDS, type DatagenParams } from '@gramfleet/core';
 import { createJsonLogger } from '@gramfleet/workers';
 import { prepareDatagen, type DatagenJobSpec } from './submit';
 import { createProgressBar } from '../cli/progress';
-import { connect } from '../client/sdk';
-
-/** Usage lines of the subcommand. */
-export const DATAGEN_USAGE = `  gramfleet datagen --pde darcy|helmholtz|advection-diffusion|poisson-rhs --grid N --count C [--seed s]
-                [--field-alpha A] [--field-tau T] [--wavenumber lo,hi] [--velocity lo,hi] [--rtol 1e-8]
-                [--solver gmres|gcrodr|gcrodr-reset] [--restart 40 --recycle 20] [--precond none|jacobi|ilu0]
-                [--sort greedy|none|fft-curve] [--chunk-size K] [--workers W] [--store-systems] [--keep-pages] --out DIR [--json]`;
+import { DATA_DIR_FLAG, JSON_FLAG, type CliCommand, type ParsedArgs, type CliContext } from '../cli/command';
 
 function numArg(name: string, s: string): number {
   const x = Number(s);
@@ -30,29 +23,12 @@ function pairArg(name: string, s: string): [number, number] {
 }
 
 /** Runs `gramfleet datagen`; returns the exit code. */
-export async function datagenCommand(args: string[]): Promise<number> {
-  if (args.includes('--help') || args.includes('-h') || args.length === 0) {
-    process.stdout.write(`usage:\n${DATAGEN_USAGE}\n`);
-    return args.length === 0 ? 2 : 0;
-  }
-  const { values: v } = parseArgs({
-    args,
-    options: {
-      pde: { type: 'string' }, grid: { type: 'string' }, count: { type: 'string' }, seed: { type: 'string' },
-      'field-alpha': { type: 'string' }, 'field-tau': { type: 'string' }, wavenumber: { type: 'string' }, velocity: { type: 'string' },
-      rtol: { type: 'string' }, solver: { type: 'string' }, restart: { type: 'string' }, recycle: { type: 'string' },
-      precond: { type: 'string' }, sort: { type: 'string' }, 'chunk-size': { type: 'string' }, workers: { type: 'string' },
-      'store-systems': { type: 'boolean' }, out: { type: 'string' }, json: { type: 'boolean' }, 'data-dir': { type: 'string' },
-      'job-id': { type: 'string' }, 'keep-pages': { type: 'boolean' },
-    },
-  });
-  const need = (k: string, x: string | undefined): string => {
-    if (x === undefined) throw new GramfleetError('INPUT_INVALID', `--${k} is required`, { field: k });
-    return x;
-  };
-  const out = need('out', v.out);
+async function datagenRun(a: ParsedArgs, ctx: CliContext): Promise<number> {
+  const keys = ['pde', 'grid', 'count', 'seed', 'field-alpha', 'field-tau', 'wavenumber', 'velocity', 'rtol', 'solver', 'restart', 'recycle', 'precond', 'sort', 'chunk-size', 'workers', 'out', 'data-dir', 'job-id'] as const;
+  const v = Object.fromEntries(keys.map((k) => [k, a.string(k)])) as Record<(typeof keys)[number], string | undefined>;
+  const out = a.need('out');
   const params: DatagenParams = {
-    pde: need('pde', v.pde), grid: numArg('grid', need('grid', v.grid)), count: numArg('count', need('count', v.count)),
+    pde: a.need('pde'), grid: numArg('grid', a.need('grid')), count: numArg('count', a.need('count')),
     ...(v.seed !== undefined ? { seed: numArg('seed', v.seed) } : {}),
     ...(v['field-alpha'] !== undefined ? { fieldAlpha: numArg('field-alpha', v['field-alpha']) } : {}),
     ...(v['field-tau'] !== undefined ? { fieldTau: numArg('field-tau', v['field-tau']) } : {}),
@@ -68,47 +44,62 @@ export async function datagenCommand(args: string[]): Promise<number> {
   };
   const spec: DatagenJobSpec = { kind: 'datagen', ...params, ...(v['job-id'] !== undefined ? { jobId: v['job-id'] } : {}) };
   const input = prepareDatagen(spec); // typed errors before a cluster is even contacted
-  const fleet = await connect({
+  const json = a.flag('json');
+  return ctx.withFleet({
     ...(v['data-dir'] !== undefined ? { dataDir: v['data-dir'] } : {}),
     ...(v.workers !== undefined ? { workers: numArg('workers', v.workers) } : {}),
     log: createJsonLogger({ proc: 'cli' }, 'warn'),
-  });
-  try {
+  }, async (fleet) => {
     const t0 = Date.now();
-    const h = await fleet.submitDatagen(spec);
-    const bar = v.json === true ? undefined : createProgressBar(`datagen ${h.jobId}`);
-    let finished = false;
-    const poll = (async () => {
-      while (!finished) {
-        const p = await h.progress().catch(() => undefined);
-        if (p !== undefined) bar?.update(p.systemsDone, p.systemsTotal, `mat-vecs ${p.matvecs}, saved ${p.matvecsSaved}`);
-        await new Promise((r) => setTimeout(r, 500));
-      }
-    })();
-    let r;
-    try {
-      r = await h.result();
-    } finally {
-      finished = true;
-      await poll;
-    }
+    const h = await fleet.submit(spec);
+    const bar = json ? undefined : createProgressBar(`datagen ${h.jobId}`);
+    const r = await h.watch((p) => bar?.update(p.systemsDone, p.systemsTotal, `mat-vecs ${p.matvecs}, saved ${p.matvecsSaved}`));
     const p = await h.progress().catch(() => undefined);
     if (p !== undefined) bar?.update(p.systemsDone, p.systemsTotal, `mat-vecs ${p.matvecs}, saved ${p.matvecsSaved}`);
     bar?.finish('solved');
-    const m = await fleet.writeDataset(input, r, out, { storeSystems: v['store-systems'] === true });
+    const m = await fleet.writeDataset(input, r, out, { storeSystems: a.flag('store-systems') });
     // The dataset is written: the job's result pages are garbage unless asked to keep them.
-    const released = v['keep-pages'] === true ? 0 : await h.releasePages();
+    const released = a.flag('keep-pages') ? 0 : await fleet.releaseDatagenPages(h.jobId);
     const summary = {
       jobId: h.jobId, out: path.resolve(out), systems: m.systems.length, chunks: m.chunks.length, matvecs: m.totals.matvecs,
       matvecsSaved: p?.matvecsSaved ?? null, maxRelres: m.totals.maxRelres, publishedTasks: r.publishedTasks, pagesReleased: released, wallMs: Date.now() - t0,
     };
-    if (v.json === true) process.stdout.write(JSON.stringify(summary) + '\n');
+    if (json) ctx.out.write(JSON.stringify(summary) + '\n');
     else {
-      process.stdout.write(`${m.systems.length} systems in ${m.chunks.length} chunks, ${m.totals.matvecs} mat-vecs, max true relative residual ${m.totals.maxRelres.toExponential(2)}, ${(summary.wallMs / 1000).toFixed(1)} s${r.publishedTasks === 0 ? ' (all systems were solved before; nothing re-solved)' : ''}\n`);
-      process.stdout.write(`wrote ${summary.out}/manifest.json\n`);
+      ctx.out.write(`${m.systems.length} systems in ${m.chunks.length} chunks, ${m.totals.matvecs} mat-vecs, max true relative residual ${m.totals.maxRelres.toExponential(2)}, ${(summary.wallMs / 1000).toFixed(1)} s${r.publishedTasks === 0 ? ' (all systems were solved before; nothing re-solved)' : ''}\n`);
+      ctx.out.write(`wrote ${summary.out}/manifest.json\n`);
     }
     return 0;
-  } finally {
-    await fleet.close();
-  }
+  });
 }
+
+/** `gramfleet datagen`. */
+export const DATAGEN_COMMAND: CliCommand = {
+  name: 'datagen',
+  summary: 'generate, sort and solve a PDE dataset on the cluster (GCRO-DR chains); a rerun resumes the same job',
+  flags: {
+    pde: { type: 'string', value: PDE_KINDS.join('|'), required: true, description: 'the PDE family' },
+    grid: { type: 'string', value: 'N', required: true, description: 'interior points per side, >= 3' },
+    count: { type: 'string', value: 'C', required: true, description: 'number of PDE instances' },
+    seed: { type: 'string', value: 's', description: 'seed of the instances (default 0)' },
+    'field-alpha': { type: 'string', value: 'A', description: 'random field covariance exponent (default 2)' },
+    'field-tau': { type: 'string', value: 'T', description: 'random field covariance τ (default 3)' },
+    wavenumber: { type: 'string', value: 'lo,hi', description: 'Helmholtz k₀ range (default 5,15)' },
+    velocity: { type: 'string', value: 'lo,hi', description: 'advection speed range (default 0,20)' },
+    rtol: { type: 'string', value: 'r', description: 'relative residual to stop at (default 1e-8)' },
+    solver: { type: 'string', value: DATAGEN_SOLVERS.join('|'), description: 'Krylov solver (default gcrodr)' },
+    restart: { type: 'string', value: 'm', description: 'restart length (default 40)' },
+    recycle: { type: 'string', value: 'k', description: 'recycled dimension (default 20)' },
+    precond: { type: 'string', value: PRECONDITIONERS.join('|'), description: 'preconditioner (default none)' },
+    sort: { type: 'string', value: SORT_KINDS.join('|'), description: 'order of the chain (default greedy)' },
+    'chunk-size': { type: 'string', value: 'K', description: 'systems per chunk, solved in order' },
+    'job-id': { type: 'string', value: 'ID', description: 'job id (default derived from the parameters: a rerun resumes)' },
+    workers: { type: 'string', value: 'W', description: 'WASM workers of a local cluster started for this job' },
+    'store-systems': { type: 'boolean', description: 'also write each system (A as CSR .npz, b as .npy)' },
+    'keep-pages': { type: 'boolean', description: "keep the job's result pages in the object store after writing the dataset" },
+    out: { type: 'string', value: 'DIR', required: true, description: 'where the .npy shards and manifest.json are written' },
+    json: JSON_FLAG,
+    'data-dir': DATA_DIR_FLAG,
+  },
+  run: datagenRun,
+};

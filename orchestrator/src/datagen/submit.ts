@@ -1,23 +1,21 @@
 /**
  * Data generation from the SDK side: {@link prepareDatagen} validates the parameters,
  * computes every instance's sort features, sorts and cuts the chain into chunks (before
- * anything is scheduled); {@link submitDatagen} starts (or attaches to) the workflow under a
- * job id derived from parameters and chunking, so a rerun resumes and re-solves nothing that
- * is finished; {@link writeDataset} writes inputs, right-hand sides and solutions as `.npy`
- * shards (one per chunk) plus `manifest.json`, recomputing every true residual itself.
+ * anything is scheduled) under a job id derived from parameters and chunking, so a rerun
+ * attaches to the same workflow and re-solves nothing that is finished; {@link writeDataset}
+ * writes inputs, right-hand sides and solutions as `.npy` shards (one per chunk) plus
+ * `manifest.json`, recomputing every true residual itself.
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import {
-  DATAGEN_MAX_SYSTEMS, type DatagenWorkflowResult,
-  GramfleetError, checkDatagenBounds, compileDatagenParams, csrMatvec, generateInstance, instanceFeatures, ndarray, num, pdeSpecOf, sortInstances,
+  DATAGEN_MAX_SYSTEMS,
+  GramfleetError, checkDatagenBounds, checkJobId, compileDatagenParams, csrMatvec, generateInstance, instanceFeatures, ndarray, num, pdeSpecOf, sortInstances,
   type ArrayRef, type DatagenJobInput, type DatagenJobResult, type DatagenParams, type DatagenProgress, type NdArray, type WorkerClass,
 } from '@gramfleet/core';
 import type { ArrayStore } from '@gramfleet/workers';
 import { writeCsrNpz, writeNpy } from '../io/npz';
-import { expandDatagenResult, readDatagenPage, releaseDatagenPages } from './pages';
 
 /** A data-generation job as submitted through the SDK. */
 export interface DatagenJobSpec extends DatagenParams {
@@ -46,29 +44,6 @@ export interface DatagenProgressView {
   readonly matvecsSaved: number;
 }
 
-/** A submitted data-generation job. */
-export interface DatagenJobHandle {
-  readonly jobId: string;
-  progress(): Promise<DatagenProgressView>;
-  result(): Promise<DatagenJobResult>;
-  cancel(): Promise<void>;
-  /**
-   * Deletes the job's result pages from the object store (after `result()` and `writeDataset`;
-   * the CLI does it once the dataset is written). Returns how many were deleted; idempotent.
-   * Afterwards `result()` fails with `STORE_MISSING_OBJECT` until the job is submitted again,
-   * which rewrites the pages without solving anything again.
-   */
-  releasePages(): Promise<number>;
-}
-
-/** What the SDK functions need. */
-export interface DatagenDeps {
-  readonly client: Client;
-  readonly taskQueue: string;
-  readonly store: ArrayStore;
-  readonly fromTemporal: (e: unknown, jobId: string) => unknown;
-}
-
 /** Validates, sorts and chunks; throws typed `INPUT_*` errors before anything is scheduled. */
 export function prepareDatagen(spec: DatagenJobSpec): DatagenJobInput {
   const params = compileDatagenParams(spec);
@@ -80,81 +55,8 @@ export function prepareDatagen(spec: DatagenJobSpec): DatagenJobInput {
   const chunks: number[][] = [];
   for (let s = 0; s < chain.length; s += params.chunkSize) chunks.push(chain.slice(s, s + params.chunkSize));
   const jobId = spec.jobId ?? `datagen-${createHash('sha256').update(JSON.stringify({ params, chunks })).digest('hex').slice(0, 20)}`;
-  if (!/^[A-Za-z0-9_-]{1,100}$/.test(jobId)) throw new GramfleetError('INPUT_INVALID', `jobId must be 1–100 letters, digits, '-' or '_', got ${JSON.stringify(jobId)}`, { field: 'jobId' });
+  checkJobId(jobId);
   return { jobId, params, chunks, cls: spec.backend ?? 'wasm', timeoutMs };
-}
-
-/** Starts the job, or attaches to the running one with the same id. */
-export async function submitDatagen(d: DatagenDeps, spec: DatagenJobSpec): Promise<DatagenJobHandle> {
-  const input = prepareDatagen(spec);
-  try {
-    await d.client.workflow.start('datagenWorkflow', { taskQueue: d.taskQueue, workflowId: input.jobId, args: [input] });
-  } catch (e) {
-    if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
-  }
-  return datagenHandle(d, input.jobId);
-}
-
-/** A handle for a datagen job by id. */
-export function datagenHandle(d: DatagenDeps, jobId: string): DatagenJobHandle {
-  const h = d.client.workflow.getHandle(jobId);
-  const mv = new Map<string, number>();
-  const pageStats = new Map<string, DatagenProgress['finished'][number][]>();
-  return {
-    jobId,
-    async progress(): Promise<DatagenProgressView> {
-      const p = await h.query<DatagenProgress>('datagenProgress');
-      const first = new Map<number, number>();
-      const per: { chunk: number; position: number; m: number }[] = [];
-      const finished = [...p.finished];
-      for (const ref of p.pages ?? []) {
-        let fromPage = pageStats.get(ref.digest);
-        if (fromPage === undefined) {
-          fromPage = (await readDatagenPage(d.store, ref, jobId)).systems.flatMap((s) => (s.outputs[4] === undefined ? [] : [{ chunk: s.chunk, position: s.position, stats: s.outputs[4] }]));
-          pageStats.set(ref.digest, fromPage);
-        }
-        finished.push(...fromPage);
-      }
-      for (const f of finished) {
-        let m = mv.get(f.stats.digest);
-        if (m === undefined) {
-          m = (await d.store.get(f.stats)).data[1] as number;
-          mv.set(f.stats.digest, m);
-        }
-        per.push({ chunk: f.chunk, position: f.position, m });
-        if (f.position === 0) first.set(f.chunk, m);
-      }
-      let matvecs = 0;
-      let saved = 0;
-      for (const s of per) {
-        matvecs += s.m;
-        const f0 = first.get(s.chunk);
-        if (s.position > 0 && f0 !== undefined) saved += f0 - s.m;
-      }
-      return { phase: p.phase, systemsDone: p.systemsDone, systemsTotal: p.systemsTotal, chunksDone: p.chunksDone, chunksTotal: p.chunksTotal, matvecs, matvecsSaved: saved };
-    },
-    async result(): Promise<DatagenJobResult> {
-      try {
-        const r = (await h.result()) as DatagenWorkflowResult;
-        return await expandDatagenResult(d.store, r);
-      } catch (e) {
-        throw d.fromTemporal(e, jobId);
-      }
-    },
-    async cancel(): Promise<void> {
-      await h.cancel();
-    },
-    async releasePages(): Promise<number> {
-      let r: DatagenWorkflowResult;
-      try {
-        r = (await h.result()) as DatagenWorkflowResult;
-      } catch (e) {
-        throw d.fromTemporal(e, jobId);
-      }
-      for (const ref of r.pages) pageStats.delete(ref.digest);
-      return await releaseDatagenPages(d.store, r);
-    },
-  };
 }
 
 /** One system's line in the manifest. */

@@ -3,35 +3,18 @@
  * model.npz) and `gramfleet predict --model model.npz --x X --out yhat.npy` (predict with a
  * written model, in this process with the wasm kernel-block-matmul kernel).
  */
-import { parseArgs } from 'node:util';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  GramfleetError, KERNEL_FUNCTIONS, expandFeatureBytes, kernelBlockMatmulOp,
+  EIGENPRO_KERNELS, EIGENPRO_PROJECTIONS, EIGENPRO_TASKS, GramfleetError, KERNEL_FUNCTIONS, expandFeatureBytes, kernelBlockMatmulOp,
   type EigenProJobResult, type EigenProProgressEvent, type KernelFunction, type NdArray,
 } from '@gramfleet/core';
 import { WasmArena, createJsonLogger, createKernelBlockMatmulKernel } from '@gramfleet/workers';
 import { kernelsWasmPath } from '@gramfleet/wasm';
-import { connect } from '../client/sdk';
+import { DATA_DIR_FLAG, JSON_FLAG, type CliCommand, type CliContext, type Flags, type ParsedArgs } from '../cli/command';
 import { readNpz, writeNpy, writeNpz, isStringArray } from '../io/npz';
 import { loadRows } from './data-files';
 import type { EigenProJobSpec } from './submit';
-
-/** Usage lines of the EigenPro commands. */
-export const EIGENPRO_USAGE = `  gramfleet eigenpro --train X(.npy|idx|csv) --train-labels y --test X --test-labels y
-                --kernel laplacian|gaussian|matern|matern32|matern52|cauchy --bandwidth σ [--epochs E]
-                [--batch m] [--step η] [--q q] [--subsample s] [--seed s] [--shards k] [--f32] [--accumulate f64|f32]
-                [--task classification|regression] [--workers N] --out model.npz [--json]
-                [--centers p | --centers-file Z(.npy|idx|csv)] [--projection exact|eigenpro|delayed]
-                [--projection-interval T]   (EigenPro 3/4: a model on p centers)
-  gramfleet predict --model model.npz --x X(.npy|idx|csv) --out yhat.npy [--json]`;
-
-function num(name: string, s: string | undefined): number | undefined {
-  if (s === undefined) return undefined;
-  const x = Number(s);
-  if (s.trim() === '' || Number.isNaN(x)) throw new GramfleetError('INPUT_INVALID', `--${name} must be a number, got ${JSON.stringify(s)}`, { field: name });
-  return x;
-}
 
 function fmtEvent(e: EigenProProgressEvent): string | undefined {
   switch (e.kind) {
@@ -53,51 +36,48 @@ function fmtEvent(e: EigenProProgressEvent): string | undefined {
   }
 }
 
-/** `gramfleet eigenpro`. */
-export async function eigenProCommand(args: string[]): Promise<number> {
-  const { values: v } = parseArgs({
-    args,
-    options: {
-      train: { type: 'string' }, 'train-labels': { type: 'string' }, test: { type: 'string' }, 'test-labels': { type: 'string' },
-      kernel: { type: 'string', default: 'laplacian' }, bandwidth: { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' },
-      step: { type: 'string' }, q: { type: 'string' }, subsample: { type: 'string' }, seed: { type: 'string' }, shards: { type: 'string' },
-      f32: { type: 'boolean' }, task: { type: 'string' }, workers: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean' },
-      'data-dir': { type: 'string' }, centers: { type: 'string' }, 'centers-file': { type: 'string' }, projection: { type: 'string' },
-      'projection-interval': { type: 'string' }, accumulate: { type: 'string' },
-    },
-  });
-  const need = (k: string, x: string | undefined): string => {
-    if (x === undefined) throw new GramfleetError('INPUT_INVALID', `--${k} is required`, { field: k });
-    return x;
-  };
-  const out = need('out', v.out);
+/** Runs `gramfleet eigenpro`. */
+async function trainCommand(v: ParsedArgs, ctx: CliContext): Promise<number> {
+  const out = v.need('out');
   type NumKey = 'epochs' | 'batchSize' | 'stepSize' | 'q' | 'subsampleSize' | 'seed' | 'shards';
-  const opt = (name: string, key: NumKey, s: string | undefined): Partial<Record<NumKey, number>> => (s === undefined ? {} : { [key]: num(name, s) as number });
-  const spec: EigenProJobSpec = {
-    kind: 'eigenpro', train: need('train', v.train), trainLabels: need('train-labels', v['train-labels']),
-    ...(v.test !== undefined ? { test: v.test } : {}), ...(v['test-labels'] !== undefined ? { testLabels: v['test-labels'] } : {}),
-    kernel: (v.kernel ?? 'laplacian') as EigenProJobSpec['kernel'], bandwidth: num('bandwidth', need('bandwidth', v.bandwidth)) as number,
-    ...opt('epochs', 'epochs', v.epochs), ...opt('batch', 'batchSize', v.batch), ...opt('step', 'stepSize', v.step), ...opt('q', 'q', v.q),
-    ...opt('subsample', 'subsampleSize', v.subsample), ...opt('seed', 'seed', v.seed), ...opt('shards', 'shards', v.shards),
-    ...(v.f32 === true ? { featureDtype: 'f32' as const } : {}), ...(v.accumulate !== undefined ? { accumulate: v.accumulate as 'f64' | 'f32' } : {}), ...(v.task !== undefined ? { task: v.task as EigenProJobSpec['task'] & string } : {}),
-    ...(v.projection !== undefined ? { projection: v.projection as EigenProJobSpec['projection'] & string } : {}),
-    ...(v.centers !== undefined ? { centers: num('centers', v.centers) as number } : {}),
-    ...(v['centers-file'] !== undefined ? { centersFile: v['centers-file'] } : {}),
-    ...(v['projection-interval'] !== undefined ? { projectionInterval: num('projection-interval', v['projection-interval']) as number } : {}),
+  const opt = (name: string, key: NumKey): Partial<Record<NumKey, number>> => {
+    const x = v.number(name);
+    return x === undefined ? {} : { [key]: x };
   };
-  const fleet = await connect({
-    ...(v['data-dir'] !== undefined ? { dataDir: v['data-dir'] } : {}),
-    ...(v.workers !== undefined ? { workers: num('workers', v.workers) as number } : {}),
+  const test = v.string('test');
+  const testLabels = v.string('test-labels');
+  const accumulate = v.string('accumulate');
+  const task = v.string('task');
+  const projection = v.string('projection');
+  const centers = v.number('centers');
+  const centersFile = v.string('centers-file');
+  const projectionInterval = v.number('projection-interval');
+  const spec: EigenProJobSpec = {
+    kind: 'eigenpro', train: v.need('train'), trainLabels: v.need('train-labels'),
+    ...(test !== undefined ? { test } : {}), ...(testLabels !== undefined ? { testLabels } : {}),
+    kernel: (v.string('kernel') ?? 'laplacian') as EigenProJobSpec['kernel'], bandwidth: v.number('bandwidth') as number,
+    ...opt('epochs', 'epochs'), ...opt('batch', 'batchSize'), ...opt('step', 'stepSize'), ...opt('q', 'q'),
+    ...opt('subsample', 'subsampleSize'), ...opt('seed', 'seed'), ...opt('shards', 'shards'),
+    ...(v.flag('f32') ? { featureDtype: 'f32' as const } : {}), ...(accumulate !== undefined ? { accumulate: accumulate as 'f64' | 'f32' } : {}), ...(task !== undefined ? { task: task as NonNullable<EigenProJobSpec['task']> } : {}),
+    ...(projection !== undefined ? { projection: projection as NonNullable<EigenProJobSpec['projection']> } : {}),
+    ...(centers !== undefined ? { centers } : {}),
+    ...(centersFile !== undefined ? { centersFile } : {}),
+    ...(projectionInterval !== undefined ? { projectionInterval } : {}),
+  };
+  const dataDir = v.string('data-dir');
+  const workers = v.number('workers');
+  return ctx.withFleet({
+    ...(dataDir !== undefined ? { dataDir } : {}),
+    ...(workers !== undefined ? { workers } : {}),
     log: createJsonLogger({ proc: 'cli' }, 'warn'),
-  });
-  try {
+  }, async (fleet) => {
     const t0 = Date.now();
     const h = await fleet.submit(spec);
-    const json = v.json === true;
-    if (!json) process.stdout.write(`eigenpro job ${h.jobId}\n`);
+    const json = v.flag('json');
+    if (!json) ctx.out.write(`eigenpro job ${h.jobId}\n`);
     const r: EigenProJobResult = await h.watch((e) => {
       const line = fmtEvent(e);
-      if (json) { if (e.kind !== 'checkpoint') process.stdout.write(JSON.stringify(e) + '\n'); } else if (line !== undefined) process.stdout.write(line + '\n');
+      if (json) { if (e.kind !== 'checkpoint') ctx.out.write(JSON.stringify(e) + '\n'); } else if (line !== undefined) ctx.out.write(line + '\n');
     });
     const coef = await fleet.getArray(r.coefficients);
     const stored = await fleet.getArray(r.centers);
@@ -112,37 +92,34 @@ export async function eigenProCommand(args: string[]): Promise<number> {
     });
     const last = r.history[r.history.length - 1];
     const summary = { jobId: r.jobId, out: path.resolve(out), setup: r.setup, ...(r.projection !== undefined ? { projection: r.projection } : {}), final: last, workers: Object.keys(r.workers).length, attempt: r.attempt, ...(r.kernelRows !== undefined ? { kernelRows: r.kernelRows } : {}), wallMs: Date.now() - t0 };
-    if (json) process.stdout.write(JSON.stringify({ kind: 'result', ...summary }) + '\n');
+    if (json) ctx.out.write(JSON.stringify({ kind: 'result', ...summary }) + '\n');
     else {
       const rows = r.kernelRows !== undefined && r.kernelRows.hits + r.kernelRows.misses > 0
         ? `kernel rows: ${r.kernelRows.misses} computed, ${r.kernelRows.hits} read from the workers' caches${(r.kernelRows.mirroredEntries ?? 0) > 0 ? ` (${r.kernelRows.mirroredEntries} entries of the computed rows read from their mirror rows)` : ''}\n` : '';
-      process.stdout.write(`final: ${last === undefined ? '' : fmtEvent({ kind: 'epoch', jobId: r.jobId, epochs: r.history.length, ...last })}\n${rows}wrote ${summary.out}\n`);
+      ctx.out.write(`final: ${last === undefined ? '' : fmtEvent({ kind: 'epoch', jobId: r.jobId, epochs: r.history.length, ...last })}\n${rows}wrote ${summary.out}\n`);
     }
     return 0;
-  } finally {
-    await fleet.close();
-  }
+  });
 }
 
-/** Predicts K(X, Z)·a for a model written by `gramfleet eigenpro`, in row blocks, with the wasm kernel. */
-export async function predictCommand(args: string[]): Promise<number> {
-  const { values: v } = parseArgs({ args, options: { model: { type: 'string' }, x: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean' } } });
-  if (v.model === undefined || v.x === undefined || v.out === undefined) throw new GramfleetError('INPUT_INVALID', '--model, --x and --out are required', { field: v.model === undefined ? 'model' : v.x === undefined ? 'x' : 'out' });
+/** Predicts K(X, Z)·a for a model written by `gramfleet eigenpro`, in row blocks, with the wasm kernel, in this process. */
+async function predictCommand(a: ParsedArgs, ctx: CliContext): Promise<number> {
+  const v = { model: a.need('model'), x: a.need('x'), out: a.need('out'), json: a.flag('json') };
   const m = await readNpz(v.model);
   const get = (k: string): NdArray => {
-    const a = m[k];
-    if (a === undefined || isStringArray(a)) throw new GramfleetError('INPUT_FILE_UNREADABLE', `${v.model ?? ''}: no numeric array ${k}`, { field: 'model' });
-    return a;
+    const arr = m[k];
+    if (arr === undefined || isStringArray(arr)) throw new GramfleetError('INPUT_FILE_UNREADABLE', `${v.model}: no numeric array ${k}`, { field: 'model' });
+    return arr;
   };
   const kern = m['kernel'];
   const kernel = (kern !== undefined && isStringArray(kern) ? kern.data[0] : 'laplacian') as KernelFunction;
   if (!(KERNEL_FUNCTIONS as readonly string[]).includes(kernel)) throw new GramfleetError('INPUT_INVALID', `model kernel ${kernel} unknown`, { field: 'model' });
   const bandwidth = get('bandwidth').data[0] as number;
   const z = get('centers');
-  const a = get('coefficients');
+  const coef = get('coefficients');
   const x = await loadRows(v.x);
   const d = z.shape[1] as number;
-  const c = a.shape[1] as number;
+  const c = coef.shape[1] as number;
   if (x.cols !== d) throw new GramfleetError('INPUT_SHAPE_MISMATCH', `--x has ${x.cols} columns, the model's centers have ${d}`, { field: 'x', expected: d, got: x.cols });
   const mod = new WebAssembly.Module(fs.readFileSync(kernelsWasmPath));
   let arena: WasmArena | undefined;
@@ -158,11 +135,59 @@ export async function predictCommand(args: string[]): Promise<number> {
   for (let s = 0; s < x.rows; s += block) {
     const e = Math.min(x.rows, s + block);
     const xb: NdArray = { dtype: 'f64', shape: [e - s, d], data: x.data.slice(s * d, e * d) };
-    const r = await kbm(attrs, [xb, zArr, a], {});
+    const r = await kbm(attrs, [xb, zArr, coef], {});
     out.set((r[0] as NdArray).data as Float64Array, s * c);
   }
   await writeNpy(v.out, { dtype: 'f64', shape: [x.rows, c], data: out });
   const line = { out: path.resolve(v.out), rows: x.rows, outputs: c };
-  process.stdout.write(v.json === true ? JSON.stringify(line) + '\n' : `wrote ${line.out} (${x.rows}×${c})\n`);
+  ctx.out.write(v.json ? JSON.stringify(line) + '\n' : `wrote ${line.out} (${x.rows}×${c})\n`);
   return 0;
 }
+
+const EIGENPRO_FLAGS: Flags = {
+  train: { type: 'string', value: 'X', required: true, description: 'training features: .npy, IDX or CSV' },
+  'train-labels': { type: 'string', value: 'y', required: true, description: 'training labels (class ids or one-hot rows; targets for regression)' },
+  test: { type: 'string', value: 'X', description: 'test features' },
+  'test-labels': { type: 'string', value: 'y', description: 'test labels' },
+  kernel: { type: 'string', value: EIGENPRO_KERNELS.join('|'), default: 'laplacian', description: 'kernel function' },
+  bandwidth: { type: 'string', value: 'σ', required: true, description: 'kernel bandwidth > 0' },
+  epochs: { type: 'string', value: 'E', description: 'passes over the data (default 3)' },
+  batch: { type: 'string', value: 'm', description: 'batch size (default from the spectrum)' },
+  step: { type: 'string', value: 'η', description: 'step size (default from the spectrum)' },
+  q: { type: 'string', value: 'q', description: 'preconditioner level (default from the spectrum)' },
+  subsample: { type: 'string', value: 's', description: 'Nyström subsample size' },
+  seed: { type: 'string', value: 's', description: 'seed of the subsample and batch order (default 0)' },
+  shards: { type: 'string', value: 'k', description: 'model shards (default one per worker)' },
+  f32: { type: 'boolean', description: 'f32 features on the workers' },
+  accumulate: { type: 'string', value: 'f64|f32', description: 'accumulation of the kernel products (default f64)' },
+  task: { type: 'string', value: EIGENPRO_TASKS.join('|'), description: 'learning task (default classification)' },
+  centers: { type: 'string', value: 'p', description: 'EigenPro 3: sample p centers from the training rows' },
+  'centers-file': { type: 'string', value: 'Z', description: 'EigenPro 3: the centers (.npy, IDX or CSV)' },
+  projection: { type: 'string', value: EIGENPRO_PROJECTIONS.join('|'), description: 'EigenPro 3/4 projection onto the centers' },
+  'projection-interval': { type: 'string', value: 'T', description: 'EigenPro 4 (delayed): batches between projections' },
+  workers: { type: 'string', value: 'N', description: 'WASM workers of a local cluster started for this job' },
+  out: { type: 'string', value: 'model.npz', required: true, description: 'where the model (coefficients, centers, kernel, bandwidth) is written' },
+  json: JSON_FLAG,
+  'data-dir': DATA_DIR_FLAG,
+};
+
+/** `gramfleet eigenpro`. */
+export const EIGENPRO_COMMAND: CliCommand = {
+  name: 'eigenpro',
+  summary: 'train an EigenPro model on the cluster (per-epoch progress lines); EigenPro 3/4 with --centers or --centers-file',
+  flags: EIGENPRO_FLAGS,
+  run: trainCommand,
+};
+
+/** `gramfleet predict`. */
+export const PREDICT_COMMAND: CliCommand = {
+  name: 'predict',
+  summary: 'predict with a model written by gramfleet eigenpro (in this process, no cluster needed)',
+  flags: {
+    model: { type: 'string', value: 'model.npz', required: true, description: 'the model' },
+    x: { type: 'string', value: 'X', required: true, description: 'features to predict: .npy, IDX or CSV' },
+    out: { type: 'string', value: 'yhat.npy', required: true, description: 'where K(X, Z)·a is written' },
+    json: JSON_FLAG,
+  },
+  run: predictCommand,
+};

@@ -1,17 +1,14 @@
 /**
- * SDK side of EigenPro jobs: the spec a user submits ({@link EigenProJobSpec}), its
- * validation and upload before any work is scheduled ({@link prepareEigenPro}), and the job
- * handle with per-epoch progress events ({@link EigenProJobHandle}).
+ * SDK side of EigenPro jobs: the spec a user submits ({@link EigenProJobSpec}) and its
+ * validation and upload before any work is scheduled ({@link prepareEigenPro}).
  */
 import { randomBytes } from 'node:crypto';
-import type { Client } from '@temporalio/client';
-import { DeliverPolicy } from '@nats-io/jetstream';
 import {
-  GramfleetError, checkEigenProData, compileEigenProParams, featureBytes, num, planEigenPro3, planEigenProMemory, resultSubject, sampleCenterRows,
-  type CompiledEigenProParams, type DenseRows, type EigenProJobInput, type EigenProJobResult, type EigenProParams, type EigenProProgressEvent, type FeatureBytes,
+  GramfleetError, checkEigenProCenters, checkEigenProData, checkJobId, compileEigenProParams, featureBytes, num, planEigenPro3, planEigenProMemory, sampleCenterRows,
+  type CompiledEigenProParams, type DenseRows, type EigenProJobInput, type EigenProParams, type FeatureBytes,
   type NdArray, type WorkerClass,
 } from '@gramfleet/core';
-import type { ArrayStore, DataPlane } from '@gramfleet/workers';
+import type { ArrayStore } from '@gramfleet/workers';
 import { loadRows } from './data-files';
 
 /** An EigenPro job as submitted through the SDK. Arrays are file paths (IDX, `.npy`, CSV) or rows in memory. */
@@ -33,17 +30,6 @@ export interface EigenProJobSpec extends EigenProParams {
   readonly heartbeatTimeoutMs?: number;
   /** EigenPro 3: the centers Z (p × d), a file path (IDX, `.npy`, CSV) or rows in memory; or give `centers: p` to sample them. */
   readonly centersFile?: string | DenseRows;
-}
-
-/** A submitted EigenPro job. */
-export interface EigenProJobHandle {
-  readonly jobId: string;
-  /** Waits for the result; a failed job rejects with a GramfleetError carrying the code. */
-  result(): Promise<EigenProJobResult>;
-  /** Calls `onEvent` for every progress event (setup, each epoch, resumes) and resolves with the result. */
-  watch(onEvent: (e: EigenProProgressEvent) => void): Promise<EigenProJobResult>;
-  /** Cancels the job. */
-  cancel(): Promise<void>;
 }
 
 async function rowsOf(field: string, v: string | DenseRows): Promise<DenseRows> {
@@ -72,12 +58,7 @@ function classIds(field: string, y: DenseRows): DenseRows {
  * without replacement from (seed); undefined for EigenPro 2. Throws before anything is scheduled.
  */
 async function centersOf(spec: EigenProJobSpec, params: CompiledEigenProParams, x: DenseRows): Promise<DenseRows | undefined> {
-  if (spec.centersFile !== undefined && params.centers !== undefined) throw new GramfleetError('INPUT_INVALID', 'give centers (a count to sample) or centersFile, not both', { field: 'centers' });
-  if (spec.centersFile === undefined && params.centers === undefined) {
-    if (params.projection !== undefined || params.projectionInterval !== undefined) throw new GramfleetError('INPUT_INVALID', 'projection applies to EigenPro 3: give centers (a count) or centersFile', { field: 'projection' });
-    return undefined;
-  }
-  if (params.projectionInterval !== undefined && params.projection !== 'delayed') throw new GramfleetError('INPUT_INVALID', `projectionInterval applies to projection delayed, got projection ${params.projection ?? '(default)'}`, { field: 'projectionInterval' });
+  if (!checkEigenProCenters(params, spec.centersFile !== undefined)) return undefined;
   if (spec.centersFile !== undefined) return rowsOf('centersFile', spec.centersFile);
   const rows = sampleCenterRows(x.rows, params.centers as number, params.seed);
   const d = x.cols;
@@ -89,8 +70,7 @@ async function centersOf(spec: EigenProJobSpec, params: CompiledEigenProParams, 
 /** Validates a spec, plans memory and uploads the arrays; nothing is scheduled when this throws. */
 export async function prepareEigenPro(spec: EigenProJobSpec, store: ArrayStore, budgetBytes: number, workers: number): Promise<EigenProJobInput> {
   const params0 = compileEigenProParams(spec);
-  const jobId = spec.jobId ?? `eigenpro-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
-  if (!/^[A-Za-z0-9_-]{1,100}$/.test(jobId)) throw new GramfleetError('INPUT_INVALID', `jobId must be 1–100 letters, digits, '-' or '_', got ${JSON.stringify(jobId)}`, { field: 'jobId' });
+  const jobId = checkJobId(spec.jobId ?? `eigenpro-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`);
   const timeoutMs = num('timeoutMs', spec.timeoutMs ?? 24 * 3600_000, { min: 1000 });
   const heartbeatTimeoutMs = num('heartbeatTimeoutMs', spec.heartbeatTimeoutMs ?? 15_000, { min: 1000 });
   if (spec.trainLabels === undefined) throw new GramfleetError('INPUT_INVALID', 'trainLabels are required', { field: 'trainLabels' });
@@ -131,41 +111,4 @@ export async function prepareEigenPro(spec: EigenProJobSpec, store: ArrayStore, 
   }
   const ep3 = centers !== undefined && projection !== undefined ? { centers: await store.put({ dtype: 'f64', shape: [centers.rows, centers.cols], data: f64(centers) }), projection } : {};
   return { jobId, params, shape, x: xRef, y: yRef, ...testRefs, ...(packed ? { featureScale: (xBytes as FeatureBytes).scale } : {}), cls: spec.backend ?? 'wasm', timeoutMs, heartbeatTimeoutMs, ...ep3 };
-}
-
-/** Starts the workflow of a prepared job. */
-export async function startEigenPro(client: Client, taskQueue: string, input: EigenProJobInput): Promise<void> {
-  await client.workflow.start('eigenProWorkflow', { taskQueue, workflowId: input.jobId, args: [input] });
-}
-
-/** A handle for an EigenPro job; `result` and `cancel` come from the generic job handle. */
-export function eigenProHandle(dp: DataPlane, jobId: string, base: { result(): Promise<unknown>; cancel(): Promise<void> }): EigenProJobHandle {
-  const result = (): Promise<EigenProJobResult> => base.result() as Promise<EigenProJobResult>;
-  return {
-    jobId,
-    result,
-    cancel: () => base.cancel(),
-    async watch(onEvent: (e: EigenProProgressEvent) => void): Promise<EigenProJobResult> {
-      const consumer = await dp.js.consumers.get(dp.names.resultsStream, { filter_subjects: [resultSubject(dp.names.prefix, jobId, 'progress')], deliver_policy: DeliverPolicy.All });
-      const messages = await consumer.consume({ max_messages: 64 });
-      const pump = (async () => {
-        for await (const m of messages) {
-          try {
-            onEvent(m.json<EigenProProgressEvent>());
-          } catch {
-            /* a throwing listener must not stop the job */
-          }
-        }
-      })();
-      try {
-        const r = await result();
-        // Let the final epoch event arrive before closing.
-        await new Promise((res) => setTimeout(res, 300));
-        return r;
-      } finally {
-        await messages.close();
-        await pump;
-      }
-    },
-  };
 }

@@ -9,10 +9,11 @@
 import { Context } from '@temporalio/activity';
 import {
   GramfleetError, csrVstack, grfBatches,
-  type CsrArrays, type GrfAssembleBatchesInput, type GrfAssembled, type GrfBatchInput, type GrfBatchOutput, type GrfJobInput, type Logger, type TaskResult,
+  type CsrArrays, type GrfActivities, type GrfAssembleBatchesInput, type GrfAssembled, type GrfBatchInput, type GrfBatchOutput, type GrfJobInput, type Logger, type TaskResult,
 } from '@gramfleet/core';
 import type { ArrayStore, TaskClient } from '@gramfleet/workers';
 import { finishGrf, stackShardOutputs } from './assemble';
+import { toFailure } from '../host/activities';
 
 /** Dependencies of the GRF activities. */
 export interface GrfActivityDeps {
@@ -23,11 +24,6 @@ export interface GrfActivityDeps {
   readonly keepBytes?: number;
 }
 
-/** The GRF activities of one process. */
-export interface GrfActivities {
-  runGrfBatch(input: GrfBatchInput): Promise<GrfBatchOutput>;
-  assembleGrfBatches(input: GrfAssembleBatchesInput): Promise<GrfAssembled>;
-}
 
 interface Kept {
   readonly phis: CsrArrays[];
@@ -74,7 +70,8 @@ export function createGrfActivities(deps: GrfActivityDeps): GrfActivities {
     let results: TaskResult[];
     const tr0 = performance.now();
     try {
-      results = await Promise.all(shards.map((s) => tasks.run({ jobId: job.jobId, shardId: s.shardId, op: 'grf-walks', attrs: s.attrs, inputs, deadline }, { cls: job.cls })));
+      // The shards' rows are read once, here, and can be recomputed: no durable copy.
+      results = await Promise.all(shards.map((s) => tasks.run({ jobId: job.jobId, shardId: s.shardId, op: 'grf-walks', attrs: s.attrs, inputs, deadline, durable: 'none' }, { cls: job.cls })));
     } finally {
       signal?.removeEventListener('abort', onAbort);
     }
@@ -110,7 +107,7 @@ export function createGrfActivities(deps: GrfActivityDeps): GrfActivities {
   }
 
   return {
-    async runGrfBatch(input: GrfBatchInput): Promise<GrfBatchOutput> {
+    runGrfBatch: failingTyped(async (input: GrfBatchInput): Promise<GrfBatchOutput> => {
       const { job, batch } = input;
       const signal = Context.current().cancellationSignal;
       return beating(async () => {
@@ -121,8 +118,8 @@ export function createGrfActivities(deps: GrfActivityDeps): GrfActivities {
         keep(job.jobId, batch, phis);
         return out;
       });
-    },
-    async assembleGrfBatches(input: GrfAssembleBatchesInput): Promise<GrfAssembled> {
+    }),
+    assembleGrfBatches: failingTyped(async (input: GrfAssembleBatchesInput): Promise<GrfAssembled> => {
       const { job } = input;
       const signal = Context.current().cancellationSignal;
       return beating(async () => {
@@ -141,6 +138,17 @@ export function createGrfActivities(deps: GrfActivityDeps): GrfActivities {
         for (let b = 0; b < input.batches; b++) drop(job.jobId, b);
         return assembled;
       });
-    },
+    }),
+  };
+}
+
+/** An activity whose gramfleet errors cross Temporal as failures typed by their code. */
+function failingTyped<A, R>(f: (a: A) => Promise<R>): (a: A) => Promise<R> {
+  return async (a: A): Promise<R> => {
+    try {
+      return await f(a);
+    } catch (e) {
+      throw toFailure(e);
+    }
   };
 }

@@ -14,7 +14,6 @@ import {
 } from '@gramfleet/core';
 import type { ArrayStore, DataPlane, TaskClient } from '@gramfleet/workers';
 import { assembleGrfResult } from '../grf/assemble';
-import { createGrfActivities } from '../grf/batches';
 
 /** Dependencies of the activities. */
 export interface ActivityDeps {
@@ -138,22 +137,7 @@ export function createActivities(deps: ActivityDeps): ClusterActivities {
     return { outcomes, published: todo.length, duplicates };
   }
 
-  const grf = createGrfActivities({ store, tasks, log });
   return {
-    async runGrfBatch(input) {
-      try {
-        return await grf.runGrfBatch(input);
-      } catch (e) {
-        throw toFailure(e);
-      }
-    },
-    async assembleGrfBatches(input) {
-      try {
-        return await grf.assembleGrfBatches(input);
-      } catch (e) {
-        throw toFailure(e);
-      }
-    },
     async runShardBatch(input: ShardBatchInput): Promise<ShardBatchOutput> {
       try {
         return await runShardBatch(input);

@@ -6,19 +6,17 @@
  * GRAMFLEET_PREFIX, GRAMFLEET_ACK_WAIT_MS, GRAMFLEET_MAX_DELIVER, GRAMFLEET_LOG_LEVEL,
  * GRAMFLEET_SPILL_AFTER_MS (a task that waits this long for a free worker goes to the durable
  * queue, where autoscalers see it as lag; default 5000),
- * GRAMFLEET_HEALTH_PORT (serves /healthz and /readyz: ready while the Temporal worker runs).
+ * GRAMFLEET_HEALTH_PORT (serves /healthz and /readyz: ready while the Temporal worker runs), and the
+ * array store's tiers (GRAMFLEET_HOST_STORE_DIR, GRAMFLEET_HOST_STORE_MB, GRAMFLEET_PEER_*: see
+ * storeTiersFromEnv in @gramfleet/workers).
  */
 import { NativeConnection, Worker, Runtime, DefaultLogger } from '@temporalio/worker';
 import { GramfleetError, resourceNames } from '@gramfleet/core';
-import { connectNats, createArrayStore, createJsonLogger, createTaskClient, openDataPlane } from '@gramfleet/workers';
+import { connectNats, createJsonLogger, createTaskClient, openArrayStore, openDataPlane, storeTiersFromEnv } from '@gramfleet/workers';
 import { healthPortFromEnv, startHealthServer } from '@gramfleet/workers';
-import { createActivities } from './activities';
-import { createKronActivities } from '../kron/activities';
-import { createKronLoopActivities } from '../kron/loop';
+import { hostActivities } from '../registry';
 import { createCampaignActivities } from '../campaign/activities';
 import { openCampaignTable } from '../campaign/table';
-import { createEigenProActivities } from '../eigenpro/activity';
-import { createDatagenActivities } from '../datagen/pages';
 
 async function main(): Promise<void> {
   const env = process.env;
@@ -38,7 +36,8 @@ async function main(): Promise<void> {
     ...(env['GRAMFLEET_ACK_WAIT_MS'] !== undefined ? { ackWaitMs: Number(env['GRAMFLEET_ACK_WAIT_MS']) } : {}),
     ...(env['GRAMFLEET_MAX_DELIVER'] !== undefined ? { maxDeliver: Number(env['GRAMFLEET_MAX_DELIVER']) } : {}),
   });
-  const store = createArrayStore(dp.arrays, names.arraysBucket, { chunkBytes: dp.chunkBytes });
+  const arrays = await openArrayStore(dp, storeTiersFromEnv(env), log);
+  const store = arrays.store;
   // One owner of tasks for every activity of this process.
   const spill = env['GRAMFLEET_SPILL_AFTER_MS'];
   const spillAfterMs = spill === undefined ? undefined : Number(spill);
@@ -46,13 +45,8 @@ async function main(): Promise<void> {
     throw new GramfleetError('INPUT_OUT_OF_RANGE', `GRAMFLEET_SPILL_AFTER_MS must be an integer >= 0 (ms), got ${JSON.stringify(spill)}`, { field: 'GRAMFLEET_SPILL_AFTER_MS', bound: '>= 0' });
   }
   const tasks = createTaskClient({ dp, log, ...(spillAfterMs !== undefined ? { spillAfterMs } : {}) });
-  const activities = {
-    ...createActivities({ dp, store, tasks, log }),
-    ...createKronActivities({ store, log }),
-    ...createKronLoopActivities({ dp, store, tasks, log }),
-    ...createEigenProActivities({ dp, store, tasks, log }),
-    ...createDatagenActivities({ store }),
-  };
+  // The cluster's shard activities and every workload's, from the registry.
+  const activities = hostActivities({ dp, store, tasks, log });
   const campaignActivities = createCampaignActivities({ dp, store, log, table: await openCampaignTable(nc, names.prefix) });
   let stopping = false;
   let current: Worker | undefined;
@@ -87,6 +81,7 @@ async function main(): Promise<void> {
     }
   }
   await tasks.close();
+  await arrays.close();
   await dp.close();
   process.exit(0);
 }

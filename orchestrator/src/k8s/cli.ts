@@ -1,11 +1,11 @@
 /**
- * `gramfleet k8s render|apply|status|controller`: the Kubernetes deployment without Helm.
+ * `gramfleet k8s render|apply|status|controller` (declared in `./command.ts`, which loads this
+ * module only when one runs): the Kubernetes deployment without Helm.
  * `render` prints the manifests as YAML; `apply` applies them with server-side apply through
  * the client library (field manager `gramfleet`); `status` lists KernelCampaigns with their
  * progress; `controller` runs the KernelCampaign controller (the container's entrypoint).
  */
 import * as fs from 'node:fs';
-import { parseArgs } from 'node:util';
 import { GramfleetError } from '@gramfleet/core';
 import { createJsonLogger, healthPortFromEnv, startHealthServer } from '@gramfleet/workers';
 import { defaultKubeConfig, k8s, type KubeConfig } from './client';
@@ -13,17 +13,7 @@ import { GROUP, KERNEL_CAMPAIGN, VERSION, type KernelCampaign } from './crd';
 import { KernelCampaignController } from './controller';
 import { renderManifests, type DeployValues } from './render';
 import { RawObjectApi, parseYamlStream, toYamlStream } from './raw';
-
-/** Usage lines of the `k8s` subcommands. */
-export const K8S_USAGE = `  gramfleet k8s render [--values FILE.yaml|json] [--namespace NS] [--gpu] [--keda] [--no-crds]
-  gramfleet k8s apply  [--values FILE] [--namespace NS] [--gpu] [--keda] [--dry-run]
-  gramfleet k8s status [--namespace NS] [--json]
-  gramfleet k8s controller   (env: GRAMFLEET_TEMPORAL_ADDRESS, GRAMFLEET_NAMESPACE, GRAMFLEET_TASK_QUEUE,
-                              GRAMFLEET_WATCH_NAMESPACE, GRAMFLEET_PREFIX, GRAMFLEET_HEALTH_PORT)`;
-
-const valueOptions = {
-  values: { type: 'string' }, namespace: { type: 'string' }, gpu: { type: 'boolean' }, keda: { type: 'boolean' }, 'no-crds': { type: 'boolean' },
-} as const;
+import type { CliContext, ParsedArgs } from '../cli/command';
 
 /** Values from `--values` (YAML or JSON) with the flag overrides applied. */
 export function valuesFromArgs(v: { values?: string; namespace?: string; gpu?: boolean; keda?: boolean; 'no-crds'?: boolean }): DeployValues {
@@ -73,48 +63,49 @@ export async function applyManifests(kc: KubeConfig, values: DeployValues, o: { 
   return done;
 }
 
-/** Runs `gramfleet k8s ...`; returns the exit code. */
-export async function k8sCommand(argv: string[]): Promise<number> {
-  const [sub, ...args] = argv;
-  switch (sub) {
-    case 'render': {
-      const { values } = parseArgs({ args, options: valueOptions });
-      process.stdout.write(manifestsYaml(valuesFromArgs(values)));
-      return 0;
-    }
-    case 'apply': {
-      const { values } = parseArgs({ args, options: { ...valueOptions, 'dry-run': { type: 'boolean' } } });
-      const applied = await applyManifests(defaultKubeConfig(), valuesFromArgs(values), { dryRun: values['dry-run'] === true });
-      for (const a of applied) process.stdout.write(`${a} ${values['dry-run'] === true ? 'valid (server dry run)' : 'applied'}\n`);
-      return 0;
-    }
-    case 'status': {
-      const { values } = parseArgs({ args, options: { namespace: { type: 'string' }, json: { type: 'boolean' } } });
-      const api = defaultKubeConfig().makeApiClient(k8s.CustomObjectsApi);
-      const base = { group: GROUP, version: VERSION, plural: KERNEL_CAMPAIGN.plural };
-      const list = (values.namespace !== undefined ? await api.listNamespacedCustomObject({ ...base, namespace: values.namespace }) : await api.listClusterCustomObject(base)) as { items: KernelCampaign[] };
-      if (values.json === true) {
-        process.stdout.write(JSON.stringify(list.items.map((i) => ({ namespace: i.metadata?.namespace, name: i.metadata?.name, status: i.status ?? {} }))) + '\n');
-        return 0;
-      }
-      const rows = [['NAMESPACE', 'NAME', 'PHASE', 'DONE', 'FAILED', 'TOTAL', 'WORKFLOW']];
-      for (const i of list.items) {
-        const s = i.status ?? {};
-        rows.push([i.metadata?.namespace ?? '', i.metadata?.name ?? '', s.phase ?? 'Pending', String(s.runsDone ?? 0), String(s.runsFailed ?? 0), String(s.runsTotal ?? '?'), s.workflowId ?? '']);
-      }
-      const w = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-      for (const r of rows) process.stdout.write(r.map((x, c) => x.padEnd(w[c]!)).join('  ').trimEnd() + '\n');
-      return 0;
-    }
-    case 'controller':
-      return runController();
-    default:
-      process.stderr.write(`unknown k8s command ${sub ?? ''}\nusage:\n${K8S_USAGE}\n`);
-      return 2;
-  }
+/** `gramfleet k8s render`. */
+export function k8sRender(a: ParsedArgs, ctx: CliContext): Promise<number> {
+  ctx.out.write(manifestsYaml(valuesFromArgs(flagValues(a))));
+  return Promise.resolve(0);
 }
 
-async function runController(): Promise<number> {
+/** `gramfleet k8s apply`. */
+export async function k8sApply(a: ParsedArgs, ctx: CliContext): Promise<number> {
+  const dryRun = a.flag('dry-run');
+  const applied = await applyManifests(defaultKubeConfig(), valuesFromArgs(flagValues(a)), { dryRun });
+  for (const x of applied) ctx.out.write(`${x} ${dryRun ? 'valid (server dry run)' : 'applied'}\n`);
+  return 0;
+}
+
+/** `gramfleet k8s status`. */
+export async function k8sStatus(a: ParsedArgs, ctx: CliContext): Promise<number> {
+  const namespace = a.string('namespace');
+  const api = defaultKubeConfig().makeApiClient(k8s.CustomObjectsApi);
+  const base = { group: GROUP, version: VERSION, plural: KERNEL_CAMPAIGN.plural };
+  const list = (namespace !== undefined ? await api.listNamespacedCustomObject({ ...base, namespace }) : await api.listClusterCustomObject(base)) as { items: KernelCampaign[] };
+  if (a.flag('json')) {
+    ctx.out.write(JSON.stringify(list.items.map((i) => ({ namespace: i.metadata?.namespace, name: i.metadata?.name, status: i.status ?? {} }))) + '\n');
+    return 0;
+  }
+  const rows = [['NAMESPACE', 'NAME', 'PHASE', 'DONE', 'FAILED', 'TOTAL', 'WORKFLOW']];
+  for (const i of list.items) {
+    const s = i.status ?? {};
+    rows.push([i.metadata?.namespace ?? '', i.metadata?.name ?? '', s.phase ?? 'Pending', String(s.runsDone ?? 0), String(s.runsFailed ?? 0), String(s.runsTotal ?? '?'), s.workflowId ?? '']);
+  }
+  const w = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  for (const r of rows) ctx.out.write(r.map((x, c) => x.padEnd(w[c]!)).join('  ').trimEnd() + '\n');
+  return 0;
+}
+
+/** The value flags of render/apply as {@link valuesFromArgs} takes them. */
+function flagValues(a: ParsedArgs): Parameters<typeof valuesFromArgs>[0] {
+  const values = a.string('values');
+  const namespace = a.string('namespace');
+  return { ...(values !== undefined ? { values } : {}), ...(namespace !== undefined ? { namespace } : {}), gpu: a.flag('gpu'), keda: a.flag('keda'), 'no-crds': a.flag('no-crds') };
+}
+
+/** `gramfleet k8s controller`: the KernelCampaign controller until SIGTERM/SIGINT. */
+export async function runController(): Promise<number> {
   const env = process.env;
   const log = createJsonLogger({ proc: 'kernelcampaign-controller' }, (env['GRAMFLEET_LOG_LEVEL'] ?? 'info') as 'info');
   const c = await KernelCampaignController.start({

@@ -1,10 +1,16 @@
 /**
  * The `KernelCampaign` custom resource (group gramfleet.io, v1alpha1): its CustomResourceDefinition
- * with an OpenAPI v3 schema that mirrors the campaign spec (core/src/campaign/spec.ts), so the
- * API server rejects malformed objects before the controller sees them; the controller then
- * runs the full campaign validation (workload parameters) before it starts anything.
+ * with an OpenAPI v3 schema that mirrors the campaign spec (core/src/campaign/spec.ts) and is
+ * generated from the workload registry (core/src/registry.ts): the kinds a run may have and
+ * every kind's documented parameters, typed where every kind that takes one agrees on its type
+ * (with the union of their enums). So the API server rejects malformed objects (a bogus kind,
+ * a mistyped parameter) before the controller sees them; the controller then runs the full
+ * campaign validation (every workload's `compileRun`: required parameters, bounds, unknown
+ * names) before it starts anything, and reports a failure in `.status`. Per-kind required
+ * parameters are not schema rules: CEL cannot read parameters of any type, and the API
+ * server's `anyOf` errors name the wrong branch.
  */
-import { CAMPAIGN_MAX_CONCURRENCY, CAMPAIGN_MAX_LIST_RUNS, workloadKinds } from '@gramfleet/core';
+import { CAMPAIGN_MAX_CONCURRENCY, CAMPAIGN_MAX_LIST_RUNS, WORKLOAD_DEFS, type ParamDoc, type WorkloadDef } from '@gramfleet/core';
 
 /** API group of gramfleet's custom resources. */
 export const GROUP = 'gramfleet.io';
@@ -60,8 +66,55 @@ export interface KernelCampaign {
 const int = (minimum: number, maximum: number) => ({ type: 'integer', format: 'int64', minimum, maximum });
 const anyValue = { 'x-kubernetes-preserve-unknown-fields': true };
 
-/** The OpenAPI v3 schema of `.spec` (structural). */
-export function kernelCampaignSpecSchema(kinds: readonly string[] = workloadKinds()): Record<string, unknown> {
+/** The structural schema of one parameter type. */
+function typeSchema(t: ParamDoc['type']): Record<string, unknown> {
+  switch (t) {
+    case 'integer': return { type: 'integer', format: 'int64' };
+    case 'number': case 'string': case 'boolean': return { type: t };
+    case 'array': return { type: 'array', items: anyValue };
+    case 'object': return { type: 'object', 'x-kubernetes-preserve-unknown-fields': true };
+    default: return { ...anyValue };
+  }
+}
+
+/**
+ * The parameters of a run of any kind: each name once, typed when every kind that takes it
+ * gives it the same type (else any value), with one enum when every kind gives one, and a
+ * description per kind. Parameters only the SDK takes (in-memory arrays, job ids) are left out.
+ */
+export function runParamsSchema(defs: readonly WorkloadDef[] = WORKLOAD_DEFS): Record<string, Record<string, unknown>> {
+  const byName = new Map<string, { kind: string; doc: ParamDoc }[]>();
+  for (const d of defs) {
+    for (const [name, doc] of Object.entries(d.params)) {
+      if (doc.only === 'sdk') continue;
+      byName.set(name, [...(byName.get(name) ?? []), { kind: d.kind, doc }]);
+    }
+  }
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const name of [...byName.keys()].sort()) {
+    const uses = byName.get(name) ?? [];
+    const types = new Set(uses.map((u) => u.doc.type));
+    const t = types.size === 1 ? [...types][0] as ParamDoc['type'] : 'any';
+    const enums = uses.every((u) => u.doc.enum !== undefined) ? [...new Set(uses.flatMap((u) => u.doc.enum ?? []))] : undefined;
+    out[name] = {
+      ...typeSchema(t),
+      ...(t === 'string' && enums !== undefined ? { enum: enums } : {}),
+      description: uses.map((u) => `${u.kind}: ${u.doc.description}`).join('; '),
+    };
+  }
+  return out;
+}
+
+/** What a run of each kind requires, for the schema's description. */
+function requiredText(defs: readonly WorkloadDef[]): string {
+  return defs.map((d) => `${d.kind} needs ${Object.entries(d.params).filter(([, p]) => p.required === true && p.only !== 'sdk').map(([k]) => k).join(', ')}`).join('; ');
+}
+
+/** The OpenAPI v3 schema of `.spec` (structural), generated from the workload registry. */
+export function kernelCampaignSpecSchema(defs: readonly WorkloadDef[] = WORKLOAD_DEFS): Record<string, unknown> {
+  const kinds = defs.map((d) => d.kind);
+  const kind = { type: 'string', enum: kinds, description: `workload kind: ${defs.map((d) => `${d.kind} (${d.title})`).join('; ')}` };
+  const params = runParamsSchema(defs);
   return {
     type: 'object',
     description: 'A campaign spec (see gramfleet campaigns) without its id: the controller derives the id from the resource uid.',
@@ -74,14 +127,14 @@ export function kernelCampaignSpecSchema(kinds: readonly string[] = workloadKind
       },
       runTimeoutMs: { ...int(1000, 30 * 24 * 3_600_000), description: 'Wall-clock limit of one run attempt, ms (default 1 h).' },
       runs: {
-        type: 'array', maxItems: CAMPAIGN_MAX_LIST_RUNS, description: 'Explicit runs: each a workload kind plus its parameters.',
-        items: { type: 'object', required: ['kind'], properties: { kind: { type: 'string', enum: [...kinds] } }, 'x-kubernetes-preserve-unknown-fields': true },
+        type: 'array', maxItems: CAMPAIGN_MAX_LIST_RUNS, description: `Explicit runs: each a workload kind plus its parameters; kinds may mix (${requiredText(defs)}).`,
+        items: { type: 'object', required: ['kind'], properties: { kind, ...params }, 'x-kubernetes-preserve-unknown-fields': true },
       },
       grid: {
-        type: 'object', required: ['kind', 'axes'], description: 'Every combination of the axis values merged over base.',
+        type: 'object', required: ['kind', 'axes'], description: `Every combination of the axis values merged over base (${requiredText(defs)}, in base or axes).`,
         properties: {
-          kind: { type: 'string', enum: [...kinds] },
-          base: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
+          kind,
+          base: { type: 'object', properties: params, 'x-kubernetes-preserve-unknown-fields': true },
           axes: { type: 'object', minProperties: 1, additionalProperties: { type: 'array', minItems: 1, items: anyValue } },
         },
       },
@@ -94,7 +147,7 @@ export function kernelCampaignSpecSchema(kinds: readonly string[] = workloadKind
 }
 
 /** The KernelCampaign CustomResourceDefinition. */
-export function kernelCampaignCrd(kinds: readonly string[] = workloadKinds()): Record<string, unknown> & { apiVersion: string; kind: string; metadata: { name: string; labels?: Record<string, string> } } {
+export function kernelCampaignCrd(defs: readonly WorkloadDef[] = WORKLOAD_DEFS): Record<string, unknown> & { apiVersion: string; kind: string; metadata: { name: string; labels?: Record<string, string> } } {
   const condition = {
     type: 'object', required: ['type', 'status', 'reason', 'message', 'lastTransitionTime'],
     properties: {
@@ -125,7 +178,7 @@ export function kernelCampaignCrd(kinds: readonly string[] = workloadKinds()): R
             type: 'object', required: ['spec'],
             properties: {
               apiVersion: { type: 'string' }, kind: { type: 'string' }, metadata: { type: 'object' },
-              spec: kernelCampaignSpecSchema(kinds),
+              spec: kernelCampaignSpecSchema(defs),
               status: {
                 type: 'object',
                 properties: {

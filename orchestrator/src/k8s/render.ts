@@ -56,6 +56,14 @@ export interface DeployValues {
   /** The KernelCampaign controller. */
   readonly controller?: { readonly enabled?: boolean; readonly watchNamespace?: string; readonly resources?: Resources };
   readonly keda?: { readonly enabled?: boolean; readonly pollingInterval?: number; readonly cooldownPeriod?: number; readonly wasm?: ClassScaling; readonly gpu?: ClassScaling };
+  /**
+   * The host store of each orchestrator and worker pod: an `emptyDir` in memory (medium Memory,
+   * counted against the pod's memory limit) where the pod's processes keep sealed arrays, served
+   * to other pods on `peerPort` (readers check every leaf). `sizeMB` is both the volume's size
+   * limit and the store's own limit (arrays with a durable copy are evicted when it is full).
+   * `peerSecret`: a Secret holding the peers' shared secret.
+   */
+  readonly hostStore?: { readonly enabled?: boolean; readonly sizeMB?: number; readonly peerPort?: number; readonly peerSecret?: { readonly name: string; readonly key: string } };
   /** Port of the /healthz and /readyz endpoints in every process. @default 8080 */
   readonly healthPort?: number;
   /** Render the KernelCampaign CRD too (Helm installs it from crds/). @default true */
@@ -125,12 +133,21 @@ export function compileValues(v: DeployValues = {}) {
       cooldownPeriod: count('keda.cooldownPeriod', v.keda?.cooldownPeriod, 300, 0, 86400),
       wasm: scaling('wasm', v.keda?.wasm), gpu: scaling('gpu', v.keda?.gpu),
     },
+    hostStore: {
+      enabled: v.hostStore?.enabled ?? true,
+      sizeMB: count('hostStore.sizeMB', v.hostStore?.sizeMB, 1024, 1, 1_048_576),
+      peerPort: count('hostStore.peerPort', v.hostStore?.peerPort, 7450, 1024, 65535),
+      peerSecret: v.hostStore?.peerSecret,
+    },
     healthPort: count('healthPort', v.healthPort, 8080, 1024, 65535),
     crds: v.crds ?? true,
   });
 }
 
 type Obj = KubernetesObject & Record<string, unknown>;
+
+/** Where the host store's volume is mounted in orchestrator and worker containers. */
+export const HOST_STORE_MOUNT = '/var/run/gramfleet/arrays';
 
 /** Renders every manifest for the values, CRD first, in apply order. */
 export function renderManifests(values: DeployValues = {}): Obj[] {
@@ -155,17 +172,26 @@ export function renderManifests(values: DeployValues = {}): Obj[] {
     { name: 'GRAMFLEET_NAMESPACE', value: v.temporal.namespace },
     { name: 'GRAMFLEET_TASK_QUEUE', value: v.temporal.taskQueue },
   ];
-  const container = (cname: string, image: string, env: object[], resources: Resources, args: string[] = []) => ({
+  const hs = v.hostStore;
+  const storeEnv = hs.enabled ? [
+    { name: 'GRAMFLEET_HOST_STORE_DIR', value: HOST_STORE_MOUNT },
+    { name: 'GRAMFLEET_HOST_STORE_MB', value: String(hs.sizeMB) },
+    { name: 'GRAMFLEET_PEER_PORT', value: String(hs.peerPort) },
+    { name: 'GRAMFLEET_PEER_ADVERTISE', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+    ...(hs.peerSecret !== undefined ? [{ name: 'GRAMFLEET_PEER_SECRET', valueFrom: { secretKeyRef: { name: hs.peerSecret.name, key: hs.peerSecret.key } } }] : []),
+  ] : [];
+  /** A container; `store`: it keeps a host store (orchestrator and workers). */
+  const container = (cname: string, image: string, env: object[], resources: Resources, args: string[] = [], store = false) => ({
     name: cname, image: `${v.image.registry}/${image}:${v.image.tag}`, imagePullPolicy: v.image.pullPolicy,
     ...(args.length > 0 ? { args } : {}),
-    env, resources,
-    ports: [{ name: 'health', containerPort: v.healthPort }],
+    env: store ? [...env, ...storeEnv] : env, resources,
+    ports: [{ name: 'health', containerPort: v.healthPort }, ...(store && hs.enabled ? [{ name: 'peer', containerPort: hs.peerPort }] : [])],
     livenessProbe: { httpGet: { path: '/healthz', port: 'health' }, periodSeconds: 10, failureThreshold: 6 },
     readinessProbe: { httpGet: { path: '/readyz', port: 'health' }, periodSeconds: 5 },
     securityContext: { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, runAsNonRoot: true, capabilities: { drop: ['ALL'] } },
-    volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+    volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }, ...(store && hs.enabled ? [{ name: 'arrays', mountPath: HOST_STORE_MOUNT }] : [])],
   });
-  const deployment = (n: string, component: string, replicas: number, c: object, pod: Record<string, unknown> = {}) => ({
+  const deployment = (n: string, component: string, replicas: number, c: object, pod: Record<string, unknown> = {}, store = false) => ({
     apiVersion: 'apps/v1', kind: 'Deployment', metadata: meta(n, component),
     spec: {
       replicas, selector: { matchLabels: labels(component) },
@@ -175,24 +201,26 @@ export function renderManifests(values: DeployValues = {}): Obj[] {
           automountServiceAccountToken: false,
           securityContext: { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, fsGroup: 10001, seccompProfile: { type: 'RuntimeDefault' } },
           terminationGracePeriodSeconds: 60,
-          containers: [c], volumes: [{ name: 'tmp', emptyDir: { sizeLimit: '1Gi' } }], ...pod,
+          containers: [c],
+          volumes: [{ name: 'tmp', emptyDir: { sizeLimit: '1Gi' } }, ...(store && hs.enabled ? [{ name: 'arrays', emptyDir: { medium: 'Memory', sizeLimit: `${hs.sizeMB}Mi` } }] : [])],
+          ...pod,
         },
       },
     },
   });
 
   out.push(deployment('orchestrator', 'orchestrator', v.orchestrator.replicas,
-    container('orchestrator', 'gramfleet-orchestrator', [...commonEnv, ...temporalEnv], v.orchestrator.resources)));
+    container('orchestrator', 'gramfleet-orchestrator', [...commonEnv, ...temporalEnv], v.orchestrator.resources, [], true), {}, true));
   const wasmReplicas = v.keda.enabled ? Math.max(v.keda.wasm.min, 1) : v.wasmWorker.replicas;
   out.push(deployment('wasm-worker', 'wasm-worker', wasmReplicas,
-    container('worker', 'gramfleet-wasm-worker', [...commonEnv, { name: 'GRAMFLEET_THREADS', value: String(v.wasmWorker.threads) }, ...(v.wasmWorker.kernelCacheMB !== undefined ? [{ name: 'GRAMFLEET_KERNEL_CACHE_MB', value: String(v.wasmWorker.kernelCacheMB) }] : [])], v.wasmWorker.resources),
-    { ...(Object.keys(v.wasmWorker.nodeSelector).length > 0 ? { nodeSelector: v.wasmWorker.nodeSelector } : {}), ...(v.wasmWorker.tolerations.length > 0 ? { tolerations: v.wasmWorker.tolerations } : {}) }));
+    container('worker', 'gramfleet-wasm-worker', [...commonEnv, { name: 'GRAMFLEET_THREADS', value: String(v.wasmWorker.threads) }, ...(v.wasmWorker.kernelCacheMB !== undefined ? [{ name: 'GRAMFLEET_KERNEL_CACHE_MB', value: String(v.wasmWorker.kernelCacheMB) }] : [])], v.wasmWorker.resources, [], true),
+    { ...(Object.keys(v.wasmWorker.nodeSelector).length > 0 ? { nodeSelector: v.wasmWorker.nodeSelector } : {}), ...(v.wasmWorker.tolerations.length > 0 ? { tolerations: v.wasmWorker.tolerations } : {}) }, true));
   if (v.gpuWorker.enabled) {
     const gpu = String(v.gpuWorker.gpus);
     const r = v.gpuWorker.resources;
     out.push(deployment('gpu-worker', 'gpu-worker', v.keda.enabled ? v.keda.gpu.min : v.gpuWorker.replicas,
-      container('worker', 'gramfleet-gpu-worker', commonEnv, { requests: { ...r.requests, 'nvidia.com/gpu': gpu }, limits: { ...r.limits, 'nvidia.com/gpu': gpu } }),
-      { nodeSelector: v.gpuWorker.nodeSelector, tolerations: v.gpuWorker.tolerations }));
+      container('worker', 'gramfleet-gpu-worker', commonEnv, { requests: { ...r.requests, 'nvidia.com/gpu': gpu }, limits: { ...r.limits, 'nvidia.com/gpu': gpu } }, [], true),
+      { nodeSelector: v.gpuWorker.nodeSelector, tolerations: v.gpuWorker.tolerations }, true));
   }
   if (v.keda.enabled) {
     const classes: WorkerClass[] = v.gpuWorker.enabled ? ['wasm', 'gpu'] : ['wasm'];

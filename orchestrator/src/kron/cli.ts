@@ -1,7 +1,7 @@
 /**
  * `gramfleet kron-gp fit|solve|predict|pde`: the Kronecker GP from the command line.
  *
- * - `solve` and `predict` submit a job to the cluster (SDK `submitKron`) and write α, the
+ * - `solve` and `predict` submit a job to the cluster (SDK `submit`) and write α, the
  *   LML and its gradient (and the posterior mean / variance on a test grid) to a `.npz`.
  *   With `--mask` (incomplete grid) the job is a PCG solve on the cluster (worker mat-vecs)
  *   and reports its iterations and final residual.
@@ -11,23 +11,15 @@
  *   against the manufactured solution.
  */
 import * as fs from 'node:fs';
-import { parseArgs } from 'node:util';
 import {
   GramfleetError, POISSON_PROBLEMS, compileKronGp, factorise, predictKron, solvePoissonGp, withHyper,
   type AxisKernel, type KronJobResult, type KronLinalg, type NdArray,
 } from '@gramfleet/core';
 import { createJsonLogger, createWasmKronLinalg } from '@gramfleet/workers';
-import { connect } from '../client/sdk';
-import type { KronGpJobSpec } from './submit';
-import { isStringArray, readNpy, writeNpz } from '../io/npz';
+import { readVectorFile, type KronGpJobSpec } from './submit';
+import { writeNpz } from '../io/npz';
+import { DATA_DIR_FLAG, JSON_FLAG, type CliCommand, type CliContext, type Flags, type ParsedArgs } from '../cli/command';
 import { createProgressBar } from '../cli/progress';
-
-/** Usage lines of `kron-gp` (appended to the CLI's usage). */
-export const KRON_USAGE = `  gramfleet kron-gp fit|solve|predict (--axes axes.json | --grid n1,n2,... [--bounds a:b,...]) --y y.npy
-                [--mask mask.npy] --kernel rbf|matern12|matern32|matern52|periodic|spectral-mixture:Q [--lengthscales l1,...]
-                [--outputscale s] [--noise s2] [--optimizer lbfgs|adam --iters K] [--slabs P]
-                [--test-axes test.json | --test-grid m1,m2,...] [--variance] --out result.npz [--json]
-  gramfleet kron-gp pde --problem gphm|sine --grid n1,n2 [--lengthscale l] [--solution-check] [--out u.npz] [--json]`;
 
 function numList(name: string, s: string): number[] {
   return s.split(',').map((x) => {
@@ -59,17 +51,6 @@ function readAxesJson(file: string, field: string): number[][] {
   return v as number[][];
 }
 
-async function readVector(file: string, field: string): Promise<Float64Array> {
-  let a;
-  try {
-    a = await readNpy(file);
-  } catch (e) {
-    throw new GramfleetError('INPUT_FILE_UNREADABLE', `--${field} ${file}: ${(e as Error).message}`, { field, path: file });
-  }
-  if (isStringArray(a)) throw new GramfleetError('INPUT_INVALID', `--${field} ${file} must hold numbers`, { field });
-  return Float64Array.from(a.data as ArrayLike<number>);
-}
-
 function f64(shape: readonly number[], data: Float64Array | number[]): NdArray {
   return { dtype: 'f64', shape: [...shape], data: data instanceof Float64Array ? data : Float64Array.from(data) };
 }
@@ -80,40 +61,42 @@ function wasmLinalg(): KronLinalg {
   return cachedLin;
 }
 
-/** Runs `kron-gp <sub> ...`; returns the exit code. */
-export async function kronGpCommand(args: string[]): Promise<number> {
-  const [sub, ...rest] = args;
-  const { values } = parseArgs({
-    args: rest,
-    options: {
-      axes: { type: 'string' }, grid: { type: 'string' }, bounds: { type: 'string' }, y: { type: 'string' }, mask: { type: 'string' },
-      kernel: { type: 'string', default: 'rbf' }, lengthscales: { type: 'string' }, outputscale: { type: 'string' }, noise: { type: 'string' },
-      optimizer: { type: 'string', default: 'lbfgs' }, iters: { type: 'string', default: '50' }, slabs: { type: 'string' },
-      'test-axes': { type: 'string' }, 'test-grid': { type: 'string' }, variance: { type: 'boolean' }, out: { type: 'string' }, json: { type: 'boolean' },
-      'data-dir': { type: 'string' }, problem: { type: 'string', default: 'gphm' }, lengthscale: { type: 'string' }, 'solution-check': { type: 'boolean' },
-    },
-  });
+/** `kron-gp pde`: Poisson by GP collocation in this process. */
+async function pdeCommand(v: ParsedArgs, ctx: CliContext): Promise<number> {
+  const json = v.flag('json');
   const say = (human: string, obj: Record<string, unknown>): void => {
-    process.stdout.write(values.json === true ? JSON.stringify(obj) + '\n' : human + '\n');
+    ctx.out.write(json ? JSON.stringify(obj) + '\n' : human + '\n');
   };
-  if (sub === 'pde') {
-    const problem = POISSON_PROBLEMS[values.problem ?? 'gphm'];
-    if (problem === undefined) throw new GramfleetError('INPUT_INVALID', `--problem must be one of ${Object.keys(POISSON_PROBLEMS).join('|')}, got ${JSON.stringify(values.problem)}`, { field: 'problem' });
-    const n = values.grid === undefined ? [100, 100] : numList('grid', values.grid);
-    const l = values.lengthscale === undefined ? 0.02 : Number(values.lengthscale);
-    const k: AxisKernel = { kind: 'rbf', lengthscale: l };
-    const t0 = Date.now();
-    const r = solvePoissonGp(wasmLinalg(), problem, { n, kernels: n.map(() => k) });
-    if (values.out !== undefined) await writeNpz(values.out, { u: f64(r.shape, r.u), rel_l2: f64([], [r.relL2]) });
-    say(`Poisson (${problem.name}) on ${n.join('×')} by GP collocation (rbf ℓ=${l}): relative L2 error ${r.relL2.toExponential(3)}, max ${r.relMax.toExponential(3)}, ${Date.now() - t0} ms`, { problem: problem.name, grid: n, lengthscale: l, relL2: r.relL2, relMax: r.relMax, ms: Date.now() - t0 });
-    return values['solution-check'] === true && !(r.relL2 <= 1e-2) ? 1 : 0;
-  }
-  if (sub !== 'fit' && sub !== 'solve' && sub !== 'predict') throw new GramfleetError('INPUT_INVALID', `kron-gp needs fit|solve|predict|pde, got ${JSON.stringify(sub)}`, { field: 'subcommand' });
-  if (values.y === undefined) throw new GramfleetError('INPUT_INVALID', '--y is required', { field: 'y' });
-  if (values.out === undefined) throw new GramfleetError('INPUT_INVALID', '--out is required', { field: 'out' });
+  const name = v.string('problem') ?? 'gphm';
+  const problem = POISSON_PROBLEMS[name];
+  if (problem === undefined) throw new GramfleetError('INPUT_INVALID', `--problem must be one of ${Object.keys(POISSON_PROBLEMS).join('|')}, got ${JSON.stringify(name)}`, { field: 'problem' });
+  const grid = v.string('grid');
+  const n = grid === undefined ? [100, 100] : numList('grid', grid);
+  const l = v.number('lengthscale') ?? 0.02;
+  const k: AxisKernel = { kind: 'rbf', lengthscale: l };
+  const t0 = Date.now();
+  const r = solvePoissonGp(wasmLinalg(), problem, { n, kernels: n.map(() => k) });
+  const outFile = v.string('out');
+  if (outFile !== undefined) await writeNpz(outFile, { u: f64(r.shape, r.u), rel_l2: f64([], [r.relL2]) });
+  say(`Poisson (${problem.name}) on ${n.join('×')} by GP collocation (rbf ℓ=${l}): relative L2 error ${r.relL2.toExponential(3)}, max ${r.relMax.toExponential(3)}, ${Date.now() - t0} ms`, { problem: problem.name, grid: n, lengthscale: l, relL2: r.relL2, relMax: r.relMax, ms: Date.now() - t0 });
+  return v.flag('solution-check') && !(r.relL2 <= 1e-2) ? 1 : 0;
+}
+
+/** `kron-gp fit|solve|predict`: a job on the cluster, the answer written to a `.npz`. */
+async function clusterCommand(sub: 'fit' | 'solve' | 'predict', v: ParsedArgs, ctx: CliContext): Promise<number> {
+  const json = v.flag('json');
+  const say = (human: string, obj: Record<string, unknown>): void => {
+    ctx.out.write(json ? JSON.stringify(obj) + '\n' : human + '\n');
+  };
+  const values = {
+    axes: v.string('axes'), grid: v.string('grid'), bounds: v.string('bounds'), y: v.need('y'), mask: v.string('mask'), kernel: v.string('kernel'),
+    lengthscales: v.string('lengthscales'), outputscale: v.string('outputscale'), noise: v.string('noise'), slabs: v.string('slabs'),
+    'test-axes': v.string('test-axes'), 'test-grid': v.string('test-grid'), variance: v.flag('variance'), out: v.need('out'), 'data-dir': v.string('data-dir'),
+    optimizer: sub === 'fit' ? v.string('optimizer') : undefined, iters: sub === 'fit' ? v.string('iters') : undefined,
+  };
   const axes = values.axes !== undefined ? readAxesJson(values.axes, 'axes') : values.grid !== undefined ? gridAxes('grid', values.grid, values.bounds) : (() => { throw new GramfleetError('INPUT_INVALID', '--axes or --grid is required', { field: 'axes' }); })();
-  const y = await readVector(values.y, 'y');
-  const mask = values.mask === undefined ? undefined : Uint8Array.from(await readVector(values.mask, 'mask'));
+  const y = await readVectorFile(values.y, 'y', '--y');
+  const mask = values.mask === undefined ? undefined : Uint8Array.from(await readVectorFile(values.mask, 'mask', '--mask'));
   const kernel = values.kernel ?? 'rbf';
   const base = {
     axes, y, kernel,
@@ -134,34 +117,18 @@ export async function kronGpCommand(args: string[]): Promise<number> {
     fitSpec = { optimizer, iters: Number(values.iters ?? '50') };
   }
   const h0 = { lengthscales: model.kernels.map((k) => k.lengthscale), outputscale: model.outputscale, noise: model.noise };
-  let alpha: Float64Array;
-  const fleet = await connect({ ...(values['data-dir'] !== undefined ? { dataDir: values['data-dir'] } : {}), log: createJsonLogger({ proc: 'cli' }, 'warn') });
-  try {
+  const alpha = await ctx.withFleet({ ...(values['data-dir'] !== undefined ? { dataDir: values['data-dir'] } : {}), log: createJsonLogger({ proc: 'cli' }, 'warn') }, async (fleet) => {
     const spec: KronGpJobSpec = {
       kind: 'kron-gp', ...base, ...h0, ...(values.slabs !== undefined ? { slabs: Number(values.slabs) } : {}),
       ...(mask !== undefined ? { mask } : {}), ...(fitSpec !== undefined ? { fit: fitSpec } : {}),
     };
-    const h = await fleet.submitKron(spec);
-    const bar = values.json === true ? undefined : createProgressBar(`kron-gp ${h.jobId}`);
-    let done = false;
-    const poll = (async () => {
-      while (!done) {
-        const p = await h.progress().catch(() => undefined);
-        if (p !== undefined) bar?.update(p.shardsDone, p.shardsTotal, (p as { stage?: string }).stage ?? '');
-        await new Promise((res) => setTimeout(res, 250));
-      }
-    })();
-    let r: KronJobResult;
-    try {
-      r = await h.result();
-    } finally {
-      done = true;
-      await poll;
-    }
+    const h = await fleet.submit(spec);
+    const bar = json ? undefined : createProgressBar(`kron-gp ${h.jobId}`);
+    const r = await h.watch((p) => bar?.update(p.shardsDone, p.shardsTotal, p.stage));
     bar?.finish('done');
     const c = r.candidates[0] as KronJobResult['candidates'][number];
     model = withHyper(model, c.hyper);
-    alpha = (await fleet.getArray(c.alpha)).data as Float64Array;
+    const a = (await fleet.getArray(c.alpha)).data as Float64Array;
     if (r.cg === undefined) {
       out['lml'] = f64([], [c.lml]);
       out['logdet'] = f64([], [c.logdet]);
@@ -178,16 +145,15 @@ export async function kronGpCommand(args: string[]): Promise<number> {
       Object.assign(summary, { optimizer: r.fit.optimizer, iterations: r.fit.iterations, evaluations: r.fit.evaluations, fittedLml: c.lml });
       out['lml_history'] = f64([r.fit.history.length], [...r.fit.history]);
     }
-  } finally {
-    await fleet.close();
-  }
+    return a;
+  });
   out['lengthscales'] = f64([model.kernels.length], model.kernels.map((k) => k.lengthscale));
   out['outputscale'] = f64([], [model.outputscale]);
   out['noise'] = f64([], [model.noise]);
   out['alpha'] = f64(compiled.shape, alpha);
   if (testAxes !== undefined) {
     const t = testAxes.map((a) => Float64Array.from(a));
-    const variance = values.variance === true;
+    const variance = values.variance;
     if (variance && mask !== undefined) throw new GramfleetError('INPUT_INVALID', 'variance: the posterior variance needs a full grid (eigen route), not a mask', { field: 'variance' });
     const pr = predictKron(wasmLinalg(), model, { alpha, factors: variance ? factorise(wasmLinalg(), model) : [] }, t, { variance });
     out['mean'] = f64(pr.shape, pr.mean);
@@ -198,3 +164,54 @@ export async function kronGpCommand(args: string[]): Promise<number> {
   say(`kron-gp ${sub}: N=${compiled.n} (${compiled.shape.join('×')})${summary['lml'] !== undefined ? `, LML ${String(summary['lml'])}` : ''}${summary['iterations'] !== undefined ? `, ${String(summary['iterations'])} iterations` : ''}; wrote ${values.out}`, summary);
   return 0;
 }
+
+/** Flags of `kron-gp fit|solve|predict`. */
+function clusterFlags(sub: 'fit' | 'solve' | 'predict'): Flags {
+  return {
+    axes: { type: 'string', value: 'axes.json', description: 'grid points per axis, a JSON array of arrays (or give --grid)' },
+    grid: { type: 'string', value: 'n1,n2,...', description: 'an evenly spaced grid with these points per axis' },
+    bounds: { type: 'string', value: 'a:b,...', description: 'bounds of --grid / --test-grid per axis (default 0:1)' },
+    y: { type: 'string', value: 'y.npy', required: true, description: 'observations on the grid, row-major' },
+    mask: { type: 'string', value: 'mask.npy', description: '1 = observed, 0 = missing (PCG on the cluster; not with fit)' },
+    kernel: { type: 'string', value: 'KIND', default: 'rbf', description: 'rbf|matern12|matern32|matern52|periodic|spectral-mixture:Q' },
+    lengthscales: { type: 'string', value: 'l1,...', description: 'one lengthscale or one per axis (default range/4)' },
+    outputscale: { type: 'string', value: 's', description: 'output scale (default 1)' },
+    noise: { type: 'string', value: 's2', description: 'noise variance (default 0.01)' },
+    ...(sub === 'fit' ? {
+      optimizer: { type: 'string', value: 'lbfgs|adam', default: 'lbfgs', description: 'the optimiser of the LML' },
+      iters: { type: 'string', value: 'K', default: '50', description: 'optimiser iterations' },
+    } as const : {}),
+    slabs: { type: 'string', value: 'P', description: 'slabs along axis 0 (slab route when > 1)' },
+    'test-axes': { type: 'string', value: 'test.json', description: `test grid points per axis, for the posterior mean${sub === 'predict' ? ' (this or --test-grid is required)' : ''}` },
+    'test-grid': { type: 'string', value: 'm1,m2,...', description: 'an evenly spaced test grid' },
+    variance: { type: 'boolean', description: 'also the posterior variance at the test points (full grid only)' },
+    out: { type: 'string', value: 'result.npz', required: true, description: 'where α, the LML, its gradient (and mean, variance) are written' },
+    json: JSON_FLAG,
+    'data-dir': DATA_DIR_FLAG,
+  };
+}
+
+const GRID_NOTE = 'The grid comes from --axes or from --grid (with --bounds).';
+
+/** `gramfleet kron-gp`. */
+export const KRON_GP_COMMAND: CliCommand = {
+  name: 'kron-gp',
+  summary: 'Gaussian processes on grids with Kronecker kernels: fit, solve, predict on the cluster; pde in this process',
+  subcommands: [
+    { name: 'fit', summary: 'fit the hyperparameters on the cluster (L-BFGS or Adam on the exact LML), write the fitted model', flags: clusterFlags('fit'), notes: GRID_NOTE, run: (a, ctx) => clusterCommand('fit', a, ctx) },
+    { name: 'solve', summary: 'α, the LML and its gradient on the cluster (PCG with --mask)', flags: clusterFlags('solve'), notes: GRID_NOTE, run: (a, ctx) => clusterCommand('solve', a, ctx) },
+    { name: 'predict', summary: 'solve on the cluster, then the posterior mean (and variance) on a test grid', flags: clusterFlags('predict'), notes: GRID_NOTE, run: (a, ctx) => clusterCommand('predict', a, ctx) },
+    {
+      name: 'pde', summary: 'solve Poisson by GP collocation in this process and report the error against the known solution',
+      flags: {
+        problem: { type: 'string', value: Object.keys(POISSON_PROBLEMS).join('|'), default: 'gphm', description: 'the manufactured problem' },
+        grid: { type: 'string', value: 'n1,n2', description: 'collocation grid (default 100,100)' },
+        lengthscale: { type: 'string', value: 'l', description: 'rbf lengthscale (default 0.02)' },
+        'solution-check': { type: 'boolean', description: 'exit 1 when the relative L2 error is above 1e-2' },
+        out: { type: 'string', value: 'u.npz', description: 'where the solution u is written' },
+        json: JSON_FLAG,
+      },
+      run: pdeCommand,
+    },
+  ],
+};

@@ -5,92 +5,69 @@
  * returns the workflow input.
  */
 import { randomBytes } from 'node:crypto';
-import {
-  GramfleetError, compileKronGp, kronMemoryBytes, num, int, slabRanges,
-  type ArrayRef, type KronGpParams, type KronHyper, type KronJobInput, type WorkerClass,
-} from '@gramfleet/core';
+import { GramfleetError, checkJobId, compileKronJob, slabRanges, type ArrayRef, type KronGpParams, type KronJobInput, type KronJobOptions } from '@gramfleet/core';
 import type { ArrayStore } from '@gramfleet/workers';
+import { isStringArray, readNpy } from '../io/npz';
 
-/** A Kronecker GP job as submitted through the SDK. */
-export interface KronGpJobSpec extends KronGpParams {
+/** A Kronecker GP job as submitted through the SDK. `y`, `mask` and `noiseVector` are arrays or `.npy` files. */
+export interface KronGpJobSpec extends Omit<KronGpParams, 'y' | 'mask' | 'noiseVector'>, KronJobOptions {
   readonly kind: 'kron-gp';
-  /** Hyperparameter candidates solved as independent shards (a sweep). @default the spec's own hyperparameters */
-  readonly candidates?: readonly KronHyper[];
-  /** Compute the LML gradient (direct route). @default true */
-  readonly gradient?: boolean;
-  /** Slabs along axis 0 (slab route when > 1). @default 1, or as many as the worker budget needs */
-  readonly slabs?: number;
-  /** Memory one worker may use for a single-worker solve, bytes. @default 2 GiB */
-  readonly workerBudgetBytes?: number;
-  /** @default 'wasm' */
-  readonly backend?: WorkerClass;
+  /** Observations on the grid, row-major (last axis fastest), length N; or a `.npy` file of them. */
+  readonly y: KronGpParams['y'] | string;
+  /** 1 = observed, 0 = missing, length N (incomplete grid → PCG); or a `.npy` file. */
+  readonly mask?: KronGpParams['mask'] | string;
+  /** Per-point noise variances, length N (heteroscedastic → PCG); or a `.npy` file. */
+  readonly noiseVector?: KronGpParams['noiseVector'] | string;
   readonly jobId?: string;
-  /** @default 6 h */
-  readonly timeoutMs?: number;
-  /**
-   * Fit the hyperparameters on the cluster, starting from the spec's own hyperparameters (full
-   * grid): on the direct route the loop runs in the `kronFit` activity, each evaluation a
-   * `kron-gp-solve` shard; on the slab route the workflow drives the optimiser and each
-   * evaluation is a slab solve with its gradient. @default no fit
-   */
-  readonly fit?: { readonly optimizer?: 'lbfgs' | 'adam'; readonly iters?: number; readonly fixNoise?: boolean };
-  /** Heartbeat timeout of the PCG / fit activity, ms. @default 30 s */
-  readonly heartbeatTimeoutMs?: number;
+}
+
+/** Reads a vector from a `.npy` file; typed errors naming the field (as `label` in the message). */
+export async function readVectorFile(file: string, field: string, label = field): Promise<Float64Array> {
+  let a;
+  try {
+    a = await readNpy(file);
+  } catch (e) {
+    throw new GramfleetError('INPUT_FILE_UNREADABLE', `${label} ${file}: ${(e as Error).message}`, { field, path: file });
+  }
+  if (isStringArray(a)) throw new GramfleetError('INPUT_INVALID', `${label} ${file} must hold numbers`, { field });
+  return Float64Array.from(a.data as ArrayLike<number>);
+}
+
+/** The problem of a spec with its vectors given as files read. */
+export async function loadKronVectors(spec: KronGpJobSpec): Promise<KronGpParams & KronJobOptions> {
+  const { y, mask, noiseVector, ...rest } = spec;
+  return {
+    ...rest,
+    y: typeof y === 'string' ? await readVectorFile(y, 'y') : y,
+    ...(mask !== undefined ? { mask: typeof mask === 'string' ? Uint8Array.from(await readVectorFile(mask, 'mask')) : mask } : {}),
+    ...(noiseVector !== undefined ? { noiseVector: typeof noiseVector === 'string' ? await readVectorFile(noiseVector, 'noiseVector') : noiseVector } : {}),
+  };
 }
 
 /** Validates a spec and uploads its arrays; bad input throws before anything is stored. */
 export async function prepareKron(spec: KronGpJobSpec, store: ArrayStore, budgetBytes: number): Promise<KronJobInput> {
-  const p = compileKronGp(spec, { memoryBudgetBytes: budgetBytes });
-  let fit: KronJobInput['fit'];
-  if (spec.fit !== undefined) {
-    if (p.iterative) throw new GramfleetError('INPUT_INVALID', `${p.mask !== undefined ? 'mask' : 'noiseVector'}: fit needs a full grid with one noise level (the exact LML); solve takes a mask or a noise vector`, { field: p.mask !== undefined ? 'mask' : 'noiseVector' });
-    const o = spec.fit.optimizer ?? 'lbfgs';
-    if (o !== 'lbfgs' && o !== 'adam') throw new GramfleetError('INPUT_INVALID', `fit.optimizer must be lbfgs|adam, got ${JSON.stringify(o)}`, { field: 'fit.optimizer' });
-    fit = { optimizer: o, iters: int('fit.iters', spec.fit.iters ?? 50, 1, 10_000), fixNoise: spec.fit.fixNoise === true };
-  }
-  const heartbeatTimeoutMs = num('heartbeatTimeoutMs', spec.heartbeatTimeoutMs ?? 30_000, { min: 1000 });
-  const jobId = spec.jobId ?? `kron-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
-  if (!/^[A-Za-z0-9_-]{1,100}$/.test(jobId)) throw new GramfleetError('INPUT_INVALID', `jobId must be 1–100 letters, digits, '-' or '_', got ${JSON.stringify(jobId)}`, { field: 'jobId' });
-  const timeoutMs = num('timeoutMs', spec.timeoutMs ?? 6 * 3600_000, { min: 1000 });
-  const D = p.shape.length;
-  const own: KronHyper = { lengthscales: p.model.kernels.map((k) => k.lengthscale), outputscale: p.model.outputscale, noise: p.model.noise };
-  const candidates = (spec.candidates ?? [own]).map((c, i): KronHyper => {
-    if (!Array.isArray(c.lengthscales) || c.lengthscales.length !== D) throw new GramfleetError('INPUT_SHAPE_MISMATCH', `candidates[${i}].lengthscales must have ${D} entries`, { field: `candidates[${i}].lengthscales`, expected: D });
-    return {
-      lengthscales: c.lengthscales.map((l, d) => num(`candidates[${i}].lengthscales[${d}]`, l, { min: 0, minExclusive: true })),
-      outputscale: num(`candidates[${i}].outputscale`, c.outputscale, { min: 0, minExclusive: true }),
-      noise: num(`candidates[${i}].noise`, c.noise, { min: 0 }),
-    };
-  });
-  if (candidates.length < 1 || candidates.length > 10_000) throw new GramfleetError('INPUT_OUT_OF_RANGE', `candidates must hold 1 to 10000 entries, got ${candidates.length}`, { field: 'candidates', bound: '1..10000' });
-  const workerBudget = num('workerBudgetBytes', spec.workerBudgetBytes ?? 2 * 1024 ** 3, { min: 1 });
-  const need = kronMemoryBytes(p.shape);
-  let slabs = spec.slabs === undefined ? (need > workerBudget ? Math.ceil((2 * need) / workerBudget) : 1) : int('slabs', spec.slabs, 1, 1 << 16);
-  if (slabs > 1) {
-    if (D < 2) throw new GramfleetError('INPUT_OUT_OF_RANGE', `slabs must be 1 for a 1-D grid (the slab route cuts axis 0 and axis 1), got ${slabs}`, { field: 'slabs', bound: '1 when D = 1' });
-    if (candidates.length > 1) throw new GramfleetError('INPUT_OUT_OF_RANGE', `candidates must be 1 on the slab route (slabs = ${slabs}), got ${candidates.length}`, { field: 'candidates', bound: '1 when slabs > 1' });
-    slabs = Math.min(slabs, p.shape[0] as number, p.shape[1] as number);
-  }
-  if ((p.iterative || fit !== undefined) && candidates.length > 1) throw new GramfleetError('INPUT_OUT_OF_RANGE', `candidates must be 1 with a mask, a noise vector or a fit, got ${candidates.length}`, { field: 'candidates', bound: '1' });
+  const job = compileKronJob(await loadKronVectors(spec), budgetBytes);
+  const jobId = checkJobId(spec.jobId ?? `kron-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`);
+  const p = job.problem;
   const axes: ArrayRef[] = [];
   for (const a of p.model.axes) axes.push(await store.put({ dtype: 'f64', shape: [a.length], data: a }));
   const y = await store.put({ dtype: 'f64', shape: [p.n], data: p.y });
   let ySlabs: ArrayRef[] | undefined;
-  if (slabs > 1) {
+  if (job.slabs > 1) {
     const row = p.n / (p.shape[0] as number);
     ySlabs = [];
-    for (const r of slabRanges(p.shape[0] as number, slabs)) {
+    for (const r of slabRanges(p.shape[0] as number, job.slabs)) {
       ySlabs.push(await store.put({ dtype: 'f64', shape: p.shape.map((s, d) => (d === 0 ? r.end - r.start : s)), data: p.y.slice(r.start * row, r.end * row) }));
     }
   }
   return {
-    jobId, shape: p.shape, axes, y, ...(ySlabs !== undefined ? { ySlabs } : {}), kernels: p.model.kernels, candidates,
-    jitter: p.model.jitter, eigFloor: p.model.eigFloor, gradient: fit !== undefined ? true : spec.gradient ?? true,
-    route: slabs > 1 ? 'slab' : 'direct', slabs, cls: spec.backend ?? 'wasm', timeoutMs,
+    jobId, shape: p.shape, axes, y, ...(ySlabs !== undefined ? { ySlabs } : {}), kernels: p.model.kernels, candidates: job.candidates,
+    jitter: p.model.jitter, eigFloor: p.model.eigFloor, gradient: job.gradient,
+    route: job.route, slabs: job.slabs, cls: job.cls, timeoutMs: job.timeoutMs,
     ...(p.mask !== undefined ? { mask: await store.put({ dtype: 'u8', shape: [p.n], data: p.mask }) } : {}),
     ...(p.noiseVector !== undefined ? { noiseVector: await store.put({ dtype: 'f64', shape: [p.n], data: p.noiseVector }) } : {}),
     ...(p.iterative ? { cg: p.cg } : {}),
-    ...(fit !== undefined ? { fit } : {}),
-    heartbeatTimeoutMs,
+    ...(job.fit !== undefined ? { fit: job.fit } : {}),
+    heartbeatTimeoutMs: job.heartbeatTimeoutMs,
   };
 }

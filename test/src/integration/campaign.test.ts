@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import { isGramfleetError, type CampaignRow, type CampaignSpec } from '@gramfleet/core';
+import { GRF_WORKLOAD, isGramfleetError, type CampaignRow, type CampaignSpec } from '@gramfleet/core';
 import { campaignCommand } from '@gramfleet/orchestrator';
 import { csrDigest, sharedGraph, startTestCluster, until, type TestCluster } from './harness';
 
@@ -23,7 +23,7 @@ const rid = (): string => randomBytes(3).toString('hex');
 /** Every child workflow execution of a campaign, by workflow id (from Temporal's visibility). */
 async function childExecutions(client: Client, campaignId: string): Promise<Map<string, number>> {
   const out = new Map<string, number>();
-  for await (const w of client.workflow.list({ query: `WorkflowType = 'grfWorkflow'` })) {
+  for await (const w of client.workflow.list({ query: `WorkflowType = '${GRF_WORKLOAD.workflowType}'` })) {
     if (w.workflowId.startsWith(`${campaignId}-r`)) out.set(w.workflowId, (out.get(w.workflowId) ?? 0) + 1);
   }
   return out;

@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import { isGramfleetError, type CampaignRow, type CampaignSpec } from '@gramfleet/core';
+import { DATAGEN_WORKLOAD, isGramfleetError, type CampaignRow, type CampaignSpec } from '@gramfleet/core';
 import type { DatasetManifest } from '@gramfleet/orchestrator';
 import { startTestCluster, until, type TestCluster } from './harness';
 
@@ -20,7 +20,7 @@ const rid = (): string => randomBytes(3).toString('hex');
 
 async function childExecutions(client: Client, campaignId: string): Promise<Map<string, number>> {
   const out = new Map<string, number>();
-  for await (const w of client.workflow.list({ query: `WorkflowType = 'datagenWorkflow'` })) {
+  for await (const w of client.workflow.list({ query: `WorkflowType = '${DATAGEN_WORKLOAD.workflowType}'` })) {
     if (w.workflowId.startsWith(`${campaignId}-r`)) out.set(w.workflowId, (out.get(w.workflowId) ?? 0) + 1);
   }
   return out;

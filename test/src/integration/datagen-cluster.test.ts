@@ -61,12 +61,12 @@ describe('datagen on a real cluster', () => {
   it('1 worker and 3 workers give the same dataset; residuals ≤ rtol from the stored systems; a rerun re-solves nothing', async () => {
     const spec: DatagenJobSpec = { kind: 'datagen', pde: 'darcy', grid: 15, count: 12, seed: 5, chunkSize: 4, rtol: 1e-8 };
     const input = prepareDatagen({ ...spec, jobId: `dg-one-${suffix}` });
-    const one = await (await t.fleet.submitDatagen({ ...spec, jobId: `dg-one-${suffix}` })).result();
+    const one = await (await t.fleet.submit({ ...spec, jobId: `dg-one-${suffix}` })).result();
     assertEachOnce(one, 12);
     await t.cluster.addWorker();
     await t.cluster.addWorker();
     await t.cluster.waitForWorkers(3);
-    const h3 = await t.fleet.submitDatagen({ ...spec, jobId: `dg-three-${suffix}` });
+    const h3 = await t.fleet.submit({ ...spec, jobId: `dg-three-${suffix}` });
     const three = await h3.result();
     assertEachOnce(three, 12);
     assert.deepEqual(digests(three), digests(one), 'same solutions and recycled spaces, byte for byte');
@@ -115,19 +115,19 @@ describe('datagen on a real cluster', () => {
     // Systems after the first of each chunk start from the carried space.
     assert.ok(m.systems.filter((s) => s.position > 0).every((s) => s.recycled > 0));
 
-    const again = await (await t.fleet.submitDatagen({ ...spec, jobId: `dg-one-${suffix}` })).result();
+    const again = await (await t.fleet.submit({ ...spec, jobId: `dg-one-${suffix}` })).result();
     assert.equal(again.publishedTasks, 0, 'a rerun publishes no task');
     assert.deepEqual(digests(again), digests(one));
 
     // Page GC: once the dataset is written the job's page objects are deleted; the solutions stay.
-    const h1 = t.fleet.datagenJob(`dg-one-${suffix}`);
-    assert.equal(await h1.releasePages(), 3);
+    const h1 = t.fleet.job('datagen', `dg-one-${suffix}`);
+    assert.equal(await t.fleet.releaseDatagenPages(h1.jobId), 3);
     for (const ref of pages) await assert.rejects(t.fleet.getArray(ref), (e: unknown) => isGramfleetError(e) && e.code === 'STORE_MISSING_OBJECT');
     await assert.rejects(h1.result(), (e: unknown) => isGramfleetError(e) && e.code === 'STORE_MISSING_OBJECT');
-    assert.equal(await h1.releasePages(), 0, 'idempotent');
+    assert.equal(await t.fleet.releaseDatagenPages(h1.jobId), 0, 'idempotent');
     assert.ok((await t.fleet.getArray(one.systems[0]!.outputs[0]!)).data.length === 225, 'solutions are kept');
     // Submitting the job again rewrites its pages without solving anything again.
-    const back = await (await t.fleet.submitDatagen({ ...spec, jobId: `dg-one-${suffix}` })).result();
+    const back = await (await t.fleet.submit({ ...spec, jobId: `dg-one-${suffix}` })).result();
     assert.equal(back.publishedTasks, 0);
     assert.deepEqual(digests(back), digests(one));
   });
@@ -158,12 +158,12 @@ describe('datagen on a real cluster', () => {
     assert.ok(Number(first['maxRelres']) <= 1e-8);
     assert.ok(fs.existsSync(path.join(dir, 'manifest.json')));
     const jobId = String(first['jobId']);
-    await assert.rejects(t.fleet.datagenJob(jobId).result(), (e: unknown) => isGramfleetError(e) && e.code === 'STORE_MISSING_OBJECT');
+    await assert.rejects(t.fleet.job('datagen', jobId).result(), (e: unknown) => isGramfleetError(e) && e.code === 'STORE_MISSING_OBJECT');
     const again = await run(['--keep-pages']);
     assert.equal(again['jobId'], jobId);
     assert.equal(again['publishedTasks'], 0, 'nothing solved again');
     assert.equal(again['pagesReleased'], 0);
-    const kept = await t.fleet.datagenJob(jobId).result();
+    const kept = await t.fleet.job('datagen', jobId).result();
     assert.equal(kept.systems.length, 6);
   });
 
@@ -172,7 +172,7 @@ describe('datagen on a real cluster', () => {
     await t.cluster.kill('worker-1', 'SIGKILL');
     const spec: DatagenJobSpec = { kind: 'datagen', pde: 'helmholtz', grid: 23, count: 10, seed: 9, chunkSize: 5, rtol: 1e-8, jobId: `dg-kill-${suffix}` };
     const input = prepareDatagen(spec);
-    const h = await t.fleet.submitDatagen(spec);
+    const h = await t.fleet.submit(spec);
     await until(async () => ((await h.progress().catch(() => undefined))?.systemsDone ?? 0) >= 2, 120_000, 'two systems solved');
     const mid = await h.progress();
     await t.cluster.kill('worker-0', 'SIGKILL'); // the only worker: it holds the chunks' next systems

@@ -9,11 +9,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import {
-  type GramfleetError, PROTOCOL_VERSION, compileGrfParams, exactKernelDense, grfWalksOp, isGramfleetError, normalisedWeights, relFrobError,
+  GRF_WORKLOAD, type GramfleetError, PROTOCOL_VERSION, compileGrfParams, exactKernelDense, grfWalksOp, isGramfleetError, normalisedWeights, relFrobError,
   csrWithValues, resourceNames, taskSubject, taskMsgId, type CsrArrays, type GrfJobInput, type TaskResult, type ErrorCode,
 } from '@gramfleet/core';
 import { connectNats, openDataPlane } from '@gramfleet/workers';
-import { loadGraph, readCsrNpz } from '@gramfleet/orchestrator';
+import { loadGraph, readCsrNpz, runCli } from '@gramfleet/orchestrator';
 import { csrDigest, scheduledWork, sharedGraph, startTestCluster, until, type TestCluster } from './harness';
 
 async function expectCode(p: Promise<unknown>, code: ErrorCode, field?: string): Promise<GramfleetError> {
@@ -76,7 +76,7 @@ describe('GRF through the cluster (real Temporal + NATS)', () => {
   });
 
   it('writes Φ through the CLI as a scipy-layout CSR .npz that reads back equal', async () => {
-    const { main } = await import('@gramfleet/orchestrator/dist/cli/main.js') as { main: (a: string[]) => Promise<number> };
+    const main = runCli;
     const out = path.join(t.dir, 'phi.npz');
     const code = await main(['grf', '--graph', sharedGraph('karate.adjlist'), '--kernel', 'diffusion', '--scale', '0.5', '--walks', '8', '--p-halt', '0.5', '--seed', '1', '--out', out, '--json', '--data-dir', t.dir]);
     assert.equal(code, 0);
@@ -139,8 +139,8 @@ describe('GRF through the cluster (real Temporal + NATS)', () => {
     const input: GrfJobInput = { jobId: `dead-${Date.now()}`, n: 2, nnz: 2, graph: { indptr: bogus, indices: bogus, weights: { ...bogus, dtype: 'f64' } }, params, shardNodes: 2, cls: 'wasm', timeoutMs: 120_000 };
     const conn = await Connection.connect({ address: t.cluster.state.temporalAddress });
     try {
-      await new Client({ connection: conn }).workflow.start('grfWorkflow', { taskQueue: t.cluster.state.taskQueue, workflowId: input.jobId, args: [input] });
-      const e = await expectCode(t.fleet.job(input.jobId).result(), 'WORKER_MAX_DELIVER');
+      await new Client({ connection: conn }).workflow.start(GRF_WORKLOAD.workflowType, { taskQueue: t.cluster.state.taskQueue, workflowId: input.jobId, args: [input] });
+      const e = await expectCode(t.fleet.job('grf', input.jobId).result(), 'WORKER_MAX_DELIVER');
       assert.equal(e.details['shardId'], 's000000');
     } finally {
       await conn.close();

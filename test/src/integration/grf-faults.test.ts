@@ -25,7 +25,7 @@ describe('GRF survives faults (real servers)', () => {
 
   /** Submits the job, waits until some but not all shards are done, injects the fault, checks the result. */
   async function withFault(fault: () => Promise<void>): Promise<GrfJobResult> {
-    const h: JobHandle<GrfJobResult> = await t.fleet.submit(spec);
+    const h: JobHandle<'grf'> = await t.fleet.submit(spec);
     await until(async () => ((await h.progress().catch(() => undefined))?.shardsDone ?? 0) >= 4, 60_000, 'first shards done');
     const mid = await h.progress();
     await fault();

@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { compileKronGp, fitKron, isGramfleetError, referenceKronLinalg, resourceNames, solveKron, solveKronCg, withHyper, type ErrorCode } from '@gramfleet/core';
 import { connectNats, createWasmKronLinalg, openDataPlane } from '@gramfleet/workers';
-import { kronCgCheckpointName } from '@gramfleet/orchestrator';
+import { kronCgCheckpointName, runCli, type KronGpJobSpec } from '@gramfleet/orchestrator';
 import * as path from 'node:path';
 import { readNpz, writeNpy } from '@gramfleet/orchestrator';
 import { startTestCluster, until, type TestCluster } from './harness';
@@ -40,7 +40,7 @@ describe('Kronecker GP through the cluster (real Temporal + NATS)', () => {
       { lengthscales: [0.1, 0.2, 0.3], outputscale: 1, noise: 0.1 },
       { lengthscales: [0.6, 1.0, 1.4], outputscale: 2, noise: 0.01 },
     ];
-    const job = await t.fleet.submitKron({ kind: 'kron-gp', ...base, candidates });
+    const job = await t.fleet.submit({ kind: 'kron-gp', ...base, candidates });
     const r = await job.result();
     assert.equal(r.route, 'direct');
     assert.equal(r.shards, 3);
@@ -59,8 +59,8 @@ describe('Kronecker GP through the cluster (real Temporal + NATS)', () => {
   });
 
   it('slab route (3 slabs, 3 all-to-all transposes through the object store) equals the single-worker solve to 1e-12, its LML gradient to 1e-10', async () => {
-    const single = await (await t.fleet.submitKron({ kind: 'kron-gp', ...base })).result();
-    const slab = await (await t.fleet.submitKron({ kind: 'kron-gp', ...base, slabs: 3 })).result();
+    const single = await (await t.fleet.submit({ kind: 'kron-gp', ...base })).result();
+    const slab = await (await t.fleet.submit({ kind: 'kron-gp', ...base, slabs: 3 })).result();
     assert.equal(slab.route, 'slab');
     assert.equal(single.route, 'direct');
     const a1 = (await t.fleet.getArray(single.candidates[0]!.alpha)).data as Float64Array;
@@ -94,7 +94,7 @@ describe('Kronecker GP through the cluster (real Temporal + NATS)', () => {
     it(`PCG on the cluster (${slabs === 1 ? 'direct' : '3 slabs, transposes through the object store'}): masked grid + heteroscedastic noise equals the in-process PCG; iterations and residual reported`, async () => {
       // the slab case with 10× the noise: fewer iterations, each a round of 3 phases and 2 transposes
       const nv = slabs === 1 ? noiseVector : noiseVector.map((x) => 10 * x);
-      const r = await (await t.fleet.submitKron({ kind: 'kron-gp', ...base, mask, noiseVector: nv, slabs, cgTol: 1e-11 })).result();
+      const r = await (await t.fleet.submit({ kind: 'kron-gp', ...base, mask, noiseVector: nv, slabs, cgTol: 1e-11 })).result();
       const p = compileKronGp({ ...base, mask, noiseVector: nv });
       const local = solveKronCg(referenceKronLinalg, p.model, p.y, { mask, noise: nv, tol: 1e-11 });
       assert.ok(r.cg !== undefined);
@@ -114,7 +114,7 @@ describe('Kronecker GP through the cluster (real Temporal + NATS)', () => {
   it('hyperparameter fit on the cluster (direct: each LML + gradient a worker solve; slab route: each a slab solve) equals the in-process fit', async () => {
     const small = { axes: [linspace(0, 1, 12), linspace(0, 2, 10)], kernel: 'rbf', lengthscales: [0.5, 0.5], outputscale: 1, noise: 0.05 };
     const ys = Float64Array.from({ length: 120 }, (_, i) => Math.sin(3 * (i % 10) / 5) * Math.cos(2 * Math.floor(i / 10) / 11) + 0.05 * Math.sin(17.3 * i));
-    const r = await (await t.fleet.submitKron({ kind: 'kron-gp', ...small, y: ys, fit: { optimizer: 'lbfgs', iters: 25 } })).result();
+    const r = await (await t.fleet.submit({ kind: 'kron-gp', ...small, y: ys, fit: { optimizer: 'lbfgs', iters: 25 } })).result();
     const p = compileKronGp({ ...small, y: ys });
     const local = fitKron(createWasmKronLinalg(), p.model, p.y, { optimizer: 'lbfgs', iters: 25 });
     assert.ok(r.fit !== undefined);
@@ -127,7 +127,7 @@ describe('Kronecker GP through the cluster (real Temporal + NATS)', () => {
     assert.ok(c.gradient !== undefined && c.gradient.lengthscales.every((g) => Number.isFinite(g)));
     assert.equal(r.shards, r.fit.evaluations);
     // the slab route (2 slabs): the workflow drives the optimiser, each evaluation a slab solve with its gradient
-    const rs = await (await t.fleet.submitKron({ kind: 'kron-gp', ...small, y: ys, slabs: 2, fit: { optimizer: 'lbfgs', iters: 6 } })).result();
+    const rs = await (await t.fleet.submit({ kind: 'kron-gp', ...small, y: ys, slabs: 2, fit: { optimizer: 'lbfgs', iters: 6 } })).result();
     const local6 = fitKron(createWasmKronLinalg(), p.model, p.y, { optimizer: 'lbfgs', iters: 6 });
     assert.equal(rs.route, 'slab');
     assert.ok(rs.fit !== undefined && rs.bytesMoved > 0);
@@ -137,7 +137,7 @@ describe('Kronecker GP through the cluster (real Temporal + NATS)', () => {
   });
 
   it('CLI: kron-gp solve writes α, LML and gradient to a .npz equal to the in-process solve; predict with a mask runs PCG on the cluster; fit runs on the cluster; pde reports the error', async () => {
-    const { main } = await import('@gramfleet/orchestrator/dist/cli/main.js') as { main: (a: string[]) => Promise<number> };
+    const main = runCli;
     const yFile = path.join(t.dir, 'y.npy');
     await writeNpy(yFile, { dtype: 'f64', shape: [14, 11, 9], data: y });
     const out = path.join(t.dir, 'kron.npz');
@@ -173,8 +173,8 @@ describe('Kronecker GP through the cluster (real Temporal + NATS)', () => {
   for (const fault of ['a worker killed with SIGKILL', 'the orchestrator killed with SIGKILL'] as const) {
     it(`slab route survives ${fault} mid-job: α equals the single-worker solve to 1e-12`, async () => {
       const big = { axes: [linspace(0, 1, 40), linspace(0, 1, 36), linspace(0, 1, 30)], y: Float64Array.from({ length: 40 * 36 * 30 }, (_, i) => Math.sin(0.11 * i)), kernel: 'matern52', lengthscales: [0.2, 0.3, 0.4], noise: 0.01 };
-      const single = await (await t.fleet.submitKron({ kind: 'kron-gp', ...big, gradient: false })).result();
-      const h = await t.fleet.submitKron({ kind: 'kron-gp', ...big, slabs: 8 });
+      const single = await (await t.fleet.submit({ kind: 'kron-gp', ...big, gradient: false })).result();
+      const h = await t.fleet.submit({ kind: 'kron-gp', ...big, slabs: 8 });
       await until(async () => ((await h.progress().catch(() => undefined))?.shardsDone ?? 0) >= 3, 60_000, 'factor shards done');
       const mid = await h.progress();
       if (fault === 'a worker killed with SIGKILL') {
@@ -200,7 +200,7 @@ describe('Kronecker GP through the cluster (real Temporal + NATS)', () => {
     const nc = await connectNats(t.cluster.state.natsUrl, 'kron-test');
     try {
       const dp = await openDataPlane(nc, resourceNames(t.cluster.state.prefix));
-      const h = await t.fleet.submitKron(spec);
+      const h = await t.fleet.submit(spec);
       const checkpoint = async (): Promise<boolean> => {
         const info = await dp.arrays.info(kronCgCheckpointName(h.jobId)).catch(() => null);
         return info !== null && info.deleted !== true;
@@ -220,9 +220,9 @@ describe('Kronecker GP through the cluster (real Temporal + NATS)', () => {
   });
 
   it('bad input gets a typed error before anything is scheduled', async () => {
-    const expect = async (spec: Parameters<typeof t.fleet.submitKron>[0], code: ErrorCode, field: string): Promise<void> => {
+    const expect = async (spec: KronGpJobSpec, code: ErrorCode, field: string): Promise<void> => {
       try {
-        await t.fleet.submitKron(spec);
+        await t.fleet.submit(spec);
       } catch (e) {
         assert.ok(isGramfleetError(e), String(e));
         assert.equal(e.code, code, e.message);

@@ -110,6 +110,15 @@ describe('KernelCampaign controller (real kube-apiserver + Temporal + NATS)', { 
     assert.equal(await executions(s.workflowId!), 1);
   });
 
+  it('a KernelCampaign mixing workload kinds (a Kronecker GP lengthscale grid beside a datagen run) runs every run to Succeeded', async () => {
+    const kron = { axes: [[0, 0.5, 1], [0, 1]], y: [0.1, 0.3, 0.2, 0.5, 0.4, 0.6], kernel: 'rbf', noise: 0.05 };
+    await create(env.admin, kc('kinds', { concurrency: 2, runs: [{ kind: 'datagen', pde: 'poisson-rhs', grid: 6, count: 2 }], grid: { kind: 'kron-gp', base: kron, axes: { lengthscales: [[0.2, 0.5], [0.5, 1]] } } }));
+    await until(async () => ['Succeeded', 'Failed'].includes((await get('kinds'))?.status?.phase ?? ''), 180_000, 'kinds to finish');
+    const s = (await get('kinds'))!.status!;
+    assert.equal(s.phase, 'Succeeded', JSON.stringify(s));
+    assert.deepEqual([s.runsTotal, s.runsDone, s.runsFailed], [3, 3, 0]);
+  });
+
   it('bad run parameters: phase Failed with the typed error naming the field, no workflow started', async () => {
     await create(env.admin, kc('bad-scale', { runs: [{ ...karate, scale: 0.8 }] }));
     await until(async () => (await get('bad-scale'))?.status?.phase === 'Failed', 60_000, 'bad-scale to fail');

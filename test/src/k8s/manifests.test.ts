@@ -14,7 +14,7 @@ import {
   KERNEL_CAMPAIGN, K8S_GROUP, K8S_VERSION, applyManifests, compileValues, parseYamlStream, k8sApi, kernelCampaignCrd, manifestsYaml, renderManifests,
   type KubernetesObject,
 } from '@gramfleet/orchestrator';
-import { isGramfleetError } from '@gramfleet/core';
+import { WORKLOAD_DEFS, isGramfleetError } from '@gramfleet/core';
 import { envTestUnavailable, startEnvTest, type EnvTest } from './envtest';
 import { minimalScaledObjectCrd } from './keda-crd';
 import { apply, create, ensureNamespace, expectRejected, installCrd } from './kube';
@@ -30,6 +30,8 @@ const COMBOS = [
   { name: 'gpu off, keda on', values: { keda: { enabled: true } } },
   { name: 'gpu on, keda on', values: { gpuWorker: { enabled: true }, keda: { enabled: true } } },
   { name: 'namespaced controller, NATS URL from a Secret, kernel-row cache budget', values: { controller: { watchNamespace: 'gramfleet' }, nats: { urlSecret: { name: 'nats-url', key: 'url' } }, wasmWorker: { kernelCacheMB: 2048 } } },
+  { name: 'host store of 2 GiB per pod with a peer secret, gpu on', values: { hostStore: { sizeMB: 2048, peerSecret: { name: 'peer-secret', key: 'secret' } }, gpuWorker: { enabled: true } } },
+  { name: 'no host store', values: { hostStore: { enabled: false } } },
 ] as const;
 
 describe('Kubernetes manifests against a real kube-apiserver', { skip }, () => {
@@ -65,12 +67,28 @@ describe('Kubernetes manifests against a real kube-apiserver', { skip }, () => {
       ['a grid with an empty axis', { grid: { kind: 'grf', base: run, axes: { walks: [] } } }, /spec\.grid\.axes\.walks.*should have at least 1 items/],
       ['a grid without axes', { grid: { kind: 'grf', base: run } }, /spec\.grid\.axes: Required value/],
       ['runTimeoutMs below 1 s', { runTimeoutMs: 10, runs: [run] }, /spec\.runTimeoutMs.*greater than or equal to 1000/],
+      ['a walk count as a string', { runs: [{ ...run, walks: 'four' }] }, /spec\.runs\[0\]\.walks: Invalid value: "string": spec\.runs\[0\]\.walks in body must be of type integer/],
+      ['an eigenpro bandwidth as a string', { runs: [run, { kind: 'eigenpro', train: '/data/x.npy', trainLabels: '/data/y.npy', kernel: 'laplacian', bandwidth: 'wide' }] }, /spec\.runs\[1\]\.bandwidth: Invalid value: "string": spec\.runs\[1\]\.bandwidth in body must be of type number/],
+      ['a datagen pde the registry does not list', { runs: [{ kind: 'datagen', pde: 'maxwell', grid: 8, count: 2 }] }, /spec\.runs\[0\]\.pde: Unsupported value: "maxwell"/],
+      ['an eigenpro task the registry does not list', { runs: [{ kind: 'eigenpro', train: 'x', trainLabels: 'y', kernel: 'laplacian', bandwidth: 2, task: 'ranking' }] }, /spec\.runs\[0\]\.task: Unsupported value: "ranking"/],
     ];
     for (const [what, spec, re] of cases) {
       it(what, async () => { await expectRejected(create(env.admin, kc(`bad-${what.replace(/[^a-z0-9]+/g, '-')}`.slice(0, 60).replace(/-$/, ''), spec)), 422, re); });
     }
     it('a missing spec', async () => {
       await expectRejected(create(env.admin, { apiVersion: `${K8S_GROUP}/${K8S_VERSION}`, kind: KERNEL_CAMPAIGN.kind, metadata: { name: 'no-spec', namespace: 'team-a' } } as KubernetesObject), 422, /spec: Required value/);
+    });
+    it('every workload kind is admitted, kinds mixed in one campaign; the schema documents every kind\'s parameters', async () => {
+      const eigenpro = { kind: 'eigenpro', train: '/data/x.npy', trainLabels: '/data/y.npy', kernel: 'laplacian', bandwidth: 5, epochs: 2 };
+      const kron = { kind: 'kron-gp', axes: [[0, 0.5, 1], [0, 1]], y: [1, 2, 3, 4, 5, 6], kernel: ['rbf', 'matern32'], lengthscales: [0.3, 0.5], fit: { optimizer: 'lbfgs', iters: 5 } };
+      const datagen = { kind: 'datagen', pde: 'darcy', grid: 16, count: 8, wavenumber: [5, 10], out: '/data/out' };
+      await apply(env.admin, kc('kinds', {
+        runs: [run, eigenpro, kron, datagen],
+        grid: { kind: 'kron-gp', base: { axes: [[0, 1]], kernel: 'rbf' }, axes: { y: [[1, 2], [2, 1]], lengthscales: [[0.5], [1]] } },
+      }));
+      await apply(env.admin, kc('ep-grid', { grid: { kind: 'eigenpro', base: { train: 'x.npy', trainLabels: 'y.npy', kernel: 'gaussian' }, axes: { bandwidth: [1, 2], epochs: [1, 2] } } }));
+      const props = (kernelCampaignCrd() as unknown as { spec: { versions: { schema: { openAPIV3Schema: { properties: { spec: { properties: { runs: { items: { properties: Record<string, unknown> } } } } } } } }[] } }).spec.versions[0]!.schema.openAPIV3Schema.properties.spec.properties.runs.items.properties;
+      for (const d of WORKLOAD_DEFS) for (const [name, p] of Object.entries(d.params)) assert.equal(name in props, p.only !== 'sdk', `${d.kind}.${name}`);
     });
     it('a valid one is admitted, and its spec is immutable afterwards', async () => {
       await apply(env.admin, kc('good', { concurrency: 2, runs: [run], grid: { kind: 'grf', base: run, axes: { walks: [4, 8], seed: [1, 2] } } }));
@@ -101,6 +119,30 @@ describe('Kubernetes manifests against a real kube-apiserver', { skip }, () => {
     assert.deepEqual([so.spec.triggers[0]!.metadata['stream'], so.spec.triggers[0]!.metadata['consumer']], ['GF_TASKS', 'workers-gpu']);
   });
 
+  it('host store: each orchestrator and worker pod gets an emptyDir in memory with the size limit from values, mounted where the store is configured, and its peer port', () => {
+    type Pod = { volumes: { name: string; emptyDir: { medium?: string; sizeLimit?: string } }[]; containers: { env: { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string }; secretKeyRef?: { name: string } } }[]; ports: { name: string; containerPort: number }[]; volumeMounts: { name: string; mountPath: string }[] }[] };
+    const pods = (values: object): Record<string, Pod> => Object.fromEntries(renderManifests(values).filter((o) => o.kind === 'Deployment').map((o) => [o.metadata?.name ?? '', (o as unknown as { spec: { template: { spec: Pod } } }).spec.template.spec]));
+    const on = pods({ hostStore: { sizeMB: 3072, peerPort: 7777, peerSecret: { name: 'peers', key: 's' } }, gpuWorker: { enabled: true } });
+    for (const n of ['gramfleet-orchestrator', 'gramfleet-wasm-worker', 'gramfleet-gpu-worker']) {
+      const pod = on[n]!;
+      assert.deepEqual(pod.volumes.find((v) => v.name === 'arrays')?.emptyDir, { medium: 'Memory', sizeLimit: '3072Mi' }, n);
+      const c = pod.containers[0]!;
+      const env = (k: string) => c.env.find((e) => e.name === k);
+      assert.equal(c.volumeMounts.find((m) => m.name === 'arrays')?.mountPath, env('GRAMFLEET_HOST_STORE_DIR')?.value, n);
+      assert.equal(env('GRAMFLEET_HOST_STORE_MB')?.value, '3072', n);
+      assert.equal(env('GRAMFLEET_PEER_PORT')?.value, '7777', n);
+      assert.equal(env('GRAMFLEET_PEER_ADVERTISE')?.valueFrom?.fieldRef?.fieldPath, 'status.podIP', n);
+      assert.equal(env('GRAMFLEET_PEER_SECRET')?.valueFrom?.secretKeyRef?.name, 'peers', n);
+      assert.deepEqual(c.ports.find((p) => p.name === 'peer'), { name: 'peer', containerPort: 7777 }, n);
+    }
+    assert.equal(on['gramfleet-controller']!.volumes.some((v) => v.name === 'arrays'), false, 'the controller keeps no arrays');
+    const off = pods({ hostStore: { enabled: false } });
+    for (const [n, pod] of Object.entries(off)) {
+      assert.equal(pod.volumes.some((v) => v.name === 'arrays'), false, n);
+      assert.equal(pod.containers[0]!.env.some((e) => e.name.startsWith('GRAMFLEET_HOST_STORE') || e.name.startsWith('GRAMFLEET_PEER')), false, n);
+    }
+  });
+
   it('every container runs non-root with a read-only root filesystem and health probes', () => {
     for (const o of renderManifests({ gpuWorker: { enabled: true } }).filter((x) => x.kind === 'Deployment')) {
       const spec = (o as unknown as { spec: { template: { spec: { securityContext: { runAsNonRoot: boolean }; containers: { securityContext: { readOnlyRootFilesystem: boolean }; readinessProbe: { httpGet: { path: string } }; livenessProbe: { httpGet: { path: string } } }[] } } } }).spec.template.spec;
@@ -121,6 +163,8 @@ describe('Kubernetes manifests against a real kube-apiserver', { skip }, () => {
       [{ keda: { gpu: { minReplicas: 5, maxReplicas: 2 } } }, 'keda.gpu.maxReplicas'],
       [{ namespace: 'Not_A_Name' }, 'namespace'],
       [{ nats: { url: 'nats://x:4222', urlSecret: { name: 'a', key: 'b' } } }, 'nats'],
+      [{ hostStore: { sizeMB: 0 } }, 'hostStore.sizeMB'],
+      [{ hostStore: { peerPort: 80 } }, 'hostStore.peerPort'],
     ];
     for (const [v, field] of cases) {
       assert.throws(() => compileValues(v), (e: unknown) => isGramfleetError(e) && e.details['field'] === field && e.message.includes(`values.${field}`), field);

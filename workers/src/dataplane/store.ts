@@ -1,20 +1,57 @@
 /**
- * Arrays in the JetStream object store, stored as `.npy` bytes and addressed by their sha256.
- * Putting the same bytes twice stores them once. Reads verify the digest and go through an
- * LRU cache with a byte budget, so repeated shards do not refetch their inputs.
+ * Arrays stored as `.npy` bytes and addressed by their content digest (digest.ts), behind one
+ * interface whatever tier holds them:
+ *
+ * - inline: small arrays inside their reference (ArrayRef.inline), for references that travel in
+ *   messages;
+ * - a read cache in this process (LRU with a byte budget), so repeated shards do not refetch;
+ * - the host store (host-store.ts), when configured: sealed files in shared memory that every
+ *   process of the host maps with no copy;
+ * - peers (peer.ts, holders.ts), when configured: other hosts' host stores, pulled leaf by leaf;
+ * - the JetStream object store (object-tier.ts), the durable tier: job inputs, final results and
+ *   checkpoints live there, written synchronously by default.
+ *
+ * Every byte read from outside this process is checked against the digest (leaf by leaf where the
+ * digest allows). A put of bytes already stored stores nothing.
  */
-import { createHash } from 'node:crypto';
 import type { ObjectStore } from '@nats-io/obj';
-import { GramfleetError, INLINE_ARRAY_MAX_BYTES, decodeNpy, encodeNpy, type ArrayRef, type NdArray } from '@gramfleet/core';
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import {
+  GramfleetError, INLINE_ARRAY_MAX_BYTES, dataBytes, decodeNpy, encodeNpy, isGramfleetError, isTreeDigest, npyHeader, silentLogger, treeLeafCount,
+  type ArrayRef, type Logger, type NdArray,
+} from '@gramfleet/core';
+import { LEAF_HASH_BYTES, checkLeafTable, digestFromLeaves, digestOf, leafMatches, leafRange, matchesDigest, sha256Hex, usesTree } from './digest';
+import { hashPool } from './hash-pool';
+import { receiveInMemory, type HostStore, type Incoming } from './host-store';
+import type { HoldersDirectory } from './holders';
+import { createObjectTier, leafTableOfInfo, type ObjectTier, type StoredObjectInfo } from './object-tier';
+import { pullFromPeer, type PullOptions, type PullState } from './peer';
+
+export { sha256Hex };
+
+/** When a put's durable copy (in the object store) must exist. */
+export type Durability = 'sync' | 'background' | 'none';
 
 /** Options of {@link createArrayStore}. */
 export interface ArrayStoreOptions {
   /** Byte budget of the read cache. @default 512 MiB */
   readonly cacheBytes?: number;
-  /** Objects larger than this are read one at a time per store. @default 8 MiB */
+  /** Object-store reads larger than this run one at a time per store. @default 8 MiB */
   readonly serialReadBytes?: number;
-  /** Bytes per object-store chunk (at most the server's largest message, see DataPlane.chunkBytes). @default 128 KiB */
+  /** Bytes per object-store chunk (at most the server's largest message, see DataPlane.chunkBytes). @default the connection's chunkBytes, else 128 KiB */
   readonly chunkBytes?: number;
+  /** The host store tier. @default none */
+  readonly host?: HostStore;
+  /** Arrays smaller than this skip the host store (small objects cost one round trip to the object store anyway). @default 64 KiB */
+  readonly hostMinBytes?: number;
+  /** Where other hosts' holders are found (needs `host`). @default none: no peer pulls */
+  readonly directory?: HoldersDirectory;
+  /** How peers are pulled from (connections, secret). */
+  readonly peer?: PullOptions;
+  /** The durability of a put that does not choose. @default 'sync' */
+  readonly durability?: Durability;
+  /** Where failures of background work (durable copies, directory updates) are reported. */
+  readonly log?: Logger;
 }
 
 /** Options of {@link ArrayStore.put}. */
@@ -25,6 +62,36 @@ export interface PutOptions {
    * (task results), not in workflow histories. Larger arrays are stored as usual. @default false
    */
   readonly inline?: boolean;
+  /**
+   * When the durable copy in the object store is written: `'sync'` before put returns (job inputs,
+   * final results, checkpoints); `'background'` after (put returns once the host store holds it;
+   * {@link ArrayStore.flush} waits for the copy); `'none'` never (an intermediate that can be
+   * recomputed: it lives in host stores only). Without a host store every put is `'sync'`.
+   * @default the store's `durability`
+   */
+  readonly durable?: Durability;
+}
+
+/** Where {@link createArrayStore} reads and writes the object store: a DataPlane fits. */
+export interface ArrayStoreConnection {
+  readonly js: JetStreamClient;
+  readonly jsm: JetStreamManager;
+  readonly names: { readonly arraysBucket: string };
+  readonly chunkBytes?: number;
+}
+
+/** Read and write counts of a store, by tier. */
+export interface ArrayStoreStats {
+  /** Reads served from this process's cache (or joined to a read in flight). */
+  hits: number;
+  /** Reads that went past the cache. */
+  misses: number;
+  /** Bytes in the cache. */
+  bytes: number;
+  /** Reads served by the host store, peers, the object store. */
+  hostReads: number;
+  peerReads: number;
+  objectReads: number;
 }
 
 /** Content-addressed array storage. */
@@ -37,25 +104,35 @@ export interface ArrayStore {
    * carries {@link ArrayRef.patch}. Otherwise (or with no cached base) the same as {@link put}.
    */
   putPatched(a: NdArray, base: ArrayRef): Promise<ArrayRef>;
-  /** Reads an array, from the cache when possible; verifies the digest. */
+  /**
+   * Reads an array, from the cache when possible; verifies the digest. An array read from the host
+   * store (or received into it) is a view of shared memory, not a copy: writing into it changes
+   * this process's pages only.
+   */
   get(ref: ArrayRef): Promise<NdArray>;
-  /** Raw `.npy` bytes of a reference. */
+  /** Raw `.npy` bytes of a reference, verified. */
   getBytes(ref: ArrayRef): Promise<Uint8Array>;
-  /** Whether an object exists. */
+  /** Whether an object exists in the host store or the object store. */
   has(digest: string): Promise<boolean>;
   /**
-   * Deletes an object (and drops it from this process's cache); false when it was not there.
-   * Objects are content-addressed: delete only what no one else can reference (e.g. objects
-   * whose bytes name their owner, like datagen pages).
+   * Deletes an object from every tier (and drops it from this process's cache); false when it was
+   * not there. Objects are content-addressed: delete only what no one else can reference (e.g.
+   * objects whose bytes name their owner, like datagen pages).
    */
   delete(digest: string): Promise<boolean>;
-  /** Cache statistics. */
-  readonly stats: { hits: number; misses: number; bytes: number };
+  /** Waits until the durable copies of background puts (all, or of one digest) are written; rejects if one failed. */
+  flush(digest?: string): Promise<void>;
+  /** Cache and tier statistics. */
+  readonly stats: ArrayStoreStats;
 }
 
-/** sha256 hex of bytes. */
-export function sha256Hex(b: Uint8Array): string {
-  return createHash('sha256').update(b).digest('hex');
+/** The `.npy` bytes an inline reference carries, checked against its digest. */
+export function inlineBytes(ref: ArrayRef): Uint8Array {
+  const b = Buffer.from(ref.inline ?? '', 'base64');
+  if (b.byteLength !== ref.bytes || sha256Hex(b) !== ref.digest) {
+    throw new GramfleetError('STORE_DIGEST_MISMATCH', `inline array ${ref.digest} does not match its digest (${b.byteLength} bytes, ${ref.bytes} expected)`, { digest: ref.digest });
+  }
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
 /** A patch stores rows only while at most this share of them changed (each with its index: ~half the bytes at most). */
@@ -99,29 +176,65 @@ function applyPatch(base: NdArray, patch: NdArray, what: string): NdArray {
   return { dtype: 'f64', shape: [rows, cols], data: out };
 }
 
-/** The `.npy` bytes an inline reference carries, checked against its digest. */
-export function inlineBytes(ref: ArrayRef): Uint8Array {
-  const b = Buffer.from(ref.inline ?? '', 'base64');
-  if (b.byteLength !== ref.bytes || sha256Hex(b) !== ref.digest) {
-    throw new GramfleetError('STORE_DIGEST_MISMATCH', `inline array ${ref.digest} does not match its digest (${b.byteLength} bytes, ${ref.bytes} expected)`, { digest: ref.digest });
+/** Encodes an array into memory and digests it; large ones into shared memory, hashed on every core. */
+async function encodeAndDigest(a: NdArray): Promise<{ bytes: Uint8Array; digest: string; leaves: Uint8Array | undefined }> {
+  const head = npyHeader(a.dtype, a.shape), body = dataBytes(a);
+  const total = head.byteLength + body.byteLength;
+  if (!usesTree(total)) {
+    const bytes = encodeNpy(a);
+    return { bytes, digest: sha256Hex(bytes), leaves: undefined };
   }
-  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  const sab = new SharedArrayBuffer(total);
+  const bytes = new Uint8Array(sab);
+  bytes.set(head, 0);
+  bytes.set(body, head.byteLength);
+  const leaves = await hashPool().leaves({ kind: 'shared', buffer: sab, byteOffset: 0 }, total);
+  return { bytes, digest: digestFromLeaves(leaves, total), leaves };
 }
 
-/** Creates an {@link ArrayStore} over an object store bucket. */
-export function createArrayStore(os: ObjectStore, bucket: string, opts: ArrayStoreOptions = {}): ArrayStore {
+function isConnection(x: ObjectStore | ArrayStoreConnection): x is ArrayStoreConnection {
+  return typeof (x as Partial<ArrayStoreConnection>).jsm === 'object' && typeof (x as Partial<ArrayStoreConnection>).names === 'object';
+}
+
+/** Creates an {@link ArrayStore} over a data plane's object-store bucket and the tiers in `opts`. */
+export function createArrayStore(conn: ArrayStoreConnection, opts?: ArrayStoreOptions): ArrayStore;
+/** @deprecated Pass the data plane: `createArrayStore(dp, opts)`. */
+export function createArrayStore(os: ObjectStore, bucket: string, opts?: ArrayStoreOptions): ArrayStore;
+export function createArrayStore(first: ObjectStore | ArrayStoreConnection, second?: string | ArrayStoreOptions, third?: ArrayStoreOptions): ArrayStore {
+  let tier: ObjectTier;
+  let opts: ArrayStoreOptions;
+  if (isConnection(first)) {
+    opts = (second as ArrayStoreOptions | undefined) ?? {};
+    tier = createObjectTier(first.js, first.jsm, first.names.arraysBucket, opts.chunkBytes ?? first.chunkBytes ?? 128 * 1024);
+  } else {
+    // The object store client's own handles (public fields of its implementation).
+    const os = first as unknown as { js: JetStreamClient; jsm: JetStreamManager };
+    opts = third ?? {};
+    tier = createObjectTier(os.js, os.jsm, second as string, opts.chunkBytes ?? 128 * 1024);
+  }
+  return createTieredStore(tier, opts);
+}
+
+function createTieredStore(tier: ObjectTier, opts: ArrayStoreOptions): ArrayStore {
+  const bucket = tier.bucket;
+  const log = opts.log ?? silentLogger;
+  const host = opts.host;
+  const hostMin = opts.hostMinBytes ?? INLINE_ARRAY_MAX_BYTES;
   const budget = opts.cacheBytes ?? 512 * 1024 * 1024;
   const cache = new Map<string, NdArray>();
   const sizes = new Map<string, number>();
-  const stats = { hits: 0, misses: 0, bytes: 0 };
+  const stats: ArrayStoreStats = { hits: 0, misses: 0, bytes: 0, hostReads: 0, peerReads: 0, objectReads: 0 };
+  // One durable write per digest at a time: two concurrent object-store puts of one name replace
+  // each other's chunks, and a reader between them can find chunks missing.
   const uploading = new Map<string, Promise<void>>();
+  // Durable copies written in the background, until written (flush waits for them).
+  const background = new Map<string, Promise<void>>();
   // Deletes in flight: a put of the same bytes waits for them, so it finds the object gone and
   // uploads it again instead of counting on an object about to disappear.
   const deleting = new Map<string, Promise<boolean>>();
-  // One read per digest at a time (a task may name one array twice), and large objects one
-  // after the other: several concurrent reads of ~100 MB objects let the server's pending
-  // bytes for this connection pass its limit (64 MiB) while this process hashes and decodes
-  // another, and the server then drops the connection as a slow consumer, stalling the reads.
+  // One read per digest at a time (a task may name one array twice), and large object-store
+  // reads one after the other: several concurrent reads of ~100 MB objects let the server's
+  // pending bytes for this connection pass its limit (64 MiB) while this process checks another.
   const reading = new Map<string, Promise<NdArray>>();
   const serialBytes = opts.serialReadBytes ?? 8 * 1024 * 1024;
   let largeQueue: Promise<unknown> = Promise.resolve();
@@ -133,6 +246,7 @@ export function createArrayStore(os: ObjectStore, bucket: string, opts: ArraySto
 
   function remember(digest: string, a: NdArray, size: number): void {
     if (size > budget) return;
+    if (cache.has(digest)) return;
     cache.set(digest, a);
     sizes.set(digest, size);
     stats.bytes += size;
@@ -144,37 +258,199 @@ export function createArrayStore(os: ObjectStore, bucket: string, opts: ArraySto
     }
   }
 
+  /** Writes the durable copy of `digest` unless the object store has it. `bytes` gives the `.npy` bytes. */
+  function writeDurable(digest: string, bytes: () => Uint8Array | undefined, leaves: Uint8Array | undefined): Promise<void> {
+    let upload = uploading.get(digest);
+    if (upload === undefined) {
+      upload = (async () => {
+        const gone = deleting.get(digest);
+        if (gone !== undefined) await gone.catch(() => undefined);
+        const info = await tier.info(digest).catch(() => null);
+        if (info === null) {
+          const b = bytes();
+          if (b === undefined) throw new GramfleetError('STORE_MISSING_OBJECT', `array ${digest} left the host store before its durable copy was written`, { digest, bucket });
+          await tier.put(digest, b, { ...(isTreeDigest(digest) ? {} : { sha256: Buffer.from(digest, 'hex') }), ...(leaves !== undefined ? { leaves } : {}) });
+        }
+        host?.markDurable(digest);
+      })().finally(() => uploading.delete(digest));
+      uploading.set(digest, upload);
+    }
+    return upload;
+  }
+
+  /** Starts a background durable write, retried a few times; failures are logged and kept for flush. */
+  function writeInBackground(digest: string, bytes: () => Uint8Array | undefined, leaves: Uint8Array | undefined): void {
+    if (background.has(digest)) return;
+    const p = (async () => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await writeDurable(digest, bytes, leaves);
+          return;
+        } catch (e) {
+          if (attempt >= 3 || (isGramfleetError(e) && !e.retryable)) {
+            log.error('durable copy of an array failed', { digest, err: (e as Error).message });
+            throw e;
+          }
+          await new Promise((r) => setTimeout(r, 200 * attempt));
+        }
+      }
+    })();
+    background.set(digest, p);
+    p.then(() => background.delete(digest), () => undefined);
+  }
+
+  async function announce(digest: string): Promise<void> {
+    if (opts.directory === undefined) return;
+    await opts.directory.add(digest).catch((e: Error) => log.warn('holders directory update failed', { digest, err: e.message }));
+  }
+
+  /** An Incoming for `ref`'s bytes: the host store when it has room, else this process's memory. */
+  function incomingFor(ref: ArrayRef): Incoming {
+    if (host !== undefined && ref.bytes >= hostMin) {
+      try {
+        return host.receive(ref.digest, ref.bytes);
+      } catch (e) {
+        if (!isGramfleetError(e) || e.code !== 'STORE_HOST_FULL') throw e;
+        log.warn('host store full: reading into memory', { digest: ref.digest, bytes: ref.bytes });
+      }
+    }
+    return receiveInMemory(ref.digest, ref.bytes);
+  }
+
+  /** Pulls `ref` from the holders the directory names; undefined when none has it. */
+  async function fromPeers(ref: ArrayRef): Promise<Uint8Array | undefined> {
+    if (opts.directory === undefined || host === undefined || ref.bytes < hostMin) return undefined;
+    const holders = await opts.directory.holders(ref.digest).catch((e: Error) => {
+      log.warn('holders directory lookup failed', { digest: ref.digest, err: e.message });
+      return [];
+    });
+    if (holders.length === 0) return undefined;
+    const into = incomingFor(ref);
+    const state: PullState = { done: new Set() };
+    for (const addr of holders) {
+      try {
+        await pullFromPeer(addr, ref.digest, ref.bytes, into, state, opts.peer);
+        const v = await into.seal(state.table);
+        stats.peerReads++;
+        void announce(ref.digest);
+        return v;
+      } catch (e) {
+        // Lost peer, a leaf that failed its hash, an object no longer held: the next holder sends
+        // what is still missing (leaves already checked are kept).
+        log.warn('peer pull failed; trying the next holder', { digest: ref.digest, peer: addr, code: isGramfleetError(e) ? e.code : undefined, err: (e as Error).message });
+        if (isGramfleetError(e) && e.code === 'STORE_DIGEST_MISMATCH' && state.table === undefined) state.done.clear();
+      }
+    }
+    into.abort();
+    return undefined;
+  }
+
+  /** Reads `ref` from the object store into the host store (or memory), checking leaves as they arrive. */
+  async function fromObjectStore(ref: ArrayRef, info: StoredObjectInfo): Promise<Uint8Array> {
+    if (info.size !== ref.bytes) throw new GramfleetError('STORE_DIGEST_MISMATCH', `array ${ref.digest} holds ${info.size} bytes in bucket ${bucket}, its reference says ${ref.bytes}`, { digest: ref.digest, bucket });
+    const into = incomingFor(ref);
+    try {
+      const bytes = ref.bytes;
+      const tree = isTreeDigest(ref.digest) && usesTree(bytes);
+      let table = tree ? leafTableOfInfo(info) : undefined;
+      if (table !== undefined) {
+        try {
+          checkLeafTable(ref.digest, bytes, table, `array ${ref.digest}`);
+        } catch {
+          table = undefined; // a damaged table: check the whole at the end
+        }
+      }
+      const whole = !tree ? (await import('node:crypto')).createHash('sha256') : undefined;
+      const checks: Promise<void>[] = [];
+      let next = 0;
+      const leaves = treeLeafCount(bytes);
+      await tier.read(info, into.view, (filled, chunk) => {
+        whole?.update(chunk);
+        if (table === undefined) return;
+        const t = table;
+        while (next < leaves && leafRange(next, bytes)[1] <= filled) {
+          const leaf = next++;
+          checks.push(into.hashLeaves([leaf]).then((h) => {
+            if (!leafMatches(t, leaf, h)) throw new GramfleetError('STORE_DIGEST_MISMATCH', `array ${ref.digest}: leaf ${leaf} in bucket ${bucket} does not match its hash`, { digest: ref.digest, bucket, leaf });
+          }));
+        }
+      });
+      await Promise.all(checks);
+      if (whole !== undefined && whole.digest('hex') !== ref.digest) throw new GramfleetError('STORE_DIGEST_MISMATCH', `array ${ref.digest} does not match its digest`, { digest: ref.digest, bucket });
+      // Checked: leaf by leaf (table), or whole (plain digest); a tree digest without a table is checked by seal.
+      const v = await into.seal(table ?? (whole !== undefined ? (usesTree(bytes) ? undefined : new Uint8Array(Buffer.from(ref.digest, 'hex'))) : undefined));
+      host?.markDurable(ref.digest);
+      stats.objectReads++;
+      return v;
+    } catch (e) {
+      into.abort();
+      throw e;
+    }
+  }
+
   async function getBytes(ref: ArrayRef): Promise<Uint8Array> {
     if (ref.inline !== undefined) return inlineBytes(ref);
-    const b = await os.getBlob(ref.digest);
-    if (b === null) throw new GramfleetError('STORE_MISSING_OBJECT', `array ${ref.digest} is not in bucket ${bucket}`, { digest: ref.digest, bucket });
-    if (sha256Hex(b) !== ref.digest) throw new GramfleetError('STORE_DIGEST_MISMATCH', `array ${ref.digest} does not match its digest`, { digest: ref.digest });
-    return b;
+    if (host !== undefined) {
+      const v = await host.read(ref.digest).catch((e: unknown) => {
+        if (isGramfleetError(e) && e.code === 'STORE_DIGEST_MISMATCH') {
+          log.warn('host store copy failed its digest; reading it elsewhere', { digest: ref.digest });
+          return undefined;
+        }
+        throw e;
+      });
+      if (v !== undefined) {
+        stats.hostReads++;
+        return v;
+      }
+    }
+    const fromPeer = await fromPeers(ref);
+    if (fromPeer !== undefined) return fromPeer;
+    const read = async (): Promise<Uint8Array> => {
+      const info = await tier.info(ref.digest);
+      if (info === null) throw new GramfleetError('STORE_MISSING_OBJECT', `array ${ref.digest} is not in bucket ${bucket}${host !== undefined ? ' nor in a host store' : ''}`, { digest: ref.digest, bucket });
+      return fromObjectStore(ref, info);
+    };
+    return ref.bytes > serialBytes ? oneLargeAtATime(read) : read();
   }
 
   const api: ArrayStore = {
     stats,
     async put(a: NdArray, po: PutOptions = {}): Promise<ArrayRef> {
-      const bytes = encodeNpy(a);
-      const digest = sha256Hex(bytes);
-      if (po.inline === true && bytes.byteLength <= INLINE_ARRAY_MAX_BYTES) {
-        return { bucket, digest, dtype: a.dtype, shape: [...a.shape], bytes: bytes.byteLength, inline: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64') };
+      const head = npyHeader(a.dtype, a.shape);
+      const total = head.byteLength + a.data.byteLength;
+      const shape = [...a.shape];
+      if (po.inline === true && total <= INLINE_ARRAY_MAX_BYTES) {
+        const bytes = encodeNpy(a);
+        return { bucket, digest: sha256Hex(bytes), dtype: a.dtype, shape, bytes: total, inline: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64') };
       }
-      // One upload per digest at a time: two concurrent object-store puts of one name replace
-      // each other's chunks, and a reader between them can find chunks missing.
-      const gone = deleting.get(digest);
-      if (gone !== undefined) await gone.catch(() => undefined);
-      let upload = uploading.get(digest);
-      if (upload === undefined) {
-        upload = (async () => {
-          const info = await os.info(digest).catch(() => null);
-          if (info === null || info.deleted) await os.putBlob({ name: digest, ...(opts.chunkBytes !== undefined ? { options: { max_chunk_size: opts.chunkBytes } } : {}) }, bytes);
-        })().finally(() => uploading.delete(digest));
-        uploading.set(digest, upload);
+      const durable = po.durable ?? opts.durability ?? 'sync';
+      let digest: string | undefined;
+      if (host !== undefined && total >= hostMin) {
+        try {
+          digest = (await host.write([head, dataBytes(a)])).digest;
+        } catch (e) {
+          if (!isGramfleetError(e) || e.code !== 'STORE_HOST_FULL' || durable === 'none') throw e;
+          log.warn('host store full: storing in the object store only', { bytes: total });
+        }
       }
-      await upload;
-      remember(digest, a, bytes.byteLength);
-      return { bucket, digest, dtype: a.dtype, shape: [...a.shape], bytes: bytes.byteLength };
+      if (digest !== undefined) {
+        const d = digest;
+        const gone = deleting.get(d);
+        if (gone !== undefined) await gone.catch(() => undefined);
+        void announce(d);
+        const bytes = (): Uint8Array | undefined => host?.serve(d);
+        const leaves = isTreeDigest(d) ? await host?.leafTable(d) : undefined;
+        if (durable === 'sync') await writeDurable(d, bytes, leaves);
+        else if (durable === 'background') writeInBackground(d, bytes, leaves);
+      } else {
+        const enc = await encodeAndDigest(a);
+        digest = enc.digest;
+        const gone = deleting.get(digest);
+        if (gone !== undefined) await gone.catch(() => undefined);
+        await writeDurable(digest, () => enc.bytes, enc.leaves);
+      }
+      remember(digest, a, total);
+      return { bucket, digest, dtype: a.dtype, shape, bytes: total };
     },
     async putPatched(a: NdArray, baseRef: ArrayRef): Promise<ArrayRef> {
       const base = cache.get(baseRef.digest);
@@ -183,7 +459,7 @@ export function createArrayStore(os: ObjectStore, bucket: string, opts: ArraySto
       const p = fits ? changedRows(a.data as Float64Array, base.data as Float64Array, rows, cols, Math.floor(PATCH_SHARE * rows)) : undefined;
       if (p === undefined) return api.put(a);
       const bytes = encodeNpy(a);
-      const digest = sha256Hex(bytes);
+      const digest = digestOf(bytes);
       const stored = await api.put({ dtype: 'f64', shape: [p.length / (1 + cols), 1 + cols], data: p });
       remember(digest, a, bytes.byteLength);
       return { bucket, digest, dtype: 'f64', shape: [rows, cols], bytes: bytes.byteLength, patch: { base: baseRef.digest, rows: stored } };
@@ -196,14 +472,14 @@ export function createArrayStore(os: ObjectStore, bucket: string, opts: ArraySto
         cache.set(ref.digest, hit);
         return hit;
       }
+      if (ref.inline !== undefined) {
+        // Not cached: the bytes came with the reference; decoding them is the whole read.
+        return decodeNpy(inlineBytes(ref), `array ${ref.digest}`);
+      }
       const pending = reading.get(ref.digest);
       if (pending !== undefined) {
         stats.hits++;
         return pending;
-      }
-      if (ref.inline !== undefined) {
-        // Not cached: the bytes came with the reference; decoding them is the whole read.
-        return decodeNpy(inlineBytes(ref), `array ${ref.digest}`);
       }
       stats.misses++;
       const patch = ref.patch;
@@ -213,7 +489,7 @@ export function createArrayStore(os: ObjectStore, bucket: string, opts: ArraySto
         const read = (async () => {
           const a = applyPatch(base, await api.get(patch.rows), `array ${ref.digest}`);
           const bytes = encodeNpy(a);
-          if (sha256Hex(bytes) !== ref.digest) throw new GramfleetError('STORE_DIGEST_MISMATCH', `array ${ref.digest}, rebuilt from its patch, does not match its digest`, { digest: ref.digest });
+          if (!matchesDigest(bytes, ref.digest)) throw new GramfleetError('STORE_DIGEST_MISMATCH', `array ${ref.digest}, rebuilt from its patch, does not match its digest`, { digest: ref.digest });
           remember(ref.digest, a, bytes.byteLength);
           return a;
         })().finally(() => reading.delete(ref.digest));
@@ -221,8 +497,9 @@ export function createArrayStore(os: ObjectStore, bucket: string, opts: ArraySto
         return read;
       }
       const read = (async () => {
-        const bytes = ref.bytes > serialBytes ? await oneLargeAtATime(() => getBytes(ref)) : await getBytes(ref);
-        const a = decodeNpy(bytes, `array ${ref.digest}`);
+        const bytes = await getBytes(ref);
+        // The bytes are this read's own (a mapping, or memory allocated for it): the array is a view.
+        const a = decodeNpy(bytes, `array ${ref.digest}`, { view: true });
         remember(ref.digest, a, bytes.byteLength);
         return a;
       })().finally(() => reading.delete(ref.digest));
@@ -231,18 +508,19 @@ export function createArrayStore(os: ObjectStore, bucket: string, opts: ArraySto
     },
     getBytes,
     async has(digest: string): Promise<boolean> {
-      const info = await os.info(digest).catch(() => null);
-      return info !== null && !info.deleted;
+      if (host?.size(digest) !== undefined) return true;
+      return (await tier.info(digest).catch(() => null)) !== null;
     },
     async delete(digest: string): Promise<boolean> {
       stats.bytes -= sizes.get(digest) ?? 0;
       cache.delete(digest);
       sizes.delete(digest);
       const d = (async () => {
-        const info = await os.info(digest).catch(() => null);
-        if (info === null || info.deleted) return false;
-        await os.delete(digest);
-        return true;
+        await background.get(digest)?.catch(() => undefined);
+        const local = host?.delete(digest) ?? false;
+        if (local) await opts.directory?.remove(digest);
+        const durable = await tier.delete(digest);
+        return local || durable;
       })();
       deleting.set(digest, d);
       try {
@@ -251,6 +529,16 @@ export function createArrayStore(os: ObjectStore, bucket: string, opts: ArraySto
         if (deleting.get(digest) === d) deleting.delete(digest);
       }
     },
+    async flush(digest?: string): Promise<void> {
+      if (digest !== undefined) {
+        await background.get(digest);
+        return;
+      }
+      await Promise.all([...background.values()]);
+    },
   };
   return api;
 }
+
+/** Bytes per leaf hash (re-exported for tests of the tiers). */
+export { LEAF_HASH_BYTES };

@@ -39,11 +39,42 @@ app.kubernetes.io/component: {{ .component }}
   value: {{ .Values.temporal.taskQueue | quote }}
 {{- end -}}
 
-{{/* Ports, probes, security context and the /tmp mount of every container. */}}
+{{/* The host store of an orchestrator or worker container (values.hostStore). */}}
+{{- define "gramfleet.hostStoreEnv" -}}
+{{- if .Values.hostStore.enabled }}
+- name: GRAMFLEET_HOST_STORE_DIR
+  value: /var/run/gramfleet/arrays
+- name: GRAMFLEET_HOST_STORE_MB
+  value: {{ .Values.hostStore.sizeMB | quote }}
+- name: GRAMFLEET_PEER_PORT
+  value: {{ .Values.hostStore.peerPort | quote }}
+- name: GRAMFLEET_PEER_ADVERTISE
+  valueFrom:
+    fieldRef:
+      fieldPath: status.podIP
+{{- with .Values.hostStore.peerSecret }}
+- name: GRAMFLEET_PEER_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ .name }}
+      key: {{ .key }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/*
+Ports, probes, security context and mounts of every container: (dict "root" $ "store" bool);
+`store`: the container keeps a host store (its peer port and the arrays volume).
+*/}}
 {{- define "gramfleet.containerCommon" -}}
+{{- $store := and .store .root.Values.hostStore.enabled -}}
 ports:
   - name: health
-    containerPort: {{ .Values.healthPort }}
+    containerPort: {{ .root.Values.healthPort }}
+{{- if $store }}
+  - name: peer
+    containerPort: {{ .root.Values.hostStore.peerPort }}
+{{- end }}
 livenessProbe:
   httpGet: { path: /healthz, port: health }
   periodSeconds: 10
@@ -59,10 +90,15 @@ securityContext:
 volumeMounts:
   - name: tmp
     mountPath: /tmp
+{{- if $store }}
+  - name: arrays
+    mountPath: /var/run/gramfleet/arrays
+{{- end }}
 {{- end -}}
 
-{{/* Pod-level security context and volumes. */}}
+{{/* Pod-level security context and volumes: (dict "root" $ "store" bool), as containerCommon. */}}
 {{- define "gramfleet.podCommon" -}}
+{{- $store := and .store .root.Values.hostStore.enabled -}}
 securityContext:
   runAsNonRoot: true
   runAsUser: 10001
@@ -73,4 +109,10 @@ terminationGracePeriodSeconds: 60
 volumes:
   - name: tmp
     emptyDir: { sizeLimit: 1Gi }
+{{- if $store }}
+  - name: arrays
+    emptyDir:
+      medium: Memory
+      sizeLimit: {{ printf "%dMi" (int .root.Values.hostStore.sizeMB) }}
+{{- end }}
 {{- end -}}

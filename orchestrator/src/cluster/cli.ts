@@ -1,0 +1,83 @@
+/** `gramfleet up | down | status`: the local cluster from the command line. */
+import { LocalCluster, defaultDataDir } from './local-cluster';
+import { DATA_DIR_FLAG, JSON_FLAG, type CliCommand } from '../cli/command';
+
+/** `gramfleet up`. */
+export const UP_COMMAND: CliCommand = {
+  name: 'up',
+  summary: 'start the local cluster (Temporal dev server, nats-server, orchestrator, WASM workers) in the background',
+  flags: {
+    workers: { type: 'string', value: 'N', description: 'WASM workers (default one per core)' },
+    threads: { type: 'string', value: 'T', description: 'kernel threads per worker' },
+    'threads-per-shard': { type: 'string', value: 'P', description: 'kernel threads one shard may use' },
+    'gpu-workers': { type: 'string', value: 'G', description: 'GPU workers to add (one per device)' },
+    'data-dir': DATA_DIR_FLAG,
+  },
+  async run(a, ctx) {
+    const dataDir = a.string('data-dir') ?? defaultDataDir();
+    const workers = a.int('workers');
+    const threads = a.int('threads');
+    const threadsPerShard = a.int('threads-per-shard');
+    const gpuWorkers = a.int('gpu-workers') ?? 0;
+    const c = await LocalCluster.start({
+      dataDir, detached: true,
+      ...(workers !== undefined ? { workers } : {}),
+      ...(threads !== undefined ? { threadsPerWorker: threads } : {}),
+      ...(threadsPerShard !== undefined ? { threadsPerShard } : {}),
+    });
+    let gpuFailed = false;
+    for (let g = 0; g < gpuWorkers; g++) {
+      await c.addGpuWorker(g).catch((e: Error) => { gpuFailed = true; ctx.err.write(`error: ${e.message} (the rest of the cluster stays up)\n`); });
+    }
+    ctx.out.write(`gramfleet local cluster up (${dataDir})\n  temporal ${c.state.temporalAddress}\n  nats     ${c.state.natsUrl}\n  processes: ${c.state.processes.map((p) => `${p.name}(${p.pid})`).join(' ')}\n`);
+    return gpuFailed ? 1 : 0;
+  },
+};
+
+/** `gramfleet down`. */
+export const DOWN_COMMAND: CliCommand = {
+  name: 'down',
+  summary: 'stop the processes the local cluster started',
+  flags: { 'data-dir': DATA_DIR_FLAG },
+  async run(a, ctx) {
+    const dataDir = a.string('data-dir') ?? defaultDataDir();
+    const c = await LocalCluster.attach(dataDir);
+    if (c === null) {
+      ctx.out.write(`no local cluster runs from ${dataDir}\n`);
+      return 0;
+    }
+    const n = c.state.processes.length;
+    await c.stop();
+    ctx.out.write(`stopped ${n} processes\n`);
+    return 0;
+  },
+};
+
+/** `gramfleet status`. */
+export const STATUS_COMMAND: CliCommand = {
+  name: 'status',
+  summary: "the local cluster's addresses, processes and registered workers (exit 3 when none runs)",
+  flags: { 'data-dir': DATA_DIR_FLAG, json: JSON_FLAG },
+  async run(a, ctx) {
+    const dataDir = a.string('data-dir') ?? defaultDataDir();
+    const json = a.flag('json');
+    const c = await LocalCluster.attach(dataDir);
+    if (c === null) {
+      if (json) ctx.out.write(JSON.stringify({ running: false, dataDir }) + '\n');
+      else ctx.out.write(`no local cluster runs from ${dataDir}\n`);
+      return 3;
+    }
+    return ctx.withFleet({ dataDir, startLocal: false }, async (fleet) => {
+      const workers = await fleet.workers();
+      if (json) {
+        ctx.out.write(JSON.stringify({ running: true, ...c.state, status: c.status(), workers }) + '\n');
+      } else {
+        ctx.out.write(`local cluster (${dataDir})\n  temporal ${c.state.temporalAddress}\n  nats     ${c.state.natsUrl}\n`);
+        for (const p of c.status()) ctx.out.write(`  ${p.name.padEnd(14)} pid ${String(p.pid).padEnd(8)} ${p.alive ? 'running' : 'DEAD'}\n`);
+        ctx.out.write(`  registered workers: ${workers.length}\n`);
+        for (const w of workers) ctx.out.write(`    ${w.workerId} ${w.cls} threads=${w.threads} shards=${w.shardsDone}${w.kernels !== undefined ? ` kernels=${w.kernels.build} threads/shard=${w.kernels.threadsPerShard}${w.kernels.cacheMB !== undefined ? ` row-cache=${w.kernels.cacheMB}MB` : ''}` : ''}\n`);
+      }
+      return 0;
+    });
+  },
+};
