@@ -10,7 +10,7 @@ import * as assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Philox, accuracy, kernelMatmulReference, resourceNames, type NdArray } from '@gramfleet/core';
+import { Philox, accuracy, kernelMatmulReference, npyHeader, resourceNames, type NdArray } from '@gramfleet/core';
 import { readNpy, readNpz, writeNpy } from '@gramfleet/orchestrator';
 import { startTestCluster, type TestCluster } from './harness';
 
@@ -110,7 +110,8 @@ describe('gramfleet eigenpro / predict CLI against a real cluster', () => {
     assert.deepEqual(Array.from(centers.data as Float64Array), Array.from(bytes.slice(0, n * d), (v) => v * (1 / 255)));
     // The stored centers are the bytes themselves (an eighth of f64).
     const digest = (model['centers_digest'] as { data: readonly string[] }).data[0] as string;
-    const stored = await t.fleet.getArray({ bucket: resourceNames().arraysBucket, digest, dtype: 'u8', shape: [n, d], bytes: 0 });
+    // A reference carries its .npy size (the store checks it): header + n·d bytes.
+    const stored = await t.fleet.getArray({ bucket: resourceNames().arraysBucket, digest, dtype: 'u8', shape: [n, d], bytes: npyHeader('u8', [n, d]).byteLength + n * d });
     assert.equal(stored.dtype, 'u8');
     assert.deepEqual(Array.from(stored.data), Array.from(bytes.slice(0, n * d)));
     const pred = await cli(['predict', '--model', f('bmodel.npz'), '--x', f('bte.npy'), '--out', f('byhat.npy')]);
