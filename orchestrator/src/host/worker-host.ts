@@ -5,7 +5,7 @@
  * GRAMFLEET_TEMPORAL_ADDRESS, GRAMFLEET_NAMESPACE, GRAMFLEET_TASK_QUEUE, GRAMFLEET_NATS_URL,
  * GRAMFLEET_PREFIX, GRAMFLEET_ACK_WAIT_MS, GRAMFLEET_MAX_DELIVER, GRAMFLEET_LOG_LEVEL,
  * GRAMFLEET_SPILL_AFTER_MS (a task that waits this long for a free worker goes to the durable
- * queue, where autoscalers see it as lag; default 5000),
+ * queue, where autoscalers see it as lag; default 30000),
  * GRAMFLEET_HEALTH_PORT (serves /healthz and /readyz: ready while the Temporal worker runs), and the
  * array store's tiers (GRAMFLEET_HOST_STORE_DIR, GRAMFLEET_HOST_STORE_MB, GRAMFLEET_PEER_*: see
  * storeTiersFromEnv in @gramfleet/workers).

@@ -41,7 +41,7 @@ import type { DataPlane } from './nats';
 export interface TaskClientOptions {
   readonly dp: DataPlane;
   readonly log?: Logger;
-  /** A task that waited this long for a free lane goes to the durable queue. @default 5000 */
+  /** A task that waited this long for a free lane goes to the durable queue (a sustained backlog, for autoscalers to see). @default 30000 */
   readonly spillAfterMs?: number;
   /** A worker holding this owner's tasks that sends nothing for this long is taken as lost. @default 10000 */
   readonly laneTimeoutMs?: number;
@@ -128,6 +128,8 @@ interface Lane {
   lost: boolean;
   /** When an empty frame last asked the worker what it holds. */
   probedAt: number;
+  /** Mean time from sending a task to its result on this lane, ms (exponentially weighted). */
+  turnaroundMs: number;
   readonly outstanding: Map<string, Pending>;
   /** Pinned tasks waiting for this lane. */
   readonly pinnedQueue: Pending[];
@@ -142,7 +144,7 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
   const prefix = dp.names.prefix;
   const ownerId = `o${randomBytes(8).toString('hex')}`;
   const replyTo = ownerSubject(prefix, ownerId);
-  const spillAfterMs = o.spillAfterMs ?? 5_000;
+  const spillAfterMs = o.spillAfterMs ?? 30_000;
   const laneTimeoutMs = o.laneTimeoutMs ?? 10_000;
   const resendMs = o.resendMs ?? 3_000;
   const pollMs = o.registryPollMs ?? 10_000;
@@ -222,6 +224,7 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
         if (answered.has(key)) stats.duplicates++;
         continue;
       }
+      if (lane !== undefined && p.sentTo === lane) lane.turnaroundMs += 0.1 * (Date.now() - p.sentAt - lane.turnaroundMs);
       if (r.error !== undefined && isErrorCode(r.error.code) && ERROR_CODES[r.error.code].retryable) {
         // Another try (after `maxAttempts` tries: WORKER_MAX_DELIVER, like a dead-lettered shard).
         retry(p, `${r.error.code}: ${r.error.message}`, 1_000);
@@ -253,7 +256,7 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
     if (w.pin === undefined || w.slots === undefined) return;
     const lane = lanes.get(w.pin);
     if (lane === undefined) {
-      lanes.set(w.pin, { pin: w.pin, workerId: w.workerId, cls: w.cls, slots: w.slots, revision, freshAt: now, inRegistry: true, heardAt: now, seen: 0, seq: 0, lost: false, probedAt: 0, outstanding: new Map(), pinnedQueue: [] });
+      lanes.set(w.pin, { pin: w.pin, workerId: w.workerId, cls: w.cls, slots: w.slots, revision, freshAt: now, inRegistry: true, heardAt: now, seen: 0, seq: 0, lost: false, probedAt: 0, turnaroundMs: 50, outstanding: new Map(), pinnedQueue: [] });
       schedulePump();
     } else if (lane.revision !== revision) {
       lane.revision = revision;
@@ -326,6 +329,12 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
     void poll();
   };
   const live = (l: Lane): boolean => l.inRegistry && !l.lost;
+  /**
+   * Tasks this owner keeps outstanding on a lane: the worker's slots, and more while its tasks
+   * turn around fast (tiny tasks: enough in flight to cover ~20 ms of round trips, at most 16
+   * times the slots), so a burst of small tasks is not held back by round trips.
+   */
+  const windowOf = (l: Lane): number => Math.min(16 * l.slots, Math.max(l.slots, Math.round((l.slots * 20) / Math.max(0.25, l.turnaroundMs))));
 
   // --- queues and sending ----------------------------------------------------------------------
   function enqueue(p: Pending, front = false): void {
@@ -356,11 +365,11 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
     for (const lane of lanes.values()) {
       if (!live(lane)) continue;
       // Pinned tasks first: they wait for this lane only.
-      while (lane.pinnedQueue.length > 0 && lane.outstanding.size < lane.slots) take(lane, lane.pinnedQueue.shift() as Pending);
+      while (lane.pinnedQueue.length > 0 && lane.outstanding.size < windowOf(lane)) take(lane, lane.pinnedQueue.shift() as Pending);
     }
     for (const [cls, q] of classQueue) {
       if (q.length === 0) continue;
-      const free = [...lanes.values()].filter((l) => l.cls === cls && live(l) && l.outstanding.size < l.slots);
+      const free = [...lanes.values()].filter((l) => l.cls === cls && live(l) && l.outstanding.size < windowOf(l));
       // Round robin over lanes with room, one task at a time, so a burst spreads evenly; a retry
       // skips the lane its last try failed on while another has room.
       // A retry waits for another lane while the class has one live, even a full one.
@@ -379,7 +388,7 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
           lane = free[(i + 1) % free.length] as Lane;
         }
         take(lane, p);
-        if (lane.outstanding.size >= lane.slots) free.splice(free.indexOf(lane), 1);
+        if (lane.outstanding.size >= windowOf(lane)) free.splice(free.indexOf(lane), 1);
         else i++;
       }
       q.unshift(...deferred);

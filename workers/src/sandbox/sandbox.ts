@@ -5,6 +5,7 @@
  * its typed error; a dead thread is replaced, so the worker keeps serving. Compiled modules
  * are cached by digest.
  */
+import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import * as path from 'node:path';
 import { GramfleetError, checkUserModule, inspectWasm, parseUserWasmAttrs, type NdArray } from '@gramfleet/core';
@@ -18,8 +19,12 @@ export interface SandboxRun {
 
 /** The sandbox. */
 export interface Sandbox {
-  /** Runs one user-kernel task: attrs per `parseUserWasmAttrs`, inputs [module u8, input f64?]. */
-  run(attrs: Readonly<Record<string, unknown>>, inputs: readonly NdArray[]): Promise<SandboxRun>;
+  /**
+   * Runs one user-kernel task: attrs per `parseUserWasmAttrs`, inputs [module u8, input f64?].
+   * `moduleDigest` is the module's content digest when known (the worker has it from the task):
+   * compiled modules and their checks are cached by it.
+   */
+  run(attrs: Readonly<Record<string, unknown>>, inputs: readonly NdArray[], moduleDigest?: string): Promise<SandboxRun>;
   /** Threads replaced after a timeout or a crash (for tests and stats). */
   readonly replaced: () => number;
   close(): Promise<void>;
@@ -34,6 +39,8 @@ export function createSandbox(o: { readonly threads?: number } = {}): Sandbox {
   const slots: Slot[] = Array.from({ length: Math.max(1, o.threads ?? 1) }, () => ({ worker: undefined, busy: false }));
   const queue: Job[] = [];
   const modules = new Map<string, WebAssembly.Module>();
+  // (digest, fn, memory cap) whose module passed checkUserModule.
+  const checked = new Set<string>();
   let replaced = 0;
   let nextId = 1;
   let closed = false;
@@ -91,16 +98,22 @@ export function createSandbox(o: { readonly threads?: number } = {}): Sandbox {
   };
 
   return {
-    run(rawAttrs, inputs) {
+    run(rawAttrs, inputs, moduleDigest) {
       return new Promise<SandboxRun>((resolve, reject) => {
         const a = parseUserWasmAttrs(rawAttrs);
         const mod = inputs[0];
         if (mod === undefined || mod.dtype !== 'u8') throw new GramfleetError('INPUT_INVALID', 'the first input must be the module bytes (u8)', { field: 'inputs[0]' });
         const bytes = mod.data as Uint8Array;
-        checkUserModule(inspectWasm(bytes), [a.fn], a.memoryPages);
+        // Cached by content digest (sha256: two modules cannot share a key), never by a weak hash.
+        const digest = moduleDigest ?? createHash('sha256').update(bytes).digest('hex');
+        const check = `${digest}|${a.fn}|${a.memoryPages}`;
+        if (!checked.has(check)) {
+          checkUserModule(inspectWasm(bytes), [a.fn], a.memoryPages);
+          if (checked.size > 1024) checked.clear();
+          checked.add(check);
+        }
         const second = inputs[1];
         const input = a.inline !== undefined ? Float64Array.from(a.inline) : second === undefined ? new Float64Array(0) : second.dtype === 'f64' ? (second.data as Float64Array) : Float64Array.from(second.data as ArrayLike<number>);
-        const digest = `${bytes.length}:${hash(bytes)}`;
         queue.push({ req: { module: compile(digest, bytes), bytes, fn: a.fn, input, outLen: a.outLen, memoryPages: a.memoryPages }, timeoutMs: a.timeoutMs, resolve, reject });
         pump();
       });
@@ -112,11 +125,4 @@ export function createSandbox(o: { readonly threads?: number } = {}): Sandbox {
       await Promise.all(slots.map((s) => s.worker?.terminate()));
     },
   };
-}
-
-/** FNV-1a over the bytes (a cache key; the object store already verified the sha256). */
-function hash(b: Uint8Array): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < b.length; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
-  return (h >>> 0).toString(16);
 }

@@ -13,7 +13,7 @@ export function withUserWasm(pool: KernelPool, sandbox: Sandbox): KernelPool {
     ...(pool.runRows !== undefined ? { runRows: pool.runRows.bind(pool) } : {}),
     async run(op: string, attrs: unknown, inputs: NdArray[], keys?: readonly string[]): Promise<KernelRun> {
       if (op !== USER_WASM_OP) return pool.run(op, attrs, inputs, keys);
-      const r = await sandbox.run((attrs ?? {}) as Record<string, unknown>, inputs);
+      const r = await sandbox.run((attrs ?? {}) as Record<string, unknown>, inputs, keys?.[0]);
       return { outputs: [{ dtype: 'f64', shape: [r.output.length], data: r.output }], backend: 'wasm-user', computeMs: r.computeMs };
     },
     async close(): Promise<void> {
