@@ -7,6 +7,7 @@ import { Worker } from 'node:worker_threads';
 import * as path from 'node:path';
 import { GramfleetError, type ErrorPayload, type NdArray } from '@gramfleet/core';
 import type { RowJob } from './row-jobs';
+import { THREAD_INPUT_GONE, toThread, type ThreadInput } from './dataplane/to-thread';
 
 /** A finished kernel run. */
 export interface KernelRun {
@@ -21,7 +22,7 @@ export interface KernelRun {
 }
 
 /** Messages between pool and thread. */
-export type ThreadRequest = { readonly id: number; readonly op: string; readonly attrs: unknown; readonly inputs: NdArray[]; readonly backend?: string; readonly rows?: RowJob };
+export type ThreadRequest = { readonly id: number; readonly op: string; readonly attrs: unknown; readonly inputs: ThreadInput[]; readonly backend?: string; readonly rows?: RowJob };
 /** Reply of a thread. */
 export type ThreadReply =
   | { readonly id: number; readonly ok: true; readonly outputs: NdArray[]; readonly backend: string; readonly computeMs: number }
@@ -57,7 +58,7 @@ export interface KernelPool {
 }
 
 interface Slot { worker: Worker; busy: boolean }
-interface Pending { req: ThreadRequest; resolve: (r: KernelRun) => void; reject: (e: Error) => void }
+interface Pending { req: ThreadRequest; resolve: (r: KernelRun) => void; reject: (e: Error) => void; readonly raw?: NdArray[] }
 
 /** Creates a {@link KernelPool}. */
 export function createKernelPool(opts: KernelPoolOptions): KernelPool {
@@ -78,7 +79,11 @@ export function createKernelPool(opts: KernelPoolOptions): KernelPool {
       inflight.delete(msg.id);
       slot.busy = false;
       if (msg.ok) f.p.resolve({ outputs: msg.outputs, backend: msg.backend, computeMs: msg.computeMs });
-      else f.p.reject(GramfleetError.fromPayload(msg.error));
+      else if (msg.error.code === THREAD_INPUT_GONE && msg.error.details?.['threadInput'] === true && f.p.raw !== undefined) {
+        // A host-store file the request named went away (evicted) before the thread mapped it:
+        // send the bytes this process still maps.
+        queue.unshift({ req: { ...f.p.req, id: nextId++, inputs: f.p.raw }, resolve: f.p.resolve, reject: f.p.reject });
+      } else f.p.reject(GramfleetError.fromPayload(msg.error));
       pump();
     });
     worker.on('error', (e) => fail(slot, e));
@@ -110,7 +115,8 @@ export function createKernelPool(opts: KernelPoolOptions): KernelPool {
       if (p === undefined) return;
       slot.busy = true;
       inflight.set(p.req.id, { slot, p });
-      // Inputs may be shared with the input cache: copied, not transferred.
+      // Inputs may be shared with the input cache: copied, not transferred (or, when mapped from
+      // the host store, sent as references to their files: see dataplane/to-thread.ts).
       slot.worker.postMessage(p.req);
     }
   }
@@ -122,7 +128,7 @@ export function createKernelPool(opts: KernelPoolOptions): KernelPool {
     run(op: string, attrs: unknown, inputs: NdArray[]): Promise<KernelRun> {
       if (closed) return Promise.reject(new GramfleetError('WORKER_DRAINING', 'kernel pool is closed'));
       return new Promise<KernelRun>((resolve, reject) => {
-        queue.push({ req: { id: nextId++, op, attrs, inputs }, resolve, reject });
+        queue.push({ req: { id: nextId++, op, attrs, inputs: toThread(inputs) }, resolve, reject, raw: inputs });
         pump();
       });
     },

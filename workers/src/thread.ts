@@ -8,6 +8,7 @@ import { WasmArena } from './backends/wasm/arena';
 import { registerReferenceKernels, registerWasmKernels } from './backends/wasm/register-all';
 import type { ThreadReply, ThreadRequest } from './pool';
 import { runRowJob } from './row-jobs';
+import { fromThread } from './dataplane/to-thread';
 
 const data = workerData as { module: WebAssembly.Module; backend: string };
 let arena: WasmArena | undefined;
@@ -39,11 +40,12 @@ async function handle(req: ThreadRequest): Promise<ThreadReply> {
     }
     const op = OPS.get(req.op);
     const attrs = op.parseAttrs(req.attrs);
-    op.checkInputs(attrs, req.inputs);
+    const inputs = fromThread(req.inputs);
+    op.checkInputs(attrs, inputs);
     const wanted = req.backend ?? data.backend;
     const backend = registry.has(wanted, req.op) ? wanted : 'reference';
     const t0 = performance.now();
-    const outputs: NdArray[] = await registry.get(backend, req.op)(attrs, req.inputs, {});
+    const outputs: NdArray[] = await registry.get(backend, req.op)(attrs, inputs, {});
     const computeMs = performance.now() - t0;
     // Outputs that own a whole plain ArrayBuffer (the kernels' copies out of their arena) are
     // transferred as they are; views of shared memory or of a larger buffer are copied first.

@@ -58,6 +58,8 @@ export interface HostStore {
   size(digest: string): number | undefined;
   /** The bytes of a sealed object (mapped, no copy), checked against the digest on this process's first read; undefined when absent. */
   read(digest: string): Promise<Uint8Array | undefined>;
+  /** The path of an object's file (present or not). */
+  pathOf(digest: string): string;
   /** The bytes of a sealed object, mapped and not checked: for serving to peers, which check what they receive. */
   serve(digest: string): Uint8Array | undefined;
   /** Writes an object given as consecutive parts (e.g. an `.npy` header and the data), seals it under its digest. */
@@ -211,6 +213,10 @@ export function openHostStore(o: HostStoreOptions): HostStore {
         }
       }
       return bytes;
+    },
+    pathOf(digest) {
+      checkName(digest);
+      return file(digest);
     },
     serve(digest) {
       checkName(digest);
