@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { DeliverPolicy } from '@nats-io/jetstream';
 import {
-  GramfleetError, PROTOCOL_VERSION, USER_WASM_MAX_MEMORY_MB, USER_WASM_OP, WASM_PAGE, checkUserModule, inspectWasm, int, jobResultsFilter, taskMsgId,
+  GramfleetError, PROTOCOL_VERSION, isGramfleetError, USER_WASM_MAX_MEMORY_MB, USER_WASM_OP, WASM_PAGE, checkUserModule, inspectWasm, int, jobResultsFilter, taskMsgId,
   taskSubject, type ArrayRef, type NdArray, type Task, type TaskResult,
 } from '@gramfleet/core';
 import type { ArrayStore, DataPlane } from '@gramfleet/workers';
@@ -62,9 +62,9 @@ export interface MapOptions {
 export interface RaySdk {
   /**
    * Stores a value. Small values travel inside the reference; large ones go into the host store
-   * (when this connection has one: shared memory its workers read without copies) and their
-   * durable copy in the object store is written in the background (a task that reads one from
-   * another host waits for it; `close()` waits for all of them).
+   * when this connection has one (shared memory its workers read without copies; like Ray's
+   * objects, they live as long as the host store, not in the object store), else into the object
+   * store. `map` writes the durable copy of a value it sends to workers first.
    */
   put(value: PutValue): Promise<ObjectRef>;
   /** The value behind a reference; a failed task rejects with its typed error. */
@@ -157,7 +157,11 @@ export function createRaySdk(dp: DataPlane, store: ArrayStore): RaySdk {
       if (a.data.byteLength <= INLINE_MAX_BYTES) {
         return { kind: 'object', id: `inline-${randomBytes(6).toString('hex')}`, form, inline: { dtype: a.dtype, shape: [...a.shape], data: Array.from(a.data as ArrayLike<number>) } };
       }
-      const ref = await store.put(a, { durable: 'background' });
+      // Host store only (no durable copy until a task needs it); a full host store: the object store.
+      const ref = await store.put(a, { durable: 'none' }).catch((e: unknown) => {
+        if (isGramfleetError(e) && e.code === 'STORE_HOST_FULL') return store.put(a);
+        throw e;
+      });
       return { kind: 'object', id: ref.digest, form, array: ref };
     },
     get: get as RaySdk['get'],
@@ -209,8 +213,8 @@ export function createRaySdk(dp: DataPlane, store: ArrayStore): RaySdk {
           } else if (p.ref?.inline !== undefined) inline = [...p.ref.inline.data];
           else {
             input = p.ref?.array;
-            // A put's durable copy may still be on its way; workers on other hosts read it there.
-            if (input !== undefined) await store.flush(input.digest);
+            // Inputs are durable before their tasks go out (a put is held by the host store only).
+            if (input !== undefined) await store.persist(input);
           }
           const attrs = { fn, memoryPages, timeoutMs, outLen: o.outLen ?? p.len, ...(inline !== undefined ? { inline } : {}) };
           const task: Task = { v: PROTOCOL_VERSION, jobId, shardId: p.shardId, op: USER_WASM_OP, attrs, inputs: input === undefined ? [kernel.module] : [kernel.module, input], deadline };

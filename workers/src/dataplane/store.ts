@@ -125,6 +125,12 @@ export interface ArrayStore {
    * objects whose bytes name their owner, like datagen pages).
    */
   delete(digest: string): Promise<boolean>;
+  /**
+   * Makes sure the object store holds a durable copy of `ref` (a put with durability `'none'` or
+   * `'background'`, e.g. before its reference goes to another host): writes it now from the host
+   * store or this process's cache when it is missing. STORE_MISSING_OBJECT when no tier here has it.
+   */
+  persist(ref: ArrayRef): Promise<void>;
   /** Waits until the durable copies of background puts (all, or of one digest) are written; rejects if one failed. */
   flush(digest?: string): Promise<void>;
   /** Cache and tier statistics. */
@@ -241,6 +247,8 @@ function createTieredStore(tier: ObjectTier, opts: ArrayStoreOptions): ArrayStor
   // One durable write per digest at a time: two concurrent object-store puts of one name replace
   // each other's chunks, and a reader between them can find chunks missing.
   const uploading = new Map<string, Promise<void>>();
+  // Digests whose durable copy this store wrote or found (persist skips them).
+  const durableKnown = new Set<string>();
   // Durable copies written in the background, until written (flush waits for them), and the
   // start of those not started yet.
   const background = new Map<string, Promise<void>>();
@@ -292,6 +300,8 @@ function createTieredStore(tier: ObjectTier, opts: ArrayStoreOptions): ArrayStor
           await tier.put(digest, b, { ...(sha256 !== undefined ? { sha256 } : {}), ...(source.leaves !== undefined ? { leaves: source.leaves } : {}) });
         }
         host?.markDurable(digest);
+        if (durableKnown.size > 100_000) durableKnown.clear();
+        durableKnown.add(digest);
       })().finally(() => uploading.delete(digest));
       uploading.set(digest, upload);
     }
@@ -535,6 +545,30 @@ function createTieredStore(tier: ObjectTier, opts: ArrayStoreOptions): ArrayStor
       return read;
     },
     getBytes,
+    async persist(ref: ArrayRef): Promise<void> {
+      if (ref.inline !== undefined) return;
+      if (ref.patch !== undefined) {
+        await api.persist(ref.patch.rows);
+        return;
+      }
+      const d = ref.digest;
+      if (durableKnown.has(d)) return;
+      if (background.has(d)) {
+        await api.flush(d);
+        return;
+      }
+      if (host?.size(d) !== undefined) {
+        const h = host;
+        await writeDurable(d, { bytes: () => h.serve(d), src: { kind: 'file', path: h.pathOf(d) }, leaves: isTreeDigest(d) ? await h.leafTable(d) : undefined });
+        return;
+      }
+      if ((await tier.info(d).catch(() => null)) !== null) return;
+      const cached = cache.get(d);
+      if (cached === undefined) throw new GramfleetError('STORE_MISSING_OBJECT', `array ${d} is neither in bucket ${bucket} nor held here: it cannot be made durable`, { digest: d, bucket });
+      const enc = await encodeAndDigest(cached);
+      if (enc.digest !== d) throw new GramfleetError('STORE_DIGEST_MISMATCH', `array ${d} in this process's cache no longer matches its digest (written into after its put?)`, { digest: d });
+      await writeDurable(d, enc.source);
+    },
     async has(digest: string): Promise<boolean> {
       if (host?.size(digest) !== undefined) return true;
       return (await tier.info(digest).catch(() => null)) !== null;
@@ -552,6 +586,7 @@ function createTieredStore(tier: ObjectTier, opts: ArrayStoreOptions): ArrayStor
         return local || durable;
       })();
       deleting.set(digest, d);
+      durableKnown.delete(digest);
       try {
         return await d;
       } finally {
