@@ -101,6 +101,7 @@ export function openHostStore(o: HostStoreOptions): HostStore {
   const dir = path.resolve(o.dir);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const verifyReads = o.verifyReads ?? 'seal';
+  removeStaleTemporaries(dir);
   const hostId = readHostId(dir);
   const verified = new Set<string>();
   const touched = new Map<string, number>();
@@ -443,6 +444,19 @@ export function receiveInMemory(digest: string, bytes: number): Incoming {
 /** What a seal records of a sealed file: inode, size, mode and change time (ns). */
 function sealRecord(st: fs.BigIntStats): string {
   return JSON.stringify({ ino: String(st.ino), size: String(st.size), mode: Number(st.mode & 0o7777n), ctimeNs: String(st.ctimeNs) });
+}
+
+/** Writes in progress left by processes that died (older than 10 minutes: a write takes seconds). */
+function removeStaleTemporaries(dir: string): void {
+  const before = Date.now() - 600_000;
+  for (const name of safeReaddir(dir)) {
+    if (!name.startsWith('.tmp-')) continue;
+    try {
+      if (fs.statSync(path.join(dir, name)).mtimeMs < before) fs.rmSync(path.join(dir, name), { force: true });
+    } catch {
+      /* gone */
+    }
+  }
 }
 
 function safeReaddir(dir: string): string[] {

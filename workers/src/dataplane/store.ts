@@ -14,13 +14,14 @@
  * Every byte read from outside this process is checked against the digest (leaf by leaf where the
  * digest allows). A put of bytes already stored stores nothing.
  */
+import { createHash } from 'node:crypto';
 import type { ObjectStore } from '@nats-io/obj';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import {
   GramfleetError, INLINE_ARRAY_MAX_BYTES, dataBytes, decodeNpy, encodeNpy, isGramfleetError, isTreeDigest, npyHeader, silentLogger, treeLeafCount,
   type ArrayRef, type Logger, type NdArray,
 } from '@gramfleet/core';
-import { LEAF_HASH_BYTES, checkLeafTable, digestFromLeaves, digestOf, leafMatches, leafRange, matchesDigest, sha256Hex, usesTree } from './digest';
+import { checkLeafTable, digestFromLeaves, digestOf, leafMatches, leafRange, matchesDigest, sha256Hex, usesTree } from './digest';
 import { hashPool, type HashSource } from './hash-pool';
 import { receiveInMemory, type HostStore, type Incoming } from './host-store';
 import type { HoldersDirectory } from './holders';
@@ -363,20 +364,26 @@ function createTieredStore(tier: ObjectTier, opts: ArrayStoreOptions): ArrayStor
       return [];
     });
     if (holders.length === 0) return undefined;
-    const into = incomingFor(ref);
-    const state: PullState = { done: new Set() };
+    let into = incomingFor(ref);
+    let state: PullState = { done: new Set() };
     for (const addr of holders) {
+      let pulled = false;
       try {
         await pullFromPeer(addr, ref.digest, ref.bytes, into, state, opts.peer);
+        pulled = true;
         const v = await into.seal(state.table);
         stats.peerReads++;
         void announce(ref.digest);
         return v;
       } catch (e) {
         // Lost peer, a leaf that failed its hash, an object no longer held: the next holder sends
-        // what is still missing (leaves already checked are kept).
+        // what is still missing (leaves already checked are kept). A failed seal (a plain digest,
+        // checked whole) starts over.
         log.warn('peer pull failed; trying the next holder', { digest: ref.digest, peer: addr, code: isGramfleetError(e) ? e.code : undefined, err: (e as Error).message });
-        if (isGramfleetError(e) && e.code === 'STORE_DIGEST_MISMATCH' && state.table === undefined) state.done.clear();
+        if (pulled) {
+          into = incomingFor(ref);
+          state = { done: new Set() };
+        }
       }
     }
     into.abort();
@@ -398,7 +405,7 @@ function createTieredStore(tier: ObjectTier, opts: ArrayStoreOptions): ArrayStor
           table = undefined; // a damaged table: check the whole at the end
         }
       }
-      const whole = !tree ? (await import('node:crypto')).createHash('sha256') : undefined;
+      const whole = !tree ? createHash('sha256') : undefined;
       const checks: Promise<void>[] = [];
       let next = 0;
       const leaves = treeLeafCount(bytes);
@@ -605,6 +612,3 @@ function createTieredStore(tier: ObjectTier, opts: ArrayStoreOptions): ArrayStor
   };
   return api;
 }
-
-/** Bytes per leaf hash (re-exported for tests of the tiers). */
-export { LEAF_HASH_BYTES };
