@@ -298,7 +298,7 @@ function createTieredStore(tier: ObjectTier, opts: ArrayStoreOptions): ArrayStor
           // The metadata's whole-object sha256: the digest itself when plain, else hashed on a
           // hash thread while the chunks are published.
           const sha256 = !isTreeDigest(digest) ? Buffer.from(digest, 'hex') : source.src !== undefined ? hashPool().whole(source.src, b.byteLength) : undefined;
-          await tier.put(digest, b, { ...(sha256 !== undefined ? { sha256 } : {}), ...(source.leaves !== undefined ? { leaves: source.leaves } : {}) });
+          await tier.put(digest, b, { replaces: null, ...(sha256 !== undefined ? { sha256 } : {}), ...(source.leaves !== undefined ? { leaves: source.leaves } : {}) });
         }
         host?.markDurable(digest);
         if (durableKnown.size > 100_000) durableKnown.clear();
