@@ -118,6 +118,7 @@ PY
 }
 
 build() {
+  node scripts/gen-eig-small.js # the eig-small kernel's body comes from its f64 reference (written only when it changed)
   local wasm_out="wasm/build/kernels.wasm"
   if [ ! -f "$wasm_out" ] || [ -n "$(find wasm/assembly wasm/asconfig.json -newer "$wasm_out" -print -quit)" ]; then
     say "compiling AssemblyScript kernels"

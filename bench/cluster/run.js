@@ -19,8 +19,9 @@
  *   (d) the same TINY_SHARDS tiny shards as a workflow: a GRF job (Temporal workflow,
  *       runShardBatch activities, Φ assembled and stored) on a TINY_SHARDS-node ring with one
  *       node per shard and one walk per node; time from submit to result.
- *   (c) ArrayStore.put then .get (fresh store, no read cache) of an ARRAY_MB MB f64 array with
- *       random contents: .npy encode + sha256 + object-store chunks, and back + decode.
+ *   (c) ArrayStore.put then .get (a second store, no read cache) of an ARRAY_MB MB f64 array with
+ *       random contents through the cluster's host store, and a put that waits for the durable
+ *       copy plus a read from the object store alone: see bench/cluster/arrays.js.
  * Temporal is not on this path (by design a workflow tracks batches, not single shards).
  *
  * Reference: bench/cluster/ray_ref.py with ray.init(num_cpus=2): a no-op @ray.remote task
@@ -33,6 +34,7 @@ const { randomBytes } = require('node:crypto');
 const core = require('@gramfleet/core');
 const { connectNats, openDataPlane, createArrayStore, createTaskClient } = require('@gramfleet/workers');
 const { LocalCluster, connect } = require('@gramfleet/orchestrator');
+const { arrayFigures } = require('./arrays');
 const { emit, percentile, runPython, unavailable, machineNote } = require('../lib/common');
 
 const RUNS = Number(process.env.RUNS ?? 3);
@@ -122,21 +124,8 @@ async function ours() {
       }
     }
 
-    // (c) put + get
-    {
-      const a = new Float64Array((MB * 1024 * 1024) / 8);
-      for (let i = 0; i < a.length; i++) a[i] = Math.random();
-      const arr = core.ndarray('f64', [a.length], a);
-      let t = process.hrtime.bigint();
-      const ref = await store.put(arr);
-      out.put = Number(process.hrtime.bigint() - t) / 1e9;
-      const fresh = createArrayStore(dp.arrays, names.arraysBucket, { cacheBytes: 0 });
-      t = process.hrtime.bigint();
-      const back = await fresh.get(ref);
-      out.get = Number(process.hrtime.bigint() - t) / 1e9;
-      if (back.data.length !== a.length || back.data[a.length - 1] !== a[a.length - 1]) throw new Error('put/get round trip changed the array');
-      log(`${MB} MB put ${out.put.toFixed(2)} s get ${out.get.toFixed(2)} s`);
-    }
+    // (c) put + get (bench/cluster/arrays.js)
+    Object.assign(out, await arrayFigures(dp, cluster, MB, log));
   } finally {
     await dp.close().catch(() => undefined);
     await cluster.stop().catch((e) => log(`stop failed: ${e.message}`));
@@ -171,7 +160,7 @@ async function main() {
     runs.push({ o, r, load: os.loadavg()[0] });
   }
   const pick = (side, key) => median(runs.map((x) => x[side][key]));
-  const o = Object.fromEntries(['p50', 'p99', 'makespan', 'workflow', 'put', 'get'].map((k) => [k, pick('o', k)]));
+  const o = Object.fromEntries(['p50', 'p99', 'makespan', 'workflow', 'put', 'get', 'putDurable', 'getObject'].map((k) => [k, pick('o', k)]));
   const r = Object.fromEntries(['p50', 'p99', 'makespan', 'put', 'get', 'copy'].map((k) => [k, pick('r', k)]));
   const errors = [...new Set(runs.flatMap((x) => [x.o.error && `ours failed: ${x.o.error}`, x.r.error]).filter(Boolean))];
   const per = (key) => `runs: ours ${runs.map((x) => fmt(x.o[key])).join(' / ')}, reference ${runs.map((x) => fmt(x.r[key])).join(' / ')}; load ${runs.map((x) => x.load.toFixed(2)).join(' / ')}`;
@@ -180,9 +169,12 @@ async function main() {
   emit(B, 'empty-shard round trip p99', o.p99, r.p99, 'ms', { note: note('p99') });
   emit(B, `makespan of ${TINY} tiny shards`, o.makespan, r.makespan, 's', { note: note('makespan') });
   emit(B, `makespan of ${TINY} tiny shards as a workflow (GRF job, one node per shard; Ray: the same no-op tasks)`, o.workflow, r.makespan, 's', { note: note('workflow') });
-  emit(B, `${MB} MB array put`, o.put, r.put, 's', { note: note('put') });
-  emit(B, `${MB} MB array get`, o.get, r.get, 's', { note: note('get', Number.isFinite(r.copy) ? `Ray get is zero-copy (read-only view); copying it out costs ${r.copy.toFixed(3)} s more` : undefined) });
-  emit(B, `${MB} MB array put + get`, o.put + o.get, r.put + r.get, 's', { note: note('put') });
+  emit(B, `${MB} MB array put`, o.put, r.put, 's', { note: note('put', 'host store; its durable copy follows in the background') });
+  emit(B, `${MB} MB array get`, o.get, r.get, 's', { note: note('get', Number.isFinite(r.copy) ? `ours: a checked, writable (copy-on-write) Float64Array over the host store; Ray get is a read-only zero-copy view, copying it out costs ${r.copy.toFixed(3)} s more` : undefined) });
+  emit(B, `${MB} MB array put + get into a usable typed array (Ray: put + get + copy-out)`, o.put + o.get, r.put + r.get + r.copy, 's', { note: note('put') });
+  emit(B, `${MB} MB array put + get (Ray: zero-copy get)`, o.put + o.get, r.put + r.get, 's', { note: note('put') });
+  emit(B, `${MB} MB array put, waiting for the durable copy`, o.putDurable, r.put, 's', { note: note('putDurable', 'Ray put has no durable copy') });
+  emit(B, `${MB} MB array get from the object store (no host copy)`, o.getObject, r.get + r.copy, 's', { note: note('getObject', 'Ray: get + copy-out from its object store') });
 }
 
 function fmt(x) {

@@ -2,7 +2,7 @@
 `tasks` tiny remote tasks (each doubles a 1-element array, as the gramfleet user kernel does).
 
 Prints one JSON object on its last stdout line.
-Usage: python ray_ref.py <samples> <array_mb> <tasks>
+Usage: python ray_ref.py <samples> <array_mb> <tasks> [array_runs]
 """
 import json
 import sys
@@ -12,6 +12,7 @@ import numpy as np
 import ray
 
 samples, mb, tasks = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+array_runs = int(sys.argv[4]) if len(sys.argv) > 4 else 1
 ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
 
 
@@ -34,16 +35,20 @@ for i in range(samples):
     assert back[0] == float(i)
 
 a = np.random.default_rng(1).random(mb * 1024 * 1024 // 8)
-t = time.perf_counter()
-ref = ray.put(a)
-put_s = time.perf_counter() - t
-t = time.perf_counter()
-b = ray.get(ref)  # zero-copy read-only view
-get_s = time.perf_counter() - t
-t = time.perf_counter()
-c = np.array(b, copy=True)
-copy_s = time.perf_counter() - t
-assert c[-1] == a[-1]
+put_s, get_s, copy_s = [], [], []
+for k in range(array_runs):
+    a[0] = float(k)  # new bytes each run
+    t = time.perf_counter()
+    ref = ray.put(a)
+    put_s.append(time.perf_counter() - t)
+    t = time.perf_counter()
+    b = ray.get(ref)  # zero-copy read-only view
+    get_s.append(time.perf_counter() - t)
+    t = time.perf_counter()
+    c = np.array(b, copy=True)
+    copy_s.append(time.perf_counter() - t)
+    assert c[-1] == a[-1] and c[0] == a[0]
+    del b, c, ref
 
 t = time.perf_counter()
 refs = [double.remote(np.array([float(i)])) for i in range(tasks)]

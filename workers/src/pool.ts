@@ -7,6 +7,7 @@ import { Worker } from 'node:worker_threads';
 import * as path from 'node:path';
 import { GramfleetError, type ErrorPayload, type NdArray } from '@gramfleet/core';
 import type { RowJob } from './row-jobs';
+import { THREAD_INPUT_GONE, toThread, type ThreadInput } from './dataplane/to-thread';
 
 /** A finished kernel run. */
 export interface KernelRun {
@@ -21,11 +22,12 @@ export interface KernelRun {
 }
 
 /**
- * Messages between pool and thread. `keys` are the inputs' content digests; an input listed in
+ * Messages between pool and thread. Inputs mapped from the host store travel as references to
+ * their files (dataplane/to-thread.ts). `keys` are the inputs' content digests; an input listed in
  * `resident` is already in the thread's arena under its key and is sent without its data.
  */
 export type ThreadRequest = {
-  readonly id: number; readonly op: string; readonly attrs: unknown; readonly inputs: NdArray[]; readonly backend?: string; readonly rows?: RowJob;
+  readonly id: number; readonly op: string; readonly attrs: unknown; readonly inputs: ThreadInput[]; readonly backend?: string; readonly rows?: RowJob;
   readonly keys?: readonly (string | undefined)[]; readonly resident?: readonly boolean[];
 };
 /** Reply of a thread; `resident` lists the input keys its arena now holds. */
@@ -63,7 +65,7 @@ export interface KernelPool {
 }
 
 interface Slot { worker: Worker; busy: boolean; resident: Set<string> }
-interface Pending { req: ThreadRequest; resolve: (r: KernelRun) => void; reject: (e: Error) => void }
+interface Pending { req: ThreadRequest; resolve: (r: KernelRun) => void; reject: (e: Error) => void; readonly raw?: NdArray[] }
 
 /** Creates a {@link KernelPool}. */
 export function createKernelPool(opts: KernelPoolOptions): KernelPool {
@@ -85,7 +87,11 @@ export function createKernelPool(opts: KernelPoolOptions): KernelPool {
       slot.busy = false;
       if (msg.resident !== undefined) slot.resident = new Set(msg.resident);
       if (msg.ok) f.p.resolve({ outputs: msg.outputs, backend: msg.backend, computeMs: msg.computeMs });
-      else f.p.reject(GramfleetError.fromPayload(msg.error));
+      else if (msg.error.code === THREAD_INPUT_GONE && msg.error.details?.['threadInput'] === true && f.p.raw !== undefined) {
+        // A host-store file the request named went away (evicted) before the thread mapped it:
+        // send the bytes this process still maps.
+        queue.unshift({ req: { ...f.p.req, id: nextId++, inputs: f.p.raw }, resolve: f.p.resolve, reject: f.p.reject });
+      } else f.p.reject(GramfleetError.fromPayload(msg.error));
       pump();
     });
     worker.on('error', (e) => fail(slot, e));
@@ -129,13 +135,14 @@ export function createKernelPool(opts: KernelPoolOptions): KernelPool {
       queue.shift();
       slot.busy = true;
       inflight.set(p.req.id, { slot, p });
-      // Inputs may be shared with the input cache: copied, not transferred. Inputs the thread
-      // holds resident go without their data.
+      // Inputs may be shared with the input cache: copied, not transferred (or, when mapped from
+      // the host store, sent as references to their files: see dataplane/to-thread.ts). Inputs the
+      // thread holds resident go without their data.
       const held = slot.resident;
       const keys = p.req.keys;
       if (keys !== undefined && keys.some((k) => k !== undefined && held.has(k))) {
         const resident = p.req.inputs.map((_, i) => keys[i] !== undefined && held.has(keys[i] as string));
-        const inputs = p.req.inputs.map((a, i) => (resident[i] === true ? ({ dtype: a.dtype, shape: [...a.shape], data: emptyOf(a) } as NdArray) : a));
+        const inputs = p.req.inputs.map((a, i): ThreadInput => (resident[i] === true ? ({ dtype: a.dtype, shape: [...a.shape], data: emptyOf(a.dtype) } as NdArray) : a));
         slot.worker.postMessage({ ...p.req, inputs, resident });
       } else slot.worker.postMessage(p.req);
     }
@@ -148,7 +155,7 @@ export function createKernelPool(opts: KernelPoolOptions): KernelPool {
     run(op: string, attrs: unknown, inputs: NdArray[], keys?: readonly string[]): Promise<KernelRun> {
       if (closed) return Promise.reject(new GramfleetError('WORKER_DRAINING', 'kernel pool is closed'));
       return new Promise<KernelRun>((resolve, reject) => {
-        queue.push({ req: { id: nextId++, op, attrs, inputs, ...(keys !== undefined ? { keys } : {}) }, resolve, reject });
+        queue.push({ req: { id: nextId++, op, attrs, inputs: toThread(inputs), ...(keys !== undefined ? { keys } : {}) }, resolve, reject, raw: inputs });
         pump();
       });
     },
@@ -168,8 +175,7 @@ export function createKernelPool(opts: KernelPoolOptions): KernelPool {
   };
 }
 
-/** An empty typed array of an array's dtype (the stand-in for a resident input's data). */
-function emptyOf(a: NdArray): NdArray['data'] {
-  const d = a.data;
-  return d instanceof Float64Array ? new Float64Array(0) : d instanceof Float32Array ? new Float32Array(0) : d instanceof Int32Array ? new Int32Array(0) : d instanceof Uint32Array ? new Uint32Array(0) : new Uint8Array(0);
+/** An empty typed array of a dtype (the stand-in for a resident input's data). */
+function emptyOf(dtype: NdArray['dtype']): NdArray['data'] {
+  return dtype === 'f64' ? new Float64Array(0) : dtype === 'f32' ? new Float32Array(0) : dtype === 'i32' ? new Int32Array(0) : dtype === 'u32' ? new Uint32Array(0) : new Uint8Array(0);
 }

@@ -3,11 +3,12 @@
  * backend's kernels in a registry of its own, and runs requests from the pool.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { GramfleetError, OPS, createKernelRegistry, isGramfleetError, type NdArray } from '@gramfleet/core';
+import { GramfleetError, OPS, createKernelRegistry, dtypeSize, isGramfleetError, type NdArray } from '@gramfleet/core';
 import { WasmArena } from './backends/wasm/arena';
 import { registerReferenceKernels, registerWasmKernels } from './backends/wasm/register-all';
 import type { ThreadReply, ThreadRequest } from './pool';
 import { runRowJob } from './row-jobs';
+import { fromThread } from './dataplane/to-thread';
 
 const data = workerData as { module: WebAssembly.Module; backend: string };
 let arena: WasmArena | undefined;
@@ -21,15 +22,18 @@ function currentArena(): WasmArena {
 // the same inputs skips the O(size) scans (GRF: every shard of a job reads the same graph).
 const verified = new Set<string>();
 
-/** The request's inputs, with resident ones as views of the arena (no copy) and their length restored. */
+/**
+ * The request's inputs as arrays: files of the host store mapped here (dataplane/to-thread.ts),
+ * resident ones as views of the arena (no copy).
+ */
 function inputsOf(req: ThreadRequest): NdArray[] {
-  if (req.resident === undefined) return req.inputs;
+  const inputs = fromThread(req.inputs);
+  if (req.resident === undefined) return inputs;
   const a = currentArena();
-  return req.inputs.map((x, i) => {
+  return inputs.map((x, i) => {
     if (req.resident?.[i] !== true) return x;
     const key = req.keys?.[i] as string;
-    const length = x.shape.reduce((p, q) => p * q, 1);
-    const view = a.residentView(key, x.dtype, length);
+    const view = a.residentView(key, x.dtype, x.shape.reduce((p, q) => p * q, 1));
     if (view === undefined) throw new GramfleetError('KERNEL_TRAP', `input ${key} is no longer resident in this kernel thread`, { key });
     return { dtype: x.dtype, shape: x.shape, data: view } as NdArray;
   });
@@ -41,7 +45,7 @@ function makeRoom(req: ThreadRequest): void {
   let need = 0;
   req.inputs.forEach((x, i) => {
     const k = req.keys?.[i];
-    if (k !== undefined && req.resident?.[i] !== true && !(arena as WasmArena).hasResident(k)) need += x.data.byteLength;
+    if (k !== undefined && req.resident?.[i] !== true && !(arena as WasmArena).hasResident(k)) need += x.shape.reduce((p, q) => p * q, 1) * dtypeSize(x.dtype);
   });
   if (need > 0 && !arena.residentRoom(need) && req.resident?.every((r) => !r) !== false) arena.dropResidents();
 }

@@ -1,8 +1,10 @@
 /**
  * The dense non-symmetric eigen-solver behind `eig-small` (EISPACK orthes + hqr2, the
  * algorithm of JAMA's EigenvalueDecomposition), written in the subset of TypeScript that
- * AssemblyScript also compiles: wasm/assembly/kernels/eig-small.ts carries the same body
- * with pointer accessors. GENERATED from one body — edit both together.
+ * AssemblyScript also compiles. This file is the one source: scripts/gen-eig-small.js copies
+ * the body between the `<eig-small body>` markers into wasm/assembly/kernels/eig-small.ts,
+ * whose header gives the same accessors (hg, vs, …) over raw pointers; `npm run build` runs it
+ * and test/src/conformance/eig-small-source.test.ts fails when the two differ.
  */
 type f64 = number;
 type i32 = number;
@@ -48,6 +50,8 @@ export function eigSmallCore(nIn: number, a: Float64Array, b: Float64Array | nul
   const os_ = (i: i32, x: f64): void => { O[i] = x; };
   const imax = (x: i32, y: i32): i32 => (x > y ? x : y);
   const imin = (x: i32, y: i32): i32 => (x < y ? x : y);
+  // <eig-small body> — scripts/gen-eig-small.js copies the text from here to </eig-small body>,
+  // one indent less, into wasm/assembly/kernels/eig-small.ts: edit it here and run `npm run build`.
   /** Householder reduction to upper Hessenberg form (EISPACK orthes), accumulating V. */
   function orthes(nn: i32): void {
     const low: i32 = 0;
@@ -444,9 +448,9 @@ export function eigSmallCore(nIn: number, a: Float64Array, b: Float64Array | nul
   }
 
   /**
-   * LAPACK dgeev conventions: for a pair with e[j] > 0, column j is the real part and column
-   * j+1 the imaginary part of the eigenvector of d[j] + i·e[j]; every eigenvector (real, or
-   * complex as a pair of columns) scaled to unit Euclidean norm.
+   * Unit Euclidean norms. hqr2 already leaves a pair with e[j] > 0 in LAPACK dgeev layout:
+   * column j is the real part and column j+1 the imaginary part of the eigenvector of
+   * d[j] + i·e[j] (A·[x y] = [x y]·[[d, e], [−e, d]]).
    */
   function finish(nn: i32): void {
     let j: i32 = 0;
@@ -455,7 +459,7 @@ export function eigSmallCore(nIn: number, a: Float64Array, b: Float64Array | nul
         let s: f64 = 0;
         for (let i: i32 = 0; i < nn; i++) s += vg(i, j) * vg(i, j) + vg(i, j + 1) * vg(i, j + 1);
         s = Math.sqrt(s);
-                for (let i: i32 = 0; i < nn; i++) {
+        for (let i: i32 = 0; i < nn; i++) {
           vs(i, j, s > 0 ? vg(i, j) / s : vg(i, j));
           vs(i, j + 1, s > 0 ? vg(i, j + 1) / s : vg(i, j + 1));
         }
@@ -469,6 +473,7 @@ export function eigSmallCore(nIn: number, a: Float64Array, b: Float64Array | nul
       }
     }
   }
+  // </eig-small body>
 
   if (N === 0) return { status: 0, singularAt, wr: D, wi: E, v: V };
   if (b !== null && !luSolve(N)) return { status: 2, singularAt, wr: D, wi: E, v: V };

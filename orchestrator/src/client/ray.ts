@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import {
-  GramfleetError, INLINE_ARRAY_MAX_BYTES, USER_WASM_MAX_MEMORY_MB, USER_WASM_OP, WASM_PAGE, checkUserModule, inspectWasm, int,
+  GramfleetError, INLINE_ARRAY_MAX_BYTES, USER_WASM_MAX_MEMORY_MB, USER_WASM_OP, WASM_PAGE, checkUserModule, inspectWasm, int, isGramfleetError,
   type ArrayRef, type NdArray, type TaskResult,
 } from '@gramfleet/core';
 import type { ArrayStore, TaskClient } from '@gramfleet/workers';
@@ -63,9 +63,9 @@ export interface MapOptions {
 export interface RaySdk {
   /**
    * Stores a value. Small values travel inside the reference; large ones go into the host store
-   * (when this connection has one: shared memory its workers read without copies) and their
-   * durable copy in the object store is written in the background (a task that reads one from
-   * another host waits for it; `close()` waits for all of them).
+   * when this connection has one (shared memory its workers read without copies; like Ray's
+   * objects, they live as long as the host store, not in the object store), else into the object
+   * store. `map` writes the durable copy of a value it sends to workers first.
    */
   put(value: PutValue): Promise<ObjectRef>;
   /** The value behind a reference; a failed task rejects with its typed error. */
@@ -120,8 +120,12 @@ export function createRaySdk(store: ArrayStore, tasks: TaskClient): RaySdk {
       const form: ObjectRef['form'] = typeof value === 'number' ? 'number' : value instanceof Float64Array ? 'f64' : 'nd';
       const a: NdArray = typeof value === 'number' ? { dtype: 'f64', shape: [], data: Float64Array.of(value) } : value instanceof Float64Array ? { dtype: 'f64', shape: [value.length], data: value } : value;
       if (typeof value === 'number' && !Number.isFinite(value)) throw new GramfleetError('INPUT_NOT_FINITE', `put: value must be finite, got ${value}`, { field: 'value' });
-      const ref = await store.put(a, { inline: true, durable: 'background' });
-      return ref.inline !== undefined ? { kind: 'object', id: `inline-${ref.digest.slice(0, 16)}`, form, inline: ref } : { kind: 'object', id: ref.digest, form, array: ref };
+      const small = await store.put(a, { inline: true, durable: 'none' }).catch((e: unknown) => {
+        // Host store only (no durable copy until a task needs it); a full host store: the object store.
+        if (isGramfleetError(e) && e.code === 'STORE_HOST_FULL') return store.put(a, { inline: true });
+        throw e;
+      });
+      return small.inline !== undefined ? { kind: 'object', id: `inline-${small.digest.slice(0, 16)}`, form, inline: small } : { kind: 'object', id: small.digest, form, array: small };
     },
     get: get as RaySdk['get'],
     async registerWasm(module, o) {
@@ -165,8 +169,8 @@ export function createRaySdk(store: ArrayStore, tasks: TaskClient): RaySdk {
         const result = (async (): Promise<TaskResult> => {
           // Small inputs travel inline in the task (bit for bit); larger ones by reference.
           const input = p.ref ?? await store.put({ dtype: 'f64', shape: [p.arr?.length ?? 0], data: p.arr ?? new Float64Array(0) }, { inline: true });
-          // A put's durable copy may still be on its way; workers on other hosts read it there.
-          if (input.inline === undefined) await store.flush(input.digest);
+          // Inputs are durable before their tasks go out (a put is held by the host store only).
+          if (input.inline === undefined) await store.persist(input);
           const attrs = { fn, memoryPages, timeoutMs, outLen: o.outLen ?? p.len };
           return tasks.run({ jobId, shardId: p.shardId, op: USER_WASM_OP, attrs, inputs: [kernel.module, input], deadline }, { cls: 'wasm' });
         })().catch((e: unknown) => {

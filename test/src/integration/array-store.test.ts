@@ -19,6 +19,7 @@ import {
 } from '@gramfleet/core';
 import { connectNats, createArrayStore, digestOf, mappedFileOf, openArrayStore, openDataPlane, openHostStore, type DataPlane } from '@gramfleet/workers';
 import { startNatsOnly, type NatsOnly } from './nats-only';
+import { until } from './harness';
 
 const code = (c: ErrorCode) => (e: unknown): boolean => {
   assert.ok(isGramfleetError(e), String(e));
@@ -128,6 +129,24 @@ describe('array store tiers against a real nats-server', () => {
     assert.equal(third.store.stats.objectReads, 1);
     assert.ok(fs.existsSync(path.join(dir, ref.digest)), 'read into the host store');
     for (const s of [writer, reader, third]) await s.close();
+  });
+
+  it('writes durable copies when asked: none until persist(), background after its delay without a flush', async () => {
+    const dp = await plane();
+    const objectOnly = createArrayStore(dp);
+    const s = await openArrayStore(dp, { hostDir: hostDir() });
+    const a = f64(TREE_LEAF_BYTES / 8 + 9, 11);
+    const ref = await s.store.put(a, { durable: 'none' });
+    assert.equal(await objectOnly.has(ref.digest), false, 'an intermediate has no durable copy');
+    await s.store.persist(ref);
+    assert.equal(await objectOnly.has(ref.digest), true);
+    sameBits(await createArrayStore(dp, { cacheBytes: 0 }).get(ref), a);
+    const quick = createArrayStore(dp, { host: openHostStore({ dir: hostDir(), maxBytes: 1 << 30 }), backgroundDelayMs: 20 });
+    const refB = await quick.put(f64(TREE_LEAF_BYTES / 8 + 10, 12), { durable: 'background' });
+    assert.equal(await objectOnly.has(refB.digest), false, 'not yet: the copy starts after its delay');
+    await until(() => objectOnly.has(refB.digest), 30_000, 'the background copy');
+    await assert.rejects(objectOnly.persist({ ...ref, digest: 'd'.repeat(64) }), code('STORE_MISSING_OBJECT'));
+    await s.close();
   });
 
   it('keeps durable puts whole when the host store is full, and refuses a put that would live there only', async () => {

@@ -31,6 +31,8 @@ export interface HashPool {
   readonly threads: number;
   /** Leaf hashes of leaves `leaves` (default: all) of an object of `bytes` bytes: 32 bytes per leaf, in the order asked. */
   leaves(src: HashSource, bytes: number, leaves?: readonly number[]): Promise<Uint8Array>;
+  /** The sha256 of the first `bytes` bytes as a whole (one thread: a sequential hash). */
+  whole(src: HashSource, bytes: number): Promise<Uint8Array>;
 }
 
 type Distributive<T> = T extends unknown ? Omit<T, 'id'> : never;
@@ -97,17 +99,19 @@ function createHashPool(n: number): HashPool {
 
   for (let i = 0; i < n; i++) slots.push(spawn());
 
+  const submit = (src: HashSource, ranges: readonly (readonly [number, number])[]): Promise<Uint8Array> => new Promise<Uint8Array>((resolve, reject) => {
+    const req: Distributive<HashRequest> = src.kind === 'file' ? { kind: 'file', path: src.path, ranges } : { kind: 'shared', buffer: src.buffer, byteOffset: src.byteOffset, ranges };
+    queue.push({ req, resolve, reject });
+    pump();
+  });
+
   return {
     threads: n,
+    whole: (src, bytes) => submit(src, [[0, bytes]]),
     async leaves(src, bytes, which) {
       const ids = which ?? Array.from({ length: treeLeafCount(bytes) }, (_, i) => i);
       // One leaf per request: requests are ~4 ms of hashing each, their messages ~0.05 ms.
-      const parts = await Promise.all(ids.map((i) => new Promise<Uint8Array>((resolve, reject) => {
-        const ranges = [leafRange(i, bytes)];
-        const req: Distributive<HashRequest> = src.kind === 'file' ? { kind: 'file', path: src.path, ranges } : { kind: 'shared', buffer: src.buffer, byteOffset: src.byteOffset, ranges };
-        queue.push({ req, resolve, reject });
-        pump();
-      })));
+      const parts = await Promise.all(ids.map((i) => submit(src, [leafRange(i, bytes)])));
       const out = new Uint8Array(ids.length * LEAF_HASH_BYTES);
       parts.forEach((h, k) => out.set(h, k * LEAF_HASH_BYTES));
       return out;

@@ -6,6 +6,7 @@ import { parentPort } from 'node:worker_threads';
 import * as fs from 'node:fs';
 import { createHash } from 'node:crypto';
 import type { HashReply, HashRequest } from './hash-pool';
+import { withMappedFile } from './mmap';
 
 let scratch = Buffer.allocUnsafe(0);
 const READ = 4 * 1024 * 1024;
@@ -22,6 +23,17 @@ function hashFileRange(fd: number, start: number, end: number): Buffer {
   return h.digest();
 }
 
+const PAGE = 4096;
+
+function hashRead(path: string, start: number, end: number): Buffer {
+  const fd = fs.openSync(path, 'r');
+  try {
+    return hashFileRange(fd, start, end);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 function run(req: HashRequest): Uint8Array {
   const out = new Uint8Array(32 * req.ranges.length);
   if (req.kind === 'shared') {
@@ -29,12 +41,11 @@ function run(req: HashRequest): Uint8Array {
     req.ranges.forEach(([s, e], k) => out.set(createHash('sha256').update(mem.subarray(req.byteOffset + s, req.byteOffset + e)).digest(), 32 * k));
     return out;
   }
-  const fd = fs.openSync(req.path, 'r');
-  try {
-    req.ranges.forEach(([s, e], k) => out.set(hashFileRange(fd, s, e), 32 * k));
-  } finally {
-    fs.closeSync(fd);
-  }
+  // Mapped (no copy into this thread) where ranges start on a page; else read into a buffer.
+  req.ranges.forEach(([s, e], k) => {
+    const h = s % PAGE === 0 ? withMappedFile(req.path, s, e - s, (v) => createHash('sha256').update(v).digest()) : undefined;
+    out.set(h ?? hashRead(req.path, s, e), 32 * k);
+  });
   return out;
 }
 

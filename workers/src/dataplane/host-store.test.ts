@@ -79,6 +79,27 @@ describe('host store', () => {
     assert.equal(await hs.read('0'.repeat(64)), undefined);
   });
 
+  it('a reader trusts a file its seal record still describes, and hashes one that changed or lost its record', async () => {
+    const dir = tmpDir();
+    const hs = openHostStore({ dir, maxBytes: 1 << 30 });
+    const a = await hs.write([randomBytes(TREE_LEAF_BYTES + 10)]);
+    const b = await hs.write([randomBytes(5000)]);
+    const reader = openHostStore({ dir, maxBytes: 1 << 30 });
+    assert.ok((await reader.read(a.digest)) !== undefined);
+    assert.deepEqual(reader.checks, { sealed: 1, hashed: 0 });
+    fs.rmSync(path.join(dir, `${b.digest}.seal`));
+    assert.ok((await reader.read(b.digest)) !== undefined);
+    assert.deepEqual(reader.checks, { sealed: 1, hashed: 1 }, 'no seal record: hashed (and found good)');
+    fs.chmodSync(path.join(dir, a.digest), 0o444); // a change of metadata alone: its change time moves
+    const another = openHostStore({ dir, maxBytes: 1 << 30 });
+    assert.ok((await another.read(a.digest)) !== undefined);
+    assert.deepEqual(another.checks, { sealed: 0, hashed: 1 });
+    const always = openHostStore({ dir, maxBytes: 1 << 30, verifyReads: 'hash' });
+    const c = await hs.write([randomBytes(6000)]);
+    await always.read(c.digest);
+    assert.deepEqual(always.checks, { sealed: 0, hashed: 1 });
+  });
+
   it('rejects an object whose file no longer matches its digest, and removes it', async () => {
     const dir = tmpDir();
     const hs = openHostStore({ dir, maxBytes: 1 << 30 });

@@ -6,12 +6,18 @@
  * - A put writes the bytes once into a temporary file, hashes its leaves on the hash threads while
  *   the rest is still being written, and renames the file to its digest ("seals" it). Nothing
  *   renames over a sealed file, so a sealed file never changes.
+ * - Every byte that enters the store is checked: a put hashes the file it wrote, a received
+ *   object is checked leaf by leaf. Sealing records the file's inode, size and change time
+ *   (`<digest>.seal`), so a reader checks that the file is still the one sealed, unchanged (any
+ *   chmod, write or replacement changes them), instead of hashing it again; a file that does not
+ *   match its record is hashed (and removed if its bytes do not match the digest).
  * - A read maps the file (no copy; copy-on-write, so a reader that writes into its array never
- *   changes the file) and checks it against its digest the first time this process reads it.
+ *   changes the file).
  * - Files: `<digest>` (the `.npy` bytes, mode 0444), `<digest>.leaves` (the leaf table of a tree
- *   digest, written before the data, served to peers), `<digest>.durable` (present once the
- *   object has a durable copy in the object store: only such objects are evicted), `.tmp-*`
- *   (writes in progress), `.host-id` (the host's id in the holders directory).
+ *   digest, written before the data, served to peers), `<digest>.seal` (the seal record),
+ *   `<digest>.durable` (present once the object has a durable copy in the object store: only such
+ *   objects are evicted, least recently read first by its change time), `.tmp-*` (writes in
+ *   progress), `.host-id` (the host's id in the holders directory). The directory is mode 0700.
  * - Capacity: at most `maxBytes` in sealed and in-progress files. A write that does not fit evicts
  *   durable objects, least recently used first; if that is not enough it fails with
  *   STORE_HOST_FULL and the caller uses another tier.
@@ -30,6 +36,13 @@ export interface HostStoreOptions {
   readonly dir: string;
   /** Most bytes the store holds, sealed and in progress. */
   readonly maxBytes: number;
+  /**
+   * How a process checks an object the first time it reads it: `'seal'` trusts a file whose
+   * inode, size, mode and change time are those recorded when it was sealed (its bytes were
+   * hashed as they were written, or checked leaf by leaf as they were received, and nothing has
+   * changed the file since), and hashes it otherwise; `'hash'` always hashes it. @default 'seal'
+   */
+  readonly verifyReads?: 'seal' | 'hash';
 }
 
 /** A file being received (a peer pull, an object-store read), filled in place and then sealed. */
@@ -58,6 +71,8 @@ export interface HostStore {
   size(digest: string): number | undefined;
   /** The bytes of a sealed object (mapped, no copy), checked against the digest on this process's first read; undefined when absent. */
   read(digest: string): Promise<Uint8Array | undefined>;
+  /** The path of an object's file (present or not). */
+  pathOf(digest: string): string;
   /** The bytes of a sealed object, mapped and not checked: for serving to peers, which check what they receive. */
   serve(digest: string): Uint8Array | undefined;
   /** Writes an object given as consecutive parts (e.g. an `.npy` header and the data), seals it under its digest. */
@@ -72,6 +87,8 @@ export interface HostStore {
   delete(digest: string): boolean;
   /** Bytes held now (sealed and in progress), as last counted. */
   usage(): number;
+  /** How this process's first reads were checked: by the seal record, or by hashing the file. */
+  readonly checks: { sealed: number; hashed: number };
 }
 
 /** Digests are the only names in the directory: hex, or the tree prefix and hex. */
@@ -82,11 +99,14 @@ function checkName(digest: string): void {
 /** Opens (creating if needed) the host store in `o.dir`. */
 export function openHostStore(o: HostStoreOptions): HostStore {
   const dir = path.resolve(o.dir);
-  fs.mkdirSync(dir, { recursive: true });
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const verifyReads = o.verifyReads ?? 'seal';
+  removeStaleTemporaries(dir);
   const hostId = readHostId(dir);
   const verified = new Set<string>();
   const touched = new Map<string, number>();
   let counted = { at: 0, bytes: 0 };
+  const checks = { sealed: 0, hashed: 0 };
   let reserved = 0;
   const file = (digest: string, ext = ''): string => path.join(dir, digest + ext);
 
@@ -115,8 +135,8 @@ export function openHostStore(o: HostStoreOptions): HostStore {
       if (!name.endsWith('.durable')) continue;
       const digest = name.slice(0, -'.durable'.length);
       try {
-        const st = fs.statSync(file(digest));
-        candidates.push({ digest, used: st.mtimeMs, bytes: st.size });
+        const used = fs.statSync(file(digest, '.durable')).mtimeMs;
+        candidates.push({ digest, used, bytes: fs.statSync(file(digest)).size });
       } catch {
         fs.rmSync(file(digest, '.durable'), { force: true });
       }
@@ -158,6 +178,19 @@ export function openHostStore(o: HostStoreOptions): HostStore {
     }
     fs.chmodSync(tmp, 0o444);
     fs.renameSync(tmp, final);
+    const st = fs.statSync(final, { bigint: true });
+    const rec = `${tmp}.seal`;
+    fs.writeFileSync(rec, sealRecord(st));
+    fs.renameSync(rec, file(digest, '.seal'));
+  }
+
+  /** Whether the file at `at` (stat `st`) is the one sealed under `digest`, unchanged since. */
+  function sealHolds(digest: string, st: fs.BigIntStats): boolean {
+    try {
+      return fs.readFileSync(file(digest, '.seal'), 'utf8') === sealRecord(st);
+    } catch {
+      return false;
+    }
   }
 
   async function verify(digest: string, bytes: Uint8Array, at: string): Promise<boolean> {
@@ -170,7 +203,7 @@ export function openHostStore(o: HostStoreOptions): HostStore {
   }
 
   const api: HostStore = {
-    dir, hostId, maxBytes: o.maxBytes,
+    dir, hostId, maxBytes: o.maxBytes, checks,
     size(digest) {
       checkName(digest);
       try {
@@ -182,12 +215,13 @@ export function openHostStore(o: HostStoreOptions): HostStore {
     async read(digest) {
       checkName(digest);
       const at = file(digest);
-      let size: number;
+      let st: fs.BigIntStats;
       try {
-        size = fs.statSync(at).size;
+        st = fs.statSync(at, { bigint: true });
       } catch {
         return undefined;
       }
+      const size = Number(st.size);
       let bytes: Uint8Array;
       try {
         bytes = mapFile(at, size, 'private') ?? new Uint8Array(fs.readFileSync(at));
@@ -195,7 +229,10 @@ export function openHostStore(o: HostStoreOptions): HostStore {
         return undefined; // evicted meanwhile
       }
       if (!verified.has(digest)) {
-        if (!(await verify(digest, bytes, at))) {
+        const sealed = verifyReads === 'seal' && sealHolds(digest, st) && fs.statSync(at, { bigint: true }).ctimeNs === st.ctimeNs;
+        if (sealed) checks.sealed++;
+        else checks.hashed++;
+        if (!sealed && !(await verify(digest, bytes, at))) {
           api.delete(digest);
           throw new GramfleetError('STORE_DIGEST_MISMATCH', `array ${digest} in the host store ${dir} does not match its digest; removed it`, { digest, dir });
         }
@@ -205,12 +242,17 @@ export function openHostStore(o: HostStoreOptions): HostStore {
       if (now - (touched.get(digest) ?? 0) > 10_000) {
         touched.set(digest, now);
         try {
-          fs.utimesSync(at, now / 1000, now / 1000);
+          // The LRU time is the marker's (touching the data file would change its change time).
+          if (fs.existsSync(file(digest, '.durable'))) fs.utimesSync(file(digest, '.durable'), now / 1000, now / 1000);
         } catch {
           /* not ours to touch, or gone: the LRU order is a hint */
         }
       }
       return bytes;
+    },
+    pathOf(digest) {
+      checkName(digest);
+      return file(digest);
     },
     serve(digest) {
       checkName(digest);
@@ -365,6 +407,7 @@ export function openHostStore(o: HostStoreOptions): HostStore {
         had = false;
       }
       fs.rmSync(file(digest, '.leaves'), { force: true });
+      fs.rmSync(file(digest, '.seal'), { force: true });
       fs.rmSync(file(digest, '.durable'), { force: true });
       counted.at = 0;
       return had;
@@ -396,6 +439,24 @@ export function receiveInMemory(digest: string, bytes: number): Incoming {
     },
     abort() { /* garbage-collected */ },
   };
+}
+
+/** What a seal records of a sealed file: inode, size, mode and change time (ns). */
+function sealRecord(st: fs.BigIntStats): string {
+  return JSON.stringify({ ino: String(st.ino), size: String(st.size), mode: Number(st.mode & 0o7777n), ctimeNs: String(st.ctimeNs) });
+}
+
+/** Writes in progress left by processes that died (older than 10 minutes: a write takes seconds). */
+function removeStaleTemporaries(dir: string): void {
+  const before = Date.now() - 600_000;
+  for (const name of safeReaddir(dir)) {
+    if (!name.startsWith('.tmp-')) continue;
+    try {
+      if (fs.statSync(path.join(dir, name)).mtimeMs < before) fs.rmSync(path.join(dir, name), { force: true });
+    } catch {
+      /* gone */
+    }
+  }
 }
 
 function safeReaddir(dir: string): string[] {

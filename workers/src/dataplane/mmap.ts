@@ -89,6 +89,30 @@ export function mapFile(path: string, length: number, kind: 'private' | 'shared'
 }
 
 /**
+ * Calls `f` with `length` bytes of a file from `offset` (a multiple of the page size) mapped
+ * read-only, and unmaps them when `f` returns: `f` must not keep the view. Returns undefined (and
+ * does not call `f`) where mapping is unavailable.
+ */
+export function withMappedFile<T>(path: string, offset: number, length: number, f: (v: Uint8Array) => T): T | undefined {
+  const c = load();
+  if (c === null) return undefined;
+  if (length === 0) return f(new Uint8Array(0));
+  const fd = fs.openSync(path, 'r');
+  let ptr: unknown;
+  try {
+    ptr = c.mmap(null, length, PROT_READ, MAP_SHARED, fd, offset);
+  } finally {
+    fs.closeSync(fd);
+  }
+  if (ptr === null || c.address(ptr) === MAP_FAILED) throw new Error(`mmap of ${path} (${length} bytes at ${offset}) failed`);
+  try {
+    return f(new Uint8Array(c.view(ptr, length)));
+  } finally {
+    c.munmap(ptr, length);
+  }
+}
+
+/**
  * The file behind a mapped view (and the view's offset in that file), or undefined for memory
  * this module did not map. Lets a consumer that cannot share the view (another thread) map the
  * same file instead of copying the bytes.

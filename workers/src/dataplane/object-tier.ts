@@ -52,10 +52,12 @@ export interface ObjectTier {
   /** The object's metadata; null when it is absent or deleted. */
   info(name: string): Promise<StoredObjectInfo | null>;
   /**
-   * Stores `bytes` under `name` (replacing an earlier object of that name). `sha256`, when the
-   * caller knows it (a plain digest), saves hashing the bytes here.
+   * Stores `bytes` under `name` (replacing an earlier object of that name). `sha256` (of the whole
+   * bytes, for the metadata), when the caller knows it or computes it elsewhere while the chunks
+   * are published, saves hashing the bytes on this thread. `replaces`: the object's current
+   * metadata (null: none), when the caller just read it (saves a round trip).
    */
-  put(name: string, bytes: Uint8Array, o?: { readonly sha256?: Uint8Array; readonly leaves?: Uint8Array }): Promise<StoredObjectInfo>;
+  put(name: string, bytes: Uint8Array, o?: { readonly sha256?: Uint8Array | Promise<Uint8Array>; readonly leaves?: Uint8Array; readonly replaces?: StoredObjectInfo | null }): Promise<StoredObjectInfo>;
   /** Marks an object deleted and purges its chunks; false when it was not there. */
   delete(name: string): Promise<boolean>;
   /**
@@ -102,7 +104,7 @@ export function createObjectTier(js: JetStreamClient, jsm: JetStreamManager, buc
         }
         await Promise.all(inflight);
         if (failed !== undefined) throw failed;
-        const digest = Buffer.from(sha256 ?? (h as ReturnType<typeof createHash>).digest()).toString('base64').replace(/\+/g, '-').replace(/\//g, '_');
+        const digest = Buffer.from(sha256 !== undefined ? await sha256 : (h as ReturnType<typeof createHash>).digest()).toString('base64').replace(/\+/g, '-').replace(/\//g, '_');
         const meta: StoredObjectInfo & { description: string } = {
           name, description: '', bucket, nuid: id, size: bytes.byteLength, chunks, digest: `SHA-256=${digest}`,
           mtime: new Date().toISOString(), deleted: false, options: { max_chunk_size: chunkBytes },
@@ -110,7 +112,7 @@ export function createObjectTier(js: JetStreamClient, jsm: JetStreamManager, buc
         };
         const hd = headers();
         hd.set('Nats-Rollup', 'sub');
-        const old = await info(name).catch(() => null);
+        const old = po.replaces !== undefined ? po.replaces : await info(name).catch(() => null);
         await js.publish(metaSubject(name), JSON.stringify(meta), { headers: hd });
         if (old !== null && old.nuid !== id) await jsm.streams.purge(stream, { filter: chunkSubject(old.nuid) }).catch(() => undefined);
         return meta;

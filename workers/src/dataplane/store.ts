@@ -14,14 +14,15 @@
  * Every byte read from outside this process is checked against the digest (leaf by leaf where the
  * digest allows). A put of bytes already stored stores nothing.
  */
+import { createHash } from 'node:crypto';
 import type { ObjectStore } from '@nats-io/obj';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import {
   GramfleetError, INLINE_ARRAY_MAX_BYTES, dataBytes, decodeNpy, encodeNpy, isGramfleetError, isTreeDigest, npyHeader, silentLogger, treeLeafCount,
   type ArrayRef, type Logger, type NdArray,
 } from '@gramfleet/core';
-import { LEAF_HASH_BYTES, checkLeafTable, digestFromLeaves, digestOf, leafMatches, leafRange, matchesDigest, sha256Hex, usesTree } from './digest';
-import { hashPool } from './hash-pool';
+import { checkLeafTable, digestFromLeaves, digestOf, leafMatches, leafRange, matchesDigest, sha256Hex, usesTree } from './digest';
+import { hashPool, type HashSource } from './hash-pool';
 import { receiveInMemory, type HostStore, type Incoming } from './host-store';
 import type { HoldersDirectory } from './holders';
 import { createObjectTier, leafTableOfInfo, type ObjectTier, type StoredObjectInfo } from './object-tier';
@@ -50,6 +51,11 @@ export interface ArrayStoreOptions {
   readonly peer?: PullOptions;
   /** The durability of a put that does not choose. @default 'sync' */
   readonly durability?: Durability;
+  /**
+   * A `'background'` durable copy starts this long after its put (or at once on {@link ArrayStore.flush}),
+   * so it does not compete with the reads and puts that usually follow a put. @default 1000
+   */
+  readonly backgroundDelayMs?: number;
   /** Where failures of background work (durable copies, directory updates) are reported. */
   readonly log?: Logger;
 }
@@ -65,7 +71,7 @@ export interface PutOptions {
   /**
    * When the durable copy in the object store is written: `'sync'` before put returns (job inputs,
    * final results, checkpoints); `'background'` after (put returns once the host store holds it;
-   * {@link ArrayStore.flush} waits for the copy); `'none'` never (an intermediate that can be
+   * the copy starts a moment later, at once on {@link ArrayStore.flush}, which waits for it); `'none'` never (an intermediate that can be
    * recomputed: it lives in host stores only). Without a host store every put is `'sync'`.
    * @default the store's `durability`
    */
@@ -120,6 +126,12 @@ export interface ArrayStore {
    * objects whose bytes name their owner, like datagen pages).
    */
   delete(digest: string): Promise<boolean>;
+  /**
+   * Makes sure the object store holds a durable copy of `ref` (a put with durability `'none'` or
+   * `'background'`, e.g. before its reference goes to another host): writes it now from the host
+   * store or this process's cache when it is missing. STORE_MISSING_OBJECT when no tier here has it.
+   */
+  persist(ref: ArrayRef): Promise<void>;
   /** Waits until the durable copies of background puts (all, or of one digest) are written; rejects if one failed. */
   flush(digest?: string): Promise<void>;
   /** Cache and tier statistics. */
@@ -177,19 +189,28 @@ function applyPatch(base: NdArray, patch: NdArray, what: string): NdArray {
 }
 
 /** Encodes an array into memory and digests it; large ones into shared memory, hashed on every core. */
-async function encodeAndDigest(a: NdArray): Promise<{ bytes: Uint8Array; digest: string; leaves: Uint8Array | undefined }> {
+/** The `.npy` bytes of a durable copy, where the hash threads can read them, and their leaf table. */
+interface DurableSource {
+  bytes(): Uint8Array | undefined;
+  readonly src?: HashSource;
+  readonly leaves?: Uint8Array | undefined;
+}
+
+/** Encodes an array into memory and digests it; large ones into shared memory, hashed on every core. */
+async function encodeAndDigest(a: NdArray): Promise<{ digest: string; source: DurableSource }> {
   const head = npyHeader(a.dtype, a.shape), body = dataBytes(a);
   const total = head.byteLength + body.byteLength;
   if (!usesTree(total)) {
     const bytes = encodeNpy(a);
-    return { bytes, digest: sha256Hex(bytes), leaves: undefined };
+    return { digest: sha256Hex(bytes), source: { bytes: () => bytes } };
   }
   const sab = new SharedArrayBuffer(total);
   const bytes = new Uint8Array(sab);
   bytes.set(head, 0);
   bytes.set(body, head.byteLength);
-  const leaves = await hashPool().leaves({ kind: 'shared', buffer: sab, byteOffset: 0 }, total);
-  return { bytes, digest: digestFromLeaves(leaves, total), leaves };
+  const src: HashSource = { kind: 'shared', buffer: sab, byteOffset: 0 };
+  const leaves = await hashPool().leaves(src, total);
+  return { digest: digestFromLeaves(leaves, total), source: { bytes: () => bytes, src, leaves } };
 }
 
 function isConnection(x: ObjectStore | ArrayStoreConnection): x is ArrayStoreConnection {
@@ -227,8 +248,13 @@ function createTieredStore(tier: ObjectTier, opts: ArrayStoreOptions): ArrayStor
   // One durable write per digest at a time: two concurrent object-store puts of one name replace
   // each other's chunks, and a reader between them can find chunks missing.
   const uploading = new Map<string, Promise<void>>();
-  // Durable copies written in the background, until written (flush waits for them).
+  // Digests whose durable copy this store wrote or found (persist skips them).
+  const durableKnown = new Set<string>();
+  // Durable copies written in the background, until written (flush waits for them), and the
+  // start of those not started yet.
   const background = new Map<string, Promise<void>>();
+  const starters = new Map<string, () => void>();
+  const delayMs = opts.backgroundDelayMs ?? 1000;
   // Deletes in flight: a put of the same bytes waits for them, so it finds the object gone and
   // uploads it again instead of counting on an object about to disappear.
   const deleting = new Map<string, Promise<boolean>>();
@@ -258,8 +284,8 @@ function createTieredStore(tier: ObjectTier, opts: ArrayStoreOptions): ArrayStor
     }
   }
 
-  /** Writes the durable copy of `digest` unless the object store has it. `bytes` gives the `.npy` bytes. */
-  function writeDurable(digest: string, bytes: () => Uint8Array | undefined, leaves: Uint8Array | undefined): Promise<void> {
+  /** Writes the durable copy of `digest` unless the object store has it. */
+  function writeDurable(digest: string, source: DurableSource): Promise<void> {
     let upload = uploading.get(digest);
     if (upload === undefined) {
       upload = (async () => {
@@ -267,11 +293,16 @@ function createTieredStore(tier: ObjectTier, opts: ArrayStoreOptions): ArrayStor
         if (gone !== undefined) await gone.catch(() => undefined);
         const info = await tier.info(digest).catch(() => null);
         if (info === null) {
-          const b = bytes();
+          const b = source.bytes();
           if (b === undefined) throw new GramfleetError('STORE_MISSING_OBJECT', `array ${digest} left the host store before its durable copy was written`, { digest, bucket });
-          await tier.put(digest, b, { ...(isTreeDigest(digest) ? {} : { sha256: Buffer.from(digest, 'hex') }), ...(leaves !== undefined ? { leaves } : {}) });
+          // The metadata's whole-object sha256: the digest itself when plain, else hashed on a
+          // hash thread while the chunks are published.
+          const sha256 = !isTreeDigest(digest) ? Buffer.from(digest, 'hex') : source.src !== undefined ? hashPool().whole(source.src, b.byteLength) : undefined;
+          await tier.put(digest, b, { replaces: null, ...(sha256 !== undefined ? { sha256 } : {}), ...(source.leaves !== undefined ? { leaves: source.leaves } : {}) });
         }
         host?.markDurable(digest);
+        if (durableKnown.size > 100_000) durableKnown.clear();
+        durableKnown.add(digest);
       })().finally(() => uploading.delete(digest));
       uploading.set(digest, upload);
     }
@@ -279,12 +310,20 @@ function createTieredStore(tier: ObjectTier, opts: ArrayStoreOptions): ArrayStor
   }
 
   /** Starts a background durable write, retried a few times; failures are logged and kept for flush. */
-  function writeInBackground(digest: string, bytes: () => Uint8Array | undefined, leaves: Uint8Array | undefined): void {
+  function writeInBackground(digest: string, source: DurableSource): void {
     if (background.has(digest)) return;
     const p = (async () => {
+      await new Promise<void>((start) => {
+        const timer = setTimeout(start, delayMs);
+        starters.set(digest, () => {
+          clearTimeout(timer);
+          start();
+        });
+      });
+      starters.delete(digest);
       for (let attempt = 1; ; attempt++) {
         try {
-          await writeDurable(digest, bytes, leaves);
+          await writeDurable(digest, source);
           return;
         } catch (e) {
           if (attempt >= 3 || (isGramfleetError(e) && !e.retryable)) {
@@ -325,20 +364,26 @@ function createTieredStore(tier: ObjectTier, opts: ArrayStoreOptions): ArrayStor
       return [];
     });
     if (holders.length === 0) return undefined;
-    const into = incomingFor(ref);
-    const state: PullState = { done: new Set() };
+    let into = incomingFor(ref);
+    let state: PullState = { done: new Set() };
     for (const addr of holders) {
+      let pulled = false;
       try {
         await pullFromPeer(addr, ref.digest, ref.bytes, into, state, opts.peer);
+        pulled = true;
         const v = await into.seal(state.table);
         stats.peerReads++;
         void announce(ref.digest);
         return v;
       } catch (e) {
         // Lost peer, a leaf that failed its hash, an object no longer held: the next holder sends
-        // what is still missing (leaves already checked are kept).
+        // what is still missing (leaves already checked are kept). A failed seal (a plain digest,
+        // checked whole) starts over.
         log.warn('peer pull failed; trying the next holder', { digest: ref.digest, peer: addr, code: isGramfleetError(e) ? e.code : undefined, err: (e as Error).message });
-        if (isGramfleetError(e) && e.code === 'STORE_DIGEST_MISMATCH' && state.table === undefined) state.done.clear();
+        if (pulled) {
+          into = incomingFor(ref);
+          state = { done: new Set() };
+        }
       }
     }
     into.abort();
@@ -360,7 +405,7 @@ function createTieredStore(tier: ObjectTier, opts: ArrayStoreOptions): ArrayStor
           table = undefined; // a damaged table: check the whole at the end
         }
       }
-      const whole = !tree ? (await import('node:crypto')).createHash('sha256') : undefined;
+      const whole = !tree ? createHash('sha256') : undefined;
       const checks: Promise<void>[] = [];
       let next = 0;
       const leaves = treeLeafCount(bytes);
@@ -438,16 +483,16 @@ function createTieredStore(tier: ObjectTier, opts: ArrayStoreOptions): ArrayStor
         const gone = deleting.get(d);
         if (gone !== undefined) await gone.catch(() => undefined);
         void announce(d);
-        const bytes = (): Uint8Array | undefined => host?.serve(d);
-        const leaves = isTreeDigest(d) ? await host?.leafTable(d) : undefined;
-        if (durable === 'sync') await writeDurable(d, bytes, leaves);
-        else if (durable === 'background') writeInBackground(d, bytes, leaves);
+        const h = host as HostStore;
+        const source: DurableSource = { bytes: () => h.serve(d), src: { kind: 'file', path: h.pathOf(d) }, leaves: isTreeDigest(d) ? await h.leafTable(d) : undefined };
+        if (durable === 'sync') await writeDurable(d, source);
+        else if (durable === 'background') writeInBackground(d, source);
       } else {
         const enc = await encodeAndDigest(a);
         digest = enc.digest;
         const gone = deleting.get(digest);
         if (gone !== undefined) await gone.catch(() => undefined);
-        await writeDurable(digest, () => enc.bytes, enc.leaves);
+        await writeDurable(digest, enc.source);
       }
       remember(digest, a, total);
       return { bucket, digest, dtype: a.dtype, shape, bytes: total };
@@ -507,6 +552,30 @@ function createTieredStore(tier: ObjectTier, opts: ArrayStoreOptions): ArrayStor
       return read;
     },
     getBytes,
+    async persist(ref: ArrayRef): Promise<void> {
+      if (ref.inline !== undefined) return;
+      if (ref.patch !== undefined) {
+        await api.persist(ref.patch.rows);
+        return;
+      }
+      const d = ref.digest;
+      if (durableKnown.has(d)) return;
+      if (background.has(d)) {
+        await api.flush(d);
+        return;
+      }
+      if (host?.size(d) !== undefined) {
+        const h = host;
+        await writeDurable(d, { bytes: () => h.serve(d), src: { kind: 'file', path: h.pathOf(d) }, leaves: isTreeDigest(d) ? await h.leafTable(d) : undefined });
+        return;
+      }
+      if ((await tier.info(d).catch(() => null)) !== null) return;
+      const cached = cache.get(d);
+      if (cached === undefined) throw new GramfleetError('STORE_MISSING_OBJECT', `array ${d} is neither in bucket ${bucket} nor held here: it cannot be made durable`, { digest: d, bucket });
+      const enc = await encodeAndDigest(cached);
+      if (enc.digest !== d) throw new GramfleetError('STORE_DIGEST_MISMATCH', `array ${d} in this process's cache no longer matches its digest (written into after its put?)`, { digest: d });
+      await writeDurable(d, enc.source);
+    },
     async has(digest: string): Promise<boolean> {
       if (host?.size(digest) !== undefined) return true;
       return (await tier.info(digest).catch(() => null)) !== null;
@@ -516,6 +585,7 @@ function createTieredStore(tier: ObjectTier, opts: ArrayStoreOptions): ArrayStor
       cache.delete(digest);
       sizes.delete(digest);
       const d = (async () => {
+        starters.get(digest)?.();
         await background.get(digest)?.catch(() => undefined);
         const local = host?.delete(digest) ?? false;
         if (local) await opts.directory?.remove(digest);
@@ -523,6 +593,7 @@ function createTieredStore(tier: ObjectTier, opts: ArrayStoreOptions): ArrayStor
         return local || durable;
       })();
       deleting.set(digest, d);
+      durableKnown.delete(digest);
       try {
         return await d;
       } finally {
@@ -531,14 +602,13 @@ function createTieredStore(tier: ObjectTier, opts: ArrayStoreOptions): ArrayStor
     },
     async flush(digest?: string): Promise<void> {
       if (digest !== undefined) {
+        starters.get(digest)?.();
         await background.get(digest);
         return;
       }
+      for (const start of [...starters.values()]) start();
       await Promise.all([...background.values()]);
     },
   };
   return api;
 }
-
-/** Bytes per leaf hash (re-exported for tests of the tiers). */
-export { LEAF_HASH_BYTES };
