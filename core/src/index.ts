@@ -117,6 +117,8 @@ export type { PoissonGpOptions, PoissonGpResult, PoissonProblem } from './kron/p
 export { KRON_FACTOR_OP_ID, KRON_GP_SOLVE_OP_ID, KRON_SLAB_OP_ID, kronFactorOp, kronFactorRun, kronGpSolveOp, kronGpSolveRun, kronSlabOp, kronSlabRun, parseAxisKernel } from './ops/kron-gp';
 export type { KronFactorAttrs, KronGpSolveAttrs, KronSlabAttrs, KronSlabStep } from './ops/kron-gp';
 export { slabRanges } from './kron/job';
+export { KRON_FACTOR_INFO, KRON_FACTOR_OUT, KRON_SOLVE_OUT, kronSlabLayout, kronSolveStatsLayout, readKronSolveStats } from './kron/layouts';
+export type { KronSlabLayout, KronSolveStats, KronSolveStatsLayout } from './kron/layouts';
 export type { KronActivities, KronCandidateResult, KronFinishInput, KronHyper, KronJobInput, KronJobResult, KronProgress, KronTransposeInput, KronTransposeOutput } from './kron/job';
 // --- campaigns (owned by the campaign work) ---
 export {

@@ -11,12 +11,11 @@
  */
 import { continueAsNew, defineQuery, isCancellation, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import {
-  ERROR_CODES, DATAGEN_PAGE_FORMAT, datagenShardId,
+  DATAGEN_PAGE_FORMAT, datagenShardId,
   type ArrayRef, type DatagenActivities, type DatagenJobInput, type DatagenProgress, type DatagenSystemOutcome, type DatagenWorkflowResult,
 } from '@gramfleet/core';
 import { cleanupShards, clusterActivities } from './sharded';
-
-const PERMANENT = Object.entries(ERROR_CODES).filter(([, v]) => !v.retryable).map(([k]) => k);
+import { activityRetry } from './policies';
 
 /** Query answering the job's progress. */
 export const datagenProgressQuery = defineQuery<DatagenProgress>('datagenProgress');
@@ -37,7 +36,7 @@ export async function datagenWorkflow(input: DatagenJobInput, carry?: DatagenCar
   const acts = clusterActivities(input.timeoutMs);
   const dacts = proxyActivities<DatagenActivities>({
     startToCloseTimeout: 60_000,
-    retry: { initialInterval: 1_000, backoffCoefficient: 2, maximumInterval: 10_000, nonRetryableErrorTypes: PERMANENT },
+    retry: activityRetry(),
   });
   const done: Record<string, DatagenSystemOutcome> = { ...(carry?.done ?? {}) };
   const pages: Record<string, ArrayRef> = { ...(carry?.pages ?? {}) };

@@ -8,7 +8,8 @@
  *   x_i ← x_i / (s·Π_d λ_d[i_d] + σ²) with the slab's global offset. Output: the slab.
  * - `kron-gp-solve`: a whole single-worker solve (α, LML, gradient) of one hyperparameter
  *   candidate. Inputs: y, then the axes. Outputs: α [N] and stats
- *   [lml, logdet, dataFit, ∂ℓ_0 … ∂ℓ_{D−1}, ∂s, ∂σ²] (gradient entries NaN when not asked).
+ *   [lml, logdet, dataFit, ∂ℓ_0 … ∂ℓ_{D−1}, ∂s, ∂σ², clamped_0 … clamped_{D−1}] (gradient
+ *   entries NaN when not asked; kron/layouts.ts names the slots).
  *
  * Kernels run the float64 reference ops by default; a backend passes its own
  * {@link KronLinalg} (the wasm workers use the wasm `eigh` and `mode-product`).
@@ -19,6 +20,7 @@ import { int, num } from '../validate';
 import { KRON_KERNEL_KINDS, type AxisKernel } from '../kron/kernels';
 import { eigFactor, factorDerivativeBasis, factorMatrix, solveKron, type KronModel } from '../kron/gp';
 import { forEachRow, referenceKronLinalg, type KronLinalg } from '../kron/tensor';
+import { kronSolveStatsLayout } from '../kron/layouts';
 import { attrRecord, boolAttr, inputAt, requireFiniteF64 } from './linalg-common';
 import type { OpDef } from './types';
 
@@ -231,17 +233,17 @@ export function kronGpSolveRun(lin: KronLinalg, a: KronGpSolveAttrs, inputs: rea
   const axes = a.kernels.map((_, d) => axisInput(op, inputs, d + 1));
   const m: KronModel = { axes, kernels: a.kernels, outputscale: a.outputscale, noise: a.noise, jitter: a.jitter, eigFloor: a.eigFloor };
   const r = solveKron(lin, m, y, { gradient: a.gradient });
-  const D = axes.length;
-  const stats = new Float64Array(3 + D + 2 + D).fill(NaN);
-  stats[0] = r.lml;
-  stats[1] = r.logdet;
-  stats[2] = r.dataFit;
+  const at = kronSolveStatsLayout(axes.length);
+  const stats = new Float64Array(at.length).fill(NaN);
+  stats[at.lml] = r.lml;
+  stats[at.logdet] = r.logdet;
+  stats[at.dataFit] = r.dataFit;
   if (r.gradient !== undefined) {
-    r.gradient.lengthscales.forEach((g, d) => { stats[3 + d] = g; });
-    stats[3 + D] = r.gradient.outputscale;
-    stats[4 + D] = r.gradient.noise;
+    r.gradient.lengthscales.forEach((g, d) => { stats[at.gradLengthscale(d)] = g; });
+    stats[at.gradOutputscale] = r.gradient.outputscale;
+    stats[at.gradNoise] = r.gradient.noise;
   }
-  r.safeguards.clamped.forEach((c, d) => { stats[5 + D + d] = c; });
+  r.safeguards.clamped.forEach((c, d) => { stats[at.clamped(d)] = c; });
   return [ndarray('f64', [y.length], r.alpha), ndarray('f64', [stats.length], stats)];
 }
 

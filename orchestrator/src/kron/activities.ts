@@ -8,7 +8,7 @@
  */
 import { Context } from '@temporalio/activity';
 import {
-  GramfleetError, forEachRow, kronGradientFromSums, slabRanges,
+  GramfleetError, KRON_FACTOR_INFO, KRON_FACTOR_OUT, forEachRow, kronGradientFromSums, kronSlabLayout, slabRanges,
   type ArrayRef, type KronActivities, type KronFinishInput, type KronHyper, type KronTransposeInput, type KronTransposeOutput, type Logger, type NdArray,
 } from '@gramfleet/core';
 import type { ArrayStore } from '@gramfleet/workers';
@@ -112,7 +112,7 @@ export function createKronActivities(deps: KronActivityDeps): KronActivities {
       if (off !== n) throw new GramfleetError('INPUT_SHAPE_MISMATCH', `kronFinish: α parts hold ${off} values, the grid ${n}`, { field: 'alphaParts' });
       const facs: NdArray[][] = [];
       for (const f of input.factors) facs.push(await Promise.all(f.map((r) => store.get(r))));
-      const w = facs.map((f) => (f[0] as NdArray).data as Float64Array);
+      const w = facs.map((f) => (f[KRON_FACTOR_OUT.eigenvalues] as NdArray).data as Float64Array);
       let logdet = 0;
       forEachRow(job.shape, (_off, idx) => {
         let p = h.outputscale;
@@ -124,24 +124,24 @@ export function createKronActivities(deps: KronActivityDeps): KronActivities {
       for (let i = 0; i < n; i++) fit += (y[i] as number) * (alpha[i] as number);
       const lml = -0.5 * fit - 0.5 * logdet - 0.5 * n * Math.log(2 * Math.PI);
       const alphaRef = await store.put({ dtype: 'f64', shape: [n], data: alpha });
-      const info = facs.map((f) => (f[2] as NdArray).data as Float64Array);
+      const info = facs.map((f) => (f[KRON_FACTOR_OUT.info] as NdArray).data as Float64Array);
       let gradient: KronHyper | undefined;
       if (input.gradStats !== undefined) {
-        // stage b per slab: [Σα̃², Σλα̃², quad_d for d ≠ 1]; stage c per slab: [quad_1]
+        // stage b per slab: [Σα̃², Σλα̃², quad_d for d ≠ 1]; stage c per slab: [quad_1] (kronSlabLayout)
         const D = w.length;
+        const L = kronSlabLayout(D);
         const quad = new Array<number>(D).fill(0);
         let alphaSq = 0;
         let alphaLam = 0;
         for (const ref of input.gradStats.b) {
           const st = (await store.get(ref)).data as Float64Array;
-          alphaSq += st[0] as number;
-          alphaLam += st[1] as number;
-          let k = 2;
-          for (let d = 0; d < D; d++) if (d !== 1) quad[d] = (quad[d] as number) + (st[k++] as number);
+          alphaSq += st[L.b.stats.alphaSq] as number;
+          alphaLam += st[L.b.stats.alphaLam] as number;
+          for (let d = 0; d < D; d++) if (d !== 1) quad[d] = (quad[d] as number) + (st[L.b.stats.quad(d)] as number);
         }
-        for (const ref of input.gradStats.c) quad[1] = (quad[1] as number) + (((await store.get(ref)).data as Float64Array)[0] as number);
+        for (const ref of input.gradStats.c) quad[1] = (quad[1] as number) + (((await store.get(ref)).data as Float64Array)[L.c.stats.quad1] as number);
         const bdiag = facs.map((f) => {
-          const b = f[3];
+          const b = f[KRON_FACTOR_OUT.derivativeBasis];
           if (b === undefined) throw new GramfleetError('INPUT_SHAPE_MISMATCH', 'kronFinish: a factor has no B = Qᵀ∂KQ output (kron-factor without gradient)', { field: 'factors' });
           const nd = b.shape[0] as number;
           return Float64Array.from({ length: nd }, (_, i) => (b.data as Float64Array)[i * nd + i] as number);
@@ -151,7 +151,7 @@ export function createKronActivities(deps: KronActivityDeps): KronActivities {
       }
       return {
         candidate: { hyper: h, lml, logdet, alpha: alphaRef, ...(gradient !== undefined ? { gradient } : {}) },
-        safeguards: { jitter: job.jitter, eigFloor: job.eigFloor, clamped: info.map((x) => x[0] as number), minEig: info.map((x) => x[1] as number) },
+        safeguards: { jitter: job.jitter, eigFloor: job.eigFloor, clamped: info.map((x) => x[KRON_FACTOR_INFO.clamped] as number), minEig: info.map((x) => x[KRON_FACTOR_INFO.minEig] as number) },
       };
     },
     async kronReadSmall({ refs }: { refs: readonly ArrayRef[] }): Promise<number[][]> {

@@ -22,7 +22,7 @@
 import { createHash } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import {
-  GramfleetError, factorMatrix, fitKronSteps, kronCgPoints, pcgAdvance, pcgStart, pcgTrueResidual, pcgTurn, scatterObserved, slabRanges, withHyper,
+  GramfleetError, KRON_FACTOR_INFO, KRON_FACTOR_OUT, KRON_SOLVE_OUT, factorMatrix, fitKronSteps, kronCgPoints, pcgAdvance, pcgStart, pcgTrueResidual, pcgTurn, readKronSolveStats, scatterObserved, slabRanges, withHyper,
   type ArrayRef, type KronHyper, type KronJobInput, type KronLmlEval, type KronLoopActivities, type KronLoopOutput, type KronModel, type KronSlabStep, type PcgState,
 } from '@gramfleet/core';
 import type { ObjectStore } from '@nats-io/obj';
@@ -134,9 +134,9 @@ async function cgSolve(deps: ActivityDeps, input: KronJobInput): Promise<KronLoo
     counters.shards += D;
     const kRefs: ArrayRef[] = [];
     for (let d = 0; d < D; d++) kRefs.push(await store.put({ dtype: 'f64', shape: [shape[d] as number, shape[d] as number], data: factorMatrix(m, d) }));
-    const vRefs = fres.map((r) => r.outputs[1] as ArrayRef);
-    const wRefs = fres.map((r) => r.outputs[0] as ArrayRef);
-    const info = await Promise.all(fres.map(async (r) => (await store.get(r.outputs[2] as ArrayRef)).data as Float64Array));
+    const vRefs = fres.map((r) => r.outputs[KRON_FACTOR_OUT.eigenvectors] as ArrayRef);
+    const wRefs = fres.map((r) => r.outputs[KRON_FACTOR_OUT.eigenvalues] as ArrayRef);
+    const info = await Promise.all(fres.map(async (r) => (await store.get(r.outputs[KRON_FACTOR_OUT.info] as ArrayRef)).data as Float64Array));
     // shard inputs: [x, K_0 … K_{D−1}, V_0 … V_{D−1}, W_0 … W_{D−1}]
     const mats = [...kRefs, ...vRefs, ...wRefs];
     const K = (d: number): number => 1 + d;
@@ -250,7 +250,7 @@ async function cgSolve(deps: ActivityDeps, input: KronJobInput): Promise<KronLoo
       candidate: { hyper: h, lml: NaN, logdet: NaN, alpha: alphaRef },
       cg: { iterations: s.it, residual, converged: residual <= tol * 10, observed: no, rounds: counters.rounds, resumedFrom },
       shards: counters.shards, bytesMoved: counters.bytes, workers: { ...dispatcher.workers },
-      safeguards: { jitter: input.jitter, eigFloor: input.eigFloor, clamped: info.map((x) => x[0] as number), minEig: info.map((x) => x[1] as number) },
+      safeguards: { jitter: input.jitter, eigFloor: input.eigFloor, clamped: info.map((x) => x[KRON_FACTOR_INFO.clamped] as number), minEig: info.map((x) => x[KRON_FACTOR_INFO.minEig] as number) },
     };
   } finally {
     dispatcher.close();
@@ -281,10 +281,9 @@ async function fit(deps: ActivityDeps, input: KronJobInput): Promise<KronLoopOut
       const id = `ev${createHash('sha256').update(JSON.stringify(attrs)).digest('hex').slice(0, 24)}`;
       const [r] = await dispatcher.run([{ shardId: id, op: 'kron-gp-solve', attrs, inputs: [input.y, ...input.axes] }]);
       counters.shards++;
-      const st = (await store.get(r?.outputs[1] as ArrayRef)).data as Float64Array;
-      const gradient = { lengthscales: Array.from(st.subarray(3, 3 + D)), outputscale: st[3 + D] as number, noise: st[4 + D] as number };
-      last.set(JSON.stringify(hy), { alpha: r?.outputs[0] as ArrayRef, lml: st[0] as number, logdet: st[1] as number, gradient });
-      return { lml: st[0] as number, gradient };
+      const st = readKronSolveStats((await store.get(r?.outputs[KRON_SOLVE_OUT.stats] as ArrayRef)).data as Float64Array, D);
+      last.set(JSON.stringify(hy), { alpha: r?.outputs[KRON_SOLVE_OUT.alpha] as ArrayRef, lml: st.lml, logdet: st.logdet, gradient: st.gradient });
+      return { lml: st.lml, gradient: st.gradient };
     };
     let current = h0;
     const steps = fitKronSteps(m0, n, {
