@@ -3,18 +3,13 @@
  * flight, in the manner of the batch-sliding-window sample. Only batches touch Temporal;
  * single shards travel over NATS. Deterministic: uses workflow-safe APIs only.
  */
+import { activityRetry } from './policies';
 import { ApplicationFailure, CancellationScope, proxyActivities, proxyLocalActivities, workflowInfo, type ActivityInterfaceFor, type LocalActivityInterfaceFor } from '@temporalio/workflow';
-import { ERROR_CODES, chunk, type ClusterActivities, type ShardBatchInput, type ShardOutcome, type ShardSpec, type WorkerClass, type ArrayRef } from '@gramfleet/core';
-
-const PERMANENT = Object.entries(ERROR_CODES).filter(([, v]) => !v.retryable).map(([k]) => k);
+import { chunk, type ClusterActivities, type ShardBatchInput, type ShardOutcome, type ShardSpec, type WorkerClass, type ArrayRef } from '@gramfleet/core';
 
 /** Activity proxies with the retry policy every sharded workflow uses. */
 export function clusterActivities(timeoutMs: number): ClusterActivities {
-  return proxyActivities<ClusterActivities>({
-    startToCloseTimeout: Math.max(60_000, timeoutMs),
-    heartbeatTimeout: 30_000,
-    retry: { initialInterval: 1_000, backoffCoefficient: 2, maximumInterval: 10_000, nonRetryableErrorTypes: PERMANENT },
-  });
+  return workloadActivities<ClusterActivities>(timeoutMs);
 }
 
 /**
@@ -24,19 +19,12 @@ export function clusterActivities(timeoutMs: number): ClusterActivities {
  * cut off by a crash is run again when the workflow task is retried.
  */
 export function localClusterActivities<A = ClusterActivities>(timeoutMs: number): LocalActivityInterfaceFor<A> {
-  return proxyLocalActivities<A>({
-    startToCloseTimeout: Math.max(60_000, timeoutMs),
-    retry: { initialInterval: 1_000, backoffCoefficient: 2, maximumInterval: 10_000, nonRetryableErrorTypes: PERMANENT },
-  });
+  return proxyLocalActivities<A>({ startToCloseTimeout: Math.max(60_000, timeoutMs), retry: activityRetry() });
 }
 
-/** A workload's own activities, with the same timeouts and retry policy as {@link clusterActivities}. */
+/** A workload's own activities: a job-long start-to-close timeout, a 30 s heartbeat, gramfleet's retry policy. */
 export function workloadActivities<A>(timeoutMs: number): ActivityInterfaceFor<A> {
-  return proxyActivities<A>({
-    startToCloseTimeout: Math.max(60_000, timeoutMs),
-    heartbeatTimeout: 30_000,
-    retry: { initialInterval: 1_000, backoffCoefficient: 2, maximumInterval: 10_000, nonRetryableErrorTypes: PERMANENT },
-  });
+  return proxyActivities<A>({ startToCloseTimeout: Math.max(60_000, timeoutMs), heartbeatTimeout: 30_000, retry: activityRetry() });
 }
 
 /** Live counters of a sharded run, read by the progress query. */
