@@ -5,7 +5,7 @@
  * the worker host registers for it, how a campaign run is prepared and turned into a result
  * row, and its command-line commands. The registry of these is `./registry.ts`.
  */
-import type { ArrayRef, CsrRef, WorkloadDef } from '@gramfleet/core';
+import type { ArrayRef, CsrRef, WorkerRecord, WorkloadDef } from '@gramfleet/core';
 import type { ArrayStore, DataPlane } from '@gramfleet/workers';
 import type { ActivityDeps } from './host/activities';
 import type { CliCommand } from './cli/command';
@@ -16,6 +16,8 @@ export interface WorkloadContext {
   readonly store: ArrayStore;
   /** Memory budget a job must fit, bytes. */
   readonly memoryBudgetBytes: number;
+  /** The live workers' registry entries from a view kept up to date (no round trip); absent: read the registry. */
+  readonly workers?: () => Promise<WorkerRecord[]>;
 }
 
 /** The types of one workload: its kind, the spec users submit, the workflow input, the result, progress and events. */

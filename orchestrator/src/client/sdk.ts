@@ -129,7 +129,7 @@ export async function connect(o: ConnectOptions = {}): Promise<Fleet> {
   const tasks = createTaskClient({ dp, log });
   const ray = createRaySdk(store, tasks);
 
-  const ctx: WorkloadContext = { dp, store, memoryBudgetBytes: budget };
+  const ctx: WorkloadContext = { dp, store, memoryBudgetBytes: budget, workers: () => tasks.workers() };
 
   const fleet: Fleet = {
     local,

@@ -41,6 +41,8 @@ export interface GrfPrepareDeps {
   readonly maxBytes: number;
   /** Checks on the loaded graph before anything is uploaded (e.g. a campaign's size cap). */
   readonly checkGraph?: (g: { readonly csr: CsrArrays; readonly labels?: Int32Array }) => void;
+  /** The live workers from a view kept up to date; absent: the registry is read. */
+  readonly workers?: () => Promise<WorkerRecord[]>;
 }
 
 /** Workers currently in the registry (heartbeating). */
@@ -84,7 +86,7 @@ export async function prepareGrf(spec: GrfJobSpec, deps: GrfPrepareDeps): Promis
   if (labels !== undefined && labels.length !== n) throw new GramfleetError('INPUT_SHAPE_MISMATCH', `labels has ${labels.length} entries, the graph has ${n} nodes`, { field: 'labels' });
   if (spec.labelSpreading !== undefined && labels === undefined) throw new GramfleetError('INPUT_INVALID', 'labelSpreading needs labels (in the .npz or as spec.labels)', { field: 'labels' });
   const trainFraction = spec.labelSpreading === undefined ? undefined : num('labelSpreading.trainFraction', spec.labelSpreading.trainFraction ?? 0.1, { min: 0, max: 1, minExclusive: true, maxExclusive: true });
-  const workers = await registeredWorkers(dp);
+  const workers = await (deps.workers ?? (() => registeredWorkers(dp)))();
   const route = routeOp(requested, 'grf-walks', workers, Date.now(), dp.options.workerTtlMs);
   const shardNodes = params.shardNodes ?? defaultShardNodes(n, workers.length || os.cpus().length);
   const weights = normalisedWeights(csr, params.scale);

@@ -32,7 +32,7 @@ export interface GrfTypes {
 /** The `grf` workload. */
 export const grfWorkload: Workload<GrfTypes> = {
   def: GRF_WORKLOAD,
-  prepare: (spec, ctx) => prepareGrf(spec, { dp: ctx.dp, store: ctx.store, maxBytes: ctx.memoryBudgetBytes }),
+  prepare: (spec, ctx) => prepareGrf(spec, { dp: ctx.dp, store: ctx.store, maxBytes: ctx.memoryBudgetBytes, ...(ctx.workers !== undefined ? { workers: ctx.workers } : {}) }),
   summary: (input) => ({ n: input.n, shardNodes: input.shardNodes }),
   activities: (deps) => createGrfActivities({ store: deps.store, tasks: deps.tasks, log: deps.log }),
   campaign: {

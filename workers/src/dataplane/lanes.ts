@@ -88,6 +88,8 @@ export interface TaskClient {
   livePins(cls: WorkerClass): Promise<ReadonlySet<string>>;
   /** Tasks of a class waiting for a lane (not yet sent). */
   queued(cls: WorkerClass): number;
+  /** The registry entries of the live workers, as this owner follows them (no round trip once it has read the registry). */
+  workers(): Promise<WorkerRecord[]>;
   readonly stats: TaskClientStats;
   /** Stops; outstanding tasks resolve with JOB_CANCELLED. */
   close(): Promise<void>;
@@ -113,6 +115,8 @@ interface Pending {
 
 interface Lane {
   readonly pin: string;
+  /** The worker's last registry entry. */
+  record: WorkerRecord;
   workerId: string;
   cls: WorkerClass;
   slots: number;
@@ -256,10 +260,11 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
     if (w.pin === undefined || w.slots === undefined) return;
     const lane = lanes.get(w.pin);
     if (lane === undefined) {
-      lanes.set(w.pin, { pin: w.pin, workerId: w.workerId, cls: w.cls, slots: w.slots, revision, freshAt: now, inRegistry: true, heardAt: now, seen: 0, seq: 0, lost: false, probedAt: 0, turnaroundMs: 50, outstanding: new Map(), pinnedQueue: [] });
+      lanes.set(w.pin, { pin: w.pin, record: w, workerId: w.workerId, cls: w.cls, slots: w.slots, revision, freshAt: now, inRegistry: true, heardAt: now, seen: 0, seq: 0, lost: false, probedAt: 0, turnaroundMs: 50, outstanding: new Map(), pinnedQueue: [] });
       schedulePump();
     } else if (lane.revision !== revision) {
       lane.revision = revision;
+      lane.record = w;
       lane.freshAt = now;
       lane.slots = w.slots;
       lane.cls = w.cls;
@@ -553,6 +558,11 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
       startRegistry();
       if (Date.now() - polledAt > pollMs) await poll();
       return new Set([...lanes.values()].filter((l) => l.cls === cls && live(l)).map((l) => l.pin));
+    },
+    async workers(): Promise<WorkerRecord[]> {
+      startRegistry();
+      if (polledAt === 0) await poll();
+      return [...lanes.values()].filter(live).map((l) => l.record);
     },
     queued(cls: WorkerClass): number {
       let n = classQueue.get(cls)?.length ?? 0;
