@@ -15,29 +15,30 @@ export async function loadCsr(store: ArrayStore, ref: CsrRef): Promise<CsrArrays
 
 /** Stores a CSR and returns its reference. */
 export async function storeCsr(store: ArrayStore, a: CsrArrays): Promise<CsrRef> {
-  const [indptr, indices, data] = [
-    await store.put({ dtype: 'i32', shape: [a.indptr.length], data: a.indptr }),
-    await store.put({ dtype: 'i32', shape: [a.indices.length], data: a.indices }),
-    await store.put({ dtype: 'f64', shape: [a.data.length], data: a.data }),
-  ];
+  const [indptr, indices, data] = await Promise.all([
+    store.put({ dtype: 'i32', shape: [a.indptr.length], data: a.indptr }),
+    store.put({ dtype: 'i32', shape: [a.indices.length], data: a.indices }),
+    store.put({ dtype: 'f64', shape: [a.data.length], data: a.data }),
+  ]);
   return { shape: [a.shape[0], a.shape[1]], indptr, indices, data };
 }
 
-/** Φ per stream from the outputs of consecutive shards (3 arrays per stream each): their rows stacked. */
-export async function stackShardOutputs(store: ArrayStore, job: GrfJobInput, shardOutputs: readonly (readonly ArrayRef[])[]): Promise<CsrArrays[]> {
+/** The rows of consecutive shards per stream (3 arrays per stream each), read, not yet stacked. */
+export async function readShardOutputs(store: ArrayStore, job: GrfJobInput, shardOutputs: readonly (readonly ArrayRef[])[]): Promise<CsrArrays[][]> {
   const nStreams = job.params.streams.length;
   const decoded = await Promise.all(shardOutputs.map(async (outs) => {
     if (outs.length !== 3 * nStreams) throw new GramfleetError('JOB_FAILED', `shard output has ${outs.length} arrays, expected ${3 * nStreams}`);
     return Promise.all(outs.map((r: ArrayRef) => store.get(r)));
   }));
-  const phis: CsrArrays[] = [];
-  for (let s = 0; s < nStreams; s++) {
-    phis.push(csrVstack(decoded.map((outs) => {
-      const [ip, ix, d] = outs.slice(3 * s, 3 * s + 3) as [NdArray, NdArray, NdArray];
-      return { shape: [ip.data.length - 1, job.n], indptr: ip.data as Int32Array, indices: ix.data as Int32Array, data: d.data as Float64Array };
-    })));
-  }
-  return phis;
+  return Array.from({ length: nStreams }, (_, s) => decoded.map((outs) => {
+    const [ip, ix, d] = outs.slice(3 * s, 3 * s + 3) as [NdArray, NdArray, NdArray];
+    return { shape: [ip.data.length - 1, job.n], indptr: ip.data as Int32Array, indices: ix.data as Int32Array, data: d.data as Float64Array };
+  }));
+}
+
+/** Φ per stream from the outputs of consecutive shards: their rows stacked. */
+export async function stackShardOutputs(store: ArrayStore, job: GrfJobInput, shardOutputs: readonly (readonly ArrayRef[])[]): Promise<CsrArrays[]> {
+  return (await readShardOutputs(store, job, shardOutputs)).map((parts) => csrVstack(parts));
 }
 
 /** The assembly step of the GRF workflow (workflows before batches kept their rows). */

@@ -12,7 +12,7 @@ import {
   type CsrArrays, type GrfActivities, type GrfAssembleBatchesInput, type GrfAssembled, type GrfBatchInput, type GrfBatchOutput, type GrfJobInput, type Logger, type TaskResult,
 } from '@gramfleet/core';
 import type { ArrayStore, TaskClient } from '@gramfleet/workers';
-import { finishGrf, stackShardOutputs } from './assemble';
+import { finishGrf, readShardOutputs } from './assemble';
 import { toFailure } from '../host/activities';
 
 /** Dependencies of the GRF activities. */
@@ -25,8 +25,9 @@ export interface GrfActivityDeps {
 }
 
 
+/** A batch's rows of Φ: per stream, its shards' parts in order (stacked once, at assembly). */
 interface Kept {
-  readonly phis: CsrArrays[];
+  readonly parts: CsrArrays[][];
   readonly bytes: number;
 }
 
@@ -38,10 +39,10 @@ export function createGrfActivities(deps: GrfActivityDeps): GrfActivities {
   let keptBytes = 0;
   const keyOf = (jobId: string, batch: number): string => `${jobId}#${batch}`;
 
-  function keep(jobId: string, batch: number, phis: CsrArrays[]): void {
-    const bytes = phis.reduce((a, p) => a + p.indptr.byteLength + p.indices.byteLength + p.data.byteLength, 0);
+  function keep(jobId: string, batch: number, parts: CsrArrays[][]): void {
+    const bytes = parts.flat().reduce((a, p) => a + p.indptr.byteLength + p.indices.byteLength + p.data.byteLength, 0);
     drop(jobId, batch);
-    kept.set(keyOf(jobId, batch), { phis, bytes });
+    kept.set(keyOf(jobId, batch), { parts, bytes });
     keptBytes += bytes;
     for (const [k, v] of kept) {
       if (keptBytes <= budget) break;
@@ -57,8 +58,8 @@ export function createGrfActivities(deps: GrfActivityDeps): GrfActivities {
     keptBytes -= v.bytes;
   }
 
-  /** Runs batch `batch` of the job on the workers; its rows of Φ per stream and the counts. */
-  async function runBatch(job: GrfJobInput, batch: number, signal?: AbortSignal): Promise<{ phis: CsrArrays[]; out: GrfBatchOutput }> {
+  /** Runs batch `batch` of the job on the workers; its shards' rows of Φ per stream and the counts. */
+  async function runBatch(job: GrfJobInput, batch: number, signal?: AbortSignal): Promise<{ parts: CsrArrays[][]; out: GrfBatchOutput }> {
     const shards = grfBatches(job)[batch];
     if (shards === undefined) throw new GramfleetError('INPUT_OUT_OF_RANGE', `batch ${batch} is outside the job's batches`, { field: 'batch', value: batch });
     const inputs = [job.graph.indptr, job.graph.indices, job.graph.weights];
@@ -68,7 +69,6 @@ export function createGrfActivities(deps: GrfActivityDeps): GrfActivities {
     const onAbort = (): void => tasks.cancelJob(job.jobId);
     signal?.addEventListener('abort', onAbort);
     let results: TaskResult[];
-    const tr0 = performance.now();
     try {
       // The shards' rows are read once, here, and can be recomputed: no durable copy.
       results = await Promise.all(shards.map((s) => tasks.run({ jobId: job.jobId, shardId: s.shardId, op: 'grf-walks', attrs: s.attrs, inputs, deadline, durable: 'none' }, { cls: job.cls })));
@@ -76,7 +76,6 @@ export function createGrfActivities(deps: GrfActivityDeps): GrfActivities {
       signal?.removeEventListener('abort', onAbort);
     }
     if (signal?.aborted === true) throw new GramfleetError('JOB_CANCELLED', `job ${job.jobId} was cancelled`, { jobId: job.jobId });
-    if (process.env['GF_PROF']) log.info('prof shards', { ms: performance.now() - tr0 });
     const bad = results.find((r) => r.error !== undefined);
     if (bad?.error !== undefined) throw GramfleetError.fromPayload({ ...bad.error, details: { ...bad.error.details, shardId: bad.shardId } });
     const backends: Record<string, number> = {};
@@ -87,9 +86,9 @@ export function createGrfActivities(deps: GrfActivityDeps): GrfActivities {
       workers[r.stats.workerId] = (workers[r.stats.workerId] ?? 0) + 1;
       computeMs += r.stats.computeMs;
     }
-    const phis = await stackShardOutputs(store, job, results.map((r) => r.outputs));
+    const parts = await readShardOutputs(store, job, results.map((r) => r.outputs));
     return {
-      phis,
+      parts,
       out: { batch, shards: shards.length, published: tasks.stats.sent + tasks.stats.spilled - sent0, duplicates: tasks.stats.duplicates - duplicates0, backends, workers, computeMs },
     };
   }
@@ -111,11 +110,9 @@ export function createGrfActivities(deps: GrfActivityDeps): GrfActivities {
       const { job, batch } = input;
       const signal = Context.current().cancellationSignal;
       return beating(async () => {
-        const t0 = performance.now();
-        const { phis, out } = await runBatch(job, batch, signal);
-        const t1 = performance.now();
-        if (input.finish) { const a = await finishGrf(store, job, phis); if (process.env['GF_PROF']) log.info('prof', { run: t1 - t0, finish: performance.now() - t1 }); return { ...out, assembled: a }; }
-        keep(job.jobId, batch, phis);
+        const { parts, out } = await runBatch(job, batch, signal);
+        if (input.finish) return { ...out, assembled: await finishGrf(store, job, parts.map((p) => csrVstack(p))) };
+        keep(job.jobId, batch, parts);
         return out;
       });
     }),
@@ -123,17 +120,17 @@ export function createGrfActivities(deps: GrfActivityDeps): GrfActivities {
       const { job } = input;
       const signal = Context.current().cancellationSignal;
       return beating(async () => {
-        const parts: CsrArrays[][] = [];
+        const batches: CsrArrays[][][] = [];
         for (let b = 0; b < input.batches; b++) {
-          let phis = kept.get(keyOf(job.jobId, b))?.phis;
-          if (phis === undefined) {
+          let parts = kept.get(keyOf(job.jobId, b))?.parts;
+          if (parts === undefined) {
             log.info('batch rows not kept here; running the batch again', { jobId: job.jobId, batch: b });
-            phis = (await runBatch(job, b, signal)).phis;
+            parts = (await runBatch(job, b, signal)).parts;
           }
-          parts.push(phis);
+          batches.push(parts);
         }
-        const streams = job.params.streams.length;
-        const phis = Array.from({ length: streams }, (_, s) => (parts.length === 1 ? (parts[0]?.[s] as CsrArrays) : csrVstack(parts.map((p) => p[s] as CsrArrays))));
+        // Every shard's rows stacked once, per stream.
+        const phis = job.params.streams.map((_, s) => csrVstack(batches.flatMap((parts) => parts[s] ?? [])));
         const assembled = await finishGrf(store, job, phis);
         for (let b = 0; b < input.batches; b++) drop(job.jobId, b);
         return assembled;
