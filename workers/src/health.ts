@@ -4,6 +4,7 @@
  * 503 otherwise. Started by each process entrypoint when GRAMFLEET_HEALTH_PORT is set.
  */
 import * as http from 'node:http';
+import { HEALTH_PORT_ENV, type Env } from '@gramfleet/core';
 
 /** Options of {@link startHealthServer}. */
 export interface HealthServerOptions {
@@ -50,11 +51,7 @@ export function startHealthServer(o: HealthServerOptions): Promise<HealthServer>
   });
 }
 
-/** The port from GRAMFLEET_HEALTH_PORT, or undefined when unset; a bad value throws. */
-export function healthPortFromEnv(env: NodeJS.ProcessEnv): number | undefined {
-  const v = env['GRAMFLEET_HEALTH_PORT'];
-  if (v === undefined || v === '') return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`GRAMFLEET_HEALTH_PORT must be a port number (got ${v})`);
-  return n;
+/** The port from GRAMFLEET_HEALTH_PORT, or undefined when unset; a bad value is a typed error naming it (config modules read it as HEALTH_PORT_ENV). */
+export function healthPortFromEnv(env: Env): number | undefined {
+  return HEALTH_PORT_ENV.read(env);
 }

@@ -141,28 +141,6 @@ const MIN_ROWS_PER_THREAD = 64;
 export const MISS_BLOCK_BYTES = 256 * 2 ** 20;
 
 /**
- * Budget from GRAMFLEET_KERNEL_CACHE_MB, or a quarter of the memory this process may use when
- * unset: the host's, or the container's cgroup limit where one is set (a pod limited to 4 GiB
- * on a 64 GB node gets 1 GiB, not 16).
- */
-export function kernelCacheBudgetFromEnv(env: NodeJS.ProcessEnv, memory: { total: number; constrained?: number } = hostMemory()): number {
-  const v = env['GRAMFLEET_KERNEL_CACHE_MB'];
-  if (v === undefined || v === '') {
-    const limit = memory.constrained !== undefined && memory.constrained > 0 && memory.constrained < memory.total ? memory.constrained : memory.total;
-    return Math.floor(limit / 4);
-  }
-  const mb = Number(v);
-  if (!Number.isFinite(mb) || mb < 0) throw new Error(`GRAMFLEET_KERNEL_CACHE_MB must be a number ≥ 0 (got ${v})`);
-  return Math.floor(mb * 2 ** 20);
-}
-
-function hostMemory(): { total: number; constrained?: number } {
-  // process.constrainedMemory(): the cgroup limit (2^64 or 0 when there is none), Node ≥ 19.6.
-  const c = (process as { constrainedMemory?: () => number | undefined }).constrainedMemory?.();
-  return { total: os.totalmem(), ...(c !== undefined ? { constrained: c } : {}) };
-}
-
-/**
  * Where Z's rows sit among the resident row blocks of a `kernel-rows-matmul` task: the id of
  * Z's first row when Z is one of the blocks (same digest and row count), else undefined.
  */
