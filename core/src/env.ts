@@ -203,7 +203,10 @@ export const TEMPORAL_NAMESPACE_ENV = envString('GRAMFLEET_NAMESPACE', { meaning
 export const TASK_QUEUE_ENV = envString('GRAMFLEET_TASK_QUEUE', { meaning: 'the Temporal task queue of the orchestrator (workflows and activities)', default: 'gramfleet' });
 
 /** GRAMFLEET_HEALTH_PORT. */
-export const HEALTH_PORT_ENV = envInt('GRAMFLEET_HEALTH_PORT', { meaning: 'serve /healthz and /readyz on this port (0: any free port); unset: no health server', min: 0, max: 65535 });
+export const HEALTH_PORT_ENV = envInt('GRAMFLEET_HEALTH_PORT', {
+  meaning: 'serve /healthz and /readyz on this port (0: any free port); unset: no health server. Ready: the orchestrator while its Temporal worker runs, a WASM worker while it pulls tasks (not while draining), the controller once it watches',
+  min: 0, max: 65535,
+});
 
 /** GRAMFLEET_ACK_WAIT_MS and GRAMFLEET_MAX_DELIVER: the durable task queue's consumer (workers/src/dataplane/nats.ts). */
 export const DATA_PLANE_ENV = envGroup(

@@ -50,7 +50,7 @@ async function main(): Promise<void> {
     ...(cfg.prefix !== undefined ? { prefix: cfg.prefix } : {}),
     ...(workerId !== undefined ? { workerId } : {}),
   });
-  drainOnSignals(w, log, { GRAMFLEET_DRAIN_TIMEOUT_MS: String(cfg.drainTimeoutMs) });
+  drainOnSignals(w, log, cfg.drainTimeoutMs);
 }
 
 main().catch((e: Error) => {

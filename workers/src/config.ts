@@ -6,7 +6,7 @@
  */
 import * as os from 'node:os';
 import {
-  DATA_PLANE_ENV, LOG_LEVEL_ENV, PREFIX_PATTERN, envChoice, envGroup, envInt, envRaw, envRequired, envString, parseEnvNumber, readEnv,
+  DATA_PLANE_ENV, HEALTH_PORT_ENV, LOG_LEVEL_ENV, PREFIX_PATTERN, envChoice, envGroup, envInt, envRaw, envRequired, envString, parseEnvNumber, readEnv,
   type Env, type EnvValues,
 } from '@gramfleet/core';
 import { storeTiersFromEnv } from './dataplane/tiers';
@@ -66,7 +66,7 @@ export const WASM_WORKER_ENV = {
     [{ name: 'GRAMFLEET_KERNEL_CACHE_MB', default: 'a quarter of the memory limit (cgroup or host)', meaning: "the kernel-row cache's budget (workers/src/kernel-cache.ts), a number ≥ 0; 0 keeps no rows (a local cluster splits a quarter of the host over its workers)" }],
     (env) => kernelCacheBudgetFromEnv(env),
   ),
-  healthPort: envInt('GRAMFLEET_HEALTH_PORT', { meaning: 'serve /healthz and /readyz on this port (ready while pulling tasks, not while draining); unset: no health server', min: 0, max: 65535 }),
+  healthPort: HEALTH_PORT_ENV,
 } as const;
 
 /** The WASM worker's configuration. */

@@ -1,10 +1,10 @@
 /**
  * Liveness and readiness over HTTP for Kubernetes probes: `GET /healthz` answers 200 while
  * the process runs; `GET /readyz` answers 200 when `ready()` holds (connected, serving) and
- * 503 otherwise. Started by each process entrypoint when GRAMFLEET_HEALTH_PORT is set.
+ * 503 otherwise. Started by each process entrypoint when its configuration names a port
+ * (GRAMFLEET_HEALTH_PORT).
  */
 import * as http from 'node:http';
-import { HEALTH_PORT_ENV, type Env } from '@gramfleet/core';
 
 /** Options of {@link startHealthServer}. */
 export interface HealthServerOptions {
@@ -49,9 +49,4 @@ export function startHealthServer(o: HealthServerOptions): Promise<HealthServer>
       });
     });
   });
-}
-
-/** The port from GRAMFLEET_HEALTH_PORT, or undefined when unset; a bad value is a typed error naming it (config modules read it as HEALTH_PORT_ENV). */
-export function healthPortFromEnv(env: Env): number | undefined {
-  return HEALTH_PORT_ENV.read(env);
 }

@@ -51,7 +51,7 @@ async function main(): Promise<void> {
     ...(workerId !== undefined ? { workerId } : {}),
   });
   serving = true;
-  drainOnSignals(w, log, { GRAMFLEET_DRAIN_TIMEOUT_MS: String(cfg.drainTimeoutMs) }, () => { serving = false; });
+  drainOnSignals(w, log, cfg.drainTimeoutMs, () => { serving = false; });
 }
 
 main().catch((e: Error) => {

@@ -76,7 +76,7 @@ export function createGrfActivities(deps: GrfActivityDeps): GrfActivities {
       signal?.removeEventListener('abort', onAbort);
     }
     if (signal?.aborted === true) throw new GramfleetError('JOB_CANCELLED', `job ${job.jobId} was cancelled`, { jobId: job.jobId });
-    if (process.env['GF_PROF']) log.info('prof shards', { ms: performance.now() - tr0 });
+    log.debug('prof shards', { ms: performance.now() - tr0 });
     const bad = results.find((r) => r.error !== undefined);
     if (bad?.error !== undefined) throw GramfleetError.fromPayload({ ...bad.error, details: { ...bad.error.details, shardId: bad.shardId } });
     const backends: Record<string, number> = {};
@@ -114,7 +114,7 @@ export function createGrfActivities(deps: GrfActivityDeps): GrfActivities {
         const t0 = performance.now();
         const { phis, out } = await runBatch(job, batch, signal);
         const t1 = performance.now();
-        if (input.finish) { const a = await finishGrf(store, job, phis); if (process.env['GF_PROF']) log.info('prof', { run: t1 - t0, finish: performance.now() - t1 }); return { ...out, assembled: a }; }
+        if (input.finish) { const a = await finishGrf(store, job, phis); log.debug('prof', { run: t1 - t0, finish: performance.now() - t1 }); return { ...out, assembled: a }; }
         keep(job.jobId, batch, phis);
         return out;
       });
