@@ -20,6 +20,15 @@ module.exports = tseslint.config(
     rules: { 'no-console': 'off' },
   },
   {
+    // One config module per process kind reads the environment (docs/config.md); the rest is
+    // handed its values. Tests and the test harness set and read their own variables.
+    files: ['**/*.ts'],
+    ignores: ['**/config.ts', '**/*.test.ts', 'test/src/**'],
+    rules: {
+      'no-restricted-properties': ['error', { object: 'process', property: 'env', message: "read environment variables in the process kind's config.ts (listed in docs/config.md); pass the values down" }],
+    },
+  },
+  {
     files: ['workflows/src/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', {

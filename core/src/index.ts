@@ -1,5 +1,10 @@
 // Public entry of @gramfleet/core: pure, workflow-safe contracts. Explicit exports only.
 export { ERROR_CODES, GramfleetError, isErrorCode, isGramfleetError, outOfRange, invalidField } from './errors';
+export {
+  DATA_PLANE_ENV, HEALTH_PORT_ENV, HOST_PORT_PATTERN, LOG_LEVELS, LOG_LEVEL_ENV, PREFIX_ENV, PREFIX_PATTERN, TASK_QUEUE_ENV, TEMPORAL_ADDRESS_ENV, TEMPORAL_NAMESPACE_ENV,
+  envChoice, envFlag, envGroup, envInt, envInvalid, envList, envOutOfRange, envRaw, envRequired, envString, envVars, parseEnvInt, parseEnvNumber, readEnv,
+} from './env';
+export type { Env, EnvField, EnvSpec, EnvValues, EnvVarDoc } from './env';
 export type { ErrorCode, ErrorPayload } from './errors';
 export { checkJobId, editDistance, int, nearestName, num, obj, oneOf, str } from './validate';
 export { INLINE_ARRAY_MAX_BYTES, TREE_DIGEST_PREFIX, TREE_LEAF_BYTES, allocTyped, dataBytes, decodeNpy, dtypeSize, encodeNpy, isTreeDigest, ndarray, npyHeader, shapeSize, treeLeafCount } from './array';

@@ -20,6 +20,8 @@ export { createGpuKernelPool } from './pool';
 export type { GpuKernelPoolOptions } from './pool';
 export { BUNDLED_CUDA_LIB_DIR, DEFAULT_PTX_CACHE_DIR, REPO_ROOT } from './paths';
 export { EXIT_NO_DEVICE_STATUS } from './exit-codes';
+export { GPU_WORKER_ENV, gpuWorkerConfig } from './config';
+export type { GpuWorkerConfig } from './config';
 export { openEmulatedGpuDevice } from './emulation/emulated-device';
 export type { EmulatedGpuOptions } from './emulation/emulated-device';
 export { KERNEL_SIGNATURES, buildCpuKernels, emulationSource } from './emulation/cpu-kernels';

@@ -1,6 +1,13 @@
 // Public entry of @gramfleet/orchestrator: the SDK, the local cluster, file I/O. Explicit exports only.
 export { connect } from './client/sdk';
 export type { ConnectOptions, Fleet } from './client/sdk';
+// configuration: each process kind's environment variables (docs/config.md)
+export { CLIENT_ENV, clientConfig } from './client/config';
+export type { ClientConfig } from './client/config';
+export { HOST_ENV, hostConfig } from './host/config';
+export type { HostConfig } from './host/config';
+export { CONTROLLER_ENV, controllerConfig } from './k8s/config';
+export type { ControllerConfig } from './k8s/config';
 export { fromTemporal } from './client/failure';
 export type { JobHandle } from './client/handle';
 export { WORKLOADS, checkRegistry, hostActivities, workloadFor } from './registry';

@@ -1,7 +1,8 @@
 /**
  * Liveness and readiness over HTTP for Kubernetes probes: `GET /healthz` answers 200 while
  * the process runs; `GET /readyz` answers 200 when `ready()` holds (connected, serving) and
- * 503 otherwise. Started by each process entrypoint when GRAMFLEET_HEALTH_PORT is set.
+ * 503 otherwise. Started by each process entrypoint when its configuration names a port
+ * (GRAMFLEET_HEALTH_PORT).
  */
 import * as http from 'node:http';
 
@@ -48,13 +49,4 @@ export function startHealthServer(o: HealthServerOptions): Promise<HealthServer>
       });
     });
   });
-}
-
-/** The port from GRAMFLEET_HEALTH_PORT, or undefined when unset; a bad value throws. */
-export function healthPortFromEnv(env: NodeJS.ProcessEnv): number | undefined {
-  const v = env['GRAMFLEET_HEALTH_PORT'];
-  if (v === undefined || v === '') return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`GRAMFLEET_HEALTH_PORT must be a port number (got ${v})`);
-  return n;
 }

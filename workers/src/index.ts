@@ -26,7 +26,9 @@ export { createSandbox } from './sandbox/sandbox';
 export type { Sandbox, SandboxRun } from './sandbox/sandbox';
 export { withUserWasm } from './sandbox/with-user-wasm';
 export { WAT_DOUBLE, WAT_GROW, WAT_IMPORTS_SOCKET, WAT_READ_FILE, WAT_SOCKET, WAT_SPIN, WAT_TRAP, WAT_UNCAPPED, assembleWat } from './sandbox/test-modules';
-export { healthPortFromEnv, startHealthServer } from './health';
+export { startHealthServer } from './health';
+export { STORE_TIERS_ENV, WASM_WORKER_ENV, WORKER_ENV, kernelCacheBudgetFromEnv, wasmWorkerConfig } from './config';
+export type { WasmWorkerConfig } from './config';
 export type { HealthServer, HealthServerOptions } from './health';
 export { createKernelBlockKernel, createKernelBlockMatmulKernel } from './backends/wasm/kernel-block';
 // kernel library: kernel build choice and multi-core shards
@@ -38,5 +40,5 @@ export type { ShardThreadsOptions } from './shard-threads';
 export { createWasmKrylovDense } from './backends/wasm/krylov-dense';
 export { createDatagenSolveKernel, registerDatagenSolveWasm } from './backends/wasm/datagen-solve';
 export { withHostGather } from './host-gather';
-export { kernelCacheBudgetFromEnv, withKernelRowCache } from './kernel-cache';
+export { withKernelRowCache } from './kernel-cache';
 export type { KernelRowCache, KernelRowCacheOptions, KernelRowCacheStats } from './kernel-cache';

@@ -141,28 +141,6 @@ const MIN_ROWS_PER_THREAD = 64;
 export const MISS_BLOCK_BYTES = 256 * 2 ** 20;
 
 /**
- * Budget from GRAMFLEET_KERNEL_CACHE_MB, or a quarter of the memory this process may use when
- * unset: the host's, or the container's cgroup limit where one is set (a pod limited to 4 GiB
- * on a 64 GB node gets 1 GiB, not 16).
- */
-export function kernelCacheBudgetFromEnv(env: NodeJS.ProcessEnv, memory: { total: number; constrained?: number } = hostMemory()): number {
-  const v = env['GRAMFLEET_KERNEL_CACHE_MB'];
-  if (v === undefined || v === '') {
-    const limit = memory.constrained !== undefined && memory.constrained > 0 && memory.constrained < memory.total ? memory.constrained : memory.total;
-    return Math.floor(limit / 4);
-  }
-  const mb = Number(v);
-  if (!Number.isFinite(mb) || mb < 0) throw new Error(`GRAMFLEET_KERNEL_CACHE_MB must be a number ≥ 0 (got ${v})`);
-  return Math.floor(mb * 2 ** 20);
-}
-
-function hostMemory(): { total: number; constrained?: number } {
-  // process.constrainedMemory(): the cgroup limit (2^64 or 0 when there is none), Node ≥ 19.6.
-  const c = (process as { constrainedMemory?: () => number | undefined }).constrainedMemory?.();
-  return { total: os.totalmem(), ...(c !== undefined ? { constrained: c } : {}) };
-}
-
-/**
  * Where Z's rows sit among the resident row blocks of a `kernel-rows-matmul` task: the id of
  * Z's first row when Z is one of the blocks (same digest and row count), else undefined.
  */
@@ -219,93 +197,172 @@ function bytesOf(x: Float32Array, scale: number): Uint8Array {
 
 /** Wraps `pool` (which must run `kernel-block` and, unwrapped, the matmul ops) with the cache. */
 export function withKernelRowCache(pool: KernelPool, o: KernelRowCacheOptions): KernelRowCache {
-  const runRowsOf = pool.runRows?.bind(pool);
-  if (runRowsOf === undefined) throw new Error('the kernel-row cache needs a pool of wasm kernel threads (KernelPool.runRows)');
-  const runRows = (job: RowJob): Promise<Float32Array | Float64Array> => runRowsOf(job);
-  const tables = new Map<string, Table>();
-  let bytes = 0, hits = 0, misses = 0, evictedTables = 0, mirroredEntries = 0, prefetchedRows = 0, aheadBytes = 0, byteTables = 0;
-  const minFree = o.minFreeBytes ?? 2 ** 30;
-  const idleMs = o.evictIdleMs ?? 120_000;
-  const now = o.now ?? Date.now;
+  const runRows = pool.runRows?.bind(pool);
+  if (runRows === undefined) throw new Error('the kernel-row cache needs a pool of wasm kernel threads (KernelPool.runRows)');
+  return new KernelRowCacheImpl(pool, runRows, o);
+}
 
+/** The cache's counters ({@link KernelRowCacheStats} less what the tables hold). */
+interface Counters {
+  hits: number;
+  misses: number;
+  evictedTables: number;
+  mirroredEntries: number;
+  prefetchedRows: number;
+  byteTables: number;
+}
+
+/** The options with their defaults applied. */
+interface CacheSettings {
+  readonly budgetBytes: number;
+  readonly minFree: number;
+  readonly idleMs: number;
+  readonly missBlockBytes: number;
+  readonly now: () => number;
+  readonly log: Logger | undefined;
+}
+
+function settingsOf(o: KernelRowCacheOptions): CacheSettings {
+  return {
+    budgetBytes: o.budgetBytes, minFree: o.minFreeBytes ?? 2 ** 30, idleMs: o.evictIdleMs ?? 120_000,
+    missBlockBytes: o.missBlockBytes ?? MISS_BLOCK_BYTES, now: o.now ?? Date.now, log: o.log,
+  };
+}
+
+/** Rows of m f32 entries per window of at most `missBlockBytes` (a task's misses, a prefetch run). */
+function rowsPerWindow(s: CacheSettings, m: number): number {
+  return Math.max(1, Math.floor(s.missBlockBytes / Math.max(1, m * 4)));
+}
+
+/**
+ * Arrays the kernel threads read from shared memory, by digest: copies of Z (the last
+ * {@link SHARED_Z}), and whether an array holds byte features, with its bytes (the last
+ * {@link GRIDS} verdicts, so the one-pass check runs once per array, not per task).
+ */
+class SharedInputs {
+  private readonly z = new Map<string, NdArray>();
+  private readonly grids = new Map<string, Grid | null>();
 
   /**
-   * Z in shared memory, by digest (the last {@link SHARED_Z} of them): a kernel thread receives a
-   * SharedArrayBuffer's views without a copy, where a structured clone of a plain Z (up to
-   * hundreds of MB) cost a copy on each side of every kernel-block call.
+   * Z in shared memory: a kernel thread receives a SharedArrayBuffer's views without a copy,
+   * where a structured clone of a plain Z (up to hundreds of MB) cost a copy on each side of
+   * every kernel-block call.
    */
-  const sharedZ = new Map<string, NdArray>();
-  function sharedCopy(z: NdArray, digest: string): NdArray {
-    const hit = sharedZ.get(digest);
+  sharedCopy(z: NdArray, digest: string): NdArray {
+    const hit = this.z.get(digest);
     if (hit !== undefined && hit.data.length === z.data.length) {
-      sharedZ.delete(digest);
-      sharedZ.set(digest, hit);
+      this.z.delete(digest);
+      this.z.set(digest, hit);
       return hit;
     }
     const data = new Float32Array(new SharedArrayBuffer(z.data.byteLength));
     data.set(z.data as Float32Array);
     const copy = { dtype: z.dtype, shape: [...z.shape], data } as NdArray;
     markFinite(copy);
-    sharedZ.set(digest, copy);
-    for (const k of sharedZ.keys()) if (sharedZ.size > SHARED_Z) sharedZ.delete(k);
+    this.z.set(digest, copy);
+    for (const k of this.z.keys()) if (this.z.size > SHARED_Z) this.z.delete(k);
     return copy;
   }
 
-  /**
-   * Whether an array (by digest) holds byte features, and their bytes in shared memory: the last
-   * {@link GRIDS} verdicts are kept, so the check (one pass) runs once per array, not per task.
-   */
-  const grids = new Map<string, Grid | null>();
-  function gridOf(a: NdArray, digest: string): Grid | undefined {
-    let g = grids.get(digest);
+  /** The byte features of an array (by digest) in shared memory, or undefined when it holds none. */
+  gridOf(a: NdArray, digest: string): Grid | undefined {
+    let g = this.grids.get(digest);
     if (g === undefined) {
       g = a.dtype === 'f32' ? featureBytes(a.data, new Uint8Array(new SharedArrayBuffer(Math.max(1, a.data.length)), 0, a.data.length)) ?? null : null;
-      for (const k of grids.keys()) if (grids.size >= GRIDS) grids.delete(k);
-    } else grids.delete(digest);
-    grids.set(digest, g);
+      for (const k of this.grids.keys()) if (this.grids.size >= GRIDS) this.grids.delete(k);
+    } else this.grids.delete(digest);
+    this.grids.set(digest, g);
     return g ?? undefined;
   }
+}
 
-  /** Z's bytes when Z and every array of the row source are byte features of one scale. */
-  function tableGrid(z: NdArray, zKey: string, sources: readonly NdArray[], keys: readonly string[]): Grid | undefined {
-    const g = (z.shape[1] as number) <= U8_MAX_D ? gridOf(z, zKey) : undefined;
-    if (g === undefined || sources.some((a, i) => gridOf(a, keys[i] ?? '')?.scale !== g.scale)) return undefined;
-    o.log?.info('kernel-row cache: byte features, rows from exact integer distances', { scale: g.scale, rows: z.shape[0] });
-    byteTables++;
-    return g;
-  }
+/**
+ * The tables and the byte budget they share: rows kept (`bytes`) and rows being computed ahead
+ * (`aheadBytes`). Room is made by evicting tables idle for `idleMs`, least recently used first.
+ */
+class TableStore {
+  readonly tables = new Map<string, Table>();
+  /** Bytes of rows kept in the tables. */
+  bytes = 0;
+  /** Bytes of rows queued or being computed ahead (the prefetch). */
+  aheadBytes = 0;
+
+  constructor(private readonly s: CacheSettings, private readonly counters: Counters) {}
 
   /** Makes room for `need` bytes in `keep`, evicting idle tables least recently used first. */
-  function room(keep: Table, need: number): boolean {
-    if (need > o.budgetBytes - keep.bytes) return false;
-    const idleBefore = now() - idleMs;
-    while (bytes + need > o.budgetBytes) {
+  room(keep: Table, need: number): boolean {
+    const s = this.s;
+    if (need > s.budgetBytes - keep.bytes) return false;
+    const idleBefore = s.now() - s.idleMs;
+    while (this.bytes + need > s.budgetBytes) {
       let lru: Table | undefined;
-      for (const t of tables.values()) if (t !== keep && t.usedAt <= idleBefore && (lru === undefined || t.usedAt < lru.usedAt)) lru = t;
+      for (const t of this.tables.values()) if (t !== keep && t.usedAt <= idleBefore && (lru === undefined || t.usedAt < lru.usedAt)) lru = t;
       if (lru === undefined) return false;
-      tables.delete(lru.key);
-      bytes -= lru.bytes;
-      evictedTables++;
-      o.log?.info('kernel-row cache: evicted a table', { rows: lru.rows.size, bytes: lru.bytes });
+      this.tables.delete(lru.key);
+      this.bytes -= lru.bytes;
+      this.counters.evictedTables++;
+      s.log?.info('kernel-row cache: evicted a table', { rows: lru.rows.size, bytes: lru.bytes });
     }
-    return os.freemem() - need >= minFree;
+    return os.freemem() - need >= s.minFree;
   }
 
+  /** Whether `need` more bytes may be computed ahead: within the budget and the host's free memory, counting what is already ahead. */
+  roomAhead(need: number): boolean {
+    return this.bytes + this.aheadBytes + need <= this.s.budgetBytes && os.freemem() - this.aheadBytes - need >= this.s.minFree;
+  }
+
+  /** Keeps the rows of a block in `table` (room was made for them). */
+  add(table: Table, bytes: number): void {
+    table.bytes += bytes;
+    this.bytes += bytes;
+  }
+}
+
+/** Rows of a table computed for a set of positions ({@link RowWork.computeRows}). */
+interface ComputedRows {
+  /** Position → its row. */
+  readonly rows: Map<number, Float32Array>;
+  /** Entries read from mirror rows rather than computed, in all. */
+  readonly mirrored: number;
+  /** Position → entries of its row read from mirror rows (rows that had any). */
+  readonly mirroredOf: Map<number, number>;
+  /** Whether every row was kept in the table (false: some found no room). */
+  readonly kept: boolean;
+}
+
+/** Where a new row's mirror entries are: Z's own points, the table's cached rows of them. */
+interface MirrorSource {
+  readonly table: Table;
+  /** Row id of Z's row 0. */
+  readonly start: number;
+  /** Z's columns whose own point's row is cached. */
+  readonly known: readonly number[];
+  readonly idOf: (i: number) => number;
+}
+
+/** The row work on the kernel threads: kernel rows (whole or from mirrors) and products K·A, split over the threads by rows. */
+class RowWork {
+  constructor(
+    private readonly runRows: (job: RowJob) => Promise<Float32Array | Float64Array>,
+    private readonly threads: number,
+    private readonly store: TableStore,
+  ) {}
+
   /** Parts of `count` rows for the kernel threads: at least MIN_ROWS_PER_THREAD rows each. */
-  function split(count: number): { parts: number; per: number } {
-    const parts = Math.max(1, Math.min(pool.threads, Math.floor(count / MIN_ROWS_PER_THREAD)));
+  private split(count: number): { parts: number; per: number } {
+    const parts = Math.max(1, Math.min(this.threads, Math.floor(count / MIN_ROWS_PER_THREAD)));
     return { parts, per: Math.ceil(count / parts) };
   }
 
   /** Rows [i0, i1) of out (n×c) = K·A over the f32 rows `krow(i)` (each m long), on the kernel threads. */
-  async function product(out: Float64Array, i0: number, i1: number, m: number, c: number, krow: (i: number) => Float32Array, a: Float64Array): Promise<void> {
+  async product(out: Float64Array, i0: number, i1: number, m: number, c: number, krow: (i: number) => Float32Array, a: Float64Array): Promise<void> {
     if (i1 <= i0 || c === 0) return;
-    const { parts, per } = split(i1 - i0);
+    const { parts, per } = this.split(i1 - i0);
     await Promise.all(Array.from({ length: parts }, async (_, t) => {
       const r0 = i0 + t * per, r1 = Math.min(i1, r0 + per);
       if (r1 <= r0) return;
       const rows = sharedRows(Array.from({ length: r1 - r0 }, (_, i) => krow(r0 + i)));
-      out.set(await runRows({ kind: 'product', rows, count: r1 - r0, m, c, a }), r0 * c);
+      out.set(await this.runRows({ kind: 'product', rows, count: r1 - r0, m, c, a }), r0 * c);
     }));
   }
 
@@ -318,7 +375,7 @@ export function withKernelRowCache(pool: KernelPool, o: KernelRowCacheOptions): 
    * products summed in the same order, the same norms and epilogue) — and only the other columns
    * are computed, so a row costs what its unknown columns cost.
    */
-  async function kernelRows(attrs: KernelBlockAttrs, xb: NdArray, rows: readonly number[], z: NdArray, grid: Grid | undefined, mirror?: { table: Table; start: number; known: readonly number[]; idOf: (i: number) => number }): Promise<RowBlocks> {
+  async kernelRows(attrs: KernelBlockAttrs, xb: NdArray, rows: readonly number[], z: NdArray, grid: Grid | undefined, mirror?: MirrorSource): Promise<RowBlocks> {
     const m = z.shape[0] as number, d = z.shape[1] as number;
     let zu: Float32Array | Uint8Array = grid?.bytes ?? z.data as Float32Array, unknown: number | Int32Array = 0, u = m, mr: BlockJob['mirror'];
     if (mirror !== undefined) {
@@ -336,7 +393,7 @@ export function withKernelRowCache(pool: KernelPool, o: KernelRowCacheOptions): 
       const { table, start } = mirror;
       mr = { known: Int32Array.from(mirror.known), src: sharedRows(mirror.known.map((l) => table.rows.get(start + l) as Float32Array)), cols: new Int32Array(0) };
     }
-    const { parts, per } = split(rows.length);
+    const { parts, per } = this.split(rows.length);
     const blocks = await Promise.all(Array.from({ length: parts }, async (_, t) => {
       const part = rows.slice(t * per, (t + 1) * per);
       const x = gatherRows(xb.data as Float32Array, d, part);
@@ -345,7 +402,7 @@ export function withKernelRowCache(pool: KernelPool, o: KernelRowCacheOptions): 
         ...(grid !== undefined ? { x: bytesOf(x, grid.scale), z: zu, bytes: { scale: grid.scale } } : { x, z: zu }),
         ...(mr !== undefined && mirror !== undefined ? { mirror: { ...mr, cols: Int32Array.from(part, (i) => mirror.idOf(i) - mirror.start) } } : {}),
       };
-      return await runRows(job) as Float32Array;
+      return await this.runRows(job) as Float32Array;
     }));
     return { parts: blocks, per, m, bytes: rows.length * m * 4, mirroredPerRow: mirror?.known.length ?? 0 };
   }
@@ -353,9 +410,9 @@ export function withKernelRowCache(pool: KernelPool, o: KernelRowCacheOptions): 
   /**
    * Computes the rows `set` (positions into `xb`; row ids `idOf`) of `table` and keeps them while
    * there is room: rows of Z's own points read their known entries from mirror rows when enough
-   * of Z's points have their rows cached (mirroredRows), the others are computed whole.
+   * of Z's points have their rows cached (1/16 of Z), the others are computed whole.
    */
-  async function computeRows(table: Table, attrs: KernelBlockAttrs, xb: NdArray, set: readonly number[], z: NdArray, mirror: number | undefined, idOf: (i: number) => number): Promise<{ rows: Map<number, Float32Array>; mirrored: number; mirroredOf: Map<number, number>; kept: boolean }> {
+  async computeRows(table: Table, attrs: KernelBlockAttrs, xb: NdArray, set: readonly number[], z: NdArray, mirror: number | undefined, idOf: (i: number) => number): Promise<ComputedRows> {
     const m = z.shape[0] as number;
     const inZ = (i: number): boolean => mirror !== undefined && idOf(i) >= mirror && idOf(i) < mirror + m;
     const own = set.filter(inZ);
@@ -366,12 +423,12 @@ export function withKernelRowCache(pool: KernelPool, o: KernelRowCacheOptions): 
     const mirroredOf = new Map<number, number>();
     let mirroredCount = 0, kept = true;
     for (const [part, compute] of [
-      [whole, () => kernelRows(attrs, xb, whole, z, table.grid)],
-      [mirrored, () => kernelRows(attrs, xb, mirrored, z, table.grid, { table, start: mirror as number, known, idOf })],
+      [whole, () => this.kernelRows(attrs, xb, whole, z, table.grid)],
+      [mirrored, () => this.kernelRows(attrs, xb, mirrored, z, table.grid, { table, start: mirror as number, known, idOf })],
     ] as const) {
       if (part.length === 0) continue;
       const block = await compute();
-      const keep = room(table, block.bytes);
+      const keep = this.store.room(table, block.bytes);
       kept &&= keep;
       part.forEach((i, r) => {
         const row = rowOf(block, r);
@@ -380,75 +437,237 @@ export function withKernelRowCache(pool: KernelPool, o: KernelRowCacheOptions): 
       });
       mirroredCount += part.length * block.mirroredPerRow;
       if (block.mirroredPerRow > 0) for (const i of part) mirroredOf.set(i, block.mirroredPerRow);
-      if (keep) {
-        table.bytes += block.bytes;
-        bytes += block.bytes;
-      }
+      if (keep) this.store.add(table, block.bytes);
     }
     return { rows, mirrored: mirroredCount, mirroredOf, kept };
   }
+}
 
-  /**
-   * The rows a first pass over the row blocks asks for k batches after a task's: when the task's
-   * rows, sorted, are contiguous runs, one per row block (EigenPro 2's first epoch in the center
-   * layout), the k-th next batch is the k-th run of the same length after each; ids already
-   * cached or queued are left out.
-   */
-  function nextRuns(table: Table, ids: Int32Array, blocks: readonly NdArray[], k: number): number[] {
-    const sorted = Int32Array.from(ids).sort();
-    const starts: number[] = [];
-    let total = 0;
-    for (const b of blocks) {
-      starts.push(total);
-      total += b.shape[0] as number;
-    }
-    const next: number[] = [];
-    let runs = 0;
-    for (let a = 0; a < sorted.length;) {
-      let b = a + 1;
-      while (b < sorted.length && sorted[b] === (sorted[b - 1] as number) + 1) b++;
-      const first = sorted[a] as number, end = (sorted[b - 1] as number) + 1, len = b - a;
-      let blk = 0;
-      while (blk + 1 < starts.length && (starts[blk + 1] as number) <= first) blk++;
-      const blockEnd = (starts[blk] as number) + ((blocks[blk] as NdArray).shape[0] as number);
-      if (end > blockEnd || ++runs > blocks.length) return [];
-      for (let id = end + (k - 1) * len; id < Math.min(blockEnd, end + k * len); id++) if (!table.rows.has(id) && !table.ahead.has(id)) next.push(id);
-      a = b;
-    }
-    return next;
+/**
+ * The rows a first pass over the row blocks asks for k batches after a task's: when the task's
+ * rows, sorted, are contiguous runs, one per row block (EigenPro 2's first epoch in the center
+ * layout), the k-th next batch is the k-th run of the same length after each; ids already
+ * cached or queued are left out.
+ */
+function nextRuns(table: Table, ids: Int32Array, blocks: readonly NdArray[], k: number): number[] {
+  const sorted = Int32Array.from(ids).sort();
+  const starts: number[] = [];
+  let total = 0;
+  for (const b of blocks) {
+    starts.push(total);
+    total += b.shape[0] as number;
+  }
+  const next: number[] = [];
+  let runs = 0;
+  for (let a = 0; a < sorted.length;) {
+    let b = a + 1;
+    while (b < sorted.length && sorted[b] === (sorted[b - 1] as number) + 1) b++;
+    const first = sorted[a] as number, end = (sorted[b - 1] as number) + 1, len = b - a;
+    let blk = 0;
+    while (blk + 1 < starts.length && (starts[blk + 1] as number) <= first) blk++;
+    const blockEnd = (starts[blk] as number) + ((blocks[blk] as NdArray).shape[0] as number);
+    if (end > blockEnd || ++runs > blocks.length) return [];
+    for (let id = end + (k - 1) * len; id < Math.min(blockEnd, end + k * len); id++) if (!table.rows.has(id) && !table.ahead.has(id)) next.push(id);
+    a = b;
+  }
+  return next;
+}
+
+/** A cached task, validated and bound to its table ({@link KernelRowCacheImpl.prepare}). */
+interface CachedTask {
+  readonly attrs: KernelBlockAttrs;
+  readonly inputs: NdArray[];
+  readonly table: Table;
+  /** The rows (block op: x; rows op: gathered from the resident row blocks). */
+  readonly xb: NdArray;
+  /** Z's shared copy. */
+  readonly z: NdArray;
+  readonly a: NdArray;
+  readonly n: number;
+  readonly m: number;
+  readonly c: number;
+  /** Row ids of the rows op (indices into the resident row blocks); undefined for the block op, whose row ids are positions. */
+  readonly ids: Int32Array | undefined;
+  readonly idOf: (i: number) => number;
+  /** Row id of Z's first row when Z is one of the resident row blocks (mirror entries), else undefined. */
+  readonly mirror: number | undefined;
+}
+
+/** A task's rows that were computed for it (now, or ahead by a prefetch) and their mirrored entries. */
+interface MissCount {
+  missed: number;
+  mirrored: number;
+}
+
+class KernelRowCacheImpl implements KernelRowCache {
+  readonly threads: number;
+  private readonly s: CacheSettings;
+  private readonly counters: Counters = { hits: 0, misses: 0, evictedTables: 0, mirroredEntries: 0, prefetchedRows: 0, byteTables: 0 };
+  private readonly store: TableStore;
+  private readonly shared = new SharedInputs();
+  private readonly work: RowWork;
+
+  constructor(private readonly pool: KernelPool, runRows: (job: RowJob) => Promise<Float32Array | Float64Array>, o: KernelRowCacheOptions) {
+    this.threads = pool.threads;
+    this.s = settingsOf(o);
+    this.store = new TableStore(this.s, this.counters);
+    this.work = new RowWork(runRows, pool.threads, this.store);
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+
+  stats(): KernelRowCacheStats {
+    const c = this.counters;
+    return { hits: c.hits, misses: c.misses, bytes: this.store.bytes, tables: this.store.tables.size, evictedTables: c.evictedTables, mirroredEntries: c.mirroredEntries, prefetchedRows: c.prefetchedRows, byteTables: c.byteTables };
+  }
+
+  async run(op: string, attrs: unknown, inputs: NdArray[], keys?: readonly string[]): Promise<KernelRun> {
+    if (op !== KERNEL_ROWS_MATMUL_OP_ID && op !== KERNEL_BLOCK_MATMUL_OP_ID) return this.pool.run(op, attrs, inputs, keys);
+    const parsed = OPS.get(op).parseAttrs(attrs) as KernelBlockAttrs;
+    const plain = parsed.n === undefined && (op === KERNEL_ROWS_MATMUL_OP_ID || inputs.length === 3);
+    if (!parsed.cache || !plain || keys === undefined || keys.length !== inputs.length) return this.pool.run(op, attrs, inputs, keys);
+    return this.cached(op, parsed, inputs, keys);
+  }
+
+  /** A cached task: validate and find its table, wait for its rows being computed ahead, multiply window by window. */
+  private async cached(op: string, attrs: KernelBlockAttrs, inputs: NdArray[], keys: readonly string[]): Promise<KernelRun> {
+    const t0 = performance.now();
+    const task = this.prepare(op, attrs, inputs, keys);
+    await this.awaitRowsAhead(task);
+    const out = new Float64Array(task.n * task.c);
+    const { missed, mirrored } = await this.multiplyInWindows(task, out);
+    const c = this.counters;
+    c.hits += task.n - missed;
+    c.misses += missed;
+    c.mirroredEntries += mirrored;
+    return { outputs: [{ dtype: 'f64', shape: [task.n, task.c], data: out }], backend: 'wasm-cache', computeMs: performance.now() - t0, rowHits: task.n - missed, rowMisses: missed, mirroredEntries: mirrored };
+  }
+
+  /** Validates the task as the op's own kernels do, before any work, and binds it to its table (made on first use). */
+  private prepare(op: string, attrs: KernelBlockAttrs, inputs: NdArray[], keys: readonly string[]): CachedTask {
+    const rowsOp = op === KERNEL_ROWS_MATMUL_OP_ID;
+    const [xb, z, a] = rowsOp ? kernelRowsMatmulInputs(inputs) : [inputs[0] as NdArray, inputs[1] as NdArray, inputs[2] as NdArray];
+    OPS.get(KERNEL_BLOCK_MATMUL_OP_ID).checkInputs(attrs, [xb, z, a]);
+    // Z is one of the worker's cached inputs, named by digest batch after batch and never
+    // written: checked once.
+    markFinite(z);
+    const zk = this.shared.sharedCopy(z, keys[1] ?? '');
+    const n = xb.shape[0] as number, m = z.shape[0] as number, c = a.shape[1] as number;
+    const ids = rowsOp ? (inputs[0] as NdArray).data as Int32Array : undefined;
+    const table = this.tableFor(attrs, zk, keys, rowsOp ? inputs.slice(3) : [xb], rowsOp);
+    table.usedAt = this.s.now();
+    return {
+      attrs, inputs, table, xb, z: zk, a, n, m, c, ids,
+      idOf: (i) => (ids !== undefined ? ids[i] as number : i),
+      // Z is one of the resident row blocks (EigenPro 2's centers are X's own row blocks): new
+      // rows of Z's own block may read entries from the cached rows of their mirror points.
+      mirror: rowsOp ? mirrorStart(inputs, keys, m) : undefined,
+    };
   }
 
   /**
-   * Queues the next {@link PREFETCH_DEPTH} batches' rows of `table` (nextRuns) to be computed on
-   * the kernel threads, one run after the other, while this thread multiplies and the
-   * orchestrator prepares the next batch. A task waits only for the runs holding its rows, and
-   * counts the rows it finds this way as its misses (computed for it), so the statistics and the
-   * bits are those of computing them on demand. Runs that would not fit are not queued.
+   * The table of one (kernel, σ, Z, row source): the resident row blocks (rows op) or the x input
+   * (block op), all by digest. A new table takes the byte kernel block when Z and every array of
+   * the row source are byte features of one scale.
    */
-  function prefetch(table: Table, attrs: KernelBlockAttrs, inputs: readonly NdArray[], taskIds: Int32Array, z: NdArray, mirror: number | undefined): void {
-    const m = z.shape[0] as number;
+  private tableFor(attrs: KernelBlockAttrs, z: NdArray, keys: readonly string[], sources: readonly NdArray[], rowsOp: boolean): Table {
+    const source = rowsOp ? `rows:${keys.slice(3).join(',')}` : `x:${keys[0] ?? ''}`;
+    const key = `${attrs.kernel}|${attrs.bandwidth}|${keys[1] ?? ''}|${source}`;
+    let table = this.store.tables.get(key);
+    if (table === undefined) {
+      const grid = this.tableGrid(z, keys[1] ?? '', sources, rowsOp ? keys.slice(3) : keys.slice(0, 1));
+      table = { key, m: z.shape[0] as number, rows: new Map(), bytes: 0, usedAt: 0, prefetched: new Map(), ahead: new Map(), chain: Promise.resolve(), grid };
+      this.store.tables.set(key, table);
+    }
+    return table;
+  }
+
+  /** Z's bytes when Z and every array of the row source are byte features of one scale. */
+  private tableGrid(z: NdArray, zKey: string, sources: readonly NdArray[], keys: readonly string[]): Grid | undefined {
+    const g = (z.shape[1] as number) <= U8_MAX_D ? this.shared.gridOf(z, zKey) : undefined;
+    if (g === undefined || sources.some((a, i) => this.shared.gridOf(a, keys[i] ?? '')?.scale !== g.scale)) return undefined;
+    this.s.log?.info('kernel-row cache: byte features, rows from exact integer distances', { scale: g.scale, rows: z.shape[0] });
+    this.counters.byteTables++;
+    return g;
+  }
+
+  /** Rows of this task being computed ahead: waits for their runs (not for later ones). */
+  private async awaitRowsAhead(task: CachedTask): Promise<void> {
+    const { ids, table } = task;
+    if (ids === undefined || table.ahead.size === 0) return;
+    const runs = new Set<Promise<void>>();
+    for (const id of ids) {
+      const r = table.ahead.get(id);
+      if (r !== undefined) runs.add(r);
+    }
+    await Promise.all(runs);
+  }
+
+  /**
+   * out = K·A in windows of at most MISS_BLOCK_BYTES of kernel rows: a window's missing rows are
+   * computed (kernel-block calls: own points mirrored, the others whole, each split over the
+   * kernel threads), kept while there is room, and multiplied before the next window, so an
+   * uncached task holds one window of rows, never its whole block. The last window queues the
+   * next batches' rows ahead before its product.
+   */
+  private async multiplyInWindows(task: CachedTask, out: Float64Array): Promise<MissCount> {
+    const { table, n, m, c, ids, idOf } = task;
+    const count: MissCount = { missed: 0, mirrored: 0 };
+    const per = rowsPerWindow(this.s, m);
+    for (let w0 = 0; w0 < n; w0 += per) {
+      const w1 = Math.min(n, w0 + per);
+      const miss = this.missesOf(task, w0, w1, count);
+      count.missed += miss.length;
+      const fresh = miss.length > 0 ? await this.work.computeRows(table, task.attrs, task.xb, miss, task.z, task.mirror, idOf) : undefined;
+      count.mirrored += fresh?.mirrored ?? 0;
+      // The next batch's rows are computed on the kernel threads while this product runs.
+      if (w1 === n && ids !== undefined && count.missed > 0) this.prefetch(task, ids);
+      await this.work.product(out, w0, w1, m, c, (i) => fresh?.rows.get(i) ?? (table.rows.get(idOf(i)) as Float32Array), task.a.data as Float64Array);
+    }
+    return count;
+  }
+
+  /**
+   * Positions [w0, w1) whose rows are not in the table. Rows a prefetch computed for this task
+   * are counted as its misses (computed for it), with their mirrored entries, as if computed now.
+   */
+  private missesOf(task: CachedTask, w0: number, w1: number, count: MissCount): number[] {
+    const { table, idOf } = task;
+    const miss: number[] = [];
+    for (let i = w0; i < w1; i++) {
+      const id = idOf(i);
+      if (!table.rows.has(id)) miss.push(i);
+      else if (table.prefetched.has(id)) {
+        count.missed++;
+        this.counters.prefetchedRows++;
+        count.mirrored += table.prefetched.get(id) as number;
+        table.prefetched.delete(id);
+      }
+    }
+    return miss;
+  }
+
+  /**
+   * Queues the next {@link PREFETCH_DEPTH} batches' rows of the task's table (nextRuns) to be
+   * computed on the kernel threads, one run after the other, while this thread multiplies and
+   * the orchestrator prepares the next batch. A task waits only for the runs holding its rows,
+   * and counts the rows it finds this way as its misses (computed for it), so the statistics and
+   * the bits are those of computing them on demand. Runs that would not fit are not queued.
+   */
+  private prefetch(task: CachedTask, taskIds: Int32Array): void {
+    const { table, attrs, inputs, z, mirror, m } = task;
     for (let k = 1; k <= PREFETCH_DEPTH; k++) {
       const next = nextRuns(table, taskIds, inputs.slice(3), k);
       const need = next.length * m * 4;
-      if (next.length === 0 || bytes + aheadBytes + need > o.budgetBytes || os.freemem() - aheadBytes - need < minFree) return;
+      if (next.length === 0 || !this.store.roomAhead(need)) return;
       const ids = Int32Array.from(next);
-      aheadBytes += need;
-      const run = table.chain.then(async () => {
-        const [xb] = kernelRowsMatmulInputs([{ dtype: 'i32', shape: [ids.length], data: ids }, ...inputs.slice(1)]);
-        // No task has checked these rows yet; a non-finite one stops the run (its task then fails
-        // its own checks).
-        requireFinite(KERNEL_ROWS_MATMUL_OP_ID, xb, 'x');
-        const per = Math.max(1, Math.floor((o.missBlockBytes ?? MISS_BLOCK_BYTES) / Math.max(1, m * 4)));
-        for (let w0 = 0; w0 < ids.length; w0 += per) {
-          const set = Array.from({ length: Math.min(ids.length, w0 + per) - w0 }, (_, q) => w0 + q).filter((i) => !table.rows.has(ids[i] as number));
-          const r = await computeRows(table, attrs, xb, set, z, mirror, (i) => ids[i] as number);
-          if (!r.kept) return;
-          for (const i of set) table.prefetched.set(ids[i] as number, r.mirroredOf.get(i) ?? 0);
-        }
-      }).catch((e: Error) => {
-        o.log?.warn('kernel-row cache: rows computed ahead failed; they will be computed on demand', { err: e.message });
+      this.store.aheadBytes += need;
+      const run = table.chain.then(() => this.computeAhead(table, attrs, inputs, ids, z, mirror)).catch((e: Error) => {
+        this.s.log?.warn('kernel-row cache: rows computed ahead failed; they will be computed on demand', { err: e.message });
       }).finally(() => {
-        aheadBytes -= need;
+        this.store.aheadBytes -= need;
         for (const id of ids) table.ahead.delete(id);
       });
       for (const id of ids) table.ahead.set(id, run);
@@ -456,85 +675,19 @@ export function withKernelRowCache(pool: KernelPool, o: KernelRowCacheOptions): 
     }
   }
 
-  async function cached(op: string, attrs: KernelBlockAttrs, inputs: NdArray[], keys: readonly string[]): Promise<KernelRun> {
-    const t0 = performance.now();
-    // The same validation as the op's own kernels, before any work.
-    const rowsOp = op === KERNEL_ROWS_MATMUL_OP_ID;
-    const [xb, z, a] = rowsOp ? kernelRowsMatmulInputs(inputs) : [inputs[0] as NdArray, inputs[1] as NdArray, inputs[2] as NdArray];
-    OPS.get(KERNEL_BLOCK_MATMUL_OP_ID).checkInputs(attrs, [xb, z, a]);
-    // Z is one of the worker's cached inputs, named by digest batch after batch and never
-    // written: checked once.
-    markFinite(z);
-    const zk = sharedCopy(z, keys[1] ?? '');
-    const n = xb.shape[0] as number, m = z.shape[0] as number, c = a.shape[1] as number;
-    const ids = rowsOp ? (inputs[0] as NdArray).data as Int32Array : undefined;
-    const source = rowsOp ? `rows:${keys.slice(3).join(',')}` : `x:${keys[0] ?? ''}`;
-    const key = `${attrs.kernel}|${attrs.bandwidth}|${keys[1] ?? ''}|${source}`;
-    let table = tables.get(key);
-    if (table === undefined) {
-      const sources = rowsOp ? inputs.slice(3) : [xb];
-      const grid = tableGrid(zk, keys[1] ?? '', sources, rowsOp ? keys.slice(3) : keys.slice(0, 1));
-      table = { key, m, rows: new Map(), bytes: 0, usedAt: 0, prefetched: new Map(), ahead: new Map(), chain: Promise.resolve(), grid };
-      tables.set(key, table);
+  /** One prefetch run: the rows `ids` of `table` in windows, marked as computed ahead for the task that will ask for them. */
+  private async computeAhead(table: Table, attrs: KernelBlockAttrs, inputs: readonly NdArray[], ids: Int32Array, z: NdArray, mirror: number | undefined): Promise<void> {
+    const m = z.shape[0] as number;
+    const [xb] = kernelRowsMatmulInputs([{ dtype: 'i32', shape: [ids.length], data: ids }, ...inputs.slice(1)]);
+    // No task has checked these rows yet; a non-finite one stops the run (its task then fails
+    // its own checks).
+    requireFinite(KERNEL_ROWS_MATMUL_OP_ID, xb, 'x');
+    const per = rowsPerWindow(this.s, m);
+    for (let w0 = 0; w0 < ids.length; w0 += per) {
+      const set = Array.from({ length: Math.min(ids.length, w0 + per) - w0 }, (_, q) => w0 + q).filter((i) => !table.rows.has(ids[i] as number));
+      const r = await this.work.computeRows(table, attrs, xb, set, z, mirror, (i) => ids[i] as number);
+      if (!r.kept) return;
+      for (const i of set) table.prefetched.set(ids[i] as number, r.mirroredOf.get(i) ?? 0);
     }
-    table.usedAt = now();
-    // Rows of this task being computed ahead: wait for their runs (not for later ones).
-    if (ids !== undefined && table.ahead.size > 0) {
-      const runs = new Set<Promise<void>>();
-      for (const id of ids) {
-        const r = table.ahead.get(id);
-        if (r !== undefined) runs.add(r);
-      }
-      await Promise.all(runs);
-    }
-    const idOf = (i: number): number => (ids !== undefined ? ids[i] as number : i);
-    // Z is one of the resident row blocks (EigenPro 2's centers are X's own row blocks): new
-    // rows of Z's own block may read entries from the cached rows of their mirror points.
-    const mirror = rowsOp ? mirrorStart(inputs, keys, m) : undefined;
-    const out = new Float64Array(n * c);
-    let missed = 0, mirrored = 0;
-    // Windows of at most MISS_BLOCK_BYTES of kernel rows: a window's missing rows are computed
-    // (kernel-block calls: own points mirrored, the others whole, each split over the kernel
-    // threads), kept while there is room, and multiplied before the next window, so an uncached
-    // task holds one window of rows, never its whole block.
-    const per = Math.max(1, Math.floor((o.missBlockBytes ?? MISS_BLOCK_BYTES) / Math.max(1, m * 4)));
-    for (let w0 = 0; w0 < n; w0 += per) {
-      const w1 = Math.min(n, w0 + per);
-      const miss: number[] = [];
-      for (let i = w0; i < w1; i++) {
-        const id = idOf(i);
-        if (!table.rows.has(id)) miss.push(i);
-        else if (table.prefetched.has(id)) {
-          // Computed ahead for this task: a miss, as if computed now.
-          missed++;
-          prefetchedRows++;
-          mirrored += table.prefetched.get(id) as number;
-          table.prefetched.delete(id);
-        }
-      }
-      missed += miss.length;
-      const fresh = miss.length > 0 ? await computeRows(table, attrs, xb, miss, zk, mirror, idOf) : undefined;
-      mirrored += fresh?.mirrored ?? 0;
-      // The next batch's rows are computed on the kernel threads while this product runs.
-      if (w1 === n && ids !== undefined && missed > 0) prefetch(table, attrs, inputs, ids, zk, mirror);
-      await product(out, w0, w1, m, c, (i) => fresh?.rows.get(i) ?? (table.rows.get(idOf(i)) as Float32Array), a.data as Float64Array);
-    }
-    hits += n - missed;
-    misses += missed;
-    mirroredEntries += mirrored;
-    return { outputs: [{ dtype: 'f64', shape: [n, c], data: out }], backend: 'wasm-cache', computeMs: performance.now() - t0, rowHits: n - missed, rowMisses: missed, mirroredEntries: mirrored };
   }
-
-  return {
-    threads: pool.threads,
-    close: () => pool.close(),
-    stats: () => ({ hits, misses, bytes, tables: tables.size, evictedTables, mirroredEntries, prefetchedRows, byteTables }),
-    async run(op: string, attrs: unknown, inputs: NdArray[], keys?: readonly string[]): Promise<KernelRun> {
-      if (op !== KERNEL_ROWS_MATMUL_OP_ID && op !== KERNEL_BLOCK_MATMUL_OP_ID) return pool.run(op, attrs, inputs, keys);
-      const parsed = OPS.get(op).parseAttrs(attrs) as KernelBlockAttrs;
-      const plain = parsed.n === undefined && (op === KERNEL_ROWS_MATMUL_OP_ID || inputs.length === 3);
-      if (!parsed.cache || !plain || keys === undefined || keys.length !== inputs.length) return pool.run(op, attrs, inputs, keys);
-      return cached(op, parsed, inputs, keys);
-    },
-  };
 }

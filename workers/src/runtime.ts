@@ -347,12 +347,11 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
 }
 
 /**
- * SIGTERM and SIGINT drain `w` and exit 0. A drain that has not finished after
- * GRAMFLEET_DRAIN_TIMEOUT_MS (default 60000; e.g. NATS is gone and the registry cannot be
+ * SIGTERM and SIGINT drain `w` and exit 0. A drain that has not finished after `timeoutMs`
+ * (GRAMFLEET_DRAIN_TIMEOUT_MS, default 60000; e.g. NATS is gone and the registry cannot be
  * updated) exits 1 anyway: the unacknowledged tasks are redelivered to other workers.
  */
-export function drainOnSignals(w: Pick<RunningWorker, 'drain'>, log: Logger, env: NodeJS.ProcessEnv, onStop?: () => void): void {
-  const timeoutMs = Number(env['GRAMFLEET_DRAIN_TIMEOUT_MS'] ?? 60_000);
+export function drainOnSignals(w: Pick<RunningWorker, 'drain'>, log: Logger, timeoutMs: number, onStop?: () => void): void {
   let draining = false;
   const stop = (): void => {
     if (draining) return;

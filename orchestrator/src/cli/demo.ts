@@ -10,13 +10,13 @@ import {
   type GraphKernelSpec,
 } from '@gramfleet/core';
 import { createJsonLogger } from '@gramfleet/workers';
-import { repoRoot } from '../cluster/binaries';
+import { clientConfig } from '../client/config';
 import { connect } from '../client/sdk';
 import { runWithProgress } from '../grf/cli';
 import { loadGraph } from '../io/graph-files';
 
 async function main(): Promise<void> {
-  const graphPath = process.env['GRAMFLEET_DEMO_GRAPH'] ?? path.join(repoRoot(), '..', 'shared', 'data', 'graphs', 'cora.npz');
+  const graphPath = clientConfig().demoGraph;
   const out = (s: string): boolean => process.stdout.write(s + '\n');
   out(`gramfleet demo: graph random features on ${path.basename(graphPath)}`);
   const t0 = Date.now();

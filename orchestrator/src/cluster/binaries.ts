@@ -12,6 +12,8 @@ export function repoRoot(): string {
 export function binaryPath(name: 'temporal' | 'nats-server'): string {
   const local = path.join(repoRoot(), '.gramfleet', 'bin', name);
   if (fs.existsSync(local)) return local;
+  // The system's PATH, searched as a shell would (not a gramfleet setting).
+  // eslint-disable-next-line no-restricted-properties
   for (const dir of (process.env['PATH'] ?? '').split(path.delimiter)) {
     const p = path.join(dir, name);
     if (dir !== '' && fs.existsSync(p)) return p;

@@ -13,6 +13,7 @@ import { GramfleetError, resourceNames, silentLogger, type Logger } from '@gramf
 import { connectNats, openDataPlane, relaxedSimdNodeArgs, type DataPlaneOptions } from '@gramfleet/workers';
 import { binaryPath, repoRoot } from './binaries';
 import { freePort, pidAlive, sleep, spawnManaged, stopPid, waitForPort, type ManagedProcess } from './proc';
+import { clientConfig } from '../client/config';
 
 /** Options of {@link LocalCluster.start}. */
 export interface LocalClusterOptions {
@@ -79,7 +80,7 @@ export function stateFile(dataDir: string): string {
 
 /** The default data directory: $GRAMFLEET_HOME or `<repo>/.gramfleet/local`. */
 export function defaultDataDir(): string {
-  return process.env['GRAMFLEET_HOME'] ?? path.join(repoRoot(), '.gramfleet', 'local');
+  return clientConfig().home;
 }
 
 /** A local cluster handle, either started here or attached from its state file. */
@@ -108,6 +109,8 @@ export class LocalCluster {
     if (o.threadsPerShard !== undefined && (!Number.isInteger(o.threadsPerShard) || o.threadsPerShard < 1 || o.threadsPerShard > 256)) {
       throw new GramfleetError('INPUT_OUT_OF_RANGE', `threadsPerShard must be an integer in [1, 256], got ${o.threadsPerShard}`, { field: 'threadsPerShard', bound: '[1, 256]', value: o.threadsPerShard });
     }
+    // The environment its processes inherit is checked before any of them starts.
+    clientConfig();
     const dataDir = path.resolve(o.dataDir);
     fs.mkdirSync(path.join(dataDir, 'logs'), { recursive: true });
     const existing = await LocalCluster.attach(dataDir);
@@ -190,8 +193,7 @@ export class LocalCluster {
    * quarter, as one worker's would.
    */
   private kernelCacheEnv(withThis: number): Record<string, string> {
-    const set = process.env['GRAMFLEET_KERNEL_CACHE_MB'];
-    if (set !== undefined && set !== '') return {};
+    if (clientConfig().kernelCacheMB !== undefined) return {};
     const workers = Math.max(1, this.plannedWorkers ?? 0, withThis);
     return { GRAMFLEET_KERNEL_CACHE_MB: String(Math.floor(os.totalmem() / 4 / workers / 2 ** 20)) };
   }
@@ -304,6 +306,9 @@ export class LocalCluster {
 
   private launch(name: string, cmd: string, args: string[], env: Record<string, string>): ManagedProcess {
     const mp = spawnManaged({
+      // The cluster's processes inherit this one's environment (checked by clientConfig at start;
+      // each process's own config module reads its variables), with the cluster's on top.
+      // eslint-disable-next-line no-restricted-properties
       name, cmd, args, env: { ...process.env, ...env }, detached: this.detached,
       logFile: path.join(this.state.dataDir, 'logs', `${name}.log`), cwd: repoRoot(),
     });

@@ -34,7 +34,7 @@ export function spawnManaged(o: SpawnOptions): ManagedProcess {
   fs.mkdirSync(path.dirname(o.logFile), { recursive: true });
   const fd = fs.openSync(o.logFile, 'a');
   const child = spawn(o.cmd, [...o.args], {
-    env: o.env ?? process.env, stdio: ['ignore', fd, fd], detached: o.detached ?? false, ...(o.cwd !== undefined ? { cwd: o.cwd } : {}),
+    ...(o.env !== undefined ? { env: o.env } : {}), stdio: ['ignore', fd, fd], detached: o.detached ?? false, ...(o.cwd !== undefined ? { cwd: o.cwd } : {}),
   });
   fs.closeSync(fd);
   if (child.pid === undefined) throw new GramfleetError('CLUSTER_START_FAILED', `could not start ${o.name} (${o.cmd})`, { name: o.name, cmd: o.cmd });

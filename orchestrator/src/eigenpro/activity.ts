@@ -66,7 +66,7 @@ async function train(deps: ActivityDeps, input: EigenProJobInput): Promise<Eigen
   const { n, d, c, p } = shape;
   const fdt = params.featureDtype;
   const t0 = Date.now();
-  const prof = createProfiler(log);
+  const prof = createProfiler(log, deps.eigenproProfile);
   // Loading and re-putting large data (60k × 784 features: hundreds of MB) can outlast the
   // heartbeat timeout: beat while it runs.
   const loading = <T>(f: () => Promise<T>): Promise<T> => beating(ctx, { phase: 'load' }, f);

@@ -2,8 +2,8 @@
  * Per-epoch time breakdown of the EigenPro training activity: object-store puts and gets,
  * rounds (publish → last result), the workers' own fetch and compute times (from the task
  * stats), and the coordinator's share. Logged at info level after each epoch and, when the
- * environment variable `GRAMFLEET_EIGENPRO_PROFILE` names a file, appended there as one JSON
- * line per epoch (bench/eigenpro sets it).
+ * orchestrator is given a file (GRAMFLEET_EIGENPRO_PROFILE, host/config.ts), appended there as
+ * one JSON line per epoch (bench/eigenpro sets it).
  */
 import { appendFileSync } from 'node:fs';
 import type { Logger, TaskResult } from '@gramfleet/core';
@@ -20,8 +20,8 @@ export interface EigenProProfiler {
   flush(fields: Readonly<Record<string, unknown>>): void;
 }
 
-/** Creates a profiler writing through `log` (and the `GRAMFLEET_EIGENPRO_PROFILE` file). */
-export function createProfiler(log: Logger, file = process.env['GRAMFLEET_EIGENPRO_PROFILE']): EigenProProfiler {
+/** Creates a profiler writing through `log` (and appending to `file` when given). */
+export function createProfiler(log: Logger, file: string | undefined): EigenProProfiler {
   let ms: Record<string, number> = {};
   let counts: Record<string, number> = {};
   let since = performance.now();

@@ -22,6 +22,8 @@ export interface ActivityDeps {
   /** The process's owner of tasks (one per process). */
   readonly tasks: TaskClient;
   readonly log: Logger;
+  /** File EigenPro 2 appends its per-epoch time breakdown to (GRAMFLEET_EIGENPRO_PROFILE, host/config.ts). @default none */
+  readonly eigenproProfile?: string;
 }
 
 /** Converts a gramfleet error into a Temporal failure whose type is the code. */

@@ -7,10 +7,11 @@
  */
 import * as fs from 'node:fs';
 import { GramfleetError } from '@gramfleet/core';
-import { createJsonLogger, healthPortFromEnv, startHealthServer } from '@gramfleet/workers';
+import { createJsonLogger, startHealthServer } from '@gramfleet/workers';
 import { defaultKubeConfig, k8s, type KubeConfig } from './client';
 import { GROUP, KERNEL_CAMPAIGN, VERSION, type KernelCampaign } from './crd';
 import { KernelCampaignController } from './controller';
+import { controllerConfig } from './config';
 import { renderManifests, type DeployValues } from './render';
 import { RawObjectApi, parseYamlStream, toYamlStream } from './raw';
 import type { CliContext, ParsedArgs } from '../cli/command';
@@ -104,23 +105,22 @@ function flagValues(a: ParsedArgs): Parameters<typeof valuesFromArgs>[0] {
   return { ...(values !== undefined ? { values } : {}), ...(namespace !== undefined ? { namespace } : {}), gpu: a.flag('gpu'), keda: a.flag('keda'), 'no-crds': a.flag('no-crds') };
 }
 
-/** `gramfleet k8s controller`: the KernelCampaign controller until SIGTERM/SIGINT. */
+/** `gramfleet k8s controller`: the KernelCampaign controller until SIGTERM/SIGINT (configuration: ./config.ts). */
 export async function runController(): Promise<number> {
-  const env = process.env;
-  const log = createJsonLogger({ proc: 'kernelcampaign-controller' }, (env['GRAMFLEET_LOG_LEVEL'] ?? 'info') as 'info');
+  const cfg = controllerConfig();
+  const log = createJsonLogger({ proc: 'kernelcampaign-controller' }, cfg.logLevel);
   const c = await KernelCampaignController.start({
     kubeConfig: defaultKubeConfig(),
-    temporalAddress: env['GRAMFLEET_TEMPORAL_ADDRESS'] ?? '127.0.0.1:7233',
-    temporalNamespace: env['GRAMFLEET_NAMESPACE'] ?? 'default',
-    taskQueue: env['GRAMFLEET_TASK_QUEUE'] ?? 'gramfleet',
-    prefix: env['GRAMFLEET_PREFIX'] ?? 'gf',
-    ...(env['GRAMFLEET_WATCH_NAMESPACE'] !== undefined ? { watchNamespace: env['GRAMFLEET_WATCH_NAMESPACE'] } : {}),
-    ...(env['GRAMFLEET_POLL_MS'] !== undefined ? { pollIntervalMs: Number(env['GRAMFLEET_POLL_MS']) } : {}),
+    temporalAddress: cfg.temporalAddress,
+    temporalNamespace: cfg.temporalNamespace,
+    taskQueue: cfg.taskQueue,
+    prefix: cfg.prefix,
+    ...(cfg.watchNamespace !== undefined ? { watchNamespace: cfg.watchNamespace } : {}),
+    ...(cfg.pollIntervalMs !== undefined ? { pollIntervalMs: cfg.pollIntervalMs } : {}),
     log,
   });
-  const port = healthPortFromEnv(env);
-  if (port !== undefined) await startHealthServer({ port, ready: () => c.ready() });
-  log.info('kernelcampaign controller running', { watchNamespace: env['GRAMFLEET_WATCH_NAMESPACE'] ?? '(all)' });
+  if (cfg.healthPort !== undefined) await startHealthServer({ port: cfg.healthPort, ready: () => c.ready() });
+  log.info('kernelcampaign controller running', { watchNamespace: cfg.watchNamespace ?? '(all)' });
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', () => resolve());
     process.once('SIGINT', () => resolve());

@@ -34,7 +34,7 @@ export const K8S_COMMAND: CliCommand = {
     },
     {
       name: 'controller', summary: "run the KernelCampaign controller (the controller container's entrypoint)",
-      notes: 'environment: GRAMFLEET_TEMPORAL_ADDRESS, GRAMFLEET_NAMESPACE, GRAMFLEET_TASK_QUEUE, GRAMFLEET_WATCH_NAMESPACE,\n  GRAMFLEET_PREFIX, GRAMFLEET_POLL_MS, GRAMFLEET_HEALTH_PORT, GRAMFLEET_LOG_LEVEL',
+      notes: 'environment (docs/config.md): GRAMFLEET_TEMPORAL_ADDRESS, GRAMFLEET_NAMESPACE, GRAMFLEET_TASK_QUEUE, GRAMFLEET_WATCH_NAMESPACE,\n  GRAMFLEET_PREFIX, GRAMFLEET_POLL_MS, GRAMFLEET_HEALTH_PORT, GRAMFLEET_LOG_LEVEL',
       run: async () => (await import('./cli.js')).runController(),
     },
   ],

@@ -1,0 +1,36 @@
+/**
+ * The orchestrator's configuration (host/worker-host.ts: the Temporal worker hosting the
+ * workflows and activities): every environment variable it reads, validated before anything
+ * starts. docs/config.md lists them (generated from here).
+ */
+import {
+  DATA_PLANE_ENV, HEALTH_PORT_ENV, LOG_LEVEL_ENV, PREFIX_ENV, TASK_QUEUE_ENV, TEMPORAL_ADDRESS_ENV, TEMPORAL_NAMESPACE_ENV, envInt, envString, readEnv,
+  type Env, type EnvValues,
+} from '@gramfleet/core';
+import { STORE_TIERS_ENV } from '@gramfleet/workers';
+
+/** The orchestrator's variables. */
+export const HOST_ENV = {
+  temporalAddress: TEMPORAL_ADDRESS_ENV,
+  temporalNamespace: TEMPORAL_NAMESPACE_ENV,
+  taskQueue: TASK_QUEUE_ENV,
+  natsUrl: envString('GRAMFLEET_NATS_URL', { meaning: 'the NATS server(s) to connect to', default: 'nats://127.0.0.1:4222' }),
+  prefix: PREFIX_ENV,
+  logLevel: LOG_LEVEL_ENV,
+  dataPlane: DATA_PLANE_ENV,
+  healthPort: HEALTH_PORT_ENV,
+  store: STORE_TIERS_ENV,
+  spillAfterMs: envInt('GRAMFLEET_SPILL_AFTER_MS', {
+    meaning: 'a task that waits this long for a free worker lane goes to the durable queue, where KEDA sees it as consumer lag and scales workers up',
+    min: 0, max: 24 * 3_600_000, unit: 'ms', shownDefault: '30000 ms',
+  }),
+  eigenproProfile: envString('GRAMFLEET_EIGENPRO_PROFILE', { meaning: "append EigenPro 2's per-epoch time breakdown to this file, one JSON line per epoch (bench/eigenpro sets it)" }),
+} as const;
+
+/** The orchestrator's configuration. */
+export type HostConfig = EnvValues<typeof HOST_ENV>;
+
+/** Reads and validates the orchestrator's configuration (a typed error names the first bad variable). */
+export function hostConfig(env: Env = process.env): HostConfig {
+  return readEnv(HOST_ENV, env);
+}
