@@ -177,6 +177,20 @@ describe('task lanes: owner-side dispatch and retry (real nats-server)', () => {
     assert.equal(r2.error, undefined);
   });
 
+  it('a worker drained while it holds tasks finishes them; none is sent elsewhere', async () => {
+    const slow = await addWorker(testPool({ delayMs: 200 }), 'w-slow');
+    const c = client();
+    const runs = Array.from({ length: 4 }, async (_, i) => c.run(await negateTask('j45', `s${i}`, Float64Array.of(i)), { cls: 'wasm', pin: pinToken('w-slow') }));
+    await new Promise((r) => setTimeout(r, 100));
+    const drained = slow.drain();
+    const rs = await Promise.all(runs);
+    await drained;
+    workers.splice(workers.indexOf(slow), 1);
+    assert.ok(rs.every((r) => r.error === undefined && r.stats.workerId === 'w-slow'), JSON.stringify(rs.map((r) => [r.stats.workerId, r.error?.code])));
+    assert.equal(c.stats.retried, 0);
+    assert.equal(c.stats.duplicates, 0);
+  });
+
   it('a retryable failure is tried maxDeliver times, then ends as WORKER_MAX_DELIVER', async () => {
     const flaky = await addWorker(testPool({ fail: () => new GramfleetError('KERNEL_TRAP', 'test trap') }), 'w-flaky');
     const c = client();

@@ -471,9 +471,11 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
       if (now - polledAt >= pollMs) void poll();
       for (const lane of lanes.values()) {
         if (lane.outstanding.size === 0) continue;
+        // A worker that left the registry gets no new tasks (live() is false) but finishes those it
+        // holds (a drain answers them); only silence makes its tasks go elsewhere.
         const silent = now - lane.heardAt > laneTimeoutMs;
-        if (!lane.inRegistry || silent) {
-          if (!lane.lost) log.warn('worker lost; its tasks go to other workers', { workerId: lane.workerId, outstanding: lane.outstanding.size, why: lane.inRegistry ? `silent for ${now - lane.heardAt} ms` : 'left the registry' });
+        if (silent) {
+          if (!lane.lost) log.warn('worker lost; its tasks go to other workers', { workerId: lane.workerId, outstanding: lane.outstanding.size, why: `silent for ${now - lane.heardAt} ms${lane.inRegistry ? '' : ', gone from the registry'}` });
           lane.lost = true;
           for (const p of [...lane.outstanding.values()]) retry(p, `worker ${lane.workerId} lost`);
           continue;
@@ -538,8 +540,18 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
       return new Promise<TaskResult>((resolve) => {
         const p: Pending = { task, key, cls: ro.cls, pin: ro.pin, attempt: 1, queuedAt: Date.now(), frameSeq: 0, sentAt: 0, spilled: false, waiters: [resolve] };
         pending.set(key, p);
-        enqueue(p);
         startRegistry();
+        if (polledAt === 0) {
+          // Nothing known of the workers yet (a new owner): place the task once the registry is
+          // read, so a pin names a worker this owner knows.
+          void poll().then(() => {
+            if (!pending.has(key)) return;
+            enqueue(p);
+            schedulePump();
+          });
+          return;
+        }
+        enqueue(p);
         if (lanes.size === 0 && Date.now() - polledAt > 250) void poll();
         schedulePump();
       });
