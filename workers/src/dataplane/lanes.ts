@@ -230,8 +230,11 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
       }
       if (lane !== undefined && p.sentTo === lane) lane.turnaroundMs += 0.1 * (Date.now() - p.sentAt - lane.turnaroundMs);
       if (r.error !== undefined && isErrorCode(r.error.code) && ERROR_CODES[r.error.code].retryable) {
-        // Another try (after `maxAttempts` tries: WORKER_MAX_DELIVER, like a dead-lettered shard).
-        retry(p, `${r.error.code}: ${r.error.message}`, 1_000);
+        // A failed try that is not the current one (the task was sent elsewhere since) changes nothing.
+        if (lane !== undefined ? p.sentTo !== lane : !p.spilled) continue;
+        // Another try (after `maxAttempts` tries: WORKER_MAX_DELIVER, like a dead-lettered shard);
+        // at once when the worker was only draining.
+        retry(p, `${r.error.code}: ${r.error.message}`, r.error.code === 'WORKER_DRAINING' ? 0 : 1_000);
         continue;
       }
       finish(p, r);
