@@ -506,6 +506,7 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
         for (const p of lane.pinnedQueue.splice(0)) enqueue(p);
       }
       // Tasks that found no lane for too long, or no live worker of their class at all: the durable queue.
+      const toSpill: Pending[] = [];
       for (const [cls, q] of classQueue) {
         const anyLive = [...lanes.values()].some((l) => l.cls === cls && live(l));
         while (q.length > 0) {
@@ -514,9 +515,11 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
           // No live worker of the class (after a first read of the registry): the durable queue, after a second's grace.
           if (!anyLive && (polledAt === 0 || now - p.queuedAt < 1_000)) break;
           q.shift();
-          if (pending.has(p.key)) await spill(p);
+          if (pending.has(p.key)) toSpill.push(p);
         }
       }
+      // Published 256 at a time (acknowledgements awaited together).
+      for (let i = 0; i < toSpill.length; i += 256) await Promise.all(toSpill.slice(i, i + 256).map(spill));
       for (const p of spilled.values()) {
         if (now - p.queuedAt > 2 * laneTimeoutMs) {
           p.queuedAt = now;
