@@ -142,3 +142,24 @@ test('scale: barabasiAlbert(1e6, 3) builds and validates in a few seconds', (t) 
   t.diagnostic(`barabasiAlbert(1e6, 3): build ${(t1 - t0).toFixed(0)} ms, validate ${(t2 - t1).toFixed(0)} ms, nnz ${g.indices.length}`);
   assert.ok(t1 - t0 < 20_000);
 });
+
+test('validateGraph: every single-entry asymmetry of a symmetric graph is found, in row order, with the exact pair', () => {
+  const g = barabasiAlbert(300, 3, 11);
+  validateGraph(g);
+  const nnz = g.indices.length;
+  // A changed weight on one side, and an entry removed (its mirror then stands alone).
+  for (let trial = 0; trial < 60; trial++) {
+    const k = (trial * 7919) % nnz;
+    const changed: CsrArrays = { ...g, data: Float64Array.from(g.data) };
+    changed.data[k] = (changed.data[k] ?? 0) + 0.5;
+    let row = 0;
+    while ((g.indptr[row + 1] ?? 0) <= k) row++;
+    const col = g.indices[k] ?? 0;
+    const [i, j] = row < col ? [row, col] : [col, row];
+    throwsCode(() => validateGraph(changed), 'INPUT_ASYMMETRIC', `A[${i},${j}]`);
+    const indptr = Int32Array.from(g.indptr, (p, r) => (r > row ? p - 1 : p));
+    const indices = Int32Array.from([...g.indices.subarray(0, k), ...g.indices.subarray(k + 1)]);
+    const data = Float64Array.from([...g.data.subarray(0, k), ...g.data.subarray(k + 1)]);
+    throwsCode(() => validateGraph({ shape: g.shape, indptr, indices, data }), 'INPUT_ASYMMETRIC', `A[${i},${j}]`);
+  }
+});

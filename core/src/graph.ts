@@ -152,6 +152,37 @@ export function validateGraph(csr: CsrArrays, opts: ValidateGraphOptions = {}): 
       throw fail('INPUT_NEGATIVE_WEIGHT', `${f}.data`, `must be >= 0, got ${v} at (${i}, ${indices[k] ?? -1})`, { bound: '>= 0', row: i, col: indices[k], value: v });
     }
   }
+  if (!symmetricFast(n, indptr, indices, data)) throwFirstAsymmetry(f, n, indptr, indices, data);
+  return { nodes: n, nnz, bytes };
+}
+
+/**
+ * Whether a CSR with sorted rows is symmetric, in one pass: rows are visited in order, and the
+ * mirror (j, i) of each upper entry (i, j) must be the next unmatched entry of row j (row j's
+ * lower entries are met in column order as rows i < j are visited). Any asymmetry stops a
+ * cursor, so this never answers true for an asymmetric matrix; the exact first offender is then
+ * found by {@link throwFirstAsymmetry}.
+ */
+function symmetricFast(n: number, indptr: Int32Array, indices: Int32Array, data: Float64Array): boolean {
+  const cursor = indptr.slice(0, n);
+  for (let i = 0; i < n; i++) {
+    const b = indptr[i + 1] ?? 0;
+    let k = cursor[i] ?? 0;
+    // Every lower entry of row i was matched by its mirror (they come first in a sorted row).
+    if (k < b && (indices[k] ?? 0) < i) return false;
+    if (k < b && indices[k] === i) k++;
+    for (; k < b; k++) {
+      const j = indices[k] ?? 0;
+      const c = cursor[j] ?? 0;
+      if (c >= (indptr[j + 1] ?? 0) || indices[c] !== i || data[c] !== data[k]) return false;
+      cursor[j] = c + 1;
+    }
+  }
+  return true;
+}
+
+/** Throws INPUT_ASYMMETRIC naming the first (i, j), in row order, with A[i,j] !== A[j,i]. */
+function throwFirstAsymmetry(f: string, n: number, indptr: Int32Array, indices: Int32Array, data: Float64Array): void {
   for (let i = 0; i < n; i++) {
     const b = indptr[i + 1] ?? 0;
     for (let k = indptr[i] ?? 0; k < b; k++) {
@@ -175,7 +206,6 @@ export function validateGraph(csr: CsrArrays, opts: ValidateGraphOptions = {}): 
       }
     }
   }
-  return { nodes: n, nnz, bytes };
 }
 
 /**
