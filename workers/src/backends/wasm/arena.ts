@@ -85,6 +85,22 @@ export class WasmArena {
     return p;
   }
 
+  /**
+   * The pointer of `bytes` of zeroed scratch kept between calls under `key` (resident like an
+   * input), for kernels that leave their scratch zero again on return (GRF's accumulators); a
+   * fresh zeroed allocation when it cannot be kept (scratch already allocated in this call, or
+   * no room). A kernel that traps poisons the arena, so dirty scratch is never reused.
+   */
+  zeroedScratch(key: string, bytes: number): number {
+    const r = this.residents.get(key);
+    if (r !== undefined && r.bytes === bytes) return r.ptr;
+    if (this.top !== this.residentTop || !this.residentRoom(bytes)) return this.alloc(bytes);
+    const p = this.alloc(bytes);
+    this.residentTop = this.top;
+    this.residents.set(key, { ptr: p, bytes });
+    return p;
+  }
+
   /** Whether an input is resident, by key. */
   hasResident(key: string): boolean {
     return this.residents.has(key);

@@ -49,10 +49,12 @@ function runGrfWalks(arena: WasmArena, attrs: GrfWalksAttrs, inputs: readonly Nd
   const pIndptr = arena.input(indptr, ctx.keys?.[0]);
   const pIndices = arena.input(indices.length > 0 ? indices : new Int32Array(1), ctx.keys?.[1]);
   const pWeights = arena.input(weights.length > 0 ? weights : new Float64Array(1), ctx.keys?.[2]);
+  // The accumulators are zero on entry and the kernel leaves them zero on return (even on a
+  // capacity miss): kept per thread and size, not allocated and zeroed again for every shard.
+  const pAcc = arena.zeroedScratch(`grf-acc:${n}`, 8 * n);
+  const pMark = arena.zeroedScratch(`grf-mark:${n}`, n);
+  const pTouched = arena.zeroedScratch(`grf-touched:${n}`, 4 * n);
   const pF = arena.put(Float64Array.from(attrs.f));
-  const pAcc = arena.alloc(8 * n);
-  const pMark = arena.alloc(n);
-  const pTouched = arena.alloc(4 * n);
   let pScratch = 0;
   if (repelling) {
     const bytes = 16 * m + 16 * m + 4 * n + 12 * maxDeg;
