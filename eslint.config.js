@@ -1,8 +1,18 @@
-// Lint: TypeScript rules everywhere, plus the workflow boundary — workflows/ may import only
-// @temporalio/workflow and @gramfleet/core (no Node built-ins, NATS, orchestrator or workers).
+// Lint: TypeScript rules everywhere, plus the package boundaries — a package is entered only
+// through its entry points (`@gramfleet/x`, or `@gramfleet/x/internal` / `/testing` where the
+// package has them: never `@gramfleet/x/dist/…`, `…/src/…`, nor a relative path into another
+// package), and workflows/ may import only @temporalio/workflow and @gramfleet/core (no Node
+// built-ins, NATS, orchestrator or workers). Import cycles are refused by
+// test/src/boundaries/boundaries.test.ts.
 'use strict';
 const tseslint = require('typescript-eslint');
 const { builtinModules } = require('node:module');
+
+/** Imports that reach into another package instead of through its entry points. */
+const deepImports = [
+  { regex: '^@gramfleet/[^/]+/(?!(internal|testing)$)', message: "import a package through its entry points: '@gramfleet/x', or '@gramfleet/x/internal' / '/testing' where it has them (add the name there)" },
+  { regex: '^(\\.\\./)+(core|workflows|workers|orchestrator|gpu-workers|wasm|test)(/|$)', message: "import another package by its name ('@gramfleet/x'), not by a relative path into its files" },
+];
 
 module.exports = tseslint.config(
   { ignores: ['**/dist/**', '**/node_modules/**', 'wasm/**', 'bench/**', '.gramfleet/**', '**/*.js'] },
@@ -13,6 +23,7 @@ module.exports = tseslint.config(
       '@typescript-eslint/no-explicit-any': 'error',
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
       'no-console': 'error',
+      'no-restricted-imports': ['error', { patterns: deepImports }],
     },
   },
   {
@@ -34,6 +45,7 @@ module.exports = tseslint.config(
       'no-restricted-imports': ['error', {
         paths: [...builtinModules, ...builtinModules.map((m) => `node:${m}`)].map((name) => ({ name, message: 'workflows run in the deterministic Temporal sandbox: no Node built-ins' })),
         patterns: [
+          ...deepImports,
           { group: ['@nats-io/*', '@gramfleet/orchestrator', '@gramfleet/workers', '@gramfleet/wasm', '@temporalio/client', '@temporalio/worker', '@temporalio/activity'], message: 'workflows may import only @temporalio/workflow and @gramfleet/core' },
         ],
       }],

@@ -42,8 +42,9 @@ const SCIPY_TIMEOUT_S = Number(process.env.SCIPY_TIMEOUT_S ?? 1800);
 const METHODS = new Set((process.env.METHODS ?? 'random,reset,gmres').split(',').filter(Boolean));
 const DENSE = process.env.DENSE ?? 'wasm';
 const workers = require('@gramfleet/workers');
+const { createWasmKrylovDense } = require('@gramfleet/workers/internal');
 const arena = new workers.WasmArena(new WebAssembly.Module(workers.loadKernelModuleBytes(true).bytes));
-const wasmDense = workers.createWasmKrylovDense(arena);
+const wasmDense = createWasmKrylovDense(arena);
 /** The dense backend per solve: a fresh reservation on the (reset) arena, as a worker's kernel thread does. */
 const dense = DENSE === 'js' ? core.jsKrylovDense : (n, v, s, nnz) => {
   arena.reset();

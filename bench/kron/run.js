@@ -14,7 +14,8 @@
 const path = require('node:path');
 const { compileKronGp, solveKron } = require('@gramfleet/core');
 const { spawnSync } = require('node:child_process');
-const { createWasmKronLinalg, loadKernelModuleBytes, relaxedSimdAvailable, RELAXED_SIMD_NODE_FLAG } = require('@gramfleet/workers');
+const { createWasmKronLinalg, loadKernelModuleBytes } = require('@gramfleet/workers');
+const { relaxedSimdAvailable, RELAXED_SIMD_NODE_FLAG } = require('@gramfleet/workers/internal');
 const { emit, machineNote, runPython, unavailable } = require('../lib/common');
 
 const args = process.argv.slice(2);

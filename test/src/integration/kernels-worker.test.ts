@@ -16,9 +16,8 @@ import {
   OPS, PROTOCOL_VERSION, planOpShards, resourceNames, taskMsgId, taskSubject, type NdArray, type TaskResult, type WorkerRecord,
 } from '@gramfleet/core';
 import { LocalCluster } from '@gramfleet/orchestrator';
-import {
-  connectNats, createArrayStore, kernelsFmaWasmPath, openDataPlane, relaxedSimdNodeArgs, relaxedSimdAvailable, type ArrayStore, type DataPlane,
-} from '@gramfleet/workers';
+import { connectNats, createArrayStore, openDataPlane, relaxedSimdNodeArgs, type ArrayStore, type DataPlane } from '@gramfleet/workers';
+import { kernelsFmaWasmPath, relaxedSimdAvailable } from '@gramfleet/workers/internal';
 import { until } from './harness';
 
 function rand(n: number, seed: number): Float64Array {

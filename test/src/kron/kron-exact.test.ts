@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import { choleskyOp, compileKronGp, kernelValue, solveKron, withHyper, type KronModel } from '@gramfleet/core';
 import { kernelsWasmPath } from '@gramfleet/wasm';
 import { createWasmKronLinalg } from '@gramfleet/workers';
-import { registerCholeskyWasm } from '@gramfleet/workers/dist/backends/wasm/cholesky';
+import { registerCholeskyWasm } from '@gramfleet/workers/internal';
 import { linalgRegistry } from '../conformance/linalg-fixtures';
 
 const lin = createWasmKronLinalg(new WebAssembly.Module(fs.readFileSync(kernelsWasmPath)));
