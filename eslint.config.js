@@ -1,9 +1,9 @@
-// Lint: TypeScript rules everywhere, plus the package boundaries — a package is entered only
-// through its entry points (`@gramfleet/x`, or `@gramfleet/x/internal` / `/testing` where the
-// package has them: never `@gramfleet/x/dist/…`, `…/src/…`, nor a relative path into another
-// package), and workflows/ may import only @temporalio/workflow and @gramfleet/core (no Node
-// built-ins, NATS, orchestrator or workers). Import cycles are refused by
-// test/src/boundaries/boundaries.test.ts.
+// Lint: TypeScript rules everywhere (type-aware ones too: no floating or misused promises), plus
+// the package boundaries — a package is entered only through its entry points (`@gramfleet/x`,
+// or `@gramfleet/x/internal` / `/testing` where the package has them: never
+// `@gramfleet/x/dist/…`, `…/src/…`, nor a relative path into another package), and workflows/
+// may import only @temporalio/workflow and @gramfleet/core (no Node built-ins, NATS,
+// orchestrator or workers). Import cycles are refused by test/src/boundaries/boundaries.test.ts.
 'use strict';
 const tseslint = require('typescript-eslint');
 const { builtinModules } = require('node:module');
@@ -19,7 +19,12 @@ module.exports = tseslint.config(
   {
     files: ['**/*.ts'],
     extends: [tseslint.configs.base],
+    // Type-aware rules read each file's types through its package's tsconfig.json.
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: __dirname } },
     rules: {
+      // node:test's describe/it return promises that the runner itself awaits.
+      '@typescript-eslint/no-floating-promises': ['error', { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['describe', 'it', 'test', 'suite', 'before', 'after', 'beforeEach', 'afterEach'] }] }],
+      '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/no-explicit-any': 'error',
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
       'no-console': 'error',
