@@ -1,4 +1,4 @@
-// Exactness of graph random features on Cora (WORKLOADS.md §1): ΦΦᵀ error at m = 16 for the
+// Exactness of graph random features on Cora (docs/workloads.md §1): ΦΦᵀ error at m = 16 for the
 // regularised-Laplacian kernels, and label spreading with (I − 0.9Ã)^{-1} on 10 % labels.
 // The Karate versions live beside the code in core/src/grf/exactness.test.ts.
 import { test } from 'node:test';
