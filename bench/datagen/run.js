@@ -29,6 +29,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const core = require('@gramfleet/core');
+const { buildPreconditioner, jsKrylovDense } = require('@gramfleet/core/internal');
 const { writeNpz } = require('@gramfleet/orchestrator');
 const { emit, runPython, unavailable, machineNote } = require('../lib/common');
 
@@ -46,7 +47,7 @@ const { createWasmKrylovDense } = require('@gramfleet/workers/internal');
 const arena = new workers.WasmArena(new WebAssembly.Module(workers.loadKernelModuleBytes(true).bytes));
 const wasmDense = createWasmKrylovDense(arena);
 /** The dense backend per solve: a fresh reservation on the (reset) arena, as a worker's kernel thread does. */
-const dense = DENSE === 'js' ? core.jsKrylovDense : (n, v, s, nnz) => {
+const dense = DENSE === 'js' ? jsKrylovDense : (n, v, s, nnz) => {
   arena.reset();
   return wasmDense(n, v, s, nnz);
 };
@@ -66,7 +67,7 @@ function solveAll(insts, order, k, carry, cap) {
   for (const i of order) {
     const s = insts[i];
     try {
-      const r = core.gcrodr(s.a, s.b, { m: M, k, rtol: RTOL, maxMatvecs: cap, precond: core.buildPreconditioner('none', s.a), dense }, carry ? rec : []);
+      const r = core.gcrodr(s.a, s.b, { m: M, k, rtol: RTOL, maxMatvecs: cap, precond: buildPreconditioner('none', s.a), dense }, carry ? rec : []);
       rec = r.recycle;
       matvecs += r.matvecs;
       iterations += r.iterations;

@@ -12,7 +12,8 @@
  * (--huge adds 464³ = 10⁸ points: ~7 GB for ours; --no-ref skips the reference systems)
  */
 const path = require('node:path');
-const { compileKronGp, solveKron } = require('@gramfleet/core');
+const { compileKronGp } = require('@gramfleet/core');
+const { solveKron } = require('@gramfleet/core/internal');
 const { spawnSync } = require('node:child_process');
 const { createWasmKronLinalg, loadKernelModuleBytes } = require('@gramfleet/workers');
 const { relaxedSimdAvailable, RELAXED_SIMD_NODE_FLAG } = require('@gramfleet/workers/internal');

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { KERNEL_FUNCTIONS, kernelBlockMatmulOp, kernelBlockOp, kernelOfSquaredDistance, kernelRowsMatmulOp, type KernelFunction, type NdArray } from '@gramfleet/core';
+import { KERNEL_FUNCTIONS, kernelBlockMatmulOp, kernelBlockOp, kernelRowsMatmulOp, type KernelFunction, type NdArray } from '@gramfleet/core';
+import { kernelOfSquaredDistance } from '@gramfleet/core/internal';
 import { WasmArena, createKernelPool } from '@gramfleet/workers';
 import { registerWasmKernels, withHostGather, kernelCacheBudgetFromEnv, withKernelRowCache, type KernelRowCache, type KernelRowCacheOptions } from '@gramfleet/workers/internal';
 import { kernelModule, linalgRegistry } from './linalg-fixtures';

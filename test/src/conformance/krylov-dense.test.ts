@@ -6,10 +6,8 @@ import * as fs from 'node:fs';
 import { kernelsWasmPath } from '@gramfleet/wasm';
 import { WasmArena, relaxedSimdNodeArgs } from '@gramfleet/workers';
 import { createWasmKrylovDense, kernelsFmaWasmPath, registerWasmKernels, relaxedSimdAvailable } from '@gramfleet/workers/internal';
-import {
-  OPS, compileDatagenParams, csrMatvec, datagenSolve, gcrodr, generateInstance, buildPreconditioner, isGramfleetError, jsKrylovDense, pdeSpecOf,
-  type CsrArrays, type KrylovBlock, type KrylovDense, type NdArray,
-} from '@gramfleet/core';
+import { OPS, compileDatagenParams, csrMatvec, datagenSolve, gcrodr, generateInstance, isGramfleetError, pdeSpecOf, type CsrArrays, type KrylovBlock, type KrylovDense, type NdArray } from '@gramfleet/core';
+import { buildPreconditioner, jsKrylovDense } from '@gramfleet/core/internal';
 import { assertClose, rand, randomCsr } from './dense-fixtures';
 import { kernelModule, linalgRegistry, runOp } from './linalg-fixtures';
 

@@ -3,7 +3,8 @@
  * the 'reference' and 'wasm' backends for those ops, seeded random matrices, norms.
  */
 import * as fs from 'node:fs';
-import { createKernelRegistry, isGramfleetError, type AnyOpDef, type KernelRegistry, type NdArray } from '@gramfleet/core';
+import { createKernelRegistry, isGramfleetError, type KernelRegistry, type NdArray } from '@gramfleet/core';
+import { type AnyOpDef } from '@gramfleet/core/internal';
 import { kernelsWasmPath } from '@gramfleet/wasm';
 import { loadKernelModuleBytes, WasmArena } from '@gramfleet/workers';
 import * as assert from 'node:assert/strict';

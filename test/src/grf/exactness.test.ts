@@ -5,10 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import {
-  applyExactKernel, applyKhat, csrWithValues, exactKernelDense, grfFeatures, labelSpreadingAccuracy, normalisedWeights,
-  relFrobError, seededSubset, type CsrArrays, type GraphKernelSpec, type GrfVariance,
-} from '@gramfleet/core';
+import { applyExactKernel, applyKhat, csrWithValues, exactKernelDense, labelSpreadingAccuracy, normalisedWeights, relFrobError, seededSubset, type CsrArrays, type GraphKernelSpec, type GrfVariance } from '@gramfleet/core';
+import { grfFeatures } from '@gramfleet/core/internal';
 import { loadGraph } from '@gramfleet/orchestrator';
 
 const root = path.resolve(__dirname, '../../..');

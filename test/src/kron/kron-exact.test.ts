@@ -10,7 +10,8 @@
 import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { choleskyOp, compileKronGp, kernelValue, solveKron, withHyper, type KronModel } from '@gramfleet/core';
+import { choleskyOp, compileKronGp, withHyper, type KronModel } from '@gramfleet/core';
+import { kernelValue, solveKron } from '@gramfleet/core/internal';
 import { kernelsWasmPath } from '@gramfleet/wasm';
 import { createWasmKronLinalg } from '@gramfleet/workers';
 import { registerCholeskyWasm } from '@gramfleet/workers/internal';
