@@ -13,10 +13,10 @@ const OUT = path.join(ROOT, 'docs', 'config.md');
 
 /** The process kinds, in the order of the table's "read by" column, with their declarations. */
 function processKinds() {
-  const { envVars } = require('../core/dist/index.js');
-  const { WASM_WORKER_ENV } = require('../workers/dist/index.js');
-  const { GPU_WORKER_ENV } = require('../gpu-workers/dist/index.js');
-  const { HOST_ENV, CONTROLLER_ENV, CLIENT_ENV } = require('../orchestrator/dist/index.js');
+  const { envVars } = require('@gramfleet/core/internal');
+  const { WASM_WORKER_ENV } = require('@gramfleet/workers');
+  const { GPU_WORKER_ENV } = require('@gramfleet/gpu-workers');
+  const { HOST_ENV, CONTROLLER_ENV, CLIENT_ENV } = require('@gramfleet/orchestrator');
   return [
     { key: 'orchestrator', file: 'orchestrator/src/host/config.ts', vars: envVars(HOST_ENV) },
     { key: 'wasm worker', file: 'workers/src/config.ts', vars: envVars(WASM_WORKER_ENV) },

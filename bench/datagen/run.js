@@ -29,6 +29,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const core = require('@gramfleet/core');
+const { buildPreconditioner, jsKrylovDense } = require('@gramfleet/core/internal');
 const { writeNpz } = require('@gramfleet/orchestrator');
 const { emit, runPython, unavailable, machineNote } = require('../lib/common');
 
@@ -42,10 +43,11 @@ const SCIPY_TIMEOUT_S = Number(process.env.SCIPY_TIMEOUT_S ?? 1800);
 const METHODS = new Set((process.env.METHODS ?? 'random,reset,gmres').split(',').filter(Boolean));
 const DENSE = process.env.DENSE ?? 'wasm';
 const workers = require('@gramfleet/workers');
+const { createWasmKrylovDense } = require('@gramfleet/workers/internal');
 const arena = new workers.WasmArena(new WebAssembly.Module(workers.loadKernelModuleBytes(true).bytes));
-const wasmDense = workers.createWasmKrylovDense(arena);
+const wasmDense = createWasmKrylovDense(arena);
 /** The dense backend per solve: a fresh reservation on the (reset) arena, as a worker's kernel thread does. */
-const dense = DENSE === 'js' ? core.jsKrylovDense : (n, v, s, nnz) => {
+const dense = DENSE === 'js' ? jsKrylovDense : (n, v, s, nnz) => {
   arena.reset();
   return wasmDense(n, v, s, nnz);
 };
@@ -65,7 +67,7 @@ function solveAll(insts, order, k, carry, cap) {
   for (const i of order) {
     const s = insts[i];
     try {
-      const r = core.gcrodr(s.a, s.b, { m: M, k, rtol: RTOL, maxMatvecs: cap, precond: core.buildPreconditioner('none', s.a), dense }, carry ? rec : []);
+      const r = core.gcrodr(s.a, s.b, { m: M, k, rtol: RTOL, maxMatvecs: cap, precond: buildPreconditioner('none', s.a), dense }, carry ? rec : []);
       rec = r.recycle;
       matvecs += r.matvecs;
       iterations += r.iterations;

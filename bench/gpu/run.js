@@ -23,7 +23,8 @@ const { BENCH_DIR, VENV_PY, emit, machineNote, runPython } = require('../lib/com
 const core = require('@gramfleet/core');
 const { createKernelRegistry } = core;
 const { registerReferenceKernels } = require('@gramfleet/workers');
-const { BUNDLED_CUDA_LIB_DIR, BLAS, arg, openGpuDevice, registerGpuKernels } = require('@gramfleet/gpu-workers');
+const { openGpuDevice, registerGpuKernels } = require('@gramfleet/gpu-workers');
+const { BUNDLED_CUDA_LIB_DIR, BLAS, arg } = require('@gramfleet/gpu-workers/internal');
 
 const env = process.env;
 const GEMM_SIZES = (env.GEMM_SIZES ?? '1024,2048,4096').split(',').map(Number);

@@ -30,7 +30,8 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const core = require('@gramfleet/core');
-const { WasmArena, createGrfWalksWasmKernel } = require('@gramfleet/workers');
+const { WasmArena } = require('@gramfleet/workers');
+const { createGrfWalksWasmKernel } = require('@gramfleet/workers/internal');
 const { connect, loadGraph } = require('@gramfleet/orchestrator');
 const { emit, runPython, unavailable, machineNote } = require('../lib/common');
 

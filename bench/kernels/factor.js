@@ -22,11 +22,8 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const core = require('@gramfleet/core');
-const { loadKernelModuleBytes } = require('@gramfleet/workers/dist/backends/wasm/kernel-module');
-const { WasmArena } = require('@gramfleet/workers/dist/backends/wasm/arena');
-const { createEighKernel } = require('@gramfleet/workers/dist/backends/wasm/eigh');
-const { createCholeskyKernel } = require('@gramfleet/workers/dist/backends/wasm/cholesky');
-const { createEighTopkKernel } = require('@gramfleet/workers/dist/backends/wasm/eigh-topk');
+const { WasmArena, loadKernelModuleBytes } = require('@gramfleet/workers');
+const { createCholeskyKernel, createEighKernel, createEighTopkKernel } = require('@gramfleet/workers/internal');
 const { unavailable, runPython, emit, machineNote, BENCH_DIR } = require('../lib/common');
 
 const env = (k, d) => (process.env[k] === undefined ? d : Number(process.env[k]));

@@ -32,9 +32,9 @@ const ROOT = path.resolve(__dirname, '..', '..');
 const VENV = path.join(ROOT, 'bench', '.venv');
 const PY = path.join(VENV, 'bin', 'python');
 const { kernelsWasmPath } = require(path.join(ROOT, 'wasm'));
-const { kernelsFmaWasmPath, relaxedSimdAvailable } = require(path.join(ROOT, 'workers', 'dist', 'backends', 'wasm', 'kernel-module.js'));
-const { WasmArena } = require(path.join(ROOT, 'workers', 'dist', 'backends', 'wasm', 'arena.js'));
-const par = require(path.join(ROOT, 'workers', 'dist', 'backends', 'wasm', 'parallel.js'));
+const { WasmArena } = require('@gramfleet/workers');
+const { kernelsFmaWasmPath, relaxedSimdAvailable } = require('@gramfleet/workers/internal');
+const par = require('@gramfleet/workers/internal');
 
 const QUICK = process.env.QUICK === '1';
 const THREADS = (process.env.THREADS ?? '1,2').split(',').map(Number);

@@ -6,7 +6,8 @@
  * and the JS passes over the grid (everything else). Prints one JSON line per repetition.
  * Usage: node [--experimental-wasm-relaxed-simd] bench/kron/profile.js [n=100] [reps=3] [plain|fma] [unfused]
  */
-const { compileKronGp, solveKron, modeSplit } = require('@gramfleet/core');
+const { compileKronGp, modeSplit } = require('@gramfleet/core');
+const { solveKron } = require('@gramfleet/core/internal');
 const { createWasmKronLinalg, loadKernelModuleBytes } = require('@gramfleet/workers');
 
 const nAxis = Number(process.argv[2] ?? 100);

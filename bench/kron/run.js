@@ -12,9 +12,11 @@
  * (--huge adds 464³ = 10⁸ points: ~7 GB for ours; --no-ref skips the reference systems)
  */
 const path = require('node:path');
-const { compileKronGp, solveKron } = require('@gramfleet/core');
+const { compileKronGp } = require('@gramfleet/core');
+const { solveKron } = require('@gramfleet/core/internal');
 const { spawnSync } = require('node:child_process');
-const { createWasmKronLinalg, loadKernelModuleBytes, relaxedSimdAvailable, RELAXED_SIMD_NODE_FLAG } = require('@gramfleet/workers');
+const { createWasmKronLinalg, loadKernelModuleBytes } = require('@gramfleet/workers');
+const { relaxedSimdAvailable, RELAXED_SIMD_NODE_FLAG } = require('@gramfleet/workers/internal');
 const { emit, machineNote, runPython, unavailable } = require('../lib/common');
 
 const args = process.argv.slice(2);

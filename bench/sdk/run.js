@@ -20,7 +20,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { LocalCluster, connect } = require('@gramfleet/orchestrator');
-const { assembleWat, WAT_DOUBLE } = require('@gramfleet/workers');
+const { assembleWat, WAT_DOUBLE } = require('@gramfleet/workers/testing');
 const { emit, percentile, runPython, unavailable, machineNote } = require('../lib/common');
 
 const SAMPLES = Number(process.env.SAMPLES ?? 200);

@@ -1,28 +1,12 @@
-// Public entry of @gramfleet/gpu-workers. Explicit exports only.
-export { DRIVER_PROTOTYPES, CU, errorName, openDriver } from './cuda/driver';
-export type { DriverApi, DriverOptions, GpuDeviceInfo, OpenedDriver } from './cuda/driver';
-export { DEFAULT_NVRTC_OPTIONS, NVRTC_PROTOTYPES, archFor, openNvrtc, ptxCacheKey } from './cuda/nvrtc';
-export type { CompileRequest, CompiledPtx, Nvrtc, NvrtcOptions, NvrtcStats } from './cuda/nvrtc';
-export { BLAS, CUBLAS_PROTOTYPES, CUSOLVER_PROTOTYPES, openCublas, openCusolver } from './cuda/blas';
-export type { Cublas, Cusolver } from './cuda/blas';
-export { bindAll, loadLibrary, parsePrototypes } from './cuda/ffi';
-export type { CFunction, LibrarySearch, LoadedLibrary } from './cuda/ffi';
-export { DeviceAllocator, sizeClass } from './memory/allocator';
-export type { AllocatorStats, DeviceAllocatorOptions, DeviceBlock, RawDeviceMemory } from './memory/allocator';
-export { COPY_DEFAULTS, planCopy } from './memory/copy-plan';
-export type { CopyChunk, CopyPlan, CopyPlanOptions } from './memory/copy-plan';
-export { arg, assembleGpuDevice, openGpuDevice, packArg } from './device';
-export type { BufferScope, GpuDescription, GpuDevice, GpuDeviceOptions, GpuDeviceParts, KernelArg } from './device';
-export { CUDA_MODULES, EPILOGUE_KERNELS, GRF_MODULE, KERNEL_BLOCK_MODULE, SPARSE_MODULE } from './kernels/sources';
-export type { CudaModule } from './kernels/sources';
+// Public entry of @gramfleet/gpu-workers: the GPU worker's device, its kernels and its
+// configuration (the worker process itself is `dist/main.js`). The CUDA bindings, kernel
+// arguments and the CPU emulation of a device, which the test suites and benchmarks drive
+// directly, are in `./internal`. Explicit exports only.
+export { openGpuDevice } from './device';
+export type { BufferScope, GpuDescription, GpuDevice, GpuDeviceOptions } from './device';
 export { GPU_DECLINES, GPU_OP_IDS, registerGpuKernels } from './kernels/register-all';
 export { createGpuKernelPool } from './pool';
 export type { GpuKernelPoolOptions } from './pool';
-export { BUNDLED_CUDA_LIB_DIR, DEFAULT_PTX_CACHE_DIR, REPO_ROOT } from './paths';
 export { EXIT_NO_DEVICE_STATUS } from './exit-codes';
 export { GPU_WORKER_ENV, gpuWorkerConfig } from './config';
 export type { GpuWorkerConfig } from './config';
-export { openEmulatedGpuDevice } from './emulation/emulated-device';
-export type { EmulatedGpuOptions } from './emulation/emulated-device';
-export { KERNEL_SIGNATURES, buildCpuKernels, emulationSource } from './emulation/cpu-kernels';
-export type { CpuKernels } from './emulation/cpu-kernels';

@@ -1,5 +1,5 @@
 /**
- * The EigenPro workflow: one long training activity (DESIGN §1 rule 4). The activity talks
+ * The EigenPro workflow: one long training activity (docs/design.md §1 rule 4). The activity talks
  * to the workers over NATS, heartbeats, checkpoints to the object store and resumes from the
  * checkpoint when Temporal retries it (a killed orchestrator, a lost heartbeat).
  */

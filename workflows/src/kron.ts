@@ -88,7 +88,7 @@ function gridSize(input: KronJobInput): number {
   return input.shape.reduce((a, b) => a * b, 1);
 }
 
-/** A fit on the direct route, or a solve with missing cells or per-cell noise: long loops (DESIGN §1 rule 4). */
+/** A fit on the direct route, or a solve with missing cells or per-cell noise: long loops (docs/design.md §1 rule 4). */
 function isLongLoop(input: KronJobInput): boolean {
   return (input.fit !== undefined && input.route === 'direct') || input.mask !== undefined || input.noiseVector !== undefined;
 }
@@ -210,7 +210,7 @@ interface SlabSolve {
 
 /**
  * One slab solve (factors, stages a/b/c with transposes, finish) of the hyperparameters `h`.
- * With the gradient (WORKLOADS §3): α̃ = (Λ+σ²)⁻¹Qᵀy exists in stage b (slabs along axis 1). Stage b
+ * With the gradient (docs/workloads.md §3): α̃ = (Λ+σ²)⁻¹Qᵀy exists in stage b (slabs along axis 1). Stage b
  * sums Σα̃², Σλα̃² and the B_d quadratic forms for every d ≠ 1 (axis d whole there); α̃ goes through
  * one more transpose so stage c (slabs along axis 0) adds the one for d = 1.
  */

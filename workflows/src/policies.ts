@@ -1,6 +1,6 @@
 /**
  * The activity retry policy every gramfleet workflow uses, and the options of its two kinds
- * of activity: short steps, and long loops that heartbeat (DESIGN §1 rule 4). One place, so a
+ * of activity: short steps, and long loops that heartbeat (docs/design.md §1 rule 4). One place, so a
  * change to how gramfleet retries is one change.
  */
 import type { ActivityOptions, RetryPolicy } from '@temporalio/workflow';

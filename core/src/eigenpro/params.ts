@@ -224,7 +224,7 @@ export function checkEigenProData(data: EigenProData, params: CompiledEigenProPa
   return { n: x.rows, d: x.cols, c, p, nTest };
 }
 
-/** Subsample size for n rows: s = min(n, 2000) below 10^5 rows, else 12 000 (WORKLOADS §2). */
+/** Subsample size for n rows: s = min(n, 2000) below 10^5 rows, else 12 000 (docs/workloads.md §2). */
 export function defaultSubsampleSize(n: number): number {
   return n < 100_000 ? Math.min(n, 2000) : Math.min(n, 12_000);
 }

@@ -1,6 +1,6 @@
 /**
  * EigenPro 2 setup from the spectrum of a Nyström subsample (Ma & Belkin, arXiv 1806.06144;
- * WORKLOADS §2): with λ_1 ≥ … the eigenvalues of K(X_S, X_S)/s (f64) and e_i its unit
+ * docs/workloads.md §2): with λ_1 ≥ … the eigenvalues of K(X_S, X_S)/s (f64) and e_i its unit
  * eigenvectors,
  *   q  = max(5, #{i : λ_i^−α < min(max(s/5, m_G), s)} − 1), clamped to the computed pairs,
  *   D_i = (1 − (λ_q/λ_i)^α)/λ_i,  E = [e_1 … e_{q−1}]/√s,

@@ -1,4 +1,4 @@
-// Exactness of graph random features on Karate (WORKLOADS.md §1 checks). Cora versions live in
+// Exactness of graph random features on Karate (docs/workloads.md §1 checks). Cora versions live in
 // test/src/grf/exactness.test.ts (they need the .npz loader of the orchestrator).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

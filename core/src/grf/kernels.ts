@@ -1,7 +1,7 @@
 /**
  * Graph kernel families K = Σ_k α_k W^k for graph random features, their modulation
  * functions f (with f ∗ f = α, so that E[Φ₁Φ₂ᵀ] = K for independent walks), the walk-length
- * cap and the variance bound of the resolvent kernels. See WORKLOADS.md §1.
+ * cap and the variance bound of the resolvent kernels. See docs/workloads.md §1.
  */
 import { GramfleetError, invalidField, outOfRange } from '../errors';
 import { int, num, obj, oneOf } from '../validate';

@@ -1,6 +1,6 @@
 /**
  * The symmetrically normalised, scaled adjacency W = c·D^{-1/2} A D^{-1/2} on which graph
- * random features walk (WORKLOADS.md §1).
+ * random features walk (docs/workloads.md §1).
  */
 import type { CsrArrays } from '../array';
 import { GramfleetError } from '../errors';

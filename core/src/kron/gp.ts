@@ -1,6 +1,6 @@
 /**
  * Exact GP regression on a full grid with a product kernel, by the eigen route
- * (Saatçi 2011; WORKLOADS.md §3). With K = s·K_0 ⊗ … ⊗ K_{D−1} and K_d = Q_dΛ_dQ_dᵀ:
+ * (Saatçi 2011; docs/workloads.md §3). With K = s·K_0 ⊗ … ⊗ K_{D−1} and K_d = Q_dΛ_dQ_dᵀ:
  *
  *   α = Q(Λ + σ²I)⁻¹Qᵀy,   log|K + σ²I| = Σ_i log(λ_i + σ²),
  *   LML = −½yᵀα − ½ log|K + σ²I| − (N/2) log 2π,

@@ -1,7 +1,7 @@
 /**
  * Where each value sits in the Kronecker GP's flat arrays: the outputs of `kron-factor` and
  * `kron-gp-solve`, the stats vector of `kron-gp-solve`, and the inputs, outputs and stats of the
- * slab route's three `kron-slab` stages (WORKLOADS §3). The op that writes a layout and every
+ * slab route's three `kron-slab` stages (docs/workloads.md §3). The op that writes a layout and every
  * reader (the workflow, the activities, the long loops) take the slots from here by name.
  * Workflow-safe (no I/O).
  */

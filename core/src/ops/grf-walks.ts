@@ -1,6 +1,6 @@
 /**
  * Op `grf-walks`: graph random features Φ (one CSR row per origin node) from modulated
- * random walks — WORKLOADS.md §1, Reid et al. "General Graph Random Features" (ICLR 2024),
+ * random walks — docs/workloads.md §1, Reid et al. "General Graph Random Features" (ICLR 2024),
  * with antithetic termination and repelling walks for variance reduction.
  *
  * inputs: `[indptr i32 (n+1), indices i32 (nnz), weights f64 (nnz)]`, the CSR of

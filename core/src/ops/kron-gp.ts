@@ -1,5 +1,5 @@
 /**
- * The Kronecker GP's shard ops (WORKLOADS.md §3), built on `eigh` and `mode-product`:
+ * The Kronecker GP's shard ops (docs/workloads.md §3), built on `eigh` and `mode-product`:
  *
  * - `kron-factor`: one factor's eigendecomposition. Inputs: every axis (shared by the
  *   batch); attrs pick the axis and its kernel. Outputs: w [n] (clamped), v [n, n].

@@ -51,7 +51,9 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
   async function run(tasks: readonly RoundTask[]): Promise<TaskResult[]> {
     const all = Promise.all(tasks.map((t) => o.tasks.run({ jobId, shardId: t.shardId, op: t.op, attrs: t.attrs, inputs: t.inputs, deadline: o.deadline }, { cls: o.cls, pin: t.pin })));
     let out: TaskResult[] | undefined;
-    void all.then((r) => { out = r; });
+    // Records the results; a rejection is the race's below (or, once cancelled, nobody's) — without
+    // the second handler this copy of it would be an unhandled rejection, which ends the process.
+    all.then((r) => { out = r; }, () => undefined);
     while (out === undefined) {
       if (o.signal?.aborted === true) {
         o.tasks.cancelJob(jobId);

@@ -1,5 +1,5 @@
 /**
- * The long-running Kronecker GP activities (DESIGN §1 rule 4): the loop runs here, every
+ * The long-running Kronecker GP activities (docs/design.md §1 rule 4): the loop runs here, every
  * Kronecker mat-vec runs on the workers as `kron-slab` shards sent straight over NATS.
  *
  * - `kronCgSolve`: PCG for an incomplete grid / heteroscedastic noise (core/src/kron/cg.ts,

@@ -1,8 +1,7 @@
 import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { choleskyOp, triangularSolveOp, type NdArray } from '@gramfleet/core';
-import { registerCholeskyWasm } from '@gramfleet/workers/dist/backends/wasm/cholesky';
-import { registerTriangularSolveWasm } from '@gramfleet/workers/dist/backends/wasm/triangular-solve';
+import { registerCholeskyWasm, registerTriangularSolveWasm } from '@gramfleet/workers/internal';
 import { BACKENDS, f64, fro, linalgRegistry, matmul, maxAbsDiff, randomMatrix, randomSpd, rejectsWithCode, runOp, transposed } from './linalg-fixtures';
 
 const reg = linalgRegistry([choleskyOp, triangularSolveOp], (r, a) => {

@@ -1,8 +1,8 @@
 import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { csrSpmvOp } from '@gramfleet/core';
-import { WasmArena } from '@gramfleet/workers/dist/backends/wasm/arena';
-import { callDense } from '@gramfleet/workers/dist/backends/wasm/dense-host';
+import { WasmArena } from '@gramfleet/workers';
+import { callDense } from '@gramfleet/workers/internal';
 import { kernelModule } from './linalg-fixtures';
 import { BACKENDS, arr, assertClose, denseRegistry, rand, randomCsr, rejectsNaming, runOp } from './dense-fixtures';
 

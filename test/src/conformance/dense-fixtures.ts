@@ -8,7 +8,7 @@ import {
   csrFromTripletsOp, csrSpmmOp, csrSpmvOp, csrTransposeOp, gemmBatchedOp, gemmOp, gemvOp, isGramfleetError,
   kernelBlockMatmulOp, kernelBlockOp, type GramfleetError, type KernelRegistry, type NdArray,
 } from '@gramfleet/core';
-import { registerDenseSparseWasm } from '@gramfleet/workers/dist/backends/wasm/dense-register';
+import { registerDenseSparseWasm } from '@gramfleet/workers/internal';
 import { linalgRegistry, rng } from './linalg-fixtures';
 
 export { BACKENDS, runOp, rng } from './linalg-fixtures';

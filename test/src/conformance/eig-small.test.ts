@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { eigSmallOp, type NdArray } from '@gramfleet/core';
-import { registerEigSmallWasm } from '@gramfleet/workers/dist/backends/wasm/eig-small';
+import { registerEigSmallWasm } from '@gramfleet/workers/internal';
 import { BACKENDS, f64, fro, linalgRegistry, matmul, maxAbsDiff, randomMatrix, rejectsWithCode, runOp } from './linalg-fixtures';
 
 const reg = linalgRegistry([eigSmallOp], registerEigSmallWasm);

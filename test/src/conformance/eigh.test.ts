@@ -1,8 +1,7 @@
 import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { eighOp, eighTopkOp, type NdArray } from '@gramfleet/core';
-import { registerEighWasm } from '@gramfleet/workers/dist/backends/wasm/eigh';
-import { registerEighTopkWasm } from '@gramfleet/workers/dist/backends/wasm/eigh-topk';
+import { registerEighTopkWasm, registerEighWasm } from '@gramfleet/workers/internal';
 import { BACKENDS, f64, fro, gaussianKernel, laplacianKernel, linalgRegistry, matmul, randomMatrix, randomSpd, rejectsWithCode, runOp, transposed } from './linalg-fixtures';
 
 const reg = linalgRegistry([eighOp, eighTopkOp], (r, a) => {

@@ -3,7 +3,8 @@ import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { kernelsFmaWasmPath, relaxedSimdAvailable, relaxedSimdNodeArgs } from '@gramfleet/workers/dist/backends/wasm/kernel-module';
+import { relaxedSimdNodeArgs } from '@gramfleet/workers';
+import { kernelsFmaWasmPath, relaxedSimdAvailable } from '@gramfleet/workers/internal';
 
 // Workers load the relaxed-SIMD FMA build by default where Node accepts it, so every
 // conformance suite that runs the wasm kernels (and wasm-mt) runs again here against that

@@ -5,7 +5,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { kernelsWasmPath } from '@gramfleet/wasm';
-import { loadKernelModuleBytes, relaxedSimdAvailable } from '@gramfleet/workers/dist/backends/wasm/kernel-module';
+import { loadKernelModuleBytes } from '@gramfleet/workers';
+import { relaxedSimdAvailable } from '@gramfleet/workers/internal';
 
 // The relaxed-SIMD FMA build (`asc … --use GF_FMA=1`) must instantiate where relaxed SIMD is on
 // and give the plain build's results (gemm: |Δ| ≤ 1e-14·(k+1), the fused rounding differs;

@@ -6,7 +6,7 @@
  * GPU op; it is not evidence that the code runs on a GPU (gpu.test.ts is). Skipped, with the
  * reason printed, when no C++ compiler is found.
  */
-import { openEmulatedGpuDevice } from '@gramfleet/gpu-workers';
+import { openEmulatedGpuDevice } from '@gramfleet/gpu-workers/internal';
 import { defineGpuConformance } from './gpu-suite';
 
 defineGpuConformance('GPU backend conformance on the CPU emulation (not a GPU)', () =>

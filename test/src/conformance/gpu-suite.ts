@@ -8,12 +8,11 @@
  */
 import { after, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import {
-  KERNEL_FUNCTIONS, OPS, choleskyOp, createKernelRegistry, csrSpmvOp, eighOp, gemmOp, gemvOp, grfWalksOp, isGramfleetError, kernelBlockMatmulOp, kernelBlockOp,
-  modeProductOp, philox4x32, seedKey, type AnyOpDef, type KernelRegistry, type NdArray,
-} from '@gramfleet/core';
+import { KERNEL_FUNCTIONS, OPS, choleskyOp, createKernelRegistry, csrSpmvOp, eighOp, gemmOp, gemvOp, grfWalksOp, isGramfleetError, kernelBlockMatmulOp, kernelBlockOp, modeProductOp, seedKey, type KernelRegistry, type NdArray } from '@gramfleet/core';
+import { philox4x32, type AnyOpDef } from '@gramfleet/core/internal';
 import { registerReferenceKernels } from '@gramfleet/workers';
-import { GPU_OP_IDS, arg, registerGpuKernels, type GpuDevice } from '@gramfleet/gpu-workers';
+import { GPU_OP_IDS, registerGpuKernels, type GpuDevice } from '@gramfleet/gpu-workers';
+import { arg } from '@gramfleet/gpu-workers/internal';
 import { arr, assertClose, rand, rand32, randomCsr } from './dense-fixtures';
 import { f64, randomMatrix, randomSpd, rng } from './linalg-fixtures';
 

@@ -4,7 +4,8 @@
  * library (cuBLAS, cuSOLVER) is absent on the GPU machine are skipped by name with the
  * loader's message.
  */
-import { BUNDLED_CUDA_LIB_DIR, openGpuDevice } from '@gramfleet/gpu-workers';
+import { openGpuDevice } from '@gramfleet/gpu-workers';
+import { BUNDLED_CUDA_LIB_DIR } from '@gramfleet/gpu-workers/internal';
 import { defineGpuConformance } from './gpu-suite';
 
 defineGpuConformance('GPU backend conformance on a CUDA device (float64 reference as oracle)', () => {

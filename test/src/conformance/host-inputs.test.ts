@@ -11,7 +11,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { decodeNpy, npyHeader, type NdArray } from '@gramfleet/core';
-import { createKernelPool, mappedFileOf, openHostStore } from '@gramfleet/workers';
+import { createKernelPool, openHostStore } from '@gramfleet/workers';
+import { mappedFileOf } from '@gramfleet/workers/internal';
 import { kernelModule } from './linalg-fixtures';
 import { arr, rand } from './dense-fixtures';
 

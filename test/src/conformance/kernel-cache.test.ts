@@ -1,7 +1,9 @@
 import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { KERNEL_FUNCTIONS, kernelBlockMatmulOp, kernelBlockOp, kernelOfSquaredDistance, kernelRowsMatmulOp, type KernelFunction, type NdArray } from '@gramfleet/core';
-import { WasmArena, createKernelPool, registerWasmKernels, withHostGather, kernelCacheBudgetFromEnv, withKernelRowCache, type KernelRowCache, type KernelRowCacheOptions } from '@gramfleet/workers';
+import { KERNEL_FUNCTIONS, kernelBlockMatmulOp, kernelBlockOp, kernelRowsMatmulOp, type KernelFunction, type NdArray } from '@gramfleet/core';
+import { kernelOfSquaredDistance } from '@gramfleet/core/internal';
+import { WasmArena, createKernelPool } from '@gramfleet/workers';
+import { registerWasmKernels, withHostGather, kernelCacheBudgetFromEnv, withKernelRowCache, type KernelRowCache, type KernelRowCacheOptions } from '@gramfleet/workers/internal';
 import { kernelModule, linalgRegistry } from './linalg-fixtures';
 import { BACKENDS, arr, rand, rand32, rejectsNaming, runOp } from './dense-fixtures';
 import { f32KernelBounds } from './kernel-f32-fixtures';

@@ -4,7 +4,8 @@
  * |Δr| ≤ min(√|Δd²|, |Δd²|/r), every kernel here having |dk/dr| ≤ 1/σ, plus 1e-6 for the f32
  * epilogue. Returns the f64 reference block and the bound of each entry.
  */
-import { kernelOfSquaredDistance, type KernelFunction } from '@gramfleet/core';
+import { type KernelFunction } from '@gramfleet/core';
+import { kernelOfSquaredDistance } from '@gramfleet/core/internal';
 
 /** The f64 reference K (n×m) and the per-entry bound of the f32 kernels. */
 export function f32KernelBounds(x: Float32Array, z: Float32Array, n: number, m: number, d: number, sigma: number, kernel: KernelFunction): { k: Float64Array; tol: Float64Array } {

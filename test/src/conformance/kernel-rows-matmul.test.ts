@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { kernelBlockMatmulOp, kernelRowsMatmulOp, type NdArray } from '@gramfleet/core';
-import { createKernelPool, registerWasmKernels, withHostGather } from '@gramfleet/workers';
+import { createKernelPool } from '@gramfleet/workers';
+import { registerWasmKernels, withHostGather } from '@gramfleet/workers/internal';
 import { kernelModule, linalgRegistry } from './linalg-fixtures';
 import { BACKENDS, arr, assertClose, rand, rand32, rejectsNaming, runOp } from './dense-fixtures';
 

@@ -9,7 +9,7 @@
 import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { isGramfleetError, kronFactorOp, kronGpSolveOp, kronSlabOp, type NdArray } from '@gramfleet/core';
-import { registerKronGpWasm } from '@gramfleet/workers/dist/backends/wasm/kron-linalg';
+import { registerKronGpWasm } from '@gramfleet/workers/internal';
 import { BACKENDS, linalgRegistry, runOp } from './linalg-fixtures';
 
 const reg = linalgRegistry([kronFactorOp, kronSlabOp, kronGpSolveOp], registerKronGpWasm);

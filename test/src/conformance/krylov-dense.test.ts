@@ -4,14 +4,10 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { kernelsWasmPath } from '@gramfleet/wasm';
-import { kernelsFmaWasmPath, relaxedSimdAvailable, relaxedSimdNodeArgs } from '@gramfleet/workers/dist/backends/wasm/kernel-module';
-import {
-  OPS, compileDatagenParams, csrMatvec, datagenSolve, gcrodr, generateInstance, buildPreconditioner, isGramfleetError, jsKrylovDense, pdeSpecOf,
-  type CsrArrays, type KrylovBlock, type KrylovDense, type NdArray,
-} from '@gramfleet/core';
-import { WasmArena } from '@gramfleet/workers/dist/backends/wasm/arena';
-import { createWasmKrylovDense } from '@gramfleet/workers/dist/backends/wasm/krylov-dense';
-import { registerWasmKernels } from '@gramfleet/workers/dist/backends/wasm/register-all';
+import { WasmArena, relaxedSimdNodeArgs } from '@gramfleet/workers';
+import { createWasmKrylovDense, kernelsFmaWasmPath, registerWasmKernels, relaxedSimdAvailable } from '@gramfleet/workers/internal';
+import { OPS, compileDatagenParams, csrMatvec, datagenSolve, gcrodr, generateInstance, isGramfleetError, pdeSpecOf, type CsrArrays, type KrylovBlock, type KrylovDense, type NdArray } from '@gramfleet/core';
+import { buildPreconditioner, jsKrylovDense } from '@gramfleet/core/internal';
 import { assertClose, rand, randomCsr } from './dense-fixtures';
 import { kernelModule, linalgRegistry, runOp } from './linalg-fixtures';
 
@@ -207,8 +203,8 @@ describe('krylov dense backend conformance (wasm vs float64 reference)', () => {
       const fs = require('node:fs');
       const { createHash } = require('node:crypto');
       const core = require(${JSON.stringify(require.resolve('@gramfleet/core'))});
-      const { WasmArena } = require(${JSON.stringify(require.resolve('@gramfleet/workers/dist/backends/wasm/arena'))});
-      const { createWasmKrylovDense } = require(${JSON.stringify(require.resolve('@gramfleet/workers/dist/backends/wasm/krylov-dense'))});
+      const { WasmArena } = require(${JSON.stringify(require.resolve('@gramfleet/workers'))});
+      const { createWasmKrylovDense } = require(${JSON.stringify(require.resolve('@gramfleet/workers/internal'))});
       const file = process.argv[1];
       const arena = new WasmArena(new WebAssembly.Module(fs.readFileSync(file)));
       const params = core.compileDatagenParams({ pde: 'helmholtz', grid: 18, count: 3, seed: 2, restart: 20, recycle: 8 });

@@ -3,10 +3,10 @@
  * the 'reference' and 'wasm' backends for those ops, seeded random matrices, norms.
  */
 import * as fs from 'node:fs';
-import { createKernelRegistry, isGramfleetError, type AnyOpDef, type KernelRegistry, type NdArray } from '@gramfleet/core';
+import { createKernelRegistry, isGramfleetError, type KernelRegistry, type NdArray } from '@gramfleet/core';
+import { type AnyOpDef } from '@gramfleet/core/internal';
 import { kernelsWasmPath } from '@gramfleet/wasm';
-import { WasmArena } from '@gramfleet/workers/dist/backends/wasm/arena';
-import { loadKernelModuleBytes } from '@gramfleet/workers/dist/backends/wasm/kernel-module';
+import { loadKernelModuleBytes, WasmArena } from '@gramfleet/workers';
 import * as assert from 'node:assert/strict';
 
 /** Backends every suite runs. */

@@ -1,8 +1,9 @@
 import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { kronMatvec, modeProductOp, referenceKronLinalg, type KronFactorMatrix, type NdArray } from '@gramfleet/core';
+import { kronMatvec, modeProductOp, type NdArray } from '@gramfleet/core';
+import { referenceKronLinalg, type KronFactorMatrix } from '@gramfleet/core/internal';
 import { createWasmKronLinalg } from '@gramfleet/workers';
-import { registerModeProductWasm } from '@gramfleet/workers/dist/backends/wasm/mode-product';
+import { registerModeProductWasm } from '@gramfleet/workers/internal';
 import { BACKENDS, f64, fro, linalgRegistry, maxAbsDiff, randomMatrix, rejectsWithCode, runOp, transposed } from './linalg-fixtures';
 
 const reg = linalgRegistry([modeProductOp], registerModeProductWasm);

@@ -2,9 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { csrSpmvOp, kernelBlockOp, type NdArray } from '@gramfleet/core';
 import { createKernelRegistry, gemmOp as gemmOpDef } from '@gramfleet/core';
-import {
-  createParallelKernels, parallelCsrSpmv, parallelGemm, parallelKernelBlock, registerParallelWasm, splitCsrRows, splitRows, type ParallelKernels,
-} from '@gramfleet/workers/dist/backends/wasm/parallel';
+import { createParallelKernels, parallelCsrSpmv, parallelGemm, parallelKernelBlock, registerParallelWasm, splitCsrRows, splitRows, type ParallelKernels } from '@gramfleet/workers/internal';
 import { arr, assertClose, rand, rand32, randomCsr, rejectsNaming, runOp } from './dense-fixtures';
 import { kernelBytes } from './linalg-fixtures';
 

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { qrOp, type NdArray } from '@gramfleet/core';
-import { registerQrWasm } from '@gramfleet/workers/dist/backends/wasm/qr';
+import { registerQrWasm } from '@gramfleet/workers/internal';
 import { BACKENDS, f64, fro, linalgRegistry, matmul, maxAbsDiff, randomMatrix, rejectsWithCode, runOp, transposed } from './linalg-fixtures';
 
 const reg = linalgRegistry([qrOp], registerQrWasm);

@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { OPS, nnzRanges, planOpShards, type NdArray } from '@gramfleet/core';
-import { registerWasmKernels } from '@gramfleet/workers/dist/backends/wasm/register-all';
+import { OPS, type NdArray } from '@gramfleet/core';
+import { nnzRanges, planOpShards } from '@gramfleet/core/internal';
+import { registerWasmKernels } from '@gramfleet/workers/internal';
 import { arr, assertClose, rand, rand32, randomCsr, rejectsNaming } from './dense-fixtures';
 import { BACKENDS, linalgRegistry, randomSpd, runOp } from './linalg-fixtures';
 

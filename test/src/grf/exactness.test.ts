@@ -1,14 +1,12 @@
-// Exactness of graph random features on Cora (WORKLOADS.md §1): ΦΦᵀ error at m = 16 for the
+// Exactness of graph random features on Cora (docs/workloads.md §1): ΦΦᵀ error at m = 16 for the
 // regularised-Laplacian kernels, and label spreading with (I − 0.9Ã)^{-1} on 10 % labels.
 // The Karate versions live beside the code in core/src/grf/exactness.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import {
-  applyExactKernel, applyKhat, csrWithValues, exactKernelDense, grfFeatures, labelSpreadingAccuracy, normalisedWeights,
-  relFrobError, seededSubset, type CsrArrays, type GraphKernelSpec, type GrfVariance,
-} from '@gramfleet/core';
+import { applyExactKernel, applyKhat, csrWithValues, exactKernelDense, labelSpreadingAccuracy, normalisedWeights, relFrobError, seededSubset, type CsrArrays, type GraphKernelSpec, type GrfVariance } from '@gramfleet/core';
+import { grfFeatures } from '@gramfleet/core/internal';
 import { loadGraph } from '@gramfleet/orchestrator';
 
 const root = path.resolve(__dirname, '../../..');

@@ -17,7 +17,8 @@ import {
   INLINE_ARRAY_MAX_BYTES, TREE_LEAF_BYTES, encodeNpy, isGramfleetError, isTreeDigest, resourceNames, silentLogger,
   type ArrayRef, type ErrorCode, type Logger, type NdArray,
 } from '@gramfleet/core';
-import { connectNats, createArrayStore, digestOf, mappedFileOf, openArrayStore, openDataPlane, openHostStore, type DataPlane } from '@gramfleet/workers';
+import { connectNats, createArrayStore, openArrayStore, openDataPlane, openHostStore, type DataPlane } from '@gramfleet/workers';
+import { digestOf, mappedFileOf } from '@gramfleet/workers/internal';
 import { startNatsOnly, type NatsOnly } from './nats-only';
 import { until } from './harness';
 

@@ -18,7 +18,8 @@ import { Client, Connection } from '@temporalio/client';
 import { datagenSolve, decodeNpy, isGramfleetError, type DatagenJobResult, type DatagenWorkflowResult } from '@gramfleet/core';
 import { prepareDatagen, readCsrNpz, type DatagenJobSpec, type DatasetManifest } from '@gramfleet/orchestrator';
 import { kernelsWasmPath } from '@gramfleet/wasm';
-import { WasmArena, createWasmKrylovDense } from '@gramfleet/workers';
+import { WasmArena } from '@gramfleet/workers';
+import { createWasmKrylovDense } from '@gramfleet/workers/internal';
 import { startTestCluster, until, type TestCluster } from './harness';
 
 const suffix = randomBytes(3).toString('hex');

@@ -10,7 +10,8 @@ import * as assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Philox, accuracy, kernelMatmulReference, npyHeader, resourceNames, type NdArray } from '@gramfleet/core';
+import { Philox, accuracy, npyHeader, resourceNames, type NdArray } from '@gramfleet/core';
+import { kernelMatmulReference } from '@gramfleet/core/internal';
 import { readNpy, readNpz, writeNpy } from '@gramfleet/orchestrator';
 import { startTestCluster, type TestCluster } from './harness';
 

@@ -6,10 +6,8 @@
  */
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import {
-  Philox, checkEigenProData, choleskyReference, compileEigenProParams, createReferenceCompute, isGramfleetError, kernelMatmulReference, oneHot, trainEigenPro2,
-  type DenseRows, type EigenProJobResult, type EigenProProgressEvent,
-} from '@gramfleet/core';
+import { Philox, checkEigenProData, compileEigenProParams, isGramfleetError, trainEigenPro2, type DenseRows, type EigenProJobResult, type EigenProProgressEvent } from '@gramfleet/core';
+import { choleskyReference, createReferenceCompute, kernelMatmulReference, oneHot } from '@gramfleet/core/internal';
 import type { EigenProJobSpec } from '@gramfleet/orchestrator';
 import { startTestCluster, type TestCluster } from './harness';
 import { mnistDigits } from '../eigenpro/mnist-data';

@@ -6,10 +6,8 @@
  */
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import {
-  Philox, compileEigenProParams, isGramfleetError, kernelMatmulReference, sampleCenterRows, trainEigenPro3Reference,
-  type DenseRows, type EigenProJobResult, type EigenProProgressEvent,
-} from '@gramfleet/core';
+import { Philox, compileEigenProParams, isGramfleetError, sampleCenterRows, type DenseRows, type EigenProJobResult, type EigenProProgressEvent } from '@gramfleet/core';
+import { kernelMatmulReference, trainEigenPro3Reference } from '@gramfleet/core/internal';
 import { connect, type EigenProJobSpec } from '@gramfleet/orchestrator';
 import { startTestCluster, until, type TestCluster } from './harness';
 import { mnistDigits } from '../eigenpro/mnist-data';

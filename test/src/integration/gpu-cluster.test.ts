@@ -7,7 +7,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { openDriver } from '@gramfleet/gpu-workers';
+import { openDriver } from '@gramfleet/gpu-workers/internal';
 import { csrDigest, sharedGraph, startTestCluster, type TestCluster } from './harness';
 
 let skip: string | false = false;

@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import { isGramfleetError, resourceNames, type ErrorCode } from '@gramfleet/core';
 import { connectNats, openDataPlane } from '@gramfleet/workers';
-import { openDriver } from '@gramfleet/gpu-workers';
+import { openDriver } from '@gramfleet/gpu-workers/internal';
 import { csrDigest, scheduledWork, sharedGraph, startTestCluster, type TestCluster } from './harness';
 
 let deviceNote: string | false = false;

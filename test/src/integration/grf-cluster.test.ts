@@ -8,10 +8,8 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import {
-  GRF_WORKLOAD, type GramfleetError, PROTOCOL_VERSION, compileGrfParams, exactKernelDense, grfWalksOp, isGramfleetError, normalisedWeights, relFrobError,
-  csrWithValues, resourceNames, taskSubject, taskMsgId, type CsrArrays, type GrfJobInput, type TaskResult, type ErrorCode,
-} from '@gramfleet/core';
+import { GRF_WORKLOAD, type GramfleetError, PROTOCOL_VERSION, compileGrfParams, exactKernelDense, grfWalksOp, isGramfleetError, normalisedWeights, relFrobError, csrWithValues, resourceNames, taskSubject, type CsrArrays, type GrfJobInput, type TaskResult, type ErrorCode } from '@gramfleet/core';
+import { taskMsgId } from '@gramfleet/core/internal';
 import { connectNats, openDataPlane } from '@gramfleet/workers';
 import { loadGraph, readCsrNpz, runCli } from '@gramfleet/orchestrator';
 import { csrDigest, scheduledWork, sharedGraph, startTestCluster, until, type TestCluster } from './harness';

@@ -12,13 +12,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import {
-  OPS, PROTOCOL_VERSION, planOpShards, resourceNames, taskMsgId, taskSubject, type NdArray, type TaskResult, type WorkerRecord,
-} from '@gramfleet/core';
+import { OPS, PROTOCOL_VERSION, resourceNames, taskSubject, type NdArray, type TaskResult, type WorkerRecord } from '@gramfleet/core';
+import { planOpShards, taskMsgId } from '@gramfleet/core/internal';
 import { LocalCluster } from '@gramfleet/orchestrator';
-import {
-  connectNats, createArrayStore, kernelsFmaWasmPath, openDataPlane, relaxedSimdNodeArgs, relaxedSimdAvailable, type ArrayStore, type DataPlane,
-} from '@gramfleet/workers';
+import { connectNats, createArrayStore, openDataPlane, relaxedSimdNodeArgs, type ArrayStore, type DataPlane } from '@gramfleet/workers';
+import { kernelsFmaWasmPath, relaxedSimdAvailable } from '@gramfleet/workers/internal';
 import { until } from './harness';
 
 function rand(n: number, seed: number): Float64Array {

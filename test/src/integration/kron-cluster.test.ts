@@ -7,7 +7,8 @@
  */
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { compileKronGp, fitKron, isGramfleetError, referenceKronLinalg, resourceNames, solveKron, solveKronCg, withHyper, type ErrorCode } from '@gramfleet/core';
+import { compileKronGp, isGramfleetError, resourceNames, solveKronCg, withHyper, type ErrorCode } from '@gramfleet/core';
+import { fitKron, referenceKronLinalg, solveKron } from '@gramfleet/core/internal';
 import { connectNats, createWasmKronLinalg, openDataPlane } from '@gramfleet/workers';
 import { kronCgCheckpointName, runCli, type KronGpJobSpec } from '@gramfleet/orchestrator';
 import * as path from 'node:path';

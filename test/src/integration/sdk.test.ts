@@ -10,7 +10,7 @@ import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import { isGramfleetError, kernelAlpha, modulation, type ErrorCode, type GraphKernelSpec } from '@gramfleet/core';
-import { WAT_DOUBLE, WAT_GROW, WAT_IMPORTS_SOCKET, WAT_READ_FILE, WAT_SOCKET, WAT_SPIN, WAT_UNCAPPED, assembleWat } from '@gramfleet/workers';
+import { WAT_DOUBLE, WAT_GROW, WAT_IMPORTS_SOCKET, WAT_READ_FILE, WAT_SOCKET, WAT_SPIN, WAT_UNCAPPED, assembleWat } from '@gramfleet/workers/testing';
 import type { TaskRef } from '@gramfleet/orchestrator';
 import { startTestCluster, type TestCluster } from './harness';
 

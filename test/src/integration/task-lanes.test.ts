@@ -17,10 +17,7 @@ import {
   GramfleetError, PROTOCOL_VERSION, laneSubject, pinToken, resourceNames, silentLogger,
   type LaneFrame, type NdArray, type ReplyFrame, type WorkerRecord,
 } from '@gramfleet/core';
-import {
-  connectNats, createArrayStore, createTaskClient, openDataPlane, startWorker,
-  type DataPlane, type KernelPool, type KernelRun, type RunningWorker, type TaskClient,
-} from '@gramfleet/workers';
+import { connectNats, createArrayStore, createTaskClient, openDataPlane, startWorker, type DataPlane, type KernelPool, type KernelRun, type RunningWorker, type TaskClient } from '@gramfleet/workers';
 
 const repo = path.resolve(__dirname, '..', '..', '..');
 

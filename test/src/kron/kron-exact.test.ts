@@ -10,10 +10,11 @@
 import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { choleskyOp, compileKronGp, kernelValue, solveKron, withHyper, type KronModel } from '@gramfleet/core';
+import { choleskyOp, compileKronGp, withHyper, type KronModel } from '@gramfleet/core';
+import { kernelValue, solveKron } from '@gramfleet/core/internal';
 import { kernelsWasmPath } from '@gramfleet/wasm';
 import { createWasmKronLinalg } from '@gramfleet/workers';
-import { registerCholeskyWasm } from '@gramfleet/workers/dist/backends/wasm/cholesky';
+import { registerCholeskyWasm } from '@gramfleet/workers/internal';
 import { linalgRegistry } from '../conformance/linalg-fixtures';
 
 const lin = createWasmKronLinalg(new WebAssembly.Module(fs.readFileSync(kernelsWasmPath)));

@@ -2,10 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import {
-  Philox, csrFromEdges, createKernelRegistry, grfWalksOp, modulation, ndarray, normalisedWeights, seedKey, walkLengthCap,
-  type CsrArrays, type GrfVariance, type NdArray,
-} from '@gramfleet/core';
+import { Philox, createKernelRegistry, grfWalksOp, modulation, ndarray, normalisedWeights, seedKey, type CsrArrays, type GrfVariance, type NdArray } from '@gramfleet/core';
+import { csrFromEdges, walkLengthCap } from '@gramfleet/core/internal';
 import { kernelsWasmPath } from '@gramfleet/wasm';
 import { WasmArena } from './arena';
 import { GRF_STATUS } from './grf-walks';
