@@ -41,8 +41,9 @@ function runGrfWalks(arena: WasmArena, attrs: GrfWalksAttrs, inputs: readonly Nd
   const m = attrs.walks;
   const [k0, k1] = seedKey(attrs.seed);
   const repelling = attrs.variance === 'repelling';
+  // The largest degree sizes the repelling walks' scratch (an O(n) scan: only when they need it).
   let maxDeg = 1;
-  for (let v = 0; v < n; v++) maxDeg = Math.max(maxDeg, (indptr[v + 1] ?? 0) - (indptr[v] ?? 0));
+  if (repelling) for (let v = 0; v < n; v++) maxDeg = Math.max(maxDeg, (indptr[v + 1] ?? 0) - (indptr[v] ?? 0));
   const steps = effectiveSteps(attrs.f);
 
   // The graph is read-only here: resident by digest, so the shards of a job copy it in once per thread.
