@@ -10,10 +10,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import {
-  KERNEL_CAMPAIGN, K8S_GROUP, K8S_VERSION, applyManifests, compileValues, parseYamlStream, k8sApi, kernelCampaignCrd, manifestsYaml, renderManifests,
-  type KubernetesObject,
-} from '@gramfleet/orchestrator';
+import { KERNEL_CAMPAIGN, K8S_GROUP, K8S_VERSION, applyManifests, compileValues, parseYamlStream, k8sApi, kernelCampaignCrd, manifestsYaml, renderManifests, type KubernetesObject } from '@gramfleet/orchestrator/internal';
 import { WORKLOAD_DEFS, isGramfleetError } from '@gramfleet/core';
 import { envTestUnavailable, startEnvTest, type EnvTest } from './envtest';
 import { minimalScaledObjectCrd } from './keda-crd';
