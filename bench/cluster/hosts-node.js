@@ -12,6 +12,7 @@
  *       the array (the store finds the holder in the directory and pulls it, checking each leaf);
  *       then reads the durable array through the object store alone; prints {"seconds": [...],
  *       "objectSeconds"} after checking the values.
+ *   (holder and puller share the peers' secret through GRAMFLEET_PEER_SECRET)
  *   node hosts-node.js raw-send <port> <MB>      serves MB MB from memory to one connection
  *   node hosts-node.js raw-recv <host> <port>    reads it into a reused buffer; prints {"seconds"}
  */
@@ -23,10 +24,10 @@ const [role, ...args] = process.argv.slice(2);
 const out = (o) => process.stdout.write(`${JSON.stringify(o)}\n`);
 const value = (i) => ((Math.imul(i, 2654435761) >>> 0) / 4294967296) - 0.5;
 
-async function holder(natsUrl, prefix, dir, mb, advertise) {
+async function holder(natsUrl, prefix, dir, mb, advertise, secret) {
   const nc = await connectNats(natsUrl, 'bench-hosts-holder');
   const dp = await openDataPlane(nc, core.resourceNames(prefix));
-  const s = await openArrayStore(dp, { hostDir: dir, hostBytes: 4 * mb * 2 ** 20, peerAdvertise: advertise, peerBind: advertise });
+  const s = await openArrayStore(dp, { hostDir: dir, hostBytes: 4 * mb * 2 ** 20, peerAdvertise: advertise, peerBind: advertise, peerSecret: secret });
   const a = new Float64Array((mb * 2 ** 20) / 8);
   for (let i = 0; i < a.length; i++) a[i] = value(i);
   const ref = await s.store.put(core.ndarray('f64', [a.length], a), { durable: 'none' });
@@ -42,7 +43,7 @@ async function holder(natsUrl, prefix, dir, mb, advertise) {
   });
 }
 
-async function puller(natsUrl, prefix, dir, refJson, runs, durableJson) {
+async function puller(natsUrl, prefix, dir, refJson, runs, durableJson, secret) {
   const ref = JSON.parse(refJson);
   const nc = await connectNats(natsUrl, 'bench-hosts-puller');
   const dp = await openDataPlane(nc, core.resourceNames(prefix));
@@ -53,7 +54,7 @@ async function puller(natsUrl, prefix, dir, refJson, runs, durableJson) {
     globalThis.gc?.();
     await new Promise((res) => setTimeout(res, 50));
     openHostStore({ dir, maxBytes: 4 * ref.bytes }).delete(ref.digest);
-    const s = await openArrayStore(dp, { hostDir: dir, hostBytes: 4 * ref.bytes, peerPull: true, cacheBytes: 0 });
+    const s = await openArrayStore(dp, { hostDir: dir, hostBytes: 4 * ref.bytes, peerPull: true, peerSecret: secret, cacheBytes: 0 });
     const t = process.hrtime.bigint();
     const c0 = process.cpuUsage();
     const got = await s.store.get(ref);
@@ -107,8 +108,8 @@ function rawRecv(host, port) {
 }
 
 const main = {
-  holder: () => holder(args[0], args[1], args[2], Number(args[3]), args[4]),
-  puller: () => puller(args[0], args[1], args[2], args[3], Number(args[4]), args[5]),
+  holder: () => holder(args[0], args[1], args[2], Number(args[3]), args[4], process.env.GRAMFLEET_PEER_SECRET),
+  puller: () => puller(args[0], args[1], args[2], args[3], Number(args[4]), args[5], process.env.GRAMFLEET_PEER_SECRET),
   'raw-send': () => rawSend(Number(args[0]), Number(args[1])),
   'raw-recv': () => rawRecv(args[0], Number(args[1])),
 }[role];
