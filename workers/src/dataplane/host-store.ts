@@ -118,6 +118,7 @@ export function openHostStore(o: HostStoreOptions): HostStore {
   const verifyReads = o.verifyReads ?? 'seal';
   const spareBytes = canMap() ? (o.spareBytes ?? Math.floor(o.maxBytes / 4)) : 0;
   removeStaleTemporaries(dir);
+  hashPool(); // start the hash threads now, not on the first put (they keep no process alive)
   const hostId = readHostId(dir);
   const verified = new Set<string>();
   const touched = new Map<string, number>();
