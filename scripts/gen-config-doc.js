@@ -16,7 +16,7 @@ function processKinds() {
   const { envVars } = require('@gramfleet/core/internal');
   const { WASM_WORKER_ENV } = require('@gramfleet/workers');
   const { GPU_WORKER_ENV } = require('@gramfleet/gpu-workers');
-  const { HOST_ENV, CONTROLLER_ENV, CLIENT_ENV } = require('@gramfleet/orchestrator');
+  const { HOST_ENV, CONTROLLER_ENV, CLIENT_ENV } = require('@gramfleet/orchestrator/internal');
   return [
     { key: 'orchestrator', file: 'orchestrator/src/host/config.ts', vars: envVars(HOST_ENV) },
     { key: 'wasm worker', file: 'workers/src/config.ts', vars: envVars(WASM_WORKER_ENV) },

@@ -12,6 +12,7 @@
  *       the array (the store finds the holder in the directory and pulls it, checking each leaf);
  *       then reads the durable array through the object store alone; prints {"seconds": [...],
  *       "objectSeconds"} after checking the values.
+ *   (holder and puller share the peers' secret through GRAMFLEET_PEER_SECRET)
  *   node hosts-node.js raw-send <port> <MB>      serves MB MB from memory to one connection
  *   node hosts-node.js raw-recv <host> <port>    reads it into a reused buffer; prints {"seconds"}
  */
@@ -23,10 +24,10 @@ const [role, ...args] = process.argv.slice(2);
 const out = (o) => process.stdout.write(`${JSON.stringify(o)}\n`);
 const value = (i) => ((Math.imul(i, 2654435761) >>> 0) / 4294967296) - 0.5;
 
-async function holder(natsUrl, prefix, dir, mb, advertise) {
+async function holder(natsUrl, prefix, dir, mb, advertise, secret) {
   const nc = await connectNats(natsUrl, 'bench-hosts-holder');
   const dp = await openDataPlane(nc, core.resourceNames(prefix));
-  const s = await openArrayStore(dp, { hostDir: dir, hostBytes: 4 * mb * 2 ** 20, peerAdvertise: advertise, peerBind: advertise });
+  const s = await openArrayStore(dp, { hostDir: dir, hostBytes: 4 * mb * 2 ** 20, peerAdvertise: advertise, peerBind: advertise, peerSecret: secret });
   const a = new Float64Array((mb * 2 ** 20) / 8);
   for (let i = 0; i < a.length; i++) a[i] = value(i);
   const ref = await s.store.put(core.ndarray('f64', [a.length], a), { durable: 'none' });
@@ -42,17 +43,24 @@ async function holder(natsUrl, prefix, dir, mb, advertise) {
   });
 }
 
-async function puller(natsUrl, prefix, dir, refJson, runs, durableJson) {
+async function puller(natsUrl, prefix, dir, refJson, runs, durableJson, secret) {
   const ref = JSON.parse(refJson);
   const nc = await connectNats(natsUrl, 'bench-hosts-puller');
   const dp = await openDataPlane(nc, core.resourceNames(prefix));
-  const seconds = [];
+  const seconds = [], cpu = [];
   for (let r = 0; r < runs; r++) {
+    // The previous run's array is dropped (as a worker drops a task's inputs) and collected, so its
+    // mapping no longer holds the file: the deleted copy's memory can be taken over by this run.
+    globalThis.gc?.();
+    await new Promise((res) => setTimeout(res, 50));
     openHostStore({ dir, maxBytes: 4 * ref.bytes }).delete(ref.digest);
-    const s = await openArrayStore(dp, { hostDir: dir, hostBytes: 4 * ref.bytes, peerPull: true, cacheBytes: 0 });
+    const s = await openArrayStore(dp, { hostDir: dir, hostBytes: 4 * ref.bytes, peerPull: true, peerSecret: secret, cacheBytes: 0 });
     const t = process.hrtime.bigint();
+    const c0 = process.cpuUsage();
     const got = await s.store.get(ref);
     seconds.push(Number(process.hrtime.bigint() - t) / 1e9);
+    const c = process.cpuUsage(c0);
+    cpu.push(`user ${(c.user / 1e6).toFixed(2)} s, system ${(c.system / 1e6).toFixed(2)} s`);
     if (s.store.stats.peerReads !== 1) throw new Error(`run ${r}: read from ${JSON.stringify(s.store.stats)}, not from the peer`);
     for (let i = 0; i < got.data.length; i += 4093) if (got.data[i] !== value(i)) throw new Error(`run ${r}: element ${i} differs`);
     await s.close();
@@ -64,7 +72,7 @@ async function puller(natsUrl, prefix, dir, refJson, runs, durableJson) {
   const got = await plain.get(durableRef);
   const objectSeconds = Number(process.hrtime.bigint() - t) / 1e9;
   if (plain.stats.objectReads !== 1 || got.data[0] !== 42 || got.data[4093] !== value(4093)) throw new Error('the object-store read changed the array');
-  out({ seconds, objectSeconds });
+  out({ seconds, objectSeconds, cpu });
   await dp.close();
 }
 
@@ -100,8 +108,8 @@ function rawRecv(host, port) {
 }
 
 const main = {
-  holder: () => holder(args[0], args[1], args[2], Number(args[3]), args[4]),
-  puller: () => puller(args[0], args[1], args[2], args[3], Number(args[4]), args[5]),
+  holder: () => holder(args[0], args[1], args[2], Number(args[3]), args[4], process.env.GRAMFLEET_PEER_SECRET),
+  puller: () => puller(args[0], args[1], args[2], args[3], Number(args[4]), args[5], process.env.GRAMFLEET_PEER_SECRET),
   'raw-send': () => rawSend(Number(args[0]), Number(args[1])),
   'raw-recv': () => rawRecv(args[0], Number(args[1])),
 }[role];

@@ -9,7 +9,9 @@
  * in host A opens the array store as a worker does (its host store under /dev/shm, a peer server
  * advertised in the holders directory) and puts an ARRAY_MB MB f64 array that only it holds
  * (durable: 'none'). A process in host B then reads it RUNS times through its own array store,
- * dropping its copy before each read: the store finds the holder in the directory and pulls the
+ * dropping its copy before each read (the hosts share a peer secret: every connection proves it) (the previous read's array dropped and garbage-collected first,
+ * as a worker drops a task's inputs, so the copy's memory is free for the next one): the store finds
+ * the holder in the directory and pulls the
  * array leaf by leaf over the veth pair into host B's host store, checking each 4 MiB leaf against
  * the array's tree digest as it arrives. Timed: from get() to a checked, usable Float64Array.
  *
@@ -44,8 +46,10 @@ function sh(...cmd) {
 }
 
 /** Starts `args` in namespace `ns`; resolves each JSON line it prints to `lines`. */
+const SECRET = randomBytes(16).toString('hex');
+
 function inNs(ns, args, children) {
-  const p = spawn('ip', ['netns', 'exec', ns, ...args], { cwd: root, stdio: ['pipe', 'pipe', 'inherit'] });
+  const p = spawn('ip', ['netns', 'exec', ns, ...args], { cwd: root, stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, GRAMFLEET_PEER_SECRET: SECRET } });
   children.push(p);
   const lines = [];
   let waiting = [];
@@ -131,8 +135,9 @@ async function main() {
     const holder = inNs(nsA, [process.execPath, node, 'holder', natsUrl, prefix, dirA, String(MB), ipA], children);
     const { ref, durableRef, peer } = await holder.next();
     log(`host A holds ${ref.digest} (${ref.bytes} bytes), serving at ${peer}`);
-    const puller = inNs(nsB, [process.execPath, node, 'puller', natsUrl, prefix, dirB, JSON.stringify(ref), String(RUNS), JSON.stringify(durableRef)], children);
-    const { seconds, objectSeconds } = await puller.next();
+    const puller = inNs(nsB, [process.execPath, '--expose-gc', node, 'puller', natsUrl, prefix, dirB, JSON.stringify(ref), String(RUNS), JSON.stringify(durableRef)], children);
+    const { seconds, objectSeconds, cpu } = await puller.next();
+    log(`the pulling process's CPU per run: ${cpu.join('; ')}`);
     ours = seconds.map((s) => ref.bytes / s / 1e9);
     viaObject = durableRef.bytes / objectSeconds / 1e9;
     log(`through the object store: ${objectSeconds.toFixed(3)} s, ${viaObject.toFixed(2)} GB/s`);

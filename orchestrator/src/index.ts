@@ -1,77 +1,28 @@
-// Public entry of @gramfleet/orchestrator: the SDK, the local cluster, file I/O. Explicit exports only.
+// Public entry of @gramfleet/orchestrator: the SDK (connect, one submit for every workload
+// kind, job handles, campaigns, the Ray-like put/get/map), the local cluster, file I/O and the
+// KernelCampaign resource's types. What only the test suites, benchmarks and scripts drive
+// (activities, the registry, the CLI's parts, the Kubernetes controller and renderer, config
+// declarations) is in `./internal`. Explicit exports only.
 export { connect } from './client/sdk';
 export type { ConnectOptions, Fleet } from './client/sdk';
-// configuration: each process kind's environment variables (docs/config.md)
-export { CLIENT_ENV, clientConfig } from './client/config';
-export type { ClientConfig } from './client/config';
-export { HOST_ENV, hostConfig } from './host/config';
-export type { HostConfig } from './host/config';
-export { CONTROLLER_ENV, controllerConfig } from './k8s/config';
-export type { ControllerConfig } from './k8s/config';
-export { fromTemporal } from './client/failure';
 export type { JobHandle } from './client/handle';
-export { WORKLOADS, checkRegistry, hostActivities, workloadFor } from './registry';
 export type { EventFor, JobKind, JobSpec, ProgressFor, ResultFor, SpecFor, TypesFor } from './registry';
-export type { CampaignEntry, JobReader, RunExtract, Workload, WorkloadContext, WorkloadTypes } from './workload';
 export type { GrfJobSpec } from './grf/submit';
-export { LocalCluster, defaultDataDir, stateFile } from './cluster/local-cluster';
+export type { EigenProJobSpec } from './eigenpro/submit';
+export type { KronGpJobSpec } from './kron/submit';
+export type { DatagenJobSpec, DatagenProgressView, DatasetManifest, DatasetSystem } from './datagen/submit';
+export { INLINE_MAX_BYTES } from './client/ray';
+export type { MapOptions, ObjectRef, PutValue, RaySdk, Ref, TaskRef, WasmKernel } from './client/ray';
+export { readCampaignFile } from './campaign/client';
+export type { CampaignClient, CampaignHandle, CampaignStartOptions } from './campaign/client';
+export { RESULT_FORMATS, writeRows } from './campaign/export';
+export type { ResultFormat } from './campaign/export';
+export { LocalCluster, defaultDataDir } from './cluster/local-cluster';
 export type { ClusterState, LocalClusterOptions, ProcessEntry } from './cluster/local-cluster';
-export { createActivities } from './host/activities';
-export type { ActivityDeps } from './host/activities';
-export { loadCsr, storeCsr } from './grf/assemble';
-export { readZip, writeZip } from './io/zip';
-export type { WriteZipOptions, ZipEntry } from './io/zip';
-export {
-  csrFromNpz, decodeNpyValue, decodeNpz, encodeCsrNpz, encodeNpyRaw, encodeNpz, isStringArray, readCsrNpz, readNpy, readNpz,
-  writeCsrNpz, writeNpy, writeNpz,
-} from './io/npz';
+export { csrFromNpz, decodeNpz, encodeNpz, readCsrNpz, readNpy, readNpz, writeCsrNpz, writeNpy, writeNpz } from './io/npz';
 export type { NpyStringArray, NpzValue, WriteCsrNpzOptions, WriteNpzOptions } from './io/npz';
 export { loadGraph, parseAdjlist, parseMatrixMarket } from './io/graph-files';
 export type { GraphFileFormat, LoadGraphOptions, LoadedGraph } from './io/graph-files';
-export { loadKronVectors, prepareKron } from './kron/submit';
-export type { KronGpJobSpec } from './kron/submit';
-export { createKronActivities, kronTransposeWith, putBlock, takeBlock } from './kron/activities';
-export { createCampaignClient, newCampaignId, readCampaignFile } from './campaign/client';
-export type { CampaignClient, CampaignHandle, CampaignStartOptions } from './campaign/client';
-export { openCampaignTable } from './campaign/table';
-export type { CampaignTable } from './campaign/table';
-export { createCampaignActivities } from './campaign/activities';
-export type { CampaignActivityDeps } from './campaign/activities';
-export { INLINE_MAX_BYTES, createRaySdk } from './client/ray';
-export type { MapOptions, ObjectRef, PutValue, RaySdk, Ref, TaskRef, WasmKernel } from './client/ray';
-export { defaultKubeConfig, kubeConfigFor } from './k8s/client';
-export type { KubeConfig, KubeConfigForOptions, KubernetesObject } from './k8s/client';
-export { GROUP as K8S_GROUP, VERSION as K8S_VERSION, KERNEL_CAMPAIGN, KERNEL_CAMPAIGN_PHASES, kernelCampaignCrd, kernelCampaignSpecSchema } from './k8s/crd';
-export type { KernelCampaign, KernelCampaignCondition, KernelCampaignPhase, KernelCampaignStatus } from './k8s/crd';
-export { KernelCampaignController, kernelCampaignId, kernelCampaignWorkflowId } from './k8s/controller';
-export type { KernelCampaignControllerOptions } from './k8s/controller';
-export { compileValues, controllerRules, renderManifests } from './k8s/render';
-export type { ClassScaling, CompiledValues, DeployValues, Resources, Toleration } from './k8s/render';
-export { WorkQueue } from './k8s/workqueue';
-export type { WorkQueueOptions } from './k8s/workqueue';
-export { k8s as k8sApi } from './k8s/client';
-export type { K8s } from './k8s/client';
-export { applyManifests, manifestsYaml, valuesFromArgs } from './k8s/cli';
-export { K8S_COMMAND } from './k8s/command';
-export { RawObjectApi, parseYamlStream, toYamlStream } from './k8s/raw';
-export type { RawApplyOptions } from './k8s/raw';
-export { createEigenProActivities, shardRanges, summariseSetup } from './eigenpro/activity';
-export { prepareEigenPro } from './eigenpro/submit';
-export type { EigenProJobSpec } from './eigenpro/submit';
-export { decodeCsv, decodeIdx, loadRows } from './eigenpro/data-files';
+export { loadRows } from './eigenpro/data-files';
 export type { LoadedRows } from './eigenpro/data-files';
-export { createTransientObjects } from './eigenpro/transient';
-export { centerLayout } from './eigenpro/rows';
-export type { CenterLayout } from './eigenpro/rows';
-export type { TransientObjects } from './eigenpro/transient';
-export { choleskyWasmSolver } from './eigenpro/ep3-activity';
-export { DATAGEN_MAX_COUNT, prepareDatagen, writeDataset } from './datagen/submit';
-export type { DatagenJobSpec, DatagenProgressView, DatasetManifest, DatasetSystem } from './datagen/submit';
-export { RESULT_FORMATS, flattenRows, formatOf, rowsToCsv, rowsToParquet, writeRows } from './campaign/export';
-export type { FlatColumn, ResultFormat } from './campaign/export';
-export { CAMPAIGN_COMMAND, campaignCommand } from './campaign/cli';
-export { commandPaths, parseFlags, runCommand, usageError, usageOf } from './cli/command';
-export { GRAMFLEET_COMMAND, cliVersion, main as runCli } from './cli/main';
-export type { CliCommand, CliContext, FlagSpec, Flags, ParsedArgs } from './cli/command';
-export { createKronLoopActivities, kronCgCheckpointName, KRON_CG_CHECKPOINT_EVERY } from './kron/loop';
-export { releaseDatagenPages } from './datagen/pages';
+export type { KernelCampaign, KernelCampaignCondition, KernelCampaignPhase, KernelCampaignStatus } from './k8s/crd';

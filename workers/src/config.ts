@@ -18,10 +18,10 @@ import { storeTiersFromEnv } from './dataplane/tiers';
 export const STORE_TIERS_ENV = envGroup([
   { name: 'GRAMFLEET_HOST_STORE_DIR', default: '', meaning: "directory of the host store, a tmpfs every process of the host shares (local clusters: under /dev/shm); unset: no host store" },
   { name: 'GRAMFLEET_HOST_STORE_MB', default: '1024 MB', meaning: 'size limit of the host store, integer in [1, 1048576]' },
-  { name: 'GRAMFLEET_PEER_PORT', default: '', meaning: "serve the host store to other hosts on this port, integer in [0, 65535] (0: any free port); unset: no peer server" },
+  { name: 'GRAMFLEET_PEER_PORT', default: '0', meaning: 'port of the peer server, integer in [0, 65535] (0: any free port)' },
   { name: 'GRAMFLEET_PEER_BIND', default: '0.0.0.0', meaning: 'address the peer server listens on' },
-  { name: 'GRAMFLEET_PEER_ADVERTISE', default: '', meaning: "host name or IP other hosts reach this host's peer server at (needed to serve)" },
-  { name: 'GRAMFLEET_PEER_SECRET', default: '', meaning: 'shared secret the peer servers prove on every connection' },
+  { name: 'GRAMFLEET_PEER_ADVERTISE', default: '', meaning: "host name or IP other hosts reach this host's peer server at: set, the process serves its host store to peers and pulls from theirs (needs GRAMFLEET_PEER_SECRET)" },
+  { name: 'GRAMFLEET_PEER_SECRET', default: '', meaning: 'shared secret every peer connection proves (HMAC of a nonce); required to serve' },
   { name: 'GRAMFLEET_STORE_DURABILITY', default: 'sync', meaning: 'durability of puts that do not choose: sync | background | none' },
 ], (env) => storeTiersFromEnv(env as NodeJS.ProcessEnv));
 

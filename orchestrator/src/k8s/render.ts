@@ -58,10 +58,11 @@ export interface DeployValues {
   readonly keda?: { readonly enabled?: boolean; readonly pollingInterval?: number; readonly cooldownPeriod?: number; readonly wasm?: ClassScaling; readonly gpu?: ClassScaling };
   /**
    * The host store of each orchestrator and worker pod: an `emptyDir` in memory (medium Memory,
-   * counted against the pod's memory limit) where the pod's processes keep sealed arrays, served
-   * to other pods on `peerPort` (readers check every leaf). `sizeMB` is both the volume's size
-   * limit and the store's own limit (arrays with a durable copy are evicted when it is full).
-   * `peerSecret`: a Secret holding the peers' shared secret.
+   * counted against the pod's memory limit) where the pod's processes keep sealed arrays. `sizeMB`
+   * is both the volume's size limit and the store's own limit (arrays with a durable copy are
+   * evicted when it is full). With `peerSecret` (a Secret holding the peers' shared secret), each
+   * pod also serves its store to the others on `peerPort` (readers check every leaf; a pull must
+   * prove the secret); without one, arrays between pods go through the object store.
    */
   readonly hostStore?: { readonly enabled?: boolean; readonly sizeMB?: number; readonly peerPort?: number; readonly peerSecret?: { readonly name: string; readonly key: string } };
   /** Port of the /healthz and /readyz endpoints in every process. @default 8080 */
@@ -173,19 +174,22 @@ export function renderManifests(values: DeployValues = {}): Obj[] {
     { name: 'GRAMFLEET_TASK_QUEUE', value: v.temporal.taskQueue },
   ];
   const hs = v.hostStore;
+  const peers = hs.enabled && hs.peerSecret !== undefined;
   const storeEnv = hs.enabled ? [
     { name: 'GRAMFLEET_HOST_STORE_DIR', value: HOST_STORE_MOUNT },
     { name: 'GRAMFLEET_HOST_STORE_MB', value: String(hs.sizeMB) },
-    { name: 'GRAMFLEET_PEER_PORT', value: String(hs.peerPort) },
-    { name: 'GRAMFLEET_PEER_ADVERTISE', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
-    ...(hs.peerSecret !== undefined ? [{ name: 'GRAMFLEET_PEER_SECRET', valueFrom: { secretKeyRef: { name: hs.peerSecret.name, key: hs.peerSecret.key } } }] : []),
+    ...(hs.peerSecret !== undefined ? [
+      { name: 'GRAMFLEET_PEER_PORT', value: String(hs.peerPort) },
+      { name: 'GRAMFLEET_PEER_ADVERTISE', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+      { name: 'GRAMFLEET_PEER_SECRET', valueFrom: { secretKeyRef: { name: hs.peerSecret.name, key: hs.peerSecret.key } } },
+    ] : []),
   ] : [];
   /** A container; `store`: it keeps a host store (orchestrator and workers). */
   const container = (cname: string, image: string, env: object[], resources: Resources, args: string[] = [], store = false) => ({
     name: cname, image: `${v.image.registry}/${image}:${v.image.tag}`, imagePullPolicy: v.image.pullPolicy,
     ...(args.length > 0 ? { args } : {}),
     env: store ? [...env, ...storeEnv] : env, resources,
-    ports: [{ name: 'health', containerPort: v.healthPort }, ...(store && hs.enabled ? [{ name: 'peer', containerPort: hs.peerPort }] : [])],
+    ports: [{ name: 'health', containerPort: v.healthPort }, ...(store && peers ? [{ name: 'peer', containerPort: hs.peerPort }] : [])],
     livenessProbe: { httpGet: { path: '/healthz', port: 'health' }, periodSeconds: 10, failureThreshold: 6 },
     readinessProbe: { httpGet: { path: '/readyz', port: 'health' }, periodSeconds: 5 },
     securityContext: { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, runAsNonRoot: true, capabilities: { drop: ['ALL'] } },

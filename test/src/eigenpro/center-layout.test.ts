@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { epochOrder } from '@gramfleet/core';
-import { centerLayout } from '@gramfleet/orchestrator';
+import { centerLayout } from '@gramfleet/orchestrator/internal';
 
 test('center layout: inverse permutations, shards tile the rows, epoch-1 batches are contiguous runs in every shard', () => {
   for (const [n, shards, seed] of [[1, 1, 0], [7, 3, 1], [100, 1, 2], [1000, 2, 3], [997, 4, 4], [12, 12, 5]] as const) {

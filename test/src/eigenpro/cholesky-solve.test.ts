@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Philox, choleskySolveInPlace } from '@gramfleet/core';
-import { choleskyWasmSolver } from '@gramfleet/orchestrator';
+import { choleskyWasmSolver } from '@gramfleet/orchestrator/internal';
 
 test('wasm (L·Lᵀ)θ = h matches the reference solve; the upper triangle is not read', () => {
   const rng = new Philox(5);

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ArrayRef } from '@gramfleet/core';
-import { createTransientObjects } from '@gramfleet/orchestrator';
+import { createTransientObjects } from '@gramfleet/orchestrator/internal';
 
 const ref = (digest: string): ArrayRef => ({ bucket: 'b', digest, dtype: 'f64', shape: [1], bytes: 8 });
 

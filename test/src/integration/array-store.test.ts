@@ -164,8 +164,9 @@ describe('array store tiers against a real nats-server', () => {
     const logs: { msg: string; fields: Readonly<Record<string, unknown>> | undefined }[] = [];
     const capture: Logger = { ...silentLogger, warn: (msg, fields) => { logs.push({ msg, fields }); } };
     const dirA = hostDir();
-    const hostA = await openArrayStore(await plane(), { hostDir: dirA, peerAdvertise: '127.0.0.1', peerBind: '127.0.0.1' });
-    const hostB = await openArrayStore(await plane(), { hostDir: hostDir(), peerAdvertise: '127.0.0.1', peerBind: '127.0.0.1', cacheBytes: 0 }, capture);
+    const peerSecret = randomBytes(16).toString('hex');
+    const hostA = await openArrayStore(await plane(), { hostDir: dirA, peerAdvertise: '127.0.0.1', peerBind: '127.0.0.1', peerSecret });
+    const hostB = await openArrayStore(await plane(), { hostDir: hostDir(), peerAdvertise: '127.0.0.1', peerBind: '127.0.0.1', peerSecret, cacheBytes: 0 }, capture);
     const a = f64(5 * TREE_LEAF_BYTES / 8 + 3, 7);
     const ref = await hostA.store.put(a, { durable: 'none' }); // an intermediate: only host A holds it
     const got = await hostB.store.get(ref);

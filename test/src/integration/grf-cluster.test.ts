@@ -11,7 +11,8 @@ import { Client, Connection } from '@temporalio/client';
 import { GRF_WORKLOAD, type GramfleetError, PROTOCOL_VERSION, compileGrfParams, exactKernelDense, grfWalksOp, isGramfleetError, normalisedWeights, relFrobError, csrWithValues, resourceNames, taskSubject, type CsrArrays, type GrfJobInput, type TaskResult, type ErrorCode } from '@gramfleet/core';
 import { taskMsgId } from '@gramfleet/core/internal';
 import { connectNats, openDataPlane } from '@gramfleet/workers';
-import { loadGraph, readCsrNpz, runCli } from '@gramfleet/orchestrator';
+import { loadGraph, readCsrNpz } from '@gramfleet/orchestrator';
+import { runCli } from '@gramfleet/orchestrator/internal';
 import { csrDigest, scheduledWork, sharedGraph, startTestCluster, until, type TestCluster } from './harness';
 
 async function expectCode(p: Promise<unknown>, code: ErrorCode, field?: string): Promise<GramfleetError> {

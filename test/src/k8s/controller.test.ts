@@ -14,10 +14,8 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
-import {
-  KERNEL_CAMPAIGN, K8S_GROUP, K8S_VERSION, KernelCampaignController, k8sApi, kernelCampaignCrd, kernelCampaignWorkflowId,
-  renderManifests, type KernelCampaign, type KubernetesObject,
-} from '@gramfleet/orchestrator';
+import { type KernelCampaign } from '@gramfleet/orchestrator';
+import { KERNEL_CAMPAIGN, K8S_GROUP, K8S_VERSION, KernelCampaignController, k8sApi, kernelCampaignCrd, kernelCampaignWorkflowId, renderManifests, type KubernetesObject } from '@gramfleet/orchestrator/internal';
 import { campaignTable, type Logger } from '@gramfleet/core';
 import { sharedGraph, startTestCluster, until, type TestCluster } from '../integration/harness';
 import { CONTROLLER_SA, envTestUnavailable, startEnvTest, type EnvTest } from './envtest';

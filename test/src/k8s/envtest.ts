@@ -14,8 +14,8 @@ import * as https from 'node:https';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { kubeConfigFor } from '@gramfleet/orchestrator';
-import type { KubeConfig } from '@gramfleet/orchestrator';
+import { kubeConfigFor } from '@gramfleet/orchestrator/internal';
+import type { KubeConfig } from '@gramfleet/orchestrator/internal';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const BIN = path.join(ROOT, '.gramfleet', 'bin');

@@ -1,6 +1,6 @@
 /** Small helpers over the client library for the Kubernetes tests. */
 import * as assert from 'node:assert/strict';
-import { RawObjectApi, k8sApi, type KubeConfig, type KubernetesObject } from '@gramfleet/orchestrator';
+import { RawObjectApi, k8sApi, type KubeConfig, type KubernetesObject } from '@gramfleet/orchestrator/internal';
 
 /** Server-side applies one object (optionally as a dry run); returns what the server answered. */
 export async function apply(kc: KubeConfig, obj: KubernetesObject, dryRun = false): Promise<KubernetesObject> {

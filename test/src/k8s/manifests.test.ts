@@ -10,10 +10,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import {
-  KERNEL_CAMPAIGN, K8S_GROUP, K8S_VERSION, applyManifests, compileValues, parseYamlStream, k8sApi, kernelCampaignCrd, manifestsYaml, renderManifests,
-  type KubernetesObject,
-} from '@gramfleet/orchestrator';
+import { KERNEL_CAMPAIGN, K8S_GROUP, K8S_VERSION, applyManifests, compileValues, parseYamlStream, k8sApi, kernelCampaignCrd, manifestsYaml, renderManifests, type KubernetesObject } from '@gramfleet/orchestrator/internal';
 import { WORKLOAD_DEFS, isGramfleetError } from '@gramfleet/core';
 import { envTestUnavailable, startEnvTest, type EnvTest } from './envtest';
 import { minimalScaledObjectCrd } from './keda-crd';
@@ -136,6 +133,11 @@ describe('Kubernetes manifests against a real kube-apiserver', { skip }, () => {
       assert.deepEqual(c.ports.find((p) => p.name === 'peer'), { name: 'peer', containerPort: 7777 }, n);
     }
     assert.equal(on['gramfleet-controller']!.volumes.some((v) => v.name === 'arrays'), false, 'the controller keeps no arrays');
+    // no secret: a host store, but no peer server (no unauthenticated listener)
+    const noPeers = pods({ hostStore: { sizeMB: 512 } })['gramfleet-wasm-worker']!;
+    assert.deepEqual(noPeers.volumes.find((v) => v.name === 'arrays')?.emptyDir, { medium: 'Memory', sizeLimit: '512Mi' });
+    assert.equal(noPeers.containers[0]!.env.some((e) => e.name.startsWith('GRAMFLEET_PEER')), false);
+    assert.equal(noPeers.containers[0]!.ports.some((p) => p.name === 'peer'), false);
     const off = pods({ hostStore: { enabled: false } });
     for (const [n, pod] of Object.entries(off)) {
       assert.equal(pod.volumes.some((v) => v.name === 'arrays'), false, n);

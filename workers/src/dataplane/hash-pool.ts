@@ -56,7 +56,6 @@ function createHashPool(n: number): HashPool {
 
   function spawn(): Slot {
     const worker = new Worker(script);
-    worker.unref();
     const slot: Slot = { worker, busy: 0 };
     worker.on('message', (r: HashReply) => {
       const f = inflight.get(r.id);
@@ -79,6 +78,8 @@ function createHashPool(n: number): HashPool {
     };
     worker.on('error', die);
     worker.on('exit', (code) => die(new Error(`hash thread exited with code ${code}`)));
+    // After the listeners: listening for messages refs the thread again.
+    worker.unref();
     return slot;
   }
 

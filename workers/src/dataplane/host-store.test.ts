@@ -133,6 +133,37 @@ describe('host store', () => {
     assert.ok(hs.usage() <= hs.maxBytes);
   });
 
+  it('reuses a deleted object\'s memory for the next write once no reader maps it, never under a reader', { skip: canMap() ? undefined : 'mmap unavailable here: deleted objects are freed' }, async () => {
+    const dir = tmpDir();
+    const hs = openHostStore({ dir, maxBytes: 1 << 30, spareBytes: 64 << 20 });
+    const first = randomBytes(8 << 20);
+    const a = await hs.write([first]);
+    const inoA = fs.statSync(path.join(dir, a.digest)).ino;
+    assert.equal(hs.delete(a.digest), true);
+    assert.equal(fs.readdirSync(dir).filter((f) => f.startsWith('.free-')).length, 1, 'kept as a free file');
+    const b = await hs.write([randomBytes(6 << 20)]);
+    assert.equal(fs.statSync(path.join(dir, b.digest)).ino, inoA, 'the next write took the free file over');
+    assert.equal(fs.statSync(path.join(dir, b.digest)).size, 6 << 20);
+    assert.ok((await openHostStore({ dir, maxBytes: 1 << 30 }).read(b.digest)) !== undefined, 'sealed and readable (its seal holds)');
+
+    // under a reader: the memory is not reused, and the reader's bytes never change
+    const c = await hs.write([first]);
+    const reader = openHostStore({ dir, maxBytes: 1 << 30 });
+    const view = (await reader.read(c.digest))!;
+    const inoC = fs.statSync(path.join(dir, c.digest)).ino;
+    hs.delete(c.digest);
+    const d = await hs.write([randomBytes(8 << 20)]);
+    assert.notEqual(fs.statSync(path.join(dir, d.digest)).ino, inoC, 'a mapped file is not taken over');
+    assert.ok(Buffer.from(view).equals(first), 'the reader still sees the deleted object\'s bytes');
+    // free files are the first to go when room is needed
+    const tight = openHostStore({ dir, maxBytes: hs.usage() + (1 << 20), spareBytes: 64 << 20 });
+    assert.equal(fs.readdirSync(dir).filter((f) => f.startsWith('.free-')).length, 1, 'the mapped one went back to the pool');
+    await tight.write([randomBytes(3 << 20)]);
+    assert.equal(fs.readdirSync(dir).filter((f) => f.startsWith('.free-')).length, 0, 'dropped to make room');
+    assert.ok(tight.usage() <= tight.maxBytes);
+    assert.ok(Buffer.from(view).equals(first), 'a dropped file stays with its reader until unmapped');
+  });
+
   it('receives an object in place, checks its leaves, and seals it; a bad byte fails its leaf', async () => {
     const hs = openHostStore({ dir: tmpDir(), maxBytes: 1 << 30 });
     const big = randomBytes(2 * TREE_LEAF_BYTES + 1);

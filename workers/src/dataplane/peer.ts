@@ -177,9 +177,9 @@ export interface PullOptions {
   /** A connection silent this long while a response is due counts as lost. @default 15000 */
   readonly idleMs?: number;
   /**
-   * Where leaves are hashed: `'receive'` on this thread as their bytes arrive (still in the CPU's
-   * cache after the socket's copy), `'threads'` on the hash threads once a leaf is complete.
-   * @default 'receive'
+   * Where leaves are hashed: `'threads'` on the hash threads once a leaf is complete (in parallel
+   * with receiving: 1 GB over loopback 1.13 GB/s), `'receive'` on this thread as the bytes arrive
+   * (still in cache, but in series with receiving: 0.6 GB/s). @default 'threads'
    */
   readonly hashing?: 'receive' | 'threads';
 }
@@ -226,7 +226,7 @@ export async function pullFromPeer(addr: string, digest: string, bytes: number, 
       if (e !== undefined) void Promise.allSettled(checks).then(() => reject(e));
       else Promise.all(checks).then(() => resolve(), reject);
     };
-    const onReceive = (o.hashing ?? 'receive') === 'receive';
+    const onReceive = (o.hashing ?? 'threads') === 'receive';
     const leafArrived = (leaf: number, hashed: Uint8Array | undefined): void => {
       const check = (async () => {
         if (state.table !== undefined) {

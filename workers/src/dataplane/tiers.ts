@@ -81,7 +81,8 @@ export async function openArrayStore(dp: DataPlane, cfg: StoreTiersConfig = {}, 
 /**
  * The tiers an entrypoint's environment asks for: GRAMFLEET_HOST_STORE_DIR,
  * GRAMFLEET_HOST_STORE_MB, GRAMFLEET_PEER_PORT, GRAMFLEET_PEER_BIND, GRAMFLEET_PEER_ADVERTISE,
- * GRAMFLEET_PEER_SECRET, GRAMFLEET_STORE_DURABILITY (sync | background | none).
+ * GRAMFLEET_PEER_SECRET, GRAMFLEET_STORE_DURABILITY (sync | background | none). Serving peers
+ * (GRAMFLEET_PEER_ADVERTISE) needs GRAMFLEET_PEER_SECRET: there is no unauthenticated listener.
  */
 export function storeTiersFromEnv(env: NodeJS.ProcessEnv): StoreTiersConfig {
   const num = (name: string, lo: number, hi: number): number | undefined => {
@@ -95,6 +96,10 @@ export function storeTiersFromEnv(env: NodeJS.ProcessEnv): StoreTiersConfig {
   const mb = num('GRAMFLEET_HOST_STORE_MB', 1, 1024 * 1024);
   const port = num('GRAMFLEET_PEER_PORT', 0, 65535);
   const durability = str('GRAMFLEET_STORE_DURABILITY');
+  if (str('GRAMFLEET_PEER_ADVERTISE') !== undefined && str('GRAMFLEET_PEER_SECRET') === undefined) {
+    // No unauthenticated listener: a host serves its store to peers only with a shared secret.
+    throw new GramfleetError('INPUT_INVALID', 'GRAMFLEET_PEER_ADVERTISE needs GRAMFLEET_PEER_SECRET: peers must prove the shared secret', { field: 'GRAMFLEET_PEER_SECRET' });
+  }
   if (durability !== undefined && durability !== 'sync' && durability !== 'background' && durability !== 'none') {
     throw new GramfleetError('INPUT_INVALID', `GRAMFLEET_STORE_DURABILITY must be sync, background or none, got ${JSON.stringify(durability)}`, { field: 'GRAMFLEET_STORE_DURABILITY' });
   }

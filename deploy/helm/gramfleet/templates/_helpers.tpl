@@ -46,13 +46,13 @@ app.kubernetes.io/component: {{ .component }}
   value: /var/run/gramfleet/arrays
 - name: GRAMFLEET_HOST_STORE_MB
   value: {{ .Values.hostStore.sizeMB | quote }}
+{{- with .Values.hostStore.peerSecret }}
 - name: GRAMFLEET_PEER_PORT
-  value: {{ .Values.hostStore.peerPort | quote }}
+  value: {{ $.Values.hostStore.peerPort | quote }}
 - name: GRAMFLEET_PEER_ADVERTISE
   valueFrom:
     fieldRef:
       fieldPath: status.podIP
-{{- with .Values.hostStore.peerSecret }}
 - name: GRAMFLEET_PEER_SECRET
   valueFrom:
     secretKeyRef:
@@ -71,7 +71,7 @@ Ports, probes, security context and mounts of every container: (dict "root" $ "s
 ports:
   - name: health
     containerPort: {{ .root.Values.healthPort }}
-{{- if $store }}
+{{- if and $store .root.Values.hostStore.peerSecret }}
   - name: peer
     containerPort: {{ .root.Values.hostStore.peerPort }}
 {{- end }}

@@ -1,0 +1,25 @@
+// Internal entry of @gramfleet/orchestrator (`@gramfleet/orchestrator/internal`), for the test
+// suites, benchmarks and scripts only: the registry and the activities it drives, the CLI's
+// parts, the Kubernetes controller, client and renderer, the config declarations that
+// docs/config.md is generated from, and pieces of the workloads' long loops that tests check
+// one by one. Not part of the public API. Explicit exports only.
+export { CLIENT_ENV } from './client/config';
+export { HOST_ENV } from './host/config';
+export { CONTROLLER_ENV } from './k8s/config';
+export { prepareDatagen, writeDataset } from './datagen/submit';
+export { releaseDatagenPages } from './datagen/pages';
+export { createTransientObjects } from './eigenpro/transient';
+export { centerLayout } from './eigenpro/rows';
+export { choleskyWasmSolver } from './eigenpro/ep3-activity';
+export { kronCgCheckpointName } from './kron/loop';
+export { CAMPAIGN_COMMAND, campaignCommand } from './campaign/cli';
+export { commandPaths } from './cli/command';
+export { GRAMFLEET_COMMAND, cliVersion, main as runCli } from './cli/main';
+export { kubeConfigFor } from './k8s/client';
+export type { KubeConfig, KubernetesObject } from './k8s/client';
+export { k8s as k8sApi } from './k8s/client';
+export { GROUP as K8S_GROUP, VERSION as K8S_VERSION, KERNEL_CAMPAIGN, kernelCampaignCrd } from './k8s/crd';
+export { KernelCampaignController, kernelCampaignWorkflowId } from './k8s/controller';
+export { compileValues, renderManifests } from './k8s/render';
+export { applyManifests, manifestsYaml } from './k8s/cli';
+export { RawObjectApi, parseYamlStream, toYamlStream } from './k8s/raw';
