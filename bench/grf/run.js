@@ -14,8 +14,9 @@
  *   wasm in-process: the `grf-walks` wasm kernel (workers' createGrfWalksWasmKernel over one
  *     WasmArena on this thread) on all origins in one call; timed: the kernel call only
  *     (graph already normalised in memory), 1 core.
- *   cluster: fleet.submit(...).result() on a warm LocalCluster of W WASM workers (W in
- *     WORKERS; each worker gets cores / W kernel threads) started in a temp dir; timed: submit
+ *   cluster: fleet.submit(...).result() on a warm LocalCluster of W WASM workers with T kernel
+ *     threads each (WORKERS entries `WxT`, or `W` for cores / W threads each; default 1x1 — one
+ *     worker on one core —, 1x2 and 2) started in a temp dir; timed: submit
  *     (validation, normalisation, upload by digest) to result (Φ assembled and stored durably in
  *     the object store); the median of REPS jobs after a warm-up job on the same graph; per core
  *     = / cores. Cora also as the median of CORA_JOBS jobs (the per-job overhead).
@@ -32,7 +33,7 @@ const path = require('node:path');
 const core = require('@gramfleet/core');
 const { WasmArena } = require('@gramfleet/workers');
 const { createGrfWalksWasmKernel } = require('@gramfleet/workers/internal');
-const { connect, loadGraph } = require('@gramfleet/orchestrator');
+const { LocalCluster, connect, loadGraph } = require('@gramfleet/orchestrator');
 const { emit, runPython, unavailable, machineNote } = require('../lib/common');
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -41,7 +42,9 @@ const GRAPHS = (process.env.GRAPHS ?? 'cora,pubmed,ba').split(',').filter(Boolea
 const BA_N = Number(process.env.BA_N ?? 1_000_000);
 const BA_M = Number(process.env.BA_M ?? 3);
 const FGGP_TIMEOUT_S = Number(process.env.FGGP_TIMEOUT_S ?? 150);
-const WORKER_COUNTS = (process.env.WORKERS ?? '1,2').split(',').map(Number).filter((w) => w >= 1);
+// Entries `W` (W workers sharing the cores: cores / W kernel threads each) or `WxT` (T threads each).
+const WORKER_COUNTS = (process.env.WORKERS ?? '1x1,1x2,2').split(',').filter(Boolean);
+const configOf = (w) => { const [W, T] = w.split('x').map(Number); return { workers: W, threads: T ?? Math.max(1, Math.floor(os.cpus().length / W)) }; };
 const REPS = Number(process.env.REPS ?? 3);
 const CORA_JOBS = Number(process.env.CORA_JOBS ?? 20);
 const CORES = os.cpus().length;
@@ -125,10 +128,13 @@ async function main() {
   for (const W of clusterWhy === null ? WORKER_COUNTS : []) {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gf-bench-grf-'));
     let fleet;
+    let cluster;
     try {
       const t = process.hrtime.bigint();
-      fleet = await connect({ dataDir, workers: W });
-      log(`local cluster up in ${secs(t).toFixed(1)} s (${W} workers) in ${dataDir}; ${machineNote()}`);
+      const c = configOf(W);
+      cluster = await LocalCluster.start({ dataDir, workers: c.workers, threadsPerWorker: c.threads });
+      fleet = await connect({ dataDir, startLocal: false });
+      log(`local cluster up in ${secs(t).toFixed(1)} s (${c.workers} workers x ${c.threads} threads) in ${dataDir}; ${machineNote()}`);
       await (await fleet.submit({ kind: 'grf', graph: core.barabasiAlbert(500, 2, 3), ...PARAMS })).result();
       for (const { r, g } of lines) {
         try {
@@ -142,6 +148,7 @@ async function main() {
       log(`cluster of ${W} workers did not start: ${e.message}`);
     } finally {
       if (fleet !== undefined) await fleet.close().catch((e) => log(`close failed: ${e.message}`));
+      if (cluster !== undefined) await cluster.stop().catch((e) => log(`stop failed: ${e.message}`));
       fs.rmSync(dataDir, { recursive: true, force: true });
     }
   }
@@ -160,14 +167,15 @@ async function main() {
     const rate = (s, cores) => (s === undefined ? undefined : walks / s / cores);
     for (const W of WORKER_COUNTS) {
       const c = r.cluster[W] ?? {};
+      const cores = Math.min(CORES, configOf(W).workers * configOf(W).threads);
       const runs = c.runs !== undefined ? `median of ${c.runs.length}: ${c.runs.map((x) => x.toFixed(3)).join(' / ')} s` : undefined;
       emit(B, `${r.label}: time to Φ, cluster (${W} workers, warm)`, c.median, r.ref, 's', { note: notes(clusterWhy, c.error, runs, refNote) });
-      emit(B, `${r.label}: walks/s/core, cluster (${W} workers)`, rate(c.median, CORES), rate(r.ref, REF_PROCS), 'walks/s/core', { higherIsBetter: true, note: notes(clusterWhy, c.error, refNote) });
+      emit(B, `${r.label}: walks/s/core, cluster (${W} workers)`, rate(c.median, cores), rate(r.ref, REF_PROCS), 'walks/s/core', { higherIsBetter: true, note: notes(clusterWhy, c.error, refNote) });
       // Against the same kernel in one process on one thread (ratio > 1: the cluster is faster).
       emit(B, `${r.label}: time to Φ, cluster (${W} workers) vs wasm kernel in-process (1 thread)`, c.median, r.wasm, 's', { note: notes(clusterWhy, c.error, r.wasmWhy, 'reference = the in-process kernel call alone (no graph loading, normalisation or Φ storage)') });
     }
-    const one = r.cluster[1]?.median, two = r.cluster[2]?.median;
-    if (one !== undefined && two !== undefined) emit(B, `${r.label}: time to Φ, 2 workers vs 1 worker (same warm cluster setup)`, two, one, 's', { note: 'ratio = 1-worker time / 2-worker time; > 1: two workers are faster' });
+    const one = r.cluster['1x1']?.median, two = r.cluster['2']?.median;
+    if (one !== undefined && two !== undefined) emit(B, `${r.label}: time to Φ, 2 workers vs 1 worker on one core (same warm cluster setup)`, two, one, 's', { note: 'ratio = 1-worker time / 2-worker time; > 1: two workers are faster' });
     emit(B, `${r.label}: walks/s/core, wasm kernel in-process (1 thread)`, rate(r.wasm, 1), rate(r.ref, REF_PROCS), 'walks/s/core', { higherIsBetter: true, note: notes(r.wasmWhy, refNote) });
     emit(B, `${r.label}: time to Φ, wasm kernel in-process (1 thread)`, r.wasm, r.ref, 's', { note: notes(r.wasmWhy, refNote) });
   }
