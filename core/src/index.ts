@@ -113,8 +113,8 @@ export { EIGENPRO_KERNELS, EIGENPRO_PROJECTIONS, EIGENPRO_TASKS, checkEigenProDa
 export type { CompiledEigenProParams, DenseRows, EigenProParams } from './eigenpro/params';
 export { epochOrder } from './eigenpro/setup';
 export type { EigenProSetup } from './eigenpro/setup';
-export { accuracy, mse, trainEigenPro2 } from './eigenpro/train';
-export type { BatchTag, EigenProCheckpoint, EigenProCompute, EigenProTargets } from './eigenpro/train';
+export { accuracy, batchTagId, mse, trainEigenPro2 } from './eigenpro/train';
+export type { BatchTag, EigenProCheckpoint, EigenProCompute, EigenProTargets, EpochMetrics } from './eigenpro/train';
 export type { EigenProActivities, EigenProJobInput, EigenProJobResult, EigenProProgressEvent, EigenProSetupSummary } from './eigenpro/job';
 export { expandFeatureBytes, featureBytes, type FeatureBytes } from './jobs/feature-bytes';
 // --- krylov-recycled data generation (owned by the datagen work) ---
