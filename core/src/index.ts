@@ -97,7 +97,7 @@ export { POISSON_PROBLEMS, solvePoissonGp } from './kron/pde';
 export { kronFactorOp, kronFactorRun, kronGpSolveOp, kronGpSolveRun, kronSlabOp, kronSlabRun } from './ops/kron-gp';
 export type { KronSlabStep } from './ops/kron-gp';
 export { slabRanges } from './kron/job';
-export { KRON_FACTOR_INFO, KRON_FACTOR_OUT, KRON_SOLVE_OUT, kronSlabLayout, readKronSolveStats } from './kron/layouts';
+export { KRON_FACTOR_INFO, KRON_FACTOR_OUT, KRON_SOLVE_OUT, kronLoopInputs, kronSlabLayout, readKronSolveStats } from './kron/layouts';
 export type { KronSlabLayout } from './kron/layouts';
 export type { KronActivities, KronCandidateResult, KronFinishInput, KronHyper, KronJobInput, KronJobResult, KronProgress, KronTransposeInput, KronTransposeOutput } from './kron/job';
 // --- campaigns (owned by the campaign work) ---
