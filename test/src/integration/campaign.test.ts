@@ -167,7 +167,10 @@ describe('campaigns (real Temporal + NATS)', () => {
   // Last: its timed-out attempts leave shards for the workers to finish.
   it('per-run retry: a run past its time limit is started again, then recorded failed with JOB_TIMEOUT after its attempts', async () => {
     const id = `retry-${rid()}`;
-    const heavy = { kind: 'grf', graph: sharedGraph('cora.npz'), kernel: 'reg-laplacian', scale: 0.25, walks: 2048, pHalt: 0.1, seed: 1 };
+    // Several seconds of walks however fast a batch runs (2048 walks finished inside the
+    // second on an idle machine once GRF batches became local activities); each attempt is cut
+    // off at runTimeoutMs, so the test takes no longer.
+    const heavy = { kind: 'grf', graph: sharedGraph('cora.npz'), kernel: 'reg-laplacian', scale: 0.25, walks: 16384, pHalt: 0.1, seed: 1 };
     const h = await t.fleet.campaigns.start({ id, concurrency: 1, runTimeoutMs: 1000, retry: { maxAttempts: 2, backoffMs: 100 }, runs: [heavy] });
     const s = await h.result();
     assert.deepEqual([s.runsDone, s.runsFailed], [0, 1]);
