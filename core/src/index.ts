@@ -97,7 +97,7 @@ export { POISSON_PROBLEMS, solvePoissonGp } from './kron/pde';
 export { kronFactorOp, kronFactorRun, kronGpSolveOp, kronGpSolveRun, kronSlabOp, kronSlabRun } from './ops/kron-gp';
 export type { KronSlabStep } from './ops/kron-gp';
 export { slabRanges } from './kron/job';
-export { KRON_FACTOR_INFO, KRON_FACTOR_OUT, KRON_SOLVE_OUT, kronSlabLayout, readKronSolveStats } from './kron/layouts';
+export { KRON_FACTOR_INFO, KRON_FACTOR_OUT, KRON_SOLVE_OUT, kronLoopInputs, kronSlabLayout, readKronSolveStats } from './kron/layouts';
 export type { KronSlabLayout } from './kron/layouts';
 export type { KronActivities, KronCandidateResult, KronFinishInput, KronHyper, KronJobInput, KronJobResult, KronProgress, KronTransposeInput, KronTransposeOutput } from './kron/job';
 // --- campaigns (owned by the campaign work) ---
@@ -113,8 +113,8 @@ export { EIGENPRO_KERNELS, EIGENPRO_PROJECTIONS, EIGENPRO_TASKS, checkEigenProDa
 export type { CompiledEigenProParams, DenseRows, EigenProParams } from './eigenpro/params';
 export { epochOrder } from './eigenpro/setup';
 export type { EigenProSetup } from './eigenpro/setup';
-export { accuracy, mse, trainEigenPro2 } from './eigenpro/train';
-export type { BatchTag, EigenProCheckpoint, EigenProCompute, EigenProTargets } from './eigenpro/train';
+export { accuracy, batchTagId, mse, trainEigenPro2 } from './eigenpro/train';
+export type { BatchTag, EigenProCheckpoint, EigenProCompute, EigenProTargets, EpochMetrics } from './eigenpro/train';
 export type { EigenProActivities, EigenProJobInput, EigenProJobResult, EigenProProgressEvent, EigenProSetupSummary } from './eigenpro/job';
 export { expandFeatureBytes, featureBytes, type FeatureBytes } from './jobs/feature-bytes';
 // --- krylov-recycled data generation (owned by the datagen work) ---

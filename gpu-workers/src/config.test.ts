@@ -16,9 +16,9 @@ describe('GPU worker configuration (gpu-workers/src/config.ts)', () => {
     assert.deepEqual([d.gpuOrdinal, d.cudaLibDirs, d.gpuMemoryBudget, d.tf32, d.ptxCacheDir, d.drainTimeoutMs, d.logLevel], [undefined, [], undefined, false, DEFAULT_PTX_CACHE_DIR, 60_000, 'info']);
     const c = gpuWorkerConfig({
       ...BASE, GRAMFLEET_GPU_ORDINAL: '1', GRAMFLEET_CUDA_LIB_DIRS: '/usr/local/cuda/lib64:/opt/cuda', GRAMFLEET_GPU_MEMORY_BUDGET: String(8 * 2 ** 30),
-      GRAMFLEET_GPU_TF32: '1', GRAMFLEET_PTX_CACHE_DIR: '/tmp/ptx', GRAMFLEET_PREFIX: 'gf2', GRAMFLEET_WORKER_ID: 'gpu-0', GRAMFLEET_MAX_DELIVER: '3',
+      GRAMFLEET_GPU_TF32: '1', GRAMFLEET_PTX_CACHE_DIR: '/tmp/ptx', GRAMFLEET_PREFIX: 'gf2', GRAMFLEET_WORKER_ID: 'gpu-0', GRAMFLEET_MAX_DELIVER: '3', GRAMFLEET_HEALTH_PORT: '8080',
     });
-    assert.deepEqual([c.gpuOrdinal, c.cudaLibDirs, c.gpuMemoryBudget, c.tf32, c.ptxCacheDir, c.prefix, c.workerId, c.dataPlane], [1, ['/usr/local/cuda/lib64', '/opt/cuda'], 8 * 2 ** 30, true, '/tmp/ptx', 'gf2', 'gpu-0', { maxDeliver: 3 }]);
+    assert.deepEqual([c.gpuOrdinal, c.cudaLibDirs, c.gpuMemoryBudget, c.tf32, c.ptxCacheDir, c.prefix, c.workerId, c.dataPlane, c.healthPort], [1, ['/usr/local/cuda/lib64', '/opt/cuda'], 8 * 2 ** 30, true, '/tmp/ptx', 'gf2', 'gpu-0', { maxDeliver: 3 }, 8080]);
   });
   it('a bad value is a typed error naming its variable', () => {
     const bad: [Record<string, string>, ErrorCode, string][] = [
@@ -28,6 +28,7 @@ describe('GPU worker configuration (gpu-workers/src/config.ts)', () => {
       [{ ...BASE, GRAMFLEET_GPU_TF32: 'yes' }, 'INPUT_INVALID', 'GRAMFLEET_GPU_TF32'],
       [{ ...BASE, GRAMFLEET_DRAIN_TIMEOUT_MS: 'soon' }, 'INPUT_INVALID', 'GRAMFLEET_DRAIN_TIMEOUT_MS'],
       [{ ...BASE, GRAMFLEET_STORE_DURABILITY: 'async' }, 'INPUT_INVALID', 'GRAMFLEET_STORE_DURABILITY'],
+      [{ ...BASE, GRAMFLEET_HEALTH_PORT: '65536' }, 'INPUT_OUT_OF_RANGE', 'GRAMFLEET_HEALTH_PORT'],
     ];
     for (const [env, code, name] of bad) throwsEnv(() => gpuWorkerConfig(env), code, name);
   });

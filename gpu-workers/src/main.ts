@@ -9,7 +9,7 @@
  * (docs/config.md lists the variables); a bad value exits 2 with one JSON line naming it.
  */
 import { createKernelRegistry, isGramfleetError } from '@gramfleet/core';
-import { createJsonLogger, drainOnSignals, registerReferenceKernels, startWorker } from '@gramfleet/workers';
+import { createJsonLogger, drainOnSignals, registerReferenceKernels, startHealthServer, startWorker } from '@gramfleet/workers';
 import { openGpuDevice, type GpuDevice } from './device';
 import { registerGpuKernels } from './kernels/register-all';
 import { createGpuKernelPool } from './pool';
@@ -27,6 +27,9 @@ async function main(): Promise<void> {
   }
   const workerId = cfg.workerId;
   const log = createJsonLogger({ proc: 'gpu-worker', ...(workerId !== undefined ? { workerId } : {}) }, cfg.logLevel);
+  // The chart probes every worker container (deploy/: /healthz, /readyz on GRAMFLEET_HEALTH_PORT).
+  let serving = false;
+  if (cfg.healthPort !== undefined) await startHealthServer({ port: cfg.healthPort, ready: () => serving });
   const libDirs = [...cfg.cudaLibDirs, BUNDLED_CUDA_LIB_DIR];
   let device: GpuDevice;
   try {
@@ -50,7 +53,8 @@ async function main(): Promise<void> {
     ...(cfg.prefix !== undefined ? { prefix: cfg.prefix } : {}),
     ...(workerId !== undefined ? { workerId } : {}),
   });
-  drainOnSignals(w, log, cfg.drainTimeoutMs);
+  serving = true;
+  drainOnSignals(w, log, cfg.drainTimeoutMs, () => { serving = false; });
 }
 
 main().catch((e: Error) => {

@@ -15,8 +15,8 @@ import {
   type CampaignActivities, type CampaignPhase, type CampaignProgress, type CampaignRunningRun, type CampaignSummary, type CampaignWorkflowInput,
   type ErrorPayload,
 } from '@gramfleet/core';
+import { activityRetry } from './policies';
 
-const PERMANENT = Object.entries(ERROR_CODES).filter(([, v]) => !v.retryable).map(([k]) => k);
 
 /** Query: the campaign's progress. */
 export const campaignProgressQuery = defineQuery<CampaignProgress>(CAMPAIGN_PROGRESS_QUERY);
@@ -49,7 +49,7 @@ export async function campaignWorkflow(input: CampaignWorkflowInput & CampaignWo
     startToCloseTimeout: 10 * 60_000,
     // The activities heartbeat every 2 s: one cut off by a killed orchestrator is retried after 15 s.
     heartbeatTimeout: 15_000,
-    retry: { initialInterval: 1_000, backoffCoefficient: 2, maximumInterval: 10_000, nonRetryableErrorTypes: PERMANENT },
+    retry: activityRetry(),
   });
   const startedAt = carry?.startedAt ?? Date.now();
   const generation = carry?.generation ?? 0;

@@ -30,7 +30,7 @@ import { type CompiledEigenProParams, type EigenProDataShape } from './params';
 import { kernelMatmulReference } from './reference';
 import { epochOrder, subsampleRows, type EigenProSetup } from './setup';
 import {
-  accuracy, applyEigenPro2Update, eigenProSetup, mse,
+  applyEigenPro2Update, batchTagId as tagId, eigenProSetup, evaluateEpoch,
   type BatchTag, type EigenProCheckpoint, type EigenProCompute, type EigenProTargets, type EpochMetrics,
 } from './train';
 
@@ -133,10 +133,6 @@ export function choleskySolveInPlace(l: Float64Array, p: number, h: Float64Array
       for (let j = 0; j < c; j++) h[ht + j] = (h[ht + j] as number) - v * (h[hi + j] as number);
     }
   }
-}
-
-function tagId(t: BatchTag): string {
-  return `e${String(t.epoch).padStart(4, '0')}b${String(t.batch).padStart(6, '0')}`;
 }
 
 /** The factor of K(Z, Z) + εI with the first ε of {@link EIGENPRO_JITTERS} that factors. */
@@ -289,29 +285,12 @@ export async function trainEigenPro3(o: Train3Options): Promise<Train3Result> {
       }
     }
     const te = now();
-    const metrics = await evaluate3(compute, a, { epoch, batch: perEpoch }, targets, evalRows, c, params.task === 'classification', shape.nTest > 0);
+    const metrics = await evaluateEpoch(compute, a, { epoch, batch: perEpoch }, targets, evalRows, c, params.task === 'classification', shape.nTest > 0);
     const em: EpochMetrics = { ...metrics, epoch: epoch + 1, elapsedMs: elapsed(), batches: perEpoch, evalMs: now() - te };
     history.push(em);
     await o.onEpoch?.(em);
   }
   return { a, setup, projection: summary, history, ...(o.resume !== undefined ? { resumedFrom: { epoch: o.resume.epoch, batch: o.resume.batch } } : {}) };
-}
-
-async function evaluate3(compute: EigenProCompute, a: Float64Array, tag: BatchTag, t: EigenProTargets, evalRows: Int32Array, c: number, cls: boolean, test: boolean): Promise<Omit<EpochMetrics, 'epoch' | 'elapsedMs' | 'batches'>> {
-  let out: { trainMse: number; trainAccuracy?: number; testMse?: number; testAccuracy?: number } = { trainMse: 0 };
-  if (evalRows.length > 0) {
-    const pred = await compute.predict('train', a, tag, evalRows);
-    const y = new Float64Array(evalRows.length * c);
-    for (let i = 0; i < evalRows.length; i++) y.set(t.y.subarray((evalRows[i] as number) * c, ((evalRows[i] as number) + 1) * c), i * c);
-    out.trainMse = mse(pred, y);
-    if (cls && t.labels !== undefined) out.trainAccuracy = accuracy(pred, Array.from(evalRows, (r) => t.labels?.[r] ?? -1), c);
-  }
-  if (test && t.yTest !== undefined) {
-    const pred = await compute.predict('test', a, tag);
-    out = { ...out, testMse: mse(pred, t.yTest) };
-    if (cls && t.labelsTest !== undefined) out.testAccuracy = accuracy(pred, t.labelsTest, c);
-  }
-  return out;
 }
 
 /** Data of {@link createReferenceCompute3}. */

@@ -218,7 +218,7 @@ export async function trainEigenPro2(o: TrainOptions): Promise<TrainResult> {
       }
     }
     const te = now();
-    const metrics = await evaluate(compute, a, { epoch, batch: perEpoch }, targets, evalRows, c, params.task === 'classification', shape.nTest > 0);
+    const metrics = await evaluateEpoch(compute, a, { epoch, batch: perEpoch }, targets, evalRows, c, params.task === 'classification', shape.nTest > 0);
     const em: EpochMetrics = { ...metrics, epoch: epoch + 1, elapsedMs: elapsed(), batches: perEpoch, evalMs: now() - te };
     history.push(em);
     await o.onEpoch?.(em);
@@ -226,7 +226,17 @@ export async function trainEigenPro2(o: TrainOptions): Promise<TrainResult> {
   return { a, setup, history, ...(o.resume !== undefined ? { resumedFrom: { epoch: o.resume.epoch, batch: o.resume.batch } } : {}) };
 }
 
-async function evaluate(compute: EigenProCompute, a: Float64Array, tag: BatchTag, t: EigenProTargets, evalRows: Int32Array, c: number, cls: boolean, test: boolean): Promise<Omit<EpochMetrics, 'epoch' | 'elapsedMs' | 'batches'>> {
+/** Shard-id prefix of a batch: `e<epoch>b<batch>`, zero-padded so ids sort. */
+export function batchTagId(t: BatchTag): string {
+  return `e${String(t.epoch).padStart(4, '0')}b${String(t.batch).padStart(6, '0')}`;
+}
+
+/**
+ * The end-of-epoch scores of EigenPro 2 and 3/4: MSE (and accuracy, for classification) on the
+ * training evaluation rows `evalRows`, then on the test set when `test`, each from one
+ * `compute.predict` round with the coefficients `a` (centers: the loop's).
+ */
+export async function evaluateEpoch(compute: EigenProCompute, a: Float64Array, tag: BatchTag, t: EigenProTargets, evalRows: Int32Array, c: number, cls: boolean, test: boolean): Promise<Omit<EpochMetrics, 'epoch' | 'elapsedMs' | 'batches'>> {
   let out: { trainMse: number; trainAccuracy?: number; testMse?: number; testAccuracy?: number } = { trainMse: 0 };
   // One set after the other: the two rounds put the same coefficient slices to the store, and
   // two concurrent puts of one content-addressed object can purge each other's chunks mid-read.

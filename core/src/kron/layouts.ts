@@ -109,3 +109,20 @@ export function kronSlabLayout(D: number): KronSlabLayout {
     },
   };
 }
+
+/**
+ * Inputs of the long loops' `kron-slab` shards (orchestrator/src/kron/loop.ts: the masked CG
+ * solve's K and preconditioner products) on a D-axis grid:
+ * [x, K_0 … K_{D−1}, V_0 … V_{D−1}, W_0 … W_{D−1}].
+ */
+export interface KronLoopInputs {
+  readonly x: number;
+  k(d: number): number;
+  v(d: number): number;
+  w(d: number): number;
+}
+
+/** The {@link KronLoopInputs} of a D-axis grid. */
+export function kronLoopInputs(D: number): KronLoopInputs {
+  return { x: 0, k: (d) => 1 + d, v: (d) => 1 + D + d, w: (d) => 1 + 2 * D + d };
+}

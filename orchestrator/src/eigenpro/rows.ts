@@ -1,8 +1,8 @@
 /**
  * Row helpers shared by the EigenPro 2 and EigenPro 3/4 training activities: copying training
- * rows into arrays for the workers, batch tags for shard ids, one-hot targets.
+ * rows into arrays for the workers, one-hot targets, the centers' layout.
  */
-import { epochOrder, type BatchTag, type NdArray } from '@gramfleet/core';
+import { epochOrder, type NdArray } from '@gramfleet/core';
 
 /** The given rows of the row-major n × d matrix `x`, as an array of `dtype`. */
 export function rowsOf(x: Float64Array, d: number, rows: ArrayLike<number>, dtype: 'f64' | 'f32'): NdArray {
@@ -19,11 +19,6 @@ export function rangeRows(x: Float64Array, d: number, start: number, end: number
   const src = x.subarray(start * d, end * d);
   const data = dtype === 'f32' ? Float32Array.from(src) : Float64Array.from(src);
   return { dtype, shape: [end - start, d], data } as NdArray;
-}
-
-/** Shard-id prefix of a batch: `e<epoch>b<batch>`, zero-padded so ids sort. */
-export function tagId(t: BatchTag): string {
-  return `e${String(t.epoch).padStart(4, '0')}b${String(t.batch).padStart(6, '0')}`;
 }
 
 /** One-hot rows (n × c) of class labels. */

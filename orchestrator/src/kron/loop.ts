@@ -22,7 +22,7 @@
 import { createHash } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import {
-  GramfleetError, KRON_FACTOR_INFO, KRON_FACTOR_OUT, KRON_SOLVE_OUT, factorMatrix, fitKronSteps, kronCgPoints, pcgAdvance, pcgStart, pcgTrueResidual, pcgTurn, readKronSolveStats, scatterObserved, slabRanges, withHyper,
+  GramfleetError, KRON_FACTOR_INFO, KRON_FACTOR_OUT, KRON_SOLVE_OUT, factorMatrix, kronLoopInputs, fitKronSteps, kronCgPoints, pcgAdvance, pcgStart, pcgTrueResidual, pcgTurn, readKronSolveStats, scatterObserved, slabRanges, withHyper,
   type ArrayRef, type KronHyper, type KronJobInput, type KronLmlEval, type KronLoopActivities, type KronLoopOutput, type KronModel, type KronSlabStep, type PcgState,
 } from '@gramfleet/core';
 import type { ObjectStore } from '@nats-io/obj';
@@ -137,11 +137,12 @@ async function cgSolve(deps: ActivityDeps, input: KronJobInput): Promise<KronLoo
     const vRefs = fres.map((r) => r.outputs[KRON_FACTOR_OUT.eigenvectors] as ArrayRef);
     const wRefs = fres.map((r) => r.outputs[KRON_FACTOR_OUT.eigenvalues] as ArrayRef);
     const info = await Promise.all(fres.map(async (r) => (await store.get(r.outputs[KRON_FACTOR_OUT.info] as ArrayRef)).data as Float64Array));
-    // shard inputs: [x, K_0 … K_{D−1}, V_0 … V_{D−1}, W_0 … W_{D−1}]
+    // shard inputs: [x, K_0 … K_{D−1}, V_0 … V_{D−1}, W_0 … W_{D−1}] (core: kronLoopInputs)
     const mats = [...kRefs, ...vRefs, ...wRefs];
-    const K = (d: number): number => 1 + d;
-    const V = (d: number): number => 1 + D + d;
-    const eig = wRefs.map((_, d) => 1 + 2 * D + d);
+    const at = kronLoopInputs(D);
+    const K = at.k;
+    const V = at.v;
+    const eig = wRefs.map((_, d) => at.w(d));
     const rest = Array.from({ length: D - 1 }, (_, i) => i + 1);
     const slabs = input.route === 'slab' ? input.slabs : 1;
     const modes = (ds: readonly number[], idx: (d: number) => number, transpose: boolean): KronSlabStep[] => ds.map((d) => ({ kind: 'mode', mode: d, input: idx(d), transpose }));
