@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { GRF_WORKLOAD, isGramfleetError, type CampaignRow, type CampaignSpec } from '@gramfleet/core';
-import { campaignCommand } from '@gramfleet/orchestrator';
+import { campaignCommand } from '@gramfleet/orchestrator/internal';
 import { csrDigest, sharedGraph, startTestCluster, until, type TestCluster } from './harness';
 
 const karate = sharedGraph('karate.adjlist');
