@@ -4,9 +4,8 @@
 // (activities, the registry, the CLI's parts, the Kubernetes controller and renderer, config
 // declarations) is in `./internal`. Explicit exports only.
 export { connect } from './client/sdk';
-export type { ConnectOptions, Fleet } from './client/sdk';
-export type { JobHandle } from './client/handle';
-export type { EventFor, JobKind, JobSpec, ProgressFor, ResultFor, SpecFor, TypesFor } from './registry';
+export type { ConnectOptions, Fleet, JobHandle } from './client/fleet';
+export type { EventFor, JobKind, JobSpec, ProgressFor, ResultFor, SpecFor, TypesFor } from './job-types';
 export type { GrfJobSpec } from './grf/submit';
 export type { EigenProJobSpec } from './eigenpro/submit';
 export type { KronGpJobSpec } from './kron/submit';

@@ -2,10 +2,11 @@
  * The workload registry (orchestrator half): one entry per workload kind, in the order of
  * core's `WORKLOAD_DEFS`. The SDK's `submit`, job handles, the worker host's activities,
  * campaign runs and rows, and the CLI iterate it. Adding a workload: a folder in each package
- * and one line here (see CONTRIBUTING.md, "How to add a workload").
+ * and one line here plus its type bundle in `./job-types.ts` (see CONTRIBUTING.md, "How to add a workload").
  */
 import { WORKLOAD_DEFS, workloadDef } from '@gramfleet/core';
 import type { TypesOf, Workload, WorkloadTypes } from './workload';
+import type { AnyWorkloadTypes } from './job-types';
 import { createActivities, type ActivityDeps } from './host/activities';
 import { grfWorkload } from './grf/workload';
 import { eigenProWorkload } from './eigenpro/workload';
@@ -20,22 +21,12 @@ export const WORKLOADS = [
   datagenWorkload,
 ] as const;
 
-/** The type bundles of every workload (a union). */
-export type AnyWorkloadTypes = TypesOf<(typeof WORKLOADS)[number]>;
-/** A workload kind. */
-export type JobKind = AnyWorkloadTypes['kind'];
-/** The type bundle of one kind. */
-export type TypesFor<K extends JobKind> = Extract<AnyWorkloadTypes, { readonly kind: K }>;
-/** Every job spec `fleet.submit` takes: a union discriminated by `kind`. */
-export type JobSpec = AnyWorkloadTypes['spec'];
-/** The spec of one kind. */
-export type SpecFor<K extends JobKind> = TypesFor<K>['spec'];
-/** The result of one kind. */
-export type ResultFor<K extends JobKind> = TypesFor<K>['result'];
-/** The progress of one kind. */
-export type ProgressFor<K extends JobKind> = TypesFor<K>['progress'];
-/** The progress events of one kind. */
-export type EventFor<K extends JobKind> = TypesFor<K>['event'];
+/**
+ * Both halves of the orchestrator's registry name the same type bundles: a workload added here
+ * and not to `AnyWorkloadTypes` in `./job-types.ts` (or the other way round) fails to compile.
+ */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const registryTypesAgree: Same<TypesOf<(typeof WORKLOADS)[number]>, AnyWorkloadTypes> = true;
 
 /** The workload of a kind; `INPUT_INVALID` naming `field` and the nearest kind when there is none. */
 export function workloadFor(kind: unknown, field = 'kind'): Workload<WorkloadTypes> {
@@ -49,6 +40,7 @@ export function workloadFor(kind: unknown, field = 'kind'): Workload<WorkloadTyp
 export function checkRegistry(): void {
   const core = WORKLOAD_DEFS.map((d) => d.kind).join(',');
   const here = WORKLOADS.map((w) => w.def.kind).join(',');
+  if (!registryTypesAgree) throw new Error('internal: WORKLOADS and AnyWorkloadTypes disagree');
   if (core !== here) throw new Error(`internal: the workload registries disagree: core ${core}, orchestrator ${here}`);
 }
 

@@ -3,7 +3,7 @@
  * | cancel <id> | list`. Talks to a running cluster through the SDK connection.
  */
 import type { CampaignProgress } from '@gramfleet/core';
-import type { ConnectOptions, Fleet } from '../client/sdk';
+import type { ConnectOptions, Fleet } from '../client/fleet';
 import { DATA_DIR_FLAG, JSON_FLAG, runCommand, type CliCommand, type CliContext, type ParsedArgs } from '../cli/command';
 import { readCampaignFile, type CampaignHandle } from './client';
 import { writeRows } from './export';

@@ -11,7 +11,7 @@
  * other problem on the line.
  */
 import { GramfleetError, nearestName } from '@gramfleet/core';
-import type { ConnectOptions, Fleet } from '../client/sdk';
+import type { ConnectOptions, Fleet } from '../client/fleet';
 
 /** One flag of a command. */
 export interface FlagSpec {

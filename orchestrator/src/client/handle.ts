@@ -4,28 +4,11 @@
  * comes from the workload's registry entry.
  */
 import type { Client } from '@temporalio/client';
-import type { EventFor, JobKind, ProgressFor, ResultFor } from '../registry';
+import type { EventFor, JobKind, ProgressFor, ResultFor } from '../job-types';
+import type { JobHandle } from './fleet';
 import type { JobReader, Workload, WorkloadContext, WorkloadTypes } from '../workload';
 import { fromTemporal } from './failure';
 import { retrying } from './temporal-retry';
-
-/** A submitted job. */
-export interface JobHandle<K extends JobKind = JobKind> {
-  readonly jobId: string;
-  readonly kind: K;
-  /** The job's progress (phase, shards or systems done; the shape is the kind's). */
-  progress(): Promise<ProgressFor<K>>;
-  /**
-   * Calls `onEvent` with the job's progress events until it ends and resolves with its result:
-   * EigenPro's setup, per-epoch, checkpoint and resume events; for other kinds each change of
-   * `progress()`. A throwing listener does not stop the job.
-   */
-  watch(onEvent: (e: EventFor<K>) => void): Promise<ResultFor<K>>;
-  /** Waits for the result; a failed job rejects with a GramfleetError carrying the code. */
-  result(): Promise<ResultFor<K>>;
-  /** Cancels the job: outstanding shards are purged and workers drop them. */
-  cancel(): Promise<void>;
-}
 
 /** How often the default `watch` polls `progress()`, ms. */
 const WATCH_POLL_MS = 250;

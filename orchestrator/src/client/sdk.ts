@@ -7,94 +7,22 @@
 import { Client, Connection, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import {
   GramfleetError, checkParamNames, resourceNames, silentLogger,
-  type ArrayRef, type CsrArrays, type CsrRef, type DatagenJobInput, type DatagenJobResult, type DatagenWorkflowResult, type Logger, type NdArray, type WorkerRecord,
+  type ArrayRef, type CsrRef, type DatagenJobInput, type DatagenJobResult, type DatagenWorkflowResult,
 } from '@gramfleet/core';
-import { connectNats, createTaskClient, openArrayStore, openDataPlane, type DataPlaneOptions, type StoreTiersConfig } from '@gramfleet/workers';
+import { connectNats, createTaskClient, openArrayStore, openDataPlane } from '@gramfleet/workers';
 import { LocalCluster, defaultDataDir } from '../cluster/local-cluster';
 import { registeredWorkers } from '../grf/submit';
 import { loadCsr } from '../grf/assemble';
-import { createCampaignClient, type CampaignClient } from '../campaign/client';
-import { writeDataset, type DatasetManifest } from '../datagen/submit';
+import { createCampaignClient } from '../campaign/client';
+import { writeDataset } from '../datagen/submit';
 import { releaseDatagenPages } from '../datagen/pages';
-import { workloadFor, type JobKind, type JobSpec } from '../registry';
+import { workloadFor } from '../registry';
+import type { JobKind, JobSpec } from '../job-types';
 import type { WorkloadContext } from '../workload';
-import { createRaySdk, type RaySdk } from './ray';
+import { createRaySdk } from './ray';
 import { fromTemporal } from './failure';
-import { createJobHandle, type JobHandle } from './handle';
-
-/** Options of {@link connect}. */
-export interface ConnectOptions {
-  /** Temporal frontend `host:port`. Without it, the local cluster is used. */
-  readonly temporalAddress?: string;
-  /** NATS URL. Without it, the local cluster is used. */
-  readonly natsUrl?: string;
-  /** @default 'default' */
-  readonly namespace?: string;
-  /** @default 'gramfleet' */
-  readonly taskQueue?: string;
-  /** @default 'gf' */
-  readonly prefix?: string;
-  /** Local cluster directory. @default $GRAMFLEET_HOME or `<repo>/.gramfleet/local` */
-  readonly dataDir?: string;
-  /** Start a local cluster when none runs (it is stopped by `close()`). @default true */
-  readonly startLocal?: boolean;
-  /** WASM workers of a local cluster started here. @default number of cores */
-  readonly workers?: number;
-  /** Data-plane tunables of a local cluster started here. */
-  readonly dataPlane?: DataPlaneOptions;
-  /** Memory budget that submitted problems must fit, bytes. @default 8 GiB */
-  readonly memoryBudgetBytes?: number;
-  /**
-   * Tiers of this connection's array store. @default the local cluster's host store (shared memory
-   * with its workers), or the object store only for a remote cluster
-   */
-  readonly store?: StoreTiersConfig;
-  readonly log?: Logger;
-}
-
-/** A connection to a gramfleet cluster. */
-export interface Fleet {
-  /**
-   * Validates a job of any kind (`grf`, `eigenpro`, `kron-gp`, `datagen`: the spec's `kind`),
-   * reads and uploads its inputs and starts its workflow; bad input throws a typed error naming
-   * the field before anything is scheduled. A `datagen` job whose id already runs (the same
-   * parameters submitted again) is attached to, so a rerun resumes.
-   */
-  submit<S extends JobSpec>(spec: S): Promise<JobHandle<S['kind']>>;
-  /** A handle for a job of kind `kind` submitted earlier. */
-  job<K extends JobKind>(kind: K, jobId: string): JobHandle<K>;
-  /** Reads a stored array. */
-  getArray(ref: ArrayRef): Promise<NdArray>;
-  /** Reads a stored CSR matrix (e.g. Φ from a GRF result). */
-  getCsr(ref: CsrRef): Promise<CsrArrays>;
-  /** Workers currently registered (heartbeating). */
-  workers(): Promise<WorkerRecord[]>;
-  /** The local cluster this connection started or attached to, if any. */
-  readonly local: LocalCluster | undefined;
-  /** Closes connections; stops the local cluster if this call started it. */
-  close(): Promise<void>;
-  /** Experiment campaigns: start, watch, results, cancel, list. */
-  readonly campaigns: CampaignClient;
-  /** Stores a value (arrays in the object store by reference; small values inline). */
-  readonly put: RaySdk['put'];
-  /** The value behind an object or task reference. */
-  readonly get: RaySdk['get'];
-  /** Checks and stores a user's WebAssembly module; returns its content digest. */
-  readonly registerWasm: RaySdk['registerWasm'];
-  /** One sandboxed task per input on the WASM workers. */
-  readonly map: RaySdk['map'];
-  /** Waits until some references are ready. */
-  readonly wait: RaySdk['wait'];
-  /** Writes a finished data-generation job's dataset (`.npy` shards + manifest) into a folder. */
-  writeDataset(input: DatagenJobInput, result: DatagenJobResult, outDir: string, o?: { storeSystems?: boolean }): Promise<DatasetManifest>;
-  /**
-   * Deletes a finished data-generation job's result pages from the object store (once its
-   * dataset is written; the CLI does it). Returns how many were deleted; idempotent.
-   * Afterwards the job's `result()` fails with `STORE_MISSING_OBJECT` until it is submitted
-   * again, which rewrites the pages without solving anything again.
-   */
-  releaseDatagenPages(jobId: string): Promise<number>;
-}
+import { createJobHandle } from './handle';
+import type { ConnectOptions, Fleet, JobHandle } from './fleet';
 
 /** Connects to a cluster (the local one unless addresses are given). */
 export async function connect(o: ConnectOptions = {}): Promise<Fleet> {

@@ -161,3 +161,13 @@ export async function writeDataset(store: ArrayStore, input: DatagenJobInput, re
   fs.writeFileSync(path.join(outDir, 'manifest.json'), JSON.stringify(manifest, null, 1) + '\n');
   return manifest;
 }
+
+/** The types of the `datagen` workload. */
+export interface DatagenTypes {
+  readonly kind: 'datagen';
+  readonly spec: DatagenJobSpec;
+  readonly input: DatagenJobInput;
+  readonly result: DatagenJobResult;
+  readonly progress: DatagenProgressView;
+  readonly event: DatagenProgressView;
+}

@@ -15,17 +15,7 @@ import {
 import type { Workload } from '../workload';
 import { DATAGEN_COMMAND } from './cli';
 import { createDatagenActivities, expandDatagenResult, readDatagenPage } from './pages';
-import { prepareDatagen, writeDataset, type DatagenJobSpec, type DatagenProgressView } from './submit';
-
-/** The types of the `datagen` workload. */
-export interface DatagenTypes {
-  readonly kind: 'datagen';
-  readonly spec: DatagenJobSpec;
-  readonly input: DatagenJobInput;
-  readonly result: DatagenJobResult;
-  readonly progress: DatagenProgressView;
-  readonly event: DatagenProgressView;
-}
+import { prepareDatagen, writeDataset, type DatagenProgressView, type DatagenTypes } from './submit';
 
 /** The `datagen` workload. */
 export const datagenWorkload: Workload<DatagenTypes> = {

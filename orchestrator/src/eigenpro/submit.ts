@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   GramfleetError, checkEigenProCenters, checkEigenProData, checkJobId, compileEigenProParams, featureBytes, num, planEigenPro3, planEigenProMemory, sampleCenterRows,
-  type CompiledEigenProParams, type DenseRows, type EigenProJobInput, type EigenProParams, type FeatureBytes,
+  type CompiledEigenProParams, type DenseRows, type EigenProJobInput, type EigenProJobResult, type EigenProParams, type EigenProProgressEvent, type JobProgress, type FeatureBytes,
   type NdArray, type WorkerClass,
 } from '@gramfleet/core';
 import type { ArrayStore } from '@gramfleet/workers';
@@ -111,4 +111,14 @@ export async function prepareEigenPro(spec: EigenProJobSpec, store: ArrayStore, 
   }
   const ep3 = centers !== undefined && projection !== undefined ? { centers: await store.put({ dtype: 'f64', shape: [centers.rows, centers.cols], data: f64(centers) }), projection } : {};
   return { jobId, params, shape, x: xRef, y: yRef, ...testRefs, ...(packed ? { featureScale: (xBytes as FeatureBytes).scale } : {}), cls: spec.backend ?? 'wasm', timeoutMs, heartbeatTimeoutMs, ...ep3 };
+}
+
+/** The types of the `eigenpro` workload. */
+export interface EigenProTypes {
+  readonly kind: 'eigenpro';
+  readonly spec: EigenProJobSpec;
+  readonly input: EigenProJobInput;
+  readonly result: EigenProJobResult;
+  readonly progress: JobProgress;
+  readonly event: EigenProProgressEvent;
 }

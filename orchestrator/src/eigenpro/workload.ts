@@ -13,17 +13,7 @@ import type { DataPlane } from '@gramfleet/workers';
 import type { Workload } from '../workload';
 import { EIGENPRO_COMMAND, PREDICT_COMMAND } from './cli';
 import { createEigenProActivities } from './activity';
-import { prepareEigenPro, type EigenProJobSpec } from './submit';
-
-/** The types of the `eigenpro` workload. */
-export interface EigenProTypes {
-  readonly kind: 'eigenpro';
-  readonly spec: EigenProJobSpec;
-  readonly input: EigenProJobInput;
-  readonly result: EigenProJobResult;
-  readonly progress: JobProgress;
-  readonly event: EigenProProgressEvent;
-}
+import { prepareEigenPro, type EigenProJobSpec, type EigenProTypes } from './submit';
 
 /** Workers in the registry: a job without `shards` gets one model shard per worker. */
 async function workerCount(dp: DataPlane): Promise<number> {

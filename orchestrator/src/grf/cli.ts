@@ -2,7 +2,7 @@
 import * as path from 'node:path';
 import { GRAPH_KERNEL_KINDS, GRF_ESTIMATORS, GRF_VARIANCE, GramfleetError, type GraphKernelSpec, type GrfJobResult } from '@gramfleet/core';
 import { createJsonLogger } from '@gramfleet/workers';
-import type { Fleet } from '../client/sdk';
+import type { Fleet } from '../client/fleet';
 import { DATA_DIR_FLAG, JSON_FLAG, type CliCommand, type ParsedArgs } from '../cli/command';
 import { createProgressBar } from '../cli/progress';
 import { writeCsrNpz } from '../io/npz';

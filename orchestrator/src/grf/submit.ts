@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import * as os from 'node:os';
 import {
   GramfleetError, compileGrfParams, defaultShardNodes, normalisedWeights, num, parseBackendChoice, routeOp, validateGraph,
-  type BackendChoice, type CsrArrays, type GrfJobInput, type GrfParams, type WorkerClass, type WorkerRecord,
+  type BackendChoice, type CsrArrays, type GrfJobInput, type GrfJobResult, type GrfParams, type JobProgress, type WorkerClass, type WorkerRecord,
 } from '@gramfleet/core';
 import type { ArrayStore, DataPlane } from '@gramfleet/workers';
 import { loadGraph, type LoadedGraph } from '../io/graph-files';
@@ -101,4 +101,14 @@ export async function prepareGrf(spec: GrfJobSpec, deps: GrfPrepareDeps): Promis
     ...(labelsRef !== undefined ? { labels: labelsRef } : {}),
     ...(trainFraction !== undefined ? { labelSpreading: { trainFraction, seed: spec.labelSpreading?.seed ?? 0 } } : {}),
   };
+}
+
+/** The types of the `grf` workload. */
+export interface GrfTypes {
+  readonly kind: 'grf';
+  readonly spec: GrfJobSpec;
+  readonly input: GrfJobInput;
+  readonly result: GrfJobResult;
+  readonly progress: JobProgress;
+  readonly event: JobProgress;
 }

@@ -13,21 +13,11 @@ import type { Workload } from '../workload';
 import { GRF_COMMAND } from './cli';
 import { loadGraph } from '../io/graph-files';
 import { loadCsr } from './assemble';
-import { prepareGrf, type GrfJobSpec } from './submit';
+import { prepareGrf, type GrfTypes } from './submit';
 import { createGrfActivities } from './batches';
 
 /** Largest graph for which a GRF campaign run may ask for `exactError`. */
 export const GRF_EXACT_MAX_NODES = 4096;
-
-/** The types of the `grf` workload. */
-export interface GrfTypes {
-  readonly kind: 'grf';
-  readonly spec: GrfJobSpec;
-  readonly input: GrfJobInput;
-  readonly result: GrfJobResult;
-  readonly progress: JobProgress;
-  readonly event: JobProgress;
-}
 
 /** The `grf` workload. */
 export const grfWorkload: Workload<GrfTypes> = {

@@ -5,7 +5,7 @@
  * returns the workflow input.
  */
 import { randomBytes } from 'node:crypto';
-import { GramfleetError, checkJobId, compileKronJob, slabRanges, type ArrayRef, type KronGpParams, type KronJobInput, type KronJobOptions } from '@gramfleet/core';
+import { GramfleetError, checkJobId, compileKronJob, slabRanges, type ArrayRef, type KronGpParams, type KronJobInput, type KronJobOptions, type KronJobResult, type KronProgress } from '@gramfleet/core';
 import type { ArrayStore } from '@gramfleet/workers';
 import { isStringArray, readNpy } from '../io/npz';
 
@@ -70,4 +70,14 @@ export async function prepareKron(spec: KronGpJobSpec, store: ArrayStore, budget
     ...(job.fit !== undefined ? { fit: job.fit } : {}),
     heartbeatTimeoutMs: job.heartbeatTimeoutMs,
   };
+}
+
+/** The types of the `kron-gp` workload. */
+export interface KronGpTypes {
+  readonly kind: 'kron-gp';
+  readonly spec: KronGpJobSpec;
+  readonly input: KronJobInput;
+  readonly result: KronJobResult;
+  readonly progress: KronProgress;
+  readonly event: KronProgress;
 }

@@ -10,17 +10,7 @@ import type { Workload } from '../workload';
 import { KRON_GP_COMMAND } from './cli';
 import { createKronActivities } from './activities';
 import { createKronLoopActivities } from './loop';
-import { prepareKron, type KronGpJobSpec } from './submit';
-
-/** The types of the `kron-gp` workload. */
-export interface KronGpTypes {
-  readonly kind: 'kron-gp';
-  readonly spec: KronGpJobSpec;
-  readonly input: KronJobInput;
-  readonly result: KronJobResult;
-  readonly progress: KronProgress;
-  readonly event: KronProgress;
-}
+import { prepareKron, type KronGpJobSpec, type KronGpTypes } from './submit';
 
 /** The `kron-gp` workload. */
 export const kronGpWorkload: Workload<KronGpTypes> = {

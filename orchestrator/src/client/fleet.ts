@@ -1,0 +1,108 @@
+/**
+ * The SDK's types: `connect()`'s options, the {@link Fleet} it returns and the
+ * {@link JobHandle} of a submitted job. They live apart from `./sdk.ts` (which implements them
+ * through the workload registry) so that the CLI commands, which the registry lists, can take a
+ * `Fleet` without an import cycle: this module reaches the workloads' types only
+ * (`../job-types.ts`), never the registry.
+ */
+import type {
+  ArrayRef, CsrArrays, CsrRef, DatagenJobInput, DatagenJobResult, Logger, NdArray, WorkerRecord,
+} from '@gramfleet/core';
+import type { DataPlaneOptions, StoreTiersConfig } from '@gramfleet/workers';
+import type { LocalCluster } from '../cluster/local-cluster';
+import type { CampaignClient } from '../campaign/client';
+import type { DatasetManifest } from '../datagen/submit';
+import type { EventFor, JobKind, JobSpec, ProgressFor, ResultFor } from '../job-types';
+import type { RaySdk } from './ray';
+
+/** Options of `connect()` (`./sdk.ts`). */
+export interface ConnectOptions {
+  /** Temporal frontend `host:port`. Without it, the local cluster is used. */
+  readonly temporalAddress?: string;
+  /** NATS URL. Without it, the local cluster is used. */
+  readonly natsUrl?: string;
+  /** @default 'default' */
+  readonly namespace?: string;
+  /** @default 'gramfleet' */
+  readonly taskQueue?: string;
+  /** @default 'gf' */
+  readonly prefix?: string;
+  /** Local cluster directory. @default $GRAMFLEET_HOME or `<repo>/.gramfleet/local` */
+  readonly dataDir?: string;
+  /** Start a local cluster when none runs (it is stopped by `close()`). @default true */
+  readonly startLocal?: boolean;
+  /** WASM workers of a local cluster started here. @default number of cores */
+  readonly workers?: number;
+  /** Data-plane tunables of a local cluster started here. */
+  readonly dataPlane?: DataPlaneOptions;
+  /** Memory budget that submitted problems must fit, bytes. @default 8 GiB */
+  readonly memoryBudgetBytes?: number;
+  /**
+   * Tiers of this connection's array store. @default the local cluster's host store (shared memory
+   * with its workers), or the object store only for a remote cluster
+   */
+  readonly store?: StoreTiersConfig;
+  readonly log?: Logger;
+}
+
+/** A connection to a gramfleet cluster. */
+export interface Fleet {
+  /**
+   * Validates a job of any kind (`grf`, `eigenpro`, `kron-gp`, `datagen`: the spec's `kind`),
+   * reads and uploads its inputs and starts its workflow; bad input throws a typed error naming
+   * the field before anything is scheduled. A `datagen` job whose id already runs (the same
+   * parameters submitted again) is attached to, so a rerun resumes.
+   */
+  submit<S extends JobSpec>(spec: S): Promise<JobHandle<S['kind']>>;
+  /** A handle for a job of kind `kind` submitted earlier. */
+  job<K extends JobKind>(kind: K, jobId: string): JobHandle<K>;
+  /** Reads a stored array. */
+  getArray(ref: ArrayRef): Promise<NdArray>;
+  /** Reads a stored CSR matrix (e.g. Φ from a GRF result). */
+  getCsr(ref: CsrRef): Promise<CsrArrays>;
+  /** Workers currently registered (heartbeating). */
+  workers(): Promise<WorkerRecord[]>;
+  /** The local cluster this connection started or attached to, if any. */
+  readonly local: LocalCluster | undefined;
+  /** Closes connections; stops the local cluster if this call started it. */
+  close(): Promise<void>;
+  /** Experiment campaigns: start, watch, results, cancel, list. */
+  readonly campaigns: CampaignClient;
+  /** Stores a value (arrays in the object store by reference; small values inline). */
+  readonly put: RaySdk['put'];
+  /** The value behind an object or task reference. */
+  readonly get: RaySdk['get'];
+  /** Checks and stores a user's WebAssembly module; returns its content digest. */
+  readonly registerWasm: RaySdk['registerWasm'];
+  /** One sandboxed task per input on the WASM workers. */
+  readonly map: RaySdk['map'];
+  /** Waits until some references are ready. */
+  readonly wait: RaySdk['wait'];
+  /** Writes a finished data-generation job's dataset (`.npy` shards + manifest) into a folder. */
+  writeDataset(input: DatagenJobInput, result: DatagenJobResult, outDir: string, o?: { storeSystems?: boolean }): Promise<DatasetManifest>;
+  /**
+   * Deletes a finished data-generation job's result pages from the object store (once its
+   * dataset is written; the CLI does it). Returns how many were deleted; idempotent.
+   * Afterwards the job's `result()` fails with `STORE_MISSING_OBJECT` until it is submitted
+   * again, which rewrites the pages without solving anything again.
+   */
+  releaseDatagenPages(jobId: string): Promise<number>;
+}
+
+/** A submitted job. */
+export interface JobHandle<K extends JobKind = JobKind> {
+  readonly jobId: string;
+  readonly kind: K;
+  /** The job's progress (phase, shards or systems done; the shape is the kind's). */
+  progress(): Promise<ProgressFor<K>>;
+  /**
+   * Calls `onEvent` with the job's progress events until it ends and resolves with its result:
+   * EigenPro's setup, per-epoch, checkpoint and resume events; for other kinds each change of
+   * `progress()`. A throwing listener does not stop the job.
+   */
+  watch(onEvent: (e: EventFor<K>) => void): Promise<ResultFor<K>>;
+  /** Waits for the result; a failed job rejects with a GramfleetError carrying the code. */
+  result(): Promise<ResultFor<K>>;
+  /** Cancels the job: outstanding shards are purged and workers drop them. */
+  cancel(): Promise<void>;
+}
