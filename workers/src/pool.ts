@@ -64,8 +64,27 @@ export interface KernelPool {
   close(): Promise<void>;
 }
 
-interface Slot { worker: Worker; busy: boolean; resident: Set<string> }
-interface Pending { req: ThreadRequest; resolve: (r: KernelRun) => void; reject: (e: Error) => void; readonly raw?: NdArray[] }
+interface Slot {
+  worker: Worker;
+  /** Requests sent to the thread and not answered yet. */
+  outstanding: number;
+  /** Runs a request that must have the thread to itself (see {@link pipelined}). */
+  exclusive: boolean;
+  resident: Set<string>;
+}
+interface Pending {
+  req: ThreadRequest;
+  resolve: (r: KernelRun) => void;
+  reject: (e: Error) => void;
+  readonly raw?: NdArray[];
+  /** Send every input's data (a thread said one it was told was resident is not). */
+  readonly withData?: boolean;
+}
+
+/** Requests a thread may hold at once when they are tiny (one runs, the rest wait in its queue). */
+const PIPELINE_DEPTH = 16;
+/** An op whose recent runs took less than this (ms, moving average) is tiny. */
+const TINY_OP_MS = 0.5;
 
 /** Creates a {@link KernelPool}. */
 export function createKernelPool(opts: KernelPoolOptions): KernelPool {
@@ -74,24 +93,16 @@ export function createKernelPool(opts: KernelPoolOptions): KernelPool {
   const slots: Slot[] = [];
   const queue: Pending[] = [];
   const inflight = new Map<number, { slot: Slot; p: Pending }>();
+  /** Moving average of each op's compute time on these threads, ms. */
+  const opMs = new Map<string, number>();
   let nextId = 1;
   let closed = false;
 
   function spawn(): Slot {
     const worker = new Worker(script, { workerData: { module: opts.module, backend: opts.backend ?? 'wasm' } });
-    const slot: Slot = { worker, busy: false, resident: new Set() };
-    worker.on('message', (msg: ThreadReply) => {
-      const f = inflight.get(msg.id);
-      if (f === undefined) return;
-      inflight.delete(msg.id);
-      slot.busy = false;
-      if (msg.resident !== undefined) slot.resident = new Set(msg.resident);
-      if (msg.ok) f.p.resolve({ outputs: msg.outputs, backend: msg.backend, computeMs: msg.computeMs });
-      else if (msg.error.code === THREAD_INPUT_GONE && msg.error.details?.['threadInput'] === true && f.p.raw !== undefined) {
-        // A host-store file the request named went away (evicted) before the thread mapped it:
-        // send the bytes this process still maps.
-        queue.unshift({ req: { ...f.p.req, id: nextId++, inputs: f.p.raw }, resolve: f.p.resolve, reject: f.p.reject });
-      } else f.p.reject(GramfleetError.fromPayload(msg.error));
+    const slot: Slot = { worker, outstanding: 0, exclusive: false, resident: new Set() };
+    worker.on('message', (msgs: ThreadReply[]) => {
+      for (const msg of msgs) settle(slot, msg);
       pump();
     });
     worker.on('error', (e) => fail(slot, e));
@@ -99,6 +110,24 @@ export function createKernelPool(opts: KernelPoolOptions): KernelPool {
       if (!closed) fail(slot, new Error(`kernel thread exited with code ${code}`));
     });
     return slot;
+  }
+
+  function settle(slot: Slot, msg: ThreadReply): void {
+    const f = inflight.get(msg.id);
+    if (f === undefined) return;
+    inflight.delete(msg.id);
+    slot.outstanding--;
+    slot.exclusive = false;
+    if (msg.resident !== undefined) slot.resident = new Set(msg.resident);
+    if (msg.ok) {
+      const was = opMs.get(f.p.req.op);
+      opMs.set(f.p.req.op, was === undefined ? msg.computeMs : 0.8 * was + 0.2 * msg.computeMs);
+      f.p.resolve({ outputs: msg.outputs, backend: msg.backend, computeMs: msg.computeMs });
+    } else if (msg.error.code === THREAD_INPUT_GONE && msg.error.details?.['threadInput'] === true && f.p.raw !== undefined) {
+      // A host-store file the request named went away (evicted) before the thread mapped it, or
+      // an input it was told was resident was not: send the bytes this process still holds.
+      queue.unshift({ req: { ...f.p.req, id: nextId++, inputs: f.p.raw }, resolve: f.p.resolve, reject: f.p.reject, withData: true });
+    } else f.p.reject(GramfleetError.fromPayload(msg.error));
   }
 
   function fail(slot: Slot, e: Error): void {
@@ -116,36 +145,61 @@ export function createKernelPool(opts: KernelPoolOptions): KernelPool {
     }
   }
 
+  /** Keyed inputs of `p` the thread of `s` holds resident. */
+  const heldBy = (p: Pending, s: Slot): number => (p.withData === true ? 0 : (p.req.keys?.filter((k) => k !== undefined && s.resident.has(k)).length ?? 0));
+  /**
+   * Whether `p` may queue on a thread behind other requests: its op is tiny (its recent runs
+   * took well under a millisecond, so a wait behind it is short) and the thread holds all its
+   * keyed inputs resident (a request that brings new ones may evict what the requests behind it
+   * were told is there). Anything else runs on a thread of its own.
+   */
+  const pipelined = (p: Pending, s: Slot): boolean => {
+    const ms = opMs.get(p.req.op);
+    if (p.req.rows !== undefined || ms === undefined || ms >= TINY_OP_MS) return false;
+    const keyed = p.req.keys?.filter((k) => k !== undefined).length ?? 0;
+    return heldBy(p, s) === keyed;
+  };
+
+  /**
+   * Hands queued requests to threads, in order: to an idle thread (preferring one that holds the
+   * most of the request's inputs), or, for tiny ones, behind others on the least loaded thread.
+   * Each thread gets the requests of one call in one message, and answers in few: one
+   * cross-thread hop per batch, not two per request.
+   */
   function pump(): void {
+    const batches = new Map<Slot, ThreadRequest[]>();
     for (;;) {
       const p = queue[0];
-      if (p === undefined) return;
-      // A free thread, preferring one that holds the most of the task's inputs already.
+      if (p === undefined) break;
       let slot: Slot | undefined;
       let best = -1;
       for (const s of slots) {
-        if (s.busy) continue;
-        const held = p.req.keys?.filter((k) => k !== undefined && s.resident.has(k)).length ?? 0;
-        if (held > best) {
-          best = held;
+        if (s.exclusive || (s.outstanding > 0 && (s.outstanding >= PIPELINE_DEPTH || !pipelined(p, s)))) continue;
+        const score = heldBy(p, s) - s.outstanding * 1024;
+        if (score > best || slot === undefined) {
+          best = score;
           slot = s;
         }
       }
-      if (slot === undefined) return;
+      if (slot === undefined) break;
       queue.shift();
-      slot.busy = true;
+      if (!pipelined(p, slot)) slot.exclusive = true;
+      slot.outstanding++;
       inflight.set(p.req.id, { slot, p });
       // Inputs may be shared with the input cache: copied, not transferred (or, when mapped from
       // the host store, sent as references to their files: see dataplane/to-thread.ts). Inputs the
       // thread holds resident go without their data.
       const held = slot.resident;
       const keys = p.req.keys;
-      if (keys !== undefined && keys.some((k) => k !== undefined && held.has(k))) {
+      let req = p.req;
+      if (p.withData !== true && keys !== undefined && keys.some((k) => k !== undefined && held.has(k))) {
         const resident = p.req.inputs.map((_, i) => keys[i] !== undefined && held.has(keys[i] as string));
         const inputs = p.req.inputs.map((a, i): ThreadInput => (resident[i] === true ? ({ dtype: a.dtype, shape: [...a.shape], data: emptyOf(a.dtype) } as NdArray) : a));
-        slot.worker.postMessage({ ...p.req, inputs, resident });
-      } else slot.worker.postMessage(p.req);
+        req = { ...p.req, inputs, resident };
+      }
+      (batches.get(slot) ?? (batches.set(slot, []), batches.get(slot) as ThreadRequest[])).push(req);
     }
+    for (const [slot, reqs] of batches) slot.worker.postMessage(reqs);
   }
 
   for (let i = 0; i < n; i++) slots.push(spawn());

@@ -8,7 +8,7 @@ import { WasmArena } from './backends/wasm/arena';
 import { registerReferenceKernels, registerWasmKernels } from './backends/wasm/register-all';
 import type { ThreadReply, ThreadRequest } from './pool';
 import { runRowJob } from './row-jobs';
-import { fromThread } from './dataplane/to-thread';
+import { THREAD_INPUT_GONE, fromThread } from './dataplane/to-thread';
 
 const data = workerData as { module: WebAssembly.Module; backend: string };
 let arena: WasmArena | undefined;
@@ -34,7 +34,7 @@ function inputsOf(req: ThreadRequest): NdArray[] {
     if (req.resident?.[i] !== true) return x;
     const key = req.keys?.[i] as string;
     const view = a.residentView(key, x.dtype, x.shape.reduce((p, q) => p * q, 1));
-    if (view === undefined) throw new GramfleetError('KERNEL_TRAP', `input ${key} is no longer resident in this kernel thread`, { key });
+    if (view === undefined) throw new GramfleetError(THREAD_INPUT_GONE, `input ${key} is no longer resident in this kernel thread`, { threadInput: true, key });
     return { dtype: x.dtype, shape: x.shape, data: view } as NdArray;
   });
 }
@@ -54,14 +54,34 @@ const registry = createKernelRegistry();
 registerReferenceKernels(registry);
 registerWasmKernels(registry, currentArena);
 
-parentPort?.on('message', (req: ThreadRequest) => {
-  void handle(req).then((r) => {
-    const reply: ThreadReply = { ...r, resident: arena === undefined || arena.poisoned ? [] : arena.residentKeys() };
-    // Plain buffers move; shared ones (row jobs' kernel rows) are shared by the message itself.
-    const transfer = reply.ok ? reply.outputs.map((a) => a.data.buffer).filter((b): b is ArrayBuffer => b instanceof ArrayBuffer) : [];
-    parentPort?.postMessage(reply, transfer);
-  });
+/** Replies a thread gathers before it posts them (when more requests wait behind them). */
+const REPLY_BATCH = 4;
+
+// Requests come in batches (pool.ts) and run one after another, batches in arrival order: the
+// arena is the thread's one workspace. Replies go back a few at a time, so the pool can refill
+// the thread's queue while it works.
+let chain: Promise<void> = Promise.resolve();
+parentPort?.on('message', (reqs: ThreadRequest[]) => {
+  chain = chain.then(() => runBatch(reqs));
 });
+
+async function runBatch(reqs: readonly ThreadRequest[]): Promise<void> {
+  let replies: ThreadReply[] = [];
+  let transfer: ArrayBuffer[] = [];
+  for (let i = 0; i < reqs.length; i++) {
+    const r = await handle(reqs[i] as ThreadRequest);
+    replies.push(r);
+    // Plain buffers move; shared ones (row jobs' kernel rows) are shared by the message itself.
+    if (r.ok) for (const a of r.outputs) if (a.data.buffer instanceof ArrayBuffer) transfer.push(a.data.buffer);
+    if (replies.length >= REPLY_BATCH || i === reqs.length - 1) {
+      const resident = arena === undefined || arena.poisoned ? [] : arena.residentKeys();
+      replies[replies.length - 1] = { ...(replies[replies.length - 1] as ThreadReply), resident };
+      parentPort?.postMessage(replies, transfer);
+      replies = [];
+      transfer = [];
+    }
+  }
+}
 
 async function handle(req: ThreadRequest): Promise<ThreadReply> {
   try {

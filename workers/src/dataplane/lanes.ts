@@ -71,6 +71,9 @@ export interface TaskClientStats {
   retried: number;
   /** Results that arrived for a task already answered. */
   duplicates: number;
+  /** Lane frames of tasks sent, and reply frames received: tasks per message, each way. */
+  frames: number;
+  replies: number;
 }
 
 /** The owner's handle on the cluster's workers. */
@@ -154,7 +157,7 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
   const pollMs = o.registryPollMs ?? 10_000;
   const maxAttempts = dp.options.maxDeliver;
   const maxFrame = Math.max(64 * 1024, (dp.nc.info?.max_payload ?? 1024 * 1024) - MAX_FRAME_SLACK);
-  const stats: TaskClientStats = { sent: 0, spilled: 0, retried: 0, duplicates: 0 };
+  const stats: TaskClientStats = { sent: 0, spilled: 0, retried: 0, duplicates: 0, frames: 0, replies: 0 };
 
   const pending = new Map<string, Pending>();
   const lanes = new Map<string, Lane>();
@@ -215,6 +218,7 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
   }
 
   function onReply(f: ReplyFrame): void {
+    stats.replies++;
     const lane = f.pin !== undefined ? lanes.get(f.pin) : undefined;
     if (lane !== undefined) {
       lane.heardAt = Date.now();
@@ -412,6 +416,7 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
       if (part.length === 0) return;
       try {
         dp.nc.publish(laneSubject(prefix, lane.pin), `{"v":${PROTOCOL_VERSION},"replyTo":${JSON.stringify(replyTo)},"seq":${lane.seq},"tasks":[${part.join(',')}]}`);
+        stats.frames++;
       } catch (e) {
         // The sweep sends them again once the worker's replies show the frame missing.
         log.warn('lane publish failed; its tasks will be sent again', { pin: lane.pin, err: (e as Error).message });
