@@ -13,14 +13,37 @@ export async function loadCsr(store: ArrayStore, ref: CsrRef): Promise<CsrArrays
   return { shape: ref.shape, indptr: ip.data as Int32Array, indices: ix.data as Int32Array, data: d.data as Float64Array };
 }
 
-/** Stores a CSR and returns its reference. */
-export async function storeCsr(store: ArrayStore, a: CsrArrays): Promise<CsrRef> {
-  const [indptr, indices, data] = await Promise.all([
-    store.put({ dtype: 'i32', shape: [a.indptr.length], data: a.indptr }),
-    store.put({ dtype: 'i32', shape: [a.indices.length], data: a.indices }),
-    store.put({ dtype: 'f64', shape: [a.data.length], data: a.data }),
+/**
+ * Stores the CSR whose rows are those of `parts` in order, and returns its reference: the same
+ * reference as storing the stacked CSR (same bytes), without stacking it — the column indices and
+ * values go to the store part by part ({@link ArrayStore.putConcat}); only the row pointers are
+ * built here.
+ */
+export async function storeCsrRows(store: ArrayStore, parts: readonly CsrArrays[]): Promise<CsrRef> {
+  if (parts.length === 0) throw new GramfleetError('JOB_FAILED', 'no rows to store');
+  const cols = (parts[0] as CsrArrays).shape[1];
+  const rows = parts.reduce((n, p) => n + p.shape[0], 0);
+  const indptr = new Int32Array(rows + 1);
+  const indices: Int32Array[] = [];
+  const data: Float64Array[] = [];
+  let r = 0;
+  let q = 0;
+  for (const p of parts) {
+    if (p.shape[1] !== cols) throw new GramfleetError('INPUT_SHAPE_MISMATCH', `rows have ${p.shape[1]} columns, expected ${cols}`, { cols, got: p.shape[1] });
+    const base = p.indptr[0] ?? 0;
+    const end = p.indptr[p.shape[0]] ?? 0;
+    for (let i = 0; i < p.shape[0]; i++) indptr[r + i + 1] = q + (p.indptr[i + 1] ?? 0) - base;
+    indices.push(p.indices.subarray(base, end));
+    data.push(p.data.subarray(base, end));
+    r += p.shape[0];
+    q += end - base;
+  }
+  const [ip, ix, d] = await Promise.all([
+    store.put({ dtype: 'i32', shape: [indptr.length], data: indptr }),
+    store.putConcat('i32', indices),
+    store.putConcat('f64', data),
   ]);
-  return { shape: [a.shape[0], a.shape[1]], indptr, indices, data };
+  return { shape: [rows, cols], indptr: ip, indices: ix, data: d };
 }
 
 /** The rows of consecutive shards per stream (3 arrays per stream each), read, not yet stacked. */
@@ -36,34 +59,37 @@ export async function readShardOutputs(store: ArrayStore, job: GrfJobInput, shar
   }));
 }
 
-/** Φ per stream from the outputs of consecutive shards: their rows stacked. */
-export async function stackShardOutputs(store: ArrayStore, job: GrfJobInput, shardOutputs: readonly (readonly ArrayRef[])[]): Promise<CsrArrays[]> {
-  return (await readShardOutputs(store, job, shardOutputs)).map((parts) => csrVstack(parts));
-}
-
 /** The assembly step of the GRF workflow (workflows before batches kept their rows). */
 export async function assembleGrfResult(store: ArrayStore, input: GrfAssembleInput): Promise<GrfAssembled> {
-  return finishGrf(store, input.job, await stackShardOutputs(store, input.job, input.shardOutputs));
+  return finishGrf(store, input.job, await readShardOutputs(store, input.job, input.shardOutputs));
 }
 
-/** Stores Φ (per stream, every row of the graph) and computes the requested extras (label spreading). */
-export async function finishGrf(store: ArrayStore, job: GrfJobInput, phis: readonly CsrArrays[]): Promise<GrfAssembled> {
+/**
+ * Stores Φ (per stream, every row of the graph, from its shards' rows in order) and computes the
+ * requested extras (label spreading).
+ */
+export async function finishGrf(store: ArrayStore, job: GrfJobInput, rows: readonly (readonly CsrArrays[])[]): Promise<GrfAssembled> {
   const nStreams = job.params.streams.length;
-  for (const phi of phis) if (phi.shape[0] !== job.n) throw new GramfleetError('JOB_FAILED', `assembled Φ has ${phi.shape[0]} rows, expected ${job.n}`);
-  const phiRefs = await Promise.all(phis.map((p) => storeCsr(store, p)));
+  for (const parts of rows) {
+    const n = parts.reduce((k, p) => k + p.shape[0], 0);
+    if (n !== job.n) throw new GramfleetError('JOB_FAILED', `assembled Φ has ${n} rows, expected ${job.n}`);
+  }
+  const phiRefs = await Promise.all(rows.map((parts) => storeCsrRows(store, parts)));
+  const nnz = rows.map((parts) => parts.reduce((k, p) => k + (p.indptr[p.shape[0]] ?? 0) - (p.indptr[0] ?? 0), 0));
   let labelSpreading: GrfJobResult['labelSpreading'];
   if (job.labels !== undefined && job.labelSpreading !== undefined) {
     const labels = (await store.get(job.labels)).data as Int32Array;
     const train = seededSubset(job.n, job.labelSpreading.trainFraction, job.labelSpreading.seed);
-    const p1 = phis[0] as CsrArrays;
-    const p2 = phis[nStreams - 1] as CsrArrays;
+    // Label spreading multiplies by Φ: only here is it stacked in memory.
+    const phis = [rows[0] as readonly CsrArrays[], rows[nStreams - 1] as readonly CsrArrays[]].map((parts) => csrVstack(parts));
+    const [p1, p2] = phis as [CsrArrays, CsrArrays];
     const accuracy = labelSpreadingAccuracy((y, k) => applyKhat(p1, p2, y, k), labels, train);
     let nTrain = 0;
     for (const t of train) nTrain += t;
     labelSpreading = { accuracy, train: nTrain, test: job.n - nTrain };
   }
   return {
-    jobId: job.jobId, n: job.n, phi: phiRefs, nnz: phis.map((p) => p.data.length),
+    jobId: job.jobId, n: job.n, phi: phiRefs, nnz,
     ...(labelSpreading !== undefined ? { labelSpreading } : {}),
   };
 }

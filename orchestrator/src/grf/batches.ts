@@ -1,14 +1,14 @@
 /**
  * The GRF job's activities: `runGrfBatch` runs one batch of shards through the process's task
  * client and keeps the batch's rows of Φ in this process (a claim check: the workflow records
- * only counts), and `assembleGrfBatches` stacks the kept rows of every batch into Φ, stores it
+ * only counts), and `assembleGrfBatches` stores the kept rows of every batch as Φ (part by part), stores it
  * and computes the extras. A batch whose rows are not here (another orchestrator ran it, this
  * one restarted, or they were evicted) is run again: same seeds, same bytes, so Φ never depends
  * on where its rows were kept. A job of one batch does it all in one activity.
  */
 import { Context } from '@temporalio/activity';
 import {
-  GramfleetError, csrVstack, grfBatches,
+  GramfleetError, grfBatches,
   type CsrArrays, type GrfActivities, type GrfAssembleBatchesInput, type GrfAssembled, type GrfBatchInput, type GrfBatchOutput, type GrfJobInput, type Logger, type TaskResult,
 } from '@gramfleet/core';
 import type { ArrayStore, TaskClient } from '@gramfleet/workers';
@@ -111,7 +111,7 @@ export function createGrfActivities(deps: GrfActivityDeps): GrfActivities {
       const signal = Context.current().cancellationSignal;
       return beating(async () => {
         const { parts, out } = await runBatch(job, batch, signal);
-        if (input.finish) return { ...out, assembled: await finishGrf(store, job, parts.map((p) => csrVstack(p))) };
+        if (input.finish) return { ...out, assembled: await finishGrf(store, job, parts) };
         keep(job.jobId, batch, parts);
         return out;
       });
@@ -129,9 +129,8 @@ export function createGrfActivities(deps: GrfActivityDeps): GrfActivities {
           }
           batches.push(parts);
         }
-        // Every shard's rows stacked once, per stream.
-        const phis = job.params.streams.map((_, s) => csrVstack(batches.flatMap((parts) => parts[s] ?? [])));
-        const assembled = await finishGrf(store, job, phis);
+        // Every shard's rows in order, per stream (stored part by part, never stacked).
+        const assembled = await finishGrf(store, job, job.params.streams.map((_, s) => batches.flatMap((parts) => parts[s] ?? [])));
         for (let b = 0; b < input.batches; b++) drop(job.jobId, b);
         return assembled;
       });

@@ -132,6 +132,24 @@ describe('array store tiers against a real nats-server', () => {
     for (const s of [writer, reader, third]) await s.close();
   });
 
+  it('putConcat gives the reference put gives the stacked array, leaves crossing part boundaries, with or without a host store', async () => {
+    const dp = await plane();
+    const withHost = await openArrayStore(dp, { hostDir: hostDir() });
+    const objectOnly = createArrayStore(dp, { cacheBytes: 0 });
+    const whole = f64(2 * TREE_LEAF_BYTES / 8 + 12345, 7);
+    const cuts = [0, 1, 1000, TREE_LEAF_BYTES / 8 - 3, TREE_LEAF_BYTES / 8 + 5, whole.data.length];
+    const parts = cuts.slice(1).map((c, i) => (whole.data as Float64Array).subarray(cuts[i], c));
+    const expected = await objectOnly.put(whole);
+    for (const store of [withHost.store, objectOnly]) {
+      const ref = await store.putConcat('f64', parts);
+      assert.deepEqual({ ...ref, inline: undefined }, { ...expected, inline: undefined });
+      sameBits(await createArrayStore(dp, { cacheBytes: 0 }).get(ref), whole);
+    }
+    const small = await withHost.store.putConcat('i32', [Int32Array.from([1, -2]), new Int32Array(0), Int32Array.from([3])], { inline: true });
+    assert.deepEqual(small, await objectOnly.put({ dtype: 'i32', shape: [3], data: Int32Array.from([1, -2, 3]) }, { inline: true }));
+    await withHost.close();
+  });
+
   it('writes durable copies when asked: none until persist(), background after its delay without a flush', async () => {
     const dp = await plane();
     const objectOnly = createArrayStore(dp);

@@ -18,7 +18,7 @@ import { createHash } from 'node:crypto';
 import type { ObjectStore } from '@nats-io/obj';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import {
-  GramfleetError, INLINE_ARRAY_MAX_BYTES, dataBytes, decodeNpy, encodeNpy, isGramfleetError, isTreeDigest, npyHeader, silentLogger, treeLeafCount,
+  GramfleetError, INLINE_ARRAY_MAX_BYTES, dataBytes, decodeNpy, dtypeSize, encodeNpy, isGramfleetError, isTreeDigest, npyHeader, silentLogger, treeLeafCount,
   type ArrayRef, type Logger, type NdArray,
 } from '@gramfleet/core';
 import { checkLeafTable, digestFromLeaves, digestOf, leafMatches, leafRange, matchesDigest, sha256Hex, usesTree } from './digest';
@@ -110,6 +110,13 @@ export interface ArrayStore {
    * carries {@link ArrayRef.patch}. Otherwise (or with no cached base) the same as {@link put}.
    */
   putPatched(a: NdArray, base: ArrayRef): Promise<ArrayRef>;
+  /**
+   * Stores the 1-D array that is `parts` one after another, with the reference (same bytes, same
+   * digest) {@link put} gives that array, without building it: with a host store the parts are
+   * written to its file as they are (GRF's Φ from the rows of its shards: no stacked copy).
+   * Without one, or for a small result, the parts are concatenated and put.
+   */
+  putConcat(dtype: NdArray['dtype'], parts: readonly NdArray['data'][], o?: PutOptions): Promise<ArrayRef>;
   /**
    * Reads an array, from the cache when possible; verifies the digest. An array read from the host
    * store (or received into it) is a view of shared memory, not a copy: writing into it changes
@@ -269,6 +276,31 @@ function createTieredStore(tier: ObjectTier, opts: ArrayStoreOptions): ArrayStor
     largeQueue = r.catch(() => undefined);
     return r;
   };
+
+  /**
+   * Writes `chunks` (an array's `.npy` bytes, in order) to the host store, announces it, and makes
+   * its durable copy as `durable` says. Undefined when there is no host store, or it is full and a
+   * durable copy is wanted (the caller stores it in the object store only).
+   */
+  async function putOnHost(chunks: readonly Uint8Array[], total: number, durable: Durability): Promise<string | undefined> {
+    if (host === undefined) return undefined;
+    let d: string;
+    try {
+      d = (await host.write(chunks)).digest;
+    } catch (e) {
+      if (!isGramfleetError(e) || e.code !== 'STORE_HOST_FULL' || durable === 'none') throw e;
+      log.warn('host store full: storing in the object store only', { bytes: total });
+      return undefined;
+    }
+    const gone = deleting.get(d);
+    if (gone !== undefined) await gone.catch(() => undefined);
+    void announce(d);
+    const h = host;
+    const source: DurableSource = { bytes: () => h.serve(d), src: { kind: 'file', path: h.pathOf(d) }, leaves: isTreeDigest(d) ? await h.leafTable(d) : undefined };
+    if (durable === 'sync') await writeDurable(d, source);
+    else if (durable === 'background') writeInBackground(d, source);
+    return d;
+  }
 
   function remember(digest: string, a: NdArray, size: number): void {
     if (size > budget) return;
@@ -469,25 +501,8 @@ function createTieredStore(tier: ObjectTier, opts: ArrayStoreOptions): ArrayStor
         return { bucket, digest: sha256Hex(bytes), dtype: a.dtype, shape, bytes: total, inline: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64') };
       }
       const durable = po.durable ?? opts.durability ?? 'sync';
-      let digest: string | undefined;
-      if (host !== undefined && total >= hostMin) {
-        try {
-          digest = (await host.write([head, dataBytes(a)])).digest;
-        } catch (e) {
-          if (!isGramfleetError(e) || e.code !== 'STORE_HOST_FULL' || durable === 'none') throw e;
-          log.warn('host store full: storing in the object store only', { bytes: total });
-        }
-      }
-      if (digest !== undefined) {
-        const d = digest;
-        const gone = deleting.get(d);
-        if (gone !== undefined) await gone.catch(() => undefined);
-        void announce(d);
-        const h = host as HostStore;
-        const source: DurableSource = { bytes: () => h.serve(d), src: { kind: 'file', path: h.pathOf(d) }, leaves: isTreeDigest(d) ? await h.leafTable(d) : undefined };
-        if (durable === 'sync') await writeDurable(d, source);
-        else if (durable === 'background') writeInBackground(d, source);
-      } else {
+      let digest = total >= hostMin ? await putOnHost([head, dataBytes(a)], total, durable) : undefined;
+      if (digest === undefined) {
         const enc = await encodeAndDigest(a);
         digest = enc.digest;
         const gone = deleting.get(digest);
@@ -496,6 +511,24 @@ function createTieredStore(tier: ObjectTier, opts: ArrayStoreOptions): ArrayStor
       }
       remember(digest, a, total);
       return { bucket, digest, dtype: a.dtype, shape, bytes: total };
+    },
+    async putConcat(dtype: NdArray['dtype'], parts: readonly NdArray['data'][], po: PutOptions = {}): Promise<ArrayRef> {
+      const length = parts.reduce((n, p) => n + p.length, 0);
+      const head = npyHeader(dtype, [length]);
+      const total = head.byteLength + length * dtypeSize(dtype);
+      const durable = po.durable ?? opts.durability ?? 'sync';
+      if (po.inline !== true && total >= hostMin) {
+        const chunks = [head, ...parts.map((p) => new Uint8Array(p.buffer, p.byteOffset, p.byteLength))];
+        const digest = await putOnHost(chunks, total, durable);
+        if (digest !== undefined) return { bucket, digest, dtype, shape: [length], bytes: total };
+      }
+      const data = dtype === 'f64' ? new Float64Array(length) : dtype === 'f32' ? new Float32Array(length) : dtype === 'i32' ? new Int32Array(length) : dtype === 'u32' ? new Uint32Array(length) : new Uint8Array(length);
+      let at = 0;
+      for (const p of parts) {
+        (data as Uint8Array).set(p as Uint8Array, at);
+        at += p.length;
+      }
+      return api.put({ dtype, shape: [length], data } as NdArray, po);
     },
     async putPatched(a: NdArray, baseRef: ArrayRef): Promise<ArrayRef> {
       const base = cache.get(baseRef.digest);
