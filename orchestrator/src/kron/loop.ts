@@ -92,10 +92,17 @@ async function modelOf(deps: ActivityDeps, input: KronJobInput, h: KronHyper): P
 }
 
 /** Shared machinery of one loop activity: the dispatcher, rounds and bytes counters, transient objects. */
-function loopContext(deps: ActivityDeps, input: KronJobInput): {
-  ctx: Context; dispatcher: Dispatcher; beat: Record<string, unknown>; counters: { shards: number; bytes: number; rounds: number };
-  forget: (refs: ArrayRef[]) => Promise<void>;
-} {
+interface LoopContext {
+  readonly ctx: Context;
+  readonly dispatcher: Dispatcher;
+  /** The heartbeat's details (phase, iteration, …), sent with every heartbeat. */
+  readonly beat: Record<string, unknown>;
+  readonly counters: { shards: number; bytes: number; rounds: number };
+  /** Marks a round's objects for deletion; they are deleted two rounds later (every shard reading them has answered). */
+  readonly forget: (refs: ArrayRef[]) => Promise<void>;
+}
+
+function loopContext(deps: ActivityDeps, input: KronJobInput): LoopContext {
   const ctx = Context.current();
   const beat: Record<string, unknown> = { phase: 'setup' };
   const dispatcher = createDispatcher({
@@ -111,14 +118,193 @@ function loopContext(deps: ActivityDeps, input: KronJobInput): {
   return { ctx, dispatcher, beat, counters: { shards: 0, bytes: 0, rounds: 0 }, forget };
 }
 
+/** The factors of a CG solve: the mat-vec shards' inputs after x, and each axis's factor info. */
+interface CgFactors {
+  /** [K_0 … K_{D−1}, V_0 … V_{D−1}, W_0 … W_{D−1}] (core: kronLoopInputs, after x). */
+  readonly mats: ArrayRef[];
+  readonly info: Float64Array[];
+}
+
+/**
+ * Step 1 of a CG solve: each axis's eigendecomposition in parallel `kron-factor` shards, and
+ * K_d (from the same jittered kernel matrices) uploaded.
+ */
+async function factorAxes(deps: ActivityDeps, input: KronJobInput, m: KronModel, loop: LoopContext): Promise<CgFactors> {
+  const { store } = deps;
+  const shape = input.shape;
+  const D = shape.length;
+  const attempt = loop.ctx.info.attempt;
+  const fres = await loop.dispatcher.run(input.kernels.map((_, d) => ({
+    shardId: `a${attempt}f${d}`, op: 'kron-factor', inputs: input.axes,
+    attrs: { axis: d, kernel: m.kernels[d], jitter: input.jitter, eigFloor: input.eigFloor },
+  })));
+  loop.counters.shards += D;
+  const kRefs: ArrayRef[] = [];
+  for (let d = 0; d < D; d++) kRefs.push(await store.put({ dtype: 'f64', shape: [shape[d] as number, shape[d] as number], data: factorMatrix(m, d) }));
+  const vRefs = fres.map((r) => r.outputs[KRON_FACTOR_OUT.eigenvectors] as ArrayRef);
+  const wRefs = fres.map((r) => r.outputs[KRON_FACTOR_OUT.eigenvalues] as ArrayRef);
+  const info = await Promise.all(fres.map(async (r) => (await store.get(r.outputs[KRON_FACTOR_OUT.info] as ArrayRef)).data as Float64Array));
+  return { mats: [...kRefs, ...vRefs, ...wRefs], info };
+}
+
+/**
+ * The two Kronecker applies of a CG iteration as phases of slab steps: K·v (mode products with
+ * K_d) and the preconditioner Q(Λ + σ̄²I)⁻¹Qᵀ (mode products with Q_dᵀ, the eigen-scaling, Q_d).
+ */
+function cgPhases(D: number, h: KronHyper, noiseMean: number): { readonly applyK: Phase[]; readonly precond: Phase[] } {
+  const at = kronLoopInputs(D);
+  const K = at.k;
+  const V = at.v;
+  const eig = Array.from({ length: D }, (_, d) => at.w(d));
+  const rest = Array.from({ length: D - 1 }, (_, i) => i + 1);
+  const modes = (ds: readonly number[], idx: (d: number) => number, transpose: boolean): KronSlabStep[] => ds.map((d) => ({ kind: 'mode', mode: d, input: idx(d), transpose }));
+  return {
+    applyK: [{ axis: 0, steps: () => modes(rest, K, false) }, { axis: 1, steps: () => modes([0], K, false) }],
+    precond: [
+      { axis: 0, steps: () => modes(rest, V, true) },
+      { axis: 1, steps: (r) => [...modes([0], V, true), { kind: 'scale', slabAxis: 1, start: r.start, outputscale: h.outputscale, noise: noiseMean, eigInputs: eig }, ...modes([0], V, false)] },
+      { axis: 0, steps: () => modes(rest, V, false) },
+    ],
+  };
+}
+
+/** Where a slab apply stands between phases: the axis its slabs are cut along, the slabs, and every object it made. */
+interface SlabState {
+  axis: 0 | 1;
+  parts: ArrayRef[];
+  readonly mine: ArrayRef[];
+}
+
+/**
+ * (⊗ phases)·v on the workers, v on the full grid: in one `kron-slab` shard on the direct route,
+ * or (slab route) in slabs along axis 0 or 1, with all-to-all transposes between phases whose
+ * axes differ. Each apply is one round; its objects are forgotten two rounds later.
+ */
+class KronApplier {
+  private readonly n: number;
+  private readonly slabs: number;
+
+  constructor(
+    private readonly deps: ActivityDeps,
+    private readonly input: KronJobInput,
+    private readonly loop: LoopContext,
+    private readonly mats: readonly ArrayRef[],
+  ) {
+    this.n = input.shape.reduce((a, b) => a * b, 1);
+    this.slabs = input.route === 'slab' ? input.slabs : 1;
+  }
+
+  async apply(tag: string, v: Float64Array, phases: readonly Phase[]): Promise<Float64Array> {
+    this.loop.counters.rounds++;
+    return this.slabs === 1 || this.input.shape.length < 2 ? this.whole(tag, v, phases) : this.inSlabs(tag, v, phases);
+  }
+
+  /** Every phase in one shard over the whole grid. */
+  private async whole(tag: string, v: Float64Array, phases: readonly Phase[]): Promise<Float64Array> {
+    const { store } = this.deps;
+    const shape = this.input.shape;
+    const x = await store.put({ dtype: 'f64', shape: [...shape], data: v });
+    const [r] = await this.loop.dispatcher.run([{ shardId: tag, op: 'kron-slab', attrs: { shape, steps: phases.flatMap((p) => p.steps({ start: 0 })) }, inputs: [x, ...this.mats] }]);
+    this.loop.counters.shards++;
+    const out = r?.outputs[0] as ArrayRef;
+    const y = (await store.get(out)).data as Float64Array;
+    await this.loop.forget([x, out]);
+    return y;
+  }
+
+  /** Slabs along axis 0, one shard round per phase, transposed to each phase's axis and back. */
+  private async inSlabs(tag: string, v: Float64Array, phases: readonly Phase[]): Promise<Float64Array> {
+    const { store } = this.deps;
+    const shape = this.input.shape;
+    const row = this.n / (shape[0] as number);
+    const st: SlabState = { axis: 0, parts: [], mine: [] };
+    for (const r of slabRanges(shape[0] as number, this.slabs)) st.parts.push(await store.put({ dtype: 'f64', shape: shape.map((s, d) => (d === 0 ? r.end - r.start : s)), data: v.subarray(r.start * row, r.end * row) }));
+    st.mine.push(...st.parts);
+    for (const [k, ph] of phases.entries()) {
+      if (ph.axis !== st.axis) await this.transpose(st, ph.axis);
+      const rs = slabRanges(shape[st.axis] as number, this.slabs);
+      const res = await this.loop.dispatcher.run(st.parts.map((p, i) => {
+        const r = rs[i] as { start: number; end: number };
+        return { shardId: `${tag}p${k}s${i}`, op: 'kron-slab', attrs: { shape: shape.map((s, d) => (d === st.axis ? r.end - r.start : s)), steps: ph.steps(r) }, inputs: [p, ...this.mats] };
+      }));
+      this.loop.counters.shards += res.length;
+      st.parts = res.map((r) => r.outputs[0] as ArrayRef);
+      st.mine.push(...st.parts);
+    }
+    if (st.axis !== 0) await this.transpose(st, 0);
+    const out = new Float64Array(this.n);
+    let off = 0;
+    for (const p of st.parts) {
+      const a = (await store.get(p)).data as Float64Array;
+      out.set(a, off);
+      off += a.length;
+    }
+    await this.loop.forget(st.mine);
+    return out;
+  }
+
+  /** Re-cuts the slabs along axis `to` (bytes moved counted). */
+  private async transpose(st: SlabState, to: 0 | 1): Promise<void> {
+    const shape = this.input.shape;
+    const t = await kronTransposeWith(this.deps.store, { jobId: this.input.jobId, shape, parts: st.parts, from: st.axis, to, count: slabRanges(shape[to] as number, this.slabs).length }, () => this.loop.ctx.heartbeat(this.loop.beat));
+    this.loop.counters.bytes += t.bytesMoved;
+    st.parts = [...t.parts];
+    st.mine.push(...st.parts);
+    st.axis = to;
+  }
+}
+
+/** The PCG system's two operators on the observed points: A·v = σ_f²·K·v + noise∘v, and the preconditioner. */
+interface CgOperators {
+  apply(tag: string, v: Float64Array): Promise<Float64Array>;
+  prec(tag: string, r: Float64Array): Promise<Float64Array>;
+}
+
+/**
+ * Step 2 of a CG solve: PCG from the job's checkpoint when an earlier attempt left one, else
+ * from the start; heartbeats every iteration and checkpoints every
+ * {@link KRON_CG_CHECKPOINT_EVERY} iterations. Returns the final state.
+ */
+async function runPcg(deps: ActivityDeps, input: KronJobInput, loop: LoopContext, ops: CgOperators, b: Float64Array, tag: (it: number, k: string) => string): Promise<{ s: PcgState; resumedFrom: number }> {
+  const { ctx, beat, counters } = loop;
+  const tol = input.cg?.tol ?? 1e-10;
+  const maxIter = input.cg?.maxIter ?? 2000;
+  const resume = await loadCg(deps.dp.arrays, input.jobId, b.length);
+  let s: PcgState;
+  let resumedFrom = 0;
+  if (resume !== null) {
+    s = resume.state;
+    counters.rounds = resume.rounds;
+    resumedFrom = s.it;
+    deps.log.info('kron pcg resuming from checkpoint', { jobId: input.jobId, iteration: s.it, attempt: ctx.info.attempt });
+  } else {
+    s = pcgStart(b, await ops.prec(tag(0, 'm'), b));
+  }
+  let lastCk = s.it;
+  while (s.res > tol && s.it < maxIter) {
+    pcgAdvance(s, await ops.apply(tag(s.it + 1, 'k'), s.p));
+    beat['phase'] = 'pcg';
+    beat['iteration'] = s.it;
+    beat['residual'] = s.res;
+    ctx.heartbeat(beat);
+    if (s.res <= tol) break;
+    pcgTurn(s, await ops.prec(tag(s.it, 'm'), s.r));
+    if (s.it - lastCk >= KRON_CG_CHECKPOINT_EVERY) {
+      await deps.dp.arrays.putBlob({ name: kronCgCheckpointName(input.jobId) }, encodeCg({ rounds: counters.rounds, state: s }));
+      lastCk = s.it;
+    }
+  }
+  return { s, resumedFrom };
+}
+
+/** `kronCgSolve`: factor the axes, then PCG on the observed points with every Kronecker apply on the workers. */
 async function cgSolve(deps: ActivityDeps, input: KronJobInput): Promise<KronLoopOutput> {
   const { store, log } = deps;
   const h = input.candidates[0] as KronHyper;
   const m = await modelOf(deps, input, h);
-  const shape = input.shape;
-  const D = shape.length;
-  const n = shape.reduce((a, b) => a * b, 1);
-  const { ctx, dispatcher, beat, counters, forget } = loopContext(deps, input);
+  const n = input.shape.reduce((a, b) => a * b, 1);
+  const loop = loopContext(deps, input);
+  const { ctx, dispatcher, counters } = loop;
   const attempt = ctx.info.attempt;
   const y = Float64Array.from((await store.get(input.y)).data as ArrayLike<number>);
   const mask = input.mask === undefined ? undefined : Uint8Array.from((await store.get(input.mask)).data as ArrayLike<number>);
@@ -126,122 +312,28 @@ async function cgSolve(deps: ActivityDeps, input: KronJobInput): Promise<KronLoo
   const pts = kronCgPoints(m, y, mask, nv);
   const no = pts.idx.length;
   try {
-    // factor eigendecompositions in parallel shards; K_d from the same jittered kernel matrices
-    const fres = await dispatcher.run(input.kernels.map((_, d) => ({
-      shardId: `a${attempt}f${d}`, op: 'kron-factor', inputs: input.axes,
-      attrs: { axis: d, kernel: m.kernels[d], jitter: input.jitter, eigFloor: input.eigFloor },
-    })));
-    counters.shards += D;
-    const kRefs: ArrayRef[] = [];
-    for (let d = 0; d < D; d++) kRefs.push(await store.put({ dtype: 'f64', shape: [shape[d] as number, shape[d] as number], data: factorMatrix(m, d) }));
-    const vRefs = fres.map((r) => r.outputs[KRON_FACTOR_OUT.eigenvectors] as ArrayRef);
-    const wRefs = fres.map((r) => r.outputs[KRON_FACTOR_OUT.eigenvalues] as ArrayRef);
-    const info = await Promise.all(fres.map(async (r) => (await store.get(r.outputs[KRON_FACTOR_OUT.info] as ArrayRef)).data as Float64Array));
-    // shard inputs: [x, K_0 … K_{D−1}, V_0 … V_{D−1}, W_0 … W_{D−1}] (core: kronLoopInputs)
-    const mats = [...kRefs, ...vRefs, ...wRefs];
-    const at = kronLoopInputs(D);
-    const K = at.k;
-    const V = at.v;
-    const eig = wRefs.map((_, d) => at.w(d));
-    const rest = Array.from({ length: D - 1 }, (_, i) => i + 1);
-    const slabs = input.route === 'slab' ? input.slabs : 1;
-    const modes = (ds: readonly number[], idx: (d: number) => number, transpose: boolean): KronSlabStep[] => ds.map((d) => ({ kind: 'mode', mode: d, input: idx(d), transpose }));
-    const applyK: Phase[] = [{ axis: 0, steps: () => modes(rest, K, false) }, { axis: 1, steps: () => modes([0], K, false) }];
-    const precond: Phase[] = [
-      { axis: 0, steps: () => modes(rest, V, true) },
-      { axis: 1, steps: (r) => [...modes([0], V, true), { kind: 'scale', slabAxis: 1, start: r.start, outputscale: h.outputscale, noise: pts.noiseMean, eigInputs: eig }, ...modes([0], V, false)] },
-      { axis: 0, steps: () => modes(rest, V, false) },
-    ];
+    const { mats, info } = await factorAxes(deps, input, m, loop);
+    const { applyK, precond } = cgPhases(input.shape.length, h, pts.noiseMean);
+    const kron = new KronApplier(deps, input, loop, mats);
     const grid = new Float64Array(n);
-    /** (⊗ phases)·v on the workers, v on the full grid. */
-    const kronApply = async (tag: string, v: Float64Array, phases: readonly Phase[]): Promise<Float64Array> => {
-      counters.rounds++;
-      const mine: ArrayRef[] = [];
-      if (slabs === 1 || D < 2) {
-        const x = await store.put({ dtype: 'f64', shape: [...shape], data: v });
-        const [r] = await dispatcher.run([{ shardId: tag, op: 'kron-slab', attrs: { shape, steps: phases.flatMap((p) => p.steps({ start: 0 })) }, inputs: [x, ...mats] }]);
-        counters.shards++;
-        const out = r?.outputs[0] as ArrayRef;
-        mine.push(x, out);
-        const y2 = (await store.get(out)).data as Float64Array;
-        await forget(mine);
-        return y2;
-      }
-      const row = n / (shape[0] as number);
-      let axis: 0 | 1 = 0;
-      let parts: ArrayRef[] = [];
-      for (const r of slabRanges(shape[0] as number, slabs)) parts.push(await store.put({ dtype: 'f64', shape: shape.map((s, d) => (d === 0 ? r.end - r.start : s)), data: v.subarray(r.start * row, r.end * row) }));
-      mine.push(...parts);
-      const transpose = async (to: 0 | 1): Promise<void> => {
-        const t = await kronTransposeWith(store, { jobId: input.jobId, shape, parts, from: axis, to, count: slabRanges(shape[to] as number, slabs).length }, () => ctx.heartbeat(beat));
-        counters.bytes += t.bytesMoved;
-        parts = [...t.parts];
-        mine.push(...parts);
-        axis = to;
-      };
-      for (const [k, ph] of phases.entries()) {
-        if (ph.axis !== axis) await transpose(ph.axis);
-        const rs = slabRanges(shape[axis] as number, slabs);
-        const res = await dispatcher.run(parts.map((p, i) => {
-          const r = rs[i] as { start: number; end: number };
-          return { shardId: `${tag}p${k}s${i}`, op: 'kron-slab', attrs: { shape: shape.map((s, d) => (d === axis ? r.end - r.start : s)), steps: ph.steps(r) }, inputs: [p, ...mats] };
-        }));
-        counters.shards += res.length;
-        parts = res.map((r) => r.outputs[0] as ArrayRef);
-        mine.push(...parts);
-      }
-      if (axis !== 0) await transpose(0);
-      const out = new Float64Array(n);
-      let off = 0;
-      for (const p of parts) {
-        const a = (await store.get(p)).data as Float64Array;
-        out.set(a, off);
-        off += a.length;
-      }
-      await forget(mine);
-      return out;
-    };
-    const apply = async (tag: string, v: Float64Array): Promise<Float64Array> => {
-      const kz = await kronApply(tag, scatterObserved(pts.idx, v, grid), applyK);
-      const out = new Float64Array(no);
-      for (let t = 0; t < no; t++) out[t] = h.outputscale * (kz[pts.idx[t] as number] as number) + (pts.noise[t] as number) * (v[t] as number);
-      return out;
-    };
-    const prec = async (tag: string, r: Float64Array): Promise<Float64Array> => {
-      const z = await kronApply(tag, scatterObserved(pts.idx, r, grid), precond);
-      const out = new Float64Array(no);
-      for (let t = 0; t < no; t++) out[t] = z[pts.idx[t] as number] as number;
-      return out;
+    const ops: CgOperators = {
+      async apply(tag, v) {
+        const kz = await kron.apply(tag, scatterObserved(pts.idx, v, grid), applyK);
+        const out = new Float64Array(no);
+        for (let t = 0; t < no; t++) out[t] = h.outputscale * (kz[pts.idx[t] as number] as number) + (pts.noise[t] as number) * (v[t] as number);
+        return out;
+      },
+      async prec(tag, r) {
+        const z = await kron.apply(tag, scatterObserved(pts.idx, r, grid), precond);
+        const out = new Float64Array(no);
+        for (let t = 0; t < no; t++) out[t] = z[pts.idx[t] as number] as number;
+        return out;
+      },
     };
     const tol = input.cg?.tol ?? 1e-10;
-    const maxIter = input.cg?.maxIter ?? 2000;
     const tag = (it: number, k: string): string => `a${attempt}i${String(it).padStart(6, '0')}${k}`;
-    const resume = await loadCg(deps.dp.arrays, input.jobId, no);
-    let s: PcgState;
-    let resumedFrom = 0;
-    if (resume !== null) {
-      s = resume.state;
-      counters.rounds = resume.rounds;
-      resumedFrom = s.it;
-      log.info('kron pcg resuming from checkpoint', { jobId: input.jobId, iteration: s.it, attempt });
-    } else {
-      s = pcgStart(pts.b, await prec(tag(0, 'm'), pts.b));
-    }
-    let lastCk = s.it;
-    while (s.res > tol && s.it < maxIter) {
-      pcgAdvance(s, await apply(tag(s.it + 1, 'k'), s.p));
-      beat['phase'] = 'pcg';
-      beat['iteration'] = s.it;
-      beat['residual'] = s.res;
-      ctx.heartbeat(beat);
-      if (s.res <= tol) break;
-      pcgTurn(s, await prec(tag(s.it, 'm'), s.r));
-      if (s.it - lastCk >= KRON_CG_CHECKPOINT_EVERY) {
-        await deps.dp.arrays.putBlob({ name: kronCgCheckpointName(input.jobId) }, encodeCg({ rounds: counters.rounds, state: s }));
-        lastCk = s.it;
-      }
-    }
-    const residual = pcgTrueResidual(pts.b, await apply(tag(s.it, 'r'), s.x), s.bn);
+    const { s, resumedFrom } = await runPcg(deps, input, loop, ops, pts.b, tag);
+    const residual = pcgTrueResidual(pts.b, await ops.apply(tag(s.it, 'r'), s.x), s.bn);
     const alpha = new Float64Array(n);
     for (let t = 0; t < no; t++) alpha[pts.idx[t] as number] = s.x[t] as number;
     const alphaRef = await store.put({ dtype: 'f64', shape: [n], data: alpha });
