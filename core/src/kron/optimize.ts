@@ -60,11 +60,13 @@ export function fitKron(lin: KronLinalg, m0: KronModel, y: Float64Array, o: Kron
 export function* fitKronSteps(m0: KronModel, n: number, o: KronFitOptions = {}): Generator<KronModel, KronFitResult, KronLmlEval> {
   const D = m0.axes.length;
   const fixNoise = o.fixNoise === true;
+  // The optimiser's variables θ: [log ℓ_0 … log ℓ_{D−1}, log outputscale, log noise (unless fixed)].
+  const at = { outputscale: D, noise: D + 1 } as const;
   const dim = D + (fixNoise ? 1 : 2);
   const toModel = (t: Float64Array): KronModel => withHyper(m0, {
     lengthscales: Array.from(t.subarray(0, D), Math.exp),
-    outputscale: Math.exp(t[D] as number),
-    noise: fixNoise ? m0.noise : Math.exp(t[D + 1] as number),
+    outputscale: Math.exp(t[at.outputscale] as number),
+    noise: fixNoise ? m0.noise : Math.exp(t[at.noise] as number),
   });
   let evals = 0;
   function* fg(t: Float64Array): Generator<KronModel, { f: number; g: Float64Array }, KronLmlEval> {
@@ -74,14 +76,14 @@ export function* fitKronSteps(m0: KronModel, n: number, o: KronFitOptions = {}):
     const gr = r.gradient;
     const g = new Float64Array(dim);
     for (let d = 0; d < D; d++) g[d] = (-(gr.lengthscales[d] as number) * (m.kernels[d]?.lengthscale as number)) / n;
-    g[D] = (-gr.outputscale * m.outputscale) / n;
-    if (!fixNoise) g[D + 1] = (-gr.noise * m.noise) / n;
+    g[at.outputscale] = (-gr.outputscale * m.outputscale) / n;
+    if (!fixNoise) g[at.noise] = (-gr.noise * m.noise) / n;
     return { f: -r.lml / n, g };
   }
   const t = new Float64Array(dim);
   m0.kernels.forEach((k, d) => { t[d] = Math.log(k.lengthscale); });
-  t[D] = Math.log(m0.outputscale);
-  if (!fixNoise) t[D + 1] = Math.log(Math.max(m0.noise, 1e-12));
+  t[at.outputscale] = Math.log(m0.outputscale);
+  if (!fixNoise) t[at.noise] = Math.log(Math.max(m0.noise, 1e-12));
   const iters = o.iters ?? 50;
   const gradTol = o.gradTol ?? 1e-7;
   const history: number[] = [];
