@@ -150,6 +150,156 @@ async function factorWithJitter(compute: EigenPro3Compute): Promise<{ l: Float64
   throw new GramfleetError('INPUT_INVALID', `K(Z, Z) is not positive definite even with jitter ${EIGENPRO_JITTERS[EIGENPRO_JITTERS.length - 1]} (duplicate centers, or a bandwidth too large for these centers); use projection eigenpro or fewer centers`, { field: 'centers', cause: last instanceof Error ? last.message : String(last) });
 }
 
+/** Where training starts: a fresh setup and zero coefficients, or a checkpoint's. */
+interface TrainingStart {
+  readonly setup: EigenProSetup;
+  readonly a: Float64Array;
+  readonly epoch: number;
+  readonly batch: number;
+  readonly history: EpochMetrics[];
+  /** Training time before this run, ms. */
+  readonly before: number;
+}
+
+/** Step 1: the EigenPro setup on the training data, or the checkpoint `o.resume` (checked against p × c). */
+async function startOrResume(o: Train3Options): Promise<TrainingStart> {
+  const { n, p, c } = o.shape;
+  const r = o.resume;
+  if (r !== undefined) {
+    if (r.a.length !== p * c) throw new GramfleetError('JOB_FAILED', `checkpoint holds ${r.a.length} coefficients, expected ${p}×${c}`);
+    return { setup: r.setup, a: Float64Array.from(r.a), epoch: r.epoch, batch: r.batch, history: [...r.history], before: r.elapsedMs };
+  }
+  const setup = await eigenProSetup(o.compute, o.params, { ...o.shape, p: n });
+  return { setup, a: new Float64Array(p * c), epoch: 0, batch: 0, history: [], before: 0 };
+}
+
+/** F = K(Z, X_S)·E·diag(D) (p × q1): the setup's part of every projection's right-hand side. */
+async function setupF(compute: EigenPro3Compute, setup: EigenProSetup, p: number, q1: number): Promise<Float64Array> {
+  const f = await compute.centersMatmul(setup.subsample, setup.e, q1, 'setup-f');
+  for (let i = 0; i < p; i++) for (let k = 0; k < q1; k++) f[i * q1 + k] = (f[i * q1 + k] as number) * (setup.d[k] as number);
+  return f;
+}
+
+/** How a projection solves K(Z, Z)·θ = h (h p × c), and what the job reports about it. */
+interface ProjectionSolver {
+  readonly solve: (h: Float64Array, id: string) => Promise<Float64Array>;
+  readonly summary: EigenPro3ProjectionSummary;
+}
+
+/**
+ * Step 2: the projection's solver, by the plan: a Cholesky factor of K(Z, Z) + jitter·I (the
+ * smallest jitter that factors), or EigenPro 2 on (Z, h) with its own Nyström preconditioner
+ * from a subsample of the centers, `params.projectionEpochs` passes.
+ */
+async function projectionSolver(o: Train3Options, interval: number): Promise<ProjectionSolver> {
+  const { compute, params, shape, plan } = o;
+  const { p, c } = shape;
+  if (plan.solver === 'cholesky') {
+    const { l, jitter } = await factorWithJitter(compute);
+    const fast = compute.choleskySolver?.(l, p);
+    const solve = (h: Float64Array): Promise<Float64Array> => { if (fast !== undefined) fast(h, c); else choleskySolveInPlace(l, p, h, c); return Promise.resolve(h); };
+    return { solve, summary: { projection: plan.projection, solver: plan.solver, reason: plan.reason, interval, jitter, centers: p } };
+  }
+  const zParams: CompiledEigenProParams = { ...params, batchSize: undefined, stepSize: undefined, q: undefined, subsampleSize: undefined, seed: params.seed + 7 };
+  const zCompute: EigenProCompute = { ...compute, subsampleKernel: (rows) => compute.centersSubsampleKernel(rows) };
+  const zSetup = await eigenProSetup(zCompute, zParams, { n: p, d: shape.d, c, p, nTest: 0 });
+  await compute.centersPreconditioner(zSetup.subsample, zSetup.e, zSetup.q - 1);
+  const passes = params.projectionEpochs;
+  const solve = async (h: Float64Array, id: string): Promise<Float64Array> => {
+    const theta = new Float64Array(p * c);
+    for (let pass = 0; pass < passes; pass++) {
+      const order = epochOrder(p, zParams.seed, pass);
+      for (let b = 0; b * zSetup.batch < p; b++) {
+        const rows = order.slice(b * zSetup.batch, Math.min(p, (b + 1) * zSetup.batch));
+        const { pred, phi } = await compute.centersBatch(rows, theta, `${id}z${pass}b${b}`);
+        applyEigenPro2Update(theta, rows, pred, phi, h, zSetup, c);
+      }
+    }
+    return theta;
+  };
+  return { solve, summary: { projection: plan.projection, solver: plan.solver, reason: plan.reason, interval, centers: p, centersSetup: { s: zSetup.s, q: zSetup.q, batch: zSetup.batch, passes } } };
+}
+
+/**
+ * Temporary centers waiting for a delayed projection (EigenPro 4): each batch's rows with
+ * coefficients −γ·G, and Σt over them (q1 × c).
+ */
+class PendingCenters {
+  aux: AuxPart[] = [];
+  tSum: Float64Array;
+
+  constructor(private readonly q1: number, private readonly c: number, private readonly gam: number) {
+    this.tSum = new Float64Array(q1 * c);
+  }
+
+  add(rows: Int32Array, g: Float64Array, t: Float64Array): void {
+    this.aux.push({ rows, coef: g.map((v) => -this.gam * v) });
+    for (let i = 0; i < t.length; i++) this.tSum[i] = (this.tSum[i] as number) + (t[i] as number);
+  }
+
+  /** Every pending row and its G (= −coef/γ), in the order they came. */
+  concat(): { rows: Int32Array; g: Float64Array } {
+    const c = this.c;
+    const rows = new Int32Array(this.aux.reduce((s, x) => s + x.rows.length, 0));
+    const g = new Float64Array(rows.length * c);
+    let off = 0;
+    for (const x of this.aux) {
+      rows.set(x.rows, off);
+      for (let i = 0; i < x.coef.length; i++) g[off * c + i] = -(x.coef[i] as number) / this.gam;
+      off += x.rows.length;
+    }
+    return { rows, g };
+  }
+
+  clear(): void {
+    this.aux = [];
+    this.tSum = new Float64Array(this.q1 * this.c);
+  }
+}
+
+/** pred += K(X_B, X_aux)·coef_aux (`extra`) + γ·Φ·diag(D)·Σt: the pending centers' part of a batch's predictions (m × c). */
+function addPending(pred: Float64Array, phi: Float64Array, extra: Float64Array, m: number, setup: EigenProSetup, tSum: Float64Array, q1: number, c: number): void {
+  const gam = setup.gamma;
+  const u = new Float64Array(q1 * c);
+  for (let k = 0; k < q1; k++) for (let j = 0; j < c; j++) u[k * c + j] = gam * (setup.d[k] as number) * (tSum[k * c + j] as number);
+  for (let i = 0; i < m; i++) for (let j = 0; j < c; j++) {
+    let acc = extra[i * c + j] as number;
+    for (let k = 0; k < q1; k++) acc += (phi[i * q1 + k] as number) * (u[k * c + j] as number);
+    pred[i * c + j] = (pred[i * c + j] as number) + acc;
+  }
+}
+
+/** G = pred − Y[rows] (in place in `pred`, which it returns). */
+function batchResidual(pred: Float64Array, rows: Int32Array, y: Float64Array, c: number): Float64Array {
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i] as number;
+    for (let j = 0; j < c; j++) pred[i * c + j] = (pred[i * c + j] as number) - (y[r * c + j] as number);
+  }
+  return pred;
+}
+
+/** t = Φᵀ·G (q1 × c) for a batch of m rows. */
+function phiTransposeTimes(phi: Float64Array, g: Float64Array, m: number, q1: number, c: number): Float64Array {
+  const t = new Float64Array(q1 * c);
+  for (let i = 0; i < m; i++) for (let k = 0; k < q1; k++) {
+    const pk = phi[i * q1 + k] as number;
+    for (let j = 0; j < c; j++) t[k * c + j] = (t[k * c + j] as number) + pk * (g[i * c + j] as number);
+  }
+  return t;
+}
+
+/** h = K(Z, X_rows)·G − F·t (p × c): a projection's right-hand side. */
+async function projectionRhs(compute: EigenPro3Compute, f: Float64Array, rows: Int32Array, g: Float64Array, t: Float64Array, shape: { p: number; q1: number; c: number }, id: string): Promise<Float64Array> {
+  const { p, q1, c } = shape;
+  const h = await compute.centersMatmul(rows, g, c, id);
+  for (let i = 0; i < p; i++) for (let j = 0; j < c; j++) {
+    let acc = 0;
+    for (let k = 0; k < q1; k++) acc += (f[i * q1 + k] as number) * (t[k * c + j] as number);
+    h[i * c + j] = (h[i * c + j] as number) - acc;
+  }
+  return h;
+}
+
 /** Runs EigenPro 3 (or 4, delayed) for `params.epochs` epochs, or resumes a checkpoint. */
 export async function trainEigenPro3(o: Train3Options): Promise<Train3Result> {
   const { compute, params, shape, targets, plan } = o;
@@ -157,80 +307,25 @@ export async function trainEigenPro3(o: Train3Options): Promise<Train3Result> {
   const { n, p, c } = shape;
   if (targets.y.length !== n * c) throw new GramfleetError('INPUT_SHAPE_MISMATCH', `targets must be ${n}×${c}`, { field: 'trainLabels' });
   const t0 = now();
-  let setup: EigenProSetup;
-  let a: Float64Array;
-  let epoch = 0;
-  let batch = 0;
-  let history: EpochMetrics[] = [];
-  let before = 0;
-  if (o.resume !== undefined) {
-    ({ setup } = o.resume);
-    if (o.resume.a.length !== p * c) throw new GramfleetError('JOB_FAILED', `checkpoint holds ${o.resume.a.length} coefficients, expected ${p}×${c}`);
-    a = Float64Array.from(o.resume.a);
-    epoch = o.resume.epoch;
-    batch = o.resume.batch;
-    history = [...o.resume.history];
-    before = o.resume.elapsedMs;
-  } else {
-    setup = await eigenProSetup(compute, params, { ...shape, p: n });
-    a = new Float64Array(p * c);
-  }
+  const start = await startOrResume(o);
+  const { setup, a, before, history } = start;
+  let { epoch, batch } = start;
   const q1 = setup.q - 1;
   await compute.preconditioner(setup.subsample, setup.e, q1);
-  // F = K(Z, X_S)·E·diag(D)  (p × q1)
-  const f = await compute.centersMatmul(setup.subsample, setup.e, q1, 'setup-f');
-  for (let i = 0; i < p; i++) for (let k = 0; k < q1; k++) f[i * q1 + k] = (f[i * q1 + k] as number) * (setup.d[k] as number);
+  const f = await setupF(compute, setup, p, q1);
   const m = setup.batch;
   const interval = plan.projection === 'delayed' ? (params.projectionInterval ?? Math.max(1, Math.round(p / m))) : 1;
-  let solve: (h: Float64Array, id: string) => Promise<Float64Array>;
-  let summary: EigenPro3ProjectionSummary;
-  if (plan.solver === 'cholesky') {
-    const { l, jitter } = await factorWithJitter(compute);
-    const fast = compute.choleskySolver?.(l, p);
-    solve = (h) => { if (fast !== undefined) fast(h, c); else choleskySolveInPlace(l, p, h, c); return Promise.resolve(h); };
-    summary = { projection: plan.projection, solver: plan.solver, reason: plan.reason, interval, jitter, centers: p };
-  } else {
-    // EigenPro 2 on (Z, h): its own Nyström preconditioner from a subsample of the centers.
-    const zParams: CompiledEigenProParams = { ...params, batchSize: undefined, stepSize: undefined, q: undefined, subsampleSize: undefined, seed: params.seed + 7 };
-    const zCompute: EigenProCompute = { ...compute, subsampleKernel: (rows) => compute.centersSubsampleKernel(rows) };
-    const zSetup = await eigenProSetup(zCompute, zParams, { n: p, d: shape.d, c, p, nTest: 0 });
-    await compute.centersPreconditioner(zSetup.subsample, zSetup.e, zSetup.q - 1);
-    const passes = params.projectionEpochs;
-    solve = async (h, id) => {
-      const theta = new Float64Array(p * c);
-      for (let pass = 0; pass < passes; pass++) {
-        const order = epochOrder(p, zParams.seed, pass);
-        for (let b = 0; b * zSetup.batch < p; b++) {
-          const rows = order.slice(b * zSetup.batch, Math.min(p, (b + 1) * zSetup.batch));
-          const { pred, phi } = await compute.centersBatch(rows, theta, `${id}z${pass}b${b}`);
-          applyEigenPro2Update(theta, rows, pred, phi, h, zSetup, c);
-        }
-      }
-      return theta;
-    };
-    summary = { projection: plan.projection, solver: plan.solver, reason: plan.reason, interval, centers: p, centersSetup: { s: zSetup.s, q: zSetup.q, batch: zSetup.batch, passes } };
-  }
+  const { solve, summary } = await projectionSolver(o, interval);
   await o.onSetup?.(setup, summary, o.resume !== undefined);
   const gam = setup.gamma;
   const perEpoch = Math.ceil(n / m);
   const elapsed = (): number => before + (now() - t0);
   const evalRows = params.trainEvalRows > 0 ? subsampleRows(n, Math.min(n, params.trainEvalRows), params.seed + 1) : new Int32Array(0);
-  // Pending temporary centers (delayed projection) and Σt over them.
-  let aux: AuxPart[] = [];
-  let tSum = new Float64Array(q1 * c);
+  const pending = new PendingCenters(q1, c, gam);
+  /** a ← a − γ·θ with K(Z, Z)·θ = h. */
   const project = async (h: Float64Array, id: string): Promise<void> => {
     const theta = await solve(h, id);
     for (let i = 0; i < a.length; i++) a[i] = (a[i] as number) - gam * (theta[i] as number);
-  };
-  // h = K(Z, X_aux)·G_aux − F·Σt
-  const hOf = async (rows: Int32Array, g: Float64Array, t: Float64Array, id: string): Promise<Float64Array> => {
-    const h = await compute.centersMatmul(rows, g, c, id);
-    for (let i = 0; i < p; i++) for (let j = 0; j < c; j++) {
-      let acc = 0;
-      for (let k = 0; k < q1; k++) acc += (f[i * q1 + k] as number) * (t[k * c + j] as number);
-      h[i * c + j] = (h[i * c + j] as number) - acc;
-    }
-    return h;
   };
   for (; epoch < params.epochs; epoch++, batch = 0) {
     const order = epochOrder(n, params.seed, epoch);
@@ -239,49 +334,22 @@ export async function trainEigenPro3(o: Train3Options): Promise<Train3Result> {
       const tag = { epoch, batch };
       const id = tagId(tag);
       const { pred, phi } = await compute.batch(rows, a, tag);
-      if (aux.length > 0) {
-        const extra = await compute.auxPredict(rows, aux, `${id}aux`);
-        // + γ·K(X_B, X_S)·E·diag(D)·Σt
-        const u = new Float64Array(q1 * c);
-        for (let k = 0; k < q1; k++) for (let j = 0; j < c; j++) u[k * c + j] = gam * (setup.d[k] as number) * (tSum[k * c + j] as number);
-        for (let i = 0; i < rows.length; i++) for (let j = 0; j < c; j++) {
-          let acc = extra[i * c + j] as number;
-          for (let k = 0; k < q1; k++) acc += (phi[i * q1 + k] as number) * (u[k * c + j] as number);
-          pred[i * c + j] = (pred[i * c + j] as number) + acc;
-        }
-      }
-      const g = pred;
-      for (let i = 0; i < rows.length; i++) {
-        const r = rows[i] as number;
-        for (let j = 0; j < c; j++) g[i * c + j] = (g[i * c + j] as number) - (targets.y[r * c + j] as number);
-      }
-      const t = new Float64Array(q1 * c);
-      for (let i = 0; i < rows.length; i++) for (let k = 0; k < q1; k++) {
-        const pk = phi[i * q1 + k] as number;
-        for (let j = 0; j < c; j++) t[k * c + j] = (t[k * c + j] as number) + pk * (g[i * c + j] as number);
-      }
+      if (pending.aux.length > 0) addPending(pred, phi, await compute.auxPredict(rows, pending.aux, `${id}aux`), rows.length, setup, pending.tSum, q1, c);
+      const g = batchResidual(pred, rows, targets.y, c);
+      const t = phiTransposeTimes(phi, g, rows.length, q1, c);
       if (interval === 1) {
-        await project(await hOf(rows, g, t, `${id}h`), `${id}p`);
+        await project(await projectionRhs(compute, f, rows, g, t, { p, q1, c }, `${id}h`), `${id}p`);
       } else {
-        aux.push({ rows, coef: g.map((v) => -gam * v) });
-        for (let i = 0; i < t.length; i++) tSum[i] = (tSum[i] as number) + (t[i] as number);
-        if (aux.length >= interval || batch === perEpoch - 1) {
-          const all = new Int32Array(aux.reduce((s, x) => s + x.rows.length, 0));
-          const gAll = new Float64Array(all.length * c);
-          let off = 0;
-          for (const x of aux) {
-            all.set(x.rows, off);
-            for (let i = 0; i < x.coef.length; i++) gAll[off * c + i] = -(x.coef[i] as number) / gam;
-            off += x.rows.length;
-          }
-          await project(await hOf(all, gAll, tSum, `${id}h`), `${id}p`);
-          aux = [];
-          tSum = new Float64Array(q1 * c);
+        pending.add(rows, g, t);
+        if (pending.aux.length >= interval || batch === perEpoch - 1) {
+          const all = pending.concat();
+          await project(await projectionRhs(compute, f, all.rows, all.g, pending.tSum, { p, q1, c }, `${id}h`), `${id}p`);
+          pending.clear();
         }
       }
       if (o.onBatch !== undefined) {
         const e = epoch, b = batch + 1, hs = history, el = elapsed();
-        await o.onBatch(() => ({ epoch: e, batch: b, a: Float64Array.from(a), setup, history: [...hs], elapsedMs: el, seed: params.seed }), tag, perEpoch, aux.length === 0);
+        await o.onBatch(() => ({ epoch: e, batch: b, a: Float64Array.from(a), setup, history: [...hs], elapsedMs: el, seed: params.seed }), tag, perEpoch, pending.aux.length === 0);
       }
     }
     const te = now();
