@@ -305,11 +305,12 @@ export class LocalCluster {
   }
 
   private launch(name: string, cmd: string, args: string[], env: Record<string, string>): ManagedProcess {
+    // The cluster's processes inherit this one's environment (checked by clientConfig at start;
+    // each process's own config module reads its variables), with the cluster's on top.
+    // eslint-disable-next-line no-restricted-properties
+    const childEnv = { ...process.env, ...env };
     const mp = spawnManaged({
-      // The cluster's processes inherit this one's environment (checked by clientConfig at start;
-      // each process's own config module reads its variables), with the cluster's on top.
-      // eslint-disable-next-line no-restricted-properties
-      name, cmd, args, env: { ...process.env, ...env }, detached: this.detached,
+      name, cmd, args, env: childEnv, detached: this.detached,
       logFile: path.join(this.state.dataDir, 'logs', `${name}.log`), cwd: repoRoot(),
     });
     this.children.set(name, mp);
