@@ -235,8 +235,11 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       const s = ownerOf(f.replyTo);
       s.seen = Math.max(s.seen, f.seq);
       if (f.tasks.length === 0) {
-        // A probe: the owner asks what this worker holds of its tasks.
+        // A probe: the owner asks what this worker holds of its tasks (the answer goes to its
+        // subject; the empty response only ends its request, which exists to learn whether anyone
+        // listens on this lane).
         if (!s.flushScheduled) flush(s);
+        if (msg.reply !== undefined && msg.reply !== '') msg.respond();
         return;
       }
       for (const t of f.tasks) {

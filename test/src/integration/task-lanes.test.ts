@@ -87,7 +87,7 @@ describe('task lanes: owner-side dispatch and retry (real nats-server)', () => {
   };
 
   /** A registered "worker" whose lane takes tasks and answers as `answer` says (never, or "holding nothing"). */
-  const addBroken = async (answer: 'never' | 'holds-nothing'): Promise<() => Promise<void>> => {
+  const addBroken = async (answer: 'never' | 'holds-nothing' | 'dies'): Promise<() => Promise<void>> => {
     const dp = await openDataPlane(await connectNats(url, 'broken'), resourceNames(prefix), { maxDeliver: 3, ackWaitMs: 2000 });
     const workerId = `broken-${answer}-${randomBytes(3).toString('hex')}`;
     const pin = pinToken(workerId);
@@ -99,6 +99,11 @@ describe('task lanes: owner-side dispatch and retry (real nats-server)', () => {
       callback: (_e, msg) => {
         const f = msg.json<LaneFrame>();
         for (const t of f.tasks) got.push(t.shardId);
+        if (answer === 'dies' && f.tasks.length > 0) {
+          // Killed holding tasks: the connection goes, the registry entry stays (nobody deletes it).
+          clearInterval(beat);
+          void dp.nc.close();
+        }
         if (answer === 'holds-nothing') {
           const r: ReplyFrame = { v: PROTOCOL_VERSION, workerId, pin, seen: f.seq, results: [], running: [] };
           dp.nc.publish(f.replyTo, JSON.stringify(r));
@@ -164,6 +169,15 @@ describe('task lanes: owner-side dispatch and retry (real nats-server)', () => {
     assert.ok(rs.every((r) => r.error === undefined));
     assert.ok(rs.every((r) => r.stats.workerId === 'w-main'));
     assert.ok(c.stats.retried > 0, JSON.stringify({ stats: c.stats, workers: rs.map((r) => r.stats.workerId) }));
+  });
+
+  // With the lane timeout at 10 minutes, only the probe that finds nobody on the dead worker's lane can bring the tasks back in time.
+  it('tasks on a worker killed while it holds them go to another at the first probe, not after the lane timeout', { timeout: 60_000 }, async () => {
+    await addBroken('dies');
+    const c = client({ laneTimeoutMs: 600_000 });
+    const rs = await Promise.all(Array.from({ length: 24 }, async (_, i) => c.run(await negateTask('j3k', `s${i}`, Float64Array.of(i)), { cls: 'wasm' })));
+    assert.ok(rs.every((r) => r.error === undefined && r.stats.workerId === 'w-main'), JSON.stringify(rs.map((r) => [r.stats.workerId, r.error?.code])));
+    assert.ok(c.stats.retried > 0, `some tasks went to the dead worker and were retried (${JSON.stringify(c.stats)})`);
   });
 
   it('a pinned task runs on its worker; pinned to a worker that is gone, it runs elsewhere', async () => {

@@ -6,8 +6,9 @@
  * `slots` outstanding per worker, and gets results back on its own subject, small outputs
  * inline. It, not the server, retries:
  *
- * - a worker that holds tasks of this owner and sends nothing for `laneTimeoutMs`, or leaves
- *   the registry, is taken as lost: its tasks go to other workers;
+ * - a worker that holds tasks of this owner and sends nothing for `laneTimeoutMs`, or whose lane
+ *   nobody listens on when it is probed after 1.5 s of silence (its connection is gone: killed),
+ *   is taken as lost: its tasks go to other workers;
  * - each reply frame says which of this owner's tasks the worker still holds and the last frame
  *   it received, so a task that finished without its result arriving, or a frame that never
  *   arrived (e.g. across a nats-server restart), is sent again;
@@ -28,7 +29,7 @@
  * lives; a pin is a preference, never a dependency: with the worker gone, any worker runs it.
  */
 import { randomBytes } from 'node:crypto';
-import type { Subscription } from '@nats-io/transport-node';
+import { errors, type Subscription } from '@nats-io/transport-node';
 import { KvWatchInclude } from '@nats-io/kv';
 import {
   GramfleetError, PROTOCOL_VERSION, isErrorCode, laneSubject, ownerSubject, resultSubject, silentLogger, spilledTaskMsgId, taskKey, taskSubject,
@@ -154,6 +155,8 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
   const spillAfterMs = o.spillAfterMs ?? 30_000;
   const laneTimeoutMs = o.laneTimeoutMs ?? 10_000;
   const resendMs = o.resendMs ?? 3_000;
+  /** Silence after which a lane holding our tasks is asked what it holds (it pings every second while it holds any). */
+  const probeAfterMs = Math.min(resendMs, 1_500);
   const pollMs = o.registryPollMs ?? 10_000;
   const maxAttempts = dp.options.maxDeliver;
   const maxFrame = Math.max(64 * 1024, (dp.nc.info?.max_payload ?? 1024 * 1024) - MAX_FRAME_SLACK);
@@ -468,6 +471,14 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
     }
   }
 
+  /** Takes a lane's worker as lost: its tasks go to other workers, and it gets none until it is heard from again. */
+  function lose(lane: Lane, why: string): void {
+    if (!lane.lost) log.warn('worker lost; its tasks go to other workers', { workerId: lane.workerId, outstanding: lane.outstanding.size, why });
+    lane.lost = true;
+    for (const p of [...lane.outstanding.values()]) retry(p, `worker ${lane.workerId} lost`);
+    schedulePump();
+  }
+
   // --- the sweep -----------------------------------------------------------------------------
   let sweeping = false;
   const sweep = async (): Promise<void> => {
@@ -481,11 +492,8 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
         if (lane.outstanding.size === 0) continue;
         // A worker that left the registry gets no new tasks (live() is false) but finishes those it
         // holds (a drain answers them); only silence makes its tasks go elsewhere.
-        const silent = now - lane.heardAt > laneTimeoutMs;
-        if (silent) {
-          if (!lane.lost) log.warn('worker lost; its tasks go to other workers', { workerId: lane.workerId, outstanding: lane.outstanding.size, why: `silent for ${now - lane.heardAt} ms${lane.inRegistry ? '' : ', gone from the registry'}` });
-          lane.lost = true;
-          for (const p of [...lane.outstanding.values()]) retry(p, `worker ${lane.workerId} lost`);
+        if (now - lane.heardAt > laneTimeoutMs) {
+          lose(lane, `silent for ${now - lane.heardAt} ms${lane.inRegistry ? '' : ', gone from the registry'}`);
           continue;
         }
         // Frames the worker has not confirmed although it answers: lost on the way.
@@ -493,16 +501,21 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
           if (p.frameSeq > lane.seen && now - p.sentAt > resendMs && lane.heardAt > p.sentAt) retry(p, `frame ${p.frameSeq} to worker ${lane.workerId} was not received`);
         }
         // A worker that holds our tasks pings every second; one that is quiet may hold none of
-        // them (their frames or results were lost): an empty frame makes it say what it holds,
-        // and the reply settles it (see onReply).
-        if (now - lane.heardAt > resendMs && now - lane.probedAt > resendMs) {
+        // them (their frames or results were lost), or be dead: an empty frame makes it say what
+        // it holds, and the reply settles it (see onReply). The frame goes as a request, so that a
+        // worker whose connection is gone (killed) is known at once — the server answers that
+        // nobody listens on its lane — instead of after `laneTimeoutMs` of silence.
+        if (now - lane.heardAt > probeAfterMs && now - lane.probedAt > probeAfterMs) {
           lane.probedAt = now;
           lane.seq++;
-          try {
-            dp.nc.publish(laneSubject(prefix, lane.pin), JSON.stringify({ v: PROTOCOL_VERSION, replyTo, seq: lane.seq, tasks: [] }));
-          } catch {
-            /* disconnected: the timeout decides */
-          }
+          const probed = lane.probedAt;
+          dp.nc.request(laneSubject(prefix, lane.pin), JSON.stringify({ v: PROTOCOL_VERSION, replyTo, seq: lane.seq, tasks: [] }), { timeout: 2_000 }).then(
+            () => undefined,
+            (e: unknown) => {
+              // Heard from since (a reconnect that beat the probe): not lost.
+              if (e instanceof errors.RequestError && e.isNoResponders() && lane.heardAt < probed) lose(lane, 'nobody listens on its lane: its connection is gone');
+            },
+          );
         }
       }
       // Pinned tasks of lanes no longer live go to any worker.
