@@ -10,8 +10,14 @@ const { builtinModules } = require('node:module');
 
 /** Imports that reach into another package instead of through its entry points. */
 const deepImports = [
-  { regex: '^@gramfleet/[^/]+/(?!(internal|testing)$)', message: "import a package through its entry points: '@gramfleet/x', or '@gramfleet/x/internal' / '/testing' where it has them (add the name there)" },
-  { regex: '^(\\.\\./)+(core|workflows|workers|orchestrator|gpu-workers|wasm|test)(/|$)', message: "import another package by its name ('@gramfleet/x'), not by a relative path into its files" },
+  {
+    regex: '^@gramfleet/[^/]+/(?!(internal|testing)$)',
+    message: "import a package through its entry points: '@gramfleet/x', or '@gramfleet/x/internal' / '/testing' where it has them (add the name there)",
+  },
+  {
+    regex: '^(\\.\\./)+(core|workflows|workers|orchestrator|gpu-workers|wasm|test)(/|$)',
+    message: "import another package by its name ('@gramfleet/x'), not by a relative path into its files",
+  },
 ];
 
 module.exports = tseslint.config(
@@ -23,7 +29,14 @@ module.exports = tseslint.config(
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: __dirname } },
     rules: {
       // node:test's describe/it return promises that the runner itself awaits.
-      '@typescript-eslint/no-floating-promises': ['error', { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['describe', 'it', 'test', 'suite', 'before', 'after', 'beforeEach', 'afterEach'] }] }],
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        {
+          allowForKnownSafeCalls: [
+            { from: 'package', package: 'node:test', name: ['describe', 'it', 'test', 'suite', 'before', 'after', 'beforeEach', 'afterEach'] },
+          ],
+        },
+      ],
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/no-explicit-any': 'error',
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
@@ -41,19 +54,43 @@ module.exports = tseslint.config(
     files: ['**/*.ts'],
     ignores: ['**/config.ts', '**/*.test.ts', 'test/src/**'],
     rules: {
-      'no-restricted-properties': ['error', { object: 'process', property: 'env', message: "read environment variables in the process kind's config.ts (listed in docs/config.md); pass the values down" }],
+      'no-restricted-properties': [
+        'error',
+        {
+          object: 'process',
+          property: 'env',
+          message: "read environment variables in the process kind's config.ts (listed in docs/config.md); pass the values down",
+        },
+      ],
     },
   },
   {
     files: ['workflows/src/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        paths: [...builtinModules, ...builtinModules.map((m) => `node:${m}`)].map((name) => ({ name, message: 'workflows run in the deterministic Temporal sandbox: no Node built-ins' })),
-        patterns: [
-          ...deepImports,
-          { group: ['@nats-io/*', '@gramfleet/orchestrator', '@gramfleet/workers', '@gramfleet/wasm', '@temporalio/client', '@temporalio/worker', '@temporalio/activity'], message: 'workflows may import only @temporalio/workflow and @gramfleet/core' },
-        ],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [...builtinModules, ...builtinModules.map((m) => `node:${m}`)].map((name) => ({
+            name,
+            message: 'workflows run in the deterministic Temporal sandbox: no Node built-ins',
+          })),
+          patterns: [
+            ...deepImports,
+            {
+              group: [
+                '@nats-io/*',
+                '@gramfleet/orchestrator',
+                '@gramfleet/workers',
+                '@gramfleet/wasm',
+                '@temporalio/client',
+                '@temporalio/worker',
+                '@temporalio/activity',
+              ],
+              message: 'workflows may import only @temporalio/workflow and @gramfleet/core',
+            },
+          ],
+        },
+      ],
     },
   },
 );

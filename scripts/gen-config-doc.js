@@ -28,7 +28,11 @@ function processKinds() {
 
 /** Variables of the tests, benchmarks and scripts (read where they are used, not by a process). */
 const TEST_VARS = [
-  ['GRAMFLEET_DATA_DIR', '`data/`, then `../shared/data`', 'folder of the real data sets the exactness tests read (Karate, Cora); a test without them prints why it skipped'],
+  [
+    'GRAMFLEET_DATA_DIR',
+    '`data/`, then `../shared/data`',
+    'folder of the real data sets the exactness tests read (Karate, Cora); a test without them prints why it skipped',
+  ],
   ['GRAMFLEET_KEEP_TEST_DIRS', '', "set: the tests' throwaway cluster directories are kept (server data and logs) instead of removed"],
   ['GRAMFLEET_K8S_ENVTEST_INSTALL', '1', '0: the Kubernetes tests do not download kube-apiserver and etcd when they are missing (they skip with the reason)'],
   ['GRAMFLEET_TEST_FILE_TIMEOUT_S', '1200', 'scripts/run-tests.js: a test file still running after this long is killed and counted as failed'],
@@ -70,7 +74,9 @@ function generate() {
     '',
     '| variable | read by | default | meaning |',
     '| --- | --- | --- | --- |',
-    ...[...rows.values()].sort((a, b) => a.name.localeCompare(b.name)).map((r) => `| \`${r.name}\` | ${r.by.map((b) => b.key).join(', ')} | ${merged(r.by, 'default')} | ${merged(r.by, 'meaning')} |`),
+    ...[...rows.values()]
+      .sort((a, b) => a.name.localeCompare(b.name))
+      .map((r) => `| \`${r.name}\` | ${r.by.map((b) => b.key).join(', ')} | ${merged(r.by, 'default')} | ${merged(r.by, 'meaning')} |`),
     '',
     'A local cluster (`gramfleet up`, `connect()`) sets the addresses, prefix, worker ids, threads and',
     'host store of the processes it starts; they inherit the rest of its environment. On Kubernetes',
@@ -91,7 +97,9 @@ function main() {
   const have = fs.existsSync(OUT) ? fs.readFileSync(OUT, 'utf8') : '';
   if (want === have) return 0;
   if (process.argv.includes('--check')) {
-    process.stderr.write('docs/config.md is not what scripts/gen-config-doc.js makes of the config modules: run `npx tsc -b && node scripts/gen-config-doc.js`\n');
+    process.stderr.write(
+      'docs/config.md is not what scripts/gen-config-doc.js makes of the config modules: run `npx tsc -b && node scripts/gen-config-doc.js`\n',
+    );
     return 1;
   }
   fs.mkdirSync(path.dirname(OUT), { recursive: true });

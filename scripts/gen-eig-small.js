@@ -112,10 +112,13 @@ function main() {
   const have = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
   if (have === want) return 0;
   if (process.argv.includes('--check')) {
-    const a = have.split('\n'), b = want.split('\n');
+    const a = have.split('\n'),
+      b = want.split('\n');
     let i = 0;
     while (i < a.length && a[i] === b[i]) i++;
-    process.stderr.write(`${TARGET} differs from what scripts/gen-eig-small.js makes of ${SOURCE} (first at line ${i + 1}):\n  file:      ${JSON.stringify(a[i])}\n  generated: ${JSON.stringify(b[i])}\nrun: node scripts/gen-eig-small.js\n`);
+    process.stderr.write(
+      `${TARGET} differs from what scripts/gen-eig-small.js makes of ${SOURCE} (first at line ${i + 1}):\n  file:      ${JSON.stringify(a[i])}\n  generated: ${JSON.stringify(b[i])}\nrun: node scripts/gen-eig-small.js\n`,
+    );
     return 1;
   }
   fs.writeFileSync(file, want);

@@ -6,4 +6,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { kernelCampaignCrd, toYamlStream } = require('@gramfleet/orchestrator/internal');
 const out = path.join(__dirname, '..', 'deploy', 'helm', 'gramfleet', 'crds', 'kernelcampaigns.gramfleet.io.yaml');
-fs.writeFileSync(out, '# Generated from orchestrator/src/k8s/crd.ts by scripts/k8s-gen-crd.js; a test checks they agree.\n' + toYamlStream([kernelCampaignCrd()]));
+fs.writeFileSync(
+  out,
+  '# Generated from orchestrator/src/k8s/crd.ts by scripts/k8s-gen-crd.js; a test checks they agree.\n' + toYamlStream([kernelCampaignCrd()]),
+);

@@ -51,7 +51,7 @@ function points(n, d, seed) {
 /** A 2-class problem of n points in d dimensions (EigenPro). */
 function classes(n, d, seed) {
   const x = points(n, d, seed);
-  const labels = Float64Array.from({ length: n }, (_, i) => ((x[i * d] + x[i * d + 1] > 1) ? 1 : 0));
+  const labels = Float64Array.from({ length: n }, (_, i) => (x[i * d] + x[i * d + 1] > 1 ? 1 : 0));
   return { train: { rows: n, cols: d, data: x }, trainLabels: { rows: n, cols: 1, data: labels } };
 }
 
@@ -75,7 +75,7 @@ const SCENARIOS = [
     what: 'GRF, 4 shards in one batch: one local activity',
     expect: ['(local activity)'],
     async run({ fleet, graph }) {
-      return (await done(fleet.submit({ kind: 'grf', graph, kernel: 'reg-laplacian', scale: 0.25, walks: 8, pHalt: 0.5, seed: 7, shardNodes: 10 })));
+      return await done(fleet.submit({ kind: 'grf', graph, kernel: 'reg-laplacian', scale: 0.25, walks: 8, pHalt: 0.5, seed: 7, shardNodes: 10 }));
     },
   },
   {
@@ -83,7 +83,9 @@ const SCENARIOS = [
     what: 'GRF, 8 shards in 4 batches of 2, 2 at a time, then the assembly',
     expect: ['runGrfBatch', 'assembleGrfBatches'],
     async run({ fleet, graph }) {
-      return (await done(fleet.submit({ kind: 'grf', graph, kernel: 'reg-laplacian', scale: 0.25, walks: 8, pHalt: 0.5, seed: 7, shardNodes: 5, batchShards: 2, window: 2 })));
+      return await done(
+        fleet.submit({ kind: 'grf', graph, kernel: 'reg-laplacian', scale: 0.25, walks: 8, pHalt: 0.5, seed: 7, shardNodes: 5, batchShards: 2, window: 2 }),
+      );
     },
   },
   {
@@ -108,10 +110,17 @@ const SCENARIOS = [
     expect: ['runShardBatch', 'kronReadSmall'],
     async run({ fleet }) {
       const b = kronBase();
-      return done(fleet.submit({
-        kind: 'kron-gp', ...b,
-        candidates: [{ lengthscales: [0.3, 0.5, 0.7], outputscale: 1.2, noise: 0.03 }, { lengthscales: [0.1, 0.2, 0.3], outputscale: 1, noise: 0.1 }, { lengthscales: [0.6, 1, 1.4], outputscale: 2, noise: 0.01 }],
-      }));
+      return done(
+        fleet.submit({
+          kind: 'kron-gp',
+          ...b,
+          candidates: [
+            { lengthscales: [0.3, 0.5, 0.7], outputscale: 1.2, noise: 0.03 },
+            { lengthscales: [0.1, 0.2, 0.3], outputscale: 1, noise: 0.1 },
+            { lengthscales: [0.6, 1, 1.4], outputscale: 2, noise: 0.01 },
+          ],
+        }),
+      );
     },
   },
   {
@@ -163,22 +172,40 @@ const SCENARIOS = [
     async run({ fleet, graph, dir, suffix }) {
       const files = {};
       const ep = classes(120, 3, 4);
-      for (const [name, m] of [['xtr', ep.train], ['ytr', ep.trainLabels]]) {
+      for (const [name, m] of [
+        ['xtr', ep.train],
+        ['ytr', ep.trainLabels],
+      ]) {
         files[name] = path.join(dir, `${name}.npy`);
         await writeNpy(files[name], { dtype: 'f64', shape: [m.rows, m.cols], data: m.data });
       }
-      const kron = { axes: [[0, 0.25, 0.5, 0.75, 1], [0, 0.5, 1]], y: [0.1, 0.4, 0.2, 0.5, 0.3, 0.6, 0.2, 0.1, 0.4, 0.3, 0.5, 0.2, 0.1, 0.2, 0.3], kernel: 'rbf', lengthscales: [0.3, 0.5], noise: 0.05 };
+      const kron = {
+        axes: [
+          [0, 0.25, 0.5, 0.75, 1],
+          [0, 0.5, 1],
+        ],
+        y: [0.1, 0.4, 0.2, 0.5, 0.3, 0.6, 0.2, 0.1, 0.4, 0.3, 0.5, 0.2, 0.1, 0.2, 0.3],
+        kernel: 'rbf',
+        lengthscales: [0.3, 0.5],
+        noise: 0.05,
+      };
       const h = await fleet.campaigns.start({
-        id: `campaign-${suffix}`, concurrency: 2,
+        id: `campaign-${suffix}`,
+        concurrency: 2,
         runs: [
           { kind: 'grf', graph, kernel: 'reg-laplacian', scale: 0.25, walks: 8, pHalt: 0.5, seed: 3 },
           { kind: 'kron-gp', ...kron },
           { kind: 'datagen', pde: 'poisson-rhs', grid: 8, count: 3, seed: 2, chunkSize: 3 },
         ],
-        grid: { kind: 'eigenpro', base: { train: files.xtr, trainLabels: files.ytr, kernel: 'laplacian', epochs: 1, shards: 2, seed: 1 }, axes: { bandwidth: [0.5, 1] } },
+        grid: {
+          kind: 'eigenpro',
+          base: { train: files.xtr, trainLabels: files.ytr, kernel: 'laplacian', epochs: 1, shards: 2, seed: 1 },
+          axes: { bandwidth: [0.5, 1] },
+        },
       });
       const s = await h.result();
-      if (s.runsFailed !== 0 || s.runsDone !== 5) throw new Error(`campaign: ${JSON.stringify(s)}: ${JSON.stringify((await h.rows()).filter((r) => r.status === 'failed').map((r) => r.error))}`);
+      if (s.runsFailed !== 0 || s.runsDone !== 5)
+        throw new Error(`campaign: ${JSON.stringify(s)}: ${JSON.stringify((await h.rows()).filter((r) => r.status === 'failed').map((r) => r.error))}`);
       return h.workflowId;
     },
   },
@@ -235,7 +262,9 @@ async function main() {
       for (const a of s.expect ?? []) if (!activities.has(a)) throw new Error(`${s.name}: the history schedules no ${a} (has ${[...activities].join(', ')})`);
       for (const c of s.children ?? []) if (!children.has(c)) throw new Error(`${s.name}: the history starts no ${c} child (has ${[...children].join(', ')})`);
       fs.writeFileSync(path.join(OUT, `${s.name}.json`), historyToJSON(history) + '\n');
-      process.stdout.write(`${s.name}: ${history.events.length} events, activities ${[...activities].join(' ') || '-'}${children.size > 0 ? `, children ${[...children].join(' ')}` : ''} (${((Date.now() - t0) / 1000).toFixed(1)} s)\n`);
+      process.stdout.write(
+        `${s.name}: ${history.events.length} events, activities ${[...activities].join(' ') || '-'}${children.size > 0 ? `, children ${[...children].join(' ')}` : ''} (${((Date.now() - t0) / 1000).toFixed(1)} s)\n`,
+      );
     }
   } finally {
     await connection?.close().catch(() => undefined);
@@ -246,7 +275,12 @@ async function main() {
   return 0;
 }
 
-main().then((c) => { process.exitCode = c; }, (e) => {
-  process.stderr.write(`record-histories: ${e.stack ?? e}\n`);
-  process.exitCode = 1;
-});
+main().then(
+  (c) => {
+    process.exitCode = c;
+  },
+  (e) => {
+    process.stderr.write(`record-histories: ${e.stack ?? e}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -42,7 +42,13 @@ let current;
 // interrupt on to it.
 for (const sig of ['SIGINT', 'SIGTERM']) {
   process.on(sig, () => {
-    if (current !== undefined) { try { process.kill(-current.pid, 'SIGTERM'); } catch { /* gone */ } }
+    if (current !== undefined) {
+      try {
+        process.kill(-current.pid, 'SIGTERM');
+      } catch {
+        /* gone */
+      }
+    }
     process.exit(130);
   });
 }
@@ -50,14 +56,25 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 /** Runs one file (integration suites start real servers: one file at a time keeps a 2-core machine honest). */
 function runFile(file) {
   return new Promise((resolve) => {
-    const child = current = spawn(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', file], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = (current = spawn(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', file], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    }));
     let out = '';
-    child.stdout.on('data', (b) => { out += b.toString(); process.stdout.write(b); });
+    child.stdout.on('data', (b) => {
+      out += b.toString();
+      process.stdout.write(b);
+    });
     child.stderr.on('data', (b) => process.stderr.write(b));
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
     }, timeoutS * 1000);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
@@ -91,4 +108,7 @@ async function main() {
   }
 }
 
-main().catch((e) => { console.error(e); process.exit(1); });
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -36,23 +36,55 @@ async function main() {
     const walks = Math.min(100, RUNS);
     const karate = path.resolve(__dirname, '..', '..', '..', 'shared', 'data', 'graphs', 'karate.adjlist');
     const id = `bench-${Date.now().toString(36)}`;
-    const spec = { id, concurrency: CONC, grid: { kind: 'grf', base: { graph: karate, kernel: 'reg-laplacian', scale: 0.25, pHalt: 0.5, shardNodes: 34 }, axes: { seed: Array.from({ length: seeds }, (_, i) => i), walks: Array.from({ length: walks }, (_, i) => i + 1) } } };
+    const spec = {
+      id,
+      concurrency: CONC,
+      grid: {
+        kind: 'grf',
+        base: { graph: karate, kernel: 'reg-laplacian', scale: 0.25, pHalt: 0.5, shardNodes: 34 },
+        axes: { seed: Array.from({ length: seeds }, (_, i) => i), walks: Array.from({ length: walks }, (_, i) => i + 1) },
+      },
+    };
     const t0 = Date.now();
     const h = await fleet.campaigns.start(spec);
-    const timer = setInterval(() => { h.progress().then((p) => log(`${p.runsDone + p.runsFailed}/${p.runsTotal} done, ${p.runsRunning} running, generation ${p.generation}, ${((Date.now() - t0) / 1000).toFixed(0)} s`), () => undefined); }, 30_000);
+    const timer = setInterval(() => {
+      h.progress().then(
+        (p) =>
+          log(
+            `${p.runsDone + p.runsFailed}/${p.runsTotal} done, ${p.runsRunning} running, generation ${p.generation}, ${((Date.now() - t0) / 1000).toFixed(0)} s`,
+          ),
+        () => undefined,
+      );
+    }, 30_000);
     const s = await h.result();
     clearInterval(timer);
     const makespan = (Date.now() - t0) / 1000;
     const rows = await h.rows();
     log(`done: ${s.runsDone} ok, ${s.runsFailed} failed of ${s.runsTotal} in ${makespan.toFixed(1)} s; ${rows.length} rows`);
-    line({ figure: `makespan of a ${s.runsTotal}-run campaign (GRF on Karate per run, concurrency ${CONC}, ${WORKERS} workers)`, ours: round(makespan), unit: 's', runsDone: s.runsDone, runsFailed: s.runsFailed, rows: rows.length, load: os.loadavg().map((x) => round(x)) });
+    line({
+      figure: `makespan of a ${s.runsTotal}-run campaign (GRF on Karate per run, concurrency ${CONC}, ${WORKERS} workers)`,
+      ours: round(makespan),
+      unit: 's',
+      runsDone: s.runsDone,
+      runsFailed: s.runsFailed,
+      rows: rows.length,
+      load: os.loadavg().map((x) => round(x)),
+    });
     line({ figure: 'runs per second', ours: round(s.runsTotal / makespan), unit: 'runs/s' });
     const gens = [];
-    for await (const w of client.workflow.list({ query: `WorkflowId = '${id}'` })) gens.push({ runId: w.runId, historyLength: w.historyLength, historySizeBytes: w.historySize, status: w.status.name });
+    for await (const w of client.workflow.list({ query: `WorkflowId = '${id}'` }))
+      gens.push({ runId: w.runId, historyLength: w.historyLength, historySizeBytes: w.historySize, status: w.status.name });
     line({ figure: 'campaign workflow generations (continue-as-new)', ours: gens.length, unit: 'executions', generations: s.generations });
     const lens = gens.map((g) => g.historyLength);
     const sizes = gens.map((g) => g.historySizeBytes);
-    line({ figure: 'campaign history per generation: max events / max bytes', ours: Math.max(...lens), unit: 'events', maxBytes: Math.max(...sizes), totalEvents: lens.reduce((a, b) => a + b, 0), totalBytes: sizes.reduce((a, b) => a + b, 0) });
+    line({
+      figure: 'campaign history per generation: max events / max bytes',
+      ours: Math.max(...lens),
+      unit: 'events',
+      maxBytes: Math.max(...sizes),
+      totalEvents: lens.reduce((a, b) => a + b, 0),
+      totalBytes: sizes.reduce((a, b) => a + b, 0),
+    });
     const child = await client.workflow.getHandle(rows[0].childId).describe();
     line({ figure: 'one run (child grfWorkflow) history', ours: child.historyLength, unit: 'events', bytes: child.historySize });
   } finally {
@@ -63,4 +95,10 @@ async function main() {
   }
 }
 
-main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);

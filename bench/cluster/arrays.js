@@ -33,7 +33,8 @@ async function arrayFigures(dp, cluster, mb, log) {
   t = process.hrtime.bigint();
   const back = await reader.store.get(ref);
   out.get = secs(t);
-  if (back.data.length !== a.length || back.data[a.length - 1] !== a[a.length - 1] || reader.store.stats.hostReads !== 1) throw new Error('put/get round trip changed the array or missed the host store');
+  if (back.data.length !== a.length || back.data[a.length - 1] !== a[a.length - 1] || reader.store.stats.hostReads !== 1)
+    throw new Error('put/get round trip changed the array or missed the host store');
   await writer.close();
   await reader.close();
   log(`${mb} MB put ${out.put.toFixed(3)} s get ${out.get.toFixed(3)} s (host store ${hs === undefined ? 'none' : hs.dir})`);

@@ -22,7 +22,7 @@ const { connectNats, createArrayStore, openDataPlane, openArrayStore, openHostSt
 
 const [role, ...args] = process.argv.slice(2);
 const out = (o) => process.stdout.write(`${JSON.stringify(o)}\n`);
-const value = (i) => ((Math.imul(i, 2654435761) >>> 0) / 4294967296) - 0.5;
+const value = (i) => (Math.imul(i, 2654435761) >>> 0) / 4294967296 - 0.5;
 
 async function holder(natsUrl, prefix, dir, mb, advertise, secret) {
   const nc = await connectNats(natsUrl, 'bench-hosts-holder');
@@ -47,7 +47,8 @@ async function puller(natsUrl, prefix, dir, refJson, runs, durableJson, secret) 
   const ref = JSON.parse(refJson);
   const nc = await connectNats(natsUrl, 'bench-hosts-puller');
   const dp = await openDataPlane(nc, core.resourceNames(prefix));
-  const seconds = [], cpu = [];
+  const seconds = [],
+    cpu = [];
   for (let r = 0; r < runs; r++) {
     // The previous run's array is dropped (as a worker drops a task's inputs) and collected, so its
     // mapping no longer holds the file: the deleted copy's memory can be taken over by this run.
@@ -85,7 +86,10 @@ function rawSend(port, mb) {
       while (sent < n) {
         const k = Math.min(src.length, n - sent);
         sent += k;
-        if (!sock.write(src.subarray(0, k))) { sock.once('drain', go); return; }
+        if (!sock.write(src.subarray(0, k))) {
+          sock.once('drain', go);
+          return;
+        }
       }
       sock.end();
     };
@@ -100,7 +104,17 @@ function rawRecv(host, port) {
   const dst = Buffer.allocUnsafe(4 * 2 ** 20);
   let got = 0;
   const t = process.hrtime.bigint();
-  const c = net.connect({ host, port, onread: { buffer: dst, callback: (k) => { got += k; return true; } } });
+  const c = net.connect({
+    host,
+    port,
+    onread: {
+      buffer: dst,
+      callback: (k) => {
+        got += k;
+        return true;
+      },
+    },
+  });
   c.on('end', () => {
     out({ seconds: Number(process.hrtime.bigint() - t) / 1e9, bytes: got });
     c.destroy();
@@ -113,5 +127,11 @@ const main = {
   'raw-send': () => rawSend(Number(args[0]), Number(args[1])),
   'raw-recv': () => rawRecv(args[0], Number(args[1])),
 }[role];
-if (main === undefined) { process.stderr.write(`unknown role ${role}\n`); process.exit(2); }
-Promise.resolve(main()).catch((e) => { process.stderr.write(`${e.stack}\n`); process.exit(1); });
+if (main === undefined) {
+  process.stderr.write(`unknown role ${role}\n`);
+  process.exit(2);
+}
+Promise.resolve(main()).catch((e) => {
+  process.stderr.write(`${e.stack}\n`);
+  process.exit(1);
+});

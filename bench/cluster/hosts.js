@@ -49,7 +49,11 @@ function sh(...cmd) {
 const SECRET = randomBytes(16).toString('hex');
 
 function inNs(ns, args, children) {
-  const p = spawn('ip', ['netns', 'exec', ns, ...args], { cwd: root, stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, GRAMFLEET_PEER_SECRET: SECRET } });
+  const p = spawn('ip', ['netns', 'exec', ns, ...args], {
+    cwd: root,
+    stdio: ['pipe', 'pipe', 'inherit'],
+    env: { ...process.env, GRAMFLEET_PEER_SECRET: SECRET },
+  });
   children.push(p);
   const lines = [];
   let waiting = [];
@@ -57,8 +61,13 @@ function inNs(ns, args, children) {
   p.stdout.on('data', (d) => {
     buf += d.toString();
     for (let i; (i = buf.indexOf('\n')) >= 0;) {
-      const l = buf.slice(0, i); buf = buf.slice(i + 1);
-      try { lines.push(JSON.parse(l)); } catch { continue; }
+      const l = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      try {
+        lines.push(JSON.parse(l));
+      } catch {
+        continue;
+      }
       for (const w of waiting) w();
       waiting = [];
     }
@@ -74,31 +83,54 @@ function inNs(ns, args, children) {
   return { p, next, exited };
 }
 
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+};
 
 async function main() {
   log(machineNote());
-  if (process.getuid?.() !== 0) { emit(B, FIGURE, null, null, 'GB/s', { higherIsBetter: true, note: 'needs root (ip netns)' }); return; }
+  if (process.getuid?.() !== 0) {
+    emit(B, FIGURE, null, null, 'GB/s', { higherIsBetter: true, note: 'needs root (ip netns)' });
+    return;
+  }
   const tag = randomBytes(3).toString('hex');
-  const nsA = `gfA${tag}`, nsB = `gfB${tag}`, vA = `gfa${tag}`, vB = `gfb${tag}`;
+  const nsA = `gfA${tag}`,
+    nsB = `gfB${tag}`,
+    vA = `gfa${tag}`,
+    vB = `gfb${tag}`;
   const net = `10.${200 + (parseInt(tag.slice(0, 2), 16) % 50)}.${parseInt(tag.slice(2, 4), 16)}`;
-  const ipA = `${net}.1`, ipB = `${net}.2`;
+  const ipA = `${net}.1`,
+    ipB = `${net}.2`;
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gf-bench-hosts-'));
   const shm = fs.existsSync('/dev/shm') ? '/dev/shm' : tmp;
-  const dirA = path.join(shm, `gf-bench-hostA-${tag}`), dirB = path.join(shm, `gf-bench-hostB-${tag}`);
+  const dirA = path.join(shm, `gf-bench-hostA-${tag}`),
+    dirB = path.join(shm, `gf-bench-hostB-${tag}`);
   const children = [];
-  let ours = [], raw = [], viaObject;
+  let ours = [],
+    raw = [],
+    viaObject;
   let err;
   let cleaned = false;
   const cleanup = () => {
     if (cleaned) return;
     cleaned = true;
-    for (const c of children) { try { c.kill('SIGKILL'); } catch { /* gone */ } }
+    for (const c of children) {
+      try {
+        c.kill('SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
     for (const ns of [nsA, nsB]) spawnSync('ip', ['netns', 'del', ns]);
     for (const d of [dirA, dirB, tmp]) fs.rmSync(d, { recursive: true, force: true });
   };
   // Namespaces and shared memory must not outlive an interrupted run.
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.once(sig, () => { cleanup(); process.exit(130); });
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'])
+    process.once(sig, () => {
+      cleanup();
+      process.exit(130);
+    });
   process.stderr.on('error', () => undefined);
   try {
     sh('ip', 'netns', 'add', nsA);
@@ -106,7 +138,10 @@ async function main() {
     sh('ip', 'link', 'add', vA, 'type', 'veth', 'peer', 'name', vB);
     sh('ip', 'link', 'set', vA, 'netns', nsA);
     sh('ip', 'link', 'set', vB, 'netns', nsB);
-    for (const [ns, dev, ip] of [[nsA, vA, ipA], [nsB, vB, ipB]]) {
+    for (const [ns, dev, ip] of [
+      [nsA, vA, ipA],
+      [nsB, vB, ipB],
+    ]) {
       sh('ip', '-n', ns, 'addr', 'add', `${ip}/24`, 'dev', dev);
       sh('ip', '-n', ns, 'link', 'set', dev, 'mtu', String(MTU));
       sh('ip', '-n', ns, 'link', 'set', dev, 'up');
@@ -135,7 +170,11 @@ async function main() {
     const holder = inNs(nsA, [process.execPath, node, 'holder', natsUrl, prefix, dirA, String(MB), ipA], children);
     const { ref, durableRef, peer } = await holder.next();
     log(`host A holds ${ref.digest} (${ref.bytes} bytes), serving at ${peer}`);
-    const puller = inNs(nsB, [process.execPath, '--expose-gc', node, 'puller', natsUrl, prefix, dirB, JSON.stringify(ref), String(RUNS), JSON.stringify(durableRef)], children);
+    const puller = inNs(
+      nsB,
+      [process.execPath, '--expose-gc', node, 'puller', natsUrl, prefix, dirB, JSON.stringify(ref), String(RUNS), JSON.stringify(durableRef)],
+      children,
+    );
     const { seconds, objectSeconds, cpu } = await puller.next();
     log(`the pulling process's CPU per run: ${cpu.join('; ')}`);
     ours = seconds.map((s) => ref.bytes / s / 1e9);
@@ -150,14 +189,44 @@ async function main() {
     err = e;
     log(`failed: ${e.stack}`);
   } finally {
-    for (const c of children) { try { c.kill('SIGTERM'); } catch { /* gone */ } }
+    for (const c of children) {
+      try {
+        c.kill('SIGTERM');
+      } catch {
+        /* gone */
+      }
+    }
     await new Promise((r) => setTimeout(r, 300));
     cleanup();
   }
   log(machineNote());
-  const note = [err && `failed: ${err.message}`, ours.length > 0 && `median of ${ours.length} runs: ${ours.map((x) => x.toFixed(3)).join(', ')} GB/s`, raw.length > 0 && `raw TCP before/after: ${raw.map((x) => x.toFixed(3)).join(', ')} GB/s`, `MTU ${MTU}`, `load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`].filter(Boolean).join('; ');
+  const note = [
+    err && `failed: ${err.message}`,
+    ours.length > 0 && `median of ${ours.length} runs: ${ours.map((x) => x.toFixed(3)).join(', ')} GB/s`,
+    raw.length > 0 && `raw TCP before/after: ${raw.map((x) => x.toFixed(3)).join(', ')} GB/s`,
+    `MTU ${MTU}`,
+    `load average ${os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  ]
+    .filter(Boolean)
+    .join('; ');
   emit(B, FIGURE, ours.length > 0 ? median(ours) : null, raw.length > 0 ? median(raw) : null, 'GB/s', { higherIsBetter: true, note });
-  emit(B, `${MB} MB array between hosts through the object store (no peers; what it cost before), against the raw TCP rate`, viaObject ?? null, raw.length > 0 ? median(raw) : null, 'GB/s', { higherIsBetter: true, note: 'one run; JetStream direct-get batches, leaves checked as they arrive' });
+  emit(
+    B,
+    `${MB} MB array between hosts through the object store (no peers; what it cost before), against the raw TCP rate`,
+    viaObject ?? null,
+    raw.length > 0 ? median(raw) : null,
+    'GB/s',
+    { higherIsBetter: true, note: 'one run; JetStream direct-get batches, leaves checked as they arrive' },
+  );
 }
 
-main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);

@@ -66,10 +66,11 @@ async function ours() {
     ];
     const attrs = { seed: 1, walks: 1, pHalt: 0.5, f: [1, 0.25], streams: [0], variance: 'none', nodeStart: 0, nodeEnd: 0 };
     const tasks = createTaskClient({ dp });
-    const run = (jobId, shardId) => tasks.run({ jobId, shardId, op: 'grf-walks', attrs, inputs, deadline: Date.now() + 3_600_000 }, { cls: 'wasm' }).then((r) => {
-      if (r.error !== undefined) throw new Error(`shard ${r.shardId} failed: ${r.error.code} ${r.error.message}`);
-      return r;
-    });
+    const run = (jobId, shardId) =>
+      tasks.run({ jobId, shardId, op: 'grf-walks', attrs, inputs, deadline: Date.now() + 3_600_000 }, { cls: 'wasm' }).then((r) => {
+        if (r.error !== undefined) throw new Error(`shard ${r.shardId} failed: ${r.error.code} ${r.error.message}`);
+        return r;
+      });
     try {
       // warm-up (JIT, input caches in every worker)
       {
@@ -87,7 +88,8 @@ async function ours() {
           lat.push(Number(process.hrtime.bigint() - t) / 1e6);
         }
         lat.sort((x, y) => x - y);
-        out.p50 = percentile(lat, 50); out.p99 = percentile(lat, 99);
+        out.p50 = percentile(lat, 50);
+        out.p99 = percentile(lat, 99);
         log(`latency p50 ${out.p50.toFixed(3)} ms p99 ${out.p99.toFixed(3)} ms`);
       }
 
@@ -110,8 +112,16 @@ async function ours() {
       try {
         const n = TINY;
         const ring = { indptr: Int32Array.from({ length: n + 1 }, (_, i) => 2 * i), indices: new Int32Array(2 * n), data: new Float64Array(2 * n).fill(1) };
-        for (let i = 0; i < n; i++) { ring.indices[2 * i] = (i + n - 1) % n; ring.indices[2 * i + 1] = (i + 1) % n; }
-        for (let i = 0; i < n; i++) if (ring.indices[2 * i] > ring.indices[2 * i + 1]) { const x = ring.indices[2 * i]; ring.indices[2 * i] = ring.indices[2 * i + 1]; ring.indices[2 * i + 1] = x; }
+        for (let i = 0; i < n; i++) {
+          ring.indices[2 * i] = (i + n - 1) % n;
+          ring.indices[2 * i + 1] = (i + 1) % n;
+        }
+        for (let i = 0; i < n; i++)
+          if (ring.indices[2 * i] > ring.indices[2 * i + 1]) {
+            const x = ring.indices[2 * i];
+            ring.indices[2 * i] = ring.indices[2 * i + 1];
+            ring.indices[2 * i + 1] = x;
+          }
         const graph = { shape: [n, n], ...ring };
         const spec = { kind: 'grf', graph, kernel: 'reg-laplacian', scale: 0.25, walks: 1, pHalt: 0.5, seed: 1, shardNodes: 1 };
         await (await fleet.submit({ ...spec, shardNodes: 50 })).result(); // warm-up
@@ -141,7 +151,9 @@ function reference() {
   const r = runPython(path.join(__dirname, 'ray_ref.py'), [String(LAT), String(TINY), String(MB)], 240_000);
   if (r.error) return r;
   const lat = [...r.latency_ms].sort((x, y) => x - y);
-  log(`ray ${r.ray}: latency p50 ${percentile(lat, 50).toFixed(2)} ms; makespan ${r.makespan_s.toFixed(2)} s; put ${r.put_s.toFixed(3)} s get ${r.get_s.toFixed(4)} s (+copy ${r.copy_s.toFixed(3)} s)`);
+  log(
+    `ray ${r.ray}: latency p50 ${percentile(lat, 50).toFixed(2)} ms; makespan ${r.makespan_s.toFixed(2)} s; put ${r.put_s.toFixed(3)} s get ${r.get_s.toFixed(4)} s (+copy ${r.copy_s.toFixed(3)} s)`,
+  );
   return { p50: percentile(lat, 50), p99: percentile(lat, 99), makespan: r.makespan_s, put: r.put_s, get: r.get_s, copy: r.copy_s, version: r.ray };
 }
 
@@ -155,7 +167,12 @@ async function main() {
   for (let k = 0; k < RUNS; k++) {
     log(`run ${k + 1} of ${RUNS}; ${machineNote()}`);
     let o;
-    try { o = await ours(); } catch (e) { log(`gramfleet side failed: ${e.stack}`); o = { error: e.message }; }
+    try {
+      o = await ours();
+    } catch (e) {
+      log(`gramfleet side failed: ${e.stack}`);
+      o = { error: e.message };
+    }
     const r = reference();
     runs.push({ o, r, load: os.loadavg()[0] });
   }
@@ -163,22 +180,40 @@ async function main() {
   const o = Object.fromEntries(['p50', 'p99', 'makespan', 'workflow', 'put', 'get', 'putDurable', 'getObject'].map((k) => [k, pick('o', k)]));
   const r = Object.fromEntries(['p50', 'p99', 'makespan', 'put', 'get', 'copy'].map((k) => [k, pick('r', k)]));
   const errors = [...new Set(runs.flatMap((x) => [x.o.error && `ours failed: ${x.o.error}`, x.r.error]).filter(Boolean))];
-  const per = (key) => `runs: ours ${runs.map((x) => fmt(x.o[key])).join(' / ')}, reference ${runs.map((x) => fmt(x.r[key])).join(' / ')}; load ${runs.map((x) => x.load.toFixed(2)).join(' / ')}`;
+  const per = (key) =>
+    `runs: ours ${runs.map((x) => fmt(x.o[key])).join(' / ')}, reference ${runs.map((x) => fmt(x.r[key])).join(' / ')}; load ${runs.map((x) => x.load.toFixed(2)).join(' / ')}`;
   const note = (key, extra) => [...errors, `median of ${RUNS}: ${per(key)}`, extra].filter(Boolean).join('; ');
   emit(B, 'empty-shard round trip p50', o.p50, r.p50, 'ms', { note: note('p50') });
   emit(B, 'empty-shard round trip p99', o.p99, r.p99, 'ms', { note: note('p99') });
   emit(B, `makespan of ${TINY} tiny shards`, o.makespan, r.makespan, 's', { note: note('makespan') });
-  emit(B, `makespan of ${TINY} tiny shards as a workflow (GRF job, one node per shard; Ray: the same no-op tasks)`, o.workflow, r.makespan, 's', { note: note('workflow') });
+  emit(B, `makespan of ${TINY} tiny shards as a workflow (GRF job, one node per shard; Ray: the same no-op tasks)`, o.workflow, r.makespan, 's', {
+    note: note('workflow'),
+  });
   emit(B, `${MB} MB array put`, o.put, r.put, 's', { note: note('put', 'host store; its durable copy follows in the background') });
-  emit(B, `${MB} MB array get`, o.get, r.get, 's', { note: note('get', Number.isFinite(r.copy) ? `ours: a checked, writable (copy-on-write) Float64Array over the host store; Ray get is a read-only zero-copy view, copying it out costs ${r.copy.toFixed(3)} s more` : undefined) });
+  emit(B, `${MB} MB array get`, o.get, r.get, 's', {
+    note: note(
+      'get',
+      Number.isFinite(r.copy)
+        ? `ours: a checked, writable (copy-on-write) Float64Array over the host store; Ray get is a read-only zero-copy view, copying it out costs ${r.copy.toFixed(3)} s more`
+        : undefined,
+    ),
+  });
   emit(B, `${MB} MB array put + get into a usable typed array (Ray: put + get + copy-out)`, o.put + o.get, r.put + r.get + r.copy, 's', { note: note('put') });
   emit(B, `${MB} MB array put + get (Ray: zero-copy get)`, o.put + o.get, r.put + r.get, 's', { note: note('put') });
   emit(B, `${MB} MB array put, waiting for the durable copy`, o.putDurable, r.put, 's', { note: note('putDurable', 'Ray put has no durable copy') });
-  emit(B, `${MB} MB array get from the object store (no host copy)`, o.getObject, r.get + r.copy, 's', { note: note('getObject', 'Ray: get + copy-out from its object store') });
+  emit(B, `${MB} MB array get from the object store (no host copy)`, o.getObject, r.get + r.copy, 's', {
+    note: note('getObject', 'Ray: get + copy-out from its object store'),
+  });
 }
 
 function fmt(x) {
   return Number.isFinite(x) ? Number(x.toPrecision(3)).toString() : '—';
 }
 
-main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);

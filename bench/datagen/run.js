@@ -47,10 +47,13 @@ const { createWasmKrylovDense } = require('@gramfleet/workers/internal');
 const arena = new workers.WasmArena(new WebAssembly.Module(workers.loadKernelModuleBytes(true).bytes));
 const wasmDense = createWasmKrylovDense(arena);
 /** The dense backend per solve: a fresh reservation on the (reset) arena, as a worker's kernel thread does. */
-const dense = DENSE === 'js' ? jsKrylovDense : (n, v, s, nnz) => {
-  arena.reset();
-  return wasmDense(n, v, s, nnz);
-};
+const dense =
+  DENSE === 'js'
+    ? jsKrylovDense
+    : (n, v, s, nnz) => {
+        arena.reset();
+        return wasmDense(n, v, s, nnz);
+      };
 const RTOL = 1e-8;
 const M = 40;
 const K = 20;
@@ -86,86 +89,98 @@ async function main() {
   const why = unavailable('scipy', 'scipy');
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gf-bench-datagen-'));
   try {
-    for (const pde of PDES) for (const grid of GRIDS) for (const count of COUNTS) {
-      const params = core.compileDatagenParams({ pde, grid, count, seed: 1, rtol: RTOL, restart: M, recycle: K });
-      const spec = core.pdeSpecOf(params);
-      const tg = now();
-      const insts = Array.from({ length: count }, (_, i) => core.generateInstance(spec, i));
-      log(`${pde} ${grid}² x${count}: generated in ${secs(tg).toFixed(1)} s; load ${os.loadavg()[0].toFixed(2)}`);
-      const random = insts.map((_, i) => i);
-      const ts = now();
-      const sorted = core.sortInstances(insts.map((s) => core.instanceFeatures(spec, s.index)), 'greedy');
-      const sortSeconds = secs(ts);
-      const tag = `${pde} ${grid}² x${count}`;
-      solveAll(insts, random.slice(0, Math.min(3, count)), K, true, params.maxMatvecs); // JIT warm-up, untimed
-      const res = {};
-      res.sorted = solveAll(insts, sorted, K, true, params.maxMatvecs);
-      res.sorted.seconds += sortSeconds;
-      log(`${tag} recycled sorted: ${JSON.stringify(res.sorted)} (sort ${sortSeconds.toFixed(2)} s)`);
-      if (METHODS.has('random')) {
-        res.random = solveAll(insts, random, K, true, params.maxMatvecs);
-        log(`${tag} recycled random: ${JSON.stringify(res.random)}`);
-      }
-      if (METHODS.has('reset')) {
-        res.reset = solveAll(insts, random, K, false, params.maxMatvecs);
-        log(`${tag} reset: ${JSON.stringify(res.reset)}`);
-      }
-      if (METHODS.has('gmres')) {
-        const sub = Math.min(GMRES_SUBSET, count);
-        const g = solveAll(insts, random.slice(0, sub), 0, false, GMRES_CAP);
-        res.gmres = { seconds: (g.seconds * count) / sub, matvecs: (g.matvecs * count) / sub, capped: g.capped, measured: sub };
-        log(`${tag} GMRES(40) on ${sub}: ${JSON.stringify(g)}`);
-      }
-      let sci = null;
-      if (why === null) {
-        const file = path.join(tmp, `${pde}-${grid}-${count}.npz`);
-        const first = insts[0].a;
-        const data = new Float64Array(count * first.data.length);
-        const bs = new Float64Array(count * first.shape[0]);
-        insts.forEach((s, i) => {
-          if (s.a.indices.length !== first.indices.length) throw new Error('pattern differs between systems');
-          data.set(s.a.data, i * first.data.length);
-          bs.set(s.b, i * first.shape[0]);
-        });
-        await writeNpz(file, {
-          indptr: core.ndarray('i32', [first.indptr.length], first.indptr), indices: core.ndarray('i32', [first.indices.length], first.indices),
-          data: core.ndarray('f64', [count, first.data.length], data), b: core.ndarray('f64', [count, first.shape[0]], bs),
-          order_random: core.ndarray('i32', [count], Int32Array.from(random)), order_sorted: core.ndarray('i32', [count], Int32Array.from(sorted)),
-        });
-        process.env.OPENBLAS_NUM_THREADS = '1';
-        process.env.OMP_NUM_THREADS = '1';
-        sci = runPython(path.join(__dirname, 'scipy_ref.py'), [file, '20', String(K), String(RTOL), '1000'], SCIPY_TIMEOUT_S * 1000);
-        log(`${tag} scipy: ${JSON.stringify(sci)}`);
-      }
-      const note = `${os.loadavg()[0].toFixed(2)} load; ${machineNote()}`;
-      if (res.gmres !== undefined) {
-        const gnote = `GMRES(40) measured on ${res.gmres.measured} systems and scaled to ${count}; ${res.gmres.capped} hit the cap of ${GMRES_CAP} mat-vecs (counted at the cap: ratio is a lower bound)`;
-        emit(B, `${tag}: mat-vecs, sorted recycling vs GMRES(40)`, res.sorted.matvecs, res.gmres.matvecs, 'mat-vecs', { note: gnote });
-        emit(B, `${tag}: time, sorted recycling vs GMRES(40)`, res.sorted.seconds, res.gmres.seconds, 's', { note: gnote });
-      }
-      if (res.reset !== undefined) {
-        emit(B, `${tag}: mat-vecs, sorted recycling vs GCRO-DR reset`, res.sorted.matvecs, res.reset.matvecs, 'mat-vecs');
-        emit(B, `${tag}: time, sorted recycling vs GCRO-DR reset`, res.sorted.seconds, res.reset.seconds, 's');
-      }
-      if (res.random !== undefined) {
-        emit(B, `${tag}: mat-vecs, sorted vs random-order recycling`, res.sorted.matvecs, res.random.matvecs, 'mat-vecs');
-        emit(B, `${tag}: time, sorted vs random-order recycling`, res.sorted.seconds, res.random.seconds, 's');
-      }
-      if (sci !== null && sci.error === undefined) {
-        const c = sci.gcrotmk_carry;
-        const f = sci.gcrotmk_fresh;
-        const cnote = `scipy ${sci.scipy}; carrying: ${c.failures} not converged, max relres ${c.max_relres.toExponential(2)}; fresh: ${f.failures} not converged; ${note}`;
-        emit(B, `${tag}: mat-vecs, sorted recycling vs SciPy gcrotmk carrying`, res.sorted.matvecs, c.matvecs, 'mat-vecs', { note: cnote });
-        emit(B, `${tag}: time, sorted recycling vs SciPy gcrotmk carrying`, res.sorted.seconds, c.seconds, 's', { note: cnote });
-        const cs = sci.gcrotmk_carry_sorted;
-        emit(B, `${tag}: time, sorted recycling vs SciPy gcrotmk carrying in our sorted order`, res.sorted.seconds, cs.seconds, 's', { note: `mat-vecs ${cs.matvecs}, ${cs.failures} not converged; ${note}` });
-        emit(B, `${tag}: time, sorted recycling vs SciPy gcrotmk fresh`, res.sorted.seconds, f.seconds, 's', { note: cnote });
-        emit(B, `${tag}: time, sorted recycling vs SciPy SuperLU per system (direct)`, res.sorted.seconds, sci.splu.seconds, 's', { note: `max relres ${sci.splu.max_relres.toExponential(2)}; ${note}` });
-      } else {
-        emit(B, `${tag}: time, sorted recycling vs SciPy gcrotmk carrying`, res.sorted.seconds, null, 's', { note: why ?? sci?.error });
-      }
-      process.stdout.write(JSON.stringify({ bench: B, case: tag, dense: DENSE, load: os.loadavg(), ours: res, scipy: sci }) + '\n');
-    }
+    for (const pde of PDES)
+      for (const grid of GRIDS)
+        for (const count of COUNTS) {
+          const params = core.compileDatagenParams({ pde, grid, count, seed: 1, rtol: RTOL, restart: M, recycle: K });
+          const spec = core.pdeSpecOf(params);
+          const tg = now();
+          const insts = Array.from({ length: count }, (_, i) => core.generateInstance(spec, i));
+          log(`${pde} ${grid}² x${count}: generated in ${secs(tg).toFixed(1)} s; load ${os.loadavg()[0].toFixed(2)}`);
+          const random = insts.map((_, i) => i);
+          const ts = now();
+          const sorted = core.sortInstances(
+            insts.map((s) => core.instanceFeatures(spec, s.index)),
+            'greedy',
+          );
+          const sortSeconds = secs(ts);
+          const tag = `${pde} ${grid}² x${count}`;
+          solveAll(insts, random.slice(0, Math.min(3, count)), K, true, params.maxMatvecs); // JIT warm-up, untimed
+          const res = {};
+          res.sorted = solveAll(insts, sorted, K, true, params.maxMatvecs);
+          res.sorted.seconds += sortSeconds;
+          log(`${tag} recycled sorted: ${JSON.stringify(res.sorted)} (sort ${sortSeconds.toFixed(2)} s)`);
+          if (METHODS.has('random')) {
+            res.random = solveAll(insts, random, K, true, params.maxMatvecs);
+            log(`${tag} recycled random: ${JSON.stringify(res.random)}`);
+          }
+          if (METHODS.has('reset')) {
+            res.reset = solveAll(insts, random, K, false, params.maxMatvecs);
+            log(`${tag} reset: ${JSON.stringify(res.reset)}`);
+          }
+          if (METHODS.has('gmres')) {
+            const sub = Math.min(GMRES_SUBSET, count);
+            const g = solveAll(insts, random.slice(0, sub), 0, false, GMRES_CAP);
+            res.gmres = { seconds: (g.seconds * count) / sub, matvecs: (g.matvecs * count) / sub, capped: g.capped, measured: sub };
+            log(`${tag} GMRES(40) on ${sub}: ${JSON.stringify(g)}`);
+          }
+          let sci = null;
+          if (why === null) {
+            const file = path.join(tmp, `${pde}-${grid}-${count}.npz`);
+            const first = insts[0].a;
+            const data = new Float64Array(count * first.data.length);
+            const bs = new Float64Array(count * first.shape[0]);
+            insts.forEach((s, i) => {
+              if (s.a.indices.length !== first.indices.length) throw new Error('pattern differs between systems');
+              data.set(s.a.data, i * first.data.length);
+              bs.set(s.b, i * first.shape[0]);
+            });
+            await writeNpz(file, {
+              indptr: core.ndarray('i32', [first.indptr.length], first.indptr),
+              indices: core.ndarray('i32', [first.indices.length], first.indices),
+              data: core.ndarray('f64', [count, first.data.length], data),
+              b: core.ndarray('f64', [count, first.shape[0]], bs),
+              order_random: core.ndarray('i32', [count], Int32Array.from(random)),
+              order_sorted: core.ndarray('i32', [count], Int32Array.from(sorted)),
+            });
+            process.env.OPENBLAS_NUM_THREADS = '1';
+            process.env.OMP_NUM_THREADS = '1';
+            sci = runPython(path.join(__dirname, 'scipy_ref.py'), [file, '20', String(K), String(RTOL), '1000'], SCIPY_TIMEOUT_S * 1000);
+            log(`${tag} scipy: ${JSON.stringify(sci)}`);
+          }
+          const note = `${os.loadavg()[0].toFixed(2)} load; ${machineNote()}`;
+          if (res.gmres !== undefined) {
+            const gnote = `GMRES(40) measured on ${res.gmres.measured} systems and scaled to ${count}; ${res.gmres.capped} hit the cap of ${GMRES_CAP} mat-vecs (counted at the cap: ratio is a lower bound)`;
+            emit(B, `${tag}: mat-vecs, sorted recycling vs GMRES(40)`, res.sorted.matvecs, res.gmres.matvecs, 'mat-vecs', { note: gnote });
+            emit(B, `${tag}: time, sorted recycling vs GMRES(40)`, res.sorted.seconds, res.gmres.seconds, 's', { note: gnote });
+          }
+          if (res.reset !== undefined) {
+            emit(B, `${tag}: mat-vecs, sorted recycling vs GCRO-DR reset`, res.sorted.matvecs, res.reset.matvecs, 'mat-vecs');
+            emit(B, `${tag}: time, sorted recycling vs GCRO-DR reset`, res.sorted.seconds, res.reset.seconds, 's');
+          }
+          if (res.random !== undefined) {
+            emit(B, `${tag}: mat-vecs, sorted vs random-order recycling`, res.sorted.matvecs, res.random.matvecs, 'mat-vecs');
+            emit(B, `${tag}: time, sorted vs random-order recycling`, res.sorted.seconds, res.random.seconds, 's');
+          }
+          if (sci !== null && sci.error === undefined) {
+            const c = sci.gcrotmk_carry;
+            const f = sci.gcrotmk_fresh;
+            const cnote = `scipy ${sci.scipy}; carrying: ${c.failures} not converged, max relres ${c.max_relres.toExponential(2)}; fresh: ${f.failures} not converged; ${note}`;
+            emit(B, `${tag}: mat-vecs, sorted recycling vs SciPy gcrotmk carrying`, res.sorted.matvecs, c.matvecs, 'mat-vecs', { note: cnote });
+            emit(B, `${tag}: time, sorted recycling vs SciPy gcrotmk carrying`, res.sorted.seconds, c.seconds, 's', { note: cnote });
+            const cs = sci.gcrotmk_carry_sorted;
+            emit(B, `${tag}: time, sorted recycling vs SciPy gcrotmk carrying in our sorted order`, res.sorted.seconds, cs.seconds, 's', {
+              note: `mat-vecs ${cs.matvecs}, ${cs.failures} not converged; ${note}`,
+            });
+            emit(B, `${tag}: time, sorted recycling vs SciPy gcrotmk fresh`, res.sorted.seconds, f.seconds, 's', { note: cnote });
+            emit(B, `${tag}: time, sorted recycling vs SciPy SuperLU per system (direct)`, res.sorted.seconds, sci.splu.seconds, 's', {
+              note: `max relres ${sci.splu.max_relres.toExponential(2)}; ${note}`,
+            });
+          } else {
+            emit(B, `${tag}: time, sorted recycling vs SciPy gcrotmk carrying`, res.sorted.seconds, null, 's', { note: why ?? sci?.error });
+          }
+          process.stdout.write(JSON.stringify({ bench: B, case: tag, dense: DENSE, load: os.loadavg(), ours: res, scipy: sci }) + '\n');
+        }
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }

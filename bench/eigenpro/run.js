@@ -82,14 +82,32 @@ async function gramfleet({ workers, threads, name }, data) {
   const fleet = await connect({ dataDir: dir, startLocal: false });
   try {
     const t0 = Date.now();
-    const h = await fleet.submit({ kind: 'eigenpro', ...data, kernel: 'laplacian', bandwidth: SIGMA, epochs: EPOCHS, shards: workers, featureDtype: 'f32', accumulate: ACCUMULATE, seed: 0, trainEvalRows: TRAIN_EVAL_ROWS, ...(EP3 ? { centers: CENTERS, projection: PROJECTION } : {}) });
+    const h = await fleet.submit({
+      kind: 'eigenpro',
+      ...data,
+      kernel: 'laplacian',
+      bandwidth: SIGMA,
+      epochs: EPOCHS,
+      shards: workers,
+      featureDtype: 'f32',
+      accumulate: ACCUMULATE,
+      seed: 0,
+      trainEvalRows: TRAIN_EVAL_ROWS,
+      ...(EP3 ? { centers: CENTERS, projection: PROJECTION } : {}),
+    });
     let setup;
     let setupAt = null;
     // Client-observed times (s since submit) of the setup event and of each epoch event.
     const epochAt = [];
     const r = await h.watch((e) => {
-      if (e.kind === 'setup') { setup = e.setup; setupAt = (Date.now() - t0) / 1000; }
-      if (e.kind === 'epoch') { epochAt[e.epoch - 1] = (Date.now() - t0) / 1000; process.stderr.write(`gramfleet ${name}: ${JSON.stringify(e)}\n`); }
+      if (e.kind === 'setup') {
+        setup = e.setup;
+        setupAt = (Date.now() - t0) / 1000;
+      }
+      if (e.kind === 'epoch') {
+        epochAt[e.epoch - 1] = (Date.now() - t0) / 1000;
+        process.stderr.write(`gramfleet ${name}: ${JSON.stringify(e)}\n`);
+      }
     });
     const wall = (Date.now() - t0) / 1000;
     // Epoch i's time: from the previous epoch's event (the setup event for the first) to its
@@ -98,14 +116,29 @@ async function gramfleet({ workers, threads, name }, data) {
     const tr = r.history.map((e, i) => ep[i] - (e.evalMs ?? 0) / 1000);
     const hit = r.history.findIndex((e) => (e.testAccuracy ?? 0) >= TARGET);
     const mean = (v) => v.reduce((a, b) => a + b, 0) / v.length;
-    const profile = fs.existsSync(profileFile) ? fs.readFileSync(profileFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l)) : [];
+    const profile = fs.existsSync(profileFile)
+      ? fs
+          .readFileSync(profileFile, 'utf8')
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l))
+      : [];
     for (const pr of profile) process.stdout.write(JSON.stringify({ bench: BENCH, system: `gramfleet-${name}`, profile: pr }) + '\n');
     return {
       ...(EP3 ? { projection: r.projection } : {}),
-      epochS: mean(ep), epochTrainS: mean(tr), firstEpochTrainS: tr[0], laterEpochTrainS: tr.length > 1 ? mean(tr.slice(1)) : null,
-      epochsS: ep, evalS: mean(r.history.map((e) => (e.evalMs ?? 0) / 1000)), setupS: setupAt,
-      toTarget: hit >= 0 ? epochAt[hit] : null, accs: r.history.map((e) => e.testAccuracy), acc: r.history[r.history.length - 1].testAccuracy,
-      kernelRows: r.kernelRows, setup: setup ?? r.setup, wall,
+      epochS: mean(ep),
+      epochTrainS: mean(tr),
+      firstEpochTrainS: tr[0],
+      laterEpochTrainS: tr.length > 1 ? mean(tr.slice(1)) : null,
+      epochsS: ep,
+      evalS: mean(r.history.map((e) => (e.evalMs ?? 0) / 1000)),
+      setupS: setupAt,
+      toTarget: hit >= 0 ? epochAt[hit] : null,
+      accs: r.history.map((e) => e.testAccuracy),
+      acc: r.history[r.history.length - 1].testAccuracy,
+      kernelRows: r.kernelRows,
+      setup: setup ?? r.setup,
+      wall,
     };
   } finally {
     await fleet.close().catch(() => undefined);
@@ -118,9 +151,25 @@ const mean = (v) => v.reduce((a, b) => a + b, 0) / v.length;
 
 async function main() {
   const load = execSync('uptime').toString().trim();
-  const common = { cache_mb: CACHE_MB ?? null, accumulate: ACCUMULATE, train_eval_rows: TRAIN_EVAL_ROWS, n_train: N_TRAIN, n_test: N_TEST, epochs: EPOCHS, sigma: SIGMA, target: TARGET, cores: os.cpus().length, load, ...(EP3 ? { centers: CENTERS, projection: PROJECTION } : {}) };
+  const common = {
+    cache_mb: CACHE_MB ?? null,
+    accumulate: ACCUMULATE,
+    train_eval_rows: TRAIN_EVAL_ROWS,
+    n_train: N_TRAIN,
+    n_test: N_TEST,
+    epochs: EPOCHS,
+    sigma: SIGMA,
+    target: TARGET,
+    cores: os.cpus().length,
+    load,
+    ...(EP3 ? { centers: CENTERS, projection: PROJECTION } : {}),
+  };
   process.stdout.write(JSON.stringify({ bench: BENCH, ...common }) + '\n');
-  const [xtr, ytr, xte, yte] = await Promise.all(['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz', 't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'].map((f) => loadRows(path.join(DIR, f))));
+  const [xtr, ytr, xte, yte] = await Promise.all(
+    ['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz', 't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'].map((f) =>
+      loadRows(path.join(DIR, f)),
+    ),
+  );
   const data = { train: head(xtr, N_TRAIN), trainLabels: head(ytr, N_TRAIN), test: head(xte, N_TEST), testLabels: head(yte, N_TEST) };
   const ours = {};
   for (const cfg of CONFIGS) {
@@ -131,11 +180,16 @@ async function main() {
   const refs = {};
   if (process.env.SKIP_REF === undefined) {
     const args = [String(N_TRAIN), String(N_TEST), String(SIGMA), String(EPOCHS), String(TARGET)];
-    if (!REFS.has('numpy')) { /* skipped: REFS */ } else if (EP3) refs.numpy = unavailable('scipy', 'scipy') ?? runPython(path.join(__dirname, 'numpy_ep3.py'), [...args, String(CENTERS)], REF_TIMEOUT_S * 1000);
+    if (!REFS.has('numpy')) {
+      /* skipped: REFS */
+    } else if (EP3)
+      refs.numpy = unavailable('scipy', 'scipy') ?? runPython(path.join(__dirname, 'numpy_ep3.py'), [...args, String(CENTERS)], REF_TIMEOUT_S * 1000);
     else refs.numpy = unavailable('scipy', 'scipy') ?? runPython(path.join(__dirname, 'numpy_ep2.py'), args, REF_TIMEOUT_S * 1000);
     const why = unavailable('scikit-learn-extra', 'sklearn');
-    if (!EP3 && REFS.has('sklearn')) refs.sklearn = why !== null ? { error: why } : runPython(path.join(__dirname, 'sklearn_extra_ref.py'), args, REF_TIMEOUT_S * 1000);
-    for (const [k, v] of Object.entries(refs)) process.stdout.write(JSON.stringify({ bench: BENCH, system: k, ...(typeof v === 'string' ? { error: v } : v) }) + '\n');
+    if (!EP3 && REFS.has('sklearn'))
+      refs.sklearn = why !== null ? { error: why } : runPython(path.join(__dirname, 'sklearn_extra_ref.py'), args, REF_TIMEOUT_S * 1000);
+    for (const [k, v] of Object.entries(refs))
+      process.stdout.write(JSON.stringify({ bench: BENCH, system: k, ...(typeof v === 'string' ? { error: v } : v) }) + '\n');
   }
   for (const { name: w } of CONFIGS) {
     const o = ours[w];
@@ -149,12 +203,21 @@ async function main() {
       emit(BENCH, `time per epoch without scoring (mean of ${EPOCHS}), gramfleet ${w} vs ${k}`, o.epochTrainS, refTrain, 's', { note });
       if (ok && Array.isArray(v.epochs_s)) {
         emit(BENCH, `first epoch without scoring, gramfleet ${w} vs ${k}`, o.firstEpochTrainS, v.epochs_s[0], 's');
-        if (o.laterEpochTrainS !== null && v.epochs_s.length > 1) emit(BENCH, `later epochs without scoring (mean), gramfleet ${w} vs ${k}`, o.laterEpochTrainS, mean(v.epochs_s.slice(1)), 's');
+        if (o.laterEpochTrainS !== null && v.epochs_s.length > 1)
+          emit(BENCH, `later epochs without scoring (mean), gramfleet ${w} vs ${k}`, o.laterEpochTrainS, mean(v.epochs_s.slice(1)), 's');
       }
       emit(BENCH, `setup, gramfleet ${w} vs ${k}`, o.setupS, ok ? v.setup_s : NaN, 's', { note });
-      emit(BENCH, `time to ${TARGET} test acc, gramfleet ${w} vs ${k}`, o.toTarget ?? NaN, ok && v.time_to_target_s !== null ? v.time_to_target_s : NaN, 's', { note: o.toTarget === null || !ok || v.time_to_target_s === null ? `target not reached by ${o.toTarget === null ? 'gramfleet' : k} in ${EPOCHS} epochs (final acc ours ${o.acc}, ${k} ${ok ? v.final_test_acc : 'n/a'})` : undefined });
+      emit(BENCH, `time to ${TARGET} test acc, gramfleet ${w} vs ${k}`, o.toTarget ?? NaN, ok && v.time_to_target_s !== null ? v.time_to_target_s : NaN, 's', {
+        note:
+          o.toTarget === null || !ok || v.time_to_target_s === null
+            ? `target not reached by ${o.toTarget === null ? 'gramfleet' : k} in ${EPOCHS} epochs (final acc ours ${o.acc}, ${k} ${ok ? v.final_test_acc : 'n/a'})`
+            : undefined,
+      });
     }
   }
 }
 
-main().catch((e) => { console.error(e); process.exit(1); });
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -28,14 +28,26 @@ const { BUNDLED_CUDA_LIB_DIR, BLAS, arg } = require('@gramfleet/gpu-workers/inte
 
 const env = process.env;
 const GEMM_SIZES = (env.GEMM_SIZES ?? '1024,2048,4096').split(',').map(Number);
-const KB_N = Number(env.KB_N ?? 16384), KB_D = Number(env.KB_D ?? 64);
-const EP = { n: Number(env.EP_N ?? 20000), d: Number(env.EP_D ?? 64), s: Number(env.EP_S ?? 2000), q: Number(env.EP_Q ?? 100), batch: Number(env.EP_BATCH ?? 2000), classes: 10, bandwidth: 5 };
+const KB_N = Number(env.KB_N ?? 16384),
+  KB_D = Number(env.KB_D ?? 64);
+const EP = {
+  n: Number(env.EP_N ?? 20000),
+  d: Number(env.EP_D ?? 64),
+  s: Number(env.EP_S ?? 2000),
+  q: Number(env.EP_Q ?? 100),
+  batch: Number(env.EP_BATCH ?? 2000),
+  classes: 10,
+  bandwidth: 5,
+};
 const GEMM_REF = path.join(BENCH_DIR, '.venv', 'gemm_ref');
 
 function randomF64(n, seed) {
   let s = seed >>> 0 || 1;
   const a = new Float64Array(n);
-  for (let i = 0; i < n; i++) { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; a[i] = s / 4294967296 - 0.5; }
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    a[i] = s / 4294967296 - 0.5;
+  }
   return a;
 }
 
@@ -45,11 +57,17 @@ function cRef(kind, m, n, k, reps) {
     return { error: fs.existsSync(f) ? fs.readFileSync(f, 'utf8').trim() : 'bench/.venv/gemm_ref missing: run bash bench/gpu/setup.sh' };
   }
   const r = spawnSync(GEMM_REF, [kind, String(m), String(n), String(k), String(reps)], { encoding: 'utf8' });
-  try { return JSON.parse(r.stdout.trim()); } catch { return { error: `gemm_ref failed: ${(r.stderr || '').trim()}` }; }
+  try {
+    return JSON.parse(r.stdout.trim());
+  } catch {
+    return { error: `gemm_ref failed: ${(r.stderr || '').trim()}` };
+  }
 }
 
 async function timeIt(dev, reps, f) {
-  f(); f(); await dev.sync();
+  f();
+  f();
+  await dev.sync();
   const t0 = performance.now();
   for (let r = 0; r < reps; r++) f();
   await dev.sync();
@@ -58,18 +76,45 @@ async function timeIt(dev, reps, f) {
 
 async function main() {
   process.stderr.write(`bench/gpu: ${machineNote()}\n`);
-  const libDirs = [...(fs.existsSync(path.join(BENCH_DIR, '.venv', 'gpu-libdirs.txt')) ? fs.readFileSync(path.join(BENCH_DIR, '.venv', 'gpu-libdirs.txt'), 'utf8').trim().split(':') : []), ...(env.GRAMFLEET_CUDA_LIB_DIRS ?? '').split(':'), BUNDLED_CUDA_LIB_DIR].filter((d) => d !== '');
+  const libDirs = [
+    ...(fs.existsSync(path.join(BENCH_DIR, '.venv', 'gpu-libdirs.txt'))
+      ? fs
+          .readFileSync(path.join(BENCH_DIR, '.venv', 'gpu-libdirs.txt'), 'utf8')
+          .trim()
+          .split(':')
+      : []),
+    ...(env.GRAMFLEET_CUDA_LIB_DIRS ?? '').split(':'),
+    BUNDLED_CUDA_LIB_DIR,
+  ].filter((d) => d !== '');
   let dev;
   try {
     dev = openGpuDevice({ libDirs });
   } catch (e) {
     const note = `no GPU: ${e.message}`;
-    for (const f of ['gemm f64 device-resident GFLOP/s', 'kernel-block device-resident GFLOP/s', 'EigenPro 2 epoch s']) emit('gpu', f, null, null, '', { note });
+    for (const f of ['gemm f64 device-resident GFLOP/s', 'kernel-block device-resident GFLOP/s', 'EigenPro 2 epoch s'])
+      emit('gpu', f, null, null, '', { note });
     return;
   }
-  const torchInfo = spawnSync(VENV_PY, ['-c', 'import json,torch; print(json.dumps({"torch": torch.__version__, "cuda": torch.version.cuda, "cudnn": torch.backends.cudnn.version(), "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}))'], { encoding: 'utf8' });
+  const torchInfo = spawnSync(
+    VENV_PY,
+    [
+      '-c',
+      'import json,torch; print(json.dumps({"torch": torch.__version__, "cuda": torch.version.cuda, "cudnn": torch.backends.cudnn.version(), "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}))',
+    ],
+    { encoding: 'utf8' },
+  );
   const smi = spawnSync('nvidia-smi', ['--query-gpu=name,driver_version,memory.total,clocks.max.sm', '--format=csv,noheader'], { encoding: 'utf8' });
-  process.stdout.write(JSON.stringify({ bench: 'gpu', figure: 'environment', device: dev.description, torch: (torchInfo.stdout || '').trim() || null, nvidiaSmi: (smi.stdout || '').trim() || null, host: os.hostname(), load: os.loadavg() }) + '\n');
+  process.stdout.write(
+    JSON.stringify({
+      bench: 'gpu',
+      figure: 'environment',
+      device: dev.description,
+      torch: (torchInfo.stdout || '').trim() || null,
+      nvidiaSmi: (smi.stdout || '').trim() || null,
+      host: os.hostname(),
+      load: os.loadavg(),
+    }) + '\n',
+  );
   const blas = dev.cublas;
   if (blas === undefined) {
     emit('gpu', 'gemm f64 device-resident GFLOP/s', null, null, 'GFLOP/s', { note: `cuBLAS absent: ${dev.missing.cublas}` });
@@ -78,56 +123,107 @@ async function main() {
   const reg = createKernelRegistry();
   registerReferenceKernels(reg);
   registerGpuKernels(reg, dev);
-  const op = (id, attrs, inputs) => { const o = core.OPS.get(id); const a = o.parseAttrs(attrs); o.checkInputs(a, inputs); return reg.get('gpu', id)(a, inputs, {}); };
+  const op = (id, attrs, inputs) => {
+    const o = core.OPS.get(id);
+    const a = o.parseAttrs(attrs);
+    o.checkInputs(a, inputs);
+    return reg.get('gpu', id)(a, inputs, {});
+  };
 
   // 1. GEMM
   for (const N of GEMM_SIZES) {
     const reps = N <= 2048 ? 20 : 5;
     const flops = 2 * N * N * N;
     await dev.scoped(async (s) => {
-      const A = s.upload(randomF64(N * N, 1), 'a'), B = s.upload(randomF64(N * N, 2), 'b'), C = s.alloc(N * N * 8, 'c');
-      const one = new Float64Array([1]), zero = new Float64Array([0]);
-      const ms = await timeIt(dev, reps, () => blas.check(blas.api.cublasDgemm(blas.handle, BLAS.OP_N, BLAS.OP_N, N, N, N, one, B.ptr, N, A.ptr, N, zero, C.ptr, N), 'cublasDgemm'));
+      const A = s.upload(randomF64(N * N, 1), 'a'),
+        B = s.upload(randomF64(N * N, 2), 'b'),
+        C = s.alloc(N * N * 8, 'c');
+      const one = new Float64Array([1]),
+        zero = new Float64Array([0]);
+      const ms = await timeIt(dev, reps, () =>
+        blas.check(blas.api.cublasDgemm(blas.handle, BLAS.OP_N, BLAS.OP_N, N, N, N, one, B.ptr, N, A.ptr, N, zero, C.ptr, N), 'cublasDgemm'),
+      );
       const ref = cRef('d', N, N, N, reps);
-      emit('gpu', `gemm f64 ${N}³ device-resident (koffi → cuBLAS) vs the same call from C`, flops / (ms * 1e6), ref.gflops ?? null, 'GFLOP/s', { higherIsBetter: true, ...(ref.error ? { note: ref.error } : {}) });
-      const A32 = s.upload(Float32Array.from(randomF64(N * N, 3)), 'a32'), B32 = s.upload(Float32Array.from(randomF64(N * N, 4)), 'b32'), C32 = s.alloc(N * N * 4, 'c32');
+      emit('gpu', `gemm f64 ${N}³ device-resident (koffi → cuBLAS) vs the same call from C`, flops / (ms * 1e6), ref.gflops ?? null, 'GFLOP/s', {
+        higherIsBetter: true,
+        ...(ref.error ? { note: ref.error } : {}),
+      });
+      const A32 = s.upload(Float32Array.from(randomF64(N * N, 3)), 'a32'),
+        B32 = s.upload(Float32Array.from(randomF64(N * N, 4)), 'b32'),
+        C32 = s.alloc(N * N * 4, 'c32');
       blas.setTf32(true);
-      const ms32 = await timeIt(dev, reps, () => blas.check(blas.api.cublasSgemm(blas.handle, BLAS.OP_N, BLAS.OP_N, N, N, N, new Float32Array([1]), B32.ptr, N, A32.ptr, N, new Float32Array([0]), C32.ptr, N), 'cublasSgemm'));
+      const ms32 = await timeIt(dev, reps, () =>
+        blas.check(
+          blas.api.cublasSgemm(blas.handle, BLAS.OP_N, BLAS.OP_N, N, N, N, new Float32Array([1]), B32.ptr, N, A32.ptr, N, new Float32Array([0]), C32.ptr, N),
+          'cublasSgemm',
+        ),
+      );
       blas.setTf32(false);
       const ref32 = cRef('tf32', N, N, N, reps);
-      emit('gpu', `gemm tf32 ${N}³ device-resident vs the same call from C`, flops / (ms32 * 1e6), ref32.gflops ?? null, 'GFLOP/s', { higherIsBetter: true, ...(ref32.error ? { note: ref32.error } : {}) });
+      emit('gpu', `gemm tf32 ${N}³ device-resident vs the same call from C`, flops / (ms32 * 1e6), ref32.gflops ?? null, 'GFLOP/s', {
+        higherIsBetter: true,
+        ...(ref32.error ? { note: ref32.error } : {}),
+      });
     });
-    const a = { dtype: 'f64', shape: [N, N], data: randomF64(N * N, 5) }, b = { dtype: 'f64', shape: [N, N], data: randomF64(N * N, 6) };
+    const a = { dtype: 'f64', shape: [N, N], data: randomF64(N * N, 5) },
+      b = { dtype: 'f64', shape: [N, N], data: randomF64(N * N, 6) };
     await op('gemm', {}, [a, b]);
     const t0 = performance.now();
     await op('gemm', {}, [a, b]);
     const e2e = performance.now() - t0;
     const ref = cRef('d', N, N, N, 5);
-    emit('gpu', `gemm op f64 ${N}³ end to end (host arrays in/out, copies included) vs the C call on device-resident data`, flops / (e2e * 1e6), ref.gflops ?? null, 'GFLOP/s', { higherIsBetter: true, note: 'copies included on our side only: shows the transfer cost of one-shot ops' });
+    emit(
+      'gpu',
+      `gemm op f64 ${N}³ end to end (host arrays in/out, copies included) vs the C call on device-resident data`,
+      flops / (e2e * 1e6),
+      ref.gflops ?? null,
+      'GFLOP/s',
+      { higherIsBetter: true, note: 'copies included on our side only: shows the transfer cost of one-shot ops' },
+    );
   }
 
   // 2. kernel block (Laplacian), n = m = KB_N, d = KB_D
   {
-    const n = KB_N, d = KB_D, reps = 5;
+    const n = KB_N,
+      d = KB_D,
+      reps = 5;
     const flops = 2 * n * n * d;
     await dev.scoped(async (s) => {
-      const X = s.upload(randomF64(n * d, 7), 'x'), xn = s.alloc(n * 8, 'xn'), G = s.alloc(n * n * 8, 'g');
+      const X = s.upload(randomF64(n * d, 7), 'x'),
+        xn = s.alloc(n * 8, 'xn'),
+        G = s.alloc(n * n * 8, 'g');
       dev.launch('gf_row_sqnorm', n, [arg.ptr(X), arg.i64(0), arg.i32(n), arg.i32(d), arg.i32(d), arg.ptr(xn)]);
-      const one = new Float64Array([1]), zero = new Float64Array([0]);
+      const one = new Float64Array([1]),
+        zero = new Float64Array([0]);
       const ms = await timeIt(dev, reps, () => {
         blas.check(blas.api.cublasDgemm(blas.handle, BLAS.OP_T, BLAS.OP_N, n, n, d, one, X.ptr, d, X.ptr, d, zero, G.ptr, n), 'cublasDgemm');
         dev.launch('gf_kernel_epilogue_laplacian', n * n, [arg.ptr(G), arg.ptr(xn), arg.ptr(xn), arg.i32(n), arg.i32(n), arg.f64(1)]);
       });
       const ref = cRef('d', n, n, d, reps);
-      emit('gpu', `kernel-block laplacian ${n}×${n}, d=${d}, device-resident (Gram GEMM + NVRTC epilogue) vs the bare cuBLAS GEMM from C`, flops / (ms * 1e6), ref.gflops ?? null, 'GFLOP/s', { higherIsBetter: true, ...(ref.error ? { note: ref.error } : {}) });
+      emit(
+        'gpu',
+        `kernel-block laplacian ${n}×${n}, d=${d}, device-resident (Gram GEMM + NVRTC epilogue) vs the bare cuBLAS GEMM from C`,
+        flops / (ms * 1e6),
+        ref.gflops ?? null,
+        'GFLOP/s',
+        { higherIsBetter: true, ...(ref.error ? { note: ref.error } : {}) },
+      );
     });
-    const x = { dtype: 'f64', shape: [n, d], data: randomF64(n * d, 8) }, av = { dtype: 'f64', shape: [n, 10], data: randomF64(n * 10, 9) };
+    const x = { dtype: 'f64', shape: [n, d], data: randomF64(n * d, 8) },
+      av = { dtype: 'f64', shape: [n, 10], data: randomF64(n * 10, 9) };
     await op('kernel-block-matmul', { kernel: 'laplacian', bandwidth: 1 }, [x, x, av]);
     const t0 = performance.now();
     await op('kernel-block-matmul', { kernel: 'laplacian', bandwidth: 1 }, [x, x, av]);
     const e2e = performance.now() - t0;
     const ref = cRef('d', n, n, d, 5);
-    emit('gpu', `kernel-block-matmul op ${n}×${n}·A(${n}×10), d=${d}, end to end vs the bare Gram GEMM from C`, (flops + 2 * n * n * 10) / (e2e * 1e6), ref.gflops ?? null, 'GFLOP/s', { higherIsBetter: true, note: 'ours includes copies and the K·A GEMM' });
+    emit(
+      'gpu',
+      `kernel-block-matmul op ${n}×${n}·A(${n}×10), d=${d}, end to end vs the bare Gram GEMM from C`,
+      (flops + 2 * n * n * 10) / (e2e * 1e6),
+      ref.gflops ?? null,
+      'GFLOP/s',
+      { higherIsBetter: true, note: 'ours includes copies and the K·A GEMM' },
+    );
   }
 
   // 3. EigenPro 2 epoch vs PyTorch on the same data
@@ -155,8 +251,12 @@ async function eigenproEpoch(dev, op) {
   const [w, v] = await op('eigh', {}, [ks]);
   const lam = (i) => w.data[s - 1 - i]; // descending
   const lq1 = lam(q);
-  const E = new Float64Array(s * q), D = new Float64Array(q);
-  for (let j = 0; j < q; j++) { D[j] = (1 - lq1 / lam(j)) / (s * lam(j)); for (let i = 0; i < s; i++) E[i * q + j] = v.data[i * s + (s - 1 - j)]; }
+  const E = new Float64Array(s * q),
+    D = new Float64Array(q);
+  for (let j = 0; j < q; j++) {
+    D[j] = (1 - lq1 / lam(j)) / (s * lam(j));
+    for (let i = 0; i < s; i++) E[i * q + j] = v.data[i * s + (s - 1 - j)];
+  }
   const eta = batch / (1 + (batch - 1) * lq1);
   const alpha = new Float64Array(n * classes);
   for (let b0 = 0; b0 < n; b0 += batch) {
@@ -181,7 +281,12 @@ async function eigenproEpoch(dev, op) {
   mse /= ev;
   const ref = runPython(path.join(__dirname, 'eigenpro_torch.py'), [dir, String(s), String(q), String(batch), String(bandwidth)], 1_800_000);
   fs.rmSync(dir, { recursive: true, force: true });
-  emit('gpu', `EigenPro 2 epoch n=${n} d=${d} s=${s} q=${q} batch=${batch} (GPU ops) vs PyTorch on the same GPU`, ours, ref.epoch_s ?? null, 's', { note: `train MSE after the epoch: ours ${mse.toPrecision(4)}, torch ${ref.mse ?? ref.error}` });
+  emit('gpu', `EigenPro 2 epoch n=${n} d=${d} s=${s} q=${q} batch=${batch} (GPU ops) vs PyTorch on the same GPU`, ours, ref.epoch_s ?? null, 's', {
+    note: `train MSE after the epoch: ours ${mse.toPrecision(4)}, torch ${ref.mse ?? ref.error}`,
+  });
 }
 
-main().catch((e) => { process.stderr.write(`bench/gpu failed: ${e.stack || e}\n`); process.exit(1); });
+main().catch((e) => {
+  process.stderr.write(`bench/gpu failed: ${e.stack || e}\n`);
+  process.exit(1);
+});

@@ -44,7 +44,10 @@ const BA_M = Number(process.env.BA_M ?? 3);
 const FGGP_TIMEOUT_S = Number(process.env.FGGP_TIMEOUT_S ?? 150);
 // Entries `W` (W workers sharing the cores: cores / W kernel threads each) or `WxT` (T threads each).
 const WORKER_COUNTS = (process.env.WORKERS ?? '1x1,1x2,2').split(',').filter(Boolean);
-const configOf = (w) => { const [W, T] = w.split('x').map(Number); return { workers: W, threads: T ?? Math.max(1, Math.floor(os.cpus().length / W)) }; };
+const configOf = (w) => {
+  const [W, T] = w.split('x').map(Number);
+  return { workers: W, threads: T ?? Math.max(1, Math.floor(os.cpus().length / W)) };
+};
 const REPS = Number(process.env.REPS ?? 3);
 const CORA_JOBS = Number(process.env.CORA_JOBS ?? 20);
 const CORES = os.cpus().length;
@@ -68,10 +71,17 @@ async function loadNamed(name) {
 function bareWasm(csr, params) {
   const module = new WebAssembly.Module(fs.readFileSync(path.join(ROOT, 'wasm', 'build', 'kernels.wasm')));
   const arena = new WasmArena(module);
-  const kernel = createGrfWalksWasmKernel(() => { arena.reset(); return arena; });
+  const kernel = createGrfWalksWasmKernel(() => {
+    arena.reset();
+    return arena;
+  });
   const n = csr.shape[0];
   const w = core.normalisedWeights(csr, params.scale);
-  const inputs = [core.ndarray('i32', [n + 1], Int32Array.from(csr.indptr)), core.ndarray('i32', [csr.indices.length], Int32Array.from(csr.indices)), core.ndarray('f64', [w.length], w)];
+  const inputs = [
+    core.ndarray('i32', [n + 1], Int32Array.from(csr.indptr)),
+    core.ndarray('i32', [csr.indices.length], Int32Array.from(csr.indices)),
+    core.ndarray('f64', [w.length], w),
+  ];
   const attrs = { seed: params.seed, walks: params.walks, pHalt: params.pHalt, f: params.f, streams: [0], variance: 'none', nodeStart: 0, nodeEnd: n };
   const t = process.hrtime.bigint();
   const out = kernel(attrs, inputs, {});
@@ -119,9 +129,14 @@ async function main() {
       log(`${g.label}: wasm in-process ${b.seconds.toFixed(2)} s, Φ nnz ${b.nnz}`);
       if (!refWhy) {
         r.npyDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gf-bench-grf-npy-'));
-        writeNpy(r.npyDir, 'indptr', b.inputs[0]); writeNpy(r.npyDir, 'indices', b.inputs[1]); writeNpy(r.npyDir, 'weights', b.inputs[2]);
+        writeNpy(r.npyDir, 'indptr', b.inputs[0]);
+        writeNpy(r.npyDir, 'indices', b.inputs[1]);
+        writeNpy(r.npyDir, 'weights', b.inputs[2]);
       }
-    } catch (e) { r.wasmWhy = e.message; log(`${g.label}: wasm in-process failed: ${e.message}`); }
+    } catch (e) {
+      r.wasmWhy = e.message;
+      log(`${g.label}: wasm in-process failed: ${e.message}`);
+    }
     lines.push({ r, walks: n * PARAMS.walks, g });
   }
   // The cluster figures, one warm cluster per worker count.
@@ -141,8 +156,13 @@ async function main() {
           const reps = g.name === 'cora' ? Math.max(REPS, CORA_JOBS) : REPS;
           const j = await timeJobs(fleet, g.csr, reps);
           r.cluster[W] = j;
-          log(`${g.label}: cluster ${W} workers median ${j.median.toFixed(3)} s of ${j.runs.map((x) => x.toFixed(3)).join(' ')} (${j.last.shards} shards, computeMs ${Math.round(j.last.computeMs)}, workers ${Object.keys(j.last.workers).length})`);
-        } catch (e) { r.cluster[W] = { error: e.message }; log(`${g.label}: cluster ${W} workers failed: ${e.message}`); }
+          log(
+            `${g.label}: cluster ${W} workers median ${j.median.toFixed(3)} s of ${j.runs.map((x) => x.toFixed(3)).join(' ')} (${j.last.shards} shards, computeMs ${Math.round(j.last.computeMs)}, workers ${Object.keys(j.last.workers).length})`,
+          );
+        } catch (e) {
+          r.cluster[W] = { error: e.message };
+          log(`${g.label}: cluster ${W} workers failed: ${e.message}`);
+        }
       }
     } catch (e) {
       log(`cluster of ${W} workers did not start: ${e.message}`);
@@ -155,9 +175,16 @@ async function main() {
   for (const { r, g } of lines) {
     if (refWhy || !r.npyDir) continue;
     log(`${g.label}: running fast-graph-gp (timeout ${FGGP_TIMEOUT_S} s)`);
-    const ref = runPython(path.join(__dirname, 'fggp_ref.py'), [r.npyDir, String(PARAMS.walks), String(PARAMS.pHalt), String(compiled.f.length), String(REF_PROCS)], FGGP_TIMEOUT_S * 1000);
+    const ref = runPython(
+      path.join(__dirname, 'fggp_ref.py'),
+      [r.npyDir, String(PARAMS.walks), String(PARAMS.pHalt), String(compiled.f.length), String(REF_PROCS)],
+      FGGP_TIMEOUT_S * 1000,
+    );
     if (ref.error) r.refWhy = ref.timedOut ? `fast-graph-gp did not finish within ${FGGP_TIMEOUT_S} s (pure-Python walk loop; killed)` : ref.error;
-    else { r.ref = ref.seconds; log(`${g.label}: fast-graph-gp ${ref.seconds.toFixed(2)} s`); }
+    else {
+      r.ref = ref.seconds;
+      log(`${g.label}: fast-graph-gp ${ref.seconds.toFixed(2)} s`);
+    }
     fs.rmSync(r.npyDir, { recursive: true, force: true });
   }
   log(machineNote());
@@ -170,15 +197,33 @@ async function main() {
       const cores = Math.min(CORES, configOf(W).workers * configOf(W).threads);
       const runs = c.runs !== undefined ? `median of ${c.runs.length}: ${c.runs.map((x) => x.toFixed(3)).join(' / ')} s` : undefined;
       emit(B, `${r.label}: time to Φ, cluster (${W} workers, warm)`, c.median, r.ref, 's', { note: notes(clusterWhy, c.error, runs, refNote) });
-      emit(B, `${r.label}: walks/s/core, cluster (${W} workers)`, rate(c.median, cores), rate(r.ref, REF_PROCS), 'walks/s/core', { higherIsBetter: true, note: notes(clusterWhy, c.error, refNote) });
+      emit(B, `${r.label}: walks/s/core, cluster (${W} workers)`, rate(c.median, cores), rate(r.ref, REF_PROCS), 'walks/s/core', {
+        higherIsBetter: true,
+        note: notes(clusterWhy, c.error, refNote),
+      });
       // Against the same kernel in one process on one thread (ratio > 1: the cluster is faster).
-      emit(B, `${r.label}: time to Φ, cluster (${W} workers) vs wasm kernel in-process (1 thread)`, c.median, r.wasm, 's', { note: notes(clusterWhy, c.error, r.wasmWhy, 'reference = the in-process kernel call alone (no graph loading, normalisation or Φ storage)') });
+      emit(B, `${r.label}: time to Φ, cluster (${W} workers) vs wasm kernel in-process (1 thread)`, c.median, r.wasm, 's', {
+        note: notes(clusterWhy, c.error, r.wasmWhy, 'reference = the in-process kernel call alone (no graph loading, normalisation or Φ storage)'),
+      });
     }
-    const one = r.cluster['1x1']?.median, two = r.cluster['2']?.median;
-    if (one !== undefined && two !== undefined) emit(B, `${r.label}: time to Φ, 2 workers vs 1 worker on one core (same warm cluster setup)`, two, one, 's', { note: 'ratio = 1-worker time / 2-worker time; > 1: two workers are faster' });
-    emit(B, `${r.label}: walks/s/core, wasm kernel in-process (1 thread)`, rate(r.wasm, 1), rate(r.ref, REF_PROCS), 'walks/s/core', { higherIsBetter: true, note: notes(r.wasmWhy, refNote) });
+    const one = r.cluster['1x1']?.median,
+      two = r.cluster['2']?.median;
+    if (one !== undefined && two !== undefined)
+      emit(B, `${r.label}: time to Φ, 2 workers vs 1 worker on one core (same warm cluster setup)`, two, one, 's', {
+        note: 'ratio = 1-worker time / 2-worker time; > 1: two workers are faster',
+      });
+    emit(B, `${r.label}: walks/s/core, wasm kernel in-process (1 thread)`, rate(r.wasm, 1), rate(r.ref, REF_PROCS), 'walks/s/core', {
+      higherIsBetter: true,
+      note: notes(r.wasmWhy, refNote),
+    });
     emit(B, `${r.label}: time to Φ, wasm kernel in-process (1 thread)`, r.wasm, r.ref, 's', { note: notes(r.wasmWhy, refNote) });
   }
 }
 
-main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);

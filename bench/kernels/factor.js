@@ -42,7 +42,10 @@ function laplacianKernel(n, d, sigma, seed, jitter) {
   for (let i = 0; i < n; i++) {
     for (let j = 0; j <= i; j++) {
       let s = 0;
-      for (let c = 0; c < d; c++) { const t = x[i * d + c] - x[j * d + c]; s += t * t; }
+      for (let c = 0; c < d; c++) {
+        const t = x[i * d + c] - x[j * d + c];
+        s += t * t;
+      }
       const v = Math.exp(-Math.sqrt(s) / sigma) + (i === j ? jitter : 0);
       k[i * n + j] = v;
       k[j * n + i] = v;
@@ -120,10 +123,15 @@ function main() {
     process.env.REPS = String(REPS);
     ref = runPython(path.join(__dirname, 'factor_ref.py'), [dir], 3600 * 1000);
   }
-  const note = (extra) => (ref.error ? ref.error : `ours 1 thread (the factorisation kernels are single-threaded), reference ${THREADS} thread(s); ${extra}; ${os.loadavg()[0].toFixed(2)} load; shared machine, noisy`);
+  const note = (extra) =>
+    ref.error
+      ? ref.error
+      : `ours 1 thread (the factorisation kernels are single-threaded), reference ${THREADS} thread(s); ${extra}; ${os.loadavg()[0].toFixed(2)} load; shared machine, noisy`;
   const rel = (x, y) => Math.abs(x - y) / Math.max(Math.abs(y), 1e-300);
   if (ours.eigh) {
-    const agree = ref.eigh_w ? `max/min/sum eigenvalue rel. diff vs numpy ${Math.max(rel(ours.eigh.w[1], ref.eigh_w[1]), rel(ours.eigh.w[2], ref.eigh_w[2])).toExponential(1)}` : '';
+    const agree = ref.eigh_w
+      ? `max/min/sum eigenvalue rel. diff vs numpy ${Math.max(rel(ours.eigh.w[1], ref.eigh_w[1]), rel(ours.eigh.w[2], ref.eigh_w[2])).toExponential(1)}`
+      : '';
     emit('kernels', `eigh-${EIGH_N}${tag}`, ours.eigh.t, ref.eigh_s, 's', { note: note(`numpy.linalg.eigh; ${agree}`) });
   }
   if (ours.chol) {
@@ -131,8 +139,12 @@ function main() {
     emit('kernels', `cholesky-${CHOL_N}${tag}`, ours.chol.t, ref.chol_s, 's', { note: note(`numpy.linalg.cholesky; ${agree}`) });
   }
   if (ours.topk) {
-    const agree = ref.topk_w ? `λ1, λk rel. diff vs LAPACK ${Math.max(rel(ours.topk.w[0], ref.topk_w[0]), rel(ours.topk.w[1], ref.topk_w[1])).toExponential(1)}` : '';
-    emit('kernels', `eigh-topk-${TOPK_K}-of-${TOPK_N}${tag}`, ours.topk.t, ref.topk_s, 's', { note: note(`scipy.linalg.eigh(subset_by_index, driver=evr); ${agree}`) });
+    const agree = ref.topk_w
+      ? `λ1, λk rel. diff vs LAPACK ${Math.max(rel(ours.topk.w[0], ref.topk_w[0]), rel(ours.topk.w[1], ref.topk_w[1])).toExponential(1)}`
+      : '';
+    emit('kernels', `eigh-topk-${TOPK_K}-of-${TOPK_N}${tag}`, ours.topk.t, ref.topk_s, 's', {
+      note: note(`scipy.linalg.eigh(subset_by_index, driver=evr); ${agree}`),
+    });
   }
 }
 

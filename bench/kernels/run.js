@@ -67,12 +67,22 @@ if (WANT.has('gemm')) {
     FIGS.push({ kind: 'gemm', dtype, ...big, reps: 2, name: `${dtype} gemm ${big.m}x${big.n}x${big.k}` });
   }
 }
-if (WANT.has('kernel')) FIGS.push({ kind: 'laplacian', n: big.m, m: big.n, d: big.k, sigma: SIGMA, reps: 2, name: `laplacian kernel block ${big.m}x${big.n} d=${big.k}` });
+if (WANT.has('kernel'))
+  FIGS.push({ kind: 'laplacian', n: big.m, m: big.n, d: big.k, sigma: SIGMA, reps: 2, name: `laplacian kernel block ${big.m}x${big.n} d=${big.k}` });
 // EigenPro's batch task (60k Fashion-MNIST, 2 shards): K(X_B, Z_j)·A_j with f32 features, our
 // f64- and f32-accumulated kernels against numpy's f32 block (sgemm + epilogue) times A. One
 // thread only (the fused matmul kernel is not split over threads; a worker runs one per task).
 const KMM = QUICK ? { n: 512, m: 4096, d: 784, c: 10 } : { n: 1710, m: 30000, d: 784, c: 10 };
-if (WANT.has('kmatmul')) for (const acc of ['f64', 'f32']) FIGS.push({ kind: 'kmatmul', acc, ...KMM, sigma: SIGMA, reps: 2, name: `laplacian kernel block x matrix ${KMM.n}x${KMM.m} d=${KMM.d} c=${KMM.c}, f32 inputs, ${acc} accumulation` });
+if (WANT.has('kmatmul'))
+  for (const acc of ['f64', 'f32'])
+    FIGS.push({
+      kind: 'kmatmul',
+      acc,
+      ...KMM,
+      sigma: SIGMA,
+      reps: 2,
+      name: `laplacian kernel block x matrix ${KMM.n}x${KMM.m} d=${KMM.d} c=${KMM.c}, f32 inputs, ${acc} accumulation`,
+    });
 if (WANT.has('spmv')) FIGS.push({ kind: 'spmv', grid: GRID, reps: 20, name: `csr spmv 5-point laplacian ${GRID * GRID} unknowns` });
 const PUBMED = path.resolve(process.env.GRAPH_DIR ?? path.join(ROOT, '..', 'shared', 'data', 'graphs'), 'pubmed.npz');
 // Pubmed adjacency (19,717 nodes, ~88.6k stored entries): one product takes ~0.1 ms, so each
@@ -92,12 +102,18 @@ function rand(n, f32) {
 /** The 5-point Laplacian of a g×g grid in CSR (sorted columns), as scipy builds it. */
 function laplacian5(g) {
   const n = g * g;
-  const ip = new Int32Array(n + 1), ix = new Int32Array(5 * n), dv = new Float64Array(5 * n);
+  const ip = new Int32Array(n + 1),
+    ix = new Int32Array(5 * n),
+    dv = new Float64Array(5 * n);
   let w = 0;
   for (let r = 0; r < g; r++) {
     for (let c = 0; c < g; c++) {
       const i = r * g + c;
-      const put = (j, v) => { ix[w] = j; dv[w] = v; w++; };
+      const put = (j, v) => {
+        ix[w] = j;
+        dv[w] = v;
+        w++;
+      };
       if (r > 0) put(i - g, -1);
       if (c > 0) put(i - 1, -1);
       put(i, 4);
@@ -129,14 +145,37 @@ async function ours(threads, wasmBytes) {
   else pk = await par.createParallelKernels(wasmBytes, { threads });
   const mem = arena ?? pk;
   const local = (fn, ...a) => (arena ? arena.fn(fn)(...a) : pk.local(fn, ...a));
-  const check = (s, what) => { if (s !== 0) throw new Error(`${what}: status ${s}`); };
+  const check = (s, what) => {
+    if (s !== 0) throw new Error(`${what}: status ${s}`);
+  };
   for (const f of FIGS) {
-    if (arena) arena.reset(); else pk.reset();
+    if (arena) arena.reset();
+    else pk.reset();
     log(`ours ${threads}t: ${f.name} ...`);
     if (f.kind === 'gemm') {
       const f32 = f.dtype === 'f32';
-      const a = mem.put(rand(f.m * f.k, f32)), b = mem.put(rand(f.k * f.n, f32)), c = mem.alloc(f.m * f.n * 8);
-      const g = { transA: false, transB: false, f32, m: f.m, n: f.n, k: f.k, alpha: 1, a, offA: 0, lda: f.k, b, offB: 0, ldb: f.n, beta: 0, c, offC: 0, ldc: f.n };
+      const a = mem.put(rand(f.m * f.k, f32)),
+        b = mem.put(rand(f.k * f.n, f32)),
+        c = mem.alloc(f.m * f.n * 8);
+      const g = {
+        transA: false,
+        transB: false,
+        f32,
+        m: f.m,
+        n: f.n,
+        k: f.k,
+        alpha: 1,
+        a,
+        offA: 0,
+        lda: f.k,
+        b,
+        offB: 0,
+        ldb: f.n,
+        beta: 0,
+        c,
+        offC: 0,
+        ldc: f.n,
+      };
       let ws = 0;
       if (arena) ws = arena.alloc(local('gf_gemm_workspace_bytes'));
       out[f.name] = await best(async () => {
@@ -144,7 +183,9 @@ async function ours(threads, wasmBytes) {
         else await par.parallelGemm(pk, g);
       }, f.reps);
     } else if (f.kind === 'laplacian') {
-      const x = mem.put(rand(f.n * f.d, false)), z = mem.put(rand(f.m * f.d, false)), o = mem.alloc(f.n * f.m * 8);
+      const x = mem.put(rand(f.n * f.d, false)),
+        z = mem.put(rand(f.m * f.d, false)),
+        o = mem.alloc(f.n * f.m * 8);
       const k = { kind: 0, f32: false, n: f.n, m: f.m, d: f.d, x, offX: 0, ldx: f.d, z, offZ: 0, ldz: f.d, bandwidth: f.sigma, out: o, offOut: 0, ldOut: f.m };
       let ws = 0;
       if (arena) ws = arena.alloc(local('gf_kernel_block_workspace_bytes', f.n, f.m, 0));
@@ -153,30 +194,56 @@ async function ours(threads, wasmBytes) {
         else await par.parallelKernelBlock(pk, k);
       }, f.reps);
     } else if (f.kind === 'kmatmul') {
-      if (!arena) { out[`${f.name}:skip`] = 'one thread only'; continue; }
-      const x = mem.put(rand(f.n * f.d, true)), z = mem.put(rand(f.m * f.d, true)), a = mem.put(rand(f.m * f.c, false)), o = mem.alloc(f.n * f.c * 8);
+      if (!arena) {
+        out[`${f.name}:skip`] = 'one thread only';
+        continue;
+      }
+      const x = mem.put(rand(f.n * f.d, true)),
+        z = mem.put(rand(f.m * f.d, true)),
+        a = mem.put(rand(f.m * f.c, false)),
+        o = mem.alloc(f.n * f.c * 8);
       const f32 = f.acc === 'f32';
       const ws = arena.alloc(f32 ? local('gf_kernel_block_matmul_f32_workspace_bytes', f.n, f.m, f.d) : local('gf_kernel_block_workspace_bytes', f.n, f.m, 1));
       out[f.name] = await best(async () => {
-        if (f32) check(arena.call('gf_kernel_block_matmul_f32', 0, f.n, f.m, f.d, f.c, x, 0, f.d, z, 0, f.d, f.sigma, a, 0, f.c, 0, o, 0, f.c, ws), 'gf_kernel_block_matmul_f32');
-        else check(arena.call('gf_kernel_block_matmul', 0, 1, f.n, f.m, f.d, f.c, x, 0, f.d, z, 0, f.d, f.sigma, a, 0, f.c, 0, o, 0, f.c, ws), 'gf_kernel_block_matmul');
+        if (f32)
+          check(
+            arena.call('gf_kernel_block_matmul_f32', 0, f.n, f.m, f.d, f.c, x, 0, f.d, z, 0, f.d, f.sigma, a, 0, f.c, 0, o, 0, f.c, ws),
+            'gf_kernel_block_matmul_f32',
+          );
+        else
+          check(
+            arena.call('gf_kernel_block_matmul', 0, 1, f.n, f.m, f.d, f.c, x, 0, f.d, z, 0, f.d, f.sigma, a, 0, f.c, 0, o, 0, f.c, ws),
+            'gf_kernel_block_matmul',
+          );
       }, f.reps);
     } else if (f.kind === 'spmv-file') {
-      if (!fs.existsSync(f.file)) { out.error = `${f.file} not found`; continue; }
+      if (!fs.existsSync(f.file)) {
+        out.error = `${f.file} not found`;
+        continue;
+      }
       const { loadGraph } = require('@gramfleet/orchestrator');
       const g = (await loadGraph(f.file)).csr;
       const n = g.shape[0];
-      const ip = mem.put(g.indptr), ix = mem.put(g.indices), dv = mem.put(g.data), x = mem.put(rand(g.shape[1], false)), y = mem.alloc(n * 8);
+      const ip = mem.put(g.indptr),
+        ix = mem.put(g.indices),
+        dv = mem.put(g.data),
+        x = mem.put(rand(g.shape[1], false)),
+        y = mem.alloc(n * 8);
       out[`${f.name}:nnz`] = g.indices.length;
-      out[f.name] = (await best(async () => {
-        for (let r = 0; r < f.inner; r++) {
-          if (arena) check(arena.call('gf_csr_spmv_rows', 0, n, g.shape[1], ip, ix, dv, 1, x, 0, 1, 0, y, 0, 1), 'gf_csr_spmv_rows');
-          else await par.parallelCsrSpmv(pk, g.indptr, g.shape[1], ip, ix, dv, 1, x, 0, y);
-        }
-      }, f.reps)) / f.inner;
+      out[f.name] =
+        (await best(async () => {
+          for (let r = 0; r < f.inner; r++) {
+            if (arena) check(arena.call('gf_csr_spmv_rows', 0, n, g.shape[1], ip, ix, dv, 1, x, 0, 1, 0, y, 0, 1), 'gf_csr_spmv_rows');
+            else await par.parallelCsrSpmv(pk, g.indptr, g.shape[1], ip, ix, dv, 1, x, 0, y);
+          }
+        }, f.reps)) / f.inner;
     } else if (f.kind === 'spmv') {
       const L = laplacian5(f.grid);
-      const ip = mem.put(L.ip), ix = mem.put(L.ix), dv = mem.put(L.dv), x = mem.put(rand(L.n, false)), y = mem.alloc(L.n * 8);
+      const ip = mem.put(L.ip),
+        ix = mem.put(L.ix),
+        dv = mem.put(L.dv),
+        x = mem.put(rand(L.n, false)),
+        y = mem.alloc(L.n * 8);
       out[f.name] = await best(async () => {
         if (arena) check(arena.call('gf_csr_spmv_rows', 0, L.n, L.n, ip, ix, dv, 1, x, 0, 1, 0, y, 0, 1), 'gf_csr_spmv_rows');
         else await par.parallelCsrSpmv(pk, L.ip, L.n, ip, ix, dv, 1, x, 0, y);
@@ -193,7 +260,11 @@ function reference(threads) {
   const r = spawnSync(PY, [path.join(__dirname, 'numpy_ref.py'), JSON.stringify(FIGS)], { encoding: 'utf8', env, maxBuffer: 16 << 20, timeout: 900_000 });
   process.stderr.write(r.stderr || '');
   const last = (r.stdout || '').trim().split('\n').pop() || '';
-  try { return JSON.parse(last); } catch { return { error: `numpy_ref.py failed: exit ${r.status} ${(r.stderr || '').trim().split('\n').pop()}` }; }
+  try {
+    return JSON.parse(last);
+  } catch {
+    return { error: `numpy_ref.py failed: exit ${r.status} ${(r.stderr || '').trim().split('\n').pop()}` };
+  }
 }
 
 /** Builds kernels-fma.wasm when missing or older than kernels.wasm. Returns null or why not. */
@@ -201,7 +272,23 @@ function ensureFmaBuild() {
   if (fs.existsSync(kernelsFmaWasmPath) && fs.statSync(kernelsFmaWasmPath).mtimeMs >= fs.statSync(kernelsWasmPath).mtimeMs) return null;
   log('bench/kernels: building wasm/build/kernels-fma.wasm (asc --use GF_FMA=1) ...');
   const asc = path.join(ROOT, 'node_modules', '.bin', 'asc');
-  const r = spawnSync(asc, ['assembly/index.ts', '--config', 'asconfig.json', '--target', 'release', '--use', 'GF_FMA=1', '-o', 'build/kernels-fma.wasm', '-t', 'build/kernels-fma.wat'], { cwd: path.join(ROOT, 'wasm'), encoding: 'utf8' });
+  const r = spawnSync(
+    asc,
+    [
+      'assembly/index.ts',
+      '--config',
+      'asconfig.json',
+      '--target',
+      'release',
+      '--use',
+      'GF_FMA=1',
+      '-o',
+      'build/kernels-fma.wasm',
+      '-t',
+      'build/kernels-fma.wat',
+    ],
+    { cwd: path.join(ROOT, 'wasm'), encoding: 'utf8' },
+  );
   return r.status === 0 ? null : `asc --use GF_FMA=1 failed: ${(r.stderr || '').trim().split('\n').pop()}`;
 }
 
@@ -216,11 +303,16 @@ function emitAll(t, variant, o, ref) {
       const flop = 2 * f.m * f.n * f.k;
       emit('kernels', fig, flop / ours / 1e9, rs === undefined ? NaN : flop / rs / 1e9, 'GFLOP/s', { higherIsBetter: true, note });
     } else if (f.kind === 'kmatmul') {
-      const gf = (sec) => (2 * f.n * f.m * f.d / sec / 1e9).toFixed(1);
-      emit('kernels', fig, ours * 1e3, rs === undefined ? NaN : rs * 1e3, 'ms', { note: note ?? `GFLOP/s (2nmd) ours ${gf(ours)}, numpy ${rs === undefined ? 'n/a' : gf(rs)}` });
+      const gf = (sec) => ((2 * f.n * f.m * f.d) / sec / 1e9).toFixed(1);
+      emit('kernels', fig, ours * 1e3, rs === undefined ? NaN : rs * 1e3, 'ms', {
+        note: note ?? `GFLOP/s (2nmd) ours ${gf(ours)}, numpy ${rs === undefined ? 'n/a' : gf(rs)}`,
+      });
     } else {
-      const nnz = f.kind === 'spmv-file' ? `; nnz ours ${o[`${f.name}:nnz`]}, scipy ${ref[`${f.name}:nnz`]}; ms per product, ${f.inner} back to back per rep` : '';
-      emit('kernels', fig, ours * 1e3, rs === undefined ? NaN : rs * 1e3, 'ms', { note: note === undefined && nnz === '' ? undefined : `${note ?? ''}${nnz}`.replace(/^; /, '') });
+      const nnz =
+        f.kind === 'spmv-file' ? `; nnz ours ${o[`${f.name}:nnz`]}, scipy ${ref[`${f.name}:nnz`]}; ms per product, ${f.inner} back to back per rep` : '';
+      emit('kernels', fig, ours * 1e3, rs === undefined ? NaN : rs * 1e3, 'ms', {
+        note: note === undefined && nnz === '' ? undefined : `${note ?? ''}${nnz}`.replace(/^; /, ''),
+      });
     }
   }
 }
@@ -250,7 +342,11 @@ async function main() {
       for (const t of THREADS) emitAll(t, 'fma', { error: err }, refs[t]);
     } else {
       const flags = relaxedSimdAvailable() ? [] : ['--experimental-wasm-relaxed-simd'];
-      const r = spawnSync(process.execPath, [...flags, __filename], { encoding: 'utf8', env: { ...process.env, GF_BENCH_CHILD: 'fma', GF_BENCH_REFS: JSON.stringify(refs) }, maxBuffer: 16 << 20 });
+      const r = spawnSync(process.execPath, [...flags, __filename], {
+        encoding: 'utf8',
+        env: { ...process.env, GF_BENCH_CHILD: 'fma', GF_BENCH_REFS: JSON.stringify(refs) },
+        maxBuffer: 16 << 20,
+      });
       process.stderr.write(r.stderr || '');
       process.stdout.write(r.stdout || '');
       if (r.status !== 0) for (const t of THREADS) emitAll(t, 'fma', { error: `fma child exited ${r.status}` }, refs[t]);

@@ -16,7 +16,12 @@ const mb = loadKernelModuleBytes(process.argv[4] !== 'plain');
 const inner = createWasmKronLinalg(new WebAssembly.Module(mb.bytes));
 const t = { eigh: 0, mode: 0, nmode: 0, flops: 0 };
 const lin = {
-  eigh(n, a) { const t0 = performance.now(); const r = inner.eigh(n, a); t.eigh += performance.now() - t0; return r; },
+  eigh(n, a) {
+    const t0 = performance.now();
+    const r = inner.eigh(n, a);
+    t.eigh += performance.now() - t0;
+    return r;
+  },
   modeProduct(x, shape, mode, m, p, tr) {
     const t0 = performance.now();
     const r = inner.modeProduct(x, shape, mode, m, p, tr);
@@ -31,7 +36,13 @@ const lin = {
     const r = inner.kronMatvec(shape, factors, x);
     t.mode += performance.now() - t0;
     let len = x.length;
-    factors.forEach((f, d) => { if (f !== null) { t.nmode++; t.flops += 2 * len * f.p; len = (len / shape[d]) * f.p; } });
+    factors.forEach((f, d) => {
+      if (f !== null) {
+        t.nmode++;
+        t.flops += 2 * len * f.p;
+        len = (len / shape[d]) * f.p;
+      }
+    });
     return r;
   },
 };
@@ -42,7 +53,16 @@ const axes = shape.map((n) => Array.from({ length: n }, (_, i) => i / (n - 1)));
 const y = new Float64Array(N);
 for (let i = 0; i < N; i++) y[i] = Math.sin(i * 0.37) + 0.1 * Math.cos(i * 1.3);
 // the copy cost alone: one N-vector in and out of wasm memory, as each mode product does
-const copy = () => { const a = new Float64Array(N); const b = new Float64Array(N); const t0 = performance.now(); for (let k = 0; k < 5; k++) { a.set(y); b.set(a); } return (performance.now() - t0) / 5; };
+const copy = () => {
+  const a = new Float64Array(N);
+  const b = new Float64Array(N);
+  const t0 = performance.now();
+  for (let k = 0; k < 5; k++) {
+    a.set(y);
+    b.set(a);
+  }
+  return (performance.now() - t0) / 5;
+};
 for (let rep = 0; rep < reps; rep++) {
   Object.assign(t, { eigh: 0, mode: 0, nmode: 0, flops: 0 });
   const t0 = performance.now();
@@ -51,9 +71,20 @@ for (let rep = 0; rep < reps; rep++) {
   const r = solveKron(lin, p.model, p.y, { gradient: true });
   const t2 = performance.now();
   const cp = copy();
-  process.stdout.write(JSON.stringify({
-    n: N, fma: mb.fma, load: require('node:os').loadavg()[0], validateMs: +(t1 - t0).toFixed(1), solveMs: +(t2 - t1).toFixed(1), eighMs: +t.eigh.toFixed(1),
-    modeProducts: t.nmode, modeMs: +t.mode.toFixed(1), modeGflops: +(t.flops / t.mode / 1e6).toFixed(2), copyInOutMsPerModeProduct: +cp.toFixed(2),
-    otherMs: +(t2 - t1 - t.mode - t.eigh).toFixed(1), lml: r.lml,
-  }) + '\n');
+  process.stdout.write(
+    JSON.stringify({
+      n: N,
+      fma: mb.fma,
+      load: require('node:os').loadavg()[0],
+      validateMs: +(t1 - t0).toFixed(1),
+      solveMs: +(t2 - t1).toFixed(1),
+      eighMs: +t.eigh.toFixed(1),
+      modeProducts: t.nmode,
+      modeMs: +t.mode.toFixed(1),
+      modeGflops: +(t.flops / t.mode / 1e6).toFixed(2),
+      copyInOutMsPerModeProduct: +cp.toFixed(2),
+      otherMs: +(t2 - t1 - t.mode - t.eigh).toFixed(1),
+      lml: r.lml,
+    }) + '\n',
+  );
 }

@@ -20,11 +20,20 @@ const { relaxedSimdAvailable, RELAXED_SIMD_NODE_FLAG } = require('@gramfleet/wor
 const { emit, machineNote, runPython, unavailable } = require('../lib/common');
 
 const args = process.argv.slice(2);
-const opt = (k, d) => { const i = args.indexOf(k); return i >= 0 ? args[i + 1] : d; };
+const opt = (k, d) => {
+  const i = args.indexOf(k);
+  return i >= 0 ? args[i + 1] : d;
+};
 const threads = Number(opt('--threads', '1'));
 const repeat = Math.max(1, Number(opt('--repeat', '1')));
-const median = (v) => { const s = [...v].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 === 1 ? s[m] : 0.5 * (s[m - 1] + s[m]); };
-let sizes = opt('--sizes', '22x22x22,100x100x100,200x200x200').split(',').map((s) => s.split('x').map(Number));
+const median = (v) => {
+  const s = [...v].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m] : 0.5 * (s[m - 1] + s[m]);
+};
+let sizes = opt('--sizes', '22x22x22,100x100x100,200x200x200')
+  .split(',')
+  .map((s) => s.split('x').map(Number));
 if (args.includes('--huge')) sizes = [...sizes, [464, 464, 464]];
 // The FMA kernel build needs relaxed SIMD: on Node 20 re-run this script under the V8 flag
 // (the workers do the same, workers/src/backends/wasm/kernel-module.ts); --plain keeps the plain build.
@@ -48,7 +57,10 @@ for (const shape of sizes) {
   for (let rep = 0; rep < repeat; rep++) {
     try {
       const t0 = process.hrtime.bigint();
-      const p = compileKronGp({ axes, y, kernel: 'rbf', lengthscales: shape.map((_, d) => 0.2 + 0.1 * d), outputscale: 1, noise: 0.01 }, { memoryBudgetBytes: 20e9 });
+      const p = compileKronGp(
+        { axes, y, kernel: 'rbf', lengthscales: shape.map((_, d) => 0.2 + 0.1 * d), outputscale: 1, noise: 0.01 },
+        { memoryBudgetBytes: 20e9 },
+      );
       const r = solveKron(lin, p.model, p.y, { gradient: true });
       const t = Number(process.hrtime.bigint() - t0) / 1e9;
       oursRuns.push(t);
@@ -71,9 +83,13 @@ for (const shape of sizes) {
     }
     if (ref.error === undefined) ref = { ...ref, gpytorch_s: median(refRuns) };
   }
-  if (ref.error === undefined) process.stderr.write(`gpytorch ${label}: ${refRuns.map((t) => t.toFixed(3)).join(' / ')} s, LML ${ref.lml}, grad ℓ ${ref.grad_ls}${ref.dense_s ? `; dense numpy ${ref.dense_s.toFixed(3)} s, LML ${ref.dense_lml}` : ''}\n`);
+  if (ref.error === undefined)
+    process.stderr.write(
+      `gpytorch ${label}: ${refRuns.map((t) => t.toFixed(3)).join(' / ')} s, LML ${ref.lml}, grad ℓ ${ref.grad_ls}${ref.dense_s ? `; dense numpy ${ref.dense_s.toFixed(3)} s, LML ${ref.dense_lml}` : ''}\n`,
+    );
   const note = `threads=${threads}; ${repeat > 1 ? `median of ${repeat} runs (ours ${oursRuns.map((t) => t.toFixed(3)).join('/')}, GPyTorch ${refRuns.map((t) => t.toFixed(3)).join('/')}); ` : ''}${mod.fma ? 'FMA' : 'plain SIMD'} kernels; load ${require('node:os').loadavg()[0].toFixed(2)}; LML ours ${lml} vs ${ref.lml ?? ref.error}`;
   emit('kron', `${label} vs GPyTorch KroneckerProductAddedDiag`, ours, ref.gpytorch_s ?? NaN, 's', { note });
   if (oursRuns.length > 1) emit('kron', `${label}, our cold first run vs GPyTorch median`, oursRuns[0], ref.gpytorch_s ?? NaN, 's', { note });
-  if (ref.dense_s !== undefined) emit('kron', `${label} vs dense numpy Cholesky (solve+LML, no grad)`, ours, ref.dense_s, 's', { note: `LML dense ${ref.dense_lml}` });
+  if (ref.dense_s !== undefined)
+    emit('kron', `${label} vs dense numpy Cholesky (solve+LML, no grad)`, ours, ref.dense_s, 's', { note: `LML dense ${ref.dense_lml}` });
 }

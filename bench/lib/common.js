@@ -32,12 +32,20 @@ function unavailable(pkg, importName) {
 function runPython(script, args, timeoutMs) {
   // GNU timeout runs the script in its own process group and signals the whole group, so
   // worker processes the script forked (multiprocessing pools, Ray) die with it.
-  const r = spawnSync('timeout', ['-k', '5', String(Math.ceil(timeoutMs / 1000)), VENV_PY, script, ...args], { encoding: 'utf8', maxBuffer: 64 << 20, env: { ...process.env, PYTHONWARNINGS: 'ignore' } });
+  const r = spawnSync('timeout', ['-k', '5', String(Math.ceil(timeoutMs / 1000)), VENV_PY, script, ...args], {
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+    env: { ...process.env, PYTHONWARNINGS: 'ignore' },
+  });
   process.stderr.write(r.stderr || '');
   if (r.status === 124 || r.status === 137) return { error: `reference script timed out after ${Math.ceil(timeoutMs / 1000)} s`, timedOut: true };
   const lines = (r.stdout || '').trim().split('\n').reverse();
   for (const l of lines) {
-    try { return JSON.parse(l); } catch { /* not JSON */ }
+    try {
+      return JSON.parse(l);
+    } catch {
+      /* not JSON */
+    }
   }
   const why = r.error ? r.error.message : `exit ${r.status}: ${(r.stderr || '').trim().split('\n').slice(-2).join(' ')}`;
   return { error: `reference script failed (${why})` };
@@ -65,7 +73,10 @@ function emit(bench, figure, ours, reference, unit, { higherIsBetter = false, no
 
 /** One line describing the machine and its load, printed before the figures. */
 function machineNote() {
-  return `machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}; other processes share the machine, timings are noisy`;
+  return `machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), load average ${os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}; other processes share the machine, timings are noisy`;
 }
 
 module.exports = { BENCH_DIR, VENV_PY, unavailable, runPython, percentile, emit, machineNote, round };

@@ -31,7 +31,10 @@ const WORKERS = Number(process.env.WORKERS ?? os.cpus().length);
 const B = 'sdk';
 const log = (...a) => process.stderr.write(`[bench/sdk] ${a.join(' ')}\n`);
 const ms = (t) => Number(process.hrtime.bigint() - t) / 1e6;
-const median = (xs) => { const v = [...xs].sort((x, y) => x - y); return v[Math.floor(v.length / 2)]; };
+const median = (xs) => {
+  const v = [...xs].sort((x, y) => x - y);
+  return v[Math.floor(v.length / 2)];
+};
 
 async function ours() {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gf-bench-sdk-'));
@@ -39,7 +42,8 @@ async function ours() {
   const fleet = await connect({ dataDir, startLocal: false });
   const out = {};
   try {
-    const sp = [], sg = [];
+    const sp = [],
+      sg = [];
     for (let i = 0; i < SAMPLES; i++) {
       let t = process.hrtime.bigint();
       const ref = await fleet.put(Float64Array.of(i));
@@ -49,13 +53,16 @@ async function ours() {
       sg.push(ms(t));
       if (back[0] !== i) throw new Error('8 B round trip changed the value');
     }
-    sp.sort((a, b) => a - b); sg.sort((a, b) => a - b);
-    out.smallPut = percentile(sp, 50); out.smallGet = percentile(sg, 50);
+    sp.sort((a, b) => a - b);
+    sg.sort((a, b) => a - b);
+    out.smallPut = percentile(sp, 50);
+    out.smallGet = percentile(sg, 50);
     log(`8 B put p50 ${out.smallPut.toFixed(4)} ms get p50 ${out.smallGet.toFixed(4)} ms`);
 
     // A second connection, so get reads the host store (not this connection's cache).
     const other = await connect({ dataDir, startLocal: false });
-    const puts = [], gets = [];
+    const puts = [],
+      gets = [];
     const a = new Float64Array((MB * 1024 * 1024) / 8);
     for (let i = 0; i < a.length; i++) a[i] = Math.random();
     for (let k = 0; k < ARRAY_RUNS; k++) {
@@ -69,14 +76,26 @@ async function ours() {
       if (back.length !== a.length || back[0] !== a[0] || back[a.length - 1] !== a[a.length - 1]) throw new Error('array round trip changed the array');
     }
     await other.close();
-    out.put = median(puts); out.get = median(gets); out.arrayRuns = puts.map((p, k) => `${p.toFixed(3)}+${gets[k].toFixed(3)}`).join(', ');
+    out.put = median(puts);
+    out.get = median(gets);
+    out.arrayRuns = puts.map((p, k) => `${p.toFixed(3)}+${gets[k].toFixed(3)}`).join(', ');
     log(`${MB} MB put / get, ${ARRAY_RUNS} runs: ${out.arrayRuns} s`);
 
     const kern = await fleet.registerWasm(await assembleWat(WAT_DOUBLE), { exports: ['double'] });
-    const warm = fleet.map(kern, 'double', Array.from({ length: 20 }, (_, i) => [i]), { memoryMB: 1, timeoutMs: 10_000 });
+    const warm = fleet.map(
+      kern,
+      'double',
+      Array.from({ length: 20 }, (_, i) => [i]),
+      { memoryMB: 1, timeoutMs: 10_000 },
+    );
     await fleet.wait(warm);
     let t = process.hrtime.bigint();
-    const refs = fleet.map(kern, 'double', Array.from({ length: TASKS }, (_, i) => [i]), { memoryMB: 1, timeoutMs: 10_000 });
+    const refs = fleet.map(
+      kern,
+      'double',
+      Array.from({ length: TASKS }, (_, i) => [i]),
+      { memoryMB: 1, timeoutMs: 10_000 },
+    );
     await fleet.wait(refs, { numReturns: refs.length });
     const res = await Promise.all(refs.map((r) => fleet.get(r)));
     out.map = ms(t) / 1000;
@@ -96,14 +115,28 @@ function reference() {
   log('running the Ray reference (bench/sdk/ray_ref.py)');
   const r = runPython(path.join(__dirname, 'ray_ref.py'), [String(SAMPLES), String(MB), String(TASKS), String(ARRAY_RUNS)], 400_000);
   if (r.error) return r;
-  const sp = [...r.small_put_ms].sort((x, y) => x - y), sg = [...r.small_get_ms].sort((x, y) => x - y);
-  return { smallPut: percentile(sp, 50), smallGet: percentile(sg, 50), put: median(r.put_s), get: median(r.get_s), copy: median(r.copy_s), map: r.map_s, version: r.ray };
+  const sp = [...r.small_put_ms].sort((x, y) => x - y),
+    sg = [...r.small_get_ms].sort((x, y) => x - y);
+  return {
+    smallPut: percentile(sp, 50),
+    smallGet: percentile(sg, 50),
+    put: median(r.put_s),
+    get: median(r.get_s),
+    copy: median(r.copy_s),
+    map: r.map_s,
+    version: r.ray,
+  };
 }
 
 async function main() {
   log(machineNote());
   let o;
-  try { o = await ours(); } catch (e) { log(`gramfleet side failed: ${e.stack}`); o = { error: e.message }; }
+  try {
+    o = await ours();
+  } catch (e) {
+    log(`gramfleet side failed: ${e.stack}`);
+    o = { error: e.message };
+  }
   const r = reference();
   log(machineNote());
   const note = (extra) => [o.error && `ours failed: ${o.error}`, r.error, extra].filter(Boolean).join('; ') || undefined;
@@ -111,9 +144,21 @@ async function main() {
   emit(B, 'get of 8 B p50 (ours inline in the ref)', o.smallGet, r.smallGet, 'ms', { note: note() });
   const runs = o.arrayRuns !== undefined ? `median of ${ARRAY_RUNS} (put+get: ${o.arrayRuns} s)` : undefined;
   emit(B, `${MB} MB array put`, o.put, r.put, 's', { note: note(runs) });
-  emit(B, `${MB} MB array get`, o.get, r.get, 's', { note: note(r.copy !== undefined ? `ours: a checked Float64Array over the host store (no copy; writes stay private); Ray get is a read-only zero-copy view, copying it out costs ${r.copy.toFixed(3)} s more` : undefined) });
+  emit(B, `${MB} MB array get`, o.get, r.get, 's', {
+    note: note(
+      r.copy !== undefined
+        ? `ours: a checked Float64Array over the host store (no copy; writes stay private); Ray get is a read-only zero-copy view, copying it out costs ${r.copy.toFixed(3)} s more`
+        : undefined,
+    ),
+  });
   emit(B, `${MB} MB array put + get into a usable Float64Array (Ray: put + get + copy-out)`, o.put + o.get, r.put + r.get + r.copy, 's', { note: note(runs) });
   emit(B, `map of ${TASKS} tiny tasks (user wasm kernel, sandboxed) + wait + get`, o.map, r.map, 's', { note: note() });
 }
 
-main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);

@@ -126,18 +126,26 @@ export function shapeSize(shape: readonly number[]): number {
 /** Allocates a zeroed typed array for a dtype. */
 export function allocTyped<D extends DType>(dtype: D, n: number): TypedArrayOf[D] {
   switch (dtype) {
-    case 'f64': return new Float64Array(n) as TypedArrayOf[D];
-    case 'f32': return new Float32Array(n) as TypedArrayOf[D];
-    case 'i32': return new Int32Array(n) as TypedArrayOf[D];
-    case 'u32': return new Uint32Array(n) as TypedArrayOf[D];
-    default: return new Uint8Array(n) as TypedArrayOf[D];
+    case 'f64':
+      return new Float64Array(n) as TypedArrayOf[D];
+    case 'f32':
+      return new Float32Array(n) as TypedArrayOf[D];
+    case 'i32':
+      return new Int32Array(n) as TypedArrayOf[D];
+    case 'u32':
+      return new Uint32Array(n) as TypedArrayOf[D];
+    default:
+      return new Uint8Array(n) as TypedArrayOf[D];
   }
 }
 
 /** Builds an {@link NdArray}, checking that data length matches the shape. */
 export function ndarray<D extends DType>(dtype: D, shape: readonly number[], data: TypedArrayOf[D]): NdArray<D> {
   if (shapeSize(shape) !== data.length) {
-    throw new GramfleetError('INPUT_SHAPE_MISMATCH', `array of shape [${shape.join(',')}] needs ${shapeSize(shape)} elements, got ${data.length}`, { shape: [...shape], length: data.length });
+    throw new GramfleetError('INPUT_SHAPE_MISMATCH', `array of shape [${shape.join(',')}] needs ${shapeSize(shape)} elements, got ${data.length}`, {
+      shape: [...shape],
+      length: data.length,
+    });
   }
   return { dtype, shape: [...shape], data };
 }
@@ -200,7 +208,11 @@ export function decodeNpy(bytes: Uint8Array, what = 'array', o: { readonly view?
   const shapeM = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
   if (descr === undefined || fortran === undefined || shapeM === undefined) throw bad('bad header');
   if (fortran === 'True') throw bad('Fortran order is not supported');
-  const shape = shapeM.split(',').map((s) => s.trim()).filter((s) => s.length > 0).map(Number);
+  const shape = shapeM
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0)
+    .map(Number);
   if (shape.some((s) => !Number.isInteger(s) || s < 0)) throw bad('bad shape');
   const n = shapeSize(shape);
   const off = start + hlen;
@@ -210,14 +222,33 @@ export function decodeNpy(bytes: Uint8Array, what = 'array', o: { readonly view?
     if (bytes.length - off < need) throw bad('truncated data');
     const size = dtypeSize(dt);
     if (o.view === true && (bytes.byteOffset + off) % size === 0) {
-      const b = bytes.buffer, at = bytes.byteOffset + off;
-      const data = dt === 'f64' ? new Float64Array(b, at, n) : dt === 'f32' ? new Float32Array(b, at, n) : dt === 'i32' ? new Int32Array(b, at, n) : dt === 'u32' ? new Uint32Array(b, at, n) : new Uint8Array(b, at, n);
+      const b = bytes.buffer,
+        at = bytes.byteOffset + off;
+      const data =
+        dt === 'f64'
+          ? new Float64Array(b, at, n)
+          : dt === 'f32'
+            ? new Float32Array(b, at, n)
+            : dt === 'i32'
+              ? new Int32Array(b, at, n)
+              : dt === 'u32'
+                ? new Uint32Array(b, at, n)
+                : new Uint8Array(b, at, n);
       return { dtype: dt, shape, data };
     }
     // An explicit copy: `bytes` may be a Node Buffer, whose slice() is a view into a pool.
     const copy = new Uint8Array(need);
     copy.set(bytes.subarray(off, off + need));
-    const data = dt === 'f64' ? new Float64Array(copy.buffer) : dt === 'f32' ? new Float32Array(copy.buffer) : dt === 'i32' ? new Int32Array(copy.buffer) : dt === 'u32' ? new Uint32Array(copy.buffer) : copy;
+    const data =
+      dt === 'f64'
+        ? new Float64Array(copy.buffer)
+        : dt === 'f32'
+          ? new Float32Array(copy.buffer)
+          : dt === 'i32'
+            ? new Int32Array(copy.buffer)
+            : dt === 'u32'
+              ? new Uint32Array(copy.buffer)
+              : copy;
     return { dtype: dt, shape, data };
   }
   const w = WIDENED[descr];

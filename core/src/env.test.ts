@@ -2,7 +2,19 @@ import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { isGramfleetError, type ErrorCode } from './errors';
 import {
-  DATA_PLANE_ENV, HEALTH_PORT_ENV, LOG_LEVEL_ENV, PREFIX_ENV, TEMPORAL_ADDRESS_ENV, envChoice, envFlag, envInt, envList, envRequired, envString, envVars, readEnv,
+  DATA_PLANE_ENV,
+  HEALTH_PORT_ENV,
+  LOG_LEVEL_ENV,
+  PREFIX_ENV,
+  TEMPORAL_ADDRESS_ENV,
+  envChoice,
+  envFlag,
+  envInt,
+  envList,
+  envRequired,
+  envString,
+  envVars,
+  readEnv,
 } from './env';
 
 /** Asserts that `f` throws the typed error `code` naming the variable `name` in its message and details. */
@@ -61,7 +73,10 @@ describe('environment variables (core/src/env.ts)', () => {
     const v = readEnv(spec, { GRAMFLEET_LOG_LEVEL: 'warn' });
     assert.deepEqual(v, { level: 'warn', queue: {} });
     assert.ok(Object.isFrozen(v));
-    assert.deepEqual(envVars(spec).map((d) => d.name), ['GRAMFLEET_LOG_LEVEL', 'GRAMFLEET_ACK_WAIT_MS', 'GRAMFLEET_MAX_DELIVER']);
+    assert.deepEqual(
+      envVars(spec).map((d) => d.name),
+      ['GRAMFLEET_LOG_LEVEL', 'GRAMFLEET_ACK_WAIT_MS', 'GRAMFLEET_MAX_DELIVER'],
+    );
     for (const d of envVars(spec)) assert.ok(d.meaning.length > 10, d.name);
   });
 });

@@ -53,12 +53,20 @@ export function envRaw(env: Env, name: string): string | undefined {
 
 /** `INPUT_OUT_OF_RANGE` for a variable outside its bound. */
 export function envOutOfRange(name: string, bound: string, raw: string): GramfleetError {
-  return new GramfleetError('INPUT_OUT_OF_RANGE', `environment variable ${name} must be ${bound}, got ${JSON.stringify(raw)}`, { field: name, bound, value: raw });
+  return new GramfleetError('INPUT_OUT_OF_RANGE', `environment variable ${name} must be ${bound}, got ${JSON.stringify(raw)}`, {
+    field: name,
+    bound,
+    value: raw,
+  });
 }
 
 /** `INPUT_INVALID` for a variable that is not what it must be (or is unset where required). */
 export function envInvalid(name: string, expected: string, raw: string | undefined): GramfleetError {
-  return new GramfleetError('INPUT_INVALID', `environment variable ${name} must be ${expected}, got ${raw === undefined ? 'nothing (unset)' : JSON.stringify(raw)}`, { field: name, expected, value: raw ?? null });
+  return new GramfleetError(
+    'INPUT_INVALID',
+    `environment variable ${name} must be ${expected}, got ${raw === undefined ? 'nothing (unset)' : JSON.stringify(raw)}`,
+    { field: name, expected, value: raw ?? null },
+  );
 }
 
 interface Described {
@@ -78,10 +86,19 @@ export function envRequired(name: string, o: Described & { readonly expected: st
 }
 
 /** A string with a default. */
-export function envString(name: string, o: Described & { readonly default: string; readonly shownDefault?: string; readonly expected?: string; readonly pattern?: RegExp }): EnvField<string>;
+export function envString(
+  name: string,
+  o: Described & { readonly default: string; readonly shownDefault?: string; readonly expected?: string; readonly pattern?: RegExp },
+): EnvField<string>;
 /** An optional string (undefined when unset). */
-export function envString(name: string, o: Described & { readonly shownDefault?: string; readonly expected?: string; readonly pattern?: RegExp }): EnvField<string | undefined>;
-export function envString(name: string, o: Described & { readonly default?: string; readonly shownDefault?: string; readonly expected?: string; readonly pattern?: RegExp }): EnvField<string | undefined> {
+export function envString(
+  name: string,
+  o: Described & { readonly shownDefault?: string; readonly expected?: string; readonly pattern?: RegExp },
+): EnvField<string | undefined>;
+export function envString(
+  name: string,
+  o: Described & { readonly default?: string; readonly shownDefault?: string; readonly expected?: string; readonly pattern?: RegExp },
+): EnvField<string | undefined> {
   return {
     vars: [{ name, default: o.shownDefault ?? o.default ?? '', meaning: o.meaning }],
     read(env) {
@@ -188,24 +205,39 @@ export const LOG_LEVEL_ENV = envChoice('GRAMFLEET_LOG_LEVEL', LOG_LEVELS, { mean
 export const PREFIX_PATTERN = /^[a-z][a-z0-9_-]*$/i;
 
 /** GRAMFLEET_PREFIX, with the default every process but a worker takes. */
-export const PREFIX_ENV = envString('GRAMFLEET_PREFIX', { meaning: 'prefix of the NATS streams, buckets and subjects', default: 'gf', pattern: PREFIX_PATTERN, expected: 'a letter, then letters, digits, - or _' });
+export const PREFIX_ENV = envString('GRAMFLEET_PREFIX', {
+  meaning: 'prefix of the NATS streams, buckets and subjects',
+  default: 'gf',
+  pattern: PREFIX_PATTERN,
+  expected: 'a letter, then letters, digits, - or _',
+});
 
 /** host:port of a server. */
 export const HOST_PORT_PATTERN = /^(?:\[[0-9a-fA-F:.]+\]|[^\s:[\]/]+):\d{1,5}$/;
 
 /** GRAMFLEET_TEMPORAL_ADDRESS. */
-export const TEMPORAL_ADDRESS_ENV = envString('GRAMFLEET_TEMPORAL_ADDRESS', { meaning: 'the Temporal frontend, host:port', default: '127.0.0.1:7233', pattern: HOST_PORT_PATTERN, expected: 'host:port' });
+export const TEMPORAL_ADDRESS_ENV = envString('GRAMFLEET_TEMPORAL_ADDRESS', {
+  meaning: 'the Temporal frontend, host:port',
+  default: '127.0.0.1:7233',
+  pattern: HOST_PORT_PATTERN,
+  expected: 'host:port',
+});
 
 /** GRAMFLEET_NAMESPACE. */
 export const TEMPORAL_NAMESPACE_ENV = envString('GRAMFLEET_NAMESPACE', { meaning: 'the Temporal namespace', default: 'default' });
 
 /** GRAMFLEET_TASK_QUEUE. */
-export const TASK_QUEUE_ENV = envString('GRAMFLEET_TASK_QUEUE', { meaning: 'the Temporal task queue of the orchestrator (workflows and activities)', default: 'gramfleet' });
+export const TASK_QUEUE_ENV = envString('GRAMFLEET_TASK_QUEUE', {
+  meaning: 'the Temporal task queue of the orchestrator (workflows and activities)',
+  default: 'gramfleet',
+});
 
 /** GRAMFLEET_HEALTH_PORT. */
 export const HEALTH_PORT_ENV = envInt('GRAMFLEET_HEALTH_PORT', {
-  meaning: 'serve /healthz and /readyz on this port (0: any free port); unset: no health server. Ready: the orchestrator while its Temporal worker runs, a worker while it pulls tasks (not while draining), the controller once it watches',
-  min: 0, max: 65535,
+  meaning:
+    'serve /healthz and /readyz on this port (0: any free port); unset: no health server. Ready: the orchestrator while its Temporal worker runs, a worker while it pulls tasks (not while draining), the controller once it watches',
+  min: 0,
+  max: 65535,
 });
 
 /** GRAMFLEET_ACK_WAIT_MS and GRAMFLEET_MAX_DELIVER: the durable task queue's consumer (workers/src/dataplane/nats.ts). */

@@ -17,7 +17,10 @@ export const ERROR_CODES = {
   INPUT_NEGATIVE_WEIGHT: { retryable: false, summary: 'a weight is negative' },
   INPUT_TOO_LARGE: { retryable: false, summary: 'the problem does not fit the configured memory budget' },
   INPUT_UNKNOWN_OP: { retryable: false, summary: 'no such op in the catalogue' },
-  CLI_USAGE: { retryable: false, summary: 'the command line does not parse: an unknown command, subcommand or flag, a flag without its value, or a required flag missing' },
+  CLI_USAGE: {
+    retryable: false,
+    summary: 'the command line does not parse: an unknown command, subcommand or flag, a flag without its value, or a required flag missing',
+  },
   KERNEL_STATUS: { retryable: false, summary: 'a kernel returned a non-zero status' },
   KERNEL_TRAP: { retryable: true, summary: 'a WebAssembly instance trapped; the instance was replaced' },
   KERNEL_NOT_REGISTERED: { retryable: false, summary: 'no backend has a kernel for this op' },
@@ -46,7 +49,10 @@ export const ERROR_CODES = {
   KERNEL_USER_TRAP: { retryable: false, summary: "a user's WebAssembly module trapped (its instance was discarded; the worker keeps serving)" },
   KERNEL_USER_TIMEOUT: { retryable: false, summary: "a user's WebAssembly task ran past its time limit and its thread was terminated" },
   KERNEL_USER_MEMORY_LIMIT: { retryable: false, summary: "a user's WebAssembly module needed more memory than its cap" },
-  KERNEL_SANDBOX_DENIED: { retryable: false, summary: "a user's WebAssembly module tried to reach the host (files, sockets, environment) or imports what the sandbox does not provide" },
+  KERNEL_SANDBOX_DENIED: {
+    retryable: false,
+    summary: "a user's WebAssembly module tried to reach the host (files, sockets, environment) or imports what the sandbox does not provide",
+  },
   KERNEL_BAD_MODULE: { retryable: false, summary: "a user's WebAssembly module is invalid or lacks the named export" },
   SOLVER_NOT_CONVERGED: { retryable: false, summary: 'an iterative solver did not reach its tolerance within its mat-vec budget' },
 } as const;
@@ -101,7 +107,10 @@ export class GramfleetError extends Error {
 
 /** True when `e` is a gramfleet error (also across realms, by shape). */
 export function isGramfleetError(e: unknown): e is GramfleetError {
-  return e instanceof GramfleetError || (typeof e === 'object' && e !== null && (e as { name?: unknown }).name === 'GramfleetError' && isErrorCode((e as { code?: unknown }).code));
+  return (
+    e instanceof GramfleetError ||
+    (typeof e === 'object' && e !== null && (e as { name?: unknown }).name === 'GramfleetError' && isErrorCode((e as { code?: unknown }).code))
+  );
 }
 
 /** Error for a field that broke a bound; the message names the field, the bound and the value. */

@@ -77,8 +77,14 @@ test('csrFromTriplets sorts rows and merges duplicates; canonicaliseCsr fixes un
   const cols = Int32Array.from({ length: len + 1 }, (_, i) => (i === len ? 7 : len - 1 - i));
   const vals = Float64Array.from({ length: len + 1 }, (_, i) => (i === len ? 0.5 : len - 1 - i));
   const long = csrFromTriplets([1, len], new Int32Array(len + 1), cols, vals);
-  assert.deepEqual([...long.indices], Array.from({ length: len }, (_, i) => i));
-  assert.deepEqual([...long.data], Array.from({ length: len }, (_, i) => (i === 7 ? 7.5 : i)));
+  assert.deepEqual(
+    [...long.indices],
+    Array.from({ length: len }, (_, i) => i),
+  );
+  assert.deepEqual(
+    [...long.data],
+    Array.from({ length: len }, (_, i) => (i === 7 ? 7.5 : i)),
+  );
 });
 
 test('symmetrise: max, sum, mean', () => {

@@ -60,7 +60,20 @@ export function csrBytes(n: number, nnz: number): number {
   return 4 * (n + 1) + 12 * nnz;
 }
 
-function fail(code: 'INPUT_INVALID' | 'INPUT_OUT_OF_RANGE' | 'INPUT_SHAPE_MISMATCH' | 'INPUT_NOT_SQUARE' | 'INPUT_ASYMMETRIC' | 'INPUT_NEGATIVE_WEIGHT' | 'INPUT_NOT_FINITE' | 'INPUT_TOO_LARGE', field: string, message: string, details: Record<string, unknown>): GramfleetError {
+function fail(
+  code:
+    | 'INPUT_INVALID'
+    | 'INPUT_OUT_OF_RANGE'
+    | 'INPUT_SHAPE_MISMATCH'
+    | 'INPUT_NOT_SQUARE'
+    | 'INPUT_ASYMMETRIC'
+    | 'INPUT_NEGATIVE_WEIGHT'
+    | 'INPUT_NOT_FINITE'
+    | 'INPUT_TOO_LARGE',
+  field: string,
+  message: string,
+  details: Record<string, unknown>,
+): GramfleetError {
   return new GramfleetError(code, `${field} ${message}`, { field, ...details });
 }
 
@@ -97,9 +110,15 @@ export function validateGraph(csr: CsrArrays, opts: ValidateGraphOptions = {}): 
   const f = opts.field ?? 'graph';
   const { shape, indptr, indices, data } = csr;
   const [rows, cols] = shape;
-  for (const [k, d] of [[0, rows], [1, cols]] as const) {
+  for (const [k, d] of [
+    [0, rows],
+    [1, cols],
+  ] as const) {
     if (!Number.isInteger(d) || d < 0 || d > MAX_INDEX) {
-      throw fail('INPUT_OUT_OF_RANGE', `${f}.shape`, `[${k}] must be an integer in [0, ${MAX_INDEX}], got ${String(d)}`, { bound: `[0, ${MAX_INDEX}]`, value: d });
+      throw fail('INPUT_OUT_OF_RANGE', `${f}.shape`, `[${k}] must be an integer in [0, ${MAX_INDEX}], got ${String(d)}`, {
+        bound: `[0, ${MAX_INDEX}]`,
+        value: d,
+      });
     }
   }
   if (rows !== cols) {
@@ -108,25 +127,47 @@ export function validateGraph(csr: CsrArrays, opts: ValidateGraphOptions = {}): 
   const n = rows;
   if (n === 0) throw fail('INPUT_OUT_OF_RANGE', `${f}.shape`, 'must have at least 1 node, got 0×0 (empty graph)', { bound: 'n >= 1', value: [0, 0] });
   if (indptr.length !== n + 1) {
-    throw fail('INPUT_SHAPE_MISMATCH', `${f}.indptr`, `must have length n+1 = ${n + 1}, got ${indptr.length}`, { bound: `length ${n + 1}`, value: indptr.length });
+    throw fail('INPUT_SHAPE_MISMATCH', `${f}.indptr`, `must have length n+1 = ${n + 1}, got ${indptr.length}`, {
+      bound: `length ${n + 1}`,
+      value: indptr.length,
+    });
   }
   if (indptr[0] !== 0) throw fail('INPUT_INVALID', `${f}.indptr`, `[0] must be 0, got ${String(indptr[0])}`, { bound: 'indptr[0] === 0', value: indptr[0] });
   const nnz = indptr[n] ?? 0;
   if (indices.length !== nnz) {
-    throw fail('INPUT_SHAPE_MISMATCH', `${f}.indices`, `must have length indptr[n] = ${nnz}, got ${indices.length}`, { bound: `length ${nnz}`, value: indices.length });
+    throw fail('INPUT_SHAPE_MISMATCH', `${f}.indices`, `must have length indptr[n] = ${nnz}, got ${indices.length}`, {
+      bound: `length ${nnz}`,
+      value: indices.length,
+    });
   }
   if (data.length !== nnz) {
     throw fail('INPUT_SHAPE_MISMATCH', `${f}.data`, `must have length indptr[n] = ${nnz}, got ${data.length}`, { bound: `length ${nnz}`, value: data.length });
   }
   const bytes = csrBytes(n, nnz);
   if (opts.maxBytes !== undefined && bytes > opts.maxBytes) {
-    throw fail('INPUT_TOO_LARGE', f, `needs ${bytes} bytes (${n} nodes, ${nnz} stored non-zeros) but the memory budget maxBytes is ${opts.maxBytes} bytes`, { bound: `bytes <= ${opts.maxBytes}`, value: bytes, needed: bytes, budget: opts.maxBytes, nodes: n, nnz });
+    throw fail('INPUT_TOO_LARGE', f, `needs ${bytes} bytes (${n} nodes, ${nnz} stored non-zeros) but the memory budget maxBytes is ${opts.maxBytes} bytes`, {
+      bound: `bytes <= ${opts.maxBytes}`,
+      value: bytes,
+      needed: bytes,
+      budget: opts.maxBytes,
+      nodes: n,
+      nnz,
+    });
   }
-  if (nnz === 0) throw fail('INPUT_OUT_OF_RANGE', `${f}.data`, `must hold at least 1 edge, got 0 stored non-zeros (empty graph with ${n} nodes)`, { bound: 'nnz >= 1', value: 0 });
+  if (nnz === 0)
+    throw fail('INPUT_OUT_OF_RANGE', `${f}.data`, `must hold at least 1 edge, got 0 stored non-zeros (empty graph with ${n} nodes)`, {
+      bound: 'nnz >= 1',
+      value: 0,
+    });
   for (let i = 0; i < n; i++) {
     const a = indptr[i] ?? 0;
     const b = indptr[i + 1] ?? 0;
-    if (b < a) throw fail('INPUT_INVALID', `${f}.indptr`, `must be non-decreasing, got indptr[${i}] = ${a} > indptr[${i + 1}] = ${b}`, { bound: 'non-decreasing', row: i, value: [a, b] });
+    if (b < a)
+      throw fail('INPUT_INVALID', `${f}.indptr`, `must be non-decreasing, got indptr[${i}] = ${a} > indptr[${i + 1}] = ${b}`, {
+        bound: 'non-decreasing',
+        row: i,
+        value: [a, b],
+      });
   }
   for (let i = 0; i < n; i++) {
     const a = indptr[i] ?? 0;
@@ -134,9 +175,15 @@ export function validateGraph(csr: CsrArrays, opts: ValidateGraphOptions = {}): 
     let prev = -1;
     for (let k = a; k < b; k++) {
       const j = indices[k] ?? -1;
-      if (j < 0 || j >= n) throw fail('INPUT_OUT_OF_RANGE', `${f}.indices`, `must be in [0, ${n}), got ${j} in row ${i}`, { bound: `[0, ${n})`, row: i, value: j });
+      if (j < 0 || j >= n)
+        throw fail('INPUT_OUT_OF_RANGE', `${f}.indices`, `must be in [0, ${n}), got ${j} in row ${i}`, { bound: `[0, ${n})`, row: i, value: j });
       if (j <= prev) {
-        throw fail('INPUT_INVALID', `${f}.indices`, `must be strictly increasing within each row (sorted, no duplicates; see canonicaliseCsr), got ${prev} then ${j} in row ${i}`, { bound: 'strictly increasing per row', row: i, value: [prev, j] });
+        throw fail(
+          'INPUT_INVALID',
+          `${f}.indices`,
+          `must be strictly increasing within each row (sorted, no duplicates; see canonicaliseCsr), got ${prev} then ${j} in row ${i}`,
+          { bound: 'strictly increasing per row', row: i, value: [prev, j] },
+        );
       }
       prev = j;
     }
@@ -145,11 +192,21 @@ export function validateGraph(csr: CsrArrays, opts: ValidateGraphOptions = {}): 
     const v = data[k] ?? 0;
     if (!Number.isFinite(v)) {
       const i = rowOf(indptr, k);
-      throw fail('INPUT_NOT_FINITE', `${f}.data`, `must be finite, got ${v} at (${i}, ${indices[k] ?? -1})`, { bound: 'finite', row: i, col: indices[k], value: String(v) });
+      throw fail('INPUT_NOT_FINITE', `${f}.data`, `must be finite, got ${v} at (${i}, ${indices[k] ?? -1})`, {
+        bound: 'finite',
+        row: i,
+        col: indices[k],
+        value: String(v),
+      });
     }
     if (v < 0) {
       const i = rowOf(indptr, k);
-      throw fail('INPUT_NEGATIVE_WEIGHT', `${f}.data`, `must be >= 0, got ${v} at (${i}, ${indices[k] ?? -1})`, { bound: '>= 0', row: i, col: indices[k], value: v });
+      throw fail('INPUT_NEGATIVE_WEIGHT', `${f}.data`, `must be >= 0, got ${v} at (${i}, ${indices[k] ?? -1})`, {
+        bound: '>= 0',
+        row: i,
+        col: indices[k],
+        value: v,
+      });
     }
   }
   if (!symmetricFast(n, indptr, indices, data)) throwFirstAsymmetry(f, n, indptr, indices, data);
@@ -196,13 +253,21 @@ function throwFirstAsymmetry(f: string, n: number, indptr: Int32Array, indices: 
       while (lo <= hi) {
         const mid = (lo + hi) >>> 1;
         const c = indices[mid] ?? 0;
-        if (c === i) { found = mid; break; }
+        if (c === i) {
+          found = mid;
+          break;
+        }
         if (c < i) lo = mid + 1;
         else hi = mid - 1;
       }
       const w = found < 0 ? 0 : (data[found] ?? 0);
       if (w !== v) {
-        throw fail('INPUT_ASYMMETRIC', f, `must be symmetric (A[i,j] === A[j,i]), got A[${i},${j}] = ${v} but A[${j},${i}] = ${found < 0 ? '0 (not stored)' : String(w)}`, { bound: 'A[i,j] === A[j,i]', row: i, col: j, value: v, transposed: w });
+        throw fail(
+          'INPUT_ASYMMETRIC',
+          f,
+          `must be symmetric (A[i,j] === A[j,i]), got A[${i},${j}] = ${v} but A[${j},${i}] = ${found < 0 ? '0 (not stored)' : String(w)}`,
+          { bound: 'A[i,j] === A[j,i]', row: i, col: j, value: v, transposed: w },
+        );
       }
     }
   }
@@ -214,7 +279,11 @@ function throwFirstAsymmetry(f: string, n: number, indptr: Int32Array, indices: 
  */
 function sortRow(cols: Int32Array, vals: Float64Array | undefined, a: number, b: number): void {
   let sorted = true;
-  for (let k = a + 1; k < b; k++) if ((cols[k] ?? 0) < (cols[k - 1] ?? 0)) { sorted = false; break; }
+  for (let k = a + 1; k < b; k++)
+    if ((cols[k] ?? 0) < (cols[k - 1] ?? 0)) {
+      sorted = false;
+      break;
+    }
   if (sorted) return;
   if (vals === undefined) {
     cols.subarray(a, b).sort();
@@ -259,7 +328,11 @@ export function csrFromTriplets(
   const [nr, nc] = shape;
   const m = rowIdx.length;
   if (colIdx.length !== m || (vals !== undefined && vals.length !== m)) {
-    throw new GramfleetError('INPUT_SHAPE_MISMATCH', `triplets: rows, cols and vals must have equal lengths, got ${m}, ${colIdx.length}, ${vals?.length ?? m}`, { field: 'triplets' });
+    throw new GramfleetError(
+      'INPUT_SHAPE_MISMATCH',
+      `triplets: rows, cols and vals must have equal lengths, got ${m}, ${colIdx.length}, ${vals?.length ?? m}`,
+      { field: 'triplets' },
+    );
   }
   const drop = opts.dropSelfLoops === true;
   // Counting sort by row (one scatter pass), then sort each row's columns locally: far
@@ -268,8 +341,18 @@ export function csrFromTriplets(
   for (let k = 0; k < m; k++) {
     const r = rowIdx[k] ?? -1;
     const c = colIdx[k] ?? -1;
-    if (r < 0 || r >= nr) throw new GramfleetError('INPUT_OUT_OF_RANGE', `triplets.rows[${k}] must be in [0, ${nr}), got ${r}`, { field: 'triplets.rows', bound: `[0, ${nr})`, value: r });
-    if (c < 0 || c >= nc) throw new GramfleetError('INPUT_OUT_OF_RANGE', `triplets.cols[${k}] must be in [0, ${nc}), got ${c}`, { field: 'triplets.cols', bound: `[0, ${nc})`, value: c });
+    if (r < 0 || r >= nr)
+      throw new GramfleetError('INPUT_OUT_OF_RANGE', `triplets.rows[${k}] must be in [0, ${nr}), got ${r}`, {
+        field: 'triplets.rows',
+        bound: `[0, ${nr})`,
+        value: r,
+      });
+    if (c < 0 || c >= nc)
+      throw new GramfleetError('INPUT_OUT_OF_RANGE', `triplets.cols[${k}] must be in [0, ${nc}), got ${c}`, {
+        field: 'triplets.cols',
+        bound: `[0, ${nc})`,
+        value: c,
+      });
     if (drop && r === c) continue;
     rowPtr[r + 1] = (rowPtr[r + 1] ?? 0) + 1;
   }
@@ -340,7 +423,12 @@ export function canonicaliseCsr(csr: CsrArrays, duplicates: DuplicatePolicy = 's
  */
 export function symmetrise(csr: CsrArrays, mode: SymmetriseMode = 'max'): CsrArrays {
   const [n, nc] = csr.shape;
-  if (n !== nc) throw new GramfleetError('INPUT_NOT_SQUARE', `graph.shape must be square (n×n), got ${n}×${nc}`, { field: 'graph.shape', bound: 'rows === cols', value: [n, nc] });
+  if (n !== nc)
+    throw new GramfleetError('INPUT_NOT_SQUARE', `graph.shape must be square (n×n), got ${n}×${nc}`, {
+      field: 'graph.shape',
+      bound: 'rows === cols',
+      value: [n, nc],
+    });
   const nnz = csr.indptr[n] ?? 0;
   const rows = new Int32Array(2 * nnz);
   const cols = new Int32Array(2 * nnz);
@@ -387,7 +475,7 @@ class Rng {
   /** Next uniform 32-bit unsigned integer. */
   u32(): number {
     const r = Math.imul(this.b, 5);
-    const result = Math.imul(((r << 7) | (r >>> 25)), 9) >>> 0;
+    const result = Math.imul((r << 7) | (r >>> 25), 9) >>> 0;
     const t = this.b << 9;
     this.c ^= this.a;
     this.d ^= this.b;
@@ -411,13 +499,21 @@ class Rng {
 
 function checkSeed(seed: number): void {
   if (!Number.isSafeInteger(seed) || seed < 0) {
-    throw new GramfleetError('INPUT_OUT_OF_RANGE', `seed must be an integer in [0, 2^53), got ${String(seed)}`, { field: 'seed', bound: '[0, 2^53)', value: seed });
+    throw new GramfleetError('INPUT_OUT_OF_RANGE', `seed must be an integer in [0, 2^53), got ${String(seed)}`, {
+      field: 'seed',
+      bound: '[0, 2^53)',
+      value: seed,
+    });
   }
 }
 
 function checkInt(field: string, v: number, lo: number, hi: number): void {
   if (!Number.isInteger(v) || v < lo || v > hi) {
-    throw new GramfleetError('INPUT_OUT_OF_RANGE', `${field} must be an integer in [${lo}, ${hi}], got ${String(v)}`, { field, bound: `[${lo}, ${hi}]`, value: v });
+    throw new GramfleetError('INPUT_OUT_OF_RANGE', `${field} must be an integer in [${lo}, ${hi}], got ${String(v)}`, {
+      field,
+      bound: `[${lo}, ${hi}]`,
+      value: v,
+    });
   }
 }
 
@@ -444,7 +540,11 @@ export function barabasiAlbert(n: number, m: number, seed: number): CsrArrays {
   checkSeed(seed);
   const rng = new Rng(seed);
   const e = m + (n - m - 1) * m;
-  if (2 * e > MAX_INDEX) throw new GramfleetError('INPUT_TOO_LARGE', `barabasiAlbert needs ${2 * e} stored entries, more than int32 indices allow (${MAX_INDEX})`, { field: 'n', value: n });
+  if (2 * e > MAX_INDEX)
+    throw new GramfleetError('INPUT_TOO_LARGE', `barabasiAlbert needs ${2 * e} stored entries, more than int32 indices allow (${MAX_INDEX})`, {
+      field: 'n',
+      value: n,
+    });
   const us = new Int32Array(e);
   const vs = new Int32Array(e);
   const repeated = new Int32Array(2 * e);
@@ -463,7 +563,11 @@ export function barabasiAlbert(n: number, m: number, seed: number): CsrArrays {
     while (c < m) {
       const t = repeated[rng.below(rlen)] ?? 0;
       let dup = false;
-      for (let q = 0; q < c; q++) if (chosen[q] === t) { dup = true; break; }
+      for (let q = 0; q < c; q++)
+        if (chosen[q] === t) {
+          dup = true;
+          break;
+        }
       if (!dup) chosen[c++] = t;
     }
     for (let q = 0; q < m; q++) {
@@ -490,7 +594,11 @@ export function rmat(scale: number, edgeFactor: number, seed: number): CsrArrays
   checkSeed(seed);
   const n = 2 ** scale;
   const e = edgeFactor * n;
-  if (2 * e > MAX_INDEX) throw new GramfleetError('INPUT_TOO_LARGE', `rmat needs up to ${2 * e} stored entries, more than int32 indices allow (${MAX_INDEX})`, { field: 'edgeFactor', value: edgeFactor });
+  if (2 * e > MAX_INDEX)
+    throw new GramfleetError('INPUT_TOO_LARGE', `rmat needs up to ${2 * e} stored entries, more than int32 indices allow (${MAX_INDEX})`, {
+      field: 'edgeFactor',
+      value: edgeFactor,
+    });
   const rng = new Rng(seed);
   const perm = new Int32Array(n);
   for (let i = 0; i < n; i++) perm[i] = i;
@@ -540,7 +648,8 @@ export function gridGraph(nx: number, ny: number): CsrArrays {
   checkInt('ny', ny, 1, MAX_INDEX);
   const n = nx * ny;
   const nnz = 2 * ((nx - 1) * ny + nx * (ny - 1));
-  if (n > MAX_INDEX || nnz > MAX_INDEX) throw new GramfleetError('INPUT_TOO_LARGE', `gridGraph(${nx}, ${ny}) exceeds int32 indices (${MAX_INDEX})`, { field: 'nx', value: [nx, ny] });
+  if (n > MAX_INDEX || nnz > MAX_INDEX)
+    throw new GramfleetError('INPUT_TOO_LARGE', `gridGraph(${nx}, ${ny}) exceeds int32 indices (${MAX_INDEX})`, { field: 'nx', value: [nx, ny] });
   const indptr = new Int32Array(n + 1);
   const indices = new Int32Array(nnz);
   let k = 0;

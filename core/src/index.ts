@@ -1,14 +1,66 @@
 // Public entry of @gramfleet/core: pure, workflow-safe contracts. Explicit exports only.
 export { ERROR_CODES, GramfleetError, isErrorCode, isGramfleetError, outOfRange, invalidField } from './errors';
-export { DATA_PLANE_ENV, HEALTH_PORT_ENV, LOG_LEVEL_ENV, PREFIX_ENV, PREFIX_PATTERN, TASK_QUEUE_ENV, TEMPORAL_ADDRESS_ENV, TEMPORAL_NAMESPACE_ENV, envChoice, envFlag, envGroup, envInt, envList, envRaw, envRequired, envString, parseEnvNumber, readEnv } from './env';
+export {
+  DATA_PLANE_ENV,
+  HEALTH_PORT_ENV,
+  LOG_LEVEL_ENV,
+  PREFIX_ENV,
+  PREFIX_PATTERN,
+  TASK_QUEUE_ENV,
+  TEMPORAL_ADDRESS_ENV,
+  TEMPORAL_NAMESPACE_ENV,
+  envChoice,
+  envFlag,
+  envGroup,
+  envInt,
+  envList,
+  envRaw,
+  envRequired,
+  envString,
+  parseEnvNumber,
+  readEnv,
+} from './env';
 export type { Env, EnvField, EnvSpec, EnvValues, EnvVarDoc } from './env';
 export type { ErrorCode, ErrorPayload } from './errors';
 export { checkJobId, int, nearestName, num, obj, str } from './validate';
-export { INLINE_ARRAY_MAX_BYTES, TREE_DIGEST_PREFIX, TREE_LEAF_BYTES, allocTyped, dataBytes, decodeNpy, dtypeSize, encodeNpy, isTreeDigest, ndarray, npyHeader, shapeSize, treeLeafCount } from './array';
+export {
+  INLINE_ARRAY_MAX_BYTES,
+  TREE_DIGEST_PREFIX,
+  TREE_LEAF_BYTES,
+  allocTyped,
+  dataBytes,
+  decodeNpy,
+  dtypeSize,
+  encodeNpy,
+  isTreeDigest,
+  ndarray,
+  npyHeader,
+  shapeSize,
+  treeLeafCount,
+} from './array';
 export type { AnyTypedArray, ArrayPatch, ArrayRef, CsrArrays, CsrRef, DType, NdArray, TypedArrayOf } from './array';
 export { barabasiAlbert, csrBytes, csrFromTriplets, gridGraph, rmat, symmetrise, validateGraph } from './graph';
 export type { CsrFromTripletsOptions, DuplicatePolicy, GraphSummary, SymmetriseMode, ValidateGraphOptions } from './graph';
-export { PROTOCOL_VERSION, WORKER_CLASSES, allResultsFilter, allTasksFilter, cancelSubject, consumerName, jobResultsFilter, jobTasksFilter, laneSubject, ownerSubject, spilledTaskMsgId, taskKey, pinToken, resourceNames, resultMsgId, resultSubject, taskFilter, taskSubject } from './protocol';
+export {
+  PROTOCOL_VERSION,
+  WORKER_CLASSES,
+  allResultsFilter,
+  allTasksFilter,
+  cancelSubject,
+  consumerName,
+  jobResultsFilter,
+  jobTasksFilter,
+  laneSubject,
+  ownerSubject,
+  spilledTaskMsgId,
+  taskKey,
+  pinToken,
+  resourceNames,
+  resultMsgId,
+  resultSubject,
+  taskFilter,
+  taskSubject,
+} from './protocol';
 export type { LaneFrame, ReplyFrame, ResourceNames, Task, TaskResult, TaskStats, WorkerClass, WorkerRecord } from './protocol';
 export { createKernelRegistry } from './ops/types';
 export { OPS } from './ops/catalogue';
@@ -79,7 +131,17 @@ export type { DatagenRunParams } from './datagen/workload';
 export { chunk, shardId } from './jobs/shards';
 export type { JobProgress, ShardBatchInput, ShardBatchOutput, ShardOutcome, ShardSpec } from './jobs/shards';
 export { GRF_ESTIMATORS, GRF_VARIANCE, compileGrfParams, defaultShardNodes, grfBatches } from './grf/job';
-export type { GrfActivities, GrfAssembleBatchesInput, GrfAssembleInput, GrfAssembled, GrfBatchInput, GrfBatchOutput, GrfJobInput, GrfJobResult, GrfParams } from './grf/job';
+export type {
+  GrfActivities,
+  GrfAssembleBatchesInput,
+  GrfAssembleInput,
+  GrfAssembled,
+  GrfBatchInput,
+  GrfBatchOutput,
+  GrfJobInput,
+  GrfJobResult,
+  GrfParams,
+} from './grf/job';
 export type { ClusterActivities } from './jobs/activities';
 // --- GPU backend routing ---
 export { parseBackendChoice, routeOp } from './jobs/routing';
@@ -99,12 +161,31 @@ export type { KronSlabStep } from './ops/kron-gp';
 export { slabRanges } from './kron/job';
 export { KRON_FACTOR_INFO, KRON_FACTOR_OUT, KRON_SOLVE_OUT, kronLoopInputs, kronSlabLayout, readKronSolveStats } from './kron/layouts';
 export type { KronSlabLayout } from './kron/layouts';
-export type { KronActivities, KronCandidateResult, KronFinishInput, KronHyper, KronJobInput, KronJobResult, KronProgress, KronTransposeInput, KronTransposeOutput } from './kron/job';
+export type {
+  KronActivities,
+  KronCandidateResult,
+  KronFinishInput,
+  KronHyper,
+  KronJobInput,
+  KronJobResult,
+  KronProgress,
+  KronTransposeInput,
+  KronTransposeOutput,
+} from './kron/job';
 // --- campaigns (owned by the campaign work) ---
 export { CAMPAIGN_MAX_CONCURRENCY, CAMPAIGN_MAX_LIST_RUNS, campaignAttemptId, campaignRunAt, campaignRunId, compileCampaignSpec } from './campaign/spec';
 export type { CampaignGrid, CampaignRetry, CampaignRunSpec, CampaignSpec, CompiledCampaignSpec } from './campaign/spec';
 export { CAMPAIGN_PROGRESS_QUERY, CAMPAIGN_RUNNING_QUERY, CAMPAIGN_WORKFLOW, campaignRowKey, campaignRowsFilter, campaignTable } from './campaign/contract';
-export type { CampaignActivities, CampaignPhase, CampaignProgress, CampaignRecord, CampaignRow, CampaignRunningRun, CampaignSummary, CampaignWorkflowInput } from './campaign/contract';
+export type {
+  CampaignActivities,
+  CampaignPhase,
+  CampaignProgress,
+  CampaignRecord,
+  CampaignRow,
+  CampaignRunningRun,
+  CampaignSummary,
+  CampaignWorkflowInput,
+} from './campaign/contract';
 // --- Ray-like SDK: user WebAssembly kernels (owned by the campaign/SDK work) ---
 export { USER_WASM_MAX_MEMORY_MB, USER_WASM_OP, WASM_PAGE, checkUserModule, inspectWasm, parseUserWasmAttrs } from './sdk/user-wasm';
 export type { UserWasmAttrs, WasmLimits, WasmModuleInfo } from './sdk/user-wasm';

@@ -21,7 +21,15 @@ function expectCode(f: () => unknown, code: ErrorCode, ...inMessage: string[]): 
 const GOOD: Readonly<Record<string, Readonly<Record<string, unknown>>>> = {
   grf: { graph: 'karate.adjlist', kernel: 'reg-laplacian', scale: 0.25, walks: 4, pHalt: 0.5 },
   eigenpro: { train: 'x.npy', trainLabels: { rows: 2, cols: 1, data: [0, 1] }, kernel: 'laplacian', bandwidth: 2, epochs: 1 },
-  'kron-gp': { axes: [[0, 0.5, 1], [0, 1]], y: [1, 2, 3, 4, 5, 6], kernel: 'rbf', lengthscales: [0.3, 0.5] },
+  'kron-gp': {
+    axes: [
+      [0, 0.5, 1],
+      [0, 1],
+    ],
+    y: [1, 2, 3, 4, 5, 6],
+    kernel: 'rbf',
+    lengthscales: [0.3, 0.5],
+  },
   datagen: { pde: 'darcy', grid: 8, count: 4 },
 };
 
@@ -45,9 +53,15 @@ describe('workload registry (pure half)', () => {
       compileWorkloadParams(w.kind, good, 'runs[0]');
       const [first] = Object.keys(good) as [string];
       const typo = first.slice(0, -1);
-      expectCode(() => compileWorkloadParams(w.kind, { ...good, [typo]: good[first] }, 'runs[2]'), 'INPUT_INVALID', `runs[2].${typo}`, `did you mean ${first}?`);
+      expectCode(
+        () => compileWorkloadParams(w.kind, { ...good, [typo]: good[first] }, 'runs[2]'),
+        'INPUT_INVALID',
+        `runs[2].${typo}`,
+        `did you mean ${first}?`,
+      );
       // SDK-only fields (in-memory arrays, the job id) are not campaign parameters.
-      if (paramNames(w, 'sdk').includes('jobId')) expectCode(() => compileWorkloadParams(w.kind, { ...good, jobId: 'x' }, 'runs[0]'), 'INPUT_INVALID', 'runs[0].jobId');
+      if (paramNames(w, 'sdk').includes('jobId'))
+        expectCode(() => compileWorkloadParams(w.kind, { ...good, jobId: 'x' }, 'runs[0]'), 'INPUT_INVALID', 'runs[0].jobId');
     }
   });
 
@@ -55,8 +69,16 @@ describe('workload registry (pure half)', () => {
     expectCode(() => compileWorkloadParams('eigenpro', { ...GOOD['eigenpro'], bandwidth: 0 }, 'grid'), 'INPUT_OUT_OF_RANGE', 'grid.bandwidth');
     expectCode(() => compileWorkloadParams('eigenpro', { ...GOOD['eigenpro'], bandwidth: undefined }, 'runs[1]'), 'INPUT_INVALID', 'runs[1].bandwidth');
     expectCode(() => compileWorkloadParams('eigenpro', { ...GOOD['eigenpro'], train: 3 }, 'runs[1]'), 'INPUT_INVALID', 'runs[1].train');
-    expectCode(() => compileWorkloadParams('eigenpro', { ...GOOD['eigenpro'], centers: 10, centersFile: 'z.npy' }, 'runs[0]'), 'INPUT_INVALID', 'runs[0]: give centers');
-    expectCode(() => compileWorkloadParams('kron-gp', { ...GOOD['kron-gp'], lengthscales: [0.3, -1] }, 'runs[0]'), 'INPUT_OUT_OF_RANGE', 'runs[0].lengthscales[1]');
+    expectCode(
+      () => compileWorkloadParams('eigenpro', { ...GOOD['eigenpro'], centers: 10, centersFile: 'z.npy' }, 'runs[0]'),
+      'INPUT_INVALID',
+      'runs[0]: give centers',
+    );
+    expectCode(
+      () => compileWorkloadParams('kron-gp', { ...GOOD['kron-gp'], lengthscales: [0.3, -1] }, 'runs[0]'),
+      'INPUT_OUT_OF_RANGE',
+      'runs[0].lengthscales[1]',
+    );
     expectCode(() => compileWorkloadParams('kron-gp', { ...GOOD['kron-gp'], y: [1, 2] }, 'runs[0]'), 'INPUT_SHAPE_MISMATCH', 'runs[0].y');
     expectCode(() => compileWorkloadParams('kron-gp', { ...GOOD['kron-gp'], fit: { optimizer: 'sgd' } }, 'runs[0]'), 'INPUT_INVALID', 'runs[0].fit.optimizer');
     // A vector given as a .npy path stands in as a valid vector of the grid's size.

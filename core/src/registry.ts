@@ -13,12 +13,7 @@ import { KRON_GP_WORKLOAD } from './kron/workload';
 import { DATAGEN_WORKLOAD } from './datagen/workload';
 
 /** Every workload, one line each. */
-export const WORKLOAD_DEFS = [
-  GRF_WORKLOAD,
-  EIGENPRO_WORKLOAD,
-  KRON_GP_WORKLOAD,
-  DATAGEN_WORKLOAD,
-] as const;
+export const WORKLOAD_DEFS = [GRF_WORKLOAD, EIGENPRO_WORKLOAD, KRON_GP_WORKLOAD, DATAGEN_WORKLOAD] as const;
 
 /** A workload kind (`grf`, `eigenpro`, `kron-gp`, `datagen`). */
 export type WorkloadKind = (typeof WORKLOAD_DEFS)[number]['kind'];
@@ -40,7 +35,11 @@ export function workloadDef(kind: unknown, field = 'kind'): WorkloadDef {
   const w = WORKLOAD_DEFS.find((d) => d.kind === kind);
   if (w !== undefined) return w;
   const near = typeof kind === 'string' ? nearestName(kind, workloadKinds()) : undefined;
-  throw invalidField(field, `one of ${workloadKinds().join('|')}${near !== undefined && typeof kind === 'string' && kind.length > 0 ? ` (did you mean ${near}?)` : ''}`, kind);
+  throw invalidField(
+    field,
+    `one of ${workloadKinds().join('|')}${near !== undefined && typeof kind === 'string' && kind.length > 0 ? ` (did you mean ${near}?)` : ''}`,
+    kind,
+  );
 }
 
 /** Validates one campaign run's parameters with its workload's compile step (`where` prefixes the fields). */

@@ -90,6 +90,7 @@ export function nearestName(s: string, names: readonly string[]): string | undef
 
 /** A job id: 1–100 letters, digits, `-` or `_` (it names workflows, subjects and objects). */
 export function checkJobId(v: unknown, field = 'jobId'): string {
-  if (typeof v !== 'string' || !/^[A-Za-z0-9_-]{1,100}$/.test(v)) throw new GramfleetError('INPUT_INVALID', `${field} must be 1–100 letters, digits, '-' or '_', got ${JSON.stringify(v)}`, { field });
+  if (typeof v !== 'string' || !/^[A-Za-z0-9_-]{1,100}$/.test(v))
+    throw new GramfleetError('INPUT_INVALID', `${field} must be 1–100 letters, digits, '-' or '_', got ${JSON.stringify(v)}`, { field });
   return v;
 }

@@ -57,7 +57,9 @@ export interface WorkloadDef<K extends string = string> {
 
 /** Names of the parameters a workload accepts in `context`. */
 export function paramNames(def: WorkloadDef, context: 'sdk' | 'campaign'): string[] {
-  return Object.entries(def.params).filter(([, p]) => p.only === undefined || p.only === context).map(([k]) => k);
+  return Object.entries(def.params)
+    .filter(([, p]) => p.only === undefined || p.only === context)
+    .map(([k]) => k);
 }
 
 /**
@@ -71,7 +73,11 @@ export function checkParamNames(def: WorkloadDef, params: Readonly<Record<string
     if (names.includes(k)) continue;
     const field = where === undefined ? k : `${where}.${k}`;
     const near = nearestName(k, names);
-    throw new GramfleetError('INPUT_INVALID', `${field} is not a ${def.kind} parameter${near !== undefined ? ` (did you mean ${near}?)` : ''}; ${def.kind} takes ${names.join('|')}`, { field, nearest: near, accepted: names });
+    throw new GramfleetError(
+      'INPUT_INVALID',
+      `${field} is not a ${def.kind} parameter${near !== undefined ? ` (did you mean ${near}?)` : ''}; ${def.kind} takes ${names.join('|')}`,
+      { field, nearest: near, accepted: names },
+    );
   }
 }
 

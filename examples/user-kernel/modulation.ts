@@ -23,8 +23,8 @@ export function modulation(inPtr: usize, inLen: i32, outPtr: usize, outCap: i32)
   const twoF0 = 2 * f0;
   for (let k = 1; k < inLen; k++) {
     let s: f64 = 0;
-    for (let j = 1; j < k; j++) s += load<f64>(outPtr + (<usize>j << 3)) * load<f64>(outPtr + (<usize>(k - j) << 3));
-    store<f64>(outPtr + (<usize>k << 3), (load<f64>(inPtr + (<usize>k << 3)) - s) / twoF0);
+    for (let j = 1; j < k; j++) s += load<f64>(outPtr + ((<usize>j) << 3)) * load<f64>(outPtr + ((<usize>(k - j)) << 3));
+    store<f64>(outPtr + ((<usize>k) << 3), (load<f64>(inPtr + ((<usize>k) << 3)) - s) / twoF0);
   }
   return inLen;
 }

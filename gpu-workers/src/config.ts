@@ -11,11 +11,23 @@ import { DEFAULT_PTX_CACHE_DIR } from './paths';
 export const GPU_WORKER_ENV = {
   ...WORKER_ENV,
   gpuOrdinal: envInt('GRAMFLEET_GPU_ORDINAL', { meaning: 'the CUDA device this worker opens', min: 0, max: 1023, shownDefault: '0' }),
-  cudaLibDirs: envList('GRAMFLEET_CUDA_LIB_DIRS', ':', { meaning: 'directories searched for libcuda, NVRTC, cuBLAS and cuSOLVER before the bundled .gramfleet/cuda/lib' }),
-  gpuMemoryBudget: envInt('GRAMFLEET_GPU_MEMORY_BUDGET', { meaning: 'device memory the worker may allocate, bytes', min: 1, max: Number.MAX_SAFE_INTEGER, unit: 'bytes', shownDefault: '80% of the free device memory' }),
+  cudaLibDirs: envList('GRAMFLEET_CUDA_LIB_DIRS', ':', {
+    meaning: 'directories searched for libcuda, NVRTC, cuBLAS and cuSOLVER before the bundled .gramfleet/cuda/lib',
+  }),
+  gpuMemoryBudget: envInt('GRAMFLEET_GPU_MEMORY_BUDGET', {
+    meaning: 'device memory the worker may allocate, bytes',
+    min: 1,
+    max: Number.MAX_SAFE_INTEGER,
+    unit: 'bytes',
+    shownDefault: '80% of the free device memory',
+  }),
   tf32: envFlag('GRAMFLEET_GPU_TF32', { meaning: 'f32 GEMMs in TF32 on the tensor cores' }),
   healthPort: HEALTH_PORT_ENV,
-  ptxCacheDir: envString('GRAMFLEET_PTX_CACHE_DIR', { meaning: 'on-disk cache of the PTX NVRTC compiles', default: DEFAULT_PTX_CACHE_DIR, shownDefault: '.gramfleet/cuda/ptx-cache' }),
+  ptxCacheDir: envString('GRAMFLEET_PTX_CACHE_DIR', {
+    meaning: 'on-disk cache of the PTX NVRTC compiles',
+    default: DEFAULT_PTX_CACHE_DIR,
+    shownDefault: '.gramfleet/cuda/ptx-cache',
+  }),
 } as const;
 
 /** The GPU worker's configuration. */

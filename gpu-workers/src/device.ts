@@ -97,7 +97,10 @@ export interface BufferScope {
  * cuSOLVER when present.
  */
 export function openGpuDevice(o: GpuDeviceOptions = {}): GpuDevice {
-  const drv: OpenedDriver = openDriver({ ...(o.libDirs !== undefined ? { libDirs: o.libDirs } : {}), ...(o.ordinal !== undefined ? { ordinal: o.ordinal } : {}) });
+  const drv: OpenedDriver = openDriver({
+    ...(o.libDirs !== undefined ? { libDirs: o.libDirs } : {}),
+    ...(o.ordinal !== undefined ? { ordinal: o.ordinal } : {}),
+  });
   const { api, check } = drv;
   const ctxOut = outSlot();
   check(api.cuCtxCreate(ctxOut, 0, drv.device), 'cuCtxCreate');
@@ -108,7 +111,10 @@ export function openGpuDevice(o: GpuDeviceOptions = {}): GpuDevice {
     check(api.cuStreamCreate(sOut, 0), 'cuStreamCreate');
     const stream = sOut[0];
     cleanup.push(() => void api.cuStreamDestroy(stream));
-    const nvrtc: Nvrtc = openNvrtc({ ...(o.libDirs !== undefined ? { libDirs: o.libDirs } : {}), ...(o.ptxCacheDir !== undefined ? { cacheDir: o.ptxCacheDir } : {}) });
+    const nvrtc: Nvrtc = openNvrtc({
+      ...(o.libDirs !== undefined ? { libDirs: o.libDirs } : {}),
+      ...(o.ptxCacheDir !== undefined ? { cacheDir: o.ptxCacheDir } : {}),
+    });
     const functions = new Map<string, unknown>();
     for (const mod of o.modules ?? CUDA_MODULES) {
       const { ptx } = nvrtc.compile({ source: mod.source, name: mod.name, computeCapability: drv.info.computeCapability });
@@ -137,29 +143,41 @@ export function openGpuDevice(o: GpuDeviceOptions = {}): GpuDevice {
     } catch (e) {
       missing['cusolver'] = (e as Error).message;
     }
-    const fr = outSlot(), tot = outSlot();
+    const fr = outSlot(),
+      tot = outSlot();
     check(api.cuMemGetInfo(fr, tot), 'cuMemGetInfo');
     const budget = o.memoryBudgetBytes ?? Math.floor(Number(toAddress(fr[0])) * 0.8);
-    const allocator = new DeviceAllocator({
-      alloc(bytes: number): bigint {
-        const p = outSlot();
-        check(api.cuMemAlloc(p, bytes), 'cuMemAlloc');
-        return toAddress(p[0]);
+    const allocator = new DeviceAllocator(
+      {
+        alloc(bytes: number): bigint {
+          const p = outSlot();
+          check(api.cuMemAlloc(p, bytes), 'cuMemAlloc');
+          return toAddress(p[0]);
+        },
+        free(ptr: bigint): void {
+          api.cuMemFree(ptr);
+        },
       },
-      free(ptr: bigint): void {
-        api.cuMemFree(ptr);
-      },
-    }, { budgetBytes: budget });
+      { budgetBytes: budget },
+    );
     cleanup.push(() => allocator.close());
     const tf32 = o.tf32 === true && cublas !== undefined;
     const description: GpuDescription = {
-      ...drv.info, nvrtcVersion: nvrtc.version, cublasVersion: cublas?.version ?? null, cusolver: cusolver !== undefined,
-      memoryBudgetBytes: budget, tf32,
+      ...drv.info,
+      nvrtcVersion: nvrtc.version,
+      cublasVersion: cublas?.version ?? null,
+      cusolver: cusolver !== undefined,
+      memoryBudgetBytes: budget,
+      tf32,
     };
     return makeDevice(api, check, stream, functions, allocator, description, cublas, cusolver, missing, o.copy ?? {}, cleanup);
   } catch (e) {
     for (const c of cleanup.reverse()) {
-      try { c(); } catch { /* best effort */ }
+      try {
+        c();
+      } catch {
+        /* best effort */
+      }
     }
     throw e;
   }
@@ -188,9 +206,17 @@ export function assembleGpuDevice(p: GpuDeviceParts): GpuDevice {
 }
 
 function makeDevice(
-  api: DriverApi, check: (s: number, call: string) => void, stream: unknown, functions: Map<string, unknown>, allocator: DeviceAllocator,
-  description: GpuDescription, cublas: Cublas | undefined, cusolver: Cusolver | undefined, missing: Record<string, string>,
-  copy: CopyPlanOptions, cleanup: (() => void)[],
+  api: DriverApi,
+  check: (s: number, call: string) => void,
+  stream: unknown,
+  functions: Map<string, unknown>,
+  allocator: DeviceAllocator,
+  description: GpuDescription,
+  cublas: Cublas | undefined,
+  cusolver: Cusolver | undefined,
+  missing: Record<string, string>,
+  copy: CopyPlanOptions,
+  cleanup: (() => void)[],
 ): GpuDevice {
   // Pinned staging ring for large copies, created on first use.
   let stages: { host: unknown; view: Uint8Array; event: unknown }[] | undefined;
@@ -216,7 +242,12 @@ function makeDevice(
   const bytesOf = (a: AnyTypedArray): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
   const dev: GpuDevice = {
-    description, allocator, cublas, cusolver, missing, tf32: description.tf32,
+    description,
+    allocator,
+    cublas,
+    cusolver,
+    missing,
+    tf32: description.tf32,
     alloc: (bytes, what) => allocator.alloc(bytes, what),
     upload(data: AnyTypedArray, what: string): DeviceBlock {
       const b = allocator.alloc(data.byteLength, what);
@@ -287,8 +318,16 @@ function makeDevice(
     async scoped<R>(f: (s: BufferScope) => Promise<R>): Promise<R> {
       const blocks: DeviceBlock[] = [];
       const scope: BufferScope = {
-        alloc: (bytes, what) => { const b = allocator.alloc(bytes, what); blocks.push(b); return b; },
-        upload: (data, what) => { const b = dev.upload(data, what); blocks.push(b); return b; },
+        alloc: (bytes, what) => {
+          const b = allocator.alloc(bytes, what);
+          blocks.push(b);
+          return b;
+        },
+        upload: (data, what) => {
+          const b = dev.upload(data, what);
+          blocks.push(b);
+          return b;
+        },
       };
       try {
         return await f(scope);
@@ -300,7 +339,11 @@ function makeDevice(
     },
     close(): void {
       for (const c of cleanup.reverse()) {
-        try { c(); } catch { /* best effort */ }
+        try {
+          c();
+        } catch {
+          /* best effort */
+        }
       }
       cleanup.length = 0;
     },
@@ -311,10 +354,30 @@ function makeDevice(
 /** Packs a kernel argument into the bytes cuLaunchKernel reads through `kernelParams`. */
 export function packArg(a: KernelArg): Buffer {
   switch (a.t) {
-    case 'ptr': { const b = Buffer.alloc(8); b.writeBigUInt64LE(a.v); return b; }
-    case 'i64': { const b = Buffer.alloc(8); b.writeBigInt64LE(BigInt(a.v)); return b; }
-    case 'f64': { const b = Buffer.alloc(8); b.writeDoubleLE(a.v); return b; }
-    case 'i32': { const b = Buffer.alloc(4); b.writeInt32LE(a.v); return b; }
-    case 'u32': { const b = Buffer.alloc(4); b.writeUInt32LE(a.v >>> 0); return b; }
+    case 'ptr': {
+      const b = Buffer.alloc(8);
+      b.writeBigUInt64LE(a.v);
+      return b;
+    }
+    case 'i64': {
+      const b = Buffer.alloc(8);
+      b.writeBigInt64LE(BigInt(a.v));
+      return b;
+    }
+    case 'f64': {
+      const b = Buffer.alloc(8);
+      b.writeDoubleLE(a.v);
+      return b;
+    }
+    case 'i32': {
+      const b = Buffer.alloc(4);
+      b.writeInt32LE(a.v);
+      return b;
+    }
+    case 'u32': {
+      const b = Buffer.alloc(4);
+      b.writeUInt32LE(a.v >>> 0);
+      return b;
+    }
   }
 }

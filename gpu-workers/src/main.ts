@@ -22,7 +22,15 @@ async function main(): Promise<void> {
   try {
     cfg = gpuWorkerConfig();
   } catch (e) {
-    process.stderr.write(JSON.stringify({ level: 'error', msg: 'bad configuration; the GPU worker does not start', code: isGramfleetError(e) ? e.code : undefined, field: isGramfleetError(e) ? e.details['field'] : undefined, err: (e as Error).message }) + '\n');
+    process.stderr.write(
+      JSON.stringify({
+        level: 'error',
+        msg: 'bad configuration; the GPU worker does not start',
+        code: isGramfleetError(e) ? e.code : undefined,
+        field: isGramfleetError(e) ? e.details['field'] : undefined,
+        err: (e as Error).message,
+      }) + '\n',
+    );
     process.exit(2);
   }
   const workerId = cfg.workerId;
@@ -34,13 +42,18 @@ async function main(): Promise<void> {
   let device: GpuDevice;
   try {
     device = openGpuDevice({
-      libDirs, ptxCacheDir: cfg.ptxCacheDir, tf32: cfg.tf32,
+      libDirs,
+      ptxCacheDir: cfg.ptxCacheDir,
+      tf32: cfg.tf32,
       ...(cfg.gpuOrdinal !== undefined ? { ordinal: cfg.gpuOrdinal } : {}),
       ...(cfg.gpuMemoryBudget !== undefined ? { memoryBudgetBytes: cfg.gpuMemoryBudget } : {}),
     });
   } catch (e) {
     const code = isGramfleetError(e) ? e.code : 'GPU_CUDA_ERROR';
-    log.error(code === 'WORKER_NO_DEVICE' ? 'no CUDA device: this GPU worker exits without registering' : 'the GPU could not be opened; exiting', { code, err: (e as Error).message });
+    log.error(code === 'WORKER_NO_DEVICE' ? 'no CUDA device: this GPU worker exits without registering' : 'the GPU could not be opened; exiting', {
+      code,
+      err: (e as Error).message,
+    });
     process.exit(code === 'WORKER_NO_DEVICE' ? EXIT_NO_DEVICE_STATUS : 1);
   }
   const registry = createKernelRegistry();
@@ -49,15 +62,26 @@ async function main(): Promise<void> {
   log.info('GPU opened', { device: device.description, gpuOps: ops, missing: device.missing });
   const pool = createGpuKernelPool({ device, registry });
   const w = await startWorker({
-    natsUrl: cfg.natsUrl, cls: 'gpu', pool, log, ops, dataPlane: cfg.dataPlane, device: { ...device.description }, store: cfg.store,
+    natsUrl: cfg.natsUrl,
+    cls: 'gpu',
+    pool,
+    log,
+    ops,
+    dataPlane: cfg.dataPlane,
+    device: { ...device.description },
+    store: cfg.store,
     ...(cfg.prefix !== undefined ? { prefix: cfg.prefix } : {}),
     ...(workerId !== undefined ? { workerId } : {}),
   });
   serving = true;
-  drainOnSignals(w, log, cfg.drainTimeoutMs, () => { serving = false; });
+  drainOnSignals(w, log, cfg.drainTimeoutMs, () => {
+    serving = false;
+  });
 }
 
 main().catch((e: Error) => {
-  process.stderr.write(JSON.stringify({ level: 'error', msg: 'gpu worker failed to start', code: isGramfleetError(e) ? e.code : undefined, err: e.message }) + '\n');
+  process.stderr.write(
+    JSON.stringify({ level: 'error', msg: 'gpu worker failed to start', code: isGramfleetError(e) ? e.code : undefined, err: e.message }) + '\n',
+  );
   process.exit(1);
 });

@@ -53,29 +53,38 @@ describe('GPU backend without a device', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gf-fakecuda-'));
     try {
       fs.copyFileSync('/lib/x86_64-linux-gnu/libz.so.1', path.join(dir, 'libcuda.so.1'));
-      assert.throws(() => openDriver({ libDirs: [dir] }), (e: unknown) => {
-        assert.ok(isGramfleetError(e));
-        assert.equal(e.code, 'WORKER_NO_DEVICE');
-        assert.match(e.message, /unusable.*lacks cuInit/s);
-        return true;
-      });
+      assert.throws(
+        () => openDriver({ libDirs: [dir] }),
+        (e: unknown) => {
+          assert.ok(isGramfleetError(e));
+          assert.equal(e.code, 'WORKER_NO_DEVICE');
+          assert.match(e.message, /unusable.*lacks cuInit/s);
+          return true;
+        },
+      );
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 
   it('an absent library is the requested typed code listing what was tried', () => {
-    assert.throws(() => loadLibrary({ what: 'cuBLAS', names: ['libgf-no-such-cublas.so.12'], dirs: ['/nonexistent'], code: 'GPU_LIBRARY_MISSING' }), (e: unknown) => {
-      assert.ok(isGramfleetError(e));
-      assert.equal(e.code, 'GPU_LIBRARY_MISSING');
-      assert.match(e.message, /cuBLAS library not found; tried \/nonexistent\/libgf-no-such-cublas\.so\.12 \(absent\); libgf-no-such-cublas\.so\.12/);
-      return true;
-    });
+    assert.throws(
+      () => loadLibrary({ what: 'cuBLAS', names: ['libgf-no-such-cublas.so.12'], dirs: ['/nonexistent'], code: 'GPU_LIBRARY_MISSING' }),
+      (e: unknown) => {
+        assert.ok(isGramfleetError(e));
+        assert.equal(e.code, 'GPU_LIBRARY_MISSING');
+        assert.match(e.message, /cuBLAS library not found; tried \/nonexistent\/libgf-no-such-cublas\.so\.12 \(absent\); libgf-no-such-cublas\.so\.12/);
+        return true;
+      },
+    );
   });
 
   it('a missing symbol is GPU_LIBRARY_MISSING naming it', () => {
     const libc = loadLibrary({ what: 'libc', names: ['libc.so.6'], dirs: [], code: 'GPU_LIBRARY_MISSING' });
-    assert.throws(() => bindAll(libc, 'libc', { cublasDgemm: 'int cublasDgemm_v2(void *h)' }), (e: unknown) => isGramfleetError(e) && e.code === 'GPU_LIBRARY_MISSING' && e.message.includes('cublasDgemm'));
+    assert.throws(
+      () => bindAll(libc, 'libc', { cublasDgemm: 'int cublasDgemm_v2(void *h)' }),
+      (e: unknown) => isGramfleetError(e) && e.code === 'GPU_LIBRARY_MISSING' && e.message.includes('cublasDgemm'),
+    );
   });
 
   it('every prototype of the driver, NVRTC, cuBLAS and cuSOLVER bindings parses', () => {
@@ -111,15 +120,27 @@ describe('GPU backend without a device', () => {
     assert.equal(packArg(arg.ptr(0x7f0012345600n, 16)).readBigUInt64LE(0), 0x7f0012345610n);
   });
 
-  it('the GPU worker process exits with status 3 and a WORKER_NO_DEVICE line, without registering', { skip: hasDevice ? 'a CUDA device is present' : false }, () => {
-    const main = path.join(__dirname, 'main.js');
-    // No NATS server at this address: the worker must stop at the device probe, before connecting.
-    const r = spawnSync(process.execPath, [main], { env: { ...process.env, GRAMFLEET_NATS_URL: 'nats://127.0.0.1:1', GRAMFLEET_LOG_LEVEL: 'info' }, encoding: 'utf8', timeout: 60_000 });
-    assert.equal(r.status, EXIT_NO_DEVICE_STATUS, `exit status ${r.status}; stderr: ${r.stderr}`);
-    const line = r.stderr.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l['code'] === 'WORKER_NO_DEVICE');
-    assert.ok(line !== undefined, r.stderr);
-    assert.equal(line['level'], 'error');
-    assert.match(String(line['msg']), /no CUDA device: this GPU worker exits without registering/);
-    assert.match(String(line['err']), /libcuda|cuInit|device/);
-  });
+  it(
+    'the GPU worker process exits with status 3 and a WORKER_NO_DEVICE line, without registering',
+    { skip: hasDevice ? 'a CUDA device is present' : false },
+    () => {
+      const main = path.join(__dirname, 'main.js');
+      // No NATS server at this address: the worker must stop at the device probe, before connecting.
+      const r = spawnSync(process.execPath, [main], {
+        env: { ...process.env, GRAMFLEET_NATS_URL: 'nats://127.0.0.1:1', GRAMFLEET_LOG_LEVEL: 'info' },
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      assert.equal(r.status, EXIT_NO_DEVICE_STATUS, `exit status ${r.status}; stderr: ${r.stderr}`);
+      const line = r.stderr
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .find((l) => l['code'] === 'WORKER_NO_DEVICE');
+      assert.ok(line !== undefined, r.stderr);
+      assert.equal(line['level'], 'error');
+      assert.match(String(line['msg']), /no CUDA device: this GPU worker exits without registering/);
+      assert.match(String(line['err']), /libcuda|cuInit|device/);
+    },
+  );
 });

@@ -33,11 +33,7 @@ describe('GPU kernel pool (on the CPU emulation, not a GPU)', { skip }, () => {
     const pool = createGpuKernelPool({ device, registry });
     assert.equal(pool.threads, 1);
     const a = f64([2, 2], [1, 2, 3, 4]);
-    const [g, c, q] = await Promise.all([
-      pool.run('gemm', {}, [a, a]),
-      pool.run('cholesky', {}, [f64([2, 2], [4, 2, 2, 3])]),
-      pool.run('qr', {}, [a]),
-    ]);
+    const [g, c, q] = await Promise.all([pool.run('gemm', {}, [a, a]), pool.run('cholesky', {}, [f64([2, 2], [4, 2, 2, 3])]), pool.run('qr', {}, [a])]);
     assert.equal(g.backend, 'gpu');
     assert.deepEqual([...(g.outputs[0] as NdArray).data], [7, 10, 15, 22]);
     assert.equal(c.backend, 'reference');
@@ -48,7 +44,10 @@ describe('GPU kernel pool (on the CPU emulation, not a GPU)', { skip }, () => {
     const repel = await pool.run('grf-walks', { ...walk, variance: 'repelling' }, graph);
     assert.equal(onGpu.backend, 'gpu');
     assert.equal(repel.backend, 'reference', 'repelling is declined by the GPU kernel');
-    assert.deepEqual(onGpu.outputs.map((o) => [...o.data]), grfWalksOp.reference(grfWalksOp.parseAttrs({ ...walk, variance: 'antithetic' }), graph).map((o) => [...o.data]));
+    assert.deepEqual(
+      onGpu.outputs.map((o) => [...o.data]),
+      grfWalksOp.reference(grfWalksOp.parseAttrs({ ...walk, variance: 'antithetic' }), graph).map((o) => [...o.data]),
+    );
     await assert.rejects(pool.run('gemm', {}, [a, f64([3, 1], [1, 2, 3])]), (e: unknown) => isGramfleetError(e) && e.code === 'INPUT_SHAPE_MISMATCH');
     await assert.rejects(pool.run('no-such-op', {}, []), (e: unknown) => isGramfleetError(e) && e.code === 'INPUT_UNKNOWN_OP');
     assert.equal(device.allocator.stats().liveBytes, 0);

@@ -11,11 +11,7 @@ import type { KronGpTypes } from './kron/submit';
 import type { DatagenTypes } from './datagen/submit';
 
 /** The type bundles of every workload (a union), one line each, as in `WORKLOADS`. */
-export type AnyWorkloadTypes =
-  | GrfTypes
-  | EigenProTypes
-  | KronGpTypes
-  | DatagenTypes;
+export type AnyWorkloadTypes = GrfTypes | EigenProTypes | KronGpTypes | DatagenTypes;
 
 /** A workload kind. */
 export type JobKind = AnyWorkloadTypes['kind'];

@@ -14,12 +14,7 @@ import { kronGpWorkload } from './kron/workload';
 import { datagenWorkload } from './datagen/workload';
 
 /** Every workload, one line each. */
-export const WORKLOADS = [
-  grfWorkload,
-  eigenProWorkload,
-  kronGpWorkload,
-  datagenWorkload,
-] as const;
+export const WORKLOADS = [grfWorkload, eigenProWorkload, kronGpWorkload, datagenWorkload] as const;
 
 /**
  * Both halves of the orchestrator's registry name the same type bundles: a workload added here
@@ -60,7 +55,8 @@ export function hostActivities(deps: ActivityDeps): Record<string, unknown> {
     }
   }
   for (const w of WORKLOADS) {
-    for (const name of w.def.activities) if (typeof all[name] !== 'function') throw new Error(`internal: workflow ${w.def.workflowType} calls activity ${name}, which nothing provides`);
+    for (const name of w.def.activities)
+      if (typeof all[name] !== 'function') throw new Error(`internal: workflow ${w.def.workflowType} calls activity ${name}, which nothing provides`);
   }
   return all;
 }

@@ -29,18 +29,49 @@ describe('WASM worker configuration (workers/src/config.ts)', () => {
   });
   it('every variable set to a good value', () => {
     const c = wasmWorkerConfig({
-      ...BASE, GRAMFLEET_PREFIX: 'gf-test_1', GRAMFLEET_WORKER_ID: 'w-7', GRAMFLEET_LOG_LEVEL: 'warn', GRAMFLEET_THREADS: '4', GRAMFLEET_THREADS_PER_SHARD: '2',
-      GRAMFLEET_KERNEL_BUILD: 'simd', GRAMFLEET_KERNEL_CACHE_MB: '100', GRAMFLEET_DRAIN_TIMEOUT_MS: '2000', GRAMFLEET_HEALTH_PORT: '8081',
-      GRAMFLEET_ACK_WAIT_MS: '3000', GRAMFLEET_MAX_DELIVER: '7',
-      GRAMFLEET_HOST_STORE_DIR: '/dev/shm/gf', GRAMFLEET_HOST_STORE_MB: '512', GRAMFLEET_PEER_PORT: '7777', GRAMFLEET_PEER_BIND: '10.0.0.2',
-      GRAMFLEET_PEER_ADVERTISE: 'node-a', GRAMFLEET_PEER_SECRET: 's3cret', GRAMFLEET_STORE_DURABILITY: 'background',
+      ...BASE,
+      GRAMFLEET_PREFIX: 'gf-test_1',
+      GRAMFLEET_WORKER_ID: 'w-7',
+      GRAMFLEET_LOG_LEVEL: 'warn',
+      GRAMFLEET_THREADS: '4',
+      GRAMFLEET_THREADS_PER_SHARD: '2',
+      GRAMFLEET_KERNEL_BUILD: 'simd',
+      GRAMFLEET_KERNEL_CACHE_MB: '100',
+      GRAMFLEET_DRAIN_TIMEOUT_MS: '2000',
+      GRAMFLEET_HEALTH_PORT: '8081',
+      GRAMFLEET_ACK_WAIT_MS: '3000',
+      GRAMFLEET_MAX_DELIVER: '7',
+      GRAMFLEET_HOST_STORE_DIR: '/dev/shm/gf',
+      GRAMFLEET_HOST_STORE_MB: '512',
+      GRAMFLEET_PEER_PORT: '7777',
+      GRAMFLEET_PEER_BIND: '10.0.0.2',
+      GRAMFLEET_PEER_ADVERTISE: 'node-a',
+      GRAMFLEET_PEER_SECRET: 's3cret',
+      GRAMFLEET_STORE_DURABILITY: 'background',
     });
     assert.deepEqual(
       { ...c, store: { ...c.store } },
       {
-        natsUrl: BASE.GRAMFLEET_NATS_URL, prefix: 'gf-test_1', workerId: 'w-7', logLevel: 'warn', threads: 4, threadsPerShard: 2, kernelBuild: 'simd',
-        kernelCacheBytes: 100 * 2 ** 20, drainTimeoutMs: 2000, healthPort: 8081, dataPlane: { ackWaitMs: 3000, maxDeliver: 7 },
-        store: { hostDir: '/dev/shm/gf', hostBytes: 512 * 2 ** 20, peerPort: 7777, peerBind: '10.0.0.2', peerAdvertise: 'node-a', peerSecret: 's3cret', durability: 'background' },
+        natsUrl: BASE.GRAMFLEET_NATS_URL,
+        prefix: 'gf-test_1',
+        workerId: 'w-7',
+        logLevel: 'warn',
+        threads: 4,
+        threadsPerShard: 2,
+        kernelBuild: 'simd',
+        kernelCacheBytes: 100 * 2 ** 20,
+        drainTimeoutMs: 2000,
+        healthPort: 8081,
+        dataPlane: { ackWaitMs: 3000, maxDeliver: 7 },
+        store: {
+          hostDir: '/dev/shm/gf',
+          hostBytes: 512 * 2 ** 20,
+          peerPort: 7777,
+          peerBind: '10.0.0.2',
+          peerAdvertise: 'node-a',
+          peerSecret: 's3cret',
+          durability: 'background',
+        },
       },
     );
   });
@@ -71,7 +102,11 @@ describe('WASM worker configuration (workers/src/config.ts)', () => {
   it('the worker process exits 2 on a bad variable, with one JSON line naming it, before it connects', () => {
     const main = path.join(__dirname, 'main.js');
     // No NATS server at this address: a worker that got past its configuration would hang retrying.
-    const r = spawnSync(process.execPath, [main], { env: { PATH: process.env['PATH'], GRAMFLEET_NATS_URL: 'nats://127.0.0.1:1', GRAMFLEET_THREADS: '0' }, encoding: 'utf8', timeout: 30_000 });
+    const r = spawnSync(process.execPath, [main], {
+      env: { PATH: process.env['PATH'], GRAMFLEET_NATS_URL: 'nats://127.0.0.1:1', GRAMFLEET_THREADS: '0' },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     assert.equal(r.status, 2, `exit status ${r.status}; stderr: ${r.stderr}`);
     const line = JSON.parse(r.stderr.trim().split('\n').at(-1) ?? '{}') as Record<string, unknown>;
     assert.equal(line['code'], 'INPUT_OUT_OF_RANGE');

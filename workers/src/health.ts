@@ -32,7 +32,11 @@ export function startHealthServer(o: HealthServerOptions): Promise<HealthServer>
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
     } else if (path === '/readyz') {
       let ok = false;
-      try { ok = o.ready(); } catch { ok = false; }
+      try {
+        ok = o.ready();
+      } catch {
+        ok = false;
+      }
       res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ready\n' : 'not ready\n');
     } else {
       res.writeHead(404).end();

@@ -17,7 +17,13 @@ export { registerKronGpWasm } from './backends/wasm/kron-linalg';
 export { createWasmKrylovDense } from './backends/wasm/krylov-dense';
 export { registerWasmKernels } from './backends/wasm/register-all';
 export {
-  createParallelKernels, parallelCsrSpmv, parallelGemm, parallelKernelBlock, registerParallelWasm, splitCsrRows, splitRows,
+  createParallelKernels,
+  parallelCsrSpmv,
+  parallelGemm,
+  parallelKernelBlock,
+  registerParallelWasm,
+  splitCsrRows,
+  splitRows,
 } from './backends/wasm/parallel';
 export type { ParallelKernels } from './backends/wasm/parallel';
 export { createGrfWalksWasmKernel } from './backends/wasm/grf-walks';

@@ -43,8 +43,16 @@
  */
 import * as os from 'node:os';
 import {
-  KERNEL_BLOCK_MATMUL_OP_ID, KERNEL_ROWS_MATMUL_OP_ID, OPS, featureBytes, kernelRowsMatmulInputs, markFinite, requireFinite,
-  type KernelBlockAttrs, type Logger, type NdArray,
+  KERNEL_BLOCK_MATMUL_OP_ID,
+  KERNEL_ROWS_MATMUL_OP_ID,
+  OPS,
+  featureBytes,
+  kernelRowsMatmulInputs,
+  markFinite,
+  requireFinite,
+  type KernelBlockAttrs,
+  type Logger,
+  type NdArray,
 } from '@gramfleet/core';
 import type { BlockJob, RowJob, SharedRows } from './row-jobs';
 import type { KernelPool, KernelRun } from './pool';
@@ -118,7 +126,8 @@ interface RowBlocks {
 
 /** Row r of a {@link RowBlocks}, as a view. */
 function rowOf(b: RowBlocks, r: number): Float32Array {
-  const t = Math.floor(r / b.per), q = r - t * b.per;
+  const t = Math.floor(r / b.per),
+    q = r - t * b.per;
   return (b.parts[t] as Float32Array).subarray(q * b.m, (q + 1) * b.m);
 }
 
@@ -165,7 +174,8 @@ function knownColumns(table: Table, mirror: number, m: number): number[] {
 function sharedRows(rows: readonly Float32Array[]): SharedRows {
   const index = new Map<SharedArrayBuffer, number>();
   const buffers: SharedArrayBuffer[] = [];
-  const buf = new Int32Array(rows.length), off = new Int32Array(rows.length);
+  const buf = new Int32Array(rows.length),
+    off = new Int32Array(rows.length);
   rows.forEach((r, i) => {
     const b = r.buffer;
     if (!(b instanceof SharedArrayBuffer)) throw new Error('kernel-row cache: a row outside shared memory');
@@ -224,8 +234,12 @@ interface CacheSettings {
 
 function settingsOf(o: KernelRowCacheOptions): CacheSettings {
   return {
-    budgetBytes: o.budgetBytes, minFree: o.minFreeBytes ?? 2 ** 30, idleMs: o.evictIdleMs ?? 120_000,
-    missBlockBytes: o.missBlockBytes ?? MISS_BLOCK_BYTES, now: o.now ?? Date.now, log: o.log,
+    budgetBytes: o.budgetBytes,
+    minFree: o.minFreeBytes ?? 2 ** 30,
+    idleMs: o.evictIdleMs ?? 120_000,
+    missBlockBytes: o.missBlockBytes ?? MISS_BLOCK_BYTES,
+    now: o.now ?? Date.now,
+    log: o.log,
   };
 }
 
@@ -268,7 +282,7 @@ class SharedInputs {
   gridOf(a: NdArray, digest: string): Grid | undefined {
     let g = this.grids.get(digest);
     if (g === undefined) {
-      g = a.dtype === 'f32' ? featureBytes(a.data, new Uint8Array(new SharedArrayBuffer(Math.max(1, a.data.length)), 0, a.data.length)) ?? null : null;
+      g = a.dtype === 'f32' ? (featureBytes(a.data, new Uint8Array(new SharedArrayBuffer(Math.max(1, a.data.length)), 0, a.data.length)) ?? null) : null;
       for (const k of this.grids.keys()) if (this.grids.size >= GRIDS) this.grids.delete(k);
     } else this.grids.delete(digest);
     this.grids.set(digest, g);
@@ -287,7 +301,10 @@ class TableStore {
   /** Bytes of rows queued or being computed ahead (the prefetch). */
   aheadBytes = 0;
 
-  constructor(private readonly s: CacheSettings, private readonly counters: Counters) {}
+  constructor(
+    private readonly s: CacheSettings,
+    private readonly counters: Counters,
+  ) {}
 
   /** Makes room for `need` bytes in `keep`, evicting idle tables least recently used first. */
   room(keep: Table, need: number): boolean {
@@ -358,12 +375,15 @@ class RowWork {
   async product(out: Float64Array, i0: number, i1: number, m: number, c: number, krow: (i: number) => Float32Array, a: Float64Array): Promise<void> {
     if (i1 <= i0 || c === 0) return;
     const { parts, per } = this.split(i1 - i0);
-    await Promise.all(Array.from({ length: parts }, async (_, t) => {
-      const r0 = i0 + t * per, r1 = Math.min(i1, r0 + per);
-      if (r1 <= r0) return;
-      const rows = sharedRows(Array.from({ length: r1 - r0 }, (_, i) => krow(r0 + i)));
-      out.set(await this.runRows({ kind: 'product', rows, count: r1 - r0, m, c, a }), r0 * c);
-    }));
+    await Promise.all(
+      Array.from({ length: parts }, async (_, t) => {
+        const r0 = i0 + t * per,
+          r1 = Math.min(i1, r0 + per);
+        if (r1 <= r0) return;
+        const rows = sharedRows(Array.from({ length: r1 - r0 }, (_, i) => krow(r0 + i)));
+        out.set(await this.runRows({ kind: 'product', rows, count: r1 - r0, m, c, a }), r0 * c);
+      }),
+    );
   }
 
   /**
@@ -375,9 +395,20 @@ class RowWork {
    * products summed in the same order, the same norms and epilogue) — and only the other columns
    * are computed, so a row costs what its unknown columns cost.
    */
-  async kernelRows(attrs: KernelBlockAttrs, xb: NdArray, rows: readonly number[], z: NdArray, grid: Grid | undefined, mirror?: MirrorSource): Promise<RowBlocks> {
-    const m = z.shape[0] as number, d = z.shape[1] as number;
-    let zu: Float32Array | Uint8Array = grid?.bytes ?? z.data as Float32Array, unknown: number | Int32Array = 0, u = m, mr: BlockJob['mirror'];
+  async kernelRows(
+    attrs: KernelBlockAttrs,
+    xb: NdArray,
+    rows: readonly number[],
+    z: NdArray,
+    grid: Grid | undefined,
+    mirror?: MirrorSource,
+  ): Promise<RowBlocks> {
+    const m = z.shape[0] as number,
+      d = z.shape[1] as number;
+    let zu: Float32Array | Uint8Array = grid?.bytes ?? (z.data as Float32Array),
+      unknown: number | Int32Array = 0,
+      u = m,
+      mr: BlockJob['mirror'];
     if (mirror !== undefined) {
       const isKnown = new Uint8Array(m);
       for (const l of mirror.known) isKnown[l] = 1;
@@ -387,23 +418,37 @@ class RowWork {
       // EigenPro 2 keeps Z in the first epoch's visiting order (orchestrator/src/eigenpro/rows.ts),
       // so there the unknown columns are one run of Z's rows: a view of Z's shared copy, which a
       // kernel thread receives without a copy.
-      const u0 = unknownCols[0] ?? 0, run = u === 0 || unknownCols[u - 1] === u0 + u - 1;
+      const u0 = unknownCols[0] ?? 0,
+        run = u === 0 || unknownCols[u - 1] === u0 + u - 1;
       zu = run ? zu.subarray(u0 * d, (u0 + u) * d) : gatherRows(zu, d, unknownCols);
       unknown = run ? u0 : Int32Array.from(unknownCols);
       const { table, start } = mirror;
-      mr = { known: Int32Array.from(mirror.known), src: sharedRows(mirror.known.map((l) => table.rows.get(start + l) as Float32Array)), cols: new Int32Array(0) };
+      mr = {
+        known: Int32Array.from(mirror.known),
+        src: sharedRows(mirror.known.map((l) => table.rows.get(start + l) as Float32Array)),
+        cols: new Int32Array(0),
+      };
     }
     const { parts, per } = this.split(rows.length);
-    const blocks = await Promise.all(Array.from({ length: parts }, async (_, t) => {
-      const part = rows.slice(t * per, (t + 1) * per);
-      const x = gatherRows(xb.data as Float32Array, d, part);
-      const job: BlockJob = {
-        kind: 'block', kernel: attrs.kernel, bandwidth: attrs.bandwidth, n: part.length, d, u, m, unknown,
-        ...(grid !== undefined ? { x: bytesOf(x, grid.scale), z: zu, bytes: { scale: grid.scale } } : { x, z: zu }),
-        ...(mr !== undefined && mirror !== undefined ? { mirror: { ...mr, cols: Int32Array.from(part, (i) => mirror.idOf(i) - mirror.start) } } : {}),
-      };
-      return await this.runRows(job) as Float32Array;
-    }));
+    const blocks = await Promise.all(
+      Array.from({ length: parts }, async (_, t) => {
+        const part = rows.slice(t * per, (t + 1) * per);
+        const x = gatherRows(xb.data as Float32Array, d, part);
+        const job: BlockJob = {
+          kind: 'block',
+          kernel: attrs.kernel,
+          bandwidth: attrs.bandwidth,
+          n: part.length,
+          d,
+          u,
+          m,
+          unknown,
+          ...(grid !== undefined ? { x: bytesOf(x, grid.scale), z: zu, bytes: { scale: grid.scale } } : { x, z: zu }),
+          ...(mr !== undefined && mirror !== undefined ? { mirror: { ...mr, cols: Int32Array.from(part, (i) => mirror.idOf(i) - mirror.start) } } : {}),
+        };
+        return (await this.runRows(job)) as Float32Array;
+      }),
+    );
     return { parts: blocks, per, m, bytes: rows.length * m * 4, mirroredPerRow: mirror?.known.length ?? 0 };
   }
 
@@ -412,7 +457,15 @@ class RowWork {
    * there is room: rows of Z's own points read their known entries from mirror rows when enough
    * of Z's points have their rows cached (1/16 of Z), the others are computed whole.
    */
-  async computeRows(table: Table, attrs: KernelBlockAttrs, xb: NdArray, set: readonly number[], z: NdArray, mirror: number | undefined, idOf: (i: number) => number): Promise<ComputedRows> {
+  async computeRows(
+    table: Table,
+    attrs: KernelBlockAttrs,
+    xb: NdArray,
+    set: readonly number[],
+    z: NdArray,
+    mirror: number | undefined,
+    idOf: (i: number) => number,
+  ): Promise<ComputedRows> {
     const m = z.shape[0] as number;
     const inZ = (i: number): boolean => mirror !== undefined && idOf(i) >= mirror && idOf(i) < mirror + m;
     const own = set.filter(inZ);
@@ -421,7 +474,8 @@ class RowWork {
     const whole = mirrored.length === 0 ? [...set] : set.filter((i) => !inZ(i));
     const rows = new Map<number, Float32Array>();
     const mirroredOf = new Map<number, number>();
-    let mirroredCount = 0, kept = true;
+    let mirroredCount = 0,
+      kept = true;
     for (const [part, compute] of [
       [whole, () => this.kernelRows(attrs, xb, whole, z, table.grid)],
       [mirrored, () => this.kernelRows(attrs, xb, mirrored, z, table.grid, { table, start: mirror as number, known, idOf })],
@@ -462,7 +516,9 @@ function nextRuns(table: Table, ids: Int32Array, blocks: readonly NdArray[], k: 
   for (let a = 0; a < sorted.length;) {
     let b = a + 1;
     while (b < sorted.length && sorted[b] === (sorted[b - 1] as number) + 1) b++;
-    const first = sorted[a] as number, end = (sorted[b - 1] as number) + 1, len = b - a;
+    const first = sorted[a] as number,
+      end = (sorted[b - 1] as number) + 1,
+      len = b - a;
     let blk = 0;
     while (blk + 1 < starts.length && (starts[blk + 1] as number) <= first) blk++;
     const blockEnd = (starts[blk] as number) + ((blocks[blk] as NdArray).shape[0] as number);
@@ -507,7 +563,11 @@ class KernelRowCacheImpl implements KernelRowCache {
   private readonly shared = new SharedInputs();
   private readonly work: RowWork;
 
-  constructor(private readonly pool: KernelPool, runRows: (job: RowJob) => Promise<Float32Array | Float64Array>, o: KernelRowCacheOptions) {
+  constructor(
+    private readonly pool: KernelPool,
+    runRows: (job: RowJob) => Promise<Float32Array | Float64Array>,
+    o: KernelRowCacheOptions,
+  ) {
     this.threads = pool.threads;
     this.s = settingsOf(o);
     this.store = new TableStore(this.s, this.counters);
@@ -520,7 +580,16 @@ class KernelRowCacheImpl implements KernelRowCache {
 
   stats(): KernelRowCacheStats {
     const c = this.counters;
-    return { hits: c.hits, misses: c.misses, bytes: this.store.bytes, tables: this.store.tables.size, evictedTables: c.evictedTables, mirroredEntries: c.mirroredEntries, prefetchedRows: c.prefetchedRows, byteTables: c.byteTables };
+    return {
+      hits: c.hits,
+      misses: c.misses,
+      bytes: this.store.bytes,
+      tables: this.store.tables.size,
+      evictedTables: c.evictedTables,
+      mirroredEntries: c.mirroredEntries,
+      prefetchedRows: c.prefetchedRows,
+      byteTables: c.byteTables,
+    };
   }
 
   async run(op: string, attrs: unknown, inputs: NdArray[], keys?: readonly string[]): Promise<KernelRun> {
@@ -542,7 +611,14 @@ class KernelRowCacheImpl implements KernelRowCache {
     c.hits += task.n - missed;
     c.misses += missed;
     c.mirroredEntries += mirrored;
-    return { outputs: [{ dtype: 'f64', shape: [task.n, task.c], data: out }], backend: 'wasm-cache', computeMs: performance.now() - t0, rowHits: task.n - missed, rowMisses: missed, mirroredEntries: mirrored };
+    return {
+      outputs: [{ dtype: 'f64', shape: [task.n, task.c], data: out }],
+      backend: 'wasm-cache',
+      computeMs: performance.now() - t0,
+      rowHits: task.n - missed,
+      rowMisses: missed,
+      mirroredEntries: mirrored,
+    };
   }
 
   /** Validates the task as the op's own kernels do, before any work, and binds it to its table (made on first use). */
@@ -554,13 +630,24 @@ class KernelRowCacheImpl implements KernelRowCache {
     // written: checked once.
     markFinite(z);
     const zk = this.shared.sharedCopy(z, keys[1] ?? '');
-    const n = xb.shape[0] as number, m = z.shape[0] as number, c = a.shape[1] as number;
-    const ids = rowsOp ? (inputs[0] as NdArray).data as Int32Array : undefined;
+    const n = xb.shape[0] as number,
+      m = z.shape[0] as number,
+      c = a.shape[1] as number;
+    const ids = rowsOp ? ((inputs[0] as NdArray).data as Int32Array) : undefined;
     const table = this.tableFor(attrs, zk, keys, rowsOp ? inputs.slice(3) : [xb], rowsOp);
     table.usedAt = this.s.now();
     return {
-      attrs, inputs, table, xb, z: zk, a, n, m, c, ids,
-      idOf: (i) => (ids !== undefined ? ids[i] as number : i),
+      attrs,
+      inputs,
+      table,
+      xb,
+      z: zk,
+      a,
+      n,
+      m,
+      c,
+      ids,
+      idOf: (i) => (ids !== undefined ? (ids[i] as number) : i),
       // Z is one of the resident row blocks (EigenPro 2's centers are X's own row blocks): new
       // rows of Z's own block may read entries from the cached rows of their mirror points.
       mirror: rowsOp ? mirrorStart(inputs, keys, m) : undefined,
@@ -664,19 +751,29 @@ class KernelRowCacheImpl implements KernelRowCache {
       if (next.length === 0 || !this.store.roomAhead(need)) return;
       const ids = Int32Array.from(next);
       this.store.aheadBytes += need;
-      const run = table.chain.then(() => this.computeAhead(table, attrs, inputs, ids, z, mirror)).catch((e: Error) => {
-        this.s.log?.warn('kernel-row cache: rows computed ahead failed; they will be computed on demand', { err: e.message });
-      }).finally(() => {
-        this.store.aheadBytes -= need;
-        for (const id of ids) table.ahead.delete(id);
-      });
+      const run = table.chain
+        .then(() => this.computeAhead(table, attrs, inputs, ids, z, mirror))
+        .catch((e: Error) => {
+          this.s.log?.warn('kernel-row cache: rows computed ahead failed; they will be computed on demand', { err: e.message });
+        })
+        .finally(() => {
+          this.store.aheadBytes -= need;
+          for (const id of ids) table.ahead.delete(id);
+        });
       for (const id of ids) table.ahead.set(id, run);
       table.chain = run;
     }
   }
 
   /** One prefetch run: the rows `ids` of `table` in windows, marked as computed ahead for the task that will ask for them. */
-  private async computeAhead(table: Table, attrs: KernelBlockAttrs, inputs: readonly NdArray[], ids: Int32Array, z: NdArray, mirror: number | undefined): Promise<void> {
+  private async computeAhead(
+    table: Table,
+    attrs: KernelBlockAttrs,
+    inputs: readonly NdArray[],
+    ids: Int32Array,
+    z: NdArray,
+    mirror: number | undefined,
+  ): Promise<void> {
     const m = z.shape[0] as number;
     const [xb] = kernelRowsMatmulInputs([{ dtype: 'i32', shape: [ids.length], data: ids }, ...inputs.slice(1)]);
     // No task has checked these rows yet; a non-finite one stops the run (its task then fails

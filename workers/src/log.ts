@@ -5,7 +5,11 @@ const LEVELS = { debug: 10, info: 20, warn: 30, error: 40 } as const;
 type Level = keyof typeof LEVELS;
 
 /** A JSON-lines logger with fixed base fields (e.g. workerId). */
-export function createJsonLogger(base: Readonly<Record<string, unknown>>, level: Level = 'info', out: (line: string) => void = (l) => process.stderr.write(l + '\n')): Logger {
+export function createJsonLogger(
+  base: Readonly<Record<string, unknown>>,
+  level: Level = 'info',
+  out: (line: string) => void = (l) => process.stderr.write(l + '\n'),
+): Logger {
   const min = LEVELS[level];
   const emit = (lv: Level, msg: string, fields?: Readonly<Record<string, unknown>>): void => {
     if (LEVELS[lv] < min) return;

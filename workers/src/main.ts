@@ -23,7 +23,15 @@ async function main(): Promise<void> {
   try {
     cfg = wasmWorkerConfig();
   } catch (e) {
-    process.stderr.write(JSON.stringify({ level: 'error', msg: 'bad configuration; the worker does not start', code: isGramfleetError(e) ? e.code : undefined, field: isGramfleetError(e) ? e.details['field'] : undefined, err: (e as Error).message }) + '\n');
+    process.stderr.write(
+      JSON.stringify({
+        level: 'error',
+        msg: 'bad configuration; the worker does not start',
+        code: isGramfleetError(e) ? e.code : undefined,
+        field: isGramfleetError(e) ? e.details['field'] : undefined,
+        err: (e as Error).message,
+      }) + '\n',
+    );
     process.exit(2);
   }
   const { workerId, threadsPerShard, kernelBuild } = cfg;
@@ -31,7 +39,8 @@ async function main(): Promise<void> {
   let serving = false;
   if (cfg.healthPort !== undefined) await startHealthServer({ port: cfg.healthPort, ready: () => serving });
   const chosen = loadKernelModuleBytes(kernelBuild !== 'simd');
-  if (kernelBuild === 'fma' && !chosen.fma) log.warn('GRAMFLEET_KERNEL_BUILD=fma but this Node does not accept relaxed SIMD (or kernels-fma.wasm is missing); running the plain SIMD build');
+  if (kernelBuild === 'fma' && !chosen.fma)
+    log.warn('GRAMFLEET_KERNEL_BUILD=fma but this Node does not accept relaxed SIMD (or kernels-fma.wasm is missing); running the plain SIMD build');
   const build = chosen.fma ? 'fma' : 'simd';
   log.info('kernel module', { kernelBuild: build, path: chosen.path, relaxedSimd: relaxedSimdAvailable(), threadsPerShard });
   // Compile every kernel with the optimising tier up front. By default V8 runs a function's first
@@ -46,12 +55,21 @@ async function main(): Promise<void> {
   const pool = withKernelRowCache(withHostGather(withUserWasm(kernelPool, createSandbox({ threads: cfg.threads }))), { budgetBytes: cacheBytes, log });
   log.info('kernel-row cache', { budgetMB: Math.round(cacheBytes / 2 ** 20) });
   const w = await startWorker({
-    natsUrl: cfg.natsUrl, cls: 'wasm', pool, log, ops: [...OPS.ids(), USER_WASM_OP], dataPlane: cfg.dataPlane, store: cfg.store, kernels: { build, threadsPerShard, cacheMB: Math.round(cacheBytes / 2 ** 20) },
+    natsUrl: cfg.natsUrl,
+    cls: 'wasm',
+    pool,
+    log,
+    ops: [...OPS.ids(), USER_WASM_OP],
+    dataPlane: cfg.dataPlane,
+    store: cfg.store,
+    kernels: { build, threadsPerShard, cacheMB: Math.round(cacheBytes / 2 ** 20) },
     ...(cfg.prefix !== undefined ? { prefix: cfg.prefix } : {}),
     ...(workerId !== undefined ? { workerId } : {}),
   });
   serving = true;
-  drainOnSignals(w, log, cfg.drainTimeoutMs, () => { serving = false; });
+  drainOnSignals(w, log, cfg.drainTimeoutMs, () => {
+    serving = false;
+  });
 }
 
 main().catch((e: Error) => {

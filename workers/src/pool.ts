@@ -27,12 +27,25 @@ export interface KernelRun {
  * `resident` is already in the thread's arena under its key and is sent without its data.
  */
 export type ThreadRequest = {
-  readonly id: number; readonly op: string; readonly attrs: unknown; readonly inputs: ThreadInput[]; readonly backend?: string; readonly rows?: RowJob;
-  readonly keys?: readonly (string | undefined)[]; readonly resident?: readonly boolean[];
+  readonly id: number;
+  readonly op: string;
+  readonly attrs: unknown;
+  readonly inputs: ThreadInput[];
+  readonly backend?: string;
+  readonly rows?: RowJob;
+  readonly keys?: readonly (string | undefined)[];
+  readonly resident?: readonly boolean[];
 };
 /** Reply of a thread; `resident` lists the input keys its arena now holds. */
 export type ThreadReply =
-  | { readonly id: number; readonly ok: true; readonly outputs: NdArray[]; readonly backend: string; readonly computeMs: number; readonly resident?: readonly string[] }
+  | {
+      readonly id: number;
+      readonly ok: true;
+      readonly outputs: NdArray[];
+      readonly backend: string;
+      readonly computeMs: number;
+      readonly resident?: readonly string[];
+    }
   | { readonly id: number; readonly ok: false; readonly error: ErrorPayload; readonly resident?: readonly string[] };
 
 /** Options of {@link createKernelPool}. */
@@ -194,7 +207,9 @@ export function createKernelPool(opts: KernelPoolOptions): KernelPool {
       let req = p.req;
       if (p.withData !== true && keys !== undefined && keys.some((k) => k !== undefined && held.has(k))) {
         const resident = p.req.inputs.map((_, i) => keys[i] !== undefined && held.has(keys[i] as string));
-        const inputs = p.req.inputs.map((a, i): ThreadInput => (resident[i] === true ? ({ dtype: a.dtype, shape: [...a.shape], data: emptyOf(a.dtype) } as NdArray) : a));
+        const inputs = p.req.inputs.map((a, i): ThreadInput =>
+          resident[i] === true ? ({ dtype: a.dtype, shape: [...a.shape], data: emptyOf(a.dtype) } as NdArray) : a,
+        );
         req = { ...p.req, inputs, resident };
       }
       (batches.get(slot) ?? (batches.set(slot, []), batches.get(slot) as ThreadRequest[])).push(req);
@@ -231,5 +246,13 @@ export function createKernelPool(opts: KernelPoolOptions): KernelPool {
 
 /** An empty typed array of a dtype (the stand-in for a resident input's data). */
 function emptyOf(dtype: NdArray['dtype']): NdArray['data'] {
-  return dtype === 'f64' ? new Float64Array(0) : dtype === 'f32' ? new Float32Array(0) : dtype === 'i32' ? new Int32Array(0) : dtype === 'u32' ? new Uint32Array(0) : new Uint8Array(0);
+  return dtype === 'f64'
+    ? new Float64Array(0)
+    : dtype === 'f32'
+      ? new Float32Array(0)
+      : dtype === 'i32'
+        ? new Int32Array(0)
+        : dtype === 'u32'
+          ? new Uint32Array(0)
+          : new Uint8Array(0);
 }

@@ -84,13 +84,48 @@ function blockRows(arena: WasmArena, j: BlockJob): Float32Array {
     const k = allocBytes(arena, n * u * 4, false); // every entry written by the kernel
     const kind = KERNEL_FUNCTIONS.indexOf(j.kernel);
     if (j.bytes !== undefined) {
-      const x = putArray(arena, j.x), z = putArray(arena, j.z);
+      const x = putArray(arena, j.x),
+        z = putArray(arena, j.z);
       const ws = allocBytes(arena, arena.fn('gf_kernel_block_u8_workspace_bytes')(n, u, d));
-      callDense(arena, kernelBlockOp.id, 'gf_kernel_block_u8', [kind, n, u, d, x, 0, Math.max(1, d), z, 0, Math.max(1, d), j.bytes.scale, j.bandwidth, k, 0, Math.max(1, u), ws]);
+      callDense(arena, kernelBlockOp.id, 'gf_kernel_block_u8', [
+        kind,
+        n,
+        u,
+        d,
+        x,
+        0,
+        Math.max(1, d),
+        z,
+        0,
+        Math.max(1, d),
+        j.bytes.scale,
+        j.bandwidth,
+        k,
+        0,
+        Math.max(1, u),
+        ws,
+      ]);
     } else {
-      const x = putArray(arena, j.x), z = putArray(arena, j.z);
+      const x = putArray(arena, j.x),
+        z = putArray(arena, j.z);
       const ws = allocBytes(arena, arena.fn('gf_kernel_block_matmul_f32_workspace_bytes')(n, u, d));
-      callDense(arena, kernelBlockOp.id, 'gf_kernel_block_f32', [kind, n, u, d, x, 0, Math.max(1, d), z, 0, Math.max(1, d), j.bandwidth, k, 0, Math.max(1, u), ws]);
+      callDense(arena, kernelBlockOp.id, 'gf_kernel_block_f32', [
+        kind,
+        n,
+        u,
+        d,
+        x,
+        0,
+        Math.max(1, d),
+        z,
+        0,
+        Math.max(1, d),
+        j.bandwidth,
+        k,
+        0,
+        Math.max(1, u),
+        ws,
+      ]);
     }
     const kv = arena.f32(k, n * u);
     if (typeof j.unknown === 'number') {
@@ -98,7 +133,8 @@ function blockRows(arena: WasmArena, j: BlockJob): Float32Array {
     } else {
       const cols = j.unknown;
       for (let r = 0; r < n; r++) {
-        const o = r * m, i = r * u;
+        const o = r * m,
+          i = r * u;
         for (let q = 0; q < u; q++) out[o + (cols[q] as number)] = kv[i + q] as number;
       }
     }
@@ -125,7 +161,8 @@ function mirrorFill(arena: WasmArena, out: Float32Array, n: number, m: number, m
   if (n > 0 && (sortedCols[n - 1] as number) - (sortedCols[0] as number) === n - 1) {
     const c0 = sortedCols[0] as number;
     const chunk = Math.max(4, Math.floor(TRANSPOSE_BYTES / (n * 4)));
-    const sp = allocBytes(arena, chunk * n * 4, false), dp = allocBytes(arena, chunk * n * 4, false);
+    const sp = allocBytes(arena, chunk * n * 4, false),
+      dp = allocBytes(arena, chunk * n * 4, false);
     for (let k0 = 0; k0 < known.length;) {
       let k1 = k0 + 1;
       while (k1 < known.length && k1 - k0 < chunk && known[k1] === (known[k1 - 1] as number) + 1) k1++;
@@ -136,7 +173,8 @@ function mirrorFill(arena: WasmArena, out: Float32Array, n: number, m: number, m
         sv.set((views[src.buf[k] as number] as Float32Array).subarray(o, o + n), (k - k0) * n);
       }
       arena.check('gf_f32_transpose', kc, n, sp, n, dp, kc);
-      const dv = arena.f32(dp, n * kc), l0 = known[k0] as number;
+      const dv = arena.f32(dp, n * kc),
+        l0 = known[k0] as number;
       for (let j = 0; j < n; j++) out.set(dv.subarray(j * kc, (j + 1) * kc), (outAt[j] as number) + l0);
       k0 = k1;
     }
@@ -148,7 +186,9 @@ function mirrorFill(arena: WasmArena, out: Float32Array, n: number, m: number, m
     for (let j0 = 0; j0 < n; j0 += T) {
       const j1 = Math.min(n, j0 + T);
       for (let k = k0; k < k1; k++) {
-        const row = views[src.buf[k] as number] as Float32Array, base = src.off[k] as number, l = known[k] as number;
+        const row = views[src.buf[k] as number] as Float32Array,
+          base = src.off[k] as number,
+          l = known[k] as number;
         for (let jj = j0; jj < j1; jj++) out[(outAt[jj] as number) + l] = row[base + (sortedCols[jj] as number)] as number;
       }
     }
@@ -163,7 +203,11 @@ function nonzeroRuns(a: Float64Array, m: number, c: number): number[] {
   const runs: number[] = [];
   for (let j = 0; j < m; j++) {
     let nz = false;
-    for (let q = j * c; q < (j + 1) * c; q++) if (a[q] !== 0) { nz = true; break; }
+    for (let q = j * c; q < (j + 1) * c; q++)
+      if (a[q] !== 0) {
+        nz = true;
+        break;
+      }
     if (!nz) continue;
     const last = runs.length - 1;
     if (last > 0 && j - (runs[last] as number) < ZERO_GAP) runs[last] = j + 1;
@@ -192,7 +236,8 @@ function rowsProduct(arena: WasmArena, j: ProductJob): Float64Array {
   if (compact) {
     let o = 0;
     for (let r = 0; r < runs.length; r += 2) {
-      const j0 = runs[r] as number, j1 = runs[r + 1] as number;
+      const j0 = runs[r] as number,
+        j1 = runs[r + 1] as number;
       a.set(j.a.subarray(j0 * c, j1 * c), o);
       o += (j1 - j0) * c;
     }
@@ -206,14 +251,16 @@ function rowsProduct(arena: WasmArena, j: ProductJob): Float64Array {
     const rows = Math.min(chunk, count - r0);
     const kv = arena.f32(kp, rows * w);
     for (let i = 0; i < rows; i++) {
-      const v = views[j.rows.buf[r0 + i] as number] as Float32Array, o = j.rows.off[r0 + i] as number;
+      const v = views[j.rows.buf[r0 + i] as number] as Float32Array,
+        o = j.rows.off[r0 + i] as number;
       if (!compact) {
         kv.set(v.subarray(o, o + m), i * w);
         continue;
       }
       let at = i * w;
       for (let r = 0; r < runs.length; r += 2) {
-        const j0 = o + (runs[r] as number), j1 = o + (runs[r + 1] as number);
+        const j0 = o + (runs[r] as number),
+          j1 = o + (runs[r + 1] as number);
         if (j1 - j0 >= 32) kv.set(v.subarray(j0, j1), at);
         else for (let q = j0; q < j1; q++) kv[at + q - j0] = v[q] as number;
         at += j1 - j0;

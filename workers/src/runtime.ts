@@ -17,8 +17,24 @@ import * as os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { JsMsg } from '@nats-io/jetstream';
 import {
-  GramfleetError, PROTOCOL_VERSION, consumerName, isGramfleetError, laneSubject, pinToken, resourceNames, resultMsgId, resultSubject, taskKey,
-  type LaneFrame, type Logger, type ReplyFrame, type Task, type TaskResult, type TaskStats, type WorkerClass, type WorkerRecord,
+  GramfleetError,
+  PROTOCOL_VERSION,
+  consumerName,
+  isGramfleetError,
+  laneSubject,
+  pinToken,
+  resourceNames,
+  resultMsgId,
+  resultSubject,
+  taskKey,
+  type LaneFrame,
+  type Logger,
+  type ReplyFrame,
+  type Task,
+  type TaskResult,
+  type TaskStats,
+  type WorkerClass,
+  type WorkerRecord,
 } from '@gramfleet/core';
 import { connectNats, openDataPlane, type DataPlaneOptions } from './dataplane/nats';
 import { openArrayStore, type StoreTiersConfig } from './dataplane/tiers';
@@ -115,8 +131,19 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const startedAt = Date.now();
 
   const record = (): WorkerRecord => ({
-    workerId, cls: o.cls, pid: process.pid, host: os.hostname(), threads: o.pool.threads, ops: o.ops, pin, slots,
-    ...(o.device !== undefined ? { device: o.device } : {}), ...(o.kernels !== undefined ? { kernels: o.kernels } : {}), startedAt, beatAt: Date.now(), shardsDone: done,
+    workerId,
+    cls: o.cls,
+    pid: process.pid,
+    host: os.hostname(),
+    threads: o.pool.threads,
+    ops: o.ops,
+    pin,
+    slots,
+    ...(o.device !== undefined ? { device: o.device } : {}),
+    ...(o.kernels !== undefined ? { kernels: o.kernels } : {}),
+    startedAt,
+    beatAt: Date.now(),
+    shardsDone: done,
   });
   const beat = async (): Promise<void> => {
     if (stopping) return;
@@ -126,8 +153,18 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   /** Runs one task; never throws. `retryable` says whether a failure may succeed on another try. */
   async function execute(task: Task, attempt: number): Promise<{ result: TaskResult; retryable: boolean; cancelled?: boolean }> {
     const ctx = { jobId: task.jobId, shardId: task.shardId, op: task.op, attempt };
-    const stats: { -readonly [K in keyof TaskStats]: TaskStats[K] } = { workerId, backend: 'none', deliveryCount: attempt, computeMs: 0, fetchMs: 0, cacheHits: 0 };
-    const fail = (e: GramfleetError, retryable: boolean): { result: TaskResult; retryable: boolean } => ({ result: { v: PROTOCOL_VERSION, jobId: task.jobId, shardId: task.shardId, outputs: [], stats, error: e.toPayload() }, retryable });
+    const stats: { -readonly [K in keyof TaskStats]: TaskStats[K] } = {
+      workerId,
+      backend: 'none',
+      deliveryCount: attempt,
+      computeMs: 0,
+      fetchMs: 0,
+      cacheHits: 0,
+    };
+    const fail = (e: GramfleetError, retryable: boolean): { result: TaskResult; retryable: boolean } => ({
+      result: { v: PROTOCOL_VERSION, jobId: task.jobId, shardId: task.shardId, outputs: [], stats, error: e.toPayload() },
+      retryable,
+    });
     if (cancelled.has(task.jobId) || task.deadline < Date.now()) {
       const why = cancelled.has(task.jobId) ? 'was cancelled' : 'passed its deadline';
       return { ...fail(new GramfleetError('JOB_CANCELLED', `job ${task.jobId} ${why}`, { jobId: task.jobId }), false), cancelled: true };
@@ -138,11 +175,17 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       const inputs = await Promise.all(task.inputs.map((r) => store.get(r)));
       stats.fetchMs = performance.now() - t0;
       stats.cacheHits = store.stats.hits - hits0;
-      const run = await o.pool.run(task.op, task.attrs, inputs, task.inputs.map((r) => r.digest));
+      const run = await o.pool.run(
+        task.op,
+        task.attrs,
+        inputs,
+        task.inputs.map((r) => r.digest),
+      );
       stats.backend = run.backend;
       stats.computeMs = run.computeMs;
       if (run.rowHits !== undefined) Object.assign(stats, { rowHits: run.rowHits, rowMisses: run.rowMisses ?? 0, mirroredEntries: run.mirroredEntries ?? 0 });
-      if (cancelled.has(task.jobId)) return { ...fail(new GramfleetError('JOB_CANCELLED', `job ${task.jobId} was cancelled`, { jobId: task.jobId }), false), cancelled: true };
+      if (cancelled.has(task.jobId))
+        return { ...fail(new GramfleetError('JOB_CANCELLED', `job ${task.jobId} was cancelled`, { jobId: task.jobId }), false), cancelled: true };
       // Results that travel in a message carry small outputs inline (no store round trip).
       let inlineLeft = task.replyTo !== undefined ? INLINE_RESULT_BUDGET : 0;
       const outputs = [];
@@ -160,7 +203,9 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
         return fail(e, false);
       }
       log.warn('shard failed; it will be tried again', { ...ctx, err: (e as Error).message });
-      const ge = isGramfleetError(e) ? e : new GramfleetError('KERNEL_TRAP', `shard ${task.shardId} failed: ${(e as Error).message}`, { jobId: task.jobId, shardId: task.shardId });
+      const ge = isGramfleetError(e)
+        ? e
+        : new GramfleetError('KERNEL_TRAP', `shard ${task.shardId} failed: ${(e as Error).message}`, { jobId: task.jobId, shardId: task.shardId });
       return fail(ge, true);
     }
   }
@@ -189,7 +234,10 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       while (n < s.results.length && (n === 0 || bytes + (s.results[n] as string).length < maxFrame)) bytes += (s.results[n++] as string).length + 1;
       const part = s.results.splice(0, n);
       try {
-        nc.publish(s.replyTo, `{"v":${PROTOCOL_VERSION},"workerId":${JSON.stringify(workerId)},${withPin ? `"pin":${JSON.stringify(pin)},` : ''}"seen":${s.seen},"results":[${part.join(',')}],"running":${running}}`);
+        nc.publish(
+          s.replyTo,
+          `{"v":${PROTOCOL_VERSION},"workerId":${JSON.stringify(workerId)},${withPin ? `"pin":${JSON.stringify(pin)},` : ''}"seen":${s.seen},"results":[${part.join(',')}],"running":${running}}`,
+        );
       } catch (e) {
         log.warn('reply publish failed; the owner will ask again', { err: (e as Error).message });
       }
@@ -246,22 +294,34 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
         const key = taskKey(t.jobId, t.shardId);
         if (s.running.has(key)) continue;
         if (stopping) {
-          reply(s, { v: PROTOCOL_VERSION, jobId: t.jobId, shardId: t.shardId, outputs: [], stats: { workerId, backend: 'none', deliveryCount: t.attempt ?? 1, computeMs: 0, fetchMs: 0, cacheHits: 0 }, error: new GramfleetError('WORKER_DRAINING', `worker ${workerId} is draining`).toPayload() });
+          reply(s, {
+            v: PROTOCOL_VERSION,
+            jobId: t.jobId,
+            shardId: t.shardId,
+            outputs: [],
+            stats: { workerId, backend: 'none', deliveryCount: t.attempt ?? 1, computeMs: 0, fetchMs: 0, cacheHits: 0 },
+            error: new GramfleetError('WORKER_DRAINING', `worker ${workerId} is draining`).toPayload(),
+          });
           continue;
         }
         s.running.add(key);
         inflight++;
-        void execute(t, t.attempt ?? 1).then(({ result }) => {
-          s.running.delete(key);
-          reply(s, result);
-        }).finally(releaseSlot);
+        void execute(t, t.attempt ?? 1)
+          .then(({ result }) => {
+            s.running.delete(key);
+            reply(s, result);
+          })
+          .finally(releaseSlot);
       }
     },
   });
-  const ping = setInterval(() => {
-    const now = Date.now();
-    for (const s of owners.values()) if (!s.flushScheduled && s.running.size > 0 && now - s.sentAt >= pingMs) flush(s);
-  }, Math.max(50, Math.floor(pingMs / 2)));
+  const ping = setInterval(
+    () => {
+      const now = Date.now();
+      for (const s of owners.values()) if (!s.flushScheduled && s.running.size > 0 && now - s.sentAt >= pingMs) flush(s);
+    },
+    Math.max(50, Math.floor(pingMs / 2)),
+  );
 
   function releaseSlot(): void {
     inflight--;
@@ -290,9 +350,20 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     const attempt = m.info.deliveryCount;
     if (attempt > dp.options.maxDeliver) {
       log.error('shard exceeded max deliveries; dead-lettering', { jobId: task.jobId, shardId: task.shardId, op: task.op, attempt });
-      const err = new GramfleetError('WORKER_MAX_DELIVER', `shard ${task.shardId} of job ${task.jobId} was delivered ${attempt} times without a result (max ${dp.options.maxDeliver})`, { jobId: task.jobId, shardId: task.shardId, deliveries: attempt });
+      const err = new GramfleetError(
+        'WORKER_MAX_DELIVER',
+        `shard ${task.shardId} of job ${task.jobId} was delivered ${attempt} times without a result (max ${dp.options.maxDeliver})`,
+        { jobId: task.jobId, shardId: task.shardId, deliveries: attempt },
+      );
       try {
-        await publishResult(task, { v: PROTOCOL_VERSION, jobId: task.jobId, shardId: task.shardId, outputs: [], stats: { workerId, backend: 'none', deliveryCount: attempt, computeMs: 0, fetchMs: 0, cacheHits: 0 }, error: err.toPayload() });
+        await publishResult(task, {
+          v: PROTOCOL_VERSION,
+          jobId: task.jobId,
+          shardId: task.shardId,
+          outputs: [],
+          stats: { workerId, backend: 'none', deliveryCount: attempt, computeMs: 0, fetchMs: 0, cacheHits: 0 },
+          error: err.toPayload(),
+        });
         m.term('max deliveries');
       } catch (e) {
         // Not recorded: leave it unacknowledged, so the next delivery dead-letters it again.
@@ -331,7 +402,10 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     while (!stopping) {
       const free = slots - inflight;
       if (free <= 0) {
-        await new Promise<void>((r) => { slotFreed = r; setTimeout(r, 500); });
+        await new Promise<void>((r) => {
+          slotFreed = r;
+          setTimeout(r, 500);
+        });
         slotFreed = undefined;
         continue;
       }
@@ -339,7 +413,9 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
         const batch = await consumer.fetch({ max_messages: free, expires: 2000 });
         for await (const m of batch) {
           inflight++;
-          void handleQueued(m).catch((e: Error) => log.error('shard handling failed', { err: e.message })).finally(releaseSlot);
+          void handleQueued(m)
+            .catch((e: Error) => log.error('shard handling failed', { err: e.message }))
+            .finally(releaseSlot);
         }
       } catch (e) {
         if (!stopping) {
@@ -349,7 +425,14 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       }
     }
   })();
-  log.info('worker started', { workerId, cls: o.cls, threads: o.pool.threads, slots, ops: o.ops, ...(o.kernels !== undefined ? { kernelBuild: o.kernels.build, threadsPerShard: o.kernels.threadsPerShard } : {}) });
+  log.info('worker started', {
+    workerId,
+    cls: o.cls,
+    threads: o.pool.threads,
+    slots,
+    ops: o.ops,
+    ...(o.kernels !== undefined ? { kernelBuild: o.kernels.build, threadsPerShard: o.kernels.threadsPerShard } : {}),
+  });
 
   return {
     workerId,
@@ -363,7 +446,11 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       clearInterval(hb);
       await dp.workers.delete(workerId).catch(() => undefined);
       await pullLoop;
-      while (inflight > 0) await new Promise<void>((r) => { slotFreed = r; setTimeout(r, 200); });
+      while (inflight > 0)
+        await new Promise<void>((r) => {
+          slotFreed = r;
+          setTimeout(r, 200);
+        });
       for (const s of owners.values()) flush(s);
       clearInterval(ping);
       laneSub.unsubscribe();
@@ -387,11 +474,17 @@ export function drainOnSignals(w: Pick<RunningWorker, 'drain'>, log: Logger, tim
     if (draining) return;
     draining = true;
     onStop?.();
-    setTimeout(() => {
-      log.warn('drain timed out; exiting (unacknowledged tasks are redelivered)', { timeoutMs });
-      process.exit(1);
-    }, Number.isFinite(timeoutMs) && timeoutMs > 0 ? timeoutMs : 60_000).unref();
-    void w.drain().then(() => process.exit(0), () => process.exit(1));
+    setTimeout(
+      () => {
+        log.warn('drain timed out; exiting (unacknowledged tasks are redelivered)', { timeoutMs });
+        process.exit(1);
+      },
+      Number.isFinite(timeoutMs) && timeoutMs > 0 ? timeoutMs : 60_000,
+    ).unref();
+    void w.drain().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);

@@ -27,9 +27,15 @@ export interface ShardThreadsOptions {
 /** A pool that runs multi-core ops over shared memory and the rest on `fallback`. */
 export async function createShardThreadsPool(o: ShardThreadsOptions): Promise<KernelPool> {
   if (!Number.isInteger(o.threadsPerShard) || o.threadsPerShard < 2) {
-    throw new GramfleetError('INPUT_OUT_OF_RANGE', `threadsPerShard must be an integer ≥ 2, got ${o.threadsPerShard}`, { argument: 'threadsPerShard', bound: 2 });
+    throw new GramfleetError('INPUT_OUT_OF_RANGE', `threadsPerShard must be an integer ≥ 2, got ${o.threadsPerShard}`, {
+      argument: 'threadsPerShard',
+      bound: 2,
+    });
   }
-  const pk: ParallelKernels = await createParallelKernels(o.wasm, { threads: o.threadsPerShard, ...(o.maxBytes !== undefined ? { maxBytes: o.maxBytes } : {}) });
+  const pk: ParallelKernels = await createParallelKernels(o.wasm, {
+    threads: o.threadsPerShard,
+    ...(o.maxBytes !== undefined ? { maxBytes: o.maxBytes } : {}),
+  });
   const registry = createKernelRegistry();
   registerParallelWasm(registry, pk, MULTI_CORE_BACKEND);
   return {

@@ -33,7 +33,11 @@ function inputsOf(req: ThreadRequest): NdArray[] {
   return inputs.map((x, i) => {
     if (req.resident?.[i] !== true) return x;
     const key = req.keys?.[i] as string;
-    const view = a.residentView(key, x.dtype, x.shape.reduce((p, q) => p * q, 1));
+    const view = a.residentView(
+      key,
+      x.dtype,
+      x.shape.reduce((p, q) => p * q, 1),
+    );
     if (view === undefined) throw new GramfleetError(THREAD_INPUT_GONE, `input ${key} is no longer resident in this kernel thread`, { threadInput: true, key });
     return { dtype: x.dtype, shape: x.shape, data: view } as NdArray;
   });
@@ -95,7 +99,8 @@ async function handle(req: ThreadRequest): Promise<ThreadReply> {
     const attrs = op.parseAttrs(req.attrs);
     makeRoom(req);
     const inputs = inputsOf(req);
-    const memo = req.keys !== undefined && req.keys.length === inputs.length && req.keys.every((k) => k !== undefined) ? `${req.op}|${req.keys.join(',')}` : undefined;
+    const memo =
+      req.keys !== undefined && req.keys.length === inputs.length && req.keys.every((k) => k !== undefined) ? `${req.op}|${req.keys.join(',')}` : undefined;
     const wasVerified = memo !== undefined && verified.has(memo);
     op.checkInputs(attrs, inputs, { verified: wasVerified });
     if (memo !== undefined) {

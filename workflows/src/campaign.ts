@@ -7,16 +7,36 @@
  * history grows large it drains the runs in flight and continues as new.
  */
 import {
-  ApplicationFailure, ChildWorkflowFailure, ParentClosePolicy, TimeoutFailure, continueAsNew, defineQuery, executeChild, isCancellation,
-  proxyActivities, setHandler, sleep, workflowInfo,
+  ApplicationFailure,
+  ChildWorkflowFailure,
+  ParentClosePolicy,
+  TimeoutFailure,
+  continueAsNew,
+  defineQuery,
+  executeChild,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  sleep,
+  workflowInfo,
 } from '@temporalio/workflow';
 import {
-  CAMPAIGN_PROGRESS_QUERY, CAMPAIGN_RUNNING_QUERY, ERROR_CODES, campaignAttemptId, campaignRunAt, campaignRunId, isErrorCode,
-  type CampaignActivities, type CampaignPhase, type CampaignProgress, type CampaignRunningRun, type CampaignSummary, type CampaignWorkflowInput,
+  CAMPAIGN_PROGRESS_QUERY,
+  CAMPAIGN_RUNNING_QUERY,
+  ERROR_CODES,
+  campaignAttemptId,
+  campaignRunAt,
+  campaignRunId,
+  isErrorCode,
+  type CampaignActivities,
+  type CampaignPhase,
+  type CampaignProgress,
+  type CampaignRunningRun,
+  type CampaignSummary,
+  type CampaignWorkflowInput,
   type ErrorPayload,
 } from '@gramfleet/core';
 import { activityRetry } from './policies';
-
 
 /** Query: the campaign's progress. */
 export const campaignProgressQuery = defineQuery<CampaignProgress>(CAMPAIGN_PROGRESS_QUERY);
@@ -59,7 +79,14 @@ export async function campaignWorkflow(input: CampaignWorkflowInput & CampaignWo
   let phase: CampaignPhase = 'running';
   const running = new Map<number, CampaignRunningRun>();
   setHandler(campaignProgressQuery, () => ({
-    campaignId: spec.id, phase, runsTotal: spec.runsTotal, runsDone, runsFailed, runsRunning: running.size, generation, startedAt,
+    campaignId: spec.id,
+    phase,
+    runsTotal: spec.runsTotal,
+    runsDone,
+    runsFailed,
+    runsRunning: running.size,
+    generation,
+    startedAt,
   }));
   setHandler(campaignRunningQuery, () => [...running.values()]);
   const limit = input.historyLimit ?? CAMPAIGN_HISTORY_LIMIT;
@@ -78,9 +105,19 @@ export async function campaignWorkflow(input: CampaignWorkflowInput & CampaignWo
       childId = campaignAttemptId(runId, attempt);
       running.set(index, { index, runId, childId, attempt, startedAt: Date.now() });
       try {
-        const prep = await acts.campaignPrepareRun({ campaignId: spec.id, index, childId, kind: run.kind, params: run.params, runTimeoutMs: spec.runTimeoutMs });
+        const prep = await acts.campaignPrepareRun({
+          campaignId: spec.id,
+          index,
+          childId,
+          kind: run.kind,
+          params: run.params,
+          runTimeoutMs: spec.runTimeoutMs,
+        });
         result = await executeChild(prep.workflowType, {
-          workflowId: childId, args: [...prep.args], workflowExecutionTimeout: spec.runTimeoutMs, parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+          workflowId: childId,
+          args: [...prep.args],
+          workflowExecutionTimeout: spec.runTimeoutMs,
+          parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
         });
         error = undefined;
         break;
@@ -92,7 +129,15 @@ export async function campaignWorkflow(input: CampaignWorkflowInput & CampaignWo
       }
     }
     await acts.campaignRecordRun({
-      campaignId: spec.id, index, runId, childId, kind: run.kind, params: run.params, attempts: attempt, startedAt: runStarted, finishedAt: Date.now(),
+      campaignId: spec.id,
+      index,
+      runId,
+      childId,
+      kind: run.kind,
+      params: run.params,
+      attempts: attempt,
+      startedAt: runStarted,
+      finishedAt: Date.now(),
       ...(error === undefined ? { result } : { error }),
     });
     if (error === undefined) runsDone++;
@@ -103,7 +148,16 @@ export async function campaignWorkflow(input: CampaignWorkflowInput & CampaignWo
 
   const inFlight = new Map<number, Promise<number>>();
   try {
-    const table = carry?.table ?? await acts.campaignRegister({ campaignId: spec.id, name: spec.name, workflowId: workflowInfo().workflowId, runsTotal: spec.runsTotal, createdAt: startedAt, spec });
+    const table =
+      carry?.table ??
+      (await acts.campaignRegister({
+        campaignId: spec.id,
+        name: spec.name,
+        workflowId: workflowInfo().workflowId,
+        runsTotal: spec.runsTotal,
+        createdAt: startedAt,
+        spec,
+      }));
     while (next < spec.runsTotal || inFlight.size > 0) {
       while (inFlight.size < spec.concurrency && next < spec.runsTotal && !mustContinue()) {
         const i = next++;
@@ -139,6 +193,7 @@ function failurePayload(e: unknown): ErrorPayload {
     c = (c as { cause?: unknown }).cause;
   }
   if (timedOut) return { code: 'JOB_TIMEOUT', message: `[JOB_TIMEOUT] run did not finish in time: ${(e as Error).message}` };
-  const msg = e instanceof ChildWorkflowFailure ? `child ${e.execution?.workflowId ?? ''} failed: ${e.cause?.message ?? e.message}` : String((e as Error).message ?? e);
+  const msg =
+    e instanceof ChildWorkflowFailure ? `child ${e.execution?.workflowId ?? ''} failed: ${e.cause?.message ?? e.message}` : String((e as Error).message ?? e);
   return { code: 'JOB_FAILED', message: `[JOB_FAILED] ${msg}` };
 }

@@ -11,8 +11,14 @@
  */
 import { continueAsNew, defineQuery, isCancellation, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import {
-  DATAGEN_PAGE_FORMAT, datagenShardId,
-  type ArrayRef, type DatagenActivities, type DatagenJobInput, type DatagenProgress, type DatagenSystemOutcome, type DatagenWorkflowResult,
+  DATAGEN_PAGE_FORMAT,
+  datagenShardId,
+  type ArrayRef,
+  type DatagenActivities,
+  type DatagenJobInput,
+  type DatagenProgress,
+  type DatagenSystemOutcome,
+  type DatagenWorkflowResult,
 } from '@gramfleet/core';
 import { cleanupShards, clusterActivities } from './sharded';
 import { activityRetry } from './policies';
@@ -53,7 +59,12 @@ export async function datagenWorkflow(input: DatagenJobInput, carry?: DatagenCar
     const outs = Object.values(done);
     const paged = Object.keys(pages).reduce((s, ci) => s + (input.chunks[Number(ci)]?.length ?? 0), 0);
     return {
-      phase, systemsTotal: total, systemsDone: outs.length + paged, chunksTotal: input.chunks.length, chunksDone, generation,
+      phase,
+      systemsTotal: total,
+      systemsDone: outs.length + paged,
+      chunksTotal: input.chunks.length,
+      chunksDone,
+      generation,
       finished: outs.flatMap((o) => (o.outputs[4] === undefined ? [] : [{ chunk: o.chunk, position: o.position, stats: o.outputs[4] }])),
       pages: Object.values(pages),
     };
@@ -75,7 +86,9 @@ export async function datagenWorkflow(input: DatagenJobInput, carry?: DatagenCar
           return;
         }
         const out = await acts.runShardBatch({
-          jobId: input.jobId, op: 'datagen-solve', cls: input.cls,
+          jobId: input.jobId,
+          op: 'datagen-solve',
+          cls: input.cls,
           inputs: prevU !== undefined && p.solver === 'gcrodr' ? [prevU] : [],
           shards: [{ shardId: id, attrs: { params: p, index: chunk[pos] } }],
           deadline: startedAt + input.timeoutMs,

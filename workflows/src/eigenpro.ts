@@ -13,7 +13,13 @@ export const eigenProProgressQuery = defineQuery<JobProgress>('progress');
 /** Trains an EigenPro model. */
 export async function eigenProWorkflow(input: EigenProJobInput): Promise<EigenProJobResult> {
   let phase: JobProgress['phase'] = 'running';
-  setHandler(eigenProProgressQuery, () => ({ phase, shardsTotal: input.params.epochs, shardsDone: phase === 'done' ? input.params.epochs : 0, batchesRunning: phase === 'running' ? 1 : 0, generation: 0 }));
+  setHandler(eigenProProgressQuery, () => ({
+    phase,
+    shardsTotal: input.params.epochs,
+    shardsDone: phase === 'done' ? input.params.epochs : 0,
+    batchesRunning: phase === 'running' ? 1 : 0,
+    generation: 0,
+  }));
   const acts = proxyActivities<EigenProActivities>(longLoopActivityOptions(input.timeoutMs, input.heartbeatTimeoutMs ?? 15_000));
   try {
     const r = await acts.trainEigenPro(input);

@@ -32,7 +32,14 @@ export async function grfWorkflow(input: GrfJobInput, carry?: GrfCarry): Promise
   let batchesRunning = 0;
   let phase: JobProgress['phase'] = 'running';
   const shardsDone = (): number => Object.values(done).reduce((a, o) => a + o.shards, 0);
-  setHandler(progressQuery, () => ({ phase, shardsTotal, shardsDone: shardsDone(), batchesRunning, generation, ...(input.route !== undefined ? { route: input.route } : {}) }));
+  setHandler(progressQuery, () => ({
+    phase,
+    shardsTotal,
+    shardsDone: shardsDone(),
+    batchesRunning,
+    generation,
+    ...(input.route !== undefined ? { route: input.route } : {}),
+  }));
 
   const result = (assembled: GrfAssembled): GrfJobResult => {
     const outs = Object.values(done);
@@ -44,7 +51,10 @@ export async function grfWorkflow(input: GrfJobInput, carry?: GrfCarry): Promise
     }
     phase = 'done';
     return {
-      ...assembled, shards: shardsTotal, backends, workers,
+      ...assembled,
+      shards: shardsTotal,
+      backends,
+      workers,
       duplicateResults: outs.reduce((a, o) => a + o.duplicates, 0),
       publishedTasks: outs.reduce((a, o) => a + o.published, 0),
       computeMs: outs.reduce((a, o) => a + o.computeMs, 0),
@@ -78,10 +88,20 @@ export async function grfWorkflow(input: GrfJobInput, carry?: GrfCarry): Promise
       if (running.size >= input.params.window) await Promise.race(running);
       if (failure !== undefined) break;
       batchesRunning++;
-      const p: Promise<void> = grf.runGrfBatch({ job: input, batch: b, finish: false }).then(
-        (out) => { done[String(b)] = out; },
-        (e: unknown) => { failure ??= e; },
-      ).finally(() => { batchesRunning--; running.delete(p); });
+      const p: Promise<void> = grf
+        .runGrfBatch({ job: input, batch: b, finish: false })
+        .then(
+          (out) => {
+            done[String(b)] = out;
+          },
+          (e: unknown) => {
+            failure ??= e;
+          },
+        )
+        .finally(() => {
+          batchesRunning--;
+          running.delete(p);
+        });
       running.add(p);
     }
     await Promise.all(running);

@@ -11,9 +11,28 @@
  */
 import { defineQuery, patched, proxyActivities, setHandler } from '@temporalio/workflow';
 import {
-  KRON_FACTOR_OUT, KRON_SOLVE_OUT, fitKronSteps, kronSlabLayout, readKronSolveStats, shardId, slabRanges,
-  type ArrayRef, type ClusterActivities, type JobProgress, type KronActivities, type KronCandidateResult, type KronJobInput, type KronHyper, type KronJobResult,
-  type KronLoopActivities, type KronProgress, type KronSafeguards, type KronSlabLayout, type KronSlabStep, type ShardOutcome, type ShardSpec,
+  KRON_FACTOR_OUT,
+  KRON_SOLVE_OUT,
+  fitKronSteps,
+  kronSlabLayout,
+  readKronSolveStats,
+  shardId,
+  slabRanges,
+  type ArrayRef,
+  type ClusterActivities,
+  type JobProgress,
+  type KronActivities,
+  type KronCandidateResult,
+  type KronJobInput,
+  type KronHyper,
+  type KronJobResult,
+  type KronLoopActivities,
+  type KronProgress,
+  type KronSafeguards,
+  type KronSlabLayout,
+  type KronSlabStep,
+  type ShardOutcome,
+  type ShardSpec,
 } from '@gramfleet/core';
 import { clusterActivities, runSharded, cleanupShards, type ShardedCounters } from './sharded';
 import { activityRetry, longLoopActivityOptions } from './policies';
@@ -49,11 +68,15 @@ type SlabSolution = { candidate: KronCandidateResult; safeguards: KronSafeguards
 /** Solves the grid GP of `input` for every candidate. */
 export async function kronGpWorkflow(input: KronJobInput): Promise<KronJobResult> {
   const run: KronRun = {
-    input, acts: kronActivities(input), deadline: Date.now() + input.timeoutMs,
+    input,
+    acts: kronActivities(input),
+    deadline: Date.now() + input.timeoutMs,
     counters: { shardsDone: 0, batchesRunning: 0, published: 0, duplicates: 0 },
     stage: input.route === 'direct' ? 'solving' : 'factors',
     total: input.route === 'direct' ? input.candidates.length : input.shape.length + 3 * input.slabs,
-    bytesMoved: 0, backends: {}, workers: {},
+    bytesMoved: 0,
+    backends: {},
+    workers: {},
   };
   setHandler(kronProgressQuery, () => progressOf(run));
   try {
@@ -62,7 +85,18 @@ export async function kronGpWorkflow(input: KronJobInput): Promise<KronJobResult
     if (input.fit !== undefined) return await fitOnSlabs(run, input.fit);
     const fin = await solveOnSlabs(run, input.candidates[0] as KronHyper, '');
     run.stage = 'done';
-    return { jobId: input.jobId, n: gridSize(input), route: 'slab', candidates: [fin.candidate], best: 0, shards: run.counters.shardsDone, bytesMoved: run.bytesMoved, backends: run.backends, workers: run.workers, safeguards: fin.safeguards };
+    return {
+      jobId: input.jobId,
+      n: gridSize(input),
+      route: 'slab',
+      candidates: [fin.candidate],
+      best: 0,
+      shards: run.counters.shardsDone,
+      bytesMoved: run.bytesMoved,
+      backends: run.backends,
+      workers: run.workers,
+      safeguards: fin.safeguards,
+    };
   } catch (e) {
     run.stage = 'failed';
     await cleanupShards(run.acts.cluster, input.jobId);
@@ -81,7 +115,15 @@ function kronActivities(input: KronJobInput): KronActs {
 function progressOf(run: KronRun): KronProgress {
   const s = run.stage;
   const phase: JobProgress['phase'] = s === 'done' ? 'done' : s === 'failed' ? 'failed' : s === 'finishing' ? 'aggregating' : 'running';
-  return { phase, stage: s, shardsDone: run.counters.shardsDone, shardsTotal: run.total, batchesRunning: run.counters.batchesRunning, generation: 0, bytesMoved: run.bytesMoved };
+  return {
+    phase,
+    stage: s,
+    shardsDone: run.counters.shardsDone,
+    shardsTotal: run.total,
+    batchesRunning: run.counters.batchesRunning,
+    generation: 0,
+    bytesMoved: run.bytesMoved,
+  };
 }
 
 function gridSize(input: KronJobInput): number {
@@ -103,7 +145,19 @@ function count(run: KronRun, o: ShardOutcome): void {
 async function runShards(run: KronRun, op: string, inputs: readonly ArrayRef[], shards: ShardSpec[]): Promise<ShardOutcome[]> {
   const done: Record<string, ShardOutcome> = {};
   for (;;) {
-    const st = await runSharded({ jobId: run.input.jobId, op, cls: run.input.cls, inputs, shards, batchShards: 4, window: 4, deadline: run.deadline, done, counters: run.counters, acts: run.acts.cluster });
+    const st = await runSharded({
+      jobId: run.input.jobId,
+      op,
+      cls: run.input.cls,
+      inputs,
+      shards,
+      batchShards: 4,
+      window: 4,
+      deadline: run.deadline,
+      done,
+      counters: run.counters,
+      acts: run.acts.cluster,
+    });
     if (st === 'complete') break;
   }
   return shards.map((s) => {
@@ -119,7 +173,10 @@ async function solveInOneActivity(run: KronRun): Promise<KronJobResult> {
   const { input } = run;
   run.stage = input.fit !== undefined ? 'fitting' : 'pcg';
   run.total = 1;
-  const out = input.fit !== undefined && input.mask === undefined && input.noiseVector === undefined ? await run.acts.loops.kronFit(input) : await run.acts.loops.kronCgSolve(input);
+  const out =
+    input.fit !== undefined && input.mask === undefined && input.noiseVector === undefined
+      ? await run.acts.loops.kronFit(input)
+      : await run.acts.loops.kronCgSolve(input);
   run.counters.shardsDone = out.shards;
   run.total = out.shards;
   run.bytesMoved = out.bytesMoved;
@@ -127,8 +184,18 @@ async function solveInOneActivity(run: KronRun): Promise<KronJobResult> {
   run.backends[input.cls] = out.shards;
   run.stage = 'done';
   return {
-    jobId: input.jobId, n: gridSize(input), route: input.route, candidates: [out.candidate], best: 0, shards: out.shards, bytesMoved: run.bytesMoved, backends: run.backends, workers: run.workers,
-    ...(out.safeguards !== undefined ? { safeguards: out.safeguards } : {}), ...(out.cg !== undefined ? { cg: out.cg } : {}), ...(out.fit !== undefined ? { fit: out.fit } : {}),
+    jobId: input.jobId,
+    n: gridSize(input),
+    route: input.route,
+    candidates: [out.candidate],
+    best: 0,
+    shards: out.shards,
+    bytesMoved: run.bytesMoved,
+    backends: run.backends,
+    workers: run.workers,
+    ...(out.safeguards !== undefined ? { safeguards: out.safeguards } : {}),
+    ...(out.cg !== undefined ? { cg: out.cg } : {}),
+    ...(out.fit !== undefined ? { fit: out.fit } : {}),
   };
 }
 
@@ -138,7 +205,14 @@ async function solveDirect(run: KronRun): Promise<KronJobResult> {
   const D = input.shape.length;
   const shards = input.candidates.map((h, i) => ({
     shardId: shardId(i),
-    attrs: { kernels: input.kernels.map((k, d) => ({ ...k, lengthscale: h.lengthscales[d] })), outputscale: h.outputscale, noise: h.noise, jitter: input.jitter, eigFloor: input.eigFloor, gradient: input.gradient },
+    attrs: {
+      kernels: input.kernels.map((k, d) => ({ ...k, lengthscale: h.lengthscales[d] })),
+      outputscale: h.outputscale,
+      noise: h.noise,
+      jitter: input.jitter,
+      eigFloor: input.eigFloor,
+      gradient: input.gradient,
+    },
   }));
   const outs = await runShards(run, 'kron-gp-solve', [input.y, ...input.axes], shards);
   run.stage = 'finishing';
@@ -149,7 +223,17 @@ async function solveDirect(run: KronRun): Promise<KronJobResult> {
     return { hyper: h, lml: s.lml, logdet: s.logdet, alpha: o.outputs[KRON_SOLVE_OUT.alpha] as ArrayRef, ...(input.gradient ? { gradient: s.gradient } : {}) };
   });
   run.stage = 'done';
-  return { jobId: input.jobId, n: gridSize(input), route: 'direct', candidates, best: argmax(candidates.map((c) => c.lml)), shards: outs.length, bytesMoved: 0, backends: run.backends, workers: run.workers };
+  return {
+    jobId: input.jobId,
+    n: gridSize(input),
+    route: 'direct',
+    candidates,
+    best: argmax(candidates.map((c) => c.lml)),
+    shards: outs.length,
+    bytesMoved: 0,
+    backends: run.backends,
+    workers: run.workers,
+  };
 }
 
 /**
@@ -161,10 +245,28 @@ async function fitOnSlabs(run: KronRun, fit: NonNullable<KronJobInput['fit']>): 
   const { input } = run;
   run.stage = 'fitting';
   const h0 = input.candidates[0] as KronHyper;
-  const m0 = { axes: input.shape.map(() => new Float64Array(0)), kernels: input.kernels.map((k, d) => ({ ...k, lengthscale: h0.lengthscales[d] as number })), outputscale: h0.outputscale, noise: h0.noise, jitter: input.jitter, eigFloor: input.eigFloor };
+  const m0 = {
+    axes: input.shape.map(() => new Float64Array(0)),
+    kernels: input.kernels.map((k, d) => ({ ...k, lengthscale: h0.lengthscales[d] as number })),
+    outputscale: h0.outputscale,
+    noise: h0.noise,
+    jitter: input.jitter,
+    eigFloor: input.eigFloor,
+  };
   const history: number[] = [];
-  const steps = fitKronSteps(m0, gridSize(input), { optimizer: fit.optimizer, iters: fit.iters, fixNoise: fit.fixNoise, onIteration: (_it, lml) => { history.push(lml); } });
-  const hyperOf = (m: { kernels: readonly { lengthscale: number }[]; outputscale: number; noise: number }): KronHyper => ({ lengthscales: m.kernels.map((k) => k.lengthscale), outputscale: m.outputscale, noise: m.noise });
+  const steps = fitKronSteps(m0, gridSize(input), {
+    optimizer: fit.optimizer,
+    iters: fit.iters,
+    fixNoise: fit.fixNoise,
+    onIteration: (_it, lml) => {
+      history.push(lml);
+    },
+  });
+  const hyperOf = (m: { kernels: readonly { lengthscale: number }[]; outputscale: number; noise: number }): KronHyper => ({
+    lengthscales: m.kernels.map((k) => k.lengthscale),
+    outputscale: m.outputscale,
+    noise: m.noise,
+  });
   const seen = new Map<string, SlabSolution>();
   let evals = 0;
   let st = steps.next();
@@ -177,10 +279,19 @@ async function fitOnSlabs(run: KronRun, fit: NonNullable<KronJobInput['fit']>): 
     st = steps.next({ lml: r.candidate.lml, gradient: g });
   }
   const hy = hyperOf(st.value.model);
-  const fin = seen.get(JSON.stringify(hy)) ?? await solveOnSlabs(run, hy, `e${evals++}`);
+  const fin = seen.get(JSON.stringify(hy)) ?? (await solveOnSlabs(run, hy, `e${evals++}`));
   run.stage = 'done';
   return {
-    jobId: input.jobId, n: gridSize(input), route: 'slab', candidates: [fin.candidate], best: 0, shards: run.counters.shardsDone, bytesMoved: run.bytesMoved, backends: run.backends, workers: run.workers, safeguards: fin.safeguards,
+    jobId: input.jobId,
+    n: gridSize(input),
+    route: 'slab',
+    candidates: [fin.candidate],
+    best: 0,
+    shards: run.counters.shardsDone,
+    bytesMoved: run.bytesMoved,
+    backends: run.backends,
+    workers: run.workers,
+    safeguards: fin.safeguards,
     fit: { optimizer: fit.optimizer, iterations: history.length, evaluations: evals, history, restartedFrom: 0 },
   };
 }
@@ -221,8 +332,14 @@ async function solveOnSlabs(run: KronRun, h: KronHyper, prefix: string): Promise
   const grad = input.gradient && patched('kron-slab-gradient');
   const factors = await factorAxes(run, h, prefix, grad);
   const s: SlabSolve = {
-    run, h, prefix, grad, layout: kronSlabLayout(D), factors,
-    r0: slabRanges(input.shape[0] as number, input.slabs), r1: slabRanges(input.shape[1] as number, input.slabs),
+    run,
+    h,
+    prefix,
+    grad,
+    layout: kronSlabLayout(D),
+    factors,
+    r0: slabRanges(input.shape[0] as number, input.slabs),
+    r1: slabRanges(input.shape[1] as number, input.slabs),
   };
   if (prefix === '') run.total = D + s.r0.length * 2 + s.r1.length;
   run.stage = 'stage-a';
@@ -232,13 +349,27 @@ async function solveOnSlabs(run: KronRun, h: KronHyper, prefix: string): Promise
   run.stage = 'stage-b';
   const b = await stageB(s, t1);
   run.stage = 'transpose';
-  const t2 = await transpose(run, b.map((o) => o[s.layout.b.out.u] as ArrayRef), 0, s.r0.length);
-  const tAlpha = grad ? await transpose(run, b.map((o) => o[s.layout.b.out.alphaTilde] as ArrayRef), 0, s.r0.length) : [];
+  const t2 = await transpose(
+    run,
+    b.map((o) => o[s.layout.b.out.u] as ArrayRef),
+    0,
+    s.r0.length,
+  );
+  const tAlpha = grad
+    ? await transpose(
+        run,
+        b.map((o) => o[s.layout.b.out.alphaTilde] as ArrayRef),
+        0,
+        s.r0.length,
+      )
+    : [];
   run.stage = 'stage-c';
   const c = await stageC(s, t2, tAlpha);
   run.stage = 'finishing';
   return run.acts.steps.kronFinish({
-    job: { ...input, candidates: [h] }, alphaParts: c.map((o) => o[s.layout.c.out.alpha] as ArrayRef), factors: factors.all,
+    job: { ...input, candidates: [h] },
+    alphaParts: c.map((o) => o[s.layout.c.out.alpha] as ArrayRef),
+    factors: factors.all,
     ...(grad ? { gradStats: { b: b.map((o) => o[s.layout.b.out.stats] as ArrayRef), c: c.map((o) => o[s.layout.c.out.stats] as ArrayRef) } } : {}),
   });
 }
@@ -246,7 +377,10 @@ async function solveOnSlabs(run: KronRun, h: KronHyper, prefix: string): Promise
 /** The `kron-factor` shards, one per axis, with the derivative bases B_d when the gradient is asked for. */
 async function factorAxes(run: KronRun, h: KronHyper, prefix: string, grad: boolean): Promise<Factors> {
   const { input } = run;
-  const shards = input.kernels.map((k, d) => ({ shardId: `${prefix}f${String(d).padStart(6, '0')}`, attrs: { axis: d, kernel: { ...k, lengthscale: h.lengthscales[d] }, jitter: input.jitter, eigFloor: input.eigFloor, ...(grad ? { gradient: true } : {}) } }));
+  const shards = input.kernels.map((k, d) => ({
+    shardId: `${prefix}f${String(d).padStart(6, '0')}`,
+    attrs: { axis: d, kernel: { ...k, lengthscale: h.lengthscales[d] }, jitter: input.jitter, eigFloor: input.eigFloor, ...(grad ? { gradient: true } : {}) },
+  }));
   const all = (await runShards(run, 'kron-factor', input.axes, shards)).map((o) => o.outputs);
   return {
     all,
@@ -266,7 +400,15 @@ async function stageA(s: SlabSolve): Promise<ArrayRef[]> {
   const { input } = s.run;
   const L = s.layout.a;
   const rest = restAxes(input.shape.length);
-  const outs = await runSlabStage(s, 'a', input.ySlabs ?? [], s.r0, 0, rest.map((d) => s.factors.v[d] as ArrayRef), () => rest.map((d) => ({ kind: 'mode', mode: d, input: L.in.v(d), transpose: true })));
+  const outs = await runSlabStage(
+    s,
+    'a',
+    input.ySlabs ?? [],
+    s.r0,
+    0,
+    rest.map((d) => s.factors.v[d] as ArrayRef),
+    () => rest.map((d) => ({ kind: 'mode', mode: d, input: L.in.v(d), transpose: true })),
+  );
   return outs.map((o) => o[L.out.u] as ArrayRef);
 }
 
@@ -281,11 +423,15 @@ async function stageB(s: SlabSolve, parts: readonly ArrayRef[]): Promise<(readon
   return runSlabStage(s, 'b', parts, s.r1, 1, [factors.v[0] as ArrayRef, ...factors.w, ...bMats], (r) => [
     { kind: 'mode', mode: 0, input: L.in.v0, transpose: true },
     { kind: 'scale', slabAxis: 1, start: r.start, outputscale: h.outputscale, noise: h.noise, eigInputs: eig },
-    ...(grad ? [
-      { kind: 'keep' } as const,
-      { kind: 'moments', slabAxis: 1, start: r.start, outputscale: h.outputscale, eigInputs: eig } as const,
-      ...quadAxes.map((d) => ({ kind: 'quad', mode: d, input: L.in.b(d), slabAxis: 1, start: r.start, outputscale: h.outputscale, eigInputs: eig } as const)),
-    ] : []),
+    ...(grad
+      ? [
+          { kind: 'keep' } as const,
+          { kind: 'moments', slabAxis: 1, start: r.start, outputscale: h.outputscale, eigInputs: eig } as const,
+          ...quadAxes.map(
+            (d) => ({ kind: 'quad', mode: d, input: L.in.b(d), slabAxis: 1, start: r.start, outputscale: h.outputscale, eigInputs: eig }) as const,
+          ),
+        ]
+      : []),
     { kind: 'mode', mode: 0, input: L.in.v0, transpose: false },
   ]);
 }
@@ -296,9 +442,31 @@ async function stageC(s: SlabSolve, parts: readonly ArrayRef[], tAlpha: readonly
   const { h, grad, factors } = s;
   const L = s.layout.c;
   const rest = restAxes(input.shape.length);
-  const gradSteps = (r: { start: number }): KronSlabStep[] => (grad ? [{ kind: 'quad', mode: 1, input: L.in.b1, src: L.in.alphaTilde, slabAxis: 0, start: r.start, outputscale: h.outputscale, eigInputs: factors.w.map((_, d) => L.in.w(d)) }] : []);
-  return runSlabStage(s, 'c', parts, s.r0, 0, rest.map((d) => factors.v[d] as ArrayRef), (r) => [...rest.map((d): KronSlabStep => ({ kind: 'mode', mode: d, input: L.in.v(d), transpose: false })), ...gradSteps(r)],
-    (i) => (grad ? [tAlpha[i] as ArrayRef, factors.b(1), ...factors.w] : []));
+  const gradSteps = (r: { start: number }): KronSlabStep[] =>
+    grad
+      ? [
+          {
+            kind: 'quad',
+            mode: 1,
+            input: L.in.b1,
+            src: L.in.alphaTilde,
+            slabAxis: 0,
+            start: r.start,
+            outputscale: h.outputscale,
+            eigInputs: factors.w.map((_, d) => L.in.w(d)),
+          },
+        ]
+      : [];
+  return runSlabStage(
+    s,
+    'c',
+    parts,
+    s.r0,
+    0,
+    rest.map((d) => factors.v[d] as ArrayRef),
+    (r) => [...rest.map((d): KronSlabStep => ({ kind: 'mode', mode: d, input: L.in.v(d), transpose: false })), ...gradSteps(r)],
+    (i) => (grad ? [tAlpha[i] as ArrayRef, factors.b(1), ...factors.w] : []),
+  );
 }
 
 /**
@@ -306,19 +474,31 @@ async function stageC(s: SlabSolve, parts: readonly ArrayRef[], tAlpha: readonly
  * [slab, ...mats, ...extra(i)]. Returns each shard's outputs in slab order.
  */
 async function runSlabStage(
-  s: SlabSolve, tag: string, parts: readonly ArrayRef[], ranges: { start: number; end: number }[], axis: number, mats: ArrayRef[],
-  steps: (r: { start: number }) => KronSlabStep[], extra: (i: number) => ArrayRef[] = () => [],
+  s: SlabSolve,
+  tag: string,
+  parts: readonly ArrayRef[],
+  ranges: { start: number; end: number }[],
+  axis: number,
+  mats: ArrayRef[],
+  steps: (r: { start: number }) => KronSlabStep[],
+  extra: (i: number) => ArrayRef[] = () => [],
 ): Promise<(readonly ArrayRef[])[]> {
   const { run, prefix } = s;
   const { input } = run;
   const slabShape = (len: number): number[] => input.shape.map((n, i) => (i === axis ? len : n));
-  const outs = await Promise.all(parts.map((p, i) => {
-    const r = ranges[i] as { start: number; end: number };
-    return run.acts.cluster.runShardBatch({
-      jobId: input.jobId, op: 'kron-slab', cls: input.cls, inputs: [p, ...mats, ...extra(i)], deadline: run.deadline,
-      shards: [{ shardId: `${prefix}${tag}${String(i).padStart(6, '0')}`, attrs: { shape: slabShape(r.end - r.start), steps: steps(r) } }],
-    });
-  }));
+  const outs = await Promise.all(
+    parts.map((p, i) => {
+      const r = ranges[i] as { start: number; end: number };
+      return run.acts.cluster.runShardBatch({
+        jobId: input.jobId,
+        op: 'kron-slab',
+        cls: input.cls,
+        inputs: [p, ...mats, ...extra(i)],
+        deadline: run.deadline,
+        shards: [{ shardId: `${prefix}${tag}${String(i).padStart(6, '0')}`, attrs: { shape: slabShape(r.end - r.start), steps: steps(r) } }],
+      });
+    }),
+  );
   return outs.map((o) => {
     const oc = o.outcomes[0];
     if (oc === undefined) throw new Error(`internal: slab shard ${tag} has no outcome`);
@@ -337,6 +517,8 @@ async function transpose(run: KronRun, parts: readonly ArrayRef[], to: 0 | 1, co
 
 function argmax(xs: readonly number[]): number {
   let b = 0;
-  xs.forEach((x, i) => { if (x > (xs[b] as number)) b = i; });
+  xs.forEach((x, i) => {
+    if (x > (xs[b] as number)) b = i;
+  });
   return b;
 }

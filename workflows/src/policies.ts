@@ -7,7 +7,9 @@ import type { ActivityOptions, RetryPolicy } from '@temporalio/workflow';
 import { ERROR_CODES } from '@gramfleet/core';
 
 /** The permanent error codes: a Temporal failure of one of these types is not retried. */
-export const PERMANENT_ERROR_TYPES: readonly string[] = Object.entries(ERROR_CODES).filter(([, v]) => !v.retryable).map(([k]) => k);
+export const PERMANENT_ERROR_TYPES: readonly string[] = Object.entries(ERROR_CODES)
+  .filter(([, v]) => !v.retryable)
+  .map(([k]) => k);
 
 /** Attempts of a long loop's activity (each resumes from its last checkpoint). */
 export const LONG_LOOP_MAX_ATTEMPTS = 20;
@@ -18,7 +20,9 @@ export const LONG_LOOP_MAX_ATTEMPTS = 20;
  */
 export function activityRetry(maximumAttempts?: number): RetryPolicy {
   return {
-    initialInterval: 1_000, backoffCoefficient: 2, maximumInterval: 10_000,
+    initialInterval: 1_000,
+    backoffCoefficient: 2,
+    maximumInterval: 10_000,
     ...(maximumAttempts !== undefined ? { maximumAttempts } : {}),
     nonRetryableErrorTypes: [...PERMANENT_ERROR_TYPES],
   };

@@ -4,7 +4,15 @@
  * single shards travel over NATS. Deterministic: uses workflow-safe APIs only.
  */
 import { activityRetry } from './policies';
-import { ApplicationFailure, CancellationScope, proxyActivities, proxyLocalActivities, workflowInfo, type ActivityInterfaceFor, type LocalActivityInterfaceFor } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  CancellationScope,
+  proxyActivities,
+  proxyLocalActivities,
+  workflowInfo,
+  type ActivityInterfaceFor,
+  type LocalActivityInterfaceFor,
+} from '@temporalio/workflow';
 import { chunk, type ClusterActivities, type ShardBatchInput, type ShardOutcome, type ShardSpec, type WorkerClass, type ArrayRef } from '@gramfleet/core';
 
 /** Activity proxies with the retry policy every sharded workflow uses. */
@@ -66,20 +74,26 @@ export async function runSharded(r: ShardedRun): Promise<'complete' | 'continue'
     if (batch === undefined) return;
     const input: ShardBatchInput = { jobId: r.jobId, op: r.op, cls: r.cls, inputs: r.inputs, shards: batch, deadline: r.deadline };
     r.counters.batchesRunning++;
-    running.set(i, r.acts.runShardBatch(input).then((out) => {
-      for (const o of out.outcomes) {
-        if (r.done[o.shardId] === undefined) r.counters.shardsDone++;
-        r.done[o.shardId] = o;
-      }
-      r.counters.published += out.published;
-      r.counters.duplicates += out.duplicates;
-      r.counters.batchesRunning--;
-      return i;
-    }, (e: unknown) => {
-      r.counters.batchesRunning--;
-      failure ??= e;
-      return i;
-    }));
+    running.set(
+      i,
+      r.acts.runShardBatch(input).then(
+        (out) => {
+          for (const o of out.outcomes) {
+            if (r.done[o.shardId] === undefined) r.counters.shardsDone++;
+            r.done[o.shardId] = o;
+          }
+          r.counters.published += out.published;
+          r.counters.duplicates += out.duplicates;
+          r.counters.batchesRunning--;
+          return i;
+        },
+        (e: unknown) => {
+          r.counters.batchesRunning--;
+          failure ??= e;
+          return i;
+        },
+      ),
+    );
   };
   while (next < batches.length || running.size > 0) {
     while (failure === undefined && running.size < r.window && next < batches.length && !workflowInfo().continueAsNewSuggested) launch(next++);
@@ -96,4 +110,3 @@ export async function runSharded(r: ShardedRun): Promise<'complete' | 'continue'
 export async function cleanupShards(acts: ClusterActivities, jobId: string): Promise<void> {
   await CancellationScope.nonCancellable(() => acts.cancelJobShards({ jobId }));
 }
-

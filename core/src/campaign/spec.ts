@@ -50,7 +50,8 @@ export interface CompiledCampaignSpec {
   readonly retry: { readonly maxAttempts: number; readonly backoffMs: number };
   readonly runTimeoutMs: number;
   readonly runs: readonly CampaignRunSpec[];
-  readonly grid: { readonly kind: string; readonly base: Readonly<Record<string, unknown>>; readonly axes: readonly (readonly [string, readonly unknown[]])[] } | undefined;
+  readonly grid:
+    { readonly kind: string; readonly base: Readonly<Record<string, unknown>>; readonly axes: readonly (readonly [string, readonly unknown[]])[] } | undefined;
   /** runs.length + product of the grid axis lengths. */
   readonly runsTotal: number;
 }
@@ -88,7 +89,10 @@ export function compileCampaignSpec(raw: unknown, defaultId?: string): CompiledC
   const name = s['name'] === undefined ? id : str('name', s['name']);
   const concurrency = int('concurrency', s['concurrency'] ?? 4, 1, CAMPAIGN_MAX_CONCURRENCY);
   const r = s['retry'] === undefined ? {} : obj('retry', s['retry']);
-  const retry = Object.freeze({ maxAttempts: int('retry.maxAttempts', r['maxAttempts'] ?? 2, 1, 20), backoffMs: int('retry.backoffMs', r['backoffMs'] ?? 1000, 0, 3_600_000) });
+  const retry = Object.freeze({
+    maxAttempts: int('retry.maxAttempts', r['maxAttempts'] ?? 2, 1, 20),
+    backoffMs: int('retry.backoffMs', r['backoffMs'] ?? 1000, 0, 3_600_000),
+  });
   const runTimeoutMs = int('runTimeoutMs', s['runTimeoutMs'] ?? 3_600_000, 1000, 30 * 24 * 3_600_000);
 
   const runs: CampaignRunSpec[] = [];

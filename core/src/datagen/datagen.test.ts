@@ -24,7 +24,10 @@ function trueRelres(a: CsrArrays, x: Float64Array, b: Float64Array): number {
   const n = a.shape[0];
   const attrs = csrSpmvOp.parseAttrs({});
   const [y] = csrSpmvOp.reference(attrs, [
-    ndarray('i32', [n + 1], a.indptr), ndarray('i32', [a.indices.length], a.indices), ndarray('f64', [a.data.length], a.data), ndarray('f64', [n], x),
+    ndarray('i32', [n + 1], a.indptr),
+    ndarray('i32', [a.indices.length], a.indices),
+    ndarray('f64', [a.data.length], a.data),
+    ndarray('f64', [n], x),
   ]);
   let rr = 0;
   let bb = 0;
@@ -45,16 +48,22 @@ test('fft2d matches a direct DFT and inverts', () => {
   const r2 = Float64Array.from(re);
   const i2 = Float64Array.from(im);
   fft2d(r2, i2, m, false);
-  for (const [u, v] of [[0, 0], [1, 3], [5, 2], [7, 7]] as const) {
+  for (const [u, v] of [
+    [0, 0],
+    [1, 3],
+    [5, 2],
+    [7, 7],
+  ] as const) {
     let sr = 0;
     let si = 0;
-    for (let y = 0; y < m; y++) for (let x = 0; x < m; x++) {
-      const ang = (-2 * Math.PI * (u * x + v * y)) / m;
-      const a = re[y * m + x] as number;
-      const b = im[y * m + x] as number;
-      sr += a * Math.cos(ang) - b * Math.sin(ang);
-      si += a * Math.sin(ang) + b * Math.cos(ang);
-    }
+    for (let y = 0; y < m; y++)
+      for (let x = 0; x < m; x++) {
+        const ang = (-2 * Math.PI * (u * x + v * y)) / m;
+        const a = re[y * m + x] as number;
+        const b = im[y * m + x] as number;
+        sr += a * Math.cos(ang) - b * Math.sin(ang);
+        si += a * Math.sin(ang) + b * Math.cos(ang);
+      }
     assert.ok(Math.abs(sr - (r2[v * m + u] as number)) < 1e-10 && Math.abs(si - (i2[v * m + u] as number)) < 1e-10, `mode (${u},${v})`);
   }
   fft2d(r2, i2, m, true);
@@ -76,7 +85,11 @@ test('5-point Laplacian: b = λ_h sin(πx)sin(πy) returns sin(πx)sin(πy) to r
     const a = assembleFivePoint({ grid: N });
     const rtol = 1e-10;
     for (const k of [0, 10]) {
-      const r = gcrodr(a, u.map((v) => lam * v), { m: 20, k, rtol, maxMatvecs: 1000, precond: none(a) });
+      const r = gcrodr(
+        a,
+        u.map((v) => lam * v),
+        { m: 20, k, rtol, maxMatvecs: 1000, precond: none(a) },
+      );
       let err = 0;
       for (let i = 0; i < u.length; i++) err = Math.max(err, Math.abs((r.x[i] as number) - (u[i] as number)));
       assert.ok(err <= rtol, `N=${N} k=${k}: max error ${err}`);
@@ -99,17 +112,21 @@ test('manufactured Poisson and Darcy solutions converge at second order', () => 
     const ad = assembleFivePoint({ grid: N, aNode });
     const fp = new Float64Array(N * N);
     const fd = new Float64Array(N * N);
-    for (let j = 1; j <= N; j++) for (let i = 1; i <= N; i++) {
-      const x = i * h;
-      const y = j * h;
-      const uu = Math.sin(Math.PI * x) * Math.sin(Math.PI * y);
-      const ux = Math.PI * Math.cos(Math.PI * x) * Math.sin(Math.PI * y);
-      const uy = Math.PI * Math.sin(Math.PI * x) * Math.cos(Math.PI * y);
-      const av = Math.exp(x * y);
-      fp[i - 1 + N * (j - 1)] = 2 * Math.PI ** 2 * uu;
-      fd[i - 1 + N * (j - 1)] = 2 * Math.PI ** 2 * av * uu - av * (y * ux + x * uy);
-    }
-    for (const [name, a, f] of [['poisson', ap, fp], ['darcy', ad, fd]] as const) {
+    for (let j = 1; j <= N; j++)
+      for (let i = 1; i <= N; i++) {
+        const x = i * h;
+        const y = j * h;
+        const uu = Math.sin(Math.PI * x) * Math.sin(Math.PI * y);
+        const ux = Math.PI * Math.cos(Math.PI * x) * Math.sin(Math.PI * y);
+        const uy = Math.PI * Math.sin(Math.PI * x) * Math.cos(Math.PI * y);
+        const av = Math.exp(x * y);
+        fp[i - 1 + N * (j - 1)] = 2 * Math.PI ** 2 * uu;
+        fd[i - 1 + N * (j - 1)] = 2 * Math.PI ** 2 * av * uu - av * (y * ux + x * uy);
+      }
+    for (const [name, a, f] of [
+      ['poisson', ap, fp],
+      ['darcy', ad, fd],
+    ] as const) {
       const r = gcrodr(a, f, { m: 40, k: 10, rtol: 1e-11, maxMatvecs: 20000, precond: buildPreconditioner('ilu0', a) });
       assert.ok(trueRelres(a, r.x, f) <= 1e-11);
       let err = 0;
@@ -121,7 +138,10 @@ test('manufactured Poisson and Darcy solutions converge at second order', () => 
   const d = errs['darcy'] as number[];
   for (let i = 0; i < 3; i++) {
     assert.ok(Math.abs((p[i] as number) / (expectPoisson[i] as number) - 1) < 0.05, `poisson error ${p[i]} vs ${expectPoisson[i]}`);
-    assert.ok((d[i] as number) > 0.25 * (expectPoisson[i] as number) && (d[i] as number) < 4 * (expectPoisson[i] as number), `darcy error ${d[i]} near ${expectPoisson[i]}`);
+    assert.ok(
+      (d[i] as number) > 0.25 * (expectPoisson[i] as number) && (d[i] as number) < 4 * (expectPoisson[i] as number),
+      `darcy error ${d[i]} near ${expectPoisson[i]}`,
+    );
   }
   for (let i = 0; i < 2; i++) {
     for (const e of [p, d]) {
@@ -160,7 +180,9 @@ function plainGmres(a: CsrArrays, b: Float64Array, m: number, rtol: number): num
   const n = b.length;
   const mv = (v: Float64Array): Float64Array => {
     const y = new Float64Array(n);
-    for (let i = 0; i < n; i++) for (let p = a.indptr[i] as number; p < (a.indptr[i + 1] as number); p++) y[i] = (y[i] as number) + (a.data[p] as number) * (v[a.indices[p] as number] as number);
+    for (let i = 0; i < n; i++)
+      for (let p = a.indptr[i] as number; p < (a.indptr[i + 1] as number); p++)
+        y[i] = (y[i] as number) + (a.data[p] as number) * (v[a.indices[p] as number] as number);
     return y;
   };
   const nb = Math.hypot(...b);
@@ -203,7 +225,10 @@ function plainGmres(a: CsrArrays, b: Float64Array, m: number, rtol: number): num
       g.push(-(sn[j] as number) * (g[j] as number));
       g[j] = (cs[j] as number) * (g[j] as number);
       H.push(col);
-      if (Math.abs(g[j + 1] as number) <= rtol * nb) { j++; break; }
+      if (Math.abs(g[j + 1] as number) <= rtol * nb) {
+        j++;
+        break;
+      }
     }
     const yv = new Array<number>(j).fill(0);
     for (let i = j - 1; i >= 0; i--) {
@@ -233,7 +258,10 @@ test('recycling along a sorted Darcy chain needs fewer mat-vecs than reset and G
   const params = compileDatagenParams({ pde: 'darcy', grid: 31, count: 8, seed: 3 });
   const spec = pdeSpecOf(params);
   const insts = Array.from({ length: 8 }, (_, i) => generateInstance(spec, i));
-  const order = sortInstances(insts.map((s) => s.features), 'greedy');
+  const order = sortInstances(
+    insts.map((s) => s.features),
+    'greedy',
+  );
   const total = (k: number, carry: boolean): number => {
     let rec: Float64Array[] = [];
     let mv = 0;
@@ -272,7 +300,11 @@ test('sorting: greedy chain and fft-curve grouping are permutations; the greedy 
   }
   for (const kind of ['greedy', 'none', 'fft-curve'] as const) {
     const o = sortInstances(feats, kind, 8);
-    assert.deepEqual([...o].sort((x, y) => x - y), feats.map((_, i) => i), kind);
+    assert.deepEqual(
+      [...o].sort((x, y) => x - y),
+      feats.map((_, i) => i),
+      kind,
+    );
   }
 });
 
@@ -282,14 +314,26 @@ test('ILU(0) of a tridiagonal matrix is its exact LU', () => {
   const cols: number[] = [];
   const vals: number[] = [];
   for (let i = 0; i < n; i++) {
-    rows.push(i); cols.push(i); vals.push(4 + i);
-    if (i > 0) { rows.push(i); cols.push(i - 1); vals.push(-1 - 0.1 * i); }
-    if (i < n - 1) { rows.push(i); cols.push(i + 1); vals.push(-2); }
+    rows.push(i);
+    cols.push(i);
+    vals.push(4 + i);
+    if (i > 0) {
+      rows.push(i);
+      cols.push(i - 1);
+      vals.push(-1 - 0.1 * i);
+    }
+    if (i < n - 1) {
+      rows.push(i);
+      cols.push(i + 1);
+      vals.push(-2);
+    }
   }
   const a = csrFromTriplets([n, n], Int32Array.from(rows), Int32Array.from(cols), Float64Array.from(vals));
   const x = Float64Array.from({ length: n }, (_, i) => Math.cos(i));
   const b = new Float64Array(n);
-  for (let i = 0; i < n; i++) for (let p = a.indptr[i] as number; p < (a.indptr[i + 1] as number); p++) b[i] = (b[i] as number) + (a.data[p] as number) * (x[a.indices[p] as number] as number);
+  for (let i = 0; i < n; i++)
+    for (let p = a.indptr[i] as number; p < (a.indptr[i + 1] as number); p++)
+      b[i] = (b[i] as number) + (a.data[p] as number) * (x[a.indices[p] as number] as number);
   const out = new Float64Array(n);
   buildPreconditioner('ilu0', a).apply(b, out);
   for (let i = 0; i < n; i++) assert.ok(Math.abs((out[i] as number) - (x[i] as number)) < 1e-13);
@@ -310,13 +354,16 @@ test('bad input: typed errors naming the field and the bound', () => {
     [{ sort: 'random' as never }, 'INPUT_INVALID', 'sort'],
   ];
   for (const [patch, code, field] of cases) {
-    assert.throws(() => compileDatagenParams({ ...base, ...patch }), (e: unknown) => {
-      assert.ok(isGramfleetError(e));
-      assert.equal(e.code, code, JSON.stringify(patch));
-      assert.equal(e.details['field'], field);
-      assert.ok(e.message.includes(field));
-      return true;
-    });
+    assert.throws(
+      () => compileDatagenParams({ ...base, ...patch }),
+      (e: unknown) => {
+        assert.ok(isGramfleetError(e));
+        assert.equal(e.code, code, JSON.stringify(patch));
+        assert.equal(e.details['field'], field);
+        assert.ok(e.message.includes(field));
+        return true;
+      },
+    );
   }
   // GMRES has no recycled space, so restart ≤ recycle does not apply to it.
   assert.equal(compileDatagenParams({ ...base, solver: 'gmres', restart: 20, recycle: 20 }).recycle, 0);

@@ -35,7 +35,10 @@ test('mgs, dots, accumulate and combineColumns equal the plain loops bitwise', (
     // Dots against rows.
     const d = new Float64Array(count);
     dots(basis, count, w0, d, 0, 1);
-    assert.deepEqual(d, Float64Array.from(basis, (b) => dot(b, w0)));
+    assert.deepEqual(
+      d,
+      Float64Array.from(basis, (b) => dot(b, w0)),
+    );
     // y += Σ w_i x_i, zero weights skipped.
     const wt = (i: number): number => (i % 3 === 1 ? 0 : i + 0.25);
     const yRef = Float64Array.from(w0);

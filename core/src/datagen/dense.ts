@@ -139,10 +139,22 @@ export function combineInto(src: readonly Float64Array[], mat: Float64Array, nco
       const x2 = src[i + 2] as Float64Array;
       const x3 = src[i + 3] as Float64Array;
       const m = (r: number, k: number): number => mat[(i + r) * ncol + c + k] as number;
-      const a00 = m(0, 0), a01 = m(0, 1), a02 = m(0, 2), a03 = m(0, 3);
-      const a10 = m(1, 0), a11 = m(1, 1), a12 = m(1, 2), a13 = m(1, 3);
-      const a20 = m(2, 0), a21 = m(2, 1), a22 = m(2, 2), a23 = m(2, 3);
-      const a30 = m(3, 0), a31 = m(3, 1), a32 = m(3, 2), a33 = m(3, 3);
+      const a00 = m(0, 0),
+        a01 = m(0, 1),
+        a02 = m(0, 2),
+        a03 = m(0, 3);
+      const a10 = m(1, 0),
+        a11 = m(1, 1),
+        a12 = m(1, 2),
+        a13 = m(1, 3);
+      const a20 = m(2, 0),
+        a21 = m(2, 1),
+        a22 = m(2, 2),
+        a23 = m(2, 3);
+      const a30 = m(3, 0),
+        a31 = m(3, 1),
+        a32 = m(3, 2),
+        a33 = m(3, 3);
       for (let t = 0; t < n; t++) {
         const v0 = x0[t] as number;
         const v1 = x1[t] as number;

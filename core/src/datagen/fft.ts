@@ -24,8 +24,12 @@ export function fft1d(re: Float64Array, im: Float64Array, inverse: boolean, len 
     if (i < j) {
       const a = off + i * stride;
       const b = off + j * stride;
-      const tr = re[a] as number; re[a] = re[b] as number; re[b] = tr;
-      const ti = im[a] as number; im[a] = im[b] as number; im[b] = ti;
+      const tr = re[a] as number;
+      re[a] = re[b] as number;
+      re[b] = tr;
+      const ti = im[a] as number;
+      im[a] = im[b] as number;
+      im[b] = ti;
     }
   }
   const sign = inverse ? 1 : -1;

@@ -161,7 +161,11 @@ export function gcrodr(a: CsrArrays, b: Float64Array, o: GcrodrOptions, recycle:
     relres = beta / bnorm;
     if (cycles > 0 && relres <= o.rtol) break;
     if (matvecs >= o.maxMatvecs) {
-      throw new GramfleetError('SOLVER_NOT_CONVERGED', `solver did not reach rtol=${o.rtol} within ${o.maxMatvecs} mat-vecs (relative residual ${relres.toExponential(3)})`, { field: 'rtol', relres, matvecs });
+      throw new GramfleetError(
+        'SOLVER_NOT_CONVERGED',
+        `solver did not reach rtol=${o.rtol} within ${o.maxMatvecs} mat-vecs (relative residual ${relres.toExponential(3)})`,
+        { field: 'rtol', relres, matvecs },
+      );
     }
     cycles++;
     const steps = Math.max(1, m - kk);
@@ -246,8 +250,18 @@ export function gcrodr(a: CsrArrays, b: Float64Array, o: GcrodrOptions, recycle:
  * Ĝ P = QR; C = Ŵ Q; U = V̂ P R⁻¹.
  */
 function updateRecycle(
-  dn: KrylovDense, k: number, U: KrylovBlock, C: KrylovBlock, kk: number, V: KrylovBlock,
-  H: Float64Array, Bm: Float64Array, steps: number, jEnd: number, Un: KrylovBlock, Cn: KrylovBlock,
+  dn: KrylovDense,
+  k: number,
+  U: KrylovBlock,
+  C: KrylovBlock,
+  kk: number,
+  V: KrylovBlock,
+  H: Float64Array,
+  Bm: Float64Array,
+  steps: number,
+  jEnd: number,
+  Un: KrylovBlock,
+  Cn: KrylovBlock,
 ): number {
   const s = kk + jEnd;
   const d = new Float64Array(kk);

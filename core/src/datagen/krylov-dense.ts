@@ -64,7 +64,10 @@ export type KrylovDenseFactory = (n: number, vectors: number, small: number, nnz
 
 class JsBlock implements KrylovBlock {
   readonly rowsOf: Float64Array[] = [];
-  constructor(readonly rows: number, readonly n: number) {
+  constructor(
+    readonly rows: number,
+    readonly n: number,
+  ) {
     const data = new Float64Array(rows * n);
     for (let i = 0; i < rows; i++) this.rowsOf.push(data.subarray(i * n, (i + 1) * n));
   }

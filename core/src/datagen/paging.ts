@@ -46,14 +46,26 @@ export interface DatagenWorkflowResult {
  */
 export function checkDatagenBounds(params: CompiledDatagenParams): void {
   if (params.count > DATAGEN_MAX_SYSTEMS) {
-    throw new GramfleetError('INPUT_TOO_LARGE', `count must be <= ${DATAGEN_MAX_SYSTEMS} per job (the chain is the workflow's input payload), got ${params.count}; split the campaign into several jobs`, { field: 'count', bound: DATAGEN_MAX_SYSTEMS, value: params.count });
+    throw new GramfleetError(
+      'INPUT_TOO_LARGE',
+      `count must be <= ${DATAGEN_MAX_SYSTEMS} per job (the chain is the workflow's input payload), got ${params.count}; split the campaign into several jobs`,
+      { field: 'count', bound: DATAGEN_MAX_SYSTEMS, value: params.count },
+    );
   }
   const nChunks = Math.ceil(params.count / params.chunkSize);
   if (nChunks > DATAGEN_MAX_CHUNKS) {
-    throw new GramfleetError('INPUT_TOO_LARGE', `chunkSize must be >= ${Math.ceil(params.count / DATAGEN_MAX_CHUNKS)} for count ${params.count} (at most ${DATAGEN_MAX_CHUNKS} chunks, one page reference each), got ${params.chunkSize}`, { field: 'chunkSize', bound: DATAGEN_MAX_CHUNKS, value: nChunks });
+    throw new GramfleetError(
+      'INPUT_TOO_LARGE',
+      `chunkSize must be >= ${Math.ceil(params.count / DATAGEN_MAX_CHUNKS)} for count ${params.count} (at most ${DATAGEN_MAX_CHUNKS} chunks, one page reference each), got ${params.chunkSize}`,
+      { field: 'chunkSize', bound: DATAGEN_MAX_CHUNKS, value: nChunks },
+    );
   }
   const lanes = Math.min(params.window, nChunks);
   if (lanes * params.chunkSize > DATAGEN_MAX_IN_FLIGHT) {
-    throw new GramfleetError('INPUT_TOO_LARGE', `min(window, chunks) × chunkSize must be <= ${DATAGEN_MAX_IN_FLIGHT} (unpaged outcomes the workflow holds), got ${lanes} × ${params.chunkSize}`, { field: 'chunkSize', bound: DATAGEN_MAX_IN_FLIGHT, value: lanes * params.chunkSize });
+    throw new GramfleetError(
+      'INPUT_TOO_LARGE',
+      `min(window, chunks) × chunkSize must be <= ${DATAGEN_MAX_IN_FLIGHT} (unpaged outcomes the workflow holds), got ${lanes} × ${params.chunkSize}`,
+      { field: 'chunkSize', bound: DATAGEN_MAX_IN_FLIGHT, value: lanes * params.chunkSize },
+    );
   }
 }

@@ -93,7 +93,14 @@ export function compileDatagenParams(p: DatagenParams): CompiledDatagenParams {
   if (solver !== 'gmres' && restart <= recycle) throw outOfRange('restart', `> recycle (${recycle})`, restart);
   const chunkSize = int('chunkSize', p.chunkSize ?? Math.min(64, Math.ceil(count / 4)), 1, 1_000_000);
   return Object.freeze({
-    pde, grid, count, rtol, solver, restart, recycle: solver === 'gmres' ? 0 : recycle, chunkSize,
+    pde,
+    grid,
+    count,
+    rtol,
+    solver,
+    restart,
+    recycle: solver === 'gmres' ? 0 : recycle,
+    chunkSize,
     seed: int('seed', p.seed ?? 0, 0, Number.MAX_SAFE_INTEGER),
     fieldAlpha: num('fieldAlpha', p.fieldAlpha ?? 2, { min: 0, minExclusive: true }),
     fieldTau: num('fieldTau', p.fieldTau ?? 3, { min: 0, minExclusive: true }),

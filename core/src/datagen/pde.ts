@@ -46,7 +46,10 @@ export function assembleFivePoint(c: FivePointCoefficients): CsrArrays {
   const vals = new Float64Array(5 * n);
   let t = 0;
   const put = (r: number, col: number, v: number): void => {
-    rows[t] = r; cols[t] = col; vals[t] = v; t++;
+    rows[t] = r;
+    cols[t] = col;
+    vals[t] = v;
+    t++;
   };
   for (let j = 1; j <= N; j++) {
     for (let i = 1; i <= N; i++) {

@@ -48,7 +48,12 @@ export function buildPreconditioner(kind: PrecondKind, a: CsrArrays): Preconditi
   if (kind === 'jacobi') {
     const inv = new Float64Array(n);
     for (let i = 0; i < n; i++) inv[i] = 1 / (a.data[diag[i] as number] as number);
-    return { kind, apply: (x, out) => { for (let i = 0; i < n; i++) out[i] = (x[i] as number) * (inv[i] as number); } };
+    return {
+      kind,
+      apply: (x, out) => {
+        for (let i = 0; i < n; i++) out[i] = (x[i] as number) * (inv[i] as number);
+      },
+    };
   }
   // ILU(0): L unit lower and U upper share A's pattern.
   const { indptr, indices } = a;

@@ -52,7 +52,8 @@ export const DATAGEN_WORKLOAD: WorkloadDef<'datagen'> = {
   },
   compileRun(params, where) {
     checkParamNames(DATAGEN_WORKLOAD, params, 'campaign', where);
-    if (params['backend'] !== undefined && params['backend'] !== 'wasm' && params['backend'] !== 'gpu') throw invalidField(`${where}.backend`, 'wasm|gpu', params['backend']);
+    if (params['backend'] !== undefined && params['backend'] !== 'wasm' && params['backend'] !== 'gpu')
+      throw invalidField(`${where}.backend`, 'wasm|gpu', params['backend']);
     if (params['out'] !== undefined) str(`${where}.out`, params['out']);
     withFieldPrefix(where, () => checkDatagenBounds(compileDatagenParams(params as unknown as DatagenParams)));
   },

@@ -38,7 +38,8 @@ function solveSpd(k: Float64Array, n: number, y: Float64Array, c: number): Float
 }
 
 function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0, den = 0;
+  let num = 0,
+    den = 0;
   for (let i = 0; i < a.length; i++) {
     num += ((a[i] as number) - (b[i] as number)) ** 2;
     den += (b[i] as number) ** 2;
@@ -58,7 +59,9 @@ function code(f: () => unknown): string {
 
 describe('EigenPro 2 (f64 reference compute)', () => {
   it('run to convergence matches the interpolating solution K⁻¹Y (n = 200, Laplacian)', async () => {
-    const n = 200, d = 4, c = 3;
+    const n = 200,
+      d = 4,
+      c = 3;
     const x = points(n, d, 1);
     const labels = new Int32Array(n).map((_, i) => ((x[i * d] as number) + (x[i * d + 1] as number) > 1 ? 1 : 0) + ((x[i * d + 2] as number) > 0.7 ? 1 : 0));
     const y = oneHot(labels, c);
@@ -80,7 +83,9 @@ describe('EigenPro 2 (f64 reference compute)', () => {
   });
 
   it('a run resumed from a mid-epoch checkpoint is bit-identical to an uninterrupted run', async () => {
-    const n = 200, d = 3, c = 2;
+    const n = 200,
+      d = 3,
+      c = 2;
     const x = points(n, d, 5);
     const labels = new Int32Array(n).map((_, i) => ((x[i * d] as number) > 0.5 ? 1 : 0));
     const y = oneHot(labels, c);
@@ -92,20 +97,32 @@ describe('EigenPro 2 (f64 reference compute)', () => {
     const full = await trainEigenPro2({ compute, params, shape, targets: { y, labels }, now });
     let cp: EigenProCheckpoint | undefined;
     await trainEigenPro2({
-      compute, params, shape, targets: { y, labels }, now,
-      onBatch: (take, tag) => { if (tag.epoch === 1 && tag.batch === 2) cp = take(); },
+      compute,
+      params,
+      shape,
+      targets: { y, labels },
+      now,
+      onBatch: (take, tag) => {
+        if (tag.epoch === 1 && tag.batch === 2) cp = take();
+      },
     });
     assert.ok(cp !== undefined);
     assert.deepEqual([cp.epoch, cp.batch], [1, 3]);
     const resumed = await trainEigenPro2({ compute, params, shape, targets: { y, labels }, resume: cp, now });
     assert.deepEqual(resumed.resumedFrom, { epoch: 1, batch: 3 });
     assert.deepEqual(Array.from(resumed.a), Array.from(full.a));
-    assert.deepEqual(resumed.history.map((h) => h.trainAccuracy), full.history.map((h) => h.trainAccuracy));
+    assert.deepEqual(
+      resumed.history.map((h) => h.trainAccuracy),
+      full.history.map((h) => h.trainAccuracy),
+    );
   });
 
   it('seeded permutations are permutations and reproducible', () => {
     const p = seededPermutation(1000, 7, 3);
-    assert.deepEqual([...p].sort((a, b) => a - b), Array.from({ length: 1000 }, (_, i) => i));
+    assert.deepEqual(
+      [...p].sort((a, b) => a - b),
+      Array.from({ length: 1000 }, (_, i) => i),
+    );
     assert.deepEqual(Array.from(epochOrder(1000, 7, 2)), Array.from(epochOrder(1000, 7, 2)));
     assert.notDeepEqual(Array.from(epochOrder(1000, 7, 2)), Array.from(epochOrder(1000, 7, 3)));
   });
@@ -117,10 +134,22 @@ describe('EigenPro parameters and data checks', () => {
   const y = { rows: 4, cols: 1, data: [0, 1, 1, 0] };
   const p = compileEigenProParams(base);
   it('bandwidth ≤ 0, bad kernel, bad epochs are typed errors naming the field', () => {
-    assert.equal(code(() => compileEigenProParams({ ...base, bandwidth: 0 })), 'INPUT_OUT_OF_RANGE:bandwidth');
-    assert.equal(code(() => compileEigenProParams({ ...base, bandwidth: -2 })), 'INPUT_OUT_OF_RANGE:bandwidth');
-    assert.equal(code(() => compileEigenProParams({ ...base, kernel: 'rbf' as 'gaussian' })), 'INPUT_INVALID:kernel');
-    assert.equal(code(() => compileEigenProParams({ ...base, epochs: 0 })), 'INPUT_OUT_OF_RANGE:epochs');
+    assert.equal(
+      code(() => compileEigenProParams({ ...base, bandwidth: 0 })),
+      'INPUT_OUT_OF_RANGE:bandwidth',
+    );
+    assert.equal(
+      code(() => compileEigenProParams({ ...base, bandwidth: -2 })),
+      'INPUT_OUT_OF_RANGE:bandwidth',
+    );
+    assert.equal(
+      code(() => compileEigenProParams({ ...base, kernel: 'rbf' as 'gaussian' })),
+      'INPUT_INVALID:kernel',
+    );
+    assert.equal(
+      code(() => compileEigenProParams({ ...base, epochs: 0 })),
+      'INPUT_OUT_OF_RANGE:epochs',
+    );
   });
   it("accumulate: 'f64' by default, 'f32' implies f32 features and refuses f64 ones", () => {
     assert.equal(p.accumulate, 'f64');
@@ -128,16 +157,40 @@ describe('EigenPro parameters and data checks', () => {
     const f = compileEigenProParams({ ...base, accumulate: 'f32' });
     assert.equal(f.accumulate, 'f32');
     assert.equal(f.featureDtype, 'f32');
-    assert.equal(code(() => compileEigenProParams({ ...base, accumulate: 'f32', featureDtype: 'f64' })), 'INPUT_INVALID:accumulate');
-    assert.equal(code(() => compileEigenProParams({ ...base, accumulate: 'f16' as 'f32' })), 'INPUT_INVALID:accumulate');
+    assert.equal(
+      code(() => compileEigenProParams({ ...base, accumulate: 'f32', featureDtype: 'f64' })),
+      'INPUT_INVALID:accumulate',
+    );
+    assert.equal(
+      code(() => compileEigenProParams({ ...base, accumulate: 'f16' as 'f32' })),
+      'INPUT_INVALID:accumulate',
+    );
   });
   it('label count ≠ row count, NaN features, centers / test with wrong d', () => {
-    assert.equal(code(() => checkEigenProData({ x, y: { rows: 3, cols: 1, data: [0, 1, 1] } }, p)), 'INPUT_SHAPE_MISMATCH:trainLabels');
-    assert.equal(code(() => checkEigenProData({ x: { ...x, data: [0, 0, 1, NaN, 0, 1, 1, 1] }, y }, p)), 'INPUT_NOT_FINITE:train');
-    assert.equal(code(() => checkEigenProData({ x, y, centers: { rows: 2, cols: 3, data: [0, 0, 0, 1, 1, 1] } }, p)), 'INPUT_SHAPE_MISMATCH:centers');
-    assert.equal(code(() => checkEigenProData({ x, y, xTest: { rows: 1, cols: 3, data: [0, 0, 0] }, yTest: { rows: 1, cols: 1, data: [0] } }, p)), 'INPUT_SHAPE_MISMATCH:test');
-    assert.equal(code(() => checkEigenProData({ x, y, xTest: { rows: 1, cols: 2, data: [0, 0] }, yTest: { rows: 2, cols: 1, data: [0, 1] } }, p)), 'INPUT_SHAPE_MISMATCH:testLabels');
-    assert.equal(code(() => checkEigenProData({ x, y: { rows: 4, cols: 1, data: [0, 1, 1.5, 0] } }, p)), 'INPUT_OUT_OF_RANGE:trainLabels');
+    assert.equal(
+      code(() => checkEigenProData({ x, y: { rows: 3, cols: 1, data: [0, 1, 1] } }, p)),
+      'INPUT_SHAPE_MISMATCH:trainLabels',
+    );
+    assert.equal(
+      code(() => checkEigenProData({ x: { ...x, data: [0, 0, 1, NaN, 0, 1, 1, 1] }, y }, p)),
+      'INPUT_NOT_FINITE:train',
+    );
+    assert.equal(
+      code(() => checkEigenProData({ x, y, centers: { rows: 2, cols: 3, data: [0, 0, 0, 1, 1, 1] } }, p)),
+      'INPUT_SHAPE_MISMATCH:centers',
+    );
+    assert.equal(
+      code(() => checkEigenProData({ x, y, xTest: { rows: 1, cols: 3, data: [0, 0, 0] }, yTest: { rows: 1, cols: 1, data: [0] } }, p)),
+      'INPUT_SHAPE_MISMATCH:test',
+    );
+    assert.equal(
+      code(() => checkEigenProData({ x, y, xTest: { rows: 1, cols: 2, data: [0, 0] }, yTest: { rows: 2, cols: 1, data: [0, 1] } }, p)),
+      'INPUT_SHAPE_MISMATCH:testLabels',
+    );
+    assert.equal(
+      code(() => checkEigenProData({ x, y: { rows: 4, cols: 1, data: [0, 1, 1.5, 0] } }, p)),
+      'INPUT_OUT_OF_RANGE:trainLabels',
+    );
     assert.deepEqual(checkEigenProData({ x, y }, p), { n: 4, d: 2, c: 2, p: 4, nTest: 0 });
   });
   it('memory planning refuses a job that cannot fit and says what would', () => {
@@ -158,7 +211,9 @@ describe('EigenPro parameters and data checks', () => {
 
 describe('EigenPro 3 (exact projection, f64 reference)', () => {
   it('with the centers equal to the training rows it is EigenPro 2 (same iterates within 1e-9)', async () => {
-    const n = 120, d = 3, c = 2;
+    const n = 120,
+      d = 3,
+      c = 2;
     const x = points(n, d, 8);
     const labels = new Int32Array(n).map((_, i) => ((x[i * d] as number) > 0.5 ? 1 : 0));
     const y = oneHot(labels, c);
@@ -170,7 +225,10 @@ describe('EigenPro 3 (exact projection, f64 reference)', () => {
   });
 
   it('full-batch EigenPro 3 on p < n centers approaches the least-squares model (K_XZᵀK_XZ)⁻¹K_XZᵀY', async () => {
-    const n = 150, d = 3, c = 2, p = 30;
+    const n = 150,
+      d = 3,
+      c = 2,
+      p = 30;
     const x = points(n, d, 21);
     const y = new Float64Array(n * c).map((_, i) => Math.sin(3 * (x[Math.floor(i / c) * d + (i % c)] as number)));
     const z = x.slice(0, p * d);
@@ -182,10 +240,11 @@ describe('EigenPro 3 (exact projection, f64 reference)', () => {
     const kxz = kernelMatmulReference(params.kernel, 0.6, d, x, null, n, z, p, eye, p);
     const ktk = new Float64Array(p * p);
     const kty = new Float64Array(p * c);
-    for (let i = 0; i < n; i++) for (let u = 0; u < p; u++) {
-      for (let v = 0; v < p; v++) ktk[u * p + v] = (ktk[u * p + v] as number) + (kxz[i * p + u] as number) * (kxz[i * p + v] as number);
-      for (let j = 0; j < c; j++) kty[u * c + j] = (kty[u * c + j] as number) + (kxz[i * p + u] as number) * (y[i * c + j] as number);
-    }
+    for (let i = 0; i < n; i++)
+      for (let u = 0; u < p; u++) {
+        for (let v = 0; v < p; v++) ktk[u * p + v] = (ktk[u * p + v] as number) + (kxz[i * p + u] as number) * (kxz[i * p + v] as number);
+        for (let j = 0; j < c; j++) kty[u * c + j] = (kty[u * c + j] as number) + (kxz[i * p + u] as number) * (y[i * c + j] as number);
+      }
     const ls = solveSpd(ktk, p, kty, c);
     const fitLs = kernelMatmulReference(params.kernel, 0.6, d, x, null, n, z, p, ls, c);
     const fit = kernelMatmulReference(params.kernel, 0.6, d, x, null, n, z, p, r.a, c);
@@ -203,14 +262,16 @@ describe('EigenPro setup eigensolver choice', () => {
     assert.equal(eigenSolverFor(40, 39), 'eigh');
   });
   it('topOfFullEigh gives the top r pairs of a full eigh, descending, as eigh-topk lays them out', () => {
-    const s = 30, r = 7;
+    const s = 30,
+      r = 7;
     const x = points(s, 3, 21);
     const k = new Float64Array(s * s);
-    for (let i = 0; i < s; i++) for (let j = 0; j < s; j++) {
-      let d2 = 0;
-      for (let t = 0; t < 3; t++) d2 += ((x[i * 3 + t] as number) - (x[j * 3 + t] as number)) ** 2;
-      k[i * s + j] = Math.exp(-Math.sqrt(d2) / 0.7) / s;
-    }
+    for (let i = 0; i < s; i++)
+      for (let j = 0; j < s; j++) {
+        let d2 = 0;
+        for (let t = 0; t < 3; t++) d2 += ((x[i * 3 + t] as number) - (x[j * 3 + t] as number)) ** 2;
+        k[i * s + j] = Math.exp(-Math.sqrt(d2) / 0.7) / s;
+      }
     const full = eighReference(s, k);
     const top = topOfFullEigh(s, r, full.w, full.v);
     const want = eighTopkReference(s, r, k);

@@ -58,20 +58,35 @@ export function planEigenPro3(shape: EigenProDataShape, params: CompiledEigenPro
   const fits = p <= maxP;
   const need = exactProjectionBytes(p);
   if (params.projection === 'exact' && !fits) {
-    throw new GramfleetError('INPUT_TOO_LARGE', `exact projection on p=${p} centers needs about ${need.worker} bytes on a worker (K(Z,Z), its Cholesky factor and a cached copy) and ${need.arena} in one wasm arena, above the budget of ${budgetBytes} bytes or the arena limit of ${EIGENPRO_ARENA_BYTES}; would fit: centers <= ${maxP}, or projection eigenpro or delayed`, {
-      field: 'projection', needBytes: need.worker, budgetBytes, fitCenters: maxP,
-    });
+    throw new GramfleetError(
+      'INPUT_TOO_LARGE',
+      `exact projection on p=${p} centers needs about ${need.worker} bytes on a worker (K(Z,Z), its Cholesky factor and a cached copy) and ${need.arena} in one wasm arena, above the budget of ${budgetBytes} bytes or the arena limit of ${EIGENPRO_ARENA_BYTES}; would fit: centers <= ${maxP}, or projection eigenpro or delayed`,
+      {
+        field: 'projection',
+        needBytes: need.worker,
+        budgetBytes,
+        fitCenters: maxP,
+      },
+    );
   }
   const projection = params.projection ?? (fits ? 'exact' : 'eigenpro');
   const solver = projection === 'eigenpro' || !fits ? 'eigenpro' : 'cholesky';
-  const reason = params.projection !== undefined
-    ? `${projection} as given${projection === 'delayed' ? `, solving with ${solver === 'cholesky' ? 'the Cholesky factor' : 'EigenPro 2 on the centers'} (exact fits up to ${maxP} centers)` : ''}`
-    : fits ? `exact: the Cholesky of K(Z,Z) (p=${p}) fits (up to ${maxP} centers)` : `eigenpro: p=${p} is above the ${maxP} centers whose Cholesky fits the budget`;
+  const reason =
+    params.projection !== undefined
+      ? `${projection} as given${projection === 'delayed' ? `, solving with ${solver === 'cholesky' ? 'the Cholesky factor' : 'EigenPro 2 on the centers'} (exact fits up to ${maxP} centers)` : ''}`
+      : fits
+        ? `exact: the Cholesky of K(Z,Z) (p=${p}) fits (up to ${maxP} centers)`
+        : `eigenpro: p=${p} is above the ${maxP} centers whose Cholesky fits the budget`;
   return { projection, solver, given: params.projection !== undefined, exactMaxCenters: maxP, reason };
 }
 
 /** Rows of the training set taken as centers: the first p of a seeded permutation (without replacement). */
 export function sampleCenterRows(n: number, p: number, seed: number): Int32Array {
-  if (!Number.isInteger(p) || p < 1 || p > n) throw new GramfleetError('INPUT_OUT_OF_RANGE', `centers must be in [1, ${n}] (the training rows, sampled without replacement), got ${p}`, { field: 'centers', bound: n, value: p });
+  if (!Number.isInteger(p) || p < 1 || p > n)
+    throw new GramfleetError('INPUT_OUT_OF_RANGE', `centers must be in [1, ${n}] (the training rows, sampled without replacement), got ${p}`, {
+      field: 'centers',
+      bound: n,
+      value: p,
+    });
   return seededPermutation(n, seed, EIGENPRO_CENTERS_STREAM).slice(0, p).sort();
 }

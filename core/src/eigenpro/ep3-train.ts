@@ -30,8 +30,15 @@ import { type CompiledEigenProParams, type EigenProDataShape } from './params';
 import { kernelMatmulReference } from './reference';
 import { epochOrder, subsampleRows, type EigenProSetup } from './setup';
 import {
-  applyEigenPro2Update, batchTagId as tagId, eigenProSetup, evaluateEpoch,
-  type BatchTag, type EigenProCheckpoint, type EigenProCompute, type EigenProTargets, type EpochMetrics,
+  applyEigenPro2Update,
+  batchTagId as tagId,
+  eigenProSetup,
+  evaluateEpoch,
+  type BatchTag,
+  type EigenProCheckpoint,
+  type EigenProCompute,
+  type EigenProTargets,
+  type EpochMetrics,
 } from './train';
 
 /** The kernel products EigenPro 3/4 needs beyond EigenPro 2's (whose `batch`/`predict` use the centers Z). */
@@ -147,7 +154,11 @@ async function factorWithJitter(compute: EigenPro3Compute): Promise<{ l: Float64
       last = e;
     }
   }
-  throw new GramfleetError('INPUT_INVALID', `K(Z, Z) is not positive definite even with jitter ${EIGENPRO_JITTERS[EIGENPRO_JITTERS.length - 1]} (duplicate centers, or a bandwidth too large for these centers); use projection eigenpro or fewer centers`, { field: 'centers', cause: last instanceof Error ? last.message : String(last) });
+  throw new GramfleetError(
+    'INPUT_INVALID',
+    `K(Z, Z) is not positive definite even with jitter ${EIGENPRO_JITTERS[EIGENPRO_JITTERS.length - 1]} (duplicate centers, or a bandwidth too large for these centers); use projection eigenpro or fewer centers`,
+    { field: 'centers', cause: last instanceof Error ? last.message : String(last) },
+  );
 }
 
 /** Where training starts: a fresh setup and zero coefficients, or a checkpoint's. */
@@ -197,10 +208,21 @@ async function projectionSolver(o: Train3Options, interval: number): Promise<Pro
   if (plan.solver === 'cholesky') {
     const { l, jitter } = await factorWithJitter(compute);
     const fast = compute.choleskySolver?.(l, p);
-    const solve = (h: Float64Array): Promise<Float64Array> => { if (fast !== undefined) fast(h, c); else choleskySolveInPlace(l, p, h, c); return Promise.resolve(h); };
+    const solve = (h: Float64Array): Promise<Float64Array> => {
+      if (fast !== undefined) fast(h, c);
+      else choleskySolveInPlace(l, p, h, c);
+      return Promise.resolve(h);
+    };
     return { solve, summary: { projection: plan.projection, solver: plan.solver, reason: plan.reason, interval, jitter, centers: p } };
   }
-  const zParams: CompiledEigenProParams = { ...params, batchSize: undefined, stepSize: undefined, q: undefined, subsampleSize: undefined, seed: params.seed + 7 };
+  const zParams: CompiledEigenProParams = {
+    ...params,
+    batchSize: undefined,
+    stepSize: undefined,
+    q: undefined,
+    subsampleSize: undefined,
+    seed: params.seed + 7,
+  };
   const zCompute: EigenProCompute = { ...compute, subsampleKernel: (rows) => compute.centersSubsampleKernel(rows) };
   const zSetup = await eigenProSetup(zCompute, zParams, { n: p, d: shape.d, c, p, nTest: 0 });
   await compute.centersPreconditioner(zSetup.subsample, zSetup.e, zSetup.q - 1);
@@ -217,7 +239,17 @@ async function projectionSolver(o: Train3Options, interval: number): Promise<Pro
     }
     return theta;
   };
-  return { solve, summary: { projection: plan.projection, solver: plan.solver, reason: plan.reason, interval, centers: p, centersSetup: { s: zSetup.s, q: zSetup.q, batch: zSetup.batch, passes } } };
+  return {
+    solve,
+    summary: {
+      projection: plan.projection,
+      solver: plan.solver,
+      reason: plan.reason,
+      interval,
+      centers: p,
+      centersSetup: { s: zSetup.s, q: zSetup.q, batch: zSetup.batch, passes },
+    },
+  };
 }
 
 /**
@@ -228,7 +260,11 @@ class PendingCenters {
   aux: AuxPart[] = [];
   tSum: Float64Array;
 
-  constructor(private readonly q1: number, private readonly c: number, private readonly gam: number) {
+  constructor(
+    private readonly q1: number,
+    private readonly c: number,
+    private readonly gam: number,
+  ) {
     this.tSum = new Float64Array(q1 * c);
   }
 
@@ -258,15 +294,25 @@ class PendingCenters {
 }
 
 /** pred += K(X_B, X_aux)·coef_aux (`extra`) + γ·Φ·diag(D)·Σt: the pending centers' part of a batch's predictions (m × c). */
-function addPending(pred: Float64Array, phi: Float64Array, extra: Float64Array, m: number, setup: EigenProSetup, tSum: Float64Array, q1: number, c: number): void {
+function addPending(
+  pred: Float64Array,
+  phi: Float64Array,
+  extra: Float64Array,
+  m: number,
+  setup: EigenProSetup,
+  tSum: Float64Array,
+  q1: number,
+  c: number,
+): void {
   const gam = setup.gamma;
   const u = new Float64Array(q1 * c);
   for (let k = 0; k < q1; k++) for (let j = 0; j < c; j++) u[k * c + j] = gam * (setup.d[k] as number) * (tSum[k * c + j] as number);
-  for (let i = 0; i < m; i++) for (let j = 0; j < c; j++) {
-    let acc = extra[i * c + j] as number;
-    for (let k = 0; k < q1; k++) acc += (phi[i * q1 + k] as number) * (u[k * c + j] as number);
-    pred[i * c + j] = (pred[i * c + j] as number) + acc;
-  }
+  for (let i = 0; i < m; i++)
+    for (let j = 0; j < c; j++) {
+      let acc = extra[i * c + j] as number;
+      for (let k = 0; k < q1; k++) acc += (phi[i * q1 + k] as number) * (u[k * c + j] as number);
+      pred[i * c + j] = (pred[i * c + j] as number) + acc;
+    }
 }
 
 /** G = pred − Y[rows] (in place in `pred`, which it returns). */
@@ -281,22 +327,32 @@ function batchResidual(pred: Float64Array, rows: Int32Array, y: Float64Array, c:
 /** t = Φᵀ·G (q1 × c) for a batch of m rows. */
 function phiTransposeTimes(phi: Float64Array, g: Float64Array, m: number, q1: number, c: number): Float64Array {
   const t = new Float64Array(q1 * c);
-  for (let i = 0; i < m; i++) for (let k = 0; k < q1; k++) {
-    const pk = phi[i * q1 + k] as number;
-    for (let j = 0; j < c; j++) t[k * c + j] = (t[k * c + j] as number) + pk * (g[i * c + j] as number);
-  }
+  for (let i = 0; i < m; i++)
+    for (let k = 0; k < q1; k++) {
+      const pk = phi[i * q1 + k] as number;
+      for (let j = 0; j < c; j++) t[k * c + j] = (t[k * c + j] as number) + pk * (g[i * c + j] as number);
+    }
   return t;
 }
 
 /** h = K(Z, X_rows)·G − F·t (p × c): a projection's right-hand side. */
-async function projectionRhs(compute: EigenPro3Compute, f: Float64Array, rows: Int32Array, g: Float64Array, t: Float64Array, shape: { p: number; q1: number; c: number }, id: string): Promise<Float64Array> {
+async function projectionRhs(
+  compute: EigenPro3Compute,
+  f: Float64Array,
+  rows: Int32Array,
+  g: Float64Array,
+  t: Float64Array,
+  shape: { p: number; q1: number; c: number },
+  id: string,
+): Promise<Float64Array> {
   const { p, q1, c } = shape;
   const h = await compute.centersMatmul(rows, g, c, id);
-  for (let i = 0; i < p; i++) for (let j = 0; j < c; j++) {
-    let acc = 0;
-    for (let k = 0; k < q1; k++) acc += (f[i * q1 + k] as number) * (t[k * c + j] as number);
-    h[i * c + j] = (h[i * c + j] as number) - acc;
-  }
+  for (let i = 0; i < p; i++)
+    for (let j = 0; j < c; j++) {
+      let acc = 0;
+      for (let k = 0; k < q1; k++) acc += (f[i * q1 + k] as number) * (t[k * c + j] as number);
+      h[i * c + j] = (h[i * c + j] as number) - acc;
+    }
   return h;
 }
 
@@ -348,8 +404,16 @@ export async function trainEigenPro3(o: Train3Options): Promise<Train3Result> {
         }
       }
       if (o.onBatch !== undefined) {
-        const e = epoch, b = batch + 1, hs = history, el = elapsed();
-        await o.onBatch(() => ({ epoch: e, batch: b, a: Float64Array.from(a), setup, history: [...hs], elapsedMs: el, seed: params.seed }), tag, perEpoch, pending.aux.length === 0);
+        const e = epoch,
+          b = batch + 1,
+          hs = history,
+          el = elapsed();
+        await o.onBatch(
+          () => ({ epoch: e, batch: b, a: Float64Array.from(a), setup, history: [...hs], elapsedMs: el, seed: params.seed }),
+          tag,
+          perEpoch,
+          pending.aux.length === 0,
+        );
       }
     }
     const te = now();
@@ -390,7 +454,15 @@ function identity(n: number): Float64Array {
 export function createReferenceCompute3(data: ReferenceCompute3Data): EigenPro3Compute {
   const { kernel, bandwidth: sg, d, x, z, c } = data;
   const p = z.length / d;
-  const km = (a: ArrayLike<number>, rows: ArrayLike<number> | null, na: number, b: ArrayLike<number>, nb: number, coef: ArrayLike<number>, cols: number): Float64Array => kernelMatmulReference(kernel, sg, d, a, rows, na, b, nb, coef, cols);
+  const km = (
+    a: ArrayLike<number>,
+    rows: ArrayLike<number> | null,
+    na: number,
+    b: ArrayLike<number>,
+    nb: number,
+    coef: ArrayLike<number>,
+    cols: number,
+  ): Float64Array => kernelMatmulReference(kernel, sg, d, a, rows, na, b, nb, coef, cols);
   let xs: Float64Array = new Float64Array(0);
   let e: Float64Array = new Float64Array(0);
   let q1 = 0;

@@ -80,13 +80,16 @@ export async function trainEigenPro3Reference(inp: EigenPro3Input): Promise<{ a:
       for (let i = 0; i < rows.length; i++) for (let j = 0; j < c; j++) g[i * c + j] = (g[i * c + j] as number) - (y[(rows[i] as number) * c + j] as number);
       const phi = kernelMatmulReference(kernel, sg, d, xb, null, rows.length, xs, setup.s, setup.e, q1);
       const t = new Float64Array(q1 * c);
-      for (let i = 0; i < rows.length; i++) for (let k = 0; k < q1; k++) for (let j = 0; j < c; j++) t[k * c + j] = (t[k * c + j] as number) + (phi[i * q1 + k] as number) * (g[i * c + j] as number);
+      for (let i = 0; i < rows.length; i++)
+        for (let k = 0; k < q1; k++)
+          for (let j = 0; j < c; j++) t[k * c + j] = (t[k * c + j] as number) + (phi[i * q1 + k] as number) * (g[i * c + j] as number);
       const h = kernelMatmulReference(kernel, sg, d, z, null, p, xb, rows.length, g, c);
-      for (let i = 0; i < p; i++) for (let j = 0; j < c; j++) {
-        let acc = 0;
-        for (let k = 0; k < q1; k++) acc += (f[i * q1 + k] as number) * (t[k * c + j] as number);
-        h[i * c + j] = (h[i * c + j] as number) - acc;
-      }
+      for (let i = 0; i < p; i++)
+        for (let j = 0; j < c; j++) {
+          let acc = 0;
+          for (let k = 0; k < q1; k++) acc += (f[i * q1 + k] as number) * (t[k * c + j] as number);
+          h[i * c + j] = (h[i * c + j] as number) - acc;
+        }
       cholSolve(l, p, h, c);
       for (let i = 0; i < a.length; i++) a[i] = (a[i] as number) - setup.gamma * (h[i] as number);
     }

@@ -54,7 +54,13 @@ export interface EigenProSetupSummary {
 
 /** A progress event, published once per epoch (and once after the setup). */
 export type EigenProProgressEvent =
-  | { readonly kind: 'setup'; readonly jobId: string; readonly setup: EigenProSetupSummary; readonly batchesPerEpoch: number; readonly projection?: EigenPro3ProjectionSummary }
+  | {
+      readonly kind: 'setup';
+      readonly jobId: string;
+      readonly setup: EigenProSetupSummary;
+      readonly batchesPerEpoch: number;
+      readonly projection?: EigenPro3ProjectionSummary;
+    }
   | ({ readonly kind: 'epoch'; readonly jobId: string; readonly epochs: number } & EpochMetrics)
   | { readonly kind: 'checkpoint'; readonly jobId: string; readonly epoch: number; readonly batch: number }
   | { readonly kind: 'resumed'; readonly jobId: string; readonly epoch: number; readonly batch: number; readonly attempt: number };

@@ -106,7 +106,8 @@ export function compileEigenProParams(p: EigenProParams): CompiledEigenProParams
   const opt2 = <T, U>(v: T | undefined, f: (v: T) => U): U | undefined => (v === undefined ? undefined : f(v));
   const accumulate = oneOf('accumulate', p.accumulate ?? 'f64', ['f64', 'f32'] as const);
   const featureDtype = oneOf('featureDtype', p.featureDtype ?? (accumulate === 'f32' ? 'f32' : 'f64'), ['f64', 'f32'] as const);
-  if (accumulate === 'f32' && featureDtype !== 'f32') throw new GramfleetError('INPUT_INVALID', "accumulate 'f32' needs featureDtype 'f32' (got 'f64')", { field: 'accumulate', featureDtype });
+  if (accumulate === 'f32' && featureDtype !== 'f32')
+    throw new GramfleetError('INPUT_INVALID', "accumulate 'f32' needs featureDtype 'f32' (got 'f64')", { field: 'accumulate', featureDtype });
   return Object.freeze({
     kernel,
     bandwidth: num('bandwidth', p.bandwidth, { min: 0, minExclusive: true }),
@@ -166,19 +167,30 @@ function requireFiniteRows(field: string, a: DenseRows): void {
     const v = data[i] as number;
     if (!Number.isFinite(v)) {
       const row = Math.floor(i / Math.max(1, a.cols));
-      throw new GramfleetError('INPUT_NOT_FINITE', `${field} holds ${String(v)} at row ${row}, column ${i - row * a.cols}; features must be finite`, { field, row, column: i - row * a.cols });
+      throw new GramfleetError('INPUT_NOT_FINITE', `${field} holds ${String(v)} at row ${row}, column ${i - row * a.cols}; features must be finite`, {
+        field,
+        row,
+        column: i - row * a.cols,
+      });
     }
   }
 }
 
 function requireLabels(field: string, y: DenseRows, rows: number, rowsField: string, task: CompiledEigenProParams['task']): void {
-  if (y.rows !== rows) throw new GramfleetError('INPUT_SHAPE_MISMATCH', `${field} has ${y.rows} rows, ${rowsField} has ${rows}; they must be equal`, { field, expected: rows, got: y.rows });
+  if (y.rows !== rows)
+    throw new GramfleetError('INPUT_SHAPE_MISMATCH', `${field} has ${y.rows} rows, ${rowsField} has ${rows}; they must be equal`, {
+      field,
+      expected: rows,
+      got: y.rows,
+    });
   requireFiniteRows(field, y);
   if (task === 'classification') {
-    if (y.cols !== 1) throw new GramfleetError('INPUT_SHAPE_MISMATCH', `${field} must be one class id per row for classification, got ${y.cols} columns`, { field });
+    if (y.cols !== 1)
+      throw new GramfleetError('INPUT_SHAPE_MISMATCH', `${field} must be one class id per row for classification, got ${y.cols} columns`, { field });
     for (let i = 0; i < y.data.length; i++) {
       const v = y.data[i] as number;
-      if (!Number.isInteger(v) || v < 0 || v > 65535) throw new GramfleetError('INPUT_OUT_OF_RANGE', `${field}[${i}] must be a class id in [0, 65535], got ${v}`, { field, index: i, value: v });
+      if (!Number.isInteger(v) || v < 0 || v > 65535)
+        throw new GramfleetError('INPUT_OUT_OF_RANGE', `${field}[${i}] must be a class id in [0, 65535], got ${v}`, { field, index: i, value: v });
     }
   }
 }
@@ -189,7 +201,8 @@ function requireLabels(field: string, y: DenseRows, rows: number, rowsField: str
  */
 export function checkEigenProData(data: EigenProData, params: CompiledEigenProParams): EigenProDataShape {
   const { x, y } = data;
-  if (x.rows < 2 || x.cols < 1) throw new GramfleetError('INPUT_OUT_OF_RANGE', `train must have at least 2 rows and 1 column, got ${x.rows}×${x.cols}`, { field: 'train' });
+  if (x.rows < 2 || x.cols < 1)
+    throw new GramfleetError('INPUT_OUT_OF_RANGE', `train must have at least 2 rows and 1 column, got ${x.rows}×${x.cols}`, { field: 'train' });
   requireFiniteRows('train', x);
   requireLabels('trainLabels', y, x.rows, 'train', params.task);
   let c = y.cols;
@@ -203,11 +216,17 @@ export function checkEigenProData(data: EigenProData, params: CompiledEigenProPa
   let nTest = 0;
   if (data.xTest !== undefined) {
     const t = data.xTest;
-    if (t.cols !== x.cols) throw new GramfleetError('INPUT_SHAPE_MISMATCH', `test has ${t.cols} columns (d), train has ${x.cols}; they must be equal`, { field: 'test', expected: x.cols, got: t.cols });
+    if (t.cols !== x.cols)
+      throw new GramfleetError('INPUT_SHAPE_MISMATCH', `test has ${t.cols} columns (d), train has ${x.cols}; they must be equal`, {
+        field: 'test',
+        expected: x.cols,
+        got: t.cols,
+      });
     requireFiniteRows('test', t);
     if (data.yTest === undefined) throw new GramfleetError('INPUT_INVALID', 'testLabels are required with test', { field: 'testLabels' });
     requireLabels('testLabels', data.yTest, t.rows, 'test', params.task);
-    if (params.task === 'regression' && data.yTest.cols !== y.cols) throw new GramfleetError('INPUT_SHAPE_MISMATCH', `testLabels has ${data.yTest.cols} columns, trainLabels has ${y.cols}`, { field: 'testLabels' });
+    if (params.task === 'regression' && data.yTest.cols !== y.cols)
+      throw new GramfleetError('INPUT_SHAPE_MISMATCH', `testLabels has ${data.yTest.cols} columns, trainLabels has ${y.cols}`, { field: 'testLabels' });
     nTest = t.rows;
   } else if (data.yTest !== undefined) {
     throw new GramfleetError('INPUT_INVALID', 'testLabels were given without test', { field: 'test' });
@@ -215,12 +234,18 @@ export function checkEigenProData(data: EigenProData, params: CompiledEigenProPa
   let p = x.rows;
   if (data.centers !== undefined) {
     const z = data.centers;
-    if (z.cols !== x.cols) throw new GramfleetError('INPUT_SHAPE_MISMATCH', `centers have ${z.cols} columns (d), train has ${x.cols}; they must be equal`, { field: 'centers', expected: x.cols, got: z.cols });
+    if (z.cols !== x.cols)
+      throw new GramfleetError('INPUT_SHAPE_MISMATCH', `centers have ${z.cols} columns (d), train has ${x.cols}; they must be equal`, {
+        field: 'centers',
+        expected: x.cols,
+        got: z.cols,
+      });
     if (z.rows < 1) throw new GramfleetError('INPUT_OUT_OF_RANGE', 'centers must have at least 1 row', { field: 'centers' });
     requireFiniteRows('centers', z);
     p = z.rows;
   }
-  if (params.shards > p) throw new GramfleetError('INPUT_OUT_OF_RANGE', `shards must be <= the number of centers (${p}), got ${params.shards}`, { field: 'shards', bound: p });
+  if (params.shards > p)
+    throw new GramfleetError('INPUT_OUT_OF_RANGE', `shards must be <= the number of centers (${p}), got ${params.shards}`, { field: 'shards', bound: p });
   return { n: x.rows, d: x.cols, c, p, nTest };
 }
 
@@ -252,22 +277,38 @@ export function planEigenProMemory(shape: EigenProDataShape, params: CompiledEig
   const orch = (m: number): number => 8 * (p * c * 2 + n * c + s * s + s * r * 2 + m * (d + c + r) + nTest * c) + fb * (n + nTest + (p === n ? 0 : p)) * d;
   // A worker holds (cached) the shards it was sent, a copy of one shard in its kernel thread
   // and in the wasm arena, and a batch of rows; with dynamic assignment any worker may see every shard.
-  const worker = (m: number, sh: number): number => fb * (p * d + 2 * Math.ceil(p / sh) * d + 3 * m * d) + 8 * (3 * Math.ceil(p / sh) * c + 3 * m * c + 3 * m * r);
+  const worker = (m: number, sh: number): number =>
+    fb * (p * d + 2 * Math.ceil(p / sh) * d + 3 * m * d) + 8 * (3 * Math.ceil(p / sh) * c + 3 * m * c + 3 * m * r);
   const need = Math.max(orch(batch), worker(batch, params.shards));
   if (need > budgetBytes) {
     let fitBatch = 0;
-    for (let m = batch; m >= 1; m = Math.floor(m / 2)) if (Math.max(orch(m), worker(m, params.shards)) <= budgetBytes) { fitBatch = m; break; }
+    for (let m = batch; m >= 1; m = Math.floor(m / 2))
+      if (Math.max(orch(m), worker(m, params.shards)) <= budgetBytes) {
+        fitBatch = m;
+        break;
+      }
     let fitShards = 0;
-    for (let sh = params.shards; sh <= Math.min(1024, p); sh *= 2) if (Math.max(orch(batch), worker(batch, sh)) <= budgetBytes) { fitShards = sh; break; }
+    for (let sh = params.shards; sh <= Math.min(1024, p); sh *= 2)
+      if (Math.max(orch(batch), worker(batch, sh)) <= budgetBytes) {
+        fitShards = sh;
+        break;
+      }
     const maxN = Math.floor(budgetBytes / Math.max(1, need / n));
-    const hint = [
-      fitBatch > 0 ? `batchSize ${fitBatch}` : '',
-      fitShards > 0 ? `shards ${fitShards}` : '',
-      `about ${maxN} training rows at this d=${d}`,
-    ].filter((x) => x !== '').join(', or ');
-    throw new GramfleetError('INPUT_TOO_LARGE', `EigenPro job (n=${n}, d=${d}, p=${p}, c=${c}, batch=${batch}, shards=${params.shards}) needs about ${need} bytes, above the memory budget of ${budgetBytes} bytes; would fit: ${hint}`, {
-      field: 'train', needBytes: need, budgetBytes, ...(fitBatch > 0 ? { fitBatch } : {}), ...(fitShards > 0 ? { fitShards } : {}), fitRows: maxN,
-    });
+    const hint = [fitBatch > 0 ? `batchSize ${fitBatch}` : '', fitShards > 0 ? `shards ${fitShards}` : '', `about ${maxN} training rows at this d=${d}`]
+      .filter((x) => x !== '')
+      .join(', or ');
+    throw new GramfleetError(
+      'INPUT_TOO_LARGE',
+      `EigenPro job (n=${n}, d=${d}, p=${p}, c=${c}, batch=${batch}, shards=${params.shards}) needs about ${need} bytes, above the memory budget of ${budgetBytes} bytes; would fit: ${hint}`,
+      {
+        field: 'train',
+        needBytes: need,
+        budgetBytes,
+        ...(fitBatch > 0 ? { fitBatch } : {}),
+        ...(fitShards > 0 ? { fitShards } : {}),
+        fitRows: maxN,
+      },
+    );
   }
   return { orchestratorBytes: orch(batch), workerBytes: worker(batch, params.shards), budgetBytes, batch };
 }

@@ -20,7 +20,18 @@ export interface ReferenceComputeData {
 }
 
 /** out (rows × c) = K(A[rowsA], Z)·coef, A and Z row-major with d columns. */
-export function kernelMatmulReference(kernel: KernelFunction, sigma: number, d: number, a: ArrayLike<number>, rowsA: ArrayLike<number> | null, na: number, z: ArrayLike<number>, nz: number, coef: ArrayLike<number>, c: number): Float64Array {
+export function kernelMatmulReference(
+  kernel: KernelFunction,
+  sigma: number,
+  d: number,
+  a: ArrayLike<number>,
+  rowsA: ArrayLike<number> | null,
+  na: number,
+  z: ArrayLike<number>,
+  nz: number,
+  coef: ArrayLike<number>,
+  c: number,
+): Float64Array {
   const zn = new Float64Array(nz);
   for (let j = 0; j < nz; j++) {
     let s = 0;

@@ -60,11 +60,18 @@ export function eigenProSetupFromSpectrum(inp: SpectrumInput): EigenProSetup {
   // Only positive eigenvalues are usable; a rank-deficient subsample clamps q.
   let positive = 0;
   while (positive < r && (w[positive] as number) > 0) positive++;
-  if (positive < 2) throw new GramfleetError('INPUT_OUT_OF_RANGE', 'the subsample kernel has fewer than 2 positive eigenvalues (all training rows identical?)', { field: 'train' });
+  if (positive < 2)
+    throw new GramfleetError('INPUT_OUT_OF_RANGE', 'the subsample kernel has fewer than 2 positive eigenvalues (all training rows identical?)', {
+      field: 'train',
+    });
   const { alpha } = inp;
   let q: number;
   if (inp.q !== undefined) {
-    if (inp.q > positive) throw new GramfleetError('INPUT_OUT_OF_RANGE', `q must be <= ${positive} (positive eigenvalues among the ${r} computed), got ${inp.q}`, { field: 'q', bound: positive });
+    if (inp.q > positive)
+      throw new GramfleetError('INPUT_OUT_OF_RANGE', `q must be <= ${positive} (positive eigenvalues among the ${r} computed), got ${inp.q}`, {
+        field: 'q',
+        bound: positive,
+      });
     q = inp.q;
   } else {
     const bound = Math.min(Math.max(s / 5, inp.maxBatch), s);
@@ -89,7 +96,17 @@ export function eigenProSetupFromSpectrum(inp: SpectrumInput): EigenProSetup {
   const batch = Math.max(1, Math.min(inp.n, inp.batchSize ?? auto));
   const step = inp.stepSize ?? (batch < beta / lambdaPrime + 1 ? batch / beta : (2 * batch) / (beta + (batch - 1) * lambdaPrime));
   return {
-    s, subsample: inp.subsample, q, eigenvalues: w, d, e, beta, lambdaPrime, batch, step, gamma: step / batch,
+    s,
+    subsample: inp.subsample,
+    q,
+    eigenvalues: w,
+    d,
+    e,
+    beta,
+    lambdaPrime,
+    batch,
+    step,
+    gamma: step / batch,
     given: { batch: inp.batchSize !== undefined, step: inp.stepSize !== undefined, q: inp.q !== undefined },
   };
 }

@@ -132,13 +132,29 @@ export async function eigenProSetup(compute: EigenProCompute, params: CompiledEi
   const { w, v } = await compute.topEigenpairs(k, s, r, params.seed);
   // β = max k(x, x): every supported kernel has k(x, x) = k(0) = 1.
   return eigenProSetupFromSpectrum({
-    subsample: rows, w, v, alpha: params.alpha, maxBatch: params.maxBatch, beta: 1, n: shape.n,
-    batchSize: params.batchSize, stepSize: params.stepSize, q: params.q,
+    subsample: rows,
+    w,
+    v,
+    alpha: params.alpha,
+    maxBatch: params.maxBatch,
+    beta: 1,
+    n: shape.n,
+    batchSize: params.batchSize,
+    stepSize: params.stepSize,
+    q: params.q,
   });
 }
 
 /** Applies one EigenPro 2 update in place. `g` is overwritten with the residual G. */
-export function applyEigenPro2Update(a: Float64Array, rows: Int32Array, pred: Float64Array, phi: Float64Array, y: Float64Array, setup: EigenProSetup, c: number): void {
+export function applyEigenPro2Update(
+  a: Float64Array,
+  rows: Int32Array,
+  pred: Float64Array,
+  phi: Float64Array,
+  y: Float64Array,
+  setup: EigenProSetup,
+  c: number,
+): void {
   const m = rows.length;
   const q1 = setup.q - 1;
   const g = pred;
@@ -176,7 +192,8 @@ export async function trainEigenPro2(o: TrainOptions): Promise<TrainResult> {
   const { compute, params, shape, targets } = o;
   const now = o.now ?? Date.now;
   const c = shape.c;
-  if (shape.p !== shape.n) throw new GramfleetError('INPUT_INVALID', 'EigenPro 2 trains on centers = training rows; use EigenPro 3 for other centers', { field: 'centers' });
+  if (shape.p !== shape.n)
+    throw new GramfleetError('INPUT_INVALID', 'EigenPro 2 trains on centers = training rows; use EigenPro 3 for other centers', { field: 'centers' });
   if (targets.y.length !== shape.n * c) throw new GramfleetError('INPUT_SHAPE_MISMATCH', `targets must be ${shape.n}×${c}`, { field: 'trainLabels' });
   const t0 = now();
   let setup: EigenProSetup;
@@ -210,11 +227,24 @@ export async function trainEigenPro2(o: TrainOptions): Promise<TrainResult> {
       const { pred, phi } = await compute.batch(rows, a, tag);
       applyEigenPro2Update(a, rows, pred, phi, targets.y, setup, c);
       if (o.onBatch !== undefined) {
-        const e = epoch, b = batch + 1, h = history, el = elapsed();
+        const e = epoch,
+          b = batch + 1,
+          h = history,
+          el = elapsed();
         // After an epoch's last batch the checkpoint says (epoch, perEpoch): a resume evaluates it.
-        await o.onBatch(() => ({
-          epoch: e, batch: b, a: Float64Array.from(a), setup, history: [...h], elapsedMs: el, seed: params.seed,
-        }), tag, perEpoch);
+        await o.onBatch(
+          () => ({
+            epoch: e,
+            batch: b,
+            a: Float64Array.from(a),
+            setup,
+            history: [...h],
+            elapsedMs: el,
+            seed: params.seed,
+          }),
+          tag,
+          perEpoch,
+        );
       }
     }
     const te = now();
@@ -236,7 +266,16 @@ export function batchTagId(t: BatchTag): string {
  * training evaluation rows `evalRows`, then on the test set when `test`, each from one
  * `compute.predict` round with the coefficients `a` (centers: the loop's).
  */
-export async function evaluateEpoch(compute: EigenProCompute, a: Float64Array, tag: BatchTag, t: EigenProTargets, evalRows: Int32Array, c: number, cls: boolean, test: boolean): Promise<Omit<EpochMetrics, 'epoch' | 'elapsedMs' | 'batches'>> {
+export async function evaluateEpoch(
+  compute: EigenProCompute,
+  a: Float64Array,
+  tag: BatchTag,
+  t: EigenProTargets,
+  evalRows: Int32Array,
+  c: number,
+  cls: boolean,
+  test: boolean,
+): Promise<Omit<EpochMetrics, 'epoch' | 'elapsedMs' | 'batches'>> {
   let out: { trainMse: number; trainAccuracy?: number; testMse?: number; testAccuracy?: number } = { trainMse: 0 };
   // One set after the other: the two rounds put the same coefficient slices to the store, and
   // two concurrent puts of one content-addressed object can purge each other's chunks mid-read.
@@ -245,7 +284,12 @@ export async function evaluateEpoch(compute: EigenProCompute, a: Float64Array, t
     const y = new Float64Array(evalRows.length * c);
     for (let i = 0; i < evalRows.length; i++) y.set(t.y.subarray((evalRows[i] as number) * c, ((evalRows[i] as number) + 1) * c), i * c);
     out.trainMse = mse(pred, y);
-    if (cls && t.labels !== undefined) out.trainAccuracy = accuracy(pred, Array.from(evalRows, (r) => t.labels?.[r] ?? -1), c);
+    if (cls && t.labels !== undefined)
+      out.trainAccuracy = accuracy(
+        pred,
+        Array.from(evalRows, (r) => t.labels?.[r] ?? -1),
+        c,
+      );
   }
   if (test && t.yTest !== undefined) {
     const pred = await compute.predict('test', a, tag);

@@ -17,12 +17,17 @@ export const EIGENPRO_DATA_FIELDS = ['train', 'trainLabels', 'test', 'testLabels
  * `projectionInterval` applies to `delayed`. Returns whether the job is EigenPro 3/4.
  */
 export function checkEigenProCenters(params: CompiledEigenProParams, hasCentersFile: boolean): boolean {
-  if (hasCentersFile && params.centers !== undefined) throw new GramfleetError('INPUT_INVALID', 'give centers (a count to sample) or centersFile, not both', { field: 'centers' });
+  if (hasCentersFile && params.centers !== undefined)
+    throw new GramfleetError('INPUT_INVALID', 'give centers (a count to sample) or centersFile, not both', { field: 'centers' });
   if (!hasCentersFile && params.centers === undefined) {
-    if (params.projection !== undefined || params.projectionInterval !== undefined) throw new GramfleetError('INPUT_INVALID', 'projection applies to EigenPro 3: give centers (a count) or centersFile', { field: 'projection' });
+    if (params.projection !== undefined || params.projectionInterval !== undefined)
+      throw new GramfleetError('INPUT_INVALID', 'projection applies to EigenPro 3: give centers (a count) or centersFile', { field: 'projection' });
     return false;
   }
-  if (params.projectionInterval !== undefined && params.projection !== 'delayed') throw new GramfleetError('INPUT_INVALID', `projectionInterval applies to projection delayed, got projection ${params.projection ?? '(default)'}`, { field: 'projectionInterval' });
+  if (params.projectionInterval !== undefined && params.projection !== 'delayed')
+    throw new GramfleetError('INPUT_INVALID', `projectionInterval applies to projection delayed, got projection ${params.projection ?? '(default)'}`, {
+      field: 'projectionInterval',
+    });
   return true;
 }
 
@@ -30,8 +35,21 @@ function checkDataField(field: string, v: unknown): void {
   if (v === undefined) return;
   if (typeof v === 'string' && v.length > 0) return;
   const r = v as { rows?: unknown; cols?: unknown; data?: ArrayLike<unknown> } | null;
-  if (typeof r === 'object' && r !== null && typeof r.rows === 'number' && typeof r.cols === 'number' && r.data !== undefined && typeof r.data.length === 'number' && r.data.length === r.rows * r.cols) return;
-  throw invalidField(field, 'a file path (IDX, .npy, CSV) or { rows, cols, data } with rows·cols values', typeof v === 'object' ? JSON.stringify(v)?.slice(0, 80) : v);
+  if (
+    typeof r === 'object' &&
+    r !== null &&
+    typeof r.rows === 'number' &&
+    typeof r.cols === 'number' &&
+    r.data !== undefined &&
+    typeof r.data.length === 'number' &&
+    r.data.length === r.rows * r.cols
+  )
+    return;
+  throw invalidField(
+    field,
+    'a file path (IDX, .npy, CSV) or { rows, cols, data } with rows·cols values',
+    typeof v === 'object' ? JSON.stringify(v)?.slice(0, 80) : v,
+  );
 }
 
 /** The `eigenpro` workload. */
@@ -77,7 +95,8 @@ export const EIGENPRO_WORKLOAD: WorkloadDef<'eigenpro'> = {
     checkParamNames(EIGENPRO_WORKLOAD, params, 'campaign', where);
     checkRequiredParams(EIGENPRO_WORKLOAD, params, where);
     for (const f of EIGENPRO_DATA_FIELDS) checkDataField(`${where}.${f}`, params[f]);
-    if (params['backend'] !== undefined && params['backend'] !== 'wasm' && params['backend'] !== 'gpu') throw invalidField(`${where}.backend`, 'wasm|gpu', params['backend']);
+    if (params['backend'] !== undefined && params['backend'] !== 'wasm' && params['backend'] !== 'gpu')
+      throw invalidField(`${where}.backend`, 'wasm|gpu', params['backend']);
     withFieldPrefix(where, () => {
       if (params['heartbeatTimeoutMs'] !== undefined) num('heartbeatTimeoutMs', params['heartbeatTimeoutMs'], { min: 1000 });
       checkEigenProCenters(compileEigenProParams(params as unknown as EigenProParams), params['centersFile'] !== undefined);

@@ -103,7 +103,16 @@ export async function grfFeatures(adj: CsrArrays, o: GrfFeatureOptions): Promise
   const n = adj.shape[0];
   const w = normalisedWeights(adj, o.scale);
   const f = Array.from(modulation(o.kernel, walkLengthCap(o.pHalt) + 1));
-  const attrs = grfWalksOp.parseAttrs({ seed: o.seed, walks: o.walks, pHalt: o.pHalt, f, streams: [...(o.streams ?? [0])], variance: o.variance ?? 'none', nodeStart: 0, nodeEnd: n });
+  const attrs = grfWalksOp.parseAttrs({
+    seed: o.seed,
+    walks: o.walks,
+    pHalt: o.pHalt,
+    f,
+    streams: [...(o.streams ?? [0])],
+    variance: o.variance ?? 'none',
+    nodeStart: 0,
+    nodeEnd: n,
+  });
   const inputs = [ndarray('i32', [n + 1], adj.indptr), ndarray('i32', [adj.indices.length], adj.indices), ndarray('f64', [w.length], w)];
   grfWalksOp.checkInputs(attrs, inputs);
   const out = await (o.run ?? grfWalksOp.reference)(attrs, inputs);

@@ -34,7 +34,10 @@ export function truncatedAlpha(spec: GraphKernelSpec, opts: ExactKernelOptions):
     L--;
   }
   if (L === terms.length - 1 && (terms[L] ?? 0) > tol * total) {
-    throw new GramfleetError('INPUT_OUT_OF_RANGE', `kernel series does not converge within ${MAX_WALK_STEPS} terms at radius ${rho}`, { field: 'radius', value: rho });
+    throw new GramfleetError('INPUT_OUT_OF_RANGE', `kernel series does not converge within ${MAX_WALK_STEPS} terms at radius ${rho}`, {
+      field: 'radius',
+      value: rho,
+    });
   }
   return a.slice(0, L + 1);
 }

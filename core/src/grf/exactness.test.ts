@@ -74,14 +74,18 @@ function denseResolvent(w: CsrArrays, d: number): Float64Array {
   }
   if (d === 1) return inv;
   const out = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) for (let k = 0; k < n; k++) for (let j = 0; j < n; j++) out[i * n + j] = (out[i * n + j] ?? 0) + (inv[i * n + k] ?? 0) * (inv[k * n + j] ?? 0);
+  for (let i = 0; i < n; i++)
+    for (let k = 0; k < n; k++) for (let j = 0; j < n; j++) out[i * n + j] = (out[i * n + j] ?? 0) + (inv[i * n + k] ?? 0) * (inv[k * n + j] ?? 0);
   return out;
 }
 
 test('exact series K = Σ α_k W^k matches dense (I − W)^{-d} to 1e-12 on Karate', { skip }, () => {
   const adj = ADJ as CsrArrays;
   const w = csrWithValues(adj, normalisedWeights(adj, C));
-  for (const [spec, d] of [[D1, 1], [D2, 2]] as const) {
+  for (const [spec, d] of [
+    [D1, 1],
+    [D2, 2],
+  ] as const) {
     const k = exactKernelDense(w, spec, { radius: C });
     const ref = denseResolvent(w, d);
     let e = 0;
@@ -93,7 +97,10 @@ test('exact series K = Σ α_k W^k matches dense (I − W)^{-d} to 1e-12 on Kara
 test('ΦΦᵀ (same walks) relative Frobenius error at m = 16: mean over 5 seeds ≤ 0.07 for (I−W)^{-1}, ≤ 0.14 for (I−W)^{-2}', { skip }, async (t) => {
   const adj = ADJ as CsrArrays;
   const w = csrWithValues(adj, normalisedWeights(adj, C));
-  for (const [spec, bound] of [[D1, 0.07], [D2, 0.14]] as const) {
+  for (const [spec, bound] of [
+    [D1, 0.07],
+    [D2, 0.14],
+  ] as const) {
     const k = exactKernelDense(w, spec, { radius: C });
     for (const variance of ['none', 'antithetic', 'repelling'] as GrfVariance[]) {
       const errs: number[] = [];
@@ -102,7 +109,9 @@ test('ΦΦᵀ (same walks) relative Frobenius error at m = 16: mean over 5 seeds
         errs.push(relFrobError(k, phi as CsrArrays, phi as CsrArrays));
       }
       const mean = errs.reduce((a, b) => a + b, 0) / errs.length;
-      t.diagnostic(`d=${spec.kind === 'reg-laplacian' ? spec.d : '?'} ${variance}: rel. Frobenius error mean ${mean.toFixed(4)}, max ${Math.max(...errs).toFixed(4)}`);
+      t.diagnostic(
+        `d=${spec.kind === 'reg-laplacian' ? spec.d : '?'} ${variance}: rel. Frobenius error mean ${mean.toFixed(4)}, max ${Math.max(...errs).toFixed(4)}`,
+      );
       // The bound is on the typical error (C/√m with C ≈ 0.25 / 0.5): the mean over 5 seeds
       // must meet it, and no single seed may exceed it by more than 25 %.
       assert.ok(mean <= bound, `${variance}: mean error ${mean} > ${bound}`);
@@ -166,7 +175,9 @@ test('mean of 200 independent Φ₁Φ₂ᵀ converges to K with no off-diagonal 
       };
       const zOff = z(off);
       const zDiag = z(diagSame);
-      t.diagnostic(`${spec.kind} d=${spec.kind === 'reg-laplacian' ? spec.d : ''} ${variance}: ‖K̄−K‖/‖K‖ = ${(Math.sqrt(err2) / knorm).toFixed(5)} (bound ${(bound / knorm).toFixed(5)}; single-estimate rms ${(Math.sqrt(var2) / knorm).toFixed(4)}), off-diagonal z = ${zOff.toFixed(2)}, same-walk diagonal z = ${zDiag.toFixed(1)}`);
+      t.diagnostic(
+        `${spec.kind} d=${spec.kind === 'reg-laplacian' ? spec.d : ''} ${variance}: ‖K̄−K‖/‖K‖ = ${(Math.sqrt(err2) / knorm).toFixed(5)} (bound ${(bound / knorm).toFixed(5)}; single-estimate rms ${(Math.sqrt(var2) / knorm).toFixed(4)}), off-diagonal z = ${zOff.toFixed(2)}, same-walk diagonal z = ${zDiag.toFixed(1)}`,
+      );
       assert.ok(Math.sqrt(err2) <= bound, `${variance}: mean error ${Math.sqrt(err2)} > ${bound}`);
       assert.ok(Math.abs(zOff) < 4, `${variance}: off-diagonal bias z = ${zOff}`);
       assert.ok(zDiag > 4, `${variance}: ΦΦᵀ diagonal bias not detected (z = ${zDiag})`);

@@ -68,13 +68,24 @@ export function compileGrfParams(p: GrfParams): CompiledGrfParams {
   const variance = oneOf('variance', p.variance ?? 'none', GRF_VARIANCE);
   const estimator = oneOf('estimator', p.estimator ?? 'same-walk', GRF_ESTIMATORS);
   if (variance === 'antithetic' && walks % 2 !== 0) {
-    throw new GramfleetError('INPUT_OUT_OF_RANGE', `walks must be even with variance=antithetic (walkers come in pairs), got ${walks}`, { field: 'walks', bound: 'even', value: walks });
+    throw new GramfleetError('INPUT_OUT_OF_RANGE', `walks must be even with variance=antithetic (walkers come in pairs), got ${walks}`, {
+      field: 'walks',
+      bound: 'even',
+      value: walks,
+    });
   }
   checkVarianceBound(kernel, scale, pHalt);
   const f = Array.from(modulation(kernel, walkLengthCap(pHalt) + 1));
   const shardNodes = p.shardNodes === undefined ? undefined : int('shardNodes', p.shardNodes, 1, 1 << 24);
   return Object.freeze({
-    kernel, scale, walks, pHalt, seed, variance, estimator, f,
+    kernel,
+    scale,
+    walks,
+    pHalt,
+    seed,
+    variance,
+    estimator,
+    f,
     streams: estimator === 'independent' ? [0, 1] : [0],
     shardNodes,
     batchShards: p.batchShards === undefined ? undefined : int('batchShards', p.batchShards, 1, 4096),

@@ -44,16 +44,31 @@ test('modulation f ∗ f = α for every family', () => {
 
 test('closed forms: d=1 is C(2k,k)/4^k, d=2 is all ones, diffusion 1/(2^k k!)', () => {
   const f1 = modulation({ kind: 'reg-laplacian', d: 1 }, 6);
-  assert.deepEqual([...f1].map((x) => +x.toFixed(12)), [1, 0.5, 0.375, 0.3125, 0.2734375, 0.24609375]);
+  assert.deepEqual(
+    [...f1].map((x) => +x.toFixed(12)),
+    [1, 0.5, 0.375, 0.3125, 0.2734375, 0.24609375],
+  );
   assert.deepEqual([...modulation({ kind: 'reg-laplacian', d: 2 }, 5)], [1, 1, 1, 1, 1]);
   const fd = modulation({ kind: 'diffusion' }, 4);
-  assert.deepEqual([...fd].map((x) => +x.toFixed(12)), [1, 0.5, 0.125, +(1 / 48).toFixed(12)]);
-  assert.deepEqual([...modulation({ kind: 'p-step', p: 2 }, 4)].map((x) => x + 0), [1, 1, 0, 0]);
+  assert.deepEqual(
+    [...fd].map((x) => +x.toFixed(12)),
+    [1, 0.5, 0.125, +(1 / 48).toFixed(12)],
+  );
+  assert.deepEqual(
+    [...modulation({ kind: 'p-step', p: 2 }, 4)].map((x) => x + 0),
+    [1, 1, 0, 0],
+  );
 });
 
 test('non-positive α₀ is a typed error', () => {
-  assert.throws(() => modulationFromAlpha([0, 1, 2]), (e) => codeOf(e) === 'INPUT_OUT_OF_RANGE');
-  assert.throws(() => modulation({ kind: 'custom', alpha: [-1, 2] }, 3), (e) => codeOf(e) === 'INPUT_OUT_OF_RANGE' && /alpha\[0\]/.test((e as Error).message));
+  assert.throws(
+    () => modulationFromAlpha([0, 1, 2]),
+    (e) => codeOf(e) === 'INPUT_OUT_OF_RANGE',
+  );
+  assert.throws(
+    () => modulation({ kind: 'custom', alpha: [-1, 2] }, 3),
+    (e) => codeOf(e) === 'INPUT_OUT_OF_RANGE' && /alpha\[0\]/.test((e as Error).message),
+  );
 });
 
 test('walkLengthCap leaves survival below 1e-18 and caps at 4096', () => {
@@ -63,7 +78,10 @@ test('walkLengthCap leaves survival below 1e-18 and caps at 4096', () => {
   }
   assert.equal(walkLengthCap(0.5), 60);
   assert.equal(walkLengthCap(1e-6), 4096);
-  assert.throws(() => walkLengthCap(1), (e) => codeOf(e) === 'INPUT_OUT_OF_RANGE');
+  assert.throws(
+    () => walkLengthCap(1),
+    (e) => codeOf(e) === 'INPUT_OUT_OF_RANGE',
+  );
 });
 
 test('variance bound: c² ≥ 1 − pHalt is rejected naming `scale`', () => {
@@ -80,9 +98,24 @@ test('parseKernelSpec validates with typed errors naming the field', () => {
   assert.deepEqual(parseKernelSpec({ kind: 'reg-laplacian', d: 2 }), { kind: 'reg-laplacian', d: 2 });
   assert.deepEqual(parseKernelSpec({ kind: 'diffusion' }), { kind: 'diffusion' });
   assert.deepEqual(parseKernelSpec({ kind: 'custom', alpha: [1, 0.5] }), { kind: 'custom', alpha: [1, 0.5] });
-  assert.throws(() => parseKernelSpec({ kind: 'heat' }), (e) => codeOf(e) === 'INPUT_INVALID' && /kernel\.kind/.test((e as Error).message));
-  assert.throws(() => parseKernelSpec({ kind: 'reg-laplacian', d: -1 }), (e) => codeOf(e) === 'INPUT_OUT_OF_RANGE' && /kernel\.d/.test((e as Error).message));
-  assert.throws(() => parseKernelSpec({ kind: 'p-step', p: 1.5 }), (e) => codeOf(e) === 'INPUT_INVALID');
-  assert.throws(() => parseKernelSpec({ kind: 'custom', alpha: [0, 1] }), (e) => codeOf(e) === 'INPUT_OUT_OF_RANGE');
-  assert.throws(() => parseKernelSpec(null), (e) => codeOf(e) === 'INPUT_INVALID');
+  assert.throws(
+    () => parseKernelSpec({ kind: 'heat' }),
+    (e) => codeOf(e) === 'INPUT_INVALID' && /kernel\.kind/.test((e as Error).message),
+  );
+  assert.throws(
+    () => parseKernelSpec({ kind: 'reg-laplacian', d: -1 }),
+    (e) => codeOf(e) === 'INPUT_OUT_OF_RANGE' && /kernel\.d/.test((e as Error).message),
+  );
+  assert.throws(
+    () => parseKernelSpec({ kind: 'p-step', p: 1.5 }),
+    (e) => codeOf(e) === 'INPUT_INVALID',
+  );
+  assert.throws(
+    () => parseKernelSpec({ kind: 'custom', alpha: [0, 1] }),
+    (e) => codeOf(e) === 'INPUT_OUT_OF_RANGE',
+  );
+  assert.throws(
+    () => parseKernelSpec(null),
+    (e) => codeOf(e) === 'INPUT_INVALID',
+  );
 });

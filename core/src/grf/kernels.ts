@@ -91,7 +91,7 @@ export function modulationFromAlpha(alpha: ArrayLike<number>, len: number = alph
   for (let k = 1; k < len; k++) {
     let s = 0;
     for (let j = 1; j < k; j++) s += (f[j] ?? 0) * (f[k - j] ?? 0);
-    f[k] = ((k < alpha.length ? alpha[k] ?? 0 : 0) - s) / twoF0;
+    f[k] = ((k < alpha.length ? (alpha[k] ?? 0) : 0) - s) / twoF0;
   }
   return f;
 }
@@ -175,7 +175,9 @@ export function parseKernelSpec(raw: unknown, field = 'kernel'): GraphKernelSpec
     case 'reg-laplacian':
       return Object.freeze({ kind, d: num(`${field}.d`, o['d'], { min: 0, minExclusive: true, max: 64 }) });
     case 'diffusion':
-      return o['beta'] === undefined ? Object.freeze({ kind }) : Object.freeze({ kind, beta: num(`${field}.beta`, o['beta'], { min: 0, minExclusive: true, max: 64 }) });
+      return o['beta'] === undefined
+        ? Object.freeze({ kind })
+        : Object.freeze({ kind, beta: num(`${field}.beta`, o['beta'], { min: 0, minExclusive: true, max: 64 }) });
     case 'p-step':
       return Object.freeze({ kind, p: int(`${field}.p`, o['p'], 1, 1024) });
     case 'cosine':

@@ -16,7 +16,12 @@ export function normalisedWeights(csr: CsrArrays, c: number): Float64Array {
   const [n, n2] = csr.shape;
   if (n !== n2) throw new GramfleetError('INPUT_NOT_SQUARE', `adjacency must be square, got ${n}x${n2}`, { shape: [n, n2] });
   if (csr.indptr.length !== n + 1 || csr.indices.length !== csr.data.length) {
-    throw new GramfleetError('INPUT_SHAPE_MISMATCH', 'adjacency CSR arrays do not agree with its shape', { n, indptr: csr.indptr.length, indices: csr.indices.length, data: csr.data.length });
+    throw new GramfleetError('INPUT_SHAPE_MISMATCH', 'adjacency CSR arrays do not agree with its shape', {
+      n,
+      indptr: csr.indptr.length,
+      indices: csr.indices.length,
+      data: csr.data.length,
+    });
   }
   const isd = new Float64Array(n);
   for (let i = 0; i < n; i++) {

@@ -8,7 +8,8 @@ import { GramfleetError } from '../errors';
 /** y = A·x for a CSR matrix A (rows × cols) and a vector x of length cols. */
 export function csrSpmv(a: CsrArrays, x: Float64Array): Float64Array {
   const [rows, cols] = a.shape;
-  if (x.length !== cols) throw new GramfleetError('INPUT_SHAPE_MISMATCH', `csrSpmv: x has ${x.length} entries, matrix has ${cols} columns`, { cols, x: x.length });
+  if (x.length !== cols)
+    throw new GramfleetError('INPUT_SHAPE_MISMATCH', `csrSpmv: x has ${x.length} entries, matrix has ${cols} columns`, { cols, x: x.length });
   const y = new Float64Array(rows);
   for (let i = 0; i < rows; i++) {
     let s = 0;
@@ -24,7 +25,8 @@ export function csrSpmv(a: CsrArrays, x: Float64Array): Float64Array {
  */
 export function csrSpmm(a: CsrArrays, x: Float64Array, k: number, out?: Float64Array): Float64Array {
   const [rows, cols] = a.shape;
-  if (x.length !== cols * k) throw new GramfleetError('INPUT_SHAPE_MISMATCH', `csrSpmm: block has ${x.length} entries, expected ${cols}×${k}`, { cols, k, x: x.length });
+  if (x.length !== cols * k)
+    throw new GramfleetError('INPUT_SHAPE_MISMATCH', `csrSpmm: block has ${x.length} entries, expected ${cols}×${k}`, { cols, k, x: x.length });
   const y = out ?? new Float64Array(rows * k);
   y.fill(0);
   for (let i = 0; i < rows; i++) {
@@ -127,6 +129,7 @@ export function csrFromEdges(n: number, edges: readonly (readonly [number, numbe
 
 /** A CSR matrix with the same pattern as `a` and the given values. */
 export function csrWithValues(a: CsrArrays, data: Float64Array): CsrArrays {
-  if (data.length !== a.data.length) throw new GramfleetError('INPUT_SHAPE_MISMATCH', `csrWithValues: ${data.length} values for ${a.data.length} stored entries`, {});
+  if (data.length !== a.data.length)
+    throw new GramfleetError('INPUT_SHAPE_MISMATCH', `csrWithValues: ${data.length} values for ${a.data.length} stored entries`, {});
   return { shape: a.shape, indptr: a.indptr, indices: a.indices, data };
 }

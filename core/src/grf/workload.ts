@@ -29,7 +29,11 @@ export const GRF_WORKLOAD: WorkloadDef<'grf'> = {
   progressQuery: 'progress',
   activities: ['runGrfBatch', 'assembleGrfBatches', 'cancelJobShards'],
   params: {
-    graph: { type: 'any', required: true, description: 'graph file (.npz scipy CSR, .adjlist, .mtx) as the orchestrator sees it; the SDK also takes an in-memory symmetric CSR' },
+    graph: {
+      type: 'any',
+      required: true,
+      description: 'graph file (.npz scipy CSR, .adjlist, .mtx) as the orchestrator sees it; the SDK also takes an in-memory symmetric CSR',
+    },
     kernel: { type: 'any', required: true, description: `kernel kind (${GRAPH_KERNEL_KINDS.join('|')}) or a full kernel spec object` },
     scale: { type: 'number', required: true, description: 'c in W = c·D^-1/2 A D^-1/2' },
     walks: { type: 'integer', required: true, description: 'walkers per node, >= 1' },
@@ -50,8 +54,10 @@ export const GRF_WORKLOAD: WorkloadDef<'grf'> = {
   compileRun(params, where) {
     checkParamNames(GRF_WORKLOAD, params, 'campaign', where);
     str(`${where}.graph`, params['graph']);
-    if (params['backend'] !== undefined && params['backend'] !== 'wasm' && params['backend'] !== 'gpu') throw invalidField(`${where}.backend`, 'wasm|gpu', params['backend']);
-    if (params['exactError'] !== undefined && typeof params['exactError'] !== 'boolean') throw invalidField(`${where}.exactError`, 'true|false', params['exactError']);
+    if (params['backend'] !== undefined && params['backend'] !== 'wasm' && params['backend'] !== 'gpu')
+      throw invalidField(`${where}.backend`, 'wasm|gpu', params['backend']);
+    if (params['exactError'] !== undefined && typeof params['exactError'] !== 'boolean')
+      throw invalidField(`${where}.exactError`, 'true|false', params['exactError']);
     withFieldPrefix(where, () => compileGrfParams(params as unknown as GrfParams));
   },
 };

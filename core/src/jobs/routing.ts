@@ -42,11 +42,17 @@ export function gpuWorkersFor(op: string, workers: readonly WorkerRecord[], now:
 
 /** Decides the worker class for a job's `op` shards (see the module documentation). */
 export function routeOp(requested: BackendChoice, op: string, workers: readonly WorkerRecord[], now: number, maxAgeMs: number): RouteDecision {
-  const gpus = gpuWorkersFor(op, workers, now, maxAgeMs).map((w) => w.workerId).sort();
+  const gpus = gpuWorkersFor(op, workers, now, maxAgeMs)
+    .map((w) => w.workerId)
+    .sort();
   if (requested === 'wasm') return { requested, cls: 'wasm', reason: 'wasm requested', gpuWorkers: gpus };
   if (requested === 'gpu') {
     if (gpus.length === 0) {
-      throw new GramfleetError('CLUSTER_NO_GPU_WORKER', `backend is 'gpu' but no live GPU worker with op ${op} is registered; start a GPU worker or use backend 'auto'`, { field: 'backend', op });
+      throw new GramfleetError(
+        'CLUSTER_NO_GPU_WORKER',
+        `backend is 'gpu' but no live GPU worker with op ${op} is registered; start a GPU worker or use backend 'auto'`,
+        { field: 'backend', op },
+      );
     }
     return { requested, cls: 'gpu', reason: `gpu requested; ${gpus.length} GPU worker(s) with op ${op}`, gpuWorkers: gpus };
   }

@@ -227,7 +227,13 @@ export interface KronGradientSums {
  * {@link solveKron}'s gradient, assembled from pieces computed elsewhere.
  * `bdiag[d]` is the diagonal of B_d.
  */
-export function kronGradientFromSums(w: readonly Float64Array[], bdiag: readonly Float64Array[], s: number, noise: number, sums: KronGradientSums): KronGradient {
+export function kronGradientFromSums(
+  w: readonly Float64Array[],
+  bdiag: readonly Float64Array[],
+  s: number,
+  noise: number,
+  sums: KronGradientSums,
+): KronGradient {
   const shape = w.map((x) => x.length);
   const D = shape.length;
   const tr = new Float64Array(D);
@@ -336,7 +342,13 @@ export interface KronPrediction {
  * Posterior mean (and variance) on the grid `testAxes` from a full-grid solve:
  * mean = s·(⊗K*_d)α; var = s·Π k_d(0) − s²·(⊗(K*_dQ_d)∘²)·(λ + σ²)⁻¹.
  */
-export function predictKron(lin: KronLinalg, m: KronModel, sol: Pick<KronSolveResult, 'alpha' | 'factors'>, testAxes: readonly Float64Array[], o: { variance?: boolean } = {}): KronPrediction {
+export function predictKron(
+  lin: KronLinalg,
+  m: KronModel,
+  sol: Pick<KronSolveResult, 'alpha' | 'factors'>,
+  testAxes: readonly Float64Array[],
+  o: { variance?: boolean } = {},
+): KronPrediction {
   const shape = gridShape(m);
   const ks = testAxes.map((t, d) => crossMatrix(t, m.axes[d] as Float64Array, (r) => kernelValue(m.kernels[d] as AxisKernel, r)));
   const mats = ks.map((k, d) => ({ m: k, p: (testAxes[d] as Float64Array).length, transpose: false }));

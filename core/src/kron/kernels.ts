@@ -104,7 +104,10 @@ export function kernelD2(k: AxisKernel, r: number): number {
     }
     return t;
   }
-  throw new GramfleetError('INPUT_INVALID', `kernel must be rbf or spectral-mixture for a second-order PDE (twice differentiable), got ${k.kind}`, { field: 'kernel', value: k.kind });
+  throw new GramfleetError('INPUT_INVALID', `kernel must be rbf or spectral-mixture for a second-order PDE (twice differentiable), got ${k.kind}`, {
+    field: 'kernel',
+    value: k.kind,
+  });
 }
 
 /** The kernel's value at r = 0 (the prior variance per unit outputscale). */

@@ -37,7 +37,10 @@ function denseK(m: KronModel, pts: readonly number[], noise: (i: number) => numb
   const shape = m.axes.map((a) => a.length);
   const sub = (i: number): number[] => {
     const out: number[] = [];
-    for (let d = shape.length - 1; d >= 0; d--) { out[d] = i % (shape[d] as number); i = Math.floor(i / (shape[d] as number)); }
+    for (let d = shape.length - 1; d >= 0; d--) {
+      out[d] = i % (shape[d] as number);
+      i = Math.floor(i / (shape[d] as number));
+    }
     return out;
   };
   const ix = pts.map(sub);
@@ -91,7 +94,10 @@ export function denseSolve(n: number, a: Float64Array, y: Float64Array): { alpha
 function relErr(a: Float64Array, b: Float64Array): number {
   let e = 0;
   let n = 0;
-  for (let i = 0; i < a.length; i++) { e += ((a[i] as number) - (b[i] as number)) ** 2; n += (b[i] as number) ** 2; }
+  for (let i = 0; i < a.length; i++) {
+    e += ((a[i] as number) - (b[i] as number)) ** 2;
+    n += (b[i] as number) ** 2;
+  }
   return Math.sqrt(e / n);
 }
 
@@ -116,10 +122,16 @@ describe('Kronecker GP (float64 reference ops)', () => {
       const n = 9 * 8 * 7;
       const y = Array.from({ length: n }, () => gauss(r));
       const h = { lengthscales: [0.3, 0.7, 1.1], outputscale: 1.3, noise: 0.05 };
-      const p = compileKronGp({ axes, y, kernel, ...h, smFreqs: kernel.startsWith('spectral') ? [0, 0.4, 0.9] : undefined } as Parameters<typeof compileKronGp>[0]);
+      const p = compileKronGp({ axes, y, kernel, ...h, smFreqs: kernel.startsWith('spectral') ? [0, 0.4, 0.9] : undefined } as Parameters<
+        typeof compileKronGp
+      >[0]);
       const sol = solveKron(lin, p.model, p.y, { gradient: true });
       const all = Array.from({ length: n }, (_, i) => i);
-      const dense = denseSolve(n, denseK(p.model, all, () => h.noise), p.y);
+      const dense = denseSolve(
+        n,
+        denseK(p.model, all, () => h.noise),
+        p.y,
+      );
       assert.ok(relErr(sol.alpha, dense.alpha) <= 1e-10, `α rel err ${relErr(sol.alpha, dense.alpha)}`);
       assert.ok(Math.abs(sol.logdet - dense.logdet) <= 1e-10 * Math.abs(dense.logdet), `logdet ${sol.logdet} vs ${dense.logdet}`);
       const lmlDense = -0.5 * p.y.reduce((s, v, i) => s + v * (dense.alpha[i] as number), 0) - 0.5 * dense.logdet - 0.5 * n * Math.log(2 * Math.PI);
@@ -153,7 +165,11 @@ describe('Kronecker GP (float64 reference ops)', () => {
     for (let a = 0; a < 3; a++) {
       for (let b = 0; b < 2; b++) {
         const ks = new Float64Array(120);
-        for (let i = 0; i < 120; i++) ks[i] = 0.8 * kernelValue(p.model.kernels[0]!, (t[0]![a] as number) - (axes[0]![Math.floor(i / 10)] as number)) * kernelValue(p.model.kernels[1]!, (t[1]![b] as number) - (axes[1]![i % 10] as number));
+        for (let i = 0; i < 120; i++)
+          ks[i] =
+            0.8 *
+            kernelValue(p.model.kernels[0]!, (t[0]![a] as number) - (axes[0]![Math.floor(i / 10)] as number)) *
+            kernelValue(p.model.kernels[1]!, (t[1]![b] as number) - (axes[1]![i % 10] as number));
         const mean = ks.reduce((s, v, i) => s + v * (sol.alpha[i] as number), 0);
         const v = denseSolve(120, kxx, ks).alpha;
         const varx = 0.8 - ks.reduce((s, x, i) => s + x * (v[i] as number), 0);
@@ -175,7 +191,11 @@ describe('Kronecker GP (float64 reference ops)', () => {
       const res = solveKronCg(lin, p.model, p.y, { mask: p.mask!, ...(hetero ? { noise: p.noiseVector! } : {}), tol: 1e-12 });
       const obs = mask.flatMap((m, i) => (m === 1 ? [i] : []));
       assert.equal(res.observed, obs.length);
-      const dense = denseSolve(obs.length, denseK(p.model, obs, (i) => (hetero ? (noiseVector[i] as number) : 0.08)), Float64Array.from(obs.map((i) => y[i] as number)));
+      const dense = denseSolve(
+        obs.length,
+        denseK(p.model, obs, (i) => (hetero ? (noiseVector[i] as number) : 0.08)),
+        Float64Array.from(obs.map((i) => y[i] as number)),
+      );
       const got = Float64Array.from(obs.map((i) => res.alpha[i] as number));
       assert.ok(relErr(got, dense.alpha) <= 1e-8, `α on observed points rel err ${relErr(got, dense.alpha)} after ${res.iterations} iterations`);
       assert.ok(res.residual <= 1e-11, `final residual ${res.residual}`);
@@ -233,14 +253,53 @@ describe('Kronecker GP (float64 reference ops)', () => {
   });
 
   it('bad input gets a typed error naming the field and the bound', async () => {
-    const axes = [[0, 1, 2], [0, 0.5]];
+    const axes = [
+      [0, 1, 2],
+      [0, 0.5],
+    ];
     const y = [1, 2, 3, 4, 5, 6];
     await expectCode(() => compileKronGp({ axes, y: [1, 2, 3], kernel: 'rbf' }), 'INPUT_SHAPE_MISMATCH', 'y');
-    await expectCode(() => compileKronGp({ axes: [[0, 1, 1], [0, 0.5]], y, kernel: 'rbf' }), 'INPUT_OUT_OF_RANGE', 'axes[0]');
-    await expectCode(() => compileKronGp({ axes: [[0, 2, 1], [0, 0.5]], y, kernel: 'rbf' }), 'INPUT_OUT_OF_RANGE', 'strictly increasing');
+    await expectCode(
+      () =>
+        compileKronGp({
+          axes: [
+            [0, 1, 1],
+            [0, 0.5],
+          ],
+          y,
+          kernel: 'rbf',
+        }),
+      'INPUT_OUT_OF_RANGE',
+      'axes[0]',
+    );
+    await expectCode(
+      () =>
+        compileKronGp({
+          axes: [
+            [0, 2, 1],
+            [0, 0.5],
+          ],
+          y,
+          kernel: 'rbf',
+        }),
+      'INPUT_OUT_OF_RANGE',
+      'strictly increasing',
+    );
     await expectCode(() => compileKronGp({ axes, y, kernel: 'rbf', noise: -0.1 }), 'INPUT_OUT_OF_RANGE', 'noise');
     await expectCode(() => compileKronGp({ axes, y: [1, 2, NaN, 4, 5, 6], kernel: 'rbf' }), 'INPUT_NOT_FINITE', 'y[2]');
-    await expectCode(() => compileKronGp({ axes: [[0, Infinity, 2], [0, 0.5]], y, kernel: 'rbf' }), 'INPUT_NOT_FINITE', 'axes[0][1]');
+    await expectCode(
+      () =>
+        compileKronGp({
+          axes: [
+            [0, Infinity, 2],
+            [0, 0.5],
+          ],
+          y,
+          kernel: 'rbf',
+        }),
+      'INPUT_NOT_FINITE',
+      'axes[0][1]',
+    );
     await expectCode(() => compileKronGp({ axes, y, kernel: 'rbf', lengthscales: [1, 0] }), 'INPUT_OUT_OF_RANGE', 'lengthscales[1]');
     await expectCode(() => compileKronGp({ axes, y, kernel: 'cubic' }), 'INPUT_INVALID', 'kernel');
     await expectCode(() => compileKronGp({ axes, y, kernel: 'rbf', mask: [1, 0, 2, 1, 1, 1] }), 'INPUT_OUT_OF_RANGE', 'mask[2]');

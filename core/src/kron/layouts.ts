@@ -38,8 +38,12 @@ export interface KronSolveStatsLayout {
 export function kronSolveStatsLayout(D: number): KronSolveStatsLayout {
   const grad = 3;
   return {
-    lml: 0, logdet: 1, dataFit: 2,
-    gradLengthscale: (d) => grad + d, gradOutputscale: grad + D, gradNoise: grad + D + 1,
+    lml: 0,
+    logdet: 1,
+    dataFit: 2,
+    gradLengthscale: (d) => grad + d,
+    gradOutputscale: grad + D,
+    gradNoise: grad + D + 1,
     clamped: (d) => grad + D + 2 + d,
     length: grad + D + 2 + D,
   };
@@ -58,8 +62,14 @@ export interface KronSolveStats {
 export function readKronSolveStats(s: ArrayLike<number>, D: number): KronSolveStats {
   const l = kronSolveStatsLayout(D);
   return {
-    lml: s[l.lml] as number, logdet: s[l.logdet] as number, dataFit: s[l.dataFit] as number,
-    gradient: { lengthscales: Array.from({ length: D }, (_, d) => s[l.gradLengthscale(d)] as number), outputscale: s[l.gradOutputscale] as number, noise: s[l.gradNoise] as number },
+    lml: s[l.lml] as number,
+    logdet: s[l.logdet] as number,
+    dataFit: s[l.dataFit] as number,
+    gradient: {
+      lengthscales: Array.from({ length: D }, (_, d) => s[l.gradLengthscale(d)] as number),
+      outputscale: s[l.gradOutputscale] as number,
+      noise: s[l.gradNoise] as number,
+    },
   };
 }
 

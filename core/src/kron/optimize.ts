@@ -63,11 +63,12 @@ export function* fitKronSteps(m0: KronModel, n: number, o: KronFitOptions = {}):
   // The optimiser's variables θ: [log ℓ_0 … log ℓ_{D−1}, log outputscale, log noise (unless fixed)].
   const at = { outputscale: D, noise: D + 1 } as const;
   const dim = D + (fixNoise ? 1 : 2);
-  const toModel = (t: Float64Array): KronModel => withHyper(m0, {
-    lengthscales: Array.from(t.subarray(0, D), Math.exp),
-    outputscale: Math.exp(t[at.outputscale] as number),
-    noise: fixNoise ? m0.noise : Math.exp(t[at.noise] as number),
-  });
+  const toModel = (t: Float64Array): KronModel =>
+    withHyper(m0, {
+      lengthscales: Array.from(t.subarray(0, D), Math.exp),
+      outputscale: Math.exp(t[at.outputscale] as number),
+      noise: fixNoise ? m0.noise : Math.exp(t[at.noise] as number),
+    });
   let evals = 0;
   function* fg(t: Float64Array): Generator<KronModel, { f: number; g: Float64Array }, KronLmlEval> {
     evals++;
@@ -81,7 +82,9 @@ export function* fitKronSteps(m0: KronModel, n: number, o: KronFitOptions = {}):
     return { f: -r.lml / n, g };
   }
   const t = new Float64Array(dim);
-  m0.kernels.forEach((k, d) => { t[d] = Math.log(k.lengthscale); });
+  m0.kernels.forEach((k, d) => {
+    t[d] = Math.log(k.lengthscale);
+  });
   t[at.outputscale] = Math.log(m0.outputscale);
   if (!fixNoise) t[at.noise] = Math.log(Math.max(m0.noise, 1e-12));
   const iters = o.iters ?? 50;
@@ -158,14 +161,20 @@ export function* fitKronSteps(m0: KronModel, n: number, o: KronFitOptions = {}):
       if (dot(s, yv) > 1e-12 * dot(yv, yv)) {
         S.push(s);
         Y.push(yv);
-        if (S.length > 10) { S.shift(); Y.shift(); }
+        if (S.length > 10) {
+          S.shift();
+          Y.shift();
+        }
       }
       t.set(tn);
       const improve = cur.f - next.f;
       cur = next;
       history.push(-cur.f * n);
       o.onIteration?.(it + 1, -cur.f * n);
-      if (improve < 1e-13 * Math.max(1, Math.abs(cur.f))) { it++; break; }
+      if (improve < 1e-13 * Math.max(1, Math.abs(cur.f))) {
+        it++;
+        break;
+      }
     }
   }
   return { model: toModel(t), lml: -cur.f * n, iterations: it, evaluations: evals, history };

@@ -69,9 +69,14 @@ export function checkAxis(field: string, a: readonly number[] | Float64Array): F
   for (let i = 0; i < x.length; i++) {
     const v = x[i] as number;
     if (typeof (a as ArrayLike<unknown>)[i] !== 'number') throw invalidField(`${field}[${i}]`, 'a number', (a as ArrayLike<unknown>)[i]);
-    if (!Number.isFinite(v)) throw new GramfleetError('INPUT_NOT_FINITE', `${field}[${i}] must be finite, got ${String(v)}`, { field: `${field}[${i}]`, value: String(v) });
+    if (!Number.isFinite(v))
+      throw new GramfleetError('INPUT_NOT_FINITE', `${field}[${i}] must be finite, got ${String(v)}`, { field: `${field}[${i}]`, value: String(v) });
     if (i > 0 && !(v > (x[i - 1] as number))) {
-      throw new GramfleetError('INPUT_OUT_OF_RANGE', `${field} must be strictly increasing (no duplicates): ${field}[${i}] = ${v} <= ${field}[${i - 1}] = ${x[i - 1]}`, { field: `${field}[${i}]`, bound: `> ${x[i - 1]}`, value: v });
+      throw new GramfleetError(
+        'INPUT_OUT_OF_RANGE',
+        `${field} must be strictly increasing (no duplicates): ${field}[${i}] = ${v} <= ${field}[${i - 1}] = ${x[i - 1]}`,
+        { field: `${field}[${i}]`, bound: `> ${x[i - 1]}`, value: v },
+      );
     }
   }
   return x;
@@ -86,11 +91,18 @@ export function parseKernelName(field: string, s: unknown): { kind: KronKernelKi
   return { kind: s as KronKernelKind, q: 0 };
 }
 
-function perAxis(field: string, v: number | readonly number[] | undefined, d: number, dflt: (i: number) => number, bound: { min: number; minExclusive?: boolean }): number[] {
+function perAxis(
+  field: string,
+  v: number | readonly number[] | undefined,
+  d: number,
+  dflt: (i: number) => number,
+  bound: { min: number; minExclusive?: boolean },
+): number[] {
   if (v === undefined) return Array.from({ length: d }, (_, i) => dflt(i));
   if (typeof v === 'number') return Array.from({ length: d }, () => num(field, v, bound));
   if (!Array.isArray(v)) throw invalidField(field, 'a number or an array of numbers', v);
-  if (v.length !== d) throw new GramfleetError('INPUT_SHAPE_MISMATCH', `${field} must have ${d} entries (one per axis), got ${v.length}`, { field, expected: d, got: v.length });
+  if (v.length !== d)
+    throw new GramfleetError('INPUT_SHAPE_MISMATCH', `${field} must have ${d} entries (one per axis), got ${v.length}`, { field, expected: d, got: v.length });
   return v.map((x, i) => num(`${field}[${i}]`, x, bound));
 }
 
@@ -103,16 +115,28 @@ export function compileKronGp(p: KronGpParams, o: { memoryBudgetBytes?: number }
   const budget = o.memoryBudgetBytes ?? 8 * 1024 ** 3;
   const need = kronMemoryBytes(shape);
   if (need > budget) {
-    throw new GramfleetError('INPUT_TOO_LARGE', `axes: a grid of N = ${n} points (${shape.join('×')}) needs about ${need} bytes, above the memory budget of ${budget} bytes`, { field: 'axes', needBytes: need, budgetBytes: budget, n });
+    throw new GramfleetError(
+      'INPUT_TOO_LARGE',
+      `axes: a grid of N = ${n} points (${shape.join('×')}) needs about ${need} bytes, above the memory budget of ${budget} bytes`,
+      { field: 'axes', needBytes: need, budgetBytes: budget, n },
+    );
   }
   const D = axes.length;
   const yIn = p.y as ArrayLike<number>;
   if (yIn === undefined || typeof yIn.length !== 'number') throw invalidField('y', 'an array of numbers', p.y);
-  if (yIn.length !== n) throw new GramfleetError('INPUT_SHAPE_MISMATCH', `y has ${yIn.length} values, the grid ${shape.join('×')} has N = ${n} points`, { field: 'y', expected: n, got: yIn.length });
+  if (yIn.length !== n)
+    throw new GramfleetError('INPUT_SHAPE_MISMATCH', `y has ${yIn.length} values, the grid ${shape.join('×')} has N = ${n} points`, {
+      field: 'y',
+      expected: n,
+      got: yIn.length,
+    });
   const y = yIn instanceof Float64Array ? yIn.slice() : Float64Array.from(yIn);
-  for (let i = 0; i < n; i++) if (!Number.isFinite(y[i])) throw new GramfleetError('INPUT_NOT_FINITE', `y[${i}] must be finite, got ${String(y[i])}`, { field: `y[${i}]`, value: String(y[i]) });
+  for (let i = 0; i < n; i++)
+    if (!Number.isFinite(y[i]))
+      throw new GramfleetError('INPUT_NOT_FINITE', `y[${i}] must be finite, got ${String(y[i])}`, { field: `y[${i}]`, value: String(y[i]) });
   const names = typeof p.kernel === 'string' ? Array.from({ length: D }, () => p.kernel as string) : p.kernel;
-  if (!Array.isArray(names) || names.length !== D) throw new GramfleetError('INPUT_SHAPE_MISMATCH', `kernel must be one name or ${D} names (one per axis)`, { field: 'kernel', expected: D });
+  if (!Array.isArray(names) || names.length !== D)
+    throw new GramfleetError('INPUT_SHAPE_MISMATCH', `kernel must be one name or ${D} names (one per axis)`, { field: 'kernel', expected: D });
   const kinds = names.map((s, d) => parseKernelName(typeof p.kernel === 'string' ? 'kernel' : `kernel[${d}]`, s));
   const span = (d: number): number => {
     const a = axes[d] as Float64Array;
@@ -131,14 +155,22 @@ export function compileKronGp(p: KronGpParams, o: { memoryBudgetBytes?: number }
     if (kind !== 'spectral-mixture') return base;
     const weights = p.smWeights === undefined ? Array.from({ length: q }, () => 1 / q) : p.smWeights.map((w, i) => num(`smWeights[${i}]`, w, { min: 0 }));
     const fmax = 1 / (4 * spacing(d));
-    const freqs = p.smFreqs === undefined ? Array.from({ length: q }, (_, i) => (q === 1 ? 0 : (i * fmax) / (q - 1))) : p.smFreqs.map((f, i) => num(`smFreqs[${i}]`, f));
-    if (weights.length !== q) throw new GramfleetError('INPUT_SHAPE_MISMATCH', `smWeights must have Q = ${q} entries, got ${weights.length}`, { field: 'smWeights', expected: q });
-    if (freqs.length !== q) throw new GramfleetError('INPUT_SHAPE_MISMATCH', `smFreqs must have Q = ${q} entries, got ${freqs.length}`, { field: 'smFreqs', expected: q });
+    const freqs =
+      p.smFreqs === undefined ? Array.from({ length: q }, (_, i) => (q === 1 ? 0 : (i * fmax) / (q - 1))) : p.smFreqs.map((f, i) => num(`smFreqs[${i}]`, f));
+    if (weights.length !== q)
+      throw new GramfleetError('INPUT_SHAPE_MISMATCH', `smWeights must have Q = ${q} entries, got ${weights.length}`, { field: 'smWeights', expected: q });
+    if (freqs.length !== q)
+      throw new GramfleetError('INPUT_SHAPE_MISMATCH', `smFreqs must have Q = ${q} entries, got ${freqs.length}`, { field: 'smFreqs', expected: q });
     return { ...base, weights, freqs };
   });
   let mask: Uint8Array | undefined;
   if (p.mask !== undefined) {
-    if (p.mask.length !== n) throw new GramfleetError('INPUT_SHAPE_MISMATCH', `mask has ${p.mask.length} values, the grid has N = ${n}`, { field: 'mask', expected: n, got: p.mask.length });
+    if (p.mask.length !== n)
+      throw new GramfleetError('INPUT_SHAPE_MISMATCH', `mask has ${p.mask.length} values, the grid has N = ${n}`, {
+        field: 'mask',
+        expected: n,
+        got: p.mask.length,
+      });
     mask = new Uint8Array(n);
     let seen = 0;
     for (let i = 0; i < n; i++) {
@@ -151,13 +183,22 @@ export function compileKronGp(p: KronGpParams, o: { memoryBudgetBytes?: number }
   }
   let noiseVector: Float64Array | undefined;
   if (p.noiseVector !== undefined) {
-    if (p.noiseVector.length !== n) throw new GramfleetError('INPUT_SHAPE_MISMATCH', `noiseVector has ${p.noiseVector.length} values, the grid has N = ${n}`, { field: 'noiseVector', expected: n, got: p.noiseVector.length });
+    if (p.noiseVector.length !== n)
+      throw new GramfleetError('INPUT_SHAPE_MISMATCH', `noiseVector has ${p.noiseVector.length} values, the grid has N = ${n}`, {
+        field: 'noiseVector',
+        expected: n,
+        got: p.noiseVector.length,
+      });
     noiseVector = Float64Array.from(p.noiseVector as ArrayLike<number>);
     for (let i = 0; i < n; i++) num(`noiseVector[${i}]`, noiseVector[i], { min: 0 });
   }
   const model: KronModel = Object.freeze({ axes, kernels, outputscale, noise, jitter, eigFloor });
   return Object.freeze({
-    model, shape, n, y, iterative: mask !== undefined || noiseVector !== undefined,
+    model,
+    shape,
+    n,
+    y,
+    iterative: mask !== undefined || noiseVector !== undefined,
     ...(mask !== undefined ? { mask } : {}),
     ...(noiseVector !== undefined ? { noiseVector } : {}),
     cg: { tol: num('cgTol', p.cgTol ?? 1e-10, { min: 0, minExclusive: true }), maxIter: int('cgMaxIter', p.cgMaxIter ?? 2000, 1, 1e6) },
@@ -166,5 +207,10 @@ export function compileKronGp(p: KronGpParams, o: { memoryBudgetBytes?: number }
 
 /** A model with new hyperparameters (same axes and kernel shapes). */
 export function withHyper(m: KronModel, h: { lengthscales: readonly number[]; outputscale: number; noise: number }): KronModel {
-  return Object.freeze({ ...m, kernels: m.kernels.map((k, d) => ({ ...k, lengthscale: h.lengthscales[d] as number })), outputscale: h.outputscale, noise: h.noise });
+  return Object.freeze({
+    ...m,
+    kernels: m.kernels.map((k, d) => ({ ...k, lengthscale: h.lengthscales[d] as number })),
+    outputscale: h.outputscale,
+    noise: h.noise,
+  });
 }

@@ -76,8 +76,16 @@ function luSolveMany(n: number, a: Float64Array, b: Float64Array, m: number): Fl
     let p = k;
     for (let i = k + 1; i < n; i++) if (Math.abs(A[i * n + k] as number) > Math.abs(A[p * n + k] as number)) p = i;
     if (p !== k) {
-      for (let j = 0; j < n; j++) { const t = A[k * n + j] as number; A[k * n + j] = A[p * n + j] as number; A[p * n + j] = t; }
-      for (let j = 0; j < m; j++) { const t = X[k * m + j] as number; X[k * m + j] = X[p * m + j] as number; X[p * m + j] = t; }
+      for (let j = 0; j < n; j++) {
+        const t = A[k * n + j] as number;
+        A[k * n + j] = A[p * n + j] as number;
+        A[p * n + j] = t;
+      }
+      for (let j = 0; j < m; j++) {
+        const t = X[k * m + j] as number;
+        X[k * m + j] = X[p * m + j] as number;
+        X[p * m + j] = t;
+      }
     }
     const piv = A[k * n + k] as number;
     if (piv === 0) throw new GramfleetError('KERNEL_STATUS', 'pde: singular eigenvector matrix in fast diagonalisation', { op: 'kron-pde' });
@@ -116,7 +124,10 @@ export function solvePoissonGp(lin: KronLinalg, problem: PoissonProblem, o: Pois
   const D = o.n.length;
   const shape = [...o.n];
   const jitter = o.jitter ?? 1e-10;
-  o.n.forEach((n, d) => { if (!Number.isInteger(n) || n < 3) throw new GramfleetError('INPUT_OUT_OF_RANGE', `grid[${d}] must be an integer >= 3, got ${n}`, { field: `grid[${d}]`, bound: '>= 3', value: n }); });
+  o.n.forEach((n, d) => {
+    if (!Number.isInteger(n) || n < 3)
+      throw new GramfleetError('INPUT_OUT_OF_RANGE', `grid[${d}] must be an integer >= 3, got ${n}`, { field: `grid[${d}]`, bound: '>= 3', value: n });
+  });
   const axes = o.n.map((n) => Float64Array.from({ length: n }, (_, i) => i / (n - 1)));
   const A = axes.map((x, d) => secondDerivativeMatrix(x, o.kernels[d] as AxisKernel, jitter));
   const N = shape.reduce((a, b) => a * b, 1);
@@ -136,7 +147,10 @@ export function solvePoissonGp(lin: KronLinalg, problem: PoissonProblem, o: Pois
       pt[D - 1] = (axes[D - 1] as Float64Array)[j] as number;
       const v = problem.u(pt);
       exact[off + j] = v;
-      if (outerB || j === 0 || j === last - 1) { isBoundary[off + j] = 1; G[off + j] = v; }
+      if (outerB || j === 0 || j === last - 1) {
+        isBoundary[off + j] = 1;
+        G[off + j] = v;
+      }
     }
   });
   // rhs on the interior: f − Σ_d A_d^{IB} g
@@ -169,13 +183,21 @@ export function solvePoissonGp(lin: KronLinalg, problem: PoissonProblem, o: Pois
     const aii = new Float64Array(m * m);
     for (let i = 0; i < m; i++) for (let j = 0; j < m; j++) aii[i * m + j] = a[(i + 1) * n + (j + 1)] as number;
     const e = eigSmallCore(m, aii, null);
-    if (e.status !== 0) throw new GramfleetError('KERNEL_STATUS', `pde: eig-small returned status ${e.status} on axis ${d}`, { op: 'eig-small', status: e.status });
+    if (e.status !== 0)
+      throw new GramfleetError('KERNEL_STATUS', `pde: eig-small returned status ${e.status} on axis ${d}`, { op: 'eig-small', status: e.status });
     let maxMod = 0;
     let maxIm = 0;
-    for (let i = 0; i < m; i++) { maxMod = Math.max(maxMod, Math.hypot(e.wr[i] as number, e.wi[i] as number)); maxIm = Math.max(maxIm, Math.abs(e.wi[i] as number)); }
+    for (let i = 0; i < m; i++) {
+      maxMod = Math.max(maxMod, Math.hypot(e.wr[i] as number, e.wi[i] as number));
+      maxIm = Math.max(maxIm, Math.abs(e.wi[i] as number));
+    }
     imagRatio = Math.max(imagRatio, maxIm / (maxMod || 1));
     if (maxIm > 1e-8 * maxMod) {
-      throw new GramfleetError('KERNEL_STATUS', `pde: the interior collocation block of axis ${d} has complex eigenvalues (|Im|/|μ| = ${maxIm / maxMod}); use a longer lengthscale or more jitter`, { op: 'kron-pde', axis: d, imagRatio: maxIm / maxMod });
+      throw new GramfleetError(
+        'KERNEL_STATUS',
+        `pde: the interior collocation block of axis ${d} has complex eigenvalues (|Im|/|μ| = ${maxIm / maxMod}); use a longer lengthscale or more jitter`,
+        { op: 'kron-pde', axis: d, imagRatio: maxIm / maxMod },
+      );
     }
     const eye = new Float64Array(m * m);
     for (let i = 0; i < m; i++) eye[i * m + i] = 1;
@@ -183,14 +205,24 @@ export function solvePoissonGp(lin: KronLinalg, problem: PoissonProblem, o: Pois
     V.push(e.v);
     Vinv.push(luSolveMany(m, e.v, eye, m));
   });
-  const t = kronMatvec(lin, ishape, Vinv.map((v, d) => ({ m: v, p: ishape[d] as number, transpose: false })), rhs).y;
+  const t = kronMatvec(
+    lin,
+    ishape,
+    Vinv.map((v, d) => ({ m: v, p: ishape[d] as number, transpose: false })),
+    rhs,
+  ).y;
   const mlast = mus[D - 1] as Float64Array;
   forEachRow(ishape, (off, idx) => {
     let s = 0;
     for (let e = 0; e < D - 1; e++) s += (mus[e] as Float64Array)[idx[e] as number] as number;
     for (let j = 0; j < mlast.length; j++) t[off + j] = (t[off + j] as number) / (s + (mlast[j] as number));
   });
-  const ui = kronMatvec(lin, ishape, V.map((v, d) => ({ m: v, p: ishape[d] as number, transpose: false })), t).y;
+  const ui = kronMatvec(
+    lin,
+    ishape,
+    V.map((v, d) => ({ m: v, p: ishape[d] as number, transpose: false })),
+    t,
+  ).y;
   const u = G.slice();
   c = 0;
   for (let i = 0; i < N; i++) if (isBoundary[i] === 0) u[i] = ui[c++] as number;

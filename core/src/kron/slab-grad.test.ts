@@ -17,7 +17,10 @@ function linspace(a: number, b: number, n: number): number[] {
 }
 
 describe('slab-route LML gradient pieces', () => {
-  for (const [kernel, shape] of [['rbf', [7, 6, 5]], ['matern32', [9, 8]]] as const) {
+  for (const [kernel, shape] of [
+    ['rbf', [7, 6, 5]],
+    ['matern32', [9, 8]],
+  ] as const) {
     it(`${kernel} ${shape.join('x')}: quad/moments over slabs + trace terms = solveKron's gradient and finite differences`, () => {
       const axes = shape.map((n, d) => linspace(-1 + d * 0.1, 1 + 0.5 * d, n));
       const N = shape.reduce((a, b) => a * b, 1);
@@ -49,18 +52,38 @@ describe('slab-route LML gradient pieces', () => {
         const ds = shape.map((_, d) => d).filter((d) => d !== 1);
         const steps: KronSlabStep[] = [
           { kind: 'moments', slabAxis: 1, start: r.start, outputscale: m.outputscale, eigInputs: eig },
-          ...ds.map((d, i): KronSlabStep => ({ kind: 'quad', mode: d, input: 1 + D + i, slabAxis: 1, start: r.start, outputscale: m.outputscale, eigInputs: eig })),
+          ...ds.map((d, i): KronSlabStep => ({
+            kind: 'quad',
+            mode: d,
+            input: 1 + D + i,
+            slabAxis: 1,
+            start: r.start,
+            outputscale: m.outputscale,
+            eigInputs: eig,
+          })),
         ];
         const out = kronSlabRun(lin, { shape: sh, steps }, [ndarray('f64', sh, cut(1, r)), ...w, ...ds.map((d) => (facs[d] as NdArray[])[3] as NdArray)]);
         const st = (out[1] as NdArray).data as Float64Array;
         alphaSq += st[0] as number;
         alphaLam += st[1] as number;
-        ds.forEach((d, i) => { quad[d] = (quad[d] as number) + (st[2 + i] as number); });
+        ds.forEach((d, i) => {
+          quad[d] = (quad[d] as number) + (st[2 + i] as number);
+        });
       }
       for (const r of slabRanges(shape[0] as number, 2)) {
         const sh = shape.map((s, d) => (d === 0 ? r.end - r.start : s));
         const x = ndarray('f64', sh, cut(0, r));
-        const out = kronSlabRun(lin, { shape: sh, steps: [{ kind: 'keep' }, { kind: 'quad', mode: 1, input: D + 2, src: 1, slabAxis: 0, start: r.start, outputscale: m.outputscale, eigInputs: eig.map((e) => e + 1) }] }, [x, x, ...w, (facs[1] as NdArray[])[3] as NdArray]);
+        const out = kronSlabRun(
+          lin,
+          {
+            shape: sh,
+            steps: [
+              { kind: 'keep' },
+              { kind: 'quad', mode: 1, input: D + 2, src: 1, slabAxis: 0, start: r.start, outputscale: m.outputscale, eigInputs: eig.map((e) => e + 1) },
+            ],
+          },
+          [x, x, ...w, (facs[1] as NdArray[])[3] as NdArray],
+        );
         assert.deepEqual(Array.from((out[1] as NdArray).data as Float64Array), Array.from(x.data as Float64Array), 'keep returns x');
         quad[1] = (quad[1] as number) + (((out[2] as NdArray).data as Float64Array)[0] as number);
       }
@@ -69,7 +92,13 @@ describe('slab-route LML gradient pieces', () => {
         const n = Math.round(Math.sqrt(b.length));
         return Float64Array.from({ length: n }, (_, i) => b[i * n + i] as number);
       });
-      const g = kronGradientFromSums(w.map((x) => x.data as Float64Array), bdiag, m.outputscale, m.noise, { quad, alphaSq, alphaLam });
+      const g = kronGradientFromSums(
+        w.map((x) => x.data as Float64Array),
+        bdiag,
+        m.outputscale,
+        m.noise,
+        { quad, alphaSq, alphaLam },
+      );
       const ref = full.gradient!;
       const close = (a: number, b: number, what: string): void => assert.ok(Math.abs(a - b) <= 1e-10 * Math.max(1, Math.abs(b)), `${what}: ${a} vs ${b}`);
       g.lengthscales.forEach((x, d) => close(x, ref.lengthscales[d] as number, `∂ℓ_${d}`));

@@ -59,7 +59,12 @@ export interface KronFactorMatrix {
  * (⊗_d op(M_d))·x for x of `shape`; a `null` factor is the identity. Returns the result and
  * its shape.
  */
-export function kronMatvec(lin: KronLinalg, shape: readonly number[], factors: readonly (KronFactorMatrix | null)[], x: Float64Array): { y: Float64Array; shape: number[] } {
+export function kronMatvec(
+  lin: KronLinalg,
+  shape: readonly number[],
+  factors: readonly (KronFactorMatrix | null)[],
+  x: Float64Array,
+): { y: Float64Array; shape: number[] } {
   if (lin.kronMatvec !== undefined && factors.some((f) => f !== null)) return lin.kronMatvec(shape, factors, x);
   let cur = x;
   const sh = [...shape];

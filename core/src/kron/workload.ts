@@ -54,9 +54,15 @@ export function compileKronJob(spec: KronGpParams & KronJobOptions, budgetBytes:
   const p = compileKronGp(spec, { memoryBudgetBytes: budgetBytes });
   let fit: KronJobInput['fit'];
   if (spec.fit !== undefined) {
-    if (p.iterative) throw new GramfleetError('INPUT_INVALID', `${p.mask !== undefined ? 'mask' : 'noiseVector'}: fit needs a full grid with one noise level (the exact LML); solve takes a mask or a noise vector`, { field: p.mask !== undefined ? 'mask' : 'noiseVector' });
+    if (p.iterative)
+      throw new GramfleetError(
+        'INPUT_INVALID',
+        `${p.mask !== undefined ? 'mask' : 'noiseVector'}: fit needs a full grid with one noise level (the exact LML); solve takes a mask or a noise vector`,
+        { field: p.mask !== undefined ? 'mask' : 'noiseVector' },
+      );
     const o = spec.fit.optimizer ?? 'lbfgs';
-    if (o !== 'lbfgs' && o !== 'adam') throw new GramfleetError('INPUT_INVALID', `fit.optimizer must be lbfgs|adam, got ${JSON.stringify(o)}`, { field: 'fit.optimizer' });
+    if (o !== 'lbfgs' && o !== 'adam')
+      throw new GramfleetError('INPUT_INVALID', `fit.optimizer must be lbfgs|adam, got ${JSON.stringify(o)}`, { field: 'fit.optimizer' });
     fit = { optimizer: o, iters: int('fit.iters', spec.fit.iters ?? 50, 1, 10_000), fixNoise: spec.fit.fixNoise === true };
   }
   const heartbeatTimeoutMs = num('heartbeatTimeoutMs', spec.heartbeatTimeoutMs ?? 30_000, { min: 1000 });
@@ -64,27 +70,54 @@ export function compileKronJob(spec: KronGpParams & KronJobOptions, budgetBytes:
   const D = p.shape.length;
   const own: KronHyper = { lengthscales: p.model.kernels.map((k) => k.lengthscale), outputscale: p.model.outputscale, noise: p.model.noise };
   const candidates = (spec.candidates ?? [own]).map((c, i): KronHyper => {
-    if (!Array.isArray(c.lengthscales) || c.lengthscales.length !== D) throw new GramfleetError('INPUT_SHAPE_MISMATCH', `candidates[${i}].lengthscales must have ${D} entries`, { field: `candidates[${i}].lengthscales`, expected: D });
+    if (!Array.isArray(c.lengthscales) || c.lengthscales.length !== D)
+      throw new GramfleetError('INPUT_SHAPE_MISMATCH', `candidates[${i}].lengthscales must have ${D} entries`, {
+        field: `candidates[${i}].lengthscales`,
+        expected: D,
+      });
     return {
       lengthscales: c.lengthscales.map((l, d) => num(`candidates[${i}].lengthscales[${d}]`, l, { min: 0, minExclusive: true })),
       outputscale: num(`candidates[${i}].outputscale`, c.outputscale, { min: 0, minExclusive: true }),
       noise: num(`candidates[${i}].noise`, c.noise, { min: 0 }),
     };
   });
-  if (candidates.length < 1 || candidates.length > 10_000) throw new GramfleetError('INPUT_OUT_OF_RANGE', `candidates must hold 1 to 10000 entries, got ${candidates.length}`, { field: 'candidates', bound: '1..10000' });
+  if (candidates.length < 1 || candidates.length > 10_000)
+    throw new GramfleetError('INPUT_OUT_OF_RANGE', `candidates must hold 1 to 10000 entries, got ${candidates.length}`, {
+      field: 'candidates',
+      bound: '1..10000',
+    });
   const workerBudget = num('workerBudgetBytes', spec.workerBudgetBytes ?? 2 * 1024 ** 3, { min: 1 });
   const need = kronMemoryBytes(p.shape);
   let slabs = spec.slabs === undefined ? (need > workerBudget ? Math.ceil((2 * need) / workerBudget) : 1) : int('slabs', spec.slabs, 1, 1 << 16);
   if (slabs > 1) {
-    if (D < 2) throw new GramfleetError('INPUT_OUT_OF_RANGE', `slabs must be 1 for a 1-D grid (the slab route cuts axis 0 and axis 1), got ${slabs}`, { field: 'slabs', bound: '1 when D = 1' });
-    if (candidates.length > 1) throw new GramfleetError('INPUT_OUT_OF_RANGE', `candidates must be 1 on the slab route (slabs = ${slabs}), got ${candidates.length}`, { field: 'candidates', bound: '1 when slabs > 1' });
+    if (D < 2)
+      throw new GramfleetError('INPUT_OUT_OF_RANGE', `slabs must be 1 for a 1-D grid (the slab route cuts axis 0 and axis 1), got ${slabs}`, {
+        field: 'slabs',
+        bound: '1 when D = 1',
+      });
+    if (candidates.length > 1)
+      throw new GramfleetError('INPUT_OUT_OF_RANGE', `candidates must be 1 on the slab route (slabs = ${slabs}), got ${candidates.length}`, {
+        field: 'candidates',
+        bound: '1 when slabs > 1',
+      });
     slabs = Math.min(slabs, p.shape[0] as number, p.shape[1] as number);
   }
-  if ((p.iterative || fit !== undefined) && candidates.length > 1) throw new GramfleetError('INPUT_OUT_OF_RANGE', `candidates must be 1 with a mask, a noise vector or a fit, got ${candidates.length}`, { field: 'candidates', bound: '1' });
+  if ((p.iterative || fit !== undefined) && candidates.length > 1)
+    throw new GramfleetError('INPUT_OUT_OF_RANGE', `candidates must be 1 with a mask, a noise vector or a fit, got ${candidates.length}`, {
+      field: 'candidates',
+      bound: '1',
+    });
   if (spec.backend !== undefined && spec.backend !== 'wasm' && spec.backend !== 'gpu') throw invalidField('backend', 'wasm|gpu', spec.backend);
   return {
-    problem: p, candidates, slabs, route: slabs > 1 ? 'slab' : 'direct', gradient: fit !== undefined ? true : spec.gradient ?? true, fit,
-    cls: spec.backend ?? 'wasm', timeoutMs, heartbeatTimeoutMs,
+    problem: p,
+    candidates,
+    slabs,
+    route: slabs > 1 ? 'slab' : 'direct',
+    gradient: fit !== undefined ? true : (spec.gradient ?? true),
+    fit,
+    cls: spec.backend ?? 'wasm',
+    timeoutMs,
+    heartbeatTimeoutMs,
   };
 }
 

@@ -31,11 +31,27 @@ import { kernelRowsMatmulOp } from './kernel-rows-matmul';
 const ALL_OPS: readonly AnyOpDef[] = [
   grfWalksOp,
   // kernel library: dense and sparse kernels
-  gemmOp, gemvOp, gemmBatchedOp, kernelBlockOp, kernelBlockMatmulOp, csrSpmvOp, csrSpmmOp, csrTransposeOp, csrFromTripletsOp,
+  gemmOp,
+  gemvOp,
+  gemmBatchedOp,
+  kernelBlockOp,
+  kernelBlockMatmulOp,
+  csrSpmvOp,
+  csrSpmmOp,
+  csrTransposeOp,
+  csrFromTripletsOp,
   // kernel library: factorisations, eigensolvers, mode product
-  choleskyOp, triangularSolveOp, qrOp, eighOp, eighTopkOp, modeProductOp, eigSmallOp,
+  choleskyOp,
+  triangularSolveOp,
+  qrOp,
+  eighOp,
+  eighTopkOp,
+  modeProductOp,
+  eigSmallOp,
   // Kronecker GP shard ops
-  kronFactorOp, kronSlabOp, kronGpSolveOp,
+  kronFactorOp,
+  kronSlabOp,
+  kronGpSolveOp,
   // krylov-recycled data generation
   datagenSolveOp,
   // EigenPro: kernel products on resident row blocks

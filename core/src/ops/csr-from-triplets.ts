@@ -22,7 +22,14 @@ function indexCheck(op: string, a: NdArray, name: string, bound: number): void {
   const d = a.data as Int32Array;
   for (let p = 0; p < d.length; p++) {
     const v = d[p] as number;
-    if (v < 0 || v >= bound) throw new GramfleetError('INPUT_OUT_OF_RANGE', `${op}: ${name}[${p}] = ${v} must be in [0, ${bound})`, { op, argument: name, index: p, bound: `[0, ${bound})`, value: v });
+    if (v < 0 || v >= bound)
+      throw new GramfleetError('INPUT_OUT_OF_RANGE', `${op}: ${name}[${p}] = ${v} must be in [0, ${bound})`, {
+        op,
+        argument: name,
+        index: p,
+        bound: `[0, ${bound})`,
+        value: v,
+      });
   }
 }
 
@@ -35,7 +42,11 @@ export const csrFromTripletsOp: OpDef<CsrFromTripletsAttrs> = {
     const r = attrRecord(op, raw, ['m', 'n']);
     const m = optInt(r, 'm', 0);
     const n = optInt(r, 'n', 0);
-    if (m === undefined || n === undefined) throw new GramfleetError('INPUT_INVALID', `${op}: attrs.m and attrs.n (the shape) are required`, { op, argument: m === undefined ? 'attrs.m' : 'attrs.n' });
+    if (m === undefined || n === undefined)
+      throw new GramfleetError('INPUT_INVALID', `${op}: attrs.m and attrs.n (the shape) are required`, {
+        op,
+        argument: m === undefined ? 'attrs.m' : 'attrs.n',
+      });
     return Object.freeze({ m, n });
   },
   checkInputs(attrs: CsrFromTripletsAttrs, inputs: readonly NdArray[]): void {
@@ -64,9 +75,11 @@ export const csrFromTripletsOp: OpDef<CsrFromTripletsAttrs> = {
     const indptr = new Int32Array(attrs.m + 1);
     const idx: number[] = [];
     const val: number[] = [];
-    let lastR = -1, lastC = -1;
+    let lastR = -1,
+      lastC = -1;
     for (const p of order) {
-      const i = r[p] as number, j = c[p] as number;
+      const i = r[p] as number,
+        j = c[p] as number;
       if (i === lastR && j === lastC) val[val.length - 1] = (val[val.length - 1] as number) + (v[p] as number);
       else {
         idx.push(j);

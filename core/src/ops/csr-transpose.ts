@@ -25,7 +25,8 @@ export const csrTransposeOp: OpDef<CsrTransposeAttrs> = {
   parseAttrs(raw: unknown): CsrTransposeAttrs {
     const r = attrRecord(CSR_TRANSPOSE_OP_ID, raw, ['n']);
     const n = optInt(r, 'n', 0);
-    if (n === undefined) throw new GramfleetError('INPUT_INVALID', `${CSR_TRANSPOSE_OP_ID}: attrs.n (columns of A) is required`, { op: CSR_TRANSPOSE_OP_ID, argument: 'attrs.n' });
+    if (n === undefined)
+      throw new GramfleetError('INPUT_INVALID', `${CSR_TRANSPOSE_OP_ID}: attrs.n (columns of A) is required`, { op: CSR_TRANSPOSE_OP_ID, argument: 'attrs.n' });
     return Object.freeze({ n });
   },
   checkInputs(attrs: CsrTransposeAttrs, inputs: readonly NdArray[]): void {
@@ -41,7 +42,8 @@ export const csrTransposeOp: OpDef<CsrTransposeAttrs> = {
     const m = ip.length - 1;
     const n = attrs.n;
     const rows: Array<Array<[number, number]>> = Array.from({ length: n }, () => []);
-    for (let i = 0; i < m; i++) for (let q = ip[i] as number; q < (ip[i + 1] as number); q++) (rows[ix[q] as number] as Array<[number, number]>).push([i, v[q] as number]);
+    for (let i = 0; i < m; i++)
+      for (let q = ip[i] as number; q < (ip[i + 1] as number); q++) (rows[ix[q] as number] as Array<[number, number]>).push([i, v[q] as number]);
     const tp = new Int32Array(n + 1);
     const ti = new Int32Array(ix.length);
     const tv = new Float64Array(ix.length);

@@ -32,10 +32,19 @@ export interface DatagenSolveAttrs {
 export function datagenSolve(attrs: DatagenSolveAttrs, recycle: readonly Float64Array[], dense?: KrylovDenseFactory): NdArray[] {
   const p = attrs.params;
   const inst = generateInstance(pdeSpecOf(p), attrs.index);
-  const r = gcrodr(inst.a, inst.b, {
-    m: p.restart, k: p.recycle, rtol: p.rtol, maxMatvecs: p.maxMatvecs, precond: buildPreconditioner(p.precond, inst.a),
-    ...(dense !== undefined ? { dense } : {}),
-  }, p.solver === 'gcrodr' ? recycle : []);
+  const r = gcrodr(
+    inst.a,
+    inst.b,
+    {
+      m: p.restart,
+      k: p.recycle,
+      rtol: p.rtol,
+      maxMatvecs: p.maxMatvecs,
+      precond: buildPreconditioner(p.precond, inst.a),
+      ...(dense !== undefined ? { dense } : {}),
+    },
+    p.solver === 'gcrodr' ? recycle : [],
+  );
   const n = inst.b.length;
   const keep = p.solver === 'gcrodr' ? r.recycle : [];
   const u = new Float64Array(keep.length * n);
@@ -60,7 +69,8 @@ export const datagenSolveOp: OpDef<DatagenSolveAttrs> = {
     return Object.freeze({ params, index: int('index', o['index'], 0, 2 ** 32 - 1) });
   },
   checkInputs(attrs: DatagenSolveAttrs, inputs: readonly NdArray[]): void {
-    if (inputs.length > 1) throw new GramfleetError('INPUT_SHAPE_MISMATCH', `datagen-solve takes at most 1 input (U), got ${inputs.length}`, { field: 'inputs' });
+    if (inputs.length > 1)
+      throw new GramfleetError('INPUT_SHAPE_MISMATCH', `datagen-solve takes at most 1 input (U), got ${inputs.length}`, { field: 'inputs' });
     const u = inputs[0];
     const n = attrs.params.grid * attrs.params.grid;
     if (u !== undefined && (u.dtype !== 'f64' || u.shape.length !== 2 || u.shape[1] !== n)) {

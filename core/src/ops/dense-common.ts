@@ -38,13 +38,23 @@ export function numAttr(raw: Record<string, unknown>, field: string, dflt: numbe
 /** Checks the dtype of an input against the allowed ones. Throws `INPUT_INVALID` naming `name`. */
 export function requireDtype(op: string, a: NdArray, name: string, allowed: readonly string[]): void {
   if (!allowed.includes(a.dtype)) {
-    throw new GramfleetError('INPUT_INVALID', `${op}: ${name} must have dtype ${allowed.join(' or ')}, got ${a.dtype}`, { op, argument: name, dtype: a.dtype, allowed: [...allowed] });
+    throw new GramfleetError('INPUT_INVALID', `${op}: ${name} must have dtype ${allowed.join(' or ')}, got ${a.dtype}`, {
+      op,
+      argument: name,
+      dtype: a.dtype,
+      allowed: [...allowed],
+    });
   }
 }
 
 /** Shape mismatch error naming the argument and what was expected. */
 export function shapeMismatch(op: string, name: string, expected: string, got: readonly number[]): GramfleetError {
-  return new GramfleetError('INPUT_SHAPE_MISMATCH', `${op}: ${name} must have shape ${expected}, got [${got.join(',')}]`, { op, argument: name, expected, shape: [...got] });
+  return new GramfleetError('INPUT_SHAPE_MISMATCH', `${op}: ${name} must have shape ${expected}, got [${got.join(',')}]`, {
+    op,
+    argument: name,
+    expected,
+    shape: [...got],
+  });
 }
 
 /** Checks a rank-2 shape [rows, cols]. */
@@ -82,7 +92,12 @@ export function requireFinite(op: string, a: NdArray, name: string): void {
   const i = d instanceof Float32Array ? firstNonFiniteF32(d) : d instanceof Float64Array ? firstNonFiniteF64(d) : -1;
   if (i >= 0) {
     const v = d[i] as number;
-    throw new GramfleetError('INPUT_NOT_FINITE', `${op}: ${name} must be finite, element ${i} is ${String(v)}`, { op, argument: name, index: i, value: String(v) });
+    throw new GramfleetError('INPUT_NOT_FINITE', `${op}: ${name} must be finite, element ${i} is ${String(v)}`, {
+      op,
+      argument: name,
+      index: i,
+      value: String(v),
+    });
   }
 }
 
@@ -92,10 +107,21 @@ export function requireFinite(op: string, a: NdArray, name: string): void {
  */
 export function stridedView(op: string, a: NdArray, name: string, rows: number, cols: number, offset = 0, ld?: number): StridedView {
   const l = ld ?? Math.max(1, cols);
-  if (l < Math.max(1, cols)) throw new GramfleetError('INPUT_OUT_OF_RANGE', `${op}: leading dimension of ${name} must be >= ${Math.max(1, cols)}, got ${l}`, { op, argument: name, field: 'ld', bound: `>= ${Math.max(1, cols)}`, value: l });
+  if (l < Math.max(1, cols))
+    throw new GramfleetError('INPUT_OUT_OF_RANGE', `${op}: leading dimension of ${name} must be >= ${Math.max(1, cols)}, got ${l}`, {
+      op,
+      argument: name,
+      field: 'ld',
+      bound: `>= ${Math.max(1, cols)}`,
+      value: l,
+    });
   const need = rows > 0 && cols > 0 ? offset + (rows - 1) * l + cols : offset;
   if (need > a.data.length) {
-    throw new GramfleetError('INPUT_OUT_OF_RANGE', `${op}: ${name} view (offset ${offset}, ld ${l}, ${rows}×${cols}) needs ${need} elements, ${name} has ${a.data.length}`, { op, argument: name, bound: `<= ${a.data.length}`, value: need });
+    throw new GramfleetError(
+      'INPUT_OUT_OF_RANGE',
+      `${op}: ${name} view (offset ${offset}, ld ${l}, ${rows}×${cols}) needs ${need} elements, ${name} has ${a.data.length}`,
+      { op, argument: name, bound: `<= ${a.data.length}`, value: need },
+    );
   }
   return { rows, cols, offset, ld: l };
 }
@@ -109,7 +135,13 @@ export function dim2(op: string, a: NdArray, name: string): [number, number] {
 /** A required positive attribute error helper (e.g. bandwidth). */
 export function requirePositive(op: string, field: string, v: unknown): number {
   if (typeof v !== 'number') throw invalidField(`attrs.${field}`, 'a number', v);
-  if (!Number.isFinite(v)) throw new GramfleetError('INPUT_NOT_FINITE', `${op}: attrs.${field} must be finite, got ${String(v)}`, { op, argument: field, field: `attrs.${field}`, value: String(v) });
+  if (!Number.isFinite(v))
+    throw new GramfleetError('INPUT_NOT_FINITE', `${op}: attrs.${field} must be finite, got ${String(v)}`, {
+      op,
+      argument: field,
+      field: `attrs.${field}`,
+      value: String(v),
+    });
   if (!(v > 0)) {
     const e = outOfRange(`attrs.${field}`, '> 0', v);
     throw new GramfleetError('INPUT_OUT_OF_RANGE', `${op}: ${e.message.replace(/^\[[A-Z_]+\] /, '')}`, { ...e.details, op, argument: field });
@@ -129,18 +161,32 @@ export function checkCsr(op: string, indptr: NdArray, indices: NdArray, data: Nd
   const ip = indptr.data as Int32Array;
   const m = ip.length - 1;
   if (ip[0] !== 0 || ip[m] !== nnz) {
-    throw new GramfleetError('INPUT_OUT_OF_RANGE', `${op}: ${prefix}.indptr must start at 0 and end at nnz = ${nnz}, got ${ip[0]} … ${ip[m]}`, { op, argument: `${prefix}.indptr`, bound: `indptr[0] = 0, indptr[m] = ${nnz}` });
+    throw new GramfleetError('INPUT_OUT_OF_RANGE', `${op}: ${prefix}.indptr must start at 0 and end at nnz = ${nnz}, got ${ip[0]} … ${ip[m]}`, {
+      op,
+      argument: `${prefix}.indptr`,
+      bound: `indptr[0] = 0, indptr[m] = ${nnz}`,
+    });
   }
   for (let i = 0; i < m; i++) {
     if ((ip[i + 1] as number) < (ip[i] as number)) {
-      throw new GramfleetError('INPUT_OUT_OF_RANGE', `${op}: ${prefix}.indptr must be non-decreasing; indptr[${i + 1}] = ${ip[i + 1]} < indptr[${i}] = ${ip[i]}`, { op, argument: `${prefix}.indptr`, index: i + 1 });
+      throw new GramfleetError(
+        'INPUT_OUT_OF_RANGE',
+        `${op}: ${prefix}.indptr must be non-decreasing; indptr[${i + 1}] = ${ip[i + 1]} < indptr[${i}] = ${ip[i]}`,
+        { op, argument: `${prefix}.indptr`, index: i + 1 },
+      );
     }
   }
   const ix = indices.data as Int32Array;
   for (let p = 0; p < nnz; p++) {
     const j = ix[p] as number;
     if (j < 0 || j >= n) {
-      throw new GramfleetError('INPUT_OUT_OF_RANGE', `${op}: ${prefix}.indices[${p}] = ${j} must be in [0, ${n})`, { op, argument: `${prefix}.indices`, index: p, bound: `[0, ${n})`, value: j });
+      throw new GramfleetError('INPUT_OUT_OF_RANGE', `${op}: ${prefix}.indices[${p}] = ${j} must be in [0, ${n})`, {
+        op,
+        argument: `${prefix}.indices`,
+        index: p,
+        bound: `[0, ${n})`,
+        value: j,
+      });
     }
   }
   return m;

@@ -37,17 +37,29 @@ export function eigSmallCore(nIn: number, a: Float64Array, b: Float64Array | nul
   let cdi = 0;
   let singularAt = -1;
   const hg = (i: i32, j: i32): f64 => H[i * N + j] as number;
-  const hs = (i: i32, j: i32, x: f64): void => { H[i * N + j] = x; };
+  const hs = (i: i32, j: i32, x: f64): void => {
+    H[i * N + j] = x;
+  };
   const vg = (i: i32, j: i32): f64 => V[i * N + j] as number;
-  const vs = (i: i32, j: i32, x: f64): void => { V[i * N + j] = x; };
+  const vs = (i: i32, j: i32, x: f64): void => {
+    V[i * N + j] = x;
+  };
   const bg = (i: i32, j: i32): f64 => B[i * N + j] as number;
-  const bs = (i: i32, j: i32, x: f64): void => { B[i * N + j] = x; };
+  const bs = (i: i32, j: i32, x: f64): void => {
+    B[i * N + j] = x;
+  };
   const dg = (i: i32): f64 => D[i] as number;
-  const ds = (i: i32, x: f64): void => { D[i] = x; };
+  const ds = (i: i32, x: f64): void => {
+    D[i] = x;
+  };
   const eg = (i: i32): f64 => E[i] as number;
-  const es = (i: i32, x: f64): void => { E[i] = x; };
+  const es = (i: i32, x: f64): void => {
+    E[i] = x;
+  };
   const og = (i: i32): f64 => O[i] as number;
-  const os_ = (i: i32, x: f64): void => { O[i] = x; };
+  const os_ = (i: i32, x: f64): void => {
+    O[i] = x;
+  };
   const imax = (x: i32, y: i32): i32 => (x > y ? x : y);
   const imin = (x: i32, y: i32): i32 => (x < y ? x : y);
   // <eig-small body> — scripts/gen-eig-small.js copies the text from here to </eig-small body>,
@@ -127,8 +139,15 @@ export function eigSmallCore(nIn: number, a: Float64Array, b: Float64Array | nul
     const high: i32 = nn - 1;
     const eps: f64 = 2.220446049250313e-16;
     let exshift: f64 = 0;
-    let p: f64 = 0, q: f64 = 0, r: f64 = 0, s: f64 = 0, z: f64 = 0;
-    let t: f64 = 0, w: f64 = 0, x: f64 = 0, y: f64 = 0;
+    let p: f64 = 0,
+      q: f64 = 0,
+      r: f64 = 0,
+      s: f64 = 0,
+      z: f64 = 0;
+    let t: f64 = 0,
+      w: f64 = 0,
+      x: f64 = 0,
+      y: f64 = 0;
     let norm: f64 = 0;
     for (let i: i32 = 0; i < nn; i++) {
       for (let j: i32 = imax(i - 1, 0); j < nn; j++) norm += Math.abs(hg(i, j));
@@ -238,7 +257,11 @@ export function eigSmallCore(nIn: number, a: Float64Array, b: Float64Array | nul
           q = q / s;
           r = r / s;
           if (m == l) break;
-          if (Math.abs(hg(m, m - 1)) * (Math.abs(q) + Math.abs(r)) < eps * (Math.abs(p) * (Math.abs(hg(m - 1, m - 1)) + Math.abs(z) + Math.abs(hg(m + 1, m + 1))))) break;
+          if (
+            Math.abs(hg(m, m - 1)) * (Math.abs(q) + Math.abs(r)) <
+            eps * (Math.abs(p) * (Math.abs(hg(m - 1, m - 1)) + Math.abs(z) + Math.abs(hg(m + 1, m + 1))))
+          )
+            break;
           m--;
         }
         for (let i: i32 = m + 2; i <= n; i++) {

@@ -40,12 +40,22 @@ export function eigSmallShape(inputs: readonly NdArray[]): { n: number; generali
   expectInputCount(op, inputs, 1, 2, 'a[, b]');
   const a = squareInput(op, inputAt(op, inputs, 0, 'a'), 'a');
   if (a.rows > EIG_SMALL_MAX_ORDER) {
-    throw new GramfleetError('INPUT_OUT_OF_RANGE', `${op}: the order of a must be <= ${EIG_SMALL_MAX_ORDER}, got ${a.rows}`, { op, argument: 'a', bound: `<= ${EIG_SMALL_MAX_ORDER}`, value: a.rows });
+    throw new GramfleetError('INPUT_OUT_OF_RANGE', `${op}: the order of a must be <= ${EIG_SMALL_MAX_ORDER}, got ${a.rows}`, {
+      op,
+      argument: 'a',
+      bound: `<= ${EIG_SMALL_MAX_ORDER}`,
+      value: a.rows,
+    });
   }
   if (inputs.length === 2) {
     const b = squareInput(op, inputAt(op, inputs, 1, 'b'), 'b');
     if (b.rows !== a.rows) {
-      throw new GramfleetError('INPUT_SHAPE_MISMATCH', `${op}: b must be [${a.rows},${a.rows}] like a, got [${b.rows},${b.cols}]`, { op, argument: 'b', expected: [a.rows, a.rows], shape: [b.rows, b.cols] });
+      throw new GramfleetError('INPUT_SHAPE_MISMATCH', `${op}: b must be [${a.rows},${a.rows}] like a, got [${b.rows},${b.cols}]`, {
+        op,
+        argument: 'b',
+        expected: [a.rows, a.rows],
+        shape: [b.rows, b.cols],
+      });
     }
   }
   return { n: a.rows, generalised: inputs.length === 2 };
@@ -53,7 +63,12 @@ export function eigSmallShape(inputs: readonly NdArray[]): { n: number; generali
 
 /** Error for a singular B. */
 export function singularB(pivot: number): GramfleetError {
-  return new GramfleetError('KERNEL_STATUS', `${EIG_SMALL_OP_ID}: b is singular (LU pivot ${pivot} ≤ ε·max|b|); infinite eigenvalues are not supported`, { op: EIG_SMALL_OP_ID, argument: 'b', reason: 'singular', pivot });
+  return new GramfleetError('KERNEL_STATUS', `${EIG_SMALL_OP_ID}: b is singular (LU pivot ${pivot} ≤ ε·max|b|); infinite eigenvalues are not supported`, {
+    op: EIG_SMALL_OP_ID,
+    argument: 'b',
+    reason: 'singular',
+    pivot,
+  });
 }
 
 /** Error for a QR iteration that did not converge. */
@@ -65,11 +80,17 @@ export function eigSmallNoConvergence(): GramfleetError {
  * Reorders (wr, wi, columns of v) by |λ| with a stable sort, keeping each complex pair as
  * two adjacent columns (real part first). Returns new arrays.
  */
-export function orderEigenpairs(order: EigSmallAttrs['order'], n: number, wr: Float64Array, wi: Float64Array, v: Float64Array): { wr: Float64Array; wi: Float64Array; v: Float64Array } {
+export function orderEigenpairs(
+  order: EigSmallAttrs['order'],
+  n: number,
+  wr: Float64Array,
+  wi: Float64Array,
+  v: Float64Array,
+): { wr: Float64Array; wi: Float64Array; v: Float64Array } {
   if (order === 'none' || n < 2) return { wr, wi, v };
   // blocks: single real eigenvalues, or complex pairs
   const blocks: Array<{ start: number; size: number; mod: number }> = [];
-  for (let j = 0; j < n; ) {
+  for (let j = 0; j < n;) {
     const size = (wi[j] as number) !== 0 && j + 1 < n ? 2 : 1;
     blocks.push({ start: j, size, mod: Math.hypot(wr[j] as number, wi[j] as number) });
     j += size;

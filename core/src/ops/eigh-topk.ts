@@ -75,7 +75,11 @@ export const eighTopkOp: OpDef<EighTopkAttrs> = {
     expectInputCount(EIGH_TOPK_OP_ID, inputs, 1, 1, 'a');
     const m = squareInput(EIGH_TOPK_OP_ID, inputAt(EIGH_TOPK_OP_ID, inputs, 0, 'a'), 'a');
     if (attrs.k > m.rows) {
-      throw new GramfleetError('INPUT_OUT_OF_RANGE', `attrs.k must be <= ${m.rows} (the order of a), got ${attrs.k}`, { field: 'attrs.k', bound: `<= ${m.rows}`, value: attrs.k });
+      throw new GramfleetError('INPUT_OUT_OF_RANGE', `attrs.k must be <= ${m.rows} (the order of a), got ${attrs.k}`, {
+        field: 'attrs.k',
+        bound: `<= ${m.rows}`,
+        value: attrs.k,
+      });
     }
     if (attrs.symmetryTol > 0) requireSymmetric(EIGH_TOPK_OP_ID, m, 'a', attrs.symmetryTol);
   },

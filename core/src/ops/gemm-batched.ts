@@ -66,7 +66,12 @@ export const gemmBatchedOp: OpDef<GemmBatchedAttrs> = {
   summary: 'a batch of small dense products C_b = alpha·op(A_b)·op(B_b) + beta·C_b',
   parseAttrs(raw: unknown): GemmBatchedAttrs {
     const r = attrRecord(GEMM_BATCHED_OP_ID, raw, ['transA', 'transB', 'alpha', 'beta']);
-    return Object.freeze({ transA: boolAttr(r, 'transA', false), transB: boolAttr(r, 'transB', false), alpha: numAttr(r, 'alpha', 1), beta: numAttr(r, 'beta', 0) });
+    return Object.freeze({
+      transA: boolAttr(r, 'transA', false),
+      transB: boolAttr(r, 'transB', false),
+      alpha: numAttr(r, 'alpha', 1),
+      beta: numAttr(r, 'beta', 0),
+    });
   },
   checkInputs(attrs: GemmBatchedAttrs, inputs: readonly NdArray[]): void {
     gemmBatchedProblem(attrs, inputs);
@@ -78,14 +83,25 @@ export const gemmBatchedOp: OpDef<GemmBatchedAttrs> = {
     const c = inputs[2];
     const acc = new Float64Array(p.batch * p.m * p.n);
     if (c !== undefined) acc.set(c.data as Float64Array);
-    const ar = attrs.transA ? p.k : p.m, ac = attrs.transA ? p.m : p.k;
-    const br = attrs.transB ? p.n : p.k, bc = attrs.transB ? p.k : p.n;
+    const ar = attrs.transA ? p.k : p.m,
+      ac = attrs.transA ? p.m : p.k;
+    const br = attrs.transB ? p.n : p.k,
+      bc = attrs.transB ? p.k : p.n;
     for (let t = 0; t < p.batch; t++) {
       gemmReferenceInto(
-        attrs.transA, attrs.transB, p.m, p.n, p.k, attrs.alpha,
-        a, { rows: ar, cols: ac, offset: t * p.m * p.k, ld: Math.max(1, ac) },
-        b, { rows: br, cols: bc, offset: t * p.k * p.n, ld: Math.max(1, bc) },
-        c !== undefined ? attrs.beta : 0, acc, { rows: p.m, cols: p.n, offset: t * p.m * p.n, ld: Math.max(1, p.n) },
+        attrs.transA,
+        attrs.transB,
+        p.m,
+        p.n,
+        p.k,
+        attrs.alpha,
+        a,
+        { rows: ar, cols: ac, offset: t * p.m * p.k, ld: Math.max(1, ac) },
+        b,
+        { rows: br, cols: bc, offset: t * p.k * p.n, ld: Math.max(1, bc) },
+        c !== undefined ? attrs.beta : 0,
+        acc,
+        { rows: p.m, cols: p.n, offset: t * p.m * p.n, ld: Math.max(1, p.n) },
       );
     }
     const out = allocTyped(p.dtype, acc.length);

@@ -66,11 +66,15 @@ export function parseGemmAttrs(op: string, raw: unknown): GemmAttrs {
   const k = optInt(r, 'k', 0);
   const given = [m, n, k].filter((v) => v !== undefined).length;
   if (given !== 0 && given !== 3) {
-    throw new GramfleetError('INPUT_INVALID', `${op}: attrs.m, attrs.n and attrs.k must be given together (view mode) or not at all`, { op, argument: 'attrs.m' });
+    throw new GramfleetError('INPUT_INVALID', `${op}: attrs.m, attrs.n and attrs.k must be given together (view mode) or not at all`, {
+      op,
+      argument: 'attrs.m',
+    });
   }
   if (given === 0) {
     for (const f of VIEW_ATTRS) {
-      if (r[f] !== undefined) throw new GramfleetError('INPUT_INVALID', `${op}: attrs.${f} needs attrs.m, attrs.n and attrs.k (view mode)`, { op, argument: `attrs.${f}` });
+      if (r[f] !== undefined)
+        throw new GramfleetError('INPUT_INVALID', `${op}: attrs.${f} needs attrs.m, attrs.n and attrs.k (view mode)`, { op, argument: `attrs.${f}` });
     }
   }
   return Object.freeze({
@@ -78,7 +82,9 @@ export function parseGemmAttrs(op: string, raw: unknown): GemmAttrs {
     transB: boolAttr(r, 'transB', false),
     alpha: numAttr(r, 'alpha', 1),
     beta: numAttr(r, 'beta', 0),
-    m, n, k,
+    m,
+    n,
+    k,
     offsetA: optInt(r, 'offsetA', 0) ?? 0,
     lda: optInt(r, 'lda', 1),
     offsetB: optInt(r, 'offsetB', 0) ?? 0,
@@ -143,9 +149,19 @@ export function gemmOutput(p: GemmProblem, c: NdArray | undefined): NdArray {
  * (beta = 0 overwrites). Values of f32 arrays are widened; f32 output is rounded once.
  */
 export function gemmReferenceInto(
-  transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
-  a: ArrayLike<number>, va: StridedView, b: ArrayLike<number>, vb: StridedView, beta: number,
-  out: Float64Array | Float32Array, vc: StridedView,
+  transA: boolean,
+  transB: boolean,
+  m: number,
+  n: number,
+  k: number,
+  alpha: number,
+  a: ArrayLike<number>,
+  va: StridedView,
+  b: ArrayLike<number>,
+  vb: StridedView,
+  beta: number,
+  out: Float64Array | Float32Array,
+  vc: StridedView,
 ): void {
   for (let i = 0; i < m; i++) {
     for (let j = 0; j < n; j++) {
@@ -175,7 +191,21 @@ export const gemmOp: OpDef<GemmAttrs> = {
     const out = gemmOutput(p, c);
     const acc = new Float64Array(out.data.length);
     acc.set(out.data);
-    gemmReferenceInto(attrs.transA, attrs.transB, p.m, p.n, p.k, attrs.alpha, (inputs[0] as NdArray).data, p.a, (inputs[1] as NdArray).data, p.b, p.hasC ? attrs.beta : 0, acc, p.c);
+    gemmReferenceInto(
+      attrs.transA,
+      attrs.transB,
+      p.m,
+      p.n,
+      p.k,
+      attrs.alpha,
+      (inputs[0] as NdArray).data,
+      p.a,
+      (inputs[1] as NdArray).data,
+      p.b,
+      p.hasC ? attrs.beta : 0,
+      acc,
+      p.c,
+    );
     out.data.set(acc);
     return [out];
   },

@@ -53,7 +53,11 @@ const VIEW = ['offsetA', 'lda', 'offsetX', 'incx', 'offsetY', 'incy'] as const;
 function vecCheck(op: string, v: NdArray, name: string, len: number, offset: number, inc: number): void {
   const need = len > 0 ? offset + (len - 1) * inc + 1 : offset;
   if (need > v.data.length) {
-    throw new GramfleetError('INPUT_OUT_OF_RANGE', `${op}: ${name} view (offset ${offset}, increment ${inc}, length ${len}) needs ${need} elements, ${name} has ${v.data.length}`, { op, argument: name, bound: `<= ${v.data.length}`, value: need });
+    throw new GramfleetError(
+      'INPUT_OUT_OF_RANGE',
+      `${op}: ${name} view (offset ${offset}, increment ${inc}, length ${len}) needs ${need} elements, ${name} has ${v.data.length}`,
+      { op, argument: name, bound: `<= ${v.data.length}`, value: need },
+    );
   }
 }
 
@@ -82,7 +86,8 @@ export function gemvProblem(attrs: GemvAttrs, inputs: readonly NdArray[]): GemvP
   if (!view && y !== undefined && y.data.length !== lenY) throw shapeMismatch(op, 'y', `[${lenY}]`, y.shape);
   vecCheck(op, x, 'x', lenX, attrs.offsetX, attrs.incx);
   if (y !== undefined) vecCheck(op, y, 'y', lenY, attrs.offsetY, attrs.incy);
-  else if (attrs.offsetY !== 0 || attrs.incy !== 1) throw new GramfleetError('INPUT_INVALID', `${op}: attrs.offsetY/incy need a y input`, { op, argument: 'attrs.offsetY' });
+  else if (attrs.offsetY !== 0 || attrs.incy !== 1)
+    throw new GramfleetError('INPUT_INVALID', `${op}: attrs.offsetY/incy need a y input`, { op, argument: 'attrs.offsetY' });
   return { m, n, a: va, lenX, lenY, hasY: y !== undefined, outLength: y !== undefined ? y.data.length : lenY };
 }
 
@@ -94,15 +99,25 @@ export const gemvOp: OpDef<GemvAttrs> = {
     const r = attrRecord(GEMV_OP_ID, raw, ['trans', 'alpha', 'beta', 'm', 'n', ...VIEW]);
     const m = optInt(r, 'm', 0);
     const n = optInt(r, 'n', 0);
-    if ((m === undefined) !== (n === undefined)) throw new GramfleetError('INPUT_INVALID', `${GEMV_OP_ID}: attrs.m and attrs.n must be given together (view mode)`, { op: GEMV_OP_ID, argument: 'attrs.m' });
+    if ((m === undefined) !== (n === undefined))
+      throw new GramfleetError('INPUT_INVALID', `${GEMV_OP_ID}: attrs.m and attrs.n must be given together (view mode)`, {
+        op: GEMV_OP_ID,
+        argument: 'attrs.m',
+      });
     if (m === undefined) {
-      for (const f of VIEW) if (r[f] !== undefined) throw new GramfleetError('INPUT_INVALID', `${GEMV_OP_ID}: attrs.${f} needs attrs.m and attrs.n (view mode)`, { op: GEMV_OP_ID, argument: `attrs.${f}` });
+      for (const f of VIEW)
+        if (r[f] !== undefined)
+          throw new GramfleetError('INPUT_INVALID', `${GEMV_OP_ID}: attrs.${f} needs attrs.m and attrs.n (view mode)`, {
+            op: GEMV_OP_ID,
+            argument: `attrs.${f}`,
+          });
     }
     return Object.freeze({
       trans: boolAttr(r, 'trans', false),
       alpha: numAttr(r, 'alpha', 1),
       beta: numAttr(r, 'beta', 0),
-      m, n,
+      m,
+      n,
       offsetA: optInt(r, 'offsetA', 0) ?? 0,
       lda: optInt(r, 'lda', 1),
       offsetX: optInt(r, 'offsetX', 0) ?? 0,

@@ -9,7 +9,16 @@ const codeOf = (e: unknown): unknown => (e as { code?: unknown }).code;
 const fieldOf = (e: unknown): unknown => (e as { details?: { field?: unknown } }).details?.field;
 
 // A small graph: a 6-spoke star (centre 0) plus a path 6-7-8 and an isolated node 9.
-const adj = csrFromEdges(10, [[0, 1], [0, 2], [0, 3], [0, 4], [0, 5], [0, 6], [6, 7], [7, 8]]);
+const adj = csrFromEdges(10, [
+  [0, 1],
+  [0, 2],
+  [0, 3],
+  [0, 4],
+  [0, 5],
+  [0, 6],
+  [6, 7],
+  [7, 8],
+]);
 const w = normalisedWeights(adj, 0.5);
 const inputs: NdArray[] = [ndarray('i32', [11], adj.indptr), ndarray('i32', [adj.indices.length], adj.indices), ndarray('f64', [w.length], w)];
 const good = { seed: 1, walks: 4, pHalt: 0.5, f: [1, 0.5, 0.25], streams: [0], variance: 'none', nodeStart: 0, nodeEnd: 10 };
@@ -31,14 +40,27 @@ test('attrs and inputs are validated with typed errors naming the field', () => 
     [{ nodeStart: 5, nodeEnd: 4 }, 'INPUT_OUT_OF_RANGE', 'nodeEnd'],
   ];
   for (const [patch, code, field] of bad) {
-    assert.throws(() => grfWalksOp.parseAttrs({ ...good, ...patch }), (e) => codeOf(e) === code && fieldOf(e) === field, JSON.stringify(patch));
+    assert.throws(
+      () => grfWalksOp.parseAttrs({ ...good, ...patch }),
+      (e) => codeOf(e) === code && fieldOf(e) === field,
+      JSON.stringify(patch),
+    );
   }
   const attrs = grfWalksOp.parseAttrs(good);
-  assert.throws(() => grfWalksOp.checkInputs({ ...attrs, nodeEnd: 11 }, inputs), (e) => codeOf(e) === 'INPUT_OUT_OF_RANGE' && fieldOf(e) === 'nodeEnd');
+  assert.throws(
+    () => grfWalksOp.checkInputs({ ...attrs, nodeEnd: 11 }, inputs),
+    (e) => codeOf(e) === 'INPUT_OUT_OF_RANGE' && fieldOf(e) === 'nodeEnd',
+  );
   const badIdx = Int32Array.from(adj.indices);
   badIdx[0] = 10;
-  assert.throws(() => grfWalksOp.checkInputs(attrs, [inputs[0] as NdArray, ndarray('i32', [badIdx.length], badIdx), inputs[2] as NdArray]), (e) => codeOf(e) === 'INPUT_OUT_OF_RANGE');
-  assert.throws(() => grfWalksOp.checkInputs(attrs, inputs.slice(0, 2)), (e) => codeOf(e) === 'INPUT_SHAPE_MISMATCH');
+  assert.throws(
+    () => grfWalksOp.checkInputs(attrs, [inputs[0] as NdArray, ndarray('i32', [badIdx.length], badIdx), inputs[2] as NdArray]),
+    (e) => codeOf(e) === 'INPUT_OUT_OF_RANGE',
+  );
+  assert.throws(
+    () => grfWalksOp.checkInputs(attrs, inputs.slice(0, 2)),
+    (e) => codeOf(e) === 'INPUT_SHAPE_MISMATCH',
+  );
 });
 
 test('output rows: ascending columns, no explicit zeros, deterministic, isolated node keeps only f(0)', () => {

@@ -94,7 +94,8 @@ export function parseGrfWalksAttrs(raw: unknown): GrfWalksAttrs {
 
 /** Checks the graph inputs of `grf-walks` (dtypes, lengths, index ranges, the origin range). */
 export function checkGrfWalksInputs(attrs: GrfWalksAttrs, inputs: readonly NdArray[], o: { readonly verified?: boolean } = {}): void {
-  if (inputs.length !== 3) throw new GramfleetError('INPUT_SHAPE_MISMATCH', `grf-walks takes 3 inputs (indptr, indices, weights), got ${inputs.length}`, { got: inputs.length });
+  if (inputs.length !== 3)
+    throw new GramfleetError('INPUT_SHAPE_MISMATCH', `grf-walks takes 3 inputs (indptr, indices, weights), got ${inputs.length}`, { got: inputs.length });
   const [ip, ix, wt] = inputs as [NdArray, NdArray, NdArray];
   if (ip.dtype !== 'i32') throw invalidField('inputs[0] (indptr).dtype', 'i32', ip.dtype);
   if (ix.dtype !== 'i32') throw invalidField('inputs[1] (indices).dtype', 'i32', ix.dtype);
@@ -105,7 +106,11 @@ export function checkGrfWalksInputs(attrs: GrfWalksAttrs, inputs: readonly NdArr
   if (n < 1) throw outOfRange('inputs[0] (indptr).length', '>= 2', indptr.length);
   const nnz = indptr[n] ?? 0;
   if (indptr[0] !== 0 || nnz !== indices.length || wt.data.length !== nnz) {
-    throw new GramfleetError('INPUT_SHAPE_MISMATCH', `CSR arrays disagree: indptr[0]=${indptr[0]}, indptr[n]=${nnz}, indices ${indices.length}, weights ${wt.data.length}`, { nnz, indices: indices.length, weights: wt.data.length });
+    throw new GramfleetError(
+      'INPUT_SHAPE_MISMATCH',
+      `CSR arrays disagree: indptr[0]=${indptr[0]}, indptr[n]=${nnz}, indices ${indices.length}, weights ${wt.data.length}`,
+      { nnz, indices: indices.length, weights: wt.data.length },
+    );
   }
   if (attrs.nodeEnd > n) throw outOfRange('nodeEnd', `<= n = ${n}`, attrs.nodeEnd);
   if (o.verified === true) return;
@@ -226,7 +231,7 @@ export function grfWalkRowsReference(g: GrfGraph, attrs: GrfWalksAttrs, stream: 
           let k = Math.floor(u53(b[2] ?? 0, b[3] ?? 0) * deg);
           if (k >= deg) k = deg - 1;
           const p = s + k;
-          load = load * ((deg * (weights[p] ?? 0)) * q);
+          load = load * (deg * (weights[p] ?? 0) * q);
           v = indices[p] ?? 0;
         }
       }
@@ -249,7 +254,10 @@ class RepelScratch {
   readonly perm: Int32Array;
   readonly permTouched: Int32Array;
   private readonly b = new Uint32Array(4);
-  constructor(private readonly g: GrfGraph, m: number) {
+  constructor(
+    private readonly g: GrfGraph,
+    m: number,
+  ) {
     this.pos = new Int32Array(m);
     this.load = new Float64Array(m);
     this.um = new Float64Array(m);
@@ -327,7 +335,7 @@ class RepelScratch {
           permTouched[npt++] = r;
           const p = s + pr;
           newPos[x] = indices[p] ?? 0;
-          load[x] = (load[x] ?? 0) * ((d * (weights[p] ?? 0)) * q);
+          load[x] = (load[x] ?? 0) * (d * (weights[p] ?? 0) * q);
           x = nxt[x] ?? -1;
           j++;
         }

@@ -72,7 +72,8 @@ export function cacheAttr(op: string, r: Readonly<Record<string, unknown>>): boo
   const v = r['cache'];
   if (v === undefined || v === false) return false;
   if (v !== true) throw new GramfleetError('INPUT_INVALID', `${op}: attrs.cache must be a boolean (got ${JSON.stringify(v)})`, { op, argument: 'cache' });
-  if (accumulateAttr(r) !== 'f32') throw new GramfleetError('INPUT_INVALID', `${op}: attrs.cache needs attrs.accumulate = 'f32' (the cache keeps f32 kernel rows)`, { op, argument: 'cache' });
+  if (accumulateAttr(r) !== 'f32')
+    throw new GramfleetError('INPUT_INVALID', `${op}: attrs.cache needs attrs.accumulate = 'f32' (the cache keeps f32 kernel rows)`, { op, argument: 'cache' });
   return true;
 }
 
@@ -96,8 +97,10 @@ export interface KernelBlockProblem {
 /** k as a function of the squared distance (the f64 reference epilogue). */
 export function kernelOfSquaredDistance(kernel: KernelFunction, d2: number, sigma: number): number {
   switch (kernel) {
-    case 'gaussian': return Math.exp(-d2 / (2 * sigma * sigma));
-    case 'cauchy': return 1 / (1 + d2 / (sigma * sigma));
+    case 'gaussian':
+      return Math.exp(-d2 / (2 * sigma * sigma));
+    case 'cauchy':
+      return 1 / (1 + d2 / (sigma * sigma));
     case 'matern32': {
       const t = (Math.sqrt(3) * Math.sqrt(d2)) / sigma;
       return (1 + t) * Math.exp(-t);
@@ -106,27 +109,43 @@ export function kernelOfSquaredDistance(kernel: KernelFunction, d2: number, sigm
       const t = (Math.sqrt(5) * Math.sqrt(d2)) / sigma;
       return (1 + t + (t * t) / 3) * Math.exp(-t);
     }
-    default: return Math.exp(-Math.sqrt(d2) / sigma);
+    default:
+      return Math.exp(-Math.sqrt(d2) / sigma);
   }
 }
 
 function parse(op: string, raw: unknown, matmul: boolean): KernelBlockAttrs {
   const view = ['n', 'm', 'd', 'offsetX', 'ldx', 'offsetZ', 'ldz'];
   const r = attrRecord(op, raw, ['kernel', 'bandwidth', 'accumulate', ...view, ...(matmul ? ['beta', 'cache'] : [])]);
-  if (r['kernel'] === undefined) throw new GramfleetError('INPUT_INVALID', `${op}: attrs.kernel is required (one of ${KERNEL_FUNCTIONS.join('|')})`, { op, argument: 'kernel' });
+  if (r['kernel'] === undefined)
+    throw new GramfleetError('INPUT_INVALID', `${op}: attrs.kernel is required (one of ${KERNEL_FUNCTIONS.join('|')})`, { op, argument: 'kernel' });
   const kernel = oneOf('attrs.kernel', r['kernel'], KERNEL_FUNCTIONS);
   if (r['bandwidth'] === undefined) throw new GramfleetError('INPUT_INVALID', `${op}: attrs.bandwidth is required (σ > 0)`, { op, argument: 'bandwidth' });
   const bandwidth = requirePositive(op, 'bandwidth', r['bandwidth']);
-  const n = optInt(r, 'n', 0), m = optInt(r, 'm', 0), d = optInt(r, 'd', 0);
+  const n = optInt(r, 'n', 0),
+    m = optInt(r, 'm', 0),
+    d = optInt(r, 'd', 0);
   const given = [n, m, d].filter((v) => v !== undefined).length;
-  if (given !== 0 && given !== 3) throw new GramfleetError('INPUT_INVALID', `${op}: attrs.n, attrs.m and attrs.d must be given together (view mode) or not at all`, { op, argument: 'attrs.n' });
+  if (given !== 0 && given !== 3)
+    throw new GramfleetError('INPUT_INVALID', `${op}: attrs.n, attrs.m and attrs.d must be given together (view mode) or not at all`, {
+      op,
+      argument: 'attrs.n',
+    });
   if (given === 0) {
-    for (const f of ['offsetX', 'ldx', 'offsetZ', 'ldz']) if (r[f] !== undefined) throw new GramfleetError('INPUT_INVALID', `${op}: attrs.${f} needs attrs.n, attrs.m and attrs.d (view mode)`, { op, argument: `attrs.${f}` });
+    for (const f of ['offsetX', 'ldx', 'offsetZ', 'ldz'])
+      if (r[f] !== undefined)
+        throw new GramfleetError('INPUT_INVALID', `${op}: attrs.${f} needs attrs.n, attrs.m and attrs.d (view mode)`, { op, argument: `attrs.${f}` });
   }
   return Object.freeze({
-    kernel, bandwidth, n, m, d,
-    offsetX: optInt(r, 'offsetX', 0) ?? 0, ldx: optInt(r, 'ldx', 1),
-    offsetZ: optInt(r, 'offsetZ', 0) ?? 0, ldz: optInt(r, 'ldz', 1),
+    kernel,
+    bandwidth,
+    n,
+    m,
+    d,
+    offsetX: optInt(r, 'offsetX', 0) ?? 0,
+    ldx: optInt(r, 'ldx', 1),
+    offsetZ: optInt(r, 'offsetZ', 0) ?? 0,
+    ldz: optInt(r, 'ldz', 1),
     beta: numAttr(r, 'beta', 0),
     accumulate: accumulateAttr(r),
     cache: cacheAttr(op, r),
@@ -141,7 +160,8 @@ export function kernelBlockProblem(op: string, attrs: KernelBlockAttrs, inputs: 
   requireDtype(op, x, 'x', ['f64', 'f32']);
   const dtype = x.dtype as 'f64' | 'f32';
   requireDtype(op, z, 'z', [dtype]);
-  if (attrs.accumulate === 'f32' && dtype !== 'f32') throw new GramfleetError('INPUT_INVALID', `${op}: attrs.accumulate = 'f32' needs f32 x and z (got ${dtype})`, { op, argument: 'accumulate', dtype });
+  if (attrs.accumulate === 'f32' && dtype !== 'f32')
+    throw new GramfleetError('INPUT_INVALID', `${op}: attrs.accumulate = 'f32' needs f32 x and z (got ${dtype})`, { op, argument: 'accumulate', dtype });
   let n: number, m: number, d: number;
   if (attrs.n !== undefined && attrs.m !== undefined && attrs.d !== undefined) {
     n = attrs.n;

@@ -26,11 +26,25 @@ export const KERNEL_ROWS_MAX_BLOCKS = 4096;
 function parse(raw: unknown): KernelBlockAttrs {
   const op = KERNEL_ROWS_MATMUL_OP_ID;
   const r = attrRecord(op, raw, ['kernel', 'bandwidth', 'accumulate', 'cache']);
-  if (r['kernel'] === undefined) throw new GramfleetError('INPUT_INVALID', `${op}: attrs.kernel is required (one of ${KERNEL_FUNCTIONS.join('|')})`, { op, argument: 'kernel' });
+  if (r['kernel'] === undefined)
+    throw new GramfleetError('INPUT_INVALID', `${op}: attrs.kernel is required (one of ${KERNEL_FUNCTIONS.join('|')})`, { op, argument: 'kernel' });
   const kernel = oneOf('attrs.kernel', r['kernel'], KERNEL_FUNCTIONS);
   if (r['bandwidth'] === undefined) throw new GramfleetError('INPUT_INVALID', `${op}: attrs.bandwidth is required (σ > 0)`, { op, argument: 'bandwidth' });
   const bandwidth = requirePositive(op, 'bandwidth', r['bandwidth']);
-  return Object.freeze({ kernel, bandwidth, n: undefined, m: undefined, d: undefined, offsetX: 0, ldx: undefined, offsetZ: 0, ldz: undefined, beta: 0, accumulate: accumulateAttr(r), cache: cacheAttr(op, r) });
+  return Object.freeze({
+    kernel,
+    bandwidth,
+    n: undefined,
+    m: undefined,
+    d: undefined,
+    offsetX: 0,
+    ldx: undefined,
+    offsetZ: 0,
+    ldz: undefined,
+    beta: 0,
+    accumulate: accumulateAttr(r),
+    cache: cacheAttr(op, r),
+  });
 }
 
 /**
@@ -64,13 +78,22 @@ export function kernelRowsMatmulInputs(inputs: readonly NdArray[]): [NdArray, Nd
   let blk = 0;
   for (let i = 0; i < m; i++) {
     const r = idx[i] as number;
-    if (!(r >= 0 && r < total)) throw new GramfleetError('INPUT_OUT_OF_RANGE', `${op}: rows[${i}] = ${r} must be in [0, ${total}) (rows of the ${blocks.length} blocks)`, { op, argument: 'rows', index: i, value: r, bound: `[0, ${total})` });
+    if (!(r >= 0 && r < total))
+      throw new GramfleetError('INPUT_OUT_OF_RANGE', `${op}: rows[${i}] = ${r} must be in [0, ${total}) (rows of the ${blocks.length} blocks)`, {
+        op,
+        argument: 'rows',
+        index: i,
+        value: r,
+        bound: `[0, ${total})`,
+      });
     // Blocks are few and rows often ascend within a block: walk from the last block found.
     if (r < (starts[blk] as number) || r >= (starts[blk] as number) + ((blocks[blk] as NdArray).shape[0] as number)) {
-      let lo = 0, hi = blocks.length - 1;
+      let lo = 0,
+        hi = blocks.length - 1;
       while (lo < hi) {
         const mid = (lo + hi + 1) >> 1;
-        if ((starts[mid] as number) <= r) lo = mid; else hi = mid - 1;
+        if ((starts[mid] as number) <= r) lo = mid;
+        else hi = mid - 1;
       }
       blk = lo; // the last block starting at or before r: never an empty one, since r < total
     }

@@ -28,14 +28,19 @@ import type { OpDef } from './types';
 export function parseAxisKernel(field: string, raw: unknown): AxisKernel {
   if (typeof raw !== 'object' || raw === null) throw invalidField(field, 'a kernel object', raw);
   const r = raw as Record<string, unknown>;
-  if (typeof r['kind'] !== 'string' || !(KRON_KERNEL_KINDS as readonly string[]).includes(r['kind'])) throw invalidField(`${field}.kind`, KRON_KERNEL_KINDS.join('|'), r['kind']);
+  if (typeof r['kind'] !== 'string' || !(KRON_KERNEL_KINDS as readonly string[]).includes(r['kind']))
+    throw invalidField(`${field}.kind`, KRON_KERNEL_KINDS.join('|'), r['kind']);
   const kind = r['kind'] as AxisKernel['kind'];
-  const k: { -readonly [K in keyof AxisKernel]: AxisKernel[K] } = { kind, lengthscale: num(`${field}.lengthscale`, r['lengthscale'], { min: 0, minExclusive: true }) };
+  const k: { -readonly [K in keyof AxisKernel]: AxisKernel[K] } = {
+    kind,
+    lengthscale: num(`${field}.lengthscale`, r['lengthscale'], { min: 0, minExclusive: true }),
+  };
   if (kind === 'periodic') k.period = num(`${field}.period`, r['period'], { min: 0, minExclusive: true });
   if (kind === 'spectral-mixture') {
     const w = r['weights'];
     const f = r['freqs'];
-    if (!Array.isArray(w) || !Array.isArray(f) || w.length !== f.length || w.length === 0) throw invalidField(`${field}.weights/freqs`, 'two arrays of equal length >= 1', w);
+    if (!Array.isArray(w) || !Array.isArray(f) || w.length !== f.length || w.length === 0)
+      throw invalidField(`${field}.weights/freqs`, 'two arrays of equal length >= 1', w);
     k.weights = w.map((x, i) => num(`${field}.weights[${i}]`, x, { min: 0 }));
     k.freqs = f.map((x, i) => num(`${field}.freqs[${i}]`, x));
   }
@@ -77,7 +82,13 @@ export const kronFactorOp: OpDef<KronFactorAttrs> = {
   summary: 'eigendecomposition of one Kronecker factor K_d (+ jitter), eigenvalues clamped to a floor',
   parseAttrs(raw: unknown): KronFactorAttrs {
     const r = attrRecord(KRON_FACTOR_OP_ID, raw, ['axis', 'kernel', 'jitter', 'eigFloor', 'gradient']);
-    return Object.freeze({ axis: int('attrs.axis', r['axis'], 0, 31), kernel: parseAxisKernel('attrs.kernel', r['kernel']), jitter: num('attrs.jitter', r['jitter'] ?? 0, { min: 0 }), eigFloor: num('attrs.eigFloor', r['eigFloor'] ?? 0, { min: 0 }), gradient: boolAttr(r, 'gradient', false) });
+    return Object.freeze({
+      axis: int('attrs.axis', r['axis'], 0, 31),
+      kernel: parseAxisKernel('attrs.kernel', r['kernel']),
+      jitter: num('attrs.jitter', r['jitter'] ?? 0, { min: 0 }),
+      eigFloor: num('attrs.eigFloor', r['eigFloor'] ?? 0, { min: 0 }),
+      gradient: boolAttr(r, 'gradient', false),
+    });
   },
   checkInputs(a: KronFactorAttrs, inputs: readonly NdArray[]): void {
     axisInput(KRON_FACTOR_OP_ID, inputs, a.axis);
@@ -94,8 +105,24 @@ export const kronFactorOp: OpDef<KronFactorAttrs> = {
  */
 export type KronSlabStep =
   | { readonly kind: 'mode'; readonly mode: number; readonly input: number; readonly transpose: boolean }
-  | { readonly kind: 'scale'; readonly slabAxis: number; readonly start: number; readonly outputscale: number; readonly noise: number; readonly eigInputs: readonly number[] }
-  | { readonly kind: 'quad'; readonly mode: number; readonly input: number; readonly src?: number; readonly slabAxis: number; readonly start: number; readonly outputscale: number; readonly eigInputs: readonly number[] }
+  | {
+      readonly kind: 'scale';
+      readonly slabAxis: number;
+      readonly start: number;
+      readonly outputscale: number;
+      readonly noise: number;
+      readonly eigInputs: readonly number[];
+    }
+  | {
+      readonly kind: 'quad';
+      readonly mode: number;
+      readonly input: number;
+      readonly src?: number;
+      readonly slabAxis: number;
+      readonly start: number;
+      readonly outputscale: number;
+      readonly eigInputs: readonly number[];
+    }
   | { readonly kind: 'moments'; readonly slabAxis: number; readonly start: number; readonly outputscale: number; readonly eigInputs: readonly number[] }
   | { readonly kind: 'keep' };
 
@@ -118,7 +145,8 @@ export function kronSlabRun(lin: KronLinalg, a: KronSlabAttrs, inputs: readonly 
   const stats: number[] = [];
   const square = (i: number, nd: number): Float64Array => {
     const m = inputAt(op, inputs, i, `m (input ${i})`);
-    if (m.shape.length !== 2 || m.shape[0] !== nd || m.shape[1] !== nd) throw new GramfleetError('INPUT_SHAPE_MISMATCH', `${op}: input ${i} must be [${nd},${nd}]`, { op, argument: `input ${i}` });
+    if (m.shape.length !== 2 || m.shape[0] !== nd || m.shape[1] !== nd)
+      throw new GramfleetError('INPUT_SHAPE_MISMATCH', `${op}: input ${i} must be [${nd},${nd}]`, { op, argument: `input ${i}` });
     return m.data as Float64Array;
   };
   for (const s of a.steps) {
@@ -129,7 +157,11 @@ export function kronSlabRun(lin: KronLinalg, a: KronSlabAttrs, inputs: readonly 
       kept.push(ndarray('f64', [...shape], x.slice()));
     } else if (s.kind === 'quad' || s.kind === 'moments') {
       const src = s.kind === 'quad' && s.src !== undefined ? requireFiniteF64(op, inputAt(op, inputs, s.src, `x (input ${s.src})`), `input ${s.src}`) : x;
-      if (src.length !== x.length) throw new GramfleetError('INPUT_SHAPE_MISMATCH', `${op}: input ${s.kind === 'quad' ? String(s.src) : 0} must hold ${x.length} values`, { op, argument: 'src' });
+      if (src.length !== x.length)
+        throw new GramfleetError('INPUT_SHAPE_MISMATCH', `${op}: input ${s.kind === 'quad' ? String(s.src) : 0} must hold ${x.length} values`, {
+          op,
+          argument: 'src',
+        });
       const w = s.eigInputs.map((i) => inputAt(op, inputs, i, `w (input ${i})`).data as Float64Array);
       const D = shape.length;
       const skip = s.kind === 'quad' ? s.mode : -1;
@@ -178,26 +210,41 @@ export const kronSlabOp: OpDef<KronSlabAttrs> = {
     if (!Array.isArray(r['steps'])) throw invalidField('attrs.steps', 'an array of steps', r['steps']);
     const steps = (r['steps'] as unknown[]).map((s, i): KronSlabStep => {
       const o = s as Record<string, unknown>;
-      if (o['kind'] === 'mode') return { kind: 'mode', mode: int(`attrs.steps[${i}].mode`, o['mode'], 0, shape.length - 1), input: int(`attrs.steps[${i}].input`, o['input'], 1, 64), transpose: boolAttr(o, 'transpose', false) };
+      if (o['kind'] === 'mode')
+        return {
+          kind: 'mode',
+          mode: int(`attrs.steps[${i}].mode`, o['mode'], 0, shape.length - 1),
+          input: int(`attrs.steps[${i}].input`, o['input'], 1, 64),
+          transpose: boolAttr(o, 'transpose', false),
+        };
       if (o['kind'] === 'keep') return { kind: 'keep' };
       if (o['kind'] === 'quad' || o['kind'] === 'moments') {
-        if (!Array.isArray(o['eigInputs']) || o['eigInputs'].length !== shape.length) throw invalidField(`attrs.steps[${i}].eigInputs`, `${shape.length} input indices`, o['eigInputs']);
+        if (!Array.isArray(o['eigInputs']) || o['eigInputs'].length !== shape.length)
+          throw invalidField(`attrs.steps[${i}].eigInputs`, `${shape.length} input indices`, o['eigInputs']);
         const common = {
-          slabAxis: int(`attrs.steps[${i}].slabAxis`, o['slabAxis'], 0, shape.length - 1), start: int(`attrs.steps[${i}].start`, o['start'], 0, 2 ** 31),
+          slabAxis: int(`attrs.steps[${i}].slabAxis`, o['slabAxis'], 0, shape.length - 1),
+          start: int(`attrs.steps[${i}].start`, o['start'], 0, 2 ** 31),
           outputscale: num(`attrs.steps[${i}].outputscale`, o['outputscale'], { min: 0 }),
           eigInputs: (o['eigInputs'] as unknown[]).map((x, j) => int(`attrs.steps[${i}].eigInputs[${j}]`, x, 1, 64)),
         };
         if (o['kind'] === 'moments') return { kind: 'moments', ...common };
         return {
-          kind: 'quad', mode: int(`attrs.steps[${i}].mode`, o['mode'], 0, shape.length - 1), input: int(`attrs.steps[${i}].input`, o['input'], 1, 64),
-          ...(o['src'] !== undefined ? { src: int(`attrs.steps[${i}].src`, o['src'], 1, 64) } : {}), ...common,
+          kind: 'quad',
+          mode: int(`attrs.steps[${i}].mode`, o['mode'], 0, shape.length - 1),
+          input: int(`attrs.steps[${i}].input`, o['input'], 1, 64),
+          ...(o['src'] !== undefined ? { src: int(`attrs.steps[${i}].src`, o['src'], 1, 64) } : {}),
+          ...common,
         };
       }
       if (o['kind'] === 'scale') {
-        if (!Array.isArray(o['eigInputs']) || o['eigInputs'].length !== shape.length) throw invalidField(`attrs.steps[${i}].eigInputs`, `${shape.length} input indices`, o['eigInputs']);
+        if (!Array.isArray(o['eigInputs']) || o['eigInputs'].length !== shape.length)
+          throw invalidField(`attrs.steps[${i}].eigInputs`, `${shape.length} input indices`, o['eigInputs']);
         return {
-          kind: 'scale', slabAxis: int(`attrs.steps[${i}].slabAxis`, o['slabAxis'], 0, shape.length - 1), start: int(`attrs.steps[${i}].start`, o['start'], 0, 2 ** 31),
-          outputscale: num(`attrs.steps[${i}].outputscale`, o['outputscale'], { min: 0 }), noise: num(`attrs.steps[${i}].noise`, o['noise'], { min: 0 }),
+          kind: 'scale',
+          slabAxis: int(`attrs.steps[${i}].slabAxis`, o['slabAxis'], 0, shape.length - 1),
+          start: int(`attrs.steps[${i}].start`, o['start'], 0, 2 ** 31),
+          outputscale: num(`attrs.steps[${i}].outputscale`, o['outputscale'], { min: 0 }),
+          noise: num(`attrs.steps[${i}].noise`, o['noise'], { min: 0 }),
           eigInputs: (o['eigInputs'] as unknown[]).map((x, j) => int(`attrs.steps[${i}].eigInputs[${j}]`, x, 1, 64)),
         };
       }
@@ -208,7 +255,11 @@ export const kronSlabOp: OpDef<KronSlabAttrs> = {
   checkInputs(a: KronSlabAttrs, inputs: readonly NdArray[]): void {
     const x = inputAt(KRON_SLAB_OP_ID, inputs, 0, 'x');
     const n = a.shape.reduce((p, s) => p * s, 1);
-    if (x.data.length !== n) throw new GramfleetError('INPUT_SHAPE_MISMATCH', `${KRON_SLAB_OP_ID}: x has ${x.data.length} values, attrs.shape needs ${n}`, { op: KRON_SLAB_OP_ID, argument: 'x' });
+    if (x.data.length !== n)
+      throw new GramfleetError('INPUT_SHAPE_MISMATCH', `${KRON_SLAB_OP_ID}: x has ${x.data.length} values, attrs.shape needs ${n}`, {
+        op: KRON_SLAB_OP_ID,
+        argument: 'x',
+      });
   },
   reference: (a, inputs) => kronSlabRun(referenceKronLinalg, a, inputs),
 };
@@ -239,11 +290,15 @@ export function kronGpSolveRun(lin: KronLinalg, a: KronGpSolveAttrs, inputs: rea
   stats[at.logdet] = r.logdet;
   stats[at.dataFit] = r.dataFit;
   if (r.gradient !== undefined) {
-    r.gradient.lengthscales.forEach((g, d) => { stats[at.gradLengthscale(d)] = g; });
+    r.gradient.lengthscales.forEach((g, d) => {
+      stats[at.gradLengthscale(d)] = g;
+    });
     stats[at.gradOutputscale] = r.gradient.outputscale;
     stats[at.gradNoise] = r.gradient.noise;
   }
-  r.safeguards.clamped.forEach((c, d) => { stats[at.clamped(d)] = c; });
+  r.safeguards.clamped.forEach((c, d) => {
+    stats[at.clamped(d)] = c;
+  });
   return [ndarray('f64', [y.length], r.alpha), ndarray('f64', [stats.length], stats)];
 }
 
@@ -266,7 +321,11 @@ export const kronGpSolveOp: OpDef<KronGpSolveAttrs> = {
   checkInputs(a: KronGpSolveAttrs, inputs: readonly NdArray[]): void {
     const y = inputAt(KRON_GP_SOLVE_OP_ID, inputs, 0, 'y');
     const n = a.kernels.reduce((p, _, d) => p * axisInput(KRON_GP_SOLVE_OP_ID, inputs, d + 1).length, 1);
-    if (y.data.length !== n) throw new GramfleetError('INPUT_SHAPE_MISMATCH', `${KRON_GP_SOLVE_OP_ID}: y has ${y.data.length} values, the grid has ${n}`, { op: KRON_GP_SOLVE_OP_ID, argument: 'y' });
+    if (y.data.length !== n)
+      throw new GramfleetError('INPUT_SHAPE_MISMATCH', `${KRON_GP_SOLVE_OP_ID}: y has ${y.data.length} values, the grid has ${n}`, {
+        op: KRON_GP_SOLVE_OP_ID,
+        argument: 'y',
+      });
   },
   reference: (a, inputs) => kronGpSolveRun(referenceKronLinalg, a, inputs),
 };

@@ -37,7 +37,12 @@ export function requireFiniteF64(op: string, a: NdArray, name: string): Float64A
   for (let i = 0; i < d.length; i++) {
     const v = d[i] as number;
     if (v - v !== 0) {
-      throw new GramfleetError('INPUT_NOT_FINITE', `${op}: ${name} must be finite, element ${i} is ${String(v)}`, { op, argument: name, index: i, value: String(v) });
+      throw new GramfleetError('INPUT_NOT_FINITE', `${op}: ${name} must be finite, element ${i} is ${String(v)}`, {
+        op,
+        argument: name,
+        index: i,
+        value: String(v),
+      });
     }
   }
   return d;
@@ -46,7 +51,11 @@ export function requireFiniteF64(op: string, a: NdArray, name: string): Float64A
 /** A rank-2 f64 finite matrix. Throws `INPUT_SHAPE_MISMATCH` (wrong rank) or the checks of {@link requireFiniteF64}. */
 export function matrixInput(op: string, a: NdArray, name: string): MatrixView {
   if (a.shape.length !== 2) {
-    throw new GramfleetError('INPUT_SHAPE_MISMATCH', `${op}: ${name} must be a matrix (rank 2), got shape [${a.shape.join(',')}]`, { op, argument: name, shape: [...a.shape] });
+    throw new GramfleetError('INPUT_SHAPE_MISMATCH', `${op}: ${name} must be a matrix (rank 2), got shape [${a.shape.join(',')}]`, {
+      op,
+      argument: name,
+      shape: [...a.shape],
+    });
   }
   const data = requireFiniteF64(op, a, name);
   return { rows: a.shape[0] as number, cols: a.shape[1] as number, data };
@@ -56,7 +65,11 @@ export function matrixInput(op: string, a: NdArray, name: string): MatrixView {
 export function squareInput(op: string, a: NdArray, name: string): MatrixView {
   const m = matrixInput(op, a, name);
   if (m.rows !== m.cols) {
-    throw new GramfleetError('INPUT_NOT_SQUARE', `${op}: ${name} must be square, got shape [${m.rows},${m.cols}]`, { op, argument: name, shape: [m.rows, m.cols] });
+    throw new GramfleetError('INPUT_NOT_SQUARE', `${op}: ${name} must be square, got shape [${m.rows},${m.cols}]`, {
+      op,
+      argument: name,
+      shape: [m.rows, m.cols],
+    });
   }
   return m;
 }
@@ -75,7 +88,11 @@ export function requireSymmetric(op: string, m: MatrixView, name: string, tol: n
     for (let j = 0; j < i; j++) {
       const diff = Math.abs((d[i * n + j] as number) - (d[j * n + i] as number));
       if (diff > bound) {
-        throw new GramfleetError('INPUT_ASYMMETRIC', `${op}: ${name} must be symmetric within ${tol}·max|${name}|; |${name}[${i},${j}] − ${name}[${j},${i}]| = ${diff} > ${bound}`, { op, argument: name, i, j, difference: diff, bound });
+        throw new GramfleetError(
+          'INPUT_ASYMMETRIC',
+          `${op}: ${name} must be symmetric within ${tol}·max|${name}|; |${name}[${i},${j}] − ${name}[${j},${i}]| = ${diff} > ${bound}`,
+          { op, argument: name, i, j, difference: diff, bound },
+        );
       }
     }
   }
@@ -125,7 +142,13 @@ export function frobenius(d: ArrayLike<number>): number {
 
 /** Error thrown when Cholesky meets a non-positive pivot (shared by the reference and every backend). */
 export function notPositiveDefinite(op: string, argument: string, pivot: number, value: number): GramfleetError {
-  return new GramfleetError('KERNEL_STATUS', `${op}: ${argument} is not positive definite: pivot ${pivot} is ${value} (must be > 0)`, { op, argument, reason: 'not-positive-definite', pivot, value });
+  return new GramfleetError('KERNEL_STATUS', `${op}: ${argument} is not positive definite: pivot ${pivot} is ${value} (must be > 0)`, {
+    op,
+    argument,
+    reason: 'not-positive-definite',
+    pivot,
+    value,
+  });
 }
 
 /** Error thrown when a triangular factor has a zero diagonal entry. */

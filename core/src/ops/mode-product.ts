@@ -41,14 +41,22 @@ export function modeProductShape(attrs: ModeProductAttrs, inputs: readonly NdArr
   const x = inputAt(op, inputs, 0, 'x');
   requireFiniteF64(op, x, 'x');
   if (attrs.mode >= x.shape.length) {
-    throw new GramfleetError('INPUT_OUT_OF_RANGE', `attrs.mode must be < ${x.shape.length} (the rank of x), got ${attrs.mode}`, { field: 'attrs.mode', bound: `< ${x.shape.length}`, value: attrs.mode });
+    throw new GramfleetError('INPUT_OUT_OF_RANGE', `attrs.mode must be < ${x.shape.length} (the rank of x), got ${attrs.mode}`, {
+      field: 'attrs.mode',
+      bound: `< ${x.shape.length}`,
+      value: attrs.mode,
+    });
   }
   const mm = matrixInput(op, inputAt(op, inputs, 1, 'm'), 'm');
   const nd = x.shape[attrs.mode] as number;
   const inner = attrs.transpose ? mm.rows : mm.cols;
   const p = attrs.transpose ? mm.cols : mm.rows;
   if (inner !== nd) {
-    throw new GramfleetError('INPUT_SHAPE_MISMATCH', `${op}: m must have ${nd} ${attrs.transpose ? 'rows' : 'columns'} (x.shape[${attrs.mode}]), got shape [${mm.rows},${mm.cols}]`, { op, argument: 'm', expected: nd, shape: [mm.rows, mm.cols] });
+    throw new GramfleetError(
+      'INPUT_SHAPE_MISMATCH',
+      `${op}: m must have ${nd} ${attrs.transpose ? 'rows' : 'columns'} (x.shape[${attrs.mode}]), got shape [${mm.rows},${mm.cols}]`,
+      { op, argument: 'm', expected: nd, shape: [mm.rows, mm.cols] },
+    );
   }
   let l = 1;
   let r = 1;

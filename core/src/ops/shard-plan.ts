@@ -171,7 +171,12 @@ function split(op: string, attrs: unknown, axis: number, ranges: Array<[number, 
     shards: ranges.map(([r0, r1]) => ({ attrs, inputs: inputsFor(r0, r1), range: [r0, r1] as const })),
     assemble(outs: ReadonlyArray<readonly NdArray[]>): NdArray[] {
       const n = outs[0]?.length ?? 0;
-      return Array.from({ length: n }, (_, i) => concatAxis(outs.map((o) => o[i] as NdArray), axis));
+      return Array.from({ length: n }, (_, i) =>
+        concatAxis(
+          outs.map((o) => o[i] as NdArray),
+          axis,
+        ),
+      );
     },
   };
 }
@@ -199,7 +204,9 @@ export function planOpShards(ops: OpCatalogue, opId: string, rawAttrs: unknown, 
       const transA = boolOf(rawAttrs, 'transA');
       const m = transA ? (at(0).shape[1] as number) : rows(at(0));
       return split(opId, rawAttrs, 0, evenRanges(m, parts), (r0, r1) => [
-        sliceAxis(at(0), transA ? 1 : 0, r0, r1), at(1), ...(ins.length > 2 ? [sliceAxis(at(2), 0, r0, r1)] : []),
+        sliceAxis(at(0), transA ? 1 : 0, r0, r1),
+        at(1),
+        ...(ins.length > 2 ? [sliceAxis(at(2), 0, r0, r1)] : []),
       ]);
     }
     case 'gemv': {
@@ -207,7 +214,9 @@ export function planOpShards(ops: OpCatalogue, opId: string, rawAttrs: unknown, 
       const trans = boolOf(rawAttrs, 'trans');
       const len = trans ? (at(0).shape[1] as number) : rows(at(0));
       return split(opId, rawAttrs, 0, evenRanges(len, parts), (r0, r1) => [
-        sliceAxis(at(0), trans ? 1 : 0, r0, r1), at(1), ...(ins.length > 2 ? [sliceAxis(at(2), 0, r0, r1)] : []),
+        sliceAxis(at(0), trans ? 1 : 0, r0, r1),
+        at(1),
+        ...(ins.length > 2 ? [sliceAxis(at(2), 0, r0, r1)] : []),
       ]);
     }
     case 'gemm-batched':
@@ -216,7 +225,9 @@ export function planOpShards(ops: OpCatalogue, opId: string, rawAttrs: unknown, 
     case 'kernel-block-matmul': {
       if (hasAny(rawAttrs, ['n', 'm', 'd'])) return single(opId, rawAttrs, ins, 'view mode: the call already is a shard of a larger buffer');
       return split(opId, rawAttrs, 0, evenRanges(rows(at(0)), parts), (r0, r1) => [
-        sliceAxis(at(0), 0, r0, r1), ...ins.slice(1, 3), ...(ins.length > 3 ? [sliceAxis(at(3), 0, r0, r1)] : []),
+        sliceAxis(at(0), 0, r0, r1),
+        ...ins.slice(1, 3),
+        ...(ins.length > 3 ? [sliceAxis(at(3), 0, r0, r1)] : []),
       ]);
     }
     case 'csr-spmv':
@@ -224,7 +235,9 @@ export function planOpShards(ops: OpCatalogue, opId: string, rawAttrs: unknown, 
       const ip = at(0).data as Int32Array;
       const ranges = opId === 'csr-spmv' ? nnzRanges(ip, parts) : evenRanges(ip.length - 1, parts);
       return split(opId, rawAttrs, 0, ranges, (r0, r1) => [
-        ...csrRows(at(0), at(1), at(2), r0, r1), at(3), ...(ins.length > 4 ? [sliceAxis(at(4), 0, r0, r1)] : []),
+        ...csrRows(at(0), at(1), at(2), r0, r1),
+        at(3),
+        ...(ins.length > 4 ? [sliceAxis(at(4), 0, r0, r1)] : []),
       ]);
     }
     case 'triangular-solve': {

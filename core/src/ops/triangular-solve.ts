@@ -37,10 +37,19 @@ export function triangularSolveShape(inputs: readonly NdArray[]): TriangularSolv
   const t = squareInput(op, inputAt(op, inputs, 0, 't'), 't');
   const b = inputAt(op, inputs, 1, 'b');
   if (b.shape.length !== 1 && b.shape.length !== 2) {
-    throw new GramfleetError('INPUT_SHAPE_MISMATCH', `${op}: b must be [n] or [n, k], got shape [${b.shape.join(',')}]`, { op, argument: 'b', shape: [...b.shape] });
+    throw new GramfleetError('INPUT_SHAPE_MISMATCH', `${op}: b must be [n] or [n, k], got shape [${b.shape.join(',')}]`, {
+      op,
+      argument: 'b',
+      shape: [...b.shape],
+    });
   }
   if (b.shape[0] !== t.rows) {
-    throw new GramfleetError('INPUT_SHAPE_MISMATCH', `${op}: b must have ${t.rows} rows (the order of t), got shape [${b.shape.join(',')}]`, { op, argument: 'b', expectedRows: t.rows, shape: [...b.shape] });
+    throw new GramfleetError('INPUT_SHAPE_MISMATCH', `${op}: b must have ${t.rows} rows (the order of t), got shape [${b.shape.join(',')}]`, {
+      op,
+      argument: 'b',
+      expectedRows: t.rows,
+      shape: [...b.shape],
+    });
   }
   requireFiniteF64(op, b, 'b');
   return { n: t.rows, k: b.shape.length === 1 ? 1 : (b.shape[1] as number) };

@@ -4,9 +4,21 @@ import { Philox, mulhi32, philox4x32, seedKey, u53 } from './philox';
 
 // Random123 known-answer vectors (kat_vectors, "philox4x32 10" lines): counter, key, expected.
 const KAT: [number[], number[], number[]][] = [
-  [[0, 0, 0, 0], [0, 0], [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]],
-  [[0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff], [0xffffffff, 0xffffffff], [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd]],
-  [[0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344], [0xa4093822, 0x299f31d0], [0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1]],
+  [
+    [0, 0, 0, 0],
+    [0, 0],
+    [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8],
+  ],
+  [
+    [0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff],
+    [0xffffffff, 0xffffffff],
+    [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd],
+  ],
+  [
+    [0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344],
+    [0xa4093822, 0x299f31d0],
+    [0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1],
+  ],
 ];
 
 test('philox4x32-10 matches the Random123 known-answer vectors', () => {
@@ -33,8 +45,14 @@ test('u53 spans [0, 1) on the 2^-53 grid; seedKey splits a 53-bit seed', () => {
   assert.equal(u53(0xffffffff, 0xffffffff), 1 - 2 ** -53);
   assert.deepEqual(seedKey(2 ** 40 + 5), [5, 256]);
   assert.deepEqual(seedKey(Number.MAX_SAFE_INTEGER), [0xffffffff, 0x1fffff]);
-  assert.throws(() => seedKey(-1), (e: unknown) => (e as { code?: string }).code === 'INPUT_OUT_OF_RANGE');
-  assert.throws(() => seedKey(1.5), (e: unknown) => (e as { code?: string }).code === 'INPUT_INVALID');
+  assert.throws(
+    () => seedKey(-1),
+    (e: unknown) => (e as { code?: string }).code === 'INPUT_OUT_OF_RANGE',
+  );
+  assert.throws(
+    () => seedKey(1.5),
+    (e: unknown) => (e as { code?: string }).code === 'INPUT_INVALID',
+  );
   // Roughly uniform: mean of many draws near 1/2.
   const p = new Philox(42);
   let s = 0;

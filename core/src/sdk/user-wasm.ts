@@ -57,7 +57,12 @@ export interface WasmLimits {
 
 /** What {@link inspectWasm} finds. */
 export interface WasmModuleInfo {
-  readonly imports: readonly { readonly module: string; readonly name: string; readonly kind: 'function' | 'table' | 'memory' | 'global' | 'tag'; readonly limits?: WasmLimits }[];
+  readonly imports: readonly {
+    readonly module: string;
+    readonly name: string;
+    readonly kind: 'function' | 'table' | 'memory' | 'global' | 'tag';
+    readonly limits?: WasmLimits;
+  }[];
   readonly exports: readonly { readonly name: string; readonly kind: 'function' | 'table' | 'memory' | 'global' | 'tag' }[];
   /** Memories the module defines itself. */
   readonly memories: readonly WasmLimits[];
@@ -113,9 +118,16 @@ export function inspectWasm(bytes: Uint8Array): WasmModuleInfo {
         const kind = KINDS[u8()];
         if (kind === undefined) throw bad('unknown import kind');
         if (kind === 'function') leb();
-        else if (kind === 'table') { u8(); limits(); }
-        else if (kind === 'global') { u8(); u8(); }
-        else if (kind === 'tag') { u8(); leb(); }
+        else if (kind === 'table') {
+          u8();
+          limits();
+        } else if (kind === 'global') {
+          u8();
+          u8();
+        } else if (kind === 'tag') {
+          u8();
+          leb();
+        }
         if (kind === 'memory') imports.push({ module, name: field, kind, limits: limits() });
         else imports.push({ module, name: field, kind });
       }
@@ -141,20 +153,43 @@ export function inspectWasm(bytes: Uint8Array): WasmModuleInfo {
  */
 export function checkUserModule(info: WasmModuleInfo, fns: readonly string[], capPages: number): void {
   for (const im of info.imports) {
-    const ok = im.module === 'wasi_snapshot_preview1' ? im.kind === 'function' : im.module === 'env' && ((im.name === 'memory' && im.kind === 'memory') || (im.name === 'abort' && im.kind === 'function'));
-    if (!ok) throw new GramfleetError('KERNEL_SANDBOX_DENIED', `module imports ${im.module}.${im.name} (${im.kind}), which the sandbox does not provide (allowed: env.memory, env.abort, wasi_snapshot_preview1.*)`, { field: 'module', import: `${im.module}.${im.name}` });
+    const ok =
+      im.module === 'wasi_snapshot_preview1'
+        ? im.kind === 'function'
+        : im.module === 'env' && ((im.name === 'memory' && im.kind === 'memory') || (im.name === 'abort' && im.kind === 'function'));
+    if (!ok)
+      throw new GramfleetError(
+        'KERNEL_SANDBOX_DENIED',
+        `module imports ${im.module}.${im.name} (${im.kind}), which the sandbox does not provide (allowed: env.memory, env.abort, wasi_snapshot_preview1.*)`,
+        { field: 'module', import: `${im.module}.${im.name}` },
+      );
   }
   for (const fn of fns) {
-    if (!info.exports.some((e) => e.name === fn && e.kind === 'function')) throw new GramfleetError('KERNEL_BAD_MODULE', `module has no exported function ${JSON.stringify(fn)}`, { field: 'exports', fn });
+    if (!info.exports.some((e) => e.name === fn && e.kind === 'function'))
+      throw new GramfleetError('KERNEL_BAD_MODULE', `module has no exported function ${JSON.stringify(fn)}`, { field: 'exports', fn });
   }
   const mems = [...info.imports.filter((i) => i.kind === 'memory').map((i) => i.limits!), ...info.memories];
-  if (mems.length !== 1) throw new GramfleetError('KERNEL_BAD_MODULE', `module must have exactly one memory (imported as env.memory or its own), has ${mems.length}`, { field: 'module' });
+  if (mems.length !== 1)
+    throw new GramfleetError('KERNEL_BAD_MODULE', `module must have exactly one memory (imported as env.memory or its own), has ${mems.length}`, {
+      field: 'module',
+    });
   const m = mems[0]!;
-  if (m.min > capPages) throw new GramfleetError('KERNEL_USER_MEMORY_LIMIT', `module needs ${m.min} pages of memory at start, above the cap of ${capPages} pages (memoryMB)`, { field: 'memoryMB', needPages: m.min, capPages });
+  if (m.min > capPages)
+    throw new GramfleetError('KERNEL_USER_MEMORY_LIMIT', `module needs ${m.min} pages of memory at start, above the cap of ${capPages} pages (memoryMB)`, {
+      field: 'memoryMB',
+      needPages: m.min,
+      capPages,
+    });
   if (info.memories.length === 1 && (m.max === undefined || m.max > capPages)) {
-    throw new GramfleetError('KERNEL_USER_MEMORY_LIMIT', `module defines its own memory with maximum ${m.max ?? 'none'} pages, above the cap of ${capPages} pages; import env.memory (AssemblyScript: --importMemory) or declare a maximum`, { field: 'memoryMB', maxPages: m.max ?? null, capPages });
+    throw new GramfleetError(
+      'KERNEL_USER_MEMORY_LIMIT',
+      `module defines its own memory with maximum ${m.max ?? 'none'} pages, above the cap of ${capPages} pages; import env.memory (AssemblyScript: --importMemory) or declare a maximum`,
+      { field: 'memoryMB', maxPages: m.max ?? null, capPages },
+    );
   }
   if (!info.exports.some((e) => e.name === 'alloc' && e.kind === 'function') && !info.exports.some((e) => e.name === '__heap_base' && e.kind === 'global')) {
-    throw new GramfleetError('KERNEL_BAD_MODULE', 'module must export alloc(bytes) -> ptr or a __heap_base global (where the host places arrays)', { field: 'exports' });
+    throw new GramfleetError('KERNEL_BAD_MODULE', 'module must export alloc(bytes) -> ptr or a __heap_base global (where the host places arrays)', {
+      field: 'exports',
+    });
   }
 }

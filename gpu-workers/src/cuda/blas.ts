@@ -14,9 +14,12 @@ export const CUBLAS_PROTOTYPES = {
   cublasGetVersion: 'int cublasGetVersion_v2(void *handle, _Out_ int *version)',
   cublasSetStream: 'int cublasSetStream_v2(void *handle, void *stream)',
   cublasSetMathMode: 'int cublasSetMathMode(void *handle, int mode)',
-  cublasDgemm: 'int cublasDgemm_v2(void *handle, int transa, int transb, int m, int n, int k, const double *alpha, uint64_t A, int lda, uint64_t B, int ldb, const double *beta, uint64_t C, int ldc)',
-  cublasSgemm: 'int cublasSgemm_v2(void *handle, int transa, int transb, int m, int n, int k, const float *alpha, uint64_t A, int lda, uint64_t B, int ldb, const float *beta, uint64_t C, int ldc)',
-  cublasDgemv: 'int cublasDgemv_v2(void *handle, int trans, int m, int n, const double *alpha, uint64_t A, int lda, uint64_t x, int incx, const double *beta, uint64_t y, int incy)',
+  cublasDgemm:
+    'int cublasDgemm_v2(void *handle, int transa, int transb, int m, int n, int k, const double *alpha, uint64_t A, int lda, uint64_t B, int ldb, const double *beta, uint64_t C, int ldc)',
+  cublasSgemm:
+    'int cublasSgemm_v2(void *handle, int transa, int transb, int m, int n, int k, const float *alpha, uint64_t A, int lda, uint64_t B, int ldb, const float *beta, uint64_t C, int ldc)',
+  cublasDgemv:
+    'int cublasDgemv_v2(void *handle, int trans, int m, int n, const double *alpha, uint64_t A, int lda, uint64_t x, int incx, const double *beta, uint64_t y, int incy)',
 } as const;
 
 /** cuSOLVER dense entry points. */
@@ -27,7 +30,8 @@ export const CUSOLVER_PROTOTYPES = {
   cusolverDnDpotrfBufferSize: 'int cusolverDnDpotrf_bufferSize(void *handle, int uplo, int n, uint64_t A, int lda, _Out_ int *lwork)',
   cusolverDnDpotrf: 'int cusolverDnDpotrf(void *handle, int uplo, int n, uint64_t A, int lda, uint64_t work, int lwork, uint64_t devInfo)',
   cusolverDnDsyevdBufferSize: 'int cusolverDnDsyevd_bufferSize(void *handle, int jobz, int uplo, int n, uint64_t A, int lda, uint64_t W, _Out_ int *lwork)',
-  cusolverDnDsyevd: 'int cusolverDnDsyevd(void *handle, int jobz, int uplo, int n, uint64_t A, int lda, uint64_t W, uint64_t work, int lwork, uint64_t devInfo)',
+  cusolverDnDsyevd:
+    'int cusolverDnDsyevd(void *handle, int jobz, int uplo, int n, uint64_t A, int lda, uint64_t W, uint64_t work, int lwork, uint64_t devInfo)',
 } as const;
 
 /** cuBLAS / cuSOLVER enum values used here. */
@@ -77,7 +81,11 @@ export function openCublas(stream: unknown, libDirs: readonly string[] = []): Cu
   const v = outSlot();
   check(api.cublasGetVersion(handle, v), 'cublasGetVersion');
   return {
-    api, handle, version: Number(v[0]), path: loaded.path, check,
+    api,
+    handle,
+    version: Number(v[0]),
+    path: loaded.path,
+    check,
     setTf32(on: boolean): void {
       check(api.cublasSetMathMode(handle, on ? BLAS.MATH_TF32 : BLAS.MATH_DEFAULT), 'cublasSetMathMode');
     },
@@ -89,7 +97,12 @@ export function openCublas(stream: unknown, libDirs: readonly string[] = []): Cu
 
 /** Opens cuSOLVER (dense) on `stream`; throws `GPU_LIBRARY_MISSING` when absent. */
 export function openCusolver(stream: unknown, libDirs: readonly string[] = []): Cusolver {
-  const loaded = loadLibrary({ what: 'cuSOLVER', names: ['libcusolver.so.11', 'libcusolver.so.12', 'libcusolver.so'], dirs: libDirs, code: 'GPU_LIBRARY_MISSING' });
+  const loaded = loadLibrary({
+    what: 'cuSOLVER',
+    names: ['libcusolver.so.11', 'libcusolver.so.12', 'libcusolver.so'],
+    dirs: libDirs,
+    code: 'GPU_LIBRARY_MISSING',
+  });
   const api = bindAll(loaded, 'cuSOLVER', CUSOLVER_PROTOTYPES);
   const check = statusChecker('cuSOLVER');
   const h = outSlot();

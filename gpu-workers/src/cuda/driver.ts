@@ -45,7 +45,8 @@ export const DRIVER_PROTOTYPES = {
   cuModuleLoadData: 'int cuModuleLoadData(_Out_ void **module, const void *image)',
   cuModuleGetFunction: 'int cuModuleGetFunction(_Out_ void **fn, void *module, const char *name)',
   cuModuleUnload: 'int cuModuleUnload(void *module)',
-  cuLaunchKernel: 'int cuLaunchKernel(void *fn, unsigned int gx, unsigned int gy, unsigned int gz, unsigned int bx, unsigned int by, unsigned int bz, unsigned int sharedBytes, void *stream, void **params, void **extra)',
+  cuLaunchKernel:
+    'int cuLaunchKernel(void *fn, unsigned int gx, unsigned int gy, unsigned int gz, unsigned int bx, unsigned int by, unsigned int bz, unsigned int sharedBytes, void *stream, void **params, void **extra)',
 } as const;
 
 /** CUresult values this code branches on. */
@@ -116,13 +117,20 @@ export function openDriver(o: DriverOptions = {}): OpenedDriver {
   }
   const name = (s: number): string => errorName(api, s);
   const init = api.cuInit(0);
-  if (init !== CU.SUCCESS) throw new GramfleetError('WORKER_NO_DEVICE', `cuInit failed with ${name(init)} (${init}): no usable CUDA device`, { status: init, path: loaded.path });
+  if (init !== CU.SUCCESS)
+    throw new GramfleetError('WORKER_NO_DEVICE', `cuInit failed with ${name(init)} (${init}): no usable CUDA device`, { status: init, path: loaded.path });
   const count = outSlot();
   const cs = api.cuDeviceGetCount(count);
   const n = Number(count[0] ?? 0);
   const ordinal = o.ordinal ?? 0;
-  if (cs !== CU.SUCCESS || n === 0) throw new GramfleetError('WORKER_NO_DEVICE', `no CUDA device (cuDeviceGetCount: ${name(cs)}, count ${n})`, { status: cs, count: n });
-  if (!Number.isInteger(ordinal) || ordinal < 0 || ordinal >= n) throw new GramfleetError('WORKER_NO_DEVICE', `device ordinal must be in [0, ${n}), got ${ordinal}`, { field: 'ordinal', bound: `[0, ${n})`, value: ordinal });
+  if (cs !== CU.SUCCESS || n === 0)
+    throw new GramfleetError('WORKER_NO_DEVICE', `no CUDA device (cuDeviceGetCount: ${name(cs)}, count ${n})`, { status: cs, count: n });
+  if (!Number.isInteger(ordinal) || ordinal < 0 || ordinal >= n)
+    throw new GramfleetError('WORKER_NO_DEVICE', `device ordinal must be in [0, ${n}), got ${ordinal}`, {
+      field: 'ordinal',
+      bound: `[0, ${n})`,
+      value: ordinal,
+    });
   const check = (status: number, call: string): void => {
     if (status !== CU.SUCCESS) {
       const code = status === CU.ERROR_OUT_OF_MEMORY ? 'GPU_OUT_OF_MEMORY' : 'GPU_CUDA_ERROR';
@@ -144,9 +152,13 @@ export function openDriver(o: DriverOptions = {}): OpenedDriver {
   const ver = outSlot();
   check(api.cuDriverGetVersion(ver), 'cuDriverGetVersion');
   const info: GpuDeviceInfo = {
-    ordinal, name: cString(nameBuf), totalMemBytes: Number(toAddress(mem[0])),
-    computeCapability: `${attr(CU.ATTR_CC_MAJOR)}.${attr(CU.ATTR_CC_MINOR)}`, multiprocessors: attr(CU.ATTR_SM_COUNT),
-    driverVersion: Number(ver[0]), driverPath: loaded.path,
+    ordinal,
+    name: cString(nameBuf),
+    totalMemBytes: Number(toAddress(mem[0])),
+    computeCapability: `${attr(CU.ATTR_CC_MAJOR)}.${attr(CU.ATTR_CC_MINOR)}`,
+    multiprocessors: attr(CU.ATTR_SM_COUNT),
+    driverVersion: Number(ver[0]),
+    driverPath: loaded.path,
   };
   return { api, device, info, check };
 }

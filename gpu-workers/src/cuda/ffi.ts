@@ -64,7 +64,11 @@ export function bindAll<K extends string>(loaded: LoadedLibrary, what: string, p
     try {
       out[key] = loaded.lib.func(proto) as CFunction;
     } catch (e) {
-      throw new GramfleetError('GPU_LIBRARY_MISSING', `${what} (${loaded.path}) lacks ${key}: ${firstLine((e as Error).message)}`, { library: what, path: loaded.path, symbol: key });
+      throw new GramfleetError('GPU_LIBRARY_MISSING', `${what} (${loaded.path}) lacks ${key}: ${firstLine((e as Error).message)}`, {
+        library: what,
+        path: loaded.path,
+        symbol: key,
+      });
     }
   }
   return out;

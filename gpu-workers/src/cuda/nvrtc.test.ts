@@ -84,8 +84,14 @@ describe('NVRTC compiles every GPU kernel to PTX (no GPU needed)', { skip }, () 
     assert.ok(nv().supportedArchs.includes(80) && nv().supportedArchs.includes(90), `supported: ${nv().supportedArchs.join(',')}`);
     assert.equal(archFor('8.6', [75, 80, 86, 90]), 86);
     assert.equal(archFor('8.9', [75, 80, 86, 90]), 86);
-    assert.throws(() => archFor('5.0', [75, 80]), (e: unknown) => isGramfleetError(e) && e.code === 'GPU_COMPILE_FAILED');
-    assert.throws(() => archFor('sm80', [80]), (e: unknown) => isGramfleetError(e) && e.code === 'INPUT_INVALID');
+    assert.throws(
+      () => archFor('5.0', [75, 80]),
+      (e: unknown) => isGramfleetError(e) && e.code === 'GPU_COMPILE_FAILED',
+    );
+    assert.throws(
+      () => archFor('sm80', [80]),
+      (e: unknown) => isGramfleetError(e) && e.code === 'INPUT_INVALID',
+    );
   });
 });
 
@@ -105,7 +111,8 @@ describe('the PTX assembles to SASS for sm_80 and sm_90 (ptxas, no GPU needed)',
           const r = spawnSync(PTXAS, [`-arch=sm_${cc.replace('.', '')}`, '-v', '-o', cubin, ptx], { encoding: 'utf8' });
           assert.equal(r.status, 0, r.stderr);
           assert.ok(fs.statSync(cubin).size > 0);
-          for (const e of mod.entries) assert.match(r.stderr, new RegExp(`Compiling entry function '${e}' for 'sm_${cc.replace('.', '')}'`), `${e} not assembled`);
+          for (const e of mod.entries)
+            assert.match(r.stderr, new RegExp(`Compiling entry function '${e}' for 'sm_${cc.replace('.', '')}'`), `${e} not assembled`);
           assert.doesNotMatch(r.stderr, /[1-9]\d* bytes spill (stores|loads)/, `spills: ${r.stderr}`);
         } finally {
           fs.rmSync(dir, { recursive: true, force: true });

@@ -16,7 +16,8 @@ export const NVRTC_PROTOTYPES = {
   nvrtcGetErrorString: 'const char *nvrtcGetErrorString(int result)',
   nvrtcGetNumSupportedArchs: 'int nvrtcGetNumSupportedArchs(_Out_ int *count)',
   nvrtcGetSupportedArchs: 'int nvrtcGetSupportedArchs(_Out_ int *archs)',
-  nvrtcCreateProgram: 'int nvrtcCreateProgram(_Out_ void **prog, const char *src, const char *name, int numHeaders, const char **headers, const char **includeNames)',
+  nvrtcCreateProgram:
+    'int nvrtcCreateProgram(_Out_ void **prog, const char *src, const char *name, int numHeaders, const char **headers, const char **includeNames)',
   nvrtcCompileProgram: 'int nvrtcCompileProgram(void *prog, int numOptions, const char **options)',
   nvrtcGetPTXSize: 'int nvrtcGetPTXSize(void *prog, _Out_ size_t *size)',
   nvrtcGetPTX: 'int nvrtcGetPTX(void *prog, _Out_ uint8_t *ptx)',
@@ -84,7 +85,8 @@ export const DEFAULT_NVRTC_OPTIONS: readonly string[] = ['--fmad=false', '-defau
 export function openNvrtc(o: NvrtcOptions = {}): Nvrtc {
   const loaded = loadLibrary({ what: 'NVRTC', names: ['libnvrtc.so.12', 'libnvrtc.so.13', 'libnvrtc.so'], dirs: o.libDirs ?? [], code: 'GPU_LIBRARY_MISSING' });
   const api = bindAll(loaded, 'NVRTC', NVRTC_PROTOTYPES);
-  const ma = outSlot(), mi = outSlot();
+  const ma = outSlot(),
+    mi = outSlot();
   api.nvrtcVersion(ma, mi);
   const version = `${String(ma[0])}.${String(mi[0])}`;
   const na = outSlot();
@@ -117,7 +119,13 @@ export function openNvrtc(o: NvrtcOptions = {}): Nvrtc {
     try {
       const status = api.nvrtcCompileProgram(prog[0], options.length, options);
       const log = programLog(api, prog[0]);
-      if (status !== 0) throw new GramfleetError('GPU_COMPILE_FAILED', `NVRTC could not compile ${req.name} (${errText(status)}):\n${log}`, { program: req.name, status, log, options });
+      if (status !== 0)
+        throw new GramfleetError('GPU_COMPILE_FAILED', `NVRTC could not compile ${req.name} (${errText(status)}):\n${log}`, {
+          program: req.name,
+          status,
+          log,
+          options,
+        });
       const size = outSlot();
       api.nvrtcGetPTXSize(prog[0], size);
       const buf = new Uint8Array(Number(size[0]));
@@ -140,7 +148,9 @@ export function openNvrtc(o: NvrtcOptions = {}): Nvrtc {
 
 /** The cache key of a program: SHA-256 over NVRTC version, options and source. */
 export function ptxCacheKey(version: string, options: readonly string[], source: string): string {
-  return createHash('sha256').update(`nvrtc ${version}\0${options.join('\0')}\0${source}`).digest('hex');
+  return createHash('sha256')
+    .update(`nvrtc ${version}\0${options.join('\0')}\0${source}`)
+    .digest('hex');
 }
 
 /**
@@ -150,11 +160,18 @@ export function ptxCacheKey(version: string, options: readonly string[], source:
  */
 export function archFor(computeCapability: string, supported: readonly number[]): number {
   const m = /^(\d+)\.(\d+)$/.exec(computeCapability);
-  if (m === null) throw new GramfleetError('INPUT_INVALID', `computeCapability must look like '8.0', got ${JSON.stringify(computeCapability)}`, { field: 'computeCapability' });
+  if (m === null)
+    throw new GramfleetError('INPUT_INVALID', `computeCapability must look like '8.0', got ${JSON.stringify(computeCapability)}`, {
+      field: 'computeCapability',
+    });
   const want = Number(m[1]) * 10 + Number(m[2]);
   if (supported.length === 0) return want;
   const ok = supported.filter((a) => a <= want);
-  if (ok.length === 0) throw new GramfleetError('GPU_COMPILE_FAILED', `NVRTC supports compute_${Math.min(...supported)} and above; the device is compute ${computeCapability}`, { computeCapability, supported });
+  if (ok.length === 0)
+    throw new GramfleetError('GPU_COMPILE_FAILED', `NVRTC supports compute_${Math.min(...supported)} and above; the device is compute ${computeCapability}`, {
+      computeCapability,
+      supported,
+    });
   return Math.max(...ok);
 }
 
@@ -164,5 +181,7 @@ function programLog(api: Record<keyof typeof NVRTC_PROTOTYPES, CFunction>, prog:
   const buf = new Uint8Array(Math.max(1, Number(size[0])));
   api.nvrtcGetProgramLog(prog, buf);
   const end = buf.indexOf(0);
-  return Buffer.from(buf.subarray(0, end < 0 ? buf.length : end)).toString('utf8').trim();
+  return Buffer.from(buf.subarray(0, end < 0 ? buf.length : end))
+    .toString('utf8')
+    .trim();
 }

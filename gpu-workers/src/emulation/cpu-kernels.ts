@@ -34,7 +34,25 @@ export const KERNEL_SIGNATURES: Readonly<Record<string, readonly string[]>> = {
   gf_csr_spmv: ['int', 'const int*', 'const int*', 'const double*', 'const double*', 'double', 'double', 'const double*', 'int', 'double*'],
   gf_mode_product: ['const double*', 'const double*', 'double*', 'long long', 'int', 'long long', 'int', 'int'],
   gf_philox_blocks: ['int', 'unsigned', 'unsigned', 'unsigned', 'unsigned', 'unsigned', 'unsigned*'],
-  gf_grf_walks: ['const int*', 'const int*', 'const double*', 'const double*', 'int', 'int', 'double', 'double', 'int', 'int', 'int', 'unsigned', 'unsigned', 'unsigned', 'int*', 'double*', 'int*'],
+  gf_grf_walks: [
+    'const int*',
+    'const int*',
+    'const double*',
+    'const double*',
+    'int',
+    'int',
+    'double',
+    'double',
+    'int',
+    'int',
+    'int',
+    'unsigned',
+    'unsigned',
+    'unsigned',
+    'int*',
+    'double*',
+    'int*',
+  ],
 };
 
 /** The C++ translation unit: shim, every module, one launcher per entry. */
@@ -69,11 +87,15 @@ export function buildCpuKernels(cxx = 'g++'): CpuKernels {
     fs.writeFileSync(cpp, src);
     const r = spawnSync(cxx, ['-O1', '-ffp-contract=off', '-fno-fast-math', '-shared', '-fPIC', '-o', `${so}.${process.pid}`, cpp], { encoding: 'utf8' });
     fs.rmSync(cpp, { force: true });
-    if (r.status !== 0) throw new GramfleetError('GPU_COMPILE_FAILED', `${cxx} could not compile the CPU emulation of the CUDA kernels: ${r.error?.message ?? r.stderr}`, { cxx });
+    if (r.status !== 0)
+      throw new GramfleetError('GPU_COMPILE_FAILED', `${cxx} could not compile the CPU emulation of the CUDA kernels: ${r.error?.message ?? r.stderr}`, {
+        cxx,
+      });
     fs.renameSync(`${so}.${process.pid}`, so);
   }
   const lib = koffi.load(so);
   const launchers = new Map<string, CFunction>();
-  for (const name of Object.keys(KERNEL_SIGNATURES)) launchers.set(name, lib.func(`void gf_launch_${name}(unsigned int grid, unsigned int block, void **params)`) as CFunction);
+  for (const name of Object.keys(KERNEL_SIGNATURES))
+    launchers.set(name, lib.func(`void gf_launch_${name}(unsigned int grid, unsigned int block, void **params)`) as CFunction);
   return { path: so, launchers };
 }

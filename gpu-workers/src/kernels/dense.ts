@@ -8,8 +8,18 @@
  * `tf32` the worker instead runs single-precision GEMM on TF32 tensor cores (and says so).
  */
 import {
-  GEMM_OP_ID, GramfleetError, KERNEL_BLOCK_MATMUL_OP_ID, KERNEL_BLOCK_OP_ID, gemmOutput, gemmProblem, gemvProblem, kernelBlockProblem,
-  type GemmAttrs, type GemvAttrs, type KernelBlockAttrs, type NdArray,
+  GEMM_OP_ID,
+  GramfleetError,
+  KERNEL_BLOCK_MATMUL_OP_ID,
+  KERNEL_BLOCK_OP_ID,
+  gemmOutput,
+  gemmProblem,
+  gemvProblem,
+  kernelBlockProblem,
+  type GemmAttrs,
+  type GemvAttrs,
+  type KernelBlockAttrs,
+  type NdArray,
 } from '@gramfleet/core';
 import type { Cublas } from '../cuda/blas';
 import { BLAS } from '../cuda/blas';
@@ -49,21 +59,58 @@ export async function gemmGpu(dev: GpuDevice, attrs: GemmAttrs, inputs: readonly
   const opB = attrs.transB ? BLAS.OP_T : BLAS.OP_N;
   return dev.scoped(async (s) => {
     if (p.dtype === 'f32' && dev.tf32) {
-      const A = s.upload(a.data, 'a'), B = s.upload(b.data, 'b'), C = s.upload(out.data, 'c');
+      const A = s.upload(a.data, 'a'),
+        B = s.upload(b.data, 'b'),
+        C = s.upload(out.data, 'c');
       blas.setTf32(true);
       try {
-        blas.check(blas.api.cublasSgemm(blas.handle, opB, opA, p.n, p.m, p.k, new Float32Array([attrs.alpha]), B.ptr + BigInt(p.b.offset * 4), ld(p.b.ld),
-          A.ptr + BigInt(p.a.offset * 4), ld(p.a.ld), new Float32Array([beta[0] as number]), C.ptr + BigInt(p.c.offset * 4), ld(p.c.ld)), 'cublasSgemm');
+        blas.check(
+          blas.api.cublasSgemm(
+            blas.handle,
+            opB,
+            opA,
+            p.n,
+            p.m,
+            p.k,
+            new Float32Array([attrs.alpha]),
+            B.ptr + BigInt(p.b.offset * 4),
+            ld(p.b.ld),
+            A.ptr + BigInt(p.a.offset * 4),
+            ld(p.a.ld),
+            new Float32Array([beta[0] as number]),
+            C.ptr + BigInt(p.c.offset * 4),
+            ld(p.c.ld),
+          ),
+          'cublasSgemm',
+        );
       } finally {
         blas.setTf32(false);
       }
       await dev.download(C, out.data);
       return [out];
     }
-    const A = uploadAsF64(dev, s, a, 'a'), B = uploadAsF64(dev, s, b, 'b');
+    const A = uploadAsF64(dev, s, a, 'a'),
+      B = uploadAsF64(dev, s, b, 'b');
     const C = uploadAsF64(dev, s, out, 'c');
-    blas.check(blas.api.cublasDgemm(blas.handle, opB, opA, p.n, p.m, p.k, new Float64Array([attrs.alpha]), B.ptr + BigInt(p.b.offset * F64), ld(p.b.ld),
-      A.ptr + BigInt(p.a.offset * F64), ld(p.a.ld), beta, C.ptr + BigInt(p.c.offset * F64), ld(p.c.ld)), 'cublasDgemm');
+    blas.check(
+      blas.api.cublasDgemm(
+        blas.handle,
+        opB,
+        opA,
+        p.n,
+        p.m,
+        p.k,
+        new Float64Array([attrs.alpha]),
+        B.ptr + BigInt(p.b.offset * F64),
+        ld(p.b.ld),
+        A.ptr + BigInt(p.a.offset * F64),
+        ld(p.a.ld),
+        beta,
+        C.ptr + BigInt(p.c.offset * F64),
+        ld(p.c.ld),
+      ),
+      'cublasDgemm',
+    );
     if (p.dtype === 'f64') {
       await dev.download(C, out.data);
     } else {
@@ -94,9 +141,26 @@ export async function gemvGpu(dev: GpuDevice, attrs: GemvAttrs, inputs: readonly
   }
   const blas = requireCublas(dev, 'gemv');
   return dev.scoped(async (s) => {
-    const A = s.upload(a.data, 'a'), X = s.upload(x.data, 'x'), Y = s.upload(out, 'y');
-    blas.check(blas.api.cublasDgemv(blas.handle, attrs.trans ? BLAS.OP_N : BLAS.OP_T, p.n, p.m, new Float64Array([attrs.alpha]), A.ptr + BigInt(p.a.offset * F64), ld(p.a.ld),
-      X.ptr + BigInt(attrs.offsetX * F64), attrs.incx, new Float64Array([beta]), Y.ptr + BigInt(attrs.offsetY * F64), attrs.incy), 'cublasDgemv');
+    const A = s.upload(a.data, 'a'),
+      X = s.upload(x.data, 'x'),
+      Y = s.upload(out, 'y');
+    blas.check(
+      blas.api.cublasDgemv(
+        blas.handle,
+        attrs.trans ? BLAS.OP_N : BLAS.OP_T,
+        p.n,
+        p.m,
+        new Float64Array([attrs.alpha]),
+        A.ptr + BigInt(p.a.offset * F64),
+        ld(p.a.ld),
+        X.ptr + BigInt(attrs.offsetX * F64),
+        attrs.incx,
+        new Float64Array([beta]),
+        Y.ptr + BigInt(attrs.offsetY * F64),
+        attrs.incy,
+      ),
+      'cublasDgemv',
+    );
     await dev.download(Y, out);
     return [{ dtype: 'f64', shape, data: out }];
   });
@@ -132,14 +196,32 @@ async function kernelBlockGpuF64(dev: GpuDevice, attrs: KernelBlockAttrs, inputs
   return dev.scoped(async (s) => {
     const X = uploadAsF64(dev, s, inputs[0] as NdArray, 'x');
     const Z = uploadAsF64(dev, s, inputs[1] as NdArray, 'z');
-    const xn = s.alloc(p.n * F64, 'x norms'), zn = s.alloc(p.m * F64, 'z norms');
+    const xn = s.alloc(p.n * F64, 'x norms'),
+      zn = s.alloc(p.m * F64, 'z norms');
     dev.launch('gf_row_sqnorm', p.n, [arg.ptr(X), arg.i64(p.x.offset), arg.i32(p.n), arg.i32(p.d), arg.i32(p.x.ld), arg.ptr(xn)]);
     dev.launch('gf_row_sqnorm', p.m, [arg.ptr(Z), arg.i64(p.z.offset), arg.i32(p.m), arg.i32(p.d), arg.i32(p.z.ld), arg.ptr(zn)]);
     const epilogue = `gf_kernel_epilogue_${attrs.kernel}`;
     const gramTile = (G: DeviceBlock, r0: number, rows: number): void => {
       // Gᵀ (m × rows, column-major) = Z · X_tileᵀ
-      blas.check(blas.api.cublasDgemm(blas.handle, BLAS.OP_T, BLAS.OP_N, p.m, rows, p.d, one, Z.ptr + BigInt(p.z.offset * F64), ld(p.z.ld),
-        X.ptr + BigInt((p.x.offset + r0 * p.x.ld) * F64), ld(p.x.ld), zero, G.ptr, p.m), 'cublasDgemm');
+      blas.check(
+        blas.api.cublasDgemm(
+          blas.handle,
+          BLAS.OP_T,
+          BLAS.OP_N,
+          p.m,
+          rows,
+          p.d,
+          one,
+          Z.ptr + BigInt(p.z.offset * F64),
+          ld(p.z.ld),
+          X.ptr + BigInt((p.x.offset + r0 * p.x.ld) * F64),
+          ld(p.x.ld),
+          zero,
+          G.ptr,
+          p.m,
+        ),
+        'cublasDgemm',
+      );
       dev.launch(epilogue, rows * p.m, [arg.ptr(G), arg.ptr(xn, r0 * F64), arg.ptr(zn), arg.i32(rows), arg.i32(p.m), arg.f64(attrs.bandwidth)]);
     };
     if (!matmul) {
@@ -158,8 +240,25 @@ async function kernelBlockGpuF64(dev: GpuDevice, attrs: KernelBlockAttrs, inputs
       const rows = Math.min(T, p.n - r0);
       gramTile(G, r0, rows);
       // Oᵀ[:, r0:r0+rows] (c × rows) = Aᵀ (c × m) · K_tileᵀ (m × rows) + beta·Oᵀ
-      blas.check(blas.api.cublasDgemm(blas.handle, BLAS.OP_N, BLAS.OP_N, p.c, rows, p.m, one, A.ptr, ld(p.c), G.ptr, p.m,
-        new Float64Array([beta]), O.ptr + BigInt(r0 * p.c * F64), ld(p.c)), 'cublasDgemm');
+      blas.check(
+        blas.api.cublasDgemm(
+          blas.handle,
+          BLAS.OP_N,
+          BLAS.OP_N,
+          p.c,
+          rows,
+          p.m,
+          one,
+          A.ptr,
+          ld(p.c),
+          G.ptr,
+          p.m,
+          new Float64Array([beta]),
+          O.ptr + BigInt(r0 * p.c * F64),
+          ld(p.c),
+        ),
+        'cublasDgemm',
+      );
     }
     await dev.download(O, out);
     return [{ dtype: 'f64', shape: [p.n, p.c], data: out }];
@@ -167,6 +266,8 @@ async function kernelBlockGpuF64(dev: GpuDevice, attrs: KernelBlockAttrs, inputs
 }
 
 /** GPU `kernel-block`. */
-export const kernelBlockGpuImpl = (dev: GpuDevice, attrs: KernelBlockAttrs, inputs: readonly NdArray[]): Promise<NdArray[]> => kernelBlockGpu(dev, attrs, inputs, false);
+export const kernelBlockGpuImpl = (dev: GpuDevice, attrs: KernelBlockAttrs, inputs: readonly NdArray[]): Promise<NdArray[]> =>
+  kernelBlockGpu(dev, attrs, inputs, false);
 /** GPU `kernel-block-matmul`. */
-export const kernelBlockMatmulGpuImpl = (dev: GpuDevice, attrs: KernelBlockAttrs, inputs: readonly NdArray[]): Promise<NdArray[]> => kernelBlockGpu(dev, attrs, inputs, true);
+export const kernelBlockMatmulGpuImpl = (dev: GpuDevice, attrs: KernelBlockAttrs, inputs: readonly NdArray[]): Promise<NdArray[]> =>
+  kernelBlockGpu(dev, attrs, inputs, true);

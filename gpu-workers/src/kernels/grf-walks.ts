@@ -8,9 +8,7 @@
  * origin and are not implemented on the GPU: the worker runs them with the reference and
  * reports backend `reference`.
  */
-import {
-  GramfleetError, checkGrfWalksInputs, effectiveSteps, ndarray, seedKey, type GrfWalksAttrs, type NdArray,
-} from '@gramfleet/core';
+import { GramfleetError, checkGrfWalksInputs, effectiveSteps, ndarray, seedKey, type GrfWalksAttrs, type NdArray } from '@gramfleet/core';
 import { arg, type GpuDevice } from '../device';
 
 /** Why the GPU kernel declines these attributes, or undefined when it runs them. */
@@ -22,7 +20,8 @@ export function grfWalksGpuDeclines(attrs: GrfWalksAttrs): string | undefined {
 export async function grfWalksGpu(dev: GpuDevice, attrs: GrfWalksAttrs, inputs: readonly NdArray[]): Promise<NdArray[]> {
   checkGrfWalksInputs(attrs, inputs);
   const declined = grfWalksGpuDeclines(attrs);
-  if (declined !== undefined) throw new GramfleetError('KERNEL_NOT_REGISTERED', `gpu grf-walks: ${declined}`, { backend: 'gpu', op: 'grf-walks', variance: attrs.variance });
+  if (declined !== undefined)
+    throw new GramfleetError('KERNEL_NOT_REGISTERED', `gpu grf-walks: ${declined}`, { backend: 'gpu', op: 'grf-walks', variance: attrs.variance });
   const [ip, ix, wt] = inputs as [NdArray, NdArray, NdArray];
   const n = ip.data.length - 1;
   const m = attrs.walks;
@@ -33,7 +32,9 @@ export async function grfWalksGpu(dev: GpuDevice, attrs: GrfWalksAttrs, inputs: 
   const perRow = m * (L + 1) * 12 + m * 4;
   const chunkRows = Math.max(1, Math.min(rows, Math.floor(Math.min(512 << 20, dev.allocator.budgetBytes / 4) / perRow)));
   return dev.scoped(async (s) => {
-    const IP = s.upload(ip.data, 'indptr'), IX = s.upload(ix.data, 'indices'), WT = s.upload(wt.data, 'weights');
+    const IP = s.upload(ip.data, 'indptr'),
+      IX = s.upload(ix.data, 'indices'),
+      WT = s.upload(wt.data, 'weights');
     const F = s.upload(Float64Array.from(attrs.f), 'f');
     const tn = s.alloc(chunkRows * m * (L + 1) * 4, 'trajectory nodes');
     const tv = s.alloc(chunkRows * m * (L + 1) * 8, 'trajectory values');
@@ -49,8 +50,23 @@ export async function grfWalksGpu(dev: GpuDevice, attrs: GrfWalksAttrs, inputs: 
       for (let c0 = 0; c0 < rows; c0 += chunkRows) {
         const cr = Math.min(chunkRows, rows - c0);
         dev.launch('gf_grf_walks', cr * m, [
-          arg.ptr(IP), arg.ptr(IX), arg.ptr(WT), arg.ptr(F), arg.i32(L), arg.i32(m), arg.f64(attrs.pHalt), arg.f64(q), arg.i32(attrs.variance === 'antithetic' ? 1 : 0),
-          arg.i32(attrs.nodeStart + c0), arg.i32(cr), arg.u32(stream), arg.u32(k0), arg.u32(k1), arg.ptr(tn), arg.ptr(tv), arg.ptr(tl),
+          arg.ptr(IP),
+          arg.ptr(IX),
+          arg.ptr(WT),
+          arg.ptr(F),
+          arg.i32(L),
+          arg.i32(m),
+          arg.f64(attrs.pHalt),
+          arg.f64(q),
+          arg.i32(attrs.variance === 'antithetic' ? 1 : 0),
+          arg.i32(attrs.nodeStart + c0),
+          arg.i32(cr),
+          arg.u32(stream),
+          arg.u32(k0),
+          arg.u32(k1),
+          arg.ptr(tn),
+          arg.ptr(tv),
+          arg.ptr(tl),
         ]);
         const nodes = await dev.download(tn, new Int32Array(cr * m * (L + 1)));
         const vals = await dev.download(tv, new Float64Array(cr * m * (L + 1)));
@@ -84,7 +100,11 @@ export async function grfWalksGpu(dev: GpuDevice, attrs: GrfWalksAttrs, inputs: 
           outPtr[c0 + o + 1] = outIdx.length;
         }
       }
-      out.push(ndarray('i32', [rows + 1], outPtr), ndarray('i32', [outIdx.length], Int32Array.from(outIdx)), ndarray('f64', [outVal.length], Float64Array.from(outVal)));
+      out.push(
+        ndarray('i32', [rows + 1], outPtr),
+        ndarray('i32', [outIdx.length], Int32Array.from(outIdx)),
+        ndarray('f64', [outVal.length], Float64Array.from(outVal)),
+      );
     }
     return out;
   });

@@ -6,8 +6,21 @@
  * the op's sign convention applied.
  */
 import {
-  CHOLESKY_OP_ID, EIGH_OP_ID, GramfleetError, choleskyOp, eighOp, inputAt, matrix, noConvergence, normaliseEigenvectorSigns, notPositiveDefinite, squareInput, vector,
-  type CholeskyAttrs, type EighAttrs, type NdArray,
+  CHOLESKY_OP_ID,
+  EIGH_OP_ID,
+  GramfleetError,
+  choleskyOp,
+  eighOp,
+  inputAt,
+  matrix,
+  noConvergence,
+  normaliseEigenvectorSigns,
+  notPositiveDefinite,
+  squareInput,
+  vector,
+  type CholeskyAttrs,
+  type EighAttrs,
+  type NdArray,
 } from '@gramfleet/core';
 import { BLAS, type Cusolver } from '../cuda/blas';
 import type { GpuDevice } from '../device';

@@ -6,8 +6,19 @@
  * one advertises it). Adding a GPU kernel: a file in this folder and one line here.
  */
 import {
-  choleskyOp, csrSpmvOp, eighOp, gemmOp, gemvOp, grfWalksOp, kernelBlockMatmulOp, kernelBlockOp, modeProductOp,
-  type GrfWalksAttrs, type KernelRegistry, type NdArray, type OpDef,
+  choleskyOp,
+  csrSpmvOp,
+  eighOp,
+  gemmOp,
+  gemvOp,
+  grfWalksOp,
+  kernelBlockMatmulOp,
+  kernelBlockOp,
+  modeProductOp,
+  type GrfWalksAttrs,
+  type KernelRegistry,
+  type NdArray,
+  type OpDef,
 } from '@gramfleet/core';
 import type { GpuDevice } from '../device';
 import { gemmGpu, gemvGpu, kernelBlockGpuImpl, kernelBlockMatmulGpuImpl } from './dense';
@@ -16,7 +27,17 @@ import { grfWalksGpu, grfWalksGpuDeclines } from './grf-walks';
 import { choleskyGpu, eighGpu } from './linalg';
 
 /** Every op the GPU backend implements when all libraries are present. */
-export const GPU_OP_IDS: readonly string[] = ['cholesky', 'csr-spmv', 'eigh', 'gemm', 'gemv', 'grf-walks', 'kernel-block', 'kernel-block-matmul', 'mode-product'];
+export const GPU_OP_IDS: readonly string[] = [
+  'cholesky',
+  'csr-spmv',
+  'eigh',
+  'gemm',
+  'gemv',
+  'grf-walks',
+  'kernel-block',
+  'kernel-block-matmul',
+  'mode-product',
+];
 
 /** Ops whose GPU kernel declines some attributes: the worker then runs the reference and says so. */
 export const GPU_DECLINES: Readonly<Record<string, (attrs: unknown) => string | undefined>> = {

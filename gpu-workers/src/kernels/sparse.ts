@@ -17,8 +17,16 @@ export async function csrSpmvGpu(dev: GpuDevice, attrs: CsrSpmvAttrs, inputs: re
     const Y = s.alloc(p.m * 8, 'y');
     const Y0 = useY ? s.upload(y.data, 'y0') : Y;
     dev.launch('gf_csr_spmv', p.m, [
-      arg.i32(p.m), arg.ptr(s.upload(ip.data, 'indptr')), arg.ptr(s.upload(ix.data, 'indices')), arg.ptr(s.upload(v.data, 'data')),
-      arg.ptr(s.upload(x.data, 'x')), arg.f64(attrs.alpha), arg.f64(attrs.beta), arg.ptr(Y0), arg.i32(useY ? 1 : 0), arg.ptr(Y),
+      arg.i32(p.m),
+      arg.ptr(s.upload(ip.data, 'indptr')),
+      arg.ptr(s.upload(ix.data, 'indices')),
+      arg.ptr(s.upload(v.data, 'data')),
+      arg.ptr(s.upload(x.data, 'x')),
+      arg.f64(attrs.alpha),
+      arg.f64(attrs.beta),
+      arg.ptr(Y0),
+      arg.i32(useY ? 1 : 0),
+      arg.ptr(Y),
     ]);
     await dev.download(Y, out);
     return [{ dtype: 'f64', shape: [p.m], data: out }];
@@ -35,7 +43,16 @@ export async function modeProductGpu(dev: GpuDevice, attrs: ModeProductAttrs, in
     const X = s.upload((inputs[0] as NdArray).data, 'x');
     const M = s.upload((inputs[1] as NdArray).data, 'm');
     const Y = s.alloc(total * 8, 'y');
-    dev.launch('gf_mode_product', total, [arg.ptr(X), arg.ptr(M), arg.ptr(Y), arg.i64(sh.l), arg.i32(sh.nd), arg.i64(sh.r), arg.i32(sh.p), arg.i32(attrs.transpose ? 1 : 0)]);
+    dev.launch('gf_mode_product', total, [
+      arg.ptr(X),
+      arg.ptr(M),
+      arg.ptr(Y),
+      arg.i64(sh.l),
+      arg.i32(sh.nd),
+      arg.i64(sh.r),
+      arg.i32(sh.p),
+      arg.i32(attrs.transpose ? 1 : 0),
+    ]);
     await dev.download(Y, out);
     return [ndarray('f64', sh.outShape, out)];
   });

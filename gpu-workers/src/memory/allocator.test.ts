@@ -8,7 +8,9 @@ function fakeDevice(deviceBytes = Number.MAX_SAFE_INTEGER): RawDeviceMemory & { 
   let next = 0x7f0000000000n;
   const live = new Map<bigint, number>();
   const d = {
-    live, allocs: 0, frees: 0,
+    live,
+    allocs: 0,
+    frees: 0,
     alloc(bytes: number): bigint {
       const used = [...live.values()].reduce((a, b) => a + b, 0);
       if (used + bytes > deviceBytes) throw new GramfleetError('GPU_OUT_OF_MEMORY', `fake device full (${used} + ${bytes} > ${deviceBytes})`);
@@ -26,7 +28,10 @@ function fakeDevice(deviceBytes = Number.MAX_SAFE_INTEGER): RawDeviceMemory & { 
   return d;
 }
 
-const code = (c: string) => (e: unknown): boolean => isGramfleetError(e) && e.code === c;
+const code =
+  (c: string) =>
+  (e: unknown): boolean =>
+    isGramfleetError(e) && e.code === c;
 
 describe('device allocator (byte budget, free list)', () => {
   it('size classes: 512-byte steps up to 1 MiB, 2 MiB steps above', () => {
@@ -62,13 +67,16 @@ describe('device allocator (byte budget, free list)', () => {
     const dev = fakeDevice();
     const a = new DeviceAllocator(dev, { budgetBytes: 10_000 });
     const keep = a.alloc(8000, 'x');
-    assert.throws(() => a.alloc(3000, 'kernel tile'), (e: unknown) => {
-      assert.ok(isGramfleetError(e));
-      assert.equal(e.code, 'GPU_OUT_OF_MEMORY');
-      assert.equal(e.retryable, true);
-      assert.match(e.message, /kernel tile: 3000 bytes would exceed the GPU memory budget of 10000 bytes \(8192 bytes live\)/);
-      return true;
-    });
+    assert.throws(
+      () => a.alloc(3000, 'kernel tile'),
+      (e: unknown) => {
+        assert.ok(isGramfleetError(e));
+        assert.equal(e.code, 'GPU_OUT_OF_MEMORY');
+        assert.equal(e.retryable, true);
+        assert.match(e.message, /kernel tile: 3000 bytes would exceed the GPU memory budget of 10000 bytes \(8192 bytes live\)/);
+        return true;
+      },
+    );
     assert.equal(dev.allocs, 1);
     a.release(keep);
     assert.doesNotThrow(() => a.alloc(3000, 'kernel tile'));
@@ -88,7 +96,8 @@ describe('device allocator (byte budget, free list)', () => {
   it('the free list keeps at most maxCachedBytes; the rest goes back to the device', () => {
     const dev = fakeDevice();
     const a = new DeviceAllocator(dev, { budgetBytes: 1 << 20, maxCachedBytes: 1024 });
-    const x = a.alloc(1024, 'x'), y = a.alloc(1024, 'y');
+    const x = a.alloc(1024, 'x'),
+      y = a.alloc(1024, 'y');
     a.release(x);
     a.release(y);
     assert.equal(a.stats().cachedBytes, 1024);

@@ -70,8 +70,16 @@ export class DeviceAllocator {
   private readonly budget: number;
   private readonly maxCached: number;
 
-  constructor(private readonly raw: RawDeviceMemory, o: DeviceAllocatorOptions) {
-    if (!Number.isSafeInteger(o.budgetBytes) || o.budgetBytes <= 0) throw new GramfleetError('INPUT_OUT_OF_RANGE', `budgetBytes must be a positive integer, got ${o.budgetBytes}`, { field: 'budgetBytes', bound: '> 0', value: o.budgetBytes });
+  constructor(
+    private readonly raw: RawDeviceMemory,
+    o: DeviceAllocatorOptions,
+  ) {
+    if (!Number.isSafeInteger(o.budgetBytes) || o.budgetBytes <= 0)
+      throw new GramfleetError('INPUT_OUT_OF_RANGE', `budgetBytes must be a positive integer, got ${o.budgetBytes}`, {
+        field: 'budgetBytes',
+        bound: '> 0',
+        value: o.budgetBytes,
+      });
     this.budget = o.budgetBytes;
     this.maxCached = o.maxCachedBytes ?? Math.floor(o.budgetBytes / 4);
   }
@@ -87,11 +95,20 @@ export class DeviceAllocator {
    * even after the free list was released.
    */
   alloc(bytes: number, what = 'buffer'): DeviceBlock {
-    if (!Number.isSafeInteger(bytes) || bytes < 0) throw new GramfleetError('INPUT_OUT_OF_RANGE', `${what}: bytes must be a non-negative integer, got ${bytes}`, { field: 'bytes', bound: '>= 0', value: bytes });
+    if (!Number.isSafeInteger(bytes) || bytes < 0)
+      throw new GramfleetError('INPUT_OUT_OF_RANGE', `${what}: bytes must be a non-negative integer, got ${bytes}`, {
+        field: 'bytes',
+        bound: '>= 0',
+        value: bytes,
+      });
     const cls = sizeClass(bytes);
     if (cls === 0) return { ptr: 0n, bytes: 0, capacity: 0 };
     if (this.liveBytes + cls > this.budget) {
-      throw new GramfleetError('GPU_OUT_OF_MEMORY', `${what}: ${bytes} bytes would exceed the GPU memory budget of ${this.budget} bytes (${this.liveBytes} bytes live)`, { what, bytes, budgetBytes: this.budget, liveBytes: this.liveBytes });
+      throw new GramfleetError(
+        'GPU_OUT_OF_MEMORY',
+        `${what}: ${bytes} bytes would exceed the GPU memory budget of ${this.budget} bytes (${this.liveBytes} bytes live)`,
+        { what, bytes, budgetBytes: this.budget, liveBytes: this.liveBytes },
+      );
     }
     const list = this.free.get(cls);
     let ptr = list?.pop();
@@ -113,7 +130,10 @@ export class DeviceAllocator {
   release(block: DeviceBlock): void {
     if (block.capacity === 0) return;
     const cls = this.live.get(block.ptr);
-    if (cls === undefined) throw new GramfleetError('GPU_CUDA_ERROR', `release of a block that is not live (address 0x${block.ptr.toString(16)}): double free or foreign block`, { ptr: block.ptr.toString(16) });
+    if (cls === undefined)
+      throw new GramfleetError('GPU_CUDA_ERROR', `release of a block that is not live (address 0x${block.ptr.toString(16)}): double free or foreign block`, {
+        ptr: block.ptr.toString(16),
+      });
     this.live.delete(block.ptr);
     this.liveBytes -= cls;
     if (this.cachedBytes + cls <= this.maxCached) {
@@ -154,7 +174,15 @@ export class DeviceAllocator {
 
   /** Counters. */
   stats(): AllocatorStats {
-    return { liveBytes: this.liveBytes, cachedBytes: this.cachedBytes, peakLiveBytes: this.peak, rawAllocs: this.rawAllocs, rawFrees: this.rawFrees, reuses: this.reuses, liveBlocks: this.live.size };
+    return {
+      liveBytes: this.liveBytes,
+      cachedBytes: this.cachedBytes,
+      peakLiveBytes: this.peak,
+      rawAllocs: this.rawAllocs,
+      rawFrees: this.rawFrees,
+      reuses: this.reuses,
+      liveBlocks: this.live.size,
+    };
   }
 
   private rawAlloc(cls: number, what: string, bytes: number): bigint {
@@ -178,5 +206,9 @@ export class DeviceAllocator {
 }
 
 function oom(e: unknown, what: string, bytes: number, budget: number, live: number): GramfleetError {
-  return new GramfleetError('GPU_OUT_OF_MEMORY', `${what}: the device could not allocate ${bytes} bytes (${live} bytes live, budget ${budget}): ${(e as Error).message}`, { what, bytes, budgetBytes: budget, liveBytes: live });
+  return new GramfleetError(
+    'GPU_OUT_OF_MEMORY',
+    `${what}: the device could not allocate ${bytes} bytes (${live} bytes live, budget ${budget}): ${(e as Error).message}`,
+    { what, bytes, budgetBytes: budget, liveBytes: live },
+  );
 }

@@ -41,9 +41,20 @@ export function planCopy(totalBytes: number, o: CopyPlanOptions = {}): CopyPlan 
   const stagingBytes = o.stagingBytes ?? COPY_DEFAULTS.stagingBytes;
   const stages = o.stages ?? COPY_DEFAULTS.stages;
   const direct = o.directBelowBytes ?? COPY_DEFAULTS.directBelowBytes;
-  if (!Number.isSafeInteger(totalBytes) || totalBytes < 0) throw new GramfleetError('INPUT_OUT_OF_RANGE', `totalBytes must be a non-negative integer, got ${totalBytes}`, { field: 'totalBytes', bound: '>= 0', value: totalBytes });
-  if (!Number.isSafeInteger(stagingBytes) || stagingBytes < 1) throw new GramfleetError('INPUT_OUT_OF_RANGE', `stagingBytes must be a positive integer, got ${stagingBytes}`, { field: 'stagingBytes', bound: '>= 1', value: stagingBytes });
-  if (!Number.isInteger(stages) || stages < 1 || stages > 16) throw new GramfleetError('INPUT_OUT_OF_RANGE', `stages must be an integer in [1, 16], got ${stages}`, { field: 'stages', bound: '[1, 16]', value: stages });
+  if (!Number.isSafeInteger(totalBytes) || totalBytes < 0)
+    throw new GramfleetError('INPUT_OUT_OF_RANGE', `totalBytes must be a non-negative integer, got ${totalBytes}`, {
+      field: 'totalBytes',
+      bound: '>= 0',
+      value: totalBytes,
+    });
+  if (!Number.isSafeInteger(stagingBytes) || stagingBytes < 1)
+    throw new GramfleetError('INPUT_OUT_OF_RANGE', `stagingBytes must be a positive integer, got ${stagingBytes}`, {
+      field: 'stagingBytes',
+      bound: '>= 1',
+      value: stagingBytes,
+    });
+  if (!Number.isInteger(stages) || stages < 1 || stages > 16)
+    throw new GramfleetError('INPUT_OUT_OF_RANGE', `stages must be an integer in [1, 16], got ${stages}`, { field: 'stages', bound: '[1, 16]', value: stages });
   if (totalBytes <= direct) return { mode: 'direct', bytes: totalBytes };
   const chunks: CopyChunk[] = [];
   for (let off = 0, i = 0; off < totalBytes; off += stagingBytes, i++) {

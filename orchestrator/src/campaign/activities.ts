@@ -27,17 +27,19 @@ export function createCampaignActivities(deps: CampaignActivityDeps): CampaignAc
   const ctx = (): WorkloadContext => ({ dp: deps.dp, store: deps.store, memoryBudgetBytes: deps.memoryBudgetBytes ?? 8 * 1024 ** 3 });
   // Each activity heartbeats while it runs: one cut off by a killed orchestrator is retried
   // after the heartbeat timeout, not after its whole start-to-close timeout.
-  const wrap = <A, R>(f: (a: A) => Promise<R>) => async (a: A): Promise<R> => {
-    const activity = Context.current();
-    const beat = setInterval(() => activity.heartbeat(), 2_000);
-    try {
-      return await f(a);
-    } catch (e) {
-      throw toFailure(e);
-    } finally {
-      clearInterval(beat);
-    }
-  };
+  const wrap =
+    <A, R>(f: (a: A) => Promise<R>) =>
+    async (a: A): Promise<R> => {
+      const activity = Context.current();
+      const beat = setInterval(() => activity.heartbeat(), 2_000);
+      try {
+        return await f(a);
+      } catch (e) {
+        throw toFailure(e);
+      } finally {
+        clearInterval(beat);
+      }
+    };
   return {
     campaignRegister: wrap(async (r) => {
       await table.putRecord(r);
@@ -52,10 +54,19 @@ export function createCampaignActivities(deps: CampaignActivityDeps): CampaignAc
     campaignRecordRun: wrap(async (r) => {
       const ex = r.error === undefined ? await workloadFor(r.kind).campaign.extract(r.result, r.params, ctx()) : { metrics: {}, artifacts: {} };
       const row: CampaignRow = {
-        campaignId: r.campaignId, index: r.index, runId: r.runId, kind: r.kind, params: r.params,
-        status: r.error === undefined ? 'done' : 'failed', metrics: ex.metrics, artifacts: ex.artifacts,
+        campaignId: r.campaignId,
+        index: r.index,
+        runId: r.runId,
+        kind: r.kind,
+        params: r.params,
+        status: r.error === undefined ? 'done' : 'failed',
+        metrics: ex.metrics,
+        artifacts: ex.artifacts,
         ...(r.error !== undefined ? { error: r.error } : {}),
-        attempts: r.attempts, childId: r.childId, startedAt: r.startedAt, finishedAt: r.finishedAt,
+        attempts: r.attempts,
+        childId: r.childId,
+        startedAt: r.startedAt,
+        finishedAt: r.finishedAt,
       };
       const out = await table.putRow(row);
       log.info('campaign run recorded', { campaignId: r.campaignId, index: r.index, status: row.status, written: out.written });

@@ -20,74 +20,103 @@ export const CAMPAIGN_COMMAND: CliCommand = {
   summary: 'experiment campaigns (grids and lists of runs of any workload kind) that survive restarts',
   subcommands: [
     {
-      name: 'start', summary: 'validate a campaign spec (YAML or JSON) and start it', args: 'SPEC.yaml|SPEC.json', arity: [1, 1],
+      name: 'start',
+      summary: 'validate a campaign spec (YAML or JSON) and start it',
+      args: 'SPEC.yaml|SPEC.json',
+      arity: [1, 1],
       flags: {
         id: { type: 'string', value: 'ID', description: "campaign id (default the spec's, else generated)" },
         wait: { type: 'boolean', description: 'draw the progress and wait for the end' },
-        json: JSON_FLAG, 'data-dir': DATA_DIR_FLAG,
+        json: JSON_FLAG,
+        'data-dir': DATA_DIR_FLAG,
       },
-      run: (a, ctx) => ctx.withFleet(connectOptions(a), async (fleet) => {
-        const spec = readCampaignFile(a.positionals[0] as string);
-        const id = a.string('id');
-        const json = a.flag('json');
-        const h = await fleet.campaigns.start(id !== undefined ? { ...spec, id } : spec);
-        ctx.out.write(json ? JSON.stringify({ campaignId: h.campaignId, workflowId: h.workflowId }) + '\n' : `campaign ${h.campaignId} started\n`);
-        if (a.flag('wait')) {
-          await watch(h, ctx.out, false);
-          const s = await h.result();
-          ctx.out.write(json ? JSON.stringify(s) + '\n' : `done: ${s.runsDone} ok, ${s.runsFailed} failed of ${s.runsTotal}\n`);
-        }
-        return 0;
-      }),
+      run: (a, ctx) =>
+        ctx.withFleet(connectOptions(a), async (fleet) => {
+          const spec = readCampaignFile(a.positionals[0] as string);
+          const id = a.string('id');
+          const json = a.flag('json');
+          const h = await fleet.campaigns.start(id !== undefined ? { ...spec, id } : spec);
+          ctx.out.write(json ? JSON.stringify({ campaignId: h.campaignId, workflowId: h.workflowId }) + '\n' : `campaign ${h.campaignId} started\n`);
+          if (a.flag('wait')) {
+            await watch(h, ctx.out, false);
+            const s = await h.result();
+            ctx.out.write(json ? JSON.stringify(s) + '\n' : `done: ${s.runsDone} ok, ${s.runsFailed} failed of ${s.runsTotal}\n`);
+          }
+          return 0;
+        }),
     },
     {
-      name: 'status', summary: 'progress of a campaign and of its runs in flight', args: 'ID', arity: [1, 1],
+      name: 'status',
+      summary: 'progress of a campaign and of its runs in flight',
+      args: 'ID',
+      arity: [1, 1],
       flags: { watch: { type: 'boolean', description: 'redraw every second until the campaign ends' }, json: JSON_FLAG, 'data-dir': DATA_DIR_FLAG },
-      run: (a, ctx) => ctx.withFleet(connectOptions(a), async (fleet) => {
-        const h = await fleet.campaigns.get(a.positionals[0] as string);
-        if (a.flag('json')) {
-          ctx.out.write(JSON.stringify({ progress: await h.progress(), running: await h.running() }) + '\n');
+      run: (a, ctx) =>
+        ctx.withFleet(connectOptions(a), async (fleet) => {
+          const h = await fleet.campaigns.get(a.positionals[0] as string);
+          if (a.flag('json')) {
+            ctx.out.write(JSON.stringify({ progress: await h.progress(), running: await h.running() }) + '\n');
+            return 0;
+          }
+          await watch(h, ctx.out, !a.flag('watch'));
           return 0;
-        }
-        await watch(h, ctx.out, !a.flag('watch'));
-        return 0;
-      }),
+        }),
     },
     {
-      name: 'results', summary: 'write the result table (one row per finished run)', args: 'ID', arity: [1, 1],
-      flags: { out: { type: 'string', value: 'FILE', required: true, description: 'results.csv, results.json or results.parquet (the extension picks the format)' }, 'data-dir': DATA_DIR_FLAG },
-      run: (a, ctx) => ctx.withFleet(connectOptions(a), async (fleet) => {
-        const h = await fleet.campaigns.get(a.positionals[0] as string);
-        const file = a.need('out');
-        const rows = await h.rows();
-        await writeRows(file, rows);
-        ctx.out.write(`${rows.length} rows (${rows.filter((r) => r.status === 'done').length} done, ${rows.filter((r) => r.status === 'failed').length} failed) written to ${file}\n`);
-        return 0;
-      }),
+      name: 'results',
+      summary: 'write the result table (one row per finished run)',
+      args: 'ID',
+      arity: [1, 1],
+      flags: {
+        out: { type: 'string', value: 'FILE', required: true, description: 'results.csv, results.json or results.parquet (the extension picks the format)' },
+        'data-dir': DATA_DIR_FLAG,
+      },
+      run: (a, ctx) =>
+        ctx.withFleet(connectOptions(a), async (fleet) => {
+          const h = await fleet.campaigns.get(a.positionals[0] as string);
+          const file = a.need('out');
+          const rows = await h.rows();
+          await writeRows(file, rows);
+          ctx.out.write(
+            `${rows.length} rows (${rows.filter((r) => r.status === 'done').length} done, ${rows.filter((r) => r.status === 'failed').length} failed) written to ${file}\n`,
+          );
+          return 0;
+        }),
     },
     {
-      name: 'cancel', summary: 'cancel a campaign (running runs are cancelled; written rows stay)', args: 'ID', arity: [1, 1],
+      name: 'cancel',
+      summary: 'cancel a campaign (running runs are cancelled; written rows stay)',
+      args: 'ID',
+      arity: [1, 1],
       flags: { 'data-dir': DATA_DIR_FLAG },
-      run: (a, ctx) => ctx.withFleet(connectOptions(a), async (fleet) => {
-        const h = await fleet.campaigns.get(a.positionals[0] as string);
-        await h.cancel();
-        ctx.out.write(`campaign ${h.campaignId} cancel requested\n`);
-        return 0;
-      }),
+      run: (a, ctx) =>
+        ctx.withFleet(connectOptions(a), async (fleet) => {
+          const h = await fleet.campaigns.get(a.positionals[0] as string);
+          await h.cancel();
+          ctx.out.write(`campaign ${h.campaignId} cancel requested\n`);
+          return 0;
+        }),
     },
     {
-      name: 'list', summary: 'every campaign in the result table',
+      name: 'list',
+      summary: 'every campaign in the result table',
       flags: { json: JSON_FLAG, 'data-dir': DATA_DIR_FLAG },
-      run: (a, ctx) => ctx.withFleet(connectOptions(a), async (fleet) => {
-        const recs = await fleet.campaigns.list();
-        if (a.flag('json')) {
-          ctx.out.write(JSON.stringify(recs.map((r) => ({ campaignId: r.campaignId, name: r.name, workflowId: r.workflowId, runsTotal: r.runsTotal, createdAt: r.createdAt }))) + '\n');
+      run: (a, ctx) =>
+        ctx.withFleet(connectOptions(a), async (fleet) => {
+          const recs = await fleet.campaigns.list();
+          if (a.flag('json')) {
+            ctx.out.write(
+              JSON.stringify(
+                recs.map((r) => ({ campaignId: r.campaignId, name: r.name, workflowId: r.workflowId, runsTotal: r.runsTotal, createdAt: r.createdAt })),
+              ) + '\n',
+            );
+            return 0;
+          }
+          ctx.out.write('campaign                          runs  created                   name\n');
+          for (const r of recs)
+            ctx.out.write(`${r.campaignId.padEnd(32)} ${String(r.runsTotal).padStart(5)}  ${new Date(r.createdAt).toISOString()}  ${r.name}\n`);
           return 0;
-        }
-        ctx.out.write('campaign                          runs  created                   name\n');
-        for (const r of recs) ctx.out.write(`${r.campaignId.padEnd(32)} ${String(r.runsTotal).padStart(5)}  ${new Date(r.createdAt).toISOString()}  ${r.name}\n`);
-        return 0;
-      }),
+        }),
     },
   ],
 };
@@ -110,10 +139,12 @@ async function watch(h: CampaignHandle, out: NodeJS.WritableStream, once: boolea
     const running = p.phase === 'running' ? await h.running() : [];
     const lines = [
       `${p.campaignId} ${p.phase} ${bar(p.runsDone + p.runsFailed, p.runsTotal)} ${p.runsDone + p.runsFailed}/${p.runsTotal} (${p.runsDone} ok, ${p.runsFailed} failed, ${p.runsRunning} running, generation ${p.generation})`,
-      ...running.sort((a, b) => a.index - b.index).map((r) => {
-        const pr = r.progress;
-        return `  ${r.runId} a${r.attempt} ${pr === undefined ? bar(0, 1) + ' starting' : `${bar(pr.shardsDone, pr.shardsTotal)} ${pr.shardsDone}/${pr.shardsTotal} ${pr.phase}`}`;
-      }),
+      ...running
+        .sort((a, b) => a.index - b.index)
+        .map((r) => {
+          const pr = r.progress;
+          return `  ${r.runId} a${r.attempt} ${pr === undefined ? bar(0, 1) + ' starting' : `${bar(pr.shardsDone, pr.shardsTotal)} ${pr.shardsDone}/${pr.shardsTotal} ${pr.phase}`}`;
+        }),
     ];
     if (tty && drawn > 0) out.write(`\x1b[${drawn}F\x1b[J`);
     out.write(lines.join('\n') + '\n');

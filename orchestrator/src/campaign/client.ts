@@ -11,9 +11,20 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Clien
 import { parse as parseYaml } from 'yaml';
 import type { NatsConnection } from '@nats-io/transport-node';
 import {
-  CAMPAIGN_PROGRESS_QUERY, CAMPAIGN_RUNNING_QUERY, CAMPAIGN_WORKFLOW, GramfleetError, compileCampaignSpec,
-  type CampaignProgress, type CampaignRecord, type CampaignRow, type CampaignRunningRun, type CampaignSpec, type CampaignSummary,
-  type CampaignWorkflowInput, type CompiledCampaignSpec, type JobProgress,
+  CAMPAIGN_PROGRESS_QUERY,
+  CAMPAIGN_RUNNING_QUERY,
+  CAMPAIGN_WORKFLOW,
+  GramfleetError,
+  compileCampaignSpec,
+  type CampaignProgress,
+  type CampaignRecord,
+  type CampaignRow,
+  type CampaignRunningRun,
+  type CampaignSpec,
+  type CampaignSummary,
+  type CampaignWorkflowInput,
+  type CompiledCampaignSpec,
+  type JobProgress,
 } from '@gramfleet/core';
 import { fromTemporal } from '../client/failure';
 import { retrying } from '../client/temporal-retry';
@@ -66,7 +77,11 @@ export function readCampaignFile(file: string): CampaignSpec {
     const ext = path.extname(file).toLowerCase();
     return (ext === '.json' ? JSON.parse(text) : parseYaml(text)) as CampaignSpec;
   } catch (e) {
-    throw new GramfleetError('INPUT_FILE_UNREADABLE', `campaign file ${file} is not valid ${path.extname(file) === '.json' ? 'JSON' : 'YAML'}: ${(e as Error).message}`, { field: 'spec', file });
+    throw new GramfleetError(
+      'INPUT_FILE_UNREADABLE',
+      `campaign file ${file} is not valid ${path.extname(file) === '.json' ? 'JSON' : 'YAML'}: ${(e as Error).message}`,
+      { field: 'spec', file },
+    );
   }
 }
 
@@ -76,20 +91,31 @@ export function newCampaignId(): string {
 }
 
 /** Builds the campaign client over a Temporal client and a NATS connection. */
-export function createCampaignClient(o: { readonly client: Client; readonly nc: NatsConnection; readonly prefix: string; readonly taskQueue: string }): CampaignClient {
+export function createCampaignClient(o: {
+  readonly client: Client;
+  readonly nc: NatsConnection;
+  readonly prefix: string;
+  readonly taskQueue: string;
+}): CampaignClient {
   let tableP: Promise<CampaignTable> | undefined;
   const table = (): Promise<CampaignTable> => (tableP ??= openCampaignTable(o.nc, o.prefix));
   const handle = (campaignId: string, workflowId: string): CampaignHandle => {
     const h: WorkflowHandle = o.client.workflow.getHandle(workflowId);
     return {
-      campaignId, workflowId,
+      campaignId,
+      workflowId,
       progress: () => retrying(() => h.query<CampaignProgress>(CAMPAIGN_PROGRESS_QUERY)),
       async running() {
         const rs = await retrying(() => h.query<CampaignRunningRun[]>(CAMPAIGN_RUNNING_QUERY));
-        return Promise.all(rs.map(async (r) => {
-          const p = await o.client.workflow.getHandle(r.childId).query<JobProgress>('progress').catch(() => undefined);
-          return p === undefined ? r : { ...r, progress: p };
-        }));
+        return Promise.all(
+          rs.map(async (r) => {
+            const p = await o.client.workflow
+              .getHandle(r.childId)
+              .query<JobProgress>('progress')
+              .catch(() => undefined);
+            return p === undefined ? r : { ...r, progress: p };
+          }),
+        );
       },
       async result() {
         try {
@@ -106,13 +132,23 @@ export function createCampaignClient(o: { readonly client: Client; readonly nc: 
     async start(spec, so = {}) {
       const compiled = 'runsTotal' in spec ? compileCampaignSpec(stripCompiled(spec)) : compileCampaignSpec(spec, spec.id ?? newCampaignId());
       const workflowId = so.workflowId ?? compiled.id;
-      const input: CampaignWorkflowInput & { historyLimit?: number } = { spec: compiled, ...(so.historyLimit !== undefined ? { historyLimit: so.historyLimit } : {}) };
-      if ((await (await table()).record(compiled.id)) !== null) throw new GramfleetError('INPUT_INVALID', `campaign id ${compiled.id} is already in use`, { field: 'id', value: compiled.id });
+      const input: CampaignWorkflowInput & { historyLimit?: number } = {
+        spec: compiled,
+        ...(so.historyLimit !== undefined ? { historyLimit: so.historyLimit } : {}),
+      };
+      if ((await (await table()).record(compiled.id)) !== null)
+        throw new GramfleetError('INPUT_INVALID', `campaign id ${compiled.id} is already in use`, { field: 'id', value: compiled.id });
       try {
         // A finished campaign's id is never reused: its rows would be overwritten.
-        await retrying(() => o.client.workflow.start(CAMPAIGN_WORKFLOW, { taskQueue: o.taskQueue, workflowId, args: [input], workflowIdReusePolicy: 'REJECT_DUPLICATE' }));
+        await retrying(() =>
+          o.client.workflow.start(CAMPAIGN_WORKFLOW, { taskQueue: o.taskQueue, workflowId, args: [input], workflowIdReusePolicy: 'REJECT_DUPLICATE' }),
+        );
       } catch (e) {
-        if (e instanceof WorkflowExecutionAlreadyStartedError) throw new GramfleetError('INPUT_INVALID', `campaign id ${compiled.id} is already in use (workflow ${workflowId})`, { field: 'id', value: compiled.id });
+        if (e instanceof WorkflowExecutionAlreadyStartedError)
+          throw new GramfleetError('INPUT_INVALID', `campaign id ${compiled.id} is already in use (workflow ${workflowId})`, {
+            field: 'id',
+            value: compiled.id,
+          });
         throw e;
       }
       return handle(compiled.id, workflowId);
@@ -124,7 +160,8 @@ export function createCampaignClient(o: { readonly client: Client; readonly nc: 
         try {
           await o.client.workflow.getHandle(campaignId).describe();
         } catch (e) {
-          if (e instanceof WorkflowNotFoundError) throw new GramfleetError('INPUT_INVALID', `no campaign ${campaignId}`, { field: 'campaignId', value: campaignId });
+          if (e instanceof WorkflowNotFoundError)
+            throw new GramfleetError('INPUT_INVALID', `no campaign ${campaignId}`, { field: 'campaignId', value: campaignId });
           throw e;
         }
         return handle(campaignId, campaignId);
@@ -138,9 +175,12 @@ export function createCampaignClient(o: { readonly client: Client; readonly nc: 
 /** A compiled spec given back to `start` is recompiled from its user-facing fields. */
 function stripCompiled(c: CompiledCampaignSpec): CampaignSpec {
   return {
-    id: c.id, name: c.name, concurrency: c.concurrency, retry: c.retry, runTimeoutMs: c.runTimeoutMs,
+    id: c.id,
+    name: c.name,
+    concurrency: c.concurrency,
+    retry: c.retry,
+    runTimeoutMs: c.runTimeoutMs,
     ...(c.runs.length > 0 ? { runs: c.runs.map((r) => ({ kind: r.kind, ...r.params })) } : {}),
     ...(c.grid !== undefined ? { grid: { kind: c.grid.kind, base: c.grid.base, axes: Object.fromEntries(c.grid.axes) } } : {}),
   };
 }
-

@@ -40,14 +40,19 @@ export function flattenRows(rows: readonly CampaignRow[]): FlatColumn[] {
     col('finishedAt', 'string').cells[i] = new Date(r.finishedAt).toISOString();
     col('durationMs', 'number').cells[i] = r.finishedAt - r.startedAt;
     col('childId', 'string').cells[i] = r.childId;
-    for (const [k, v] of Object.entries(r.params)) col(`param.${k}`, typeof v === 'number' ? 'number' : 'string').cells[i] = typeof v === 'number' ? v : typeof v === 'string' ? v : JSON.stringify(v);
+    for (const [k, v] of Object.entries(r.params))
+      col(`param.${k}`, typeof v === 'number' ? 'number' : 'string').cells[i] = typeof v === 'number' ? v : typeof v === 'string' ? v : JSON.stringify(v);
     for (const [k, v] of Object.entries(r.metrics)) col(`metric.${k}`, typeof v === 'number' ? 'number' : 'string').cells[i] = v;
     for (const [k, v] of Object.entries(r.artifacts)) col(`artifact.${k}`, 'string').cells[i] = JSON.stringify(v);
     col('error.code', 'string').cells[i] = r.error?.code ?? null;
     col('error.message', 'string').cells[i] = r.error?.message ?? null;
   });
   // A column whose cells mix numbers and strings is written as strings.
-  return [...cols.values()].map((c) => (c.kind === 'number' && c.cells.some((x) => typeof x === 'string') ? { ...c, kind: 'string' as const, cells: c.cells.map((x) => (x === null ? null : String(x))) } : c));
+  return [...cols.values()].map((c) =>
+    c.kind === 'number' && c.cells.some((x) => typeof x === 'string')
+      ? { ...c, kind: 'string' as const, cells: c.cells.map((x) => (x === null ? null : String(x))) }
+      : c,
+  );
 }
 
 /** RFC 4180 CSV of the rows. */
@@ -66,14 +71,20 @@ export function rowsToCsv(rows: readonly CampaignRow[]): string {
 /** Parquet bytes of the rows (DOUBLE and STRING columns, nulls where a run lacks a field). */
 export async function rowsToParquet(rows: readonly CampaignRow[]): Promise<Uint8Array> {
   const { parquetWriteBuffer } = await import('hyparquet-writer');
-  const columnData = flattenRows(rows).map((c) => ({ name: c.name, data: c.cells, type: c.kind === 'number' ? ('DOUBLE' as const) : ('STRING' as const), nullable: true }));
+  const columnData = flattenRows(rows).map((c) => ({
+    name: c.name,
+    data: c.cells,
+    type: c.kind === 'number' ? ('DOUBLE' as const) : ('STRING' as const),
+    nullable: true,
+  }));
   return new Uint8Array(parquetWriteBuffer({ columnData }));
 }
 
 /** The format named by a file's extension. */
 export function formatOf(file: string): ResultFormat {
   const ext = path.extname(file).slice(1).toLowerCase();
-  if (!(RESULT_FORMATS as readonly string[]).includes(ext)) throw new GramfleetError('INPUT_INVALID', `--out must end in .${RESULT_FORMATS.join('|.')}, got ${JSON.stringify(file)}`, { field: 'out', value: file });
+  if (!(RESULT_FORMATS as readonly string[]).includes(ext))
+    throw new GramfleetError('INPUT_INVALID', `--out must end in .${RESULT_FORMATS.join('|.')}, got ${JSON.stringify(file)}`, { field: 'out', value: file });
   return ext as ResultFormat;
 }
 

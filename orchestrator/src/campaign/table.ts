@@ -35,7 +35,9 @@ export async function openCampaignTable(nc: NatsConnection, prefix: string): Pro
     return e === null || e.operation !== 'PUT' ? null : e.json<T>();
   };
   return {
-    runs, campaigns, runsBucket: names.runsBucket,
+    runs,
+    campaigns,
+    runsBucket: names.runsBucket,
     async putRow(row) {
       const key = campaignRowKey(row.campaignId, row.index);
       const body = JSON.stringify(row);

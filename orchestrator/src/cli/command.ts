@@ -92,7 +92,13 @@ export function usageOf(cmd: CliCommand, path: readonly string[]): string {
   }
   const flags = Object.entries(cmd.flags ?? {});
   lines.push(`usage: ${name}${cmd.args !== undefined ? ` ${cmd.args}` : ''}${flags.length > 0 ? ' [flags]' : ''}`, '', cmd.summary, '', 'flags:');
-  const shown: (readonly [string, string])[] = flags.map(([k, f]) => [`--${k}${f.type === 'string' ? ` ${f.value ?? 'VALUE'}` : ''}`, `${f.description}${f.required === true ? ' (required)' : ''}${f.default !== undefined ? ` (default ${f.default})` : ''}`] as const);
+  const shown: (readonly [string, string])[] = flags.map(
+    ([k, f]) =>
+      [
+        `--${k}${f.type === 'string' ? ` ${f.value ?? 'VALUE'}` : ''}`,
+        `${f.description}${f.required === true ? ' (required)' : ''}${f.default !== undefined ? ` (default ${f.default})` : ''}`,
+      ] as const,
+  );
   shown.push(['-h, --help', 'print this help']);
   const w = Math.min(26, Math.max(...shown.map(([k]) => k.length)));
   for (const [k, d] of shown) lines.push(k.length > w ? `  ${k}\n  ${' '.repeat(w)}  ${d}` : `  ${k.padEnd(w)}  ${d}`);
@@ -107,7 +113,9 @@ export function parseFlags(cmd: CliCommand, argv: readonly string[], path: reado
   const values: Record<string, string | boolean> = {};
   const positionals: string[] = [];
   let problem: GramfleetError | undefined;
-  const fail = (e: GramfleetError): void => { problem ??= e; };
+  const fail = (e: GramfleetError): void => {
+    problem ??= e;
+  };
   const where = path.join(' ');
   for (let i = 0; i < argv.length; i++) {
     const tok = argv[i] as string;
@@ -125,7 +133,13 @@ export function parseFlags(cmd: CliCommand, argv: readonly string[], path: reado
     const spec = tok.startsWith('--') ? specs[name] : undefined;
     if (spec === undefined) {
       const near = nearestName(name, [...names, 'help']);
-      fail(usageError(`unknown flag ${tok.split('=')[0]} for '${where}'${near !== undefined ? `; did you mean --${near}?` : ''}`, { field: name, nearest: near !== undefined ? `--${near}` : undefined, command: where }));
+      fail(
+        usageError(`unknown flag ${tok.split('=')[0]} for '${where}'${near !== undefined ? `; did you mean --${near}?` : ''}`, {
+          field: name,
+          nearest: near !== undefined ? `--${near}` : undefined,
+          command: where,
+        }),
+      );
       continue;
     }
     if (spec.type === 'boolean') {
@@ -146,9 +160,16 @@ export function parseFlags(cmd: CliCommand, argv: readonly string[], path: reado
     i++;
   }
   const [min, max] = cmd.arity ?? [0, 0];
-  if (positionals.length > max) fail(usageError(`unexpected argument ${JSON.stringify(positionals[max])} for '${where}'${max === 0 ? ' (it takes flags only)' : ''}`, { field: 'argument', command: where }));
+  if (positionals.length > max)
+    fail(
+      usageError(`unexpected argument ${JSON.stringify(positionals[max])} for '${where}'${max === 0 ? ' (it takes flags only)' : ''}`, {
+        field: 'argument',
+        command: where,
+      }),
+    );
   if (positionals.length < min) fail(usageError(`'${where}' needs ${cmd.args ?? `${min} argument(s)`}`, { field: cmd.args ?? 'argument', command: where }));
-  for (const [k, f] of Object.entries(specs)) if (f.required === true && values[k] === undefined) fail(usageError(`--${k} is required for '${where}'`, { field: k, command: where }));
+  for (const [k, f] of Object.entries(specs))
+    if (f.required === true && values[k] === undefined) fail(usageError(`--${k} is required for '${where}'`, { field: k, command: where }));
   if (problem !== undefined) throw problem;
   const known = (name: string): FlagSpec => {
     const s = specs[name];
@@ -180,7 +201,8 @@ export function parseFlags(cmd: CliCommand, argv: readonly string[], path: reado
       number,
       int(name) {
         const x = number(name);
-        if (x !== undefined && !Number.isInteger(x)) throw new GramfleetError('INPUT_INVALID', `--${name} must be an integer, got ${JSON.stringify(string(name))}`, { field: name });
+        if (x !== undefined && !Number.isInteger(x))
+          throw new GramfleetError('INPUT_INVALID', `--${name} must be an integer, got ${JSON.stringify(string(name))}`, { field: name });
         return x;
       },
     },
@@ -195,16 +217,27 @@ export function parseFlags(cmd: CliCommand, argv: readonly string[], path: reado
 export async function runCommand(cmd: CliCommand, argv: readonly string[], ctx: CliContext, path: readonly string[] = [cmd.name]): Promise<number> {
   if (cmd.subcommands !== undefined) {
     const [first, ...rest] = argv;
-    if (first === undefined) throw usageError(`'${path.join(' ')}' needs a ${path.length === 1 ? 'command' : 'subcommand'}: ${cmd.subcommands.map((s) => s.name).join('|')}`, { field: 'subcommand', command: path.join(' ') });
+    if (first === undefined)
+      throw usageError(`'${path.join(' ')}' needs a ${path.length === 1 ? 'command' : 'subcommand'}: ${cmd.subcommands.map((s) => s.name).join('|')}`, {
+        field: 'subcommand',
+        command: path.join(' '),
+      });
     if (HELP_FLAGS.includes(first)) {
       ctx.out.write(usageOf(cmd, path));
       return 0;
     }
     const sub = cmd.subcommands.find((s) => s.name === first);
     if (sub === undefined) {
-      const near = nearestName(first, cmd.subcommands.map((s) => s.name));
+      const near = nearestName(
+        first,
+        cmd.subcommands.map((s) => s.name),
+      );
       const what = first.startsWith('-') ? 'flag' : path.length === 1 ? 'command' : 'subcommand';
-      throw usageError(`unknown ${what} ${first} for '${path.join(' ')}'${near !== undefined ? `; did you mean ${near}?` : ''}`, { field: what, nearest: near, command: path.join(' ') });
+      throw usageError(`unknown ${what} ${first} for '${path.join(' ')}'${near !== undefined ? `; did you mean ${near}?` : ''}`, {
+        field: what,
+        nearest: near,
+        command: path.join(' '),
+      });
     }
     return runCommand(sub, rest, ctx, [...path, sub.name]);
   }
@@ -223,6 +256,10 @@ export function commandPaths(cmd: CliCommand, path: readonly string[] = [cmd.nam
 }
 
 /** The `--data-dir` flag every command that talks to the local cluster takes. */
-export const DATA_DIR_FLAG: FlagSpec = { type: 'string', value: 'DIR', description: 'local cluster directory (default $GRAMFLEET_HOME or <repo>/.gramfleet/local)' };
+export const DATA_DIR_FLAG: FlagSpec = {
+  type: 'string',
+  value: 'DIR',
+  description: 'local cluster directory (default $GRAMFLEET_HOME or <repo>/.gramfleet/local)',
+};
 /** The `--json` flag. */
 export const JSON_FLAG: FlagSpec = { type: 'boolean', description: 'print JSON lines instead of text' };

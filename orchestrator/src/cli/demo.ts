@@ -6,7 +6,13 @@
  */
 import * as path from 'node:path';
 import {
-  applyExactKernel, exactKernelDense, labelSpreadingAccuracy, normalisedWeights, relFrobError, seededSubset, csrWithValues,
+  applyExactKernel,
+  exactKernelDense,
+  labelSpreadingAccuracy,
+  normalisedWeights,
+  relFrobError,
+  seededSubset,
+  csrWithValues,
   type GraphKernelSpec,
 } from '@gramfleet/core';
 import { createJsonLogger } from '@gramfleet/workers';
@@ -21,7 +27,9 @@ async function main(): Promise<void> {
   out(`gramfleet demo: graph random features on ${path.basename(graphPath)}`);
   const t0 = Date.now();
   const fleet = await connect({ log: createJsonLogger({ proc: 'demo' }, 'warn') });
-  out(`cluster: ${fleet.local !== undefined ? `local (${fleet.local.state.dataDir}), ${(await fleet.workers()).length} WASM workers` : 'remote'} — ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  out(
+    `cluster: ${fleet.local !== undefined ? `local (${fleet.local.state.dataDir}), ${(await fleet.workers()).length} WASM workers` : 'remote'} — ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+  );
   try {
     const g = await loadGraph(graphPath);
     const n = g.csr.shape[0];
@@ -30,7 +38,12 @@ async function main(): Promise<void> {
     // 1. Kernel approximation: K = (I − W)^{-1}, W = 0.25·Ã, p_halt = 0.5, m = 16, K̂ = ΦΦᵀ.
     const k1: GraphKernelSpec = { kind: 'reg-laplacian', d: 1 };
     const r1 = await runWithProgress(fleet, { kind: 'grf', graph: graphPath, kernel: k1, scale: 0.25, walks: 16, pHalt: 0.5, seed: 1 }, true);
-    const phi = await fleet.getCsr(r1.phi[0] ?? (() => { throw new Error('no Φ'); })());
+    const phi = await fleet.getCsr(
+      r1.phi[0] ??
+        (() => {
+          throw new Error('no Φ');
+        })(),
+    );
     const w1 = csrWithValues(g.csr, normalisedWeights(g.csr, 0.25));
     const exact = exactKernelDense(w1, k1, { radius: 0.25 });
     const err = relFrobError(exact, phi, phi);
@@ -40,12 +53,18 @@ async function main(): Promise<void> {
     // 2. Label spreading with (I − 0.9Ã)^{-1}, 10 % labelled, m = 64 against the exact kernel.
     if (g.labels !== undefined) {
       const k2: GraphKernelSpec = { kind: 'reg-laplacian', d: 1 };
-      const r2 = await runWithProgress(fleet, { kind: 'grf', graph: graphPath, kernel: k2, scale: 0.9, walks: 64, pHalt: 0.1, seed: 2, labelSpreading: { trainFraction: 0.1, seed: 0 } }, true);
+      const r2 = await runWithProgress(
+        fleet,
+        { kind: 'grf', graph: graphPath, kernel: k2, scale: 0.9, walks: 64, pHalt: 0.1, seed: 2, labelSpreading: { trainFraction: 0.1, seed: 0 } },
+        true,
+      );
       const w2 = csrWithValues(g.csr, normalisedWeights(g.csr, 0.9));
       const train = seededSubset(n, 0.1, 0);
       const exactAcc = labelSpreadingAccuracy((y, k) => applyExactKernel(w2, k2, y, k, { radius: 0.9 }), g.labels, train);
       const acc = r2.labelSpreading?.accuracy ?? NaN;
-      out(`label spreading (I−0.9Ã)^-1, 10% labelled: GRF m=64 accuracy ${acc.toFixed(4)} vs exact kernel ${exactAcc.toFixed(4)} (difference ${(acc - exactAcc).toFixed(4)})`);
+      out(
+        `label spreading (I−0.9Ã)^-1, 10% labelled: GRF m=64 accuracy ${acc.toFixed(4)} vs exact kernel ${exactAcc.toFixed(4)} (difference ${(acc - exactAcc).toFixed(4)})`,
+      );
     }
     out(`done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   } finally {

@@ -24,12 +24,7 @@ export function cliVersion(): string {
 export const GRAMFLEET_COMMAND: CliCommand = {
   name: 'gramfleet',
   summary: 'a compute cluster for kernel methods: Temporal workflows shard work over NATS to WASM and GPU workers',
-  subcommands: [
-    UP_COMMAND, DOWN_COMMAND, STATUS_COMMAND,
-    ...WORKLOADS.flatMap((w) => w.commands),
-    CAMPAIGN_COMMAND,
-    K8S_COMMAND,
-  ],
+  subcommands: [UP_COMMAND, DOWN_COMMAND, STATUS_COMMAND, ...WORKLOADS.flatMap((w) => w.commands), CAMPAIGN_COMMAND, K8S_COMMAND],
   notes: `workloads: ${WORKLOADS.map((w) => `${w.def.kind} (${w.commands.map((c) => c.name).join(', ')})`).join('; ')}`,
 };
 

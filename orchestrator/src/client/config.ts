@@ -10,10 +10,22 @@ import { repoRoot } from '../cluster/binaries';
 
 /** The SDK's and the CLI's variables. */
 export const CLIENT_ENV = {
-  home: envString('GRAMFLEET_HOME', { meaning: "the local cluster's directory (state file, server data, logs), where `gramfleet up` and `connect()` start or find it", shownDefault: '<repo>/.gramfleet/local' }),
-  demoGraph: envString('GRAMFLEET_DEMO_GRAPH', { meaning: 'the graph `npm run demo` runs on (.npz or adjacency list)', shownDefault: '../shared/data/graphs/cora.npz' }),
+  home: envString('GRAMFLEET_HOME', {
+    meaning: "the local cluster's directory (state file, server data, logs), where `gramfleet up` and `connect()` start or find it",
+    shownDefault: '<repo>/.gramfleet/local',
+  }),
+  demoGraph: envString('GRAMFLEET_DEMO_GRAPH', {
+    meaning: 'the graph `npm run demo` runs on (.npz or adjacency list)',
+    shownDefault: '../shared/data/graphs/cora.npz',
+  }),
   kernelCacheMB: envGroup(
-    [{ name: 'GRAMFLEET_KERNEL_CACHE_MB', default: 'a quarter of the host memory, split over the workers', meaning: "a local cluster's workers inherit it as their kernel-row cache budget, a number ≥ 0 (see the WASM worker)" }],
+    [
+      {
+        name: 'GRAMFLEET_KERNEL_CACHE_MB',
+        default: 'a quarter of the host memory, split over the workers',
+        meaning: "a local cluster's workers inherit it as their kernel-row cache budget, a number ≥ 0 (see the WASM worker)",
+      },
+    ],
     (env): number | undefined => {
       const v = envRaw(env, 'GRAMFLEET_KERNEL_CACHE_MB');
       return v === undefined ? undefined : parseEnvNumber('GRAMFLEET_KERNEL_CACHE_MB', v, 0, 'MB');

@@ -5,9 +5,7 @@
  * `Fleet` without an import cycle: this module reaches the workloads' types only
  * (`../job-types.ts`), never the registry.
  */
-import type {
-  ArrayRef, CsrArrays, CsrRef, DatagenJobInput, DatagenJobResult, Logger, NdArray, WorkerRecord,
-} from '@gramfleet/core';
+import type { ArrayRef, CsrArrays, CsrRef, DatagenJobInput, DatagenJobResult, Logger, NdArray, WorkerRecord } from '@gramfleet/core';
 import type { DataPlaneOptions, StoreTiersConfig } from '@gramfleet/workers';
 import type { LocalCluster } from '../cluster/local-cluster';
 import type { CampaignClient } from '../campaign/client';

@@ -14,7 +14,11 @@ import { retrying } from './temporal-retry';
 const WATCH_POLL_MS = 250;
 
 /** The handle of job `jobId` of workload `w`. */
-export function createJobHandle<K extends JobKind>(w: Workload<WorkloadTypes>, jobId: string, o: { readonly client: Client; readonly ctx: WorkloadContext }): JobHandle<K> {
+export function createJobHandle<K extends JobKind>(
+  w: Workload<WorkloadTypes>,
+  jobId: string,
+  o: { readonly client: Client; readonly ctx: WorkloadContext },
+): JobHandle<K> {
   const h = o.client.workflow.getHandle(jobId);
   const reader: JobReader<WorkloadTypes> = w.reader?.(o.ctx, jobId) ?? { progress: (raw) => Promise.resolve(raw), result: (raw) => Promise.resolve(raw) };
   const progress = async (): Promise<unknown> => reader.progress(await retrying(() => h.query(w.def.progressQuery)));
@@ -52,7 +56,8 @@ export function createJobHandle<K extends JobKind>(w: Workload<WorkloadTypes>, j
     }
   };
   return {
-    jobId, kind: w.def.kind as K,
+    jobId,
+    kind: w.def.kind as K,
     progress: progress as () => Promise<ProgressFor<K>>,
     watch: watch as (onEvent: (e: EventFor<K>) => void) => Promise<ResultFor<K>>,
     result: result as () => Promise<ResultFor<K>>,

@@ -8,8 +8,18 @@
 import * as fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import {
-  GramfleetError, INLINE_ARRAY_MAX_BYTES, USER_WASM_MAX_MEMORY_MB, USER_WASM_OP, WASM_PAGE, checkUserModule, inspectWasm, int, isGramfleetError,
-  type ArrayRef, type NdArray, type TaskResult,
+  GramfleetError,
+  INLINE_ARRAY_MAX_BYTES,
+  USER_WASM_MAX_MEMORY_MB,
+  USER_WASM_OP,
+  WASM_PAGE,
+  checkUserModule,
+  inspectWasm,
+  int,
+  isGramfleetError,
+  type ArrayRef,
+  type NdArray,
+  type TaskResult,
 } from '@gramfleet/core';
 import type { ArrayStore, TaskClient } from '@gramfleet/workers';
 
@@ -118,14 +128,22 @@ export function createRaySdk(store: ArrayStore, tasks: TaskClient): RaySdk {
   return {
     async put(value) {
       const form: ObjectRef['form'] = typeof value === 'number' ? 'number' : value instanceof Float64Array ? 'f64' : 'nd';
-      const a: NdArray = typeof value === 'number' ? { dtype: 'f64', shape: [], data: Float64Array.of(value) } : value instanceof Float64Array ? { dtype: 'f64', shape: [value.length], data: value } : value;
-      if (typeof value === 'number' && !Number.isFinite(value)) throw new GramfleetError('INPUT_NOT_FINITE', `put: value must be finite, got ${value}`, { field: 'value' });
+      const a: NdArray =
+        typeof value === 'number'
+          ? { dtype: 'f64', shape: [], data: Float64Array.of(value) }
+          : value instanceof Float64Array
+            ? { dtype: 'f64', shape: [value.length], data: value }
+            : value;
+      if (typeof value === 'number' && !Number.isFinite(value))
+        throw new GramfleetError('INPUT_NOT_FINITE', `put: value must be finite, got ${value}`, { field: 'value' });
       const small = await store.put(a, { inline: true, durable: 'none' }).catch((e: unknown) => {
         // Host store only (no durable copy until a task needs it); a full host store: the object store.
         if (isGramfleetError(e) && e.code === 'STORE_HOST_FULL') return store.put(a, { inline: true });
         throw e;
       });
-      return small.inline !== undefined ? { kind: 'object', id: `inline-${small.digest.slice(0, 16)}`, form, inline: small } : { kind: 'object', id: small.digest, form, array: small };
+      return small.inline !== undefined
+        ? { kind: 'object', id: `inline-${small.digest.slice(0, 16)}`, form, inline: small }
+        : { kind: 'object', id: small.digest, form, array: small };
     },
     get: get as RaySdk['get'],
     async registerWasm(module, o) {
@@ -137,14 +155,18 @@ export function createRaySdk(store: ArrayStore, tasks: TaskClient): RaySdk {
           throw new GramfleetError('INPUT_FILE_UNREADABLE', `module file ${module} cannot be read: ${(e as Error).message}`, { field: 'module', file: module });
         }
       } else bytes = module;
-      if (!WebAssembly.validate(bytes as Uint8Array<ArrayBuffer>)) throw new GramfleetError('KERNEL_BAD_MODULE', 'module does not validate as WebAssembly', { field: 'module' });
+      if (!WebAssembly.validate(bytes as Uint8Array<ArrayBuffer>))
+        throw new GramfleetError('KERNEL_BAD_MODULE', 'module does not validate as WebAssembly', { field: 'module' });
       if (o.exports.length === 0) throw new GramfleetError('INPUT_INVALID', 'exports must name at least one function', { field: 'exports' });
       checkUserModule(inspectWasm(bytes), o.exports, (USER_WASM_MAX_MEMORY_MB * 1024 * 1024) / WASM_PAGE);
       const ref = await store.put({ dtype: 'u8', shape: [bytes.length], data: bytes });
       return { digest: ref.digest, module: ref, exports: [...o.exports] };
     },
     map(kernel, fn, inputs, o = {}) {
-      if (!kernel.exports.includes(fn)) throw new GramfleetError('KERNEL_BAD_MODULE', `fn ${JSON.stringify(fn)} is not among the registered exports (${kernel.exports.join(', ')})`, { field: 'fn' });
+      if (!kernel.exports.includes(fn))
+        throw new GramfleetError('KERNEL_BAD_MODULE', `fn ${JSON.stringify(fn)} is not among the registered exports (${kernel.exports.join(', ')})`, {
+          field: 'fn',
+        });
       if ((o.class ?? 'wasm') !== 'wasm') throw new GramfleetError('INPUT_INVALID', `class must be 'wasm', got ${String(o.class)}`, { field: 'class' });
       const memoryMB = int('memoryMB', o.memoryMB ?? 64, 1, USER_WASM_MAX_MEMORY_MB);
       const timeoutMs = int('timeoutMs', o.timeoutMs ?? 60_000, 1, 24 * 3_600_000);
@@ -154,12 +176,14 @@ export function createRaySdk(store: ArrayStore, tasks: TaskClient): RaySdk {
         const shardId = `t${String(i).padStart(7, '0')}`;
         if (x instanceof Float64Array || Array.isArray(x)) {
           const arr = x instanceof Float64Array ? x : Float64Array.from(x as readonly number[]);
-          for (const v of arr) if (!Number.isFinite(v)) throw new GramfleetError('INPUT_NOT_FINITE', `inputs[${i}] has a non-finite value`, { field: `inputs[${i}]` });
+          for (const v of arr)
+            if (!Number.isFinite(v)) throw new GramfleetError('INPUT_NOT_FINITE', `inputs[${i}] has a non-finite value`, { field: `inputs[${i}]` });
           return { shardId, arr, ref: undefined as ArrayRef | undefined, len: arr.length };
         }
         const r = x as ObjectRef;
         const stored = r.kind === 'object' ? (r.inline ?? r.array) : undefined;
-        if (stored === undefined) throw new GramfleetError('INPUT_INVALID', `inputs[${i}] must be a Float64Array, a number list or an ObjectRef`, { field: `inputs[${i}]` });
+        if (stored === undefined)
+          throw new GramfleetError('INPUT_INVALID', `inputs[${i}] must be a Float64Array, a number list or an ObjectRef`, { field: `inputs[${i}]` });
         return { shardId, arr: undefined as Float64Array | undefined, ref: stored, len: stored.shape.reduce((a, b) => a * b, 1) };
       });
       const deadline = Date.now() + timeoutMs + 3_600_000;
@@ -168,19 +192,28 @@ export function createRaySdk(store: ArrayStore, tasks: TaskClient): RaySdk {
         const id = (refs[i] as TaskRef).id;
         const result = (async (): Promise<TaskResult> => {
           // Small inputs travel inline in the task (bit for bit); larger ones by reference.
-          const input = p.ref ?? await store.put({ dtype: 'f64', shape: [p.arr?.length ?? 0], data: p.arr ?? new Float64Array(0) }, { inline: true });
+          const input = p.ref ?? (await store.put({ dtype: 'f64', shape: [p.arr?.length ?? 0], data: p.arr ?? new Float64Array(0) }, { inline: true }));
           // Inputs are durable before their tasks go out (a put is held by the host store only).
           if (input.inline === undefined) await store.persist(input);
           const attrs = { fn, memoryPages, timeoutMs, outLen: o.outLen ?? p.len };
           return tasks.run({ jobId, shardId: p.shardId, op: USER_WASM_OP, attrs, inputs: [kernel.module, input], deadline }, { cls: 'wasm' });
-        })().catch((e: unknown) => {
-          const err = e instanceof GramfleetError ? e : new GramfleetError('JOB_FAILED', `task ${id} could not be sent: ${(e as Error).message}`);
-          return { v: 1, jobId, shardId: p.shardId, outputs: [], stats: { workerId: '', backend: 'none', deliveryCount: 0, computeMs: 0, fetchMs: 0, cacheHits: 0 }, error: err.toPayload() };
-        }).then((r) => {
-          ready.add(id);
-          for (const l of listeners) l(id);
-          return r;
-        });
+        })()
+          .catch((e: unknown) => {
+            const err = e instanceof GramfleetError ? e : new GramfleetError('JOB_FAILED', `task ${id} could not be sent: ${(e as Error).message}`);
+            return {
+              v: 1,
+              jobId,
+              shardId: p.shardId,
+              outputs: [],
+              stats: { workerId: '', backend: 'none', deliveryCount: 0, computeMs: 0, fetchMs: 0, cacheHits: 0 },
+              error: err.toPayload(),
+            };
+          })
+          .then((r) => {
+            ready.add(id);
+            for (const l of listeners) l(id);
+            return r;
+          });
         results.set(id, result);
       });
       return refs;

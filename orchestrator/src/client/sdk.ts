@@ -6,8 +6,15 @@
  */
 import { Client, Connection, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import {
-  GramfleetError, checkParamNames, resourceNames, silentLogger,
-  type ArrayRef, type CsrRef, type DatagenJobInput, type DatagenJobResult, type DatagenWorkflowResult,
+  GramfleetError,
+  checkParamNames,
+  resourceNames,
+  silentLogger,
+  type ArrayRef,
+  type CsrRef,
+  type DatagenJobInput,
+  type DatagenJobResult,
+  type DatagenWorkflowResult,
 } from '@gramfleet/core';
 import { connectNats, createTaskClient, openArrayStore, openDataPlane } from '@gramfleet/workers';
 import { LocalCluster, defaultDataDir } from '../cluster/local-cluster';
@@ -38,9 +45,15 @@ export async function connect(o: ConnectOptions = {}): Promise<Fleet> {
     const dataDir = o.dataDir ?? defaultDataDir();
     local = (await LocalCluster.attach(dataDir)) ?? undefined;
     if (local === undefined) {
-      if (o.startLocal === false) throw new GramfleetError('CLUSTER_NOT_RUNNING', `no local cluster runs from ${dataDir}; start one with 'npx gramfleet up'`, { dataDir });
+      if (o.startLocal === false)
+        throw new GramfleetError('CLUSTER_NOT_RUNNING', `no local cluster runs from ${dataDir}; start one with 'npx gramfleet up'`, { dataDir });
       log.info('starting a local cluster', { dataDir });
-      local = await LocalCluster.start({ dataDir, ...(o.workers !== undefined ? { workers: o.workers } : {}), ...(o.dataPlane !== undefined ? { dataPlane: o.dataPlane } : {}), log });
+      local = await LocalCluster.start({
+        dataDir,
+        ...(o.workers !== undefined ? { workers: o.workers } : {}),
+        ...(o.dataPlane !== undefined ? { dataPlane: o.dataPlane } : {}),
+        log,
+      });
       owned = true;
     }
     ({ temporalAddress, natsUrl, namespace, taskQueue, prefix } = local.state);
@@ -62,7 +75,11 @@ export async function connect(o: ConnectOptions = {}): Promise<Fleet> {
   const fleet: Fleet = {
     local,
     campaigns: createCampaignClient({ client, nc, prefix, taskQueue }),
-    put: ray.put, get: ray.get, registerWasm: ray.registerWasm, map: ray.map, wait: ray.wait,
+    put: ray.put,
+    get: ray.get,
+    registerWasm: ray.registerWasm,
+    map: ray.map,
+    wait: ray.wait,
     submit: (async (spec: JobSpec): Promise<JobHandle> => {
       if (typeof spec !== 'object' || spec === null) throw new GramfleetError('INPUT_INVALID', 'a job spec must be an object with a kind', { field: 'kind' });
       const w = workloadFor(spec.kind);
@@ -80,7 +97,8 @@ export async function connect(o: ConnectOptions = {}): Promise<Fleet> {
     getArray: (ref: ArrayRef) => store.get(ref),
     getCsr: (ref: CsrRef) => loadCsr(store, ref),
     workers: () => registeredWorkers(dp),
-    writeDataset: (input: DatagenJobInput, result: DatagenJobResult, outDir: string, wo?: { storeSystems?: boolean }) => writeDataset(store, input, result, outDir, wo),
+    writeDataset: (input: DatagenJobInput, result: DatagenJobResult, outDir: string, wo?: { storeSystems?: boolean }) =>
+      writeDataset(store, input, result, outDir, wo),
     async releaseDatagenPages(jobId: string): Promise<number> {
       let r: DatagenWorkflowResult;
       try {

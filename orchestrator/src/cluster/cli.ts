@@ -20,16 +20,22 @@ export const UP_COMMAND: CliCommand = {
     const threadsPerShard = a.int('threads-per-shard');
     const gpuWorkers = a.int('gpu-workers') ?? 0;
     const c = await LocalCluster.start({
-      dataDir, detached: true,
+      dataDir,
+      detached: true,
       ...(workers !== undefined ? { workers } : {}),
       ...(threads !== undefined ? { threadsPerWorker: threads } : {}),
       ...(threadsPerShard !== undefined ? { threadsPerShard } : {}),
     });
     let gpuFailed = false;
     for (let g = 0; g < gpuWorkers; g++) {
-      await c.addGpuWorker(g).catch((e: Error) => { gpuFailed = true; ctx.err.write(`error: ${e.message} (the rest of the cluster stays up)\n`); });
+      await c.addGpuWorker(g).catch((e: Error) => {
+        gpuFailed = true;
+        ctx.err.write(`error: ${e.message} (the rest of the cluster stays up)\n`);
+      });
     }
-    ctx.out.write(`gramfleet local cluster up (${dataDir})\n  temporal ${c.state.temporalAddress}\n  nats     ${c.state.natsUrl}\n  processes: ${c.state.processes.map((p) => `${p.name}(${p.pid})`).join(' ')}\n`);
+    ctx.out.write(
+      `gramfleet local cluster up (${dataDir})\n  temporal ${c.state.temporalAddress}\n  nats     ${c.state.natsUrl}\n  processes: ${c.state.processes.map((p) => `${p.name}(${p.pid})`).join(' ')}\n`,
+    );
     return gpuFailed ? 1 : 0;
   },
 };
@@ -75,7 +81,10 @@ export const STATUS_COMMAND: CliCommand = {
         ctx.out.write(`local cluster (${dataDir})\n  temporal ${c.state.temporalAddress}\n  nats     ${c.state.natsUrl}\n`);
         for (const p of c.status()) ctx.out.write(`  ${p.name.padEnd(14)} pid ${String(p.pid).padEnd(8)} ${p.alive ? 'running' : 'DEAD'}\n`);
         ctx.out.write(`  registered workers: ${workers.length}\n`);
-        for (const w of workers) ctx.out.write(`    ${w.workerId} ${w.cls} threads=${w.threads} shards=${w.shardsDone}${w.kernels !== undefined ? ` kernels=${w.kernels.build} threads/shard=${w.kernels.threadsPerShard}${w.kernels.cacheMB !== undefined ? ` row-cache=${w.kernels.cacheMB}MB` : ''}` : ''}\n`);
+        for (const w of workers)
+          ctx.out.write(
+            `    ${w.workerId} ${w.cls} threads=${w.threads} shards=${w.shardsDone}${w.kernels !== undefined ? ` kernels=${w.kernels.build} threads/shard=${w.kernels.threadsPerShard}${w.kernels.cacheMB !== undefined ? ` row-cache=${w.kernels.cacheMB}MB` : ''}` : ''}\n`,
+          );
       }
       return 0;
     });

@@ -95,7 +95,10 @@ export class LocalCluster {
   /** Workers the cluster starts with (splits the kernel-row cache budget); undefined when attached. */
   private plannedWorkers: number | undefined;
 
-  private constructor(readonly state: ClusterState, o: Partial<LocalClusterOptions> = {}) {
+  private constructor(
+    readonly state: ClusterState,
+    o: Partial<LocalClusterOptions> = {},
+  ) {
     this.log = o.log ?? silentLogger;
     this.detached = o.detached ?? false;
     this.logLevel = o.logLevel ?? 'info';
@@ -107,7 +110,11 @@ export class LocalCluster {
   /** Starts every process and waits until the cluster serves. */
   static async start(o: LocalClusterOptions): Promise<LocalCluster> {
     if (o.threadsPerShard !== undefined && (!Number.isInteger(o.threadsPerShard) || o.threadsPerShard < 1 || o.threadsPerShard > 256)) {
-      throw new GramfleetError('INPUT_OUT_OF_RANGE', `threadsPerShard must be an integer in [1, 256], got ${o.threadsPerShard}`, { field: 'threadsPerShard', bound: '[1, 256]', value: o.threadsPerShard });
+      throw new GramfleetError('INPUT_OUT_OF_RANGE', `threadsPerShard must be an integer in [1, 256], got ${o.threadsPerShard}`, {
+        field: 'threadsPerShard',
+        bound: '[1, 256]',
+        value: o.threadsPerShard,
+      });
     }
     // The environment its processes inherit is checked before any of them starts.
     clientConfig();
@@ -119,11 +126,20 @@ export class LocalCluster {
     resourceNames(prefix);
     const [natsPort, natsMonitorPort, temporalPort] = [await freePort(), await freePort(), await freePort()];
     const state: ClusterState = {
-      version: 1, dataDir,
-      natsUrl: `nats://127.0.0.1:${natsPort}`, natsPort, natsMonitorPort,
-      temporalAddress: `127.0.0.1:${temporalPort}`, temporalPort,
-      namespace: 'default', taskQueue: o.taskQueue ?? 'gramfleet', prefix,
-      dataPlane: o.dataPlane ?? {}, ...hostStoreOf(dataDir, o.hostStore), startedAt: new Date().toISOString(), processes: [],
+      version: 1,
+      dataDir,
+      natsUrl: `nats://127.0.0.1:${natsPort}`,
+      natsPort,
+      natsMonitorPort,
+      temporalAddress: `127.0.0.1:${temporalPort}`,
+      temporalPort,
+      namespace: 'default',
+      taskQueue: o.taskQueue ?? 'gramfleet',
+      prefix,
+      dataPlane: o.dataPlane ?? {},
+      ...hostStoreOf(dataDir, o.hostStore),
+      startedAt: new Date().toISOString(),
+      processes: [],
     };
     const c = new LocalCluster(state, o);
     try {
@@ -177,10 +193,15 @@ export class LocalCluster {
     // Node 20 runs the relaxed-SIMD FMA kernel build only with a V8 flag on the worker's command line.
     const nodeArgs = this.kernelBuild === 'simd' ? [] : relaxedSimdNodeArgs();
     this.launch(name, process.execPath, [...nodeArgs, script, `--cluster=${this.state.dataDir}`], {
-      GRAMFLEET_NATS_URL: this.state.natsUrl, GRAMFLEET_PREFIX: this.state.prefix,
-      GRAMFLEET_THREADS: String(this.threads), GRAMFLEET_WORKER_ID: `${name}-${process.pid}-${Date.now().toString(36)}`,
-      GRAMFLEET_LOG_LEVEL: this.logLevel, ...dataPlaneEnv(this.state.dataPlane), ...hostStoreEnv(this.state),
-      GRAMFLEET_THREADS_PER_SHARD: String(this.threadsPerShard), GRAMFLEET_KERNEL_BUILD: this.kernelBuild,
+      GRAMFLEET_NATS_URL: this.state.natsUrl,
+      GRAMFLEET_PREFIX: this.state.prefix,
+      GRAMFLEET_THREADS: String(this.threads),
+      GRAMFLEET_WORKER_ID: `${name}-${process.pid}-${Date.now().toString(36)}`,
+      GRAMFLEET_LOG_LEVEL: this.logLevel,
+      ...dataPlaneEnv(this.state.dataPlane),
+      ...hostStoreEnv(this.state),
+      GRAMFLEET_THREADS_PER_SHARD: String(this.threadsPerShard),
+      GRAMFLEET_KERNEL_BUILD: this.kernelBuild,
       ...this.kernelCacheEnv(n + 1),
     });
     return name;
@@ -209,12 +230,19 @@ export class LocalCluster {
     const workerId = `${name}-${process.pid}-${Date.now().toString(36)}`;
     const script = path.join(repoRoot(), 'gpu-workers', 'dist', 'main.js');
     const mp = this.launch(name, process.execPath, [script, `--cluster=${this.state.dataDir}`], {
-      GRAMFLEET_NATS_URL: this.state.natsUrl, GRAMFLEET_PREFIX: this.state.prefix, GRAMFLEET_WORKER_ID: workerId,
-      GRAMFLEET_GPU_ORDINAL: String(ordinal), GRAMFLEET_LOG_LEVEL: this.logLevel, ...dataPlaneEnv(this.state.dataPlane), ...hostStoreEnv(this.state),
+      GRAMFLEET_NATS_URL: this.state.natsUrl,
+      GRAMFLEET_PREFIX: this.state.prefix,
+      GRAMFLEET_WORKER_ID: workerId,
+      GRAMFLEET_GPU_ORDINAL: String(ordinal),
+      GRAMFLEET_LOG_LEVEL: this.logLevel,
+      ...dataPlaneEnv(this.state.dataPlane),
+      ...hostStoreEnv(this.state),
     });
     this.save();
     let exit: number | null | undefined;
-    void mp.exited.then((c) => { exit = c; });
+    void mp.exited.then((c) => {
+      exit = c;
+    });
     const nc = await connectNats(this.state.natsUrl, 'gramfleet-launcher');
     try {
       const dp = await openDataPlane(nc, resourceNames(this.state.prefix), this.state.dataPlane);
@@ -225,7 +253,11 @@ export class LocalCluster {
           this.save();
           const log = path.join(this.state.dataDir, 'logs', `${name}.log`);
           if (exit === 3) throw new GramfleetError('WORKER_NO_DEVICE', `GPU worker ${name} found no CUDA device and exited; see ${log}`, { name, log });
-          throw new GramfleetError('CLUSTER_START_FAILED', `GPU worker ${name} ${exit !== undefined ? `exited with status ${String(exit)}` : `did not register within ${timeoutMs} ms`}; see ${log}`, { name, log });
+          throw new GramfleetError(
+            'CLUSTER_START_FAILED',
+            `GPU worker ${name} ${exit !== undefined ? `exited with status ${String(exit)}` : `did not register within ${timeoutMs} ms`}; see ${log}`,
+            { name, log },
+          );
         }
         await sleep(100);
       }
@@ -243,9 +275,17 @@ export class LocalCluster {
       const until = Date.now() + timeoutMs;
       for (;;) {
         let k = 0;
-        for await (const key of await dp.workers.keys()) { void key; k++; }
+        for await (const key of await dp.workers.keys()) {
+          void key;
+          k++;
+        }
         if (k >= count) return;
-        if (Date.now() > until) throw new GramfleetError('CLUSTER_START_FAILED', `only ${k} of ${count} workers registered within ${timeoutMs} ms; see ${path.join(this.state.dataDir, 'logs')}`, { registered: k, expected: count });
+        if (Date.now() > until)
+          throw new GramfleetError(
+            'CLUSTER_START_FAILED',
+            `only ${k} of ${count} workers registered within ${timeoutMs} ms; see ${path.join(this.state.dataDir, 'logs')}`,
+            { registered: k, expected: count },
+          );
         await sleep(100);
       }
     } finally {
@@ -310,8 +350,13 @@ export class LocalCluster {
     // eslint-disable-next-line no-restricted-properties
     const childEnv = { ...process.env, ...env };
     const mp = spawnManaged({
-      name, cmd, args, env: childEnv, detached: this.detached,
-      logFile: path.join(this.state.dataDir, 'logs', `${name}.log`), cwd: repoRoot(),
+      name,
+      cmd,
+      args,
+      env: childEnv,
+      detached: this.detached,
+      logFile: path.join(this.state.dataDir, 'logs', `${name}.log`),
+      cwd: repoRoot(),
     });
     this.children.set(name, mp);
     this.state.processes.push({ name, pid: mp.pid, marker: this.state.dataDir });
@@ -321,16 +366,35 @@ export class LocalCluster {
 
   private async startNats(): Promise<void> {
     const s = this.state;
-    const mp = this.launch('nats', binaryPath('nats-server'), [
-      '-js', '-sd', path.join(s.dataDir, 'nats'), '-a', '127.0.0.1', '-p', String(s.natsPort),
-      '-m', String(s.natsMonitorPort), '--server_name', 'gramfleet-local',
-    ], {});
+    const mp = this.launch(
+      'nats',
+      binaryPath('nats-server'),
+      [
+        '-js',
+        '-sd',
+        path.join(s.dataDir, 'nats'),
+        '-a',
+        '127.0.0.1',
+        '-p',
+        String(s.natsPort),
+        '-m',
+        String(s.natsMonitorPort),
+        '--server_name',
+        'gramfleet-local',
+      ],
+      {},
+    );
     let alive = true;
-    void mp.exited.then(() => { alive = false; });
+    void mp.exited.then(() => {
+      alive = false;
+    });
     await waitForPort(s.natsPort, 20_000, 'nats-server', () => alive);
     const until = Date.now() + 20_000;
     while (Date.now() < until) {
-      const ok = await fetch(`http://127.0.0.1:${s.natsMonitorPort}/healthz?js-enabled-only=true`).then((r) => r.ok, () => false);
+      const ok = await fetch(`http://127.0.0.1:${s.natsMonitorPort}/healthz?js-enabled-only=true`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) return;
       await sleep(100);
     }
@@ -340,13 +404,32 @@ export class LocalCluster {
   private async startTemporal(): Promise<void> {
     const s = this.state;
     const [httpPort, metricsPort] = [await freePort(), await freePort()];
-    const mp = this.launch('temporal', binaryPath('temporal'), [
-      'server', 'start-dev', '--db-filename', path.join(s.dataDir, 'temporal.db'), '--ip', '127.0.0.1',
-      '--port', String(s.temporalPort), '--http-port', String(httpPort), '--metrics-port', String(metricsPort),
-      '--headless', '--log-level', 'warn',
-    ], {});
+    const mp = this.launch(
+      'temporal',
+      binaryPath('temporal'),
+      [
+        'server',
+        'start-dev',
+        '--db-filename',
+        path.join(s.dataDir, 'temporal.db'),
+        '--ip',
+        '127.0.0.1',
+        '--port',
+        String(s.temporalPort),
+        '--http-port',
+        String(httpPort),
+        '--metrics-port',
+        String(metricsPort),
+        '--headless',
+        '--log-level',
+        'warn',
+      ],
+      {},
+    );
     let alive = true;
-    void mp.exited.then(() => { alive = false; });
+    void mp.exited.then(() => {
+      alive = false;
+    });
     await waitForPort(s.temporalPort, 60_000, 'temporal dev server', () => alive);
     const until = Date.now() + 60_000;
     for (;;) {
@@ -369,9 +452,14 @@ export class LocalCluster {
     const s = this.state;
     const script = path.join(repoRoot(), 'orchestrator', 'dist', 'host', 'worker-host.js');
     this.launch('orchestrator', process.execPath, [script, `--cluster=${s.dataDir}`], {
-      GRAMFLEET_NATS_URL: s.natsUrl, GRAMFLEET_PREFIX: s.prefix, GRAMFLEET_TEMPORAL_ADDRESS: s.temporalAddress,
-      GRAMFLEET_NAMESPACE: s.namespace, GRAMFLEET_TASK_QUEUE: s.taskQueue, GRAMFLEET_LOG_LEVEL: this.logLevel,
-      ...dataPlaneEnv(s.dataPlane), ...hostStoreEnv(s),
+      GRAMFLEET_NATS_URL: s.natsUrl,
+      GRAMFLEET_PREFIX: s.prefix,
+      GRAMFLEET_TEMPORAL_ADDRESS: s.temporalAddress,
+      GRAMFLEET_NAMESPACE: s.namespace,
+      GRAMFLEET_TASK_QUEUE: s.taskQueue,
+      GRAMFLEET_LOG_LEVEL: this.logLevel,
+      ...dataPlaneEnv(s.dataPlane),
+      ...hostStoreEnv(s),
     });
   }
 
@@ -393,7 +481,9 @@ function rank(name: string): number {
 function hostStoreOf(dataDir: string, o: LocalClusterOptions['hostStore']): { hostStore?: { dir: string; maxBytes: number } } {
   if (o === false) return {};
   const shm = fs.existsSync('/dev/shm') ? '/dev/shm' : undefined;
-  const dir = o?.dir ?? (shm !== undefined ? path.join(shm, `gramfleet-${createHash('sha256').update(dataDir).digest('hex').slice(0, 16)}`) : path.join(dataDir, 'host-store'));
+  const dir =
+    o?.dir ??
+    (shm !== undefined ? path.join(shm, `gramfleet-${createHash('sha256').update(dataDir).digest('hex').slice(0, 16)}`) : path.join(dataDir, 'host-store'));
   let room = os.totalmem();
   try {
     const st = fs.statfsSync(shm ?? dataDir);
@@ -402,7 +492,11 @@ function hostStoreOf(dataDir: string, o: LocalClusterOptions['hostStore']): { ho
     /* no statfs: memory bounds it */
   }
   const maxBytes = o?.maxBytes ?? Math.floor(room / 4);
-  if (!Number.isInteger(maxBytes) || maxBytes < 1024 * 1024) throw new GramfleetError('INPUT_OUT_OF_RANGE', `hostStore.maxBytes must be an integer of at least 1 MiB, got ${maxBytes}`, { field: 'hostStore.maxBytes', min: 1024 * 1024 });
+  if (!Number.isInteger(maxBytes) || maxBytes < 1024 * 1024)
+    throw new GramfleetError('INPUT_OUT_OF_RANGE', `hostStore.maxBytes must be an integer of at least 1 MiB, got ${maxBytes}`, {
+      field: 'hostStore.maxBytes',
+      min: 1024 * 1024,
+    });
   return { hostStore: { dir, maxBytes } };
 }
 
@@ -426,7 +520,11 @@ function killOnExit(pid: number): void {
   hooked = true;
   process.once('exit', () => {
     for (const p of toKill) {
-      try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
+      try {
+        process.kill(p, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
     }
   });
 }

@@ -34,7 +34,10 @@ export function spawnManaged(o: SpawnOptions): ManagedProcess {
   fs.mkdirSync(path.dirname(o.logFile), { recursive: true });
   const fd = fs.openSync(o.logFile, 'a');
   const child = spawn(o.cmd, [...o.args], {
-    ...(o.env !== undefined ? { env: o.env } : {}), stdio: ['ignore', fd, fd], detached: o.detached ?? false, ...(o.cwd !== undefined ? { cwd: o.cwd } : {}),
+    ...(o.env !== undefined ? { env: o.env } : {}),
+    stdio: ['ignore', fd, fd],
+    detached: o.detached ?? false,
+    ...(o.cwd !== undefined ? { cwd: o.cwd } : {}),
   });
   fs.closeSync(fd);
   if (child.pid === undefined) throw new GramfleetError('CLUSTER_START_FAILED', `could not start ${o.name} (${o.cmd})`, { name: o.name, cmd: o.cmd });
@@ -66,7 +69,10 @@ export async function waitForPort(port: number, timeoutMs: number, what: string,
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {
       const c = net.connect({ port, host: '127.0.0.1' });
-      c.once('connect', () => { c.destroy(); resolve(true); });
+      c.once('connect', () => {
+        c.destroy();
+        resolve(true);
+      });
       c.once('error', () => resolve(false));
     });
     if (ok) return;
@@ -96,13 +102,21 @@ export function pidAlive(pid: number, marker?: string): boolean {
 /** Sends `signal`, waits up to `graceMs`, then SIGKILLs. Only touches pids matching `marker`. */
 export async function stopPid(pid: number, marker: string, graceMs = 10_000, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   if (!pidAlive(pid, marker)) return;
-  try { process.kill(pid, signal); } catch { return; }
+  try {
+    process.kill(pid, signal);
+  } catch {
+    return;
+  }
   const until = Date.now() + graceMs;
   while (Date.now() < until) {
     if (!pidAlive(pid, marker)) return;
     await sleep(50);
   }
-  try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    /* gone */
+  }
   while (pidAlive(pid, marker)) await sleep(20);
 }
 

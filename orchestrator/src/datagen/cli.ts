@@ -24,11 +24,33 @@ function pairArg(name: string, s: string): [number, number] {
 
 /** Runs `gramfleet datagen`; returns the exit code. */
 async function datagenRun(a: ParsedArgs, ctx: CliContext): Promise<number> {
-  const keys = ['pde', 'grid', 'count', 'seed', 'field-alpha', 'field-tau', 'wavenumber', 'velocity', 'rtol', 'solver', 'restart', 'recycle', 'precond', 'sort', 'chunk-size', 'workers', 'out', 'data-dir', 'job-id'] as const;
+  const keys = [
+    'pde',
+    'grid',
+    'count',
+    'seed',
+    'field-alpha',
+    'field-tau',
+    'wavenumber',
+    'velocity',
+    'rtol',
+    'solver',
+    'restart',
+    'recycle',
+    'precond',
+    'sort',
+    'chunk-size',
+    'workers',
+    'out',
+    'data-dir',
+    'job-id',
+  ] as const;
   const v = Object.fromEntries(keys.map((k) => [k, a.string(k)])) as Record<(typeof keys)[number], string | undefined>;
   const out = a.need('out');
   const params: DatagenParams = {
-    pde: a.need('pde'), grid: numArg('grid', a.need('grid')), count: numArg('count', a.need('count')),
+    pde: a.need('pde'),
+    grid: numArg('grid', a.need('grid')),
+    count: numArg('count', a.need('count')),
     ...(v.seed !== undefined ? { seed: numArg('seed', v.seed) } : {}),
     ...(v['field-alpha'] !== undefined ? { fieldAlpha: numArg('field-alpha', v['field-alpha']) } : {}),
     ...(v['field-tau'] !== undefined ? { fieldTau: numArg('field-tau', v['field-tau']) } : {}),
@@ -45,32 +67,45 @@ async function datagenRun(a: ParsedArgs, ctx: CliContext): Promise<number> {
   const spec: DatagenJobSpec = { kind: 'datagen', ...params, ...(v['job-id'] !== undefined ? { jobId: v['job-id'] } : {}) };
   const input = prepareDatagen(spec); // typed errors before a cluster is even contacted
   const json = a.flag('json');
-  return ctx.withFleet({
-    ...(v['data-dir'] !== undefined ? { dataDir: v['data-dir'] } : {}),
-    ...(v.workers !== undefined ? { workers: numArg('workers', v.workers) } : {}),
-    log: createJsonLogger({ proc: 'cli' }, 'warn'),
-  }, async (fleet) => {
-    const t0 = Date.now();
-    const h = await fleet.submit(spec);
-    const bar = json ? undefined : createProgressBar(`datagen ${h.jobId}`);
-    const r = await h.watch((p) => bar?.update(p.systemsDone, p.systemsTotal, `mat-vecs ${p.matvecs}, saved ${p.matvecsSaved}`));
-    const p = await h.progress().catch(() => undefined);
-    if (p !== undefined) bar?.update(p.systemsDone, p.systemsTotal, `mat-vecs ${p.matvecs}, saved ${p.matvecsSaved}`);
-    bar?.finish('solved');
-    const m = await fleet.writeDataset(input, r, out, { storeSystems: a.flag('store-systems') });
-    // The dataset is written: the job's result pages are garbage unless asked to keep them.
-    const released = a.flag('keep-pages') ? 0 : await fleet.releaseDatagenPages(h.jobId);
-    const summary = {
-      jobId: h.jobId, out: path.resolve(out), systems: m.systems.length, chunks: m.chunks.length, matvecs: m.totals.matvecs,
-      matvecsSaved: p?.matvecsSaved ?? null, maxRelres: m.totals.maxRelres, publishedTasks: r.publishedTasks, pagesReleased: released, wallMs: Date.now() - t0,
-    };
-    if (json) ctx.out.write(JSON.stringify(summary) + '\n');
-    else {
-      ctx.out.write(`${m.systems.length} systems in ${m.chunks.length} chunks, ${m.totals.matvecs} mat-vecs, max true relative residual ${m.totals.maxRelres.toExponential(2)}, ${(summary.wallMs / 1000).toFixed(1)} s${r.publishedTasks === 0 ? ' (all systems were solved before; nothing re-solved)' : ''}\n`);
-      ctx.out.write(`wrote ${summary.out}/manifest.json\n`);
-    }
-    return 0;
-  });
+  return ctx.withFleet(
+    {
+      ...(v['data-dir'] !== undefined ? { dataDir: v['data-dir'] } : {}),
+      ...(v.workers !== undefined ? { workers: numArg('workers', v.workers) } : {}),
+      log: createJsonLogger({ proc: 'cli' }, 'warn'),
+    },
+    async (fleet) => {
+      const t0 = Date.now();
+      const h = await fleet.submit(spec);
+      const bar = json ? undefined : createProgressBar(`datagen ${h.jobId}`);
+      const r = await h.watch((p) => bar?.update(p.systemsDone, p.systemsTotal, `mat-vecs ${p.matvecs}, saved ${p.matvecsSaved}`));
+      const p = await h.progress().catch(() => undefined);
+      if (p !== undefined) bar?.update(p.systemsDone, p.systemsTotal, `mat-vecs ${p.matvecs}, saved ${p.matvecsSaved}`);
+      bar?.finish('solved');
+      const m = await fleet.writeDataset(input, r, out, { storeSystems: a.flag('store-systems') });
+      // The dataset is written: the job's result pages are garbage unless asked to keep them.
+      const released = a.flag('keep-pages') ? 0 : await fleet.releaseDatagenPages(h.jobId);
+      const summary = {
+        jobId: h.jobId,
+        out: path.resolve(out),
+        systems: m.systems.length,
+        chunks: m.chunks.length,
+        matvecs: m.totals.matvecs,
+        matvecsSaved: p?.matvecsSaved ?? null,
+        maxRelres: m.totals.maxRelres,
+        publishedTasks: r.publishedTasks,
+        pagesReleased: released,
+        wallMs: Date.now() - t0,
+      };
+      if (json) ctx.out.write(JSON.stringify(summary) + '\n');
+      else {
+        ctx.out.write(
+          `${m.systems.length} systems in ${m.chunks.length} chunks, ${m.totals.matvecs} mat-vecs, max true relative residual ${m.totals.maxRelres.toExponential(2)}, ${(summary.wallMs / 1000).toFixed(1)} s${r.publishedTasks === 0 ? ' (all systems were solved before; nothing re-solved)' : ''}\n`,
+        );
+        ctx.out.write(`wrote ${summary.out}/manifest.json\n`);
+      }
+      return 0;
+    },
+  );
 }
 
 /** `gramfleet datagen`. */

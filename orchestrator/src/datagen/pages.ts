@@ -5,8 +5,15 @@
  * back into the systems.
  */
 import {
-  DATAGEN_PAGE_FORMAT, GramfleetError, ndarray,
-  type ArrayRef, type DatagenActivities, type DatagenJobResult, type DatagenPage, type DatagenSystemOutcome, type DatagenWorkflowResult,
+  DATAGEN_PAGE_FORMAT,
+  GramfleetError,
+  ndarray,
+  type ArrayRef,
+  type DatagenActivities,
+  type DatagenJobResult,
+  type DatagenPage,
+  type DatagenSystemOutcome,
+  type DatagenWorkflowResult,
 } from '@gramfleet/core';
 import type { ArrayStore } from '@gramfleet/workers';
 import { toFailure } from '../host/activities';

@@ -11,8 +11,24 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
   DATAGEN_MAX_SYSTEMS,
-  GramfleetError, checkDatagenBounds, checkJobId, compileDatagenParams, csrMatvec, generateInstance, instanceFeatures, ndarray, num, pdeSpecOf, sortInstances,
-  type ArrayRef, type DatagenJobInput, type DatagenJobResult, type DatagenParams, type DatagenProgress, type NdArray, type WorkerClass,
+  GramfleetError,
+  checkDatagenBounds,
+  checkJobId,
+  compileDatagenParams,
+  csrMatvec,
+  generateInstance,
+  instanceFeatures,
+  ndarray,
+  num,
+  pdeSpecOf,
+  sortInstances,
+  type ArrayRef,
+  type DatagenJobInput,
+  type DatagenJobResult,
+  type DatagenParams,
+  type DatagenProgress,
+  type NdArray,
+  type WorkerClass,
 } from '@gramfleet/core';
 import type { ArrayStore } from '@gramfleet/workers';
 import { writeCsrNpz, writeNpy } from '../io/npz';
@@ -86,7 +102,13 @@ export interface DatasetManifest {
   readonly jobId: string;
   readonly params: DatagenJobInput['params'];
   readonly chain: readonly number[];
-  readonly chunks: readonly { readonly chunk: number; readonly indices: readonly number[]; readonly inputs: string; readonly rhs: string; readonly solutions: string }[];
+  readonly chunks: readonly {
+    readonly chunk: number;
+    readonly indices: readonly number[];
+    readonly inputs: string;
+    readonly rhs: string;
+    readonly solutions: string;
+  }[];
   readonly systems: readonly DatasetSystem[];
   readonly totals: { readonly matvecs: number; readonly iterations: number; readonly timeMs: number; readonly maxRelres: number };
   readonly storedSystems: boolean;
@@ -102,7 +124,13 @@ function stack(arrs: readonly NdArray[]): NdArray {
 }
 
 /** Writes the dataset of a finished job into `outDir`; returns the manifest. */
-export async function writeDataset(store: ArrayStore, input: DatagenJobInput, result: DatagenJobResult, outDir: string, o: { storeSystems?: boolean } = {}): Promise<DatasetManifest> {
+export async function writeDataset(
+  store: ArrayStore,
+  input: DatagenJobInput,
+  result: DatagenJobResult,
+  outDir: string,
+  o: { storeSystems?: boolean } = {},
+): Promise<DatasetManifest> {
   fs.mkdirSync(outDir, { recursive: true });
   if (o.storeSystems === true) fs.mkdirSync(path.join(outDir, 'systems'), { recursive: true });
   const spec = pdeSpecOf(input.params);
@@ -130,9 +158,20 @@ export async function writeDataset(store: ArrayStore, input: DatagenJobInput, re
       }
       const sd = st.data as Float64Array;
       systems.push({
-        index: s.index, chunk: ci, position: s.position, iterations: sd[0] as number, matvecs: sd[1] as number, cycles: sd[2] as number,
-        recycled: sd[4] as number, relres: Math.sqrt(rr / bb), solverRelres: sd[3] as number, timeMs: s.stats.computeMs,
-        worker: s.stats.workerId, deliveries: s.stats.deliveryCount, solutionDigest: s.outputs[0]?.digest ?? '', scalars: inst.scalars,
+        index: s.index,
+        chunk: ci,
+        position: s.position,
+        iterations: sd[0] as number,
+        matvecs: sd[1] as number,
+        cycles: sd[2] as number,
+        recycled: sd[4] as number,
+        relres: Math.sqrt(rr / bb),
+        solverRelres: sd[3] as number,
+        timeMs: s.stats.computeMs,
+        worker: s.stats.workerId,
+        deliveries: s.stats.deliveryCount,
+        solutionDigest: s.outputs[0]?.digest ?? '',
+        scalars: inst.scalars,
       });
       xs.push(x);
       ins.push(fld);
@@ -151,10 +190,17 @@ export async function writeDataset(store: ArrayStore, input: DatagenJobInput, re
     chunks.push({ chunk: ci, indices: outs.map((s) => s.index), ...files });
   }
   const manifest: DatasetManifest = {
-    format: 'gramfleet-datagen/1', jobId: input.jobId, params: input.params, chain: input.chunks.flat(), chunks, systems,
+    format: 'gramfleet-datagen/1',
+    jobId: input.jobId,
+    params: input.params,
+    chain: input.chunks.flat(),
+    chunks,
+    systems,
     totals: {
-      matvecs: systems.reduce((a, s) => a + s.matvecs, 0), iterations: systems.reduce((a, s) => a + s.iterations, 0),
-      timeMs: systems.reduce((a, s) => a + s.timeMs, 0), maxRelres: systems.reduce((a, s) => Math.max(a, s.relres), 0),
+      matvecs: systems.reduce((a, s) => a + s.matvecs, 0),
+      iterations: systems.reduce((a, s) => a + s.iterations, 0),
+      timeMs: systems.reduce((a, s) => a + s.timeMs, 0),
+      maxRelres: systems.reduce((a, s) => Math.max(a, s.relres), 0),
     },
     storedSystems: o.storeSystems === true,
   };

@@ -10,7 +10,12 @@ import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import {
   DATAGEN_WORKLOAD,
-  type ArrayRef, type DatagenJobInput, type DatagenJobResult, type DatagenProgress, type DatagenRunParams, type DatagenWorkflowResult,
+  type ArrayRef,
+  type DatagenJobInput,
+  type DatagenJobResult,
+  type DatagenProgress,
+  type DatagenRunParams,
+  type DatagenWorkflowResult,
 } from '@gramfleet/core';
 import type { Workload } from '../workload';
 import { DATAGEN_COMMAND } from './cli';
@@ -37,7 +42,9 @@ export const datagenWorkload: Workload<DatagenTypes> = {
         for (const ref of p.pages ?? []) {
           let fromPage = pageStats.get(ref.digest);
           if (fromPage === undefined) {
-            fromPage = (await readDatagenPage(ctx.store, ref, jobId)).systems.flatMap((s) => (s.outputs[4] === undefined ? [] : [{ chunk: s.chunk, position: s.position, stats: s.outputs[4] }]));
+            fromPage = (await readDatagenPage(ctx.store, ref, jobId)).systems.flatMap((s) =>
+              s.outputs[4] === undefined ? [] : [{ chunk: s.chunk, position: s.position, stats: s.outputs[4] }],
+            );
             pageStats.set(ref.digest, fromPage);
           }
           finished.push(...fromPage);
@@ -58,7 +65,15 @@ export const datagenWorkload: Workload<DatagenTypes> = {
           const f0 = first.get(s.chunk);
           if (s.position > 0 && f0 !== undefined) saved += f0 - s.m;
         }
-        return { phase: p.phase, systemsDone: p.systemsDone, systemsTotal: p.systemsTotal, chunksDone: p.chunksDone, chunksTotal: p.chunksTotal, matvecs, matvecsSaved: saved };
+        return {
+          phase: p.phase,
+          systemsDone: p.systemsDone,
+          systemsTotal: p.systemsTotal,
+          chunksDone: p.chunksDone,
+          chunksTotal: p.chunksTotal,
+          matvecs,
+          matvecsSaved: saved,
+        };
       },
       result: (raw) => expandDatagenResult(ctx.store, raw as DatagenWorkflowResult),
     };
@@ -92,10 +107,19 @@ export const datagenWorkload: Workload<DatagenTypes> = {
       }
       for (const p of per) if (p.position > 0) saved += (first.get(p.chunk) ?? p.m) - p.m;
       const metrics: Record<string, number | string> = {
-        systems: job.systems.length, chunks: r.pages.length, matvecs, iterations, matvecsSaved: saved, maxSolverRelres: maxRelres,
-        publishedTasks: r.publishedTasks, duplicateResults: r.duplicateResults,
+        systems: job.systems.length,
+        chunks: r.pages.length,
+        matvecs,
+        iterations,
+        matvecsSaved: saved,
+        maxSolverRelres: maxRelres,
+        publishedTasks: r.publishedTasks,
+        duplicateResults: r.duplicateResults,
         // One digest over every solution's content digest, in chain order: equal = byte-identical solutions.
-        solutionsDigest: createHash('sha256').update(job.systems.map((x) => x.outputs[0]!.digest).join(',')).digest('hex').slice(0, 32),
+        solutionsDigest: createHash('sha256')
+          .update(job.systems.map((x) => x.outputs[0]!.digest).join(','))
+          .digest('hex')
+          .slice(0, 32),
       };
       if (spec.out !== undefined) {
         const { out: _out, ...params } = spec;
@@ -104,7 +128,9 @@ export const datagenWorkload: Workload<DatagenTypes> = {
         metrics['dataset'] = path.join(spec.out, r.jobId);
       }
       const artifacts: Record<string, ArrayRef> = {};
-      r.pages.forEach((p, i) => { artifacts[`page${i}`] = p; });
+      r.pages.forEach((p, i) => {
+        artifacts[`page${i}`] = p;
+      });
       return { metrics, artifacts };
     },
   },

@@ -25,8 +25,22 @@ interface Header {
 /** Serialises a checkpoint. */
 export function encodeCheckpoint(cp: EigenProCheckpoint): Uint8Array {
   const { subsample, d, e, ...scalars } = cp.setup;
-  const arrays = [new Uint8Array(cp.a.buffer, cp.a.byteOffset, cp.a.byteLength), new Uint8Array(e.buffer, e.byteOffset, e.byteLength), new Uint8Array(d.buffer, d.byteOffset, d.byteLength), new Uint8Array(subsample.buffer, subsample.byteOffset, subsample.byteLength)];
-  const header: Header = { v: 1, epoch: cp.epoch, batch: cp.batch, seed: cp.seed, elapsedMs: cp.elapsedMs, history: cp.history, setup: scalars, lengths: arrays.map((a) => a.byteLength) };
+  const arrays = [
+    new Uint8Array(cp.a.buffer, cp.a.byteOffset, cp.a.byteLength),
+    new Uint8Array(e.buffer, e.byteOffset, e.byteLength),
+    new Uint8Array(d.buffer, d.byteOffset, d.byteLength),
+    new Uint8Array(subsample.buffer, subsample.byteOffset, subsample.byteLength),
+  ];
+  const header: Header = {
+    v: 1,
+    epoch: cp.epoch,
+    batch: cp.batch,
+    seed: cp.seed,
+    elapsedMs: cp.elapsedMs,
+    history: cp.history,
+    setup: scalars,
+    lengths: arrays.map((a) => a.byteLength),
+  };
   const hb = new TextEncoder().encode(JSON.stringify(header));
   const pad = (8 - ((4 + hb.length) % 8)) % 8;
   const total = 4 + hb.length + pad + arrays.reduce((s, a) => s + a.byteLength, 0);
@@ -59,7 +73,15 @@ export function decodeCheckpoint(bytes: Uint8Array): EigenProCheckpoint {
   const e = new Float64Array(take(le));
   const d = new Float64Array(take(ld));
   const subsample = new Int32Array(take(ls));
-  return { epoch: header.epoch, batch: header.batch, seed: header.seed, elapsedMs: header.elapsedMs, history: header.history, a, setup: { ...header.setup, e, d, subsample } };
+  return {
+    epoch: header.epoch,
+    batch: header.batch,
+    seed: header.seed,
+    elapsedMs: header.elapsedMs,
+    history: header.history,
+    a,
+    setup: { ...header.setup, e, d, subsample },
+  };
 }
 
 /** Writes a job's checkpoint (replacing the previous one). */

@@ -6,8 +6,17 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  EIGENPRO_KERNELS, EIGENPRO_PROJECTIONS, EIGENPRO_TASKS, GramfleetError, KERNEL_FUNCTIONS, expandFeatureBytes, kernelBlockMatmulOp,
-  type EigenProJobResult, type EigenProProgressEvent, type KernelFunction, type NdArray,
+  EIGENPRO_KERNELS,
+  EIGENPRO_PROJECTIONS,
+  EIGENPRO_TASKS,
+  GramfleetError,
+  KERNEL_FUNCTIONS,
+  expandFeatureBytes,
+  kernelBlockMatmulOp,
+  type EigenProJobResult,
+  type EigenProProgressEvent,
+  type KernelFunction,
+  type NdArray,
 } from '@gramfleet/core';
 import { WasmArena, createJsonLogger, createKernelBlockMatmulKernel } from '@gramfleet/workers';
 import { kernelsWasmPath } from '@gramfleet/wasm';
@@ -31,8 +40,10 @@ function fmtEvent(e: EigenProProgressEvent): string | undefined {
       parts.push(`${(e.elapsedMs / 1000).toFixed(1)} s`);
       return parts.join('  ');
     }
-    case 'resumed': return `resumed from checkpoint at epoch ${e.epoch}, batch ${e.batch} (attempt ${e.attempt})`;
-    default: return undefined;
+    case 'resumed':
+      return `resumed from checkpoint at epoch ${e.epoch}, batch ${e.batch} (attempt ${e.attempt})`;
+    default:
+      return undefined;
   }
 }
 
@@ -53,12 +64,23 @@ async function trainCommand(v: ParsedArgs, ctx: CliContext): Promise<number> {
   const centersFile = v.string('centers-file');
   const projectionInterval = v.number('projection-interval');
   const spec: EigenProJobSpec = {
-    kind: 'eigenpro', train: v.need('train'), trainLabels: v.need('train-labels'),
-    ...(test !== undefined ? { test } : {}), ...(testLabels !== undefined ? { testLabels } : {}),
-    kernel: (v.string('kernel') ?? 'laplacian') as EigenProJobSpec['kernel'], bandwidth: v.number('bandwidth') as number,
-    ...opt('epochs', 'epochs'), ...opt('batch', 'batchSize'), ...opt('step', 'stepSize'), ...opt('q', 'q'),
-    ...opt('subsample', 'subsampleSize'), ...opt('seed', 'seed'), ...opt('shards', 'shards'),
-    ...(v.flag('f32') ? { featureDtype: 'f32' as const } : {}), ...(accumulate !== undefined ? { accumulate: accumulate as 'f64' | 'f32' } : {}), ...(task !== undefined ? { task: task as NonNullable<EigenProJobSpec['task']> } : {}),
+    kind: 'eigenpro',
+    train: v.need('train'),
+    trainLabels: v.need('train-labels'),
+    ...(test !== undefined ? { test } : {}),
+    ...(testLabels !== undefined ? { testLabels } : {}),
+    kernel: (v.string('kernel') ?? 'laplacian') as EigenProJobSpec['kernel'],
+    bandwidth: v.number('bandwidth') as number,
+    ...opt('epochs', 'epochs'),
+    ...opt('batch', 'batchSize'),
+    ...opt('step', 'stepSize'),
+    ...opt('q', 'q'),
+    ...opt('subsample', 'subsampleSize'),
+    ...opt('seed', 'seed'),
+    ...opt('shards', 'shards'),
+    ...(v.flag('f32') ? { featureDtype: 'f32' as const } : {}),
+    ...(accumulate !== undefined ? { accumulate: accumulate as 'f64' | 'f32' } : {}),
+    ...(task !== undefined ? { task: task as NonNullable<EigenProJobSpec['task']> } : {}),
     ...(projection !== undefined ? { projection: projection as NonNullable<EigenProJobSpec['projection']> } : {}),
     ...(centers !== undefined ? { centers } : {}),
     ...(centersFile !== undefined ? { centersFile } : {}),
@@ -66,40 +88,61 @@ async function trainCommand(v: ParsedArgs, ctx: CliContext): Promise<number> {
   };
   const dataDir = v.string('data-dir');
   const workers = v.number('workers');
-  return ctx.withFleet({
-    ...(dataDir !== undefined ? { dataDir } : {}),
-    ...(workers !== undefined ? { workers } : {}),
-    log: createJsonLogger({ proc: 'cli' }, 'warn'),
-  }, async (fleet) => {
-    const t0 = Date.now();
-    const h = await fleet.submit(spec);
-    const json = v.flag('json');
-    if (!json) ctx.out.write(`eigenpro job ${h.jobId}\n`);
-    const r: EigenProJobResult = await h.watch((e) => {
-      const line = fmtEvent(e);
-      if (json) { if (e.kind !== 'checkpoint') ctx.out.write(JSON.stringify(e) + '\n'); } else if (line !== undefined) ctx.out.write(line + '\n');
-    });
-    const coef = await fleet.getArray(r.coefficients);
-    const stored = await fleet.getArray(r.centers);
-    // Centers stored as bytes (image features) are written as the f64 features they stand for.
-    const centers = r.centersScale !== undefined ? { dtype: 'f64' as const, shape: stored.shape, data: expandFeatureBytes(stored.data, r.centersScale) } : stored;
-    await writeNpz(out, {
-      coefficients: coef, centers,
-      kernel: { dtype: 'unicode', itemSize: 16, shape: [], data: [r.kernel] },
-      bandwidth: { dtype: 'f64', shape: [], data: Float64Array.of(r.bandwidth) },
-      task: { dtype: 'unicode', itemSize: 16, shape: [], data: [r.task] },
-      centers_digest: { dtype: 'unicode', itemSize: 64, shape: [], data: [r.centers.digest] },
-    });
-    const last = r.history[r.history.length - 1];
-    const summary = { jobId: r.jobId, out: path.resolve(out), setup: r.setup, ...(r.projection !== undefined ? { projection: r.projection } : {}), final: last, workers: Object.keys(r.workers).length, attempt: r.attempt, ...(r.kernelRows !== undefined ? { kernelRows: r.kernelRows } : {}), wallMs: Date.now() - t0 };
-    if (json) ctx.out.write(JSON.stringify({ kind: 'result', ...summary }) + '\n');
-    else {
-      const rows = r.kernelRows !== undefined && r.kernelRows.hits + r.kernelRows.misses > 0
-        ? `kernel rows: ${r.kernelRows.misses} computed, ${r.kernelRows.hits} read from the workers' caches${(r.kernelRows.mirroredEntries ?? 0) > 0 ? ` (${r.kernelRows.mirroredEntries} entries of the computed rows read from their mirror rows)` : ''}\n` : '';
-      ctx.out.write(`final: ${last === undefined ? '' : fmtEvent({ kind: 'epoch', jobId: r.jobId, epochs: r.history.length, ...last })}\n${rows}wrote ${summary.out}\n`);
-    }
-    return 0;
-  });
+  return ctx.withFleet(
+    {
+      ...(dataDir !== undefined ? { dataDir } : {}),
+      ...(workers !== undefined ? { workers } : {}),
+      log: createJsonLogger({ proc: 'cli' }, 'warn'),
+    },
+    async (fleet) => {
+      const t0 = Date.now();
+      const h = await fleet.submit(spec);
+      const json = v.flag('json');
+      if (!json) ctx.out.write(`eigenpro job ${h.jobId}\n`);
+      const r: EigenProJobResult = await h.watch((e) => {
+        const line = fmtEvent(e);
+        if (json) {
+          if (e.kind !== 'checkpoint') ctx.out.write(JSON.stringify(e) + '\n');
+        } else if (line !== undefined) ctx.out.write(line + '\n');
+      });
+      const coef = await fleet.getArray(r.coefficients);
+      const stored = await fleet.getArray(r.centers);
+      // Centers stored as bytes (image features) are written as the f64 features they stand for.
+      const centers =
+        r.centersScale !== undefined ? { dtype: 'f64' as const, shape: stored.shape, data: expandFeatureBytes(stored.data, r.centersScale) } : stored;
+      await writeNpz(out, {
+        coefficients: coef,
+        centers,
+        kernel: { dtype: 'unicode', itemSize: 16, shape: [], data: [r.kernel] },
+        bandwidth: { dtype: 'f64', shape: [], data: Float64Array.of(r.bandwidth) },
+        task: { dtype: 'unicode', itemSize: 16, shape: [], data: [r.task] },
+        centers_digest: { dtype: 'unicode', itemSize: 64, shape: [], data: [r.centers.digest] },
+      });
+      const last = r.history[r.history.length - 1];
+      const summary = {
+        jobId: r.jobId,
+        out: path.resolve(out),
+        setup: r.setup,
+        ...(r.projection !== undefined ? { projection: r.projection } : {}),
+        final: last,
+        workers: Object.keys(r.workers).length,
+        attempt: r.attempt,
+        ...(r.kernelRows !== undefined ? { kernelRows: r.kernelRows } : {}),
+        wallMs: Date.now() - t0,
+      };
+      if (json) ctx.out.write(JSON.stringify({ kind: 'result', ...summary }) + '\n');
+      else {
+        const rows =
+          r.kernelRows !== undefined && r.kernelRows.hits + r.kernelRows.misses > 0
+            ? `kernel rows: ${r.kernelRows.misses} computed, ${r.kernelRows.hits} read from the workers' caches${(r.kernelRows.mirroredEntries ?? 0) > 0 ? ` (${r.kernelRows.mirroredEntries} entries of the computed rows read from their mirror rows)` : ''}\n`
+            : '';
+        ctx.out.write(
+          `final: ${last === undefined ? '' : fmtEvent({ kind: 'epoch', jobId: r.jobId, epochs: r.history.length, ...last })}\n${rows}wrote ${summary.out}\n`,
+        );
+      }
+      return 0;
+    },
+  );
 }
 
 /** Predicts K(X, Z)·a for a model written by `gramfleet eigenpro`, in row blocks, with the wasm kernel, in this process. */
@@ -113,14 +156,16 @@ async function predictCommand(a: ParsedArgs, ctx: CliContext): Promise<number> {
   };
   const kern = m['kernel'];
   const kernel = (kern !== undefined && isStringArray(kern) ? kern.data[0] : 'laplacian') as KernelFunction;
-  if (!(KERNEL_FUNCTIONS as readonly string[]).includes(kernel)) throw new GramfleetError('INPUT_INVALID', `model kernel ${kernel} unknown`, { field: 'model' });
+  if (!(KERNEL_FUNCTIONS as readonly string[]).includes(kernel))
+    throw new GramfleetError('INPUT_INVALID', `model kernel ${kernel} unknown`, { field: 'model' });
   const bandwidth = get('bandwidth').data[0] as number;
   const z = get('centers');
   const coef = get('coefficients');
   const x = await loadRows(v.x);
   const d = z.shape[1] as number;
   const c = coef.shape[1] as number;
-  if (x.cols !== d) throw new GramfleetError('INPUT_SHAPE_MISMATCH', `--x has ${x.cols} columns, the model's centers have ${d}`, { field: 'x', expected: d, got: x.cols });
+  if (x.cols !== d)
+    throw new GramfleetError('INPUT_SHAPE_MISMATCH', `--x has ${x.cols} columns, the model's centers have ${d}`, { field: 'x', expected: d, got: x.cols });
   const mod = new WebAssembly.Module(fs.readFileSync(kernelsWasmPath));
   let arena: WasmArena | undefined;
   const kbm = createKernelBlockMatmulKernel(() => {

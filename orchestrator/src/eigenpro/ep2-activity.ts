@@ -14,8 +14,16 @@
  * state they keep between rounds) and runs the loop with its checkpoint and progress hooks.
  */
 import {
-  GramfleetError, KERNEL_ROWS_MATMUL_OP_ID, batchTagId, isGramfleetError, trainEigenPro2,
-  type ArrayRef, type EigenProCompute, type EigenProJobInput, type EigenProJobResult, type TaskResult,
+  GramfleetError,
+  KERNEL_ROWS_MATMUL_OP_ID,
+  batchTagId,
+  isGramfleetError,
+  trainEigenPro2,
+  type ArrayRef,
+  type EigenProCompute,
+  type EigenProJobInput,
+  type EigenProJobResult,
+  type TaskResult,
 } from '@gramfleet/core';
 import type { ActivityDeps } from '../host/activities';
 import { createDispatcher, createPinner, type Dispatcher, type Pinner, type RoundTask } from '../host/dispatch';
@@ -57,7 +65,11 @@ export async function trainEigenPro2Cluster(deps: ActivityDeps, input: EigenProJ
   let batches = 0;
   try {
     const r = await trainEigenPro2({
-      compute: rounds.compute(), params, shape, resume: resume ?? undefined, targets: job.targets,
+      compute: rounds.compute(),
+      params,
+      shape,
+      resume: resume ?? undefined,
+      targets: job.targets,
       onSetup: async (setup) => {
         prof.flush({ jobId, epoch: 0, phase: 'setup', n, p, shards: params.shards, batch: setup.batch, q: setup.q });
         await progress.publish({ kind: 'setup', jobId, setup: summariseSetup(setup), batchesPerEpoch: Math.ceil(n / setup.batch) }, 'setup');
@@ -73,9 +85,22 @@ export async function trainEigenPro2Cluster(deps: ActivityDeps, input: EigenProJ
     });
     const coefficients = await store.put({ dtype: 'f64', shape: [p, c], data: r.a });
     return {
-      jobId, coefficients, centers: input.x, ...(input.featureScale !== undefined ? { centersScale: input.featureScale } : {}), kernel: params.kernel, bandwidth: params.bandwidth, task: params.task, shape,
-      setup: summariseSetup(r.setup), history: r.history, attempt: job.attempt, checkpoints: progress.checkpoints, workers: { ...rounds.dispatcher.workers }, kernelRows: { ...rounds.dispatcher.kernelRows },
-      trainMs: Date.now() - job.t0, ...(r.resumedFrom !== undefined ? { resumedFrom: r.resumedFrom } : {}),
+      jobId,
+      coefficients,
+      centers: input.x,
+      ...(input.featureScale !== undefined ? { centersScale: input.featureScale } : {}),
+      kernel: params.kernel,
+      bandwidth: params.bandwidth,
+      task: params.task,
+      shape,
+      setup: summariseSetup(r.setup),
+      history: r.history,
+      attempt: job.attempt,
+      checkpoints: progress.checkpoints,
+      workers: { ...rounds.dispatcher.workers },
+      kernelRows: { ...rounds.dispatcher.kernelRows },
+      trainMs: Date.now() - job.t0,
+      ...(r.resumedFrom !== undefined ? { resumedFrom: r.resumedFrom } : {}),
     };
   } finally {
     rounds.dispatcher.close();
@@ -93,7 +118,12 @@ function uploadCenters(deps: ActivityDeps, job: OpenedTrainingJob, prof: EigenPr
   const zRefs: ArrayRef[] = [];
   const loading = <T>(f: () => Promise<T>): Promise<T> => beating(job.ctx, { phase: 'load' }, f);
   const ready = (async () => {
-    for (const r of layout.ranges) zRefs.push(job.pin(await prof.time('setup.zPut', () => loading(() => deps.store.put(rowsOf(job.x, shape.d, layout.perm.subarray(r.start, r.end), params.featureDtype))))));
+    for (const r of layout.ranges)
+      zRefs.push(
+        job.pin(
+          await prof.time('setup.zPut', () => loading(() => deps.store.put(rowsOf(job.x, shape.d, layout.perm.subarray(r.start, r.end), params.featureDtype)))),
+        ),
+      );
   })();
   ready.catch(() => undefined); // a failure is thrown where it is awaited
   return { layout, zRefs, ready };
@@ -135,14 +165,24 @@ class Ep2Rounds {
   /** When the last batch ended (the coordinator's share is the time until the next starts). */
   private lastBatchEnd: number | undefined;
 
-  constructor(private readonly deps: ActivityDeps, private readonly job: OpenedTrainingJob, private readonly prof: EigenProProfiler, private readonly centers: Centers) {
+  constructor(
+    private readonly deps: ActivityDeps,
+    private readonly job: OpenedTrainingJob,
+    private readonly prof: EigenProProfiler,
+    private readonly centers: Centers,
+  ) {
     const { input, ctx } = job;
     const { params } = input;
     // Shard j's tasks (its centers, its preconditioner part, its test rows) go to the same worker
     // every round, whose caches then hold the shard and, with f32 products, its kernel rows.
     this.pinner = createPinner({ tasks: deps.tasks, cls: input.cls });
     this.dispatcher = createDispatcher({
-      tasks: deps.tasks, jobId: input.jobId, cls: input.cls, deadline: job.t0 + input.timeoutMs, log: deps.log, signal: ctx.cancellationSignal,
+      tasks: deps.tasks,
+      jobId: input.jobId,
+      cls: input.cls,
+      deadline: job.t0 + input.timeoutMs,
+      log: deps.log,
+      signal: ctx.cancellationSignal,
       onWait: () => ctx.heartbeat(this.beat),
     });
     this.kattrs = { kernel: params.kernel, bandwidth: params.bandwidth };
@@ -175,11 +215,18 @@ class Ep2Rounds {
   }
 
   private topEigenpairs(a: Float64Array, s: number, r: number, seed: number): Promise<{ w: Float64Array; v: Float64Array }> {
-    return topEigenpairsOnWorker({
-      dispatcher: this.dispatcher, ids: { eigh: 'setup-eigh', topk: 'setup-eig' },
-      put: (m, n) => this.deps.store.put({ dtype: 'f64', shape: [n, n], data: m }),
-      output: (res, i) => this.output(res as TaskResult, i),
-    }, a, s, r, seed);
+    return topEigenpairsOnWorker(
+      {
+        dispatcher: this.dispatcher,
+        ids: { eigh: 'setup-eigh', topk: 'setup-eig' },
+        put: (m, n) => this.deps.store.put({ dtype: 'f64', shape: [n, n], data: m }),
+        output: (res, i) => this.output(res as TaskResult, i),
+      },
+      a,
+      s,
+      r,
+      seed,
+    );
   }
 
   /** Installs the preconditioner: E (s × q) over the subsample rows, in parts split like the centers. */
@@ -235,7 +282,13 @@ class Ep2Rounds {
    * objects to delete later. The rows (or batch) and every coefficient slice are put at once; a
    * worker missing a patch's base gets the round again with every slice whole.
    */
-  private async shardSum(src: Promise<XSource> | XSource, a: Float64Array, prefix: string, rows: number, phase: string): Promise<{ sum: Float64Array; extra: Float64Array[]; refs: ArrayRef[] }> {
+  private async shardSum(
+    src: Promise<XSource> | XSource,
+    a: Float64Array,
+    prefix: string,
+    rows: number,
+    phase: string,
+  ): Promise<{ sum: Float64Array; extra: Float64Array[]; refs: ArrayRef[] }> {
     const { ranges } = this.centers.layout;
     const [xs, first] = await Promise.all([src, this.putA(a, phase), this.centers.ready]);
     const stored = [...first.stored];
@@ -263,9 +316,12 @@ class Ep2Rounds {
   private async round(xs: XSource, refs: readonly ArrayRef[], prefix: string, tag: string, phase: string): Promise<TaskResult[]> {
     const { ranges } = this.centers.layout;
     const pins = await this.pinner.pins(ranges.length);
-    const tasks = ranges.map((_, j) => this.blockTask(`${prefix}${tag}s${String(j).padStart(4, '0')}`, xs, this.centers.zRefs[j] as ArrayRef, refs[j] as ArrayRef, pins[j]));
+    const tasks = ranges.map((_, j) =>
+      this.blockTask(`${prefix}${tag}s${String(j).padStart(4, '0')}`, xs, this.centers.zRefs[j] as ArrayRef, refs[j] as ArrayRef, pins[j]),
+    );
     const withPhi = prefix.startsWith('e') && this.phiParts.length > 0;
-    if (withPhi) this.phiParts.forEach((ph, j) => tasks.push(this.blockTask(`${prefix}${tag}phi${String(j).padStart(4, '0')}`, xs, ph.xs, ph.e, pins[j % pins.length])));
+    if (withPhi)
+      this.phiParts.forEach((ph, j) => tasks.push(this.blockTask(`${prefix}${tag}phi${String(j).padStart(4, '0')}`, xs, ph.xs, ph.e, pins[j % pins.length])));
     return this.prof.time(`${phase}.round`, () => this.dispatcher.run(tasks));
   }
 
@@ -280,19 +336,29 @@ class Ep2Rounds {
     const { job, deps, prof } = this;
     const { pos } = this.centers.layout;
     return this.residentRows
-      ? prof.time(`${phase}.rowsPut`, async () => ({ kind: 'rows', ref: await deps.store.put({ dtype: 'i32', shape: [rows.length], data: Int32Array.from(rows, (i) => pos[i] as number) }) }))
-      : prof.time(`${phase}.xPut`, async () => ({ kind: 'x', ref: await deps.store.put(rowsOf(job.x, job.input.shape.d, rows, job.input.params.featureDtype)) }));
+      ? prof.time(`${phase}.rowsPut`, async () => ({
+          kind: 'rows',
+          ref: await deps.store.put({ dtype: 'i32', shape: [rows.length], data: Int32Array.from(rows, (i) => pos[i] as number) }),
+        }))
+      : prof.time(`${phase}.xPut`, async () => ({
+          kind: 'x',
+          ref: await deps.store.put(rowsOf(job.x, job.input.shape.d, rows, job.input.params.featureDtype)),
+        }));
   }
 
   /** Puts each shard's slice of the coefficients (a patch of the slice it was last sent, where there is one). */
   private async putA(a: Float64Array, phase: string): Promise<{ refs: ArrayRef[]; stored: ArrayRef[] }> {
     const { store } = this.deps;
     const c = this.job.input.shape.c;
-    const refs = await Promise.all(this.centers.layout.ranges.map((r, j) => this.prof.time(`${phase}.aPut`, () => {
-      const arr = { dtype: 'f64' as const, shape: [r.end - r.start, c], data: this.slice(a, r) };
-      const prev = this.sentA[j];
-      return prev !== undefined ? store.putPatched(arr, prev) : store.put(arr);
-    })));
+    const refs = await Promise.all(
+      this.centers.layout.ranges.map((r, j) =>
+        this.prof.time(`${phase}.aPut`, () => {
+          const arr = { dtype: 'f64' as const, shape: [r.end - r.start, c], data: this.slice(a, r) };
+          const prev = this.sentA[j];
+          return prev !== undefined ? store.putPatched(arr, prev) : store.put(arr);
+        }),
+      ),
+    );
     this.sentA = refs;
     return { refs, stored: refs.map((r) => r.patch?.rows ?? r) };
   }

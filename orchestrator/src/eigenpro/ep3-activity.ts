@@ -23,9 +23,16 @@
  * and preconditioners they keep between rounds) and runs the loop with its hooks.
  */
 import {
-  GramfleetError, batchTagId, trainEigenPro3,
-  type ArrayRef, type EigenPro3Compute, type EigenPro3Plan, type EigenProJobInput, type EigenProJobResult,
-  type NdArray, type TaskResult,
+  GramfleetError,
+  batchTagId,
+  trainEigenPro3,
+  type ArrayRef,
+  type EigenPro3Compute,
+  type EigenPro3Plan,
+  type EigenProJobInput,
+  type EigenProJobResult,
+  type NdArray,
+  type TaskResult,
 } from '@gramfleet/core';
 import type { ActivityDeps } from '../host/activities';
 import { createDispatcher, type Dispatcher, type RoundTask } from '../host/dispatch';
@@ -85,7 +92,8 @@ export async function trainEigenPro3Cluster(deps: ActivityDeps, input: EigenProJ
   const { params, shape, jobId } = input;
   const { n, p, c } = shape;
   const plan: EigenPro3Plan | undefined = input.projection;
-  if (input.centers === undefined || plan === undefined) throw new GramfleetError('INPUT_INVALID', 'EigenPro 3 needs centers and a projection plan', { field: 'centers' });
+  if (input.centers === undefined || plan === undefined)
+    throw new GramfleetError('INPUT_INVALID', 'EigenPro 3 needs centers and a projection plan', { field: 'centers' });
   const job = await openTrainingJob(deps, input);
   const centers = await uploadCenters3(deps, job, input.centers);
   const rounds = new Ep3Rounds(deps, job, centers);
@@ -94,10 +102,16 @@ export async function trainEigenPro3Cluster(deps: ActivityDeps, input: EigenProJ
   let sinceCheckpoint = 0;
   try {
     const r = await trainEigenPro3({
-      compute: rounds.compute(), params, shape, plan, resume: resume ?? undefined, targets: job.targets,
+      compute: rounds.compute(),
+      params,
+      shape,
+      plan,
+      resume: resume ?? undefined,
+      targets: job.targets,
       onSetup: async (setup, projection, resumed) => {
         log.info('eigenpro 3 setup', { jobId, ...projection });
-        if (!resumed) await progress.publish({ kind: 'setup', jobId, setup: summariseSetup(setup), batchesPerEpoch: Math.ceil(n / setup.batch), projection }, 'setup');
+        if (!resumed)
+          await progress.publish({ kind: 'setup', jobId, setup: summariseSetup(setup), batchesPerEpoch: Math.ceil(n / setup.batch), projection }, 'setup');
       },
       onBatch: async (take, _tag, _perEpoch, clean) => {
         sinceCheckpoint++;
@@ -110,9 +124,21 @@ export async function trainEigenPro3Cluster(deps: ActivityDeps, input: EigenProJ
     });
     const coefficients = await rounds.beatWhile(() => deps.store.put({ dtype: 'f64', shape: [p, c], data: r.a }));
     return {
-      jobId, coefficients, centers: input.centers, kernel: params.kernel, bandwidth: params.bandwidth, task: params.task, shape,
-      setup: summariseSetup(r.setup), history: r.history, attempt: job.attempt, checkpoints: progress.checkpoints, workers: { ...rounds.dispatcher.workers },
-      trainMs: Date.now() - job.t0, projection: r.projection, ...(r.resumedFrom !== undefined ? { resumedFrom: r.resumedFrom } : {}),
+      jobId,
+      coefficients,
+      centers: input.centers,
+      kernel: params.kernel,
+      bandwidth: params.bandwidth,
+      task: params.task,
+      shape,
+      setup: summariseSetup(r.setup),
+      history: r.history,
+      attempt: job.attempt,
+      checkpoints: progress.checkpoints,
+      workers: { ...rounds.dispatcher.workers },
+      trainMs: Date.now() - job.t0,
+      projection: r.projection,
+      ...(r.resumedFrom !== undefined ? { resumedFrom: r.resumedFrom } : {}),
     };
   } finally {
     rounds.dispatcher.close();
@@ -157,13 +183,23 @@ class Ep3Rounds {
   /** K(Z, Z), kept between attempts of the jitter ladder. */
   private kzz: Float64Array | undefined;
 
-  constructor(private readonly deps: ActivityDeps, private readonly job: OpenedTrainingJob, private readonly centers: Centers3) {
+  constructor(
+    private readonly deps: ActivityDeps,
+    private readonly job: OpenedTrainingJob,
+    private readonly centers: Centers3,
+  ) {
     const { params } = job.input;
     this.kattrs = { kernel: params.kernel, bandwidth: params.bandwidth };
     this.mattrs = { ...this.kattrs, accumulate: params.accumulate };
     const { input, ctx } = job;
     this.dispatcher = createDispatcher({
-      tasks: deps.tasks, jobId: input.jobId, cls: input.cls, deadline: job.t0 + input.timeoutMs, log: deps.log, signal: ctx.cancellationSignal, onWait: () => ctx.heartbeat(this.beat),
+      tasks: deps.tasks,
+      jobId: input.jobId,
+      cls: input.cls,
+      deadline: job.t0 + input.timeoutMs,
+      log: deps.log,
+      signal: ctx.cancellationSignal,
+      onWait: () => ctx.heartbeat(this.beat),
     });
   }
 
@@ -182,11 +218,19 @@ class Ep3Rounds {
     const { z } = this.centers;
     return {
       subsampleKernel: (rows) => this.kernelSquare('setup-kss', x, rows),
-      topEigenpairs: (a, s, r, seed) => topEigenpairsOnWorker({
-        dispatcher: this.dispatcher, ids: { eigh: `setup-eigh${s}-${seed}`, topk: `setup-eig${s}-${seed}` },
-        put: (m, k) => this.beatWhile(() => this.deps.store.put({ dtype: 'f64', shape: [k, k], data: m })),
-        output: (res, i) => this.output(res, i),
-      }, a, s, r, seed),
+      topEigenpairs: (a, s, r, seed) =>
+        topEigenpairsOnWorker(
+          {
+            dispatcher: this.dispatcher,
+            ids: { eigh: `setup-eigh${s}-${seed}`, topk: `setup-eig${s}-${seed}` },
+            put: (m, k) => this.beatWhile(() => this.deps.store.put({ dtype: 'f64', shape: [k, k], data: m })),
+            output: (res, i) => this.output(res, i),
+          },
+          a,
+          s,
+          r,
+          seed,
+        ),
       preconditioner: async (rows, e, q) => {
         this.q1 = q;
         this.xParts = await this.precondParts(x, rows, e, q);
@@ -212,7 +256,10 @@ class Ep3Rounds {
     this.job.ctx.heartbeat(this.beat);
     const c = this.job.input.shape.c;
     const xb = await this.rowsRef(rows);
-    const [pred, phi] = await this.sums(batchTagId(tag), xb, rows.length, [{ name: 's', cols: c, terms: await this.coefShards(a, c) }, { name: 'phi', cols: this.q1, terms: this.xParts }]);
+    const [pred, phi] = await this.sums(batchTagId(tag), xb, rows.length, [
+      { name: 's', cols: c, terms: await this.coefShards(a, c) },
+      { name: 'phi', cols: this.q1, terms: this.xParts },
+    ]);
     return { pred: pred as Float64Array, phi: phi as Float64Array };
   }
 
@@ -233,9 +280,14 @@ class Ep3Rounds {
   private async centersMatmul(rows: Int32Array, coef: Float64Array, cols: number, id: string): Promise<Float64Array> {
     const { input, x } = this.job;
     const { ranges, zRefs } = this.centers;
-    const xr = id === 'setup-f' ? this.job.pin(await this.beatWhile(() => this.deps.store.put(rowsOf(x, input.shape.d, rows, input.params.featureDtype)))) : await this.rowsRef(rows);
+    const xr =
+      id === 'setup-f'
+        ? this.job.pin(await this.beatWhile(() => this.deps.store.put(rowsOf(x, input.shape.d, rows, input.params.featureDtype))))
+        : await this.rowsRef(rows);
     const g = await this.put({ dtype: 'f64', shape: [rows.length, cols], data: coef });
-    const results = await this.dispatcher.run(ranges.map((_, j) => ({ shardId: `${id}z${pad(j)}`, op: 'kernel-block-matmul', attrs: this.mattrs, inputs: [zRefs[j] as ArrayRef, xr, g] })));
+    const results = await this.dispatcher.run(
+      ranges.map((_, j) => ({ shardId: `${id}z${pad(j)}`, op: 'kernel-block-matmul', attrs: this.mattrs, inputs: [zRefs[j] as ArrayRef, xr, g] })),
+    );
     const h = new Float64Array(input.shape.p * cols);
     for (let j = 0; j < ranges.length; j++) h.set(await this.output(results[j]), (ranges[j] as { start: number }).start * cols);
     if (id !== 'setup-f') {
@@ -251,7 +303,8 @@ class Ep3Rounds {
     const c = this.job.input.shape.c;
     const xb = await this.rowsRef(rows);
     const terms: Term[] = [];
-    for (const part of aux) terms.push({ b: await this.rowsRef(part.rows), coef: await this.put({ dtype: 'f64', shape: [part.rows.length, c], data: part.coef }) });
+    for (const part of aux)
+      terms.push({ b: await this.rowsRef(part.rows), coef: await this.put({ dtype: 'f64', shape: [part.rows.length, c], data: part.coef }) });
     const [sum] = await this.sums(id, xb, rows.length, [{ name: 'k', cols: c, terms }]);
     return sum as Float64Array;
   }
@@ -272,8 +325,12 @@ class Ep3Rounds {
       for (const r of rs) for (const o of r?.outputs ?? []) await transient.drop(o.digest);
     };
     if (this.kzz === undefined) {
-      const zAll = this.job.pin(await this.beatWhile(() => this.deps.store.put({ dtype: fdt, shape: [p, d], data: fdt === 'f32' ? Float32Array.from(z) : z } as NdArray)));
-      const results = await this.dispatcher.run(ranges.map((_, j) => ({ shardId: `setup-a${attempt}-kzz${pad(j)}`, op: 'kernel-block', attrs: this.kattrs, inputs: [zRefs[j] as ArrayRef, zAll] })));
+      const zAll = this.job.pin(
+        await this.beatWhile(() => this.deps.store.put({ dtype: fdt, shape: [p, d], data: fdt === 'f32' ? Float32Array.from(z) : z } as NdArray)),
+      );
+      const results = await this.dispatcher.run(
+        ranges.map((_, j) => ({ shardId: `setup-a${attempt}-kzz${pad(j)}`, op: 'kernel-block', attrs: this.kattrs, inputs: [zRefs[j] as ArrayRef, zAll] })),
+      );
       const k = new Float64Array(p * p);
       for (let j = 0; j < ranges.length; j++) k.set(await this.output(results[j]), (ranges[j] as { start: number }).start * p);
       await dropOutputs(results);
@@ -296,14 +353,20 @@ class Ep3Rounds {
     const { input } = this.job;
     const c = input.shape.c;
     const zb = await this.put(rowsOf(this.centers.z, input.shape.d, zRows, input.params.featureDtype));
-    const [pred, phi] = await this.sums(id, zb, zRows.length, [{ name: 's', cols: c, terms: await this.coefShards(theta, c) }, { name: 'phi', cols: this.qz, terms: this.zParts }]);
+    const [pred, phi] = await this.sums(id, zb, zRows.length, [
+      { name: 's', cols: c, terms: await this.coefShards(theta, c) },
+      { name: 'phi', cols: this.qz, terms: this.zParts },
+    ]);
     return { pred: pred as Float64Array, phi: phi as Float64Array };
   }
 
   /** Σ_k K(A, B_k)·C_k per group, every group's tasks in one round, sums in task order. */
   private async sums(prefix: string, a: ArrayRef, rows: number, groups: readonly SumGroup[]): Promise<Float64Array[]> {
     const tasks: RoundTask[] = [];
-    for (const g of groups) g.terms.forEach((t, j) => tasks.push({ shardId: `${prefix}${g.name}${pad(j)}`, op: 'kernel-block-matmul', attrs: this.mattrs, inputs: [a, t.b, t.coef] }));
+    for (const g of groups)
+      g.terms.forEach((t, j) =>
+        tasks.push({ shardId: `${prefix}${g.name}${pad(j)}`, op: 'kernel-block-matmul', attrs: this.mattrs, inputs: [a, t.b, t.coef] }),
+      );
     const results = await this.dispatcher.run(tasks);
     const out: Float64Array[] = [];
     let k = 0;
@@ -311,7 +374,8 @@ class Ep3Rounds {
       const sum = new Float64Array(rows * g.cols);
       for (let j = 0; j < g.terms.length; j++, k++) {
         const part = await this.output(results[k]);
-        if (part.length !== sum.length) throw new GramfleetError('JOB_FAILED', `task ${prefix}${g.name}${pad(j)} returned ${part.length} values, expected ${sum.length}`);
+        if (part.length !== sum.length)
+          throw new GramfleetError('JOB_FAILED', `task ${prefix}${g.name}${pad(j)} returned ${part.length} values, expected ${sum.length}`);
         for (let i = 0; i < sum.length; i++) sum[i] = (sum[i] as number) + (part[i] as number);
       }
       out.push(sum);
@@ -325,7 +389,10 @@ class Ep3Rounds {
     const terms: Term[] = [];
     for (let j = 0; j < ranges.length; j++) {
       const r = ranges[j] as { start: number; end: number };
-      terms.push({ b: zRefs[j] as ArrayRef, coef: await this.put({ dtype: 'f64', shape: [r.end - r.start, cols], data: a.slice(r.start * cols, r.end * cols) }) });
+      terms.push({
+        b: zRefs[j] as ArrayRef,
+        coef: await this.put({ dtype: 'f64', shape: [r.end - r.start, cols], data: a.slice(r.start * cols, r.end * cols) }),
+      });
     }
     return terms;
   }
@@ -337,7 +404,9 @@ class Ep3Rounds {
     for (const r of shardRanges(rows.length, Math.min(input.params.shards, rows.length))) {
       parts.push({
         b: this.job.pin(await this.beatWhile(() => this.deps.store.put(rowsOf(src, input.shape.d, rows.subarray(r.start, r.end), input.params.featureDtype)))),
-        coef: this.job.pin(await this.beatWhile(() => this.deps.store.put({ dtype: 'f64', shape: [r.end - r.start, q], data: e.slice(r.start * q, r.end * q) }))),
+        coef: this.job.pin(
+          await this.beatWhile(() => this.deps.store.put({ dtype: 'f64', shape: [r.end - r.start, q], data: e.slice(r.start * q, r.end * q) })),
+        ),
       });
     }
     return parts;

@@ -7,7 +7,13 @@ import type { Context } from '@temporalio/activity';
 import {
   resultSubject,
   expandFeatureBytes,
-  type ArrayRef, type EigenProCheckpoint, type EigenProJobInput, type EigenProProgressEvent, type EigenProTargets, type Logger, type NdArray,
+  type ArrayRef,
+  type EigenProCheckpoint,
+  type EigenProJobInput,
+  type EigenProProgressEvent,
+  type EigenProTargets,
+  type Logger,
+  type NdArray,
 } from '@gramfleet/core';
 import type { ArrayStore, DataPlane } from '@gramfleet/workers';
 import { loadCheckpoint } from './checkpoint';
@@ -43,7 +49,7 @@ export async function loadTrainingData(ctx: Context, store: ArrayStore, input: E
   const fdt = params.featureDtype;
   const loading = <T>(f: () => Promise<T>): Promise<T> => beating(ctx, { phase: 'load' }, f);
   // Features stored as bytes (image data, EigenProJobInput.featureScale) expand to the same f64 values.
-  const features = (a: NdArray): Float64Array => (input.featureScale !== undefined ? expandFeatureBytes(a.data, input.featureScale) : a.data as Float64Array);
+  const features = (a: NdArray): Float64Array => (input.featureScale !== undefined ? expandFeatureBytes(a.data, input.featureScale) : (a.data as Float64Array));
   const x = features(await loading(() => store.get(input.x)));
   const yArr = await store.get(input.y);
   const classification = params.task === 'classification';
@@ -56,7 +62,8 @@ export async function loadTrainingData(ctx: Context, store: ArrayStore, input: E
   const labelsTest = classification ? Int32Array.from(yt.data as ArrayLike<number>) : undefined;
   const yTest = labelsTest !== undefined ? oneHotOf(labelsTest, c) : Float64Array.from(yt.data as ArrayLike<number>);
   return {
-    x, xTestRef,
+    x,
+    xTestRef,
     targets: { y, yTest, ...(labels !== undefined ? { labels } : {}), ...(labelsTest !== undefined ? { labelsTest } : {}) },
   };
 }
@@ -64,12 +71,20 @@ export async function loadTrainingData(ctx: Context, store: ArrayStore, input: E
 /** Publishes a job's progress events (deduplicated by `id`; a failed publish is logged, not thrown). */
 export function progressPublisher(dp: DataPlane, jobId: string, log: Logger): (ev: EigenProProgressEvent, id: string) => Promise<void> {
   return async (ev, id) => {
-    await dp.js.publish(resultSubject(dp.names.prefix, jobId, 'progress'), JSON.stringify(ev), { msgID: `progress:${jobId}:${id}` }).catch((e: Error) => log.warn('progress event not published', { jobId, err: e.message }));
+    await dp.js
+      .publish(resultSubject(dp.names.prefix, jobId, 'progress'), JSON.stringify(ev), { msgID: `progress:${jobId}:${id}` })
+      .catch((e: Error) => log.warn('progress event not published', { jobId, err: e.message }));
   };
 }
 
 /** The job's last checkpoint, announcing the resume (a `resumed` event) when there is one. */
-export async function resumeCheckpoint(dp: DataPlane, jobId: string, attempt: number, publish: (ev: EigenProProgressEvent, id: string) => Promise<void>, log: Logger): Promise<EigenProCheckpoint | null> {
+export async function resumeCheckpoint(
+  dp: DataPlane,
+  jobId: string,
+  attempt: number,
+  publish: (ev: EigenProProgressEvent, id: string) => Promise<void>,
+  log: Logger,
+): Promise<EigenProCheckpoint | null> {
   const resume = await loadCheckpoint(dp.arrays, jobId);
   if (resume !== null) {
     log.info('resuming from checkpoint', { jobId, epoch: resume.epoch, batch: resume.batch, attempt });

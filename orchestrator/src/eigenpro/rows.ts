@@ -53,7 +53,8 @@ export function centerLayout(n: number, seed: number, shards: number): CenterLay
     ranges.push({ start, end: start + size });
     start += size;
   }
-  const perm = new Int32Array(n), pos = new Int32Array(n);
+  const perm = new Int32Array(n),
+    pos = new Int32Array(n);
   for (let k = 0; k < n; k++) {
     const q = (ranges[k % shards] as { start: number }).start + Math.floor(k / shards);
     perm[q] = order[k] as number;

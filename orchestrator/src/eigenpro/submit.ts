@@ -4,9 +4,26 @@
  */
 import { randomBytes } from 'node:crypto';
 import {
-  GramfleetError, checkEigenProCenters, checkEigenProData, checkJobId, compileEigenProParams, featureBytes, num, planEigenPro3, planEigenProMemory, sampleCenterRows,
-  type CompiledEigenProParams, type DenseRows, type EigenProJobInput, type EigenProJobResult, type EigenProParams, type EigenProProgressEvent, type JobProgress, type FeatureBytes,
-  type NdArray, type WorkerClass,
+  GramfleetError,
+  checkEigenProCenters,
+  checkEigenProData,
+  checkJobId,
+  compileEigenProParams,
+  featureBytes,
+  num,
+  planEigenPro3,
+  planEigenProMemory,
+  sampleCenterRows,
+  type CompiledEigenProParams,
+  type DenseRows,
+  type EigenProJobInput,
+  type EigenProJobResult,
+  type EigenProParams,
+  type EigenProProgressEvent,
+  type JobProgress,
+  type FeatureBytes,
+  type NdArray,
+  type WorkerClass,
 } from '@gramfleet/core';
 import type { ArrayStore } from '@gramfleet/workers';
 import { loadRows } from './data-files';
@@ -85,7 +102,10 @@ export async function prepareEigenPro(spec: EigenProJobSpec, store: ArrayStore, 
   const centers = await centersOf(spec, params0, x);
   // Model shards: one per registered worker unless given.
   const params = spec.shards === undefined ? compileEigenProParams({ ...spec, shards: Math.max(1, Math.min(workers, centers?.rows ?? x.rows)) }) : params0;
-  const shape = checkEigenProData({ x, y, ...(xTest !== undefined ? { xTest } : {}), ...(yTest !== undefined ? { yTest } : {}), ...(centers !== undefined ? { centers } : {}) }, params);
+  const shape = checkEigenProData(
+    { x, y, ...(xTest !== undefined ? { xTest } : {}), ...(yTest !== undefined ? { yTest } : {}), ...(centers !== undefined ? { centers } : {}) },
+    params,
+  );
   planEigenProMemory(shape, params, budgetBytes);
   const projection = centers !== undefined ? planEigenPro3(shape, params, budgetBytes) : undefined;
   const f64 = (r: DenseRows): Float64Array => (r.data instanceof Float64Array ? r.data : Float64Array.from(r.data));
@@ -93,24 +113,40 @@ export async function prepareEigenPro(spec: EigenProJobSpec, store: ArrayStore, 
   const xBytes = featureBytes(x.data);
   const xTestBytes = xBytes !== undefined && xTest !== undefined ? featureBytes(xTest.data) : undefined;
   const packed = xBytes !== undefined && (xTest === undefined || xTestBytes?.scale === xBytes.scale);
-  const features = (r: DenseRows, b: FeatureBytes | undefined): NdArray => (packed && b !== undefined
-    ? { dtype: 'u8', shape: [r.rows, r.cols], data: b.bytes }
-    : { dtype: 'f64', shape: [r.rows, r.cols], data: f64(r) });
+  const features = (r: DenseRows, b: FeatureBytes | undefined): NdArray =>
+    packed && b !== undefined ? { dtype: 'u8', shape: [r.rows, r.cols], data: b.bytes } : { dtype: 'f64', shape: [r.rows, r.cols], data: f64(r) };
   const xRef = await store.put(features(x, xBytes));
-  const yRef = params.task === 'classification'
-    ? await store.put({ dtype: 'i32', shape: [y.rows], data: Int32Array.from(y.data) })
-    : await store.put({ dtype: 'f64', shape: [y.rows, y.cols], data: f64(y) });
+  const yRef =
+    params.task === 'classification'
+      ? await store.put({ dtype: 'i32', shape: [y.rows], data: Int32Array.from(y.data) })
+      : await store.put({ dtype: 'f64', shape: [y.rows, y.cols], data: f64(y) });
   let testRefs = {};
   if (xTest !== undefined && yTest !== undefined) {
     testRefs = {
       xTest: await store.put(features(xTest, xTestBytes)),
-      yTest: params.task === 'classification'
-        ? await store.put({ dtype: 'i32', shape: [yTest.rows], data: Int32Array.from(yTest.data) })
-        : await store.put({ dtype: 'f64', shape: [yTest.rows, yTest.cols], data: f64(yTest) }),
+      yTest:
+        params.task === 'classification'
+          ? await store.put({ dtype: 'i32', shape: [yTest.rows], data: Int32Array.from(yTest.data) })
+          : await store.put({ dtype: 'f64', shape: [yTest.rows, yTest.cols], data: f64(yTest) }),
     };
   }
-  const ep3 = centers !== undefined && projection !== undefined ? { centers: await store.put({ dtype: 'f64', shape: [centers.rows, centers.cols], data: f64(centers) }), projection } : {};
-  return { jobId, params, shape, x: xRef, y: yRef, ...testRefs, ...(packed ? { featureScale: (xBytes as FeatureBytes).scale } : {}), cls: spec.backend ?? 'wasm', timeoutMs, heartbeatTimeoutMs, ...ep3 };
+  const ep3 =
+    centers !== undefined && projection !== undefined
+      ? { centers: await store.put({ dtype: 'f64', shape: [centers.rows, centers.cols], data: f64(centers) }), projection }
+      : {};
+  return {
+    jobId,
+    params,
+    shape,
+    x: xRef,
+    y: yRef,
+    ...testRefs,
+    ...(packed ? { featureScale: (xBytes as FeatureBytes).scale } : {}),
+    cls: spec.backend ?? 'wasm',
+    timeoutMs,
+    heartbeatTimeoutMs,
+    ...ep3,
+  };
 }
 
 /** The types of the `eigenpro` workload. */

@@ -6,8 +6,17 @@
  */
 import { Context } from '@temporalio/activity';
 import {
-  EIGENPRO_EIGEN_TOL, eigenSolverFor, topOfFullEigh,
-  type ArrayRef, type EigenProCheckpoint, type EigenProJobInput, type EigenProProgressEvent, type EigenProSetup, type EigenProSetupSummary, type EpochMetrics, type TaskResult,
+  EIGENPRO_EIGEN_TOL,
+  eigenSolverFor,
+  topOfFullEigh,
+  type ArrayRef,
+  type EigenProCheckpoint,
+  type EigenProJobInput,
+  type EigenProProgressEvent,
+  type EigenProSetup,
+  type EigenProSetupSummary,
+  type EpochMetrics,
+  type TaskResult,
 } from '@gramfleet/core';
 import type { ActivityDeps } from '../host/activities';
 import type { Dispatcher } from '../host/dispatch';
@@ -18,8 +27,15 @@ import { loadTrainingData, progressPublisher, resumeCheckpoint, type TrainingDat
 /** The setup as reported to users. */
 export function summariseSetup(s: EigenProSetup): EigenProSetupSummary {
   return {
-    s: s.s, q: s.q, batch: s.batch, step: s.step, gamma: s.gamma, lambdaPrime: s.lambdaPrime,
-    topEigenvalues: s.eigenvalues.slice(0, 10), lambdaQ: s.eigenvalues[s.q - 1] ?? 0, given: s.given,
+    s: s.s,
+    q: s.q,
+    batch: s.batch,
+    step: s.step,
+    gamma: s.gamma,
+    lambdaPrime: s.lambdaPrime,
+    topEigenvalues: s.eigenvalues.slice(0, 10),
+    lambdaQ: s.eigenvalues[s.q - 1] ?? 0,
+    given: s.given,
   };
 }
 
@@ -30,11 +46,12 @@ export function shardRanges(p: number, k: number): { start: number; end: number 
 
 /** Averages K(i, j) and K(j, i) of an s × s block in place: the fused kernel rounds the two through different tiles. */
 export function symmetrise(k: Float64Array, s: number): Float64Array {
-  for (let i = 0; i < s; i++) for (let j = 0; j < i; j++) {
-    const v = 0.5 * ((k[i * s + j] as number) + (k[j * s + i] as number));
-    k[i * s + j] = v;
-    k[j * s + i] = v;
-  }
+  for (let i = 0; i < s; i++)
+    for (let j = 0; j < i; j++) {
+      const v = 0.5 * ((k[i * s + j] as number) + (k[j * s + i] as number));
+      k[i * s + j] = v;
+      k[j * s + i] = v;
+    }
   return k;
 }
 
@@ -81,7 +98,13 @@ export interface EigensolveIo {
  * The top r eigenpairs of the symmetric s × s `a` on a worker: the full `eigh` when r ≥ s/4
  * (eigenSolverFor), else `eigh-topk` to a 1e-4 Ritz residual.
  */
-export async function topEigenpairsOnWorker(io: EigensolveIo, a: Float64Array, s: number, r: number, seed: number): Promise<{ w: Float64Array; v: Float64Array }> {
+export async function topEigenpairsOnWorker(
+  io: EigensolveIo,
+  a: Float64Array,
+  s: number,
+  r: number,
+  seed: number,
+): Promise<{ w: Float64Array; v: Float64Array }> {
   const ar = await io.put(a, s);
   if (eigenSolverFor(s, r) === 'eigh') {
     const [full] = await io.dispatcher.run([{ shardId: io.ids.eigh, op: 'eigh', attrs: {}, inputs: [ar] }]);

@@ -6,8 +6,13 @@
  */
 import { DeliverPolicy } from '@nats-io/jetstream';
 import {
-  EIGENPRO_WORKLOAD, resultSubject,
-  type ArrayRef, type EigenProJobInput, type EigenProJobResult, type EigenProProgressEvent, type JobProgress,
+  EIGENPRO_WORKLOAD,
+  resultSubject,
+  type ArrayRef,
+  type EigenProJobInput,
+  type EigenProJobResult,
+  type EigenProProgressEvent,
+  type JobProgress,
 } from '@gramfleet/core';
 import type { DataPlane } from '@gramfleet/workers';
 import type { Workload } from '../workload';
@@ -33,7 +38,10 @@ export const eigenProWorkload: Workload<EigenProTypes> = {
   activities: (deps) => createEigenProActivities(deps),
   async watch(ctx, jobId, onEvent, result) {
     const { dp } = ctx;
-    const consumer = await dp.js.consumers.get(dp.names.resultsStream, { filter_subjects: [resultSubject(dp.names.prefix, jobId, 'progress')], deliver_policy: DeliverPolicy.All });
+    const consumer = await dp.js.consumers.get(dp.names.resultsStream, {
+      filter_subjects: [resultSubject(dp.names.prefix, jobId, 'progress')],
+      deliver_policy: DeliverPolicy.All,
+    });
     const messages = await consumer.consume({ max_messages: 64 });
     const pump = (async () => {
       for await (const m of messages) {
@@ -63,9 +71,17 @@ export const eigenProWorkload: Workload<EigenProTypes> = {
       const r = result as EigenProJobResult;
       const last = r.history[r.history.length - 1];
       const metrics: Record<string, number | string> = {
-        epochs: r.history.length, n: r.shape.n, d: r.shape.d, centers: r.shape.p,
-        s: r.setup.s, q: r.setup.q, batch: r.setup.batch, step: r.setup.step,
-        trainMs: r.trainMs, attempt: r.attempt, workers: Object.keys(r.workers).length,
+        epochs: r.history.length,
+        n: r.shape.n,
+        d: r.shape.d,
+        centers: r.shape.p,
+        s: r.setup.s,
+        q: r.setup.q,
+        batch: r.setup.batch,
+        step: r.setup.step,
+        trainMs: r.trainMs,
+        attempt: r.attempt,
+        workers: Object.keys(r.workers).length,
         coefficientsDigest: r.coefficients.digest.slice(0, 16),
       };
       if (last !== undefined) {

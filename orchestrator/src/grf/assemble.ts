@@ -3,7 +3,17 @@
  * runs label spreading on the features when labels were given (K̂·Y as Φ₁(Φ₂ᵀY), never
  * forming K̂).
  */
-import { GramfleetError, type ArrayRef, type CsrArrays, type CsrRef, type GrfAssembleInput, type GrfAssembled, type GrfJobInput, type GrfJobResult, type NdArray } from '@gramfleet/core';
+import {
+  GramfleetError,
+  type ArrayRef,
+  type CsrArrays,
+  type CsrRef,
+  type GrfAssembleInput,
+  type GrfAssembled,
+  type GrfJobInput,
+  type GrfJobResult,
+  type NdArray,
+} from '@gramfleet/core';
 import { applyKhat, labelSpreadingAccuracy, seededSubset, csrVstack } from '@gramfleet/core';
 import type { ArrayStore } from '@gramfleet/workers';
 
@@ -49,14 +59,18 @@ export async function storeCsrRows(store: ArrayStore, parts: readonly CsrArrays[
 /** The rows of consecutive shards per stream (3 arrays per stream each), read, not yet stacked. */
 export async function readShardOutputs(store: ArrayStore, job: GrfJobInput, shardOutputs: readonly (readonly ArrayRef[])[]): Promise<CsrArrays[][]> {
   const nStreams = job.params.streams.length;
-  const decoded = await Promise.all(shardOutputs.map(async (outs) => {
-    if (outs.length !== 3 * nStreams) throw new GramfleetError('JOB_FAILED', `shard output has ${outs.length} arrays, expected ${3 * nStreams}`);
-    return Promise.all(outs.map((r: ArrayRef) => store.get(r)));
-  }));
-  return Array.from({ length: nStreams }, (_, s) => decoded.map((outs) => {
-    const [ip, ix, d] = outs.slice(3 * s, 3 * s + 3) as [NdArray, NdArray, NdArray];
-    return { shape: [ip.data.length - 1, job.n], indptr: ip.data as Int32Array, indices: ix.data as Int32Array, data: d.data as Float64Array };
-  }));
+  const decoded = await Promise.all(
+    shardOutputs.map(async (outs) => {
+      if (outs.length !== 3 * nStreams) throw new GramfleetError('JOB_FAILED', `shard output has ${outs.length} arrays, expected ${3 * nStreams}`);
+      return Promise.all(outs.map((r: ArrayRef) => store.get(r)));
+    }),
+  );
+  return Array.from({ length: nStreams }, (_, s) =>
+    decoded.map((outs) => {
+      const [ip, ix, d] = outs.slice(3 * s, 3 * s + 3) as [NdArray, NdArray, NdArray];
+      return { shape: [ip.data.length - 1, job.n], indptr: ip.data as Int32Array, indices: ix.data as Int32Array, data: d.data as Float64Array };
+    }),
+  );
 }
 
 /** The assembly step of the GRF workflow (workflows before batches kept their rows). */
@@ -89,7 +103,10 @@ export async function finishGrf(store: ArrayStore, job: GrfJobInput, rows: reado
     labelSpreading = { accuracy, train: nTrain, test: job.n - nTrain };
   }
   return {
-    jobId: job.jobId, n: job.n, phi: phiRefs, nnz,
+    jobId: job.jobId,
+    n: job.n,
+    phi: phiRefs,
+    nnz,
     ...(labelSpreading !== undefined ? { labelSpreading } : {}),
   };
 }

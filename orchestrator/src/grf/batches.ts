@@ -8,8 +8,17 @@
  */
 import { Context } from '@temporalio/activity';
 import {
-  GramfleetError, grfBatches,
-  type CsrArrays, type GrfActivities, type GrfAssembleBatchesInput, type GrfAssembled, type GrfBatchInput, type GrfBatchOutput, type GrfJobInput, type Logger, type TaskResult,
+  GramfleetError,
+  grfBatches,
+  type CsrArrays,
+  type GrfActivities,
+  type GrfAssembleBatchesInput,
+  type GrfAssembled,
+  type GrfBatchInput,
+  type GrfBatchOutput,
+  type GrfJobInput,
+  type Logger,
+  type TaskResult,
 } from '@gramfleet/core';
 import type { ArrayStore, TaskClient } from '@gramfleet/workers';
 import { finishGrf, readShardOutputs } from './assemble';
@@ -23,7 +32,6 @@ export interface GrfActivityDeps {
   /** Bytes of batch rows kept in this process before the oldest are dropped (and run again at assembly if needed). @default 2 GiB */
   readonly keepBytes?: number;
 }
-
 
 /** A batch's rows of Φ: per stream, its shards' parts in order (stacked once, at assembly). */
 interface Kept {
@@ -71,7 +79,11 @@ export function createGrfActivities(deps: GrfActivityDeps): GrfActivities {
     let results: TaskResult[];
     try {
       // The shards' rows are read once, here, and can be recomputed: no durable copy.
-      results = await Promise.all(shards.map((s) => tasks.run({ jobId: job.jobId, shardId: s.shardId, op: 'grf-walks', attrs: s.attrs, inputs, deadline, durable: 'none' }, { cls: job.cls })));
+      results = await Promise.all(
+        shards.map((s) =>
+          tasks.run({ jobId: job.jobId, shardId: s.shardId, op: 'grf-walks', attrs: s.attrs, inputs, deadline, durable: 'none' }, { cls: job.cls }),
+        ),
+      );
     } finally {
       signal?.removeEventListener('abort', onAbort);
     }
@@ -86,10 +98,22 @@ export function createGrfActivities(deps: GrfActivityDeps): GrfActivities {
       workers[r.stats.workerId] = (workers[r.stats.workerId] ?? 0) + 1;
       computeMs += r.stats.computeMs;
     }
-    const parts = await readShardOutputs(store, job, results.map((r) => r.outputs));
+    const parts = await readShardOutputs(
+      store,
+      job,
+      results.map((r) => r.outputs),
+    );
     return {
       parts,
-      out: { batch, shards: shards.length, published: tasks.stats.sent + tasks.stats.spilled - sent0, duplicates: tasks.stats.duplicates - duplicates0, backends, workers, computeMs },
+      out: {
+        batch,
+        shards: shards.length,
+        published: tasks.stats.sent + tasks.stats.spilled - sent0,
+        duplicates: tasks.stats.duplicates - duplicates0,
+        backends,
+        workers,
+        computeMs,
+      },
     };
   }
 
@@ -97,7 +121,9 @@ export function createGrfActivities(deps: GrfActivityDeps): GrfActivities {
   async function beating<T>(f: () => Promise<T>): Promise<T> {
     const ctx = Context.current();
     // Local activities have no heartbeat (the workflow task's own keeps them alive).
-    const beat = setInterval(() => { if (!ctx.info.isLocal) ctx.heartbeat(); }, 1_000);
+    const beat = setInterval(() => {
+      if (!ctx.info.isLocal) ctx.heartbeat();
+    }, 1_000);
     try {
       return await f();
     } finally {
@@ -130,7 +156,11 @@ export function createGrfActivities(deps: GrfActivityDeps): GrfActivities {
           batches.push(parts);
         }
         // Every shard's rows in order, per stream (stored part by part, never stacked).
-        const assembled = await finishGrf(store, job, job.params.streams.map((_, s) => batches.flatMap((parts) => parts[s] ?? [])));
+        const assembled = await finishGrf(
+          store,
+          job,
+          job.params.streams.map((_, s) => batches.flatMap((parts) => parts[s] ?? [])),
+        );
         for (let b = 0; b < input.batches; b++) drop(job.jobId, b);
         return assembled;
       });

@@ -21,19 +21,27 @@ export async function runWithProgress(fleet: Fleet, spec: GrfJobSpec, show: bool
 function kernelFromArgs(a: ParsedArgs): GraphKernelSpec | string {
   const kind = a.string('kernel') ?? 'reg-laplacian';
   switch (kind) {
-    case 'reg-laplacian': return { kind: 'reg-laplacian', d: a.number('d') ?? 1 };
-    case 'diffusion': return { kind: 'diffusion', beta: a.number('beta') ?? 1 };
-    case 'p-step': return { kind: 'p-step', p: a.number('p') ?? 2 };
+    case 'reg-laplacian':
+      return { kind: 'reg-laplacian', d: a.number('d') ?? 1 };
+    case 'diffusion':
+      return { kind: 'diffusion', beta: a.number('beta') ?? 1 };
+    case 'p-step':
+      return { kind: 'p-step', p: a.number('p') ?? 2 };
     case 'custom': {
       const alpha = a.string('alpha');
       if (alpha === undefined) throw new GramfleetError('INPUT_INVALID', '--alpha a0,a1,... is required with --kernel custom', { field: 'alpha' });
-      return { kind: 'custom', alpha: alpha.split(',').map((s) => {
-        const x = Number(s);
-        if (s.trim() === '' || Number.isNaN(x)) throw new GramfleetError('INPUT_INVALID', `--alpha must be a number, got ${JSON.stringify(s)}`, { field: 'alpha' });
-        return x;
-      }) };
+      return {
+        kind: 'custom',
+        alpha: alpha.split(',').map((s) => {
+          const x = Number(s);
+          if (s.trim() === '' || Number.isNaN(x))
+            throw new GramfleetError('INPUT_INVALID', `--alpha must be a number, got ${JSON.stringify(s)}`, { field: 'alpha' });
+          return x;
+        }),
+      };
     }
-    default: return kind;
+    default:
+      return kind;
   }
 }
 
@@ -70,7 +78,8 @@ export const GRF_COMMAND: CliCommand = {
     const shardNodes = a.int('shard-nodes');
     const backend = a.string('backend');
     const spec: GrfJobSpec = {
-      kind: 'grf', graph: a.need('graph'),
+      kind: 'grf',
+      graph: a.need('graph'),
       kernel: kernelFromArgs(a),
       scale: a.number('scale') as number,
       walks: a.int('walks') as number,
@@ -85,21 +94,43 @@ export const GRF_COMMAND: CliCommand = {
     const dataDir = a.string('data-dir');
     const workers = a.int('workers');
     const json = a.flag('json');
-    return ctx.withFleet({ ...(dataDir !== undefined ? { dataDir } : {}), ...(workers !== undefined ? { workers } : {}), log: createJsonLogger({ proc: 'cli' }, 'warn') }, async (fleet) => {
-      const t0 = Date.now();
-      const r = await runWithProgress(fleet, spec, !json);
-      const phis = await Promise.all(r.phi.map((ref) => fleet.getCsr(ref)));
-      const outs = phis.map((_, i) => (i === 0 ? out : out.replace(/(\.npz)?$/, `.phi${i + 1}.npz`)));
-      for (let i = 0; i < phis.length; i++) await writeCsrNpz(outs[i] as string, phis[i] as NonNullable<(typeof phis)[number]>);
-      const summary = { jobId: r.jobId, n: r.n, nnz: r.nnz, shards: r.shards, out: outs.map((o) => path.resolve(o)), backends: r.backends, workers: Object.keys(r.workers).length, duplicateResults: r.duplicateResults, wallMs: Date.now() - t0, ...(r.labelSpreading !== undefined ? { labelSpreading: r.labelSpreading } : {}), ...(r.route !== undefined ? { route: r.route } : {}) };
-      if (json) ctx.out.write(JSON.stringify(summary) + '\n');
-      else {
-        ctx.out.write(`Φ: ${r.n}×${r.n}, ${r.nnz.join('+')} non-zeros, ${r.shards} shards on ${summary.workers} workers (${Object.entries(r.backends).map(([b, k]) => `${b}:${k}`).join(' ')}), ${(summary.wallMs / 1000).toFixed(1)} s\n`);
-        ctx.out.write(`wrote ${summary.out.join(', ')}\n`);
-        if (r.route !== undefined) ctx.out.write(`backend ${r.route.requested} -> ${r.route.cls} (${r.route.reason})\n`);
-        if (r.labelSpreading !== undefined) ctx.out.write(`label spreading accuracy ${r.labelSpreading.accuracy.toFixed(4)} (${r.labelSpreading.train} labelled, ${r.labelSpreading.test} held out)\n`);
-      }
-      return 0;
-    });
+    return ctx.withFleet(
+      { ...(dataDir !== undefined ? { dataDir } : {}), ...(workers !== undefined ? { workers } : {}), log: createJsonLogger({ proc: 'cli' }, 'warn') },
+      async (fleet) => {
+        const t0 = Date.now();
+        const r = await runWithProgress(fleet, spec, !json);
+        const phis = await Promise.all(r.phi.map((ref) => fleet.getCsr(ref)));
+        const outs = phis.map((_, i) => (i === 0 ? out : out.replace(/(\.npz)?$/, `.phi${i + 1}.npz`)));
+        for (let i = 0; i < phis.length; i++) await writeCsrNpz(outs[i] as string, phis[i] as NonNullable<(typeof phis)[number]>);
+        const summary = {
+          jobId: r.jobId,
+          n: r.n,
+          nnz: r.nnz,
+          shards: r.shards,
+          out: outs.map((o) => path.resolve(o)),
+          backends: r.backends,
+          workers: Object.keys(r.workers).length,
+          duplicateResults: r.duplicateResults,
+          wallMs: Date.now() - t0,
+          ...(r.labelSpreading !== undefined ? { labelSpreading: r.labelSpreading } : {}),
+          ...(r.route !== undefined ? { route: r.route } : {}),
+        };
+        if (json) ctx.out.write(JSON.stringify(summary) + '\n');
+        else {
+          ctx.out.write(
+            `Φ: ${r.n}×${r.n}, ${r.nnz.join('+')} non-zeros, ${r.shards} shards on ${summary.workers} workers (${Object.entries(r.backends)
+              .map(([b, k]) => `${b}:${k}`)
+              .join(' ')}), ${(summary.wallMs / 1000).toFixed(1)} s\n`,
+          );
+          ctx.out.write(`wrote ${summary.out.join(', ')}\n`);
+          if (r.route !== undefined) ctx.out.write(`backend ${r.route.requested} -> ${r.route.cls} (${r.route.reason})\n`);
+          if (r.labelSpreading !== undefined)
+            ctx.out.write(
+              `label spreading accuracy ${r.labelSpreading.accuracy.toFixed(4)} (${r.labelSpreading.train} labelled, ${r.labelSpreading.test} held out)\n`,
+            );
+        }
+        return 0;
+      },
+    );
   },
 };

@@ -6,8 +6,22 @@
 import { randomBytes } from 'node:crypto';
 import * as os from 'node:os';
 import {
-  GramfleetError, compileGrfParams, defaultShardNodes, normalisedWeights, num, parseBackendChoice, routeOp, validateGraph,
-  type BackendChoice, type CsrArrays, type GrfJobInput, type GrfJobResult, type GrfParams, type JobProgress, type WorkerClass, type WorkerRecord,
+  GramfleetError,
+  compileGrfParams,
+  defaultShardNodes,
+  normalisedWeights,
+  num,
+  parseBackendChoice,
+  routeOp,
+  validateGraph,
+  type BackendChoice,
+  type CsrArrays,
+  type GrfJobInput,
+  type GrfJobResult,
+  type GrfParams,
+  type JobProgress,
+  type WorkerClass,
+  type WorkerRecord,
 } from '@gramfleet/core';
 import type { ArrayStore, DataPlane } from '@gramfleet/workers';
 import { loadGraph, type LoadedGraph } from '../io/graph-files';
@@ -64,7 +78,8 @@ export async function prepareGrf(spec: GrfJobSpec, deps: GrfPrepareDeps): Promis
   const params = compileGrfParams(spec);
   const requested = parseBackendChoice(spec.backend, 'backend');
   const jobId = spec.jobId ?? `grf-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
-  if (!/^[A-Za-z0-9_-]{1,100}$/.test(jobId)) throw new GramfleetError('INPUT_INVALID', `jobId must be 1–100 letters, digits, '-' or '_', got ${JSON.stringify(jobId)}`, { field: 'jobId' });
+  if (!/^[A-Za-z0-9_-]{1,100}$/.test(jobId))
+    throw new GramfleetError('INPUT_INVALID', `jobId must be 1–100 letters, digits, '-' or '_', got ${JSON.stringify(jobId)}`, { field: 'jobId' });
   const timeoutMs = num('timeoutMs', spec.timeoutMs ?? 6 * 3600_000, { min: 1000 });
   let csr: CsrArrays;
   let labels = spec.labels;
@@ -81,11 +96,20 @@ export async function prepareGrf(spec: GrfJobSpec, deps: GrfPrepareDeps): Promis
   // Φ memory: each walker visits ~1/pHalt nodes; budget the assembled features.
   const phiBytes = n * Math.min(n, Math.ceil(params.walks / params.pHalt)) * 12 * params.streams.length;
   if (phiBytes > maxBytes) {
-    throw new GramfleetError('INPUT_TOO_LARGE', `graph: features for n=${n}, walks=${params.walks}, pHalt=${params.pHalt} need about ${phiBytes} bytes, above the memory budget of ${maxBytes} bytes`, { field: 'graph', needBytes: phiBytes, budgetBytes: maxBytes });
+    throw new GramfleetError(
+      'INPUT_TOO_LARGE',
+      `graph: features for n=${n}, walks=${params.walks}, pHalt=${params.pHalt} need about ${phiBytes} bytes, above the memory budget of ${maxBytes} bytes`,
+      { field: 'graph', needBytes: phiBytes, budgetBytes: maxBytes },
+    );
   }
-  if (labels !== undefined && labels.length !== n) throw new GramfleetError('INPUT_SHAPE_MISMATCH', `labels has ${labels.length} entries, the graph has ${n} nodes`, { field: 'labels' });
-  if (spec.labelSpreading !== undefined && labels === undefined) throw new GramfleetError('INPUT_INVALID', 'labelSpreading needs labels (in the .npz or as spec.labels)', { field: 'labels' });
-  const trainFraction = spec.labelSpreading === undefined ? undefined : num('labelSpreading.trainFraction', spec.labelSpreading.trainFraction ?? 0.1, { min: 0, max: 1, minExclusive: true, maxExclusive: true });
+  if (labels !== undefined && labels.length !== n)
+    throw new GramfleetError('INPUT_SHAPE_MISMATCH', `labels has ${labels.length} entries, the graph has ${n} nodes`, { field: 'labels' });
+  if (spec.labelSpreading !== undefined && labels === undefined)
+    throw new GramfleetError('INPUT_INVALID', 'labelSpreading needs labels (in the .npz or as spec.labels)', { field: 'labels' });
+  const trainFraction =
+    spec.labelSpreading === undefined
+      ? undefined
+      : num('labelSpreading.trainFraction', spec.labelSpreading.trainFraction ?? 0.1, { min: 0, max: 1, minExclusive: true, maxExclusive: true });
   const workers = await (deps.workers ?? (() => registeredWorkers(dp)))();
   const route = routeOp(requested, 'grf-walks', workers, Date.now(), dp.options.workerTtlMs);
   const shardNodes = params.shardNodes ?? defaultShardNodes(n, workers.length || os.cpus().length);
@@ -97,7 +121,15 @@ export async function prepareGrf(spec: GrfJobSpec, deps: GrfPrepareDeps): Promis
   };
   const labelsRef = labels === undefined ? undefined : await store.put({ dtype: 'i32', shape: [labels.length], data: labels });
   return {
-    jobId, n, nnz: csr.indices.length, graph, params, shardNodes, cls: route.cls, route, timeoutMs,
+    jobId,
+    n,
+    nnz: csr.indices.length,
+    graph,
+    params,
+    shardNodes,
+    cls: route.cls,
+    route,
+    timeoutMs,
     ...(labelsRef !== undefined ? { labels: labelsRef } : {}),
     ...(trainFraction !== undefined ? { labelSpreading: { trainFraction, seed: spec.labelSpreading?.seed ?? 0 } } : {}),
   };

@@ -6,8 +6,18 @@
  * exact kernel.
  */
 import {
-  GRF_WORKLOAD, compileGrfParams, csrWithValues, exactKernelDense, normalisedWeights, outOfRange, relFrobError,
-  type CsrRef, type GrfJobInput, type GrfJobResult, type GrfRunParams, type JobProgress,
+  GRF_WORKLOAD,
+  compileGrfParams,
+  csrWithValues,
+  exactKernelDense,
+  normalisedWeights,
+  outOfRange,
+  relFrobError,
+  type CsrRef,
+  type GrfJobInput,
+  type GrfJobResult,
+  type GrfRunParams,
+  type JobProgress,
 } from '@gramfleet/core';
 import type { Workload } from '../workload';
 import { GRF_COMMAND } from './cli';
@@ -22,26 +32,38 @@ export const GRF_EXACT_MAX_NODES = 4096;
 /** The `grf` workload. */
 export const grfWorkload: Workload<GrfTypes> = {
   def: GRF_WORKLOAD,
-  prepare: (spec, ctx) => prepareGrf(spec, { dp: ctx.dp, store: ctx.store, maxBytes: ctx.memoryBudgetBytes, ...(ctx.workers !== undefined ? { workers: ctx.workers } : {}) }),
+  prepare: (spec, ctx) =>
+    prepareGrf(spec, { dp: ctx.dp, store: ctx.store, maxBytes: ctx.memoryBudgetBytes, ...(ctx.workers !== undefined ? { workers: ctx.workers } : {}) }),
   summary: (input) => ({ n: input.n, shardNodes: input.shardNodes }),
   activities: (deps) => createGrfActivities({ store: deps.store, tasks: deps.tasks, log: deps.log }),
   campaign: {
     prepare(raw, childId, timeoutMs, ctx) {
       const spec = raw as unknown as GrfRunParams;
       const { exactError: _exactError, ...params } = spec;
-      return prepareGrf({ ...params, kind: 'grf', backend: spec.backend ?? 'wasm', jobId: childId, timeoutMs }, {
-        dp: ctx.dp, store: ctx.store, maxBytes: ctx.memoryBudgetBytes,
-        checkGraph: ({ csr }) => {
-          if (spec.exactError === true && csr.shape[0] > GRF_EXACT_MAX_NODES) throw outOfRange('exactError', `used only for graphs of at most ${GRF_EXACT_MAX_NODES} nodes`, csr.shape[0]);
+      return prepareGrf(
+        { ...params, kind: 'grf', backend: spec.backend ?? 'wasm', jobId: childId, timeoutMs },
+        {
+          dp: ctx.dp,
+          store: ctx.store,
+          maxBytes: ctx.memoryBudgetBytes,
+          checkGraph: ({ csr }) => {
+            if (spec.exactError === true && csr.shape[0] > GRF_EXACT_MAX_NODES)
+              throw outOfRange('exactError', `used only for graphs of at most ${GRF_EXACT_MAX_NODES} nodes`, csr.shape[0]);
+          },
         },
-      });
+      );
     },
     async extract(result, raw, ctx) {
       const r = result as GrfJobResult;
       const spec = raw as unknown as GrfRunParams;
       const metrics: Record<string, number | string> = {
-        n: r.n, shards: r.shards, phiNnz: r.nnz.reduce((a, b) => a + b, 0), computeMs: Math.round(r.computeMs * 1000) / 1000,
-        publishedTasks: r.publishedTasks, duplicateResults: r.duplicateResults, phiDigest: r.phi.map((p) => p.data.digest.slice(0, 16)).join('+'),
+        n: r.n,
+        shards: r.shards,
+        phiNnz: r.nnz.reduce((a, b) => a + b, 0),
+        computeMs: Math.round(r.computeMs * 1000) / 1000,
+        publishedTasks: r.publishedTasks,
+        duplicateResults: r.duplicateResults,
+        phiDigest: r.phi.map((p) => p.data.digest.slice(0, 16)).join('+'),
       };
       if (r.labelSpreading !== undefined) metrics['labelSpreadingAccuracy'] = r.labelSpreading.accuracy;
       if (spec.exactError === true) {
@@ -55,7 +77,9 @@ export const grfWorkload: Workload<GrfTypes> = {
         metrics['kernelRelError'] = relFrobError(exact, phi1, phi2);
       }
       const artifacts: Record<string, CsrRef> = {};
-      r.phi.forEach((p, i) => { artifacts[r.phi.length === 1 ? 'phi' : `phi${i + 1}`] = p; });
+      r.phi.forEach((p, i) => {
+        artifacts[r.phi.length === 1 ? 'phi' : `phi${i + 1}`] = p;
+      });
       return { metrics, artifacts };
     },
   },

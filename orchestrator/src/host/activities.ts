@@ -8,8 +8,21 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import {
-  GramfleetError, PROTOCOL_VERSION, cancelSubject, isGramfleetError, jobResultsFilter, jobTasksFilter, resultMsgId, resultSubject,
-  type ArrayRef, type ClusterActivities, type GrfAssembleInput, type Logger, type ShardBatchInput, type ShardBatchOutput, type ShardOutcome,
+  GramfleetError,
+  PROTOCOL_VERSION,
+  cancelSubject,
+  isGramfleetError,
+  jobResultsFilter,
+  jobTasksFilter,
+  resultMsgId,
+  resultSubject,
+  type ArrayRef,
+  type ClusterActivities,
+  type GrfAssembleInput,
+  type Logger,
+  type ShardBatchInput,
+  type ShardBatchOutput,
+  type ShardOutcome,
   type TaskResult,
 } from '@gramfleet/core';
 import type { ArrayStore, DataPlane, TaskClient } from '@gramfleet/workers';
@@ -52,14 +65,16 @@ export async function recordedResults(dp: DataPlane, jobId: string, shardIds: re
     return found;
   }
   const want = shardIds.filter((s) => subjects[resultSubject(prefix, jobId, s)] !== undefined);
-  await Promise.all(want.map(async (s) => {
-    try {
-      const m = await dp.jsm.streams.getMessage(dp.names.resultsStream, { last_by_subj: resultSubject(prefix, jobId, s) });
-      if (m !== null) found.set(s, m.json<TaskResult>());
-    } catch {
-      /* gone meanwhile: run it */
-    }
-  }));
+  await Promise.all(
+    want.map(async (s) => {
+      try {
+        const m = await dp.jsm.streams.getMessage(dp.names.resultsStream, { last_by_subj: resultSubject(prefix, jobId, s) });
+        if (m !== null) found.set(s, m.json<TaskResult>());
+      } catch {
+        /* gone meanwhile: run it */
+      }
+    }),
+  );
   return found;
 }
 
@@ -74,7 +89,11 @@ export async function recordResult(dp: DataPlane, r: TaskResult): Promise<void> 
       await dp.js.publish(resultSubject(dp.names.prefix, r.jobId, r.shardId), JSON.stringify(r), { msgID: resultMsgId(r.jobId, r.shardId) });
       return;
     } catch (e) {
-      if (attempt >= 20) throw new GramfleetError('CLUSTER_UNAVAILABLE', `result of shard ${r.shardId} could not be recorded: ${(e as Error).message}`, { jobId: r.jobId, shardId: r.shardId });
+      if (attempt >= 20)
+        throw new GramfleetError('CLUSTER_UNAVAILABLE', `result of shard ${r.shardId} could not be recorded: ${(e as Error).message}`, {
+          jobId: r.jobId,
+          shardId: r.shardId,
+        });
       await new Promise((res) => setTimeout(res, 500));
     }
   }
@@ -82,12 +101,14 @@ export async function recordResult(dp: DataPlane, r: TaskResult): Promise<void> 
 
 /** Stores the larger inline outputs of a result, so that its outcome can go into workflow history. */
 export async function materialise(store: ArrayStore, outputs: readonly ArrayRef[]): Promise<ArrayRef[]> {
-  return Promise.all(outputs.map(async (r) => {
-    if (r.inline === undefined || r.bytes <= HISTORY_INLINE_MAX_BYTES) return r;
-    const stored = await store.put(await store.get(r));
-    if (stored.digest !== r.digest) throw new GramfleetError('STORE_DIGEST_MISMATCH', `output ${r.digest} stored as ${stored.digest}`, { digest: r.digest });
-    return stored;
-  }));
+  return Promise.all(
+    outputs.map(async (r) => {
+      if (r.inline === undefined || r.bytes <= HISTORY_INLINE_MAX_BYTES) return r;
+      const stored = await store.put(await store.get(r));
+      if (stored.digest !== r.digest) throw new GramfleetError('STORE_DIGEST_MISMATCH', `output ${r.digest} stored as ${stored.digest}`, { digest: r.digest });
+      return stored;
+    }),
+  );
 }
 
 /** Builds the activities. */
@@ -99,7 +120,11 @@ export function createActivities(deps: ActivityDeps): ClusterActivities {
     const ctx = Context.current();
     const got = new Map<string, ShardOutcome>();
     let failed: TaskResult | undefined;
-    const recorded = await recordedResults(dp, input.jobId, input.shards.map((s) => s.shardId));
+    const recorded = await recordedResults(
+      dp,
+      input.jobId,
+      input.shards.map((s) => s.shardId),
+    );
     for (const [id, r] of recorded) {
       if (r.error === undefined) got.set(id, { shardId: id, outputs: await materialise(store, r.outputs), stats: r.stats });
     }
@@ -111,17 +136,26 @@ export function createActivities(deps: ActivityDeps): ClusterActivities {
     try {
       const records: Promise<unknown>[] = [];
       let unrecorded: unknown;
-      await Promise.all(todo.map(async (s) => {
-        const r = await tasks.run({ jobId: input.jobId, shardId: s.shardId, op: input.op, attrs: s.attrs, inputs: input.inputs, deadline: input.deadline }, { cls: input.cls });
-        if (r.error !== undefined) {
-          failed ??= r;
-          if (r.error.code !== 'JOB_CANCELLED') tasks.cancelJob(input.jobId);
-          return;
-        }
-        // Recorded for a retried attempt or a rerun (deduplicated by id: recorded once).
-        records.push(recordResult(dp, r).catch((e: unknown) => { unrecorded ??= e; }));
-        got.set(s.shardId, { shardId: s.shardId, outputs: await materialise(store, r.outputs), stats: r.stats });
-      }));
+      await Promise.all(
+        todo.map(async (s) => {
+          const r = await tasks.run(
+            { jobId: input.jobId, shardId: s.shardId, op: input.op, attrs: s.attrs, inputs: input.inputs, deadline: input.deadline },
+            { cls: input.cls },
+          );
+          if (r.error !== undefined) {
+            failed ??= r;
+            if (r.error.code !== 'JOB_CANCELLED') tasks.cancelJob(input.jobId);
+            return;
+          }
+          // Recorded for a retried attempt or a rerun (deduplicated by id: recorded once).
+          records.push(
+            recordResult(dp, r).catch((e: unknown) => {
+              unrecorded ??= e;
+            }),
+          );
+          got.set(s.shardId, { shardId: s.shardId, outputs: await materialise(store, r.outputs), stats: r.stats });
+        }),
+      );
       await Promise.all(records);
       if (unrecorded !== undefined) throw unrecorded;
     } finally {

@@ -21,13 +21,47 @@ describe('orchestrator configuration (orchestrator/src/host/config.ts)', () => {
   });
   it('every variable set to a good value', () => {
     const c = hostConfig({
-      GRAMFLEET_TEMPORAL_ADDRESS: 'temporal:7233', GRAMFLEET_NAMESPACE: 'ns', GRAMFLEET_TASK_QUEUE: 'q', GRAMFLEET_NATS_URL: 'nats://nats:4222', GRAMFLEET_PREFIX: 'gfx',
-      GRAMFLEET_LOG_LEVEL: 'debug', GRAMFLEET_ACK_WAIT_MS: '5000', GRAMFLEET_MAX_DELIVER: '2', GRAMFLEET_HEALTH_PORT: '0', GRAMFLEET_SPILL_AFTER_MS: '0',
-      GRAMFLEET_EIGENPRO_PROFILE: '/tmp/ep.jsonl', GRAMFLEET_HOST_STORE_DIR: '/dev/shm/gf', GRAMFLEET_STORE_DURABILITY: 'none',
+      GRAMFLEET_TEMPORAL_ADDRESS: 'temporal:7233',
+      GRAMFLEET_NAMESPACE: 'ns',
+      GRAMFLEET_TASK_QUEUE: 'q',
+      GRAMFLEET_NATS_URL: 'nats://nats:4222',
+      GRAMFLEET_PREFIX: 'gfx',
+      GRAMFLEET_LOG_LEVEL: 'debug',
+      GRAMFLEET_ACK_WAIT_MS: '5000',
+      GRAMFLEET_MAX_DELIVER: '2',
+      GRAMFLEET_HEALTH_PORT: '0',
+      GRAMFLEET_SPILL_AFTER_MS: '0',
+      GRAMFLEET_EIGENPRO_PROFILE: '/tmp/ep.jsonl',
+      GRAMFLEET_HOST_STORE_DIR: '/dev/shm/gf',
+      GRAMFLEET_STORE_DURABILITY: 'none',
     });
     assert.deepEqual(
-      [c.temporalAddress, c.temporalNamespace, c.taskQueue, c.natsUrl, c.prefix, c.logLevel, c.dataPlane, c.healthPort, c.spillAfterMs, c.eigenproProfile, { ...c.store }],
-      ['temporal:7233', 'ns', 'q', 'nats://nats:4222', 'gfx', 'debug', { ackWaitMs: 5000, maxDeliver: 2 }, 0, 0, '/tmp/ep.jsonl', { hostDir: '/dev/shm/gf', durability: 'none' }],
+      [
+        c.temporalAddress,
+        c.temporalNamespace,
+        c.taskQueue,
+        c.natsUrl,
+        c.prefix,
+        c.logLevel,
+        c.dataPlane,
+        c.healthPort,
+        c.spillAfterMs,
+        c.eigenproProfile,
+        { ...c.store },
+      ],
+      [
+        'temporal:7233',
+        'ns',
+        'q',
+        'nats://nats:4222',
+        'gfx',
+        'debug',
+        { ackWaitMs: 5000, maxDeliver: 2 },
+        0,
+        0,
+        '/tmp/ep.jsonl',
+        { hostDir: '/dev/shm/gf', durability: 'none' },
+      ],
     );
   });
   it('a bad value is a typed error naming its variable', () => {
@@ -47,7 +81,9 @@ describe('orchestrator configuration (orchestrator/src/host/config.ts)', () => {
     const main = path.join(__dirname, 'worker-host.js');
     // Nothing listens at these addresses: an orchestrator past its configuration would hang connecting.
     const r = spawnSync(process.execPath, [main], {
-      env: { PATH: process.env['PATH'], GRAMFLEET_NATS_URL: 'nats://127.0.0.1:1', GRAMFLEET_TEMPORAL_ADDRESS: '127.0.0.1:1', GRAMFLEET_SPILL_AFTER_MS: '-5' }, encoding: 'utf8', timeout: 30_000,
+      env: { PATH: process.env['PATH'], GRAMFLEET_NATS_URL: 'nats://127.0.0.1:1', GRAMFLEET_TEMPORAL_ADDRESS: '127.0.0.1:1', GRAMFLEET_SPILL_AFTER_MS: '-5' },
+      encoding: 'utf8',
+      timeout: 30_000,
     });
     assert.equal(r.status, 2, `exit status ${r.status}; stderr: ${r.stderr}`);
     const line = JSON.parse(r.stderr.trim().split('\n').at(-1) ?? '{}') as Record<string, unknown>;

@@ -4,8 +4,18 @@
  * starts. docs/config.md lists them (generated from here).
  */
 import {
-  DATA_PLANE_ENV, HEALTH_PORT_ENV, LOG_LEVEL_ENV, PREFIX_ENV, TASK_QUEUE_ENV, TEMPORAL_ADDRESS_ENV, TEMPORAL_NAMESPACE_ENV, envInt, envString, readEnv,
-  type Env, type EnvValues,
+  DATA_PLANE_ENV,
+  HEALTH_PORT_ENV,
+  LOG_LEVEL_ENV,
+  PREFIX_ENV,
+  TASK_QUEUE_ENV,
+  TEMPORAL_ADDRESS_ENV,
+  TEMPORAL_NAMESPACE_ENV,
+  envInt,
+  envString,
+  readEnv,
+  type Env,
+  type EnvValues,
 } from '@gramfleet/core';
 import { STORE_TIERS_ENV } from '@gramfleet/workers';
 
@@ -22,9 +32,14 @@ export const HOST_ENV = {
   store: STORE_TIERS_ENV,
   spillAfterMs: envInt('GRAMFLEET_SPILL_AFTER_MS', {
     meaning: 'a task that waits this long for a free worker lane goes to the durable queue, where KEDA sees it as consumer lag and scales workers up',
-    min: 0, max: 24 * 3_600_000, unit: 'ms', shownDefault: '30000 ms',
+    min: 0,
+    max: 24 * 3_600_000,
+    unit: 'ms',
+    shownDefault: '30000 ms',
   }),
-  eigenproProfile: envString('GRAMFLEET_EIGENPRO_PROFILE', { meaning: "append EigenPro 2's per-epoch time breakdown to this file, one JSON line per epoch (bench/eigenpro sets it)" }),
+  eigenproProfile: envString('GRAMFLEET_EIGENPRO_PROFILE', {
+    meaning: "append EigenPro 2's per-epoch time breakdown to this file, one JSON line per epoch (bench/eigenpro sets it)",
+  }),
 } as const;
 
 /** The orchestrator's configuration. */

@@ -13,11 +13,16 @@ const closedClient = {
 describe('dispatcher', () => {
   it('a round whose tasks reject throws their error and leaves no unhandled rejection behind (one would end the orchestrator)', async () => {
     const unhandled: unknown[] = [];
-    const onUnhandled = (e: unknown): void => { unhandled.push(e); };
+    const onUnhandled = (e: unknown): void => {
+      unhandled.push(e);
+    };
     process.on('unhandledRejection', onUnhandled);
     try {
       const d = createDispatcher({ tasks: closedClient, jobId: 'j', cls: 'wasm', deadline: Date.now() + 60_000, log: silentLogger });
-      await assert.rejects(d.run([{ shardId: 's0', op: 'gemm', attrs: {}, inputs: [] }]), (e: unknown) => isGramfleetError(e) && e.code === 'CLUSTER_UNAVAILABLE');
+      await assert.rejects(
+        d.run([{ shardId: 's0', op: 'gemm', attrs: {}, inputs: [] }]),
+        (e: unknown) => isGramfleetError(e) && e.code === 'CLUSTER_UNAVAILABLE',
+      );
       // Unhandled rejections are reported after the microtask queue drains.
       await new Promise((r) => setImmediate(r));
       await new Promise((r) => setImmediate(r));

@@ -49,18 +49,32 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
   const kernelRows = { hits: 0, misses: 0, mirroredEntries: 0 };
 
   async function run(tasks: readonly RoundTask[]): Promise<TaskResult[]> {
-    const all = Promise.all(tasks.map((t) => o.tasks.run({ jobId, shardId: t.shardId, op: t.op, attrs: t.attrs, inputs: t.inputs, deadline: o.deadline }, { cls: o.cls, pin: t.pin })));
+    const all = Promise.all(
+      tasks.map((t) =>
+        o.tasks.run({ jobId, shardId: t.shardId, op: t.op, attrs: t.attrs, inputs: t.inputs, deadline: o.deadline }, { cls: o.cls, pin: t.pin }),
+      ),
+    );
     let out: TaskResult[] | undefined;
     // Records the results; a rejection is the race's below (or, once cancelled, nobody's) — without
     // the second handler this copy of it would be an unhandled rejection, which ends the process.
-    all.then((r) => { out = r; }, () => undefined);
+    all.then(
+      (r) => {
+        out = r;
+      },
+      () => undefined,
+    );
     while (out === undefined) {
       if (o.signal?.aborted === true) {
         o.tasks.cancelJob(jobId);
         throw new GramfleetError('JOB_CANCELLED', `job ${jobId} was cancelled`, { jobId });
       }
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([all, new Promise<void>((resolve) => { timer = setTimeout(resolve, 1_000); })]);
+      await Promise.race([
+        all,
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, 1_000);
+        }),
+      ]);
       clearTimeout(timer);
       if (out === undefined) o.onWait?.();
     }
@@ -115,7 +129,8 @@ export function createPinner(o: PinnerOptions): Pinner {
         if (assigned[k] !== undefined) continue;
         // Round robin on a first assignment; otherwise the least loaded live worker.
         let best = alive[k % alive.length] as string;
-        if ((load.get(best) as number) > Math.min(...load.values())) best = [...load.entries()].sort((x, y) => x[1] - y[1] || (x[0] < y[0] ? -1 : 1))[0]?.[0] as string;
+        if ((load.get(best) as number) > Math.min(...load.values()))
+          best = [...load.entries()].sort((x, y) => x[1] - y[1] || (x[0] < y[0] ? -1 : 1))[0]?.[0] as string;
         assigned[k] = best;
         load.set(best, (load.get(best) as number) + 1);
       }

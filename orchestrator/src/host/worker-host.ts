@@ -19,7 +19,15 @@ async function main(): Promise<void> {
   try {
     cfg = hostConfig();
   } catch (e) {
-    process.stderr.write(JSON.stringify({ level: 'error', msg: 'bad configuration; the orchestrator does not start', code: isGramfleetError(e) ? e.code : undefined, field: isGramfleetError(e) ? e.details['field'] : undefined, err: (e as Error).message }) + '\n');
+    process.stderr.write(
+      JSON.stringify({
+        level: 'error',
+        msg: 'bad configuration; the orchestrator does not start',
+        code: isGramfleetError(e) ? e.code : undefined,
+        field: isGramfleetError(e) ? e.details['field'] : undefined,
+        err: (e as Error).message,
+      }) + '\n',
+    );
     process.exit(2);
   }
   const level = cfg.logLevel;
@@ -51,7 +59,10 @@ async function main(): Promise<void> {
     try {
       const connection = await NativeConnection.connect({ address });
       const worker = await Worker.create({
-        connection, namespace, taskQueue, activities: { ...activities, ...campaignActivities },
+        connection,
+        namespace,
+        taskQueue,
+        activities: { ...activities, ...campaignActivities },
         workflowsPath: require.resolve('@gramfleet/workflows'),
         maxConcurrentActivityTaskExecutions: 64,
       });

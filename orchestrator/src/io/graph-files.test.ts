@@ -35,7 +35,10 @@ for (const g of EXPECTED) {
     assert.deepEqual(r.csr.shape, [g.nodes, g.nodes]);
     assert.equal(r.csr.indptr[g.nodes], g.nnz);
     assert.equal(r.csr.data.length, g.nnz);
-    assert.ok(r.csr.data.every((v) => v === 1), 'unweighted');
+    assert.ok(
+      r.csr.data.every((v) => v === 1),
+      'unweighted',
+    );
     assert.equal(r.labels !== undefined, g.labels);
     if (r.labels !== undefined) {
       assert.equal(r.labels.length, g.nodes);
@@ -73,13 +76,31 @@ test('bad inputs give their typed error codes', async (t) => {
   await rejectsCode(loadGraph(file('nonsquare.mtx', `${hdr}2 3 2\n1 2 1\n2 1 1\n`)), 'INPUT_NOT_SQUARE', 'graph.shape', '2×3');
   await rejectsCode(loadGraph(file('asym.mtx', `${hdr}3 3 3\n1 2 1\n2 1 1\n2 3 1\n`)), 'INPUT_ASYMMETRIC', 'A[1,2] = 1', 'A[2,1] = 0');
   await rejectsCode(loadGraph(file('asymval.mtx', `${hdr}2 2 2\n1 2 1\n2 1 2\n`)), 'INPUT_ASYMMETRIC', 'A[0,1] = 1', 'A[1,0] = 2');
-  await rejectsCode(loadGraph(file('neg.mtx', '%%MatrixMarket matrix coordinate real symmetric\n3 3 2\n2 1 -1.5\n3 2 1\n')), 'INPUT_NEGATIVE_WEIGHT', 'graph.data', '-1.5');
-  await rejectsCode(loadGraph(file('nan.mtx', '%%MatrixMarket matrix coordinate real symmetric\n3 3 2\n2 1 nan\n3 2 1\n')), 'INPUT_NOT_FINITE', 'graph.data', 'NaN');
+  await rejectsCode(
+    loadGraph(file('neg.mtx', '%%MatrixMarket matrix coordinate real symmetric\n3 3 2\n2 1 -1.5\n3 2 1\n')),
+    'INPUT_NEGATIVE_WEIGHT',
+    'graph.data',
+    '-1.5',
+  );
+  await rejectsCode(
+    loadGraph(file('nan.mtx', '%%MatrixMarket matrix coordinate real symmetric\n3 3 2\n2 1 nan\n3 2 1\n')),
+    'INPUT_NOT_FINITE',
+    'graph.data',
+    'NaN',
+  );
   await rejectsCode(loadGraph(file('inf.mtx', '%%MatrixMarket matrix coordinate real symmetric\n3 3 2\n2 1 inf\n3 2 1\n')), 'INPUT_NOT_FINITE', 'graph.data');
   await rejectsCode(loadGraph(file('empty.adjlist', '# nothing here\n')), 'INPUT_FILE_UNREADABLE', 'no nodes');
   await rejectsCode(loadGraph(join(DATA, 'cora.npz'), { maxBytes: 100_000 }), 'INPUT_TOO_LARGE', 'needs 131600 bytes', 'maxBytes is 100000 bytes');
-  await rejectsCode(loadGraph(file('big.mtx', '%%MatrixMarket matrix coordinate pattern symmetric\n1000000 1000000 5000000\n')), 'INPUT_FILE_UNREADABLE', 'only 0 entries');
-  await rejectsCode(loadGraph(file('big2.mtx', '%%MatrixMarket matrix coordinate pattern symmetric\n1000000 1000000 5000000\n'), { maxBytes: 1 << 20 }), 'INPUT_TOO_LARGE', 'needs 124000004 bytes');
+  await rejectsCode(
+    loadGraph(file('big.mtx', '%%MatrixMarket matrix coordinate pattern symmetric\n1000000 1000000 5000000\n')),
+    'INPUT_FILE_UNREADABLE',
+    'only 0 entries',
+  );
+  await rejectsCode(
+    loadGraph(file('big2.mtx', '%%MatrixMarket matrix coordinate pattern symmetric\n1000000 1000000 5000000\n'), { maxBytes: 1 << 20 }),
+    'INPUT_TOO_LARGE',
+    'needs 124000004 bytes',
+  );
   // npz: NaN weight, negative weight, labels of the wrong length.
   const base: CsrArrays = { shape: [2, 2], indptr: Int32Array.from([0, 1, 2]), indices: Int32Array.from([1, 0]), data: Float64Array.from([1, 1]) };
   validateGraph(base);

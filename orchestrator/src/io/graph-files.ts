@@ -44,7 +44,11 @@ function parseError(path: string, line: number, why: string): GramfleetError {
 function checkBudget(path: string, n: number, nnz: number, maxBytes: number | undefined): void {
   const bytes = csrBytes(n, nnz);
   if (maxBytes !== undefined && bytes > maxBytes) {
-    throw new GramfleetError('INPUT_TOO_LARGE', `${path}: graph needs ${bytes} bytes (${n} nodes, ${nnz} stored non-zeros) but the memory budget maxBytes is ${maxBytes} bytes`, { path, field: 'graph', bound: `bytes <= ${maxBytes}`, needed: bytes, budget: maxBytes, nodes: n, nnz });
+    throw new GramfleetError(
+      'INPUT_TOO_LARGE',
+      `${path}: graph needs ${bytes} bytes (${n} nodes, ${nnz} stored non-zeros) but the memory budget maxBytes is ${maxBytes} bytes`,
+      { path, field: 'graph', bound: `bytes <= ${maxBytes}`, needed: bytes, budget: maxBytes, nodes: n, nnz },
+    );
   }
 }
 
@@ -106,8 +110,10 @@ export function parseAdjlist(text: string, path = 'graph.adjlist'): CsrArrays {
     const u = ids[0] ?? 0;
     for (let k = 1; k < ids.length; k++) {
       const v = ids[k] ?? 0;
-      us.push(u); vs.push(v);
-      us.push(v); vs.push(u);
+      us.push(u);
+      vs.push(v);
+      us.push(v);
+      vs.push(u);
     }
   }
   if (n === 0) throw unreadable(path, 'adjacency list holds no nodes');
@@ -124,7 +130,8 @@ export function parseMatrixMarket(text: string, path = 'graph.mtx', maxBytes?: n
   const first = it.next();
   if (first.done === true) throw parseError(path, 1, 'empty file');
   const head = first.value[1].trim().toLowerCase().split(/\s+/);
-  if (head[0] !== '%%matrixmarket' || head[1] !== 'matrix') throw parseError(path, 1, `expected a '%%MatrixMarket matrix ...' header, got ${JSON.stringify(first.value[1].slice(0, 80))}`);
+  if (head[0] !== '%%matrixmarket' || head[1] !== 'matrix')
+    throw parseError(path, 1, `expected a '%%MatrixMarket matrix ...' header, got ${JSON.stringify(first.value[1].slice(0, 80))}`);
   const [layout, field, symmetry] = [head[2], head[3], head[4]];
   if (layout !== 'coordinate') throw parseError(path, 1, `only the 'coordinate' layout is supported, got ${String(layout)}`);
   if (field !== 'real' && field !== 'integer' && field !== 'pattern') throw parseError(path, 1, `field must be real, integer or pattern, got ${String(field)}`);
@@ -153,16 +160,19 @@ export function parseMatrixMarket(text: string, path = 'graph.mtx', maxBytes?: n
     if (body.length === 0 || body.startsWith('%')) continue;
     const toks = body.split(/\s+/);
     if (rows < 0) {
-      if (toks.length !== 3 || !toks.every((t) => INT_RE.test(t))) throw parseError(path, no, `expected the size line 'rows cols entries', got ${JSON.stringify(body.slice(0, 80))}`);
+      if (toks.length !== 3 || !toks.every((t) => INT_RE.test(t)))
+        throw parseError(path, no, `expected the size line 'rows cols entries', got ${JSON.stringify(body.slice(0, 80))}`);
       [rows, cols, declared] = toks.map(Number) as [number, number, number];
       if (rows > 2147483647 || cols > 2147483647) throw parseError(path, no, `dimensions must be at most 2147483647, got ${rows}×${cols}`);
       checkBudget(path, Math.max(rows, cols), symmetry === 'symmetric' ? 2 * declared : declared, maxBytes);
       continue;
     }
     const want = pattern ? 2 : 3;
-    if (toks.length !== want) throw parseError(path, no, `expected ${want} fields ('row col${pattern ? '' : ' value'}'), got ${toks.length}: ${JSON.stringify(body.slice(0, 80))}`);
+    if (toks.length !== want)
+      throw parseError(path, no, `expected ${want} fields ('row col${pattern ? '' : ' value'}'), got ${toks.length}: ${JSON.stringify(body.slice(0, 80))}`);
     const [ti, tj, tv] = toks;
-    if (ti === undefined || tj === undefined || !INT_RE.test(ti) || !INT_RE.test(tj)) throw parseError(path, no, `row and column must be positive integers, got ${JSON.stringify(body.slice(0, 80))}`);
+    if (ti === undefined || tj === undefined || !INT_RE.test(ti) || !INT_RE.test(tj))
+      throw parseError(path, no, `row and column must be positive integers, got ${JSON.stringify(body.slice(0, 80))}`);
     const i = Number(ti);
     const j = Number(tj);
     if (i < 1 || i > rows || j < 1 || j > cols) throw parseError(path, no, `entry (${i}, ${j}) is outside the declared ${rows}×${cols} (1-based)`);
@@ -170,13 +180,21 @@ export function parseMatrixMarket(text: string, path = 'graph.mtx', maxBytes?: n
     if (!pattern) {
       // As C's strtod, accept inf/infinity/nan; validateGraph then rejects them as INPUT_NOT_FINITE.
       v = tv === undefined ? Number.NaN : /^[+-]?inf(inity)?$/i.test(tv) ? (tv.startsWith('-') ? -Infinity : Infinity) : Number(tv);
-      if (tv === undefined || tv.length === 0 || (Number.isNaN(v) && !/^[+-]?nan$/i.test(tv))) throw parseError(path, no, `value must be a number, got ${JSON.stringify(tv)}`);
-      if (field === 'integer' && Number.isFinite(v) && !Number.isInteger(v)) throw parseError(path, no, `value must be an integer (field 'integer'), got ${JSON.stringify(tv)}`);
+      if (tv === undefined || tv.length === 0 || (Number.isNaN(v) && !/^[+-]?nan$/i.test(tv)))
+        throw parseError(path, no, `value must be a number, got ${JSON.stringify(tv)}`);
+      if (field === 'integer' && Number.isFinite(v) && !Number.isInteger(v))
+        throw parseError(path, no, `value must be an integer (field 'integer'), got ${JSON.stringify(tv)}`);
     }
     seen++;
     if (seen > declared) throw parseError(path, no, `more entries than the ${declared} declared on the size line`);
-    us.push(i - 1); vs.push(j - 1); pushVal(v);
-    if (symmetry === 'symmetric' && i !== j) { us.push(j - 1); vs.push(i - 1); pushVal(v); }
+    us.push(i - 1);
+    vs.push(j - 1);
+    pushVal(v);
+    if (symmetry === 'symmetric' && i !== j) {
+      us.push(j - 1);
+      vs.push(i - 1);
+      pushVal(v);
+    }
   }
   if (rows < 0) throw parseError(path, lastLine, 'missing the size line');
   if (seen < declared) throw parseError(path, lastLine, `only ${seen} entries, but the size line declares ${declared}`);
@@ -223,7 +241,12 @@ export async function loadGraph(path: string, opts: LoadGraphOptions = {}): Prom
     }
     const labels = lab.data instanceof Int32Array ? lab.data : Int32Array.from(lab.data);
     if (labels.length !== csr.shape[0]) {
-      throw new GramfleetError('INPUT_SHAPE_MISMATCH', `labels must have one entry per node (${csr.shape[0]}), got ${labels.length} in ${path}`, { field: 'labels', path, bound: csr.shape[0], value: labels.length });
+      throw new GramfleetError('INPUT_SHAPE_MISMATCH', `labels must have one entry per node (${csr.shape[0]}), got ${labels.length} in ${path}`, {
+        field: 'labels',
+        path,
+        bound: csr.shape[0],
+        value: labels.length,
+      });
     }
     return { csr, labels, name, format };
   }

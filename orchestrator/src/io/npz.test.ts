@@ -124,7 +124,10 @@ print('ok')
     // Same layout, byte for byte: each .npy entry of scipy's uncompressed file equals ours.
     const mine = new Map(readZip(readFileSync(ours)).map((e) => [e.name, e.data]));
     const scipy = readZip(readFileSync(theirs));
-    assert.deepEqual(scipy.map((e) => e.name), [...mine.keys()]);
+    assert.deepEqual(
+      scipy.map((e) => e.name),
+      [...mine.keys()],
+    );
     for (const e of scipy) assert.deepEqual(mine.get(e.name), e.data, `entry ${e.name} differs from scipy's`);
     // CSC (upper triangle) is transposed into CSR.
     const csc = await readCsrNpz(theirsCsc);

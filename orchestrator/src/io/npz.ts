@@ -74,7 +74,9 @@ function encodeStrings(a: NpyStringArray): Uint8Array {
   const n = a.data.length;
   if (a.dtype === 'bytes') {
     const body = new Uint8Array(n * a.itemSize);
-    a.data.forEach((s, i) => { for (let c = 0; c < Math.min(s.length, a.itemSize); c++) body[i * a.itemSize + c] = s.charCodeAt(c) & 0xff; });
+    a.data.forEach((s, i) => {
+      for (let c = 0; c < Math.min(s.length, a.itemSize); c++) body[i * a.itemSize + c] = s.charCodeAt(c) & 0xff;
+    });
     return encodeNpyRaw(`|S${a.itemSize}`, a.shape, body);
   }
   const body = new Uint8Array(n * a.itemSize * 4);
@@ -90,7 +92,10 @@ function encodeStrings(a: NpyStringArray): Uint8Array {
 export function decodeNpyValue(bytes: Uint8Array, what = 'array'): NpzValue {
   const major = bytes[6] ?? 0;
   const start = major === 1 ? 10 : 12;
-  const hlen = major === 1 ? (bytes[8] ?? 0) | ((bytes[9] ?? 0) << 8) : ((bytes[8] ?? 0) | ((bytes[9] ?? 0) << 8) | ((bytes[10] ?? 0) << 16) | ((bytes[11] ?? 0) << 24)) >>> 0;
+  const hlen =
+    major === 1
+      ? (bytes[8] ?? 0) | ((bytes[9] ?? 0) << 8)
+      : ((bytes[8] ?? 0) | ((bytes[9] ?? 0) << 8) | ((bytes[10] ?? 0) << 16) | ((bytes[11] ?? 0) << 24)) >>> 0;
   let header = '';
   for (let i = 0; i < Math.min(hlen, bytes.length - start); i++) header += String.fromCharCode(bytes[start + i] ?? 32);
   const m = /'descr':\s*'([|<>=])([SU])(\d+)'/.exec(header);
@@ -99,7 +104,11 @@ export function decodeNpyValue(bytes: Uint8Array, what = 'array'): NpzValue {
   const itemSize = Number(m[3]);
   const shapeM = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
   if (shapeM === undefined || /'fortran_order':\s*True/.test(header)) throw unreadable(what, 'not a readable .npy (bad header)');
-  const shape = shapeM.split(',').map((s) => s.trim()).filter((s) => s.length > 0).map(Number);
+  const shape = shapeM
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0)
+    .map(Number);
   const n = shapeSize(shape);
   const off = start + hlen;
   const width = kind === 'bytes' ? itemSize : itemSize * 4;
@@ -191,7 +200,8 @@ export function csrFromNpz(arrays: Readonly<Record<string, NpzValue>>, what = 'a
   const fmt = arrays['format'];
   // Without a `format` entry (as in some hand-made archives: data, indices, indptr, shape), CSR is assumed.
   const format = fmt === undefined ? 'csr' : isStringArray(fmt) ? fmt.data[0] : undefined;
-  if (format !== 'csr' && format !== 'csc') throw unreadable(what, `not a scipy CSR/CSC .npz (format is ${format === undefined ? 'not a string' : JSON.stringify(format)})`, { format });
+  if (format !== 'csr' && format !== 'csc')
+    throw unreadable(what, `not a scipy CSR/CSC .npz (format is ${format === undefined ? 'not a string' : JSON.stringify(format)})`, { format });
   const shapeA = needIndex(arrays, 'shape', what);
   const r = shapeA[0];
   const c = shapeA[1];

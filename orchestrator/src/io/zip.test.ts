@@ -17,11 +17,18 @@ function assertUnreadable(fn: () => unknown, ...inMessage: string[]): void {
 
 test('writeZip/readZip round trip, stored and deflated, deterministic bytes', () => {
   const big = new Uint8Array(100_000).map((_, i) => i % 7);
-  const entries = [{ name: 'a.npy', data: enc('hello') }, { name: 'dir/b.bin', data: big }, { name: 'empty', data: new Uint8Array(0) }];
+  const entries = [
+    { name: 'a.npy', data: enc('hello') },
+    { name: 'dir/b.bin', data: big },
+    { name: 'empty', data: new Uint8Array(0) },
+  ];
   for (const compress of [false, true]) {
     const z = writeZip(entries, { compress });
     const back = readZip(z, 'mem.zip');
-    assert.deepEqual(back.map((e) => e.name), entries.map((e) => e.name));
+    assert.deepEqual(
+      back.map((e) => e.name),
+      entries.map((e) => e.name),
+    );
     back.forEach((e, i) => assert.deepEqual(e.data, entries[i]?.data));
     assert.deepEqual(writeZip(entries, { compress }), z);
     if (compress) assert.ok(z.length < 5_000, `deflated size ${z.length}`);

@@ -54,7 +54,10 @@ export function readZip(bytes: Uint8Array, what = 'archive'): ZipEntry[] {
   if (len < 22) throw unreadable(what, `only ${len} bytes`);
   let eocd = -1;
   for (let p = len - 22; p >= Math.max(0, len - 22 - U16_MAX); p--) {
-    if (view.getUint32(p, true) === SIG_EOCD) { eocd = p; break; }
+    if (view.getUint32(p, true) === SIG_EOCD) {
+      eocd = p;
+      break;
+    }
   }
   if (eocd < 0) throw unreadable(what, 'no end-of-central-directory record');
   let count = view.getUint16(eocd + 10, true);
@@ -90,9 +93,18 @@ export function readZip(bytes: Uint8Array, what = 'archive'): ZipEntry[] {
       const sz = view.getUint16(x + 2, true);
       if (id === 0x0001) {
         let q = x + 4;
-        if (usize === U32_MAX) { usize = u64(view, q, what); q += 8; }
-        if (csize === U32_MAX) { csize = u64(view, q, what); q += 8; }
-        if (lho === U32_MAX) { lho = u64(view, q, what); q += 8; }
+        if (usize === U32_MAX) {
+          usize = u64(view, q, what);
+          q += 8;
+        }
+        if (csize === U32_MAX) {
+          csize = u64(view, q, what);
+          q += 8;
+        }
+        if (lho === U32_MAX) {
+          lho = u64(view, q, what);
+          q += 8;
+        }
       }
       x += 4 + sz;
     }
@@ -113,7 +125,7 @@ export function readZip(bytes: Uint8Array, what = 'archive'): ZipEntry[] {
       }
     } else throw unreadable(what, `entry ${name} uses compression method ${method} (only stored and deflate are supported)`);
     if (data.byteLength !== usize) throw unreadable(what, `entry ${name} has ${data.byteLength} bytes, expected ${usize}`);
-    if ((crc32(data) >>> 0) !== crc) throw unreadable(what, `entry ${name} fails its CRC-32 check`);
+    if (crc32(data) >>> 0 !== crc) throw unreadable(what, `entry ${name} fails its CRC-32 check`);
     out.push({ name, data });
   }
   return out;
@@ -124,7 +136,12 @@ export function readZip(bytes: Uint8Array, what = 'archive'): ZipEntry[] {
  * 4 GiB and 65,535 entries (no zip64 on write); beyond that throws `INPUT_TOO_LARGE`.
  */
 export function writeZip(entries: readonly ZipEntry[], opts: WriteZipOptions = {}): Uint8Array {
-  if (entries.length >= U16_MAX) throw new GramfleetError('INPUT_TOO_LARGE', `zip entries must be fewer than ${U16_MAX}, got ${entries.length}`, { field: 'entries', bound: U16_MAX, value: entries.length });
+  if (entries.length >= U16_MAX)
+    throw new GramfleetError('INPUT_TOO_LARGE', `zip entries must be fewer than ${U16_MAX}, got ${entries.length}`, {
+      field: 'entries',
+      bound: U16_MAX,
+      value: entries.length,
+    });
   const locals: Buffer[] = [];
   const centrals: Buffer[] = [];
   let offset = 0;
@@ -134,7 +151,11 @@ export function writeZip(entries: readonly ZipEntry[], opts: WriteZipOptions = {
     const body = opts.compress === true ? deflateRawSync(e.data) : Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength);
     const method = opts.compress === true ? 8 : 0;
     if (e.data.byteLength >= U32_MAX || body.byteLength >= U32_MAX || offset >= U32_MAX) {
-      throw new GramfleetError('INPUT_TOO_LARGE', `zip archive must stay below 4 GiB (no zip64 on write); entry ${e.name} would not fit`, { field: 'entries', bound: U32_MAX, value: offset });
+      throw new GramfleetError('INPUT_TOO_LARGE', `zip archive must stay below 4 GiB (no zip64 on write); entry ${e.name} would not fit`, {
+        field: 'entries',
+        bound: U32_MAX,
+        value: offset,
+      });
     }
     const lh = Buffer.alloc(30);
     lh.writeUInt32LE(SIG_LOCAL, 0);
@@ -166,7 +187,12 @@ export function writeZip(entries: readonly ZipEntry[], opts: WriteZipOptions = {
     offset += 30 + name.length + body.byteLength;
   }
   const cdSize = centrals.reduce((s, b) => s + b.byteLength, 0);
-  if (offset + cdSize >= U32_MAX) throw new GramfleetError('INPUT_TOO_LARGE', 'zip archive must stay below 4 GiB (no zip64 on write)', { field: 'entries', bound: U32_MAX, value: offset + cdSize });
+  if (offset + cdSize >= U32_MAX)
+    throw new GramfleetError('INPUT_TOO_LARGE', 'zip archive must stay below 4 GiB (no zip64 on write)', {
+      field: 'entries',
+      bound: U32_MAX,
+      value: offset + cdSize,
+    });
   const end = Buffer.alloc(22);
   end.writeUInt32LE(SIG_EOCD, 0);
   end.writeUInt16LE(entries.length, 8);

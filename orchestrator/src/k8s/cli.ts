@@ -83,7 +83,9 @@ export async function k8sStatus(a: ParsedArgs, ctx: CliContext): Promise<number>
   const namespace = a.string('namespace');
   const api = defaultKubeConfig().makeApiClient(k8s.CustomObjectsApi);
   const base = { group: GROUP, version: VERSION, plural: KERNEL_CAMPAIGN.plural };
-  const list = (namespace !== undefined ? await api.listNamespacedCustomObject({ ...base, namespace }) : await api.listClusterCustomObject(base)) as { items: KernelCampaign[] };
+  const list = (namespace !== undefined ? await api.listNamespacedCustomObject({ ...base, namespace }) : await api.listClusterCustomObject(base)) as {
+    items: KernelCampaign[];
+  };
   if (a.flag('json')) {
     ctx.out.write(JSON.stringify(list.items.map((i) => ({ namespace: i.metadata?.namespace, name: i.metadata?.name, status: i.status ?? {} }))) + '\n');
     return 0;
@@ -91,10 +93,24 @@ export async function k8sStatus(a: ParsedArgs, ctx: CliContext): Promise<number>
   const rows = [['NAMESPACE', 'NAME', 'PHASE', 'DONE', 'FAILED', 'TOTAL', 'WORKFLOW']];
   for (const i of list.items) {
     const s = i.status ?? {};
-    rows.push([i.metadata?.namespace ?? '', i.metadata?.name ?? '', s.phase ?? 'Pending', String(s.runsDone ?? 0), String(s.runsFailed ?? 0), String(s.runsTotal ?? '?'), s.workflowId ?? '']);
+    rows.push([
+      i.metadata?.namespace ?? '',
+      i.metadata?.name ?? '',
+      s.phase ?? 'Pending',
+      String(s.runsDone ?? 0),
+      String(s.runsFailed ?? 0),
+      String(s.runsTotal ?? '?'),
+      s.workflowId ?? '',
+    ]);
   }
   const w = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  for (const r of rows) ctx.out.write(r.map((x, c) => x.padEnd(w[c]!)).join('  ').trimEnd() + '\n');
+  for (const r of rows)
+    ctx.out.write(
+      r
+        .map((x, c) => x.padEnd(w[c]!))
+        .join('  ')
+        .trimEnd() + '\n',
+    );
   return 0;
 }
 
@@ -102,7 +118,13 @@ export async function k8sStatus(a: ParsedArgs, ctx: CliContext): Promise<number>
 function flagValues(a: ParsedArgs): Parameters<typeof valuesFromArgs>[0] {
   const values = a.string('values');
   const namespace = a.string('namespace');
-  return { ...(values !== undefined ? { values } : {}), ...(namespace !== undefined ? { namespace } : {}), gpu: a.flag('gpu'), keda: a.flag('keda'), 'no-crds': a.flag('no-crds') };
+  return {
+    ...(values !== undefined ? { values } : {}),
+    ...(namespace !== undefined ? { namespace } : {}),
+    gpu: a.flag('gpu'),
+    keda: a.flag('keda'),
+    'no-crds': a.flag('no-crds'),
+  };
 }
 
 /** `gramfleet k8s controller`: the KernelCampaign controller until SIGTERM/SIGINT (configuration: ./config.ts). */

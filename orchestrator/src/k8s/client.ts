@@ -33,7 +33,14 @@ export function kubeConfigFor(o: KubeConfigForOptions): KubeConfig {
   const kc = new k8s.KubeConfig();
   const user = o.user ?? 'user';
   kc.loadFromOptions({
-    clusters: [{ name: 'cluster', server: o.server, skipTLSVerify: o.insecureSkipTlsVerify ?? false, ...(o.caData !== undefined ? { caData: Buffer.from(o.caData).toString('base64') } : {}) }],
+    clusters: [
+      {
+        name: 'cluster',
+        server: o.server,
+        skipTLSVerify: o.insecureSkipTlsVerify ?? false,
+        ...(o.caData !== undefined ? { caData: Buffer.from(o.caData).toString('base64') } : {}),
+      },
+    ],
     users: [{ name: user, token: o.token }],
     contexts: [{ name: user, cluster: 'cluster', user }],
     currentContext: user,

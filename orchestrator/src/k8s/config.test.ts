@@ -9,15 +9,43 @@ function throwsEnv(f: () => unknown, code: ErrorCode, name: string): void {
 
 describe('KernelCampaign controller configuration (orchestrator/src/k8s/config.ts)', () => {
   it('defaults, and every variable set to a good value', () => {
-    assert.deepEqual({ ...controllerConfig({}) }, {
-      temporalAddress: '127.0.0.1:7233', temporalNamespace: 'default', taskQueue: 'gramfleet', prefix: 'gf', watchNamespace: undefined, pollIntervalMs: undefined, healthPort: undefined, logLevel: 'info',
-    });
-    assert.deepEqual({ ...controllerConfig({
-      GRAMFLEET_TEMPORAL_ADDRESS: 'temporal-frontend.temporal.svc:7233', GRAMFLEET_NAMESPACE: 'prod', GRAMFLEET_TASK_QUEUE: 'gf-q', GRAMFLEET_PREFIX: 'gfp',
-      GRAMFLEET_WATCH_NAMESPACE: 'team-a', GRAMFLEET_POLL_MS: '2000', GRAMFLEET_HEALTH_PORT: '8080', GRAMFLEET_LOG_LEVEL: 'debug',
-    }) }, {
-      temporalAddress: 'temporal-frontend.temporal.svc:7233', temporalNamespace: 'prod', taskQueue: 'gf-q', prefix: 'gfp', watchNamespace: 'team-a', pollIntervalMs: 2000, healthPort: 8080, logLevel: 'debug',
-    });
+    assert.deepEqual(
+      { ...controllerConfig({}) },
+      {
+        temporalAddress: '127.0.0.1:7233',
+        temporalNamespace: 'default',
+        taskQueue: 'gramfleet',
+        prefix: 'gf',
+        watchNamespace: undefined,
+        pollIntervalMs: undefined,
+        healthPort: undefined,
+        logLevel: 'info',
+      },
+    );
+    assert.deepEqual(
+      {
+        ...controllerConfig({
+          GRAMFLEET_TEMPORAL_ADDRESS: 'temporal-frontend.temporal.svc:7233',
+          GRAMFLEET_NAMESPACE: 'prod',
+          GRAMFLEET_TASK_QUEUE: 'gf-q',
+          GRAMFLEET_PREFIX: 'gfp',
+          GRAMFLEET_WATCH_NAMESPACE: 'team-a',
+          GRAMFLEET_POLL_MS: '2000',
+          GRAMFLEET_HEALTH_PORT: '8080',
+          GRAMFLEET_LOG_LEVEL: 'debug',
+        }),
+      },
+      {
+        temporalAddress: 'temporal-frontend.temporal.svc:7233',
+        temporalNamespace: 'prod',
+        taskQueue: 'gf-q',
+        prefix: 'gfp',
+        watchNamespace: 'team-a',
+        pollIntervalMs: 2000,
+        healthPort: 8080,
+        logLevel: 'debug',
+      },
+    );
   });
   it('a bad value is a typed error naming its variable', () => {
     const bad: [Record<string, string>, ErrorCode, string][] = [

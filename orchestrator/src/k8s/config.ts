@@ -4,8 +4,17 @@
  * docs/config.md lists them (generated from here).
  */
 import {
-  HEALTH_PORT_ENV, LOG_LEVEL_ENV, PREFIX_ENV, TASK_QUEUE_ENV, TEMPORAL_ADDRESS_ENV, TEMPORAL_NAMESPACE_ENV, envInt, envString, readEnv,
-  type Env, type EnvValues,
+  HEALTH_PORT_ENV,
+  LOG_LEVEL_ENV,
+  PREFIX_ENV,
+  TASK_QUEUE_ENV,
+  TEMPORAL_ADDRESS_ENV,
+  TEMPORAL_NAMESPACE_ENV,
+  envInt,
+  envString,
+  readEnv,
+  type Env,
+  type EnvValues,
 } from '@gramfleet/core';
 
 /** A Kubernetes namespace name (an RFC 1123 label). */
@@ -17,8 +26,19 @@ export const CONTROLLER_ENV = {
   temporalNamespace: TEMPORAL_NAMESPACE_ENV,
   taskQueue: TASK_QUEUE_ENV,
   prefix: PREFIX_ENV,
-  watchNamespace: envString('GRAMFLEET_WATCH_NAMESPACE', { meaning: 'watch KernelCampaigns of this Kubernetes namespace only', shownDefault: 'all namespaces', pattern: K8S_NAMESPACE, expected: 'a Kubernetes namespace name' }),
-  pollIntervalMs: envInt('GRAMFLEET_POLL_MS', { meaning: "how often a running campaign's progress is mirrored into .status", min: 100, max: 3_600_000, unit: 'ms', shownDefault: '5000 ms' }),
+  watchNamespace: envString('GRAMFLEET_WATCH_NAMESPACE', {
+    meaning: 'watch KernelCampaigns of this Kubernetes namespace only',
+    shownDefault: 'all namespaces',
+    pattern: K8S_NAMESPACE,
+    expected: 'a Kubernetes namespace name',
+  }),
+  pollIntervalMs: envInt('GRAMFLEET_POLL_MS', {
+    meaning: "how often a running campaign's progress is mirrored into .status",
+    min: 100,
+    max: 3_600_000,
+    unit: 'ms',
+    shownDefault: '5000 ms',
+  }),
   healthPort: HEALTH_PORT_ENV,
   logLevel: LOG_LEVEL_ENV,
 } as const;

@@ -17,8 +17,16 @@
  */
 import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import {
-  CAMPAIGN_PROGRESS_QUERY, CAMPAIGN_WORKFLOW, GramfleetError, campaignTable, compileCampaignSpec, isGramfleetError,
-  type CampaignProgress, type CampaignSummary, type CampaignWorkflowInput, type Logger,
+  CAMPAIGN_PROGRESS_QUERY,
+  CAMPAIGN_WORKFLOW,
+  GramfleetError,
+  campaignTable,
+  compileCampaignSpec,
+  isGramfleetError,
+  type CampaignProgress,
+  type CampaignSummary,
+  type CampaignWorkflowInput,
+  type Logger,
 } from '@gramfleet/core';
 import { k8s, type KubeConfig, type K8s } from './client';
 import { GROUP, KERNEL_CAMPAIGN, VERSION, type KernelCampaign, type KernelCampaignCondition, type KernelCampaignPhase, type KernelCampaignStatus } from './crd';
@@ -81,10 +89,13 @@ export class KernelCampaignController {
     this.api = o.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
     this.core = o.kubeConfig.makeApiClient(k8s.CoreV1Api);
     const ns = o.watchNamespace;
-    const path = ns !== undefined ? `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${KERNEL_CAMPAIGN.plural}` : `/apis/${GROUP}/${VERSION}/${KERNEL_CAMPAIGN.plural}`;
+    const path =
+      ns !== undefined ? `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${KERNEL_CAMPAIGN.plural}` : `/apis/${GROUP}/${VERSION}/${KERNEL_CAMPAIGN.plural}`;
     const list = async (): Promise<K8s.KubernetesListObject<KernelCampaign & K8s.KubernetesObject>> => {
       const base = { group: GROUP, version: VERSION, plural: KERNEL_CAMPAIGN.plural };
-      const r = (ns !== undefined ? await this.api.listNamespacedCustomObject({ ...base, namespace: ns }) : await this.api.listClusterCustomObject(base)) as K8s.KubernetesListObject<KernelCampaign & K8s.KubernetesObject>;
+      const r = (
+        ns !== undefined ? await this.api.listNamespacedCustomObject({ ...base, namespace: ns }) : await this.api.listClusterCustomObject(base)
+      ) as K8s.KubernetesListObject<KernelCampaign & K8s.KubernetesObject>;
       this.listed = true;
       return r;
     };
@@ -93,11 +104,15 @@ export class KernelCampaignController {
     this.informer.on('add', enqueue);
     this.informer.on('update', enqueue);
     this.informer.on('delete', enqueue);
-    this.informer.on('connect', () => { this.informerBackoff = 500; });
+    this.informer.on('connect', () => {
+      this.informerBackoff = 500;
+    });
     this.informer.on('error', (err: unknown) => {
       if (this.stopped) return;
       this.log.warn('kernelcampaign watch failed; restarting', { err: errText(err), backoffMs: this.informerBackoff });
-      const t = setTimeout(() => { if (!this.stopped) void this.informer.start().catch(() => undefined); }, this.informerBackoff);
+      const t = setTimeout(() => {
+        if (!this.stopped) void this.informer.start().catch(() => undefined);
+      }, this.informerBackoff);
       t.unref();
       this.informerBackoff = Math.min(30_000, this.informerBackoff * 2);
     });
@@ -108,7 +123,9 @@ export class KernelCampaignController {
     const c = new KernelCampaignController(o);
     await c.informer.start().catch(() => undefined);
     for (let i = 0; i < (o.workers ?? 2); i++) c.loops.push(c.worker());
-    c.resync = setInterval(() => { for (const obj of c.informer.list()) c.queue.add(keyOf(obj)); }, o.resyncMs ?? 300_000);
+    c.resync = setInterval(() => {
+      for (const obj of c.informer.list()) c.queue.add(keyOf(obj));
+    }, o.resyncMs ?? 300_000);
     c.resync.unref();
     return c;
   }
@@ -149,7 +166,9 @@ export class KernelCampaignController {
     if (this.client !== undefined) return this.client;
     this.connecting ??= Connection.connect({ address: this.o.temporalAddress, connectTimeout: 5000 })
       .then((connection) => (this.client = new Client({ connection, namespace: this.o.temporalNamespace ?? 'default' })))
-      .finally(() => { this.connecting = undefined; });
+      .finally(() => {
+        this.connecting = undefined;
+      });
     return this.connecting;
   }
 
@@ -202,7 +221,10 @@ export class KernelCampaignController {
     }
     const table = campaignTable(this.o.prefix ?? 'gf');
     const base: KernelCampaignStatus = {
-      campaignId, workflowId, runsTotal: spec.runsTotal, observedGeneration: generation,
+      campaignId,
+      workflowId,
+      runsTotal: spec.runsTotal,
+      observedGeneration: generation,
       resultRef: { bucket: table.runsBucket, keyPrefix: `${campaignId}.` },
       ...(st.workflowRunId !== undefined ? { workflowRunId: st.workflowRunId } : {}),
     };
@@ -216,14 +238,19 @@ export class KernelCampaignController {
       if (!(e instanceof WorkflowNotFoundError)) throw e;
       if (st.workflowRunId !== undefined) {
         // started before, now unknown to Temporal (e.g. past its retention): never start a second one
-        await this.writeStatus(obj, { ...base, phase: 'Failed', runsRunning: 0 },
-          [accepted, cond('Complete', 'False', 'WorkflowNotFound', `workflow ${workflowId} (run ${st.workflowRunId}) is no longer known to Temporal`, generation)]);
+        await this.writeStatus(obj, { ...base, phase: 'Failed', runsRunning: 0 }, [
+          accepted,
+          cond('Complete', 'False', 'WorkflowNotFound', `workflow ${workflowId} (run ${st.workflowRunId}) is no longer known to Temporal`, generation),
+        ]);
         return {};
       }
       let runId: string;
       try {
         const h = await c.workflow.start<(i: CampaignWorkflowInput) => Promise<CampaignSummary>>(CAMPAIGN_WORKFLOW, {
-          workflowId, taskQueue: this.o.taskQueue, args: [{ spec }], workflowIdReusePolicy: 'REJECT_DUPLICATE',
+          workflowId,
+          taskQueue: this.o.taskQueue,
+          args: [{ spec }],
+          workflowIdReusePolicy: 'REJECT_DUPLICATE',
         });
         runId = h.firstExecutionRunId;
         this.log.info('started the campaign workflow', { key, workflowId, runId, runs: spec.runsTotal });
@@ -232,8 +259,10 @@ export class KernelCampaignController {
         if (!(e2 instanceof WorkflowExecutionAlreadyStartedError)) throw e2;
         return { requeueAfterMs: 0 };
       }
-      await this.writeStatus(obj, { ...base, workflowRunId: runId, phase: 'Running', runsDone: 0, runsFailed: 0, runsRunning: 0 },
-        [accepted, cond('Started', 'True', 'WorkflowStarted', `workflow ${workflowId}`, generation)]);
+      await this.writeStatus(obj, { ...base, workflowRunId: runId, phase: 'Running', runsDone: 0, runsFailed: 0, runsRunning: 0 }, [
+        accepted,
+        cond('Started', 'True', 'WorkflowStarted', `workflow ${workflowId}`, generation),
+      ]);
       return { requeueAfterMs: this.poll };
     }
     const started = cond('Started', 'True', 'WorkflowStarted', `workflow ${workflowId}`, generation);
@@ -250,13 +279,25 @@ export class KernelCampaignController {
     }
     if (status === 'COMPLETED') {
       const s = await handle.result();
-      await this.writeStatus(obj, { ...base, phase: 'Succeeded', runsTotal: s.runsTotal, runsDone: s.runsDone, runsFailed: s.runsFailed, runsRunning: 0 },
-        [accepted, started, cond('Complete', 'True', s.runsFailed > 0 ? 'SomeRunsFailed' : 'AllRunsDone', `${s.runsDone} done, ${s.runsFailed} failed of ${s.runsTotal}`, generation)]);
+      await this.writeStatus(obj, { ...base, phase: 'Succeeded', runsTotal: s.runsTotal, runsDone: s.runsDone, runsFailed: s.runsFailed, runsRunning: 0 }, [
+        accepted,
+        started,
+        cond(
+          'Complete',
+          'True',
+          s.runsFailed > 0 ? 'SomeRunsFailed' : 'AllRunsDone',
+          `${s.runsDone} done, ${s.runsFailed} failed of ${s.runsTotal}`,
+          generation,
+        ),
+      ]);
       return {};
     }
     const phase: KernelCampaignPhase = status === 'CANCELLED' ? 'Cancelled' : 'Failed';
-    await this.writeStatus(obj, { ...base, phase, runsRunning: 0 },
-      [accepted, started, cond('Complete', 'False', `Workflow${status[0]}${status.slice(1).toLowerCase()}`, `workflow ${workflowId} ended ${status}`, generation)]);
+    await this.writeStatus(obj, { ...base, phase, runsRunning: 0 }, [
+      accepted,
+      started,
+      cond('Complete', 'False', `Workflow${status[0]}${status.slice(1).toLowerCase()}`, `workflow ${workflowId} ended ${status}`, generation),
+    ]);
     return {};
   }
 
@@ -268,9 +309,23 @@ export class KernelCampaignController {
       await this.core.createNamespacedEvent({
         namespace,
         body: {
-          metadata: { name: `${obj.metadata?.name ?? 'kernelcampaign'}.${now.getTime().toString(16)}${Math.floor(Math.random() * 0xffff).toString(16)}`, namespace },
-          involvedObject: { apiVersion: `${GROUP}/${VERSION}`, kind: KERNEL_CAMPAIGN.kind, name: obj.metadata?.name ?? '', namespace, uid: obj.metadata?.uid ?? '' },
-          type, reason, message: message.slice(0, 1024), count: 1, firstTimestamp: now, lastTimestamp: now,
+          metadata: {
+            name: `${obj.metadata?.name ?? 'kernelcampaign'}.${now.getTime().toString(16)}${Math.floor(Math.random() * 0xffff).toString(16)}`,
+            namespace,
+          },
+          involvedObject: {
+            apiVersion: `${GROUP}/${VERSION}`,
+            kind: KERNEL_CAMPAIGN.kind,
+            name: obj.metadata?.name ?? '',
+            namespace,
+            uid: obj.metadata?.uid ?? '',
+          },
+          type,
+          reason,
+          message: message.slice(0, 1024),
+          count: 1,
+          firstTimestamp: now,
+          lastTimestamp: now,
           source: { component: FIELD_MANAGER },
         },
       });
@@ -281,10 +336,18 @@ export class KernelCampaignController {
 
   /** Merge-patches metadata with the object's resourceVersion (optimistic: a 409 retries). */
   private async patchMeta(obj: KernelCampaign, meta: Record<string, unknown>): Promise<void> {
-    await this.api.patchNamespacedCustomObject({
-      group: GROUP, version: VERSION, plural: KERNEL_CAMPAIGN.plural, namespace: obj.metadata?.namespace ?? '', name: obj.metadata?.name ?? '',
-      body: { metadata: { ...meta, resourceVersion: obj.metadata?.resourceVersion } }, fieldManager: FIELD_MANAGER,
-    }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
+    await this.api.patchNamespacedCustomObject(
+      {
+        group: GROUP,
+        version: VERSION,
+        plural: KERNEL_CAMPAIGN.plural,
+        namespace: obj.metadata?.namespace ?? '',
+        name: obj.metadata?.name ?? '',
+        body: { metadata: { ...meta, resourceVersion: obj.metadata?.resourceVersion } },
+        fieldManager: FIELD_MANAGER,
+      },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+    );
   }
 
   /** Writes `.status` through the status subresource when it differs from what is there. */
@@ -296,18 +359,28 @@ export class KernelCampaignController {
     });
     const next: KernelCampaignStatus = { ...old, ...s, conditions: merged };
     if (canonical(next) === canonical(old)) return;
-    await this.api.patchNamespacedCustomObjectStatus({
-      group: GROUP, version: VERSION, plural: KERNEL_CAMPAIGN.plural, namespace: obj.metadata?.namespace ?? '', name: obj.metadata?.name ?? '',
-      body: { status: next }, fieldManager: FIELD_MANAGER,
-    }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
+    await this.api.patchNamespacedCustomObjectStatus(
+      {
+        group: GROUP,
+        version: VERSION,
+        plural: KERNEL_CAMPAIGN.plural,
+        namespace: obj.metadata?.namespace ?? '',
+        name: obj.metadata?.name ?? '',
+        body: { status: next },
+        fieldManager: FIELD_MANAGER,
+      },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+    );
   }
 }
 
 /** JSON with object keys sorted (the API server returns them sorted). */
 function canonical(v: unknown): string {
-  return JSON.stringify(v, (_k, x: unknown) => (x !== null && typeof x === 'object' && !Array.isArray(x)
-    ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-    : x));
+  return JSON.stringify(v, (_k, x: unknown) =>
+    x !== null && typeof x === 'object' && !Array.isArray(x)
+      ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : x,
+  );
 }
 function keyOf(obj: KernelCampaign): string {
   return `${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`;

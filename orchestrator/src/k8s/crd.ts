@@ -17,7 +17,12 @@ export const GROUP = 'gramfleet.io';
 /** Served and stored version. */
 export const VERSION = 'v1alpha1';
 /** Kind, plural and the finalizer the controller puts on every KernelCampaign. */
-export const KERNEL_CAMPAIGN = { kind: 'KernelCampaign', plural: 'kernelcampaigns', singular: 'kernelcampaign', finalizer: 'gramfleet.io/campaign-workflow' } as const;
+export const KERNEL_CAMPAIGN = {
+  kind: 'KernelCampaign',
+  plural: 'kernelcampaigns',
+  singular: 'kernelcampaign',
+  finalizer: 'gramfleet.io/campaign-workflow',
+} as const;
 
 /** Phases of `.status.phase`. */
 export const KERNEL_CAMPAIGN_PHASES = ['Pending', 'Running', 'Succeeded', 'Failed', 'Cancelled'] as const;
@@ -56,8 +61,14 @@ export interface KernelCampaign {
   apiVersion?: string;
   kind?: string;
   metadata?: {
-    name?: string; namespace?: string; uid?: string; generation?: number; resourceVersion?: string;
-    finalizers?: string[]; deletionTimestamp?: string | Date; labels?: Record<string, string>;
+    name?: string;
+    namespace?: string;
+    uid?: string;
+    generation?: number;
+    resourceVersion?: string;
+    finalizers?: string[];
+    deletionTimestamp?: string | Date;
+    labels?: Record<string, string>;
   };
   spec?: Readonly<Record<string, unknown>>;
   status?: KernelCampaignStatus;
@@ -69,11 +80,18 @@ const anyValue = { 'x-kubernetes-preserve-unknown-fields': true };
 /** The structural schema of one parameter type. */
 function typeSchema(t: ParamDoc['type']): Record<string, unknown> {
   switch (t) {
-    case 'integer': return { type: 'integer', format: 'int64' };
-    case 'number': case 'string': case 'boolean': return { type: t };
-    case 'array': return { type: 'array', items: anyValue };
-    case 'object': return { type: 'object', 'x-kubernetes-preserve-unknown-fields': true };
-    default: return { ...anyValue };
+    case 'integer':
+      return { type: 'integer', format: 'int64' };
+    case 'number':
+    case 'string':
+    case 'boolean':
+      return { type: t };
+    case 'array':
+      return { type: 'array', items: anyValue };
+    case 'object':
+      return { type: 'object', 'x-kubernetes-preserve-unknown-fields': true };
+    default:
+      return { ...anyValue };
   }
 }
 
@@ -94,7 +112,7 @@ export function runParamsSchema(defs: readonly WorkloadDef[] = WORKLOAD_DEFS): R
   for (const name of [...byName.keys()].sort()) {
     const uses = byName.get(name) ?? [];
     const types = new Set(uses.map((u) => u.doc.type));
-    const t = types.size === 1 ? [...types][0] as ParamDoc['type'] : 'any';
+    const t = types.size === 1 ? ([...types][0] as ParamDoc['type']) : 'any';
     const enums = uses.every((u) => u.doc.enum !== undefined) ? [...new Set(uses.flatMap((u) => u.doc.enum ?? []))] : undefined;
     out[name] = {
       ...typeSchema(t),
@@ -107,7 +125,15 @@ export function runParamsSchema(defs: readonly WorkloadDef[] = WORKLOAD_DEFS): R
 
 /** What a run of each kind requires, for the schema's description. */
 function requiredText(defs: readonly WorkloadDef[]): string {
-  return defs.map((d) => `${d.kind} needs ${Object.entries(d.params).filter(([, p]) => p.required === true && p.only !== 'sdk').map(([k]) => k).join(', ')}`).join('; ');
+  return defs
+    .map(
+      (d) =>
+        `${d.kind} needs ${Object.entries(d.params)
+          .filter(([, p]) => p.required === true && p.only !== 'sdk')
+          .map(([k]) => k)
+          .join(', ')}`,
+    )
+    .join('; ');
 }
 
 /** The OpenAPI v3 schema of `.spec` (structural), generated from the workload registry. */
@@ -127,11 +153,15 @@ export function kernelCampaignSpecSchema(defs: readonly WorkloadDef[] = WORKLOAD
       },
       runTimeoutMs: { ...int(1000, 30 * 24 * 3_600_000), description: 'Wall-clock limit of one run attempt, ms (default 1 h).' },
       runs: {
-        type: 'array', maxItems: CAMPAIGN_MAX_LIST_RUNS, description: `Explicit runs: each a workload kind plus its parameters; kinds may mix (${requiredText(defs)}).`,
+        type: 'array',
+        maxItems: CAMPAIGN_MAX_LIST_RUNS,
+        description: `Explicit runs: each a workload kind plus its parameters; kinds may mix (${requiredText(defs)}).`,
         items: { type: 'object', required: ['kind'], properties: { kind, ...params }, 'x-kubernetes-preserve-unknown-fields': true },
       },
       grid: {
-        type: 'object', required: ['kind', 'axes'], description: `Every combination of the axis values merged over base (${requiredText(defs)}, in base or axes).`,
+        type: 'object',
+        required: ['kind', 'axes'],
+        description: `Every combination of the axis values merged over base (${requiredText(defs)}, in base or axes).`,
         properties: {
           kind,
           base: { type: 'object', properties: params, 'x-kubernetes-preserve-unknown-fields': true },
@@ -147,53 +177,80 @@ export function kernelCampaignSpecSchema(defs: readonly WorkloadDef[] = WORKLOAD
 }
 
 /** The KernelCampaign CustomResourceDefinition. */
-export function kernelCampaignCrd(defs: readonly WorkloadDef[] = WORKLOAD_DEFS): Record<string, unknown> & { apiVersion: string; kind: string; metadata: { name: string; labels?: Record<string, string> } } {
+export function kernelCampaignCrd(
+  defs: readonly WorkloadDef[] = WORKLOAD_DEFS,
+): Record<string, unknown> & { apiVersion: string; kind: string; metadata: { name: string; labels?: Record<string, string> } } {
   const condition = {
-    type: 'object', required: ['type', 'status', 'reason', 'message', 'lastTransitionTime'],
+    type: 'object',
+    required: ['type', 'status', 'reason', 'message', 'lastTransitionTime'],
     properties: {
-      type: { type: 'string', maxLength: 316 }, status: { type: 'string', enum: ['True', 'False', 'Unknown'] },
-      reason: { type: 'string', maxLength: 1024 }, message: { type: 'string', maxLength: 32768 },
-      lastTransitionTime: { type: 'string', format: 'date-time' }, observedGeneration: { type: 'integer', format: 'int64', minimum: 0 },
+      type: { type: 'string', maxLength: 316 },
+      status: { type: 'string', enum: ['True', 'False', 'Unknown'] },
+      reason: { type: 'string', maxLength: 1024 },
+      message: { type: 'string', maxLength: 32768 },
+      lastTransitionTime: { type: 'string', format: 'date-time' },
+      observedGeneration: { type: 'integer', format: 'int64', minimum: 0 },
     },
   };
   const count = { type: 'integer', format: 'int64', minimum: 0 };
   return {
-    apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition',
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
     metadata: { name: `${KERNEL_CAMPAIGN.plural}.${GROUP}`, labels: { 'app.kubernetes.io/name': 'gramfleet' } },
     spec: {
-      group: GROUP, scope: 'Namespaced',
-      names: { kind: KERNEL_CAMPAIGN.kind, listKind: `${KERNEL_CAMPAIGN.kind}List`, plural: KERNEL_CAMPAIGN.plural, singular: KERNEL_CAMPAIGN.singular, shortNames: ['kc'], categories: ['gramfleet'] },
-      versions: [{
-        name: VERSION, served: true, storage: true,
-        subresources: { status: {} },
-        additionalPrinterColumns: [
-          { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
-          { name: 'Done', type: 'integer', jsonPath: '.status.runsDone' },
-          { name: 'Failed', type: 'integer', jsonPath: '.status.runsFailed' },
-          { name: 'Total', type: 'integer', jsonPath: '.status.runsTotal' },
-          { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
-        ],
-        schema: {
-          openAPIV3Schema: {
-            type: 'object', required: ['spec'],
-            properties: {
-              apiVersion: { type: 'string' }, kind: { type: 'string' }, metadata: { type: 'object' },
-              spec: kernelCampaignSpecSchema(defs),
-              status: {
-                type: 'object',
-                properties: {
-                  phase: { type: 'string', enum: [...KERNEL_CAMPAIGN_PHASES] },
-                  campaignId: { type: 'string' }, workflowId: { type: 'string' }, workflowRunId: { type: 'string' },
-                  runsTotal: count, runsDone: count, runsFailed: count, runsRunning: count,
-                  resultRef: { type: 'object', properties: { bucket: { type: 'string' }, keyPrefix: { type: 'string' } } },
-                  observedGeneration: count,
-                  conditions: { type: 'array', items: condition, 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] },
+      group: GROUP,
+      scope: 'Namespaced',
+      names: {
+        kind: KERNEL_CAMPAIGN.kind,
+        listKind: `${KERNEL_CAMPAIGN.kind}List`,
+        plural: KERNEL_CAMPAIGN.plural,
+        singular: KERNEL_CAMPAIGN.singular,
+        shortNames: ['kc'],
+        categories: ['gramfleet'],
+      },
+      versions: [
+        {
+          name: VERSION,
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          additionalPrinterColumns: [
+            { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
+            { name: 'Done', type: 'integer', jsonPath: '.status.runsDone' },
+            { name: 'Failed', type: 'integer', jsonPath: '.status.runsFailed' },
+            { name: 'Total', type: 'integer', jsonPath: '.status.runsTotal' },
+            { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+          ],
+          schema: {
+            openAPIV3Schema: {
+              type: 'object',
+              required: ['spec'],
+              properties: {
+                apiVersion: { type: 'string' },
+                kind: { type: 'string' },
+                metadata: { type: 'object' },
+                spec: kernelCampaignSpecSchema(defs),
+                status: {
+                  type: 'object',
+                  properties: {
+                    phase: { type: 'string', enum: [...KERNEL_CAMPAIGN_PHASES] },
+                    campaignId: { type: 'string' },
+                    workflowId: { type: 'string' },
+                    workflowRunId: { type: 'string' },
+                    runsTotal: count,
+                    runsDone: count,
+                    runsFailed: count,
+                    runsRunning: count,
+                    resultRef: { type: 'object', properties: { bucket: { type: 'string' }, keyPrefix: { type: 'string' } } },
+                    observedGeneration: count,
+                    conditions: { type: 'array', items: condition, 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] },
+                  },
                 },
               },
             },
           },
         },
-      }],
+      ],
     },
   };
 }

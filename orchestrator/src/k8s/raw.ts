@@ -57,5 +57,7 @@ export function toYamlStream(objs: readonly object[]): string {
 
 /** Every non-empty document of a YAML stream, as plain objects. */
 export function parseYamlStream(text: string): KubernetesObject[] {
-  return parseAllDocuments(text).map((d) => d.toJS() as KubernetesObject | null).filter((o): o is KubernetesObject => o !== null && o !== undefined);
+  return parseAllDocuments(text)
+    .map((d) => d.toJS() as KubernetesObject | null)
+    .filter((o): o is KubernetesObject => o !== null && o !== undefined);
 }

@@ -5,7 +5,9 @@ import { WorkQueue } from './workqueue';
 describe('WorkQueue', () => {
   it('a key added while it waits is queued once', async () => {
     const q = new WorkQueue();
-    q.add('a'); q.add('b'); q.add('a');
+    q.add('a');
+    q.add('b');
+    q.add('a');
     assert.equal(q.length, 2);
     assert.equal(await q.get(), 'a');
     assert.equal(await q.get(), 'b');
@@ -16,7 +18,8 @@ describe('WorkQueue', () => {
     const q = new WorkQueue();
     q.add('a');
     const k = await q.get();
-    q.add('a'); q.add('a');
+    q.add('a');
+    q.add('a');
     assert.equal(q.length, 0, 'not handed to a second worker while processing');
     q.done(k!);
     assert.equal(q.length, 1);

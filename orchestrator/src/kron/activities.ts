@@ -8,8 +8,21 @@
  */
 import { Context } from '@temporalio/activity';
 import {
-  GramfleetError, KRON_FACTOR_INFO, KRON_FACTOR_OUT, forEachRow, kronGradientFromSums, kronSlabLayout, slabRanges,
-  type ArrayRef, type KronActivities, type KronFinishInput, type KronHyper, type KronTransposeInput, type KronTransposeOutput, type Logger, type NdArray,
+  GramfleetError,
+  KRON_FACTOR_INFO,
+  KRON_FACTOR_OUT,
+  forEachRow,
+  kronGradientFromSums,
+  kronSlabLayout,
+  slabRanges,
+  type ArrayRef,
+  type KronActivities,
+  type KronFinishInput,
+  type KronHyper,
+  type KronTransposeInput,
+  type KronTransposeOutput,
+  type Logger,
+  type NdArray,
 } from '@gramfleet/core';
 import type { ArrayStore } from '@gramfleet/workers';
 
@@ -50,7 +63,8 @@ export async function kronTransposeWith(store: ArrayStore, input: KronTransposeI
   const { shape, from, to } = input;
   const oldR = slabRanges(shape[from] as number, input.parts.length);
   const newR = slabRanges(shape[to] as number, input.count);
-  if (oldR.length !== input.parts.length) throw new GramfleetError('INPUT_SHAPE_MISMATCH', `kronTranspose: ${input.parts.length} parts for an axis of ${shape[from]}`, { field: 'parts' });
+  if (oldR.length !== input.parts.length)
+    throw new GramfleetError('INPUT_SHAPE_MISMATCH', `kronTranspose: ${input.parts.length} parts for an axis of ${shape[from]}`, { field: 'parts' });
   let bytes = 0;
   const pieces: ArrayRef[][] = newR.map(() => []);
   for (let i = 0; i < oldR.length; i++) {
@@ -89,7 +103,11 @@ export async function kronTransposeWith(store: ArrayStore, input: KronTransposeI
 export function createKronActivities(deps: KronActivityDeps): KronActivities {
   const { store, log } = deps;
   const heartbeat = (): void => {
-    try { Context.current().heartbeat(); } catch { /* outside an activity (tests) */ }
+    try {
+      Context.current().heartbeat();
+    } catch {
+      /* outside an activity (tests) */
+    }
   };
   return {
     async kronTranspose(input: KronTransposeInput): Promise<KronTransposeOutput> {
@@ -142,7 +160,10 @@ export function createKronActivities(deps: KronActivityDeps): KronActivities {
         for (const ref of input.gradStats.c) quad[1] = (quad[1] as number) + (((await store.get(ref)).data as Float64Array)[L.c.stats.quad1] as number);
         const bdiag = facs.map((f) => {
           const b = f[KRON_FACTOR_OUT.derivativeBasis];
-          if (b === undefined) throw new GramfleetError('INPUT_SHAPE_MISMATCH', 'kronFinish: a factor has no B = Qᵀ∂KQ output (kron-factor without gradient)', { field: 'factors' });
+          if (b === undefined)
+            throw new GramfleetError('INPUT_SHAPE_MISMATCH', 'kronFinish: a factor has no B = Qᵀ∂KQ output (kron-factor without gradient)', {
+              field: 'factors',
+            });
           const nd = b.shape[0] as number;
           return Float64Array.from({ length: nd }, (_, i) => (b.data as Float64Array)[i * nd + i] as number);
         });
@@ -151,7 +172,12 @@ export function createKronActivities(deps: KronActivityDeps): KronActivities {
       }
       return {
         candidate: { hyper: h, lml, logdet, alpha: alphaRef, ...(gradient !== undefined ? { gradient } : {}) },
-        safeguards: { jitter: job.jitter, eigFloor: job.eigFloor, clamped: info.map((x) => x[KRON_FACTOR_INFO.clamped] as number), minEig: info.map((x) => x[KRON_FACTOR_INFO.minEig] as number) },
+        safeguards: {
+          jitter: job.jitter,
+          eigFloor: job.eigFloor,
+          clamped: info.map((x) => x[KRON_FACTOR_INFO.clamped] as number),
+          minEig: info.map((x) => x[KRON_FACTOR_INFO.minEig] as number),
+        },
       };
     },
     async kronReadSmall({ refs }: { refs: readonly ArrayRef[] }): Promise<number[][]> {

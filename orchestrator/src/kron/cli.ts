@@ -12,8 +12,17 @@
  */
 import * as fs from 'node:fs';
 import {
-  GramfleetError, POISSON_PROBLEMS, compileKronGp, factorise, predictKron, solvePoissonGp, withHyper,
-  type AxisKernel, type KronJobResult, type KronLinalg, type NdArray,
+  GramfleetError,
+  POISSON_PROBLEMS,
+  compileKronGp,
+  factorise,
+  predictKron,
+  solvePoissonGp,
+  withHyper,
+  type AxisKernel,
+  type KronJobResult,
+  type KronLinalg,
+  type NdArray,
 } from '@gramfleet/core';
 import { createJsonLogger, createWasmKronLinalg } from '@gramfleet/workers';
 import { readVectorFile, type KronGpJobSpec } from './submit';
@@ -24,7 +33,8 @@ import { createProgressBar } from '../cli/progress';
 function numList(name: string, s: string): number[] {
   return s.split(',').map((x) => {
     const v = Number(x);
-    if (x.trim() === '' || Number.isNaN(v)) throw new GramfleetError('INPUT_INVALID', `--${name} must be comma-separated numbers, got ${JSON.stringify(s)}`, { field: name });
+    if (x.trim() === '' || Number.isNaN(v))
+      throw new GramfleetError('INPUT_INVALID', `--${name} must be comma-separated numbers, got ${JSON.stringify(s)}`, { field: name });
     return v;
   });
 }
@@ -34,7 +44,8 @@ function gridAxes(name: string, grid: string, bounds: string | undefined): numbe
   const bs = bounds === undefined ? ns.map(() => [0, 1]) : bounds.split(',').map((b) => numList('bounds', b.replace(':', ',')));
   if (bs.length !== ns.length) throw new GramfleetError('INPUT_SHAPE_MISMATCH', `--bounds must have ${ns.length} entries a:b`, { field: 'bounds' });
   return ns.map((n, d) => {
-    if (!Number.isInteger(n) || n < 1) throw new GramfleetError('INPUT_OUT_OF_RANGE', `--${name}[${d}] must be an integer >= 1, got ${n}`, { field: `${name}[${d}]`, bound: '>= 1' });
+    if (!Number.isInteger(n) || n < 1)
+      throw new GramfleetError('INPUT_OUT_OF_RANGE', `--${name}[${d}] must be an integer >= 1, got ${n}`, { field: `${name}[${d}]`, bound: '>= 1' });
     const [a, b] = bs[d] as number[];
     return Array.from({ length: n }, (_, i) => (n === 1 ? (a as number) : (a as number) + (((b as number) - (a as number)) * i) / (n - 1)));
   });
@@ -47,7 +58,8 @@ function readAxesJson(file: string, field: string): number[][] {
   } catch (e) {
     throw new GramfleetError('INPUT_FILE_UNREADABLE', `--${field} ${file}: ${(e as Error).message}`, { field, path: file });
   }
-  if (!Array.isArray(v) || !v.every((a) => Array.isArray(a))) throw new GramfleetError('INPUT_INVALID', `--${field} ${file} must hold a JSON array of arrays of numbers`, { field });
+  if (!Array.isArray(v) || !v.every((a) => Array.isArray(a)))
+    throw new GramfleetError('INPUT_INVALID', `--${field} ${file} must hold a JSON array of arrays of numbers`, { field });
   return v as number[][];
 }
 
@@ -69,7 +81,10 @@ async function pdeCommand(v: ParsedArgs, ctx: CliContext): Promise<number> {
   };
   const name = v.string('problem') ?? 'gphm';
   const problem = POISSON_PROBLEMS[name];
-  if (problem === undefined) throw new GramfleetError('INPUT_INVALID', `--problem must be one of ${Object.keys(POISSON_PROBLEMS).join('|')}, got ${JSON.stringify(name)}`, { field: 'problem' });
+  if (problem === undefined)
+    throw new GramfleetError('INPUT_INVALID', `--problem must be one of ${Object.keys(POISSON_PROBLEMS).join('|')}, got ${JSON.stringify(name)}`, {
+      field: 'problem',
+    });
   const grid = v.string('grid');
   const n = grid === undefined ? [100, 100] : numList('grid', grid);
   const l = v.number('lengthscale') ?? 0.02;
@@ -78,7 +93,10 @@ async function pdeCommand(v: ParsedArgs, ctx: CliContext): Promise<number> {
   const r = solvePoissonGp(wasmLinalg(), problem, { n, kernels: n.map(() => k) });
   const outFile = v.string('out');
   if (outFile !== undefined) await writeNpz(outFile, { u: f64(r.shape, r.u), rel_l2: f64([], [r.relL2]) });
-  say(`Poisson (${problem.name}) on ${n.join('×')} by GP collocation (rbf ℓ=${l}): relative L2 error ${r.relL2.toExponential(3)}, max ${r.relMax.toExponential(3)}, ${Date.now() - t0} ms`, { problem: problem.name, grid: n, lengthscale: l, relL2: r.relL2, relMax: r.relMax, ms: Date.now() - t0 });
+  say(
+    `Poisson (${problem.name}) on ${n.join('×')} by GP collocation (rbf ℓ=${l}): relative L2 error ${r.relL2.toExponential(3)}, max ${r.relMax.toExponential(3)}, ${Date.now() - t0} ms`,
+    { problem: problem.name, grid: n, lengthscale: l, relL2: r.relL2, relMax: r.relMax, ms: Date.now() - t0 },
+  );
   return v.flag('solution-check') && !(r.relL2 <= 1e-2) ? 1 : 0;
 }
 
@@ -89,79 +107,144 @@ async function clusterCommand(sub: 'fit' | 'solve' | 'predict', v: ParsedArgs, c
     ctx.out.write(json ? JSON.stringify(obj) + '\n' : human + '\n');
   };
   const values = {
-    axes: v.string('axes'), grid: v.string('grid'), bounds: v.string('bounds'), y: v.need('y'), mask: v.string('mask'), kernel: v.string('kernel'),
-    lengthscales: v.string('lengthscales'), outputscale: v.string('outputscale'), noise: v.string('noise'), slabs: v.string('slabs'),
-    'test-axes': v.string('test-axes'), 'test-grid': v.string('test-grid'), variance: v.flag('variance'), out: v.need('out'), 'data-dir': v.string('data-dir'),
-    optimizer: sub === 'fit' ? v.string('optimizer') : undefined, iters: sub === 'fit' ? v.string('iters') : undefined,
+    axes: v.string('axes'),
+    grid: v.string('grid'),
+    bounds: v.string('bounds'),
+    y: v.need('y'),
+    mask: v.string('mask'),
+    kernel: v.string('kernel'),
+    lengthscales: v.string('lengthscales'),
+    outputscale: v.string('outputscale'),
+    noise: v.string('noise'),
+    slabs: v.string('slabs'),
+    'test-axes': v.string('test-axes'),
+    'test-grid': v.string('test-grid'),
+    variance: v.flag('variance'),
+    out: v.need('out'),
+    'data-dir': v.string('data-dir'),
+    optimizer: sub === 'fit' ? v.string('optimizer') : undefined,
+    iters: sub === 'fit' ? v.string('iters') : undefined,
   };
-  const axes = values.axes !== undefined ? readAxesJson(values.axes, 'axes') : values.grid !== undefined ? gridAxes('grid', values.grid, values.bounds) : (() => { throw new GramfleetError('INPUT_INVALID', '--axes or --grid is required', { field: 'axes' }); })();
+  const axes =
+    values.axes !== undefined
+      ? readAxesJson(values.axes, 'axes')
+      : values.grid !== undefined
+        ? gridAxes('grid', values.grid, values.bounds)
+        : (() => {
+            throw new GramfleetError('INPUT_INVALID', '--axes or --grid is required', { field: 'axes' });
+          })();
   const y = await readVectorFile(values.y, 'y', '--y');
   const mask = values.mask === undefined ? undefined : Uint8Array.from(await readVectorFile(values.mask, 'mask', '--mask'));
   const kernel = values.kernel ?? 'rbf';
   const base = {
-    axes, y, kernel,
+    axes,
+    y,
+    kernel,
     ...(values.lengthscales !== undefined ? { lengthscales: numList('lengthscales', values.lengthscales) } : {}),
     ...(values.outputscale !== undefined ? { outputscale: Number(values.outputscale) } : {}),
     ...(values.noise !== undefined ? { noise: Number(values.noise) } : {}),
   };
-  const testAxes = values['test-axes'] !== undefined ? readAxesJson(values['test-axes'], 'test-axes') : values['test-grid'] !== undefined ? gridAxes('test-grid', values['test-grid'], values.bounds) : undefined;
-  if (sub === 'predict' && testAxes === undefined) throw new GramfleetError('INPUT_INVALID', '--test-axes or --test-grid is required for predict', { field: 'test-axes' });
+  const testAxes =
+    values['test-axes'] !== undefined
+      ? readAxesJson(values['test-axes'], 'test-axes')
+      : values['test-grid'] !== undefined
+        ? gridAxes('test-grid', values['test-grid'], values.bounds)
+        : undefined;
+  if (sub === 'predict' && testAxes === undefined)
+    throw new GramfleetError('INPUT_INVALID', '--test-axes or --test-grid is required for predict', { field: 'test-axes' });
   const compiled = compileKronGp({ ...base, ...(mask !== undefined ? { mask } : {}) });
   const out: Record<string, NdArray> = {};
   const summary: Record<string, unknown> = { n: compiled.n, shape: compiled.shape };
   let model = compiled.model;
   let fitSpec: KronGpJobSpec['fit'];
   if (sub === 'fit') {
-    if (mask !== undefined) throw new GramfleetError('INPUT_INVALID', 'mask: fit needs a full grid (the exact LML); solve/predict take a mask', { field: 'mask' });
-    const optimizer = values.optimizer === 'adam' ? 'adam' : values.optimizer === 'lbfgs' ? 'lbfgs' : (() => { throw new GramfleetError('INPUT_INVALID', `--optimizer must be lbfgs|adam, got ${JSON.stringify(values.optimizer)}`, { field: 'optimizer' }); })();
+    if (mask !== undefined)
+      throw new GramfleetError('INPUT_INVALID', 'mask: fit needs a full grid (the exact LML); solve/predict take a mask', { field: 'mask' });
+    const optimizer =
+      values.optimizer === 'adam'
+        ? 'adam'
+        : values.optimizer === 'lbfgs'
+          ? 'lbfgs'
+          : (() => {
+              throw new GramfleetError('INPUT_INVALID', `--optimizer must be lbfgs|adam, got ${JSON.stringify(values.optimizer)}`, { field: 'optimizer' });
+            })();
     fitSpec = { optimizer, iters: Number(values.iters ?? '50') };
   }
   const h0 = { lengthscales: model.kernels.map((k) => k.lengthscale), outputscale: model.outputscale, noise: model.noise };
-  const alpha = await ctx.withFleet({ ...(values['data-dir'] !== undefined ? { dataDir: values['data-dir'] } : {}), log: createJsonLogger({ proc: 'cli' }, 'warn') }, async (fleet) => {
-    const spec: KronGpJobSpec = {
-      kind: 'kron-gp', ...base, ...h0, ...(values.slabs !== undefined ? { slabs: Number(values.slabs) } : {}),
-      ...(mask !== undefined ? { mask } : {}), ...(fitSpec !== undefined ? { fit: fitSpec } : {}),
-    };
-    const h = await fleet.submit(spec);
-    const bar = json ? undefined : createProgressBar(`kron-gp ${h.jobId}`);
-    const r = await h.watch((p) => bar?.update(p.shardsDone, p.shardsTotal, p.stage));
-    bar?.finish('done');
-    const c = r.candidates[0] as KronJobResult['candidates'][number];
-    model = withHyper(model, c.hyper);
-    const a = (await fleet.getArray(c.alpha)).data as Float64Array;
-    if (r.cg === undefined) {
-      out['lml'] = f64([], [c.lml]);
-      out['logdet'] = f64([], [c.logdet]);
-    }
-    if (c.gradient !== undefined) {
-      out['grad_lengthscales'] = f64([c.gradient.lengthscales.length], [...c.gradient.lengthscales]);
-      out['grad_outputscale'] = f64([], [c.gradient.outputscale]);
-      out['grad_noise'] = f64([], [c.gradient.noise]);
-    }
-    Object.assign(summary, { jobId: r.jobId, route: r.route, shards: r.shards, bytesMoved: r.bytesMoved, workers: Object.keys(r.workers).length, backends: r.backends });
-    if (r.cg !== undefined) Object.assign(summary, { solver: 'pcg', iterations: r.cg.iterations, residual: r.cg.residual, converged: r.cg.converged, observed: r.cg.observed, rounds: r.cg.rounds });
-    else Object.assign(summary, { lml: c.lml, logdet: c.logdet, gradient: c.gradient });
-    if (r.fit !== undefined) {
-      Object.assign(summary, { optimizer: r.fit.optimizer, iterations: r.fit.iterations, evaluations: r.fit.evaluations, fittedLml: c.lml });
-      out['lml_history'] = f64([r.fit.history.length], [...r.fit.history]);
-    }
-    return a;
-  });
-  out['lengthscales'] = f64([model.kernels.length], model.kernels.map((k) => k.lengthscale));
+  const alpha = await ctx.withFleet(
+    { ...(values['data-dir'] !== undefined ? { dataDir: values['data-dir'] } : {}), log: createJsonLogger({ proc: 'cli' }, 'warn') },
+    async (fleet) => {
+      const spec: KronGpJobSpec = {
+        kind: 'kron-gp',
+        ...base,
+        ...h0,
+        ...(values.slabs !== undefined ? { slabs: Number(values.slabs) } : {}),
+        ...(mask !== undefined ? { mask } : {}),
+        ...(fitSpec !== undefined ? { fit: fitSpec } : {}),
+      };
+      const h = await fleet.submit(spec);
+      const bar = json ? undefined : createProgressBar(`kron-gp ${h.jobId}`);
+      const r = await h.watch((p) => bar?.update(p.shardsDone, p.shardsTotal, p.stage));
+      bar?.finish('done');
+      const c = r.candidates[0] as KronJobResult['candidates'][number];
+      model = withHyper(model, c.hyper);
+      const a = (await fleet.getArray(c.alpha)).data as Float64Array;
+      if (r.cg === undefined) {
+        out['lml'] = f64([], [c.lml]);
+        out['logdet'] = f64([], [c.logdet]);
+      }
+      if (c.gradient !== undefined) {
+        out['grad_lengthscales'] = f64([c.gradient.lengthscales.length], [...c.gradient.lengthscales]);
+        out['grad_outputscale'] = f64([], [c.gradient.outputscale]);
+        out['grad_noise'] = f64([], [c.gradient.noise]);
+      }
+      Object.assign(summary, {
+        jobId: r.jobId,
+        route: r.route,
+        shards: r.shards,
+        bytesMoved: r.bytesMoved,
+        workers: Object.keys(r.workers).length,
+        backends: r.backends,
+      });
+      if (r.cg !== undefined)
+        Object.assign(summary, {
+          solver: 'pcg',
+          iterations: r.cg.iterations,
+          residual: r.cg.residual,
+          converged: r.cg.converged,
+          observed: r.cg.observed,
+          rounds: r.cg.rounds,
+        });
+      else Object.assign(summary, { lml: c.lml, logdet: c.logdet, gradient: c.gradient });
+      if (r.fit !== undefined) {
+        Object.assign(summary, { optimizer: r.fit.optimizer, iterations: r.fit.iterations, evaluations: r.fit.evaluations, fittedLml: c.lml });
+        out['lml_history'] = f64([r.fit.history.length], [...r.fit.history]);
+      }
+      return a;
+    },
+  );
+  out['lengthscales'] = f64(
+    [model.kernels.length],
+    model.kernels.map((k) => k.lengthscale),
+  );
   out['outputscale'] = f64([], [model.outputscale]);
   out['noise'] = f64([], [model.noise]);
   out['alpha'] = f64(compiled.shape, alpha);
   if (testAxes !== undefined) {
     const t = testAxes.map((a) => Float64Array.from(a));
     const variance = values.variance;
-    if (variance && mask !== undefined) throw new GramfleetError('INPUT_INVALID', 'variance: the posterior variance needs a full grid (eigen route), not a mask', { field: 'variance' });
+    if (variance && mask !== undefined)
+      throw new GramfleetError('INPUT_INVALID', 'variance: the posterior variance needs a full grid (eigen route), not a mask', { field: 'variance' });
     const pr = predictKron(wasmLinalg(), model, { alpha, factors: variance ? factorise(wasmLinalg(), model) : [] }, t, { variance });
     out['mean'] = f64(pr.shape, pr.mean);
     if (pr.variance !== undefined) out['variance'] = f64(pr.shape, pr.variance);
   }
   await writeNpz(values.out, out);
   summary['out'] = values.out;
-  say(`kron-gp ${sub}: N=${compiled.n} (${compiled.shape.join('×')})${summary['lml'] !== undefined ? `, LML ${String(summary['lml'])}` : ''}${summary['iterations'] !== undefined ? `, ${String(summary['iterations'])} iterations` : ''}; wrote ${values.out}`, summary);
+  say(
+    `kron-gp ${sub}: N=${compiled.n} (${compiled.shape.join('×')})${summary['lml'] !== undefined ? `, LML ${String(summary['lml'])}` : ''}${summary['iterations'] !== undefined ? `, ${String(summary['iterations'])} iterations` : ''}; wrote ${values.out}`,
+    summary,
+  );
   return 0;
 }
 
@@ -177,12 +260,18 @@ function clusterFlags(sub: 'fit' | 'solve' | 'predict'): Flags {
     lengthscales: { type: 'string', value: 'l1,...', description: 'one lengthscale or one per axis (default range/4)' },
     outputscale: { type: 'string', value: 's', description: 'output scale (default 1)' },
     noise: { type: 'string', value: 's2', description: 'noise variance (default 0.01)' },
-    ...(sub === 'fit' ? {
-      optimizer: { type: 'string', value: 'lbfgs|adam', default: 'lbfgs', description: 'the optimiser of the LML' },
-      iters: { type: 'string', value: 'K', default: '50', description: 'optimiser iterations' },
-    } as const : {}),
+    ...(sub === 'fit'
+      ? ({
+          optimizer: { type: 'string', value: 'lbfgs|adam', default: 'lbfgs', description: 'the optimiser of the LML' },
+          iters: { type: 'string', value: 'K', default: '50', description: 'optimiser iterations' },
+        } as const)
+      : {}),
     slabs: { type: 'string', value: 'P', description: 'slabs along axis 0 (slab route when > 1)' },
-    'test-axes': { type: 'string', value: 'test.json', description: `test grid points per axis, for the posterior mean${sub === 'predict' ? ' (this or --test-grid is required)' : ''}` },
+    'test-axes': {
+      type: 'string',
+      value: 'test.json',
+      description: `test grid points per axis, for the posterior mean${sub === 'predict' ? ' (this or --test-grid is required)' : ''}`,
+    },
     'test-grid': { type: 'string', value: 'm1,m2,...', description: 'an evenly spaced test grid' },
     variance: { type: 'boolean', description: 'also the posterior variance at the test points (full grid only)' },
     out: { type: 'string', value: 'result.npz', required: true, description: 'where α, the LML, its gradient (and mean, variance) are written' },
@@ -198,11 +287,30 @@ export const KRON_GP_COMMAND: CliCommand = {
   name: 'kron-gp',
   summary: 'Gaussian processes on grids with Kronecker kernels: fit, solve, predict on the cluster; pde in this process',
   subcommands: [
-    { name: 'fit', summary: 'fit the hyperparameters on the cluster (L-BFGS or Adam on the exact LML), write the fitted model', flags: clusterFlags('fit'), notes: GRID_NOTE, run: (a, ctx) => clusterCommand('fit', a, ctx) },
-    { name: 'solve', summary: 'α, the LML and its gradient on the cluster (PCG with --mask)', flags: clusterFlags('solve'), notes: GRID_NOTE, run: (a, ctx) => clusterCommand('solve', a, ctx) },
-    { name: 'predict', summary: 'solve on the cluster, then the posterior mean (and variance) on a test grid', flags: clusterFlags('predict'), notes: GRID_NOTE, run: (a, ctx) => clusterCommand('predict', a, ctx) },
     {
-      name: 'pde', summary: 'solve Poisson by GP collocation in this process and report the error against the known solution',
+      name: 'fit',
+      summary: 'fit the hyperparameters on the cluster (L-BFGS or Adam on the exact LML), write the fitted model',
+      flags: clusterFlags('fit'),
+      notes: GRID_NOTE,
+      run: (a, ctx) => clusterCommand('fit', a, ctx),
+    },
+    {
+      name: 'solve',
+      summary: 'α, the LML and its gradient on the cluster (PCG with --mask)',
+      flags: clusterFlags('solve'),
+      notes: GRID_NOTE,
+      run: (a, ctx) => clusterCommand('solve', a, ctx),
+    },
+    {
+      name: 'predict',
+      summary: 'solve on the cluster, then the posterior mean (and variance) on a test grid',
+      flags: clusterFlags('predict'),
+      notes: GRID_NOTE,
+      run: (a, ctx) => clusterCommand('predict', a, ctx),
+    },
+    {
+      name: 'pde',
+      summary: 'solve Poisson by GP collocation in this process and report the error against the known solution',
       flags: {
         problem: { type: 'string', value: Object.keys(POISSON_PROBLEMS).join('|'), default: 'gphm', description: 'the manufactured problem' },
         grid: { type: 'string', value: 'n1,n2', description: 'collocation grid (default 100,100)' },

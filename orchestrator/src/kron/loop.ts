@@ -22,8 +22,31 @@
 import { createHash } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import {
-  GramfleetError, KRON_FACTOR_INFO, KRON_FACTOR_OUT, KRON_SOLVE_OUT, factorMatrix, kronLoopInputs, fitKronSteps, kronCgPoints, pcgAdvance, pcgStart, pcgTrueResidual, pcgTurn, readKronSolveStats, scatterObserved, slabRanges, withHyper,
-  type ArrayRef, type KronHyper, type KronJobInput, type KronLmlEval, type KronLoopActivities, type KronLoopOutput, type KronModel, type KronSlabStep, type PcgState,
+  GramfleetError,
+  KRON_FACTOR_INFO,
+  KRON_FACTOR_OUT,
+  KRON_SOLVE_OUT,
+  factorMatrix,
+  kronLoopInputs,
+  fitKronSteps,
+  kronCgPoints,
+  pcgAdvance,
+  pcgStart,
+  pcgTrueResidual,
+  pcgTurn,
+  readKronSolveStats,
+  scatterObserved,
+  slabRanges,
+  withHyper,
+  type ArrayRef,
+  type KronHyper,
+  type KronJobInput,
+  type KronLmlEval,
+  type KronLoopActivities,
+  type KronLoopOutput,
+  type KronModel,
+  type KronSlabStep,
+  type PcgState,
 } from '@gramfleet/core';
 import type { ObjectStore } from '@nats-io/obj';
 import { toFailure, type ActivityDeps } from '../host/activities';
@@ -67,7 +90,15 @@ export function encodeCg(cp: CgCheckpoint): Uint8Array {
 
 export function decodeCg(b: Uint8Array, n: number): CgCheckpoint | null {
   const hl = new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(0, true);
-  const h = JSON.parse(new TextDecoder().decode(b.subarray(4, 4 + hl))) as { v: number; it: number; rz: number; res: number; bn: number; rounds: number; n: number };
+  const h = JSON.parse(new TextDecoder().decode(b.subarray(4, 4 + hl))) as {
+    v: number;
+    it: number;
+    rz: number;
+    res: number;
+    bn: number;
+    rounds: number;
+    n: number;
+  };
   if (h.v !== 1 || h.n !== n || b.length !== 4 + hl + 24 * n) return null;
   // copy (a Buffer's slice is a view into a shared pool, not its own ArrayBuffer)
   const take = (i: number): Float64Array => {
@@ -106,7 +137,12 @@ function loopContext(deps: ActivityDeps, input: KronJobInput): LoopContext {
   const ctx = Context.current();
   const beat: Record<string, unknown> = { phase: 'setup' };
   const dispatcher = createDispatcher({
-    tasks: deps.tasks, jobId: input.jobId, cls: input.cls, deadline: Date.now() + input.timeoutMs, log: deps.log, signal: ctx.cancellationSignal,
+    tasks: deps.tasks,
+    jobId: input.jobId,
+    cls: input.cls,
+    deadline: Date.now() + input.timeoutMs,
+    log: deps.log,
+    signal: ctx.cancellationSignal,
     onWait: () => ctx.heartbeat(beat),
   });
   // Round objects are deleted two rounds later (every shard reading them has answered).
@@ -134,10 +170,14 @@ async function factorAxes(deps: ActivityDeps, input: KronJobInput, m: KronModel,
   const shape = input.shape;
   const D = shape.length;
   const attempt = loop.ctx.info.attempt;
-  const fres = await loop.dispatcher.run(input.kernels.map((_, d) => ({
-    shardId: `a${attempt}f${d}`, op: 'kron-factor', inputs: input.axes,
-    attrs: { axis: d, kernel: m.kernels[d], jitter: input.jitter, eigFloor: input.eigFloor },
-  })));
+  const fres = await loop.dispatcher.run(
+    input.kernels.map((_, d) => ({
+      shardId: `a${attempt}f${d}`,
+      op: 'kron-factor',
+      inputs: input.axes,
+      attrs: { axis: d, kernel: m.kernels[d], jitter: input.jitter, eigFloor: input.eigFloor },
+    })),
+  );
   loop.counters.shards += D;
   const kRefs: ArrayRef[] = [];
   for (let d = 0; d < D; d++) kRefs.push(await store.put({ dtype: 'f64', shape: [shape[d] as number, shape[d] as number], data: factorMatrix(m, d) }));
@@ -157,12 +197,23 @@ function cgPhases(D: number, h: KronHyper, noiseMean: number): { readonly applyK
   const V = at.v;
   const eig = Array.from({ length: D }, (_, d) => at.w(d));
   const rest = Array.from({ length: D - 1 }, (_, i) => i + 1);
-  const modes = (ds: readonly number[], idx: (d: number) => number, transpose: boolean): KronSlabStep[] => ds.map((d) => ({ kind: 'mode', mode: d, input: idx(d), transpose }));
+  const modes = (ds: readonly number[], idx: (d: number) => number, transpose: boolean): KronSlabStep[] =>
+    ds.map((d) => ({ kind: 'mode', mode: d, input: idx(d), transpose }));
   return {
-    applyK: [{ axis: 0, steps: () => modes(rest, K, false) }, { axis: 1, steps: () => modes([0], K, false) }],
+    applyK: [
+      { axis: 0, steps: () => modes(rest, K, false) },
+      { axis: 1, steps: () => modes([0], K, false) },
+    ],
     precond: [
       { axis: 0, steps: () => modes(rest, V, true) },
-      { axis: 1, steps: (r) => [...modes([0], V, true), { kind: 'scale', slabAxis: 1, start: r.start, outputscale: h.outputscale, noise: noiseMean, eigInputs: eig }, ...modes([0], V, false)] },
+      {
+        axis: 1,
+        steps: (r) => [
+          ...modes([0], V, true),
+          { kind: 'scale', slabAxis: 1, start: r.start, outputscale: h.outputscale, noise: noiseMean, eigInputs: eig },
+          ...modes([0], V, false),
+        ],
+      },
       { axis: 0, steps: () => modes(rest, V, false) },
     ],
   };
@@ -204,7 +255,9 @@ class KronApplier {
     const { store } = this.deps;
     const shape = this.input.shape;
     const x = await store.put({ dtype: 'f64', shape: [...shape], data: v });
-    const [r] = await this.loop.dispatcher.run([{ shardId: tag, op: 'kron-slab', attrs: { shape, steps: phases.flatMap((p) => p.steps({ start: 0 })) }, inputs: [x, ...this.mats] }]);
+    const [r] = await this.loop.dispatcher.run([
+      { shardId: tag, op: 'kron-slab', attrs: { shape, steps: phases.flatMap((p) => p.steps({ start: 0 })) }, inputs: [x, ...this.mats] },
+    ]);
     this.loop.counters.shards++;
     const out = r?.outputs[0] as ArrayRef;
     const y = (await store.get(out)).data as Float64Array;
@@ -218,15 +271,25 @@ class KronApplier {
     const shape = this.input.shape;
     const row = this.n / (shape[0] as number);
     const st: SlabState = { axis: 0, parts: [], mine: [] };
-    for (const r of slabRanges(shape[0] as number, this.slabs)) st.parts.push(await store.put({ dtype: 'f64', shape: shape.map((s, d) => (d === 0 ? r.end - r.start : s)), data: v.subarray(r.start * row, r.end * row) }));
+    for (const r of slabRanges(shape[0] as number, this.slabs))
+      st.parts.push(
+        await store.put({ dtype: 'f64', shape: shape.map((s, d) => (d === 0 ? r.end - r.start : s)), data: v.subarray(r.start * row, r.end * row) }),
+      );
     st.mine.push(...st.parts);
     for (const [k, ph] of phases.entries()) {
       if (ph.axis !== st.axis) await this.transpose(st, ph.axis);
       const rs = slabRanges(shape[st.axis] as number, this.slabs);
-      const res = await this.loop.dispatcher.run(st.parts.map((p, i) => {
-        const r = rs[i] as { start: number; end: number };
-        return { shardId: `${tag}p${k}s${i}`, op: 'kron-slab', attrs: { shape: shape.map((s, d) => (d === st.axis ? r.end - r.start : s)), steps: ph.steps(r) }, inputs: [p, ...this.mats] };
-      }));
+      const res = await this.loop.dispatcher.run(
+        st.parts.map((p, i) => {
+          const r = rs[i] as { start: number; end: number };
+          return {
+            shardId: `${tag}p${k}s${i}`,
+            op: 'kron-slab',
+            attrs: { shape: shape.map((s, d) => (d === st.axis ? r.end - r.start : s)), steps: ph.steps(r) },
+            inputs: [p, ...this.mats],
+          };
+        }),
+      );
       this.loop.counters.shards += res.length;
       st.parts = res.map((r) => r.outputs[0] as ArrayRef);
       st.mine.push(...st.parts);
@@ -246,7 +309,11 @@ class KronApplier {
   /** Re-cuts the slabs along axis `to` (bytes moved counted). */
   private async transpose(st: SlabState, to: 0 | 1): Promise<void> {
     const shape = this.input.shape;
-    const t = await kronTransposeWith(this.deps.store, { jobId: this.input.jobId, shape, parts: st.parts, from: st.axis, to, count: slabRanges(shape[to] as number, this.slabs).length }, () => this.loop.ctx.heartbeat(this.loop.beat));
+    const t = await kronTransposeWith(
+      this.deps.store,
+      { jobId: this.input.jobId, shape, parts: st.parts, from: st.axis, to, count: slabRanges(shape[to] as number, this.slabs).length },
+      () => this.loop.ctx.heartbeat(this.loop.beat),
+    );
     this.loop.counters.bytes += t.bytesMoved;
     st.parts = [...t.parts];
     st.mine.push(...st.parts);
@@ -265,7 +332,14 @@ interface CgOperators {
  * from the start; heartbeats every iteration and checkpoints every
  * {@link KRON_CG_CHECKPOINT_EVERY} iterations. Returns the final state.
  */
-async function runPcg(deps: ActivityDeps, input: KronJobInput, loop: LoopContext, ops: CgOperators, b: Float64Array, tag: (it: number, k: string) => string): Promise<{ s: PcgState; resumedFrom: number }> {
+async function runPcg(
+  deps: ActivityDeps,
+  input: KronJobInput,
+  loop: LoopContext,
+  ops: CgOperators,
+  b: Float64Array,
+  tag: (it: number, k: string) => string,
+): Promise<{ s: PcgState; resumedFrom: number }> {
   const { ctx, beat, counters } = loop;
   const tol = input.cg?.tol ?? 1e-10;
   const maxIter = input.cg?.maxIter ?? 2000;
@@ -342,8 +416,15 @@ async function cgSolve(deps: ActivityDeps, input: KronJobInput): Promise<KronLoo
     return {
       candidate: { hyper: h, lml: NaN, logdet: NaN, alpha: alphaRef },
       cg: { iterations: s.it, residual, converged: residual <= tol * 10, observed: no, rounds: counters.rounds, resumedFrom },
-      shards: counters.shards, bytesMoved: counters.bytes, workers: { ...dispatcher.workers },
-      safeguards: { jitter: input.jitter, eigFloor: input.eigFloor, clamped: info.map((x) => x[KRON_FACTOR_INFO.clamped] as number), minEig: info.map((x) => x[KRON_FACTOR_INFO.minEig] as number) },
+      shards: counters.shards,
+      bytesMoved: counters.bytes,
+      workers: { ...dispatcher.workers },
+      safeguards: {
+        jitter: input.jitter,
+        eigFloor: input.eigFloor,
+        clamped: info.map((x) => x[KRON_FACTOR_INFO.clamped] as number),
+        minEig: info.map((x) => x[KRON_FACTOR_INFO.minEig] as number),
+      },
     };
   } finally {
     dispatcher.close();
@@ -354,7 +435,8 @@ async function fit(deps: ActivityDeps, input: KronJobInput): Promise<KronLoopOut
   const { store, log } = deps;
   const f = input.fit;
   if (f === undefined) throw new GramfleetError('INPUT_INVALID', 'kronFit: the job has no fit options', { field: 'fit' });
-  if (input.route !== 'direct') throw new GramfleetError('INPUT_OUT_OF_RANGE', 'fit: the hyperparameter fit runs on the direct route (slabs = 1)', { field: 'slabs', bound: '1 for fit' });
+  if (input.route !== 'direct')
+    throw new GramfleetError('INPUT_OUT_OF_RANGE', 'fit: the hyperparameter fit runs on the direct route (slabs = 1)', { field: 'slabs', bound: '1 for fit' });
   const { ctx, dispatcher, beat, counters } = loopContext(deps, input);
   const D = input.shape.length;
   const n = input.shape.reduce((a, b) => a * b, 1);
@@ -380,8 +462,12 @@ async function fit(deps: ActivityDeps, input: KronJobInput): Promise<KronLoopOut
     };
     let current = h0;
     const steps = fitKronSteps(m0, n, {
-      optimizer: f.optimizer, iters: Math.max(0, f.iters - restartedFrom), fixNoise: f.fixNoise,
-      onIteration: (_it, lml) => { history.push(lml); },
+      optimizer: f.optimizer,
+      iters: Math.max(0, f.iters - restartedFrom),
+      fixNoise: f.fixNoise,
+      onIteration: (_it, lml) => {
+        history.push(lml);
+      },
     });
     let s = steps.next();
     let seen = history.length;
@@ -411,7 +497,9 @@ async function fit(deps: ActivityDeps, input: KronJobInput): Promise<KronLoopOut
     return {
       candidate: { hyper: hy, lml: e.lml, logdet: e.logdet, alpha: e.alpha, gradient: e.gradient },
       fit: { optimizer: f.optimizer, iterations: history.length, evaluations: counters.shards, history, restartedFrom },
-      shards: counters.shards, bytesMoved: 0, workers: { ...dispatcher.workers },
+      shards: counters.shards,
+      bytesMoved: 0,
+      workers: { ...dispatcher.workers },
     };
   } finally {
     dispatcher.close();

@@ -5,7 +5,18 @@
  * returns the workflow input.
  */
 import { randomBytes } from 'node:crypto';
-import { GramfleetError, checkJobId, compileKronJob, slabRanges, type ArrayRef, type KronGpParams, type KronJobInput, type KronJobOptions, type KronJobResult, type KronProgress } from '@gramfleet/core';
+import {
+  GramfleetError,
+  checkJobId,
+  compileKronJob,
+  slabRanges,
+  type ArrayRef,
+  type KronGpParams,
+  type KronJobInput,
+  type KronJobOptions,
+  type KronJobResult,
+  type KronProgress,
+} from '@gramfleet/core';
 import type { ArrayStore } from '@gramfleet/workers';
 import { isStringArray, readNpy } from '../io/npz';
 
@@ -57,13 +68,26 @@ export async function prepareKron(spec: KronGpJobSpec, store: ArrayStore, budget
     const row = p.n / (p.shape[0] as number);
     ySlabs = [];
     for (const r of slabRanges(p.shape[0] as number, job.slabs)) {
-      ySlabs.push(await store.put({ dtype: 'f64', shape: p.shape.map((s, d) => (d === 0 ? r.end - r.start : s)), data: p.y.slice(r.start * row, r.end * row) }));
+      ySlabs.push(
+        await store.put({ dtype: 'f64', shape: p.shape.map((s, d) => (d === 0 ? r.end - r.start : s)), data: p.y.slice(r.start * row, r.end * row) }),
+      );
     }
   }
   return {
-    jobId, shape: p.shape, axes, y, ...(ySlabs !== undefined ? { ySlabs } : {}), kernels: p.model.kernels, candidates: job.candidates,
-    jitter: p.model.jitter, eigFloor: p.model.eigFloor, gradient: job.gradient,
-    route: job.route, slabs: job.slabs, cls: job.cls, timeoutMs: job.timeoutMs,
+    jobId,
+    shape: p.shape,
+    axes,
+    y,
+    ...(ySlabs !== undefined ? { ySlabs } : {}),
+    kernels: p.model.kernels,
+    candidates: job.candidates,
+    jitter: p.model.jitter,
+    eigFloor: p.model.eigFloor,
+    gradient: job.gradient,
+    route: job.route,
+    slabs: job.slabs,
+    cls: job.cls,
+    timeoutMs: job.timeoutMs,
     ...(p.mask !== undefined ? { mask: await store.put({ dtype: 'u8', shape: [p.n], data: p.mask }) } : {}),
     ...(p.noiseVector !== undefined ? { noiseVector: await store.put({ dtype: 'f64', shape: [p.n], data: p.noiseVector }) } : {}),
     ...(p.iterative ? { cg: p.cg } : {}),

@@ -26,7 +26,14 @@ export const kronGpWorkload: Workload<KronGpTypes> = {
     extract(result) {
       const r = result as KronJobResult;
       const best = r.candidates[r.best] ?? r.candidates[0];
-      const metrics: Record<string, number | string> = { route: r.route, n: r.n, shards: r.shards, bytesMoved: r.bytesMoved, candidates: r.candidates.length, best: r.best };
+      const metrics: Record<string, number | string> = {
+        route: r.route,
+        n: r.n,
+        shards: r.shards,
+        bytesMoved: r.bytesMoved,
+        candidates: r.candidates.length,
+        best: r.best,
+      };
       const artifacts: Record<string, ArrayRef> = {};
       if (best !== undefined) {
         // A PCG solve (mask, noise vector) has no exact LML.

@@ -52,7 +52,11 @@ describe('package boundaries', () => {
 
   it('has no import cycles, runtime or type-only, but the listed exceptions', () => {
     const cycles = findCycles(graph, new Set(ALLOWED_CYCLE_EDGES.keys()));
-    assert.deepEqual(cycles.map((c) => c.join(' -> ')), [], 'import cycles (break them; a cycle that must stay goes into ALLOWED_CYCLE_EDGES with its reason)');
+    assert.deepEqual(
+      cycles.map((c) => c.join(' -> ')),
+      [],
+      'import cycles (break them; a cycle that must stay goes into ALLOWED_CYCLE_EDGES with its reason)',
+    );
   });
 
   it('lists only exceptions that still close a cycle', () => {
@@ -65,15 +69,24 @@ describe('package boundaries', () => {
     }
   });
 
-  it('has no imports into another package\'s files (only its entry points)', () => {
-    assert.deepEqual(graph.deep.map((d) => `${d.file}:${d.line} ${d.specifier}`), []);
+  it("has no imports into another package's files (only its entry points)", () => {
+    assert.deepEqual(
+      graph.deep.map((d) => `${d.file}:${d.line} ${d.specifier}`),
+      [],
+    );
   });
 
-  it('declares each package\'s entry points, and only those, in its package.json exports', () => {
+  it("declares each package's entry points, and only those, in its package.json exports", () => {
     for (const pkg of PACKAGES.filter((p) => p !== 'test')) {
       const json = JSON.parse(fs.readFileSync(path.join(ROOT, pkg, 'package.json'), 'utf8')) as { exports?: Record<string, unknown> };
       const want = entriesOf(pkg).map((e) => (e === 'index' ? '.' : `./${e}`));
-      assert.deepEqual(Object.keys(json.exports ?? {}).filter((k) => k !== './package.json').sort(), want.sort(), `${pkg}/package.json exports`);
+      assert.deepEqual(
+        Object.keys(json.exports ?? {})
+          .filter((k) => k !== './package.json')
+          .sort(),
+        want.sort(),
+        `${pkg}/package.json exports`,
+      );
     }
   });
 
@@ -132,27 +145,38 @@ describe('the import graph checker', () => {
     });
     try {
       const graph = readImportGraph(root);
-      const cycles = findCycles(graph).map((c) => c.join(' -> ')).sort();
+      const cycles = findCycles(graph)
+        .map((c) => c.join(' -> '))
+        .sort();
       assert.deepEqual(cycles, [
         'core/src/a.ts -> core/src/b.ts -> core/src/a.ts',
         'core/src/dir/index.ts -> core/src/e1.ts -> core/src/dir/index.ts',
         'core/src/t1.ts -> core/src/t2.ts -> core/src/t3.ts -> core/src/t1.ts',
       ]);
       assert.ok(graph.edges.filter((e) => e.from.includes('/t')).every((e) => e.typeOnly));
-      assert.deepEqual(findCycles(graph, new Set(['core/src/b.ts -> core/src/a.ts', 'core/src/t3.ts -> core/src/t1.ts', 'core/src/e1.ts -> core/src/dir/index.ts'])), []);
+      assert.deepEqual(
+        findCycles(graph, new Set(['core/src/b.ts -> core/src/a.ts', 'core/src/t3.ts -> core/src/t1.ts', 'core/src/e1.ts -> core/src/dir/index.ts'])),
+        [],
+      );
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
     }
   });
 
-  it('reports imports into another package\'s files', () => {
-    const root = tree({ 'x.ts': "import { a } from '@gramfleet/workers/dist/backends/wasm/arena';\nimport { b } from '../../workers/src/index';\nimport { c } from '@gramfleet/workers/internal';\nexport const x = [a, b, c];\n" });
+  it("reports imports into another package's files", () => {
+    const root = tree({
+      'x.ts':
+        "import { a } from '@gramfleet/workers/dist/backends/wasm/arena';\nimport { b } from '../../workers/src/index';\nimport { c } from '@gramfleet/workers/internal';\nexport const x = [a, b, c];\n",
+    });
     try {
       fs.mkdirSync(path.join(root, 'workers', 'src'), { recursive: true });
       fs.writeFileSync(path.join(root, 'workers', 'src', 'index.ts'), 'export const b = 1;\n');
       fs.writeFileSync(path.join(root, 'workers', 'src', 'internal.ts'), 'export const c = 1;\n');
       const graph = readImportGraph(root);
-      assert.deepEqual(graph.deep.map((d) => d.specifier), ['@gramfleet/workers/dist/backends/wasm/arena', '../../workers/src/index']);
+      assert.deepEqual(
+        graph.deep.map((d) => d.specifier),
+        ['@gramfleet/workers/dist/backends/wasm/arena', '../../workers/src/index'],
+      );
       assert.ok(graph.edges.some((e) => e.to === 'workers/src/internal.ts'));
     } finally {
       fs.rmSync(root, { recursive: true, force: true });

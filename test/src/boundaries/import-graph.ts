@@ -76,19 +76,32 @@ function importsOf(sf: ts.SourceFile): RawImport[] {
     if (ts.isImportDeclaration(node) && ts.isStringLiteral(node.moduleSpecifier)) {
       const clause = node.importClause;
       const named = clause?.namedBindings;
-      const allTypes = clause !== undefined && (clause.isTypeOnly || (clause.name === undefined && named !== undefined && ts.isNamedImports(named) && named.elements.length > 0 && named.elements.every((e) => e.isTypeOnly)));
+      const allTypes =
+        clause !== undefined &&
+        (clause.isTypeOnly ||
+          (clause.name === undefined &&
+            named !== undefined &&
+            ts.isNamedImports(named) &&
+            named.elements.length > 0 &&
+            named.elements.every((e) => e.isTypeOnly)));
       out.push({ specifier: node.moduleSpecifier.text, typeOnly: allTypes, pos: node.getStart(sf) });
     } else if (ts.isExportDeclaration(node) && node.moduleSpecifier !== undefined && ts.isStringLiteral(node.moduleSpecifier)) {
       const clause = node.exportClause;
-      const allTypes = node.isTypeOnly || (clause !== undefined && ts.isNamedExports(clause) && clause.elements.length > 0 && clause.elements.every((e) => e.isTypeOnly));
+      const allTypes =
+        node.isTypeOnly || (clause !== undefined && ts.isNamedExports(clause) && clause.elements.length > 0 && clause.elements.every((e) => e.isTypeOnly));
       out.push({ specifier: node.moduleSpecifier.text, typeOnly: allTypes, pos: node.getStart(sf) });
-    } else if (ts.isImportEqualsDeclaration(node) && ts.isExternalModuleReference(node.moduleReference) && ts.isStringLiteral(node.moduleReference.expression)) {
+    } else if (
+      ts.isImportEqualsDeclaration(node) &&
+      ts.isExternalModuleReference(node.moduleReference) &&
+      ts.isStringLiteral(node.moduleReference.expression)
+    ) {
       out.push({ specifier: node.moduleReference.expression.text, typeOnly: node.isTypeOnly, pos: node.getStart(sf) });
     } else if (ts.isCallExpression(node) && node.arguments.length === 1) {
       const arg = node.arguments[0];
       const isImport = node.expression.kind === ts.SyntaxKind.ImportKeyword;
       const isRequire = ts.isIdentifier(node.expression) && node.expression.text === 'require';
-      if ((isImport || isRequire) && arg !== undefined && ts.isStringLiteralLike(arg)) out.push({ specifier: arg.text, typeOnly: false, pos: node.getStart(sf) });
+      if ((isImport || isRequire) && arg !== undefined && ts.isStringLiteralLike(arg))
+        out.push({ specifier: arg.text, typeOnly: false, pos: node.getStart(sf) });
     } else if (ts.isImportTypeNode(node) && ts.isLiteralTypeNode(node.argument) && ts.isStringLiteral(node.argument.literal)) {
       out.push({ specifier: node.argument.literal.text, typeOnly: true, pos: node.getStart(sf) });
     }
@@ -167,7 +180,11 @@ export function findCycles(graph: ImportGraph, allowed: ReadonlySet<string> = ne
   for (const start of graph.files) {
     if (index.has(start)) continue;
     const work: Array<{ node: string; i: number }> = [{ node: start, i: 0 }];
-    index.set(start, counter); low.set(start, counter); counter += 1; stack.push(start); onStack.add(start);
+    index.set(start, counter);
+    low.set(start, counter);
+    counter += 1;
+    stack.push(start);
+    onStack.add(start);
     while (work.length > 0) {
       const top = work[work.length - 1] as { node: string; i: number };
       const succ = next.get(top.node) ?? [];
@@ -175,7 +192,11 @@ export function findCycles(graph: ImportGraph, allowed: ReadonlySet<string> = ne
         const w = succ[top.i] as string;
         top.i += 1;
         if (!index.has(w)) {
-          index.set(w, counter); low.set(w, counter); counter += 1; stack.push(w); onStack.add(w);
+          index.set(w, counter);
+          low.set(w, counter);
+          counter += 1;
+          stack.push(w);
+          onStack.add(w);
           work.push({ node: w, i: 0 });
         } else if (onStack.has(w)) {
           low.set(top.node, Math.min(low.get(top.node) as number, index.get(w) as number));
@@ -214,7 +235,10 @@ function shortestLoop(start: string, inside: ReadonlySet<string>, next: Readonly
         while (loop[0] !== start) loop.unshift(prev.get(loop[0] as string) as string);
         return [...loop, start];
       }
-      if (!prev.has(w)) { prev.set(w, node); queue.push(w); }
+      if (!prev.has(w)) {
+        prev.set(w, node);
+        queue.push(w);
+      }
     }
   }
   return [start];

@@ -15,7 +15,11 @@ import { GRAMFLEET_COMMAND, cliVersion, commandPaths } from '@gramfleet/orchestr
 
 const BIN = path.join(path.dirname(require.resolve('@gramfleet/orchestrator')), '..', 'bin', 'gramfleet.js');
 
-interface Run { readonly code: number; readonly stdout: string; readonly stderr: string }
+interface Run {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
 
 let home = '';
 function cli(args: readonly string[]): Promise<Run> {
@@ -23,8 +27,12 @@ function cli(args: readonly string[]): Promise<Run> {
     const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GRAMFLEET_HOME: home } });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (b: Buffer) => { stdout += b.toString(); });
-    child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
+    child.stdout.on('data', (b: Buffer) => {
+      stdout += b.toString();
+    });
+    child.stderr.on('data', (b: Buffer) => {
+      stderr += b.toString();
+    });
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
@@ -34,12 +42,14 @@ function cli(args: readonly string[]): Promise<Run> {
 async function all(lists: readonly (readonly string[])[]): Promise<Run[]> {
   const out: Run[] = new Array<Run>(lists.length);
   let next = 0;
-  await Promise.all(Array.from({ length: 4 }, async () => {
-    while (next < lists.length) {
-      const i = next++;
-      out[i] = await cli(lists[i] as readonly string[]);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      while (next < lists.length) {
+        const i = next++;
+        out[i] = await cli(lists[i] as readonly string[]);
+      }
+    }),
+  );
   return out;
 }
 
@@ -58,18 +68,46 @@ function assertUsageError(r: Run, args: readonly string[], ...inStderr: string[]
 }
 
 describe('gramfleet CLI (the real binary, no cluster)', () => {
-  before(() => { home = fs.mkdtempSync(path.join(os.tmpdir(), 'gf-cli-')); });
-  after(() => { fs.rmSync(home, { recursive: true, force: true }); });
+  before(() => {
+    home = fs.mkdtempSync(path.join(os.tmpdir(), 'gf-cli-'));
+  });
+  after(() => {
+    fs.rmSync(home, { recursive: true, force: true });
+  });
 
-  it('covers every workload\'s commands, campaigns, k8s and the local cluster', () => {
+  it("covers every workload's commands, campaigns, k8s and the local cluster", () => {
     const names = new Set(paths.map((p) => p.path.slice(1).join(' ')));
-    for (const c of ['up', 'down', 'status', 'grf', 'eigenpro', 'predict', 'kron-gp fit', 'kron-gp solve', 'kron-gp predict', 'kron-gp pde', 'datagen', 'campaign start', 'campaign status', 'campaign results', 'campaign cancel', 'campaign list', 'k8s render', 'k8s apply', 'k8s status', 'k8s controller']) {
+    for (const c of [
+      'up',
+      'down',
+      'status',
+      'grf',
+      'eigenpro',
+      'predict',
+      'kron-gp fit',
+      'kron-gp solve',
+      'kron-gp predict',
+      'kron-gp pde',
+      'datagen',
+      'campaign start',
+      'campaign status',
+      'campaign results',
+      'campaign cancel',
+      'campaign list',
+      'k8s render',
+      'k8s apply',
+      'k8s status',
+      'k8s controller',
+    ]) {
       assert.ok(names.has(c), `gramfleet ${c} exists`);
     }
   });
 
   it('every command and subcommand prints its own usage for --help and -h, exits 0, starts nothing', async () => {
-    const lists = paths.flatMap((p) => [[...p.path.slice(1), '--help'], [...p.path.slice(1), '-h']]);
+    const lists = paths.flatMap((p) => [
+      [...p.path.slice(1), '--help'],
+      [...p.path.slice(1), '-h'],
+    ]);
     const runs = await all(lists);
     runs.forEach((r, i) => {
       const p = paths[Math.floor(i / 2)]!;
@@ -86,7 +124,12 @@ describe('gramfleet CLI (the real binary, no cluster)', () => {
 
   it('--help wins over anything else on the line; `gramfleet help <command>` is its --help', async () => {
     const [a, b, c, d] = await all([['grf', '--walk', '3', '--help'], ['campaign', 'start', '-h', 'spec.yaml'], ['help', 'kron-gp', 'solve'], ['help']]);
-    for (const [r, head] of [[a, 'usage: gramfleet grf'], [b, 'usage: gramfleet campaign start'], [c, 'usage: gramfleet kron-gp solve'], [d, 'usage: gramfleet <command>']] as const) {
+    for (const [r, head] of [
+      [a, 'usage: gramfleet grf'],
+      [b, 'usage: gramfleet campaign start'],
+      [c, 'usage: gramfleet kron-gp solve'],
+      [d, 'usage: gramfleet <command>'],
+    ] as const) {
       assert.equal(r!.code, 0, r!.stderr);
       assert.ok(r!.stdout.startsWith(head), r!.stdout.slice(0, 100));
     }
@@ -94,13 +137,18 @@ describe('gramfleet CLI (the real binary, no cluster)', () => {
 
   it('an unknown flag on any command is a typed error naming the nearest valid flag, exit 2, no stack trace', async () => {
     // The first flag of each command, its last letter dropped.
-    const cases = leaves.filter((p) => Object.keys(p.cmd.flags ?? {}).some((f) => f.length > 2)).map((p) => {
-      const flag = Object.keys(p.cmd.flags ?? {}).find((f) => f.length > 2) as string;
-      return { args: [...p.path.slice(1), `--${flag.slice(0, -1)}`, 'x'], flag };
-    });
+    const cases = leaves
+      .filter((p) => Object.keys(p.cmd.flags ?? {}).some((f) => f.length > 2))
+      .map((p) => {
+        const flag = Object.keys(p.cmd.flags ?? {}).find((f) => f.length > 2) as string;
+        return { args: [...p.path.slice(1), `--${flag.slice(0, -1)}`, 'x'], flag };
+      });
     const runs = await all(cases.map((c) => c.args));
     runs.forEach((r, i) => assertUsageError(r, cases[i]!.args, `unknown flag --${cases[i]!.flag.slice(0, -1)}`, `did you mean --${cases[i]!.flag}?`));
-    const [walk, ctrl] = await all([['grf', '--graph', 'g.npz', '--walk', '4', '--out', 'phi.npz'], ['k8s', 'controller', '--namespace', 'x']]);
+    const [walk, ctrl] = await all([
+      ['grf', '--graph', 'g.npz', '--walk', '4', '--out', 'phi.npz'],
+      ['k8s', 'controller', '--namespace', 'x'],
+    ]);
     assertUsageError(walk!, ['grf', '--walk'], 'unknown flag --walk', 'did you mean --walks?');
     assertUsageError(ctrl!, ['k8s', 'controller', '--namespace'], 'unknown flag --namespace');
   });
@@ -108,8 +156,14 @@ describe('gramfleet CLI (the real binary, no cluster)', () => {
   it('an unknown command or subcommand names the nearest one; a group without its subcommand says which it takes', async () => {
     const cases: [string[], string[]][] = [
       [['grff'], ['unknown command grff', 'did you mean grf?']],
-      [['kron-gp', 'solv'], ['unknown subcommand solv', 'did you mean solve?']],
-      [['campaign', 'statsu', 'c-1'], ['unknown subcommand statsu', 'did you mean status?']],
+      [
+        ['kron-gp', 'solv'],
+        ['unknown subcommand solv', 'did you mean solve?'],
+      ],
+      [
+        ['campaign', 'statsu', 'c-1'],
+        ['unknown subcommand statsu', 'did you mean status?'],
+      ],
       [['k8s', '--namespace', 'x'], ['unknown flag --namespace']],
       [['campaign'], ['needs a subcommand: start|status|results|cancel|list']],
       [['kron-gp'], ['needs a subcommand: fit|solve|predict|pde']],

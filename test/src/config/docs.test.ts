@@ -43,6 +43,10 @@ describe('docs/config.md', () => {
         if (!NOT_VARIABLES.has(name) && !prefix && !documented.has(name) && !missing.has(name)) missing.set(name, path.relative(ROOT, f));
       }
     }
-    assert.deepEqual([...missing].map(([n, f]) => `${n} (${f})`), [], 'variables missing from docs/config.md');
+    assert.deepEqual(
+      [...missing].map(([n, f]) => `${n} (${f})`),
+      [],
+      'variables missing from docs/config.md',
+    );
   });
 });

@@ -12,7 +12,11 @@ const ROOT = path.resolve(__dirname, '..', '..', '..');
 
 /** GitHub's heading anchor: lower case, punctuation but `-` and `_` dropped, spaces to `-`. */
 function slug(heading: string): string {
-  return heading.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-');
+  return heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+    .replace(/\s/g, '-');
 }
 
 function anchorsOf(file: string): Set<string> {
@@ -22,7 +26,14 @@ function anchorsOf(file: string): Set<string> {
 
 describe('documentation links', () => {
   it('every relative link in README, CONTRIBUTING and docs/ names an existing file and heading', () => {
-    const docs = ['README.md', 'CONTRIBUTING.md', ...fs.readdirSync(path.join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+    const docs = [
+      'README.md',
+      'CONTRIBUTING.md',
+      ...fs
+        .readdirSync(path.join(ROOT, 'docs'))
+        .filter((f) => f.endsWith('.md'))
+        .map((f) => `docs/${f}`),
+    ];
     const broken: string[] = [];
     let links = 0;
     for (const doc of docs) {
@@ -34,7 +45,10 @@ describe('documentation links', () => {
         links++;
         const [rel, anchor] = target.split('#') as [string, string | undefined];
         const to = rel === '' ? file : path.resolve(path.dirname(file), rel);
-        if (!fs.existsSync(to)) { broken.push(`${doc}: ${target} (no such file)`); continue; }
+        if (!fs.existsSync(to)) {
+          broken.push(`${doc}: ${target} (no such file)`);
+          continue;
+        }
         if (anchor !== undefined && to.endsWith('.md') && !anchorsOf(to).has(anchor)) broken.push(`${doc}: ${target} (no such heading)`);
       }
     }

@@ -67,7 +67,14 @@ describe('triangular-solve conformance', () => {
   ];
   for (const backend of BACKENDS) {
     for (const v of variants) {
-      for (const [n, k] of [[0, 3], [1, 1], [13, 1], [31, 5], [101, 17], [64, 0]] as const) {
+      for (const [n, k] of [
+        [0, 3],
+        [1, 1],
+        [13, 1],
+        [31, 5],
+        [101, 17],
+        [64, 0],
+      ] as const) {
         it(`${backend}: lower=${v.lower} transpose=${v.transpose} n=${n} k=${k}`, async () => {
           // a well-conditioned triangle: Cholesky factor of an SPD matrix (or its transpose)
           const lo = (choleskyOp.reference(choleskyOp.parseAttrs({}), [f64([n, n], randomSpd(n, 100 + n))])[0] as NdArray).data as Float64Array;

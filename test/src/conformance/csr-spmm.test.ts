@@ -8,7 +8,15 @@ const reg = denseRegistry();
 
 describe('csr-spmm conformance', () => {
   for (const backend of BACKENDS) {
-    for (const [m, k, n, perRow] of [[0, 3, 2, 1], [3, 0, 2, 0], [3, 4, 0, 2], [1, 1, 1, 1], [7, 5, 3, 2], [97, 101, 13, 5], [211, 199, 7, 9]] as const) {
+    for (const [m, k, n, perRow] of [
+      [0, 3, 2, 1],
+      [3, 0, 2, 0],
+      [3, 4, 0, 2],
+      [1, 1, 1, 1],
+      [7, 5, 3, 2],
+      [97, 101, 13, 5],
+      [211, 199, 7, 9],
+    ] as const) {
       it(`${backend}: (${m}×${k} sparse)·(${k}×${n}), alpha/beta`, async () => {
         const [ip, ix, dv] = randomCsr(m, k, perRow, m + k + n);
         const b = arr('f64', [k, n], rand(k * n, 1));
@@ -27,6 +35,10 @@ describe('csr-spmm conformance', () => {
     const ix3 = arr('i32', [ix.data.length], Int32Array.from(ix.data as Int32Array).fill(3, 0, 1));
     await rejectsNaming(runOp(reg, 'wasm', csrSpmmOp, {}, [ip, ix3, dv, arr('f64', [3, 2], rand(6, 1))]), 'INPUT_OUT_OF_RANGE', 'indices');
     await rejectsNaming(runOp(reg, 'wasm', csrSpmmOp, {}, [ip, ix, dv, arr('f64', [8], rand(8, 1))]), 'INPUT_SHAPE_MISMATCH', 'b');
-    await rejectsNaming(runOp(reg, 'wasm', csrSpmmOp, {}, [ip, ix, dv, arr('f64', [4, 2], rand(8, 1)), arr('f64', [4, 2], rand(8, 1))]), 'INPUT_SHAPE_MISMATCH', 'c');
+    await rejectsNaming(
+      runOp(reg, 'wasm', csrSpmmOp, {}, [ip, ix, dv, arr('f64', [4, 2], rand(8, 1)), arr('f64', [4, 2], rand(8, 1))]),
+      'INPUT_SHAPE_MISMATCH',
+      'c',
+    );
   });
 });

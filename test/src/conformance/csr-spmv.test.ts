@@ -11,7 +11,15 @@ const reg = denseRegistry();
 
 describe('csr-spmv conformance', () => {
   for (const backend of BACKENDS) {
-    for (const [m, n, perRow] of [[0, 0, 0], [0, 5, 1], [4, 0, 0], [1, 1, 1], [7, 5, 2], [97, 101, 5], [1009, 997, 9]] as const) {
+    for (const [m, n, perRow] of [
+      [0, 0, 0],
+      [0, 5, 1],
+      [4, 0, 0],
+      [1, 1, 1],
+      [7, 5, 2],
+      [97, 101, 5],
+      [1009, 997, 9],
+    ] as const) {
       it(`${backend}: ${m}×${n}, ~${perRow} per row, alpha/beta`, async () => {
         const [ip, ix, dv] = randomCsr(m, n, perRow, m + n);
         const x = arr('f64', [n], rand(n, 1));
@@ -44,6 +52,10 @@ describe('csr-spmv conformance', () => {
     const dv = arena.put(Float64Array.from([1, 2, 3]));
     const x = arena.put(Float64Array.from([1, 1]));
     const y = arena.alloc(16);
-    await rejectsNaming(() => callDense(arena, 'csr-spmv', 'gf_csr_spmv', [2, 2, 3, ip, ix, dv, 1, x, 0, 1, 0, y, 0, 1], 'indices'), 'INPUT_OUT_OF_RANGE', 'indices');
+    await rejectsNaming(
+      () => callDense(arena, 'csr-spmv', 'gf_csr_spmv', [2, 2, 3, ip, ix, dv, 1, x, 0, 1, 0, y, 0, 1], 'indices'),
+      'INPUT_OUT_OF_RANGE',
+      'indices',
+    );
   });
 });

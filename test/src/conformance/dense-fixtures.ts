@@ -5,8 +5,19 @@
  */
 import * as assert from 'node:assert/strict';
 import {
-  csrFromTripletsOp, csrSpmmOp, csrSpmvOp, csrTransposeOp, gemmBatchedOp, gemmOp, gemvOp, isGramfleetError,
-  kernelBlockMatmulOp, kernelBlockOp, type GramfleetError, type KernelRegistry, type NdArray,
+  csrFromTripletsOp,
+  csrSpmmOp,
+  csrSpmvOp,
+  csrTransposeOp,
+  gemmBatchedOp,
+  gemmOp,
+  gemvOp,
+  isGramfleetError,
+  kernelBlockMatmulOp,
+  kernelBlockOp,
+  type GramfleetError,
+  type KernelRegistry,
+  type NdArray,
 } from '@gramfleet/core';
 import { registerDenseSparseWasm } from '@gramfleet/workers/internal';
 import { linalgRegistry, rng } from './linalg-fixtures';

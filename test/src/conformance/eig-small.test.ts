@@ -11,11 +11,17 @@ const reg = linalgRegistry([eigSmallOp], registerEigSmallWasm);
  * from the LAPACK layout (complex pairs as real/imaginary columns); also checks ‖x‖ = 1.
  */
 function worstResidual(n: number, a: Float64Array, b: Float64Array | null, wr: ArrayLike<number>, wi: ArrayLike<number>, v: Float64Array): number {
-  const bm = b ?? (() => { const e = new Float64Array(n * n); for (let i = 0; i < n; i++) e[i * n + i] = 1; return e; })();
+  const bm =
+    b ??
+    (() => {
+      const e = new Float64Array(n * n);
+      for (let i = 0; i < n; i++) e[i * n + i] = 1;
+      return e;
+    })();
   const av = matmul(n, n, n, a, v);
   const bv = matmul(n, n, n, bm, v);
   let worst = 0;
-  for (let j = 0; j < n; ) {
+  for (let j = 0; j < n;) {
     const lr = wr[j] as number;
     const li = wi[j] as number;
     const scale = fro(a) + Math.hypot(lr, li) * fro(bm);
@@ -74,12 +80,23 @@ describe('eig-small conformance', () => {
     ] as Array<[string, number, () => Float64Array, boolean]>) {
       it(`${backend}: ${name}: ‖Ax − λBx‖ ≤ 1e-12·(‖A‖ + |λ|‖B‖), matches the reference`, async () => {
         const a = make();
-        const b = withB ? (() => { const m = randomMatrix(n, n, 99 + n); for (let i = 0; i < n; i++) m[i * n + i] = (m[i * n + i] as number) + 2; return m; })() : null;
+        const b = withB
+          ? (() => {
+              const m = randomMatrix(n, n, 99 + n);
+              for (let i = 0; i < n; i++) m[i * n + i] = (m[i * n + i] as number) + 2;
+              return m;
+            })()
+          : null;
         const inputs = [f64([n, n], a), ...(b ? [f64([n, n], b)] : [])];
         const [wr, wi, v] = (await runOp(reg, backend, eigSmallOp, { order: 'abs-ascending' }, inputs)) as [NdArray, NdArray, NdArray];
         assert.deepEqual(v.shape, [n, n]);
-        if (n > 0) assert.ok(worstResidual(n, a, b, wr.data as ArrayLike<number>, wi.data as ArrayLike<number>, v.data as Float64Array) <= 1e-12 * Math.max(1, n / 10));
-        for (let j = 1; j < n; j++) assert.ok(Math.hypot(wr.data[j] as number, wi.data[j] as number) >= Math.hypot(wr.data[j - 1] as number, wi.data[j - 1] as number) - 1e-15, 'ascending |λ|');
+        if (n > 0)
+          assert.ok(worstResidual(n, a, b, wr.data as ArrayLike<number>, wi.data as ArrayLike<number>, v.data as Float64Array) <= 1e-12 * Math.max(1, n / 10));
+        for (let j = 1; j < n; j++)
+          assert.ok(
+            Math.hypot(wr.data[j] as number, wi.data[j] as number) >= Math.hypot(wr.data[j - 1] as number, wi.data[j - 1] as number) - 1e-15,
+            'ascending |λ|',
+          );
         const [rr, ri, rv] = eigSmallOp.reference(eigSmallOp.parseAttrs({ order: 'abs-ascending' }), inputs) as [NdArray, NdArray, NdArray];
         assert.ok(maxAbsDiff(rr.data, wr.data) <= 1e-12 * Math.max(1, fro(a)));
         assert.ok(maxAbsDiff(ri.data, wi.data) <= 1e-12 * Math.max(1, fro(a)));
@@ -100,7 +117,10 @@ describe('eig-small conformance', () => {
     const d = await rejectsWithCode(runOp(reg, 'wasm', eigSmallOp, {}, [a, f64([2, 2], new Float64Array(4))]), 'INPUT_SHAPE_MISMATCH');
     assert.equal(d['argument'], 'b');
     await rejectsWithCode(runOp(reg, 'wasm', eigSmallOp, {}, [f64([3, 2], new Float64Array(6))]), 'INPUT_NOT_SQUARE');
-    const d2 = await rejectsWithCode(runOp(reg, 'wasm', eigSmallOp, {}, [a, f64([3, 3], new Float64Array([1, 0, 0, 0, Number.NaN, 0, 0, 0, 1]))]), 'INPUT_NOT_FINITE');
+    const d2 = await rejectsWithCode(
+      runOp(reg, 'wasm', eigSmallOp, {}, [a, f64([3, 3], new Float64Array([1, 0, 0, 0, Number.NaN, 0, 0, 0, 1]))]),
+      'INPUT_NOT_FINITE',
+    );
     assert.equal(d2['argument'], 'b');
     await rejectsWithCode(runOp(reg, 'wasm', eigSmallOp, { order: 'magnitude' }, [a]), 'INPUT_INVALID');
   });

@@ -2,7 +2,20 @@ import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { eighOp, eighTopkOp, type NdArray } from '@gramfleet/core';
 import { registerEighTopkWasm, registerEighWasm } from '@gramfleet/workers/internal';
-import { BACKENDS, f64, fro, gaussianKernel, laplacianKernel, linalgRegistry, matmul, randomMatrix, randomSpd, rejectsWithCode, runOp, transposed } from './linalg-fixtures';
+import {
+  BACKENDS,
+  f64,
+  fro,
+  gaussianKernel,
+  laplacianKernel,
+  linalgRegistry,
+  matmul,
+  randomMatrix,
+  randomSpd,
+  rejectsWithCode,
+  runOp,
+  transposed,
+} from './linalg-fixtures';
 
 const reg = linalgRegistry([eighOp, eighTopkOp], (r, a) => {
   registerEighWasm(r, a);
@@ -32,7 +45,15 @@ const cases: Array<{ name: string; n: number; make: () => Float64Array }> = [
   { name: 'random symmetric 7', n: 7, make: () => symmetricRandom(7, 7) },
   { name: 'random SPD 31', n: 31, make: () => randomSpd(31, 31) },
   { name: 'random SPD 97 (prime)', n: 97, make: () => randomSpd(97, 97) },
-  { name: 'diagonal with repeats 12', n: 12, make: () => { const a = new Float64Array(144); for (let i = 0; i < 12; i++) a[i * 12 + i] = i % 3; return a; } },
+  {
+    name: 'diagonal with repeats 12',
+    n: 12,
+    make: () => {
+      const a = new Float64Array(144);
+      for (let i = 0; i < 12; i++) a[i * 12 + i] = i % 3;
+      return a;
+    },
+  },
   { name: 'Laplacian kernel 101', n: 101, make: () => laplacianKernel(101, 0.3, 5) },
   { name: 'Gaussian kernel 127 (eigenvalues to 1e-16)', n: 127, make: () => gaussianKernel(127, 0.6, 9) },
 ];
@@ -83,7 +104,10 @@ describe('eigh-topk conformance', () => {
         const [fw] = (await runOp(reg, 'wasm', eighOp, {}, [f64([n, n], a)])) as [NdArray, NdArray];
         const scale = Math.abs(fw.data[n - 1] as number);
         for (let t = 0; t < k; t++) {
-          assert.ok(Math.abs((w.data[t] as number) - (fw.data[n - 1 - t] as number)) <= 1e-12 * scale, `eigenvalue ${t}: ${w.data[t]} vs ${fw.data[n - 1 - t]}`);
+          assert.ok(
+            Math.abs((w.data[t] as number) - (fw.data[n - 1 - t] as number)) <= 1e-12 * scale,
+            `eigenvalue ${t}: ${w.data[t]} vs ${fw.data[n - 1 - t]}`,
+          );
         }
         const e = eigenErrors(n, k, a, w.data as ArrayLike<number>, v.data as Float64Array);
         assert.ok(e.orth <= 1e-12, `orthogonality ${e.orth}`);
@@ -100,7 +124,10 @@ describe('eigh-topk conformance', () => {
   }
   it('wasm: a budget too small is KERNEL_STATUS no-convergence', async () => {
     const n = 80;
-    const d = await rejectsWithCode(runOp(reg, 'wasm', eighTopkOp, { k: 20, oversample: 0, maxIter: 1, tol: 1e-14 }, [f64([n, n], randomSpd(n, 8))]), 'KERNEL_STATUS');
+    const d = await rejectsWithCode(
+      runOp(reg, 'wasm', eighTopkOp, { k: 20, oversample: 0, maxIter: 1, tol: 1e-14 }, [f64([n, n], randomSpd(n, 8))]),
+      'KERNEL_STATUS',
+    );
     assert.equal(d['reason'], 'no-convergence');
   });
   it('wasm: reproducible bit for bit for a fixed seed', async () => {

@@ -9,8 +9,19 @@ const reg = denseRegistry();
 describe('gemm-batched conformance', () => {
   for (const backend of BACKENDS) {
     for (const dtype of ['f64', 'f32'] as const) {
-      for (const [batch, m, n, k] of [[0, 2, 2, 2], [1, 1, 1, 1], [3, 0, 2, 2], [5, 3, 5, 7], [17, 4, 4, 4], [3, 13, 11, 29]] as const) {
-        for (const [transA, transB] of [[false, false], [true, true], [false, true]] as const) {
+      for (const [batch, m, n, k] of [
+        [0, 2, 2, 2],
+        [1, 1, 1, 1],
+        [3, 0, 2, 2],
+        [5, 3, 5, 7],
+        [17, 4, 4, 4],
+        [3, 13, 11, 29],
+      ] as const) {
+        for (const [transA, transB] of [
+          [false, false],
+          [true, true],
+          [false, true],
+        ] as const) {
           it(`${backend} ${dtype}: batch ${batch} of ${m}×${n}×${k} transA=${transA} transB=${transB}`, async () => {
             const mk = dtype === 'f64' ? rand : rand32;
             const a = arr(dtype, transA ? [batch, k, m] : [batch, m, k], mk(batch * m * k, 1));
@@ -32,6 +43,10 @@ describe('gemm-batched conformance', () => {
     const a = arr('f64', [2, 3, 4], rand(24, 1));
     await rejectsNaming(runOp(reg, 'wasm', gemmBatchedOp, {}, [a, arr('f64', [3, 4, 2], rand(24, 2))]), 'INPUT_SHAPE_MISMATCH', 'b');
     await rejectsNaming(runOp(reg, 'wasm', gemmBatchedOp, {}, [arr('f64', [3, 4], rand(12, 1)), arr('f64', [4, 2], rand(8, 2))]), 'INPUT_SHAPE_MISMATCH', 'a');
-    await rejectsNaming(runOp(reg, 'wasm', gemmBatchedOp, {}, [a, arr('f64', [2, 4, 2], rand(16, 2)), arr('f64', [2, 3, 3], rand(18, 2))]), 'INPUT_SHAPE_MISMATCH', 'c');
+    await rejectsNaming(
+      runOp(reg, 'wasm', gemmBatchedOp, {}, [a, arr('f64', [2, 4, 2], rand(16, 2)), arr('f64', [2, 3, 3], rand(18, 2))]),
+      'INPUT_SHAPE_MISMATCH',
+      'c',
+    );
   });
 });

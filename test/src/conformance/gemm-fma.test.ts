@@ -50,7 +50,11 @@ describe('relaxed-SIMD FMA build', () => {
   before(() => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gf-fma-'));
     fmaPath = path.join(dir, 'kernels-fma.wasm');
-    const r = spawnSync(ASC, ['assembly/index.ts', '--config', 'asconfig.json', '--target', 'release', '--use', 'GF_FMA=1', '-o', fmaPath, '-t', path.join(dir, 'k.wat')], { cwd: path.join(ROOT, 'wasm'), encoding: 'utf8' });
+    const r = spawnSync(
+      ASC,
+      ['assembly/index.ts', '--config', 'asconfig.json', '--target', 'release', '--use', 'GF_FMA=1', '-o', fmaPath, '-t', path.join(dir, 'k.wat')],
+      { cwd: path.join(ROOT, 'wasm'), encoding: 'utf8' },
+    );
     assert.equal(r.status, 0, `asc --use GF_FMA=1 failed: ${r.stderr}`);
   });
 

@@ -7,13 +7,28 @@ import { BACKENDS, arr, assertClose, denseRegistry, rand, rand32, rejectsNaming,
 // kernel sum in different orders). f32 inputs (f64 accumulation, one final rounding): the
 // reference rounds the same f64 value, so they differ by at most one f32 ulp: |Δ| ≤ 2⁻²³·|c| + 1e-30.
 const reg = denseRegistry();
-const SIZES: Array<[number, number, number]> = [[0, 3, 4], [3, 0, 4], [3, 4, 0], [1, 1, 1], [2, 3, 5], [7, 13, 5], [97, 31, 101], [131, 67, 263], [5, 257, 3]];
+const SIZES: Array<[number, number, number]> = [
+  [0, 3, 4],
+  [3, 0, 4],
+  [3, 4, 0],
+  [1, 1, 1],
+  [2, 3, 5],
+  [7, 13, 5],
+  [97, 31, 101],
+  [131, 67, 263],
+  [5, 257, 3],
+];
 
 describe('gemm conformance', () => {
   for (const backend of BACKENDS) {
     for (const dtype of ['f64', 'f32'] as const) {
       for (const [m, n, k] of SIZES) {
-        for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+        for (const [transA, transB] of [
+          [false, false],
+          [true, false],
+          [false, true],
+          [true, true],
+        ] as const) {
           it(`${backend} ${dtype}: ${m}×${n}×${k} transA=${transA} transB=${transB}, alpha/beta, matches the f64 reference`, async () => {
             const mk = dtype === 'f64' ? rand : rand32;
             const a = arr(dtype, transA ? [k, m] : [m, k], mk(m * k, 1 + m));
@@ -42,8 +57,12 @@ describe('gemm conformance', () => {
     for (const dtype of ['f64', 'f32'] as const) {
       it(`${backend} ${dtype}: strided views (offsets, leading dimensions) update only the C view`, async () => {
         const mk = dtype === 'f64' ? rand : rand32;
-        const m = 11, n = 7, k = 13;
-        const lda = m + 3, ldb = k + 2, ldc = n + 5; // transA: A view is k×m; transB: B view is n×k
+        const m = 11,
+          n = 7,
+          k = 13;
+        const lda = m + 3,
+          ldb = k + 2,
+          ldc = n + 5; // transA: A view is k×m; transB: B view is n×k
         const attrs = { m, n, k, transA: true, transB: true, alpha: 1.25, beta: 0.5, offsetA: 5, lda, offsetB: 3, ldb, offsetC: 9, ldc };
         const a = arr(dtype, [5 + k * lda], mk(5 + k * lda, 7));
         const b = arr(dtype, [3 + n * ldb], mk(3 + n * ldb, 8));

@@ -8,7 +8,15 @@ const reg = denseRegistry();
 
 describe('gemv conformance', () => {
   for (const backend of BACKENDS) {
-    for (const [m, n] of [[0, 3], [3, 0], [1, 1], [2, 3], [7, 13], [97, 31], [101, 257]] as const) {
+    for (const [m, n] of [
+      [0, 3],
+      [3, 0],
+      [1, 1],
+      [2, 3],
+      [7, 13],
+      [97, 31],
+      [101, 257],
+    ] as const) {
       for (const trans of [false, true]) {
         it(`${backend}: ${m}×${n} trans=${trans}, alpha/beta`, async () => {
           const a = arr('f64', [m, n], rand(m * n, m + 1));
@@ -24,8 +32,11 @@ describe('gemv conformance', () => {
     }
     for (const trans of [false, true]) {
       it(`${backend}: strided views (offsets, lda, increments) trans=${trans}`, async () => {
-        const m = 13, n = 11, lda = 17;
-        const lx = trans ? m : n, ly = trans ? n : m;
+        const m = 13,
+          n = 11,
+          lda = 17;
+        const lx = trans ? m : n,
+          ly = trans ? n : m;
         const attrs = { m, n, trans, alpha: 1.5, beta: 0.25, offsetA: 4, lda, offsetX: 2, incx: 3, offsetY: 1, incy: 2 };
         const a = arr('f64', [4 + m * lda], rand(4 + m * lda, 5));
         const x = arr('f64', [2 + 3 * lx], rand(2 + 3 * lx, 6));

@@ -10,4 +10,5 @@ import { openEmulatedGpuDevice } from '@gramfleet/gpu-workers/internal';
 import { defineGpuConformance } from './gpu-suite';
 
 defineGpuConformance('GPU backend conformance on the CPU emulation (not a GPU)', () =>
-  openEmulatedGpuDevice({ copy: { stagingBytes: 4096, stages: 2, directBelowBytes: 1024 } }));
+  openEmulatedGpuDevice({ copy: { stagingBytes: 4096, stages: 2, directBelowBytes: 1024 } }),
+);

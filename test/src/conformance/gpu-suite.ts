@@ -8,7 +8,24 @@
  */
 import { after, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { KERNEL_FUNCTIONS, OPS, choleskyOp, createKernelRegistry, csrSpmvOp, eighOp, gemmOp, gemvOp, grfWalksOp, isGramfleetError, kernelBlockMatmulOp, kernelBlockOp, modeProductOp, seedKey, type KernelRegistry, type NdArray } from '@gramfleet/core';
+import {
+  KERNEL_FUNCTIONS,
+  OPS,
+  choleskyOp,
+  createKernelRegistry,
+  csrSpmvOp,
+  eighOp,
+  gemmOp,
+  gemvOp,
+  grfWalksOp,
+  isGramfleetError,
+  kernelBlockMatmulOp,
+  kernelBlockOp,
+  modeProductOp,
+  seedKey,
+  type KernelRegistry,
+  type NdArray,
+} from '@gramfleet/core';
 import { philox4x32, type AnyOpDef } from '@gramfleet/core/internal';
 import { registerReferenceKernels } from '@gramfleet/workers';
 import { GPU_OP_IDS, registerGpuKernels, type GpuDevice } from '@gramfleet/gpu-workers';
@@ -25,7 +42,9 @@ export function defineGpuConformance(title: string, open: () => GpuDevice): void
     dev = open();
     registerReferenceKernels(reg);
     const ops = registerGpuKernels(reg, dev);
-    process.stdout.write(`${title} on ${dev.description.name} (compute ${dev.description.computeCapability}, driver ${dev.description.driverVersion}, NVRTC ${dev.description.nvrtcVersion}, cuBLAS ${dev.description.cublasVersion ?? 'absent'}): ops ${ops.join(', ')}\n`);
+    process.stdout.write(
+      `${title} on ${dev.description.name} (compute ${dev.description.computeCapability}, driver ${dev.description.driverVersion}, NVRTC ${dev.description.nvrtcVersion}, cuBLAS ${dev.description.cublasVersion ?? 'absent'}): ops ${ops.join(', ')}\n`,
+    );
     for (const [lib, why] of Object.entries(dev.missing)) process.stdout.write(`${title}: ${lib} absent, its ops are skipped: ${why}\n`);
   } catch (e) {
     skip = `no device: ${(e as Error).message}`;
@@ -67,11 +86,27 @@ export function defineGpuConformance(title: string, open: () => GpuDevice): void
 
     describe('gemm', { skip: has(gemmOp) }, () => {
       for (const dtype of ['f64', 'f32'] as const) {
-        for (const [m, n, k] of [[0, 3, 4], [3, 4, 0], [1, 1, 1], [7, 13, 5], [97, 31, 101], [131, 67, 263]] as const) {
-          for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+        for (const [m, n, k] of [
+          [0, 3, 4],
+          [3, 4, 0],
+          [1, 1, 1],
+          [7, 13, 5],
+          [97, 31, 101],
+          [131, 67, 263],
+        ] as const) {
+          for (const [transA, transB] of [
+            [false, false],
+            [true, false],
+            [false, true],
+            [true, true],
+          ] as const) {
             it(`${dtype} ${m}×${n}×${k} transA=${transA} transB=${transB}`, async () => {
               const mk = dtype === 'f64' ? rand : rand32;
-              const inputs = [arr(dtype, transA ? [k, m] : [m, k], mk(m * k, 1 + m)), arr(dtype, transB ? [n, k] : [k, n], mk(k * n, 2 + n)), arr(dtype, [m, n], mk(m * n, 3 + k))];
+              const inputs = [
+                arr(dtype, transA ? [k, m] : [m, k], mk(m * k, 1 + m)),
+                arr(dtype, transB ? [n, k] : [k, n], mk(k * n, 2 + n)),
+                arr(dtype, [m, n], mk(m * n, 3 + k)),
+              ];
               const attrs = { transA, transB, alpha: 0.75, beta: -1.5 };
               const [o] = await gpu(gemmOp, attrs, inputs);
               const [r] = ref(gemmOp, attrs, inputs);
@@ -82,19 +117,38 @@ export function defineGpuConformance(title: string, open: () => GpuDevice): void
         }
       }
       it('strided views update only the C view', async () => {
-        const m = 11, n = 7, k = 13, lda = m + 3, ldb = k + 2, ldc = n + 5;
+        const m = 11,
+          n = 7,
+          k = 13,
+          lda = m + 3,
+          ldb = k + 2,
+          ldc = n + 5;
         const attrs = { m, n, k, transA: true, transB: true, alpha: 1.25, beta: 0.5, offsetA: 5, lda, offsetB: 3, ldb, offsetC: 9, ldc };
-        const inputs = [arr('f64', [5 + k * lda], rand(5 + k * lda, 7)), arr('f64', [3 + n * ldb], rand(3 + n * ldb, 8)), arr('f64', [9 + m * ldc + 4], rand(9 + m * ldc + 4, 9))];
+        const inputs = [
+          arr('f64', [5 + k * lda], rand(5 + k * lda, 7)),
+          arr('f64', [3 + n * ldb], rand(3 + n * ldb, 8)),
+          arr('f64', [9 + m * ldc + 4], rand(9 + m * ldc + 4, 9)),
+        ];
         const [o] = await gpu(gemmOp, attrs, inputs);
         assertClose(o!.data, ref(gemmOp, attrs, inputs)[0]!.data, 1e-14 * (k + 1), 0, 'C');
       });
     });
 
     describe('gemv', { skip: has(gemvOp) }, () => {
-      for (const [m, n] of [[0, 3], [3, 0], [1, 1], [17, 5], [131, 263]] as const) {
+      for (const [m, n] of [
+        [0, 3],
+        [3, 0],
+        [1, 1],
+        [17, 5],
+        [131, 263],
+      ] as const) {
         for (const trans of [false, true]) {
           it(`${m}×${n} trans=${trans}, with y`, async () => {
-            const inputs = [arr('f64', [m, n], rand(m * n, 1)), arr('f64', [trans ? m : n], rand(trans ? m : n, 2)), arr('f64', [trans ? n : m], rand(trans ? n : m, 3))];
+            const inputs = [
+              arr('f64', [m, n], rand(m * n, 1)),
+              arr('f64', [trans ? m : n], rand(trans ? m : n, 2)),
+              arr('f64', [trans ? n : m], rand(trans ? n : m, 3)),
+            ];
             const attrs = { trans, alpha: 1.5, beta: -0.5 };
             const [o] = await gpu(gemvOp, attrs, inputs);
             assertClose(o!.data, ref(gemvOp, attrs, inputs)[0]!.data, 1e-14 * (Math.max(m, n) + 1), 0, 'y');
@@ -112,7 +166,14 @@ export function defineGpuConformance(title: string, open: () => GpuDevice): void
     describe('kernel-block and kernel-block-matmul (cuBLAS Gram tile + NVRTC epilogue)', { skip: has(kernelBlockOp) }, () => {
       for (const kernel of KERNEL_FUNCTIONS) {
         for (const dtype of ['f64', 'f32'] as const) {
-          for (const [n, m, d] of [[0, 3, 2], [3, 0, 2], [1, 1, 1], [4, 5, 0], [97, 61, 17], [37, 131, 263]] as const) {
+          for (const [n, m, d] of [
+            [0, 3, 2],
+            [3, 0, 2],
+            [1, 1, 1],
+            [4, 5, 0],
+            [97, 61, 17],
+            [37, 131, 263],
+          ] as const) {
             it(`${dtype} ${kernel}: ${n}×${m}, d=${d}`, async () => {
               const mk = dtype === 'f64' ? rand : rand32;
               const inputs = [arr(dtype, [n, d], mk(n * d, n + 1)), arr(dtype, [m, d], mk(m * d, m + 2))];
@@ -123,10 +184,18 @@ export function defineGpuConformance(title: string, open: () => GpuDevice): void
             });
           }
           it(`${dtype} ${kernel}: K·A (+ beta·out0) with strided X, Z views`, async () => {
-            const n = 53, m = 41, d = 7, c = 3;
+            const n = 53,
+              m = 41,
+              d = 7,
+              c = 3;
             const mk = dtype === 'f64' ? rand : rand32;
             const attrs = { kernel, bandwidth: 1.3, n, m, d, offsetX: 4, ldx: d + 2, offsetZ: 1, ldz: d + 5, beta: -0.25 };
-            const inputs = [arr(dtype, [4 + n * (d + 2)], mk(4 + n * (d + 2), 11)), arr(dtype, [1 + m * (d + 5)], mk(1 + m * (d + 5), 12)), arr('f64', [m, c], rand(m * c, 13)), arr('f64', [n, c], rand(n * c, 14))];
+            const inputs = [
+              arr(dtype, [4 + n * (d + 2)], mk(4 + n * (d + 2), 11)),
+              arr(dtype, [1 + m * (d + 5)], mk(1 + m * (d + 5), 12)),
+              arr('f64', [m, c], rand(m * c, 13)),
+              arr('f64', [n, c], rand(n * c, 14)),
+            ];
             const [o] = await gpu(kernelBlockMatmulOp, attrs, inputs);
             assertClose(o!.data, ref(kernelBlockMatmulOp, attrs, inputs)[0]!.data, 1e-11, 0, 'K·A');
           });
@@ -135,7 +204,12 @@ export function defineGpuConformance(title: string, open: () => GpuDevice): void
     });
 
     describe('csr-spmv (bit for bit)', { skip: has(csrSpmvOp) }, () => {
-      for (const [m, n, per] of [[0, 4, 2], [1, 1, 1], [37, 53, 3], [1000, 700, 9]] as const) {
+      for (const [m, n, per] of [
+        [0, 4, 2],
+        [1, 1, 1],
+        [37, 53, 3],
+        [1000, 700, 9],
+      ] as const) {
         for (const withY of [false, true]) {
           it(`${m}×${n}, ~${per}/row, y=${withY}`, async () => {
             const [ip, ix, v] = randomCsr(m, n, per, m + n);
@@ -149,7 +223,13 @@ export function defineGpuConformance(title: string, open: () => GpuDevice): void
     });
 
     describe('mode-product (bit for bit)', { skip: has(modeProductOp) }, () => {
-      for (const [shape, mode, p, transpose] of [[[5, 7, 3], 1, 4, false], [[6, 4], 0, 9, true], [[3, 4, 5, 6], 3, 2, false], [[8], 0, 8, true], [[2, 0, 3], 0, 5, false]] as const) {
+      for (const [shape, mode, p, transpose] of [
+        [[5, 7, 3], 1, 4, false],
+        [[6, 4], 0, 9, true],
+        [[3, 4, 5, 6], 3, 2, false],
+        [[8], 0, 8, true],
+        [[2, 0, 3], 0, 5, false],
+      ] as const) {
         it(`x ${shape.join('×')} ×_${mode} M (p=${p}, transpose=${transpose})`, async () => {
           const nd = shape[mode] as number;
           const size = shape.reduce((a, b) => a * b, 1);
@@ -168,20 +248,36 @@ export function defineGpuConformance(title: string, open: () => GpuDevice): void
       const r = rng(17);
       const adj: Set<number>[] = Array.from({ length: n }, () => new Set<number>());
       for (let e = 0; e < 1500; e++) {
-        const i = Math.floor((r() + 0.5) * (n - 10)), j = Math.floor((r() + 0.5) * (n - 10));
-        if (i !== j) { adj[i]!.add(j); adj[j]!.add(i); }
+        const i = Math.floor((r() + 0.5) * (n - 10)),
+          j = Math.floor((r() + 0.5) * (n - 10));
+        if (i !== j) {
+          adj[i]!.add(j);
+          adj[j]!.add(i);
+        }
       }
       const ip = new Int32Array(n + 1);
       const ix: number[] = [];
       const w: number[] = [];
       for (let i = 0; i < n; i++) {
-        for (const j of [...adj[i]!].sort((a, b) => a - b)) { ix.push(j); w.push(0.25 / Math.sqrt(adj[i]!.size * adj[j]!.size)); }
+        for (const j of [...adj[i]!].sort((a, b) => a - b)) {
+          ix.push(j);
+          w.push(0.25 / Math.sqrt(adj[i]!.size * adj[j]!.size));
+        }
         ip[i + 1] = ix.length;
       }
       const graph = [arr('i32', [n + 1], ip), arr('i32', [ix.length], Int32Array.from(ix)), arr('f64', [w.length], Float64Array.from(w))];
       for (const variance of ['none', 'antithetic'] as const) {
         it(`${variance}, two streams, origins 13..300`, async () => {
-          const attrs = { seed: 2 ** 40 + 9, walks: 16, pHalt: 0.5, f: [1, 0.5, 0.375, 0.3125, 0.2734375, 0, 0], streams: [0, 1], variance, nodeStart: 13, nodeEnd: n };
+          const attrs = {
+            seed: 2 ** 40 + 9,
+            walks: 16,
+            pHalt: 0.5,
+            f: [1, 0.5, 0.375, 0.3125, 0.2734375, 0, 0],
+            streams: [0, 1],
+            variance,
+            nodeStart: 13,
+            nodeEnd: n,
+          };
           const o = await gpu(grfWalksOp, attrs, graph);
           const e = ref(grfWalksOp, attrs, graph);
           assert.equal(o.length, 6);
@@ -206,7 +302,10 @@ export function defineGpuConformance(title: string, open: () => GpuDevice): void
       }
       it('cholesky of an indefinite matrix is KERNEL_STATUS not-positive-definite', async () => {
         const a = f64([3, 3], Float64Array.from([1, 2, 0, 2, 1, 0, 0, 0, 1]));
-        await assert.rejects(gpu(choleskyOp, {}, [a]), (e: unknown) => isGramfleetError(e) && e.code === 'KERNEL_STATUS' && e.details['reason'] === 'not-positive-definite' && e.details['pivot'] === 1);
+        await assert.rejects(
+          gpu(choleskyOp, {}, [a]),
+          (e: unknown) => isGramfleetError(e) && e.code === 'KERNEL_STATUS' && e.details['reason'] === 'not-positive-definite' && e.details['pivot'] === 1,
+        );
       });
       for (const n of [1, 2, 16, 90]) {
         it(`eigh n=${n}: eigenvalues and sign-normalised eigenvectors match the reference`, { skip: has(eighOp) }, async () => {

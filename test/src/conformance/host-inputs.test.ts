@@ -28,7 +28,8 @@ describe('kernel inputs from the host store', () => {
 
   it('gemm on mapped inputs equals gemm on plain copies, bit for bit', async () => {
     const hs = openHostStore({ dir, maxBytes: 1 << 30 });
-    const a = arr('f64', [123, 77], rand(123 * 77, 1)), b = arr('f64', [77, 45], rand(77 * 45, 2));
+    const a = arr('f64', [123, 77], rand(123 * 77, 1)),
+      b = arr('f64', [77, 45], rand(77 * 45, 2));
     const mapped: NdArray[] = [];
     for (const x of [a, b]) {
       const { digest } = await hs.write([npyHeader(x.dtype, x.shape), bits(x)]);

@@ -13,7 +13,15 @@ describe('kernel-block conformance', () => {
   for (const backend of BACKENDS) {
     for (const kernel of KERNEL_FUNCTIONS) {
       for (const dtype of ['f64', 'f32'] as const) {
-        for (const [n, m, d] of [[0, 3, 2], [3, 0, 2], [1, 1, 1], [4, 5, 0], [13, 7, 3], [97, 61, 17], [37, 131, 263]] as const) {
+        for (const [n, m, d] of [
+          [0, 3, 2],
+          [3, 0, 2],
+          [1, 1, 1],
+          [4, 5, 0],
+          [13, 7, 3],
+          [97, 61, 17],
+          [37, 131, 263],
+        ] as const) {
           it(`${backend} ${dtype} ${kernel}: ${n}×${m}, d=${d}`, async () => {
             const mk = dtype === 'f64' ? rand : rand32;
             const x = arr(dtype, [n, d], mk(n * d, n + 1));
@@ -28,7 +36,8 @@ describe('kernel-block conformance', () => {
         }
       }
       it(`${backend} ${kernel}: X = Z gives ones on the diagonal, symmetric`, async () => {
-        const n = 29, d = 11;
+        const n = 29,
+          d = 11;
         const x = arr('f64', [n, d], rand(n * d, 4));
         const [out] = await runOp(reg, backend, kernelBlockOp, { kernel, bandwidth: 2 }, [x, x]);
         assert.ok(out !== undefined);
@@ -38,7 +47,11 @@ describe('kernel-block conformance', () => {
         for (let i = 0; i < n; i++) assert.ok(Math.abs((out.data[i * n + i] as number) - 1) <= (sqrtKernel ? 1e-6 : 1e-12));
       });
       it(`${backend} ${kernel}: strided views of X and Z`, async () => {
-        const n = 9, m = 7, d = 5, ldx = 8, ldz = 6;
+        const n = 9,
+          m = 7,
+          d = 5,
+          ldx = 8,
+          ldz = 6;
         const attrs = { kernel, bandwidth: 1.5, n, m, d, offsetX: 3, ldx, offsetZ: 2, ldz };
         const x = arr('f64', [3 + n * ldx], rand(3 + n * ldx, 1));
         const z = arr('f64', [2 + m * ldz], rand(2 + m * ldz, 2));
@@ -49,7 +62,13 @@ describe('kernel-block conformance', () => {
       });
     }
     for (const dtype of ['f64', 'f32'] as const) {
-      for (const [n, m, d, c] of [[0, 3, 2, 2], [1, 1, 1, 1], [5, 3, 4, 0], [31, 47, 13, 3], [211, 1500, 7, 10]] as const) {
+      for (const [n, m, d, c] of [
+        [0, 3, 2, 2],
+        [1, 1, 1, 1],
+        [5, 3, 4, 0],
+        [31, 47, 13, 3],
+        [211, 1500, 7, 10],
+      ] as const) {
         it(`${backend} ${dtype}: kernel-block-matmul ${n}×${m}·[${m},${c}], d=${d}, with beta·out0`, async () => {
           const mk = dtype === 'f64' ? rand : rand32;
           const x = arr(dtype, [n, d], mk(n * d, 1));
@@ -75,11 +94,19 @@ describe('kernel-block conformance', () => {
     await rejectsNaming(runOp(reg, 'wasm', kernelBlockOp, { kernel: 'laplacian', bandwidth: Number.NaN }, [x, z]), 'INPUT_NOT_FINITE', 'bandwidth');
     await rejectsNaming(runOp(reg, 'wasm', kernelBlockOp, { kernel: 'laplacian' }, [x, z]), 'INPUT_INVALID', 'bandwidth');
     await rejectsNaming(runOp(reg, 'wasm', kernelBlockOp, { kernel: 'rbf', bandwidth: 1 }, [x, z]), 'INPUT_INVALID', 'kernel');
-    await rejectsNaming(runOp(reg, 'wasm', kernelBlockOp, { kernel: 'gaussian', bandwidth: 1 }, [x, arr('f64', [2, 3], rand(6, 2))]), 'INPUT_SHAPE_MISMATCH', 'z');
+    await rejectsNaming(
+      runOp(reg, 'wasm', kernelBlockOp, { kernel: 'gaussian', bandwidth: 1 }, [x, arr('f64', [2, 3], rand(6, 2))]),
+      'INPUT_SHAPE_MISMATCH',
+      'z',
+    );
     const bad = rand(12, 1);
     bad[7] = Number.NaN;
     await rejectsNaming(runOp(reg, 'wasm', kernelBlockOp, { kernel: 'gaussian', bandwidth: 1 }, [arr('f64', [3, 4], bad), z]), 'INPUT_NOT_FINITE', 'x');
     await rejectsNaming(runOp(reg, 'wasm', kernelBlockOp, { kernel: 'gaussian', bandwidth: 1 }, [x, arr('f32', [2, 4], rand32(8, 1))]), 'INPUT_INVALID', 'z');
-    await rejectsNaming(runOp(reg, 'wasm', kernelBlockMatmulOp, { kernel: 'gaussian', bandwidth: 1 }, [x, z, arr('f64', [3, 2], rand(6, 1))]), 'INPUT_SHAPE_MISMATCH', 'a');
+    await rejectsNaming(
+      runOp(reg, 'wasm', kernelBlockMatmulOp, { kernel: 'gaussian', bandwidth: 1 }, [x, z, arr('f64', [3, 2], rand(6, 1))]),
+      'INPUT_SHAPE_MISMATCH',
+      'a',
+    );
   });
 });

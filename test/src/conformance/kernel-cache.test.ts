@@ -3,7 +3,14 @@ import * as assert from 'node:assert/strict';
 import { KERNEL_FUNCTIONS, kernelBlockMatmulOp, kernelBlockOp, kernelRowsMatmulOp, type KernelFunction, type NdArray } from '@gramfleet/core';
 import { kernelOfSquaredDistance } from '@gramfleet/core/internal';
 import { WasmArena, createKernelPool } from '@gramfleet/workers';
-import { registerWasmKernels, withHostGather, kernelCacheBudgetFromEnv, withKernelRowCache, type KernelRowCache, type KernelRowCacheOptions } from '@gramfleet/workers/internal';
+import {
+  registerWasmKernels,
+  withHostGather,
+  kernelCacheBudgetFromEnv,
+  withKernelRowCache,
+  type KernelRowCache,
+  type KernelRowCacheOptions,
+} from '@gramfleet/workers/internal';
 import { kernelModule, linalgRegistry } from './linalg-fixtures';
 import { BACKENDS, arr, rand, rand32, rejectsNaming, runOp } from './dense-fixtures';
 import { f32KernelBounds } from './kernel-f32-fixtures';
@@ -26,13 +33,43 @@ function rowsTimes(k: Float32Array, a: Float64Array, n: number, m: number, c: nu
 }
 
 /** gf_kernel_block_u8 on bytes (n×d, m×d): the f32 block of the features bytes·scale. */
-function byteBlock(ar: WasmArena, kernel: KernelFunction, xb: Uint8Array, zb: Uint8Array, n: number, m: number, d: number, scale: number, sigma: number): Float32Array {
+function byteBlock(
+  ar: WasmArena,
+  kernel: KernelFunction,
+  xb: Uint8Array,
+  zb: Uint8Array,
+  n: number,
+  m: number,
+  d: number,
+  scale: number,
+  sigma: number,
+): Float32Array {
   ar.reset();
-  const xp = ar.alloc(Math.max(8, n * d), 64), zp = ar.alloc(Math.max(8, m * d), 64);
+  const xp = ar.alloc(Math.max(8, n * d), 64),
+    zp = ar.alloc(Math.max(8, m * d), 64);
   new Uint8Array(ar.memory.buffer, xp, n * d).set(xb);
   new Uint8Array(ar.memory.buffer, zp, m * d).set(zb);
-  const op = ar.alloc(Math.max(8, n * m * 4), 64), ws = ar.alloc(ar.fn('gf_kernel_block_u8_workspace_bytes')(n, m, d), 64);
-  ar.check('gf_kernel_block_u8', KERNEL_FUNCTIONS.indexOf(kernel), n, m, d, xp, 0, Math.max(1, d), zp, 0, Math.max(1, d), scale, sigma, op, 0, Math.max(1, m), ws);
+  const op = ar.alloc(Math.max(8, n * m * 4), 64),
+    ws = ar.alloc(ar.fn('gf_kernel_block_u8_workspace_bytes')(n, m, d), 64);
+  ar.check(
+    'gf_kernel_block_u8',
+    KERNEL_FUNCTIONS.indexOf(kernel),
+    n,
+    m,
+    d,
+    xp,
+    0,
+    Math.max(1, d),
+    zp,
+    0,
+    Math.max(1, d),
+    scale,
+    sigma,
+    op,
+    0,
+    Math.max(1, m),
+    ws,
+  );
   return Float32Array.from(ar.f32(op, n * m));
 }
 
@@ -49,25 +86,36 @@ describe('gf_kernel_block_u8 (byte features)', () => {
   it('is the f64 kernel of the features within the f32 epilogue, for every kernel and remainder of tiles, panels and slices', () => {
     const ar = new WasmArena(kernelModule());
     for (const kernel of KERNEL_FUNCTIONS) {
-      for (const [n, m, d, scale] of [[1, 1, 1, 1 / 255], [4, 8, 0, 1 / 255], [13, 7, 3, 1], [37, 45, 300, 1 / 255], [197, 1030, 64, 1 / 255], [5, 11, 1101, 1 / 255], [3, 17, 8201, 1 / 255]] as const) {
-        const xb = randBytes(n * d, n + d), zb = randBytes(m * d, m + 7);
+      for (const [n, m, d, scale] of [
+        [1, 1, 1, 1 / 255],
+        [4, 8, 0, 1 / 255],
+        [13, 7, 3, 1],
+        [37, 45, 300, 1 / 255],
+        [197, 1030, 64, 1 / 255],
+        [5, 11, 1101, 1 / 255],
+        [3, 17, 8201, 1 / 255],
+      ] as const) {
+        const xb = randBytes(n * d, n + d),
+          zb = randBytes(m * d, m + 7);
         const sigma = scale * 60 * Math.sqrt(Math.max(d, 1));
         const k = byteBlock(ar, kernel, xb, zb, n, m, d, scale, sigma);
-        for (let i = 0; i < n; i++) for (let j = 0; j < m; j++) {
-          let d2 = 0;
-          for (let q = 0; q < d; q++) d2 += ((xb[i * d + q] as number) * scale - (zb[j * d + q] as number) * scale) ** 2;
-          const want = kernelOfSquaredDistance(kernel, d2, sigma);
-          // Exact distances: only the f32 epilogue rounds (D to f32, r, the kernel function).
-          const tol = (Math.sqrt(d2) / sigma + d2 / sigma ** 2) * 2 ** -21 + 1e-6;
-          const got = k[i * m + j] as number;
-          assert.ok(Math.abs(got - want) <= tol, `${kernel} ${n}×${m}×${d}: K[${i},${j}] = ${got}, reference ${want}`);
-        }
+        for (let i = 0; i < n; i++)
+          for (let j = 0; j < m; j++) {
+            let d2 = 0;
+            for (let q = 0; q < d; q++) d2 += ((xb[i * d + q] as number) * scale - (zb[j * d + q] as number) * scale) ** 2;
+            const want = kernelOfSquaredDistance(kernel, d2, sigma);
+            // Exact distances: only the f32 epilogue rounds (D to f32, r, the kernel function).
+            const tol = (Math.sqrt(d2) / sigma + d2 / sigma ** 2) * 2 ** -21 + 1e-6;
+            const got = k[i * m + j] as number;
+            assert.ok(Math.abs(got - want) <= tol, `${kernel} ${n}×${m}×${d}: K[${i},${j}] = ${got}, reference ${want}`);
+          }
       }
     }
   });
   it('is bitwise symmetric with k(x, x) = 1, and refuses d beyond i32 distances and a scale ≤ 0', () => {
     const ar = new WasmArena(kernelModule());
-    const n = 45, d = 784;
+    const n = 45,
+      d = 784;
     const xb = randBytes(n * d, 3);
     for (const kernel of KERNEL_FUNCTIONS) {
       const k = byteBlock(ar, kernel, xb, xb, n, n, d, 1 / 255, 10);
@@ -86,12 +134,22 @@ describe('gf_kernel_block_u8 (byte features)', () => {
 describe("kernel-block accumulate: 'f32'", () => {
   for (const backend of BACKENDS) {
     for (const kernel of KERNEL_FUNCTIONS) {
-      for (const [n, m, d] of [[1, 1, 1], [4, 8, 0], [13, 7, 3], [37, 45, 300], [197, 1030, 64], [3, 9, 4100]] as const) {
+      for (const [n, m, d] of [
+        [1, 1, 1],
+        [4, 8, 0],
+        [13, 7, 3],
+        [37, 45, 300],
+        [197, 1030, 64],
+        [3, 9, 4100],
+      ] as const) {
         it(`${backend} ${kernel}: ${n}×${m}, d=${d}, f32 block within the f32 bound`, async () => {
           const x = rand32(n * d, n + d);
           const z = rand32(m * d, m + 3);
           const sigma = 0.4 * Math.sqrt(Math.max(d, 1));
-          const [out] = await runOp(reg, backend, kernelBlockOp, { kernel, bandwidth: sigma, accumulate: 'f32' }, [arr('f32', [n, d], x), arr('f32', [m, d], z)]);
+          const [out] = await runOp(reg, backend, kernelBlockOp, { kernel, bandwidth: sigma, accumulate: 'f32' }, [
+            arr('f32', [n, d], x),
+            arr('f32', [m, d], z),
+          ]);
           assert.ok(out !== undefined);
           assert.equal(out.dtype, 'f32');
           assert.deepEqual(out.shape, [n, m]);
@@ -105,7 +163,8 @@ describe("kernel-block accumulate: 'f32'", () => {
     }
   }
   it('wasm: the block holds exactly the values the fused f32 matmul multiplies into A (K·I), and k(x, x) = 1', async () => {
-    const n = 45, d = 784;
+    const n = 45,
+      d = 784;
     const x = rand32(n * d, 9).map((v) => 255 * v);
     const eye = new Float64Array(n * n);
     for (let i = 0; i < n; i++) eye[i * n + i] = 1;
@@ -122,22 +181,38 @@ describe("kernel-block accumulate: 'f32'", () => {
     const x32 = arr('f32', [2, 3], rand32(6, 1));
     const a = arr('f64', [2, 1], rand(2, 2));
     await rejectsNaming(runOp(reg, 'wasm', kernelBlockMatmulOp, { kernel: 'gaussian', bandwidth: 1, cache: true }, [x32, x32, a]), 'INPUT_INVALID', 'cache');
-    await rejectsNaming(runOp(reg, 'wasm', kernelRowsMatmulOp, { kernel: 'gaussian', bandwidth: 1, accumulate: 'f32', cache: 'yes' }, [arr('i32', [1], Int32Array.from([0])), x32, a, x32]), 'INPUT_INVALID', 'cache');
+    await rejectsNaming(
+      runOp(reg, 'wasm', kernelRowsMatmulOp, { kernel: 'gaussian', bandwidth: 1, accumulate: 'f32', cache: 'yes' }, [
+        arr('i32', [1], Int32Array.from([0])),
+        x32,
+        a,
+        x32,
+      ]),
+      'INPUT_INVALID',
+      'cache',
+    );
     await rejectsNaming(runOp(reg, 'wasm', kernelBlockOp, { kernel: 'gaussian', bandwidth: 1, cache: true }, [x32, x32]), 'INPUT_INVALID', 'cache');
   });
 });
 
 describe('kernel-row cache (workers)', () => {
-  const d = 31, c = 3;
+  const d = 31,
+    c = 3;
   const blocks = [arr('f32', [40, d], rand32(40 * d, 11)), arr('f32', [25, d], rand32(25 * d, 12))];
   const all = new Float32Array(65 * d);
   all.set(blocks[0]?.data as Float32Array, 0);
   all.set(blocks[1]?.data as Float32Array, 40 * d);
   const zData = rand32(70 * d, 13);
   const z = arr('f32', [70, d], zData);
-  const keys = (rows: NdArray): string[] => ['rows-digest', 'z-digest', 'a-digest', 'x0-digest', 'x1-digest'].slice(0, 3 + blocks.length).map((k, i) => (i === 0 ? `${k}-${rows.shape[0]}` : k));
+  const keys = (rows: NdArray): string[] =>
+    ['rows-digest', 'z-digest', 'a-digest', 'x0-digest', 'x1-digest'].slice(0, 3 + blocks.length).map((k, i) => (i === 0 ? `${k}-${rows.shape[0]}` : k));
   const attrs = { kernel: 'laplacian', bandwidth: 2.5, accumulate: 'f32', cache: true };
-  const withCache = async <T>(budgetBytes: number, f: (p: KernelRowCache) => Promise<T>, more: Partial<KernelRowCacheOptions> = {}, threads = 1): Promise<T> => {
+  const withCache = async <T>(
+    budgetBytes: number,
+    f: (p: KernelRowCache) => Promise<T>,
+    more: Partial<KernelRowCacheOptions> = {},
+    threads = 1,
+  ): Promise<T> => {
     const p = withKernelRowCache(withHostGather(createKernelPool({ module: kernelModule(), threads })), { budgetBytes, minFreeBytes: 0, ...more });
     try {
       return await f(p);
@@ -156,7 +231,11 @@ describe('kernel-row cache (workers)', () => {
       const rows1 = Int32Array.from([64, 3, 41, 0, 39, 40, 17, 60]);
       const rows2 = Int32Array.from([3, 5, 64, 17, 2]); // three cached, two new
       const a1 = arr('f64', [70, c], rand(70 * c, 14));
-      const a2 = arr('f64', [70, c], rand(70 * c, 15).map((v) => v - 0.5));
+      const a2 = arr(
+        'f64',
+        [70, c],
+        rand(70 * c, 15).map((v) => v - 0.5),
+      );
       const task = (rows: Int32Array, a: NdArray) => {
         const r = arr('i32', [rows.length], rows);
         return p.run(kernelRowsMatmulOp.id, attrs, [r, z, a, ...blocks], keys(r));
@@ -171,18 +250,29 @@ describe('kernel-row cache (workers)', () => {
       assert.equal(mixed.rowHits, 3);
       assert.equal(mixed.rowMisses, 2);
       // Against the f32 block (a kernel thread's kernel-block) times A, summed as the cache sums.
-      for (const [rows, a, run] of [[rows1, a1, again], [rows2, a2, mixed]] as const) {
-        const [blk] = await runOp(reg, 'wasm', kernelBlockOp, { kernel: 'laplacian', bandwidth: 2.5, accumulate: 'f32' }, [arr('f32', [rows.length, d], gathered(rows)), z]);
+      for (const [rows, a, run] of [
+        [rows1, a1, again],
+        [rows2, a2, mixed],
+      ] as const) {
+        const [blk] = await runOp(reg, 'wasm', kernelBlockOp, { kernel: 'laplacian', bandwidth: 2.5, accumulate: 'f32' }, [
+          arr('f32', [rows.length, d], gathered(rows)),
+          z,
+        ]);
         const want = rowsTimes(blk?.data as Float32Array, a.data as Float64Array, rows.length, 70, c);
         assert.deepEqual(Array.from((run.outputs[0] as NdArray).data), Array.from(want));
         // …and within the f32 bound of the f64 reference.
-        const [ref] = await runOp(reg, 'reference', kernelBlockMatmulOp, { kernel: 'laplacian', bandwidth: 2.5 }, [arr('f32', [rows.length, d], gathered(rows)), z, a]);
+        const [ref] = await runOp(reg, 'reference', kernelBlockMatmulOp, { kernel: 'laplacian', bandwidth: 2.5 }, [
+          arr('f32', [rows.length, d], gathered(rows)),
+          z,
+          a,
+        ]);
         const { tol } = f32KernelBounds(gathered(rows), zData, rows.length, 70, d, 2.5, 'laplacian');
-        for (let i = 0; i < rows.length; i++) for (let q = 0; q < c; q++) {
-          let bound = 1e-12;
-          for (let j = 0; j < 70; j++) bound += (tol[i * 70 + j] as number) * Math.abs(a.data[j * c + q] as number);
-          assert.ok(Math.abs((run.outputs[0]?.data[i * c + q] as number) - (ref?.data[i * c + q] as number)) <= bound);
-        }
+        for (let i = 0; i < rows.length; i++)
+          for (let q = 0; q < c; q++) {
+            let bound = 1e-12;
+            for (let j = 0; j < 70; j++) bound += (tol[i * 70 + j] as number) * Math.abs(a.data[j * c + q] as number);
+            assert.ok(Math.abs((run.outputs[0]?.data[i * c + q] as number) - (ref?.data[i * c + q] as number)) <= bound);
+          }
       }
       assert.equal(p.stats().hits, 11);
       assert.equal(p.stats().tables, 1);
@@ -192,9 +282,16 @@ describe('kernel-row cache (workers)', () => {
   it('K·A equals the j-ascending f64 sum bit for bit for every column count and row remainder', async () => {
     const rows = Int32Array.from([9, 64, 3, 41, 0, 39, 40, 17, 60, 5, 2]);
     const r = arr('i32', [rows.length], rows);
-    const [blk] = await runOp(reg, 'wasm', kernelBlockOp, { kernel: 'laplacian', bandwidth: 2.5, accumulate: 'f32' }, [arr('f32', [rows.length, d], gathered(rows)), z]);
+    const [blk] = await runOp(reg, 'wasm', kernelBlockOp, { kernel: 'laplacian', bandwidth: 2.5, accumulate: 'f32' }, [
+      arr('f32', [rows.length, d], gathered(rows)),
+      z,
+    ]);
     for (const cols of [1, 2, 3, 4, 5, 6, 7, 10, 13]) {
-      const a = arr('f64', [70, cols], rand(70 * cols, 30 + cols).map((v) => v - 0.3));
+      const a = arr(
+        'f64',
+        [70, cols],
+        rand(70 * cols, 30 + cols).map((v) => v - 0.3),
+      );
       const want = rowsTimes(blk?.data as Float32Array, a.data as Float64Array, rows.length, 70, cols);
       await withCache(1 << 20, async (p) => {
         for (let k = 0; k < 2; k++) {
@@ -205,15 +302,21 @@ describe('kernel-row cache (workers)', () => {
       });
     }
   });
-  it('multiplies only the nonzero rows of A (EigenPro 2\'s first epoch) with the bits of the whole sum', async () => {
+  it("multiplies only the nonzero rows of A (EigenPro 2's first epoch) with the bits of the whole sum", async () => {
     const rows = Int32Array.from([9, 64, 3, 41, 0, 39, 40, 17, 60, 5, 2]);
     const r = arr('i32', [rows.length], rows);
-    const [blk] = await runOp(reg, 'wasm', kernelBlockOp, { kernel: 'laplacian', bandwidth: 2.5, accumulate: 'f32' }, [arr('f32', [rows.length, d], gathered(rows)), z]);
+    const [blk] = await runOp(reg, 'wasm', kernelBlockOp, { kernel: 'laplacian', bandwidth: 2.5, accumulate: 'f32' }, [
+      arr('f32', [rows.length, d], gathered(rows)),
+      z,
+    ]);
     // A visited prefix, scattered subsample rows (one after a gap shorter than the merge), −0, and all zero.
     const live = new Set([...Array.from({ length: 21 }, (_, j) => j), 26, 33, 34, 50, 69]);
     const sparse = rand(70 * c, 81).map((v, i) => (live.has(Math.floor(i / c)) ? v - 0.5 : 0));
     sparse[45 * c + 1] = -0;
-    for (const [data, what] of [[sparse, 'sparse'], [new Float64Array(70 * c), 'zero']] as const) {
+    for (const [data, what] of [
+      [sparse, 'sparse'],
+      [new Float64Array(70 * c), 'zero'],
+    ] as const) {
       const a = arr('f64', [70, c], data);
       const want = rowsTimes(blk?.data as Float32Array, data, rows.length, 70, c);
       await withCache(1 << 20, async (p) => {
@@ -248,19 +351,32 @@ describe('kernel-row cache (workers)', () => {
   });
   it('takes the byte kernel block when Z and x are pixel features, the f32 block when either is not', async () => {
     const ar = new WasmArena(kernelModule());
-    const dd = 100, n = 23, m = 70;
-    const xb = randBytes(n * dd, 71), zb = randBytes(m * dd, 72);
+    const dd = 100,
+      n = 23,
+      m = 70;
+    const xb = randBytes(n * dd, 71),
+      zb = randBytes(m * dd, 72);
     const zp = arr('f32', [m, dd], pixelsOf(zb));
     const a = arr('f64', [m, c], rand(m * c, 73));
     const sig = { ...attrs, bandwidth: 3 };
-    for (const [x, bytes] of [[arr('f32', [n, dd], pixelsOf(xb)), true], [arr('f32', [n, dd], pixelsOf(xb).map((v, i) => (i === 5 ? v + 1e-3 : v))), false]] as const) {
+    for (const [x, bytes] of [
+      [arr('f32', [n, dd], pixelsOf(xb)), true],
+      [
+        arr(
+          'f32',
+          [n, dd],
+          pixelsOf(xb).map((v, i) => (i === 5 ? v + 1e-3 : v)),
+        ),
+        false,
+      ],
+    ] as const) {
       await withCache(1 << 20, async (p) => {
         const one = await p.run(kernelBlockMatmulOp.id, sig, [x, zp, a], ['x-px', 'z-px', 'a']);
         const two = await p.run(kernelBlockMatmulOp.id, sig, [x, zp, a], ['x-px', 'z-px', 'a']);
         assert.equal(two.rowHits, n);
         const blk = bytes
           ? byteBlock(ar, 'laplacian', xb, zb, n, m, dd, 1 / 255, 3)
-          : (await runOp(reg, 'wasm', kernelBlockOp, { kernel: 'laplacian', bandwidth: 3, accumulate: 'f32' }, [x, zp]))[0]?.data as Float32Array;
+          : ((await runOp(reg, 'wasm', kernelBlockOp, { kernel: 'laplacian', bandwidth: 3, accumulate: 'f32' }, [x, zp]))[0]?.data as Float32Array);
         const want = Array.from(rowsTimes(blk, a.data as Float64Array, n, m, c));
         assert.deepEqual(Array.from(one.outputs[0]?.data ?? []), want, `bytes ${bytes}`);
         assert.deepEqual(Array.from(two.outputs[0]?.data ?? []), want);
@@ -269,7 +385,8 @@ describe('kernel-row cache (workers)', () => {
     }
     // Byte features with d·255² past 2³¹ (the byte block's i32 distances): the f32 block.
     const wide = 33026;
-    const xw = arr('f32', [3, wide], pixelsOf(randBytes(3 * wide, 74))), zw = arr('f32', [5, wide], pixelsOf(randBytes(5 * wide, 75)));
+    const xw = arr('f32', [3, wide], pixelsOf(randBytes(3 * wide, 74))),
+      zw = arr('f32', [5, wide], pixelsOf(randBytes(5 * wide, 75)));
     const aw = arr('f64', [5, 1], rand(5, 76));
     await withCache(1 << 20, async (p) => {
       const run = await p.run(kernelBlockMatmulOp.id, sig, [xw, zw, aw], ['xw', 'zw', 'aw']);
@@ -280,39 +397,50 @@ describe('kernel-row cache (workers)', () => {
   });
   it('evicts only idle tables, least recently used first; rows with no room are computed and not kept', async () => {
     let t = 0;
-    await withCache(8 * 70 * 4, async (p) => {
-      const rows = Int32Array.from([0, 1, 2, 3, 4, 5, 6, 7]);
-      const r = arr('i32', [8], rows);
-      const a = arr('f64', [70, c], rand(70 * c, 17));
-      const sigma3 = { ...attrs, bandwidth: 3 };
-      await p.run(kernelRowsMatmulOp.id, attrs, [r, z, a, ...blocks], keys(r));
-      t = 10_000; // the first table was used 10 s ago: busy, so the second finds no room
-      const b1 = await p.run(kernelRowsMatmulOp.id, sigma3, [r, z, a, ...blocks], keys(r));
-      const b2 = await p.run(kernelRowsMatmulOp.id, sigma3, [r, z, a, ...blocks], keys(r));
-      assert.equal(b2.rowHits, 0, 'not kept');
-      assert.deepEqual(Array.from(b2.outputs[0]?.data ?? []), Array.from(b1.outputs[0]?.data ?? []));
-      assert.deepEqual({ evicted: p.stats().evictedTables, bytes: p.stats().bytes }, { evicted: 0, bytes: 8 * 70 * 4 });
-      const a1 = await p.run(kernelRowsMatmulOp.id, attrs, [r, z, a, ...blocks], keys(r));
-      assert.equal(a1.rowHits, 8, 'the first table kept its rows');
-      t = 10_000 + 120_000; // now idle for the eviction window: evicted for the second
-      await p.run(kernelRowsMatmulOp.id, sigma3, [r, z, a, ...blocks], keys(r));
-      const b3 = await p.run(kernelRowsMatmulOp.id, sigma3, [r, z, a, ...blocks], keys(r));
-      assert.equal(b3.rowHits, 8);
-      assert.deepEqual(Array.from(b3.outputs[0]?.data ?? []), Array.from(b1.outputs[0]?.data ?? []));
-      assert.deepEqual({ evicted: p.stats().evictedTables, bytes: p.stats().bytes }, { evicted: 1, bytes: 8 * 70 * 4 });
-      const plain = await p.run(kernelRowsMatmulOp.id, { kernel: 'laplacian', bandwidth: 2.5, accumulate: 'f32' }, [r, z, a, ...blocks], keys(r));
-      assert.equal(plain.rowHits, undefined, 'no cache attr: the fused kernel');
-      await rejectsNaming(p.run(kernelRowsMatmulOp.id, attrs, [arr('i32', [1], Int32Array.from([65])), z, a, ...blocks], keys(arr('i32', [1], Int32Array.from([65])))), 'INPUT_OUT_OF_RANGE', 'rows');
-    }, { now: () => t });
+    await withCache(
+      8 * 70 * 4,
+      async (p) => {
+        const rows = Int32Array.from([0, 1, 2, 3, 4, 5, 6, 7]);
+        const r = arr('i32', [8], rows);
+        const a = arr('f64', [70, c], rand(70 * c, 17));
+        const sigma3 = { ...attrs, bandwidth: 3 };
+        await p.run(kernelRowsMatmulOp.id, attrs, [r, z, a, ...blocks], keys(r));
+        t = 10_000; // the first table was used 10 s ago: busy, so the second finds no room
+        const b1 = await p.run(kernelRowsMatmulOp.id, sigma3, [r, z, a, ...blocks], keys(r));
+        const b2 = await p.run(kernelRowsMatmulOp.id, sigma3, [r, z, a, ...blocks], keys(r));
+        assert.equal(b2.rowHits, 0, 'not kept');
+        assert.deepEqual(Array.from(b2.outputs[0]?.data ?? []), Array.from(b1.outputs[0]?.data ?? []));
+        assert.deepEqual({ evicted: p.stats().evictedTables, bytes: p.stats().bytes }, { evicted: 0, bytes: 8 * 70 * 4 });
+        const a1 = await p.run(kernelRowsMatmulOp.id, attrs, [r, z, a, ...blocks], keys(r));
+        assert.equal(a1.rowHits, 8, 'the first table kept its rows');
+        t = 10_000 + 120_000; // now idle for the eviction window: evicted for the second
+        await p.run(kernelRowsMatmulOp.id, sigma3, [r, z, a, ...blocks], keys(r));
+        const b3 = await p.run(kernelRowsMatmulOp.id, sigma3, [r, z, a, ...blocks], keys(r));
+        assert.equal(b3.rowHits, 8);
+        assert.deepEqual(Array.from(b3.outputs[0]?.data ?? []), Array.from(b1.outputs[0]?.data ?? []));
+        assert.deepEqual({ evicted: p.stats().evictedTables, bytes: p.stats().bytes }, { evicted: 1, bytes: 8 * 70 * 4 });
+        const plain = await p.run(kernelRowsMatmulOp.id, { kernel: 'laplacian', bandwidth: 2.5, accumulate: 'f32' }, [r, z, a, ...blocks], keys(r));
+        assert.equal(plain.rowHits, undefined, 'no cache attr: the fused kernel');
+        await rejectsNaming(
+          p.run(kernelRowsMatmulOp.id, attrs, [arr('i32', [1], Int32Array.from([65])), z, a, ...blocks], keys(arr('i32', [1], Int32Array.from([65])))),
+          'INPUT_OUT_OF_RANGE',
+          'rows',
+        );
+      },
+      { now: () => t },
+    );
   });
-  it('reads the entries of new rows that are Z\'s own points from their cached mirror rows, with the bits of the whole block', async () => {
+  it("reads the entries of new rows that are Z's own points from their cached mirror rows, with the bits of the whole block", async () => {
     // EigenPro 2's centers are X's own row blocks: Z = block 1 (same digest). Batches of block 1's
     // rows mirror; batches mixing both blocks compute whole rows. Every task against the f32 block.
-    const dd = 784, n0 = 40, n1 = 197;
+    const dd = 784,
+      n0 = 40,
+      n1 = 197;
     const ar = new WasmArena(kernelModule());
     const bytesOf = (f: Float32Array): Uint8Array => Uint8Array.from(f, (v) => Math.round(v * 255));
     for (const pixels of [true, false]) {
-      const b0 = rand32(n0 * dd, 21), b1 = rand32(n1 * dd, 22);
+      const b0 = rand32(n0 * dd, 21),
+        b1 = rand32(n1 * dd, 22);
       if (pixels) for (const b of [b0, b1]) for (let i = 0; i < b.length; i++) b[i] = Math.round(255 * ((b[i] as number) + 0.5)) * (1 / 255);
       const xs = [arr('f32', [n0, dd], b0), arr('f32', [n1, dd], b1)];
       const zz = xs[1] as NdArray;
@@ -331,40 +459,78 @@ describe('kernel-row cache (workers)', () => {
         }
         return order;
       };
-      const own = shuffled(Array.from({ length: n1 }, (_, i) => n0 + i), pixels ? 23 : 24);
-      const mixed = shuffled(Array.from({ length: n0 + n1 }, (_, i) => i), 25);
+      const own = shuffled(
+        Array.from({ length: n1 }, (_, i) => n0 + i),
+        pixels ? 23 : 24,
+      );
+      const mixed = shuffled(
+        Array.from({ length: n0 + n1 }, (_, i) => i),
+        25,
+      );
       const sig = { ...attrs, bandwidth: pixels ? 10 : 4 };
       // Two kernel threads split a window's missing rows (≥ 64 rows a part): batches of 150.
-      for (const [missBlockBytes, threads, bs] of [[undefined, 1, 37], [11 * n1 * 4, 1, 37], [undefined, 2, 150]] as const) {
-        await withCache(1 << 24, async (p) => {
-          let k = 0, reported = 0;
-          for (const [order, what] of [[own, 'own'], [mixed, 'mixed']] as const) {
-            for (let b0i = 0; b0i < order.length; b0i += bs, k++) {
-              const ids = Int32Array.from(order.slice(b0i, b0i + bs));
-              const r = arr('i32', [ids.length], ids);
-              const a = arr('f64', [n1, 2], rand(n1 * 2, 40 + k).map((v) => v - 0.5));
-              const run = await p.run(kernelRowsMatmulOp.id, sig, [r, zz, a, ...xs], [`rows-${k}`, 'x1', `a-${k}`, 'x0', 'x1']);
-              // Pixel features (bytes/255) take the byte kernel block, the others the f32 block.
-              const blk = pixels
-                ? byteBlock(ar, 'laplacian', bytesOf(allRows(ids)), bytesOf(b1), ids.length, n1, dd, 1 / 255, sig.bandwidth)
-                : (await runOp(reg, 'wasm', kernelBlockOp, { kernel: 'laplacian', bandwidth: sig.bandwidth, accumulate: 'f32' }, [arr('f32', [ids.length, dd], allRows(ids)), zz]))[0]?.data as Float32Array;
-              assert.deepEqual(Array.from(run.outputs[0]?.data ?? []), Array.from(rowsTimes(blk, a.data as Float64Array, ids.length, n1, 2)), `pixels ${pixels}, ${what} batch at ${b0i}`);
-              reported += run.mirroredEntries ?? 0;
+      for (const [missBlockBytes, threads, bs] of [
+        [undefined, 1, 37],
+        [11 * n1 * 4, 1, 37],
+        [undefined, 2, 150],
+      ] as const) {
+        await withCache(
+          1 << 24,
+          async (p) => {
+            let k = 0,
+              reported = 0;
+            for (const [order, what] of [
+              [own, 'own'],
+              [mixed, 'mixed'],
+            ] as const) {
+              for (let b0i = 0; b0i < order.length; b0i += bs, k++) {
+                const ids = Int32Array.from(order.slice(b0i, b0i + bs));
+                const r = arr('i32', [ids.length], ids);
+                const a = arr(
+                  'f64',
+                  [n1, 2],
+                  rand(n1 * 2, 40 + k).map((v) => v - 0.5),
+                );
+                const run = await p.run(kernelRowsMatmulOp.id, sig, [r, zz, a, ...xs], [`rows-${k}`, 'x1', `a-${k}`, 'x0', 'x1']);
+                // Pixel features (bytes/255) take the byte kernel block, the others the f32 block.
+                const blk = pixels
+                  ? byteBlock(ar, 'laplacian', bytesOf(allRows(ids)), bytesOf(b1), ids.length, n1, dd, 1 / 255, sig.bandwidth)
+                  : ((
+                      await runOp(reg, 'wasm', kernelBlockOp, { kernel: 'laplacian', bandwidth: sig.bandwidth, accumulate: 'f32' }, [
+                        arr('f32', [ids.length, dd], allRows(ids)),
+                        zz,
+                      ])
+                    )[0]?.data as Float32Array);
+                assert.deepEqual(
+                  Array.from(run.outputs[0]?.data ?? []),
+                  Array.from(rowsTimes(blk, a.data as Float64Array, ids.length, n1, 2)),
+                  `pixels ${pixels}, ${what} batch at ${b0i}`,
+                );
+                reported += run.mirroredEntries ?? 0;
+              }
+              // Half of block 1's n1² entries at best (the first batches find too few known columns);
+              // batches of 150: the second batch of 47 rows mirrors 150 columns of each.
+              if (what === 'own') assert.ok(p.stats().mirroredEntries >= (bs === 150 ? 150 * 47 : 0.4 * n1 * n1), `mirrored ${p.stats().mirroredEntries}`);
             }
-            // Half of block 1's n1² entries at best (the first batches find too few known columns);
-            // batches of 150: the second batch of 47 rows mirrors 150 columns of each.
-            if (what === 'own') assert.ok(p.stats().mirroredEntries >= (bs === 150 ? 150 * 47 : 0.4 * n1 * n1), `mirrored ${p.stats().mirroredEntries}`);
-          }
-          assert.deepEqual({ misses: p.stats().misses, hits: p.stats().hits, reported, byteTables: p.stats().byteTables }, { misses: n0 + n1, hits: n1, reported: p.stats().mirroredEntries, byteTables: pixels ? 1 : 0 });
-        }, missBlockBytes !== undefined ? { missBlockBytes } : {}, threads);
+            assert.deepEqual(
+              { misses: p.stats().misses, hits: p.stats().hits, reported, byteTables: p.stats().byteTables },
+              { misses: n0 + n1, hits: n1, reported: p.stats().mirroredEntries, byteTables: pixels ? 1 : 0 },
+            );
+          },
+          missBlockBytes !== undefined ? { missBlockBytes } : {},
+          threads,
+        );
       }
     }
   });
   it('computes the next run of rows ahead of its task (a first pass in the center layout), with the bits and counts of computing it on demand', async () => {
     // Two row blocks, Z = block 1 (mirrors) and Z = another array (no mirrors); batches are one
     // contiguous run per block, as EigenPro 2's first epoch sends them (interleaved ids).
-    const dd = 300, n0 = 150, n1 = 120;
-    const b0 = rand32(n0 * dd, 51), b1 = rand32(n1 * dd, 52);
+    const dd = 300,
+      n0 = 150,
+      n1 = 120;
+    const b0 = rand32(n0 * dd, 51),
+      b1 = rand32(n1 * dd, 52);
     const xs = [arr('f32', [n0, dd], b0), arr('f32', [n1, dd], b1)];
     const other = arr('f32', [90, dd], rand32(90 * dd, 53));
     const allRows = (ids: Int32Array): Float32Array => {
@@ -373,31 +539,55 @@ describe('kernel-row cache (workers)', () => {
       return g;
     };
     const sig = { ...attrs, bandwidth: 4 };
-    for (const [zz, zkey] of [[xs[1] as NdArray, 'x1'], [other, 'other']] as const) {
+    for (const [zz, zkey] of [
+      [xs[1] as NdArray, 'x1'],
+      [other, 'other'],
+    ] as const) {
       for (const threads of [1, 2]) {
-        await withCache(1 << 24, async (p) => {
-          const m = zz.shape[0] as number;
-          let reported = 0, k = 0;
-          // Runs of 30 then 30 in block 0 and of 24 in block 1; the last batch is short.
-          for (let t = 0; t * 30 < n0; t++, k++) {
-            const ids: number[] = [];
-            for (let i = 0; i < 30; i++) {
-              if (t * 30 + i < n0) ids.push(t * 30 + i);
-              if (i < 24 && t * 24 + i < n1) ids.push(n0 + t * 24 + i);
+        await withCache(
+          1 << 24,
+          async (p) => {
+            const m = zz.shape[0] as number;
+            let reported = 0,
+              k = 0;
+            // Runs of 30 then 30 in block 0 and of 24 in block 1; the last batch is short.
+            for (let t = 0; t * 30 < n0; t++, k++) {
+              const ids: number[] = [];
+              for (let i = 0; i < 30; i++) {
+                if (t * 30 + i < n0) ids.push(t * 30 + i);
+                if (i < 24 && t * 24 + i < n1) ids.push(n0 + t * 24 + i);
+              }
+              const idArr = Int32Array.from(ids);
+              const a = arr(
+                'f64',
+                [m, 2],
+                rand(m * 2, 60 + k).map((v) => v - 0.5),
+              );
+              const run = await p.run(kernelRowsMatmulOp.id, sig, [arr('i32', [ids.length], idArr), zz, a, ...xs], [`rows-${k}`, zkey, `a-${k}`, 'x0', 'x1']);
+              const [blk] = await runOp(reg, 'wasm', kernelBlockOp, { kernel: 'laplacian', bandwidth: 4, accumulate: 'f32' }, [
+                arr('f32', [ids.length, dd], allRows(idArr)),
+                zz,
+              ]);
+              assert.deepEqual(
+                Array.from(run.outputs[0]?.data ?? []),
+                Array.from(rowsTimes(blk?.data as Float32Array, a.data as Float64Array, ids.length, m, 2)),
+                `${zkey}, ${threads} threads, batch ${t}`,
+              );
+              assert.deepEqual(
+                { hits: run.rowHits, misses: run.rowMisses },
+                { hits: 0, misses: ids.length },
+                'rows computed ahead count as computed for their task',
+              );
+              reported += run.mirroredEntries ?? 0;
             }
-            const idArr = Int32Array.from(ids);
-            const a = arr('f64', [m, 2], rand(m * 2, 60 + k).map((v) => v - 0.5));
-            const run = await p.run(kernelRowsMatmulOp.id, sig, [arr('i32', [ids.length], idArr), zz, a, ...xs], [`rows-${k}`, zkey, `a-${k}`, 'x0', 'x1']);
-            const [blk] = await runOp(reg, 'wasm', kernelBlockOp, { kernel: 'laplacian', bandwidth: 4, accumulate: 'f32' }, [arr('f32', [ids.length, dd], allRows(idArr)), zz]);
-            assert.deepEqual(Array.from(run.outputs[0]?.data ?? []), Array.from(rowsTimes(blk?.data as Float32Array, a.data as Float64Array, ids.length, m, 2)), `${zkey}, ${threads} threads, batch ${t}`);
-            assert.deepEqual({ hits: run.rowHits, misses: run.rowMisses }, { hits: 0, misses: ids.length }, 'rows computed ahead count as computed for their task');
-            reported += run.mirroredEntries ?? 0;
-          }
-          const st = p.stats();
-          assert.ok(st.prefetchedRows >= 200, `prefetched ${st.prefetchedRows} of 270 rows`);
-          assert.deepEqual({ misses: st.misses, reported }, { misses: 270, reported: st.mirroredEntries });
-          if (zkey === 'x1') assert.ok(st.mirroredEntries > 0);
-        }, {}, threads);
+            const st = p.stats();
+            assert.ok(st.prefetchedRows >= 200, `prefetched ${st.prefetchedRows} of 270 rows`);
+            assert.deepEqual({ misses: st.misses, reported }, { misses: 270, reported: st.mirroredEntries });
+            if (zkey === 'x1') assert.ok(st.mirroredEntries > 0);
+          },
+          {},
+          threads,
+        );
       }
     }
     // A non-finite row ahead stops the prefetch; its own task then fails naming x.
@@ -409,16 +599,28 @@ describe('kernel-row cache (workers)', () => {
       const first = Int32Array.from({ length: 30 }, (_, i) => i);
       await p.run(kernelRowsMatmulOp.id, sig, [arr('i32', [30], first), other, a, ...xb], ['r0', 'other', 'a', 'xbad']);
       const second = Int32Array.from({ length: 30 }, (_, i) => 30 + i);
-      await rejectsNaming(p.run(kernelRowsMatmulOp.id, sig, [arr('i32', [30], second), other, a, ...xb], ['r1', 'other', 'a', 'xbad']), 'INPUT_NOT_FINITE', 'x');
+      await rejectsNaming(
+        p.run(kernelRowsMatmulOp.id, sig, [arr('i32', [30], second), other, a, ...xb], ['r1', 'other', 'a', 'xbad']),
+        'INPUT_NOT_FINITE',
+        'x',
+      );
       assert.equal(p.stats().prefetchedRows, 0);
     });
   });
   it('gf_f32_transpose copies every entry to its transposed place, for every remainder of the 4×4 blocks and tiles', () => {
     const ar = new WasmArena(kernelModule());
-    for (const [r, c, lds, ldd] of [[1, 1, 1, 1], [3, 5, 7, 4], [4, 4, 4, 4], [37, 70, 70, 40], [65, 33, 35, 66], [0, 5, 5, 1]] as const) {
+    for (const [r, c, lds, ldd] of [
+      [1, 1, 1, 1],
+      [3, 5, 7, 4],
+      [4, 4, 4, 4],
+      [37, 70, 70, 40],
+      [65, 33, 35, 66],
+      [0, 5, 5, 1],
+    ] as const) {
       ar.reset();
       const src = rand32(Math.max(1, r * lds), r + c);
-      const sp = ar.put(src), dp = ar.alloc(Math.max(4, c * ldd * 4));
+      const sp = ar.put(src),
+        dp = ar.alloc(Math.max(4, c * ldd * 4));
       ar.check('gf_f32_transpose', r, c, sp, lds, dp, ldd);
       const dst = ar.f32(dp, c * ldd);
       for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) assert.equal(dst[j * ldd + i], src[i * lds + j], `${r}×${c}: [${i},${j}]`);
@@ -435,19 +637,23 @@ describe('kernel-row cache (workers)', () => {
     assert.throws(() => kernelCacheBudgetFromEnv({ GRAMFLEET_KERNEL_CACHE_MB: 'lots' }, { total: GiB }), /GRAMFLEET_KERNEL_CACHE_MB/);
     assert.throws(() => kernelCacheBudgetFromEnv({ GRAMFLEET_KERNEL_CACHE_MB: '-1' }, { total: GiB }), /GRAMFLEET_KERNEL_CACHE_MB/);
   });
-  it('computes a task\'s missing rows in windows with the same bits as one block', async () => {
+  it("computes a task's missing rows in windows with the same bits as one block", async () => {
     const rows = Int32Array.from([9, 64, 3, 41, 0, 39, 40, 17, 60, 5, 2]);
     const r = arr('i32', [rows.length], rows);
     const a = arr('f64', [70, c], rand(70 * c, 18));
     const whole = await withCache(1 << 20, async (p) => (await p.run(kernelRowsMatmulOp.id, attrs, [r, z, a, ...blocks], keys(r))).outputs[0]?.data);
     // Windows of 3 rows (3 · 70 · 4 bytes): 4 kernel-block calls; 2 rows kept of 11 with a 2-row budget.
-    await withCache(2 * 70 * 4, async (p) => {
-      for (let k = 0; k < 2; k++) {
-        const run = await p.run(kernelRowsMatmulOp.id, attrs, [r, z, a, ...blocks], keys(r));
-        assert.deepEqual(Array.from(run.outputs[0]?.data ?? []), Array.from(whole ?? []));
-        assert.equal(run.rowHits, k === 0 ? 0 : 2);
-      }
-      assert.equal(p.stats().bytes, 2 * 70 * 4);
-    }, { missBlockBytes: 3 * 70 * 4 + 5 });
+    await withCache(
+      2 * 70 * 4,
+      async (p) => {
+        for (let k = 0; k < 2; k++) {
+          const run = await p.run(kernelRowsMatmulOp.id, attrs, [r, z, a, ...blocks], keys(r));
+          assert.deepEqual(Array.from(run.outputs[0]?.data ?? []), Array.from(whole ?? []));
+          assert.equal(run.rowHits, k === 0 ? 0 : 2);
+        }
+        assert.equal(p.stats().bytes, 2 * 70 * 4);
+      },
+      { missBlockBytes: 3 * 70 * 4 + 5 },
+    );
   });
 });

@@ -8,7 +8,15 @@ import { type KernelFunction } from '@gramfleet/core';
 import { kernelOfSquaredDistance } from '@gramfleet/core/internal';
 
 /** The f64 reference K (n×m) and the per-entry bound of the f32 kernels. */
-export function f32KernelBounds(x: Float32Array, z: Float32Array, n: number, m: number, d: number, sigma: number, kernel: KernelFunction): { k: Float64Array; tol: Float64Array } {
+export function f32KernelBounds(
+  x: Float32Array,
+  z: Float32Array,
+  n: number,
+  m: number,
+  d: number,
+  sigma: number,
+  kernel: KernelFunction,
+): { k: Float64Array; tol: Float64Array } {
   const k = new Float64Array(n * m);
   const tol = new Float64Array(n * m);
   const g = (d + 4) * 2 ** -24;
@@ -16,7 +24,8 @@ export function f32KernelBounds(x: Float32Array, z: Float32Array, n: number, m: 
     let xn = 0;
     for (let q = 0; q < d; q++) xn += (x[i * d + q] as number) ** 2;
     for (let j = 0; j < m; j++) {
-      let zn = 0, d2 = 0;
+      let zn = 0,
+        d2 = 0;
       for (let q = 0; q < d; q++) {
         const zq = z[j * d + q] as number;
         zn += zq * zq;

@@ -33,7 +33,13 @@ function gather(all: Float64Array | Float32Array, rows: Int32Array, d: number, d
 describe('kernel-rows-matmul conformance', () => {
   for (const backend of BACKENDS) {
     for (const dtype of ['f64', 'f32'] as const) {
-      for (const [sizes, m, p, d, c] of [[[1], 1, 1, 1, 1], [[5, 0, 7], 9, 4, 3, 2], [[37, 41, 2], 53, 29, 13, 10], [[300, 211], 257, 131, 31, 3], [[4], 0, 3, 2, 2]] as const) {
+      for (const [sizes, m, p, d, c] of [
+        [[1], 1, 1, 1, 1],
+        [[5, 0, 7], 9, 4, 3, 2],
+        [[37, 41, 2], 53, 29, 13, 10],
+        [[300, 211], 257, 131, 31, 3],
+        [[4], 0, 3, 2, 2],
+      ] as const) {
         it(`${backend} ${dtype}: blocks [${sizes.join(',')}], ${m} rows × ${p} centers, d=${d}, c=${c}`, async () => {
           const { blocks, all } = blocksOf(dtype, [...sizes], d, m + p);
           const total = (sizes as readonly number[]).reduce((s, v) => s + v, 0);
@@ -73,10 +79,12 @@ describe('kernel-rows-matmul conformance', () => {
 });
 
 describe('kernel-rows-matmul through a worker kernel pool (rows gathered on the main thread)', () => {
-  it('gives the wasm kernel\'s result and typed errors, and runs kernel-block-matmul on the thread', async () => {
+  it("gives the wasm kernel's result and typed errors, and runs kernel-block-matmul on the thread", async () => {
     const pool = withHostGather(createKernelPool({ module: kernelModule(), threads: 1 }));
     try {
-      const d = 19, p = 23, c = 4;
+      const d = 19,
+        p = 23,
+        c = 4;
       const { blocks } = blocksOf('f32', [40, 0, 33], d, 5);
       const rows = Int32Array.of(72, 0, 39, 40, 41, 5, 5);
       const z = arr('f32', [p, d], rand32(p * d, 6));

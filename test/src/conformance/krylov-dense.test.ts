@@ -6,7 +6,20 @@ import * as fs from 'node:fs';
 import { kernelsWasmPath } from '@gramfleet/wasm';
 import { WasmArena, relaxedSimdNodeArgs } from '@gramfleet/workers';
 import { createWasmKrylovDense, kernelsFmaWasmPath, registerWasmKernels, relaxedSimdAvailable } from '@gramfleet/workers/internal';
-import { OPS, compileDatagenParams, csrMatvec, datagenSolve, gcrodr, generateInstance, isGramfleetError, pdeSpecOf, type CsrArrays, type KrylovBlock, type KrylovDense, type NdArray } from '@gramfleet/core';
+import {
+  OPS,
+  compileDatagenParams,
+  csrMatvec,
+  datagenSolve,
+  gcrodr,
+  generateInstance,
+  isGramfleetError,
+  pdeSpecOf,
+  type CsrArrays,
+  type KrylovBlock,
+  type KrylovDense,
+  type NdArray,
+} from '@gramfleet/core';
 import { buildPreconditioner, jsKrylovDense } from '@gramfleet/core/internal';
 import { assertClose, rand, randomCsr } from './dense-fixtures';
 import { kernelModule, linalgRegistry, runOp } from './linalg-fixtures';
@@ -53,7 +66,13 @@ function orthonormalise(blk: KrylovBlock, rows: number): void {
 }
 
 describe('krylov dense backend conformance (wasm vs float64 reference)', () => {
-  for (const [n, rows] of [[1, 1], [3, 2], [7, 5], [130, 9], [1001, 23]] as const) {
+  for (const [n, rows] of [
+    [1, 1],
+    [3, 2],
+    [7, 5],
+    [130, 9],
+    [1001, 23],
+  ] as const) {
     it(`n=${n}, ${rows} basis rows: mgs, dots, axpys, combine, gram`, () => {
       const ref = jsKrylovDense(n, 2 * rows + 3, rows + 2, 0);
       const was = createWasmKrylovDense(arena())(n, 2 * rows + 3, rows + 2, 0);
@@ -134,17 +153,30 @@ describe('krylov dense backend conformance (wasm vs float64 reference)', () => {
         const badIdx = Int32Array.from(a.indices);
         badIdx[badIdx.length - 1] = n;
         const w2 = createWasmKrylovDense(arena())(n, 2, 2, a.data.length);
-        assert.throws(() => w2.csr({ ...a, indices: badIdx }), (e: unknown) => isGramfleetError(e) && e.code === 'INPUT_OUT_OF_RANGE');
+        assert.throws(
+          () => w2.csr({ ...a, indices: badIdx }),
+          (e: unknown) => isGramfleetError(e) && e.code === 'INPUT_OUT_OF_RANGE',
+        );
       }
-      if (a.data.length > 0) assert.throws(() => createWasmKrylovDense(arena())(n, 2, 2, 0).csr(a), (e: unknown) => isGramfleetError(e) && e.code === 'KERNEL_STATUS');
+      if (a.data.length > 0)
+        assert.throws(
+          () => createWasmKrylovDense(arena())(n, 2, 2, 0).csr(a),
+          (e: unknown) => isGramfleetError(e) && e.code === 'KERNEL_STATUS',
+        );
     });
   }
 
   it('a vector outside the reservation is refused with KERNEL_STATUS', () => {
     const was = createWasmKrylovDense(arena())(8, 2, 4, 0);
     const blk = was.block(2);
-    assert.throws(() => was.mgs(blk, 0, 1, new Float64Array(8), new Float64Array(1), 0, 1), (e: unknown) => isGramfleetError(e) && e.code === 'KERNEL_STATUS');
-    assert.throws(() => was.block(1), (e: unknown) => isGramfleetError(e) && e.code === 'KERNEL_STATUS');
+    assert.throws(
+      () => was.mgs(blk, 0, 1, new Float64Array(8), new Float64Array(1), 0, 1),
+      (e: unknown) => isGramfleetError(e) && e.code === 'KERNEL_STATUS',
+    );
+    assert.throws(
+      () => was.block(1),
+      (e: unknown) => isGramfleetError(e) && e.code === 'KERNEL_STATUS',
+    );
   });
 
   it('GCRO-DR on a sorted Darcy and a Helmholtz chain: wasm and reference both reach rtol with the same work (±2 %)', () => {
@@ -160,7 +192,10 @@ describe('krylov dense backend conformance (wasm vs float64 reference)', () => {
         const w = gcrodr(inst.a, inst.b, { ...opts, dense: createWasmKrylovDense(arena()) }, recW);
         recR = r.recycle;
         recW = w.recycle;
-        for (const [name, x] of [['reference', r.x], ['wasm', w.x]] as const) {
+        for (const [name, x] of [
+          ['reference', r.x],
+          ['wasm', w.x],
+        ] as const) {
           const ax = new Float64Array(inst.b.length);
           csrMatvec(inst.a, x, ax);
           let num = 0;
@@ -179,7 +214,10 @@ describe('krylov dense backend conformance (wasm vs float64 reference)', () => {
   });
 
   it('the worker registry runs datagen-solve on wasm; same outputs shape, same instance, rtol met', async () => {
-    const reg = linalgRegistry(OPS.ids().map((id) => OPS.get(id)), registerWasmKernels);
+    const reg = linalgRegistry(
+      OPS.ids().map((id) => OPS.get(id)),
+      registerWasmKernels,
+    );
     const params = compileDatagenParams({ pde: 'darcy', grid: 16, count: 2, seed: 5, restart: 20, recycle: 6 });
     const op = OPS.get('datagen-solve');
     const attrs = { params, index: 1 };
@@ -232,6 +270,7 @@ describe('krylov dense backend conformance (wasm vs float64 reference)', () => {
 
 function fmaSkip(): string | false {
   if (!fs.existsSync(kernelsFmaWasmPath)) return `skipped: ${kernelsFmaWasmPath} is missing (scripts/setup.sh builds it)`;
-  if (!relaxedSimdAvailable() && relaxedSimdNodeArgs().length === 0) return 'skipped: this Node accepts relaxed SIMD neither by default nor with --experimental-wasm-relaxed-simd';
+  if (!relaxedSimdAvailable() && relaxedSimdNodeArgs().length === 0)
+    return 'skipped: this Node accepts relaxed SIMD neither by default nor with --experimental-wasm-relaxed-simd';
   return false;
 }

@@ -67,7 +67,7 @@ export async function rejectsWithCode(p: Promise<unknown> | (() => unknown), cod
 
 /** Small deterministic RNG (xorshift-multiply) for test data. */
 export function rng(seed: number): () => number {
-  let s = (seed >>> 0) || 1;
+  let s = seed >>> 0 || 1;
   return () => {
     s ^= s << 13;
     s >>>= 0;

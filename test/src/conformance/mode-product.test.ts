@@ -11,7 +11,9 @@ const reg = linalgRegistry([modeProductOp], registerModeProductWasm);
 /** Kronecker product of row-major a (p×q) and b (r×s). */
 function kron(p: number, q: number, a: Float64Array, r: number, s: number, b: Float64Array): Float64Array {
   const out = new Float64Array(p * r * q * s);
-  for (let i = 0; i < p; i++) for (let j = 0; j < q; j++) for (let k = 0; k < r; k++) for (let l = 0; l < s; l++) out[(i * r + k) * (q * s) + j * s + l] = (a[i * q + j] as number) * (b[k * s + l] as number);
+  for (let i = 0; i < p; i++)
+    for (let j = 0; j < q; j++)
+      for (let k = 0; k < r; k++) for (let l = 0; l < s; l++) out[(i * r + k) * (q * s) + j * s + l] = (a[i * q + j] as number) * (b[k * s + l] as number);
   return out;
 }
 
@@ -29,7 +31,9 @@ describe('mode-product conformance', () => {
             const [y] = (await runOp(reg, backend, modeProductOp, { mode, transpose }, [f64(shape, x), f64(transpose ? [nd, p] : [p, nd], m)])) as [NdArray];
             const want = shape.map((s, i) => (i === mode ? p : s));
             assert.deepEqual(y.shape, want);
-            const [ref] = modeProductOp.reference(modeProductOp.parseAttrs({ mode, transpose }), [f64(shape, x), f64(transpose ? [nd, p] : [p, nd], m)]) as [NdArray];
+            const [ref] = modeProductOp.reference(modeProductOp.parseAttrs({ mode, transpose }), [f64(shape, x), f64(transpose ? [nd, p] : [p, nd], m)]) as [
+              NdArray,
+            ];
             assert.ok(maxAbsDiff(ref.data, y.data) <= 1e-13 * Math.max(1, fro(ref.data)));
           });
         }
@@ -57,7 +61,11 @@ describe('mode-product conformance', () => {
     const x = randomMatrix(7, 30, 9);
     const cases: (KronFactorMatrix | null)[][] = [
       [{ m: randomMatrix(11, 7, 1), p: 11, transpose: false }, null, { m: randomMatrix(13, 6, 2), p: 13, transpose: false }],
-      [{ m: randomMatrix(7, 3, 3), p: 3, transpose: true }, { m: randomMatrix(2, 5, 4), p: 2, transpose: false }, { m: randomMatrix(6, 9, 5), p: 9, transpose: true }],
+      [
+        { m: randomMatrix(7, 3, 3), p: 3, transpose: true },
+        { m: randomMatrix(2, 5, 4), p: 2, transpose: false },
+        { m: randomMatrix(6, 9, 5), p: 9, transpose: true },
+      ],
     ];
     for (const fs of cases) {
       const want = kronMatvec(referenceKronLinalg, shape, fs, x);
@@ -72,7 +80,10 @@ describe('mode-product conformance', () => {
     assert.equal(d['field'], 'attrs.mode');
     const d2 = await rejectsWithCode(runOp(reg, 'wasm', modeProductOp, { mode: 1 }, [x, f64([2, 2], new Float64Array(4))]), 'INPUT_SHAPE_MISMATCH');
     assert.equal(d2['argument'], 'm');
-    const d3 = await rejectsWithCode(runOp(reg, 'wasm', modeProductOp, { mode: 0 }, [f64([2, 3], new Float64Array([1, 2, 3, Number.NaN, 5, 6])), f64([2, 2], new Float64Array(4))]), 'INPUT_NOT_FINITE');
+    const d3 = await rejectsWithCode(
+      runOp(reg, 'wasm', modeProductOp, { mode: 0 }, [f64([2, 3], new Float64Array([1, 2, 3, Number.NaN, 5, 6])), f64([2, 2], new Float64Array(4))]),
+      'INPUT_NOT_FINITE',
+    );
     assert.equal(d3['argument'], 'x');
     await rejectsWithCode(runOp(reg, 'wasm', modeProductOp, {}, [x, f64([2, 2], new Float64Array(4))]), 'INPUT_INVALID');
   });

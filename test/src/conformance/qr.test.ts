@@ -9,7 +9,17 @@ const reg = linalgRegistry([qrOp], registerQrWasm);
 describe('qr conformance', () => {
   for (const backend of BACKENDS) {
     for (const mode of ['reduced', 'complete'] as const) {
-      for (const [m, n] of [[0, 0], [0, 3], [3, 0], [1, 1], [7, 7], [31, 13], [13, 31], [101, 53], [97, 97]] as const) {
+      for (const [m, n] of [
+        [0, 0],
+        [0, 3],
+        [3, 0],
+        [1, 1],
+        [7, 7],
+        [31, 13],
+        [13, 31],
+        [101, 53],
+        [97, 97],
+      ] as const) {
         it(`${backend}: ${mode} ${m}×${n}: ‖A − QR‖ ≤ 1e-13‖A‖, QᵀQ = I, R upper, equals the reference`, async () => {
           const a = randomMatrix(m, n, 3 * m + n);
           const [q, r] = (await runOp(reg, backend, qrOp, { mode }, [f64([m, n], a)])) as [NdArray, NdArray];

@@ -11,7 +11,14 @@ import { epochOrder } from '@gramfleet/core';
 import { centerLayout } from '@gramfleet/orchestrator/internal';
 
 test('center layout: inverse permutations, shards tile the rows, epoch-1 batches are contiguous runs in every shard', () => {
-  for (const [n, shards, seed] of [[1, 1, 0], [7, 3, 1], [100, 1, 2], [1000, 2, 3], [997, 4, 4], [12, 12, 5]] as const) {
+  for (const [n, shards, seed] of [
+    [1, 1, 0],
+    [7, 3, 1],
+    [100, 1, 2],
+    [1000, 2, 3],
+    [997, 4, 4],
+    [12, 12, 5],
+  ] as const) {
     const { perm, pos, ranges } = centerLayout(n, seed, shards);
     assert.equal(ranges.length, shards);
     assert.equal(ranges[0]?.start, 0);

@@ -14,7 +14,16 @@ test('wasm (L·Lᵀ)θ = h matches the reference solve; the upper triangle is no
   const rng = new Philox(5);
   let k = 0;
   const u = (): number => rng.uniform(k++, 0, 0, 0);
-  for (const [p, c] of [[1, 1], [2, 2], [7, 3], [64, 9], [300, 11], [501, 1], [1000, 10], [37, 17]] as const) {
+  for (const [p, c] of [
+    [1, 1],
+    [2, 2],
+    [7, 3],
+    [64, 9],
+    [300, 11],
+    [501, 1],
+    [1000, 10],
+    [37, 17],
+  ] as const) {
     const l = new Float64Array(p * p);
     for (let i = 0; i < p; i++) {
       for (let j = 0; j < i; j++) l[i * p + j] = ((u() - 0.5) * 0.2) / Math.sqrt(p);
@@ -27,7 +36,8 @@ test('wasm (L·Lᵀ)θ = h matches the reference solve; the upper triangle is no
     const got = Float64Array.from(h);
     const solve = choleskyWasmSolver(l, p);
     solve(got, c);
-    let err = 0, scale = 0;
+    let err = 0,
+      scale = 0;
     for (let i = 0; i < got.length; i++) {
       err = Math.max(err, Math.abs((got[i] as number) - (want[i] as number)));
       scale = Math.max(scale, Math.abs(want[i] as number));

@@ -5,10 +5,14 @@
  */
 import type { DenseRows } from '@gramfleet/core';
 
-interface DigitFile { readonly data: number[] }
+interface DigitFile {
+  readonly data: number[];
+}
 
 /** Rows with their values in a Float64Array. */
-export interface DigitRows extends DenseRows { readonly data: Float64Array }
+export interface DigitRows extends DenseRows {
+  readonly data: Float64Array;
+}
 
 /** Loads the digits and splits them: `trainRows` rows for training (spread over classes), the rest for testing. */
 export function mnistDigits(trainRows: number): { train: DigitRows; trainLabels: DigitRows; test: DigitRows; testLabels: DigitRows } {
@@ -20,14 +24,23 @@ export function mnistDigits(trainRows: number): { train: DigitRows; trainLabels:
     total += f.data.length / 784;
   }
   const frac = trainRows / total;
-  const tr: number[] = [], trl: number[] = [], te: number[] = [], tel: number[] = [];
+  const tr: number[] = [],
+    trl: number[] = [],
+    te: number[] = [],
+    tel: number[] = [];
   for (let k = 0; k < 10; k++) {
     const data = per[k] as number[];
     const count = data.length / 784;
     const cut = Math.round(count * frac);
     for (let i = 0; i < count; i++) {
       const row = data.slice(i * 784, (i + 1) * 784);
-      if (i < cut) { tr.push(...row); trl.push(k); } else { te.push(...row); tel.push(k); }
+      if (i < cut) {
+        tr.push(...row);
+        trl.push(k);
+      } else {
+        te.push(...row);
+        tel.push(k);
+      }
     }
   }
   return {

@@ -12,7 +12,9 @@ const ref = (digest: string): ArrayRef => ({ bucket: 'b', digest, dtype: 'f64', 
 
 test('a cycle is deleted after `keep` newer cycles, except pinned digests and digests a newer cycle reuses', async () => {
   const deleted: string[] = [];
-  const t = createTransientObjects(async (d) => { deleted.push(d); }, 2);
+  const t = createTransientObjects(async (d) => {
+    deleted.push(d);
+  }, 2);
   t.pin(ref('subsample-part'));
   await t.endCycle([ref('rows-0'), ref('subsample-part'), ref('coef-same')]);
   await t.endCycle([ref('rows-1'), ref('coef-same')]);

@@ -5,7 +5,19 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { applyExactKernel, applyKhat, csrWithValues, exactKernelDense, labelSpreadingAccuracy, normalisedWeights, relFrobError, seededSubset, type CsrArrays, type GraphKernelSpec, type GrfVariance } from '@gramfleet/core';
+import {
+  applyExactKernel,
+  applyKhat,
+  csrWithValues,
+  exactKernelDense,
+  labelSpreadingAccuracy,
+  normalisedWeights,
+  relFrobError,
+  seededSubset,
+  type CsrArrays,
+  type GraphKernelSpec,
+  type GrfVariance,
+} from '@gramfleet/core';
 import { grfFeatures } from '@gramfleet/core/internal';
 import { loadGraph } from '@gramfleet/orchestrator';
 
@@ -21,7 +33,10 @@ const skip = CORA === undefined ? 'cora.npz not found (set GRAMFLEET_DATA_DIR to
 test('Cora: ΦΦᵀ relative Frobenius error at m = 16 — ≤ 0.07 for (I−W)^{-1}, ≤ 0.14 for (I−W)^{-2} (c = 0.25, pHalt = 0.5)', { skip }, async (t) => {
   const { csr } = await loadGraph(CORA as string);
   const w = csrWithValues(csr, normalisedWeights(csr, 0.25));
-  for (const [spec, bound] of [[{ kind: 'reg-laplacian', d: 1 }, 0.07], [{ kind: 'reg-laplacian', d: 2 }, 0.14]] as [GraphKernelSpec, number][]) {
+  for (const [spec, bound] of [
+    [{ kind: 'reg-laplacian', d: 1 }, 0.07],
+    [{ kind: 'reg-laplacian', d: 2 }, 0.14],
+  ] as [GraphKernelSpec, number][]) {
     const k = exactKernelDense(w, spec, { radius: 0.25 });
     for (const variance of ['none', 'antithetic', 'repelling'] as GrfVariance[]) {
       const [phi] = await grfFeatures(csr, { kernel: spec, scale: 0.25, pHalt: 0.5, walks: 16, seed: 1, variance });

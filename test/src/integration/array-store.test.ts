@@ -14,19 +14,30 @@ import * as path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { Objm } from '@nats-io/obj';
 import {
-  INLINE_ARRAY_MAX_BYTES, TREE_LEAF_BYTES, encodeNpy, isGramfleetError, isTreeDigest, resourceNames, silentLogger,
-  type ArrayRef, type ErrorCode, type Logger, type NdArray,
+  INLINE_ARRAY_MAX_BYTES,
+  TREE_LEAF_BYTES,
+  encodeNpy,
+  isGramfleetError,
+  isTreeDigest,
+  resourceNames,
+  silentLogger,
+  type ArrayRef,
+  type ErrorCode,
+  type Logger,
+  type NdArray,
 } from '@gramfleet/core';
 import { connectNats, createArrayStore, openArrayStore, openDataPlane, openHostStore, type DataPlane } from '@gramfleet/workers';
 import { digestOf, mappedFileOf } from '@gramfleet/workers/internal';
 import { startNatsOnly, type NatsOnly } from './nats-only';
 import { until } from './harness';
 
-const code = (c: ErrorCode) => (e: unknown): boolean => {
-  assert.ok(isGramfleetError(e), String(e));
-  assert.equal(e.code, c, e.message);
-  return true;
-};
+const code =
+  (c: ErrorCode) =>
+  (e: unknown): boolean => {
+    assert.ok(isGramfleetError(e), String(e));
+    assert.equal(e.code, c, e.message);
+    return true;
+  };
 
 function f64(n: number, seed: number): NdArray {
   const a = new Float64Array(n);
@@ -42,7 +53,10 @@ function f64(n: number, seed: number): NdArray {
 const sameBits = (a: NdArray, b: NdArray): void => {
   assert.equal(a.dtype, b.dtype);
   assert.deepEqual([...a.shape], [...b.shape]);
-  assert.ok(Buffer.from(a.data.buffer, a.data.byteOffset, a.data.byteLength).equals(Buffer.from(b.data.buffer, b.data.byteOffset, b.data.byteLength)), 'bytes differ');
+  assert.ok(
+    Buffer.from(a.data.buffer, a.data.byteOffset, a.data.byteLength).equals(Buffer.from(b.data.buffer, b.data.byteOffset, b.data.byteLength)),
+    'bytes differ',
+  );
 };
 
 describe('array store tiers against a real nats-server', () => {
@@ -61,7 +75,9 @@ describe('array store tiers against a real nats-server', () => {
     dirs.push(d);
     return d;
   };
-  before(async () => { nats = await startNatsOnly('array-store'); });
+  before(async () => {
+    nats = await startNatsOnly('array-store');
+  });
   after(async () => {
     for (const dp of dps) await dp.close().catch(() => undefined);
     await nats?.stop();
@@ -71,12 +87,15 @@ describe('array store tiers against a real nats-server', () => {
   it('writes the object store in its own layout (the NATS client reads it) and reads old plain-sha256 objects', async () => {
     const dp = await plane();
     const store = createArrayStore(dp);
-    const big = f64(TREE_LEAF_BYTES / 8 * 2 + 1000, 1); // three leaves
+    const big = f64((TREE_LEAF_BYTES / 8) * 2 + 1000, 1); // three leaves
     const ref = await store.put(big);
     assert.ok(isTreeDigest(ref.digest));
     assert.equal(ref.digest, digestOf(encodeNpy(big)));
     const viaClient = await (await new Objm(dp.nc).open(dp.names.arraysBucket)).getBlob(ref.digest);
-    assert.ok(viaClient !== null && Buffer.from(viaClient).equals(Buffer.from(encodeNpy(big))), 'the NATS object-store client reads (and checks) what the store wrote');
+    assert.ok(
+      viaClient !== null && Buffer.from(viaClient).equals(Buffer.from(encodeNpy(big))),
+      'the NATS object-store client reads (and checks) what the store wrote',
+    );
     const reader = createArrayStore(dp, { cacheBytes: 0 });
     sameBits(await reader.get(ref), big);
     assert.equal(reader.stats.objectReads, 1);
@@ -110,7 +129,7 @@ describe('array store tiers against a real nats-server', () => {
     const dir = hostDir();
     const dp = await plane();
     const writer = await openArrayStore(dp, { hostDir: dir, hostBytes: 1 << 30 });
-    const a = f64(3 * TREE_LEAF_BYTES / 8, 4);
+    const a = f64((3 * TREE_LEAF_BYTES) / 8, 4);
     const ref = await writer.store.put(a, { durable: 'background' });
     await writer.store.flush();
     assert.ok(fs.existsSync(path.join(dir, `${ref.digest}.durable`)), 'the durable copy was recorded');
@@ -136,7 +155,7 @@ describe('array store tiers against a real nats-server', () => {
     const dp = await plane();
     const withHost = await openArrayStore(dp, { hostDir: hostDir() });
     const objectOnly = createArrayStore(dp, { cacheBytes: 0 });
-    const whole = f64(2 * TREE_LEAF_BYTES / 8 + 12345, 7);
+    const whole = f64((2 * TREE_LEAF_BYTES) / 8 + 12345, 7);
     const cuts = [0, 1, 1000, TREE_LEAF_BYTES / 8 - 3, TREE_LEAF_BYTES / 8 + 5, whole.data.length];
     const parts = cuts.slice(1).map((c, i) => (whole.data as Float64Array).subarray(cuts[i], c));
     const expected = await objectOnly.put(whole);
@@ -180,12 +199,21 @@ describe('array store tiers against a real nats-server', () => {
 
   it('pulls from a peer host through the holders directory; a corrupt holder falls back to the object store', async () => {
     const logs: { msg: string; fields: Readonly<Record<string, unknown>> | undefined }[] = [];
-    const capture: Logger = { ...silentLogger, warn: (msg, fields) => { logs.push({ msg, fields }); } };
+    const capture: Logger = {
+      ...silentLogger,
+      warn: (msg, fields) => {
+        logs.push({ msg, fields });
+      },
+    };
     const dirA = hostDir();
     const peerSecret = randomBytes(16).toString('hex');
     const hostA = await openArrayStore(await plane(), { hostDir: dirA, peerAdvertise: '127.0.0.1', peerBind: '127.0.0.1', peerSecret });
-    const hostB = await openArrayStore(await plane(), { hostDir: hostDir(), peerAdvertise: '127.0.0.1', peerBind: '127.0.0.1', peerSecret, cacheBytes: 0 }, capture);
-    const a = f64(5 * TREE_LEAF_BYTES / 8 + 3, 7);
+    const hostB = await openArrayStore(
+      await plane(),
+      { hostDir: hostDir(), peerAdvertise: '127.0.0.1', peerBind: '127.0.0.1', peerSecret, cacheBytes: 0 },
+      capture,
+    );
+    const a = f64((5 * TREE_LEAF_BYTES) / 8 + 3, 7);
     const ref = await hostA.store.put(a, { durable: 'none' }); // an intermediate: only host A holds it
     const got = await hostB.store.get(ref);
     sameBits(got, a);
@@ -193,7 +221,7 @@ describe('array store tiers against a real nats-server', () => {
     assert.equal(hostB.store.stats.objectReads, 0);
 
     // a holder whose copy went bad: the reader's leaf check fails it, the object store serves
-    const b = f64(2 * TREE_LEAF_BYTES / 8, 8);
+    const b = f64((2 * TREE_LEAF_BYTES) / 8, 8);
     const refB = await hostA.store.put(b); // durable too
     const f = path.join(dirA, refB.digest);
     fs.chmodSync(f, 0o644);
@@ -202,7 +230,10 @@ describe('array store tiers against a real nats-server', () => {
     fs.closeSync(fd);
     sameBits(await hostB.store.get(refB), b);
     assert.equal(hostB.store.stats.objectReads, 1);
-    assert.ok(logs.some((l) => l.msg.startsWith('peer pull failed') && l.fields?.['code'] === 'STORE_DIGEST_MISMATCH'), JSON.stringify(logs));
+    assert.ok(
+      logs.some((l) => l.msg.startsWith('peer pull failed') && l.fields?.['code'] === 'STORE_DIGEST_MISMATCH'),
+      JSON.stringify(logs),
+    );
     await hostA.close();
     await hostB.close();
   });

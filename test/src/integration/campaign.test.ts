@@ -46,7 +46,8 @@ describe('campaigns (real Temporal + NATS)', () => {
   it('grid + list: one row per run, a failed run keeps its typed error, Φ equals a direct submit, exports', async () => {
     const id = `grid-${rid()}`;
     const spec: CampaignSpec = {
-      id, concurrency: 3,
+      id,
+      concurrency: 3,
       runs: [{ kind: 'grf', ...base, graph: path.join(t.dir, 'no-such-graph.npz'), walks: 4 }],
       grid: { kind: 'grf', base: { ...base, exactError: true }, axes: { walks: [4, 64], seed: [1, 2] } },
     };
@@ -54,7 +55,10 @@ describe('campaigns (real Temporal + NATS)', () => {
     const s = await h.result();
     assert.deepEqual([s.runsTotal, s.runsDone, s.runsFailed], [5, 4, 1]);
     const rows = await h.rows();
-    assert.deepEqual(rows.map((r) => r.index), [0, 1, 2, 3, 4]);
+    assert.deepEqual(
+      rows.map((r) => r.index),
+      [0, 1, 2, 3, 4],
+    );
     const failed = rows[0]!;
     assert.equal(failed.status, 'failed');
     assert.equal(failed.error?.code, 'INPUT_FILE_UNREADABLE', failed.error?.message);
@@ -65,7 +69,8 @@ describe('campaigns (real Temporal + NATS)', () => {
       assert.ok(typeof r.metrics['kernelRelError'] === 'number');
     }
     // ‖K − ΦΦᵀ‖/‖K‖ against the exact (I−W)^-1 falls with m (≈ 0.25/√m).
-    const err = (m: number): number => rows.filter((r) => r.status === 'done' && r.params['walks'] === m).reduce((a, r) => a + Number(r.metrics['kernelRelError']), 0) / 2;
+    const err = (m: number): number =>
+      rows.filter((r) => r.status === 'done' && r.params['walks'] === m).reduce((a, r) => a + Number(r.metrics['kernelRelError']), 0) / 2;
     assert.ok(err(64) < err(4) && err(64) < 0.06, `errors ${err(4)} (m=4) vs ${err(64)} (m=64)`);
     // The same run submitted directly gives byte-identical Φ.
     const direct = await (await t.fleet.submit({ kind: 'grf', ...base, walks: 64, seed: 2 })).result();
@@ -75,7 +80,12 @@ describe('campaigns (real Temporal + NATS)', () => {
     // CLI: list, status, results in three formats.
     const text = async (args: string[]): Promise<string> => {
       let buf = '';
-      const out = { write: (s: string) => { buf += s; return true; } } as unknown as NodeJS.WritableStream;
+      const out = {
+        write: (s: string) => {
+          buf += s;
+          return true;
+        },
+      } as unknown as NodeJS.WritableStream;
       assert.equal(await campaignCommand(t.fleet, args, out), 0);
       return buf;
     };
@@ -95,25 +105,44 @@ describe('campaigns (real Temporal + NATS)', () => {
     const pq = fs.readFileSync(path.join(t.dir, 'r.parquet'));
     const objs = await parquetReadObjects({ file: pq.buffer.slice(pq.byteOffset, pq.byteOffset + pq.byteLength) });
     assert.equal(objs.length, 5);
-    assert.deepEqual(objs.map((o) => o['metric.kernelRelError']), rows.map((r) => r.metrics['kernelRelError'] ?? null));
-    assert.deepEqual(objs.map((o) => o['status']), rows.map((r) => r.status));
+    assert.deepEqual(
+      objs.map((o) => o['metric.kernelRelError']),
+      rows.map((r) => r.metrics['kernelRelError'] ?? null),
+    );
+    assert.deepEqual(
+      objs.map((o) => o['status']),
+      rows.map((r) => r.status),
+    );
     // `campaign start FILE.yaml --wait` from a YAML spec.
     const yml = path.join(t.dir, 'c.yaml');
     const yid = `yaml-${rid()}`;
-    fs.writeFileSync(yml, `id: ${yid}\nconcurrency: 2\ngrid:\n  kind: grf\n  base: { graph: ${karate}, kernel: reg-laplacian, scale: 0.25, pHalt: 0.5 }\n  axes:\n    walks: [2, 4]\n`);
+    fs.writeFileSync(
+      yml,
+      `id: ${yid}\nconcurrency: 2\ngrid:\n  kind: grf\n  base: { graph: ${karate}, kernel: reg-laplacian, scale: 0.25, pHalt: 0.5 }\n  axes:\n    walks: [2, 4]\n`,
+    );
     assert.match(await text(['start', yml, '--wait']), /done: 2 ok, 0 failed of 2/);
-    assert.deepEqual((await (await t.fleet.campaigns.get(yid)).rows()).map((r) => r.params['walks']), [2, 4]);
+    assert.deepEqual(
+      (await (await t.fleet.campaigns.get(yid)).rows()).map((r) => r.params['walks']),
+      [2, 4],
+    );
     // A bad file is a typed error before anything starts.
     fs.writeFileSync(yml, 'grid: { kind: grf, base: { graph: x, kernel: reg-laplacian, scale: 0.25, pHalt: 0.5 }, axes: { walks: [2, 0] } }\n');
-    await assert.rejects(campaignCommand(t.fleet, ['start', yml]), (e) => isGramfleetError(e) && e.code === 'INPUT_OUT_OF_RANGE' && e.message.includes('grid.axes.walks[1]'));
+    await assert.rejects(
+      campaignCommand(t.fleet, ['start', yml]),
+      (e) => isGramfleetError(e) && e.code === 'INPUT_OUT_OF_RANGE' && e.message.includes('grid.axes.walks[1]'),
+    );
     // Starting the same id again is a typed error.
     await assert.rejects(t.fleet.campaigns.start(spec), (e) => isGramfleetError(e) && e.code === 'INPUT_INVALID');
   });
 
   it('cancel: running children are cancelled, the campaign ends cancelled, no further rows', async () => {
     const id = `cancel-${rid()}`;
-    const h = await t.fleet.campaigns.start({ id, concurrency: 2, grid: { kind: 'grf', base: { ...base, pHalt: 0.1 }, axes: { walks: [4096], seed: Array.from({ length: 40 }, (_, i) => i) } } });
-    await until(async () => ((await h.progress()).runsDone >= 1), 120_000, 'a first run done');
+    const h = await t.fleet.campaigns.start({
+      id,
+      concurrency: 2,
+      grid: { kind: 'grf', base: { ...base, pHalt: 0.1 }, axes: { walks: [4096], seed: Array.from({ length: 40 }, (_, i) => i) } },
+    });
+    await until(async () => (await h.progress()).runsDone >= 1, 120_000, 'a first run done');
     const running = await h.running();
     await h.cancel();
     await assert.rejects(h.result(), (e) => isGramfleetError(e) && e.code === 'JOB_CANCELLED');
@@ -123,13 +152,20 @@ describe('campaigns (real Temporal + NATS)', () => {
     assert.ok(rows.length < 40 && rows.length >= 1, `${rows.length} rows`);
     for (const r of running) {
       // A run still preparing when the cancel came has no child at all.
-      const d = await client.workflow.getHandle(r.childId).describe().catch(() => undefined);
+      const d = await client.workflow
+        .getHandle(r.childId)
+        .describe()
+        .catch(() => undefined);
       if (d !== undefined) assert.ok(['CANCELLED', 'COMPLETED'].includes(d.status.name), `${r.childId} ${d.status.name}`);
     }
   });
 
   it('a 50-run campaign survives stopping Temporal, the orchestrator and every worker: each run done exactly once, same results', async () => {
-    const grid = { kind: 'grf', base: { ...base, pHalt: 0.2, shardNodes: 12 }, axes: { walks: [64, 128, 256, 512, 1024], seed: Array.from({ length: 10 }, (_, i) => i) } };
+    const grid = {
+      kind: 'grf',
+      base: { ...base, pHalt: 0.2, shardNodes: 12 },
+      axes: { walks: [64, 128, 256, 512, 1024], seed: Array.from({ length: 10 }, (_, i) => i) },
+    };
     // historyLimit 200 makes the campaign continue as new several times, across the restart too.
     const ref = await t.fleet.campaigns.start({ id: `ref-${rid()}`, concurrency: 4, grid }, { historyLimit: 200 });
     const refSummary = await ref.result();
@@ -139,7 +175,7 @@ describe('campaigns (real Temporal + NATS)', () => {
 
     const id = `dur-${rid()}`;
     const h = await t.fleet.campaigns.start({ id, concurrency: 4, grid }, { historyLimit: 200 });
-    await until(async () => ((await h.progress()).runsDone >= 8), 120_000, '8 runs done');
+    await until(async () => (await h.progress()).runsDone >= 8, 120_000, '8 runs done');
     const mid = await h.progress();
     // Everything but NATS goes down at once: workers, orchestrator, Temporal.
     for (const p of t.cluster.state.processes.filter((q) => q.name.startsWith('worker-'))) await t.cluster.kill(p.name, 'SIGKILL');
@@ -161,8 +197,10 @@ describe('campaigns (real Temporal + NATS)', () => {
     }
     for (const r of rows) assert.equal(r.attempts, 1);
     // Same results as the uninterrupted campaign: Φ byte-identical per run.
-    assert.deepEqual(rows.map((r) => [r.index, r.params, csrDigest(r.artifacts['phi'] as never), r.metrics['phiNnz']]),
-      refRows.map((r) => [r.index, r.params, csrDigest(r.artifacts['phi'] as never), r.metrics['phiNnz']]));
+    assert.deepEqual(
+      rows.map((r) => [r.index, r.params, csrDigest(r.artifacts['phi'] as never), r.metrics['phiNnz']]),
+      refRows.map((r) => [r.index, r.params, csrDigest(r.artifacts['phi'] as never), r.metrics['phiNnz']]),
+    );
   });
   // Last: its timed-out attempts leave shards for the workers to finish.
   it('per-run retry: a run past its time limit is started again, then recorded failed with JOB_TIMEOUT after its attempts', async () => {

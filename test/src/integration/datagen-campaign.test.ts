@@ -97,7 +97,7 @@ describe('datagen campaigns (real Temporal + NATS)', () => {
 
     const id = `dgdur-${rid()}`;
     const h = await t.fleet.campaigns.start({ id, concurrency: 2, grid }, { historyLimit: 200 });
-    await until(async () => ((await h.progress()).runsDone >= 2), 120_000, '2 runs done');
+    await until(async () => (await h.progress()).runsDone >= 2, 120_000, '2 runs done');
     const mid = await h.progress();
     await t.cluster.kill('orchestrator', 'SIGKILL');
     await t.cluster.kill('worker-0', 'SIGKILL');

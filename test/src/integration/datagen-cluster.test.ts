@@ -31,22 +31,31 @@ function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: st
     const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (b: Buffer) => { stdout += b.toString(); });
-    child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
+    child.stdout.on('data', (b: Buffer) => {
+      stdout += b.toString();
+    });
+    child.stderr.on('data', (b: Buffer) => {
+      stderr += b.toString();
+    });
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
 }
 
 function digests(r: DatagenJobResult): string[] {
-  return [...r.systems].sort((a, b) => a.chunk - b.chunk || a.position - b.position).map((s) => `${s.chunk}/${s.position}/${s.index}:${s.outputs[0]?.digest}:${s.outputs[1]?.digest}`);
+  return [...r.systems]
+    .sort((a, b) => a.chunk - b.chunk || a.position - b.position)
+    .map((s) => `${s.chunk}/${s.position}/${s.index}:${s.outputs[0]?.digest}:${s.outputs[1]?.digest}`);
 }
 
 function assertEachOnce(r: DatagenJobResult, count: number): void {
   const keys = new Set(r.systems.map((s) => `${s.chunk}/${s.position}`));
   assert.equal(r.systems.length, count);
   assert.equal(keys.size, count, 'every (chunk, position) exactly once');
-  assert.deepEqual(r.systems.map((s) => s.index).sort((a, b) => a - b), Array.from({ length: count }, (_, i) => i));
+  assert.deepEqual(
+    r.systems.map((s) => s.index).sort((a, b) => a - b),
+    Array.from({ length: count }, (_, i) => i),
+  );
 }
 
 describe('datagen on a real cluster', () => {
@@ -139,16 +148,36 @@ describe('datagen on a real cluster', () => {
     assert.equal(big.chunks.flat().length, 10_000);
     assert.ok(JSON.stringify(big).length < 200_000, 'the chain is a small workflow input');
     const bad = (spec: Partial<DatagenJobSpec>, field: string): void => {
-      assert.throws(() => prepareDatagen({ kind: 'datagen', pde: 'darcy', grid: 8, count: 10_000, seed: 1, ...spec }), (e: unknown) => isGramfleetError(e) && e.code === 'INPUT_TOO_LARGE' && e.details['field'] === field);
+      assert.throws(
+        () => prepareDatagen({ kind: 'datagen', pde: 'darcy', grid: 8, count: 10_000, seed: 1, ...spec }),
+        (e: unknown) => isGramfleetError(e) && e.code === 'INPUT_TOO_LARGE' && e.details['field'] === field,
+      );
     };
     bad({ count: 20_001 }, 'count');
     bad({ chunkSize: 2 }, 'chunkSize'); // 5,000 chunks
     bad({ chunkSize: 512, window: 8 }, 'chunkSize'); // 4,096 unpaged outcomes
   });
 
-  it('CLI: writes the dataset and releases the job\'s pages; a rerun re-solves nothing; --keep-pages keeps them', async () => {
+  it("CLI: writes the dataset and releases the job's pages; a rerun re-solves nothing; --keep-pages keeps them", async () => {
     const dir = path.join(out, 'cli');
-    const args = ['datagen', '--pde', 'advection-diffusion', '--grid', '10', '--count', '6', '--chunk-size', '3', '--seed', '4', '--out', dir, '--data-dir', t.dir, '--json'];
+    const args = [
+      'datagen',
+      '--pde',
+      'advection-diffusion',
+      '--grid',
+      '10',
+      '--count',
+      '6',
+      '--chunk-size',
+      '3',
+      '--seed',
+      '4',
+      '--out',
+      dir,
+      '--data-dir',
+      t.dir,
+      '--json',
+    ];
     const run = async (extra: string[]): Promise<Record<string, unknown>> => {
       const r = await cli([...args, ...extra]);
       assert.equal(r.code, 0, r.stderr);

@@ -20,9 +20,14 @@ const BIN = path.join(path.dirname(require.resolve('@gramfleet/orchestrator')), 
 function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '';
-    child.stdout.on('data', (b: Buffer) => { stdout += b.toString(); });
-    child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
+    let stdout = '',
+      stderr = '';
+    child.stdout.on('data', (b: Buffer) => {
+      stdout += b.toString();
+    });
+    child.stderr.on('data', (b: Buffer) => {
+      stderr += b.toString();
+    });
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
@@ -36,10 +41,18 @@ function numeric(v: unknown, what: string): NdArray {
 
 describe('gramfleet eigenpro / predict CLI against a real cluster', () => {
   let t: TestCluster;
-  before(async () => { t = await startTestCluster('eigenpro-cli', { workers: 2 }); });
-  after(async () => { await t?.stop(); });
+  before(async () => {
+    t = await startTestCluster('eigenpro-cli', { workers: 2 });
+  });
+  after(async () => {
+    await t?.stop();
+  });
 
-  const n = 160, nt = 60, d = 3, c = 3, sigma = 0.7;
+  const n = 160,
+    nt = 60,
+    d = 3,
+    c = 3,
+    sigma = 0.7;
   const rng = new Philox(11);
   const xAll = new Float64Array((n + nt) * d).map((_, i) => rng.uniform(i, 0, 0, 0));
   const label = (i: number): number => ((xAll[i * d] as number) + (xAll[i * d + 1] as number) > 1 ? 1 : 0) + ((xAll[i * d + 2] as number) > 0.6 ? 1 : 0);
@@ -55,14 +68,46 @@ describe('gramfleet eigenpro / predict CLI against a real cluster', () => {
     await writeNpy(f('xte.npy'), { dtype: 'f64', shape: [nt, d], data: xte });
     await writeNpy(f('yte.npy'), { dtype: 'f64', shape: [nt], data: yte });
     const train = await cli([
-      'eigenpro', '--data-dir', t.dir, '--train', f('xtr.npy'), '--train-labels', f('ytr.npy'), '--test', f('xte.npy'), '--test-labels', f('yte.npy'),
-      '--kernel', 'laplacian', '--bandwidth', String(sigma), '--epochs', '3', '--seed', '2', '--shards', '2', '--out', f('model.npz'), '--json',
+      'eigenpro',
+      '--data-dir',
+      t.dir,
+      '--train',
+      f('xtr.npy'),
+      '--train-labels',
+      f('ytr.npy'),
+      '--test',
+      f('xte.npy'),
+      '--test-labels',
+      f('yte.npy'),
+      '--kernel',
+      'laplacian',
+      '--bandwidth',
+      String(sigma),
+      '--epochs',
+      '3',
+      '--seed',
+      '2',
+      '--shards',
+      '2',
+      '--out',
+      f('model.npz'),
+      '--json',
     ]);
     assert.equal(train.code, 0, `eigenpro exited ${train.code}: ${train.stderr}`);
-    const lines = train.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-    assert.ok(lines.some((l) => l['kind'] === 'setup'), 'a setup line');
-    assert.deepEqual(lines.filter((l) => l['kind'] === 'epoch').map((l) => l['epoch']), [1, 2, 3]);
-    const result = lines.find((l) => l['kind'] === 'result') as { final: { testAccuracy: number; testMse: number }; kernelRows?: { hits: number; misses: number } } | undefined;
+    const lines = train.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.ok(
+      lines.some((l) => l['kind'] === 'setup'),
+      'a setup line',
+    );
+    assert.deepEqual(
+      lines.filter((l) => l['kind'] === 'epoch').map((l) => l['epoch']),
+      [1, 2, 3],
+    );
+    const result = lines.find((l) => l['kind'] === 'result') as
+      { final: { testAccuracy: number; testMse: number }; kernelRows?: { hits: number; misses: number } } | undefined;
     assert.ok(result !== undefined, 'a result line');
     // f64 products: no kernel-row cache, so the summary reports no rows served from it.
     assert.deepEqual(result.kernelRows, { hits: 0, misses: 0, mirroredEntries: 0 });
@@ -81,18 +126,25 @@ describe('gramfleet eigenpro / predict CLI against a real cluster', () => {
     assert.deepEqual(yhat.shape, [nt, c]);
     // predict (wasm f64 kernel) against the f64 reference K(X_test, Z)·a: relative 1e-10.
     const want = kernelMatmulReference('laplacian', sigma, d, xte, null, nt, centers.data as Float64Array, n, coef.data as Float64Array, c);
-    let num = 0, den = 0;
-    for (let i = 0; i < want.length; i++) { num += ((yhat.data[i] as number) - (want[i] as number)) ** 2; den += (want[i] as number) ** 2; }
+    let num = 0,
+      den = 0;
+    for (let i = 0; i < want.length; i++) {
+      num += ((yhat.data[i] as number) - (want[i] as number)) ** 2;
+      den += (want[i] as number) ** 2;
+    }
     assert.ok(Math.sqrt(num / den) <= 1e-10, `predict vs reference relative error ${Math.sqrt(num / den)}`);
     // The accuracy and MSE the run reported for the test set are those of this model's predictions.
     assert.equal(accuracy(yhat.data as Float64Array, yte, c), result.final.testAccuracy);
     let se = 0;
     for (let i = 0; i < nt; i++) for (let j = 0; j < c; j++) se += ((yhat.data[i * c + j] as number) - (yte[i] === j ? 1 : 0)) ** 2;
-    assert.ok(Math.abs(se / (nt * c) - result.final.testMse) <= 1e-9 * Math.max(1, result.final.testMse), `test MSE ${se / (nt * c)} vs reported ${result.final.testMse}`);
+    assert.ok(
+      Math.abs(se / (nt * c) - result.final.testMse) <= 1e-9 * Math.max(1, result.final.testMse),
+      `test MSE ${se / (nt * c)} vs reported ${result.final.testMse}`,
+    );
     assert.ok(result.final.testAccuracy >= 0.6, `test accuracy ${result.final.testAccuracy}`);
   });
 
-  it('image features (u8 .npy) travel as their bytes and come back as the f64 features: the model\'s centers are bytes/255 bit for bit', async () => {
+  it("image features (u8 .npy) travel as their bytes and come back as the f64 features: the model's centers are bytes/255 bit for bit", async () => {
     const f = (name: string): string => path.join(t.dir, name);
     const bytes = Uint8Array.from(xAll, (v) => Math.floor(v * 256));
     await writeNpy(f('btr.npy'), { dtype: 'u8', shape: [n, d], data: bytes.slice(0, n * d) });
@@ -100,19 +152,50 @@ describe('gramfleet eigenpro / predict CLI against a real cluster', () => {
     await writeNpy(f('ytr.npy'), { dtype: 'f64', shape: [n], data: ytr });
     await writeNpy(f('yte.npy'), { dtype: 'f64', shape: [nt], data: yte });
     const train = await cli([
-      'eigenpro', '--data-dir', t.dir, '--train', f('btr.npy'), '--train-labels', f('ytr.npy'), '--test', f('bte.npy'), '--test-labels', f('yte.npy'),
-      '--kernel', 'laplacian', '--bandwidth', String(sigma), '--epochs', '2', '--seed', '2', '--shards', '2', '--out', f('bmodel.npz'), '--json',
+      'eigenpro',
+      '--data-dir',
+      t.dir,
+      '--train',
+      f('btr.npy'),
+      '--train-labels',
+      f('ytr.npy'),
+      '--test',
+      f('bte.npy'),
+      '--test-labels',
+      f('yte.npy'),
+      '--kernel',
+      'laplacian',
+      '--bandwidth',
+      String(sigma),
+      '--epochs',
+      '2',
+      '--seed',
+      '2',
+      '--shards',
+      '2',
+      '--out',
+      f('bmodel.npz'),
+      '--json',
     ]);
     assert.equal(train.code, 0, `eigenpro exited ${train.code}: ${train.stderr}`);
     const result = JSON.parse(train.stdout.trim().split('\n').at(-1) as string) as { final: { testAccuracy: number } };
     const model = await readNpz(f('bmodel.npz'));
     const centers = numeric(model['centers'], 'centers');
     assert.equal(centers.dtype, 'f64');
-    assert.deepEqual(Array.from(centers.data as Float64Array), Array.from(bytes.slice(0, n * d), (v) => v * (1 / 255)));
+    assert.deepEqual(
+      Array.from(centers.data as Float64Array),
+      Array.from(bytes.slice(0, n * d), (v) => v * (1 / 255)),
+    );
     // The stored centers are the bytes themselves (an eighth of f64).
     const digest = (model['centers_digest'] as { data: readonly string[] }).data[0] as string;
     // A reference carries its .npy size (the store checks it): header + n·d bytes.
-    const stored = await t.fleet.getArray({ bucket: resourceNames().arraysBucket, digest, dtype: 'u8', shape: [n, d], bytes: npyHeader('u8', [n, d]).byteLength + n * d });
+    const stored = await t.fleet.getArray({
+      bucket: resourceNames().arraysBucket,
+      digest,
+      dtype: 'u8',
+      shape: [n, d],
+      bytes: npyHeader('u8', [n, d]).byteLength + n * d,
+    });
     assert.equal(stored.dtype, 'u8');
     assert.deepEqual(Array.from(stored.data), Array.from(bytes.slice(0, n * d)));
     const pred = await cli(['predict', '--model', f('bmodel.npz'), '--x', f('bte.npy'), '--out', f('byhat.npy')]);
@@ -126,16 +209,58 @@ describe('gramfleet eigenpro / predict CLI against a real cluster', () => {
     const z = xtr.slice(0, p * d).map((v, i) => v + 0.01 * ((i % 7) - 3));
     await writeNpy(f('z.npy'), { dtype: 'f64', shape: [p, d], data: z });
     await writeNpy(f('zbad.npy'), { dtype: 'f64', shape: [p, d + 1], data: new Float64Array(p * (d + 1)) });
-    const bad = await cli(['eigenpro', '--data-dir', t.dir, '--train', f('xtr.npy'), '--train-labels', f('ytr.npy'), '--bandwidth', String(sigma), '--centers-file', f('zbad.npy'), '--out', f('bad3.npz')]);
+    const bad = await cli([
+      'eigenpro',
+      '--data-dir',
+      t.dir,
+      '--train',
+      f('xtr.npy'),
+      '--train-labels',
+      f('ytr.npy'),
+      '--bandwidth',
+      String(sigma),
+      '--centers-file',
+      f('zbad.npy'),
+      '--out',
+      f('bad3.npz'),
+    ]);
     assert.equal(bad.code, 1, bad.stderr);
     assert.match(bad.stderr, /INPUT_SHAPE_MISMATCH.*centers/);
     const train = await cli([
-      'eigenpro', '--data-dir', t.dir, '--train', f('xtr.npy'), '--train-labels', f('ytr.npy'), '--test', f('xte.npy'), '--test-labels', f('yte.npy'),
-      '--kernel', 'laplacian', '--bandwidth', String(sigma), '--epochs', '3', '--seed', '2', '--shards', '2', '--centers-file', f('z.npy'), '--projection', 'exact',
-      '--out', f('model3.npz'), '--json',
+      'eigenpro',
+      '--data-dir',
+      t.dir,
+      '--train',
+      f('xtr.npy'),
+      '--train-labels',
+      f('ytr.npy'),
+      '--test',
+      f('xte.npy'),
+      '--test-labels',
+      f('yte.npy'),
+      '--kernel',
+      'laplacian',
+      '--bandwidth',
+      String(sigma),
+      '--epochs',
+      '3',
+      '--seed',
+      '2',
+      '--shards',
+      '2',
+      '--centers-file',
+      f('z.npy'),
+      '--projection',
+      'exact',
+      '--out',
+      f('model3.npz'),
+      '--json',
     ]);
     assert.equal(train.code, 0, `eigenpro exited ${train.code}: ${train.stderr}`);
-    const lines = train.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = train.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const setup = lines.find((l) => l['kind'] === 'setup') as { projection?: { projection: string; solver: string; jitter: number } } | undefined;
     assert.equal(setup?.projection?.projection, 'exact', 'the setup line reports the projection');
     assert.equal(setup?.projection?.solver, 'cholesky');
@@ -150,8 +275,12 @@ describe('gramfleet eigenpro / predict CLI against a real cluster', () => {
     assert.equal(pred.code, 0, pred.stderr);
     const yhat = numeric(await readNpy(f('yhat3.npy')), 'yhat');
     const want = kernelMatmulReference('laplacian', sigma, d, xte, null, nt, z, p, coef.data as Float64Array, c);
-    let num = 0, den = 0;
-    for (let i = 0; i < want.length; i++) { num += ((yhat.data[i] as number) - (want[i] as number)) ** 2; den += (want[i] as number) ** 2; }
+    let num = 0,
+      den = 0;
+    for (let i = 0; i < want.length; i++) {
+      num += ((yhat.data[i] as number) - (want[i] as number)) ** 2;
+      den += (want[i] as number) ** 2;
+    }
     assert.ok(Math.sqrt(num / den) <= 1e-10, `predict vs reference relative error ${Math.sqrt(num / den)}`);
     assert.equal(accuracy(yhat.data as Float64Array, yte, c), result.final.testAccuracy);
   });

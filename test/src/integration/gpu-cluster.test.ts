@@ -24,7 +24,9 @@ describe('GRF with GPU and WASM workers together (real Temporal + NATS + GPU)', 
     t = await startTestCluster('gpu-cluster', { workers: 1 });
     await t.cluster.addGpuWorker(0); // resolves once the GPU worker is registered
   });
-  after(async () => { await t?.stop(); });
+  after(async () => {
+    await t?.stop();
+  });
 
   it('the GPU worker advertises its device (name, memory, compute capability) and its GPU ops', async () => {
     const g = (await t.fleet.workers()).find((w) => w.cls === 'gpu');
@@ -36,7 +38,18 @@ describe('GRF with GPU and WASM workers together (real Temporal + NATS + GPU)', 
   });
 
   it('Cora on the GPU (auto and gpu) equals the WASM run byte for byte', async () => {
-    const spec = { kind: 'grf' as const, graph: sharedGraph('cora.npz'), kernel: 'reg-laplacian', scale: 0.25, walks: 16, pHalt: 0.5, seed: 11, shardNodes: 200, estimator: 'independent' as const, variance: 'antithetic' as const };
+    const spec = {
+      kind: 'grf' as const,
+      graph: sharedGraph('cora.npz'),
+      kernel: 'reg-laplacian',
+      scale: 0.25,
+      walks: 16,
+      pHalt: 0.5,
+      seed: 11,
+      shardNodes: 200,
+      estimator: 'independent' as const,
+      variance: 'antithetic' as const,
+    };
     const onGpu = await (await t.fleet.submit({ ...spec, backend: 'gpu' })).result();
     const auto = await (await t.fleet.submit({ ...spec, backend: 'auto' })).result();
     const onWasm = await (await t.fleet.submit({ ...spec, backend: 'wasm' })).result();

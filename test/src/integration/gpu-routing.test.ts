@@ -38,9 +38,22 @@ async function expectCode(p: Promise<unknown>, code: ErrorCode, field: string): 
 
 describe('backend routing without a GPU (real Temporal + NATS)', { skip: deviceNote }, () => {
   let t: TestCluster;
-  before(async () => { t = await startTestCluster('gpu-routing', { workers: 1 }); });
-  after(async () => { await t?.stop(); });
-  const spec = { kind: 'grf' as const, graph: sharedGraph('karate.adjlist'), kernel: 'reg-laplacian', scale: 0.25, walks: 8, pHalt: 0.5, seed: 5, shardNodes: 10 };
+  before(async () => {
+    t = await startTestCluster('gpu-routing', { workers: 1 });
+  });
+  after(async () => {
+    await t?.stop();
+  });
+  const spec = {
+    kind: 'grf' as const,
+    graph: sharedGraph('karate.adjlist'),
+    kernel: 'reg-laplacian',
+    scale: 0.25,
+    walks: 8,
+    pHalt: 0.5,
+    seed: 5,
+    shardNodes: 10,
+  };
 
   it('a GPU worker started against the cluster finds no device, exits with status 3 and never registers', async () => {
     const child = spawn(process.execPath, [path.join(require.resolve('@gramfleet/gpu-workers'), '..', 'main.js')], {
@@ -48,19 +61,33 @@ describe('backend routing without a GPU (real Temporal + NATS)', { skip: deviceN
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
-    child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
+    child.stderr.on('data', (b: Buffer) => {
+      stderr += b.toString();
+    });
     const status = await new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
     assert.equal(status, 3, stderr);
     assert.match(stderr, /"code":"WORKER_NO_DEVICE"/);
     const workers = await t.fleet.workers();
     assert.ok(workers.length >= 1);
-    assert.deepEqual(workers.filter((w) => w.cls === 'gpu'), []);
+    assert.deepEqual(
+      workers.filter((w) => w.cls === 'gpu'),
+      [],
+    );
   });
 
   it('LocalCluster.addGpuWorker rejects with WORKER_NO_DEVICE and forgets the process', async () => {
-    await assert.rejects(t.cluster.addGpuWorker(0), (e: unknown) => isGramfleetError(e) && e.code === 'WORKER_NO_DEVICE' && /found no CUDA device/.test(e.message));
-    assert.deepEqual(t.cluster.status().filter((p) => p.name.startsWith('worker-gpu-')), []);
-    assert.deepEqual((await t.fleet.workers()).filter((w) => w.cls === 'gpu'), []);
+    await assert.rejects(
+      t.cluster.addGpuWorker(0),
+      (e: unknown) => isGramfleetError(e) && e.code === 'WORKER_NO_DEVICE' && /found no CUDA device/.test(e.message),
+    );
+    assert.deepEqual(
+      t.cluster.status().filter((p) => p.name.startsWith('worker-gpu-')),
+      [],
+    );
+    assert.deepEqual(
+      (await t.fleet.workers()).filter((w) => w.cls === 'gpu'),
+      [],
+    );
   });
 
   it("backend 'auto' with no GPU worker runs on wasm and says so in progress and result; Φ equals the 'wasm' run", async () => {

@@ -14,14 +14,27 @@ describe('GRF survives faults (real servers)', () => {
   let t: TestCluster;
   let baseline: GrfJobResult;
   // Enough work (≈ 25 M walk steps in 100 shards) that faults land mid-job.
-  const spec: GrfJobSpec = { kind: 'grf', graph: sharedGraph('cora.npz'), kernel: 'reg-laplacian', scale: 0.25, walks: 2048, pHalt: 0.2, seed: 11, shardNodes: 25, batchShards: 4, window: 4 };
+  const spec: GrfJobSpec = {
+    kind: 'grf',
+    graph: sharedGraph('cora.npz'),
+    kernel: 'reg-laplacian',
+    scale: 0.25,
+    walks: 2048,
+    pHalt: 0.2,
+    seed: 11,
+    shardNodes: 25,
+    batchShards: 4,
+    window: 4,
+  };
 
   before(async () => {
     t = await startTestCluster('faults', { workers: 2, dataPlane: { ackWaitMs: 2000, maxDeliver: 5 } });
     baseline = await (await t.fleet.submit(spec)).result();
     assert.equal(baseline.shards, 100);
   });
-  after(async () => { await t?.stop(); });
+  after(async () => {
+    await t?.stop();
+  });
 
   /** Submits the job, waits until some but not all shards are done, injects the fault, checks the result. */
   async function withFault(fault: () => Promise<void>): Promise<GrfJobResult> {
@@ -33,7 +46,10 @@ describe('GRF survives faults (real servers)', () => {
     assert.ok(mid.shardsDone < mid.shardsTotal, `fault was injected mid-job (${mid.shardsDone}/${mid.shardsTotal})`);
     assert.equal(r.shards, baseline.shards);
     // Each shard counted once: per-worker shard counts add up to the shard count exactly.
-    assert.equal(Object.values(r.workers).reduce((a, b) => a + b, 0), r.shards);
+    assert.equal(
+      Object.values(r.workers).reduce((a, b) => a + b, 0),
+      r.shards,
+    );
     assert.deepEqual(r.phi.map(csrDigest), baseline.phi.map(csrDigest), 'Φ must be byte-identical to the uninterrupted run');
     return r;
   }

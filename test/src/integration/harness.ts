@@ -21,15 +21,23 @@ export interface TestCluster {
 }
 
 /** Starts a cluster for one test file. */
-export async function startTestCluster(name: string, o: { workers?: number; dataPlane?: DataPlaneOptions; memoryBudgetBytes?: number } = {}): Promise<TestCluster> {
+export async function startTestCluster(
+  name: string,
+  o: { workers?: number; dataPlane?: DataPlaneOptions; memoryBudgetBytes?: number } = {},
+): Promise<TestCluster> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `gf-${name}-`));
   const cluster = await LocalCluster.start({
-    dataDir: dir, workers: o.workers ?? 2, taskQueue: `${name}-${randomBytes(3).toString('hex')}`,
-    dataPlane: o.dataPlane ?? { ackWaitMs: 3000, maxDeliver: 5 }, logLevel: 'warn',
+    dataDir: dir,
+    workers: o.workers ?? 2,
+    taskQueue: `${name}-${randomBytes(3).toString('hex')}`,
+    dataPlane: o.dataPlane ?? { ackWaitMs: 3000, maxDeliver: 5 },
+    logLevel: 'warn',
   });
   const fleet = await connect({ dataDir: dir, startLocal: false, ...(o.memoryBudgetBytes !== undefined ? { memoryBudgetBytes: o.memoryBudgetBytes } : {}) });
   return {
-    cluster, fleet, dir,
+    cluster,
+    fleet,
+    dir,
     async stop() {
       await fleet.close().catch(() => undefined);
       await cluster.stop();

@@ -37,8 +37,13 @@ describe('kernel library through the worker runtime (threads per shard, kernel b
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gf-kernels-'));
     cluster = await LocalCluster.start({
-      dataDir: dir, workers: 1, threadsPerWorker: 1, threadsPerShard: 2, taskQueue: `kernels-${randomBytes(3).toString('hex')}`,
-      dataPlane: { ackWaitMs: 5000, maxDeliver: 3 }, logLevel: 'info',
+      dataDir: dir,
+      workers: 1,
+      threadsPerWorker: 1,
+      threadsPerShard: 2,
+      taskQueue: `kernels-${randomBytes(3).toString('hex')}`,
+      dataPlane: { ackWaitMs: 5000, maxDeliver: 3 },
+      logLevel: 'info',
     });
     const nc = await connectNats(cluster.state.natsUrl, 'kernels-test');
     dp = await openDataPlane(nc, resourceNames(cluster.state.prefix), { ackWaitMs: 5000, maxDeliver: 3 });
@@ -66,15 +71,19 @@ describe('kernel library through the worker runtime (threads per shard, kernel b
     for (let i = 0; i < plan.shards.length; i++) {
       const subj = `${dp.names.prefix}.result.${jobId}.s${String(i).padStart(6, '0')}`;
       let r: TaskResult | undefined;
-      await until(async () => {
-        try {
-          const m = await dp.jsm.streams.getMessage(dp.names.resultsStream, { last_by_subj: subj });
-          if (m !== null) r = m.json<TaskResult>();
-        } catch {
-          /* not there yet */
-        }
-        return r !== undefined;
-      }, 60_000, `result ${subj}`);
+      await until(
+        async () => {
+          try {
+            const m = await dp.jsm.streams.getMessage(dp.names.resultsStream, { last_by_subj: subj });
+            if (m !== null) r = m.json<TaskResult>();
+          } catch {
+            /* not there yet */
+          }
+          return r !== undefined;
+        },
+        60_000,
+        `result ${subj}`,
+      );
       results.push(r!);
     }
     const outs: NdArray[][] = [];
@@ -95,7 +104,9 @@ describe('kernel library through the worker runtime (threads per shard, kernel b
     }
     assert.ok(rec !== undefined, 'one worker registered');
     const expectFma = fs.existsSync(kernelsFmaWasmPath) && (relaxedSimdAvailable() || relaxedSimdNodeArgs().length > 0);
-    process.stdout.write(`# worker kernel build: ${rec.kernels?.build} (relaxed SIMD here: ${relaxedSimdAvailable()}, node args: ${JSON.stringify(relaxedSimdNodeArgs())})\n`);
+    process.stdout.write(
+      `# worker kernel build: ${rec.kernels?.build} (relaxed SIMD here: ${relaxedSimdAvailable()}, node args: ${JSON.stringify(relaxedSimdNodeArgs())})\n`,
+    );
     const { cacheMB, ...kernels } = rec.kernels ?? { build: undefined, threadsPerShard: undefined };
     assert.deepEqual(kernels, { build: expectFma ? 'fma' : 'simd', threadsPerShard: 2 });
     assert.equal(typeof cacheMB, 'number', 'the kernel-row cache budget is registered');
@@ -119,7 +130,8 @@ describe('kernel library through the worker runtime (threads per shard, kernel b
   });
 
   it('the array store: a patched array travels as its changed rows, a reader holding the base rebuilds it, one without fails typed', async () => {
-    const rows = 500, cols = 10;
+    const rows = 500,
+      cols = 10;
     const base = { dtype: 'f64' as const, shape: [rows, cols], data: rand(rows * cols, 91) };
     const baseRef = await store.put(base);
     const next = Float64Array.from(base.data);
@@ -155,7 +167,9 @@ describe('kernel library through the worker runtime (threads per shard, kernel b
   it('gemm 157×131×97 in 3 shards runs on wasm-mt and equals the f64 reference', async () => {
     const [m, n, k] = [157, 131, 97];
     const inputs: NdArray[] = [
-      { dtype: 'f64', shape: [m, k], data: rand(m * k, 1) }, { dtype: 'f64', shape: [k, n], data: rand(k * n, 2) }, { dtype: 'f64', shape: [m, n], data: rand(m * n, 3) },
+      { dtype: 'f64', shape: [m, k], data: rand(m * k, 1) },
+      { dtype: 'f64', shape: [k, n], data: rand(k * n, 2) },
+      { dtype: 'f64', shape: [m, n], data: rand(m * n, 3) },
     ];
     const attrs = { alpha: 1.5, beta: -0.25 };
     const { out, results } = await runShards('gemm', attrs, inputs, 3);
@@ -173,7 +187,10 @@ describe('kernel library through the worker runtime (threads per shard, kernel b
     const z: NdArray = { dtype: 'f64', shape: [45, 11], data: rand(45 * 11, 5) };
     const attrs = { kernel: 'laplacian', bandwidth: 0.8 };
     const kb = await runShards('kernel-block', attrs, [x, z], 2);
-    assert.deepEqual(kb.results.map((r) => r.stats.backend), ['wasm-mt', 'wasm-mt']);
+    assert.deepEqual(
+      kb.results.map((r) => r.stats.backend),
+      ['wasm-mt', 'wasm-mt'],
+    );
     const ref = OPS.get('kernel-block').reference(OPS.get('kernel-block').parseAttrs(attrs), [x, z])[0]!;
     for (let i = 0; i < ref.data.length; i++) assert.ok(Math.abs((kb.out[0]!.data[i] as number) - (ref.data[i] as number)) <= 1e-12, `K[${i}]`);
     const n = 9;
@@ -182,11 +199,12 @@ describe('kernel library through the worker runtime (threads per shard, kernel b
     const ch = await runShards('cholesky', {}, [{ dtype: 'f64', shape: [n, n], data: a }], 2);
     assert.equal(ch.results[0]!.stats.backend, 'wasm');
     const l = ch.out[0]!.data as Float64Array;
-    for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) {
-      let s = 0;
-      for (let p = 0; p <= j; p++) s += (l[i * n + p] as number) * (l[j * n + p] as number);
-      assert.ok(Math.abs(s - (a[i * n + j] as number)) <= 1e-13 * (n + 1));
-    }
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j <= i; j++) {
+        let s = 0;
+        for (let p = 0; p <= j; p++) s += (l[i * n + p] as number) * (l[j * n + p] as number);
+        assert.ok(Math.abs(s - (a[i * n + j] as number)) <= 1e-13 * (n + 1));
+      }
   });
 
   it('a non-SPD matrix to cholesky comes back as a typed KERNEL_STATUS result, not NaNs', async () => {
@@ -199,7 +217,10 @@ describe('kernel library through the worker runtime (threads per shard, kernel b
 describe('threadsPerShard is validated before anything starts', () => {
   it('0 and 1.5 are INPUT_OUT_OF_RANGE naming threadsPerShard', async () => {
     for (const bad of [0, 1.5]) {
-      await assert.rejects(LocalCluster.start({ dataDir: path.join(os.tmpdir(), `gf-never-${randomBytes(3).toString('hex')}`), threadsPerShard: bad }), (e: Error & { code?: string }) => e.code === 'INPUT_OUT_OF_RANGE' && e.message.includes('threadsPerShard'));
+      await assert.rejects(
+        LocalCluster.start({ dataDir: path.join(os.tmpdir(), `gf-never-${randomBytes(3).toString('hex')}`), threadsPerShard: bad }),
+        (e: Error & { code?: string }) => e.code === 'INPUT_OUT_OF_RANGE' && e.message.includes('threadsPerShard'),
+      );
     }
   });
 });

@@ -39,7 +39,10 @@ async function waitForPort(port: number, child: ChildProcess): Promise<void> {
     if (child.exitCode !== null) throw new Error(`nats-server exited with ${child.exitCode}`);
     const ok = await new Promise<boolean>((r) => {
       const c = net.connect(port, '127.0.0.1');
-      c.once('connect', () => { c.destroy(); r(true); });
+      c.once('connect', () => {
+        c.destroy();
+        r(true);
+      });
       c.once('error', () => r(false));
     });
     if (ok) return;

@@ -29,15 +29,20 @@ describe('Ray-like SDK (real NATS + workers)', () => {
   let modulationWasm: string;
   before(async () => {
     // The example kernel is built from its AssemblyScript source here, as a user would.
-    modulationWasm = execFileSync(process.execPath, [path.join(repo, 'examples', 'user-kernel', 'build.js')], { encoding: 'utf8' }).trim().split('\n').pop()!;
+    modulationWasm = execFileSync(process.execPath, [path.join(repo, 'examples', 'user-kernel', 'build.js')], { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .pop()!;
     t = await startTestCluster('sdk', { workers: 1 });
   });
-  after(async () => { await t?.stop(); });
+  after(async () => {
+    await t?.stop();
+  });
 
   it('put/get: small values inline, arrays by reference through the object store', async () => {
     const small = await t.fleet.put(Float64Array.of(1.5));
     assert.ok(small.inline !== undefined && small.array === undefined);
-    assert.deepEqual(Array.from(await t.fleet.get(small) as Float64Array), [1.5]);
+    assert.deepEqual(Array.from((await t.fleet.get(small)) as Float64Array), [1.5]);
     assert.equal(await t.fleet.get(await t.fleet.put(42)), 42);
     const big = Float64Array.from({ length: 300_000 }, (_, i) => Math.sin(i));
     const ref = await t.fleet.put(big);
@@ -48,25 +53,37 @@ describe('Ray-like SDK (real NATS + workers)', () => {
   it('the AssemblyScript example computes GRF modulation functions on the workers, equal to the float64 reference', async () => {
     const kern = await t.fleet.registerWasm(modulationWasm, { exports: ['modulation'] });
     assert.match(kern.digest, /^[0-9a-f]{64}$/);
-    const specs: GraphKernelSpec[] = [{ kind: 'diffusion', beta: 0.5 }, { kind: 'diffusion', beta: 2 }, { kind: 'reg-laplacian', d: 2 }, { kind: 'p-step', p: 3 }];
+    const specs: GraphKernelSpec[] = [
+      { kind: 'diffusion', beta: 0.5 },
+      { kind: 'diffusion', beta: 2 },
+      { kind: 'reg-laplacian', d: 2 },
+      { kind: 'p-step', p: 3 },
+    ];
     const L = 40;
     const alphas = specs.map((s) => kernelAlpha(s, L));
-    const big = await t.fleet.put(kernelAlpha({ kind: 'diffusion', beta: 1 }, 400));   // by reference (3.2 KB)
+    const big = await t.fleet.put(kernelAlpha({ kind: 'diffusion', beta: 1 }, 400)); // by reference (3.2 KB)
     const refs = t.fleet.map(kern, 'modulation', [...alphas, big], { class: 'wasm', memoryMB: 4, timeoutMs: 10_000 });
     const w = await t.fleet.wait(refs, { numReturns: refs.length, timeoutMs: 120_000 });
     assert.equal(w.ready.length, refs.length);
     for (let i = 0; i < specs.length; i++) {
       const f = (await t.fleet.get(refs[i]!)) as Float64Array;
       const ref = modulation(specs[i]!, L);
-      for (let k = 0; k < L; k++) assert.ok(Math.abs(f[k]! - ref[k]!) <= 1e-12 * Math.max(1, Math.abs(ref[k]!)), `${specs[i]!.kind} f[${k}] ${f[k]} vs ${ref[k]}`);
+      for (let k = 0; k < L; k++)
+        assert.ok(Math.abs(f[k]! - ref[k]!) <= 1e-12 * Math.max(1, Math.abs(ref[k]!)), `${specs[i]!.kind} f[${k}] ${f[k]} vs ${ref[k]}`);
     }
     const fBig = (await t.fleet.get(refs[specs.length]!)) as Float64Array;
     const refBig = modulation({ kind: 'diffusion', beta: 1 }, 400);
     assert.equal(fBig.length, 400);
     for (let k = 0; k < 400; k++) assert.ok(Math.abs(fBig[k]! - refBig[k]!) <= 1e-12, `diffusion β=1 f[${k}] ${fBig[k]} vs ${refBig[k]}`);
     // Bad input to map is rejected before anything is published.
-    assert.throws(() => t.fleet.map(kern, 'nope', [Float64Array.of(1)]), (e) => isGramfleetError(e) && e.code === 'KERNEL_BAD_MODULE');
-    assert.throws(() => t.fleet.map(kern, 'modulation', [Float64Array.of(1)], { memoryMB: 0 }), (e) => isGramfleetError(e) && e.code === 'INPUT_OUT_OF_RANGE');
+    assert.throws(
+      () => t.fleet.map(kern, 'nope', [Float64Array.of(1)]),
+      (e) => isGramfleetError(e) && e.code === 'KERNEL_BAD_MODULE',
+    );
+    assert.throws(
+      () => t.fleet.map(kern, 'modulation', [Float64Array.of(1)], { memoryMB: 0 }),
+      (e) => isGramfleetError(e) && e.code === 'INPUT_OUT_OF_RANGE',
+    );
   });
 
   it('sandbox through a worker: file, socket, memory and time violations fail with typed errors, the worker keeps serving', async () => {

@@ -14,10 +14,29 @@ import * as path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
-  GramfleetError, PROTOCOL_VERSION, laneSubject, pinToken, resourceNames, silentLogger,
-  type LaneFrame, type NdArray, type ReplyFrame, type WorkerRecord,
+  GramfleetError,
+  PROTOCOL_VERSION,
+  laneSubject,
+  pinToken,
+  resourceNames,
+  silentLogger,
+  type LaneFrame,
+  type NdArray,
+  type ReplyFrame,
+  type WorkerRecord,
 } from '@gramfleet/core';
-import { connectNats, createArrayStore, createTaskClient, openDataPlane, startWorker, type DataPlane, type KernelPool, type KernelRun, type RunningWorker, type TaskClient } from '@gramfleet/workers';
+import {
+  connectNats,
+  createArrayStore,
+  createTaskClient,
+  openDataPlane,
+  startWorker,
+  type DataPlane,
+  type KernelPool,
+  type KernelRun,
+  type RunningWorker,
+  type TaskClient,
+} from '@gramfleet/workers';
 
 const repo = path.resolve(__dirname, '..', '..', '..');
 
@@ -32,7 +51,9 @@ function testPool(o: { fail?: () => GramfleetError | undefined; delayMs?: number
       const x = (inputs[0]?.data ?? new Float64Array(0)) as Float64Array;
       return { outputs: [{ dtype: 'f64', shape: [x.length], data: x.map((v) => -v) }], backend: 'test', computeMs: 0 };
     },
-    async close() { /* nothing */ },
+    async close() {
+      /* nothing */
+    },
   };
 }
 
@@ -81,7 +102,17 @@ describe('task lanes: owner-side dispatch and retry (real nats-server)', () => {
   });
 
   const addWorker = async (pool: KernelPool, id = `w-${randomBytes(3).toString('hex')}`): Promise<RunningWorker> => {
-    const w = await startWorker({ natsUrl: url, prefix, cls: 'wasm', pool, ops: ['negate'], log: silentLogger, workerId: id, dataPlane: { maxDeliver: 3, ackWaitMs: 2000 }, heartbeatMs: 500 });
+    const w = await startWorker({
+      natsUrl: url,
+      prefix,
+      cls: 'wasm',
+      pool,
+      ops: ['negate'],
+      log: silentLogger,
+      workerId: id,
+      dataPlane: { maxDeliver: 3, ackWaitMs: 2000 },
+      heartbeatMs: 500,
+    });
     workers.push(w);
     return w;
   };
@@ -91,7 +122,19 @@ describe('task lanes: owner-side dispatch and retry (real nats-server)', () => {
     const dp = await openDataPlane(await connectNats(url, 'broken'), resourceNames(prefix), { maxDeliver: 3, ackWaitMs: 2000 });
     const workerId = `broken-${answer}-${randomBytes(3).toString('hex')}`;
     const pin = pinToken(workerId);
-    const rec: WorkerRecord = { workerId, cls: 'wasm', pid: process.pid, host: os.hostname(), threads: 1, ops: ['negate'], pin, slots: 4, startedAt: Date.now(), beatAt: Date.now(), shardsDone: 0 };
+    const rec: WorkerRecord = {
+      workerId,
+      cls: 'wasm',
+      pid: process.pid,
+      host: os.hostname(),
+      threads: 1,
+      ops: ['negate'],
+      pin,
+      slots: 4,
+      startedAt: Date.now(),
+      beatAt: Date.now(),
+      shardsDone: 0,
+    };
     const beat = setInterval(() => void dp.workers.put(workerId, JSON.stringify({ ...rec, beatAt: Date.now() })), 500);
     await dp.workers.put(workerId, JSON.stringify(rec));
     const got: string[] = [];
@@ -144,7 +187,10 @@ describe('task lanes: owner-side dispatch and retry (real nats-server)', () => {
     assert.equal(r.error, undefined);
     assert.ok(r.outputs[0]?.inline !== undefined, 'small output inline');
     const y = (await store.get(r.outputs[0]!)).data as Float64Array;
-    assert.deepEqual(Array.from(y).map((v) => Object.is(v, -0) ? '-0' : String(v)), Array.from(x).map((v) => Object.is(-v, -0) ? '-0' : String(-v)));
+    assert.deepEqual(
+      Array.from(y).map((v) => (Object.is(v, -0) ? '-0' : String(v))),
+      Array.from(x).map((v) => (Object.is(-v, -0) ? '-0' : String(-v))),
+    );
     assert.equal(c.stats.spilled, 0);
     assert.equal(r.stats.workerId, 'w-main');
   });
@@ -152,7 +198,9 @@ describe('task lanes: owner-side dispatch and retry (real nats-server)', () => {
   it('tasks on a worker that never answers are retried on another; each result counted once', async () => {
     const stop = await addBroken('never');
     const c = client({ laneTimeoutMs: 1500 });
-    const rs = await Promise.all(Array.from({ length: 24 }, async (_, i) => c.run(await negateTask('j2', `s${i}`, Float64Array.of(i)), { cls: 'wasm' }))).finally(stop);
+    const rs = await Promise.all(
+      Array.from({ length: 24 }, async (_, i) => c.run(await negateTask('j2', `s${i}`, Float64Array.of(i)), { cls: 'wasm' })),
+    ).finally(stop);
     rs.forEach((r, i) => {
       assert.equal(r.error, undefined);
       assert.equal(r.shardId, `s${i}`);
@@ -165,7 +213,9 @@ describe('task lanes: owner-side dispatch and retry (real nats-server)', () => {
   it('a worker that says it holds nothing (its results were lost) has its tasks sent again at once', { timeout: 60_000 }, async () => {
     const stop = await addBroken('holds-nothing');
     const c = client({ laneTimeoutMs: 600_000 });
-    const rs = await Promise.all(Array.from({ length: 24 }, async (_, i) => c.run(await negateTask('j3', `s${i}`, Float64Array.of(i)), { cls: 'wasm' }))).finally(stop);
+    const rs = await Promise.all(
+      Array.from({ length: 24 }, async (_, i) => c.run(await negateTask('j3', `s${i}`, Float64Array.of(i)), { cls: 'wasm' })),
+    ).finally(stop);
     assert.ok(rs.every((r) => r.error === undefined));
     assert.ok(rs.every((r) => r.stats.workerId === 'w-main'));
     assert.ok(c.stats.retried > 0, JSON.stringify({ stats: c.stats, workers: rs.map((r) => r.stats.workerId) }));
@@ -176,7 +226,10 @@ describe('task lanes: owner-side dispatch and retry (real nats-server)', () => {
     await addBroken('dies');
     const c = client({ laneTimeoutMs: 600_000 });
     const rs = await Promise.all(Array.from({ length: 24 }, async (_, i) => c.run(await negateTask('j3k', `s${i}`, Float64Array.of(i)), { cls: 'wasm' })));
-    assert.ok(rs.every((r) => r.error === undefined && r.stats.workerId === 'w-main'), JSON.stringify(rs.map((r) => [r.stats.workerId, r.error?.code])));
+    assert.ok(
+      rs.every((r) => r.error === undefined && r.stats.workerId === 'w-main'),
+      JSON.stringify(rs.map((r) => [r.stats.workerId, r.error?.code])),
+    );
     assert.ok(c.stats.retried > 0, `some tasks went to the dead worker and were retried (${JSON.stringify(c.stats)})`);
   });
 
@@ -191,13 +244,18 @@ describe('task lanes: owner-side dispatch and retry (real nats-server)', () => {
   it('a worker drained while it holds tasks finishes them; none is sent elsewhere', async () => {
     const slow = await addWorker(testPool({ delayMs: 200 }), 'w-slow');
     const c = client();
-    const runs = Array.from({ length: 4 }, async (_, i) => c.run(await negateTask('j45', `s${i}`, Float64Array.of(i)), { cls: 'wasm', pin: pinToken('w-slow') }));
+    const runs = Array.from({ length: 4 }, async (_, i) =>
+      c.run(await negateTask('j45', `s${i}`, Float64Array.of(i)), { cls: 'wasm', pin: pinToken('w-slow') }),
+    );
     await new Promise((r) => setTimeout(r, 100));
     const drained = slow.drain();
     const rs = await Promise.all(runs);
     await drained;
     workers.splice(workers.indexOf(slow), 1);
-    assert.ok(rs.every((r) => r.error === undefined && r.stats.workerId === 'w-slow'), JSON.stringify(rs.map((r) => [r.stats.workerId, r.error?.code])));
+    assert.ok(
+      rs.every((r) => r.error === undefined && r.stats.workerId === 'w-slow'),
+      JSON.stringify(rs.map((r) => [r.stats.workerId, r.error?.code])),
+    );
     assert.equal(c.stats.retried, 0);
     assert.equal(c.stats.duplicates, 0);
   });

@@ -15,7 +15,17 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { type KernelCampaign } from '@gramfleet/orchestrator';
-import { KERNEL_CAMPAIGN, K8S_GROUP, K8S_VERSION, KernelCampaignController, k8sApi, kernelCampaignCrd, kernelCampaignWorkflowId, renderManifests, type KubernetesObject } from '@gramfleet/orchestrator/internal';
+import {
+  KERNEL_CAMPAIGN,
+  K8S_GROUP,
+  K8S_VERSION,
+  KernelCampaignController,
+  k8sApi,
+  kernelCampaignCrd,
+  kernelCampaignWorkflowId,
+  renderManifests,
+  type KubernetesObject,
+} from '@gramfleet/orchestrator/internal';
 import { campaignTable, type Logger } from '@gramfleet/core';
 import { sharedGraph, startTestCluster, until, type TestCluster } from '../integration/harness';
 import { CONTROLLER_SA, envTestUnavailable, startEnvTest, type EnvTest } from './envtest';
@@ -41,18 +51,33 @@ describe('KernelCampaign controller (real kube-apiserver + Temporal + NATS)', { 
       throw e;
     }
   };
-  const startController = async (): Promise<KernelCampaignController> => KernelCampaignController.start({
-    kubeConfig: env.controller, temporalAddress: t.cluster.state.temporalAddress, taskQueue: t.cluster.state.taskQueue,
-    prefix: t.cluster.state.prefix, pollIntervalMs: 300, resyncMs: 5000, log: captured,
-  });
+  const startController = async (): Promise<KernelCampaignController> =>
+    KernelCampaignController.start({
+      kubeConfig: env.controller,
+      temporalAddress: t.cluster.state.temporalAddress,
+      taskQueue: t.cluster.state.taskQueue,
+      prefix: t.cluster.state.prefix,
+      pollIntervalMs: 300,
+      resyncMs: 5000,
+      log: captured,
+    });
   const kc = (name: string, spec: Record<string, unknown>): KubernetesObject =>
-    ({ apiVersion: `${K8S_GROUP}/${K8S_VERSION}`, kind: KERNEL_CAMPAIGN.kind, metadata: { name, namespace: NS }, spec } as KubernetesObject);
+    ({ apiVersion: `${K8S_GROUP}/${K8S_VERSION}`, kind: KERNEL_CAMPAIGN.kind, metadata: { name, namespace: NS }, spec }) as KubernetesObject;
   const karate = { kind: 'grf', graph: sharedGraph('karate.adjlist'), kernel: 'reg-laplacian', scale: 0.25, walks: 8, pHalt: 0.5 };
   const karateParams = Object.fromEntries(Object.entries(karate).filter(([k]) => k !== 'kind'));
   // a run that takes a while: many walks on cora in small shards
   const slow = { kind: 'grf', graph: sharedGraph('cora.npz'), kernel: 'reg-laplacian', scale: 0.25, walks: 1024, pHalt: 0.5, shardNodes: 50 };
   const warnings: string[] = [];
-  const captured: Logger = { debug() {}, info() {}, warn(msg) { warnings.push(msg); }, error(msg) { warnings.push(msg); } };
+  const captured: Logger = {
+    debug() {},
+    info() {},
+    warn(msg) {
+      warnings.push(msg);
+    },
+    error(msg) {
+      warnings.push(msg);
+    },
+  };
   const executions = async (workflowId: string): Promise<number> => {
     let n = 0;
     for await (const w of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) if (w.workflowId === workflowId) n++;
@@ -88,11 +113,15 @@ describe('KernelCampaign controller (real kube-apiserver + Temporal + NATS)', { 
   it('a KernelCampaign starts exactly one campaign workflow and .status follows it to Succeeded', async () => {
     await create(env.admin, kc('sweep', { concurrency: 2, grid: { kind: 'grf', base: karateParams, axes: { seed: [1, 2, 3] } } }));
     const seen = new Set<string>();
-    await until(async () => {
-      const s = (await get('sweep'))?.status;
-      if (s?.phase !== undefined) seen.add(s.phase);
-      return s?.phase === 'Succeeded' || s?.phase === 'Failed';
-    }, 180_000, 'sweep to finish');
+    await until(
+      async () => {
+        const s = (await get('sweep'))?.status;
+        if (s?.phase !== undefined) seen.add(s.phase);
+        return s?.phase === 'Succeeded' || s?.phase === 'Failed';
+      },
+      180_000,
+      'sweep to finish',
+    );
     const obj = (await get('sweep'))!;
     const s = obj.status!;
     assert.equal(s.phase, 'Succeeded', JSON.stringify(s));
@@ -100,7 +129,14 @@ describe('KernelCampaign controller (real kube-apiserver + Temporal + NATS)', { 
     assert.deepEqual([s.runsTotal, s.runsDone, s.runsFailed, s.runsRunning], [3, 3, 0, 0]);
     assert.equal(s.workflowId, kernelCampaignWorkflowId(obj.metadata!.uid!));
     assert.deepEqual(s.resultRef, { bucket: campaignTable(t.cluster.state.prefix).runsBucket, keyPrefix: `kc-${obj.metadata!.uid!}.` });
-    assert.deepEqual(s.conditions?.map((c) => [c.type, c.status]), [['Accepted', 'True'], ['Started', 'True'], ['Complete', 'True']]);
+    assert.deepEqual(
+      s.conditions?.map((c) => [c.type, c.status]),
+      [
+        ['Accepted', 'True'],
+        ['Started', 'True'],
+        ['Complete', 'True'],
+      ],
+    );
     assert.deepEqual(obj.metadata?.finalizers, [KERNEL_CAMPAIGN.finalizer]);
     const d = await client.workflow.getHandle(s.workflowId!).describe();
     assert.equal(d.status.name, 'COMPLETED');
@@ -109,8 +145,32 @@ describe('KernelCampaign controller (real kube-apiserver + Temporal + NATS)', { 
   });
 
   it('a KernelCampaign mixing workload kinds (a Kronecker GP lengthscale grid beside a datagen run) runs every run to Succeeded', async () => {
-    const kron = { axes: [[0, 0.5, 1], [0, 1]], y: [0.1, 0.3, 0.2, 0.5, 0.4, 0.6], kernel: 'rbf', noise: 0.05 };
-    await create(env.admin, kc('kinds', { concurrency: 2, runs: [{ kind: 'datagen', pde: 'poisson-rhs', grid: 6, count: 2 }], grid: { kind: 'kron-gp', base: kron, axes: { lengthscales: [[0.2, 0.5], [0.5, 1]] } } }));
+    const kron = {
+      axes: [
+        [0, 0.5, 1],
+        [0, 1],
+      ],
+      y: [0.1, 0.3, 0.2, 0.5, 0.4, 0.6],
+      kernel: 'rbf',
+      noise: 0.05,
+    };
+    await create(
+      env.admin,
+      kc('kinds', {
+        concurrency: 2,
+        runs: [{ kind: 'datagen', pde: 'poisson-rhs', grid: 6, count: 2 }],
+        grid: {
+          kind: 'kron-gp',
+          base: kron,
+          axes: {
+            lengthscales: [
+              [0.2, 0.5],
+              [0.5, 1],
+            ],
+          },
+        },
+      }),
+    );
     await until(async () => ['Succeeded', 'Failed'].includes((await get('kinds'))?.status?.phase ?? ''), 180_000, 'kinds to finish');
     const s = (await get('kinds'))!.status!;
     assert.equal(s.phase, 'Succeeded', JSON.stringify(s));
@@ -127,8 +187,13 @@ describe('KernelCampaign controller (real kube-apiserver + Temporal + NATS)', { 
     assert.match(accepted?.message ?? '', /runs\[0\]\.scale/);
     await assert.rejects(client.workflow.getHandle(kernelCampaignWorkflowId(obj.metadata!.uid!)).describe(), WorkflowNotFoundError);
     // recorded as a Warning event on the object (the controller's RBAC allows events)
-    const events = await env.admin.makeApiClient(k8sApi.CoreV1Api).listNamespacedEvent({ namespace: NS, fieldSelector: `involvedObject.uid=${obj.metadata!.uid!}` });
-    assert.deepEqual(events.items.map((e) => [e.type, e.reason]), [['Warning', 'INPUT_OUT_OF_RANGE']]);
+    const events = await env.admin
+      .makeApiClient(k8sApi.CoreV1Api)
+      .listNamespacedEvent({ namespace: NS, fieldSelector: `involvedObject.uid=${obj.metadata!.uid!}` });
+    assert.deepEqual(
+      events.items.map((e) => [e.type, e.reason]),
+      [['Warning', 'INPUT_OUT_OF_RANGE']],
+    );
   });
 
   it('restarting the controller mid-campaign starts no second workflow', async () => {
@@ -150,7 +215,16 @@ describe('KernelCampaign controller (real kube-apiserver + Temporal + NATS)', { 
   });
 
   it('deleting a KernelCampaign cancels its workflow, then removes the finalizer', async () => {
-    await create(env.admin, kc('doomed', { concurrency: 1, runs: [{ ...slow, walks: 4096 }, { ...slow, walks: 4096, seed: 9 }] }));
+    await create(
+      env.admin,
+      kc('doomed', {
+        concurrency: 1,
+        runs: [
+          { ...slow, walks: 4096 },
+          { ...slow, walks: 4096, seed: 9 },
+        ],
+      }),
+    );
     await until(async () => (await get('doomed'))?.status?.phase === 'Running', 60_000, 'doomed to run');
     const obj = (await get('doomed'))!;
     assert.equal((await client.workflow.getHandle(obj.status!.workflowId!).describe()).status.name, 'RUNNING');
@@ -164,7 +238,16 @@ describe('KernelCampaign controller (real kube-apiserver + Temporal + NATS)', { 
   });
 
   it('a workflow that vanished from Temporal is not started again: the resource fails with WorkflowNotFound', async () => {
-    await create(env.admin, kc('vanish', { concurrency: 1, runs: [{ ...slow, walks: 4096 }, { ...slow, walks: 4096, seed: 5 }] }));
+    await create(
+      env.admin,
+      kc('vanish', {
+        concurrency: 1,
+        runs: [
+          { ...slow, walks: 4096 },
+          { ...slow, walks: 4096, seed: 5 },
+        ],
+      }),
+    );
     await until(async () => (await get('vanish'))?.status?.phase === 'Running', 60_000, 'vanish to run');
     const s0 = (await get('vanish'))!.status!;
     // Temporal deletes a running workflow by terminating it first and removing it later; a
@@ -174,7 +257,18 @@ describe('KernelCampaign controller (real kube-apiserver + Temporal + NATS)', { 
     await ctrl!.stop();
     ctrl = undefined;
     await client.workflowService.deleteWorkflowExecution({ namespace: t.cluster.state.namespace, workflowExecution: { workflowId: s0.workflowId! } });
-    await until(async () => client.workflow.getHandle(s0.workflowId!).describe().then(() => false, (e: unknown) => e instanceof WorkflowNotFoundError), 60_000, 'the deletion to complete');
+    await until(
+      async () =>
+        client.workflow
+          .getHandle(s0.workflowId!)
+          .describe()
+          .then(
+            () => false,
+            (e: unknown) => e instanceof WorkflowNotFoundError,
+          ),
+      60_000,
+      'the deletion to complete',
+    );
     ctrl = await startController();
     await until(async () => (await get('vanish'))?.status?.phase === 'Failed', 60_000, 'vanish to fail');
     const s = (await get('vanish'))!.status!;
@@ -194,12 +288,21 @@ describe('KernelCampaign controller (real kube-apiserver + Temporal + NATS)', { 
   });
 
   it('health endpoints: the WASM worker and the orchestrator answer /healthz and become ready on /readyz', async () => {
-    const get200 = (port: number, p: string): Promise<number> => new Promise((resolve) => {
-      http.get({ host: '127.0.0.1', port, path: p }, (r) => { r.resume(); resolve(r.statusCode ?? 0); }).on('error', () => resolve(0));
-    });
+    const get200 = (port: number, p: string): Promise<number> =>
+      new Promise((resolve) => {
+        http
+          .get({ host: '127.0.0.1', port, path: p }, (r) => {
+            r.resume();
+            resolve(r.statusCode ?? 0);
+          })
+          .on('error', () => resolve(0));
+      });
     const procs: [string, Record<string, string>][] = [
       [path.join(ROOT, 'workers', 'dist', 'main.js'), { GRAMFLEET_WORKER_ID: 'health-probe' }],
-      [path.join(ROOT, 'orchestrator', 'dist', 'host', 'worker-host.js'), { GRAMFLEET_TEMPORAL_ADDRESS: t.cluster.state.temporalAddress, GRAMFLEET_TASK_QUEUE: `${t.cluster.state.taskQueue}-health` }],
+      [
+        path.join(ROOT, 'orchestrator', 'dist', 'host', 'worker-host.js'),
+        { GRAMFLEET_TEMPORAL_ADDRESS: t.cluster.state.temporalAddress, GRAMFLEET_TASK_QUEUE: `${t.cluster.state.taskQueue}-health` },
+      ],
     ];
     for (const [script, extra] of procs) {
       // A port the OS just handed out (a random pick could collide with a listening server,
@@ -212,7 +315,14 @@ describe('KernelCampaign controller (real kube-apiserver + Temporal + NATS)', { 
       });
       const child = spawn(process.execPath, [script], {
         stdio: 'ignore',
-        env: { ...process.env, GRAMFLEET_NATS_URL: t.cluster.state.natsUrl, GRAMFLEET_PREFIX: t.cluster.state.prefix, GRAMFLEET_HEALTH_PORT: String(port), GRAMFLEET_LOG_LEVEL: 'warn', ...extra },
+        env: {
+          ...process.env,
+          GRAMFLEET_NATS_URL: t.cluster.state.natsUrl,
+          GRAMFLEET_PREFIX: t.cluster.state.prefix,
+          GRAMFLEET_HEALTH_PORT: String(port),
+          GRAMFLEET_LOG_LEVEL: 'warn',
+          ...extra,
+        },
       });
       try {
         await until(async () => (await get200(port, '/healthz')) === 200, 60_000, `${path.basename(script)} /healthz`);

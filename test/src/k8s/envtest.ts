@@ -46,7 +46,9 @@ export function envTestUnavailable(): string | undefined {
   if (!have() && process.env['GRAMFLEET_K8S_ENVTEST_INSTALL'] !== '0') {
     spawnSync('bash', [path.join(ROOT, 'scripts', 'k8s-envtest.sh')], { stdio: 'inherit' });
   }
-  return have() ? undefined : 'kube-apiserver/etcd are not in .gramfleet/bin and scripts/k8s-envtest.sh could not build them (needs Go and the Go module proxy)';
+  return have()
+    ? undefined
+    : 'kube-apiserver/etcd are not in .gramfleet/bin and scripts/k8s-envtest.sh could not build them (needs Go and the Go module proxy)';
 }
 
 function freePort(): Promise<number> {
@@ -94,30 +96,65 @@ export async function startEnvTest(name: string): Promise<EnvTest> {
   const adminToken = randomBytes(16).toString('hex');
   const ctrlToken = randomBytes(16).toString('hex');
   const sa = `system:serviceaccount:${CONTROLLER_SA.namespace}:${CONTROLLER_SA.name}`;
-  fs.writeFileSync(path.join(dir, 'tokens.csv'),
-    `${adminToken},admin,admin,"system:masters"\n${ctrlToken},${sa},${randomBytes(8).toString('hex')},"system:serviceaccounts,system:serviceaccounts:${CONTROLLER_SA.namespace}"\n`);
+  fs.writeFileSync(
+    path.join(dir, 'tokens.csv'),
+    `${adminToken},admin,admin,"system:masters"\n${ctrlToken},${sa},${randomBytes(8).toString('hex')},"system:serviceaccounts,system:serviceaccounts:${CONTROLLER_SA.namespace}"\n`,
+  );
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   fs.writeFileSync(path.join(dir, 'sa.key'), privateKey.export({ type: 'pkcs8', format: 'pem' }));
   fs.writeFileSync(path.join(dir, 'sa.pub'), publicKey.export({ type: 'spki', format: 'pem' }));
-  const etcd = start('etcd', path.join(BIN, 'etcd'), [
-    '--data-dir', path.join(dir, 'etcd'), '--name', 'envtest',
-    '--listen-client-urls', `http://127.0.0.1:${etcdPort}`, '--advertise-client-urls', `http://127.0.0.1:${etcdPort}`,
-    '--listen-peer-urls', `http://127.0.0.1:${peerPort}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${peerPort}`,
-    '--initial-cluster', `envtest=http://127.0.0.1:${peerPort}`, '--unsafe-no-fsync', '--log-level', 'warn',
-  ], dir);
+  const etcd = start(
+    'etcd',
+    path.join(BIN, 'etcd'),
+    [
+      '--data-dir',
+      path.join(dir, 'etcd'),
+      '--name',
+      'envtest',
+      '--listen-client-urls',
+      `http://127.0.0.1:${etcdPort}`,
+      '--advertise-client-urls',
+      `http://127.0.0.1:${etcdPort}`,
+      '--listen-peer-urls',
+      `http://127.0.0.1:${peerPort}`,
+      '--initial-advertise-peer-urls',
+      `http://127.0.0.1:${peerPort}`,
+      '--initial-cluster',
+      `envtest=http://127.0.0.1:${peerPort}`,
+      '--unsafe-no-fsync',
+      '--log-level',
+      'warn',
+    ],
+    dir,
+  );
   const apiArgs = [
-    '--etcd-servers', `http://127.0.0.1:${etcdPort}`,
-    '--bind-address', '127.0.0.1', '--advertise-address', '127.0.0.1', '--secure-port', String(apiPort),
-    '--cert-dir', path.join(dir, 'certs'),
-    '--token-auth-file', path.join(dir, 'tokens.csv'),
-    '--authorization-mode', 'RBAC',
-    '--service-account-key-file', path.join(dir, 'sa.pub'),
-    '--service-account-signing-key-file', path.join(dir, 'sa.key'),
-    '--service-account-issuer', 'https://kubernetes.default.svc',
-    '--service-cluster-ip-range', '10.0.0.0/24',
-    '--disable-admission-plugins', 'ServiceAccount',
+    '--etcd-servers',
+    `http://127.0.0.1:${etcdPort}`,
+    '--bind-address',
+    '127.0.0.1',
+    '--advertise-address',
+    '127.0.0.1',
+    '--secure-port',
+    String(apiPort),
+    '--cert-dir',
+    path.join(dir, 'certs'),
+    '--token-auth-file',
+    path.join(dir, 'tokens.csv'),
+    '--authorization-mode',
+    'RBAC',
+    '--service-account-key-file',
+    path.join(dir, 'sa.pub'),
+    '--service-account-signing-key-file',
+    path.join(dir, 'sa.key'),
+    '--service-account-issuer',
+    'https://kubernetes.default.svc',
+    '--service-cluster-ip-range',
+    '10.0.0.0/24',
+    '--disable-admission-plugins',
+    'ServiceAccount',
     '--allow-privileged=true',
-    '--v', '0',
+    '--v',
+    '0',
   ];
   let api = start('kube-apiserver', path.join(BIN, 'kube-apiserver'), apiArgs, dir);
   const server = `https://127.0.0.1:${apiPort}`;
@@ -130,7 +167,13 @@ export async function startEnvTest(name: string): Promise<EnvTest> {
     const deadline = Date.now() + 120_000;
     while ((await get(`${server}/readyz`, adminToken)) !== 200) {
       if (api.exitCode !== null || etcd.exitCode !== null || Date.now() > deadline) {
-        const tail = (f: string): string => { try { return fs.readFileSync(path.join(dir, f), 'utf8').slice(-2000); } catch { return ''; } };
+        const tail = (f: string): string => {
+          try {
+            return fs.readFileSync(path.join(dir, f), 'utf8').slice(-2000);
+          } catch {
+            return '';
+          }
+        };
         const msg = `kube-apiserver did not become ready:\n${tail('kube-apiserver.log')}\n${tail('etcd.log')}`;
         await stop();
         throw new Error(msg);
@@ -140,7 +183,9 @@ export async function startEnvTest(name: string): Promise<EnvTest> {
   };
   await waitReady();
   return {
-    server, dir, stop,
+    server,
+    dir,
+    stop,
     async restartApiServer() {
       await stopChild(api);
       api = start('kube-apiserver', path.join(BIN, 'kube-apiserver'), apiArgs, dir);

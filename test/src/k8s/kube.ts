@@ -48,7 +48,11 @@ export function apiError(e: unknown): { code: number; message: string } {
   const body = (e as { body?: unknown }).body;
   let message = (e as Error).message;
   if (typeof body === 'string') {
-    try { message = (JSON.parse(body) as { message?: string }).message ?? body; } catch { message = body; }
+    try {
+      message = (JSON.parse(body) as { message?: string }).message ?? body;
+    } catch {
+      message = body;
+    }
   } else if (body !== null && typeof body === 'object') {
     message = (body as { message?: string }).message ?? message;
   }

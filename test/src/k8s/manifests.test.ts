@@ -10,7 +10,19 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { KERNEL_CAMPAIGN, K8S_GROUP, K8S_VERSION, applyManifests, compileValues, parseYamlStream, k8sApi, kernelCampaignCrd, manifestsYaml, renderManifests, type KubernetesObject } from '@gramfleet/orchestrator/internal';
+import {
+  KERNEL_CAMPAIGN,
+  K8S_GROUP,
+  K8S_VERSION,
+  applyManifests,
+  compileValues,
+  parseYamlStream,
+  k8sApi,
+  kernelCampaignCrd,
+  manifestsYaml,
+  renderManifests,
+  type KubernetesObject,
+} from '@gramfleet/orchestrator/internal';
 import { WORKLOAD_DEFS, isGramfleetError } from '@gramfleet/core';
 import { envTestUnavailable, startEnvTest, type EnvTest } from './envtest';
 import { minimalScaledObjectCrd } from './keda-crd';
@@ -26,8 +38,14 @@ const COMBOS = [
   { name: 'gpu on, keda off', values: { gpuWorker: { enabled: true } } },
   { name: 'gpu off, keda on', values: { keda: { enabled: true } } },
   { name: 'gpu on, keda on', values: { gpuWorker: { enabled: true }, keda: { enabled: true } } },
-  { name: 'namespaced controller, NATS URL from a Secret, kernel-row cache budget', values: { controller: { watchNamespace: 'gramfleet' }, nats: { urlSecret: { name: 'nats-url', key: 'url' } }, wasmWorker: { kernelCacheMB: 2048 } } },
-  { name: 'host store of 2 GiB per pod with a peer secret, gpu on', values: { hostStore: { sizeMB: 2048, peerSecret: { name: 'peer-secret', key: 'secret' } }, gpuWorker: { enabled: true } } },
+  {
+    name: 'namespaced controller, NATS URL from a Secret, kernel-row cache budget',
+    values: { controller: { watchNamespace: 'gramfleet' }, nats: { urlSecret: { name: 'nats-url', key: 'url' } }, wasmWorker: { kernelCacheMB: 2048 } },
+  },
+  {
+    name: 'host store of 2 GiB per pod with a peer secret, gpu on',
+    values: { hostStore: { sizeMB: 2048, peerSecret: { name: 'peer-secret', key: 'secret' } }, gpuWorker: { enabled: true } },
+  },
   { name: 'no host store', values: { hostStore: { enabled: false } } },
 ] as const;
 
@@ -40,7 +58,9 @@ describe('Kubernetes manifests against a real kube-apiserver', { skip }, () => {
     await ensureNamespace(env.admin, 'gramfleet');
     await ensureNamespace(env.admin, 'team-a');
   });
-  after(async () => { await env?.stop(); });
+  after(async () => {
+    await env?.stop();
+  });
 
   it('the KernelCampaign CRD is served with its status subresource and printer columns', async () => {
     const api = env.admin.makeApiClient(k8sApi.ApiextensionsV1Api);
@@ -48,43 +68,111 @@ describe('Kubernetes manifests against a real kube-apiserver', { skip }, () => {
     const v = crd.spec.versions[0]!;
     assert.equal(v.name, K8S_VERSION);
     assert.ok(v.subresources?.status !== undefined);
-    assert.deepEqual(v.additionalPrinterColumns?.map((c) => c.name), ['Phase', 'Done', 'Failed', 'Total', 'Age']);
+    assert.deepEqual(
+      v.additionalPrinterColumns?.map((c) => c.name),
+      ['Phase', 'Done', 'Failed', 'Total', 'Age'],
+    );
   });
 
   describe('the schema rejects malformed KernelCampaigns', () => {
-    const kc = (name: string, spec: unknown): KubernetesObject => ({ apiVersion: `${K8S_GROUP}/${K8S_VERSION}`, kind: KERNEL_CAMPAIGN.kind, metadata: { name, namespace: 'team-a' }, spec } as KubernetesObject);
+    const kc = (name: string, spec: unknown): KubernetesObject =>
+      ({ apiVersion: `${K8S_GROUP}/${K8S_VERSION}`, kind: KERNEL_CAMPAIGN.kind, metadata: { name, namespace: 'team-a' }, spec }) as KubernetesObject;
     const run = { kind: 'grf', graph: '/data/karate.adjlist', kernel: 'reg-laplacian', scale: 0.25, walks: 4, pHalt: 0.5 };
     const cases: [string, unknown, RegExp][] = [
       ['no runs and no grid', { concurrency: 2 }, /a campaign needs runs or grid/],
       ['concurrency 0', { concurrency: 0, runs: [run] }, /spec\.concurrency: Invalid value: 0: spec\.concurrency in body should be greater than or equal to 1/],
-      ['concurrency as a string', { concurrency: 'four', runs: [run] }, /spec\.concurrency: Invalid value: "string": spec\.concurrency in body must be of type integer/],
+      [
+        'concurrency as a string',
+        { concurrency: 'four', runs: [run] },
+        /spec\.concurrency: Invalid value: "string": spec\.concurrency in body must be of type integer/,
+      ],
       ['an unknown workload kind', { runs: [{ ...run, kind: 'bogus' }] }, /spec\.runs\[0\]\.kind: Unsupported value: "bogus"/],
       ['a run without kind', { runs: [{ walks: 4 }] }, /spec\.runs\[0\]\.kind: Required value/],
       ['retry.maxAttempts 21', { retry: { maxAttempts: 21 }, runs: [run] }, /spec\.retry\.maxAttempts.*less than or equal to 20/],
       ['a grid with an empty axis', { grid: { kind: 'grf', base: run, axes: { walks: [] } } }, /spec\.grid\.axes\.walks.*should have at least 1 items/],
       ['a grid without axes', { grid: { kind: 'grf', base: run } }, /spec\.grid\.axes: Required value/],
       ['runTimeoutMs below 1 s', { runTimeoutMs: 10, runs: [run] }, /spec\.runTimeoutMs.*greater than or equal to 1000/],
-      ['a walk count as a string', { runs: [{ ...run, walks: 'four' }] }, /spec\.runs\[0\]\.walks: Invalid value: "string": spec\.runs\[0\]\.walks in body must be of type integer/],
-      ['an eigenpro bandwidth as a string', { runs: [run, { kind: 'eigenpro', train: '/data/x.npy', trainLabels: '/data/y.npy', kernel: 'laplacian', bandwidth: 'wide' }] }, /spec\.runs\[1\]\.bandwidth: Invalid value: "string": spec\.runs\[1\]\.bandwidth in body must be of type number/],
-      ['a datagen pde the registry does not list', { runs: [{ kind: 'datagen', pde: 'maxwell', grid: 8, count: 2 }] }, /spec\.runs\[0\]\.pde: Unsupported value: "maxwell"/],
-      ['an eigenpro task the registry does not list', { runs: [{ kind: 'eigenpro', train: 'x', trainLabels: 'y', kernel: 'laplacian', bandwidth: 2, task: 'ranking' }] }, /spec\.runs\[0\]\.task: Unsupported value: "ranking"/],
+      [
+        'a walk count as a string',
+        { runs: [{ ...run, walks: 'four' }] },
+        /spec\.runs\[0\]\.walks: Invalid value: "string": spec\.runs\[0\]\.walks in body must be of type integer/,
+      ],
+      [
+        'an eigenpro bandwidth as a string',
+        { runs: [run, { kind: 'eigenpro', train: '/data/x.npy', trainLabels: '/data/y.npy', kernel: 'laplacian', bandwidth: 'wide' }] },
+        /spec\.runs\[1\]\.bandwidth: Invalid value: "string": spec\.runs\[1\]\.bandwidth in body must be of type number/,
+      ],
+      [
+        'a datagen pde the registry does not list',
+        { runs: [{ kind: 'datagen', pde: 'maxwell', grid: 8, count: 2 }] },
+        /spec\.runs\[0\]\.pde: Unsupported value: "maxwell"/,
+      ],
+      [
+        'an eigenpro task the registry does not list',
+        { runs: [{ kind: 'eigenpro', train: 'x', trainLabels: 'y', kernel: 'laplacian', bandwidth: 2, task: 'ranking' }] },
+        /spec\.runs\[0\]\.task: Unsupported value: "ranking"/,
+      ],
     ];
     for (const [what, spec, re] of cases) {
-      it(what, async () => { await expectRejected(create(env.admin, kc(`bad-${what.replace(/[^a-z0-9]+/g, '-')}`.slice(0, 60).replace(/-$/, ''), spec)), 422, re); });
+      it(what, async () => {
+        await expectRejected(create(env.admin, kc(`bad-${what.replace(/[^a-z0-9]+/g, '-')}`.slice(0, 60).replace(/-$/, ''), spec)), 422, re);
+      });
     }
     it('a missing spec', async () => {
-      await expectRejected(create(env.admin, { apiVersion: `${K8S_GROUP}/${K8S_VERSION}`, kind: KERNEL_CAMPAIGN.kind, metadata: { name: 'no-spec', namespace: 'team-a' } } as KubernetesObject), 422, /spec: Required value/);
+      await expectRejected(
+        create(env.admin, {
+          apiVersion: `${K8S_GROUP}/${K8S_VERSION}`,
+          kind: KERNEL_CAMPAIGN.kind,
+          metadata: { name: 'no-spec', namespace: 'team-a' },
+        } as KubernetesObject),
+        422,
+        /spec: Required value/,
+      );
     });
-    it('every workload kind is admitted, kinds mixed in one campaign; the schema documents every kind\'s parameters', async () => {
+    it("every workload kind is admitted, kinds mixed in one campaign; the schema documents every kind's parameters", async () => {
       const eigenpro = { kind: 'eigenpro', train: '/data/x.npy', trainLabels: '/data/y.npy', kernel: 'laplacian', bandwidth: 5, epochs: 2 };
-      const kron = { kind: 'kron-gp', axes: [[0, 0.5, 1], [0, 1]], y: [1, 2, 3, 4, 5, 6], kernel: ['rbf', 'matern32'], lengthscales: [0.3, 0.5], fit: { optimizer: 'lbfgs', iters: 5 } };
+      const kron = {
+        kind: 'kron-gp',
+        axes: [
+          [0, 0.5, 1],
+          [0, 1],
+        ],
+        y: [1, 2, 3, 4, 5, 6],
+        kernel: ['rbf', 'matern32'],
+        lengthscales: [0.3, 0.5],
+        fit: { optimizer: 'lbfgs', iters: 5 },
+      };
       const datagen = { kind: 'datagen', pde: 'darcy', grid: 16, count: 8, wavenumber: [5, 10], out: '/data/out' };
-      await apply(env.admin, kc('kinds', {
-        runs: [run, eigenpro, kron, datagen],
-        grid: { kind: 'kron-gp', base: { axes: [[0, 1]], kernel: 'rbf' }, axes: { y: [[1, 2], [2, 1]], lengthscales: [[0.5], [1]] } },
-      }));
-      await apply(env.admin, kc('ep-grid', { grid: { kind: 'eigenpro', base: { train: 'x.npy', trainLabels: 'y.npy', kernel: 'gaussian' }, axes: { bandwidth: [1, 2], epochs: [1, 2] } } }));
-      const props = (kernelCampaignCrd() as unknown as { spec: { versions: { schema: { openAPIV3Schema: { properties: { spec: { properties: { runs: { items: { properties: Record<string, unknown> } } } } } } } }[] } }).spec.versions[0]!.schema.openAPIV3Schema.properties.spec.properties.runs.items.properties;
+      await apply(
+        env.admin,
+        kc('kinds', {
+          runs: [run, eigenpro, kron, datagen],
+          grid: {
+            kind: 'kron-gp',
+            base: { axes: [[0, 1]], kernel: 'rbf' },
+            axes: {
+              y: [
+                [1, 2],
+                [2, 1],
+              ],
+              lengthscales: [[0.5], [1]],
+            },
+          },
+        }),
+      );
+      await apply(
+        env.admin,
+        kc('ep-grid', {
+          grid: { kind: 'eigenpro', base: { train: 'x.npy', trainLabels: 'y.npy', kernel: 'gaussian' }, axes: { bandwidth: [1, 2], epochs: [1, 2] } },
+        }),
+      );
+      const props = (
+        kernelCampaignCrd() as unknown as {
+          spec: {
+            versions: { schema: { openAPIV3Schema: { properties: { spec: { properties: { runs: { items: { properties: Record<string, unknown> } } } } } } } }[];
+          };
+        }
+      ).spec.versions[0]!.schema.openAPIV3Schema.properties.spec.properties.runs.items.properties;
       for (const d of WORKLOAD_DEFS) for (const [name, p] of Object.entries(d.params)) assert.equal(name in props, p.only !== 'sdk', `${d.kind}.${name}`);
     });
     it('a valid one is admitted, and its spec is immutable afterwards', async () => {
@@ -98,7 +186,10 @@ describe('Kubernetes manifests against a real kube-apiserver', { skip }, () => {
       const objs = renderManifests(combo.values);
       const kinds = objs.map((o) => o.kind);
       assert.equal(kinds.includes('ScaledObject'), 'keda' in combo.values);
-      assert.equal(objs.some((o) => o.metadata?.name === 'gramfleet-gpu-worker' && o.kind === 'Deployment'), 'gpuWorker' in combo.values);
+      assert.equal(
+        objs.some((o) => o.metadata?.name === 'gramfleet-gpu-worker' && o.kind === 'Deployment'),
+        'gpuWorker' in combo.values,
+      );
       const applied = await applyManifests(env.admin, combo.values, { dryRun: true });
       assert.equal(applied.length, objs.length + 1); // + the Namespace
     });
@@ -106,19 +197,38 @@ describe('Kubernetes manifests against a real kube-apiserver', { skip }, () => {
 
   it('GPU worker: nvidia.com/gpu requests, tolerations, node selector; scales to zero under KEDA', () => {
     const objs = renderManifests({ gpuWorker: { enabled: true, gpus: 2 }, keda: { enabled: true } });
-    const dep = objs.find((o) => o.kind === 'Deployment' && o.metadata?.name === 'gramfleet-gpu-worker') as unknown as { spec: { replicas: number; template: { spec: { containers: { resources: { limits: Record<string, string> } }[]; tolerations: unknown[]; nodeSelector: object } } } };
+    const dep = objs.find((o) => o.kind === 'Deployment' && o.metadata?.name === 'gramfleet-gpu-worker') as unknown as {
+      spec: {
+        replicas: number;
+        template: { spec: { containers: { resources: { limits: Record<string, string> } }[]; tolerations: unknown[]; nodeSelector: object } };
+      };
+    };
     assert.equal(dep.spec.template.spec.containers[0]!.resources.limits['nvidia.com/gpu'], '2');
     assert.deepEqual(dep.spec.template.spec.tolerations, [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }]);
     assert.equal(dep.spec.replicas, 0);
-    const so = objs.find((o) => o.kind === 'ScaledObject' && o.metadata?.name === 'gramfleet-gpu-worker') as unknown as { spec: { minReplicaCount: number; triggers: { type: string; metadata: Record<string, string> }[] } };
+    const so = objs.find((o) => o.kind === 'ScaledObject' && o.metadata?.name === 'gramfleet-gpu-worker') as unknown as {
+      spec: { minReplicaCount: number; triggers: { type: string; metadata: Record<string, string> }[] };
+    };
     assert.equal(so.spec.minReplicaCount, 0);
     assert.equal(so.spec.triggers[0]!.type, 'nats-jetstream');
     assert.deepEqual([so.spec.triggers[0]!.metadata['stream'], so.spec.triggers[0]!.metadata['consumer']], ['GF_TASKS', 'workers-gpu']);
   });
 
   it('host store: each orchestrator and worker pod gets an emptyDir in memory with the size limit from values, mounted where the store is configured, and its peer port', () => {
-    type Pod = { volumes: { name: string; emptyDir: { medium?: string; sizeLimit?: string } }[]; containers: { env: { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string }; secretKeyRef?: { name: string } } }[]; ports: { name: string; containerPort: number }[]; volumeMounts: { name: string; mountPath: string }[] }[] };
-    const pods = (values: object): Record<string, Pod> => Object.fromEntries(renderManifests(values).filter((o) => o.kind === 'Deployment').map((o) => [o.metadata?.name ?? '', (o as unknown as { spec: { template: { spec: Pod } } }).spec.template.spec]));
+    type Pod = {
+      volumes: { name: string; emptyDir: { medium?: string; sizeLimit?: string } }[];
+      containers: {
+        env: { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string }; secretKeyRef?: { name: string } } }[];
+        ports: { name: string; containerPort: number }[];
+        volumeMounts: { name: string; mountPath: string }[];
+      }[];
+    };
+    const pods = (values: object): Record<string, Pod> =>
+      Object.fromEntries(
+        renderManifests(values)
+          .filter((o) => o.kind === 'Deployment')
+          .map((o) => [o.metadata?.name ?? '', (o as unknown as { spec: { template: { spec: Pod } } }).spec.template.spec]),
+      );
     const on = pods({ hostStore: { sizeMB: 3072, peerPort: 7777, peerSecret: { name: 'peers', key: 's' } }, gpuWorker: { enabled: true } });
     for (const n of ['gramfleet-orchestrator', 'gramfleet-wasm-worker', 'gramfleet-gpu-worker']) {
       const pod = on[n]!;
@@ -130,24 +240,61 @@ describe('Kubernetes manifests against a real kube-apiserver', { skip }, () => {
       assert.equal(env('GRAMFLEET_PEER_PORT')?.value, '7777', n);
       assert.equal(env('GRAMFLEET_PEER_ADVERTISE')?.valueFrom?.fieldRef?.fieldPath, 'status.podIP', n);
       assert.equal(env('GRAMFLEET_PEER_SECRET')?.valueFrom?.secretKeyRef?.name, 'peers', n);
-      assert.deepEqual(c.ports.find((p) => p.name === 'peer'), { name: 'peer', containerPort: 7777 }, n);
+      assert.deepEqual(
+        c.ports.find((p) => p.name === 'peer'),
+        { name: 'peer', containerPort: 7777 },
+        n,
+      );
     }
-    assert.equal(on['gramfleet-controller']!.volumes.some((v) => v.name === 'arrays'), false, 'the controller keeps no arrays');
+    assert.equal(
+      on['gramfleet-controller']!.volumes.some((v) => v.name === 'arrays'),
+      false,
+      'the controller keeps no arrays',
+    );
     // no secret: a host store, but no peer server (no unauthenticated listener)
     const noPeers = pods({ hostStore: { sizeMB: 512 } })['gramfleet-wasm-worker']!;
     assert.deepEqual(noPeers.volumes.find((v) => v.name === 'arrays')?.emptyDir, { medium: 'Memory', sizeLimit: '512Mi' });
-    assert.equal(noPeers.containers[0]!.env.some((e) => e.name.startsWith('GRAMFLEET_PEER')), false);
-    assert.equal(noPeers.containers[0]!.ports.some((p) => p.name === 'peer'), false);
+    assert.equal(
+      noPeers.containers[0]!.env.some((e) => e.name.startsWith('GRAMFLEET_PEER')),
+      false,
+    );
+    assert.equal(
+      noPeers.containers[0]!.ports.some((p) => p.name === 'peer'),
+      false,
+    );
     const off = pods({ hostStore: { enabled: false } });
     for (const [n, pod] of Object.entries(off)) {
-      assert.equal(pod.volumes.some((v) => v.name === 'arrays'), false, n);
-      assert.equal(pod.containers[0]!.env.some((e) => e.name.startsWith('GRAMFLEET_HOST_STORE') || e.name.startsWith('GRAMFLEET_PEER')), false, n);
+      assert.equal(
+        pod.volumes.some((v) => v.name === 'arrays'),
+        false,
+        n,
+      );
+      assert.equal(
+        pod.containers[0]!.env.some((e) => e.name.startsWith('GRAMFLEET_HOST_STORE') || e.name.startsWith('GRAMFLEET_PEER')),
+        false,
+        n,
+      );
     }
   });
 
   it('every container runs non-root with a read-only root filesystem and health probes', () => {
     for (const o of renderManifests({ gpuWorker: { enabled: true } }).filter((x) => x.kind === 'Deployment')) {
-      const spec = (o as unknown as { spec: { template: { spec: { securityContext: { runAsNonRoot: boolean }; containers: { securityContext: { readOnlyRootFilesystem: boolean }; readinessProbe: { httpGet: { path: string } }; livenessProbe: { httpGet: { path: string } } }[] } } } }).spec.template.spec;
+      const spec = (
+        o as unknown as {
+          spec: {
+            template: {
+              spec: {
+                securityContext: { runAsNonRoot: boolean };
+                containers: {
+                  securityContext: { readOnlyRootFilesystem: boolean };
+                  readinessProbe: { httpGet: { path: string } };
+                  livenessProbe: { httpGet: { path: string } };
+                }[];
+              };
+            };
+          };
+        }
+      ).spec.template.spec;
       assert.equal(spec.securityContext.runAsNonRoot, true, o.metadata?.name);
       for (const c of spec.containers) {
         assert.equal(c.securityContext.readOnlyRootFilesystem, true);
@@ -169,7 +316,11 @@ describe('Kubernetes manifests against a real kube-apiserver', { skip }, () => {
       [{ hostStore: { peerPort: 80 } }, 'hostStore.peerPort'],
     ];
     for (const [v, field] of cases) {
-      assert.throws(() => compileValues(v), (e: unknown) => isGramfleetError(e) && e.details['field'] === field && e.message.includes(`values.${field}`), field);
+      assert.throws(
+        () => compileValues(v),
+        (e: unknown) => isGramfleetError(e) && e.details['field'] === field && e.message.includes(`values.${field}`),
+        field,
+      );
     }
   });
 
@@ -180,7 +331,11 @@ describe('Kubernetes manifests against a real kube-apiserver', { skip }, () => {
       fs.writeFileSync(kubeconfig, env.admin.exportConfig());
       const values = path.join(dir, 'values.yaml');
       fs.writeFileSync(values, 'namespace: cli-test\nwasmWorker:\n  replicas: 3\nkeda:\n  enabled: true\n');
-      const cli = (...args: string[]) => spawnSync(process.execPath, [path.join(ROOT, 'orchestrator', 'bin', 'gramfleet.js'), 'k8s', ...args], { encoding: 'utf8', env: { ...process.env, KUBECONFIG: kubeconfig } });
+      const cli = (...args: string[]) =>
+        spawnSync(process.execPath, [path.join(ROOT, 'orchestrator', 'bin', 'gramfleet.js'), 'k8s', ...args], {
+          encoding: 'utf8',
+          env: { ...process.env, KUBECONFIG: kubeconfig },
+        });
       const applied = cli('apply', '--values', values);
       assert.equal(applied.status, 0, applied.stderr);
       assert.match(applied.stdout, /^Namespace\/cli-test applied$/m);
@@ -191,7 +346,10 @@ describe('Kubernetes manifests against a real kube-apiserver', { skip }, () => {
       const st = cli('status', '--namespace', 'team-a', '--json');
       assert.equal(st.status, 0, st.stderr);
       const rows = JSON.parse(st.stdout) as { name: string }[];
-      assert.ok(rows.some((r) => r.name === 'good'), st.stdout);
+      assert.ok(
+        rows.some((r) => r.name === 'good'),
+        st.stdout,
+      );
       const table = cli('status');
       assert.match(table.stdout, /^NAMESPACE\s+NAME\s+PHASE/m);
       const bad = cli('render', '--values', values, '--namespace', 'Bad_NS');
@@ -240,7 +398,8 @@ describe('Kubernetes manifests against a real kube-apiserver', { skip }, () => {
           const byId = (xs: KubernetesObject[]): Record<string, unknown> => Object.fromEntries(xs.map((o) => [`${o.kind}/${o.metadata?.name ?? ''}`, o]));
           assert.deepEqual(byId(objs), byId(JSON.parse(JSON.stringify(renderManifests(combo.values))) as KubernetesObject[]));
           for (const o of objs) {
-            if (o.metadata !== undefined && o.kind !== 'CustomResourceDefinition' && !['ClusterRole', 'ClusterRoleBinding'].includes(o.kind ?? '')) o.metadata.namespace ??= 'gramfleet';
+            if (o.metadata !== undefined && o.kind !== 'CustomResourceDefinition' && !['ClusterRole', 'ClusterRoleBinding'].includes(o.kind ?? ''))
+              o.metadata.namespace ??= 'gramfleet';
             await apply(env.admin, o, true);
           }
         } finally {

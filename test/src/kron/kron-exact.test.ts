@@ -41,7 +41,10 @@ async function denseGp(m: KronModel, y: Float64Array): Promise<{ alpha: Float64A
   const D = shape.length;
   const sub = (i: number): number[] => {
     const out: number[] = [];
-    for (let d = D - 1; d >= 0; d--) { out[d] = i % (shape[d] as number); i = Math.floor(i / (shape[d] as number)); }
+    for (let d = D - 1; d >= 0; d--) {
+      out[d] = i % (shape[d] as number);
+      i = Math.floor(i / (shape[d] as number));
+    }
     return out;
   };
   const ix = Array.from({ length: n }, (_, i) => sub(i));
@@ -84,7 +87,10 @@ async function denseGp(m: KronModel, y: Float64Array): Promise<{ alpha: Float64A
 function relErr(a: Float64Array, b: Float64Array): number {
   let e = 0;
   let n = 0;
-  for (let i = 0; i < a.length; i++) { e += ((a[i] as number) - (b[i] as number)) ** 2; n += (b[i] as number) ** 2; }
+  for (let i = 0; i < a.length; i++) {
+    e += ((a[i] as number) - (b[i] as number)) ** 2;
+    n += (b[i] as number) ** 2;
+  }
   return Math.sqrt(e / n);
 }
 
@@ -97,8 +103,12 @@ function fft1(re: Float64Array, im: Float64Array, off: number, stride: number, n
     if (i < j) {
       const a = off + i * stride;
       const b = off + j * stride;
-      let t = re[a] as number; re[a] = re[b] as number; re[b] = t;
-      t = im[a] as number; im[a] = im[b] as number; im[b] = t;
+      let t = re[a] as number;
+      re[a] = re[b] as number;
+      re[b] = t;
+      t = im[a] as number;
+      im[a] = im[b] as number;
+      im[b] = t;
     }
   }
   for (let len = 2; len <= n; len <<= 1) {
@@ -111,8 +121,10 @@ function fft1(re: Float64Array, im: Float64Array, off: number, stride: number, n
         const b = off + (i + k + len / 2) * stride;
         const xr = (re[b] as number) * wr - (im[b] as number) * wi;
         const xi = (re[b] as number) * wi + (im[b] as number) * wr;
-        re[b] = (re[a] as number) - xr; im[b] = (im[a] as number) - xi;
-        re[a] = (re[a] as number) + xr; im[a] = (im[a] as number) + xi;
+        re[b] = (re[a] as number) - xr;
+        im[b] = (im[a] as number) - xi;
+        re[a] = (re[a] as number) + xr;
+        im[a] = (im[a] as number) + xi;
       }
     }
   }
@@ -128,7 +140,11 @@ function fftNd(re: Float64Array, im: Float64Array, n: number, D: number, inverse
       fft1(re, im, base, stride, n, inverse);
     }
   }
-  if (inverse) for (let i = 0; i < N; i++) { re[i] = (re[i] as number) / N; im[i] = (im[i] as number) / N; }
+  if (inverse)
+    for (let i = 0; i < N; i++) {
+      re[i] = (re[i] as number) / N;
+      im[i] = (im[i] as number) / N;
+    }
 }
 
 describe('Kronecker GP on the wasm kernel library against exact answers', () => {
@@ -136,7 +152,12 @@ describe('Kronecker GP on the wasm kernel library against exact answers', () => 
     { name: 'D=2 60×60 rbf', axes: [linspace(0, 1, 60), linspace(0, 2, 60)], kernel: 'rbf', ls: [0.1, 0.3] },
     { name: 'D=2 60×60 matern52×periodic', axes: [linspace(0, 1, 60), linspace(0, 2, 60)], kernel: ['matern52', 'periodic'], ls: [0.2, 0.8] },
     { name: 'D=3 16×15×16 matern32', axes: [linspace(0, 1, 16), linspace(0, 1, 15), linspace(-1, 1, 16)], kernel: 'matern32', ls: [0.3, 0.2, 0.5] },
-    { name: 'D=3 16×15×16 spectral-mixture:2', axes: [linspace(0, 1, 16), linspace(0, 1, 15), linspace(-1, 1, 16)], kernel: 'spectral-mixture:2', ls: [0.3, 0.2, 0.5] },
+    {
+      name: 'D=3 16×15×16 spectral-mixture:2',
+      axes: [linspace(0, 1, 16), linspace(0, 1, 15), linspace(-1, 1, 16)],
+      kernel: 'spectral-mixture:2',
+      ls: [0.3, 0.2, 0.5],
+    },
   ];
   for (const c of cases) {
     it(`${c.name}: α and log-det within 1e-10 of dense Cholesky; LML gradient within 1e-6 of central differences`, async () => {
@@ -152,7 +173,10 @@ describe('Kronecker GP on the wasm kernel library against exact answers', () => 
       const lml = (hh: typeof h): number => solveKron(lin, withHyper(p.model, hh), p.y).lml;
       const e = 1e-5;
       for (let d = 0; d < c.ls.length; d++) {
-        const fd = (lml({ ...h, lengthscales: h.lengthscales.map((x, i) => (i === d ? x + e : x)) }) - lml({ ...h, lengthscales: h.lengthscales.map((x, i) => (i === d ? x - e : x)) })) / (2 * e);
+        const fd =
+          (lml({ ...h, lengthscales: h.lengthscales.map((x, i) => (i === d ? x + e : x)) }) -
+            lml({ ...h, lengthscales: h.lengthscales.map((x, i) => (i === d ? x - e : x)) })) /
+          (2 * e);
         const an = sol.gradient!.lengthscales[d] as number;
         assert.ok(Math.abs(an - fd) <= 1e-6 * Math.max(1, Math.abs(fd)), `∂/∂ℓ_${d}: ${an} vs ${fd}`);
       }

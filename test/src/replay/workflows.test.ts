@@ -26,7 +26,10 @@ interface HistoryJson {
   }[];
 }
 
-const fixtures = fs.readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
+const fixtures = fs
+  .readdirSync(DIR)
+  .filter((f) => f.endsWith('.json'))
+  .sort();
 const load = (file: string): HistoryJson => JSON.parse(fs.readFileSync(path.join(DIR, file), 'utf8')) as HistoryJson;
 const workflowTypeOf = (h: HistoryJson): string => h.events[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name ?? '?';
 
@@ -34,10 +37,13 @@ describe('workflow histories replay against the current workflow code', () => {
   let bundle: WorkflowBundle;
   before(async () => {
     // The same workflows the orchestrator's Temporal worker runs (host/worker-host.ts).
-    bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('@gramfleet/workflows'), logger: { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined } });
+    bundle = await bundleWorkflowCode({
+      workflowsPath: require.resolve('@gramfleet/workflows'),
+      logger: { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined },
+    });
   });
 
-  it('every workflow type has a recorded history (the registry\'s workloads and the campaign)', () => {
+  it("every workflow type has a recorded history (the registry's workloads and the campaign)", () => {
     const recorded = new Set(fixtures.map((f) => workflowTypeOf(load(f))));
     for (const type of [...WORKLOAD_DEFS.map((w) => w.workflowType), CAMPAIGN_WORKFLOW]) {
       assert.ok(recorded.has(type), `no history of ${type} in test/fixtures/histories (record one: node scripts/record-histories.js)`);

@@ -143,8 +143,15 @@ function hqr2(nn: i32): bool {
   const high: i32 = nn - 1;
   const eps: f64 = 2.220446049250313e-16;
   let exshift: f64 = 0;
-  let p: f64 = 0, q: f64 = 0, r: f64 = 0, s: f64 = 0, z: f64 = 0;
-  let t: f64 = 0, w: f64 = 0, x: f64 = 0, y: f64 = 0;
+  let p: f64 = 0,
+    q: f64 = 0,
+    r: f64 = 0,
+    s: f64 = 0,
+    z: f64 = 0;
+  let t: f64 = 0,
+    w: f64 = 0,
+    x: f64 = 0,
+    y: f64 = 0;
   let norm: f64 = 0;
   for (let i: i32 = 0; i < nn; i++) {
     for (let j: i32 = imax(i - 1, 0); j < nn; j++) norm += Math.abs(hg(i, j));
@@ -254,7 +261,11 @@ function hqr2(nn: i32): bool {
         q = q / s;
         r = r / s;
         if (m == l) break;
-        if (Math.abs(hg(m, m - 1)) * (Math.abs(q) + Math.abs(r)) < eps * (Math.abs(p) * (Math.abs(hg(m - 1, m - 1)) + Math.abs(z) + Math.abs(hg(m + 1, m + 1))))) break;
+        if (
+          Math.abs(hg(m, m - 1)) * (Math.abs(q) + Math.abs(r)) <
+          eps * (Math.abs(p) * (Math.abs(hg(m - 1, m - 1)) + Math.abs(z) + Math.abs(hg(m + 1, m + 1))))
+        )
+          break;
         m--;
       }
       for (let i: i32 = m + 2; i <= n; i++) {

@@ -41,7 +41,12 @@ export function leafTableOf(b: Uint8Array): Uint8Array {
   const n = treeLeafCount(b.byteLength);
   const out = new Uint8Array(n * LEAF_HASH_BYTES);
   for (let i = 0; i < n; i++) {
-    out.set(createHash('sha256').update(b.subarray(i * TREE_LEAF_BYTES, Math.min(b.byteLength, (i + 1) * TREE_LEAF_BYTES))).digest(), i * LEAF_HASH_BYTES);
+    out.set(
+      createHash('sha256')
+        .update(b.subarray(i * TREE_LEAF_BYTES, Math.min(b.byteLength, (i + 1) * TREE_LEAF_BYTES)))
+        .digest(),
+      i * LEAF_HASH_BYTES,
+    );
   }
   return out;
 }
@@ -74,7 +79,12 @@ export function leafRange(i: number, bytes: number): readonly [number, number] {
 
 /** Whether leaf `i`'s hash in `leaves` equals `hash` (32 bytes). */
 export function leafMatches(leaves: Uint8Array, i: number, hash: Uint8Array): boolean {
-  return Buffer.compare(Buffer.from(leaves.buffer, leaves.byteOffset + i * LEAF_HASH_BYTES, LEAF_HASH_BYTES), Buffer.from(hash.buffer, hash.byteOffset, LEAF_HASH_BYTES)) === 0;
+  return (
+    Buffer.compare(
+      Buffer.from(leaves.buffer, leaves.byteOffset + i * LEAF_HASH_BYTES, LEAF_HASH_BYTES),
+      Buffer.from(hash.buffer, hash.byteOffset, LEAF_HASH_BYTES),
+    ) === 0
+  );
 }
 
 /** Whether bytes in memory match a digest of either form (hashed on this thread). */

@@ -16,15 +16,21 @@ import { LEAF_HASH_BYTES, leafRange } from './digest';
 /** A request to a hash thread: sha256 of each range (file offsets, or offsets from `byteOffset` in `buffer`). */
 export type HashRequest =
   | { readonly id: number; readonly kind: 'file'; readonly path: string; readonly ranges: readonly (readonly [number, number])[] }
-  | { readonly id: number; readonly kind: 'shared'; readonly buffer: SharedArrayBuffer; readonly byteOffset: number; readonly ranges: readonly (readonly [number, number])[] };
+  | {
+      readonly id: number;
+      readonly kind: 'shared';
+      readonly buffer: SharedArrayBuffer;
+      readonly byteOffset: number;
+      readonly ranges: readonly (readonly [number, number])[];
+    };
 
 /** A hash thread's reply: 32 bytes per range, in order. */
-export type HashReply = { readonly id: number; readonly ok: true; readonly hashes: Uint8Array } | { readonly id: number; readonly ok: false; readonly message: string };
+export type HashReply =
+  { readonly id: number; readonly ok: true; readonly hashes: Uint8Array } | { readonly id: number; readonly ok: false; readonly message: string };
 
 /** Where the bytes to hash are. */
 export type HashSource =
-  | { readonly kind: 'file'; readonly path: string }
-  | { readonly kind: 'shared'; readonly buffer: SharedArrayBuffer; readonly byteOffset: number };
+  { readonly kind: 'file'; readonly path: string } | { readonly kind: 'shared'; readonly buffer: SharedArrayBuffer; readonly byteOffset: number };
 
 /** The process's hash threads. */
 export interface HashPool {
@@ -36,8 +42,15 @@ export interface HashPool {
 }
 
 type Distributive<T> = T extends unknown ? Omit<T, 'id'> : never;
-interface Slot { readonly worker: Worker; busy: number }
-interface Job { readonly req: Distributive<HashRequest>; resolve(h: Uint8Array): void; reject(e: Error): void }
+interface Slot {
+  readonly worker: Worker;
+  busy: number;
+}
+interface Job {
+  readonly req: Distributive<HashRequest>;
+  resolve(h: Uint8Array): void;
+  reject(e: Error): void;
+}
 
 let shared: HashPool | undefined;
 
@@ -100,11 +113,13 @@ function createHashPool(n: number): HashPool {
 
   for (let i = 0; i < n; i++) slots.push(spawn());
 
-  const submit = (src: HashSource, ranges: readonly (readonly [number, number])[]): Promise<Uint8Array> => new Promise<Uint8Array>((resolve, reject) => {
-    const req: Distributive<HashRequest> = src.kind === 'file' ? { kind: 'file', path: src.path, ranges } : { kind: 'shared', buffer: src.buffer, byteOffset: src.byteOffset, ranges };
-    queue.push({ req, resolve, reject });
-    pump();
-  });
+  const submit = (src: HashSource, ranges: readonly (readonly [number, number])[]): Promise<Uint8Array> =>
+    new Promise<Uint8Array>((resolve, reject) => {
+      const req: Distributive<HashRequest> =
+        src.kind === 'file' ? { kind: 'file', path: src.path, ranges } : { kind: 'shared', buffer: src.buffer, byteOffset: src.byteOffset, ranges };
+      queue.push({ req, resolve, reject });
+      pump();
+    });
 
   return {
     threads: n,

@@ -38,7 +38,14 @@ function run(req: HashRequest): Uint8Array {
   const out = new Uint8Array(32 * req.ranges.length);
   if (req.kind === 'shared') {
     const mem = new Uint8Array(req.buffer);
-    req.ranges.forEach(([s, e], k) => out.set(createHash('sha256').update(mem.subarray(req.byteOffset + s, req.byteOffset + e)).digest(), 32 * k));
+    req.ranges.forEach(([s, e], k) =>
+      out.set(
+        createHash('sha256')
+          .update(mem.subarray(req.byteOffset + s, req.byteOffset + e))
+          .digest(),
+        32 * k,
+      ),
+    );
     return out;
   }
   // Mapped (no copy into this thread) where ranges start on a page; else read into a buffer.

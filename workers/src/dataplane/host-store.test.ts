@@ -17,13 +17,17 @@ function tmpDir(): string {
   dirs.push(d);
   return d;
 }
-after(() => { for (const d of dirs) fs.rmSync(d, { recursive: true, force: true }); });
+after(() => {
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+});
 
-const code = (c: ErrorCode) => (e: unknown): boolean => {
-  assert.ok(isGramfleetError(e), String(e));
-  assert.equal(e.code, c, e.message);
-  return true;
-};
+const code =
+  (c: ErrorCode) =>
+  (e: unknown): boolean => {
+    assert.ok(isGramfleetError(e), String(e));
+    assert.equal(e.code, c, e.message);
+    return true;
+  };
 
 describe('tree digests', () => {
   it('are plain sha256 up to one leaf and prefixed tree digests above, checked leaf by leaf', async () => {
@@ -55,7 +59,8 @@ describe('tree digests', () => {
 describe('host store', () => {
   it('seals what it writes under its digest and reads it back as a mapped, copy-on-write view', async () => {
     const hs = openHostStore({ dir: tmpDir(), maxBytes: 1 << 30 });
-    const head = randomBytes(128), body = randomBytes(3 * TREE_LEAF_BYTES - 5);
+    const head = randomBytes(128),
+      body = randomBytes(3 * TREE_LEAF_BYTES - 5);
     const all = Buffer.concat([head, body]);
     const { digest, bytes } = await hs.write([head, body]);
     assert.equal(digest, digestOf(all));
@@ -133,36 +138,40 @@ describe('host store', () => {
     assert.ok(hs.usage() <= hs.maxBytes);
   });
 
-  it('reuses a deleted object\'s memory for the next write once no reader maps it, never under a reader', { skip: canMap() ? undefined : 'mmap unavailable here: deleted objects are freed' }, async () => {
-    const dir = tmpDir();
-    const hs = openHostStore({ dir, maxBytes: 1 << 30, spareBytes: 64 << 20 });
-    const first = randomBytes(8 << 20);
-    const a = await hs.write([first]);
-    const inoA = fs.statSync(path.join(dir, a.digest)).ino;
-    assert.equal(hs.delete(a.digest), true);
-    assert.equal(fs.readdirSync(dir).filter((f) => f.startsWith('.free-')).length, 1, 'kept as a free file');
-    const b = await hs.write([randomBytes(6 << 20)]);
-    assert.equal(fs.statSync(path.join(dir, b.digest)).ino, inoA, 'the next write took the free file over');
-    assert.equal(fs.statSync(path.join(dir, b.digest)).size, 6 << 20);
-    assert.ok((await openHostStore({ dir, maxBytes: 1 << 30 }).read(b.digest)) !== undefined, 'sealed and readable (its seal holds)');
+  it(
+    "reuses a deleted object's memory for the next write once no reader maps it, never under a reader",
+    { skip: canMap() ? undefined : 'mmap unavailable here: deleted objects are freed' },
+    async () => {
+      const dir = tmpDir();
+      const hs = openHostStore({ dir, maxBytes: 1 << 30, spareBytes: 64 << 20 });
+      const first = randomBytes(8 << 20);
+      const a = await hs.write([first]);
+      const inoA = fs.statSync(path.join(dir, a.digest)).ino;
+      assert.equal(hs.delete(a.digest), true);
+      assert.equal(fs.readdirSync(dir).filter((f) => f.startsWith('.free-')).length, 1, 'kept as a free file');
+      const b = await hs.write([randomBytes(6 << 20)]);
+      assert.equal(fs.statSync(path.join(dir, b.digest)).ino, inoA, 'the next write took the free file over');
+      assert.equal(fs.statSync(path.join(dir, b.digest)).size, 6 << 20);
+      assert.ok((await openHostStore({ dir, maxBytes: 1 << 30 }).read(b.digest)) !== undefined, 'sealed and readable (its seal holds)');
 
-    // under a reader: the memory is not reused, and the reader's bytes never change
-    const c = await hs.write([first]);
-    const reader = openHostStore({ dir, maxBytes: 1 << 30 });
-    const view = (await reader.read(c.digest))!;
-    const inoC = fs.statSync(path.join(dir, c.digest)).ino;
-    hs.delete(c.digest);
-    const d = await hs.write([randomBytes(8 << 20)]);
-    assert.notEqual(fs.statSync(path.join(dir, d.digest)).ino, inoC, 'a mapped file is not taken over');
-    assert.ok(Buffer.from(view).equals(first), 'the reader still sees the deleted object\'s bytes');
-    // free files are the first to go when room is needed
-    const tight = openHostStore({ dir, maxBytes: hs.usage() + (1 << 20), spareBytes: 64 << 20 });
-    assert.equal(fs.readdirSync(dir).filter((f) => f.startsWith('.free-')).length, 1, 'the mapped one went back to the pool');
-    await tight.write([randomBytes(3 << 20)]);
-    assert.equal(fs.readdirSync(dir).filter((f) => f.startsWith('.free-')).length, 0, 'dropped to make room');
-    assert.ok(tight.usage() <= tight.maxBytes);
-    assert.ok(Buffer.from(view).equals(first), 'a dropped file stays with its reader until unmapped');
-  });
+      // under a reader: the memory is not reused, and the reader's bytes never change
+      const c = await hs.write([first]);
+      const reader = openHostStore({ dir, maxBytes: 1 << 30 });
+      const view = (await reader.read(c.digest))!;
+      const inoC = fs.statSync(path.join(dir, c.digest)).ino;
+      hs.delete(c.digest);
+      const d = await hs.write([randomBytes(8 << 20)]);
+      assert.notEqual(fs.statSync(path.join(dir, d.digest)).ino, inoC, 'a mapped file is not taken over');
+      assert.ok(Buffer.from(view).equals(first), "the reader still sees the deleted object's bytes");
+      // free files are the first to go when room is needed
+      const tight = openHostStore({ dir, maxBytes: hs.usage() + (1 << 20), spareBytes: 64 << 20 });
+      assert.equal(fs.readdirSync(dir).filter((f) => f.startsWith('.free-')).length, 1, 'the mapped one went back to the pool');
+      await tight.write([randomBytes(3 << 20)]);
+      assert.equal(fs.readdirSync(dir).filter((f) => f.startsWith('.free-')).length, 0, 'dropped to make room');
+      assert.ok(tight.usage() <= tight.maxBytes);
+      assert.ok(Buffer.from(view).equals(first), 'a dropped file stays with its reader until unmapped');
+    },
+  );
 
   it('receives an object in place, checks its leaves, and seals it; a bad byte fails its leaf', async () => {
     const hs = openHostStore({ dir: tmpDir(), maxBytes: 1 << 30 });

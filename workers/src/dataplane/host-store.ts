@@ -230,7 +230,11 @@ export function openHostStore(o: HostStoreOptions): HostStore {
 
   function reserve(bytes: number, what: string): () => void {
     if (!makeRoom(bytes)) {
-      throw new GramfleetError('STORE_HOST_FULL', `${what}: the host store in ${dir} holds ${counted.bytes + reserved} of its ${o.maxBytes} bytes and ${bytes} more do not fit (only objects with a durable copy are evicted)`, { field: 'hostStoreBytes', bound: o.maxBytes, need: bytes, dir });
+      throw new GramfleetError(
+        'STORE_HOST_FULL',
+        `${what}: the host store in ${dir} holds ${counted.bytes + reserved} of its ${o.maxBytes} bytes and ${bytes} more do not fit (only objects with a durable copy are evicted)`,
+        { field: 'hostStoreBytes', bound: o.maxBytes, need: bytes, dir },
+      );
     }
     reserved += bytes;
     let done = false;
@@ -281,7 +285,10 @@ export function openHostStore(o: HostStoreOptions): HostStore {
   }
 
   const api: HostStore = {
-    dir, hostId, maxBytes: o.maxBytes, checks,
+    dir,
+    hostId,
+    maxBytes: o.maxBytes,
+    checks,
     size(digest) {
       checkName(digest);
       try {
@@ -366,7 +373,8 @@ export function openHostStore(o: HostStoreOptions): HostStore {
         const small = tree ? undefined : createHash('sha256');
         try {
           // Leaf by leaf, so the hash threads hash leaf i while leaf i+1 is written.
-          let at = 0, leaf = 0;
+          let at = 0,
+            leaf = 0;
           for (const p of parts) {
             small?.update(p);
             for (let off = 0; off < p.byteLength;) {
@@ -395,7 +403,12 @@ export function openHostStore(o: HostStoreOptions): HostStore {
       } catch (e) {
         fs.rmSync(tmp, { force: true });
         if ((e as NodeJS.ErrnoException).code === 'ENOSPC') {
-          throw new GramfleetError('STORE_HOST_FULL', `put: the file system of the host store ${dir} is full (${total} bytes did not fit)`, { field: 'hostStoreBytes', bound: o.maxBytes, need: total, dir });
+          throw new GramfleetError('STORE_HOST_FULL', `put: the file system of the host store ${dir} is full (${total} bytes did not fit)`, {
+            field: 'hostStoreBytes',
+            bound: o.maxBytes,
+            need: total,
+            dir,
+          });
         }
         throw e;
       } finally {
@@ -450,7 +463,8 @@ export function openHostStore(o: HostStoreOptions): HostStore {
       };
       return {
         view,
-        hashLeaves: (leaves) => hashPool().leaves(sab !== undefined ? { kind: 'shared', buffer: sab, byteOffset: 0 } : { kind: 'file', path: tmp }, bytes, leaves),
+        hashLeaves: (leaves) =>
+          hashPool().leaves(sab !== undefined ? { kind: 'shared', buffer: sab, byteOffset: 0 } : { kind: 'file', path: tmp }, bytes, leaves),
         async seal(table) {
           if (finished) throw new GramfleetError('STORE_MISSING_OBJECT', `receiving ${digest}: already sealed or aborted`, { digest });
           try {
@@ -468,7 +482,8 @@ export function openHostStore(o: HostStoreOptions): HostStore {
             finish();
           }
           const v = await api.read(digest);
-          if (v === undefined) throw new GramfleetError('STORE_MISSING_OBJECT', `array ${digest} left the host store as soon as it was sealed`, { digest, dir });
+          if (v === undefined)
+            throw new GramfleetError('STORE_MISSING_OBJECT', `array ${digest} left the host store as soon as it was sealed`, { digest, dir });
           return v;
         },
         abort() {
@@ -564,7 +579,9 @@ export function receiveInMemory(digest: string, bytes: number): Incoming {
       }
       return view;
     },
-    abort() { /* garbage-collected */ },
+    abort() {
+      /* garbage-collected */
+    },
   };
 }
 

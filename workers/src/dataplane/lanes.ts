@@ -32,8 +32,23 @@ import { randomBytes } from 'node:crypto';
 import { errors, type Subscription } from '@nats-io/transport-node';
 import { KvWatchInclude } from '@nats-io/kv';
 import {
-  GramfleetError, PROTOCOL_VERSION, isErrorCode, laneSubject, ownerSubject, resultSubject, silentLogger, spilledTaskMsgId, taskKey, taskSubject,
-  type ErrorCode, type Logger, type ReplyFrame, type Task, type TaskResult, type WorkerClass, type WorkerRecord,
+  GramfleetError,
+  PROTOCOL_VERSION,
+  isErrorCode,
+  laneSubject,
+  ownerSubject,
+  resultSubject,
+  silentLogger,
+  spilledTaskMsgId,
+  taskKey,
+  taskSubject,
+  type ErrorCode,
+  type Logger,
+  type ReplyFrame,
+  type Task,
+  type TaskResult,
+  type WorkerClass,
+  type WorkerRecord,
 } from '@gramfleet/core';
 import { ERROR_CODES } from '@gramfleet/core';
 import type { DataPlane } from './nats';
@@ -195,7 +210,14 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
 
   function failWith(p: Pending, code: ErrorCode, message: string, details: Record<string, unknown> = {}): void {
     const e = new GramfleetError(code, message, { jobId: p.task.jobId, shardId: p.task.shardId, ...details });
-    finish(p, { v: PROTOCOL_VERSION, jobId: p.task.jobId, shardId: p.task.shardId, outputs: [], stats: { workerId: '', backend: 'none', deliveryCount: p.attempt, computeMs: 0, fetchMs: 0, cacheHits: 0 }, error: e.toPayload() });
+    finish(p, {
+      v: PROTOCOL_VERSION,
+      jobId: p.task.jobId,
+      shardId: p.task.shardId,
+      outputs: [],
+      stats: { workerId: '', backend: 'none', deliveryCount: p.attempt, computeMs: 0, fetchMs: 0, cacheHits: 0 },
+      error: e.toPayload(),
+    });
   }
 
   /** Puts a task back in its queue for another try (or ends it after `maxAttempts`). */
@@ -204,7 +226,12 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
     p.avoid = p.sentTo;
     p.sentTo = undefined;
     if (p.attempt >= maxAttempts) {
-      failWith(p, 'WORKER_MAX_DELIVER', `task ${p.task.shardId} of job ${p.task.jobId} was tried ${p.attempt} times without a result (max ${maxAttempts}); last: ${why}`, { deliveries: p.attempt });
+      failWith(
+        p,
+        'WORKER_MAX_DELIVER',
+        `task ${p.task.shardId} of job ${p.task.jobId} was tried ${p.attempt} times without a result (max ${maxAttempts}); last: ${why}`,
+        { deliveries: p.attempt },
+      );
       return;
     }
     p.attempt++;
@@ -270,7 +297,24 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
     if (w.pin === undefined || w.slots === undefined) return;
     const lane = lanes.get(w.pin);
     if (lane === undefined) {
-      lanes.set(w.pin, { pin: w.pin, record: w, workerId: w.workerId, cls: w.cls, slots: w.slots, revision, freshAt: now, inRegistry: true, heardAt: now, seen: 0, seq: 0, lost: false, probedAt: 0, turnaroundMs: 50, outstanding: new Map(), pinnedQueue: [] });
+      lanes.set(w.pin, {
+        pin: w.pin,
+        record: w,
+        workerId: w.workerId,
+        cls: w.cls,
+        slots: w.slots,
+        revision,
+        freshAt: now,
+        inRegistry: true,
+        heardAt: now,
+        seen: 0,
+        seq: 0,
+        lost: false,
+        probedAt: 0,
+        turnaroundMs: 50,
+        outstanding: new Map(),
+        pinnedQueue: [],
+      });
       schedulePump();
     } else if (lane.revision !== revision) {
       lane.revision = revision;
@@ -311,7 +355,11 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
     polledAt = Date.now();
   }
   // A read that hangs (a server going away mid-read) is given up after 5 s; the next one starts afresh.
-  const poll = (): Promise<void> => (polling ??= Promise.race([pollRegistry(), new Promise<void>((r) => setTimeout(r, 5_000).unref())]).finally(() => { polling = undefined; schedulePump(); }));
+  const poll = (): Promise<void> =>
+    (polling ??= Promise.race([pollRegistry(), new Promise<void>((r) => setTimeout(r, 5_000).unref())]).finally(() => {
+      polling = undefined;
+      schedulePump();
+    }));
 
   /** Follows registry updates until closed (restarting the watch if it ends, e.g. across a server restart). */
   async function watchRegistry(): Promise<void> {
@@ -354,7 +402,10 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
   // --- queues and sending ----------------------------------------------------------------------
   function enqueue(p: Pending, front = false): void {
     const lane = p.pin !== undefined ? lanes.get(p.pin) : undefined;
-    const q = lane !== undefined && live(lane) && lane !== p.avoid ? lane.pinnedQueue : (classQueue.get(p.cls) ?? (classQueue.set(p.cls, []), classQueue.get(p.cls) as Pending[]));
+    const q =
+      lane !== undefined && live(lane) && lane !== p.avoid
+        ? lane.pinnedQueue
+        : (classQueue.get(p.cls) ?? (classQueue.set(p.cls, []), classQueue.get(p.cls) as Pending[]));
     if (front) q.unshift(p);
     else q.push(p);
   }
@@ -418,7 +469,10 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
     const flush = (): void => {
       if (part.length === 0) return;
       try {
-        dp.nc.publish(laneSubject(prefix, lane.pin), `{"v":${PROTOCOL_VERSION},"replyTo":${JSON.stringify(replyTo)},"seq":${lane.seq},"tasks":[${part.join(',')}]}`);
+        dp.nc.publish(
+          laneSubject(prefix, lane.pin),
+          `{"v":${PROTOCOL_VERSION},"replyTo":${JSON.stringify(replyTo)},"seq":${lane.seq},"tasks":[${part.join(',')}]}`,
+        );
         stats.frames++;
       } catch (e) {
         // The sweep sends them again once the worker's replies show the frame missing.
@@ -448,7 +502,9 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
     stats.spilled++;
     const t: Task = { v: PROTOCOL_VERSION, ...p.task, replyTo, attempt: p.attempt };
     try {
-      await dp.js.publish(taskSubject(prefix, p.cls, p.task.op, p.task.jobId), JSON.stringify(t), { msgID: spilledTaskMsgId(p.task.jobId, p.task.shardId, ownerId, p.attempt) });
+      await dp.js.publish(taskSubject(prefix, p.cls, p.task.op, p.task.jobId), JSON.stringify(t), {
+        msgID: spilledTaskMsgId(p.task.jobId, p.task.shardId, ownerId, p.attempt),
+      });
     } catch (e) {
       // Not queued: back to the lanes' queue (the sweep spills it again if still no lane).
       spilled.delete(p.key);
@@ -498,7 +554,8 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
         }
         // Frames the worker has not confirmed although it answers: lost on the way.
         for (const p of [...lane.outstanding.values()]) {
-          if (p.frameSeq > lane.seen && now - p.sentAt > resendMs && lane.heardAt > p.sentAt) retry(p, `frame ${p.frameSeq} to worker ${lane.workerId} was not received`);
+          if (p.frameSeq > lane.seen && now - p.sentAt > resendMs && lane.heardAt > p.sentAt)
+            retry(p, `frame ${p.frameSeq} to worker ${lane.workerId} was not received`);
         }
         // A worker that holds our tasks pings every second; one that is quiet may hold none of
         // them (their frames or results were lost), or be dead: an empty frame makes it say what
@@ -513,7 +570,8 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
             () => undefined,
             (e: unknown) => {
               // Heard from since (a reconnect that beat the probe): not lost.
-              if (e instanceof errors.RequestError && e.isNoResponders() && lane.heardAt < probed) lose(lane, 'nobody listens on its lane: its connection is gone');
+              if (e instanceof errors.RequestError && e.isNoResponders() && lane.heardAt < probed)
+                lose(lane, 'nobody listens on its lane: its connection is gone');
             },
           );
         }
@@ -562,7 +620,18 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
       if (existing !== undefined) return new Promise((resolve) => existing.waiters.push(resolve));
       answered.delete(key);
       return new Promise<TaskResult>((resolve) => {
-        const p: Pending = { task, key, cls: ro.cls, pin: ro.pin, attempt: 1, queuedAt: Date.now(), frameSeq: 0, sentAt: 0, spilled: false, waiters: [resolve] };
+        const p: Pending = {
+          task,
+          key,
+          cls: ro.cls,
+          pin: ro.pin,
+          attempt: 1,
+          queuedAt: Date.now(),
+          frameSeq: 0,
+          sentAt: 0,
+          spilled: false,
+          waiters: [resolve],
+        };
         pending.set(key, p);
         startRegistry();
         if (polledAt === 0) {

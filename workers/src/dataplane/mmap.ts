@@ -24,8 +24,14 @@ interface Libc {
   view(p: unknown, len: number): ArrayBuffer;
 }
 
-const PROT_READ = 0x1, PROT_WRITE = 0x2, MAP_SHARED = 0x1, MAP_PRIVATE = 0x2, MAP_POPULATE = 0x8000;
-const LOCK_SH = 1, LOCK_EX = 2, LOCK_NB = 4;
+const PROT_READ = 0x1,
+  PROT_WRITE = 0x2,
+  MAP_SHARED = 0x1,
+  MAP_PRIVATE = 0x2,
+  MAP_POPULATE = 0x8000;
+const LOCK_SH = 1,
+  LOCK_EX = 2,
+  LOCK_NB = 4;
 const MAP_FAILED = 0xffffffffffffffffn;
 
 let libc: Libc | null | undefined;

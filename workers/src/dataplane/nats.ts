@@ -5,8 +5,15 @@
  */
 import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
 import {
-  AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType, jetstream, jetstreamManager,
-  type JetStreamClient, type JetStreamManager,
+  AckPolicy,
+  DeliverPolicy,
+  DiscardPolicy,
+  RetentionPolicy,
+  StorageType,
+  jetstream,
+  jetstreamManager,
+  type JetStreamClient,
+  type JetStreamManager,
 } from '@nats-io/jetstream';
 import { Objm, setSha256Backend, type ObjectStore } from '@nats-io/obj';
 import { Kvm, type KV } from '@nats-io/kv';
@@ -114,7 +121,14 @@ export async function openDataPlane(nc: NatsConnection, names: ResourceNames, op
   const workers = await new Kvm(nc).create(names.workersBucket, { ttl: o.workerTtlMs, history: 1, storage: StorageType.File });
   const chunkBytes = Math.max(128 * 1024, (nc.info?.max_payload ?? 1024 * 1024) - 8 * 1024);
   return {
-    nc, js, jsm, arrays, workers, names, options: o, chunkBytes,
+    nc,
+    js,
+    jsm,
+    arrays,
+    workers,
+    names,
+    options: o,
+    chunkBytes,
     async close() {
       if (!nc.isClosed()) await nc.drain().catch(() => nc.close());
     },
@@ -130,7 +144,9 @@ async function ensureStream(jsm: JetStreamManager, cfg: StreamConfigArg): Promis
   } catch (e) {
     // Already exists with a different (older) config: update what may be updated.
     const name = cfg.name ?? '';
-    await jsm.streams.info(name).catch(() => { throw e; });
+    await jsm.streams.info(name).catch(() => {
+      throw e;
+    });
   }
 }
 

@@ -57,7 +57,11 @@ export interface ObjectTier {
    * are published, saves hashing the bytes on this thread. `replaces`: the object's current
    * metadata (null: none), when the caller just read it (saves a round trip).
    */
-  put(name: string, bytes: Uint8Array, o?: { readonly sha256?: Uint8Array | Promise<Uint8Array>; readonly leaves?: Uint8Array; readonly replaces?: StoredObjectInfo | null }): Promise<StoredObjectInfo>;
+  put(
+    name: string,
+    bytes: Uint8Array,
+    o?: { readonly sha256?: Uint8Array | Promise<Uint8Array>; readonly leaves?: Uint8Array; readonly replaces?: StoredObjectInfo | null },
+  ): Promise<StoredObjectInfo>;
   /** Marks an object deleted and purges its chunks; false when it was not there. */
   delete(name: string): Promise<boolean>;
   /**
@@ -95,7 +99,12 @@ export function createObjectTier(js: JetStreamClient, jsm: JetStreamManager, buc
         for (let at = 0; at < bytes.byteLength; at += chunkBytes) {
           const part = bytes.subarray(at, Math.min(bytes.byteLength, at + chunkBytes));
           h?.update(part);
-          const p = js.publish(subj, part).then(() => undefined, (e: unknown) => { failed ??= e; });
+          const p = js.publish(subj, part).then(
+            () => undefined,
+            (e: unknown) => {
+              failed ??= e;
+            },
+          );
           inflight.add(p);
           void p.finally(() => inflight.delete(p));
           chunks++;
@@ -104,11 +113,24 @@ export function createObjectTier(js: JetStreamClient, jsm: JetStreamManager, buc
         }
         await Promise.all(inflight);
         if (failed !== undefined) throw failed;
-        const digest = Buffer.from(sha256 !== undefined ? await sha256 : (h as ReturnType<typeof createHash>).digest()).toString('base64').replace(/\+/g, '-').replace(/\//g, '_');
+        const digest = Buffer.from(sha256 !== undefined ? await sha256 : (h as ReturnType<typeof createHash>).digest())
+          .toString('base64')
+          .replace(/\+/g, '-')
+          .replace(/\//g, '_');
         const meta: StoredObjectInfo & { description: string } = {
-          name, description: '', bucket, nuid: id, size: bytes.byteLength, chunks, digest: `SHA-256=${digest}`,
-          mtime: new Date().toISOString(), deleted: false, options: { max_chunk_size: chunkBytes },
-          ...(po.leaves !== undefined && po.leaves.byteLength > 32 ? { metadata: { 'gf-leaves': Buffer.from(po.leaves.buffer, po.leaves.byteOffset, po.leaves.byteLength).toString('base64') } } : {}),
+          name,
+          description: '',
+          bucket,
+          nuid: id,
+          size: bytes.byteLength,
+          chunks,
+          digest: `SHA-256=${digest}`,
+          mtime: new Date().toISOString(),
+          deleted: false,
+          options: { max_chunk_size: chunkBytes },
+          ...(po.leaves !== undefined && po.leaves.byteLength > 32
+            ? { metadata: { 'gf-leaves': Buffer.from(po.leaves.buffer, po.leaves.byteOffset, po.leaves.byteLength).toString('base64') } }
+            : {}),
         };
         const hd = headers();
         hd.set('Nats-Rollup', 'sub');
@@ -132,14 +154,18 @@ export function createObjectTier(js: JetStreamClient, jsm: JetStreamManager, buc
       return true;
     },
     async read(i, dest, progress) {
-      if (i.options?.link !== undefined && i.options.link !== null) throw new GramfleetError('STORE_MISSING_OBJECT', `array ${i.name} is an object-store link, which gramfleet does not write`, { digest: i.name, bucket });
+      if (i.options?.link !== undefined && i.options.link !== null)
+        throw new GramfleetError('STORE_MISSING_OBJECT', `array ${i.name} is an object-store link, which gramfleet does not write`, { digest: i.name, bucket });
       const subj = chunkSubject(i.nuid);
-      let filled = 0, got = 0, seq = 0;
+      let filled = 0,
+        got = 0,
+        seq = 0;
       while (got < i.chunks) {
         const before = got;
         const batch = await jsm.direct.getBatch(stream, { next_by_subj: subj, seq: seq + 1, batch: Math.min(READ_BATCH, i.chunks - got) });
         for await (const m of batch) {
-          if (filled + m.data.byteLength > i.size) throw new GramfleetError('STORE_DIGEST_MISMATCH', `array ${i.name}: its chunks hold more than its ${i.size} bytes`, { digest: i.name, bucket });
+          if (filled + m.data.byteLength > i.size)
+            throw new GramfleetError('STORE_DIGEST_MISMATCH', `array ${i.name}: its chunks hold more than its ${i.size} bytes`, { digest: i.name, bucket });
           dest.set(m.data, filled);
           filled += m.data.byteLength;
           seq = m.seq;
@@ -148,7 +174,12 @@ export function createObjectTier(js: JetStreamClient, jsm: JetStreamManager, buc
         }
         if (got === before) break;
       }
-      if (got < i.chunks || filled !== i.size) throw new GramfleetError('STORE_MISSING_OBJECT', `array ${i.name}: ${got} of its ${i.chunks} chunks (${filled} of ${i.size} bytes) are in bucket ${bucket}`, { digest: i.name, bucket });
+      if (got < i.chunks || filled !== i.size)
+        throw new GramfleetError(
+          'STORE_MISSING_OBJECT',
+          `array ${i.name}: ${got} of its ${i.chunks} chunks (${filled} of ${i.size} bytes) are in bucket ${bucket}`,
+          { digest: i.name, bucket },
+        );
     },
   };
 }

@@ -19,15 +19,21 @@ function store(): HostStore {
   return openHostStore({ dir: d, maxBytes: 1 << 30 });
 }
 after(async () => {
-  for (const s of servers) await new Promise<void>((r) => { if ('port' in s) void s.close().then(r); else s.close(() => r()); });
+  for (const s of servers)
+    await new Promise<void>((r) => {
+      if ('port' in s) void s.close().then(r);
+      else s.close(() => r());
+    });
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
 
-const code = (c: ErrorCode) => (e: unknown): boolean => {
-  assert.ok(isGramfleetError(e), String(e));
-  assert.equal(e.code, c, e.message);
-  return true;
-};
+const code =
+  (c: ErrorCode) =>
+  (e: unknown): boolean => {
+    assert.ok(isGramfleetError(e), String(e));
+    assert.equal(e.code, c, e.message);
+    return true;
+  };
 
 async function serve(host: HostStore, secret?: Uint8Array): Promise<string> {
   const s = await startPeerServer({ host, bind: '127.0.0.1', ...(secret !== undefined ? { secret } : {}) });
@@ -46,7 +52,10 @@ async function cuttingProxy(target: string, limit: number): Promise<string> {
       const take = Math.min(d.length, limit - sent);
       if (take > 0) c.write(d.subarray(0, take));
       sent += take;
-      if (sent >= limit) { c.destroy(); up.destroy(); }
+      if (sent >= limit) {
+        c.destroy();
+        up.destroy();
+      }
     });
     c.on('error', () => up.destroy());
     up.on('error', () => c.destroy());
@@ -59,7 +68,8 @@ async function cuttingProxy(target: string, limit: number): Promise<string> {
 
 describe('peer transfer', () => {
   it('pulls an object leaf by leaf over several connections and seals it checked', async () => {
-    const a = store(), b = store();
+    const a = store(),
+      b = store();
     const bytes = randomBytes(5 * TREE_LEAF_BYTES + 123);
     const { digest } = await a.write([bytes]);
     const addr = await serve(a);
@@ -80,7 +90,8 @@ describe('peer transfer', () => {
   });
 
   it('fails a leaf that does not match its hash with STORE_DIGEST_MISMATCH', async () => {
-    const a = store(), b = store();
+    const a = store(),
+      b = store();
     const bytes = randomBytes(2 * TREE_LEAF_BYTES + 5);
     const { digest } = await a.write([bytes]);
     const f = path.join(a.dir, digest);
@@ -97,7 +108,9 @@ describe('peer transfer', () => {
   });
 
   it('reports a peer that goes away mid-transfer as STORE_PEER_LOST and resumes from another holder', async () => {
-    const a = store(), b = store(), c = store();
+    const a = store(),
+      b = store(),
+      c = store();
     const bytes = randomBytes(6 * TREE_LEAF_BYTES + 77);
     const { digest } = await a.write([bytes]);
     assert.equal((await c.write([bytes])).digest, digest);
@@ -115,7 +128,8 @@ describe('peer transfer', () => {
   });
 
   it('refuses a client without the secret, and answers STORE_MISSING_OBJECT for objects it does not hold', async () => {
-    const a = store(), b = store();
+    const a = store(),
+      b = store();
     const bytes = randomBytes(TREE_LEAF_BYTES + 1);
     const { digest } = await a.write([bytes]);
     const secret = new Uint8Array(randomBytes(16));
@@ -123,7 +137,10 @@ describe('peer transfer', () => {
     const st = (): PullState => ({ done: new Set() });
     const i1 = b.receive(digest, bytes.byteLength);
     await assert.rejects(pullFromPeer(addr, digest, bytes.byteLength, i1, st(), { idleMs: 5000 }), code('STORE_PEER_LOST'));
-    await assert.rejects(pullFromPeer(addr, digest, bytes.byteLength, i1, st(), { secret: new Uint8Array(randomBytes(16)), idleMs: 5000 }), code('STORE_PEER_LOST'));
+    await assert.rejects(
+      pullFromPeer(addr, digest, bytes.byteLength, i1, st(), { secret: new Uint8Array(randomBytes(16)), idleMs: 5000 }),
+      code('STORE_PEER_LOST'),
+    );
     const s = st();
     await pullFromPeer(addr, digest, bytes.byteLength, i1, s, { secret });
     assert.deepEqual(Buffer.from(await i1.seal(s.table)), bytes);

@@ -103,9 +103,11 @@ export async function startPeerServer(o: PeerServerOptions): Promise<PeerServer>
         return;
       }
       const v = viewOf(digest);
-      const start = Number(r.start), end = Number(r.end);
+      const start = Number(r.start),
+        end = Number(r.end);
       if (v === undefined) sock.write(header(STATUS.missing, 0));
-      else if (r.op !== 'range' || !Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > v.byteLength || start >= end) sock.write(header(STATUS.bad, 0));
+      else if (r.op !== 'range' || !Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > v.byteLength || start >= end)
+        sock.write(header(STATUS.bad, 0));
       else {
         sock.write(header(STATUS.ok, end - start));
         // Written from the mapped file: the kernel copies it into the socket, nothing else does.
@@ -126,7 +128,9 @@ export async function startPeerServer(o: PeerServerOptions): Promise<PeerServer>
       inbuf = inbuf.length === 0 ? d : Buffer.concat([inbuf, d]);
       if (!authed) {
         if (inbuf.length < HELLO.length + 32) return;
-        const ok = inbuf.subarray(0, HELLO.length).equals(HELLO) && (o.secret === undefined || timingSafeEqual(inbuf.subarray(HELLO.length, HELLO.length + 32), mac(o.secret, nonce)));
+        const ok =
+          inbuf.subarray(0, HELLO.length).equals(HELLO) &&
+          (o.secret === undefined || timingSafeEqual(inbuf.subarray(HELLO.length, HELLO.length + 32), mac(o.secret, nonce)));
         if (!ok) {
           sock.destroy();
           return;
@@ -148,7 +152,11 @@ export async function startPeerServer(o: PeerServerOptions): Promise<PeerServer>
           req = {};
         }
         inbuf = inbuf.subarray(4 + n);
-        chain = chain.then(() => answer(req)).catch(() => { sock.destroy(); });
+        chain = chain
+          .then(() => answer(req))
+          .catch(() => {
+            sock.destroy();
+          });
       }
     });
   });
@@ -159,10 +167,11 @@ export async function startPeerServer(o: PeerServerOptions): Promise<PeerServer>
   const port = (server.address() as net.AddressInfo).port;
   return {
     port,
-    close: () => new Promise<void>((res) => {
-      for (const s of sockets) s.destroy();
-      server.close(() => res());
-    }),
+    close: () =>
+      new Promise<void>((res) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => res());
+      }),
   };
 }
 
@@ -230,13 +239,23 @@ export async function pullFromPeer(addr: string, digest: string, bytes: number, 
     const leafArrived = (leaf: number, hashed: Uint8Array | undefined): void => {
       const check = (async () => {
         if (state.table !== undefined) {
-          const h = hashed ?? await into.hashLeaves([leaf]);
-          if (!leafMatches(state.table, leaf, h)) throw new GramfleetError('STORE_DIGEST_MISMATCH', `array ${digest}: leaf ${leaf} from ${addr} does not match its hash`, { digest, peer: addr, leaf });
+          const h = hashed ?? (await into.hashLeaves([leaf]));
+          if (!leafMatches(state.table, leaf, h))
+            throw new GramfleetError('STORE_DIGEST_MISMATCH', `array ${digest}: leaf ${leaf} from ${addr} does not match its hash`, {
+              digest,
+              peer: addr,
+              leaf,
+            });
         }
         state.done.add(leaf);
       })();
       checks.add(check);
-      check.then(() => { checks.delete(check); }, (e: Error) => finish(e));
+      check.then(
+        () => {
+          checks.delete(check);
+        },
+        (e: Error) => finish(e),
+      );
       if (++received === total) finish();
     };
     const tableArrived = (t: Uint8Array | undefined): void => {
@@ -265,10 +284,14 @@ export async function pullFromPeer(addr: string, digest: string, bytes: number, 
 
       constructor(private readonly first: boolean) {
         this.sock = net.connect({
-          host: hostname, port,
+          host: hostname,
+          port,
           onread: {
             buffer: () => (this.handed = this.phase === 'idle' ? this.scratch : this.cur.subarray(this.filled)),
-            callback: (n: number, buf: Uint8Array) => { this.onRead(n, buf); return true; },
+            callback: (n: number, buf: Uint8Array) => {
+              this.onRead(n, buf);
+              return true;
+            },
           },
         });
         this.sock.setNoDelay(true);
@@ -308,7 +331,10 @@ export async function pullFromPeer(addr: string, digest: string, bytes: number, 
 
       private send(seg: Segment): void {
         this.queue.push(seg);
-        const body = Buffer.from(JSON.stringify(seg.kind === 'table' ? { op: 'table', digest } : { op: 'range', digest, start: seg.start, end: seg.end }), 'utf8');
+        const body = Buffer.from(
+          JSON.stringify(seg.kind === 'table' ? { op: 'table', digest } : { op: 'range', digest, start: seg.start, end: seg.end }),
+          'utf8',
+        );
         const frame = Buffer.alloc(4 + body.length);
         frame.writeUInt32LE(body.length, 0);
         body.copy(frame, 4);
@@ -358,13 +384,19 @@ export async function pullFromPeer(addr: string, digest: string, bytes: number, 
         }
         if (this.phase === 'header') {
           const seg = this.queue[0] as Segment;
-          const status = this.hdr.readUInt32LE(4), len = Number(this.hdr.readBigUInt64LE(8));
+          const status = this.hdr.readUInt32LE(4),
+            len = Number(this.hdr.readBigUInt64LE(8));
           if (this.hdr.readUInt32LE(0) !== MAGIC) throw lost('bad response header');
           if (seg.kind === 'table' && status === STATUS.noTable) return this.segmentDone(undefined);
           if (status === STATUS.missing) throw new GramfleetError('STORE_MISSING_OBJECT', `array ${digest} is not held by ${addr}`, { digest, peer: addr });
           if (status !== STATUS.ok) throw lost(`it answered status ${status}`);
           if (seg.kind === 'table') {
-            if (len !== leaves * LEAF_HASH_BYTES) throw new GramfleetError('STORE_DIGEST_MISMATCH', `array ${digest}: ${addr} sent a leaf table of ${len} bytes, ${leaves * LEAF_HASH_BYTES} expected`, { digest, peer: addr });
+            if (len !== leaves * LEAF_HASH_BYTES)
+              throw new GramfleetError(
+                'STORE_DIGEST_MISMATCH',
+                `array ${digest}: ${addr} sent a leaf table of ${len} bytes, ${leaves * LEAF_HASH_BYTES} expected`,
+                { digest, peer: addr },
+              );
             this.expect('payload', new Uint8Array(len));
           } else {
             if (len !== seg.end - seg.start) throw lost(`it sent ${len} bytes for a range of ${seg.end - seg.start}`);
@@ -399,6 +431,7 @@ export async function pullFromPeer(addr: string, digest: string, bytes: number, 
 function splitAddr(addr: string): [string, number] {
   const i = addr.lastIndexOf(':');
   const port = Number(addr.slice(i + 1));
-  if (i <= 0 || !Number.isInteger(port) || port <= 0 || port > 65535) throw new GramfleetError('INPUT_INVALID', `peer address must be host:port, got ${JSON.stringify(addr)}`, { field: 'peer' });
+  if (i <= 0 || !Number.isInteger(port) || port <= 0 || port > 65535)
+    throw new GramfleetError('INPUT_INVALID', `peer address must be host:port, got ${JSON.stringify(addr)}`, { field: 'peer' });
   return [addr.slice(0, i).replace(/^\[|\]$/g, ''), port];
 }

@@ -18,8 +18,20 @@ import { createHash } from 'node:crypto';
 import type { ObjectStore } from '@nats-io/obj';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import {
-  GramfleetError, INLINE_ARRAY_MAX_BYTES, dataBytes, decodeNpy, dtypeSize, encodeNpy, isGramfleetError, isTreeDigest, npyHeader, silentLogger, treeLeafCount,
-  type ArrayRef, type Logger, type NdArray,
+  GramfleetError,
+  INLINE_ARRAY_MAX_BYTES,
+  dataBytes,
+  decodeNpy,
+  dtypeSize,
+  encodeNpy,
+  isGramfleetError,
+  isTreeDigest,
+  npyHeader,
+  silentLogger,
+  treeLeafCount,
+  type ArrayRef,
+  type Logger,
+  type NdArray,
 } from '@gramfleet/core';
 import { checkLeafTable, digestFromLeaves, digestOf, leafMatches, leafRange, matchesDigest, sha256Hex, usesTree } from './digest';
 import { hashPool, type HashSource } from './hash-pool';
@@ -149,7 +161,9 @@ export interface ArrayStore {
 export function inlineBytes(ref: ArrayRef): Uint8Array {
   const b = Buffer.from(ref.inline ?? '', 'base64');
   if (b.byteLength !== ref.bytes || sha256Hex(b) !== ref.digest) {
-    throw new GramfleetError('STORE_DIGEST_MISMATCH', `inline array ${ref.digest} does not match its digest (${b.byteLength} bytes, ${ref.bytes} expected)`, { digest: ref.digest });
+    throw new GramfleetError('STORE_DIGEST_MISMATCH', `inline array ${ref.digest} does not match its digest (${b.byteLength} bytes, ${ref.bytes} expected)`, {
+      digest: ref.digest,
+    });
   }
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
@@ -160,7 +174,8 @@ const PATCH_SHARE = 0.5;
 /** Rows (2-D f64, same shape) where `a` differs from `base` bit for bit, as f64 [k × (1 + cols)] with each row's index first. */
 function changedRows(a: Float64Array, base: Float64Array, rows: number, cols: number, most: number): Float64Array | undefined {
   // Compared as bits (two u32 halves each): −0 replacing +0 is a change.
-  const av = new Uint32Array(a.buffer, a.byteOffset, 2 * a.length), bv = new Uint32Array(base.buffer, base.byteOffset, 2 * base.length);
+  const av = new Uint32Array(a.buffer, a.byteOffset, 2 * a.length),
+    bv = new Uint32Array(base.buffer, base.byteOffset, 2 * base.length);
   const changed: number[] = [];
   for (let i = 0; i < rows; i++) {
     for (let q = 2 * i * cols; q < 2 * (i + 1) * cols; q++) {
@@ -184,12 +199,17 @@ function applyPatch(base: NdArray, patch: NdArray, what: string): NdArray {
   const [rows, cols] = base.shape as [number, number];
   const p = patch.data as Float64Array;
   if (base.dtype !== 'f64' || base.shape.length !== 2 || patch.dtype !== 'f64' || patch.shape.length !== 2 || patch.shape[1] !== 1 + cols) {
-    throw new GramfleetError('INPUT_SHAPE_MISMATCH', `${what}: a patch of ${patch.dtype} ${JSON.stringify(patch.shape)} does not fit its base, ${base.dtype} ${JSON.stringify(base.shape)}`, { field: 'patch' });
+    throw new GramfleetError(
+      'INPUT_SHAPE_MISMATCH',
+      `${what}: a patch of ${patch.dtype} ${JSON.stringify(patch.shape)} does not fit its base, ${base.dtype} ${JSON.stringify(base.shape)}`,
+      { field: 'patch' },
+    );
   }
   const out = Float64Array.from(base.data as Float64Array);
   for (let k = 0; k < (patch.shape[0] as number); k++) {
     const i = p[k * (1 + cols)] as number;
-    if (!(Number.isInteger(i) && i >= 0 && i < rows)) throw new GramfleetError('INPUT_OUT_OF_RANGE', `${what}: patch row ${i} is outside [0, ${rows})`, { field: 'patch', row: i });
+    if (!(Number.isInteger(i) && i >= 0 && i < rows))
+      throw new GramfleetError('INPUT_OUT_OF_RANGE', `${what}: patch row ${i} is outside [0, ${rows})`, { field: 'patch', row: i });
     out.set(p.subarray(k * (1 + cols) + 1, (k + 1) * (1 + cols)), i * cols);
   }
   return { dtype: 'f64', shape: [rows, cols], data: out };
@@ -205,7 +225,8 @@ interface DurableSource {
 
 /** Encodes an array into memory and digests it; large ones into shared memory, hashed on every core. */
 async function encodeAndDigest(a: NdArray): Promise<{ digest: string; source: DurableSource }> {
-  const head = npyHeader(a.dtype, a.shape), body = dataBytes(a);
+  const head = npyHeader(a.dtype, a.shape),
+    body = dataBytes(a);
   const total = head.byteLength + body.byteLength;
   if (!usesTree(total)) {
     const bytes = encodeNpy(a);
@@ -296,7 +317,11 @@ function createTieredStore(tier: ObjectTier, opts: ArrayStoreOptions): ArrayStor
     if (gone !== undefined) await gone.catch(() => undefined);
     void announce(d);
     const h = host;
-    const source: DurableSource = { bytes: () => h.serve(d), src: { kind: 'file', path: h.pathOf(d) }, leaves: isTreeDigest(d) ? await h.leafTable(d) : undefined };
+    const source: DurableSource = {
+      bytes: () => h.serve(d),
+      src: { kind: 'file', path: h.pathOf(d) },
+      leaves: isTreeDigest(d) ? await h.leafTable(d) : undefined,
+    };
     if (durable === 'sync') await writeDurable(d, source);
     else if (durable === 'background') writeInBackground(d, source);
     return d;
@@ -326,11 +351,16 @@ function createTieredStore(tier: ObjectTier, opts: ArrayStoreOptions): ArrayStor
         const info = await tier.info(digest).catch(() => null);
         if (info === null) {
           const b = source.bytes();
-          if (b === undefined) throw new GramfleetError('STORE_MISSING_OBJECT', `array ${digest} left the host store before its durable copy was written`, { digest, bucket });
+          if (b === undefined)
+            throw new GramfleetError('STORE_MISSING_OBJECT', `array ${digest} left the host store before its durable copy was written`, { digest, bucket });
           // The metadata's whole-object sha256: the digest itself when plain, else hashed on a
           // hash thread while the chunks are published.
           const sha256 = !isTreeDigest(digest) ? Buffer.from(digest, 'hex') : source.src !== undefined ? hashPool().whole(source.src, b.byteLength) : undefined;
-          await tier.put(digest, b, { replaces: null, ...(sha256 !== undefined ? { sha256 } : {}), ...(source.leaves !== undefined ? { leaves: source.leaves } : {}) });
+          await tier.put(digest, b, {
+            replaces: null,
+            ...(sha256 !== undefined ? { sha256 } : {}),
+            ...(source.leaves !== undefined ? { leaves: source.leaves } : {}),
+          });
         }
         host?.markDurable(digest);
         if (durableKnown.size > 100_000) durableKnown.clear();
@@ -367,7 +397,10 @@ function createTieredStore(tier: ObjectTier, opts: ArrayStoreOptions): ArrayStor
       }
     })();
     background.set(digest, p);
-    p.then(() => background.delete(digest), () => undefined);
+    p.then(
+      () => background.delete(digest),
+      () => undefined,
+    );
   }
 
   async function announce(digest: string): Promise<void> {
@@ -411,7 +444,12 @@ function createTieredStore(tier: ObjectTier, opts: ArrayStoreOptions): ArrayStor
         // Lost peer, a leaf that failed its hash, an object no longer held: the next holder sends
         // what is still missing (leaves already checked are kept). A failed seal (a plain digest,
         // checked whole) starts over.
-        log.warn('peer pull failed; trying the next holder', { digest: ref.digest, peer: addr, code: isGramfleetError(e) ? e.code : undefined, err: (e as Error).message });
+        log.warn('peer pull failed; trying the next holder', {
+          digest: ref.digest,
+          peer: addr,
+          code: isGramfleetError(e) ? e.code : undefined,
+          err: (e as Error).message,
+        });
         if (pulled) {
           into = incomingFor(ref);
           state = { done: new Set() };
@@ -424,7 +462,11 @@ function createTieredStore(tier: ObjectTier, opts: ArrayStoreOptions): ArrayStor
 
   /** Reads `ref` from the object store into the host store (or memory), checking leaves as they arrive. */
   async function fromObjectStore(ref: ArrayRef, info: StoredObjectInfo): Promise<Uint8Array> {
-    if (info.size !== ref.bytes) throw new GramfleetError('STORE_DIGEST_MISMATCH', `array ${ref.digest} holds ${info.size} bytes in bucket ${bucket}, its reference says ${ref.bytes}`, { digest: ref.digest, bucket });
+    if (info.size !== ref.bytes)
+      throw new GramfleetError('STORE_DIGEST_MISMATCH', `array ${ref.digest} holds ${info.size} bytes in bucket ${bucket}, its reference says ${ref.bytes}`, {
+        digest: ref.digest,
+        bucket,
+      });
     const into = incomingFor(ref);
     try {
       const bytes = ref.bytes;
@@ -447,13 +489,21 @@ function createTieredStore(tier: ObjectTier, opts: ArrayStoreOptions): ArrayStor
         const t = table;
         while (next < leaves && leafRange(next, bytes)[1] <= filled) {
           const leaf = next++;
-          checks.push(into.hashLeaves([leaf]).then((h) => {
-            if (!leafMatches(t, leaf, h)) throw new GramfleetError('STORE_DIGEST_MISMATCH', `array ${ref.digest}: leaf ${leaf} in bucket ${bucket} does not match its hash`, { digest: ref.digest, bucket, leaf });
-          }));
+          checks.push(
+            into.hashLeaves([leaf]).then((h) => {
+              if (!leafMatches(t, leaf, h))
+                throw new GramfleetError('STORE_DIGEST_MISMATCH', `array ${ref.digest}: leaf ${leaf} in bucket ${bucket} does not match its hash`, {
+                  digest: ref.digest,
+                  bucket,
+                  leaf,
+                });
+            }),
+          );
         }
       });
       await Promise.all(checks);
-      if (whole !== undefined && whole.digest('hex') !== ref.digest) throw new GramfleetError('STORE_DIGEST_MISMATCH', `array ${ref.digest} does not match its digest`, { digest: ref.digest, bucket });
+      if (whole !== undefined && whole.digest('hex') !== ref.digest)
+        throw new GramfleetError('STORE_DIGEST_MISMATCH', `array ${ref.digest} does not match its digest`, { digest: ref.digest, bucket });
       // Checked: leaf by leaf (table), or whole (plain digest); a tree digest without a table is checked by seal.
       const v = await into.seal(table ?? (whole !== undefined ? (usesTree(bytes) ? undefined : new Uint8Array(Buffer.from(ref.digest, 'hex'))) : undefined));
       host?.markDurable(ref.digest);
@@ -484,7 +534,11 @@ function createTieredStore(tier: ObjectTier, opts: ArrayStoreOptions): ArrayStor
     if (fromPeer !== undefined) return fromPeer;
     const read = async (): Promise<Uint8Array> => {
       const info = await tier.info(ref.digest);
-      if (info === null) throw new GramfleetError('STORE_MISSING_OBJECT', `array ${ref.digest} is not in bucket ${bucket}${host !== undefined ? ' nor in a host store' : ''}`, { digest: ref.digest, bucket });
+      if (info === null)
+        throw new GramfleetError('STORE_MISSING_OBJECT', `array ${ref.digest} is not in bucket ${bucket}${host !== undefined ? ' nor in a host store' : ''}`, {
+          digest: ref.digest,
+          bucket,
+        });
       return fromObjectStore(ref, info);
     };
     return ref.bytes > serialBytes ? oneLargeAtATime(read) : read();
@@ -498,7 +552,14 @@ function createTieredStore(tier: ObjectTier, opts: ArrayStoreOptions): ArrayStor
       const shape = [...a.shape];
       if (po.inline === true && total <= INLINE_ARRAY_MAX_BYTES) {
         const bytes = encodeNpy(a);
-        return { bucket, digest: sha256Hex(bytes), dtype: a.dtype, shape, bytes: total, inline: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64') };
+        return {
+          bucket,
+          digest: sha256Hex(bytes),
+          dtype: a.dtype,
+          shape,
+          bytes: total,
+          inline: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64'),
+        };
       }
       const durable = po.durable ?? opts.durability ?? 'sync';
       let digest = total >= hostMin ? await putOnHost([head, dataBytes(a)], total, durable) : undefined;
@@ -522,7 +583,16 @@ function createTieredStore(tier: ObjectTier, opts: ArrayStoreOptions): ArrayStor
         const digest = await putOnHost(chunks, total, durable);
         if (digest !== undefined) return { bucket, digest, dtype, shape: [length], bytes: total };
       }
-      const data = dtype === 'f64' ? new Float64Array(length) : dtype === 'f32' ? new Float32Array(length) : dtype === 'i32' ? new Int32Array(length) : dtype === 'u32' ? new Uint32Array(length) : new Uint8Array(length);
+      const data =
+        dtype === 'f64'
+          ? new Float64Array(length)
+          : dtype === 'f32'
+            ? new Float32Array(length)
+            : dtype === 'i32'
+              ? new Int32Array(length)
+              : dtype === 'u32'
+                ? new Uint32Array(length)
+                : new Uint8Array(length);
       let at = 0;
       for (const p of parts) {
         (data as Uint8Array).set(p as Uint8Array, at);
@@ -533,7 +603,14 @@ function createTieredStore(tier: ObjectTier, opts: ArrayStoreOptions): ArrayStor
     async putPatched(a: NdArray, baseRef: ArrayRef): Promise<ArrayRef> {
       const base = cache.get(baseRef.digest);
       const [rows, cols] = a.shape as [number, number];
-      const fits = base !== undefined && a.dtype === 'f64' && base.dtype === 'f64' && a.shape.length === 2 && base.shape.length === 2 && base.shape[0] === rows && base.shape[1] === cols;
+      const fits =
+        base !== undefined &&
+        a.dtype === 'f64' &&
+        base.dtype === 'f64' &&
+        a.shape.length === 2 &&
+        base.shape.length === 2 &&
+        base.shape[0] === rows &&
+        base.shape[1] === cols;
       const p = fits ? changedRows(a.data as Float64Array, base.data as Float64Array, rows, cols, Math.floor(PATCH_SHARE * rows)) : undefined;
       if (p === undefined) return api.put(a);
       const bytes = encodeNpy(a);
@@ -563,11 +640,16 @@ function createTieredStore(tier: ObjectTier, opts: ArrayStoreOptions): ArrayStor
       const patch = ref.patch;
       if (patch !== undefined) {
         const base = cache.get(patch.base);
-        if (base === undefined) throw new GramfleetError('STORE_PATCH_BASE_MISSING', `array ${ref.digest} patches ${patch.base}, which this process does not hold`, { digest: ref.digest, base: patch.base });
+        if (base === undefined)
+          throw new GramfleetError('STORE_PATCH_BASE_MISSING', `array ${ref.digest} patches ${patch.base}, which this process does not hold`, {
+            digest: ref.digest,
+            base: patch.base,
+          });
         const read = (async () => {
           const a = applyPatch(base, await api.get(patch.rows), `array ${ref.digest}`);
           const bytes = encodeNpy(a);
-          if (!matchesDigest(bytes, ref.digest)) throw new GramfleetError('STORE_DIGEST_MISMATCH', `array ${ref.digest}, rebuilt from its patch, does not match its digest`, { digest: ref.digest });
+          if (!matchesDigest(bytes, ref.digest))
+            throw new GramfleetError('STORE_DIGEST_MISMATCH', `array ${ref.digest}, rebuilt from its patch, does not match its digest`, { digest: ref.digest });
           remember(ref.digest, a, bytes.byteLength);
           return a;
         })().finally(() => reading.delete(ref.digest));
@@ -599,14 +681,25 @@ function createTieredStore(tier: ObjectTier, opts: ArrayStoreOptions): ArrayStor
       }
       if (host?.size(d) !== undefined) {
         const h = host;
-        await writeDurable(d, { bytes: () => h.serve(d), src: { kind: 'file', path: h.pathOf(d) }, leaves: isTreeDigest(d) ? await h.leafTable(d) : undefined });
+        await writeDurable(d, {
+          bytes: () => h.serve(d),
+          src: { kind: 'file', path: h.pathOf(d) },
+          leaves: isTreeDigest(d) ? await h.leafTable(d) : undefined,
+        });
         return;
       }
       if ((await tier.info(d).catch(() => null)) !== null) return;
       const cached = cache.get(d);
-      if (cached === undefined) throw new GramfleetError('STORE_MISSING_OBJECT', `array ${d} is neither in bucket ${bucket} nor held here: it cannot be made durable`, { digest: d, bucket });
+      if (cached === undefined)
+        throw new GramfleetError('STORE_MISSING_OBJECT', `array ${d} is neither in bucket ${bucket} nor held here: it cannot be made durable`, {
+          digest: d,
+          bucket,
+        });
       const enc = await encodeAndDigest(cached);
-      if (enc.digest !== d) throw new GramfleetError('STORE_DIGEST_MISMATCH', `array ${d} in this process's cache no longer matches its digest (written into after its put?)`, { digest: d });
+      if (enc.digest !== d)
+        throw new GramfleetError('STORE_DIGEST_MISMATCH', `array ${d} in this process's cache no longer matches its digest (written into after its put?)`, {
+          digest: d,
+        });
       await writeDurable(d, enc.source);
     },
     async has(digest: string): Promise<boolean> {

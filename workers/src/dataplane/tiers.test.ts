@@ -6,10 +6,17 @@ import { storeTiersFromEnv } from './tiers';
 describe('array store tiers from the environment', () => {
   it('reads the host store and peer variables', () => {
     assert.deepEqual(storeTiersFromEnv({}), {});
-    assert.deepEqual(storeTiersFromEnv({
-      GRAMFLEET_HOST_STORE_DIR: '/dev/shm/x', GRAMFLEET_HOST_STORE_MB: '64', GRAMFLEET_PEER_PORT: '7450', GRAMFLEET_PEER_ADVERTISE: '10.0.0.5',
-      GRAMFLEET_PEER_SECRET: 's3cret', GRAMFLEET_STORE_DURABILITY: 'background',
-    }), { hostDir: '/dev/shm/x', hostBytes: 64 * 1024 * 1024, peerPort: 7450, peerAdvertise: '10.0.0.5', peerSecret: 's3cret', durability: 'background' });
+    assert.deepEqual(
+      storeTiersFromEnv({
+        GRAMFLEET_HOST_STORE_DIR: '/dev/shm/x',
+        GRAMFLEET_HOST_STORE_MB: '64',
+        GRAMFLEET_PEER_PORT: '7450',
+        GRAMFLEET_PEER_ADVERTISE: '10.0.0.5',
+        GRAMFLEET_PEER_SECRET: 's3cret',
+        GRAMFLEET_STORE_DURABILITY: 'background',
+      }),
+      { hostDir: '/dev/shm/x', hostBytes: 64 * 1024 * 1024, peerPort: 7450, peerAdvertise: '10.0.0.5', peerSecret: 's3cret', durability: 'background' },
+    );
   });
 
   it('refuses bad values, and serving peers without a secret, naming the variable', () => {
@@ -21,7 +28,11 @@ describe('array store tiers from the environment', () => {
       [{ GRAMFLEET_PEER_ADVERTISE: '10.0.0.5' }, 'GRAMFLEET_PEER_SECRET'],
     ];
     for (const [env, field] of cases) {
-      assert.throws(() => storeTiersFromEnv(env), (e) => isGramfleetError(e) && e.details['field'] === field && e.message.includes(field), field);
+      assert.throws(
+        () => storeTiersFromEnv(env),
+        (e) => isGramfleetError(e) && e.details['field'] === field && e.message.includes(field),
+        field,
+      );
     }
   });
 });

@@ -60,7 +60,8 @@ export async function openArrayStore(dp: DataPlane, cfg: StoreTiersConfig = {}, 
     log.info('serving the host store to peers', { peerAddress, hostId: host.hostId, dir: host.dir });
   }
   const store = createArrayStore(dp, {
-    chunkBytes: dp.chunkBytes, log,
+    chunkBytes: dp.chunkBytes,
+    log,
     ...(host !== undefined ? { host } : {}),
     ...(serving || pulling ? { directory: directory as HoldersDirectory } : {}),
     ...(secret !== undefined ? { peer: { secret } } : {}),
@@ -89,7 +90,12 @@ export function storeTiersFromEnv(env: NodeJS.ProcessEnv): StoreTiersConfig {
     const v = env[name];
     if (v === undefined || v === '') return undefined;
     const n = Number(v);
-    if (!Number.isInteger(n) || n < lo || n > hi) throw new GramfleetError('INPUT_OUT_OF_RANGE', `${name} must be an integer in [${lo}, ${hi}], got ${JSON.stringify(v)}`, { field: name, min: lo, max: hi });
+    if (!Number.isInteger(n) || n < lo || n > hi)
+      throw new GramfleetError('INPUT_OUT_OF_RANGE', `${name} must be an integer in [${lo}, ${hi}], got ${JSON.stringify(v)}`, {
+        field: name,
+        min: lo,
+        max: hi,
+      });
     return n;
   };
   const str = (name: string): string | undefined => (env[name] === undefined || env[name] === '' ? undefined : env[name]);
@@ -98,10 +104,14 @@ export function storeTiersFromEnv(env: NodeJS.ProcessEnv): StoreTiersConfig {
   const durability = str('GRAMFLEET_STORE_DURABILITY');
   if (str('GRAMFLEET_PEER_ADVERTISE') !== undefined && str('GRAMFLEET_PEER_SECRET') === undefined) {
     // No unauthenticated listener: a host serves its store to peers only with a shared secret.
-    throw new GramfleetError('INPUT_INVALID', 'GRAMFLEET_PEER_ADVERTISE needs GRAMFLEET_PEER_SECRET: peers must prove the shared secret', { field: 'GRAMFLEET_PEER_SECRET' });
+    throw new GramfleetError('INPUT_INVALID', 'GRAMFLEET_PEER_ADVERTISE needs GRAMFLEET_PEER_SECRET: peers must prove the shared secret', {
+      field: 'GRAMFLEET_PEER_SECRET',
+    });
   }
   if (durability !== undefined && durability !== 'sync' && durability !== 'background' && durability !== 'none') {
-    throw new GramfleetError('INPUT_INVALID', `GRAMFLEET_STORE_DURABILITY must be sync, background or none, got ${JSON.stringify(durability)}`, { field: 'GRAMFLEET_STORE_DURABILITY' });
+    throw new GramfleetError('INPUT_INVALID', `GRAMFLEET_STORE_DURABILITY must be sync, background or none, got ${JSON.stringify(durability)}`, {
+      field: 'GRAMFLEET_STORE_DURABILITY',
+    });
   }
   const cfg: Record<string, unknown> = {
     hostDir: str('GRAMFLEET_HOST_STORE_DIR'),

@@ -9,7 +9,9 @@ import { canMap, mappedFileOf } from './mmap';
 import { fromThread, toThread } from './to-thread';
 
 const dirs: string[] = [];
-after(() => { for (const d of dirs) fs.rmSync(d, { recursive: true, force: true }); });
+after(() => {
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+});
 
 describe('inputs sent to kernel threads', { skip: canMap() ? undefined : 'mmap unavailable here (koffi/libc): inputs are copied' }, () => {
   it('a view of a host-store file goes as a reference to the file and comes back as a mapping of it, not a copy', async () => {
@@ -30,7 +32,10 @@ describe('inputs sent to kernel threads', { skip: canMap() ? undefined : 'mmap u
     assert.equal(same, plain);
     // evicted meanwhile: the thread says so (the pool then sends the bytes); the sender sends bytes for a file already gone
     hs.delete(digest);
-    assert.throws(() => fromThread(sent.slice(0, 1)), (e) => isGramfleetError(e) && e.code === 'STORE_MISSING_OBJECT' && e.details['threadInput'] === true);
+    assert.throws(
+      () => fromThread(sent.slice(0, 1)),
+      (e) => isGramfleetError(e) && e.code === 'STORE_MISSING_OBJECT' && e.details['threadInput'] === true,
+    );
     assert.equal(toThread([mapped])[0], mapped);
   });
 });

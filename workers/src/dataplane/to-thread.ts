@@ -11,7 +11,13 @@ import { GramfleetError, type DType, type NdArray, type TypedArrayOf } from '@gr
 import { mapFile, mappedFileOf } from './mmap';
 
 /** An input as a kernel thread receives it: the array, or where its bytes are mapped from. */
-export type ThreadInput = NdArray | { readonly dtype: DType; readonly shape: readonly number[]; readonly file: { readonly path: string; readonly offset: number; readonly byteLength: number } };
+export type ThreadInput =
+  | NdArray
+  | {
+      readonly dtype: DType;
+      readonly shape: readonly number[];
+      readonly file: { readonly path: string; readonly offset: number; readonly byteLength: number };
+    };
 
 /** Inputs for a message to a thread: views of mapped files (still present) become references to the files. */
 export function toThread(inputs: readonly NdArray[]): ThreadInput[] {
@@ -48,11 +54,16 @@ export function fromThread(inputs: readonly ThreadInput[]): NdArray[] {
 function view<D extends DType>(dtype: D, b: Uint8Array): TypedArrayOf[D] {
   const n = b.byteLength / (dtype === 'f64' ? 8 : dtype === 'u8' ? 1 : 4);
   switch (dtype) {
-    case 'f64': return new Float64Array(b.buffer, b.byteOffset, n) as TypedArrayOf[D];
-    case 'f32': return new Float32Array(b.buffer, b.byteOffset, n) as TypedArrayOf[D];
-    case 'i32': return new Int32Array(b.buffer, b.byteOffset, n) as TypedArrayOf[D];
-    case 'u32': return new Uint32Array(b.buffer, b.byteOffset, n) as TypedArrayOf[D];
-    default: return b as TypedArrayOf[D];
+    case 'f64':
+      return new Float64Array(b.buffer, b.byteOffset, n) as TypedArrayOf[D];
+    case 'f32':
+      return new Float32Array(b.buffer, b.byteOffset, n) as TypedArrayOf[D];
+    case 'i32':
+      return new Int32Array(b.buffer, b.byteOffset, n) as TypedArrayOf[D];
+    case 'u32':
+      return new Uint32Array(b.buffer, b.byteOffset, n) as TypedArrayOf[D];
+    default:
+      return b as TypedArrayOf[D];
   }
 }
 

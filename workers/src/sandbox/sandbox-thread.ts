@@ -26,7 +26,22 @@ export type SandboxReply =
   | { readonly id: number; readonly ok: false; readonly error: ErrorPayload };
 
 /** WASI calls that would reach the host's files or network: denied outright. */
-const DENIED = new Set(['path_open', 'path_create_directory', 'path_filestat_get', 'path_filestat_set_times', 'path_link', 'path_readlink', 'path_remove_directory', 'path_rename', 'path_symlink', 'path_unlink_file', 'sock_accept', 'sock_recv', 'sock_send', 'sock_shutdown']);
+const DENIED = new Set([
+  'path_open',
+  'path_create_directory',
+  'path_filestat_get',
+  'path_filestat_set_times',
+  'path_link',
+  'path_readlink',
+  'path_remove_directory',
+  'path_rename',
+  'path_symlink',
+  'path_unlink_file',
+  'sock_accept',
+  'sock_recv',
+  'sock_send',
+  'sock_shutdown',
+]);
 
 class Denied extends Error {
   constructor(readonly call: string) {
@@ -44,15 +59,28 @@ function run(req: SandboxRequest): SandboxReply {
     const ns = (imports[im.module] ??= {});
     if (im.module === 'wasi_snapshot_preview1') {
       const f = wasiImports[im.name];
-      ns[im.name] = DENIED.has(im.name) || f === undefined ? () => { throw new Denied(`${im.module}.${im.name}`); } : f;
+      ns[im.name] =
+        DENIED.has(im.name) || f === undefined
+          ? () => {
+              throw new Denied(`${im.module}.${im.name}`);
+            }
+          : f;
     } else if (im.module === 'env' && im.name === 'memory' && im.limits !== undefined) {
-      if (im.limits.min > req.memoryPages) throw new GramfleetError('KERNEL_USER_MEMORY_LIMIT', `module needs ${im.limits.min} pages at start, above the cap of ${req.memoryPages}`, { needPages: im.limits.min, capPages: req.memoryPages });
+      if (im.limits.min > req.memoryPages)
+        throw new GramfleetError('KERNEL_USER_MEMORY_LIMIT', `module needs ${im.limits.min} pages at start, above the cap of ${req.memoryPages}`, {
+          needPages: im.limits.min,
+          capPages: req.memoryPages,
+        });
       memory = new WebAssembly.Memory({ initial: im.limits.min, maximum: Math.min(req.memoryPages, im.limits.max ?? req.memoryPages) });
       ns[im.name] = memory;
     } else if (im.module === 'env' && im.name === 'abort') {
-      ns[im.name] = () => { throw new WebAssembly.RuntimeError('abort() called by the module'); };
+      ns[im.name] = () => {
+        throw new WebAssembly.RuntimeError('abort() called by the module');
+      };
     } else {
-      throw new GramfleetError('KERNEL_SANDBOX_DENIED', `module imports ${im.module}.${im.name}, which the sandbox does not provide`, { import: `${im.module}.${im.name}` });
+      throw new GramfleetError('KERNEL_SANDBOX_DENIED', `module imports ${im.module}.${im.name}, which the sandbox does not provide`, {
+        import: `${im.module}.${im.name}`,
+      });
     }
   }
   let instance: WebAssembly.Instance;
@@ -87,11 +115,16 @@ function run(req: SandboxRequest): SandboxReply {
       outPtr = align8(inPtr + inBytes);
       const need = Math.ceil((outPtr + outBytes) / WASM_PAGE);
       const have = mem.buffer.byteLength / WASM_PAGE;
-      if (need > have && mem.grow(need - have) < 0) throw new GramfleetError('KERNEL_USER_MEMORY_LIMIT', `input and output need ${need} pages, above the cap of ${req.memoryPages}`, { needPages: need, capPages: req.memoryPages });
+      if (need > have && mem.grow(need - have) < 0)
+        throw new GramfleetError('KERNEL_USER_MEMORY_LIMIT', `input and output need ${need} pages, above the cap of ${req.memoryPages}`, {
+          needPages: need,
+          capPages: req.memoryPages,
+        });
     }
     inPtr = align8(inPtr);
     outPtr = align8(outPtr);
-    if (outPtr + outBytes > mem.buffer.byteLength || inPtr + inBytes > mem.buffer.byteLength) throw new GramfleetError('KERNEL_BAD_MODULE', 'alloc returned memory outside the module memory', {});
+    if (outPtr + outBytes > mem.buffer.byteLength || inPtr + inBytes > mem.buffer.byteLength)
+      throw new GramfleetError('KERNEL_BAD_MODULE', 'alloc returned memory outside the module memory', {});
     new Float64Array(mem.buffer, inPtr, req.input.length).set(req.input);
     const r = Number((fn as (...a: number[]) => unknown)(inPtr, req.input.length, outPtr, req.outLen));
     if (!Number.isInteger(r) || r < 0) throw new GramfleetError('KERNEL_STATUS', `${req.fn} returned status ${r}`, { status: r, fn: req.fn });
@@ -100,7 +133,8 @@ function run(req: SandboxRequest): SandboxReply {
     output.set(new Float64Array(mem.buffer, outPtr, r));
     return { id: req.id, ok: true, output, computeMs: performance.now() - t0 };
   } catch (e) {
-    if (e instanceof Denied) throw new GramfleetError('KERNEL_SANDBOX_DENIED', `the module called ${e.call}: no files, sockets or environment in the sandbox`, { call: e.call });
+    if (e instanceof Denied)
+      throw new GramfleetError('KERNEL_SANDBOX_DENIED', `the module called ${e.call}: no files, sockets or environment in the sandbox`, { call: e.call });
     if (e instanceof WebAssembly.RuntimeError || e instanceof RangeError) throw trap(e, mem, req.memoryPages);
     throw e;
   }
@@ -117,7 +151,11 @@ function align8(p: number): number {
 function trap(e: Error, mem: WebAssembly.Memory | undefined, capPages: number): GramfleetError {
   const pages = mem === undefined ? 0 : mem.buffer.byteLength / WASM_PAGE;
   if (pages * 2 > capPages) {
-    return new GramfleetError('KERNEL_USER_MEMORY_LIMIT', `the module trapped (${e.message}) with its memory at ${pages} of ${capPages} pages: a grow past the cap was refused`, { pages, capPages });
+    return new GramfleetError(
+      'KERNEL_USER_MEMORY_LIMIT',
+      `the module trapped (${e.message}) with its memory at ${pages} of ${capPages} pages: a grow past the cap was refused`,
+      { pages, capPages },
+    );
   }
   return new GramfleetError('KERNEL_USER_TRAP', `the module trapped: ${e.message}`, { trap: e.message });
 }

@@ -14,7 +14,9 @@ describe('user WebAssembly sandbox', () => {
     sb = createSandbox({ threads: 1 });
     good = await assembleWat(WAT_DOUBLE);
   });
-  after(async () => { await sb.close(); });
+  after(async () => {
+    await sb.close();
+  });
 
   const healthy = async (): Promise<void> => {
     const r = await sb.run({ fn: 'double', memoryPages: 16, timeoutMs: 10_000, outLen: 3 }, [u8(good), f64([1, 2.5, -3])]);

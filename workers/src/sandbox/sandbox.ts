@@ -30,8 +30,16 @@ export interface Sandbox {
   close(): Promise<void>;
 }
 
-interface Slot { worker: Worker | undefined; busy: boolean }
-interface Job { req: Omit<SandboxRequest, 'id'>; timeoutMs: number; resolve: (r: SandboxRun) => void; reject: (e: Error) => void }
+interface Slot {
+  worker: Worker | undefined;
+  busy: boolean;
+}
+interface Job {
+  req: Omit<SandboxRequest, 'id'>;
+  timeoutMs: number;
+  resolve: (r: SandboxRun) => void;
+  reject: (e: Error) => void;
+}
 
 /** Creates a sandbox with `threads` threads (default 1). */
 export function createSandbox(o: { readonly threads?: number } = {}): Sandbox {
@@ -87,9 +95,25 @@ export function createSandbox(o: { readonly threads?: number } = {}): Sandbox {
         if (r.id !== id) return;
         finish(() => (r.ok ? job.resolve({ output: r.output, computeMs: r.computeMs }) : job.reject(GramfleetError.fromPayload(r.error))), false);
       };
-      const onExit = (code: number): void => finish(() => job.reject(new GramfleetError('KERNEL_USER_TRAP', `the sandbox thread exited (code ${code}) while running the module`, { exitCode: code })), true);
+      const onExit = (code: number): void =>
+        finish(
+          () => job.reject(new GramfleetError('KERNEL_USER_TRAP', `the sandbox thread exited (code ${code}) while running the module`, { exitCode: code })),
+          true,
+        );
       const onError = (e: Error): void => finish(() => job.reject(new GramfleetError('KERNEL_USER_TRAP', `the sandbox thread failed: ${e.message}`, {})), true);
-      const timer = setTimeout(() => finish(() => job.reject(new GramfleetError('KERNEL_USER_TIMEOUT', `the module ran longer than its limit of ${job.timeoutMs} ms; its thread was terminated`, { timeoutMs: job.timeoutMs })), true), job.timeoutMs);
+      const timer = setTimeout(
+        () =>
+          finish(
+            () =>
+              job.reject(
+                new GramfleetError('KERNEL_USER_TIMEOUT', `the module ran longer than its limit of ${job.timeoutMs} ms; its thread was terminated`, {
+                  timeoutMs: job.timeoutMs,
+                }),
+              ),
+            true,
+          ),
+        job.timeoutMs,
+      );
       w.on('message', onMsg);
       w.once('exit', onExit);
       w.once('error', onError);
@@ -102,7 +126,8 @@ export function createSandbox(o: { readonly threads?: number } = {}): Sandbox {
       return new Promise<SandboxRun>((resolve, reject) => {
         const a = parseUserWasmAttrs(rawAttrs);
         const mod = inputs[0];
-        if (mod === undefined || mod.dtype !== 'u8') throw new GramfleetError('INPUT_INVALID', 'the first input must be the module bytes (u8)', { field: 'inputs[0]' });
+        if (mod === undefined || mod.dtype !== 'u8')
+          throw new GramfleetError('INPUT_INVALID', 'the first input must be the module bytes (u8)', { field: 'inputs[0]' });
         const bytes = mod.data as Uint8Array;
         // Cached by content digest (sha256: two modules cannot share a key), never by a weak hash.
         const digest = moduleDigest ?? createHash('sha256').update(bytes).digest('hex');
@@ -113,8 +138,20 @@ export function createSandbox(o: { readonly threads?: number } = {}): Sandbox {
           checked.add(check);
         }
         const second = inputs[1];
-        const input = a.inline !== undefined ? Float64Array.from(a.inline) : second === undefined ? new Float64Array(0) : second.dtype === 'f64' ? (second.data as Float64Array) : Float64Array.from(second.data as ArrayLike<number>);
-        queue.push({ req: { module: compile(digest, bytes), bytes, fn: a.fn, input, outLen: a.outLen, memoryPages: a.memoryPages }, timeoutMs: a.timeoutMs, resolve, reject });
+        const input =
+          a.inline !== undefined
+            ? Float64Array.from(a.inline)
+            : second === undefined
+              ? new Float64Array(0)
+              : second.dtype === 'f64'
+                ? (second.data as Float64Array)
+                : Float64Array.from(second.data as ArrayLike<number>);
+        queue.push({
+          req: { module: compile(digest, bytes), bytes, fn: a.fn, input, outLen: a.outLen, memoryPages: a.memoryPages },
+          timeoutMs: a.timeoutMs,
+          resolve,
+          reject,
+        });
         pump();
       });
     },

@@ -117,7 +117,16 @@ export class WasmArena {
     const size = dtype === 'f64' ? 8 : dtype === 'u8' ? 1 : 4;
     if (r === undefined || r.bytes !== length * size) return undefined;
     const b = this.memory.buffer;
-    const v = dtype === 'f64' ? new Float64Array(b, r.ptr, length) : dtype === 'f32' ? new Float32Array(b, r.ptr, length) : dtype === 'i32' ? new Int32Array(b, r.ptr, length) : dtype === 'u32' ? new Uint32Array(b, r.ptr, length) : new Uint8Array(b, r.ptr, length);
+    const v =
+      dtype === 'f64'
+        ? new Float64Array(b, r.ptr, length)
+        : dtype === 'f32'
+          ? new Float32Array(b, r.ptr, length)
+          : dtype === 'i32'
+            ? new Int32Array(b, r.ptr, length)
+            : dtype === 'u32'
+              ? new Uint32Array(b, r.ptr, length)
+              : new Uint8Array(b, r.ptr, length);
     this.residentViews.set(v, r.ptr);
     return v;
   }
@@ -155,7 +164,10 @@ export class WasmArena {
     if (end > have) {
       const pages = Math.ceil((end - have) / PAGE);
       if (have / PAGE + pages > this.maxPages) {
-        throw new GramfleetError('INPUT_TOO_LARGE', `kernel arena needs ${end} bytes, above its budget of ${this.maxPages * PAGE}`, { needBytes: end, budgetBytes: this.maxPages * PAGE });
+        throw new GramfleetError('INPUT_TOO_LARGE', `kernel arena needs ${end} bytes, above its budget of ${this.maxPages * PAGE}`, {
+          needBytes: end,
+          budgetBytes: this.maxPages * PAGE,
+        });
       }
       this.memory.grow(pages);
     }

@@ -10,8 +10,7 @@ import { createWasmKrylovDense } from './krylov-dense';
 
 /** Builds the wasm `datagen-solve` kernel over arenas from `arenaOf`. */
 export function createDatagenSolveKernel(arenaOf: DenseArenaSource): KernelImpl<DatagenSolveAttrs> {
-  return (attrs: DatagenSolveAttrs, inputs: readonly NdArray[]): NdArray[] =>
-    datagenSolve(attrs, recycleRows(inputs[0]), createWasmKrylovDense(arenaOf()));
+  return (attrs: DatagenSolveAttrs, inputs: readonly NdArray[]): NdArray[] => datagenSolve(attrs, recycleRows(inputs[0]), createWasmKrylovDense(arenaOf()));
 }
 
 /** Registers the wasm `datagen-solve` kernel. */

@@ -18,12 +18,27 @@ export const DENSE_STATUS = { OK: 0, BAD_SIZE: 1, BAD_LD: 2, BAD_INDEX: 3, BAD_A
 export function denseStatusError(op: string, kernel: string, status: number, argument?: string): GramfleetError {
   if (status === DENSE_STATUS.BAD_INDEX) {
     const arg = argument ?? 'indices';
-    return new GramfleetError('INPUT_OUT_OF_RANGE', `${op}: ${arg} holds an index out of range (kernel ${kernel})`, { op, argument: arg, export: kernel, status });
+    return new GramfleetError('INPUT_OUT_OF_RANGE', `${op}: ${arg} holds an index out of range (kernel ${kernel})`, {
+      op,
+      argument: arg,
+      export: kernel,
+      status,
+    });
   }
   if (status === DENSE_STATUS.BAD_BANDWIDTH) {
-    return new GramfleetError('INPUT_OUT_OF_RANGE', `${op}: bandwidth must be finite and > 0 (kernel ${kernel})`, { op, argument: 'bandwidth', export: kernel, status });
+    return new GramfleetError('INPUT_OUT_OF_RANGE', `${op}: bandwidth must be finite and > 0 (kernel ${kernel})`, {
+      op,
+      argument: 'bandwidth',
+      export: kernel,
+      status,
+    });
   }
-  return new GramfleetError('KERNEL_STATUS', `${op}: kernel ${kernel} returned status ${status}`, { op, export: kernel, status, ...(argument !== undefined ? { argument } : {}) });
+  return new GramfleetError('KERNEL_STATUS', `${op}: kernel ${kernel} returned status ${status}`, {
+    op,
+    export: kernel,
+    status,
+    ...(argument !== undefined ? { argument } : {}),
+  });
 }
 
 /** Calls a kernel export and throws the mapped error on a non-zero status. */

@@ -2,7 +2,17 @@
  * wasm kernel for `eig-small`: Hessenberg + Francis double-shift QR (+ LU reduction of the
  * generalised problem) (`gf_eig_small`).
  */
-import { eigSmallNoConvergence, eigSmallOp, eigSmallShape, orderEigenpairs, singularB, type EigSmallAttrs, type KernelImpl, type KernelRegistry, type NdArray } from '@gramfleet/core';
+import {
+  eigSmallNoConvergence,
+  eigSmallOp,
+  eigSmallShape,
+  orderEigenpairs,
+  singularB,
+  type EigSmallAttrs,
+  type KernelImpl,
+  type KernelRegistry,
+  type NdArray,
+} from '@gramfleet/core';
 import { LA_STATUS, allocF64, putF64, readF64, readI32, unexpectedStatus, type ArenaSource } from './linalg-host';
 
 /** Builds the wasm `eig-small` kernel over arenas from `arenaOf`. */
@@ -22,7 +32,11 @@ export function createEigSmallKernel(arenaOf: ArenaSource): KernelImpl<EigSmallA
     if (s === LA_STATUS.NO_CONVERGENCE) throw eigSmallNoConvergence();
     if (s !== LA_STATUS.OK) throw unexpectedStatus(eigSmallOp.id, 'gf_eig_small', s);
     const o = orderEigenpairs(attrs.order, n, readF64(arena, pwr, n), readF64(arena, pwi, n), readF64(arena, pv, n * n));
-    return [{ dtype: 'f64', shape: [n], data: o.wr }, { dtype: 'f64', shape: [n], data: o.wi }, { dtype: 'f64', shape: [n, n], data: o.v }];
+    return [
+      { dtype: 'f64', shape: [n], data: o.wr },
+      { dtype: 'f64', shape: [n], data: o.wi },
+      { dtype: 'f64', shape: [n, n], data: o.v },
+    ];
   };
 }
 

@@ -2,7 +2,16 @@
  * wasm kernel for `eigh-topk`: randomised subspace iteration with Rayleigh–Ritz
  * (`gf_eigh_topk`).
  */
-import { eighTopkOp, noConvergence, normaliseEigenvectorSigns, topkBlockSize, type EighTopkAttrs, type KernelImpl, type KernelRegistry, type NdArray } from '@gramfleet/core';
+import {
+  eighTopkOp,
+  noConvergence,
+  normaliseEigenvectorSigns,
+  topkBlockSize,
+  type EighTopkAttrs,
+  type KernelImpl,
+  type KernelRegistry,
+  type NdArray,
+} from '@gramfleet/core';
 import { LA_STATUS, allocF64, putF64, readF64, readF64At, readI32, unexpectedStatus, type ArenaSource } from './linalg-host';
 
 /** Builds the wasm `eigh-topk` kernel over arenas from `arenaOf`. */
@@ -21,12 +30,19 @@ export function createEighTopkKernel(arenaOf: ArenaSource): KernelImpl<EighTopkA
     const s = arena.call('gf_eigh_topk', n, pa, Math.max(n, 1), k, b, attrs.maxIter, attrs.tol, attrs.seed, pw, pv, Math.max(k, 1), work, info);
     if (s === LA_STATUS.NO_CONVERGENCE) {
       const residual = readF64At(arena, info + 8);
-      throw noConvergence(eighTopkOp.id, `relative residual ${residual} > tol ${attrs.tol} after ${readI32(arena, info)} iterations`, { iterations: readI32(arena, info), residual, tol: attrs.tol });
+      throw noConvergence(eighTopkOp.id, `relative residual ${residual} > tol ${attrs.tol} after ${readI32(arena, info)} iterations`, {
+        iterations: readI32(arena, info),
+        residual,
+        tol: attrs.tol,
+      });
     }
     if (s !== LA_STATUS.OK) throw unexpectedStatus(eighTopkOp.id, 'gf_eigh_topk', s);
     const v = readF64(arena, pv, n * k);
     normaliseEigenvectorSigns(n, k, v);
-    return [{ dtype: 'f64', shape: [k], data: readF64(arena, pw, k) }, { dtype: 'f64', shape: [n, k], data: v }];
+    return [
+      { dtype: 'f64', shape: [k], data: readF64(arena, pw, k) },
+      { dtype: 'f64', shape: [n, k], data: v },
+    ];
   };
 }
 

@@ -19,7 +19,8 @@ export function eighInArena(arena: WasmArena, n: number, a: Float64Array): { w: 
     const work = arena.alloc(arena.call('gf_eigh_work_bytes', n), 64);
     const info = allocF64(arena, 1);
     const s = arena.call('gf_eigh', n, pa, Math.max(n, 1), pw, pv, Math.max(n, 1), work, info);
-    if (s === LA_STATUS.NO_CONVERGENCE) throw noConvergence(eighOp.id, `QL iteration for eigenvalue ${readI32(arena, info)}`, { eigenvalue: readI32(arena, info) });
+    if (s === LA_STATUS.NO_CONVERGENCE)
+      throw noConvergence(eighOp.id, `QL iteration for eigenvalue ${readI32(arena, info)}`, { eigenvalue: readI32(arena, info) });
     if (s !== LA_STATUS.OK) throw unexpectedStatus(eighOp.id, 'gf_eigh', s);
     const v = readF64(arena, pv, n * n);
     normaliseEigenvectorSigns(n, n, v);
@@ -35,7 +36,10 @@ export function createEighKernel(arenaOf: ArenaSource): KernelImpl<EighAttrs> {
     const a = inputs[0] as NdArray<'f64'>;
     const n = a.shape[0] as number;
     const { w, v } = eighInArena(arenaOf(), n, a.data);
-    return [{ dtype: 'f64', shape: [n], data: w }, { dtype: 'f64', shape: [n, n], data: v }];
+    return [
+      { dtype: 'f64', shape: [n], data: w },
+      { dtype: 'f64', shape: [n, n], data: v },
+    ];
   };
 }
 

@@ -20,9 +20,28 @@ export function createGemmBatchedKernel(arenaOf: DenseArenaSource): KernelImpl<G
     const ac = attrs.transA ? p.m : p.k;
     const bc = attrs.transB ? p.k : p.n;
     callDense(arena, gemmBatchedOp.id, 'gf_gemm_batched', [
-      attrs.transA ? 1 : 0, attrs.transB ? 1 : 0, f32 ? 1 : 0, p.batch, p.m, p.n, p.k, attrs.alpha,
-      a, 0, Math.max(1, ac), p.m * p.k, b, 0, Math.max(1, bc), p.k * p.n,
-      cIn !== undefined ? attrs.beta : 0, c, 0, Math.max(1, p.n), p.m * p.n, ws,
+      attrs.transA ? 1 : 0,
+      attrs.transB ? 1 : 0,
+      f32 ? 1 : 0,
+      p.batch,
+      p.m,
+      p.n,
+      p.k,
+      attrs.alpha,
+      a,
+      0,
+      Math.max(1, ac),
+      p.m * p.k,
+      b,
+      0,
+      Math.max(1, bc),
+      p.k * p.n,
+      cIn !== undefined ? attrs.beta : 0,
+      c,
+      0,
+      Math.max(1, p.n),
+      p.m * p.n,
+      ws,
     ]);
     const out = allocTyped(p.dtype, size);
     out.set(arena.f64(c, size));

@@ -32,8 +32,24 @@ export interface GemmCall {
 export function wasmGemmF64Out(arena: WasmArena, op: string, g: GemmCall): void {
   const ws = allocBytes(arena, arena.fn('gf_gemm_workspace_bytes')());
   callDense(arena, op, 'gf_gemm', [
-    g.transA ? 1 : 0, g.transB ? 1 : 0, g.f32 ? 1 : 0, g.m, g.n, g.k, g.alpha,
-    g.a, g.offA, g.lda, g.b, g.offB, g.ldb, g.beta, g.c, g.offC, g.ldc, ws,
+    g.transA ? 1 : 0,
+    g.transB ? 1 : 0,
+    g.f32 ? 1 : 0,
+    g.m,
+    g.n,
+    g.k,
+    g.alpha,
+    g.a,
+    g.offA,
+    g.lda,
+    g.b,
+    g.offB,
+    g.ldb,
+    g.beta,
+    g.c,
+    g.offC,
+    g.ldc,
+    ws,
   ]);
 }
 
@@ -65,8 +81,23 @@ export function createGemmKernel(arenaOf: DenseArenaSource): KernelImpl<GemmAttr
       }
     }
     wasmGemmF64Out(arena, gemmOp.id, {
-      transA: attrs.transA, transB: attrs.transB, f32, m: p.m, n: p.n, k: p.k, alpha: attrs.alpha,
-      a, offA: p.a.offset, lda: p.a.ld, b, offB: p.b.offset, ldb: p.b.ld, beta, c, offC, ldc,
+      transA: attrs.transA,
+      transB: attrs.transB,
+      f32,
+      m: p.m,
+      n: p.n,
+      k: p.k,
+      alpha: attrs.alpha,
+      a,
+      offA: p.a.offset,
+      lda: p.a.ld,
+      b,
+      offB: p.b.offset,
+      ldb: p.b.ld,
+      beta,
+      c,
+      offC,
+      ldc,
     });
     if (!f32) {
       (out.data as Float64Array).set(arena.f64(c, out.data.length));

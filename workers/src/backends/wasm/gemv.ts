@@ -14,8 +14,20 @@ export function createGemvKernel(arenaOf: DenseArenaSource): KernelImpl<GemvAttr
     const yIn = inputs[2];
     const y = yIn !== undefined ? putArray(arena, yIn.data as Float64Array) : allocBytes(arena, p.outLength * 8);
     callDense(arena, gemvOp.id, 'gf_gemv', [
-      attrs.trans ? 1 : 0, p.m, p.n, attrs.alpha, a, p.a.offset, p.a.ld,
-      x, attrs.offsetX, attrs.incx, p.hasY ? attrs.beta : 0, y, attrs.offsetY, attrs.incy,
+      attrs.trans ? 1 : 0,
+      p.m,
+      p.n,
+      attrs.alpha,
+      a,
+      p.a.offset,
+      p.a.ld,
+      x,
+      attrs.offsetX,
+      attrs.incx,
+      p.hasY ? attrs.beta : 0,
+      y,
+      attrs.offsetY,
+      attrs.incy,
     ]);
     return [{ dtype: 'f64', shape: yIn !== undefined ? [...yIn.shape] : [p.lenY], data: arena.f64(y, p.outLength).slice() }];
   };

@@ -2,7 +2,18 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Philox, createKernelRegistry, grfWalksOp, modulation, ndarray, normalisedWeights, seedKey, type CsrArrays, type GrfVariance, type NdArray } from '@gramfleet/core';
+import {
+  Philox,
+  createKernelRegistry,
+  grfWalksOp,
+  modulation,
+  ndarray,
+  normalisedWeights,
+  seedKey,
+  type CsrArrays,
+  type GrfVariance,
+  type NdArray,
+} from '@gramfleet/core';
 import { csrFromEdges, walkLengthCap } from '@gramfleet/core/internal';
 import { kernelsWasmPath } from '@gramfleet/wasm';
 import { WasmArena } from './arena';
@@ -101,7 +112,11 @@ function concatShards(parts: readonly NdArray[][], streams: number): NdArray[] {
       idx.push(...(p[3 * s + 1]?.data as Int32Array));
       val.push(...(p[3 * s + 2]?.data as Float64Array));
     }
-    out.push(ndarray('i32', [ptrs.length], Int32Array.from(ptrs)), ndarray('i32', [idx.length], Int32Array.from(idx)), ndarray('f64', [val.length], Float64Array.from(val)));
+    out.push(
+      ndarray('i32', [ptrs.length], Int32Array.from(ptrs)),
+      ndarray('i32', [idx.length], Int32Array.from(idx)),
+      ndarray('f64', [val.length], Float64Array.from(val)),
+    );
   }
   return out;
 }
@@ -116,7 +131,10 @@ test('wasm grf-walks is bit-identical to the reference (random graph and Karate,
   for (const [name, adj] of graphs) {
     const n = adj.shape[0];
     for (const variance of MODES) {
-      for (const [kernel, c, pHalt, walks] of [[{ kind: 'reg-laplacian', d: 1 }, 0.25, 0.5, 16], [{ kind: 'diffusion' }, 0.8, 0.2, 9]] as const) {
+      for (const [kernel, c, pHalt, walks] of [
+        [{ kind: 'reg-laplacian', d: 1 }, 0.25, 0.5, 16],
+        [{ kind: 'diffusion' }, 0.8, 0.2, 9],
+      ] as const) {
         const f = Array.from(modulation(kernel, walkLengthCap(pHalt) + 1));
         const attrs = { seed: 2 ** 40 + 12345, walks, pHalt, f, streams: [7, 8], variance, nodeStart: 0, nodeEnd: n };
         const inputs = inputsOf(adj, c);
@@ -166,8 +184,17 @@ test('kernel status: too small an output buffer returns CAPACITY and leaves the 
   const pOi = a.alloc(4 * 4);
   const pOv = a.alloc(8 * 4);
   assert.equal(a.call('gf_grf_walks', pIp, pIx, pW, n, pF, f.length, 8, 0.5, k0, k1, 0, 0, 0, n, pAcc, pMark, pT, pOp, pOi, pOv, 4), GRF_STATUS.CAPACITY);
-  assert.ok(a.f64(pAcc, n).every((x) => x === 0), 'acc is zero again');
-  assert.ok(new Uint8Array(a.memory.buffer, pMark, n).every((x) => x === 0), 'mark is zero again');
+  assert.ok(
+    a.f64(pAcc, n).every((x) => x === 0),
+    'acc is zero again',
+  );
+  assert.ok(
+    new Uint8Array(a.memory.buffer, pMark, n).every((x) => x === 0),
+    'mark is zero again',
+  );
   assert.equal(a.call('gf_grf_walks', pIp, pIx, pW, n, pF, f.length, 8, 1.5, k0, k1, 0, 0, 0, n, pAcc, pMark, pT, pOp, pOi, pOv, 4), GRF_STATUS.BAD_ARGUMENT);
-  assert.equal(a.call('gf_grf_walks', pIp, pIx, pW, n, pF, f.length, 8, 0.5, k0, k1, 0, 0, 3, n + 1, pAcc, pMark, pT, pOp, pOi, pOv, 4), GRF_STATUS.BAD_ARGUMENT);
+  assert.equal(
+    a.call('gf_grf_walks', pIp, pIx, pW, n, pF, f.length, 8, 0.5, k0, k1, 0, 0, 3, n + 1, pAcc, pMark, pT, pOp, pOi, pOv, 4),
+    GRF_STATUS.BAD_ARGUMENT,
+  );
 });

@@ -8,8 +8,17 @@
  * (status 2) is rerun with a larger one — the result cannot change, the walks are counter-based.
  */
 import {
-  GramfleetError, checkGrfWalksInputs, effectiveSteps, grfWalksOp, ndarray, seedKey,
-  type GrfWalksAttrs, type KernelContext, type KernelImpl, type KernelRegistry, type NdArray,
+  GramfleetError,
+  checkGrfWalksInputs,
+  effectiveSteps,
+  grfWalksOp,
+  ndarray,
+  seedKey,
+  type GrfWalksAttrs,
+  type KernelContext,
+  type KernelImpl,
+  type KernelRegistry,
+  type NdArray,
 } from '@gramfleet/core';
 import type { WasmArena } from './arena';
 
@@ -87,13 +96,64 @@ function runGrfWalks(arena: WasmArena, attrs: GrfWalksAttrs, inputs: readonly Nd
         const pOutIdx = arena.alloc(4 * Math.max(1, cap));
         const pOutVal = arena.alloc(8 * Math.max(1, cap));
         const s = repelling
-          ? arena.call('gf_grf_walks_repelling', pIndptr, pIndices, pWeights, n, pF, attrs.f.length, m, attrs.pHalt, k0, k1, stream, maxDeg, r0, r1, pAcc, pMark, pTouched, pScratch, pOutIndptr, pOutIdx, pOutVal, cap)
-          : arena.call('gf_grf_walks', pIndptr, pIndices, pWeights, n, pF, attrs.f.length, m, attrs.pHalt, k0, k1, stream, attrs.variance === 'antithetic' ? 1 : 0, r0, r1, pAcc, pMark, pTouched, pOutIndptr, pOutIdx, pOutVal, cap);
+          ? arena.call(
+              'gf_grf_walks_repelling',
+              pIndptr,
+              pIndices,
+              pWeights,
+              n,
+              pF,
+              attrs.f.length,
+              m,
+              attrs.pHalt,
+              k0,
+              k1,
+              stream,
+              maxDeg,
+              r0,
+              r1,
+              pAcc,
+              pMark,
+              pTouched,
+              pScratch,
+              pOutIndptr,
+              pOutIdx,
+              pOutVal,
+              cap,
+            )
+          : arena.call(
+              'gf_grf_walks',
+              pIndptr,
+              pIndices,
+              pWeights,
+              n,
+              pF,
+              attrs.f.length,
+              m,
+              attrs.pHalt,
+              k0,
+              k1,
+              stream,
+              attrs.variance === 'antithetic' ? 1 : 0,
+              r0,
+              r1,
+              pAcc,
+              pMark,
+              pTouched,
+              pOutIndptr,
+              pOutIdx,
+              pOutVal,
+              cap,
+            );
         if (s === GRF_STATUS.CAPACITY && cap < perRowMax * chunk) {
           cap = Math.min(perRowMax * chunk, cap * 2);
           continue;
         }
-        if (s !== GRF_STATUS.OK) throw new GramfleetError('KERNEL_STATUS', `kernel ${repelling ? 'gf_grf_walks_repelling' : 'gf_grf_walks'} returned status ${s}`, { op: grfWalksOp.id, status: s });
+        if (s !== GRF_STATUS.OK)
+          throw new GramfleetError('KERNEL_STATUS', `kernel ${repelling ? 'gf_grf_walks_repelling' : 'gf_grf_walks'} returned status ${s}`, {
+            op: grfWalksOp.id,
+            status: s,
+          });
         const rows = r1 - r0;
         const ptr = arena.i32(pOutIndptr, rows + 1);
         const got = ptr[rows] ?? 0;

@@ -5,8 +5,14 @@
  * `accumulate: 'f32'`, `gf_kernel_block_matmul_f32`: f32x4 dot products and f32 epilogue).
  */
 import {
-  KERNEL_FUNCTIONS, kernelBlockMatmulOp, kernelBlockOp, kernelBlockProblem,
-  type KernelBlockAttrs, type KernelImpl, type KernelRegistry, type NdArray,
+  KERNEL_FUNCTIONS,
+  kernelBlockMatmulOp,
+  kernelBlockOp,
+  kernelBlockProblem,
+  type KernelBlockAttrs,
+  type KernelImpl,
+  type KernelRegistry,
+  type NdArray,
 } from '@gramfleet/core';
 import { allocBytes, callDense, putArray, type DenseArenaSource } from './dense-host';
 
@@ -27,16 +33,43 @@ export function createKernelBlockKernel(arenaOf: DenseArenaSource): KernelImpl<K
       const out32 = allocBytes(arena, p.n * p.m * 4);
       const ws32 = allocBytes(arena, arena.fn('gf_kernel_block_matmul_f32_workspace_bytes')(p.n, p.m, p.d));
       callDense(arena, kernelBlockOp.id, 'gf_kernel_block_f32', [
-        kernelFunctionId(attrs.kernel), p.n, p.m, p.d,
-        x, p.x.offset, p.x.ld, z, p.z.offset, p.z.ld, attrs.bandwidth, out32, 0, Math.max(1, p.m), ws32,
+        kernelFunctionId(attrs.kernel),
+        p.n,
+        p.m,
+        p.d,
+        x,
+        p.x.offset,
+        p.x.ld,
+        z,
+        p.z.offset,
+        p.z.ld,
+        attrs.bandwidth,
+        out32,
+        0,
+        Math.max(1, p.m),
+        ws32,
       ]);
       return [{ dtype: 'f32', shape: [p.n, p.m], data: arena.f32(out32, p.n * p.m).slice() }];
     }
     const out = allocBytes(arena, p.n * p.m * 8);
     const ws = allocBytes(arena, arena.fn('gf_kernel_block_workspace_bytes')(p.n, p.m, 0));
     callDense(arena, kernelBlockOp.id, 'gf_kernel_block', [
-      kernelFunctionId(attrs.kernel), p.dtype === 'f32' ? 1 : 0, p.n, p.m, p.d,
-      x, p.x.offset, p.x.ld, z, p.z.offset, p.z.ld, attrs.bandwidth, out, 0, Math.max(1, p.m), ws,
+      kernelFunctionId(attrs.kernel),
+      p.dtype === 'f32' ? 1 : 0,
+      p.n,
+      p.m,
+      p.d,
+      x,
+      p.x.offset,
+      p.x.ld,
+      z,
+      p.z.offset,
+      p.z.ld,
+      attrs.bandwidth,
+      out,
+      0,
+      Math.max(1, p.m),
+      ws,
     ]);
     return [{ dtype: 'f64', shape: [p.n, p.m], data: arena.f64(out, p.n * p.m).slice() }];
   };
@@ -56,17 +89,52 @@ export function createKernelBlockMatmulKernel(arenaOf: DenseArenaSource): Kernel
       // f32 dot products and kernel values (kernel-block-f32.ts); inputs are f32 (checked above).
       const ws32 = allocBytes(arena, arena.fn('gf_kernel_block_matmul_f32_workspace_bytes')(p.n, p.m, p.d));
       callDense(arena, kernelBlockMatmulOp.id, 'gf_kernel_block_matmul_f32', [
-        kernelFunctionId(attrs.kernel), p.n, p.m, p.d, p.c,
-        x, p.x.offset, p.x.ld, z, p.z.offset, p.z.ld, attrs.bandwidth,
-        a, 0, Math.max(1, p.c), o0 !== undefined ? attrs.beta : 0, out, 0, Math.max(1, p.c), ws32,
+        kernelFunctionId(attrs.kernel),
+        p.n,
+        p.m,
+        p.d,
+        p.c,
+        x,
+        p.x.offset,
+        p.x.ld,
+        z,
+        p.z.offset,
+        p.z.ld,
+        attrs.bandwidth,
+        a,
+        0,
+        Math.max(1, p.c),
+        o0 !== undefined ? attrs.beta : 0,
+        out,
+        0,
+        Math.max(1, p.c),
+        ws32,
       ]);
       return [{ dtype: 'f64', shape: [p.n, p.c], data: arena.f64(out, p.n * p.c).slice() }];
     }
     const ws = allocBytes(arena, arena.fn('gf_kernel_block_workspace_bytes')(p.n, p.m, 1));
     callDense(arena, kernelBlockMatmulOp.id, 'gf_kernel_block_matmul', [
-      kernelFunctionId(attrs.kernel), p.dtype === 'f32' ? 1 : 0, p.n, p.m, p.d, p.c,
-      x, p.x.offset, p.x.ld, z, p.z.offset, p.z.ld, attrs.bandwidth,
-      a, 0, Math.max(1, p.c), o0 !== undefined ? attrs.beta : 0, out, 0, Math.max(1, p.c), ws,
+      kernelFunctionId(attrs.kernel),
+      p.dtype === 'f32' ? 1 : 0,
+      p.n,
+      p.m,
+      p.d,
+      p.c,
+      x,
+      p.x.offset,
+      p.x.ld,
+      z,
+      p.z.offset,
+      p.z.ld,
+      attrs.bandwidth,
+      a,
+      0,
+      Math.max(1, p.c),
+      o0 !== undefined ? attrs.beta : 0,
+      out,
+      0,
+      Math.max(1, p.c),
+      ws,
     ]);
     return [{ dtype: 'f64', shape: [p.n, p.c], data: arena.f64(out, p.n * p.c).slice() }];
   };

@@ -12,8 +12,7 @@ import { kernelsWasmPath } from '@gramfleet/wasm';
 
 /** A module exporting f(a, b, c) = f64x2.relaxed_madd(a, b, c): valid only where relaxed SIMD is on. */
 const RELAXED_PROBE = Uint8Array.from([
-  0, 97, 115, 109, 1, 0, 0, 0, 1, 8, 1, 96, 3, 123, 123, 123, 1, 123, 3, 2, 1, 0, 7, 5, 1, 1, 102, 0, 0,
-  10, 13, 1, 11, 0, 32, 0, 32, 1, 32, 2, 253, 135, 2, 11,
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 8, 1, 96, 3, 123, 123, 123, 1, 123, 3, 2, 1, 0, 7, 5, 1, 1, 102, 0, 0, 10, 13, 1, 11, 0, 32, 0, 32, 1, 32, 2, 253, 135, 2, 11,
 ]);
 
 /** Whether this process's WebAssembly accepts relaxed-SIMD instructions. */

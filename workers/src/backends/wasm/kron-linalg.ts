@@ -3,7 +3,16 @@
  * library, for in-process use by the orchestrator, benches and tests.
  */
 import {
-  GramfleetError, kronFactorOp, kronFactorRun, kronGpSolveOp, kronGpSolveRun, kronSlabOp, kronSlabRun, modeSplit, type KernelRegistry, type KronLinalg,
+  GramfleetError,
+  kronFactorOp,
+  kronFactorRun,
+  kronGpSolveOp,
+  kronGpSolveRun,
+  kronSlabOp,
+  kronSlabRun,
+  modeSplit,
+  type KernelRegistry,
+  type KronLinalg,
 } from '@gramfleet/core';
 import { WasmArena } from './arena';
 import { loadKernelModuleBytes } from './kernel-module';
@@ -14,7 +23,10 @@ import { LA_STATUS, allocF64, putF64, readF64 } from './linalg-host';
  * A {@link KronLinalg} over one wasm instance (arena reused; a fresh one after a trap).
  * `module` defaults to the plain kernel build.
  */
-export function createWasmKronLinalg(module: WebAssembly.Module = new WebAssembly.Module(loadKernelModuleBytes(false).bytes), maxBytes = 2 ** 32 - 65536): KronLinalg {
+export function createWasmKronLinalg(
+  module: WebAssembly.Module = new WebAssembly.Module(loadKernelModuleBytes(false).bytes),
+  maxBytes = 2 ** 32 - 65536,
+): KronLinalg {
   let arena: WasmArena | undefined;
   return kronLinalgOverArena(() => {
     if (arena === undefined || arena.poisoned) arena = new WasmArena(module, { maxBytes });
@@ -36,7 +48,8 @@ export function kronLinalgOverArena(get: () => WasmArena): KronLinalg {
       const py = allocF64(a, l * p * r);
       const work = a.alloc(a.call('gf_mode_product_work_bytes', nd, p), 64);
       const st = a.call('gf_mode_product', l, nd, r, px, p, pm, Math.max(transpose ? p : nd, 1), transpose ? 1 : 0, py, work);
-      if (st !== LA_STATUS.OK) throw new GramfleetError('KERNEL_STATUS', `mode-product: gf_mode_product returned status ${st}`, { op: 'mode-product', status: st });
+      if (st !== LA_STATUS.OK)
+        throw new GramfleetError('KERNEL_STATUS', `mode-product: gf_mode_product returned status ${st}`, { op: 'mode-product', status: st });
       return readF64(a, py, l * p * r);
     },
     // The tensor stays in wasm memory between the mode products: one copy in, one copy out.
@@ -69,12 +82,20 @@ export function kronLinalgOverArena(get: () => WasmArena): KronLinalg {
         const nd = sh[d] as number;
         const pm = putF64(a, f.m);
         const st = a.call('gf_mode_product', l, nd, r, src, f.p, pm, Math.max(f.transpose ? f.p : nd, 1), f.transpose ? 1 : 0, dst, pw);
-        if (st !== LA_STATUS.OK) throw new GramfleetError('KERNEL_STATUS', `mode-product: gf_mode_product returned status ${st}`, { op: 'mode-product', status: st });
+        if (st !== LA_STATUS.OK)
+          throw new GramfleetError('KERNEL_STATUS', `mode-product: gf_mode_product returned status ${st}`, { op: 'mode-product', status: st });
         a.release(mark);
         [src, dst] = [dst, src];
         sh[d] = f.p;
       }
-      return { y: readF64(a, src, sh.reduce((p, q) => p * q, 1)), shape: sh };
+      return {
+        y: readF64(
+          a,
+          src,
+          sh.reduce((p, q) => p * q, 1),
+        ),
+        shape: sh,
+      };
     },
   };
 }

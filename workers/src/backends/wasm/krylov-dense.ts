@@ -17,7 +17,12 @@ const OP = 'datagen-solve';
 
 class WasmBlock implements KrylovBlock {
   private readonly views: Float64Array[] = [];
-  constructor(readonly ptr: number, readonly rows: number, readonly n: number, memory: ArrayBuffer) {
+  constructor(
+    readonly ptr: number,
+    readonly rows: number,
+    readonly n: number,
+    memory: ArrayBuffer,
+  ) {
     for (let i = 0; i < rows; i++) this.views.push(new Float64Array(memory, ptr + i * n * 8, n));
   }
   row(i: number): Float64Array {
@@ -122,7 +127,11 @@ export function createWasmKrylovDense(arena: WasmArena): KrylovDenseFactory {
       csr(a: CsrArrays): (x: Float64Array, y: Float64Array) => void {
         const len = a.data.length;
         if (a.shape[0] !== n || a.shape[1] !== n || vectors < 1 || len > nnz || a.indptr.length !== n + 1 || (a.indptr[n] as number) !== len) {
-          throw new GramfleetError('KERNEL_STATUS', `${OP}: CSR matrix (${a.shape.join('×')}, ${len} entries) does not fit the reservation (${n} rows, ${nnz} entries)`, { op: OP });
+          throw new GramfleetError(
+            'KERNEL_STATUS',
+            `${OP}: CSR matrix (${a.shape.join('×')}, ${len} entries) does not fit the reservation (${n} rows, ${nnz} entries)`,
+            { op: OP },
+          );
         }
         new Int32Array(memory, csrPtr, n + 1).set(a.indptr);
         new Int32Array(memory, csrIdx, len).set(a.indices);
@@ -137,8 +146,11 @@ export function createWasmKrylovDense(arena: WasmArena): KrylovDenseFactory {
         put(pb, be.subarray(0, s * s));
         const status = arena.call('gf_eig_small', s, pa, pb, pwr, pwi, pv, eigWs, pinfo);
         return {
-          status, singularAt: new Int32Array(memory, pinfo, 1)[0] as number,
-          wr: get(pwr, s).slice(), wi: get(pwi, s).slice(), v: get(pv, s * s).slice(),
+          status,
+          singularAt: new Int32Array(memory, pinfo, 1)[0] as number,
+          wr: get(pwr, s).slice(),
+          wi: get(pwi, s).slice(),
+          v: get(pv, s * s).slice(),
         };
       },
     };

@@ -13,8 +13,20 @@
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import {
-  GramfleetError, KERNEL_FUNCTIONS, csrSpmvOp, csrSpmvProblem, gemmOp, gemmOutput, gemmProblem, kernelBlockOp, kernelBlockProblem,
-  type CsrSpmvAttrs, type GemmAttrs, type KernelBlockAttrs, type KernelRegistry, type NdArray,
+  GramfleetError,
+  KERNEL_FUNCTIONS,
+  csrSpmvOp,
+  csrSpmvProblem,
+  gemmOp,
+  gemmOutput,
+  gemmProblem,
+  kernelBlockOp,
+  kernelBlockProblem,
+  type CsrSpmvAttrs,
+  type GemmAttrs,
+  type KernelBlockAttrs,
+  type KernelRegistry,
+  type NdArray,
 } from '@gramfleet/core';
 import type { ParallelCall, ParallelReply, ParallelThreadData } from './parallel-thread';
 
@@ -120,7 +132,14 @@ export async function createParallelKernels(wasm: Uint8Array, opts: ParallelKern
   const maxPages = Math.floor((opts.maxBytes ?? 2 ** 31) / PAGE);
   const module = new WebAssembly.Module(sharedVariant(wasm, maxPages));
   const memory = new WebAssembly.Memory({ initial: 16, maximum: maxPages, shared: true });
-  const host = new WebAssembly.Instance(module, { env: { memory, abort: (): never => { throw new Error('kernel aborted'); } } });
+  const host = new WebAssembly.Instance(module, {
+    env: {
+      memory,
+      abort: (): never => {
+        throw new Error('kernel aborted');
+      },
+    },
+  });
   const hostExports = host.exports as Record<string, unknown>;
   const local = (fn: string, ...args: number[]): number => {
     const f = hostExports[fn];
@@ -133,38 +152,49 @@ export async function createParallelKernels(wasm: Uint8Array, opts: ParallelKern
   const workers: Worker[] = [];
   const pending = new Map<number, { resolve: (s: number) => void; reject: (e: Error) => void }>();
   let nextId = 0;
-  await Promise.all(Array.from({ length: threads }, () => new Promise<void>((resolve, reject) => {
-    const w = new Worker(file, { workerData: { module, memory } satisfies ParallelThreadData });
-    workers.push(w);
-    w.on('error', (e) => {
-      for (const p of pending.values()) p.reject(e);
-      pending.clear();
-      reject(e);
+  await Promise.all(
+    Array.from(
+      { length: threads },
+      () =>
+        new Promise<void>((resolve, reject) => {
+          const w = new Worker(file, { workerData: { module, memory } satisfies ParallelThreadData });
+          workers.push(w);
+          w.on('error', (e) => {
+            for (const p of pending.values()) p.reject(e);
+            pending.clear();
+            reject(e);
+          });
+          w.on('message', (r: ParallelReply) => {
+            if (r.id === -1) {
+              resolve();
+              return;
+            }
+            const p = pending.get(r.id);
+            if (p === undefined) return;
+            pending.delete(r.id);
+            if (r.error !== undefined) p.reject(new GramfleetError('KERNEL_TRAP', `parallel kernel trapped: ${r.error}`, {}));
+            else p.resolve(r.status ?? -1);
+          });
+        }),
+    ),
+  );
+  const call = (w: Worker, fn: string, args: readonly number[]): Promise<number> =>
+    new Promise((resolve, reject) => {
+      const id = nextId++;
+      pending.set(id, { resolve, reject });
+      w.postMessage({ id, fn, args } satisfies ParallelCall);
     });
-    w.on('message', (r: ParallelReply) => {
-      if (r.id === -1) {
-        resolve();
-        return;
-      }
-      const p = pending.get(r.id);
-      if (p === undefined) return;
-      pending.delete(r.id);
-      if (r.error !== undefined) p.reject(new GramfleetError('KERNEL_TRAP', `parallel kernel trapped: ${r.error}`, {}));
-      else p.resolve(r.status ?? -1);
-    });
-  })));
-  const call = (w: Worker, fn: string, args: readonly number[]): Promise<number> => new Promise((resolve, reject) => {
-    const id = nextId++;
-    pending.set(id, { resolve, reject });
-    w.postMessage({ id, fn, args } satisfies ParallelCall);
-  });
   const alloc = (bytes: number): number => {
     const p = Math.ceil(top / 64) * 64;
     const end = p + Math.max(bytes, 8);
     const have = memory.buffer.byteLength;
     if (end > have) {
       const pages = Math.ceil((end - have) / PAGE);
-      if (have / PAGE + pages > maxPages) throw new GramfleetError('INPUT_TOO_LARGE', `parallel arena needs ${end} bytes, above its budget of ${maxPages * PAGE}`, { needBytes: end, budgetBytes: maxPages * PAGE });
+      if (have / PAGE + pages > maxPages)
+        throw new GramfleetError('INPUT_TOO_LARGE', `parallel arena needs ${end} bytes, above its budget of ${maxPages * PAGE}`, {
+          needBytes: end,
+          budgetBytes: maxPages * PAGE,
+        });
       memory.grow(pages);
     }
     new Uint8Array(memory.buffer, p, end - p).fill(0);
@@ -185,7 +215,8 @@ export async function createParallelKernels(wasm: Uint8Array, opts: ParallelKern
     },
     f64: (ptr: number, n: number): Float64Array => new Float64Array(memory.buffer, ptr, n),
     runAll(fn: string, argsPerThread: ReadonlyArray<readonly number[]>): Promise<number[]> {
-      if (argsPerThread.length > workers.length) throw new GramfleetError('KERNEL_STATUS', `runAll: ${argsPerThread.length} calls for ${workers.length} threads`, {});
+      if (argsPerThread.length > workers.length)
+        throw new GramfleetError('KERNEL_STATUS', `runAll: ${argsPerThread.length} calls for ${workers.length} threads`, {});
       return Promise.all(argsPerThread.map((args, t) => call(workers[t] as Worker, fn, args)));
     },
     local,
@@ -213,7 +244,8 @@ export function splitCsrRows(indptr: Int32Array, parts: number): Array<[number, 
     let r1 = m;
     if (t < parts) {
       const target = (nnz * t) / parts;
-      let lo = r0, hi = m;
+      let lo = r0,
+        hi = m;
       while (lo < hi) {
         const mid = (lo + hi) >> 1;
         if ((indptr[mid] as number) < target) lo = mid + 1;
@@ -258,9 +290,24 @@ export async function parallelGemm(pk: ParallelKernels, g: ParallelGemm): Promis
   const wsBytes = pk.local('gf_gemm_workspace_bytes');
   const ranges = splitRows(g.m, pk.threads);
   const args = ranges.map(([r0, r1]) => [
-    g.transA ? 1 : 0, g.transB ? 1 : 0, g.f32 ? 1 : 0, r1 - r0, g.n, g.k, g.alpha,
-    g.a, g.offA + (g.transA ? r0 : r0 * g.lda), g.lda, g.b, g.offB, g.ldb,
-    g.beta, g.c, g.offC + r0 * g.ldc, g.ldc, pk.alloc(wsBytes),
+    g.transA ? 1 : 0,
+    g.transB ? 1 : 0,
+    g.f32 ? 1 : 0,
+    r1 - r0,
+    g.n,
+    g.k,
+    g.alpha,
+    g.a,
+    g.offA + (g.transA ? r0 : r0 * g.lda),
+    g.lda,
+    g.b,
+    g.offB,
+    g.ldb,
+    g.beta,
+    g.c,
+    g.offC + r0 * g.ldc,
+    g.ldc,
+    pk.alloc(wsBytes),
   ]);
   statusCheck('gemm', 'gf_gemm', await pk.runAll('gf_gemm', args));
 }
@@ -289,16 +336,38 @@ export interface ParallelKernelBlock {
 export async function parallelKernelBlock(pk: ParallelKernels, k: ParallelKernelBlock): Promise<void> {
   const ranges = splitRows(k.n, pk.threads);
   const args = ranges.map(([r0, r1]) => [
-    k.kind, k.f32 ? 1 : 0, r1 - r0, k.m, k.d, k.x, k.offX + r0 * k.ldx, k.ldx, k.z, k.offZ, k.ldz,
-    k.bandwidth, k.out, k.offOut + r0 * k.ldOut, k.ldOut, pk.alloc(pk.local('gf_kernel_block_workspace_bytes', r1 - r0, k.m, 0)),
+    k.kind,
+    k.f32 ? 1 : 0,
+    r1 - r0,
+    k.m,
+    k.d,
+    k.x,
+    k.offX + r0 * k.ldx,
+    k.ldx,
+    k.z,
+    k.offZ,
+    k.ldz,
+    k.bandwidth,
+    k.out,
+    k.offOut + r0 * k.ldOut,
+    k.ldOut,
+    pk.alloc(pk.local('gf_kernel_block_workspace_bytes', r1 - r0, k.m, 0)),
   ]);
   statusCheck('kernel-block', 'gf_kernel_block', await pk.runAll('gf_kernel_block', args));
 }
 
 /** y = alpha·A·x + beta·y over validated CSR arrays, rows split by non-zeros over the threads. */
 export async function parallelCsrSpmv(
-  pk: ParallelKernels, indptrHost: Int32Array, n: number, indptr: number, indices: number, data: number,
-  alpha: number, x: number, beta: number, y: number,
+  pk: ParallelKernels,
+  indptrHost: Int32Array,
+  n: number,
+  indptr: number,
+  indices: number,
+  data: number,
+  alpha: number,
+  x: number,
+  beta: number,
+  y: number,
 ): Promise<void> {
   const ranges = splitCsrRows(indptrHost, pk.threads);
   const args = ranges.map(([r0, r1]) => [r0, r1, n, indptr, indices, data, alpha, x, 0, 1, beta, y, 0, 1]);
@@ -322,55 +391,89 @@ function createLock(): <T>(f: () => Promise<T>) => Promise<T> {
  */
 export function registerParallelWasm(registry: KernelRegistry, pk: ParallelKernels, backend = 'wasm-mt'): void {
   const lock = createLock();
-  registry.register(backend, gemmOp, (attrs: GemmAttrs, inputs: readonly NdArray[]) => lock(async () => {
-    const p = gemmProblem(gemmOp.id, attrs, inputs);
-    const out = gemmOutput(p, inputs[2]);
-    pk.reset();
-    const a = pk.put((inputs[0] as NdArray).data as Float64Array | Float32Array);
-    const b = pk.put((inputs[1] as NdArray).data as Float64Array | Float32Array);
-    const beta = p.hasC ? attrs.beta : 0;
-    const f32 = p.dtype === 'f32';
-    const c = f32 ? pk.alloc(p.m * p.n * 8) : pk.put(out.data as Float64Array);
-    const offC = f32 ? 0 : p.c.offset;
-    const ldc = f32 ? Math.max(1, p.n) : p.c.ld;
-    if (f32 && beta !== 0) {
-      const cv = pk.f64(c, p.m * p.n);
-      for (let i = 0; i < p.m; i++) for (let j = 0; j < p.n; j++) cv[i * p.n + j] = out.data[p.c.offset + i * p.c.ld + j] as number;
-    }
-    await parallelGemm(pk, {
-      transA: attrs.transA, transB: attrs.transB, f32, m: p.m, n: p.n, k: p.k, alpha: attrs.alpha,
-      a, offA: p.a.offset, lda: p.a.ld, b, offB: p.b.offset, ldb: p.b.ld, beta, c, offC, ldc,
-    });
-    if (!f32) (out.data as Float64Array).set(pk.f64(c, out.data.length));
-    else {
-      const cv = pk.f64(c, p.m * p.n);
-      for (let i = 0; i < p.m && p.n > 0; i++) (out.data as Float32Array).set(cv.subarray(i * p.n, (i + 1) * p.n), p.c.offset + i * p.c.ld);
-    }
-    return [out];
-  }));
-  registry.register(backend, kernelBlockOp, (attrs: KernelBlockAttrs, inputs: readonly NdArray[]) => lock(async () => {
-    const p = kernelBlockProblem(kernelBlockOp.id, attrs, inputs, false);
-    pk.reset();
-    const x = pk.put((inputs[0] as NdArray).data as Float64Array | Float32Array);
-    const z = pk.put((inputs[1] as NdArray).data as Float64Array | Float32Array);
-    const out = pk.alloc(p.n * p.m * 8);
-    await parallelKernelBlock(pk, {
-      kind: KERNEL_FUNCTIONS.indexOf(attrs.kernel), f32: p.dtype === 'f32', n: p.n, m: p.m, d: p.d,
-      x, offX: p.x.offset, ldx: p.x.ld, z, offZ: p.z.offset, ldz: p.z.ld, bandwidth: attrs.bandwidth, out, offOut: 0, ldOut: Math.max(1, p.m),
-    });
-    return [{ dtype: 'f64', shape: [p.n, p.m], data: pk.f64(out, p.n * p.m).slice() }];
-  }));
-  registry.register(backend, csrSpmvOp, (attrs: CsrSpmvAttrs, inputs: readonly NdArray[]) => lock(async () => {
-    const p = csrSpmvProblem(attrs, inputs);
-    pk.reset();
-    const ipHost = (inputs[0] as NdArray).data as Int32Array;
-    const ip = pk.put(ipHost);
-    const ix = pk.put((inputs[1] as NdArray).data as Int32Array);
-    const dv = pk.put((inputs[2] as NdArray).data as Float64Array);
-    const x = pk.put((inputs[3] as NdArray).data as Float64Array);
-    const yIn = inputs[4];
-    const y = yIn !== undefined ? pk.put(yIn.data as Float64Array) : pk.alloc(p.m * 8);
-    await parallelCsrSpmv(pk, ipHost, p.n, ip, ix, dv, attrs.alpha, x, p.hasY ? attrs.beta : 0, y);
-    return [{ dtype: 'f64', shape: [p.m], data: pk.f64(y, p.m).slice() }];
-  }));
+  registry.register(backend, gemmOp, (attrs: GemmAttrs, inputs: readonly NdArray[]) =>
+    lock(async () => {
+      const p = gemmProblem(gemmOp.id, attrs, inputs);
+      const out = gemmOutput(p, inputs[2]);
+      pk.reset();
+      const a = pk.put((inputs[0] as NdArray).data as Float64Array | Float32Array);
+      const b = pk.put((inputs[1] as NdArray).data as Float64Array | Float32Array);
+      const beta = p.hasC ? attrs.beta : 0;
+      const f32 = p.dtype === 'f32';
+      const c = f32 ? pk.alloc(p.m * p.n * 8) : pk.put(out.data as Float64Array);
+      const offC = f32 ? 0 : p.c.offset;
+      const ldc = f32 ? Math.max(1, p.n) : p.c.ld;
+      if (f32 && beta !== 0) {
+        const cv = pk.f64(c, p.m * p.n);
+        for (let i = 0; i < p.m; i++) for (let j = 0; j < p.n; j++) cv[i * p.n + j] = out.data[p.c.offset + i * p.c.ld + j] as number;
+      }
+      await parallelGemm(pk, {
+        transA: attrs.transA,
+        transB: attrs.transB,
+        f32,
+        m: p.m,
+        n: p.n,
+        k: p.k,
+        alpha: attrs.alpha,
+        a,
+        offA: p.a.offset,
+        lda: p.a.ld,
+        b,
+        offB: p.b.offset,
+        ldb: p.b.ld,
+        beta,
+        c,
+        offC,
+        ldc,
+      });
+      if (!f32) (out.data as Float64Array).set(pk.f64(c, out.data.length));
+      else {
+        const cv = pk.f64(c, p.m * p.n);
+        for (let i = 0; i < p.m && p.n > 0; i++) (out.data as Float32Array).set(cv.subarray(i * p.n, (i + 1) * p.n), p.c.offset + i * p.c.ld);
+      }
+      return [out];
+    }),
+  );
+  registry.register(backend, kernelBlockOp, (attrs: KernelBlockAttrs, inputs: readonly NdArray[]) =>
+    lock(async () => {
+      const p = kernelBlockProblem(kernelBlockOp.id, attrs, inputs, false);
+      pk.reset();
+      const x = pk.put((inputs[0] as NdArray).data as Float64Array | Float32Array);
+      const z = pk.put((inputs[1] as NdArray).data as Float64Array | Float32Array);
+      const out = pk.alloc(p.n * p.m * 8);
+      await parallelKernelBlock(pk, {
+        kind: KERNEL_FUNCTIONS.indexOf(attrs.kernel),
+        f32: p.dtype === 'f32',
+        n: p.n,
+        m: p.m,
+        d: p.d,
+        x,
+        offX: p.x.offset,
+        ldx: p.x.ld,
+        z,
+        offZ: p.z.offset,
+        ldz: p.z.ld,
+        bandwidth: attrs.bandwidth,
+        out,
+        offOut: 0,
+        ldOut: Math.max(1, p.m),
+      });
+      return [{ dtype: 'f64', shape: [p.n, p.m], data: pk.f64(out, p.n * p.m).slice() }];
+    }),
+  );
+  registry.register(backend, csrSpmvOp, (attrs: CsrSpmvAttrs, inputs: readonly NdArray[]) =>
+    lock(async () => {
+      const p = csrSpmvProblem(attrs, inputs);
+      pk.reset();
+      const ipHost = (inputs[0] as NdArray).data as Int32Array;
+      const ip = pk.put(ipHost);
+      const ix = pk.put((inputs[1] as NdArray).data as Int32Array);
+      const dv = pk.put((inputs[2] as NdArray).data as Float64Array);
+      const x = pk.put((inputs[3] as NdArray).data as Float64Array);
+      const yIn = inputs[4];
+      const y = yIn !== undefined ? pk.put(yIn.data as Float64Array) : pk.alloc(p.m * 8);
+      await parallelCsrSpmv(pk, ipHost, p.n, ip, ix, dv, attrs.alpha, x, p.hasY ? attrs.beta : 0, y);
+      return [{ dtype: 'f64', shape: [p.m], data: pk.f64(y, p.m).slice() }];
+    }),
+  );
 }

@@ -16,7 +16,19 @@ export function createTriangularSolveKernel(arenaOf: ArenaSource): KernelImpl<Tr
     const pt = putF64(arena, t.data);
     const pb = putF64(arena, b.data);
     const info = allocF64(arena, 1);
-    const s = arena.call('gf_triangular_solve', n, k, pt, Math.max(n, 1), pb, Math.max(k, 1), attrs.lower ? 1 : 0, attrs.transpose ? 1 : 0, attrs.unitDiagonal ? 1 : 0, info);
+    const s = arena.call(
+      'gf_triangular_solve',
+      n,
+      k,
+      pt,
+      Math.max(n, 1),
+      pb,
+      Math.max(k, 1),
+      attrs.lower ? 1 : 0,
+      attrs.transpose ? 1 : 0,
+      attrs.unitDiagonal ? 1 : 0,
+      info,
+    );
     if (s === LA_STATUS.SINGULAR) throw singularTriangle(triangularSolveOp.id, 't', readI32(arena, info));
     if (s !== LA_STATUS.OK) throw unexpectedStatus(triangularSolveOp.id, 'gf_triangular_solve', s);
     return [{ dtype: 'f64', shape: [...b.shape], data: readF64(arena, pb, n * k) }];
