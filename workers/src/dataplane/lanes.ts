@@ -151,8 +151,12 @@ interface Lane {
   lost: boolean;
   /** When an empty frame last asked the worker what it holds. */
   probedAt: number;
-  /** Mean time from sending a task to its result on this lane, ms (exponentially weighted). */
-  turnaroundMs: number;
+  /**
+   * Mean time a task of ours occupies the worker (its fetch and kernel time as the worker reports
+   * them), ms, exponentially weighted. Not the time from send to result, which grows with the
+   * tasks queued there and would shrink the window exactly when a burst needs it.
+   */
+  serviceMs: number;
   readonly outstanding: Map<string, Pending>;
   /** Pinned tasks waiting for this lane. */
   readonly pinnedQueue: Pending[];
@@ -262,7 +266,7 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
         if (answered.has(key)) stats.duplicates++;
         continue;
       }
-      if (lane !== undefined && p.sentTo === lane) lane.turnaroundMs += 0.1 * (Date.now() - p.sentAt - lane.turnaroundMs);
+      if (lane !== undefined && p.sentTo === lane) lane.serviceMs += 0.1 * (r.stats.computeMs + r.stats.fetchMs - lane.serviceMs);
       if (r.error !== undefined && isErrorCode(r.error.code) && ERROR_CODES[r.error.code].retryable) {
         // A failed try that is not the current one (the task was sent elsewhere since) changes nothing.
         if (lane !== undefined ? p.sentTo !== lane : !p.spilled) continue;
@@ -311,7 +315,7 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
         seq: 0,
         lost: false,
         probedAt: 0,
-        turnaroundMs: 50,
+        serviceMs: 50,
         outstanding: new Map(),
         pinnedQueue: [],
       });
@@ -393,11 +397,11 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
   };
   const live = (l: Lane): boolean => l.inRegistry && !l.lost;
   /**
-   * Tasks this owner keeps outstanding on a lane: the worker's slots, and more while its tasks
-   * turn around fast (tiny tasks: enough in flight to cover ~20 ms of round trips, at most 16
-   * times the slots), so a burst of small tasks is not held back by round trips.
+   * Tasks this owner keeps outstanding on a lane: the worker's slots, and more while its tasks are
+   * short (tiny tasks: ~20 ms of work per slot queued there, at most 16 times the slots), so a
+   * burst of small tasks is not held back by round trips, and long ones still spread over lanes.
    */
-  const windowOf = (l: Lane): number => Math.min(16 * l.slots, Math.max(l.slots, Math.round((l.slots * 20) / Math.max(0.25, l.turnaroundMs))));
+  const windowOf = (l: Lane): number => Math.min(16 * l.slots, Math.max(l.slots, Math.round((l.slots * 20) / Math.max(0.25, l.serviceMs))));
 
   // --- queues and sending ----------------------------------------------------------------------
   function enqueue(p: Pending, front = false): void {
