@@ -66,6 +66,7 @@ const REPLY_BATCH = 4;
 // the thread's queue while it works.
 let chain: Promise<void> = Promise.resolve();
 parentPort?.on('message', (reqs: ThreadRequest[]) => {
+  // runBatch answers every request (handle never throws, post falls back): the chain stays alive.
   chain = chain.then(() => runBatch(reqs));
 });
 
@@ -80,9 +81,27 @@ async function runBatch(reqs: readonly ThreadRequest[]): Promise<void> {
     if (replies.length >= REPLY_BATCH || i === reqs.length - 1) {
       const resident = arena === undefined || arena.poisoned ? [] : arena.residentKeys();
       replies[replies.length - 1] = { ...(replies[replies.length - 1] as ThreadReply), resident };
-      parentPort?.postMessage(replies, transfer);
+      post(replies, transfer);
       replies = [];
       transfer = [];
+    }
+  }
+}
+
+/**
+ * Posts replies, moving their output buffers. Should that fail (a buffer listed twice, or one
+ * that cannot move), the replies are copied instead; should even that fail, each request is
+ * answered with a retryable KERNEL_TRAP, so none is left without an answer.
+ */
+function post(replies: ThreadReply[], transfer: ArrayBuffer[]): void {
+  try {
+    parentPort?.postMessage(replies, [...new Set(transfer)]);
+  } catch {
+    try {
+      parentPort?.postMessage(replies);
+    } catch (e) {
+      const error = new GramfleetError('KERNEL_TRAP', `kernel thread could not send its result: ${(e as Error).message}`).toPayload();
+      parentPort?.postMessage(replies.map((r): ThreadReply => ({ id: r.id, ok: false, error, ...(r.resident !== undefined ? { resident: r.resident } : {}) })));
     }
   }
 }
