@@ -65,35 +65,60 @@ export function csrTranspose(a: CsrArrays): CsrArrays {
   return { shape: [cols, rows], indptr, indices, data };
 }
 
+/** The rows of several CSR shards stacked, as row pointers plus the shards' column and value runs in order (not yet joined). */
+export interface CsrRowParts {
+  readonly shape: [number, number];
+  readonly indptr: Int32Array;
+  readonly indices: readonly Int32Array[];
+  readonly data: readonly Float64Array[];
+}
+
 /**
- * Stacks row shards (in order) into one CSR matrix; every shard must have the same number of
- * columns. Used to gather per-origin-range GRF outputs.
+ * The stacked row pointers of row shards (in order) and views of each shard's column indices and
+ * values: what {@link csrVstack} joins, and what a store can write part by part without joining.
+ * Every shard must have the same number of columns.
  */
-export function csrVstack(shards: readonly CsrArrays[]): CsrArrays {
+export function csrRowParts(shards: readonly CsrArrays[]): CsrRowParts {
   if (shards.length === 0) throw new GramfleetError('INPUT_INVALID', 'csrVstack needs at least one shard', {});
   const cols = shards[0]?.shape[1] ?? 0;
   let rows = 0;
-  let nnz = 0;
   for (const s of shards) {
     if (s.shape[1] !== cols) throw new GramfleetError('INPUT_SHAPE_MISMATCH', `shard has ${s.shape[1]} columns, expected ${cols}`, { cols, got: s.shape[1] });
     rows += s.shape[0];
-    nnz += s.indptr[s.shape[0]] ?? 0;
   }
   const indptr = new Int32Array(rows + 1);
-  const indices = new Int32Array(nnz);
-  const data = new Float64Array(nnz);
+  const indices: Int32Array[] = [];
+  const data: Float64Array[] = [];
   let r = 0;
   let q = 0;
   for (const s of shards) {
     const sn = s.indptr[s.shape[0]] ?? 0;
     const base = s.indptr[0] ?? 0;
     for (let i = 0; i < s.shape[0]; i++) indptr[r + i + 1] = q + (s.indptr[i + 1] ?? 0) - base;
-    indices.set(s.indices.subarray(base, sn), q);
-    data.set(s.data.subarray(base, sn), q);
+    indices.push(s.indices.subarray(base, sn));
+    data.push(s.data.subarray(base, sn));
     r += s.shape[0];
     q += sn - base;
   }
   return { shape: [rows, cols], indptr, indices, data };
+}
+
+/**
+ * Stacks row shards (in order) into one CSR matrix; every shard must have the same number of
+ * columns. Used to gather per-origin-range GRF outputs.
+ */
+export function csrVstack(shards: readonly CsrArrays[]): CsrArrays {
+  const p = csrRowParts(shards);
+  const nnz = p.indptr[p.shape[0]] ?? 0;
+  const indices = new Int32Array(nnz);
+  const data = new Float64Array(nnz);
+  let q = 0;
+  p.indices.forEach((ix, k) => {
+    indices.set(ix, q);
+    data.set(p.data[k] as Float64Array, q);
+    q += ix.length;
+  });
+  return { shape: p.shape, indptr: p.indptr, indices, data };
 }
 
 /**

@@ -14,7 +14,7 @@ import {
   type GrfJobResult,
   type NdArray,
 } from '@gramfleet/core';
-import { applyKhat, labelSpreadingAccuracy, seededSubset, csrVstack } from '@gramfleet/core';
+import { applyKhat, labelSpreadingAccuracy, seededSubset, csrRowParts, csrVstack } from '@gramfleet/core';
 import type { ArrayStore } from '@gramfleet/workers';
 
 /** Loads a CSR whose three arrays are in the store. */
@@ -31,29 +31,13 @@ export async function loadCsr(store: ArrayStore, ref: CsrRef): Promise<CsrArrays
  */
 export async function storeCsrRows(store: ArrayStore, parts: readonly CsrArrays[]): Promise<CsrRef> {
   if (parts.length === 0) throw new GramfleetError('JOB_FAILED', 'no rows to store');
-  const cols = (parts[0] as CsrArrays).shape[1];
-  const rows = parts.reduce((n, p) => n + p.shape[0], 0);
-  const indptr = new Int32Array(rows + 1);
-  const indices: Int32Array[] = [];
-  const data: Float64Array[] = [];
-  let r = 0;
-  let q = 0;
-  for (const p of parts) {
-    if (p.shape[1] !== cols) throw new GramfleetError('INPUT_SHAPE_MISMATCH', `rows have ${p.shape[1]} columns, expected ${cols}`, { cols, got: p.shape[1] });
-    const base = p.indptr[0] ?? 0;
-    const end = p.indptr[p.shape[0]] ?? 0;
-    for (let i = 0; i < p.shape[0]; i++) indptr[r + i + 1] = q + (p.indptr[i + 1] ?? 0) - base;
-    indices.push(p.indices.subarray(base, end));
-    data.push(p.data.subarray(base, end));
-    r += p.shape[0];
-    q += end - base;
-  }
+  const rows = csrRowParts(parts);
   const [ip, ix, d] = await Promise.all([
-    store.put({ dtype: 'i32', shape: [indptr.length], data: indptr }),
-    store.putConcat('i32', indices),
-    store.putConcat('f64', data),
+    store.put({ dtype: 'i32', shape: [rows.indptr.length], data: rows.indptr }),
+    store.putConcat('i32', rows.indices),
+    store.putConcat('f64', rows.data),
   ]);
-  return { shape: [rows, cols], indptr: ip, indices: ix, data: d };
+  return { shape: rows.shape, indptr: ip, indices: ix, data: d };
 }
 
 /** The rows of consecutive shards per stream (3 arrays per stream each), read, not yet stacked. */
