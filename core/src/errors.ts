@@ -54,6 +54,10 @@ export const ERROR_CODES = {
     summary: "a user's WebAssembly module tried to reach the host (files, sockets, environment) or imports what the sandbox does not provide",
   },
   KERNEL_BAD_MODULE: { retryable: false, summary: "a user's WebAssembly module is invalid or lacks the named export" },
+  KERNEL_USER_OVER_LIMIT: {
+    retryable: false,
+    summary: "a user's WebAssembly task asks for more memory or time, or brings a larger module, than the workers' limits and policy allow",
+  },
   SOLVER_NOT_CONVERGED: { retryable: false, summary: 'an iterative solver did not reach its tolerance within its mat-vec budget' },
 } as const;
 

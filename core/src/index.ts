@@ -17,6 +17,7 @@ export {
   envRaw,
   envRequired,
   envString,
+  parseEnvInt,
   parseEnvNumber,
   readEnv,
 } from './env';
@@ -188,8 +189,20 @@ export type {
   CampaignWorkflowInput,
 } from './campaign/contract';
 // --- Ray-like SDK: user WebAssembly kernels (owned by the campaign/SDK work) ---
-export { USER_WASM_MAX_MEMORY_MB, USER_WASM_OP, WASM_PAGE, checkUserModule, inspectWasm, parseUserWasmAttrs } from './sdk/user-wasm';
-export type { UserWasmAttrs, WasmLimits, WasmModuleInfo } from './sdk/user-wasm';
+export {
+  USER_WASM_ABSOLUTE_LIMITS,
+  USER_WASM_MAX_MEMORY_MB,
+  USER_WASM_MAX_MODULE_BYTES,
+  USER_WASM_MAX_TIMEOUT_MS,
+  USER_WASM_OP,
+  WASM_PAGE,
+  checkUserModule,
+  checkUserWasmLimits,
+  inspectWasm,
+  parseUserWasmAttrs,
+  tightestUserWasmLimits,
+} from './sdk/user-wasm';
+export type { UserWasmAttrs, UserWasmLimits, UserWasmRequest, WasmLimits, WasmModuleInfo } from './sdk/user-wasm';
 // --- EigenPro (owned by the EigenPro workload work) ---
 export { EIGENPRO_KERNELS, EIGENPRO_PROJECTIONS, EIGENPRO_TASKS, checkEigenProData, compileEigenProParams, planEigenProMemory } from './eigenpro/params';
 export type { CompiledEigenProParams, DenseRows, EigenProParams } from './eigenpro/params';

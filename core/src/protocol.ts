@@ -4,6 +4,7 @@
  */
 import type { ArrayRef } from './array';
 import type { ErrorPayload } from './errors';
+import type { UserWasmLimits } from './sdk/user-wasm';
 
 /** Bumped on any incompatible change of a message schema. */
 export const PROTOCOL_VERSION = 1;
@@ -215,6 +216,8 @@ export interface WorkerRecord {
   readonly pin?: string;
   /** Lane tasks an owner may have outstanding on this worker at once (absent: the worker has no lane). */
   readonly slots?: number;
+  /** WASM workers: what their sandbox accepts of a user's module and task (the SDK checks `map` against it). */
+  readonly sandbox?: UserWasmLimits;
   readonly startedAt: number;
   readonly beatAt: number;
   readonly shardsDone: number;

@@ -3,7 +3,7 @@ import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { isGramfleetError, type ErrorCode } from '@gramfleet/core';
-import { kernelCacheBudgetFromEnv, wasmWorkerConfig } from './config';
+import { kernelCacheBudgetFromEnv, sandboxConfigFromEnv, wasmWorkerConfig } from './config';
 
 function throwsEnv(f: () => unknown, code: ErrorCode, name: string): void {
   assert.throws(f, (e: unknown) => isGramfleetError(e) && e.code === code && e.details['field'] === name && e.message.includes(name));
@@ -48,6 +48,11 @@ describe('WASM worker configuration (workers/src/config.ts)', () => {
       GRAMFLEET_PEER_ADVERTISE: 'node-a',
       GRAMFLEET_PEER_SECRET: 's3cret',
       GRAMFLEET_STORE_DURABILITY: 'background',
+      GRAMFLEET_USER_WASM_MAX_MEMORY_MB: '64',
+      GRAMFLEET_USER_WASM_MAX_TIMEOUT_MS: '30000',
+      GRAMFLEET_USER_WASM_MAX_MODULE_MB: '4',
+      GRAMFLEET_USER_WASM_OUTPUT_KB: '16',
+      GRAMFLEET_USER_WASM_MAX_TASKS_PER_JOB: '2',
     });
     assert.deepEqual(
       { ...c, store: { ...c.store } },
@@ -72,6 +77,20 @@ describe('WASM worker configuration (workers/src/config.ts)', () => {
           peerSecret: 's3cret',
           durability: 'background',
         },
+        sandbox: {
+          limits: {
+            maxMemoryMB: 64,
+            maxTimeoutMs: 30_000,
+            maxModuleBytes: 4 * 2 ** 20,
+            outputBytes: 16 * 1024,
+            why: {
+              maxMemoryMB: 'policy GRAMFLEET_USER_WASM_MAX_MEMORY_MB',
+              maxTimeoutMs: 'policy GRAMFLEET_USER_WASM_MAX_TIMEOUT_MS',
+              maxModuleBytes: 'policy GRAMFLEET_USER_WASM_MAX_MODULE_MB',
+            },
+          },
+          maxTasksPerJob: 2,
+        },
       },
     );
   });
@@ -91,6 +110,11 @@ describe('WASM worker configuration (workers/src/config.ts)', () => {
       [{ ...BASE, GRAMFLEET_HOST_STORE_MB: '0' }, 'INPUT_OUT_OF_RANGE', 'GRAMFLEET_HOST_STORE_MB'],
       [{ ...BASE, GRAMFLEET_PEER_PORT: '65536' }, 'INPUT_OUT_OF_RANGE', 'GRAMFLEET_PEER_PORT'],
       [{ ...BASE, GRAMFLEET_STORE_DURABILITY: 'eventual' }, 'INPUT_INVALID', 'GRAMFLEET_STORE_DURABILITY'],
+      [{ ...BASE, GRAMFLEET_USER_WASM_MAX_MEMORY_MB: '8192' }, 'INPUT_OUT_OF_RANGE', 'GRAMFLEET_USER_WASM_MAX_MEMORY_MB'],
+      [{ ...BASE, GRAMFLEET_USER_WASM_MAX_TIMEOUT_MS: '0' }, 'INPUT_OUT_OF_RANGE', 'GRAMFLEET_USER_WASM_MAX_TIMEOUT_MS'],
+      [{ ...BASE, GRAMFLEET_USER_WASM_MAX_MODULE_MB: '1.5' }, 'INPUT_INVALID', 'GRAMFLEET_USER_WASM_MAX_MODULE_MB'],
+      [{ ...BASE, GRAMFLEET_USER_WASM_OUTPUT_KB: '-1' }, 'INPUT_OUT_OF_RANGE', 'GRAMFLEET_USER_WASM_OUTPUT_KB'],
+      [{ ...BASE, GRAMFLEET_USER_WASM_MAX_TASKS_PER_JOB: 'all' }, 'INPUT_INVALID', 'GRAMFLEET_USER_WASM_MAX_TASKS_PER_JOB'],
     ];
     for (const [env, code, name] of bad) throwsEnv(() => wasmWorkerConfig(env), code, name);
   });
@@ -98,6 +122,33 @@ describe('WASM worker configuration (workers/src/config.ts)', () => {
     const GiB = 2 ** 30;
     assert.equal(kernelCacheBudgetFromEnv({}, { total: 64 * GiB, constrained: 4 * GiB }), GiB);
     assert.equal(kernelCacheBudgetFromEnv({ GRAMFLEET_KERNEL_CACHE_MB: '0.5' }, { total: GiB }), 2 ** 19);
+  });
+  it("the sandbox's limits: the worker's memory limit less the cache and its reserve, over its threads, and the policy", () => {
+    const GiB = 2 ** 30;
+    // A pod limited to 4 GiB, one thread, the default cache (1 GiB): 4096 - 1024 - 512 MiB per task, not 4 GiB.
+    const pod = sandboxConfigFromEnv({}, { total: 64 * GiB, constrained: 4 * GiB });
+    assert.equal(pod.limits.maxMemoryMB, 2560);
+    assert.match(pod.limits.why?.maxMemoryMB ?? '', /memory limit of 4096 MiB \(cgroup\)/);
+    assert.deepEqual([pod.limits.maxTimeoutMs, pod.limits.maxModuleBytes, pod.limits.outputBytes, pod.maxTasksPerJob], [900_000, 16 * 2 ** 20, 64 * 1024, 1]);
+    // Shared over four threads.
+    assert.equal(sandboxConfigFromEnv({ GRAMFLEET_THREADS: '4' }, { total: 64 * GiB, constrained: 4 * GiB }).limits.maxMemoryMB, 640);
+    // The policy, where lower.
+    const p = sandboxConfigFromEnv(
+      {
+        GRAMFLEET_USER_WASM_MAX_MEMORY_MB: '256',
+        GRAMFLEET_USER_WASM_MAX_TIMEOUT_MS: '5000',
+        GRAMFLEET_USER_WASM_MAX_MODULE_MB: '2',
+        GRAMFLEET_USER_WASM_OUTPUT_KB: '4',
+        GRAMFLEET_USER_WASM_MAX_TASKS_PER_JOB: '3',
+      },
+      { total: 64 * GiB },
+    );
+    assert.deepEqual(
+      [p.limits.maxMemoryMB, p.limits.maxTimeoutMs, p.limits.maxModuleBytes, p.limits.outputBytes, p.maxTasksPerJob],
+      [256, 5000, 2 * 2 ** 20, 4096, 3],
+    );
+    assert.equal(p.limits.why?.maxMemoryMB, 'policy GRAMFLEET_USER_WASM_MAX_MEMORY_MB');
+    assert.equal(wasmWorkerConfig({ ...BASE, GRAMFLEET_USER_WASM_MAX_TASKS_PER_JOB: '2' }).sandbox.maxTasksPerJob, 2);
   });
   it('the worker process exits 2 on a bad variable, with one JSON line naming it, before it connects', () => {
     const main = path.join(__dirname, 'main.js');

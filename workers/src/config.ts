@@ -7,6 +7,9 @@
 import * as os from 'node:os';
 import {
   DATA_PLANE_ENV,
+  USER_WASM_MAX_MEMORY_MB,
+  USER_WASM_MAX_MODULE_BYTES,
+  USER_WASM_MAX_TIMEOUT_MS,
   HEALTH_PORT_ENV,
   LOG_LEVEL_ENV,
   PREFIX_PATTERN,
@@ -16,10 +19,12 @@ import {
   envRaw,
   envRequired,
   envString,
+  parseEnvInt,
   parseEnvNumber,
   readEnv,
   type Env,
   type EnvValues,
+  type UserWasmLimits,
 } from '@gramfleet/core';
 import { storeTiersFromEnv } from './dataplane/tiers';
 
@@ -85,6 +90,65 @@ export function kernelCacheBudgetFromEnv(env: Env, memory: { total: number; cons
   return Math.floor(parseEnvNumber('GRAMFLEET_KERNEL_CACHE_MB', v, 0, 'MB') * 2 ** 20);
 }
 
+/** Memory the worker keeps for itself (heap, input cache, kernel arenas) before sharing the rest over its sandbox threads, MiB. */
+export const SANDBOX_RESERVE_MB = 512;
+
+/** The sandbox policy variables (all optional; the defaults are documented in docs/config.md). */
+const SANDBOX_VARS = {
+  memory: 'GRAMFLEET_USER_WASM_MAX_MEMORY_MB',
+  timeout: 'GRAMFLEET_USER_WASM_MAX_TIMEOUT_MS',
+  module: 'GRAMFLEET_USER_WASM_MAX_MODULE_MB',
+  output: 'GRAMFLEET_USER_WASM_OUTPUT_KB',
+  perJob: 'GRAMFLEET_USER_WASM_MAX_TASKS_PER_JOB',
+} as const;
+
+/** What the worker's sandbox accepts, and how many of one job's tasks it runs at once. */
+export interface SandboxConfig {
+  readonly limits: UserWasmLimits;
+  /** Tasks of one job the sandbox runs at once (the others wait while another job's tasks run). */
+  readonly maxTasksPerJob: number;
+}
+
+/**
+ * The sandbox's limits: each the lower of the policy (GRAMFLEET_USER_WASM_*) and, for memory, the
+ * worker's own limit (its cgroup limit, else the host's memory) less the kernel-row cache and
+ * {@link SANDBOX_RESERVE_MB}, shared over its sandbox threads (GRAMFLEET_THREADS): a worker pod
+ * limited to 4 GiB with one thread and a 1 GiB cache accepts 2560 MiB per task, not 4 GiB.
+ */
+export function sandboxConfigFromEnv(env: Env, memory: { total: number; constrained?: number } = hostMemory()): SandboxConfig {
+  const raw = (name: string): string | undefined => envRaw(env, name);
+  const threadsRaw = raw('GRAMFLEET_THREADS');
+  const threads = threadsRaw === undefined ? 1 : parseEnvInt('GRAMFLEET_THREADS', threadsRaw, 1, 1024);
+  const policyMemory = raw(SANDBOX_VARS.memory);
+  const policyMB = policyMemory === undefined ? USER_WASM_MAX_MEMORY_MB : parseEnvInt(SANDBOX_VARS.memory, policyMemory, 1, USER_WASM_MAX_MEMORY_MB, 'MiB');
+  const constrained = memory.constrained !== undefined && memory.constrained > 0 && memory.constrained < memory.total;
+  const limitMB = Math.floor((constrained ? memory.constrained! : memory.total) / 2 ** 20);
+  const cacheMB = Math.floor(kernelCacheBudgetFromEnv(env, memory) / 2 ** 20);
+  const ownMB = Math.max(1, Math.floor((limitMB - cacheMB - SANDBOX_RESERVE_MB) / threads));
+  const timeoutRaw = raw(SANDBOX_VARS.timeout);
+  const maxTimeoutMs = timeoutRaw === undefined ? 900_000 : parseEnvInt(SANDBOX_VARS.timeout, timeoutRaw, 1, USER_WASM_MAX_TIMEOUT_MS, 'ms');
+  const moduleRaw = raw(SANDBOX_VARS.module);
+  const moduleMB = moduleRaw === undefined ? 16 : parseEnvInt(SANDBOX_VARS.module, moduleRaw, 1, USER_WASM_MAX_MODULE_BYTES / 2 ** 20, 'MiB');
+  const outputRaw = raw(SANDBOX_VARS.output);
+  const outputKB = outputRaw === undefined ? 64 : parseEnvInt(SANDBOX_VARS.output, outputRaw, 0, 64 * 1024, 'KiB');
+  const perJobRaw = raw(SANDBOX_VARS.perJob);
+  const maxTasksPerJob = perJobRaw === undefined ? threads : parseEnvInt(SANDBOX_VARS.perJob, perJobRaw, 1, 1024);
+  const memoryWhy =
+    ownMB < policyMB
+      ? `the worker's memory limit of ${limitMB} MiB (${constrained ? 'cgroup' : 'host'}) less its kernel-row cache of ${cacheMB} MiB and ${SANDBOX_RESERVE_MB} MiB for the process, over ${threads} sandbox thread${threads === 1 ? '' : 's'}`
+      : `policy ${SANDBOX_VARS.memory}`;
+  return {
+    limits: {
+      maxMemoryMB: Math.min(ownMB, policyMB),
+      maxTimeoutMs,
+      maxModuleBytes: moduleMB * 2 ** 20,
+      outputBytes: outputKB * 1024,
+      why: { maxMemoryMB: memoryWhy, maxTimeoutMs: `policy ${SANDBOX_VARS.timeout}`, maxModuleBytes: `policy ${SANDBOX_VARS.module}` },
+    },
+    maxTasksPerJob,
+  };
+}
+
 function hostMemory(): { total: number; constrained?: number } {
   // process.constrainedMemory(): the cgroup limit (2^64 or 0 when there is none), Node ≥ 19.6.
   const c = (process as { constrainedMemory?: () => number | undefined }).constrainedMemory?.();
@@ -122,6 +186,39 @@ export const WASM_WORKER_ENV = {
     (env) => kernelCacheBudgetFromEnv(env),
   ),
   healthPort: HEALTH_PORT_ENV,
+  sandbox: envGroup(
+    [
+      {
+        name: SANDBOX_VARS.memory,
+        default: `${USER_WASM_MAX_MEMORY_MB} MiB`,
+        meaning:
+          "policy: the largest memory cap a user's WebAssembly task may ask for, MiB, integer in [1, 4096]; the worker advertises the lower of this and its memory limit (cgroup or host) less the kernel-row cache and 512 MiB, shared over GRAMFLEET_THREADS",
+      },
+      {
+        name: SANDBOX_VARS.timeout,
+        default: '900000 ms',
+        meaning: "policy: the longest time limit a user's WebAssembly task may ask for, ms, integer in [1, 86400000]",
+      },
+      {
+        name: SANDBOX_VARS.module,
+        default: '16 MiB',
+        meaning: "policy: the largest user WebAssembly module the worker compiles, MiB, integer in [1, 256]",
+      },
+      {
+        name: SANDBOX_VARS.output,
+        default: '64 KiB',
+        meaning:
+          "WASI stdout + stderr kept per user task (logged as JSON with the job, task and worker id; the rest is counted, not kept), KiB, integer in [0, 65536]",
+      },
+      {
+        name: SANDBOX_VARS.perJob,
+        default: 'GRAMFLEET_THREADS',
+        meaning:
+          "user tasks of one job the worker's sandbox runs at once, integer in [1, 1024]; while one job is at its cap, another job's tasks take the free sandbox threads",
+      },
+    ],
+    (env) => sandboxConfigFromEnv(env),
+  ),
 } as const;
 
 /** The WASM worker's configuration. */

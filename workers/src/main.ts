@@ -52,7 +52,17 @@ async function main(): Promise<void> {
   const basePool = createKernelPool({ module, threads: cfg.threads });
   const kernelPool = threadsPerShard >= 2 ? await createShardThreadsPool({ wasm: chosen.bytes, threadsPerShard, fallback: basePool }) : basePool;
   const cacheBytes = cfg.kernelCacheBytes;
-  const pool = withKernelRowCache(withHostGather(withUserWasm(kernelPool, createSandbox({ threads: cfg.threads }))), { budgetBytes: cacheBytes, log });
+  // The sandbox outermost: user tasks never go through the kernel-row cache or the host gather,
+  // and the task context (job, shard) reaches it from the runtime.
+  const sandbox = createSandbox({
+    threads: cfg.threads,
+    limits: cfg.sandbox.limits,
+    maxTasksPerJob: cfg.sandbox.maxTasksPerJob,
+    log,
+    ...(workerId !== undefined ? { workerId } : {}),
+  });
+  const pool = withUserWasm(withKernelRowCache(withHostGather(kernelPool), { budgetBytes: cacheBytes, log }), sandbox);
+  log.info('user-wasm sandbox', { ...cfg.sandbox.limits, maxTasksPerJob: cfg.sandbox.maxTasksPerJob });
   log.info('kernel-row cache', { budgetMB: Math.round(cacheBytes / 2 ** 20) });
   const w = await startWorker({
     natsUrl: cfg.natsUrl,
@@ -63,6 +73,7 @@ async function main(): Promise<void> {
     dataPlane: cfg.dataPlane,
     store: cfg.store,
     kernels: { build, threadsPerShard, cacheMB: Math.round(cacheBytes / 2 ** 20) },
+    sandbox: cfg.sandbox.limits,
     ...(cfg.prefix !== undefined ? { prefix: cfg.prefix } : {}),
     ...(workerId !== undefined ? { workerId } : {}),
   });

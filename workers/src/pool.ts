@@ -58,13 +58,22 @@ export interface KernelPoolOptions {
   readonly backend?: string;
 }
 
+/** The task a kernel run belongs to. */
+export interface KernelTaskContext {
+  readonly jobId: string;
+  readonly shardId: string;
+  readonly attempt?: number;
+}
+
 /** The pool. */
 export interface KernelPool {
   /**
    * Runs an op on a free thread (queues when all are busy). `keys`, when given, are the
-   * inputs' content digests (one per input), which a caching layer may key on.
+   * inputs' content digests (one per input), which a caching layer may key on. `task` names the
+   * task the run belongs to (the user-WebAssembly sandbox shares its threads fairly between jobs
+   * and attributes a module's output with it).
    */
-  run(op: string, attrs: unknown, inputs: NdArray[], keys?: readonly string[]): Promise<KernelRun>;
+  run(op: string, attrs: unknown, inputs: NdArray[], keys?: readonly string[], task?: KernelTaskContext): Promise<KernelRun>;
   /**
    * Runs a job of the kernel-row cache (row-jobs.ts) on a free thread: f32 kernel rows in shared
    * memory (`block`) or their product with coefficients (`product`). Pools of wasm kernel

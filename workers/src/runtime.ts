@@ -33,6 +33,7 @@ import {
   type Task,
   type TaskResult,
   type TaskStats,
+  type UserWasmLimits,
   type WorkerClass,
   type WorkerRecord,
 } from '@gramfleet/core';
@@ -64,6 +65,8 @@ export interface WorkerOptions {
   readonly device?: Readonly<Record<string, unknown>>;
   /** WASM workers: kernel build and threads per shard, advertised in the registry. */
   readonly kernels?: { readonly build: 'fma' | 'simd'; readonly threadsPerShard: number; readonly cacheMB?: number };
+  /** WASM workers: what their user-WebAssembly sandbox accepts, advertised in the registry. */
+  readonly sandbox?: UserWasmLimits;
   /** Tiers of the worker's array store (host store, peers). @default the object store only */
   readonly store?: StoreTiersConfig;
   /** Ops this worker advertises. */
@@ -141,6 +144,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     slots,
     ...(o.device !== undefined ? { device: o.device } : {}),
     ...(o.kernels !== undefined ? { kernels: o.kernels } : {}),
+    ...(o.sandbox !== undefined ? { sandbox: o.sandbox } : {}),
     startedAt,
     beatAt: Date.now(),
     shardsDone: done,
@@ -180,6 +184,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
         task.attrs,
         inputs,
         task.inputs.map((r) => r.digest),
+        { jobId: task.jobId, shardId: task.shardId, attempt },
       );
       stats.backend = run.backend;
       stats.computeMs = run.computeMs;

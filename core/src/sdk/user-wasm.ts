@@ -18,8 +18,91 @@ import { int, str } from '../validate';
 export const USER_WASM_OP = 'user-wasm';
 /** WebAssembly page size. */
 export const WASM_PAGE = 65536;
-/** Largest memory cap a task may ask for, MiB. */
+/** Largest memory cap a task may ask for, MiB (a 32-bit memory's 4 GiB; workers advertise their own, lower, bound). */
 export const USER_WASM_MAX_MEMORY_MB = 4096;
+/** Longest time limit a task may ask for, ms (24 h; workers advertise their own, lower, bound). */
+export const USER_WASM_MAX_TIMEOUT_MS = 24 * 3_600_000;
+/** Largest module any worker accepts, bytes (256 MiB; workers advertise their own, lower, bound). */
+export const USER_WASM_MAX_MODULE_BYTES = 256 * 1024 * 1024;
+
+/**
+ * What a WASM worker's sandbox accepts, advertised in its registry entry
+ * ({@link WorkerRecord.sandbox}): the lower of the worker's own limits (its memory limit shared
+ * over its sandbox threads) and its policy (configured maxima). The SDK refuses a request above
+ * the bound of any live worker before scheduling anything; the worker refuses it again.
+ */
+export interface UserWasmLimits {
+  /** Largest memory cap of one task, MiB. */
+  readonly maxMemoryMB: number;
+  /** Longest time limit of one task, ms. */
+  readonly maxTimeoutMs: number;
+  /** Largest module, bytes. */
+  readonly maxModuleBytes: number;
+  /** WASI stdout + stderr kept per task (the rest is counted, not kept), bytes. */
+  readonly outputBytes: number;
+  /** Where each bound comes from, e.g. `{ maxMemoryMB: 'memory limit 4096 MiB over 1 thread' }` (for error messages). */
+  readonly why?: Readonly<Partial<Record<'maxMemoryMB' | 'maxTimeoutMs' | 'maxModuleBytes', string>>>;
+}
+
+/** The limits of a worker that advertises none (older workers): the absolute bounds. */
+export const USER_WASM_ABSOLUTE_LIMITS: UserWasmLimits = {
+  maxMemoryMB: USER_WASM_MAX_MEMORY_MB,
+  maxTimeoutMs: USER_WASM_MAX_TIMEOUT_MS,
+  maxModuleBytes: USER_WASM_MAX_MODULE_BYTES,
+  outputBytes: 64 * 1024,
+};
+
+/** What a task asks of the sandbox (any field may be left out). */
+export interface UserWasmRequest {
+  readonly memoryMB?: number;
+  readonly timeoutMs?: number;
+  readonly moduleBytes?: number;
+}
+
+/**
+ * Throws KERNEL_USER_OVER_LIMIT, naming the field, the bound and where the bound comes from,
+ * when `req` asks for more than `limits` allow. `where` names who holds the limits (a worker
+ * id, "the live workers").
+ */
+export function checkUserWasmLimits(req: UserWasmRequest, limits: UserWasmLimits, where: string): void {
+  const over = (field: 'memoryMB' | 'timeoutMs' | 'moduleBytes', value: number, bound: number, key: keyof NonNullable<UserWasmLimits['why']>, unit: string): void => {
+    if (value <= bound) return;
+    const why = limits.why?.[key];
+    throw new GramfleetError(
+      'KERNEL_USER_OVER_LIMIT',
+      `${field} ${value} ${unit} is above the bound of ${bound} ${unit} of ${where}${why !== undefined ? ` (${why})` : ''}`,
+      { field, bound, value, where, ...(why !== undefined ? { limitedBy: why } : {}) },
+    );
+  };
+  if (req.memoryMB !== undefined) over('memoryMB', req.memoryMB, limits.maxMemoryMB, 'maxMemoryMB', 'MiB');
+  if (req.timeoutMs !== undefined) over('timeoutMs', req.timeoutMs, limits.maxTimeoutMs, 'maxTimeoutMs', 'ms');
+  if (req.moduleBytes !== undefined) over('moduleBytes', req.moduleBytes, limits.maxModuleBytes, 'maxModuleBytes', 'bytes');
+}
+
+/** The tightest of several workers' limits (each bound the lowest; `why` from the worker that set it). */
+export function tightestUserWasmLimits(all: readonly UserWasmLimits[]): UserWasmLimits | undefined {
+  if (all.length === 0) return undefined;
+  const pick = (k: 'maxMemoryMB' | 'maxTimeoutMs' | 'maxModuleBytes'): { v: number; why?: string } => {
+    let best = all[0]!;
+    for (const l of all) if (l[k] < best[k]) best = l;
+    const why = best.why?.[k];
+    return why !== undefined ? { v: best[k], why } : { v: best[k] };
+  };
+  const m = pick('maxMemoryMB');
+  const t = pick('maxTimeoutMs');
+  const b = pick('maxModuleBytes');
+  const why: Partial<Record<'maxMemoryMB' | 'maxTimeoutMs' | 'maxModuleBytes', string>> = {};
+  if (m.why !== undefined) why.maxMemoryMB = m.why;
+  if (t.why !== undefined) why.maxTimeoutMs = t.why;
+  if (b.why !== undefined) why.maxModuleBytes = b.why;
+  return {
+    maxMemoryMB: m.v,
+    maxTimeoutMs: t.v,
+    maxModuleBytes: b.v,
+    outputBytes: Math.min(...all.map((l) => l.outputBytes)),
+    why,
+  };
+}
 
 /** Attributes of a user-kernel task. Inputs: [module bytes (u8)] or [module, f64 input]. */
 export interface UserWasmAttrs {
@@ -43,7 +126,7 @@ export function parseUserWasmAttrs(raw: Readonly<Record<string, unknown>>): User
   return {
     fn: str('fn', raw['fn']),
     memoryPages: int('memoryPages', raw['memoryPages'], 1, (USER_WASM_MAX_MEMORY_MB * 1024 * 1024) / WASM_PAGE),
-    timeoutMs: int('timeoutMs', raw['timeoutMs'], 1, 24 * 3_600_000),
+    timeoutMs: int('timeoutMs', raw['timeoutMs'], 1, USER_WASM_MAX_TIMEOUT_MS),
     outLen: int('outLen', raw['outLen'], 0, 1 << 27),
     ...(inline !== undefined ? { inline: inline as number[] } : {}),
   };

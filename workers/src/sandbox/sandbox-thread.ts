@@ -1,29 +1,58 @@
 /**
- * One sandbox thread: instantiates a user's module afresh for every task (fresh memory, no
- * state between tasks), with WASI preview1 through `node:wasi` (no preopened directories, no
- * environment, no arguments; file and socket calls denied with a typed error), a capped
+ * One sandbox thread: compiles a user's module here (never on the worker's main thread; the
+ * parent's time limit covers the compile) or takes the compiled module the parent already holds,
+ * instantiates it afresh for every task (fresh memory, no state between tasks), with WASI
+ * preview1 through `node:wasi` (no preopened directories, no environment, no arguments; file and
+ * socket calls denied with a typed error; stdin, stdout and stderr are /dev/null), a capped
  * memory, and calls the named export under the f64 calling convention of
- * `core/src/sdk/user-wasm.ts`. The parent enforces the time limit by terminating the thread.
+ * `core/src/sdk/user-wasm.ts`. What the module writes to stdout and stderr is captured here, up
+ * to a cap per task, and handed to the parent, which logs it as JSON fields: it never reaches the
+ * process's own stdout. The parent enforces the time limit by terminating the thread.
  */
+import * as fs from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { WASI } from 'node:wasi';
-import { GramfleetError, WASM_PAGE, inspectWasm, isGramfleetError, type ErrorPayload } from '@gramfleet/core';
+import { GramfleetError, WASM_PAGE, checkUserModule, inspectWasm, isGramfleetError, type ErrorPayload, type WasmModuleInfo } from '@gramfleet/core';
 
 /** A task for the thread. */
 export interface SandboxRequest {
   readonly id: number;
-  readonly module: WebAssembly.Module;
+  /** Content digest of the module (sha256-based; the compiled-module caches are keyed by it). */
+  readonly digest: string;
+  /** The module, compiled by another thread of this sandbox; absent: this thread compiles `bytes`. */
+  readonly module?: WebAssembly.Module;
+  /** The module's bytes (compiled here when neither held nor sent compiled). */
   readonly bytes: Uint8Array;
   readonly fn: string;
   readonly input: Float64Array;
   readonly outLen: number;
   readonly memoryPages: number;
+  /** stdout + stderr kept, bytes. */
+  readonly outputBytes: number;
 }
 
-/** The thread's answer. */
+/** What a task wrote to stdout and stderr: the first `outputBytes` in all, and the count of everything. */
+export interface CapturedOutput {
+  readonly stdout: string;
+  readonly stderr: string;
+  /** Bytes written to both streams (kept or not). */
+  readonly bytes: number;
+  /** Bytes dropped past the cap. */
+  readonly dropped: number;
+}
+
+/** The thread's answer. `compiled`: a module this thread compiled (the parent shares it with its other threads). */
 export type SandboxReply =
-  | { readonly id: number; readonly ok: true; readonly output: Float64Array; readonly computeMs: number }
-  | { readonly id: number; readonly ok: false; readonly error: ErrorPayload };
+  | {
+      readonly id: number;
+      readonly ok: true;
+      readonly output: Float64Array;
+      readonly computeMs: number;
+      readonly compileMs: number;
+      readonly stdio?: CapturedOutput;
+      readonly compiled?: WebAssembly.Module;
+    }
+  | { readonly id: number; readonly ok: false; readonly error: ErrorPayload; readonly stdio?: CapturedOutput; readonly compiled?: WebAssembly.Module };
 
 /** WASI calls that would reach the host's files or network: denied outright. */
 const DENIED = new Set([
@@ -43,16 +72,77 @@ const DENIED = new Set([
   'sock_shutdown',
 ]);
 
+/** WASI errno values used here. */
+const ERRNO_SUCCESS = 0;
+const ERRNO_FAULT = 21;
+
 class Denied extends Error {
   constructor(readonly call: string) {
     super(call);
   }
 }
 
-function run(req: SandboxRequest): SandboxReply {
+/** The standard streams the WASI instance sees: /dev/null (writes to fds 1 and 2 are captured before they get there). */
+const devNull = fs.openSync('/dev/null', 'r+');
+
+/** Modules this thread holds, by digest (a few; the parent holds more and sends them). */
+const held = new Map<string, { readonly module: WebAssembly.Module; readonly info: WasmModuleInfo }>();
+const HELD_MAX = 16;
+
+/** Collects stdout/stderr bytes up to a cap. */
+class Capture {
+  private readonly chunks: { fd: number; b: Uint8Array }[] = [];
+  kept = 0;
+  bytes = 0;
+  constructor(private readonly cap: number) {}
+  add(fd: number, src: Uint8Array): void {
+    this.bytes += src.byteLength;
+    const room = this.cap - this.kept;
+    if (room <= 0) return;
+    const b = src.slice(0, Math.min(room, src.byteLength));
+    this.kept += b.byteLength;
+    this.chunks.push({ fd, b });
+  }
+  result(): CapturedOutput | undefined {
+    if (this.bytes === 0) return undefined;
+    const dec = (fd: number): string => {
+      const parts = this.chunks.filter((c) => c.fd === fd);
+      return new TextDecoder('utf-8', { fatal: false }).decode(Buffer.concat(parts.map((c) => c.b)));
+    };
+    return { stdout: dec(1), stderr: dec(2), bytes: this.bytes, dropped: this.bytes - this.kept };
+  }
+}
+
+/** The module under `req.digest`: held here, sent compiled by the parent, or compiled here now. */
+function moduleOf(req: SandboxRequest): { module: WebAssembly.Module; info: WasmModuleInfo; compiled: boolean; compileMs: number } {
+  const h = held.get(req.digest);
+  if (h !== undefined) {
+    held.delete(req.digest);
+    held.set(req.digest, h);
+    return { ...h, compiled: false, compileMs: 0 };
+  }
   const info = inspectWasm(req.bytes);
+  let module = req.module;
+  let compileMs = 0;
+  if (module === undefined) {
+    const t0 = performance.now();
+    try {
+      module = new WebAssembly.Module(req.bytes as Uint8Array<ArrayBuffer>);
+    } catch (e) {
+      throw new GramfleetError('KERNEL_BAD_MODULE', `module ${req.digest.slice(0, 12)} does not compile: ${(e as Error).message}`, { digest: req.digest });
+    }
+    compileMs = performance.now() - t0;
+  }
+  if (held.size >= HELD_MAX) held.delete(held.keys().next().value as string);
+  held.set(req.digest, { module, info });
+  return { module, info, compiled: req.module === undefined, compileMs };
+}
+
+function run(req: SandboxRequest, got: { module: WebAssembly.Module; info: WasmModuleInfo }, capture: Capture): { output: Float64Array; computeMs: number } {
+  const info = got.info;
+  checkUserModule(info, [req.fn], req.memoryPages);
   let memory: WebAssembly.Memory | undefined;
-  const wasi = new WASI({ version: 'preview1', args: [], env: {}, preopens: {}, returnOnExit: true });
+  const wasi = new WASI({ version: 'preview1', args: [], env: {}, preopens: {}, returnOnExit: true, stdin: devNull, stdout: devNull, stderr: devNull });
   const wasiImports = (wasi.getImportObject() as Record<string, Record<string, (...a: unknown[]) => unknown>>)['wasi_snapshot_preview1'] ?? {};
   const imports: Record<string, Record<string, WebAssembly.ImportValue>> = {};
   for (const im of info.imports) {
@@ -60,7 +150,9 @@ function run(req: SandboxRequest): SandboxReply {
     if (im.module === 'wasi_snapshot_preview1') {
       const f = wasiImports[im.name];
       ns[im.name] =
-        DENIED.has(im.name) || f === undefined
+        im.name === 'fd_write' && f !== undefined
+          ? captureWrites(f, () => memory, capture)
+          : DENIED.has(im.name) || f === undefined
           ? () => {
               throw new Denied(`${im.module}.${im.name}`);
             }
@@ -85,7 +177,7 @@ function run(req: SandboxRequest): SandboxReply {
   }
   let instance: WebAssembly.Instance;
   try {
-    instance = new WebAssembly.Instance(req.module, imports);
+    instance = new WebAssembly.Instance(got.module, imports);
   } catch (e) {
     if (e instanceof WebAssembly.RuntimeError) throw trap(e, memory, req.memoryPages);
     throw new GramfleetError('KERNEL_BAD_MODULE', `module did not instantiate: ${(e as Error).message}`, {});
@@ -115,11 +207,21 @@ function run(req: SandboxRequest): SandboxReply {
       outPtr = align8(inPtr + inBytes);
       const need = Math.ceil((outPtr + outBytes) / WASM_PAGE);
       const have = mem.buffer.byteLength / WASM_PAGE;
-      if (need > have && mem.grow(need - have) < 0)
-        throw new GramfleetError('KERNEL_USER_MEMORY_LIMIT', `input and output need ${need} pages, above the cap of ${req.memoryPages}`, {
-          needPages: need,
-          capPages: req.memoryPages,
-        });
+      if (need > have) {
+        // Memory.grow throws (RangeError) past the maximum: the cap, or the module's own lower one.
+        let grown = true;
+        try {
+          mem.grow(need - have);
+        } catch {
+          grown = false;
+        }
+        if (!grown)
+          throw new GramfleetError('KERNEL_USER_MEMORY_LIMIT', `input and output need ${need} pages, above the cap of ${req.memoryPages} pages (memoryMB)`, {
+            field: 'memoryMB',
+            needPages: need,
+            capPages: req.memoryPages,
+          });
+      }
     }
     inPtr = align8(inPtr);
     outPtr = align8(outPtr);
@@ -128,16 +230,52 @@ function run(req: SandboxRequest): SandboxReply {
     new Float64Array(mem.buffer, inPtr, req.input.length).set(req.input);
     const r = Number((fn as (...a: number[]) => unknown)(inPtr, req.input.length, outPtr, req.outLen));
     if (!Number.isInteger(r) || r < 0) throw new GramfleetError('KERNEL_STATUS', `${req.fn} returned status ${r}`, { status: r, fn: req.fn });
-    if (r > req.outLen) throw new GramfleetError('KERNEL_BAD_MODULE', `${req.fn} claims ${r} outputs, capacity was ${req.outLen}`, { fn: req.fn });
+    if (r > req.outLen)
+      throw new GramfleetError('KERNEL_BAD_MODULE', `${req.fn} claims ${r} outputs, above its output capacity outLen = ${req.outLen}`, {
+        fn: req.fn,
+        field: 'outLen',
+        bound: req.outLen,
+        value: r,
+      });
     const output = new Float64Array(r);
     output.set(new Float64Array(mem.buffer, outPtr, r));
-    return { id: req.id, ok: true, output, computeMs: performance.now() - t0 };
+    return { output, computeMs: performance.now() - t0 };
   } catch (e) {
     if (e instanceof Denied)
       throw new GramfleetError('KERNEL_SANDBOX_DENIED', `the module called ${e.call}: no files, sockets or environment in the sandbox`, { call: e.call });
     if (e instanceof WebAssembly.RuntimeError || e instanceof RangeError) throw trap(e, mem, req.memoryPages);
     throw e;
   }
+}
+
+/**
+ * fd_write with fds 1 and 2 captured (up to the cap; every byte counted) and reported as written;
+ * other fds go to WASI (only /dev/null exists: no preopens). Iovecs outside the memory: EFAULT.
+ */
+function captureWrites(
+  wasiWrite: (...a: unknown[]) => unknown,
+  memory: () => WebAssembly.Memory | undefined,
+  capture: Capture,
+): (fd: number, iovs: number, iovsLen: number, nwritten: number) => unknown {
+  return (fd, iovs, iovsLen, nwritten) => {
+    if (fd !== 1 && fd !== 2) return wasiWrite(fd, iovs, iovsLen, nwritten);
+    const mem = memory();
+    if (mem === undefined) return ERRNO_FAULT;
+    const buf = mem.buffer;
+    const size = buf.byteLength;
+    const view = new DataView(buf);
+    if (iovs < 0 || iovsLen < 0 || iovs + iovsLen * 8 > size || nwritten < 0 || nwritten + 4 > size) return ERRNO_FAULT;
+    let total = 0;
+    for (let i = 0; i < iovsLen; i++) {
+      const ptr = view.getUint32(iovs + i * 8, true);
+      const len = view.getUint32(iovs + i * 8 + 4, true);
+      if (ptr + len > size) return ERRNO_FAULT;
+      capture.add(fd, new Uint8Array(buf, ptr, len));
+      total += len;
+    }
+    view.setUint32(nwritten, total >>> 0, true);
+    return ERRNO_SUCCESS;
+  };
 }
 
 function align8(p: number): number {
@@ -162,11 +300,26 @@ function trap(e: Error, mem: WebAssembly.Memory | undefined, capPages: number): 
 
 parentPort?.on('message', (req: SandboxRequest) => {
   let reply: SandboxReply;
+  const capture = new Capture(req.outputBytes);
+  let compiled: WebAssembly.Module | undefined;
   try {
-    reply = run(req);
+    const got = moduleOf(req);
+    if (got.compiled) compiled = got.module;
+    const r = run(req, got, capture);
+    const stdio = capture.result();
+    reply = {
+      id: req.id,
+      ok: true,
+      output: r.output,
+      computeMs: r.computeMs,
+      compileMs: got.compileMs,
+      ...(stdio !== undefined ? { stdio } : {}),
+      ...(compiled !== undefined ? { compiled } : {}),
+    };
   } catch (e) {
     const err = isGramfleetError(e) ? e : new GramfleetError('KERNEL_USER_TRAP', `the module failed: ${(e as Error).message}`, {});
-    reply = { id: req.id, ok: false, error: err.toPayload() };
+    const stdio = capture.result();
+    reply = { id: req.id, ok: false, error: err.toPayload(), ...(stdio !== undefined ? { stdio } : {}), ...(compiled !== undefined ? { compiled } : {}) };
   }
   parentPort?.postMessage(reply, reply.ok ? [reply.output.buffer as ArrayBuffer] : []);
 });

@@ -1,79 +1,170 @@
 /**
  * The sandbox for users' WebAssembly kernels: a small pool of worker_threads, each running one
- * task at a time in a fresh instance (see `sandbox-thread.ts`). A task past its time limit has
- * its thread terminated (`KERNEL_USER_TIMEOUT`); a trap or a limit fails that task only with
- * its typed error; a dead thread is replaced, so the worker keeps serving. Compiled modules
- * are cached by digest.
+ * task at a time in a fresh instance (see `sandbox-thread.ts`).
+ *
+ * - Limits: a task whose memory cap, time limit or module size is above this worker's
+ *   {@link UserWasmLimits} (its own memory limit shared over its threads, and policy) is refused
+ *   with `KERNEL_USER_OVER_LIMIT` before it is queued; it never runs.
+ * - Time: the limit runs from the moment the task is handed to its thread, so compiling the
+ *   module (on that thread, never on the worker's main thread) counts; past it the thread is
+ *   terminated (`KERNEL_USER_TIMEOUT`) and replaced, so the worker keeps serving. A trap or a
+ *   memory limit fails that task only, with its typed error.
+ * - Output: WASI stdout and stderr are captured by the thread up to
+ *   {@link UserWasmLimits.outputBytes} per task and logged here as one JSON record per task
+ *   (job id, task id, worker id, bytes written and dropped, the text as a JSON string field):
+ *   a module can neither flood the worker's log nor write a line of its own into it.
+ * - Cache: compiled modules are kept by the content digest of the module (sha256-based: the
+ *   store's digest, which every read checks, or a sha256 of the bytes computed here), never by
+ *   a weak hash; a thread compiles a module once and the others receive the compiled module.
+ * - Fairness: queued tasks are taken from the job with the fewest tasks running here, and no job
+ *   runs more than `maxTasksPerJob` at once, so one job's burst cannot hold every thread while
+ *   another job waits.
  */
 import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import * as path from 'node:path';
-import { GramfleetError, checkUserModule, inspectWasm, parseUserWasmAttrs, type NdArray } from '@gramfleet/core';
-import type { SandboxReply, SandboxRequest } from './sandbox-thread';
+import {
+  GramfleetError,
+  USER_WASM_ABSOLUTE_LIMITS,
+  WASM_PAGE,
+  checkUserWasmLimits,
+  parseUserWasmAttrs,
+  silentLogger,
+  type Logger,
+  type NdArray,
+  type UserWasmLimits,
+} from '@gramfleet/core';
+import type { CapturedOutput, SandboxReply, SandboxRequest } from './sandbox-thread';
 
 /** A finished sandboxed task. */
 export interface SandboxRun {
   readonly output: Float64Array;
   readonly computeMs: number;
+  /** Time spent compiling the module for this task (0 when a compiled module was at hand). */
+  readonly compileMs: number;
+  /** Whether the compiled module came from a cache (this thread's, or the sandbox's by digest). */
+  readonly cached: boolean;
+  /** What the module wrote to stdout/stderr (already logged), when it wrote anything. */
+  readonly stdio?: CapturedOutput;
+}
+
+/** Who a task belongs to (for fairness between jobs and for the log records of its output). */
+export interface SandboxTaskContext {
+  readonly jobId: string;
+  readonly shardId: string;
+  readonly attempt?: number;
 }
 
 /** The sandbox. */
 export interface Sandbox {
   /**
    * Runs one user-kernel task: attrs per `parseUserWasmAttrs`, inputs [module u8, input f64?].
-   * `moduleDigest` is the module's content digest when known (the worker has it from the task):
-   * compiled modules and their checks are cached by it.
+   * `moduleDigest` is the module's content digest when known (the worker has it from the task,
+   * and its store has checked the bytes against it): compiled modules are cached by it.
    */
-  run(attrs: Readonly<Record<string, unknown>>, inputs: readonly NdArray[], moduleDigest?: string): Promise<SandboxRun>;
+  run(attrs: Readonly<Record<string, unknown>>, inputs: readonly NdArray[], moduleDigest?: string, ctx?: SandboxTaskContext): Promise<SandboxRun>;
+  /** What this sandbox accepts (advertised in the worker's registry entry). */
+  readonly limits: UserWasmLimits;
   /** Threads replaced after a timeout or a crash (for tests and stats). */
   readonly replaced: () => number;
+  /** Modules compiled (by any thread) since the start. */
+  readonly compiled: () => number;
   close(): Promise<void>;
 }
+
+/** Options of {@link createSandbox}. */
+export interface SandboxOptions {
+  /** Threads. @default 1 */
+  readonly threads?: number;
+  /** What the sandbox accepts. @default the absolute bounds (4 GiB, 24 h, 256 MiB modules, 64 KiB of output) */
+  readonly limits?: UserWasmLimits;
+  /** Tasks of one job run at once. @default threads */
+  readonly maxTasksPerJob?: number;
+  /** Where the modules' output is logged. @default silent */
+  readonly log?: Logger;
+  /** This worker's id, in the log records of the modules' output. */
+  readonly workerId?: string;
+}
+
+/** Compiled modules kept by the parent. */
+const COMPILED_MAX = 64;
 
 interface Slot {
   worker: Worker | undefined;
   busy: boolean;
 }
 interface Job {
-  req: Omit<SandboxRequest, 'id'>;
-  timeoutMs: number;
+  readonly req: Omit<SandboxRequest, 'id' | 'module' | 'bytes'>;
+  readonly bytes: Uint8Array;
+  readonly timeoutMs: number;
+  readonly ctx: SandboxTaskContext | undefined;
+  readonly jobKey: string;
   resolve: (r: SandboxRun) => void;
   reject: (e: Error) => void;
 }
 
-/** Creates a sandbox with `threads` threads (default 1). */
-export function createSandbox(o: { readonly threads?: number } = {}): Sandbox {
+/** Creates a sandbox. */
+export function createSandbox(o: SandboxOptions = {}): Sandbox {
   const script = path.join(__dirname, 'sandbox-thread.js');
-  const slots: Slot[] = Array.from({ length: Math.max(1, o.threads ?? 1) }, () => ({ worker: undefined, busy: false }));
+  const threads = Math.max(1, o.threads ?? 1);
+  const limits = o.limits ?? USER_WASM_ABSOLUTE_LIMITS;
+  const perJob = Math.max(1, o.maxTasksPerJob ?? threads);
+  const log = o.log ?? silentLogger;
+  const slots: Slot[] = Array.from({ length: threads }, () => ({ worker: undefined, busy: false }));
   const queue: Job[] = [];
+  const running = new Map<string, number>();
   const modules = new Map<string, WebAssembly.Module>();
-  // (digest, fn, memory cap) whose module passed checkUserModule.
-  const checked = new Set<string>();
   let replaced = 0;
+  let compiledCount = 0;
   let nextId = 1;
   let closed = false;
+  let anonymous = 0;
 
-  const compile = (digest: string, bytes: Uint8Array): WebAssembly.Module => {
-    let m = modules.get(digest);
-    if (m === undefined) {
-      try {
-        m = new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>);
-      } catch (e) {
-        throw new GramfleetError('KERNEL_BAD_MODULE', `module ${digest.slice(0, 12)} does not compile: ${(e as Error).message}`, { digest });
+  /** The next job to run: of the job with the fewest running here (under its cap), oldest first. */
+  const takeNext = (): Job | undefined => {
+    let best = -1;
+    let bestRunning = Infinity;
+    for (let i = 0; i < queue.length; i++) {
+      const r = running.get((queue[i] as Job).jobKey) ?? 0;
+      if (r < perJob && r < bestRunning) {
+        best = i;
+        bestRunning = r;
+        if (r === 0) break;
       }
-      if (modules.size >= 64) modules.delete(modules.keys().next().value as string);
-      modules.set(digest, m);
     }
-    return m;
+    return best < 0 ? undefined : queue.splice(best, 1)[0];
+  };
+
+  const logOutput = (job: Job, stdio: CapturedOutput | undefined): void => {
+    if (stdio === undefined) return;
+    log.info('user module output', {
+      jobId: job.ctx?.jobId,
+      shardId: job.ctx?.shardId,
+      ...(o.workerId !== undefined ? { workerId: o.workerId } : {}),
+      ...(job.ctx?.attempt !== undefined ? { attempt: job.ctx.attempt } : {}),
+      fn: job.req.fn,
+      module: job.req.digest,
+      bytes: stdio.bytes,
+      dropped: stdio.dropped,
+      stdout: stdio.stdout,
+      stderr: stdio.stderr,
+    });
   };
 
   const pump = (): void => {
     for (const slot of slots) {
       if (closed || slot.busy || queue.length === 0) continue;
-      const job = queue.shift()!;
+      const job = takeNext();
+      if (job === undefined) return;
       slot.busy = true;
+      running.set(job.jobKey, (running.get(job.jobKey) ?? 0) + 1);
       const w = (slot.worker ??= new Worker(script));
       const id = nextId++;
+      const digest = job.req.digest;
+      // The compiled module where one is at hand (the thread then skips the compile); the bytes
+      // always (a thread that holds neither compiles them; a copy of the view's bytes only).
+      const compiled = modules.get(digest);
+      const bytes = job.bytes.byteLength === job.bytes.buffer.byteLength ? job.bytes : job.bytes.slice();
       let settled = false;
       const finish = (f: () => void, kill: boolean): void => {
         if (settled) return;
@@ -87,13 +178,34 @@ export function createSandbox(o: { readonly threads?: number } = {}): Sandbox {
           slot.worker = undefined;
           void w.terminate();
         }
+        const n = (running.get(job.jobKey) ?? 1) - 1;
+        if (n <= 0) running.delete(job.jobKey);
+        else running.set(job.jobKey, n);
         slot.busy = false;
         f();
         pump();
       };
       const onMsg = (r: SandboxReply): void => {
         if (r.id !== id) return;
-        finish(() => (r.ok ? job.resolve({ output: r.output, computeMs: r.computeMs }) : job.reject(GramfleetError.fromPayload(r.error))), false);
+        if (r.compiled !== undefined) {
+          compiledCount++;
+          if (modules.size >= COMPILED_MAX) modules.delete(modules.keys().next().value as string);
+          modules.set(digest, r.compiled);
+        }
+        logOutput(job, r.stdio);
+        finish(
+          () =>
+            r.ok
+              ? job.resolve({
+                  output: r.output,
+                  computeMs: r.computeMs,
+                  compileMs: r.compileMs,
+                  cached: r.compiled === undefined,
+                  ...(r.stdio !== undefined ? { stdio: r.stdio } : {}),
+                })
+              : job.reject(GramfleetError.fromPayload(r.error)),
+          false,
+        );
       };
       const onExit = (code: number): void =>
         finish(
@@ -106,9 +218,11 @@ export function createSandbox(o: { readonly threads?: number } = {}): Sandbox {
           finish(
             () =>
               job.reject(
-                new GramfleetError('KERNEL_USER_TIMEOUT', `the module ran longer than its limit of ${job.timeoutMs} ms; its thread was terminated`, {
-                  timeoutMs: job.timeoutMs,
-                }),
+                new GramfleetError(
+                  'KERNEL_USER_TIMEOUT',
+                  `the module ran (or compiled) longer than its limit of ${job.timeoutMs} ms; its thread was terminated`,
+                  { timeoutMs: job.timeoutMs },
+                ),
               ),
             true,
           ),
@@ -117,26 +231,29 @@ export function createSandbox(o: { readonly threads?: number } = {}): Sandbox {
       w.on('message', onMsg);
       w.once('exit', onExit);
       w.once('error', onError);
-      w.postMessage({ ...job.req, id } satisfies SandboxRequest);
+      const req: SandboxRequest = { ...job.req, id, bytes, ...(compiled !== undefined ? { module: compiled } : {}) };
+      w.postMessage(req);
     }
   };
 
   return {
-    run(rawAttrs, inputs, moduleDigest) {
+    limits,
+    run(rawAttrs, inputs, moduleDigest, ctx) {
       return new Promise<SandboxRun>((resolve, reject) => {
+        if (closed) throw new GramfleetError('WORKER_DRAINING', 'the sandbox is closing', {});
         const a = parseUserWasmAttrs(rawAttrs);
         const mod = inputs[0];
         if (mod === undefined || mod.dtype !== 'u8')
           throw new GramfleetError('INPUT_INVALID', 'the first input must be the module bytes (u8)', { field: 'inputs[0]' });
         const bytes = mod.data as Uint8Array;
-        // Cached by content digest (sha256: two modules cannot share a key), never by a weak hash.
+        // Refused before it is queued: nothing of it runs on this worker.
+        checkUserWasmLimits(
+          { memoryMB: (a.memoryPages * WASM_PAGE) / 2 ** 20, timeoutMs: a.timeoutMs, moduleBytes: bytes.byteLength },
+          limits,
+          `worker ${o.workerId ?? 'sandbox'}`,
+        );
+        // Cached by content digest (sha256-based: two modules cannot share a key), never by a weak hash.
         const digest = moduleDigest ?? createHash('sha256').update(bytes).digest('hex');
-        const check = `${digest}|${a.fn}|${a.memoryPages}`;
-        if (!checked.has(check)) {
-          checkUserModule(inspectWasm(bytes), [a.fn], a.memoryPages);
-          if (checked.size > 1024) checked.clear();
-          checked.add(check);
-        }
         const second = inputs[1];
         const input =
           a.inline !== undefined
@@ -147,8 +264,11 @@ export function createSandbox(o: { readonly threads?: number } = {}): Sandbox {
                 ? (second.data as Float64Array)
                 : Float64Array.from(second.data as ArrayLike<number>);
         queue.push({
-          req: { module: compile(digest, bytes), bytes, fn: a.fn, input, outLen: a.outLen, memoryPages: a.memoryPages },
+          req: { digest, fn: a.fn, input, outLen: a.outLen, memoryPages: a.memoryPages, outputBytes: limits.outputBytes },
+          bytes,
           timeoutMs: a.timeoutMs,
+          ctx,
+          jobKey: ctx?.jobId ?? `anonymous-${anonymous++}`,
           resolve,
           reject,
         });
@@ -156,6 +276,7 @@ export function createSandbox(o: { readonly threads?: number } = {}): Sandbox {
       });
     },
     replaced: () => replaced,
+    compiled: () => compiledCount,
     async close() {
       closed = true;
       for (const j of queue.splice(0)) j.reject(new GramfleetError('WORKER_DRAINING', 'the sandbox is closing', {}));

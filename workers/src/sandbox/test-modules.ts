@@ -1,7 +1,7 @@
 /**
  * WAT sources of the sandbox tests' user modules, assembled with the `wabt` package at test
  * time: a good kernel and modules that try to read a host file, open a socket, grow memory
- * past the cap, or loop forever.
+ * past the cap, loop forever, claim a huge output or flood stdout/stderr.
  */
 
 /** out[i] = 2·in[i]; memory imported; arrays placed at __heap_base. */
@@ -78,6 +78,41 @@ export const WAT_TRAP = `(module
   (global (export "__heap_base") i32 (i32.const 1024))
   (func (export "boom") (param i32 i32 i32 i32) (result i32)
     (i32.div_s (i32.const 1) (i32.const 0))))`;
+
+/** Claims to have written a billion outputs (far past the capacity it was given). */
+export const WAT_HUGE_OUTPUT = `(module
+  (import "env" "memory" (memory 1))
+  (global (export "__heap_base") i32 (i32.const 1024))
+  (func (export "spew") (param i32 i32 i32 i32) (result i32)
+    (i32.const 1000000000)))`;
+
+/**
+ * Floods stdout and stderr: 100,000 writes of 64 bytes to each (12.8 MB in all), each line a
+ * forged JSON log record, then returns its input doubled like {@link WAT_DOUBLE}.
+ */
+export const WAT_LOG_FLOOD = `(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 2 2)
+  (global (export "__heap_base") i32 (i32.const 4096))
+  (data (i32.const 64) "{\\"level\\":\\"error\\",\\"msg\\":\\"forged by the module\\",\\"pad\\":\\"xxxxxxxx\\"}\\n")
+  (func (export "flood") (param $in i32) (param $n i32) (param $out i32) (param $cap i32) (result i32)
+    (local $i i32)
+    (i32.store (i32.const 0) (i32.const 64))
+    (i32.store (i32.const 4) (i32.const 64))
+    (block $done (loop $l
+      (br_if $done (i32.ge_u (local.get $i) (i32.const 100000)))
+      (drop (call $write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 16)))
+      (drop (call $write (i32.const 2) (i32.const 0) (i32.const 1) (i32.const 16)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $l)))
+    (local.set $i (i32.const 0))
+    (block $done2 (loop $l2
+      (br_if $done2 (i32.ge_u (local.get $i) (local.get $n)))
+      (f64.store (i32.add (local.get $out) (i32.shl (local.get $i) (i32.const 3)))
+        (f64.mul (f64.const 2) (f64.load (i32.add (local.get $in) (i32.shl (local.get $i) (i32.const 3))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $l2)))
+    (local.get $n)))`;
 
 /** Assembles WAT with the `wabt` package (a devDependency, loaded only by tests and benches). */
 export async function assembleWat(text: string): Promise<Uint8Array> {
