@@ -32,6 +32,14 @@ export const ERROR_CODES = {
   CLUSTER_START_FAILED: { retryable: false, summary: 'a cluster process failed to start' },
   CLUSTER_BINARY_MISSING: { retryable: false, summary: 'a server binary was not found; run the setup script' },
   CLUSTER_UNAVAILABLE: { retryable: true, summary: 'a cluster service did not answer' },
+  CLUSTER_TLS_FAILED: {
+    retryable: false,
+    summary: 'a TLS connection to a server failed: its certificate is not trusted by the configured CA or names another host, or the server does not speak TLS',
+  },
+  CLUSTER_UNAUTHENTICATED: {
+    retryable: false,
+    summary: "a server refused this client's credentials: a missing or untrusted client certificate, or a missing or wrong API key",
+  },
   STORE_MISSING_OBJECT: { retryable: true, summary: 'an object is not (yet) in the object store' },
   STORE_DIGEST_MISMATCH: { retryable: false, summary: 'stored bytes do not match their digest' },
   STORE_PATCH_BASE_MISSING: { retryable: false, summary: 'a patched array names a base this reader does not hold; its sender re-sends it whole' },

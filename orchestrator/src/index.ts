@@ -5,6 +5,7 @@
 // declarations) is in `./internal`. Explicit exports only.
 export { connect } from './client/sdk';
 export type { ConnectOptions, Fleet, JobHandle } from './client/fleet';
+export type { TemporalSecurity } from './security/temporal';
 export type { EventFor, JobKind, JobSpec, ProgressFor, ResultFor, SpecFor, TypesFor } from './job-types';
 export type { GrfJobSpec } from './grf/submit';
 export type { EigenProJobSpec } from './eigenpro/submit';

@@ -6,6 +6,14 @@
 export { CLIENT_ENV } from './client/config';
 export { HOST_ENV } from './host/config';
 export { CONTROLLER_ENV } from './k8s/config';
+export {
+  TEMPORAL_SECURITY_ENV,
+  checkTemporalSecurity,
+  describeTemporalSecurity,
+  explainTemporalConnectError,
+  temporalConnectionOptions,
+  LOCAL_TEMPORAL_TRANSPORT,
+} from './security/temporal';
 export { prepareDatagen, writeDataset } from './datagen/submit';
 export { releaseDatagenPages } from './datagen/pages';
 export { createTransientObjects } from './eigenpro/transient';

@@ -12,6 +12,7 @@ describe('SDK and CLI configuration (orchestrator/src/client/config.ts)', () => 
       {
         home: path.join(repoRoot(), '.gramfleet', 'local'),
         demoGraph: path.join(repoRoot(), '..', 'shared', 'data', 'graphs', 'cora.npz'),
+        temporalSecurity: undefined,
         kernelCacheMB: undefined,
       },
     );
@@ -20,6 +21,7 @@ describe('SDK and CLI configuration (orchestrator/src/client/config.ts)', () => 
       {
         home: '/tmp/gf-home',
         demoGraph: '/data/karate.adjlist',
+        temporalSecurity: undefined,
         kernelCacheMB: 2048,
       },
     );
@@ -32,6 +34,18 @@ describe('SDK and CLI configuration (orchestrator/src/client/config.ts)', () => 
       assert.throws(
         () => clientConfig({ GRAMFLEET_KERNEL_CACHE_MB: v }),
         (e: unknown) => isGramfleetError(e) && e.code === code && e.details['field'] === 'GRAMFLEET_KERNEL_CACHE_MB',
+      );
+    }
+  });
+  it('bad Temporal security files are typed errors naming their variable (a remote cluster is checked before connecting)', () => {
+    for (const [env, code, field] of [
+      [{ GRAMFLEET_TEMPORAL_TLS_CA: '/nonexistent/ca.crt' }, 'INPUT_FILE_UNREADABLE', 'GRAMFLEET_TEMPORAL_TLS_CA'],
+      [{ GRAMFLEET_TEMPORAL_TLS_CERT: '/nonexistent/tls.crt' }, 'INPUT_INVALID', 'GRAMFLEET_TEMPORAL_TLS_KEY'],
+      [{ GRAMFLEET_TEMPORAL_API_KEY_FILE: '/nonexistent/api-key' }, 'INPUT_FILE_UNREADABLE', 'GRAMFLEET_TEMPORAL_API_KEY_FILE'],
+    ] as const) {
+      assert.throws(
+        () => clientConfig(env),
+        (e: unknown) => isGramfleetError(e) && e.code === code && e.details['field'] === field && e.message.includes(field),
       );
     }
   });

@@ -1,12 +1,14 @@
 /**
  * The configuration of the SDK and the CLI in a user's process: the environment variables they
- * read (the local cluster's directory, the demo's graph, and the kernel-row cache budget a local
- * cluster hands its workers), validated when a command or `connect()` first needs them.
+ * read (the local cluster's directory, the demo's graph, the kernel-row cache budget a local
+ * cluster hands its workers, and how a remote Temporal is secured: TLS files and an API key file),
+ * validated when a command or `connect()` first needs them.
  * docs/config.md lists them (generated from here).
  */
 import * as path from 'node:path';
 import { envGroup, envRaw, envString, parseEnvNumber, readEnv, type Env, type EnvValues } from '@gramfleet/core';
 import { repoRoot } from '../cluster/binaries';
+import { TEMPORAL_SECURITY_ENV } from '../security/temporal';
 
 /** The SDK's and the CLI's variables. */
 export const CLIENT_ENV = {
@@ -18,6 +20,8 @@ export const CLIENT_ENV = {
     meaning: 'the graph `npm run demo` runs on (.npz or adjacency list)',
     shownDefault: '../shared/data/graphs/cora.npz',
   }),
+  /** How `connect()` to a given Temporal address is secured (a local cluster's is plaintext on loopback). */
+  temporalSecurity: TEMPORAL_SECURITY_ENV,
   kernelCacheMB: envGroup(
     [
       {

@@ -12,11 +12,20 @@ import type { CampaignClient } from '../campaign/client';
 import type { DatasetManifest } from '../datagen/submit';
 import type { EventFor, JobKind, JobSpec, ProgressFor, ResultFor } from '../job-types';
 import type { RaySdk } from './ray';
+import type { TemporalSecurity } from '../security/temporal';
 
 /** Options of `connect()` (`./sdk.ts`). */
 export interface ConnectOptions {
   /** Temporal frontend `host:port`. Without it, the local cluster is used. */
   readonly temporalAddress?: string;
+  /**
+   * How the connection to `temporalAddress` is secured: PEM files for TLS or mutual TLS, a file
+   * holding an API key (sent as a bearer token). Checked before anything connects (a typed error
+   * names the field). @default the GRAMFLEET_TEMPORAL_TLS_* and GRAMFLEET_TEMPORAL_API_KEY_FILE
+   * variables (docs/config.md); unset: plaintext. Ignored for the local cluster, whose Temporal
+   * dev server listens in plaintext on loopback only.
+   */
+  readonly temporalSecurity?: TemporalSecurity;
   /** NATS URL. Without it, the local cluster is used. */
   readonly natsUrl?: string;
   /** @default 'default' */

@@ -26,6 +26,8 @@ import { releaseDatagenPages } from '../datagen/pages';
 import { workloadFor } from '../registry';
 import type { JobKind, JobSpec } from '../job-types';
 import type { WorkloadContext } from '../workload';
+import { checkTemporalSecurity, explainTemporalConnectError, temporalConnectionOptions, type CheckedTemporalSecurity } from '../security/temporal';
+import { clientConfig } from './config';
 import { createRaySdk } from './ray';
 import { fromTemporal } from './failure';
 import { createJobHandle } from './handle';
@@ -41,6 +43,14 @@ export async function connect(o: ConnectOptions = {}): Promise<Fleet> {
   let namespace = o.namespace ?? 'default';
   let taskQueue = o.taskQueue ?? 'gramfleet';
   let prefix = o.prefix ?? 'gf';
+  // A remote Temporal is secured as asked (checked before anything connects): the option, else
+  // the GRAMFLEET_TEMPORAL_* variables. The local cluster's dev server is plaintext on loopback.
+  const remote = temporalAddress !== undefined && natsUrl !== undefined;
+  const security: CheckedTemporalSecurity | undefined = !remote
+    ? undefined
+    : o.temporalSecurity !== undefined
+      ? checkTemporalSecurity(o.temporalSecurity)
+      : clientConfig().temporalSecurity;
   if (temporalAddress === undefined || natsUrl === undefined) {
     const dataDir = o.dataDir ?? defaultDataDir();
     local = (await LocalCluster.attach(dataDir)) ?? undefined;
@@ -64,7 +74,16 @@ export async function connect(o: ConnectOptions = {}): Promise<Fleet> {
   const hs = local?.state.hostStore;
   const arrays = await openArrayStore(dp, o.store ?? (hs !== undefined ? { hostDir: hs.dir, hostBytes: hs.maxBytes } : {}), log);
   const store = arrays.store;
-  const connection = await Connection.connect({ address: temporalAddress });
+  const temporalOptions = temporalConnectionOptions(temporalAddress, security);
+  const connection = await Connection.connect(temporalOptions).catch(async (e: unknown) => {
+    // A typed error that says what to fix (an untrusted certificate, a refused client
+    // certificate or API key, a server without TLS), once what was opened is closed.
+    const err = await explainTemporalConnectError(e, temporalOptions, security);
+    await arrays.close().catch(() => undefined);
+    await dp.close().catch(() => undefined);
+    if (owned) await local?.stop().catch(() => undefined);
+    throw err;
+  });
   const client = new Client({ connection, namespace });
   const budget = o.memoryBudgetBytes ?? 8 * 1024 ** 3;
   const tasks = createTaskClient({ dp, log });

@@ -1,6 +1,12 @@
 /** `gramfleet up | down | status`: the local cluster from the command line. */
 import { LocalCluster, defaultDataDir } from './local-cluster';
 import { DATA_DIR_FLAG, JSON_FLAG, type CliCommand } from '../cli/command';
+import { LOCAL_TEMPORAL_TRANSPORT } from '../security/temporal';
+
+/** The Temporal line of `up` and `status`: the address and how it is reached. */
+function temporalLine(address: string): string {
+  return `  temporal ${address} (${LOCAL_TEMPORAL_TRANSPORT}: the dev server cannot terminate TLS)\n`;
+}
 
 /** `gramfleet up`. */
 export const UP_COMMAND: CliCommand = {
@@ -34,7 +40,7 @@ export const UP_COMMAND: CliCommand = {
       });
     }
     ctx.out.write(
-      `gramfleet local cluster up (${dataDir})\n  temporal ${c.state.temporalAddress}\n  nats     ${c.state.natsUrl}\n  processes: ${c.state.processes.map((p) => `${p.name}(${p.pid})`).join(' ')}\n`,
+      `gramfleet local cluster up (${dataDir})\n${temporalLine(c.state.temporalAddress)}  nats     ${c.state.natsUrl}\n  processes: ${c.state.processes.map((p) => `${p.name}(${p.pid})`).join(' ')}\n`,
     );
     return gpuFailed ? 1 : 0;
   },
@@ -76,9 +82,9 @@ export const STATUS_COMMAND: CliCommand = {
     return ctx.withFleet({ dataDir, startLocal: false }, async (fleet) => {
       const workers = await fleet.workers();
       if (json) {
-        ctx.out.write(JSON.stringify({ running: true, ...c.state, status: c.status(), workers }) + '\n');
+        ctx.out.write(JSON.stringify({ running: true, ...c.state, temporalTransport: LOCAL_TEMPORAL_TRANSPORT, status: c.status(), workers }) + '\n');
       } else {
-        ctx.out.write(`local cluster (${dataDir})\n  temporal ${c.state.temporalAddress}\n  nats     ${c.state.natsUrl}\n`);
+        ctx.out.write(`local cluster (${dataDir})\n${temporalLine(c.state.temporalAddress)}  nats     ${c.state.natsUrl}\n`);
         for (const p of c.status()) ctx.out.write(`  ${p.name.padEnd(14)} pid ${String(p.pid).padEnd(8)} ${p.alive ? 'running' : 'DEAD'}\n`);
         ctx.out.write(`  registered workers: ${workers.length}\n`);
         for (const w of workers)

@@ -14,6 +14,7 @@ import { connectNats, openDataPlane, relaxedSimdNodeArgs, type DataPlaneOptions 
 import { binaryPath, repoRoot } from './binaries';
 import { freePort, pidAlive, sleep, spawnManaged, stopPid, waitForPort, type ManagedProcess } from './proc';
 import { clientConfig } from '../client/config';
+import { PLAINTEXT_TEMPORAL_ENV } from '../security/temporal';
 
 /** Options of {@link LocalCluster.start}. */
 export interface LocalClusterOptions {
@@ -455,6 +456,9 @@ export class LocalCluster {
       GRAMFLEET_NATS_URL: s.natsUrl,
       GRAMFLEET_PREFIX: s.prefix,
       GRAMFLEET_TEMPORAL_ADDRESS: s.temporalAddress,
+      // The dev server speaks plaintext on loopback: Temporal TLS variables of this shell (meant
+      // for a remote cluster) are not passed on.
+      ...PLAINTEXT_TEMPORAL_ENV,
       GRAMFLEET_NAMESPACE: s.namespace,
       GRAMFLEET_TASK_QUEUE: s.taskQueue,
       GRAMFLEET_LOG_LEVEL: this.logLevel,

@@ -18,6 +18,7 @@ describe('orchestrator configuration (orchestrator/src/host/config.ts)', () => {
     );
     assert.deepEqual(c.dataPlane, {});
     assert.deepEqual(c.store, {});
+    assert.equal(c.temporalSecurity, undefined, 'plaintext Temporal unless a GRAMFLEET_TEMPORAL_TLS_* or API key variable is set');
   });
   it('every variable set to a good value', () => {
     const c = hostConfig({
@@ -74,6 +75,10 @@ describe('orchestrator configuration (orchestrator/src/host/config.ts)', () => {
       [{ GRAMFLEET_HEALTH_PORT: '99999' }, 'INPUT_OUT_OF_RANGE', 'GRAMFLEET_HEALTH_PORT'],
       [{ GRAMFLEET_HOST_STORE_MB: 'big' }, 'INPUT_OUT_OF_RANGE', 'GRAMFLEET_HOST_STORE_MB'],
       [{ GRAMFLEET_LOG_LEVEL: 'WARN' }, 'INPUT_INVALID', 'GRAMFLEET_LOG_LEVEL'],
+      // Temporal TLS (test/src/security/temporal-config.test.ts checks good and bad PEM files).
+      [{ GRAMFLEET_TEMPORAL_TLS_CA: '/nonexistent/ca.crt' }, 'INPUT_FILE_UNREADABLE', 'GRAMFLEET_TEMPORAL_TLS_CA'],
+      [{ GRAMFLEET_TEMPORAL_TLS_KEY: '/nonexistent/tls.key' }, 'INPUT_INVALID', 'GRAMFLEET_TEMPORAL_TLS_CERT'],
+      [{ GRAMFLEET_TEMPORAL_API_KEY_FILE: '/nonexistent/api-key' }, 'INPUT_FILE_UNREADABLE', 'GRAMFLEET_TEMPORAL_API_KEY_FILE'],
     ];
     for (const [env, code, name] of bad) throwsEnv(() => hostConfig(env), code, name);
   });

@@ -18,11 +18,13 @@ import {
   type EnvValues,
 } from '@gramfleet/core';
 import { STORE_TIERS_ENV } from '@gramfleet/workers';
+import { TEMPORAL_SECURITY_ENV } from '../security/temporal';
 
 /** The orchestrator's variables. */
 export const HOST_ENV = {
   temporalAddress: TEMPORAL_ADDRESS_ENV,
   temporalNamespace: TEMPORAL_NAMESPACE_ENV,
+  temporalSecurity: TEMPORAL_SECURITY_ENV,
   taskQueue: TASK_QUEUE_ENV,
   natsUrl: envString('GRAMFLEET_NATS_URL', { meaning: 'the NATS server(s) to connect to', default: 'nats://127.0.0.1:4222' }),
   prefix: PREFIX_ENV,

@@ -3,7 +3,7 @@
  * activities. When the Temporal server goes away the worker is rebuilt with backoff, so a
  * restarted dev server is ridden through. Its configuration comes from the environment, read
  * and validated by ./config.ts before anything starts (docs/config.md lists the variables: the
- * Temporal and NATS addresses, the task queue's consumer, the health port, the array store's
+ * Temporal and NATS addresses, Temporal's TLS files and API key file, the task queue's consumer, the health port, the array store's
  * tiers, the task client's spill delay); a bad value exits 2 with one JSON line naming it.
  */
 import { NativeConnection, Worker, Runtime, DefaultLogger } from '@temporalio/worker';
@@ -12,6 +12,7 @@ import { connectNats, createJsonLogger, createTaskClient, openArrayStore, openDa
 import { hostActivities } from '../registry';
 import { createCampaignActivities } from '../campaign/activities';
 import { openCampaignTable } from '../campaign/table';
+import { describeTemporalSecurity, explainTemporalConnectError, temporalConnectionOptions } from '../security/temporal';
 import { hostConfig, type HostConfig } from './config';
 
 async function main(): Promise<void> {
@@ -57,7 +58,11 @@ async function main(): Promise<void> {
   let backoff = 250;
   while (!stopping) {
     try {
-      const connection = await NativeConnection.connect({ address });
+      // Built at each (re)connect: a rotated certificate or key file is picked up.
+      const options = temporalConnectionOptions(address, cfg.temporalSecurity);
+      const connection = await NativeConnection.connect(options).catch(async (e: unknown) => {
+        throw await explainTemporalConnectError(e, options, cfg.temporalSecurity);
+      });
       const worker = await Worker.create({
         connection,
         namespace,
@@ -67,7 +72,7 @@ async function main(): Promise<void> {
         maxConcurrentActivityTaskExecutions: 64,
       });
       current = worker;
-      log.info('orchestrator worker running', { address, namespace, taskQueue });
+      log.info('orchestrator worker running', { address, namespace, taskQueue, temporalTransport: describeTemporalSecurity(cfg.temporalSecurity) });
       backoff = 250;
       running = true;
       await worker.run();
@@ -76,7 +81,7 @@ async function main(): Promise<void> {
     } catch (e) {
       running = false;
       if (stopping) break;
-      log.warn('temporal worker stopped; rebuilding', { err: (e as Error).message, backoffMs: backoff });
+      log.warn('temporal worker stopped; rebuilding', { code: isGramfleetError(e) ? e.code : undefined, err: (e as Error).message, backoffMs: backoff });
       await new Promise((r) => setTimeout(r, backoff));
       backoff = Math.min(5_000, backoff * 2);
     }

@@ -135,6 +135,7 @@ export async function runController(): Promise<number> {
     kubeConfig: defaultKubeConfig(),
     temporalAddress: cfg.temporalAddress,
     temporalNamespace: cfg.temporalNamespace,
+    ...(cfg.temporalSecurity !== undefined ? { temporalSecurity: cfg.temporalSecurity } : {}),
     taskQueue: cfg.taskQueue,
     prefix: cfg.prefix,
     ...(cfg.watchNamespace !== undefined ? { watchNamespace: cfg.watchNamespace } : {}),

@@ -14,6 +14,7 @@ describe('KernelCampaign controller configuration (orchestrator/src/k8s/config.t
       {
         temporalAddress: '127.0.0.1:7233',
         temporalNamespace: 'default',
+        temporalSecurity: undefined,
         taskQueue: 'gramfleet',
         prefix: 'gf',
         watchNamespace: undefined,
@@ -38,6 +39,7 @@ describe('KernelCampaign controller configuration (orchestrator/src/k8s/config.t
       {
         temporalAddress: 'temporal-frontend.temporal.svc:7233',
         temporalNamespace: 'prod',
+        temporalSecurity: undefined,
         taskQueue: 'gf-q',
         prefix: 'gfp',
         watchNamespace: 'team-a',
@@ -55,6 +57,9 @@ describe('KernelCampaign controller configuration (orchestrator/src/k8s/config.t
       [{ GRAMFLEET_HEALTH_PORT: '-1' }, 'INPUT_OUT_OF_RANGE', 'GRAMFLEET_HEALTH_PORT'],
       [{ GRAMFLEET_PREFIX: '9gf' }, 'INPUT_INVALID', 'GRAMFLEET_PREFIX'],
       [{ GRAMFLEET_LOG_LEVEL: 'loud' }, 'INPUT_INVALID', 'GRAMFLEET_LOG_LEVEL'],
+      [{ GRAMFLEET_TEMPORAL_TLS_CA: '/nonexistent/ca.crt' }, 'INPUT_FILE_UNREADABLE', 'GRAMFLEET_TEMPORAL_TLS_CA'],
+      [{ GRAMFLEET_TEMPORAL_TLS_CERT: '/nonexistent/tls.crt' }, 'INPUT_INVALID', 'GRAMFLEET_TEMPORAL_TLS_KEY'],
+      [{ GRAMFLEET_TEMPORAL_API_KEY_FILE: '/nonexistent/api-key' }, 'INPUT_FILE_UNREADABLE', 'GRAMFLEET_TEMPORAL_API_KEY_FILE'],
     ];
     for (const [env, code, name] of bad) throwsEnv(() => controllerConfig(env), code, name);
   });

@@ -16,6 +16,7 @@ import {
   type Env,
   type EnvValues,
 } from '@gramfleet/core';
+import { TEMPORAL_SECURITY_ENV } from '../security/temporal';
 
 /** A Kubernetes namespace name (an RFC 1123 label). */
 const K8S_NAMESPACE = /^(?=.{1,63}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -24,6 +25,7 @@ const K8S_NAMESPACE = /^(?=.{1,63}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 export const CONTROLLER_ENV = {
   temporalAddress: TEMPORAL_ADDRESS_ENV,
   temporalNamespace: TEMPORAL_NAMESPACE_ENV,
+  temporalSecurity: TEMPORAL_SECURITY_ENV,
   taskQueue: TASK_QUEUE_ENV,
   prefix: PREFIX_ENV,
   watchNamespace: envString('GRAMFLEET_WATCH_NAMESPACE', {

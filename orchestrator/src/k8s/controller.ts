@@ -31,6 +31,7 @@ import {
 import { k8s, type KubeConfig, type K8s } from './client';
 import { GROUP, KERNEL_CAMPAIGN, VERSION, type KernelCampaign, type KernelCampaignCondition, type KernelCampaignPhase, type KernelCampaignStatus } from './crd';
 import { WorkQueue } from './workqueue';
+import { explainTemporalConnectError, temporalConnectionOptions, type CheckedTemporalSecurity } from '../security/temporal';
 
 /** Options of {@link KernelCampaignController.start}. */
 export interface KernelCampaignControllerOptions {
@@ -39,6 +40,8 @@ export interface KernelCampaignControllerOptions {
   readonly temporalAddress: string;
   /** @default 'default' */
   readonly temporalNamespace?: string;
+  /** How the Temporal connection is secured (TLS files, API key file). @default plaintext */
+  readonly temporalSecurity?: CheckedTemporalSecurity;
   /** Task queue of the orchestrator that runs campaign workflows. */
   readonly taskQueue: string;
   /** Watch only this namespace. @default all namespaces */
@@ -164,12 +167,22 @@ export class KernelCampaignController {
 
   private async temporal(): Promise<Client> {
     if (this.client !== undefined) return this.client;
-    this.connecting ??= Connection.connect({ address: this.o.temporalAddress, connectTimeout: 5000 })
+    this.connecting ??= this.connectTemporal()
       .then((connection) => (this.client = new Client({ connection, namespace: this.o.temporalNamespace ?? 'default' })))
       .finally(() => {
         this.connecting = undefined;
       });
     return this.connecting;
+  }
+
+  /** A Temporal connection, secured as configured; a failure is a typed error saying what to fix. */
+  private async connectTemporal(): Promise<Connection> {
+    const options = temporalConnectionOptions(this.o.temporalAddress, this.o.temporalSecurity);
+    try {
+      return await Connection.connect({ ...options, connectTimeout: 5000 });
+    } catch (e) {
+      throw await explainTemporalConnectError(e, options, this.o.temporalSecurity);
+    }
   }
 
   /** One level-triggered pass over the object named by `key` (`namespace/name`). */
