@@ -10,16 +10,21 @@ import { randomBytes } from 'node:crypto';
 import {
   GramfleetError,
   INLINE_ARRAY_MAX_BYTES,
+  USER_WASM_ABSOLUTE_LIMITS,
   USER_WASM_MAX_MEMORY_MB,
+  USER_WASM_MAX_TIMEOUT_MS,
   USER_WASM_OP,
   WASM_PAGE,
   checkUserModule,
+  checkUserWasmLimits,
   inspectWasm,
   int,
   isGramfleetError,
+  tightestUserWasmLimits,
   type ArrayRef,
   type NdArray,
   type TaskResult,
+  type UserWasmLimits,
 } from '@gramfleet/core';
 import type { ArrayStore, TaskClient } from '@gramfleet/workers';
 
@@ -55,15 +60,21 @@ export interface WasmKernel {
   readonly digest: string;
   readonly module: ArrayRef;
   readonly exports: readonly string[];
+  /**
+   * The tightest sandbox limits of the live WASM workers when the module was registered
+   * (`WorkerRecord.sandbox`): `map` refuses a memory cap or time limit above them. Absent:
+   * no worker advertised any (`map` then checks the absolute bounds; the workers check again).
+   */
+  readonly limits?: UserWasmLimits;
 }
 
 /** Options of {@link RaySdk.map}. */
 export interface MapOptions {
   /** Worker class. @default 'wasm' */
   readonly class?: 'wasm';
-  /** Memory cap of each task, MiB. @default 64 */
+  /** Memory cap of each task, MiB. @default 64, or the workers' bound where lower */
   readonly memoryMB?: number;
-  /** Time limit of each task, ms. @default 60000 */
+  /** Time limit of each task, ms. @default 60000, or the workers' bound where lower */
   readonly timeoutMs?: number;
   /** Output capacity (f64s). @default the input's length */
   readonly outLen?: number;
@@ -82,9 +93,17 @@ export interface RaySdk {
   get(ref: ObjectRef): Promise<PutValue>;
   get(ref: TaskRef): Promise<Float64Array>;
   get(ref: Ref): Promise<PutValue>;
-  /** Checks a module (allowed imports, the exports named, a cappable memory) and stores it. */
+  /**
+   * Checks a module (allowed imports, the exports named, a cappable memory, its size and memory
+   * within the live WASM workers' sandbox limits: KERNEL_USER_OVER_LIMIT names the bound) and
+   * stores it.
+   */
   registerWasm(module: Uint8Array | string, o: { readonly exports: readonly string[] }): Promise<WasmKernel>;
-  /** One sandboxed task per input: `fn(input) → Float64Array`. Validates before publishing anything. */
+  /**
+   * One sandboxed task per input: `fn(input) → Float64Array`. Validates before publishing
+   * anything: a memory cap or time limit above the workers' sandbox limits
+   * ({@link WasmKernel.limits}) throws KERNEL_USER_OVER_LIMIT.
+   */
   map(kernel: WasmKernel, fn: string, inputs: readonly (Float64Array | readonly number[] | ObjectRef)[], o?: MapOptions): TaskRef[];
   /** Waits until `numReturns` refs are ready (a failed task counts as ready), or the timeout. */
   wait(refs: readonly Ref[], o?: { readonly numReturns?: number; readonly timeoutMs?: number }): Promise<{ ready: Ref[]; notReady: Ref[] }>;
@@ -158,9 +177,14 @@ export function createRaySdk(store: ArrayStore, tasks: TaskClient): RaySdk {
       if (!WebAssembly.validate(bytes as Uint8Array<ArrayBuffer>))
         throw new GramfleetError('KERNEL_BAD_MODULE', 'module does not validate as WebAssembly', { field: 'module' });
       if (o.exports.length === 0) throw new GramfleetError('INPUT_INVALID', 'exports must name at least one function', { field: 'exports' });
-      checkUserModule(inspectWasm(bytes), o.exports, (USER_WASM_MAX_MEMORY_MB * 1024 * 1024) / WASM_PAGE);
+      // What every live WASM worker accepts (a module too large for one of them is refused here).
+      const limits = tightestUserWasmLimits(
+        (await tasks.workers()).flatMap((w) => (w.cls === 'wasm' && w.ops.includes(USER_WASM_OP) && w.sandbox !== undefined ? [w.sandbox] : [])),
+      );
+      checkUserWasmLimits({ moduleBytes: bytes.byteLength }, limits ?? USER_WASM_ABSOLUTE_LIMITS, limits !== undefined ? 'the live WASM workers' : 'any worker');
+      checkUserModule(inspectWasm(bytes), o.exports, ((limits?.maxMemoryMB ?? USER_WASM_MAX_MEMORY_MB) * 1024 * 1024) / WASM_PAGE);
       const ref = await store.put({ dtype: 'u8', shape: [bytes.length], data: bytes });
-      return { digest: ref.digest, module: ref, exports: [...o.exports] };
+      return { digest: ref.digest, module: ref, exports: [...o.exports], ...(limits !== undefined ? { limits } : {}) };
     },
     map(kernel, fn, inputs, o = {}) {
       if (!kernel.exports.includes(fn))
@@ -168,8 +192,11 @@ export function createRaySdk(store: ArrayStore, tasks: TaskClient): RaySdk {
           field: 'fn',
         });
       if ((o.class ?? 'wasm') !== 'wasm') throw new GramfleetError('INPUT_INVALID', `class must be 'wasm', got ${String(o.class)}`, { field: 'class' });
-      const memoryMB = int('memoryMB', o.memoryMB ?? 64, 1, USER_WASM_MAX_MEMORY_MB);
-      const timeoutMs = int('timeoutMs', o.timeoutMs ?? 60_000, 1, 24 * 3_600_000);
+      const limits = kernel.limits ?? USER_WASM_ABSOLUTE_LIMITS;
+      const memoryMB = int('memoryMB', o.memoryMB ?? Math.min(64, limits.maxMemoryMB), 1, USER_WASM_MAX_MEMORY_MB);
+      const timeoutMs = int('timeoutMs', o.timeoutMs ?? Math.min(60_000, limits.maxTimeoutMs), 1, USER_WASM_MAX_TIMEOUT_MS);
+      // Refused here, before anything is published, rather than by every worker in turn.
+      checkUserWasmLimits({ memoryMB, timeoutMs }, limits, kernel.limits !== undefined ? 'the live WASM workers' : 'any worker');
       const memoryPages = Math.floor((memoryMB * 1024 * 1024) / WASM_PAGE);
       const jobId = `map-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
       const plans = inputs.map((x, i) => {
