@@ -12,6 +12,7 @@
 import * as fs from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { WASI } from 'node:wasi';
+import { ModuleLru } from './module-cache';
 import { GramfleetError, WASM_PAGE, checkUserModule, inspectWasm, isGramfleetError, type ErrorPayload, type WasmModuleInfo } from '@gramfleet/core';
 
 /** A task for the thread. */
@@ -86,8 +87,7 @@ class Denied extends Error {
 const devNull = fs.openSync('/dev/null', 'r+');
 
 /** Modules this thread holds, by digest (a few; the parent holds more and sends them). */
-const held = new Map<string, { readonly module: WebAssembly.Module; readonly info: WasmModuleInfo }>();
-const HELD_MAX = 16;
+const held = new ModuleLru<{ readonly module: WebAssembly.Module; readonly info: WasmModuleInfo }>(16, 32 * 2 ** 20);
 
 /** Collects stdout/stderr bytes up to a cap. */
 class Capture {
@@ -117,8 +117,6 @@ class Capture {
 function moduleOf(req: SandboxRequest): { module: WebAssembly.Module; info: WasmModuleInfo; compiled: boolean; compileMs: number } {
   const h = held.get(req.digest);
   if (h !== undefined) {
-    held.delete(req.digest);
-    held.set(req.digest, h);
     return { ...h, compiled: false, compileMs: 0 };
   }
   const info = inspectWasm(req.bytes);
@@ -133,8 +131,7 @@ function moduleOf(req: SandboxRequest): { module: WebAssembly.Module; info: Wasm
     }
     compileMs = performance.now() - t0;
   }
-  if (held.size >= HELD_MAX) held.delete(held.keys().next().value as string);
-  held.set(req.digest, { module, info });
+  held.set(req.digest, { module, info }, req.bytes.byteLength);
   return { module, info, compiled: req.module === undefined, compileMs };
 }
 

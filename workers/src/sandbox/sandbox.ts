@@ -34,6 +34,7 @@ import {
   type NdArray,
   type UserWasmLimits,
 } from '@gramfleet/core';
+import { ModuleLru } from './module-cache';
 import type { CapturedOutput, SandboxReply, SandboxRequest } from './sandbox-thread';
 
 /** A finished sandboxed task. */
@@ -86,8 +87,9 @@ export interface SandboxOptions {
   readonly workerId?: string;
 }
 
-/** Compiled modules kept by the parent. */
+/** Compiled modules kept by the parent: at most this many, of at most {@link COMPILED_MAX_BYTES} of module bytes in all. */
 const COMPILED_MAX = 64;
+const COMPILED_MAX_BYTES = 64 * 2 ** 20;
 
 interface Slot {
   worker: Worker | undefined;
@@ -113,7 +115,7 @@ export function createSandbox(o: SandboxOptions = {}): Sandbox {
   const slots: Slot[] = Array.from({ length: threads }, () => ({ worker: undefined, busy: false }));
   const queue: Job[] = [];
   const running = new Map<string, number>();
-  const modules = new Map<string, WebAssembly.Module>();
+  const modules = new ModuleLru<WebAssembly.Module>(COMPILED_MAX, COMPILED_MAX_BYTES);
   let replaced = 0;
   let compiledCount = 0;
   let nextId = 1;
@@ -189,8 +191,7 @@ export function createSandbox(o: SandboxOptions = {}): Sandbox {
         if (r.id !== id) return;
         if (r.compiled !== undefined) {
           compiledCount++;
-          if (modules.size >= COMPILED_MAX) modules.delete(modules.keys().next().value as string);
-          modules.set(digest, r.compiled);
+          modules.set(digest, r.compiled, job.bytes.byteLength);
         }
         logOutput(job, r.stdio);
         finish(
