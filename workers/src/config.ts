@@ -49,6 +49,11 @@ export const STORE_TIERS_ENV = envGroup(
         "host name or IP other hosts reach this host's peer server at: set, the process serves its host store to peers and pulls from theirs (needs GRAMFLEET_PEER_SECRET)",
     },
     { name: 'GRAMFLEET_PEER_SECRET', default: '', meaning: 'shared secret every peer connection proves (HMAC of a nonce); required to serve' },
+    {
+      name: 'GRAMFLEET_PEER_SECRET_FILE',
+      default: '',
+      meaning: 'file holding the peer secret (used when GRAMFLEET_PEER_SECRET is unset; the chart mounts it from a Secret)',
+    },
     { name: 'GRAMFLEET_STORE_DURABILITY', default: 'sync', meaning: 'durability of puts that do not choose: sync | background | none' },
   ],
   (env) => storeTiersFromEnv(env as NodeJS.ProcessEnv),

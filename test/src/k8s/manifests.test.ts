@@ -2,7 +2,12 @@
  * Manifests against a real kube-apiserver + etcd (envtest style, no kubelet): the
  * KernelCampaign CRD installs and its schema rejects malformed objects; every manifest the
  * renderer (`gramfleet k8s render`) and the Helm chart produce — defaults, GPU on/off, KEDA
- * on/off — passes the API server's server-side dry run.
+ * on/off, cert-manager, Temporal Cloud (API key, external CIDR) — passes the API server's
+ * server-side dry run, and the chart renders the same objects field for field. The security
+ * of the deployment is asserted object by object: NetworkPolicies (default deny, only the
+ * flows the system needs), PodDisruptionBudgets, NATS/Temporal credentials and CAs mounted
+ * read-only from Secrets at the documented paths (never env values), least-privilege RBAC,
+ * hardened security contexts.
  */
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
@@ -26,6 +31,7 @@ import {
 import { WORKLOAD_DEFS, isGramfleetError } from '@gramfleet/core';
 import { envTestUnavailable, startEnvTest, type EnvTest } from './envtest';
 import { minimalScaledObjectCrd } from './keda-crd';
+import { minimalCertificateCrd, minimalIssuerCrd } from './cert-manager-crd';
 import { apply, create, ensureNamespace, expectRejected, installCrd } from './kube';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -39,14 +45,50 @@ const COMBOS = [
   { name: 'gpu off, keda on', values: { keda: { enabled: true } } },
   { name: 'gpu on, keda on', values: { gpuWorker: { enabled: true }, keda: { enabled: true } } },
   {
-    name: 'namespaced controller, NATS URL from a Secret, kernel-row cache budget',
-    values: { controller: { watchNamespace: 'gramfleet' }, nats: { urlSecret: { name: 'nats-url', key: 'url' } }, wasmWorker: { kernelCacheMB: 2048 } },
+    name: 'namespaced controller, kernel-row cache budget',
+    values: { controller: { watchNamespace: 'gramfleet' }, wasmWorker: { kernelCacheMB: 2048 } },
   },
   {
     name: 'host store of 2 GiB per pod with a peer secret, gpu on',
     values: { hostStore: { sizeMB: 2048, peerSecret: { name: 'peer-secret', key: 'secret' } }, gpuWorker: { enabled: true } },
   },
   { name: 'no host store', values: { hostStore: { enabled: false } } },
+  { name: 'cert-manager with its own CA, gpu on', values: { tls: { certManager: { enabled: true } }, gpuWorker: { enabled: true } } },
+  {
+    name: 'cert-manager with a ClusterIssuer, two NATS URLs, extra DNS names',
+    values: {
+      tls: { certManager: { enabled: true, issuerRef: { name: 'corp-ca', kind: 'ClusterIssuer' }, natsDnsNames: ['nats.example.com'] } },
+      nats: { url: 'nats://nats-0.nats.nats.svc:4222,nats://nats-1.nats.nats.svc:4222' },
+    },
+  },
+  {
+    name: 'Temporal Cloud: API key, server TLS only, an external CIDR; API server CIDR; extra NATS clients',
+    values: {
+      temporal: {
+        address: 'ns.acct.tmprl.cloud:7233',
+        tls: { mutual: false, serverName: 'ns.acct.tmprl.cloud' },
+        apiKey: { secretName: 'temporal-cloud', key: 'key' },
+      },
+      networkPolicy: {
+        temporal: { cidr: '0.0.0.0/0' },
+        apiServer: { cidr: '10.96.0.1/32' },
+        clients: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'team-a' } }, podSelector: { matchLabels: { app: 'notebook' } } }],
+      },
+    },
+  },
+  {
+    name: 'plaintext servers: TLS, creds, policies and budgets off',
+    values: {
+      nats: { creds: { enabled: false }, tls: { enabled: false } },
+      temporal: { tls: { enabled: false } },
+      networkPolicy: { enabled: false },
+      podDisruptionBudget: { enabled: false },
+    },
+  },
+  {
+    name: 'disruption bounds as counts and percentages',
+    values: { podDisruptionBudget: { orchestrator: { maxUnavailable: 0 }, wasmWorker: { maxUnavailable: 3 } } },
+  },
 ] as const;
 
 describe('Kubernetes manifests against a real kube-apiserver', { skip }, () => {
@@ -55,8 +97,10 @@ describe('Kubernetes manifests against a real kube-apiserver', { skip }, () => {
     env = await startEnvTest('manifests');
     await installCrd(env.admin, kernelCampaignCrd() as KubernetesObject);
     await installCrd(env.admin, minimalScaledObjectCrd() as KubernetesObject);
-    await ensureNamespace(env.admin, 'gramfleet');
-    await ensureNamespace(env.admin, 'team-a');
+    await installCrd(env.admin, minimalIssuerCrd() as KubernetesObject);
+    await installCrd(env.admin, minimalCertificateCrd() as KubernetesObject);
+    // NATS's and Temporal's namespaces (their NetworkPolicies go there), and KEDA's
+    for (const ns of ['gramfleet', 'team-a', 'nats', 'temporal', 'keda']) await ensureNamespace(env.admin, ns);
   });
   after(async () => {
     await env?.stop();
@@ -186,6 +230,7 @@ describe('Kubernetes manifests against a real kube-apiserver', { skip }, () => {
       const objs = renderManifests(combo.values);
       const kinds = objs.map((o) => o.kind);
       assert.equal(kinds.includes('ScaledObject'), 'keda' in combo.values);
+      assert.equal(kinds.includes('Certificate'), 'tls' in combo.values);
       assert.equal(
         objs.some((o) => o.metadata?.name === 'gramfleet-gpu-worker' && o.kind === 'Deployment'),
         'gpuWorker' in combo.values,
@@ -216,11 +261,15 @@ describe('Kubernetes manifests against a real kube-apiserver', { skip }, () => {
 
   it('host store: each orchestrator and worker pod gets an emptyDir in memory with the size limit from values, mounted where the store is configured, and its peer port', () => {
     type Pod = {
-      volumes: { name: string; emptyDir: { medium?: string; sizeLimit?: string } }[];
+      volumes: {
+        name: string;
+        emptyDir: { medium?: string; sizeLimit?: string };
+        secret?: { secretName: string; defaultMode: number; items: { key: string; path: string }[] };
+      }[];
       containers: {
         env: { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string }; secretKeyRef?: { name: string } } }[];
         ports: { name: string; containerPort: number }[];
-        volumeMounts: { name: string; mountPath: string }[];
+        volumeMounts: { name: string; mountPath: string; readOnly?: boolean }[];
       }[];
     };
     const pods = (values: object): Record<string, Pod> =>
@@ -239,7 +288,19 @@ describe('Kubernetes manifests against a real kube-apiserver', { skip }, () => {
       assert.equal(env('GRAMFLEET_HOST_STORE_MB')?.value, '3072', n);
       assert.equal(env('GRAMFLEET_PEER_PORT')?.value, '7777', n);
       assert.equal(env('GRAMFLEET_PEER_ADVERTISE')?.valueFrom?.fieldRef?.fieldPath, 'status.podIP', n);
-      assert.equal(env('GRAMFLEET_PEER_SECRET')?.valueFrom?.secretKeyRef?.name, 'peers', n);
+      // the peer secret is a read-only file from the Secret, not an environment value
+      assert.equal(env('GRAMFLEET_PEER_SECRET'), undefined, n);
+      assert.equal(env('GRAMFLEET_PEER_SECRET_FILE')?.value, '/etc/gramfleet/peer/secret', n);
+      assert.deepEqual(
+        pod.volumes.find((v) => v.name === 'peer')?.secret,
+        { secretName: 'peers', defaultMode: 0o440, items: [{ key: 's', path: 'secret' }] },
+        n,
+      );
+      assert.deepEqual(
+        c.volumeMounts.find((m) => m.name === 'peer'),
+        { name: 'peer', mountPath: '/etc/gramfleet/peer', readOnly: true },
+        n,
+      );
       assert.deepEqual(
         c.ports.find((p) => p.name === 'peer'),
         { name: 'peer', containerPort: 7777 },
@@ -277,16 +338,242 @@ describe('Kubernetes manifests against a real kube-apiserver', { skip }, () => {
     }
   });
 
-  it('every container runs non-root with a read-only root filesystem and health probes', () => {
+  describe('security of the deployment', () => {
+    type Env = { name: string; value?: string; valueFrom?: Record<string, unknown> };
+    type Mount = { name: string; mountPath: string; readOnly?: boolean };
+    type Volume = { name: string; projected?: { defaultMode: number; sources: { secret: { name: string; items: { key: string; path: string }[] } }[] } };
+    type PodSpec = {
+      automountServiceAccountToken: boolean;
+      serviceAccountName?: string;
+      volumes: Volume[];
+      containers: { env: Env[]; volumeMounts: Mount[] }[];
+    };
+    type Peer = {
+      namespaceSelector?: { matchLabels?: Record<string, string> };
+      podSelector?: { matchLabels?: Record<string, string>; matchExpressions?: { values: string[] }[] };
+      ipBlock?: { cidr: string };
+    };
+    type Rule = { from?: Peer[]; to?: Peer[]; ports?: { protocol: string; port: number }[] };
+    type Policy = {
+      metadata: { name: string; namespace: string };
+      spec: { podSelector: { matchLabels: Record<string, string> }; policyTypes: string[]; ingress?: Rule[]; egress?: Rule[] };
+    };
+    const all = (values: object = {}) =>
+      renderManifests(values) as unknown as { kind: string; metadata: { name: string; namespace?: string }; spec: Record<string, unknown> }[];
+    const pods = (values: object = {}): Record<string, PodSpec> =>
+      Object.fromEntries(
+        all(values)
+          .filter((o) => o.kind === 'Deployment')
+          .map((o) => [o.metadata.name.replace(/^gramfleet-/, ''), (o.spec as { template: { spec: PodSpec } }).template.spec]),
+      );
+    const policies = (values: object = {}): Record<string, Policy> =>
+      Object.fromEntries(
+        all(values)
+          .filter((o) => o.kind === 'NetworkPolicy')
+          .map((o) => [o.metadata.name.replace(/^gramfleet-/, ''), o as unknown as Policy]),
+      );
+    const ports = (rules: Rule[] | undefined): number[] => (rules ?? []).flatMap((r) => (r.ports ?? []).map((p) => p.port)).sort((a, b) => a - b);
+
+    it('NATS credentials per role and the CAs are read-only files from Secrets at the documented paths; no secret is an env value', () => {
+      const p = pods({ gpuWorker: { enabled: true } });
+      for (const [component, role] of [
+        ['orchestrator', 'orchestrator'],
+        ['wasm-worker', 'wasm-worker'],
+        ['gpu-worker', 'gpu-worker'],
+      ] as const) {
+        const pod = p[component]!;
+        const c = pod.containers[0]!;
+        assert.deepEqual(
+          c.volumeMounts.find((m) => m.name === 'nats'),
+          { name: 'nats', mountPath: '/etc/gramfleet/nats', readOnly: true },
+          component,
+        );
+        const nats = pod.volumes.find((v) => v.name === 'nats')!.projected!;
+        assert.equal(nats.defaultMode, 0o440);
+        assert.deepEqual(
+          nats.sources.map((x) => x.secret),
+          [
+            { name: `gramfleet-nats-creds-${role}`, items: [{ key: `${role}.creds`, path: `creds/${role}.creds` }] },
+            // only the CA of the server's kubernetes.io/tls Secret, never its key
+            { name: 'gramfleet-nats-tls', items: [{ key: 'ca.crt', path: 'tls/ca.crt' }] },
+          ],
+          component,
+        );
+      }
+      for (const component of ['orchestrator', 'controller']) {
+        const pod = p[component]!;
+        const c = pod.containers[0]!;
+        assert.deepEqual(
+          c.volumeMounts.find((m) => m.name === 'temporal'),
+          { name: 'temporal', mountPath: '/etc/gramfleet/temporal', readOnly: true },
+          component,
+        );
+        assert.deepEqual(
+          pod.volumes.find((v) => v.name === 'temporal')?.projected?.sources.map((x) => x.secret),
+          [
+            {
+              name: 'gramfleet-temporal-client-tls',
+              items: [
+                { key: 'ca.crt', path: 'tls/ca.crt' },
+                { key: 'tls.crt', path: 'tls/tls.crt' },
+                { key: 'tls.key', path: 'tls/tls.key' },
+              ],
+            },
+          ],
+          component,
+        );
+      }
+      // each pod holds only what it connects with: workers no Temporal files, the controller no NATS identity
+      for (const w of ['wasm-worker', 'gpu-worker']) {
+        assert.equal(
+          p[w]!.volumes.some((v) => v.name === 'temporal'),
+          false,
+          w,
+        );
+        assert.equal(
+          p[w]!.containers[0]!.env.some((e) => e.name.startsWith('GRAMFLEET_TEMPORAL')),
+          false,
+          w,
+        );
+      }
+      assert.equal(
+        p['controller']!.volumes.some((v) => v.name === 'nats'),
+        false,
+      );
+      assert.equal(
+        p['controller']!.containers[0]!.env.some((e) => e.name.startsWith('GRAMFLEET_NATS')),
+        false,
+      );
+      // Temporal Cloud: the API key as a file, server-auth TLS only
+      const cloud = pods({ temporal: { tls: { mutual: false, serverName: 'ns.acct.tmprl.cloud' }, apiKey: { secretName: 'tc', key: 'k' } } })['orchestrator']!;
+      assert.deepEqual(
+        cloud.volumes.find((v) => v.name === 'temporal')?.projected?.sources.map((x) => x.secret),
+        [
+          { name: 'gramfleet-temporal-client-tls', items: [{ key: 'ca.crt', path: 'tls/ca.crt' }] },
+          { name: 'tc', items: [{ key: 'k', path: 'api-key' }] },
+        ],
+      );
+      // nothing anywhere comes from a Secret through the environment
+      for (const values of [{}, { hostStore: { peerSecret: { name: 'peers', key: 's' } }, gpuWorker: { enabled: true } }])
+        for (const [n, pod] of Object.entries(pods(values)))
+          for (const e of pod.containers[0]!.env) assert.equal(e.valueFrom?.['secretKeyRef'], undefined, `${n} ${e.name}`);
+    });
+
+    it('NetworkPolicies: every gramfleet pod is default-deny both ways with only the flows it needs; NATS and Temporal admit only their clients', () => {
+      const np = policies({ gpuWorker: { enabled: true }, keda: { enabled: true }, hostStore: { peerSecret: { name: 'peers', key: 's' } } });
+      const deployments = Object.keys(pods({ gpuWorker: { enabled: true } }));
+      for (const c of deployments) {
+        const p = np[c]!;
+        assert.deepEqual(p.spec.policyTypes, ['Ingress', 'Egress'], c);
+        assert.equal(p.spec.podSelector.matchLabels['app.kubernetes.io/component'], c);
+      }
+      const dns = [53, 53];
+      // ingress: health probes, and the peer port between store pods
+      assert.deepEqual(ports(np['orchestrator']!.spec.ingress), [7450, 8080]);
+      assert.deepEqual(ports(np['controller']!.spec.ingress), [8080]);
+      // egress: workers reach NATS (and peers) only, the controller Temporal and the API server only
+      assert.deepEqual(ports(np['wasm-worker']!.spec.egress), [...dns, 4222, 7450]);
+      assert.deepEqual(ports(np['gpu-worker']!.spec.egress), [...dns, 4222, 7450]);
+      assert.deepEqual(ports(np['orchestrator']!.spec.egress), [...dns, 4222, 7233, 7450]);
+      assert.deepEqual(ports(np['controller']!.spec.egress), [...dns, 443, 6443, 7233]);
+      const natsRule = np['wasm-worker']!.spec.egress!.find((r) => r.ports?.[0]?.port === 4222)!;
+      assert.deepEqual(natsRule.to, [
+        { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'nats' } }, podSelector: { matchLabels: { 'app.kubernetes.io/name': 'nats' } } },
+      ]);
+      // the servers' side
+      const nats = np['nats']!;
+      assert.equal(nats.metadata.namespace, 'nats');
+      assert.deepEqual(nats.spec.policyTypes, ['Ingress']);
+      const client = nats.spec.ingress!.find((r) => r.ports?.[0]?.port === 4222)!;
+      assert.deepEqual(client.from![0]!.podSelector!.matchExpressions![0]!.values, ['orchestrator', 'wasm-worker', 'gpu-worker']);
+      assert.deepEqual(client.from![1]!.podSelector!.matchLabels, { 'gramfleet.io/client': 'true' });
+      const monitor = nats.spec.ingress!.find((r) => r.ports?.[0]?.port === 8222)!;
+      assert.deepEqual(monitor.from, [
+        {
+          namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'keda' } },
+          podSelector: { matchLabels: { 'app.kubernetes.io/name': 'keda-operator' } },
+        },
+      ]);
+      assert.equal(
+        policies()['nats']!.spec.ingress!.some((r) => r.ports?.[0]?.port === 8222),
+        false,
+        'no monitoring port without KEDA',
+      );
+      const temporal = np['temporal']!;
+      assert.equal(temporal.metadata.namespace, 'temporal');
+      assert.deepEqual(temporal.spec.ingress![0]!.from![0]!.podSelector!.matchExpressions![0]!.values, ['orchestrator', 'controller']);
+      assert.deepEqual(ports(temporal.spec.ingress), [7233]);
+      // installed by the chart: the servers are in the release namespace with the release's labels
+      const installed = policies({ nats: { install: true }, temporal: { install: true } });
+      assert.equal(installed['nats']!.metadata.namespace, 'gramfleet');
+      assert.deepEqual(installed['temporal']!.spec.podSelector.matchLabels, {
+        'app.kubernetes.io/name': 'temporal',
+        'app.kubernetes.io/instance': 'gramfleet',
+      });
+      // an external server (Temporal Cloud): egress to its CIDR, no policy for its pods
+      const cloud = policies({ networkPolicy: { temporal: { cidr: '0.0.0.0/0' }, apiServer: { cidr: '10.96.0.1/32' } } });
+      assert.equal(cloud['temporal'], undefined);
+      assert.deepEqual(cloud['orchestrator']!.spec.egress!.find((r) => r.ports?.[0]?.port === 7233)!.to, [{ ipBlock: { cidr: '0.0.0.0/0' } }]);
+      assert.deepEqual(cloud['controller']!.spec.egress!.find((r) => r.ports?.[0]?.port === 443)!.to, [{ ipBlock: { cidr: '10.96.0.1/32' } }]);
+      // no peers: the peer port is closed both ways
+      assert.deepEqual(ports(policies()['wasm-worker']!.spec.egress), [...dns, 4222]);
+      assert.deepEqual(ports(policies()['wasm-worker']!.spec.ingress), [8080]);
+    });
+
+    it("a PodDisruptionBudget for each component selects exactly its Deployment's pods", () => {
+      const objs = all({ gpuWorker: { enabled: true } });
+      const budgets = objs.filter((o) => o.kind === 'PodDisruptionBudget');
+      const deps = objs.filter((o) => o.kind === 'Deployment');
+      assert.equal(budgets.length, deps.length);
+      for (const d of deps) {
+        const b = budgets.find((x) => x.metadata.name === d.metadata.name)!;
+        assert.deepEqual(b.spec['selector'], d.spec['selector'], d.metadata.name);
+      }
+      assert.deepEqual(Object.fromEntries(budgets.map((b) => [b.metadata.name, b.spec['maxUnavailable']])), {
+        'gramfleet-orchestrator': 1,
+        'gramfleet-wasm-worker': '25%',
+        'gramfleet-gpu-worker': 1,
+        'gramfleet-controller': 1,
+      });
+    });
+
+    it('RBAC: the controller may list/watch/patch KernelCampaigns, patch their status and create Events, nothing else; only its pod mounts a token', () => {
+      for (const values of [{}, { controller: { watchNamespace: 'team-a' } }]) {
+        const objs = all(values);
+        const role = objs.find((o) => o.kind === 'ClusterRole' || o.kind === 'Role') as unknown as {
+          rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[];
+        };
+        assert.deepEqual(role.rules, [
+          { apiGroups: ['gramfleet.io'], resources: ['kernelcampaigns'], verbs: ['list', 'watch', 'patch'] },
+          { apiGroups: ['gramfleet.io'], resources: ['kernelcampaigns/status'], verbs: ['patch'] },
+          { apiGroups: [''], resources: ['events'], verbs: ['create'] },
+        ]);
+        const sa = objs.find((o) => o.kind === 'ServiceAccount') as unknown as { automountServiceAccountToken: boolean };
+        assert.equal(sa.automountServiceAccountToken, false);
+      }
+      for (const [n, pod] of Object.entries(pods({ gpuWorker: { enabled: true } }))) {
+        assert.equal(pod.automountServiceAccountToken, n === 'controller', n);
+        assert.equal(pod.serviceAccountName, n === 'controller' ? 'gramfleet-controller' : undefined, n);
+      }
+    });
+  });
+
+  it('every container runs non-root, without capabilities or privilege escalation, under RuntimeDefault seccomp, with a read-only root filesystem and health probes', () => {
     for (const o of renderManifests({ gpuWorker: { enabled: true } }).filter((x) => x.kind === 'Deployment')) {
       const spec = (
         o as unknown as {
           spec: {
             template: {
               spec: {
-                securityContext: { runAsNonRoot: boolean };
+                securityContext: { runAsNonRoot: boolean; seccompProfile: { type: string } };
                 containers: {
-                  securityContext: { readOnlyRootFilesystem: boolean };
+                  securityContext: {
+                    readOnlyRootFilesystem: boolean;
+                    runAsNonRoot: boolean;
+                    allowPrivilegeEscalation: boolean;
+                    capabilities: { drop: string[] };
+                    seccompProfile: { type: string };
+                  };
                   readinessProbe: { httpGet: { path: string } };
                   livenessProbe: { httpGet: { path: string } };
                 }[];
@@ -296,8 +583,13 @@ describe('Kubernetes manifests against a real kube-apiserver', { skip }, () => {
         }
       ).spec.template.spec;
       assert.equal(spec.securityContext.runAsNonRoot, true, o.metadata?.name);
+      assert.equal(spec.securityContext.seccompProfile.type, 'RuntimeDefault', o.metadata?.name);
       for (const c of spec.containers) {
         assert.equal(c.securityContext.readOnlyRootFilesystem, true);
+        assert.equal(c.securityContext.runAsNonRoot, true);
+        assert.equal(c.securityContext.allowPrivilegeEscalation, false);
+        assert.deepEqual(c.securityContext.capabilities.drop, ['ALL']);
+        assert.equal(c.securityContext.seccompProfile.type, 'RuntimeDefault');
         assert.equal(c.readinessProbe.httpGet.path, '/readyz');
         assert.equal(c.livenessProbe.httpGet.path, '/healthz');
       }
@@ -311,7 +603,14 @@ describe('Kubernetes manifests against a real kube-apiserver', { skip }, () => {
       [{ wasmWorker: { kernelCacheMB: 1.5 } }, 'wasmWorker.kernelCacheMB'],
       [{ keda: { gpu: { minReplicas: 5, maxReplicas: 2 } } }, 'keda.gpu.maxReplicas'],
       [{ namespace: 'Not_A_Name' }, 'namespace'],
-      [{ nats: { url: 'nats://x:4222', urlSecret: { name: 'a', key: 'b' } } }, 'nats'],
+      [{ nats: { urlSecret: { name: 'a', key: 'b' } } }, 'nats.urlSecret'],
+      [{ nats: { tls: { secretName: 'Not A Secret' } } }, 'nats.tls.secretName'],
+      [{ temporal: { apiKey: { secretName: 'bad_name' } } }, 'temporal.apiKey.secretName'],
+      [{ podDisruptionBudget: { wasmWorker: { maxUnavailable: '150%' } } }, 'podDisruptionBudget.wasmWorker.maxUnavailable'],
+      [{ podDisruptionBudget: { orchestrator: { maxUnavailable: -1 } } }, 'podDisruptionBudget.orchestrator.maxUnavailable'],
+      [{ networkPolicy: { temporal: { cidr: 'everywhere' } } }, 'networkPolicy.temporal.cidr'],
+      [{ networkPolicy: { apiServer: { ports: [0] } } }, 'networkPolicy.apiServer.ports[0]'],
+      [{ tls: { certManager: { enabled: true } }, nats: { url: 'not a url' } }, 'tls.certManager.natsDnsNames'],
       [{ hostStore: { sizeMB: 0 } }, 'hostStore.sizeMB'],
       [{ hostStore: { peerPort: 80 } }, 'hostStore.peerPort'],
     ];

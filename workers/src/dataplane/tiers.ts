@@ -4,6 +4,7 @@
  * from other hosts' stores through the holders directory) when a peer address or port is given.
  * Process entrypoints build the configuration with {@link storeTiersFromEnv}.
  */
+import * as fs from 'node:fs';
 import { GramfleetError, silentLogger, type Logger } from '@gramfleet/core';
 import { createArrayStore, type ArrayStore, type Durability } from './store';
 import { openHostStore } from './host-store';
@@ -82,8 +83,9 @@ export async function openArrayStore(dp: DataPlane, cfg: StoreTiersConfig = {}, 
 /**
  * The tiers an entrypoint's environment asks for: GRAMFLEET_HOST_STORE_DIR,
  * GRAMFLEET_HOST_STORE_MB, GRAMFLEET_PEER_PORT, GRAMFLEET_PEER_BIND, GRAMFLEET_PEER_ADVERTISE,
- * GRAMFLEET_PEER_SECRET, GRAMFLEET_STORE_DURABILITY (sync | background | none). Serving peers
- * (GRAMFLEET_PEER_ADVERTISE) needs GRAMFLEET_PEER_SECRET: there is no unauthenticated listener.
+ * GRAMFLEET_PEER_SECRET or GRAMFLEET_PEER_SECRET_FILE (a file holding it: how Kubernetes mounts
+ * the Secret), GRAMFLEET_STORE_DURABILITY (sync | background | none). Serving peers
+ * (GRAMFLEET_PEER_ADVERTISE) needs the secret: there is no unauthenticated listener.
  */
 export function storeTiersFromEnv(env: NodeJS.ProcessEnv): StoreTiersConfig {
   const num = (name: string, lo: number, hi: number): number | undefined => {
@@ -102,7 +104,20 @@ export function storeTiersFromEnv(env: NodeJS.ProcessEnv): StoreTiersConfig {
   const mb = num('GRAMFLEET_HOST_STORE_MB', 1, 1024 * 1024);
   const port = num('GRAMFLEET_PEER_PORT', 0, 65535);
   const durability = str('GRAMFLEET_STORE_DURABILITY');
-  if (str('GRAMFLEET_PEER_ADVERTISE') !== undefined && str('GRAMFLEET_PEER_SECRET') === undefined) {
+  const secretFile = str('GRAMFLEET_PEER_SECRET_FILE');
+  let peerSecret = str('GRAMFLEET_PEER_SECRET');
+  if (peerSecret === undefined && secretFile !== undefined) {
+    try {
+      peerSecret = fs.readFileSync(secretFile, 'utf8').trim();
+    } catch (e) {
+      throw new GramfleetError('INPUT_INVALID', `GRAMFLEET_PEER_SECRET_FILE ${JSON.stringify(secretFile)} cannot be read: ${(e as Error).message}`, {
+        field: 'GRAMFLEET_PEER_SECRET_FILE',
+      });
+    }
+    if (peerSecret === '')
+      throw new GramfleetError('INPUT_INVALID', `GRAMFLEET_PEER_SECRET_FILE ${JSON.stringify(secretFile)} is empty`, { field: 'GRAMFLEET_PEER_SECRET_FILE' });
+  }
+  if (str('GRAMFLEET_PEER_ADVERTISE') !== undefined && peerSecret === undefined) {
     // No unauthenticated listener: a host serves its store to peers only with a shared secret.
     throw new GramfleetError('INPUT_INVALID', 'GRAMFLEET_PEER_ADVERTISE needs GRAMFLEET_PEER_SECRET: peers must prove the shared secret', {
       field: 'GRAMFLEET_PEER_SECRET',
@@ -119,7 +134,7 @@ export function storeTiersFromEnv(env: NodeJS.ProcessEnv): StoreTiersConfig {
     peerPort: port,
     peerBind: str('GRAMFLEET_PEER_BIND'),
     peerAdvertise: str('GRAMFLEET_PEER_ADVERTISE'),
-    peerSecret: str('GRAMFLEET_PEER_SECRET'),
+    peerSecret,
     durability,
   };
   for (const k of Object.keys(cfg)) if (cfg[k] === undefined) delete cfg[k];

@@ -10,18 +10,8 @@ app.kubernetes.io/instance: {{ include "gramfleet.fullname" .root }}
 app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 
-{{/* Environment shared by every process. */}}
+{{/* Environment shared by the orchestrator and the workers. */}}
 {{- define "gramfleet.commonEnv" -}}
-{{- if .Values.nats.urlSecret }}
-- name: GRAMFLEET_NATS_URL
-  valueFrom:
-    secretKeyRef:
-      name: {{ .Values.nats.urlSecret.name }}
-      key: {{ .Values.nats.urlSecret.key }}
-{{- else }}
-- name: GRAMFLEET_NATS_URL
-  value: {{ .Values.nats.url | quote }}
-{{- end }}
 - name: GRAMFLEET_PREFIX
   value: {{ .Values.prefix | quote }}
 - name: GRAMFLEET_HEALTH_PORT
@@ -30,13 +20,25 @@ app.kubernetes.io/component: {{ .component }}
   value: info
 {{- end -}}
 
+{{/*
+The NATS connection of a pod connecting as `role` (dict "root" $ "role" "x"): the URL, and the
+paths of the role's credentials and the CA, mounted from Secrets (never env values).
+*/}}
+{{- define "gramfleet.natsEnv" -}}
+{{- $n := .root.Values.nats -}}
+- name: GRAMFLEET_NATS_URL
+  value: {{ $n.url | quote }}
+{{- end -}}
+
+{{/* The Temporal connection: address, and the paths of the TLS files and API key (mounted). */}}
 {{- define "gramfleet.temporalEnv" -}}
+{{- $t := .Values.temporal -}}
 - name: GRAMFLEET_TEMPORAL_ADDRESS
-  value: {{ .Values.temporal.address | quote }}
+  value: {{ $t.address | quote }}
 - name: GRAMFLEET_NAMESPACE
-  value: {{ .Values.temporal.namespace | quote }}
+  value: {{ $t.namespace | quote }}
 - name: GRAMFLEET_TASK_QUEUE
-  value: {{ .Values.temporal.taskQueue | quote }}
+  value: {{ $t.taskQueue | quote }}
 {{- end -}}
 
 {{/* The host store of an orchestrator or worker container (values.hostStore). */}}
@@ -53,27 +55,27 @@ app.kubernetes.io/component: {{ .component }}
   valueFrom:
     fieldRef:
       fieldPath: status.podIP
-- name: GRAMFLEET_PEER_SECRET
-  valueFrom:
-    secretKeyRef:
-      name: {{ .name }}
-      key: {{ .key }}
+- name: GRAMFLEET_PEER_SECRET_FILE
+  value: /etc/gramfleet/peer/secret
 {{- end }}
 {{- end }}
 {{- end -}}
 
 {{/*
-Ports, probes, security context and mounts of every container: (dict "root" $ "store" bool);
+Ports, probes, security context and mounts of every container:
+(dict "root" $ "role" "<NATS role or empty>" "temporal" bool "store" bool);
 `store`: the container keeps a host store (its peer port and the arrays volume).
+Every secret is a read-only file under /etc/gramfleet.
 */}}
 {{- define "gramfleet.containerCommon" -}}
-{{- $store := and .store .root.Values.hostStore.enabled -}}
+{{- $v := .root.Values -}}
+{{- $store := and .store $v.hostStore.enabled -}}
 ports:
   - name: health
-    containerPort: {{ .root.Values.healthPort }}
-{{- if and $store .root.Values.hostStore.peerSecret }}
+    containerPort: {{ $v.healthPort }}
+{{- if and $store $v.hostStore.peerSecret }}
   - name: peer
-    containerPort: {{ .root.Values.hostStore.peerPort }}
+    containerPort: {{ $v.hostStore.peerPort }}
 {{- end }}
 livenessProbe:
   httpGet: { path: /healthz, port: health }
@@ -87,18 +89,35 @@ securityContext:
   allowPrivilegeEscalation: false
   runAsNonRoot: true
   capabilities: { drop: [ALL] }
+  seccompProfile: { type: RuntimeDefault }
 volumeMounts:
   - name: tmp
     mountPath: /tmp
+{{- if and .role (or $v.nats.creds.enabled $v.nats.tls.enabled) }}
+  - name: nats
+    mountPath: /etc/gramfleet/nats
+    readOnly: true
+{{- end }}
+{{- if and .temporal (or $v.temporal.tls.enabled $v.temporal.apiKey.secretName) }}
+  - name: temporal
+    mountPath: /etc/gramfleet/temporal
+    readOnly: true
+{{- end }}
 {{- if $store }}
   - name: arrays
     mountPath: /var/run/gramfleet/arrays
+{{- if $v.hostStore.peerSecret }}
+  - name: peer
+    mountPath: /etc/gramfleet/peer
+    readOnly: true
+{{- end }}
 {{- end }}
 {{- end -}}
 
-{{/* Pod-level security context and volumes: (dict "root" $ "store" bool), as containerCommon. */}}
+{{/* Pod-level security context and volumes: the same dict as containerCommon. */}}
 {{- define "gramfleet.podCommon" -}}
-{{- $store := and .store .root.Values.hostStore.enabled -}}
+{{- $v := .root.Values -}}
+{{- $store := and .store $v.hostStore.enabled -}}
 securityContext:
   runAsNonRoot: true
   runAsUser: 10001
@@ -109,10 +128,54 @@ terminationGracePeriodSeconds: 60
 volumes:
   - name: tmp
     emptyDir: { sizeLimit: 1Gi }
+{{- if and .role (or $v.nats.creds.enabled $v.nats.tls.enabled) }}
+  - name: nats
+    projected:
+      defaultMode: 288
+      sources:
+{{- if $v.nats.creds.enabled }}
+        - secret:
+            name: {{ $v.nats.creds.secretPrefix }}-{{ .role }}
+            items: [{ key: {{ .role }}.creds, path: creds/{{ .role }}.creds }]
+{{- end }}
+{{- if $v.nats.tls.enabled }}
+        - secret:
+            name: {{ $v.nats.tls.secretName }}
+            items: [{ key: ca.crt, path: tls/ca.crt }]
+{{- end }}
+{{- end }}
+{{- if and .temporal (or $v.temporal.tls.enabled $v.temporal.apiKey.secretName) }}
+  - name: temporal
+    projected:
+      defaultMode: 288
+      sources:
+{{- if $v.temporal.tls.enabled }}
+        - secret:
+            name: {{ $v.temporal.tls.secretName }}
+            items:
+              - { key: ca.crt, path: tls/ca.crt }
+{{- if $v.temporal.tls.mutual }}
+              - { key: tls.crt, path: tls/tls.crt }
+              - { key: tls.key, path: tls/tls.key }
+{{- end }}
+{{- end }}
+{{- with $v.temporal.apiKey.secretName }}
+        - secret:
+            name: {{ . }}
+            items: [{ key: {{ $v.temporal.apiKey.key }}, path: api-key }]
+{{- end }}
+{{- end }}
 {{- if $store }}
   - name: arrays
     emptyDir:
       medium: Memory
-      sizeLimit: {{ printf "%dMi" (int .root.Values.hostStore.sizeMB) }}
+      sizeLimit: {{ printf "%dMi" (int $v.hostStore.sizeMB) }}
+{{- with $v.hostStore.peerSecret }}
+  - name: peer
+    secret:
+      secretName: {{ .name }}
+      defaultMode: 288
+      items: [{ key: {{ .key }}, path: secret }]
+{{- end }}
 {{- end }}
 {{- end -}}
