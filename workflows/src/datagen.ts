@@ -20,7 +20,7 @@ import {
   type DatagenSystemOutcome,
   type DatagenWorkflowResult,
 } from '@gramfleet/core';
-import { cleanupShards, clusterActivities } from './sharded';
+import { cleanupShards, continuesAsNew, clusterActivities } from './sharded';
 import { activityRetry } from './policies';
 
 /** Query answering the job's progress. */
@@ -127,6 +127,7 @@ export async function datagenWorkflow(input: DatagenJobInput, carry?: DatagenCar
     phase = 'done';
     return { jobId: input.jobId, pages: refs, publishedTasks: published, duplicateResults: duplicates };
   } catch (e) {
+    if (continuesAsNew(e)) throw e;
     phase = isCancellation(e) ? 'cancelled' : 'failed';
     await cleanupShards(acts, input.jobId);
     throw e;

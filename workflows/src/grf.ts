@@ -9,7 +9,7 @@
  */
 import { continueAsNew, defineQuery, isCancellation, setHandler, workflowInfo } from '@temporalio/workflow';
 import { grfBatches, type GrfActivities, type GrfAssembled, type GrfBatchOutput, type GrfJobInput, type GrfJobResult, type JobProgress } from '@gramfleet/core';
-import { cleanupShards, clusterActivities, localClusterActivities, workloadActivities } from './sharded';
+import { cleanupShards, continuesAsNew, clusterActivities, localClusterActivities, workloadActivities } from './sharded';
 
 /** Query answering the job's progress. */
 export const progressQuery = defineQuery<JobProgress>('progress');
@@ -110,6 +110,7 @@ export async function grfWorkflow(input: GrfJobInput, carry?: GrfCarry): Promise
     phase = 'aggregating';
     return result(await grf.assembleGrfBatches({ job: input, batches: batches.length }));
   } catch (e) {
+    if (continuesAsNew(e)) throw e;
     phase = isCancellation(e) ? 'cancelled' : 'failed';
     await cleanupShards(acts, input.jobId);
     throw e;

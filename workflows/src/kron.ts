@@ -9,7 +9,7 @@
  * activities and the state the progress query reads); the order in which they schedule
  * activities is the recorded histories' (test/src/replay).
  */
-import { defineQuery, patched, proxyActivities, setHandler } from '@temporalio/workflow';
+import { continueAsNew, defineQuery, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import {
   KRON_FACTOR_OUT,
   KRON_SOLVE_OUT,
@@ -26,6 +26,7 @@ import {
   type KronJobInput,
   type KronHyper,
   type KronJobResult,
+  type KronLmlEval,
   type KronLoopActivities,
   type KronProgress,
   type KronSafeguards,
@@ -34,7 +35,7 @@ import {
   type ShardOutcome,
   type ShardSpec,
 } from '@gramfleet/core';
-import { clusterActivities, runSharded, cleanupShards, type ShardedCounters } from './sharded';
+import { clusterActivities, continuesAsNew, runSharded, cleanupShards, type ShardedCounters } from './sharded';
 import { activityRetry, longLoopActivityOptions } from './policies';
 
 /** Query answering a Kronecker GP job's progress (same name as every job's `progress`). */
@@ -52,6 +53,8 @@ interface KronRun {
   readonly input: KronJobInput;
   readonly acts: KronActs;
   readonly deadline: number;
+  /** Runs before this one that continued as new. */
+  readonly generation: number;
   readonly counters: ShardedCounters;
   stage: KronProgress['stage'];
   /** Shards the progress query reports as the total. */
@@ -62,27 +65,43 @@ interface KronRun {
   readonly workers: Record<string, number>;
 }
 
+/**
+ * State a slab-route fit carries over `continueAsNew`: the evaluations so far (the optimiser is
+ * deterministic, so the next run replays them into it instead of solving again) and the totals
+ * the result reports. A few hundred bytes an evaluation.
+ */
+export interface KronCarry {
+  readonly evals: readonly KronLmlEval[];
+  readonly generation: number;
+  readonly startedAt: number;
+  readonly counters: ShardedCounters;
+  readonly bytesMoved: number;
+  readonly backends: Readonly<Record<string, number>>;
+  readonly workers: Readonly<Record<string, number>>;
+}
+
 /** A slab solve's answer for one hyperparameter set. */
 type SlabSolution = { candidate: KronCandidateResult; safeguards: KronSafeguards };
 
 /** Solves the grid GP of `input` for every candidate. */
-export async function kronGpWorkflow(input: KronJobInput): Promise<KronJobResult> {
+export async function kronGpWorkflow(input: KronJobInput, carry?: KronCarry): Promise<KronJobResult> {
   const run: KronRun = {
     input,
     acts: kronActivities(input),
-    deadline: Date.now() + input.timeoutMs,
-    counters: { shardsDone: 0, batchesRunning: 0, published: 0, duplicates: 0 },
+    deadline: (carry?.startedAt ?? Date.now()) + input.timeoutMs,
+    generation: carry?.generation ?? 0,
+    counters: { ...(carry?.counters ?? { shardsDone: 0, batchesRunning: 0, published: 0, duplicates: 0 }), batchesRunning: 0 },
     stage: input.route === 'direct' ? 'solving' : 'factors',
     total: input.route === 'direct' ? input.candidates.length : input.shape.length + 3 * input.slabs,
-    bytesMoved: 0,
-    backends: {},
-    workers: {},
+    bytesMoved: carry?.bytesMoved ?? 0,
+    backends: { ...(carry?.backends ?? {}) },
+    workers: { ...(carry?.workers ?? {}) },
   };
   setHandler(kronProgressQuery, () => progressOf(run));
   try {
     if (isLongLoop(input)) return await solveInOneActivity(run);
     if (input.route === 'direct') return await solveDirect(run);
-    if (input.fit !== undefined) return await fitOnSlabs(run, input.fit);
+    if (input.fit !== undefined) return await fitOnSlabs(run, input.fit, carry?.evals ?? []);
     const fin = await solveOnSlabs(run, input.candidates[0] as KronHyper, '');
     run.stage = 'done';
     return {
@@ -98,6 +117,7 @@ export async function kronGpWorkflow(input: KronJobInput): Promise<KronJobResult
       safeguards: fin.safeguards,
     };
   } catch (e) {
+    if (continuesAsNew(e)) throw e;
     run.stage = 'failed';
     await cleanupShards(run.acts.cluster, input.jobId);
     throw e;
@@ -121,7 +141,7 @@ function progressOf(run: KronRun): KronProgress {
     shardsDone: run.counters.shardsDone,
     shardsTotal: run.total,
     batchesRunning: run.counters.batchesRunning,
-    generation: 0,
+    generation: run.generation,
     bytesMoved: run.bytesMoved,
   };
 }
@@ -144,8 +164,7 @@ function count(run: KronRun, o: ShardOutcome): void {
 /** Runs `shards` of `op` in batches (4 shards a batch, 4 batches at once) and returns their outcomes in shard order. */
 async function runShards(run: KronRun, op: string, inputs: readonly ArrayRef[], shards: ShardSpec[]): Promise<ShardOutcome[]> {
   const done: Record<string, ShardOutcome> = {};
-  for (;;) {
-    const st = await runSharded({
+  await runSharded({
       jobId: run.input.jobId,
       op,
       cls: run.input.cls,
@@ -156,10 +175,8 @@ async function runShards(run: KronRun, op: string, inputs: readonly ArrayRef[], 
       deadline: run.deadline,
       done,
       counters: run.counters,
-      acts: run.acts.cluster,
-    });
-    if (st === 'complete') break;
-  }
+    acts: run.acts.cluster,
+  });
   return shards.map((s) => {
     const o = done[s.shardId];
     if (o === undefined) throw new Error(`internal: shard ${s.shardId} has no outcome`);
@@ -239,9 +256,11 @@ async function solveDirect(run: KronRun): Promise<KronJobResult> {
 /**
  * Fit on the slab route: the optimiser (pure, deterministic) runs here and each LML + gradient
  * is a whole slab solve (minutes at large N), so a restarted orchestrator or worker replays to
- * exactly where it was. Evaluation k's shards are prefixed e<k>.
+ * exactly where it was. Evaluation k's shards are prefixed e<k>. When Temporal suggests it, the
+ * workflow continues as new between evaluations, carrying them (`replay`): the next run feeds
+ * them to the optimiser again and solves only what comes after.
  */
-async function fitOnSlabs(run: KronRun, fit: NonNullable<KronJobInput['fit']>): Promise<KronJobResult> {
+async function fitOnSlabs(run: KronRun, fit: NonNullable<KronJobInput['fit']>, replay: readonly KronLmlEval[]): Promise<KronJobResult> {
   const { input } = run;
   run.stage = 'fitting';
   const h0 = input.candidates[0] as KronHyper;
@@ -268,18 +287,46 @@ async function fitOnSlabs(run: KronRun, fit: NonNullable<KronJobInput['fit']>): 
     noise: m.noise,
   });
   const seen = new Map<string, SlabSolution>();
+  const evalsDone: KronLmlEval[] = [];
   let evals = 0;
+  let solvedHere = 0;
   let st = steps.next();
   while (st.done !== true) {
+    const replayed = replay[evals];
+    if (replayed !== undefined) {
+      evals++;
+      evalsDone.push(replayed);
+      st = steps.next(replayed);
+      continue;
+    }
+    // Between evaluations the state is whole: continue as new here when Temporal asks (after at
+    // least one evaluation in this run, so every run makes progress).
+    if (solvedHere > 0 && workflowInfo().continueAsNewSuggested) {
+      await continueAsNew<typeof kronGpWorkflow>(run.input, {
+        evals: evalsDone,
+        generation: run.generation + 1,
+        startedAt: run.deadline - run.input.timeoutMs,
+        counters: run.counters,
+        bytesMoved: run.bytesMoved,
+        backends: run.backends,
+        workers: run.workers,
+      });
+    }
+    solvedHere++;
     const hy = hyperOf(st.value);
     const r = await solveOnSlabs(run, hy, `e${evals++}`);
     seen.set(JSON.stringify(hy), r);
     const g = r.candidate.gradient;
     if (g === undefined) throw new Error('internal: slab solve returned no gradient');
-    st = steps.next({ lml: r.candidate.lml, gradient: g });
+    const ev: KronLmlEval = { lml: r.candidate.lml, gradient: g };
+    evalsDone.push(ev);
+    st = steps.next(ev);
   }
   const hy = hyperOf(st.value.model);
-  const fin = seen.get(JSON.stringify(hy)) ?? (await solveOnSlabs(run, hy, `e${evals++}`));
+  // The fitted model was evaluated, in this run (seen) or in one before it (solved again, not counted).
+  const fin =
+    seen.get(JSON.stringify(hy)) ??
+    (replay.length > 0 ? await solveOnSlabs(run, hy, `f${run.generation}`) : await solveOnSlabs(run, hy, `e${evals++}`));
   run.stage = 'done';
   return {
     jobId: input.jobId,

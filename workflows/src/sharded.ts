@@ -7,9 +7,9 @@ import { activityRetry } from './policies';
 import {
   ApplicationFailure,
   CancellationScope,
+  ContinueAsNew,
   proxyActivities,
   proxyLocalActivities,
-  workflowInfo,
   type ActivityInterfaceFor,
   type LocalActivityInterfaceFor,
 } from '@temporalio/workflow';
@@ -60,10 +60,11 @@ export interface ShardedRun {
 }
 
 /**
- * Runs every shard without an outcome yet. Returns `'continue'` when the history grew large
- * enough that the caller should continue as new (after in-flight batches finished).
+ * Runs every shard without an outcome yet (outcomes land in `r.done`). It runs to the end even
+ * when Temporal suggests continuing as new: its callers run few shards per call and continue as
+ * new between calls (the Kronecker fit, between evaluations), where their state is whole.
  */
-export async function runSharded(r: ShardedRun): Promise<'complete' | 'continue'> {
+export async function runSharded(r: ShardedRun): Promise<void> {
   const todo = r.shards.filter((s) => r.done[s.shardId] === undefined);
   const batches = chunk(todo, r.batchShards);
   const running = new Map<number, Promise<number>>();
@@ -96,14 +97,21 @@ export async function runSharded(r: ShardedRun): Promise<'complete' | 'continue'
     );
   };
   while (next < batches.length || running.size > 0) {
-    while (failure === undefined && running.size < r.window && next < batches.length && !workflowInfo().continueAsNewSuggested) launch(next++);
+    while (failure === undefined && running.size < r.window && next < batches.length) launch(next++);
     if (running.size === 0) break;
     const finished = await Promise.race(running.values());
     running.delete(finished);
     if (failure !== undefined && running.size === 0) break;
   }
   if (failure !== undefined) throw failure;
-  return next < batches.length ? 'continue' : 'complete';
+}
+
+/**
+ * Whether `e` is the workflow continuing as new: not a failure, so the job's shards must not be
+ * cancelled (cancelling tells every worker to drop the job's tasks, the next run's included).
+ */
+export function continuesAsNew(e: unknown): boolean {
+  return e instanceof ContinueAsNew;
 }
 
 /** Runs the job's cleanup (purge queued shards, tell workers) even when the workflow is cancelled. */

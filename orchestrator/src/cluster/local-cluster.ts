@@ -44,6 +44,12 @@ export interface LocalClusterOptions {
    * /dev/shm named after the data directory, limited to a quarter of the smaller of memory and /dev/shm
    */
   readonly hostStore?: { readonly dir?: string; readonly maxBytes?: number } | false;
+  /**
+   * Dynamic config values for the Temporal dev server (`--dynamic-config-value key=value`, the
+   * value as JSON), e.g. `{ 'limit.historyCount.suggestContinueAsNew': 60 }` to make workflows
+   * continue as new early in tests. @default none
+   */
+  readonly temporalDynamicConfig?: Readonly<Record<string, string | number | boolean>>;
   readonly log?: Logger;
 }
 
@@ -93,6 +99,7 @@ export class LocalCluster {
   private readonly threads: number;
   private readonly threadsPerShard: number;
   private readonly kernelBuild: 'auto' | 'simd';
+  private readonly temporalDynamicConfig: Readonly<Record<string, string | number | boolean>>;
   /** Workers the cluster starts with (splits the kernel-row cache budget); undefined when attached. */
   private plannedWorkers: number | undefined;
 
@@ -106,6 +113,7 @@ export class LocalCluster {
     this.threads = o.threadsPerWorker ?? Math.max(1, Math.floor(os.cpus().length / (o.workers ?? os.cpus().length)));
     this.threadsPerShard = o.threadsPerShard ?? 1;
     this.kernelBuild = o.kernelBuild ?? 'auto';
+    this.temporalDynamicConfig = o.temporalDynamicConfig ?? {};
   }
 
   /** Starts every process and waits until the cluster serves. */
@@ -424,6 +432,7 @@ export class LocalCluster {
         '--headless',
         '--log-level',
         'warn',
+        ...Object.entries(this.temporalDynamicConfig).flatMap(([k, v]) => ['--dynamic-config-value', `${k}=${JSON.stringify(v)}`]),
       ],
       {},
     );

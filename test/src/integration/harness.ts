@@ -23,7 +23,12 @@ export interface TestCluster {
 /** Starts a cluster for one test file. */
 export async function startTestCluster(
   name: string,
-  o: { workers?: number; dataPlane?: DataPlaneOptions; memoryBudgetBytes?: number } = {},
+  o: {
+    workers?: number;
+    dataPlane?: DataPlaneOptions;
+    memoryBudgetBytes?: number;
+    temporalDynamicConfig?: Readonly<Record<string, string | number | boolean>>;
+  } = {},
 ): Promise<TestCluster> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `gf-${name}-`));
   const cluster = await LocalCluster.start({
@@ -32,6 +37,7 @@ export async function startTestCluster(
     taskQueue: `${name}-${randomBytes(3).toString('hex')}`,
     dataPlane: o.dataPlane ?? { ackWaitMs: 3000, maxDeliver: 5 },
     logLevel: 'warn',
+    ...(o.temporalDynamicConfig !== undefined ? { temporalDynamicConfig: o.temporalDynamicConfig } : {}),
   });
   const fleet = await connect({ dataDir: dir, startLocal: false, ...(o.memoryBudgetBytes !== undefined ? { memoryBudgetBytes: o.memoryBudgetBytes } : {}) });
   return {
