@@ -182,6 +182,69 @@ export function encodeNpy(a: NdArray): Uint8Array {
   return out;
 }
 
+/** The parsed header of a `.npy` file: {@link parseNpyHeader}. */
+export interface NpyHeader {
+  /** The dtype descriptor as written (`'<f8'`, `'|S3'`, …). */
+  readonly descr: string;
+  readonly shape: number[];
+  /** Elements (the product of `shape`, a safe integer). */
+  readonly n: number;
+  /** Byte offset of the data. */
+  readonly offset: number;
+}
+
+/** Longest `.npy` header accepted (numpy itself writes a few hundred bytes; it refuses > 10,000 by default). */
+export const NPY_MAX_HEADER_BYTES = 1 << 20;
+
+/**
+ * Parses the preamble and header dictionary of `.npy` bytes (versions 1.0, 2.0 and 3.0)
+ * without trusting any length in it: the declared header length must lie inside `bytes`
+ * (and under {@link NPY_MAX_HEADER_BYTES}), every dimension is a non-negative integer and
+ * their product a safe integer. C order only. Throws `INPUT_FILE_UNREADABLE` naming `what`;
+ * nothing but the header's own bytes is read or allocated.
+ */
+export function parseNpyHeader(bytes: Uint8Array, what = 'array'): NpyHeader {
+  const bad = (why: string): GramfleetError => new GramfleetError('INPUT_FILE_UNREADABLE', `${what}: not a readable .npy (${why})`, { what, why });
+  if (bytes.length < 10 || bytes[0] !== 0x93 || bytes[1] !== 0x4e || bytes[2] !== 0x55 || bytes[3] !== 0x4d || bytes[4] !== 0x50 || bytes[5] !== 0x59)
+    throw bad('bad magic');
+  const major = bytes[6] ?? 0;
+  let hlen: number;
+  let start: number;
+  if (major === 1) {
+    hlen = (bytes[8] ?? 0) | ((bytes[9] ?? 0) << 8);
+    start = 10;
+  } else if (major === 2 || major === 3) {
+    if (bytes.length < 12) throw bad('truncated preamble');
+    hlen = ((bytes[8] ?? 0) | ((bytes[9] ?? 0) << 8) | ((bytes[10] ?? 0) << 16) | ((bytes[11] ?? 0) << 24)) >>> 0;
+    start = 12;
+  } else throw bad(`version ${major}`);
+  if (hlen > NPY_MAX_HEADER_BYTES) throw bad(`header of ${hlen} bytes, at most ${NPY_MAX_HEADER_BYTES}`);
+  if (hlen > bytes.length - start) throw bad(`header of ${hlen} bytes but only ${bytes.length - start} follow`);
+  const header = latin1(bytes.subarray(start, start + hlen));
+  const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
+  const fortran = /'fortran_order':\s*(True|False)/.exec(header)?.[1];
+  const shapeM = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
+  if (descr === undefined || fortran === undefined || shapeM === undefined) throw bad('bad header');
+  if (fortran === 'True') throw bad('Fortran order is not supported');
+  const shape: number[] = [];
+  for (const t of shapeM.split(',')) {
+    const s = t.trim();
+    if (s.length === 0) continue;
+    if (!/^[0-9]{1,16}L?$/.test(s)) throw bad('bad shape');
+    shape.push(Number(s.replace('L', '')));
+  }
+  const n = shapeSize(shape);
+  if (!Number.isSafeInteger(n)) throw bad(`shape (${shape.join(', ')}) has more than 2^53 elements`);
+  return { descr, shape, n, offset: start + hlen };
+}
+
+/** Bytes as a latin-1 string, in chunks (no per-byte concatenation, no argument-count limit). */
+function latin1(b: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < b.length; i += 8192) s += String.fromCharCode(...b.subarray(i, i + 8192));
+  return s;
+}
+
 /**
  * Decodes `.npy` bytes. Accepts the gramfleet dtypes, plus int64/uint64/bool which are
  * narrowed to i32/u8 when every value fits (scipy writes int64 CSR indices). The data is
@@ -190,33 +253,9 @@ export function encodeNpy(a: NdArray): Uint8Array {
  */
 export function decodeNpy(bytes: Uint8Array, what = 'array', o: { readonly view?: boolean } = {}): NdArray {
   const bad = (why: string): GramfleetError => new GramfleetError('INPUT_FILE_UNREADABLE', `${what}: not a readable .npy (${why})`, { what, why });
-  if (bytes.length < 10 || bytes[0] !== 0x93 || String.fromCharCode(...bytes.subarray(1, 6)) !== 'NUMPY') throw bad('bad magic');
-  const major = bytes[6] ?? 0;
-  let hlen: number;
-  let start: number;
-  if (major === 1) {
-    hlen = (bytes[8] ?? 0) | ((bytes[9] ?? 0) << 8);
-    start = 10;
-  } else if (major === 2 || major === 3) {
-    hlen = ((bytes[8] ?? 0) | ((bytes[9] ?? 0) << 8) | ((bytes[10] ?? 0) << 16) | ((bytes[11] ?? 0) << 24)) >>> 0;
-    start = 12;
-  } else throw bad(`version ${major}`);
-  let header = '';
-  for (let i = 0; i < hlen; i++) header += String.fromCharCode(bytes[start + i] ?? 32);
-  const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
-  const fortran = /'fortran_order':\s*(True|False)/.exec(header)?.[1];
-  const shapeM = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
-  if (descr === undefined || fortran === undefined || shapeM === undefined) throw bad('bad header');
-  if (fortran === 'True') throw bad('Fortran order is not supported');
-  const shape = shapeM
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s.length > 0)
-    .map(Number);
-  if (shape.some((s) => !Number.isInteger(s) || s < 0)) throw bad('bad shape');
-  const n = shapeSize(shape);
-  const off = start + hlen;
-  const dt = FROM_DESCR[descr];
+  const { descr, shape, n, offset: off } = parseNpyHeader(bytes, what);
+  // Own entries only: a descriptor such as 'constructor' must not find Object's.
+  const dt = Object.prototype.hasOwnProperty.call(FROM_DESCR, descr) ? FROM_DESCR[descr] : undefined;
   if (dt !== undefined) {
     const need = n * dtypeSize(dt);
     if (bytes.length - off < need) throw bad('truncated data');
@@ -251,7 +290,7 @@ export function decodeNpy(bytes: Uint8Array, what = 'array', o: { readonly view?
               : copy;
     return { dtype: dt, shape, data };
   }
-  const w = WIDENED[descr];
+  const w = Object.prototype.hasOwnProperty.call(WIDENED, descr) ? WIDENED[descr] : undefined;
   if (w === undefined) throw bad(`dtype ${descr} is not supported`);
   const size = w === 'bool' ? 1 : 8;
   if (bytes.length - off < n * size) throw bad('truncated data');

@@ -26,6 +26,7 @@ export type { ErrorCode, ErrorPayload } from './errors';
 export { checkJobId, int, nearestName, num, obj, str } from './validate';
 export {
   INLINE_ARRAY_MAX_BYTES,
+  NPY_MAX_HEADER_BYTES,
   TREE_DIGEST_PREFIX,
   TREE_LEAF_BYTES,
   allocTyped,
@@ -36,10 +37,11 @@ export {
   isTreeDigest,
   ndarray,
   npyHeader,
+  parseNpyHeader,
   shapeSize,
   treeLeafCount,
 } from './array';
-export type { AnyTypedArray, ArrayPatch, ArrayRef, CsrArrays, CsrRef, DType, NdArray, TypedArrayOf } from './array';
+export type { AnyTypedArray, ArrayPatch, ArrayRef, CsrArrays, CsrRef, DType, NdArray, NpyHeader, TypedArrayOf } from './array';
 export { barabasiAlbert, csrBytes, csrFromTriplets, gridGraph, rmat, symmetrise, validateGraph } from './graph';
 export type { CsrFromTripletsOptions, DuplicatePolicy, GraphSummary, SymmetriseMode, ValidateGraphOptions } from './graph';
 export {

@@ -31,3 +31,8 @@ export { KernelCampaignController, kernelCampaignWorkflowId } from './k8s/contro
 export { compileValues, renderManifests } from './k8s/render';
 export { applyManifests, manifestsYaml } from './k8s/cli';
 export { RawObjectApi, parseYamlStream, toYamlStream } from './k8s/raw';
+export { readZip, writeZip } from './io/zip';
+export { decodeNpyValue } from './io/npz';
+export { decodeGraph } from './io/graph-files';
+export { decodeCsv, decodeIdx, decodeRows, gunzipBounded } from './eigenpro/data-files';
+export { parseCampaignText } from './campaign/client';

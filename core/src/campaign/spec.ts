@@ -129,13 +129,13 @@ export function compileCampaignSpec(raw: unknown, defaultId?: string): CompiledC
     // The first combination as a whole, then every axis value once against it (cheap; not
     // every combination): an error names the axis value that broke a bound.
     const first: Record<string, unknown> = { ...base };
-    for (const [k, vs] of axes) first[k] = vs[0];
+    for (const [k, vs] of axes) setOwn(first, k, vs[0]);
     compileWorkloadParams(kind, first, 'grid');
     for (const [k, vs] of axes) {
       vs.forEach((v, i) => {
         const probe: Record<string, unknown> = { ...base };
-        for (const [k2, vs2] of axes) probe[k2] = vs2[0];
-        probe[k] = v;
+        for (const [k2, vs2] of axes) setOwn(probe, k2, vs2[0]);
+        setOwn(probe, k, v);
         try {
           compileWorkloadParams(kind, probe, 'grid');
         } catch (e) {
@@ -161,12 +161,12 @@ export function campaignRunAt(spec: CompiledCampaignSpec, index: number): Campai
   const params: Record<string, unknown> = { ...g.base };
   for (let a = g.axes.length - 1; a >= 0; a--) {
     const [k, vs] = g.axes[a]!;
-    params[k] = vs[rest % vs.length];
+    setOwn(params, k, vs[rest % vs.length]);
     rest = Math.floor(rest / vs.length);
   }
   // Keep the axis order in the object (readable rows): base first, then axes in order.
   const ordered: Record<string, unknown> = { ...g.base };
-  for (const [k] of g.axes) ordered[k] = params[k];
+  for (const [k] of g.axes) setOwn(ordered, k, params[k]);
   return { kind: g.kind, params: ordered };
 }
 
@@ -178,6 +178,15 @@ export function campaignRunId(campaignId: string, index: number): string {
 /** The child workflow id of one attempt of a run: `<runId>-a<attempt>` (attempt from 1). */
 export function campaignAttemptId(runId: string, attempt: number): string {
   return `${runId}-a${attempt}`;
+}
+
+/**
+ * Sets an own, enumerable property, whatever its name: an axis named `__proto__` (as JSON.parse
+ * and YAML parsers produce it) becomes an ordinary key, which the workload then rejects as an
+ * unknown parameter, instead of replacing the object's prototype.
+ */
+function setOwn(o: Record<string, unknown>, k: string, v: unknown): void {
+  Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
 }
 
 function checkKind(field: string, v: unknown): string {

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
-import { parse as parseYaml } from 'yaml';
+import { parseDocument } from 'yaml';
 import type { NatsConnection } from '@nats-io/transport-node';
 import {
   CAMPAIGN_PROGRESS_QUERY,
@@ -65,7 +65,7 @@ export interface CampaignClient {
   list(): Promise<CampaignRecord[]>;
 }
 
-/** Reads a campaign spec from a `.yaml`/`.yml`/`.json` file (not yet validated). */
+/** Reads a campaign spec from a `.yaml`/`.yml`/`.json` file (not yet validated): {@link parseCampaignText}. */
 export function readCampaignFile(file: string): CampaignSpec {
   let text: string;
   try {
@@ -73,15 +73,38 @@ export function readCampaignFile(file: string): CampaignSpec {
   } catch (e) {
     throw new GramfleetError('INPUT_FILE_UNREADABLE', `campaign file ${file} cannot be read: ${(e as Error).message}`, { field: 'spec', file });
   }
+  return parseCampaignText(text, file);
+}
+
+/** Longest campaign file read: a spec is a few kilobytes; list runs beyond this belong in a grid. */
+export const CAMPAIGN_FILE_MAX_BYTES = 4 * 2 ** 20;
+
+/**
+ * Parses the text of a campaign file (JSON when `file` ends in `.json`, else YAML; not yet
+ * validated: {@link compileCampaignSpec} does that). YAML aliases are expanded at most 100
+ * times (no "billion laughs"); duplicate keys, unknown tags or directives, a text over
+ * {@link CAMPAIGN_FILE_MAX_BYTES} and any syntax error are `INPUT_FILE_UNREADABLE` naming the file.
+ */
+export function parseCampaignText(text: string, file: string): CampaignSpec {
+  const isJson = path.extname(file).toLowerCase() === '.json';
+  if (text.length > CAMPAIGN_FILE_MAX_BYTES)
+    throw new GramfleetError('INPUT_FILE_UNREADABLE', `campaign file ${file} holds ${text.length} characters, more than ${CAMPAIGN_FILE_MAX_BYTES}`, {
+      field: 'spec',
+      file,
+      bound: CAMPAIGN_FILE_MAX_BYTES,
+    });
   try {
-    const ext = path.extname(file).toLowerCase();
-    return (ext === '.json' ? JSON.parse(text) : parseYaml(text)) as CampaignSpec;
+    if (isJson) return JSON.parse(text) as CampaignSpec;
+    const doc = parseDocument(text, { uniqueKeys: true, logLevel: 'silent' });
+    // Unknown tags and directives are refused too: a spec holds plain maps, lists and scalars.
+    const problem = doc.errors[0] ?? doc.warnings[0];
+    if (problem !== undefined) throw problem;
+    return doc.toJS({ maxAliasCount: 100 }) as CampaignSpec;
   } catch (e) {
-    throw new GramfleetError(
-      'INPUT_FILE_UNREADABLE',
-      `campaign file ${file} is not valid ${path.extname(file) === '.json' ? 'JSON' : 'YAML'}: ${(e as Error).message}`,
-      { field: 'spec', file },
-    );
+    throw new GramfleetError('INPUT_FILE_UNREADABLE', `campaign file ${file} is not valid ${isJson ? 'JSON' : 'YAML'}: ${(e as Error).message}`, {
+      field: 'spec',
+      file,
+    });
   }
 }
 

@@ -16,11 +16,15 @@ export type GraphFileFormat = 'npz' | 'adjlist' | 'mtx';
 /** Options of {@link loadGraph}. */
 export interface LoadGraphOptions {
   /**
-   * Memory budget in bytes for the CSR arrays; a larger graph is rejected with `INPUT_TOO_LARGE`.
-   * @default unlimited
+   * Memory budget in bytes for the CSR arrays (and for an `.npz`'s inflated entries); a larger
+   * graph is rejected with `INPUT_TOO_LARGE`, checked before the arrays are allocated.
+   * @default GRAPH_DEFAULT_MAX_BYTES (2 GiB)
    */
   readonly maxBytes?: number;
 }
+
+/** The memory budget of {@link loadGraph} and the text parsers when the caller names none: 2 GiB. */
+export const GRAPH_DEFAULT_MAX_BYTES = 2 * 2 ** 30;
 
 /** A validated graph loaded from a file. */
 export interface LoadedGraph {
@@ -41,9 +45,9 @@ function parseError(path: string, line: number, why: string): GramfleetError {
   return new GramfleetError('INPUT_FILE_UNREADABLE', `${path}:${line}: ${why}`, { path, line, why });
 }
 
-function checkBudget(path: string, n: number, nnz: number, maxBytes: number | undefined): void {
+function checkBudget(path: string, n: number, nnz: number, maxBytes: number): void {
   const bytes = csrBytes(n, nnz);
-  if (maxBytes !== undefined && bytes > maxBytes) {
+  if (bytes > maxBytes) {
     throw new GramfleetError(
       'INPUT_TOO_LARGE',
       `${path}: graph needs ${bytes} bytes (${n} nodes, ${nnz} stored non-zeros) but the memory budget maxBytes is ${maxBytes} bytes`,
@@ -52,13 +56,18 @@ function checkBudget(path: string, n: number, nnz: number, maxBytes: number | un
   }
 }
 
-/** Growable int32 buffer for parsed coordinates. */
+/** Growable int32 buffer for parsed coordinates; growing past `maxItems` calls `full`. */
 class IntList {
   data = new Int32Array(1024);
   length = 0;
+  constructor(
+    private readonly maxItems: number,
+    private readonly full: () => never,
+  ) {}
   push(v: number): void {
     if (this.length === this.data.length) {
-      const next = new Int32Array(this.data.length * 2);
+      if (this.length >= this.maxItems) this.full();
+      const next = new Int32Array(Math.min(this.data.length * 2, Math.max(this.maxItems, 1024)));
       next.set(this.data);
       this.data = next;
     }
@@ -86,13 +95,32 @@ function* lines(text: string): Generator<[number, string]> {
 const INT_RE = /^[0-9]+$/;
 
 /**
+ * Coordinate lists for a text parser: each list may hold what the budget allows for the CSR
+ * arrays (12 bytes per stored entry), so parsing stops with `INPUT_TOO_LARGE` instead of growing
+ * without bound.
+ */
+function coordLists(path: string, maxBytes: number): [IntList, IntList] {
+  const maxItems = Math.max(0, Math.floor(maxBytes / 12));
+  const full = (): never => {
+    throw new GramfleetError('INPUT_TOO_LARGE', `${path}: more than ${maxItems} stored entries do not fit the memory budget maxBytes of ${maxBytes} bytes`, {
+      path,
+      field: 'graph',
+      bound: `bytes <= ${maxBytes}`,
+      budget: maxBytes,
+    });
+  };
+  return [new IntList(maxItems, full), new IntList(maxItems, full)];
+}
+
+/**
  * Parses a 1-based adjacency list: each line is a node followed by its neighbours
  * (`#` starts a comment). Edges are made undirected (union of both directions) with
- * weight 1; the node count is the largest id seen.
+ * weight 1; the node count is the largest id seen. The CSR's size (node count and entries)
+ * is checked against `maxBytes` before it is built: a node id of 2147483647 in a small file
+ * is `INPUT_TOO_LARGE`, not a 16 GiB allocation.
  */
-export function parseAdjlist(text: string, path = 'graph.adjlist'): CsrArrays {
-  const us = new IntList();
-  const vs = new IntList();
+export function parseAdjlist(text: string, path = 'graph.adjlist', maxBytes = GRAPH_DEFAULT_MAX_BYTES): CsrArrays {
+  const [us, vs] = coordLists(path, maxBytes);
   let n = 0;
   for (const [no, line] of lines(text)) {
     const hash = line.indexOf('#');
@@ -117,6 +145,7 @@ export function parseAdjlist(text: string, path = 'graph.adjlist'): CsrArrays {
     }
   }
   if (n === 0) throw unreadable(path, 'adjacency list holds no nodes');
+  checkBudget(path, n, us.length, maxBytes);
   return csrFromTriplets([n, n], us.view(), vs.view(), undefined, { duplicates: 'max' });
 }
 
@@ -125,7 +154,7 @@ export function parseAdjlist(text: string, path = 'graph.adjlist'): CsrArrays {
  * `symmetric`). Symmetric files are mirrored; duplicate entries are summed (as scipy's
  * `mmread(...).tocsr()`). A malformed line gives `INPUT_FILE_UNREADABLE` naming it.
  */
-export function parseMatrixMarket(text: string, path = 'graph.mtx', maxBytes?: number): CsrArrays {
+export function parseMatrixMarket(text: string, path = 'graph.mtx', maxBytes = GRAPH_DEFAULT_MAX_BYTES): CsrArrays {
   const it = lines(text);
   const first = it.next();
   if (first.done === true) throw parseError(path, 1, 'empty file');
@@ -142,13 +171,12 @@ export function parseMatrixMarket(text: string, path = 'graph.mtx', maxBytes?: n
   let declared = -1;
   let seen = 0;
   let lastLine = 1;
-  const us = new IntList();
-  const vs = new IntList();
+  const [us, vs] = coordLists(path, maxBytes);
   let vals = new Float64Array(1024);
   let count = 0;
   const pushVal = (v: number): void => {
     if (count === vals.length) {
-      const next = new Float64Array(vals.length * 2);
+      const next = new Float64Array(Math.min(vals.length * 2, Math.max(1024, Math.floor(maxBytes / 12))));
       next.set(vals);
       vals = next;
     }
@@ -209,8 +237,7 @@ function sniff(bytes: Uint8Array): GraphFileFormat | undefined {
 }
 
 /**
- * Loads a graph file and validates it. The format comes from the extension (`.npz`,
- * `.adjlist`, `.mtx`), else from the content (ZIP magic, MatrixMarket banner).
+ * Loads a graph file and validates it: {@link decodeGraph} of the file's bytes.
  *
  * Errors: `INPUT_FILE_UNREADABLE` (missing/unreadable file naming the path, or a parse
  * error naming the line), `INPUT_TOO_LARGE` (over `maxBytes`), `INPUT_SHAPE_MISMATCH`
@@ -224,17 +251,29 @@ export async function loadGraph(path: string, opts: LoadGraphOptions = {}): Prom
     const code = typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : 'EIO';
     throw unreadable(path, `cannot read graph file (${code})`, { errno: code });
   }
-  const bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+  return decodeGraph(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), path, opts);
+}
+
+/**
+ * Decodes and validates a graph from a file's bytes; `path` names it in errors and gives the
+ * format by its extension (`.npz`, `.adjlist`, `.mtx`), else the content does (ZIP magic,
+ * MatrixMarket banner). Nothing in the bytes is trusted: sizes are checked against
+ * `maxBytes` before anything is allocated for them. Errors as {@link loadGraph}.
+ */
+export function decodeGraph(bytes: Uint8Array, path: string, opts: LoadGraphOptions = {}): LoadedGraph {
   const ext = extname(path).toLowerCase();
   const name = basename(path, extname(path));
   const format: GraphFileFormat | undefined = ext === '.npz' ? 'npz' : ext === '.adjlist' ? 'adjlist' : ext === '.mtx' ? 'mtx' : sniff(bytes);
   if (format === undefined) throw unreadable(path, `unknown graph format (expected .npz, .adjlist or .mtx)`, { extension: ext });
-  const vopts = opts.maxBytes === undefined ? {} : { maxBytes: opts.maxBytes };
+  const maxBytes = opts.maxBytes ?? GRAPH_DEFAULT_MAX_BYTES;
+  const vopts = { maxBytes };
   if (format === 'npz') {
-    const arrays = decodeNpz(bytes, path);
+    // The archive may hold int64 indices (twice the CSR's int32): its inflated entries get twice
+    // the budget (+1 MiB), so a graph just over the budget is refused by the CSR check, which says more.
+    const arrays = decodeNpz(bytes, path, { maxBytes: 2 * maxBytes + 2 ** 20 });
     const csr = csrFromNpz(arrays, path);
     validateGraph(csr, vopts);
-    const lab = arrays['labels'];
+    const lab = Object.prototype.hasOwnProperty.call(arrays, 'labels') ? arrays['labels'] : undefined;
     if (lab === undefined) return { csr, name, format };
     if (isStringArray(lab) || !(lab.data instanceof Int32Array || lab.data instanceof Uint8Array || lab.data instanceof Uint32Array)) {
       throw unreadable(path, `'labels' must be an integer array, got ${lab.dtype}`, { key: 'labels' });
@@ -250,9 +289,9 @@ export async function loadGraph(path: string, opts: LoadGraphOptions = {}): Prom
     }
     return { csr, labels, name, format };
   }
-  const text = buf.toString('utf8');
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
   if (text.includes('\u0000')) throw unreadable(path, `binary content is not a valid ${format} text file`);
-  const csr = format === 'adjlist' ? parseAdjlist(text, path) : parseMatrixMarket(text, path, opts.maxBytes);
+  const csr = format === 'adjlist' ? parseAdjlist(text, path, maxBytes) : parseMatrixMarket(text, path, maxBytes);
   validateGraph(csr, vopts);
   return { csr, name, format };
 }

@@ -3,7 +3,7 @@
  * `scipy.sparse.save_npz` writes (so `scipy.sparse.load_npz` reads ours and we read theirs).
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import { GramfleetError, csrFromTriplets, decodeNpy, encodeNpy, shapeSize } from '@gramfleet/core';
+import { GramfleetError, csrFromTriplets, decodeNpy, encodeNpy, parseNpyHeader } from '@gramfleet/core';
 import type { CsrArrays, NdArray } from '@gramfleet/core';
 import { readZip, writeZip } from './zip';
 
@@ -90,29 +90,16 @@ function encodeStrings(a: NpyStringArray): Uint8Array {
 
 /** Decodes `.npy` bytes, including numpy string arrays (`|S<n>`, `<U<n>`); numeric ones via core's `decodeNpy`. */
 export function decodeNpyValue(bytes: Uint8Array, what = 'array'): NpzValue {
-  const major = bytes[6] ?? 0;
-  const start = major === 1 ? 10 : 12;
-  const hlen =
-    major === 1
-      ? (bytes[8] ?? 0) | ((bytes[9] ?? 0) << 8)
-      : ((bytes[8] ?? 0) | ((bytes[9] ?? 0) << 8) | ((bytes[10] ?? 0) << 16) | ((bytes[11] ?? 0) << 24)) >>> 0;
-  let header = '';
-  for (let i = 0; i < Math.min(hlen, bytes.length - start); i++) header += String.fromCharCode(bytes[start + i] ?? 32);
-  const m = /'descr':\s*'([|<>=])([SU])(\d+)'/.exec(header);
+  const h = parseNpyHeader(bytes, what);
+  const m = /^([|<>=])([SU])(\d{1,9})$/.exec(h.descr);
   if (m === null) return decodeNpy(bytes, what);
   const kind = m[2] === 'S' ? 'bytes' : 'unicode';
   const itemSize = Number(m[3]);
-  const shapeM = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
-  if (shapeM === undefined || /'fortran_order':\s*True/.test(header)) throw unreadable(what, 'not a readable .npy (bad header)');
-  const shape = shapeM
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s.length > 0)
-    .map(Number);
-  const n = shapeSize(shape);
-  const off = start + hlen;
+  const n = h.n;
+  const off = h.offset;
   const width = kind === 'bytes' ? itemSize : itemSize * 4;
   if (bytes.length - off < n * width) throw unreadable(what, 'not a readable .npy (truncated data)');
+  if (itemSize === 0 && n > bytes.length) throw unreadable(what, `not a readable .npy (${n} empty strings in a ${bytes.length}-byte file)`);
   const view = new DataView(bytes.buffer, bytes.byteOffset + off, n * width);
   const data: string[] = [];
   for (let i = 0; i < n; i++) {
@@ -120,11 +107,12 @@ export function decodeNpyValue(bytes: Uint8Array, what = 'array'): NpzValue {
     for (let c = 0; c < itemSize; c++) {
       const code = kind === 'bytes' ? view.getUint8(i * width + c) : view.getUint32(i * width + c * 4, m[1] === '>' ? false : true);
       if (code === 0) break;
+      if (code > 0x10ffff) throw unreadable(what, `not a readable .npy (code point ${code} in element ${i})`);
       s += String.fromCodePoint(code);
     }
     data.push(s);
   }
-  return { dtype: kind, itemSize, shape, data };
+  return { dtype: kind, itemSize, shape: h.shape, data };
 }
 
 async function readBytes(path: string): Promise<Uint8Array> {
@@ -147,10 +135,23 @@ export async function writeNpy(path: string, a: NpzValue): Promise<void> {
   await writeFile(path, isStringArray(a) ? encodeStrings(a) : encodeNpy(a));
 }
 
-/** Decodes `.npz` bytes into arrays keyed by name (the entry name without `.npy`). */
-export function decodeNpz(bytes: Uint8Array, what = 'archive.npz'): Record<string, NpzValue> {
-  const out: Record<string, NpzValue> = {};
-  for (const e of readZip(bytes, what)) {
+/** Options of {@link decodeNpz} and {@link readNpz}. */
+export interface ReadNpzOptions {
+  /**
+   * Most bytes the archive's entries may hold uncompressed, all together; checked against the
+   * sizes the archive declares before anything is inflated (`INPUT_TOO_LARGE`).
+   * @default ZIP_DEFAULT_MAX_BYTES (256 MiB)
+   */
+  readonly maxBytes?: number;
+}
+
+/**
+ * Decodes `.npz` bytes into arrays keyed by name (the entry name without `.npy`). The record
+ * has no prototype: an entry named `__proto__.npy` or `constructor.npy` is just a key.
+ */
+export function decodeNpz(bytes: Uint8Array, what = 'archive.npz', opts: ReadNpzOptions = {}): Record<string, NpzValue> {
+  const out = Object.create(null) as Record<string, NpzValue>;
+  for (const e of readZip(bytes, what, opts.maxBytes === undefined ? {} : { maxBytes: opts.maxBytes })) {
     const key = e.name.endsWith('.npy') ? e.name.slice(0, -4) : e.name;
     out[key] = decodeNpyValue(e.data, `${what}:${e.name}`);
   }
@@ -158,8 +159,8 @@ export function decodeNpz(bytes: Uint8Array, what = 'archive.npz'): Record<strin
 }
 
 /** Reads a `.npz` file (as written by `numpy.savez` or `savez_compressed`). */
-export async function readNpz(path: string): Promise<Record<string, NpzValue>> {
-  return decodeNpz(await readBytes(path), path);
+export async function readNpz(path: string, opts: ReadNpzOptions = {}): Promise<Record<string, NpzValue>> {
+  return decodeNpz(await readBytes(path), path, opts);
 }
 
 /** Encodes arrays as `.npz` bytes; entries are written in the key order of `arrays`. */
@@ -177,8 +178,13 @@ function toF64(a: NdArray): Float64Array {
   return a.data instanceof Float64Array ? a.data : Float64Array.from(a.data);
 }
 
+/** An own entry of decoded arrays (never one inherited from a prototype). */
+function own(arrays: Readonly<Record<string, NpzValue>>, key: string): NpzValue | undefined {
+  return Object.prototype.hasOwnProperty.call(arrays, key) ? arrays[key] : undefined;
+}
+
 function needNumeric(arrays: Readonly<Record<string, NpzValue>>, key: string, what: string): NdArray {
-  const a = arrays[key];
+  const a = own(arrays, key);
   if (a === undefined) throw unreadable(what, `not a scipy sparse .npz (no '${key}' array)`, { key });
   if (isStringArray(a)) throw unreadable(what, `'${key}' must be numeric, got ${a.dtype} strings`, { key });
   return a;
@@ -197,7 +203,7 @@ function needIndex(arrays: Readonly<Record<string, NpzValue>>, key: string, what
  * are narrowed to int32. Other keys (e.g. `labels`) are ignored here.
  */
 export function csrFromNpz(arrays: Readonly<Record<string, NpzValue>>, what = 'archive.npz'): CsrArrays {
-  const fmt = arrays['format'];
+  const fmt = own(arrays, 'format');
   // Without a `format` entry (as in some hand-made archives: data, indices, indptr, shape), CSR is assumed.
   const format = fmt === undefined ? 'csr' : isStringArray(fmt) ? fmt.data[0] : undefined;
   if (format !== 'csr' && format !== 'csc')
@@ -212,7 +218,7 @@ export function csrFromNpz(arrays: Readonly<Record<string, NpzValue>>, what = 'a
   if (format === 'csr') return { shape: [r, c], indptr, indices, data };
   // CSC: indptr runs over columns, indices are rows.
   const nnz = indptr[indptr.length - 1] ?? 0;
-  if (indptr.length !== c + 1 || indices.length < nnz || data.length < nnz) {
+  if (indptr.length !== c + 1 || nnz < 0 || indices.length < nnz || data.length < nnz) {
     throw new GramfleetError('INPUT_SHAPE_MISMATCH', `${what}: csc arrays do not match shape [${r}, ${c}]`, { path: what });
   }
   const cols = new Int32Array(nnz);
@@ -221,8 +227,8 @@ export function csrFromNpz(arrays: Readonly<Record<string, NpzValue>>, what = 'a
 }
 
 /** Reads a scipy sparse `.npz` (as `scipy.sparse.save_npz` writes it) as CSR. */
-export async function readCsrNpz(path: string): Promise<CsrArrays> {
-  return csrFromNpz(await readNpz(path), path);
+export async function readCsrNpz(path: string, opts: ReadNpzOptions = {}): Promise<CsrArrays> {
+  return csrFromNpz(await readNpz(path, opts), path);
 }
 
 /**

@@ -2,6 +2,11 @@
  * A minimal ZIP reader and writer, enough for `.npz` archives: stored and deflated
  * entries, zip64 on read (numpy writes zip64 local headers), CRC-32 checked on read.
  * Writes are deterministic (fixed 1980-01-01 timestamps), so equal inputs give equal bytes.
+ *
+ * The reader trusts nothing in the archive: the uncompressed sizes the central directory
+ * declares are added up and checked against `maxBytes` before any entry is inflated, and
+ * each entry is inflated with `maxOutputLength` set to its declared size, so an archive that
+ * lies about its sizes (a zip bomb) stops one byte past its claim instead of filling memory.
  */
 import { crc32, deflateRawSync, inflateRawSync } from 'node:zlib';
 import { GramfleetError } from '@gramfleet/core';
@@ -37,6 +42,22 @@ function unreadable(what: string, why: string): GramfleetError {
   return new GramfleetError('INPUT_FILE_UNREADABLE', `${what}: not a readable ZIP archive (${why})`, { what, why });
 }
 
+/** Options of {@link readZip}. */
+export interface ReadZipOptions {
+  /**
+   * Most bytes the entries may hold uncompressed, all together (`INPUT_TOO_LARGE` beyond, before
+   * anything is inflated).
+   * @default ZIP_DEFAULT_MAX_BYTES
+   */
+  readonly maxBytes?: number;
+}
+
+/** The uncompressed total {@link readZip} accepts when the caller names no budget: 256 MiB. */
+export const ZIP_DEFAULT_MAX_BYTES = 256 * 2 ** 20;
+
+/** Deflate cannot compress more than 1032:1; an entry declaring more is lying about its sizes. */
+const DEFLATE_MAX_RATIO = 1032;
+
 function u64(view: DataView, off: number, what: string): number {
   const v = view.getBigUint64(off, true);
   if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw unreadable(what, 'zip64 size beyond 2^53');
@@ -46,9 +67,12 @@ function u64(view: DataView, off: number, what: string): number {
 /**
  * Reads every entry of a ZIP archive (stored or deflated, zip64 aware) and checks its
  * CRC-32. `what` names the file in errors. Throws `INPUT_FILE_UNREADABLE` for anything
- * malformed or unsupported (encryption, other compression methods).
+ * malformed or unsupported (encryption, other compression methods, an entry whose data
+ * inflates to more or less than it declares) and `INPUT_TOO_LARGE` when the declared
+ * uncompressed sizes add up to more than `maxBytes` (checked before anything is inflated).
  */
-export function readZip(bytes: Uint8Array, what = 'archive'): ZipEntry[] {
+export function readZip(bytes: Uint8Array, what = 'archive', opts: ReadZipOptions = {}): ZipEntry[] {
+  const maxBytes = opts.maxBytes ?? ZIP_DEFAULT_MAX_BYTES;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const len = bytes.byteLength;
   if (len < 22) throw unreadable(what, `only ${len} bytes`);
@@ -71,7 +95,10 @@ export function readZip(bytes: Uint8Array, what = 'archive'): ZipEntry[] {
     cdOff = u64(view, z + 48, what);
   }
   if (cdOff + cdSize > len) throw unreadable(what, 'central directory beyond end of file');
-  const out: ZipEntry[] = [];
+  // Each central directory entry takes at least 46 bytes: a count beyond that is a lie.
+  if (count > cdSize / 46) throw unreadable(what, `central directory of ${cdSize} bytes cannot hold ${count} entries`);
+  const found: { name: string; method: number; crc: number; csize: number; usize: number; start: number }[] = [];
+  let declared = 0;
   let p = cdOff;
   for (let e = 0; e < count; e++) {
     if (p + 46 > len || view.getUint32(p, true) !== SIG_CENTRAL) throw unreadable(what, `bad central directory entry ${e}`);
@@ -84,6 +111,7 @@ export function readZip(bytes: Uint8Array, what = 'archive'): ZipEntry[] {
     const extraLen = view.getUint16(p + 30, true);
     const commentLen = view.getUint16(p + 32, true);
     let lho = view.getUint32(p + 42, true);
+    if (p + 46 + nameLen + extraLen + commentLen > len) throw unreadable(what, `central directory entry ${e} runs past the end`);
     const name = Buffer.from(bytes.buffer, bytes.byteOffset + p + 46, nameLen).toString('utf8');
     // zip64 extended information: present fields are those whose 32-bit value is saturated.
     let x = p + 46 + nameLen;
@@ -93,40 +121,55 @@ export function readZip(bytes: Uint8Array, what = 'archive'): ZipEntry[] {
       const sz = view.getUint16(x + 2, true);
       if (id === 0x0001) {
         let q = x + 4;
-        if (usize === U32_MAX) {
-          usize = u64(view, q, what);
+        const fieldEnd = Math.min(xEnd, x + 4 + sz);
+        const next = (): number => {
+          if (q + 8 > fieldEnd) throw unreadable(what, `entry ${name}: zip64 field too short`);
+          const v = u64(view, q, what);
           q += 8;
-        }
-        if (csize === U32_MAX) {
-          csize = u64(view, q, what);
-          q += 8;
-        }
-        if (lho === U32_MAX) {
-          lho = u64(view, q, what);
-          q += 8;
-        }
+          return v;
+        };
+        if (usize === U32_MAX) usize = next();
+        if (csize === U32_MAX) csize = next();
+        if (lho === U32_MAX) lho = next();
       }
       x += 4 + sz;
     }
     p = xEnd + commentLen;
     if ((flags & 1) !== 0) throw unreadable(what, `entry ${name} is encrypted`);
+    if (method !== 0 && method !== 8) throw unreadable(what, `entry ${name} uses compression method ${method} (only stored and deflate are supported)`);
     if (lho + 30 > len || view.getUint32(lho, true) !== SIG_LOCAL) throw unreadable(what, `bad local header for ${name}`);
     const start = lho + 30 + view.getUint16(lho + 26, true) + view.getUint16(lho + 28, true);
     if (start + csize > len) throw unreadable(what, `entry ${name} is truncated`);
-    const raw = bytes.subarray(start, start + csize);
+    if (method === 0 && usize !== csize) throw unreadable(what, `stored entry ${name} declares ${usize} bytes but holds ${csize}`);
+    if (method === 8 && usize > Math.max(64, csize * DEFLATE_MAX_RATIO))
+      throw unreadable(what, `entry ${name} declares ${usize} bytes from ${csize} compressed, more than deflate can produce`);
+    declared += usize;
+    if (declared > maxBytes)
+      throw new GramfleetError('INPUT_TOO_LARGE', `${what}: the archive's entries hold ${declared}+ bytes uncompressed, more than the ${maxBytes} allowed`, {
+        field: 'maxBytes',
+        path: what,
+        bound: maxBytes,
+        value: declared,
+      });
+    found.push({ name, method, crc, csize, usize, start });
+  }
+  const out: ZipEntry[] = [];
+  for (const f of found) {
+    const raw = bytes.subarray(f.start, f.start + f.csize);
     let data: Uint8Array;
-    if (method === 0) data = raw.slice();
-    else if (method === 8) {
+    if (f.method === 0) data = raw.slice();
+    else {
       try {
-        const b = inflateRawSync(raw);
+        // Never more than the declared size (+1 so that a longer stream is seen as an error).
+        const b = inflateRawSync(raw, { maxOutputLength: Math.max(1, f.usize + 1) });
         data = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
       } catch (err) {
-        throw unreadable(what, `entry ${name}: ${err instanceof Error ? err.message : String(err)}`);
+        throw unreadable(what, `entry ${f.name}: ${err instanceof Error ? err.message : String(err)}`);
       }
-    } else throw unreadable(what, `entry ${name} uses compression method ${method} (only stored and deflate are supported)`);
-    if (data.byteLength !== usize) throw unreadable(what, `entry ${name} has ${data.byteLength} bytes, expected ${usize}`);
-    if (crc32(data) >>> 0 !== crc) throw unreadable(what, `entry ${name} fails its CRC-32 check`);
-    out.push({ name, data });
+    }
+    if (data.byteLength !== f.usize) throw unreadable(what, `entry ${f.name} has ${data.byteLength}+ bytes, expected ${f.usize}`);
+    if (crc32(data) >>> 0 !== f.crc) throw unreadable(what, `entry ${f.name} fails its CRC-32 check`);
+    out.push({ name: f.name, data });
   }
   return out;
 }
