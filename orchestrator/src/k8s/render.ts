@@ -436,8 +436,8 @@ interface PodKind {
 
 /**
  * Environment, volumes and mounts of one kind of pod: every secret is a read-only file, never an
- * env value. (The variables that point the processes at the NATS and Temporal files come with
- * the code that reads them, issue 22 items 1 and 2; until then the files are mounted only.)
+ * env value. (The variables that point the processes at the NATS files come with the code that
+ * reads them, issue 22 item 1; until then those files are mounted only.)
  */
 function podWiring(v: CompiledValues, k: PodKind) {
   const env: object[] = [];
@@ -479,9 +479,19 @@ function podWiring(v: CompiledValues, k: PodKind) {
           : []),
       ];
       sources.push({ secret: { name: t.tls.secretName, items } });
+      temporalEnv.push({ name: 'GRAMFLEET_TEMPORAL_TLS_CA', value: `${TEMPORAL_MOUNT}/tls/ca.crt` });
+      if (t.tls.mutual)
+        temporalEnv.push(
+          { name: 'GRAMFLEET_TEMPORAL_TLS_CERT', value: `${TEMPORAL_MOUNT}/tls/tls.crt` },
+          { name: 'GRAMFLEET_TEMPORAL_TLS_KEY', value: `${TEMPORAL_MOUNT}/tls/tls.key` },
+        );
     }
+    // the server name also matters without a CA of ours (an API key alone: TLS with the system's roots)
+    if (t.tls.serverName !== '' && (t.tls.enabled || t.apiKey !== undefined))
+      temporalEnv.push({ name: 'GRAMFLEET_TEMPORAL_TLS_SERVER_NAME', value: t.tls.serverName });
     if (t.apiKey !== undefined) {
       sources.push({ secret: { name: t.apiKey.secretName, items: [{ key: t.apiKey.key, path: 'api-key' }] } });
+      temporalEnv.push({ name: 'GRAMFLEET_TEMPORAL_API_KEY_FILE', value: `${TEMPORAL_MOUNT}/api-key` });
     }
     if (sources.length > 0) {
       volumes.push({ name: 'temporal', projected: { defaultMode: SECRET_MODE, sources } });

@@ -16,6 +16,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
+  CONTROLLER_ENV,
+  HOST_ENV,
   KERNEL_CAMPAIGN,
   K8S_GROUP,
   K8S_VERSION,
@@ -28,7 +30,9 @@ import {
   renderManifests,
   type KubernetesObject,
 } from '@gramfleet/orchestrator/internal';
-import { WORKLOAD_DEFS, isGramfleetError } from '@gramfleet/core';
+import { WORKLOAD_DEFS, isGramfleetError, readEnv } from '@gramfleet/core';
+import { WASM_WORKER_ENV } from '@gramfleet/workers';
+import { createTestCa, issueTestCert, opensslAvailable } from '../security/certs';
 import { envTestUnavailable, startEnvTest, type EnvTest } from './envtest';
 import { minimalScaledObjectCrd } from './keda-crd';
 import { minimalCertificateCrd, minimalIssuerCrd } from './cert-manager-crd';
@@ -62,11 +66,11 @@ const COMBOS = [
     },
   },
   {
-    name: 'Temporal Cloud: API key, server TLS only, an external CIDR; API server CIDR; extra NATS clients',
+    name: "Temporal Cloud: API key with the system's roots (no CA of ours), an external CIDR; API server CIDR; extra NATS clients",
     values: {
       temporal: {
         address: 'ns.acct.tmprl.cloud:7233',
-        tls: { mutual: false, serverName: 'ns.acct.tmprl.cloud' },
+        tls: { enabled: false, serverName: 'ns.acct.tmprl.cloud' },
         apiKey: { secretName: 'temporal-cloud', key: 'key' },
       },
       networkPolicy: {
@@ -403,6 +407,11 @@ describe('Kubernetes manifests against a real kube-apiserver', { skip }, () => {
       for (const component of ['orchestrator', 'controller']) {
         const pod = p[component]!;
         const c = pod.containers[0]!;
+        const env = (k: string) => c.env.find((e) => e.name === k)?.value;
+        assert.equal(env('GRAMFLEET_TEMPORAL_TLS_CA'), '/etc/gramfleet/temporal/tls/ca.crt', component);
+        assert.equal(env('GRAMFLEET_TEMPORAL_TLS_CERT'), '/etc/gramfleet/temporal/tls/tls.crt', component);
+        assert.equal(env('GRAMFLEET_TEMPORAL_TLS_KEY'), '/etc/gramfleet/temporal/tls/tls.key', component);
+        assert.equal(env('GRAMFLEET_TEMPORAL_API_KEY_FILE'), undefined, component);
         assert.deepEqual(
           c.volumeMounts.find((m) => m.name === 'temporal'),
           { name: 'temporal', mountPath: '/etc/gramfleet/temporal', readOnly: true },
@@ -446,6 +455,10 @@ describe('Kubernetes manifests against a real kube-apiserver', { skip }, () => {
       );
       // Temporal Cloud: the API key as a file, server-auth TLS only
       const cloud = pods({ temporal: { tls: { mutual: false, serverName: 'ns.acct.tmprl.cloud' }, apiKey: { secretName: 'tc', key: 'k' } } })['orchestrator']!;
+      const cenv = (k: string) => cloud.containers[0]!.env.find((e) => e.name === k)?.value;
+      assert.equal(cenv('GRAMFLEET_TEMPORAL_API_KEY_FILE'), '/etc/gramfleet/temporal/api-key');
+      assert.equal(cenv('GRAMFLEET_TEMPORAL_TLS_SERVER_NAME'), 'ns.acct.tmprl.cloud');
+      assert.equal(cenv('GRAMFLEET_TEMPORAL_TLS_CERT'), undefined);
       assert.deepEqual(
         cloud.volumes.find((v) => v.name === 'temporal')?.projected?.sources.map((x) => x.secret),
         [
@@ -457,6 +470,70 @@ describe('Kubernetes manifests against a real kube-apiserver', { skip }, () => {
       for (const values of [{}, { hostStore: { peerSecret: { name: 'peers', key: 's' } }, gpuWorker: { enabled: true } }])
         for (const [n, pod] of Object.entries(pods(values)))
           for (const e of pod.containers[0]!.env) assert.equal(e.valueFrom?.['secretKeyRef'], undefined, `${n} ${e.name}`);
+    });
+
+    it('the rendered pods, with their Secrets projected where the kubelet puts them, pass the orchestrator, controller and worker config checks', (t) => {
+      if (!opensslAvailable()) {
+        console.log('# skipping the config check of the rendered pods: openssl is not installed (it makes the test certificates)');
+        t.skip('openssl is not installed');
+        return;
+      }
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gf-k8s-mounts-'));
+      try {
+        const ca = createTestCa(dir);
+        const client = issueTestCert(ca, dir, 'client', { cn: 'gramfleet-temporal-client', client: true });
+        const secrets: Record<string, Record<string, string>> = {
+          'gramfleet-temporal-client-tls': { 'ca.crt': ca.certPem, 'tls.crt': client.certPem, 'tls.key': client.keyPem },
+          'temporal-cloud': { key: 'an-api-key\n' },
+          peers: { s: 'peer-secret' },
+        };
+        type Item = { key: string; path: string };
+        type V = { name: string; projected?: { sources: { secret: { name: string; items: Item[] } }[] }; secret?: { secretName: string; items: Item[] } };
+        type P = { volumes: V[]; containers: { env: Env[]; volumeMounts: Mount[] }[] };
+        const check = (values: object, rootName: string) => {
+          const root = path.join(dir, rootName);
+          const result: Record<string, Record<string, unknown>> = {};
+          for (const [n, pod] of Object.entries(pods(values) as unknown as Record<string, P>)) {
+            const c = pod.containers[0]!;
+            // what the kubelet does: each Secret item as a file under its volume's mount path
+            for (const m of c.volumeMounts) {
+              const vol = pod.volumes.find((x) => x.name === m.name)!;
+              const sources =
+                vol.projected?.sources.map((x) => x.secret) ?? (vol.secret !== undefined ? [{ name: vol.secret.secretName, items: vol.secret.items }] : []);
+              for (const s of sources)
+                for (const it of s.items) {
+                  const file = path.join(root, m.mountPath, it.path);
+                  fs.mkdirSync(path.dirname(file), { recursive: true });
+                  // NATS's Secrets have no content here (the NATS code reads them in a later step)
+                  fs.writeFileSync(file, secrets[s.name]?.[it.key] ?? '', { mode: 0o440 });
+                }
+            }
+            const env: Record<string, string> = {};
+            for (const e of c.env) env[e.name] = e.value !== undefined ? (e.value.startsWith('/') ? path.join(root, e.value) : e.value) : '10.0.0.5';
+            result[n] = (
+              n === 'controller' ? readEnv(CONTROLLER_ENV, env) : n === 'orchestrator' ? readEnv(HOST_ENV, env) : readEnv(WASM_WORKER_ENV, env)
+            ) as Record<string, unknown>;
+          }
+          return result;
+        };
+        const mtls = check({ hostStore: { peerSecret: { name: 'peers', key: 's' } } }, 'mtls');
+        for (const n of ['orchestrator', 'controller']) {
+          const s = mtls[n]!['temporalSecurity'] as { caFile: string; certFile: string; keyFile: string };
+          assert.equal(fs.readFileSync(s.certFile, 'utf8'), client.certPem, n);
+          assert.equal(fs.readFileSync(s.caFile, 'utf8'), ca.certPem, n);
+        }
+        for (const n of ['orchestrator', 'wasm-worker']) assert.equal((mtls[n]!['store'] as { peerSecret?: string }).peerSecret, 'peer-secret', n);
+        const cloud = check(
+          { temporal: { tls: { enabled: false, serverName: 'ns.acct.tmprl.cloud' }, apiKey: { secretName: 'temporal-cloud', key: 'key' } } },
+          'cloud',
+        );
+        const s = cloud['controller']!['temporalSecurity'] as { apiKeyFile: string; serverName: string; caFile?: string };
+        assert.equal(fs.readFileSync(s.apiKeyFile, 'utf8').trim(), 'an-api-key');
+        assert.equal(s.serverName, 'ns.acct.tmprl.cloud');
+        assert.equal(s.caFile, undefined);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
     });
 
     it('NetworkPolicies: every gramfleet pod is default-deny both ways with only the flows it needs; NATS and Temporal admit only their clients', () => {

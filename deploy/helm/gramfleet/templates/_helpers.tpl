@@ -39,6 +39,24 @@ paths of the role's credentials and the CA, mounted from Secrets (never env valu
   value: {{ $t.namespace | quote }}
 - name: GRAMFLEET_TASK_QUEUE
   value: {{ $t.taskQueue | quote }}
+{{- if $t.tls.enabled }}
+- name: GRAMFLEET_TEMPORAL_TLS_CA
+  value: /etc/gramfleet/temporal/tls/ca.crt
+{{- if $t.tls.mutual }}
+- name: GRAMFLEET_TEMPORAL_TLS_CERT
+  value: /etc/gramfleet/temporal/tls/tls.crt
+- name: GRAMFLEET_TEMPORAL_TLS_KEY
+  value: /etc/gramfleet/temporal/tls/tls.key
+{{- end }}
+{{- end }}
+{{- if and $t.tls.serverName (or $t.tls.enabled $t.apiKey.secretName) }}
+- name: GRAMFLEET_TEMPORAL_TLS_SERVER_NAME
+  value: {{ $t.tls.serverName | quote }}
+{{- end }}
+{{- if $t.apiKey.secretName }}
+- name: GRAMFLEET_TEMPORAL_API_KEY_FILE
+  value: /etc/gramfleet/temporal/api-key
+{{- end }}
 {{- end -}}
 
 {{/* The host store of an orchestrator or worker container (values.hostStore). */}}
