@@ -28,6 +28,12 @@ export const ERROR_CODES = {
   WORKER_MAX_DELIVER: { retryable: false, summary: 'a shard was delivered too many times and was dead-lettered' },
   WORKER_DRAINING: { retryable: true, summary: 'the worker is shutting down' },
   WORKER_NO_DEVICE: { retryable: false, summary: 'the backend found no device' },
+  WORKER_BAD_RESULT: {
+    retryable: false,
+    summary: "a worker's result did not decode against its schema or did not name the shard it answers, on every try of the shard",
+  },
+  VERIFY_MISMATCH: { retryable: false, summary: 'a shard run again on a second worker gave different bytes (digests) than on the first' },
+  VERIFY_NO_PEER: { retryable: false, summary: 'a shard chosen for verification found no second live worker of its class to run it again' },
   CLUSTER_NOT_RUNNING: { retryable: false, summary: 'no local cluster is running' },
   CLUSTER_START_FAILED: { retryable: false, summary: 'a cluster process failed to start' },
   CLUSTER_BINARY_MISSING: { retryable: false, summary: 'a server binary was not found; run the setup script' },

@@ -54,6 +54,7 @@ export {
   jobResultsFilter,
   jobTasksFilter,
   laneSubject,
+  ownerReplySubject,
   ownerSubject,
   spilledTaskMsgId,
   taskKey,
@@ -65,6 +66,17 @@ export {
   taskSubject,
 } from './protocol';
 export type { LaneFrame, ReplyFrame, ResourceNames, Task, TaskResult, TaskStats, WorkerClass, WorkerRecord } from './protocol';
+export {
+  VERIFY_PARAM,
+  arrayRefProblem,
+  compileVerifyFraction,
+  isReplyFrame,
+  isTaskResult,
+  npyBytesOf,
+  replyFrameProblem,
+  taskResultProblem,
+  verifySelected,
+} from './results';
 export { createKernelRegistry } from './ops/types';
 export { OPS } from './ops/catalogue';
 export { silentLogger } from './log';

@@ -104,9 +104,21 @@ export function resultMsgId(jobId: string, shardId: string): string {
 export function laneSubject(prefix: string, pin: string): string {
   return `${prefix}.lane.${pin}`;
 }
-/** `gf.owner.<ownerId>`: where workers send the results (and liveness) of one owner's tasks. */
+/**
+ * `gf.owner.<ownerId>`: the `replyTo` of one owner's tasks. Workers answer on
+ * {@link ownerReplySubject} beneath it, so the owner reads the sender's pin from the subject.
+ */
 export function ownerSubject(prefix: string, ownerId: string): string {
   return `${prefix}.owner.${ownerId}`;
+}
+/**
+ * `<replyTo>.<pin>`: where the worker whose pin is `pin` sends an owner the results (and
+ * liveness) of its tasks. The owner takes the last token as the sender's identity (it must
+ * agree with the frame and with the worker registry), so NATS credentials that let a worker
+ * publish only below its own pin (`gf.owner.*.<pin>`) make the sender authenticated.
+ */
+export function ownerReplySubject(replyTo: string, pin: string): string {
+  return `${replyTo}.${pin}`;
 }
 /**
  * The `Nats-Msg-Id` of a task an owner spilled into the durable queue (no live worker, or it
@@ -158,7 +170,7 @@ export interface LaneFrame {
   readonly tasks: readonly Task[];
 }
 
-/** Results (and liveness) a worker sends to an owner ({@link ownerSubject}). */
+/** Results (and liveness) a worker sends to an owner, on {@link ownerReplySubject} (checked: core/src/results.ts). */
 export interface ReplyFrame {
   readonly v: number;
   readonly workerId: string;
@@ -189,6 +201,14 @@ export interface TaskStats {
   readonly rowMisses?: number;
   /** Kernel entries of the computed rows read from cached mirror rows, K(x_i, x_l) = K(x_l, x_i) (cached tasks only). */
   readonly mirroredEntries?: number;
+  /**
+   * The sender's pin as the owner checked it when it accepted the result: the last token of the
+   * reply subject ({@link ownerReplySubject}), which agreed with the frame, the worker registry
+   * and the try the owner sent there. Set by the owner, not the worker.
+   */
+  readonly pin?: string;
+  /** The worker that ran the shard again and got the same digests (verification mode); set by the owner. */
+  readonly verifiedBy?: string;
 }
 
 /** The outcome of a shard. */
@@ -196,6 +216,11 @@ export interface TaskResult {
   readonly v: number;
   readonly jobId: string;
   readonly shardId: string;
+  /**
+   * The owner's try it answers ({@link Task.attempt}, 1 for a task without one). An owner takes a
+   * result only from the worker it sent that try to (workers/src/dataplane/lanes.ts).
+   */
+  readonly attempt: number;
   readonly outputs: readonly ArrayRef[];
   readonly stats: TaskStats;
   readonly error?: ErrorPayload;

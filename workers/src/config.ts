@@ -233,3 +233,14 @@ export type WasmWorkerConfig = EnvValues<typeof WASM_WORKER_ENV>;
 export function wasmWorkerConfig(env: Env = process.env): WasmWorkerConfig {
   return readEnv(WASM_WORKER_ENV, env);
 }
+
+/**
+ * TEST ONLY: whether this worker process returns wrong bytes on purpose (runtime.ts
+ * `testOnlyCorruptOutputs`), for the verification mode's tests. Only a worker that a local cluster
+ * started with its test hook has both `GRAMFLEET_TEST_ONLY_CORRUPT_OUTPUTS=1` and the local
+ * cluster's `--cluster=` argument; no deployment's configuration (the chart, `k8s render`) can
+ * turn it on, and it is not one of the worker's documented variables.
+ */
+export function testOnlyCorruptOutputs(env: Env = process.env, argv: readonly string[] = process.argv): boolean {
+  return env['GRAMFLEET_TEST_ONLY_CORRUPT_OUTPUTS'] === '1' && argv.some((a) => a.startsWith('--cluster='));
+}

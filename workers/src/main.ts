@@ -16,7 +16,7 @@ import { createJsonLogger } from './log';
 import { createSandbox } from './sandbox/sandbox';
 import { withUserWasm } from './sandbox/with-user-wasm';
 import { startHealthServer } from './health';
-import { wasmWorkerConfig, type WasmWorkerConfig } from './config';
+import { testOnlyCorruptOutputs, wasmWorkerConfig, type WasmWorkerConfig } from './config';
 
 async function main(): Promise<void> {
   let cfg: WasmWorkerConfig;
@@ -64,6 +64,8 @@ async function main(): Promise<void> {
   const pool = withUserWasm(withKernelRowCache(withHostGather(kernelPool), { budgetBytes: cacheBytes, log }), sandbox);
   log.info('user-wasm sandbox', { ...cfg.sandbox.limits, maxTasksPerJob: cfg.sandbox.maxTasksPerJob });
   log.info('kernel-row cache', { budgetMB: Math.round(cacheBytes / 2 ** 20) });
+  const corrupt = testOnlyCorruptOutputs();
+  if (corrupt) log.warn('TEST ONLY: this worker returns wrong bytes on purpose (LocalCluster.addWorker testOnlyCorruptOutputs)');
   const w = await startWorker({
     natsUrl: cfg.natsUrl,
     cls: 'wasm',
@@ -74,6 +76,7 @@ async function main(): Promise<void> {
     store: cfg.store,
     kernels: { build, threadsPerShard, cacheMB: Math.round(cacheBytes / 2 ** 20) },
     sandbox: cfg.sandbox.limits,
+    ...(corrupt ? { testOnlyCorruptOutputs: true } : {}),
     ...(cfg.prefix !== undefined ? { prefix: cfg.prefix } : {}),
     ...(workerId !== undefined ? { workerId } : {}),
   });

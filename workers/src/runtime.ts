@@ -22,6 +22,7 @@ import {
   consumerName,
   isGramfleetError,
   laneSubject,
+  ownerReplySubject,
   pinToken,
   resourceNames,
   resultMsgId,
@@ -29,6 +30,7 @@ import {
   taskKey,
   type LaneFrame,
   type Logger,
+  type NdArray,
   type ReplyFrame,
   type Task,
   type TaskResult,
@@ -72,6 +74,13 @@ export interface WorkerOptions {
   /** Ops this worker advertises. */
   readonly ops: readonly string[];
   readonly log: Logger;
+  /**
+   * TEST ONLY: change the first element of every output before storing it, as a faulty device or
+   * a compromised worker would; the verification mode must catch it. No configuration sets it: a
+   * worker process turns it on only when started by a local cluster's test hook
+   * (workers/src/main.ts, `LocalCluster.addWorker({ testOnlyCorruptOutputs: true })`). @default false
+   */
+  readonly testOnlyCorruptOutputs?: boolean;
 }
 
 /** A running worker. */
@@ -165,8 +174,10 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       fetchMs: 0,
       cacheHits: 0,
     };
+    // The owner's try this answers (the durable queue's delivery count is `attempt`, kept in stats).
+    const tried = task.attempt ?? 1;
     const fail = (e: GramfleetError, retryable: boolean): { result: TaskResult; retryable: boolean } => ({
-      result: { v: PROTOCOL_VERSION, jobId: task.jobId, shardId: task.shardId, outputs: [], stats, error: e.toPayload() },
+      result: { v: PROTOCOL_VERSION, jobId: task.jobId, shardId: task.shardId, attempt: tried, outputs: [], stats, error: e.toPayload() },
       retryable,
     });
     if (cancelled.has(task.jobId) || task.deadline < Date.now()) {
@@ -194,14 +205,14 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       // Results that travel in a message carry small outputs inline (no store round trip).
       let inlineLeft = task.replyTo !== undefined ? INLINE_RESULT_BUDGET : 0;
       const outputs = [];
-      for (const a of run.outputs) {
+      for (const a of o.testOnlyCorruptOutputs === true ? run.outputs.map(corrupt) : run.outputs) {
         const ref = await store.put(a, { inline: inlineLeft > 0, ...(task.durable !== undefined ? { durable: task.durable } : {}) });
         if (ref.inline !== undefined) inlineLeft -= ref.bytes;
         outputs.push(ref);
       }
       done++;
       log.debug('shard done', { ...ctx, backend: run.backend, computeMs: Math.round(run.computeMs) });
-      return { result: { v: PROTOCOL_VERSION, jobId: task.jobId, shardId: task.shardId, outputs, stats }, retryable: false };
+      return { result: { v: PROTOCOL_VERSION, jobId: task.jobId, shardId: task.shardId, attempt: tried, outputs, stats }, retryable: false };
     } catch (e) {
       if (isGramfleetError(e) && !e.retryable) {
         log.warn('shard failed permanently', { ...ctx, code: e.code, err: e.message });
@@ -233,6 +244,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       s.batchTimer = undefined;
     }
     const running = JSON.stringify([...s.running]);
+    const subject = ownerReplySubject(s.replyTo, pin);
     do {
       let bytes = running.length;
       let n = 0;
@@ -240,7 +252,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       const part = s.results.splice(0, n);
       try {
         nc.publish(
-          s.replyTo,
+          subject,
           `{"v":${PROTOCOL_VERSION},"workerId":${JSON.stringify(workerId)},${withPin ? `"pin":${JSON.stringify(pin)},` : ''}"seen":${s.seen},"results":[${part.join(',')}],"running":${running}}`,
         );
       } catch (e) {
@@ -303,6 +315,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
             v: PROTOCOL_VERSION,
             jobId: t.jobId,
             shardId: t.shardId,
+            attempt: t.attempt ?? 1,
             outputs: [],
             stats: { workerId, backend: 'none', deliveryCount: t.attempt ?? 1, computeMs: 0, fetchMs: 0, cacheHits: 0 },
             error: new GramfleetError('WORKER_DRAINING', `worker ${workerId} is draining`).toPayload(),
@@ -365,6 +378,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
           v: PROTOCOL_VERSION,
           jobId: task.jobId,
           shardId: task.shardId,
+          attempt: task.attempt ?? 1,
           outputs: [],
           stats: { workerId, backend: 'none', deliveryCount: attempt, computeMs: 0, fetchMs: 0, cacheHits: 0 },
           error: err.toPayload(),
@@ -493,6 +507,18 @@ export function drainOnSignals(w: Pick<RunningWorker, 'drain'>, log: Logger, tim
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+}
+
+/**
+ * TEST ONLY: `a` with its first element changed by far more than any tolerance (x → x + 1 + |x|
+ * for finite floats, 0 for others, x XOR 1 for integers); see {@link WorkerOptions.testOnlyCorruptOutputs}.
+ */
+function corrupt(a: NdArray): NdArray {
+  if (a.data.length === 0) return a;
+  const data = a.data.slice() as typeof a.data;
+  const x = data[0] as number;
+  data[0] = a.dtype === 'f64' || a.dtype === 'f32' ? (Number.isFinite(x) ? x + 1 + Math.abs(x) : 0) : x ^ 1;
+  return { ...a, data };
 }
 
 function sleep(ms: number): Promise<void> {

@@ -231,6 +231,7 @@ export function createRaySdk(store: ArrayStore, tasks: TaskClient): RaySdk {
               v: 1,
               jobId,
               shardId: p.shardId,
+              attempt: 1,
               outputs: [],
               stats: { workerId: '', backend: 'none', deliveryCount: 0, computeMs: 0, fetchMs: 0, cacheHits: 0 },
               error: err.toPayload(),

@@ -194,8 +194,11 @@ export class LocalCluster {
     if (this.state.hostStore !== undefined) fs.rmSync(this.state.hostStore.dir, { recursive: true, force: true });
   }
 
-  /** Starts one more WASM worker process; returns its name. */
-  async addWorker(): Promise<string> {
+  /**
+   * Starts one more WASM worker process; returns its name. `testOnlyCorruptOutputs` (tests only)
+   * makes it return wrong bytes on purpose, for the verification mode to catch.
+   */
+  async addWorker(o: { readonly testOnlyCorruptOutputs?: boolean } = {}): Promise<string> {
     const n = this.state.processes.filter((p) => p.name.startsWith('worker-')).length;
     const name = `worker-${n}`;
     const script = path.join(repoRoot(), 'workers', 'dist', 'main.js');
@@ -212,6 +215,7 @@ export class LocalCluster {
       GRAMFLEET_THREADS_PER_SHARD: String(this.threadsPerShard),
       GRAMFLEET_KERNEL_BUILD: this.kernelBuild,
       ...this.kernelCacheEnv(n + 1),
+      ...(o.testOnlyCorruptOutputs === true ? { GRAMFLEET_TEST_ONLY_CORRUPT_OUTPUTS: '1' } : {}),
     });
     return name;
   }

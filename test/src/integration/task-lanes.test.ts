@@ -17,6 +17,7 @@ import {
   GramfleetError,
   PROTOCOL_VERSION,
   laneSubject,
+  ownerReplySubject,
   pinToken,
   resourceNames,
   silentLogger,
@@ -149,7 +150,7 @@ describe('task lanes: owner-side dispatch and retry (real nats-server)', () => {
         }
         if (answer === 'holds-nothing') {
           const r: ReplyFrame = { v: PROTOCOL_VERSION, workerId, pin, seen: f.seq, results: [], running: [] };
-          dp.nc.publish(f.replyTo, JSON.stringify(r));
+          dp.nc.publish(ownerReplySubject(f.replyTo, pin), JSON.stringify(r));
         }
       },
     });

@@ -19,6 +19,23 @@
  * later ones are counted as duplicates). Tasks run twice give the same bytes (seeded RNG), so a
  * retry never changes an answer.
  *
+ * Results are checked before one is taken: a worker answers on `<replyTo>.<its pin>`
+ * (ownerReplySubject), and a result counts only if its frame and the result itself decode
+ * against their schemas (core/src/results.ts), the frame's worker id and pin agree with the
+ * subject and with the worker registry, and the result names a try (job id, shard id, attempt)
+ * that this owner sent to that very worker (or to the durable queue, for a spilled try). Anything
+ * else is counted (`stats.rejected`), logged and dropped: the shard's real answer still counts, or
+ * the worker's `running` list shows the try unanswered and the owner sends it again; a shard whose
+ * every try was answered with a rejected result ends with WORKER_BAD_RESULT. The accepted result
+ * carries the sender's checked pin (`stats.pin`).
+ *
+ * Verification (`RunOptions.verify`): the shards the fraction selects (verifySelected, a hash of
+ * job and shard id) run a second time, on a different worker of the class, once the first result
+ * is in; differing output digests end the shard with VERIFY_MISMATCH naming both workers. The
+ * second run never goes to the durable queue (any worker, the first one included, could take it
+ * there): with no other live worker it waits as long as a task waits before it would spill
+ * (`spillAfterMs`), then ends with VERIFY_NO_PEER.
+ *
  * The durable queue stays underneath: a task that finds no live worker of its class (none
  * started yet, scaled to zero) or waits longer than `spillAfterMs` for a free lane is
  * published to the work-queue stream, where any worker pulls it and where an autoscaler sees it
@@ -36,6 +53,10 @@ import {
   PROTOCOL_VERSION,
   isErrorCode,
   laneSubject,
+  pinToken,
+  replyFrameProblem,
+  taskResultProblem,
+  verifySelected,
   ownerSubject,
   resultSubject,
   silentLogger,
@@ -75,7 +96,15 @@ export interface RunOptions {
   readonly cls: WorkerClass;
   /** Pin of the worker whose caches hold the task's data ({@link WorkerRecord.pin}). */
   readonly pin?: string | undefined;
+  /**
+   * Verification fraction in [0, 1]: when `verifySelected(jobId, shardId, verify)`, the task runs
+   * again on a different worker and differing digests end it with VERIFY_MISMATCH. @default none
+   */
+  readonly verify?: number | undefined;
 }
+
+/** Suffix of the shard id of a task's second run (verification); never a real shard's. */
+export const VERIFY_SHARD_SUFFIX = '--verify';
 
 /** Counters of a {@link TaskClient}. */
 export interface TaskClientStats {
@@ -90,6 +119,11 @@ export interface TaskClientStats {
   /** Lane frames of tasks sent, and reply frames received: tasks per message, each way. */
   frames: number;
   replies: number;
+  /** Results (or whole reply frames) refused: malformed, or not naming a try sent to their sender. */
+  rejected: number;
+  /** Shards run a second time on another worker whose digests agreed, and those whose did not. */
+  verified: number;
+  verifyMismatches: number;
 }
 
 /** The owner's handle on the cluster's workers. */
@@ -130,7 +164,18 @@ interface Pending {
   spilled: boolean;
   /** Everyone waiting for the result (a task run twice by one owner is sent once). */
   readonly waiters: ((r: TaskResult) => void)[];
+  /** Where each try went, by attempt − 1: a lane's pin, or {@link SPILLED} for the durable queue. */
+  readonly tries: string[];
+  /** Why the last result that named this task was refused (its end is WORKER_BAD_RESULT if no try succeeds). */
+  rejectedWhy?: string | undefined;
+  /** A second run (verification): never on this pin's lane, never spilled. */
+  readonly exclude?: string | undefined;
+  /** The first run this second run checks. */
+  readonly verifyOf?: { readonly shardId: string; readonly workerId: string } | undefined;
 }
+
+/** {@link Pending.tries} entry of a try sent to the durable queue. */
+const SPILLED = '';
 
 interface Lane {
   readonly pin: string;
@@ -179,7 +224,7 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
   const pollMs = o.registryPollMs ?? 10_000;
   const maxAttempts = dp.options.maxDeliver;
   const maxFrame = Math.max(64 * 1024, (dp.nc.info?.max_payload ?? 1024 * 1024) - MAX_FRAME_SLACK);
-  const stats: TaskClientStats = { sent: 0, spilled: 0, retried: 0, duplicates: 0, frames: 0, replies: 0 };
+  const stats: TaskClientStats = { sent: 0, spilled: 0, retried: 0, duplicates: 0, frames: 0, replies: 0, rejected: 0, verified: 0, verifyMismatches: 0 };
 
   const pending = new Map<string, Pending>();
   const lanes = new Map<string, Lane>();
@@ -189,19 +234,33 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
   let closed = false;
 
   // --- results ---------------------------------------------------------------------------
-  const sub: Subscription = dp.nc.subscribe(replyTo, {
+  // Workers answer on `<replyTo>.<pin>`: the last token is the sender's pin.
+  const sub: Subscription = dp.nc.subscribe(`${replyTo}.*`, {
     callback: (err, msg) => {
       if (err !== null) return;
-      let f: ReplyFrame;
+      const sender = msg.subject.slice(replyTo.length + 1);
+      let f: unknown;
       try {
-        f = msg.json<ReplyFrame>();
+        f = msg.json<unknown>();
       } catch {
-        log.warn('undecodable reply frame', { subject: msg.subject });
+        reject('the reply frame is not JSON', { sender });
         return;
       }
-      onReply(f);
+      const problem = replyFrameProblem(f);
+      if (problem !== undefined) {
+        reject(`malformed reply frame: ${problem}`, { sender });
+        return;
+      }
+      onReply(f as ReplyFrame, sender);
     },
   });
+
+  /** Counts and logs a refused frame or result (the first 20, then every 1000th: a flood must not flood the log). */
+  function reject(why: string, ctx: Record<string, unknown>, p?: Pending): void {
+    stats.rejected++;
+    if (p !== undefined) p.rejectedWhy = why;
+    if (stats.rejected <= 20 || stats.rejected % 1000 === 0) log.warn('result rejected', { why, rejected: stats.rejected, ...ctx });
+  }
 
   function finish(p: Pending, r: TaskResult): void {
     pending.delete(p.key);
@@ -218,6 +277,7 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
       v: PROTOCOL_VERSION,
       jobId: p.task.jobId,
       shardId: p.task.shardId,
+      attempt: p.attempt,
       outputs: [],
       stats: { workerId: '', backend: 'none', deliveryCount: p.attempt, computeMs: 0, fetchMs: 0, cacheHits: 0 },
       error: e.toPayload(),
@@ -229,12 +289,21 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
     p.sentTo?.outstanding.delete(p.key);
     p.avoid = p.sentTo;
     p.sentTo = undefined;
-    if (p.attempt >= maxAttempts) {
+    if (p.attempt >= maxAttempts && p.rejectedWhy === undefined) {
       failWith(
         p,
         'WORKER_MAX_DELIVER',
         `task ${p.task.shardId} of job ${p.task.jobId} was tried ${p.attempt} times without a result (max ${maxAttempts}); last: ${why}`,
         { deliveries: p.attempt },
+      );
+      return;
+    }
+    if (p.attempt >= maxAttempts && p.rejectedWhy !== undefined) {
+      failWith(
+        p,
+        'WORKER_BAD_RESULT',
+        `task ${p.task.shardId} of job ${p.task.jobId} got no acceptable result in ${p.attempt} tries; last refused: ${p.rejectedWhy}`,
+        { deliveries: p.attempt, why: p.rejectedWhy },
       );
       return;
     }
@@ -251,19 +320,61 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
     else again();
   }
 
-  function onReply(f: ReplyFrame): void {
+  /**
+   * Takes in a reply frame from the worker whose pin is `sender` (the subject's last token), or,
+   * with `sender` SPILLED, a result read back from the results stream.
+   */
+  function onReply(f: ReplyFrame, sender: string): void {
     stats.replies++;
-    const lane = f.pin !== undefined ? lanes.get(f.pin) : undefined;
+    // The frame must say who sent it as the subject does, and the registry must agree.
+    if (f.pin !== undefined && f.pin !== sender) {
+      reject(`the frame names pin ${f.pin} but came from ${sender}`, { sender, workerId: f.workerId });
+      return;
+    }
+    const from = sender === SPILLED ? undefined : lanes.get(sender);
+    if (from !== undefined && from.workerId !== f.workerId) {
+      reject(`the frame names worker ${f.workerId} but pin ${sender} is worker ${from.workerId}`, { sender, workerId: f.workerId });
+      return;
+    }
+    const lane = f.pin !== undefined ? from : undefined;
     if (lane !== undefined) {
       lane.heardAt = Date.now();
       lane.lost = false;
       lane.seen = Math.max(lane.seen, f.seen);
     }
-    for (const r of f.results) {
+    /** Why this frame's last refused result was refused: the tries it leaves unanswered end, after `maxDeliver`, with WORKER_BAD_RESULT. */
+    let refused: string | undefined;
+    for (const x of f.results as readonly unknown[]) {
+      const problem = taskResultProblem(x);
+      if (problem !== undefined) {
+        const named = typeof x === 'object' && x !== null ? (x as { jobId?: unknown; shardId?: unknown }) : {};
+        const p = typeof named.jobId === 'string' && typeof named.shardId === 'string' ? pending.get(taskKey(named.jobId, named.shardId)) : undefined;
+        refused = `malformed result: ${problem}`;
+        reject(refused, { sender, workerId: f.workerId, jobId: named.jobId, shardId: named.shardId }, p);
+        continue;
+      }
+      const r = x as TaskResult;
       const key = taskKey(r.jobId, r.shardId);
       const p = pending.get(key);
       if (p === undefined) {
         if (answered.has(key)) stats.duplicates++;
+        else reject((refused = `the result names ${key}, no task of this owner`), { sender, workerId: f.workerId, jobId: r.jobId, shardId: r.shardId });
+        continue;
+      }
+      // It must answer a try this owner sent to its sender: a lane try to that lane, or a spilled try (from the queue).
+      const to = p.tries[r.attempt - 1];
+      const fromQueue = f.pin === undefined;
+      if (to === undefined || (fromQueue ? to !== SPILLED : to !== sender) || r.stats.workerId !== f.workerId) {
+        reject(
+          (refused =
+            to === undefined
+              ? `try ${r.attempt} of the task was never sent`
+              : r.stats.workerId !== f.workerId
+                ? `the result names worker ${r.stats.workerId} inside a frame of worker ${f.workerId}`
+                : `try ${r.attempt} went to ${to === SPILLED ? 'the durable queue' : `pin ${to}`}, not ${fromQueue ? 'a lane' : `pin ${sender}`}`),
+          { sender, workerId: f.workerId, jobId: r.jobId, shardId: r.shardId, attempt: r.attempt },
+          p,
+        );
         continue;
       }
       if (lane !== undefined && p.sentTo === lane) lane.serviceMs += 0.1 * (r.stats.computeMs + r.stats.fetchMs - lane.serviceMs);
@@ -275,14 +386,18 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
         retry(p, `${r.error.code}: ${r.error.message}`, r.error.code === 'WORKER_DRAINING' ? 0 : 1_000);
         continue;
       }
-      finish(p, r);
+      // Accepted: recorded with the sender's checked pin (none for a result read from the stream).
+      finish(p, sender === SPILLED ? r : { ...r, stats: { ...r.stats, pin: sender } });
     }
     if (lane !== undefined) {
       // Tasks the worker confirmed receiving but no longer holds, whose result did not come
       // (it would have arrived before this frame: one connection, one subject, in order).
       const running = new Set(f.running);
       for (const p of [...lane.outstanding.values()]) {
-        if (p.frameSeq <= f.seen && !running.has(p.key)) retry(p, `worker ${lane.workerId} no longer holds it and its result did not arrive`);
+        if (p.frameSeq > f.seen || running.has(p.key)) continue;
+        // Answered in this frame with a result that was refused (e.g. one naming another shard).
+        if (refused !== undefined) p.rejectedWhy ??= `worker ${lane.workerId} answered with refused results (${refused})`;
+        retry(p, `worker ${lane.workerId} no longer holds it and its result did not arrive`);
       }
     }
     schedulePump();
@@ -427,6 +542,7 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
     const take = (lane: Lane, p: Pending): void => {
       if (!pending.has(p.key)) return;
       p.sentTo = lane;
+      p.tries[p.attempt - 1] = lane.pin;
       p.sentAt = Date.now();
       lane.outstanding.set(p.key, p);
       (frames.get(lane) ?? (frames.set(lane, []), frames.get(lane) as Pending[])).push(p);
@@ -450,7 +566,17 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
         const p = q.shift() as Pending;
         i %= free.length;
         let lane = free[i] as Lane;
-        if (lane === p.avoid && liveCount > 1) {
+        if (p.exclude !== undefined) {
+          // A second run (verification) never goes to the worker of the first, and while it can,
+          // not to the one its last try failed on either.
+          const ok = free.filter((l) => l.pin !== p.exclude);
+          const pick = ok.find((l) => l !== p.avoid) ?? ok[0];
+          if (pick === undefined) {
+            deferred.push(p);
+            continue;
+          }
+          lane = pick;
+        } else if (lane === p.avoid && liveCount > 1) {
           if (free.length === 1) {
             deferred.push(p);
             continue;
@@ -502,6 +628,7 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
   // --- the durable queue ---------------------------------------------------------------------
   async function spill(p: Pending): Promise<void> {
     p.spilled = true;
+    p.tries[p.attempt - 1] = SPILLED;
     spilled.set(p.key, p);
     stats.spilled++;
     const t: Task = { v: PROTOCOL_VERSION, ...p.task, replyTo, attempt: p.attempt };
@@ -524,8 +651,18 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
     try {
       const m = await dp.jsm.streams.getMessage(dp.names.resultsStream, { last_by_subj: resultSubject(prefix, p.task.jobId, p.task.shardId) });
       if (m === null) return;
-      const r = m.json<TaskResult>();
-      if (pending.has(p.key)) onReply({ v: PROTOCOL_VERSION, workerId: r.stats.workerId, seen: 0, results: [r], running: [] });
+      const r = m.json<unknown>();
+      const problem = taskResultProblem(r);
+      if (problem !== undefined) {
+        reject(`malformed result in the results stream: ${problem}`, { subject: m.subject }, p);
+        return;
+      }
+      const ok = r as TaskResult;
+      if (ok.jobId !== p.task.jobId || ok.shardId !== p.task.shardId) {
+        reject(`the results stream's ${m.subject} holds a result for ${taskKey(ok.jobId, ok.shardId)}`, { subject: m.subject }, p);
+        return;
+      }
+      if (pending.has(p.key)) onReply({ v: PROTOCOL_VERSION, workerId: ok.stats.workerId, seen: 0, results: [ok], running: [] }, SPILLED);
     } catch {
       /* not there (yet) */
     }
@@ -589,12 +726,30 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
       const toSpill: Pending[] = [];
       for (const [cls, q] of classQueue) {
         const anyLive = [...lanes.values()].some((l) => l.cls === cls && live(l));
-        while (q.length > 0) {
-          const p = q[0] as Pending;
+        for (let i = 0; i < q.length;) {
+          const p = q[i] as Pending;
+          if (p.exclude !== undefined) {
+            // A second run waits for a live worker other than the first's; with none for as long as
+            // a task waits before it spills, the shard cannot be verified.
+            const peer = [...lanes.values()].some((l) => l.cls === cls && live(l) && l.pin !== p.exclude);
+            if (!peer && now - p.queuedAt >= spillAfterMs) {
+              q.splice(i, 1);
+              const of = p.verifyOf;
+              failWith(
+                p,
+                'VERIFY_NO_PEER',
+                `shard ${of?.shardId ?? p.task.shardId} of job ${p.task.jobId} ran on worker ${of?.workerId ?? p.exclude} and no other live ${cls} worker came within ${spillAfterMs} ms to run it again (verification needs two workers)`,
+                { shardId: of?.shardId, workerId: of?.workerId, waitedMs: now - p.queuedAt },
+              );
+              continue;
+            }
+            i++;
+            continue;
+          }
           if (anyLive && now - p.queuedAt < spillAfterMs) break;
           // No live worker of the class (after a first read of the registry): the durable queue, after a second's grace.
           if (!anyLive && (polledAt === 0 || now - p.queuedAt < 1_000)) break;
-          q.shift();
+          q.splice(i, 1);
           if (pending.has(p.key)) toSpill.push(p);
         }
       }
@@ -614,44 +769,87 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
   const timer = setInterval(() => void sweep(), 500);
   timer.unref();
 
+  /** Queues one task (or joins the same task queued already); resolves with its accepted result. */
+  function submit(task: TaskSpec, ro: RunOptions, second?: Pick<Pending, 'exclude' | 'verifyOf'>): Promise<TaskResult> {
+    if (closed) return Promise.reject(new GramfleetError('CLUSTER_UNAVAILABLE', 'the task client is closed'));
+    const key = taskKey(task.jobId, task.shardId);
+    const existing = pending.get(key);
+    if (existing !== undefined) return new Promise((resolve) => existing.waiters.push(resolve));
+    answered.delete(key);
+    return new Promise<TaskResult>((resolve) => {
+      const p: Pending = {
+        task,
+        key,
+        cls: ro.cls,
+        pin: second === undefined ? ro.pin : undefined,
+        attempt: 1,
+        queuedAt: Date.now(),
+        frameSeq: 0,
+        sentAt: 0,
+        spilled: false,
+        waiters: [resolve],
+        tries: [],
+        ...second,
+      };
+      pending.set(key, p);
+      startRegistry();
+      if (polledAt === 0) {
+        // Nothing known of the workers yet (a new owner): place the task once the registry is
+        // read, so a pin names a worker this owner knows.
+        void poll().then(() => {
+          if (!pending.has(key)) return;
+          enqueue(p);
+          schedulePump();
+        });
+        return;
+      }
+      enqueue(p);
+      if (lanes.size === 0 && Date.now() - polledAt > 250) void poll();
+      schedulePump();
+    });
+  }
+
+  /**
+   * Runs a shard a second time on another worker than the one that gave `first`, and compares
+   * the output digests: the first result (marked `verifiedBy`) when they agree, VERIFY_MISMATCH
+   * naming both workers when they do not, the second run's error when it has one.
+   */
+  async function verify(task: TaskSpec, ro: RunOptions, first: TaskResult): Promise<TaskResult> {
+    const a = first.stats.workerId;
+    const c = await submit(
+      { ...task, shardId: `${task.shardId}${VERIFY_SHARD_SUFFIX}` },
+      { cls: ro.cls },
+      {
+        exclude: first.stats.pin ?? pinToken(a),
+        verifyOf: { shardId: task.shardId, workerId: a },
+      },
+    );
+    const failed = (error: TaskResult['error']): TaskResult => ({ ...first, outputs: [], ...(error !== undefined ? { error } : {}) });
+    if (c.error !== undefined) return failed(c.error);
+    const b = c.stats.workerId;
+    const da = first.outputs.map((o) => o.digest);
+    const db = c.outputs.map((o) => o.digest);
+    if (da.length === db.length && da.every((d, i) => d === db[i])) {
+      stats.verified++;
+      return { ...first, stats: { ...first.stats, verifiedBy: b } };
+    }
+    stats.verifyMismatches++;
+    const e = new GramfleetError(
+      'VERIFY_MISMATCH',
+      `shard ${task.shardId} of job ${task.jobId} gave different bytes on worker ${a} (${da.join(', ')}) and on worker ${b} (${db.join(', ')}); one of them computes wrongly (a faulty device or CPU, or a compromised worker)`,
+      { jobId: task.jobId, shardId: task.shardId, workers: [a, b], digests: [da, db] },
+    );
+    log.error('verification failed: two workers gave different bytes', { jobId: task.jobId, shardId: task.shardId, workers: [a, b] });
+    return failed(e.toPayload());
+  }
+
   return {
     ownerId,
     stats,
     run(task: TaskSpec, ro: RunOptions): Promise<TaskResult> {
-      if (closed) return Promise.reject(new GramfleetError('CLUSTER_UNAVAILABLE', 'the task client is closed'));
-      const key = taskKey(task.jobId, task.shardId);
-      const existing = pending.get(key);
-      if (existing !== undefined) return new Promise((resolve) => existing.waiters.push(resolve));
-      answered.delete(key);
-      return new Promise<TaskResult>((resolve) => {
-        const p: Pending = {
-          task,
-          key,
-          cls: ro.cls,
-          pin: ro.pin,
-          attempt: 1,
-          queuedAt: Date.now(),
-          frameSeq: 0,
-          sentAt: 0,
-          spilled: false,
-          waiters: [resolve],
-        };
-        pending.set(key, p);
-        startRegistry();
-        if (polledAt === 0) {
-          // Nothing known of the workers yet (a new owner): place the task once the registry is
-          // read, so a pin names a worker this owner knows.
-          void poll().then(() => {
-            if (!pending.has(key)) return;
-            enqueue(p);
-            schedulePump();
-          });
-          return;
-        }
-        enqueue(p);
-        if (lanes.size === 0 && Date.now() - polledAt > 250) void poll();
-        schedulePump();
-      });
+      const first = submit(task, ro);
+      if (!verifySelected(task.jobId, task.shardId, ro.verify)) return first;
+      return first.then((r) => (r.error !== undefined ? r : verify(task, ro, r)));
     },
     cancelJob(jobId: string): void {
       for (const p of [...pending.values()]) {
