@@ -240,18 +240,38 @@ export const HEALTH_PORT_ENV = envInt('GRAMFLEET_HEALTH_PORT', {
   max: 65535,
 });
 
-/** GRAMFLEET_ACK_WAIT_MS and GRAMFLEET_MAX_DELIVER: the durable task queue's consumer (workers/src/dataplane/nats.ts). */
+/** The data plane's tunables (workers/src/dataplane/nats.ts): the durable task queue's consumer and the streams' and array store's limits. */
 export const DATA_PLANE_ENV = envGroup(
   [
     { name: 'GRAMFLEET_ACK_WAIT_MS', default: '15000 ms', meaning: 'a task not acknowledged (nor marked in progress) for this long is delivered again' },
     { name: 'GRAMFLEET_MAX_DELIVER', default: '5', meaning: 'deliveries of a task before it is dead-lettered (WORKER_MAX_DELIVER)' },
+    { name: 'GRAMFLEET_TASKS_MAX_MSGS', default: '2000000', meaning: 'tasks the durable queue holds; a publish beyond it is refused with QUEUE_FULL (retryable back-pressure)' },
+    {
+      name: 'GRAMFLEET_TASKS_MAX_BYTES',
+      default: '2 GiB (lowered to fit the NATS store when unset)',
+      meaning: 'bytes the durable queue holds (QUEUE_FULL beyond); JetStream reserves it from the server store',
+    },
+    { name: 'GRAMFLEET_RESULTS_MAX_BYTES', default: '2 GiB (as above)', meaning: 'bytes the results stream holds (results also expire after 7 days)' },
+    { name: 'GRAMFLEET_ARRAYS_MAX_BYTES', default: '8 GiB (as above)', meaning: 'bytes the array object store holds; a put beyond it is refused with STORE_FULL' },
   ],
-  (env): { ackWaitMs?: number; maxDeliver?: number } => {
+  (env): { ackWaitMs?: number; maxDeliver?: number; tasksMaxMsgs?: number; tasksMaxBytes?: number; resultsMaxBytes?: number; arraysMaxBytes?: number } => {
     const ack = envRaw(env, 'GRAMFLEET_ACK_WAIT_MS');
     const max = envRaw(env, 'GRAMFLEET_MAX_DELIVER');
+    const bytes = (name: string): number | undefined => {
+      const v = envRaw(env, name);
+      return v === undefined ? undefined : parseEnvInt(name, v, 1024 * 1024, 2 ** 50, 'bytes');
+    };
+    const msgs = envRaw(env, 'GRAMFLEET_TASKS_MAX_MSGS');
+    const tasksMaxBytes = bytes('GRAMFLEET_TASKS_MAX_BYTES');
+    const resultsMaxBytes = bytes('GRAMFLEET_RESULTS_MAX_BYTES');
+    const arraysMaxBytes = bytes('GRAMFLEET_ARRAYS_MAX_BYTES');
     return {
       ...(ack !== undefined ? { ackWaitMs: parseEnvInt('GRAMFLEET_ACK_WAIT_MS', ack, 1, 24 * 3_600_000, 'ms') } : {}),
       ...(max !== undefined ? { maxDeliver: parseEnvInt('GRAMFLEET_MAX_DELIVER', max, 1, 10_000) } : {}),
+      ...(msgs !== undefined ? { tasksMaxMsgs: parseEnvInt('GRAMFLEET_TASKS_MAX_MSGS', msgs, 1, 2 ** 40) } : {}),
+      ...(tasksMaxBytes !== undefined ? { tasksMaxBytes } : {}),
+      ...(resultsMaxBytes !== undefined ? { resultsMaxBytes } : {}),
+      ...(arraysMaxBytes !== undefined ? { arraysMaxBytes } : {}),
     };
   },
 );

@@ -49,6 +49,8 @@ export const ERROR_CODES = {
   STORE_MISSING_OBJECT: { retryable: true, summary: 'an object is not (yet) in the object store' },
   STORE_DIGEST_MISMATCH: { retryable: false, summary: 'stored bytes do not match their digest' },
   STORE_PATCH_BASE_MISSING: { retryable: false, summary: 'a patched array names a base this reader does not hold; its sender re-sends it whole' },
+  STORE_FULL: { retryable: true, summary: 'the array object store is at its byte limit (GRAMFLEET_ARRAYS_MAX_BYTES); room comes back as jobs finish' },
+  QUEUE_FULL: { retryable: true, summary: 'the durable task queue or the results stream is at its limit: back-pressure, retry later' },
   STORE_HOST_FULL: { retryable: true, summary: 'the host-local array store has no room left for an object that has no durable copy' },
   STORE_PEER_LOST: { retryable: true, summary: 'a peer holding an array went away or failed during a transfer' },
   JOB_CANCELLED: { retryable: false, summary: 'the job was cancelled' },

@@ -33,3 +33,4 @@ export { kernelCacheBudgetFromEnv } from './config';
 export { withHostGather } from './host-gather';
 export { withKernelRowCache } from './kernel-cache';
 export type { KernelRowCache, KernelRowCacheOptions, KernelRowCacheStats } from './kernel-cache';
+export { limitError } from './dataplane/nats';

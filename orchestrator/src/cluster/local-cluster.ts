@@ -526,6 +526,10 @@ function dataPlaneEnv(d: DataPlaneOptions): Record<string, string> {
   const env: Record<string, string> = {};
   if (d.ackWaitMs !== undefined) env['GRAMFLEET_ACK_WAIT_MS'] = String(d.ackWaitMs);
   if (d.maxDeliver !== undefined) env['GRAMFLEET_MAX_DELIVER'] = String(d.maxDeliver);
+  if (d.tasksMaxMsgs !== undefined) env['GRAMFLEET_TASKS_MAX_MSGS'] = String(d.tasksMaxMsgs);
+  if (d.tasksMaxBytes !== undefined) env['GRAMFLEET_TASKS_MAX_BYTES'] = String(d.tasksMaxBytes);
+  if (d.resultsMaxBytes !== undefined) env['GRAMFLEET_RESULTS_MAX_BYTES'] = String(d.resultsMaxBytes);
+  if (d.arraysMaxBytes !== undefined) env['GRAMFLEET_ARRAYS_MAX_BYTES'] = String(d.arraysMaxBytes);
   return env;
 }
 

@@ -51,13 +51,16 @@ async function waitForPort(port: number, child: ChildProcess): Promise<void> {
   throw new Error(`nats-server did not listen on ${port}`);
 }
 
-/** Starts a server for one suite (named after it). */
-export async function startNatsOnly(name: string): Promise<NatsOnly> {
+/** Starts a server for one suite (named after it); `maxFileStore` (e.g. '1GB') caps its JetStream store. */
+export async function startNatsOnly(name: string, o: { maxFileStore?: string } = {}): Promise<NatsOnly> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `gf-${name}-nats-`));
   const port = await freePort();
   let child: ChildProcess;
+  const conf = path.join(dir, 'nats.conf');
+  if (o.maxFileStore !== undefined) fs.writeFileSync(conf, `jetstream { store_dir: ${JSON.stringify(path.join(dir, 'js'))}, max_file_store: ${o.maxFileStore} }\n`);
+  const js = o.maxFileStore === undefined ? ['-js', '-sd', path.join(dir, 'js')] : ['-c', conf];
   const start = async (): Promise<void> => {
-    child = spawn(binary(), ['-js', '-sd', path.join(dir, 'js'), '-a', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
+    child = spawn(binary(), [...js, '-a', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
     await waitForPort(port, child);
   };
   const halt = async (): Promise<void> => {

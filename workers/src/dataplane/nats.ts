@@ -24,6 +24,8 @@ import { GramfleetError, WORKER_CLASSES, allResultsFilter, allTasksFilter, consu
 // data plane runs on Node: use node:crypto's.
 setSha256Backend('native');
 
+const GIB = 1024 ** 3;
+
 /** Tunables of the data plane. */
 export interface DataPlaneOptions {
   /** Redelivery wait when a worker neither acks nor reports progress. @default 15000 */
@@ -36,10 +38,22 @@ export interface DataPlaneOptions {
   readonly resultsMaxAgeMs?: number;
   /** TTL of worker registry entries (workers refresh them by heartbeat). @default 15000 */
   readonly workerTtlMs?: number;
+  /** Tasks the durable queue holds at most; a publish beyond it is refused (QUEUE_FULL). @default 2,000,000 */
+  readonly tasksMaxMsgs?: number;
+  /**
+   * Bytes the durable queue holds at most (discard new, as above). JetStream reserves a stream's
+   * byte limit from the server's store: a default that does not fit is halved until it does
+   * (down to 64 MiB); a limit set here that does not fit is an error. @default 2 GiB
+   */
+  readonly tasksMaxBytes?: number;
+  /** Bytes the results stream holds at most (discard new; results also expire after `resultsMaxAgeMs`). @default 2 GiB */
+  readonly resultsMaxBytes?: number;
+  /** Bytes the array object store holds at most; a put beyond it is refused (STORE_FULL). @default 8 GiB */
+  readonly arraysMaxBytes?: number;
 }
 
-/** Validated, defaulted {@link DataPlaneOptions}. */
-export type CompiledDataPlaneOptions = Required<DataPlaneOptions>;
+/** Validated, defaulted {@link DataPlaneOptions}; `explicit` names the byte limits the caller set. */
+export type CompiledDataPlaneOptions = Required<DataPlaneOptions> & { readonly explicit: readonly string[] };
 
 /** Fills in defaults. */
 export function compileDataPlaneOptions(o: DataPlaneOptions = {}): CompiledDataPlaneOptions {
@@ -49,6 +63,11 @@ export function compileDataPlaneOptions(o: DataPlaneOptions = {}): CompiledDataP
     duplicateWindowMs: o.duplicateWindowMs ?? 6 * 3600_000,
     resultsMaxAgeMs: o.resultsMaxAgeMs ?? 7 * 24 * 3600_000,
     workerTtlMs: o.workerTtlMs ?? 15_000,
+    tasksMaxMsgs: o.tasksMaxMsgs ?? 2_000_000,
+    tasksMaxBytes: o.tasksMaxBytes ?? 2 * GIB,
+    resultsMaxBytes: o.resultsMaxBytes ?? 2 * GIB,
+    arraysMaxBytes: o.arraysMaxBytes ?? 8 * GIB,
+    explicit: (['tasksMaxBytes', 'resultsMaxBytes', 'arraysMaxBytes'] as const).filter((k) => o[k] !== undefined),
   });
 }
 
@@ -61,6 +80,8 @@ export interface DataPlane {
   readonly workers: KV;
   readonly names: ResourceNames;
   readonly options: CompiledDataPlaneOptions;
+  /** Limits as declared on this server (a default may have been lowered to fit its store). */
+  readonly limits: { readonly arraysMaxBytes: number };
   /**
    * Object-store chunk size for this server: its largest message less room for headers (a
    * 1 MB default payload gives ~1 MB chunks, an eighth of the messages of the client's
@@ -88,21 +109,28 @@ export async function openDataPlane(nc: NatsConnection, names: ResourceNames, op
   const o = compileDataPlaneOptions(opts);
   const jsm = await jetstreamManager(nc, { timeout: 10_000 });
   const js = jetstream(nc, { timeout: 10_000 });
-  await ensureStream(jsm, {
+  const fit = { ...o, prefix: names.prefix };
+  const ctx: FitContext = {};
+  await ensureStream(jsm, fit, ctx, 'tasksMaxBytes', {
     name: names.tasksStream,
     subjects: [allTasksFilter(names.prefix)],
     retention: RetentionPolicy.Workqueue,
     storage: StorageType.File,
     duplicate_window: nanos(o.duplicateWindowMs),
-    discard: DiscardPolicy.Old,
+    // A full queue refuses new tasks (the publisher gets QUEUE_FULL) rather than dropping old ones.
+    discard: DiscardPolicy.New,
+    max_msgs: o.tasksMaxMsgs,
+    max_bytes: o.tasksMaxBytes,
   });
-  await ensureStream(jsm, {
+  await ensureStream(jsm, fit, ctx, 'resultsMaxBytes', {
     name: names.resultsStream,
     subjects: [allResultsFilter(names.prefix)],
     retention: RetentionPolicy.Limits,
     storage: StorageType.File,
     duplicate_window: nanos(o.duplicateWindowMs),
     max_age: nanos(o.resultsMaxAgeMs),
+    discard: DiscardPolicy.New,
+    max_bytes: o.resultsMaxBytes,
   });
   for (const cls of WORKER_CLASSES) {
     await ensureConsumer(jsm, names.tasksStream, {
@@ -117,7 +145,11 @@ export async function openDataPlane(nc: NatsConnection, names: ResourceNames, op
       max_ack_pending: 10_000,
     });
   }
-  const arrays = await new Objm(nc).create(names.arraysBucket, { storage: StorageType.File });
+  const arraysBytes = await fitting(jsm, fit, ctx, 'arraysMaxBytes', o.arraysMaxBytes, async (max_bytes) => {
+    await new Objm(nc).create(names.arraysBucket, { storage: StorageType.File, max_bytes });
+    await ensureLimits(jsm, `OBJ_${names.arraysBucket}`, { max_bytes, discard: DiscardPolicy.New });
+  });
+  const arrays = await new Objm(nc).open(names.arraysBucket);
   const workers = await new Kvm(nc).create(names.workersBucket, { ttl: o.workerTtlMs, history: 1, storage: StorageType.File });
   const chunkBytes = Math.max(128 * 1024, (nc.info?.max_payload ?? 1024 * 1024) - 8 * 1024);
   return {
@@ -128,6 +160,7 @@ export async function openDataPlane(nc: NatsConnection, names: ResourceNames, op
     workers,
     names,
     options: o,
+    limits: { arraysMaxBytes: arraysBytes },
     chunkBytes,
     async close() {
       if (!nc.isClosed()) await nc.drain().catch(() => nc.close());
@@ -138,16 +171,134 @@ export async function openDataPlane(nc: NatsConnection, names: ResourceNames, op
 type StreamConfigArg = Parameters<JetStreamManager['streams']['add']>[0];
 type ConsumerConfigArg = Parameters<JetStreamManager['consumers']['add']>[1];
 
-async function ensureStream(jsm: JetStreamManager, cfg: StreamConfigArg): Promise<void> {
+/** The smallest byte limit a default is lowered to. */
+const MIN_FITTED_BYTES = 64 * 1024 * 1024;
+
+/** Where defaults had to be lowered: the cap every later default gets too (a quarter of the room found). */
+interface FitContext {
+  cap?: number;
+}
+
+function isShortOfStore(e: unknown): boolean {
+  return /insufficient (storage )?resources/i.test((e as Error).message ?? '');
+}
+
+/**
+ * The largest byte limit the server will still reserve from its JetStream store, found by
+ * declaring (and deleting) a probe stream with halving limits. Called only when a default did
+ * not fit.
+ */
+async function storeRoom(jsm: JetStreamManager, prefix: string): Promise<number> {
+  const name = `${prefix}_LIMITS_PROBE_${Math.random().toString(36).slice(2, 8)}`;
+  for (let b = 2 ** 44; b >= MIN_FITTED_BYTES; b = Math.floor(b / 2)) {
+    try {
+      await jsm.streams.add({ name, subjects: [`${prefix}.limits-probe.${name}`], storage: StorageType.File, max_bytes: b });
+      await jsm.streams.delete(name).catch(() => undefined);
+      return b;
+    } catch (e) {
+      if (!isShortOfStore(e)) throw e;
+    }
+  }
+  return 0;
+}
+
+/**
+ * Runs `declare` with the byte limit `bytes`. JetStream reserves a stream's byte limit from the
+ * server's store; where a default does not fit, the room left is measured once and this and every
+ * later default are capped at a quarter of it (the rest stays for buckets and other streams). A
+ * limit the caller set that does not fit is INPUT_OUT_OF_RANGE naming it. Returns the limit declared.
+ */
+async function fitting(
+  jsm: JetStreamManager,
+  o: CompiledDataPlaneOptions & { readonly prefix: string },
+  ctx: FitContext,
+  field: string,
+  bytes: number,
+  declare: (maxBytes: number) => Promise<void>,
+): Promise<number> {
+  const explicit = o.explicit.includes(field);
+  let b = explicit || ctx.cap === undefined ? bytes : Math.min(bytes, ctx.cap);
+  for (;;) {
+    try {
+      await declare(b);
+      return b;
+    } catch (e) {
+      if (!isShortOfStore(e)) throw e;
+      if (!explicit && ctx.cap === undefined) {
+        ctx.cap = Math.floor((await storeRoom(jsm, o.prefix)) / 4);
+        b = Math.min(b, ctx.cap);
+      } else {
+        b = explicit ? b : Math.floor(b / 2);
+      }
+      if (explicit || b < MIN_FITTED_BYTES) {
+        throw new GramfleetError('INPUT_OUT_OF_RANGE', `${field} = ${explicit ? bytes : b} bytes does not fit the NATS server's JetStream store (${(e as Error).message})`, {
+          field,
+          bound: 'the JetStream store (max_file_store) less the other streams',
+          value: explicit ? bytes : b,
+        });
+      }
+    }
+  }
+}
+
+async function ensureStream(
+  jsm: JetStreamManager,
+  o: CompiledDataPlaneOptions & { readonly prefix: string },
+  ctx: FitContext,
+  field: string,
+  cfg: StreamConfigArg,
+): Promise<void> {
+  await fitting(jsm, o, ctx, field, cfg.max_bytes ?? -1, (max_bytes) => declareStream(jsm, { ...cfg, max_bytes }));
+}
+
+async function declareStream(jsm: JetStreamManager, cfg: StreamConfigArg): Promise<void> {
   try {
     await jsm.streams.add(cfg);
   } catch (e) {
-    // Already exists with a different (older) config: update what may be updated.
+    // Already exists with a different (older) config: give it limits if it has none.
     const name = cfg.name ?? '';
     await jsm.streams.info(name).catch(() => {
       throw e;
     });
+    await ensureLimits(jsm, name, { ...(cfg.max_msgs !== undefined ? { max_msgs: cfg.max_msgs } : {}), ...(cfg.max_bytes !== undefined ? { max_bytes: cfg.max_bytes } : {}), ...(cfg.discard !== undefined ? { discard: cfg.discard } : {}) });
   }
+}
+
+/**
+ * Gives a stream declared before limits existed (no max_msgs/max_bytes) the limits and discard
+ * policy of `want`. A stream that has limits keeps them: they were set on purpose, by whoever
+ * declared it first or by an operator.
+ */
+async function ensureLimits(jsm: JetStreamManager, name: string, want: { max_msgs?: number; max_bytes?: number; discard?: DiscardPolicy }): Promise<void> {
+  const cur = (await jsm.streams.info(name)).config;
+  const upd: Partial<typeof cur> = {};
+  if (want.max_msgs !== undefined && cur.max_msgs <= 0) upd.max_msgs = want.max_msgs;
+  if (want.max_bytes !== undefined && cur.max_bytes <= 0) upd.max_bytes = want.max_bytes;
+  if (Object.keys(upd).length === 0) return;
+  if (want.discard !== undefined) upd.discard = want.discard;
+  await jsm.streams.update(name, upd);
+}
+
+/** The NATS error codes of a publish refused by a stream's limits (10077: store failed, e.g. "maximum messages exceeded"). */
+const LIMIT_ERR_CODES = new Set([10077, 10023, 10047]);
+
+/**
+ * A typed error for a publish that a stream or bucket refused because it is at its limits:
+ * QUEUE_FULL for the task and results streams, STORE_FULL for the array store (both retryable:
+ * room comes back as jobs finish). Undefined for any other failure.
+ */
+export function limitError(e: unknown, what: 'tasks' | 'results' | 'arrays', limit: number): GramfleetError | undefined {
+  const err = e as { api_error?: { err_code?: number; description?: string }; code?: string; message?: string };
+  const code = err.api_error?.err_code;
+  const text = `${err.api_error?.description ?? ''} ${err.message ?? ''}`;
+  const full = (code !== undefined && LIMIT_ERR_CODES.has(code)) || /maximum (messages|bytes)|insufficient (storage )?resources|resource limits exceeded/i.test(text);
+  if (!full) return undefined;
+  const field = what === 'tasks' ? 'tasksMaxBytes/tasksMaxMsgs' : what === 'results' ? 'resultsMaxBytes' : 'arraysMaxBytes';
+  return new GramfleetError(
+    what === 'arrays' ? 'STORE_FULL' : 'QUEUE_FULL',
+    `the ${what === 'arrays' ? 'array store' : `${what} stream`} is full (${field} = ${limit}): ${text.trim()}; retry when running jobs have finished, or raise the limit`,
+    { field, bound: limit },
+  );
 }
 
 async function ensureConsumer(jsm: JetStreamManager, stream: string, cfg: ConsumerConfigArg): Promise<void> {

@@ -19,6 +19,7 @@ import { createHash } from 'node:crypto';
 import { headers, nuid } from '@nats-io/transport-node';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { GramfleetError } from '@gramfleet/core';
+import { limitError } from './nats';
 
 /** Chunks published before their acknowledgements are awaited. */
 export const PUT_WINDOW = 16;
@@ -72,7 +73,7 @@ export interface ObjectTier {
 }
 
 /** Object tier of `bucket` over a JetStream client and manager. */
-export function createObjectTier(js: JetStreamClient, jsm: JetStreamManager, bucket: string, chunkBytes: number): ObjectTier {
+export function createObjectTier(js: JetStreamClient, jsm: JetStreamManager, bucket: string, chunkBytes: number, maxBytes = -1): ObjectTier {
   const stream = `OBJ_${bucket}`;
   const chunkSubject = (id: string): string => `$O.${bucket}.C.${id}`;
   const metaSubject = (name: string): string => `$O.${bucket}.M.${Buffer.from(name, 'utf8').toString('base64').replace(/\+/g, '-').replace(/\//g, '_')}`;
@@ -141,7 +142,7 @@ export function createObjectTier(js: JetStreamClient, jsm: JetStreamManager, buc
       } catch (e) {
         await Promise.allSettled(inflight);
         await jsm.streams.purge(stream, { filter: subj }).catch(() => undefined);
-        throw e;
+        throw limitError(e, 'arrays', maxBytes) ?? e;
       }
     },
     async delete(name) {

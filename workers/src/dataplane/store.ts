@@ -96,6 +96,8 @@ export interface ArrayStoreConnection {
   readonly jsm: JetStreamManager;
   readonly names: { readonly arraysBucket: string };
   readonly chunkBytes?: number;
+  /** The array bucket's byte limit, named in STORE_FULL errors. */
+  readonly limits?: { readonly arraysMaxBytes: number };
 }
 
 /** Read and write counts of a store, by tier. */
@@ -254,7 +256,7 @@ export function createArrayStore(first: ObjectStore | ArrayStoreConnection, seco
   let opts: ArrayStoreOptions;
   if (isConnection(first)) {
     opts = (second as ArrayStoreOptions | undefined) ?? {};
-    tier = createObjectTier(first.js, first.jsm, first.names.arraysBucket, opts.chunkBytes ?? first.chunkBytes ?? 128 * 1024);
+    tier = createObjectTier(first.js, first.jsm, first.names.arraysBucket, opts.chunkBytes ?? first.chunkBytes ?? 128 * 1024, first.limits?.arraysMaxBytes);
   } else {
     // The object store client's own handles (public fields of its implementation).
     const os = first as unknown as { js: JetStreamClient; jsm: JetStreamManager };
