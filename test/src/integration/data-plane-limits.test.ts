@@ -3,7 +3,8 @@
  * is over their limits with typed, retryable errors (QUEUE_FULL, STORE_FULL) naming the limit,
  * and drop nothing already accepted; streams declared before limits existed get them; and on a
  * server whose JetStream store is small the default limits are lowered to fit it, while a limit
- * set on purpose that cannot fit is an INPUT_OUT_OF_RANGE naming it.
+ * set on purpose that cannot fit is an INPUT_OUT_OF_RANGE naming it. A durable copy whose bytes
+ * were damaged is removed by the reader that finds it, and the next put writes it again.
  */
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
@@ -108,5 +109,29 @@ describe('data-plane limits (real nats-server)', () => {
       return true;
     });
     await nc.close();
+  });
+
+  it('a damaged durable copy: the reader gets STORE_DIGEST_MISMATCH and removes it; the next put writes it again and it reads back', async () => {
+    const dp = await plane(nats);
+    const store = createArrayStore(dp, { cacheBytes: 0 });
+    const a = f64(300 * 1024, 4); // 2.4 MB: several chunks
+    const ref = await store.put(a);
+    // Damage one chunk in place: delete its message and publish other bytes of the same length on its subject.
+    const stream = `OBJ_${dp.names.arraysBucket}`;
+    const first = await dp.jsm.streams.getMessage(stream, { seq: 1 });
+    assert.ok(first !== null && first.data.byteLength > 0);
+    const bad = Uint8Array.from(first.data, (x) => x ^ 0xff);
+    await dp.jsm.streams.deleteMessage(stream, first.seq);
+    await dp.js.publish(first.subject, bad);
+    await assert.rejects(createArrayStore(dp, { cacheBytes: 0 }).get(ref), (e: unknown) => {
+      assert.ok(isGramfleetError(e), String(e));
+      assert.equal(e.code, 'STORE_DIGEST_MISMATCH');
+      assert.match(e.message, /removed/);
+      return true;
+    });
+    assert.equal(await store.has(ref.digest), false, 'the damaged copy is gone');
+    const again = await createArrayStore(dp, { cacheBytes: 0 }).put(a);
+    assert.equal(again.digest, ref.digest);
+    assert.deepEqual((await createArrayStore(dp, { cacheBytes: 0 }).get(ref)).data, a.data, 'healed by the re-put');
   });
 });

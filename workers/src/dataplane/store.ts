@@ -541,7 +541,21 @@ function createTieredStore(tier: ObjectTier, opts: ArrayStoreOptions): ArrayStor
           digest: ref.digest,
           bucket,
         });
-      return fromObjectStore(ref, info);
+      try {
+        return await fromObjectStore(ref, info);
+      } catch (e) {
+        if (!isGramfleetError(e) || e.code !== 'STORE_DIGEST_MISMATCH') throw e;
+        // A corrupt durable copy would never heal (a put finds the name and skips it): remove it,
+        // so the next put of this array writes it again.
+        const removed = await tier.delete(ref.digest).catch(() => false);
+        log.error('durable copy failed its digest; removed it', { digest: ref.digest, bucket, removed, err: e.message });
+        throw new GramfleetError('STORE_DIGEST_MISMATCH', `${e.message}; the corrupt copy was removed, so the next put of this array writes it again`, {
+          ...(e.details ?? {}),
+          digest: ref.digest,
+          bucket,
+          removed,
+        });
+      }
     };
     return ref.bytes > serialBytes ? oneLargeAtATime(read) : read();
   }
