@@ -94,6 +94,11 @@ const COMPILED_MAX_BYTES = 64 * 2 ** 20;
 interface Slot {
   worker: Worker | undefined;
   busy: boolean;
+  /**
+   * Digests of modules this thread has run (a hint: it probably still holds them, so the compiled
+   * module is not sent again; if it has dropped one, it compiles the bytes, which are always sent).
+   */
+  ran: Set<string>;
 }
 interface Job {
   readonly req: Omit<SandboxRequest, 'id' | 'module' | 'bytes'>;
@@ -112,7 +117,7 @@ export function createSandbox(o: SandboxOptions = {}): Sandbox {
   const limits = o.limits ?? USER_WASM_ABSOLUTE_LIMITS;
   const perJob = Math.max(1, o.maxTasksPerJob ?? threads);
   const log = o.log ?? silentLogger;
-  const slots: Slot[] = Array.from({ length: threads }, () => ({ worker: undefined, busy: false }));
+  const slots: Slot[] = Array.from({ length: threads }, () => ({ worker: undefined, busy: false, ran: new Set<string>() }));
   const queue: Job[] = [];
   const running = new Map<string, number>();
   const modules = new ModuleLru<WebAssembly.Module>(COMPILED_MAX, COMPILED_MAX_BYTES);
@@ -165,7 +170,7 @@ export function createSandbox(o: SandboxOptions = {}): Sandbox {
       const digest = job.req.digest;
       // The compiled module where one is at hand (the thread then skips the compile); the bytes
       // always (a thread that holds neither compiles them; a copy of the view's bytes only).
-      const compiled = modules.get(digest);
+      const compiled = slot.ran.has(digest) ? undefined : modules.get(digest);
       const bytes = job.bytes.byteLength === job.bytes.buffer.byteLength ? job.bytes : job.bytes.slice();
       let settled = false;
       const finish = (f: () => void, kill: boolean): void => {
@@ -178,6 +183,7 @@ export function createSandbox(o: SandboxOptions = {}): Sandbox {
         if (kill) {
           replaced++;
           slot.worker = undefined;
+          slot.ran.clear();
           void w.terminate();
         }
         const n = (running.get(job.jobKey) ?? 1) - 1;
@@ -189,6 +195,10 @@ export function createSandbox(o: SandboxOptions = {}): Sandbox {
       };
       const onMsg = (r: SandboxReply): void => {
         if (r.id !== id) return;
+        if (r.ok) {
+          if (slot.ran.size >= 64) slot.ran.clear();
+          slot.ran.add(digest);
+        }
         if (r.compiled !== undefined) {
           compiledCount++;
           modules.set(digest, r.compiled, job.bytes.byteLength);
