@@ -3,9 +3,9 @@ import { LocalCluster, defaultDataDir } from './local-cluster';
 import { DATA_DIR_FLAG, JSON_FLAG, type CliCommand } from '../cli/command';
 import { LOCAL_TEMPORAL_TRANSPORT } from '../security/temporal';
 
-/** The Temporal line of `up` and `status`: the address and how it is reached. */
-function temporalLine(address: string): string {
-  return `  temporal ${address} (${LOCAL_TEMPORAL_TRANSPORT}: the dev server cannot terminate TLS)\n`;
+/** The Temporal lines of `up` and `status`: the address, how it is reached, and its Web UI. */
+function temporalLine(address: string, ui: string | undefined): string {
+  return `  temporal ${address} (${LOCAL_TEMPORAL_TRANSPORT}: the dev server cannot terminate TLS)\n${ui !== undefined ? `  temporal-ui ${ui}\n` : ''}`;
 }
 
 /** `gramfleet up`. */
@@ -40,7 +40,7 @@ export const UP_COMMAND: CliCommand = {
       });
     }
     ctx.out.write(
-      `gramfleet local cluster up (${dataDir})\n${temporalLine(c.state.temporalAddress)}  nats     ${c.state.natsUrl}\n  processes: ${c.state.processes.map((p) => `${p.name}(${p.pid})`).join(' ')}\n`,
+      `gramfleet local cluster up (${dataDir})\n${temporalLine(c.state.temporalAddress, c.state.temporalUi)}  nats     ${c.state.natsUrl}\n  processes: ${c.state.processes.map((p) => `${p.name}(${p.pid})`).join(' ')}\n`,
     );
     return gpuFailed ? 1 : 0;
   },
@@ -84,7 +84,7 @@ export const STATUS_COMMAND: CliCommand = {
       if (json) {
         ctx.out.write(JSON.stringify({ running: true, ...c.state, temporalTransport: LOCAL_TEMPORAL_TRANSPORT, status: c.status(), workers }) + '\n');
       } else {
-        ctx.out.write(`local cluster (${dataDir})\n${temporalLine(c.state.temporalAddress)}  nats     ${c.state.natsUrl}\n`);
+        ctx.out.write(`local cluster (${dataDir})\n${temporalLine(c.state.temporalAddress, c.state.temporalUi)}  nats     ${c.state.natsUrl}\n`);
         for (const p of c.status()) ctx.out.write(`  ${p.name.padEnd(14)} pid ${String(p.pid).padEnd(8)} ${p.alive ? 'running' : 'DEAD'}\n`);
         ctx.out.write(`  registered workers: ${workers.length}\n`);
         for (const w of workers)

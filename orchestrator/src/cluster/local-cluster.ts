@@ -70,6 +70,9 @@ export interface ClusterState {
   readonly natsMonitorPort: number;
   readonly temporalAddress: string;
   readonly temporalPort: number;
+  /** The Temporal Web UI of the dev server, `http://127.0.0.1:<port>` (absent in state files of older clusters). */
+  readonly temporalUi?: string;
+  readonly temporalUiPort?: number;
   readonly namespace: string;
   readonly taskQueue: string;
   readonly prefix: string;
@@ -133,7 +136,7 @@ export class LocalCluster {
     if (existing !== null) throw new GramfleetError('CLUSTER_START_FAILED', `a cluster is already running from ${dataDir}; stop it first`, { dataDir });
     const prefix = o.prefix ?? 'gf';
     resourceNames(prefix);
-    const [natsPort, natsMonitorPort, temporalPort] = [await freePort(), await freePort(), await freePort()];
+    const [natsPort, natsMonitorPort, temporalPort, temporalUiPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
     const state: ClusterState = {
       version: 1,
       dataDir,
@@ -142,6 +145,8 @@ export class LocalCluster {
       natsMonitorPort,
       temporalAddress: `127.0.0.1:${temporalPort}`,
       temporalPort,
+      temporalUi: `http://127.0.0.1:${temporalUiPort}`,
+      temporalUiPort,
       namespace: 'default',
       taskQueue: o.taskQueue ?? 'gramfleet',
       prefix,
@@ -433,7 +438,8 @@ export class LocalCluster {
         String(httpPort),
         '--metrics-port',
         String(metricsPort),
-        '--headless',
+        // The Web UI, on the port recorded at start (the same after a restart); no newsfeed fetch.
+        ...(s.temporalUiPort !== undefined ? ['--ui-port', String(s.temporalUiPort), '--ui-ip', '127.0.0.1', '--ui-disable-news-fetch'] : ['--headless']),
         '--log-level',
         'warn',
         ...Object.entries(this.temporalDynamicConfig).flatMap(([k, v]) => ['--dynamic-config-value', `${k}=${JSON.stringify(v)}`]),
