@@ -58,6 +58,7 @@ export async function grfWorkflow(input: GrfJobInput, carry?: GrfCarry): Promise
       duplicateResults: outs.reduce((a, o) => a + o.duplicates, 0),
       publishedTasks: outs.reduce((a, o) => a + o.published, 0),
       computeMs: outs.reduce((a, o) => a + o.computeMs, 0),
+      ...(input.params.verify !== undefined ? { verifiedShards: outs.reduce((a, o) => a + (o.verified ?? 0), 0) } : {}),
       ...(input.route !== undefined ? { route: input.route } : {}),
     };
   };

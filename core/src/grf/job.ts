@@ -10,6 +10,7 @@ import type { WorkerClass } from '../protocol';
 import { chunk, planRanges, shardId, type ShardSpec } from '../jobs/shards';
 import type { RouteDecision } from '../jobs/routing';
 import { int, num, oneOf } from '../validate';
+import { compileVerifyFraction } from '../results';
 
 /** Variance-reduction schemes for the walks. */
 export const GRF_VARIANCE = ['none', 'antithetic', 'repelling'] as const;
@@ -38,6 +39,12 @@ export interface GrfParams {
   readonly batchShards?: number;
   /** Activities in flight at once. @default 4 */
   readonly window?: number;
+  /**
+   * Verification: this fraction of shards, chosen by a hash of job and shard id, runs again on a
+   * second worker and differing bytes fail the job with VERIFY_MISMATCH naming both workers
+   * (core/src/results.ts). @default none
+   */
+  readonly verify?: number;
 }
 
 /** Validated parameters with the modulation function computed. */
@@ -55,6 +62,8 @@ export interface CompiledGrfParams {
   /** Shards per batch; undefined: {@link grfBatchShards} picks it from the shard count. */
   readonly batchShards: number | undefined;
   readonly window: number;
+  /** Fraction of shards run again on a second worker ({@link GrfParams.verify}); absent: none. */
+  readonly verify?: number;
 }
 
 /** Validates GRF parameters; throws a typed error naming the field and its bound. */
@@ -77,6 +86,7 @@ export function compileGrfParams(p: GrfParams): CompiledGrfParams {
   checkVarianceBound(kernel, scale, pHalt);
   const f = Array.from(modulation(kernel, walkLengthCap(pHalt) + 1));
   const shardNodes = p.shardNodes === undefined ? undefined : int('shardNodes', p.shardNodes, 1, 1 << 24);
+  const verify = compileVerifyFraction(p.verify, 'verify');
   return Object.freeze({
     kernel,
     scale,
@@ -90,6 +100,7 @@ export function compileGrfParams(p: GrfParams): CompiledGrfParams {
     shardNodes,
     batchShards: p.batchShards === undefined ? undefined : int('batchShards', p.batchShards, 1, 4096),
     window: int('window', p.window ?? 4, 1, 64),
+    ...(verify !== undefined && verify > 0 ? { verify } : {}),
   });
 }
 
@@ -157,13 +168,15 @@ export interface GrfJobResult {
   readonly backends: Readonly<Record<string, number>>;
   readonly workers: Readonly<Record<string, number>>;
   readonly computeMs: number;
+  /** Shards run again on a second worker with the same bytes (`verify`); absent without verification. */
+  readonly verifiedShards?: number;
   readonly labelSpreading?: { readonly accuracy: number; readonly train: number; readonly test: number };
   /** The routing decision (which worker class ran the shards, and why). */
   readonly route?: RouteDecision;
 }
 
 /** Φ and the extras, as the assembly step gives them (the workflow adds the counts). */
-export type GrfAssembled = Omit<GrfJobResult, 'shards' | 'duplicateResults' | 'publishedTasks' | 'backends' | 'workers' | 'computeMs'>;
+export type GrfAssembled = Omit<GrfJobResult, 'shards' | 'duplicateResults' | 'publishedTasks' | 'backends' | 'workers' | 'computeMs' | 'verifiedShards'>;
 
 /** Input of the `runGrfBatch` activity: batch `batch` of {@link grfBatches}(job). */
 export interface GrfBatchInput {
@@ -188,6 +201,8 @@ export interface GrfBatchOutput {
   readonly backends: Readonly<Record<string, number>>;
   readonly workers: Readonly<Record<string, number>>;
   readonly computeMs: number;
+  /** Shards of the batch run again on a second worker with the same bytes (verification). */
+  readonly verified?: number;
   /** With `finish`: Φ assembled and stored. */
   readonly assembled?: GrfAssembled;
 }

@@ -6,6 +6,7 @@
 import { invalidField } from '../errors';
 import { str } from '../validate';
 import { checkParamNames, withFieldPrefix, type WorkloadDef } from '../workload';
+import { VERIFY_PARAM } from '../results';
 import { GRAPH_KERNEL_KINDS } from './kernels';
 import { GRF_ESTIMATORS, GRF_VARIANCE, compileGrfParams, type GrfParams } from './job';
 
@@ -44,6 +45,7 @@ export const GRF_WORKLOAD: WorkloadDef<'grf'> = {
     shardNodes: { type: 'integer', description: 'origins per shard (default chosen from n)' },
     batchShards: { type: 'integer', description: 'shards per Temporal activity (default: the shards over ~8 activities, at least 64 each)' },
     window: { type: 'integer', description: 'activities in flight at once (default 4)' },
+    verify: VERIFY_PARAM,
     labelSpreading: { type: 'object', description: 'label spreading on the features: { trainFraction, seed }' },
     labels: { type: 'any', only: 'sdk', description: 'node labels (Int32Array); taken from the .npz when it has them' },
     backend: { type: 'string', enum: ['auto', 'wasm', 'gpu'], description: 'worker class (SDK default auto; a campaign run takes wasm|gpu, default wasm)' },

@@ -21,6 +21,8 @@ export interface ShardBatchInput {
   readonly shards: readonly ShardSpec[];
   /** Epoch ms after which workers drop the shards. */
   readonly deadline: number;
+  /** Fraction of shards run again on a second worker (verification, core/src/results.ts). @default none */
+  readonly verify?: number;
 }
 
 /** The accepted result of one shard. */

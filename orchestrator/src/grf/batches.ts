@@ -81,7 +81,10 @@ export function createGrfActivities(deps: GrfActivityDeps): GrfActivities {
       // The shards' rows are read once, here, and can be recomputed: no durable copy.
       results = await Promise.all(
         shards.map((s) =>
-          tasks.run({ jobId: job.jobId, shardId: s.shardId, op: 'grf-walks', attrs: s.attrs, inputs, deadline, durable: 'none' }, { cls: job.cls }),
+          tasks.run(
+            { jobId: job.jobId, shardId: s.shardId, op: 'grf-walks', attrs: s.attrs, inputs, deadline, durable: 'none' },
+            { cls: job.cls, verify: job.params.verify },
+          ),
         ),
       );
     } finally {
@@ -93,7 +96,9 @@ export function createGrfActivities(deps: GrfActivityDeps): GrfActivities {
     const backends: Record<string, number> = {};
     const workers: Record<string, number> = {};
     let computeMs = 0;
+    let verified = 0;
     for (const r of results) {
+      if (r.stats.verifiedBy !== undefined) verified++;
       backends[r.stats.backend] = (backends[r.stats.backend] ?? 0) + 1;
       workers[r.stats.workerId] = (workers[r.stats.workerId] ?? 0) + 1;
       computeMs += r.stats.computeMs;
@@ -113,6 +118,7 @@ export function createGrfActivities(deps: GrfActivityDeps): GrfActivities {
         backends,
         workers,
         computeMs,
+        ...(verified > 0 ? { verified } : {}),
       },
     };
   }

@@ -65,6 +65,11 @@ export const GRF_COMMAND: CliCommand = {
     'label-spreading': { type: 'string', value: 'FRACTION', description: 'run label spreading with this fraction of nodes labelled' },
     'shard-nodes': { type: 'string', value: 'N', description: 'origins per shard (default chosen from n)' },
     backend: { type: 'string', value: 'auto|wasm|gpu', description: 'where the shards run (default auto)' },
+    verify: {
+      type: 'string',
+      value: 'FRACTION',
+      description: 'run this fraction of shards again on a second worker; differing bytes fail the job with VERIFY_MISMATCH (default 0)',
+    },
     workers: { type: 'string', value: 'N', description: 'WASM workers of a local cluster started for this job' },
     out: { type: 'string', value: 'phi.npz', required: true, description: 'where Φ is written' },
     json: JSON_FLAG,
@@ -77,6 +82,7 @@ export const GRF_COMMAND: CliCommand = {
     const labelSpreading = a.number('label-spreading');
     const shardNodes = a.int('shard-nodes');
     const backend = a.string('backend');
+    const verify = a.number('verify');
     const spec: GrfJobSpec = {
       kind: 'grf',
       graph: a.need('graph'),
@@ -90,6 +96,7 @@ export const GRF_COMMAND: CliCommand = {
       ...(labelSpreading !== undefined ? { labelSpreading: { trainFraction: labelSpreading } } : {}),
       ...(shardNodes !== undefined ? { shardNodes } : {}),
       ...(backend !== undefined ? { backend: backend as NonNullable<GrfJobSpec['backend']> } : {}),
+      ...(verify !== undefined ? { verify } : {}),
     };
     const dataDir = a.string('data-dir');
     const workers = a.int('workers');
@@ -111,6 +118,7 @@ export const GRF_COMMAND: CliCommand = {
           backends: r.backends,
           workers: Object.keys(r.workers).length,
           duplicateResults: r.duplicateResults,
+          ...(r.verifiedShards !== undefined ? { verifiedShards: r.verifiedShards } : {}),
           wallMs: Date.now() - t0,
           ...(r.labelSpreading !== undefined ? { labelSpreading: r.labelSpreading } : {}),
           ...(r.route !== undefined ? { route: r.route } : {}),
@@ -123,6 +131,7 @@ export const GRF_COMMAND: CliCommand = {
               .join(' ')}), ${(summary.wallMs / 1000).toFixed(1)} s\n`,
           );
           ctx.out.write(`wrote ${summary.out.join(', ')}\n`);
+          if (r.verifiedShards !== undefined) ctx.out.write(`verified ${r.verifiedShards} of ${r.shards} shards on a second worker: same bytes\n`);
           if (r.route !== undefined) ctx.out.write(`backend ${r.route.requested} -> ${r.route.cls} (${r.route.reason})\n`);
           if (r.labelSpreading !== undefined)
             ctx.out.write(

@@ -140,7 +140,7 @@ export function createActivities(deps: ActivityDeps): ClusterActivities {
         todo.map(async (s) => {
           const r = await tasks.run(
             { jobId: input.jobId, shardId: s.shardId, op: input.op, attrs: s.attrs, inputs: input.inputs, deadline: input.deadline },
-            { cls: input.cls },
+            { cls: input.cls, verify: input.verify },
           );
           if (r.error !== undefined) {
             failed ??= r;
