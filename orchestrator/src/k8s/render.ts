@@ -66,6 +66,21 @@ export interface ServerPolicy {
   readonly cidr?: string;
 }
 
+/**
+ * One TLS endpoint of the official Temporal chart (`temporal.server.tls.frontend|internode`, its
+ * own values when `temporal.install`): read here for the cert-manager Certificate of its Secret.
+ */
+export interface TemporalServerTls {
+  /** @default true */
+  readonly enabled?: boolean;
+  /** @default gramfleet-temporal-<frontend|internode>-tls */
+  readonly secretName?: string;
+  /** The name in the certificate (the Temporal chart's clients check it). @default `temporal-<frontend|internode>` */
+  readonly serverName?: string;
+  /** The Temporal chart's; not read here. */
+  readonly requireClientAuth?: boolean;
+}
+
 /** Values of the chart / renderer. Every field is optional; see {@link compileValues}. */
 export interface DeployValues {
   /** Namespace of every namespaced object. @default 'gramfleet' */
@@ -88,6 +103,8 @@ export interface DeployValues {
     readonly taskQueue?: string;
     readonly tls?: { readonly enabled?: boolean; readonly secretName?: string; readonly mutual?: boolean; readonly serverName?: string };
     readonly apiKey?: { readonly secretName?: string; readonly key?: string };
+    /** The Temporal chart's server TLS (with `install`; its Secrets come from cert-manager when `tls.certManager.enabled`). */
+    readonly server?: { readonly tls?: { readonly frontend?: TemporalServerTls; readonly internode?: TemporalServerTls } };
   };
   /**
    * NATS: `url`; `creds`: per-role credentials from Secrets `<secretPrefix>-<role>` (key
@@ -175,8 +192,9 @@ export interface DeployValues {
     readonly controller?: { readonly maxUnavailable?: Disruption };
   };
   /**
-   * cert-manager: Issuer/Certificate objects for the NATS server certificate and gramfleet's
-   * Temporal client certificate, signed by `issuerRef` or by a CA the chart makes (self-signed Issuer → CA Certificate → CA
+   * cert-manager: Issuer/Certificate objects for the NATS server certificate, gramfleet's
+   * Temporal client certificate and (with `temporal.install`) the Temporal chart's frontend and
+   * internode certificates, signed by `issuerRef` or by a CA the chart makes (self-signed Issuer → CA Certificate → CA
    * Issuer). Needs cert-manager installed. @default disabled
    */
   readonly tls?: {
@@ -280,6 +298,14 @@ export function compileValues(v: DeployValues = {}) {
     return x;
   };
   const apiKeySecret = v.temporal?.apiKey?.secretName;
+  const serverTls = (which: 'frontend' | 'internode') => {
+    const s = v.temporal?.server?.tls?.[which];
+    return {
+      enabled: s?.enabled ?? true,
+      secretName: secretName(`temporal.server.tls.${which}.secretName`, s?.secretName, `gramfleet-temporal-${which}-tls`),
+      serverName: s?.serverName !== undefined && s.serverName !== '' ? s.serverName : `temporal-${which}`,
+    };
+  };
   if ((v.tls?.certManager?.enabled ?? false) && (v.nats?.tls?.enabled ?? true) && natsHost === '' && (v.tls?.certManager?.natsDnsNames ?? []).length === 0)
     bad('tls.certManager.natsDnsNames', 'must name the NATS server (the first nats.url has no host)', []);
   return Object.freeze({
@@ -301,6 +327,7 @@ export function compileValues(v: DeployValues = {}) {
         apiKeySecret === undefined || apiKeySecret === ''
           ? undefined
           : { secretName: secretName('temporal.apiKey.secretName', apiKeySecret, ''), key: v.temporal?.apiKey?.key ?? 'api-key' },
+      server: { frontend: serverTls('frontend'), internode: serverTls('internode') },
     },
     nats: {
       install: natsInstall,
@@ -904,5 +931,16 @@ function certManagerObjects(v: CompiledValues): Obj[] {
   }
   const t = v.temporal;
   if (t.tls.enabled && t.tls.mutual) out.push(cert('temporal-client', t.tls.secretName, ['client auth'], { commonName: `${v.fullname}-temporal-client` }));
+  if (t.install) {
+    // the Temporal chart's frontend and internode certificates (both ends of internode mTLS);
+    // the frontend's also names the host gramfleet's clients dial (temporal.address)
+    const addressHost = t.address.replace(/:\d+$/, '');
+    for (const which of ['frontend', 'internode'] as const) {
+      const s = t.server[which];
+      if (!s.enabled) continue;
+      const dns = [...new Set([s.serverName, ...(which === 'frontend' && addressHost !== '' ? [addressHost] : [])])];
+      out.push(cert(`temporal-${which}`, s.secretName, ['server auth', 'client auth'], { commonName: s.serverName, dnsNames: dns }));
+    }
+  }
   return out;
 }

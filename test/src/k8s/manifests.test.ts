@@ -90,6 +90,10 @@ const COMBOS = [
     },
   },
   {
+    name: 'Temporal installed by the chart, cert-manager: its frontend and internode certificates',
+    values: { temporal: { install: true, address: 'gramfleet-temporal-frontend.gramfleet.svc:7233' }, tls: { certManager: { enabled: true } } },
+  },
+  {
     name: 'disruption bounds as counts and percentages',
     values: { podDisruptionBudget: { orchestrator: { maxUnavailable: 0 }, wasmWorker: { maxUnavailable: 3 } } },
   },
@@ -595,6 +599,39 @@ describe('Kubernetes manifests against a real kube-apiserver', { skip }, () => {
       // no peers: the peer port is closed both ways
       assert.deepEqual(ports(policies()['wasm-worker']!.spec.egress), [...dns, 4222]);
       assert.deepEqual(ports(policies()['wasm-worker']!.spec.ingress), [8080]);
+    });
+
+    it('cert-manager: a CA chain or the given issuer; the NATS server, Temporal client and (installed) Temporal server certificates in the Secrets the pods mount', () => {
+      type Cert = {
+        kind: string;
+        metadata: { name: string };
+        spec: { secretName: string; dnsNames?: string[]; usages?: string[]; issuerRef: { name: string; kind: string } };
+      };
+      const certs = (values: object) =>
+        Object.fromEntries(
+          (all(values) as unknown as Cert[]).filter((o) => o.kind === 'Certificate' || o.kind === 'Issuer').map((o) => [`${o.kind}/${o.metadata.name}`, o]),
+        );
+      const own = certs({ tls: { certManager: { enabled: true } }, temporal: { install: true, address: 'gramfleet-temporal-frontend.gramfleet.svc:7233' } });
+      assert.deepEqual(Object.keys(own).sort(), [
+        'Certificate/gramfleet-ca',
+        'Certificate/gramfleet-nats-server',
+        'Certificate/gramfleet-temporal-client',
+        'Certificate/gramfleet-temporal-frontend',
+        'Certificate/gramfleet-temporal-internode',
+        'Issuer/gramfleet-ca',
+        'Issuer/gramfleet-selfsigned',
+      ]);
+      const nats = own['Certificate/gramfleet-nats-server']!.spec;
+      assert.equal(nats.secretName, 'gramfleet-nats-tls');
+      assert.deepEqual(nats.dnsNames, ['nats.nats.svc']);
+      assert.deepEqual(nats.usages, ['digital signature', 'key encipherment', 'server auth']);
+      assert.deepEqual(nats.issuerRef, { name: 'gramfleet-ca', kind: 'Issuer', group: 'cert-manager.io' });
+      assert.equal(own['Certificate/gramfleet-temporal-client']!.spec.secretName, 'gramfleet-temporal-client-tls');
+      assert.deepEqual(own['Certificate/gramfleet-temporal-frontend']!.spec.dnsNames, ['temporal-frontend', 'gramfleet-temporal-frontend.gramfleet.svc']);
+      assert.deepEqual(own['Certificate/gramfleet-temporal-internode']!.spec.usages, ['digital signature', 'key encipherment', 'server auth', 'client auth']);
+      const corp = certs({ tls: { certManager: { enabled: true, issuerRef: { name: 'corp', kind: 'ClusterIssuer' } } } });
+      assert.deepEqual(Object.keys(corp).sort(), ['Certificate/gramfleet-nats-server', 'Certificate/gramfleet-temporal-client']);
+      assert.deepEqual(corp['Certificate/gramfleet-nats-server']!.spec.issuerRef, { name: 'corp', kind: 'ClusterIssuer', group: 'cert-manager.io' });
     });
 
     it("a PodDisruptionBudget for each component selects exactly its Deployment's pods", () => {
