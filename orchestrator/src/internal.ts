@@ -36,3 +36,4 @@ export { decodeNpyValue } from './io/npz';
 export { decodeGraph } from './io/graph-files';
 export { decodeCsv, decodeIdx, decodeRows, gunzipBounded } from './eigenpro/data-files';
 export { parseCampaignText } from './campaign/client';
+export { binaryPath } from './cluster/binaries';

@@ -7,6 +7,7 @@
  * history grows large it drains the runs in flight and continues as new.
  */
 import {
+  ActivityFailure,
   ApplicationFailure,
   ChildWorkflowFailure,
   ParentClosePolicy,
@@ -43,6 +44,14 @@ export const campaignProgressQuery = defineQuery<CampaignProgress>(CAMPAIGN_PROG
 /** Query: the runs in flight. */
 export const campaignRunningQuery = defineQuery<CampaignRunningRun[]>(CAMPAIGN_RUNNING_QUERY);
 
+/**
+ * Attempts of each campaign activity. A run whose input is poison (a file that makes preparing
+ * it fail, hang past its heartbeat, or kill the orchestrator) costs at most this many attempts,
+ * and is then recorded as failed with its error; the run's own retry policy (`retry`) is for
+ * its child workflow and does not start a failed preparation again.
+ */
+export const CAMPAIGN_ACTIVITY_MAX_ATTEMPTS = 5;
+
 /** Events after which a generation stops launching runs and continues as new (below Temporal's suggestion too). */
 export const CAMPAIGN_HISTORY_LIMIT = 10_000;
 
@@ -69,7 +78,7 @@ export async function campaignWorkflow(input: CampaignWorkflowInput & CampaignWo
     startToCloseTimeout: 10 * 60_000,
     // The activities heartbeat every 2 s: one cut off by a killed orchestrator is retried after 15 s.
     heartbeatTimeout: 15_000,
-    retry: activityRetry(),
+    retry: activityRetry(CAMPAIGN_ACTIVITY_MAX_ATTEMPTS),
   });
   const startedAt = carry?.startedAt ?? Date.now();
   const generation = carry?.generation ?? 0;
@@ -124,22 +133,22 @@ export async function campaignWorkflow(input: CampaignWorkflowInput & CampaignWo
       } catch (e) {
         if (isCancellation(e)) throw e;
         error = failurePayload(e);
+        // The preparation failed after its bounded attempts: record it, do not prepare again.
+        if (e instanceof ActivityFailure) break;
         if (!ERROR_CODES[error.code].retryable || attempt >= spec.retry.maxAttempts) break;
         await sleep(spec.retry.backoffMs * 2 ** (attempt - 1));
       }
     }
-    await acts.campaignRecordRun({
-      campaignId: spec.id,
-      index,
-      runId,
-      childId,
-      kind: run.kind,
-      params: run.params,
-      attempts: attempt,
-      startedAt: runStarted,
-      finishedAt: Date.now(),
-      ...(error === undefined ? { result } : { error }),
-    });
+    const row = { campaignId: spec.id, index, runId, childId, kind: run.kind, params: run.params, attempts: attempt, startedAt: runStarted };
+    try {
+      await acts.campaignRecordRun({ ...row, finishedAt: Date.now(), ...(error === undefined ? { result } : { error }) });
+    } catch (e) {
+      // Extracting the row from the result failed after its attempts: the run is recorded as
+      // failed with that error (without the result) instead of failing the whole campaign.
+      if (isCancellation(e) || !(e instanceof ActivityFailure) || error !== undefined) throw e;
+      error = failurePayload(e);
+      await acts.campaignRecordRun({ ...row, finishedAt: Date.now(), error });
+    }
     if (error === undefined) runsDone++;
     else runsFailed++;
     running.delete(index);
@@ -191,6 +200,10 @@ function failurePayload(e: unknown): ErrorPayload {
     }
     if (c instanceof TimeoutFailure) timedOut = true;
     c = (c as { cause?: unknown }).cause;
+  }
+  if (e instanceof ActivityFailure) {
+    const why = timedOut ? 'timed out (its process died or hung)' : `failed: ${e.cause?.message ?? e.message}`;
+    return { code: 'JOB_FAILED', message: `[JOB_FAILED] ${e.activityType} ${why}, after at most ${CAMPAIGN_ACTIVITY_MAX_ATTEMPTS} attempts` };
   }
   if (timedOut) return { code: 'JOB_TIMEOUT', message: `[JOB_TIMEOUT] run did not finish in time: ${(e as Error).message}` };
   const msg =

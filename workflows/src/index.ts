@@ -2,7 +2,7 @@
 export { grfWorkflow, progressQuery } from './grf';
 export type { GrfCarry } from './grf';
 export { kronGpWorkflow, kronProgressQuery } from './kron';
-export { CAMPAIGN_HISTORY_LIMIT, campaignProgressQuery, campaignRunningQuery, campaignWorkflow } from './campaign';
+export { CAMPAIGN_ACTIVITY_MAX_ATTEMPTS, CAMPAIGN_HISTORY_LIMIT, campaignProgressQuery, campaignRunningQuery, campaignWorkflow } from './campaign';
 export type { CampaignCarry, CampaignWorkflowOptions } from './campaign';
 export { eigenProWorkflow, eigenProProgressQuery } from './eigenpro';
 export { datagenWorkflow, datagenProgressQuery } from './datagen';
