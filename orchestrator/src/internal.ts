@@ -22,6 +22,7 @@ export { choleskyWasmSolver } from './eigenpro/ep3-activity';
 export { kronCgCheckpointName } from './kron/loop';
 export { CAMPAIGN_COMMAND, campaignCommand } from './campaign/cli';
 export { commandPaths } from './cli/command';
+export type { CliContext } from './cli/command';
 export { GRAMFLEET_COMMAND, cliVersion, main as runCli } from './cli/main';
 export { kubeConfigFor } from './k8s/client';
 export type { KubeConfig, KubernetesObject } from './k8s/client';

@@ -26,7 +26,7 @@ import { releaseDatagenPages } from '../datagen/pages';
 import { workloadFor } from '../registry';
 import type { JobKind, JobSpec } from '../job-types';
 import type { WorkloadContext } from '../workload';
-import { checkTemporalSecurity, explainTemporalConnectError, temporalConnectionOptions, type CheckedTemporalSecurity } from '../security/temporal';
+import { checkTemporalSecurity, connectTemporal, type CheckedTemporalSecurity } from '../security/temporal';
 import { clientConfig } from './config';
 import { createRaySdk } from './ray';
 import { fromTemporal } from './failure';
@@ -74,15 +74,13 @@ export async function connect(o: ConnectOptions = {}): Promise<Fleet> {
   const hs = local?.state.hostStore;
   const arrays = await openArrayStore(dp, o.store ?? (hs !== undefined ? { hostDir: hs.dir, hostBytes: hs.maxBytes } : {}), log);
   const store = arrays.store;
-  const temporalOptions = temporalConnectionOptions(temporalAddress, security);
-  const connection = await Connection.connect(temporalOptions).catch(async (e: unknown) => {
-    // A typed error that says what to fix (an untrusted certificate, a refused client
-    // certificate or API key, a server without TLS), once what was opened is closed.
-    const err = await explainTemporalConnectError(e, temporalOptions, security);
+  // A typed error that says what to fix (an untrusted certificate, a refused client certificate
+  // or API key, a server without TLS), once what was opened is closed.
+  const connection = await connectTemporal(temporalAddress, security, (co) => Connection.connect(co)).catch(async (e: unknown) => {
     await arrays.close().catch(() => undefined);
     await dp.close().catch(() => undefined);
     if (owned) await local?.stop().catch(() => undefined);
-    throw err;
+    throw e;
   });
   const client = new Client({ connection, namespace });
   const budget = o.memoryBudgetBytes ?? 8 * 1024 ** 3;

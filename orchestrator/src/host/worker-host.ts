@@ -12,7 +12,7 @@ import { connectNats, createJsonLogger, createTaskClient, openArrayStore, openDa
 import { hostActivities } from '../registry';
 import { createCampaignActivities } from '../campaign/activities';
 import { openCampaignTable } from '../campaign/table';
-import { describeTemporalSecurity, explainTemporalConnectError, temporalConnectionOptions } from '../security/temporal';
+import { connectTemporal, describeTemporalSecurity } from '../security/temporal';
 import { hostConfig, type HostConfig } from './config';
 
 async function main(): Promise<void> {
@@ -58,11 +58,8 @@ async function main(): Promise<void> {
   let backoff = 250;
   while (!stopping) {
     try {
-      // Built at each (re)connect: a rotated certificate or key file is picked up.
-      const options = temporalConnectionOptions(address, cfg.temporalSecurity);
-      const connection = await NativeConnection.connect(options).catch(async (e: unknown) => {
-        throw await explainTemporalConnectError(e, options, cfg.temporalSecurity);
-      });
+      // The files are read at each (re)connect: a rotated certificate or key is picked up.
+      const connection = await connectTemporal(address, cfg.temporalSecurity, (o) => NativeConnection.connect(o));
       const worker = await Worker.create({
         connection,
         namespace,

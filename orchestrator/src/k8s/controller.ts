@@ -31,7 +31,7 @@ import {
 import { k8s, type KubeConfig, type K8s } from './client';
 import { GROUP, KERNEL_CAMPAIGN, VERSION, type KernelCampaign, type KernelCampaignCondition, type KernelCampaignPhase, type KernelCampaignStatus } from './crd';
 import { WorkQueue } from './workqueue';
-import { explainTemporalConnectError, temporalConnectionOptions, type CheckedTemporalSecurity } from '../security/temporal';
+import { connectTemporal, type CheckedTemporalSecurity } from '../security/temporal';
 
 /** Options of {@link KernelCampaignController.start}. */
 export interface KernelCampaignControllerOptions {
@@ -177,12 +177,7 @@ export class KernelCampaignController {
 
   /** A Temporal connection, secured as configured; a failure is a typed error saying what to fix. */
   private async connectTemporal(): Promise<Connection> {
-    const options = temporalConnectionOptions(this.o.temporalAddress, this.o.temporalSecurity);
-    try {
-      return await Connection.connect({ ...options, connectTimeout: 5000 });
-    } catch (e) {
-      throw await explainTemporalConnectError(e, options, this.o.temporalSecurity);
-    }
+    return connectTemporal(this.o.temporalAddress, this.o.temporalSecurity, (o) => Connection.connect({ ...o, connectTimeout: 5000 }));
   }
 
   /** One level-triggered pass over the object named by `key` (`namespace/name`). */

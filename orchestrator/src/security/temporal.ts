@@ -367,6 +367,26 @@ export async function explainTemporalConnectError(
     return new GramfleetError('CLUSTER_UNAVAILABLE', `Temporal at ${address} did not answer: ${cause}`, { address });
   }
   const p = await probeTls(address, o, timeoutMs);
+  return (
+    tlsProbeError(p, { ...o, tls: o.tls }, s) ??
+    new GramfleetError(
+      'CLUSTER_UNAVAILABLE',
+      p.kind === 'ok'
+        ? `Temporal at ${address} accepted TLS but the connection failed: ${cause}`
+        : `Temporal at ${address} did not answer: ${p.message} (${cause})`,
+      { address },
+    )
+  );
+}
+
+/**
+ * The typed error for what a TLS probe of the server found with options `o` (TLS on), or
+ * undefined when it found nothing wrong with TLS (the handshake and the server's first bytes came
+ * back, or the server did not answer at all).
+ */
+function tlsProbeError(p: Probe, o: TemporalConnectionOptions & { tls: TLSConfig }, s: CheckedTemporalSecurity | undefined): GramfleetError | undefined {
+  const n = s?.names ?? TEMPORAL_SECURITY_VARS;
+  const address = o.address;
   switch (p.kind) {
     case 'untrusted': {
       const name = p.code === 'ERR_TLS_CERT_ALTNAME_INVALID';
@@ -397,8 +417,33 @@ export async function explainTemporalConnectError(
         { address, field: n.caFile, tlsCode: p.code },
       );
     case 'unreachable':
-      return new GramfleetError('CLUSTER_UNAVAILABLE', `Temporal at ${address} did not answer: ${p.message} (${cause})`, { address });
     case 'ok':
-      return new GramfleetError('CLUSTER_UNAVAILABLE', `Temporal at ${address} accepted TLS but the connection failed: ${cause}`, { address });
+      return undefined;
+  }
+}
+
+/**
+ * Connects to Temporal at `address` secured by `s` with `connectFn` (`Connection.connect` or
+ * `NativeConnection.connect`, given the options of {@link temporalConnectionOptions}, read from
+ * the files now). With TLS on, one TLS handshake first finds a configuration error at once (an
+ * untrusted or misnamed server certificate, a missing or refused client certificate, a server
+ * without TLS) instead of after the client's connect timeout; any failure is the typed error of
+ * {@link explainTemporalConnectError}.
+ */
+export async function connectTemporal<C>(
+  address: string,
+  s: CheckedTemporalSecurity | undefined,
+  connectFn: (o: TemporalConnectionOptions) => Promise<C>,
+  timeoutMs = 5_000,
+): Promise<C> {
+  const o = temporalConnectionOptions(address, s);
+  if (o.tls !== undefined) {
+    const bad = tlsProbeError(await probeTls(address, o, timeoutMs), { ...o, tls: o.tls }, s);
+    if (bad !== undefined) throw bad;
+  }
+  try {
+    return await connectFn(o);
+  } catch (e) {
+    throw await explainTemporalConnectError(e, o, s, timeoutMs);
   }
 }

@@ -5,13 +5,17 @@
  * starts exactly one campaign workflow whose progress `.status` follows to Succeeded; bad run
  * parameters fail the resource with the typed error and start nothing; a controller restart
  * mid-campaign starts no second workflow; deletion cancels the workflow and then removes the
- * finalizer. Also checks the health endpoints of the worker and orchestrator processes.
+ * finalizer. Also checks the health endpoints of the worker and orchestrator processes. The
+ * controller reaches Temporal through mutual TLS: a real TLS terminator (../security/grpc-tls-proxy)
+ * that requires a client certificate stands before the dev server.
  */
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as http from 'node:http';
+import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { type KernelCampaign } from '@gramfleet/orchestrator';
@@ -20,6 +24,7 @@ import {
   K8S_GROUP,
   K8S_VERSION,
   KernelCampaignController,
+  checkTemporalSecurity,
   k8sApi,
   kernelCampaignCrd,
   kernelCampaignWorkflowId,
@@ -30,6 +35,8 @@ import { campaignTable, type Logger } from '@gramfleet/core';
 import { sharedGraph, startTestCluster, until, type TestCluster } from '../integration/harness';
 import { CONTROLLER_SA, envTestUnavailable, startEnvTest, type EnvTest } from './envtest';
 import { apply, create, ensureNamespace, installCrd } from './kube';
+import { createTestCa, issueTestCert, opensslAvailable } from '../security/certs';
+import { startGrpcTlsProxy, type GrpcTlsProxy } from '../security/grpc-tls-proxy';
 
 const skip = envTestUnavailable();
 if (skip !== undefined) console.log(`# skipping the KernelCampaign controller tests: ${skip}`);
@@ -41,6 +48,9 @@ describe('KernelCampaign controller (real kube-apiserver + Temporal + NATS)', { 
   let t: TestCluster;
   let client: Client;
   let ctrl: KernelCampaignController | undefined;
+  let tlsDir: string | undefined;
+  let proxy: GrpcTlsProxy | undefined;
+  let temporalSecurity: ReturnType<typeof checkTemporalSecurity>;
   const api = (): InstanceType<typeof k8sApi.CustomObjectsApi> => env.admin.makeApiClient(k8sApi.CustomObjectsApi);
   const base = { group: K8S_GROUP, version: K8S_VERSION, plural: KERNEL_CAMPAIGN.plural, namespace: NS };
   const get = async (name: string): Promise<KernelCampaign | undefined> => {
@@ -54,7 +64,8 @@ describe('KernelCampaign controller (real kube-apiserver + Temporal + NATS)', { 
   const startController = async (): Promise<KernelCampaignController> =>
     KernelCampaignController.start({
       kubeConfig: env.controller,
-      temporalAddress: t.cluster.state.temporalAddress,
+      temporalAddress: proxy?.address ?? t.cluster.state.temporalAddress,
+      ...(temporalSecurity !== undefined ? { temporalSecurity } : {}),
       taskQueue: t.cluster.state.taskQueue,
       prefix: t.cluster.state.prefix,
       pollIntervalMs: 300,
@@ -95,11 +106,21 @@ describe('KernelCampaign controller (real kube-apiserver + Temporal + NATS)', { 
     }
     t = await startTestCluster('k8s-ctrl', { workers: 2 });
     client = new Client({ connection: await Connection.connect({ address: t.cluster.state.temporalAddress }), namespace: t.cluster.state.namespace });
+    if (opensslAvailable()) {
+      tlsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gf-ctrl-tls-'));
+      const ca = createTestCa(tlsDir);
+      const server = issueTestCert(ca, tlsDir, 'server', { cn: 'temporal-frontend', server: { ips: ['127.0.0.1'] } });
+      const cert = issueTestCert(ca, tlsDir, 'controller', { cn: 'gramfleet-controller', client: true });
+      proxy = await startGrpcTlsProxy({ upstream: t.cluster.state.temporalAddress, certPem: server.certPem, keyPem: server.keyPem, clientCa: ca.certPem });
+      temporalSecurity = checkTemporalSecurity({ caFile: ca.certFile, certFile: cert.certFile, keyFile: cert.keyFile });
+    } else console.log('# the controller reaches Temporal in plaintext: the openssl command line (test certificates) is not installed');
     ctrl = await startController();
   });
   after(async () => {
     await ctrl?.stop();
     await client?.connection.close().catch(() => undefined);
+    await proxy?.close();
+    if (tlsDir !== undefined) fs.rmSync(tlsDir, { recursive: true, force: true });
     await t?.stop();
     await env?.stop();
   });
@@ -142,6 +163,12 @@ describe('KernelCampaign controller (real kube-apiserver + Temporal + NATS)', { 
     assert.equal(d.status.name, 'COMPLETED');
     assert.equal(d.runId, s.workflowRunId);
     assert.equal(await executions(s.workflowId!), 1);
+  });
+
+  it('the controller reached Temporal through mutual TLS only, with its client certificate', (c) => {
+    if (proxy === undefined) return c.skip('no TLS terminator: the openssl command line (test certificates) is not installed');
+    assert.ok(proxy.counts.forwarded > 0, 'calls went through the terminator');
+    assert.deepEqual([...proxy.seen.clientCns], ['gramfleet-controller']);
   });
 
   it('a KernelCampaign mixing workload kinds (a Kronecker GP lengthscale grid beside a datagen run) runs every run to Succeeded', async () => {
