@@ -16,6 +16,7 @@ import {
   USER_WASM_OP,
   WASM_PAGE,
   checkUserModule,
+  compileVerifyFraction,
   checkUserWasmLimits,
   inspectWasm,
   int,
@@ -78,6 +79,11 @@ export interface MapOptions {
   readonly timeoutMs?: number;
   /** Output capacity (f64s). @default the input's length */
   readonly outLen?: number;
+  /**
+   * Fraction in [0, 1] of the tasks run again on a second worker; differing bytes reject that
+   * task's `get` with VERIFY_MISMATCH naming both workers (core/src/results.ts). @default 0
+   */
+  readonly verify?: number;
 }
 
 /** The Ray-like calls of a fleet. */
@@ -181,7 +187,11 @@ export function createRaySdk(store: ArrayStore, tasks: TaskClient): RaySdk {
       const limits = tightestUserWasmLimits(
         (await tasks.workers()).flatMap((w) => (w.cls === 'wasm' && w.ops.includes(USER_WASM_OP) && w.sandbox !== undefined ? [w.sandbox] : [])),
       );
-      checkUserWasmLimits({ moduleBytes: bytes.byteLength }, limits ?? USER_WASM_ABSOLUTE_LIMITS, limits !== undefined ? 'the live WASM workers' : 'any worker');
+      checkUserWasmLimits(
+        { moduleBytes: bytes.byteLength },
+        limits ?? USER_WASM_ABSOLUTE_LIMITS,
+        limits !== undefined ? 'the live WASM workers' : 'any worker',
+      );
       checkUserModule(inspectWasm(bytes), o.exports, ((limits?.maxMemoryMB ?? USER_WASM_MAX_MEMORY_MB) * 1024 * 1024) / WASM_PAGE);
       const ref = await store.put({ dtype: 'u8', shape: [bytes.length], data: bytes });
       return { digest: ref.digest, module: ref, exports: [...o.exports], ...(limits !== undefined ? { limits } : {}) };
@@ -195,6 +205,7 @@ export function createRaySdk(store: ArrayStore, tasks: TaskClient): RaySdk {
       const limits = kernel.limits ?? USER_WASM_ABSOLUTE_LIMITS;
       const memoryMB = int('memoryMB', o.memoryMB ?? Math.min(64, limits.maxMemoryMB), 1, USER_WASM_MAX_MEMORY_MB);
       const timeoutMs = int('timeoutMs', o.timeoutMs ?? Math.min(60_000, limits.maxTimeoutMs), 1, USER_WASM_MAX_TIMEOUT_MS);
+      const verify = compileVerifyFraction(o.verify, 'verify');
       // Refused here, before anything is published, rather than by every worker in turn.
       checkUserWasmLimits({ memoryMB, timeoutMs }, limits, kernel.limits !== undefined ? 'the live WASM workers' : 'any worker');
       const memoryPages = Math.floor((memoryMB * 1024 * 1024) / WASM_PAGE);
@@ -223,7 +234,7 @@ export function createRaySdk(store: ArrayStore, tasks: TaskClient): RaySdk {
           // Inputs are durable before their tasks go out (a put is held by the host store only).
           if (input.inline === undefined) await store.persist(input);
           const attrs = { fn, memoryPages, timeoutMs, outLen: o.outLen ?? p.len };
-          return tasks.run({ jobId, shardId: p.shardId, op: USER_WASM_OP, attrs, inputs: [kernel.module, input], deadline }, { cls: 'wasm' });
+          return tasks.run({ jobId, shardId: p.shardId, op: USER_WASM_OP, attrs, inputs: [kernel.module, input], deadline }, { cls: 'wasm', verify });
         })()
           .catch((e: unknown) => {
             const err = e instanceof GramfleetError ? e : new GramfleetError('JOB_FAILED', `task ${id} could not be sent: ${(e as Error).message}`);

@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { isGramfleetError, type ErrorCode, type GramfleetError } from '@gramfleet/core';
 import { readCsrNpz } from '@gramfleet/orchestrator';
+import { WAT_DOUBLE, assembleWat } from '@gramfleet/workers/testing';
 import { runCli } from '@gramfleet/orchestrator/internal';
 import { csrDigest, sharedGraph, startTestCluster, type TestCluster } from './harness';
 
@@ -97,6 +98,10 @@ describe('--verify through the cluster (real Temporal + NATS + worker processes)
     assert.ok(summary.verifiedShards !== undefined && summary.verifiedShards >= 0 && summary.verifiedShards <= summary.shards, JSON.stringify(summary));
     const phi = await t.fleet.getCsr(plain.phi[0]!);
     assert.deepEqual((await readCsrNpz(out)).data, phi.data);
+    // The SDK's map takes it too.
+    const k = await t.fleet.registerWasm(await assembleWat(WAT_DOUBLE), { exports: ['double'] });
+    const [ref] = t.fleet.map(k, 'double', [Float64Array.of(1, 2, 3)], { memoryMB: 1, timeoutMs: 10_000, verify: 1 });
+    assert.deepEqual(Array.from(await t.fleet.get(ref!)), [2, 4, 6]);
   });
 
   it('a worker that returns wrong bytes fails the job with VERIFY_MISMATCH naming the shard and both workers', async () => {
@@ -114,5 +119,16 @@ describe('--verify through the cluster (real Temporal + NATS + worker processes)
     );
     assert.match(String(e.details['shardId']), /^s\d+$/);
     assert.match(e.message, new RegExp(`shard ${String(e.details['shardId'])} of job `));
+    // The SDK's map, the same way: each checked task's get rejects with VERIFY_MISMATCH.
+    const k = await t.fleet.registerWasm(await assembleWat(WAT_DOUBLE), { exports: ['double'] });
+    const refs = t.fleet.map(k, 'double', [Float64Array.of(1, 2, 3), Float64Array.of(4)], { memoryMB: 1, timeoutMs: 10_000, verify: 1 });
+    for (const ref of refs) {
+      const m = await expectCode(t.fleet.get(ref), 'VERIFY_MISMATCH');
+      assert.equal((m.details['workers'] as string[]).length, 2);
+    }
+    assert.throws(
+      () => t.fleet.map(k, 'double', [Float64Array.of(1)], { verify: -1 }),
+      (x: unknown) => isGramfleetError(x) && x.code === 'INPUT_OUT_OF_RANGE' && x.details['field'] === 'verify',
+    );
   });
 });
