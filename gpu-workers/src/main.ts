@@ -70,6 +70,7 @@ async function main(): Promise<void> {
     dataPlane: cfg.dataPlane,
     device: { ...device.description },
     store: cfg.store,
+    kernelTimeoutMs: cfg.kernelTimeoutMs,
     ...(cfg.prefix !== undefined ? { prefix: cfg.prefix } : {}),
     ...(workerId !== undefined ? { workerId } : {}),
   });

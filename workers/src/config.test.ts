@@ -53,6 +53,9 @@ describe('WASM worker configuration (workers/src/config.ts)', () => {
       GRAMFLEET_USER_WASM_MAX_MODULE_MB: '4',
       GRAMFLEET_USER_WASM_OUTPUT_KB: '16',
       GRAMFLEET_USER_WASM_MAX_TASKS_PER_JOB: '2',
+      GRAMFLEET_KERNEL_TIMEOUT_MS: '120000',
+      GRAMFLEET_TASKS_MAX_MSGS: '5000',
+      GRAMFLEET_ARRAYS_MAX_BYTES: String(2 ** 30),
     });
     assert.deepEqual(
       { ...c, store: { ...c.store } },
@@ -66,8 +69,9 @@ describe('WASM worker configuration (workers/src/config.ts)', () => {
         kernelBuild: 'simd',
         kernelCacheBytes: 100 * 2 ** 20,
         drainTimeoutMs: 2000,
+        kernelTimeoutMs: 120_000,
         healthPort: 8081,
-        dataPlane: { ackWaitMs: 3000, maxDeliver: 7 },
+        dataPlane: { ackWaitMs: 3000, maxDeliver: 7, tasksMaxMsgs: 5000, arraysMaxBytes: 2 ** 30 },
         store: {
           hostDir: '/dev/shm/gf',
           hostBytes: 512 * 2 ** 20,
@@ -98,6 +102,8 @@ describe('WASM worker configuration (workers/src/config.ts)', () => {
     const bad: [Record<string, string>, ErrorCode, string][] = [
       [{}, 'INPUT_INVALID', 'GRAMFLEET_NATS_URL'],
       [{ ...BASE, GRAMFLEET_THREADS: '0' }, 'INPUT_OUT_OF_RANGE', 'GRAMFLEET_THREADS'],
+      [{ ...BASE, GRAMFLEET_KERNEL_TIMEOUT_MS: '0' }, 'INPUT_OUT_OF_RANGE', 'GRAMFLEET_KERNEL_TIMEOUT_MS'],
+      [{ ...BASE, GRAMFLEET_ARRAYS_MAX_BYTES: '1000' }, 'INPUT_OUT_OF_RANGE', 'GRAMFLEET_ARRAYS_MAX_BYTES'],
       [{ ...BASE, GRAMFLEET_THREADS: 'four' }, 'INPUT_INVALID', 'GRAMFLEET_THREADS'],
       [{ ...BASE, GRAMFLEET_THREADS_PER_SHARD: '1.5' }, 'INPUT_INVALID', 'GRAMFLEET_THREADS_PER_SHARD'],
       [{ ...BASE, GRAMFLEET_KERNEL_BUILD: 'avx' }, 'INPUT_INVALID', 'GRAMFLEET_KERNEL_BUILD'],

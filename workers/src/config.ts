@@ -78,6 +78,14 @@ export const WORKER_ENV = {
     unit: 'ms',
     default: 60_000,
   }),
+  kernelTimeoutMs: envInt('GRAMFLEET_KERNEL_TIMEOUT_MS', {
+    meaning:
+      'a kernel still running after this long (or past its job deadline, if sooner) fails its task with KERNEL_TIMEOUT (retried, on another worker where one takes it) and its thread is replaced',
+    min: 1,
+    max: 7 * 24 * 3_600_000,
+    unit: 'ms',
+    default: 1_800_000,
+  }),
   store: STORE_TIERS_ENV,
 } as const;
 

@@ -55,7 +55,7 @@ import {
   type NdArray,
 } from '@gramfleet/core';
 import type { BlockJob, RowJob, SharedRows } from './row-jobs';
-import type { KernelPool, KernelRun } from './pool';
+import type { KernelPool, KernelRun, KernelTaskContext } from './pool';
 
 /** Options of {@link withKernelRowCache}. */
 export interface KernelRowCacheOptions {
@@ -592,11 +592,11 @@ class KernelRowCacheImpl implements KernelRowCache {
     };
   }
 
-  async run(op: string, attrs: unknown, inputs: NdArray[], keys?: readonly string[]): Promise<KernelRun> {
-    if (op !== KERNEL_ROWS_MATMUL_OP_ID && op !== KERNEL_BLOCK_MATMUL_OP_ID) return this.pool.run(op, attrs, inputs, keys);
+  async run(op: string, attrs: unknown, inputs: NdArray[], keys?: readonly string[], task?: KernelTaskContext): Promise<KernelRun> {
+    if (op !== KERNEL_ROWS_MATMUL_OP_ID && op !== KERNEL_BLOCK_MATMUL_OP_ID) return this.pool.run(op, attrs, inputs, keys, task);
     const parsed = OPS.get(op).parseAttrs(attrs) as KernelBlockAttrs;
     const plain = parsed.n === undefined && (op === KERNEL_ROWS_MATMUL_OP_ID || inputs.length === 3);
-    if (!parsed.cache || !plain || keys === undefined || keys.length !== inputs.length) return this.pool.run(op, attrs, inputs, keys);
+    if (!parsed.cache || !plain || keys === undefined || keys.length !== inputs.length) return this.pool.run(op, attrs, inputs, keys, task);
     return this.cached(op, parsed, inputs, keys);
   }
 

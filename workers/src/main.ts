@@ -74,6 +74,7 @@ async function main(): Promise<void> {
     ops: [...OPS.ids(), USER_WASM_OP],
     dataPlane: cfg.dataPlane,
     store: cfg.store,
+    kernelTimeoutMs: cfg.kernelTimeoutMs,
     kernels: { build, threadsPerShard, cacheMB: Math.round(cacheBytes / 2 ** 20) },
     sandbox: cfg.sandbox.limits,
     ...(corrupt ? { testOnlyCorruptOutputs: true } : {}),

@@ -63,6 +63,12 @@ export interface KernelTaskContext {
   readonly jobId: string;
   readonly shardId: string;
   readonly attempt?: number;
+  /**
+   * Time the kernel may run, ms: past it the run fails with KERNEL_TIMEOUT and the thread that
+   * runs it is replaced (a hung kernel must not hold its task or its thread forever). Pools that
+   * cannot stop a run leave it to the worker runtime, which fails the task all the same.
+   */
+  readonly timeoutMs?: number;
 }
 
 /** The pool. */
@@ -101,6 +107,10 @@ interface Pending {
   readonly raw?: NdArray[];
   /** Send every input's data (a thread said one it was told was resident is not). */
   readonly withData?: boolean;
+  /** See {@link KernelTaskContext.timeoutMs}. */
+  readonly timeoutMs?: number;
+  /** Set while it runs with a time limit. */
+  timer?: NodeJS.Timeout;
 }
 
 /** Requests a thread may hold at once when they are tiny (one runs, the rest wait in its queue). */
@@ -138,6 +148,7 @@ export function createKernelPool(opts: KernelPoolOptions): KernelPool {
     const f = inflight.get(msg.id);
     if (f === undefined) return;
     inflight.delete(msg.id);
+    if (f.p.timer !== undefined) clearTimeout(f.p.timer);
     slot.outstanding--;
     slot.exclusive = false;
     if (msg.resident !== undefined) slot.resident = new Set(msg.resident);
@@ -148,7 +159,13 @@ export function createKernelPool(opts: KernelPoolOptions): KernelPool {
     } else if (msg.error.code === THREAD_INPUT_GONE && msg.error.details?.['threadInput'] === true && f.p.raw !== undefined) {
       // A host-store file the request named went away (evicted) before the thread mapped it, or
       // an input it was told was resident was not: send the bytes this process still holds.
-      queue.unshift({ req: { ...f.p.req, id: nextId++, inputs: f.p.raw }, resolve: f.p.resolve, reject: f.p.reject, withData: true });
+      queue.unshift({
+        req: { ...f.p.req, id: nextId++, inputs: f.p.raw },
+        resolve: f.p.resolve,
+        reject: f.p.reject,
+        withData: true,
+        ...(f.p.timeoutMs !== undefined ? { timeoutMs: f.p.timeoutMs } : {}),
+      });
     } else f.p.reject(GramfleetError.fromPayload(msg.error));
   }
 
@@ -156,6 +173,7 @@ export function createKernelPool(opts: KernelPoolOptions): KernelPool {
     for (const [id, f] of inflight) {
       if (f.slot === slot) {
         inflight.delete(id);
+        if (f.p.timer !== undefined) clearTimeout(f.p.timer);
         f.p.reject(new GramfleetError('KERNEL_TRAP', `kernel thread failed: ${e.message}`));
       }
     }
@@ -208,6 +226,18 @@ export function createKernelPool(opts: KernelPoolOptions): KernelPool {
       if (!pipelined(p, slot)) slot.exclusive = true;
       slot.outstanding++;
       inflight.set(p.req.id, { slot, p });
+      if (p.timeoutMs !== undefined) {
+        const s = slot;
+        const limit = p.timeoutMs;
+        p.timer = setTimeout(() => {
+          if (inflight.get(p.req.id)?.slot !== s) return;
+          // A hung kernel: fail its run, then replace the thread (the others it held are retried).
+          inflight.delete(p.req.id);
+          p.reject(new GramfleetError('KERNEL_TIMEOUT', `op ${p.req.op} still ran after ${limit} ms; its kernel thread was replaced`, { op: p.req.op, timeoutMs: limit }));
+          fail(s, new Error(`a run of ${p.req.op} passed its ${limit} ms limit`));
+        }, limit);
+        p.timer.unref();
+      }
       // Inputs may be shared with the input cache: copied, not transferred (or, when mapped from
       // the host store, sent as references to their files: see dataplane/to-thread.ts). Inputs the
       // thread holds resident go without their data.
@@ -230,10 +260,16 @@ export function createKernelPool(opts: KernelPoolOptions): KernelPool {
 
   return {
     threads: n,
-    run(op: string, attrs: unknown, inputs: NdArray[], keys?: readonly string[]): Promise<KernelRun> {
+    run(op: string, attrs: unknown, inputs: NdArray[], keys?: readonly string[], task?: KernelTaskContext): Promise<KernelRun> {
       if (closed) return Promise.reject(new GramfleetError('WORKER_DRAINING', 'kernel pool is closed'));
       return new Promise<KernelRun>((resolve, reject) => {
-        queue.push({ req: { id: nextId++, op, attrs, inputs: toThread(inputs), ...(keys !== undefined ? { keys } : {}) }, resolve, reject, raw: inputs });
+        queue.push({
+          req: { id: nextId++, op, attrs, inputs: toThread(inputs), ...(keys !== undefined ? { keys } : {}) },
+          resolve,
+          reject,
+          raw: inputs,
+          ...(task?.timeoutMs !== undefined ? { timeoutMs: task.timeoutMs } : {}),
+        });
         pump();
       });
     },

@@ -81,6 +81,12 @@ export interface WorkerOptions {
    * (workers/src/main.ts, `LocalCluster.addWorker({ testOnlyCorruptOutputs: true })`). @default false
    */
   readonly testOnlyCorruptOutputs?: boolean;
+  /**
+   * Time a kernel may run (the job's deadline caps it too): past it the task fails with the
+   * retryable KERNEL_TIMEOUT, so it is redelivered, and the pool replaces the thread that ran it.
+   * @default 1,800,000 (30 min)
+   */
+  readonly kernelTimeoutMs?: number;
 }
 
 /** A running worker. */
@@ -126,6 +132,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const store = arrays.store;
   const log = o.log;
   const slots = o.slots ?? Math.max(4, 4 * o.pool.threads);
+  const kernelTimeoutMs = o.kernelTimeoutMs ?? 1_800_000;
   const pingMs = o.pingMs ?? 1000;
   const maxFrame = Math.max(64 * 1024, (nc.info?.max_payload ?? 1024 * 1024) - 16 * 1024);
   const cancelled = new Set<string>();
@@ -190,12 +197,17 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       const inputs = await Promise.all(task.inputs.map((r) => store.get(r)));
       stats.fetchMs = performance.now() - t0;
       stats.cacheHits = store.stats.hits - hits0;
-      const run = await o.pool.run(
+      const timeoutMs = Math.max(1, Math.min(kernelTimeoutMs, task.deadline - Date.now()));
+      const run = await withTimeLimit(
+        o.pool.run(
+          task.op,
+          task.attrs,
+          inputs,
+          task.inputs.map((r) => r.digest),
+          { jobId: task.jobId, shardId: task.shardId, attempt, timeoutMs },
+        ),
         task.op,
-        task.attrs,
-        inputs,
-        task.inputs.map((r) => r.digest),
-        { jobId: task.jobId, shardId: task.shardId, attempt },
+        timeoutMs,
       );
       stats.backend = run.backend;
       stats.computeMs = run.computeMs;
@@ -523,4 +535,23 @@ function corrupt(a: NdArray): NdArray {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** How long past a run's own time limit the runtime waits for a pool that cannot stop a run itself. */
+const TIME_LIMIT_GRACE_MS = 1000;
+
+/**
+ * `run`, or KERNEL_TIMEOUT once `ms` (plus a grace the pool uses to stop the run and replace its
+ * thread) have passed: a pool that cannot stop a kernel (a GPU call) still frees the task.
+ */
+function withTimeLimit<T>(run: Promise<T>, op: string, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new GramfleetError('KERNEL_TIMEOUT', `op ${op} still ran after ${ms} ms`, { op, timeoutMs: ms })),
+      ms + TIME_LIMIT_GRACE_MS,
+    );
+    timer.unref();
+  });
+  return Promise.race([run, limit]).finally(() => clearTimeout(timer));
 }

@@ -7,7 +7,7 @@
  */
 import { GramfleetError, KERNEL_BLOCK_OP_ID, OPS, createKernelRegistry, isGramfleetError, type NdArray } from '@gramfleet/core';
 import { createParallelKernels, registerParallelWasm, type ParallelKernels } from './backends/wasm/parallel';
-import type { KernelPool, KernelRun } from './pool';
+import type { KernelPool, KernelRun, KernelTaskContext } from './pool';
 
 /** Backend name of the multi-core kernels. */
 export const MULTI_CORE_BACKEND = 'wasm-mt';
@@ -41,10 +41,10 @@ export async function createShardThreadsPool(o: ShardThreadsOptions): Promise<Ke
   return {
     threads: o.fallback.threads,
     ...(o.fallback.runRows !== undefined ? { runRows: o.fallback.runRows.bind(o.fallback) } : {}),
-    async run(op: string, attrs: unknown, inputs: NdArray[], keys?: readonly string[]): Promise<KernelRun> {
+    async run(op: string, attrs: unknown, inputs: NdArray[], keys?: readonly string[], task?: KernelTaskContext): Promise<KernelRun> {
       // The multi-core kernel-block has no f32 path: `accumulate: 'f32'` runs on one thread.
       const f32Block = op === KERNEL_BLOCK_OP_ID && (attrs as { accumulate?: unknown } | null)?.accumulate === 'f32';
-      if (!registry.has(MULTI_CORE_BACKEND, op) || f32Block) return await o.fallback.run(op, attrs, inputs, keys);
+      if (!registry.has(MULTI_CORE_BACKEND, op) || f32Block) return await o.fallback.run(op, attrs, inputs, keys, task);
       try {
         const def = OPS.get(op);
         const parsed = def.parseAttrs(attrs);

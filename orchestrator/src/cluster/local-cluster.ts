@@ -201,9 +201,10 @@ export class LocalCluster {
 
   /**
    * Starts one more WASM worker process; returns its name. `testOnlyCorruptOutputs` (tests only)
-   * makes it return wrong bytes on purpose, for the verification mode to catch.
+   * makes it return wrong bytes on purpose, for the verification mode to catch; `kernelTimeoutMs` sets its
+   * GRAMFLEET_KERNEL_TIMEOUT_MS.
    */
-  async addWorker(o: { readonly testOnlyCorruptOutputs?: boolean } = {}): Promise<string> {
+  async addWorker(o: { readonly testOnlyCorruptOutputs?: boolean; readonly kernelTimeoutMs?: number } = {}): Promise<string> {
     const n = this.state.processes.filter((p) => p.name.startsWith('worker-')).length;
     const name = `worker-${n}`;
     const script = path.join(repoRoot(), 'workers', 'dist', 'main.js');
@@ -221,6 +222,7 @@ export class LocalCluster {
       GRAMFLEET_KERNEL_BUILD: this.kernelBuild,
       ...this.kernelCacheEnv(n + 1),
       ...(o.testOnlyCorruptOutputs === true ? { GRAMFLEET_TEST_ONLY_CORRUPT_OUTPUTS: '1' } : {}),
+      ...(o.kernelTimeoutMs !== undefined ? { GRAMFLEET_KERNEL_TIMEOUT_MS: String(o.kernelTimeoutMs) } : {}),
     });
     return name;
   }
