@@ -45,15 +45,16 @@ const WORKERS = Number(process.env.WORKERS ?? os.cpus().length);
 const B = 'cluster';
 const log = (...a) => process.stderr.write(`[bench/cluster] ${a.join(' ')}\n`);
 
-async function ours() {
+/** Our side of one run. `natsSecurity: false` starts NATS without TLS and credentials (bench/cluster/tls.js compares). */
+async function ours({ natsSecurity = true } = {}) {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gf-bench-cluster-'));
-  log(`starting a local cluster in ${dataDir} (${WORKERS} wasm workers)`);
+  log(`starting a local cluster in ${dataDir} (${WORKERS} wasm workers, NATS ${natsSecurity ? 'with' : 'WITHOUT'} TLS and credentials)`);
   const t0 = Date.now();
-  const cluster = await LocalCluster.start({ dataDir, workers: WORKERS });
+  const cluster = await LocalCluster.start({ dataDir, workers: WORKERS, natsSecurity });
   log(`cluster up in ${Date.now() - t0} ms`);
   const st = cluster.state;
   const names = core.resourceNames(st.prefix);
-  const nc = await connectNats(st.natsUrl, 'gramfleet-bench');
+  const nc = await connectNats(st.natsUrl, 'gramfleet-bench', cluster.natsAuth('admin'));
   const dp = await openDataPlane(nc, names, st.dataPlane);
   const store = createArrayStore(dp.arrays, names.arraysBucket);
   const out = {};
@@ -210,10 +211,13 @@ function fmt(x) {
   return Number.isFinite(x) ? Number(x.toPrecision(3)).toString() : '—';
 }
 
-main().then(
-  () => process.exit(0),
-  (e) => {
-    console.error(e);
-    process.exit(1);
-  },
-);
+module.exports = { ours, median, fmt };
+
+if (require.main === module)
+  main().then(
+    () => process.exit(0),
+    (e) => {
+      console.error(e);
+      process.exit(1);
+    },
+  );

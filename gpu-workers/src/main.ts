@@ -63,6 +63,7 @@ async function main(): Promise<void> {
   const pool = createGpuKernelPool({ device, registry });
   const w = await startWorker({
     natsUrl: cfg.natsUrl,
+    natsAuth: cfg.natsAuth,
     cls: 'gpu',
     pool,
     log,

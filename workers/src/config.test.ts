@@ -56,11 +56,14 @@ describe('WASM worker configuration (workers/src/config.ts)', () => {
       GRAMFLEET_KERNEL_TIMEOUT_MS: '120000',
       GRAMFLEET_TASKS_MAX_MSGS: '5000',
       GRAMFLEET_ARRAYS_MAX_BYTES: String(2 ** 30),
+      GRAMFLEET_NATS_CREDS: __filename,
+      GRAMFLEET_NATS_CA: __filename,
     });
     assert.deepEqual(
       { ...c, store: { ...c.store } },
       {
         natsUrl: BASE.GRAMFLEET_NATS_URL,
+        natsAuth: { credsFile: __filename, caFile: __filename },
         prefix: 'gf-test_1',
         workerId: 'w-7',
         logLevel: 'warn',

@@ -27,6 +27,7 @@ import {
   type UserWasmLimits,
 } from '@gramfleet/core';
 import { storeTiersFromEnv } from './dataplane/tiers';
+import { NATS_AUTH_ENV } from './security/auth';
 
 /**
  * The array store's tiers (host store, peers, durability), read by storeTiersFromEnv
@@ -62,6 +63,7 @@ export const STORE_TIERS_ENV = envGroup(
 /** The variables of every worker process, WASM or GPU. */
 export const WORKER_ENV = {
   natsUrl: envRequired('GRAMFLEET_NATS_URL', { meaning: 'the NATS server(s) to connect to', expected: 'a NATS URL (nats://host:port)' }),
+  natsAuth: NATS_AUTH_ENV,
   prefix: envString('GRAMFLEET_PREFIX', {
     meaning: 'prefix of the NATS streams, buckets and subjects',
     shownDefault: 'gf',

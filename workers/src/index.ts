@@ -28,4 +28,12 @@ export type { KernelBuild, KernelModuleBytes } from './backends/wasm/kernel-modu
 export { startHealthServer } from './health';
 export type { HealthServer, HealthServerOptions } from './health';
 export { STORE_TIERS_ENV, WASM_WORKER_ENV, WORKER_ENV, wasmWorkerConfig } from './config';
+export { NATS_AUTH_ENV, natsAuthEnv, natsAuthFromEnv, natsConnectOptions } from './security/auth';
+export type { NatsAuth } from './security/auth';
+export { NATS_ROLES, rolePermissions } from './security/roles';
+export type { NatsPermissions, NatsRole } from './security/roles';
+export { ensureLocalNatsSecurity, issueLocalIdentity, localNatsServerConfig, securityDir } from './security/local';
+export type { LocalNatsSecurity } from './security/local';
+export { createCertificateAuthority, issueCertificate } from './security/x509';
+export type { CertRequest, IssuedCert } from './security/x509';
 export type { WasmWorkerConfig } from './config';

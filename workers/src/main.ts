@@ -68,6 +68,7 @@ async function main(): Promise<void> {
   if (corrupt) log.warn('TEST ONLY: this worker returns wrong bytes on purpose (LocalCluster.addWorker testOnlyCorruptOutputs)');
   const w = await startWorker({
     natsUrl: cfg.natsUrl,
+    natsAuth: cfg.natsAuth,
     cls: 'wasm',
     pool,
     log,

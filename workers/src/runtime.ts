@@ -40,6 +40,7 @@ import {
   type WorkerRecord,
 } from '@gramfleet/core';
 import { connectNats, openDataPlane, type DataPlaneOptions } from './dataplane/nats';
+import type { NatsAuth } from './security/auth';
 import { openArrayStore, type StoreTiersConfig } from './dataplane/tiers';
 import type { KernelPool } from './pool';
 
@@ -47,6 +48,8 @@ import type { KernelPool } from './pool';
 export interface WorkerOptions {
   /** NATS server URL(s). */
   readonly natsUrl: string;
+  /** Identity and TLS trust of the NATS connection (GRAMFLEET_NATS_CREDS / _CA / _CERT / _KEY). @default none */
+  readonly natsAuth?: NatsAuth;
   /** Resource prefix; isolates clusters sharing one server. @default 'gf' */
   readonly prefix?: string;
   /** Which task subjects to pull. */
@@ -126,7 +129,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const names = resourceNames(o.prefix ?? 'gf');
   const workerId = o.workerId ?? `${o.cls}-${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const pin = pinToken(workerId);
-  const nc = await connectNats(o.natsUrl, workerId);
+  const nc = await connectNats(o.natsUrl, workerId, o.natsAuth);
   const dp = await openDataPlane(nc, names, o.dataPlane);
   const arrays = await openArrayStore(dp, o.store, o.log);
   const store = arrays.store;

@@ -13,15 +13,28 @@ describe('SDK and CLI configuration (orchestrator/src/client/config.ts)', () => 
         home: path.join(repoRoot(), '.gramfleet', 'local'),
         demoGraph: path.join(repoRoot(), '..', 'shared', 'data', 'graphs', 'cora.npz'),
         temporalSecurity: undefined,
+        natsAuth: {},
         kernelCacheMB: undefined,
       },
     );
     assert.deepEqual(
-      { ...clientConfig({ GRAMFLEET_HOME: '/tmp/gf-home', GRAMFLEET_DEMO_GRAPH: '/data/karate.adjlist', GRAMFLEET_KERNEL_CACHE_MB: '2048' }) },
+      {
+        ...clientConfig({
+          GRAMFLEET_HOME: '/tmp/gf-home',
+          GRAMFLEET_DEMO_GRAPH: '/data/karate.adjlist',
+          GRAMFLEET_KERNEL_CACHE_MB: '2048',
+          // Any readable files (the values are paths; only their readability is checked here).
+          GRAMFLEET_NATS_CREDS: __filename,
+          GRAMFLEET_NATS_CA: __filename,
+          GRAMFLEET_NATS_CERT: __filename,
+          GRAMFLEET_NATS_KEY: __filename,
+        }),
+      },
       {
         home: '/tmp/gf-home',
         demoGraph: '/data/karate.adjlist',
         temporalSecurity: undefined,
+        natsAuth: { credsFile: __filename, caFile: __filename, certFile: __filename, keyFile: __filename },
         kernelCacheMB: 2048,
       },
     );

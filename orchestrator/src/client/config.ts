@@ -7,6 +7,7 @@
  */
 import * as path from 'node:path';
 import { envGroup, envRaw, envString, parseEnvNumber, readEnv, type Env, type EnvValues } from '@gramfleet/core';
+import { NATS_AUTH_ENV } from '@gramfleet/workers';
 import { repoRoot } from '../cluster/binaries';
 import { TEMPORAL_SECURITY_ENV } from '../security/temporal';
 
@@ -22,6 +23,8 @@ export const CLIENT_ENV = {
   }),
   /** How `connect()` to a given Temporal address is secured (a local cluster's is plaintext on loopback). */
   temporalSecurity: TEMPORAL_SECURITY_ENV,
+  /** The identity and TLS trust of connections to a remote cluster's NATS (a local cluster's are made at `up`). */
+  natsAuth: NATS_AUTH_ENV,
   kernelCacheMB: envGroup(
     [
       {

@@ -1,7 +1,9 @@
 /**
  * The embedded local cluster, like `ray.init()`: a Temporal dev server with an on-disk
- * database, a `nats-server -js` with an on-disk store, the orchestrator worker and WASM
- * workers — on free ports, recorded in `<dataDir>/cluster.json`. `stop()` stops exactly the
+ * database, a `nats-server` with JetStream on an on-disk store, the orchestrator worker and WASM
+ * workers — on free ports, recorded in `<dataDir>/cluster.json`. NATS requires TLS and an
+ * identity: the CA, the server certificate and a credential per role (and per worker) are made
+ * in `<dataDir>/security/` (workers/src/security/local.ts); each process connects as its role. `stop()` stops exactly the
  * processes that the state file names (matched by pid and command line).
  */
 import * as fs from 'node:fs';
@@ -9,8 +11,23 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { Connection } from '@temporalio/client';
-import { GramfleetError, resourceNames, silentLogger, type Logger } from '@gramfleet/core';
-import { connectNats, openDataPlane, relaxedSimdNodeArgs, type DataPlaneOptions } from '@gramfleet/workers';
+import { StorageType } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { GramfleetError, pinToken, resourceNames, silentLogger, type Logger } from '@gramfleet/core';
+import {
+  connectNats,
+  ensureLocalNatsSecurity,
+  issueLocalIdentity,
+  localNatsServerConfig,
+  natsAuthEnv,
+  openDataPlane,
+  relaxedSimdNodeArgs,
+  type DataPlaneOptions,
+  type LocalNatsSecurity,
+  type NatsAuth,
+  type NatsRole,
+} from '@gramfleet/workers';
+import { openCampaignTable } from '../campaign/table';
 import { binaryPath, repoRoot } from './binaries';
 import { freePort, pidAlive, sleep, spawnManaged, stopPid, waitForPort, type ManagedProcess } from './proc';
 import { clientConfig } from '../client/config';
@@ -50,6 +67,11 @@ export interface LocalClusterOptions {
    * continue as new early in tests. @default none
    */
   readonly temporalDynamicConfig?: Readonly<Record<string, string | number | boolean>>;
+  /**
+   * NATS with TLS and per-role credentials (made in `<dataDir>/security/`). False starts it
+   * without either, on loopback — only for measuring what security costs (bench/cluster). @default true
+   */
+  readonly natsSecurity?: boolean;
   readonly log?: Logger;
 }
 
@@ -79,6 +101,8 @@ export interface ClusterState {
   readonly dataPlane: DataPlaneOptions;
   /** The host store the cluster's processes share (removed by stop); absent when it has none. */
   readonly hostStore?: { readonly dir: string; readonly maxBytes: number };
+  /** NATS security material (TLS CA, credentials per role); absent when NATS runs without it. */
+  readonly natsSecurity?: LocalNatsSecurity;
   readonly startedAt: string;
   processes: ProcessEntry[];
 }
@@ -155,12 +179,15 @@ export class LocalCluster {
       startedAt: new Date().toISOString(),
       processes: [],
     };
-    const c = new LocalCluster(state, o);
+    const secured = o.natsSecurity !== false ? { natsSecurity: await ensureLocalNatsSecurity(dataDir, prefix) } : {};
+    const c = new LocalCluster({ ...state, ...secured }, o);
     try {
       await c.startNats();
       await c.startTemporal();
-      // Declare streams/buckets once before workers race to do it.
-      const nc = await connectNats(state.natsUrl, 'gramfleet-launcher');
+      // Declare streams and buckets once, as the admin: workers and clients may not create them.
+      const nc = await connectNats(state.natsUrl, 'gramfleet-launcher', c.natsAuth('admin'));
+      await openCampaignTable(nc, prefix);
+      await new Kvm(nc).create(resourceNames(prefix).holdersBucket, { history: 1, storage: StorageType.File });
       await (await openDataPlane(nc, resourceNames(prefix), state.dataPlane)).close();
       await c.startOrchestrator();
       const n = o.workers ?? os.cpus().length;
@@ -183,6 +210,23 @@ export class LocalCluster {
     const nats = state.processes.find((p) => p.name === 'nats');
     if (nats === undefined || !pidAlive(nats.pid, nats.marker)) return null;
     return new LocalCluster(state, o);
+  }
+
+  /**
+   * How a process connects to this cluster's NATS as `role` (the files GRAMFLEET_NATS_CREDS and
+   * GRAMFLEET_NATS_CA name); empty when the cluster runs NATS without security.
+   */
+  natsAuth(role: NatsRole = 'client'): NatsAuth {
+    const s = this.state.natsSecurity;
+    return s === undefined ? {} : { credsFile: s.creds[role], caFile: s.caFile };
+  }
+
+  /** A new identity of `role` for one worker process (its own credentials, allowed its own lane only). */
+  private async workerAuth(role: 'wasm-worker' | 'gpu-worker', workerId: string): Promise<Record<string, string>> {
+    const s = this.state.natsSecurity;
+    if (s === undefined) return natsAuthEnv({});
+    const pin = pinToken(workerId);
+    return natsAuthEnv({ credsFile: await issueLocalIdentity(s, role, pin, pin), caFile: s.caFile });
   }
 
   /** Status of each process in the state file. */
@@ -210,11 +254,14 @@ export class LocalCluster {
     const script = path.join(repoRoot(), 'workers', 'dist', 'main.js');
     // Node 20 runs the relaxed-SIMD FMA kernel build only with a V8 flag on the worker's command line.
     const nodeArgs = this.kernelBuild === 'simd' ? [] : relaxedSimdNodeArgs();
+    const workerId = `${name}-${process.pid}-${Date.now().toString(36)}`;
+    const auth = await this.workerAuth('wasm-worker', workerId);
     this.launch(name, process.execPath, [...nodeArgs, script, `--cluster=${this.state.dataDir}`], {
       GRAMFLEET_NATS_URL: this.state.natsUrl,
+      ...auth,
       GRAMFLEET_PREFIX: this.state.prefix,
       GRAMFLEET_THREADS: String(this.threads),
-      GRAMFLEET_WORKER_ID: `${name}-${process.pid}-${Date.now().toString(36)}`,
+      GRAMFLEET_WORKER_ID: workerId,
       GRAMFLEET_LOG_LEVEL: this.logLevel,
       ...dataPlaneEnv(this.state.dataPlane),
       ...hostStoreEnv(this.state),
@@ -249,8 +296,10 @@ export class LocalCluster {
     const name = `worker-gpu-${n}`;
     const workerId = `${name}-${process.pid}-${Date.now().toString(36)}`;
     const script = path.join(repoRoot(), 'gpu-workers', 'dist', 'main.js');
+    const auth = await this.workerAuth('gpu-worker', workerId);
     const mp = this.launch(name, process.execPath, [script, `--cluster=${this.state.dataDir}`], {
       GRAMFLEET_NATS_URL: this.state.natsUrl,
+      ...auth,
       GRAMFLEET_PREFIX: this.state.prefix,
       GRAMFLEET_WORKER_ID: workerId,
       GRAMFLEET_GPU_ORDINAL: String(ordinal),
@@ -263,7 +312,7 @@ export class LocalCluster {
     void mp.exited.then((c) => {
       exit = c;
     });
-    const nc = await connectNats(this.state.natsUrl, 'gramfleet-launcher');
+    const nc = await connectNats(this.state.natsUrl, 'gramfleet-launcher', this.natsAuth('admin'));
     try {
       const dp = await openDataPlane(nc, resourceNames(this.state.prefix), this.state.dataPlane);
       const until = Date.now() + timeoutMs;
@@ -289,7 +338,7 @@ export class LocalCluster {
 
   /** Waits until `count` workers are registered (heartbeating) in the worker registry. */
   async waitForWorkers(count: number, timeoutMs = 60_000): Promise<void> {
-    const nc = await connectNats(this.state.natsUrl, 'gramfleet-launcher');
+    const nc = await connectNats(this.state.natsUrl, 'gramfleet-launcher', this.natsAuth('admin'));
     try {
       const dp = await openDataPlane(nc, resourceNames(this.state.prefix), this.state.dataPlane);
       const until = Date.now() + timeoutMs;
@@ -386,10 +435,22 @@ export class LocalCluster {
 
   private async startNats(): Promise<void> {
     const s = this.state;
-    const mp = this.launch(
-      'nats',
-      binaryPath('nats-server'),
-      [
+    const sec = s.natsSecurity;
+    let args: string[];
+    if (sec !== undefined) {
+      // TLS, operator-mode accounts and JetStream are set in a config file (flags cannot).
+      const conf = path.join(sec.dir, 'nats-server.conf');
+      const text = localNatsServerConfig(sec, {
+        host: '127.0.0.1',
+        port: s.natsPort,
+        monitorPort: s.natsMonitorPort,
+        storeDir: path.join(s.dataDir, 'nats'),
+        serverName: 'gramfleet-local',
+      });
+      fs.writeFileSync(conf, text, { mode: 0o600 });
+      args = ['-c', conf];
+    } else {
+      args = [
         '-js',
         '-sd',
         path.join(s.dataDir, 'nats'),
@@ -401,9 +462,9 @@ export class LocalCluster {
         String(s.natsMonitorPort),
         '--server_name',
         'gramfleet-local',
-      ],
-      {},
-    );
+      ];
+    }
+    const mp = this.launch('nats', binaryPath('nats-server'), args, {});
     let alive = true;
     void mp.exited.then(() => {
       alive = false;
@@ -475,6 +536,7 @@ export class LocalCluster {
     const script = path.join(repoRoot(), 'orchestrator', 'dist', 'host', 'worker-host.js');
     this.launch('orchestrator', process.execPath, [script, `--cluster=${s.dataDir}`], {
       GRAMFLEET_NATS_URL: s.natsUrl,
+      ...natsAuthEnv(this.natsAuth('orchestrator')),
       GRAMFLEET_PREFIX: s.prefix,
       GRAMFLEET_TEMPORAL_ADDRESS: s.temporalAddress,
       // The dev server speaks plaintext on loopback: Temporal TLS variables of this shell (meant

@@ -39,7 +39,9 @@ export const eigenProWorkload: Workload<EigenProTypes> = {
   async watch(ctx, jobId, onEvent, result) {
     const { dp } = ctx;
     const consumer = await dp.js.consumers.get(dp.names.resultsStream, {
-      filter_subjects: [resultSubject(dp.names.prefix, jobId, 'progress')],
+      // One filter as a string: the consumer is created on a subject naming it, which a client's
+      // identity may ask for (its permissions allow only progress subjects on the results stream).
+      filter_subjects: resultSubject(dp.names.prefix, jobId, 'progress'),
       deliver_policy: DeliverPolicy.All,
     });
     const messages = await consumer.consume({ max_messages: 64 });

@@ -17,7 +17,7 @@ import {
   type Env,
   type EnvValues,
 } from '@gramfleet/core';
-import { STORE_TIERS_ENV } from '@gramfleet/workers';
+import { NATS_AUTH_ENV, STORE_TIERS_ENV } from '@gramfleet/workers';
 import { TEMPORAL_SECURITY_ENV } from '../security/temporal';
 
 /** The orchestrator's variables. */
@@ -27,6 +27,7 @@ export const HOST_ENV = {
   temporalSecurity: TEMPORAL_SECURITY_ENV,
   taskQueue: TASK_QUEUE_ENV,
   natsUrl: envString('GRAMFLEET_NATS_URL', { meaning: 'the NATS server(s) to connect to', default: 'nats://127.0.0.1:4222' }),
+  natsAuth: NATS_AUTH_ENV,
   prefix: PREFIX_ENV,
   logLevel: LOG_LEVEL_ENV,
   dataPlane: DATA_PLANE_ENV,

@@ -38,7 +38,7 @@ async function main(): Promise<void> {
   let running = false;
   if (cfg.healthPort !== undefined) await startHealthServer({ port: cfg.healthPort, ready: () => running });
   Runtime.install({ logger: new DefaultLogger(level === 'debug' ? 'DEBUG' : 'WARN') });
-  const nc = await connectNats(cfg.natsUrl, 'gramfleet-orchestrator');
+  const nc = await connectNats(cfg.natsUrl, 'gramfleet-orchestrator', cfg.natsAuth);
   const dp = await openDataPlane(nc, names, cfg.dataPlane);
   const arrays = await openArrayStore(dp, cfg.store, log);
   const store = arrays.store;

@@ -11,7 +11,7 @@ import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import { isGramfleetError, resourceNames, type ErrorCode } from '@gramfleet/core';
-import { connectNats, openDataPlane } from '@gramfleet/workers';
+import { connectNats, natsAuthEnv, openDataPlane } from '@gramfleet/workers';
 import { openDriver } from '@gramfleet/gpu-workers/internal';
 import { csrDigest, scheduledWork, sharedGraph, startTestCluster, type TestCluster } from './harness';
 
@@ -57,7 +57,13 @@ describe('backend routing without a GPU (real Temporal + NATS)', { skip: deviceN
 
   it('a GPU worker started against the cluster finds no device, exits with status 3 and never registers', async () => {
     const child = spawn(process.execPath, [path.join(require.resolve('@gramfleet/gpu-workers'), '..', 'main.js')], {
-      env: { ...process.env, GRAMFLEET_NATS_URL: t.cluster.state.natsUrl, GRAMFLEET_PREFIX: t.cluster.state.prefix, GRAMFLEET_WORKER_ID: 'gpu-probe' },
+      env: {
+        ...process.env,
+        GRAMFLEET_NATS_URL: t.cluster.state.natsUrl,
+        ...natsAuthEnv(t.cluster.natsAuth('gpu-worker')),
+        GRAMFLEET_PREFIX: t.cluster.state.prefix,
+        GRAMFLEET_WORKER_ID: 'gpu-probe',
+      },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';

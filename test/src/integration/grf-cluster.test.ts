@@ -291,6 +291,6 @@ function countSubjects(info: { state: { subjects?: Record<string, number> } }): 
 }
 
 async function dataPlane(t: TestCluster) {
-  const nc = await connectNats(t.cluster.state.natsUrl, 'test');
+  const nc = await connectNats(t.cluster.state.natsUrl, 'test', t.cluster.natsAuth('admin'));
   return openDataPlane(nc, resourceNames(t.cluster.state.prefix), t.cluster.state.dataPlane);
 }

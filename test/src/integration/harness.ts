@@ -1,6 +1,6 @@
 /**
- * Test harness: a real local cluster (Temporal dev server, nats-server -js, orchestrator,
- * WASM workers) in a throwaway directory on free ports, with a task queue named after the
+ * Test harness: a real local cluster (Temporal dev server, nats-server with JetStream, TLS and
+ * per-role credentials, orchestrator, WASM workers) in a throwaway directory on free ports, with a task queue named after the
  * test plus a random suffix. Always stopped in `after()`.
  */
 import * as fs from 'node:fs';
@@ -78,7 +78,7 @@ export async function until(pred: () => Promise<boolean>, timeoutMs: number, wha
  */
 export async function scheduledWork(t: TestCluster): Promise<{ workflows: number; queuedTasks: number }> {
   const conn = await Connection.connect({ address: t.cluster.state.temporalAddress });
-  const nc = await connectNats(t.cluster.state.natsUrl, 'test-scheduled');
+  const nc = await connectNats(t.cluster.state.natsUrl, 'test-scheduled', t.cluster.natsAuth('admin'));
   try {
     const workflows = Number((await new Client({ connection: conn }).workflow.count()).count);
     const dp = await openDataPlane(nc, resourceNames(t.cluster.state.prefix), t.cluster.state.dataPlane);

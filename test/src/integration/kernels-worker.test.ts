@@ -45,7 +45,7 @@ describe('kernel library through the worker runtime (threads per shard, kernel b
       dataPlane: { ackWaitMs: 5000, maxDeliver: 3 },
       logLevel: 'info',
     });
-    const nc = await connectNats(cluster.state.natsUrl, 'kernels-test');
+    const nc = await connectNats(cluster.state.natsUrl, 'kernels-test', cluster.natsAuth('admin'));
     dp = await openDataPlane(nc, resourceNames(cluster.state.prefix), { ackWaitMs: 5000, maxDeliver: 3 });
     store = createArrayStore(dp.arrays, dp.names.arraysBucket, { chunkBytes: dp.chunkBytes });
   });

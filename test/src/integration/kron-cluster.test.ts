@@ -245,7 +245,7 @@ describe('Kronecker GP through the cluster (real Temporal + NATS)', () => {
     const spec = { kind: 'kron-gp' as const, ...base, noise: 0.002, mask, heartbeatTimeoutMs: 4000, cgTol: 1e-11 };
     const p = compileKronGp(spec);
     const local = solveKronCg(referenceKronLinalg, p.model, p.y, { mask, tol: 1e-11 });
-    const nc = await connectNats(t.cluster.state.natsUrl, 'kron-test');
+    const nc = await connectNats(t.cluster.state.natsUrl, 'kron-test', t.cluster.natsAuth('admin'));
     try {
       const dp = await openDataPlane(nc, resourceNames(t.cluster.state.prefix));
       const h = await t.fleet.submit(spec);

@@ -32,6 +32,7 @@ import {
   type KubernetesObject,
 } from '@gramfleet/orchestrator/internal';
 import { campaignTable, type Logger } from '@gramfleet/core';
+import { natsAuthEnv } from '@gramfleet/workers';
 import { sharedGraph, startTestCluster, until, type TestCluster } from '../integration/harness';
 import { CONTROLLER_SA, envTestUnavailable, startEnvTest, type EnvTest } from './envtest';
 import { apply, create, ensureNamespace, installCrd } from './kube';
@@ -325,10 +326,14 @@ describe('KernelCampaign controller (real kube-apiserver + Temporal + NATS)', { 
           .on('error', () => resolve(0));
       });
     const procs: [string, Record<string, string>][] = [
-      [path.join(ROOT, 'workers', 'dist', 'main.js'), { GRAMFLEET_WORKER_ID: 'health-probe' }],
+      [path.join(ROOT, 'workers', 'dist', 'main.js'), { GRAMFLEET_WORKER_ID: 'health-probe', ...natsAuthEnv(t.cluster.natsAuth('wasm-worker')) }],
       [
         path.join(ROOT, 'orchestrator', 'dist', 'host', 'worker-host.js'),
-        { GRAMFLEET_TEMPORAL_ADDRESS: t.cluster.state.temporalAddress, GRAMFLEET_TASK_QUEUE: `${t.cluster.state.taskQueue}-health` },
+        {
+          GRAMFLEET_TEMPORAL_ADDRESS: t.cluster.state.temporalAddress,
+          GRAMFLEET_TASK_QUEUE: `${t.cluster.state.taskQueue}-health`,
+          ...natsAuthEnv(t.cluster.natsAuth('orchestrator')),
+        },
       ],
     ];
     for (const [script, extra] of procs) {

@@ -71,6 +71,7 @@ import {
   type WorkerClass,
   type WorkerRecord,
 } from '@gramfleet/core';
+import { ownerIdPrefix } from '../security/auth';
 import { ERROR_CODES } from '@gramfleet/core';
 import type { DataPlane } from './nats';
 
@@ -214,7 +215,8 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
   const { dp } = o;
   const log = o.log ?? silentLogger;
   const prefix = dp.names.prefix;
-  const ownerId = `o${randomBytes(8).toString('hex')}`;
+  // Prefixed with the identity's token where it may receive only on its own owner subjects.
+  const ownerId = `${ownerIdPrefix(dp.nc)}o${randomBytes(8).toString('hex')}`;
   const replyTo = ownerSubject(prefix, ownerId);
   const spillAfterMs = o.spillAfterMs ?? 30_000;
   const laneTimeoutMs = o.laneTimeoutMs ?? 10_000;

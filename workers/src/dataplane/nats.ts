@@ -17,6 +17,7 @@ import {
 } from '@nats-io/jetstream';
 import { Objm, setSha256Backend, type ObjectStore } from '@nats-io/obj';
 import { Kvm, type KV } from '@nats-io/kv';
+import { connectRefusal, natsConnectOptions, type NatsAuth } from '../security/auth';
 import { GramfleetError, WORKER_CLASSES, allResultsFilter, allTasksFilter, consumerName, taskFilter, type ResourceNames } from '@gramfleet/core';
 
 // The object store hashes every chunk it puts and gets (SHA-256, its own integrity check);
@@ -92,12 +93,30 @@ export interface DataPlane {
   close(): Promise<void>;
 }
 
-/** Connects with endless reconnects (servers restart; clients must ride through it). */
-export async function connectNats(servers: string, name: string): Promise<NatsConnection> {
+/**
+ * Connects with endless reconnects (servers restart; clients must ride through it), as the
+ * identity and with the TLS trust of `auth` (GRAMFLEET_NATS_CREDS / _CA / _CERT / _KEY). A server
+ * that refuses the identity, or whose certificate the CA does not vouch for, fails with
+ * (respectively)
+ * `CLUSTER_UNAUTHENTICATED` or `CLUSTER_TLS_FAILED`.
+ */
+export async function connectNats(servers: string, name: string, auth: NatsAuth = {}): Promise<NatsConnection> {
+  const opts = natsConnectOptions(auth);
   try {
-    return await connect({ servers, name, maxReconnectAttempts: -1, reconnectTimeWait: 250, pingInterval: 5_000, timeout: 5_000 });
+    return await connect({ servers, name, maxReconnectAttempts: -1, reconnectTimeWait: 250, pingInterval: 5_000, timeout: 5_000, ...opts });
   } catch (e) {
-    throw new GramfleetError('CLUSTER_UNAVAILABLE', `cannot connect to NATS at ${servers}: ${(e as Error).message}`, { servers });
+    const refused = connectRefusal(e);
+    const why =
+      refused === 'CLUSTER_UNAUTHENTICATED'
+        ? " (the server refused the credentials: set GRAMFLEET_NATS_CREDS to this cluster's .creds file)"
+        : refused === 'CLUSTER_TLS_FAILED'
+          ? " (TLS failed: GRAMFLEET_NATS_CA must name the CA that signed the server's certificate)"
+          : '';
+    throw new GramfleetError(refused ?? 'CLUSTER_UNAVAILABLE', `cannot connect to NATS at ${servers}${why}: ${(e as Error).message}`, {
+      servers,
+      ...(auth.credsFile !== undefined ? { creds: auth.credsFile } : {}),
+      ...(auth.caFile !== undefined ? { ca: auth.caFile } : {}),
+    });
   }
 }
 
@@ -302,6 +321,8 @@ export function limitError(e: unknown, what: 'tasks' | 'results' | 'arrays', lim
 }
 
 async function ensureConsumer(jsm: JetStreamManager, stream: string, cfg: ConsumerConfigArg): Promise<void> {
+  const have = await jsm.consumers.info(stream, cfg.durable_name ?? '').catch(() => null);
+  if (have !== null && have.config.ack_wait === cfg.ack_wait && have.config.max_deliver === cfg.max_deliver) return;
   try {
     await jsm.consumers.add(stream, cfg);
   } catch (e) {
@@ -312,7 +333,10 @@ async function ensureConsumer(jsm: JetStreamManager, stream: string, cfg: Consum
       if (cfg.max_deliver !== undefined) upd.max_deliver = cfg.max_deliver;
       await jsm.consumers.update(stream, name, upd);
     } catch {
-      throw e;
+      // An identity that may not manage consumers (a worker, a client) uses the one there.
+      await jsm.consumers.info(stream, name).catch(() => {
+        throw e;
+      });
     }
   }
 }

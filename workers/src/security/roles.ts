@@ -1,0 +1,186 @@
+/**
+ * The NATS roles of a gramfleet cluster and what each may publish and subscribe to (least
+ * privilege). The permissions are written for one resource prefix (core/src/protocol.ts:
+ * resourceNames).
+ *
+ * - `admin`, `orchestrator`: everything in the cluster's account (stream and bucket management,
+ *   purges and deletions included).
+ * - `client` (SDK, CLI): read the JetStream state it needs, put and get arrays, push tasks to
+ *   worker lanes or the durable queue (a job's tasks), cancel jobs, read and write campaign rows.
+ *   It receives replies only on its own inbox prefix and owner subjects (both named after its
+ *   identity), creates consumers on the results stream only filtered to one job's progress
+ *   subject (it cannot tail other jobs' results), cannot create, update or delete streams,
+ *   buckets or the workers' consumers, cannot purge the task, result or KV streams, and cannot
+ *   write the worker registry. Known gap: deleting an array (the SDK releases datagen pages) is a
+ *   filtered purge of the arrays bucket's stream, and NATS permissions see only the request's
+ *   subject, not its filter, so a client identity could purge the whole arrays bucket.
+ * - `wasm-worker`, `gpu-worker`: pull tasks of its own class only, acknowledge them, publish
+ *   results (results stream, owner subjects, replies to requests it receives), read and write
+ *   arrays, holders and its registry entry, receive its lane's tasks and cancellations. It cannot
+ *   publish tasks (durable queue or lanes) or cancellations, nor create, purge or delete anything.
+ */
+import { campaignTable, resourceNames, type WorkerClass } from '@gramfleet/core';
+
+/** The NATS identities of a cluster. */
+export const NATS_ROLES = ['admin', 'orchestrator', 'client', 'wasm-worker', 'gpu-worker'] as const;
+/** A NATS role. */
+export type NatsRole = (typeof NATS_ROLES)[number];
+
+/** Publish and subscribe permissions in the shape of a NATS user JWT's (allow/deny lists). */
+export interface NatsPermissions {
+  readonly pub: { readonly allow: readonly string[]; readonly deny: readonly string[] };
+  readonly sub: { readonly allow: readonly string[]; readonly deny: readonly string[] };
+  /** Replies to requests received may be published (NATS `allow_responses`). */
+  readonly resp?: { readonly max: number; readonly ttl: number };
+}
+
+/** Whose permissions to build. */
+export interface RoleScope {
+  /** Resource prefix of the cluster. */
+  readonly prefix: string;
+  /**
+   * Subject token naming this identity: its inbox prefix is `_INBOX_<token>` and (clients) its
+   * owner subjects `<prefix>.owner.<token>.>`. See {@link identityToken}.
+   */
+  readonly token: string;
+  /** Workers: the lane token (core pinToken) it may subscribe to; `'*'` (any) when unknown. @default '*' */
+  readonly pin?: string;
+}
+
+/** The subject token for an identity name (letters, digits, `-`, `_`). */
+export function identityToken(name: string): string {
+  return name.replace(/[^A-Za-z0-9_-]/g, '_');
+}
+
+/** The inbox prefix of an identity: replies to its requests arrive under it. */
+export function inboxPrefixOf(token: string): string {
+  return `_INBOX_${token}`;
+}
+
+const MANAGE_DENY = [
+  '$JS.API.STREAM.CREATE.>',
+  '$JS.API.STREAM.UPDATE.>',
+  '$JS.API.STREAM.DELETE.>',
+  '$JS.API.STREAM.PURGE.>',
+  '$JS.API.STREAM.MSG.DELETE.>',
+  '$JS.API.STREAM.SNAPSHOT.>',
+  '$JS.API.STREAM.RESTORE.>',
+  '$JS.API.STREAM.PEER.>',
+  '$JS.API.STREAM.LEADER.>',
+  '$JS.API.ACCOUNT.>',
+  '$JS.API.META.>',
+  '$JS.API.SERVER.>',
+];
+
+/** The durable task consumers (core consumerName) may be neither replaced nor deleted. */
+function durableConsumerDeny(): string[] {
+  return ['wasm', 'gpu'].flatMap((cls) => [
+    `$JS.API.CONSUMER.CREATE.*.workers-${cls}`,
+    `$JS.API.CONSUMER.CREATE.*.workers-${cls}.>`,
+    `$JS.API.CONSUMER.DURABLE.CREATE.*.workers-${cls}`,
+    `$JS.API.CONSUMER.DELETE.*.workers-${cls}`,
+    `$JS.API.CONSUMER.PAUSE.*.workers-${cls}`,
+  ]);
+}
+
+/** JetStream reads every non-admin role needs (stream/consumer info, direct and message gets, ordered consumers). */
+const JS_READ = [
+  '$JS.API.INFO',
+  '$JS.API.STREAM.INFO.*',
+  '$JS.API.STREAM.NAMES',
+  '$JS.API.STREAM.LIST',
+  '$JS.API.STREAM.MSG.GET.*',
+  '$JS.API.DIRECT.GET.>',
+  '$JS.API.CONSUMER.INFO.>',
+  '$JS.API.CONSUMER.NAMES.*',
+  '$JS.API.CONSUMER.LIST.*',
+  '$JS.API.CONSUMER.CREATE.>',
+  '$JS.API.CONSUMER.DELETE.>',
+  '$JS.ACK.>',
+  '$JS.FC.>',
+];
+
+/**
+ * The consumers a client may create: ordered consumers on the buckets' streams, and on the results
+ * stream only filtered to one job's progress subject (no tailing other jobs' results).
+ */
+function clientConsumers(p: string): string[] {
+  const n = resourceNames(p);
+  return [
+    ...bucketStreams(p).flatMap((st) => [`$JS.API.CONSUMER.CREATE.${st}`, `$JS.API.CONSUMER.CREATE.${st}.>`, `$JS.API.CONSUMER.MSG.NEXT.${st}.*`]),
+    `$JS.API.CONSUMER.CREATE.${n.resultsStream}.*.${p}.result.*.progress`,
+    // Pulls from its consumers there (which can only be the progress-filtered ones above).
+    `$JS.API.CONSUMER.MSG.NEXT.${n.resultsStream}.*`,
+  ];
+}
+
+/** The streams behind the buckets (object store and KV) of a prefix. */
+function bucketStreams(p: string): string[] {
+  const n = resourceNames(p);
+  const c = campaignTable(p);
+  return [`OBJ_${n.arraysBucket}`, ...[n.holdersBucket, n.workersBucket, c.campaignsBucket, c.runsBucket].map((b) => `KV_${b}`)];
+}
+
+/** The permissions of `role` in scope `s`. */
+export function rolePermissions(role: NatsRole, s: RoleScope): NatsPermissions {
+  const p = s.prefix;
+  const n = resourceNames(p);
+  const c = campaignTable(p);
+  const inbox = `${inboxPrefixOf(s.token)}.>`;
+  switch (role) {
+    case 'admin':
+    case 'orchestrator':
+      return { pub: { allow: ['>'], deny: [] }, sub: { allow: ['>'], deny: [] }, resp: { max: -1, ttl: 0 } };
+    case 'client':
+      return {
+        pub: {
+          allow: [
+            ...JS_READ.filter((x) => !x.startsWith('$JS.API.CONSUMER.CREATE')),
+            ...clientConsumers(p),
+            `${p}.task.>`,
+            `${p}.lane.>`,
+            `${p}.cancel.*`,
+            `$O.${n.arraysBucket}.>`,
+            // Deleting an array purges its chunks: a purge request with a filter, which subject
+            // permissions cannot tell from a purge of the whole bucket (see the note in the file header).
+            `$JS.API.STREAM.PURGE.OBJ_${n.arraysBucket}`,
+            `$KV.${n.holdersBucket}.>`,
+            `$KV.${c.campaignsBucket}.>`,
+            `$KV.${c.runsBucket}.>`,
+          ],
+          deny: [...MANAGE_DENY.filter((x) => x !== '$JS.API.STREAM.PURGE.>'), ...durableConsumerDeny()],
+        },
+        sub: { allow: [inbox, `${p}.owner.${s.token}.>`], deny: [] },
+      };
+    case 'wasm-worker':
+    case 'gpu-worker': {
+      const cls: WorkerClass = role === 'gpu-worker' ? 'gpu' : 'wasm';
+      const other: WorkerClass = cls === 'gpu' ? 'wasm' : 'gpu';
+      return {
+        pub: {
+          allow: [
+            ...JS_READ,
+            `$JS.API.CONSUMER.MSG.NEXT.${n.tasksStream}.workers-${cls}`,
+            ...bucketStreams(p).map((st) => `$JS.API.CONSUMER.MSG.NEXT.${st}.*`),
+            `${p}.result.>`,
+            `${p}.owner.>`,
+            `$O.${n.arraysBucket}.>`,
+            `$KV.${n.holdersBucket}.>`,
+            `$KV.${n.workersBucket}.>`,
+          ],
+          deny: [
+            ...MANAGE_DENY,
+            ...durableConsumerDeny(),
+            // Tasks of the other class, and any task publishing.
+            `$JS.API.CONSUMER.MSG.NEXT.${n.tasksStream}.workers-${other}`,
+            `${p}.task.>`,
+            `${p}.lane.>`,
+            `${p}.cancel.>`,
+          ],
+        },
+        sub: { allow: [inbox, `${p}.lane.${s.pin ?? '*'}`, `${p}.cancel.*`], deny: [] },
+        resp: { max: 1, ttl: 0 },
+      };
+    }
+  }
+}
