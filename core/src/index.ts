@@ -68,11 +68,13 @@ export {
 export type { LaneFrame, ReplyFrame, ResourceNames, Task, TaskResult, TaskStats, WorkerClass, WorkerRecord } from './protocol';
 export {
   VERIFY_PARAM,
+  VERIFY_RTOL,
   arrayRefProblem,
   compileVerifyFraction,
   isReplyFrame,
   isTaskResult,
   npyBytesOf,
+  outputsDisagree,
   replyFrameProblem,
   taskResultProblem,
   verifySelected,

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { encodeNpy, type DType, type NdArray } from './array';
 import { isGramfleetError } from './errors';
 import { PROTOCOL_VERSION } from './protocol';
-import { compileVerifyFraction, npyBytesOf, replyFrameProblem, taskResultProblem, verifySelected } from './results';
+import { VERIFY_RTOL, compileVerifyFraction, npyBytesOf, outputsDisagree, replyFrameProblem, taskResultProblem, verifySelected } from './results';
 
 const CTORS = { f64: Float64Array, f32: Float32Array, i32: Int32Array, u32: Uint32Array, u8: Uint8Array } as const;
 
@@ -87,6 +87,36 @@ describe('result checks (core/src/results.ts)', () => {
     assert.equal(verifySelected('j', 's', 1), true);
     assert.equal(verifySelected('j', 's', 0), false);
     assert.equal(verifySelected('j', 's', undefined), false);
+  });
+
+  it('outputsDisagree: rounding differences agree (within the dtype tolerance), corruption and integer differences do not', () => {
+    const f = (dtype: 'f64' | 'f32', xs: number[]): NdArray => ({ dtype, shape: [xs.length], data: new CTORS[dtype](xs) }) as NdArray;
+    const base = [1, -2.5, 1e-6, 0, 3e5];
+    for (const dtype of ['f64', 'f32'] as const) {
+      const rtol = VERIFY_RTOL[dtype];
+      assert.equal(outputsDisagree(f(dtype, base), f(dtype, base)), undefined);
+      // A relative rounding difference well below rtol everywhere, and an absolute one near zero below rtol x 1e-3 x the largest element.
+      const near = base.map((x) => (x === 0 ? 0.1 * rtol * 1e-3 * 3e5 : x * (1 + 0.1 * rtol)));
+      assert.equal(outputsDisagree(f(dtype, base), f(dtype, near)), undefined, dtype);
+      // What the test-only corruption does (x -> x + 1 + |x|) to one element, and a NaN where there was none.
+      assert.match(outputsDisagree(f(dtype, base), f(dtype, [3, ...base.slice(1)])) ?? '', /element 0 is 1 against 3/);
+      assert.match(outputsDisagree(f(dtype, base), f(dtype, [...base.slice(0, 4), Number.NaN])) ?? '', /element 4/);
+      assert.match(
+        outputsDisagree(
+          f(dtype, base),
+          f(
+            dtype,
+            base.map((x) => x * (1 + 10 * rtol)),
+          ),
+        ) ?? '',
+        /beyond rtol/,
+      );
+    }
+    assert.match(outputsDisagree(f('f64', [1, 2]), f('f32', [1, 2])) ?? '', /dtype/);
+    assert.match(outputsDisagree(f('f64', [1, 2]), { dtype: 'f64', shape: [2, 1], data: Float64Array.of(1, 2) }) ?? '', /shape/);
+    const i = (xs: number[]): NdArray => ({ dtype: 'i32', shape: [xs.length], data: Int32Array.from(xs) });
+    assert.equal(outputsDisagree(i([1, 2, 3]), i([1, 2, 3])), undefined);
+    assert.match(outputsDisagree(i([1, 2, 3]), i([1, 2, 4])) ?? '', /element 2 is 3 against 4/);
   });
 
   it('compileVerifyFraction takes [0, 1] and names the field and bound otherwise', () => {

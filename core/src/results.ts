@@ -12,7 +12,7 @@
  * their digests must agree (`VERIFY_MISMATCH` otherwise). The choice depends only on the job id,
  * the shard id and the fraction, so a retried activity or a rerun checks the same shards.
  */
-import { dtypeSize, type DType } from './array';
+import { dtypeSize, type DType, type NdArray } from './array';
 import { outOfRange, invalidField } from './errors';
 import { PROTOCOL_VERSION, type ReplyFrame, type TaskResult } from './protocol';
 
@@ -151,3 +151,41 @@ export const VERIFY_PARAM = {
   type: 'number',
   description: 'fraction in [0, 1] of shards run again on a second worker; differing digests fail the job with VERIFY_MISMATCH (default 0)',
 } as const;
+
+/**
+ * Relative tolerance of a verification compare whose digests differ, by dtype: a backend whose
+ * kernels are not bit-reproducible (GPU reductions in another order) differs by rounding, a
+ * faulty or dishonest worker by more. Integers must be equal.
+ */
+export const VERIFY_RTOL: Readonly<Record<'f64' | 'f32', number>> = { f64: 1e-9, f32: 1e-4 };
+
+/**
+ * Why two outputs of the same shard, run on two workers, disagree beyond {@link VERIFY_RTOL}, or
+ * undefined when they agree: same dtype and shape, NaN in the same places, and every element
+ * within rtol · max(|x|, |y|, 1e-3 · the largest |element|) (integers: equal).
+ */
+export function outputsDisagree(a: NdArray, b: NdArray): string | undefined {
+  if (a.dtype !== b.dtype) return `dtype ${a.dtype} against ${b.dtype}`;
+  if (a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) return `shape [${a.shape.join(', ')}] against [${b.shape.join(', ')}]`;
+  const x = a.data;
+  const y = b.data;
+  if (a.dtype !== 'f64' && a.dtype !== 'f32') {
+    for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return `element ${i} is ${String(x[i])} against ${String(y[i])}`;
+    return undefined;
+  }
+  const rtol = VERIFY_RTOL[a.dtype];
+  let scale = 0;
+  for (let i = 0; i < x.length; i++) {
+    const m = Math.max(Math.abs(x[i] as number), Math.abs(y[i] as number));
+    if (m > scale && Number.isFinite(m)) scale = m;
+  }
+  const floor = 1e-3 * scale;
+  for (let i = 0; i < x.length; i++) {
+    const u = x[i] as number;
+    const v = y[i] as number;
+    if (Object.is(u, v) || u === v) continue;
+    if (Number.isNaN(u) || Number.isNaN(v) || !Number.isFinite(u) || !Number.isFinite(v)) return `element ${i} is ${u} against ${v}`;
+    if (Math.abs(u - v) > rtol * Math.max(Math.abs(u), Math.abs(v), floor)) return `element ${i} is ${u} against ${v} (beyond rtol ${rtol})`;
+  }
+  return undefined;
+}

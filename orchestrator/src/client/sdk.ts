@@ -85,7 +85,7 @@ export async function connect(o: ConnectOptions = {}): Promise<Fleet> {
   });
   const client = new Client({ connection, namespace });
   const budget = o.memoryBudgetBytes ?? 8 * 1024 ** 3;
-  const tasks = createTaskClient({ dp, log });
+  const tasks = createTaskClient({ dp, log, store });
   const ray = createRaySdk(store, tasks);
 
   const ctx: WorkloadContext = { dp, store, memoryBudgetBytes: budget, workers: () => tasks.workers() };

@@ -43,7 +43,7 @@ async function main(): Promise<void> {
   const arrays = await openArrayStore(dp, cfg.store, log);
   const store = arrays.store;
   // One owner of tasks for every activity of this process.
-  const tasks = createTaskClient({ dp, log, ...(cfg.spillAfterMs !== undefined ? { spillAfterMs: cfg.spillAfterMs } : {}) });
+  const tasks = createTaskClient({ dp, log, store, ...(cfg.spillAfterMs !== undefined ? { spillAfterMs: cfg.spillAfterMs } : {}) });
   // The cluster's shard activities and every workload's, from the registry.
   const activities = hostActivities({ dp, store, tasks, log, ...(cfg.eigenproProfile !== undefined ? { eigenproProfile: cfg.eigenproProfile } : {}) });
   const campaignActivities = createCampaignActivities({ dp, store, log, table: await openCampaignTable(nc, names.prefix) });

@@ -183,8 +183,9 @@ describe('result checks and verification on the task path (real nats-server, rea
     return stop;
   };
 
-  const client = (): TaskClient => {
-    const c = createTaskClient({ dp: owner, laneTimeoutMs: 1500, resendMs: 500, spillAfterMs: 3_000 });
+  const client = (o: { compareValues?: boolean } = {}): TaskClient => {
+    const store = createArrayStore(owner.arrays, owner.names.arraysBucket);
+    const c = createTaskClient({ dp: owner, laneTimeoutMs: 1500, resendMs: 500, spillAfterMs: 3_000, ...(o.compareValues === true ? { store } : {}) });
     closers.push(() => c.close());
     return c;
   };
@@ -274,7 +275,8 @@ describe('result checks and verification on the task path (real nats-server, rea
     await addWorker('w-good');
     await addWorker('w-corrupt', { corrupt: true });
     try {
-      const c = client();
+      // With a store, differing digests are compared value by value (within tolerance): still a mismatch.
+      const c = client({ compareValues: true });
       const rs = await Promise.all(
         Array.from({ length: 8 }, async (_, i) => c.run(await negateTask('j-verify-bad', `s${i}`, Float64Array.of(i, 2)), { cls: 'wasm', verify: 1 })),
       );
@@ -283,6 +285,7 @@ describe('result checks and verification on the task path (real nats-server, rea
         assert.equal(r.error?.details?.['shardId'], `s${i}`);
         assert.deepEqual([...(r.error?.details?.['workers'] as string[])].sort(), ['w-corrupt', 'w-good']);
         assert.match(r.error?.message ?? '', new RegExp(`shard s${i} of job j-verify-bad`));
+        assert.match(String(r.error?.details?.['why']), /^output 0: element 0 is /);
         assert.deepEqual(r.outputs, []);
       }
       assert.equal(c.stats.verifyMismatches, 8);

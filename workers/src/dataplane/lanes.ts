@@ -57,14 +57,17 @@ import {
   replyFrameProblem,
   taskResultProblem,
   verifySelected,
+  outputsDisagree,
   ownerSubject,
   resultSubject,
   silentLogger,
   spilledTaskMsgId,
   taskKey,
   taskSubject,
+  type ArrayRef,
   type ErrorCode,
   type Logger,
+  type NdArray,
   type ReplyFrame,
   type Task,
   type TaskResult,
@@ -87,6 +90,13 @@ export interface TaskClientOptions {
   readonly resendMs?: number;
   /** Period of full registry reads (updates arrive by watch in between). @default 10000 */
   readonly registryPollMs?: number;
+  /**
+   * Reads outputs for verification: when a shard's two runs differ in digest, their outputs are
+   * compared element by element within the dtype's tolerance (core/src/results.ts
+   * outputsDisagree), so a backend that is not bit-reproducible is not taken for a faulty one.
+   * Without it, digests must be equal. @default none
+   */
+  readonly store?: { get(ref: ArrayRef): Promise<NdArray> };
 }
 
 /** A task as its owner describes it (the client adds the protocol fields). */
@@ -209,6 +219,23 @@ interface Lane {
 }
 
 const MAX_FRAME_SLACK = 16 * 1024;
+
+/** Why two runs' outputs disagree beyond tolerance (undefined: they agree); an output that cannot be read counts as disagreeing. */
+async function compareOutputs(store: NonNullable<TaskClientOptions['store']>, xs: readonly ArrayRef[], ys: readonly ArrayRef[]): Promise<string | undefined> {
+  for (let i = 0; i < xs.length; i++) {
+    const x = xs[i] as ArrayRef;
+    const y = ys[i] as ArrayRef;
+    if (x.digest === y.digest) continue;
+    let why: string | undefined;
+    try {
+      why = outputsDisagree(await store.get(x), await store.get(y));
+    } catch (e) {
+      why = `its values could not be read (${(e as Error).message})`;
+    }
+    if (why !== undefined) return `output ${i}: ${why}`;
+  }
+  return undefined;
+}
 
 /** Creates the owner side of the task path on a connected data plane. */
 export function createTaskClient(o: TaskClientOptions): TaskClient {
@@ -831,15 +858,22 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
     const b = c.stats.workerId;
     const da = first.outputs.map((o) => o.digest);
     const db = c.outputs.map((o) => o.digest);
-    if (da.length === db.length && da.every((d, i) => d === db[i])) {
+    let why = da.length !== db.length ? `${da.length} outputs against ${db.length}` : undefined;
+    if (why === undefined && da.some((d, i) => d !== db[i])) {
+      // Different bytes: equal within the tolerance (rounding on a backend that is not bit-reproducible) still agrees.
+      why = o.store === undefined ? 'different digests' : await compareOutputs(o.store, first.outputs, c.outputs);
+      if (why === undefined)
+        log.info('verification: digests differ, values agree within tolerance', { jobId: task.jobId, shardId: task.shardId, workers: [a, b] });
+    }
+    if (why === undefined) {
       stats.verified++;
       return { ...first, stats: { ...first.stats, verifiedBy: b } };
     }
     stats.verifyMismatches++;
     const e = new GramfleetError(
       'VERIFY_MISMATCH',
-      `shard ${task.shardId} of job ${task.jobId} gave different bytes on worker ${a} (${da.join(', ')}) and on worker ${b} (${db.join(', ')}); one of them computes wrongly (a faulty device or CPU, or a compromised worker)`,
-      { jobId: task.jobId, shardId: task.shardId, workers: [a, b], digests: [da, db] },
+      `shard ${task.shardId} of job ${task.jobId} gave different results on worker ${a} (${da.join(', ')}) and on worker ${b} (${db.join(', ')}): ${why}; one of them computes wrongly (a faulty device or CPU, or a compromised worker)`,
+      { jobId: task.jobId, shardId: task.shardId, workers: [a, b], digests: [da, db], why },
     );
     log.error('verification failed: two workers gave different bytes', { jobId: task.jobId, shardId: task.shardId, workers: [a, b] });
     return failed(e.toPayload());
