@@ -245,14 +245,22 @@ export const DATA_PLANE_ENV = envGroup(
   [
     { name: 'GRAMFLEET_ACK_WAIT_MS', default: '15000 ms', meaning: 'a task not acknowledged (nor marked in progress) for this long is delivered again' },
     { name: 'GRAMFLEET_MAX_DELIVER', default: '5', meaning: 'deliveries of a task before it is dead-lettered (WORKER_MAX_DELIVER)' },
-    { name: 'GRAMFLEET_TASKS_MAX_MSGS', default: '2000000', meaning: 'tasks the durable queue holds; a publish beyond it is refused with QUEUE_FULL (retryable back-pressure)' },
+    {
+      name: 'GRAMFLEET_TASKS_MAX_MSGS',
+      default: '2000000',
+      meaning: 'tasks the durable queue holds; a publish beyond it is refused with QUEUE_FULL (retryable back-pressure)',
+    },
     {
       name: 'GRAMFLEET_TASKS_MAX_BYTES',
       default: '2 GiB (lowered to fit the NATS store when unset)',
       meaning: 'bytes the durable queue holds (QUEUE_FULL beyond); JetStream reserves it from the server store',
     },
     { name: 'GRAMFLEET_RESULTS_MAX_BYTES', default: '2 GiB (as above)', meaning: 'bytes the results stream holds (results also expire after 7 days)' },
-    { name: 'GRAMFLEET_ARRAYS_MAX_BYTES', default: '8 GiB (as above)', meaning: 'bytes the array object store holds; a put beyond it is refused with STORE_FULL' },
+    {
+      name: 'GRAMFLEET_ARRAYS_MAX_BYTES',
+      default: '8 GiB (as above)',
+      meaning: 'bytes the array object store holds; a put beyond it is refused with STORE_FULL',
+    },
   ],
   (env): { ackWaitMs?: number; maxDeliver?: number; tasksMaxMsgs?: number; tasksMaxBytes?: number; resultsMaxBytes?: number; arraysMaxBytes?: number } => {
     const ack = envRaw(env, 'GRAMFLEET_ACK_WAIT_MS');

@@ -23,7 +23,10 @@ export const ERROR_CODES = {
   },
   KERNEL_STATUS: { retryable: false, summary: 'a kernel returned a non-zero status' },
   KERNEL_TRAP: { retryable: true, summary: 'a WebAssembly instance trapped; the instance was replaced' },
-  KERNEL_TIMEOUT: { retryable: true, summary: 'a kernel ran past its time limit (GRAMFLEET_KERNEL_TIMEOUT_MS or the job deadline); its thread was replaced and the task goes to another try' },
+  KERNEL_TIMEOUT: {
+    retryable: true,
+    summary: 'a kernel ran past its time limit (GRAMFLEET_KERNEL_TIMEOUT_MS or the job deadline); its thread was replaced and the task goes to another try',
+  },
   KERNEL_NOT_REGISTERED: { retryable: false, summary: 'no backend has a kernel for this op' },
   KERNEL_DUPLICATE: { retryable: false, summary: 'a kernel was registered twice for one (backend, op)' },
   WORKER_MAX_DELIVER: { retryable: false, summary: 'a shard was delivered too many times and was dead-lettered' },

@@ -217,13 +217,13 @@ export const WASM_WORKER_ENV = {
       {
         name: SANDBOX_VARS.module,
         default: '16 MiB',
-        meaning: "policy: the largest user WebAssembly module the worker compiles, MiB, integer in [1, 256]",
+        meaning: 'policy: the largest user WebAssembly module the worker compiles, MiB, integer in [1, 256]',
       },
       {
         name: SANDBOX_VARS.output,
         default: '64 KiB',
         meaning:
-          "WASI stdout + stderr kept per user task (logged as JSON with the job, task and worker id; the rest is counted, not kept), KiB, integer in [0, 65536]",
+          'WASI stdout + stderr kept per user task (logged as JSON with the job, task and worker id; the rest is counted, not kept), KiB, integer in [0, 65536]',
       },
       {
         name: SANDBOX_VARS.perJob,

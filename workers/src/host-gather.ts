@@ -16,7 +16,13 @@ export function withHostGather(pool: KernelPool): KernelPool {
     async run(op: string, attrs: unknown, inputs: NdArray[], keys?: readonly string[], task?: KernelTaskContext): Promise<KernelRun> {
       if (op !== KERNEL_ROWS_MATMUL_OP_ID) return pool.run(op, attrs, inputs, keys, task);
       const a = kernelRowsMatmulOp.parseAttrs(attrs);
-      return pool.run(KERNEL_BLOCK_MATMUL_OP_ID, { kernel: a.kernel, bandwidth: a.bandwidth, accumulate: a.accumulate }, kernelRowsMatmulInputs(inputs), undefined, task);
+      return pool.run(
+        KERNEL_BLOCK_MATMUL_OP_ID,
+        { kernel: a.kernel, bandwidth: a.bandwidth, accumulate: a.accumulate },
+        kernelRowsMatmulInputs(inputs),
+        undefined,
+        task,
+      );
     },
   };
 }

@@ -233,7 +233,12 @@ export function createKernelPool(opts: KernelPoolOptions): KernelPool {
           if (inflight.get(p.req.id)?.slot !== s) return;
           // A hung kernel: fail its run, then replace the thread (the others it held are retried).
           inflight.delete(p.req.id);
-          p.reject(new GramfleetError('KERNEL_TIMEOUT', `op ${p.req.op} still ran after ${limit} ms; its kernel thread was replaced`, { op: p.req.op, timeoutMs: limit }));
+          p.reject(
+            new GramfleetError('KERNEL_TIMEOUT', `op ${p.req.op} still ran after ${limit} ms; its kernel thread was replaced`, {
+              op: p.req.op,
+              timeoutMs: limit,
+            }),
+          );
           fail(s, new Error(`a run of ${p.req.op} passed its ${limit} ms limit`));
         }, limit);
         p.timer.unref();

@@ -165,16 +165,16 @@ function count(run: KronRun, o: ShardOutcome): void {
 async function runShards(run: KronRun, op: string, inputs: readonly ArrayRef[], shards: ShardSpec[]): Promise<ShardOutcome[]> {
   const done: Record<string, ShardOutcome> = {};
   await runSharded({
-      jobId: run.input.jobId,
-      op,
-      cls: run.input.cls,
-      inputs,
-      shards,
-      batchShards: 4,
-      window: 4,
-      deadline: run.deadline,
-      done,
-      counters: run.counters,
+    jobId: run.input.jobId,
+    op,
+    cls: run.input.cls,
+    inputs,
+    shards,
+    batchShards: 4,
+    window: 4,
+    deadline: run.deadline,
+    done,
+    counters: run.counters,
     acts: run.acts.cluster,
   });
   return shards.map((s) => {
@@ -325,8 +325,7 @@ async function fitOnSlabs(run: KronRun, fit: NonNullable<KronJobInput['fit']>, r
   const hy = hyperOf(st.value.model);
   // The fitted model was evaluated, in this run (seen) or in one before it (solved again, not counted).
   const fin =
-    seen.get(JSON.stringify(hy)) ??
-    (replay.length > 0 ? await solveOnSlabs(run, hy, `f${run.generation}`) : await solveOnSlabs(run, hy, `e${evals++}`));
+    seen.get(JSON.stringify(hy)) ?? (replay.length > 0 ? await solveOnSlabs(run, hy, `f${run.generation}`) : await solveOnSlabs(run, hy, `e${evals++}`));
   run.stage = 'done';
   return {
     jobId: input.jobId,

@@ -41,7 +41,9 @@ describe('kernel time limit (real kernel threads)', () => {
     process.stdout.write(`# the 100 ms limit fired after ${waited.toFixed(0)} ms\n`);
 
     // Both threads serve again (the replaced one included): more runs than threads, all right.
-    const again = await Promise.all(Array.from({ length: 4 }, () => pool.run('gemm', {}, [...small], undefined, { jobId: 'j', shardId: 't', timeoutMs: 60_000 })));
+    const again = await Promise.all(
+      Array.from({ length: 4 }, () => pool.run('gemm', {}, [...small], undefined, { jobId: 'j', shardId: 't', timeoutMs: 60_000 })),
+    );
     for (const r of again) assert.deepEqual(r.outputs[0]!.data, expected);
   });
 });

@@ -46,7 +46,8 @@ describe('data-plane limits (real nats-server)', () => {
     const info = await dp.jsm.streams.info(dp.names.tasksStream);
     assert.equal(info.config.max_msgs, 3);
     assert.equal(info.config.discard, 'new');
-    const task = (i: number): string => JSON.stringify({ v: PROTOCOL_VERSION, jobId: 'j', shardId: String(i), op: 'noop', attrs: {}, inputs: [], deadline: Date.now() + 60_000 });
+    const task = (i: number): string =>
+      JSON.stringify({ v: PROTOCOL_VERSION, jobId: 'j', shardId: String(i), op: 'noop', attrs: {}, inputs: [], deadline: Date.now() + 60_000 });
     for (let i = 0; i < 3; i++) await dp.js.publish(taskSubject(dp.names.prefix, 'wasm', 'noop', 'j'), task(i), { msgID: `t${i}` });
     let caught: unknown;
     try {

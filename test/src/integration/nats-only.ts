@@ -57,7 +57,8 @@ export async function startNatsOnly(name: string, o: { maxFileStore?: string } =
   const port = await freePort();
   let child: ChildProcess;
   const conf = path.join(dir, 'nats.conf');
-  if (o.maxFileStore !== undefined) fs.writeFileSync(conf, `jetstream { store_dir: ${JSON.stringify(path.join(dir, 'js'))}, max_file_store: ${o.maxFileStore} }\n`);
+  if (o.maxFileStore !== undefined)
+    fs.writeFileSync(conf, `jetstream { store_dir: ${JSON.stringify(path.join(dir, 'js'))}, max_file_store: ${o.maxFileStore} }\n`);
   const js = o.maxFileStore === undefined ? ['-js', '-sd', path.join(dir, 'js')] : ['-c', conf];
   const start = async (): Promise<void> => {
     child = spawn(binary(), [...js, '-a', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });

@@ -250,11 +250,15 @@ async function fitting(
         b = explicit ? b : Math.floor(b / 2);
       }
       if (explicit || b < MIN_FITTED_BYTES) {
-        throw new GramfleetError('INPUT_OUT_OF_RANGE', `${field} = ${explicit ? bytes : b} bytes does not fit the NATS server's JetStream store (${(e as Error).message})`, {
-          field,
-          bound: 'the JetStream store (max_file_store) less the other streams',
-          value: explicit ? bytes : b,
-        });
+        throw new GramfleetError(
+          'INPUT_OUT_OF_RANGE',
+          `${field} = ${explicit ? bytes : b} bytes does not fit the NATS server's JetStream store (${(e as Error).message})`,
+          {
+            field,
+            bound: 'the JetStream store (max_file_store) less the other streams',
+            value: explicit ? bytes : b,
+          },
+        );
       }
     }
   }
@@ -279,7 +283,11 @@ async function declareStream(jsm: JetStreamManager, cfg: StreamConfigArg): Promi
     await jsm.streams.info(name).catch(() => {
       throw e;
     });
-    await ensureLimits(jsm, name, { ...(cfg.max_msgs !== undefined ? { max_msgs: cfg.max_msgs } : {}), ...(cfg.max_bytes !== undefined ? { max_bytes: cfg.max_bytes } : {}), ...(cfg.discard !== undefined ? { discard: cfg.discard } : {}) });
+    await ensureLimits(jsm, name, {
+      ...(cfg.max_msgs !== undefined ? { max_msgs: cfg.max_msgs } : {}),
+      ...(cfg.max_bytes !== undefined ? { max_bytes: cfg.max_bytes } : {}),
+      ...(cfg.discard !== undefined ? { discard: cfg.discard } : {}),
+    });
   }
 }
 
@@ -310,7 +318,8 @@ export function limitError(e: unknown, what: 'tasks' | 'results' | 'arrays', lim
   const err = e as { api_error?: { err_code?: number; description?: string }; code?: string; message?: string };
   const code = err.api_error?.err_code;
   const text = `${err.api_error?.description ?? ''} ${err.message ?? ''}`;
-  const full = (code !== undefined && LIMIT_ERR_CODES.has(code)) || /maximum (messages|bytes)|insufficient (storage )?resources|resource limits exceeded/i.test(text);
+  const full =
+    (code !== undefined && LIMIT_ERR_CODES.has(code)) || /maximum (messages|bytes)|insufficient (storage )?resources|resource limits exceeded/i.test(text);
   if (!full) return undefined;
   const field = what === 'tasks' ? 'tasksMaxBytes/tasksMaxMsgs' : what === 'results' ? 'resultsMaxBytes' : 'arraysMaxBytes';
   return new GramfleetError(
