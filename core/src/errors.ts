@@ -16,6 +16,7 @@ export const ERROR_CODES = {
   INPUT_ASYMMETRIC: { retryable: false, summary: 'a matrix that must be symmetric is not' },
   INPUT_NEGATIVE_WEIGHT: { retryable: false, summary: 'a weight is negative' },
   INPUT_TOO_LARGE: { retryable: false, summary: 'the problem does not fit the configured memory budget' },
+  INPUT_PATH_OUTSIDE_ROOTS: { retryable: false, summary: 'a file a campaign run names lies outside the data roots the orchestrator may read and write' },
   INPUT_UNKNOWN_OP: { retryable: false, summary: 'no such op in the catalogue' },
   CLI_USAGE: {
     retryable: false,

@@ -13,6 +13,7 @@ export {
   envFlag,
   envGroup,
   envInt,
+  envInvalid,
   envList,
   envRaw,
   envRequired,

@@ -28,6 +28,12 @@ export interface ParamDoc {
    * campaign run (what the row extraction does with the result). @default both
    */
   readonly only?: 'sdk' | 'campaign';
+  /**
+   * A string value is a path the orchestrator reads (`read`: an input file) or writes under
+   * (`write`: an output directory). In a campaign run it must lie inside the orchestrator's
+   * data roots (`INPUT_PATH_OUTSIDE_ROOTS` otherwise).
+   */
+  readonly file?: 'read' | 'write';
 }
 
 /** Parameter name → its documentation. */

@@ -46,7 +46,7 @@ export const DATAGEN_WORKLOAD: WorkloadDef<'datagen'> = {
     maxMatvecs: { type: 'integer', description: 'per-system mat-vec budget' },
     window: { type: 'integer', description: 'chunks solved at once (default 8)' },
     backend: { type: 'string', enum: ['wasm', 'gpu'], description: 'worker class (default wasm)' },
-    out: { type: 'string', only: 'campaign', description: 'directory the run writes its dataset under (<out>/<child id>/)' },
+    out: { type: 'string', only: 'campaign', file: 'write', description: 'directory the run writes its dataset under (<out>/<child id>/)' },
     jobId: { type: 'string', only: 'sdk', description: 'job id (default derived from parameters and chunking: a rerun resumes)' },
     timeoutMs: { type: 'integer', only: 'sdk', description: 'whole-job time limit, ms (default 24 h)' },
   },

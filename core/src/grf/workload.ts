@@ -33,6 +33,7 @@ export const GRF_WORKLOAD: WorkloadDef<'grf'> = {
     graph: {
       type: 'any',
       required: true,
+      file: 'read',
       description: 'graph file (.npz scipy CSR, .adjlist, .mtx) as the orchestrator sees it; the SDK also takes an in-memory symmetric CSR',
     },
     kernel: { type: 'any', required: true, description: `kernel kind (${GRAPH_KERNEL_KINDS.join('|')}) or a full kernel spec object` },

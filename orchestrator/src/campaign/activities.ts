@@ -10,6 +10,7 @@ import { toFailure } from '../host/activities';
 import type { CampaignTable } from './table';
 import { workloadFor } from '../registry';
 import type { WorkloadContext } from '../workload';
+import { compileDataRoots, resolveRunFiles, type CompiledDataRoots } from '../io/data-roots';
 
 /** Dependencies of the campaign activities. */
 export interface CampaignActivityDeps {
@@ -19,11 +20,19 @@ export interface CampaignActivityDeps {
   readonly log: Logger;
   /** @default 8 GiB */
   readonly memoryBudgetBytes?: number;
+  /**
+   * The directories a run's files may lie in (`io/data-roots.ts`): every file parameter is
+   * resolved inside them before the workload reads or writes it.
+   * @default compileDataRoots(undefined): the working directory, ../shared/data beside it, the OS temp directory
+   */
+  readonly dataRoots?: CompiledDataRoots;
 }
 
 /** Builds the campaign activities. */
 export function createCampaignActivities(deps: CampaignActivityDeps): CampaignActivities {
   const { table, log } = deps;
+  let rootsP: Promise<CompiledDataRoots> | undefined;
+  const roots = (): Promise<CompiledDataRoots> => (deps.dataRoots !== undefined ? Promise.resolve(deps.dataRoots) : (rootsP ??= compileDataRoots(undefined)));
   const ctx = (): WorkloadContext => ({ dp: deps.dp, store: deps.store, memoryBudgetBytes: deps.memoryBudgetBytes ?? 8 * 1024 ** 3 });
   // Each activity heartbeats while it runs: one cut off by a killed orchestrator is retried
   // after the heartbeat timeout, not after its whole start-to-close timeout.
@@ -48,11 +57,16 @@ export function createCampaignActivities(deps: CampaignActivityDeps): CampaignAc
     }),
     campaignPrepareRun: wrap(async (p) => {
       const w = workloadFor(p.kind);
-      const input = await w.campaign.prepare(p.params, p.childId, p.runTimeoutMs, ctx());
+      const params = await resolveRunFiles(w.def, p.params, await roots());
+      const input = await w.campaign.prepare(params, p.childId, p.runTimeoutMs, ctx());
       return { workflowType: w.def.workflowType, args: [input] };
     }),
     campaignRecordRun: wrap(async (r) => {
-      const ex = r.error === undefined ? await workloadFor(r.kind).campaign.extract(r.result, r.params, ctx()) : { metrics: {}, artifacts: {} };
+      const w = workloadFor(r.kind);
+      const ex =
+        r.error === undefined
+          ? await w.campaign.extract(r.result, await resolveRunFiles(w.def, r.params, await roots()), ctx())
+          : { metrics: {}, artifacts: {} };
       const row: CampaignRow = {
         campaignId: r.campaignId,
         index: r.index,

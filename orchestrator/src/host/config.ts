@@ -11,7 +11,10 @@ import {
   TASK_QUEUE_ENV,
   TEMPORAL_ADDRESS_ENV,
   TEMPORAL_NAMESPACE_ENV,
+  envGroup,
   envInt,
+  envInvalid,
+  envRaw,
   envString,
   readEnv,
   type Env,
@@ -19,6 +22,8 @@ import {
 } from '@gramfleet/core';
 import { NATS_AUTH_ENV, STORE_TIERS_ENV } from '@gramfleet/workers';
 import { TEMPORAL_SECURITY_ENV } from '../security/temporal';
+
+const DATA_ROOTS_VAR = 'GRAMFLEET_DATA_ROOTS';
 
 /** The orchestrator's variables. */
 export const HOST_ENV = {
@@ -40,6 +45,23 @@ export const HOST_ENV = {
     unit: 'ms',
     shownDefault: '30000 ms',
   }),
+  dataRoots: envGroup(
+    [
+      {
+        name: DATA_ROOTS_VAR,
+        default: 'the working directory, ../shared/data beside it, the OS temp directory',
+        meaning:
+          "directories (absolute, ':'-separated) whose files campaign and KernelCampaign runs may read (graph, train, y, …) and write under (out); a path outside them, by '..' or a symlink, is refused with INPUT_PATH_OUTSIDE_ROOTS",
+      },
+    ],
+    (env) => {
+      const raw = envRaw(env, DATA_ROOTS_VAR);
+      if (raw === undefined) return undefined;
+      const roots = raw.split(':').filter((r) => r !== '');
+      if (roots.length === 0 || roots.some((r) => !r.startsWith('/'))) throw envInvalid(DATA_ROOTS_VAR, "absolute directories separated by ':'", raw);
+      return roots;
+    },
+  ),
   eigenproProfile: envString('GRAMFLEET_EIGENPRO_PROFILE', {
     meaning: "append EigenPro 2's per-epoch time breakdown to this file, one JSON line per epoch (bench/eigenpro sets it)",
   }),

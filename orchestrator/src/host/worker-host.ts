@@ -12,6 +12,7 @@ import { connectNats, createJsonLogger, createTaskClient, openArrayStore, openDa
 import { hostActivities } from '../registry';
 import { createCampaignActivities } from '../campaign/activities';
 import { openCampaignTable } from '../campaign/table';
+import { compileDataRoots } from '../io/data-roots';
 import { connectTemporal, describeTemporalSecurity } from '../security/temporal';
 import { hostConfig, type HostConfig } from './config';
 
@@ -46,7 +47,9 @@ async function main(): Promise<void> {
   const tasks = createTaskClient({ dp, log, store, ...(cfg.spillAfterMs !== undefined ? { spillAfterMs: cfg.spillAfterMs } : {}) });
   // The cluster's shard activities and every workload's, from the registry.
   const activities = hostActivities({ dp, store, tasks, log, ...(cfg.eigenproProfile !== undefined ? { eigenproProfile: cfg.eigenproProfile } : {}) });
-  const campaignActivities = createCampaignActivities({ dp, store, log, table: await openCampaignTable(nc, names.prefix) });
+  const dataRoots = await compileDataRoots(cfg.dataRoots);
+  log.info('campaign files are confined to the data roots', { roots: dataRoots.roots });
+  const campaignActivities = createCampaignActivities({ dp, store, log, dataRoots, table: await openCampaignTable(nc, names.prefix) });
   let stopping = false;
   let current: Worker | undefined;
   const stop = (): void => {

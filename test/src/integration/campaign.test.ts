@@ -135,6 +135,37 @@ describe('campaigns (real Temporal + NATS)', () => {
     await assert.rejects(t.fleet.campaigns.start(spec), (e) => isGramfleetError(e) && e.code === 'INPUT_INVALID');
   });
 
+  it("files outside the orchestrator's data roots are refused: '..', a symlink out, /dev/zero, an output elsewhere", async () => {
+    // The test cluster's orchestrator runs with the default roots: its working directory, ../shared/data, the OS temp dir.
+    const link = path.join(t.dir, 'escape.adjlist');
+    fs.symlinkSync('/etc/passwd', link);
+    const id = `roots-${rid()}`;
+    const h = await t.fleet.campaigns.start({
+      id,
+      concurrency: 2,
+      runs: [
+        { kind: 'grf', ...base, graph: `${t.dir}/../../etc/passwd`, walks: 4 },
+        { kind: 'grf', ...base, graph: link, walks: 4 },
+        { kind: 'grf', ...base, graph: '/dev/zero', walks: 4 },
+        { kind: 'datagen', pde: 'poisson-rhs', grid: 8, count: 2, seed: 1, out: '/etc/gramfleet-out' },
+        { kind: 'grf', ...base, walks: 4 },
+      ],
+    });
+    const s = await h.result();
+    assert.deepEqual([s.runsTotal, s.runsDone, s.runsFailed], [5, 1, 4]);
+    const rows = await h.rows();
+    for (const r of rows.slice(0, 4)) {
+      assert.equal(r.status, 'failed');
+      assert.equal(r.error?.code, 'INPUT_PATH_OUTSIDE_ROOTS', r.error?.message);
+      assert.equal(r.attempts, 1, 'a permanent error is not retried');
+      assert.ok(Array.isArray(r.error?.details?.['roots']), 'the error names the allowed roots');
+    }
+    assert.match(rows[0]!.error!.message, /graph .* leaves the data roots through '\.\.'/);
+    assert.match(rows[1]!.error!.message, /symlink to \/etc\/passwd/);
+    assert.equal(rows[3]!.error?.details?.['field'], 'out');
+    assert.equal(rows[4]!.status, 'done', 'a file inside the roots (../shared/data) is read as before');
+  });
+
   it('cancel: running children are cancelled, the campaign ends cancelled, no further rows', async () => {
     const id = `cancel-${rid()}`;
     const h = await t.fleet.campaigns.start({
