@@ -110,7 +110,8 @@ export interface DeployValues {
    * NATS: `url`; `creds`: per-role credentials from Secrets `<secretPrefix>-<role>` (key
    * `<role>.creds`), mounted read-only at /etc/gramfleet/nats/creds/<role>.creds; `tls`: the
    * Secret whose `ca.crt` the clients check the server against, mounted at
-   * /etc/gramfleet/nats/tls/ca.crt; `monitoringEndpoint` is the HTTP monitoring host:port KEDA
+   * /etc/gramfleet/nats/tls/ca.crt (`tls.clientSecretName`: a kubernetes.io/tls Secret of a client
+   * certificate for mutual TLS, its `tls.crt`/`tls.key` mounted beside it); `monitoringEndpoint` is the HTTP monitoring host:port KEDA
    * reads consumer lag from, `account` the account (its public key with JWT auth) of the streams.
    * `urlSecret` (a URL with user:password in an environment variable) is refused: use `creds`.
    */
@@ -119,7 +120,7 @@ export interface DeployValues {
     readonly url?: string;
     readonly urlSecret?: unknown;
     readonly creds?: { readonly enabled?: boolean; readonly secretPrefix?: string };
-    readonly tls?: { readonly enabled?: boolean; readonly secretName?: string };
+    readonly tls?: { readonly enabled?: boolean; readonly secretName?: string; readonly clientSecretName?: string };
     readonly monitoringEndpoint?: string;
     readonly account?: string;
   };
@@ -337,7 +338,14 @@ export function compileValues(v: DeployValues = {}) {
         enabled: v.nats?.creds?.enabled ?? true,
         secretPrefix: secretName('nats.creds.secretPrefix', v.nats?.creds?.secretPrefix, 'gramfleet-nats-creds'),
       },
-      tls: { enabled: v.nats?.tls?.enabled ?? true, secretName: secretName('nats.tls.secretName', v.nats?.tls?.secretName, 'gramfleet-nats-tls') },
+      tls: {
+        enabled: v.nats?.tls?.enabled ?? true,
+        secretName: secretName('nats.tls.secretName', v.nats?.tls?.secretName, 'gramfleet-nats-tls'),
+        clientSecretName:
+          v.nats?.tls?.clientSecretName !== undefined && v.nats.tls.clientSecretName !== ''
+            ? secretName('nats.tls.clientSecretName', v.nats.tls.clientSecretName, '')
+            : undefined,
+      },
       monitoringEndpoint: v.nats?.monitoringEndpoint ?? 'nats.nats.svc:8222',
       account: v.nats?.account ?? '$G',
     },
@@ -461,11 +469,7 @@ interface PodKind {
   readonly store: boolean;
 }
 
-/**
- * Environment, volumes and mounts of one kind of pod: every secret is a read-only file, never an
- * env value. (The variables that point the processes at the NATS files come with the code that
- * reads them, issue 22 item 1; until then those files are mounted only.)
- */
+/** Environment, volumes and mounts of one kind of pod: every secret is a read-only file, never an env value. */
 function podWiring(v: CompiledValues, k: PodKind) {
   const env: object[] = [];
   const volumes: object[] = [{ name: 'tmp', emptyDir: { sizeLimit: '1Gi' } }];
@@ -477,9 +481,24 @@ function podWiring(v: CompiledValues, k: PodKind) {
     natsEnv.push({ name: 'GRAMFLEET_NATS_URL', value: v.nats.url });
     if (v.nats.creds.enabled) {
       sources.push({ secret: { name: `${v.nats.creds.secretPrefix}-${role}`, items: [{ key: `${role}.creds`, path: `creds/${role}.creds` }] } });
+      natsEnv.push({ name: 'GRAMFLEET_NATS_CREDS', value: `${NATS_MOUNT}/creds/${role}.creds` });
     }
     if (v.nats.tls.enabled) {
       sources.push({ secret: { name: v.nats.tls.secretName, items: [{ key: 'ca.crt', path: 'tls/ca.crt' }] } });
+      natsEnv.push({ name: 'GRAMFLEET_NATS_CA', value: `${NATS_MOUNT}/tls/ca.crt` });
+      const client = v.nats.tls.clientSecretName;
+      if (client !== undefined) {
+        sources.push({
+          secret: {
+            name: client,
+            items: [
+              { key: 'tls.crt', path: 'tls/tls.crt' },
+              { key: 'tls.key', path: 'tls/tls.key' },
+            ],
+          },
+        });
+        natsEnv.push({ name: 'GRAMFLEET_NATS_CERT', value: `${NATS_MOUNT}/tls/tls.crt` }, { name: 'GRAMFLEET_NATS_KEY', value: `${NATS_MOUNT}/tls/tls.key` });
+      }
     }
     if (sources.length > 0) {
       volumes.push({ name: 'nats', projected: { defaultMode: SECRET_MODE, sources } });

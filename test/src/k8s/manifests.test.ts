@@ -56,7 +56,7 @@ const COMBOS = [
     name: 'host store of 2 GiB per pod with a peer secret, gpu on',
     values: { hostStore: { sizeMB: 2048, peerSecret: { name: 'peer-secret', key: 'secret' } }, gpuWorker: { enabled: true } },
   },
-  { name: 'no host store', values: { hostStore: { enabled: false } } },
+  { name: 'no host store, NATS mutual TLS', values: { hostStore: { enabled: false }, nats: { tls: { clientSecretName: 'nats-client' } } } },
   { name: 'cert-manager with its own CA, gpu on', values: { tls: { certManager: { enabled: true } }, gpuWorker: { enabled: true } } },
   {
     name: 'cert-manager with a ClusterIssuer, two NATS URLs, extra DNS names',
@@ -391,6 +391,10 @@ describe('Kubernetes manifests against a real kube-apiserver', { skip }, () => {
       ] as const) {
         const pod = p[component]!;
         const c = pod.containers[0]!;
+        const env = (k: string) => c.env.find((e) => e.name === k)?.value;
+        assert.equal(env('GRAMFLEET_NATS_CREDS'), `/etc/gramfleet/nats/creds/${role}.creds`, component);
+        assert.equal(env('GRAMFLEET_NATS_CA'), '/etc/gramfleet/nats/tls/ca.crt', component);
+        assert.equal(env('GRAMFLEET_NATS_CERT'), undefined, component);
         assert.deepEqual(
           c.volumeMounts.find((m) => m.name === 'nats'),
           { name: 'nats', mountPath: '/etc/gramfleet/nats', readOnly: true },
@@ -436,6 +440,18 @@ describe('Kubernetes manifests against a real kube-apiserver', { skip }, () => {
           component,
         );
       }
+      // NATS mutual TLS: a client certificate's Secret beside the server CA
+      const mtls = pods({ nats: { tls: { clientSecretName: 'nats-client' } } })['wasm-worker']!;
+      const menv = (k: string) => mtls.containers[0]!.env.find((e) => e.name === k)?.value;
+      assert.equal(menv('GRAMFLEET_NATS_CERT'), '/etc/gramfleet/nats/tls/tls.crt');
+      assert.equal(menv('GRAMFLEET_NATS_KEY'), '/etc/gramfleet/nats/tls/tls.key');
+      assert.deepEqual(mtls.volumes.find((v) => v.name === 'nats')?.projected?.sources.map((x) => x.secret)[2], {
+        name: 'nats-client',
+        items: [
+          { key: 'tls.crt', path: 'tls/tls.crt' },
+          { key: 'tls.key', path: 'tls/tls.key' },
+        ],
+      });
       // each pod holds only what it connects with: workers no Temporal files, the controller no NATS identity
       for (const w of ['wasm-worker', 'gpu-worker']) {
         assert.equal(
@@ -490,6 +506,9 @@ describe('Kubernetes manifests against a real kube-apiserver', { skip }, () => {
           'gramfleet-temporal-client-tls': { 'ca.crt': ca.certPem, 'tls.crt': client.certPem, 'tls.key': client.keyPem },
           'temporal-cloud': { key: 'an-api-key\n' },
           peers: { s: 'peer-secret' },
+          'gramfleet-nats-tls': { 'ca.crt': ca.certPem },
+          'nats-client': { 'tls.crt': client.certPem, 'tls.key': client.keyPem },
+          ...Object.fromEntries(['orchestrator', 'wasm-worker'].map((r) => [`gramfleet-nats-creds-${r}`, { [`${r}.creds`]: `creds of ${r}\n` }])),
         };
         type Item = { key: string; path: string };
         type V = { name: string; projected?: { sources: { secret: { name: string; items: Item[] } }[] }; secret?: { secretName: string; items: Item[] } };
@@ -508,8 +527,9 @@ describe('Kubernetes manifests against a real kube-apiserver', { skip }, () => {
                 for (const it of s.items) {
                   const file = path.join(root, m.mountPath, it.path);
                   fs.mkdirSync(path.dirname(file), { recursive: true });
-                  // NATS's Secrets have no content here (the NATS code reads them in a later step)
-                  fs.writeFileSync(file, secrets[s.name]?.[it.key] ?? '', { mode: 0o440 });
+                  const content = secrets[s.name]?.[it.key];
+                  assert.ok(content !== undefined, `${n}: no test content for Secret ${s.name} key ${it.key}`);
+                  fs.writeFileSync(file, content, { mode: 0o440 });
                 }
             }
             const env: Record<string, string> = {};
@@ -520,13 +540,21 @@ describe('Kubernetes manifests against a real kube-apiserver', { skip }, () => {
           }
           return result;
         };
-        const mtls = check({ hostStore: { peerSecret: { name: 'peers', key: 's' } } }, 'mtls');
+        const mtls = check({ hostStore: { peerSecret: { name: 'peers', key: 's' } }, nats: { tls: { clientSecretName: 'nats-client' } } }, 'mtls');
         for (const n of ['orchestrator', 'controller']) {
           const s = mtls[n]!['temporalSecurity'] as { caFile: string; certFile: string; keyFile: string };
           assert.equal(fs.readFileSync(s.certFile, 'utf8'), client.certPem, n);
           assert.equal(fs.readFileSync(s.caFile, 'utf8'), ca.certPem, n);
         }
         for (const n of ['orchestrator', 'wasm-worker']) assert.equal((mtls[n]!['store'] as { peerSecret?: string }).peerSecret, 'peer-secret', n);
+        // each NATS client reads its own role's credentials, the server CA and the client certificate
+        for (const n of ['orchestrator', 'wasm-worker']) {
+          const auth = mtls[n]!['natsAuth'] as { credsFile: string; caFile: string; certFile: string; keyFile: string };
+          assert.equal(fs.readFileSync(auth.credsFile, 'utf8'), `creds of ${n}\n`, n);
+          assert.equal(fs.readFileSync(auth.caFile, 'utf8'), ca.certPem, n);
+          assert.equal(fs.readFileSync(auth.certFile, 'utf8'), client.certPem, n);
+          assert.equal(fs.readFileSync(auth.keyFile, 'utf8'), client.keyPem, n);
+        }
         const cloud = check(
           { temporal: { tls: { enabled: false, serverName: 'ns.acct.tmprl.cloud' }, apiKey: { secretName: 'temporal-cloud', key: 'key' } } },
           'cloud',

@@ -28,6 +28,20 @@ paths of the role's credentials and the CA, mounted from Secrets (never env valu
 {{- $n := .root.Values.nats -}}
 - name: GRAMFLEET_NATS_URL
   value: {{ $n.url | quote }}
+{{- if $n.creds.enabled }}
+- name: GRAMFLEET_NATS_CREDS
+  value: /etc/gramfleet/nats/creds/{{ .role }}.creds
+{{- end }}
+{{- if $n.tls.enabled }}
+- name: GRAMFLEET_NATS_CA
+  value: /etc/gramfleet/nats/tls/ca.crt
+{{- if $n.tls.clientSecretName }}
+- name: GRAMFLEET_NATS_CERT
+  value: /etc/gramfleet/nats/tls/tls.crt
+- name: GRAMFLEET_NATS_KEY
+  value: /etc/gramfleet/nats/tls/tls.key
+{{- end }}
+{{- end }}
 {{- end -}}
 
 {{/* The Temporal connection: address, and the paths of the TLS files and API key (mounted). */}}
@@ -160,6 +174,13 @@ volumes:
         - secret:
             name: {{ $v.nats.tls.secretName }}
             items: [{ key: ca.crt, path: tls/ca.crt }]
+{{- with $v.nats.tls.clientSecretName }}
+        - secret:
+            name: {{ . }}
+            items:
+              - { key: tls.crt, path: tls/tls.crt }
+              - { key: tls.key, path: tls/tls.key }
+{{- end }}
 {{- end }}
 {{- end }}
 {{- if and .temporal (or $v.temporal.tls.enabled $v.temporal.apiKey.secretName) }}
