@@ -38,7 +38,7 @@ const TEST_VARS = [
   [
     'GRAMFLEET_TEST_ONLY_CORRUPT_OUTPUTS',
     '',
-    "set by LocalCluster.addWorker({ testOnlyCorruptOutputs: true }) only: 1 makes a worker that a local cluster started (`--cluster=`) return wrong bytes, which --verify must catch; ignored by any other worker",
+    'set by LocalCluster.addWorker({ testOnlyCorruptOutputs: true }) only: 1 makes a worker that a local cluster started (`--cluster=`) return wrong bytes, which --verify must catch; ignored by any other worker',
   ],
   ['GRAMFLEET_TEST_FILE_TIMEOUT_S', '1200', 'scripts/run-tests.js: a test file still running after this long is killed and counted as failed'],
   ['GF_TEST_KERNEL_BUILD', '', 'fma: the wasm conformance suites load the relaxed-SIMD FMA kernel build'],

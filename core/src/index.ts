@@ -94,7 +94,7 @@ export { csrRowParts, csrVstack, csrWithValues } from './grf/sparse';
 export type { CsrRowParts } from './grf/sparse';
 export { applyExactKernel, exactKernelDense } from './grf/exact';
 export { applyKhat, labelSpreadingAccuracy, relFrobError, seededSubset } from './grf/estimators';
-export { checkGrfWalksInputs, effectiveSteps, grfWalksOp } from './ops/grf-walks';
+export { checkGrfWalksInputs, effectiveSteps, grfWalksOp, grfWalksOutputsProblem } from './ops/grf-walks';
 export type { GrfVariance, GrfWalksAttrs } from './ops/grf-walks';
 // --- kernel library (owned by the kernel-library work) ---
 // kernel library: factorisations, eigensolvers, mode product

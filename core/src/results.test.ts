@@ -3,6 +3,7 @@ import * as assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { encodeNpy, type DType, type NdArray } from './array';
 import { isGramfleetError } from './errors';
+import { grfWalksOp, grfWalksOutputsProblem } from './ops/grf-walks';
 import { PROTOCOL_VERSION } from './protocol';
 import { VERIFY_RTOL, compileVerifyFraction, npyBytesOf, outputsDisagree, replyFrameProblem, taskResultProblem, verifySelected } from './results';
 
@@ -117,6 +118,25 @@ describe('result checks (core/src/results.ts)', () => {
     const i = (xs: number[]): NdArray => ({ dtype: 'i32', shape: [xs.length], data: Int32Array.from(xs) });
     assert.equal(outputsDisagree(i([1, 2, 3]), i([1, 2, 3])), undefined);
     assert.match(outputsDisagree(i([1, 2, 3]), i([1, 2, 4])) ?? '', /element 2 is 3 against 4/);
+  });
+
+  it("grf-walks output schema: the reference's outputs fit; another range, dtype, count or a data/indices length mismatch does not", () => {
+    // A 4-node ring, origins 1..3, two streams.
+    const indptr = Int32Array.of(0, 2, 4, 6, 8);
+    const indices = Int32Array.of(1, 3, 0, 2, 1, 3, 0, 2);
+    const w = new Float64Array(8).fill(0.2);
+    const attrs = grfWalksOp.parseAttrs({ seed: 3, walks: 4, pHalt: 0.5, f: [1, 0.5, 0.25], streams: [0, 1], variance: 'none', nodeStart: 1, nodeEnd: 3 });
+    const outs = grfWalksOp.reference(attrs, [
+      { dtype: 'i32', shape: [5], data: indptr },
+      { dtype: 'i32', shape: [8], data: indices },
+      { dtype: 'f64', shape: [8], data: w },
+    ]);
+    assert.equal(grfWalksOutputsProblem(attrs, outs), undefined);
+    assert.match(grfWalksOutputsProblem({ ...attrs, nodeEnd: 4 }, outs) ?? '', /stream 0 indptr is i32 \[3\], not i32 \[4\]/);
+    assert.match(grfWalksOutputsProblem(attrs, outs.slice(0, 3)) ?? '', /3 outputs, not 3 per stream \(6\)/);
+    const k = outs[4]!.shape[0]!;
+    assert.match(grfWalksOutputsProblem(attrs, [...outs.slice(0, 5), { dtype: 'f64', shape: [k + 1] }]) ?? '', /stream 1 data is f64 \[\d+\], not f64/);
+    assert.match(grfWalksOutputsProblem(attrs, [...outs.slice(0, 5), { dtype: 'f32', shape: [k] }]) ?? '', /stream 1 data is f32/);
   });
 
   it('compileVerifyFraction takes [0, 1] and names the field and bound otherwise', () => {

@@ -72,6 +72,29 @@ export interface GrfWalksAttrs {
   readonly nodeEnd: number;
 }
 
+/**
+ * Why a `grf-walks` shard's outputs (their dtypes and shapes, as references give them) are not
+ * what the op returns for these attributes, or undefined when they are: per stream, indptr i32
+ * [rows + 1], indices i32 [k] and data f64 [k], rows = nodeEnd − nodeStart. Checked by the owner
+ * before a result counts (RunOptions.checkOutputs), so a worker answering with another shard's
+ * or a malformed Φ is refused and the shard runs again.
+ */
+export function grfWalksOutputsProblem(
+  attrs: Pick<GrfWalksAttrs, 'nodeStart' | 'nodeEnd' | 'streams'>,
+  outputs: readonly { readonly dtype: string; readonly shape: readonly number[] }[],
+): string | undefined {
+  const rows = attrs.nodeEnd - attrs.nodeStart;
+  if (outputs.length !== 3 * attrs.streams.length) return `${outputs.length} outputs, not 3 per stream (${3 * attrs.streams.length})`;
+  const show = (o: { readonly dtype: string; readonly shape: readonly number[] }): string => `${o.dtype} [${o.shape.join(', ')}]`;
+  for (let s = 0; s < attrs.streams.length; s++) {
+    const [ip, ix, d] = outputs.slice(3 * s, 3 * s + 3) as [(typeof outputs)[number], (typeof outputs)[number], (typeof outputs)[number]];
+    if (ip.dtype !== 'i32' || ip.shape.length !== 1 || ip.shape[0] !== rows + 1) return `stream ${s} indptr is ${show(ip)}, not i32 [${rows + 1}]`;
+    if (ix.dtype !== 'i32' || ix.shape.length !== 1) return `stream ${s} indices is ${show(ix)}, not i32 [k]`;
+    if (d.dtype !== 'f64' || d.shape.length !== 1 || d.shape[0] !== ix.shape[0]) return `stream ${s} data is ${show(d)}, not f64 [${String(ix.shape[0])}]`;
+  }
+  return undefined;
+}
+
 /** Parses raw `grf-walks` attributes; errors name the field and its bound. */
 export function parseGrfWalksAttrs(raw: unknown): GrfWalksAttrs {
   const o = obj('attrs', raw);

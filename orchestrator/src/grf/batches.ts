@@ -10,6 +10,7 @@ import { Context } from '@temporalio/activity';
 import {
   GramfleetError,
   grfBatches,
+  grfWalksOutputsProblem,
   type CsrArrays,
   type GrfActivities,
   type GrfAssembleBatchesInput,
@@ -37,6 +38,11 @@ export interface GrfActivityDeps {
 interface Kept {
   readonly parts: CsrArrays[][];
   readonly bytes: number;
+}
+
+/** The range and streams of a GRF shard, from its attributes (core grfShards). */
+function attrsOf(s: { readonly attrs: Readonly<Record<string, unknown>> }): { nodeStart: number; nodeEnd: number; streams: readonly number[] } {
+  return { nodeStart: s.attrs['nodeStart'] as number, nodeEnd: s.attrs['nodeEnd'] as number, streams: s.attrs['streams'] as readonly number[] };
 }
 
 /** Builds the GRF activities (with their store of kept batch rows). */
@@ -83,7 +89,7 @@ export function createGrfActivities(deps: GrfActivityDeps): GrfActivities {
         shards.map((s) =>
           tasks.run(
             { jobId: job.jobId, shardId: s.shardId, op: 'grf-walks', attrs: s.attrs, inputs, deadline, durable: 'none' },
-            { cls: job.cls, verify: job.params.verify },
+            { cls: job.cls, verify: job.params.verify, checkOutputs: (outs) => grfWalksOutputsProblem(attrsOf(s), outs) },
           ),
         ),
       );

@@ -68,7 +68,7 @@ async function freePort(): Promise<number> {
 }
 
 /** How a forger answers. */
-type Forgery = 'bad-length' | 'other-shard' | 'other-worker-id' | 'other-pin';
+type Forgery = 'bad-length' | 'other-shard' | 'other-worker-id' | 'other-pin' | 'wrong-shape';
 
 describe('result checks and verification on the task path (real nats-server, real worker runtime)', () => {
   let server: ChildProcess;
@@ -219,6 +219,25 @@ describe('result checks and verification on the task path (real nats-server, rea
 
   // A frame that names another worker's pin than its subject's is dropped whole: its sender is not
   // heard from, so its tasks go to other workers once it is taken as lost.
+  it('a worker answering with a well-formed result of the wrong shape for the op is refused: WORKER_BAD_RESULT', async () => {
+    const stop = await addForger('wrong-shape');
+    try {
+      const c = client();
+      // negate of a 2-vector is a 2-vector; the forger answers a 1-vector (self-consistent, so only the op's schema catches it).
+      const fits = (outs: readonly { dtype: string; shape: readonly number[] }[]): string | undefined =>
+        outs.length === 1 && outs[0]?.dtype === 'f64' && outs[0].shape.length === 1 && outs[0].shape[0] === 2 ? undefined : `not one f64 [2]`;
+      const r = await c.run(await negateTask('j-shape', 's0', Float64Array.of(1, 2)), { cls: 'wasm', checkOutputs: fits });
+      assert.equal(r.error?.code, 'WORKER_BAD_RESULT', JSON.stringify(r));
+      assert.match(r.error?.message ?? '', /outputs do not fit op negate: not one f64 \[2\]/);
+      // Without the op's schema the same answer would have been taken.
+      const taken = await client().run(await negateTask('j-shape', 's1', Float64Array.of(1, 2)), { cls: 'wasm' });
+      assert.equal(taken.error, undefined);
+      assert.deepEqual(taken.outputs[0]?.shape, [1]);
+    } finally {
+      await stop();
+    }
+  });
+
   it("beside forgers, every shard's accepted result is the honest worker's, recorded with its checked pin", async () => {
     await addWorker('w-honest');
     const stops = [await addForger('other-shard'), await addForger('other-pin')];

@@ -112,6 +112,12 @@ export interface RunOptions {
    * again on a different worker and differing digests end it with VERIFY_MISMATCH. @default none
    */
   readonly verify?: number | undefined;
+  /**
+   * The op's output schema for this task: why outputs (as references: dtype, shape) are not what
+   * the op returns, or undefined when they fit (e.g. core grfWalksOutputsProblem). A result that
+   * does not fit is refused like a malformed one. @default none
+   */
+  readonly checkOutputs?: ((outputs: readonly ArrayRef[]) => string | undefined) | undefined;
 }
 
 /** Suffix of the shard id of a task's second run (verification); never a real shard's. */
@@ -183,6 +189,8 @@ interface Pending {
   readonly exclude?: string | undefined;
   /** The first run this second run checks. */
   readonly verifyOf?: { readonly shardId: string; readonly workerId: string } | undefined;
+  /** {@link RunOptions.checkOutputs}. */
+  readonly checkOutputs?: RunOptions['checkOutputs'];
 }
 
 /** {@link Pending.tries} entry of a try sent to the durable queue. */
@@ -404,6 +412,11 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
           { sender, workerId: f.workerId, jobId: r.jobId, shardId: r.shardId, attempt: r.attempt },
           p,
         );
+        continue;
+      }
+      const unfit = r.error === undefined ? p.checkOutputs?.(r.outputs) : undefined;
+      if (unfit !== undefined) {
+        reject((refused = `outputs do not fit op ${p.task.op}: ${unfit}`), { sender, workerId: f.workerId, jobId: r.jobId, shardId: r.shardId }, p);
         continue;
       }
       if (lane !== undefined && p.sentTo === lane) lane.serviceMs += 0.1 * (r.stats.computeMs + r.stats.fetchMs - lane.serviceMs);
@@ -811,6 +824,7 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
         key,
         cls: ro.cls,
         pin: second === undefined ? ro.pin : undefined,
+        checkOutputs: ro.checkOutputs,
         attempt: 1,
         queuedAt: Date.now(),
         frameSeq: 0,
@@ -847,7 +861,7 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
     const a = first.stats.workerId;
     const c = await submit(
       { ...task, shardId: `${task.shardId}${VERIFY_SHARD_SUFFIX}` },
-      { cls: ro.cls },
+      { cls: ro.cls, checkOutputs: ro.checkOutputs },
       {
         exclude: first.stats.pin ?? pinToken(a),
         verifyOf: { shardId: task.shardId, workerId: a },
