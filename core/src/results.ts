@@ -30,7 +30,7 @@ export function npyBytesOf(dtype: DType, shape: readonly number[]): number | und
   for (let i = 0; i < shape.length; i++) {
     const d = shape[i] as number;
     n *= d;
-    shapeLen += String(d).length + (i > 0 ? 2 : 0);
+    shapeLen += decimalDigits(d) + (i > 0 ? 2 : 0);
   }
   if (shape.length === 1) shapeLen += 1; // '(n,)'
   if (!Number.isSafeInteger(n)) return undefined;
@@ -41,33 +41,51 @@ export function npyBytesOf(dtype: DType, shape: readonly number[]): number | und
 }
 const DIGEST = /^(t1-)?[0-9a-f]{64}$/;
 
+/** Digits of a non-negative integer written in decimal (as String(d).length, without the string). */
+function decimalDigits(d: number): number {
+  let k = 1;
+  for (let x = d; x >= 10; x = Math.floor(x / 10)) k++;
+  return k;
+}
+
 const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 const isCount = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
 const isNum = (x: unknown): boolean => typeof x === 'number' && Number.isFinite(x);
 
 /** Why `x` is not an array reference, or undefined when it is one. */
 export function arrayRefProblem(x: unknown, where: string): string | undefined {
-  if (!isObj(x)) return `${where} is not an object`;
-  if (typeof x['bucket'] !== 'string') return `${where}.bucket is not a string`;
-  if (typeof x['digest'] !== 'string' || !DIGEST.test(x['digest'])) return `${where}.digest is not a digest`;
-  if (typeof x['dtype'] !== 'string' || !DTYPES.has(x['dtype'])) return `${where}.dtype is not a dtype`;
+  const p = refProblem(x);
+  return p === undefined ? undefined : `${where}${p}`;
+}
+
+/** {@link arrayRefProblem} with the problem's text relative to the reference (built only on failure: results are checked on the task path). */
+function refProblem(x: unknown): string | undefined {
+  if (!isObj(x)) return ' is not an object';
+  if (typeof x['bucket'] !== 'string') return '.bucket is not a string';
+  if (typeof x['digest'] !== 'string' || !DIGEST.test(x['digest'])) return '.digest is not a digest';
+  if (typeof x['dtype'] !== 'string' || !DTYPES.has(x['dtype'])) return '.dtype is not a dtype';
   const shape = x['shape'];
-  if (!Array.isArray(shape) || !shape.every(isCount)) return `${where}.shape is not a list of sizes`;
-  if (!isCount(x['bytes'])) return `${where}.bytes is not a size`;
+  if (!Array.isArray(shape)) return '.shape is not a list of sizes';
+  for (let i = 0; i < shape.length; i++) if (!isCount(shape[i])) return '.shape is not a list of sizes';
+  if (!isCount(x['bytes'])) return '.bytes is not a size';
   const inline = x['inline'];
-  if (inline !== undefined && typeof inline !== 'string') return `${where}.inline is not base64 text`;
+  if (inline !== undefined && typeof inline !== 'string') return '.inline is not base64 text';
   const patch = x['patch'];
   if (patch !== undefined) {
-    if (!isObj(patch) || typeof patch['base'] !== 'string' || !DIGEST.test(patch['base'])) return `${where}.patch.base is not a digest`;
-    return arrayRefProblem(patch['rows'], `${where}.patch.rows`);
+    if (!isObj(patch) || typeof patch['base'] !== 'string' || !DIGEST.test(patch['base'])) return '.patch.base is not a digest';
+    const p = refProblem(patch['rows']);
+    return p === undefined ? undefined : `.patch.rows${p}`;
   }
   // The length agrees with dtype and shape: the .npy size, and the inline text's.
   const want = npyBytesOf(x['dtype'] as DType, shape as number[]);
-  if (want !== x['bytes']) return `${where}.bytes is ${String(x['bytes'])}, not the ${String(want)} of a ${String(x['dtype'])} [${shape.join(', ')}] array`;
+  if (want !== x['bytes']) return `.bytes is ${String(x['bytes'])}, not the ${String(want)} of a ${String(x['dtype'])} [${shape.join(', ')}] array`;
   if (inline !== undefined && inline.length !== 4 * Math.ceil(want / 3))
-    return `${where}.inline holds ${inline.length} base64 characters, not the ${4 * Math.ceil(want / 3)} of ${want} bytes`;
+    return `.inline holds ${inline.length} base64 characters, not the ${4 * Math.ceil(want / 3)} of ${want} bytes`;
   return undefined;
 }
+
+const STATS_REQUIRED = ['deliveryCount', 'computeMs', 'fetchMs', 'cacheHits'] as const;
+const STATS_OPTIONAL = ['rowHits', 'rowMisses', 'mirroredEntries'] as const;
 
 /** Why `x` is not a {@link TaskResult} of this protocol version, or undefined when it is one. */
 export function taskResultProblem(x: unknown): string | undefined {
@@ -79,14 +97,14 @@ export function taskResultProblem(x: unknown): string | undefined {
   const outputs = x['outputs'];
   if (!Array.isArray(outputs)) return 'outputs is not a list';
   for (let i = 0; i < outputs.length; i++) {
-    const p = arrayRefProblem(outputs[i], `outputs[${i}]`);
-    if (p !== undefined) return p;
+    const p = refProblem(outputs[i]);
+    if (p !== undefined) return `outputs[${i}]${p}`;
   }
   const s = x['stats'];
   if (!isObj(s)) return 'stats is not an object';
   if (typeof s['workerId'] !== 'string' || typeof s['backend'] !== 'string') return 'stats.workerId or stats.backend is not a string';
-  for (const k of ['deliveryCount', 'computeMs', 'fetchMs', 'cacheHits'] as const) if (!isNum(s[k])) return `stats.${k} is not a number`;
-  for (const k of ['rowHits', 'rowMisses', 'mirroredEntries'] as const) if (s[k] !== undefined && !isNum(s[k])) return `stats.${k} is not a number`;
+  for (const k of STATS_REQUIRED) if (!isNum(s[k])) return `stats.${k} is not a number`;
+  for (const k of STATS_OPTIONAL) if (s[k] !== undefined && !isNum(s[k])) return `stats.${k} is not a number`;
   const e = x['error'];
   if (e !== undefined) {
     if (!isObj(e) || typeof e['code'] !== 'string' || typeof e['message'] !== 'string') return 'error is not { code, message }';
