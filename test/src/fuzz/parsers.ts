@@ -11,7 +11,18 @@
 import * as fc from 'fast-check';
 import * as assert from 'node:assert/strict';
 import { deflateRawSync, gzipSync } from 'node:zlib';
-import { allocTyped, compileCampaignSpec, decodeNpy, encodeNpy, isGramfleetError, ndarray, type ErrorCode } from '@gramfleet/core';
+import {
+  allocTyped,
+  checkUserModule,
+  compileCampaignSpec,
+  decodeNpy,
+  encodeNpy,
+  inspectWasm,
+  isGramfleetError,
+  ndarray,
+  parseUserWasmAttrs,
+  type ErrorCode,
+} from '@gramfleet/core';
 import { decodeNpz, encodeNpz, type NpzValue } from '@gramfleet/orchestrator';
 import { decodeGraph, decodeNpyValue, decodeRows, parseCampaignText, readZip, writeZip } from '@gramfleet/orchestrator/internal';
 
@@ -345,6 +356,54 @@ const specInputs: fc.Arbitrary<SpecInput> = fc.oneof(
   yamlish.map((t) => ({ file: 'c.yaml', text: t })),
 );
 
+// ---- user WebAssembly modules (the sandbox's inspection of uploaded bytes) --------------------
+
+/** Unsigned LEB128. */
+function leb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) b |= 0x80;
+    out.push(b);
+  } while (n > 0);
+  return out;
+}
+const wasmName = fc.oneof(
+  fc.constantFrom('env', 'memory', 'abort', 'wasi_snapshot_preview1', 'fd_write', 'alloc', '__heap_base', 'f', 'run'),
+  fc.string({ maxLength: 6 }),
+);
+const wasmLimits = fc
+  .tuple(fc.boolean(), fc.oneof(fc.nat(4), fc.constantFrom(65536, 2 ** 32)), fc.nat(70))
+  .map(([hasMax, min, max]) => (hasMax ? [1, ...leb(min), ...leb(max)] : [0, ...leb(min)]));
+const wasmImport = fc.tuple(wasmName, wasmName, fc.integer({ min: 0, max: 5 }), wasmLimits, fc.nat(3)).map(([m, n, kind, lim, idx]) => {
+  const enc = (s: string): number[] => {
+    const b = [...new TextEncoder().encode(s)];
+    return [...leb(b.length), ...b];
+  };
+  const desc = kind === 0 ? leb(idx) : kind === 1 ? [0x70, ...lim] : kind === 2 ? lim : kind === 3 ? [0x7f, 0] : kind === 4 ? [0, ...leb(idx)] : [];
+  return [...enc(m), ...enc(n), kind, ...desc];
+});
+const wasmExport = fc.tuple(wasmName, fc.integer({ min: 0, max: 5 }), fc.nat(3)).map(([n, kind, idx]) => {
+  const b = [...new TextEncoder().encode(n)];
+  return [...leb(b.length), ...b, kind, ...leb(idx)];
+});
+const section = (id: number, items: number[][]): number[] => {
+  const body = [...leb(items.length), ...items.flat()];
+  return [id, ...leb(body.length), ...body];
+};
+const wasmModule: fc.Arbitrary<Uint8Array> = fc
+  .record({
+    imports: fc.array(wasmImport, { maxLength: 3 }),
+    memories: fc.array(wasmLimits, { maxLength: 2 }),
+    exports: fc.array(wasmExport, { maxLength: 3 }),
+    other: fc.uint8Array({ maxLength: 8 }),
+  })
+  .map(({ imports, memories, exports, other }) =>
+    Uint8Array.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, ...section(2, imports), ...section(5, memories), ...section(7, exports), ...section(0, [[...other]])]),
+  );
+const wasmInputs = broken(wasmModule);
+
 // ---- the targets -------------------------------------------------------------------------------
 
 /** A target of any input type, for the list. */
@@ -446,6 +505,17 @@ export const PARSER_TARGETS: readonly ParserTarget[] = [
       }
       prototypeIntact();
       return false;
+    },
+  }),
+  target({
+    name: 'user WebAssembly modules (inspectWasm, checkUserModule) and task attributes',
+    arb: fc.tuple(wasmInputs, fc.dictionary(fc.constantFrom('fn', 'memoryPages', 'timeoutMs', 'outLen', 'inline', '__proto__'), paramValue, { maxKeys: 5 })),
+    check: ([b, attrs]: [Uint8Array, Record<string, unknown>]) => {
+      const info = onlyTyped(['KERNEL_BAD_MODULE'], () => inspectWasm(b));
+      if (info !== undefined) onlyTyped(['KERNEL_BAD_MODULE', 'KERNEL_SANDBOX_DENIED', 'KERNEL_USER_MEMORY_LIMIT'], () => checkUserModule(info, ['f'], 16));
+      onlyTyped(['INPUT_INVALID', 'INPUT_OUT_OF_RANGE', 'INPUT_NOT_FINITE'], () => parseUserWasmAttrs(attrs));
+      prototypeIntact();
+      return info !== undefined;
     },
   }),
 ];
