@@ -8,6 +8,12 @@ function temporalLine(address: string, ui: string | undefined): string {
   return `  temporal ${address} (${LOCAL_TEMPORAL_TRANSPORT}: the dev server cannot terminate TLS)\n${ui !== undefined ? `  temporal-ui ${ui}\n` : ''}`;
 }
 
+/** The NATS line of `up` and `status`: the URL, and whether TLS and credentials guard it. */
+function natsLine(c: LocalCluster): string {
+  const sec = c.state.natsSecurity;
+  return `  nats     ${c.state.natsUrl} (${sec !== undefined ? `TLS + a credential per process, in ${sec.dir}` : 'plaintext, no credentials'})\n`;
+}
+
 /** `gramfleet up`. */
 export const UP_COMMAND: CliCommand = {
   name: 'up',
@@ -40,7 +46,7 @@ export const UP_COMMAND: CliCommand = {
       });
     }
     ctx.out.write(
-      `gramfleet local cluster up (${dataDir})\n${temporalLine(c.state.temporalAddress, c.state.temporalUi)}  nats     ${c.state.natsUrl}\n  processes: ${c.state.processes.map((p) => `${p.name}(${p.pid})`).join(' ')}\n`,
+      `gramfleet local cluster up (${dataDir})\n${temporalLine(c.state.temporalAddress, c.state.temporalUi)}${natsLine(c)}  processes: ${c.state.processes.map((p) => `${p.name}(${p.pid})`).join(' ')}\n`,
     );
     return gpuFailed ? 1 : 0;
   },
@@ -84,7 +90,7 @@ export const STATUS_COMMAND: CliCommand = {
       if (json) {
         ctx.out.write(JSON.stringify({ running: true, ...c.state, temporalTransport: LOCAL_TEMPORAL_TRANSPORT, status: c.status(), workers }) + '\n');
       } else {
-        ctx.out.write(`local cluster (${dataDir})\n${temporalLine(c.state.temporalAddress, c.state.temporalUi)}  nats     ${c.state.natsUrl}\n`);
+        ctx.out.write(`local cluster (${dataDir})\n${temporalLine(c.state.temporalAddress, c.state.temporalUi)}${natsLine(c)}`);
         for (const p of c.status()) ctx.out.write(`  ${p.name.padEnd(14)} pid ${String(p.pid).padEnd(8)} ${p.alive ? 'running' : 'DEAD'}\n`);
         ctx.out.write(`  registered workers: ${workers.length}\n`);
         for (const w of workers)

@@ -15,9 +15,12 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import { Writable } from 'node:stream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { isGramfleetError, ndarray, pinToken, resourceNames, taskSubject } from '@gramfleet/core';
 import { connectNats, createArrayStore, createCertificateAuthority, openDataPlane, type DataPlane, type NatsAuth } from '@gramfleet/workers';
+import { connect } from '@gramfleet/orchestrator';
+import { runCli, type CliContext } from '@gramfleet/orchestrator/internal';
 import { startTestCluster, type TestCluster } from './harness';
 
 async function refused(p: Promise<unknown>, what: RegExp = /Permissions Violation/): Promise<string> {
@@ -139,10 +142,30 @@ describe('NATS authentication, TLS and roles on a local cluster (real nats-serve
     assert.ok(fs.readdirSync(path.join(sec.dir, 'creds', 'ids')).length >= 1);
   });
 
-  it('the server requires TLS and authentication', async () => {
+  it('the server requires TLS and authentication, and `gramfleet status` says so', async () => {
     const info = await serverInfo(t.cluster.state.natsPort);
     assert.equal(info['tls_required'], true);
     assert.equal(info['auth_required'], true);
+    let out = '';
+    const ctx: CliContext = {
+      out: new Writable({
+        write(chunk: Buffer | string, _enc, cb) {
+          out += chunk.toString();
+          cb();
+        },
+      }),
+      err: new Writable({ write: (_c, _e, cb) => cb() }),
+      async withFleet(o, f) {
+        const fleet = await connect(o);
+        try {
+          return await f(fleet);
+        } finally {
+          await fleet.close();
+        }
+      },
+    };
+    assert.equal(await runCli(['status', '--data-dir', t.dir], ctx), 0);
+    assert.match(out, /nats +nats:\/\/127\.0\.0\.1:\d+ \(TLS \+ a credential per process, in .*security\)/, out);
   });
 
   it('refuses a client without credentials, one that does not trust its CA, and one that trusts another CA', async () => {
