@@ -7,6 +7,7 @@
 import { GramfleetError, resourceNames, consumerName, type WorkerClass } from '@gramfleet/core';
 import { kernelCampaignCrd } from './crd';
 import type { KubernetesObject } from './client';
+import type { NatsRole } from '@gramfleet/workers';
 
 /** Requests and limits of one container. */
 export interface Resources {
@@ -449,8 +450,11 @@ export const PEER_MOUNT = '/etc/gramfleet/peer';
 /** Mode of every mounted secret file: 0440 (owner and the pods' group, fsGroup 10001). */
 const SECRET_MODE = 0o440;
 
-/** The NATS identity each gramfleet pod connects as (its credentials Secret is `<secretPrefix>-<role>`). */
-export const POD_NATS_ROLES = { orchestrator: 'orchestrator', 'wasm-worker': 'wasm-worker', 'gpu-worker': 'gpu-worker' } as const;
+/** The NATS identity (a role of workers/src/security/roles.ts) each gramfleet pod connects as; its credentials Secret is `<secretPrefix>-<role>`. */
+export const POD_NATS_ROLES = { orchestrator: 'orchestrator', 'wasm-worker': 'wasm-worker', 'gpu-worker': 'gpu-worker' } as const satisfies Record<
+  string,
+  NatsRole
+>;
 /** A NATS role of a gramfleet pod. */
 export type PodNatsRole = (typeof POD_NATS_ROLES)[keyof typeof POD_NATS_ROLES];
 

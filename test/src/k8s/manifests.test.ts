@@ -31,7 +31,7 @@ import {
   type KubernetesObject,
 } from '@gramfleet/orchestrator/internal';
 import { WORKLOAD_DEFS, isGramfleetError, readEnv } from '@gramfleet/core';
-import { WASM_WORKER_ENV } from '@gramfleet/workers';
+import { NATS_ROLES, WASM_WORKER_ENV } from '@gramfleet/workers';
 import { createTestCa, issueTestCert, opensslAvailable } from '../security/certs';
 import { envTestUnavailable, startEnvTest, type EnvTest } from './envtest';
 import { minimalScaledObjectCrd } from './keda-crd';
@@ -392,6 +392,7 @@ describe('Kubernetes manifests against a real kube-apiserver', { skip }, () => {
         const pod = p[component]!;
         const c = pod.containers[0]!;
         const env = (k: string) => c.env.find((e) => e.name === k)?.value;
+        assert.ok((NATS_ROLES as readonly string[]).includes(role), `${role} is a NATS role of roles.ts`);
         assert.equal(env('GRAMFLEET_NATS_CREDS'), `/etc/gramfleet/nats/creds/${role}.creds`, component);
         assert.equal(env('GRAMFLEET_NATS_CA'), '/etc/gramfleet/nats/tls/ca.crt', component);
         assert.equal(env('GRAMFLEET_NATS_CERT'), undefined, component);
