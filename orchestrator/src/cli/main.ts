@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isGramfleetError } from '@gramfleet/core';
-import { UP_COMMAND, DOWN_COMMAND, STATUS_COMMAND } from '../cluster/cli';
+import { UP_COMMAND, DOWN_COMMAND, STATUS_COMMAND, SUPERVISE_COMMAND } from '../cluster/cli';
 import { CAMPAIGN_COMMAND } from '../campaign/cli';
 import { K8S_COMMAND } from '../k8s/command';
 import { WORKLOADS } from '../registry';
@@ -24,7 +24,7 @@ export function cliVersion(): string {
 export const GRAMFLEET_COMMAND: CliCommand = {
   name: 'gramfleet',
   summary: 'a compute cluster for kernel methods: Temporal workflows shard work over NATS to WASM and GPU workers',
-  subcommands: [UP_COMMAND, DOWN_COMMAND, STATUS_COMMAND, ...WORKLOADS.flatMap((w) => w.commands), CAMPAIGN_COMMAND, K8S_COMMAND],
+  subcommands: [UP_COMMAND, DOWN_COMMAND, STATUS_COMMAND, SUPERVISE_COMMAND, ...WORKLOADS.flatMap((w) => w.commands), CAMPAIGN_COMMAND, K8S_COMMAND],
   notes: `workloads: ${WORKLOADS.map((w) => `${w.def.kind} (${w.commands.map((c) => c.name).join(', ')})`).join('; ')}`,
 };
 

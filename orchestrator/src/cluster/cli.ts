@@ -1,5 +1,7 @@
 /** `gramfleet up | down | status`: the local cluster from the command line. */
+import { createJsonLogger } from '@gramfleet/workers';
 import { LocalCluster, defaultDataDir } from './local-cluster';
+import { readSupervisorEvents, runSupervisor } from './supervisor';
 import { DATA_DIR_FLAG, JSON_FLAG, type CliCommand } from '../cli/command';
 import { LOCAL_TEMPORAL_TRANSPORT } from '../security/temporal';
 
@@ -45,6 +47,7 @@ export const UP_COMMAND: CliCommand = {
         ctx.err.write(`error: ${e.message} (the rest of the cluster stays up)\n`);
       });
     }
+    await c.startSupervisor();
     ctx.out.write(
       `gramfleet local cluster up (${dataDir})\n${temporalLine(c.state.temporalAddress, c.state.temporalUi)}${natsLine(c)}  processes: ${c.state.processes.map((p) => `${p.name}(${p.pid})`).join(' ')}\n`,
     );
@@ -59,12 +62,13 @@ export const DOWN_COMMAND: CliCommand = {
   flags: { 'data-dir': DATA_DIR_FLAG },
   async run(a, ctx) {
     const dataDir = a.string('data-dir') ?? defaultDataDir();
-    const c = await LocalCluster.attach(dataDir);
+    // Whatever state it is in: any live process of the state file (nats-server may be dead).
+    const c = await LocalCluster.find(dataDir);
     if (c === null) {
       ctx.out.write(`no local cluster runs from ${dataDir}\n`);
       return 0;
     }
-    const n = c.state.processes.length;
+    const n = c.status().filter((p) => p.alive).length;
     await c.stop();
     ctx.out.write(`stopped ${n} processes\n`);
     return 0;
@@ -79,19 +83,31 @@ export const STATUS_COMMAND: CliCommand = {
   async run(a, ctx) {
     const dataDir = a.string('data-dir') ?? defaultDataDir();
     const json = a.flag('json');
-    const c = await LocalCluster.attach(dataDir);
+    const c = await LocalCluster.find(dataDir);
     if (c === null) {
       if (json) ctx.out.write(JSON.stringify({ running: false, dataDir }) + '\n');
       else ctx.out.write(`no local cluster runs from ${dataDir}\n`);
       return 3;
     }
+    const events = readSupervisorEvents(dataDir);
+    if ((await LocalCluster.attach(dataDir)) === null) {
+      // nats-server is down (the supervisor restarts it): show the processes, not the registry.
+      if (json) ctx.out.write(JSON.stringify({ running: true, natsDown: true, ...c.state, status: c.status(), events }) + '\n');
+      else {
+        ctx.out.write(`local cluster (${dataDir}): nats-server is down\n`);
+        for (const p of c.status()) ctx.out.write(`  ${p.name.padEnd(14)} pid ${String(p.pid).padEnd(8)} ${p.alive ? 'running' : 'DEAD'}\n`);
+        writeEvents(ctx.out, events);
+      }
+      return 0;
+    }
     return ctx.withFleet({ dataDir, startLocal: false }, async (fleet) => {
       const workers = await fleet.workers();
       if (json) {
-        ctx.out.write(JSON.stringify({ running: true, ...c.state, temporalTransport: LOCAL_TEMPORAL_TRANSPORT, status: c.status(), workers }) + '\n');
+        ctx.out.write(JSON.stringify({ running: true, ...c.state, temporalTransport: LOCAL_TEMPORAL_TRANSPORT, status: c.status(), workers, events }) + '\n');
       } else {
         ctx.out.write(`local cluster (${dataDir})\n${temporalLine(c.state.temporalAddress, c.state.temporalUi)}${natsLine(c)}`);
         for (const p of c.status()) ctx.out.write(`  ${p.name.padEnd(14)} pid ${String(p.pid).padEnd(8)} ${p.alive ? 'running' : 'DEAD'}\n`);
+        writeEvents(ctx.out, events);
         ctx.out.write(`  registered workers: ${workers.length}\n`);
         for (const w of workers)
           ctx.out.write(
@@ -100,5 +116,24 @@ export const STATUS_COMMAND: CliCommand = {
       }
       return 0;
     });
+  },
+};
+
+/** The supervisor's last restarts, as `status` prints them. */
+function writeEvents(out: { write(s: string): unknown }, events: readonly { at: string; process: string; what: string; detail?: string }[]): void {
+  if (events.length === 0) return;
+  out.write(`  supervisor: ${events.length} event(s), the last ${Math.min(5, events.length)}:\n`);
+  for (const e of events.slice(-5)) out.write(`    ${e.at} ${e.process} ${e.what}${e.detail !== undefined ? ` (${e.detail})` : ''}\n`);
+}
+
+/** `gramfleet supervise`: the supervisor `up` starts (restarts the cluster's processes that die). */
+export const SUPERVISE_COMMAND: CliCommand = {
+  name: 'supervise',
+  summary: "restart the local cluster's processes that die, on the same addresses and stores (gramfleet up starts it; down stops it)",
+  flags: { 'data-dir': DATA_DIR_FLAG },
+  async run(a) {
+    const dataDir = a.string('data-dir') ?? defaultDataDir();
+    await runSupervisor(dataDir, createJsonLogger({ proc: 'supervisor' }, 'info'));
+    return 0;
   },
 };

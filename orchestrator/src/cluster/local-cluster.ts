@@ -104,6 +104,14 @@ export interface ClusterState {
   /** NATS security material (TLS CA, credentials per role); absent when NATS runs without it. */
   readonly natsSecurity?: LocalNatsSecurity;
   readonly startedAt: string;
+  /** How the cluster's workers were started, so a supervisor or `attach` restarts them alike. */
+  readonly launch?: {
+    readonly threads: number;
+    readonly threadsPerShard: number;
+    readonly kernelBuild: 'auto' | 'simd';
+    readonly logLevel: string;
+    readonly plannedWorkers: number;
+  };
   processes: ProcessEntry[];
 }
 
@@ -134,12 +142,14 @@ export class LocalCluster {
     readonly state: ClusterState,
     o: Partial<LocalClusterOptions> = {},
   ) {
+    const was = state.launch;
     this.log = o.log ?? silentLogger;
     this.detached = o.detached ?? false;
-    this.logLevel = o.logLevel ?? 'info';
-    this.threads = o.threadsPerWorker ?? Math.max(1, Math.floor(os.cpus().length / (o.workers ?? os.cpus().length)));
-    this.threadsPerShard = o.threadsPerShard ?? 1;
-    this.kernelBuild = o.kernelBuild ?? 'auto';
+    this.logLevel = o.logLevel ?? was?.logLevel ?? 'info';
+    this.threads = o.threadsPerWorker ?? was?.threads ?? Math.max(1, Math.floor(os.cpus().length / (o.workers ?? os.cpus().length)));
+    this.threadsPerShard = o.threadsPerShard ?? was?.threadsPerShard ?? 1;
+    this.kernelBuild = o.kernelBuild ?? was?.kernelBuild ?? 'auto';
+    this.plannedWorkers = was?.plannedWorkers;
     this.temporalDynamicConfig = o.temporalDynamicConfig ?? {};
   }
 
@@ -156,8 +166,16 @@ export class LocalCluster {
     clientConfig();
     const dataDir = path.resolve(o.dataDir);
     fs.mkdirSync(path.join(dataDir, 'logs'), { recursive: true });
-    const existing = await LocalCluster.attach(dataDir);
-    if (existing !== null) throw new GramfleetError('CLUSTER_START_FAILED', `a cluster is already running from ${dataDir}; stop it first`, { dataDir });
+    // Any live process of an earlier start (nats-server may be the one that died) is a cluster.
+    const existing = await LocalCluster.find(dataDir);
+    if (existing !== null) {
+      const alive = existing.status().filter((p) => p.alive);
+      throw new GramfleetError(
+        'CLUSTER_START_FAILED',
+        `a cluster is already running from ${dataDir} (${alive.map((p) => `${p.name} pid ${p.pid}`).join(', ')}); stop it first (gramfleet down)`,
+        { dataDir, alive: alive.map((p) => p.name) },
+      );
+    }
     const prefix = o.prefix ?? 'gf';
     resourceNames(prefix);
     const [natsPort, natsMonitorPort, temporalPort, temporalUiPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
@@ -181,6 +199,13 @@ export class LocalCluster {
     };
     const secured = o.natsSecurity !== false ? { natsSecurity: await ensureLocalNatsSecurity(dataDir, prefix) } : {};
     const c = new LocalCluster({ ...state, ...secured }, o);
+    (c.state as { launch?: ClusterState['launch'] }).launch = {
+      threads: c.threads,
+      threadsPerShard: c.threadsPerShard,
+      kernelBuild: c.kernelBuild,
+      logLevel: c.logLevel,
+      plannedWorkers: o.workers ?? os.cpus().length,
+    };
     try {
       await c.startNats();
       await c.startTemporal();
@@ -200,6 +225,24 @@ export class LocalCluster {
       await c.stop().catch(() => undefined);
       throw e;
     }
+  }
+
+  /**
+   * The cluster of a state file while any of its processes lives (the supervisor included), even
+   * one whose nats-server died; null when none does. `up` refuses to start over it, `down` stops
+   * what is left, `status` shows what is dead.
+   */
+  static async find(dataDir: string, o: Partial<LocalClusterOptions> = {}): Promise<LocalCluster | null> {
+    const f = stateFile(path.resolve(dataDir));
+    if (!fs.existsSync(f)) return null;
+    let state: ClusterState;
+    try {
+      state = JSON.parse(fs.readFileSync(f, 'utf8')) as ClusterState;
+    } catch {
+      return null;
+    }
+    if (!state.processes.some((p) => pidAlive(p.pid, p.marker))) return null;
+    return new LocalCluster(state, o);
   }
 
   /** Attaches to a running cluster from its state file; null when none runs there. */
@@ -248,9 +291,9 @@ export class LocalCluster {
    * makes it return wrong bytes on purpose, for the verification mode to catch; `kernelTimeoutMs` sets its
    * GRAMFLEET_KERNEL_TIMEOUT_MS.
    */
-  async addWorker(o: { readonly testOnlyCorruptOutputs?: boolean; readonly kernelTimeoutMs?: number } = {}): Promise<string> {
+  async addWorker(o: { readonly testOnlyCorruptOutputs?: boolean; readonly kernelTimeoutMs?: number; readonly name?: string } = {}): Promise<string> {
     const n = this.state.processes.filter((p) => p.name.startsWith('worker-')).length;
-    const name = `worker-${n}`;
+    const name = o.name ?? `worker-${n}`;
     const script = path.join(repoRoot(), 'workers', 'dist', 'main.js');
     // Node 20 runs the relaxed-SIMD FMA kernel build only with a V8 flag on the worker's command line.
     const nodeArgs = this.kernelBuild === 'simd' ? [] : relaxedSimdNodeArgs();
@@ -367,6 +410,36 @@ export class LocalCluster {
     const p = this.entry(name);
     await stopPid(p.pid, p.marker, 10_000, signal);
     this.state.processes = this.state.processes.filter((q) => q !== p);
+    this.save();
+  }
+
+  /**
+   * Starts again, on the same addresses and stores, every process of the state file that is dead
+   * (the supervisor's job; see supervisor.ts). Returns the names restarted.
+   */
+  async restartDead(): Promise<string[]> {
+    const dead = this.state.processes.filter((p) => p.name !== 'supervisor' && !pidAlive(p.pid, p.marker)).map((p) => p.name);
+    // Servers first: the orchestrator and workers connect to them.
+    dead.sort((a, b) => rank(b) - rank(a));
+    for (const name of dead) {
+      await this.kill(name);
+      if (name === 'nats') await this.startNats();
+      else if (name === 'temporal') await this.startTemporal();
+      else if (name === 'orchestrator') await this.startOrchestrator();
+      else if (name.startsWith('worker-gpu-')) await this.addGpuWorker();
+      else if (name.startsWith('worker-')) await this.addWorker({ name });
+      this.save();
+    }
+    return dead;
+  }
+
+  /**
+   * Starts the supervisor (`gramfleet supervise`), a detached process that restarts any of the
+   * cluster's processes that dies; `stop` stops it first.
+   */
+  async startSupervisor(): Promise<void> {
+    const bin = path.join(repoRoot(), 'orchestrator', 'bin', 'gramfleet.js');
+    this.launch('supervisor', process.execPath, [bin, 'supervise', '--data-dir', this.state.dataDir], {});
     this.save();
   }
 
@@ -558,7 +631,7 @@ export class LocalCluster {
 }
 
 function rank(name: string): number {
-  return name.startsWith('worker') ? 0 : name === 'orchestrator' ? 1 : name === 'temporal' ? 2 : 3;
+  return name === 'supervisor' ? -1 : name.startsWith('worker') ? 0 : name === 'orchestrator' ? 1 : name === 'temporal' ? 2 : 3;
 }
 
 /**
