@@ -8,7 +8,7 @@
  */
 import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { crc32 } from 'node:zlib';
+import { crc32, gzipSync } from 'node:zlib';
 import * as fc from 'fast-check';
 import { compileCampaignSpec, decodeNpy, encodeNpy, isGramfleetError, ndarray, type ErrorCode } from '@gramfleet/core';
 import { decodeNpz, parseAdjlist } from '@gramfleet/orchestrator';
@@ -151,6 +151,23 @@ describe('named attacks', () => {
     const lines = ['a0: &a0 [x, x, x, x, x, x, x, x, x, x]'];
     for (let i = 1; i < 10; i++) lines.push(`a${i}: &a${i} [${Array.from({ length: 10 }, () => `*a${i - 1}`).join(', ')}]`);
     throwsCode(() => parseCampaignText(lines.join('\n'), 'laughs.yaml'), 'INPUT_FILE_UNREADABLE', 'laughs.yaml');
+  });
+});
+
+describe('the bounded EigenPro readers still read what files hold', () => {
+  it('CSV: a header line, CRLF endings, blank lines, nan; IDX u8 images scaled to [0, 1]; gzip of either', () => {
+    const csv = new TextEncoder().encode('a,b,c\r\n1,2,3\r\n\r\n4;5;nan\r\n');
+    for (const bytes of [csv, new Uint8Array(gzipSync(csv))]) {
+      const r = decodeRows(bytes, 'x.csv');
+      assert.deepEqual([r.rows, r.cols, r.sourceDtype], [2, 3, 'csv']);
+      assert.deepEqual([...r.data].slice(0, 5), [1, 2, 3, 4, 5]);
+      assert.ok(Number.isNaN(r.data[5]));
+    }
+    throwsCode(() => decodeRows(new TextEncoder().encode('1,2\n3\n'), 'ragged.csv'), 'INPUT_FILE_UNREADABLE', 'line 2 has 1 fields');
+    const idx = Uint8Array.from([0, 0, 0x08, 2, 0, 0, 0, 2, 0, 0, 0, 2, 0, 255, 51, 102]);
+    const r = decodeRows(idx, 'x.idx');
+    assert.deepEqual([r.rows, r.cols, [...r.data]], [2, 2, [0, 1, 0.2, 0.4]]);
+    throwsCode(() => decodeRows(idx.subarray(0, 14), 'short.idx'), 'INPUT_FILE_UNREADABLE', 'truncated IDX data');
   });
 });
 
