@@ -83,6 +83,13 @@ class Denied extends Error {
   }
 }
 
+/** proc_exit called by the module (a kernel answers by returning; exiting ends the task). */
+class Exited extends Error {
+  constructor(readonly exitCode: number) {
+    super(`proc_exit(${exitCode})`);
+  }
+}
+
 /** The standard streams the WASI instance sees: /dev/null (writes to fds 1 and 2 are captured before they get there). */
 const devNull = fs.openSync('/dev/null', 'r+');
 
@@ -157,6 +164,10 @@ function run(req: SandboxRequest, got: { module: WebAssembly.Module; info: WasmM
       ns[im.name] =
         im.name === 'fd_write' && f !== undefined
           ? captureWrites(f, () => memory, capture)
+          : im.name === 'proc_exit'
+          ? (code: unknown) => {
+              throw new Exited(Number(code));
+            }
           : DENIED.has(im.name) || f === undefined
           ? () => {
               throw new Denied(`${im.module}.${im.name}`);
@@ -248,6 +259,11 @@ function run(req: SandboxRequest, got: { module: WebAssembly.Module; info: WasmM
   } catch (e) {
     if (e instanceof Denied)
       throw new GramfleetError('KERNEL_SANDBOX_DENIED', `the module called ${e.call}: no files, sockets or environment in the sandbox`, { call: e.call });
+    if (e instanceof Exited)
+      throw new GramfleetError('KERNEL_USER_TRAP', `the module called proc_exit(${e.exitCode}) instead of returning from ${req.fn}`, {
+        call: 'wasi_snapshot_preview1.proc_exit',
+        exitCode: e.exitCode,
+      });
     if (e instanceof WebAssembly.RuntimeError || e instanceof RangeError) throw trap(e, mem, req.memoryPages);
     throw e;
   }

@@ -4,6 +4,7 @@ import { isGramfleetError, type ErrorCode, type Logger, type NdArray, type UserW
 import { createSandbox, type Sandbox } from './sandbox';
 import {
   WAT_DOUBLE,
+  WAT_EXIT,
   WAT_GROW,
   WAT_HUGE_OUTPUT,
   WAT_IMPORTS_SOCKET,
@@ -59,6 +60,16 @@ describe('user WebAssembly sandbox', () => {
     const before = sb.replaced();
     await fails(WAT_SPIN, 'spin', 'KERNEL_USER_TIMEOUT', { timeoutMs: 300 });
     assert.equal(sb.replaced(), before + 1);
+  });
+  it('proc_exit instead of returning is KERNEL_USER_TRAP naming the exit code', async () => {
+    const bytes = await assembleWat(WAT_EXIT);
+    await assert.rejects(sb.run({ fn: 'quit', memoryPages: 1, timeoutMs: 10_000, outLen: 1 }, [u8(bytes)]), (e) => {
+      assert.ok(isGramfleetError(e), String(e));
+      assert.equal(e.code, 'KERNEL_USER_TRAP', e.message);
+      assert.equal(e.details['exitCode'], 3);
+      return true;
+    });
+    await healthy();
   });
   it('a missing export is KERNEL_BAD_MODULE', () => fails(WAT_DOUBLE, 'nope', 'KERNEL_BAD_MODULE'));
   it('a module claiming more outputs than its capacity is KERNEL_BAD_MODULE naming outLen and the bound', async () => {

@@ -87,6 +87,12 @@ export interface SandboxOptions {
   readonly workerId?: string;
 }
 
+/**
+ * JS heap of a sandbox thread, MiB (a module's memory is not on it; what the thread keeps on it is
+ * small: the captured output, at most GRAMFLEET_USER_WASM_OUTPUT_KB). Past it the thread dies and
+ * is replaced, and the task fails with KERNEL_USER_TRAP.
+ */
+const THREAD_HEAP_MB = 256;
 /** Compiled modules kept by the parent: at most this many, of at most {@link COMPILED_MAX_BYTES} of module bytes in all. */
 const COMPILED_MAX = 64;
 const COMPILED_MAX_BYTES = 64 * 2 ** 20;
@@ -165,7 +171,7 @@ export function createSandbox(o: SandboxOptions = {}): Sandbox {
       if (job === undefined) return;
       slot.busy = true;
       running.set(job.jobKey, (running.get(job.jobKey) ?? 0) + 1);
-      const w = (slot.worker ??= new Worker(script));
+      const w = (slot.worker ??= new Worker(script, { resourceLimits: { maxOldGenerationSizeMb: THREAD_HEAP_MB } }));
       const id = nextId++;
       const digest = job.req.digest;
       // The compiled module where one is at hand (the thread then skips the compile); the bytes

@@ -114,6 +114,15 @@ export const WAT_LOG_FLOOD = `(module
       (br $l2)))
     (local.get $n)))`;
 
+/** Calls WASI proc_exit(3) instead of returning. */
+export const WAT_EXIT = `(module
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1 1)
+  (global (export "__heap_base") i32 (i32.const 4096))
+  (func (export "quit") (param i32 i32 i32 i32) (result i32)
+    (call $exit (i32.const 3))
+    (i32.const 0)))`;
+
 /** Assembles WAT with the `wabt` package (a devDependency, loaded only by tests and benches). */
 export async function assembleWat(text: string): Promise<Uint8Array> {
   const load = require('wabt') as () => Promise<{ parseWat(name: string, text: string): { toBinary(o: object): { buffer: Uint8Array }; destroy(): void } }>;
