@@ -81,7 +81,15 @@ async function main(): Promise<void> {
     } catch (e) {
       running = false;
       if (stopping) break;
-      log.warn('temporal worker stopped; rebuilding', { code: isGramfleetError(e) ? e.code : undefined, err: (e as Error).message, backoffMs: backoff });
+      const code = isGramfleetError(e) ? e.code : undefined;
+      // A refused certificate or API key needs an operator (or a rotated file, read at the next try).
+      const refused = code === 'CLUSTER_TLS_FAILED' || code === 'CLUSTER_UNAUTHENTICATED';
+      (refused ? log.error : log.warn)(refused ? 'temporal refused this orchestrator; retrying' : 'temporal worker stopped; rebuilding', {
+        code,
+        field: isGramfleetError(e) ? e.details['field'] : undefined,
+        err: (e as Error).message,
+        backoffMs: backoff,
+      });
       await new Promise((r) => setTimeout(r, backoff));
       backoff = Math.min(5_000, backoff * 2);
     }

@@ -105,6 +105,14 @@ describe('Temporal TLS and API key configuration', { skip }, () => {
       for (const [env, code, field] of bad) throwsField(() => spec.temporalSecurity.read(env), code, field);
   });
 
+  it('the files are read at each connect: a rotated API key file is picked up (certificates are read the same way)', () => {
+    const rotating = writeSecret(dir, 'rotating-key', 'first-key\n');
+    const s = TEMPORAL_SECURITY_ENV.read({ GRAMFLEET_TEMPORAL_TLS_CA: ca.certFile, GRAMFLEET_TEMPORAL_API_KEY_FILE: rotating });
+    assert.equal(temporalConnectionOptions('t:1', s).apiKey, 'first-key');
+    writeSecret(dir, 'rotating-key', 'second-key\n');
+    assert.equal(temporalConnectionOptions('t:1', s).apiKey, 'second-key');
+  });
+
   it("connect()'s temporalSecurity option is checked the same way and names the option's field", () => {
     throwsField(() => checkTemporalSecurity({ certFile: client.certFile }), 'INPUT_INVALID', 'temporalSecurity.keyFile');
     throwsField(() => checkTemporalSecurity({ caFile: path.join(dir, 'missing.crt') }), 'INPUT_FILE_UNREADABLE', 'temporalSecurity.caFile');

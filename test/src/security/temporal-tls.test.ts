@@ -27,7 +27,7 @@ import { Writable } from 'node:stream';
 import { isGramfleetError, type ErrorCode } from '@gramfleet/core';
 import { connect, type Fleet, type TemporalSecurity } from '@gramfleet/orchestrator';
 import { runCli, type CliContext } from '@gramfleet/orchestrator/internal';
-import { sharedGraph, startTestCluster, type TestCluster } from '../integration/harness';
+import { sharedGraph, startTestCluster, until, type TestCluster } from '../integration/harness';
 import { createTestCa, issueTestCert, opensslAvailable, writeSecret, type TestCert } from './certs';
 import { startGrpcTlsProxy, type GrpcTlsProxy } from './grpc-tls-proxy';
 
@@ -231,6 +231,40 @@ describe('Temporal over TLS, mutual TLS and API keys (a real TLS terminator befo
     assert.equal(keyed.counts.forwarded, forwarded, 'nothing of the refused client was forwarded');
     // Without a key at all: the server wants credentials.
     await rejectsWith(remote(keyed.address, { caFile: ca.certFile }), 'CLUSTER_UNAUTHENTICATED', 'temporalSecurity.apiKeyFile', /wants credentials/);
+  });
+
+  it('a worker host whose certificate the server refuses logs the typed error naming the variable, and keeps retrying', async () => {
+    const st = t.cluster.state;
+    const p = spawn(process.execPath, [path.join(repo, 'orchestrator', 'dist', 'host', 'worker-host.js')], {
+      env: {
+        PATH: process.env['PATH'],
+        GRAMFLEET_TEMPORAL_ADDRESS: mtls.address,
+        GRAMFLEET_TASK_QUEUE: `refused-${randomBytes(3).toString('hex')}`,
+        GRAMFLEET_NATS_URL: st.natsUrl,
+        GRAMFLEET_PREFIX: st.prefix,
+        GRAMFLEET_TEMPORAL_TLS_CA: ca.certFile,
+        GRAMFLEET_TEMPORAL_TLS_CERT: stranger.certFile,
+        GRAMFLEET_TEMPORAL_TLS_KEY: stranger.keyFile,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let log = '';
+    p.stdout!.on('data', (b: Buffer) => (log += b.toString()));
+    p.stderr!.on('data', (b: Buffer) => (log += b.toString()));
+    try {
+      const refusals = (): Record<string, unknown>[] =>
+        log
+          .split('\n')
+          .filter((l) => l.includes('temporal refused this orchestrator'))
+          .map((l) => JSON.parse(l) as Record<string, unknown>);
+      await until(async () => refusals().length >= 2 || p.exitCode !== null, 60_000, 'two refused connects');
+      const r = refusals();
+      assert.ok(r.length >= 2, `the worker host keeps retrying; log:\n${log}`);
+      assert.deepEqual([r[0]!['level'], r[0]!['code'], r[0]!['field']], ['error', 'CLUSTER_UNAUTHENTICATED', 'GRAMFLEET_TEMPORAL_TLS_CERT']);
+    } finally {
+      p.kill('SIGTERM');
+      if (p.exitCode === null) await new Promise((res) => p.once('exit', res));
+    }
   });
 
   it('the worker host with a bad TLS variable exits 2 naming it, before it connects', () => {
