@@ -6,7 +6,7 @@
  * (`../job-types.ts`), never the registry.
  */
 import type { ArrayRef, CsrArrays, CsrRef, DatagenJobInput, DatagenJobResult, Logger, NdArray, WorkerRecord } from '@gramfleet/core';
-import type { DataPlaneOptions, StoreTiersConfig } from '@gramfleet/workers';
+import type { DataPlaneOptions, NatsAuth, StoreTiersConfig } from '@gramfleet/workers';
 import type { LocalCluster } from '../cluster/local-cluster';
 import type { CampaignClient } from '../campaign/client';
 import type { DatasetManifest } from '../datagen/submit';
@@ -28,6 +28,12 @@ export interface ConnectOptions {
   readonly temporalSecurity?: TemporalSecurity;
   /** NATS URL. Without it, the local cluster is used. */
   readonly natsUrl?: string;
+  /**
+   * How the connection to `natsUrl` authenticates and is encrypted (credentials file, CA, client
+   * certificate). @default the GRAMFLEET_NATS_* variables (docs/config.md). Ignored for the local
+   * cluster, whose client identity is used.
+   */
+  readonly natsAuth?: NatsAuth;
   /** @default 'default' */
   readonly namespace?: string;
   /** @default 'gramfleet' */

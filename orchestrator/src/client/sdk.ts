@@ -69,8 +69,9 @@ export async function connect(o: ConnectOptions = {}): Promise<Fleet> {
     ({ temporalAddress, natsUrl, namespace, taskQueue, prefix } = local.state);
   }
   const names = resourceNames(prefix);
-  // A local cluster's client identity; a remote one's from GRAMFLEET_NATS_CREDS / _CA / _CERT / _KEY.
-  const nc = await connectNats(natsUrl, 'gramfleet-sdk', local !== undefined ? local.natsAuth('client') : clientConfig().natsAuth);
+  // A local cluster's client identity; a remote one's from the natsAuth option, else
+  // GRAMFLEET_NATS_CREDS / _CA / _CERT / _KEY.
+  const nc = await connectNats(natsUrl, 'gramfleet-sdk', local !== undefined ? local.natsAuth('client') : (o.natsAuth ?? clientConfig().natsAuth));
   const dp = await openDataPlane(nc, names, local?.state.dataPlane ?? o.dataPlane);
   const hs = local?.state.hostStore;
   const arrays = await openArrayStore(dp, o.store ?? (hs !== undefined ? { hostDir: hs.dir, hostBytes: hs.maxBytes } : {}), log);

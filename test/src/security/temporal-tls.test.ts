@@ -25,6 +25,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { isGramfleetError, type ErrorCode } from '@gramfleet/core';
+import { natsAuthEnv } from '@gramfleet/workers';
 import { connect, type Fleet, type TemporalSecurity } from '@gramfleet/orchestrator';
 import { runCli, type CliContext } from '@gramfleet/orchestrator/internal';
 import { sharedGraph, startTestCluster, until, type TestCluster } from '../integration/harness';
@@ -120,6 +121,7 @@ describe('Temporal over TLS, mutual TLS and API keys (a real TLS terminator befo
       namespace: st.namespace,
       prefix: st.prefix,
       taskQueue,
+      natsAuth: t.cluster.natsAuth('client'),
       ...(s !== undefined ? { temporalSecurity: s } : {}),
     });
   }
@@ -135,6 +137,7 @@ describe('Temporal over TLS, mutual TLS and API keys (a real TLS terminator befo
         GRAMFLEET_NAMESPACE: st.namespace,
         GRAMFLEET_TASK_QUEUE: taskQueue,
         GRAMFLEET_NATS_URL: st.natsUrl,
+        ...natsAuthEnv(t.cluster.natsAuth('orchestrator')),
         GRAMFLEET_PREFIX: st.prefix,
         GRAMFLEET_ACK_WAIT_MS: String(st.dataPlane.ackWaitMs ?? 3000),
         GRAMFLEET_MAX_DELIVER: String(st.dataPlane.maxDeliver ?? 5),
@@ -241,6 +244,7 @@ describe('Temporal over TLS, mutual TLS and API keys (a real TLS terminator befo
         GRAMFLEET_TEMPORAL_ADDRESS: mtls.address,
         GRAMFLEET_TASK_QUEUE: `refused-${randomBytes(3).toString('hex')}`,
         GRAMFLEET_NATS_URL: st.natsUrl,
+        ...natsAuthEnv(t.cluster.natsAuth('orchestrator')),
         GRAMFLEET_PREFIX: st.prefix,
         GRAMFLEET_TEMPORAL_TLS_CA: ca.certFile,
         GRAMFLEET_TEMPORAL_TLS_CERT: stranger.certFile,
