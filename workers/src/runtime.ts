@@ -42,7 +42,9 @@ import {
 import { connectNats, openDataPlane, type DataPlaneOptions } from './dataplane/nats';
 import type { NatsAuth } from './security/auth';
 import { openArrayStore, type StoreTiersConfig } from './dataplane/tiers';
+import type { ArrayStoreStats } from './dataplane/store';
 import type { KernelPool } from './pool';
+import type { ProcessMetrics } from './metrics';
 
 /** Options of {@link startWorker}. */
 export interface WorkerOptions {
@@ -77,6 +79,11 @@ export interface WorkerOptions {
   /** Ops this worker advertises. */
   readonly ops: readonly string[];
   readonly log: Logger;
+  /**
+   * The process's metrics (./metrics.ts): the worker counts tasks by op and outcome, latency,
+   * bytes, cache hits and redeliveries, and adds its store's reads and its tasks in flight. @default none
+   */
+  readonly metrics?: ProcessMetrics;
   /**
    * TEST ONLY: change the first element of every output before storing it, as a faulty device or
    * a compromised worker would; the verification mode must catch it. No configuration sets it: a
@@ -151,6 +158,14 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   let inflight = 0;
   let slotFreed: (() => void) | undefined;
   const startedAt = Date.now();
+  const taskMetrics = o.metrics?.tasks;
+  if (o.metrics !== undefined)
+    registerWorkerGauges(
+      o.metrics,
+      store.stats,
+      () => inflight,
+      () => done,
+    );
 
   const record = (): WorkerRecord => ({
     workerId,
@@ -186,16 +201,19 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     };
     // The owner's try this answers (the durable queue's delivery count is `attempt`, kept in stats).
     const tried = task.attempt ?? 1;
+    const metrics = taskMetrics;
+    const redelivered = attempt > 1 || tried > 1;
     const fail = (e: GramfleetError, retryable: boolean): { result: TaskResult; retryable: boolean } => ({
       result: { v: PROTOCOL_VERSION, jobId: task.jobId, shardId: task.shardId, attempt: tried, outputs: [], stats, error: e.toPayload() },
       retryable,
     });
     if (cancelled.has(task.jobId) || task.deadline < Date.now()) {
       const why = cancelled.has(task.jobId) ? 'was cancelled' : 'passed its deadline';
+      metrics?.ended(task.op, 'cancelled', redelivered);
       return { ...fail(new GramfleetError('JOB_CANCELLED', `job ${task.jobId} ${why}`, { jobId: task.jobId }), false), cancelled: true };
     }
+    const t0 = performance.now();
     try {
-      const t0 = performance.now();
       const hits0 = store.stats.hits;
       const inputs = await Promise.all(task.inputs.map((r) => store.get(r)));
       stats.fetchMs = performance.now() - t0;
@@ -215,8 +233,10 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       stats.backend = run.backend;
       stats.computeMs = run.computeMs;
       if (run.rowHits !== undefined) Object.assign(stats, { rowHits: run.rowHits, rowMisses: run.rowMisses ?? 0, mirroredEntries: run.mirroredEntries ?? 0 });
-      if (cancelled.has(task.jobId))
+      if (cancelled.has(task.jobId)) {
+        metrics?.task(task.op, 'cancelled', (performance.now() - t0) / 1000, stats, task.inputs, [], redelivered);
         return { ...fail(new GramfleetError('JOB_CANCELLED', `job ${task.jobId} was cancelled`, { jobId: task.jobId }), false), cancelled: true };
+      }
       // Results that travel in a message carry small outputs inline (no store round trip).
       let inlineLeft = task.replyTo !== undefined ? INLINE_RESULT_BUDGET : 0;
       const outputs = [];
@@ -226,13 +246,16 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
         outputs.push(ref);
       }
       done++;
+      metrics?.task(task.op, 'ok', (performance.now() - t0) / 1000, stats, task.inputs, outputs, redelivered);
       log.debug('shard done', { ...ctx, backend: run.backend, computeMs: Math.round(run.computeMs) });
       return { result: { v: PROTOCOL_VERSION, jobId: task.jobId, shardId: task.shardId, attempt: tried, outputs, stats }, retryable: false };
     } catch (e) {
       if (isGramfleetError(e) && !e.retryable) {
+        metrics?.task(task.op, 'permanent_error', (performance.now() - t0) / 1000, stats, task.inputs, [], redelivered);
         log.warn('shard failed permanently', { ...ctx, code: e.code, err: e.message });
         return fail(e, false);
       }
+      metrics?.task(task.op, 'retryable_error', (performance.now() - t0) / 1000, stats, task.inputs, [], redelivered);
       log.warn('shard failed; it will be tried again', { ...ctx, err: (e as Error).message });
       const ge = isGramfleetError(e)
         ? e
@@ -326,6 +349,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
         const key = taskKey(t.jobId, t.shardId);
         if (s.running.has(key)) continue;
         if (stopping) {
+          taskMetrics?.ended(t.op, 'draining', (t.attempt ?? 1) > 1);
           reply(s, {
             v: PROTOCOL_VERSION,
             jobId: t.jobId,
@@ -383,6 +407,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     const attempt = m.info.deliveryCount;
     if (attempt > dp.options.maxDeliver) {
       log.error('shard exceeded max deliveries; dead-lettering', { jobId: task.jobId, shardId: task.shardId, op: task.op, attempt });
+      taskMetrics?.ended(task.op, 'dead_lettered', true);
       const err = new GramfleetError(
         'WORKER_MAX_DELIVER',
         `shard ${task.shardId} of job ${task.jobId} was delivered ${attempt} times without a result (max ${dp.options.maxDeliver})`,
@@ -495,6 +520,24 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       log.info('drained', { workerId, shardsDone: done });
     },
   };
+}
+
+/** The worker's scrape-time series: its store's reads by tier, its cache, its tasks in flight. */
+function registerWorkerGauges(m: ProcessMetrics, st: ArrayStoreStats, inflight: () => number, done: () => number): void {
+  m.counter(
+    'gramfleet_store_reads_total',
+    "Array reads by where they were served: this process's cache, the host store, a peer, the object store",
+    () => [
+      [{ tier: 'cache' }, st.hits],
+      [{ tier: 'host' }, st.hostReads],
+      [{ tier: 'peer' }, st.peerReads],
+      [{ tier: 'object' }, st.objectReads],
+    ],
+    ['tier'],
+  );
+  m.gauge('gramfleet_store_cache_bytes', "Bytes in this process's array cache", () => st.bytes);
+  m.gauge('gramfleet_worker_tasks_in_flight', 'Tasks this worker holds (queued on its pool or running)', inflight);
+  m.counter('gramfleet_worker_shards_done_total', 'Shards this worker finished', done);
 }
 
 /**

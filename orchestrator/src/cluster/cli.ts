@@ -78,7 +78,7 @@ export const DOWN_COMMAND: CliCommand = {
 /** `gramfleet status`. */
 export const STATUS_COMMAND: CliCommand = {
   name: 'status',
-  summary: "the local cluster's addresses, processes and registered workers (exit 3 when none runs)",
+  summary: "the local cluster's addresses (Temporal Web UI, each process's Prometheus /metrics), processes and registered workers (exit 3 when none runs)",
   flags: { 'data-dir': DATA_DIR_FLAG, json: JSON_FLAG },
   async run(a, ctx) {
     const dataDir = a.string('data-dir') ?? defaultDataDir();
@@ -106,7 +106,10 @@ export const STATUS_COMMAND: CliCommand = {
         ctx.out.write(JSON.stringify({ running: true, ...c.state, temporalTransport: LOCAL_TEMPORAL_TRANSPORT, status: c.status(), workers, events }) + '\n');
       } else {
         ctx.out.write(`local cluster (${dataDir})\n${temporalLine(c.state.temporalAddress, c.state.temporalUi)}${natsLine(c)}`);
-        for (const p of c.status()) ctx.out.write(`  ${p.name.padEnd(14)} pid ${String(p.pid).padEnd(8)} ${p.alive ? 'running' : 'DEAD'}\n`);
+        for (const p of c.status())
+          ctx.out.write(
+            `  ${p.name.padEnd(14)} pid ${String(p.pid).padEnd(8)} ${(p.alive ? 'running' : 'DEAD').padEnd(8)}${p.metrics !== undefined ? ` metrics ${p.metrics}` : ''}\n`,
+          );
         writeEvents(ctx.out, events);
         ctx.out.write(`  registered workers: ${workers.length}\n`);
         for (const w of workers)

@@ -81,6 +81,8 @@ export interface ProcessEntry {
   readonly pid: number;
   /** A string found in the process's command line, so a recycled pid is never killed. */
   readonly marker: string;
+  /** Where it serves Prometheus metrics, `http://127.0.0.1:<port>/metrics` (absent for nats-server). */
+  readonly metrics?: string;
 }
 
 /** The content of `cluster.json`. */
@@ -272,9 +274,14 @@ export class LocalCluster {
     return natsAuthEnv({ credsFile: await issueLocalIdentity(s, role, pin, pin), caFile: s.caFile });
   }
 
-  /** Status of each process in the state file. */
-  status(): { name: string; pid: number; alive: boolean }[] {
-    return this.state.processes.map((p) => ({ name: p.name, pid: p.pid, alive: pidAlive(p.pid, p.marker) }));
+  /** Status of each process in the state file (with its metrics endpoint when it serves one). */
+  status(): { name: string; pid: number; alive: boolean; metrics?: string }[] {
+    return this.state.processes.map((p) => ({
+      name: p.name,
+      pid: p.pid,
+      alive: pidAlive(p.pid, p.marker),
+      ...(p.metrics !== undefined ? { metrics: p.metrics } : {}),
+    }));
   }
 
   /** Stops every process this cluster started (workers first, servers last). */
@@ -299,21 +306,29 @@ export class LocalCluster {
     const nodeArgs = this.kernelBuild === 'simd' ? [] : relaxedSimdNodeArgs();
     const workerId = `${name}-${process.pid}-${Date.now().toString(36)}`;
     const auth = await this.workerAuth('wasm-worker', workerId);
-    this.launch(name, process.execPath, [...nodeArgs, script, `--cluster=${this.state.dataDir}`], {
-      GRAMFLEET_NATS_URL: this.state.natsUrl,
-      ...auth,
-      GRAMFLEET_PREFIX: this.state.prefix,
-      GRAMFLEET_THREADS: String(this.threads),
-      GRAMFLEET_WORKER_ID: workerId,
-      GRAMFLEET_LOG_LEVEL: this.logLevel,
-      ...dataPlaneEnv(this.state.dataPlane),
-      ...hostStoreEnv(this.state),
-      GRAMFLEET_THREADS_PER_SHARD: String(this.threadsPerShard),
-      GRAMFLEET_KERNEL_BUILD: this.kernelBuild,
-      ...this.kernelCacheEnv(n + 1),
-      ...(o.testOnlyCorruptOutputs === true ? { GRAMFLEET_TEST_ONLY_CORRUPT_OUTPUTS: '1' } : {}),
-      ...(o.kernelTimeoutMs !== undefined ? { GRAMFLEET_KERNEL_TIMEOUT_MS: String(o.kernelTimeoutMs) } : {}),
-    });
+    const healthPort = await freePort();
+    this.launch(
+      name,
+      process.execPath,
+      [...nodeArgs, script, `--cluster=${this.state.dataDir}`],
+      {
+        GRAMFLEET_NATS_URL: this.state.natsUrl,
+        ...auth,
+        GRAMFLEET_PREFIX: this.state.prefix,
+        GRAMFLEET_THREADS: String(this.threads),
+        GRAMFLEET_WORKER_ID: workerId,
+        GRAMFLEET_LOG_LEVEL: this.logLevel,
+        ...dataPlaneEnv(this.state.dataPlane),
+        ...hostStoreEnv(this.state),
+        GRAMFLEET_THREADS_PER_SHARD: String(this.threadsPerShard),
+        GRAMFLEET_KERNEL_BUILD: this.kernelBuild,
+        ...this.kernelCacheEnv(n + 1),
+        ...(o.testOnlyCorruptOutputs === true ? { GRAMFLEET_TEST_ONLY_CORRUPT_OUTPUTS: '1' } : {}),
+        ...(o.kernelTimeoutMs !== undefined ? { GRAMFLEET_KERNEL_TIMEOUT_MS: String(o.kernelTimeoutMs) } : {}),
+        GRAMFLEET_HEALTH_PORT: String(healthPort),
+      },
+      healthPort,
+    );
     return name;
   }
 
@@ -340,16 +355,24 @@ export class LocalCluster {
     const workerId = `${name}-${process.pid}-${Date.now().toString(36)}`;
     const script = path.join(repoRoot(), 'gpu-workers', 'dist', 'main.js');
     const auth = await this.workerAuth('gpu-worker', workerId);
-    const mp = this.launch(name, process.execPath, [script, `--cluster=${this.state.dataDir}`], {
-      GRAMFLEET_NATS_URL: this.state.natsUrl,
-      ...auth,
-      GRAMFLEET_PREFIX: this.state.prefix,
-      GRAMFLEET_WORKER_ID: workerId,
-      GRAMFLEET_GPU_ORDINAL: String(ordinal),
-      GRAMFLEET_LOG_LEVEL: this.logLevel,
-      ...dataPlaneEnv(this.state.dataPlane),
-      ...hostStoreEnv(this.state),
-    });
+    const healthPort = await freePort();
+    const mp = this.launch(
+      name,
+      process.execPath,
+      [script, `--cluster=${this.state.dataDir}`],
+      {
+        GRAMFLEET_NATS_URL: this.state.natsUrl,
+        ...auth,
+        GRAMFLEET_PREFIX: this.state.prefix,
+        GRAMFLEET_WORKER_ID: workerId,
+        GRAMFLEET_GPU_ORDINAL: String(ordinal),
+        GRAMFLEET_LOG_LEVEL: this.logLevel,
+        ...dataPlaneEnv(this.state.dataPlane),
+        ...hostStoreEnv(this.state),
+        GRAMFLEET_HEALTH_PORT: String(healthPort),
+      },
+      healthPort,
+    );
     this.save();
     let exit: number | null | undefined;
     void mp.exited.then((c) => {
@@ -486,7 +509,7 @@ export class LocalCluster {
     return p;
   }
 
-  private launch(name: string, cmd: string, args: string[], env: Record<string, string>): ManagedProcess {
+  private launch(name: string, cmd: string, args: string[], env: Record<string, string>, metricsPort?: number): ManagedProcess {
     // The cluster's processes inherit this one's environment (checked by clientConfig at start;
     // each process's own config module reads its variables), with the cluster's on top.
     // eslint-disable-next-line no-restricted-properties
@@ -501,7 +524,12 @@ export class LocalCluster {
       cwd: repoRoot(),
     });
     this.children.set(name, mp);
-    this.state.processes.push({ name, pid: mp.pid, marker: this.state.dataDir });
+    this.state.processes.push({
+      name,
+      pid: mp.pid,
+      marker: this.state.dataDir,
+      ...(metricsPort !== undefined ? { metrics: `http://127.0.0.1:${metricsPort}/metrics` } : {}),
+    });
     if (!this.detached) killOnExit(mp.pid);
     return mp;
   }
@@ -581,6 +609,7 @@ export class LocalCluster {
         ...Object.entries(this.temporalDynamicConfig).flatMap(([k, v]) => ['--dynamic-config-value', `${k}=${JSON.stringify(v)}`]),
       ],
       {},
+      metricsPort,
     );
     let alive = true;
     void mp.exited.then(() => {
@@ -607,20 +636,28 @@ export class LocalCluster {
   private async startOrchestrator(): Promise<void> {
     const s = this.state;
     const script = path.join(repoRoot(), 'orchestrator', 'dist', 'host', 'worker-host.js');
-    this.launch('orchestrator', process.execPath, [script, `--cluster=${s.dataDir}`], {
-      GRAMFLEET_NATS_URL: s.natsUrl,
-      ...natsAuthEnv(this.natsAuth('orchestrator')),
-      GRAMFLEET_PREFIX: s.prefix,
-      GRAMFLEET_TEMPORAL_ADDRESS: s.temporalAddress,
-      // The dev server speaks plaintext on loopback: Temporal TLS variables of this shell (meant
-      // for a remote cluster) are not passed on.
-      ...PLAINTEXT_TEMPORAL_ENV,
-      GRAMFLEET_NAMESPACE: s.namespace,
-      GRAMFLEET_TASK_QUEUE: s.taskQueue,
-      GRAMFLEET_LOG_LEVEL: this.logLevel,
-      ...dataPlaneEnv(s.dataPlane),
-      ...hostStoreEnv(s),
-    });
+    const healthPort = await freePort();
+    this.launch(
+      'orchestrator',
+      process.execPath,
+      [script, `--cluster=${s.dataDir}`],
+      {
+        GRAMFLEET_NATS_URL: s.natsUrl,
+        ...natsAuthEnv(this.natsAuth('orchestrator')),
+        GRAMFLEET_PREFIX: s.prefix,
+        GRAMFLEET_TEMPORAL_ADDRESS: s.temporalAddress,
+        // The dev server speaks plaintext on loopback: Temporal TLS variables of this shell (meant
+        // for a remote cluster) are not passed on.
+        ...PLAINTEXT_TEMPORAL_ENV,
+        GRAMFLEET_NAMESPACE: s.namespace,
+        GRAMFLEET_TASK_QUEUE: s.taskQueue,
+        GRAMFLEET_LOG_LEVEL: this.logLevel,
+        ...dataPlaneEnv(s.dataPlane),
+        ...hostStoreEnv(s),
+        GRAMFLEET_HEALTH_PORT: String(healthPort),
+      },
+      healthPort,
+    );
   }
 
   private save(): void {

@@ -8,13 +8,15 @@
  */
 import { NativeConnection, Worker, Runtime, DefaultLogger } from '@temporalio/worker';
 import { isGramfleetError, resourceNames } from '@gramfleet/core';
-import { connectNats, createJsonLogger, createTaskClient, openArrayStore, openDataPlane, startHealthServer } from '@gramfleet/workers';
+import { connectNats, createJsonLogger, createProcessMetrics, createTaskClient, openArrayStore, openDataPlane, startHealthServer } from '@gramfleet/workers';
 import { hostActivities } from '../registry';
 import { createCampaignActivities } from '../campaign/activities';
 import { openCampaignTable } from '../campaign/table';
 import { compileDataRoots } from '../io/data-roots';
 import { connectTemporal, describeTemporalSecurity } from '../security/temporal';
 import { hostConfig, type HostConfig } from './config';
+import { registerHostMetrics, type CountService } from './metrics';
+import { freePort } from '../cluster/proc';
 
 async function main(): Promise<void> {
   let cfg: HostConfig;
@@ -37,8 +39,15 @@ async function main(): Promise<void> {
   const { temporalAddress: address, temporalNamespace: namespace, taskQueue } = cfg;
   const names = resourceNames(cfg.prefix);
   let running = false;
-  if (cfg.healthPort !== undefined) await startHealthServer({ port: cfg.healthPort, ready: () => running });
-  Runtime.install({ logger: new DefaultLogger(level === 'debug' ? 'DEBUG' : 'WARN') });
+  const metrics = createProcessMetrics({ proc: 'orchestrator' });
+  if (cfg.healthPort !== undefined) await startHealthServer({ port: cfg.healthPort, ready: () => running, metrics: () => metrics.render() });
+  // With a metrics endpoint, the Temporal SDK's own metrics too: its exporter listens on loopback
+  // only and /metrics appends what it serves.
+  const sdkMetricsPort = cfg.healthPort !== undefined ? await freePort() : undefined;
+  Runtime.install({
+    logger: new DefaultLogger(level === 'debug' ? 'DEBUG' : 'WARN'),
+    ...(sdkMetricsPort !== undefined ? { telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${sdkMetricsPort}` } } } } : {}),
+  });
   const nc = await connectNats(cfg.natsUrl, 'gramfleet-orchestrator', cfg.natsAuth);
   const dp = await openDataPlane(nc, names, cfg.dataPlane);
   const arrays = await openArrayStore(dp, cfg.store, log);
@@ -52,6 +61,15 @@ async function main(): Promise<void> {
   const campaignActivities = createCampaignActivities({ dp, store, log, dataRoots, table: await openCampaignTable(nc, names.prefix) });
   let stopping = false;
   let current: Worker | undefined;
+  let currentConnection: NativeConnection | undefined;
+  const timeActivities = registerHostMetrics({
+    metrics,
+    tasks,
+    namespace,
+    taskQueue,
+    workflowService: () => currentConnection?.workflowService as CountService | undefined,
+    ...(sdkMetricsPort !== undefined ? { sdkMetricsPort } : {}),
+  });
   const stop = (): void => {
     stopping = true;
     current?.shutdown();
@@ -63,8 +81,10 @@ async function main(): Promise<void> {
     try {
       // The files are read at each (re)connect: a rotated certificate or key is picked up.
       const connection = await connectTemporal(address, cfg.temporalSecurity, (o) => NativeConnection.connect(o));
+      currentConnection = connection;
       const worker = await Worker.create({
         connection,
+        interceptors: { activity: [timeActivities] },
         namespace,
         taskQueue,
         activities: { ...activities, ...campaignActivities },
@@ -77,9 +97,11 @@ async function main(): Promise<void> {
       running = true;
       await worker.run();
       running = false;
+      currentConnection = undefined;
       await connection.close().catch(() => undefined);
     } catch (e) {
       running = false;
+      currentConnection = undefined;
       if (stopping) break;
       const code = isGramfleetError(e) ? e.code : undefined;
       // A refused certificate or API key needs an operator (or a rotated file, read at the next try).

@@ -158,6 +158,8 @@ export interface TaskClient {
   livePins(cls: WorkerClass): Promise<ReadonlySet<string>>;
   /** Tasks of a class waiting for a lane (not yet sent). */
   queued(cls: WorkerClass): number;
+  /** Tasks run() has not resolved yet (queued, sent, or spilled): the shards in flight. */
+  inFlight(): number;
   /** The registry entries of the live workers, as this owner follows them (no round trip once it has read the registry). */
   workers(): Promise<WorkerRecord[]>;
   readonly stats: TaskClientStats;
@@ -896,6 +898,7 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
   return {
     ownerId,
     stats,
+    inFlight: () => pending.size,
     run(task: TaskSpec, ro: RunOptions): Promise<TaskResult> {
       const first = submit(task, ro);
       if (!verifySelected(task.jobId, task.shardId, ro.verify)) return first;
