@@ -15,6 +15,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   GramfleetError,
+  isGramfleetError,
   PROTOCOL_VERSION,
   laneSubject,
   ownerReplySubject,
@@ -290,6 +291,26 @@ describe('task lanes: owner-side dispatch and retry (real nats-server)', () => {
     assert.equal(r.error, undefined);
     const store = createArrayStore(owner.arrays, owner.names.arraysBucket);
     assert.deepEqual(Array.from((await store.get(r.outputs[0]!)).data as Float64Array), [-7]);
+  });
+
+  it('an owner holding maxPending unanswered tasks refuses the next with QUEUE_FULL; once they are answered it takes more', async () => {
+    for (const w of workers.splice(0)) await w.drain();
+    const c = createTaskClient({ dp: owner, laneTimeoutMs: 1500, resendMs: 500, spillAfterMs: 60_000, maxPending: 3 });
+    closers.push(() => c.close());
+    const held = [];
+    for (let i = 0; i < 3; i++) held.push(c.run(await negateTask('jq', `s${i}`, Float64Array.of(i)), { cls: 'wasm' }));
+    await assert.rejects(c.run(await negateTask('jq', 's3', Float64Array.of(3)), { cls: 'wasm' }), (e: unknown) => {
+      assert.ok(isGramfleetError(e), String(e));
+      assert.equal(e.code, 'QUEUE_FULL');
+      assert.match(e.message, /maxPending = 3/);
+      return true;
+    });
+    // The same task again joins the one held (not a fourth).
+    held.push(c.run(await negateTask('jq', 's0', Float64Array.of(0)), { cls: 'wasm' }));
+    await addWorker(testPool(), 'w-queue');
+    for (const r of await Promise.all(held)) assert.equal(r.error, undefined);
+    const r = await c.run(await negateTask('jq', 's3', Float64Array.of(3)), { cls: 'wasm' });
+    assert.equal(r.error, undefined, 'room again once the held tasks are answered');
   });
 
   it('frames larger than a message are split: 120 tasks with 60 KiB inputs each', async () => {

@@ -97,6 +97,13 @@ export interface TaskClientOptions {
    * Without it, digests must be equal. @default none
    */
   readonly store?: { get(ref: ArrayRef): Promise<NdArray> };
+  /**
+   * Tasks this owner holds unanswered at most (queued, sent or spilled); one more is refused at
+   * once with the retryable QUEUE_FULL (back-pressure: an activity retries later, an SDK caller
+   * waits for results first) instead of growing the owner's memory without bound. About 1 KB
+   * each. @default 1,000,000
+   */
+  readonly maxPending?: number;
 }
 
 /** A task as its owner describes it (the client adds the protocol fields). */
@@ -256,6 +263,7 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
   const ownerId = `${ownerIdPrefix(dp.nc)}o${randomBytes(8).toString('hex')}`;
   const replyTo = ownerSubject(prefix, ownerId);
   const spillAfterMs = o.spillAfterMs ?? 30_000;
+  const maxPending = o.maxPending ?? 1_000_000;
   const laneTimeoutMs = o.laneTimeoutMs ?? 10_000;
   const resendMs = o.resendMs ?? 3_000;
   /** Silence after which a lane holding our tasks is asked what it holds (it pings every second while it holds any). */
@@ -819,6 +827,19 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
     const key = taskKey(task.jobId, task.shardId);
     const existing = pending.get(key);
     if (existing !== undefined) return new Promise((resolve) => existing.waiters.push(resolve));
+    if (second === undefined && pending.size >= maxPending)
+      return Promise.reject(
+        new GramfleetError(
+          'QUEUE_FULL',
+          `this owner already holds ${pending.size} unanswered tasks (maxPending = ${maxPending}); retry once some have finished`,
+          {
+            field: 'maxPending',
+            bound: maxPending,
+            jobId: task.jobId,
+            shardId: task.shardId,
+          },
+        ),
+      );
     answered.delete(key);
     return new Promise<TaskResult>((resolve) => {
       const p: Pending = {
