@@ -38,6 +38,9 @@ describe('user-WASM sandbox limits (core/src/sdk/user-wasm.ts)', () => {
         },
       );
     }
-    assert.throws(() => checkUserWasmLimits({ memoryMB: 4097 }, USER_WASM_ABSOLUTE_LIMITS, 'any worker'), (e) => isGramfleetError(e) && e.code === 'KERNEL_USER_OVER_LIMIT');
+    assert.throws(
+      () => checkUserWasmLimits({ memoryMB: 4097 }, USER_WASM_ABSOLUTE_LIMITS, 'any worker'),
+      (e) => isGramfleetError(e) && e.code === 'KERNEL_USER_OVER_LIMIT',
+    );
   });
 });

@@ -65,7 +65,13 @@ export interface UserWasmRequest {
  * id, "the live workers").
  */
 export function checkUserWasmLimits(req: UserWasmRequest, limits: UserWasmLimits, where: string): void {
-  const over = (field: 'memoryMB' | 'timeoutMs' | 'moduleBytes', value: number, bound: number, key: keyof NonNullable<UserWasmLimits['why']>, unit: string): void => {
+  const over = (
+    field: 'memoryMB' | 'timeoutMs' | 'moduleBytes',
+    value: number,
+    bound: number,
+    key: keyof NonNullable<UserWasmLimits['why']>,
+    unit: string,
+  ): void => {
     if (value <= bound) return;
     const why = limits.why?.[key];
     throw new GramfleetError(

@@ -155,7 +155,10 @@ describe('Ray-like SDK (real NATS + workers)', () => {
       assert.match(e.message, /GRAMFLEET_USER_WASM_MAX_MEMORY_MB/);
       return true;
     };
-    assert.throws(() => t.fleet.map(good, 'double', [Float64Array.of(1)], { memoryMB: MAX_MEMORY_MB + 1 }), (e) => overLimit(e, /live WASM workers/));
+    assert.throws(
+      () => t.fleet.map(good, 'double', [Float64Array.of(1)], { memoryMB: MAX_MEMORY_MB + 1 }),
+      (e) => overLimit(e, /live WASM workers/),
+    );
     // The default memory cap (64 MiB) is lowered to the workers' bound.
     const [d] = t.fleet.map(good, 'double', [Float64Array.of(4)]);
     assert.deepEqual(Array.from((await t.fleet.get(d!)) as Float64Array), [8]);

@@ -165,14 +165,14 @@ function run(req: SandboxRequest, got: { module: WebAssembly.Module; info: WasmM
         im.name === 'fd_write' && f !== undefined
           ? captureWrites(f, () => memory, capture)
           : im.name === 'proc_exit'
-          ? (code: unknown) => {
-              throw new Exited(Number(code));
-            }
-          : DENIED.has(im.name) || f === undefined
-          ? () => {
-              throw new Denied(`${im.module}.${im.name}`);
-            }
-          : f;
+            ? (code: unknown) => {
+                throw new Exited(Number(code));
+              }
+            : DENIED.has(im.name) || f === undefined
+              ? () => {
+                  throw new Denied(`${im.module}.${im.name}`);
+                }
+              : f;
     } else if (im.module === 'env' && im.name === 'memory' && im.limits !== undefined) {
       if (im.limits.min > req.memoryPages)
         throw new GramfleetError('KERNEL_USER_MEMORY_LIMIT', `module needs ${im.limits.min} pages at start, above the cap of ${req.memoryPages}`, {

@@ -162,8 +162,13 @@ describe('user WebAssembly sandbox: limits, output capture, module cache, fairne
     assert.equal(first.cached, false);
     assert.equal(sb.compiled(), before + 1);
     // Two at once: both threads run it, neither compiles it.
-    const again = await Promise.all([1, 2, 3, 4].map((x) => sb.run({ fn: 'double', memoryPages: 16, timeoutMs: 10_000, outLen: 1 }, [u8(mod), f64([x])], undefined, ctx(`job-c${x}`))));
-    assert.deepEqual(again.map((r) => r.output[0]), [2, 4, 6, 8]);
+    const again = await Promise.all(
+      [1, 2, 3, 4].map((x) => sb.run({ fn: 'double', memoryPages: 16, timeoutMs: 10_000, outLen: 1 }, [u8(mod), f64([x])], undefined, ctx(`job-c${x}`))),
+    );
+    assert.deepEqual(
+      again.map((r) => r.output[0]),
+      [2, 4, 6, 8],
+    );
     assert.ok(again.every((r) => r.cached && r.compileMs === 0));
     assert.equal(sb.compiled(), before + 1);
   });
