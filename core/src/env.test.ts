@@ -67,6 +67,11 @@ describe('environment variables (core/src/env.ts)', () => {
     assert.deepEqual(DATA_PLANE_ENV.read({}), {});
     assert.deepEqual(DATA_PLANE_ENV.read({ GRAMFLEET_ACK_WAIT_MS: '3000', GRAMFLEET_MAX_DELIVER: '5' }), { ackWaitMs: 3000, maxDeliver: 5 });
     throwsEnv(() => DATA_PLANE_ENV.read({ GRAMFLEET_MAX_DELIVER: '0' }), 'INPUT_OUT_OF_RANGE', 'GRAMFLEET_MAX_DELIVER');
+    assert.deepEqual(DATA_PLANE_ENV.read({ GRAMFLEET_TASKS_MAX_MSGS: '10', GRAMFLEET_RESULTS_MAX_BYTES: String(2 ** 30) }), {
+      tasksMaxMsgs: 10,
+      resultsMaxBytes: 2 ** 30,
+    });
+    throwsEnv(() => DATA_PLANE_ENV.read({ GRAMFLEET_TASKS_MAX_BYTES: '1024' }), 'INPUT_OUT_OF_RANGE', 'GRAMFLEET_TASKS_MAX_BYTES');
   });
   it('readEnv reads every field (frozen), envVars lists every variable with its meaning', () => {
     const spec = { level: LOG_LEVEL_ENV, queue: DATA_PLANE_ENV };
@@ -75,7 +80,15 @@ describe('environment variables (core/src/env.ts)', () => {
     assert.ok(Object.isFrozen(v));
     assert.deepEqual(
       envVars(spec).map((d) => d.name),
-      ['GRAMFLEET_LOG_LEVEL', 'GRAMFLEET_ACK_WAIT_MS', 'GRAMFLEET_MAX_DELIVER'],
+      [
+        'GRAMFLEET_LOG_LEVEL',
+        'GRAMFLEET_ACK_WAIT_MS',
+        'GRAMFLEET_MAX_DELIVER',
+        'GRAMFLEET_TASKS_MAX_MSGS',
+        'GRAMFLEET_TASKS_MAX_BYTES',
+        'GRAMFLEET_RESULTS_MAX_BYTES',
+        'GRAMFLEET_ARRAYS_MAX_BYTES',
+      ],
     );
     for (const d of envVars(spec)) assert.ok(d.meaning.length > 10, d.name);
   });
