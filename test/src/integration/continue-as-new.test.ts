@@ -16,14 +16,14 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import { compileGrfParams, compileKronGp, datagenSolve, grfWalksOp, normalisedWeights, type DatagenJobResult } from '@gramfleet/core';
+import { compileKronGp, datagenSolve, type DatagenJobResult } from '@gramfleet/core';
 import { fitKron } from '@gramfleet/core/internal';
-import { loadGraph, type DatagenJobSpec } from '@gramfleet/orchestrator';
+import type { DatagenJobSpec } from '@gramfleet/orchestrator';
 import { prepareDatagen } from '@gramfleet/orchestrator/internal';
 import { kernelsWasmPath } from '@gramfleet/wasm';
 import { WasmArena, createWasmKronLinalg } from '@gramfleet/workers';
 import { createWasmKrylovDense } from '@gramfleet/workers/internal';
-import { sharedGraph, startTestCluster, type TestCluster } from './harness';
+import { grfReference, sharedGraph, startTestCluster, type TestCluster } from './harness';
 
 const suffix = randomBytes(3).toString('hex');
 /** History events after which the server suggests continuing as new (the default is thousands). */
@@ -77,15 +77,7 @@ describe('workflows that continue as new (real Temporal + NATS, suggestion after
       'every shard counted once',
     );
     const phi = await t.fleet.getCsr(r.phi[0]!);
-    const g = await loadGraph(spec.graph);
-    const p = compileGrfParams(spec);
-    const w = normalisedWeights(g.csr, 0.25);
-    const attrs = grfWalksOp.parseAttrs({ seed: 7, walks: 16, pHalt: 0.5, f: p.f, streams: [0], variance: 'none', nodeStart: 0, nodeEnd: 34 });
-    const ref = grfWalksOp.reference(attrs, [
-      { dtype: 'i32', shape: [35], data: g.csr.indptr },
-      { dtype: 'i32', shape: [g.csr.indices.length], data: g.csr.indices },
-      { dtype: 'f64', shape: [w.length], data: w },
-    ]);
+    const ref = (await grfReference(spec)).phi;
     assert.deepEqual(phi.indptr, ref[0]!.data);
     assert.deepEqual(phi.indices, ref[1]!.data);
     assert.deepEqual(phi.data, ref[2]!.data);

@@ -13,7 +13,6 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { spawn } from 'node:child_process';
 import { Client, Connection } from '@temporalio/client';
 import { datagenSolve, decodeNpy, isGramfleetError, type DatagenJobResult, type DatagenWorkflowResult } from '@gramfleet/core';
 import { readCsrNpz, type DatagenJobSpec, type DatasetManifest } from '@gramfleet/orchestrator';
@@ -21,27 +20,9 @@ import { prepareDatagen } from '@gramfleet/orchestrator/internal';
 import { kernelsWasmPath } from '@gramfleet/wasm';
 import { WasmArena } from '@gramfleet/workers';
 import { createWasmKrylovDense } from '@gramfleet/workers/internal';
-import { startTestCluster, until, type TestCluster } from './harness';
+import { runGramfleet, startTestCluster, until, type TestCluster } from './harness';
 
 const suffix = randomBytes(3).toString('hex');
-const BIN = path.join(path.dirname(require.resolve('@gramfleet/orchestrator')), '..', 'bin', 'gramfleet.js');
-
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => {
-      stdout += b.toString();
-    });
-    child.stderr.on('data', (b: Buffer) => {
-      stderr += b.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
-
 function digests(r: DatagenJobResult): string[] {
   return [...r.systems]
     .sort((a, b) => a.chunk - b.chunk || a.position - b.position)
@@ -179,7 +160,7 @@ describe('datagen on a real cluster', () => {
       '--json',
     ];
     const run = async (extra: string[]): Promise<Record<string, unknown>> => {
-      const r = await cli([...args, ...extra]);
+      const r = await runGramfleet([...args, ...extra]);
       assert.equal(r.code, 0, r.stderr);
       return JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as Record<string, unknown>;
     };

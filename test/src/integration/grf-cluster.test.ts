@@ -14,9 +14,7 @@ import {
   PROTOCOL_VERSION,
   compileGrfParams,
   exactKernelDense,
-  grfWalksOp,
   isGramfleetError,
-  normalisedWeights,
   relFrobError,
   csrWithValues,
   resourceNames,
@@ -28,9 +26,9 @@ import {
 } from '@gramfleet/core';
 import { taskMsgId } from '@gramfleet/core/internal';
 import { connectNats, openDataPlane } from '@gramfleet/workers';
-import { loadGraph, readCsrNpz } from '@gramfleet/orchestrator';
+import { readCsrNpz } from '@gramfleet/orchestrator';
 import { runCli } from '@gramfleet/orchestrator/internal';
-import { csrDigest, scheduledWork, sharedGraph, startTestCluster, until, type TestCluster } from './harness';
+import { csrDigest, grfReference, scheduledWork, sharedGraph, startTestCluster, until, type TestCluster } from './harness';
 
 async function expectCode(p: Promise<unknown>, code: ErrorCode, field?: string): Promise<GramfleetError> {
   try {
@@ -68,15 +66,7 @@ describe('GRF through the cluster (real Temporal + NATS)', () => {
     assert.equal(r.n, 34);
     assert.equal(r.shards, 7);
     const phi = await t.fleet.getCsr(r.phi[0]!);
-    const g = await loadGraph(spec.graph);
-    const p = compileGrfParams(spec);
-    const w = normalisedWeights(g.csr, 0.25);
-    const attrs = grfWalksOp.parseAttrs({ seed: 7, walks: 16, pHalt: 0.5, f: p.f, streams: [0], variance: 'none', nodeStart: 0, nodeEnd: 34 });
-    const ref = grfWalksOp.reference(attrs, [
-      { dtype: 'i32', shape: [35], data: g.csr.indptr },
-      { dtype: 'i32', shape: [g.csr.indices.length], data: g.csr.indices },
-      { dtype: 'f64', shape: [w.length], data: w },
-    ]);
+    const { phi: ref, graph: g, weights: w } = await grfReference(spec);
     assert.deepEqual(phi.indptr, ref[0]!.data);
     assert.deepEqual(phi.indices, ref[1]!.data);
     assert.deepEqual(phi.data, ref[2]!.data);

@@ -7,10 +7,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import { Client, Connection } from '@temporalio/client';
-import { LocalCluster, connect, type Fleet } from '@gramfleet/orchestrator';
+import { LocalCluster, connect, loadGraph, type Fleet, type LoadedGraph } from '@gramfleet/orchestrator';
 import { connectNats, openDataPlane, type DataPlaneOptions } from '@gramfleet/workers';
-import { resourceNames, type CsrRef } from '@gramfleet/core';
+import { compileGrfParams, grfWalksOp, normalisedWeights, resourceNames, type CsrRef, type NdArray } from '@gramfleet/core';
 
 /** A started cluster plus an SDK connection to it. */
 export interface TestCluster {
@@ -88,4 +89,59 @@ export async function scheduledWork(t: TestCluster): Promise<{ workflows: number
     await nc.close();
     await conn.close();
   }
+}
+
+/** The `gramfleet` CLI's entry script, as a user runs it. */
+export const GRAMFLEET_BIN = path.join(path.dirname(require.resolve('@gramfleet/orchestrator')), '..', 'bin', 'gramfleet.js');
+
+/** Runs the real `gramfleet` CLI in a child process; its exit code and output. */
+export function runGramfleet(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [GRAMFLEET_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => {
+      stdout += b.toString();
+    });
+    child.stderr.on('data', (b: Buffer) => {
+      stderr += b.toString();
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+/**
+ * The float64 reference Φ of a GRF job over the whole graph (walks are seeded per node, so any
+ * sharding gives these bytes), with the graph and its normalised weights: what the cluster's Φ
+ * must equal byte for byte.
+ */
+export async function grfReference(spec: {
+  readonly graph: string;
+  readonly kernel: string;
+  readonly scale: number;
+  readonly walks: number;
+  readonly pHalt: number;
+  readonly seed: number;
+}): Promise<{ readonly phi: readonly NdArray[]; readonly graph: LoadedGraph; readonly weights: Float64Array }> {
+  const graph = await loadGraph(spec.graph);
+  const n = graph.csr.indptr.length - 1;
+  const p = compileGrfParams(spec);
+  const weights = normalisedWeights(graph.csr, spec.scale);
+  const attrs = grfWalksOp.parseAttrs({
+    seed: spec.seed,
+    walks: spec.walks,
+    pHalt: spec.pHalt,
+    f: p.f,
+    streams: [0],
+    variance: 'none',
+    nodeStart: 0,
+    nodeEnd: n,
+  });
+  const phi = grfWalksOp.reference(attrs, [
+    { dtype: 'i32', shape: [n + 1], data: graph.csr.indptr },
+    { dtype: 'i32', shape: [graph.csr.indices.length], data: graph.csr.indices },
+    { dtype: 'f64', shape: [weights.length], data: weights },
+  ]);
+  return { phi, graph, weights };
 }

@@ -13,9 +13,8 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { sharedGraph, startTestCluster, type TestCluster } from './harness';
+import { runGramfleet, sharedGraph, startTestCluster, type TestCluster } from './harness';
 
-const BIN = path.join(path.dirname(require.resolve('@gramfleet/orchestrator')), '..', 'bin', 'gramfleet.js');
 const PROMETHEUS = path.join(path.dirname(require.resolve('@gramfleet/orchestrator')), '..', '..', '.gramfleet', 'bin', 'prometheus');
 
 function freePort(): Promise<number> {
@@ -46,22 +45,6 @@ async function sleep(ms: number): Promise<void> {
   await new Promise((r) => setTimeout(r, ms));
 }
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '',
-      stderr = '';
-    child.stdout.on('data', (b: Buffer) => {
-      stdout += b.toString();
-    });
-    child.stderr.on('data', (b: Buffer) => {
-      stderr += b.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
-
 describe('observability of the local cluster', () => {
   let t: TestCluster;
   before(async () => {
@@ -83,10 +66,10 @@ describe('observability of the local cluster', () => {
     }
     assert.equal(res.status, 200);
     assert.match(await res.text(), /<html/i, 'the UI answers with its page');
-    const st = await cli(['status', '--data-dir', t.dir]);
+    const st = await runGramfleet(['status', '--data-dir', t.dir]);
     assert.equal(st.code, 0, st.stderr);
     assert.ok(st.stdout.includes(`temporal-ui ${ui}`), st.stdout);
-    const js = await cli(['status', '--data-dir', t.dir, '--json']);
+    const js = await runGramfleet(['status', '--data-dir', t.dir, '--json']);
     assert.equal((JSON.parse(js.stdout) as { temporalUi?: string }).temporalUi, ui);
   });
 
@@ -94,7 +77,7 @@ describe('observability of the local cluster', () => {
     const procs = t.cluster.status();
     const withMetrics = procs.filter((p) => p.metrics !== undefined).map((p) => p.name);
     assert.deepEqual(withMetrics.sort(), ['orchestrator', 'temporal', 'worker-0', 'worker-1']);
-    const st = await cli(['status', '--data-dir', t.dir]);
+    const st = await runGramfleet(['status', '--data-dir', t.dir]);
     for (const p of procs) if (p.metrics !== undefined) assert.ok(st.stdout.includes(`metrics ${p.metrics}`), st.stdout);
     for (const p of procs.filter((q) => q.name !== 'temporal' && q.metrics !== undefined)) {
       const r = await fetch(p.metrics!);

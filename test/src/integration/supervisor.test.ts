@@ -11,24 +11,9 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { spawn } from 'node:child_process';
 import type { GrfJobResult } from '@gramfleet/core';
 import { connect, type Fleet, type GrfJobSpec, type JobHandle } from '@gramfleet/orchestrator';
-import { csrDigest, sharedGraph, until } from './harness';
-
-const BIN = path.join(path.dirname(require.resolve('@gramfleet/orchestrator')), '..', 'bin', 'gramfleet.js');
-
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+import { csrDigest, runGramfleet, sharedGraph, until } from './harness';
 
 interface Proc {
   readonly name: string;
@@ -67,7 +52,7 @@ describe('the supervised local cluster (gramfleet up / status / down, real proce
   };
 
   before(async () => {
-    const up = await cli(['up', '--workers', '1', '--data-dir', dir]);
+    const up = await runGramfleet(['up', '--workers', '1', '--data-dir', dir]);
     assert.equal(up.code, 0, up.stderr);
     assert.match(up.stdout, /supervisor\(\d+\)/);
     fleet = await connect({ dataDir: dir, startLocal: false });
@@ -75,7 +60,7 @@ describe('the supervised local cluster (gramfleet up / status / down, real proce
   });
   after(async () => {
     await fleet?.close().catch(() => undefined);
-    await cli(['down', '--data-dir', dir]);
+    await runGramfleet(['down', '--data-dir', dir]);
     if (process.env['GRAMFLEET_KEEP_TEST_DIRS'] === undefined) fs.rmSync(dir, { recursive: true, force: true });
   });
 
@@ -93,7 +78,7 @@ describe('the supervised local cluster (gramfleet up / status / down, real proce
       'each shard counted once',
     );
     await until(async () => procs().some((p) => p.name === name && p.pid !== before && alive(p.pid)), 60_000, `${name} restarted`);
-    const st = await cli(['status', '--data-dir', dir, '--json']);
+    const st = await runGramfleet(['status', '--data-dir', dir, '--json']);
     assert.equal(st.code, 0, st.stderr);
     const events = (JSON.parse(st.stdout.trim().split('\n').pop() ?? '{}') as { events?: { process: string; what: string }[] }).events ?? [];
     assert.ok(
@@ -115,17 +100,17 @@ describe('the supervised local cluster (gramfleet up / status / down, real proce
   });
 
   it('up refuses to start a second cluster over the live one; down stops every process even with one dead', async () => {
-    const again = await cli(['up', '--workers', '1', '--data-dir', dir]);
+    const again = await runGramfleet(['up', '--workers', '1', '--data-dir', dir]);
     assert.notEqual(again.code, 0);
     assert.match(again.stdout + again.stderr, /already running/);
     const pids = procs().map((p) => p.pid);
     process.kill(pidOf('supervisor'), 'SIGKILL'); // nothing restarts what dies now
     process.kill(pidOf('nats'), 'SIGKILL');
     await until(() => Promise.resolve(!alive(pidOf('nats'))), 10_000, 'nats gone');
-    const down = await cli(['down', '--data-dir', dir]);
+    const down = await runGramfleet(['down', '--data-dir', dir]);
     assert.equal(down.code, 0, down.stderr);
     for (const pid of pids) assert.equal(alive(pid), false, `pid ${pid} stopped`);
-    const st = await cli(['status', '--data-dir', dir]);
+    const st = await runGramfleet(['status', '--data-dir', dir]);
     assert.equal(st.code, 3, 'no cluster runs after down');
   });
 });
