@@ -92,12 +92,12 @@ export async function scheduledWork(t: TestCluster): Promise<{ workflows: number
 }
 
 /** The `gramfleet` CLI's entry script, as a user runs it. */
-export const GRAMFLEET_BIN = path.join(path.dirname(require.resolve('@gramfleet/orchestrator')), '..', 'bin', 'gramfleet.js');
+export const CLI_ENTRY_SCRIPT = path.join(path.dirname(require.resolve('@gramfleet/orchestrator')), '..', 'bin', 'gramfleet.js');
 
 /** Runs the real `gramfleet` CLI in a child process; its exit code and output. */
 export function runGramfleet(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [GRAMFLEET_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI_ENTRY_SCRIPT, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (b: Buffer) => {
