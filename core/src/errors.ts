@@ -60,6 +60,10 @@ export const ERROR_CODES = {
   STORE_PEER_LOST: { retryable: true, summary: 'a peer holding an array went away or failed during a transfer' },
   JOB_CANCELLED: { retryable: false, summary: 'the job was cancelled' },
   JOB_FAILED: { retryable: false, summary: 'the job failed' },
+  JOB_NOT_FOUND: {
+    retryable: false,
+    summary: 'no job with this id in the connected cluster (its Temporal namespace), or the id names a workflow that is not a job',
+  },
   JOB_TIMEOUT: { retryable: true, summary: 'the job did not finish in time' },
   // GPU backend
   GPU_LIBRARY_MISSING: { retryable: false, summary: 'a CUDA library (NVRTC, cuBLAS, cuSOLVER) could not be loaded or lacks a symbol' },

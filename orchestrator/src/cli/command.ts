@@ -263,3 +263,9 @@ export const DATA_DIR_FLAG: FlagSpec = {
 };
 /** The `--json` flag. */
 export const JSON_FLAG: FlagSpec = { type: 'boolean', description: 'print JSON lines instead of text' };
+
+/** The connection options of the flags every cluster command takes (`--data-dir`). */
+export function connectOptionsOf(a: ParsedArgs): { dataDir?: string } {
+  const dataDir = a.string('data-dir');
+  return dataDir !== undefined ? { dataDir } : {};
+}

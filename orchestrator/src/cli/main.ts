@@ -11,6 +11,7 @@ import { isGramfleetError } from '@gramfleet/core';
 import { UP_COMMAND, DOWN_COMMAND, STATUS_COMMAND, SUPERVISE_COMMAND } from '../cluster/cli';
 import { CAMPAIGN_COMMAND } from '../campaign/cli';
 import { K8S_COMMAND } from '../k8s/command';
+import { JOBS_COMMAND } from '../jobs/cli';
 import { WORKLOADS } from '../registry';
 import { runCommand, usageOf, type CliCommand, type CliContext } from './command';
 
@@ -24,7 +25,16 @@ export function cliVersion(): string {
 export const GRAMFLEET_COMMAND: CliCommand = {
   name: 'gramfleet',
   summary: 'a compute cluster for kernel methods: Temporal workflows shard work over NATS to WASM and GPU workers',
-  subcommands: [UP_COMMAND, DOWN_COMMAND, STATUS_COMMAND, SUPERVISE_COMMAND, ...WORKLOADS.flatMap((w) => w.commands), CAMPAIGN_COMMAND, K8S_COMMAND],
+  subcommands: [
+    UP_COMMAND,
+    DOWN_COMMAND,
+    STATUS_COMMAND,
+    SUPERVISE_COMMAND,
+    ...WORKLOADS.flatMap((w) => w.commands),
+    JOBS_COMMAND,
+    CAMPAIGN_COMMAND,
+    K8S_COMMAND,
+  ],
   notes: `workloads: ${WORKLOADS.map((w) => `${w.def.kind} (${w.commands.map((c) => c.name).join(', ')})`).join('; ')}`,
 };
 

@@ -13,6 +13,7 @@ import type { DatasetManifest } from '../datagen/submit';
 import type { EventFor, JobKind, JobSpec, ProgressFor, ResultFor } from '../job-types';
 import type { RaySdk } from './ray';
 import type { TemporalSecurity } from '../security/temporal';
+import type { JobDescription, JobOutputRecipe, JobsService } from '../jobs/service';
 
 /** Options of `connect()` (`./sdk.ts`). */
 export interface ConnectOptions {
@@ -66,9 +67,16 @@ export interface Fleet {
    * the field before anything is scheduled. A `datagen` job whose id already runs (the same
    * parameters submitted again) is attached to, so a rerun resumes.
    */
-  submit<S extends JobSpec>(spec: S): Promise<JobHandle<S['kind']>>;
+  submit<S extends JobSpec>(spec: S, o?: SubmitOptions): Promise<JobHandle<S['kind']>>;
   /** A handle for a job of kind `kind` submitted earlier. */
   job<K extends JobKind>(kind: K, jobId: string): JobHandle<K>;
+  /**
+   * A handle for any job of the cluster, whoever submitted it: its kind is read from the
+   * cluster (`JOB_NOT_FOUND` when there is no such job).
+   */
+  job(jobId: string): Promise<JobHandle>;
+  /** List, describe and cancel the cluster's jobs of every kind (the module orchestrator/src/jobs/service.ts). */
+  readonly jobs: FleetJobs;
   /** Reads a stored array. */
   getArray(ref: ArrayRef): Promise<NdArray>;
   /** Reads a stored CSR matrix (e.g. Φ from a GRF result). */
@@ -102,10 +110,27 @@ export interface Fleet {
   releaseDatagenPages(jobId: string): Promise<number>;
 }
 
+/** Options of `fleet.submit`. */
+export interface SubmitOptions {
+  /**
+   * How the submitting command writes the job's results, recorded with the job so that
+   * `gramfleet jobs result ID` writes the same files later, from any machine. The CLI sets it.
+   */
+  readonly output?: JobOutputRecipe;
+}
+
+/** `fleet.jobs`: the jobs service of this connection, plus handles by id. */
+export interface FleetJobs extends JobsService {
+  /** The same as `fleet.job(jobId)`. */
+  get(jobId: string): Promise<JobHandle>;
+}
+
 /** A submitted job. */
 export interface JobHandle<K extends JobKind = JobKind> {
   readonly jobId: string;
   readonly kind: K;
+  /** The job's state, progress (while it runs), error (when it did not complete) and recorded output recipe. */
+  status(): Promise<JobDescription>;
   /** The job's progress (phase, shards or systems done; the shape is the kind's). */
   progress(): Promise<ProgressFor<K>>;
   /**

@@ -9,6 +9,7 @@ import type { JobHandle } from './fleet';
 import type { JobReader, Workload, WorkloadContext, WorkloadTypes } from '../workload';
 import { fromTemporal } from './failure';
 import { retrying } from './temporal-retry';
+import type { JobsService } from '../jobs/service';
 
 /** How often the default `watch` polls `progress()`, ms. */
 const WATCH_POLL_MS = 250;
@@ -17,7 +18,7 @@ const WATCH_POLL_MS = 250;
 export function createJobHandle<K extends JobKind>(
   w: Workload<WorkloadTypes>,
   jobId: string,
-  o: { readonly client: Client; readonly ctx: WorkloadContext },
+  o: { readonly client: Client; readonly ctx: WorkloadContext; readonly jobs: JobsService },
 ): JobHandle<K> {
   const h = o.client.workflow.getHandle(jobId);
   const reader: JobReader<WorkloadTypes> = w.reader?.(o.ctx, jobId) ?? { progress: (raw) => Promise.resolve(raw), result: (raw) => Promise.resolve(raw) };
@@ -58,6 +59,7 @@ export function createJobHandle<K extends JobKind>(
   return {
     jobId,
     kind: w.def.kind as K,
+    status: () => o.jobs.describe(jobId),
     progress: progress as () => Promise<ProgressFor<K>>,
     watch: watch as (onEvent: (e: EventFor<K>) => void) => Promise<ResultFor<K>>,
     result: result as () => Promise<ResultFor<K>>,

@@ -4,6 +4,7 @@
  * (a union discriminated by `kind`, see orchestrator/src/registry.ts), validates everything and
  * uploads the inputs before a workflow is started, and returns a {@link JobHandle}.
  */
+import * as os from 'node:os';
 import { Client, Connection, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import {
   GramfleetError,
@@ -31,7 +32,8 @@ import { clientConfig } from './config';
 import { createRaySdk } from './ray';
 import { fromTemporal } from './failure';
 import { createJobHandle } from './handle';
-import type { ConnectOptions, Fleet, JobHandle } from './fleet';
+import type { ConnectOptions, Fleet, JobHandle, SubmitOptions } from './fleet';
+import { JOB_CLIENT_MEMO, JOB_OUTPUT_MEMO, createJobsService } from '../jobs/service';
 
 /** Connects to a cluster (the local one unless addresses are given). */
 export async function connect(o: ConnectOptions = {}): Promise<Fleet> {
@@ -91,28 +93,40 @@ export async function connect(o: ConnectOptions = {}): Promise<Fleet> {
 
   const ctx: WorkloadContext = { dp, store, memoryBudgetBytes: budget, workers: () => tasks.workers() };
 
+  const jobs = createJobsService({ client });
+  const handleOf = <K extends JobKind>(kind: K, jobId: string): JobHandle<K> => createJobHandle<K>(workloadFor(kind), jobId, { client, ctx, jobs });
+  const jobById = async (jobId: string): Promise<JobHandle> => handleOf((await jobs.describe(jobId)).kind, jobId);
+  const submittedBy = clientIdentity();
+
   const fleet: Fleet = {
     local,
+    jobs: { ...jobs, get: jobById },
     campaigns: createCampaignClient({ client, nc, prefix, taskQueue }),
     put: ray.put,
     get: ray.get,
     registerWasm: ray.registerWasm,
     map: ray.map,
     wait: ray.wait,
-    submit: (async (spec: JobSpec): Promise<JobHandle> => {
+    submit: (async (spec: JobSpec, so: SubmitOptions = {}): Promise<JobHandle> => {
       if (typeof spec !== 'object' || spec === null) throw new GramfleetError('INPUT_INVALID', 'a job spec must be an object with a kind', { field: 'kind' });
       const w = workloadFor(spec.kind);
       checkParamNames(w.def, spec as unknown as Readonly<Record<string, unknown>>, 'sdk');
       const input = await w.prepare(spec, ctx);
       try {
-        await client.workflow.start(w.def.workflowType, { taskQueue, workflowId: input.jobId, args: [input] });
+        await client.workflow.start(w.def.workflowType, {
+          taskQueue,
+          workflowId: input.jobId,
+          args: [input],
+          memo: { [JOB_CLIENT_MEMO]: submittedBy, ...(so.output !== undefined ? { [JOB_OUTPUT_MEMO]: so.output } : {}) },
+        });
       } catch (e) {
         if (!(w.attachToRunning === true && e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
       }
       log.info('job submitted', { jobId: input.jobId, kind: w.def.kind, ...w.summary(input) });
-      return createJobHandle(w, input.jobId, { client, ctx });
+      return createJobHandle(w, input.jobId, { client, ctx, jobs });
     }) as Fleet['submit'],
-    job: <K extends JobKind>(kind: K, jobId: string) => createJobHandle<K>(workloadFor(kind), jobId, { client, ctx }),
+    job: ((kindOrId: string, jobId?: string) =>
+      jobId === undefined ? jobById(kindOrId) : handleOf(workloadFor(kindOrId).def.kind as JobKind, jobId)) as Fleet['job'],
     getArray: (ref: ArrayRef) => store.get(ref),
     getCsr: (ref: CsrRef) => loadCsr(store, ref),
     workers: () => registeredWorkers(dp),
@@ -137,4 +151,15 @@ export async function connect(o: ConnectOptions = {}): Promise<Fleet> {
     },
   };
   return fleet;
+}
+
+/** `user@host` of this process: recorded with each submitted job (`gramfleet jobs list` shows it). */
+function clientIdentity(): string {
+  let user = 'unknown';
+  try {
+    user = os.userInfo().username;
+  } catch {
+    /* no passwd entry (some containers) */
+  }
+  return `${user}@${os.hostname()}`;
 }

@@ -1,0 +1,128 @@
+/**
+ * The jobs service (orchestrator/src/jobs/service.ts) on a real local cluster, through the SDK
+ * (`fleet.jobs`, `fleet.job(id)`) and the real CLI (`gramfleet jobs list|status|cancel`): jobs
+ * of any kind are listed (filtered by kind and state) whoever submitted them, described,
+ * cancelled; bad filters and unknown ids are typed errors naming the field.
+ */
+import { after, before, describe, it } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { isGramfleetError, type ErrorCode } from '@gramfleet/core';
+import type { JobSummary } from '@gramfleet/orchestrator';
+import { runGramfleet, sharedGraph, startTestCluster, until, type TestCluster } from './harness';
+
+async function rejectsWith(p: Promise<unknown>, code: ErrorCode, field?: string): Promise<void> {
+  await assert.rejects(p, (e) => {
+    assert.ok(isGramfleetError(e), String(e));
+    assert.equal(e.code, code, e.message);
+    if (field !== undefined) assert.equal(e.details['field'], field, e.message);
+    return true;
+  });
+}
+
+const karate = {
+  kind: 'grf' as const,
+  graph: sharedGraph('karate.adjlist'),
+  kernel: 'reg-laplacian',
+  scale: 0.25,
+  walks: 16,
+  pHalt: 0.5,
+  seed: 7,
+  shardNodes: 5,
+};
+
+describe('jobs service: list, describe, cancel (real Temporal + NATS)', () => {
+  let t: TestCluster;
+  before(async () => {
+    t = await startTestCluster('jobs', { workers: 1 });
+  });
+  after(async () => {
+    await t?.stop();
+  });
+
+  it('a finished job is listed (kind, state, who submitted it), described and found by id alone', async () => {
+    const h = await t.fleet.submit(karate);
+    await h.result();
+    let listed: JobSummary | undefined;
+    await until(
+      async () => {
+        listed = (await t.fleet.jobs.list({ kind: 'grf', state: 'completed' })).find((j) => j.jobId === h.jobId);
+        return listed !== undefined;
+      },
+      30_000,
+      'the job in the listing',
+    );
+    assert.equal(listed?.kind, 'grf');
+    assert.equal(listed?.state, 'completed');
+    assert.match(listed?.submittedBy ?? '', /.+@.+/);
+    assert.ok(listed?.closedAt !== undefined);
+    // Other filters leave it out.
+    assert.equal(
+      (await t.fleet.jobs.list({ kind: 'eigenpro' })).find((j) => j.jobId === h.jobId),
+      undefined,
+    );
+    assert.equal(
+      (await t.fleet.jobs.list({ state: 'running' })).find((j) => j.jobId === h.jobId),
+      undefined,
+    );
+    const d = await t.fleet.jobs.describe(h.jobId);
+    assert.equal(d.state, 'completed');
+    assert.equal(d.error, undefined);
+    const byId = await t.fleet.job(h.jobId);
+    assert.equal(byId.kind, 'grf');
+    assert.equal((await byId.status()).state, 'completed');
+    const r = await byId.result();
+    assert.equal((r as { n: number }).n, 34);
+  });
+
+  it('cancel: a running job is cancelled (JOB_CANCELLED), a second cancel changes nothing', async () => {
+    const h = await t.fleet.submit({ ...karate, graph: sharedGraph('cora.npz'), walks: 4096, shardNodes: 10, batchShards: 16, window: 4 });
+    await until(async () => (await h.progress().catch(() => undefined))?.phase === 'running', 30_000, 'job running');
+    const running = await t.fleet.jobs.describe(h.jobId);
+    assert.equal(running.state, 'running');
+    assert.ok(running.progress !== undefined, 'progress while it runs');
+    const c = await t.fleet.jobs.cancel(h.jobId);
+    assert.equal(c.cancelRequested, true);
+    await rejectsWith(h.result(), 'JOB_CANCELLED');
+    const d = await t.fleet.jobs.describe(h.jobId);
+    assert.equal(d.state, 'cancelled');
+    assert.equal(d.error?.code, 'JOB_CANCELLED');
+    const again = await t.fleet.jobs.cancel(h.jobId);
+    assert.equal(again.cancelRequested, false);
+    assert.equal(again.state, 'cancelled');
+  });
+
+  it('bad filters and unknown ids are typed errors naming the field', async () => {
+    await rejectsWith(t.fleet.jobs.list({ kind: 'grff' }), 'INPUT_INVALID', 'kind');
+    await rejectsWith(t.fleet.jobs.list({ state: 'done' }), 'INPUT_INVALID', 'state');
+    await rejectsWith(t.fleet.jobs.list({ limit: 0 }), 'INPUT_OUT_OF_RANGE', 'limit');
+    await rejectsWith(t.fleet.jobs.describe('no-such-job'), 'JOB_NOT_FOUND', 'jobId');
+    await rejectsWith(t.fleet.job('no-such-job'), 'JOB_NOT_FOUND', 'jobId');
+    await rejectsWith(t.fleet.jobs.cancel('no-such-job'), 'JOB_NOT_FOUND', 'jobId');
+  });
+
+  it('gramfleet jobs list|status|cancel (the real CLI) show the same jobs', async () => {
+    const h = await t.fleet.submit(karate);
+    await h.result();
+    await until(
+      async () => (await runGramfleet(['jobs', 'list', '--data-dir', t.dir, '--json'])).stdout.includes(h.jobId),
+      30_000,
+      'the job in the CLI listing',
+    );
+    const list = await runGramfleet(['jobs', 'list', '--data-dir', t.dir, '--kind', 'grf', '--state', 'completed']);
+    assert.equal(list.code, 0, list.stderr);
+    assert.match(list.stdout, /JOB ID\s+KIND\s+STATE/);
+    assert.match(list.stdout, new RegExp(`${h.jobId}\\s+grf\\s+completed`));
+    const st = await runGramfleet(['jobs', 'status', h.jobId, '--data-dir', t.dir, '--json']);
+    assert.equal(st.code, 0, st.stderr);
+    assert.equal((JSON.parse(st.stdout) as { state: string }).state, 'completed');
+    const c = await runGramfleet(['jobs', 'cancel', h.jobId, '--data-dir', t.dir]);
+    assert.equal(c.code, 0, c.stderr);
+    assert.match(c.stdout, /already completed; nothing to cancel/);
+    const bad = await runGramfleet(['jobs', 'list', '--data-dir', t.dir, '--state', 'runing']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /state must be one of .*did you mean running/);
+    const missing = await runGramfleet(['jobs', 'status', 'no-such-job', '--data-dir', t.dir]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /no job no-such-job in this cluster/);
+  });
+});
