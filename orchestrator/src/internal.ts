@@ -20,6 +20,7 @@ export { createTransientObjects } from './eigenpro/transient';
 export { centerLayout } from './eigenpro/rows';
 export { choleskyWasmSolver } from './eigenpro/ep3-activity';
 export { kronCgCheckpointName } from './kron/loop';
+export { kronTransposeWith } from './kron/activities';
 export { CAMPAIGN_COMMAND, campaignCommand } from './campaign/cli';
 export { commandPaths } from './cli/command';
 export type { CliContext } from './cli/command';

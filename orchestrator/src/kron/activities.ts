@@ -4,7 +4,8 @@
  *
  * The transpose never holds the whole tensor: phase 1 reads each old slab once and stores
  * its P pieces (one per new slab); phase 2 reads the P pieces of each new slab, assembles it
- * and stores it. Bytes moved = everything read from and written to the object store.
+ * and stores it, then deletes the pieces. Bytes moved = everything read from and written to the
+ * object store.
  */
 import { Context } from '@temporalio/activity';
 import {
@@ -95,6 +96,16 @@ export async function kronTransposeWith(store: ArrayStore, input: KronTransposeI
     bytes += out.byteLength;
     parts.push(await store.put({ dtype: 'f64', shape: nShape, data: out }));
     beat();
+  }
+  // The pieces were only the way between the two phases: delete them, except a digest that is
+  // also an input or output slab (content addressing: with one old or one new slab a piece is a
+  // whole slab). A retried transpose puts them again.
+  const keep = new Set([...input.parts, ...parts].map((r) => r.digest));
+  const gone = new Set<string>();
+  for (const r of pieces.flat()) {
+    if (keep.has(r.digest) || gone.has(r.digest)) continue;
+    gone.add(r.digest);
+    await store.delete(r.digest);
   }
   return { parts, bytesMoved: bytes };
 }
