@@ -40,6 +40,11 @@ const TEST_VARS = [
     '',
     'set by LocalCluster.addWorker({ testOnlyCorruptOutputs: true }) only: 1 makes a worker that a local cluster started (`--cluster=`) return wrong bytes, which --verify must catch; ignored by any other worker',
   ],
+  [
+    'GRAMFLEET_COUNTS_DIR',
+    '',
+    'set: every process (workers, task owners, GRF activities) appends one JSON line per task run, accepted result, batch and assembly to its own file in this folder (workers/src/counts.ts); the chaos suite checks each shard counted once from them',
+  ],
   ['GRAMFLEET_TEST_FILE_TIMEOUT_S', '1200', 'scripts/run-tests.js: a test file still running after this long is killed and counted as failed'],
   ['GF_TEST_KERNEL_BUILD', '', 'fma: the wasm conformance suites load the relaxed-SIMD FMA kernel build'],
 ];

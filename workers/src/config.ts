@@ -254,3 +254,13 @@ export function wasmWorkerConfig(env: Env = process.env): WasmWorkerConfig {
 export function testOnlyCorruptOutputs(env: Env = process.env, argv: readonly string[] = process.argv): boolean {
   return env['GRAMFLEET_TEST_ONLY_CORRUPT_OUTPUTS'] === '1' && argv.some((a) => a.startsWith('--cluster='));
 }
+
+/**
+ * The folder where this process records its counts (counts.ts: task runs, accepted results,
+ * batches, assemblies), from `GRAMFLEET_COUNTS_DIR`; undefined (nothing recorded) when unset.
+ * Read by workers and by owners (activity hosts, SDK) alike, for audits and the chaos suite.
+ */
+export function countsDirFromEnv(env: Env = process.env): string | undefined {
+  const d = env['GRAMFLEET_COUNTS_DIR'];
+  return d === undefined || d === '' ? undefined : d;
+}

@@ -39,3 +39,5 @@ export type { LocalNatsSecurity } from './security/local';
 export { createCertificateAuthority, issueCertificate } from './security/x509';
 export type { CertRequest, IssuedCert } from './security/x509';
 export type { WasmWorkerConfig } from './config';
+export { countsEnabled, readCounts, recordCount } from './counts';
+export type { CountEvent, CountRecord } from './counts';

@@ -45,6 +45,7 @@ import { openArrayStore, type StoreTiersConfig } from './dataplane/tiers';
 import type { ArrayStoreStats } from './dataplane/store';
 import type { KernelPool } from './pool';
 import type { ProcessMetrics } from './metrics';
+import { countsEnabled, recordCount } from './counts';
 
 /** Options of {@link startWorker}. */
 export interface WorkerOptions {
@@ -188,8 +189,29 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     await dp.workers.put(workerId, JSON.stringify(record())).catch((e: Error) => log.warn('heartbeat failed', { err: e.message }));
   };
 
-  /** Runs one task; never throws. `retryable` says whether a failure may succeed on another try. */
+  /** Runs one task and records the run (counts.ts: per shard, per try, per worker); never throws. */
   async function execute(task: Task, attempt: number): Promise<{ result: TaskResult; retryable: boolean; cancelled?: boolean }> {
+    const startedAt = Date.now();
+    const out = await runTask(task, attempt);
+    if (countsEnabled()) {
+      const e = out.result.error;
+      recordCount({
+        ev: 'exec',
+        jobId: task.jobId,
+        shardId: task.shardId,
+        attempt: out.result.attempt,
+        delivery: attempt,
+        workerId,
+        outcome: e === undefined ? 'ok' : out.cancelled === true ? 'cancelled' : out.retryable ? 'retryable' : 'permanent',
+        ...(e !== undefined ? { code: e.code } : { outputs: out.result.outputs.map((r) => r.digest) }),
+        startedAt,
+      });
+    }
+    return out;
+  }
+
+  /** Runs one task; never throws. `retryable` says whether a failure may succeed on another try. */
+  async function runTask(task: Task, attempt: number): Promise<{ result: TaskResult; retryable: boolean; cancelled?: boolean }> {
     const ctx = { jobId: task.jobId, shardId: task.shardId, op: task.op, attempt };
     const stats: { -readonly [K in keyof TaskStats]: TaskStats[K] } = {
       workerId,

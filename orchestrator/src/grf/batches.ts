@@ -21,7 +21,7 @@ import {
   type Logger,
   type TaskResult,
 } from '@gramfleet/core';
-import type { ArrayStore, TaskClient } from '@gramfleet/workers';
+import { countsEnabled, recordCount, type ArrayStore, type TaskClient } from '@gramfleet/workers';
 import { finishGrf, readShardOutputs } from './assemble';
 import { toFailure } from '../host/activities';
 
@@ -37,6 +37,8 @@ export interface GrfActivityDeps {
 /** A batch's rows of Φ: per stream, its shards' parts in order (stacked once, at assembly). */
 interface Kept {
   readonly parts: CsrArrays[][];
+  /** The shard ids the batch's accepted results name, in the order of `parts` (counts.ts). */
+  readonly shards: readonly string[];
   readonly bytes: number;
 }
 
@@ -53,10 +55,10 @@ export function createGrfActivities(deps: GrfActivityDeps): GrfActivities {
   let keptBytes = 0;
   const keyOf = (jobId: string, batch: number): string => `${jobId}#${batch}`;
 
-  function keep(jobId: string, batch: number, parts: CsrArrays[][]): void {
+  function keep(jobId: string, batch: number, parts: CsrArrays[][], shards: readonly string[]): void {
     const bytes = parts.flat().reduce((a, p) => a + p.indptr.byteLength + p.indices.byteLength + p.data.byteLength, 0);
     drop(jobId, batch);
-    kept.set(keyOf(jobId, batch), { parts, bytes });
+    kept.set(keyOf(jobId, batch), { parts, shards, bytes });
     keptBytes += bytes;
     for (const [k, v] of kept) {
       if (keptBytes <= budget) break;
@@ -73,7 +75,11 @@ export function createGrfActivities(deps: GrfActivityDeps): GrfActivities {
   }
 
   /** Runs batch `batch` of the job on the workers; its shards' rows of Φ per stream and the counts. */
-  async function runBatch(job: GrfJobInput, batch: number, signal?: AbortSignal): Promise<{ parts: CsrArrays[][]; out: GrfBatchOutput }> {
+  async function runBatch(
+    job: GrfJobInput,
+    batch: number,
+    signal?: AbortSignal,
+  ): Promise<{ parts: CsrArrays[][]; shards: readonly string[]; out: GrfBatchOutput }> {
     const shards = grfBatches(job)[batch];
     if (shards === undefined) throw new GramfleetError('INPUT_OUT_OF_RANGE', `batch ${batch} is outside the job's batches`, { field: 'batch', value: batch });
     const inputs = [job.graph.indptr, job.graph.indices, job.graph.weights];
@@ -114,8 +120,11 @@ export function createGrfActivities(deps: GrfActivityDeps): GrfActivities {
       job,
       results.map((r) => r.outputs),
     );
+    const taken = results.map((r) => r.shardId);
+    if (countsEnabled()) recordCount({ ev: 'batch', jobId: job.jobId, batch, shards: taken, activityAttempt: Context.current().info.attempt });
     return {
       parts,
+      shards: taken,
       out: {
         batch,
         shards: shards.length,
@@ -148,9 +157,13 @@ export function createGrfActivities(deps: GrfActivityDeps): GrfActivities {
       const { job, batch } = input;
       const signal = Context.current().cancellationSignal;
       return beating(async () => {
-        const { parts, out } = await runBatch(job, batch, signal);
-        if (input.finish) return { ...out, assembled: await finishGrf(store, job, parts) };
-        keep(job.jobId, batch, parts);
+        const { parts, shards, out } = await runBatch(job, batch, signal);
+        if (input.finish) {
+          const assembled = await finishGrf(store, job, parts);
+          if (countsEnabled()) recordCount({ ev: 'assemble', jobId: job.jobId, shards, activityAttempt: Context.current().info.attempt });
+          return { ...out, assembled };
+        }
+        keep(job.jobId, batch, parts, shards);
         return out;
       });
     }),
@@ -159,13 +172,15 @@ export function createGrfActivities(deps: GrfActivityDeps): GrfActivities {
       const signal = Context.current().cancellationSignal;
       return beating(async () => {
         const batches: CsrArrays[][][] = [];
+        const shards: string[] = [];
         for (let b = 0; b < input.batches; b++) {
-          let parts = kept.get(keyOf(job.jobId, b))?.parts;
-          if (parts === undefined) {
+          let k: Pick<Kept, 'parts' | 'shards'> | undefined = kept.get(keyOf(job.jobId, b));
+          if (k === undefined) {
             log.info('batch rows not kept here; running the batch again', { jobId: job.jobId, batch: b });
-            parts = (await runBatch(job, b, signal)).parts;
+            k = await runBatch(job, b, signal);
           }
-          batches.push(parts);
+          batches.push(k.parts);
+          shards.push(...k.shards);
         }
         // Every shard's rows in order, per stream (stored part by part, never stacked).
         const assembled = await finishGrf(
@@ -173,6 +188,7 @@ export function createGrfActivities(deps: GrfActivityDeps): GrfActivities {
           job,
           job.params.streams.map((_, s) => batches.flatMap((parts) => parts[s] ?? [])),
         );
+        if (countsEnabled()) recordCount({ ev: 'assemble', jobId: job.jobId, shards, activityAttempt: Context.current().info.attempt });
         for (let b = 0; b < input.batches; b++) drop(job.jobId, b);
         return assembled;
       });

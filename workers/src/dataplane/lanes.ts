@@ -77,6 +77,7 @@ import {
 import { ownerIdPrefix } from '../security/auth';
 import { ERROR_CODES } from '@gramfleet/core';
 import type { DataPlane } from './nats';
+import { countsEnabled, recordCount } from '../counts';
 
 /** Options of {@link createTaskClient}. */
 export interface TaskClientOptions {
@@ -320,6 +321,7 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
 
   function failWith(p: Pending, code: ErrorCode, message: string, details: Record<string, unknown> = {}): void {
     const e = new GramfleetError(code, message, { jobId: p.task.jobId, shardId: p.task.shardId, ...details });
+    if (countsEnabled()) recordCount({ ev: 'fail', owner: ownerId, jobId: p.task.jobId, shardId: p.task.shardId, attempt: p.attempt, code });
     finish(p, {
       v: PROTOCOL_VERSION,
       jobId: p.task.jobId,
@@ -439,6 +441,19 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
         continue;
       }
       // Accepted: recorded with the sender's checked pin (none for a result read from the stream).
+      if (countsEnabled() && r.error !== undefined)
+        recordCount({ ev: 'fail', owner: ownerId, jobId: r.jobId, shardId: r.shardId, attempt: r.attempt, code: r.error.code });
+      else if (countsEnabled())
+        recordCount({
+          ev: 'accept',
+          owner: ownerId,
+          jobId: r.jobId,
+          shardId: r.shardId,
+          attempt: r.attempt,
+          workerId: r.stats.workerId,
+          outputs: r.outputs.map((x) => x.digest),
+          ...(p.verifyOf !== undefined ? { verify: true } : {}),
+        });
       finish(p, sender === SPILLED ? r : { ...r, stats: { ...r.stats, pin: sender } });
     }
     if (lane !== undefined) {
