@@ -108,8 +108,6 @@ export interface CsrRef {
 
 const DESCR: Record<DType, string> = { f64: '<f8', f32: '<f4', i32: '<i4', u32: '<u4', u8: '|u1' };
 const FROM_DESCR: Record<string, DType> = { '<f8': 'f64', '<f4': 'f32', '<i4': 'i32', '<u4': 'u32', '|u1': 'u8', '<u1': 'u8' };
-/** Descriptors that are read by converting: int64 becomes i32 when every value fits. */
-const WIDENED: Record<string, 'i64' | 'u64' | 'bool'> = { '<i8': 'i64', '<u8': 'u64', '|b1': 'bool' };
 
 /** Bytes per element. */
 export function dtypeSize(d: DType): number {
@@ -184,13 +182,18 @@ export function encodeNpy(a: NdArray): Uint8Array {
 
 /** The parsed header of a `.npy` file: {@link parseNpyHeader}. */
 export interface NpyHeader {
-  /** The dtype descriptor as written (`'<f8'`, `'|S3'`, …). */
+  /** The dtype descriptor as written (`'<f8'`, `'>i2'`, `'|S3'`, …). */
   readonly descr: string;
   readonly shape: number[];
   /** Elements (the product of `shape`, a safe integer). */
   readonly n: number;
   /** Byte offset of the data. */
   readonly offset: number;
+  /**
+   * The data is stored in Fortran (column-major) order, as numpy writes an F-contiguous array
+   * (`np.save` of `a.T`, `np.asfortranarray`). {@link decodeNpy} returns it in C order.
+   */
+  readonly fortranOrder: boolean;
 }
 
 /** Longest `.npy` header accepted (numpy itself writes a few hundred bytes; it refuses > 10,000 by default). */
@@ -200,8 +203,8 @@ export const NPY_MAX_HEADER_BYTES = 1 << 20;
  * Parses the preamble and header dictionary of `.npy` bytes (versions 1.0, 2.0 and 3.0)
  * without trusting any length in it: the declared header length must lie inside `bytes`
  * (and under {@link NPY_MAX_HEADER_BYTES}), every dimension is a non-negative integer and
- * their product a safe integer. C order only. Throws `INPUT_FILE_UNREADABLE` naming `what`;
- * nothing but the header's own bytes is read or allocated.
+ * their product a safe integer. Throws `INPUT_FILE_UNREADABLE` naming `what`; nothing but
+ * the header's own bytes is read or allocated.
  */
 export function parseNpyHeader(bytes: Uint8Array, what = 'array'): NpyHeader {
   const bad = (why: string): GramfleetError => new GramfleetError('INPUT_FILE_UNREADABLE', `${what}: not a readable .npy (${why})`, { what, why });
@@ -225,7 +228,6 @@ export function parseNpyHeader(bytes: Uint8Array, what = 'array'): NpyHeader {
   const fortran = /'fortran_order':\s*(True|False)/.exec(header)?.[1];
   const shapeM = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
   if (descr === undefined || fortran === undefined || shapeM === undefined) throw bad('bad header');
-  if (fortran === 'True') throw bad('Fortran order is not supported');
   const shape: number[] = [];
   for (const t of shapeM.split(',')) {
     const s = t.trim();
@@ -235,7 +237,7 @@ export function parseNpyHeader(bytes: Uint8Array, what = 'array'): NpyHeader {
   }
   const n = shapeSize(shape);
   if (!Number.isSafeInteger(n)) throw bad(`shape (${shape.join(', ')}) has more than 2^53 elements`);
-  return { descr, shape, n, offset: start + hlen };
+  return { descr, shape, n, offset: start + hlen, fortranOrder: fortran === 'True' };
 }
 
 /** Bytes as a latin-1 string, in chunks (no per-byte concatenation, no argument-count limit). */
@@ -246,21 +248,88 @@ function latin1(b: Uint8Array): string {
 }
 
 /**
- * Decodes `.npy` bytes. Accepts the gramfleet dtypes, plus int64/uint64/bool which are
- * narrowed to i32/u8 when every value fits (scipy writes int64 CSR indices). The data is
- * copied unless `view` is set and it lies aligned in `bytes`: then the array is a view of
- * `bytes` (which must then not be a pooled Node Buffer, nor be written afterwards).
+ * Copies `src`, whose elements lie in Fortran (column-major) order for `shape`, into `out` in
+ * C (row-major) order. `out` must not be `src`; both hold `shapeSize(shape)` elements.
+ */
+export function fortranToC<T extends { [i: number]: unknown; readonly length: number }>(src: T, shape: readonly number[], out: T): T {
+  const n = shapeSize(shape);
+  const nd = shape.length;
+  const fs: number[] = [];
+  let stride = 1;
+  for (let k = 0; k < nd; k++) {
+    fs.push(stride);
+    stride *= shape[k] ?? 1;
+  }
+  const idx = new Array<number>(nd).fill(0);
+  let f = 0;
+  for (let c = 0; c < n; c++) {
+    out[c] = src[f];
+    for (let k = nd - 1; k >= 0; k--) {
+      const dim = shape[k] ?? 1;
+      const st = fs[k] ?? 1;
+      idx[k] = (idx[k] ?? 0) + 1;
+      f += st;
+      if ((idx[k] ?? 0) < dim) break;
+      f -= st * dim;
+      idx[k] = 0;
+    }
+  }
+  return out;
+}
+
+/** A numeric `.npy` descriptor taken apart: kind (`b` bool, `i`, `u`, `f`), byte width and byte order. */
+interface NumericDescr {
+  readonly kind: 'b' | 'i' | 'u' | 'f';
+  readonly width: number;
+  readonly little: boolean;
+}
+
+/** Integers beyond ±2^53 are not exact in float64, the widest gramfleet dtype. */
+const MAX_EXACT = 2 ** 53;
+
+function numericDescr(descr: string): NumericDescr | undefined {
+  const m = /^([<>|=])([biuf])(1|2|4|8)$/.exec(descr);
+  if (m === null) return undefined;
+  const kind = m[2] as NumericDescr['kind'];
+  const width = Number(m[3]);
+  if (kind === 'b' && width !== 1) return undefined;
+  if (kind === 'f' && width === 1) return undefined;
+  return { kind, width, little: m[1] !== '>' };
+}
+
+/** IEEE 754 binary16 (numpy float16) to a number; exact. */
+function halfToNumber(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const e = (h >> 10) & 0x1f;
+  const m = h & 0x3ff;
+  if (e === 0) return sign * m * 2 ** -24;
+  if (e === 0x1f) return m === 0 ? sign * Infinity : NaN;
+  return sign * (1 + m / 1024) * 2 ** (e - 15);
+}
+
+/**
+ * Decodes `.npy` bytes as numpy means them: every bool, int (8 to 64 bits), uint (8 to 64) and
+ * float (16, 32, 64) dtype, either byte order, C or Fortran order (returned in C order).
+ * Native little-endian `<f8 <f4 <i4 <u4 |u1` come back as they are; the others are widened to
+ * the gramfleet dtype that holds every value exactly: bool → u8 (0/1); int8/int16 → i32;
+ * uint16 → u32; float16 → f32; int64/uint64 → i32 when every value fits, else u32 (uint64),
+ * else f64 when every value lies within ±2^53, else `INPUT_OUT_OF_RANGE` naming the element
+ * and the bound. Long double, complex, string (see the orchestrator's `decodeNpyValue`),
+ * structured and object arrays are `INPUT_FILE_UNREADABLE` naming the dtype. The data is
+ * copied unless `view` is set and it is native, C order and aligned in `bytes`: then the
+ * array is a view of `bytes` (which must then not be a pooled Node Buffer, nor be written
+ * afterwards).
  */
 export function decodeNpy(bytes: Uint8Array, what = 'array', o: { readonly view?: boolean } = {}): NdArray {
   const bad = (why: string): GramfleetError => new GramfleetError('INPUT_FILE_UNREADABLE', `${what}: not a readable .npy (${why})`, { what, why });
-  const { descr, shape, n, offset: off } = parseNpyHeader(bytes, what);
+  const { descr, shape, n, offset: off, fortranOrder } = parseNpyHeader(bytes, what);
   // Own entries only: a descriptor such as 'constructor' must not find Object's.
   const dt = Object.prototype.hasOwnProperty.call(FROM_DESCR, descr) ? FROM_DESCR[descr] : undefined;
   if (dt !== undefined) {
     const need = n * dtypeSize(dt);
     if (bytes.length - off < need) throw bad('truncated data');
     const size = dtypeSize(dt);
-    if (o.view === true && (bytes.byteOffset + off) % size === 0) {
+    if (o.view === true && !fortranOrder && (bytes.byteOffset + off) % size === 0) {
       const b = bytes.buffer,
         at = bytes.byteOffset + off;
       const data =
@@ -288,19 +357,96 @@ export function decodeNpy(bytes: Uint8Array, what = 'array', o: { readonly view?
             : dt === 'u32'
               ? new Uint32Array(copy.buffer)
               : copy;
-    return { dtype: dt, shape, data };
+    const a: NdArray = { dtype: dt, shape, data };
+    return fortranOrder ? inCOrder(a) : a;
   }
-  const w = Object.prototype.hasOwnProperty.call(WIDENED, descr) ? WIDENED[descr] : undefined;
-  if (w === undefined) throw bad(`dtype ${descr} is not supported`);
-  const size = w === 'bool' ? 1 : 8;
-  if (bytes.length - off < n * size) throw bad('truncated data');
-  const view = new DataView(bytes.buffer, bytes.byteOffset + off, n * size);
-  if (w === 'bool') return { dtype: 'u8', shape, data: Uint8Array.from(bytes.subarray(off, off + n)) };
-  const out = new Int32Array(n);
+  const d = numericDescr(descr);
+  if (d === undefined) {
+    const hint = /^[<>|=]?(f(12|16)|g)$/.test(descr)
+      ? ' (long double; save it as float64: a.astype(np.float64))'
+      : /^[<>|=]?c\d+$/.test(descr)
+        ? ' (complex; save the real and imaginary parts as two float64 arrays)'
+        : '';
+    throw bad(`dtype ${descr} is not supported${hint}`);
+  }
+  if (bytes.length - off < n * d.width) throw bad('truncated data');
+  const view = new DataView(bytes.buffer, bytes.byteOffset + off, n * d.width);
+  const a = convert(view, n, d, what);
+  return fortranOrder ? inCOrder({ ...a, shape }) : { ...a, shape };
+}
+
+/** The same array in C order, from data in Fortran order. */
+function inCOrder(a: NdArray): NdArray {
+  if (a.shape.length < 2) return a;
+  const out = allocTyped(a.dtype, a.data.length);
+  return { dtype: a.dtype, shape: a.shape, data: fortranToC(a.data, a.shape, out) };
+}
+
+function convert(view: DataView, n: number, d: NumericDescr, what: string): Omit<NdArray, 'shape'> {
+  const le = d.little;
+  if (d.kind === 'b' || (d.kind === 'u' && d.width === 1)) {
+    const out = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      const v = view.getUint8(i);
+      out[i] = d.kind === 'b' ? (v === 0 ? 0 : 1) : v;
+    }
+    return { dtype: 'u8', data: out };
+  }
+  if (d.kind === 'f') {
+    if (d.width === 8) {
+      const out = new Float64Array(n);
+      for (let i = 0; i < n; i++) out[i] = view.getFloat64(i * 8, le);
+      return { dtype: 'f64', data: out };
+    }
+    const out = new Float32Array(n);
+    if (d.width === 4) for (let i = 0; i < n; i++) out[i] = view.getFloat32(i * 4, le);
+    else for (let i = 0; i < n; i++) out[i] = halfToNumber(view.getUint16(i * 2, le));
+    return { dtype: 'f32', data: out };
+  }
+  if (d.width < 8) {
+    if (d.kind === 'u' && d.width >= 2) {
+      const out = new Uint32Array(n);
+      if (d.width === 2) for (let i = 0; i < n; i++) out[i] = view.getUint16(i * 2, le);
+      else for (let i = 0; i < n; i++) out[i] = view.getUint32(i * 4, le);
+      return { dtype: 'u32', data: out };
+    }
+    const out = new Int32Array(n);
+    if (d.width === 1) for (let i = 0; i < n; i++) out[i] = view.getInt8(i);
+    else if (d.width === 2) for (let i = 0; i < n; i++) out[i] = view.getInt16(i * 2, le);
+    else for (let i = 0; i < n; i++) out[i] = view.getInt32(i * 4, le);
+    return { dtype: 'i32', data: out };
+  }
+  // 64-bit integers: the narrowest gramfleet dtype that holds every value exactly.
+  const signed = d.kind === 'i';
+  let lo = 0n;
+  let hi = 0n;
+  let worst = -1;
   for (let i = 0; i < n; i++) {
-    const v = w === 'i64' ? view.getBigInt64(i * 8, true) : view.getBigUint64(i * 8, true);
-    if (v > 2147483647n || v < -2147483648n) throw bad(`int64 value ${v} does not fit in int32`);
-    out[i] = Number(v);
+    const v = signed ? view.getBigInt64(i * 8, le) : view.getBigUint64(i * 8, le);
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+    if (worst < 0 && (v > BigInt(MAX_EXACT) || v < -BigInt(MAX_EXACT))) worst = i;
   }
-  return { dtype: 'i32', shape, data: out };
+  const read = (i: number): number => Number(signed ? view.getBigInt64(i * 8, le) : view.getBigUint64(i * 8, le));
+  if (worst >= 0) {
+    const v = signed ? view.getBigInt64(worst * 8, le) : view.getBigUint64(worst * 8, le);
+    throw new GramfleetError(
+      'INPUT_OUT_OF_RANGE',
+      `${what}: ${signed ? 'int64' : 'uint64'} element ${worst} is ${v}, beyond ±2^53 (the largest integers float64, the widest gramfleet dtype, holds exactly)`,
+      { field: what, bound: MAX_EXACT, value: v.toString(), index: worst },
+    );
+  }
+  if (lo >= -2147483648n && hi <= 2147483647n) {
+    const out = new Int32Array(n);
+    for (let i = 0; i < n; i++) out[i] = read(i);
+    return { dtype: 'i32', data: out };
+  }
+  if (lo >= 0n && hi <= 4294967295n) {
+    const out = new Uint32Array(n);
+    for (let i = 0; i < n; i++) out[i] = read(i);
+    return { dtype: 'u32', data: out };
+  }
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) out[i] = read(i);
+  return { dtype: 'f64', data: out };
 }

@@ -33,6 +33,7 @@ export {
   allocTyped,
   dataBytes,
   decodeNpy,
+  fortranToC,
   dtypeSize,
   encodeNpy,
   isTreeDigest,

@@ -3,9 +3,10 @@
  * `scipy.sparse.save_npz` writes (so `scipy.sparse.load_npz` reads ours and we read theirs).
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import { GramfleetError, csrFromTriplets, decodeNpy, encodeNpy, parseNpyHeader } from '@gramfleet/core';
+import { GramfleetError, csrFromTriplets, dataBytes, decodeNpy, encodeNpy, fortranToC, npyHeader, parseNpyHeader } from '@gramfleet/core';
 import type { CsrArrays, NdArray } from '@gramfleet/core';
-import { readZip, writeZip } from './zip';
+import { readZip, writeZip, writeZipFile } from './zip';
+import type { ZipSource } from './zip';
 
 /** A numpy string array (`|S<n>` bytes or `<U<n>` unicode), e.g. the `format` entry of a scipy `.npz`. */
 export interface NpyStringArray {
@@ -28,6 +29,12 @@ export interface WriteNpzOptions {
    * @default false
    */
   readonly compress?: boolean;
+  /**
+   * Sizes and offsets from which zip64 records are written (see the zip writer's `zip64From`):
+   * archives past 4 GiB get them whatever this says; lower it only to exercise that path.
+   * @default 0xFFFFFFFF
+   */
+  readonly zip64From?: number;
 }
 
 /** Options of {@link writeCsrNpz}. */
@@ -88,7 +95,11 @@ function encodeStrings(a: NpyStringArray): Uint8Array {
   return encodeNpyRaw(`<U${a.itemSize}`, a.shape, body);
 }
 
-/** Decodes `.npy` bytes, including numpy string arrays (`|S<n>`, `<U<n>`); numeric ones via core's `decodeNpy`. */
+/**
+ * Decodes `.npy` bytes, including numpy string arrays (`|S<n>`, `<U<n>`, `>U<n>`, C or Fortran
+ * order); numeric ones via core's `decodeNpy` (every bool/int/uint/float width, both byte
+ * orders, Fortran order returned in C order).
+ */
 export function decodeNpyValue(bytes: Uint8Array, what = 'array'): NpzValue {
   const h = parseNpyHeader(bytes, what);
   const m = /^([|<>=])([SU])(\d{1,9})$/.exec(h.descr);
@@ -112,7 +123,7 @@ export function decodeNpyValue(bytes: Uint8Array, what = 'array'): NpzValue {
     }
     data.push(s);
   }
-  return { dtype: kind, itemSize, shape: h.shape, data };
+  return { dtype: kind, itemSize, shape: h.shape, data: h.fortranOrder && h.shape.length > 1 ? fortranToC(data, h.shape, new Array<string>(n)) : data };
 }
 
 async function readBytes(path: string): Promise<Uint8Array> {
@@ -163,15 +174,28 @@ export async function readNpz(path: string, opts: ReadNpzOptions = {}): Promise<
   return decodeNpz(await readBytes(path), path, opts);
 }
 
-/** Encodes arrays as `.npz` bytes; entries are written in the key order of `arrays`. */
-export function encodeNpz(arrays: Readonly<Record<string, NpzValue>>, opts: WriteNpzOptions = {}): Uint8Array {
-  const entries = Object.entries(arrays).map(([k, a]) => ({ name: `${k}.npy`, data: isStringArray(a) ? encodeStrings(a) : encodeNpy(a) }));
-  return writeZip(entries, { compress: opts.compress === true });
+/** The `.npy` bytes of a value as parts: a numeric array's header, then its own memory (no copy). */
+function npyParts(a: NpzValue): Uint8Array[] {
+  return isStringArray(a) ? [encodeStrings(a)] : [npyHeader(a.dtype, a.shape), dataBytes(a)];
 }
 
-/** Writes arrays as a `.npz` file (readable with `numpy.load`). */
+function zipOpts(opts: WriteNpzOptions): { compress: boolean; zip64From?: number } {
+  return opts.zip64From === undefined ? { compress: opts.compress === true } : { compress: opts.compress === true, zip64From: opts.zip64From };
+}
+
+/** Encodes arrays as `.npz` bytes; entries are written in the key order of `arrays`. */
+export function encodeNpz(arrays: Readonly<Record<string, NpzValue>>, opts: WriteNpzOptions = {}): Uint8Array {
+  const entries = Object.entries(arrays).map(([k, a]) => ({ name: `${k}.npy`, data: npyParts(a) }));
+  return writeZip(entries, zipOpts(opts));
+}
+
+/**
+ * Writes arrays as a `.npz` file (readable with `numpy.load`), streamed to the file array by
+ * array, with zip64 records once the archive passes 4 GiB (so any size is written).
+ */
 export async function writeNpz(path: string, arrays: Readonly<Record<string, NpzValue>>, opts: WriteNpzOptions = {}): Promise<void> {
-  await writeFile(path, encodeNpz(arrays, opts));
+  const entries = Object.entries(arrays).map(([k, a]) => ({ name: `${k}.npy`, data: npyParts(a) }));
+  await writeZipFile(path, entries, zipOpts(opts));
 }
 
 function toF64(a: NdArray): Float64Array {
@@ -237,23 +261,27 @@ export async function readCsrNpz(path: string, opts: ReadNpzOptions = {}): Promi
  * `data` (float64), followed by `extra` arrays.
  */
 export function encodeCsrNpz(csr: CsrArrays, opts: WriteCsrNpzOptions = {}): Uint8Array {
-  const entries = [
-    { name: 'indices.npy', data: encodeNpy({ dtype: 'i32', shape: [csr.indices.length], data: csr.indices }) },
-    { name: 'indptr.npy', data: encodeNpy({ dtype: 'i32', shape: [csr.indptr.length], data: csr.indptr }) },
+  return writeZip(csrEntries(csr, opts), zipOpts(opts));
+}
+
+function csrEntries(csr: CsrArrays, opts: WriteCsrNpzOptions): ZipSource[] {
+  const entries: ZipSource[] = [
+    { name: 'indices.npy', data: npyParts({ dtype: 'i32', shape: [csr.indices.length], data: csr.indices }) },
+    { name: 'indptr.npy', data: npyParts({ dtype: 'i32', shape: [csr.indptr.length], data: csr.indptr }) },
     { name: 'format.npy', data: encodeStrings({ dtype: 'bytes', itemSize: 3, shape: [], data: ['csr'] }) },
     { name: 'shape.npy', data: encodeInt64([2], [csr.shape[0], csr.shape[1]]) },
-    { name: 'data.npy', data: encodeNpy({ dtype: 'f64', shape: [csr.data.length], data: csr.data }) },
+    { name: 'data.npy', data: npyParts({ dtype: 'f64', shape: [csr.data.length], data: csr.data }) },
   ];
   for (const [k, a] of Object.entries(opts.extra ?? {})) {
     if (entries.some((e) => e.name === `${k}.npy`)) {
       throw new GramfleetError('INPUT_INVALID', `extra.${k} must not reuse a scipy CSR key (indices, indptr, format, shape, data)`, { field: `extra.${k}` });
     }
-    entries.push({ name: `${k}.npy`, data: encodeNpy(a) });
+    entries.push({ name: `${k}.npy`, data: npyParts(a) });
   }
-  return writeZip(entries, { compress: opts.compress === true });
+  return entries;
 }
 
-/** Writes a CSR matrix as a `.npz` that `scipy.sparse.load_npz` reads. */
+/** Writes a CSR matrix as a `.npz` that `scipy.sparse.load_npz` reads (streamed, zip64 past 4 GiB). */
 export async function writeCsrNpz(path: string, csr: CsrArrays, opts: WriteCsrNpzOptions = {}): Promise<void> {
-  await writeFile(path, encodeCsrNpz(csr, opts));
+  await writeZipFile(path, csrEntries(csr, opts), zipOpts(opts));
 }

@@ -2,7 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { crc32 } from 'node:zlib';
 import { isGramfleetError } from '@gramfleet/core';
-import { readZip, writeZip } from './zip';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readZip, writeZip, writeZipFile } from './zip';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 
@@ -103,4 +106,42 @@ test('readZip reads zip64 records (central-directory extra field, zip64 end reco
   assert.equal(back.length, 1);
   assert.equal(back[0]?.name, 'a.npy');
   assert.equal(Buffer.from(back[0]?.data ?? []).toString(), 'zip64 payload');
+});
+
+test('writeZip/writeZipFile with zip64 records: same bytes, read back, entries in parts; past 65,534 entries', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gf-zip-'));
+  try {
+    const entries = [
+      { name: 'a.npy', data: [enc('head:'), new Uint8Array(5000).map((_, i) => i % 251)] },
+      { name: 'b.npy', data: enc('second') },
+      { name: 'c', data: new Uint8Array(0) },
+    ];
+    const flat = entries.map((e) => ({ name: e.name, data: Buffer.concat((Array.isArray(e.data) ? e.data : [e.data]) as Uint8Array[]) }));
+    for (const zip64From of [0, 100, 0xffffffff])
+      for (const compress of [false, true]) {
+        const mem = writeZip(entries, { compress, zip64From });
+        const p = join(dir, `z-${zip64From}-${compress}.zip`);
+        await writeZipFile(p, entries, { compress, zip64From });
+        assert.deepEqual(new Uint8Array(readFileSync(p)), mem, `zip64From ${zip64From} compress ${compress}`);
+        const back = readZip(mem, 'z64');
+        assert.deepEqual(
+          back.map((e) => [e.name, Buffer.from(e.data)]),
+          flat.map((e) => [e.name, e.data]),
+        );
+        const hasZip64End = Buffer.from(mem).includes(Buffer.from([0x50, 0x4b, 0x06, 0x06]));
+        assert.equal(hasZip64End, zip64From < 0xffffffff, `zip64 end record with zip64From ${zip64From}`);
+      }
+    // 70,000 entries: more than the 16-bit count holds, so the count goes in the zip64 end record.
+    const many = Array.from({ length: 70_000 }, (_, i) => ({ name: `e${i}`, data: new Uint8Array([i & 0xff]) }));
+    const z = writeZip(many);
+    const back = readZip(z, 'many.zip');
+    assert.equal(back.length, 70_000);
+    assert.equal(back[69_999]?.name, 'e69999');
+    assert.throws(
+      () => writeZip(many, { zip64From: -1 }),
+      (e: unknown) => isGramfleetError(e) && e.code === 'INPUT_OUT_OF_RANGE' && e.details['field'] === 'zip64From',
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

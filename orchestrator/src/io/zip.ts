@@ -1,6 +1,7 @@
 /**
  * A minimal ZIP reader and writer, enough for `.npz` archives: stored and deflated
- * entries, zip64 on read (numpy writes zip64 local headers), CRC-32 checked on read.
+ * entries, zip64 on read (numpy writes zip64 local headers) and on write (archives, entries
+ * and offsets past 4 GiB, more than 65,534 entries), CRC-32 checked on read.
  * Writes are deterministic (fixed 1980-01-01 timestamps), so equal inputs give equal bytes.
  *
  * The reader trusts nothing in the archive: the uncompressed sizes the central directory
@@ -8,7 +9,8 @@
  * each entry is inflated with `maxOutputLength` set to its declared size, so an archive that
  * lies about its sizes (a zip bomb) stops one byte past its claim instead of filling memory.
  */
-import { crc32, deflateRawSync, inflateRawSync } from 'node:zlib';
+import { open } from 'node:fs/promises';
+import { createDeflateRaw, crc32, deflateRawSync, inflateRawSync } from 'node:zlib';
 import { GramfleetError } from '@gramfleet/core';
 
 /** One file inside a ZIP archive. */
@@ -19,14 +21,33 @@ export interface ZipEntry {
   readonly data: Uint8Array;
 }
 
-/** Options of {@link writeZip}. */
+/** One file to write into a ZIP archive: its bytes whole, or in parts written one after another (never joined). */
+export interface ZipSource {
+  /** Path inside the archive. */
+  readonly name: string;
+  /** Uncompressed bytes, or their parts in order (e.g. a `.npy` header and the array's own memory). */
+  readonly data: Uint8Array | readonly Uint8Array[];
+}
+
+/** Options of {@link writeZip} and {@link writeZipFile}. */
 export interface WriteZipOptions {
   /**
    * Deflate the entries (as `numpy.savez_compressed`) instead of storing them (as `numpy.savez`).
    * @default false
    */
   readonly compress?: boolean;
+  /**
+   * Sizes and offsets from this many bytes on are written in zip64 records (the 32-bit field
+   * saturated to 0xFFFFFFFF, the value in the zip64 extra field / end record), as the format
+   * requires from 0xFFFFFFFF on. Lower only to exercise the zip64 path with small archives:
+   * 0 writes every entry and the end of the archive as zip64 (like Python's `force_zip64`).
+   * @default ZIP64_FROM (0xFFFFFFFF)
+   */
+  readonly zip64From?: number;
 }
+
+/** Sizes and offsets from which {@link writeZip} writes zip64 records: 0xFFFFFFFF bytes (4 GiB - 1). */
+export const ZIP64_FROM = 0xffffffff;
 
 const SIG_LOCAL = 0x04034b50;
 const SIG_CENTRAL = 0x02014b50;
@@ -174,74 +195,218 @@ export function readZip(bytes: Uint8Array, what = 'archive', opts: ReadZipOption
   return out;
 }
 
-/**
- * Writes a ZIP archive of the entries, stored or deflated. Archives are limited to
- * 4 GiB and 65,535 entries (no zip64 on write); beyond that throws `INPUT_TOO_LARGE`.
- */
-export function writeZip(entries: readonly ZipEntry[], opts: WriteZipOptions = {}): Uint8Array {
-  if (entries.length >= U16_MAX)
-    throw new GramfleetError('INPUT_TOO_LARGE', `zip entries must be fewer than ${U16_MAX}, got ${entries.length}`, {
-      field: 'entries',
-      bound: U16_MAX,
-      value: entries.length,
+function partsOf(data: Uint8Array | readonly Uint8Array[]): readonly Uint8Array[] {
+  return data instanceof Uint8Array ? [data] : data;
+}
+
+/** CRC-32 of the parts one after another. Empty parts are skipped: node's crc32 of an empty view returns 0, dropping the running value. */
+function crcOf(parts: readonly Uint8Array[]): number {
+  return parts.reduce((c, p) => (p.byteLength === 0 ? c : crc32(p, c)), 0) >>> 0;
+}
+
+function asBuffer(b: Uint8Array): Buffer {
+  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/** The local file header of an entry; zip64 (sizes in the extra field) when `zip64`. */
+function localHeader(name: Buffer, method: number, crc: number, csize: number, usize: number, zip64: boolean): Buffer {
+  const lh = Buffer.alloc(30 + name.length + (zip64 ? 20 : 0));
+  lh.writeUInt32LE(SIG_LOCAL, 0);
+  lh.writeUInt16LE(zip64 ? 45 : 20, 4);
+  lh.writeUInt16LE(0x0800, 6); // UTF-8 names
+  lh.writeUInt16LE(method, 8);
+  lh.writeUInt16LE(0, 10);
+  lh.writeUInt16LE(DOS_DATE, 12);
+  lh.writeUInt32LE(crc, 14);
+  lh.writeUInt32LE(zip64 ? U32_MAX : csize, 18);
+  lh.writeUInt32LE(zip64 ? U32_MAX : usize, 22);
+  lh.writeUInt16LE(name.length, 26);
+  lh.writeUInt16LE(zip64 ? 20 : 0, 28);
+  name.copy(lh, 30);
+  if (zip64) {
+    const x = 30 + name.length;
+    lh.writeUInt16LE(0x0001, x);
+    lh.writeUInt16LE(16, x + 2);
+    lh.writeBigUInt64LE(BigInt(usize), x + 4);
+    lh.writeBigUInt64LE(BigInt(csize), x + 12);
+  }
+  return lh;
+}
+
+/** The central directory header of an entry: each of usize, csize, offset at or past `from` goes in the zip64 extra field. */
+function centralHeader(name: Buffer, method: number, crc: number, csize: number, usize: number, offset: number, from: number): Buffer {
+  const big = [usize, csize, offset].filter((v) => v >= from);
+  const extra = big.length === 0 ? 0 : 4 + 8 * big.length;
+  const ch = Buffer.alloc(46 + name.length + extra);
+  ch.writeUInt32LE(SIG_CENTRAL, 0);
+  ch.writeUInt16LE(big.length > 0 ? 45 : 20, 4);
+  ch.writeUInt16LE(big.length > 0 ? 45 : 20, 6);
+  ch.writeUInt16LE(0x0800, 8);
+  ch.writeUInt16LE(method, 10);
+  ch.writeUInt16LE(0, 12);
+  ch.writeUInt16LE(DOS_DATE, 14);
+  ch.writeUInt32LE(crc, 16);
+  ch.writeUInt32LE(csize >= from ? U32_MAX : csize, 20);
+  ch.writeUInt32LE(usize >= from ? U32_MAX : usize, 24);
+  ch.writeUInt16LE(name.length, 28);
+  ch.writeUInt16LE(extra, 30);
+  ch.writeUInt32LE(offset >= from ? U32_MAX : offset, 42);
+  name.copy(ch, 46);
+  if (extra > 0) {
+    let x = 46 + name.length;
+    ch.writeUInt16LE(0x0001, x);
+    ch.writeUInt16LE(extra - 4, x + 2);
+    x += 4;
+    for (const v of big) {
+      ch.writeBigUInt64LE(BigInt(v), x);
+      x += 8;
+    }
+  }
+  return ch;
+}
+
+/** The end of the archive: zip64 end record and locator when needed, then the end-of-central-directory record. */
+function endRecords(count: number, cdSize: number, cdOff: number, from: number): Buffer {
+  const zip64 = count >= U16_MAX || cdSize >= from || cdOff >= from;
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(SIG_EOCD, 0);
+  end.writeUInt16LE(zip64 ? U16_MAX : count, 8);
+  end.writeUInt16LE(zip64 ? U16_MAX : count, 10);
+  end.writeUInt32LE(zip64 ? U32_MAX : cdSize, 12);
+  end.writeUInt32LE(zip64 ? U32_MAX : cdOff, 16);
+  if (!zip64) return end;
+  const z = Buffer.alloc(56 + 20);
+  z.writeUInt32LE(SIG_ZIP64_EOCD, 0);
+  z.writeBigUInt64LE(44n, 4);
+  z.writeUInt16LE(45, 12);
+  z.writeUInt16LE(45, 14);
+  z.writeBigUInt64LE(BigInt(count), 24);
+  z.writeBigUInt64LE(BigInt(count), 32);
+  z.writeBigUInt64LE(BigInt(cdSize), 40);
+  z.writeBigUInt64LE(BigInt(cdOff), 48);
+  z.writeUInt32LE(SIG_ZIP64_LOCATOR, 56);
+  z.writeBigUInt64LE(BigInt(cdOff + cdSize), 64);
+  z.writeUInt32LE(1, 72);
+  return Buffer.concat([z, end]);
+}
+
+function zip64From(opts: WriteZipOptions): number {
+  const from = opts.zip64From ?? ZIP64_FROM;
+  if (!Number.isSafeInteger(from) || from < 0 || from > ZIP64_FROM)
+    throw new GramfleetError('INPUT_OUT_OF_RANGE', `zip64From must be an integer in [0, ${ZIP64_FROM}], got ${from}`, {
+      field: 'zip64From',
+      bound: ZIP64_FROM,
+      value: from,
     });
-  const locals: Buffer[] = [];
+  return from;
+}
+
+/**
+ * Writes a ZIP archive of the entries in memory, stored or deflated. Entries, sizes and
+ * offsets past 4 GiB and more than 65,534 entries are written with zip64 records (an archive
+ * that large does not fit one Node buffer: write it with {@link writeZipFile}). Equal inputs
+ * give equal bytes.
+ */
+export function writeZip(entries: readonly ZipSource[], opts: WriteZipOptions = {}): Uint8Array {
+  const from = zip64From(opts);
+  const out: Buffer[] = [];
   const centrals: Buffer[] = [];
   let offset = 0;
   for (const e of entries) {
     const name = Buffer.from(e.name, 'utf8');
-    const crc = crc32(e.data) >>> 0;
-    const body = opts.compress === true ? deflateRawSync(e.data) : Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength);
+    const parts = partsOf(e.data);
+    const crc = crcOf(parts);
+    const usize = parts.reduce((s, p) => s + p.byteLength, 0);
+    const whole = parts.length === 1 && parts[0] !== undefined ? asBuffer(parts[0]) : Buffer.concat(parts.map(asBuffer));
+    const body = opts.compress === true ? deflateRawSync(whole) : whole;
     const method = opts.compress === true ? 8 : 0;
-    if (e.data.byteLength >= U32_MAX || body.byteLength >= U32_MAX || offset >= U32_MAX) {
-      throw new GramfleetError('INPUT_TOO_LARGE', `zip archive must stay below 4 GiB (no zip64 on write); entry ${e.name} would not fit`, {
-        field: 'entries',
-        bound: U32_MAX,
-        value: offset,
-      });
-    }
-    const lh = Buffer.alloc(30);
-    lh.writeUInt32LE(SIG_LOCAL, 0);
-    lh.writeUInt16LE(20, 4);
-    lh.writeUInt16LE(0x0800, 6); // UTF-8 names
-    lh.writeUInt16LE(method, 8);
-    lh.writeUInt16LE(0, 10);
-    lh.writeUInt16LE(DOS_DATE, 12);
-    lh.writeUInt32LE(crc, 14);
-    lh.writeUInt32LE(body.byteLength, 18);
-    lh.writeUInt32LE(e.data.byteLength, 22);
-    lh.writeUInt16LE(name.length, 26);
-    lh.writeUInt16LE(0, 28);
-    const ch = Buffer.alloc(46);
-    ch.writeUInt32LE(SIG_CENTRAL, 0);
-    ch.writeUInt16LE(20, 4);
-    ch.writeUInt16LE(20, 6);
-    ch.writeUInt16LE(0x0800, 8);
-    ch.writeUInt16LE(method, 10);
-    ch.writeUInt16LE(0, 12);
-    ch.writeUInt16LE(DOS_DATE, 14);
-    ch.writeUInt32LE(crc, 16);
-    ch.writeUInt32LE(body.byteLength, 20);
-    ch.writeUInt32LE(e.data.byteLength, 24);
-    ch.writeUInt16LE(name.length, 28);
-    ch.writeUInt32LE(offset, 42);
-    locals.push(lh, name, body);
-    centrals.push(ch, name);
-    offset += 30 + name.length + body.byteLength;
+    const lh = localHeader(name, method, crc, body.byteLength, usize, usize >= from || body.byteLength >= from);
+    out.push(lh, body);
+    centrals.push(centralHeader(name, method, crc, body.byteLength, usize, offset, from));
+    offset += lh.byteLength + body.byteLength;
   }
   const cdSize = centrals.reduce((s, b) => s + b.byteLength, 0);
-  if (offset + cdSize >= U32_MAX)
-    throw new GramfleetError('INPUT_TOO_LARGE', 'zip archive must stay below 4 GiB (no zip64 on write)', {
-      field: 'entries',
-      bound: U32_MAX,
-      value: offset + cdSize,
-    });
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(SIG_EOCD, 0);
-  end.writeUInt16LE(entries.length, 8);
-  end.writeUInt16LE(entries.length, 10);
-  end.writeUInt32LE(cdSize, 12);
-  end.writeUInt32LE(offset, 16);
-  const all = Buffer.concat([...locals, ...centrals, end]);
+  const all = Buffer.concat([...out, ...centrals, endRecords(entries.length, cdSize, offset, from)]);
   return new Uint8Array(all.buffer, all.byteOffset, all.byteLength);
+}
+
+/** Most bytes handed to one write() call or to the deflate stream at once. */
+const WRITE_CHUNK = 64 * 2 ** 20;
+
+function* chunks(parts: readonly Uint8Array[]): Generator<Uint8Array> {
+  for (const p of parts) for (let i = 0; i < p.byteLength; i += WRITE_CHUNK) yield p.subarray(i, Math.min(p.byteLength, i + WRITE_CHUNK));
+}
+
+/** Deflates the parts with a streaming deflater (no joined copy of the input); returns the compressed pieces. */
+async function deflateParts(parts: readonly Uint8Array[]): Promise<Buffer[]> {
+  const z = createDeflateRaw();
+  const outChunks: Buffer[] = [];
+  z.on('data', (b: Buffer) => outChunks.push(b));
+  const done = new Promise<void>((resolve, reject) => {
+    z.on('end', resolve);
+    z.on('error', reject);
+  });
+  for (const c of chunks(parts)) {
+    if (!z.write(c)) await new Promise<void>((resolve) => z.once('drain', resolve));
+  }
+  z.end();
+  await done;
+  return outChunks;
+}
+
+/**
+ * Writes a ZIP archive of the entries to `path`, part by part (an entry's parts are never
+ * joined, so an array is written from its own memory), stored or deflated; zip64 records for
+ * entries, sizes and offsets past 4 GiB and more than 65,534 entries, so archives of any size
+ * are written. Gives the same bytes as {@link writeZip}. A write error is `INPUT_FILE_UNREADABLE`
+ * naming the path and the errno.
+ */
+export async function writeZipFile(path: string, entries: readonly ZipSource[], opts: WriteZipOptions = {}): Promise<void> {
+  const from = zip64From(opts);
+  let fh;
+  try {
+    fh = await open(path, 'w');
+  } catch (err) {
+    throw writeFailed(path, err);
+  }
+  try {
+    const centrals: Buffer[] = [];
+    let offset = 0;
+    const put = async (b: Uint8Array): Promise<void> => {
+      let done = 0;
+      while (done < b.byteLength) {
+        const { bytesWritten } = await fh.write(b, done, b.byteLength - done);
+        done += bytesWritten;
+      }
+      offset += b.byteLength;
+    };
+    for (const e of entries) {
+      const name = Buffer.from(e.name, 'utf8');
+      const parts = partsOf(e.data);
+      const crc = crcOf(parts);
+      const usize = parts.reduce((s, p) => s + p.byteLength, 0);
+      const method = opts.compress === true ? 8 : 0;
+      const body = opts.compress === true ? await deflateParts(parts) : [...chunks(parts)];
+      const csize = body.reduce((s, p) => s + p.byteLength, 0);
+      const start = offset;
+      // Same choice as writeZip: zip64 when either size reaches the bound (both are known here).
+      await put(localHeader(name, method, crc, csize, usize, usize >= from || csize >= from));
+      for (const b of body) await put(b);
+      centrals.push(centralHeader(name, method, crc, csize, usize, start, from));
+    }
+    const cdOff = offset;
+    const cdSize = centrals.reduce((s, b) => s + b.byteLength, 0);
+    for (const c of centrals) await put(c);
+    await put(endRecords(entries.length, cdSize, cdOff, from));
+  } catch (err) {
+    throw writeFailed(path, err);
+  } finally {
+    await fh.close();
+  }
+}
+
+function writeFailed(path: string, err: unknown): GramfleetError {
+  if (err instanceof GramfleetError) return err;
+  const code = typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : 'EIO';
+  return new GramfleetError('INPUT_FILE_UNREADABLE', `${path}: cannot write the archive (${code})`, { path, errno: code });
 }
