@@ -11,6 +11,8 @@
 #                else Debian's nats-server package
 #   prometheus, promtool  (--test) Debian's prometheus package, unpacked (apt-get download +
 #                dpkg-deb -x, no install): the metrics test scrapes a local cluster with it
+#   chromium     (--test) Debian's package (apt-get install -y; apt-get update first when the
+#                lookup fails): the dashboard test drives it headless with playwright-core
 #   kube-apiserver, etcd, helm  built from the Go module proxy by scripts/k8s-envtest.sh
 #                (Kubernetes tests; ~10 min on a cold Go cache, nothing when present)
 set -euo pipefail
@@ -80,6 +82,13 @@ install_prometheus() { # Debian's prometheus (server + promtool), unpacked into 
   dpkg-deb -x "$tmp"/prometheus_*.deb "$tmp/x" || { rm -rf "$tmp"; return 1; }
   for b in prometheus promtool; do cp "$tmp/x/usr/bin/$b" "$BIN/$b.tmp" && mv "$BIN/$b.tmp" "$BIN/$b"; done
   rm -rf "$tmp"
+}
+
+install_chromium() { # Debian's chromium, driven headless by the dashboard test (playwright-core)
+  command -v chromium >/dev/null 2>&1 && return
+  say "installing Debian's chromium (apt-get install -y chromium), for the dashboard test"
+  command -v apt-get >/dev/null 2>&1 || return 1
+  apt-get install -y -qq chromium >/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1; }
 }
 
 install_pyvenv() { # numpy + scipy, used by the interop tests (scipy.sparse.load_npz of our output)
@@ -155,6 +164,7 @@ if [ "${1:-}" != "--build-only" ]; then
   if [ "${1:-}" = "--test" ]; then
     install_nvrtc || say "warning: could not fetch NVRTC; the GPU kernel compile tests will skip and say why"
     install_ptxas || say "warning: could not fetch ptxas; the PTX assembly tests will skip and say why"
+    install_chromium || say "warning: could not install Debian's chromium; the dashboard test checks the JSON endpoints only and says why"
     install_prometheus || say "warning: could not fetch Debian's prometheus; the metrics test scrapes with its exposition-format parser only and says why"
     bash "$ROOT/scripts/k8s-envtest.sh" || say "warning: could not build kube-apiserver/etcd/helm; the Kubernetes tests will skip and say why"
   fi

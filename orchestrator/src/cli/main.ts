@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isGramfleetError } from '@gramfleet/core';
-import { UP_COMMAND, DOWN_COMMAND, STATUS_COMMAND, SUPERVISE_COMMAND } from '../cluster/cli';
+import { UP_COMMAND, DOWN_COMMAND, STATUS_COMMAND, SUPERVISE_COMMAND, DASHBOARD_COMMAND } from '../cluster/cli';
 import { CAMPAIGN_COMMAND } from '../campaign/cli';
 import { K8S_COMMAND } from '../k8s/command';
 import { JOBS_COMMAND } from '../jobs/cli';
@@ -29,6 +29,7 @@ export const GRAMFLEET_COMMAND: CliCommand = {
     UP_COMMAND,
     DOWN_COMMAND,
     STATUS_COMMAND,
+    DASHBOARD_COMMAND,
     SUPERVISE_COMMAND,
     ...WORKLOADS.flatMap((w) => w.commands),
     JOBS_COMMAND,

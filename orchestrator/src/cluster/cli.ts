@@ -10,6 +10,11 @@ function temporalLine(address: string, ui: string | undefined): string {
   return `  temporal ${address} (${LOCAL_TEMPORAL_TRANSPORT}: the dev server cannot terminate TLS)\n${ui !== undefined ? `  temporal-ui ${ui}\n` : ''}`;
 }
 
+/** The dashboard line of `up` and `status`, when the cluster runs one. */
+function dashboardLine(c: LocalCluster): string {
+  return c.state.dashboard !== undefined ? `  dashboard ${c.state.dashboard}\n` : '';
+}
+
 /** The NATS line of `up` and `status`: the URL, and whether TLS and credentials guard it. */
 function natsLine(c: LocalCluster): string {
   const sec = c.state.natsSecurity;
@@ -49,7 +54,7 @@ export const UP_COMMAND: CliCommand = {
     }
     await c.startSupervisor();
     ctx.out.write(
-      `gramfleet local cluster up (${dataDir})\n${temporalLine(c.state.temporalAddress, c.state.temporalUi)}${natsLine(c)}  processes: ${c.state.processes.map((p) => `${p.name}(${p.pid})`).join(' ')}\n`,
+      `gramfleet local cluster up (${dataDir})\n${temporalLine(c.state.temporalAddress, c.state.temporalUi)}${dashboardLine(c)}${natsLine(c)}  processes: ${c.state.processes.map((p) => `${p.name}(${p.pid})`).join(' ')}\n`,
     );
     return gpuFailed ? 1 : 0;
   },
@@ -105,7 +110,7 @@ export const STATUS_COMMAND: CliCommand = {
       if (json) {
         ctx.out.write(JSON.stringify({ running: true, ...c.state, temporalTransport: LOCAL_TEMPORAL_TRANSPORT, status: c.status(), workers, events }) + '\n');
       } else {
-        ctx.out.write(`local cluster (${dataDir})\n${temporalLine(c.state.temporalAddress, c.state.temporalUi)}${natsLine(c)}`);
+        ctx.out.write(`local cluster (${dataDir})\n${temporalLine(c.state.temporalAddress, c.state.temporalUi)}${dashboardLine(c)}${natsLine(c)}`);
         for (const p of c.status())
           ctx.out.write(
             `  ${p.name.padEnd(14)} pid ${String(p.pid).padEnd(8)} ${(p.alive ? 'running' : 'DEAD').padEnd(8)}${p.metrics !== undefined ? ` metrics ${p.metrics}` : ''}\n`,
@@ -128,6 +133,43 @@ function writeEvents(out: { write(s: string): unknown }, events: readonly { at: 
   out.write(`  supervisor: ${events.length} event(s), the last ${Math.min(5, events.length)}:\n`);
   for (const e of events.slice(-5)) out.write(`    ${e.at} ${e.process} ${e.what}${e.detail !== undefined ? ` (${e.detail})` : ''}\n`);
 }
+
+/** `gramfleet dashboard`: prints the local cluster's dashboard address (starting the dashboard when the cluster has none), or opens it. */
+export const DASHBOARD_COMMAND: CliCommand = {
+  name: 'dashboard',
+  summary: "print the local cluster's dashboard address (jobs, their plots, workers; cancel from the page); --open opens it in a browser",
+  flags: {
+    open: { type: 'boolean', description: 'open it with xdg-open (or open on macOS) as well' },
+    'data-dir': DATA_DIR_FLAG,
+  },
+  async run(a, ctx) {
+    const dataDir = a.string('data-dir') ?? defaultDataDir();
+    const c = await LocalCluster.attach(dataDir, { detached: true });
+    if (c === null) {
+      ctx.err.write(`no local cluster runs from ${dataDir}; start one with 'gramfleet up'\n`);
+      return 3;
+    }
+    const running = c.status().find((p) => p.name === 'dashboard' && p.alive);
+    const url = running !== undefined && c.state.dashboard !== undefined ? c.state.dashboard : await c.startDashboard();
+    ctx.out.write(`${url}\n`);
+    if (a.flag('open')) {
+      const { spawn } = await import('node:child_process');
+      const opener = process.platform === 'darwin' ? 'open' : 'xdg-open';
+      await new Promise<void>((resolve) => {
+        const p = spawn(opener, [url], { stdio: 'ignore', detached: true });
+        p.once('error', (e) => {
+          ctx.err.write(`could not run ${opener} (${e.message}); open the address above in a browser\n`);
+          resolve();
+        });
+        p.once('spawn', () => {
+          p.unref();
+          resolve();
+        });
+      });
+    }
+    return 0;
+  },
+};
 
 /** `gramfleet supervise`: the supervisor `up` starts (restarts the cluster's processes that die). */
 export const SUPERVISE_COMMAND: CliCommand = {

@@ -72,6 +72,8 @@ export interface LocalClusterOptions {
    * without either, on loopback — only for measuring what security costs (bench/cluster). @default true
    */
   readonly natsSecurity?: boolean;
+  /** Start the dashboard process (orchestrator/src/dashboard), on a free loopback port. @default true when detached (`gramfleet up`), else false */
+  readonly dashboard?: boolean;
   readonly log?: Logger;
 }
 
@@ -97,6 +99,9 @@ export interface ClusterState {
   /** The Temporal Web UI of the dev server, `http://127.0.0.1:<port>` (absent in state files of older clusters). */
   readonly temporalUi?: string;
   readonly temporalUiPort?: number;
+  /** The dashboard, `http://127.0.0.1:<port>/`, when the cluster runs one. */
+  readonly dashboard?: string;
+  readonly dashboardPort?: number;
   readonly namespace: string;
   readonly taskQueue: string;
   readonly prefix: string;
@@ -222,6 +227,10 @@ export class LocalCluster {
       for (let i = 0; i < n; i++) await c.addWorker();
       c.save();
       await c.waitForWorkers(n);
+      if (o.dashboard ?? o.detached ?? false) {
+        await c.startDashboard();
+        c.save();
+      }
       return c;
     } catch (e) {
       await c.stop().catch(() => undefined);
@@ -449,6 +458,7 @@ export class LocalCluster {
       if (name === 'nats') await this.startNats();
       else if (name === 'temporal') await this.startTemporal();
       else if (name === 'orchestrator') await this.startOrchestrator();
+      else if (name === 'dashboard') await this.startDashboard();
       else if (name.startsWith('worker-gpu-')) await this.addGpuWorker();
       else if (name.startsWith('worker-')) await this.addWorker({ name });
       this.save();
@@ -660,6 +670,27 @@ export class LocalCluster {
     );
   }
 
+  /**
+   * Starts the dashboard process (orchestrator/dist/dashboard/main.js) on the port recorded in
+   * the state (a free one the first time, the same after a restart) and waits until it answers.
+   */
+  async startDashboard(): Promise<string> {
+    const s = this.state as { dashboard?: string; dashboardPort?: number };
+    const port = s.dashboardPort ?? (await freePort());
+    s.dashboardPort = port;
+    s.dashboard = `http://127.0.0.1:${port}/`;
+    const script = path.join(repoRoot(), 'orchestrator', 'dist', 'dashboard', 'main.js');
+    const mp = this.launch('dashboard', process.execPath, [script, `--cluster=${this.state.dataDir}`, `--port=${port}`], {});
+    let alive = true;
+    void mp.exited.then(() => {
+      alive = false;
+    });
+    // It reads the state file to attach: write it before waiting.
+    this.save();
+    await waitForPort(port, 30_000, 'dashboard', () => alive);
+    return s.dashboard;
+  }
+
   private save(): void {
     const f = stateFile(this.state.dataDir);
     fs.writeFileSync(f + '.tmp', JSON.stringify(this.state, null, 2));
@@ -668,7 +699,7 @@ export class LocalCluster {
 }
 
 function rank(name: string): number {
-  return name === 'supervisor' ? -1 : name.startsWith('worker') ? 0 : name === 'orchestrator' ? 1 : name === 'temporal' ? 2 : 3;
+  return name === 'supervisor' ? -1 : name.startsWith('worker') || name === 'dashboard' ? 0 : name === 'orchestrator' ? 1 : name === 'temporal' ? 2 : 3;
 }
 
 /**

@@ -1,0 +1,203 @@
+/**
+ * The dashboard (issue 25 item 2) on a real local cluster (Temporal dev server, nats-server,
+ * orchestrator, 2 WASM workers, the dashboard process), driven in real headless Chromium
+ * (Debian's `chromium`, installed by scripts/setup.sh --test) through playwright-core: the test
+ * starts EigenPro jobs, opens the page, waits for the finished job's plot to show every epoch
+ * and the running job's plot to show data, checks the DOM (workers, jobs, kind filter) and
+ * that a screenshot is not blank (decoded by the browser: many distinct colours), and cancels
+ * the running job with the page's button; Temporal then reports it cancelled. The JSON
+ * endpoints are checked directly as well; without Chromium the test says why and cancels
+ * through the endpoint instead.
+ */
+import { after, before, describe, it } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { LocalCluster, connect, type EigenProJobSpec, type Fleet } from '@gramfleet/orchestrator';
+import { Philox, type DenseRows } from '@gramfleet/core';
+import { runGramfleet, until } from './harness';
+
+/** Debian's Chromium, where scripts/setup.sh --test installs it. */
+function chromiumPath(): string | undefined {
+  return ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => fs.existsSync(p));
+}
+
+async function getJson<T>(url: string, init?: RequestInit): Promise<{ status: number; body: T }> {
+  const r = await fetch(url, init);
+  return { status: r.status, body: (await r.json()) as T };
+}
+
+interface JobRowJson {
+  jobId: string;
+  kind: string;
+  state: string;
+}
+
+describe('dashboard of the local cluster', () => {
+  let cluster: LocalCluster;
+  let fleet: Fleet;
+  let dir: string;
+  let url: string;
+  const n = 120,
+    d = 3;
+  const rng = new Philox(7);
+  const x = new Float64Array(n * d).map((_, i) => rng.uniform(i, 0, 0, 0));
+  const labels = new Float64Array(n).map((_, i) => ((x[i * d] as number) + (x[i * d + 1] as number) > 1 ? 1 : 0));
+  const train: DenseRows = { rows: 90, cols: d, data: x.subarray(0, 90 * d) };
+  const trainLabels: DenseRows = { rows: 90, cols: 1, data: labels.subarray(0, 90) };
+  const test: DenseRows = { rows: 30, cols: d, data: x.subarray(90 * d) };
+  const testLabels: DenseRows = { rows: 30, cols: 1, data: labels.subarray(90) };
+  const spec = (jobId: string, epochs: number): EigenProJobSpec => ({
+    kind: 'eigenpro',
+    jobId,
+    train,
+    trainLabels,
+    test,
+    testLabels,
+    kernel: 'laplacian',
+    bandwidth: 0.5,
+    epochs,
+    seed: 3,
+  });
+  const tag = randomBytes(3).toString('hex');
+  const finishedId = `dash-done-${tag}`;
+  const runningId = `dash-long-${tag}`;
+
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gf-dashboard-'));
+    cluster = await LocalCluster.start({ dataDir: dir, workers: 2, taskQueue: `dashboard-${tag}`, logLevel: 'warn', dashboard: true });
+    fleet = await connect({ dataDir: dir, startLocal: false });
+    assert.ok(cluster.state.dashboard !== undefined, 'the state records the dashboard address');
+    url = cluster.state.dashboard;
+  });
+  after(async () => {
+    await fleet?.close().catch(() => undefined);
+    await cluster?.stop();
+    if (process.env['GRAMFLEET_KEEP_TEST_DIRS'] === undefined && dir !== undefined) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('`status` and `gramfleet dashboard` print its address; the JSON endpoints read the cluster', async () => {
+    const st = await runGramfleet(['status', '--data-dir', dir]);
+    assert.equal(st.code, 0, st.stderr);
+    assert.ok(st.stdout.includes(`dashboard ${url}`), st.stdout);
+    const db = await runGramfleet(['dashboard', '--data-dir', dir]);
+    assert.equal(db.code, 0, db.stderr);
+    assert.equal(db.stdout.trim(), url);
+
+    const page = await fetch(url);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /uPlot\.iife\.min\.js/);
+    const lib = await fetch(new URL('vendor/uPlot.iife.min.js', url));
+    assert.equal(lib.status, 200, 'uPlot is served from node_modules');
+    assert.ok((await lib.text()).includes('uPlot'));
+
+    const c = await getJson<{ workers: { workerId: string; cls: string; threads: number }[]; processes: { name: string; alive: boolean }[] }>(
+      new URL('api/cluster', url).href,
+    );
+    assert.equal(c.status, 200);
+    assert.equal(c.body.workers.length, 2);
+    assert.ok(c.body.workers.every((w) => w.cls === 'wasm' && w.threads >= 1));
+    assert.ok(c.body.processes.some((p) => p.name === 'dashboard' && p.alive));
+
+    await (await fleet.submit(spec(finishedId, 4))).result();
+    const jobs = await getJson<{ jobs: JobRowJson[] }>(new URL('api/jobs?kind=eigenpro', url).href);
+    assert.deepEqual(
+      jobs.body.jobs.map((j) => [j.jobId, j.kind, j.state]),
+      [[finishedId, 'eigenpro', 'completed']],
+    );
+    const none = await getJson<{ jobs: JobRowJson[] }>(new URL('api/jobs?kind=grf', url).href);
+    assert.deepEqual(none.body.jobs, []);
+    const bad = await getJson<{ error: { code: string } }>(new URL('api/jobs?kind=nope', url).href);
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.error.code, 'INPUT_INVALID');
+    const detail = await getJson<{ state: string; fraction: number; series: { epochs: { epoch: number; trainMse: number; testAccuracy?: number }[] } }>(
+      new URL(`api/jobs/${finishedId}`, url).href,
+    );
+    assert.equal(detail.body.state, 'completed');
+    assert.equal(detail.body.fraction, 1);
+    assert.deepEqual(
+      detail.body.series.epochs.map((e) => e.epoch),
+      [1, 2, 3, 4],
+    );
+    assert.ok(detail.body.series.epochs.every((e) => Number.isFinite(e.trainMse) && e.testAccuracy !== undefined));
+    const missing = await getJson<{ error: { code: string } }>(new URL('api/jobs/no-such-job', url).href);
+    assert.equal(missing.status, 404);
+  });
+
+  it('in headless Chromium: the jobs list, the EigenPro plots (finished and live), a non-blank screenshot, cancel from the page', async (t) => {
+    // A job that runs until it is cancelled (100,000 epochs).
+    const long = await fleet.submit(spec(runningId, 100_000));
+    const exe = chromiumPath();
+    if (exe === undefined) {
+      t.diagnostic(
+        "Debian's chromium is not installed (scripts/setup.sh --test installs it with apt-get): the page is not driven; cancelling through the JSON endpoint instead",
+      );
+      const r = await getJson<{ cancelRequested: boolean }>(new URL(`api/jobs/${runningId}/cancel`, url).href, { method: 'POST' });
+      assert.equal(r.status, 202);
+      await assert.rejects(long.result(), (e: Error & { code?: string }) => e.code === 'JOB_CANCELLED');
+      return;
+    }
+    const { chromium } = await import('playwright-core');
+    const browser = await chromium.launch({ executablePath: exe, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+      page.on('dialog', (dlg) => void dlg.accept());
+      await page.goto(url);
+      // Workers and both jobs listed.
+      await page.waitForSelector('#workers tbody tr[data-worker-id]');
+      assert.equal(await page.locator('#workers tbody tr').count(), 2);
+      await page.waitForSelector(`#jobs tr[data-job-id="${runningId}"][data-state="running"]`);
+      await page.waitForSelector(`#jobs tr[data-job-id="${finishedId}"][data-state="completed"]`);
+      // The kind filter asks the server: no GRF job here.
+      await page.selectOption('#kind-filter', 'grf');
+      await page.waitForFunction(() => document.querySelectorAll('#jobs tbody tr').length === 0);
+      await page.selectOption('#kind-filter', 'eigenpro');
+      await page.waitForSelector(`#jobs tr[data-job-id="${finishedId}"]`);
+
+      // The finished job: every epoch plotted (MSE and accuracy).
+      await page.click(`#jobs tr[data-job-id="${finishedId}"] a`);
+      await page.waitForSelector('#job[data-state="completed"] .plot[data-plot="eigenpro-mse"][data-points="4"] canvas');
+      await page.waitForSelector('.plot[data-plot="eigenpro-accuracy"][data-points="4"]');
+      assert.equal(await page.textContent('#job-id'), finishedId);
+
+      // The running job: its plot shows data while it trains.
+      await page.click(`#jobs tr[data-job-id="${runningId}"] a`);
+      await page.waitForSelector(`#job[data-job-id="${runningId}"]`);
+      await page.waitForFunction(() => Number(document.querySelector('.plot[data-plot="eigenpro-mse"]')?.getAttribute('data-points') ?? 0) >= 2);
+      const legend = await page.textContent('.plot[data-plot="eigenpro-mse"]');
+      assert.ok(legend !== null && legend.includes('train MSE') && legend.includes('test MSE'), String(legend));
+
+      // The screenshot is not blank: decoded by the browser, it holds many colours.
+      const png = await page.screenshot({ fullPage: true });
+      const colours = await page.evaluate(async (b64: string) => {
+        const img = new Image();
+        img.src = `data:image/png;base64,${b64}`;
+        await img.decode();
+        const cv = document.createElement('canvas');
+        cv.width = img.width;
+        cv.height = img.height;
+        const g = cv.getContext('2d');
+        if (g === null) return 0;
+        g.drawImage(img, 0, 0);
+        const px = g.getImageData(0, 0, cv.width, cv.height).data;
+        const seen = new Set<number>();
+        for (let i = 0; i < px.length; i += 4) seen.add(((px[i] as number) << 16) | ((px[i + 1] as number) << 8) | (px[i + 2] as number));
+        return seen.size;
+      }, png.toString('base64'));
+      assert.ok(colours > 20, `the screenshot has ${colours} distinct colours`);
+      fs.writeFileSync(path.join(dir, 'dashboard.png'), png);
+
+      // Cancel from the page (its confirm dialog accepted): Temporal cancels the workflow.
+      await page.click(`#job-actions button.cancel[data-job-id="${runningId}"]`);
+      await assert.rejects(long.result(), (e: Error & { code?: string }) => e.code === 'JOB_CANCELLED');
+      await page.waitForSelector(`#jobs tr[data-job-id="${runningId}"][data-state="cancelled"]`);
+      await page.waitForSelector('#job[data-state="cancelled"]');
+      assert.equal(await page.locator(`#jobs tr[data-job-id="${runningId}"] button.cancel`).count(), 0);
+    } finally {
+      await browser.close();
+    }
+    await until(async () => (await fleet.workers()).length === 2, 10_000, 'workers still registered');
+  });
+});
