@@ -12,6 +12,7 @@ import { UP_COMMAND, DOWN_COMMAND, STATUS_COMMAND, SUPERVISE_COMMAND, DASHBOARD_
 import { CAMPAIGN_COMMAND } from '../campaign/cli';
 import { K8S_COMMAND } from '../k8s/command';
 import { JOBS_COMMAND } from '../jobs/cli';
+import { LOGS_COMMAND } from '../telemetry/cli';
 import { WORKLOADS } from '../registry';
 import { runCommand, usageOf, type CliCommand, type CliContext } from './command';
 
@@ -31,6 +32,7 @@ export const GRAMFLEET_COMMAND: CliCommand = {
     STATUS_COMMAND,
     DASHBOARD_COMMAND,
     SUPERVISE_COMMAND,
+    LOGS_COMMAND,
     ...WORKLOADS.flatMap((w) => w.commands),
     JOBS_COMMAND,
     CAMPAIGN_COMMAND,

@@ -17,6 +17,7 @@ import { connectTemporal, describeTemporalSecurity } from '../security/temporal'
 import { hostConfig, type HostConfig } from './config';
 import { registerHostMetrics, type CountService } from './metrics';
 import { freePort } from '../cluster/proc';
+import { temporalLogFunction } from '../telemetry/temporal-log';
 
 async function main(): Promise<void> {
   let cfg: HostConfig;
@@ -45,7 +46,8 @@ async function main(): Promise<void> {
   // only and /metrics appends what it serves.
   const sdkMetricsPort = cfg.healthPort !== undefined ? await freePort() : undefined;
   Runtime.install({
-    logger: new DefaultLogger(level === 'debug' ? 'DEBUG' : 'WARN'),
+    // Temporal's records (workflows' and activities' `log` included) as JSON lines carrying jobId.
+    logger: new DefaultLogger(level === 'debug' ? 'DEBUG' : 'WARN', temporalLogFunction(log)),
     ...(sdkMetricsPort !== undefined ? { telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${sdkMetricsPort}` } } } } : {}),
   });
   const nc = await connectNats(cfg.natsUrl, 'gramfleet-orchestrator', cfg.natsAuth);
