@@ -45,6 +45,17 @@ const TEST_VARS = [
     '',
     'set: every process (workers, task owners, GRF activities) appends one JSON line per task run, accepted result, batch and assembly to its own file in this folder (workers/src/counts.ts); the chaos suite checks each shard counted once from them',
   ],
+  [
+    'GRAMFLEET_TEST_ONLY_FAULTS',
+    '',
+    'the chaos suite only, read by a worker a local cluster started (`--cluster=`), ignored by any other: `hang:SHARD[:SEED]` makes the first try of that shard (of the job with that seed) run a kernel that never returns, `crash:SHARD[:SEED]` makes every try kill the worker process running it (a poison shard); comma-separated',
+  ],
+  [
+    'GRAMFLEET_CHAOS_TIMING',
+    '',
+    '1: the chaos tests assert the time bounds of issue 23 (e.g. a hung kernel redelivered within 2x its timeout) instead of only printing them; scripts/chaos.sh sets it',
+  ],
+  ['GRAMFLEET_CHAOS_LOG', '`/tmp/gramfleet-chaos-<time>.log`', "scripts/chaos.sh: where the whole chaos run's output (counts, ledger, timings) is kept"],
   ['GRAMFLEET_TEST_FILE_TIMEOUT_S', '1200', 'scripts/run-tests.js: a test file still running after this long is killed and counted as failed'],
   ['GF_TEST_KERNEL_BUILD', '', 'fma: the wasm conformance suites load the relaxed-SIMD FMA kernel build'],
 ];

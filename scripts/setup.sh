@@ -91,6 +91,18 @@ install_chromium() { # Debian's chromium, driven headless by the dashboard test 
   apt-get install -y -qq chromium >/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1; }
 }
 
+install_faketime() { # Debian's libfaketime (LD_PRELOAD clock offset), for the chaos suite's clock-skew fault
+  [ -f "$BIN/libfaketime.so.1" ] && return
+  say "fetching Debian's libfaketime package (apt-get download, unpacked into .gramfleet/bin)"
+  local tmp; tmp="$(mktemp -d)"
+  (cd "$tmp" && apt-get download libfaketime >/dev/null 2>&1) || { (apt-get update -qq && cd "$tmp" && apt-get download libfaketime >/dev/null 2>&1) || { rm -rf "$tmp"; return 1; }; }
+  dpkg-deb -x "$tmp"/libfaketime_*.deb "$tmp/x" || { rm -rf "$tmp"; return 1; }
+  local so; so="$(find "$tmp/x" -name 'libfaketime.so.1' | head -1)"
+  [ -n "$so" ] || { rm -rf "$tmp"; return 1; }
+  cp "$so" "$BIN/libfaketime.so.1.tmp" && mv "$BIN/libfaketime.so.1.tmp" "$BIN/libfaketime.so.1"
+  rm -rf "$tmp"
+}
+
 install_pyvenv() { # numpy + scipy, used by the interop tests (scipy.sparse.load_npz of our output)
   local venv="$ROOT/.gramfleet/venv"
   [ -x "$venv/bin/python" ] && "$venv/bin/python" -c 'import numpy, scipy' 2>/dev/null && return
@@ -165,6 +177,7 @@ if [ "${1:-}" != "--build-only" ]; then
     install_nvrtc || say "warning: could not fetch NVRTC; the GPU kernel compile tests will skip and say why"
     install_ptxas || say "warning: could not fetch ptxas; the PTX assembly tests will skip and say why"
     install_chromium || say "warning: could not install Debian's chromium; the dashboard test checks the JSON endpoints only and says why"
+    install_faketime || say "warning: could not fetch Debian's libfaketime; the chaos suite's clock-skew fault (scripts/chaos.sh) says why and is not run"
     install_prometheus || say "warning: could not fetch Debian's prometheus; the metrics test scrapes with its exposition-format parser only and says why"
     bash "$ROOT/scripts/k8s-envtest.sh" || say "warning: could not build kube-apiserver/etcd/helm; the Kubernetes tests will skip and say why"
   fi

@@ -6,6 +6,7 @@
  */
 import * as os from 'node:os';
 import {
+  GramfleetError,
   DATA_PLANE_ENV,
   USER_WASM_MAX_MEMORY_MB,
   USER_WASM_MAX_MODULE_BYTES,
@@ -263,4 +264,32 @@ export function testOnlyCorruptOutputs(env: Env = process.env, argv: readonly st
 export function countsDirFromEnv(env: Env = process.env): string | undefined {
   const d = env['GRAMFLEET_COUNTS_DIR'];
   return d === undefined || d === '' ? undefined : d;
+}
+
+/** A fault a worker injects into one shard (TEST ONLY: the chaos suite). */
+export interface TestOnlyFault {
+  /** `hang`: the shard's first try runs a kernel that never returns; `crash`: every try kills this worker process. */
+  readonly kind: 'hang' | 'crash';
+  readonly shardId: string;
+  /** Only tasks whose attributes carry this seed (one job's shards, not every job's). */
+  readonly seed?: number;
+}
+
+/**
+ * TEST ONLY: the faults this worker injects, from `GRAMFLEET_TEST_ONLY_FAULTS`
+ * (`kind:shardId[:seed]`, comma-separated, e.g. `crash:s000003:66`). Like
+ * {@link testOnlyCorruptOutputs}, only a worker a local cluster started (`--cluster=`) reads it;
+ * a malformed entry is an INPUT_INVALID naming the variable.
+ */
+export function testOnlyFaults(env: Env = process.env, argv: readonly string[] = process.argv): TestOnlyFault[] {
+  const v = env['GRAMFLEET_TEST_ONLY_FAULTS'];
+  if (v === undefined || v === '' || !argv.some((a) => a.startsWith('--cluster='))) return [];
+  return v.split(',').map((entry) => {
+    const [kind, shardId, seed] = entry.trim().split(':');
+    if ((kind !== 'hang' && kind !== 'crash') || shardId === undefined || shardId === '' || (seed !== undefined && !Number.isInteger(Number(seed))))
+      throw new GramfleetError('INPUT_INVALID', `GRAMFLEET_TEST_ONLY_FAULTS: '${entry}' is not hang|crash:SHARD[:SEED]`, {
+        field: 'GRAMFLEET_TEST_ONLY_FAULTS',
+      });
+    return { kind, shardId, ...(seed !== undefined ? { seed: Number(seed) } : {}) };
+  });
 }

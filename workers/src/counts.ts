@@ -29,7 +29,8 @@ export type CountEvent =
       /** The durable queue's delivery count (1 for a lane task). */
       readonly delivery: number;
       readonly workerId: string;
-      readonly outcome: 'ok' | 'retryable' | 'permanent' | 'cancelled';
+      /** `crashed`: recorded just before a test-only poison shard killed the worker. */
+      readonly outcome: 'ok' | 'retryable' | 'permanent' | 'cancelled' | 'crashed';
       readonly code?: string;
       readonly outputs?: readonly string[];
       readonly startedAt: number;

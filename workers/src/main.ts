@@ -17,12 +17,14 @@ import { createSandbox } from './sandbox/sandbox';
 import { withUserWasm } from './sandbox/with-user-wasm';
 import { startHealthServer } from './health';
 import { createProcessMetrics } from './metrics';
-import { testOnlyCorruptOutputs, wasmWorkerConfig, type WasmWorkerConfig } from './config';
+import { testOnlyCorruptOutputs, testOnlyFaults, wasmWorkerConfig, type TestOnlyFault, type WasmWorkerConfig } from './config';
 
 async function main(): Promise<void> {
   let cfg: WasmWorkerConfig;
+  let faults: TestOnlyFault[];
   try {
     cfg = wasmWorkerConfig();
+    faults = testOnlyFaults();
   } catch (e) {
     process.stderr.write(
       JSON.stringify({
@@ -67,6 +69,7 @@ async function main(): Promise<void> {
   log.info('user-wasm sandbox', { ...cfg.sandbox.limits, maxTasksPerJob: cfg.sandbox.maxTasksPerJob });
   log.info('kernel-row cache', { budgetMB: Math.round(cacheBytes / 2 ** 20) });
   const corrupt = testOnlyCorruptOutputs();
+  if (faults.length > 0) log.warn('TEST ONLY: this worker injects faults into chosen shards (GRAMFLEET_TEST_ONLY_FAULTS)', { faults });
   if (corrupt) log.warn('TEST ONLY: this worker returns wrong bytes on purpose (LocalCluster.addWorker testOnlyCorruptOutputs)');
   const w = await startWorker({
     natsUrl: cfg.natsUrl,
@@ -82,6 +85,7 @@ async function main(): Promise<void> {
     sandbox: cfg.sandbox.limits,
     metrics,
     ...(corrupt ? { testOnlyCorruptOutputs: true } : {}),
+    ...(faults.length > 0 ? { testOnlyFaults: faults } : {}),
     ...(cfg.prefix !== undefined ? { prefix: cfg.prefix } : {}),
     ...(workerId !== undefined ? { workerId } : {}),
   });

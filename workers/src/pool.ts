@@ -35,6 +35,8 @@ export type ThreadRequest = {
   readonly rows?: RowJob;
   readonly keys?: readonly (string | undefined)[];
   readonly resident?: readonly boolean[];
+  /** TEST ONLY: run a kernel that never returns (KernelTaskContext.testOnlyHang). */
+  readonly testOnlyHang?: boolean;
 };
 /** Reply of a thread; `resident` lists the input keys its arena now holds. */
 export type ThreadReply =
@@ -69,6 +71,8 @@ export interface KernelTaskContext {
    * cannot stop a run leave it to the worker runtime, which fails the task all the same.
    */
   readonly timeoutMs?: number;
+  /** TEST ONLY (the chaos suite, config.ts testOnlyFaults): the thread runs a kernel that never returns. */
+  readonly testOnlyHang?: boolean;
 }
 
 /** The pool. */
@@ -269,7 +273,14 @@ export function createKernelPool(opts: KernelPoolOptions): KernelPool {
       if (closed) return Promise.reject(new GramfleetError('WORKER_DRAINING', 'kernel pool is closed'));
       return new Promise<KernelRun>((resolve, reject) => {
         queue.push({
-          req: { id: nextId++, op, attrs, inputs: toThread(inputs), ...(keys !== undefined ? { keys } : {}) },
+          req: {
+            id: nextId++,
+            op,
+            attrs,
+            inputs: toThread(inputs),
+            ...(keys !== undefined ? { keys } : {}),
+            ...(task?.testOnlyHang === true ? { testOnlyHang: true } : {}),
+          },
           resolve,
           reject,
           raw: inputs,

@@ -46,6 +46,7 @@ import type { ArrayStoreStats } from './dataplane/store';
 import type { KernelPool } from './pool';
 import type { ProcessMetrics } from './metrics';
 import { countsEnabled, recordCount } from './counts';
+import type { TestOnlyFault } from './config';
 
 /** Options of {@link startWorker}. */
 export interface WorkerOptions {
@@ -98,6 +99,12 @@ export interface WorkerOptions {
    * @default 1,800,000 (30 min)
    */
   readonly kernelTimeoutMs?: number;
+  /**
+   * TEST ONLY (the chaos suite): faults injected into chosen shards — a kernel that never returns
+   * on a shard's first try, or a worker process killed by every try of a poison shard. Set only
+   * from GRAMFLEET_TEST_ONLY_FAULTS in a worker a local cluster started (config.ts testOnlyFaults). @default none
+   */
+  readonly testOnlyFaults?: readonly TestOnlyFault[];
 }
 
 /** A running worker. */
@@ -234,6 +241,21 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       metrics?.ended(task.op, 'cancelled', redelivered);
       return { ...fail(new GramfleetError('JOB_CANCELLED', `job ${task.jobId} ${why}`, { jobId: task.jobId }), false), cancelled: true };
     }
+    const fault = o.testOnlyFaults?.find((f) => f.shardId === task.shardId && (f.seed === undefined || (task.attrs as { seed?: unknown }).seed === f.seed));
+    if (fault?.kind === 'crash') {
+      recordCount({
+        ev: 'exec',
+        jobId: task.jobId,
+        shardId: task.shardId,
+        attempt: tried,
+        delivery: attempt,
+        workerId,
+        outcome: 'crashed',
+        startedAt: Date.now(),
+      });
+      log.error('TEST ONLY: a poison shard kills this worker', ctx);
+      process.kill(process.pid, 'SIGKILL');
+    }
     const t0 = performance.now();
     try {
       const hits0 = store.stats.hits;
@@ -247,7 +269,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
           task.attrs,
           inputs,
           task.inputs.map((r) => r.digest),
-          { jobId: task.jobId, shardId: task.shardId, attempt, timeoutMs },
+          { jobId: task.jobId, shardId: task.shardId, attempt, timeoutMs, ...(fault?.kind === 'hang' && tried === 1 ? { testOnlyHang: true } : {}) },
         ),
         task.op,
         timeoutMs,
@@ -427,13 +449,16 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       return;
     }
     const attempt = m.info.deliveryCount;
-    if (attempt > dp.options.maxDeliver) {
-      log.error('shard exceeded max deliveries; dead-lettering', { jobId: task.jobId, shardId: task.shardId, op: task.op, attempt });
+    // A task its owner spilled at try k had k - 1 tries on lanes already: they count against the
+    // bound too (a poison shard that kills every worker it reaches must not get maxDeliver more).
+    const tries = (task.attempt ?? 1) - 1 + attempt;
+    if (tries > dp.options.maxDeliver) {
+      log.error('shard exceeded max deliveries; dead-lettering', { jobId: task.jobId, shardId: task.shardId, op: task.op, attempt, tries });
       taskMetrics?.ended(task.op, 'dead_lettered', true);
       const err = new GramfleetError(
         'WORKER_MAX_DELIVER',
-        `shard ${task.shardId} of job ${task.jobId} was delivered ${attempt} times without a result (max ${dp.options.maxDeliver})`,
-        { jobId: task.jobId, shardId: task.shardId, deliveries: attempt },
+        `shard ${task.shardId} of job ${task.jobId} was tried ${tries - 1} times without a result (max ${dp.options.maxDeliver})`,
+        { jobId: task.jobId, shardId: task.shardId, deliveries: tries - 1 },
       );
       try {
         await publishResult(task, {

@@ -114,6 +114,8 @@ async function handle(req: ThreadRequest): Promise<ThreadReply> {
       const out = (data instanceof Float32Array ? { dtype: 'f32', shape: [data.length], data } : { dtype: 'f64', shape: [data.length], data }) as NdArray;
       return { id: req.id, ok: true, outputs: [out], backend: 'wasm', computeMs: performance.now() - t0 };
     }
+    // TEST ONLY (the chaos suite): a kernel that never returns; the pool's time limit replaces this thread.
+    if (req.testOnlyHang === true) for (;;);
     const op = OPS.get(req.op);
     const attrs = op.parseAttrs(req.attrs);
     makeRoom(req);

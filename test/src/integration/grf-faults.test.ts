@@ -17,6 +17,9 @@ import type { GrfJobResult } from '@gramfleet/core';
 import type { GrfJobSpec, JobHandle } from '@gramfleet/orchestrator';
 import { csrDigest, sharedGraph, startTestCluster, until, type TestCluster } from './harness';
 
+/** One line of the run's report (counts, ledger, timings) in the test output. */
+const say = (s: string): void => void process.stdout.write(`# ${s}\n`);
+
 describe('GRF survives faults (real servers)', () => {
   let t: TestCluster;
   let baseline: GrfJobResult;
@@ -65,7 +68,7 @@ describe('GRF survives faults (real servers)', () => {
     assert.equal(r.shards, baseline.shards);
     // Each shard counted once, by the counts recorded where runs, takes and assemblies happened.
     const counts = checkCountedOnce(readCounts(countsDir), h.jobId, shards);
-    console.log(`counts after the fault: ${JSON.stringify(counts)}`);
+    say(`counts after the fault: ${JSON.stringify(counts)}`);
     assert.deepEqual(r.phi.map(csrDigest), baseline.phi.map(csrDigest), 'Φ must be byte-identical to the uninterrupted run');
     return r;
   }
