@@ -84,7 +84,6 @@ export function createGrfActivities(deps: GrfActivityDeps): GrfActivities {
     if (shards === undefined) throw new GramfleetError('INPUT_OUT_OF_RANGE', `batch ${batch} is outside the job's batches`, { field: 'batch', value: batch });
     const inputs = [job.graph.indptr, job.graph.indices, job.graph.weights];
     const deadline = Date.now() + job.timeoutMs;
-    const sent0 = tasks.stats.sent + tasks.stats.spilled;
     const duplicates0 = tasks.stats.duplicates;
     const onAbort = (): void => tasks.cancelJob(job.jobId);
     signal?.addEventListener('abort', onAbort);
@@ -109,7 +108,11 @@ export function createGrfActivities(deps: GrfActivityDeps): GrfActivities {
     const workers: Record<string, number> = {};
     let computeMs = 0;
     let verified = 0;
+    // Tries of this batch's own shards: the accepted try's number is how many were sent (the
+    // client's global counters are shared by the batches that run at once, so their deltas over-count).
+    let published = 0;
     for (const r of results) {
+      published += r.attempt;
       if (r.stats.verifiedBy !== undefined) verified++;
       backends[r.stats.backend] = (backends[r.stats.backend] ?? 0) + 1;
       workers[r.stats.workerId] = (workers[r.stats.workerId] ?? 0) + 1;
@@ -128,7 +131,7 @@ export function createGrfActivities(deps: GrfActivityDeps): GrfActivities {
       out: {
         batch,
         shards: shards.length,
-        published: tasks.stats.sent + tasks.stats.spilled - sent0,
+        published: published + verified,
         duplicates: tasks.stats.duplicates - duplicates0,
         backends,
         workers,
