@@ -98,7 +98,7 @@ export function compileGrfParams(p: GrfParams): CompiledGrfParams {
     f,
     streams: estimator === 'independent' ? [0, 1] : [0],
     shardNodes,
-    batchShards: p.batchShards === undefined ? undefined : int('batchShards', p.batchShards, 1, 4096),
+    batchShards: p.batchShards === undefined ? undefined : int('batchShards', p.batchShards, 1, GRF_MAX_BATCH_SHARDS),
     window: int('window', p.window ?? 4, 1, 64),
     ...(verify !== undefined && verify > 0 ? { verify } : {}),
   });
@@ -116,6 +116,22 @@ export function defaultShardNodes(n: number, workerThreads: number): number {
  */
 export function grfBatchShards(shards: number, batchShards: number | undefined): number {
   return batchShards ?? Math.max(64, Math.ceil(shards / 8));
+}
+
+/** The most shards a batch gets by default (and the bound on `batchShards`). */
+export const GRF_MAX_BATCH_SHARDS = 4096;
+
+/**
+ * The `batchShards` a job is submitted with when the user gave none: {@link grfBatchShards}'s
+ * choice up to {@link GRF_MAX_BATCH_SHARDS}. Above it (more than 32,768 shards) one batch would
+ * hold its shards' promises, results and rows in one activity for minutes (10⁶ shards made
+ * 125,000-shard batches that starved their own heartbeats); the cap is written into the input at
+ * submit, so a job submitted before it (no `batchShards`) replays with the plan it started with.
+ */
+export function grfSubmitBatchShards(shards: number, batchShards: number | undefined): number | undefined {
+  if (batchShards !== undefined) return batchShards;
+  const auto = grfBatchShards(shards, undefined);
+  return auto > GRF_MAX_BATCH_SHARDS ? GRF_MAX_BATCH_SHARDS : undefined;
 }
 
 /** The shards of a GRF job in order: node ranges of `shardNodes`, with the walk attributes. Derived from the job alone. */

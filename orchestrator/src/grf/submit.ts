@@ -9,6 +9,7 @@ import {
   GramfleetError,
   compileGrfParams,
   defaultShardNodes,
+  grfSubmitBatchShards,
   normalisedWeights,
   num,
   parseBackendChoice,
@@ -113,6 +114,7 @@ export async function prepareGrf(spec: GrfJobSpec, deps: GrfPrepareDeps): Promis
   const workers = await (deps.workers ?? (() => registeredWorkers(dp)))();
   const route = routeOp(requested, 'grf-walks', workers, Date.now(), dp.options.workerTtlMs);
   const shardNodes = params.shardNodes ?? defaultShardNodes(n, workers.length || os.cpus().length);
+  const batchShards = grfSubmitBatchShards(Math.ceil(n / shardNodes), params.batchShards);
   const weights = normalisedWeights(csr, params.scale);
   const graph = {
     indptr: await store.put({ dtype: 'i32', shape: [csr.indptr.length], data: csr.indptr }),
@@ -125,7 +127,7 @@ export async function prepareGrf(spec: GrfJobSpec, deps: GrfPrepareDeps): Promis
     n,
     nnz: csr.indices.length,
     graph,
-    params,
+    params: batchShards === params.batchShards ? params : { ...params, batchShards },
     shardNodes,
     cls: route.cls,
     route,
