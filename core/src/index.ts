@@ -150,7 +150,17 @@ export type { DatagenRunParams } from './datagen/workload';
 // --- jobs (workflow contracts) ---
 export { chunk, shardId } from './jobs/shards';
 export type { JobProgress, ShardBatchInput, ShardBatchOutput, ShardOutcome, ShardSpec } from './jobs/shards';
-export { GRF_ESTIMATORS, GRF_VARIANCE, compileGrfParams, defaultShardNodes, grfBatches, grfSubmitBatchShards, GRF_MAX_BATCH_SHARDS } from './grf/job';
+export {
+  GRF_ESTIMATORS,
+  GRF_VARIANCE,
+  compileGrfParams,
+  defaultShardNodes,
+  grfBatch,
+  grfBatchSizes,
+  grfBatches,
+  grfSubmitBatchShards,
+  GRF_MAX_BATCH_SHARDS,
+} from './grf/job';
 export type {
   GrfActivities,
   GrfAssembleBatchesInput,

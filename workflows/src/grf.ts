@@ -8,7 +8,15 @@
  * walks), so a batch run twice gives the same bytes.
  */
 import { continueAsNew, defineQuery, isCancellation, setHandler, workflowInfo } from '@temporalio/workflow';
-import { grfBatches, type GrfActivities, type GrfAssembled, type GrfBatchOutput, type GrfJobInput, type GrfJobResult, type JobProgress } from '@gramfleet/core';
+import {
+  grfBatchSizes,
+  type GrfActivities,
+  type GrfAssembled,
+  type GrfBatchOutput,
+  type GrfJobInput,
+  type GrfJobResult,
+  type JobProgress,
+} from '@gramfleet/core';
 import { cleanupShards, continuesAsNew, clusterActivities, localClusterActivities, workloadActivities } from './sharded';
 
 /** Query answering the job's progress. */
@@ -27,7 +35,7 @@ export async function grfWorkflow(input: GrfJobInput, carry?: GrfCarry): Promise
   const grf = workloadActivities<GrfActivities>(input.timeoutMs);
   const done: Record<string, GrfBatchOutput> = { ...(carry?.done ?? {}) };
   const generation = carry?.generation ?? 0;
-  const batches = grfBatches(input).map((b) => b.length);
+  const batches = grfBatchSizes(input);
   const shardsTotal = batches.reduce((a, b) => a + b, 0);
   let batchesRunning = 0;
   let phase: JobProgress['phase'] = 'running';

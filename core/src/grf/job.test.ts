@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { GRF_MAX_BATCH_SHARDS, compileGrfParams, grfBatchShards, grfBatches, grfSubmitBatchShards, type GrfJobInput } from './job';
+import { GRF_MAX_BATCH_SHARDS, compileGrfParams, grfBatch, grfBatchShards, grfBatchSizes, grfBatches, grfSubmitBatchShards, type GrfJobInput } from './job';
 
 test('batches: the shards over ~8 batches, at least 64 a batch; a job submitted without batchShards keeps that plan', () => {
   assert.equal(grfBatchShards(10, undefined), 64);
@@ -27,4 +27,24 @@ test('submit caps the default batch at 4096 shards and writes it into the input;
     () => compileGrfParams({ kernel: 'reg-laplacian', scale: 0.25, walks: 1, pHalt: 0.5, seed: 1, batchShards: GRF_MAX_BATCH_SHARDS + 1 }),
     /batchShards/,
   );
+});
+
+test('grfBatch and grfBatchSizes agree with grfBatches, shard for shard', () => {
+  for (const [n, shardNodes, batchShards] of [
+    [34, 5, undefined],
+    [1000, 1, undefined],
+    [1001, 7, 3],
+    [100_000, 1, 4096],
+  ] as const) {
+    const params = { ...compileGrfParams({ kernel: 'reg-laplacian', scale: 0.25, walks: 2, pHalt: 0.5, seed: 3 }), batchShards };
+    const job = { jobId: 'j', n, nnz: 0, shardNodes, params } as unknown as GrfJobInput;
+    const all = grfBatches(job);
+    assert.deepEqual(
+      grfBatchSizes(job),
+      all.map((b) => b.length),
+    );
+    for (let b = 0; b < all.length; b++) assert.deepEqual(grfBatch(job, b), all[b]);
+    assert.equal(grfBatch(job, all.length), undefined);
+    assert.equal(grfBatch(job, -1), undefined);
+  }
 });

@@ -149,6 +149,39 @@ export function grfBatches(job: GrfJobInput): ShardSpec[][] {
   return chunk(shards, grfBatchShards(shards.length, job.params.batchShards));
 }
 
+/** The number of shards in each batch of a GRF job ({@link grfBatches}' lengths, without building the shards). */
+export function grfBatchSizes(job: GrfJobInput): number[] {
+  const shards = Math.ceil(job.n / job.shardNodes);
+  const per = grfBatchShards(shards, job.params.batchShards);
+  return Array.from({ length: Math.ceil(shards / per) }, (_, b) => Math.min(per, shards - b * per));
+}
+
+/** Batch `batch` of a GRF job (`grfBatches(job)[batch]`), built alone: O(batch), not O(job). Undefined past the last. */
+export function grfBatch(job: GrfJobInput, batch: number): ShardSpec[] | undefined {
+  const shards = Math.ceil(job.n / job.shardNodes);
+  const per = grfBatchShards(shards, job.params.batchShards);
+  if (!Number.isInteger(batch) || batch < 0 || batch * per >= shards) return undefined;
+  const p = job.params;
+  const out: ShardSpec[] = [];
+  for (let i = batch * per; i < Math.min(shards, (batch + 1) * per); i++) {
+    const start = i * job.shardNodes;
+    out.push({
+      shardId: shardId(i),
+      attrs: {
+        seed: p.seed,
+        walks: p.walks,
+        pHalt: p.pHalt,
+        f: p.f,
+        streams: p.streams,
+        variance: p.variance,
+        nodeStart: start,
+        nodeEnd: Math.min(job.n, start + job.shardNodes),
+      },
+    });
+  }
+  return out;
+}
+
 /** Input of the GRF workflow (references only; no arrays). */
 export interface GrfJobInput {
   readonly jobId: string;

@@ -9,7 +9,7 @@
 import { Context } from '@temporalio/activity';
 import {
   GramfleetError,
-  grfBatches,
+  grfBatch,
   grfWalksOutputsProblem,
   type CsrArrays,
   type GrfActivities,
@@ -80,7 +80,7 @@ export function createGrfActivities(deps: GrfActivityDeps): GrfActivities {
     batch: number,
     signal?: AbortSignal,
   ): Promise<{ parts: CsrArrays[][]; shards: readonly string[]; out: GrfBatchOutput }> {
-    const shards = grfBatches(job)[batch];
+    const shards = grfBatch(job, batch);
     if (shards === undefined) throw new GramfleetError('INPUT_OUT_OF_RANGE', `batch ${batch} is outside the job's batches`, { field: 'batch', value: batch });
     const inputs = [job.graph.indptr, job.graph.indices, job.graph.weights];
     const deadline = Date.now() + job.timeoutMs;
