@@ -53,14 +53,73 @@
         ),
       ),
     );
+    $('#queues tbody').replaceChildren(
+      ...c.queues.map((q) =>
+        el(
+          'tr',
+          { 'data-class': q.cls },
+          el('td', {}, q.cls),
+          el('td', { class: 'pending' }, q.pending),
+          el('td', {}, q.ackPending),
+          el('td', {}, q.redelivered),
+          el('td', {}, q.lastActive ? ago(Date.parse(q.lastActive)) : '-'),
+        ),
+      ),
+    );
+    drawUtilisation(c);
     $('#processes').textContent = c.processes.length ? 'processes: ' + c.processes.map((p) => p.name + (p.alive ? '' : ' (DEAD)')).join(', ') : '';
   }
+
+  // Utilisation over time: each worker's shards done per second between two polls of the
+  // registry, sampled by this page (the registry holds each worker's running count).
+  const util = { ids: [], t: [], rates: [], last: new Map() };
+  function drawUtilisation(c) {
+    const now = Date.parse(c.at) / 1000;
+    const ids = c.workers.map((w) => w.workerId).sort();
+    if (ids.join() !== util.ids.join()) {
+      util.ids = ids;
+      util.t = [];
+      util.rates = ids.map(() => []);
+      if (clusterPlot) clusterPlot.destroy();
+      clusterPlot = null;
+    }
+    const rates = ids.map((id) => {
+      const w = c.workers.find((x) => x.workerId === id);
+      const prev = util.last.get(id);
+      util.last.set(id, { t: now, done: w.shardsDone });
+      return prev && now > prev.t ? Math.max(0, (w.shardsDone - prev.done) / (now - prev.t)) : null;
+    });
+    util.t.push(now);
+    rates.forEach((r, i) => util.rates[i].push(r));
+    if (util.t.length > 600) {
+      util.t.shift();
+      util.rates.forEach((r) => r.shift());
+    }
+    const data = [util.t.slice(), ...util.rates.map((r) => r.slice())];
+    if (!clusterPlot && ids.length > 0) {
+      const palette = ['#1a73e8', '#e8710a', '#188038', '#c5221f', '#9334e6', '#12b5cb', '#f9ab00', '#5f6368'];
+      clusterPlot = new uPlot(
+        {
+          width: 560,
+          height: 200,
+          scales: { x: { time: true } },
+          series: [{}, ...ids.map((id, i) => ({ label: id.split('-').slice(0, 2).join('-'), stroke: palette[i % palette.length], width: 2, spanGaps: true }))],
+          axes: [{}, { label: 'shards/s' }],
+        },
+        data,
+        $('#utilisation'),
+      );
+    } else if (clusterPlot) clusterPlot.setData(data);
+    $('#utilisation').setAttribute('data-points', String(util.t.length));
+  }
+  let clusterPlot = null;
 
   // --- jobs list ---
   let selected = null;
   function fractionCell(j) {
     if (j.state === 'completed') return el('progress', { max: 1, value: 1 });
-    return el('progress', { max: 1 });
+    // Running: filled in from the job's detail when it is shown; otherwise indeterminate.
+    return j.state === 'running' ? el('progress', { max: 1 }) : el('progress', { max: 1, value: 0 });
   }
 
   async function refreshJobs() {
@@ -76,7 +135,7 @@
           el('td', {}, j.kind),
           el('td', { class: 'state-' + j.state }, j.state),
           el('td', { class: 'progress' }, fractionCell(j)),
-          el('td', {}, j.startTime ? new Date(j.startTime).toLocaleTimeString() : ''),
+          el('td', {}, j.startedAt ? new Date(j.startedAt).toLocaleTimeString() : ''),
           el('td', {}, j.state === 'running' ? el('button', { class: 'cancel', 'data-job-id': j.jobId, onclick: () => cancel(j.jobId) }, 'cancel') : ''),
         );
         return tr;
@@ -154,6 +213,116 @@
       );
   }
 
+  // GRF: shards done over time, from the workflow's history (each completed batch).
+  function drawGrf(d) {
+    const pts = d.series.shards || [];
+    plot(
+      'grf-shards',
+      'shards done over time' + (d.series.shardsTotal !== undefined ? ' (of ' + d.series.shardsTotal + ')' : ''),
+      [{ label: 'shards done', stroke: '#188038' }],
+      [pts.map((p) => p.t / 1000), pts.map((p) => p.done)],
+      'time',
+    );
+  }
+
+  // Campaigns: the result table, and one numeric parameter against one numeric metric.
+  const scatterChoice = { param: null, metric: null };
+  // Numeric keys of params or metrics, those that vary across the runs first.
+  function numericKeys(rows, field) {
+    const values = new Map();
+    for (const r of rows)
+      for (const [k, v] of Object.entries(r[field] || {}))
+        if (typeof v === 'number' && Number.isFinite(v)) {
+          if (!values.has(k)) values.set(k, new Set());
+          values.get(k).add(v);
+        }
+    const varies = (k) => (values.get(k).size > 1 ? 0 : 1);
+    return [...values.keys()].sort((a, b) => varies(a) - varies(b) || a.localeCompare(b));
+  }
+  function drawCampaign(d) {
+    const rows = d.series.rows || [];
+    const params = [...new Set(rows.flatMap((r) => Object.keys(r.params || {})))].sort();
+    const metrics = [...new Set(rows.flatMap((r) => Object.keys(r.metrics || {})))].sort();
+    const fmt = (v) =>
+      v === undefined
+        ? ''
+        : typeof v === 'number'
+          ? Number.isInteger(v)
+            ? String(v)
+            : v.toPrecision(4)
+          : typeof v === 'object'
+            ? JSON.stringify(v)
+            : String(v);
+    let box = document.querySelector('#plots .campaign');
+    if (!box) {
+      box = el('div', { class: 'campaign' });
+      $('#plots').append(box);
+    }
+    const table = el(
+      'table',
+      { id: 'campaign-rows' },
+      el('thead', {}, el('tr', {}, el('th', {}, '#'), el('th', {}, 'status'), ...params.map((p) => el('th', {}, p)), ...metrics.map((m) => el('th', {}, m)))),
+      el(
+        'tbody',
+        {},
+        ...rows.map((r) =>
+          el(
+            'tr',
+            { 'data-index': r.index, 'data-status': r.status },
+            el('td', {}, r.index),
+            el('td', {}, r.status),
+            ...params.map((p) => el('td', {}, fmt(r.params[p]))),
+            ...metrics.map((m) => el('td', {}, fmt(r.metrics[m]))),
+          ),
+        ),
+      ),
+    );
+    const np = numericKeys(rows, 'params');
+    const nm = numericKeys(rows, 'metrics');
+    if (!np.includes(scatterChoice.param)) scatterChoice.param = np[0] || null;
+    if (!nm.includes(scatterChoice.metric)) scatterChoice.metric = nm.find((m) => /acc|mse|error|lml|residual/i.test(m)) || nm[0] || null;
+    const select = (id, keys, key) =>
+      el(
+        'select',
+        {
+          id,
+          onchange: (ev) => {
+            scatterChoice[key] = ev.target.value;
+            const old = plots.get('campaign-scatter');
+            if (old) {
+              old.u.destroy();
+              old.box.remove();
+              plots.delete('campaign-scatter');
+            }
+            drawCampaign(d);
+          },
+        },
+        ...keys.map((k) => {
+          const o = el('option', { value: k }, k);
+          if (k === scatterChoice[key]) o.selected = true;
+          return o;
+        }),
+      );
+    box.replaceChildren(
+      el('h3', {}, 'runs (' + rows.length + ')'),
+      el('div', { class: 'scroll' }, table),
+      np.length && nm.length ? el('div', {}, 'scatter: ', select('scatter-param', np, 'param'), ' vs ', select('scatter-metric', nm, 'metric')) : '',
+    );
+    if (scatterChoice.param && scatterChoice.metric) {
+      const pts = rows
+        .filter((r) => typeof r.params[scatterChoice.param] === 'number' && typeof r.metrics[scatterChoice.metric] === 'number')
+        .map((r) => [r.params[scatterChoice.param], r.metrics[scatterChoice.metric]])
+        .sort((a, b) => a[0] - b[0]);
+      plot(
+        'campaign-scatter',
+        scatterChoice.metric + ' vs ' + scatterChoice.param,
+        [{ label: scatterChoice.metric, stroke: '#9334e6', paths: () => null, points: { show: true, size: 8 } }],
+        [pts.map((p) => p[0]), pts.map((p) => p[1])],
+        scatterChoice.param,
+      );
+    }
+  }
+
   // Shards (or systems, or runs) done over time: sampled by this page while the job runs, with the
   // start (0 done) and, once finished, the close time.
   function drawDoneOverTime(d) {
@@ -162,14 +331,14 @@
     let s = samples.get(d.jobId);
     if (s === undefined) {
       s = [[], []];
-      if (d.startTime) {
-        s[0].push(Date.parse(d.startTime) / 1000);
+      if (d.startedAt) {
+        s[0].push(Date.parse(d.startedAt) / 1000);
         s[1].push(0);
       }
       samples.set(d.jobId, s);
     }
     if (done !== undefined) {
-      const t = d.closeTime ? Date.parse(d.closeTime) / 1000 : Date.now() / 1000;
+      const t = d.closedAt ? Date.parse(d.closedAt) / 1000 : Date.now() / 1000;
       if (s[0].length === 0 || t > s[0][s[0].length - 1]) {
         s[0].push(t);
         s[1].push(done);
@@ -201,9 +370,11 @@
     $('#job-state').textContent = d.state + (d.fraction !== undefined ? ' ' + Math.round(d.fraction * 100) + ' %' : '');
     $('#job-actions').replaceChildren(
       d.state === 'running' ? el('button', { class: 'cancel', 'data-job-id': d.jobId, onclick: () => cancel(d.jobId) }, 'cancel job') : '',
-      d.failure ? el('span', { class: 'failure' }, d.failure) : '',
+      d.error ? el('span', { class: 'failure' }, d.error.code + ': ' + d.error.message) : '',
     );
     if (d.kind === 'eigenpro') drawEigenPro(d);
+    else if (d.kind === 'grf') drawGrf(d);
+    else if (d.kind === 'campaign') drawCampaign(d);
     else drawDoneOverTime(d);
     $('#job-progress').textContent = JSON.stringify(d.progress, null, 2);
     const row = document.querySelector('#jobs tr[data-job-id="' + CSS.escape(d.jobId) + '"] td.progress progress');

@@ -4,21 +4,38 @@
  * cancel), workers from the NATS worker registry (KV), EigenPro's per-epoch metrics from the
  * progress events the training activity publishes on the results stream. Nothing is stored here.
  */
-import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
+import type { Client, WorkflowExecutionDescription, WorkflowExecutionInfo } from '@temporalio/client';
+import { defaultPayloadConverter, optionalTsToMs, type Payload } from '@temporalio/common';
 import { DeliverPolicy } from '@nats-io/jetstream';
-import { CAMPAIGN_PROGRESS_QUERY, CAMPAIGN_WORKFLOW, GramfleetError, WORKLOAD_DEFS, resultSubject, type WorkerRecord } from '@gramfleet/core';
+import {
+  CAMPAIGN_PROGRESS_QUERY,
+  CAMPAIGN_WORKFLOW,
+  GramfleetError,
+  WORKER_CLASSES,
+  WORKLOAD_DEFS,
+  consumerName,
+  isGramfleetError,
+  resultSubject,
+  type WorkerRecord,
+} from '@gramfleet/core';
 import type { DataPlane } from '@gramfleet/workers';
 import { registeredWorkers } from '../grf/submit';
 import { retrying } from '../client/temporal-retry';
+import { JOB_LIST_MAX, createJobsService, type JobDescription, type JobsService } from '../jobs/service';
+import type { CampaignClient } from '../campaign/client';
 
 /** What the dashboard reads from. */
 export interface DashboardSource {
   /** A Temporal client on the cluster's namespace. */
   readonly client: Client;
-  /** The orchestrator's task queue (jobs are the workflows on it). */
+  /** The orchestrator's task queue (campaigns are the campaign workflows on it). */
   readonly taskQueue: string;
-  /** The cluster's data plane (worker registry, results stream). */
+  /** The cluster's data plane (worker registry, task queues, results stream). */
   readonly dp: DataPlane;
+  /** The jobs service (list, describe, cancel). @default one over `client` */
+  readonly jobs?: JobsService;
+  /** The campaign client (campaign records and result rows). */
+  readonly campaigns?: CampaignClient;
   /** The local cluster's processes, when the dashboard runs beside one. */
   readonly processes?: () => Promise<readonly ProcessRow[]>;
 }
@@ -31,58 +48,76 @@ export interface ProcessRow {
   readonly metrics?: string;
 }
 
-/** Job kinds the dashboard knows: every workload, and campaigns. */
-export const DASHBOARD_KINDS: readonly { readonly kind: string; readonly workflowType: string; readonly progressQuery: string }[] = [
-  ...WORKLOAD_DEFS.map((d) => ({ kind: d.kind, workflowType: d.workflowType, progressQuery: d.progressQuery })),
-  { kind: 'campaign', workflowType: CAMPAIGN_WORKFLOW, progressQuery: CAMPAIGN_PROGRESS_QUERY },
-];
+/** Job kinds the dashboard lists: every workload, and campaigns. */
+export const DASHBOARD_KINDS: readonly string[] = [...WORKLOAD_DEFS.map((d) => d.kind), 'campaign'];
 
-/** One row of the jobs list. */
+const services = new WeakMap<Client, JobsService>();
+function jobsOf(s: DashboardSource): JobsService {
+  if (s.jobs !== undefined) return s.jobs;
+  let j = services.get(s.client);
+  if (j === undefined) {
+    j = createJobsService({ client: s.client, progressWaitMs: 3_000 });
+    services.set(s.client, j);
+  }
+  return j;
+}
+
+/** One row of the jobs list (a job of the jobs service, or a campaign). */
 export interface JobRow {
   readonly jobId: string;
   readonly kind: string;
-  /** Temporal's execution status, lower case: running, completed, failed, cancelled, terminated, timed_out, continued_as_new. */
+  /** running, completed, failed, cancelled, terminated, timed-out (the jobs service's states). */
   readonly state: string;
-  readonly startTime?: string;
-  readonly closeTime?: string;
+  readonly startedAt?: string;
+  readonly closedAt?: string;
+  /** The campaign that started it, for a campaign's run. */
+  readonly parentId?: string;
 }
 
-function kindOfType(workflowType: string): string | undefined {
-  return DASHBOARD_KINDS.find((k) => k.workflowType === workflowType)?.kind;
-}
+const CAMPAIGN_STATES: Readonly<Record<string, string>> = {
+  RUNNING: 'running',
+  COMPLETED: 'completed',
+  FAILED: 'failed',
+  CANCELLED: 'cancelled',
+  TERMINATED: 'terminated',
+  TIMED_OUT: 'timed-out',
+};
 
-function rowOf(w: Pick<WorkflowExecutionInfo, 'type' | 'workflowId' | 'status' | 'startTime' | 'closeTime'>): JobRow | undefined {
-  const kind = kindOfType(w.type);
-  if (kind === undefined) return undefined;
+function campaignRow(w: Pick<WorkflowExecutionInfo, 'workflowId' | 'status' | 'startTime' | 'closeTime'>): JobRow {
   return {
     jobId: w.workflowId,
-    kind,
-    state: (w.status.name ?? 'UNKNOWN').toLowerCase(),
-    startTime: w.startTime.toISOString(),
-    ...(w.closeTime !== undefined ? { closeTime: w.closeTime.toISOString() } : {}),
+    kind: 'campaign',
+    state: CAMPAIGN_STATES[w.status.name] ?? 'running',
+    startedAt: w.startTime.toISOString(),
+    ...(w.closeTime !== undefined ? { closedAt: w.closeTime.toISOString() } : {}),
   };
 }
 
-/**
- * The jobs on the cluster's task queue, newest first (at most `limit`), optionally of one kind.
- * A campaign's runs are jobs of their own kind and are listed too.
- */
-export async function listJobs(s: DashboardSource, o: { readonly kind?: string; readonly limit?: number } = {}): Promise<JobRow[]> {
-  const kinds = o.kind === undefined || o.kind === '' ? DASHBOARD_KINDS : DASHBOARD_KINDS.filter((k) => k.kind === o.kind);
-  if (kinds.length === 0)
-    throw new GramfleetError('INPUT_INVALID', `kind must be one of ${DASHBOARD_KINDS.map((k) => k.kind).join(', ')}, got ${JSON.stringify(o.kind)}`, {
-      field: 'kind',
-    });
-  const limit = o.limit ?? 200;
-  const types = kinds.map((k) => `'${k.workflowType}'`).join(', ');
-  const query = `TaskQueue = '${s.taskQueue.replace(/'/g, '')}' AND WorkflowType IN (${types})`;
+async function listCampaigns(s: DashboardSource, limit: number): Promise<JobRow[]> {
+  const query = `TaskQueue = '${s.taskQueue.replace(/'/g, '')}' AND WorkflowType = '${CAMPAIGN_WORKFLOW}'`;
+  const seen = new Set<string>();
   const rows: JobRow[] = [];
   for await (const w of s.client.workflow.list({ query, pageSize: Math.min(limit, 100) })) {
-    const r = rowOf(w);
-    if (r !== undefined) rows.push(r);
+    if (seen.has(w.workflowId) || w.status.name === 'CONTINUED_AS_NEW') continue;
+    seen.add(w.workflowId);
+    rows.push(campaignRow(w));
     if (rows.length >= limit) break;
   }
   return rows;
+}
+
+/**
+ * Jobs newest first (at most `limit`), optionally of one kind: the jobs service's listing
+ * (every workload's jobs, a campaign's runs included) and the campaigns on the task queue.
+ */
+export async function listJobs(s: DashboardSource, o: { readonly kind?: string; readonly limit?: number } = {}): Promise<JobRow[]> {
+  const kind = o.kind === '' ? undefined : o.kind;
+  if (kind !== undefined && !DASHBOARD_KINDS.includes(kind))
+    throw new GramfleetError('INPUT_INVALID', `kind must be one of ${DASHBOARD_KINDS.join(', ')}, got ${JSON.stringify(kind)}`, { field: 'kind' });
+  const limit = Math.min(o.limit ?? 200, JOB_LIST_MAX);
+  const jobs: JobRow[] = kind === 'campaign' ? [] : await jobsOf(s).list({ ...(kind !== undefined ? { kind } : {}), limit });
+  const campaigns = kind === undefined || kind === 'campaign' ? await listCampaigns(s, limit) : [];
+  return [...jobs, ...campaigns].sort((a, b) => (b.startedAt ?? '').localeCompare(a.startedAt ?? '')).slice(0, limit);
 }
 
 /** Everything the job page plots and prints about one job. */
@@ -91,10 +126,13 @@ export interface JobDetail extends JobRow {
   readonly progress?: unknown;
   /** Done fraction in [0, 1] when the kind's progress says it. */
   readonly fraction?: number;
-  /** Per-kind series: EigenPro `epochs` (per-epoch metrics). */
+  /**
+   * Per-kind series: EigenPro `epochs` (per-epoch metrics); GRF `shards` (shards done over time,
+   * from the workflow history); campaigns `rows` (the result table).
+   */
   readonly series: Record<string, unknown>;
-  /** The workflow's failure message, when it failed. */
-  readonly failure?: string;
+  /** The typed error, when the job did not complete. */
+  readonly error?: { readonly code: string; readonly message: string };
 }
 
 function fractionOf(kind: string, p: unknown, epochs: number | undefined, totalEpochs: number | undefined): number | undefined {
@@ -159,70 +197,179 @@ function pickEpoch(e: EpochPoint): EpochPoint {
   };
 }
 
-/** One job: its state (Temporal), its progress (its query) and the series its kind plots. */
-export async function jobDetail(s: DashboardSource, jobId: string): Promise<JobDetail> {
+/**
+ * A GRF job's shards done over time, from its workflow history: each completed batch activity
+ * (`runGrfBatch`, or the one-batch job's local activity) adds its result's shard count at the
+ * time Temporal recorded it. Only the current run's history (after a continue-as-new, the
+ * batches done before start the series).
+ */
+export async function grfShardsOverTime(s: DashboardSource, jobId: string): Promise<{ t: number; done: number }[]> {
+  const history = await s.client.workflow.getHandle(jobId).fetchHistory();
+  const scheduled = new Map<string, string>();
+  const out: { t: number; done: number }[] = [];
+  let done = 0;
+  let startedAt: number | undefined;
+  for (const e of history.events ?? []) {
+    const t = optionalTsToMs(e.eventTime) ?? 0;
+    if (e.workflowExecutionStartedEventAttributes != null) {
+      startedAt = t;
+      // A continued run starts with the batches its carry holds.
+      const carry = e.workflowExecutionStartedEventAttributes.input?.payloads?.[1];
+      if (carry != null) {
+        const c = defaultPayloadConverter.fromPayload<{ done?: Record<string, { shards?: number }> } | undefined>(carry);
+        for (const o of Object.values(c?.done ?? {})) done += o.shards ?? 0;
+      }
+      out.push({ t, done });
+    }
+    const sched = e.activityTaskScheduledEventAttributes;
+    if (sched != null) scheduled.set(String(e.eventId), sched.activityType?.name ?? '');
+    const comp = e.activityTaskCompletedEventAttributes;
+    let result: Payload | null | undefined;
+    if (comp != null && scheduled.get(String(comp.scheduledEventId)) === 'runGrfBatch') result = comp.result?.payloads?.[0];
+    const marker = e.markerRecordedEventAttributes;
+    if (marker != null && marker.markerName === 'core_local_activity') result = marker.details?.['result']?.payloads?.[0];
+    if (result != null) {
+      const r = defaultPayloadConverter.fromPayload<{ shards?: number } | undefined>(result);
+      if (typeof r?.shards === 'number') {
+        done += r.shards;
+        out.push({ t, done });
+      }
+    }
+  }
+  if (out.length === 0 && startedAt !== undefined) out.push({ t: startedAt, done: 0 });
+  return out;
+}
+
+async function campaignDetail(s: DashboardSource, jobId: string): Promise<JobDetail> {
   const h = s.client.workflow.getHandle(jobId);
-  const d = await retrying(() => h.describe()).catch((e: unknown) => {
-    throw new GramfleetError('INPUT_INVALID', `no job ${JSON.stringify(jobId)} on this cluster: ${(e as Error).message}`, {
-      field: 'jobId',
-      jobId,
-      notFound: true,
-    });
-  });
-  const row = rowOf(d);
-  if (row === undefined)
-    throw new GramfleetError('INPUT_INVALID', `workflow ${jobId} is a ${d.type}, not a gramfleet job`, { field: 'jobId', jobId, notFound: true });
-  const k = DASHBOARD_KINDS.find((x) => x.kind === row.kind);
-  const progress = await h.query(k?.progressQuery ?? 'progress').catch(() => undefined);
+  let d: WorkflowExecutionDescription;
+  try {
+    d = await retrying(() => h.describe(), 10_000);
+  } catch (e) {
+    throw new GramfleetError('JOB_NOT_FOUND', `no job or campaign ${jobId} in this cluster: ${(e as Error).message}`, { field: 'jobId', jobId });
+  }
+  const row = campaignRow(d);
+  const progress = await h.query(CAMPAIGN_PROGRESS_QUERY).catch(() => undefined);
   const series: Record<string, unknown> = {};
-  let failure: string | undefined;
+  if (s.campaigns !== undefined) {
+    const rec = (await s.campaigns.list()).find((r) => r.workflowId === jobId);
+    if (rec !== undefined) {
+      const rows = await (await s.campaigns.get(rec.campaignId)).rows();
+      series['rows'] = rows.map((r) => ({
+        index: r.index,
+        runId: r.runId,
+        kind: r.kind,
+        status: r.status,
+        params: r.params,
+        metrics: r.metrics,
+        childId: r.childId,
+        ...(r.error !== undefined ? { error: r.error } : {}),
+      }));
+      series['name'] = rec.name;
+    }
+  }
+  const fraction = row.state === 'completed' ? 1 : fractionOf('campaign', progress, undefined, undefined);
+  return { ...row, ...(progress !== undefined ? { progress } : {}), ...(fraction !== undefined ? { fraction } : {}), series };
+}
+
+/** One job: its state and progress (the jobs service) and the series its kind plots. */
+export async function jobDetail(s: DashboardSource, jobId: string): Promise<JobDetail> {
+  let desc: JobDescription;
+  try {
+    desc = await jobsOf(s).describe(jobId);
+  } catch (e) {
+    // Campaigns are not jobs of the jobs service; the dashboard lists them too.
+    if (isGramfleetError(e) && e.code === 'JOB_NOT_FOUND' && e.message.includes(CAMPAIGN_WORKFLOW)) return campaignDetail(s, jobId);
+    throw e;
+  }
+  const { runId: _runId, historyLength: _historyLength, output: _output, ...row } = desc;
+  void _runId;
+  void _historyLength;
+  void _output;
+  const series: Record<string, unknown> = {};
   let epochs: number | undefined;
   let totalEpochs: number | undefined;
-  if (row.kind === 'eigenpro') {
+  const progress = desc.progress;
+  if (desc.kind === 'eigenpro') {
     const ep = await eigenProEpochs(s.dp, jobId).catch(() => ({ epochs: [] as EpochPoint[], totalEpochs: undefined }));
     let points = ep.epochs;
     totalEpochs = ep.totalEpochs ?? (progress as { shardsTotal?: number } | undefined)?.shardsTotal;
     // A finished job's result holds the whole history (the events may have aged out of the stream).
-    if (row.state === 'completed') {
-      const r = (await h.result().catch(() => undefined)) as { history?: EpochPoint[] } | undefined;
+    if (desc.state === 'completed') {
+      const r = (await s.client.workflow
+        .getHandle(jobId)
+        .result()
+        .catch(() => undefined)) as { history?: EpochPoint[] } | undefined;
       if (r?.history !== undefined && r.history.length >= points.length) points = r.history.map(pickEpoch);
     }
     epochs = points.length;
     series['epochs'] = points;
+  } else if (desc.kind === 'grf') {
+    series['shards'] = await grfShardsOverTime(s, jobId).catch(() => []);
+    const total = (progress as { shardsTotal?: number } | undefined)?.shardsTotal;
+    if (total !== undefined) series['shardsTotal'] = total;
   }
-  if (row.state === 'failed' || row.state === 'timed_out' || row.state === 'terminated') {
-    failure = await h.result().then(
-      () => undefined,
-      (e: unknown) => {
-        const c = (e as { cause?: { message?: string } }).cause;
-        return c?.message ?? (e as Error).message;
-      },
-    );
-  }
-  const fraction = row.state === 'completed' ? 1 : fractionOf(row.kind, progress, epochs, totalEpochs);
-  return {
-    ...row,
-    ...(progress !== undefined ? { progress } : {}),
-    ...(fraction !== undefined ? { fraction } : {}),
-    series,
-    ...(failure !== undefined ? { failure } : {}),
-  };
+  const fraction = desc.state === 'completed' ? 1 : fractionOf(desc.kind, progress, epochs, totalEpochs);
+  return { ...row, ...(fraction !== undefined ? { fraction } : {}), series };
 }
 
-/** Asks Temporal to cancel a job (the workflow cancels its activities and cleans up). */
-export async function cancelJob(s: DashboardSource, jobId: string): Promise<void> {
-  await jobDetail(s, jobId);
-  await retrying(() => s.client.workflow.getHandle(jobId).cancel());
+/** Asks Temporal to cancel a job or campaign (the workflow cancels its activities and cleans up). */
+export async function cancelJob(s: DashboardSource, jobId: string): Promise<{ jobId: string; cancelRequested: boolean }> {
+  try {
+    const r = await jobsOf(s).cancel(jobId);
+    return { jobId, cancelRequested: r.cancelRequested };
+  } catch (e) {
+    if (!(isGramfleetError(e) && e.code === 'JOB_NOT_FOUND' && e.message.includes(CAMPAIGN_WORKFLOW))) throw e;
+    const d = await campaignDetail(s, jobId);
+    if (d.state !== 'running') return { jobId, cancelRequested: false };
+    await retrying(() => s.client.workflow.getHandle(jobId).cancel());
+    return { jobId, cancelRequested: true };
+  }
 }
 
-/** The cluster view: registered workers (the NATS registry) and the local processes. */
+/** One worker class's durable task queue (the JetStream consumer its workers pull from). */
+export interface QueueRow {
+  readonly cls: string;
+  /** Tasks queued and not yet delivered to a worker. */
+  readonly pending: number;
+  /** Tasks delivered and not yet acknowledged (running or lost until redelivery). */
+  readonly ackPending: number;
+  /** Redelivered tasks in flight. */
+  readonly redelivered: number;
+  /** When a worker last pulled from it (ISO time), when known. */
+  readonly lastActive?: string;
+}
+
+/** The cluster view: registered workers (the NATS registry), queues per worker class, the local processes. */
 export interface ClusterView {
   readonly at: string;
   readonly workers: readonly WorkerRecord[];
+  readonly queues: readonly QueueRow[];
   readonly processes: readonly ProcessRow[];
 }
 
-/** Reads the worker registry and the process table now. */
+/** The queue of each worker class that has one (JetStream consumer info). */
+export async function queueRows(dp: DataPlane): Promise<QueueRow[]> {
+  const out: QueueRow[] = [];
+  for (const cls of WORKER_CLASSES) {
+    const ci = await dp.jsm.consumers.info(dp.names.tasksStream, consumerName(cls)).catch(() => null);
+    if (ci === null) continue;
+    // nats-server sends an RFC 3339 time (the client types it as nanoseconds); absent before any pull.
+    const raw = ci.delivered.last_active as unknown;
+    const last = typeof raw === 'string' ? raw : typeof raw === 'number' && raw > 0 ? new Date(raw / 1e6).toISOString() : undefined;
+    out.push({
+      cls,
+      pending: ci.num_pending,
+      ackPending: ci.num_ack_pending,
+      redelivered: ci.num_redelivered,
+      ...(last !== undefined && !last.startsWith('0001') ? { lastActive: last } : {}),
+    });
+  }
+  return out;
+}
+
+/** Reads the worker registry, the queues and the process table now. */
 export async function clusterView(s: DashboardSource): Promise<ClusterView> {
-  return { at: new Date().toISOString(), workers: await registeredWorkers(s.dp), processes: (await s.processes?.()) ?? [] };
+  const [workers, queues, processes] = await Promise.all([registeredWorkers(s.dp), queueRows(s.dp).catch(() => []), s.processes?.() ?? Promise.resolve([])]);
+  return { at: new Date().toISOString(), workers, queues, processes };
 }

@@ -9,6 +9,7 @@ import { Client, Connection } from '@temporalio/client';
 import { resourceNames } from '@gramfleet/core';
 import { connectNats, createJsonLogger, openDataPlane } from '@gramfleet/workers';
 import { LocalCluster } from '../cluster/local-cluster';
+import { createCampaignClient } from '../campaign/client';
 import { startDashboard } from './server';
 
 function arg(name: string): string | undefined {
@@ -39,6 +40,7 @@ async function main(): Promise<void> {
       client,
       dp,
       taskQueue: s.taskQueue,
+      campaigns: createCampaignClient({ client, nc, prefix: s.prefix, taskQueue: s.taskQueue }),
       // The state file as it is now (the supervisor rewrites it when it restarts a process).
       processes: async () => (await LocalCluster.find(dataDir))?.status() ?? [],
     },

@@ -58,7 +58,7 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown): void
 
 function sendError(res: http.ServerResponse, e: unknown): void {
   if (isGramfleetError(e)) {
-    const status = e.details['notFound'] === true ? 404 : e.code.startsWith('INPUT_') ? 400 : e.code.startsWith('CLUSTER_') ? 503 : 500;
+    const status = e.code === 'JOB_NOT_FOUND' ? 404 : e.code.startsWith('INPUT_') ? 400 : e.code.startsWith('CLUSTER_') ? 503 : 500;
     sendJson(res, status, { error: { code: e.code, message: e.message, details: e.details } });
   } else sendJson(res, 500, { error: { code: 'INTERNAL', message: (e as Error).message ?? String(e) } });
 }
@@ -79,7 +79,7 @@ export async function startDashboard(source: DashboardSource, o: DashboardOption
           res.end(body);
           return;
         }
-        if (p === '/api/kinds' && req.method === 'GET') return sendJson(res, 200, { kinds: DASHBOARD_KINDS.map((k) => k.kind) });
+        if (p === '/api/kinds' && req.method === 'GET') return sendJson(res, 200, { kinds: DASHBOARD_KINDS });
         if (p === '/api/cluster' && req.method === 'GET') return sendJson(res, 200, await clusterView(source));
         if (p === '/api/jobs' && req.method === 'GET') {
           const kind = url.searchParams.get('kind') ?? undefined;
@@ -93,9 +93,9 @@ export async function startDashboard(source: DashboardSource, o: DashboardOption
           const jobId = m[1] as string;
           if (m[2] === undefined && req.method === 'GET') return sendJson(res, 200, await jobDetail(source, jobId));
           if (m[2] !== undefined && req.method === 'POST') {
-            await cancelJob(source, jobId);
-            log.info('job cancel requested from the dashboard', { jobId });
-            return sendJson(res, 202, { jobId, cancelRequested: true });
+            const r = await cancelJob(source, jobId);
+            log.info('job cancel asked from the dashboard', { jobId, cancelRequested: r.cancelRequested });
+            return sendJson(res, r.cancelRequested ? 202 : 200, r);
           }
           return sendJson(res, 405, { error: { code: 'METHOD_NOT_ALLOWED', message: `${req.method ?? '?'} ${p}` } });
         }

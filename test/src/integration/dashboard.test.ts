@@ -17,7 +17,7 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { LocalCluster, connect, type EigenProJobSpec, type Fleet } from '@gramfleet/orchestrator';
 import { Philox, type DenseRows } from '@gramfleet/core';
-import { runGramfleet, until } from './harness';
+import { runGramfleet, sharedGraph, until } from './harness';
 
 /** Debian's Chromium, where scripts/setup.sh --test installs it. */
 function chromiumPath(): string | undefined {
@@ -124,6 +124,12 @@ describe('dashboard of the local cluster', () => {
     assert.ok(detail.body.series.epochs.every((e) => Number.isFinite(e.trainMse) && e.testAccuracy !== undefined));
     const missing = await getJson<{ error: { code: string } }>(new URL('api/jobs/no-such-job', url).href);
     assert.equal(missing.status, 404);
+    assert.equal(missing.body.error.code, 'JOB_NOT_FOUND');
+    const queues = await getJson<{ queues: { cls: string; pending: number }[] }>(new URL('api/cluster', url).href);
+    assert.ok(
+      queues.body.queues.some((q) => q.cls === 'wasm' && q.pending === 0),
+      JSON.stringify(queues.body.queues),
+    );
   });
 
   it('in headless Chromium: the jobs list, the EigenPro plots (finished and live), a non-blank screenshot, cancel from the page', async (t) => {
@@ -151,10 +157,14 @@ describe('dashboard of the local cluster', () => {
       await page.waitForSelector(`#jobs tr[data-job-id="${runningId}"][data-state="running"]`);
       await page.waitForSelector(`#jobs tr[data-job-id="${finishedId}"][data-state="completed"]`);
       // The kind filter asks the server: no GRF job here.
-      await page.selectOption('#kind-filter', 'grf');
+      await page.selectOption('#kind-filter', 'datagen');
       await page.waitForFunction(() => document.querySelectorAll('#jobs tbody tr').length === 0);
       await page.selectOption('#kind-filter', 'eigenpro');
       await page.waitForSelector(`#jobs tr[data-job-id="${finishedId}"]`);
+
+      // Utilisation over time: sampled from the worker registry at each poll.
+      await page.waitForFunction(() => Number(document.querySelector('#utilisation')?.getAttribute('data-points') ?? 0) >= 2);
+      await page.waitForSelector('#queues tr[data-class="wasm"]');
 
       // The finished job: every epoch plotted (MSE and accuracy).
       await page.click(`#jobs tr[data-job-id="${finishedId}"] a`);
@@ -199,5 +209,63 @@ describe('dashboard of the local cluster', () => {
       await browser.close();
     }
     await until(async () => (await fleet.workers()).length === 2, 10_000, 'workers still registered');
+  });
+
+  it("a GRF job's shards over time and a campaign's table and parameter-vs-metric scatter (JSON, and the page in Chromium)", async (t) => {
+    const base = { graph: sharedGraph('karate.adjlist'), kernel: 'reg-laplacian', scale: 0.25, pHalt: 0.5, seed: 7 };
+    const grfId = `dash-grf-${tag}`;
+    const r = await (await fleet.submit({ kind: 'grf', ...base, walks: 16, shardNodes: 5, jobId: grfId })).result();
+    const g = await getJson<{ state: string; series: { shards: { t: number; done: number }[] } }>(new URL(`api/jobs/${grfId}`, url).href);
+    assert.equal(g.body.state, 'completed');
+    const pts = g.body.series.shards;
+    assert.ok(pts.length >= 2, JSON.stringify(pts));
+    assert.deepEqual([pts[0]?.done, pts[pts.length - 1]?.done], [0, r.shards], JSON.stringify(pts));
+    assert.ok(pts.every((p, i) => i === 0 || (p.t >= (pts[i - 1]?.t ?? 0) && p.done > (pts[i - 1]?.done ?? 0))));
+
+    const campaignId = `dash-camp-${tag}`;
+    const h = await fleet.campaigns.start({
+      id: campaignId,
+      concurrency: 2,
+      grid: { kind: 'grf', base: { ...base, exactError: true }, axes: { walks: [4, 16, 64] } },
+    });
+    await h.result();
+    const c = await getJson<{ kind: string; state: string; series: { rows: { params: { walks: number }; metrics: { kernelRelError: number } }[] } }>(
+      new URL(`api/jobs/${h.workflowId}`, url).href,
+    );
+    assert.equal(c.body.kind, 'campaign');
+    assert.equal(c.body.state, 'completed');
+    assert.deepEqual(
+      c.body.series.rows.map((x) => x.params.walks),
+      [4, 16, 64],
+    );
+    assert.ok(c.body.series.rows.every((x) => typeof x.metrics.kernelRelError === 'number'));
+    const camps = await getJson<{ jobs: JobRowJson[] }>(new URL('api/jobs?kind=campaign', url).href);
+    assert.deepEqual(
+      camps.body.jobs.map((j) => j.jobId),
+      [h.workflowId],
+    );
+
+    const exe = chromiumPath();
+    if (exe === undefined) {
+      t.diagnostic("Debian's chromium is not installed: the GRF and campaign pages are not drawn (their JSON is checked above)");
+      return;
+    }
+    const { chromium } = await import('playwright-core');
+    const browser = await chromium.launch({ executablePath: exe, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+      await page.goto(`${url}#job=${grfId}`);
+      await page.waitForSelector(`#job[data-job-id="${grfId}"] .plot[data-plot="grf-shards"] canvas`);
+      assert.equal(await page.getAttribute('.plot[data-plot="grf-shards"]', 'data-points'), String(pts.length));
+      await page.goto(`${url}#job=${h.workflowId}`);
+      await page.waitForSelector('#campaign-rows tbody tr[data-index="2"]');
+      assert.equal(await page.locator('#campaign-rows tbody tr[data-status="done"]').count(), 3);
+      await page.waitForSelector('.plot[data-plot="campaign-scatter"][data-points="3"] canvas');
+      assert.equal(await page.inputValue('#scatter-param'), 'walks');
+      assert.equal(await page.inputValue('#scatter-metric'), 'kernelRelError');
+      fs.writeFileSync(path.join(dir, 'dashboard-campaign.png'), await page.screenshot({ fullPage: true }));
+    } finally {
+      await browser.close();
+    }
   });
 });
