@@ -72,6 +72,9 @@ describe('environment variables (core/src/env.ts)', () => {
       resultsMaxBytes: 2 ** 30,
     });
     throwsEnv(() => DATA_PLANE_ENV.read({ GRAMFLEET_TASKS_MAX_BYTES: '1024' }), 'INPUT_OUT_OF_RANGE', 'GRAMFLEET_TASKS_MAX_BYTES');
+    assert.deepEqual(DATA_PLANE_ENV.read({ GRAMFLEET_NATS_REPLICAS: '3' }), { replicas: 3 });
+    throwsEnv(() => DATA_PLANE_ENV.read({ GRAMFLEET_NATS_REPLICAS: '2' }), 'INPUT_OUT_OF_RANGE', 'GRAMFLEET_NATS_REPLICAS', /1, 3 or 5/);
+    throwsEnv(() => DATA_PLANE_ENV.read({ GRAMFLEET_NATS_REPLICAS: '7' }), 'INPUT_OUT_OF_RANGE', 'GRAMFLEET_NATS_REPLICAS');
   });
   it('readEnv reads every field (frozen), envVars lists every variable with its meaning', () => {
     const spec = { level: LOG_LEVEL_ENV, queue: DATA_PLANE_ENV };
@@ -88,6 +91,7 @@ describe('environment variables (core/src/env.ts)', () => {
         'GRAMFLEET_TASKS_MAX_BYTES',
         'GRAMFLEET_RESULTS_MAX_BYTES',
         'GRAMFLEET_ARRAYS_MAX_BYTES',
+        'GRAMFLEET_NATS_REPLICAS',
       ],
     );
     for (const d of envVars(spec)) assert.ok(d.meaning.length > 10, d.name);

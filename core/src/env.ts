@@ -261,8 +261,24 @@ export const DATA_PLANE_ENV = envGroup(
       default: '8 GiB (as above)',
       meaning: 'bytes the array object store holds; a put beyond it is refused with STORE_FULL',
     },
+    {
+      name: 'GRAMFLEET_NATS_REPLICAS',
+      default: '1',
+      meaning:
+        'copies JetStream keeps of every stream, KV bucket and object store gramfleet creates: 1, 3 or 5 (more than 1 needs a NATS cluster of at least that many servers; the chart sets 3); an existing resource keeps its count',
+    },
   ],
-  (env): { ackWaitMs?: number; maxDeliver?: number; tasksMaxMsgs?: number; tasksMaxBytes?: number; resultsMaxBytes?: number; arraysMaxBytes?: number } => {
+  (
+    env,
+  ): {
+    ackWaitMs?: number;
+    maxDeliver?: number;
+    tasksMaxMsgs?: number;
+    tasksMaxBytes?: number;
+    resultsMaxBytes?: number;
+    arraysMaxBytes?: number;
+    replicas?: number;
+  } => {
     const ack = envRaw(env, 'GRAMFLEET_ACK_WAIT_MS');
     const max = envRaw(env, 'GRAMFLEET_MAX_DELIVER');
     const bytes = (name: string): number | undefined => {
@@ -273,6 +289,12 @@ export const DATA_PLANE_ENV = envGroup(
     const tasksMaxBytes = bytes('GRAMFLEET_TASKS_MAX_BYTES');
     const resultsMaxBytes = bytes('GRAMFLEET_RESULTS_MAX_BYTES');
     const arraysMaxBytes = bytes('GRAMFLEET_ARRAYS_MAX_BYTES');
+    const replicasRaw = envRaw(env, 'GRAMFLEET_NATS_REPLICAS');
+    let replicas: number | undefined;
+    if (replicasRaw !== undefined) {
+      replicas = parseEnvInt('GRAMFLEET_NATS_REPLICAS', replicasRaw, 1, 5);
+      if (replicas % 2 === 0) throw envOutOfRange('GRAMFLEET_NATS_REPLICAS', '1, 3 or 5', replicasRaw);
+    }
     return {
       ...(ack !== undefined ? { ackWaitMs: parseEnvInt('GRAMFLEET_ACK_WAIT_MS', ack, 1, 24 * 3_600_000, 'ms') } : {}),
       ...(max !== undefined ? { maxDeliver: parseEnvInt('GRAMFLEET_MAX_DELIVER', max, 1, 10_000) } : {}),
@@ -280,6 +302,7 @@ export const DATA_PLANE_ENV = envGroup(
       ...(tasksMaxBytes !== undefined ? { tasksMaxBytes } : {}),
       ...(resultsMaxBytes !== undefined ? { resultsMaxBytes } : {}),
       ...(arraysMaxBytes !== undefined ? { arraysMaxBytes } : {}),
+      ...(replicas !== undefined ? { replicas } : {}),
     };
   },
 );

@@ -39,3 +39,5 @@ export { decodeGraph } from './io/graph-files';
 export { decodeCsv, decodeIdx, decodeRows, gunzipBounded } from './eigenpro/data-files';
 export { parseCampaignText } from './campaign/client';
 export { binaryPath } from './cluster/binaries';
+export { dataPlaneEnv } from './cluster/local-cluster';
+export { openCampaignTable } from './campaign/table';

@@ -24,12 +24,15 @@ export interface CampaignTable {
   records(): Promise<CampaignRecord[]>;
 }
 
-/** Opens (creating when absent) the result table buckets for a resource prefix. */
-export async function openCampaignTable(nc: NatsConnection, prefix: string): Promise<CampaignTable> {
+/**
+ * Opens (creating when absent) the result table buckets for a resource prefix; `replicas`
+ * (DataPlaneOptions.replicas) is their replica count when this creates them.
+ */
+export async function openCampaignTable(nc: NatsConnection, prefix: string, replicas = 1): Promise<CampaignTable> {
   const names = campaignTable(prefix);
   const kvm = new Kvm(nc);
-  const runs = await kvm.create(names.runsBucket, { history: 1 });
-  const campaigns = await kvm.create(names.campaignsBucket, { history: 1 });
+  const runs = await kvm.create(names.runsBucket, { history: 1, replicas });
+  const campaigns = await kvm.create(names.campaignsBucket, { history: 1, replicas });
   const getJson = async <T>(kv: KV, key: string): Promise<T | null> => {
     const e = await kv.get(key);
     return e === null || e.operation !== 'PUT' ? null : e.json<T>();

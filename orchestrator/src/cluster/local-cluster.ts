@@ -218,8 +218,9 @@ export class LocalCluster {
       await c.startTemporal();
       // Declare streams and buckets once, as the admin: workers and clients may not create them.
       const nc = await connectNats(state.natsUrl, 'gramfleet-launcher', c.natsAuth('admin'));
-      await openCampaignTable(nc, prefix);
-      await new Kvm(nc).create(resourceNames(prefix).holdersBucket, { history: 1, storage: StorageType.File });
+      const replicas = state.dataPlane.replicas ?? 1;
+      await openCampaignTable(nc, prefix, replicas);
+      await new Kvm(nc).create(resourceNames(prefix).holdersBucket, { history: 1, storage: StorageType.File, replicas });
       await (await openDataPlane(nc, resourceNames(prefix), state.dataPlane)).close();
       await c.startOrchestrator();
       const n = o.workers ?? os.cpus().length;
@@ -733,7 +734,8 @@ function hostStoreEnv(s: ClusterState): Record<string, string> {
   return { GRAMFLEET_HOST_STORE_DIR: s.hostStore.dir, GRAMFLEET_HOST_STORE_MB: String(Math.max(1, Math.floor(s.hostStore.maxBytes / 2 ** 20))) };
 }
 
-function dataPlaneEnv(d: DataPlaneOptions): Record<string, string> {
+/** The GRAMFLEET_* variables that give a process the data-plane options `d`. */
+export function dataPlaneEnv(d: DataPlaneOptions): Record<string, string> {
   const env: Record<string, string> = {};
   if (d.ackWaitMs !== undefined) env['GRAMFLEET_ACK_WAIT_MS'] = String(d.ackWaitMs);
   if (d.maxDeliver !== undefined) env['GRAMFLEET_MAX_DELIVER'] = String(d.maxDeliver);
@@ -741,6 +743,7 @@ function dataPlaneEnv(d: DataPlaneOptions): Record<string, string> {
   if (d.tasksMaxBytes !== undefined) env['GRAMFLEET_TASKS_MAX_BYTES'] = String(d.tasksMaxBytes);
   if (d.resultsMaxBytes !== undefined) env['GRAMFLEET_RESULTS_MAX_BYTES'] = String(d.resultsMaxBytes);
   if (d.arraysMaxBytes !== undefined) env['GRAMFLEET_ARRAYS_MAX_BYTES'] = String(d.arraysMaxBytes);
+  if (d.replicas !== undefined) env['GRAMFLEET_NATS_REPLICAS'] = String(d.replicas);
   return env;
 }
 

@@ -115,10 +115,14 @@ export interface DeployValues {
    * certificate for mutual TLS, its `tls.crt`/`tls.key` mounted beside it); `monitoringEndpoint` is the HTTP monitoring host:port KEDA
    * reads consumer lag from, `account` the account (its public key with JWT auth) of the streams.
    * `urlSecret` (a URL with user:password in an environment variable) is refused: use `creds`.
+   * `replicas`: the copies JetStream keeps of every stream, KV bucket and object store gramfleet
+   * creates (GRAMFLEET_NATS_REPLICAS: 1, 3 or 5; the NATS cluster needs at least that many servers).
    */
   readonly nats?: {
     readonly install?: boolean;
     readonly url?: string;
+    /** @default 3 */
+    readonly replicas?: number;
     readonly urlSecret?: unknown;
     readonly creds?: { readonly enabled?: boolean; readonly secretPrefix?: string };
     readonly tls?: { readonly enabled?: boolean; readonly secretName?: string; readonly clientSecretName?: string };
@@ -283,6 +287,8 @@ export function compileValues(v: DeployValues = {}) {
     natsHost = '';
   }
   const natsInstall = v.nats?.install ?? false;
+  const natsReplicas = v.nats?.replicas ?? 3;
+  if (![1, 3, 5].includes(natsReplicas)) bad('nats.replicas', 'must be 1, 3 or 5 (a JetStream replica count)', natsReplicas);
   const temporalInstall = v.temporal?.install ?? false;
   const serverPolicy = (which: 'nats' | 'temporal', p: ServerPolicy | undefined, install: boolean, port: number) => ({
     namespace: p?.namespace !== undefined && p.namespace !== '' ? name(`networkPolicy.${which}.namespace`, p.namespace, '') : install ? ns : which,
@@ -349,6 +355,7 @@ export function compileValues(v: DeployValues = {}) {
       },
       monitoringEndpoint: v.nats?.monitoringEndpoint ?? 'nats.nats.svc:8222',
       account: v.nats?.account ?? '$G',
+      replicas: natsReplicas,
     },
     networkPolicy: {
       enabled: v.networkPolicy?.enabled ?? true,
@@ -583,6 +590,7 @@ export function renderManifests(values: DeployValues = {}): Obj[] {
     { name: 'GRAMFLEET_PREFIX', value: v.prefix },
     { name: 'GRAMFLEET_HEALTH_PORT', value: String(v.healthPort) },
     { name: 'GRAMFLEET_LOG_LEVEL', value: 'info' },
+    { name: 'GRAMFLEET_NATS_REPLICAS', value: String(v.nats.replicas) },
   ];
   /** One Deployment whose single container is wired for `k`: `env` sits between the connection env and the host store's. */
   const deployment = (

@@ -30,11 +30,13 @@ export interface HoldersDirectory {
 export interface HoldersDirectoryOptions {
   /** How often a server's entry is refreshed. @default 5000 */
   readonly refreshMs?: number;
+  /** Replicas of the bucket when this creates it (DataPlaneOptions.replicas). @default 1 */
+  readonly replicas?: number;
 }
 
 /** Opens (creating if needed) the holders directory in KV bucket `bucket`, for host `hostId`. */
 export async function openHoldersDirectory(nc: NatsConnection, bucket: string, hostId: string, o: HoldersDirectoryOptions = {}): Promise<HoldersDirectory> {
-  const kv: KV = await new Kvm(nc).create(bucket, { history: 1, storage: StorageType.File });
+  const kv: KV = await new Kvm(nc).create(bucket, { history: 1, storage: StorageType.File, replicas: o.replicas ?? 1 });
   const refreshMs = o.refreshMs ?? 5000;
   const keysOf = async (filter: string): Promise<string[]> => {
     const out: string[] = [];

@@ -51,7 +51,16 @@ export interface DataPlaneOptions {
   readonly resultsMaxBytes?: number;
   /** Bytes the array object store holds at most; a put beyond it is refused (STORE_FULL). @default 8 GiB */
   readonly arraysMaxBytes?: number;
+  /**
+   * Copies JetStream keeps of every stream, KV bucket and object store the data plane creates
+   * (1, 3 or 5; more than 1 needs a clustered NATS with at least that many servers). Applies
+   * when a resource is created: an existing one keeps its replica count. @default 1
+   */
+  readonly replicas?: number;
 }
+
+/** Replica counts JetStream accepts for a stream (an odd count keeps a Raft majority). */
+export const NATS_REPLICA_COUNTS: readonly number[] = [1, 3, 5];
 
 /** Validated, defaulted {@link DataPlaneOptions}; `explicit` names the byte limits the caller set. */
 export type CompiledDataPlaneOptions = Required<DataPlaneOptions> & { readonly explicit: readonly string[] };
@@ -68,8 +77,20 @@ export function compileDataPlaneOptions(o: DataPlaneOptions = {}): CompiledDataP
     tasksMaxBytes: o.tasksMaxBytes ?? 2 * GIB,
     resultsMaxBytes: o.resultsMaxBytes ?? 2 * GIB,
     arraysMaxBytes: o.arraysMaxBytes ?? 8 * GIB,
+    replicas: checkReplicas(o.replicas ?? 1),
     explicit: (['tasksMaxBytes', 'resultsMaxBytes', 'arraysMaxBytes'] as const).filter((k) => o[k] !== undefined),
   });
+}
+
+/** `n` when it is a replica count JetStream keeps (1, 3 or 5), else INPUT_OUT_OF_RANGE naming `replicas`. */
+export function checkReplicas(n: number, field = 'replicas'): number {
+  if (!NATS_REPLICA_COUNTS.includes(n))
+    throw new GramfleetError('INPUT_OUT_OF_RANGE', `${field} must be one of ${NATS_REPLICA_COUNTS.join(', ')}, got ${n}`, {
+      field,
+      bound: NATS_REPLICA_COUNTS.join(' | '),
+      value: n,
+    });
+  return n;
 }
 
 /** Handles of a connected data plane. */
@@ -103,7 +124,15 @@ export interface DataPlane {
 export async function connectNats(servers: string, name: string, auth: NatsAuth = {}): Promise<NatsConnection> {
   const opts = natsConnectOptions(auth);
   try {
-    return await connect({ servers, name, maxReconnectAttempts: -1, reconnectTimeWait: 250, pingInterval: 5_000, timeout: 5_000, ...opts });
+    return await connect({
+      servers: natsServerList(servers),
+      name,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      pingInterval: 5_000,
+      timeout: 5_000,
+      ...opts,
+    });
   } catch (e) {
     const refused = connectRefusal(e);
     const why =
@@ -118,6 +147,14 @@ export async function connectNats(servers: string, name: string, auth: NatsAuth 
       ...(auth.caFile !== undefined ? { ca: auth.caFile } : {}),
     });
   }
+}
+
+/** The servers of a NATS URL list: `nats://a:4222,nats://b:4222` names two (a clustered NATS's seeds). */
+export function natsServerList(servers: string): string[] {
+  return servers
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
 }
 
 /**
@@ -140,6 +177,7 @@ export async function openDataPlane(nc: NatsConnection, names: ResourceNames, op
     discard: DiscardPolicy.New,
     max_msgs: o.tasksMaxMsgs,
     max_bytes: o.tasksMaxBytes,
+    num_replicas: o.replicas,
   });
   await ensureStream(jsm, fit, ctx, 'resultsMaxBytes', {
     name: names.resultsStream,
@@ -150,6 +188,7 @@ export async function openDataPlane(nc: NatsConnection, names: ResourceNames, op
     max_age: nanos(o.resultsMaxAgeMs),
     discard: DiscardPolicy.New,
     max_bytes: o.resultsMaxBytes,
+    num_replicas: o.replicas,
   });
   for (const cls of WORKER_CLASSES) {
     await ensureConsumer(jsm, names.tasksStream, {
@@ -165,11 +204,11 @@ export async function openDataPlane(nc: NatsConnection, names: ResourceNames, op
     });
   }
   const arraysBytes = await fitting(jsm, fit, ctx, 'arraysMaxBytes', o.arraysMaxBytes, async (max_bytes) => {
-    await new Objm(nc).create(names.arraysBucket, { storage: StorageType.File, max_bytes });
+    await new Objm(nc).create(names.arraysBucket, { storage: StorageType.File, max_bytes, replicas: o.replicas });
     await ensureLimits(jsm, `OBJ_${names.arraysBucket}`, { max_bytes, discard: DiscardPolicy.New });
   });
   const arrays = await new Objm(nc).open(names.arraysBucket);
-  const workers = await new Kvm(nc).create(names.workersBucket, { ttl: o.workerTtlMs, history: 1, storage: StorageType.File });
+  const workers = await new Kvm(nc).create(names.workersBucket, { ttl: o.workerTtlMs, history: 1, storage: StorageType.File, replicas: o.replicas });
   const chunkBytes = Math.max(128 * 1024, (nc.info?.max_payload ?? 1024 * 1024) - 8 * 1024);
   return {
     nc,
@@ -207,11 +246,11 @@ function isShortOfStore(e: unknown): boolean {
  * declaring (and deleting) a probe stream with halving limits. Called only when a default did
  * not fit.
  */
-async function storeRoom(jsm: JetStreamManager, prefix: string): Promise<number> {
+async function storeRoom(jsm: JetStreamManager, prefix: string, replicas: number): Promise<number> {
   const name = `${prefix}_LIMITS_PROBE_${Math.random().toString(36).slice(2, 8)}`;
   for (let b = 2 ** 44; b >= MIN_FITTED_BYTES; b = Math.floor(b / 2)) {
     try {
-      await jsm.streams.add({ name, subjects: [`${prefix}.limits-probe.${name}`], storage: StorageType.File, max_bytes: b });
+      await jsm.streams.add({ name, subjects: [`${prefix}.limits-probe.${name}`], storage: StorageType.File, max_bytes: b, num_replicas: replicas });
       await jsm.streams.delete(name).catch(() => undefined);
       return b;
     } catch (e) {
@@ -244,7 +283,7 @@ async function fitting(
     } catch (e) {
       if (!isShortOfStore(e)) throw e;
       if (!explicit && ctx.cap === undefined) {
-        ctx.cap = Math.floor((await storeRoom(jsm, o.prefix)) / 4);
+        ctx.cap = Math.floor((await storeRoom(jsm, o.prefix, o.replicas)) / 4);
         b = Math.min(b, ctx.cap);
       } else {
         b = explicit ? b : Math.floor(b / 2);

@@ -53,7 +53,8 @@ export async function openArrayStore(dp: DataPlane, cfg: StoreTiersConfig = {}, 
   let advert: { stop(): Promise<void> } | undefined;
   let peerAddress: string | undefined;
   const secret = cfg.peerSecret !== undefined ? new Uint8Array(Buffer.from(cfg.peerSecret, 'utf8')) : undefined;
-  if (host !== undefined && (serving || pulling)) directory = await openHoldersDirectory(dp.nc, dp.names.holdersBucket, host.hostId);
+  if (host !== undefined && (serving || pulling))
+    directory = await openHoldersDirectory(dp.nc, dp.names.holdersBucket, host.hostId, { replicas: dp.options.replicas });
   if (serving && host !== undefined && directory !== undefined) {
     server = await startPeerServer({ host, port: cfg.peerPort ?? 0, bind: cfg.peerBind ?? '0.0.0.0', ...(secret !== undefined ? { secret } : {}) });
     peerAddress = `${cfg.peerAdvertise}:${server.port}`;

@@ -18,6 +18,8 @@ app.kubernetes.io/component: {{ .component }}
   value: {{ .Values.healthPort | quote }}
 - name: GRAMFLEET_LOG_LEVEL
   value: info
+- name: GRAMFLEET_NATS_REPLICAS
+  value: {{ .Values.nats.replicas | quote }}
 {{- end -}}
 
 {{/*
