@@ -96,6 +96,7 @@ export function createObjectTier(js: JetStreamClient, jsm: JetStreamManager, buc
       const inflight = new Set<Promise<unknown>>();
       let chunks = 0;
       let failed: unknown;
+      let meta: (StoredObjectInfo & { description: string }) | undefined;
       try {
         for (let at = 0; at < bytes.byteLength; at += chunkBytes) {
           const part = bytes.subarray(at, Math.min(bytes.byteLength, at + chunkBytes));
@@ -118,7 +119,7 @@ export function createObjectTier(js: JetStreamClient, jsm: JetStreamManager, buc
           .toString('base64')
           .replace(/\+/g, '-')
           .replace(/\//g, '_');
-        const meta: StoredObjectInfo & { description: string } = {
+        meta = {
           name,
           description: '',
           bucket,
@@ -141,6 +142,15 @@ export function createObjectTier(js: JetStreamClient, jsm: JetStreamManager, buc
         return meta;
       } catch (e) {
         await Promise.allSettled(inflight);
+        if (meta !== undefined) {
+          // The meta publish failed, but it may have been stored with its ack lost (a stream leader
+          // killed mid-publish, the R3 test): purging the chunks then would leave a meta whose
+          // chunks are gone, and a later put of the same name is skipped, so the object would stay
+          // unreadable. Purge only when the meta is known not to name these chunks.
+          const now = await info(name).catch(() => undefined);
+          if (now?.nuid === id) return meta;
+          if (now === undefined) throw limitError(e, 'arrays', maxBytes) ?? e;
+        }
         await jsm.streams.purge(stream, { filter: subj }).catch(() => undefined);
         throw limitError(e, 'arrays', maxBytes) ?? e;
       }
@@ -163,15 +173,20 @@ export function createObjectTier(js: JetStreamClient, jsm: JetStreamManager, buc
         seq = 0;
       while (got < i.chunks) {
         const before = got;
-        const batch = await jsm.direct.getBatch(stream, { next_by_subj: subj, seq: seq + 1, batch: Math.min(READ_BATCH, i.chunks - got) });
-        for await (const m of batch) {
-          if (filled + m.data.byteLength > i.size)
-            throw new GramfleetError('STORE_DIGEST_MISMATCH', `array ${i.name}: its chunks hold more than its ${i.size} bytes`, { digest: i.name, bucket });
-          dest.set(m.data, filled);
-          filled += m.data.byteLength;
-          seq = m.seq;
-          got++;
-          progress?.(filled, m.data);
+        try {
+          const batch = await jsm.direct.getBatch(stream, { next_by_subj: subj, seq: seq + 1, batch: Math.min(READ_BATCH, i.chunks - got) });
+          for await (const m of batch) {
+            if (filled + m.data.byteLength > i.size)
+              throw new GramfleetError('STORE_DIGEST_MISMATCH', `array ${i.name}: its chunks hold more than its ${i.size} bytes`, { digest: i.name, bucket });
+            dest.set(m.data, filled);
+            filled += m.data.byteLength;
+            seq = m.seq;
+            got++;
+            progress?.(filled, m.data);
+          }
+        } catch (e) {
+          // No (further) chunk: the typed STORE_MISSING_OBJECT below, not the server's bare 404.
+          if ((e as { code?: unknown }).code !== 404) throw e;
         }
         if (got === before) break;
       }
