@@ -33,6 +33,11 @@ const TEST_VARS = [
     '`data/`, then `../shared/data`',
     'folder of the real data sets the exactness tests read (Karate, Cora); a test without them prints why it skipped',
   ],
+  [
+    'GRAMFLEET_R3_PARTITION',
+    '',
+    '1: the replicated-topology test (test/src/harness/replicated.test.ts) also partitions a worker host for 30 s (scripts/r3-partition.sh sets it)',
+  ],
   ['GRAMFLEET_KEEP_TEST_DIRS', '', "set: the tests' throwaway cluster directories are kept (server data and logs) instead of removed"],
   ['GRAMFLEET_K8S_ENVTEST_INSTALL', '1', '0: the Kubernetes tests do not download kube-apiserver and etcd when they are missing (they skip with the reason)'],
   [

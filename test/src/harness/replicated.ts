@@ -1,0 +1,368 @@
+/**
+ * The replicated deployment (the chart's topology) reproduced on one machine: simulated hosts
+ * (network namespaces on a bridge, replicated-net.ts), a three-server NATS cluster (one
+ * nats-server per host, JetStream on, routes between them) with every stream, KV bucket and
+ * object store at 3 replicas, a Temporal server with a persistent store, the orchestrator and
+ * WASM workers on hosts of their own — each process started with `ip netns exec`, so it sees
+ * only its host's network. The test process (root namespace) is the client, reaching the hosts
+ * through the bridge.
+ *
+ * Layout (host: processes):
+ *   n1: nats n1, temporal      n2: nats n2, orchestrator      n3: nats n3, worker-a      w1: worker-b
+ *
+ * Temporal's store: the Temporal CLI's dev server (the only Temporal server binary scripts/setup.sh
+ * installs) keeps its state in a SQLite file on disk (`--db-filename`); it has no PostgreSQL
+ * driver. The chart points the Temporal chart at PostgreSQL (deploy/helm values temporal.server).
+ *
+ * NATS here runs without TLS and accounts (the local cluster and test/src/integration test those):
+ * this harness is about replication and host failures.
+ *
+ * {@link ReplicatedCluster.stop} kills every process it started and removes the hosts, the
+ * bridge and the temporary directory, also when start-up failed half-way; an exit hook kills
+ * the processes if the test process ends first.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Connection } from '@temporalio/client';
+import { connect, type Fleet } from '@gramfleet/orchestrator';
+import { binaryPath, dataPlaneEnv, openCampaignTable } from '@gramfleet/orchestrator/internal';
+import { StorageType } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { connectNats, openDataPlane, relaxedSimdNodeArgs, type DataPlane, type DataPlaneOptions } from '@gramfleet/workers';
+import { resourceNames } from '@gramfleet/core';
+import { createHostNetwork, netnsUnavailable, type HostNetwork, type SimHost } from './replicated-net';
+
+const ROOT = path.resolve(__dirname, '..', '..', '..');
+const NATS_PORT = 4222;
+const NATS_MONITOR_PORT = 8222;
+const NATS_ROUTE_PORT = 6222;
+const TEMPORAL_PORT = 7233;
+
+/** Why the replicated topology cannot run here; undefined when it can. */
+export function replicatedUnavailable(): string | undefined {
+  const net = netnsUnavailable();
+  if (net !== undefined) return net;
+  for (const b of ['nats-server', 'temporal'] as const) {
+    try {
+      binaryPath(b);
+    } catch (e) {
+      return (e as Error).message;
+    }
+  }
+  return undefined;
+}
+
+/** A process the harness started on a simulated host. */
+export interface HostProcess {
+  readonly name: string;
+  readonly host: string;
+  readonly child: ChildProcess;
+  readonly log: string;
+  readonly exited: Promise<number | null>;
+}
+
+/** One NATS server of the cluster. */
+export interface NatsNode {
+  /** Its server_name (what stream info names as leader/replica): n1, n2, n3. */
+  readonly name: string;
+  readonly host: SimHost;
+  readonly url: string;
+  readonly monitor: string;
+}
+
+/** Options of {@link startReplicated}. */
+export interface ReplicatedOptions {
+  /** Data-plane options of every process; `replicas` is 3 unless set. */
+  readonly dataPlane?: DataPlaneOptions;
+  /** Log level of the orchestrator and workers. @default 'warn' */
+  readonly logLevel?: string;
+}
+
+/** A started replicated cluster. */
+export interface ReplicatedCluster {
+  readonly net: HostNetwork;
+  readonly dir: string;
+  readonly nats: readonly NatsNode[];
+  /** Every NATS server, comma-separated (what GRAMFLEET_NATS_URL is set to). */
+  readonly natsUrl: string;
+  readonly temporalAddress: string;
+  /** Where Temporal keeps its state. */
+  readonly temporalStore: { readonly kind: 'sqlite'; readonly file: string };
+  readonly taskQueue: string;
+  readonly prefix: string;
+  readonly dataPlane: DataPlaneOptions;
+  /** The SDK connected from the root namespace. */
+  readonly fleet: Fleet;
+  /** Processes by name (nats-n1, temporal, orchestrator, worker-a, …); killed ones are removed. */
+  readonly processes: Map<string, HostProcess>;
+  /** A data-plane connection from the test process (closed by stop). */
+  dataPlaneHandle(): Promise<DataPlane>;
+  /** The server name of the current leader of a stream (e.g. the task stream), from its stream info. */
+  streamLeader(stream: string): Promise<string | undefined>;
+  /** Sends `signal` to a process and waits until it has exited. */
+  kill(name: string, signal?: NodeJS.Signals): Promise<void>;
+  /** Starts a NATS server again on its host, address and store (after a kill). */
+  restartNats(name: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+function natsConfig(node: NatsNode, peers: readonly NatsNode[], storeDir: string): string {
+  const q = (v: string): string => JSON.stringify(v);
+  return [
+    `server_name: ${q(node.name)}`,
+    `listen: ${q(`${node.host.ip}:${NATS_PORT}`)}`,
+    `http: ${q(`${node.host.ip}:${NATS_MONITOR_PORT}`)}`,
+    `jetstream {`,
+    `  store_dir: ${q(storeDir)}`,
+    `  max_file_store: ${8 * 1024 ** 3}`,
+    `  max_memory_store: ${256 * 1024 ** 2}`,
+    `}`,
+    `cluster {`,
+    `  name: "gramfleet-r3"`,
+    `  listen: ${q(`${node.host.ip}:${NATS_ROUTE_PORT}`)}`,
+    `  routes: [${peers
+      .filter((p) => p.name !== node.name)
+      .map((p) => q(`nats-route://${p.host.ip}:${NATS_ROUTE_PORT}`))
+      .join(', ')}]`,
+    `}`,
+    '',
+  ].join('\n');
+}
+
+async function sleep(ms: number): Promise<void> {
+  await new Promise((r) => setTimeout(r, ms));
+}
+
+async function pollUntil(pred: () => Promise<boolean>, timeoutMs: number, what: string, log?: string): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await pred().catch(() => false))) {
+    if (Date.now() > end) {
+      const tail = log !== undefined && fs.existsSync(log) ? `\n--- ${log} (tail) ---\n${fs.readFileSync(log, 'utf8').slice(-2000)}` : '';
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${tail}`);
+    }
+    await sleep(100);
+  }
+}
+
+async function httpJson(url: string): Promise<unknown> {
+  const r = await fetch(url, { signal: AbortSignal.timeout(2000) });
+  if (!r.ok) throw new Error(`${url}: ${r.status}`);
+  return r.json();
+}
+
+/** Starts the whole topology; on any failure everything made so far is removed before the error is rethrown. */
+export async function startReplicated(name: string, o: ReplicatedOptions = {}): Promise<ReplicatedCluster> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `gf-r3-${name}-`));
+  fs.mkdirSync(path.join(dir, 'logs'));
+  const net = createHostNetwork(['n1', 'n2', 'n3', 'w1']);
+  const processes = new Map<string, HostProcess>();
+  const all = new Set<ChildProcess>();
+  const killAll = (): void => {
+    for (const c of all) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  };
+  process.on('exit', killAll);
+  const dataPlane: DataPlaneOptions = {
+    ackWaitMs: 3000,
+    maxDeliver: 5,
+    tasksMaxBytes: 256 * 1024 ** 2,
+    resultsMaxBytes: 256 * 1024 ** 2,
+    arraysMaxBytes: 1024 ** 3,
+    ...o.dataPlane,
+    replicas: o.dataPlane?.replicas ?? 3,
+  };
+  const prefix = 'gf';
+  const taskQueue = `${name}-${randomBytes(3).toString('hex')}`;
+  const logLevel = o.logLevel ?? 'warn';
+  const nats: NatsNode[] = ['n1', 'n2', 'n3'].map((n) => {
+    const host = net.host(n);
+    return { name: n, host, url: `nats://${host.ip}:${NATS_PORT}`, monitor: `http://${host.ip}:${NATS_MONITOR_PORT}` };
+  });
+  const natsUrl = nats.map((n) => n.url).join(',');
+  const temporalHost = net.host('n1');
+  const temporalAddress = `${temporalHost.ip}:${TEMPORAL_PORT}`;
+  const temporalStore = { kind: 'sqlite' as const, file: path.join(dir, 'temporal.db') };
+  let fleet: Fleet | undefined;
+  const handles: DataPlane[] = [];
+
+  const launch = (pname: string, host: SimHost, cmd: string, args: readonly string[], env: Record<string, string> = {}): HostProcess => {
+    const log = path.join(dir, 'logs', `${pname}.log`);
+    const fd = fs.openSync(log, 'a');
+    // The environment a process reads is the cluster's own: nothing of this shell's GRAMFLEET_*.
+    const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('GRAMFLEET_') && !k.startsWith('TEMPORAL_')));
+    const child = spawn('ip', ['netns', 'exec', host.netns, cmd, ...args], { env: { ...base, ...env }, stdio: ['ignore', fd, fd], cwd: ROOT });
+    fs.closeSync(fd);
+    all.add(child);
+    const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
+    const p: HostProcess = { name: pname, host: host.name, child, log, exited };
+    processes.set(pname, p);
+    return p;
+  };
+
+  const startNats = async (node: NatsNode): Promise<void> => {
+    const conf = path.join(dir, `nats-${node.name}.conf`);
+    fs.writeFileSync(conf, natsConfig(node, nats, path.join(dir, 'nats', node.name)));
+    const p = launch(`nats-${node.name}`, node.host, binaryPath('nats-server'), ['-c', conf]);
+    await pollUntil(
+      async () => (await fetch(`${node.monitor}/healthz?js-enabled-only=true`, { signal: AbortSignal.timeout(2000) })).ok,
+      30_000,
+      `nats ${node.name}`,
+      p.log,
+    );
+  };
+
+  const stop = async (): Promise<void> => {
+    for (const h of handles.splice(0)) await h.close().catch(() => undefined);
+    await fleet?.close().catch(() => undefined);
+    // Clients first, servers last; SIGTERM, then SIGKILL for whatever has not exited in 10 s.
+    const order = ['worker', 'orchestrator', 'temporal', 'nats'];
+    for (const prefixName of order) {
+      const group = [...processes.values()].filter((p) => p.name.startsWith(prefixName));
+      for (const p of group) p.child.kill('SIGTERM');
+      await Promise.all(
+        group.map(async (p) => {
+          const t = setTimeout(() => p.child.kill('SIGKILL'), 10_000);
+          await p.exited;
+          clearTimeout(t);
+        }),
+      );
+    }
+    killAll();
+    process.removeListener('exit', killAll);
+    net.destroy();
+    if (process.env['GRAMFLEET_KEEP_TEST_DIRS'] === undefined) fs.rmSync(dir, { recursive: true, force: true });
+  };
+
+  try {
+    await Promise.all(nats.map(startNats));
+    // The JetStream meta group has a leader and all three servers: streams can be placed at R3.
+    await pollUntil(
+      async () => {
+        const jsz = (await httpJson(`${nats[0]!.monitor}/jsz`)) as { meta_cluster?: { leader?: string; cluster_size?: number; replicas?: unknown[] } };
+        return (jsz.meta_cluster?.leader ?? '') !== '' && (jsz.meta_cluster?.cluster_size ?? 0) >= 3;
+      },
+      30_000,
+      'the JetStream meta leader of three servers',
+    );
+
+    const temporal = launch('temporal', temporalHost, binaryPath('temporal'), [
+      'server',
+      'start-dev',
+      '--db-filename',
+      temporalStore.file,
+      // Bound to every address of its host: the dev server's frontend reaches its own history and
+      // matching services on 127.0.0.1, which it refuses when bound to the host address only.
+      '--ip',
+      '0.0.0.0',
+      '--port',
+      String(TEMPORAL_PORT),
+      '--http-port',
+      String(TEMPORAL_PORT + 10),
+      '--metrics-port',
+      String(TEMPORAL_PORT + 11),
+      '--headless',
+      '--log-level',
+      'warn',
+    ]);
+    await pollUntil(
+      async () => {
+        const conn = await Connection.connect({ address: temporalAddress, connectTimeout: 2_000 });
+        try {
+          await conn.workflowService.describeNamespace({ namespace: 'default' });
+          return true;
+        } finally {
+          await conn.close();
+        }
+      },
+      60_000,
+      'the Temporal server',
+      temporal.log,
+    );
+
+    // Streams and buckets are declared once, at R3, before any other process opens them.
+    const admin = await connectNats(natsUrl, 'r3-admin');
+    const dp = await openDataPlane(admin, resourceNames(prefix), dataPlane);
+    handles.push(dp);
+    await openCampaignTable(admin, prefix, dataPlane.replicas ?? 3);
+    await new Kvm(admin).create(resourceNames(prefix).holdersBucket, { history: 1, storage: StorageType.File, replicas: dataPlane.replicas ?? 3 });
+
+    const common = { GRAMFLEET_NATS_URL: natsUrl, GRAMFLEET_PREFIX: prefix, GRAMFLEET_LOG_LEVEL: logLevel, ...dataPlaneEnv(dataPlane) };
+    launch('orchestrator', net.host('n2'), process.execPath, [path.join(ROOT, 'orchestrator', 'dist', 'host', 'worker-host.js'), `--cluster=${dir}`], {
+      ...common,
+      GRAMFLEET_TEMPORAL_ADDRESS: temporalAddress,
+      GRAMFLEET_NAMESPACE: 'default',
+      GRAMFLEET_TASK_QUEUE: taskQueue,
+      GRAMFLEET_HEALTH_PORT: '9100',
+    });
+    const workerScript = path.join(ROOT, 'workers', 'dist', 'main.js');
+    for (const [wname, host] of [
+      ['worker-a', 'n3'],
+      ['worker-b', 'w1'],
+    ] as const) {
+      launch(wname, net.host(host), process.execPath, [...relaxedSimdNodeArgs(), workerScript, `--cluster=${dir}`], {
+        ...common,
+        GRAMFLEET_WORKER_ID: `${wname}-${net.id}`,
+        GRAMFLEET_THREADS: '1',
+        GRAMFLEET_KERNEL_CACHE_MB: '256',
+        GRAMFLEET_HEALTH_PORT: '9101',
+      });
+    }
+    await pollUntil(
+      async () => {
+        let k = 0;
+        for await (const key of await dp.workers.keys()) {
+          void key;
+          k++;
+        }
+        return k >= 2;
+      },
+      60_000,
+      'both workers registered',
+      path.join(dir, 'logs', 'worker-a.log'),
+    );
+    fleet = await connect({ temporalAddress, natsUrl, taskQueue, prefix, namespace: 'default', dataPlane, natsAuth: {} });
+  } catch (e) {
+    await stop().catch(() => undefined);
+    throw e;
+  }
+
+  const c: ReplicatedCluster = {
+    net,
+    dir,
+    nats,
+    natsUrl,
+    temporalAddress,
+    temporalStore,
+    taskQueue,
+    prefix,
+    dataPlane,
+    fleet,
+    processes,
+    async dataPlaneHandle() {
+      const nc = await connectNats(natsUrl, 'r3-test');
+      const h = await openDataPlane(nc, resourceNames(prefix), dataPlane);
+      handles.push(h);
+      return h;
+    },
+    async streamLeader(stream) {
+      const h = handles[0]!;
+      return (await h.jsm.streams.info(stream)).cluster?.leader;
+    },
+    async kill(pname, signal = 'SIGKILL') {
+      const p = processes.get(pname);
+      if (p === undefined) throw new Error(`no process named ${pname}`);
+      p.child.kill(signal);
+      await p.exited;
+      processes.delete(pname);
+    },
+    async restartNats(nname) {
+      const node = nats.find((n) => n.name === nname);
+      if (node === undefined) throw new Error(`no NATS server named ${nname}`);
+      await startNats(node);
+    },
+    stop,
+  };
+  return c;
+}
