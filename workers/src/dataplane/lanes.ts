@@ -358,6 +358,12 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
     }
     p.attempt++;
     stats.retried++;
+    // The new try goes to the lanes: the task is no longer waiting in the durable queue (a late
+    // result of its spilled try is still accepted: that try stays marked as sent to the queue).
+    if (p.spilled) {
+      p.spilled = false;
+      spilled.delete(p.key);
+    }
     log.debug('task retried', { jobId: p.task.jobId, shardId: p.task.shardId, attempt: p.attempt, why });
     const again = (): void => {
       if (!pending.has(p.key)) return;
@@ -704,9 +710,13 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
         msgID: spilledTaskMsgId(p.task.jobId, p.task.shardId, ownerId, p.attempt),
       });
     } catch (e) {
-      // Not queued: back to the lanes' queue (the sweep spills it again if still no lane).
+      // Not queued: back to the lanes' queue (the sweep spills it again if still no lane). The
+      // publish may have reached the stream although its acknowledgement did not come back, so the
+      // lanes get the next try: a worker that takes the stored copy answers a try that stays
+      // marked as sent to the queue, and its result is accepted instead of refused.
       spilled.delete(p.key);
       p.spilled = false;
+      p.attempt++;
       p.queuedAt = Date.now();
       enqueue(p, true);
       log.warn('spill to the durable queue failed; kept queued', { jobId: p.task.jobId, shardId: p.task.shardId, err: (e as Error).message });
@@ -725,6 +735,9 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
         return;
       }
       const ok = r as TaskResult;
+      // Only a try that went to the durable queue is looked up here; a copy of a lane try's result
+      // is that lane's to deliver (taking it as the queue's would refuse a good result).
+      if (p.tries[ok.attempt - 1] !== SPILLED) return;
       if (ok.jobId !== p.task.jobId || ok.shardId !== p.task.shardId) {
         reject(`the results stream's ${m.subject} holds a result for ${taskKey(ok.jobId, ok.shardId)}`, { subject: m.subject }, p);
         return;
