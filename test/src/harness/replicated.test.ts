@@ -1,6 +1,7 @@
 /**
  * The replicated topology (replicated.ts: hosts as network namespaces, three clustered
- * nats-servers with everything at R3, Temporal with an on-disk store, orchestrator and workers
+ * nats-servers with everything at R3, Temporal on PostgreSQL where scripts/r3-temporal-server.sh
+ * has built its server, else on the dev server's SQLite file (it prints which), orchestrator and workers
  * on hosts of their own): a GRF job across the hosts survives SIGKILL of the NATS server that
  * leads the task stream, mid-job, and its Φ is byte-identical to the float64 reference (what an
  * uninterrupted run gives, test/src/integration/grf-cluster.test.ts).
@@ -39,6 +40,8 @@ describe('replicated topology: 3 NATS servers at R3, Temporal on disk, orchestra
 
   before(async () => {
     r = await startReplicated('r3');
+    const ts = r.temporalStore;
+    console.log(ts.kind === 'postgres' ? `# Temporal on PostgreSQL at ${ts.address}` : `# Temporal on the dev server's SQLite file: ${ts.why}`);
   });
   after(async () => {
     await r?.stop();
@@ -105,10 +108,12 @@ describe('replicated topology: 3 NATS servers at R3, Temporal on disk, orchestra
   it('a worker host partitioned for 30 s (link down, then up) mid-job: the job ends byte-identical', { skip: partitionSkip }, async () => {
     const h: JobHandle<'grf'> = await r.fleet.submit(spec);
     await until(async () => ((await h.progress().catch(() => undefined))?.shardsDone ?? 0) >= 2, 60_000, 'first shards done');
+    const mid = await h.progress();
     r.net.setLink('w1', false);
     await new Promise((res) => setTimeout(res, 30_000));
     r.net.setLink('w1', true);
     const res = await h.result();
+    assert.ok(mid.shardsDone < mid.shardsTotal, `the partition began mid-job (${mid.shardsDone}/${mid.shardsTotal})`);
     assert.deepEqual(res.phi.map(csrDigest), refDigests, 'Φ byte-identical to the run above');
   });
 });

@@ -10,9 +10,12 @@
  * Layout (host: processes):
  *   n1: nats n1, temporal      n2: nats n2, orchestrator      n3: nats n3, worker-a      w1: worker-b
  *
- * Temporal's store: the Temporal CLI's dev server (the only Temporal server binary scripts/setup.sh
- * installs) keeps its state in a SQLite file on disk (`--db-filename`); it has no PostgreSQL
- * driver. The chart points the Temporal chart at PostgreSQL (deploy/helm values temporal.server).
+ * Temporal's store: PostgreSQL (Debian's server, initdb'd in the temporary directory and run as
+ * the postgres user on n1, schema by temporal-sql-tool) under the Temporal server built by
+ * scripts/r3-temporal-server.sh, when that build and PostgreSQL are here; else the Temporal CLI's
+ * dev server (the only Temporal server scripts/setup.sh installs: it has no PostgreSQL driver)
+ * on its SQLite file on disk (`--db-filename`), and {@link temporalPostgresPlan} says why. The
+ * chart points the Temporal chart at PostgreSQL (deploy/helm values temporal.server.config).
  *
  * NATS here runs without TLS and accounts (the local cluster and test/src/integration test those):
  * this harness is about replication and host failures.
@@ -21,7 +24,8 @@
  * bridge and the temporary directory, also when start-up failed half-way; an exit hook kills
  * the processes if the test process ends first.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import * as tcp from 'node:net';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -40,6 +44,135 @@ const NATS_PORT = 4222;
 const NATS_MONITOR_PORT = 8222;
 const NATS_ROUTE_PORT = 6222;
 const TEMPORAL_PORT = 7233;
+
+/** What running Temporal on PostgreSQL here takes (found by {@link temporalPostgresPlan}). */
+export interface PostgresPlan {
+  readonly initdb: string;
+  readonly postgres: string;
+  readonly server: string;
+  readonly sqlTool: string;
+  /** Temporal's schema/postgresql directory (v12/temporal, v12/visibility). */
+  readonly schema: string;
+  readonly uid: number;
+  readonly gid: number;
+}
+
+/**
+ * The binaries for Temporal on PostgreSQL: Debian's PostgreSQL server (/usr/lib/postgresql/N/bin)
+ * and its postgres user, setpriv, and temporal-server, temporal-sql-tool and the schema in
+ * .gramfleet/bin (scripts/r3-temporal-server.sh builds them); a string saying what is missing otherwise.
+ */
+export function temporalPostgresPlan(): PostgresPlan | string {
+  const bin = path.join(ROOT, '.gramfleet', 'bin');
+  const server = path.join(bin, 'temporal-server');
+  const sqlTool = path.join(bin, 'temporal-sql-tool');
+  const schema = path.join(bin, 'temporal-schema', 'postgresql');
+  for (const f of [server, sqlTool, path.join(schema, 'v12', 'temporal', 'versioned')])
+    if (!fs.existsSync(f))
+      return `${path.relative(ROOT, f)} is missing: the Temporal CLI's dev server has no PostgreSQL driver, and the Temporal server that has one is built by scripts/r3-temporal-server.sh (a 10-20 minute Go build, not part of setup.sh)`;
+  const pgRoot = '/usr/lib/postgresql';
+  const versions = fs.existsSync(pgRoot) ? fs.readdirSync(pgRoot).filter((v) => fs.existsSync(path.join(pgRoot, v, 'bin', 'postgres'))) : [];
+  const v = versions.sort((a, b) => Number(b) - Number(a))[0];
+  if (v === undefined) return "PostgreSQL's server is not installed (Debian's postgresql package; scripts/r3-temporal-server.sh installs it)";
+  const id = (flag: string): number => Number(spawnSync('id', [flag, 'postgres'], { encoding: 'utf8' }).stdout.trim());
+  const uid = id('-u');
+  const gid = id('-g');
+  if (!Number.isInteger(uid) || uid <= 0) return 'there is no postgres user to run PostgreSQL as (it refuses to run as root)';
+  if (spawnSync('setpriv', ['--version']).status !== 0) return 'setpriv (util-linux) is missing: PostgreSQL must run as the postgres user';
+  return { initdb: path.join(pgRoot, v, 'bin', 'initdb'), postgres: path.join(pgRoot, v, 'bin', 'postgres'), server, sqlTool, schema, uid, gid };
+}
+
+/** Runs a command to its end; rejects with its output when it fails. */
+function run(cmd: string, args: readonly string[], timeoutMs = 120_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (out += b.toString()));
+    const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(t);
+      if (code === 0) resolve(out);
+      else reject(new Error(`${path.basename(cmd)} ${args.join(' ')} failed (${String(code)}): ${out.slice(-2000)}`));
+    });
+  });
+}
+
+function tcpOpen(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = tcp.connect({ host, port, timeout: 1000 });
+    sock.once('connect', () => {
+      sock.destroy();
+      resolve(true);
+    });
+    sock.once('error', () => resolve(false));
+    sock.once('timeout', () => {
+      sock.destroy();
+      resolve(false);
+    });
+  });
+}
+
+/** The Temporal server's configuration: PostgreSQL at `pg`, the frontend on every address of its host. */
+function temporalServerConfig(pg: string): string {
+  const store = (db: string, conns: number): string[] => [
+    `      sql:`,
+    `        pluginName: "postgres12"`,
+    `        databaseName: "${db}"`,
+    `        connectAddr: "${pg}"`,
+    `        connectProtocol: "tcp"`,
+    `        user: "temporal"`,
+    `        password: ""`,
+    `        maxConns: ${conns}`,
+    `        maxIdleConns: ${conns}`,
+    `        maxConnLifetime: "1h"`,
+  ];
+  const svc = (name: string, grpc: number, member: number, bind: string): string[] => [
+    `  ${name}:`,
+    `    rpc:`,
+    `      grpcPort: ${grpc}`,
+    `      membershipPort: ${member}`,
+    bind,
+  ];
+  return [
+    `log:`,
+    `  stdout: true`,
+    `  level: warn`,
+    `persistence:`,
+    `  defaultStore: postgres-default`,
+    `  visibilityStore: postgres-visibility`,
+    `  numHistoryShards: 4`,
+    `  datastores:`,
+    `    postgres-default:`,
+    ...store('temporal', 20),
+    `    postgres-visibility:`,
+    ...store('temporal_visibility', 4),
+    `global:`,
+    `  membership:`,
+    `    maxJoinDuration: 30s`,
+    `    broadcastAddress: "127.0.0.1"`,
+    `services:`,
+    ...svc('frontend', TEMPORAL_PORT, 6933, `      bindOnIP: "0.0.0.0"`),
+    ...svc('history', 7234, 6934, `      bindOnLocalHost: true`),
+    ...svc('matching', 7235, 6935, `      bindOnLocalHost: true`),
+    ...svc('worker', 7239, 6939, `      bindOnLocalHost: true`),
+    `clusterMetadata:`,
+    `  enableGlobalNamespace: false`,
+    `  failoverVersionIncrement: 10`,
+    `  masterClusterName: "active"`,
+    `  currentClusterName: "active"`,
+    `  clusterInformation:`,
+    `    active:`,
+    `      enabled: true`,
+    `      initialFailoverVersion: 1`,
+    `      rpcName: "frontend"`,
+    `      rpcAddress: "127.0.0.1:${TEMPORAL_PORT}"`,
+    `dcRedirectionPolicy:`,
+    `  policy: "noop"`,
+    '',
+  ].join('\n');
+}
 
 /** Why the replicated topology cannot run here; undefined when it can. */
 export function replicatedUnavailable(): string | undefined {
@@ -79,7 +212,13 @@ export interface ReplicatedOptions {
   readonly dataPlane?: DataPlaneOptions;
   /** Log level of the orchestrator and workers. @default 'warn' */
   readonly logLevel?: string;
+  /** Temporal's store: PostgreSQL where {@link temporalPostgresPlan} finds what it needs (else SQLite), or SQLite. @default 'auto' */
+  readonly temporalStore?: 'auto' | 'sqlite';
 }
+
+/** Where Temporal keeps its state. */
+export type TemporalStore =
+  { readonly kind: 'postgres'; readonly address: string; readonly dataDir: string } | { readonly kind: 'sqlite'; readonly file: string; readonly why: string };
 
 /** A started replicated cluster. */
 export interface ReplicatedCluster {
@@ -90,7 +229,7 @@ export interface ReplicatedCluster {
   readonly natsUrl: string;
   readonly temporalAddress: string;
   /** Where Temporal keeps its state. */
-  readonly temporalStore: { readonly kind: 'sqlite'; readonly file: string };
+  readonly temporalStore: TemporalStore;
   readonly taskQueue: string;
   readonly prefix: string;
   readonly dataPlane: DataPlaneOptions;
@@ -183,7 +322,11 @@ export async function startReplicated(name: string, o: ReplicatedOptions = {}): 
   const natsUrl = nats.map((n) => n.url).join(',');
   const temporalHost = net.host('n1');
   const temporalAddress = `${temporalHost.ip}:${TEMPORAL_PORT}`;
-  const temporalStore = { kind: 'sqlite' as const, file: path.join(dir, 'temporal.db') };
+  const plan = o.temporalStore === 'sqlite' ? 'SQLite asked for' : temporalPostgresPlan();
+  const temporalStore: TemporalStore =
+    typeof plan === 'string'
+      ? { kind: 'sqlite', file: path.join(dir, 'temporal.db'), why: plan }
+      : { kind: 'postgres', address: `${temporalHost.ip}:5432`, dataDir: path.join(dir, 'pg', 'data') };
   let fleet: Fleet | undefined;
   const handles: DataPlane[] = [];
 
@@ -213,11 +356,78 @@ export async function startReplicated(name: string, o: ReplicatedOptions = {}): 
     );
   };
 
+  /** The Temporal CLI's dev server on its SQLite file. */
+  const startDevServer = (file: string): HostProcess =>
+    launch('temporal', temporalHost, binaryPath('temporal'), [
+      'server',
+      'start-dev',
+      '--db-filename',
+      file,
+      // Bound to every address of its host: the dev server's frontend reaches its own history and
+      // matching services on 127.0.0.1, which it refuses when bound to the host address only.
+      '--ip',
+      '0.0.0.0',
+      '--port',
+      String(TEMPORAL_PORT),
+      '--http-port',
+      String(TEMPORAL_PORT + 10),
+      '--metrics-port',
+      String(TEMPORAL_PORT + 11),
+      '--headless',
+      '--log-level',
+      'warn',
+    ]);
+
+  /**
+   * PostgreSQL on the Temporal host (initdb'd here, run as the postgres user: it refuses root),
+   * Temporal's two databases and schemas (temporal-sql-tool), then the Temporal server on them
+   * with the namespace `default` registered.
+   */
+  const startPostgresTemporal = async (p: PostgresPlan, data: string): Promise<HostProcess> => {
+    const pgRoot = path.dirname(data);
+    fs.mkdirSync(pgRoot);
+    fs.chmodSync(dir, 0o711);
+    fs.chownSync(pgRoot, p.uid, p.gid);
+    const asPostgres = [`--reuid=${p.uid}`, `--regid=${p.gid}`, '--init-groups', '--'];
+    await run('setpriv', [...asPostgres, p.initdb, '-D', data, '-U', 'temporal', '--auth=trust', '-E', 'UTF8', '--no-sync']);
+    const pg = launch('postgres', temporalHost, 'setpriv', [...asPostgres, p.postgres, '-D', data, '-h', temporalHost.ip, '-p', '5432', '-k', pgRoot]);
+    await pollUntil(() => tcpOpen(temporalHost.ip, 5432), 60_000, 'PostgreSQL', pg.log);
+    const sql = (db: string, ...args: string[]): Promise<string> =>
+      run(p.sqlTool, ['--plugin', 'postgres12', '--ep', temporalHost.ip, '-p', '5432', '-u', 'temporal', '--db', db, ...args]);
+    for (const [db, schema] of [
+      ['temporal', 'temporal'],
+      ['temporal_visibility', 'visibility'],
+    ] as const) {
+      await sql(db, 'create-database');
+      await sql(db, 'setup-schema', '-v', '0.0');
+      await sql(db, 'update-schema', '-d', path.join(p.schema, 'v12', schema, 'versioned'));
+    }
+    const cfg = path.join(dir, 'temporal-server.yaml');
+    fs.writeFileSync(cfg, temporalServerConfig(`${temporalHost.ip}:5432`));
+    const server = launch('temporal', temporalHost, p.server, ['--config-file', cfg, '--allow-no-auth', 'start']);
+    await pollUntil(
+      async () => {
+        await run(
+          binaryPath('temporal'),
+          ['operator', 'namespace', 'create', '--namespace', 'default', '--address', temporalAddress, '--retention', '24h'],
+          10_000,
+        ).catch((e: Error) => {
+          if (!/already exists|AlreadyExists/i.test(e.message)) throw e;
+        });
+        return true;
+      },
+      60_000,
+      'the Temporal server to register namespace default',
+      server.log,
+    );
+    return server;
+  };
+
   const stop = async (): Promise<void> => {
     for (const h of handles.splice(0)) await h.close().catch(() => undefined);
     await fleet?.close().catch(() => undefined);
     // Clients first, servers last; SIGTERM, then SIGKILL for whatever has not exited in 10 s.
-    const order = ['worker', 'orchestrator', 'temporal', 'nats'];
+    const order = ['worker', 'orchestrator', 'temporal', 'postgres', 'nats'];
     for (const prefixName of order) {
       const group = [...processes.values()].filter((p) => p.name.startsWith(prefixName));
       for (const p of group) p.child.kill('SIGTERM');
@@ -247,25 +457,10 @@ export async function startReplicated(name: string, o: ReplicatedOptions = {}): 
       'the JetStream meta leader of three servers',
     );
 
-    const temporal = launch('temporal', temporalHost, binaryPath('temporal'), [
-      'server',
-      'start-dev',
-      '--db-filename',
-      temporalStore.file,
-      // Bound to every address of its host: the dev server's frontend reaches its own history and
-      // matching services on 127.0.0.1, which it refuses when bound to the host address only.
-      '--ip',
-      '0.0.0.0',
-      '--port',
-      String(TEMPORAL_PORT),
-      '--http-port',
-      String(TEMPORAL_PORT + 10),
-      '--metrics-port',
-      String(TEMPORAL_PORT + 11),
-      '--headless',
-      '--log-level',
-      'warn',
-    ]);
+    const temporal =
+      typeof plan === 'string' || temporalStore.kind === 'sqlite'
+        ? startDevServer(temporalStore.kind === 'sqlite' ? temporalStore.file : '')
+        : await startPostgresTemporal(plan, temporalStore.dataDir);
     await pollUntil(
       async () => {
         const conn = await Connection.connect({ address: temporalAddress, connectTimeout: 2_000 });
