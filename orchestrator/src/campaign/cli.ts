@@ -4,14 +4,13 @@
  */
 import type { CampaignProgress } from '@gramfleet/core';
 import type { ConnectOptions, Fleet } from '../client/fleet';
-import { DATA_DIR_FLAG, JSON_FLAG, runCommand, type CliCommand, type CliContext, type ParsedArgs } from '../cli/command';
+import { CLUSTER_FLAGS, JSON_FLAG, connectOptionsOf, runCommand, type CliCommand, type CliContext, type ParsedArgs } from '../cli/command';
 import { readCampaignFile, type CampaignHandle } from './client';
 import { writeRows } from './export';
 
 /** Campaign commands talk to a running cluster: they never start one. */
 function connectOptions(a: ParsedArgs): ConnectOptions {
-  const dataDir = a.string('data-dir');
-  return { startLocal: false, ...(dataDir !== undefined ? { dataDir } : {}) };
+  return { startLocal: false, ...connectOptionsOf(a) };
 }
 
 /** `gramfleet campaign`. */
@@ -28,7 +27,7 @@ export const CAMPAIGN_COMMAND: CliCommand = {
         id: { type: 'string', value: 'ID', description: "campaign id (default the spec's, else generated)" },
         wait: { type: 'boolean', description: 'draw the progress and wait for the end' },
         json: JSON_FLAG,
-        'data-dir': DATA_DIR_FLAG,
+        ...CLUSTER_FLAGS,
       },
       run: (a, ctx) =>
         ctx.withFleet(connectOptions(a), async (fleet) => {
@@ -50,7 +49,7 @@ export const CAMPAIGN_COMMAND: CliCommand = {
       summary: 'progress of a campaign and of its runs in flight',
       args: 'ID',
       arity: [1, 1],
-      flags: { watch: { type: 'boolean', description: 'redraw every second until the campaign ends' }, json: JSON_FLAG, 'data-dir': DATA_DIR_FLAG },
+      flags: { watch: { type: 'boolean', description: 'redraw every second until the campaign ends' }, json: JSON_FLAG, ...CLUSTER_FLAGS },
       run: (a, ctx) =>
         ctx.withFleet(connectOptions(a), async (fleet) => {
           const h = await fleet.campaigns.get(a.positionals[0] as string);
@@ -69,7 +68,7 @@ export const CAMPAIGN_COMMAND: CliCommand = {
       arity: [1, 1],
       flags: {
         out: { type: 'string', value: 'FILE', required: true, description: 'results.csv, results.json or results.parquet (the extension picks the format)' },
-        'data-dir': DATA_DIR_FLAG,
+        ...CLUSTER_FLAGS,
       },
       run: (a, ctx) =>
         ctx.withFleet(connectOptions(a), async (fleet) => {
@@ -88,7 +87,7 @@ export const CAMPAIGN_COMMAND: CliCommand = {
       summary: 'cancel a campaign (running runs are cancelled; written rows stay)',
       args: 'ID',
       arity: [1, 1],
-      flags: { 'data-dir': DATA_DIR_FLAG },
+      flags: { ...CLUSTER_FLAGS },
       run: (a, ctx) =>
         ctx.withFleet(connectOptions(a), async (fleet) => {
           const h = await fleet.campaigns.get(a.positionals[0] as string);
@@ -100,7 +99,7 @@ export const CAMPAIGN_COMMAND: CliCommand = {
     {
       name: 'list',
       summary: 'every campaign in the result table',
-      flags: { json: JSON_FLAG, 'data-dir': DATA_DIR_FLAG },
+      flags: { json: JSON_FLAG, ...CLUSTER_FLAGS },
       run: (a, ctx) =>
         ctx.withFleet(connectOptions(a), async (fleet) => {
           const recs = await fleet.campaigns.list();

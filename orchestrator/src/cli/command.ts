@@ -264,8 +264,24 @@ export const DATA_DIR_FLAG: FlagSpec = {
 /** The `--json` flag. */
 export const JSON_FLAG: FlagSpec = { type: 'boolean', description: 'print JSON lines instead of text' };
 
-/** The connection options of the flags every cluster command takes (`--data-dir`). */
-export function connectOptionsOf(a: ParsedArgs): { dataDir?: string } {
+/** The `--context` flag every command that talks to a cluster takes. */
+export const CONTEXT_FLAG: FlagSpec = {
+  type: 'string',
+  value: 'NAME',
+  description: "cluster context (gramfleet context list; default $GRAMFLEET_CONTEXT, else the current context, else 'local')",
+};
+
+/** The flags that pick the cluster: `--context` and `--data-dir`. */
+export const CLUSTER_FLAGS: Flags = { context: CONTEXT_FLAG, 'data-dir': DATA_DIR_FLAG };
+
+/**
+ * The connection options of `--context` and `--data-dir` (client/context.ts resolves them);
+ * `--data-dir` with a remote `--context` is a `CLI_USAGE` error.
+ */
+export function connectOptionsOf(a: ParsedArgs): { context?: string; dataDir?: string } {
+  const context = a.string('context');
   const dataDir = a.string('data-dir');
-  return dataDir !== undefined ? { dataDir } : {};
+  if (context !== undefined && context !== 'local' && dataDir !== undefined)
+    throw usageError(`--data-dir names the local cluster and --context names ${context}: give one of them`, { field: 'data-dir' });
+  return { ...(context !== undefined ? { context } : {}), ...(dataDir !== undefined ? { dataDir } : {}) };
 }

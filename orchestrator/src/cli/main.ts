@@ -13,6 +13,7 @@ import { CAMPAIGN_COMMAND } from '../campaign/cli';
 import { K8S_COMMAND } from '../k8s/command';
 import { JOBS_COMMAND } from '../jobs/cli';
 import { LOGS_COMMAND } from '../telemetry/cli';
+import { CONTEXT_COMMAND } from '../client/context-cli';
 import { WORKLOADS } from '../registry';
 import { runCommand, usageOf, type CliCommand, type CliContext } from './command';
 
@@ -36,6 +37,7 @@ export const GRAMFLEET_COMMAND: CliCommand = {
     ...WORKLOADS.flatMap((w) => w.commands),
     JOBS_COMMAND,
     CAMPAIGN_COMMAND,
+    CONTEXT_COMMAND,
     K8S_COMMAND,
   ],
   notes: `workloads: ${WORKLOADS.map((w) => `${w.def.kind} (${w.commands.map((c) => c.name).join(', ')})`).join('; ')}`,

@@ -5,6 +5,17 @@ import { isGramfleetError } from '@gramfleet/core';
 import { repoRoot } from '../cluster/binaries';
 import { clientConfig } from './config';
 
+/** The variables that pick a cluster (client/context.ts), unset. */
+const NO_TARGET = {
+  context: undefined,
+  contextsFile: undefined,
+  temporalAddress: undefined,
+  natsUrl: undefined,
+  namespace: undefined,
+  taskQueue: undefined,
+  prefix: undefined,
+};
+
 describe('SDK and CLI configuration (orchestrator/src/client/config.ts)', () => {
   it('defaults under the checkout, and every variable set to a good value', () => {
     assert.deepEqual(
@@ -15,6 +26,7 @@ describe('SDK and CLI configuration (orchestrator/src/client/config.ts)', () => 
         temporalSecurity: undefined,
         natsAuth: {},
         kernelCacheMB: undefined,
+        ...NO_TARGET,
       },
     );
     assert.deepEqual(
@@ -36,6 +48,7 @@ describe('SDK and CLI configuration (orchestrator/src/client/config.ts)', () => 
         temporalSecurity: undefined,
         natsAuth: { credsFile: __filename, caFile: __filename, certFile: __filename, keyFile: __filename },
         kernelCacheMB: 2048,
+        ...NO_TARGET,
       },
     );
   });

@@ -15,9 +15,17 @@ import type { RaySdk } from './ray';
 import type { TemporalSecurity } from '../security/temporal';
 import type { JobDescription, JobOutputRecipe, JobsService } from '../jobs/service';
 
-/** Options of `connect()` (`./sdk.ts`). */
+/** Options of `connect()` (`./sdk.ts`). With none, the current context: the local cluster unless `gramfleet context use` picked another. */
 export interface ConnectOptions {
-  /** Temporal frontend `host:port`. Without it, the local cluster is used. */
+  /**
+   * A cluster context by name (`gramfleet context add`), or `local`. Its addresses and
+   * credentials are used, each overridden by its environment variable where set.
+   * @default $GRAMFLEET_CONTEXT, else the contexts file's current context, else `local`
+   */
+  readonly context?: string;
+  /** The contexts file. @default $GRAMFLEET_CONTEXTS_FILE, else `$XDG_CONFIG_HOME/gramfleet/contexts.json` (`~/.config/…`) */
+  readonly contextsFile?: string;
+  /** Temporal frontend `host:port` (with `natsUrl`: a remote cluster without a context). */
   readonly temporalAddress?: string;
   /**
    * How the connection to `temporalAddress` is secured: PEM files for TLS or mutual TLS, a file
@@ -27,7 +35,7 @@ export interface ConnectOptions {
    * dev server listens in plaintext on loopback only.
    */
   readonly temporalSecurity?: TemporalSecurity;
-  /** NATS URL. Without it, the local cluster is used. */
+  /** NATS URL(s) (with `temporalAddress`). */
   readonly natsUrl?: string;
   /**
    * How the connection to `natsUrl` authenticates and is encrypted (credentials file, CA, client
@@ -35,13 +43,13 @@ export interface ConnectOptions {
    * cluster, whose client identity is used.
    */
   readonly natsAuth?: NatsAuth;
-  /** @default 'default' */
+  /** Temporal namespace of a remote cluster. @default the context's, else $GRAMFLEET_NAMESPACE, else 'default' */
   readonly namespace?: string;
-  /** @default 'gramfleet' */
+  /** The orchestrator's task queue on a remote cluster. @default the context's, else $GRAMFLEET_TASK_QUEUE, else 'gramfleet' */
   readonly taskQueue?: string;
-  /** @default 'gf' */
+  /** Prefix of a remote cluster's NATS resources. @default the context's, else $GRAMFLEET_PREFIX, else 'gf' */
   readonly prefix?: string;
-  /** Local cluster directory. @default $GRAMFLEET_HOME or `<repo>/.gramfleet/local` */
+  /** Local cluster directory (the `local` context). @default $GRAMFLEET_HOME or `<repo>/.gramfleet/local` */
   readonly dataDir?: string;
   /** Start a local cluster when none runs (it is stopped by `close()`). @default true */
   readonly startLocal?: boolean;

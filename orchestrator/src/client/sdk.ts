@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import { Client, Connection, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import {
   GramfleetError,
+  isGramfleetError,
   checkParamNames,
   resourceNames,
   silentLogger,
@@ -27,38 +28,47 @@ import { releaseDatagenPages } from '../datagen/pages';
 import { workloadFor } from '../registry';
 import type { JobKind, JobSpec } from '../job-types';
 import type { WorkloadContext } from '../workload';
-import { checkTemporalSecurity, connectTemporal, type CheckedTemporalSecurity } from '../security/temporal';
-import { clientConfig } from './config';
+import { connectTemporal, type CheckedTemporalSecurity } from '../security/temporal';
+import { clientConfig, targetEnv } from './config';
+import { resolveTarget, type ClusterTarget } from './context';
 import { createRaySdk } from './ray';
 import { fromTemporal } from './failure';
 import { createJobHandle } from './handle';
 import type { ConnectOptions, Fleet, JobHandle, SubmitOptions } from './fleet';
 import { JOB_CLIENT_MEMO, JOB_OUTPUT_MEMO, createJobsService } from '../jobs/service';
 
-/** Connects to a cluster (the local one unless addresses are given). */
+/**
+ * Connects to a cluster: the local one (started when none runs) unless a context or addresses
+ * name a remote one — see orchestrator/src/client/context.ts for the order (explicit addresses,
+ * `context`, `dataDir`, `GRAMFLEET_CONTEXT`, the current context, `local`). Everything is checked
+ * before anything connects; an address that does not answer is a typed error naming where it
+ * came from (the context's flag or the variable) so the user knows what to fix.
+ */
 export async function connect(o: ConnectOptions = {}): Promise<Fleet> {
   const log = o.log ?? silentLogger;
   let local: LocalCluster | undefined;
   let owned = false;
-  let temporalAddress = o.temporalAddress;
-  let natsUrl = o.natsUrl;
-  let namespace = o.namespace ?? 'default';
-  let taskQueue = o.taskQueue ?? 'gramfleet';
-  let prefix = o.prefix ?? 'gf';
-  // A remote Temporal is secured as asked (checked before anything connects): the option, else
-  // the GRAMFLEET_TEMPORAL_* variables. The local cluster's dev server is plaintext on loopback.
-  const remote = temporalAddress !== undefined && natsUrl !== undefined;
-  const security: CheckedTemporalSecurity | undefined = !remote
-    ? undefined
-    : o.temporalSecurity !== undefined
-      ? checkTemporalSecurity(o.temporalSecurity)
-      : clientConfig().temporalSecurity;
-  if (temporalAddress === undefined || natsUrl === undefined) {
-    const dataDir = o.dataDir ?? defaultDataDir();
+  const target = resolveTarget(o, targetEnv(), () => clientConfig());
+  let temporalAddress: string;
+  let natsUrl: string;
+  let namespace: string;
+  let taskQueue: string;
+  let prefix: string;
+  // A remote Temporal is secured as its context, the option or the GRAMFLEET_TEMPORAL_* variables
+  // say. The local cluster's dev server is plaintext on loopback.
+  let security: CheckedTemporalSecurity | undefined;
+  if (target.kind === 'local') {
+    const dataDir = target.dataDir ?? defaultDataDir();
     local = (await LocalCluster.attach(dataDir)) ?? undefined;
     if (local === undefined) {
       if (o.startLocal === false)
-        throw new GramfleetError('CLUSTER_NOT_RUNNING', `no local cluster runs from ${dataDir}; start one with 'npx gramfleet up'`, { dataDir });
+        throw new GramfleetError(
+          'CLUSTER_NOT_RUNNING',
+          `no local cluster runs from ${dataDir}; start one with 'npx gramfleet up' (or pick a remote cluster with --context)`,
+          {
+            dataDir,
+          },
+        );
       log.info('starting a local cluster', { dataDir });
       local = await LocalCluster.start({
         dataDir,
@@ -69,23 +79,41 @@ export async function connect(o: ConnectOptions = {}): Promise<Fleet> {
       owned = true;
     }
     ({ temporalAddress, natsUrl, namespace, taskQueue, prefix } = local.state);
+  } else {
+    ({ temporalAddress, natsUrl, namespace, taskQueue, prefix } = target);
+    security = target.temporalSecurity;
   }
   const names = resourceNames(prefix);
   // A local cluster's client identity; a remote one's from the natsAuth option, else
   // GRAMFLEET_NATS_CREDS / _CA / _CERT / _KEY.
-  const nc = await connectNats(natsUrl, 'gramfleet-sdk', local !== undefined ? local.natsAuth('client') : (o.natsAuth ?? clientConfig().natsAuth));
+  const nc = await connectNats(
+    natsUrl,
+    'gramfleet-sdk',
+    local !== undefined ? local.natsAuth('client') : target.kind === 'remote' ? target.natsAuth : {},
+  ).catch((e: unknown) => {
+    throw target.kind === 'remote' ? explainConnectError(e, target, 'nats') : e;
+  });
   const dp = await openDataPlane(nc, names, local?.state.dataPlane ?? o.dataPlane);
   const hs = local?.state.hostStore;
   const arrays = await openArrayStore(dp, o.store ?? (hs !== undefined ? { hostDir: hs.dir, hostBytes: hs.maxBytes } : {}), log);
   const store = arrays.store;
   // A typed error that says what to fix (an untrusted certificate, a refused client certificate
   // or API key, a server without TLS), once what was opened is closed.
-  const connection = await connectTemporal(temporalAddress, security, (co) => Connection.connect(co)).catch(async (e: unknown) => {
-    await arrays.close().catch(() => undefined);
-    await dp.close().catch(() => undefined);
-    if (owned) await local?.stop().catch(() => undefined);
-    throw e;
-  });
+  const connection = await connectTemporal(temporalAddress, security, (co) => Connection.connect(co))
+    .then(async (c) => {
+      if (target.kind === 'remote')
+        await checkNamespace(c, target).catch(async (e: unknown) => {
+          await c.close().catch(() => undefined);
+          throw e;
+        });
+      return c;
+    })
+    .catch(async (e: unknown) => {
+      await arrays.close().catch(() => undefined);
+      await dp.close().catch(() => undefined);
+      if (owned) await local?.stop().catch(() => undefined);
+      throw target.kind === 'remote' ? explainConnectError(e, target, 'temporal') : e;
+    });
   const client = new Client({ connection, namespace });
   const budget = o.memoryBudgetBytes ?? 8 * 1024 ** 3;
   const tasks = createTaskClient({ dp, log, store });
@@ -162,4 +190,42 @@ function clientIdentity(): string {
     /* no passwd entry (some containers) */
   }
   return `${user}@${os.hostname()}`;
+}
+
+type RemoteTarget = Extract<ClusterTarget, { kind: 'remote' }>;
+
+/**
+ * A connection failure to a remote cluster, said with what to fix: the code stays (an address
+ * that does not answer is CLUSTER_UNAVAILABLE, a refused identity CLUSTER_UNAUTHENTICATED, …),
+ * the message and details name where the address came from (a context's flag or a variable).
+ */
+function explainConnectError(e: unknown, t: RemoteTarget, what: 'nats' | 'temporal'): unknown {
+  if (!isGramfleetError(e) || e.details['context'] !== undefined) return e;
+  const origin = what === 'nats' ? t.origin.nats : t.origin.temporal;
+  const address = what === 'nats' ? t.natsUrl : t.temporalAddress;
+  const fix =
+    e.code === 'CLUSTER_UNAVAILABLE'
+      ? `check ${origin}: ${address} does not answer as ${what === 'nats' ? 'a NATS server' : 'a Temporal frontend'}`
+      : `check the ${what === 'nats' ? 'NATS identity (--nats-creds/--nats-ca/--nats-cert/--nats-key or GRAMFLEET_NATS_*)' : 'Temporal TLS / API key (--temporal-ca/… or GRAMFLEET_TEMPORAL_*)'}${t.context !== undefined ? ` of context ${t.context}` : ''}`;
+  return new GramfleetError(e.code, `${e.message}; ${fix}`, {
+    ...e.details,
+    field: origin,
+    address,
+    ...(t.context !== undefined ? { context: t.context } : {}),
+  });
+}
+
+/** A namespace the Temporal server does not have is INPUT_INVALID naming where it came from. */
+async function checkNamespace(c: Connection, t: RemoteTarget): Promise<void> {
+  try {
+    await c.workflowService.describeNamespace({ namespace: t.namespace });
+  } catch (e) {
+    if ((e as { code?: unknown }).code === 5)
+      throw new GramfleetError('INPUT_INVALID', `the Temporal server at ${t.temporalAddress} has no namespace ${t.namespace}; check ${t.origin.namespace}`, {
+        field: t.origin.namespace,
+        namespace: t.namespace,
+        ...(t.context !== undefined ? { context: t.context } : {}),
+      });
+    // Anything else (e.g. a role that may not describe namespaces) is left to the first real call.
+  }
 }

@@ -2,7 +2,20 @@
 import { createJsonLogger } from '@gramfleet/workers';
 import { LocalCluster, defaultDataDir } from './local-cluster';
 import { readSupervisorEvents, runSupervisor } from './supervisor';
-import { DATA_DIR_FLAG, JSON_FLAG, type CliCommand } from '../cli/command';
+import {
+  CLUSTER_FLAGS,
+  CONTEXT_FLAG,
+  DATA_DIR_FLAG,
+  JSON_FLAG,
+  connectOptionsOf,
+  usageError,
+  type CliCommand,
+  type CliContext,
+  type FlagSpec,
+  type ParsedArgs,
+} from '../cli/command';
+import { clientConfig, targetEnv } from '../client/config';
+import { LOCAL_CONTEXT, resolveTarget } from '../client/context';
 import { LOCAL_TEMPORAL_TRANSPORT } from '../security/temporal';
 
 /** The Temporal lines of `up` and `status`: the address, how it is reached, and its Web UI. */
@@ -21,6 +34,23 @@ function natsLine(c: LocalCluster): string {
   return `  nats     ${c.state.natsUrl} (${sec !== undefined ? `TLS + a credential per process, in ${sec.dir}` : 'plaintext, no credentials'})\n`;
 }
 
+/** `--context` of the commands that manage the local cluster: only `local` is accepted. */
+const LOCAL_CONTEXT_FLAG: FlagSpec = { ...CONTEXT_FLAG, description: "only 'local': this command manages the local cluster" };
+
+/** The local cluster's directory of `up`, `down`, `supervise`; a remote `--context` is a usage error. */
+function localDataDir(a: ParsedArgs, command: string): string {
+  const context = a.string('context');
+  if (context !== undefined && context !== LOCAL_CONTEXT)
+    throw usageError(
+      `'gramfleet ${command}' manages the local cluster; context ${context} names a remote one, which its operators run (e.g. with the Helm chart)`,
+      {
+        field: 'context',
+        command: `gramfleet ${command}`,
+      },
+    );
+  return a.string('data-dir') ?? defaultDataDir();
+}
+
 /** `gramfleet up`. */
 export const UP_COMMAND: CliCommand = {
   name: 'up',
@@ -30,10 +60,11 @@ export const UP_COMMAND: CliCommand = {
     threads: { type: 'string', value: 'T', description: 'kernel threads per worker' },
     'threads-per-shard': { type: 'string', value: 'P', description: 'kernel threads one shard may use' },
     'gpu-workers': { type: 'string', value: 'G', description: 'GPU workers to add (one per device)' },
+    context: LOCAL_CONTEXT_FLAG,
     'data-dir': DATA_DIR_FLAG,
   },
   async run(a, ctx) {
-    const dataDir = a.string('data-dir') ?? defaultDataDir();
+    const dataDir = localDataDir(a, 'up');
     const workers = a.int('workers');
     const threads = a.int('threads');
     const threadsPerShard = a.int('threads-per-shard');
@@ -64,9 +95,9 @@ export const UP_COMMAND: CliCommand = {
 export const DOWN_COMMAND: CliCommand = {
   name: 'down',
   summary: 'stop the processes the local cluster started',
-  flags: { 'data-dir': DATA_DIR_FLAG },
+  flags: { context: LOCAL_CONTEXT_FLAG, 'data-dir': DATA_DIR_FLAG },
   async run(a, ctx) {
-    const dataDir = a.string('data-dir') ?? defaultDataDir();
+    const dataDir = localDataDir(a, 'down');
     // Whatever state it is in: any live process of the state file (nats-server may be dead).
     const c = await LocalCluster.find(dataDir);
     if (c === null) {
@@ -83,11 +114,14 @@ export const DOWN_COMMAND: CliCommand = {
 /** `gramfleet status`. */
 export const STATUS_COMMAND: CliCommand = {
   name: 'status',
-  summary: "the local cluster's addresses (Temporal Web UI, each process's Prometheus /metrics), processes and registered workers (exit 3 when none runs)",
-  flags: { 'data-dir': DATA_DIR_FLAG, json: JSON_FLAG },
+  summary:
+    "the cluster's addresses and registered workers; for the local cluster also its Temporal Web UI, processes and their Prometheus /metrics (exit 3 when none runs)",
+  flags: { ...CLUSTER_FLAGS, json: JSON_FLAG },
   async run(a, ctx) {
-    const dataDir = a.string('data-dir') ?? defaultDataDir();
     const json = a.flag('json');
+    const target = resolveTarget(connectOptionsOf(a), targetEnv(), () => clientConfig());
+    if (target.kind === 'remote') return remoteStatus(a, ctx, json);
+    const dataDir = target.dataDir ?? defaultDataDir();
     const c = await LocalCluster.find(dataDir);
     if (c === null) {
       if (json) ctx.out.write(JSON.stringify({ running: false, dataDir }) + '\n');
@@ -126,6 +160,31 @@ export const STATUS_COMMAND: CliCommand = {
     });
   },
 };
+
+/** `gramfleet status` of a remote cluster: its addresses and registered workers (a typed error when it does not answer). */
+async function remoteStatus(a: ParsedArgs, ctx: CliContext, json: boolean): Promise<number> {
+  const target = resolveTarget(connectOptionsOf(a), targetEnv(), () => clientConfig());
+  if (target.kind !== 'remote') throw new Error('internal: remoteStatus of the local cluster');
+  return ctx.withFleet({ ...connectOptionsOf(a), startLocal: false }, async (fleet) => {
+    const workers = await fleet.workers();
+    const where = {
+      context: target.context ?? '(environment)',
+      temporalAddress: target.temporalAddress,
+      namespace: target.namespace,
+      natsUrl: target.natsUrl,
+      taskQueue: target.taskQueue,
+      prefix: target.prefix,
+    };
+    if (json) ctx.out.write(JSON.stringify({ running: true, remote: true, ...where, workers }) + '\n');
+    else {
+      ctx.out.write(
+        `context ${where.context} (remote)\n  temporal ${where.temporalAddress} namespace ${where.namespace}${target.temporalSecurity !== undefined ? ' (TLS)' : ''}\n  nats     ${where.natsUrl}\n  registered workers: ${workers.length}\n`,
+      );
+      for (const w of workers) ctx.out.write(`    ${w.workerId} ${w.cls} threads=${w.threads} shards=${w.shardsDone}\n`);
+    }
+    return 0;
+  });
+}
 
 /** The supervisor's last restarts, as `status` prints them. */
 function writeEvents(out: { write(s: string): unknown }, events: readonly { at: string; process: string; what: string; detail?: string }[]): void {
@@ -175,9 +234,9 @@ export const DASHBOARD_COMMAND: CliCommand = {
 export const SUPERVISE_COMMAND: CliCommand = {
   name: 'supervise',
   summary: "restart the local cluster's processes that die, on the same addresses and stores (gramfleet up starts it; down stops it)",
-  flags: { 'data-dir': DATA_DIR_FLAG },
+  flags: { context: LOCAL_CONTEXT_FLAG, 'data-dir': DATA_DIR_FLAG },
   async run(a) {
-    const dataDir = a.string('data-dir') ?? defaultDataDir();
+    const dataDir = localDataDir(a, 'supervise');
     await runSupervisor(dataDir, createJsonLogger({ proc: 'supervisor' }, 'info'));
     return 0;
   },

@@ -8,7 +8,7 @@ import { DATAGEN_SOLVERS, GramfleetError, PDE_KINDS, PRECONDITIONERS, SORT_KINDS
 import { createJsonLogger } from '@gramfleet/workers';
 import { prepareDatagen, type DatagenJobSpec } from './submit';
 import { createProgressBar } from '../cli/progress';
-import { DATA_DIR_FLAG, JSON_FLAG, type CliCommand, type ParsedArgs, type CliContext } from '../cli/command';
+import { CLUSTER_FLAGS, JSON_FLAG, connectOptionsOf, type CliCommand, type ParsedArgs, type CliContext } from '../cli/command';
 
 function numArg(name: string, s: string): number {
   const x = Number(s);
@@ -69,7 +69,7 @@ async function datagenRun(a: ParsedArgs, ctx: CliContext): Promise<number> {
   const json = a.flag('json');
   return ctx.withFleet(
     {
-      ...(v['data-dir'] !== undefined ? { dataDir: v['data-dir'] } : {}),
+      ...connectOptionsOf(a),
       ...(v.workers !== undefined ? { workers: numArg('workers', v.workers) } : {}),
       log: createJsonLogger({ proc: 'cli' }, 'warn'),
     },
@@ -134,7 +134,7 @@ export const DATAGEN_COMMAND: CliCommand = {
     'keep-pages': { type: 'boolean', description: "keep the job's result pages in the object store after writing the dataset" },
     out: { type: 'string', value: 'DIR', required: true, description: 'where the .npy shards and manifest.json are written' },
     json: JSON_FLAG,
-    'data-dir': DATA_DIR_FLAG,
+    ...CLUSTER_FLAGS,
   },
   run: datagenRun,
 };

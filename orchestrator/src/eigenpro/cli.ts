@@ -20,7 +20,7 @@ import {
 } from '@gramfleet/core';
 import { WasmArena, createJsonLogger, createKernelBlockMatmulKernel } from '@gramfleet/workers';
 import { kernelsWasmPath } from '@gramfleet/wasm';
-import { DATA_DIR_FLAG, JSON_FLAG, type CliCommand, type CliContext, type Flags, type ParsedArgs } from '../cli/command';
+import { CLUSTER_FLAGS, JSON_FLAG, connectOptionsOf, type CliCommand, type CliContext, type Flags, type ParsedArgs } from '../cli/command';
 import { readNpz, writeNpy, writeNpz, isStringArray } from '../io/npz';
 import { loadRows } from './data-files';
 import type { EigenProJobSpec } from './submit';
@@ -86,11 +86,10 @@ async function trainCommand(v: ParsedArgs, ctx: CliContext): Promise<number> {
     ...(centersFile !== undefined ? { centersFile } : {}),
     ...(projectionInterval !== undefined ? { projectionInterval } : {}),
   };
-  const dataDir = v.string('data-dir');
   const workers = v.number('workers');
   return ctx.withFleet(
     {
-      ...(dataDir !== undefined ? { dataDir } : {}),
+      ...connectOptionsOf(v),
       ...(workers !== undefined ? { workers } : {}),
       log: createJsonLogger({ proc: 'cli' }, 'warn'),
     },
@@ -213,7 +212,7 @@ const EIGENPRO_FLAGS: Flags = {
   workers: { type: 'string', value: 'N', description: 'WASM workers of a local cluster started for this job' },
   out: { type: 'string', value: 'model.npz', required: true, description: 'where the model (coefficients, centers, kernel, bandwidth) is written' },
   json: JSON_FLAG,
-  'data-dir': DATA_DIR_FLAG,
+  ...CLUSTER_FLAGS,
 };
 
 /** `gramfleet eigenpro`. */

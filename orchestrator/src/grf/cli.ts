@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { GRAPH_KERNEL_KINDS, GRF_ESTIMATORS, GRF_VARIANCE, GramfleetError, type GraphKernelSpec, type GrfJobResult } from '@gramfleet/core';
 import { createJsonLogger } from '@gramfleet/workers';
 import type { Fleet } from '../client/fleet';
-import { DATA_DIR_FLAG, JSON_FLAG, type CliCommand, type ParsedArgs } from '../cli/command';
+import { CLUSTER_FLAGS, JSON_FLAG, connectOptionsOf, type CliCommand, type ParsedArgs } from '../cli/command';
 import { createProgressBar } from '../cli/progress';
 import { writeCsrNpz } from '../io/npz';
 import type { GrfJobSpec } from './submit';
@@ -73,7 +73,7 @@ export const GRF_COMMAND: CliCommand = {
     workers: { type: 'string', value: 'N', description: 'WASM workers of a local cluster started for this job' },
     out: { type: 'string', value: 'phi.npz', required: true, description: 'where Φ is written' },
     json: JSON_FLAG,
-    'data-dir': DATA_DIR_FLAG,
+    ...CLUSTER_FLAGS,
   },
   async run(a, ctx) {
     const out = a.need('out');
@@ -98,11 +98,10 @@ export const GRF_COMMAND: CliCommand = {
       ...(backend !== undefined ? { backend: backend as NonNullable<GrfJobSpec['backend']> } : {}),
       ...(verify !== undefined ? { verify } : {}),
     };
-    const dataDir = a.string('data-dir');
     const workers = a.int('workers');
     const json = a.flag('json');
     return ctx.withFleet(
-      { ...(dataDir !== undefined ? { dataDir } : {}), ...(workers !== undefined ? { workers } : {}), log: createJsonLogger({ proc: 'cli' }, 'warn') },
+      { ...connectOptionsOf(a), ...(workers !== undefined ? { workers } : {}), log: createJsonLogger({ proc: 'cli' }, 'warn') },
       async (fleet) => {
         const t0 = Date.now();
         const r = await runWithProgress(fleet, spec, !json);

@@ -5,7 +5,7 @@
  * files the submitting command would have written (the recipe recorded with the job).
  */
 import { createJsonLogger } from '@gramfleet/workers';
-import { DATA_DIR_FLAG, JSON_FLAG, connectOptionsOf, type CliCommand, type CliContext, type ParsedArgs } from '../cli/command';
+import { CLUSTER_FLAGS, JSON_FLAG, connectOptionsOf, type CliCommand, type CliContext, type ParsedArgs } from '../cli/command';
 import type { Fleet } from '../client/fleet';
 import { JOB_STATES, type JobDescription, type JobSummary } from './service';
 import { WORKLOADS } from '../registry';
@@ -45,7 +45,7 @@ function describeText(d: JobDescription): string {
   return lines.join('\n') + '\n';
 }
 
-const CONNECT_FLAGS = { 'data-dir': DATA_DIR_FLAG } as const;
+const CONNECT_FLAGS = CLUSTER_FLAGS;
 
 /** `gramfleet jobs list`. */
 const LIST_COMMAND: CliCommand = {

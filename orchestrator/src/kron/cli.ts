@@ -27,7 +27,7 @@ import {
 import { createJsonLogger, createWasmKronLinalg } from '@gramfleet/workers';
 import { readVectorFile, type KronGpJobSpec } from './submit';
 import { writeNpz } from '../io/npz';
-import { DATA_DIR_FLAG, JSON_FLAG, type CliCommand, type CliContext, type Flags, type ParsedArgs } from '../cli/command';
+import { CLUSTER_FLAGS, JSON_FLAG, connectOptionsOf, type CliCommand, type CliContext, type Flags, type ParsedArgs } from '../cli/command';
 import { createProgressBar } from '../cli/progress';
 
 function numList(name: string, s: string): number[] {
@@ -171,58 +171,55 @@ async function clusterCommand(sub: 'fit' | 'solve' | 'predict', v: ParsedArgs, c
     fitSpec = { optimizer, iters: Number(values.iters ?? '50') };
   }
   const h0 = { lengthscales: model.kernels.map((k) => k.lengthscale), outputscale: model.outputscale, noise: model.noise };
-  const alpha = await ctx.withFleet(
-    { ...(values['data-dir'] !== undefined ? { dataDir: values['data-dir'] } : {}), log: createJsonLogger({ proc: 'cli' }, 'warn') },
-    async (fleet) => {
-      const spec: KronGpJobSpec = {
-        kind: 'kron-gp',
-        ...base,
-        ...h0,
-        ...(values.slabs !== undefined ? { slabs: Number(values.slabs) } : {}),
-        ...(mask !== undefined ? { mask } : {}),
-        ...(fitSpec !== undefined ? { fit: fitSpec } : {}),
-      };
-      const h = await fleet.submit(spec);
-      const bar = json ? undefined : createProgressBar(`kron-gp ${h.jobId}`);
-      const r = await h.watch((p) => bar?.update(p.shardsDone, p.shardsTotal, p.stage));
-      bar?.finish('done');
-      const c = r.candidates[0] as KronJobResult['candidates'][number];
-      model = withHyper(model, c.hyper);
-      const a = (await fleet.getArray(c.alpha)).data as Float64Array;
-      if (r.cg === undefined) {
-        out['lml'] = f64([], [c.lml]);
-        out['logdet'] = f64([], [c.logdet]);
-      }
-      if (c.gradient !== undefined) {
-        out['grad_lengthscales'] = f64([c.gradient.lengthscales.length], [...c.gradient.lengthscales]);
-        out['grad_outputscale'] = f64([], [c.gradient.outputscale]);
-        out['grad_noise'] = f64([], [c.gradient.noise]);
-      }
+  const alpha = await ctx.withFleet({ ...connectOptionsOf(v), log: createJsonLogger({ proc: 'cli' }, 'warn') }, async (fleet) => {
+    const spec: KronGpJobSpec = {
+      kind: 'kron-gp',
+      ...base,
+      ...h0,
+      ...(values.slabs !== undefined ? { slabs: Number(values.slabs) } : {}),
+      ...(mask !== undefined ? { mask } : {}),
+      ...(fitSpec !== undefined ? { fit: fitSpec } : {}),
+    };
+    const h = await fleet.submit(spec);
+    const bar = json ? undefined : createProgressBar(`kron-gp ${h.jobId}`);
+    const r = await h.watch((p) => bar?.update(p.shardsDone, p.shardsTotal, p.stage));
+    bar?.finish('done');
+    const c = r.candidates[0] as KronJobResult['candidates'][number];
+    model = withHyper(model, c.hyper);
+    const a = (await fleet.getArray(c.alpha)).data as Float64Array;
+    if (r.cg === undefined) {
+      out['lml'] = f64([], [c.lml]);
+      out['logdet'] = f64([], [c.logdet]);
+    }
+    if (c.gradient !== undefined) {
+      out['grad_lengthscales'] = f64([c.gradient.lengthscales.length], [...c.gradient.lengthscales]);
+      out['grad_outputscale'] = f64([], [c.gradient.outputscale]);
+      out['grad_noise'] = f64([], [c.gradient.noise]);
+    }
+    Object.assign(summary, {
+      jobId: r.jobId,
+      route: r.route,
+      shards: r.shards,
+      bytesMoved: r.bytesMoved,
+      workers: Object.keys(r.workers).length,
+      backends: r.backends,
+    });
+    if (r.cg !== undefined)
       Object.assign(summary, {
-        jobId: r.jobId,
-        route: r.route,
-        shards: r.shards,
-        bytesMoved: r.bytesMoved,
-        workers: Object.keys(r.workers).length,
-        backends: r.backends,
+        solver: 'pcg',
+        iterations: r.cg.iterations,
+        residual: r.cg.residual,
+        converged: r.cg.converged,
+        observed: r.cg.observed,
+        rounds: r.cg.rounds,
       });
-      if (r.cg !== undefined)
-        Object.assign(summary, {
-          solver: 'pcg',
-          iterations: r.cg.iterations,
-          residual: r.cg.residual,
-          converged: r.cg.converged,
-          observed: r.cg.observed,
-          rounds: r.cg.rounds,
-        });
-      else Object.assign(summary, { lml: c.lml, logdet: c.logdet, gradient: c.gradient });
-      if (r.fit !== undefined) {
-        Object.assign(summary, { optimizer: r.fit.optimizer, iterations: r.fit.iterations, evaluations: r.fit.evaluations, fittedLml: c.lml });
-        out['lml_history'] = f64([r.fit.history.length], [...r.fit.history]);
-      }
-      return a;
-    },
-  );
+    else Object.assign(summary, { lml: c.lml, logdet: c.logdet, gradient: c.gradient });
+    if (r.fit !== undefined) {
+      Object.assign(summary, { optimizer: r.fit.optimizer, iterations: r.fit.iterations, evaluations: r.fit.evaluations, fittedLml: c.lml });
+      out['lml_history'] = f64([r.fit.history.length], [...r.fit.history]);
+    }
+    return a;
+  });
   out['lengthscales'] = f64(
     [model.kernels.length],
     model.kernels.map((k) => k.lengthscale),
@@ -276,7 +273,7 @@ function clusterFlags(sub: 'fit' | 'solve' | 'predict'): Flags {
     variance: { type: 'boolean', description: 'also the posterior variance at the test points (full grid only)' },
     out: { type: 'string', value: 'result.npz', required: true, description: 'where α, the LML, its gradient (and mean, variance) are written' },
     json: JSON_FLAG,
-    'data-dir': DATA_DIR_FLAG,
+    ...CLUSTER_FLAGS,
   };
 }
 

@@ -94,10 +94,17 @@ export async function scheduledWork(t: TestCluster): Promise<{ workflows: number
 /** The `gramfleet` CLI's entry script, as a user runs it. */
 export const CLI_ENTRY_SCRIPT = path.join(path.dirname(require.resolve('@gramfleet/orchestrator')), '..', 'bin', 'gramfleet.js');
 
-/** Runs the real `gramfleet` CLI in a child process; its exit code and output. */
-export function runGramfleet(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+/** Runs the real `gramfleet` CLI in a child process (in `o.cwd`, with `o.env` added to this process's environment); its exit code and output. */
+export function runGramfleet(
+  args: readonly string[],
+  o: { readonly cwd?: string; readonly env?: Readonly<Record<string, string>> } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI_ENTRY_SCRIPT, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI_ENTRY_SCRIPT, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(o.cwd !== undefined ? { cwd: o.cwd } : {}),
+      ...(o.env !== undefined ? { env: { ...process.env, ...o.env } } : {}),
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (b: Buffer) => {
