@@ -157,7 +157,7 @@
   const plots = new Map(); // name -> { u, el }
   const samples = new Map(); // jobId -> [[t], [done]] observed by this page while it ran
 
-  function plot(name, title, series, data, xLabel) {
+  function plot(name, title, series, data, xLabel, yScale) {
     let p = plots.get(name);
     const points = data[0].length;
     if (p === undefined) {
@@ -167,7 +167,7 @@
         {
           width: 460,
           height: 260,
-          scales: { x: { time: xLabel === 'time' } },
+          scales: { x: { time: xLabel === 'time' }, ...(yScale || {}) },
           axes: [{ label: xLabel === 'time' ? '' : xLabel }, {}],
           series: [{ label: xLabel }, ...series.map((s) => ({ spanGaps: true, points: { show: true }, width: 2, ...s }))],
         },
@@ -211,6 +211,41 @@
         [x, v('trainAccuracy'), v('testAccuracy')],
         'epoch',
       );
+  }
+
+  // Datagen: each system's solve along the chain (chunk by chunk, in chain order).
+  function drawDatagen(d) {
+    const sys = d.series.systems || [];
+    const x = sys.map((_, i) => i);
+    plot(
+      'datagen-solves',
+      'iterations and mat-vecs per system',
+      [
+        { label: 'iterations', stroke: '#1a73e8' },
+        { label: 'mat-vecs', stroke: '#e8710a' },
+        { label: 'recycled dim k', stroke: '#188038' },
+      ],
+      [x, sys.map((p) => p.iterations), sys.map((p) => p.matvecs), sys.map((p) => p.k)],
+      'system',
+    );
+    plot(
+      'datagen-residual',
+      'relative residual per system',
+      [{ label: 'relres', stroke: '#c5221f' }],
+      [x, sys.map((p) => (p.relres > 0 ? p.relres : null))],
+      'system',
+      {
+        y: { distr: 3 },
+      },
+    );
+  }
+
+  // Kronecker GP: the fit's LML after each optimiser iteration (from the job's result).
+  function drawKron(d) {
+    const lml = d.series.lml;
+    if (lml && lml.length)
+      plot('kron-lml', 'LML per optimiser iteration', [{ label: 'LML', stroke: '#9334e6' }], [lml.map((_, i) => i + 1), lml.slice()], 'iteration');
+    else drawDoneOverTime(d);
   }
 
   // GRF: shards done over time, from the workflow's history (each completed batch).
@@ -374,6 +409,8 @@
     );
     if (d.kind === 'eigenpro') drawEigenPro(d);
     else if (d.kind === 'grf') drawGrf(d);
+    else if (d.kind === 'datagen') drawDatagen(d);
+    else if (d.kind === 'kron-gp') drawKron(d);
     else if (d.kind === 'campaign') drawCampaign(d);
     else drawDoneOverTime(d);
     $('#job-progress').textContent = JSON.stringify(d.progress, null, 2);

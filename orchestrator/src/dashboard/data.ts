@@ -16,9 +16,13 @@ import {
   consumerName,
   isGramfleetError,
   resultSubject,
+  type ArrayRef,
+  type DatagenProgress,
+  type DatagenWorkflowResult,
   type WorkerRecord,
 } from '@gramfleet/core';
-import type { DataPlane } from '@gramfleet/workers';
+import type { ArrayStore, DataPlane } from '@gramfleet/workers';
+import { readDatagenPage } from '../datagen/pages';
 import { registeredWorkers } from '../grf/submit';
 import { retrying } from '../client/temporal-retry';
 import { JOB_LIST_MAX, createJobsService, type JobDescription, type JobsService } from '../jobs/service';
@@ -34,6 +38,8 @@ export interface DashboardSource {
   readonly dp: DataPlane;
   /** The jobs service (list, describe, cancel). @default one over `client` */
   readonly jobs?: JobsService;
+  /** The array store (datagen's per-system stats arrays and pages live there). */
+  readonly store?: ArrayStore;
   /** The campaign client (campaign records and result rows). */
   readonly campaigns?: CampaignClient;
   /** The local cluster's processes, when the dashboard runs beside one. */
@@ -240,6 +246,61 @@ export async function grfShardsOverTime(s: DashboardSource, jobId: string): Prom
   return out;
 }
 
+/** The most datagen systems whose stats the job page reads (one array-store read each). */
+export const DATAGEN_PLOT_MAX_SYSTEMS = 2_000;
+
+/** One datagen system's solve, as the page plots it along its chain. */
+export interface DatagenSystemPoint {
+  readonly chunk: number;
+  readonly position: number;
+  readonly iterations: number;
+  readonly matvecs: number;
+  readonly relres: number;
+  /** Dimension of the recycled subspace it handed on. */
+  readonly k: number;
+}
+
+/**
+ * Datagen's per-system solver stats (iterations, mat-vecs, relative residual, recycled
+ * dimension), from the stats arrays the workers stored: the finished systems and pages the
+ * progress query names while the job runs, the pages of its result once it completed. In chain
+ * order (chunk, then position); at most {@link DATAGEN_PLOT_MAX_SYSTEMS}.
+ */
+export async function datagenSystems(s: DashboardSource, jobId: string, state: string, progress: unknown): Promise<DatagenSystemPoint[]> {
+  const store = s.store;
+  if (store === undefined) return [];
+  const finished: { chunk: number; position: number; stats: ArrayRef }[] = [];
+  let pages: readonly ArrayRef[] = [];
+  if (state === 'running' && progress !== undefined) {
+    const p = progress as DatagenProgress;
+    finished.push(...p.finished);
+    pages = p.pages ?? [];
+  } else if (state === 'completed') {
+    const r = (await s.client.workflow
+      .getHandle(jobId)
+      .result()
+      .catch(() => undefined)) as DatagenWorkflowResult | undefined;
+    pages = r?.pages ?? [];
+  }
+  for (const ref of pages) {
+    if (finished.length >= DATAGEN_PLOT_MAX_SYSTEMS) break;
+    const page = await readDatagenPage(store, ref, jobId).catch(() => undefined);
+    for (const sys of page?.systems ?? []) {
+      const st = sys.outputs[4];
+      if (st !== undefined) finished.push({ chunk: sys.chunk, position: sys.position, stats: st });
+    }
+  }
+  finished.sort((a, b) => a.chunk - b.chunk || a.position - b.position);
+  const out: DatagenSystemPoint[] = [];
+  for (const f of finished.slice(0, DATAGEN_PLOT_MAX_SYSTEMS)) {
+    const a = await store.get(f.stats).catch(() => undefined);
+    if (a === undefined) continue;
+    const d = a.data as ArrayLike<number>;
+    out.push({ chunk: f.chunk, position: f.position, iterations: Number(d[0]), matvecs: Number(d[1]), relres: Number(d[3]), k: Number(d[4]) });
+  }
+  return out;
+}
+
 async function campaignDetail(s: DashboardSource, jobId: string): Promise<JobDetail> {
   const h = s.client.workflow.getHandle(jobId);
   let d: WorkflowExecutionDescription;
@@ -304,6 +365,17 @@ export async function jobDetail(s: DashboardSource, jobId: string): Promise<JobD
     }
     epochs = points.length;
     series['epochs'] = points;
+  } else if (desc.kind === 'datagen') {
+    series['systems'] = await datagenSystems(s, jobId, desc.state, progress).catch(() => []);
+  } else if (desc.kind === 'kron-gp' && desc.state === 'completed') {
+    // A fit's LML after each optimiser iteration and the PCG summary, from the workflow result.
+    const r = (await s.client.workflow
+      .getHandle(jobId)
+      .result()
+      .catch(() => undefined)) as { fit?: { history?: number[]; iterations?: number }; cg?: unknown; candidates?: { lml: number }[] } | undefined;
+    if (r?.fit?.history !== undefined) series['lml'] = r.fit.history;
+    if (r?.cg !== undefined) series['cg'] = r.cg;
+    if (r?.candidates !== undefined) series['candidateLml'] = r.candidates.map((c) => c.lml);
   } else if (desc.kind === 'grf') {
     series['shards'] = await grfShardsOverTime(s, jobId).catch(() => []);
     const total = (progress as { shardsTotal?: number } | undefined)?.shardsTotal;

@@ -7,7 +7,7 @@
  */
 import { Client, Connection } from '@temporalio/client';
 import { resourceNames } from '@gramfleet/core';
-import { connectNats, createJsonLogger, openDataPlane } from '@gramfleet/workers';
+import { connectNats, createJsonLogger, openArrayStore, openDataPlane } from '@gramfleet/workers';
 import { LocalCluster } from '../cluster/local-cluster';
 import { createCampaignClient } from '../campaign/client';
 import { startDashboard } from './server';
@@ -33,12 +33,15 @@ async function main(): Promise<void> {
   const s = local.state;
   const nc = await connectNats(s.natsUrl, 'gramfleet-dashboard', local.natsAuth('client'));
   const dp = await openDataPlane(nc, resourceNames(s.prefix), s.dataPlane);
+  const hs = s.hostStore;
+  const arrays = await openArrayStore(dp, hs !== undefined ? { hostDir: hs.dir, hostBytes: hs.maxBytes } : {}, log);
   const connection = await Connection.connect({ address: s.temporalAddress });
   const client = new Client({ connection, namespace: s.namespace });
   const dash = await startDashboard(
     {
       client,
       dp,
+      store: arrays.store,
       taskQueue: s.taskQueue,
       campaigns: createCampaignClient({ client, nc, prefix: s.prefix, taskQueue: s.taskQueue }),
       // The state file as it is now (the supervisor rewrites it when it restarts a process).
@@ -51,6 +54,7 @@ async function main(): Promise<void> {
     void (async () => {
       await dash.close();
       await connection.close().catch(() => undefined);
+      await arrays.close().catch(() => undefined);
       await dp.close().catch(() => undefined);
       process.exit(0);
     })();

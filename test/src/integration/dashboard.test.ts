@@ -268,4 +268,65 @@ describe('dashboard of the local cluster', () => {
       await browser.close();
     }
   });
+
+  it("a datagen job's solves per system along the chain and a Kronecker fit's LML per iteration (JSON, and the page in Chromium)", async (t) => {
+    const dgId = `dash-dg-${tag}`;
+    await (await fleet.submit({ kind: 'datagen', pde: 'darcy', grid: 8, count: 4, seed: 5, chunkSize: 2, rtol: 1e-8, jobId: dgId })).result();
+    const dg = await getJson<{ series: { systems: { chunk: number; position: number; iterations: number; matvecs: number; relres: number; k: number }[] } }>(
+      new URL(`api/jobs/${dgId}`, url).href,
+    );
+    const sys = dg.body.series.systems;
+    assert.deepEqual(
+      sys.map((x) => [x.chunk, x.position]),
+      [
+        [0, 0],
+        [0, 1],
+        [1, 0],
+        [1, 1],
+      ],
+    );
+    assert.ok(
+      sys.every((x) => x.iterations > 0 && x.matvecs > 0 && x.relres <= 1e-8 && x.k >= 0),
+      JSON.stringify(sys),
+    );
+
+    const kronId = `dash-kron-${tag}`;
+    const axes = [Array.from({ length: 8 }, (_, i) => i / 7), Array.from({ length: 6 }, (_, i) => (2 * i) / 5)];
+    const y = Float64Array.from({ length: 48 }, (_, i) => Math.sin((3 * (i % 6)) / 5) * Math.cos((2 * Math.floor(i / 6)) / 11));
+    const kr = await (
+      await fleet.submit({
+        kind: 'kron-gp',
+        axes,
+        kernel: 'rbf',
+        lengthscales: [0.5, 0.5],
+        outputscale: 1,
+        noise: 0.05,
+        y,
+        fit: { optimizer: 'lbfgs', iters: 4 },
+        jobId: kronId,
+      })
+    ).result();
+    const kd = await getJson<{ series: { lml: number[] } }>(new URL(`api/jobs/${kronId}`, url).href);
+    assert.deepEqual(kd.body.series.lml, kr.fit?.history);
+    assert.ok(kd.body.series.lml.length >= 1);
+
+    const exe = chromiumPath();
+    if (exe === undefined) {
+      t.diagnostic("Debian's chromium is not installed: the datagen and Kronecker pages are not drawn (their JSON is checked above)");
+      return;
+    }
+    const { chromium } = await import('playwright-core');
+    const browser = await chromium.launch({ executablePath: exe, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+      await page.goto(`${url}#job=${dgId}`);
+      await page.waitForSelector('.plot[data-plot="datagen-solves"][data-points="4"] canvas');
+      await page.waitForSelector('.plot[data-plot="datagen-residual"][data-points="4"] canvas');
+      await page.goto(`${url}#job=${kronId}`);
+      await page.waitForSelector(`.plot[data-plot="kron-lml"][data-points="${kd.body.series.lml.length}"] canvas`);
+      fs.writeFileSync(path.join(dir, 'dashboard-datagen-kron.png'), await page.screenshot({ fullPage: true }));
+    } finally {
+      await browser.close();
+    }
+  });
 });
