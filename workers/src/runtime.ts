@@ -433,6 +433,10 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   async function publishResult(task: Task, r: TaskResult): Promise<void> {
     if (task.replyTo !== undefined) {
       const s = ownerOf(task.replyTo);
+      // Lane results waiting for their frame go first, in a frame with the pin; this result, of a
+      // task from the queue, goes alone in a frame without one (a lane result in a pinless frame is
+      // refused by the owner as not sent to the queue).
+      if (s.results.length > 0) flush(s);
       s.results.push(JSON.stringify(r));
       flush(s, false);
     }
