@@ -5,7 +5,7 @@
 # and PostgreSQL's server (Debian's postgresql package, installed here when missing), the
 # replicated-topology test (test/src/harness/replicated.test.ts) runs Temporal on PostgreSQL;
 # without them it runs the CLI's dev server on its SQLite file and prints why.
-# Not part of setup.sh: the build takes 10-20 minutes on 2 cores.
+# Not part of setup.sh: the build took 40+ minutes on the shared, loaded 2-core machine.
 #   bash scripts/r3-temporal-server.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."

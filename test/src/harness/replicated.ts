@@ -69,7 +69,7 @@ export function temporalPostgresPlan(): PostgresPlan | string {
   const schema = path.join(bin, 'temporal-schema', 'postgresql');
   for (const f of [server, sqlTool, path.join(schema, 'v12', 'temporal', 'versioned')])
     if (!fs.existsSync(f))
-      return `${path.relative(ROOT, f)} is missing: the Temporal CLI's dev server has no PostgreSQL driver, and the Temporal server that has one is built by scripts/r3-temporal-server.sh (a 10-20 minute Go build, not part of setup.sh)`;
+      return `${path.relative(ROOT, f)} is missing: the Temporal CLI's dev server has no PostgreSQL driver, and the Temporal server that has one is built by scripts/r3-temporal-server.sh (a Go build of 40+ minutes on a loaded 2-core machine, not part of setup.sh)`;
   const pgRoot = '/usr/lib/postgresql';
   const versions = fs.existsSync(pgRoot) ? fs.readdirSync(pgRoot).filter((v) => fs.existsSync(path.join(pgRoot, v, 'bin', 'postgres'))) : [];
   const v = versions.sort((a, b) => Number(b) - Number(a))[0];
