@@ -37,6 +37,8 @@
   async function refreshCluster() {
     const c = await api('/api/cluster');
     const tbody = $('#workers tbody');
+    const statsOf = (w) => (c.processes.find((p) => p.pid === w.pid && p.stats) || {}).stats || {};
+    const mb = (b) => (b === undefined ? '-' : (b / 2 ** 20).toFixed(1) + ' MB');
     tbody.replaceChildren(
       ...c.workers.map((w) =>
         el(
@@ -49,6 +51,8 @@
           el('td', {}, w.threads),
           el('td', {}, w.kernels ? w.kernels.build + ' ×' + w.kernels.threadsPerShard : '-'),
           el('td', { class: 'shards-done' }, w.shardsDone),
+          el('td', { class: 'in-flight' }, statsOf(w).tasksInFlight ?? '-'),
+          el('td', { class: 'cache' }, mb(statsOf(w).cacheBytes) + (statsOf(w).cacheHits !== undefined ? ' / ' + statsOf(w).cacheHits + ' hits' : '')),
           el('td', {}, ago(w.beatAt)),
         ),
       ),

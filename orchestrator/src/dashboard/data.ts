@@ -52,6 +52,47 @@ export interface ProcessRow {
   readonly pid: number;
   readonly alive: boolean;
   readonly metrics?: string;
+  /** A few of its Prometheus series, read from its `/metrics` when asked (sums over labels). */
+  readonly stats?: Readonly<Record<string, number>>;
+}
+
+/** The series the cluster view reads from each process's `/metrics`, by the name it shows. */
+export const PROCESS_SERIES: Readonly<Record<string, string>> = {
+  tasksInFlight: 'gramfleet_worker_tasks_in_flight',
+  cacheBytes: 'gramfleet_store_cache_bytes',
+  cacheHits: 'gramfleet_worker_task_cache_hits_total',
+  tasks: 'gramfleet_worker_tasks_total',
+  redeliveries: 'gramfleet_worker_redeliveries_total',
+};
+
+/**
+ * Sums of the samples of `PROCESS_SERIES` in a Prometheus text exposition (every label set of
+ * a family added up; comments and other families skipped).
+ */
+export function seriesSums(text: string): Record<string, number> {
+  const want = new Map(Object.entries(PROCESS_SERIES).map(([k, v]) => [v, k]));
+  const out: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})?\s+(\S+)/.exec(line);
+    const key = m !== null ? want.get(m[1] as string) : undefined;
+    if (key === undefined) continue;
+    const v = Number(m?.[3]);
+    if (Number.isFinite(v)) out[key] = (out[key] ?? 0) + v;
+  }
+  return out;
+}
+
+async function withStats(p: ProcessRow): Promise<ProcessRow> {
+  if (p.metrics === undefined || !p.alive) return p;
+  try {
+    const r = await fetch(p.metrics, { signal: AbortSignal.timeout(2_000) });
+    if (!r.ok) return p;
+    const stats = seriesSums(await r.text());
+    return Object.keys(stats).length > 0 ? { ...p, stats } : p;
+  } catch {
+    return p;
+  }
 }
 
 /** Job kinds the dashboard lists: every workload, and campaigns. */
@@ -442,6 +483,8 @@ export async function queueRows(dp: DataPlane): Promise<QueueRow[]> {
 
 /** Reads the worker registry, the queues and the process table now. */
 export async function clusterView(s: DashboardSource): Promise<ClusterView> {
-  const [workers, queues, processes] = await Promise.all([registeredWorkers(s.dp), queueRows(s.dp).catch(() => []), s.processes?.() ?? Promise.resolve([])]);
+  const [workers, queues, procs] = await Promise.all([registeredWorkers(s.dp), queueRows(s.dp).catch(() => []), s.processes?.() ?? Promise.resolve([])]);
+  // Workers' in-flight tasks, cache bytes and hits from their own /metrics (local processes).
+  const processes = await Promise.all(procs.map((p) => (p.name.startsWith('worker') ? withStats(p) : p)));
   return { at: new Date().toISOString(), workers, queues, processes };
 }

@@ -93,13 +93,17 @@ describe('dashboard of the local cluster', () => {
     assert.equal(lib.status, 200, 'uPlot is served from node_modules');
     assert.ok((await lib.text()).includes('uPlot'));
 
-    const c = await getJson<{ workers: { workerId: string; cls: string; threads: number }[]; processes: { name: string; alive: boolean }[] }>(
-      new URL('api/cluster', url).href,
-    );
+    const c = await getJson<{
+      workers: { workerId: string; cls: string; threads: number }[];
+      processes: { name: string; alive: boolean; stats?: Record<string, number> }[];
+    }>(new URL('api/cluster', url).href);
     assert.equal(c.status, 200);
     assert.equal(c.body.workers.length, 2);
     assert.ok(c.body.workers.every((w) => w.cls === 'wasm' && w.threads >= 1));
     assert.ok(c.body.processes.some((p) => p.name === 'dashboard' && p.alive));
+    // Each worker's own /metrics, read by the dashboard: tasks in flight and cache bytes.
+    for (const w of c.body.processes.filter((p) => p.name.startsWith('worker-')))
+      assert.ok(typeof w.stats?.['tasksInFlight'] === 'number' && typeof w.stats['cacheBytes'] === 'number', JSON.stringify(w));
 
     await (await fleet.submit(spec(finishedId, 4))).result();
     const jobs = await getJson<{ jobs: JobRowJson[] }>(new URL('api/jobs?kind=eigenpro', url).href);
@@ -165,6 +169,7 @@ describe('dashboard of the local cluster', () => {
       // Utilisation over time: sampled from the worker registry at each poll.
       await page.waitForFunction(() => Number(document.querySelector('#utilisation')?.getAttribute('data-points') ?? 0) >= 2);
       await page.waitForSelector('#queues tr[data-class="wasm"]');
+      await page.waitForFunction(() => /MB/.test(document.querySelector('#workers tbody td.cache')?.textContent ?? ''));
 
       // The finished job: every epoch plotted (MSE and accuracy).
       await page.click(`#jobs tr[data-job-id="${finishedId}"] a`);
