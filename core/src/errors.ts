@@ -65,6 +65,14 @@ export const ERROR_CODES = {
     summary: 'no job with this id in the connected cluster (its Temporal namespace), or the id names a workflow that is not a job',
   },
   JOB_TIMEOUT: { retryable: true, summary: 'the job did not finish in time' },
+  API_UNAUTHENTICATED: {
+    retryable: false,
+    summary: "the jobs HTTP API refused the request's token: none was sent, or it is malformed, unknown or revoked (make one with 'gramfleet token create')",
+  },
+  API_TOKEN_EXPIRED: { retryable: false, summary: "the jobs HTTP API token is past its expiry; make a new one with 'gramfleet token create'" },
+  API_NOT_FOUND: { retryable: false, summary: 'the jobs HTTP API has no such job, campaign, object or route' },
+  API_INTERNAL: { retryable: true, summary: 'the jobs HTTP API failed unexpectedly while answering; its log has the stack' },
+  API_JOB_RUNNING: { retryable: true, summary: "a job's result was asked for before the job ended; wait for it (its events or status) and ask again" },
   // GPU backend
   GPU_LIBRARY_MISSING: { retryable: false, summary: 'a CUDA library (NVRTC, cuBLAS, cuSOLVER) could not be loaded or lacks a symbol' },
   GPU_CUDA_ERROR: { retryable: true, summary: 'a CUDA driver, cuBLAS or cuSOLVER call returned an error' },

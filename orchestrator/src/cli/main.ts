@@ -14,6 +14,7 @@ import { K8S_COMMAND } from '../k8s/command';
 import { JOBS_COMMAND } from '../jobs/cli';
 import { LOGS_COMMAND } from '../telemetry/cli';
 import { CONTEXT_COMMAND } from '../client/context-cli';
+import { API_COMMAND, TOKEN_COMMAND } from '../api/cli';
 import { WORKLOADS } from '../registry';
 import { runCommand, usageOf, type CliCommand, type CliContext } from './command';
 
@@ -39,6 +40,8 @@ export const GRAMFLEET_COMMAND: CliCommand = {
     CAMPAIGN_COMMAND,
     CONTEXT_COMMAND,
     K8S_COMMAND,
+    API_COMMAND,
+    TOKEN_COMMAND,
   ],
   notes: `workloads: ${WORKLOADS.map((w) => `${w.def.kind} (${w.commands.map((c) => c.name).join(', ')})`).join('; ')}`,
 };

@@ -85,7 +85,7 @@ export const UP_COMMAND: CliCommand = {
     }
     await c.startSupervisor();
     ctx.out.write(
-      `gramfleet local cluster up (${dataDir})\n${temporalLine(c.state.temporalAddress, c.state.temporalUi)}${dashboardLine(c)}${natsLine(c)}  processes: ${c.state.processes.map((p) => `${p.name}(${p.pid})`).join(' ')}\n`,
+      `gramfleet local cluster up (${dataDir})\n${temporalLine(c.state.temporalAddress, c.state.temporalUi)}${dashboardLine(c)}${natsLine(c)}${c.state.apiUrl !== undefined ? `  api      ${c.state.apiUrl} (jobs HTTP API, OpenAPI at ${c.state.apiUrl}/openapi.json; tokens: gramfleet token create)\n` : ''}  processes: ${c.state.processes.map((p) => `${p.name}(${p.pid})`).join(' ')}\n`,
     );
     return gpuFailed ? 1 : 0;
   },

@@ -74,6 +74,11 @@ export interface LocalClusterOptions {
   readonly natsSecurity?: boolean;
   /** Start the dashboard process (orchestrator/src/dashboard), on a free loopback port. @default true when detached (`gramfleet up`), else false */
   readonly dashboard?: boolean;
+  /**
+   * Start the jobs HTTP API beside the cluster (`gramfleet api`, orchestrator/src/api/), on
+   * loopback; its address is `state.apiUrl`. @default true when `detached` (`gramfleet up`), else false
+   */
+  readonly api?: boolean;
   readonly log?: Logger;
 }
 
@@ -102,6 +107,9 @@ export interface ClusterState {
   /** The dashboard, `http://127.0.0.1:<port>/`, when the cluster runs one. */
   readonly dashboard?: string;
   readonly dashboardPort?: number;
+  /** The jobs HTTP API, `http://127.0.0.1:<port>` (absent when the cluster runs without it). */
+  readonly apiUrl?: string;
+  readonly apiPort?: number;
   readonly namespace: string;
   readonly taskQueue: string;
   readonly prefix: string;
@@ -232,6 +240,7 @@ export class LocalCluster {
         await c.startDashboard();
         c.save();
       }
+      if (o.api ?? o.detached === true) await c.startApi();
       return c;
     } catch (e) {
       await c.stop().catch(() => undefined);
@@ -460,6 +469,7 @@ export class LocalCluster {
       else if (name === 'temporal') await this.startTemporal();
       else if (name === 'orchestrator') await this.startOrchestrator();
       else if (name === 'dashboard') await this.startDashboard();
+      else if (name === 'api') await this.startApi();
       else if (name.startsWith('worker-gpu-')) await this.addGpuWorker();
       else if (name.startsWith('worker-')) await this.addWorker({ name });
       this.save();
@@ -475,6 +485,22 @@ export class LocalCluster {
     const bin = path.join(repoRoot(), 'orchestrator', 'bin', 'gramfleet.js');
     this.launch('supervisor', process.execPath, [bin, 'supervise', '--data-dir', this.state.dataDir], {});
     this.save();
+  }
+
+  /**
+   * Starts the jobs HTTP API (`gramfleet api`) on loopback, on the port of the state file when it
+   * has one (a restart keeps the address), and waits until it answers; returns its URL.
+   */
+  async startApi(): Promise<string> {
+    const s = this.state as { apiUrl?: string; apiPort?: number };
+    const port = s.apiPort ?? (await freePort());
+    const bin = path.join(repoRoot(), 'orchestrator', 'bin', 'gramfleet.js');
+    const mp = this.launch('api', process.execPath, [bin, 'api', '--data-dir', this.state.dataDir, '--port', String(port)], {});
+    s.apiPort = port;
+    s.apiUrl = `http://127.0.0.1:${port}`;
+    this.save();
+    await waitForPort(port, 60_000, 'jobs API', () => pidAlive(mp.pid, this.state.dataDir));
+    return s.apiUrl;
   }
 
   /** Restarts the NATS server on the same port and store (clients reconnect). */
@@ -700,7 +726,7 @@ export class LocalCluster {
 }
 
 function rank(name: string): number {
-  return name === 'supervisor' ? -1 : name.startsWith('worker') || name === 'dashboard' ? 0 : name === 'orchestrator' ? 1 : name === 'temporal' ? 2 : 3;
+  return name === 'supervisor' || name === 'api' ? -1 : name.startsWith('worker') || name === 'dashboard' ? 0 : name === 'orchestrator' ? 1 : name === 'temporal' ? 2 : 3;
 }
 
 /**

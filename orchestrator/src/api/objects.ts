@@ -1,0 +1,123 @@
+/**
+ * The objects of the jobs HTTP API: `.npy` and `.npz` files uploaded by clients (job inputs)
+ * and written by the server (job results), kept by content digest in `<dataDir>/api/objects/`.
+ *
+ * Semantics: an object's id is the lower-case hex sha256 of its bytes, so uploading the same
+ * bytes twice keeps one file (and returns the same id). An upload is streamed to a temporary
+ * file while it is hashed and its first bytes are checked (`.npy` magic or a zip archive, else
+ * `INPUT_INVALID`); at most `maxBytes` are taken (`INPUT_TOO_LARGE` naming the bound); only a
+ * complete upload is renamed into place, so a reader never sees part of one. The file keeps its
+ * format as extension (`<id>.npy`, `<id>.npz`), which is how the workloads' file readers tell
+ * them apart when a job names the object as its input.
+ */
+import * as fs from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import { createHash, randomBytes } from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
+import { Transform, type Readable } from 'node:stream';
+import { GramfleetError } from '@gramfleet/core';
+
+/** Format of a stored object. */
+export type ObjectFormat = 'npy' | 'npz';
+
+/** What the store knows about one object. */
+export interface ObjectInfo {
+  /** Hex sha256 of the bytes. */
+  readonly id: string;
+  readonly format: ObjectFormat;
+  readonly bytes: number;
+}
+
+const ID_RE = /^[0-9a-f]{64}$/;
+const NPY_MAGIC = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]);
+const ZIP_MAGIC = Buffer.from([0x50, 0x4b, 0x03, 0x04]);
+
+/** The format of a file from its first bytes; undefined when it is neither `.npy` nor a zip (`.npz`). */
+export function sniffFormat(head: Uint8Array): ObjectFormat | undefined {
+  const b = Buffer.from(head.buffer, head.byteOffset, head.byteLength);
+  if (b.length >= 6 && b.subarray(0, 6).equals(NPY_MAGIC)) return 'npy';
+  if (b.length >= 4 && b.subarray(0, 4).equals(ZIP_MAGIC)) return 'npz';
+  return undefined;
+}
+
+/** The content-addressed object directory of the API. */
+export class ObjectStore {
+  constructor(
+    readonly dir: string,
+    /** Largest object taken, bytes. */
+    readonly maxBytes: number,
+  ) {
+    fs.mkdirSync(path.join(dir, 'tmp'), { recursive: true });
+  }
+
+  /** Checks an object id's form (`INPUT_INVALID` naming `field`). */
+  static checkId(id: unknown, field = 'id'): string {
+    if (typeof id !== 'string' || !ID_RE.test(id))
+      throw new GramfleetError(
+        'INPUT_INVALID',
+        `${field} must be an object id (64 lower-case hex digits, the sha256 of its bytes), got ${JSON.stringify(id)}`,
+        {
+          field,
+        },
+      );
+    return id;
+  }
+
+  /** The object's path and info; `API_NOT_FOUND` when there is none. */
+  async find(id: string, field = 'id'): Promise<ObjectInfo & { readonly path: string }> {
+    ObjectStore.checkId(id, field);
+    for (const format of ['npy', 'npz'] as const) {
+      const p = path.join(this.dir, `${id}.${format}`);
+      const st = await fsp.stat(p).catch(() => undefined);
+      if (st !== undefined) return { id, format, bytes: st.size, path: p };
+    }
+    throw new GramfleetError('API_NOT_FOUND', `${field}: no object ${id} (upload it first: PUT /v1/objects)`, { field, id });
+  }
+
+  /** Stores a stream of bytes (an upload). */
+  async put(body: Readable): Promise<ObjectInfo> {
+    const tmp = path.join(this.dir, 'tmp', `${process.pid}-${randomBytes(8).toString('hex')}`);
+    const hash = createHash('sha256');
+    let bytes = 0;
+    let head = Buffer.alloc(0);
+    const max = this.maxBytes;
+    const check = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        bytes += chunk.length;
+        if (bytes > max) {
+          cb(new GramfleetError('INPUT_TOO_LARGE', `object: larger than the API's limit of ${max} bytes`, { field: 'body', bound: max }));
+          return;
+        }
+        if (head.length < 8) head = Buffer.concat([head, chunk.subarray(0, 8 - head.length)]);
+        hash.update(chunk);
+        cb(null, chunk);
+      },
+    });
+    try {
+      await pipeline(body, check, fs.createWriteStream(tmp, { mode: 0o600 }));
+      const format = sniffFormat(head);
+      if (format === undefined)
+        throw new GramfleetError('INPUT_INVALID', 'object: the body is neither a .npy file (\\x93NUMPY) nor a .npz (zip) archive', { field: 'body' });
+      const id = hash.digest('hex');
+      await fsp.rename(tmp, path.join(this.dir, `${id}.${format}`));
+      return { id, format, bytes };
+    } finally {
+      await fsp.rm(tmp, { force: true });
+    }
+  }
+
+  /** Stores bytes the server made (a job's result array). */
+  async putBytes(b: Uint8Array): Promise<ObjectInfo> {
+    const format = sniffFormat(b);
+    if (format === undefined) throw new Error('internal: a result object is neither .npy nor .npz');
+    const id = createHash('sha256').update(b).digest('hex');
+    const p = path.join(this.dir, `${id}.${format}`);
+    if (!fs.existsSync(p)) {
+      const tmp = path.join(this.dir, 'tmp', `${process.pid}-${randomBytes(8).toString('hex')}`);
+      await fsp.writeFile(tmp, b, { mode: 0o600 });
+      await fsp.rename(tmp, p);
+    }
+    return { id, format, bytes: b.length };
+  }
+}

@@ -1,0 +1,188 @@
+/**
+ * The jobs HTTP API on a real local cluster (Temporal dev server, nats-server, orchestrator, a
+ * WASM worker) with the API process started as `gramfleet up` starts it, and its tokens made by
+ * the real CLI: the OpenAPI document; 401 with a typed body for a missing, malformed, unknown,
+ * revoked and expired token; a graph uploaded as an object (same bytes, same id) and a GRF job
+ * submitted, followed as server-sent events, listed, described and its Φ downloaded as a scipy
+ * `.npz` equal byte for byte to the float64 reference; typed 400s for a path given as a file
+ * parameter, an unknown kind and a bad parameter; 404 for an unknown job and object.
+ */
+import { after, before, describe, it } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import { csrFromNpz, decodeNpz } from '@gramfleet/orchestrator';
+import { TokenStore } from '@gramfleet/orchestrator/internal';
+import { grfReference, runGramfleet, sharedGraph, startTestCluster, type TestCluster } from './harness';
+
+interface ErrorBody {
+  code: string;
+  message: string;
+  details: Record<string, unknown>;
+}
+
+describe('jobs HTTP API (real cluster, real CLI tokens)', () => {
+  let t: TestCluster;
+  let url: string;
+  let token: string;
+  const call = async (method: string, p: string, body?: unknown, tok: string | null = token): Promise<{ status: number; json: unknown }> => {
+    const headers: Record<string, string> = {};
+    if (tok !== null) headers['authorization'] = `Bearer ${tok}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const r = await fetch(`${url}${p}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+    return { status: r.status, json: await r.json() };
+  };
+  const expectError = (r: { status: number; json: unknown }, status: number, code: string, field?: string): ErrorBody => {
+    const e = r.json as ErrorBody;
+    assert.equal(r.status, status, JSON.stringify(e));
+    assert.equal(e.code, code, e.message);
+    assert.ok(e.message.startsWith(`[${code}]`), e.message);
+    assert.equal(typeof e.details, 'object');
+    if (field !== undefined) assert.equal(e.details['field'], field, e.message);
+    return e;
+  };
+
+  before(async () => {
+    t = await startTestCluster('api', { workers: 1 });
+    url = await t.cluster.startApi();
+    assert.equal(t.cluster.state.apiUrl, url);
+    const made = await runGramfleet(['token', 'create', '--name', 'api test', '--json', '--data-dir', t.dir]);
+    assert.equal(made.code, 0, made.stderr);
+    token = (JSON.parse(made.stdout) as { token: string }).token;
+  });
+  after(async () => {
+    await t?.stop();
+  });
+
+  it('serves its OpenAPI 3 document at /openapi.json without a token', async () => {
+    const r = await fetch(`${url}/openapi.json`);
+    assert.equal(r.status, 200);
+    const doc = (await r.json()) as { openapi: string; paths: Record<string, Record<string, unknown>>; components: { securitySchemes: unknown } };
+    assert.match(doc.openapi, /^3\./);
+    for (const p of [
+      '/v1/jobs',
+      '/v1/jobs/{jobId}',
+      '/v1/jobs/{jobId}/cancel',
+      '/v1/jobs/{jobId}/result',
+      '/v1/jobs/{jobId}/events',
+      '/v1/objects',
+      '/v1/objects/{id}',
+    ])
+      assert.ok(doc.paths[p] !== undefined, `the document lists ${p}: ${Object.keys(doc.paths).join(', ')}`);
+    assert.ok(doc.paths['/v1/objects']?.['post'] !== undefined);
+    assert.ok(doc.components.securitySchemes !== undefined);
+  });
+
+  it('refuses a missing, malformed, unknown, revoked or expired token with 401 and a typed body', async () => {
+    expectError(await call('GET', '/v1/jobs', undefined, null), 401, 'API_UNAUTHENTICATED', 'authorization');
+    expectError(await call('GET', '/v1/jobs', undefined, 'not-a-token'), 401, 'API_UNAUTHENTICATED', 'authorization');
+    const [, id] = /^gft_([0-9a-f]{12})_/.exec(token)!;
+    expectError(await call('GET', '/v1/jobs', undefined, `gft_${id}_${'A'.repeat(43)}`), 401, 'API_UNAUTHENTICATED', 'authorization');
+    const tokens = TokenStore.of(t.dir);
+    const expired = tokens.create({ name: 'expired', ttlMs: 60_000, now: new Date(Date.now() - 3_600_000) });
+    const e = expectError(await call('GET', '/v1/jobs', undefined, expired.token), 401, 'API_TOKEN_EXPIRED', 'authorization');
+    assert.equal(e.details['expiresAt'], expired.record.expiresAt);
+    const revoked = await runGramfleet(['token', 'create', '--json', '--data-dir', t.dir]);
+    const r = JSON.parse(revoked.stdout) as { token: string; id: string };
+    assert.equal((await call('GET', '/v1/jobs', undefined, r.token)).status, 200);
+    const rv = await runGramfleet(['token', 'revoke', r.id, '--data-dir', t.dir]);
+    assert.equal(rv.code, 0, rv.stderr);
+    expectError(await call('GET', '/v1/jobs', undefined, r.token), 401, 'API_UNAUTHENTICATED', 'authorization');
+    const listed = await runGramfleet(['token', 'list', '--json', '--data-dir', t.dir]);
+    const states = listed.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { id: string; state: string; hash?: string });
+    assert.deepEqual(states.find((s) => s.id === r.id)?.state, 'revoked');
+    assert.deepEqual(states.find((s) => s.id === expired.record.id)?.state, 'expired');
+    assert.ok(
+      states.every((s) => s.hash === undefined),
+      'list never prints hashes',
+    );
+    assert.ok(!fs.readFileSync(tokens.file, 'utf8').includes(token), 'the token itself is not stored');
+  });
+
+  it('runs a GRF job from an uploaded graph: events, list, status, and Φ equal to the float64 reference', async () => {
+    const graph = sharedGraph('cora.npz');
+    const bytes = fs.readFileSync(graph);
+    const up = async (): Promise<{ id: string; format: string; bytes: number }> => {
+      const r = await fetch(`${url}/v1/objects`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' },
+        body: bytes,
+      });
+      assert.equal(r.status, 201);
+      return (await r.json()) as { id: string; format: string; bytes: number };
+    };
+    const o = await up();
+    assert.equal(o.format, 'npz');
+    assert.equal(o.bytes, bytes.length);
+    assert.equal((await up()).id, o.id, 'the same bytes give the same object');
+    const down = await fetch(`${url}/v1/objects/${o.id}`, { headers: { authorization: `Bearer ${token}` } });
+    assert.ok(Buffer.from(await down.arrayBuffer()).equals(bytes), 'an object downloads as uploaded');
+
+    const params = { kernel: 'diffusion', scale: 0.5, walks: 8, pHalt: 0.5, seed: 3 };
+    const sub = await call('POST', '/v1/jobs', { kind: 'grf', graph: { $object: o.id }, ...params });
+    assert.equal(sub.status, 201, JSON.stringify(sub.json));
+    const { jobId } = sub.json as { jobId: string };
+
+    // Server-sent events until the end event.
+    const ev = await fetch(`${url}/v1/jobs/${jobId}/events`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(ev.status, 200);
+    assert.match(ev.headers.get('content-type') ?? '', /^text\/event-stream/);
+    const text = await ev.text();
+    const events = text
+      .split('\n\n')
+      .filter((b) => b.startsWith('event:'))
+      .map((b) => ({ event: /^event: (.*)$/m.exec(b)![1], data: JSON.parse(/^data: (.*)$/m.exec(b)![1]!) as Record<string, unknown> }));
+    const end = events.at(-1)!;
+    assert.equal(end.event, 'end', text);
+    assert.equal(end.data['state'], 'completed');
+    assert.ok(events.slice(0, -1).every((e) => e.event === 'progress'));
+
+    const st = await call('GET', `/v1/jobs/${jobId}`);
+    assert.equal((st.json as { state: string; kind: string }).state, 'completed');
+    assert.equal((st.json as { state: string; kind: string }).kind, 'grf');
+    const listed = await call('GET', '/v1/jobs?kind=grf&state=completed');
+    assert.ok(
+      (listed.json as { jobs: { jobId: string }[] }).jobs.some((j) => j.jobId === jobId),
+      JSON.stringify(listed.json),
+    );
+
+    const res = await call('GET', `/v1/jobs/${jobId}/result`);
+    assert.equal(res.status, 200, JSON.stringify(res.json));
+    const result = (res.json as { result: { n: number; phi: { $object: string; format: string; sparse: string; shape: number[] }[] } }).result;
+    const phiRef = result.phi[0]!;
+    assert.equal(phiRef.format, 'npz');
+    assert.equal(phiRef.sparse, 'csr');
+    const phiBytes = new Uint8Array(
+      await (await fetch(`${url}/v1/objects/${phiRef.$object}`, { headers: { authorization: `Bearer ${token}` } })).arrayBuffer(),
+    );
+    const phi = csrFromNpz(decodeNpz(phiBytes));
+    const { phi: ref } = await grfReference({ graph, ...params });
+    assert.equal(result.n, ref[0]!.data.length - 1);
+    assert.deepEqual(phiRef.shape, [phi.shape[0], phi.shape[1]]);
+    assert.deepEqual(phi.indptr, ref[0]!.data);
+    assert.deepEqual(phi.indices, ref[1]!.data);
+    assert.deepEqual(phi.data, ref[2]!.data);
+
+    const c = await call('POST', `/v1/jobs/${jobId}/cancel`);
+    assert.equal(c.status, 200);
+    assert.equal((c.json as { cancelRequested: boolean }).cancelRequested, false, 'a finished job is not cancelled');
+  });
+
+  it('answers bad requests with typed errors naming the field', async () => {
+    expectError(await call('POST', '/v1/jobs', { kind: 'grf', graph: sharedGraph('cora.npz'), walks: 4 }), 400, 'INPUT_INVALID', 'graph');
+    expectError(await call('POST', '/v1/jobs', { kind: 'grff' }), 400, 'INPUT_INVALID', 'kind');
+    expectError(await call('POST', '/v1/jobs', { kind: 'grf', graph: { $object: 'f'.repeat(64) } }), 404, 'API_NOT_FOUND', 'graph');
+    expectError(await call('POST', '/v1/jobs', { kind: 'grf', grpah: 1 }), 400, 'INPUT_INVALID', 'grpah');
+    expectError(await call('GET', '/v1/jobs/no-such-job'), 404, 'API_NOT_FOUND', 'jobId');
+    expectError(await call('GET', `/v1/objects/${'0'.repeat(64)}`), 404, 'API_NOT_FOUND');
+    expectError(await call('GET', '/v1/jobs?state=runing'), 400, 'INPUT_INVALID');
+    const notNpy = await fetch(`${url}/v1/objects`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' },
+      body: 'hello',
+    });
+    expectError({ status: notNpy.status, json: await notNpy.json() }, 400, 'INPUT_INVALID', 'body');
+  });
+});
