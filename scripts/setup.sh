@@ -105,10 +105,13 @@ install_faketime() { # Debian's libfaketime (LD_PRELOAD clock offset), for the c
 
 install_pyvenv() { # numpy + scipy, used by the interop tests (scipy.sparse.load_npz of our output)
   local venv="$ROOT/.gramfleet/venv"
-  [ -x "$venv/bin/python" ] && "$venv/bin/python" -c 'import numpy, scipy' 2>/dev/null && return
-  say "creating the Python venv for interop tests (numpy, scipy)"
+  [ -x "$venv/bin/python" ] && "$venv/bin/python" -c 'import numpy, scipy, pytest, wheel' 2>/dev/null && return
+  say "creating the Python venv for interop tests and the Python client's tests (numpy, scipy, pytest, wheel)"
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check "numpy==2.4.6" "scipy==1.17.1" >/dev/null
+  # The Python client's tests (test/src/integration/python.test.ts): pytest runs them, wheel lets
+  # pip build ./python without fetching a build environment. Failing here only skips those tests.
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "pytest==9.2.0" "wheel" >/dev/null || say "warning: could not install pytest/wheel into the venv; the Python client test will say why it skips"
 }
 
 install_nvrtc() { # NVRTC (CUDA C -> PTX, needs no GPU) from the PyPI wheel, for the GPU kernel compile tests

@@ -23,7 +23,7 @@ import * as fs from 'node:fs';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import { Type, type Static, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { GramfleetError, isGramfleetError, type ErrorCode, type Logger } from '@gramfleet/core';
+import { GramfleetError, isGramfleetError, type CampaignSpec, type ErrorCode, type Logger } from '@gramfleet/core';
 import type { Fleet } from '../client/fleet';
 import type { JobKind, JobSpec } from '../job-types';
 import { workloadFor } from '../registry';
@@ -115,29 +115,62 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Replaces the object references of a spec's file parameters by the objects' paths on this server. */
-async function resolveSpec(body: Record<string, unknown>, objects: ObjectStore): Promise<JobSpec> {
-  const w = workloadFor(body['kind']);
-  const out: Record<string, unknown> = { ...body };
-  for (const [k, v] of Object.entries(body)) {
+/**
+ * The parameters of a job or campaign run of `kind` with every object reference of a file
+ * parameter replaced by the object's path on this server; `where` prefixes fields in errors.
+ */
+async function resolveParams(kind: unknown, params: Record<string, unknown>, objects: ObjectStore, where = ''): Promise<Record<string, unknown>> {
+  const w = workloadFor(kind, where === '' ? 'kind' : `${where}.kind`);
+  const out: Record<string, unknown> = { ...params };
+  for (const [k, v] of Object.entries(params)) {
     if (k === 'kind') continue;
+    const field = `${where}${where === '' ? '' : '.'}${k}`;
     const doc = w.def.params[k];
     const isRef = isRecord(v) && Object.prototype.hasOwnProperty.call(v, '$object');
     if (doc?.file === 'read') {
       if (typeof v === 'string')
         throw new GramfleetError(
           'INPUT_INVALID',
-          `${k}: over the HTTP API a file parameter is an uploaded object, { "$object": id } (POST /v1/objects), not a path on the server (${JSON.stringify(v)})`,
-          { field: k },
+          `${field}: over the HTTP API a file parameter is an uploaded object, { "$object": id } (POST /v1/objects), not a path on the server (${JSON.stringify(v)})`,
+          { field },
         );
-      if (isRef) out[k] = (await objects.find(ObjectStore.checkId(v['$object'], `${k}.$object`), k)).path;
+      if (isRef) out[k] = (await objects.find(ObjectStore.checkId(v['$object'], `${field}.$object`), field)).path;
     } else if (isRef) {
-      throw new GramfleetError('INPUT_INVALID', `${k}: an object reference is taken only by file parameters of ${w.def.kind}`, { field: k });
+      throw new GramfleetError('INPUT_INVALID', `${field}: an object reference is taken only by file parameters of ${w.def.kind}`, { field });
     } else if (doc?.file === 'write') {
-      throw new GramfleetError('INPUT_INVALID', `${k}: output directories on the server cannot be named over the HTTP API`, { field: k });
+      throw new GramfleetError('INPUT_INVALID', `${field}: output directories on the server cannot be named over the HTTP API`, { field });
     }
   }
-  return out as unknown as JobSpec;
+  return out;
+}
+
+/** A job spec with its object references resolved ({@link resolveParams}). */
+async function resolveSpec(body: Record<string, unknown>, objects: ObjectStore): Promise<JobSpec> {
+  return (await resolveParams(body['kind'], body, objects)) as unknown as JobSpec;
+}
+
+/** A campaign spec with the object references of its runs, grid base and grid axes resolved. */
+async function resolveCampaign(body: Record<string, unknown>, objects: ObjectStore): Promise<CampaignSpec> {
+  const out: Record<string, unknown> = { ...body };
+  if (Array.isArray(body['runs']))
+    out['runs'] = await Promise.all(
+      (body['runs'] as unknown[]).map((r, i) => (isRecord(r) ? resolveParams(r['kind'], r, objects, `runs[${i}]`) : Promise.resolve(r))),
+    );
+  const g = body['grid'];
+  if (isRecord(g)) {
+    const grid: Record<string, unknown> = { ...g };
+    if (isRecord(g['base'])) grid['base'] = await resolveParams(g['kind'], g['base'], objects, 'grid.base');
+    if (isRecord(g['axes'])) {
+      const axes: Record<string, unknown> = {};
+      for (const [k, vs] of Object.entries(g['axes']))
+        axes[k] = Array.isArray(vs)
+          ? await Promise.all(vs.map(async (v, i) => (await resolveParams(g['kind'], { [k]: v }, objects, `grid.axes.${k}[${i}]`))[k]))
+          : vs;
+      grid['axes'] = axes;
+    }
+    out['grid'] = grid;
+  }
+  return out as CampaignSpec;
 }
 
 /** Builds the server (not yet listening). */
@@ -386,6 +419,116 @@ export async function createApiServer(d: ApiServerDeps): Promise<FastifyInstance
         .header('x-gramfleet-format', o.format)
         .header('content-disposition', `attachment; filename="${o.id}.${o.format}"`)
         .send(fs.createReadStream(o.path));
+    },
+  );
+
+  const Campaign = Type.Object({
+    campaignId: Type.String(),
+    name: Type.String(),
+    state: Type.Union([Type.Literal('running'), Type.Literal('done'), Type.Literal('failed'), Type.Literal('cancelled')]),
+    runsTotal: Type.Integer(),
+    runsDone: Type.Integer(),
+    runsFailed: Type.Integer(),
+    runsRunning: Type.Integer(),
+  });
+  const CampaignIdParams = Type.Object({ campaignId: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }) });
+
+  app.post(
+    '/v1/campaigns',
+    {
+      schema: {
+        summary: 'start a campaign (runs and/or a grid of any workload kind); file parameters are uploaded objects { "$object": id }',
+        body: Type.Object({}, { additionalProperties: true, description: 'a campaign spec, as gramfleet campaign start takes it' }),
+        response: { 201: Type.Object({ campaignId: Type.String(), runsTotal: Type.Integer() }), ...errors },
+      },
+    },
+    async (req, reply) => {
+      const spec = await resolveCampaign(req.body as Record<string, unknown>, d.objects);
+      const h = await d.fleet.campaigns.start(spec);
+      const p = await h.progress();
+      return reply.code(201).send({ campaignId: h.campaignId, runsTotal: p.runsTotal });
+    },
+  );
+
+  app.get(
+    '/v1/campaigns',
+    {
+      schema: {
+        summary: 'every campaign',
+        response: {
+          200: Type.Object({
+            campaigns: Type.Array(
+              Type.Object({ campaignId: Type.String(), name: Type.String(), runsTotal: Type.Integer(), createdAt: Type.String({ format: 'date-time' }) }),
+            ),
+          }),
+          ...errors,
+        },
+      },
+    },
+    async () => ({
+      campaigns: (await d.fleet.campaigns.list()).map((c) => ({
+        campaignId: c.campaignId,
+        name: c.name,
+        runsTotal: c.runsTotal,
+        createdAt: new Date(c.createdAt).toISOString(),
+      })),
+    }),
+  );
+
+  app.get(
+    '/v1/campaigns/:campaignId',
+    { schema: { summary: "a campaign's state and progress", params: CampaignIdParams, response: { 200: Campaign, ...errors } } },
+    async (req) => {
+      const h = await d.fleet.campaigns.get(req.params.campaignId);
+      const p = await h.progress();
+      const rec = (await d.fleet.campaigns.list()).find((c) => c.campaignId === h.campaignId);
+      return {
+        campaignId: h.campaignId,
+        name: rec?.name ?? h.campaignId,
+        state: p.phase,
+        runsTotal: p.runsTotal,
+        runsDone: p.runsDone,
+        runsFailed: p.runsFailed,
+        runsRunning: p.runsRunning,
+      };
+    },
+  );
+
+  app.get(
+    '/v1/campaigns/:campaignId/rows',
+    {
+      schema: {
+        summary: "a campaign's result table: one row per finished run (params, metrics, error); with artifacts=true each row's arrays as objects",
+        params: CampaignIdParams,
+        querystring: Type.Object({ artifacts: Type.Optional(Type.Boolean({ default: false })) }),
+        response: { 200: Type.Object({ rows: Type.Array(Type.Record(Type.String(), Type.Unknown())) }), ...errors },
+      },
+    },
+    async (req) => {
+      const h = await d.fleet.campaigns.get(req.params.campaignId);
+      const rows = await h.rows();
+      const out: Record<string, unknown>[] = [];
+      for (const r of rows) {
+        const { artifacts, ...rest } = r;
+        out.push(req.query.artifacts === true ? { ...rest, artifacts: await exportResult(artifacts, d.fleet, d.objects) } : { ...rest });
+      }
+      return { rows: out };
+    },
+  );
+
+  app.post(
+    '/v1/campaigns/:campaignId/cancel',
+    {
+      schema: {
+        summary: 'cancel a campaign (running runs are cancelled; written rows stay)',
+        params: CampaignIdParams,
+        response: { 200: Type.Object({ campaignId: Type.String() }), ...errors },
+      },
+    },
+    async (req) => {
+      const h = await d.fleet.campaigns.get(req.params.campaignId);
+      await h.cancel();
+      return { campaignId: h.campaignId };
     },
   );
 

@@ -726,7 +726,15 @@ export class LocalCluster {
 }
 
 function rank(name: string): number {
-  return name === 'supervisor' || name === 'api' ? -1 : name.startsWith('worker') || name === 'dashboard' ? 0 : name === 'orchestrator' ? 1 : name === 'temporal' ? 2 : 3;
+  return name === 'supervisor' || name === 'api'
+    ? -1
+    : name.startsWith('worker') || name === 'dashboard'
+      ? 0
+      : name === 'orchestrator'
+        ? 1
+        : name === 'temporal'
+          ? 2
+          : 3;
 }
 
 /**
