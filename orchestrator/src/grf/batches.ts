@@ -9,6 +9,7 @@
 import { Context } from '@temporalio/activity';
 import {
   GramfleetError,
+  csrVstack,
   grfBatch,
   grfWalksOutputsProblem,
   type CsrArrays,
@@ -118,11 +119,15 @@ export function createGrfActivities(deps: GrfActivityDeps): GrfActivities {
       workers[r.stats.workerId] = (workers[r.stats.workerId] ?? 0) + 1;
       computeMs += r.stats.computeMs;
     }
-    const parts = await readShardOutputs(
-      store,
-      job,
-      results.map((r) => r.outputs),
-    );
+    // Kept stacked: one CSR per stream for the batch, not three arrays per shard (at one node per
+    // shard, 10⁶ shards kept as 3·10⁶ small arrays held most of the orchestrator's memory).
+    const parts = (
+      await readShardOutputs(
+        store,
+        job,
+        results.map((r) => r.outputs),
+      )
+    ).map((ps) => (ps.length > 1 ? [csrVstack(ps)] : ps));
     const taken = results.map((r) => r.shardId);
     if (countsEnabled()) recordCount({ ev: 'batch', jobId: job.jobId, batch, shards: taken, activityAttempt: Context.current().info.attempt });
     return {
