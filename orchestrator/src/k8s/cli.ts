@@ -7,7 +7,7 @@
  */
 import * as fs from 'node:fs';
 import { GramfleetError } from '@gramfleet/core';
-import { createJsonLogger, startHealthServer } from '@gramfleet/workers';
+import { createJsonLogger, createProcessMetrics, startHealthServer } from '@gramfleet/workers';
 import { defaultKubeConfig, k8s, type KubeConfig } from './client';
 import { GROUP, KERNEL_CAMPAIGN, VERSION, type KernelCampaign } from './crd';
 import { KernelCampaignController } from './controller';
@@ -142,7 +142,9 @@ export async function runController(): Promise<number> {
     ...(cfg.pollIntervalMs !== undefined ? { pollIntervalMs: cfg.pollIntervalMs } : {}),
     log,
   });
-  if (cfg.healthPort !== undefined) await startHealthServer({ port: cfg.healthPort, ready: () => c.ready() });
+  // /metrics too (the process's own series): the chart's ServiceMonitor scrapes every gramfleet pod.
+  const metrics = createProcessMetrics({ proc: 'controller' });
+  if (cfg.healthPort !== undefined) await startHealthServer({ port: cfg.healthPort, ready: () => c.ready(), metrics: () => metrics.render() });
   log.info('kernelcampaign controller running', { watchNamespace: cfg.watchNamespace ?? '(all)' });
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', () => resolve());

@@ -4,6 +4,7 @@
  * NATS and Temporal are not rendered: they come from their official charts (the Helm chart
  * declares them as dependencies) and are reached through `nats.url` / `temporal.address`.
  */
+import { grafanaDashboardJson } from './grafana';
 import { GramfleetError, resourceNames, consumerName, type WorkerClass } from '@gramfleet/core';
 import { kernelCampaignCrd } from './crd';
 import type { KubernetesObject } from './client';
@@ -212,6 +213,18 @@ export interface DeployValues {
       readonly duration?: string;
     };
   };
+  /**
+   * Prometheus: every gramfleet process serves /metrics on its health port. `serviceMonitor`: a
+   * headless Service `<fullname>-metrics` over every gramfleet pod's health port and a Prometheus
+   * Operator ServiceMonitor scraping /metrics on it every `interval` (needs the
+   * monitoring.coreos.com CRDs; `labels` match the operator's serviceMonitorSelector).
+   * `grafanaDashboard`: a ConfigMap `<fullname>-grafana-dashboard` holding the dashboard
+   * (orchestrator/src/k8s/grafana.ts), labelled for Grafana's dashboard sidecar. @default both disabled
+   */
+  readonly metrics?: {
+    readonly serviceMonitor?: { readonly enabled?: boolean; readonly interval?: string; readonly labels?: Readonly<Record<string, string>> };
+    readonly grafanaDashboard?: { readonly enabled?: boolean; readonly labels?: Readonly<Record<string, string>> };
+  };
   /** Port of the /healthz and /readyz endpoints in every process. @default 8080 */
   readonly healthPort?: number;
   /** Render the KernelCampaign CRD too (Helm installs it from crds/). @default true */
@@ -244,6 +257,13 @@ function secretName(field: string, v: string | undefined, dflt: string): string 
 
 const CIDR = /^(\d{1,3}(\.\d{1,3}){3}\/\d{1,2}|[0-9a-fA-F:]+\/\d{1,3})$/;
 /** An IPv4 or IPv6 CIDR (`10.0.0.0/8`). */
+/** A Prometheus duration (`30s`, `1m`, `500ms`). */
+function duration(field: string, v: string | undefined, dflt: string): string {
+  if (v === undefined || v === '') return dflt;
+  if (!/^[0-9]+(ms|s|m|h)$/.test(v)) bad(field, 'must be a Prometheus duration such as 30s or 1m', v);
+  return v;
+}
+
 function cidr(field: string, v: string): string {
   if (!CIDR.test(v)) bad(field, 'must be a CIDR such as 10.0.0.0/8', v);
   return v;
@@ -371,6 +391,17 @@ export function compileValues(v: DeployValues = {}) {
             ? cidr('networkPolicy.apiServer.cidr', v.networkPolicy.apiServer.cidr)
             : undefined,
         ports: (v.networkPolicy?.apiServer?.ports ?? [443, 6443]).map((p, i) => count(`networkPolicy.apiServer.ports[${i}]`, p, 443, 1, 65535)),
+      },
+    },
+    metrics: {
+      serviceMonitor: {
+        enabled: v.metrics?.serviceMonitor?.enabled ?? false,
+        interval: duration('metrics.serviceMonitor.interval', v.metrics?.serviceMonitor?.interval, '30s'),
+        labels: { ...v.metrics?.serviceMonitor?.labels },
+      },
+      grafanaDashboard: {
+        enabled: v.metrics?.grafanaDashboard?.enabled ?? false,
+        labels: { grafana_dashboard: '1', ...v.metrics?.grafanaDashboard?.labels },
       },
     },
     podDisruptionBudget: {
@@ -734,7 +765,49 @@ export function renderManifests(values: DeployValues = {}): Obj[] {
     );
     out.push(...controllerObjects(v, meta, labels, dep));
   }
-  out.push(...disruptionBudgets(v, meta, labels), ...networkPolicies(v, meta, labels));
+  out.push(...disruptionBudgets(v, meta, labels), ...networkPolicies(v, meta, labels), ...metricsObjects(v, meta));
+  return out;
+}
+
+/**
+ * Prometheus and Grafana (`metrics`): the headless Service over every gramfleet pod's health
+ * port and the ServiceMonitor that scrapes /metrics through it; the dashboard's ConfigMap.
+ */
+function metricsObjects(v: CompiledValues, meta: Meta): Obj[] {
+  const out: Obj[] = [];
+  const m = v.metrics;
+  if (m.serviceMonitor.enabled) {
+    const svc = meta('metrics', 'metrics');
+    out.push({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: svc,
+      spec: {
+        clusterIP: 'None',
+        selector: { 'app.kubernetes.io/name': 'gramfleet', 'app.kubernetes.io/instance': v.fullname },
+        ports: [{ name: 'health', port: v.healthPort, targetPort: 'health' }],
+      },
+    });
+    out.push({
+      apiVersion: 'monitoring.coreos.com/v1',
+      kind: 'ServiceMonitor',
+      metadata: { ...svc, labels: { ...svc.labels, ...m.serviceMonitor.labels } },
+      spec: {
+        selector: { matchLabels: svc.labels },
+        namespaceSelector: { matchNames: [v.namespace] },
+        endpoints: [{ port: 'health', path: '/metrics', interval: m.serviceMonitor.interval }],
+      },
+    });
+  }
+  if (m.grafanaDashboard.enabled) {
+    const cm = meta('grafana-dashboard', 'metrics');
+    out.push({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { ...cm, labels: { ...cm.labels, ...m.grafanaDashboard.labels } },
+      data: { 'gramfleet.json': grafanaDashboardJson() },
+    });
+  }
   return out;
 }
 

@@ -26,6 +26,8 @@ import {
   parseYamlStream,
   k8sApi,
   kernelCampaignCrd,
+  grafanaDashboard,
+  grafanaDashboardJson,
   manifestsYaml,
   renderManifests,
   type KubernetesObject,
@@ -35,6 +37,7 @@ import { NATS_ROLES, WASM_WORKER_ENV } from '@gramfleet/workers';
 import { createTestCa, issueTestCert, opensslAvailable } from '../security/certs';
 import { envTestUnavailable, startEnvTest, type EnvTest } from './envtest';
 import { minimalScaledObjectCrd } from './keda-crd';
+import { minimalServiceMonitorCrd } from './prometheus-crd';
 import { minimalCertificateCrd, minimalIssuerCrd } from './cert-manager-crd';
 import { apply, create, ensureNamespace, expectRejected, installCrd } from './kube';
 
@@ -94,6 +97,12 @@ const COMBOS = [
     values: { temporal: { install: true, address: 'gramfleet-temporal-frontend.gramfleet.svc:7233' }, tls: { certManager: { enabled: true } } },
   },
   {
+    name: "metrics: a ServiceMonitor (with the operator's selector label) and the Grafana dashboard",
+    values: {
+      metrics: { serviceMonitor: { enabled: true, interval: '15s', labels: { release: 'kube-prometheus-stack' } }, grafanaDashboard: { enabled: true } },
+    },
+  },
+  {
     name: 'disruption bounds as counts and percentages',
     values: { podDisruptionBudget: { orchestrator: { maxUnavailable: 0 }, wasmWorker: { maxUnavailable: 3 } } },
   },
@@ -105,6 +114,7 @@ describe('Kubernetes manifests against a real kube-apiserver', { skip }, () => {
     env = await startEnvTest('manifests');
     await installCrd(env.admin, kernelCampaignCrd() as KubernetesObject);
     await installCrd(env.admin, minimalScaledObjectCrd() as KubernetesObject);
+    await installCrd(env.admin, minimalServiceMonitorCrd() as KubernetesObject);
     await installCrd(env.admin, minimalIssuerCrd() as KubernetesObject);
     await installCrd(env.admin, minimalCertificateCrd() as KubernetesObject);
     // NATS's and Temporal's namespaces (their NetworkPolicies go there), and KEDA's
@@ -811,6 +821,50 @@ describe('Kubernetes manifests against a real kube-apiserver', { skip }, () => {
     const helm = path.join(ROOT, '.gramfleet', 'bin', 'helm');
     const helmSkip = fs.existsSync(helm) ? undefined : 'helm is not in .gramfleet/bin (scripts/k8s-envtest.sh builds it from the Go module proxy)';
     if (helmSkip !== undefined) console.log(`# skipping the Helm chart rendering: ${helmSkip}`);
+
+    it('its Grafana dashboard file is the dashboard the renderer ships, and every query names a series gramfleet serves', () => {
+      assert.equal(fs.readFileSync(path.join(CHART, 'dashboards', 'gramfleet.json'), 'utf8'), grafanaDashboardJson());
+      const served =
+        /^gramfleet_(worker_tasks_total|worker_task_seconds_bucket|jobs|shards_in_flight|worker_tasks_in_flight|activity_seconds_bucket|worker_task_(input|output)_bytes_total|store_reads_total|worker_task_cache_hits_total|worker_redeliveries_total|task_client_events_total|worker_task_(fetch|compute)_seconds_total|process_cpu_seconds_total|process_resident_memory_bytes)$/;
+      const dash = grafanaDashboard() as { panels: { targets: { expr: string }[] }[] };
+      for (const p of dash.panels) for (const t of p.targets) for (const name of t.expr.match(/gramfleet_[a-z_]+/g) ?? []) assert.match(name, served, t.expr);
+      const objs = renderManifests({ metrics: { serviceMonitor: { enabled: true }, grafanaDashboard: { enabled: true } } });
+      const cm = objs.find((o) => o.kind === 'ConfigMap' && o.metadata?.name === 'gramfleet-grafana-dashboard') as unknown as {
+        metadata: { labels: Record<string, string> };
+        data: Record<string, string>;
+      };
+      assert.equal(cm.metadata.labels['grafana_dashboard'], '1');
+      assert.deepEqual(JSON.parse(cm.data['gramfleet.json'] ?? ''), grafanaDashboard());
+      const sm = objs.find((o) => o.kind === 'ServiceMonitor') as unknown as {
+        spec: { selector: { matchLabels: Record<string, string> }; endpoints: unknown[] };
+      };
+      const svc = objs.find((o) => o.kind === 'Service' && o.metadata?.name === 'gramfleet-metrics') as unknown as {
+        metadata: { labels: Record<string, string> };
+        spec: { selector: Record<string, string>; ports: { name: string; targetPort: string }[] };
+      };
+      assert.deepEqual(sm.spec.selector.matchLabels, svc.metadata.labels);
+      assert.deepEqual(sm.spec.endpoints, [{ port: 'health', path: '/metrics', interval: '30s' }]);
+      assert.deepEqual(
+        svc.spec.ports.map((p) => p.targetPort),
+        ['health'],
+      );
+      // The Service selects every gramfleet pod, each of which serves /metrics on its `health` port.
+      for (const d of objs.filter((o) => o.kind === 'Deployment') as unknown as {
+        spec: { template: { metadata: { labels: Record<string, string> }; spec: { containers: { ports: { name: string }[] }[] } } };
+      }[]) {
+        for (const [k, val] of Object.entries(svc.spec.selector)) assert.equal(d.spec.template.metadata.labels[k], val);
+        assert.ok(d.spec.template.spec.containers[0]!.ports.some((p) => p.name === 'health'));
+      }
+      assert.equal(
+        renderManifests({}).some((o) => o.kind === 'ServiceMonitor' || o.kind === 'ConfigMap'),
+        false,
+        'off by default',
+      );
+      assert.throws(
+        () => renderManifests({ metrics: { serviceMonitor: { enabled: true, interval: 'soon' } } }),
+        (e: unknown) => isGramfleetError(e) && e.details['field'] === 'metrics.serviceMonitor.interval',
+      );
+    });
 
     it('its CRD file is the CRD the controller code defines', () => {
       const file = parseYamlStream(fs.readFileSync(path.join(CHART, 'crds', 'kernelcampaigns.gramfleet.io.yaml'), 'utf8'))[0];
