@@ -23,6 +23,9 @@ import { kernelsWasmPath } from '@gramfleet/wasm';
 import { CLUSTER_FLAGS, JSON_FLAG, connectOptionsOf, type CliCommand, type CliContext, type Flags, type ParsedArgs } from '../cli/command';
 import { readNpz, writeNpy, writeNpz, isStringArray } from '../io/npz';
 import { loadRows } from './data-files';
+import type { Fleet, JobHandle } from '../client/fleet';
+import type { JobOutputRecipe } from '../jobs/service';
+import { DETACH_FLAG, outputRecipe, printDetached, type JobCli } from '../cli/detach';
 import type { EigenProJobSpec } from './submit';
 
 function fmtEvent(e: EigenProProgressEvent): string | undefined {
@@ -87,6 +90,7 @@ async function trainCommand(v: ParsedArgs, ctx: CliContext): Promise<number> {
     ...(projectionInterval !== undefined ? { projectionInterval } : {}),
   };
   const workers = v.number('workers');
+  const recipe = outputRecipe('eigenpro', out);
   return ctx.withFleet(
     {
       ...connectOptionsOf(v),
@@ -95,54 +99,70 @@ async function trainCommand(v: ParsedArgs, ctx: CliContext): Promise<number> {
     },
     async (fleet) => {
       const t0 = Date.now();
-      const h = await fleet.submit(spec);
       const json = v.flag('json');
-      if (!json) ctx.out.write(`eigenpro job ${h.jobId}\n`);
-      const r: EigenProJobResult = await h.watch((e) => {
-        const line = fmtEvent(e);
-        if (json) {
-          if (e.kind !== 'checkpoint') ctx.out.write(JSON.stringify(e) + '\n');
-        } else if (line !== undefined) ctx.out.write(line + '\n');
-      });
-      const coef = await fleet.getArray(r.coefficients);
-      const stored = await fleet.getArray(r.centers);
-      // Centers stored as bytes (image features) are written as the f64 features they stand for.
-      const centers =
-        r.centersScale !== undefined ? { dtype: 'f64' as const, shape: stored.shape, data: expandFeatureBytes(stored.data, r.centersScale) } : stored;
-      await writeNpz(out, {
-        coefficients: coef,
-        centers,
-        kernel: { dtype: 'unicode', itemSize: 16, shape: [], data: [r.kernel] },
-        bandwidth: { dtype: 'f64', shape: [], data: Float64Array.of(r.bandwidth) },
-        task: { dtype: 'unicode', itemSize: 16, shape: [], data: [r.task] },
-        centers_digest: { dtype: 'unicode', itemSize: 64, shape: [], data: [r.centers.digest] },
-      });
-      const last = r.history[r.history.length - 1];
-      const summary = {
-        jobId: r.jobId,
-        out: path.resolve(out),
-        setup: r.setup,
-        ...(r.projection !== undefined ? { projection: r.projection } : {}),
-        final: last,
-        workers: Object.keys(r.workers).length,
-        attempt: r.attempt,
-        ...(r.kernelRows !== undefined ? { kernelRows: r.kernelRows } : {}),
-        wallMs: Date.now() - t0,
-      };
-      if (json) ctx.out.write(JSON.stringify({ kind: 'result', ...summary }) + '\n');
-      else {
-        const rows =
-          r.kernelRows !== undefined && r.kernelRows.hits + r.kernelRows.misses > 0
-            ? `kernel rows: ${r.kernelRows.misses} computed, ${r.kernelRows.hits} read from the workers' caches${(r.kernelRows.mirroredEntries ?? 0) > 0 ? ` (${r.kernelRows.mirroredEntries} entries of the computed rows read from their mirror rows)` : ''}\n`
-            : '';
-        ctx.out.write(
-          `final: ${last === undefined ? '' : fmtEvent({ kind: 'epoch', jobId: r.jobId, epochs: r.history.length, ...last })}\n${rows}wrote ${summary.out}\n`,
-        );
-      }
-      return 0;
+      const h = await fleet.submit(spec, { output: recipe });
+      if (v.flag('detach')) return printDetached(ctx, h, json);
+      const r = (await EIGENPRO_JOB_CLI.watch(h as unknown as JobHandle, ctx, json)) as EigenProJobResult;
+      return writeEigenPro(fleet, r, recipe, ctx, json, t0);
     },
   );
 }
+
+/** Writes the model `.npz` as the recipe says and prints the summary (`gramfleet eigenpro` and `gramfleet jobs result`). */
+async function writeEigenPro(fleet: Fleet, r: EigenProJobResult, recipe: JobOutputRecipe, ctx: CliContext, json: boolean, t0: number): Promise<number> {
+  const out = recipe.out;
+  const coef = await fleet.getArray(r.coefficients);
+  const stored = await fleet.getArray(r.centers);
+  // Centers stored as bytes (image features) are written as the f64 features they stand for.
+  const centers = r.centersScale !== undefined ? { dtype: 'f64' as const, shape: stored.shape, data: expandFeatureBytes(stored.data, r.centersScale) } : stored;
+  await writeNpz(out, {
+    coefficients: coef,
+    centers,
+    kernel: { dtype: 'unicode', itemSize: 16, shape: [], data: [r.kernel] },
+    bandwidth: { dtype: 'f64', shape: [], data: Float64Array.of(r.bandwidth) },
+    task: { dtype: 'unicode', itemSize: 16, shape: [], data: [r.task] },
+    centers_digest: { dtype: 'unicode', itemSize: 64, shape: [], data: [r.centers.digest] },
+  });
+  const last = r.history[r.history.length - 1];
+  const summary = {
+    jobId: r.jobId,
+    out: path.resolve(out),
+    setup: r.setup,
+    ...(r.projection !== undefined ? { projection: r.projection } : {}),
+    final: last,
+    workers: Object.keys(r.workers).length,
+    attempt: r.attempt,
+    ...(r.kernelRows !== undefined ? { kernelRows: r.kernelRows } : {}),
+    wallMs: Date.now() - t0,
+  };
+  if (json) ctx.out.write(JSON.stringify({ kind: 'result', ...summary }) + '\n');
+  else {
+    const rows =
+      r.kernelRows !== undefined && r.kernelRows.hits + r.kernelRows.misses > 0
+        ? `kernel rows: ${r.kernelRows.misses} computed, ${r.kernelRows.hits} read from the workers' caches${(r.kernelRows.mirroredEntries ?? 0) > 0 ? ` (${r.kernelRows.mirroredEntries} entries of the computed rows read from their mirror rows)` : ''}\n`
+        : '';
+    ctx.out.write(
+      `final: ${last === undefined ? '' : fmtEvent({ kind: 'epoch', jobId: r.jobId, epochs: r.history.length, ...last })}\n${rows}wrote ${summary.out}\n`,
+    );
+  }
+  return 0;
+}
+
+/** EigenPro jobs on the command line: per-epoch lines and the model `.npz` of `gramfleet eigenpro`. */
+export const EIGENPRO_JOB_CLI: JobCli = {
+  kind: 'eigenpro',
+  async watch(h, ctx, json) {
+    if (!json) ctx.out.write(`eigenpro job ${h.jobId}\n`);
+    return (h as JobHandle<'eigenpro'>).watch((e) => {
+      const line = fmtEvent(e);
+      if (json) {
+        if (e.kind !== 'checkpoint') ctx.out.write(JSON.stringify(e) + '\n');
+      } else if (line !== undefined) ctx.out.write(line + '\n');
+    });
+  },
+  write: (fleet, _h, result, recipe, ctx, json) => writeEigenPro(fleet, result as EigenProJobResult, recipe, ctx, json, Date.now()),
+  defaultRecipe: (out) => outputRecipe('eigenpro', out),
+};
 
 /** Predicts K(X, Z)·a for a model written by `gramfleet eigenpro`, in row blocks, with the wasm kernel, in this process. */
 async function predictCommand(a: ParsedArgs, ctx: CliContext): Promise<number> {
@@ -212,6 +232,7 @@ const EIGENPRO_FLAGS: Flags = {
   workers: { type: 'string', value: 'N', description: 'WASM workers of a local cluster started for this job' },
   out: { type: 'string', value: 'model.npz', required: true, description: 'where the model (coefficients, centers, kernel, bandwidth) is written' },
   json: JSON_FLAG,
+  detach: DETACH_FLAG,
   ...CLUSTER_FLAGS,
 };
 

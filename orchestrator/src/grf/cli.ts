@@ -2,8 +2,10 @@
 import * as path from 'node:path';
 import { GRAPH_KERNEL_KINDS, GRF_ESTIMATORS, GRF_VARIANCE, GramfleetError, type GraphKernelSpec, type GrfJobResult } from '@gramfleet/core';
 import { createJsonLogger } from '@gramfleet/workers';
-import type { Fleet } from '../client/fleet';
-import { CLUSTER_FLAGS, JSON_FLAG, connectOptionsOf, type CliCommand, type ParsedArgs } from '../cli/command';
+import type { Fleet, JobHandle } from '../client/fleet';
+import type { JobOutputRecipe } from '../jobs/service';
+import { DETACH_FLAG, outputRecipe, printDetached, type JobCli } from '../cli/detach';
+import { CLUSTER_FLAGS, JSON_FLAG, connectOptionsOf, type CliCommand, type CliContext, type ParsedArgs } from '../cli/command';
 import { createProgressBar } from '../cli/progress';
 import { writeCsrNpz } from '../io/npz';
 import type { GrfJobSpec } from './submit';
@@ -45,6 +47,60 @@ function kernelFromArgs(a: ParsedArgs): GraphKernelSpec | string {
   }
 }
 
+/** Writes Φ (and Φ₂) as the recipe says and prints the summary (`gramfleet grf` and `gramfleet jobs result`). */
+async function writeGrf(fleet: Fleet, r: GrfJobResult, recipe: JobOutputRecipe, ctx: CliContext, json: boolean, t0: number): Promise<number> {
+  const out = recipe.out;
+  const phis = await Promise.all(r.phi.map((ref) => fleet.getCsr(ref)));
+  const outs = phis.map((_, i) => (i === 0 ? out : out.replace(/(\.npz)?$/, `.phi${i + 1}.npz`)));
+  for (let i = 0; i < phis.length; i++) await writeCsrNpz(outs[i] as string, phis[i] as NonNullable<(typeof phis)[number]>);
+  const summary = {
+    jobId: r.jobId,
+    n: r.n,
+    nnz: r.nnz,
+    shards: r.shards,
+    out: outs.map((o) => path.resolve(o)),
+    backends: r.backends,
+    workers: Object.keys(r.workers).length,
+    duplicateResults: r.duplicateResults,
+    ...(r.verifiedShards !== undefined ? { verifiedShards: r.verifiedShards } : {}),
+    wallMs: Date.now() - t0,
+    ...(r.labelSpreading !== undefined ? { labelSpreading: r.labelSpreading } : {}),
+    ...(r.route !== undefined ? { route: r.route } : {}),
+  };
+  if (json) ctx.out.write(JSON.stringify(summary) + '\n');
+  else {
+    ctx.out.write(
+      `Φ: ${r.n}×${r.n}, ${r.nnz.join('+')} non-zeros, ${r.shards} shards on ${summary.workers} workers (${Object.entries(r.backends)
+        .map(([b, k]) => `${b}:${k}`)
+        .join(' ')}), ${(summary.wallMs / 1000).toFixed(1)} s\n`,
+    );
+    ctx.out.write(`wrote ${summary.out.join(', ')}\n`);
+    if (r.verifiedShards !== undefined) ctx.out.write(`verified ${r.verifiedShards} of ${r.shards} shards on a second worker: same bytes\n`);
+    if (r.route !== undefined) ctx.out.write(`backend ${r.route.requested} -> ${r.route.cls} (${r.route.reason})\n`);
+    if (r.labelSpreading !== undefined)
+      ctx.out.write(
+        `label spreading accuracy ${r.labelSpreading.accuracy.toFixed(4)} (${r.labelSpreading.train} labelled, ${r.labelSpreading.test} held out)\n`,
+      );
+  }
+  return 0;
+}
+
+/** GRF jobs on the command line: the progress bar and the `.npz` files of `gramfleet grf`. */
+export const GRF_JOB_CLI: JobCli = {
+  kind: 'grf',
+  async watch(h, _ctx, json) {
+    const bar = json ? undefined : createProgressBar(`grf ${h.jobId}`);
+    const r = (await (h as JobHandle<'grf'>).watch((p) =>
+      bar?.update(p.shardsDone, p.shardsTotal, p.phase === 'aggregating' ? 'assembling Φ' : ''),
+    )) as GrfJobResult;
+    bar?.update(r.shards, r.shards);
+    bar?.finish('done');
+    return r;
+  },
+  write: (fleet, _h, result, recipe, ctx, json) => writeGrf(fleet, result as GrfJobResult, recipe, ctx, json, Date.now()),
+  defaultRecipe: (out) => outputRecipe('grf', out),
+};
+
 /** `gramfleet grf`. */
 export const GRF_COMMAND: CliCommand = {
   name: 'grf',
@@ -73,6 +129,7 @@ export const GRF_COMMAND: CliCommand = {
     workers: { type: 'string', value: 'N', description: 'WASM workers of a local cluster started for this job' },
     out: { type: 'string', value: 'phi.npz', required: true, description: 'where Φ is written' },
     json: JSON_FLAG,
+    detach: DETACH_FLAG,
     ...CLUSTER_FLAGS,
   },
   async run(a, ctx) {
@@ -100,44 +157,15 @@ export const GRF_COMMAND: CliCommand = {
     };
     const workers = a.int('workers');
     const json = a.flag('json');
+    const recipe = outputRecipe('grf', out);
     return ctx.withFleet(
       { ...connectOptionsOf(a), ...(workers !== undefined ? { workers } : {}), log: createJsonLogger({ proc: 'cli' }, 'warn') },
       async (fleet) => {
         const t0 = Date.now();
-        const r = await runWithProgress(fleet, spec, !json);
-        const phis = await Promise.all(r.phi.map((ref) => fleet.getCsr(ref)));
-        const outs = phis.map((_, i) => (i === 0 ? out : out.replace(/(\.npz)?$/, `.phi${i + 1}.npz`)));
-        for (let i = 0; i < phis.length; i++) await writeCsrNpz(outs[i] as string, phis[i] as NonNullable<(typeof phis)[number]>);
-        const summary = {
-          jobId: r.jobId,
-          n: r.n,
-          nnz: r.nnz,
-          shards: r.shards,
-          out: outs.map((o) => path.resolve(o)),
-          backends: r.backends,
-          workers: Object.keys(r.workers).length,
-          duplicateResults: r.duplicateResults,
-          ...(r.verifiedShards !== undefined ? { verifiedShards: r.verifiedShards } : {}),
-          wallMs: Date.now() - t0,
-          ...(r.labelSpreading !== undefined ? { labelSpreading: r.labelSpreading } : {}),
-          ...(r.route !== undefined ? { route: r.route } : {}),
-        };
-        if (json) ctx.out.write(JSON.stringify(summary) + '\n');
-        else {
-          ctx.out.write(
-            `Φ: ${r.n}×${r.n}, ${r.nnz.join('+')} non-zeros, ${r.shards} shards on ${summary.workers} workers (${Object.entries(r.backends)
-              .map(([b, k]) => `${b}:${k}`)
-              .join(' ')}), ${(summary.wallMs / 1000).toFixed(1)} s\n`,
-          );
-          ctx.out.write(`wrote ${summary.out.join(', ')}\n`);
-          if (r.verifiedShards !== undefined) ctx.out.write(`verified ${r.verifiedShards} of ${r.shards} shards on a second worker: same bytes\n`);
-          if (r.route !== undefined) ctx.out.write(`backend ${r.route.requested} -> ${r.route.cls} (${r.route.reason})\n`);
-          if (r.labelSpreading !== undefined)
-            ctx.out.write(
-              `label spreading accuracy ${r.labelSpreading.accuracy.toFixed(4)} (${r.labelSpreading.train} labelled, ${r.labelSpreading.test} held out)\n`,
-            );
-        }
-        return 0;
+        const h = await fleet.submit(spec, { output: recipe });
+        if (a.flag('detach')) return printDetached(ctx, h, json);
+        const r = await GRF_JOB_CLI.watch(h as unknown as JobHandle, ctx, json);
+        return writeGrf(fleet, r as GrfJobResult, recipe, ctx, json, t0);
       },
     );
   },

@@ -9,6 +9,7 @@ import { CLUSTER_FLAGS, JSON_FLAG, connectOptionsOf, type CliCommand, type CliCo
 import type { Fleet } from '../client/fleet';
 import { JOB_STATES, type JobDescription, type JobSummary } from './service';
 import { WORKLOADS } from '../registry';
+import { watchJob, writeJobResult } from './outputs';
 
 /** A fleet for a jobs command: never starts a local cluster (none running is CLUSTER_NOT_RUNNING). */
 function withJobsFleet<T>(a: ParsedArgs, ctx: CliContext, f: (fleet: Fleet) => Promise<T>): Promise<T> {
@@ -120,9 +121,49 @@ const CANCEL_COMMAND: CliCommand = {
   },
 };
 
+/** `gramfleet jobs watch ID`. */
+const WATCH_COMMAND: CliCommand = {
+  name: 'watch',
+  summary: 're-attach to a job: its progress, as its own command shows it, until it ends (Ctrl-C leaves the job running)',
+  args: 'ID',
+  arity: [1, 1],
+  flags: { json: JSON_FLAG, ...CONNECT_FLAGS },
+  async run(a, ctx) {
+    const id = a.positionals[0] as string;
+    return withJobsFleet(a, ctx, async (fleet) => {
+      const h = await fleet.job(id);
+      await watchJob(h, ctx, a.flag('json'));
+      if (!a.flag('json')) ctx.out.write(`${h.jobId} (${h.kind}) completed; 'gramfleet jobs result ${h.jobId}' writes its files\n`);
+      return 0;
+    });
+  },
+};
+
+/** `gramfleet jobs result ID`. */
+const RESULT_COMMAND: CliCommand = {
+  name: 'result',
+  summary: 'wait for a job, then write the files its command would have written (same names and bytes; --out moves them)',
+  args: 'ID',
+  arity: [1, 1],
+  flags: {
+    out: { type: 'string', value: 'PATH', description: "where the files go (default the submitting command's --out)" },
+    json: JSON_FLAG,
+    ...CONNECT_FLAGS,
+  },
+  notes:
+    "grf and eigenpro jobs are written as their commands write them (a job submitted from the SDK: that command's defaults, to --out or ID.npz); other kinds' results are written as JSON (to --out, else stdout).",
+  async run(a, ctx) {
+    const id = a.positionals[0] as string;
+    const out = a.string('out');
+    return withJobsFleet(a, ctx, async (fleet) =>
+      writeJobResult(fleet, await fleet.job(id), ctx, { ...(out !== undefined ? { out } : {}), json: a.flag('json') }),
+    );
+  },
+};
+
 /** `gramfleet jobs`. */
 export const JOBS_COMMAND: CliCommand = {
   name: 'jobs',
-  summary: 'jobs of every kind, whoever started them: list, status, cancel',
-  subcommands: [LIST_COMMAND, STATUS_COMMAND, CANCEL_COMMAND],
+  summary: 'jobs of every kind, whoever started them: list, status, watch, result, cancel',
+  subcommands: [LIST_COMMAND, STATUS_COMMAND, WATCH_COMMAND, RESULT_COMMAND, CANCEL_COMMAND],
 };

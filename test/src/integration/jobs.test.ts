@@ -8,7 +8,10 @@ import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { isGramfleetError, type ErrorCode } from '@gramfleet/core';
 import type { JobSummary } from '@gramfleet/orchestrator';
-import { runGramfleet, sharedGraph, startTestCluster, until, type TestCluster } from './harness';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { spawn } from 'node:child_process';
+import { CLI_ENTRY_SCRIPT, runGramfleet, sharedGraph, startTestCluster, until, type TestCluster } from './harness';
 
 async function rejectsWith(p: Promise<unknown>, code: ErrorCode, field?: string): Promise<void> {
   await assert.rejects(p, (e) => {
@@ -124,5 +127,38 @@ describe('jobs service: list, describe, cancel (real Temporal + NATS)', () => {
     const missing = await runGramfleet(['jobs', 'status', 'no-such-job', '--data-dir', t.dir]);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /no job no-such-job in this cluster/);
+  });
+
+  it('--detach, kill the watching client, re-attach with jobs watch, jobs result writes byte-identical files', async () => {
+    const grf = ['grf', '--data-dir', t.dir, '--graph', sharedGraph('cora.npz'), '--scale', '0.25', '--walks', '64', '--p-halt', '0.5', '--seed', '5'];
+    const a = path.join(t.dir, 'fg.npz');
+    const fg = await runGramfleet([...grf, '--out', a, '--json']);
+    assert.equal(fg.code, 0, fg.stderr);
+    const b = path.join(t.dir, 'detached.npz');
+    const det = await runGramfleet([...grf, '--out', b, '--detach', '--json']);
+    assert.equal(det.code, 0, det.stderr);
+    const { jobId, detached } = JSON.parse(det.stdout) as { jobId: string; detached: boolean };
+    assert.equal(detached, true);
+    assert.equal(fs.existsSync(b), false, 'a detached command writes nothing');
+    // A client watching the job is killed (SIGKILL) as soon as it shows anything; the job goes on.
+    const watcher = spawn(process.execPath, [CLI_ENTRY_SCRIPT, 'jobs', 'watch', jobId, '--data-dir', t.dir, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    await new Promise<void>((resolve) => {
+      watcher.stdout.once('data', () => resolve());
+      watcher.once('close', () => resolve());
+    });
+    watcher.kill('SIGKILL');
+    // Re-attached, it shows the progress until the end.
+    const w = await runGramfleet(['jobs', 'watch', jobId, '--data-dir', t.dir]);
+    assert.equal(w.code, 0, w.stderr);
+    assert.match(w.stdout, new RegExp(`${jobId} \\(grf\\) completed`));
+    // The recorded --out, then another place: the same bytes as the foreground run.
+    const r1 = await runGramfleet(['jobs', 'result', jobId, '--data-dir', t.dir]);
+    assert.equal(r1.code, 0, r1.stderr);
+    assert.ok(fs.readFileSync(b).equals(fs.readFileSync(a)), 'jobs result writes the file the command would have written');
+    const c = path.join(t.dir, 'moved.npz');
+    const r2 = await runGramfleet(['jobs', 'result', jobId, '--data-dir', t.dir, '--out', c, '--json']);
+    assert.equal(r2.code, 0, r2.stderr);
+    assert.deepEqual((JSON.parse(r2.stdout) as { out: string[] }).out, [c]);
+    assert.ok(fs.readFileSync(c).equals(fs.readFileSync(a)));
   });
 });
