@@ -23,6 +23,8 @@ export { LocalCluster, defaultDataDir } from './cluster/local-cluster';
 export type { ClusterState, LocalClusterOptions, ProcessEntry } from './cluster/local-cluster';
 export { csrFromNpz, decodeNpz, encodeNpz, readCsrNpz, readNpy, readNpz, writeCsrNpz, writeNpy, writeNpz } from './io/npz';
 export type { NpyStringArray, NpzValue, WriteCsrNpzOptions, WriteNpzOptions } from './io/npz';
+export { isFileRef, parseFileRef } from './io/objects';
+export type { FileManifest, FileRef, ObjectProgress, ObjectsClient, PutFileResult } from './io/objects';
 export { loadGraph, parseAdjlist, parseMatrixMarket } from './io/graph-files';
 export type { GraphFileFormat, LoadGraphOptions, LoadedGraph } from './io/graph-files';
 export { loadRows } from './eigenpro/data-files';

@@ -4,7 +4,11 @@
  */
 import type { CampaignProgress } from '@gramfleet/core';
 import type { ConnectOptions, Fleet } from '../client/fleet';
-import { CLUSTER_FLAGS, JSON_FLAG, connectOptionsOf, runCommand, type CliCommand, type CliContext, type ParsedArgs } from '../cli/command';
+import * as path from 'node:path';
+import * as fs from 'node:fs/promises';
+import type { CampaignRow } from '@gramfleet/core';
+import { CLUSTER_FLAGS, JSON_FLAG, connectOptionsOf, runCommand, usageError, type CliCommand, type CliContext, type ParsedArgs } from '../cli/command';
+import { isCsrRef } from '../io/objects';
 import { readCampaignFile, type CampaignHandle } from './client';
 import { writeRows } from './export';
 
@@ -63,22 +67,37 @@ export const CAMPAIGN_COMMAND: CliCommand = {
     },
     {
       name: 'results',
-      summary: 'write the result table (one row per finished run)',
+      summary: "write the result table (one row per finished run) and/or fetch the runs' artifact arrays",
       args: 'ID',
       arity: [1, 1],
       flags: {
-        out: { type: 'string', value: 'FILE', required: true, description: 'results.csv, results.json or results.parquet (the extension picks the format)' },
+        out: { type: 'string', value: 'FILE', description: 'results.csv, results.json or results.parquet (the extension picks the format)' },
+        artifacts: {
+          type: 'string',
+          value: 'DIR',
+          description: "fetch every finished run's artifacts into DIR/<runId>/<name>.npy (arrays) or .npz (CSR matrices, scipy's layout)",
+        },
         ...CLUSTER_FLAGS,
       },
+      notes: 'At least one of --out and --artifacts.',
       run: (a, ctx) =>
         ctx.withFleet(connectOptions(a), async (fleet) => {
+          const file = a.string('out');
+          const dir = a.string('artifacts');
+          if (file === undefined && dir === undefined)
+            throw usageError("'gramfleet campaign results' needs --out FILE, --artifacts DIR or both", { field: 'out', command: 'gramfleet campaign results' });
           const h = await fleet.campaigns.get(a.positionals[0] as string);
-          const file = a.need('out');
           const rows = await h.rows();
-          await writeRows(file, rows);
-          ctx.out.write(
-            `${rows.length} rows (${rows.filter((r) => r.status === 'done').length} done, ${rows.filter((r) => r.status === 'failed').length} failed) written to ${file}\n`,
-          );
+          if (file !== undefined) {
+            await writeRows(file, rows);
+            ctx.out.write(
+              `${rows.length} rows (${rows.filter((r) => r.status === 'done').length} done, ${rows.filter((r) => r.status === 'failed').length} failed) written to ${file}\n`,
+            );
+          }
+          if (dir !== undefined) {
+            const written = await writeArtifacts(fleet, rows, dir);
+            ctx.out.write(`${written} artifact file(s) of ${rows.filter((r) => r.status === 'done').length} finished run(s) written under ${dir}\n`);
+          }
           return 0;
         }),
     },
@@ -127,6 +146,31 @@ export const CAMPAIGN_COMMAND: CliCommand = {
 export function campaignCommand(fleet: Fleet, args: string[], out: NodeJS.WritableStream = process.stdout): Promise<number> {
   const ctx: CliContext = { out, err: process.stderr, withFleet: (_o, f) => f(fleet) };
   return runCommand(CAMPAIGN_COMMAND, args, ctx, ['gramfleet', 'campaign']);
+}
+
+/**
+ * Writes each finished run's artifacts under `dir`: `<runId>/<name>.npy` for an array,
+ * `<runId>/<name>.npz` (scipy CSR) for a CSR matrix. Returns the number of files written.
+ */
+export async function writeArtifacts(fleet: Fleet, rows: readonly CampaignRow[], dir: string): Promise<number> {
+  let n = 0;
+  for (const r of rows) {
+    if (r.status !== 'done') continue;
+    const runDir = path.join(dir, safeName(r.runId));
+    await fs.mkdir(runDir, { recursive: true });
+    for (const [name, ref] of Object.entries(r.artifacts)) {
+      const file = path.join(runDir, `${safeName(name)}${isCsrRef(ref) ? '.npz' : '.npy'}`);
+      await fleet.objects.getRefs(new Map([['', ref]]), file);
+      n++;
+    }
+  }
+  return n;
+}
+
+/** A run id or artifact name as one path component (no separators, no `..`). */
+function safeName(s: string): string {
+  const t = s.replace(/[^A-Za-z0-9._-]/g, '_');
+  return t === '' || t === '.' || t === '..' ? `_${t}` : t;
 }
 
 /** Draws the campaign bar and one bar per running run; once, or until the campaign ends. */

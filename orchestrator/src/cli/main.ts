@@ -15,6 +15,7 @@ import { JOBS_COMMAND } from '../jobs/cli';
 import { LOGS_COMMAND } from '../telemetry/cli';
 import { CONTEXT_COMMAND } from '../client/context-cli';
 import { API_COMMAND, TOKEN_COMMAND } from '../api/cli';
+import { GET_COMMAND, PUT_COMMAND } from '../io/cli';
 import { WORKLOADS } from '../registry';
 import { runCommand, usageOf, type CliCommand, type CliContext } from './command';
 
@@ -39,6 +40,8 @@ export const GRAMFLEET_COMMAND: CliCommand = {
     JOBS_COMMAND,
     CAMPAIGN_COMMAND,
     CONTEXT_COMMAND,
+    PUT_COMMAND,
+    GET_COMMAND,
     K8S_COMMAND,
     API_COMMAND,
     TOKEN_COMMAND,

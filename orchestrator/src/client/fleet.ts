@@ -12,6 +12,7 @@ import type { CampaignClient } from '../campaign/client';
 import type { DatasetManifest } from '../datagen/submit';
 import type { EventFor, JobKind, JobSpec, ProgressFor, ResultFor } from '../job-types';
 import type { RaySdk } from './ray';
+import type { ObjectsClient } from '../io/objects';
 import type { TemporalSecurity } from '../security/temporal';
 import type { JobDescription, JobOutputRecipe, JobsService } from '../jobs/service';
 
@@ -97,6 +98,8 @@ export interface Fleet {
   close(): Promise<void>;
   /** Experiment campaigns: start, watch, results, cancel, list. */
   readonly campaigns: CampaignClient;
+  /** Files (by content digest: deduplicated, resumable) and result arrays in the cluster's object store: `gramfleet put` / `get`. */
+  readonly objects: ObjectsClient;
   /** Stores a value (arrays in the object store by reference; small values inline). */
   readonly put: RaySdk['put'];
   /** The value behind an object or task reference. */

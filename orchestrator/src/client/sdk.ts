@@ -36,6 +36,7 @@ import { fromTemporal } from './failure';
 import { createJobHandle } from './handle';
 import type { ConnectOptions, Fleet, JobHandle, SubmitOptions } from './fleet';
 import { JOB_CLIENT_MEMO, JOB_OUTPUT_MEMO, createJobsService } from '../jobs/service';
+import { createObjectsClient } from '../io/objects';
 
 /**
  * Connects to a cluster: the local one (started when none runs) unless a context or addresses
@@ -130,6 +131,7 @@ export async function connect(o: ConnectOptions = {}): Promise<Fleet> {
     local,
     jobs: { ...jobs, get: jobById },
     campaigns: createCampaignClient({ client, nc, prefix, taskQueue }),
+    objects: createObjectsClient(store, names.arraysBucket),
     put: ray.put,
     get: ray.get,
     registerWasm: ray.registerWasm,
