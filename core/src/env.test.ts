@@ -4,6 +4,7 @@ import { isGramfleetError, type ErrorCode } from './errors';
 import {
   DATA_PLANE_ENV,
   HEALTH_PORT_ENV,
+  OTLP_ENDPOINT_ENV,
   LOG_LEVEL_ENV,
   PREFIX_ENV,
   TEMPORAL_ADDRESS_ENV,
@@ -64,6 +65,9 @@ describe('environment variables (core/src/env.ts)', () => {
     throwsEnv(() => TEMPORAL_ADDRESS_ENV.read({ GRAMFLEET_TEMPORAL_ADDRESS: 'http://x:7233' }), 'INPUT_INVALID', 'GRAMFLEET_TEMPORAL_ADDRESS', /host:port/);
     assert.equal(HEALTH_PORT_ENV.read({}), undefined);
     throwsEnv(() => HEALTH_PORT_ENV.read({ GRAMFLEET_HEALTH_PORT: '70000' }), 'INPUT_OUT_OF_RANGE', 'GRAMFLEET_HEALTH_PORT', /\[0, 65535\]/);
+    assert.equal(OTLP_ENDPOINT_ENV.read({}), undefined);
+    assert.equal(OTLP_ENDPOINT_ENV.read({ GRAMFLEET_OTLP_ENDPOINT: 'http://otel-collector.monitoring:4318' }), 'http://otel-collector.monitoring:4318');
+    throwsEnv(() => OTLP_ENDPOINT_ENV.read({ GRAMFLEET_OTLP_ENDPOINT: 'otel:4318' }), 'INPUT_INVALID', 'GRAMFLEET_OTLP_ENDPOINT', /http\(s\) URL/);
     assert.deepEqual(DATA_PLANE_ENV.read({}), {});
     assert.deepEqual(DATA_PLANE_ENV.read({ GRAMFLEET_ACK_WAIT_MS: '3000', GRAMFLEET_MAX_DELIVER: '5' }), { ackWaitMs: 3000, maxDeliver: 5 });
     throwsEnv(() => DATA_PLANE_ENV.read({ GRAMFLEET_MAX_DELIVER: '0' }), 'INPUT_OUT_OF_RANGE', 'GRAMFLEET_MAX_DELIVER');

@@ -240,6 +240,14 @@ export const HEALTH_PORT_ENV = envInt('GRAMFLEET_HEALTH_PORT', {
   max: 65535,
 });
 
+/** GRAMFLEET_OTLP_ENDPOINT. */
+export const OTLP_ENDPOINT_ENV = envString('GRAMFLEET_OTLP_ENDPOINT', {
+  meaning:
+    'send OpenTelemetry traces over OTLP/HTTP (protobuf) to this collector base URL (spans go to <url>/v1/traces): SDK submit, Temporal client, workflow and activity spans, and each task and kernel run on the workers, the context carried in NATS message headers (traceparent); unset: no tracing, nothing is recorded',
+  pattern: /^https?:\/\/[^\s/]+(\/\S*)?$/,
+  expected: 'an http(s) URL',
+});
+
 /** The data plane's tunables (workers/src/dataplane/nats.ts): the durable task queue's consumer and the streams' and array store's limits. */
 export const DATA_PLANE_ENV = envGroup(
   [

@@ -3,6 +3,7 @@ export { ERROR_CODES, GramfleetError, isErrorCode, isGramfleetError, outOfRange,
 export {
   DATA_PLANE_ENV,
   HEALTH_PORT_ENV,
+  OTLP_ENDPOINT_ENV,
   LOG_LEVEL_ENV,
   PREFIX_ENV,
   PREFIX_PATTERN,

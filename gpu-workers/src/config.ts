@@ -3,7 +3,7 @@
  * anything starts (main.ts reads nothing else): the variables of every worker (WORKER_ENV of
  * @gramfleet/workers) and the GPU's own. docs/config.md lists them (generated from here).
  */
-import { HEALTH_PORT_ENV, envFlag, envInt, envList, envString, readEnv, type Env, type EnvValues } from '@gramfleet/core';
+import { HEALTH_PORT_ENV, OTLP_ENDPOINT_ENV, envFlag, envInt, envList, envString, readEnv, type Env, type EnvValues } from '@gramfleet/core';
 import { WORKER_ENV } from '@gramfleet/workers';
 import { DEFAULT_PTX_CACHE_DIR } from './paths';
 
@@ -23,6 +23,7 @@ export const GPU_WORKER_ENV = {
   }),
   tf32: envFlag('GRAMFLEET_GPU_TF32', { meaning: 'f32 GEMMs in TF32 on the tensor cores' }),
   healthPort: HEALTH_PORT_ENV,
+  otlpEndpoint: OTLP_ENDPOINT_ENV,
   ptxCacheDir: envString('GRAMFLEET_PTX_CACHE_DIR', {
     meaning: 'on-disk cache of the PTX NVRTC compiles',
     default: DEFAULT_PTX_CACHE_DIR,

@@ -9,7 +9,15 @@
  * (docs/config.md lists the variables); a bad value exits 2 with one JSON line naming it.
  */
 import { createKernelRegistry, isGramfleetError } from '@gramfleet/core';
-import { createJsonLogger, createProcessMetrics, drainOnSignals, registerReferenceKernels, startHealthServer, startWorker } from '@gramfleet/workers';
+import {
+  createJsonLogger,
+  createProcessMetrics,
+  drainOnSignals,
+  registerReferenceKernels,
+  startHealthServer,
+  startTracing,
+  startWorker,
+} from '@gramfleet/workers';
 import { openGpuDevice, type GpuDevice } from './device';
 import { registerGpuKernels } from './kernels/register-all';
 import { createGpuKernelPool } from './pool';
@@ -38,6 +46,12 @@ async function main(): Promise<void> {
   // The chart probes every worker container (deploy/: /healthz, /readyz on GRAMFLEET_HEALTH_PORT).
   let serving = false;
   const metrics = createProcessMetrics({ proc: 'gpu-worker' });
+  if (cfg.otlpEndpoint !== undefined)
+    startTracing({
+      endpoint: cfg.otlpEndpoint,
+      serviceName: 'gramfleet-worker',
+      attributes: { 'gramfleet.worker_class': 'gpu', ...(cfg.workerId !== undefined ? { 'gramfleet.worker_id': cfg.workerId } : {}) },
+    });
   if (cfg.healthPort !== undefined) await startHealthServer({ port: cfg.healthPort, ready: () => serving, metrics: () => metrics.render() });
   const libDirs = [...cfg.cudaLibDirs, BUNDLED_CUDA_LIB_DIR];
   let device: GpuDevice;

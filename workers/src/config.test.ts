@@ -39,6 +39,7 @@ describe('WASM worker configuration (workers/src/config.ts)', () => {
       GRAMFLEET_KERNEL_CACHE_MB: '100',
       GRAMFLEET_DRAIN_TIMEOUT_MS: '2000',
       GRAMFLEET_HEALTH_PORT: '8081',
+      GRAMFLEET_OTLP_ENDPOINT: 'https://otel.example:4318/',
       GRAMFLEET_ACK_WAIT_MS: '3000',
       GRAMFLEET_MAX_DELIVER: '7',
       GRAMFLEET_HOST_STORE_DIR: '/dev/shm/gf',
@@ -74,6 +75,7 @@ describe('WASM worker configuration (workers/src/config.ts)', () => {
         drainTimeoutMs: 2000,
         kernelTimeoutMs: 120_000,
         healthPort: 8081,
+        otlpEndpoint: 'https://otel.example:4318/',
         dataPlane: { ackWaitMs: 3000, maxDeliver: 7, tasksMaxMsgs: 5000, arraysMaxBytes: 2 ** 30 },
         store: {
           hostDir: '/dev/shm/gf',
@@ -113,6 +115,7 @@ describe('WASM worker configuration (workers/src/config.ts)', () => {
       [{ ...BASE, GRAMFLEET_KERNEL_CACHE_MB: '-1' }, 'INPUT_OUT_OF_RANGE', 'GRAMFLEET_KERNEL_CACHE_MB'],
       [{ ...BASE, GRAMFLEET_DRAIN_TIMEOUT_MS: '0' }, 'INPUT_OUT_OF_RANGE', 'GRAMFLEET_DRAIN_TIMEOUT_MS'],
       [{ ...BASE, GRAMFLEET_HEALTH_PORT: 'http' }, 'INPUT_INVALID', 'GRAMFLEET_HEALTH_PORT'],
+      [{ ...BASE, GRAMFLEET_OTLP_ENDPOINT: 'otel:4318' }, 'INPUT_INVALID', 'GRAMFLEET_OTLP_ENDPOINT'],
       [{ ...BASE, GRAMFLEET_LOG_LEVEL: 'trace' }, 'INPUT_INVALID', 'GRAMFLEET_LOG_LEVEL'],
       [{ ...BASE, GRAMFLEET_PREFIX: 'gf.tasks' }, 'INPUT_INVALID', 'GRAMFLEET_PREFIX'],
       [{ ...BASE, GRAMFLEET_ACK_WAIT_MS: '-5' }, 'INPUT_OUT_OF_RANGE', 'GRAMFLEET_ACK_WAIT_MS'],

@@ -12,6 +12,7 @@ import {
   USER_WASM_MAX_MODULE_BYTES,
   USER_WASM_MAX_TIMEOUT_MS,
   HEALTH_PORT_ENV,
+  OTLP_ENDPOINT_ENV,
   LOG_LEVEL_ENV,
   PREFIX_PATTERN,
   envChoice,
@@ -202,6 +203,7 @@ export const WASM_WORKER_ENV = {
     (env) => kernelCacheBudgetFromEnv(env),
   ),
   healthPort: HEALTH_PORT_ENV,
+  otlpEndpoint: OTLP_ENDPOINT_ENV,
   sandbox: envGroup(
     [
       {

@@ -20,6 +20,8 @@ export type { BlockJob, ProductJob, RowJob, SharedRows } from './row-jobs';
 export { drainOnSignals, startWorker } from './runtime';
 export type { RunningWorker, WorkerOptions } from './runtime';
 export { createJsonLogger } from './log';
+export { TRACEPARENT_HEADER, activeTracing, currentTraceparent, startTaskSpans, startTracing } from './tracing';
+export type { TaskSpanAttributes, TaskSpans, Tracing, TracingOptions } from './tracing';
 export { registerReferenceKernels } from './backends/wasm/register-all';
 export { createWasmKronLinalg } from './backends/wasm/kron-linalg';
 export { createKernelBlockMatmulKernel } from './backends/wasm/kernel-block';

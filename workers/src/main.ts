@@ -17,6 +17,7 @@ import { createSandbox } from './sandbox/sandbox';
 import { withUserWasm } from './sandbox/with-user-wasm';
 import { startHealthServer } from './health';
 import { createProcessMetrics } from './metrics';
+import { startTracing } from './tracing';
 import { testOnlyCorruptOutputs, testOnlyFaults, wasmWorkerConfig, type TestOnlyFault, type WasmWorkerConfig } from './config';
 
 async function main(): Promise<void> {
@@ -41,6 +42,14 @@ async function main(): Promise<void> {
   const log = createJsonLogger({ proc: 'wasm-worker', ...(workerId !== undefined ? { workerId } : {}) }, cfg.logLevel);
   let serving = false;
   const metrics = createProcessMetrics({ proc: 'wasm-worker' });
+  if (cfg.otlpEndpoint !== undefined) {
+    startTracing({
+      endpoint: cfg.otlpEndpoint,
+      serviceName: 'gramfleet-worker',
+      attributes: { 'gramfleet.worker_class': 'wasm', ...(workerId !== undefined ? { 'gramfleet.worker_id': workerId } : {}) },
+    });
+    log.info('tracing on: spans go over OTLP', { endpoint: cfg.otlpEndpoint });
+  }
   if (cfg.healthPort !== undefined) await startHealthServer({ port: cfg.healthPort, ready: () => serving, metrics: () => metrics.render() });
   const chosen = loadKernelModuleBytes(kernelBuild !== 'simd');
   if (kernelBuild === 'fma' && !chosen.fma)

@@ -47,6 +47,7 @@ import type { KernelPool } from './pool';
 import type { ProcessMetrics } from './metrics';
 import { countsEnabled, recordCount } from './counts';
 import type { TestOnlyFault } from './config';
+import { TRACEPARENT_HEADER, activeTracing, startTaskSpans, type TaskSpans } from './tracing';
 
 /** Options of {@link startWorker}. */
 export interface WorkerOptions {
@@ -197,9 +198,9 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   };
 
   /** Runs one task and records the run (counts.ts: per shard, per try, per worker); never throws. */
-  async function execute(task: Task, attempt: number): Promise<{ result: TaskResult; retryable: boolean; cancelled?: boolean }> {
+  async function execute(task: Task, attempt: number, traceparent?: string): Promise<{ result: TaskResult; retryable: boolean; cancelled?: boolean }> {
     const startedAt = Date.now();
-    const out = await runTask(task, attempt);
+    const out = await runTask(task, attempt, traceparent);
     if (countsEnabled()) {
       const e = out.result.error;
       recordCount({
@@ -217,8 +218,35 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     return out;
   }
 
-  /** Runs one task; never throws. `retryable` says whether a failure may succeed on another try. */
-  async function runTask(task: Task, attempt: number): Promise<{ result: TaskResult; retryable: boolean; cancelled?: boolean }> {
+  /**
+   * Runs one task; never throws. `retryable` says whether a failure may succeed on another try.
+   * With tracing on and a `traceparent` from the task's message, inside a `gramfleet.task` span
+   * (and the kernel call inside a `gramfleet.kernel` span).
+   */
+  async function runTask(
+    task: Task,
+    attempt: number,
+    traceparent: string | undefined,
+  ): Promise<{ result: TaskResult; retryable: boolean; cancelled?: boolean }> {
+    const spans = startTaskSpans(traceparent, {
+      jobId: task.jobId,
+      shardId: task.shardId,
+      op: task.op,
+      attempt: task.attempt ?? 1,
+      delivery: attempt,
+      workerId,
+    });
+    if (spans === undefined) return executeTask(task, attempt, undefined);
+    const r = await executeTask(task, attempt, spans);
+    spans.end({ backend: r.result.stats.backend, ...(r.result.error !== undefined ? { error: r.result.error } : {}) });
+    return r;
+  }
+
+  async function executeTask(
+    task: Task,
+    attempt: number,
+    spans: TaskSpans | undefined,
+  ): Promise<{ result: TaskResult; retryable: boolean; cancelled?: boolean }> {
     const ctx = { jobId: task.jobId, shardId: task.shardId, op: task.op, attempt };
     const stats: { -readonly [K in keyof TaskStats]: TaskStats[K] } = {
       workerId,
@@ -263,17 +291,15 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       stats.fetchMs = performance.now() - t0;
       stats.cacheHits = store.stats.hits - hits0;
       const timeoutMs = Math.max(1, Math.min(kernelTimeoutMs, task.deadline - Date.now()));
-      const run = await withTimeLimit(
+      const kernel = () =>
         o.pool.run(
           task.op,
           task.attrs,
           inputs,
           task.inputs.map((r) => r.digest),
           { jobId: task.jobId, shardId: task.shardId, attempt, timeoutMs, ...(fault?.kind === 'hang' && tried === 1 ? { testOnlyHang: true } : {}) },
-        ),
-        task.op,
-        timeoutMs,
-      );
+        );
+      const run = await withTimeLimit(spans !== undefined ? spans.kernel(kernel) : kernel(), task.op, timeoutMs);
       stats.backend = run.backend;
       stats.computeMs = run.computeMs;
       if (run.rowHits !== undefined) Object.assign(stats, { rowHits: run.rowHits, rowMisses: run.rowMisses ?? 0, mirroredEntries: run.mirroredEntries ?? 0 });
@@ -381,6 +407,8 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       }
       const s = ownerOf(f.replyTo);
       s.seen = Math.max(s.seen, f.seq);
+      // One trace context per frame (the owner cuts frames where it changes).
+      const traceparent = activeTracing() !== undefined ? msg.headers?.get(TRACEPARENT_HEADER) || undefined : undefined;
       if (f.tasks.length === 0) {
         // A probe: the owner asks what this worker holds of its tasks (the answer goes to its
         // subject; the empty response only ends its request, which exists to learn whether anyone
@@ -407,7 +435,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
         }
         s.running.add(key);
         inflight++;
-        void execute(t, t.attempt ?? 1)
+        void execute(t, t.attempt ?? 1, traceparent)
           .then(({ result }) => {
             s.running.delete(key);
             reply(s, result);
@@ -483,7 +511,8 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     }
     const keepAlive = setInterval(() => m.working(), Math.max(500, dp.options.ackWaitMs / 3));
     try {
-      const { result, retryable, cancelled: wasCancelled } = await execute(task, attempt);
+      const traceparent = activeTracing() !== undefined ? m.headers?.get(TRACEPARENT_HEADER) || undefined : undefined;
+      const { result, retryable, cancelled: wasCancelled } = await execute(task, attempt, traceparent);
       if (wasCancelled === true) {
         m.term('cancelled');
         return;

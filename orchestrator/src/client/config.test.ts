@@ -25,6 +25,7 @@ describe('SDK and CLI configuration (orchestrator/src/client/config.ts)', () => 
         demoGraph: path.join(repoRoot(), '..', 'shared', 'data', 'graphs', 'cora.npz'),
         temporalSecurity: undefined,
         natsAuth: {},
+        otlpEndpoint: undefined,
         kernelCacheMB: undefined,
         ...NO_TARGET,
       },
@@ -35,6 +36,7 @@ describe('SDK and CLI configuration (orchestrator/src/client/config.ts)', () => 
           GRAMFLEET_HOME: '/tmp/gf-home',
           GRAMFLEET_DEMO_GRAPH: '/data/karate.adjlist',
           GRAMFLEET_KERNEL_CACHE_MB: '2048',
+          GRAMFLEET_OTLP_ENDPOINT: 'http://127.0.0.1:4318',
           // Any readable files (the values are paths; only their readability is checked here).
           GRAMFLEET_NATS_CREDS: __filename,
           GRAMFLEET_NATS_CA: __filename,
@@ -47,6 +49,7 @@ describe('SDK and CLI configuration (orchestrator/src/client/config.ts)', () => 
         demoGraph: '/data/karate.adjlist',
         temporalSecurity: undefined,
         natsAuth: { credsFile: __filename, caFile: __filename, certFile: __filename, keyFile: __filename },
+        otlpEndpoint: 'http://127.0.0.1:4318',
         kernelCacheMB: 2048,
         ...NO_TARGET,
       },

@@ -6,7 +6,7 @@
  * docs/config.md lists them (generated from here).
  */
 import * as path from 'node:path';
-import { envGroup, envRaw, envString, parseEnvNumber, readEnv, type Env, type EnvValues } from '@gramfleet/core';
+import { OTLP_ENDPOINT_ENV, envGroup, envRaw, envString, parseEnvNumber, readEnv, type Env, type EnvValues } from '@gramfleet/core';
 import { NATS_AUTH_ENV } from '@gramfleet/workers';
 import { repoRoot } from '../cluster/binaries';
 import { TEMPORAL_SECURITY_ENV } from '../security/temporal';
@@ -47,6 +47,8 @@ export const CLIENT_ENV = {
   temporalSecurity: TEMPORAL_SECURITY_ENV,
   /** The identity and TLS trust of connections to a remote cluster's NATS (a local cluster's are made at `up`). */
   natsAuth: NATS_AUTH_ENV,
+  /** Tracing of `submit` (and the Temporal client's calls) when set. */
+  otlpEndpoint: OTLP_ENDPOINT_ENV,
   kernelCacheMB: envGroup(
     [
       {
@@ -107,4 +109,9 @@ export function clientConfig(env: Env = process.env): ClientConfig {
     home: c.home ?? path.join(repoRoot(), '.gramfleet', 'local'),
     demoGraph: c.demoGraph ?? path.join(repoRoot(), '..', 'shared', 'data', 'graphs', 'cora.npz'),
   };
+}
+
+/** GRAMFLEET_OTLP_ENDPOINT alone (`connect()` reads it for any cluster, local or remote). */
+export function clientOtlpEndpoint(env: Env = process.env): string | undefined {
+  return CLIENT_ENV.otlpEndpoint.read(env);
 }

@@ -54,6 +54,12 @@ export interface ConnectOptions {
   readonly dataDir?: string;
   /** Start a local cluster when none runs (it is stopped by `close()`). @default true */
   readonly startLocal?: boolean;
+  /**
+   * Trace `submit` (and the Temporal client's calls) and the tasks this process runs, exported
+   * over OTLP/HTTP to this collector base URL (see workers/src/tracing.ts for the spans).
+   * @default GRAMFLEET_OTLP_ENDPOINT (unset: no tracing)
+   */
+  readonly otlpEndpoint?: string;
   /** WASM workers of a local cluster started here. @default number of cores */
   readonly workers?: number;
   /** Data-plane tunables of a local cluster started here. */

@@ -18,7 +18,8 @@ import {
   type DatagenJobResult,
   type DatagenWorkflowResult,
 } from '@gramfleet/core';
-import { connectNats, createTaskClient, openArrayStore, openDataPlane } from '@gramfleet/workers';
+import { connectNats, createTaskClient, openArrayStore, openDataPlane, startTracing } from '@gramfleet/workers';
+import { SpanStatusCode } from '@opentelemetry/api';
 import { LocalCluster, defaultDataDir } from '../cluster/local-cluster';
 import { registeredWorkers } from '../grf/submit';
 import { loadCsr } from '../grf/assemble';
@@ -29,7 +30,7 @@ import { workloadFor } from '../registry';
 import type { JobKind, JobSpec } from '../job-types';
 import type { WorkloadContext } from '../workload';
 import { connectTemporal, type CheckedTemporalSecurity } from '../security/temporal';
-import { clientConfig, targetEnv } from './config';
+import { clientConfig, clientOtlpEndpoint, targetEnv } from './config';
 import { resolveTarget, type ClusterTarget } from './context';
 import { createRaySdk } from './ray';
 import { fromTemporal } from './failure';
@@ -37,6 +38,7 @@ import { createJobHandle } from './handle';
 import type { ConnectOptions, Fleet, JobHandle, SubmitOptions } from './fleet';
 import { JOB_CLIENT_MEMO, JOB_OUTPUT_MEMO, createJobsService } from '../jobs/service';
 import { createObjectsClient } from '../io/objects';
+import { tracingClientInterceptors } from '../telemetry/tracing';
 
 /**
  * Connects to a cluster: the local one (started when none runs) unless a context or addresses
@@ -115,7 +117,11 @@ export async function connect(o: ConnectOptions = {}): Promise<Fleet> {
       if (owned) await local?.stop().catch(() => undefined);
       throw target.kind === 'remote' ? explainConnectError(e, target, 'temporal') : e;
     });
-  const client = new Client({ connection, namespace });
+  // Tracing: the option, else GRAMFLEET_OTLP_ENDPOINT; one provider per process (a second connect shares it).
+  const otlpEndpoint = o.otlpEndpoint ?? clientOtlpEndpoint();
+  const tracing = otlpEndpoint !== undefined ? startTracing({ endpoint: otlpEndpoint, serviceName: 'gramfleet-sdk' }) : undefined;
+  const interceptors = tracingClientInterceptors(tracing);
+  const client = new Client({ connection, namespace, ...(interceptors !== undefined ? { interceptors } : {}) });
   const budget = o.memoryBudgetBytes ?? 8 * 1024 ** 3;
   const tasks = createTaskClient({ dp, log, store });
   const ray = createRaySdk(store, tasks);
@@ -126,6 +132,26 @@ export async function connect(o: ConnectOptions = {}): Promise<Fleet> {
   const handleOf = <K extends JobKind>(kind: K, jobId: string): JobHandle<K> => createJobHandle<K>(workloadFor(kind), jobId, { client, ctx, jobs });
   const jobById = async (jobId: string): Promise<JobHandle> => handleOf((await jobs.describe(jobId)).kind, jobId);
   const submittedBy = clientIdentity();
+
+  /** Validates a spec, uploads its inputs and starts its workflow. */
+  const submitJob = async (spec: JobSpec, so: SubmitOptions): Promise<JobHandle> => {
+    if (typeof spec !== 'object' || spec === null) throw new GramfleetError('INPUT_INVALID', 'a job spec must be an object with a kind', { field: 'kind' });
+    const w = workloadFor(spec.kind);
+    checkParamNames(w.def, spec as unknown as Readonly<Record<string, unknown>>, 'sdk');
+    const input = await w.prepare(spec, ctx);
+    try {
+      await client.workflow.start(w.def.workflowType, {
+        taskQueue,
+        workflowId: input.jobId,
+        args: [input],
+        memo: { [JOB_CLIENT_MEMO]: submittedBy, ...(so.output !== undefined ? { [JOB_OUTPUT_MEMO]: so.output } : {}) },
+      });
+    } catch (e) {
+      if (!(w.attachToRunning === true && e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
+    }
+    log.info('job submitted', { jobId: input.jobId, kind: w.def.kind, ...w.summary(input) });
+    return createJobHandle(w, input.jobId, { client, ctx, jobs });
+  };
 
   const fleet: Fleet = {
     local,
@@ -138,22 +164,24 @@ export async function connect(o: ConnectOptions = {}): Promise<Fleet> {
     map: ray.map,
     wait: ray.wait,
     submit: (async (spec: JobSpec, so: SubmitOptions = {}): Promise<JobHandle> => {
-      if (typeof spec !== 'object' || spec === null) throw new GramfleetError('INPUT_INVALID', 'a job spec must be an object with a kind', { field: 'kind' });
-      const w = workloadFor(spec.kind);
-      checkParamNames(w.def, spec as unknown as Readonly<Record<string, unknown>>, 'sdk');
-      const input = await w.prepare(spec, ctx);
-      try {
-        await client.workflow.start(w.def.workflowType, {
-          taskQueue,
-          workflowId: input.jobId,
-          args: [input],
-          memo: { [JOB_CLIENT_MEMO]: submittedBy, ...(so.output !== undefined ? { [JOB_OUTPUT_MEMO]: so.output } : {}) },
-        });
-      } catch (e) {
-        if (!(w.attachToRunning === true && e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
-      }
-      log.info('job submitted', { jobId: input.jobId, kind: w.def.kind, ...w.summary(input) });
-      return createJobHandle(w, input.jobId, { client, ctx, jobs });
+      if (tracing === undefined) return submitJob(spec, so);
+      // The root of the job's trace: preparing and uploading its inputs, then starting its workflow.
+      return tracing.tracer.startActiveSpan(
+        'gramfleet.submit',
+        { attributes: { 'gramfleet.kind': String((spec as { kind?: unknown } | null)?.kind) } },
+        async (span) => {
+          try {
+            const h = await submitJob(spec, so);
+            span.setAttribute('gramfleet.job_id', h.jobId);
+            return h;
+          } catch (e) {
+            span.setStatus({ code: SpanStatusCode.ERROR, message: (e as Error).message });
+            throw e;
+          } finally {
+            span.end();
+          }
+        },
+      );
     }) as Fleet['submit'],
     job: ((kindOrId: string, jobId?: string) =>
       jobId === undefined ? jobById(kindOrId) : handleOf(workloadFor(kindOrId).def.kind as JobKind, jobId)) as Fleet['job'],
@@ -174,6 +202,8 @@ export async function connect(o: ConnectOptions = {}): Promise<Fleet> {
     async close(): Promise<void> {
       await ray.close();
       await tasks.close();
+      // This process's spans leave now (tracing stays on for another connection of the process).
+      await tracing?.flush().catch(() => undefined);
       await connection.close().catch(() => undefined);
       await arrays.close();
       await dp.close();

@@ -8,7 +8,16 @@
  */
 import { NativeConnection, Worker, Runtime, DefaultLogger } from '@temporalio/worker';
 import { isGramfleetError, resourceNames } from '@gramfleet/core';
-import { connectNats, createJsonLogger, createProcessMetrics, createTaskClient, openArrayStore, openDataPlane, startHealthServer } from '@gramfleet/workers';
+import {
+  connectNats,
+  createJsonLogger,
+  createProcessMetrics,
+  createTaskClient,
+  openArrayStore,
+  openDataPlane,
+  startHealthServer,
+  startTracing,
+} from '@gramfleet/workers';
 import { hostActivities } from '../registry';
 import { createCampaignActivities } from '../campaign/activities';
 import { openCampaignTable } from '../campaign/table';
@@ -18,6 +27,7 @@ import { hostConfig, type HostConfig } from './config';
 import { registerHostMetrics, type CountService } from './metrics';
 import { freePort } from '../cluster/proc';
 import { temporalLogFunction } from '../telemetry/temporal-log';
+import { temporalTracingOptions } from '../telemetry/tracing';
 
 async function main(): Promise<void> {
   let cfg: HostConfig;
@@ -41,6 +51,9 @@ async function main(): Promise<void> {
   const names = resourceNames(cfg.prefix);
   let running = false;
   const metrics = createProcessMetrics({ proc: 'orchestrator' });
+  // Tracing (GRAMFLEET_OTLP_ENDPOINT): workflow, activity and, through the task client, task spans.
+  const tracing = cfg.otlpEndpoint !== undefined ? startTracing({ endpoint: cfg.otlpEndpoint, serviceName: 'gramfleet-orchestrator' }) : undefined;
+  if (tracing !== undefined) log.info('tracing on: spans go over OTLP', { endpoint: cfg.otlpEndpoint });
   if (cfg.healthPort !== undefined) await startHealthServer({ port: cfg.healthPort, ready: () => running, metrics: () => metrics.render() });
   // With a metrics endpoint, the Temporal SDK's own metrics too: its exporter listens on loopback
   // only and /metrics appends what it serves.
@@ -84,9 +97,11 @@ async function main(): Promise<void> {
       // The files are read at each (re)connect: a rotated certificate or key is picked up.
       const connection = await connectTemporal(address, cfg.temporalSecurity, (o) => NativeConnection.connect(o));
       currentConnection = connection;
+      const traced = tracing !== undefined ? temporalTracingOptions(tracing) : undefined;
       const worker = await Worker.create({
         connection,
-        interceptors: { activity: [timeActivities] },
+        interceptors: { activity: [timeActivities, ...(traced?.activity ?? [])], ...(traced !== undefined ? { workflowModules: traced.workflowModules } : {}) },
+        ...(traced !== undefined ? { sinks: traced.sinks } : {}),
         namespace,
         taskQueue,
         activities: { ...activities, ...campaignActivities },
@@ -119,6 +134,7 @@ async function main(): Promise<void> {
     }
   }
   await tasks.close();
+  await tracing?.shutdown().catch(() => undefined);
   await arrays.close();
   await dp.close();
   process.exit(0);

@@ -29,6 +29,8 @@ export async function startTestCluster(
     dataPlane?: DataPlaneOptions;
     memoryBudgetBytes?: number;
     temporalDynamicConfig?: Readonly<Record<string, string | number | boolean>>;
+    /** The processes' log level. @default 'warn' */
+    logLevel?: 'debug' | 'info' | 'warn' | 'error';
   } = {},
 ): Promise<TestCluster> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `gf-${name}-`));
@@ -37,7 +39,7 @@ export async function startTestCluster(
     workers: o.workers ?? 2,
     taskQueue: `${name}-${randomBytes(3).toString('hex')}`,
     dataPlane: o.dataPlane ?? { ackWaitMs: 3000, maxDeliver: 5 },
-    logLevel: 'warn',
+    logLevel: o.logLevel ?? 'warn',
     ...(o.temporalDynamicConfig !== undefined ? { temporalDynamicConfig: o.temporalDynamicConfig } : {}),
   });
   const fleet = await connect({ dataDir: dir, startLocal: false, ...(o.memoryBudgetBytes !== undefined ? { memoryBudgetBytes: o.memoryBudgetBytes } : {}) });

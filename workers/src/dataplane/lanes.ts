@@ -46,7 +46,7 @@
  * lives; a pin is a preference, never a dependency: with the worker gone, any worker runs it.
  */
 import { randomBytes } from 'node:crypto';
-import { errors, type Subscription } from '@nats-io/transport-node';
+import { errors, headers, type MsgHdrs, type Subscription } from '@nats-io/transport-node';
 import { KvWatchInclude } from '@nats-io/kv';
 import {
   GramfleetError,
@@ -78,6 +78,14 @@ import { ownerIdPrefix } from '../security/auth';
 import { ERROR_CODES } from '@gramfleet/core';
 import type { DataPlane } from './nats';
 import { countsEnabled, recordCount } from '../counts';
+import { TRACEPARENT_HEADER, currentTraceparent } from '../tracing';
+
+/** NATS headers carrying a task's trace context. */
+function traceHeaders(traceparent: string): MsgHdrs {
+  const h = headers();
+  h.set(TRACEPARENT_HEADER, traceparent);
+  return h;
+}
 
 /** Options of {@link createTaskClient}. */
 export interface TaskClientOptions {
@@ -201,6 +209,8 @@ interface Pending {
   readonly verifyOf?: { readonly shardId: string; readonly workerId: string } | undefined;
   /** {@link RunOptions.checkOutputs}. */
   readonly checkOutputs?: RunOptions['checkOutputs'];
+  /** The W3C trace context of the caller when it submitted the task (tracing on), sent in a `traceparent` header. */
+  readonly traceparent?: string | undefined;
 }
 
 /** {@link Pending.tries} entry of a try sent to the durable queue. */
@@ -669,12 +679,15 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
   function sendFrames(lane: Lane, tasks: readonly Pending[]): void {
     let part: string[] = [];
     let bytes = 0;
+    // Tracing on: a frame holds tasks of one trace context, carried in its traceparent header.
+    let partTrace: string | undefined;
     const flush = (): void => {
       if (part.length === 0) return;
       try {
         dp.nc.publish(
           laneSubject(prefix, lane.pin),
           `{"v":${PROTOCOL_VERSION},"replyTo":${JSON.stringify(replyTo)},"seq":${lane.seq},"tasks":[${part.join(',')}]}`,
+          partTrace !== undefined ? { headers: traceHeaders(partTrace) } : undefined,
         );
         stats.frames++;
       } catch (e) {
@@ -687,10 +700,11 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
     lane.seq++;
     for (const p of tasks) {
       const t = JSON.stringify({ v: PROTOCOL_VERSION, ...p.task, replyTo, attempt: p.attempt } satisfies Task);
-      if (bytes + t.length > maxFrame && part.length > 0) {
+      if ((bytes + t.length > maxFrame || p.traceparent !== partTrace) && part.length > 0) {
         flush();
         lane.seq++;
       }
+      partTrace = p.traceparent;
       p.frameSeq = lane.seq;
       part.push(t);
       bytes += t.length + 1;
@@ -708,6 +722,7 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
     try {
       await dp.js.publish(taskSubject(prefix, p.cls, p.task.op, p.task.jobId), JSON.stringify(t), {
         msgID: spilledTaskMsgId(p.task.jobId, p.task.shardId, ownerId, p.attempt),
+        ...(p.traceparent !== undefined ? { headers: traceHeaders(p.traceparent) } : {}),
       });
     } catch (e) {
       // Not queued: back to the lanes' queue (the sweep spills it again if still no lane). The
@@ -883,6 +898,7 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
         spilled: false,
         waiters: [resolve],
         tries: [],
+        traceparent: currentTraceparent(),
         ...second,
       };
       pending.set(key, p);
