@@ -85,7 +85,7 @@ function certificate(o: { subject: string; issuer: string; spki: Buffer; signer:
     int(Buffer.concat([Buffer.from([0x01]), randomBytes(15)])),
     ECDSA_SHA256,
     name(o.issuer),
-    seq(time(new Date(now - 5 * 60_000)), time(new Date(now + o.days * 86_400_000))),
+    seq(time(new Date(now - 86_400_000)), time(new Date(now + o.days * 86_400_000))),
     name(o.subject),
     o.spki,
     tlv(0xa3, seq(...o.extensions)),
