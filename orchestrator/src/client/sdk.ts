@@ -241,7 +241,8 @@ function explainConnectError(e: unknown, t: RemoteTarget, what: 'nats' | 'tempor
       : `check the ${what === 'nats' ? 'NATS identity (--nats-creds/--nats-ca/--nats-cert/--nats-key or GRAMFLEET_NATS_*)' : 'Temporal TLS / API key (--temporal-ca/… or GRAMFLEET_TEMPORAL_*)'}${t.context !== undefined ? ` of context ${t.context}` : ''}`;
   return new GramfleetError(e.code, `${e.message}; ${fix}`, {
     ...e.details,
-    field: origin,
+    // An address that does not answer is the address's fault; a refused identity keeps the option it named.
+    field: e.code === 'CLUSTER_UNAVAILABLE' || e.details['field'] === undefined ? origin : e.details['field'],
     address,
     ...(t.context !== undefined ? { context: t.context } : {}),
   });
