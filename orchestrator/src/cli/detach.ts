@@ -7,7 +7,7 @@
 import * as path from 'node:path';
 import { GramfleetError } from '@gramfleet/core';
 import type { CliContext, FlagSpec } from './command';
-import type { JobOutputRecipe } from '../jobs/service';
+import type { JobOutputRecipe } from '../jobs/types';
 import type { Fleet, JobHandle } from '../client/fleet';
 
 /** The `--detach` flag. */

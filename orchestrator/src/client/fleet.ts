@@ -14,7 +14,7 @@ import type { EventFor, JobKind, JobSpec, ProgressFor, ResultFor } from '../job-
 import type { RaySdk } from './ray';
 import type { ObjectsClient } from '../io/objects';
 import type { TemporalSecurity } from '../security/temporal';
-import type { JobDescription, JobOutputRecipe, JobsService } from '../jobs/service';
+import type { JobDescription, JobOutputRecipe, JobsService } from '../jobs/types';
 
 /** Options of `connect()` (`./sdk.ts`). With none, the current context: the local cluster unless `gramfleet context use` picked another. */
 export interface ConnectOptions {

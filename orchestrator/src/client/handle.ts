@@ -9,7 +9,7 @@ import type { JobHandle } from './fleet';
 import type { JobReader, Workload, WorkloadContext, WorkloadTypes } from '../workload';
 import { fromTemporal } from './failure';
 import { retrying } from './temporal-retry';
-import type { JobsService } from '../jobs/service';
+import type { JobsService } from '../jobs/types';
 
 /** How often the default `watch` polls `progress()`, ms. */
 const WATCH_POLL_MS = 250;

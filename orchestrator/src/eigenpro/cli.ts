@@ -24,7 +24,7 @@ import { CLUSTER_FLAGS, JSON_FLAG, connectOptionsOf, type CliCommand, type CliCo
 import { readNpz, writeNpy, writeNpz, isStringArray } from '../io/npz';
 import { loadRows } from './data-files';
 import type { Fleet, JobHandle } from '../client/fleet';
-import type { JobOutputRecipe } from '../jobs/service';
+import type { JobOutputRecipe } from '../jobs/types';
 import { DETACH_FLAG, outputRecipe, printDetached, type JobCli } from '../cli/detach';
 import type { EigenProJobSpec } from './submit';
 

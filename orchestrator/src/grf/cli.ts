@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { GRAPH_KERNEL_KINDS, GRF_ESTIMATORS, GRF_VARIANCE, GramfleetError, type GraphKernelSpec, type GrfJobResult } from '@gramfleet/core';
 import { createJsonLogger } from '@gramfleet/workers';
 import type { Fleet, JobHandle } from '../client/fleet';
-import type { JobOutputRecipe } from '../jobs/service';
+import type { JobOutputRecipe } from '../jobs/types';
 import { DETACH_FLAG, outputRecipe, printDetached, type JobCli } from '../cli/detach';
 import { CLUSTER_FLAGS, JSON_FLAG, connectOptionsOf, type CliCommand, type CliContext, type ParsedArgs } from '../cli/command';
 import { createProgressBar } from '../cli/progress';
