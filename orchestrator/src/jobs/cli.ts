@@ -1,5 +1,5 @@
 /**
- * `gramfleet jobs list|status|watch|result|cancel`: the cluster's jobs of every kind, whoever
+ * `gramfleet jobs list|status|watch|result|cancel|logs`: the cluster's jobs of every kind, whoever
  * started them. Listing, status and cancel go through the jobs service (./service.ts); `watch`
  * re-attaches to a running job with the progress its own command shows; `result` writes the
  * files the submitting command would have written (the recipe recorded with the job).
@@ -10,6 +10,7 @@ import type { Fleet } from '../client/fleet';
 import { JOB_STATES, type JobDescription, type JobSummary } from './service';
 import { WORKLOADS } from '../registry';
 import { watchJob, writeJobResult } from './outputs';
+import { JOBS_LOGS_COMMAND } from '../telemetry/cli';
 
 /** A fleet for a jobs command: never starts a local cluster (none running is CLUSTER_NOT_RUNNING). */
 function withJobsFleet<T>(a: ParsedArgs, ctx: CliContext, f: (fleet: Fleet) => Promise<T>): Promise<T> {
@@ -165,5 +166,5 @@ const RESULT_COMMAND: CliCommand = {
 export const JOBS_COMMAND: CliCommand = {
   name: 'jobs',
   summary: 'jobs of every kind, whoever started them: list, status, watch, result, cancel',
-  subcommands: [LIST_COMMAND, STATUS_COMMAND, WATCH_COMMAND, RESULT_COMMAND, CANCEL_COMMAND],
+  subcommands: [LIST_COMMAND, STATUS_COMMAND, WATCH_COMMAND, RESULT_COMMAND, CANCEL_COMMAND, JOBS_LOGS_COMMAND],
 };

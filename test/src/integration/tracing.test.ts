@@ -250,5 +250,13 @@ describe('a job traced over OTLP, and its logs gathered, on a real local cluster
       'the workflow log, through the JSON Temporal logger',
     );
     assert.ok(recs.some((x) => String(x['log']).startsWith('worker-') && x['msg'] === 'shard done'));
+    // `gramfleet jobs logs ID` prints the same lines.
+    const viaJobs = await runGramfleet(['jobs', 'logs', jobId, '--data-dir', t.dir, '--json']);
+    assert.equal(viaJobs.code, 0, viaJobs.stderr);
+    // (the job has ended, but a late line of it may still be written between the two calls)
+    assert.ok(viaJobs.stdout.startsWith(cli.stdout), 'jobs logs prints what logs --job printed');
+    const none = await runGramfleet(['jobs', 'logs', 'no-such-job', '--data-dir', t.dir]);
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /no log line of job no-such-job/);
   });
 });
