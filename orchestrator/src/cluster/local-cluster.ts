@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { Connection } from '@temporalio/client';
 import { StorageType } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
-import { GramfleetError, pinToken, resourceNames, silentLogger, type Logger } from '@gramfleet/core';
+import { GramfleetError, isGramfleetError, pinToken, resourceNames, silentLogger, type Logger } from '@gramfleet/core';
 import {
   connectNats,
   ensureLocalNatsSecurity,
@@ -223,7 +223,7 @@ export class LocalCluster {
     };
     try {
       await c.startNats();
-      await c.startTemporal();
+      await c.startTemporalOnFreePorts();
       // Declare streams and buckets once, as the admin: workers and clients may not create them.
       const nc = await connectNats(state.natsUrl, 'gramfleet-launcher', c.natsAuth('admin'));
       const replicas = state.dataPlane.replicas ?? 1;
@@ -618,6 +618,32 @@ export class LocalCluster {
       await sleep(100);
     }
     throw new GramfleetError('CLUSTER_START_FAILED', 'nats-server JetStream did not become healthy', {});
+  }
+
+  /**
+   * First start of the Temporal dev server: a server that exits before it listens (a port it
+   * takes besides the frontend's was taken between our probe and its bind, as happens when many
+   * clusters start at once) is started again on new ports, twice at most.
+   */
+  private async startTemporalOnFreePorts(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.startTemporal();
+        return;
+      } catch (e) {
+        const exited = isGramfleetError(e) && e.code === 'CLUSTER_START_FAILED' && e.details['what'] === 'temporal dev server';
+        if (!exited || attempt >= 3) throw e;
+        const s = this.state as { -readonly [K in keyof ClusterState]: ClusterState[K] };
+        s.processes = s.processes.filter((p) => p.name !== 'temporal');
+        s.temporalPort = await freePort();
+        s.temporalAddress = `127.0.0.1:${s.temporalPort}`;
+        if (s.temporalUiPort !== undefined) {
+          s.temporalUiPort = await freePort();
+          s.temporalUi = `http://127.0.0.1:${s.temporalUiPort}`;
+        }
+        this.log.warn('temporal dev server exited before it listened; starting it on other ports', { attempt, port: s.temporalPort });
+      }
+    }
   }
 
   private async startTemporal(): Promise<void> {
