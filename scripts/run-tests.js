@@ -3,7 +3,8 @@
 // prints a total summary at the end (its ℹ lines are the sum of the files').
 // Usage: node scripts/run-tests.js [substring filters...]
 // Env: GRAMFLEET_TEST_FILE_TIMEOUT_S (default 1200): a file still running after this long is
-// killed and counted as failed, naming the file.
+// killed and counted as failed, naming the file; GRAMFLEET_TEST_TIMEOUT_S (default 600): one test
+// still running after this long fails by its name.
 //
 // Why not one `node --test --test-force-exit` over all files: with --test-force-exit the runner
 // drops the tail of a file's results (nodejs/node#64833: fewer tests reported than ran, and a
@@ -35,6 +36,9 @@ if (chosen.length === 0) {
   process.exit(1);
 }
 const timeoutS = Number(process.env.GRAMFLEET_TEST_FILE_TIMEOUT_S ?? 1200);
+// One test (or suite) still running after this long fails by its name, and the file goes on to its
+// after() hooks: the longest suite takes about 2 minutes on a loaded 2-core machine.
+const testTimeoutS = Number(process.env.GRAMFLEET_TEST_TIMEOUT_S ?? 600);
 const KEYS = ['tests', 'suites', 'pass', 'fail', 'cancelled', 'skipped', 'todo'];
 
 let current;
@@ -56,11 +60,15 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 /** Runs one file (integration suites start real servers: one file at a time keeps a 2-core machine honest). */
 function runFile(file) {
   return new Promise((resolve) => {
-    const child = (current = spawn(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', file], {
-      cwd: root,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-    }));
+    const child = (current = spawn(
+      process.execPath,
+      ['--test', '--test-concurrency=1', `--test-timeout=${testTimeoutS * 1000}`, '--test-reporter=spec', file],
+      {
+        cwd: root,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        detached: true,
+      },
+    ));
     let out = '';
     child.stdout.on('data', (b) => {
       out += b.toString();
@@ -83,7 +91,7 @@ function runFile(file) {
         const m = out.match(new RegExp(`^ℹ ${k} (\\d+)$`, 'm'));
         counts[k] = m === null ? 0 : Number(m[1]);
       }
-      resolve({ file, code, signal, timedOut, counts, summarised: /^ℹ tests \d+$/m.test(out) });
+      resolve({ file, out, code, signal, timedOut, counts, summarised: /^ℹ tests \d+$/m.test(out) });
     });
   });
 }
@@ -96,8 +104,17 @@ async function main() {
     const r = await runFile(file);
     for (const k of KEYS) total[k] += r.counts[k];
     const rel = path.relative(root, file);
-    if (r.timedOut) failed.push(`${rel}: still running after ${timeoutS} s (a leaked handle, or a hung test); killed`);
-    else if (r.code !== 0) failed.push(`${rel}: exit ${r.code ?? r.signal}${r.counts.fail > 0 ? `, ${r.counts.fail} failing` : ''}`);
+    if (r.timedOut) {
+      // What the file printed before it hung (its last lines name the last test that finished):
+      // a CI log's tail keeps this, where the file's own lines scrolled out long before.
+      const tail = r.out
+        .trimEnd()
+        .split('\n')
+        .slice(-40)
+        .map((l) => `    | ${l}`)
+        .join('\n');
+      failed.push(`${rel}: still running after ${timeoutS} s (a leaked handle, or a hung test); killed. Its last lines:\n${tail}`);
+    } else if (r.code !== 0) failed.push(`${rel}: exit ${r.code ?? r.signal}${r.counts.fail > 0 ? `, ${r.counts.fail} failing` : ''}`);
     else if (!r.summarised) failed.push(`${rel}: exited 0 without a test summary`);
   }
   process.stdout.write(`\n# all test files: ${chosen.length} files, ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);

@@ -12,6 +12,7 @@ import { RetentionPolicy, StorageType, jetstreamManager } from '@nats-io/jetstre
 import { ERROR_CODES, PROTOCOL_VERSION, isGramfleetError, resourceNames, taskSubject, type NdArray } from '@gramfleet/core';
 import { connectNats, createArrayStore, openDataPlane, type DataPlane, type DataPlaneOptions } from '@gramfleet/workers';
 import { limitError } from '@gramfleet/workers/internal';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { startNatsOnly, type NatsOnly } from './nats-only';
 
 const MIB = 1024 * 1024;
@@ -24,9 +25,17 @@ describe('data-plane limits (real nats-server)', () => {
   let nats: NatsOnly;
   let small: NatsOnly;
   const dps: DataPlane[] = [];
+  // Every connection a test opens, closed in after() even when the test failed half way (an open
+  // connection would keep the file running until the runner kills it, hiding which test failed).
+  const ncs: NatsConnection[] = [];
+  const connect = async (url: string, name: string): Promise<NatsConnection> => {
+    const nc = await connectNats(url, name);
+    ncs.push(nc);
+    return nc;
+  };
   let n = 0;
   const plane = async (server: NatsOnly, o: DataPlaneOptions = {}): Promise<DataPlane> => {
-    const nc = await connectNats(server.url, 'limits-test');
+    const nc = await connect(server.url, 'limits-test');
     const dp = await openDataPlane(nc, resourceNames(`lim${n++}`), o);
     dps.push(dp);
     return dp;
@@ -36,7 +45,9 @@ describe('data-plane limits (real nats-server)', () => {
     small = await startNatsOnly('limits-small', { maxFileStore: '1GB' });
   });
   after(async () => {
-    for (const dp of dps) await dp.close().catch(() => undefined);
+    const within = (p: Promise<unknown>): Promise<unknown> => Promise.race([p.catch(() => undefined), new Promise((r) => setTimeout(r, 5000).unref())]);
+    for (const dp of dps) await within(dp.close());
+    for (const nc of ncs) if (!nc.isClosed()) await within(nc.close());
     await nats?.stop();
     await small?.stop();
   });
@@ -82,7 +93,7 @@ describe('data-plane limits (real nats-server)', () => {
   });
 
   it('streams declared before limits existed get them when the data plane is opened again', async () => {
-    const nc = await connectNats(nats.url, 'limits-old');
+    const nc = await connect(nats.url, 'limits-old');
     const names = resourceNames('limold');
     const jsm = await jetstreamManager(nc);
     await jsm.streams.add({ name: names.tasksStream, subjects: [`${names.prefix}.task.>`], retention: RetentionPolicy.Workqueue, storage: StorageType.File });
@@ -102,7 +113,7 @@ describe('data-plane limits (real nats-server)', () => {
       dp.limits.arraysMaxBytes;
     assert.ok(total <= 1024 ** 3, `declared ${total} bytes of limits on a 1 GiB store`);
     assert.ok(dp.limits.arraysMaxBytes >= 64 * MIB);
-    const nc = await connectNats(small.url, 'limits-explicit');
+    const nc = await connect(small.url, 'limits-explicit');
     await assert.rejects(openDataPlane(nc, resourceNames('limbig'), { arraysMaxBytes: 4 * 1024 ** 3 }), (e: unknown) => {
       assert.ok(isGramfleetError(e), String(e));
       assert.equal(e.code, 'INPUT_OUT_OF_RANGE');

@@ -68,7 +68,10 @@ export async function startNatsOnly(name: string, o: { maxFileStore?: string } =
     if (child.exitCode !== null || child.signalCode !== null) return;
     const gone = new Promise((r) => child.once('exit', r));
     child.kill('SIGTERM');
+    // A server that has not exited 10 s after SIGTERM is killed, so a suite's after() never hangs on it.
+    const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
     await gone;
+    clearTimeout(kill);
   };
   await start();
   return {
