@@ -62,6 +62,7 @@ const TEST_VARS = [
   ],
   ['GRAMFLEET_CHAOS_LOG', '`/tmp/gramfleet-chaos-<time>.log`', "scripts/chaos.sh: where the whole chaos run's output (counts, ledger, timings) is kept"],
   ['GRAMFLEET_TEST_FILE_TIMEOUT_S', '1200', 'scripts/run-tests.js: a test file still running after this long is killed and counted as failed'],
+  ['GRAMFLEET_TEST_TIMEOUT_S', '600', 'scripts/run-tests.js: one test still running after this long fails by its name'],
   ['GF_TEST_KERNEL_BUILD', '', 'fma: the wasm conformance suites load the relaxed-SIMD FMA kernel build'],
 ];
 
