@@ -6,7 +6,17 @@
 export { connect } from './client/sdk';
 export type { ConnectOptions, Fleet, FleetJobs, JobHandle, SubmitOptions } from './client/fleet';
 export { JOB_STATES, createJobsService } from './jobs/service';
-export type { JobCancelResult, JobDescription, JobListFilter, JobOutputRecipe, JobState, JobSummary, JobsService, JobsServiceOptions } from './jobs/service';
+export type {
+  JobCancelResult,
+  JobDescribeOptions,
+  JobDescription,
+  JobListFilter,
+  JobOutputRecipe,
+  JobState,
+  JobSummary,
+  JobsService,
+  JobsServiceOptions,
+} from './jobs/service';
 export type { TemporalSecurity } from './security/temporal';
 export type { EventFor, JobKind, JobSpec, ProgressFor, ResultFor, SpecFor, TypesFor } from './job-types';
 export type { GrfJobSpec } from './grf/submit';

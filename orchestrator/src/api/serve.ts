@@ -4,13 +4,11 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
 import { GramfleetError, type Logger } from '@gramfleet/core';
 import { LocalCluster } from '../cluster/local-cluster';
 import { createApiServer } from './server';
 import { TokenStore } from './tokens';
 import { ObjectStore } from './objects';
-import { createApiJobs } from './jobs';
 
 /** Options of {@link serveApi}. */
 export interface ServeApiOptions {
@@ -44,11 +42,8 @@ export async function serveApi(o: ServeApiOptions): Promise<ApiHandle> {
     throw new GramfleetError('CLUSTER_NOT_RUNNING', `no local cluster runs from ${o.dataDir}; start one with 'npx gramfleet up'`, { dataDir: o.dataDir });
   const { connect } = await import('../client/sdk.js');
   const fleet = await connect({ dataDir: o.dataDir, startLocal: false, log: o.log });
-  const connection = await Connection.connect({ address: cluster.state.temporalAddress });
-  const client = new Client({ connection, namespace: cluster.state.namespace });
   const app = await createApiServer({
     fleet,
-    jobs: createApiJobs(client),
     tokens: TokenStore.of(o.dataDir),
     objects: new ObjectStore(apiObjectsDir(o.dataDir), o.maxObjectBytes ?? 4 * 1024 ** 3),
     log: o.log,
@@ -60,7 +55,6 @@ export async function serveApi(o: ServeApiOptions): Promise<ApiHandle> {
     url: address,
     async close() {
       await app.close();
-      await connection.close().catch(() => undefined);
       await fleet.close();
     },
   };

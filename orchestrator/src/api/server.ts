@@ -16,6 +16,9 @@
  *   (so the same validation, the same typed errors naming the field, the same upload by
  *   digest); a file parameter of the workload (`ParamDoc.file`) is given as an uploaded object,
  *   `{ "$object": id }`, never as a path on the server.
+ * - Jobs are listed, described and cancelled by the one jobs service (../jobs/service.ts, the
+ *   connection's `fleet.jobs`), as the CLI and the SDK do: the same states, the same typed errors
+ *   (an unknown job is 404 `JOB_NOT_FOUND`).
  * - A result is JSON with each array replaced by an object reference (./results.ts).
  */
 import type { Readable } from 'node:stream';
@@ -25,12 +28,13 @@ import swagger from '@fastify/swagger';
 import { Type, type Static, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { GramfleetError, isGramfleetError, type CampaignSpec, type ErrorCode, type Logger } from '@gramfleet/core';
 import type { Fleet } from '../client/fleet';
+import type { CampaignHandle } from '../campaign/client';
 import type { JobKind, JobSpec } from '../job-types';
 import { workloadFor } from '../registry';
 import type { TokenStore } from './tokens';
 import { ObjectStore } from './objects';
 import { exportResult } from './results';
-import { API_JOB_STATES, type ApiJobs } from './jobs';
+import { JOB_LIST_MAX, JOB_STATES, type JobDescription } from '../jobs/types';
 
 /** Where the OpenAPI 3 document is served. */
 export const OPENAPI_PATH = '/openapi.json';
@@ -42,7 +46,6 @@ const EVENTS_POLL_MS = 250;
 export interface ApiServerDeps {
   /** A connection to the cluster (submit, job handles, arrays of results). */
   readonly fleet: Fleet;
-  readonly jobs: ApiJobs;
   readonly tokens: TokenStore;
   readonly objects: ObjectStore;
   readonly log: Logger;
@@ -53,7 +56,7 @@ export interface ApiServerDeps {
 /** The HTTP status of an error code. */
 export function httpStatusOf(code: ErrorCode): number {
   if (code === 'API_UNAUTHENTICATED' || code === 'API_TOKEN_EXPIRED') return 401;
-  if (code === 'API_NOT_FOUND' || code === 'STORE_MISSING_OBJECT') return 404;
+  if (code === 'API_NOT_FOUND' || code === 'JOB_NOT_FOUND' || code === 'STORE_MISSING_OBJECT') return 404;
   if (code === 'API_JOB_RUNNING') return 409;
   if (code === 'INPUT_TOO_LARGE') return 413;
   if (code.startsWith('INPUT_') || code === 'CLI_USAGE') return 400;
@@ -72,7 +75,7 @@ const ErrorBody = Type.Object(
 );
 
 const JobState = Type.Union(
-  API_JOB_STATES.map((s) => Type.Literal(s)),
+  JOB_STATES.map((s) => Type.Literal(s)),
   { description: "Temporal's execution state in lower case" },
 );
 
@@ -83,7 +86,14 @@ const Job = Type.Object(
     state: JobState,
     startedAt: Type.String({ format: 'date-time' }),
     closedAt: Type.Optional(Type.String({ format: 'date-time' })),
+    parentId: Type.Optional(Type.String({ description: "the workflow that started it (a campaign's), when it is a campaign run" })),
+    submittedBy: Type.Optional(Type.String({ description: 'user@host of the client that submitted it, when it said' })),
+    runId: Type.Optional(Type.String({ description: "the latest run of the job's workflow (described jobs only)" })),
+    historyLength: Type.Optional(Type.Integer({ description: "events in the current run's history (described jobs only)" })),
     progress: Type.Optional(Type.Unknown({ description: "the job's progress while it runs (the shape is the kind's)" })),
+    error: Type.Optional(
+      Type.Object({ code: Type.String(), message: Type.String() }, { description: 'why it did not complete (failed, cancelled, terminated, timed out)' }),
+    ),
   },
   { $id: 'Job' },
 );
@@ -110,6 +120,16 @@ const SubmitBody = Type.Object(
 );
 
 const errors = { 400: Type.Ref(ErrorBody), 401: Type.Ref(ErrorBody), 404: Type.Ref(ErrorBody), 500: Type.Ref(ErrorBody), 503: Type.Ref(ErrorBody) };
+
+/**
+ * A description without the submitting command's output recipe: it names files on the
+ * submitter's machine, which are no business of other API users.
+ */
+function withoutRecipe(j: JobDescription): JobDescription {
+  if (j.output === undefined) return j;
+  const { output: _output, ...rest } = j;
+  return rest;
+}
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -233,6 +253,31 @@ export async function createApiServer(d: ApiServerDeps): Promise<FastifyInstance
 
   app.get(OPENAPI_PATH, { schema: { hide: true } }, async () => app.swagger());
 
+  /** A job as GET /v1/jobs/{id} gives it: the service's description, with progress as the workload's reader shows it. */
+  const describeJob = async (jobId: string): Promise<JobDescription> => {
+    const j = withoutRecipe(await d.fleet.jobs.describe(jobId, { progress: false }));
+    if (j.state !== 'running') return j;
+    const progress = await d.fleet
+      .job(j.kind, j.jobId)
+      .progress()
+      .catch(() => undefined);
+    return progress === undefined ? j : { ...j, progress };
+  };
+
+  /** A campaign by id; an unknown one is 404 `API_NOT_FOUND` naming `campaignId`. */
+  const campaignOf = async (campaignId: string): Promise<CampaignHandle> => {
+    try {
+      return await d.fleet.campaigns.get(campaignId);
+    } catch (e) {
+      if (isGramfleetError(e) && e.code === 'INPUT_INVALID' && e.details['field'] === 'campaignId')
+        throw new GramfleetError('API_NOT_FOUND', `no campaign ${JSON.stringify(campaignId)} in this cluster (GET /v1/campaigns lists them)`, {
+          field: 'campaignId',
+          campaignId,
+        });
+      throw e;
+    }
+  };
+
   app.get(
     '/v1/health',
     { schema: { summary: 'liveness (no token needed)', security: [], response: { 200: Type.Object({ ok: Type.Boolean(), version: Type.String() }) } } },
@@ -264,7 +309,7 @@ export async function createApiServer(d: ApiServerDeps): Promise<FastifyInstance
         querystring: Type.Object({
           kind: Type.Optional(Type.String()),
           state: Type.Optional(JobState),
-          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, default: 100 })),
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: JOB_LIST_MAX, default: 100 })),
         }),
         response: { 200: Type.Object({ jobs: Type.Array(Type.Ref(Job)) }), ...errors },
       },
@@ -272,7 +317,7 @@ export async function createApiServer(d: ApiServerDeps): Promise<FastifyInstance
     async (req) => {
       const q = req.query;
       return {
-        jobs: await d.jobs.list({
+        jobs: await d.fleet.jobs.list({
           ...(q.kind !== undefined ? { kind: q.kind } : {}),
           ...(q.state !== undefined ? { state: q.state } : {}),
           ...(q.limit !== undefined ? { limit: q.limit } : {}),
@@ -284,15 +329,7 @@ export async function createApiServer(d: ApiServerDeps): Promise<FastifyInstance
   app.get(
     '/v1/jobs/:jobId',
     { schema: { summary: "a job's state (and progress while it runs)", params: JobIdParams, response: { 200: Type.Ref(Job), ...errors } } },
-    async (req) => {
-      const j = await d.jobs.describe(req.params.jobId);
-      if (j.state !== 'running') return j;
-      const progress = await d.fleet
-        .job(j.kind, j.jobId)
-        .progress()
-        .catch(() => undefined);
-      return progress === undefined ? j : { ...j, progress };
-    },
+    async (req) => describeJob(req.params.jobId),
   );
 
   app.post(
@@ -305,7 +342,7 @@ export async function createApiServer(d: ApiServerDeps): Promise<FastifyInstance
       },
     },
     async (req) => {
-      const r = await d.jobs.cancel(req.params.jobId);
+      const r = await d.fleet.jobs.cancel(req.params.jobId);
       return { jobId: r.jobId, kind: r.kind, state: r.state, cancelRequested: r.cancelRequested };
     },
   );
@@ -326,7 +363,7 @@ export async function createApiServer(d: ApiServerDeps): Promise<FastifyInstance
       },
     },
     async (req) => {
-      const j = await d.jobs.describe(req.params.jobId);
+      const j = await d.fleet.jobs.describe(req.params.jobId, { progress: false });
       if (j.state === 'running')
         throw new GramfleetError('API_JOB_RUNNING', `job ${j.jobId} is still running; follow GET /v1/jobs/${j.jobId}/events and ask again`, { jobId: j.jobId });
       const result = await d.fleet.job(j.kind as JobKind, j.jobId).result();
@@ -346,7 +383,7 @@ export async function createApiServer(d: ApiServerDeps): Promise<FastifyInstance
       },
     },
     async (req, reply) => {
-      const first = await d.jobs.describe(req.params.jobId);
+      const first = await d.fleet.jobs.describe(req.params.jobId, { progress: false });
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
@@ -362,10 +399,10 @@ export async function createApiServer(d: ApiServerDeps): Promise<FastifyInstance
       let tick = 0;
       try {
         for (;;) {
-          const j = tick === 0 ? first : await d.jobs.describe(first.jobId);
+          const j = tick === 0 ? first : await d.fleet.jobs.describe(first.jobId, { progress: false });
           if (!open) return;
           if (j.state !== 'running') {
-            send('end', j);
+            send('end', withoutRecipe(j));
             break;
           }
           const p = await h.progress().catch(() => undefined);
@@ -479,7 +516,7 @@ export async function createApiServer(d: ApiServerDeps): Promise<FastifyInstance
     '/v1/campaigns/:campaignId',
     { schema: { summary: "a campaign's state and progress", params: CampaignIdParams, response: { 200: Campaign, ...errors } } },
     async (req) => {
-      const h = await d.fleet.campaigns.get(req.params.campaignId);
+      const h = await campaignOf(req.params.campaignId);
       const p = await h.progress();
       const rec = (await d.fleet.campaigns.list()).find((c) => c.campaignId === h.campaignId);
       return {
@@ -505,7 +542,7 @@ export async function createApiServer(d: ApiServerDeps): Promise<FastifyInstance
       },
     },
     async (req) => {
-      const h = await d.fleet.campaigns.get(req.params.campaignId);
+      const h = await campaignOf(req.params.campaignId);
       const rows = await h.rows();
       const out: Record<string, unknown>[] = [];
       for (const r of rows) {
@@ -526,7 +563,7 @@ export async function createApiServer(d: ApiServerDeps): Promise<FastifyInstance
       },
     },
     async (req) => {
-      const h = await d.fleet.campaigns.get(req.params.campaignId);
+      const h = await campaignOf(req.params.campaignId);
       await h.cancel();
       return { campaignId: h.campaignId };
     },

@@ -130,7 +130,7 @@ export async function connect(o: ConnectOptions = {}): Promise<Fleet> {
 
   const jobs = createJobsService({ client });
   const handleOf = <K extends JobKind>(kind: K, jobId: string): JobHandle<K> => createJobHandle<K>(workloadFor(kind), jobId, { client, ctx, jobs });
-  const jobById = async (jobId: string): Promise<JobHandle> => handleOf((await jobs.describe(jobId)).kind, jobId);
+  const jobById = async (jobId: string): Promise<JobHandle> => handleOf((await jobs.describe(jobId, { progress: false })).kind, jobId);
   const submittedBy = clientIdentity();
 
   /** Validates a spec, uploads its inputs and starts its workflow. */

@@ -36,10 +36,11 @@ import {
   type JobDescription,
   type JobListFilter,
   type JobCancelResult,
+  type JobDescribeOptions,
   type JobsService,
 } from './types';
 export { JOB_STATES, JOB_OUTPUT_MEMO, JOB_CLIENT_MEMO, JOB_LIST_MAX };
-export type { JobState, JobOutputRecipe, JobSummary, JobDescription, JobListFilter, JobCancelResult, JobsService };
+export type { JobState, JobOutputRecipe, JobSummary, JobDescription, JobListFilter, JobCancelResult, JobDescribeOptions, JobsService };
 
 /** Temporal's visibility name of each state (for list queries). */
 const VISIBILITY_STATUS: Readonly<Record<JobState, string>> = {
@@ -175,13 +176,13 @@ export function createJobsService(o: JobsServiceOptions): JobsService {
       });
     },
 
-    async describe(jobId) {
+    async describe(jobId, opts = {}) {
       const { info, kind, state } = await describeRaw(jobId);
       const w = workloadFor(kind);
       const h = client.workflow.getHandle(jobId);
       let progress: unknown;
       let error: { code: string; message: string } | undefined;
-      if (state === 'running') {
+      if (state === 'running' && opts.progress !== false) {
         let timer: NodeJS.Timeout | undefined;
         progress = await Promise.race([
           h.query(w.def.progressQuery).catch(() => undefined),
@@ -190,7 +191,7 @@ export function createJobsService(o: JobsServiceOptions): JobsService {
           }),
         ]);
         clearTimeout(timer);
-      } else if (state !== 'completed') {
+      } else if (state !== 'completed' && state !== 'running') {
         try {
           await retrying(() => h.result());
         } catch (e) {

@@ -70,6 +70,12 @@ export interface JobListFilter {
 /** The largest `limit` of a listing. */
 export const JOB_LIST_MAX = 10_000;
 
+/** Options of {@link JobsService.describe}. */
+export interface JobDescribeOptions {
+  /** Ask a running job for its progress (a query, waited for a bounded time). @default true */
+  readonly progress?: boolean;
+}
+
 /** What {@link JobsService.cancel} did. */
 export interface JobCancelResult extends JobSummary {
   /** True when a cancellation was requested; false when the job had already ended. */
@@ -80,8 +86,12 @@ export interface JobCancelResult extends JobSummary {
 export interface JobsService {
   /** Jobs newest first. */
   list(filter?: JobListFilter): Promise<JobSummary[]>;
-  /** One job: state, progress while it runs, the error when it did not complete. */
-  describe(jobId: string): Promise<JobDescription>;
+  /**
+   * One job: state, progress while it runs (unless `progress: false`: then no progress query is
+   * sent, for callers that only need the state or read progress through the workload's reader),
+   * the error when it did not complete.
+   */
+  describe(jobId: string, o?: JobDescribeOptions): Promise<JobDescription>;
   /** Requests cancellation of a running job (its shards are purged; workers drop them). */
   cancel(jobId: string): Promise<JobCancelResult>;
 }

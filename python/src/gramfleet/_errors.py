@@ -45,7 +45,7 @@ class InputError(GramfleetError):
 
 
 class NotFoundError(GramfleetError):
-    """404: no such job, campaign or object (``API_NOT_FOUND``)."""
+    """404: no such job (``JOB_NOT_FOUND``), campaign or object (``API_NOT_FOUND``)."""
 
 
 class JobRunningError(GramfleetError):

@@ -5,7 +5,8 @@
  * revoked and expired token; a graph uploaded as an object (same bytes, same id) and a GRF job
  * submitted, followed as server-sent events, listed, described and its Φ downloaded as a scipy
  * `.npz` equal byte for byte to the float64 reference; typed 400s for a path given as a file
- * parameter, an unknown kind and a bad parameter; 404 for an unknown job and object.
+ * parameter, an unknown kind and a bad parameter; 404 for an unknown job, campaign and object; a
+ * running job's result is 409 and cancelling it over HTTP ends it cancelled (its result then 422).
  */
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
@@ -170,12 +171,59 @@ describe('jobs HTTP API (real cluster, real CLI tokens)', () => {
     assert.equal((c.json as { cancelRequested: boolean }).cancelRequested, false, 'a finished job is not cancelled');
   });
 
+  it('a running job: its result is 409 API_JOB_RUNNING; cancelled over HTTP it ends cancelled and its result is 422 JOB_CANCELLED', async () => {
+    // EigenPro with 100,000 epochs runs until it is cancelled.
+    const n = 60;
+    const d = 3;
+    const x = Array.from({ length: n * d }, (_, i) => ((i * 7919) % 101) / 101);
+    const y = Array.from({ length: n }, (_, i) => ((x[i * d] as number) + (x[i * d + 1] as number) > 1 ? 1 : 0));
+    const sub = await call('POST', '/v1/jobs', {
+      kind: 'eigenpro',
+      train: { rows: n, cols: d, data: x },
+      trainLabels: { rows: n, cols: 1, data: y },
+      kernel: 'laplacian',
+      bandwidth: 0.5,
+      epochs: 100_000,
+      seed: 3,
+    });
+    assert.equal(sub.status, 201, JSON.stringify(sub.json));
+    const { jobId } = sub.json as { jobId: string };
+    const running = expectError(await call('GET', `/v1/jobs/${jobId}/result`), 409, 'API_JOB_RUNNING');
+    assert.equal(running.details['jobId'], jobId);
+    const st = await call('GET', `/v1/jobs/${jobId}`);
+    assert.equal(st.status, 200, JSON.stringify(st.json));
+    assert.equal((st.json as { state: string }).state, 'running');
+    assert.equal((st.json as { kind: string }).kind, 'eigenpro');
+    assert.equal(typeof (st.json as { runId: unknown }).runId, 'string', "the description is the jobs service's");
+
+    const c = await call('POST', `/v1/jobs/${jobId}/cancel`);
+    assert.equal(c.status, 200, JSON.stringify(c.json));
+    assert.deepEqual(c.json, { jobId, kind: 'eigenpro', state: 'running', cancelRequested: true });
+    // The events stream ends with the job cancelled.
+    const ev = await fetch(`${url}/v1/jobs/${jobId}/events`, { headers: { authorization: `Bearer ${token}` } });
+    const text = await ev.text();
+    const end = /event: end\ndata: (.*)\n/.exec(text);
+    assert.ok(end !== null, text);
+    const ended = JSON.parse(end[1]!) as { state: string; error?: { code: string } };
+    assert.equal(ended.state, 'cancelled', end[1]);
+    assert.equal(ended.error?.code, 'JOB_CANCELLED', end[1]);
+    expectError(await call('GET', `/v1/jobs/${jobId}/result`), 422, 'JOB_CANCELLED');
+    const again = await call('POST', `/v1/jobs/${jobId}/cancel`);
+    assert.equal((again.json as { cancelRequested: boolean; state: string }).cancelRequested, false);
+    assert.equal((again.json as { cancelRequested: boolean; state: string }).state, 'cancelled');
+  });
+
   it('answers bad requests with typed errors naming the field', async () => {
     expectError(await call('POST', '/v1/jobs', { kind: 'grf', graph: sharedGraph('cora.npz'), walks: 4 }), 400, 'INPUT_INVALID', 'graph');
     expectError(await call('POST', '/v1/jobs', { kind: 'grff' }), 400, 'INPUT_INVALID', 'kind');
     expectError(await call('POST', '/v1/jobs', { kind: 'grf', graph: { $object: 'f'.repeat(64) } }), 404, 'API_NOT_FOUND', 'graph');
     expectError(await call('POST', '/v1/jobs', { kind: 'grf', grpah: 1 }), 400, 'INPUT_INVALID', 'grpah');
-    expectError(await call('GET', '/v1/jobs/no-such-job'), 404, 'API_NOT_FOUND', 'jobId');
+    expectError(await call('GET', '/v1/jobs/no-such-job'), 404, 'JOB_NOT_FOUND', 'jobId');
+    expectError(await call('POST', '/v1/jobs/no-such-job/cancel'), 404, 'JOB_NOT_FOUND', 'jobId');
+    expectError(await call('GET', '/v1/jobs/no-such-job/result'), 404, 'JOB_NOT_FOUND', 'jobId');
+    expectError(await call('GET', '/v1/campaigns/no-such-campaign'), 404, 'API_NOT_FOUND', 'campaignId');
+    expectError(await call('GET', '/v1/campaigns/no-such-campaign/rows'), 404, 'API_NOT_FOUND', 'campaignId');
+    expectError(await call('POST', '/v1/campaigns/no-such-campaign/cancel'), 404, 'API_NOT_FOUND', 'campaignId');
     expectError(await call('GET', `/v1/objects/${'0'.repeat(64)}`), 404, 'API_NOT_FOUND');
     expectError(await call('GET', '/v1/jobs?state=runing'), 400, 'INPUT_INVALID');
     const notNpy = await fetch(`${url}/v1/objects`, {
