@@ -31,6 +31,7 @@ export { k8s as k8sApi } from './k8s/client';
 export { GROUP as K8S_GROUP, VERSION as K8S_VERSION, KERNEL_CAMPAIGN, kernelCampaignCrd } from './k8s/crd';
 export { KernelCampaignController, kernelCampaignWorkflowId } from './k8s/controller';
 export { compileValues, renderManifests } from './k8s/render';
+export { LeaderElector, type LeaderElectionOptions } from './k8s/leader';
 export { grafanaDashboard, grafanaDashboardJson } from './k8s/grafana';
 export { applyManifests, manifestsYaml } from './k8s/cli';
 export { RawObjectApi, parseYamlStream, toYamlStream } from './k8s/raw';

@@ -11,6 +11,7 @@ import { createJsonLogger, createProcessMetrics, startHealthServer } from '@gram
 import { defaultKubeConfig, k8s, type KubeConfig } from './client';
 import { GROUP, KERNEL_CAMPAIGN, VERSION, type KernelCampaign } from './crd';
 import { KernelCampaignController } from './controller';
+import { LeaderElector } from './leader';
 import { controllerConfig } from './config';
 import { renderManifests, type DeployValues } from './render';
 import { RawObjectApi, parseYamlStream, toYamlStream } from './raw';
@@ -127,29 +128,69 @@ function flagValues(a: ParsedArgs): Parameters<typeof valuesFromArgs>[0] {
   };
 }
 
-/** `gramfleet k8s controller`: the KernelCampaign controller until SIGTERM/SIGINT (configuration: ./config.ts). */
+/**
+ * `gramfleet k8s controller`: the KernelCampaign controller until SIGTERM/SIGINT (configuration:
+ * ./config.ts). With GRAMFLEET_LEADER_ELECTION_NAMESPACE set, it reconciles only while it holds
+ * the Lease (./leader.ts); a replica that loses the Lease exits 1 (its pod restarts as a standby),
+ * and SIGTERM releases it so a standby takes over at once.
+ */
 export async function runController(): Promise<number> {
   const cfg = controllerConfig();
   const log = createJsonLogger({ proc: 'kernelcampaign-controller' }, cfg.logLevel);
-  const c = await KernelCampaignController.start({
-    kubeConfig: defaultKubeConfig(),
-    temporalAddress: cfg.temporalAddress,
-    temporalNamespace: cfg.temporalNamespace,
-    ...(cfg.temporalSecurity !== undefined ? { temporalSecurity: cfg.temporalSecurity } : {}),
-    taskQueue: cfg.taskQueue,
-    prefix: cfg.prefix,
-    ...(cfg.watchNamespace !== undefined ? { watchNamespace: cfg.watchNamespace } : {}),
-    ...(cfg.pollIntervalMs !== undefined ? { pollIntervalMs: cfg.pollIntervalMs } : {}),
-    log,
-  });
+  const kubeConfig = defaultKubeConfig();
+  let c: KernelCampaignController | undefined;
+  const startController = async (): Promise<void> => {
+    c = await KernelCampaignController.start({
+      kubeConfig,
+      temporalAddress: cfg.temporalAddress,
+      temporalNamespace: cfg.temporalNamespace,
+      ...(cfg.temporalSecurity !== undefined ? { temporalSecurity: cfg.temporalSecurity } : {}),
+      taskQueue: cfg.taskQueue,
+      prefix: cfg.prefix,
+      ...(cfg.watchNamespace !== undefined ? { watchNamespace: cfg.watchNamespace } : {}),
+      ...(cfg.pollIntervalMs !== undefined ? { pollIntervalMs: cfg.pollIntervalMs } : {}),
+      log,
+    });
+    log.info('kernelcampaign controller running', { watchNamespace: cfg.watchNamespace ?? '(all)' });
+  };
+  let lost: (() => void) | undefined;
+  const lostLease = new Promise<void>((resolve) => (lost = resolve));
+  let elector: LeaderElector | undefined;
+  if (cfg.leaderElectionNamespace !== undefined) {
+    const leaseMs = cfg.leaderElectionLeaseMs ?? 15_000;
+    elector = LeaderElector.start({
+      kubeConfig,
+      namespace: cfg.leaderElectionNamespace,
+      ...(cfg.leaderElectionLease !== undefined ? { name: cfg.leaderElectionLease } : {}),
+      leaseDurationMs: leaseMs,
+      renewDeadlineMs: Math.round((leaseMs * 2) / 3),
+      retryPeriodMs: Math.max(100, Math.round((leaseMs * 2) / 15)),
+      onStartedLeading: startController,
+      onStoppedLeading: async (why) => {
+        await c?.stop();
+        c = undefined;
+        if (why === 'lost') lost?.();
+      },
+      log,
+    });
+    log.info('kernelcampaign controller standing by for the lease', {
+      lease: `${cfg.leaderElectionNamespace}/${cfg.leaderElectionLease ?? 'gramfleet-controller'}`,
+      identity: elector.identity,
+    });
+  } else await startController();
   // /metrics too (the process's own series): the chart's ServiceMonitor scrapes every gramfleet pod.
   const metrics = createProcessMetrics({ proc: 'controller' });
-  if (cfg.healthPort !== undefined) await startHealthServer({ port: cfg.healthPort, ready: () => c.ready(), metrics: () => metrics.render() });
-  log.info('kernelcampaign controller running', { watchNamespace: cfg.watchNamespace ?? '(all)' });
-  await new Promise<void>((resolve) => {
-    process.once('SIGTERM', () => resolve());
-    process.once('SIGINT', () => resolve());
-  });
-  await c.stop();
-  return 0;
+  // A standby is ready (it is healthy and waiting); the leader once its first list is done.
+  const ready = (): boolean => (c !== undefined ? c.ready() : elector !== undefined && !elector.isLeader());
+  if (cfg.healthPort !== undefined) await startHealthServer({ port: cfg.healthPort, ready, metrics: () => metrics.render() });
+  const why = await Promise.race([
+    new Promise<'signal'>((resolve) => {
+      process.once('SIGTERM', () => resolve('signal'));
+      process.once('SIGINT', () => resolve('signal'));
+    }),
+    lostLease.then(() => 'lost' as const),
+  ]);
+  if (elector !== undefined) await elector.stop();
+  await c?.stop();
+  return why === 'lost' ? 1 : 0;
 }

@@ -41,6 +41,27 @@ export const CONTROLLER_ENV = {
     unit: 'ms',
     shownDefault: '5000 ms',
   }),
+  leaderElectionNamespace: envString('GRAMFLEET_LEADER_ELECTION_NAMESPACE', {
+    meaning:
+      'namespace of the Lease the controller replicas elect their leader with (only the leader reconciles; the chart sets the release namespace); unset: no election, run one replica only',
+    shownDefault: 'no leader election',
+    pattern: K8S_NAMESPACE,
+    expected: 'a Kubernetes namespace name',
+  }),
+  leaderElectionLease: envString('GRAMFLEET_LEADER_ELECTION_LEASE', {
+    meaning: 'name of that Lease',
+    shownDefault: 'gramfleet-controller',
+    pattern: /^(?=.{1,253}$)[a-z0-9]([-.a-z0-9]*[a-z0-9])?$/,
+    expected: 'a Kubernetes object name',
+  }),
+  leaderElectionLeaseMs: envInt('GRAMFLEET_LEADER_ELECTION_LEASE_MS', {
+    meaning:
+      "how long the leader's Lease holds without a renewal: a standby takes over this long after the leader died; the leader stops reconciling after 2/3 of it without a renewal",
+    min: 1500,
+    max: 600_000,
+    unit: 'ms',
+    shownDefault: '15000 ms',
+  }),
   healthPort: HEALTH_PORT_ENV,
   logLevel: LOG_LEVEL_ENV,
 } as const;

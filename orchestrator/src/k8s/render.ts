@@ -150,7 +150,18 @@ export interface DeployValues {
     readonly tolerations?: readonly Toleration[];
   };
   /** The KernelCampaign controller. */
-  readonly controller?: { readonly enabled?: boolean; readonly watchNamespace?: string; readonly resources?: Resources };
+  readonly controller?: {
+    readonly enabled?: boolean;
+    readonly watchNamespace?: string;
+    /**
+     * Controller pods. With `leaderElection` on (the default) they elect one leader over a Lease
+     * in the release namespace and the others stand by; off, only 1 is allowed. @default 2
+     */
+    readonly replicas?: number;
+    /** Elect a leader over a `coordination.k8s.io` Lease (`<fullname>-controller`). @default true */
+    readonly leaderElection?: boolean;
+    readonly resources?: Resources;
+  };
   readonly keda?: {
     readonly enabled?: boolean;
     readonly pollingInterval?: number;
@@ -445,6 +456,8 @@ export function compileValues(v: DeployValues = {}) {
     controller: {
       enabled: v.controller?.enabled ?? true,
       watchNamespace: v.controller?.watchNamespace,
+      leaderElection: v.controller?.leaderElection ?? true,
+      replicas: controllerReplicas(v.controller),
       resources: v.controller?.resources ?? { requests: { cpu: '50m', memory: '128Mi' }, limits: { memory: '512Mi' } },
     },
     keda: {
@@ -756,9 +769,18 @@ export function renderManifests(values: DeployValues = {}): Obj[] {
     const dep = deployment(
       'controller',
       'gramfleet-orchestrator',
-      1,
+      v.controller.replicas,
       { temporal: true, store: false },
-      [{ name: 'GRAMFLEET_HEALTH_PORT', value: String(v.healthPort) }, ...(scoped !== undefined ? [{ name: 'GRAMFLEET_WATCH_NAMESPACE', value: scoped }] : [])],
+      [
+        { name: 'GRAMFLEET_HEALTH_PORT', value: String(v.healthPort) },
+        ...(scoped !== undefined ? [{ name: 'GRAMFLEET_WATCH_NAMESPACE', value: scoped }] : []),
+        ...(v.controller.leaderElection
+          ? [
+              { name: 'GRAMFLEET_LEADER_ELECTION_NAMESPACE', value: v.namespace },
+              { name: 'GRAMFLEET_LEADER_ELECTION_LEASE', value: `${v.fullname}-controller` },
+            ]
+          : []),
+      ],
       v.controller.resources,
       {},
       ['k8s', 'controller'],
@@ -823,8 +845,9 @@ function controllerObjects(
   const sa = `${v.fullname}-controller`;
   const rules = controllerRules();
   const scoped = v.controller.watchNamespace;
-  // one reconciler at a time: the workflow id makes a second one harmless, but Recreate avoids the overlap
-  dep.spec['strategy'] = { type: 'Recreate' };
+  // One reconciler at a time: the Lease elects it; without election, Recreate avoids the overlap
+  // (the workflow id makes a second one harmless either way).
+  if (!v.controller.leaderElection) dep.spec['strategy'] = { type: 'Recreate' };
   dep.spec.template.spec['serviceAccountName'] = sa;
   // the only pod that talks to the Kubernetes API
   dep.spec.template.spec['automountServiceAccountToken'] = true;
@@ -845,11 +868,52 @@ function controllerObjects(
     roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: role.kind, name: `${v.fullname}-controller` },
     subjects: [{ kind: 'ServiceAccount', name: sa, namespace: v.namespace }],
   };
+  // The Lease, in the release namespace: create it (a create cannot name its object), get and
+  // update only it.
+  const lease = v.controller.leaderElection
+    ? [
+        {
+          apiVersion: 'rbac.authorization.k8s.io/v1',
+          kind: 'Role',
+          metadata: meta('controller-leader', 'controller'),
+          rules: leaderElectionRules(`${v.fullname}-controller`),
+        },
+        {
+          apiVersion: 'rbac.authorization.k8s.io/v1',
+          kind: 'RoleBinding',
+          metadata: meta('controller-leader', 'controller'),
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: `${v.fullname}-controller-leader` },
+          subjects: [{ kind: 'ServiceAccount', name: sa, namespace: v.namespace }],
+        },
+      ]
+    : [];
   return [
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta('controller', 'controller'), automountServiceAccountToken: false } as Obj,
     role as Obj,
     binding as Obj,
+    ...(lease as Obj[]),
     dep as unknown as Obj,
+  ];
+}
+
+/** The controller's replica count: 2 by default with leader election, at most 1 without. */
+function controllerReplicas(c: DeployValues['controller']): number {
+  const elect = c?.leaderElection ?? true;
+  const n = count('controller.replicas', c?.replicas, elect ? 2 : 1, 0, 10);
+  if (!elect && n > 1)
+    bad('controller.replicas', 'must be at most 1 with controller.leaderElection false (replicas would reconcile the same campaigns at once)', n);
+  return n;
+}
+
+/**
+ * The leader-election rules (a Role in the release namespace): leases `create` (the first
+ * candidate creates it; a create cannot be limited to a name), `get` and `update` of the one
+ * Lease `lease` (read it, take or renew it with its resourceVersion). Nothing else.
+ */
+export function leaderElectionRules(lease: string): object[] {
+  return [
+    { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
+    { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: [lease], verbs: ['get', 'update'] },
   ];
 }
 

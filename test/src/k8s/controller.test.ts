@@ -306,6 +306,116 @@ describe('KernelCampaign controller (real kube-apiserver + Temporal + NATS)', { 
     assert.equal(await executions(s0.workflowId!), 0, 'no second workflow was started');
   });
 
+  it('two controller processes elect one leader over a Lease; SIGKILL of the leader: the standby takes over, no campaign starts twice, SIGTERM releases the Lease', async () => {
+    // The in-process controller steps aside: two real `gramfleet k8s controller` processes, as the
+    // chart runs them, with the leader-election RBAC exactly as rendered.
+    await ctrl!.stop();
+    ctrl = undefined;
+    for (const o of renderManifests({ namespace: CONTROLLER_SA.namespace })) {
+      if (['Role', 'RoleBinding'].includes(o.kind ?? '') && o.metadata?.name === 'gramfleet-controller-leader') await apply(env.admin, o);
+    }
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gf-ctrl-elect-'));
+    const kubeconfig = path.join(dir, 'kubeconfig.json');
+    fs.writeFileSync(kubeconfig, env.controller.exportConfig(), { mode: 0o600 });
+    const leaseMs = 3000;
+    const coord = env.admin.makeApiClient(k8sApi.CoordinationV1Api);
+    const lease = async (): Promise<{ holder: string; transitions: number } | undefined> => {
+      try {
+        const l = await coord.readNamespacedLease({ name: 'gramfleet-controller', namespace: CONTROLLER_SA.namespace });
+        return { holder: l.spec?.holderIdentity ?? '', transitions: l.spec?.leaseTransitions ?? 0 };
+      } catch (e) {
+        if ((e as { code?: number }).code === 404) return undefined;
+        throw e;
+      }
+    };
+    type Proc = { child: ReturnType<typeof spawn>; lines: { msg?: string; identity?: string }[]; exit: Promise<number | null> };
+    const procs: Proc[] = [];
+    const startProc = (): Proc => {
+      const child = spawn(process.execPath, [path.join(ROOT, 'orchestrator', 'bin', 'gramfleet.js'), 'k8s', 'controller'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: {
+          ...process.env,
+          KUBECONFIG: kubeconfig,
+          GRAMFLEET_TEMPORAL_ADDRESS: t.cluster.state.temporalAddress,
+          GRAMFLEET_NAMESPACE: t.cluster.state.namespace,
+          GRAMFLEET_TASK_QUEUE: t.cluster.state.taskQueue,
+          GRAMFLEET_PREFIX: t.cluster.state.prefix,
+          GRAMFLEET_POLL_MS: '300',
+          GRAMFLEET_LEADER_ELECTION_NAMESPACE: CONTROLLER_SA.namespace,
+          GRAMFLEET_LEADER_ELECTION_LEASE: 'gramfleet-controller',
+          GRAMFLEET_LEADER_ELECTION_LEASE_MS: String(leaseMs),
+          GRAMFLEET_LOG_LEVEL: 'info',
+        },
+      });
+      const p: Proc = { child, lines: [], exit: new Promise((r) => child.once('exit', (code) => r(code))) };
+      let buf = '';
+      const take = (b: Buffer): void => {
+        buf += b.toString();
+        let i: number;
+        while ((i = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, i);
+          buf = buf.slice(i + 1);
+          try {
+            p.lines.push(JSON.parse(line) as { msg?: string; identity?: string });
+          } catch {
+            /* not a log line */
+          }
+        }
+      };
+      child.stdout!.on('data', take);
+      child.stderr!.on('data', take);
+      procs.push(p);
+      return p;
+    };
+    const identity = (p: Proc): string | undefined => p.lines.find((l) => l.msg === 'kernelcampaign controller standing by for the lease')?.identity;
+    const reconciling = (p: Proc): boolean => p.lines.some((l) => l.msg === 'kernelcampaign controller running');
+    try {
+      const a = startProc();
+      const b = startProc();
+      await until(async () => identity(a) !== undefined && identity(b) !== undefined, 60_000, 'both controllers to stand by');
+      await until(async () => [identity(a), identity(b)].includes((await lease())?.holder), 60_000, 'a leader to be elected');
+      const first = (await lease())!;
+      const [leader, standby] = first.holder === identity(a) ? [a, b] : [b, a];
+      await until(async () => reconciling(leader), 30_000, 'the leader to reconcile');
+      assert.equal(reconciling(standby), false, 'the standby does not reconcile while the leader holds the Lease');
+      await create(env.admin, kc('elect', { concurrency: 1, runs: [slow, karate] }));
+      await until(async () => (await get('elect'))?.status?.phase === 'Running', 60_000, 'elect to run under the first leader');
+      const running = (await get('elect'))!.status!;
+      // the leader dies without releasing anything
+      leader.child.kill('SIGKILL');
+      await leader.exit;
+      const killedAt = Date.now();
+      await until(async () => (await lease())?.holder === identity(standby), 60_000, 'the standby to take the Lease');
+      const tookMs = Date.now() - killedAt;
+      console.log(`# the standby took the Lease ${tookMs} ms after the leader was SIGKILLed (lease ${leaseMs} ms)`);
+      assert.ok((await lease())!.transitions >= first.transitions + 1);
+      await until(async () => reconciling(standby), 30_000, 'the new leader to reconcile');
+      await create(env.admin, kc('elect-after', { runs: [karate] }));
+      for (const n of ['elect', 'elect-after'])
+        await until(async () => ['Succeeded', 'Failed'].includes((await get(n))?.status?.phase ?? ''), 240_000, `${n} to finish`);
+      const s = (await get('elect'))!.status!;
+      assert.equal(s.phase, 'Succeeded', JSON.stringify(s));
+      assert.equal(s.runsDone, 2);
+      assert.equal(s.workflowRunId, running.workflowRunId, 'the new leader followed the same workflow run');
+      assert.equal(await executions(s.workflowId!), 1, 'no campaign started twice');
+      assert.equal((await get('elect-after'))!.status!.phase, 'Succeeded');
+      // a graceful stop releases the Lease at once (no holder) and exits 0
+      standby.child.kill('SIGTERM');
+      assert.equal(await standby.exit, 0);
+      assert.equal((await lease())!.holder, '', 'released on SIGTERM');
+    } catch (e) {
+      // what the controllers said about the Lease and their errors, to see why
+      for (const [i, p] of procs.entries())
+        for (const l of p.lines) if (/leader election|lease|error/i.test(JSON.stringify(l))) console.log(`# controller ${i}: ${JSON.stringify(l)}`);
+      throw e;
+    } finally {
+      for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+      await Promise.all(procs.map((p) => p.exit));
+      fs.rmSync(dir, { recursive: true, force: true });
+      ctrl = await startController();
+    }
+  });
+
   it('rides through a kube-apiserver restart: the broken watch is restarted with backoff and relists', async () => {
     warnings.length = 0;
     await env.restartApiServer();

@@ -60,6 +60,8 @@ const COMBOS = [
     values: { hostStore: { sizeMB: 2048, peerSecret: { name: 'peer-secret', key: 'secret' } }, gpuWorker: { enabled: true } },
   },
   { name: 'no host store, NATS mutual TLS', values: { hostStore: { enabled: false }, nats: { tls: { clientSecretName: 'nats-client' } } } },
+  { name: 'one controller without leader election', values: { controller: { leaderElection: false, replicas: 1 } } },
+  { name: 'three controllers electing a leader', values: { controller: { replicas: 3 } } },
   { name: 'cert-manager with its own CA, gpu on', values: { tls: { certManager: { enabled: true } }, gpuWorker: { enabled: true } } },
   {
     name: 'cert-manager with a ClusterIssuer, two NATS URLs, extra DNS names',
@@ -690,12 +692,38 @@ describe('Kubernetes manifests against a real kube-apiserver', { skip }, () => {
       });
     });
 
-    it('RBAC: the controller may list/watch/patch KernelCampaigns, patch their status and create Events, nothing else; only its pod mounts a token', () => {
+    it('RBAC: the controller may list/watch/patch KernelCampaigns, patch their status and create Events, and create, get and update its one Lease, nothing else; only its pod mounts a token', () => {
       for (const values of [{}, { controller: { watchNamespace: 'team-a' } }]) {
         const objs = all(values);
-        const role = objs.find((o) => o.kind === 'ClusterRole' || o.kind === 'Role') as unknown as {
+        const role = objs.find((o) => (o.kind === 'ClusterRole' || o.kind === 'Role') && o.metadata.name === 'gramfleet-controller') as unknown as {
           rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[];
         };
+        // leader election: a Role in the release namespace for the one Lease, bound to the controller's account
+        const lease = objs.find((o) => o.kind === 'Role' && o.metadata.name === 'gramfleet-controller-leader') as unknown as {
+          metadata: { namespace: string };
+          rules: object[];
+        };
+        assert.equal(lease.metadata.namespace, 'gramfleet');
+        assert.deepEqual(lease.rules, [
+          { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
+          { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['gramfleet-controller'], verbs: ['get', 'update'] },
+        ]);
+        const leaseBinding = objs.find((o) => o.kind === 'RoleBinding' && o.metadata.name === 'gramfleet-controller-leader') as unknown as {
+          roleRef: { kind: string; name: string };
+          subjects: { name: string }[];
+        };
+        assert.deepEqual(
+          [leaseBinding.roleRef.kind, leaseBinding.roleRef.name, leaseBinding.subjects[0]!.name],
+          ['Role', 'gramfleet-controller-leader', 'gramfleet-controller'],
+        );
+        const dep = objs.find((o) => o.kind === 'Deployment' && o.metadata.name === 'gramfleet-controller') as unknown as {
+          spec: { replicas: number; strategy?: unknown; template: { spec: { containers: { env: { name: string; value?: string }[] }[] } } };
+        };
+        assert.equal(dep.spec.replicas, 2, 'two replicas: one leads, one stands by');
+        assert.equal(dep.spec.strategy, undefined, 'rolling updates: the Lease keeps one reconciler');
+        const env = Object.fromEntries(dep.spec.template.spec.containers[0]!.env.map((e) => [e.name, e.value]));
+        assert.equal(env['GRAMFLEET_LEADER_ELECTION_NAMESPACE'], 'gramfleet');
+        assert.equal(env['GRAMFLEET_LEADER_ELECTION_LEASE'], 'gramfleet-controller');
         assert.deepEqual(role.rules, [
           { apiGroups: ['gramfleet.io'], resources: ['kernelcampaigns'], verbs: ['list', 'watch', 'patch'] },
           { apiGroups: ['gramfleet.io'], resources: ['kernelcampaigns/status'], verbs: ['patch'] },
@@ -704,6 +732,18 @@ describe('Kubernetes manifests against a real kube-apiserver', { skip }, () => {
         const sa = objs.find((o) => o.kind === 'ServiceAccount') as unknown as { automountServiceAccountToken: boolean };
         assert.equal(sa.automountServiceAccountToken, false);
       }
+      // without election: one replica, Recreate, no Lease rights; more than one is refused naming the field
+      const single = all({ controller: { leaderElection: false } });
+      assert.equal(
+        single.some((o) => o.metadata.name === 'gramfleet-controller-leader'),
+        false,
+      );
+      const dep1 = single.find((o) => o.kind === 'Deployment' && o.metadata.name === 'gramfleet-controller')!;
+      assert.deepEqual([dep1.spec['replicas'], dep1.spec['strategy']], [1, { type: 'Recreate' }]);
+      assert.throws(
+        () => renderManifests({ controller: { leaderElection: false, replicas: 2 } }),
+        (e: unknown) => isGramfleetError(e) && e.code === 'INPUT_INVALID' && /controller\.replicas/.test(e.message) && /leaderElection/.test(e.message),
+      );
       for (const [n, pod] of Object.entries(pods({ gpuWorker: { enabled: true } }))) {
         assert.equal(pod.automountServiceAccountToken, n === 'controller', n);
         assert.equal(pod.serviceAccountName, n === 'controller' ? 'gramfleet-controller' : undefined, n);
