@@ -242,7 +242,7 @@ export type { BatchTag, EigenProCheckpoint, EigenProCompute, EigenProTargets, Ep
 export type { EigenProActivities, EigenProJobInput, EigenProJobResult, EigenProProgressEvent, EigenProSetupSummary } from './eigenpro/job';
 export { expandFeatureBytes, featureBytes, type FeatureBytes } from './jobs/feature-bytes';
 // --- krylov-recycled data generation (owned by the datagen work) ---
-export { PDE_KINDS, generateInstance, instanceFeatures } from './datagen/pde';
+export { PDE_KINDS, generateInstance, instanceFeatures, pdeDim, pdeFamily, pdeUnknowns } from './datagen/pde';
 export { PRECONDITIONERS, csrMatvec } from './datagen/precond';
 export { gcrodr } from './datagen/gcrodr';
 export { SORT_KINDS, sortInstances } from './datagen/sort';

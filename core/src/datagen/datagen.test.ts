@@ -15,7 +15,7 @@ import { datagenSolve } from '../ops/datagen-solve';
 import { fft2d } from './fft';
 import { gcrodr } from './gcrodr';
 import { compileDatagenParams, pdeSpecOf, type DatagenParams } from './params';
-import { assembleFivePoint, generateInstance, instanceFeatures, PDE_KINDS } from './pde';
+import { assembleFivePoint, generateInstance, instanceFeatures, PDE_KINDS, pdeDim } from './pde';
 import { buildPreconditioner } from './precond';
 import { greedyChain, sortInstances } from './sort';
 
@@ -153,8 +153,8 @@ test('manufactured Poisson and Darcy solutions converge at second order', () => 
 
 const small = (pde: string, extra: Partial<DatagenParams> = {}) => compileDatagenParams({ pde, grid: 15, count: 6, seed: 7, rtol: 1e-8, ...extra });
 
-test('every solution of every family has true relative residual ≤ rtol, recomputed independently', () => {
-  for (const pde of PDE_KINDS) {
+test('every solution of every 2-D family has true relative residual ≤ rtol, recomputed independently (3-D: datagen3d.test.ts)', () => {
+  for (const pde of PDE_KINDS.filter((k) => pdeDim(k) === 2)) {
     for (const precond of ['none', 'jacobi', 'ilu0'] as const) {
       const params = small(pde, { precond });
       let u = new Float64Array(0);

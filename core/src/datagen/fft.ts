@@ -63,3 +63,15 @@ export function fft2d(re: Float64Array, im: Float64Array, m: number, inverse: bo
   for (let r = 0; r < m; r++) fft1d(re, im, inverse, m, r * m, 1);
   for (let c = 0; c < m; c++) fft1d(re, im, inverse, m, c, m);
 }
+
+/**
+ * Inverse 3-D FFT of an m×m×m row-major complex array (x fastest), correct only on the corner
+ * [0, side)³ that a caller keeps: z on every (x, y) column, y on the kept z planes, x on the
+ * kept (y, z) rows (m² + m·side + side² 1-D transforms instead of 3m²).
+ */
+export function fft3dInverseCorner(re: Float64Array, im: Float64Array, m: number, side: number): void {
+  const m2 = m * m;
+  for (let q = 0; q < m; q++) for (let p = 0; p < m; p++) fft1d(re, im, true, m, q * m + p, m2);
+  for (let r = 0; r < side; r++) for (let p = 0; p < m; p++) fft1d(re, im, true, m, r * m2 + p, m);
+  for (let r = 0; r < side; r++) for (let q = 0; q < side; q++) fft1d(re, im, true, m, r * m2 + q * m, 1);
+}

@@ -7,7 +7,7 @@ import type { ArrayRef } from '../array';
 import type { TaskStats, WorkerClass } from '../protocol';
 import { outOfRange } from '../errors';
 import { int, num, oneOf } from '../validate';
-import { PDE_KINDS, type PdeKind, type PdeSpec } from './pde';
+import { PDE_GRID_MAX_2D, PDE_GRID_MAX_3D, PDE_KINDS, pdeDim, pdeUnknowns, type PdeKind, type PdeSpec } from './pde';
 import { PRECONDITIONERS, type PrecondKind } from './precond';
 import { SORT_KINDS, type SortKind } from './sort';
 
@@ -18,8 +18,9 @@ export type DatagenSolver = (typeof DATAGEN_SOLVERS)[number];
 
 /** The parameters of a data-generation run, as a user gives them. */
 export interface DatagenParams {
+  /** One of {@link PDE_KINDS}: a 2-D family or its `-3d` form. */
   readonly pde: string;
-  /** Interior points per side, ≥ 3. */
+  /** Interior points per side, 3…2048 in 2-D, 3…160 in 3-D. */
   readonly grid: number;
   /** Number of PDE instances, ≥ 1. */
   readonly count: number;
@@ -29,7 +30,7 @@ export interface DatagenParams {
   readonly fieldAlpha?: number;
   /** @default 3 */
   readonly fieldTau?: number;
-  /** Helmholtz k₀ range. @default [5, 15] */
+  /** Helmholtz k₀ range. @default [5, 15] in 2-D, [4, 8] in 3-D (k₀ = 15 on the cube needs ~10⁴ mat-vecs per system at 16³) */
   readonly wavenumber?: readonly [number, number];
   /** Advection speed range. @default [0, 20] */
   readonly velocity?: readonly [number, number];
@@ -47,7 +48,7 @@ export interface DatagenParams {
   readonly sort?: SortKind;
   /** Systems per chunk (one shard solves one chunk in order). @default ceil(count / 4), at most 64 */
   readonly chunkSize?: number;
-  /** Per-system mat-vec budget. @default 20·grid² + 1000 */
+  /** Per-system mat-vec budget. @default 20·grid^dim + 1000 */
   readonly maxMatvecs?: number;
   /** Chunks solved at once. @default 8 */
   readonly window?: number;
@@ -84,7 +85,7 @@ function range(field: string, v: readonly [number, number] | undefined, dflt: [n
 /** Validates parameters; throws `INPUT_*` naming the field and its bound. */
 export function compileDatagenParams(p: DatagenParams): CompiledDatagenParams {
   const pde = oneOf('pde', p.pde, PDE_KINDS);
-  const grid = int('grid', p.grid, 3, 2048);
+  const grid = int('grid', p.grid, 3, pdeDim(pde) === 3 ? PDE_GRID_MAX_3D : PDE_GRID_MAX_2D);
   const count = int('count', p.count, 1, 1_000_000);
   const rtol = num('rtol', p.rtol ?? 1e-8, { min: 0, max: 1, minExclusive: true, maxExclusive: true });
   const solver = oneOf('solver', p.solver ?? 'gcrodr', DATAGEN_SOLVERS);
@@ -104,11 +105,11 @@ export function compileDatagenParams(p: DatagenParams): CompiledDatagenParams {
     seed: int('seed', p.seed ?? 0, 0, Number.MAX_SAFE_INTEGER),
     fieldAlpha: num('fieldAlpha', p.fieldAlpha ?? 2, { min: 0, minExclusive: true }),
     fieldTau: num('fieldTau', p.fieldTau ?? 3, { min: 0, minExclusive: true }),
-    wavenumber: range('wavenumber', p.wavenumber, [5, 15]),
+    wavenumber: range('wavenumber', p.wavenumber, pdeDim(pde) === 3 ? [4, 8] : [5, 15]),
     velocity: range('velocity', p.velocity, [0, 20]),
     precond: oneOf('precond', p.precond ?? 'none', PRECONDITIONERS),
     sort: oneOf('sort', p.sort ?? (count > 2000 ? 'fft-curve' : 'greedy'), SORT_KINDS),
-    maxMatvecs: int('maxMatvecs', p.maxMatvecs ?? 20 * grid * grid + 1000, 1, Number.MAX_SAFE_INTEGER),
+    maxMatvecs: int('maxMatvecs', p.maxMatvecs ?? 20 * pdeUnknowns(pde, grid) + 1000, 1, Number.MAX_SAFE_INTEGER),
     window: int('window', p.window ?? 8, 1, 64),
   });
 }

@@ -1,8 +1,8 @@
 /**
  * `datagen-solve`: generates PDE instance `index` (a pure function of the attributes) and
  * solves it with GCRO-DR(m, k) / GMRES(m), starting from the recycled space U of the
- * previous system in the chain when one is given (input 0, k×n). Outputs: x (N×N), the new
- * U (k'×n, empty for GMRES), the input field ((N+2)×(N+2)), b (N×N) and the solver stats
+ * previous system in the chain when one is given (input 0, k×n). Outputs: x (N×N, N×N×N in
+ * 3-D), the new U (k'×n, empty for GMRES), the input field ((N+2)^dim), b (as x) and the solver stats
  * [iterations, mat-vecs, cycles, relative residual, k'] — all deterministic, so a shard that
  * runs twice produces the same bytes.
  */
@@ -11,7 +11,7 @@ import { GramfleetError } from '../errors';
 import { obj, int } from '../validate';
 import { gcrodr } from '../datagen/gcrodr';
 import { compileDatagenParams, pdeSpecOf, type CompiledDatagenParams, type DatagenParams } from '../datagen/params';
-import { generateInstance } from '../datagen/pde';
+import { generateInstance, pdeDim, pdeUnknowns } from '../datagen/pde';
 import type { KrylovDenseFactory } from '../datagen/krylov-dense';
 import { buildPreconditioner } from '../datagen/precond';
 import type { OpDef } from './types';
@@ -49,12 +49,13 @@ export function datagenSolve(attrs: DatagenSolveAttrs, recycle: readonly Float64
   const keep = p.solver === 'gcrodr' ? r.recycle : [];
   const u = new Float64Array(keep.length * n);
   keep.forEach((v, i) => u.set(v, i * n));
-  const side = p.grid + 2;
+  const dims = new Array<number>(pdeDim(p.pde)).fill(p.grid);
+  const nodes = dims.map((d) => d + 2);
   return [
-    ndarray('f64', [p.grid, p.grid], r.x),
+    ndarray('f64', dims, r.x),
     ndarray('f64', [keep.length, n], u),
-    ndarray('f64', [side, side], inst.input),
-    ndarray('f64', [p.grid, p.grid], inst.b),
+    ndarray('f64', nodes, inst.input),
+    ndarray('f64', dims, inst.b),
     ndarray('f64', [5], Float64Array.from([r.iterations, r.matvecs, r.cycles, r.relres, keep.length])),
   ];
 }
@@ -72,7 +73,7 @@ export const datagenSolveOp: OpDef<DatagenSolveAttrs> = {
     if (inputs.length > 1)
       throw new GramfleetError('INPUT_SHAPE_MISMATCH', `datagen-solve takes at most 1 input (U), got ${inputs.length}`, { field: 'inputs' });
     const u = inputs[0];
-    const n = attrs.params.grid * attrs.params.grid;
+    const n = pdeUnknowns(attrs.params.pde, attrs.params.grid);
     if (u !== undefined && (u.dtype !== 'f64' || u.shape.length !== 2 || u.shape[1] !== n)) {
       throw new GramfleetError('INPUT_SHAPE_MISMATCH', `datagen-solve: U must be f64 k×${n}, got ${u.dtype} [${u.shape.join(',')}]`, { field: 'U' });
     }

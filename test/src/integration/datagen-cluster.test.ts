@@ -6,6 +6,7 @@
  * mid-chunk leaves a complete dataset, equal to an in-process solve of the same chain, with
  * every system present exactly once. Results are paged: the workflow returns one object-store
  * page reference per chunk (no per-system references), and a 10,000-system job is accepted.
+ * The 3-D families go through the CLI the same way (N³ solutions, residuals from the stored systems).
  */
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
@@ -177,6 +178,64 @@ describe('datagen on a real cluster', () => {
     assert.equal(again['pagesReleased'], 0);
     const kept = await t.fleet.job('datagen', jobId).result();
     assert.equal(kept.systems.length, 6);
+  });
+
+  it('CLI, 3-D families: N³ solutions and (N+2)³ inputs, each true residual ≤ rtol from the stored A and b; a bad 3-D grid is a typed error', async () => {
+    const N = 6;
+    const n = N ** 3;
+    for (const pde of ['helmholtz-3d', 'advection-diffusion-3d']) {
+      const dir = path.join(out, `cli-${pde}`);
+      const r = await runGramfleet([
+        'datagen',
+        '--pde',
+        pde,
+        '--grid',
+        String(N),
+        '--count',
+        '4',
+        '--chunk-size',
+        '2',
+        '--seed',
+        '2',
+        '--store-systems',
+        '--out',
+        dir,
+        '--data-dir',
+        t.dir,
+        '--json',
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      const m = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as DatasetManifest;
+      assert.equal(m.params.pde, pde);
+      assert.equal(m.systems.length, 4);
+      for (const c of m.chunks) {
+        const xs = decodeNpy(fs.readFileSync(path.join(dir, c.solutions)));
+        assert.deepEqual(xs.shape, [c.indices.length, N, N, N]);
+        assert.deepEqual(decodeNpy(fs.readFileSync(path.join(dir, c.inputs))).shape, [c.indices.length, N + 2, N + 2, N + 2]);
+        for (let p = 0; p < c.indices.length; p++) {
+          const tag = String(c.indices[p]).padStart(6, '0');
+          const a = await readCsrNpz(path.join(dir, 'systems', `A_${tag}.npz`));
+          assert.deepEqual(a.shape, [n, n]);
+          const b = decodeNpy(fs.readFileSync(path.join(dir, 'systems', `b_${tag}.npy`))).data as Float64Array;
+          const x = (xs.data as Float64Array).subarray(p * n, (p + 1) * n);
+          let rr = 0;
+          let bb = 0;
+          for (let i = 0; i < n; i++) {
+            let ax = 0;
+            for (let q = a.indptr[i] as number; q < (a.indptr[i + 1] as number); q++) ax += (a.data[q] as number) * (x[a.indices[q] as number] as number);
+            rr += ((b[i] as number) - ax) ** 2;
+            bb += (b[i] as number) ** 2;
+          }
+          assert.ok(Math.sqrt(rr / bb) <= 1e-8, `${pde} system ${c.indices[p]}: ${Math.sqrt(rr / bb)}`);
+        }
+      }
+      assert.ok(m.systems.every((s) => s.relres <= 1e-8));
+    }
+    const bad = await runGramfleet(['datagen', '--pde', 'darcy-3d', '--grid', '161', '--count', '4', '--out', path.join(out, 'bad'), '--data-dir', t.dir]);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /grid/);
+    assert.match(bad.stderr, /160/);
+    assert.ok(!fs.existsSync(path.join(out, 'bad', 'manifest.json')));
   });
 
   it('a worker killed with SIGKILL mid-chunk: the dataset completes, each system once, equal to an in-process solve', async () => {
