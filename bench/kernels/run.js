@@ -14,7 +14,8 @@
  * under --experimental-wasm-relaxed-simd, so the fma figures run in a child process with
  * that flag (Node ≥ 22 accepts it as is); their figure names end in "[relaxed-simd fma]".
  *
- * Figures: f64 and f32 GEMM 1024³ and 4096×4096×784 (GFLOP/s, ratio = ours/reference);
+ * Figures: f64 and f32 GEMM 1024³ and 4096×4096×784 (GFLOP/s, ratio = ours/reference; f32
+ * twice: f64 accumulation, the op's default, and `accumulate: 'f32'`, one thread);
  * Laplacian kernel block 4096×4096, d = 784 (ms; numpy: GEMM + norms + sqrt + exp; ratio =
  * reference/ours); CSR SpMV on the 5-point Laplacian of a 1000×1000 grid (10⁶ unknowns, ms)
  * and on the Pubmed adjacency (../shared/data/graphs/pubmed.npz, read by loadGraph here and by
@@ -63,9 +64,13 @@ const SIGMA = 10;
 const FIGS = [];
 if (WANT.has('gemm')) {
   for (const dtype of ['f64', 'f32']) {
-    FIGS.push({ kind: 'gemm', dtype, ...small, reps: 3, name: `${dtype} gemm ${small.m}x${small.n}x${small.k}` });
-    FIGS.push({ kind: 'gemm', dtype, ...big, reps: 2, name: `${dtype} gemm ${big.m}x${big.n}x${big.k}` });
+    FIGS.push({ kind: 'gemm', dtype, acc: 'f64', ...small, reps: 3, name: `${dtype} gemm ${small.m}x${small.n}x${small.k}` });
+    FIGS.push({ kind: 'gemm', dtype, acc: 'f64', ...big, reps: 2, name: `${dtype} gemm ${big.m}x${big.n}x${big.k}` });
   }
+  // gemm with accumulate: 'f32' (gf_gemm_f32, f32x4 tiles, C in f32): the like-for-like figure
+  // against sgemm; one thread only (the multi-core gemm accumulates in f64).
+  for (const sz of [small, big])
+    FIGS.push({ kind: 'gemm', dtype: 'f32', acc: 'f32', ...sz, reps: sz === small ? 3 : 2, name: `f32 gemm ${sz.m}x${sz.n}x${sz.k} f32 accumulation` });
 }
 if (WANT.has('kernel'))
   FIGS.push({ kind: 'laplacian', n: big.m, m: big.n, d: big.k, sigma: SIGMA, reps: 2, name: `laplacian kernel block ${big.m}x${big.n} d=${big.k}` });
@@ -152,7 +157,19 @@ async function ours(threads, wasmBytes) {
     if (arena) arena.reset();
     else pk.reset();
     log(`ours ${threads}t: ${f.name} ...`);
-    if (f.kind === 'gemm') {
+    if (f.kind === 'gemm' && f.acc === 'f32') {
+      if (!arena) {
+        out[`${f.name}:skip`] = 'one thread only';
+        continue;
+      }
+      const a = mem.put(rand(f.m * f.k, true)),
+        b = mem.put(rand(f.k * f.n, true)),
+        c = mem.alloc(f.m * f.n * 4);
+      const ws = arena.alloc(local('gf_gemm_f32_workspace_bytes'));
+      out[f.name] = await best(async () => {
+        check(arena.call('gf_gemm_f32', 0, 0, f.m, f.n, f.k, 1, a, 0, f.k, b, 0, f.n, 0, c, 0, f.n, ws), 'gf_gemm_f32');
+      }, f.reps);
+    } else if (f.kind === 'gemm') {
       const f32 = f.dtype === 'f32';
       const a = mem.put(rand(f.m * f.k, f32)),
         b = mem.put(rand(f.k * f.n, f32)),

@@ -119,8 +119,8 @@ export type { EigSmallCoreResult } from './ops/eig-small-core';
 // end kernel library: factorisations
 // kernel library: dense and sparse kernels
 export { markFinite, requireFinite } from './ops/dense-common';
-export { GEMM_OP_ID, gemmOp, gemmOutput, gemmProblem } from './ops/gemm';
-export type { GemmAttrs } from './ops/gemm';
+export { GEMM_ACCUMULATE, GEMM_OP_ID, gemmOp, gemmOutput, gemmProblem } from './ops/gemm';
+export type { GemmAccumulate, GemmAttrs, GemmProblem } from './ops/gemm';
 export { gemvOp, gemvProblem } from './ops/gemv';
 export type { GemvAttrs } from './ops/gemv';
 export { gemmBatchedOp, gemmBatchedProblem } from './ops/gemm-batched';

@@ -22,6 +22,7 @@ export { gf_eig_small, gf_eig_small_work_bytes } from './kernels/eig-small';
 export { gf_fma_build, gf_gemm, gf_gemm_workspace_bytes } from './kernels/gemm';
 export { gf_gemv } from './kernels/gemv';
 export { gf_gemm_batched } from './kernels/gemm-batched';
+export { gf_gemm_f32, gf_gemm_f32_workspace_bytes } from './kernels/gemm-f32'; // gemm with accumulate: 'f32'
 export { gf_kernel_block, gf_kernel_block_matmul, gf_kernel_block_workspace_bytes } from './kernels/kernel-block';
 export { gf_kernel_block_f32, gf_kernel_block_matmul_f32, gf_kernel_block_matmul_f32_workspace_bytes } from './kernels/kernel-block-f32';
 export { gf_kernel_block_u8, gf_kernel_block_u8_workspace_bytes } from './kernels/kernel-block-u8'; // the kernel-row cache's rows of byte features (exact i32 distances)

@@ -3,6 +3,13 @@
  *
  * Inputs: `a`, `b` and optionally `c`, all f64 or all f32. With f32 inputs every product and
  * sum is formed in f64 and the result is rounded to f32 once (f32 storage, f64 accumulation).
+ * Attr `accumulate`: `f64` (default, the above) or `f32` (f32 inputs only): a backend may then
+ * sum in f32 as a BLAS sgemm does — the wasm backend runs an f32x4 GEMM at about twice the
+ * arithmetic rate. Its error against the exact product is, entry for entry,
+ * |Δc| ≤ (k + 2)·2⁻²⁴·(|alpha|·(|op(A)|·|op(B)|) + |beta·c|) (one f32 sum over k, products
+ * of alpha·A rounded to f32); conformance checks (k + 4)·2⁻²⁴·(…) against the f64 reference
+ * (test/src/conformance/gemm.test.ts). A backend without an f32 path (the reference, the
+ * multi-core wasm backend, the GPU workers) computes as it always does, which is within it.
  * Dimensions come from the shapes (a [m,k] or [k,m] when transA, b [k,n] or [n,k], c [m,n]),
  * or — for strided views into flat buffers, as a shard sees them — from attrs `m`, `n`, `k`
  * with `offsetA`/`lda`, `offsetB`/`ldb`, `offsetC`/`ldc`. Output: a copy of `c` with the view
@@ -11,6 +18,7 @@
  */
 import { allocTyped, type NdArray } from '../array';
 import { GramfleetError } from '../errors';
+import { oneOf } from '../validate';
 import { attrRecord, boolAttr, expectInputCount, inputAt } from './linalg-common';
 import { dim2, numAttr, optInt, requireDtype, shapeMismatch, stridedView, type StridedView } from './dense-common';
 import type { OpDef } from './types';
@@ -36,7 +44,14 @@ export interface GemmAttrs {
   readonly ldb: number | undefined;
   readonly offsetC: number;
   readonly ldc: number | undefined;
+  /** Accumulation precision; `f32` needs f32 inputs (see the file comment). @default 'f64' */
+  readonly accumulate: GemmAccumulate;
 }
+
+/** Accumulation precisions of `gemm`. */
+export const GEMM_ACCUMULATE = ['f64', 'f32'] as const;
+/** A `gemm` accumulation precision. */
+export type GemmAccumulate = (typeof GEMM_ACCUMULATE)[number];
 
 /** Wire name. */
 export const GEMM_OP_ID = 'gemm';
@@ -60,7 +75,7 @@ const VIEW_ATTRS = ['offsetA', 'lda', 'offsetB', 'ldb', 'offsetC', 'ldc'] as con
 
 /** Parses gemm-like view attributes (shared with gemm-batched where they apply). */
 export function parseGemmAttrs(op: string, raw: unknown): GemmAttrs {
-  const r = attrRecord(op, raw, ['transA', 'transB', 'alpha', 'beta', 'm', 'n', 'k', ...VIEW_ATTRS]);
+  const r = attrRecord(op, raw, ['transA', 'transB', 'alpha', 'beta', 'm', 'n', 'k', 'accumulate', ...VIEW_ATTRS]);
   const m = optInt(r, 'm', 0);
   const n = optInt(r, 'n', 0);
   const k = optInt(r, 'k', 0);
@@ -91,6 +106,7 @@ export function parseGemmAttrs(op: string, raw: unknown): GemmAttrs {
     ldb: optInt(r, 'ldb', 1),
     offsetC: optInt(r, 'offsetC', 0) ?? 0,
     ldc: optInt(r, 'ldc', 1),
+    accumulate: r['accumulate'] === undefined ? 'f64' : oneOf('attrs.accumulate', r['accumulate'], GEMM_ACCUMULATE),
   });
 }
 
@@ -103,6 +119,8 @@ export function gemmProblem(op: string, attrs: GemmAttrs, inputs: readonly NdArr
   requireDtype(op, a, 'a', ['f64', 'f32']);
   const dtype = a.dtype as 'f64' | 'f32';
   requireDtype(op, b, 'b', [dtype]);
+  if (attrs.accumulate === 'f32' && dtype !== 'f32')
+    throw new GramfleetError('INPUT_INVALID', `${op}: attrs.accumulate = 'f32' needs f32 a and b (got ${dtype})`, { op, argument: 'accumulate', dtype });
   if (c !== undefined) requireDtype(op, c, 'c', [dtype]);
   let m: number, n: number, k: number;
   if (attrs.m !== undefined && attrs.n !== undefined && attrs.k !== undefined) {

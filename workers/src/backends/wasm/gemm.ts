@@ -1,8 +1,10 @@
 /**
  * wasm kernel for `gemm` (`gf_gemm`: packed panels, 4×4 f64x2 register tiles). f32 inputs are
  * widened while packing; C is accumulated in an f64 buffer and rounded once for f32 output.
+ * With `accumulate: 'f32'` f32 inputs go to `gf_gemm_f32` instead (4×8 f32x4 tiles, C summed
+ * in f32 in place; the bound is in core/src/ops/gemm.ts).
  */
-import { gemmOp, gemmOutput, gemmProblem, type GemmAttrs, type KernelImpl, type KernelRegistry, type NdArray } from '@gramfleet/core';
+import { gemmOp, gemmOutput, gemmProblem, type GemmAttrs, type GemmProblem, type KernelImpl, type KernelRegistry, type NdArray } from '@gramfleet/core';
 import type { WasmArena } from './arena';
 import { allocBytes, callDense, putArray, type DenseArenaSource } from './dense-host';
 
@@ -59,6 +61,10 @@ export function createGemmKernel(arenaOf: DenseArenaSource): KernelImpl<GemmAttr
     const p = gemmProblem(gemmOp.id, attrs, inputs);
     const out = gemmOutput(p, inputs[2]);
     const arena = arenaOf();
+    if (p.dtype === 'f32' && attrs.accumulate === 'f32') {
+      gemmF32(arena, attrs, p, inputs, out);
+      return [out];
+    }
     const a = putArray(arena, (inputs[0] as NdArray).data as Float64Array | Float32Array);
     const b = putArray(arena, (inputs[1] as NdArray).data as Float64Array | Float32Array);
     const beta = p.hasC ? attrs.beta : 0;
@@ -111,6 +117,18 @@ export function createGemmKernel(arenaOf: DenseArenaSource): KernelImpl<GemmAttr
     }
     return [out];
   };
+}
+
+/** `gemm` with f32 inputs and `accumulate: 'f32'`: `gf_gemm_f32` on the output array's copy of C. */
+function gemmF32(arena: WasmArena, attrs: GemmAttrs, p: GemmProblem, inputs: readonly NdArray[], out: NdArray): void {
+  const a = putArray(arena, (inputs[0] as NdArray).data as Float32Array);
+  const b = putArray(arena, (inputs[1] as NdArray).data as Float32Array);
+  const od = out.data as Float32Array;
+  const c = putArray(arena, od);
+  const ws = allocBytes(arena, arena.fn('gf_gemm_f32_workspace_bytes')(), false);
+  const args = [attrs.transA ? 1 : 0, attrs.transB ? 1 : 0, p.m, p.n, p.k, attrs.alpha, a, p.a.offset, p.a.ld, b, p.b.offset, p.b.ld];
+  callDense(arena, gemmOp.id, 'gf_gemm_f32', [...args, p.hasC ? attrs.beta : 0, c, p.c.offset, p.c.ld, ws]);
+  od.set(arena.f32(c, od.length));
 }
 
 /** Registers the wasm `gemm` kernel. */
