@@ -34,6 +34,7 @@ import { workloadFor } from '../registry';
 import type { TokenStore } from './tokens';
 import { ObjectStore } from './objects';
 import { exportResult } from './results';
+import { isFileRef } from '../io/objects';
 import { JOB_LIST_MAX, JOB_STATES, type JobDescription } from '../jobs/types';
 
 /** Where the OpenAPI 3 document is served. */
@@ -135,11 +136,15 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** How an uploaded object becomes a parameter value: its path on this server (a job, read here), or a cluster file reference (a campaign run, read by the orchestrator). */
+type ObjectAs = (o: { readonly path: string }) => Promise<string>;
+
 /**
  * The parameters of a job or campaign run of `kind` with every object reference of a file
- * parameter replaced by the object's path on this server; `where` prefixes fields in errors.
+ * parameter replaced by `as` of the object; a cluster file reference (`gf:file:…`, from
+ * `gramfleet put`) is kept; `where` prefixes fields in errors.
  */
-async function resolveParams(kind: unknown, params: Record<string, unknown>, objects: ObjectStore, where = ''): Promise<Record<string, unknown>> {
+async function resolveParams(kind: unknown, params: Record<string, unknown>, objects: ObjectStore, as: ObjectAs, where = ''): Promise<Record<string, unknown>> {
   const w = workloadFor(kind, where === '' ? 'kind' : `${where}.kind`);
   const out: Record<string, unknown> = { ...params };
   for (const [k, v] of Object.entries(params)) {
@@ -148,13 +153,13 @@ async function resolveParams(kind: unknown, params: Record<string, unknown>, obj
     const doc = w.def.params[k];
     const isRef = isRecord(v) && Object.prototype.hasOwnProperty.call(v, '$object');
     if (doc?.file === 'read') {
-      if (typeof v === 'string')
+      if (typeof v === 'string' && !isFileRef(v))
         throw new GramfleetError(
           'INPUT_INVALID',
           `${field}: over the HTTP API a file parameter is an uploaded object, { "$object": id } (POST /v1/objects), not a path on the server (${JSON.stringify(v)})`,
           { field },
         );
-      if (isRef) out[k] = (await objects.find(ObjectStore.checkId(v['$object'], `${field}.$object`), field)).path;
+      if (isRef) out[k] = await as(await objects.find(ObjectStore.checkId(v['$object'], `${field}.$object`), field));
     } else if (isRef) {
       throw new GramfleetError('INPUT_INVALID', `${field}: an object reference is taken only by file parameters of ${w.def.kind}`, { field });
     } else if (doc?.file === 'write') {
@@ -166,25 +171,39 @@ async function resolveParams(kind: unknown, params: Record<string, unknown>, obj
 
 /** A job spec with its object references resolved ({@link resolveParams}). */
 async function resolveSpec(body: Record<string, unknown>, objects: ObjectStore): Promise<JobSpec> {
-  return (await resolveParams(body['kind'], body, objects)) as unknown as JobSpec;
+  return (await resolveParams(body['kind'], body, objects, async (o) => o.path)) as unknown as JobSpec;
 }
 
-/** A campaign spec with the object references of its runs, grid base and grid axes resolved. */
-async function resolveCampaign(body: Record<string, unknown>, objects: ObjectStore): Promise<CampaignSpec> {
+/**
+ * A campaign spec with the object references of its runs, grid base and grid axes resolved: each
+ * uploaded object goes to the cluster's object store by content digest (nothing is sent when it
+ * holds the bytes) and the run names its `gf:file:` reference, which the orchestrator fetches
+ * into its file cache, wherever it runs.
+ */
+async function resolveCampaign(body: Record<string, unknown>, objects: ObjectStore, fleet: Fleet): Promise<CampaignSpec> {
+  const refs = new Map<string, Promise<string>>();
+  const as: ObjectAs = (o) => {
+    let r = refs.get(o.path);
+    if (r === undefined) {
+      r = fleet.objects.putFile(o.path).then((p) => p.ref);
+      refs.set(o.path, r);
+    }
+    return r;
+  };
   const out: Record<string, unknown> = { ...body };
   if (Array.isArray(body['runs']))
     out['runs'] = await Promise.all(
-      (body['runs'] as unknown[]).map((r, i) => (isRecord(r) ? resolveParams(r['kind'], r, objects, `runs[${i}]`) : Promise.resolve(r))),
+      (body['runs'] as unknown[]).map((r, i) => (isRecord(r) ? resolveParams(r['kind'], r, objects, as, `runs[${i}]`) : Promise.resolve(r))),
     );
   const g = body['grid'];
   if (isRecord(g)) {
     const grid: Record<string, unknown> = { ...g };
-    if (isRecord(g['base'])) grid['base'] = await resolveParams(g['kind'], g['base'], objects, 'grid.base');
+    if (isRecord(g['base'])) grid['base'] = await resolveParams(g['kind'], g['base'], objects, as, 'grid.base');
     if (isRecord(g['axes'])) {
       const axes: Record<string, unknown> = {};
       for (const [k, vs] of Object.entries(g['axes']))
         axes[k] = Array.isArray(vs)
-          ? await Promise.all(vs.map(async (v, i) => (await resolveParams(g['kind'], { [k]: v }, objects, `grid.axes.${k}[${i}]`))[k]))
+          ? await Promise.all(vs.map(async (v, i) => (await resolveParams(g['kind'], { [k]: v }, objects, as, `grid.axes.${k}[${i}]`))[k]))
           : vs;
       grid['axes'] = axes;
     }
@@ -474,13 +493,14 @@ export async function createApiServer(d: ApiServerDeps): Promise<FastifyInstance
     '/v1/campaigns',
     {
       schema: {
-        summary: 'start a campaign (runs and/or a grid of any workload kind); file parameters are uploaded objects { "$object": id }',
+        summary:
+          'start a campaign (runs and/or a grid of any workload kind); file parameters are uploaded objects { "$object": id } (sent to the cluster\'s object store) or gf:file: references',
         body: Type.Object({}, { additionalProperties: true, description: 'a campaign spec, as gramfleet campaign start takes it' }),
         response: { 201: Type.Object({ campaignId: Type.String(), runsTotal: Type.Integer() }), ...errors },
       },
     },
     async (req, reply) => {
-      const spec = await resolveCampaign(req.body as Record<string, unknown>, d.objects);
+      const spec = await resolveCampaign(req.body as Record<string, unknown>, d.objects, d.fleet);
       const h = await d.fleet.campaigns.start(spec);
       const p = await h.progress();
       return reply.code(201).send({ campaignId: h.campaignId, runsTotal: p.runsTotal });

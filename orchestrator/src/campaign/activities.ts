@@ -11,6 +11,7 @@ import type { CampaignTable } from './table';
 import { workloadFor } from '../registry';
 import type { WorkloadContext } from '../workload';
 import { compileDataRoots, resolveRunFiles, type CompiledDataRoots } from '../io/data-roots';
+import { createFileCache, type FileRefResolver } from '../io/file-cache';
 
 /** Dependencies of the campaign activities. */
 export interface CampaignActivityDeps {
@@ -26,6 +27,12 @@ export interface CampaignActivityDeps {
    * @default compileDataRoots(undefined): the working directory, ../shared/data beside it, the OS temp directory
    */
   readonly dataRoots?: CompiledDataRoots;
+  /**
+   * Where an input a run names by object reference (`gf:file:…`) is fetched to and kept
+   * (`io/file-cache.ts`); the run then reads that file.
+   * @default <OS temp directory>/gramfleet-file-cache
+   */
+  readonly fileCacheDir?: string;
 }
 
 /** Builds the campaign activities. */
@@ -33,6 +40,11 @@ export function createCampaignActivities(deps: CampaignActivityDeps): CampaignAc
   const { table, log } = deps;
   let rootsP: Promise<CompiledDataRoots> | undefined;
   const roots = (): Promise<CompiledDataRoots> => (deps.dataRoots !== undefined ? Promise.resolve(deps.dataRoots) : (rootsP ??= compileDataRoots(undefined)));
+  const refs: FileRefResolver = createFileCache({
+    store: deps.store,
+    bucket: deps.dp.names.arraysBucket,
+    ...(deps.fileCacheDir !== undefined ? { dir: deps.fileCacheDir } : {}),
+  });
   const ctx = (): WorkloadContext => ({ dp: deps.dp, store: deps.store, memoryBudgetBytes: deps.memoryBudgetBytes ?? 8 * 1024 ** 3 });
   // Each activity heartbeats while it runs: one cut off by a killed orchestrator is retried
   // after the heartbeat timeout, not after its whole start-to-close timeout.
@@ -57,7 +69,7 @@ export function createCampaignActivities(deps: CampaignActivityDeps): CampaignAc
     }),
     campaignPrepareRun: wrap(async (p) => {
       const w = workloadFor(p.kind);
-      const params = await resolveRunFiles(w.def, p.params, await roots());
+      const params = await resolveRunFiles(w.def, p.params, await roots(), undefined, refs);
       const input = await w.campaign.prepare(params, p.childId, p.runTimeoutMs, ctx());
       return { workflowType: w.def.workflowType, args: [input] };
     }),
@@ -65,7 +77,7 @@ export function createCampaignActivities(deps: CampaignActivityDeps): CampaignAc
       const w = workloadFor(r.kind);
       const ex =
         r.error === undefined
-          ? await w.campaign.extract(r.result, await resolveRunFiles(w.def, r.params, await roots()), ctx())
+          ? await w.campaign.extract(r.result, await resolveRunFiles(w.def, r.params, await roots(), undefined, refs), ctx())
           : { metrics: {}, artifacts: {} };
       const row: CampaignRow = {
         campaignId: r.campaignId,

@@ -11,6 +11,10 @@ import { CLUSTER_FLAGS, JSON_FLAG, connectOptionsOf, runCommand, usageError, typ
 import { isCsrRef } from '../io/objects';
 import { readCampaignFile, type CampaignHandle } from './client';
 import { writeRows } from './export';
+import { createProgressBar, type ProgressBar } from '../cli/progress';
+
+/** Uploaded input files from this size on draw a progress bar. */
+const UPLOAD_BAR_FROM_BYTES = 16 * 2 ** 20;
 
 /** Campaign commands talk to a running cluster: they never start one. */
 function connectOptions(a: ParsedArgs): ConnectOptions {
@@ -30,16 +34,46 @@ export const CAMPAIGN_COMMAND: CliCommand = {
       flags: {
         id: { type: 'string', value: 'ID', description: "campaign id (default the spec's, else generated)" },
         wait: { type: 'boolean', description: 'draw the progress and wait for the end' },
+        upload: { type: 'boolean', description: "upload the input files the runs name from this machine (the default with a remote cluster's context)" },
+        'no-upload': { type: 'boolean', description: "input paths are files on the orchestrator's disk, inside its data roots (the local cluster's default)" },
         json: JSON_FLAG,
         ...CLUSTER_FLAGS,
       },
+      notes:
+        'Input files (graph, train, y, …) are named by path or by object reference (gf:file:…, from gramfleet put). With a\n' +
+        "remote cluster's context (or --upload) each path is a file on this machine, relative to the working directory: it is\n" +
+        'uploaded by content digest (a file the cluster already holds is not sent again) and the run names its reference.\n' +
+        'A reference the cluster does not hold is refused, naming the field, before anything starts.',
       run: (a, ctx) =>
         ctx.withFleet(connectOptions(a), async (fleet) => {
           const spec = readCampaignFile(a.positionals[0] as string);
           const id = a.string('id');
           const json = a.flag('json');
-          const h = await fleet.campaigns.start(id !== undefined ? { ...spec, id } : spec);
-          ctx.out.write(json ? JSON.stringify({ campaignId: h.campaignId, workflowId: h.workflowId }) + '\n' : `campaign ${h.campaignId} started\n`);
+          if (a.flag('upload') && a.flag('no-upload')) throw usageError('give --upload or --no-upload, not both');
+          const upload = a.flag('upload') ? true : a.flag('no-upload') ? false : undefined;
+          const bars = new Map<string, ProgressBar>();
+          const uploads: Record<string, unknown>[] = [];
+          const h = await fleet.campaigns.start(id !== undefined ? { ...spec, id } : spec, {
+            ...(upload !== undefined ? { uploadFiles: upload } : {}),
+            onUpload: (file, done, total) => {
+              if (json || total < UPLOAD_BAR_FROM_BYTES) return;
+              let bar = bars.get(file);
+              if (bar === undefined) {
+                bar = createProgressBar(`upload ${file}`, ctx.err as NodeJS.WriteStream);
+                bars.set(file, bar);
+              }
+              bar.update(done, total);
+              if (done >= total) bar.finish();
+            },
+            onUploaded: (file, r) => {
+              uploads.push({ file, ref: r.ref, size: r.size, parts: r.parts, partsFound: r.partsFound, bytesUploaded: r.bytesUploaded });
+              if (!json)
+                ctx.err.write(
+                  `${file}: ${r.ref} (${r.size} bytes; ${r.partsFound} of ${r.parts} part(s) already stored, ${(r.bytesUploaded / 2 ** 20).toFixed(1)} MiB uploaded)\n`,
+                );
+            },
+          });
+          ctx.out.write(json ? JSON.stringify({ campaignId: h.campaignId, workflowId: h.workflowId, uploads }) + '\n' : `campaign ${h.campaignId} started\n`);
           if (a.flag('wait')) {
             await watch(h, ctx.out, false);
             const s = await h.result();

@@ -29,6 +29,9 @@ import {
 import { fromTemporal } from '../client/failure';
 import { retrying } from '../client/temporal-retry';
 import { openCampaignTable, type CampaignTable } from './table';
+import { prepareCampaignFiles } from './files';
+import type { ArrayStore } from '@gramfleet/workers';
+import type { PutFileResult } from '../io/objects';
 
 /** A started campaign. */
 export interface CampaignHandle {
@@ -53,6 +56,19 @@ export interface CampaignStartOptions {
   readonly workflowId?: string;
   /** History events per generation before continue-as-new (tests make this small). */
   readonly historyLimit?: number;
+  /**
+   * Upload the input files the runs name from this machine, by content digest, and give the runs
+   * their object references (./files.ts). Inputs named by reference (`gf:file:…`) are checked
+   * either way.
+   * @default true for a client of a remote cluster (a context), false for the local cluster
+   */
+  readonly uploadFiles?: boolean;
+  /** Where relative input paths are taken from when uploading. @default process.cwd() */
+  readonly cwd?: string;
+  /** Progress of each uploaded file, bytes. */
+  readonly onUpload?: (file: string, done: number, total: number) => void;
+  /** Called once per uploaded file (as the spec names it) with what its upload did, before the campaign starts. */
+  readonly onUploaded?: (file: string, r: PutFileResult) => void;
 }
 
 /** Campaign operations of a connection. */
@@ -119,6 +135,11 @@ export function createCampaignClient(o: {
   readonly nc: NatsConnection;
   readonly prefix: string;
   readonly taskQueue: string;
+  /** The cluster's array store and its bucket: input files are checked and uploaded there. */
+  readonly store: ArrayStore;
+  readonly bucket: string;
+  /** Whether `start` uploads input paths unless told otherwise (a remote cluster's client does). @default false */
+  readonly uploadFiles?: boolean;
 }): CampaignClient {
   let tableP: Promise<CampaignTable> | undefined;
   const table = (): Promise<CampaignTable> => (tableP ??= openCampaignTable(o.nc, o.prefix));
@@ -153,7 +174,16 @@ export function createCampaignClient(o: {
   };
   return {
     async start(spec, so = {}) {
-      const compiled = 'runsTotal' in spec ? compileCampaignSpec(stripCompiled(spec)) : compileCampaignSpec(spec, spec.id ?? newCampaignId());
+      const checked = 'runsTotal' in spec ? compileCampaignSpec(stripCompiled(spec)) : compileCampaignSpec(spec, spec.id ?? newCampaignId());
+      // References checked and local inputs uploaded before anything is scheduled.
+      const { spec: compiled, uploaded } = await prepareCampaignFiles(checked, {
+        store: o.store,
+        bucket: o.bucket,
+        upload: so.uploadFiles ?? o.uploadFiles ?? false,
+        ...(so.cwd !== undefined ? { cwd: so.cwd } : {}),
+        ...(so.onUpload !== undefined ? { progress: so.onUpload } : {}),
+      });
+      for (const [file, r] of uploaded) so.onUploaded?.(file, r);
       const workflowId = so.workflowId ?? compiled.id;
       const input: CampaignWorkflowInput & { historyLimit?: number } = {
         spec: compiled,

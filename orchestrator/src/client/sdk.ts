@@ -17,6 +17,7 @@ import {
   type DatagenJobInput,
   type DatagenJobResult,
   type DatagenWorkflowResult,
+  type WorkloadDef,
 } from '@gramfleet/core';
 import { connectNats, createTaskClient, openArrayStore, openDataPlane, startTracing } from '@gramfleet/workers';
 import { SpanStatusCode } from '@opentelemetry/api';
@@ -37,7 +38,8 @@ import { fromTemporal } from './failure';
 import { createJobHandle } from './handle';
 import type { ConnectOptions, Fleet, JobHandle, SubmitOptions } from './fleet';
 import { JOB_CLIENT_MEMO, JOB_OUTPUT_MEMO, createJobsService } from '../jobs/service';
-import { createObjectsClient } from '../io/objects';
+import { createObjectsClient, isFileRef } from '../io/objects';
+import { createFileCache } from '../io/file-cache';
 import { tracingClientInterceptors } from '../telemetry/tracing';
 
 /**
@@ -132,13 +134,26 @@ export async function connect(o: ConnectOptions = {}): Promise<Fleet> {
   const handleOf = <K extends JobKind>(kind: K, jobId: string): JobHandle<K> => createJobHandle<K>(workloadFor(kind), jobId, { client, ctx, jobs });
   const jobById = async (jobId: string): Promise<JobHandle> => handleOf((await jobs.describe(jobId, { progress: false })).kind, jobId);
   const submittedBy = clientIdentity();
+  // Inputs named by object reference (gf:file:…) are fetched once into a local cache and read from there.
+  const refFiles = createFileCache({ store, bucket: names.arraysBucket });
+  const withRefFiles = async <S extends JobSpec>(def: WorkloadDef, spec: S): Promise<S> => {
+    const p = spec as unknown as Record<string, unknown>;
+    let out: Record<string, unknown> | undefined;
+    for (const [k, doc] of Object.entries(def.params)) {
+      const v = p[k];
+      if (doc.file !== 'read' || !isFileRef(v)) continue;
+      out ??= { ...p };
+      out[k] = await refFiles(k, v);
+    }
+    return (out ?? p) as unknown as S;
+  };
 
   /** Validates a spec, uploads its inputs and starts its workflow. */
   const submitJob = async (spec: JobSpec, so: SubmitOptions): Promise<JobHandle> => {
     if (typeof spec !== 'object' || spec === null) throw new GramfleetError('INPUT_INVALID', 'a job spec must be an object with a kind', { field: 'kind' });
     const w = workloadFor(spec.kind);
     checkParamNames(w.def, spec as unknown as Readonly<Record<string, unknown>>, 'sdk');
-    const input = await w.prepare(spec, ctx);
+    const input = await w.prepare(await withRefFiles(w.def, spec), ctx);
     try {
       await client.workflow.start(w.def.workflowType, {
         taskQueue,
@@ -156,7 +171,7 @@ export async function connect(o: ConnectOptions = {}): Promise<Fleet> {
   const fleet: Fleet = {
     local,
     jobs: { ...jobs, get: jobById },
-    campaigns: createCampaignClient({ client, nc, prefix, taskQueue }),
+    campaigns: createCampaignClient({ client, nc, prefix, taskQueue, store, bucket: names.arraysBucket, uploadFiles: target.kind === 'remote' }),
     objects: createObjectsClient(store, names.arraysBucket),
     put: ray.put,
     get: ray.get,

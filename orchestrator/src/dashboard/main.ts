@@ -43,7 +43,7 @@ async function main(): Promise<void> {
       dp,
       store: arrays.store,
       taskQueue: s.taskQueue,
-      campaigns: createCampaignClient({ client, nc, prefix: s.prefix, taskQueue: s.taskQueue }),
+      campaigns: createCampaignClient({ client, nc, prefix: s.prefix, taskQueue: s.taskQueue, store: arrays.store, bucket: dp.names.arraysBucket }),
       // The state file as it is now (the supervisor rewrites it when it restarts a process).
       processes: async () => (await LocalCluster.find(dataDir))?.status() ?? [],
     },

@@ -64,6 +64,13 @@ export const HOST_ENV = {
       return roots;
     },
   ),
+  fileCacheDir: envString('GRAMFLEET_FILE_CACHE_DIR', {
+    meaning:
+      "where inputs that campaign and KernelCampaign runs name by object reference (gf:file:…, from 'gramfleet put' or a remote client's upload) are fetched to, once per digest, and kept (an absolute directory; not bounded: clean it when no campaign needs its files)",
+    shownDefault: '<OS temp directory>/gramfleet-file-cache',
+    pattern: /^\//,
+    expected: 'an absolute directory',
+  }),
   eigenproProfile: envString('GRAMFLEET_EIGENPRO_PROFILE', {
     meaning: "append EigenPro 2's per-epoch time breakdown to this file, one JSON line per epoch (bench/eigenpro sets it)",
   }),

@@ -73,7 +73,14 @@ async function main(): Promise<void> {
   const activities = hostActivities({ dp, store, tasks, log, ...(cfg.eigenproProfile !== undefined ? { eigenproProfile: cfg.eigenproProfile } : {}) });
   const dataRoots = await compileDataRoots(cfg.dataRoots);
   log.info('campaign files are confined to the data roots', { roots: dataRoots.roots });
-  const campaignActivities = createCampaignActivities({ dp, store, log, dataRoots, table: await openCampaignTable(nc, names.prefix, dp.options.replicas) });
+  const campaignActivities = createCampaignActivities({
+    dp,
+    store,
+    log,
+    dataRoots,
+    table: await openCampaignTable(nc, names.prefix, dp.options.replicas),
+    ...(cfg.fileCacheDir !== undefined ? { fileCacheDir: cfg.fileCacheDir } : {}),
+  });
   let stopping = false;
   let current: Worker | undefined;
   let currentConnection: NativeConnection | undefined;

@@ -101,6 +101,19 @@ describe('data roots (campaign file paths)', () => {
     await rejectsCode(resolveRunFiles(DATAGEN_WORKLOAD, { pde: 'poisson-rhs', out: '/etc/gf' }, r), 'INPUT_PATH_OUTSIDE_ROOTS', 'out');
   });
 
+  it('an input named by object reference (gf:file:) becomes the file the resolver gives, outside the roots too; an output directory cannot be one', async () => {
+    const ref = `gf:file:${'a'.repeat(64)}:99`;
+    const asked: string[] = [];
+    const refs = async (field: string, v: string): Promise<string> => {
+      asked.push(`${field}=${v}`);
+      return '/var/cache/gramfleet/aaaa';
+    };
+    assert.deepEqual(await resolveRunFiles(GRF_WORKLOAD, { graph: ref, walks: 4 }, r, 'runs[1]', refs), { graph: '/var/cache/gramfleet/aaaa', walks: 4 });
+    assert.deepEqual(asked, [`runs[1].graph=${ref}`]);
+    await rejectsCode(resolveRunFiles(GRF_WORKLOAD, { graph: ref }, r, 'runs[0]'), 'INPUT_INVALID', 'runs[0].graph');
+    await rejectsCode(resolveRunFiles(DATAGEN_WORKLOAD, { pde: 'poisson-rhs', out: ref }, r, undefined, refs), 'INPUT_INVALID', 'out', 'output directory');
+  });
+
   it('default roots: the working directory, ../shared/data beside it, the OS temp directory', () => {
     assert.deepEqual(defaultDataRoots('/srv/gramfleet'), ['/srv/gramfleet', '/srv/shared/data', os.tmpdir()]);
   });

@@ -21,6 +21,8 @@ import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { GramfleetError, type WorkloadDef } from '@gramfleet/core';
+import { isFileRef } from './objects';
+import type { FileRefResolver } from './file-cache';
 
 /** The roots used when none are configured: the working directory, `../shared/data` beside it (where the examples point), the OS temp directory. */
 export function defaultDataRoots(cwd: string = process.cwd()): string[] {
@@ -111,21 +113,36 @@ export async function resolveDataPath(field: string, given: unknown, mode: 'read
 
 /**
  * The run's parameters with every file parameter of its workload (`ParamDoc.file`) given as a
- * string resolved by {@link resolveDataPath}; other values (inline arrays) are kept. `where`
- * prefixes the field in errors (e.g. `runs[3]`).
+ * string resolved: an input named by object reference (`gf:file:…`, see ./objects.ts) becomes
+ * the local file `refs` makes of it (./file-cache.ts), any other path is resolved by
+ * {@link resolveDataPath}; other values (inline arrays) are kept. `where` prefixes the field in
+ * errors (e.g. `runs[3]`). A reference given for an output directory, or where no `refs` is
+ * given, is `INPUT_INVALID` naming the field.
  */
 export async function resolveRunFiles(
   def: WorkloadDef,
   params: Readonly<Record<string, unknown>>,
   r: CompiledDataRoots,
   where?: string,
+  refs?: FileRefResolver,
 ): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = { ...params };
   for (const [k, doc] of Object.entries(def.params)) {
     if (doc.file === undefined || !Object.prototype.hasOwnProperty.call(params, k)) continue;
     const v = params[k];
     if (typeof v !== 'string') continue;
-    out[k] = await resolveDataPath(where === undefined ? k : `${where}.${k}`, v, doc.file, r);
+    const field = where === undefined ? k : `${where}.${k}`;
+    if (isFileRef(v)) {
+      if (doc.file === 'write' || refs === undefined)
+        throw new GramfleetError(
+          'INPUT_INVALID',
+          `${field}: ${doc.file === 'write' ? 'an output directory' : 'this parameter'} cannot be a file reference (${v.slice(0, 80)})`,
+          { field },
+        );
+      out[k] = await refs(field, v);
+      continue;
+    }
+    out[k] = await resolveDataPath(field, v, doc.file, r);
   }
   return out;
 }
