@@ -67,6 +67,7 @@ export {
   resultSubject,
   taskFilter,
   taskSubject,
+  UNCOUNTED_LOSSES,
 } from './protocol';
 export type { LaneFrame, ReplyFrame, ResourceNames, Task, TaskResult, TaskStats, WorkerClass, WorkerRecord } from './protocol';
 export {

@@ -153,12 +153,33 @@ export interface Task {
   /** The owner's try of this task, from 1. */
   readonly attempt?: number;
   /**
+   * Tries before this one that ended with their worker lost while it also held other tasks
+   * ("shared losses"): the task may have been an innocent victim of another task that killed the
+   * worker, so they do not count against `maxDeliver` ({@link UNCOUNTED_LOSSES} at most). @default 0
+   */
+  readonly lost?: number;
+  /**
+   * A suspect (its workers were lost {@link UNCOUNTED_LOSSES} times while it ran beside others): the
+   * worker runs it alone — nothing else starts there until it ends — so a loss now is its own and
+   * counts. @default false
+   */
+  readonly alone?: boolean;
+  /**
    * When the durable copy of a stored output must exist (the worker's array store, PutOptions.durable):
    * `'none'` for outputs their owner consumes and could recompute (GRF batches, EigenPro and
    * Kronecker rounds), so they stay in host stores. @default the worker store's default
    */
   readonly durable?: 'sync' | 'background' | 'none';
 }
+
+/**
+ * Shared losses a task is allowed (tries that ended with the worker lost while it held other tasks
+ * too, {@link Task.lost}): they do not count against `maxDeliver`, so a shard that kills its worker
+ * (a poison shard) does not use up the tries of the innocent shards beside it. After this many the
+ * task is a suspect and runs alone ({@link Task.alone}), where every try counts: a task is tried at
+ * most `maxDeliver + UNCOUNTED_LOSSES` times.
+ */
+export const UNCOUNTED_LOSSES = 2;
 
 /** Tasks pushed to one worker's lane ({@link laneSubject}). */
 export interface LaneFrame {
@@ -181,6 +202,11 @@ export interface ReplyFrame {
   readonly results: readonly TaskResult[];
   /** `jobId/shardId` of this owner's lane tasks the worker still holds (queued or running). */
   readonly running: readonly string[];
+  /**
+   * When the worker process started ({@link WorkerRecord.startedAt}): a task sent under another
+   * value was held by a process that is gone (a worker restarted under the same id). @default unknown
+   */
+  readonly since?: number;
 }
 
 /** The key of a task within its owner: `jobId/shardId`. */

@@ -33,6 +33,8 @@ export type CountEvent =
       readonly outcome: 'ok' | 'retryable' | 'permanent' | 'cancelled' | 'crashed';
       readonly code?: string;
       readonly outputs?: readonly string[];
+      /** It ran alone on its worker (a suspect, or a queued task delivered again). */
+      readonly alone?: boolean;
       readonly startedAt: number;
     }
   | {

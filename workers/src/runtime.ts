@@ -9,7 +9,12 @@
  *   free slots: tasks no lane took (no live worker when they were sent, a long wait, older
  *   clients). These ack after the result is published (to the owner when the task names one,
  *   and to the results stream), send in-progress acks while they run, and are dead-lettered
- *   after `maxDeliver` deliveries or on a permanent error.
+ *   after `maxDeliver` counted deliveries or on a permanent error.
+ *
+ * A task marked `alone` (a suspect: its workers were lost repeatedly while it ran beside others),
+ * or a queued task delivered again (its last delivery may have been lost with a worker that ran
+ * other tasks too), runs alone: nothing else starts on this worker until it ends, so if it kills
+ * the worker, it loses nobody else's try, and the loss is its own.
  *
  * Inputs are fetched by digest (cached), kernels run on the thread pool. SIGTERM drains.
  */
@@ -19,6 +24,7 @@ import type { JsMsg } from '@nats-io/jetstream';
 import {
   GramfleetError,
   PROTOCOL_VERSION,
+  UNCOUNTED_LOSSES,
   consumerName,
   isGramfleetError,
   laneSubject,
@@ -197,10 +203,49 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     await dp.workers.put(workerId, JSON.stringify(record())).catch((e: Error) => log.warn('heartbeat failed', { err: e.message }));
   };
 
-  /** Runs one task and records the run (counts.ts: per shard, per try, per worker); never throws. */
-  async function execute(task: Task, attempt: number, traceparent?: string): Promise<{ result: TaskResult; retryable: boolean; cancelled?: boolean }> {
+  // --- running alone -----------------------------------------------------------------------
+  // Tasks that must run alone take turns (aloneTail); each waits until nothing else runs here, and
+  // while one waits or runs, other tasks wait to start (gated).
+  let aloneWaiting = 0;
+  let aloneTail: Promise<void> = Promise.resolve();
+  let sharedRunning = 0;
+  const idleWaiters: (() => void)[] = [];
+  const gated: (() => void)[] = [];
+  async function gate<T>(alone: boolean, run: () => Promise<T>): Promise<T> {
+    if (!alone) {
+      while (aloneWaiting > 0) await new Promise<void>((r) => gated.push(r));
+      sharedRunning++;
+      try {
+        return await run();
+      } finally {
+        sharedRunning--;
+        if (sharedRunning === 0) for (const r of idleWaiters.splice(0)) r();
+      }
+    }
+    aloneWaiting++;
+    const before = aloneTail;
+    let release = (): void => undefined;
+    aloneTail = new Promise<void>((r) => (release = r));
+    try {
+      await before;
+      while (sharedRunning > 0) await new Promise<void>((r) => idleWaiters.push(r));
+      return await run();
+    } finally {
+      aloneWaiting--;
+      release();
+      if (aloneWaiting === 0) for (const r of gated.splice(0)) r();
+    }
+  }
+
+  /** Runs one task (alone, when told: see the module's comment) and records the run (counts.ts: per shard, per try, per worker); never throws. */
+  async function execute(
+    task: Task,
+    attempt: number,
+    traceparent?: string,
+    alone = task.alone === true,
+  ): Promise<{ result: TaskResult; retryable: boolean; cancelled?: boolean }> {
     const startedAt = Date.now();
-    const out = await runTask(task, attempt, traceparent);
+    const out = await gate(alone, () => runTask(task, attempt, traceparent, alone));
     if (countsEnabled()) {
       const e = out.result.error;
       recordCount({
@@ -212,6 +257,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
         workerId,
         outcome: e === undefined ? 'ok' : out.cancelled === true ? 'cancelled' : out.retryable ? 'retryable' : 'permanent',
         ...(e !== undefined ? { code: e.code } : { outputs: out.result.outputs.map((r) => r.digest) }),
+        ...(alone ? { alone: true } : {}),
         startedAt,
       });
     }
@@ -227,6 +273,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     task: Task,
     attempt: number,
     traceparent: string | undefined,
+    alone: boolean,
   ): Promise<{ result: TaskResult; retryable: boolean; cancelled?: boolean }> {
     const spans = startTaskSpans(traceparent, {
       jobId: task.jobId,
@@ -236,8 +283,8 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       delivery: attempt,
       workerId,
     });
-    if (spans === undefined) return executeTask(task, attempt, undefined);
-    const r = await executeTask(task, attempt, spans);
+    if (spans === undefined) return executeTask(task, attempt, undefined, alone);
+    const r = await executeTask(task, attempt, spans, alone);
     spans.end({ backend: r.result.stats.backend, ...(r.result.error !== undefined ? { error: r.result.error } : {}) });
     return r;
   }
@@ -246,6 +293,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     task: Task,
     attempt: number,
     spans: TaskSpans | undefined,
+    alone: boolean,
   ): Promise<{ result: TaskResult; retryable: boolean; cancelled?: boolean }> {
     const ctx = { jobId: task.jobId, shardId: task.shardId, op: task.op, attempt };
     const stats: { -readonly [K in keyof TaskStats]: TaskStats[K] } = {
@@ -279,6 +327,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
         delivery: attempt,
         workerId,
         outcome: 'crashed',
+        ...(alone ? { alone: true } : {}),
         startedAt: Date.now(),
       });
       log.error('TEST ONLY: a poison shard kills this worker', ctx);
@@ -361,7 +410,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       try {
         nc.publish(
           subject,
-          `{"v":${PROTOCOL_VERSION},"workerId":${JSON.stringify(workerId)},${withPin ? `"pin":${JSON.stringify(pin)},` : ''}"seen":${s.seen},"results":[${part.join(',')}],"running":${running}}`,
+          `{"v":${PROTOCOL_VERSION},"workerId":${JSON.stringify(workerId)},${withPin ? `"pin":${JSON.stringify(pin)},` : ''}"seen":${s.seen},"since":${startedAt},"results":[${part.join(',')}],"running":${running}}`,
         );
       } catch (e) {
         log.warn('reply publish failed; the owner will ask again', { err: (e as Error).message });
@@ -481,16 +530,31 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       return;
     }
     const attempt = m.info.deliveryCount;
-    // A task its owner spilled at try k had k - 1 tries on lanes already: they count against the
-    // bound too (a poison shard that kills every worker it reaches must not get maxDeliver more).
-    const tries = (task.attempt ?? 1) - 1 + attempt;
-    if (tries > dp.options.maxDeliver) {
-      log.error('shard exceeded max deliveries; dead-lettering', { jobId: task.jobId, shardId: task.shardId, op: task.op, attempt, tries });
+    // Tries before this delivery that count against maxDeliver: a task its owner spilled at try k
+    // had k - 1 tries on lanes already, less the shared losses among them (Task.lost); here every
+    // earlier delivery counts but the first of a task not marked alone (it ran beside other tasks
+    // and may have been lost with a worker another task killed). Every later delivery runs alone.
+    const lostBefore = task.lost ?? 0;
+    const lostHere = task.alone !== true && attempt > 1 ? 1 : 0;
+    const counted = (task.attempt ?? 1) - 1 - lostBefore + (attempt - 1) - lostHere;
+    if (counted >= dp.options.maxDeliver) {
+      const tries = (task.attempt ?? 1) - 1 + attempt - 1;
+      log.error('shard exceeded max deliveries; dead-lettering', { jobId: task.jobId, shardId: task.shardId, op: task.op, attempt, tries, counted });
       taskMetrics?.ended(task.op, 'dead_lettered', true);
       const err = new GramfleetError(
         'WORKER_MAX_DELIVER',
-        `shard ${task.shardId} of job ${task.jobId} was tried ${tries - 1} times without a result (max ${dp.options.maxDeliver})`,
-        { jobId: task.jobId, shardId: task.shardId, deliveries: tries - 1 },
+        `shard ${task.shardId} of job ${task.jobId} was tried ${tries} times without a result: ${counted} counted (max ${dp.options.maxDeliver}: ` +
+          `errors, and deliveries lost while it ran alone) and ${lostBefore + lostHere} lost with workers that held other tasks too ` +
+          `(not counted; at most ${UNCOUNTED_LOSSES}, then it runs alone)`,
+        {
+          jobId: task.jobId,
+          shardId: task.shardId,
+          deliveries: tries,
+          counted,
+          lostBeside: lostBefore + lostHere,
+          bound: dp.options.maxDeliver,
+          field: 'maxDeliver',
+        },
       );
       try {
         await publishResult(task, {
@@ -512,7 +576,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     const keepAlive = setInterval(() => m.working(), Math.max(500, dp.options.ackWaitMs / 3));
     try {
       const traceparent = activeTracing() !== undefined ? m.headers?.get(TRACEPARENT_HEADER) || undefined : undefined;
-      const { result, retryable, cancelled: wasCancelled } = await execute(task, attempt, traceparent);
+      const { result, retryable, cancelled: wasCancelled } = await execute(task, attempt, traceparent, task.alone === true || attempt > 1);
       if (wasCancelled === true) {
         m.term('cancelled');
         return;
@@ -537,10 +601,12 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
 
   // Pull from the class's durable queue only while slots are free, a few messages at a time.
   const consumer = await dp.js.consumers.get(names.tasksStream, consumerName(o.cls));
+  let oneByOne = true;
   const pullLoop = (async () => {
     while (!stopping) {
       const free = slots - inflight;
-      if (free <= 0) {
+      // Nothing new is taken while a task waits to run alone or runs alone.
+      if (free <= 0 || aloneWaiting > 0) {
         await new Promise<void>((r) => {
           slotFreed = r;
           setTimeout(r, 500);
@@ -549,8 +615,15 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
         continue;
       }
       try {
-        const batch = await consumer.fetch({ max_messages: free, expires: 2000 });
+        // One message at a time after a redelivery (and at the start: a restarted worker may find
+        // the queue full of them): a task that runs alone would keep the others of a batch waiting,
+        // and they would be lost with it if it kills this worker.
+        const batch = await consumer.fetch({ max_messages: oneByOne ? 1 : free, expires: 2000 });
+        let any = false;
         for await (const m of batch) {
+          if (!any) oneByOne = false;
+          any = true;
+          if (m.info.deliveryCount > 1) oneByOne = true;
           inflight++;
           void handleQueued(m)
             .catch((e: Error) => log.error('shard handling failed', { err: e.message }))

@@ -21,11 +21,7 @@ import { isGramfleetError } from '@gramfleet/core';
 import type { Fleet, JobHandle, JobSpec } from '@gramfleet/orchestrator';
 
 /** What a submission must end as. */
-export type Expected =
-  | { readonly digest: string }
-  | { readonly errorCode: string }
-  /** These bytes, or (a known flaw, named in `flaw` and printed when it happens) a failure with `orErrorCode`. */
-  | { readonly digest: string; readonly orErrorCode: string; readonly flaw: string };
+export type Expected = { readonly digest: string } | { readonly errorCode: string };
 
 /** One submission as the ledger saw it. */
 export interface LedgerEntry {
@@ -134,10 +130,7 @@ export class SubmissionLedger {
         const code = isGramfleetError(err) ? err.code : undefined;
         e.outcome = { state: 'failed', ...(code !== undefined ? { code } : {}), finishedAt: Date.now() };
         if ('errorCode' in want && code === want.errorCode) failedAsExpected++;
-        else if ('orErrorCode' in want && code === want.orErrorCode) {
-          failedAsExpected++;
-          process.stdout.write(`# KNOWN FLAW: job ${jobId} (${e.label}) failed with ${code}: ${want.flaw}\n`);
-        } else problems.push(`job ${jobId} (${e.label}) failed with ${code ?? 'an untyped error'}: ${(err as Error).message}`);
+        else problems.push(`job ${jobId} (${e.label}) failed with ${code ?? 'an untyped error'}: ${(err as Error).message}`);
       }
       this.write(e, 'settled');
       const d = await fleet.jobs.describe(jobId).catch((err: Error) => err);

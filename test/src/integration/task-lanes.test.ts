@@ -277,7 +277,9 @@ describe('task lanes: owner-side dispatch and retry (real nats-server)', () => {
     workers.splice(0, workers.length, bad);
     const r3 = await only.run(await negateTask('j5', 's1', Float64Array.of(1)), { cls: 'wasm' });
     assert.equal(r3.error?.code, 'WORKER_MAX_DELIVER');
-    assert.equal(r3.error?.details?.['deliveries'], 3);
+    // maxDeliver counted tries; a try lost with a worker drained earlier (a lane nobody listens on) is not counted.
+    assert.equal(r3.error?.details?.['counted'], 3, JSON.stringify(r3.error));
+    assert.ok(Number(r3.error?.details?.['deliveries']) >= 3);
   });
 
   it('with no live worker a task goes to the durable queue, and a worker that starts later answers it', async () => {

@@ -12,8 +12,16 @@
  * - each reply frame says which of this owner's tasks the worker still holds and the last frame
  *   it received, so a task that finished without its result arriving, or a frame that never
  *   arrived (e.g. across a nats-server restart), is sent again;
- * - a retryable error result is retried on any worker; after `maxDeliver` tries the task ends
- *   with WORKER_MAX_DELIVER, like a dead-lettered shard.
+ * - a retryable error result is retried on any worker; after `maxDeliver` counted tries the task
+ *   ends with WORKER_MAX_DELIVER, like a dead-lettered shard.
+ *
+ * A try that ends with its worker lost while the worker held other tasks too (a "shared loss") is
+ * not counted: a shard that kills its worker (a poison shard) would otherwise use up the tries of
+ * every innocent shard beside it. After {@link UNCOUNTED_LOSSES} shared losses a task is a suspect
+ * and runs alone: the owner keeps a lane for it, sends it there once the lane holds nothing else of
+ * its own and nothing more until it ends, and marks it `alone`, so the worker starts nothing else
+ * (from any owner or the queue) while it runs. Every try alone counts; so a poison shard ends with
+ * WORKER_MAX_DELIVER after at most `maxDeliver + UNCOUNTED_LOSSES` tries, and only it does.
  *
  * A task runs at least once and its result is counted once (the first result of a task wins;
  * later ones are counted as duplicates). Tasks run twice give the same bytes (seeded RNG), so a
@@ -51,6 +59,7 @@ import { KvWatchInclude } from '@nats-io/kv';
 import {
   GramfleetError,
   PROTOCOL_VERSION,
+  UNCOUNTED_LOSSES,
   isErrorCode,
   laneSubject,
   pinToken,
@@ -211,6 +220,14 @@ interface Pending {
   readonly checkOutputs?: RunOptions['checkOutputs'];
   /** The W3C trace context of the caller when it submitted the task (tracing on), sent in a `traceparent` header. */
   readonly traceparent?: string | undefined;
+  /** Tries that ended with their worker lost while it held other tasks too: not counted against `maxDeliver` ({@link UNCOUNTED_LOSSES} at most). */
+  lost: number;
+  /** A suspect: every further try runs alone on its worker (see the module's comment). */
+  alone: boolean;
+  /** The lane kept for this suspect until it holds nothing else of this owner's. */
+  reserved?: Lane | undefined;
+  /** The start of the worker process its last lane try went to, as this owner knew it then ({@link ReplyFrame.since}). */
+  sentSince?: number | undefined;
 }
 
 /** {@link Pending.tries} entry of a try sent to the durable queue. */
@@ -244,6 +261,10 @@ interface Lane {
   readonly outstanding: Map<string, Pending>;
   /** Pinned tasks waiting for this lane. */
   readonly pinnedQueue: Pending[];
+  /** When the worker process last heard from started ({@link ReplyFrame.since}). */
+  since?: number | undefined;
+  /** The suspect this lane is kept for, or runs alone: no other task of this owner goes there meanwhile. */
+  alone?: Pending | undefined;
 }
 
 const MAX_FRAME_SLACK = 16 * 1024;
@@ -320,10 +341,22 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
     if (stats.rejected <= 20 || stats.rejected % 1000 === 0) log.warn('result rejected', { why, rejected: stats.rejected, ...ctx });
   }
 
+  /** Frees the lane a suspect was kept for. */
+  function unreserve(p: Pending): void {
+    if (p.reserved !== undefined && p.reserved.alone === p) p.reserved.alone = undefined;
+    p.reserved = undefined;
+  }
+
+  /** Takes a task off the lane it was sent to (and frees a lane kept for it). */
+  function detach(p: Pending): void {
+    p.sentTo?.outstanding.delete(p.key);
+    unreserve(p);
+  }
+
   function finish(p: Pending, r: TaskResult): void {
     pending.delete(p.key);
     spilled.delete(p.key);
-    p.sentTo?.outstanding.delete(p.key);
+    detach(p);
     answered.add(p.key);
     if (answered.size > 200_000) answered.delete(answered.values().next().value as string);
     for (const w of p.waiters) w(r);
@@ -343,28 +376,42 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
     });
   }
 
-  /** Puts a task back in its queue for another try (or ends it after `maxAttempts`). */
-  function retry(p: Pending, why: string, delayMs = 0): void {
-    p.sentTo?.outstanding.delete(p.key);
+  /**
+   * Puts a task back in its queue for another try (or ends it after `maxAttempts` counted tries).
+   * `lostWorker`: the try ended with its worker lost (killed, silent, restarted without it); it is
+   * not counted when the worker held other tasks too (a shared loss, {@link UNCOUNTED_LOSSES} at
+   * most: then the task runs alone, where each loss counts).
+   */
+  function retry(p: Pending, why: string, delayMs = 0, lostWorker = false): void {
+    const ranAlone = p.alone;
+    detach(p);
     p.avoid = p.sentTo;
     p.sentTo = undefined;
-    if (p.attempt >= maxAttempts && p.rejectedWhy === undefined) {
-      failWith(
-        p,
-        'WORKER_MAX_DELIVER',
-        `task ${p.task.shardId} of job ${p.task.jobId} was tried ${p.attempt} times without a result (max ${maxAttempts}); last: ${why}`,
-        { deliveries: p.attempt },
-      );
+    if (lostWorker && !ranAlone) p.lost++;
+    const counted = p.attempt - p.lost;
+    const tally = `${counted} counted (max ${maxAttempts}: error results, lost messages, and workers lost while it ran alone) and ${p.lost} on workers lost while they held other tasks too (not counted; after ${UNCOUNTED_LOSSES} it runs alone)`;
+    if (counted >= maxAttempts && p.rejectedWhy === undefined) {
+      failWith(p, 'WORKER_MAX_DELIVER', `task ${p.task.shardId} of job ${p.task.jobId} was tried ${p.attempt} times without a result: ${tally}; last: ${why}`, {
+        deliveries: p.attempt,
+        counted,
+        lostBeside: p.lost,
+        bound: maxAttempts,
+        field: 'maxDeliver',
+      });
       return;
     }
-    if (p.attempt >= maxAttempts && p.rejectedWhy !== undefined) {
+    if (counted >= maxAttempts && p.rejectedWhy !== undefined) {
       failWith(
         p,
         'WORKER_BAD_RESULT',
-        `task ${p.task.shardId} of job ${p.task.jobId} got no acceptable result in ${p.attempt} tries; last refused: ${p.rejectedWhy}`,
-        { deliveries: p.attempt, why: p.rejectedWhy },
+        `task ${p.task.shardId} of job ${p.task.jobId} got no acceptable result in ${p.attempt} tries (${tally}); last refused: ${p.rejectedWhy}`,
+        { deliveries: p.attempt, counted, lostBeside: p.lost, why: p.rejectedWhy },
       );
       return;
+    }
+    if (!p.alone && p.lost >= UNCOUNTED_LOSSES) {
+      p.alone = true;
+      log.warn('task lost with its worker repeatedly; it runs alone from now on', { jobId: p.task.jobId, shardId: p.task.shardId, lost: p.lost, why });
     }
     p.attempt++;
     stats.retried++;
@@ -406,6 +453,7 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
       lane.heardAt = Date.now();
       lane.lost = false;
       lane.seen = Math.max(lane.seen, f.seen);
+      if (f.since !== undefined) lane.since = f.since;
     }
     /** Why this frame's last refused result was refused: the tries it leaves unanswered end, after `maxDeliver`, with WORKER_BAD_RESULT. */
     let refused: string | undefined;
@@ -480,7 +528,9 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
         if (p.frameSeq > f.seen || running.has(p.key)) continue;
         // Answered in this frame with a result that was refused (e.g. one naming another shard).
         if (refused !== undefined) p.rejectedWhy ??= `worker ${lane.workerId} answered with refused results (${refused})`;
-        retry(p, `worker ${lane.workerId} no longer holds it and its result did not arrive`);
+        // Held by a process that is gone (restarted under the same id): a lost worker; otherwise a lost message.
+        const restarted = f.since !== undefined && p.sentSince !== undefined && f.since !== p.sentSince;
+        retry(p, `worker ${lane.workerId} ${restarted ? 'was restarted and ' : ''}no longer holds it and its result did not arrive`, 0, restarted);
       }
     }
     schedulePump();
@@ -519,13 +569,19 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
       });
       schedulePump();
     } else if (lane.revision !== revision) {
+      // A new process under the same id (a supervisor restarted a killed worker with its name):
+      // live again, although nothing it holds of ours made it answer (what the old one held was
+      // retried when it was lost, or is when the new one's reply shows it not held).
+      const restarted = lane.record.startedAt !== w.startedAt || lane.record.pid !== w.pid;
       lane.revision = revision;
       lane.record = w;
       lane.freshAt = now;
       lane.slots = w.slots;
       lane.cls = w.cls;
-      if (!lane.inRegistry) {
+      if (!lane.inRegistry || (restarted && lane.lost)) {
         lane.lost = false;
+        // Its silence is counted from now: the last frame heard may be from before it was lost.
+        lane.heardAt = now;
         schedulePump();
       }
       lane.inRegistry = true;
@@ -602,8 +658,21 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
   const windowOf = (l: Lane): number => Math.min(16 * l.slots, Math.max(l.slots, Math.round((l.slots * 20) / Math.max(0.25, l.serviceMs))));
 
   // --- queues and sending ----------------------------------------------------------------------
+  /** The task as sent: the owner's try, and its shared losses and suspicion when it has them. */
+  function taskOf(p: Pending): Task {
+    return {
+      v: PROTOCOL_VERSION,
+      ...p.task,
+      replyTo,
+      attempt: p.attempt,
+      ...(p.lost > 0 ? { lost: p.lost } : {}),
+      ...(p.alone ? { alone: true } : {}),
+    };
+  }
+
   function enqueue(p: Pending, front = false): void {
-    const lane = p.pin !== undefined ? lanes.get(p.pin) : undefined;
+    // A suspect waits for a lane kept for it (pump), not for its pin.
+    const lane = p.pin !== undefined && !p.alone ? lanes.get(p.pin) : undefined;
     const q =
       lane !== undefined && live(lane) && lane !== p.avoid
         ? lane.pinnedQueue
@@ -625,20 +694,53 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
     const take = (lane: Lane, p: Pending): void => {
       if (!pending.has(p.key)) return;
       p.sentTo = lane;
+      p.sentSince = lane.since ?? lane.record.startedAt;
       p.tries[p.attempt - 1] = lane.pin;
       p.sentAt = Date.now();
       lane.outstanding.set(p.key, p);
       (frames.get(lane) ?? (frames.set(lane, []), frames.get(lane) as Pending[])).push(p);
       stats.sent++;
     };
+    // Suspects first: each gets a lane kept for it (no new tasks go there), and is sent once that
+    // lane holds nothing else of this owner's.
+    for (const [cls, q] of classQueue) {
+      for (let i = 0; i < q.length;) {
+        const p = q[i] as Pending;
+        if (!p.alone) {
+          i++;
+          continue;
+        }
+        if (!pending.has(p.key)) {
+          q.splice(i, 1);
+          continue;
+        }
+        if (p.reserved !== undefined && !live(p.reserved)) unreserve(p);
+        if (p.reserved === undefined) {
+          const ok = [...lanes.values()].filter((l) => l.cls === cls && live(l) && l.alone === undefined && l.pin !== p.exclude);
+          // The emptiest lane, not the one its last try was lost on while another will do.
+          ok.sort((a, b) => Number(a === p.avoid) - Number(b === p.avoid) || a.outstanding.size - b.outstanding.size);
+          const lane = ok[0];
+          if (lane !== undefined) {
+            p.reserved = lane;
+            lane.alone = p;
+          }
+        }
+        if (p.reserved !== undefined && p.reserved.outstanding.size === 0) {
+          q.splice(i, 1);
+          take(p.reserved, p);
+          continue;
+        }
+        i++;
+      }
+    }
     for (const lane of lanes.values()) {
-      if (!live(lane)) continue;
+      if (!live(lane) || lane.alone !== undefined) continue;
       // Pinned tasks first: they wait for this lane only.
       while (lane.pinnedQueue.length > 0 && lane.outstanding.size < windowOf(lane)) take(lane, lane.pinnedQueue.shift() as Pending);
     }
     for (const [cls, q] of classQueue) {
       if (q.length === 0) continue;
-      const free = [...lanes.values()].filter((l) => l.cls === cls && live(l) && l.outstanding.size < windowOf(l));
+      const free = [...lanes.values()].filter((l) => l.cls === cls && live(l) && l.alone === undefined && l.outstanding.size < windowOf(l));
       // Round robin over lanes with room, one task at a time, so a burst spreads evenly; a retry
       // skips the lane its last try failed on while another has room.
       // A retry waits for another lane while the class has one live, even a full one.
@@ -647,6 +749,10 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
       let i = 0;
       while (q.length > 0 && free.length > 0) {
         const p = q.shift() as Pending;
+        if (p.alone) {
+          deferred.push(p);
+          continue;
+        }
         i %= free.length;
         let lane = free[i] as Lane;
         if (p.exclude !== undefined) {
@@ -699,7 +805,7 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
     };
     lane.seq++;
     for (const p of tasks) {
-      const t = JSON.stringify({ v: PROTOCOL_VERSION, ...p.task, replyTo, attempt: p.attempt } satisfies Task);
+      const t = JSON.stringify(taskOf(p));
       if ((bytes + t.length > maxFrame || p.traceparent !== partTrace) && part.length > 0) {
         flush();
         lane.seq++;
@@ -714,11 +820,12 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
 
   // --- the durable queue ---------------------------------------------------------------------
   async function spill(p: Pending): Promise<void> {
+    unreserve(p);
     p.spilled = true;
     p.tries[p.attempt - 1] = SPILLED;
     spilled.set(p.key, p);
     stats.spilled++;
-    const t: Task = { v: PROTOCOL_VERSION, ...p.task, replyTo, attempt: p.attempt };
+    const t: Task = taskOf(p);
     try {
       await dp.js.publish(taskSubject(prefix, p.cls, p.task.op, p.task.jobId), JSON.stringify(t), {
         msgID: spilledTaskMsgId(p.task.jobId, p.task.shardId, ownerId, p.attempt),
@@ -767,7 +874,9 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
   function lose(lane: Lane, why: string): void {
     if (!lane.lost) log.warn('worker lost; its tasks go to other workers', { workerId: lane.workerId, outstanding: lane.outstanding.size, why });
     lane.lost = true;
-    for (const p of [...lane.outstanding.values()]) retry(p, `worker ${lane.workerId} lost`);
+    for (const p of [...lane.outstanding.values()]) retry(p, `worker ${lane.workerId} lost`, 0, true);
+    // A suspect waiting for this lane to empty waits for another.
+    if (lane.alone !== undefined && lane.alone.sentTo !== lane) unreserve(lane.alone);
     schedulePump();
   }
 
@@ -898,6 +1007,8 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
         spilled: false,
         waiters: [resolve],
         tries: [],
+        lost: 0,
+        alone: false,
         traceparent: currentTraceparent(),
         ...second,
       };

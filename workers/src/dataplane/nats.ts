@@ -18,7 +18,16 @@ import {
 import { Objm, setSha256Backend, type ObjectStore } from '@nats-io/obj';
 import { Kvm, type KV } from '@nats-io/kv';
 import { connectRefusal, natsConnectOptions, type NatsAuth } from '../security/auth';
-import { GramfleetError, WORKER_CLASSES, allResultsFilter, allTasksFilter, consumerName, taskFilter, type ResourceNames } from '@gramfleet/core';
+import {
+  GramfleetError,
+  UNCOUNTED_LOSSES,
+  WORKER_CLASSES,
+  allResultsFilter,
+  allTasksFilter,
+  consumerName,
+  taskFilter,
+  type ResourceNames,
+} from '@gramfleet/core';
 
 // The object store hashes every chunk it puts and gets (SHA-256, its own integrity check);
 // its default is a pure-JS hash, which capped puts and gets near 65 MB/s. Every process of the
@@ -197,9 +206,10 @@ export async function openDataPlane(nc: NatsConnection, names: ResourceNames, op
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
       ack_wait: nanos(o.ackWaitMs),
-      // One more than maxDeliver: the worker that sees delivery maxDeliver+1 dead-letters
-      // the shard instead of running it (a shard that crashes its worker still ends).
-      max_deliver: o.maxDeliver + 1,
+      // One more than the deliveries a task may use: maxDeliver counted ones, plus the shared
+      // losses that are not counted (core UNCOUNTED_LOSSES); the worker that sees the one after
+      // dead-letters the shard instead of running it (a shard that crashes its worker still ends).
+      max_deliver: o.maxDeliver + UNCOUNTED_LOSSES + 1,
       max_ack_pending: 10_000,
     });
   }
