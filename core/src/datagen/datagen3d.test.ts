@@ -3,7 +3,8 @@
  * a direct DFT, the discrete eigenvector of the 7-point Laplacian, second-order convergence of
  * manufactured Poisson and Darcy solutions on the cube, every 3-D family's `datagen-solve`
  * against a dense float64 LU solve on 4³–6³, true residuals recomputed independently along a
- * recycled chain, output shapes, determinism, and typed errors naming the field and bound.
+ * recycled chain, output shapes, determinism, typed errors naming the field and bound, and
+ * the `recycleEvery` option (fewer recycled-space updates) meeting rtol.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -315,4 +316,33 @@ test('3-D bad input: typed errors naming the field and the bound, before any wor
   assert.ok(DATAGEN_WORKLOAD.params['pde']?.enum?.includes('poisson-rhs-3d'));
   const kinds: PdeKind[] = [...KINDS_3D];
   assert.deepEqual(kinds, ['darcy-3d', 'helmholtz-3d', 'advection-diffusion-3d', 'poisson-rhs-3d']);
+});
+
+test('recycleEvery: fewer recycled-space updates still meet rtol along a chain; 1 is the default and leaves the parameters (job id) unchanged', () => {
+  for (const pde of ['darcy', 'helmholtz', 'darcy-3d'] as const) {
+    const grid = pdeDim(pde) === 3 ? 10 : 31;
+    const spec = pdeSpecOf(compileDatagenParams({ pde, grid, count: 4, seed: 2 }));
+    for (const every of [2, 1000]) {
+      let rec: Float64Array[] = [];
+      for (let i = 0; i < 4; i++) {
+        const s = generateInstance(spec, i);
+        const r = gcrodr(s.a, s.b, { m: 40, k: 20, rtol: 1e-8, maxMatvecs: 1e6, precond: none(s.a), recycleEvery: every }, rec);
+        assert.ok(trueRelres(s.a, r.x, s.b) <= 1e-8, `${pde} every ${every} #${i}`);
+        assert.ok(r.recycle.length > 0, 'a space is formed and carried');
+        rec = r.recycle;
+      }
+    }
+  }
+  const base = { pde: 'darcy', grid: 8, count: 2 };
+  assert.equal('recycleEvery' in compileDatagenParams(base), false);
+  assert.equal('recycleEvery' in compileDatagenParams({ ...base, recycleEvery: 1 }), false);
+  assert.equal(compileDatagenParams({ ...base, recycleEvery: 3 }).recycleEvery, 3);
+  const p3 = compileDatagenParams({ ...base, recycleEvery: 3 });
+  const [x] = datagenSolve({ params: p3, index: 1 }, []);
+  assert.ok(trueRelres(generateInstance(pdeSpecOf(p3), 1).a, x?.data as Float64Array, generateInstance(pdeSpecOf(p3), 1).b) <= p3.rtol);
+  for (const bad of [0, 1001, 1.5])
+    assert.throws(
+      () => compileDatagenParams({ ...base, recycleEvery: bad }),
+      (e: unknown) => isGramfleetError(e) && e.details['field'] === 'recycleEvery' && e.message.includes('recycleEvery'),
+    );
 });

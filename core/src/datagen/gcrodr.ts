@@ -33,6 +33,14 @@ export interface GcrodrOptions {
   readonly precond: Preconditioner;
   /** Dense backend for the basis products. @default {@link jsKrylovDense} (the float64 reference) */
   readonly dense?: KrylovDenseFactory;
+  /**
+   * Recompute the recycled space (harmonic Ritz vectors; two n×m×k combinations, about as many
+   * flops as the cycle's Arnoldi steps) after cycles 1, 1 + e, 1 + 2e, … of each system only
+   * (e = `recycleEvery`); the cycles between keep the current (U, C), which stays exact for
+   * this matrix (C = ÂU orthonormal), so they are GCRO cycles with a fixed space. A cycle
+   * with no space yet always updates. @default 1 (every cycle, Parks et al.)
+   */
+  readonly recycleEvery?: number;
 }
 
 /** Outcome of one solve. */
@@ -228,7 +236,8 @@ export function gcrodr(a: CsrArrays, b: Float64Array, o: GcrodrOptions, recycle:
     spmv(x, r);
     matvecs++;
     for (let i = 0; i < n; i++) r[i] = (b[i] as number) - (r[i] as number);
-    if (o.k > 0) {
+    const every = o.recycleEvery ?? 1;
+    if (o.k > 0 && (kk === 0 || (cycles - 1) % every === 0)) {
       const cols = updateRecycle(d, o.k, U, C, kk, V, H, Bm, steps, jEnd, U2, C2);
       if (cols >= 0) {
         [U, U2] = [U2, U];

@@ -42,6 +42,8 @@ export interface DatagenParams {
   readonly restart?: number;
   /** k, < restart. @default 20 */
   readonly recycle?: number;
+  /** Update the recycled space after cycles 1, 1+e, 1+2e, … of each system only. @default 1 (every cycle) */
+  readonly recycleEvery?: number;
   /** @default 'none' */
   readonly precond?: PrecondKind;
   /** @default 'greedy' (count ≤ 2000), 'fft-curve' above */
@@ -68,6 +70,8 @@ export interface CompiledDatagenParams {
   readonly solver: DatagenSolver;
   readonly restart: number;
   readonly recycle: number;
+  /** Present only when > 1, so the job id of a run that does not set it is unchanged. */
+  readonly recycleEvery?: number;
   readonly precond: PrecondKind;
   readonly sort: SortKind;
   readonly chunkSize: number;
@@ -92,6 +96,7 @@ export function compileDatagenParams(p: DatagenParams): CompiledDatagenParams {
   const restart = int('restart', p.restart ?? 40, 1, 100);
   const recycle = int('recycle', p.recycle ?? 20, 0, 99);
   if (solver !== 'gmres' && restart <= recycle) throw outOfRange('restart', `> recycle (${recycle})`, restart);
+  const every = int('recycleEvery', p.recycleEvery ?? 1, 1, 1000);
   const chunkSize = int('chunkSize', p.chunkSize ?? Math.min(64, Math.ceil(count / 4)), 1, 1_000_000);
   return Object.freeze({
     pde,
@@ -101,6 +106,7 @@ export function compileDatagenParams(p: DatagenParams): CompiledDatagenParams {
     solver,
     restart,
     recycle: solver === 'gmres' ? 0 : recycle,
+    ...(every > 1 ? { recycleEvery: every } : {}),
     chunkSize,
     seed: int('seed', p.seed ?? 0, 0, Number.MAX_SAFE_INTEGER),
     fieldAlpha: num('fieldAlpha', p.fieldAlpha ?? 2, { min: 0, minExclusive: true }),

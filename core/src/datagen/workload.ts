@@ -40,6 +40,7 @@ export const DATAGEN_WORKLOAD: WorkloadDef<'datagen'> = {
     solver: { type: 'string', enum: DATAGEN_SOLVERS, description: 'Krylov solver (default gcrodr)' },
     restart: { type: 'integer', description: 'restart length m (default 40)' },
     recycle: { type: 'integer', description: 'recycled dimension k < m (default 20)' },
+    recycleEvery: { type: 'integer', description: 'update the recycled space after cycles 1, 1+e, 1+2e, … of each system only (default 1: every cycle)' },
     precond: { type: 'string', enum: PRECONDITIONERS, description: 'preconditioner (default none)' },
     sort: { type: 'string', enum: SORT_KINDS, description: 'order of the chain (default greedy up to 2000 instances)' },
     chunkSize: { type: 'integer', description: 'systems per chunk, solved in order' },

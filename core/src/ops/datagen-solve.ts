@@ -40,6 +40,7 @@ export function datagenSolve(attrs: DatagenSolveAttrs, recycle: readonly Float64
       k: p.recycle,
       rtol: p.rtol,
       maxMatvecs: p.maxMatvecs,
+      recycleEvery: p.recycleEvery ?? 1,
       precond: buildPreconditioner(p.precond, inst.a),
       ...(dense !== undefined ? { dense } : {}),
     },
