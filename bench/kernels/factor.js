@@ -5,7 +5,8 @@
  *
  *   node --experimental-wasm-relaxed-simd bench/kernels/factor.js   (FMA build; without the
  *   flag on Node 20 the plain SIMD build runs; figure names end in [fma] or [simd])
- *   env: EIGH_N=2000 CHOL_N=4000 TOPK_N=4000 TOPK_K=200 REPS=2 THREADS=1
+ *   env: EIGH_N=2000 CHOL_N=4000 TOPK_N=4000 TOPK_K=200 REPS=3 THREADS=1
+ *        BASELINE_WASM=<kernels.wasm of another build>: eigh timed with it too, same matrix, same run
  *        (the issue's full top-k figure is TOPK_N=12000 TOPK_K=500; set TOPK_N=0 to skip)
  *
  * Ours always runs on one thread (the factorisation and eigen kernels are single-threaded;
@@ -16,7 +17,8 @@
  *   eigh-topk-<k>-of-<n>  ours: subspace iteration to 1e-10 residual; reference:
  *                      scipy.linalg.eigh(subset_by_index, driver='evr')
  * Matrices: Laplacian kernel exp(−‖x−z‖/σ) on seeded points in 10-D (plus 1e-3·I for
- * Cholesky). Timings are best of REPS, wall-clock, on a shared machine: noisy.
+ * Cholesky). Timings are the median of REPS wall-clock runs (top-k: one run), on a shared
+ * machine: noisy.
  */
 const fs = require('node:fs');
 const os = require('node:os');
@@ -31,7 +33,7 @@ const EIGH_N = env('EIGH_N', 2000);
 const CHOL_N = env('CHOL_N', 4000);
 const TOPK_N = env('TOPK_N', 4000);
 const TOPK_K = env('TOPK_K', 200);
-const REPS = env('REPS', 2);
+const REPS = env('REPS', 3);
 const THREADS = env('THREADS', 1);
 
 function laplacianKernel(n, d, sigma, seed, jitter) {
@@ -54,15 +56,17 @@ function laplacianKernel(n, d, sigma, seed, jitter) {
   return core.ndarray('f64', [n, n], k);
 }
 
-function best(fn, reps) {
-  let t = Infinity;
+/** Median of `reps` wall-clock runs (all of them in `all`, seconds). */
+function timed(fn, reps) {
+  const all = [];
   let out;
   for (let r = 0; r < reps; r++) {
     const t0 = performance.now();
     out = fn();
-    t = Math.min(t, (performance.now() - t0) / 1000);
+    all.push((performance.now() - t0) / 1000);
   }
-  return { t, out };
+  const s = [...all].sort((x, y) => x - y);
+  return { t: s[Math.floor((s.length - 1) / 2)], all, out };
 }
 
 function main() {
@@ -87,9 +91,23 @@ function main() {
     const k = createEighKernel(arenaOf);
     const attrs = core.eighOp.parseAttrs({});
     process.stderr.write(`eigh ${EIGH_N}: ours ...\n`);
-    const r = best(() => k(attrs, [a], {}), REPS);
+    const r = timed(() => k(attrs, [a], {}), REPS);
     const w = r.out[0].data;
-    ours.eigh = { t: r.t, w: [w[0], w[w.length - 1], w.reduce((p, q) => p + q, 0)] };
+    ours.eigh = { t: r.t, all: r.all, w: [w[0], w[w.length - 1], w.reduce((p, q) => p + q, 0)] };
+    if (process.env.BASELINE_WASM) {
+      // Another kernel build (e.g. the previous commit's) timed on the same matrix in the same run.
+      const bm = new WebAssembly.Module(fs.readFileSync(process.env.BASELINE_WASM));
+      let ba;
+      const kb = createEighKernel(() => {
+        if (ba === undefined || ba.poisoned) ba = new WasmArena(bm);
+        ba.reset();
+        return ba;
+      });
+      process.stderr.write(`eigh ${EIGH_N}: baseline ${process.env.BASELINE_WASM} ...\n`);
+      const rb = timed(() => kb(attrs, [a], {}), REPS);
+      ours.eighBase = { t: rb.t, all: rb.all };
+      ba = undefined;
+    }
   }
   if (CHOL_N > 0) {
     const a = laplacianKernel(CHOL_N, 10, 1.0, 2, 1e-3);
@@ -97,7 +115,7 @@ function main() {
     const k = createCholeskyKernel(arenaOf);
     const attrs = core.choleskyOp.parseAttrs({});
     process.stderr.write(`cholesky ${CHOL_N}: ours ...\n`);
-    const r = best(() => k(attrs, [a], {}), REPS);
+    const r = timed(() => k(attrs, [a], {}), REPS);
     let tr = 0;
     for (let i = 0; i < CHOL_N; i++) tr += r.out[0].data[i * CHOL_N + i];
     ours.chol = { t: r.t, tr };
@@ -109,7 +127,7 @@ function main() {
     const k = createEighTopkKernel(arenaOf);
     const attrs = core.eighTopkOp.parseAttrs({ k: TOPK_K });
     process.stderr.write(`eigh-topk ${TOPK_K} of ${TOPK_N}: ours ...\n`);
-    const r = best(() => k(attrs, [a], {}), 1);
+    const r = timed(() => k(attrs, [a], {}), 1);
     process.stderr.write(`eigh-topk ${TOPK_K} of ${TOPK_N}: ours ${r.t.toFixed(2)} s\n`);
     ours.topk = { t: r.t, w: [r.out[0].data[0], r.out[0].data[TOPK_K - 1]] };
   }
@@ -132,7 +150,13 @@ function main() {
     const agree = ref.eigh_w
       ? `max/min/sum eigenvalue rel. diff vs numpy ${Math.max(rel(ours.eigh.w[1], ref.eigh_w[1]), rel(ours.eigh.w[2], ref.eigh_w[2])).toExponential(1)}`
       : '';
-    emit('kernels', `eigh-${EIGH_N}${tag}`, ours.eigh.t, ref.eigh_s, 's', { note: note(`numpy.linalg.eigh; ${agree}`) });
+    const runs = (xs) => (xs ? xs.map((x) => x.toFixed(2)).join(', ') : 'n/a');
+    const med = `median of ${REPS}: ours ${runs(ours.eigh.all)} s, numpy ${runs(ref.eigh_all)} s`;
+    emit('kernels', `eigh-${EIGH_N}${tag}`, ours.eigh.t, ref.eigh_s, 's', { note: note(`numpy.linalg.eigh; ${agree}; ${med}`) });
+    if (ours.eighBase)
+      emit('kernels', `eigh-${EIGH_N}${tag} baseline build`, ours.eighBase.t, ref.eigh_s, 's', {
+        note: note(`${process.env.BASELINE_WASM}, same matrix, same run; runs ${runs(ours.eighBase.all)} s`),
+      });
   }
   if (ours.chol) {
     const agree = ref.chol_diag_sum ? `trace(L) rel. diff vs numpy ${rel(ours.chol.tr, ref.chol_diag_sum).toExponential(1)}` : '';

@@ -56,6 +56,10 @@ const cases: Array<{ name: string; n: number; make: () => Float64Array }> = [
   },
   { name: 'Laplacian kernel 101', n: 101, make: () => laplacianKernel(101, 0.3, 5) },
   { name: 'Gaussian kernel 127 (eigenvalues to 1e-16)', n: 127, make: () => gaussianKernel(127, 0.6, 9) },
+  // Past the wasm kernel's unblocked size (128): blocked panels of 32 + GEMM updates, blocked back-transform.
+  { name: 'random symmetric 161 (one blocked panel)', n: 161, make: () => symmetricRandom(161, 16) },
+  { name: 'Laplacian kernel 263 (blocked)', n: 263, make: () => laplacianKernel(263, 0.3, 11) },
+  { name: 'Gaussian kernel 200 (blocked, eigenvalues to 1e-16)', n: 200, make: () => gaussianKernel(200, 0.6, 13) },
 ];
 
 describe('eigh conformance', () => {

@@ -1,27 +1,68 @@
 // Symmetric eigensolver: all eigenpairs of a dense symmetric matrix, ascending.
 //
-// 1. Householder tridiagonalisation on the lower triangle (row-major; symv + syr2 per step on
-//    contiguous row segments). Reflector k is kept in the unused upper triangle, row k.
+// 1. Householder tridiagonalisation on the lower triangle (row-major), blocked as LAPACK's
+//    dsytrd/dlatrd: panels of NB columns reduced with one pass of symv over the trailing lower
+//    triangle per column (the panel's earlier reflectors folded in through V and W, O(n·NB)),
+//    then one rank-2·NB update A22 −= V·Wᵀ + W·Vᵀ of the trailing lower triangle on the packed
+//    wasm GEMM (gemm.ts). The last NX columns, and small matrices, go unblocked (symv + syr2
+//    per step on contiguous row segments). Reflector k is kept in the unused upper triangle, row k.
 // 2. Implicit QL with Wilkinson-type shifts (tql2) on the tridiagonal. The Givens rotations of
 //    each sweep are recorded, and applied in batches to Zᵀ (rows = eigenvectors of T) one
 //    column chunk at a time, so the chunk stays in cache across many sweeps.
-// 3. Back-transform Vᵀ = Zᵀ·H_{n-3}⋯H_0, four rows of Zᵀ per pass over each reflector.
+// 3. Back-transform Vᵀ = Zᵀ·H_{n-3}⋯H_0, NB reflectors at a time in compact WY form
+//    (I − Y·Tᵀ·Yᵀ, T as LAPACK's dlarft): two GEMMs per block on the packed wasm GEMM.
 // 4. Sort ascending; write V with the eigenvectors as columns (numpy's `eigh` layout).
 
 import { LA_BAD_ARGS, LA_NO_CONVERGENCE, LA_OK, at, axpy, dot, ld, nrm2, scal, st } from './la-internal';
+import { gemmCore, gf_gemm_workspace_bytes } from './gemm';
 
 const CHUNK_GROUPS: i32 = 8; // 8-column panels of Zᵀ per cache chunk while applying rotations
 const MAX_ITER: i32 = 60; // QL iterations per eigenvalue
+/** Panel width of the blocked reduction and of the blocked back-transform. */
+const NB: i32 = 32;
+/** The reduction goes unblocked once the trailing matrix is at most NX wide (NX ≥ NB + 3). */
+const NX: i32 = 128;
+/** Column blocks of the trailing lower-triangle update (each one GEMM call). */
+const UB: i32 = 192;
 
 @inline function rotCap(n: i32): i32 {
   return min<i32>(1 << 20, max<i32>(1024, n * n));
+}
+
+/** Bytes of the blocked stages' scratch: V|W and W|V (n × 2NB each), Yᵀ (NB × n), M (n × NB), T (NB²), t (2NB), the GEMM's packing. */
+@inline function blockedBytes(n: i32): usize {
+  return (<usize>n * <usize>(6 * NB) + <usize>(NB * NB + 2 * NB)) * 8 + gf_gemm_workspace_bytes() + 6 * 64;
 }
 
 /** Workspace bytes `gf_eigh` needs for an n×n matrix. */
 export function gf_eigh_work_bytes(n: i32): usize {
   const cap = <usize>rotCap(n);
   const npad = <usize>((n + 7) & ~7);
-  return (<usize>n * <usize>n + <usize>n * npad + 4 * <usize>n + 8 + 2 * cap) * 8 + cap * 4 + 128;
+  return (<usize>n * <usize>n + <usize>n * npad + 4 * <usize>n + 8 + 2 * cap) * 8 + cap * 4 + 128 + blockedBytes(n);
+}
+
+// The blocked stages' scratch, carved out of the workspace after the rotation panels (set by
+// carve() at each gf_eigh call; kernels never allocate).
+let VW: usize = 0; // n × 2NB; row i: V_i (NB values), W_i (NB values)
+let WV: usize = 0; // n × 2NB; row i: W_i, V_i (the GEMM's right operand)
+let YT: usize = 0; // NB × n: a block's reflectors as rows
+let MB: usize = 0; // n × NB: Zᵀ·Y
+let TB: usize = 0; // NB × NB: the block's T
+let TT: usize = 0; // 2NB
+let GW: usize = 0; // gemm.ts packing
+
+@inline function align64(p: usize): usize {
+  return (p + 63) & ~(<usize>63);
+}
+
+function carve(n: i32, base: usize): void {
+  VW = align64(base);
+  WV = align64(VW + ((<usize>n * <usize>(2 * NB)) << 3));
+  YT = align64(WV + ((<usize>n * <usize>(2 * NB)) << 3));
+  MB = align64(YT + ((<usize>NB * <usize>n) << 3));
+  TB = align64(MB + ((<usize>n * <usize>NB) << 3));
+  TT = align64(TB + (<usize>(NB * NB) << 3));
+  GW = align64(TT + (<usize>(2 * NB) << 3));
 }
 
 /**
@@ -45,8 +86,15 @@ export function gf_eigh(n: i32, a: usize, lda: i32, w: usize, v: usize, ldv: i32
   const hdr = rot + ((<usize>cap * 2) << 3);
   const zp = (hdr + (<usize>cap << 2) + 63) & ~(<usize>63);
   const npad = (n + 7) & ~7;
+  carve(n, zp + ((<usize>n * <usize>npad) << 3));
 
-  tridiagonalise(n, a, lda, d, e, tau, p);
+  let k0 = 0;
+  while (n - k0 > NX) {
+    reducePanel(n, k0, a, lda, d, e, tau, p);
+    updateTrailing(n, k0 + NB, a, lda);
+    k0 += NB;
+  }
+  tridiagonalise(n, k0, a, lda, d, e, tau, p);
 
   // Zᵀ = I, in 8-column panels
   memory.fill(zp, 0, (<usize>n * <usize>npad) << 3);
@@ -61,7 +109,7 @@ export function gf_eigh(n: i32, a: usize, lda: i32, w: usize, v: usize, ldv: i32
     for (let r = 0; r < n; r++) memory.copy(at(zt, n, r, 8 * g), pg + (<usize>r << 6), <usize>w << 3);
   }
 
-  backTransform(n, a, lda, tau, zt, p);
+  backTransformBlocked(n, a, lda, tau, zt);
 
   // sort ascending (selection by index; O(n²) compares, n row moves avoided via a permutation)
   const perm = hdr; // reuse: i32[n]
@@ -99,45 +147,136 @@ export function gf_eigh(n: i32, a: usize, lda: i32, w: usize, v: usize, ldv: i32
   return LA_OK;
 }
 
+/** Row i of V|W (NB values of V, then NB of W). */
+@inline function vwRow(i: i32): usize {
+  return VW + ((<usize>i * <usize>(2 * NB)) << 3);
+}
+
 /**
- * Householder reduction of the lower triangle of `a` to tridiagonal form: d (diagonal),
- * e[k] (between k and k+1), tau[k]; reflector k (v[0] = 1 implicit at column k+1) is stored
- * in row k of the upper triangle, a[k][k+1..n). `p` is scratch of n+1 f64.
+ * Householder vector of column k (rows k+1..n−1, already updated): written as u (u[0] = 1) to
+ * row k of the upper triangle, d[k], e[k], tau[k] set; returns tau.
  */
-function tridiagonalise(n: i32, a: usize, lda: i32, d: usize, e: usize, tau: usize, p: usize): void {
-  for (let k = 0; k + 2 < n; k++) {
-    const m = n - k - 1;
-    const u = at(a, lda, k, k + 1); // row k, upper part: holds the reflector
-    for (let i = 0; i < m; i++) st(u, i, load<f64>(at(a, lda, k + 1 + i, k)));
-    const alpha = ld(u, 0);
-    const xnorm = nrm2(m - 1, u + 8);
-    st(d, k, load<f64>(at(a, lda, k, k)));
-    if (xnorm == 0) {
-      st(tau, k, 0);
-      st(e, k, alpha);
-      st(u, 0, 1);
-      continue;
-    }
-    let beta = Math.hypot(alpha, xnorm);
-    if (alpha > 0) beta = -beta;
-    const t = (beta - alpha) / beta;
-    scal(m - 1, 1.0 / (alpha - beta), u + 8);
+function reflector(n: i32, k: i32, a: usize, lda: i32, d: usize, e: usize, tau: usize): f64 {
+  const m = n - k - 1;
+  const u = at(a, lda, k, k + 1);
+  for (let i = 0; i < m; i++) st(u, i, load<f64>(at(a, lda, k + 1 + i, k)));
+  const alpha = ld(u, 0);
+  const xnorm = nrm2(m - 1, u + 8);
+  st(d, k, load<f64>(at(a, lda, k, k)));
+  if (xnorm == 0) {
+    st(tau, k, 0);
+    st(e, k, alpha);
     st(u, 0, 1);
-    st(tau, k, t);
-    st(e, k, beta);
-    // p = t·A22·u (symmetric, lower triangle rows)
-    memory.fill(p, 0, <usize>m << 3);
-    const a22 = at(a, lda, k + 1, k + 1);
-    for (let i = 0; i < m; i++) {
-      const row = a22 + ((<usize>i * <usize>lda) << 3);
-      const ui = ld(u, i);
-      st(p, i, ld(p, i) + dot(i, row, u) + ld(row, i) * ui);
-      axpy(i, ui, row, p);
+    return 0;
+  }
+  let beta = Math.hypot(alpha, xnorm);
+  if (alpha > 0) beta = -beta;
+  const t = (beta - alpha) / beta;
+  scal(m - 1, 1.0 / (alpha - beta), u + 8);
+  st(u, 0, 1);
+  st(tau, k, t);
+  st(e, k, beta);
+  return t;
+}
+
+/** p[0..m) = A22·u for the symmetric trailing A22 = a[k+1.., k+1..] (lower triangle read once). */
+function symvLower(m: i32, a22: usize, lda: i32, u: usize, p: usize): void {
+  memory.fill(p, 0, <usize>m << 3);
+  for (let i = 0; i < m; i++) {
+    const row = a22 + ((<usize>i * <usize>lda) << 3);
+    const ui = ld(u, i);
+    st(p, i, ld(p, i) + dot(i, row, u) + ld(row, i) * ui);
+    axpy(i, ui, row, p);
+  }
+}
+
+/**
+ * Reduces columns k0..k0+NB−1 (dlatrd): column k is first brought up to date with the panel's
+ * earlier reflectors (a[i][k] −= V_i·W_k + W_i·V_k), its reflector u is formed, and
+ * w = tau·(A22·u − V·(Wᵀu) − W·(Vᵀu)) − ½·tau·(wᵀu)·u is kept as column j of W (u as column j
+ * of V); A22 itself is left as it was at the panel's start. Needs k0 + NB + 2 < n.
+ */
+function reducePanel(n: i32, k0: i32, a: usize, lda: i32, d: usize, e: usize, tau: usize, p: usize): void {
+  memory.fill(vwRow(k0), 0, (<usize>(n - k0) * <usize>(2 * NB)) << 3);
+  const WO: usize = <usize>NB << 3; // byte offset of W within a row of V|W
+  for (let j = 0; j < NB; j++) {
+    const k = k0 + j;
+    const m = n - k - 1;
+    if (j > 0) {
+      const rk = vwRow(k);
+      for (let i = k; i < n; i++) {
+        const ri = vwRow(i);
+        const q = at(a, lda, i, k);
+        store<f64>(q, load<f64>(q) - dot(j, ri, rk + WO) - dot(j, ri + WO, rk));
+      }
     }
+    const t = reflector(n, k, a, lda, d, e, tau);
+    const u = at(a, lda, k, k + 1);
+    if (t != 0) {
+      symvLower(m, at(a, lda, k + 1, k + 1), lda, u, p);
+      if (j > 0) {
+        // tt[0..j) = Vᵀu, tt[NB..NB+j) = Wᵀu over rows k+1..n−1
+        memory.fill(TT, 0, <usize>(2 * NB) << 3);
+        for (let i = 0; i < m; i++) {
+          const ri = vwRow(k + 1 + i);
+          const ui = ld(u, i);
+          axpy(j, ui, ri, TT);
+          axpy(j, ui, ri + WO, TT + WO);
+        }
+        for (let i = 0; i < m; i++) {
+          const ri = vwRow(k + 1 + i);
+          st(p, i, ld(p, i) - dot(j, ri, TT + WO) - dot(j, ri + WO, TT));
+        }
+      }
+      scal(m, t, p);
+      axpy(m, -0.5 * t * dot(m, p, u), u, p);
+    } else {
+      memory.fill(p, 0, <usize>m << 3);
+    }
+    for (let i = 0; i < m; i++) {
+      const ri = vwRow(k + 1 + i);
+      st(ri, j, ld(u, i));
+      st(ri + WO, j, ld(p, i));
+    }
+  }
+}
+
+/**
+ * A22 −= V·Wᵀ + W·Vᵀ on the lower triangle of rows/columns r0..n−1: (V|W)·(W|V)ᵀ by column
+ * blocks of UB, each one GEMM over the rows from its diagonal block down (the diagonal
+ * block's upper part is written too: it holds only reflectors of later steps, not yet formed).
+ */
+function updateTrailing(n: i32, r0: i32, a: usize, lda: i32): void {
+  const ld2 = 2 * NB;
+  for (let i = r0; i < n; i++) {
+    const s = vwRow(i);
+    const o = WV + ((<usize>i * <usize>ld2) << 3);
+    memory.copy(o, s + (<usize>NB << 3), <usize>NB << 3);
+    memory.copy(o + (<usize>NB << 3), s, <usize>NB << 3);
+  }
+  for (let j0 = r0; j0 < n; j0 += UB) {
+    const bs = min<i32>(UB, n - j0);
+    gemmCore(false, true, false, n - j0, bs, ld2, -1.0, vwRow(j0), ld2, WV + ((<usize>j0 * <usize>ld2) << 3), ld2, 1.0, at(a, lda, j0, j0), lda, GW, false, 0);
+  }
+}
+
+/**
+ * Householder reduction of the lower triangle of `a` to tridiagonal form from column k0 on
+ * (columns before k0 already reduced): d (diagonal), e[k] (between k and k+1), tau[k];
+ * reflector k (v[0] = 1 at column k+1) is stored in row k of the upper triangle,
+ * a[k][k+1..n). `p` is scratch of n+1 f64.
+ */
+function tridiagonalise(n: i32, k0: i32, a: usize, lda: i32, d: usize, e: usize, tau: usize, p: usize): void {
+  for (let k = k0; k + 2 < n; k++) {
+    const m = n - k - 1;
+    const t = reflector(n, k, a, lda, d, e, tau);
+    if (t == 0) continue;
+    const u = at(a, lda, k, k + 1);
+    const a22 = at(a, lda, k + 1, k + 1);
+    symvLower(m, a22, lda, u, p);
     scal(m, t, p);
     // w = p − ½·t·(pᵀu)·u  (in p)
-    const kk = -0.5 * t * dot(m, p, u);
-    axpy(m, kk, u, p);
+    axpy(m, -0.5 * t * dot(m, p, u), u, p);
     // A22 −= u·wᵀ + w·uᵀ (lower)
     for (let i = 0; i < m; i++) {
       const row = a22 + ((<usize>i * <usize>lda) << 3);
@@ -289,85 +428,48 @@ function applyRotations(n: i32, zp: usize, rot: usize, hdr: usize, nsw: i32): vo
 }
 
 /**
- * Vᵀ = Zᵀ·H_{n-3}⋯H_0 in place in `zt`: each row x gets x −= tau_k·(x·v_k)·v_k for
- * k = n−3 … 0 (v_k lives in a[k][k+1..n), support k+1..n−1). Four rows share each pass.
+ * Vᵀ = Zᵀ·H_{n-3}⋯H_0 in place in `zt`, NB reflectors at a time, last block first. For the
+ * block k0..k1−1, H_{k0}⋯H_{k1−1} = I − Y·T·Yᵀ (Y's columns the reflectors, T upper
+ * triangular as dlarft forms it), so Zᵀ·H_{k1−1}⋯H_{k0} = Zᵀ − (Zᵀ·Y)·Tᵀ·Yᵀ on columns k0+1..n−1.
  */
-function backTransform(n: i32, a: usize, lda: i32, tau: usize, zt: usize, scratch: usize): void {
-  let r = 0;
-  for (; r + 4 <= n; r += 4) {
-    const x0 = at(zt, n, r, 0);
-    const x1 = x0 + (<usize>n << 3);
-    const x2 = x1 + (<usize>n << 3);
-    const x3 = x2 + (<usize>n << 3);
-    for (let k = n - 3; k >= 0; k--) {
-      const t = ld(tau, k);
-      if (t == 0) continue;
-      const vk = at(a, lda, k, k + 1);
-      const len = n - k - 1;
-      const o = <usize>(k + 1) << 3;
-      dot4(len, vk, x0 + o, x1 + o, x2 + o, x3 + o, scratch);
-      axpy4(len, vk, -t * ld(scratch, 0), x0 + o, -t * ld(scratch, 1), x1 + o, -t * ld(scratch, 2), x2 + o, -t * ld(scratch, 3), x3 + o);
+function backTransformBlocked(n: i32, a: usize, lda: i32, tau: usize, zt: usize): void {
+  const nref = n - 2; // reflectors 0..n−3
+  if (nref <= 0) return;
+  let kb = ((nref - 1) / NB) * NB;
+  for (; kb >= 0; kb -= NB) {
+    const nb = min<i32>(NB, nref - kb);
+    const L = n - kb - 1; // columns kb+1..n−1
+    // Yᵀ (nb × L): row j = reflector kb+j, zero before its column kb+j+1
+    for (let j = 0; j < nb; j++) {
+      const row = YT + ((<usize>j * <usize>L) << 3);
+      if (j > 0) memory.fill(row, 0, <usize>j << 3);
+      memory.copy(row + (<usize>j << 3), at(a, lda, kb + j, kb + j + 1), <usize>(L - j) << 3);
     }
-  }
-  for (; r < n; r++) {
-    const x = at(zt, n, r, 0);
-    for (let k = n - 3; k >= 0; k--) {
-      const t = ld(tau, k);
-      if (t == 0) continue;
-      const vk = at(a, lda, k, k + 1);
-      const len = n - k - 1;
-      const o = <usize>(k + 1) << 3;
-      axpy(len, -t * dot(len, vk, x + o), vk, x + o);
+    // T (upper): T[j][j] = tau_j, T[0:j, j] = −tau_j·T[0:j, 0:j]·(Y[:, 0:j]ᵀ·y_j)
+    for (let j = 0; j < nb; j++) {
+      const tj = ld(tau, kb + j);
+      const yj = YT + ((<usize>j * <usize>L) << 3);
+      for (let i = 0; i < j; i++) st(TT, i, tj == 0 ? 0 : dot(L - j, YT + ((<usize>i * <usize>L + <usize>j) << 3), yj + (<usize>j << 3)));
+      for (let i = 0; i < j; i++) {
+        let s: f64 = 0;
+        for (let l = i; l < j; l++) s += ld(TB, i * NB + l) * ld(TT, l);
+        st(TB, i * NB + j, -tj * s);
+      }
+      st(TB, j * NB + j, tj);
     }
-  }
-}
-
-/** out[r] = v·x_r for four vectors. */
-function dot4(n: i32, v: usize, x0: usize, x1: usize, x2: usize, x3: usize, out: usize): void {
-  let a0 = f64x2.splat(0), a1 = f64x2.splat(0), a2 = f64x2.splat(0), a3 = f64x2.splat(0);
-  let j = 0;
-  for (; j + 2 <= n; j += 2) {
-    const o = <usize>j << 3;
-    const vv = v128.load(v + o);
-    a0 = f64x2.add(a0, f64x2.mul(vv, v128.load(x0 + o)));
-    a1 = f64x2.add(a1, f64x2.mul(vv, v128.load(x1 + o)));
-    a2 = f64x2.add(a2, f64x2.mul(vv, v128.load(x2 + o)));
-    a3 = f64x2.add(a3, f64x2.mul(vv, v128.load(x3 + o)));
-  }
-  let s0 = f64x2.extract_lane(a0, 0) + f64x2.extract_lane(a0, 1);
-  let s1 = f64x2.extract_lane(a1, 0) + f64x2.extract_lane(a1, 1);
-  let s2 = f64x2.extract_lane(a2, 0) + f64x2.extract_lane(a2, 1);
-  let s3 = f64x2.extract_lane(a3, 0) + f64x2.extract_lane(a3, 1);
-  if (j < n) {
-    const vv = ld(v, j);
-    s0 += vv * ld(x0, j);
-    s1 += vv * ld(x1, j);
-    s2 += vv * ld(x2, j);
-    s3 += vv * ld(x3, j);
-  }
-  st(out, 0, s0);
-  st(out, 1, s1);
-  st(out, 2, s2);
-  st(out, 3, s3);
-}
-
-/** x_r += c_r·v for four vectors. */
-function axpy4(n: i32, v: usize, c0: f64, x0: usize, c1: f64, x1: usize, c2: f64, x2: usize, c3: f64, x3: usize): void {
-  const k0 = f64x2.splat(c0), k1 = f64x2.splat(c1), k2 = f64x2.splat(c2), k3 = f64x2.splat(c3);
-  let j = 0;
-  for (; j + 2 <= n; j += 2) {
-    const o = <usize>j << 3;
-    const vv = v128.load(v + o);
-    v128.store(x0 + o, f64x2.add(v128.load(x0 + o), f64x2.mul(k0, vv)));
-    v128.store(x1 + o, f64x2.add(v128.load(x1 + o), f64x2.mul(k1, vv)));
-    v128.store(x2 + o, f64x2.add(v128.load(x2 + o), f64x2.mul(k2, vv)));
-    v128.store(x3 + o, f64x2.add(v128.load(x3 + o), f64x2.mul(k3, vv)));
-  }
-  if (j < n) {
-    const vv = ld(v, j);
-    st(x0, j, ld(x0, j) + c0 * vv);
-    st(x1, j, ld(x1, j) + c1 * vv);
-    st(x2, j, ld(x2, j) + c2 * vv);
-    st(x3, j, ld(x3, j) + c3 * vv);
+    // M = Zᵀ[:, kb+1:]·Y (n × nb)
+    const z = zt + (<usize>(kb + 1) << 3);
+    gemmCore(false, true, false, n, nb, L, 1.0, z, n, YT, L, 0.0, MB, nb, GW, false, 0);
+    // M ← M·Tᵀ: M[r][i] = Σ_{j≥i} M[r][j]·T[i][j] (in place, i ascending)
+    for (let r = 0; r < n; r++) {
+      const mr = MB + ((<usize>r * <usize>nb) << 3);
+      for (let i = 0; i < nb; i++) {
+        let s: f64 = 0;
+        for (let j = i; j < nb; j++) s += ld(mr, j) * ld(TB, i * NB + j);
+        st(mr, i, s);
+      }
+    }
+    // Zᵀ[:, kb+1:] −= M·Yᵀ
+    gemmCore(false, false, false, n, L, nb, -1.0, MB, nb, YT, L, 1.0, z, n, GW, false, 0);
   }
 }
