@@ -54,4 +54,9 @@ export interface JobCli {
   write(fleet: Fleet, h: JobHandle, result: unknown, recipe: JobOutputRecipe, ctx: CliContext, json: boolean): Promise<number>;
   /** The recipe of a job submitted without one (from the SDK): the command's defaults, writing to `out`. */
   defaultRecipe(out: string): JobOutputRecipe;
+  /**
+   * The files cannot be written without the recipe the command recorded (it holds inputs the
+   * result lacks): a job submitted without one gets its result as JSON instead. @default false
+   */
+  readonly needsRecipe?: boolean;
 }

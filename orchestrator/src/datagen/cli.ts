@@ -4,11 +4,91 @@
  * not solved again.
  */
 import * as path from 'node:path';
-import { DATAGEN_SOLVERS, GramfleetError, PDE_KINDS, PRECONDITIONERS, SORT_KINDS, type DatagenParams } from '@gramfleet/core';
+import { DATAGEN_SOLVERS, GramfleetError, PDE_KINDS, PRECONDITIONERS, SORT_KINDS, type DatagenJobResult, type DatagenParams } from '@gramfleet/core';
 import { createJsonLogger } from '@gramfleet/workers';
 import { prepareDatagen, type DatagenJobSpec } from './submit';
 import { createProgressBar } from '../cli/progress';
 import { CLUSTER_FLAGS, JSON_FLAG, connectOptionsOf, type CliCommand, type ParsedArgs, type CliContext } from '../cli/command';
+import { DETACH_FLAG, outputRecipe, printDetached, type JobCli } from '../cli/detach';
+import type { Fleet, JobHandle } from '../client/fleet';
+import type { JobOutputRecipe } from '../jobs/types';
+
+/** What a datagen job's recipe records: the parameters (the dataset's manifest is made from them) and the output switches. */
+interface DatagenRecipeOptions {
+  readonly params: DatagenParams;
+  readonly storeSystems: boolean;
+  readonly keepPages: boolean;
+}
+
+function recipeOptions(recipe: JobOutputRecipe): DatagenRecipeOptions | undefined {
+  const o = recipe.options as Partial<DatagenRecipeOptions>;
+  return typeof o.params === 'object' && o.params !== null ? (o as DatagenRecipeOptions) : undefined;
+}
+
+/**
+ * Writes a finished datagen job's dataset as the recipe says (the `.npy` shards and manifest under
+ * `recipe.out`), releases its result pages unless asked to keep them, and prints the summary
+ * (`gramfleet datagen` and `gramfleet jobs result`).
+ */
+async function writeDatagen(
+  fleet: Fleet,
+  h: JobHandle,
+  r: DatagenJobResult,
+  recipe: JobOutputRecipe,
+  ctx: CliContext,
+  json: boolean,
+  t0: number,
+): Promise<number> {
+  const o = recipeOptions(recipe);
+  if (o === undefined)
+    throw new GramfleetError(
+      'INPUT_INVALID',
+      `datagen job ${h.jobId} was submitted without its parameters recorded (not by 'gramfleet datagen'): its dataset cannot be written here; 'gramfleet jobs result ${h.jobId} --json' prints its result`,
+      { field: 'jobId', jobId: h.jobId },
+    );
+  const input = prepareDatagen({ kind: 'datagen', ...o.params, jobId: h.jobId });
+  const p = (await h.progress().catch(() => undefined)) as { matvecsSaved?: number } | undefined;
+  const m = await fleet.writeDataset(input, r, recipe.out, { storeSystems: o.storeSystems });
+  // The dataset is written: the job's result pages are garbage unless asked to keep them.
+  const released = o.keepPages ? 0 : await fleet.releaseDatagenPages(h.jobId);
+  const summary = {
+    jobId: h.jobId,
+    out: path.resolve(recipe.out),
+    systems: m.systems.length,
+    chunks: m.chunks.length,
+    matvecs: m.totals.matvecs,
+    matvecsSaved: p?.matvecsSaved ?? null,
+    maxRelres: m.totals.maxRelres,
+    publishedTasks: r.publishedTasks,
+    pagesReleased: released,
+    wallMs: Date.now() - t0,
+  };
+  if (json) ctx.out.write(JSON.stringify(summary) + '\n');
+  else {
+    ctx.out.write(
+      `${m.systems.length} systems in ${m.chunks.length} chunks, ${m.totals.matvecs} mat-vecs, max true relative residual ${m.totals.maxRelres.toExponential(2)}, ${(summary.wallMs / 1000).toFixed(1)} s${r.publishedTasks === 0 ? ' (all systems were solved before; nothing re-solved)' : ''}\n`,
+    );
+    ctx.out.write(`wrote ${summary.out}/manifest.json\n`);
+  }
+  return 0;
+}
+
+/** Datagen jobs on the command line: the systems bar and the dataset folder of `gramfleet datagen`. */
+export const DATAGEN_JOB_CLI: JobCli = {
+  kind: 'datagen',
+  async watch(h, _ctx, json) {
+    const dh = h as JobHandle<'datagen'>;
+    const bar = json ? undefined : createProgressBar(`datagen ${h.jobId}`);
+    const r = await dh.watch((p) => bar?.update(p.systemsDone, p.systemsTotal, `mat-vecs ${p.matvecs}, saved ${p.matvecsSaved}`));
+    const p = await dh.progress().catch(() => undefined);
+    if (p !== undefined) bar?.update(p.systemsDone, p.systemsTotal, `mat-vecs ${p.matvecs}, saved ${p.matvecsSaved}`);
+    bar?.finish('solved');
+    return r;
+  },
+  write: (fleet, h, result, recipe, ctx, json) => writeDatagen(fleet, h, result as DatagenJobResult, recipe, ctx, json, Date.now()),
+  defaultRecipe: (out) => outputRecipe('datagen', out),
+  needsRecipe: true,
+};
 
 function numArg(name: string, s: string): number {
   const x = Number(s);
@@ -67,8 +147,10 @@ async function datagenRun(a: ParsedArgs, ctx: CliContext): Promise<number> {
     ...(v['chunk-size'] !== undefined ? { chunkSize: numArg('chunk-size', v['chunk-size']) } : {}),
   };
   const spec: DatagenJobSpec = { kind: 'datagen', ...params, ...(v['job-id'] !== undefined ? { jobId: v['job-id'] } : {}) };
-  const input = prepareDatagen(spec); // typed errors before a cluster is even contacted
+  prepareDatagen(spec); // typed errors before a cluster is even contacted
   const json = a.flag('json');
+  const options: DatagenRecipeOptions = { params, storeSystems: a.flag('store-systems'), keepPages: a.flag('keep-pages') };
+  const recipe = outputRecipe('datagen', out, options as unknown as Record<string, unknown>);
   return ctx.withFleet(
     {
       ...connectOptionsOf(a),
@@ -77,35 +159,10 @@ async function datagenRun(a: ParsedArgs, ctx: CliContext): Promise<number> {
     },
     async (fleet) => {
       const t0 = Date.now();
-      const h = await fleet.submit(spec);
-      const bar = json ? undefined : createProgressBar(`datagen ${h.jobId}`);
-      const r = await h.watch((p) => bar?.update(p.systemsDone, p.systemsTotal, `mat-vecs ${p.matvecs}, saved ${p.matvecsSaved}`));
-      const p = await h.progress().catch(() => undefined);
-      if (p !== undefined) bar?.update(p.systemsDone, p.systemsTotal, `mat-vecs ${p.matvecs}, saved ${p.matvecsSaved}`);
-      bar?.finish('solved');
-      const m = await fleet.writeDataset(input, r, out, { storeSystems: a.flag('store-systems') });
-      // The dataset is written: the job's result pages are garbage unless asked to keep them.
-      const released = a.flag('keep-pages') ? 0 : await fleet.releaseDatagenPages(h.jobId);
-      const summary = {
-        jobId: h.jobId,
-        out: path.resolve(out),
-        systems: m.systems.length,
-        chunks: m.chunks.length,
-        matvecs: m.totals.matvecs,
-        matvecsSaved: p?.matvecsSaved ?? null,
-        maxRelres: m.totals.maxRelres,
-        publishedTasks: r.publishedTasks,
-        pagesReleased: released,
-        wallMs: Date.now() - t0,
-      };
-      if (json) ctx.out.write(JSON.stringify(summary) + '\n');
-      else {
-        ctx.out.write(
-          `${m.systems.length} systems in ${m.chunks.length} chunks, ${m.totals.matvecs} mat-vecs, max true relative residual ${m.totals.maxRelres.toExponential(2)}, ${(summary.wallMs / 1000).toFixed(1)} s${r.publishedTasks === 0 ? ' (all systems were solved before; nothing re-solved)' : ''}\n`,
-        );
-        ctx.out.write(`wrote ${summary.out}/manifest.json\n`);
-      }
-      return 0;
+      const h = await fleet.submit(spec, { output: recipe });
+      if (a.flag('detach')) return printDetached(ctx, h, json);
+      const r = (await DATAGEN_JOB_CLI.watch(h as unknown as JobHandle, ctx, json)) as DatagenJobResult;
+      return writeDatagen(fleet, h as unknown as JobHandle, r, recipe, ctx, json, t0);
     },
   );
 }
@@ -137,6 +194,7 @@ export const DATAGEN_COMMAND: CliCommand = {
     'keep-pages': { type: 'boolean', description: "keep the job's result pages in the object store after writing the dataset" },
     out: { type: 'string', value: 'DIR', required: true, description: 'where the .npy shards and manifest.json are written' },
     json: JSON_FLAG,
+    detach: DETACH_FLAG,
     ...CLUSTER_FLAGS,
   },
   run: datagenRun,

@@ -1,7 +1,8 @@
 /**
  * `gramfleet jobs watch|result` per kind: the kinds whose commands record an output recipe
- * (grf, eigenpro) show their own progress and write their own files; the others show their
- * progress as JSON lines and write the job's result as JSON (to `--out`, else stdout).
+ * (grf, eigenpro, datagen, kron-gp) show their own progress and write their own files; the others (and a
+ * datagen or kron-gp job submitted without a recipe, whose parameters the result lacks) show their progress
+ * as JSON lines and write the job's result as JSON (to `--out`, else stdout).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -10,9 +11,11 @@ import type { JobCli } from '../cli/detach';
 import type { Fleet, JobHandle } from '../client/fleet';
 import { GRF_JOB_CLI } from '../grf/cli';
 import { EIGENPRO_JOB_CLI } from '../eigenpro/cli';
+import { DATAGEN_JOB_CLI } from '../datagen/cli';
+import { KRON_JOB_CLI } from '../kron/cli';
 
 /** The kinds whose files `jobs result` writes as their command does. */
-const JOB_CLIS: readonly JobCli[] = [GRF_JOB_CLI, EIGENPRO_JOB_CLI];
+const JOB_CLIS: readonly JobCli[] = [GRF_JOB_CLI, EIGENPRO_JOB_CLI, DATAGEN_JOB_CLI, KRON_JOB_CLI];
 
 function jobCliOf(kind: string): JobCli | undefined {
   return JOB_CLIS.find((c) => c.kind === kind);
@@ -30,8 +33,8 @@ export async function writeJobResult(fleet: Fleet, h: JobHandle, ctx: CliContext
   const d = await h.status();
   const result = await h.result();
   const c = jobCliOf(h.kind);
-  if (c !== undefined) {
-    const recorded = d.output !== undefined && d.output.command === c.kind ? d.output : undefined;
+  const recorded = c !== undefined && d.output !== undefined && d.output.command === c.kind ? d.output : undefined;
+  if (c !== undefined && (recorded !== undefined || c.needsRecipe !== true)) {
     const base = recorded ?? c.defaultRecipe(o.out ?? `${h.jobId}.npz`);
     const recipe = o.out !== undefined ? { ...base, out: path.resolve(o.out) } : base;
     return c.write(fleet, h, result, recipe, ctx, o.json);

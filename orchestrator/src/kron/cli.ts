@@ -11,8 +11,10 @@
  *   against the manufactured solution.
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import {
   GramfleetError,
+  isGramfleetError,
   POISSON_PROBLEMS,
   compileKronGp,
   factorise,
@@ -29,6 +31,9 @@ import { readVectorFile, type KronGpJobSpec } from './submit';
 import { writeNpz } from '../io/npz';
 import { CLUSTER_FLAGS, JSON_FLAG, connectOptionsOf, type CliCommand, type CliContext, type Flags, type ParsedArgs } from '../cli/command';
 import { createProgressBar } from '../cli/progress';
+import { DETACH_FLAG, outputRecipe, printDetached, type JobCli } from '../cli/detach';
+import type { Fleet, JobHandle } from '../client/fleet';
+import type { JobOutputRecipe } from '../jobs/types';
 
 function numList(name: string, s: string): number[] {
   return s.split(',').map((x) => {
@@ -100,12 +105,129 @@ async function pdeCommand(v: ParsedArgs, ctx: CliContext): Promise<number> {
   return v.flag('solution-check') && !(r.relL2 <= 1e-2) ? 1 : 0;
 }
 
+/**
+ * What a Kronecker GP job's output recipe records: what the `.npz` is made of beside the job's
+ * result (the grid and kernel of the model, the test grid of the posterior, whether the variance
+ * is wanted), so that `gramfleet jobs result` writes the same file from any machine.
+ */
+interface KronRecipeOptions {
+  readonly sub: 'fit' | 'solve' | 'predict';
+  readonly axes: number[][];
+  readonly kernel: string;
+  readonly lengthscales?: number[];
+  readonly outputscale?: number;
+  readonly noise?: number;
+  readonly testAxes?: number[][];
+  readonly variance: boolean;
+  readonly masked: boolean;
+}
+
+function kronOptions(recipe: JobOutputRecipe): KronRecipeOptions | undefined {
+  const o = recipe.options as Partial<KronRecipeOptions>;
+  return Array.isArray(o.axes) && typeof o.kernel === 'string' && typeof o.sub === 'string' ? (o as KronRecipeOptions) : undefined;
+}
+
+/**
+ * Writes α, the LML and its gradient (and the posterior mean / variance on the test grid,
+ * computed here) to the recipe's `.npz` and prints the summary (`gramfleet kron-gp fit|solve|predict`
+ * and `gramfleet jobs result`).
+ */
+async function writeKron(fleet: Fleet, h: JobHandle, r: KronJobResult, recipe: JobOutputRecipe, ctx: CliContext, json: boolean): Promise<number> {
+  const o = kronOptions(recipe);
+  if (o === undefined)
+    throw new GramfleetError(
+      'INPUT_INVALID',
+      `kron-gp job ${h.jobId} was submitted without its grid recorded (not by 'gramfleet kron-gp'): its .npz cannot be written here; 'gramfleet jobs result ${h.jobId} --json' prints its result`,
+      { field: 'jobId', jobId: h.jobId },
+    );
+  if (o.variance && o.masked && o.testAxes !== undefined)
+    throw new GramfleetError('INPUT_INVALID', 'variance: the posterior variance needs a full grid (eigen route), not a mask', { field: 'variance' });
+  const n = o.axes.reduce((a, x) => a * x.length, 1);
+  // The model is the grid, the kernel and the fitted hyperparameters; y is in the job, not needed here.
+  const compiled = compileKronGp({
+    axes: o.axes,
+    y: new Float64Array(n),
+    kernel: o.kernel,
+    ...(o.lengthscales !== undefined ? { lengthscales: o.lengthscales } : {}),
+    ...(o.outputscale !== undefined ? { outputscale: o.outputscale } : {}),
+    ...(o.noise !== undefined ? { noise: o.noise } : {}),
+  });
+  const out: Record<string, NdArray> = {};
+  const summary: Record<string, unknown> = { n: compiled.n, shape: compiled.shape };
+  const c = r.candidates[0] as KronJobResult['candidates'][number];
+  const model = withHyper(compiled.model, c.hyper);
+  const alpha = (await fleet.getArray(c.alpha)).data as Float64Array;
+  if (r.cg === undefined) {
+    out['lml'] = f64([], [c.lml]);
+    out['logdet'] = f64([], [c.logdet]);
+  }
+  if (c.gradient !== undefined) {
+    out['grad_lengthscales'] = f64([c.gradient.lengthscales.length], [...c.gradient.lengthscales]);
+    out['grad_outputscale'] = f64([], [c.gradient.outputscale]);
+    out['grad_noise'] = f64([], [c.gradient.noise]);
+  }
+  Object.assign(summary, {
+    jobId: r.jobId,
+    route: r.route,
+    shards: r.shards,
+    bytesMoved: r.bytesMoved,
+    workers: Object.keys(r.workers).length,
+    backends: r.backends,
+  });
+  if (r.cg !== undefined)
+    Object.assign(summary, {
+      solver: 'pcg',
+      iterations: r.cg.iterations,
+      residual: r.cg.residual,
+      converged: r.cg.converged,
+      observed: r.cg.observed,
+      rounds: r.cg.rounds,
+    });
+  else Object.assign(summary, { lml: c.lml, logdet: c.logdet, gradient: c.gradient });
+  if (r.fit !== undefined) {
+    Object.assign(summary, { optimizer: r.fit.optimizer, iterations: r.fit.iterations, evaluations: r.fit.evaluations, fittedLml: c.lml });
+    out['lml_history'] = f64([r.fit.history.length], [...r.fit.history]);
+  }
+  out['lengthscales'] = f64(
+    [model.kernels.length],
+    model.kernels.map((k) => k.lengthscale),
+  );
+  out['outputscale'] = f64([], [model.outputscale]);
+  out['noise'] = f64([], [model.noise]);
+  out['alpha'] = f64(compiled.shape, alpha);
+  if (o.testAxes !== undefined) {
+    const t = o.testAxes.map((a) => Float64Array.from(a));
+    const pr = predictKron(wasmLinalg(), model, { alpha, factors: o.variance ? factorise(wasmLinalg(), model) : [] }, t, { variance: o.variance });
+    out['mean'] = f64(pr.shape, pr.mean);
+    if (pr.variance !== undefined) out['variance'] = f64(pr.shape, pr.variance);
+  }
+  await writeNpz(recipe.out, out);
+  summary['out'] = recipe.out;
+  ctx.out.write(
+    json
+      ? JSON.stringify(summary) + '\n'
+      : `kron-gp ${o.sub}: N=${compiled.n} (${compiled.shape.join('×')})${summary['lml'] !== undefined ? `, LML ${String(summary['lml'])}` : ''}${summary['iterations'] !== undefined ? `, ${String(summary['iterations'])} iterations` : ''}; wrote ${recipe.out}\n`,
+  );
+  return 0;
+}
+
+/** Kronecker GP jobs on the command line: the shards bar and the `.npz` of `gramfleet kron-gp fit|solve|predict`. */
+export const KRON_JOB_CLI: JobCli = {
+  kind: 'kron-gp',
+  async watch(h, _ctx, json) {
+    const bar = json ? undefined : createProgressBar(`kron-gp ${h.jobId}`);
+    const r = await (h as JobHandle<'kron-gp'>).watch((p) => bar?.update(p.shardsDone, p.shardsTotal, p.stage));
+    bar?.finish('done');
+    return r;
+  },
+  write: (fleet, h, result, recipe, ctx, json) => writeKron(fleet, h, result as KronJobResult, recipe, ctx, json),
+  defaultRecipe: (out) => outputRecipe('kron-gp', out),
+  needsRecipe: true,
+};
+
 /** `kron-gp fit|solve|predict`: a job on the cluster, the answer written to a `.npz`. */
 async function clusterCommand(sub: 'fit' | 'solve' | 'predict', v: ParsedArgs, ctx: CliContext): Promise<number> {
   const json = v.flag('json');
-  const say = (human: string, obj: Record<string, unknown>): void => {
-    ctx.out.write(json ? JSON.stringify(obj) + '\n' : human + '\n');
-  };
   const values = {
     axes: v.string('axes'),
     grid: v.string('grid'),
@@ -136,14 +258,12 @@ async function clusterCommand(sub: 'fit' | 'solve' | 'predict', v: ParsedArgs, c
   const y = await readVectorFile(values.y, 'y', '--y');
   const mask = values.mask === undefined ? undefined : Uint8Array.from(await readVectorFile(values.mask, 'mask', '--mask'));
   const kernel = values.kernel ?? 'rbf';
-  const base = {
-    axes,
-    y,
-    kernel,
+  const hyper = {
     ...(values.lengthscales !== undefined ? { lengthscales: numList('lengthscales', values.lengthscales) } : {}),
     ...(values.outputscale !== undefined ? { outputscale: Number(values.outputscale) } : {}),
     ...(values.noise !== undefined ? { noise: Number(values.noise) } : {}),
   };
+  const base = { axes, y, kernel, ...hyper };
   const testAxes =
     values['test-axes'] !== undefined
       ? readAxesJson(values['test-axes'], 'test-axes')
@@ -153,9 +273,7 @@ async function clusterCommand(sub: 'fit' | 'solve' | 'predict', v: ParsedArgs, c
   if (sub === 'predict' && testAxes === undefined)
     throw new GramfleetError('INPUT_INVALID', '--test-axes or --test-grid is required for predict', { field: 'test-axes' });
   const compiled = compileKronGp({ ...base, ...(mask !== undefined ? { mask } : {}) });
-  const out: Record<string, NdArray> = {};
-  const summary: Record<string, unknown> = { n: compiled.n, shape: compiled.shape };
-  let model = compiled.model;
+  const model = compiled.model;
   let fitSpec: KronGpJobSpec['fit'];
   if (sub === 'fit') {
     if (mask !== undefined)
@@ -170,8 +288,26 @@ async function clusterCommand(sub: 'fit' | 'solve' | 'predict', v: ParsedArgs, c
             })();
     fitSpec = { optimizer, iters: Number(values.iters ?? '50') };
   }
+  if (values.variance && testAxes !== undefined && mask !== undefined)
+    throw new GramfleetError('INPUT_INVALID', 'variance: the posterior variance needs a full grid (eigen route), not a mask', { field: 'variance' });
+  const options: KronRecipeOptions = {
+    sub,
+    axes,
+    kernel,
+    ...hyper,
+    ...(testAxes !== undefined ? { testAxes } : {}),
+    variance: values.variance,
+    masked: mask !== undefined,
+  };
+  // The recipe carries the grids; a grid too large for a job's memo is still run in the foreground, without one.
+  let recipe: JobOutputRecipe | undefined;
+  try {
+    recipe = outputRecipe('kron-gp', values.out, options as unknown as Record<string, unknown>);
+  } catch (e) {
+    if (v.flag('detach') || !isGramfleetError(e) || e.code !== 'INPUT_TOO_LARGE') throw e;
+  }
   const h0 = { lengthscales: model.kernels.map((k) => k.lengthscale), outputscale: model.outputscale, noise: model.noise };
-  const alpha = await ctx.withFleet({ ...connectOptionsOf(v), log: createJsonLogger({ proc: 'cli' }, 'warn') }, async (fleet) => {
+  return ctx.withFleet({ ...connectOptionsOf(v), log: createJsonLogger({ proc: 'cli' }, 'warn') }, async (fleet) => {
     const spec: KronGpJobSpec = {
       kind: 'kron-gp',
       ...base,
@@ -180,69 +316,18 @@ async function clusterCommand(sub: 'fit' | 'solve' | 'predict', v: ParsedArgs, c
       ...(mask !== undefined ? { mask } : {}),
       ...(fitSpec !== undefined ? { fit: fitSpec } : {}),
     };
-    const h = await fleet.submit(spec);
-    const bar = json ? undefined : createProgressBar(`kron-gp ${h.jobId}`);
-    const r = await h.watch((p) => bar?.update(p.shardsDone, p.shardsTotal, p.stage));
-    bar?.finish('done');
-    const c = r.candidates[0] as KronJobResult['candidates'][number];
-    model = withHyper(model, c.hyper);
-    const a = (await fleet.getArray(c.alpha)).data as Float64Array;
-    if (r.cg === undefined) {
-      out['lml'] = f64([], [c.lml]);
-      out['logdet'] = f64([], [c.logdet]);
-    }
-    if (c.gradient !== undefined) {
-      out['grad_lengthscales'] = f64([c.gradient.lengthscales.length], [...c.gradient.lengthscales]);
-      out['grad_outputscale'] = f64([], [c.gradient.outputscale]);
-      out['grad_noise'] = f64([], [c.gradient.noise]);
-    }
-    Object.assign(summary, {
-      jobId: r.jobId,
-      route: r.route,
-      shards: r.shards,
-      bytesMoved: r.bytesMoved,
-      workers: Object.keys(r.workers).length,
-      backends: r.backends,
-    });
-    if (r.cg !== undefined)
-      Object.assign(summary, {
-        solver: 'pcg',
-        iterations: r.cg.iterations,
-        residual: r.cg.residual,
-        converged: r.cg.converged,
-        observed: r.cg.observed,
-        rounds: r.cg.rounds,
-      });
-    else Object.assign(summary, { lml: c.lml, logdet: c.logdet, gradient: c.gradient });
-    if (r.fit !== undefined) {
-      Object.assign(summary, { optimizer: r.fit.optimizer, iterations: r.fit.iterations, evaluations: r.fit.evaluations, fittedLml: c.lml });
-      out['lml_history'] = f64([r.fit.history.length], [...r.fit.history]);
-    }
-    return a;
+    const h = await fleet.submit(spec, recipe !== undefined ? { output: recipe } : {});
+    if (v.flag('detach')) return printDetached(ctx, h, json);
+    const r = (await KRON_JOB_CLI.watch(h as unknown as JobHandle, ctx, json)) as KronJobResult;
+    return writeKron(
+      fleet,
+      h as unknown as JobHandle,
+      r,
+      recipe ?? { command: 'kron-gp', out: path.resolve(values.out), options: options as unknown as Record<string, unknown> },
+      ctx,
+      json,
+    );
   });
-  out['lengthscales'] = f64(
-    [model.kernels.length],
-    model.kernels.map((k) => k.lengthscale),
-  );
-  out['outputscale'] = f64([], [model.outputscale]);
-  out['noise'] = f64([], [model.noise]);
-  out['alpha'] = f64(compiled.shape, alpha);
-  if (testAxes !== undefined) {
-    const t = testAxes.map((a) => Float64Array.from(a));
-    const variance = values.variance;
-    if (variance && mask !== undefined)
-      throw new GramfleetError('INPUT_INVALID', 'variance: the posterior variance needs a full grid (eigen route), not a mask', { field: 'variance' });
-    const pr = predictKron(wasmLinalg(), model, { alpha, factors: variance ? factorise(wasmLinalg(), model) : [] }, t, { variance });
-    out['mean'] = f64(pr.shape, pr.mean);
-    if (pr.variance !== undefined) out['variance'] = f64(pr.shape, pr.variance);
-  }
-  await writeNpz(values.out, out);
-  summary['out'] = values.out;
-  say(
-    `kron-gp ${sub}: N=${compiled.n} (${compiled.shape.join('×')})${summary['lml'] !== undefined ? `, LML ${String(summary['lml'])}` : ''}${summary['iterations'] !== undefined ? `, ${String(summary['iterations'])} iterations` : ''}; wrote ${values.out}`,
-    summary,
-  );
-  return 0;
 }
 
 /** Flags of `kron-gp fit|solve|predict`. */
@@ -273,6 +358,7 @@ function clusterFlags(sub: 'fit' | 'solve' | 'predict'): Flags {
     variance: { type: 'boolean', description: 'also the posterior variance at the test points (full grid only)' },
     out: { type: 'string', value: 'result.npz', required: true, description: 'where α, the LML, its gradient (and mean, variance) are written' },
     json: JSON_FLAG,
+    detach: DETACH_FLAG,
     ...CLUSTER_FLAGS,
   };
 }

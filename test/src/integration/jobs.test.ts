@@ -11,6 +11,7 @@ import type { JobSummary } from '@gramfleet/orchestrator';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
+import { readNpz, writeNpy } from '@gramfleet/orchestrator';
 import { CLI_ENTRY_SCRIPT, runGramfleet, sharedGraph, startTestCluster, until, type TestCluster } from './harness';
 
 async function rejectsWith(p: Promise<unknown>, code: ErrorCode, field?: string): Promise<void> {
@@ -160,5 +161,80 @@ describe('jobs service: list, describe, cancel (real Temporal + NATS)', () => {
     assert.equal(r2.code, 0, r2.stderr);
     assert.deepEqual((JSON.parse(r2.stdout) as { out: string[] }).out, [c]);
     assert.ok(fs.readFileSync(c).equals(fs.readFileSync(a)));
+  });
+
+  it('--detach on kron-gp and datagen: jobs result writes the files the foreground command writes', async () => {
+    // kron-gp predict on a 6×5 grid with the posterior mean and variance on a 4×3 test grid.
+    const yFile = path.join(t.dir, 'kron-y.npy');
+    await writeNpy(yFile, { dtype: 'f64', shape: [30], data: Float64Array.from({ length: 30 }, (_, i) => Math.sin(i / 3) + 0.1 * Math.cos(7 * i)) });
+    const kron = [
+      'kron-gp',
+      'predict',
+      '--data-dir',
+      t.dir,
+      '--grid',
+      '6,5',
+      '--y',
+      yFile,
+      '--lengthscales',
+      '0.3,0.4',
+      '--noise',
+      '0.05',
+      '--test-grid',
+      '4,3',
+      '--variance',
+    ];
+    const kfg = path.join(t.dir, 'kron-fg.npz');
+    const f1 = await runGramfleet([...kron, '--out', kfg, '--json']);
+    assert.equal(f1.code, 0, f1.stderr);
+    const kdet = path.join(t.dir, 'kron-detached.npz');
+    const d1 = await runGramfleet([...kron, '--out', kdet, '--detach', '--json']);
+    assert.equal(d1.code, 0, d1.stderr);
+    const kronJob = JSON.parse(d1.stdout) as { jobId: string; kind: string; detached: boolean };
+    assert.deepEqual([kronJob.kind, kronJob.detached], ['kron-gp', true]);
+    assert.equal(fs.existsSync(kdet), false, 'a detached command writes nothing');
+    const kw = await runGramfleet(['jobs', 'watch', kronJob.jobId, '--data-dir', t.dir]);
+    assert.equal(kw.code, 0, kw.stderr);
+    const kr = await runGramfleet(['jobs', 'result', kronJob.jobId, '--data-dir', t.dir, '--json']);
+    assert.equal(kr.code, 0, kr.stderr);
+    assert.equal((JSON.parse(kr.stdout) as { out: string }).out, kdet);
+    const zf = await readNpz(kfg);
+    assert.ok(zf['mean'] !== undefined && zf['variance'] !== undefined, 'the foreground file has the posterior');
+    assert.ok(fs.readFileSync(kdet).equals(fs.readFileSync(kfg)), 'kron-gp: jobs result writes the .npz the command writes');
+
+    // datagen: the same parameters under two job ids, one in the foreground, one detached.
+    const dg = ['datagen', '--data-dir', t.dir, '--pde', 'darcy', '--grid', '8', '--count', '3', '--seed', '4', '--chunk-size', '3'];
+    const dfg = path.join(t.dir, 'dg-fg');
+    const f2 = await runGramfleet([...dg, '--job-id', `dg-fg-${process.pid}`, '--out', dfg, '--json']);
+    assert.equal(f2.code, 0, f2.stderr);
+    const ddet = path.join(t.dir, 'dg-detached');
+    const d2 = await runGramfleet([...dg, '--job-id', `dg-det-${process.pid}`, '--out', ddet, '--detach', '--json']);
+    assert.equal(d2.code, 0, d2.stderr);
+    const dgJob = JSON.parse(d2.stdout) as { jobId: string; kind: string };
+    assert.equal(dgJob.kind, 'datagen');
+    assert.equal(fs.existsSync(ddet), false, 'a detached command writes nothing');
+    const dr = await runGramfleet(['jobs', 'result', dgJob.jobId, '--data-dir', t.dir, '--json']);
+    assert.equal(dr.code, 0, dr.stderr);
+    const summary = JSON.parse(dr.stdout) as { out: string; systems: number; pagesReleased: number };
+    assert.deepEqual([summary.out, summary.systems], [ddet, 3]);
+    assert.ok(summary.pagesReleased > 0, 'the pages are released once the dataset is written, as the command does');
+    const files = fs.readdirSync(dfg).sort();
+    assert.deepEqual(fs.readdirSync(ddet).sort(), files);
+    for (const f of files) {
+      if (f === 'manifest.json') continue;
+      assert.ok(fs.readFileSync(path.join(ddet, f)).equals(fs.readFileSync(path.join(dfg, f))), `datagen: ${f} is the same bytes`);
+    }
+    const manifest = (dir: string): unknown => {
+      const m = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as {
+        jobId?: string;
+        totals: { timeMs?: number };
+        systems: { timeMs?: number }[];
+      };
+      delete m.jobId;
+      delete m.totals.timeMs;
+      for (const x of m.systems) delete x.timeMs;
+      return m;
+    };
+    assert.deepEqual(manifest(ddet), manifest(dfg), 'the same manifest but for the job id and solve times');
   });
 });
