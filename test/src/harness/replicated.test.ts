@@ -4,7 +4,8 @@
  * has built its server, else on the dev server's SQLite file (it prints which), orchestrator and workers
  * on hosts of their own): a GRF job across the hosts survives SIGKILL of the NATS server that
  * leads the task stream, mid-job, and its Φ is byte-identical to the float64 reference (what an
- * uninterrupted run gives, test/src/integration/grf-cluster.test.ts).
+ * uninterrupted run gives, test/src/integration/grf-cluster.test.ts); and a job survives SIGKILL of
+ * PostgreSQL and then of the Temporal server (each restarted on its store), byte-identical.
  * Runs only as root where `ip netns` works; elsewhere it prints why it skipped.
  * GRAMFLEET_R3_PARTITION=1 adds a 30 s partition of a worker host (about 60 s more).
  */
@@ -103,6 +104,26 @@ describe('replicated topology: 3 NATS servers at R3, Temporal on disk, orchestra
       30_000,
       'the restarted server current again',
     );
+  });
+
+  it('SIGKILL of the database and then of the Temporal server mid-job, each restarted on its store: the job ends byte-identical', async () => {
+    const h: JobHandle<'grf'> = await r.fleet.submit(spec);
+    await until(async () => ((await h.progress().catch(() => undefined))?.shardsDone ?? 0) >= 2, 60_000, 'first shards done');
+    const mid = await h.progress();
+    const t0 = Date.now();
+    if (r.temporalStore.kind === 'postgres') {
+      await r.kill('postgres', 'SIGKILL');
+      await new Promise((res) => setTimeout(res, 3000));
+      await r.restartPostgres();
+      console.log(`# PostgreSQL SIGKILLed at ${mid.shardsDone}/${mid.shardsTotal} shards and restarted on its data directory`);
+    } else console.log(`# no database to kill: ${r.temporalStore.why}`);
+    await r.kill('temporal', 'SIGKILL');
+    await new Promise((res) => setTimeout(res, 2000));
+    await r.restartTemporal();
+    const res = await h.result();
+    console.log(`# the job ended ${((Date.now() - t0) / 1000).toFixed(1)} s after the first kill`);
+    assert.ok(mid.shardsDone < mid.shardsTotal, `the kills landed mid-job (${mid.shardsDone}/${mid.shardsTotal})`);
+    assert.deepEqual(res.phi.map(csrDigest), refDigests, 'Φ byte-identical to the run above (the float64 reference)');
   });
 
   it('a worker host partitioned for 30 s (link down, then up) mid-job: the job ends byte-identical', { skip: partitionSkip }, async () => {

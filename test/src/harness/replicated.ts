@@ -49,6 +49,8 @@ const TEMPORAL_PORT = 7233;
 export interface PostgresPlan {
   readonly initdb: string;
   readonly postgres: string;
+  /** pg_isready: whether the server accepts connections (not only listens: crash recovery refuses them). */
+  readonly isReady: string;
   readonly server: string;
   readonly sqlTool: string;
   /** Temporal's schema/postgresql directory (v12/temporal, v12/visibility). */
@@ -79,10 +81,43 @@ export function temporalPostgresPlan(): PostgresPlan | string {
   const gid = id('-g');
   if (!Number.isInteger(uid) || uid <= 0) return 'there is no postgres user to run PostgreSQL as (it refuses to run as root)';
   if (spawnSync('setpriv', ['--version']).status !== 0) return 'setpriv (util-linux) is missing: PostgreSQL must run as the postgres user';
-  return { initdb: path.join(pgRoot, v, 'bin', 'initdb'), postgres: path.join(pgRoot, v, 'bin', 'postgres'), server, sqlTool, schema, uid, gid };
+  return {
+    initdb: path.join(pgRoot, v, 'bin', 'initdb'),
+    postgres: path.join(pgRoot, v, 'bin', 'postgres'),
+    isReady: path.join(pgRoot, v, 'bin', 'pg_isready'),
+    server,
+    sqlTool,
+    schema,
+    uid,
+    gid,
+  };
 }
 
 /** Runs a command to its end; rejects with its output when it fails. */
+/** Every process below `pid` (from /proc), deepest last. */
+function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const e of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${e}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(e)]);
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  const out: number[] = [];
+  const walk = (p: number): void => {
+    for (const c of children.get(p) ?? []) {
+      out.push(c);
+      walk(c);
+    }
+  };
+  walk(pid);
+  return out;
+}
+
 function run(cmd: string, args: readonly string[], timeoutMs = 120_000): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -245,6 +280,10 @@ export interface ReplicatedCluster {
   kill(name: string, signal?: NodeJS.Signals): Promise<void>;
   /** Starts a NATS server again on its host, address and store (after a kill). */
   restartNats(name: string): Promise<void>;
+  /** Starts the Temporal server again on its store (PostgreSQL or the SQLite file), after a kill. */
+  restartTemporal(): Promise<void>;
+  /** Starts PostgreSQL again on its data directory, after a kill (the PostgreSQL store only). */
+  restartPostgres(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -388,10 +427,11 @@ export async function startReplicated(name: string, o: ReplicatedOptions = {}): 
     fs.mkdirSync(pgRoot);
     fs.chmodSync(dir, 0o711);
     fs.chownSync(pgRoot, p.uid, p.gid);
-    const asPostgres = [`--reuid=${p.uid}`, `--regid=${p.gid}`, '--init-groups', '--'];
-    await run('setpriv', [...asPostgres, p.initdb, '-D', data, '-U', 'temporal', '--auth=trust', '-E', 'UTF8', '--no-sync']);
-    const pg = launch('postgres', temporalHost, 'setpriv', [...asPostgres, p.postgres, '-D', data, '-h', temporalHost.ip, '-p', '5432', '-k', pgRoot]);
-    await pollUntil(() => tcpOpen(temporalHost.ip, 5432), 60_000, 'PostgreSQL', pg.log);
+    await run('setpriv', [...asPostgres(p), p.initdb, '-D', data, '-U', 'temporal', '--auth=trust', '-E', 'UTF8', '--no-sync']);
+    // initdb trusts loopback only; the schema tool (root namespace) and the Temporal server reach
+    // it over the test's private bridge.
+    fs.appendFileSync(path.join(data, 'pg_hba.conf'), 'host all all 0.0.0.0/0 trust\n');
+    await startPostgres(p, data);
     const sql = (db: string, ...args: string[]): Promise<string> =>
       run(p.sqlTool, ['--plugin', 'postgres12', '--ep', temporalHost.ip, '-p', '5432', '-u', 'temporal', '--db', db, ...args]);
     for (const [db, schema] of [
@@ -402,9 +442,39 @@ export async function startReplicated(name: string, o: ReplicatedOptions = {}): 
       await sql(db, 'setup-schema', '-v', '0.0');
       await sql(db, 'update-schema', '-d', path.join(p.schema, 'v12', schema, 'versioned'));
     }
-    const cfg = path.join(dir, 'temporal-server.yaml');
-    fs.writeFileSync(cfg, temporalServerConfig(`${temporalHost.ip}:5432`));
-    const server = launch('temporal', temporalHost, p.server, ['--config-file', cfg, '--allow-no-auth', 'start']);
+    fs.writeFileSync(temporalServerYaml, temporalServerConfig(`${temporalHost.ip}:5432`));
+    return startTemporalServer(p);
+  };
+  const asPostgres = (p: PostgresPlan): string[] => [`--reuid=${p.uid}`, `--regid=${p.gid}`, '--init-groups', '--'];
+  /** PostgreSQL on its data directory (initdb'd), as the postgres user; resolves once it listens. */
+  const startPostgres = async (p: PostgresPlan, data: string): Promise<void> => {
+    const pg = launch('postgres', temporalHost, 'setpriv', [
+      ...asPostgres(p),
+      p.postgres,
+      '-D',
+      data,
+      '-h',
+      temporalHost.ip,
+      '-p',
+      '5432',
+      '-k',
+      path.dirname(data),
+    ]);
+    await pollUntil(
+      () =>
+        run(p.isReady, ['-h', temporalHost.ip, '-p', '5432', '-t', '2'], 5_000).then(
+          () => true,
+          () => false,
+        ),
+      60_000,
+      'PostgreSQL to accept connections',
+      pg.log,
+    );
+  };
+  const temporalServerYaml = path.join(dir, 'temporal-server.yaml');
+  /** The Temporal server on the PostgreSQL store; resolves once namespace `default` answers. */
+  const startTemporalServer = async (p: PostgresPlan): Promise<HostProcess> => {
+    const server = launch('temporal', temporalHost, p.server, ['--config-file', temporalServerYaml, '--allow-no-auth', 'start']);
     await pollUntil(
       async () => {
         await run(
@@ -548,6 +618,14 @@ export async function startReplicated(name: string, o: ReplicatedOptions = {}): 
     async kill(pname, signal = 'SIGKILL') {
       const p = processes.get(pname);
       if (p === undefined) throw new Error(`no process named ${pname}`);
+      // Its children too (PostgreSQL's backends outlive a killed postmaster and hold its shared
+      // memory), as when the container or host of the process dies.
+      for (const pid of descendants(p.child.pid ?? -1))
+        try {
+          process.kill(pid, signal);
+        } catch {
+          /* gone */
+        }
       p.child.kill(signal);
       await p.exited;
       processes.delete(pname);
@@ -556,6 +634,16 @@ export async function startReplicated(name: string, o: ReplicatedOptions = {}): 
       const node = nats.find((n) => n.name === nname);
       if (node === undefined) throw new Error(`no NATS server named ${nname}`);
       await startNats(node);
+    },
+    async restartTemporal() {
+      if (typeof plan === 'string' || temporalStore.kind === 'sqlite') {
+        const t = startDevServer(temporalStore.kind === 'sqlite' ? temporalStore.file : '');
+        await pollUntil(() => tcpOpen(temporalHost.ip, TEMPORAL_PORT), 60_000, 'the Temporal dev server', t.log);
+      } else await startTemporalServer(plan);
+    },
+    async restartPostgres() {
+      if (typeof plan === 'string' || temporalStore.kind !== 'postgres') throw new Error('Temporal runs on SQLite here: there is no PostgreSQL');
+      await startPostgres(plan, temporalStore.dataDir);
     },
     stop,
   };
