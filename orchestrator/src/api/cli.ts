@@ -10,13 +10,32 @@ export const API_COMMAND: CliCommand = {
   summary: 'serve the jobs HTTP API for the local cluster (gramfleet up starts it; OpenAPI at /openapi.json)',
   flags: {
     'data-dir': DATA_DIR_FLAG,
+    context: {
+      type: 'string',
+      value: 'NAME',
+      description: "serve this context's cluster (gramfleet context add); --data-dir then holds only the API's tokens and objects",
+    },
     host: { type: 'string', value: 'HOST', description: 'address to listen on', default: '127.0.0.1' },
     port: { type: 'string', value: 'PORT', description: 'port to listen on (0: a free one)', default: '0' },
+    'objects-ttl': {
+      type: 'string',
+      value: 'DURATION',
+      description: 'an uploaded or result object unused this long is deleted (90s, 30m, 12h, 7d)',
+      default: '7d',
+    },
   },
   async run(a, ctx) {
     const { serveApi } = await import('./serve.js');
     const log = createJsonLogger({ proc: 'api' }, 'info');
-    const api = await serveApi({ dataDir: a.string('data-dir') ?? defaultDataDir(), host: a.need('host'), port: a.int('port') ?? 0, log });
+    const context = a.string('context');
+    const api = await serveApi({
+      dataDir: a.string('data-dir') ?? defaultDataDir(),
+      ...(context !== undefined ? { context } : {}),
+      host: a.need('host'),
+      port: a.int('port') ?? 0,
+      objectsTtlMs: parseDuration(a.need('objects-ttl'), 'objects-ttl'),
+      log,
+    });
     ctx.out.write(`gramfleet jobs API on ${api.url} (OpenAPI: ${api.url}/openapi.json)\n`);
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);

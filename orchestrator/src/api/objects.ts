@@ -9,6 +9,12 @@
  * complete upload is renamed into place, so a reader never sees part of one. The file keeps its
  * format as extension (`<id>.npy`, `<id>.npz`), which is how the workloads' file readers tell
  * them apart when a job names the object as its input.
+ *
+ * Garbage collection ({@link ObjectStore.gc}): an object's modification time is its last use (set
+ * when it is uploaded or made, refreshed each time a request names it), and an object unused for
+ * longer than the time to live is deleted, as is an upload left half-written in `tmp/` for as
+ * long. A campaign's inputs do not depend on them (the API sends those to the cluster's object
+ * store); a job's inputs are read while it is submitted.
  */
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
@@ -70,7 +76,12 @@ export class ObjectStore {
     for (const format of ['npy', 'npz'] as const) {
       const p = path.join(this.dir, `${id}.${format}`);
       const st = await fsp.stat(p).catch(() => undefined);
-      if (st !== undefined) return { id, format, bytes: st.size, path: p };
+      if (st !== undefined) {
+        // Named by a request: used now, so kept another time to live.
+        const now = new Date();
+        await fsp.utimes(p, now, now).catch(() => undefined);
+        return { id, format, bytes: st.size, path: p };
+      }
     }
     throw new GramfleetError('API_NOT_FOUND', `${field}: no object ${id} (upload it first: PUT /v1/objects)`, { field, id });
   }
@@ -107,13 +118,42 @@ export class ObjectStore {
     }
   }
 
+  /**
+   * Deletes every object unused for longer than `ttlMs` (its modification time is its last use)
+   * and every upload left in `tmp/` as long; returns what was deleted.
+   */
+  async gc(ttlMs: number, now: number = Date.now()): Promise<{ readonly objects: number; readonly bytes: number; readonly partial: number }> {
+    let objects = 0;
+    let bytes = 0;
+    let partial = 0;
+    const sweep = async (dir: string, keep: (name: string) => boolean, counted: boolean): Promise<void> => {
+      for (const name of await fsp.readdir(dir).catch(() => [] as string[])) {
+        if (keep(name)) continue;
+        const p = path.join(dir, name);
+        const st = await fsp.stat(p).catch(() => undefined);
+        if (st === undefined || !st.isFile() || now - st.mtimeMs <= ttlMs) continue;
+        await fsp.rm(p, { force: true });
+        if (counted) {
+          objects++;
+          bytes += st.size;
+        } else partial++;
+      }
+    };
+    await sweep(this.dir, (name) => !/^[0-9a-f]{64}\.(npy|npz)$/.test(name), true);
+    await sweep(path.join(this.dir, 'tmp'), () => false, false);
+    return { objects, bytes, partial };
+  }
+
   /** Stores bytes the server made (a job's result array). */
   async putBytes(b: Uint8Array): Promise<ObjectInfo> {
     const format = sniffFormat(b);
     if (format === undefined) throw new Error('internal: a result object is neither .npy nor .npz');
     const id = createHash('sha256').update(b).digest('hex');
     const p = path.join(this.dir, `${id}.${format}`);
-    if (!fs.existsSync(p)) {
+    if (fs.existsSync(p)) {
+      const now = new Date();
+      await fsp.utimes(p, now, now).catch(() => undefined);
+    } else {
       const tmp = path.join(this.dir, 'tmp', `${process.pid}-${randomBytes(8).toString('hex')}`);
       await fsp.writeFile(tmp, b, { mode: 0o600 });
       await fsp.rename(tmp, p);

@@ -11,9 +11,12 @@
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { spawn } from 'node:child_process';
 import { csrFromNpz, decodeNpz } from '@gramfleet/orchestrator';
 import { TokenStore } from '@gramfleet/orchestrator/internal';
-import { grfReference, runGramfleet, sharedGraph, startTestCluster, type TestCluster } from './harness';
+import { CLI_ENTRY_SCRIPT, grfReference, runGramfleet, sharedGraph, startTestCluster, type TestCluster } from './harness';
 
 interface ErrorBody {
   code: string;
@@ -211,6 +214,91 @@ describe('jobs HTTP API (real cluster, real CLI tokens)', () => {
     const again = await call('POST', `/v1/jobs/${jobId}/cancel`);
     assert.equal((again.json as { cancelRequested: boolean; state: string }).cancelRequested, false);
     assert.equal((again.json as { cancelRequested: boolean; state: string }).state, 'cancelled');
+  });
+
+  it("gramfleet api --context NAME serves a remote cluster: its own tokens and objects, the cluster's jobs", async () => {
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'gf-api-remote-'));
+    const env = { GRAMFLEET_CONTEXTS_FILE: path.join(home, 'contexts.json'), GRAMFLEET_HOME: path.join(home, 'no-local-cluster') };
+    const st = t.cluster.state;
+    const auth = t.cluster.natsAuth('client');
+    const add = await runGramfleet(
+      [
+        'context',
+        'add',
+        'lab',
+        '--temporal',
+        st.temporalAddress,
+        '--namespace',
+        st.namespace,
+        '--nats',
+        st.natsUrl,
+        '--nats-creds',
+        auth.credsFile as string,
+        '--nats-ca',
+        auth.caFile as string,
+        '--task-queue',
+        st.taskQueue,
+        '--prefix',
+        st.prefix,
+      ],
+      { cwd: home, env },
+    );
+    assert.equal(add.code, 0, add.stderr);
+    const apiDir = path.join(home, 'api-state');
+    const child = spawn(process.execPath, [CLI_ENTRY_SCRIPT, 'api', '--context', 'lab', '--data-dir', apiDir, '--port', '0'], {
+      cwd: home,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => {
+      stderr += b.toString();
+    });
+    try {
+      const remoteUrl = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (b: Buffer) => {
+          out += b.toString();
+          const m = /jobs API on (http:\/\/\S+)/.exec(out);
+          if (m !== null) resolve(m[1] as string);
+        });
+        child.once('close', (code) => reject(new Error(`gramfleet api exited ${String(code)}: ${stderr}`)));
+      });
+      const made = await runGramfleet(['token', 'create', '--json', '--data-dir', apiDir], { cwd: home, env });
+      assert.equal(made.code, 0, made.stderr);
+      const tok = (JSON.parse(made.stdout) as { token: string }).token;
+      const h = { authorization: `Bearer ${tok}` };
+      // The local cluster's token is not this API's.
+      assert.equal((await fetch(`${remoteUrl}/v1/jobs`, { headers: { authorization: `Bearer ${token}` } })).status, 401);
+      const up = await fetch(`${remoteUrl}/v1/objects`, {
+        method: 'POST',
+        headers: { ...h, 'content-type': 'application/octet-stream' },
+        body: fs.readFileSync(sharedGraph('cora.npz')),
+      });
+      assert.equal(up.status, 201);
+      const { id } = (await up.json()) as { id: string };
+      assert.ok(fs.existsSync(path.join(apiDir, 'api', 'objects', `${id}.npz`)), "the object is kept in the API's own directory");
+      const sub = await fetch(`${remoteUrl}/v1/jobs`, {
+        method: 'POST',
+        headers: { ...h, 'content-type': 'application/json' },
+        body: JSON.stringify({ kind: 'grf', graph: { $object: id }, kernel: 'diffusion', scale: 0.5, walks: 8, pHalt: 0.5, seed: 3 }),
+      });
+      assert.equal(sub.status, 201, await sub.clone().text());
+      const { jobId } = (await sub.json()) as { jobId: string };
+      const ev = await (await fetch(`${remoteUrl}/v1/jobs/${jobId}/events`, { headers: h })).text();
+      assert.match(ev, /event: end\ndata: .*"state":"completed"/);
+      const res = await fetch(`${remoteUrl}/v1/jobs/${jobId}/result`, { headers: h });
+      assert.equal(res.status, 200);
+      // The same job through the local cluster's API: it is the cluster's job.
+      assert.equal((await call('GET', `/v1/jobs/${jobId}`)).status, 200);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) {
+        const closed = new Promise((r) => child.once('close', r));
+        child.kill('SIGTERM');
+        await closed;
+      }
+      fs.rmSync(home, { recursive: true, force: true });
+    }
   });
 
   it('answers bad requests with typed errors naming the field', async () => {
