@@ -38,6 +38,13 @@ const TEST_VARS = [
     '',
     '1: the replicated-topology test (test/src/harness/replicated.test.ts) also partitions a worker host for 30 s (scripts/r3-partition.sh sets it)',
   ],
+  ['GRAMFLEET_SOAK_MINUTES', '10', 'the campaign soak (scripts/soak-campaign.sh, test/src/chaos/soak/campaign-soak.chaos.ts): how long it runs, minutes'],
+  ['GRAMFLEET_SOAK_KILL_EVERY_S', '40', 'the campaign soak: a cluster process is SIGKILLed about this often, seconds'],
+  [
+    'GRAMFLEET_SOAK_LOG',
+    '/tmp/gramfleet-soak-<time>.log',
+    "scripts/soak-campaign.sh: where the soak's output (kills, campaigns, the summary line) is also written",
+  ],
   ['GRAMFLEET_KEEP_TEST_DIRS', '', "set: the tests' throwaway cluster directories are kept (server data and logs) instead of removed"],
   ['GRAMFLEET_K8S_ENVTEST_INSTALL', '1', '0: the Kubernetes tests do not download kube-apiserver and etcd when they are missing (they skip with the reason)'],
   [
