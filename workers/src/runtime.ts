@@ -581,13 +581,42 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
         m.term('cancelled');
         return;
       }
-      if (result.error !== undefined && retryable) {
+      if (result.error !== undefined && retryable && counted + 1 < dp.options.maxDeliver) {
         m.nak(1000);
         return;
       }
-      await publishResult(task, result);
-      if (result.error !== undefined) m.term(result.error.code);
+      // The last counted try failed: its error ends the task now (the next delivery would only be
+      // dead-lettered, without saying why): STORE_MISSING_OBJECT naming the lost input (final: the
+      // job fails rather than retrying for ever), or WORKER_MAX_DELIVER naming the last error.
+      const e = result.error;
+      const final =
+        e !== undefined && retryable
+          ? e.code === 'STORE_MISSING_OBJECT' && typeof e.details?.['digest'] === 'string'
+            ? new GramfleetError(
+                'STORE_MISSING_OBJECT',
+                `shard ${task.shardId} of job ${task.jobId}: input ${String(e.details['digest'])} is in no store any more (${counted + 1} counted tries, max ${dp.options.maxDeliver}); the data plane lost it — put the job's inputs again and resubmit`,
+                { jobId: task.jobId, shardId: task.shardId, digests: [e.details['digest']], counted: counted + 1, bound: dp.options.maxDeliver, final: true },
+              )
+            : new GramfleetError(
+                'WORKER_MAX_DELIVER',
+                `shard ${task.shardId} of job ${task.jobId} failed ${counted + 1} counted tries (max ${dp.options.maxDeliver}); last: ${e.code}: ${e.message}`,
+                {
+                  jobId: task.jobId,
+                  shardId: task.shardId,
+                  deliveries: (task.attempt ?? 1) - 1 + attempt,
+                  counted: counted + 1,
+                  bound: dp.options.maxDeliver,
+                  field: 'maxDeliver',
+                  last: e.code,
+                },
+              )
+          : undefined;
+      if (final !== undefined) taskMetrics?.ended(task.op, 'dead_lettered', true);
+      const r = final !== undefined ? { ...result, error: final.toPayload() } : result;
+      await publishResult(task, r);
+      if (r.error !== undefined) m.term(r.error.code);
       else await m.ackAck();
+      return;
     } catch (e) {
       log.warn('result publish failed; the task will be redelivered', { jobId: task.jobId, shardId: task.shardId, err: (e as Error).message });
       m.nak(1000);
@@ -600,7 +629,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const hb = setInterval(() => void beat(), o.heartbeatMs ?? 3000);
 
   // Pull from the class's durable queue only while slots are free, a few messages at a time.
-  const consumer = await dp.js.consumers.get(names.tasksStream, consumerName(o.cls));
+  let consumer = await dp.js.consumers.get(names.tasksStream, consumerName(o.cls));
   let oneByOne = true;
   const pullLoop = (async () => {
     while (!stopping) {
@@ -631,8 +660,12 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
         }
       } catch (e) {
         if (!stopping) {
-          log.warn('pull failed; retrying', { err: (e as Error).message });
+          const err = (e as Error).message;
+          log.warn('pull failed; retrying', { err });
           await sleep(500);
+          // The server came back without the queue (a wiped store): declared again, then found again.
+          if (/not found/i.test(err) && (await dp.redeclare()))
+            consumer = await dp.js.consumers.get(names.tasksStream, consumerName(o.cls)).catch(() => consumer);
         }
       }
     }

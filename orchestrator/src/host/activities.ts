@@ -39,10 +39,14 @@ export interface ActivityDeps {
   readonly eigenproProfile?: string;
 }
 
-/** Converts a gramfleet error into a Temporal failure whose type is the code. */
+/**
+ * Converts a gramfleet error into a Temporal failure whose type is the code; not retried when the
+ * code is permanent, or when its details say this occurrence is final (`final: true`, e.g. a
+ * STORE_MISSING_OBJECT for inputs no store holds any more).
+ */
 export function toFailure(e: unknown): unknown {
   if (isGramfleetError(e)) {
-    return ApplicationFailure.create({ message: e.message, type: e.code, nonRetryable: !e.retryable, details: [e.details] });
+    return ApplicationFailure.create({ message: e.message, type: e.code, nonRetryable: !e.retryable || e.details['final'] === true, details: [e.details] });
   }
   return e;
 }

@@ -14,6 +14,8 @@ export interface NatsOnly {
   readonly url: string;
   readonly dir: string;
   restart(): Promise<void>;
+  /** SIGKILLs the server, removes its JetStream store (every stream, bucket and object) and starts it again empty on the same port. */
+  wipe(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -79,6 +81,15 @@ export async function startNatsOnly(name: string, o: { maxFileStore?: string } =
     dir,
     async restart() {
       await halt();
+      await start();
+    },
+    async wipe() {
+      if (child.exitCode === null && child.signalCode === null) {
+        const gone = new Promise((r) => child.once('exit', r));
+        child.kill('SIGKILL');
+        await gone;
+      }
+      fs.rmSync(path.join(dir, 'js'), { recursive: true, force: true });
       await start();
     },
     async stop() {

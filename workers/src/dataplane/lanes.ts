@@ -104,6 +104,12 @@ export interface TaskClientOptions {
   readonly spillAfterMs?: number;
   /** A worker holding this owner's tasks that sends nothing for this long is taken as lost. @default 10000 */
   readonly laneTimeoutMs?: number;
+  /**
+   * A task that finds no live worker and whose every publish to the durable queue failed for this
+   * long ends with CLUSTER_UNAVAILABLE (the queue's stream is gone and cannot be declared again,
+   * or the server is down): a bound instead of a task that waits for ever. @default 60000
+   */
+  readonly spillFailMs?: number;
   /** A frame not yet confirmed by a worker that answers otherwise was lost after this long. @default 3000 */
   readonly resendMs?: number;
   /** Period of full registry reads (updates arrive by watch in between). @default 10000 */
@@ -228,6 +234,14 @@ interface Pending {
   reserved?: Lane | undefined;
   /** The start of the worker process its last lane try went to, as this owner knew it then ({@link ReplyFrame.since}). */
   sentSince?: number | undefined;
+  /** Tries that never left this owner (the durable queue refused them): not counted. */
+  unsent: number;
+  /** Since when every spill of it failed (undefined: the last one did not). */
+  spillFailingSince?: number | undefined;
+  /** Inputs a worker found in no store (STORE_MISSING_OBJECT results), by digest. */
+  readonly missing: Set<string>;
+  /** The code of the last error result of a try. */
+  lastCode?: string | undefined;
 }
 
 /** {@link Pending.tries} entry of a try sent to the durable queue. */
@@ -297,6 +311,7 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
   const spillAfterMs = o.spillAfterMs ?? 30_000;
   const maxPending = o.maxPending ?? 1_000_000;
   const laneTimeoutMs = o.laneTimeoutMs ?? 10_000;
+  const spillFailMs = o.spillFailMs ?? 60_000;
   const resendMs = o.resendMs ?? 3_000;
   /** Silence after which a lane holding our tasks is asked what it holds (it pings every second while it holds any). */
   const probeAfterMs = Math.min(resendMs, 1_500);
@@ -388,8 +403,21 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
     p.avoid = p.sentTo;
     p.sentTo = undefined;
     if (lostWorker && !ranAlone) p.lost++;
-    const counted = p.attempt - p.lost;
+    const counted = p.attempt - p.lost - p.unsent;
     const tally = `${counted} counted (max ${maxAttempts}: error results, lost messages, and workers lost while it ran alone) and ${p.lost} on workers lost while they held other tasks too (not counted; after ${UNCOUNTED_LOSSES} it runs alone)`;
+    if (counted >= maxAttempts && p.rejectedWhy === undefined && p.lastCode === 'STORE_MISSING_OBJECT' && p.missing.size > 0) {
+      // Its inputs are in no store (a one-replica JetStream store wiped, a host store lost): more
+      // tries cannot help, and the job fails for good (`final`: not retried as its code would be).
+      const digests = [...p.missing];
+      failWith(
+        p,
+        'STORE_MISSING_OBJECT',
+        `task ${p.task.shardId} of job ${p.task.jobId}: input${digests.length > 1 ? 's' : ''} ${digests.join(', ')} ${digests.length > 1 ? 'are' : 'is'} in no store any more ` +
+          `(${tally}; each try's worker found ${digests.length > 1 ? 'them' : 'it'} missing); the data plane lost ${digests.length > 1 ? 'them' : 'it'} — put the job's inputs again and resubmit`,
+        { digests, deliveries: p.attempt, counted, bound: maxAttempts, final: true },
+      );
+      return;
+    }
     if (counted >= maxAttempts && p.rejectedWhy === undefined) {
       failWith(p, 'WORKER_MAX_DELIVER', `task ${p.task.shardId} of job ${p.task.jobId} was tried ${p.attempt} times without a result: ${tally}; last: ${why}`, {
         deliveries: p.attempt,
@@ -496,9 +524,12 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
         continue;
       }
       if (lane !== undefined && p.sentTo === lane) lane.serviceMs += 0.1 * (r.stats.computeMs + r.stats.fetchMs - lane.serviceMs);
-      if (r.error !== undefined && isErrorCode(r.error.code) && ERROR_CODES[r.error.code].retryable) {
+      if (r.error !== undefined && isErrorCode(r.error.code) && ERROR_CODES[r.error.code].retryable && r.error.details?.['final'] !== true) {
         // A failed try that is not the current one (the task was sent elsewhere since) changes nothing.
         if (lane !== undefined ? p.sentTo !== lane : !p.spilled) continue;
+        p.lastCode = r.error.code;
+        const gone = r.error.details?.['digest'];
+        if (r.error.code === 'STORE_MISSING_OBJECT' && typeof gone === 'string') p.missing.add(gone);
         // Another try (after `maxAttempts` tries: WORKER_MAX_DELIVER, like a dead-lettered shard);
         // at once when the worker was only draining.
         retry(p, `${r.error.code}: ${r.error.message}`, r.error.code === 'WORKER_DRAINING' ? 0 : 1_000);
@@ -831,17 +862,35 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
         msgID: spilledTaskMsgId(p.task.jobId, p.task.shardId, ownerId, p.attempt),
         ...(p.traceparent !== undefined ? { headers: traceHeaders(p.traceparent) } : {}),
       });
+      p.spillFailingSince = undefined;
     } catch (e) {
       // Not queued: back to the lanes' queue (the sweep spills it again if still no lane). The
       // publish may have reached the stream although its acknowledgement did not come back, so the
       // lanes get the next try: a worker that takes the stored copy answers a try that stays
-      // marked as sent to the queue, and its result is accepted instead of refused.
+      // marked as sent to the queue, and its result is accepted instead of refused. The try is not
+      // counted; a task the queue refuses for `spillFailMs` ends with CLUSTER_UNAVAILABLE.
       spilled.delete(p.key);
       p.spilled = false;
+      const err = (e as Error).message;
+      const now = Date.now();
+      p.spillFailingSince ??= now;
+      if (!pending.has(p.key)) return;
+      if (now - p.spillFailingSince >= spillFailMs) {
+        failWith(
+          p,
+          'CLUSTER_UNAVAILABLE',
+          `task ${p.task.shardId} of job ${p.task.jobId} found no live worker and the durable queue (stream ${dp.names.tasksStream}) refused it for ${now - p.spillFailingSince} ms (bound ${spillFailMs} ms): ${err}`,
+          { stream: dp.names.tasksStream, bound: spillFailMs, err },
+        );
+        return;
+      }
       p.attempt++;
-      p.queuedAt = Date.now();
+      p.unsent++;
+      p.queuedAt = now;
       enqueue(p, true);
-      log.warn('spill to the durable queue failed; kept queued', { jobId: p.task.jobId, shardId: p.task.shardId, err: (e as Error).message });
+      // The server may have come back without its streams (a wiped store): declare them again.
+      if (/not found|no responders|503/i.test(err)) void dp.redeclare();
+      log.warn('spill to the durable queue failed; kept queued', { jobId: p.task.jobId, shardId: p.task.shardId, err });
     }
   }
 
@@ -882,6 +931,7 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
 
   // --- the sweep -----------------------------------------------------------------------------
   let sweeping = false;
+  let queueLostSeen = dp.queueLost();
   const sweep = async (): Promise<void> => {
     if (sweeping || closed) return;
     sweeping = true;
@@ -957,6 +1007,20 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
           if (pending.has(p.key)) toSpill.push(p);
         }
       }
+      // The server lost the durable queue (a wiped store; the stream was declared anew): what this
+      // owner had spilled there is gone, so it goes to the lanes (or the new queue) again, uncounted.
+      if (dp.queueLost() !== queueLostSeen) {
+        queueLostSeen = dp.queueLost();
+        if (spilled.size > 0) log.warn('the durable queue was lost with its tasks; sending them again', { tasks: spilled.size });
+        for (const p of [...spilled.values()]) {
+          spilled.delete(p.key);
+          p.spilled = false;
+          p.attempt++;
+          p.unsent++;
+          p.queuedAt = now;
+          enqueue(p, true);
+        }
+      }
       // Published 256 at a time (acknowledgements awaited together).
       for (let i = 0; i < toSpill.length; i += 256) await Promise.all(toSpill.slice(i, i + 256).map(spill));
       for (const p of spilled.values()) {
@@ -1009,6 +1073,8 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
         tries: [],
         lost: 0,
         alone: false,
+        unsent: 0,
+        missing: new Set(),
         traceparent: currentTraceparent(),
         ...second,
       };

@@ -119,6 +119,21 @@ export interface DataPlane {
    * 128 KiB default, so puts, gets and deletes of large arrays handle fewer messages).
    */
   readonly chunkBytes: number;
+  /**
+   * Declares every stream, consumer and bucket again (what {@link openDataPlane} does), for a server
+   * that came back without them (a one-replica store wiped or lost); resolves once they exist, or
+   * after 30 s of failed tries. Runs by itself after each reconnect; callers that see a resource
+   * missing may call it too (one run at a time). @returns whether it succeeded
+   */
+  redeclare(): Promise<boolean>;
+  /** Times the resources were declared again after a reconnect or a call (see {@link redeclare}). */
+  readonly redeclared: () => number;
+  /**
+   * Times this process found the task queue's stream made anew since it last looked (its creation
+   * time changed: the server lost it, and this process or another declared it again): tasks this
+   * process had queued there are gone, and an owner sends them again.
+   */
+  readonly queueLost: () => number;
   /** Drains and closes the connection. */
   close(): Promise<void>;
 }
@@ -174,6 +189,66 @@ export async function openDataPlane(nc: NatsConnection, names: ResourceNames, op
   const o = compileDataPlaneOptions(opts);
   const jsm = await jetstreamManager(nc, { timeout: 10_000 });
   const js = jetstream(nc, { timeout: 10_000 });
+  const arraysBytes = await declareResources(nc, jsm, names, o);
+  const arrays = await new Objm(nc).open(names.arraysBucket);
+  const workers = await new Kvm(nc).open(names.workersBucket);
+  const chunkBytes = Math.max(128 * 1024, (nc.info?.max_payload ?? 1024 * 1024) - 8 * 1024);
+  let redeclaring: Promise<boolean> | undefined;
+  let redeclared = 0;
+  let queueLost = 0;
+  const queueCreated = (): Promise<string | undefined> =>
+    jsm.streams.info(names.tasksStream).then(
+      (i) => i.created,
+      () => undefined,
+    );
+  let tasksCreated = await queueCreated();
+  const redeclare = (): Promise<boolean> =>
+    (redeclaring ??= (async () => {
+      // Right after a restart the server may not serve JetStream yet: tries for 30 s.
+      for (const until = Date.now() + 30_000; !nc.isClosed();) {
+        try {
+          await declareResources(nc, jsm, names, o);
+          redeclared++;
+          const created = await queueCreated();
+          if (created !== undefined && tasksCreated !== undefined && created !== tasksCreated) queueLost++;
+          if (created !== undefined) tasksCreated = created;
+          return true;
+        } catch {
+          if (Date.now() > until) return false;
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      }
+      return false;
+    })().finally(() => {
+      redeclaring = undefined;
+    }));
+  // A server that comes back may have lost its store (one replica, disk wiped): declaring is
+  // idempotent, so every reconnect declares again. An identity that may not create a resource
+  // (a worker) leaves it to one that may (the orchestrator).
+  void (async () => {
+    for await (const st of nc.status()) if (st.type === 'reconnect') void redeclare();
+  })().catch(() => undefined);
+  return {
+    nc,
+    js,
+    jsm,
+    arrays,
+    workers,
+    names,
+    options: o,
+    limits: { arraysMaxBytes: arraysBytes },
+    chunkBytes,
+    redeclare,
+    redeclared: () => redeclared,
+    queueLost: () => queueLost,
+    async close() {
+      if (!nc.isClosed()) await nc.drain().catch(() => nc.close());
+    },
+  };
+}
+
+/** Declares (or finds) the data plane's streams, consumers and buckets; returns the arrays bucket's byte limit. */
+async function declareResources(nc: NatsConnection, jsm: JetStreamManager, names: ResourceNames, o: CompiledDataPlaneOptions): Promise<number> {
   const fit = { ...o, prefix: names.prefix };
   const ctx: FitContext = {};
   await ensureStream(jsm, fit, ctx, 'tasksMaxBytes', {
@@ -217,23 +292,8 @@ export async function openDataPlane(nc: NatsConnection, names: ResourceNames, op
     await new Objm(nc).create(names.arraysBucket, { storage: StorageType.File, max_bytes, replicas: o.replicas });
     await ensureLimits(jsm, `OBJ_${names.arraysBucket}`, { max_bytes, discard: DiscardPolicy.New });
   });
-  const arrays = await new Objm(nc).open(names.arraysBucket);
-  const workers = await new Kvm(nc).create(names.workersBucket, { ttl: o.workerTtlMs, history: 1, storage: StorageType.File, replicas: o.replicas });
-  const chunkBytes = Math.max(128 * 1024, (nc.info?.max_payload ?? 1024 * 1024) - 8 * 1024);
-  return {
-    nc,
-    js,
-    jsm,
-    arrays,
-    workers,
-    names,
-    options: o,
-    limits: { arraysMaxBytes: arraysBytes },
-    chunkBytes,
-    async close() {
-      if (!nc.isClosed()) await nc.drain().catch(() => nc.close());
-    },
-  };
+  await new Kvm(nc).create(names.workersBucket, { ttl: o.workerTtlMs, history: 1, storage: StorageType.File, replicas: o.replicas });
+  return arraysBytes;
 }
 
 type StreamConfigArg = Parameters<JetStreamManager['streams']['add']>[0];
