@@ -154,6 +154,10 @@ export async function connect(o: ConnectOptions = {}): Promise<Fleet> {
     const w = workloadFor(spec.kind);
     checkParamNames(w.def, spec as unknown as Readonly<Record<string, unknown>>, 'sdk');
     const input = await w.prepare(await withRefFiles(w.def, spec), ctx);
+    // Acknowledged only once its stored inputs have their durable copies: a copy that cannot be
+    // written (the NATS store's disk full) fails the submission with its typed error, instead of a
+    // job whose only copies sit in this host's store.
+    await persistInputs(store, input);
     try {
       await client.workflow.start(w.def.workflowType, {
         taskQueue,
@@ -276,4 +280,24 @@ async function checkNamespace(c: Connection, t: RemoteTarget): Promise<void> {
       });
     // Anything else (e.g. a role that may not describe namespaces) is left to the first real call.
   }
+}
+
+/** Writes the durable copy of every stored (not inline) array a job's input names, at any depth (up to 8 levels). */
+async function persistInputs(store: { persist(ref: ArrayRef): Promise<void> }, input: unknown): Promise<void> {
+  const refs = new Map<string, ArrayRef>();
+  const walk = (v: unknown, depth: number): void => {
+    if (depth > 8 || v === null || typeof v !== 'object' || ArrayBuffer.isView(v)) return;
+    if (Array.isArray(v)) {
+      for (const x of v) walk(x, depth + 1);
+      return;
+    }
+    const o = v as Record<string, unknown>;
+    if (typeof o['digest'] === 'string' && typeof o['dtype'] === 'string' && Array.isArray(o['shape'])) {
+      if (o['inline'] === undefined) refs.set(o['digest'], o as unknown as ArrayRef);
+      return;
+    }
+    for (const x of Object.values(o)) walk(x, depth + 1);
+  };
+  walk(input, 0);
+  await Promise.all([...refs.values()].map((r) => store.persist(r)));
 }

@@ -427,9 +427,19 @@ export function limitError(e: unknown, what: 'tasks' | 'results' | 'arrays', lim
   const err = e as { api_error?: { err_code?: number; description?: string }; code?: string; message?: string };
   const code = err.api_error?.err_code;
   const text = `${err.api_error?.description ?? ''} ${err.message ?? ''}`;
+  // The server's own disk full (its store volume, below any stream limit): the same code, saying so.
+  const disk = /no space left on device/i.test(text);
   const full =
-    (code !== undefined && LIMIT_ERR_CODES.has(code)) || /maximum (messages|bytes)|insufficient (storage )?resources|resource limits exceeded/i.test(text);
+    disk ||
+    (code !== undefined && LIMIT_ERR_CODES.has(code)) ||
+    /maximum (messages|bytes)|insufficient (storage )?resources|resource limits exceeded/i.test(text);
   if (!full) return undefined;
+  if (disk)
+    return new GramfleetError(
+      what === 'arrays' ? 'STORE_FULL' : 'QUEUE_FULL',
+      `the NATS server's disk is full (its JetStream store volume, below the ${what === 'arrays' ? 'array store' : `${what} stream`}'s own limit): ${text.trim()}; free space on that volume or make it larger`,
+      { field: 'jetstream store volume', bound: limit },
+    );
   const field = what === 'tasks' ? 'tasksMaxBytes/tasksMaxMsgs' : what === 'results' ? 'resultsMaxBytes' : 'arraysMaxBytes';
   return new GramfleetError(
     what === 'arrays' ? 'STORE_FULL' : 'QUEUE_FULL',

@@ -692,8 +692,13 @@ function createTieredStore(tier: ObjectTier, opts: ArrayStoreOptions): ArrayStor
       const d = ref.digest;
       if (durableKnown.has(d)) return;
       if (background.has(d)) {
-        await api.flush(d);
-        return;
+        // A background copy that failed (e.g. the store was full) is tried once more, now.
+        const ok = await api.flush(d).then(
+          () => true,
+          () => false,
+        );
+        if (ok) return;
+        background.delete(d);
       }
       if (host?.size(d) !== undefined) {
         const h = host;
