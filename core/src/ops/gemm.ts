@@ -8,8 +8,9 @@
  * arithmetic rate. Its error against the exact product is, entry for entry,
  * |Δc| ≤ (k + 2)·2⁻²⁴·(|alpha|·(|op(A)|·|op(B)|) + |beta·c|) (one f32 sum over k, products
  * of alpha·A rounded to f32); conformance checks (k + 4)·2⁻²⁴·(…) against the f64 reference
- * (test/src/conformance/gemm.test.ts). A backend without an f32 path (the reference, the
- * multi-core wasm backend, the GPU workers) computes as it always does, which is within it.
+ * (test/src/conformance/gemm.test.ts, parallel.test.ts for the multi-core wasm backend). A
+ * backend without an f32 path (the reference, the GPU workers) computes as it always does,
+ * which is within it.
  * Dimensions come from the shapes (a [m,k] or [k,m] when transA, b [k,n] or [n,k], c [m,n]),
  * or — for strided views into flat buffers, as a shard sees them — from attrs `m`, `n`, `k`
  * with `offsetA`/`lda`, `offsetB`/`ldb`, `offsetC`/`ldc`. Output: a copy of `c` with the view

@@ -170,6 +170,23 @@ describe('wasm-mt backend (registerParallelWasm) against the reference', () => {
       });
     }
   }
+  for (const [m, n, k] of [
+    [0, 3, 2],
+    [1, 1, 1],
+    [97, 31, 101],
+    [13, 7, 0],
+    [41, 2061, 5],
+  ] as const) {
+    it(`gemm f32 ${m}×${n}×${k} transB, alpha/beta, accumulate: 'f32' within (k+4)·2⁻²⁴·(|alpha|·|A|·|B| + |beta·c|)`, async () => {
+      const inputs = [arr('f32', [m, k], rand32(m * k, 4)), arr('f32', [n, k], rand32(n * k, 5)), arr('f32', [m, n], rand32(m * n, 6))];
+      const attrs = { transB: true, alpha: 1.5, beta: -0.5, accumulate: 'f32' };
+      const [out] = await runOp(reg, 'wasm-mt', gemmOpDef, attrs, inputs);
+      const [ref] = await runOp(reg, 'reference', gemmOpDef, attrs, inputs);
+      assert.ok(out !== undefined && ref !== undefined);
+      // entries in [−½, ½): |alpha|·Σ|a||b| + |beta·c| ≤ 1.5·k/4 + 0.25
+      assertClose(out.data, ref.data, (k + 4) * 2 ** -24 * (1.5 * (k / 4) + 0.25) + 1e-30, 0, 'C');
+    });
+  }
   it('kernel-block gaussian 61×37, d=23, and csr-spmv 501×499 with y', async () => {
     const kb = [arr('f64', [61, 23], rand(61 * 23, 1)), arr('f64', [37, 23], rand(37 * 23, 2))];
     const [o1] = await runOp(reg, 'wasm-mt', kernelBlockOp, { kernel: 'gaussian', bandwidth: 1.1 }, kb);

@@ -278,6 +278,8 @@ export interface ParallelGemm {
   readonly c: number;
   readonly offC: number;
   readonly ldc: number;
+  /** f32 A, B and C summed in f32 (`gf_gemm_f32`, gemm's `accumulate: 'f32'`); otherwise C is f64. @default false */
+  readonly accumulateF32?: boolean;
 }
 
 function statusCheck(op: string, fn: string, statuses: readonly number[]): void {
@@ -287,12 +289,14 @@ function statusCheck(op: string, fn: string, statuses: readonly number[]): void 
 
 /** C = alpha·op(A)·op(B) + beta·C with the rows of C split over the threads. */
 export async function parallelGemm(pk: ParallelKernels, g: ParallelGemm): Promise<void> {
-  const wsBytes = pk.local('gf_gemm_workspace_bytes');
+  const acc32 = g.accumulateF32 === true;
+  const fn = acc32 ? 'gf_gemm_f32' : 'gf_gemm';
+  const wsBytes = pk.local(acc32 ? 'gf_gemm_f32_workspace_bytes' : 'gf_gemm_workspace_bytes');
   const ranges = splitRows(g.m, pk.threads);
   const args = ranges.map(([r0, r1]) => [
     g.transA ? 1 : 0,
     g.transB ? 1 : 0,
-    g.f32 ? 1 : 0,
+    ...(acc32 ? [] : [g.f32 ? 1 : 0]),
     r1 - r0,
     g.n,
     g.k,
@@ -309,7 +313,7 @@ export async function parallelGemm(pk: ParallelKernels, g: ParallelGemm): Promis
     g.ldc,
     pk.alloc(wsBytes),
   ]);
-  statusCheck('gemm', 'gf_gemm', await pk.runAll('gf_gemm', args));
+  statusCheck('gemm', fn, await pk.runAll(fn, args));
 }
 
 /** One kernel block over shared-memory pointers. */
@@ -400,14 +404,7 @@ export function registerParallelWasm(registry: KernelRegistry, pk: ParallelKerne
       const b = pk.put((inputs[1] as NdArray).data as Float64Array | Float32Array);
       const beta = p.hasC ? attrs.beta : 0;
       const f32 = p.dtype === 'f32';
-      const c = f32 ? pk.alloc(p.m * p.n * 8) : pk.put(out.data as Float64Array);
-      const offC = f32 ? 0 : p.c.offset;
-      const ldc = f32 ? Math.max(1, p.n) : p.c.ld;
-      if (f32 && beta !== 0) {
-        const cv = pk.f64(c, p.m * p.n);
-        for (let i = 0; i < p.m; i++) for (let j = 0; j < p.n; j++) cv[i * p.n + j] = out.data[p.c.offset + i * p.c.ld + j] as number;
-      }
-      await parallelGemm(pk, {
+      const view = {
         transA: attrs.transA,
         transB: attrs.transB,
         f32,
@@ -422,10 +419,22 @@ export function registerParallelWasm(registry: KernelRegistry, pk: ParallelKerne
         offB: p.b.offset,
         ldb: p.b.ld,
         beta,
-        c,
-        offC,
-        ldc,
-      });
+      };
+      if (f32 && attrs.accumulate === 'f32') {
+        // f32 C summed in place by gf_gemm_f32 (the bound is in core/src/ops/gemm.ts).
+        const c32 = pk.put(out.data as Float32Array);
+        await parallelGemm(pk, { ...view, c: c32, offC: p.c.offset, ldc: p.c.ld, accumulateF32: true });
+        (out.data as Float32Array).set(new Float32Array(pk.memory.buffer, c32, out.data.length));
+        return [out];
+      }
+      const c = f32 ? pk.alloc(p.m * p.n * 8) : pk.put(out.data as Float64Array);
+      const offC = f32 ? 0 : p.c.offset;
+      const ldc = f32 ? Math.max(1, p.n) : p.c.ld;
+      if (f32 && beta !== 0) {
+        const cv = pk.f64(c, p.m * p.n);
+        for (let i = 0; i < p.m; i++) for (let j = 0; j < p.n; j++) cv[i * p.n + j] = out.data[p.c.offset + i * p.c.ld + j] as number;
+      }
+      await parallelGemm(pk, { ...view, c, offC, ldc });
       if (!f32) (out.data as Float64Array).set(pk.f64(c, out.data.length));
       else {
         const cv = pk.f64(c, p.m * p.n);
