@@ -71,6 +71,17 @@ install_nats() {
   ln -sf /usr/bin/nats-server "$BIN/nats-server"
 }
 
+install_toxiproxy() { # Shopify's toxiproxy server (a TCP fault proxy), built from the Go module proxy (~35 s)
+  [ -x "$BIN/toxiproxy-server" ] && return 0
+  command -v go >/dev/null || return 1
+  say "building toxiproxy-server v2.5.0 (go install from the Go module proxy)"
+  local tmp
+  tmp=$(mktemp -d)
+  CGO_ENABLED=0 GOBIN="$tmp" GOFLAGS=-mod=mod nice -n 10 go install -trimpath -ldflags='-s -w' github.com/Shopify/toxiproxy/v2/cmd/server@v2.5.0 || { rm -rf "$tmp"; return 1; }
+  install -m 755 "$tmp/server" "$BIN/toxiproxy-server"
+  rm -rf "$tmp"
+}
+
 install_prometheus() { # Debian's prometheus (server + promtool), unpacked into .gramfleet/bin
   [ -x "$BIN/prometheus" ] && [ -x "$BIN/promtool" ] && return
   if command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1; then
@@ -182,6 +193,7 @@ if [ "${1:-}" != "--build-only" ]; then
     install_chromium || say "warning: could not install Debian's chromium; the dashboard test checks the JSON endpoints only and says why"
     install_faketime || say "warning: could not fetch Debian's libfaketime; the chaos suite's clock-skew fault (scripts/chaos.sh) says why and is not run"
     install_prometheus || say "warning: could not fetch Debian's prometheus; the metrics test scrapes with its exposition-format parser only and says why"
+    install_toxiproxy || say "warning: could not build toxiproxy; the replicated topology's latency-and-resets case skips and says why"
     bash "$ROOT/scripts/k8s-envtest.sh" || say "warning: could not build kube-apiserver/etcd/helm; the Kubernetes tests will skip and say why"
   fi
 fi

@@ -5,7 +5,9 @@
  * on hosts of their own): a GRF job across the hosts survives SIGKILL of the NATS server that
  * leads the task stream, mid-job, and its Φ is byte-identical to the float64 reference (what an
  * uninterrupted run gives, test/src/integration/grf-cluster.test.ts); and a job survives SIGKILL of
- * PostgreSQL and then of the Temporal server (each restarted on its store), byte-identical.
+ * PostgreSQL and then of the Temporal server (each restarted on its store), and latency then
+ * connection resets between a worker host and the NATS servers (a real fault proxy, toxiproxy),
+ * byte-identical.
  * Runs only as root where `ip netns` works; elsewhere it prints why it skipped.
  * GRAMFLEET_R3_PARTITION=1 adds a 30 s partition of a worker host (about 60 s more).
  */
@@ -123,6 +125,25 @@ describe('replicated topology: 3 NATS servers at R3, Temporal on disk, orchestra
     const res = await h.result();
     console.log(`# the job ended ${((Date.now() - t0) / 1000).toFixed(1)} s after the first kill`);
     assert.ok(mid.shardsDone < mid.shardsTotal, `the kills landed mid-job (${mid.shardsDone}/${mid.shardsTotal})`);
+    assert.deepEqual(res.phi.map(csrDigest), refDigests, 'Φ byte-identical to the run above (the float64 reference)');
+  });
+
+  it('latency and connection resets between a worker host and every NATS server (toxiproxy) mid-job: the job ends byte-identical', async (t) => {
+    const fp = r.faultProxy;
+    if (typeof fp === 'string') return t.skip(`no fault proxy: ${fp}`);
+    const h: JobHandle<'grf'> = await r.fleet.submit(spec);
+    await until(async () => ((await h.progress().catch(() => undefined))?.shardsDone ?? 0) >= 2, 60_000, 'first shards done');
+    const mid = await h.progress();
+    // 100 ± 30 ms each way on worker-b's links for 8 s, then its connections reset for 3 s.
+    await fp.add('lat-down', 'latency', { latency: 100, jitter: 30 }, 'downstream');
+    await fp.add('lat-up', 'latency', { latency: 100, jitter: 30 }, 'upstream');
+    await new Promise((res) => setTimeout(res, 8000));
+    await fp.add('reset', 'reset_peer', { timeout: 200 });
+    await new Promise((res) => setTimeout(res, 3000));
+    for (const n of ['reset', 'lat-down', 'lat-up']) await fp.remove(n);
+    const res = await h.result();
+    console.log(`# latency then resets began at ${mid.shardsDone}/${mid.shardsTotal} shards; per-worker shards ${JSON.stringify(res.workers)}`);
+    assert.ok(mid.shardsDone < mid.shardsTotal, `the faults began mid-job (${mid.shardsDone}/${mid.shardsTotal})`);
     assert.deepEqual(res.phi.map(csrDigest), refDigests, 'Φ byte-identical to the run above (the float64 reference)');
   });
 

@@ -44,6 +44,9 @@ const NATS_PORT = 4222;
 const NATS_MONITOR_PORT = 8222;
 const NATS_ROUTE_PORT = 6222;
 const TEMPORAL_PORT = 7233;
+const TOXIPROXY_API_PORT = 8474;
+/** toxiproxy's first NATS proxy port (one per server, consecutive). */
+const TOXIPROXY_NATS_PORT = 14222;
 
 /** What running Temporal on PostgreSQL here takes (found by {@link temporalPostgresPlan}). */
 export interface PostgresPlan {
@@ -284,7 +287,20 @@ export interface ReplicatedCluster {
   restartTemporal(): Promise<void>;
   /** Starts PostgreSQL again on its data directory, after a kill (the PostgreSQL store only). */
   restartPostgres(): Promise<void>;
+  /**
+   * The fault proxy (toxiproxy) on worker-b's host, through which worker-b reaches every NATS
+   * server; a string saying why there is none (then worker-b connects directly).
+   */
+  readonly faultProxy: FaultProxy | string;
   stop(): Promise<void>;
+}
+
+/** Toxics on the links between worker-b's host and the NATS servers (toxiproxy's HTTP API). */
+export interface FaultProxy {
+  /** Adds a toxic (e.g. `latency` {latency, jitter}, `reset_peer` {timeout}) to every NATS link, in `stream` direction. */
+  add(name: string, type: string, attributes: Record<string, number>, stream?: 'upstream' | 'downstream'): Promise<void>;
+  /** Removes the toxic `name` from every link. */
+  remove(name: string): Promise<void>;
 }
 
 function natsConfig(node: NatsNode, peers: readonly NatsNode[], storeDir: string): string {
@@ -300,6 +316,8 @@ function natsConfig(node: NatsNode, peers: readonly NatsNode[], storeDir: string
     `}`,
     `cluster {`,
     `  name: "gramfleet-r3"`,
+    // Clients keep to the URLs they were given (worker-b's go through the fault proxy).
+    `  no_advertise: true`,
     `  listen: ${q(`${node.host.ip}:${NATS_ROUTE_PORT}`)}`,
     `  routes: [${peers
       .filter((p) => p.name !== node.name)
@@ -493,11 +511,51 @@ export async function startReplicated(name: string, o: ReplicatedOptions = {}): 
     return server;
   };
 
+  let faultProxy: FaultProxy | string = 'not started';
+  const proxyHost = net.host('w1');
+  const proxyApi = `http://${proxyHost.ip}:${TOXIPROXY_API_PORT}`;
+  const proxiedNatsUrl = nats.map((n, i) => `nats://${proxyHost.ip}:${TOXIPROXY_NATS_PORT + i}`).join(',');
+  /** toxiproxy on w1, one proxy per NATS server; a reason string when its binary is not here. */
+  const startFaultProxy = async (): Promise<FaultProxy | string> => {
+    const bin = path.join(ROOT, '.gramfleet', 'bin', 'toxiproxy-server');
+    if (!fs.existsSync(bin)) return `${path.relative(ROOT, bin)} is missing (scripts/setup.sh --test builds it from the Go module proxy)`;
+    const cfg = path.join(dir, 'toxiproxy.json');
+    fs.writeFileSync(
+      cfg,
+      JSON.stringify(
+        nats.map((n, i) => ({
+          name: `nats-${n.name}`,
+          listen: `${proxyHost.ip}:${TOXIPROXY_NATS_PORT + i}`,
+          upstream: `${n.host.ip}:${NATS_PORT}`,
+          enabled: true,
+        })),
+      ),
+    );
+    const tp = launch('toxiproxy', proxyHost, bin, ['-host', proxyHost.ip, '-port', String(TOXIPROXY_API_PORT), '-config', cfg]);
+    await pollUntil(async () => (await fetch(`${proxyApi}/proxies`, { signal: AbortSignal.timeout(2000) })).ok, 30_000, 'toxiproxy', tp.log);
+    const call = async (method: string, p: string, body?: object): Promise<void> => {
+      const r = await fetch(`${proxyApi}${p}`, {
+        method,
+        ...(body !== undefined ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}),
+        signal: AbortSignal.timeout(5000),
+      });
+      if (!r.ok && !(method === 'DELETE' && r.status === 404)) throw new Error(`toxiproxy ${method} ${p}: ${r.status} ${await r.text()}`);
+    };
+    return {
+      async add(name, type, attributes, stream = 'downstream') {
+        for (const n of nats) await call('POST', `/proxies/nats-${n.name}/toxics`, { name, type, stream, toxicity: 1, attributes });
+      },
+      async remove(name) {
+        for (const n of nats) await call('DELETE', `/proxies/nats-${n.name}/toxics/${name}`);
+      },
+    };
+  };
+
   const stop = async (): Promise<void> => {
     for (const h of handles.splice(0)) await h.close().catch(() => undefined);
     await fleet?.close().catch(() => undefined);
     // Clients first, servers last; SIGTERM, then SIGKILL for whatever has not exited in 10 s.
-    const order = ['worker', 'orchestrator', 'temporal', 'postgres', 'nats'];
+    const order = ['worker', 'orchestrator', 'toxiproxy', 'temporal', 'postgres', 'nats'];
     for (const prefixName of order) {
       const group = [...processes.values()].filter((p) => p.name.startsWith(prefixName));
       for (const p of group) p.child.kill('SIGTERM');
@@ -562,12 +620,14 @@ export async function startReplicated(name: string, o: ReplicatedOptions = {}): 
       GRAMFLEET_HEALTH_PORT: '9100',
     });
     const workerScript = path.join(ROOT, 'workers', 'dist', 'main.js');
+    faultProxy = await startFaultProxy();
     for (const [wname, host] of [
       ['worker-a', 'n3'],
       ['worker-b', 'w1'],
     ] as const) {
       launch(wname, net.host(host), process.execPath, [...relaxedSimdNodeArgs(), workerScript, `--cluster=${dir}`], {
         ...common,
+        ...(wname === 'worker-b' && typeof faultProxy !== 'string' ? { GRAMFLEET_NATS_URL: proxiedNatsUrl } : {}),
         GRAMFLEET_WORKER_ID: `${wname}-${net.id}`,
         GRAMFLEET_THREADS: '1',
         GRAMFLEET_KERNEL_CACHE_MB: '256',
@@ -605,6 +665,9 @@ export async function startReplicated(name: string, o: ReplicatedOptions = {}): 
     dataPlane,
     fleet,
     processes,
+    get faultProxy() {
+      return faultProxy;
+    },
     async dataPlaneHandle() {
       const nc = await connectNats(natsUrl, 'r3-test');
       const h = await openDataPlane(nc, resourceNames(prefix), dataPlane);
