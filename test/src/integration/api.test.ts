@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import { csrFromNpz, decodeNpz } from '@gramfleet/orchestrator';
 import { TokenStore } from '@gramfleet/orchestrator/internal';
-import { CLI_ENTRY_SCRIPT, grfReference, runGramfleet, sharedGraph, startTestCluster, type TestCluster } from './harness';
+import { contextAddFlags, CLI_ENTRY_SCRIPT, grfReference, runGramfleet, sharedGraph, startTestCluster, type TestCluster } from './harness';
 
 interface ErrorBody {
   code: string;
@@ -219,30 +219,7 @@ describe('jobs HTTP API (real cluster, real CLI tokens)', () => {
   it("gramfleet api --context NAME serves a remote cluster: its own tokens and objects, the cluster's jobs", async () => {
     const home = fs.mkdtempSync(path.join(os.tmpdir(), 'gf-api-remote-'));
     const env = { GRAMFLEET_CONTEXTS_FILE: path.join(home, 'contexts.json'), GRAMFLEET_HOME: path.join(home, 'no-local-cluster') };
-    const st = t.cluster.state;
-    const auth = t.cluster.natsAuth('client');
-    const add = await runGramfleet(
-      [
-        'context',
-        'add',
-        'lab',
-        '--temporal',
-        st.temporalAddress,
-        '--namespace',
-        st.namespace,
-        '--nats',
-        st.natsUrl,
-        '--nats-creds',
-        auth.credsFile as string,
-        '--nats-ca',
-        auth.caFile as string,
-        '--task-queue',
-        st.taskQueue,
-        '--prefix',
-        st.prefix,
-      ],
-      { cwd: home, env },
-    );
+    const add = await runGramfleet(['context', 'add', 'lab', ...contextAddFlags(t)], { cwd: home, env });
     assert.equal(add.code, 0, add.stderr);
     const apiDir = path.join(home, 'api-state');
     const child = spawn(process.execPath, [CLI_ENTRY_SCRIPT, 'api', '--context', 'lab', '--data-dir', apiDir, '--port', '0'], {

@@ -14,7 +14,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { isGramfleetError, type CampaignRow, type CampaignSpec, type CsrRef, type ErrorCode } from '@gramfleet/core';
-import { csrDigest, runGramfleet, scheduledWork, sharedGraph, startTestCluster, type TestCluster } from './harness';
+import { contextAddFlags, csrDigest, runGramfleet, scheduledWork, sharedGraph, startTestCluster, type TestCluster } from './harness';
 
 const cora = sharedGraph('cora.npz');
 const params = { kernel: 'diffusion', scale: 0.5, walks: 8, pHalt: 0.5, seed: 3 };
@@ -111,30 +111,7 @@ describe('campaign inputs by object reference (real Temporal + NATS)', () => {
       fs.copyFileSync(cora, path.join(client, rel));
       assert.ok(!fs.existsSync(path.resolve(rel)), `${rel} is not in the test's (the orchestrator's) working directory`);
       const env = { GRAMFLEET_CONTEXTS_FILE: path.join(client, 'contexts.json'), GRAMFLEET_HOME: path.join(client, 'no-local-cluster') };
-      const auth = t.cluster.natsAuth('client');
-      const st = t.cluster.state;
-      const add = await runGramfleet(
-        [
-          'context',
-          'add',
-          'lab',
-          '--temporal',
-          st.temporalAddress,
-          '--namespace',
-          st.namespace,
-          '--nats',
-          st.natsUrl,
-          '--nats-creds',
-          auth.credsFile as string,
-          '--nats-ca',
-          auth.caFile as string,
-          '--task-queue',
-          st.taskQueue,
-          '--prefix',
-          st.prefix,
-        ],
-        { cwd: client, env },
-      );
+      const add = await runGramfleet(['context', 'add', 'lab', ...contextAddFlags(t)], { cwd: client, env });
       assert.equal(add.code, 0, add.stderr);
       const start = async (id: string): Promise<{ uploads: { file: string; ref: string; bytesUploaded: number; partsFound: number; parts: number }[] }> => {
         fs.writeFileSync(path.join(client, `${id}.json`), JSON.stringify({ id, runs: [{ kind: 'grf', graph: rel, ...params }] }));

@@ -15,7 +15,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { isGramfleetError, type ErrorCode } from '@gramfleet/core';
 import { connect, readCsrNpz } from '@gramfleet/orchestrator';
-import { grfReference, runGramfleet, sharedGraph, startTestCluster, type TestCluster } from './harness';
+import { contextAddFlags, grfReference, runGramfleet, sharedGraph, startTestCluster, type TestCluster } from './harness';
 
 async function rejectsWith(p: Promise<unknown>, code: ErrorCode, match?: RegExp): Promise<void> {
   await assert.rejects(p, (e) => {
@@ -47,24 +47,7 @@ describe('cluster contexts (real Temporal + NATS, a client with no local cluster
     contextsFile = path.join(client, 'config', 'contexts.json');
     // The client's own local-cluster directory is empty: only a context can reach a cluster.
     env = { GRAMFLEET_CONTEXTS_FILE: contextsFile, GRAMFLEET_HOME: path.join(client, 'no-local-cluster') };
-    const auth = t.cluster.natsAuth('client');
-    const st = t.cluster.state;
-    addArgs = [
-      '--temporal',
-      st.temporalAddress,
-      '--namespace',
-      st.namespace,
-      '--nats',
-      st.natsUrl,
-      '--nats-creds',
-      auth.credsFile as string,
-      '--nats-ca',
-      auth.caFile as string,
-      '--task-queue',
-      st.taskQueue,
-      '--prefix',
-      st.prefix,
-    ];
+    addArgs = contextAddFlags(t);
   });
   after(async () => {
     await t?.stop();

@@ -21,6 +21,32 @@ export interface TestCluster {
   stop(): Promise<void>;
 }
 
+/**
+ * The `gramfleet context add NAME …` flags that reach `t`'s cluster as a remote client would:
+ * its Temporal address and namespace, NATS URL with the client role's credentials and CA, task
+ * queue and prefix.
+ */
+export function contextAddFlags(t: TestCluster): string[] {
+  const st = t.cluster.state;
+  const auth = t.cluster.natsAuth('client');
+  return [
+    '--temporal',
+    st.temporalAddress,
+    '--namespace',
+    st.namespace,
+    '--nats',
+    st.natsUrl,
+    '--nats-creds',
+    auth.credsFile as string,
+    '--nats-ca',
+    auth.caFile as string,
+    '--task-queue',
+    st.taskQueue,
+    '--prefix',
+    st.prefix,
+  ];
+}
+
 /** Starts a cluster for one test file. */
 export async function startTestCluster(
   name: string,
