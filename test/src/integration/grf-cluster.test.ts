@@ -220,8 +220,9 @@ describe('GRF through the cluster (real Temporal + NATS)', () => {
     }
   });
 
-  it('a shard that never succeeds is dead-lettered after max_deliver and the job fails with WORKER_MAX_DELIVER', async () => {
-    // Inputs that are not in the object store: fetching fails (transient) on every delivery.
+  it('a shard whose input is in no store is dead-lettered after max_deliver and the job fails with STORE_MISSING_OBJECT naming it', async () => {
+    // Inputs that are not in the object store: fetching fails (transient) on every delivery; after
+    // max_deliver counted tries the job fails saying which input was lost (not only "too many tries").
     const bogus = { bucket: resourceNames('gf').arraysBucket, digest: 'f'.repeat(64), dtype: 'i32' as const, shape: [3], bytes: 100 };
     const params = compileGrfParams({ kernel: 'reg-laplacian', scale: 0.25, walks: 2, pHalt: 0.5 });
     const input: GrfJobInput = {
@@ -241,8 +242,10 @@ describe('GRF through the cluster (real Temporal + NATS)', () => {
         workflowId: input.jobId,
         args: [input],
       });
-      const e = await expectCode(t.fleet.job('grf', input.jobId).result(), 'WORKER_MAX_DELIVER');
+      const e = await expectCode(t.fleet.job('grf', input.jobId).result(), 'STORE_MISSING_OBJECT');
       assert.equal(e.details['shardId'], 's000000');
+      assert.deepEqual(e.details['digests'], ['f'.repeat(64)]);
+      assert.match(e.message, /is in no store any more \(5 counted/);
     } finally {
       await conn.close();
     }
@@ -266,7 +269,9 @@ describe('GRF through the cluster (real Temporal + NATS)', () => {
       await until(async () => countSubjects(await dp.jsm.streams.info(dp.names.resultsStream, { subjects_filter: filter })) >= 1, 60_000, 'dead-letter record');
       const m = await dp.jsm.streams.getMessage(dp.names.resultsStream, { last_by_subj: `gf.result.${jobId}.s000000` });
       const r = m!.json<TaskResult>();
-      assert.equal(r.error?.code, 'WORKER_MAX_DELIVER');
+      // after max_deliver counted tries, the record names the input that was lost
+      assert.equal(r.error?.code, 'STORE_MISSING_OBJECT');
+      assert.deepEqual(r.error?.details?.['digests'], ['e'.repeat(64)]);
       await new Promise((res) => setTimeout(res, 1000));
       assert.equal(countSubjects(await dp.jsm.streams.info(dp.names.resultsStream, { subjects_filter: filter })), 1);
     } finally {
