@@ -255,7 +255,7 @@ export type { DatagenSolveAttrs } from './ops/datagen-solve';
 export { DATAGEN_MAX_SYSTEMS, DATAGEN_PAGE_FORMAT } from './datagen/paging';
 export type { DatagenActivities, DatagenPage, DatagenWorkflowResult } from './datagen/paging';
 export { EIGENPRO_EIGEN_TOL, eigenSolverFor, topOfFullEigh } from './eigenpro/setup';
-export type { KronLoopActivities, KronLoopOutput } from './kron/job';
+export type { KronFitStep, KronFitSummary, KronLoopActivities, KronLoopOutput, KronProgressEvent } from './kron/job';
 export { kronCgPoints, pcgAdvance, pcgStart, pcgTrueResidual, pcgTurn, scatterObserved } from './kron/cg';
 export type { PcgState } from './kron/cg';
 export { kronGradientFromSums } from './kron/gp';

@@ -33,6 +33,7 @@ export { KernelCampaignController, kernelCampaignWorkflowId } from './k8s/contro
 export { compileValues, renderManifests } from './k8s/render';
 export { LeaderElector, type LeaderElectionOptions } from './k8s/leader';
 export { grafanaDashboard, grafanaDashboardJson } from './k8s/grafana';
+export { progressEvents } from './dashboard/data';
 export { applyManifests, manifestsYaml } from './k8s/cli';
 export { RawObjectApi, parseYamlStream, toYamlStream } from './k8s/raw';
 export { readZip, writeZip, writeZipFile } from './io/zip';

@@ -23,6 +23,7 @@ import {
   type JobProgress,
   type KronActivities,
   type KronCandidateResult,
+  type KronFitStep,
   type KronJobInput,
   type KronHyper,
   type KronJobResult,
@@ -63,6 +64,8 @@ interface KronRun {
   /** Shards run per backend and per worker. */
   readonly backends: Record<string, number>;
   readonly workers: Record<string, number>;
+  /** A slab-route fit's accepted steps so far (LML and gradient norm; the progress query answers them). */
+  readonly fitSteps: KronFitStep[];
 }
 
 /**
@@ -96,6 +99,7 @@ export async function kronGpWorkflow(input: KronJobInput, carry?: KronCarry): Pr
     bytesMoved: carry?.bytesMoved ?? 0,
     backends: { ...(carry?.backends ?? {}) },
     workers: { ...(carry?.workers ?? {}) },
+    fitSteps: [],
   };
   setHandler(kronProgressQuery, () => progressOf(run));
   try {
@@ -143,6 +147,7 @@ function progressOf(run: KronRun): KronProgress {
     batchesRunning: run.counters.batchesRunning,
     generation: run.generation,
     bytesMoved: run.bytesMoved,
+    ...(run.fitSteps.length > 0 ? { fitSteps: run.fitSteps } : {}),
   };
 }
 
@@ -277,8 +282,9 @@ async function fitOnSlabs(run: KronRun, fit: NonNullable<KronJobInput['fit']>, r
     optimizer: fit.optimizer,
     iters: fit.iters,
     fixNoise: fit.fixNoise,
-    onIteration: (_it, lml) => {
+    onIteration: (_it, lml, gradNorm) => {
       history.push(lml);
+      run.fitSteps.push({ iteration: history.length, lml, gradNorm });
     },
   });
   const hyperOf = (m: { kernels: readonly { lengthscale: number }[]; outputscale: number; noise: number }): KronHyper => ({
@@ -338,7 +344,14 @@ async function fitOnSlabs(run: KronRun, fit: NonNullable<KronJobInput['fit']>, r
     backends: run.backends,
     workers: run.workers,
     safeguards: fin.safeguards,
-    fit: { optimizer: fit.optimizer, iterations: history.length, evaluations: evals, history, restartedFrom: 0 },
+    fit: {
+      optimizer: fit.optimizer,
+      iterations: history.length,
+      evaluations: evals,
+      history,
+      gradNorms: run.fitSteps.map((x) => x.gradNorm),
+      restartedFrom: 0,
+    },
   };
 }
 

@@ -63,7 +63,29 @@ export interface KronJobInput {
 export interface KronProgress extends JobProgress {
   readonly stage: 'factors' | 'solving' | 'pcg' | 'fitting' | 'stage-a' | 'transpose' | 'stage-b' | 'stage-c' | 'finishing' | 'done' | 'failed';
   readonly bytesMoved: number;
+  /**
+   * A slab-route fit's steps so far (the workflow drives that optimiser, so its query answers
+   * them; the direct-route fit and PCG publish {@link KronProgressEvent}s instead).
+   */
+  readonly fitSteps?: readonly KronFitStep[];
 }
+
+/** One accepted optimiser step of a fit: the LML and ‖∇_θ LML‖₂ (θ: the log hyperparameters). */
+export interface KronFitStep {
+  readonly iteration: number;
+  readonly lml: number;
+  readonly gradNorm: number;
+}
+
+/**
+ * A progress event of the Kronecker GP long loops, published on the results stream under the
+ * job's `progress` subject (as EigenPro's epochs): one `fit-step` per accepted optimiser step
+ * of `kronFit`, one `pcg` per PCG iteration of `kronCgSolve` (relative residual ‖r‖/‖b‖). A
+ * retried attempt publishes an iteration again; the last one counts.
+ */
+export type KronProgressEvent =
+  | ({ readonly kind: 'fit-step'; readonly jobId: string; readonly attempt: number } & KronFitStep)
+  | { readonly kind: 'pcg'; readonly jobId: string; readonly attempt: number; readonly iteration: number; readonly residual: number };
 
 /** What a PCG solve on the cluster reports. */
 export interface KronCgSummary {
@@ -86,6 +108,8 @@ export interface KronFitSummary {
   readonly evaluations: number;
   /** LML after each iteration. */
   readonly history: readonly number[];
+  /** ‖∇_θ LML‖₂ after each iteration (θ: the log hyperparameters); absent in results of older builds. */
+  readonly gradNorms?: readonly number[];
   /** The iteration a retried activity restarted from (0: it never had to). */
   readonly restartedFrom: number;
 }

@@ -242,6 +242,30 @@ describe('Kronecker GP (float64 reference ops)', () => {
     });
   }
 
+  it('a fit reports each step: LML non-decreasing (L-BFGS) and ‖∇θ LML‖₂ at the last step equal to the exact gradient of the fitted model in log space', () => {
+    const axes = [linspace(0, 1, 8), linspace(0, 2, 6)];
+    const y = Float64Array.from({ length: 48 }, (_, i) => Math.sin((3 * (i % 6)) / 5) * Math.cos((2 * Math.floor(i / 6)) / 11));
+    const p = compileKronGp({ axes, y, kernel: 'rbf', lengthscales: [0.5, 0.5], outputscale: 1, noise: 0.05 });
+    const steps: { it: number; lml: number; gradNorm: number }[] = [];
+    const fit = fitKron(lin, p.model, p.y, { iters: 6, onIteration: (it, lml, gradNorm) => steps.push({ it, lml, gradNorm }) });
+    assert.deepEqual(
+      steps.map((s) => s.it),
+      fit.history.map((_, i) => i + 1),
+    );
+    assert.deepEqual(
+      steps.map((s) => s.lml),
+      [...fit.history],
+    );
+    assert.ok(steps.every((s, i) => i === 0 || s.lml >= (steps[i - 1] as { lml: number }).lml));
+    const g = solveKron(lin, fit.model, p.y, { gradient: true }).gradient;
+    assert.ok(g !== undefined);
+    const m = fit.model;
+    const logGrad = [...m.kernels.map((k, d) => k.lengthscale * (g.lengthscales[d] as number)), m.outputscale * g.outputscale, m.noise * g.noise];
+    const want = Math.hypot(...logGrad);
+    const last = steps[steps.length - 1] as { gradNorm: number };
+    assert.ok(Math.abs(last.gradNorm - want) <= 1e-9 * Math.max(1, want), `gradNorm ${last.gradNorm} vs ${want}`);
+  });
+
   it('Poisson by GP collocation: GP-HM u = sin(6x)cos(20x) + sin(6y)cos(20y) on 100×100 to relative L2 ≤ 2e-3; u = sin(πx)sin(πy) on 24×24 to ≤ 5e-3', () => {
     const rbf = { kind: 'rbf' as const, lengthscale: 0.02 };
     const a = solvePoissonGp(lin, GPHM_POISSON, { n: [100, 100], kernels: [rbf, rbf] });

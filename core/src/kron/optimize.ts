@@ -20,8 +20,11 @@ export interface KronFitOptions {
   readonly fixNoise?: boolean;
   /** Stop when ‖∇‖∞ of −LML/N falls below this. @default 1e-7 */
   readonly gradTol?: number;
-  /** Called after each iteration. */
-  readonly onIteration?: (it: number, lml: number) => void;
+  /**
+   * Called after each iteration with the LML and the Euclidean norm of its gradient in the
+   * optimiser's variables (log ℓ_d, log outputscale, log noise unless fixed), ‖∇_θ LML‖₂.
+   */
+  readonly onIteration?: (it: number, lml: number, gradNorm: number) => void;
 }
 
 /** Result of {@link fitKron}. */
@@ -107,7 +110,7 @@ export function* fitKronSteps(m0: KronModel, n: number, o: KronFitOptions = {}):
       }
       cur = yield* fg(t);
       history.push(-cur.f * n);
-      o.onIteration?.(it, -cur.f * n);
+      o.onIteration?.(it, -cur.f * n, norm2(cur.g) * n);
     }
     it = iters;
   } else {
@@ -170,7 +173,7 @@ export function* fitKronSteps(m0: KronModel, n: number, o: KronFitOptions = {}):
       const improve = cur.f - next.f;
       cur = next;
       history.push(-cur.f * n);
-      o.onIteration?.(it + 1, -cur.f * n);
+      o.onIteration?.(it + 1, -cur.f * n, norm2(cur.g) * n);
       if (improve < 1e-13 * Math.max(1, Math.abs(cur.f))) {
         it++;
         break;
@@ -180,6 +183,9 @@ export function* fitKronSteps(m0: KronModel, n: number, o: KronFitOptions = {}):
   return { model: toModel(t), lml: -cur.f * n, iterations: it, evaluations: evals, history };
 }
 
+function norm2(a: Float64Array): number {
+  return Math.sqrt(dot(a, a));
+}
 function dot(a: Float64Array, b: Float64Array): number {
   let s = 0;
   for (let i = 0; i < a.length; i++) s += (a[i] as number) * (b[i] as number);

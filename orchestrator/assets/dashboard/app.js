@@ -244,12 +244,35 @@
     );
   }
 
-  // Kronecker GP: the fit's LML after each optimiser iteration (from the job's result).
+  // Kronecker GP: a fit's LML and gradient norm per optimiser step, a PCG solve's residual per
+  // iteration (the loops' progress events while it runs, the result's history once done).
   function drawKron(d) {
     const lml = d.series.lml;
-    if (lml && lml.length)
-      plot('kron-lml', 'LML per optimiser iteration', [{ label: 'LML', stroke: '#9334e6' }], [lml.map((_, i) => i + 1), lml.slice()], 'iteration');
-    else drawDoneOverTime(d);
+    const gn = d.series.gradNorm;
+    const pcg = d.series.pcg;
+    if (lml && lml.length) {
+      const x = lml.map((_, i) => i + 1);
+      plot('kron-lml', 'LML per optimiser step', [{ label: 'LML', stroke: '#9334e6' }], [x, lml.slice()], 'step');
+      if (gn && gn.length)
+        plot(
+          'kron-gradnorm',
+          'gradient norm per optimiser step',
+          [{ label: '‖∇θ LML‖₂', stroke: '#c5221f' }],
+          [x, gn.map((v) => (v > 0 && Number.isFinite(v) ? v : null))],
+          'step',
+          { y: { distr: 3 } },
+        );
+    }
+    if (pcg && pcg.length)
+      plot(
+        'kron-pcg',
+        'PCG relative residual per iteration',
+        [{ label: '‖r‖/‖b‖', stroke: '#1a73e8' }],
+        [pcg.map((p) => p.iteration), pcg.map((p) => (p.residual > 0 ? p.residual : null))],
+        'iteration',
+        { y: { distr: 3 } },
+      );
+    if (!(lml && lml.length) && !(pcg && pcg.length)) drawDoneOverTime(d);
   }
 
   // GRF: shards done over time, from the workflow's history (each completed batch).

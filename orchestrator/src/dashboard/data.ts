@@ -1,8 +1,9 @@
 /**
  * What the dashboard shows, read from the cluster's own records on every request: jobs from
  * Temporal's visibility store (list) and the workflows themselves (progress queries, results,
- * cancel), workers from the NATS worker registry (KV), EigenPro's per-epoch metrics from the
- * progress events the training activity publishes on the results stream. Nothing is stored here.
+ * cancel), workers from the NATS worker registry (KV), EigenPro's per-epoch metrics and the
+ * Kronecker loops' fit steps and PCG residuals from the progress events those activities publish
+ * on the results stream. Nothing is stored here.
  */
 import type { Client, WorkflowExecutionDescription, WorkflowExecutionInfo } from '@temporalio/client';
 import { defaultPayloadConverter, optionalTsToMs, type Payload } from '@temporalio/common';
@@ -19,6 +20,10 @@ import {
   type ArrayRef,
   type DatagenProgress,
   type DatagenWorkflowResult,
+  type KronFitStep,
+  type KronJobResult,
+  type KronProgress,
+  type KronProgressEvent,
   type WorkerRecord,
 } from '@gramfleet/core';
 import type { ArrayStore, DataPlane } from '@gramfleet/workers';
@@ -174,8 +179,9 @@ export interface JobDetail extends JobRow {
   /** Done fraction in [0, 1] when the kind's progress says it. */
   readonly fraction?: number;
   /**
-   * Per-kind series: EigenPro `epochs` (per-epoch metrics); GRF `shards` (shards done over time,
-   * from the workflow history); campaigns `rows` (the result table).
+   * Per-kind series: EigenPro `epochs` (per-epoch metrics); Kronecker `lml` and `gradNorm` (per
+   * optimiser step) and `pcg` (residual per PCG iteration); datagen `systems`; GRF `shards`
+   * (shards done over time, from the workflow history); campaigns `rows` (the result table).
    */
   readonly series: Record<string, unknown>;
   /** The typed error, when the job did not complete. */
@@ -207,12 +213,28 @@ export interface EpochPoint {
  * epoch; a resumed attempt publishes an epoch again, the last one counts).
  */
 export async function eigenProEpochs(dp: DataPlane, jobId: string): Promise<{ epochs: EpochPoint[]; totalEpochs?: number }> {
+  const byEpoch = new Map<number, EpochPoint>();
+  let totalEpochs: number | undefined;
+  for (const e of await progressEvents<{ kind: string; epoch?: number; epochs?: number } & Partial<EpochPoint>>(dp, jobId)) {
+    if (e.kind === 'epoch' && typeof e.epoch === 'number') {
+      totalEpochs = e.epochs;
+      byEpoch.set(e.epoch, pickEpoch(e as EpochPoint));
+    }
+  }
+  return { epochs: [...byEpoch.values()].sort((a, b) => a.epoch - b.epoch), ...(totalEpochs !== undefined ? { totalEpochs } : {}) };
+}
+
+/**
+ * Every progress event a job's activities published so far on the results stream (its
+ * `progress` subject), oldest first: EigenPro's epochs, the Kronecker loops' fit steps and PCG
+ * iterations.
+ */
+export async function progressEvents<E>(dp: DataPlane, jobId: string): Promise<E[]> {
   const consumer = await dp.js.consumers.get(dp.names.resultsStream, {
     filter_subjects: resultSubject(dp.names.prefix, jobId, 'progress'),
     deliver_policy: DeliverPolicy.All,
   });
-  const byEpoch = new Map<number, EpochPoint>();
-  let totalEpochs: number | undefined;
+  const out: E[] = [];
   const info = await consumer.info(true);
   let left = info.num_pending;
   while (left > 0) {
@@ -220,17 +242,43 @@ export async function eigenProEpochs(dp: DataPlane, jobId: string): Promise<{ ep
     let got = 0;
     for await (const m of batch) {
       got++;
-      const e = m.json<{ kind: string; epoch?: number; epochs?: number } & Partial<EpochPoint>>();
-      if (e.kind === 'epoch' && typeof e.epoch === 'number') {
-        totalEpochs = e.epochs;
-        byEpoch.set(e.epoch, pickEpoch(e as EpochPoint));
-      }
+      out.push(m.json<E>());
       if (m.info.pending === 0) break;
     }
     if (got === 0) break;
     left -= got;
   }
-  return { epochs: [...byEpoch.values()].sort((a, b) => a.epoch - b.epoch), ...(totalEpochs !== undefined ? { totalEpochs } : {}) };
+  return out;
+}
+
+/** A Kronecker job's plotted series: the fit's steps and the PCG residual per iteration. */
+export interface KronSeries {
+  readonly fit: KronFitStep[];
+  readonly pcg: { readonly iteration: number; readonly residual: number }[];
+}
+
+/**
+ * A Kronecker job's fit steps and PCG residuals as its long loops published them (a retried
+ * attempt's iteration replaces the earlier one), or, for a slab-route fit, as its progress
+ * query answers them; a finished fit's result holds the whole history and wins when it has at
+ * least as many steps (events may have aged out of the stream).
+ */
+export async function kronSeries(dp: DataPlane, jobId: string, progress: unknown, result?: KronJobResult): Promise<KronSeries> {
+  const fit = new Map<number, KronFitStep>();
+  const pcg = new Map<number, number>();
+  for (const e of await progressEvents<KronProgressEvent>(dp, jobId)) {
+    if (e.kind === 'fit-step') fit.set(e.iteration, { iteration: e.iteration, lml: e.lml, gradNorm: e.gradNorm });
+    else if (e.kind === 'pcg') pcg.set(e.iteration, e.residual);
+  }
+  for (const st of (progress as KronProgress | undefined)?.fitSteps ?? []) if (!fit.has(st.iteration)) fit.set(st.iteration, st);
+  let steps = [...fit.values()].sort((a, b) => a.iteration - b.iteration);
+  const h = result?.fit;
+  if (h !== undefined && h.history.length >= steps.length)
+    steps = h.history.map((lml, i) => ({ iteration: i + 1, lml, gradNorm: h.gradNorms?.[i] ?? steps[i]?.gradNorm ?? NaN }));
+  return {
+    fit: steps,
+    pcg: [...pcg.entries()].sort((a, b) => a[0] - b[0]).map(([iteration, residual]) => ({ iteration, residual })),
+  };
 }
 
 function pickEpoch(e: EpochPoint): EpochPoint {
@@ -408,13 +456,22 @@ export async function jobDetail(s: DashboardSource, jobId: string): Promise<JobD
     series['epochs'] = points;
   } else if (desc.kind === 'datagen') {
     series['systems'] = await datagenSystems(s, jobId, desc.state, progress).catch(() => []);
-  } else if (desc.kind === 'kron-gp' && desc.state === 'completed') {
-    // A fit's LML after each optimiser iteration and the PCG summary, from the workflow result.
-    const r = (await s.client.workflow
-      .getHandle(jobId)
-      .result()
-      .catch(() => undefined)) as { fit?: { history?: number[]; iterations?: number }; cg?: unknown; candidates?: { lml: number }[] } | undefined;
-    if (r?.fit?.history !== undefined) series['lml'] = r.fit.history;
+  } else if (desc.kind === 'kron-gp') {
+    // A fit's LML and gradient norm per optimiser step, the PCG residual per iteration: the
+    // loops' progress events while it runs, the workflow result's history once it completed.
+    const r =
+      desc.state === 'completed'
+        ? ((await s.client.workflow
+            .getHandle(jobId)
+            .result()
+            .catch(() => undefined)) as KronJobResult | undefined)
+        : undefined;
+    const ks = await kronSeries(s.dp, jobId, progress, r).catch(() => ({ fit: [] as KronFitStep[], pcg: [] }));
+    if (ks.fit.length > 0) {
+      series['lml'] = ks.fit.map((x) => x.lml);
+      series['gradNorm'] = ks.fit.map((x) => x.gradNorm);
+    }
+    if (ks.pcg.length > 0) series['pcg'] = ks.pcg;
     if (r?.cg !== undefined) series['cg'] = r.cg;
     if (r?.candidates !== undefined) series['candidateLml'] = r.candidates.map((c) => c.lml);
   } else if (desc.kind === 'grf') {

@@ -68,8 +68,11 @@ export async function loadTrainingData(ctx: Context, store: ArrayStore, input: E
   };
 }
 
-/** Publishes a job's progress events (deduplicated by `id`; a failed publish is logged, not thrown). */
-export function progressPublisher(dp: DataPlane, jobId: string, log: Logger): (ev: EigenProProgressEvent, id: string) => Promise<void> {
+/**
+ * Publishes a job's progress events on the results stream under its `progress` subject (what
+ * `watch` and the dashboard read); deduplicated by `id`; a failed publish is logged, not thrown.
+ */
+export function progressPublisher<E = EigenProProgressEvent>(dp: DataPlane, jobId: string, log: Logger): (ev: E, id: string) => Promise<void> {
   return async (ev, id) => {
     await dp.js
       .publish(resultSubject(dp.names.prefix, jobId, 'progress'), JSON.stringify(ev), { msgID: `progress:${jobId}:${id}` })

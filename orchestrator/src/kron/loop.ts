@@ -45,12 +45,14 @@ import {
   type KronLoopActivities,
   type KronLoopOutput,
   type KronModel,
+  type KronProgressEvent,
   type KronSlabStep,
   type PcgState,
 } from '@gramfleet/core';
 import type { ObjectStore } from '@nats-io/obj';
 import { toFailure, type ActivityDeps } from '../host/activities';
 import { createDispatcher, type Dispatcher } from '../host/dispatch';
+import { progressPublisher } from '../eigenpro/job-data';
 import { kronTransposeWith } from './activities';
 
 /** Iterations between two PCG checkpoints. */
@@ -355,12 +357,16 @@ async function runPcg(
     s = pcgStart(b, await ops.prec(tag(0, 'm'), b));
   }
   let lastCk = s.it;
+  const attempt = ctx.info.attempt;
+  const publish = progressPublisher<KronProgressEvent>(deps.dp, input.jobId, deps.log);
   while (s.res > tol && s.it < maxIter) {
     pcgAdvance(s, await ops.apply(tag(s.it + 1, 'k'), s.p));
     beat['phase'] = 'pcg';
     beat['iteration'] = s.it;
     beat['residual'] = s.res;
     ctx.heartbeat(beat);
+    // The residual per iteration, for the dashboard (resumed iterations are published again).
+    await publish({ kind: 'pcg', jobId: input.jobId, attempt, iteration: s.it, residual: s.res }, `pcg-a${attempt}-${s.it}`);
     if (s.res <= tol) break;
     pcgTurn(s, await ops.prec(tag(s.it, 'm'), s.r));
     if (s.it - lastCk >= KRON_CG_CHECKPOINT_EVERY) {
@@ -441,10 +447,14 @@ async function fit(deps: ActivityDeps, input: KronJobInput): Promise<KronLoopOut
   const D = input.shape.length;
   const n = input.shape.reduce((a, b) => a * b, 1);
   // A retried attempt restarts from the last iterate it heartbeated.
-  const prev = (ctx.info.heartbeatDetails as { hyper?: KronHyper; history?: number[]; iterations?: number } | undefined) ?? {};
+  const prev = (ctx.info.heartbeatDetails as { hyper?: KronHyper; history?: number[]; gradNorms?: number[]; iterations?: number } | undefined) ?? {};
   const h0 = prev.hyper ?? (input.candidates[0] as KronHyper);
   const restartedFrom = prev.iterations ?? 0;
   const history: number[] = [...(prev.history ?? [])];
+  const gradNorms: number[] = [...(prev.gradNorms ?? [])];
+  const attempt = ctx.info.attempt;
+  const publish = progressPublisher<KronProgressEvent>(deps.dp, input.jobId, log);
+  const published: Promise<void>[] = [];
   if (restartedFrom > 0) log.info('kron fit restarting from the last iterate', { jobId: input.jobId, iteration: restartedFrom, attempt: ctx.info.attempt });
   try {
     const m0 = await modelOf(deps, input, h0);
@@ -465,8 +475,12 @@ async function fit(deps: ActivityDeps, input: KronJobInput): Promise<KronLoopOut
       optimizer: f.optimizer,
       iters: Math.max(0, f.iters - restartedFrom),
       fixNoise: f.fixNoise,
-      onIteration: (_it, lml) => {
+      onIteration: (_it, lml, gradNorm) => {
         history.push(lml);
+        gradNorms.push(gradNorm);
+        // Each accepted step, for the dashboard (awaited before the activity returns).
+        const iteration = history.length;
+        published.push(publish({ kind: 'fit-step', jobId: input.jobId, attempt, iteration, lml, gradNorm }, `fit-a${attempt}-${iteration}`));
       },
     });
     let s = steps.next();
@@ -483,8 +497,10 @@ async function fit(deps: ActivityDeps, input: KronJobInput): Promise<KronLoopOut
       beat['iterations'] = history.length;
       beat['hyper'] = current;
       beat['history'] = history;
+      beat['gradNorms'] = gradNorms;
       ctx.heartbeat(beat);
     }
+    await Promise.all(published);
     const res = s.value;
     const hy = hyperOf(res.model);
     let fin = last.get(JSON.stringify(hy));
@@ -496,7 +512,7 @@ async function fit(deps: ActivityDeps, input: KronJobInput): Promise<KronLoopOut
     log.info('kron fit done', { jobId: input.jobId, iterations: history.length, evaluations: res.evaluations, lml: e.lml });
     return {
       candidate: { hyper: hy, lml: e.lml, logdet: e.logdet, alpha: e.alpha, gradient: e.gradient },
-      fit: { optimizer: f.optimizer, iterations: history.length, evaluations: counters.shards, history, restartedFrom },
+      fit: { optimizer: f.optimizer, iterations: history.length, evaluations: counters.shards, history, gradNorms, restartedFrom },
       shards: counters.shards,
       bytesMoved: 0,
       workers: { ...dispatcher.workers },

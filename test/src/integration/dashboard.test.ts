@@ -16,7 +16,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { LocalCluster, connect, type EigenProJobSpec, type Fleet } from '@gramfleet/orchestrator';
-import { Philox, type DenseRows } from '@gramfleet/core';
+import { progressEvents } from '@gramfleet/orchestrator/internal';
+import { Philox, resourceNames, type DenseRows, type KronProgressEvent } from '@gramfleet/core';
+import { connectNats, openDataPlane } from '@gramfleet/workers';
+import type { Page } from 'playwright-core';
 import { runGramfleet, sharedGraph, until } from './harness';
 
 /** Debian's Chromium, where scripts/setup.sh --test installs it. */
@@ -27,6 +30,27 @@ function chromiumPath(): string | undefined {
 async function getJson<T>(url: string, init?: RequestInit): Promise<{ status: number; body: T }> {
   const r = await fetch(url, init);
   return { status: r.status, body: (await r.json()) as T };
+}
+
+/** Distinct colours of a full-page screenshot, decoded by the browser itself (a blank page has a handful). */
+async function screenshotColours(page: Page): Promise<{ png: Buffer; colours: number }> {
+  const png = await page.screenshot({ fullPage: true });
+  const colours = await page.evaluate(async (b64: string) => {
+    const img = new Image();
+    img.src = `data:image/png;base64,${b64}`;
+    await img.decode();
+    const cv = document.createElement('canvas');
+    cv.width = img.width;
+    cv.height = img.height;
+    const g = cv.getContext('2d');
+    if (g === null) return 0;
+    g.drawImage(img, 0, 0);
+    const px = g.getImageData(0, 0, cv.width, cv.height).data;
+    const seen = new Set<number>();
+    for (let i = 0; i < px.length; i += 4) seen.add(((px[i] as number) << 16) | ((px[i + 1] as number) << 8) | (px[i + 2] as number));
+    return seen.size;
+  }, png.toString('base64'));
+  return { png, colours };
 }
 
 interface JobRowJson {
@@ -185,22 +209,7 @@ describe('dashboard of the local cluster', () => {
       assert.ok(legend !== null && legend.includes('train MSE') && legend.includes('test MSE'), String(legend));
 
       // The screenshot is not blank: decoded by the browser, it holds many colours.
-      const png = await page.screenshot({ fullPage: true });
-      const colours = await page.evaluate(async (b64: string) => {
-        const img = new Image();
-        img.src = `data:image/png;base64,${b64}`;
-        await img.decode();
-        const cv = document.createElement('canvas');
-        cv.width = img.width;
-        cv.height = img.height;
-        const g = cv.getContext('2d');
-        if (g === null) return 0;
-        g.drawImage(img, 0, 0);
-        const px = g.getImageData(0, 0, cv.width, cv.height).data;
-        const seen = new Set<number>();
-        for (let i = 0; i < px.length; i += 4) seen.add(((px[i] as number) << 16) | ((px[i + 1] as number) << 8) | (px[i + 2] as number));
-        return seen.size;
-      }, png.toString('base64'));
+      const { png, colours } = await screenshotColours(page);
       assert.ok(colours > 20, `the screenshot has ${colours} distinct colours`);
       fs.writeFileSync(path.join(dir, 'dashboard.png'), png);
 
@@ -274,7 +283,7 @@ describe('dashboard of the local cluster', () => {
     }
   });
 
-  it("a datagen job's solves per system along the chain and a Kronecker fit's LML per iteration (JSON, and the page in Chromium)", async (t) => {
+  it("a datagen job's solves per system along the chain, a Kronecker fit's LML and gradient norm per step and a PCG solve's residual per iteration (JSON, the results stream, and the page in Chromium)", async (t) => {
     const dgId = `dash-dg-${tag}`;
     await (await fleet.submit({ kind: 'datagen', pde: 'darcy', grid: 8, count: 4, seed: 5, chunkSize: 2, rtol: 1e-8, jobId: dgId })).result();
     const dg = await getJson<{ series: { systems: { chunk: number; position: number; iterations: number; matvecs: number; relres: number; k: number }[] } }>(
@@ -311,9 +320,50 @@ describe('dashboard of the local cluster', () => {
         jobId: kronId,
       })
     ).result();
-    const kd = await getJson<{ series: { lml: number[] } }>(new URL(`api/jobs/${kronId}`, url).href);
+    const kd = await getJson<{ series: { lml: number[]; gradNorm: number[] } }>(new URL(`api/jobs/${kronId}`, url).href);
     assert.deepEqual(kd.body.series.lml, kr.fit?.history);
-    assert.ok(kd.body.series.lml.length >= 1);
+    assert.deepEqual(kd.body.series.gradNorm, kr.fit?.gradNorms);
+    const steps = kd.body.series.lml.length;
+    assert.ok(steps >= 2, `${steps} optimiser steps`);
+    assert.ok(kd.body.series.gradNorm.every((g) => Number.isFinite(g) && g >= 0));
+    // The LML rises step by step (L-BFGS accepts only improving steps).
+    assert.ok(
+      kd.body.series.lml.every((l, i) => i === 0 || l >= (kd.body.series.lml[i - 1] as number)),
+      JSON.stringify(kd.body.series.lml),
+    );
+
+    // A masked grid: PCG in the kronCgSolve activity, one progress event per iteration.
+    const pcgId = `dash-pcg-${tag}`;
+    const mask = Uint8Array.from({ length: 48 }, (_, i) => (i % 5 === 2 ? 0 : 1));
+    const pr = await (
+      await fleet.submit({ kind: 'kron-gp', axes, kernel: 'rbf', lengthscales: [0.5, 0.5], outputscale: 1, noise: 0.05, y, mask, jobId: pcgId })
+    ).result();
+    const pd = await getJson<{ series: { pcg: { iteration: number; residual: number }[]; cg: { iterations: number } } }>(
+      new URL(`api/jobs/${pcgId}`, url).href,
+    );
+    const its = pr.cg?.iterations ?? 0;
+    assert.ok(its >= 2, `${its} PCG iterations`);
+    assert.deepEqual(
+      pd.body.series.pcg.map((p) => p.iteration),
+      Array.from({ length: its }, (_, i) => i + 1),
+    );
+    const res = pd.body.series.pcg.map((p) => p.residual);
+    assert.ok((res[res.length - 1] as number) <= 1e-10 && (res[0] as number) > (res[res.length - 1] as number), JSON.stringify(res));
+
+    // Both loops' progress events are on the results stream, where the dashboard reads a running job's series.
+    const nc = await connectNats(cluster.state.natsUrl, 'dashboard-test', cluster.natsAuth('admin'));
+    try {
+      const dp = await openDataPlane(nc, resourceNames(cluster.state.prefix));
+      const fitEvents = (await progressEvents<KronProgressEvent>(dp, kronId)).filter((e) => e.kind === 'fit-step');
+      assert.deepEqual(
+        fitEvents.map((e) => (e.kind === 'fit-step' ? [e.iteration, e.lml, e.gradNorm] : [])),
+        kd.body.series.lml.map((l, i) => [i + 1, l, kd.body.series.gradNorm[i]]),
+      );
+      const pcgEvents = await progressEvents<KronProgressEvent>(dp, pcgId);
+      assert.equal(pcgEvents.filter((e) => e.kind === 'pcg').length, its);
+    } finally {
+      await nc.close();
+    }
 
     const exe = chromiumPath();
     if (exe === undefined) {
@@ -328,8 +378,18 @@ describe('dashboard of the local cluster', () => {
       await page.waitForSelector('.plot[data-plot="datagen-solves"][data-points="4"] canvas');
       await page.waitForSelector('.plot[data-plot="datagen-residual"][data-points="4"] canvas');
       await page.goto(`${url}#job=${kronId}`);
-      await page.waitForSelector(`.plot[data-plot="kron-lml"][data-points="${kd.body.series.lml.length}"] canvas`);
-      fs.writeFileSync(path.join(dir, 'dashboard-datagen-kron.png'), await page.screenshot({ fullPage: true }));
+      await page.waitForSelector(`.plot[data-plot="kron-lml"][data-points="${steps}"] canvas`);
+      await page.waitForSelector(`.plot[data-plot="kron-gradnorm"][data-points="${steps}"] canvas`);
+      const fitShot = await screenshotColours(page);
+      assert.ok(fitShot.colours > 20, `the fit page's screenshot has ${fitShot.colours} distinct colours`);
+      fs.writeFileSync(path.join(dir, 'dashboard-kron-fit.png'), fitShot.png);
+      await page.goto(`${url}#job=${pcgId}`);
+      await page.waitForSelector(`#job[data-job-id="${pcgId}"] .plot[data-plot="kron-pcg"][data-points="${its}"] canvas`);
+      const legend = await page.textContent('.plot[data-plot="kron-pcg"]');
+      assert.ok(legend !== null && legend.includes('PCG relative residual'), String(legend));
+      const pcgShot = await screenshotColours(page);
+      assert.ok(pcgShot.colours > 20, `the PCG page's screenshot has ${pcgShot.colours} distinct colours`);
+      fs.writeFileSync(path.join(dir, 'dashboard-kron-pcg.png'), pcgShot.png);
     } finally {
       await browser.close();
     }
