@@ -21,6 +21,8 @@ export { centerLayout } from './eigenpro/rows';
 export { choleskyWasmSolver } from './eigenpro/ep3-activity';
 export { kronCgCheckpointName } from './kron/loop';
 export { kronTransposeWith } from './kron/activities';
+export { checkpointName, loadCheckpoint, saveCheckpoint } from './eigenpro/checkpoint';
+export { MISSING_OBJECT_FINAL_ATTEMPT, missingObjectFinal } from './host/activities';
 export { CAMPAIGN_COMMAND, campaignCommand } from './campaign/cli';
 export { commandPaths } from './cli/command';
 export type { CliContext } from './cli/command';

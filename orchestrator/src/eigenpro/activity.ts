@@ -6,7 +6,7 @@
  * share are in training.ts.
  */
 import type { EigenProActivities, EigenProJobInput, EigenProJobResult } from '@gramfleet/core';
-import { toFailure, type ActivityDeps } from '../host/activities';
+import { missingObjectFinal, toFailure, type ActivityDeps } from '../host/activities';
 import { trainEigenPro2Cluster } from './ep2-activity';
 import { trainEigenPro3Cluster } from './ep3-activity';
 
@@ -18,7 +18,7 @@ export function createEigenProActivities(deps: ActivityDeps): EigenProActivities
         if (input.centers !== undefined) return await trainEigenPro3Cluster(deps, input);
         return await trainEigenPro2Cluster(deps, input);
       } catch (e) {
-        throw toFailure(e);
+        throw toFailure(missingObjectFinal(e));
       }
     },
   };

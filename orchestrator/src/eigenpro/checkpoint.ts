@@ -5,6 +5,7 @@
  */
 import { GramfleetError, type EigenProCheckpoint, type EigenProSetup } from '@gramfleet/core';
 import type { ObjectStore } from '@nats-io/obj';
+import { readBlob } from '../io/blobs';
 
 /** Object name of a job's checkpoint. */
 export function checkpointName(jobId: string): string {
@@ -89,8 +90,11 @@ export async function saveCheckpoint(os: ObjectStore, jobId: string, cp: EigenPr
   await os.putBlob({ name: checkpointName(jobId) }, encodeCheckpoint(cp));
 }
 
-/** Reads a job's checkpoint, or null when there is none. */
+/**
+ * Reads a job's checkpoint, or null when there is none; CLUSTER_UNAVAILABLE when the store does
+ * not answer ({@link readBlob}).
+ */
 export async function loadCheckpoint(os: ObjectStore, jobId: string): Promise<EigenProCheckpoint | null> {
-  const b = await os.getBlob(checkpointName(jobId)).catch(() => null);
+  const b = await readBlob(os, checkpointName(jobId));
   return b === null ? null : decodeCheckpoint(b);
 }

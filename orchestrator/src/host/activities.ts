@@ -40,6 +40,38 @@ export interface ActivityDeps {
 }
 
 /**
+ * The activity attempt from which an object missing from the store is final in an orchestrator
+ * step that reads what an earlier step wrote (Kronecker slabs, factors and pieces; EigenPro's
+ * data): the first tries allow for a write that is late, after that the object is gone (a wiped
+ * one-replica store) and more tries (unbounded for the Kronecker steps, 20 for the long loops)
+ * would only delay the job's typed failure. Attempts 1 and 2 are 1 s and 2 s apart (activityRetry).
+ */
+export const MISSING_OBJECT_FINAL_ATTEMPT = 3;
+
+/**
+ * `e`, marked final (`details.final`) when it is STORE_MISSING_OBJECT and `attempt` has reached
+ * {@link MISSING_OBJECT_FINAL_ATTEMPT}; anything else unchanged. `attempt` defaults to the running
+ * activity's (1 outside an activity).
+ */
+export function missingObjectFinal(e: unknown, attempt: number = activityAttempt()): unknown {
+  if (!isGramfleetError(e) || e.code !== 'STORE_MISSING_OBJECT' || e.details['final'] === true || attempt < MISSING_OBJECT_FINAL_ATTEMPT) return e;
+  return new GramfleetError('STORE_MISSING_OBJECT', `${e.message} (still missing on attempt ${attempt}: final)`, {
+    ...e.details,
+    attempt,
+    final: true,
+  });
+}
+
+/** The running activity's attempt (1 outside an activity). */
+function activityAttempt(): number {
+  try {
+    return Context.current().info.attempt;
+  } catch {
+    return 1;
+  }
+}
+
+/**
  * Converts a gramfleet error into a Temporal failure whose type is the code; not retried when the
  * code is permanent, or when its details say this occurrence is final (`final: true`, e.g. a
  * STORE_MISSING_OBJECT for inputs no store holds any more).

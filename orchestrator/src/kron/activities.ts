@@ -26,6 +26,7 @@ import {
   type NdArray,
 } from '@gramfleet/core';
 import type { ArrayStore } from '@gramfleet/workers';
+import { missingObjectFinal, toFailure } from '../host/activities';
 
 /** Dependencies of the Kronecker GP activities. */
 export interface KronActivityDeps {
@@ -110,8 +111,26 @@ export async function kronTransposeWith(store: ArrayStore, input: KronTransposeI
   return { parts, bytesMoved: bytes };
 }
 
-/** Builds the Kronecker GP activities. */
+/**
+ * Builds the Kronecker GP activities. Their errors go to Temporal typed (the code as the failure
+ * type); a slab, factor or piece still missing on the third attempt fails the job with
+ * STORE_MISSING_OBJECT naming it instead of being retried without end ({@link missingObjectFinal}).
+ */
 export function createKronActivities(deps: KronActivityDeps): KronActivities {
+  const acts = kronActivities(deps);
+  const typed =
+    <A extends unknown[], R>(f: (...a: A) => Promise<R>) =>
+    async (...a: A): Promise<R> => {
+      try {
+        return await f(...a);
+      } catch (e) {
+        throw toFailure(missingObjectFinal(e));
+      }
+    };
+  return { kronTranspose: typed(acts.kronTranspose), kronFinish: typed(acts.kronFinish), kronReadSmall: typed(acts.kronReadSmall) };
+}
+
+function kronActivities(deps: KronActivityDeps): KronActivities {
   const { store, log } = deps;
   const heartbeat = (): void => {
     try {

@@ -50,7 +50,8 @@ import {
   type PcgState,
 } from '@gramfleet/core';
 import type { ObjectStore } from '@nats-io/obj';
-import { toFailure, type ActivityDeps } from '../host/activities';
+import { missingObjectFinal, toFailure, type ActivityDeps } from '../host/activities';
+import { readBlob } from '../io/blobs';
 import { createDispatcher, type Dispatcher } from '../host/dispatch';
 import { progressPublisher } from '../eigenpro/job-data';
 import { kronTransposeWith } from './activities';
@@ -112,7 +113,7 @@ export function decodeCg(b: Uint8Array, n: number): CgCheckpoint | null {
 }
 
 async function loadCg(os: ObjectStore, jobId: string, n: number): Promise<CgCheckpoint | null> {
-  const b = await os.getBlob(kronCgCheckpointName(jobId)).catch(() => null);
+  const b = await readBlob(os, kronCgCheckpointName(jobId));
   return b === null ? null : decodeCg(b, n);
 }
 
@@ -529,14 +530,14 @@ export function createKronLoopActivities(deps: ActivityDeps): KronLoopActivities
       try {
         return await cgSolve(deps, input);
       } catch (e) {
-        throw toFailure(e);
+        throw toFailure(missingObjectFinal(e));
       }
     },
     async kronFit(input: KronJobInput): Promise<KronLoopOutput> {
       try {
         return await fit(deps, input);
       } catch (e) {
-        throw toFailure(e);
+        throw toFailure(missingObjectFinal(e));
       }
     },
   };

@@ -535,7 +535,16 @@ function createTieredStore(tier: ObjectTier, opts: ArrayStoreOptions): ArrayStor
     const fromPeer = await fromPeers(ref);
     if (fromPeer !== undefined) return fromPeer;
     const read = async (): Promise<Uint8Array> => {
-      const info = await tier.info(ref.digest);
+      const info = await tier.info(ref.digest).catch((e: unknown) => {
+        if (isGramfleetError(e)) throw e;
+        // A bucket that is gone (a wiped store, before its owner declares it again) holds nothing.
+        if (/stream not found/i.test((e as Error).message)) return null;
+        // No answer (a server restarting): typed and retryable, naming the array, not a bare timeout.
+        throw new GramfleetError('CLUSTER_UNAVAILABLE', `the object store did not answer for array ${ref.digest} (bucket ${bucket}): ${(e as Error).message}`, {
+          digest: ref.digest,
+          bucket,
+        });
+      });
       if (info === null)
         throw new GramfleetError('STORE_MISSING_OBJECT', `array ${ref.digest} is not in bucket ${bucket}${host !== undefined ? ' nor in a host store' : ''}`, {
           digest: ref.digest,
