@@ -29,6 +29,32 @@ function symmetricRandom(n: number, seed: number): Float64Array {
   return a;
 }
 
+/** H·diag(vals)·H with H = I − 2·u·uᵀ/uᵀu for a random u: dense, with the eigenvalues given. */
+function withSpectrum(vals: readonly number[], seed: number): Float64Array {
+  const n = vals.length;
+  const u = randomMatrix(1, n, seed);
+  let uu = 0;
+  for (let i = 0; i < n; i++) uu += (u[i] as number) ** 2;
+  const h = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) h[i * n + j] = (i === j ? 1 : 0) - (2 * (u[i] as number) * (u[j] as number)) / uu;
+  const hd = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) hd[i * n + j] = (h[i * n + j] as number) * (vals[j] as number);
+  const a = matmul(n, n, n, hd, h);
+  for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) a[j * n + i] = a[i * n + j] as number; // exactly symmetric
+  return a;
+}
+
+/** The symmetric tridiagonal matrix with diagonal `d` and off-diagonal `e` (e[i] couples i and i+1). */
+function tridiagonal(d: readonly number[], e: readonly number[]): Float64Array {
+  const n = d.length;
+  const a = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    a[i * n + i] = d[i] as number;
+    if (i + 1 < n) a[i * n + i + 1] = a[(i + 1) * n + i] = e[i] as number;
+  }
+  return a;
+}
+
 /** ‖A·V − V·diag(w)‖_F / ‖A‖_F and ‖VᵀV − I‖_F for V n×k. */
 function eigenErrors(n: number, k: number, a: Float64Array, w: ArrayLike<number>, v: Float64Array): { residual: number; orth: number } {
   const av = matmul(n, n, k, a, v);
@@ -38,7 +64,8 @@ function eigenErrors(n: number, k: number, a: Float64Array, w: ArrayLike<number>
   return { residual: fro(av) / Math.max(fro(a), Number.MIN_VALUE), orth: fro(vtv) };
 }
 
-const cases: Array<{ name: string; n: number; make: () => Float64Array }> = [
+/** `wasmOnly`: a case aimed at the wasm kernel's divide and conquer; the reference backend (Jacobi) is still the float64 reference it is compared with. */
+const cases: Array<{ name: string; n: number; make: () => Float64Array; wasmOnly?: boolean }> = [
   { name: 'empty', n: 0, make: () => new Float64Array(0) },
   { name: '1×1', n: 1, make: () => new Float64Array([-3.5]) },
   { name: '2×2', n: 2, make: () => symmetricRandom(2, 2) },
@@ -60,11 +87,105 @@ const cases: Array<{ name: string; n: number; make: () => Float64Array }> = [
   { name: 'random symmetric 161 (one blocked panel)', n: 161, make: () => symmetricRandom(161, 16) },
   { name: 'Laplacian kernel 263 (blocked)', n: 263, make: () => laplacianKernel(263, 0.3, 11) },
   { name: 'Gaussian kernel 200 (blocked, eigenvalues to 1e-16)', n: 200, make: () => gaussianKernel(200, 0.6, 13) },
+  // Divide and conquer (blocks of more than 32 rows are split): deflation by small z
+  // components and by close or equal eigenvalues, several levels of recursion.
+  {
+    name: 'identity 150 (everything deflates)',
+    n: 150,
+    make: () =>
+      withSpectrum(
+        Array.from({ length: 150 }, () => 1),
+        21,
+      ),
+    wasmOnly: true,
+  },
+  {
+    name: 'three repeated eigenvalues 170',
+    n: 170,
+    make: () =>
+      withSpectrum(
+        Array.from({ length: 170 }, (_, i) => [-2, 0.5, 3][i % 3] as number),
+        22,
+      ),
+    wasmOnly: true,
+  },
+  {
+    name: 'I + u·uᵀ 140 (one eigenvalue apart)',
+    n: 140,
+    make: () =>
+      withSpectrum(
+        Array.from({ length: 140 }, (_, i) => (i === 0 ? 7 : 1)),
+        23,
+      ),
+    wasmOnly: true,
+  },
+  {
+    name: 'rank 2, 130 (zero eigenvalues)',
+    n: 130,
+    make: () =>
+      withSpectrum(
+        Array.from({ length: 130 }, (_, i) => (i === 5 ? 4 : i === 77 ? -1 : 0)),
+        24,
+      ),
+    wasmOnly: true,
+  },
+  {
+    name: 'clusters 1e-13 apart 150',
+    n: 150,
+    make: () =>
+      withSpectrum(
+        Array.from({ length: 150 }, (_, i) => Math.floor(i / 5) + (i % 5) * 1e-13),
+        25,
+      ),
+    wasmOnly: true,
+  },
+  {
+    name: 'graded 120 (entries 10^-(i+j)/10)',
+    n: 120,
+    make: () => symmetricRandom(120, 26).map((x, k) => x * 10 ** (-(Math.floor(k / 120) + (k % 120)) / 10)),
+    wasmOnly: true,
+  },
+  {
+    name: 'tridiagonal 150 with zero and tiny off-diagonals',
+    n: 150,
+    make: () => {
+      const g = randomMatrix(2, 150, 27);
+      const e = Array.from({ length: 149 }, (_, i) => (i % 37 === 36 ? 0 : i % 23 === 22 ? 1e-300 : i % 17 === 16 ? 1e-17 : (g[i] as number)));
+      return tridiagonal(
+        Array.from({ length: 150 }, (_, i) => g[150 + i] as number),
+        e,
+      );
+    },
+    wasmOnly: true,
+  },
+  {
+    name: 'two equal halves 128 (eigenvalue pairs deflate by rotation)',
+    n: 128,
+    make: () => {
+      const g = randomMatrix(2, 64, 30);
+      const d = Array.from({ length: 128 }, (_, i) => g[i % 64] as number);
+      const e = Array.from({ length: 127 }, (_, i) => (i === 63 ? 0.5 : (g[64 + (i % 64)] as number)));
+      return tridiagonal(d, e);
+    },
+    wasmOnly: true,
+  },
+  {
+    name: 'Wilkinson W+ 161 (pairs equal to 1e-15 and closer)',
+    n: 161,
+    make: () =>
+      tridiagonal(
+        Array.from({ length: 161 }, (_, i) => Math.abs(i - 80)),
+        Array.from({ length: 160 }, () => 1),
+      ),
+    wasmOnly: true,
+  },
+  { name: 'random symmetric 270 (four levels)', n: 270, make: () => symmetricRandom(270, 28), wasmOnly: true },
+  { name: 'Gaussian kernel 280 (eigenvalues to 1e-16, four levels)', n: 280, make: () => gaussianKernel(280, 0.6, 29), wasmOnly: true },
 ];
 
 describe('eigh conformance', () => {
   for (const backend of BACKENDS) {
-    for (const c of cases) {
+    for (const c of cases.filter((x) => backend === 'wasm' || !x.wasmOnly)) {
       it(`${backend}: ${c.name}: ‖AV − VΛ‖ ≤ 1e-12‖A‖, ‖VᵀV − I‖ ≤ 1e-12, ascending, equals the reference`, async () => {
         const a = c.make();
         const n = c.n;
