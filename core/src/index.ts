@@ -207,9 +207,18 @@ export type {
 // --- campaigns (owned by the campaign work) ---
 export { CAMPAIGN_MAX_CONCURRENCY, CAMPAIGN_MAX_LIST_RUNS, campaignAttemptId, campaignRunAt, campaignRunId, compileCampaignSpec } from './campaign/spec';
 export type { CampaignGrid, CampaignRetry, CampaignRunSpec, CampaignSpec, CompiledCampaignSpec } from './campaign/spec';
-export { CAMPAIGN_PROGRESS_QUERY, CAMPAIGN_RUNNING_QUERY, CAMPAIGN_WORKFLOW, campaignRowKey, campaignRowsFilter, campaignTable } from './campaign/contract';
+export {
+  CAMPAIGN_INPUTS_REFUSED,
+  CAMPAIGN_PROGRESS_QUERY,
+  CAMPAIGN_RUNNING_QUERY,
+  CAMPAIGN_WORKFLOW,
+  campaignRowKey,
+  campaignRowsFilter,
+  campaignTable,
+} from './campaign/contract';
 export type {
   CampaignActivities,
+  CampaignCheckFilesInput,
   CampaignPhase,
   CampaignProgress,
   CampaignRecord,

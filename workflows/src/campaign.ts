@@ -16,12 +16,14 @@ import {
   defineQuery,
   executeChild,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
   workflowInfo,
 } from '@temporalio/workflow';
 import {
+  CAMPAIGN_INPUTS_REFUSED,
   CAMPAIGN_PROGRESS_QUERY,
   CAMPAIGN_RUNNING_QUERY,
   ERROR_CODES,
@@ -157,6 +159,9 @@ export async function campaignWorkflow(input: CampaignWorkflowInput & CampaignWo
 
   const inFlight = new Map<number, Promise<number>>();
   try {
+    // Before anything is registered or scheduled: every input named by reference must be held
+    // (patched: a campaign started before this check replays without it).
+    if (carry === undefined && patched('campaign-check-files')) await checkFiles(acts, spec);
     const table =
       carry?.table ??
       (await acts.campaignRegister({
@@ -186,6 +191,26 @@ export async function campaignWorkflow(input: CampaignWorkflowInput & CampaignWo
     // awaited, so the campaign closes only after its children have.
     await Promise.allSettled(inFlight.values());
     throw e;
+  }
+}
+
+/**
+ * Runs `campaignCheckFiles`; a refusal ends the workflow with a non-retryable failure of the
+ * same code, its details marked `stage: CAMPAIGN_INPUTS_REFUSED` (other failures pass through).
+ */
+async function checkFiles(acts: CampaignActivities, spec: CampaignWorkflowInput['spec']): Promise<void> {
+  try {
+    await acts.campaignCheckFiles({ campaignId: spec.id, spec });
+  } catch (e) {
+    if (isCancellation(e)) throw e;
+    const p = failurePayload(e);
+    if (!(e instanceof ActivityFailure) || !(e.cause instanceof ApplicationFailure) || !isErrorCode(e.cause.type)) throw e;
+    throw ApplicationFailure.create({
+      type: p.code,
+      message: p.message,
+      nonRetryable: true,
+      details: [{ ...(p.details ?? {}), stage: CAMPAIGN_INPUTS_REFUSED }],
+    });
   }
 }
 

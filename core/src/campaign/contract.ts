@@ -156,4 +156,22 @@ export interface CampaignActivities {
   campaignPrepareRun(input: CampaignPrepareInput): Promise<{ readonly workflowType: string; readonly args: readonly unknown[] }>;
   /** Extracts metrics and writes the run's row (keyed by index; idempotent). */
   campaignRecordRun(input: CampaignRecordInput): Promise<{ readonly written: boolean }>;
+  /**
+   * Checks, before any run is scheduled, that every input the spec names by object reference
+   * (`gf:file:…`) is held by the cluster; a missing one fails it with `STORE_MISSING_OBJECT`
+   * naming the field (`runs[2].graph`), marked {@link CAMPAIGN_INPUTS_REFUSED}. Reads, writes nothing.
+   */
+  campaignCheckFiles(input: CampaignCheckFilesInput): Promise<{ readonly refs: number }>;
 }
+
+/** Input of the `campaignCheckFiles` activity. */
+export interface CampaignCheckFilesInput {
+  readonly campaignId: string;
+  readonly spec: CompiledCampaignSpec;
+}
+
+/**
+ * `details.stage` of the failure a campaign workflow ends with when its inputs were refused
+ * before any run started (the KernelCampaign controller reports it as `Accepted=False`).
+ */
+export const CAMPAIGN_INPUTS_REFUSED = 'inputs-refused';

@@ -4,14 +4,15 @@
  * stored by digest, rows are keyed by run index), so a retried activity changes nothing.
  */
 import { Context } from '@temporalio/activity';
-import type { CampaignActivities, CampaignRow, Logger } from '@gramfleet/core';
+import { GramfleetError, isGramfleetError, type CampaignActivities, type CampaignRow, type Logger } from '@gramfleet/core';
 import type { ArrayStore, DataPlane } from '@gramfleet/workers';
 import { toFailure } from '../host/activities';
 import type { CampaignTable } from './table';
 import { workloadFor } from '../registry';
 import type { WorkloadContext } from '../workload';
 import { compileDataRoots, resolveRunFiles, type CompiledDataRoots } from '../io/data-roots';
-import { createFileCache, type FileRefResolver } from '../io/file-cache';
+import { createFileCache, fileTooLargeForCache, type FileCache } from '../io/file-cache';
+import { prepareCampaignFiles } from './files';
 
 /** Dependencies of the campaign activities. */
 export interface CampaignActivityDeps {
@@ -33,6 +34,12 @@ export interface CampaignActivityDeps {
    * @default <OS temp directory>/gramfleet-file-cache
    */
   readonly fileCacheDir?: string;
+  /**
+   * Bytes the file cache may hold; least recently used files no run is reading are removed to
+   * make room, and an input larger than this alone is refused before the campaign starts.
+   * @default unbounded
+   */
+  readonly fileCacheMaxBytes?: number;
 }
 
 /** Builds the campaign activities. */
@@ -40,10 +47,11 @@ export function createCampaignActivities(deps: CampaignActivityDeps): CampaignAc
   const { table, log } = deps;
   let rootsP: Promise<CompiledDataRoots> | undefined;
   const roots = (): Promise<CompiledDataRoots> => (deps.dataRoots !== undefined ? Promise.resolve(deps.dataRoots) : (rootsP ??= compileDataRoots(undefined)));
-  const refs: FileRefResolver = createFileCache({
+  const cache: FileCache = createFileCache({
     store: deps.store,
     bucket: deps.dp.names.arraysBucket,
     ...(deps.fileCacheDir !== undefined ? { dir: deps.fileCacheDir } : {}),
+    ...(deps.fileCacheMaxBytes !== undefined ? { maxBytes: deps.fileCacheMaxBytes } : {}),
   });
   const ctx = (): WorkloadContext => ({ dp: deps.dp, store: deps.store, memoryBudgetBytes: deps.memoryBudgetBytes ?? 8 * 1024 ** 3 });
   // Each activity heartbeats while it runs: one cut off by a killed orchestrator is retried
@@ -62,6 +70,29 @@ export function createCampaignActivities(deps: CampaignActivityDeps): CampaignAc
       }
     };
   return {
+    campaignCheckFiles: wrap(async ({ campaignId, spec }) => {
+      try {
+        const max = deps.fileCacheMaxBytes;
+        const r = await prepareCampaignFiles(spec, {
+          store: deps.store,
+          bucket: deps.dp.names.arraysBucket,
+          upload: false,
+          ...(max !== undefined
+            ? {
+                checkSize: (field: string, ref: string, size: number) => {
+                  if (size > max) throw fileTooLargeForCache(field, ref, size, max);
+                },
+              }
+            : {}),
+        });
+        log.info('campaign inputs checked', { campaignId, refs: r.checked });
+        return { refs: r.checked };
+      } catch (e) {
+        // A reference the store does not hold is final here: the campaign is refused, not retried.
+        if (isGramfleetError(e) && e.code === 'STORE_MISSING_OBJECT') throw new GramfleetError(e.code, e.message, { ...e.details, final: true });
+        throw e;
+      }
+    }),
     campaignRegister: wrap(async (r) => {
       await table.putRecord(r);
       log.info('campaign registered', { campaignId: r.campaignId, runsTotal: r.runsTotal });
@@ -69,16 +100,28 @@ export function createCampaignActivities(deps: CampaignActivityDeps): CampaignAc
     }),
     campaignPrepareRun: wrap(async (p) => {
       const w = workloadFor(p.kind);
-      const params = await resolveRunFiles(w.def, p.params, await roots(), undefined, refs);
-      const input = await w.campaign.prepare(params, p.childId, p.runTimeoutMs, ctx());
-      return { workflowType: w.def.workflowType, args: [input] };
+      // The run's files stay in the cache while it is prepared (read and stored).
+      const lease = cache.lease();
+      try {
+        const params = await resolveRunFiles(w.def, p.params, await roots(), undefined, lease.resolve);
+        const input = await w.campaign.prepare(params, p.childId, p.runTimeoutMs, ctx());
+        return { workflowType: w.def.workflowType, args: [input] };
+      } finally {
+        lease.release();
+      }
     }),
     campaignRecordRun: wrap(async (r) => {
       const w = workloadFor(r.kind);
-      const ex =
-        r.error === undefined
-          ? await w.campaign.extract(r.result, await resolveRunFiles(w.def, r.params, await roots(), undefined, refs), ctx())
-          : { metrics: {}, artifacts: {} };
+      const lease = cache.lease();
+      let ex;
+      try {
+        ex =
+          r.error === undefined
+            ? await w.campaign.extract(r.result, await resolveRunFiles(w.def, r.params, await roots(), undefined, lease.resolve), ctx())
+            : { metrics: {}, artifacts: {} };
+      } finally {
+        lease.release();
+      }
       const row: CampaignRow = {
         campaignId: r.campaignId,
         index: r.index,

@@ -31,6 +31,8 @@ export interface CampaignFilesOptions {
   readonly cwd?: string;
   /** Called as each uploaded file progresses. */
   readonly progress?: (file: string, done: number, total: number) => void;
+  /** Called with each checked reference's file size; throws to refuse it (the orchestrator's cache bound). */
+  readonly checkSize?: (field: string, ref: string, size: number) => void;
 }
 
 /** What {@link prepareCampaignFiles} did. */
@@ -39,6 +41,8 @@ export interface CampaignFilesResult {
   readonly spec: CompiledCampaignSpec;
   /** Each file uploaded (or found already stored), by the path named in the spec. */
   readonly uploaded: ReadonlyMap<string, PutFileResult>;
+  /** How many distinct references were checked (each is read once). */
+  readonly checked: number;
 }
 
 /** Checks the references of a compiled spec and, with `upload`, uploads its input paths (see the module doc). */
@@ -53,7 +57,7 @@ export async function prepareCampaignFiles(spec: CompiledCampaignSpec, o: Campai
     if (isFileRef(v)) {
       let c = checked.get(v);
       if (c === undefined) {
-        c = checkFileRef(o.store, o.bucket, field, v);
+        c = checkFileRef(o.store, o.bucket, field, v).then(({ size }) => o.checkSize?.(field, v, size));
         checked.set(v, c);
       }
       await c;
@@ -111,5 +115,5 @@ export async function prepareCampaignFiles(spec: CompiledCampaignSpec, o: Campai
     }
     grid = { kind: g.kind, base: await params(g.kind, g.base, 'grid.base'), axes };
   }
-  return { spec: { ...spec, runs, grid }, uploaded: done };
+  return { spec: { ...spec, runs, grid }, uploaded: done, checked: checked.size };
 }

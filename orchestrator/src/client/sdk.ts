@@ -143,7 +143,7 @@ export async function connect(o: ConnectOptions = {}): Promise<Fleet> {
       const v = p[k];
       if (doc.file !== 'read' || !isFileRef(v)) continue;
       out ??= { ...p };
-      out[k] = await refFiles(k, v);
+      out[k] = await refFiles.resolve(k, v);
     }
     return (out ?? p) as unknown as S;
   };

@@ -18,6 +18,7 @@ describe('orchestrator configuration (orchestrator/src/host/config.ts)', () => {
     );
     assert.deepEqual(c.dataPlane, {});
     assert.deepEqual(c.store, {});
+    assert.equal(c.fileCacheMaxBytes, 8 * 2 ** 30);
     assert.equal(c.temporalSecurity, undefined, 'plaintext Temporal unless a GRAMFLEET_TEMPORAL_TLS_* or API key variable is set');
   });
   it('every variable set to a good value', () => {
@@ -35,7 +36,10 @@ describe('orchestrator configuration (orchestrator/src/host/config.ts)', () => {
       GRAMFLEET_EIGENPRO_PROFILE: '/tmp/ep.jsonl',
       GRAMFLEET_HOST_STORE_DIR: '/dev/shm/gf',
       GRAMFLEET_STORE_DURABILITY: 'none',
+      GRAMFLEET_FILE_CACHE_DIR: '/var/cache/gf-files',
+      GRAMFLEET_FILE_CACHE_MAX_BYTES: String(2 ** 30),
     });
+    assert.deepEqual([c.fileCacheDir, c.fileCacheMaxBytes], ['/var/cache/gf-files', 2 ** 30]);
     assert.deepEqual(
       [
         c.temporalAddress,
@@ -68,6 +72,8 @@ describe('orchestrator configuration (orchestrator/src/host/config.ts)', () => {
   it('a bad value is a typed error naming its variable', () => {
     const bad: [Record<string, string>, ErrorCode, string][] = [
       [{ GRAMFLEET_SPILL_AFTER_MS: '-1' }, 'INPUT_OUT_OF_RANGE', 'GRAMFLEET_SPILL_AFTER_MS'],
+      [{ GRAMFLEET_FILE_CACHE_MAX_BYTES: '1000' }, 'INPUT_OUT_OF_RANGE', 'GRAMFLEET_FILE_CACHE_MAX_BYTES'],
+      [{ GRAMFLEET_FILE_CACHE_MAX_BYTES: '8GiB' }, 'INPUT_INVALID', 'GRAMFLEET_FILE_CACHE_MAX_BYTES'],
       [{ GRAMFLEET_SPILL_AFTER_MS: '30s' }, 'INPUT_INVALID', 'GRAMFLEET_SPILL_AFTER_MS'],
       [{ GRAMFLEET_TEMPORAL_ADDRESS: 'localhost' }, 'INPUT_INVALID', 'GRAMFLEET_TEMPORAL_ADDRESS'],
       [{ GRAMFLEET_PREFIX: 'g f' }, 'INPUT_INVALID', 'GRAMFLEET_PREFIX'],

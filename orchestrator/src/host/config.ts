@@ -66,10 +66,18 @@ export const HOST_ENV = {
   ),
   fileCacheDir: envString('GRAMFLEET_FILE_CACHE_DIR', {
     meaning:
-      "where inputs that campaign and KernelCampaign runs name by object reference (gf:file:…, from 'gramfleet put' or a remote client's upload) are fetched to, once per digest, and kept (an absolute directory; not bounded: clean it when no campaign needs its files)",
+      "where inputs that campaign and KernelCampaign runs name by object reference (gf:file:…, from 'gramfleet put' or a remote client's upload) are fetched to, once per digest, and kept up to GRAMFLEET_FILE_CACHE_MAX_BYTES (an absolute directory of this process alone: the chart mounts an emptyDir)",
     shownDefault: '<OS temp directory>/gramfleet-file-cache',
     pattern: /^\//,
     expected: 'an absolute directory',
+  }),
+  fileCacheMaxBytes: envInt('GRAMFLEET_FILE_CACHE_MAX_BYTES', {
+    meaning:
+      'bytes the file cache (GRAMFLEET_FILE_CACHE_DIR) may hold: files no run is reading are removed least recently used first to make room; a campaign naming one input larger than this is refused with INPUT_TOO_LARGE before any run starts',
+    min: 2 ** 20,
+    max: 2 ** 50,
+    unit: 'bytes',
+    default: 8 * 2 ** 30,
   }),
   eigenproProfile: envString('GRAMFLEET_EIGENPRO_PROFILE', {
     meaning: "append EigenPro 2's per-epoch time breakdown to this file, one JSON line per epoch (bench/eigenpro sets it)",

@@ -80,6 +80,7 @@ async function main(): Promise<void> {
     dataRoots,
     table: await openCampaignTable(nc, names.prefix, dp.options.replicas),
     ...(cfg.fileCacheDir !== undefined ? { fileCacheDir: cfg.fileCacheDir } : {}),
+    fileCacheMaxBytes: cfg.fileCacheMaxBytes,
   });
   let stopping = false;
   let current: Worker | undefined;

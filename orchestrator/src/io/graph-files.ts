@@ -233,7 +233,22 @@ function sniff(bytes: Uint8Array): GraphFileFormat | undefined {
   if (bytes[0] === 0x50 && bytes[1] === 0x4b) return 'npz';
   const head = Buffer.from(bytes.subarray(0, 14)).toString('latin1');
   if (head.toLowerCase() === '%%matrixmarket') return 'mtx';
-  return undefined;
+  return looksLikeAdjlist(bytes) ? 'adjlist' : undefined;
+}
+
+/**
+ * Whether a file with no telling extension (a file named by object reference is cached under its
+ * digest) reads as an adjacency list: text whose first line with content (after `#` comments) is
+ * node ids, digits and blanks only. The parser then checks every line.
+ */
+function looksLikeAdjlist(bytes: Uint8Array): boolean {
+  const text = Buffer.from(bytes.subarray(0, 64 * 1024)).toString('latin1');
+  for (const line of text.split('\n')) {
+    const hash = line.indexOf('#');
+    const body = (hash >= 0 ? line.slice(0, hash) : line).trim();
+    if (body.length > 0) return /^[0-9]+([ \t]+[0-9]+)*$/.test(body);
+  }
+  return false;
 }
 
 /**
@@ -257,7 +272,7 @@ export async function loadGraph(path: string, opts: LoadGraphOptions = {}): Prom
 /**
  * Decodes and validates a graph from a file's bytes; `path` names it in errors and gives the
  * format by its extension (`.npz`, `.adjlist`, `.mtx`), else the content does (ZIP magic,
- * MatrixMarket banner). Nothing in the bytes is trusted: sizes are checked against
+ * MatrixMarket banner, a first line of node ids for an adjacency list). Nothing in the bytes is trusted: sizes are checked against
  * `maxBytes` before anything is allocated for them. Errors as {@link loadGraph}.
  */
 export function decodeGraph(bytes: Uint8Array, path: string, opts: LoadGraphOptions = {}): LoadedGraph {

@@ -9,19 +9,24 @@
  * - start the campaign workflow with workflow id `kernelcampaign-<uid>` unless an execution
  *   with that id exists (any state; REJECT_DUPLICATE guards the race), so a restarted
  *   controller, a resync or a duplicate event never starts a second one;
- * - mirror the workflow's progress query / result into `.status`, writing only on change;
+ * - mirror the workflow's progress query / result into `.status`, writing only on change; a
+ *   workflow that refused its inputs at its first step (a `gf:file:` reference the cluster does
+ *   not hold: the controller has no NATS connection to check it itself) is reported as
+ *   `Accepted=False` with the typed error naming the field, no run having started;
  * - on deletion, cancel the workflow, wait until it has closed, then remove the finalizer.
  *
  * All state lives in the API server and in Temporal; the controller keeps none of its own,
  * which is what lets it survive a restart.
  */
-import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
+import { ApplicationFailure, Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import {
+  CAMPAIGN_INPUTS_REFUSED,
   CAMPAIGN_PROGRESS_QUERY,
   CAMPAIGN_WORKFLOW,
   GramfleetError,
   campaignTable,
   compileCampaignSpec,
+  isErrorCode,
   isGramfleetError,
   type CampaignProgress,
   type CampaignSummary,
@@ -300,6 +305,17 @@ export class KernelCampaignController {
       ]);
       return {};
     }
+    const refused = status === 'FAILED' ? await inputsRefused(handle) : undefined;
+    if (refused !== undefined) {
+      // The workflow's first step refused an input (a reference the cluster does not hold): no run started.
+      await this.writeStatus(obj, { ...base, phase: 'Failed', runsDone: 0, runsFailed: 0, runsRunning: 0 }, [
+        cond('Accepted', 'False', refused.code, refused.message, generation),
+        started,
+        cond('Complete', 'False', 'InputsRefused', `no run was started: ${refused.message}`, generation),
+      ]);
+      if (st.phase !== 'Failed') await this.event(obj, 'Warning', refused.code, refused.message);
+      return {};
+    }
     const phase: KernelCampaignPhase = status === 'CANCELLED' ? 'Cancelled' : 'Failed';
     await this.writeStatus(obj, { ...base, phase, runsRunning: 0 }, [
       accepted,
@@ -379,6 +395,22 @@ export class KernelCampaignController {
       },
       k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
     );
+  }
+}
+
+/**
+ * The typed error a failed campaign workflow ended with when it refused its inputs before any
+ * run (details `stage: CAMPAIGN_INPUTS_REFUSED`), or undefined when it failed otherwise.
+ */
+async function inputsRefused(handle: { result(): Promise<unknown> }): Promise<{ code: string; message: string } | undefined> {
+  try {
+    await handle.result();
+    return undefined;
+  } catch (e) {
+    const f = e instanceof WorkflowFailedError ? e.cause : undefined;
+    if (!(f instanceof ApplicationFailure) || !isErrorCode(f.type ?? '')) return undefined;
+    const d = f.details?.[0] as { stage?: unknown } | undefined;
+    return d?.stage === CAMPAIGN_INPUTS_REFUSED ? { code: f.type!, message: f.message } : undefined;
   }
 }
 

@@ -132,7 +132,17 @@ export interface DeployValues {
   };
   /** Resource prefix of the JetStream streams/buckets. @default 'gf' */
   readonly prefix?: string;
-  readonly orchestrator?: { readonly replicas?: number; readonly resources?: Resources };
+  readonly orchestrator?: {
+    readonly replicas?: number;
+    readonly resources?: Resources;
+    /**
+     * The cache of inputs named by object reference (`gf:file:…`): an `emptyDir` of the pod
+     * (`/var/cache/gramfleet/files`, size limit `sizeMB` + 256 MiB for a fetch a crash cut off),
+     * bounded by the orchestrator at `sizeMB` (GRAMFLEET_FILE_CACHE_MAX_BYTES: least recently used
+     * files no run reads are removed). @default { sizeMB: 8192 }
+     */
+    readonly fileCache?: { readonly sizeMB?: number };
+  };
   readonly wasmWorker?: {
     readonly replicas?: number;
     readonly threads?: number;
@@ -435,6 +445,7 @@ export function compileValues(v: DeployValues = {}) {
     orchestrator: {
       replicas: count('orchestrator.replicas', v.orchestrator?.replicas, 1, 0, 100),
       resources: v.orchestrator?.resources ?? { requests: { cpu: '250m', memory: '512Mi' }, limits: { memory: '2Gi' } },
+      fileCache: { sizeMB: count('orchestrator.fileCache.sizeMB', v.orchestrator?.fileCache?.sizeMB, 8192, 1, 1_048_576) },
     },
     wasmWorker: {
       replicas: count('wasmWorker.replicas', v.wasmWorker?.replicas, 2, 0, 1000),
@@ -492,6 +503,10 @@ type Obj = KubernetesObject & Record<string, unknown>;
 
 /** Where the host store's volume is mounted in orchestrator and worker containers. */
 export const HOST_STORE_MOUNT = '/var/run/gramfleet/arrays';
+/** Where the orchestrator's file cache (inputs named by object reference) is mounted. */
+export const FILE_CACHE_MOUNT = '/var/cache/gramfleet/files';
+/** Room the file cache's volume has beyond the cache's own bound (a fetch a crash cut off), MiB. */
+export const FILE_CACHE_HEADROOM_MB = 256;
 /** Where NATS credentials (`creds/<role>.creds`) and the CA (`tls/ca.crt`) are mounted. */
 export const NATS_MOUNT = '/etc/gramfleet/nats';
 /** Where Temporal's TLS files (`tls/ca.crt`, `tls/tls.crt`, `tls/tls.key`) and `api-key` are mounted. */
@@ -522,6 +537,8 @@ interface PodKind {
   readonly temporal: boolean;
   /** Keeps a host store (orchestrator and workers). */
   readonly store: boolean;
+  /** Caches inputs named by object reference (the orchestrator): its bound, MiB. */
+  readonly fileCacheMB?: number;
 }
 
 /** Environment, volumes and mounts of one kind of pod: every secret is a read-only file, never an env value. */
@@ -616,8 +633,17 @@ function podWiring(v: CompiledValues, k: PodKind) {
       mounts.push({ name: 'peer', mountPath: PEER_MOUNT, readOnly: true });
     }
   }
+  const filesEnv: object[] = [];
+  if (k.fileCacheMB !== undefined) {
+    filesEnv.push(
+      { name: 'GRAMFLEET_FILE_CACHE_DIR', value: FILE_CACHE_MOUNT },
+      { name: 'GRAMFLEET_FILE_CACHE_MAX_BYTES', value: String(k.fileCacheMB * 1_048_576) },
+    );
+    volumes.push({ name: 'files', emptyDir: { sizeLimit: `${k.fileCacheMB + FILE_CACHE_HEADROOM_MB}Mi` } });
+    mounts.push({ name: 'files', mountPath: FILE_CACHE_MOUNT });
+  }
   env.push(...natsEnv, ...temporalEnv);
-  return { natsEnv, temporalEnv, storeEnv, env, volumes, mounts, peers };
+  return { natsEnv, temporalEnv, storeEnv, filesEnv, env, volumes, mounts, peers };
 }
 
 /** Renders every manifest for the values, CRD first, in apply order. */
@@ -653,7 +679,7 @@ export function renderManifests(values: DeployValues = {}): Obj[] {
       image: `${v.image.registry}/${image}:${v.image.tag}`,
       imagePullPolicy: v.image.pullPolicy,
       ...(args.length > 0 ? { args } : {}),
-      env: [...w.natsEnv, ...env, ...w.temporalEnv, ...w.storeEnv],
+      env: [...w.natsEnv, ...env, ...w.temporalEnv, ...w.storeEnv, ...w.filesEnv],
       resources,
       ports: [{ name: 'health', containerPort: v.healthPort }, ...(w.peers ? [{ name: 'peer', containerPort: v.hostStore.peerPort }] : [])],
       livenessProbe: { httpGet: { path: '/healthz', port: 'health' }, periodSeconds: 10, failureThreshold: 6 },
@@ -694,7 +720,7 @@ export function renderManifests(values: DeployValues = {}): Obj[] {
       'orchestrator',
       'gramfleet-orchestrator',
       v.orchestrator.replicas,
-      { natsRole: 'orchestrator', temporal: true, store: true },
+      { natsRole: 'orchestrator', temporal: true, store: true, fileCacheMB: v.orchestrator.fileCache.sizeMB },
       base,
       v.orchestrator.resources,
     ),

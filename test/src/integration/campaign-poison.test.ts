@@ -37,6 +37,7 @@ describe('campaign with poison inputs (real Temporal dev server)', () => {
     const childCampaign = compileCampaignSpec({ id: `child-${randomBytes(3).toString('hex')}`, runs: [grf] });
     const activities: CampaignActivities = {
       campaignRegister: (r) => Promise.resolve({ bucket: 'rows', keyPrefix: `${r.campaignId}.` }),
+      campaignCheckFiles: () => Promise.resolve({ refs: 0 }),
       campaignPrepareRun: (p) => {
         const key = `${p.campaignId}/${p.index}`;
         prepares.set(key, (prepares.get(key) ?? 0) + 1);

@@ -31,7 +31,7 @@ import {
   renderManifests,
   type KubernetesObject,
 } from '@gramfleet/orchestrator/internal';
-import { campaignTable, type Logger } from '@gramfleet/core';
+import { campaignAttemptId, campaignRunId, campaignTable, type Logger } from '@gramfleet/core';
 import { natsAuthEnv } from '@gramfleet/workers';
 import { sharedGraph, startTestCluster, until, type TestCluster } from '../integration/harness';
 import { CONTROLLER_SA, envTestUnavailable, startEnvTest, type EnvTest } from './envtest';
@@ -222,6 +222,49 @@ describe('KernelCampaign controller (real kube-apiserver + Temporal + NATS)', { 
       events.items.map((e) => [e.type, e.reason]),
       [['Warning', 'INPUT_OUT_OF_RANGE']],
     );
+  });
+
+  it('a missing gf:file: reference: refused before any run starts, Accepted=False naming the field; a held one is accepted', async () => {
+    const held = (await t.fleet.objects.putFile(sharedGraph('karate.adjlist'))).ref;
+    const missing = `gf:file:${'0'.repeat(64)}:123`;
+    await create(
+      env.admin,
+      kc('bad-ref', {
+        concurrency: 2,
+        runs: [
+          { ...karate, graph: held },
+          { ...karate, graph: held, seed: 2 },
+          { ...karate, graph: missing },
+        ],
+      }),
+    );
+    await until(async () => (await get('bad-ref'))?.status?.phase === 'Failed', 60_000, 'bad-ref to fail');
+    const obj = (await get('bad-ref'))!;
+    const s = obj.status!;
+    const accepted = s.conditions?.find((c) => c.type === 'Accepted');
+    assert.equal(accepted?.status, 'False', JSON.stringify(s));
+    assert.equal(accepted?.reason, 'STORE_MISSING_OBJECT');
+    assert.match(accepted?.message ?? '', /runs\[2\]\.graph/);
+    assert.match(accepted?.message ?? '', /gramfleet put/);
+    assert.equal(s.conditions?.find((c) => c.type === 'Complete')?.reason, 'InputsRefused');
+    assert.deepEqual([s.runsDone, s.runsFailed, s.runsRunning], [0, 0, 0]);
+    // the workflow failed at its first step: no run's child workflow was ever started, the held file's runs included
+    assert.equal((await client.workflow.getHandle(s.workflowId!).describe()).status.name, 'FAILED');
+    for (const i of [0, 1, 2])
+      await assert.rejects(client.workflow.getHandle(campaignAttemptId(campaignRunId(s.campaignId!, i), 1)).describe(), WorkflowNotFoundError);
+    const events = await env.admin
+      .makeApiClient(k8sApi.CoreV1Api)
+      .listNamespacedEvent({ namespace: NS, fieldSelector: `involvedObject.uid=${obj.metadata!.uid!}` });
+    assert.ok(
+      events.items.some((e) => e.type === 'Warning' && e.reason === 'STORE_MISSING_OBJECT'),
+      JSON.stringify(events.items.map((e) => e.reason)),
+    );
+    // the same campaign with only the held reference runs
+    await create(env.admin, kc('good-ref', { runs: [{ ...karate, graph: held }] }));
+    await until(async () => ['Succeeded', 'Failed'].includes((await get('good-ref'))?.status?.phase ?? ''), 120_000, 'good-ref to finish');
+    const g = (await get('good-ref'))!.status!;
+    assert.equal(g.phase, 'Succeeded', JSON.stringify(g));
+    assert.equal(g.runsDone, 1);
   });
 
   it('restarting the controller mid-campaign starts no second workflow', async () => {

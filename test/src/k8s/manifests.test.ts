@@ -59,7 +59,10 @@ const COMBOS = [
     name: 'host store of 2 GiB per pod with a peer secret, gpu on',
     values: { hostStore: { sizeMB: 2048, peerSecret: { name: 'peer-secret', key: 'secret' } }, gpuWorker: { enabled: true } },
   },
-  { name: 'no host store, NATS mutual TLS', values: { hostStore: { enabled: false }, nats: { tls: { clientSecretName: 'nats-client' } } } },
+  {
+    name: 'no host store, NATS mutual TLS, a 2 GiB file cache',
+    values: { hostStore: { enabled: false }, nats: { tls: { clientSecretName: 'nats-client' } }, orchestrator: { fileCache: { sizeMB: 2048 } } },
+  },
   { name: 'one controller without leader election', values: { controller: { leaderElection: false, replicas: 1 } } },
   { name: 'three controllers electing a leader', values: { controller: { replicas: 3 } } },
   { name: 'cert-manager with its own CA, gpu on', values: { tls: { certManager: { enabled: true } }, gpuWorker: { enabled: true } } },
@@ -789,6 +792,41 @@ describe('Kubernetes manifests against a real kube-apiserver', { skip }, () => {
     }
   });
 
+  it("the orchestrator's file cache: an emptyDir (bound + 256 MiB) mounted where GRAMFLEET_FILE_CACHE_DIR points, GRAMFLEET_FILE_CACHE_MAX_BYTES from values; no other pod has one", () => {
+    type Pod = {
+      volumes: { name: string; emptyDir?: { sizeLimit?: string } }[];
+      containers: { env: { name: string; value?: string }[]; volumeMounts: { name: string; mountPath: string }[] }[];
+    };
+    for (const [values, mb] of [
+      [{}, 8192],
+      [{ orchestrator: { fileCache: { sizeMB: 1000 } } }, 1000],
+    ] as const) {
+      const deps = renderManifests(values).filter((o) => o.kind === 'Deployment');
+      for (const d of deps) {
+        const pod = (d as unknown as { spec: { template: { spec: Pod } } }).spec.template.spec;
+        const c = pod.containers[0]!;
+        const env = (k: string) => c.env.find((e) => e.name === k)?.value;
+        if (d.metadata?.name !== 'gramfleet-orchestrator') {
+          assert.equal(pod.volumes.some((v) => v.name === 'files') || env('GRAMFLEET_FILE_CACHE_DIR') !== undefined, false, d.metadata?.name);
+          continue;
+        }
+        assert.deepEqual(pod.volumes.find((v) => v.name === 'files')?.emptyDir, { sizeLimit: `${mb + 256}Mi` });
+        assert.equal(c.volumeMounts.find((m) => m.name === 'files')?.mountPath, env('GRAMFLEET_FILE_CACHE_DIR'));
+        assert.equal(env('GRAMFLEET_FILE_CACHE_MAX_BYTES'), String(mb * 2 ** 20));
+        // the orchestrator's own config check takes both
+        assert.deepEqual(
+          [
+            readEnv(HOST_ENV, {
+              GRAMFLEET_FILE_CACHE_DIR: env('GRAMFLEET_FILE_CACHE_DIR')!,
+              GRAMFLEET_FILE_CACHE_MAX_BYTES: env('GRAMFLEET_FILE_CACHE_MAX_BYTES')!,
+            }).fileCacheMaxBytes,
+          ],
+          [mb * 2 ** 20],
+        );
+      }
+    }
+  });
+
   it('bad values are typed errors naming the field', () => {
     const cases: [object, string][] = [
       [{ wasmWorker: { replicas: -1 } }, 'wasmWorker.replicas'],
@@ -805,6 +843,7 @@ describe('Kubernetes manifests against a real kube-apiserver', { skip }, () => {
       [{ networkPolicy: { apiServer: { ports: [0] } } }, 'networkPolicy.apiServer.ports[0]'],
       [{ tls: { certManager: { enabled: true } }, nats: { url: 'not a url' } }, 'tls.certManager.natsDnsNames'],
       [{ hostStore: { sizeMB: 0 } }, 'hostStore.sizeMB'],
+      [{ orchestrator: { fileCache: { sizeMB: 0 } } }, 'orchestrator.fileCache.sizeMB'],
       [{ hostStore: { peerPort: 80 } }, 'hostStore.peerPort'],
     ];
     for (const [v, field] of cases) {

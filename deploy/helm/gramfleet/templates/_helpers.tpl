@@ -76,6 +76,14 @@ paths of the role's credentials and the CA, mounted from Secrets (never env valu
 {{- end -}}
 
 {{/* The host store of an orchestrator or worker container (values.hostStore). */}}
+{{/* The orchestrator's cache of inputs named by object reference (an emptyDir, bounded by the orchestrator). */}}
+{{- define "gramfleet.fileCacheEnv" -}}
+- name: GRAMFLEET_FILE_CACHE_DIR
+  value: /var/cache/gramfleet/files
+- name: GRAMFLEET_FILE_CACHE_MAX_BYTES
+  value: {{ mul (int .Values.orchestrator.fileCache.sizeMB) 1048576 | quote }}
+{{- end -}}
+
 {{- define "gramfleet.hostStoreEnv" -}}
 {{- if .Values.hostStore.enabled }}
 - name: GRAMFLEET_HOST_STORE_DIR
@@ -145,6 +153,10 @@ volumeMounts:
     mountPath: /etc/gramfleet/peer
     readOnly: true
 {{- end }}
+{{- end }}
+{{- if .files }}
+  - name: files
+    mountPath: /var/cache/gramfleet/files
 {{- end }}
 {{- end -}}
 
@@ -218,5 +230,9 @@ volumes:
       defaultMode: 288
       items: [{ key: {{ .key }}, path: secret }]
 {{- end }}
+{{- end }}
+{{- if .files }}
+  - name: files
+    emptyDir: { sizeLimit: {{ printf "%dMi" (add (int $v.orchestrator.fileCache.sizeMB) 256) }} }
 {{- end }}
 {{- end -}}
