@@ -85,7 +85,6 @@ export function createGrfActivities(deps: GrfActivityDeps): GrfActivities {
     if (shards === undefined) throw new GramfleetError('INPUT_OUT_OF_RANGE', `batch ${batch} is outside the job's batches`, { field: 'batch', value: batch });
     const inputs = [job.graph.indptr, job.graph.indices, job.graph.weights];
     const deadline = Date.now() + job.timeoutMs;
-    const duplicates0 = tasks.stats.duplicates;
     const onAbort = (): void => tasks.cancelJob(job.jobId);
     signal?.addEventListener('abort', onAbort);
     let results: TaskResult[];
@@ -137,7 +136,8 @@ export function createGrfActivities(deps: GrfActivityDeps): GrfActivities {
         batch,
         shards: shards.length,
         published: published + verified,
-        duplicates: tasks.stats.duplicates - duplicates0,
+        // This batch's own (a delta of the client's total would take in other jobs' and batches').
+        duplicates: tasks.duplicatesOf(job.jobId, taken),
         backends,
         workers,
         computeMs,

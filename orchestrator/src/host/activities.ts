@@ -168,7 +168,6 @@ export function createActivities(deps: ActivityDeps): ClusterActivities {
     const beat = setInterval(() => ctx.heartbeat({ done: got.size, total: input.shards.length }), 1_000);
     const onCancel = (): void => tasks.cancelJob(input.jobId);
     ctx.cancellationSignal.addEventListener('abort', onCancel);
-    const duplicates0 = tasks.stats.duplicates;
     try {
       const records: Promise<unknown>[] = [];
       let unrecorded: unknown;
@@ -204,7 +203,11 @@ export function createActivities(deps: ActivityDeps): ClusterActivities {
       throw toFailure(GramfleetError.fromPayload({ ...bad.error, details: { ...bad.error.details, shardId: bad.shardId } }));
     }
     const outcomes = input.shards.map((s) => got.get(s.shardId)).filter((o): o is ShardOutcome => o !== undefined);
-    const duplicates = tasks.stats.duplicates - duplicates0;
+    // This batch's own (a delta of the client's total would take in other jobs' and batches').
+    const duplicates = tasks.duplicatesOf(
+      input.jobId,
+      todo.map((s) => s.shardId),
+    );
     log.info('batch done', { jobId: input.jobId, shards: outcomes.length, published: todo.length, duplicates });
     return { outcomes, published: todo.length, duplicates };
   }

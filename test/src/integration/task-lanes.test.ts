@@ -25,6 +25,7 @@ import {
   type LaneFrame,
   type NdArray,
   type ReplyFrame,
+  type TaskResult,
   type WorkerRecord,
 } from '@gramfleet/core';
 import {
@@ -119,8 +120,11 @@ describe('task lanes: owner-side dispatch and retry (real nats-server)', () => {
     return w;
   };
 
-  /** A registered "worker" whose lane takes tasks and answers as `answer` says (never, or "holding nothing"). */
-  const addBroken = async (answer: 'never' | 'holds-nothing' | 'dies'): Promise<() => Promise<void>> => {
+  /**
+   * A registered "worker" whose lane takes tasks and answers as `answer` says: never, "holding
+   * nothing", not at all because it died, or with each task's result twice (no outputs).
+   */
+  const addBroken = async (answer: 'never' | 'holds-nothing' | 'dies' | 'twice'): Promise<(() => Promise<void>) & { workerId: string }> => {
     const dp = await openDataPlane(await connectNats(url, 'broken'), resourceNames(prefix), { maxDeliver: 3, ackWaitMs: 2000 });
     const workerId = `broken-${answer}-${randomBytes(3).toString('hex')}`;
     const pin = pinToken(workerId);
@@ -149,6 +153,18 @@ describe('task lanes: owner-side dispatch and retry (real nats-server)', () => {
           clearInterval(beat);
           void dp.nc.close();
         }
+        if (answer === 'twice' && f.tasks.length > 0) {
+          const results: TaskResult[] = f.tasks.map((t) => ({
+            v: PROTOCOL_VERSION,
+            jobId: t.jobId,
+            shardId: t.shardId,
+            attempt: t.attempt ?? 1,
+            outputs: [],
+            stats: { workerId, backend: 'test', deliveryCount: 1, computeMs: 0, fetchMs: 0, cacheHits: 0 },
+          }));
+          const r: ReplyFrame = { v: PROTOCOL_VERSION, workerId, pin, seen: f.seq, results, running: [] };
+          for (let i = 0; i < 2; i++) dp.nc.publish(ownerReplySubject(f.replyTo, pin), JSON.stringify(r));
+        }
         if (answer === 'holds-nothing') {
           const r: ReplyFrame = { v: PROTOCOL_VERSION, workerId, pin, seen: f.seq, results: [], running: [] };
           dp.nc.publish(ownerReplySubject(f.replyTo, pin), JSON.stringify(r));
@@ -165,7 +181,7 @@ describe('task lanes: owner-side dispatch and retry (real nats-server)', () => {
       await dp.close();
     };
     closers.push(stop);
-    return stop;
+    return Object.assign(stop, { workerId });
   };
 
   const client = (o: { laneTimeoutMs?: number } = {}): TaskClient => {
@@ -233,6 +249,29 @@ describe('task lanes: owner-side dispatch and retry (real nats-server)', () => {
       JSON.stringify(rs.map((r) => [r.stats.workerId, r.error?.code])),
     );
     assert.ok(c.stats.retried > 0, `some tasks went to the dead worker and were retried (${JSON.stringify(c.stats)})`);
+  });
+
+  it('duplicate results are counted per job: two jobs at once on one owner, one of them answered twice per shard', async () => {
+    const stop = await addBroken('twice');
+    const twice = stop.workerId;
+    const c = client();
+    const shards = Array.from({ length: 12 }, (_, i) => `s${i}`);
+    // Interleaved: job A's shards pinned to the worker that answers twice, job B's to w-main.
+    const runs = shards.flatMap((s, i) => [
+      negateTask('jdA', s, Float64Array.of(i)).then((t) => c.run(t, { cls: 'wasm', pin: pinToken(twice) })),
+      negateTask('jdB', s, Float64Array.of(i)).then((t) => c.run(t, { cls: 'wasm', pin: pinToken('w-main') })),
+    ]);
+    const rs = await Promise.all(runs).finally(stop);
+    assert.ok(
+      rs.every((r) => r.error === undefined),
+      JSON.stringify(rs.filter((r) => r.error !== undefined)),
+    );
+    assert.ok(rs.filter((r) => r.jobId === 'jdA').every((r) => r.stats.workerId === twice));
+    for (const until = Date.now() + 10_000; c.duplicatesOf('jdA', shards) < shards.length && Date.now() < until;) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(c.duplicatesOf('jdA', shards), shards.length, 'one duplicate per shard of job A');
+    assert.equal(c.duplicatesOf('jdB', shards), 0, "job B has none of job A's duplicates");
+    assert.equal(c.duplicatesOf('jdA', shards.slice(0, 5)), 5, 'a batch of A counts only its own shards');
+    assert.equal(c.stats.duplicates, shards.length, 'the total is both jobs together');
   });
 
   it('a pinned task runs on its worker; pinned to a worker that is gone, it runs elsewhere', async () => {

@@ -194,6 +194,12 @@ export interface TaskClient {
   /** The registry entries of the live workers, as this owner follows them (no round trip once it has read the registry). */
   workers(): Promise<WorkerRecord[]>;
   readonly stats: TaskClientStats;
+  /**
+   * Duplicate results (arrived for a task already answered) of these shards of a job, their
+   * verification runs included, since each was last submitted: a job's or a batch's own count,
+   * which {@link TaskClientStats.duplicates} (all jobs together) is not when jobs run at once.
+   */
+  duplicatesOf(jobId: string, shardIds: readonly string[]): number;
   /** Stops; outstanding tasks resolve with JOB_CANCELLED. */
   close(): Promise<void>;
 }
@@ -324,7 +330,8 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
   const lanes = new Map<string, Lane>();
   const classQueue = new Map<WorkerClass, Pending[]>();
   const spilled = new Map<string, Pending>();
-  const answered = new Set<string>();
+  /** Tasks answered (by key, the most recent 200,000), each with the duplicate results that arrived for it since. */
+  const answered = new Map<string, number>();
   let closed = false;
 
   // --- results ---------------------------------------------------------------------------
@@ -372,8 +379,8 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
     pending.delete(p.key);
     spilled.delete(p.key);
     detach(p);
-    answered.add(p.key);
-    if (answered.size > 200_000) answered.delete(answered.values().next().value as string);
+    answered.set(p.key, 0);
+    if (answered.size > 200_000) answered.delete(answered.keys().next().value as string);
     for (const w of p.waiters) w(r);
   }
 
@@ -498,8 +505,11 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
       const key = taskKey(r.jobId, r.shardId);
       const p = pending.get(key);
       if (p === undefined) {
-        if (answered.has(key)) stats.duplicates++;
-        else reject((refused = `the result names ${key}, no task of this owner`), { sender, workerId: f.workerId, jobId: r.jobId, shardId: r.shardId });
+        const dup = answered.get(key);
+        if (dup !== undefined) {
+          stats.duplicates++;
+          answered.set(key, dup + 1);
+        } else reject((refused = `the result names ${key}, no task of this owner`), { sender, workerId: f.workerId, jobId: r.jobId, shardId: r.shardId });
         continue;
       }
       // It must answer a try this owner sent to its sender: a lane try to that lane, or a spilled try (from the queue).
@@ -1140,6 +1150,11 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
   return {
     ownerId,
     stats,
+    duplicatesOf(jobId: string, shardIds: readonly string[]): number {
+      let n = 0;
+      for (const s of shardIds) n += (answered.get(taskKey(jobId, s)) ?? 0) + (answered.get(taskKey(jobId, s + VERIFY_SHARD_SUFFIX)) ?? 0);
+      return n;
+    },
     inFlight: () => pending.size,
     run(task: TaskSpec, ro: RunOptions): Promise<TaskResult> {
       const first = submit(task, ro);
