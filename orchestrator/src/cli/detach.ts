@@ -7,7 +7,7 @@
 import * as path from 'node:path';
 import { GramfleetError } from '@gramfleet/core';
 import type { CliContext, FlagSpec } from './command';
-import type { JobOutputRecipe } from '../jobs/types';
+import { JOB_OUTPUT_MAX_BYTES, type JobOutputRecipe } from '../jobs/types';
 import type { Fleet, JobHandle } from '../client/fleet';
 
 /** The `--detach` flag. */
@@ -15,9 +15,6 @@ export const DETACH_FLAG: FlagSpec = {
   type: 'boolean',
   description: 'submit, print the job id and return (gramfleet jobs watch ID re-attaches; gramfleet jobs result ID writes the files)',
 };
-
-/** The largest output recipe recorded with a job (JSON characters): it travels in the workflow's memo. */
-export const JOB_OUTPUT_MAX_BYTES = 64 * 1024;
 
 /** A recipe for `command` writing to `out` (made absolute, so any later `jobs result` writes to the same place). */
 export function outputRecipe(command: string, out: string, options: Readonly<Record<string, unknown>> = {}): JobOutputRecipe {

@@ -38,6 +38,7 @@ import { fromTemporal } from './failure';
 import { createJobHandle } from './handle';
 import type { ConnectOptions, Fleet, JobHandle, SubmitOptions } from './fleet';
 import { JOB_CLIENT_MEMO, JOB_OUTPUT_MEMO, createJobsService } from '../jobs/service';
+import { sdkOutputRecipe } from '../jobs/types';
 import { createObjectsClient, isFileRef } from '../io/objects';
 import { createFileCache } from '../io/file-cache';
 import { tracingClientInterceptors } from '../telemetry/tracing';
@@ -158,12 +159,15 @@ export async function connect(o: ConnectOptions = {}): Promise<Fleet> {
     // written (the NATS store's disk full) fails the submission with its typed error, instead of a
     // job whose only copies sit in this host's store.
     await persistInputs(store, input);
+    // A datagen or kron-gp job submitted here still records how its files are written, so that
+    // `gramfleet jobs result` writes what the command would have.
+    const output = so.output ?? sdkOutputRecipe(spec as unknown as { kind: string } & Record<string, unknown>, input.jobId);
     try {
       await client.workflow.start(w.def.workflowType, {
         taskQueue,
         workflowId: input.jobId,
         args: [input],
-        memo: { [JOB_CLIENT_MEMO]: submittedBy, ...(so.output !== undefined ? { [JOB_OUTPUT_MEMO]: so.output } : {}) },
+        memo: { [JOB_CLIENT_MEMO]: submittedBy, ...(output !== undefined ? { [JOB_OUTPUT_MEMO]: output } : {}) },
       });
     } catch (e) {
       if (!(w.attachToRunning === true && e instanceof WorkflowExecutionAlreadyStartedError)) throw e;

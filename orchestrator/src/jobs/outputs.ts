@@ -1,8 +1,9 @@
 /**
  * `gramfleet jobs watch|result` per kind: the kinds whose commands record an output recipe
- * (grf, eigenpro, datagen, kron-gp) show their own progress and write their own files; the others (and a
- * datagen or kron-gp job submitted without a recipe, whose parameters the result lacks) show their progress
- * as JSON lines and write the job's result as JSON (to `--out`, else stdout).
+ * (grf, eigenpro, datagen, kron-gp; the SDK records one for datagen and kron-gp too, see
+ * `sdkOutputRecipe`) show their own progress and write their own files; the others (and a datagen
+ * or kron-gp job with no recipe: a kron-gp grid too large for one) show their progress as JSON lines
+ * and write the job's result as JSON (to `--out`, else stdout).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';

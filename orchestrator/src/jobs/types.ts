@@ -20,12 +20,49 @@ export const JOB_CLIENT_MEMO = 'gramfleet.client';
  * How the command that submitted a job writes its results: the command (`grf`,
  * `kron-gp predict`, …), its `--out` and the options that shape the files. Recorded in the
  * job's memo at submit time, so `gramfleet jobs result ID --out` writes the same files from any
- * machine. JSON only; small (bounded by `JOB_OUTPUT_MAX_BYTES` in ../cli/job-output.ts).
+ * machine. JSON only; small (bounded by {@link JOB_OUTPUT_MAX_BYTES}).
  */
 export interface JobOutputRecipe {
   readonly command: string;
   readonly out: string;
   readonly options: Readonly<Record<string, unknown>>;
+}
+
+/** The largest output recipe recorded with a job (JSON characters): it travels in the workflow's memo. */
+export const JOB_OUTPUT_MAX_BYTES = 64 * 1024;
+
+/**
+ * The output recipe of a job submitted from the SDK without one, for the kinds whose files need
+ * the job's parameters beside its result (datagen: the dataset's parameters; kron-gp: the grid and
+ * kernel), the same options their commands record, written to `<jobId>` (datagen's folder) or
+ * `<jobId>.npz` in the directory `gramfleet jobs result` runs in (unless `--out`). Undefined for
+ * other kinds (their result alone makes the files) and for a recipe over {@link JOB_OUTPUT_MAX_BYTES}
+ * (a grid that large: `jobs result` then gives the result as JSON).
+ */
+export function sdkOutputRecipe(spec: { readonly kind: string } & Readonly<Record<string, unknown>>, jobId: string): JobOutputRecipe | undefined {
+  let r: JobOutputRecipe | undefined;
+  if (spec.kind === 'datagen') {
+    const params = Object.fromEntries(Object.entries(spec).filter(([k]) => !['kind', 'jobId', 'backend', 'timeoutMs'].includes(k)));
+    r = { command: 'datagen', out: jobId, options: { params, storeSystems: false, keepPages: false } };
+  } else if (spec.kind === 'kron-gp') {
+    const axes = (spec['axes'] as readonly ArrayLike<number>[]).map((a) => Array.from(a));
+    const pick = (k: string): Record<string, unknown> => (spec[k] !== undefined ? { [k]: spec[k] } : {});
+    r = {
+      command: 'kron-gp',
+      out: `${jobId}.npz`,
+      options: {
+        sub: spec['fit'] !== undefined ? 'fit' : 'solve',
+        axes,
+        kernel: spec['kernel'] ?? 'rbf',
+        ...pick('lengthscales'),
+        ...pick('outputscale'),
+        ...pick('noise'),
+        variance: false,
+        masked: spec['mask'] !== undefined,
+      },
+    };
+  }
+  return r !== undefined && JSON.stringify(r).length <= JOB_OUTPUT_MAX_BYTES ? r : undefined;
 }
 
 /** One job in a listing. */

@@ -163,7 +163,7 @@ describe('jobs service: list, describe, cancel (real Temporal + NATS)', () => {
     assert.ok(fs.readFileSync(c).equals(fs.readFileSync(a)));
   });
 
-  it('--detach on kron-gp and datagen: jobs result writes the files the foreground command writes', async () => {
+  it('--detach on kron-gp and datagen, and the same jobs submitted from the SDK: jobs result writes the files the foreground command writes', async () => {
     // kron-gp predict on a 6×5 grid with the posterior mean and variance on a 4×3 test grid.
     const yFile = path.join(t.dir, 'kron-y.npy');
     await writeNpy(yFile, { dtype: 'f64', shape: [30], data: Float64Array.from({ length: 30 }, (_, i) => Math.sin(i / 3) + 0.1 * Math.cos(7 * i)) });
@@ -236,5 +236,50 @@ describe('jobs service: list, describe, cancel (real Temporal + NATS)', () => {
       return m;
     };
     assert.deepEqual(manifest(ddet), manifest(dfg), 'the same manifest but for the job id and solve times');
+
+    // The same datagen job submitted from the SDK records its recipe too: jobs result --out writes the same dataset.
+    const sdkDg = await t.fleet.submit({ kind: 'datagen', pde: 'darcy', grid: 8, count: 3, seed: 4, chunkSize: 3, jobId: `dg-sdk-${process.pid}` });
+    assert.equal((await sdkDg.status()).output?.command, 'datagen');
+    const dsdk = path.join(t.dir, 'dg-sdk');
+    const sr = await runGramfleet(['jobs', 'result', sdkDg.jobId, '--data-dir', t.dir, '--out', dsdk, '--json']);
+    assert.equal(sr.code, 0, sr.stderr);
+    assert.deepEqual(fs.readdirSync(dsdk).sort(), files);
+    for (const f of files)
+      if (f !== 'manifest.json') assert.ok(fs.readFileSync(path.join(dsdk, f)).equals(fs.readFileSync(path.join(dfg, f))), `datagen from the SDK: ${f}`);
+    assert.deepEqual(manifest(dsdk), manifest(dfg));
+
+    // kron-gp from the SDK: jobs result writes the .npz `kron-gp solve` writes for the same grid and data.
+    const axes = [
+      [0, 0.2, 0.4, 0.6, 0.8, 1],
+      [0, 0.25, 0.5, 0.75, 1],
+    ];
+    const axesFile = path.join(t.dir, 'kron-axes.json');
+    fs.writeFileSync(axesFile, JSON.stringify(axes));
+    const ksolve = path.join(t.dir, 'kron-solve.npz');
+    const ks = await runGramfleet([
+      'kron-gp',
+      'solve',
+      '--data-dir',
+      t.dir,
+      '--axes',
+      axesFile,
+      '--y',
+      yFile,
+      '--lengthscales',
+      '0.3,0.4',
+      '--noise',
+      '0.05',
+      '--out',
+      ksolve,
+      '--json',
+    ]);
+    assert.equal(ks.code, 0, ks.stderr);
+    const sdkKron = await t.fleet.submit({ kind: 'kron-gp', axes, y: yFile, kernel: 'rbf', lengthscales: [0.3, 0.4], noise: 0.05 });
+    await sdkKron.result();
+    assert.equal((await sdkKron.status()).output?.command, 'kron-gp');
+    const ksdk = path.join(t.dir, 'kron-sdk.npz');
+    const kr2 = await runGramfleet(['jobs', 'result', sdkKron.jobId, '--data-dir', t.dir, '--out', ksdk, '--json']);
+    assert.equal(kr2.code, 0, kr2.stderr);
+    assert.ok(fs.readFileSync(ksdk).equals(fs.readFileSync(ksolve)), 'kron-gp from the SDK: jobs result writes the .npz the command writes');
   });
 });
