@@ -31,8 +31,9 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { randomBytes } = require('node:crypto');
+const { AsyncLocalStorage } = require('node:async_hooks');
 const core = require('@gramfleet/core');
-const { connectNats, openDataPlane, createArrayStore, createTaskClient } = require('@gramfleet/workers');
+const { activeTracing, connectNats, openDataPlane, createArrayStore, createTaskClient } = require('@gramfleet/workers');
 const { LocalCluster, connect } = require('@gramfleet/orchestrator');
 const { arrayFigures } = require('./arrays');
 const { emit, percentile, runPython, unavailable, machineNote } = require('../lib/common');
@@ -45,13 +46,48 @@ const WORKERS = Number(process.env.WORKERS ?? os.cpus().length);
 const B = 'cluster';
 const log = (...a) => process.stderr.write(`[bench/cluster] ${a.join(' ')}\n`);
 
-/** Our side of one run. `natsSecurity: false` starts NATS without TLS and credentials (bench/cluster/tls.js compares). */
-async function ours({ natsSecurity = true } = {}) {
+/**
+ * Runs `f` inside a span named `name` when this process traces (as an activity's tasks run inside
+ * its RunActivity span, so their messages carry a traceparent and the workers record task and
+ * kernel spans); just `f` otherwise.
+ */
+function inSpan(name, f) {
+  const t = activeTracing();
+  if (t === undefined) return f();
+  return t.tracer.startActiveSpan(name, async (span) => {
+    try {
+      return await f();
+    } finally {
+      span.end();
+    }
+  });
+}
+
+/**
+ * Where an orchestrator's activities run: @temporalio/activity keeps each activity's Context in
+ * an AsyncLocalStorage, so the owner of tasks always runs with Node's async hooks on, traced or
+ * not. `ours({ activityContext: true })` sends the tasks of (a) and (b) from inside one too, so
+ * both sides of bench/cluster/telemetry.js pay what an orchestrator pays anyway.
+ */
+const activityStorage = new AsyncLocalStorage();
+
+/**
+ * Our side of one run. `natsSecurity: false` starts NATS without TLS and credentials
+ * (bench/cluster/tls.js compares); `metrics: false` starts the processes without /metrics and
+ * counting (bench/cluster/telemetry.js compares; tracing follows GRAMFLEET_OTLP_ENDPOINT, which
+ * the cluster's processes inherit); `activityContext` sends the tasks from inside an
+ * AsyncLocalStorage as an activity does. `onCluster` is called with the cluster once it is up.
+ */
+async function ours({ natsSecurity = true, metrics = true, activityContext = false, onCluster } = {}) {
+  const inActivity = (name, f) => (activityContext ? activityStorage.run({ activity: name }, () => inSpan(name, f)) : inSpan(name, f));
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gf-bench-cluster-'));
-  log(`starting a local cluster in ${dataDir} (${WORKERS} wasm workers, NATS ${natsSecurity ? 'with' : 'WITHOUT'} TLS and credentials)`);
+  log(
+    `starting a local cluster in ${dataDir} (${WORKERS} wasm workers, NATS ${natsSecurity ? 'with' : 'WITHOUT'} TLS and credentials, metrics ${metrics ? 'on' : 'off'})`,
+  );
   const t0 = Date.now();
-  const cluster = await LocalCluster.start({ dataDir, workers: WORKERS, natsSecurity });
+  const cluster = await LocalCluster.start({ dataDir, workers: WORKERS, natsSecurity, metrics });
   log(`cluster up in ${Date.now() - t0} ms`);
+  if (onCluster !== undefined) await onCluster(cluster);
   const st = cluster.state;
   const names = core.resourceNames(st.prefix);
   const nc = await connectNats(st.natsUrl, 'gramfleet-bench', cluster.natsAuth('admin'));
@@ -85,7 +121,7 @@ async function ours({ natsSecurity = true } = {}) {
         const lat = [];
         for (let i = 0; i < LAT; i++) {
           const t = process.hrtime.bigint();
-          await run(jobId, `s${i}`);
+          await inActivity('bench.roundtrip', () => run(jobId, `s${i}`));
           lat.push(Number(process.hrtime.bigint() - t) / 1e6);
         }
         lat.sort((x, y) => x - y);
@@ -98,7 +134,7 @@ async function ours({ natsSecurity = true } = {}) {
       {
         const jobId = `tiny-${randomBytes(3).toString('hex')}`;
         const t = process.hrtime.bigint();
-        const rs = await Promise.all(Array.from({ length: TINY }, (_, i) => run(jobId, `s${i}`)));
+        const rs = await inActivity('bench.makespan', () => Promise.all(Array.from({ length: TINY }, (_, i) => run(jobId, `s${i}`))));
         out.makespan = Number(process.hrtime.bigint() - t) / 1e9;
         const workers = new Set(rs.map((r) => r.stats.workerId));
         log(`makespan of ${TINY} tasks ${out.makespan.toFixed(3)} s over ${workers.size} workers (client: ${JSON.stringify(tasks.stats)})`);

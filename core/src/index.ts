@@ -50,6 +50,7 @@ export type { CsrFromTripletsOptions, DuplicatePolicy, GraphSummary, SymmetriseM
 export {
   PROTOCOL_VERSION,
   WORKER_CLASSES,
+  WORKER_RECORD_MAX_CURRENT,
   allResultsFilter,
   allTasksFilter,
   cancelSubject,
@@ -69,7 +70,7 @@ export {
   taskSubject,
   UNCOUNTED_LOSSES,
 } from './protocol';
-export type { LaneFrame, ReplyFrame, ResourceNames, Task, TaskResult, TaskStats, WorkerClass, WorkerRecord } from './protocol';
+export type { LaneFrame, ReplyFrame, ResourceNames, Task, TaskResult, TaskStats, WorkerClass, WorkerCurrentTask, WorkerRecord } from './protocol';
 export {
   VERIFY_PARAM,
   VERIFY_RTOL,

@@ -272,4 +272,18 @@ export interface WorkerRecord {
   readonly startedAt: number;
   readonly beatAt: number;
   readonly shardsDone: number;
+  /** The tasks it was working on at `beatAt` (at most {@link WORKER_RECORD_MAX_CURRENT}; absent from older workers). */
+  readonly current?: readonly WorkerCurrentTask[];
+}
+
+/** The most current tasks a {@link WorkerRecord} lists. */
+export const WORKER_RECORD_MAX_CURRENT = 8;
+
+/** A task a worker is working on (fetching its inputs, running its kernel or storing its outputs). */
+export interface WorkerCurrentTask {
+  readonly jobId: string;
+  readonly shardId: string;
+  readonly op: string;
+  /** When it started here (ms since the epoch). */
+  readonly since: number;
 }

@@ -50,6 +50,7 @@ async function main(): Promise<void> {
     startTracing({
       endpoint: cfg.otlpEndpoint,
       serviceName: 'gramfleet-worker',
+      activeContext: false,
       attributes: { 'gramfleet.worker_class': 'gpu', ...(cfg.workerId !== undefined ? { 'gramfleet.worker_id': cfg.workerId } : {}) },
     });
   if (cfg.healthPort !== undefined) await startHealthServer({ port: cfg.healthPort, ready: () => serving, metrics: () => metrics.render() });
@@ -87,7 +88,7 @@ async function main(): Promise<void> {
     device: { ...device.description },
     store: cfg.store,
     kernelTimeoutMs: cfg.kernelTimeoutMs,
-    metrics,
+    ...(cfg.healthPort !== undefined ? { metrics } : {}),
     ...(cfg.prefix !== undefined ? { prefix: cfg.prefix } : {}),
     ...(workerId !== undefined ? { workerId } : {}),
   });

@@ -46,6 +46,7 @@ async function main(): Promise<void> {
     startTracing({
       endpoint: cfg.otlpEndpoint,
       serviceName: 'gramfleet-worker',
+      activeContext: false,
       attributes: { 'gramfleet.worker_class': 'wasm', ...(workerId !== undefined ? { 'gramfleet.worker_id': workerId } : {}) },
     });
     log.info('tracing on: spans go over OTLP', { endpoint: cfg.otlpEndpoint });
@@ -92,7 +93,8 @@ async function main(): Promise<void> {
     kernelTimeoutMs: cfg.kernelTimeoutMs,
     kernels: { build, threadsPerShard, cacheMB: Math.round(cacheBytes / 2 ** 20) },
     sandbox: cfg.sandbox.limits,
-    metrics,
+    // Counted only where /metrics serves them (GRAMFLEET_HEALTH_PORT): nobody reads them otherwise.
+    ...(cfg.healthPort !== undefined ? { metrics } : {}),
     ...(corrupt ? { testOnlyCorruptOutputs: true } : {}),
     ...(faults.length > 0 ? { testOnlyFaults: faults } : {}),
     ...(cfg.prefix !== undefined ? { prefix: cfg.prefix } : {}),

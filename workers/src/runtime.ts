@@ -43,7 +43,9 @@ import {
   type TaskStats,
   type UserWasmLimits,
   type WorkerClass,
+  type WorkerCurrentTask,
   type WorkerRecord,
+  WORKER_RECORD_MAX_CURRENT,
 } from '@gramfleet/core';
 import { connectNats, openDataPlane, type DataPlaneOptions } from './dataplane/nats';
 import type { NatsAuth } from './security/auth';
@@ -182,6 +184,8 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       () => done,
     );
 
+  /** Tasks fetching inputs, running or storing outputs now, for the registry record. */
+  const current = new Map<object, WorkerCurrentTask>();
   const record = (): WorkerRecord => ({
     workerId,
     cls: o.cls,
@@ -197,6 +201,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     startedAt,
     beatAt: Date.now(),
     shardsDone: done,
+    current: [...current.values()].slice(0, WORKER_RECORD_MAX_CURRENT),
   });
   const beat = async (): Promise<void> => {
     if (stopping) return;
@@ -334,6 +339,9 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       process.kill(process.pid, 'SIGKILL');
     }
     const t0 = performance.now();
+    // What the registry record shows as this worker's current tasks (the dashboard's cluster view).
+    const token = {};
+    current.set(token, { jobId: task.jobId, shardId: task.shardId, op: task.op, since: Date.now() });
     try {
       const hits0 = store.stats.hits;
       const inputs = await Promise.all(task.inputs.map((r) => store.get(r)));
@@ -380,6 +388,8 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
         ? e
         : new GramfleetError('KERNEL_TRAP', `shard ${task.shardId} failed: ${(e as Error).message}`, { jobId: task.jobId, shardId: task.shardId });
       return fail(ge, true);
+    } finally {
+      current.delete(token);
     }
   }
 

@@ -41,6 +41,14 @@ export interface TracingOptions {
   readonly attributes?: Readonly<Record<string, string>>;
   /** Another exporter instead of OTLP (tests). */
   readonly exporter?: SpanExporter;
+  /**
+   * Keep an active span across awaits (an AsyncLocalStorage context manager): needed where spans
+   * nest through async code (the SDK, the orchestrator's activities). A worker gives every span
+   * its parent explicitly and passes false: with no context manager Node's async hooks stay off
+   * (once an AsyncLocalStorage is entered, every promise of the process pays a hook; measured in
+   * bench/cluster/telemetry.js). @default true
+   */
+  readonly activeContext?: boolean;
 }
 
 /** A process's tracing: the tracer, and what Temporal's interceptors and workflow sink need. */
@@ -64,7 +72,12 @@ export function startTracing(o: TracingOptions): Tracing {
   // Batched: spans leave in the background, at most every 500 ms, so the task path only records.
   const spanProcessor = new BatchSpanProcessor(exporter, { scheduledDelayMillis: 500, maxQueueSize: 65_536, maxExportBatchSize: 2048 });
   const provider = new BasicTracerProvider({ resource, spanProcessors: [spanProcessor] });
-  provider.register({ contextManager: new AsyncLocalStorageContextManager(), propagator: new W3CTraceContextPropagator() });
+  provider.register({
+    // null: no context manager (the API's no-op one), so nothing (the batch processor's export
+    // included) ever enters an AsyncLocalStorage in this process.
+    contextManager: o.activeContext === false ? null : new AsyncLocalStorageContextManager(),
+    propagator: new W3CTraceContextPropagator(),
+  });
   const tracing: Tracing = {
     tracer: trace.getTracer('gramfleet'),
     resource,
@@ -138,8 +151,11 @@ export function startTaskSpans(traceparent: string | undefined, a: TaskSpanAttri
   return {
     async kernel<T>(f: () => Promise<T>): Promise<T> {
       const k: Span = tracer.startSpan('gramfleet.kernel', { attributes: { 'gramfleet.op': a.op, 'gramfleet.shard_id': a.shardId } }, inTask);
+      // The kernel span is not made the active context (nothing under it starts spans): entering
+      // an AsyncLocalStorage turns on promise hooks for the whole worker process (a promise-heavy
+      // loop ran 2.8× slower with them; see TracingOptions.activeContext).
       try {
-        return await context.with(trace.setSpan(inTask, k), f);
+        return await f();
       } catch (e) {
         k.setStatus({ code: SpanStatusCode.ERROR, message: (e as Error).message });
         throw e;

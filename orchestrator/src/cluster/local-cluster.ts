@@ -72,6 +72,13 @@ export interface LocalClusterOptions {
    * without either, on loopback — only for measuring what security costs (bench/cluster). @default true
    */
   readonly natsSecurity?: boolean;
+  /**
+   * Each orchestrator and worker process serves /healthz, /readyz and Prometheus /metrics
+   * (GRAMFLEET_HEALTH_PORT). False starts them without: no metrics are counted at all — only
+   * for measuring what metrics and tracing cost (bench/cluster/telemetry.js). Not kept for the
+   * restarts of an attached cluster. @default true
+   */
+  readonly metrics?: boolean;
   /** Start the dashboard process (orchestrator/src/dashboard), on a free loopback port. @default true when detached (`gramfleet up`), else false */
   readonly dashboard?: boolean;
   /**
@@ -149,6 +156,8 @@ export class LocalCluster {
   private readonly threads: number;
   private readonly threadsPerShard: number;
   private readonly kernelBuild: 'auto' | 'simd';
+  /** Whether processes serve /metrics (LocalClusterOptions.metrics). */
+  private readonly metricsOn: boolean;
   private readonly temporalDynamicConfig: Readonly<Record<string, string | number | boolean>>;
   /** Workers the cluster starts with (splits the kernel-row cache budget); undefined when attached. */
   private plannedWorkers: number | undefined;
@@ -166,6 +175,14 @@ export class LocalCluster {
     this.kernelBuild = o.kernelBuild ?? was?.kernelBuild ?? 'auto';
     this.plannedWorkers = was?.plannedWorkers;
     this.temporalDynamicConfig = o.temporalDynamicConfig ?? {};
+    this.metricsOn = o.metrics ?? true;
+  }
+
+  /** A free port for a process's health server, and its GRAMFLEET_HEALTH_PORT (none when metrics are off). */
+  private async healthEnv(): Promise<{ port?: number; env: Record<string, string> }> {
+    if (!this.metricsOn) return { env: {} };
+    const port = await freePort();
+    return { port, env: { GRAMFLEET_HEALTH_PORT: String(port) } };
   }
 
   /** Starts every process and waits until the cluster serves. */
@@ -325,7 +342,7 @@ export class LocalCluster {
     const nodeArgs = this.kernelBuild === 'simd' ? [] : relaxedSimdNodeArgs();
     const workerId = `${name}-${process.pid}-${Date.now().toString(36)}`;
     const auth = await this.workerAuth('wasm-worker', workerId);
-    const healthPort = await freePort();
+    const health = await this.healthEnv();
     this.launch(
       name,
       process.execPath,
@@ -344,9 +361,9 @@ export class LocalCluster {
         ...this.kernelCacheEnv(n + 1),
         ...(o.testOnlyCorruptOutputs === true ? { GRAMFLEET_TEST_ONLY_CORRUPT_OUTPUTS: '1' } : {}),
         ...(o.kernelTimeoutMs !== undefined ? { GRAMFLEET_KERNEL_TIMEOUT_MS: String(o.kernelTimeoutMs) } : {}),
-        GRAMFLEET_HEALTH_PORT: String(healthPort),
+        ...health.env,
       },
-      healthPort,
+      health.port,
     );
     return name;
   }
@@ -374,7 +391,7 @@ export class LocalCluster {
     const workerId = `${name}-${process.pid}-${Date.now().toString(36)}`;
     const script = path.join(repoRoot(), 'gpu-workers', 'dist', 'main.js');
     const auth = await this.workerAuth('gpu-worker', workerId);
-    const healthPort = await freePort();
+    const health = await this.healthEnv();
     const mp = this.launch(
       name,
       process.execPath,
@@ -388,9 +405,9 @@ export class LocalCluster {
         GRAMFLEET_LOG_LEVEL: this.logLevel,
         ...dataPlaneEnv(this.state.dataPlane),
         ...hostStoreEnv(this.state),
-        GRAMFLEET_HEALTH_PORT: String(healthPort),
+        ...health.env,
       },
-      healthPort,
+      health.port,
     );
     this.save();
     let exit: number | null | undefined;
@@ -699,7 +716,7 @@ export class LocalCluster {
   private async startOrchestrator(): Promise<void> {
     const s = this.state;
     const script = path.join(repoRoot(), 'orchestrator', 'dist', 'host', 'worker-host.js');
-    const healthPort = await freePort();
+    const health = await this.healthEnv();
     this.launch(
       'orchestrator',
       process.execPath,
@@ -717,9 +734,9 @@ export class LocalCluster {
         GRAMFLEET_LOG_LEVEL: this.logLevel,
         ...dataPlaneEnv(s.dataPlane),
         ...hostStoreEnv(s),
-        GRAMFLEET_HEALTH_PORT: String(healthPort),
+        ...health.env,
       },
-      healthPort,
+      health.port,
     );
   }
 

@@ -7,7 +7,7 @@
  */
 import type { Client, WorkflowExecutionDescription, WorkflowExecutionInfo } from '@temporalio/client';
 import { defaultPayloadConverter, optionalTsToMs, type Payload } from '@temporalio/common';
-import { DeliverPolicy } from '@nats-io/jetstream';
+import { DeliverPolicy, type ConsumerInfo, type MsgRequest } from '@nats-io/jetstream';
 import {
   CAMPAIGN_PROGRESS_QUERY,
   CAMPAIGN_WORKFLOW,
@@ -508,6 +508,8 @@ export interface QueueRow {
   readonly redelivered: number;
   /** When a worker last pulled from it (ISO time), when known. */
   readonly lastActive?: string;
+  /** Queue lag: how long the oldest task not yet delivered to a worker has waited (ms; 0 when none waits). */
+  readonly lagMs?: number;
 }
 
 /** The cluster view: registered workers (the NATS registry), queues per worker class, the local processes. */
@@ -529,6 +531,7 @@ export async function queueRows(dp: DataPlane): Promise<QueueRow[]> {
     const last = typeof raw === 'string' ? raw : typeof raw === 'number' && raw > 0 ? new Date(raw / 1e6).toISOString() : undefined;
     out.push({
       cls,
+      ...(await queueLag(dp, ci).then((lagMs) => (lagMs !== undefined ? { lagMs } : {}))),
       pending: ci.num_pending,
       ackPending: ci.num_ack_pending,
       redelivered: ci.num_redelivered,
@@ -536,6 +539,21 @@ export async function queueRows(dp: DataPlane): Promise<QueueRow[]> {
     });
   }
   return out;
+}
+
+/**
+ * A queue's lag: the age of the first task of its subject after the last one delivered (the
+ * oldest waiting; one STREAM.MSG.GET by `next_by_subj`); 0 when nothing waits, undefined when it
+ * cannot be read.
+ */
+async function queueLag(dp: DataPlane, ci: ConsumerInfo): Promise<number | undefined> {
+  if (ci.num_pending === 0) return 0;
+  const subject = ci.config.filter_subject ?? ci.config.filter_subjects?.[0];
+  if (subject === undefined) return undefined;
+  // The server's STREAM.MSG.GET takes next_by_subj; the client's type lists only seq and last_by_subj.
+  const query = { seq: ci.delivered.stream_seq + 1, next_by_subj: subject } as unknown as MsgRequest;
+  const m = await dp.jsm.streams.getMessage(dp.names.tasksStream, query).catch(() => null);
+  return m === null ? undefined : Math.max(0, Date.now() - m.time.getTime());
 }
 
 /** Reads the worker registry, the queues and the process table now. */

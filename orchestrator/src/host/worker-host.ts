@@ -108,7 +108,11 @@ async function main(): Promise<void> {
       const traced = tracing !== undefined ? temporalTracingOptions(tracing) : undefined;
       const worker = await Worker.create({
         connection,
-        interceptors: { activity: [timeActivities, ...(traced?.activity ?? [])], ...(traced !== undefined ? { workflowModules: traced.workflowModules } : {}) },
+        // Activity latencies are timed only where /metrics serves them (GRAMFLEET_HEALTH_PORT).
+        interceptors: {
+          activity: [...(cfg.healthPort !== undefined ? [timeActivities] : []), ...(traced?.activity ?? [])],
+          ...(traced !== undefined ? { workflowModules: traced.workflowModules } : {}),
+        },
         ...(traced !== undefined ? { sinks: traced.sinks } : {}),
         namespace,
         taskQueue,

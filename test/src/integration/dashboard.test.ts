@@ -153,9 +153,9 @@ describe('dashboard of the local cluster', () => {
     const missing = await getJson<{ error: { code: string } }>(new URL('api/jobs/no-such-job', url).href);
     assert.equal(missing.status, 404);
     assert.equal(missing.body.error.code, 'JOB_NOT_FOUND');
-    const queues = await getJson<{ queues: { cls: string; pending: number }[] }>(new URL('api/cluster', url).href);
+    const queues = await getJson<{ queues: { cls: string; pending: number; lagMs?: number }[] }>(new URL('api/cluster', url).href);
     assert.ok(
-      queues.body.queues.some((q) => q.cls === 'wasm' && q.pending === 0),
+      queues.body.queues.some((q) => q.cls === 'wasm' && q.pending === 0 && q.lagMs === 0),
       JSON.stringify(queues.body.queues),
     );
   });
@@ -201,6 +201,12 @@ describe('dashboard of the local cluster', () => {
       await page.waitForSelector('.plot[data-plot="eigenpro-accuracy"][data-points="4"]');
       assert.equal(await page.textContent('#job-id'), finishedId);
 
+      // The workers' current tasks (from their registry records) include the running job's shards.
+      await page.waitForFunction(
+        (id: string) => Array.from(document.querySelectorAll('#workers td.current')).some((td) => (td.textContent ?? '').includes(id)),
+        runningId,
+        { timeout: 30_000 },
+      );
       // The running job: its plot shows data while it trains.
       await page.click(`#jobs tr[data-job-id="${runningId}"] a`);
       await page.waitForSelector(`#job[data-job-id="${runningId}"]`);

@@ -1,0 +1,133 @@
+'use strict';
+/**
+ * bench/cluster/telemetry.js — what metrics and tracing cost (issue 25: bench/cluster's figures
+ * must move by < 5 %): bench/cluster's figures (our side only) with telemetry on against the
+ * same cluster with it off.
+ *
+ *   node bench/cluster/telemetry.js   (env: RUNS=3 LAT_SAMPLES=200 TINY_SHARDS=10000 ARRAY_MB=100 WORKERS=<cores> SCRAPE_MS=15000)
+ *
+ * On: every orchestrator and worker process serves /metrics (and counts), a scraper GETs each
+ * one every SCRAPE_MS (15 s, a usual Prometheus interval; the chart's ServiceMonitor uses 30 s), and every process — this one (the task owner of the round trips and the
+ * makespan, each task sent inside a span as an activity's are; the SDK of the workflow figure),
+ * the orchestrator and the workers — traces over OTLP (GRAMFLEET_OTLP_ENDPOINT) to a receiver;
+ * scraper and receiver run in their own process (bench/cluster/telemetry-sink.js), which
+ * reports what it got. Off: no /metrics, no counting, no tracing. On both sides the tasks of the
+ * round trips and the makespan leave from inside an AsyncLocalStorage, as an orchestrator
+ * activity's do (@temporalio/activity keeps its Context there, so the owner of tasks always
+ * runs with Node's async hooks on).
+ *
+ * Runs alternate (on, off, off, on, ...), each on a fresh cluster; each figure is the median of
+ * RUNS runs of each side. "ours" is the "on" side, "reference" the "off" side: ratio = off time /
+ * on time, so 1 means telemetry costs nothing and 0.95 is the 5 % bound. The load average before
+ * each run goes to stderr and into the notes. Run it under `flock /work/wt/heavy.lock`.
+ */
+const os = require('node:os');
+const net = require('node:net');
+const path = require('node:path');
+const { spawn } = require('node:child_process');
+const { startTracing, activeTracing } = require('@gramfleet/workers');
+const { ours, median, fmt } = require('./run');
+const { emit, machineNote } = require('../lib/common');
+
+const RUNS = Number(process.env.RUNS ?? 3);
+const MB = Number(process.env.ARRAY_MB ?? 100);
+const TINY = Number(process.env.TINY_SHARDS ?? 10000);
+const B = 'cluster-telemetry';
+const log = (...a) => process.stderr.write(`[bench/cluster/telemetry] ${a.join(' ')}\n`);
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** One "on" run: the sink, tracing here and in the cluster (inherited environment), metrics on. */
+async function telemetryOn() {
+  const port = await freePort();
+  const sink = spawn(process.execPath, [path.join(__dirname, 'telemetry-sink.js'), String(port)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  sink.stdout.on('data', (c) => {
+    out += c;
+  });
+  const endpoint = `http://127.0.0.1:${port}`;
+  process.env.GRAMFLEET_OTLP_ENDPOINT = endpoint;
+  startTracing({ endpoint, serviceName: 'gramfleet-bench' });
+  try {
+    const r = await ours({
+      metrics: true,
+      activityContext: true,
+      onCluster: (cluster) => {
+        const urls = cluster
+          .status()
+          .map((p) => p.metrics)
+          .filter(Boolean);
+        sink.stdin.write(JSON.stringify(urls) + '\n');
+      },
+    });
+    await activeTracing()?.flush();
+    // the cluster's exporters flushed when their processes stopped
+    await new Promise((res) => setTimeout(res, 500));
+    return r;
+  } finally {
+    await activeTracing()?.shutdown();
+    delete process.env.GRAMFLEET_OTLP_ENDPOINT;
+    const closed = new Promise((res) => sink.once('exit', res));
+    sink.kill('SIGTERM');
+    await closed;
+    log(`sink got ${out.trim()}`);
+    telemetryOn.last = out.trim();
+  }
+}
+
+async function main() {
+  delete process.env.GRAMFLEET_OTLP_ENDPOINT;
+  const runs = [];
+  const sinks = [];
+  for (let k = 0; k < RUNS; k++) {
+    const pair = {};
+    for (const on of k % 2 === 0 ? [true, false] : [false, true]) {
+      log(`run ${k + 1} of ${RUNS}, telemetry ${on ? 'on' : 'off'}; ${machineNote()}`);
+      const load = os.loadavg()[0];
+      try {
+        pair[on ? 'on' : 'off'] = { ...(on ? await telemetryOn() : await ours({ metrics: false, activityContext: true })), load };
+        if (on) sinks.push(telemetryOn.last);
+      } catch (e) {
+        log(`run failed: ${e.stack}`);
+        pair[on ? 'on' : 'off'] = { error: e.message, load };
+      }
+    }
+    runs.push(pair);
+  }
+  const keys = ['p50', 'p99', 'makespan', 'workflow', 'put', 'get'];
+  const pick = (side, key) => median(runs.map((x) => x[side][key]));
+  const errors = [...new Set(runs.flatMap((x) => [x.on.error, x.off.error]).filter(Boolean))];
+  const note = (key) =>
+    [
+      ...errors.map((e) => `failed: ${e}`),
+      `median of ${RUNS}: on ${runs.map((x) => fmt(x.on[key])).join(' / ')}, off ${runs.map((x) => fmt(x.off[key])).join(' / ')}; load ${runs
+        .map((x) => `${x.on.load.toFixed(2)}/${x.off.load.toFixed(2)}`)
+        .join(' ')}; the receiver got ${sinks.join(' ')}`,
+    ].join('; ');
+  const figures = {
+    p50: ['empty-shard round trip p50', 'ms'],
+    p99: ['empty-shard round trip p99', 'ms'],
+    makespan: [`makespan of ${TINY} tiny shards`, 's'],
+    workflow: [`makespan of ${TINY} tiny shards as a workflow (GRF job)`, 's'],
+    put: [`${MB} MB array put`, 's'],
+    get: [`${MB} MB array get`, 's'],
+  };
+  for (const k of keys) emit(B, `${figures[k][0]}: metrics + tracing on (reference: off)`, pick('on', k), pick('off', k), figures[k][1], { note: note(k) });
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);
