@@ -51,6 +51,10 @@ export const ERROR_CODES = {
     retryable: false,
     summary: "a server refused this client's credentials: a missing or untrusted client certificate, or a missing or wrong API key",
   },
+  CLUSTER_FORBIDDEN: {
+    retryable: false,
+    summary: "the NATS server refused an operation this identity's role does not permit (e.g. a client purging a bucket)",
+  },
   STORE_MISSING_OBJECT: { retryable: true, summary: 'an object is not (yet) in the object store' },
   STORE_DIGEST_MISMATCH: { retryable: false, summary: 'stored bytes do not match their digest' },
   STORE_PATCH_BASE_MISSING: { retryable: false, summary: 'a patched array names a base this reader does not hold; its sender re-sends it whole' },

@@ -133,3 +133,13 @@ export async function datagenWorkflow(input: DatagenJobInput, carry?: DatagenCar
     throw e;
   }
 }
+
+/**
+ * Deletes the page objects of a finished datagen job (`result`, its workflow's result) in the
+ * orchestrator, whose NATS role may purge; the SDK's `releaseDatagenPages` starts it, since a
+ * client's role may not (workers/src/security/roles.ts). Returns how many pages were deleted.
+ */
+export async function datagenReleaseWorkflow(result: DatagenWorkflowResult): Promise<number> {
+  const dacts = proxyActivities<DatagenActivities>({ startToCloseTimeout: 120_000, retry: activityRetry() });
+  return dacts.releaseDatagenPages(result);
+}

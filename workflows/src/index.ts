@@ -5,5 +5,5 @@ export { kronGpWorkflow, kronProgressQuery } from './kron';
 export { CAMPAIGN_ACTIVITY_MAX_ATTEMPTS, CAMPAIGN_HISTORY_LIMIT, campaignProgressQuery, campaignRunningQuery, campaignWorkflow } from './campaign';
 export type { CampaignCarry, CampaignWorkflowOptions } from './campaign';
 export { eigenProWorkflow, eigenProProgressQuery } from './eigenpro';
-export { datagenWorkflow, datagenProgressQuery } from './datagen';
+export { datagenReleaseWorkflow, datagenWorkflow, datagenProgressQuery } from './datagen';
 export type { DatagenCarry } from './datagen';

@@ -30,6 +30,12 @@ export interface DatagenPage {
 export interface DatagenActivities {
   /** Stores one finished chunk's systems as a page object; returns its reference. */
   putDatagenPage(page: DatagenPage): Promise<ArrayRef>;
+  /**
+   * Deletes a finished job's page objects (only objects that are pages of `result.jobId`);
+   * returns how many were deleted. Run for the SDK by the orchestrator, whose NATS role may purge
+   * (a client's may not).
+   */
+  releaseDatagenPages(result: DatagenWorkflowResult): Promise<number>;
 }
 
 /** What the datagen workflow returns: one page reference per chunk, in chunk order. */

@@ -26,7 +26,7 @@ export const DATAGEN_WORKLOAD: WorkloadDef<'datagen'> = {
   title: 'PDE datasets solved by Krylov-recycled chains (GCRO-DR) over the workers',
   workflowType: 'datagenWorkflow',
   progressQuery: 'datagenProgress',
-  activities: ['runShardBatch', 'cancelJobShards', 'putDatagenPage'],
+  activities: ['runShardBatch', 'cancelJobShards', 'putDatagenPage', 'releaseDatagenPages'],
   params: {
     pde: { type: 'string', required: true, enum: PDE_KINDS, description: 'the PDE family' },
     grid: { type: 'integer', required: true, description: 'interior points per side, 3..2048 (2-D), 3..160 (-3d families)' },

@@ -26,7 +26,6 @@ import { registeredWorkers } from '../grf/submit';
 import { loadCsr } from '../grf/assemble';
 import { createCampaignClient } from '../campaign/client';
 import { writeDataset } from '../datagen/submit';
-import { releaseDatagenPages } from '../datagen/pages';
 import { workloadFor } from '../registry';
 import type { JobKind, JobSpec } from '../job-types';
 import type { WorkloadContext } from '../workload';
@@ -220,7 +219,20 @@ export async function connect(o: ConnectOptions = {}): Promise<Fleet> {
       } catch (e) {
         throw fromTemporal(e, jobId);
       }
-      return releaseDatagenPages(store, r);
+      // The orchestrator deletes them: a client's NATS role may not purge (roles.ts). This
+      // process's own copies (cache, host store) go too.
+      let n: number;
+      try {
+        n = await client.workflow.execute('datagenReleaseWorkflow', {
+          taskQueue,
+          workflowId: `${jobId}--release-pages-${Date.now().toString(36)}`,
+          args: [r],
+        });
+      } catch (e) {
+        throw fromTemporal(e, jobId);
+      }
+      for (const ref of r.pages) await store.delete(ref.digest, { local: true });
+      return n;
     },
     async close(): Promise<void> {
       await ray.close();

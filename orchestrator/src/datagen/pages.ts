@@ -73,5 +73,12 @@ export function createDatagenActivities(deps: { readonly store: ArrayStore }): D
         throw toFailure(e);
       }
     },
+    async releaseDatagenPages(result: DatagenWorkflowResult): Promise<number> {
+      try {
+        return await releaseDatagenPages(deps.store, result);
+      } catch (e) {
+        throw toFailure(e);
+      }
+    },
   };
 }

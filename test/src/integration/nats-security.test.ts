@@ -7,8 +7,10 @@
  * - a WASM worker's identity cannot purge or delete a stream or bucket, cannot publish a task, a
  *   lane frame or a cancellation, and cannot listen on another worker's lane, yet can do its job
  *   (pull tasks of its class, put and get arrays, write its registry entry);
- * - a client's identity cannot purge or delete streams or buckets, nor listen on another owner's
- *   results; the orchestrator's can purge (the refusals come from the roles, not the server).
+ * - a client's identity cannot purge or delete streams or buckets (the arrays bucket included: its
+ *   array delete is refused with CLUSTER_FORBIDDEN and leaves the array readable), nor listen on
+ *   another owner's results; the orchestrator's can purge (the refusals come from the roles, not
+ *   the server).
  */
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
@@ -223,10 +225,13 @@ describe('NATS authentication, TLS and roles on a local cluster (real nats-serve
     }
   });
 
-  it("a client identity cannot delete streams or buckets, purge the task or result streams, nor listen on another owner's results", async () => {
+  it("a client identity cannot delete streams or buckets, purge any stream, nor listen on another owner's results", async () => {
     const c = await as(t.cluster.natsAuth('client'), 'test-client');
     await refused(c.jsm.streams.purge(names.tasksStream));
     await refused(c.jsm.streams.purge(names.resultsStream));
+    await refused(c.jsm.streams.purge(`OBJ_${names.arraysBucket}`));
+    await refused(c.jsm.streams.purge(`OBJ_${names.arraysBucket}`, { filter: `$O.${names.arraysBucket}.C.x` }));
+    await refused(c.jsm.streams.purge(`KV_${names.holdersBucket}`));
     await refused(c.jsm.streams.delete(`OBJ_${names.arraysBucket}`));
     await refused(c.jsm.streams.delete(`KV_${names.workersBucket}`));
     await refused(c.jsm.consumers.delete(names.tasksStream, 'workers-wasm'));
@@ -238,6 +243,10 @@ describe('NATS authentication, TLS and roles on a local cluster (real nats-serve
     const store = createArrayStore(c.arrays, names.arraysBucket);
     const ref = await store.put(ndarray('f64', [2], Float64Array.from([4, 5])));
     assert.deepEqual(Array.from((await store.get(ref)).data as Float64Array), [4, 5]);
+    // Deleting an array (a filtered purge of the bucket) is the orchestrator's: typed refusal, array intact.
+    await assert.rejects(store.delete(ref.digest), (e: unknown) => isGramfleetError(e) && e.code === 'CLUSTER_FORBIDDEN' && /PURGE/.test(e.message));
+    const again = createArrayStore(c.arrays, names.arraysBucket);
+    assert.deepEqual(Array.from((await again.get(ref)).data as Float64Array), [4, 5]);
   });
 
   it('the orchestrator identity may purge (the refusals above are the roles)', async () => {

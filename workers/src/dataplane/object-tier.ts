@@ -20,6 +20,7 @@ import { headers, nuid } from '@nats-io/transport-node';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { GramfleetError } from '@gramfleet/core';
 import { limitError } from './nats';
+import { forbiddenError } from '../security/auth';
 
 /** Chunks published before their acknowledgements are awaited. */
 export const PUT_WINDOW = 16;
@@ -158,10 +159,14 @@ export function createObjectTier(js: JetStreamClient, jsm: JetStreamManager, buc
     async delete(name) {
       const i = await info(name);
       if (i === null) return false;
+      // The chunks' purge first: an identity whose role may not purge (a client, roles.ts) is
+      // refused (CLUSTER_FORBIDDEN) before the metadata says the object is gone.
+      await jsm.streams.purge(stream, { filter: chunkSubject(i.nuid) }).catch((e: unknown) => {
+        throw forbiddenError(e, `deleting array ${name} from bucket ${bucket}`);
+      });
       const hd = headers();
       hd.set('Nats-Rollup', 'sub');
       await js.publish(metaSubject(name), JSON.stringify({ ...i, deleted: true, size: 0, chunks: 0, digest: '' }), { headers: hd });
-      await jsm.streams.purge(stream, { filter: chunkSubject(i.nuid) });
       return true;
     },
     async read(i, dest, progress) {

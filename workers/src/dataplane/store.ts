@@ -144,9 +144,11 @@ export interface ArrayStore {
   /**
    * Deletes an object from every tier (and drops it from this process's cache); false when it was
    * not there. Objects are content-addressed: delete only what no one else can reference (e.g.
-   * objects whose bytes name their owner, like datagen pages).
+   * objects whose bytes name their owner, like datagen pages). `local`: only this process's
+   * copies (cache, host store, its holders entry), after another process with the right to purge
+   * (the orchestrator, for a client) deleted the durable one.
    */
-  delete(digest: string): Promise<boolean>;
+  delete(digest: string, o?: { readonly local?: boolean }): Promise<boolean>;
   /**
    * Makes sure the object store holds a durable copy of `ref` (a put with durability `'none'` or
    * `'background'`, e.g. before its reference goes to another host): writes it now from the host
@@ -736,7 +738,7 @@ function createTieredStore(tier: ObjectTier, opts: ArrayStoreOptions): ArrayStor
       if (host?.size(digest) !== undefined) return true;
       return (await tier.info(digest).catch(() => null)) !== null;
     },
-    async delete(digest: string): Promise<boolean> {
+    async delete(digest: string, o: { readonly local?: boolean } = {}): Promise<boolean> {
       stats.bytes -= sizes.get(digest) ?? 0;
       cache.delete(digest);
       sizes.delete(digest);
@@ -745,7 +747,7 @@ function createTieredStore(tier: ObjectTier, opts: ArrayStoreOptions): ArrayStor
         await background.get(digest)?.catch(() => undefined);
         const local = host?.delete(digest) ?? false;
         if (local) await opts.directory?.remove(digest);
-        const durable = await tier.delete(digest);
+        const durable = o.local === true ? false : await tier.delete(digest);
         return local || durable;
       })();
       deleting.set(digest, d);

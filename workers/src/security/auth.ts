@@ -148,5 +148,21 @@ export function connectRefusal(e: unknown): 'CLUSTER_TLS_FAILED' | 'CLUSTER_UNAU
   return null;
 }
 
+/**
+ * `e` as the typed CLUSTER_FORBIDDEN when it is the server's permission refusal (NATS
+ * "Permissions Violation", which nats.js reports as a PermissionViolationError or in a request's
+ * error message); `e` itself otherwise. `what` names the refused operation.
+ */
+export function forbiddenError(e: unknown, what: string): unknown {
+  const m = e instanceof Error ? e.message : String(e);
+  const v = /Permissions Violation for (Publish|Subscription) to "?([^"\s]+)"?/i.exec(m);
+  if (v === null && (e as { name?: unknown } | null)?.name !== 'PermissionViolationError') return e;
+  const subject = v?.[2] ?? '';
+  return new GramfleetError('CLUSTER_FORBIDDEN', `${what} was refused by the NATS server: this identity's role does not permit it (${m})`, {
+    field: what,
+    ...(subject !== '' ? { subject } : {}),
+  });
+}
+
 /** GRAMFLEET_NATS_CREDS / _CA / _CERT / _KEY, read by every process that connects to NATS. */
 export const NATS_AUTH_ENV = envGroup(NATS_AUTH_VARS, natsAuthFromEnv);

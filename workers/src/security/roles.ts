@@ -11,9 +11,17 @@
  *   identity), creates consumers on the results stream only filtered to one job's progress
  *   subject (it cannot tail other jobs' results), cannot create, update or delete streams,
  *   buckets or the workers' consumers, cannot purge the task, result or KV streams, and cannot
- *   write the worker registry. Known gap: deleting an array (the SDK releases datagen pages) is a
- *   filtered purge of the arrays bucket's stream, and NATS permissions see only the request's
- *   subject, not its filter, so a client identity could purge the whole arrays bucket.
+ *   write the worker registry, and cannot purge any stream: deleting an array is a filtered purge
+ *   of the arrays bucket's stream, and NATS permissions see only a request's subject, not its
+ *   filter, so a purge right would be a right to empty the whole bucket. What a client may delete
+ *   (a finished datagen job's pages) is deleted for it by the orchestrator (the
+ *   `datagenReleaseWorkflow` and its activity, which check that each object is a page of that
+ *   job); a client's own delete is refused with CLUSTER_FORBIDDEN (object-tier.ts).
+ *   Not scoped by these permissions (docs/operations.md, "What a client identity can reach"): the
+ *   objects of the shared arrays bucket, which a client reads (direct gets whose subject is in the
+ *   request body) and whose metadata it writes by name (content-addressed names; readers check
+ *   every array against its digest, so a forged metadata is a denial of that object, never
+ *   different bytes).
  * - `wasm-worker`, `gpu-worker`: pull tasks of its own class only, acknowledge them, publish
  *   results (results stream, owner subjects, replies to requests it receives), read and write
  *   arrays, holders and its registry entry, receive its lane's tasks and cancellations. It cannot
@@ -141,14 +149,11 @@ export function rolePermissions(role: NatsRole, s: RoleScope): NatsPermissions {
             `${p}.lane.>`,
             `${p}.cancel.*`,
             `$O.${n.arraysBucket}.>`,
-            // Deleting an array purges its chunks: a purge request with a filter, which subject
-            // permissions cannot tell from a purge of the whole bucket (see the note in the file header).
-            `$JS.API.STREAM.PURGE.OBJ_${n.arraysBucket}`,
             `$KV.${n.holdersBucket}.>`,
             `$KV.${c.campaignsBucket}.>`,
             `$KV.${c.runsBucket}.>`,
           ],
-          deny: [...MANAGE_DENY.filter((x) => x !== '$JS.API.STREAM.PURGE.>'), ...durableConsumerDeny()],
+          deny: [...MANAGE_DENY, ...durableConsumerDeny()],
         },
         sub: { allow: [inbox, `${p}.owner.${s.token}.>`], deny: [] },
       };

@@ -63,11 +63,12 @@ describe('roles', () => {
   it('a client may not manage streams and receives on its own inbox and owner subjects only', () => {
     const p = rolePermissions('client', { prefix: 'my-app', token: 'c1' });
     assert.ok(p.pub.deny.includes('$JS.API.STREAM.DELETE.>'));
-    // Purges: only the arrays bucket's (an array's delete is a filtered purge), never tasks, results or KV.
+    // No purge of any stream (an array's delete is a filtered purge: the orchestrator does it).
     assert.deepEqual(
       p.pub.allow.filter((x) => x.startsWith('$JS.API.STREAM.PURGE')),
-      ['$JS.API.STREAM.PURGE.OBJ_my-app-arrays'],
+      [],
     );
+    assert.ok(p.pub.deny.includes('$JS.API.STREAM.PURGE.>'));
     assert.deepEqual(p.sub.allow, ['_INBOX_c1.>', 'my-app.owner.c1.>']);
     assert.ok(p.pub.allow.includes('$JS.API.CONSUMER.CREATE.MY_APP_RESULTS.*.my-app.result.*.progress'));
     assert.equal(rolePermissions('orchestrator', { prefix: 'gf', token: 'o' }).pub.allow[0], '>');
