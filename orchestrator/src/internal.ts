@@ -33,6 +33,8 @@ export { k8s as k8sApi } from './k8s/client';
 export { GROUP as K8S_GROUP, VERSION as K8S_VERSION, KERNEL_CAMPAIGN, kernelCampaignCrd } from './k8s/crd';
 export { KernelCampaignController, kernelCampaignWorkflowId } from './k8s/controller';
 export { compileValues, renderManifests } from './k8s/render';
+export { generateProductionCreds } from './security/creds';
+export type { CredsOptions, GeneratedCreds } from './security/creds';
 export { LeaderElector, type LeaderElectionOptions } from './k8s/leader';
 export { grafanaDashboard, grafanaDashboardJson } from './k8s/grafana';
 export { progressEvents } from './dashboard/data';

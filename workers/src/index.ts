@@ -36,8 +36,16 @@ export { NATS_AUTH_ENV, natsAuthEnv, natsAuthFromEnv, natsConnectOptions } from 
 export type { NatsAuth } from './security/auth';
 export { NATS_ROLES, rolePermissions } from './security/roles';
 export type { NatsPermissions, NatsRole } from './security/roles';
-export { ensureLocalNatsSecurity, issueLocalIdentity, localNatsServerConfig, securityDir } from './security/local';
-export type { LocalNatsSecurity } from './security/local';
+export {
+  createNatsAccounts,
+  ensureLocalNatsSecurity,
+  issueLocalIdentity,
+  localNatsServerConfig,
+  natsOperatorConfig,
+  roleCreds,
+  securityDir,
+} from './security/local';
+export type { LocalNatsSecurity, NatsAccounts } from './security/local';
 export { createCertificateAuthority, issueCertificate } from './security/x509';
 export type { CertRequest, IssuedCert } from './security/x509';
 export type { WasmWorkerConfig } from './config';

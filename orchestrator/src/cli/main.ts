@@ -14,6 +14,7 @@ import { K8S_COMMAND } from '../k8s/command';
 import { JOBS_COMMAND } from '../jobs/cli';
 import { LOGS_COMMAND } from '../telemetry/cli';
 import { CONTEXT_COMMAND } from '../client/context-cli';
+import { CREDS_COMMAND } from '../security/creds-cli';
 import { API_COMMAND, TOKEN_COMMAND } from '../api/cli';
 import { GET_COMMAND, PUT_COMMAND } from '../io/cli';
 import { WORKLOADS } from '../registry';
@@ -43,6 +44,7 @@ export const GRAMFLEET_COMMAND: CliCommand = {
     PUT_COMMAND,
     GET_COMMAND,
     K8S_COMMAND,
+    CREDS_COMMAND,
     API_COMMAND,
     TOKEN_COMMAND,
   ],

@@ -28,6 +28,7 @@ import {
   kernelCampaignCrd,
   grafanaDashboard,
   grafanaDashboardJson,
+  generateProductionCreds,
   manifestsYaml,
   renderManifests,
   type KubernetesObject,
@@ -949,6 +950,61 @@ describe('Kubernetes manifests against a real kube-apiserver', { skip }, () => {
       const file = parseYamlStream(fs.readFileSync(path.join(CHART, 'crds', 'kernelcampaigns.gramfleet.io.yaml'), 'utf8'))[0];
       assert.deepEqual(file, JSON.parse(JSON.stringify(kernelCampaignCrd())));
     });
+
+    it(
+      '`gramfleet creds generate` makes every Secret the chart mounts, under the names its values give; they pass server-side dry run',
+      { skip: helmSkip },
+      async () => {
+        const combos = [
+          { fullname: 'gramfleet', values: { gpuWorker: { enabled: true } } },
+          {
+            fullname: 'prod',
+            values: {
+              fullname: 'prod',
+              gpuWorker: { enabled: true },
+              nats: { creds: { secretPrefix: 'prod-nats-id' }, tls: { secretName: 'prod-nats-tls', clientSecretName: 'prod-nats-client' } },
+              temporal: { tls: { secretName: 'prod-temporal-client' } },
+            },
+          },
+        ];
+        for (const c of combos) {
+          const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gf-creds-helm-'));
+          try {
+            const g = await generateProductionCreds({ out: path.join(dir, 'out'), values: c.values });
+            const secrets = parseYamlStream(fs.readFileSync(g.secretsFile, 'utf8'));
+            const have = new Set(secrets.map((x) => x.metadata?.name ?? ''));
+            const chart = path.join(dir, 'gramfleet');
+            fs.cpSync(CHART, chart, { recursive: true });
+            const meta = fs.readFileSync(path.join(chart, 'Chart.yaml'), 'utf8');
+            fs.writeFileSync(path.join(chart, 'Chart.yaml'), meta.slice(0, meta.indexOf('\ndependencies:') + 1));
+            const valuesFile = path.join(dir, 'values.json');
+            fs.writeFileSync(valuesFile, JSON.stringify(c.values));
+            const r = spawnSync(helm, ['template', 'gramfleet', chart, '--namespace', 'gramfleet', '-f', valuesFile], { encoding: 'utf8' });
+            assert.equal(r.status, 0, r.stderr);
+            // Every Secret a pod mounts (volumes and projected sources), found by walking the objects.
+            const mounted = new Set<string>();
+            const walk = (x: unknown): void => {
+              if (Array.isArray(x)) for (const y of x) walk(y);
+              else if (x !== null && typeof x === 'object') {
+                const o = x as Record<string, unknown>;
+                const sec = o['secret'] as { secretName?: string; name?: string } | undefined;
+                if (sec !== undefined && typeof sec === 'object') mounted.add(sec.secretName ?? sec.name ?? '');
+                for (const v of Object.values(o)) walk(v);
+              }
+            };
+            walk(parseYamlStream(r.stdout));
+            assert.ok(mounted.size >= 4, [...mounted].join(', '));
+            for (const m of mounted)
+              assert.ok(have.has(m), `${c.fullname}: the chart mounts Secret ${m}, which creds generate did not make (${[...have].join(', ')})`);
+            for (const role of ['orchestrator', 'wasm-worker', 'gpu-worker'])
+              assert.ok(mounted.has(`${c.values.nats?.creds?.secretPrefix ?? 'gramfleet-nats-creds'}-${role}`), role);
+            for (const x of secrets) await apply(env.admin, x, true);
+          } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+          }
+        }
+      },
+    );
 
     for (const combo of COMBOS) {
       it(`helm template, ${combo.name}: the same objects as the renderer, and all pass server-side dry run`, { skip: helmSkip }, async () => {

@@ -106,38 +106,10 @@ export async function ensureLocalNatsSecurity(dataDir: string, prefix: string): 
     const ca = createCertificateAuthority(`gramfleet local CA ${path.basename(dataDir)}`);
     writeSecret(p.ca, ca.certPem);
     writeSecret(p.caKey, ca.keyPem);
-    const op = createOperator();
-    const acct = createAccount();
-    const sys = createAccount();
-    const operatorJwt = await encodeOperator('gramfleet-local', op, { system_account: sys.getPublicKey() });
-    const systemJwt = await encodeAccount('SYS', sys, {}, { signer: op });
-    const accountJwt = await encodeAccount(
-      'GRAMFLEET',
-      acct,
-      {
-        limits: {
-          subs: -1,
-          data: -1,
-          payload: -1,
-          imports: -1,
-          exports: -1,
-          wildcards: true,
-          conn: -1,
-          leaf: -1,
-          mem_storage: -1,
-          disk_storage: -1,
-          streams: -1,
-          consumer: -1,
-          max_ack_pending: -1,
-          mem_max_stream_bytes: -1,
-          disk_max_stream_bytes: -1,
-          max_bytes_required: false,
-        },
-      },
-      { signer: op },
-    );
-    writeSecret(p.accountSeed, new TextDecoder().decode(acct.getSeed()));
-    stored = { version: 1, prefix, operatorJwt, accountPub: acct.getPublicKey(), accountJwt, systemPub: sys.getPublicKey(), systemJwt };
+    const a = await createNatsAccounts('gramfleet-local');
+    const { operatorJwt, systemJwt, accountJwt } = a;
+    writeSecret(p.accountSeed, a.accountSeed);
+    stored = { version: 1, prefix, operatorJwt, accountPub: a.accountPub, accountJwt, systemPub: a.systemPub, systemJwt };
     writeSecret(p.meta, JSON.stringify(stored, null, 2));
     fs.rmSync(p.cert, { force: true });
     for (const r of NATS_ROLES) fs.rmSync(p.creds[r], { force: true });
@@ -168,25 +140,7 @@ function accountKey(sec: LocalNatsSecurity): KeyPair {
 }
 
 async function writeIdentity(sec: LocalNatsSecurity, role: NatsRole, name: string, file: string, pin?: string): Promise<void> {
-  const user = createUser();
-  const token = identityToken(name);
-  const perms = rolePermissions(role, { prefix: sec.prefix, token, ...(pin !== undefined ? { pin } : {}) });
-  const jwt = await encodeUser(
-    name,
-    user,
-    accountKey(sec),
-    {
-      pub: { allow: [...perms.pub.allow], deny: [...perms.pub.deny] },
-      sub: { allow: [...perms.sub.allow], deny: [...perms.sub.deny] },
-      ...(perms.resp !== undefined ? { resp: { max: perms.resp.max, ttl: perms.resp.ttl } } : {}),
-      subs: -1,
-      data: -1,
-      payload: -1,
-      tags: [`role:${role}`],
-    },
-    {},
-  );
-  writeSecret(file, fmtCreds(jwt, user));
+  writeSecret(file, await roleCreds(accountKey(sec), sec.prefix, role, name, pin));
 }
 
 /**
@@ -223,16 +177,109 @@ export function localNatsServerConfig(
     `  ca_file: ${q(sec.caFile)}`,
     `  timeout: 5`,
     `}`,
-    `operator: ${q(s.operatorJwt)}`,
-    `system_account: ${q(s.systemPub)}`,
-    `resolver: MEMORY`,
-    `resolver_preload: {`,
-    `  ${s.systemPub}: ${q(s.systemJwt)}`,
-    `  ${s.accountPub}: ${q(s.accountJwt)}`,
-    `}`,
+    ...natsOperatorConfig(s),
     `jetstream {`,
     `  store_dir: ${q(o.storeDir)}`,
     `}`,
     '',
   ].join('\n');
+}
+
+/** A NATS operator, its system account and the cluster's account (decentralised JWT auth), with their seeds. */
+export interface NatsAccounts {
+  readonly operatorJwt: string;
+  readonly operatorSeed: string;
+  readonly accountPub: string;
+  readonly accountJwt: string;
+  /** Signs the user JWTs (a new identity needs no server reload). */
+  readonly accountSeed: string;
+  readonly systemPub: string;
+  readonly systemJwt: string;
+  readonly systemSeed: string;
+}
+
+/** Makes an operator named `operatorName`, a system account and the cluster's account (JetStream on, no limits). */
+export async function createNatsAccounts(operatorName: string): Promise<NatsAccounts> {
+  const op = createOperator();
+  const acct = createAccount();
+  const sys = createAccount();
+  const seed = (k: KeyPair): string => new TextDecoder().decode(k.getSeed());
+  const operatorJwt = await encodeOperator(operatorName, op, { system_account: sys.getPublicKey() });
+  const systemJwt = await encodeAccount('SYS', sys, {}, { signer: op });
+  const accountJwt = await encodeAccount(
+    'GRAMFLEET',
+    acct,
+    {
+      limits: {
+        subs: -1,
+        data: -1,
+        payload: -1,
+        imports: -1,
+        exports: -1,
+        wildcards: true,
+        conn: -1,
+        leaf: -1,
+        mem_storage: -1,
+        disk_storage: -1,
+        streams: -1,
+        consumer: -1,
+        max_ack_pending: -1,
+        mem_max_stream_bytes: -1,
+        disk_max_stream_bytes: -1,
+        max_bytes_required: false,
+      },
+    },
+    { signer: op },
+  );
+  return {
+    operatorJwt,
+    operatorSeed: seed(op),
+    accountPub: acct.getPublicKey(),
+    accountJwt,
+    accountSeed: seed(acct),
+    systemPub: sys.getPublicKey(),
+    systemJwt,
+    systemSeed: seed(sys),
+  };
+}
+
+/**
+ * The `.creds` text (user JWT + seed) of a new identity of `role` named `name`, signed by
+ * `account` (its key pair or seed), with the role's permissions (roles.ts) for resource prefix `prefix`.
+ */
+export async function roleCreds(account: KeyPair | string, prefix: string, role: NatsRole, name: string, pin?: string): Promise<string> {
+  const signer = typeof account === 'string' ? fromSeed(new TextEncoder().encode(account.trim())) : account;
+  const user = createUser();
+  const token = identityToken(name);
+  const perms = rolePermissions(role, { prefix, token, ...(pin !== undefined ? { pin } : {}) });
+  const jwt = await encodeUser(
+    name,
+    user,
+    signer,
+    {
+      pub: { allow: [...perms.pub.allow], deny: [...perms.pub.deny] },
+      sub: { allow: [...perms.sub.allow], deny: [...perms.sub.deny] },
+      ...(perms.resp !== undefined ? { resp: { max: perms.resp.max, ttl: perms.resp.ttl } } : {}),
+      subs: -1,
+      data: -1,
+      payload: -1,
+      tags: [`role:${role}`],
+    },
+    {},
+  );
+  return new TextDecoder().decode(fmtCreds(jwt, user));
+}
+
+/** The nats-server configuration lines of operator mode: the operator, the system account, both accounts preloaded. */
+export function natsOperatorConfig(a: Pick<NatsAccounts, 'operatorJwt' | 'systemPub' | 'systemJwt' | 'accountPub' | 'accountJwt'>): string[] {
+  const q = (v: string): string => JSON.stringify(v);
+  return [
+    `operator: ${q(a.operatorJwt)}`,
+    `system_account: ${q(a.systemPub)}`,
+    `resolver: MEMORY`,
+    `resolver_preload: {`,
+    `  ${a.systemPub}: ${q(a.systemJwt)}`,
+    `  ${a.accountPub}: ${q(a.accountJwt)}`,
+    `}`,
+  ];
 }
