@@ -15,6 +15,12 @@
  * longer than the time to live is deleted, as is an upload left half-written in `tmp/` for as
  * long. A campaign's inputs do not depend on them (the API sends those to the cluster's object
  * store); a job's inputs are read while it is submitted.
+ *
+ * Objects also go with their job: the inputs a submission names and the results made for a job
+ * are recorded as the job's ({@link ObjectStore.ownedBy}, `jobs/<sha256 of the id>.json`); once
+ * the job is deleted from the cluster (its history past retention, or deleted by hand), the sweep
+ * deletes them, except those another recorded job still names and those used in the last
+ * {@link JOB_GONE_GRACE_MS} (an upload about to be submitted again).
  */
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
@@ -45,6 +51,22 @@ export function sniffFormat(head: Uint8Array): ObjectFormat | undefined {
   if (b.length >= 6 && b.subarray(0, 6).equals(NPY_MAGIC)) return 'npy';
   if (b.length >= 4 && b.subarray(0, 4).equals(ZIP_MAGIC)) return 'npz';
   return undefined;
+}
+
+/** Objects of a deleted job used more recently than this stay (until their time to live). */
+export const JOB_GONE_GRACE_MS = 10 * 60_000;
+
+/** What one sweep deleted. */
+export interface GcResult {
+  /** Objects deleted past their time to live. */
+  readonly objects: number;
+  readonly bytes: number;
+  /** Half-written uploads deleted. */
+  readonly partial: number;
+  /** Objects deleted because every job that named them is gone. */
+  readonly jobObjects?: number;
+  /** Deleted jobs whose records were removed. */
+  readonly jobsGone?: number;
 }
 
 /** The content-addressed object directory of the API. */
@@ -118,14 +140,62 @@ export class ObjectStore {
     }
   }
 
+  /** Records `ids` as objects of job `jobId` (its inputs, its results), for {@link gc}. */
+  async ownedBy(jobId: string, ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    const dir = path.join(this.dir, 'jobs');
+    await fsp.mkdir(dir, { recursive: true });
+    const file = path.join(dir, `${createHash('sha256').update(jobId).digest('hex')}.json`);
+    const old = await fsp
+      .readFile(file, 'utf8')
+      .then((t) => (JSON.parse(t) as { objects: string[] }).objects)
+      .catch(() => [] as string[]);
+    const tmp = path.join(this.dir, 'tmp', `${process.pid}-${randomBytes(8).toString('hex')}`);
+    await fsp.writeFile(tmp, JSON.stringify({ jobId, objects: [...new Set([...old, ...ids])].sort() }), { mode: 0o600 });
+    await fsp.rename(tmp, file);
+  }
+
   /**
    * Deletes every object unused for longer than `ttlMs` (its modification time is its last use)
-   * and every upload left in `tmp/` as long; returns what was deleted.
+   * and every upload left in `tmp/` as long; with `jobGone`, also the objects of recorded jobs
+   * it says are gone (see the module doc); returns what was deleted.
    */
-  async gc(ttlMs: number, now: number = Date.now()): Promise<{ readonly objects: number; readonly bytes: number; readonly partial: number }> {
+  async gc(ttlMs: number, now: number = Date.now(), o: { readonly jobGone?: (jobId: string) => Promise<boolean> } = {}): Promise<GcResult> {
     let objects = 0;
     let bytes = 0;
     let partial = 0;
+    let jobObjects = 0;
+    let jobsGone = 0;
+    if (o.jobGone !== undefined) {
+      const jobsDir = path.join(this.dir, 'jobs');
+      const live = new Set<string>();
+      const gone: { file: string; objects: string[] }[] = [];
+      for (const name of await fsp.readdir(jobsDir).catch(() => [] as string[])) {
+        const file = path.join(jobsDir, name);
+        const rec = await fsp
+          .readFile(file, 'utf8')
+          .then((t) => JSON.parse(t) as { jobId: string; objects: string[] })
+          .catch(() => undefined);
+        if (rec === undefined) continue;
+        if (await o.jobGone(rec.jobId)) gone.push({ file, objects: rec.objects });
+        else for (const id of rec.objects) live.add(id);
+      }
+      for (const g of gone) {
+        for (const id of g.objects) {
+          if (live.has(id) || !ID_RE.test(id)) continue;
+          for (const ext of ['npy', 'npz']) {
+            const p = path.join(this.dir, `${id}.${ext}`);
+            const st = await fsp.stat(p).catch(() => undefined);
+            if (st === undefined || now - st.mtimeMs <= Math.min(ttlMs, JOB_GONE_GRACE_MS)) continue;
+            await fsp.rm(p, { force: true });
+            jobObjects++;
+            bytes += st.size;
+          }
+        }
+        await fsp.rm(g.file, { force: true });
+        jobsGone++;
+      }
+    }
     const sweep = async (dir: string, keep: (name: string) => boolean, counted: boolean): Promise<void> => {
       for (const name of await fsp.readdir(dir).catch(() => [] as string[])) {
         if (keep(name)) continue;
@@ -141,7 +211,7 @@ export class ObjectStore {
     };
     await sweep(this.dir, (name) => !/^[0-9a-f]{64}\.(npy|npz)$/.test(name), true);
     await sweep(path.join(this.dir, 'tmp'), () => false, false);
-    return { objects, bytes, partial };
+    return { objects, bytes, partial, ...(o.jobGone !== undefined ? { jobObjects, jobsGone } : {}) };
   }
 
   /** Stores bytes the server made (a job's result array). */

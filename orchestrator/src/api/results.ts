@@ -51,7 +51,7 @@ const TYPED: readonly [new (...a: never[]) => ArrayBufferView, DType][] = [
 ];
 
 /** Replaces every array in `v` by an {@link ObjectMarker}, storing the arrays in `objects`. */
-export async function exportResult(v: unknown, arrays: ResultArrays, objects: ObjectStore): Promise<unknown> {
+export async function exportResult(v: unknown, arrays: ResultArrays, objects: ObjectStore, made: string[] = []): Promise<unknown> {
   if (ArrayBuffer.isView(v)) {
     const t = TYPED.find(([C]) => v instanceof C);
     if (t === undefined) return Array.from(v as unknown as ArrayLike<number>);
@@ -59,19 +59,21 @@ export async function exportResult(v: unknown, arrays: ResultArrays, objects: Ob
     const o = await objects.putBytes(encodeNpy(a));
     return { $object: o.id, format: 'npy', dtype: a.dtype, shape: a.shape } satisfies ObjectMarker;
   }
-  if (Array.isArray(v)) return Promise.all(v.map((x) => exportResult(x, arrays, objects)));
+  if (Array.isArray(v)) return Promise.all(v.map((x) => exportResult(x, arrays, objects, made)));
   if (!isRecord(v)) return v;
   if (isCsrRef(v)) {
     const csr = await arrays.getCsr(v);
     const o = await objects.putBytes(encodeCsrNpz(csr));
+    made.push(o.id);
     return { $object: o.id, format: 'npz', sparse: 'csr', shape: [csr.shape[0], csr.shape[1]] } satisfies ObjectMarker;
   }
   if (isArrayRef(v)) {
     const a = await arrays.getArray(v);
     const o = await objects.putBytes(encodeNpy(a));
+    made.push(o.id);
     return { $object: o.id, format: 'npy', dtype: a.dtype, shape: [...a.shape] } satisfies ObjectMarker;
   }
   const out: Record<string, unknown> = {};
-  for (const [k, x] of Object.entries(v)) out[k] = await exportResult(x, arrays, objects);
+  for (const [k, x] of Object.entries(v)) out[k] = await exportResult(x, arrays, objects, made);
   return out;
 }

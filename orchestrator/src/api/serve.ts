@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { GramfleetError, type Logger } from '@gramfleet/core';
+import { GramfleetError, isGramfleetError, type Logger } from '@gramfleet/core';
 import { LocalCluster } from '../cluster/local-cluster';
 import { createApiServer } from './server';
 import { TokenStore } from './tokens';
@@ -63,9 +63,20 @@ export async function serveApi(o: ServeApiOptions): Promise<ApiHandle> {
   const ttlMs = o.objectsTtlMs ?? API_OBJECTS_TTL_MS;
   const sweep = (): void => {
     objects
-      .gc(ttlMs)
+      .gc(ttlMs, Date.now(), {
+        // A job the cluster no longer knows (deleted, or past its retention): its objects go too.
+        jobGone: async (jobId) => {
+          try {
+            await fleet.jobs.describe(jobId, { progress: false });
+            return false;
+          } catch (e) {
+            return isGramfleetError(e) && e.code === 'JOB_NOT_FOUND';
+          }
+        },
+      })
       .then((r) => {
-        if (r.objects + r.partial > 0) o.log.info('API objects past their time to live deleted', { ...r, ttlMs });
+        if (r.objects + r.partial + (r.jobObjects ?? 0) + (r.jobsGone ?? 0) > 0)
+          o.log.info('API objects past their time to live or of deleted jobs deleted', { ...r, ttlMs });
       })
       .catch((e: unknown) => o.log.warn('API object sweep failed', { err: String(e) }));
   };

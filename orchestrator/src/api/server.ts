@@ -137,7 +137,7 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 }
 
 /** How an uploaded object becomes a parameter value: its path on this server (a job, read here), or a cluster file reference (a campaign run, read by the orchestrator). */
-type ObjectAs = (o: { readonly path: string }) => Promise<string>;
+type ObjectAs = (o: { readonly path: string; readonly id: string }) => Promise<string>;
 
 /**
  * The parameters of a job or campaign run of `kind` with every object reference of a file
@@ -169,9 +169,12 @@ async function resolveParams(kind: unknown, params: Record<string, unknown>, obj
   return out;
 }
 
-/** A job spec with its object references resolved ({@link resolveParams}). */
-async function resolveSpec(body: Record<string, unknown>, objects: ObjectStore): Promise<JobSpec> {
-  return (await resolveParams(body['kind'], body, objects, async (o) => o.path)) as unknown as JobSpec;
+/** A job spec with its object references resolved ({@link resolveParams}); the ids it names are pushed to `named`. */
+async function resolveSpec(body: Record<string, unknown>, objects: ObjectStore, named: string[] = []): Promise<JobSpec> {
+  return (await resolveParams(body['kind'], body, objects, async (o) => {
+    named.push(o.id);
+    return o.path;
+  })) as unknown as JobSpec;
 }
 
 /**
@@ -313,8 +316,10 @@ export async function createApiServer(d: ApiServerDeps): Promise<FastifyInstance
       },
     },
     async (req, reply) => {
-      const spec = await resolveSpec(req.body as Record<string, unknown>, d.objects);
+      const named: string[] = [];
+      const spec = await resolveSpec(req.body as Record<string, unknown>, d.objects, named);
       const h = await d.fleet.submit(spec);
+      await d.objects.ownedBy(h.jobId, named);
       d.log.info('job submitted over the API', { jobId: h.jobId, kind: h.kind });
       return reply.code(201).send({ jobId: h.jobId, kind: h.kind, state: 'running' as const });
     },
@@ -386,7 +391,10 @@ export async function createApiServer(d: ApiServerDeps): Promise<FastifyInstance
       if (j.state === 'running')
         throw new GramfleetError('API_JOB_RUNNING', `job ${j.jobId} is still running; follow GET /v1/jobs/${j.jobId}/events and ask again`, { jobId: j.jobId });
       const result = await d.fleet.job(j.kind as JobKind, j.jobId).result();
-      return { jobId: j.jobId, kind: j.kind, state: j.state, result: await exportResult(result, d.fleet, d.objects) };
+      const made: string[] = [];
+      const exported = await exportResult(result, d.fleet, d.objects, made);
+      await d.objects.ownedBy(j.jobId, made);
+      return { jobId: j.jobId, kind: j.kind, state: j.state, result: exported };
     },
   );
 
