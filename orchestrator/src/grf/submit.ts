@@ -116,12 +116,14 @@ export async function prepareGrf(spec: GrfJobSpec, deps: GrfPrepareDeps): Promis
   const shardNodes = params.shardNodes ?? defaultShardNodes(n, workers.length || os.cpus().length);
   const batchShards = grfSubmitBatchShards(Math.ceil(n / shardNodes), params.batchShards);
   const weights = normalisedWeights(csr, params.scale);
-  const graph = {
-    indptr: await store.put({ dtype: 'i32', shape: [csr.indptr.length], data: csr.indptr }),
-    indices: await store.put({ dtype: 'i32', shape: [csr.indices.length], data: csr.indices }),
-    weights: await store.put({ dtype: 'f64', shape: [weights.length], data: weights }),
-  };
-  const labelsRef = labels === undefined ? undefined : await store.put({ dtype: 'i32', shape: [labels.length], data: labels });
+  // The arrays go to the store together (their round trips overlap), not one after another.
+  const [indptr, indices, weightsRef, labelsRef] = await Promise.all([
+    store.put({ dtype: 'i32', shape: [csr.indptr.length], data: csr.indptr }),
+    store.put({ dtype: 'i32', shape: [csr.indices.length], data: csr.indices }),
+    store.put({ dtype: 'f64', shape: [weights.length], data: weights }),
+    labels === undefined ? undefined : store.put({ dtype: 'i32', shape: [labels.length], data: labels }),
+  ]);
+  const graph = { indptr, indices, weights: weightsRef };
   return {
     jobId,
     n,

@@ -10,7 +10,7 @@
  * A plain sha256 digest of a large array (references written before tree digests) is checked
  * whole.
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { GramfleetError, TREE_DIGEST_PREFIX, TREE_LEAF_BYTES, isTreeDigest, treeLeafCount } from '@gramfleet/core';
 
 /** Bytes of one leaf hash. */
@@ -20,7 +20,8 @@ const DOMAIN = Buffer.from('gramfleet-tree-v1\n', 'latin1');
 
 /** sha256 hex of bytes. */
 export function sha256Hex(b: Uint8Array): string {
-  return createHash('sha256').update(b).digest('hex');
+  // One-shot crypto.hash (no Hash object): several times faster on the small arrays sent inline.
+  return hash('sha256', b, 'hex');
 }
 
 /** Whether `bytes` bytes get a tree digest (more than one leaf). */

@@ -306,6 +306,31 @@ async function compareOutputs(store: NonNullable<TaskClientOptions['store']>, xs
   return undefined;
 }
 
+/**
+ * `JSON.stringify(t)` up to the order of keys (inputs and attrs last), with the values tasks share
+ * (a job's input references, an op's coefficient arrays such as GRF's 61-term `f`) encoded once
+ * per `shared` map, by identity: the owner uses one map per pump, so a value a caller changes
+ * later is never sent stale. At one node per GRF shard this halves the owner's encoding time.
+ */
+export function taskJson(t: Task, shared: Map<unknown, string>): string {
+  const { inputs, attrs, ...rest } = t;
+  const once = (x: unknown): string => {
+    if (typeof x !== 'object' || x === null) return JSON.stringify(x);
+    let j = shared.get(x);
+    if (j === undefined) shared.set(x, (j = JSON.stringify(x)));
+    return j;
+  };
+  let a = '';
+  for (const k of Object.keys(attrs)) {
+    const v = attrs[k];
+    // As JSON.stringify does: a property whose value has no JSON form is left out.
+    if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue;
+    a += `${a.length > 0 ? ',' : ''}${JSON.stringify(k)}:${once(v)}`;
+  }
+  const head = JSON.stringify(rest);
+  return `${head.slice(0, -1)}${head.length > 2 ? ',' : ''}"inputs":${once(inputs)},"attrs":{${a}}}`;
+}
+
 /** Creates the owner side of the task path on a connected data plane. */
 export function createTaskClient(o: TaskClientOptions): TaskClient {
   const { dp } = o;
@@ -332,6 +357,8 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
   const spilled = new Map<string, Pending>();
   /** Tasks answered (by key, the most recent 200,000), each with the duplicate results that arrived for it since. */
   const answered = new Map<string, number>();
+  /** Unanswered suspects (tasks that run alone): while there are none, a pump skips looking for them in the queues. */
+  let suspects = 0;
   let closed = false;
 
   // --- results ---------------------------------------------------------------------------
@@ -376,6 +403,7 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
   }
 
   function finish(p: Pending, r: TaskResult): void {
+    if (p.alone && pending.get(p.key) === p) suspects--;
     pending.delete(p.key);
     spilled.delete(p.key);
     detach(p);
@@ -446,6 +474,7 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
     }
     if (!p.alone && p.lost >= UNCOUNTED_LOSSES) {
       p.alone = true;
+      suspects++;
       log.warn('task lost with its worker repeatedly; it runs alone from now on', { jobId: p.task.jobId, shardId: p.task.shardId, lost: p.lost, why });
     }
     p.attempt++;
@@ -743,8 +772,8 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
       stats.sent++;
     };
     // Suspects first: each gets a lane kept for it (no new tasks go there), and is sent once that
-    // lane holds nothing else of this owner's.
-    for (const [cls, q] of classQueue) {
+    // lane holds nothing else of this owner's. (A scan of every queued task: only while there are suspects.)
+    for (const [cls, q] of suspects > 0 ? classQueue : []) {
       for (let i = 0; i < q.length;) {
         const p = q[i] as Pending;
         if (!p.alone) {
@@ -819,11 +848,12 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
       }
       q.unshift(...deferred);
     }
-    for (const [lane, tasks] of frames) sendFrames(lane, tasks);
+    const shared = new Map<unknown, string>();
+    for (const [lane, tasks] of frames) sendFrames(lane, tasks, shared);
   }
 
   /** Sends tasks to a lane in frames no larger than the server takes. */
-  function sendFrames(lane: Lane, tasks: readonly Pending[]): void {
+  function sendFrames(lane: Lane, tasks: readonly Pending[], shared: Map<unknown, string>): void {
     let part: string[] = [];
     let bytes = 0;
     // Tracing on: a frame holds tasks of one trace context, carried in its traceparent header.
@@ -846,7 +876,7 @@ export function createTaskClient(o: TaskClientOptions): TaskClient {
     };
     lane.seq++;
     for (const p of tasks) {
-      const t = JSON.stringify(taskOf(p));
+      const t = taskJson(taskOf(p), shared);
       if ((bytes + t.length > maxFrame || p.traceparent !== partTrace) && part.length > 0) {
         flush();
         lane.seq++;
