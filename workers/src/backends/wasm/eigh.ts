@@ -1,6 +1,7 @@
 /**
- * wasm kernel for `eigh`: Householder tridiagonalisation + implicit QL with batched,
- * cache-blocked rotation accumulation + back-transform (`gf_eigh`).
+ * wasm kernel for `eigh`: blocked Householder tridiagonalisation, divide and conquer on the
+ * tridiagonal (QL on blocks of ≤ 32 rows, merges by the secular equation and GEMM), blocked
+ * back-transform (`gf_eigh`).
  */
 import { eighOp, noConvergence, normaliseEigenvectorSigns, type EighAttrs, type KernelImpl, type KernelRegistry, type NdArray } from '@gramfleet/core';
 import type { WasmArena } from './arena';
@@ -20,7 +21,7 @@ export function eighInArena(arena: WasmArena, n: number, a: Float64Array): { w: 
     const info = allocF64(arena, 1);
     const s = arena.call('gf_eigh', n, pa, Math.max(n, 1), pw, pv, Math.max(n, 1), work, info);
     if (s === LA_STATUS.NO_CONVERGENCE)
-      throw noConvergence(eighOp.id, `QL iteration for eigenvalue ${readI32(arena, info)}`, { eigenvalue: readI32(arena, info) });
+      throw noConvergence(eighOp.id, `QL or secular-equation iteration for eigenvalue ${readI32(arena, info)}`, { eigenvalue: readI32(arena, info) });
     if (s !== LA_STATUS.OK) throw unexpectedStatus(eighOp.id, 'gf_eigh', s);
     const v = readF64(arena, pv, n * n);
     normaliseEigenvectorSigns(n, n, v);
