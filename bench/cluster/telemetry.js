@@ -4,7 +4,7 @@
  * must move by < 5 %): bench/cluster's figures (our side only) with telemetry on against the
  * same cluster with it off.
  *
- *   node bench/cluster/telemetry.js   (env: RUNS=3 LAT_SAMPLES=200 TINY_SHARDS=10000 ARRAY_MB=100 WORKERS=<cores> SCRAPE_MS=15000)
+ *   node bench/cluster/telemetry.js   (env: ON=both|metrics|tracing RUNS=3 LAT_SAMPLES=200 TINY_SHARDS=10000 ARRAY_MB=100 WORKERS=<cores> SCRAPE_MS=15000)
  *
  * On: every orchestrator and worker process serves /metrics (and counts), a scraper GETs each
  * one every SCRAPE_MS (15 s, a usual Prometheus interval; the chart's ServiceMonitor uses 30 s), and every process — this one (the task owner of the round trips and the
@@ -46,7 +46,13 @@ function freePort() {
   });
 }
 
-/** One "on" run: the sink, tracing here and in the cluster (inherited environment), metrics on. */
+/** What the "on" side turns on: ON=both (default), ON=metrics (no tracing) or ON=tracing (no /metrics). */
+const ON = process.env.ON ?? 'both';
+if (!['both', 'metrics', 'tracing'].includes(ON)) throw new Error(`ON must be both|metrics|tracing, got ${ON}`);
+const TRACING = ON !== 'metrics';
+const METRICS = ON !== 'tracing';
+
+/** One "on" run: the sink, tracing here and in the cluster (inherited environment), metrics on (as ON says). */
 async function telemetryOn() {
   const port = await freePort();
   const sink = spawn(process.execPath, [path.join(__dirname, 'telemetry-sink.js'), String(port)], { stdio: ['pipe', 'pipe', 'inherit'] });
@@ -55,11 +61,13 @@ async function telemetryOn() {
     out += c;
   });
   const endpoint = `http://127.0.0.1:${port}`;
-  process.env.GRAMFLEET_OTLP_ENDPOINT = endpoint;
-  startTracing({ endpoint, serviceName: 'gramfleet-bench' });
+  if (TRACING) {
+    process.env.GRAMFLEET_OTLP_ENDPOINT = endpoint;
+    startTracing({ endpoint, serviceName: 'gramfleet-bench' });
+  }
   try {
     const r = await ours({
-      metrics: true,
+      metrics: METRICS,
       activityContext: true,
       onCluster: (cluster) => {
         const urls = cluster
