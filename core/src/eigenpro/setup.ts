@@ -120,8 +120,9 @@ export const EIGENPRO_EIGEN_TOL = 1e-4;
 
 /**
  * Which solver the setup uses for the top r eigenpairs of an s × s block: the full `eigh`
- * (tridiagonal QL, ~9s³ flops whatever r) once r reaches s/4, `eigh-topk` (subspace
- * iteration, ~4s²r flops per iteration) below that.
+ * (~9s³ flops whatever r; measured when its tridiagonal stage was QL, before divide and
+ * conquer) once r reaches s/4, `eigh-topk` with `method: 'subspace'` (~4s²r flops per
+ * iteration, to EIGENPRO_EIGEN_TOL) below that.
  */
 export function eigenSolverFor(s: number, r: number): 'eigh' | 'eigh-topk' {
   return 4 * r >= s ? 'eigh' : 'eigh-topk';

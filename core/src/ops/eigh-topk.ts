@@ -9,13 +9,35 @@
  * No convergence within `maxIter` raises `KERNEL_STATUS` with `details.reason =
  * 'no-convergence'` and the residual reached. The start block is seeded (`seed`), so a run is
  * reproducible bit for bit.
+ *
+ * Attr `method`: `subspace` (the above), `full` (the full `eigh`, the top k taken; exact to
+ * working precision, `tol`, `maxIter` and `seed` unused) or `auto` (default): `full` where
+ * {@link topkMethod} measured it faster. Backends without a full path run `subspace`.
  */
 import type { NdArray } from '../array';
 import { GramfleetError } from '../errors';
-import { int, num } from '../validate';
+import { int, num, oneOf } from '../validate';
 import { eighReference, parseSymmetryTol } from './eigh';
 import { attrRecord, expectInputCount, inputAt, matrix, requireSymmetric, squareInput, vector } from './linalg-common';
 import type { OpDef } from './types';
+
+/** How `eigh-topk` computes its pairs (see the op's doc). */
+export type EighTopkMethod = 'auto' | 'subspace' | 'full';
+const TOPK_METHODS: readonly EighTopkMethod[] = ['auto', 'subspace', 'full'];
+
+/**
+ * The path `method: 'auto'` takes for k of n: `full` (divide-and-conquer `eigh`, then the top
+ * k) from k = n / TOPK_FULL_DIV up, else `subspace`. Measured by bench/kernels/topk-choice.js
+ * (wasm FMA build, 1 thread, Laplacian kernel matrices, tol 1e-10; 2026-12-07): the subspace
+ * iteration was faster at k/n = 2.5 % and 5 % (n = 1000 and 2000), the full solver at 10 %
+ * (1.7× / 1.3×) and 20 % (4.0× at n = 1000). A spectrum that decays more slowly than a kernel
+ * matrix's moves the crossover down.
+ */
+export function topkMethod(n: number, k: number): 'subspace' | 'full' {
+  return k * TOPK_FULL_DIV >= n ? 'full' : 'subspace';
+}
+/** `auto` takes the full solver from k = n / TOPK_FULL_DIV up. */
+export const TOPK_FULL_DIV = 10;
 
 /** Validated attributes of `eigh-topk`. */
 export interface EighTopkAttrs {
@@ -31,6 +53,8 @@ export interface EighTopkAttrs {
   readonly seed: number;
   /** Relative symmetry tolerance (0 disables the check). @default 1e-12 */
   readonly symmetryTol: number;
+  /** `auto`, `subspace` or `full` (see the op's doc). @default 'auto' */
+  readonly method: EighTopkMethod;
 }
 
 /** Wire name of the top-k symmetric eigensolver op. */
@@ -60,7 +84,7 @@ export const eighTopkOp: OpDef<EighTopkAttrs> = {
   id: EIGH_TOPK_OP_ID,
   summary: 'k largest eigenpairs of a symmetric matrix (randomised subspace iteration, f64), descending',
   parseAttrs(raw: unknown): EighTopkAttrs {
-    const r = attrRecord(EIGH_TOPK_OP_ID, raw, ['k', 'oversample', 'maxIter', 'tol', 'seed', 'symmetryTol']);
+    const r = attrRecord(EIGH_TOPK_OP_ID, raw, ['k', 'oversample', 'maxIter', 'tol', 'seed', 'symmetryTol', 'method']);
     if (r['k'] === undefined) throw new GramfleetError('INPUT_INVALID', 'attrs.k must be an integer ≥ 0, got undefined', { field: 'attrs.k' });
     return Object.freeze({
       k: int('attrs.k', r['k'], 0),
@@ -69,6 +93,7 @@ export const eighTopkOp: OpDef<EighTopkAttrs> = {
       tol: r['tol'] === undefined ? 1e-10 : num('attrs.tol', r['tol'], { min: 0, minExclusive: true, max: 1 }),
       seed: r['seed'] === undefined ? 0 : int('attrs.seed', r['seed'], 0, Number.MAX_SAFE_INTEGER),
       symmetryTol: parseSymmetryTol(r),
+      method: r['method'] === undefined ? 'auto' : oneOf('attrs.method', r['method'], TOPK_METHODS),
     });
   },
   checkInputs(attrs: EighTopkAttrs, inputs: readonly NdArray[]): void {

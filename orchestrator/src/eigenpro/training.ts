@@ -110,7 +110,10 @@ export async function topEigenpairsOnWorker(
     const [full] = await io.dispatcher.run([{ shardId: io.ids.eigh, op: 'eigh', attrs: {}, inputs: [ar] }]);
     return topOfFullEigh(s, r, await io.output(full, 0), await io.output(full, 1));
   }
-  const [res] = await io.dispatcher.run([{ shardId: io.ids.topk, op: 'eigh-topk', attrs: { k: r, seed, tol: EIGENPRO_EIGEN_TOL }, inputs: [ar] }]);
+  // eigenSolverFor already chose between the two at this tolerance: keep the subspace iteration.
+  const [res] = await io.dispatcher.run([
+    { shardId: io.ids.topk, op: 'eigh-topk', attrs: { k: r, seed, tol: EIGENPRO_EIGEN_TOL, method: 'subspace' }, inputs: [ar] },
+  ]);
   return { w: await io.output(res, 0), v: await io.output(res, 1) };
 }
 

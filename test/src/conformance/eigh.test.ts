@@ -221,23 +221,25 @@ describe('eigh-topk conformance', () => {
       ['1×1, k=1', 1, 1, () => new Float64Array([2])],
       ['k=0', 5, 0, () => randomSpd(5, 1)],
     ] as Array<[string, number, number, () => Float64Array]>) {
-      it(`${backend}: ${name}: agrees with the full solver`, async () => {
-        const a = make();
-        const [w, v] = (await runOp(reg, backend, eighTopkOp, { k }, [f64([n, n], a)])) as [NdArray, NdArray];
-        assert.deepEqual(w.shape, [k]);
-        assert.deepEqual(v.shape, [n, k]);
-        const [fw] = (await runOp(reg, 'wasm', eighOp, {}, [f64([n, n], a)])) as [NdArray, NdArray];
-        const scale = Math.abs(fw.data[n - 1] as number);
-        for (let t = 0; t < k; t++) {
-          assert.ok(
-            Math.abs((w.data[t] as number) - (fw.data[n - 1 - t] as number)) <= 1e-12 * scale,
-            `eigenvalue ${t}: ${w.data[t]} vs ${fw.data[n - 1 - t]}`,
-          );
-        }
-        const e = eigenErrors(n, k, a, w.data as ArrayLike<number>, v.data as Float64Array);
-        assert.ok(e.orth <= 1e-12, `orthogonality ${e.orth}`);
-        assert.ok(e.residual <= 1e-9, `residual ${e.residual}`);
-      });
+      for (const method of ['subspace', 'full'] as const) {
+        it(`${backend}: ${name}, method ${method}: agrees with the full solver`, async () => {
+          const a = make();
+          const [w, v] = (await runOp(reg, backend, eighTopkOp, { k, method }, [f64([n, n], a)])) as [NdArray, NdArray];
+          assert.deepEqual(w.shape, [k]);
+          assert.deepEqual(v.shape, [n, k]);
+          const [fw] = (await runOp(reg, 'wasm', eighOp, {}, [f64([n, n], a)])) as [NdArray, NdArray];
+          const scale = Math.abs(fw.data[n - 1] as number);
+          for (let t = 0; t < k; t++) {
+            assert.ok(
+              Math.abs((w.data[t] as number) - (fw.data[n - 1 - t] as number)) <= 1e-12 * scale,
+              `eigenvalue ${t}: ${w.data[t]} vs ${fw.data[n - 1 - t]}`,
+            );
+          }
+          const e = eigenErrors(n, k, a, w.data as ArrayLike<number>, v.data as Float64Array);
+          assert.ok(e.orth <= 1e-12, `orthogonality ${e.orth}`);
+          assert.ok(e.residual <= 1e-9, `residual ${e.residual}`);
+        });
+      }
     }
     it(`${backend}: k > n and bad attrs are typed`, async () => {
       const a = f64([3, 3], randomSpd(3, 2));
@@ -245,12 +247,14 @@ describe('eigh-topk conformance', () => {
       assert.equal(d['field'], 'attrs.k');
       await rejectsWithCode(runOp(reg, backend, eighTopkOp, {}, [a]), 'INPUT_INVALID');
       await rejectsWithCode(runOp(reg, backend, eighTopkOp, { k: 1, tol: 0 }, [a]), 'INPUT_OUT_OF_RANGE');
+      const dm = await rejectsWithCode(runOp(reg, backend, eighTopkOp, { k: 1, method: 'lanczos' }, [a]), 'INPUT_INVALID');
+      assert.equal(dm['field'], 'attrs.method');
     });
   }
   it('wasm: a budget too small is KERNEL_STATUS no-convergence', async () => {
     const n = 80;
     const d = await rejectsWithCode(
-      runOp(reg, 'wasm', eighTopkOp, { k: 20, oversample: 0, maxIter: 1, tol: 1e-14 }, [f64([n, n], randomSpd(n, 8))]),
+      runOp(reg, 'wasm', eighTopkOp, { k: 20, oversample: 0, maxIter: 1, tol: 1e-14, method: 'subspace' }, [f64([n, n], randomSpd(n, 8))]),
       'KERNEL_STATUS',
     );
     assert.equal(d['reason'], 'no-convergence');
@@ -258,8 +262,8 @@ describe('eigh-topk conformance', () => {
   it('wasm: reproducible bit for bit for a fixed seed', async () => {
     const n = 90;
     const a = f64([n, n], laplacianKernel(n, 0.4, 1));
-    const [w1, v1] = (await runOp(reg, 'wasm', eighTopkOp, { k: 5, seed: 42 }, [a])) as [NdArray, NdArray];
-    const [w2, v2] = (await runOp(reg, 'wasm', eighTopkOp, { k: 5, seed: 42 }, [a])) as [NdArray, NdArray];
+    const [w1, v1] = (await runOp(reg, 'wasm', eighTopkOp, { k: 5, seed: 42, method: 'subspace' }, [a])) as [NdArray, NdArray];
+    const [w2, v2] = (await runOp(reg, 'wasm', eighTopkOp, { k: 5, seed: 42, method: 'subspace' }, [a])) as [NdArray, NdArray];
     assert.deepEqual([...w1.data], [...w2.data]);
     assert.deepEqual([...v1.data], [...v2.data]);
   });

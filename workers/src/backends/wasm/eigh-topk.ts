@@ -1,17 +1,20 @@
 /**
  * wasm kernel for `eigh-topk`: randomised subspace iteration with Rayleigh–Ritz
- * (`gf_eigh_topk`).
+ * (`gf_eigh_topk`), or the full `gf_eigh` with the top k taken (`method: 'full'`, or `auto`
+ * where {@link topkMethod} picks it).
  */
 import {
   eighTopkOp,
   noConvergence,
   normaliseEigenvectorSigns,
   topkBlockSize,
+  topkMethod,
   type EighTopkAttrs,
   type KernelImpl,
   type KernelRegistry,
   type NdArray,
 } from '@gramfleet/core';
+import { eighInArena } from './eigh';
 import { LA_STATUS, allocF64, putF64, readF64, readF64At, readI32, unexpectedStatus, type ArenaSource } from './linalg-host';
 
 /** Builds the wasm `eigh-topk` kernel over arenas from `arenaOf`. */
@@ -20,6 +23,8 @@ export function createEighTopkKernel(arenaOf: ArenaSource): KernelImpl<EighTopkA
     const a = inputs[0] as NdArray<'f64'>;
     const n = a.shape[0] as number;
     const k = attrs.k;
+    const method = attrs.method === 'auto' ? topkMethod(n, k) : attrs.method;
+    if (method === 'full') return topFromFull(n, k, eighInArena(arenaOf(), n, a.data));
     const b = topkBlockSize(attrs, n);
     const arena = arenaOf();
     const pa = putF64(arena, a.data);
@@ -44,6 +49,21 @@ export function createEighTopkKernel(arenaOf: ArenaSource): KernelImpl<EighTopkA
       { dtype: 'f64', shape: [n, k], data: v },
     ];
   };
+}
+
+/** The k largest pairs of a full ascending decomposition (signs already normalised), descending. */
+function topFromFull(n: number, k: number, full: { w: Float64Array; v: Float64Array }): NdArray[] {
+  const w = new Float64Array(k);
+  const v = new Float64Array(n * k);
+  for (let t = 0; t < k; t++) {
+    const src = n - 1 - t;
+    w[t] = full.w[src] as number;
+    for (let i = 0; i < n; i++) v[i * k + t] = full.v[i * n + src] as number;
+  }
+  return [
+    { dtype: 'f64', shape: [k], data: w },
+    { dtype: 'f64', shape: [n, k], data: v },
+  ];
 }
 
 /** Registers the wasm `eigh-topk` kernel. */
