@@ -129,7 +129,10 @@ async function main() {
     put: [`${MB} MB array put`, 's'],
     get: [`${MB} MB array get`, 's'],
   };
-  for (const k of keys) emit(B, `${figures[k][0]}: metrics + tracing on (reference: off)`, pick('on', k), pick('off', k), figures[k][1], { note: note(k) });
+  for (const k of keys)
+    emit(B, `${figures[k][0]}: ${ON === 'both' ? 'metrics + tracing' : ON} on (reference: off)`, pick('on', k), pick('off', k), figures[k][1], {
+      note: note(k),
+    });
 }
 
 main().then(
