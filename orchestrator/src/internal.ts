@@ -58,3 +58,5 @@ export type { ApiServerDeps } from './api/server';
 export { serveApi, apiObjectsDir } from './api/serve';
 export type { ApiHandle, ServeApiOptions } from './api/serve';
 export { gatherJobLogs, formatJobLogLine } from './telemetry/logs';
+export { createUploadProgress } from './cli/progress';
+export type { UploadStep } from './cli/progress';

@@ -7,7 +7,7 @@ export type { WasmArenaOptions } from './backends/wasm/arena';
 export { connectNats, openDataPlane } from './dataplane/nats';
 export type { CompiledDataPlaneOptions, DataPlane, DataPlaneOptions } from './dataplane/nats';
 export { createArrayStore } from './dataplane/store';
-export type { ArrayStore, ArrayStoreConnection, ArrayStoreOptions, ArrayStoreStats, Durability, PutOptions } from './dataplane/store';
+export type { ArrayStore, ArrayStoreConnection, ArrayStoreOptions, ArrayStoreStats, Durability, PutOptions, UploadProgress } from './dataplane/store';
 export { openArrayStore } from './dataplane/tiers';
 export type { OpenedArrayStore, StoreTiersConfig } from './dataplane/tiers';
 export { openHostStore } from './dataplane/host-store';

@@ -5,6 +5,7 @@
  * (unknown command or flag, missing flag value) exits 2 with the nearest valid name; any other
  * typed error exits 1 with its message.
  */
+import { createUploadProgress } from './progress';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isGramfleetError } from '@gramfleet/core';
@@ -58,7 +59,8 @@ const processContext: CliContext = {
   async withFleet(o, f) {
     // Loaded here: help and usage errors never load the Temporal and NATS clients.
     const { connect } = await import('../client/sdk.js');
-    const fleet = await connect(o);
+    // Inputs of at least 8 MiB draw an upload progress bar on stderr (a command may pass its own onUpload).
+    const fleet = await connect({ onUpload: createUploadProgress(process.stderr), ...o });
     try {
       return await f(fleet);
     } finally {

@@ -35,3 +35,38 @@ export function createProgressBar(label: string, stream: NodeJS.WriteStream = pr
     },
   };
 }
+
+/** One step of an array's upload: its digest, bytes acknowledged so far, its size (the SDK's `onUpload`). */
+export interface UploadStep {
+  readonly digest: string;
+  readonly sent: number;
+  readonly total: number;
+}
+
+/**
+ * An upload progress bar for a command's inputs (`connect({ onUpload })`): arrays of at least
+ * `minBytes` count; the bar shows their MiB sent of the MiB started so far, and finishes when all
+ * of them are acknowledged (a later upload starts a new bar).
+ */
+export function createUploadProgress(stream: NodeJS.WriteStream = process.stderr, minBytes = 8 * 1024 * 1024): (e: UploadStep) => void {
+  const arrays = new Map<string, { sent: number; total: number }>();
+  let bar: ProgressBar | undefined;
+  const mib = (b: number): number => Math.round((10 * b) / 1024 ** 2) / 10;
+  return (e) => {
+    if (e.total < minBytes) return;
+    arrays.set(e.digest, { sent: e.sent, total: e.total });
+    let sent = 0;
+    let total = 0;
+    for (const a of arrays.values()) {
+      sent += a.sent;
+      total += a.total;
+    }
+    bar ??= createProgressBar('uploading inputs (MiB)', stream);
+    bar.update(mib(sent), mib(total), `${arrays.size} array${arrays.size === 1 ? '' : 's'}`);
+    if (sent === total) {
+      bar.finish();
+      bar = undefined;
+      arrays.clear();
+    }
+  };
+}

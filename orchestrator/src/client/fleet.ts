@@ -6,7 +6,7 @@
  * (`../job-types.ts`), never the registry.
  */
 import type { ArrayRef, CsrArrays, CsrRef, DatagenJobInput, DatagenJobResult, Logger, NdArray, WorkerRecord } from '@gramfleet/core';
-import type { DataPlaneOptions, NatsAuth, StoreTiersConfig } from '@gramfleet/workers';
+import type { DataPlaneOptions, NatsAuth, StoreTiersConfig, UploadProgress } from '@gramfleet/workers';
 import type { LocalCluster } from '../cluster/local-cluster';
 import type { CampaignClient } from '../campaign/client';
 import type { DatasetManifest } from '../datagen/submit';
@@ -71,6 +71,12 @@ export interface ConnectOptions {
    * with its workers), or the object store only for a remote cluster
    */
   readonly store?: StoreTiersConfig;
+  /**
+   * Hears the upload of every array this connection writes to the object store (a submit's
+   * inputs, `put`): its digest, bytes acknowledged and size, after each chunk. The CLI draws its
+   * upload progress bar from it.
+   */
+  readonly onUpload?: (e: UploadProgress) => void;
   readonly log?: Logger;
 }
 

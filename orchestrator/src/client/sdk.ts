@@ -100,7 +100,9 @@ export async function connect(o: ConnectOptions = {}): Promise<Fleet> {
   });
   const dp = await openDataPlane(nc, names, local?.state.dataPlane ?? o.dataPlane);
   const hs = local?.state.hostStore;
-  const arrays = await openArrayStore(dp, o.store ?? (hs !== undefined ? { hostDir: hs.dir, hostBytes: hs.maxBytes } : {}), log);
+  const arrays = await openArrayStore(dp, o.store ?? (hs !== undefined ? { hostDir: hs.dir, hostBytes: hs.maxBytes } : {}), log, {
+    ...(o.onUpload !== undefined ? { onUpload: o.onUpload } : {}),
+  });
   const store = arrays.store;
   // A typed error that says what to fix (an untrusted certificate, a refused client certificate
   // or API key, a server without TLS), once what was opened is closed.

@@ -26,8 +26,9 @@ import {
   type Logger,
   type NdArray,
 } from '@gramfleet/core';
-import { connectNats, createArrayStore, openArrayStore, openDataPlane, openHostStore, type DataPlane } from '@gramfleet/workers';
+import { connectNats, createArrayStore, openArrayStore, openDataPlane, openHostStore, type DataPlane, type UploadProgress } from '@gramfleet/workers';
 import { digestOf, mappedFileOf } from '@gramfleet/workers/internal';
+import { createUploadProgress } from '@gramfleet/orchestrator/internal';
 import { startNatsOnly, type NatsOnly } from './nats-only';
 import { until } from './harness';
 
@@ -112,6 +113,33 @@ describe('array store tiers against a real nats-server', () => {
     const wrong = 'e'.repeat(64);
     await (await new Objm(dp.nc).open(dp.names.arraysBucket)).putBlob({ name: wrong }, bytes);
     await assert.rejects(createArrayStore(dp, { cacheBytes: 0 }).get({ ...oldRef, digest: wrong }), code('STORE_DIGEST_MISMATCH'));
+  });
+
+  it("reports each durable copy's upload chunk by chunk (onUpload), and the CLI's upload bar draws it", async () => {
+    const dp = await plane();
+    const steps: UploadProgress[] = [];
+    const store = createArrayStore(dp, { onUpload: (e) => steps.push(e) });
+    const big = f64(3 * 1024 * 1024, 11); // 24 MiB: several chunks at any chunk size
+    const ref = await store.put(big);
+    const mine = steps.filter((e) => e.digest === ref.digest);
+    assert.ok(mine.length >= 2, `one step per chunk, got ${mine.length}`);
+    for (const e of mine) assert.equal(e.total, ref.bytes);
+    for (let i = 1; i < mine.length; i++) assert.ok(mine[i]!.sent > mine[i - 1]!.sent, 'sent grows with every acknowledged chunk');
+    assert.equal(mine[mine.length - 1]!.sent, ref.bytes, 'the last step is the whole array');
+    // a second put of the same bytes uploads nothing, so reports nothing
+    const before = steps.length;
+    await createArrayStore(dp, { onUpload: (e) => steps.push(e) }).put(big);
+    assert.equal(steps.length, before);
+
+    // the CLI's bar (connect({ onUpload }) in cli/main.ts): arrays under its threshold draw nothing
+    const lines: string[] = [];
+    const stream = { isTTY: false, write: (s: string) => (lines.push(s), true) } as unknown as NodeJS.WriteStream;
+    const bar = createUploadProgress(stream);
+    bar({ digest: 'small', sent: 1024, total: 1024 });
+    assert.equal(lines.length, 0);
+    for (const e of mine) bar(e);
+    assert.match(lines[0]!, /^uploading inputs \(MiB\) \[/);
+    assert.match(lines[lines.length - 1]!, / 24\/24 100% .*1 array/);
   });
 
   it('carries small arrays inline and checks them', async () => {

@@ -62,7 +62,13 @@ export interface ObjectTier {
   put(
     name: string,
     bytes: Uint8Array,
-    o?: { readonly sha256?: Uint8Array | Promise<Uint8Array>; readonly leaves?: Uint8Array; readonly replaces?: StoredObjectInfo | null },
+    o?: {
+      readonly sha256?: Uint8Array | Promise<Uint8Array>;
+      readonly leaves?: Uint8Array;
+      readonly replaces?: StoredObjectInfo | null;
+      /** Called with the bytes acknowledged so far after each chunk's acknowledgement (upload progress). */
+      readonly progress?: (sent: number, total: number) => void;
+    },
   ): Promise<StoredObjectInfo>;
   /** Marks an object deleted and purges its chunks; false when it was not there. */
   delete(name: string): Promise<boolean>;
@@ -96,6 +102,8 @@ export function createObjectTier(js: JetStreamClient, jsm: JetStreamManager, buc
       const h = sha256 === undefined ? createHash('sha256') : undefined;
       const inflight = new Set<Promise<unknown>>();
       let chunks = 0;
+      let sent = 0;
+      const progress = po.progress;
       let failed: unknown;
       let meta: (StoredObjectInfo & { description: string }) | undefined;
       try {
@@ -103,7 +111,14 @@ export function createObjectTier(js: JetStreamClient, jsm: JetStreamManager, buc
           const part = bytes.subarray(at, Math.min(bytes.byteLength, at + chunkBytes));
           h?.update(part);
           const p = js.publish(subj, part).then(
-            () => undefined,
+            () => {
+              sent += part.byteLength;
+              try {
+                progress?.(sent, bytes.byteLength);
+              } catch {
+                // a progress listener's failure is not the upload's
+              }
+            },
             (e: unknown) => {
               failed ??= e;
             },

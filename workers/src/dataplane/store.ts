@@ -70,6 +70,18 @@ export interface ArrayStoreOptions {
   readonly backgroundDelayMs?: number;
   /** Where failures of background work (durable copies, directory updates) are reported. */
   readonly log?: Logger;
+  /**
+   * Called as each durable copy is written to the object store: the array's digest, the bytes
+   * acknowledged so far and its size, after every chunk (an upload progress bar's source).
+   */
+  readonly onUpload?: (e: UploadProgress) => void;
+}
+
+/** One step of a durable copy's upload ({@link ArrayStoreOptions.onUpload}). */
+export interface UploadProgress {
+  readonly digest: string;
+  readonly sent: number;
+  readonly total: number;
 }
 
 /** Options of {@link ArrayStore.put}. */
@@ -360,8 +372,10 @@ function createTieredStore(tier: ObjectTier, opts: ArrayStoreOptions): ArrayStor
           // The metadata's whole-object sha256: the digest itself when plain, else hashed on a
           // hash thread while the chunks are published.
           const sha256 = !isTreeDigest(digest) ? Buffer.from(digest, 'hex') : source.src !== undefined ? hashPool().whole(source.src, b.byteLength) : undefined;
+          const onUpload = opts.onUpload;
           await tier.put(digest, b, {
             replaces: null,
+            ...(onUpload !== undefined ? { progress: (sent: number, total: number) => onUpload({ digest, sent, total }) } : {}),
             ...(sha256 !== undefined ? { sha256 } : {}),
             ...(source.leaves !== undefined ? { leaves: source.leaves } : {}),
           });

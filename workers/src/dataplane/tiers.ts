@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import { GramfleetError, silentLogger, type Logger } from '@gramfleet/core';
-import { createArrayStore, type ArrayStore, type Durability } from './store';
+import { createArrayStore, type ArrayStore, type ArrayStoreOptions, type Durability } from './store';
 import { openHostStore } from './host-store';
 import { openHoldersDirectory, type HoldersDirectory } from './holders';
 import { startPeerServer, type PeerServer } from './peer';
@@ -43,8 +43,13 @@ export interface OpenedArrayStore {
   close(): Promise<void>;
 }
 
-/** Opens a process's array store over a data plane. */
-export async function openArrayStore(dp: DataPlane, cfg: StoreTiersConfig = {}, log: Logger = silentLogger): Promise<OpenedArrayStore> {
+/** Opens a process's array store over a data plane; `o.onUpload` hears each durable copy's upload progress. */
+export async function openArrayStore(
+  dp: DataPlane,
+  cfg: StoreTiersConfig = {},
+  log: Logger = silentLogger,
+  o: Pick<ArrayStoreOptions, 'onUpload'> = {},
+): Promise<OpenedArrayStore> {
   const host = cfg.hostDir !== undefined ? openHostStore({ dir: cfg.hostDir, maxBytes: cfg.hostBytes ?? 1024 ** 3 }) : undefined;
   const serving = host !== undefined && cfg.peerAdvertise !== undefined;
   const pulling = host !== undefined && (cfg.peerPull ?? serving);
@@ -69,6 +74,7 @@ export async function openArrayStore(dp: DataPlane, cfg: StoreTiersConfig = {}, 
     ...(secret !== undefined ? { peer: { secret } } : {}),
     ...(cfg.durability !== undefined ? { durability: cfg.durability } : {}),
     ...(cfg.cacheBytes !== undefined ? { cacheBytes: cfg.cacheBytes } : {}),
+    ...(o.onUpload !== undefined ? { onUpload: o.onUpload } : {}),
   });
   return {
     store,
