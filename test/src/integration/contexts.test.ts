@@ -3,7 +3,8 @@
  * working directory whose own local cluster directory is empty (no local cluster) records a
  * context with the cluster's addresses and NATS credentials (`gramfleet context add`), runs a
  * GRF job through it with the real CLI (Φ byte for byte the float64 reference) and lists it
- * with `jobs list`; the SDK's `connect({ context })` reaches the same cluster; environment
+ * with `jobs list`; eigenpro, kron-gp and datagen run through it from files in the client's
+ * directory and write the same bytes as the same commands on the cluster's own directory; the SDK's `connect({ context })` reaches the same cluster; environment
  * variables override a context's fields; bad addresses and names are typed errors that say
  * what to fix; `connect()` with no context still means the local cluster.
  */
@@ -14,7 +15,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { isGramfleetError, type ErrorCode } from '@gramfleet/core';
-import { connect, readCsrNpz } from '@gramfleet/orchestrator';
+import { connect, readCsrNpz, writeNpy } from '@gramfleet/orchestrator';
 import { contextAddFlags, grfReference, runGramfleet, sharedGraph, startTestCluster, type TestCluster } from './harness';
 
 async function rejectsWith(p: Promise<unknown>, code: ErrorCode, match?: RegExp): Promise<void> {
@@ -112,6 +113,77 @@ describe('cluster contexts (real Temporal + NATS, a client with no local cluster
       assert.ok(local.local !== undefined);
     } finally {
       await local.close();
+    }
+  });
+
+  it("eigenpro, kron-gp and datagen through a context from files in the client's directory: the same bytes as on the cluster's own directory", async () => {
+    assert.equal((await runGramfleet(['context', 'add', 'lab-all', ...addArgs], { cwd: client, env })).code, 0);
+    // Inputs exist only in the client's directory: the remote runs must upload them.
+    const n = 60,
+      d = 3;
+    const x = Float64Array.from({ length: (n + 20) * d }, (_, i) => Math.sin(0.37 * i) * 0.5 + 0.5);
+    const label = (i: number): number => ((x[i * d] as number) + (x[i * d + 1] as number) > 1 ? 1 : 0);
+    await writeNpy(path.join(client, 'xtr.npy'), { dtype: 'f64', shape: [n, d], data: x.slice(0, n * d) });
+    await writeNpy(path.join(client, 'ytr.npy'), { dtype: 'f64', shape: [n], data: Float64Array.from({ length: n }, (_, i) => label(i)) });
+    await writeNpy(path.join(client, 'xte.npy'), { dtype: 'f64', shape: [20, d], data: x.slice(n * d) });
+    await writeNpy(path.join(client, 'yte.npy'), { dtype: 'f64', shape: [20], data: Float64Array.from({ length: 20 }, (_, i) => label(n + i)) });
+    await writeNpy(path.join(client, 'kron-y.npy'), {
+      dtype: 'f64',
+      shape: [30],
+      data: Float64Array.from({ length: 30 }, (_, i) => Math.sin(i / 3) + 0.1 * Math.cos(7 * i)),
+    });
+    const commands: { name: string; args: string[]; out: string }[] = [
+      {
+        name: 'eigenpro',
+        args: [
+          'eigenpro',
+          '--train',
+          'xtr.npy',
+          '--train-labels',
+          'ytr.npy',
+          '--test',
+          'xte.npy',
+          '--test-labels',
+          'yte.npy',
+          '--kernel',
+          'laplacian',
+          '--bandwidth',
+          '0.7',
+          '--epochs',
+          '2',
+          '--seed',
+          '2',
+          '--shards',
+          '2',
+        ],
+        out: 'model.npz',
+      },
+      {
+        name: 'kron-gp',
+        args: ['kron-gp', 'predict', '--grid', '6,5', '--y', 'kron-y.npy', '--lengthscales', '0.3,0.4', '--noise', '0.05', '--test-grid', '4,3', '--variance'],
+        out: 'kron.npz',
+      },
+      { name: 'datagen', args: ['datagen', '--pde', 'darcy', '--grid', '8', '--count', '3', '--seed', '4', '--chunk-size', '3'], out: 'dg' },
+    ];
+    for (const c of commands) {
+      const remote = await runGramfleet([...c.args, '--context', 'lab-all', '--out', `remote-${c.out}`, '--json'], { cwd: client, env });
+      assert.equal(remote.code, 0, `${c.name} through the context: ${remote.stderr}`);
+      const local = await runGramfleet([...c.args, '--data-dir', t.dir, '--out', `local-${c.out}`, '--json'], { cwd: client, env });
+      assert.equal(local.code, 0, `${c.name} on the cluster's directory: ${local.stderr}`);
+      const r = path.join(client, `remote-${c.out}`),
+        l = path.join(client, `local-${c.out}`);
+      if (fs.statSync(l).isDirectory()) {
+        const files = fs.readdirSync(l).filter((f) => f !== 'manifest.json');
+        assert.ok(files.length > 0);
+        assert.deepEqual(
+          fs
+            .readdirSync(r)
+            .filter((f) => f !== 'manifest.json')
+            .sort(),
+          files.sort(),
+        );
+        for (const f of files) assert.ok(fs.readFileSync(path.join(r, f)).equals(fs.readFileSync(path.join(l, f))), `${c.name}: ${f} is the same bytes`);
+      } else assert.ok(fs.readFileSync(r).equals(fs.readFileSync(l)), `${c.name}: ${c.out} is the same bytes`);
     }
   });
 
