@@ -658,7 +658,7 @@ export class LocalCluster {
           s.temporalUiPort = await freePort();
           s.temporalUi = `http://127.0.0.1:${s.temporalUiPort}`;
         }
-        this.log.warn('temporal dev server exited before it listened; starting it on other ports', { attempt, port: s.temporalPort });
+        this.log.warn('temporal dev server exited before it served; starting it on other ports', { attempt, port: s.temporalPort });
       }
     }
   }
@@ -707,7 +707,14 @@ export class LocalCluster {
           await conn.close();
         }
       } catch (e) {
-        if (Date.now() > until || !alive) throw new GramfleetError('CLUSTER_START_FAILED', `temporal dev server did not serve: ${(e as Error).message}`, {});
+        // Exited after it listened (another process took one of the ports it opens next): `what`
+        // lets startTemporalOnFreePorts try again on other ports, as for an exit before listening.
+        if (!alive)
+          throw new GramfleetError('CLUSTER_START_FAILED', `temporal dev server exited before it served: ${(e as Error).message}`, {
+            what: 'temporal dev server',
+            port: s.temporalPort,
+          });
+        if (Date.now() > until) throw new GramfleetError('CLUSTER_START_FAILED', `temporal dev server did not serve: ${(e as Error).message}`, {});
         await sleep(200);
       }
     }
