@@ -477,11 +477,20 @@ export class LocalCluster {
    * (the supervisor's job; see supervisor.ts). Returns the names restarted.
    */
   async restartDead(): Promise<string[]> {
-    const dead = this.state.processes.filter((p) => p.name !== 'supervisor' && !pidAlive(p.pid, p.marker)).map((p) => p.name);
-    // Servers first: the orchestrator and workers connect to them.
-    dead.sort((a, b) => rank(b) - rank(a));
-    for (const name of dead) {
-      await this.kill(name);
+    const dead = this.restartOrder(this.state.processes.filter((p) => p.name !== 'supervisor' && !pidAlive(p.pid, p.marker)).map((p) => p.name));
+    for (const name of dead) await this.restart(name);
+    return dead;
+  }
+
+  /** `names` in the order to restart them: servers first, since the orchestrator and workers connect to them. */
+  restartOrder(names: readonly string[]): string[] {
+    return [...names].sort((a, b) => rank(b) - rank(a));
+  }
+
+  /** Starts the process `name` again on its address and store (whatever is left of it is stopped first). */
+  async restart(name: string): Promise<void> {
+    await this.kill(name);
+    try {
       if (name === 'nats') await this.startNats();
       else if (name === 'temporal') await this.startTemporal();
       else if (name === 'orchestrator') await this.startOrchestrator();
@@ -489,9 +498,13 @@ export class LocalCluster {
       else if (name === 'api') await this.startApi();
       else if (name.startsWith('worker-gpu-')) await this.addGpuWorker();
       else if (name.startsWith('worker-')) await this.addWorker({ name });
+    } finally {
+      // A start that failed must leave the process in the state file, dead, so that the next try
+      // sees it: `kill` took it out, and a start that threw before launching put nothing back
+      // (a Temporal server that never served was then forgotten, and the cluster stalled for good).
+      if (!this.state.processes.some((p) => p.name === name)) this.state.processes.push({ name, pid: 0, marker: this.state.dataDir });
       this.save();
     }
-    return dead;
   }
 
   /**

@@ -84,6 +84,7 @@ export async function waitForPort(port: number, timeoutMs: number, what: string,
 
 /** Whether a pid is alive (and, when `marker` is given, its command line contains it). */
 export function pidAlive(pid: number, marker?: string): boolean {
+  if (!(pid > 0)) return false; // a placeholder for a process whose start failed (kill(0) would signal our group)
   try {
     process.kill(pid, 0);
   } catch {

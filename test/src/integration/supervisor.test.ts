@@ -2,13 +2,15 @@
  * The local cluster supervises its processes, tried as a user would with the real CLI: after
  * `gramfleet up`, a `kill -9` of nats-server, of the Temporal dev server or of a worker in the
  * middle of a GRF job is repaired by the supervisor (same address, same store) and the job
- * finishes by itself, byte-identical to an uninterrupted run; `status` reports the restarts; `up`
+ * finishes by itself, byte-identical to an uninterrupted run; a restart that fails is tried again
+ * until it works; `status` reports the restarts; `up`
  * refuses to start a second cluster over the live one; `down` stops every process, the supervisor
  * included, even with one of them dead.
  */
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { GrfJobResult } from '@gramfleet/core';
@@ -97,6 +99,33 @@ describe('the supervised local cluster (gramfleet up / status / down, real proce
 
   it('kill -9 of the only worker mid-job: restarted, the job finishes byte-identical', async () => {
     await survives('worker-0');
+  });
+
+  it('a restart that fails (the Temporal port taken by another process for 8 s) is tried again until it works', async () => {
+    const port = (JSON.parse(fs.readFileSync(path.join(dir, 'cluster.json'), 'utf8')) as { temporalPort: number }).temporalPort;
+    const before = pidOf('temporal');
+    process.kill(before, 'SIGKILL');
+    // Take the port the moment the killed server lets it go, before the supervisor's next poll.
+    const squatter = net.createServer((sock) => sock.destroy());
+    await until(
+      () =>
+        new Promise<boolean>((resolve) => {
+          squatter.once('error', () => resolve(false));
+          squatter.listen(port, '127.0.0.1', () => resolve(true));
+        }),
+      5_000,
+      'the Temporal port taken',
+    );
+    await new Promise((r) => setTimeout(r, 8_000));
+    await new Promise<void>((r) => squatter.close(() => r()));
+    await until(async () => procs().some((p) => p.name === 'temporal' && p.pid !== before && alive(p.pid)), 90_000, 'temporal restarted once its port is free');
+    const st = await runGramfleet(['status', '--data-dir', dir, '--json']);
+    const events = (JSON.parse(st.stdout.trim().split('\n').pop() ?? '{}') as { events?: { process: string; what: string }[] }).events ?? [];
+    const mine = events.filter((e) => e.process === 'temporal').map((e) => e.what);
+    assert.ok(mine.includes('restart-failed'), `status reports the failed restarts: ${JSON.stringify(mine)}`);
+    assert.equal(mine[mine.length - 1], 'restarted', `and then the restart: ${JSON.stringify(mine)}`);
+    const r = await (await fleet.submit(spec)).result();
+    assert.deepEqual(r.phi.map(csrDigest), baseline.phi.map(csrDigest), 'a job after the restart is byte-identical');
   });
 
   it('up refuses to start a second cluster over the live one; down stops every process even with one dead', async () => {

@@ -42,6 +42,7 @@ describe(`campaign soak: ${MINUTES} min of campaigns with a random cluster proce
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gf-soak-'));
   const suffix = randomBytes(3).toString('hex');
   let fleet: Fleet;
+  let passed = false;
   const procs = (): Proc[] => (JSON.parse(fs.readFileSync(path.join(dir, 'cluster.json'), 'utf8')) as { processes: Proc[] }).processes;
 
   before(async () => {
@@ -52,7 +53,9 @@ describe(`campaign soak: ${MINUTES} min of campaigns with a random cluster proce
   after(async () => {
     await fleet?.close().catch(() => undefined);
     await runGramfleet(['down', '--data-dir', dir]);
-    if (process.env['GRAMFLEET_KEEP_TEST_DIRS'] === undefined) fs.rmSync(dir, { recursive: true, force: true });
+    // A failed soak keeps its cluster directory (logs, supervisor events, Temporal's database).
+    if (passed && process.env['GRAMFLEET_KEEP_TEST_DIRS'] === undefined) fs.rmSync(dir, { recursive: true, force: true });
+    else say(`cluster directory kept: ${dir}`);
   });
 
   it('every run of every campaign done exactly once, byte-identical to its reference, whatever was killed', { timeout: (MINUTES + 30) * 60_000 }, async () => {
@@ -183,5 +186,6 @@ describe(`campaign soak: ${MINUTES} min of campaigns with a random cluster proce
     if (refused.length > 0) say(`starts that failed and were retried (a campaign id starts at most once): ${refused.join(' | ')}`);
     assert.ok(kills.length > 0, 'something was killed');
     assert.ok(started.length > 0, 'a campaign was acknowledged');
+    passed = true;
   });
 });
