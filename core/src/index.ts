@@ -44,6 +44,7 @@ export {
   shapeSize,
   treeLeafCount,
 } from './array';
+export type { JoinUploadInput, UploadActivities } from './uploads';
 export type { AnyTypedArray, ArrayPatch, ArrayRef, CsrArrays, CsrRef, DType, NdArray, NpyHeader, TypedArrayOf } from './array';
 export { barabasiAlbert, csrBytes, csrFromTriplets, gridGraph, rmat, symmetrise, validateGraph } from './graph';
 export type { CsrFromTripletsOptions, DuplicatePolicy, GraphSummary, SymmetriseMode, ValidateGraphOptions } from './graph';

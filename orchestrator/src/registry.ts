@@ -8,6 +8,7 @@ import { WORKLOAD_DEFS, workloadDef } from '@gramfleet/core';
 import type { TypesOf, Workload, WorkloadTypes } from './workload';
 import type { AnyWorkloadTypes } from './job-types';
 import { createActivities, type ActivityDeps } from './host/activities';
+import { createUploadActivities } from './io/upload';
 import { grfWorkload } from './grf/workload';
 import { eigenProWorkload } from './eigenpro/workload';
 import { kronGpWorkload } from './kron/workload';
@@ -46,7 +47,7 @@ export function checkRegistry(): void {
  */
 export function hostActivities(deps: ActivityDeps): Record<string, unknown> {
   checkRegistry();
-  const all: Record<string, unknown> = { ...createActivities(deps) };
+  const all: Record<string, unknown> = { ...createActivities(deps), ...createUploadActivities({ store: deps.store, bucket: deps.dp.names.arraysBucket }) };
   for (const w of WORKLOADS) {
     const acts = (w.activities?.(deps) ?? {}) as Record<string, unknown>;
     for (const [name, f] of Object.entries(acts)) {

@@ -7,3 +7,4 @@ export type { CampaignCarry, CampaignWorkflowOptions } from './campaign';
 export { eigenProWorkflow, eigenProProgressQuery } from './eigenpro';
 export { datagenReleaseWorkflow, datagenWorkflow, datagenProgressQuery } from './datagen';
 export type { DatagenCarry } from './datagen';
+export { joinUploadWorkflow } from './uploads';

@@ -41,30 +41,35 @@ export interface UploadStep {
   readonly digest: string;
   readonly sent: number;
   readonly total: number;
+  /** Of `sent`, the bytes the cluster already held (a resumed upload: not sent again). */
+  readonly stored?: number;
 }
 
 /**
  * An upload progress bar for a command's inputs (`connect({ onUpload })`): arrays of at least
  * `minBytes` count; the bar shows their MiB sent of the MiB started so far, and finishes when all
- * of them are acknowledged (a later upload starts a new bar).
+ * of them are acknowledged (a later upload starts a new bar). When the cluster already held part of
+ * them (a resumed upload) the bar ends with how much, and how much was sent.
  */
 export function createUploadProgress(stream: NodeJS.WriteStream = process.stderr, minBytes = 8 * 1024 * 1024): (e: UploadStep) => void {
-  const arrays = new Map<string, { sent: number; total: number }>();
+  const arrays = new Map<string, { sent: number; total: number; stored: number }>();
   let bar: ProgressBar | undefined;
   const mib = (b: number): number => Math.round((10 * b) / 1024 ** 2) / 10;
   return (e) => {
     if (e.total < minBytes) return;
-    arrays.set(e.digest, { sent: e.sent, total: e.total });
+    arrays.set(e.digest, { sent: e.sent, total: e.total, stored: e.stored ?? 0 });
     let sent = 0;
     let total = 0;
+    let stored = 0;
     for (const a of arrays.values()) {
       sent += a.sent;
       total += a.total;
+      stored += a.stored;
     }
     bar ??= createProgressBar('uploading inputs (MiB)', stream);
     bar.update(mib(sent), mib(total), `${arrays.size} array${arrays.size === 1 ? '' : 's'}`);
     if (sent === total) {
-      bar.finish();
+      bar.finish(stored > 0 ? `(resumed: ${mib(stored)} MiB were already on the cluster, ${mib(sent - stored)} MiB sent)` : '');
       bar = undefined;
       arrays.clear();
     }

@@ -74,9 +74,17 @@ export interface ConnectOptions {
   /**
    * Hears the upload of every array this connection writes to the object store (a submit's
    * inputs, `put`): its digest, bytes acknowledged and size, after each chunk. The CLI draws its
-   * upload progress bar from it.
+   * upload progress bar from it. A remote cluster's large arrays are reported once per stored
+   * part, `stored` counting the bytes the cluster already held (a resumed upload).
    */
   readonly onUpload?: (e: UploadProgress) => void;
+  /**
+   * Arrays (`.npy` bytes) of at least this size that a submit or `put` sends to a remote cluster
+   * travel as resumable uploads: parts by content digest, joined by the orchestrator, so an
+   * interrupted upload, run again, sends only the missing parts (orchestrator/src/io/upload.ts).
+   * @default 8 MiB
+   */
+  readonly resumableUploadBytes?: number;
   readonly log?: Logger;
 }
 

@@ -17,6 +17,7 @@ import {
   type DatagenJobInput,
   type DatagenJobResult,
   type DatagenWorkflowResult,
+  type JoinUploadInput,
   type WorkloadDef,
 } from '@gramfleet/core';
 import { connectNats, createTaskClient, openArrayStore, openDataPlane, startTracing } from '@gramfleet/workers';
@@ -40,6 +41,7 @@ import { JOB_CLIENT_MEMO, JOB_OUTPUT_MEMO, createJobsService } from '../jobs/ser
 import { sdkOutputRecipe } from '../jobs/types';
 import { createObjectsClient, isFileRef } from '../io/objects';
 import { createFileCache } from '../io/file-cache';
+import { resumableArrayStore } from '../io/upload';
 import { tracingClientInterceptors } from '../telemetry/tracing';
 
 /**
@@ -128,10 +130,35 @@ export async function connect(o: ConnectOptions = {}): Promise<Fleet> {
   const client = new Client({ connection, namespace, ...(interceptors !== undefined ? { interceptors } : {}) });
   const budget = o.memoryBudgetBytes ?? 8 * 1024 ** 3;
   const tasks = createTaskClient({ dp, log, store });
-  const ray = createRaySdk(store, tasks);
+  // A remote cluster's large input arrays travel as resumable uploads (parts by digest, joined by
+  // the orchestrator: ../io/upload.ts); the local cluster's are put as they are.
+  const joinUpload = async (input: JoinUploadInput): Promise<ArrayRef> => {
+    const workflowId = `gf-upload-${input.expect.digest}`;
+    try {
+      return (await client.workflow.execute('joinUploadWorkflow', { taskQueue, workflowId, args: [input] })) as ArrayRef;
+    } catch (e) {
+      if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw fromTemporal(e, workflowId);
+      // Another put of the same array joins it now.
+      return (await client.workflow
+        .getHandle(workflowId)
+        .result()
+        .catch((e2: unknown) => {
+          throw fromTemporal(e2, workflowId);
+        })) as ArrayRef;
+    }
+  };
+  const inputs =
+    target.kind === 'remote'
+      ? resumableArrayStore(store, {
+          bucket: names.arraysBucket,
+          join: joinUpload,
+          ...(o.resumableUploadBytes !== undefined ? { minBytes: o.resumableUploadBytes } : {}),
+          ...(o.onUpload !== undefined ? { onUpload: o.onUpload } : {}),
+        })
+      : store;
+  const ctx: WorkloadContext = { dp, store: inputs, memoryBudgetBytes: budget, workers: () => tasks.workers() };
 
-  const ctx: WorkloadContext = { dp, store, memoryBudgetBytes: budget, workers: () => tasks.workers() };
-
+  const ray = createRaySdk(inputs, tasks);
   const jobs = createJobsService({ client });
   const handleOf = <K extends JobKind>(kind: K, jobId: string): JobHandle<K> => createJobHandle<K>(workloadFor(kind), jobId, { client, ctx, jobs });
   const jobById = async (jobId: string): Promise<JobHandle> => handleOf((await jobs.describe(jobId, { progress: false })).kind, jobId);

@@ -33,7 +33,7 @@ import { writeCsrNpz, writeNpy, writeNpz } from './npz';
 export const FILE_PART_BYTES = TREE_LEAF_BYTES - 128;
 
 /** Parts uploaded or fetched at once. */
-const PARTS_IN_FLIGHT = 4;
+export const PARTS_IN_FLIGHT = 4;
 
 /** A reference to a stored file: `gf:file:<manifest digest>:<manifest bytes>`. */
 export type FileRef = `gf:file:${string}`;
@@ -41,6 +41,12 @@ export type FileRef = `gf:file:${string}`;
 /** The manifest of a stored file. */
 export interface FileManifest {
   readonly format: 'gramfleet-file/1';
+  /**
+   * How the parts are stored: absent for a file (`u8` arrays of shape `[n]`); `'row'` for the
+   * staging copy of an uploaded array (`u8` arrays of shape `[1, n]`, ./upload.ts), so a staging
+   * part never has the digest of a file's part and can be deleted once the array is joined.
+   */
+  readonly partShape?: 'row';
   /** Bytes of the whole file. */
   readonly size: number;
   /** Lower-case hex sha256 of the whole file. */
@@ -61,28 +67,39 @@ export interface PutFileResult {
   readonly bytesUploaded: number;
 }
 
-/** Progress of a put or get: bytes done of the total. */
-export type ObjectProgress = (done: number, total: number) => void;
+/**
+ * Progress of a put or get: bytes done of the total; for a put, `stored`: of the bytes done, those
+ * the cluster already held (parts not sent again).
+ */
+export type ObjectProgress = (done: number, total: number, stored?: number) => void;
 
 function sha256Hex(b: Uint8Array | string): string {
   return createHash('sha256').update(b).digest('hex');
 }
 
-/** The `.npy` bytes a part of `n` bytes is stored as: its header then the part. */
-function partHeader(n: number): Uint8Array {
-  return npyHeader('u8', [n]);
+/** How a part is stored ({@link FileManifest.partShape}). */
+type PartShape = FileManifest['partShape'];
+
+function partShape(n: number, s: PartShape): number[] {
+  return s === 'row' ? [1, n] : [n];
 }
 
-function partRef(bucket: string, digest: string, n: number): ArrayRef {
-  return { bucket, digest, dtype: 'u8', shape: [n], bytes: partHeader(n).byteLength + n };
+/** The `.npy` bytes a part of `n` bytes is stored as: its header then the part. */
+function partHeader(n: number, s: PartShape = undefined): Uint8Array {
+  return npyHeader('u8', partShape(n, s));
+}
+
+/** The array reference of a stored part. */
+export function partRef(bucket: string, digest: string, n: number, s: PartShape = undefined): ArrayRef {
+  return { bucket, digest, dtype: 'u8', shape: partShape(n, s), bytes: partHeader(n, s).byteLength + n };
 }
 
 /** Stores `data` as one part (a `u8` array) unless the store holds it; true when it was sent. */
-async function putPart(store: ArrayStore, data: Uint8Array): Promise<{ digest: string; sent: boolean }> {
-  const head = partHeader(data.byteLength);
+async function putPart(store: ArrayStore, data: Uint8Array, s: PartShape = undefined): Promise<{ digest: string; sent: boolean }> {
+  const head = partHeader(data.byteLength, s);
   const digest = createHash('sha256').update(head).update(data).digest('hex');
   if (await store.has(digest)) return { digest, sent: false };
-  const ref = await store.put({ dtype: 'u8', shape: [data.byteLength], data }, { durable: 'sync' });
+  const ref = await store.put({ dtype: 'u8', shape: partShape(data.byteLength, s), data }, { durable: 'sync' });
   if (ref.digest !== digest) throw new GramfleetError('STORE_DIGEST_MISMATCH', `part stored as ${ref.digest}, expected ${digest}`, { digest });
   return { digest, sent: true };
 }
@@ -121,62 +138,100 @@ export async function putFile(
   file: string,
   o: { readonly progress?: ObjectProgress; readonly bucket?: string } = {},
 ): Promise<PutFileResult> {
+  const unreadable = (e: unknown): GramfleetError => {
+    const code = String((e as { code?: unknown }).code ?? 'EIO');
+    return new GramfleetError('INPUT_FILE_UNREADABLE', `${file}: cannot read file (${code})`, { field: 'file', path: file, errno: code });
+  };
   let size: number;
   try {
     const st = await fs.stat(file);
     if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'ENOTFILE' });
     size = st.size;
   } catch (e) {
-    const code = String((e as { code?: unknown }).code ?? 'EIO');
-    throw new GramfleetError('INPUT_FILE_UNREADABLE', `${file}: cannot read file (${code})`, { field: 'file', path: file, errno: code });
+    throw unreadable(e);
   }
-  const whole = createHash('sha256');
-  const parts: { digest: string; bytes: number }[] = [];
-  let found = 0;
-  let uploaded = 0;
-  let done = 0;
-  const inFlight: Promise<void>[] = [];
-  // Parts are read in order (the whole-file hash needs them so) and stored up to PARTS_IN_FLIGHT at once.
-  const stream = createReadStream(file, { highWaterMark: FILE_PART_BYTES });
-  let pending: Buffer[] = [];
-  let pendingBytes = 0;
-  const flushPart = async (buf: Buffer): Promise<void> => {
-    const i = parts.length;
-    parts.push({ digest: '', bytes: buf.byteLength });
-    whole.update(buf);
-    const p = (async () => {
-      const r = await putPart(store, new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
-      parts[i] = { digest: r.digest, bytes: buf.byteLength };
-      if (r.sent) uploaded += buf.byteLength;
-      else found++;
-      done += buf.byteLength;
-      o.progress?.(done, size);
-    })();
-    inFlight.push(p);
-    if (inFlight.length >= PARTS_IN_FLIGHT) await inFlight.shift();
-  };
-  try {
+  // Parts are read in order (the whole-file hash needs them so), each FILE_PART_BYTES but the last.
+  async function* partsOfFile(): AsyncGenerator<Uint8Array> {
+    const stream = createReadStream(file, { highWaterMark: FILE_PART_BYTES });
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       pending.push(chunk);
       pendingBytes += chunk.byteLength;
       while (pendingBytes >= FILE_PART_BYTES) {
         const all = Buffer.concat(pending, pendingBytes);
-        await flushPart(all.subarray(0, FILE_PART_BYTES));
+        yield all.subarray(0, FILE_PART_BYTES);
         const rest = all.subarray(FILE_PART_BYTES);
         pending = rest.byteLength > 0 ? [Buffer.from(rest)] : [];
         pendingBytes = rest.byteLength;
       }
     }
-    if (pendingBytes > 0 || parts.length === 0) await flushPart(Buffer.concat(pending, pendingBytes));
+    if (pendingBytes > 0) yield Buffer.concat(pending, pendingBytes);
+  }
+  return putParts(store, partsOfFile(), size, undefined, o.progress, unreadable);
+}
+
+/**
+ * Stores bytes held in memory the way {@link putFile} stores a file: by parts, each sent only when
+ * the store does not hold it, then a manifest. `partShape: 'row'` stores the parts as the staging
+ * copy of an array (./upload.ts).
+ */
+export async function putBytes(
+  store: ArrayStore,
+  bytes: Uint8Array,
+  o: { readonly progress?: ObjectProgress; readonly partShape?: 'row' } = {},
+): Promise<PutFileResult> {
+  function* partsOf(): Generator<Uint8Array> {
+    for (let at = 0; at < bytes.byteLength; at += FILE_PART_BYTES) yield bytes.subarray(at, Math.min(bytes.byteLength, at + FILE_PART_BYTES));
+  }
+  return putParts(store, partsOf(), bytes.byteLength, o.partShape, o.progress);
+}
+
+/** Stores `chunks` (the parts, in order) up to PARTS_IN_FLIGHT at once, then their manifest. */
+async function putParts(
+  store: ArrayStore,
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  size: number,
+  shape: PartShape,
+  progress: ObjectProgress | undefined,
+  readError: (e: unknown) => unknown = (e) => e,
+): Promise<PutFileResult> {
+  const whole = createHash('sha256');
+  const parts: { digest: string; bytes: number }[] = [];
+  let found = 0;
+  let foundBytes = 0;
+  let uploaded = 0;
+  let done = 0;
+  const inFlight: Promise<void>[] = [];
+  const flushPart = async (buf: Uint8Array): Promise<void> => {
+    const i = parts.length;
+    parts.push({ digest: '', bytes: buf.byteLength });
+    whole.update(buf);
+    const p = (async () => {
+      const r = await putPart(store, buf, shape);
+      parts[i] = { digest: r.digest, bytes: buf.byteLength };
+      if (r.sent) uploaded += buf.byteLength;
+      else {
+        found++;
+        foundBytes += buf.byteLength;
+      }
+      done += buf.byteLength;
+      progress?.(done, size, foundBytes);
+    })();
+    inFlight.push(p);
+    if (inFlight.length >= PARTS_IN_FLIGHT) await inFlight.shift();
+  };
+  try {
+    for await (const c of chunks) await flushPart(c);
+    if (parts.length === 0) await flushPart(new Uint8Array(0));
     await Promise.all(inFlight);
   } catch (e) {
     await Promise.allSettled(inFlight);
     if (e instanceof GramfleetError) throw e;
-    const code = String((e as { code?: unknown }).code ?? 'EIO');
-    throw new GramfleetError('INPUT_FILE_UNREADABLE', `${file}: cannot read file (${code})`, { field: 'file', path: file, errno: code });
+    throw readError(e);
   }
   const sha256 = whole.digest('hex');
-  const manifest: FileManifest = { format: 'gramfleet-file/1', size, sha256, parts };
+  const manifest: FileManifest = { format: 'gramfleet-file/1', ...(shape !== undefined ? { partShape: shape } : {}), size, sha256, parts };
   const mBytes = Buffer.from(JSON.stringify(manifest), 'utf8');
   const m = await putPart(store, new Uint8Array(mBytes.buffer, mBytes.byteOffset, mBytes.byteLength));
   return { ref: `gf:file:${m.digest}:${mBytes.byteLength}`, size, sha256, parts: parts.length, partsFound: found, bytesUploaded: uploaded };
@@ -192,7 +247,7 @@ export async function readManifest(store: ArrayStore, ref: string, bucket: strin
   } catch {
     throw new GramfleetError('INPUT_INVALID', `${field} ${ref} is not a file manifest`, { field });
   }
-  if (m.format !== 'gramfleet-file/1' || !Array.isArray(m.parts))
+  if (m.format !== 'gramfleet-file/1' || !Array.isArray(m.parts) || (m.partShape !== undefined && m.partShape !== 'row'))
     throw new GramfleetError('INPUT_INVALID', `${field} ${ref} is not a file manifest`, { field });
   return m;
 }
@@ -216,7 +271,7 @@ export async function getFile(
   try {
     for (let i = 0; i < m.parts.length; i += PARTS_IN_FLIGHT) {
       const batch = m.parts.slice(i, i + PARTS_IN_FLIGHT);
-      const got = await Promise.all(batch.map((p) => store.get(partRef(o.bucket, p.digest, p.bytes))));
+      const got = await Promise.all(batch.map((p) => store.get(partRef(o.bucket, p.digest, p.bytes, m.partShape))));
       for (const a of got) {
         const b = new Uint8Array(a.data.buffer, a.data.byteOffset, a.data.byteLength);
         whole.update(b);

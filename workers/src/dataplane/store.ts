@@ -80,8 +80,11 @@ export interface ArrayStoreOptions {
 /** One step of a durable copy's upload ({@link ArrayStoreOptions.onUpload}). */
 export interface UploadProgress {
   readonly digest: string;
+  /** Bytes handled so far (acknowledged by the store, or found there). */
   readonly sent: number;
   readonly total: number;
+  /** Of `sent`, the bytes the store already held and were not sent again (a resumed upload, orchestrator/src/io/upload.ts). */
+  readonly stored?: number;
 }
 
 /** Options of {@link ArrayStore.put}. */
