@@ -72,13 +72,51 @@ function inSpan(name, f) {
 const activityStorage = new AsyncLocalStorage();
 
 /**
+ * CPU seconds (user + system) used so far by this process and every live process under it (the
+ * local cluster's: NATS, Temporal, orchestrator, workers), except the trees of `exclude` (pids),
+ * read from /proc; undefined where there is no /proc. A phase's CPU is the difference of two reads.
+ */
+function treeCpuSeconds(exclude = []) {
+  let entries;
+  try {
+    entries = fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  } catch {
+    return undefined;
+  }
+  const tick = 100; // USER_HZ on Linux
+  const procs = new Map();
+  for (const d of entries) {
+    try {
+      const st = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      procs.set(Number(d), { ppid: Number(f[1]), cpu: (Number(f[11]) + Number(f[12])) / tick });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const skip = new Set(exclude);
+  const under = (pid) => {
+    for (let p = pid, hops = 0; p > 1 && hops < 64; p = procs.get(p)?.ppid ?? 0, hops++) {
+      if (skip.has(p)) return false;
+      if (p === process.pid) return true;
+    }
+    return false;
+  };
+  let sum = 0;
+  for (const [pid, p] of procs) if (under(pid)) sum += p.cpu;
+  return sum;
+}
+
+/**
  * Our side of one run. `natsSecurity: false` starts NATS without TLS and credentials
  * (bench/cluster/tls.js compares); `metrics: false` starts the processes without /metrics and
  * counting (bench/cluster/telemetry.js compares; tracing follows GRAMFLEET_OTLP_ENDPOINT, which
  * the cluster's processes inherit); `activityContext` sends the tasks from inside an
  * AsyncLocalStorage as an activity does. `onCluster` is called with the cluster once it is up.
+ * Besides the times, `makespanCpu` and `workflowCpu` are the CPU seconds this process and the
+ * cluster's used during (b) and (d) (`cpuExclude`: pids whose trees are not counted).
  */
-async function ours({ natsSecurity = true, metrics = true, activityContext = false, onCluster } = {}) {
+async function ours({ natsSecurity = true, metrics = true, activityContext = false, onCluster, cpuExclude = [] } = {}) {
   const inActivity = (name, f) => (activityContext ? activityStorage.run({ activity: name }, () => inSpan(name, f)) : inSpan(name, f));
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gf-bench-cluster-'));
   log(
@@ -134,10 +172,14 @@ async function ours({ natsSecurity = true, metrics = true, activityContext = fal
       {
         const jobId = `tiny-${randomBytes(3).toString('hex')}`;
         const t = process.hrtime.bigint();
+        const cpu0 = treeCpuSeconds(cpuExclude);
         const rs = await inActivity('bench.makespan', () => Promise.all(Array.from({ length: TINY }, (_, i) => run(jobId, `s${i}`))));
         out.makespan = Number(process.hrtime.bigint() - t) / 1e9;
+        if (cpu0 !== undefined) out.makespanCpu = treeCpuSeconds(cpuExclude) - cpu0;
         const workers = new Set(rs.map((r) => r.stats.workerId));
-        log(`makespan of ${TINY} tasks ${out.makespan.toFixed(3)} s over ${workers.size} workers (client: ${JSON.stringify(tasks.stats)})`);
+        log(
+          `makespan of ${TINY} tasks ${out.makespan.toFixed(3)} s${out.makespanCpu !== undefined ? ` (CPU ${out.makespanCpu.toFixed(2)} s)` : ''} over ${workers.size} workers (client: ${JSON.stringify(tasks.stats)})`,
+        );
       }
     } finally {
       await tasks.close();
@@ -163,9 +205,11 @@ async function ours({ natsSecurity = true, metrics = true, activityContext = fal
         const spec = { kind: 'grf', graph, kernel: 'reg-laplacian', scale: 0.25, walks: 1, pHalt: 0.5, seed: 1, shardNodes: 1 };
         await (await fleet.submit({ ...spec, shardNodes: 50 })).result(); // warm-up
         const t = process.hrtime.bigint();
+        const cpu0 = treeCpuSeconds(cpuExclude);
         const r = await (await fleet.submit(spec)).result();
         out.workflow = Number(process.hrtime.bigint() - t) / 1e9;
-        log(`workflow of ${r.shards} tiny shards ${out.workflow.toFixed(3)} s`);
+        if (cpu0 !== undefined) out.workflowCpu = treeCpuSeconds(cpuExclude) - cpu0;
+        log(`workflow of ${r.shards} tiny shards ${out.workflow.toFixed(3)} s${out.workflowCpu !== undefined ? ` (CPU ${out.workflowCpu.toFixed(2)} s)` : ''}`);
       } finally {
         await fleet.close();
       }

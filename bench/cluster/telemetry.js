@@ -4,7 +4,13 @@
  * must move by < 5 %): bench/cluster's figures (our side only) with telemetry on against the
  * same cluster with it off.
  *
- *   node bench/cluster/telemetry.js   (env: ON=both|metrics|tracing RUNS=3 LAT_SAMPLES=200 TINY_SHARDS=10000 ARRAY_MB=100 WORKERS=<cores> SCRAPE_MS=15000)
+ *   node bench/cluster/telemetry.js   (env: ON=both|metrics|tracing SAMPLE=0|1 RUNS=3 LAT_SAMPLES=200 TINY_SHARDS=10000 ARRAY_MB=100 WORKERS=<cores> SCRAPE_MS=15000)
+ *
+ * SAMPLE is the sample ratio of the "on" side (GRAMFLEET_OTLP_SAMPLE_RATIO, here and in the
+ * cluster). Each figure is one trace (the round trips' spans, the makespan's span, the workflow's
+ * job), sampled whole or not at all, so the bench runs one of the two cases: SAMPLE=0 (default),
+ * what a job not sampled costs (a share 1 − ratio of jobs), or SAMPLE=1, what a traced job costs.
+ * With the default ratio r, a job costs on average (1 − r) × the first + r × the second.
  *
  * On: every orchestrator and worker process serves /metrics (and counts), a scraper GETs each
  * one every SCRAPE_MS (15 s, a usual Prometheus interval; the chart's ServiceMonitor uses 30 s), and every process — this one (the task owner of the round trips and the
@@ -50,6 +56,8 @@ function freePort() {
 const ON = process.env.ON ?? 'both';
 if (!['both', 'metrics', 'tracing'].includes(ON)) throw new Error(`ON must be both|metrics|tracing, got ${ON}`);
 const TRACING = ON !== 'metrics';
+const SAMPLE = Number(process.env.SAMPLE ?? 0);
+if (!(SAMPLE >= 0 && SAMPLE <= 1)) throw new Error(`SAMPLE must be in [0, 1], got ${process.env.SAMPLE}`);
 const METRICS = ON !== 'tracing';
 
 /** One "on" run: the sink, tracing here and in the cluster (inherited environment), metrics on (as ON says). */
@@ -63,12 +71,14 @@ async function telemetryOn() {
   const endpoint = `http://127.0.0.1:${port}`;
   if (TRACING) {
     process.env.GRAMFLEET_OTLP_ENDPOINT = endpoint;
-    startTracing({ endpoint, serviceName: 'gramfleet-bench' });
+    process.env.GRAMFLEET_OTLP_SAMPLE_RATIO = String(SAMPLE);
+    startTracing({ endpoint, serviceName: 'gramfleet-bench', sampleRatio: SAMPLE });
   }
   try {
     const r = await ours({
       metrics: METRICS,
       activityContext: true,
+      cpuExclude: [sink.pid],
       onCluster: (cluster) => {
         const urls = cluster
           .status()
@@ -82,8 +92,11 @@ async function telemetryOn() {
     await new Promise((res) => setTimeout(res, 500));
     return r;
   } finally {
-    await activeTracing()?.shutdown();
+    const t = activeTracing();
+    if (t !== undefined) log(`this process's spans: ${JSON.stringify(t.stats())}`);
+    await t?.shutdown();
     delete process.env.GRAMFLEET_OTLP_ENDPOINT;
+    delete process.env.GRAMFLEET_OTLP_SAMPLE_RATIO;
     const closed = new Promise((res) => sink.once('exit', res));
     sink.kill('SIGTERM');
     await closed;
@@ -94,6 +107,7 @@ async function telemetryOn() {
 
 async function main() {
   delete process.env.GRAMFLEET_OTLP_ENDPOINT;
+  delete process.env.GRAMFLEET_OTLP_SAMPLE_RATIO;
   const runs = [];
   const sinks = [];
   for (let k = 0; k < RUNS; k++) {
@@ -111,7 +125,13 @@ async function main() {
     }
     runs.push(pair);
   }
-  const keys = ['p50', 'p99', 'makespan', 'workflow', 'put', 'get'];
+  // CPU per task (all processes but the sink), µs: less noisy than wall time on a loaded machine.
+  for (const x of runs)
+    for (const side of [x.on, x.off]) {
+      if (side.makespanCpu !== undefined) side.makespanCpuUs = (side.makespanCpu / TINY) * 1e6;
+      if (side.workflowCpu !== undefined) side.workflowCpuUs = (side.workflowCpu / TINY) * 1e6;
+    }
+  const keys = ['p50', 'p99', 'makespan', 'makespanCpuUs', 'workflow', 'workflowCpuUs', 'put', 'get'];
   const pick = (side, key) => median(runs.map((x) => x[side][key]));
   const errors = [...new Set(runs.flatMap((x) => [x.on.error, x.off.error]).filter(Boolean))];
   const note = (key) =>
@@ -125,14 +145,23 @@ async function main() {
     p50: ['empty-shard round trip p50', 'ms'],
     p99: ['empty-shard round trip p99', 'ms'],
     makespan: [`makespan of ${TINY} tiny shards`, 's'],
+    makespanCpuUs: [`CPU per task of the ${TINY} tiny shards (every process but the OTLP receiver)`, 'us'],
+    workflowCpuUs: [`CPU per shard of the ${TINY}-shard workflow (every process but the OTLP receiver)`, 'us'],
     workflow: [`makespan of ${TINY} tiny shards as a workflow (GRF job)`, 's'],
     put: [`${MB} MB array put`, 's'],
     get: [`${MB} MB array get`, 's'],
   };
   for (const k of keys)
-    emit(B, `${figures[k][0]}: ${ON === 'both' ? 'metrics + tracing' : ON} on (reference: off)`, pick('on', k), pick('off', k), figures[k][1], {
-      note: note(k),
-    });
+    emit(
+      B,
+      `${figures[k][0]}: ${ON === 'both' ? 'metrics + tracing' : ON} on${TRACING ? `, sample ratio ${SAMPLE}` : ''} (reference: off)`,
+      pick('on', k),
+      pick('off', k),
+      figures[k][1],
+      {
+        note: note(k),
+      },
+    );
 }
 
 main().then(

@@ -248,6 +248,29 @@ export const OTLP_ENDPOINT_ENV = envString('GRAMFLEET_OTLP_ENDPOINT', {
   expected: 'an http(s) URL',
 });
 
+/** What share of jobs a tracing process traces when it starts their trace (GRAMFLEET_OTLP_SAMPLE_RATIO's default). */
+export const DEFAULT_OTLP_SAMPLE_RATIO = 0.05;
+
+/** GRAMFLEET_OTLP_SAMPLE_RATIO. */
+export const OTLP_SAMPLE_RATIO_ENV = envGroup(
+  [
+    {
+      name: 'GRAMFLEET_OTLP_SAMPLE_RATIO',
+      default: String(DEFAULT_OTLP_SAMPLE_RATIO),
+      meaning:
+        "with GRAMFLEET_OTLP_ENDPOINT set: the share of jobs traced, a number in [0, 1], decided once at the trace's root (the SDK's submit, or the workflow when its client does not trace) from the trace id; a job is traced whole or not at all (the traceparent's sampled flag tells the orchestrator and the workers), and an untraced job costs no span work. 1: every job; `submit(spec, { trace: true })` traces one job whatever the ratio",
+    },
+  ],
+  (env): number => {
+    const name = 'GRAMFLEET_OTLP_SAMPLE_RATIO';
+    const v = envRaw(env, name);
+    if (v === undefined) return DEFAULT_OTLP_SAMPLE_RATIO;
+    const n = parseEnvNumber(name, v, 0);
+    if (n > 1) throw envOutOfRange(name, 'a number in [0, 1]', v);
+    return n;
+  },
+);
+
 /** The data plane's tunables (workers/src/dataplane/nats.ts): the durable task queue's consumer and the streams' and array store's limits. */
 export const DATA_PLANE_ENV = envGroup(
   [

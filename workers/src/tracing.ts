@@ -18,15 +18,48 @@
  * submitted, and every message that carries tasks carries one W3C `traceparent` header; a lane
  * frame holds only tasks of one context (a frame is cut where the context changes).
  *
+ * Sampling: a job is traced whole or not at all. The process that starts a trace (the SDK's
+ * submit; the orchestrator for a workflow whose client does not trace) decides from the trace id
+ * with probability `sampleRatio` (GRAMFLEET_OTLP_SAMPLE_RATIO), or always for a root span with
+ * the `gramfleet.trace` attribute set (`submit(spec, { trace: true })`); every span under it
+ * follows the parent's sampled flag. For an unsampled job nothing on the task path does span
+ * work: the owner sends no `traceparent` header, and a worker given an unsampled one starts no
+ * span. Ended spans wait in a bounded queue and leave in batches in the background; when the
+ * queue is full a span is dropped and counted ({@link Tracing.stats}), never waited for.
+ *
  * The OpenTelemetry API is global per process, so there is one provider per process: a second
  * {@link startTracing} returns the first.
  */
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace, type Attributes, type Span, type Tracer } from '@opentelemetry/api';
+import {
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  TraceFlags,
+  context,
+  propagation,
+  trace,
+  type Attributes,
+  type Context,
+  type Span,
+  type SpanContext,
+  type Tracer,
+} from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { ExportResultCode, W3CTraceContextPropagator, suppressTracing, type ExportResult } from '@opentelemetry/core';
 import { Resource } from '@opentelemetry/resources';
-import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import {
+  BasicTracerProvider,
+  ParentBasedSampler,
+  SamplingDecision,
+  TraceIdRatioBasedSampler,
+  type ReadableSpan,
+  type Sampler,
+  type SamplingResult,
+  type SpanExporter,
+  type SpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { DEFAULT_OTLP_SAMPLE_RATIO, outOfRange } from '@gramfleet/core';
 
 /** The W3C trace-context header carried by NATS messages that hold tasks. */
 export const TRACEPARENT_HEADER = 'traceparent';
@@ -49,6 +82,26 @@ export interface TracingOptions {
    * bench/cluster/telemetry.js). @default true
    */
   readonly activeContext?: boolean;
+  /**
+   * The share of traces this process starts that are recorded, in [0, 1] (GRAMFLEET_OTLP_SAMPLE_RATIO).
+   * Spans with a parent follow the parent's sampled flag. @default DEFAULT_OTLP_SAMPLE_RATIO
+   */
+  readonly sampleRatio?: number;
+  /** Spans waiting for export at most; more are dropped and counted. @default 65536 */
+  readonly maxQueueSize?: number;
+}
+
+/** A root span with this attribute set to true is sampled whatever the ratio (`submit(spec, { trace: true })`). */
+export const FORCE_TRACE_ATTRIBUTE = 'gramfleet.trace';
+
+/** What a process's span export did so far. */
+export interface TracingStats {
+  /** Spans handed to the exporter and accepted by the collector. */
+  readonly exported: number;
+  /** Spans dropped because the export queue was full. */
+  readonly dropped: number;
+  /** Spans whose export failed (the collector refused or could not be reached). */
+  readonly failed: number;
 }
 
 /** A process's tracing: the tracer, and what Temporal's interceptors and workflow sink need. */
@@ -60,6 +113,96 @@ export interface Tracing {
   flush(): Promise<void>;
   /** Flushes, then stops exporting; tracing is off again afterwards. */
   shutdown(): Promise<void>;
+  /** Spans exported, dropped and failed so far. */
+  stats(): TracingStats;
+}
+
+/** The root sampler: the ratio, or always for a root span marked {@link FORCE_TRACE_ATTRIBUTE}. */
+class RootSampler implements Sampler {
+  private readonly ratio: TraceIdRatioBasedSampler;
+  constructor(private readonly share: number) {
+    this.ratio = new TraceIdRatioBasedSampler(share);
+  }
+  shouldSample(ctx: Context, traceId: string, _name: string, _kind: SpanKind, attributes: Attributes): SamplingResult {
+    if (attributes[FORCE_TRACE_ATTRIBUTE] === true) return { decision: SamplingDecision.RECORD_AND_SAMPLED };
+    return this.ratio.shouldSample(ctx, traceId);
+  }
+  toString(): string {
+    return `GramfleetRootSampler{ratio=${this.share}}`;
+  }
+}
+
+/**
+ * Ended spans of sampled traces wait in a queue of at most `maxQueue` and leave in batches of at
+ * most `maxBatch`, one export at a time, `delayMs` after the first of a batch ended (at once when
+ * a batch is full). A span ended while the queue is full is dropped and counted: recording never
+ * waits for the collector.
+ */
+class BoundedBatchProcessor implements SpanProcessor {
+  private queue: ReadableSpan[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private exporting: Promise<void> | undefined;
+  private stopped = false;
+  readonly counts = { exported: 0, dropped: 0, failed: 0 };
+  constructor(
+    private readonly exporter: SpanExporter,
+    private readonly maxQueue: number,
+    private readonly maxBatch: number,
+    private readonly delayMs: number,
+  ) {}
+  onStart(): void {}
+  onEnd(span: ReadableSpan): void {
+    if (this.stopped || (span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
+    if (this.queue.length >= this.maxQueue) {
+      this.counts.dropped++;
+      return;
+    }
+    this.queue.push(span);
+    if (this.queue.length >= this.maxBatch) this.kick(0);
+    else if (this.timer === undefined) this.kick(this.delayMs);
+  }
+  private kick(delayMs: number): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.drain(false);
+    }, delayMs);
+    this.timer.unref();
+  }
+  /** Exports batches until the queue is empty (`all`) or one batch went (not all: the timer's turn). */
+  private async drain(all: boolean): Promise<void> {
+    do {
+      while (this.exporting !== undefined) await this.exporting;
+      if (this.queue.length === 0) return;
+      const sending = this.send(this.queue.splice(0, this.maxBatch));
+      this.exporting = sending;
+      await sending;
+      if (this.exporting === sending) this.exporting = undefined;
+    } while (all);
+    if (this.queue.length > 0 && this.timer === undefined) this.kick(this.queue.length >= this.maxBatch ? 0 : this.delayMs);
+  }
+  private send(batch: ReadableSpan[]): Promise<void> {
+    return new Promise<void>((resolve) => {
+      // The exporter's own HTTP request is not traced.
+      context.with(suppressTracing(ROOT_CONTEXT), () =>
+        this.exporter.export(batch, (r: ExportResult) => {
+          if (r.code === ExportResultCode.SUCCESS) this.counts.exported += batch.length;
+          else this.counts.failed += batch.length;
+          resolve();
+        }),
+      );
+    });
+  }
+  forceFlush(): Promise<void> {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    return this.drain(true);
+  }
+  async shutdown(): Promise<void> {
+    await this.forceFlush();
+    this.stopped = true;
+    await this.exporter.shutdown();
+  }
 }
 
 let current: { tracing: Tracing; provider: BasicTracerProvider } | undefined;
@@ -67,11 +210,17 @@ let current: { tracing: Tracing; provider: BasicTracerProvider } | undefined;
 /** Starts tracing in this process (idempotent: a second call returns the first's). */
 export function startTracing(o: TracingOptions): Tracing {
   if (current !== undefined) return current.tracing;
+  const sampleRatio = o.sampleRatio ?? DEFAULT_OTLP_SAMPLE_RATIO;
+  if (!(sampleRatio >= 0 && sampleRatio <= 1)) throw outOfRange('otlpSampleRatio', 'a number in [0, 1]', sampleRatio);
   const resource = new Resource({ 'service.name': o.serviceName, ...o.attributes });
   const exporter = o.exporter ?? new OTLPTraceExporter({ url: `${o.endpoint.replace(/\/+$/, '')}/v1/traces` });
   // Batched: spans leave in the background, at most every 500 ms, so the task path only records.
-  const spanProcessor = new BatchSpanProcessor(exporter, { scheduledDelayMillis: 500, maxQueueSize: 65_536, maxExportBatchSize: 2048 });
-  const provider = new BasicTracerProvider({ resource, spanProcessors: [spanProcessor] });
+  const spanProcessor = new BoundedBatchProcessor(exporter, o.maxQueueSize ?? 65_536, 2048, 500);
+  const provider = new BasicTracerProvider({
+    resource,
+    spanProcessors: [spanProcessor],
+    sampler: new ParentBasedSampler({ root: new RootSampler(sampleRatio) }),
+  });
   provider.register({
     // null: no context manager (the API's no-op one), so nothing (the batch processor's export
     // included) ever enters an AsyncLocalStorage in this process.
@@ -83,6 +232,7 @@ export function startTracing(o: TracingOptions): Tracing {
     resource,
     spanProcessor,
     flush: () => provider.forceFlush(),
+    stats: () => ({ ...spanProcessor.counts }),
     async shutdown() {
       if (current?.tracing !== tracing) return;
       current = undefined;
@@ -101,13 +251,28 @@ export function activeTracing(): Tracing | undefined {
   return current?.tracing;
 }
 
-/** The W3C traceparent of the active span; undefined when tracing is off or no span is active. */
+let lastSent: { sc: SpanContext; traceparent: string } | undefined;
+
+/**
+ * The W3C traceparent of the active span when its trace is sampled; undefined when tracing is
+ * off, no span is active or the trace is not sampled (so an unsampled job's tasks carry no header
+ * and the workers do no span work for them). Called once per task: the string of the last span
+ * context is kept.
+ */
 export function currentTraceparent(): string | undefined {
   if (current === undefined) return undefined;
-  const carrier: Record<string, string> = {};
-  propagation.inject(context.active(), carrier);
-  return carrier[TRACEPARENT_HEADER];
+  const sc = trace.getSpanContext(context.active());
+  if (sc === undefined || (sc.traceFlags & TraceFlags.SAMPLED) === 0) return undefined;
+  if (lastSent?.sc !== sc) lastSent = { sc, traceparent: `00-${sc.traceId}-${sc.spanId}-${(sc.traceFlags & 0xff).toString(16).padStart(2, '0')}` };
+  return lastSent.traceparent;
 }
+
+/** Whether a W3C traceparent's flags (its last two hex digits) have the sampled bit. */
+export function traceparentSampled(traceparent: string): boolean {
+  return (parseInt(traceparent.slice(-2), 16) & TraceFlags.SAMPLED) !== 0;
+}
+
+let lastParent: { traceparent: string; ctx: Context } | undefined;
 
 /** What a worker records of one try of a shard. */
 export interface TaskSpanAttributes {
@@ -131,12 +296,14 @@ export interface TaskSpans {
 
 /**
  * Starts the `gramfleet.task` span of a task whose message carried `traceparent` (its parent);
- * undefined when tracing is off or the message carried none.
+ * undefined when tracing is off, the message carried none or its trace is not sampled.
  */
 export function startTaskSpans(traceparent: string | undefined, a: TaskSpanAttributes): TaskSpans | undefined {
-  if (current === undefined || traceparent === undefined) return undefined;
+  if (current === undefined || traceparent === undefined || !traceparentSampled(traceparent)) return undefined;
   const tracer = current.tracing.tracer;
-  const parent = propagation.extract(ROOT_CONTEXT, { [TRACEPARENT_HEADER]: traceparent });
+  // The tasks of a frame share one traceparent: its parsed context is kept.
+  if (lastParent?.traceparent !== traceparent) lastParent = { traceparent, ctx: propagation.extract(ROOT_CONTEXT, { [TRACEPARENT_HEADER]: traceparent }) };
+  const parent = lastParent.ctx;
   const attributes: Attributes = {
     'gramfleet.job_id': a.jobId,
     'gramfleet.shard_id': a.shardId,

@@ -6,7 +6,7 @@
  * docs/config.md lists them (generated from here).
  */
 import * as path from 'node:path';
-import { OTLP_ENDPOINT_ENV, envGroup, envRaw, envString, parseEnvNumber, readEnv, type Env, type EnvValues } from '@gramfleet/core';
+import { OTLP_ENDPOINT_ENV, OTLP_SAMPLE_RATIO_ENV, envGroup, envRaw, envString, parseEnvNumber, readEnv, type Env, type EnvValues } from '@gramfleet/core';
 import { NATS_AUTH_ENV } from '@gramfleet/workers';
 import { repoRoot } from '../cluster/binaries';
 import { TEMPORAL_SECURITY_ENV } from '../security/temporal';
@@ -49,6 +49,8 @@ export const CLIENT_ENV = {
   natsAuth: NATS_AUTH_ENV,
   /** Tracing of `submit` (and the Temporal client's calls) when set. */
   otlpEndpoint: OTLP_ENDPOINT_ENV,
+  /** The share of submitted jobs traced (with `otlpEndpoint`). */
+  otlpSampleRatio: OTLP_SAMPLE_RATIO_ENV,
   kernelCacheMB: envGroup(
     [
       {
@@ -114,4 +116,9 @@ export function clientConfig(env: Env = process.env): ClientConfig {
 /** GRAMFLEET_OTLP_ENDPOINT alone (`connect()` reads it for any cluster, local or remote). */
 export function clientOtlpEndpoint(env: Env = process.env): string | undefined {
   return CLIENT_ENV.otlpEndpoint.read(env);
+}
+
+/** GRAMFLEET_OTLP_SAMPLE_RATIO alone (`connect()` reads it with the endpoint). */
+export function clientOtlpSampleRatio(env: Env = process.env): number {
+  return CLIENT_ENV.otlpSampleRatio.read(env);
 }

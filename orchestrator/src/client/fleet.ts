@@ -60,6 +60,11 @@ export interface ConnectOptions {
    * @default GRAMFLEET_OTLP_ENDPOINT (unset: no tracing)
    */
   readonly otlpEndpoint?: string;
+  /**
+   * With `otlpEndpoint`: the share of submitted jobs traced, in [0, 1], decided per job from its
+   * trace id (a job is traced whole or not at all). @default GRAMFLEET_OTLP_SAMPLE_RATIO, else 0.05
+   */
+  readonly otlpSampleRatio?: number;
   /** WASM workers of a local cluster started here. @default number of cores */
   readonly workers?: number;
   /** Data-plane tunables of a local cluster started here. */
@@ -148,6 +153,11 @@ export interface SubmitOptions {
    * `gramfleet jobs result ID` writes the same files later, from any machine. The CLI sets it.
    */
   readonly output?: JobOutputRecipe;
+  /**
+   * Trace this job whatever the sample ratio (with tracing on: `otlpEndpoint` or
+   * GRAMFLEET_OTLP_ENDPOINT). @default false (traced with the ratio's probability)
+   */
+  readonly trace?: boolean;
 }
 
 /** `fleet.jobs`: the jobs service of this connection, plus handles by id. */

@@ -20,7 +20,7 @@ import {
   type JoinUploadInput,
   type WorkloadDef,
 } from '@gramfleet/core';
-import { connectNats, createTaskClient, openArrayStore, openDataPlane, startTracing } from '@gramfleet/workers';
+import { FORCE_TRACE_ATTRIBUTE, connectNats, createTaskClient, openArrayStore, openDataPlane, startTracing } from '@gramfleet/workers';
 import { SpanStatusCode } from '@opentelemetry/api';
 import { LocalCluster, defaultDataDir } from '../cluster/local-cluster';
 import { registeredWorkers } from '../grf/submit';
@@ -31,7 +31,7 @@ import { workloadFor } from '../registry';
 import type { JobKind, JobSpec } from '../job-types';
 import type { WorkloadContext } from '../workload';
 import { connectTemporal, type CheckedTemporalSecurity } from '../security/temporal';
-import { clientConfig, clientOtlpEndpoint, targetEnv } from './config';
+import { clientConfig, clientOtlpEndpoint, clientOtlpSampleRatio, targetEnv } from './config';
 import { resolveTarget, type ClusterTarget } from './context';
 import { createRaySdk } from './ray';
 import { fromTemporal } from './failure';
@@ -125,7 +125,10 @@ export async function connect(o: ConnectOptions = {}): Promise<Fleet> {
     });
   // Tracing: the option, else GRAMFLEET_OTLP_ENDPOINT; one provider per process (a second connect shares it).
   const otlpEndpoint = o.otlpEndpoint ?? clientOtlpEndpoint();
-  const tracing = otlpEndpoint !== undefined ? startTracing({ endpoint: otlpEndpoint, serviceName: 'gramfleet-sdk' }) : undefined;
+  const tracing =
+    otlpEndpoint !== undefined
+      ? startTracing({ endpoint: otlpEndpoint, serviceName: 'gramfleet-sdk', sampleRatio: o.otlpSampleRatio ?? clientOtlpSampleRatio() })
+      : undefined;
   const interceptors = tracingClientInterceptors(tracing);
   const client = new Client({ connection, namespace, ...(interceptors !== undefined ? { interceptors } : {}) });
   const budget = o.memoryBudgetBytes ?? 8 * 1024 ** 3;
@@ -219,7 +222,10 @@ export async function connect(o: ConnectOptions = {}): Promise<Fleet> {
       // The root of the job's trace: preparing and uploading its inputs, then starting its workflow.
       return tracing.tracer.startActiveSpan(
         'gramfleet.submit',
-        { attributes: { 'gramfleet.kind': String((spec as { kind?: unknown } | null)?.kind) } },
+        // The sampling decision of the whole job is made here (GRAMFLEET_OTLP_SAMPLE_RATIO, or `trace: true`).
+        {
+          attributes: { 'gramfleet.kind': String((spec as { kind?: unknown } | null)?.kind), ...(so.trace === true ? { [FORCE_TRACE_ATTRIBUTE]: true } : {}) },
+        },
         async (span) => {
           try {
             const h = await submitJob(spec, so);

@@ -7,6 +7,7 @@ import {
   DATA_PLANE_ENV,
   HEALTH_PORT_ENV,
   OTLP_ENDPOINT_ENV,
+  OTLP_SAMPLE_RATIO_ENV,
   LOG_LEVEL_ENV,
   PREFIX_ENV,
   TASK_QUEUE_ENV,
@@ -39,6 +40,8 @@ export const HOST_ENV = {
   dataPlane: DATA_PLANE_ENV,
   healthPort: HEALTH_PORT_ENV,
   otlpEndpoint: OTLP_ENDPOINT_ENV,
+  /** The share of traces started here (workflows whose client does not trace) that are recorded. */
+  otlpSampleRatio: OTLP_SAMPLE_RATIO_ENV,
   store: STORE_TIERS_ENV,
   spillAfterMs: envInt('GRAMFLEET_SPILL_AFTER_MS', {
     meaning: 'a task that waits this long for a free worker lane goes to the durable queue, where KEDA sees it as consumer lag and scales workers up',

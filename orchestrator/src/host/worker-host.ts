@@ -52,7 +52,10 @@ async function main(): Promise<void> {
   let running = false;
   const metrics = createProcessMetrics({ proc: 'orchestrator' });
   // Tracing (GRAMFLEET_OTLP_ENDPOINT): workflow, activity and, through the task client, task spans.
-  const tracing = cfg.otlpEndpoint !== undefined ? startTracing({ endpoint: cfg.otlpEndpoint, serviceName: 'gramfleet-orchestrator' }) : undefined;
+  const tracing =
+    cfg.otlpEndpoint !== undefined
+      ? startTracing({ endpoint: cfg.otlpEndpoint, serviceName: 'gramfleet-orchestrator', sampleRatio: cfg.otlpSampleRatio })
+      : undefined;
   if (tracing !== undefined) log.info('tracing on: spans go over OTLP', { endpoint: cfg.otlpEndpoint });
   if (cfg.healthPort !== undefined) await startHealthServer({ port: cfg.healthPort, ready: () => running, metrics: () => metrics.render() });
   // With a metrics endpoint, the Temporal SDK's own metrics too: its exporter listens on loopback

@@ -10,7 +10,10 @@
  * (Temporal client) → RunWorkflow (orchestrator, through the workflow sink) → StartActivity →
  * RunActivity → gramfleet.task (worker; its parent came in the NATS message's traceparent
  * header) → gramfleet.kernel, with exactly one kernel span per try of a shard and every shard
- * there. Then `gramfleet logs --job` (the real CLI) and gatherJobLogs find the job's JSON lines
+ * there. The cluster and this process run with GRAMFLEET_OTLP_SAMPLE_RATIO=0, so that job is
+ * traced because it is submitted with `trace: true`; a second job, submitted without, is not
+ * sampled: it completes with the same result and no process exports a span of it (no task or
+ * kernel span either). Then `gramfleet logs --job` (the real CLI) and gatherJobLogs find the job's JSON lines
  * from the orchestrator and from the workers.
  */
 import { after, before, describe, it } from 'node:test';
@@ -133,10 +136,12 @@ describe('a job traced over OTLP, and its logs gathered, on a real local cluster
   let t: TestCluster;
   let otlp: Awaited<ReturnType<typeof startOtlpReceiver>>;
   const before_ = process.env['GRAMFLEET_OTLP_ENDPOINT'];
+  const beforeRatio = process.env['GRAMFLEET_OTLP_SAMPLE_RATIO'];
   before(async () => {
     otlp = await startOtlpReceiver();
-    // The cluster's processes inherit it, and connect() in this process reads it.
+    // The cluster's processes inherit them, and connect() in this process reads them.
     process.env['GRAMFLEET_OTLP_ENDPOINT'] = otlp.url;
+    process.env['GRAMFLEET_OTLP_SAMPLE_RATIO'] = '0';
     t = await startTestCluster('tracing', { workers: 2, logLevel: 'debug' });
   });
   after(async () => {
@@ -145,11 +150,14 @@ describe('a job traced over OTLP, and its logs gathered, on a real local cluster
     await otlp?.close();
     if (before_ === undefined) delete process.env['GRAMFLEET_OTLP_ENDPOINT'];
     else process.env['GRAMFLEET_OTLP_ENDPOINT'] = before_;
+    if (beforeRatio === undefined) delete process.env['GRAMFLEET_OTLP_SAMPLE_RATIO'];
+    else process.env['GRAMFLEET_OTLP_SAMPLE_RATIO'] = beforeRatio;
   });
 
   let jobId = '';
-  it('one trace from submit to each kernel run: the right parents, one kernel span per try of each shard', async () => {
-    const h = await t.fleet.submit({
+  let traced: unknown;
+  const spec = () =>
+    ({
       kind: 'grf',
       graph: sharedGraph('karate.adjlist'),
       kernel: 'reg-laplacian',
@@ -158,10 +166,13 @@ describe('a job traced over OTLP, and its logs gathered, on a real local cluster
       pHalt: 0.5,
       seed: 5,
       shardNodes: 5,
-    });
+    }) as const;
+  it('one trace from submit to each kernel run: the right parents, one kernel span per try of each shard', async () => {
+    const h = await t.fleet.submit(spec(), { trace: true });
     jobId = h.jobId;
     const r = await h.result();
     assert.equal(r.shards, 7);
+    traced = { n: r.n, phi: r.phi, nnz: r.nnz, shards: r.shards };
     await activeTracing()?.flush();
     // Spans leave each process in batches (every 500 ms): wait until the workflow's and every shard's are in.
     const shardsWithKernel = (): Set<string> =>
@@ -222,6 +233,25 @@ describe('a job traced over OTLP, and its logs gathered, on a real local cluster
       assert.equal(kernels.filter((x) => x.parentId === k.parentId).length, 1);
     }
     assert.equal(shardsWithKernel().size, 7, 'every shard ran a kernel in this trace');
+  });
+
+  it('a job not sampled (ratio 0, no trace: true) runs to the same result and exports no span', async () => {
+    assert.notEqual(traced, undefined, 'the traced job of the first test ran');
+    const before = otlp.spans.length;
+    const h = await t.fleet.submit(spec());
+    const r = await h.result();
+    assert.deepEqual({ n: r.n, phi: r.phi, nnz: r.nnz, shards: r.shards }, traced, 'the same result (the same Φ, by digest) as the traced job');
+    await activeTracing()?.flush();
+    await sleep(1500); // three export intervals of the cluster's processes
+    const late = otlp.spans.slice(before);
+    const ofJob = late.filter((s) => [s.attrs['gramfleet.job_id'], s.attrs['temporalWorkflowId'], s.attrs['workflowId']].includes(h.jobId));
+    assert.deepEqual(ofJob, [], 'no span names the job');
+    assert.deepEqual(
+      late.filter((s) => s.name === 'gramfleet.task' || s.name === 'gramfleet.kernel'),
+      [],
+      'no task or kernel span (the tasks carried no sampled traceparent)',
+    );
+    assert.equal(activeTracing()?.stats().dropped, 0);
   });
 
   it("gramfleet logs --job gathers the job's JSON lines from the orchestrator and the workers", async () => {
