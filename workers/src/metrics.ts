@@ -10,6 +10,7 @@
  * the slot costs ~0.01 µs). The slots become Prometheus families only when scraped.
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
+import { activeTracing } from './tracing';
 import type { TaskStats } from '@gramfleet/core';
 
 /** How a task ended on a worker (the `outcome` label). */
@@ -103,7 +104,7 @@ export function createProcessMetrics(o: ProcessMetricsOptions): ProcessMetrics {
     else for (const [labels, x] of v) put({ ...labels }, x);
   };
 
-  return {
+  const m: ProcessMetrics = {
     registry,
     get tasks(): TaskMetrics {
       tasks ??= createTaskMetrics(registry);
@@ -154,6 +155,17 @@ export function createProcessMetrics(o: ProcessMetricsOptions): ProcessMetrics {
       return { contentType: registry.contentType, body: parts.join('') };
     },
   };
+  // This process's span export (tracing on): exported, dropped (queue full) and failed spans.
+  m.counter(
+    'gramfleet_trace_spans_total',
+    'spans this process gave to its OTLP exporter, by outcome: exported, dropped (the export queue was full), failed (the collector refused or was unreachable)',
+    () => {
+      const st = activeTracing()?.stats();
+      return st === undefined ? [] : (['exported', 'dropped', 'failed'] as const).map((k) => [{ outcome: k }, st[k]] as const);
+    },
+    ['outcome'],
+  );
+  return m;
 }
 
 function createTaskMetrics(registry: Registry): TaskMetrics {

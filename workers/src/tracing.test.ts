@@ -3,13 +3,15 @@
  * exporter that keeps what it is given: a root span is sampled with the ratio or when marked
  * `gramfleet.trace`; an unsampled trace gives no traceparent to send and no task spans on a
  * worker; a sampled one gives the task and kernel spans under the sender's span; spans ended
- * while the queue is full are dropped and counted, and a failed export is counted.
+ * while the queue is full are dropped and counted, and a failed export is counted (in
+ * `Tracing.stats()` and in /metrics as `gramfleet_trace_spans_total{outcome}`).
  */
 import { afterEach, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { createProcessMetrics } from './metrics';
 import { FORCE_TRACE_ATTRIBUTE, activeTracing, currentTraceparent, startTaskSpans, startTracing, traceparentSampled } from './tracing';
 
 /** Keeps every exported span; `fail` answers every export with FAILED. */
@@ -99,5 +101,10 @@ describe('tracing: head sampling and the bounded export queue', () => {
     assert.equal(t.stats().dropped, 6);
     await t.flush();
     assert.deepEqual(t.stats(), { exported: 0, dropped: 6, failed: 4 });
+    // and /metrics shows them
+    const body = (await createProcessMetrics({ proc: 'test', defaultMetrics: false }).render()).body;
+    assert.match(body, /^gramfleet_trace_spans_total\{outcome="dropped",proc="test"\} 6$/m);
+    assert.match(body, /^gramfleet_trace_spans_total\{outcome="failed",proc="test"\} 4$/m);
+    assert.match(body, /^gramfleet_trace_spans_total\{outcome="exported",proc="test"\} 0$/m);
   });
 });
