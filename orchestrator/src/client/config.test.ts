@@ -26,6 +26,7 @@ describe('SDK and CLI configuration (orchestrator/src/client/config.ts)', () => 
         temporalSecurity: undefined,
         natsAuth: {},
         otlpEndpoint: undefined,
+        otlpSampleRatio: 0.05,
         kernelCacheMB: undefined,
         ...NO_TARGET,
       },
@@ -37,6 +38,7 @@ describe('SDK and CLI configuration (orchestrator/src/client/config.ts)', () => 
           GRAMFLEET_DEMO_GRAPH: '/data/karate.adjlist',
           GRAMFLEET_KERNEL_CACHE_MB: '2048',
           GRAMFLEET_OTLP_ENDPOINT: 'http://127.0.0.1:4318',
+          GRAMFLEET_OTLP_SAMPLE_RATIO: '0.25',
           // Any readable files (the values are paths; only their readability is checked here).
           GRAMFLEET_NATS_CREDS: __filename,
           GRAMFLEET_NATS_CA: __filename,
@@ -50,6 +52,7 @@ describe('SDK and CLI configuration (orchestrator/src/client/config.ts)', () => 
         temporalSecurity: undefined,
         natsAuth: { credsFile: __filename, caFile: __filename, certFile: __filename, keyFile: __filename },
         otlpEndpoint: 'http://127.0.0.1:4318',
+        otlpSampleRatio: 0.25,
         kernelCacheMB: 2048,
         ...NO_TARGET,
       },
@@ -65,6 +68,20 @@ describe('SDK and CLI configuration (orchestrator/src/client/config.ts)', () => 
         (e: unknown) => isGramfleetError(e) && e.code === code && e.details['field'] === 'GRAMFLEET_KERNEL_CACHE_MB',
       );
     }
+  });
+  it('a sample ratio outside [0, 1] or not a number is a typed error naming GRAMFLEET_OTLP_SAMPLE_RATIO', () => {
+    for (const [v, code] of [
+      ['often', 'INPUT_INVALID'],
+      ['-0.1', 'INPUT_OUT_OF_RANGE'],
+      ['1.5', 'INPUT_OUT_OF_RANGE'],
+    ] as const) {
+      assert.throws(
+        () => clientConfig({ GRAMFLEET_OTLP_SAMPLE_RATIO: v }),
+        (e: unknown) => isGramfleetError(e) && e.code === code && e.details['field'] === 'GRAMFLEET_OTLP_SAMPLE_RATIO',
+      );
+    }
+    assert.equal(clientConfig({ GRAMFLEET_OTLP_SAMPLE_RATIO: '0' }).otlpSampleRatio, 0);
+    assert.equal(clientConfig({ GRAMFLEET_OTLP_SAMPLE_RATIO: '1' }).otlpSampleRatio, 1);
   });
   it('bad Temporal security files are typed errors naming their variable (a remote cluster is checked before connecting)', () => {
     for (const [env, code, field] of [

@@ -19,6 +19,7 @@ describe('orchestrator configuration (orchestrator/src/host/config.ts)', () => {
     assert.deepEqual(c.dataPlane, {});
     assert.deepEqual(c.store, {});
     assert.equal(c.fileCacheMaxBytes, 8 * 2 ** 30);
+    assert.equal(c.otlpSampleRatio, 0.05);
     assert.equal(c.temporalSecurity, undefined, 'plaintext Temporal unless a GRAMFLEET_TEMPORAL_TLS_* or API key variable is set');
   });
   it('every variable set to a good value', () => {
@@ -38,7 +39,9 @@ describe('orchestrator configuration (orchestrator/src/host/config.ts)', () => {
       GRAMFLEET_STORE_DURABILITY: 'none',
       GRAMFLEET_FILE_CACHE_DIR: '/var/cache/gf-files',
       GRAMFLEET_FILE_CACHE_MAX_BYTES: String(2 ** 30),
+      GRAMFLEET_OTLP_SAMPLE_RATIO: '1',
     });
+    assert.equal(c.otlpSampleRatio, 1);
     assert.deepEqual([c.fileCacheDir, c.fileCacheMaxBytes], ['/var/cache/gf-files', 2 ** 30]);
     assert.deepEqual(
       [
