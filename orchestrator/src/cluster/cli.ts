@@ -60,11 +60,18 @@ export const UP_COMMAND: CliCommand = {
     threads: { type: 'string', value: 'T', description: 'kernel threads per worker' },
     'threads-per-shard': { type: 'string', value: 'P', description: 'kernel threads one shard may use' },
     'gpu-workers': { type: 'string', value: 'G', description: 'GPU workers to add (one per device)' },
+    bind: {
+      type: 'string',
+      value: 'ADDR',
+      description:
+        'IPv4 address of this host where clients elsewhere reach the cluster through a context: NATS listens on it, the Temporal dev server then on every address (default 127.0.0.1; monitoring, Web UI, dashboard and API stay on loopback)',
+    },
     context: LOCAL_CONTEXT_FLAG,
     'data-dir': DATA_DIR_FLAG,
   },
   async run(a, ctx) {
     const dataDir = localDataDir(a, 'up');
+    const bind = a.string('bind');
     const workers = a.int('workers');
     const threads = a.int('threads');
     const threadsPerShard = a.int('threads-per-shard');
@@ -75,6 +82,7 @@ export const UP_COMMAND: CliCommand = {
       ...(workers !== undefined ? { workers } : {}),
       ...(threads !== undefined ? { threadsPerWorker: threads } : {}),
       ...(threadsPerShard !== undefined ? { threadsPerShard } : {}),
+      ...(bind !== undefined ? { bindAddress: bind } : {}),
     });
     let gpuFailed = false;
     for (let g = 0; g < gpuWorkers; g++) {

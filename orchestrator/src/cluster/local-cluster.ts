@@ -6,6 +6,7 @@
  * in `<dataDir>/security/` (workers/src/security/local.ts); each process connects as its role. `stop()` stops exactly the
  * processes that the state file names (matched by pid and command line).
  */
+import * as net from 'node:net';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -47,6 +48,15 @@ export interface LocalClusterOptions {
   readonly kernelBuild?: 'auto' | 'simd';
   /** Let the processes outlive this one (`gramfleet up`). @default false */
   readonly detached?: boolean;
+  /**
+   * The IPv4 address of this host that clients on other hosts or network namespaces reach the
+   * cluster at (`gramfleet up --bind`): NATS listens on it (its certificate names it too), and the
+   * cluster's addresses name it. The Temporal dev server then listens on every address (0.0.0.0):
+   * it dials its own services on 127.0.0.1, so it cannot listen on one other address alone.
+   * Monitoring, the Web UI, the dashboard and the jobs API stay on loopback.
+   * @default '127.0.0.1'
+   */
+  readonly bindAddress?: string;
   /** JetStream resource prefix. @default 'gf' */
   readonly prefix?: string;
   /** Temporal task queue of the orchestrator. @default 'gramfleet' */
@@ -104,6 +114,8 @@ export interface ClusterState {
   readonly version: 1;
   readonly dataDir: string;
   readonly natsUrl: string;
+  /** The address NATS and the Temporal frontend listen on (absent: 127.0.0.1). */
+  readonly bindAddress?: string;
   readonly natsPort: number;
   readonly natsMonitorPort: number;
   readonly temporalAddress: string;
@@ -135,6 +147,23 @@ export interface ClusterState {
     readonly plannedWorkers: number;
   };
   processes: ProcessEntry[];
+}
+
+/** `o.bindAddress` checked: an IPv4 address this host has (INPUT_INVALID naming it otherwise); 127.0.0.1 when absent. */
+function checkBindAddress(a: string | undefined): string {
+  if (a === undefined || a === '127.0.0.1') return '127.0.0.1';
+  if (net.isIPv4(a) && a !== '0.0.0.0') {
+    const mine = Object.values(os.networkInterfaces()).flatMap((l) => (l ?? []).map((i) => i.address));
+    if (mine.includes(a)) return a;
+    throw new GramfleetError('INPUT_INVALID', `bindAddress ${a} is not an address of this host (it has ${mine.filter((x) => net.isIPv4(x)).join(', ')})`, {
+      field: 'bindAddress',
+      value: a,
+    });
+  }
+  throw new GramfleetError('INPUT_INVALID', `bindAddress must be an IPv4 address of this host (not 0.0.0.0), got ${JSON.stringify(a)}`, {
+    field: 'bindAddress',
+    value: a,
+  });
 }
 
 /** Path of the state file in a data directory. */
@@ -210,14 +239,16 @@ export class LocalCluster {
     }
     const prefix = o.prefix ?? 'gf';
     resourceNames(prefix);
+    const bind = checkBindAddress(o.bindAddress);
     const [natsPort, natsMonitorPort, temporalPort, temporalUiPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
     const state: ClusterState = {
       version: 1,
       dataDir,
-      natsUrl: `nats://127.0.0.1:${natsPort}`,
+      natsUrl: `nats://${bind}:${natsPort}`,
+      ...(bind !== '127.0.0.1' ? { bindAddress: bind } : {}),
       natsPort,
       natsMonitorPort,
-      temporalAddress: `127.0.0.1:${temporalPort}`,
+      temporalAddress: `${bind}:${temporalPort}`,
       temporalPort,
       temporalUi: `http://127.0.0.1:${temporalUiPort}`,
       temporalUiPort,
@@ -229,7 +260,7 @@ export class LocalCluster {
       startedAt: new Date().toISOString(),
       processes: [],
     };
-    const secured = o.natsSecurity !== false ? { natsSecurity: await ensureLocalNatsSecurity(dataDir, prefix) } : {};
+    const secured = o.natsSecurity !== false ? { natsSecurity: await ensureLocalNatsSecurity(dataDir, prefix, bind !== '127.0.0.1' ? [bind] : []) } : {};
     const c = new LocalCluster({ ...state, ...secured }, o);
     (c.state as { launch?: ClusterState['launch'] }).launch = {
       threads: c.threads,
@@ -609,9 +640,10 @@ export class LocalCluster {
       // TLS, operator-mode accounts and JetStream are set in a config file (flags cannot).
       const conf = path.join(sec.dir, 'nats-server.conf');
       const text = localNatsServerConfig(sec, {
-        host: '127.0.0.1',
+        host: s.bindAddress ?? '127.0.0.1',
         port: s.natsPort,
         monitorPort: s.natsMonitorPort,
+        monitorHost: '127.0.0.1',
         storeDir: path.join(s.dataDir, 'nats'),
         serverName: 'gramfleet-local',
       });
@@ -623,7 +655,7 @@ export class LocalCluster {
         '-sd',
         path.join(s.dataDir, 'nats'),
         '-a',
-        '127.0.0.1',
+        s.bindAddress ?? '127.0.0.1',
         '-p',
         String(s.natsPort),
         '-m',
@@ -637,10 +669,12 @@ export class LocalCluster {
     void mp.exited.then(() => {
       alive = false;
     });
-    await waitForPort(s.natsPort, 20_000, 'nats-server', () => alive);
+    await waitForPort(s.natsPort, 20_000, 'nats-server', () => alive, s.bindAddress);
+    // (Without NATS security, nats-server's flags put its monitoring beside its clients' port.)
+    const monitorHost = sec !== undefined ? '127.0.0.1' : (s.bindAddress ?? '127.0.0.1');
     const until = Date.now() + 20_000;
     while (Date.now() < until) {
-      const ok = await fetch(`http://127.0.0.1:${s.natsMonitorPort}/healthz?js-enabled-only=true`).then(
+      const ok = await fetch(`http://${monitorHost}:${s.natsMonitorPort}/healthz?js-enabled-only=true`).then(
         (r) => r.ok,
         () => false,
       );
@@ -666,7 +700,7 @@ export class LocalCluster {
         const s = this.state as { -readonly [K in keyof ClusterState]: ClusterState[K] };
         s.processes = s.processes.filter((p) => p.name !== 'temporal');
         s.temporalPort = await freePort();
-        s.temporalAddress = `127.0.0.1:${s.temporalPort}`;
+        s.temporalAddress = `${s.bindAddress ?? '127.0.0.1'}:${s.temporalPort}`;
         if (s.temporalUiPort !== undefined) {
           s.temporalUiPort = await freePort();
           s.temporalUi = `http://127.0.0.1:${s.temporalUiPort}`;
@@ -687,8 +721,11 @@ export class LocalCluster {
         'start-dev',
         '--db-filename',
         path.join(s.dataDir, 'temporal.db'),
+        // The dev server dials its own history and matching services on 127.0.0.1 whatever --ip
+        // says, so a cluster bound elsewhere runs it on every address (0.0.0.0) rather than on
+        // the bind address alone (docs/remote.md).
         '--ip',
-        '127.0.0.1',
+        s.bindAddress !== undefined ? '0.0.0.0' : '127.0.0.1',
         '--port',
         String(s.temporalPort),
         '--http-port',
@@ -708,7 +745,7 @@ export class LocalCluster {
     void mp.exited.then(() => {
       alive = false;
     });
-    await waitForPort(s.temporalPort, 60_000, 'temporal dev server', () => alive);
+    await waitForPort(s.temporalPort, 60_000, 'temporal dev server', () => alive, s.bindAddress);
     const until = Date.now() + 60_000;
     for (;;) {
       try {

@@ -63,12 +63,12 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Resolves once something accepts TCP connections on the port. */
-export async function waitForPort(port: number, timeoutMs: number, what: string, alive: () => boolean = () => true): Promise<void> {
+/** Resolves once something accepts TCP connections on the port (of `host`, 127.0.0.1 by default). */
+export async function waitForPort(port: number, timeoutMs: number, what: string, alive: () => boolean = () => true, host = '127.0.0.1'): Promise<void> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {
-      const c = net.connect({ port, host: '127.0.0.1' });
+      const c = net.connect({ port, host });
       c.once('connect', () => {
         c.destroy();
         resolve(true);

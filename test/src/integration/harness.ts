@@ -57,6 +57,8 @@ export async function startTestCluster(
     temporalDynamicConfig?: Readonly<Record<string, string | number | boolean>>;
     /** The processes' log level. @default 'warn' */
     logLevel?: 'debug' | 'info' | 'warn' | 'error';
+    /** Where NATS and the Temporal frontend listen (LocalClusterOptions.bindAddress). @default 127.0.0.1 */
+    bindAddress?: string;
   } = {},
 ): Promise<TestCluster> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `gf-${name}-`));
@@ -67,6 +69,7 @@ export async function startTestCluster(
     dataPlane: o.dataPlane ?? { ackWaitMs: 3000, maxDeliver: 5 },
     logLevel: o.logLevel ?? 'warn',
     ...(o.temporalDynamicConfig !== undefined ? { temporalDynamicConfig: o.temporalDynamicConfig } : {}),
+    ...(o.bindAddress !== undefined ? { bindAddress: o.bindAddress } : {}),
   });
   const fleet = await connect({ dataDir: dir, startLocal: false, ...(o.memoryBudgetBytes !== undefined ? { memoryBudgetBytes: o.memoryBudgetBytes } : {}) });
   return {

@@ -3,7 +3,8 @@
  * 0700, files 0600) and reused by later starts of the same data directory:
  *
  * - `ca.crt` / `ca.key`: the cluster's own certificate authority (ECDSA P-256, x509.ts);
- *   `nats-server.crt` / `.key`: the server certificate it signs (127.0.0.1, ::1, localhost).
+ *   `nats-server.crt` / `.key`: the server certificate it signs (127.0.0.1, ::1, localhost, and
+ *   the address the cluster is bound to when not loopback).
  * - Decentralised JWT auth: an operator, a system account and the cluster's account
  *   (`operator.jwt`, `account.jwt`, `system.jwt`); the account's seed `account.nk` signs user
  *   JWTs, so a new identity (one per worker) needs no server restart or reload.
@@ -91,7 +92,7 @@ function paths(dir: string): {
  * Makes (or finds, when a previous start made it for the same prefix) the NATS security material
  * of the local cluster in `<dataDir>/security/`. A server certificate close to expiry is reissued.
  */
-export async function ensureLocalNatsSecurity(dataDir: string, prefix: string): Promise<LocalNatsSecurity> {
+export async function ensureLocalNatsSecurity(dataDir: string, prefix: string, extraHosts: readonly string[] = []): Promise<LocalNatsSecurity> {
   const dir = securityDir(dataDir);
   mkdirPrivate(dir);
   mkdirPrivate(path.join(dir, 'creds'));
@@ -114,10 +115,12 @@ export async function ensureLocalNatsSecurity(dataDir: string, prefix: string): 
     fs.rmSync(p.cert, { force: true });
     for (const r of NATS_ROLES) fs.rmSync(p.creds[r], { force: true });
   }
-  if (!fs.existsSync(p.cert) || !fs.existsSync(p.key) || expiresWithin(p.cert, 30)) {
+  // The loopback names, and the address the cluster listens on besides (`gramfleet up --bind`).
+  const hosts = [...new Set(['127.0.0.1', '::1', 'localhost', ...extraHosts])];
+  if (!fs.existsSync(p.cert) || !fs.existsSync(p.key) || expiresWithin(p.cert, 30) || !certNamesAll(p.cert, hosts)) {
     const srv = issueCertificate(
       { certPem: fs.readFileSync(p.ca, 'utf8'), keyPem: fs.readFileSync(p.caKey, 'utf8') },
-      { commonName: 'gramfleet-nats', hosts: ['127.0.0.1', '::1', 'localhost'], usage: 'server' },
+      { commonName: 'gramfleet-nats', hosts, usage: 'server' },
     );
     writeSecret(p.cert, srv.certPem);
     writeSecret(p.key, srv.keyPem);
@@ -125,6 +128,16 @@ export async function ensureLocalNatsSecurity(dataDir: string, prefix: string): 
   const sec: LocalNatsSecurity = { dir, caFile: p.ca, serverCertFile: p.cert, serverKeyFile: p.key, creds: p.creds, prefix };
   for (const r of NATS_ROLES) if (!fs.existsSync(p.creds[r])) await writeIdentity(sec, r, `gramfleet-${r}`, p.creds[r]);
   return sec;
+}
+
+/** Whether the certificate names every host (IP addresses and DNS names). */
+function certNamesAll(certFile: string, hosts: readonly string[]): boolean {
+  try {
+    const c = new X509Certificate(fs.readFileSync(certFile));
+    return hosts.every((h) => c.checkIP(h) !== undefined || c.checkHost(h) !== undefined);
+  } catch {
+    return false;
+  }
 }
 
 function expiresWithin(certFile: string, days: number): boolean {
@@ -162,7 +175,15 @@ export async function issueLocalIdentity(sec: LocalNatsSecurity, role: NatsRole,
 /** The nats-server configuration of the local cluster (TLS required, operator mode, JetStream). */
 export function localNatsServerConfig(
   sec: LocalNatsSecurity,
-  o: { readonly host: string; readonly port: number; readonly monitorPort: number; readonly storeDir: string; readonly serverName: string },
+  o: {
+    readonly host: string;
+    readonly port: number;
+    readonly monitorPort: number;
+    /** Where the monitoring endpoint listens. @default `host` */
+    readonly monitorHost?: string;
+    readonly storeDir: string;
+    readonly serverName: string;
+  },
 ): string {
   const s = JSON.parse(fs.readFileSync(paths(sec.dir).meta, 'utf8')) as Stored;
   const q = (v: string): string => JSON.stringify(v);
@@ -170,7 +191,7 @@ export function localNatsServerConfig(
     `server_name: ${q(o.serverName)}`,
     `host: ${q(o.host)}`,
     `port: ${o.port}`,
-    `http: ${q(`${o.host}:${o.monitorPort}`)}`,
+    `http: ${q(`${o.monitorHost ?? o.host}:${o.monitorPort}`)}`,
     `tls {`,
     `  cert_file: ${q(sec.serverCertFile)}`,
     `  key_file: ${q(sec.serverKeyFile)}`,
