@@ -40,6 +40,22 @@ export function resourceNames(prefix = 'gf'): ResourceNames {
 }
 
 /**
+ * The arrays bucket of one client identity (`<prefix>-arrays-<token>`, the token as in
+ * workers/src/security/roles.ts identityToken): what that identity uploads lives there, and the
+ * client role reads and writes no other client's bucket (docs/operations.md, "Per-client buckets").
+ */
+export function clientArraysBucket(prefix: string, token: string): string {
+  if (!isSubjectToken(token)) throw new Error(`bad identity token ${token}`);
+  return `${resourceNames(prefix).arraysBucket}-${token}`;
+}
+
+/** Whether `bucket` is one of `prefix`'s arrays buckets: the shared one or a client identity's ({@link clientArraysBucket}). */
+export function isArraysBucketOf(prefix: string, bucket: string): boolean {
+  const shared = resourceNames(prefix).arraysBucket;
+  return bucket === shared || (bucket.startsWith(`${shared}-`) && isSubjectToken(bucket.slice(shared.length + 1)));
+}
+
+/**
  * `gf.task.<class>.<op>.<jobId>` — the trailing job id lets a cancelled job's queued shards
  * be purged by subject without touching other jobs.
  */

@@ -32,7 +32,7 @@ export { TASK_OUTCOMES, TASK_SECONDS_BUCKETS, createProcessMetrics } from './met
 export type { ProcessMetrics, ProcessMetricsOptions, Sample, TaskMetrics, TaskOutcome } from './metrics';
 export type { HealthServer, HealthServerOptions } from './health';
 export { STORE_TIERS_ENV, WASM_WORKER_ENV, WORKER_ENV, wasmWorkerConfig } from './config';
-export { NATS_AUTH_ENV, natsAuthEnv, natsAuthFromEnv, natsConnectOptions } from './security/auth';
+export { NATS_AUTH_ENV, natsAuthEnv, natsAuthFromEnv, natsConnectOptions, ownerIdPrefix } from './security/auth';
 export type { NatsAuth } from './security/auth';
 export { NATS_ROLES, rolePermissions } from './security/roles';
 export type { NatsPermissions, NatsRole } from './security/roles';

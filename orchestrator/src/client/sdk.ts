@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import { Client, Connection, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import {
   GramfleetError,
+  clientArraysBucket,
   isGramfleetError,
   checkParamNames,
   resourceNames,
@@ -20,7 +21,17 @@ import {
   type JoinUploadInput,
   type WorkloadDef,
 } from '@gramfleet/core';
-import { FORCE_TRACE_ATTRIBUTE, connectNats, createTaskClient, openArrayStore, openDataPlane, startTracing } from '@gramfleet/workers';
+import {
+  FORCE_TRACE_ATTRIBUTE,
+  connectNats,
+  createArrayStore,
+  createTaskClient,
+  openArrayStore,
+  openDataPlane,
+  ownerIdPrefix,
+  startTracing,
+  type DataPlane,
+} from '@gramfleet/workers';
 import { SpanStatusCode } from '@opentelemetry/api';
 import { LocalCluster, defaultDataDir } from '../cluster/local-cluster';
 import { registeredWorkers } from '../grf/submit';
@@ -101,11 +112,22 @@ export async function connect(o: ConnectOptions = {}): Promise<Fleet> {
     throw target.kind === 'remote' ? explainConnectError(e, target, 'nats') : e;
   });
   const dp = await openDataPlane(nc, names, local?.state.dataPlane ?? o.dataPlane);
+  // What this identity uploads goes to its own arrays bucket where one was made for it
+  // (docs/operations.md, "Per-client buckets"); files (`gf:file:` references, which name no
+  // bucket) stay in the shared one, where the orchestrator reads them.
+  const ownBucket = await ownArraysBucket(dp);
   const hs = local?.state.hostStore;
-  const arrays = await openArrayStore(dp, o.store ?? (hs !== undefined ? { hostDir: hs.dir, hostBytes: hs.maxBytes } : {}), log, {
-    ...(o.onUpload !== undefined ? { onUpload: o.onUpload } : {}),
-  });
+  const arrays = await openArrayStore(
+    ownBucket === undefined ? dp : { ...dp, names: { ...dp.names, arraysBucket: ownBucket } },
+    o.store ?? (hs !== undefined ? { hostDir: hs.dir, hostBytes: hs.maxBytes } : {}),
+    log,
+    {
+      ...(o.onUpload !== undefined ? { onUpload: o.onUpload } : {}),
+    },
+  );
   const store = arrays.store;
+  const fileStore =
+    ownBucket === undefined ? store : createArrayStore(dp, { chunkBytes: dp.chunkBytes, log, ...(o.onUpload !== undefined ? { onUpload: o.onUpload } : {}) });
   // A typed error that says what to fix (an untrusted certificate, a refused client certificate
   // or API key, a server without TLS), once what was opened is closed.
   const connection = await connectTemporal(temporalAddress, security, (co) => Connection.connect(co))
@@ -154,6 +176,7 @@ export async function connect(o: ConnectOptions = {}): Promise<Fleet> {
     target.kind === 'remote'
       ? resumableArrayStore(store, {
           bucket: names.arraysBucket,
+          parts: fileStore,
           join: joinUpload,
           ...(o.resumableUploadBytes !== undefined ? { minBytes: o.resumableUploadBytes } : {}),
           ...(o.onUpload !== undefined ? { onUpload: o.onUpload } : {}),
@@ -167,7 +190,7 @@ export async function connect(o: ConnectOptions = {}): Promise<Fleet> {
   const jobById = async (jobId: string): Promise<JobHandle> => handleOf((await jobs.describe(jobId, { progress: false })).kind, jobId);
   const submittedBy = clientIdentity();
   // Inputs named by object reference (gf:file:…) are fetched once into a local cache and read from there.
-  const refFiles = createFileCache({ store, bucket: names.arraysBucket });
+  const refFiles = createFileCache({ store: fileStore, bucket: names.arraysBucket });
   const withRefFiles = async <S extends JobSpec>(def: WorkloadDef, spec: S): Promise<S> => {
     const p = spec as unknown as Record<string, unknown>;
     let out: Record<string, unknown> | undefined;
@@ -210,8 +233,8 @@ export async function connect(o: ConnectOptions = {}): Promise<Fleet> {
   const fleet: Fleet = {
     local,
     jobs: { ...jobs, get: jobById },
-    campaigns: createCampaignClient({ client, nc, prefix, taskQueue, store, bucket: names.arraysBucket, uploadFiles: target.kind === 'remote' }),
-    objects: createObjectsClient(store, names.arraysBucket),
+    campaigns: createCampaignClient({ client, nc, prefix, taskQueue, store: fileStore, bucket: names.arraysBucket, uploadFiles: target.kind === 'remote' }),
+    objects: createObjectsClient(fileStore, names.arraysBucket),
     put: ray.put,
     get: ray.get,
     registerWasm: ray.registerWasm,
@@ -281,6 +304,21 @@ export async function connect(o: ConnectOptions = {}): Promise<Fleet> {
     },
   };
   return fleet;
+}
+
+/**
+ * The arrays bucket of this connection's client identity (core clientArraysBucket) when it exists;
+ * undefined for a connection without an identity token (roles.ts) or one whose bucket was not made
+ * (the orchestrator or an admin makes it: a client may create no stream).
+ */
+async function ownArraysBucket(dp: DataPlane): Promise<string | undefined> {
+  const token = ownerIdPrefix(dp.nc).slice(0, -1);
+  if (token === '') return undefined;
+  const bucket = clientArraysBucket(dp.names.prefix, token);
+  return dp.jsm.streams.info(`OBJ_${bucket}`).then(
+    () => bucket,
+    () => undefined,
+  );
 }
 
 /** `user@host` of this process: recorded with each submitted job (`gramfleet jobs list` shows it). */

@@ -31,8 +31,14 @@ export type UploadRecord = Pick<PutFileResult, 'parts' | 'partsFound' | 'bytesUp
 
 /** Options of {@link resumableArrayStore}. */
 export interface ResumableStoreOptions {
-  /** The arrays bucket (array references name it). */
+  /** The arrays bucket the orchestrator joins staging files in (the joined array's reference names it). */
   readonly bucket: string;
+  /**
+   * Where the staging parts go: a store over `bucket`. A client with its own arrays bucket (its
+   * `inner`) stages its large arrays in the shared one, where the orchestrator joins them.
+   * @default inner
+   */
+  readonly parts?: ArrayStore;
   /** Asks the orchestrator to join a staging file into the array `expect` (`joinUploadWorkflow`). */
   readonly join: (input: JoinUploadInput) => Promise<ArrayRef>;
   /** @default {@link RESUMABLE_ARRAY_MIN_BYTES} */
@@ -49,6 +55,7 @@ export interface ResumableStoreOptions {
  */
 export function resumableArrayStore(inner: ArrayStore, o: ResumableStoreOptions): ArrayStore {
   const minBytes = o.minBytes ?? RESUMABLE_ARRAY_MIN_BYTES;
+  const staging = o.parts ?? inner;
   // One upload per digest at a time in this process (two puts of one array share it).
   const uploading = new Map<string, Promise<ArrayRef>>();
   const put: ArrayStore['put'] = async (a, po) => {
@@ -60,9 +67,9 @@ export function resumableArrayStore(inner: ArrayStore, o: ResumableStoreOptions)
     let p = uploading.get(expect.digest);
     if (p === undefined) {
       p = (async () => {
-        if (await inner.has(expect.digest)) return expect;
+        if (await staging.has(expect.digest)) return expect;
         for (let attempt = 1; ; attempt++) {
-          const up = await putBytes(inner, bytes, {
+          const up = await putBytes(staging, bytes, {
             partShape: 'row',
             ...(o.onUpload !== undefined
               ? { progress: (done: number, total: number, stored?: number) => o.onUpload?.({ digest: expect.digest, sent: done, total, stored: stored ?? 0 }) }

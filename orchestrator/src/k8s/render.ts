@@ -129,6 +129,13 @@ export interface DeployValues {
     readonly tls?: { readonly enabled?: boolean; readonly secretName?: string; readonly clientSecretName?: string };
     readonly monitoringEndpoint?: string;
     readonly account?: string;
+    /**
+     * The servers' operator-mode accounts: Secret `secretName` (key `auth.conf`, made by `gramfleet
+     * creds generate`), which the NATS chart (with `install`) mounts at /etc/nats-auth and includes
+     * in its nats.conf (values.yaml: `nats.config.merge`, `nats.podTemplate.patch`, `nats.container.patch`).
+     * @default 'gramfleet-nats-auth'
+     */
+    readonly auth?: { readonly secretName?: string };
   };
   /** Resource prefix of the JetStream streams/buckets. @default 'gf' */
   readonly prefix?: string;
@@ -397,6 +404,7 @@ export function compileValues(v: DeployValues = {}) {
       monitoringEndpoint: v.nats?.monitoringEndpoint ?? 'nats.nats.svc:8222',
       account: v.nats?.account ?? '$G',
       replicas: natsReplicas,
+      auth: { secretName: secretName('nats.auth.secretName', v.nats?.auth?.secretName, 'gramfleet-nats-auth') },
     },
     networkPolicy: {
       enabled: v.networkPolicy?.enabled ?? true,

@@ -20,7 +20,7 @@ export const CREDS_COMMAND: CliCommand = {
         days: { type: 'string', value: 'N', description: 'validity of the certificates in days (default 825)' },
       },
       notes:
-        'apply: kubectl apply -n NS -f DIR/secrets.yaml; the NATS servers include DIR/nats/auth.conf (Secret <fullname>-nats-auth)\n  and serve DIR/nats/nats-server.crt; see docs/operations.md',
+        'apply: kubectl apply -n NS -f DIR/secrets.yaml; the NATS servers include DIR/nats/auth.conf (Secret nats.auth.secretName)\n  and serve DIR/nats/nats-server.crt; see docs/operations.md',
       run: async (a, ctx) => {
         const { generateProductionCreds } = await import('./creds.js');
         const { valuesFromArgs } = await import('../k8s/cli.js');

@@ -7,7 +7,7 @@
  * - NATS: the server certificate (the host of `nats.url`, `tls.certManager.natsDnsNames` and the
  *   `--nats-host` names) in Secret `nats.tls.secretName` (kubernetes.io/tls: ca.crt, tls.crt,
  *   tls.key); an operator, a system account and the cluster's account with the server's
- *   operator-mode configuration (`nats/auth.conf`, also Secret `<fullname>-nats-auth`, key
+ *   operator-mode configuration (`nats/auth.conf`, also Secret `nats.auth.secretName`, key
  *   auth.conf, for the NATS servers to include); a `.creds` identity per role of
  *   workers/src/security/roles.ts (Secrets `<nats.creds.secretPrefix>-<role>`, key
  *   `<role>.creds`, for the pods' roles; the client and admin identities only as files, for
@@ -133,7 +133,7 @@ export async function generateProductionCreds(o: CredsOptions): Promise<Generate
   write(f('keys', 'account.nk'), accounts.accountSeed + '\n');
   write(f('keys', 'system.nk'), accounts.systemSeed + '\n');
   const authConf = write(f('nats', 'auth.conf'), natsOperatorConfig(accounts).join('\n') + '\n');
-  secrets.push(opaque(`${v.fullname}-nats-auth`, { 'auth.conf': fs.readFileSync(authConf, 'utf8') }));
+  secrets.push(opaque(v.nats.auth.secretName, { 'auth.conf': fs.readFileSync(authConf, 'utf8') }));
   const prefix = o.values?.prefix ?? 'gf';
   const creds = {} as Record<NatsRole, string>;
   for (const role of NATS_ROLES) {

@@ -19,11 +19,19 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { Writable } from 'node:stream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { isGramfleetError, ndarray, pinToken, resourceNames, taskSubject } from '@gramfleet/core';
-import { connectNats, createArrayStore, createCertificateAuthority, openDataPlane, type DataPlane, type NatsAuth } from '@gramfleet/workers';
+import { clientArraysBucket, isGramfleetError, ndarray, pinToken, resourceNames, taskSubject, type CsrRef } from '@gramfleet/core';
+import {
+  connectNats,
+  createArrayStore,
+  createCertificateAuthority,
+  issueLocalIdentity,
+  openDataPlane,
+  type DataPlane,
+  type NatsAuth,
+} from '@gramfleet/workers';
 import { connect } from '@gramfleet/orchestrator';
 import { runCli, type CliContext } from '@gramfleet/orchestrator/internal';
-import { startTestCluster, type TestCluster } from './harness';
+import { sharedGraph, startTestCluster, type TestCluster } from './harness';
 
 async function refused(p: Promise<unknown>, what: RegExp = /Permissions Violation/): Promise<string> {
   try {
@@ -247,6 +255,75 @@ describe('NATS authentication, TLS and roles on a local cluster (real nats-serve
     await assert.rejects(store.delete(ref.digest), (e: unknown) => isGramfleetError(e) && e.code === 'CLUSTER_FORBIDDEN' && /PURGE/.test(e.message));
     const again = createArrayStore(c.arrays, names.arraysBucket);
     assert.deepEqual(Array.from((await again.get(ref)).data as Float64Array), [4, 5]);
+  });
+
+  it("client identities with their own arrays buckets cannot read each other's arrays; workers and their own jobs can", async () => {
+    const sec = t.cluster.state.natsSecurity;
+    assert.ok(sec !== undefined);
+    const bucketOf = (tok: string): string => clientArraysBucket('gf', tok);
+    const auth = async (name: string): Promise<NatsAuth> => ({ credsFile: await issueLocalIdentity(sec, 'client', name), caFile: sec.caFile });
+    const [alice, bob] = [await auth('client-alice'), await auth('client-bob')];
+    // Their buckets are made by the orchestrator (a client may create no stream).
+    for (const tok of ['client-alice', 'client-bob']) {
+      const mk = await connectNats(url, `make-${tok}`, t.cluster.natsAuth('orchestrator'));
+      open.push(await openDataPlane(mk, { ...names, arraysBucket: bucketOf(tok) }, t.cluster.state.dataPlane));
+    }
+    const own = async (a: NatsAuth, tok: string): Promise<DataPlane> => {
+      const dp = await openDataPlane(await connectNats(url, tok, a), { ...names, arraysBucket: bucketOf(tok) }, t.cluster.state.dataPlane);
+      open.push(dp);
+      return dp;
+    };
+    const a = await own(alice, 'client-alice');
+    const b = await own(bob, 'client-bob');
+    const data = Float64Array.from({ length: 1000 }, (_, i) => Math.sin(i));
+    const ref = await createArrayStore(a).put(ndarray('f64', [1000], data));
+    assert.equal(ref.bucket, bucketOf('client-alice'));
+    assert.deepEqual((await createArrayStore(a).get(ref)).data, data);
+    // Bob, knowing the digest: refused in Alice's bucket, absent from his own and the shared one.
+    await assert.rejects(createArrayStore(b).get(ref), (e: unknown) => isGramfleetError(e) && e.code === 'CLUSTER_FORBIDDEN' && e.message.includes(ref.bucket));
+    for (const other of [bucketOf('client-bob'), names.arraysBucket])
+      await assert.rejects(createArrayStore(b).get({ ...ref, bucket: other }), (e: unknown) => isGramfleetError(e) && e.code === 'STORE_MISSING_OBJECT');
+    // Nor by hand: message reads, a consumer, writing a metadata.
+    const stream = `OBJ_${ref.bucket}`;
+    await refused(b.jsm.streams.getMessage(stream, { seq: 1 }));
+    await refused(b.jsm.direct.getMessage(stream, { seq: 1 }));
+    await refused(b.jsm.consumers.add(stream, { filter_subject: `$O.${ref.bucket}.M.>` }));
+    await refused(b.js.publish(`$O.${ref.bucket}.M.forged`, '{}'));
+    // A result in the shared bucket, named by one of her inputs, is durable where it is: her
+    // store reads it there and does not need to copy it.
+    const o = await as(t.cluster.natsAuth('orchestrator'), 'test-orchestrator-result');
+    const result = await createArrayStore(o).put(ndarray('f64', [500], data.subarray(0, 500)));
+    assert.equal(result.bucket, names.arraysBucket);
+    await createArrayStore(a).persist(result);
+    assert.deepEqual((await createArrayStore(a).get(result)).data, data.subarray(0, 500));
+    // A worker reads it from Alice's bucket (the reference names it).
+    const w = await as(t.cluster.natsAuth('wasm-worker'), 'test-worker-reads');
+    assert.deepEqual((await createArrayStore(w).get(ref)).data, data);
+    // Alice's job runs from her bucket: its uploaded inputs are there, its result comes back.
+    const admin = await as(t.cluster.natsAuth('admin'), 'test-admin-counts');
+    const before = (await admin.jsm.streams.info(stream)).state.messages;
+    const fleet = await connect({
+      temporalAddress: t.cluster.state.temporalAddress,
+      natsUrl: url,
+      natsAuth: alice,
+      namespace: t.cluster.state.namespace,
+      taskQueue: t.cluster.state.taskQueue,
+      prefix: 'gf',
+      // Her edge weights (1.4 KB) go as a resumable upload, staged and joined in the shared bucket;
+      // her smaller arrays go to her bucket.
+      resumableUploadBytes: 1024,
+    });
+    try {
+      const r = await (
+        await fleet.submit({ kind: 'grf', graph: sharedGraph('karate.adjlist'), kernel: 'reg-laplacian', scale: 0.25, walks: 8, pHalt: 0.5 })
+      ).result();
+      assert.equal(r.n, 34);
+      // Φ, written by the orchestrator to the shared bucket, reads back through her connection.
+      assert.equal((await fleet.getCsr(r.phi[0] as CsrRef)).indptr.length, 35);
+    } finally {
+      await fleet.close();
+    }
+    assert.ok((await admin.jsm.streams.info(stream)).state.messages > before, "the job's inputs went to Alice's bucket");
   });
 
   it('the orchestrator identity may purge (the refusals above are the roles)', async () => {

@@ -1006,6 +1006,86 @@ describe('Kubernetes manifests against a real kube-apiserver', { skip }, () => {
       },
     );
 
+    it(
+      "with nats.install, the NATS chart mounts the Secret of `creds generate`'s auth.conf and its nats.conf includes it; nats-server accepts the result; all pass server-side dry run",
+      { skip: helmSkip },
+      async () => {
+        const natsServer = path.join(ROOT, '.gramfleet', 'bin', 'nats-server');
+        for (const values of [{ nats: { install: true } }, { nats: { install: true, auth: { secretName: 'prod-nats-auth' } } }]) {
+          const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gf-nats-chart-'));
+          try {
+            const g = await generateProductionCreds({ out: path.join(dir, 'out'), values });
+            const secrets = parseYamlStream(fs.readFileSync(g.secretsFile, 'utf8'));
+            const authSecret = values.nats.auth?.secretName ?? 'gramfleet-nats-auth';
+            assert.ok(
+              secrets.some((x) => x.metadata?.name === authSecret),
+              authSecret,
+            );
+            // The NATS chart (1.x, the dependency's range) from a fixture: its repository is out of reach here.
+            const chart = path.join(dir, 'gramfleet');
+            fs.cpSync(CHART, chart, { recursive: true });
+            const meta = fs.readFileSync(path.join(chart, 'Chart.yaml'), 'utf8');
+            const deps = meta.slice(meta.indexOf('\ndependencies:') + 1);
+            const nats = deps.slice(0, deps.indexOf('\n  - name: temporal'));
+            assert.match(nats, /name: nats\n\s+version: ">=1\.2\.0 <2\.0\.0"/);
+            fs.writeFileSync(path.join(chart, 'Chart.yaml'), meta.slice(0, meta.indexOf('\ndependencies:') + 1) + nats + '\n');
+            fs.mkdirSync(path.join(chart, 'charts'));
+            fs.copyFileSync(path.join(ROOT, 'test', 'fixtures', 'helm', 'nats-1.3.16.tgz'), path.join(chart, 'charts', 'nats-1.3.16.tgz'));
+            const valuesFile = path.join(dir, 'values.json');
+            fs.writeFileSync(valuesFile, JSON.stringify(values));
+            const r = spawnSync(helm, ['template', 'gramfleet', chart, '--namespace', 'gramfleet', '-f', valuesFile], { encoding: 'utf8' });
+            assert.equal(r.status, 0, r.stderr);
+            const objs = parseYamlStream(r.stdout);
+            const sts = objs.find((o) => o.kind === 'StatefulSet' && o.metadata?.name === 'gramfleet-nats') as unknown as {
+              spec: {
+                template: {
+                  spec: {
+                    volumes: { name: string; secret?: { secretName: string } }[];
+                    containers: { name: string; volumeMounts: { name: string; mountPath: string }[] }[];
+                  };
+                };
+              };
+            };
+            assert.ok(sts !== undefined, 'the NATS StatefulSet');
+            const vol = sts.spec.template.spec.volumes.find((v) => v.secret?.secretName === authSecret);
+            assert.ok(vol !== undefined, `a volume of Secret ${authSecret}`);
+            const server = sts.spec.template.spec.containers.find((c) => c.name === 'nats');
+            assert.ok(server?.volumeMounts.some((m) => m.name === vol.name && m.mountPath === '/etc/nats-auth'));
+            const cm = objs.find((o) => o.kind === 'ConfigMap' && o.metadata?.name === 'gramfleet-nats-config') as unknown as { data: Record<string, string> };
+            const conf = cm.data['nats.conf'] ?? '';
+            assert.match(conf, /^\s*include \.\.\/nats-auth\/auth\.conf;$/m);
+            // The rendered nats.conf at its mount path, beside the Secret's auth.conf and the server
+            // certificate as the pod mounts them (rooted in a scratch directory): nats-server parses it,
+            // the include and the operator's JWTs with it.
+            const root = path.join(dir, 'root');
+            const at = (p: string): string => path.join(root, p);
+            for (const d of ['etc/nats-config', 'etc/nats-auth', 'etc/nats-certs/nats', 'data', 'var/run/nats']) fs.mkdirSync(at(d), { recursive: true });
+            fs.copyFileSync(g.nats.authConf, at('etc/nats-auth/auth.conf'));
+            fs.copyFileSync(g.nats.certFile, at('etc/nats-certs/nats/tls.crt'));
+            fs.copyFileSync(g.nats.keyFile, at('etc/nats-certs/nats/tls.key'));
+            fs.writeFileSync(at('etc/nats-config/nats.conf'), conf.replace(/"\/(etc|data|var)\b/g, `"${root}/$1`));
+            const t = spawnSync(natsServer, ['-t', '-c', at('etc/nats-config/nats.conf')], {
+              encoding: 'utf8',
+              env: { ...process.env, SERVER_NAME: 'gramfleet-nats-0' },
+            });
+            assert.equal(t.status, 0, `${t.stdout}${t.stderr}`);
+            fs.writeFileSync(at('etc/nats-auth/auth.conf'), 'operator: [');
+            assert.notEqual(
+              spawnSync(natsServer, ['-t', '-c', at('etc/nats-config/nats.conf')], { env: { ...process.env, SERVER_NAME: 'x' } }).status,
+              0,
+              'the include is read',
+            );
+            for (const o of objs) {
+              if (o.metadata !== undefined && !['ClusterRole', 'ClusterRoleBinding'].includes(o.kind ?? '')) o.metadata.namespace ??= 'gramfleet';
+              await apply(env.admin, o, true);
+            }
+          } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+          }
+        }
+      },
+    );
+
     for (const combo of COMBOS) {
       it(`helm template, ${combo.name}: the same objects as the renderer, and all pass server-side dry run`, { skip: helmSkip }, async () => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gf-helm-'));

@@ -24,6 +24,7 @@ import {
   decodeNpy,
   dtypeSize,
   encodeNpy,
+  isArraysBucketOf,
   isGramfleetError,
   isTreeDigest,
   npyHeader,
@@ -39,6 +40,7 @@ import { receiveInMemory, type HostStore, type Incoming } from './host-store';
 import type { HoldersDirectory } from './holders';
 import { createObjectTier, leafTableOfInfo, type ObjectTier, type StoredObjectInfo } from './object-tier';
 import { pullFromPeer, type PullOptions, type PullState } from './peer';
+import { forbiddenError } from '../security/auth';
 
 export { sha256Hex };
 
@@ -109,7 +111,13 @@ export interface PutOptions {
 export interface ArrayStoreConnection {
   readonly js: JetStreamClient;
   readonly jsm: JetStreamManager;
-  readonly names: { readonly arraysBucket: string };
+  /**
+   * `arraysBucket`: where puts go (the shared bucket, or a client identity's own). `prefix`, when
+   * given: a reference naming another arrays bucket of that prefix (core isArraysBucketOf: the
+   * shared one or a client's) is read from that bucket, so a worker reads a client's inputs from
+   * its bucket; without it every read goes to `arraysBucket`.
+   */
+  readonly names: { readonly arraysBucket: string; readonly prefix?: string };
   readonly chunkBytes?: number;
   /** The array bucket's byte limit, named in STORE_FULL errors. */
   readonly limits?: { readonly arraysMaxBytes: number };
@@ -271,19 +279,36 @@ export function createArrayStore(os: ObjectStore, bucket: string, opts?: ArraySt
 export function createArrayStore(first: ObjectStore | ArrayStoreConnection, second?: string | ArrayStoreOptions, third?: ArrayStoreOptions): ArrayStore {
   let tier: ObjectTier;
   let opts: ArrayStoreOptions;
+  let tierOf: ((bucket: string | undefined) => ObjectTier) | undefined;
   if (isConnection(first)) {
     opts = (second as ArrayStoreOptions | undefined) ?? {};
-    tier = createObjectTier(first.js, first.jsm, first.names.arraysBucket, opts.chunkBytes ?? first.chunkBytes ?? 128 * 1024, first.limits?.arraysMaxBytes);
+    const chunkBytes = opts.chunkBytes ?? first.chunkBytes ?? 128 * 1024;
+    const home = createObjectTier(first.js, first.jsm, first.names.arraysBucket, chunkBytes, first.limits?.arraysMaxBytes);
+    tier = home;
+    const prefix = first.names.prefix;
+    if (prefix !== undefined) {
+      const others = new Map<string, ObjectTier>();
+      tierOf = (b) => {
+        if (b === undefined || b === home.bucket || !isArraysBucketOf(prefix, b)) return home;
+        let t = others.get(b);
+        if (t === undefined) others.set(b, (t = createObjectTier(first.js, first.jsm, b, chunkBytes, first.limits?.arraysMaxBytes)));
+        return t;
+      };
+    }
   } else {
     // The object store client's own handles (public fields of its implementation).
     const os = first as unknown as { js: JetStreamClient; jsm: JetStreamManager };
     opts = third ?? {};
     tier = createObjectTier(os.js, os.jsm, second as string, opts.chunkBytes ?? 128 * 1024);
   }
-  return createTieredStore(tier, opts);
+  return createTieredStore(tier, opts, tierOf);
 }
 
-function createTieredStore(tier: ObjectTier, opts: ArrayStoreOptions): ArrayStore {
+/**
+ * `tierOf`: the object tier a reference's bucket is read from (reads only; puts, deletes and
+ * durable copies use `tier`). @default every read from `tier`
+ */
+function createTieredStore(tier: ObjectTier, opts: ArrayStoreOptions, tierOf: (bucket: string | undefined) => ObjectTier = () => tier): ArrayStore {
   const bucket = tier.bucket;
   const log = opts.log ?? silentLogger;
   const host = opts.host;
@@ -482,7 +507,8 @@ function createTieredStore(tier: ObjectTier, opts: ArrayStoreOptions): ArrayStor
   }
 
   /** Reads `ref` from the object store into the host store (or memory), checking leaves as they arrive. */
-  async function fromObjectStore(ref: ArrayRef, info: StoredObjectInfo): Promise<Uint8Array> {
+  async function fromObjectStore(ref: ArrayRef, info: StoredObjectInfo, src: ObjectTier): Promise<Uint8Array> {
+    const bucket = src.bucket;
     if (info.size !== ref.bytes)
       throw new GramfleetError('STORE_DIGEST_MISMATCH', `array ${ref.digest} holds ${info.size} bytes in bucket ${bucket}, its reference says ${ref.bytes}`, {
         digest: ref.digest,
@@ -504,7 +530,7 @@ function createTieredStore(tier: ObjectTier, opts: ArrayStoreOptions): ArrayStor
       const checks: Promise<void>[] = [];
       let next = 0;
       const leaves = treeLeafCount(bytes);
-      await tier.read(info, into.view, (filled, chunk) => {
+      await src.read(info, into.view, (filled, chunk) => {
         whole?.update(chunk);
         if (table === undefined) return;
         const t = table;
@@ -553,9 +579,14 @@ function createTieredStore(tier: ObjectTier, opts: ArrayStoreOptions): ArrayStor
     }
     const fromPeer = await fromPeers(ref);
     if (fromPeer !== undefined) return fromPeer;
+    const src = tierOf(ref.bucket);
+    const bucket = src.bucket;
     const read = async (): Promise<Uint8Array> => {
-      const info = await tier.info(ref.digest).catch((e: unknown) => {
+      const info = await src.info(ref.digest).catch((e: unknown) => {
         if (isGramfleetError(e)) throw e;
+        // Another client identity's bucket (roles.ts): the typed refusal, not a missing array.
+        const refused = forbiddenError(e, `reading array ${ref.digest} from bucket ${bucket}`);
+        if (isGramfleetError(refused)) throw refused;
         // A bucket that is gone (a wiped store, before its owner declares it again) holds nothing.
         if (/stream not found/i.test((e as Error).message)) return null;
         // No answer (a server restarting): typed and retryable, naming the array, not a bare timeout.
@@ -570,12 +601,12 @@ function createTieredStore(tier: ObjectTier, opts: ArrayStoreOptions): ArrayStor
           bucket,
         });
       try {
-        return await fromObjectStore(ref, info);
+        return await fromObjectStore(ref, info, src);
       } catch (e) {
         if (!isGramfleetError(e) || e.code !== 'STORE_DIGEST_MISMATCH') throw e;
         // A corrupt durable copy would never heal (a put finds the name and skips it): remove it,
         // so the next put of this array writes it again.
-        const removed = await tier.delete(ref.digest).catch(() => false);
+        const removed = await src.delete(ref.digest).catch(() => false);
         log.error('durable copy failed its digest; removed it', { digest: ref.digest, bucket, removed, err: e.message });
         throw new GramfleetError('STORE_DIGEST_MISMATCH', `${e.message}; the corrupt copy was removed, so the next put of this array writes it again`, {
           ...(e.details ?? {}),
@@ -719,6 +750,10 @@ function createTieredStore(tier: ObjectTier, opts: ArrayStoreOptions): ArrayStor
       }
       const d = ref.digest;
       if (durableKnown.has(d)) return;
+      // A reference into another arrays bucket (a client's input naming a result in the shared
+      // one) is durable where it names, when that bucket holds it.
+      const named = tierOf(ref.bucket);
+      if (named !== tier && (await named.info(d).catch(() => null)) !== null) return;
       if (background.has(d)) {
         // A background copy that failed (e.g. the store was full) is tried once more, now.
         const ok = await api.flush(d).then(

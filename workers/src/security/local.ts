@@ -291,10 +291,21 @@ export async function roleCreds(account: KeyPair | string, prefix: string, role:
   return new TextDecoder().decode(fmtCreds(jwt, user));
 }
 
-/** The nats-server configuration lines of operator mode: the operator, the system account, both accounts preloaded. */
+/**
+ * The longest protocol line a server accepts from a client. A user JWT travels in the client's
+ * CONNECT line with its permissions in it, and a client's (roles.ts: its arrays buckets' streams
+ * named one by one) comes near the server's default of 4 KiB.
+ */
+export const NATS_MAX_CONTROL_LINE = 16 * 1024;
+
+/**
+ * The nats-server configuration lines of operator mode: the operator, the system account, both
+ * accounts preloaded, and a control line long enough for the identities' JWTs ({@link NATS_MAX_CONTROL_LINE}).
+ */
 export function natsOperatorConfig(a: Pick<NatsAccounts, 'operatorJwt' | 'systemPub' | 'systemJwt' | 'accountPub' | 'accountJwt'>): string[] {
   const q = (v: string): string => JSON.stringify(v);
   return [
+    `max_control_line: ${NATS_MAX_CONTROL_LINE}`,
     `operator: ${q(a.operatorJwt)}`,
     `system_account: ${q(a.systemPub)}`,
     `resolver: MEMORY`,

@@ -17,6 +17,9 @@
  *   (a finished datagen job's pages) is deleted for it by the orchestrator (the
  *   `datagenReleaseWorkflow` and its activity, which check that each object is a page of that
  *   job); a client's own delete is refused with CLUSTER_FORBIDDEN (object-tier.ts).
+ *   Its own arrays bucket, `<prefix>-arrays-<token>` (core clientArraysBucket), where it exists,
+ *   holds what it uploads; it reads and writes that bucket and the shared one, and no other
+ *   client's (message reads and consumers are allowed stream by stream).
  *   Not scoped by these permissions (docs/operations.md, "What a client identity can reach"): the
  *   objects of the shared arrays bucket, which a client reads (direct gets whose subject is in the
  *   request body) and whose metadata it writes by name (content-addressed names; readers check
@@ -27,7 +30,7 @@
  *   arrays, holders and its registry entry, receive its lane's tasks and cancellations. It cannot
  *   publish tasks (durable queue or lanes) or cancellations, nor create, purge or delete anything.
  */
-import { campaignTable, resourceNames, type WorkerClass } from '@gramfleet/core';
+import { campaignTable, clientArraysBucket, resourceNames, type WorkerClass } from '@gramfleet/core';
 
 /** The NATS identities of a cluster. */
 export const NATS_ROLES = ['admin', 'orchestrator', 'client', 'wasm-worker', 'gpu-worker'] as const;
@@ -112,15 +115,48 @@ const JS_READ = [
  * The consumers a client may create: ordered consumers on the buckets' streams, and on the results
  * stream only filtered to one job's progress subject (no tailing other jobs' results).
  */
-function clientConsumers(p: string): string[] {
+function clientConsumers(p: string, token: string): string[] {
   const n = resourceNames(p);
   return [
-    ...bucketStreams(p).flatMap((st) => [`$JS.API.CONSUMER.CREATE.${st}`, `$JS.API.CONSUMER.CREATE.${st}.>`, `$JS.API.CONSUMER.MSG.NEXT.${st}.*`]),
+    ...[...bucketStreams(p), `OBJ_${clientArraysBucket(p, token)}`].flatMap((st) => [
+      `$JS.API.CONSUMER.CREATE.${st}`,
+      `$JS.API.CONSUMER.CREATE.${st}.>`,
+      `$JS.API.CONSUMER.MSG.NEXT.${st}.*`,
+    ]),
     `$JS.API.CONSUMER.CREATE.${n.resultsStream}.*.${p}.result.*.progress`,
     // Pulls from its consumers there (which can only be the progress-filtered ones above).
     `$JS.API.CONSUMER.MSG.NEXT.${n.resultsStream}.*`,
   ];
 }
+
+/**
+ * Message reads (direct and by sequence) a client may make: the streams of its own arrays bucket,
+ * the shared one, the KV buckets and the task and result streams, and no other client's bucket
+ * (a stream name is one subject token, so "every other client's bucket" cannot be denied by a
+ * wildcard: reads are allowed stream by stream instead).
+ */
+function clientMessageReads(p: string, token: string): string[] {
+  const n = resourceNames(p);
+  return [
+    ...[...bucketStreams(p), `OBJ_${clientArraysBucket(p, token)}`].flatMap((st) => [
+      `$JS.API.STREAM.MSG.GET.${st}`,
+      `$JS.API.DIRECT.GET.${st}`,
+      `$JS.API.DIRECT.GET.${st}.>`,
+    ]),
+    // A result by its subject (an owner checking the results stream); the queue, on the dashboard.
+    ...[n.tasksStream, n.resultsStream].map((st) => `$JS.API.STREAM.MSG.GET.${st}`),
+  ];
+}
+
+/**
+ * What a client is refused although an allow entry would match: deleting the workers' durable
+ * consumers (`$JS.API.CONSUMER.DELETE.>` is allowed for its own), and, kept explicit, any stream
+ * deletion or purge. The other management subjects of MANAGE_DENY match none of its allow entries;
+ * they are not repeated: a user JWT travels in the client's CONNECT line, which the server caps
+ * (max_control_line: 4 KiB by default, 16 KiB in gramfleet's server configurations, local.ts
+ * NATS_MAX_CONTROL_LINE), and a client's names its streams one by one.
+ */
+const CLIENT_DENY = ['$JS.API.STREAM.DELETE.>', '$JS.API.STREAM.PURGE.>', ...['wasm', 'gpu'].map((cls) => `$JS.API.CONSUMER.DELETE.*.workers-${cls}`)];
 
 /** The streams behind the buckets (object store and KV) of a prefix. */
 function bucketStreams(p: string): string[] {
@@ -143,17 +179,21 @@ export function rolePermissions(role: NatsRole, s: RoleScope): NatsPermissions {
       return {
         pub: {
           allow: [
-            ...JS_READ.filter((x) => !x.startsWith('$JS.API.CONSUMER.CREATE')),
-            ...clientConsumers(p),
+            ...JS_READ.filter(
+              (x) => !x.startsWith('$JS.API.CONSUMER.CREATE') && !x.startsWith('$JS.API.STREAM.MSG.GET') && !x.startsWith('$JS.API.DIRECT.GET'),
+            ),
+            ...clientMessageReads(p, s.token),
+            ...clientConsumers(p, s.token),
             `${p}.task.>`,
             `${p}.lane.>`,
             `${p}.cancel.*`,
             `$O.${n.arraysBucket}.>`,
+            `$O.${clientArraysBucket(p, s.token)}.>`,
             `$KV.${n.holdersBucket}.>`,
             `$KV.${c.campaignsBucket}.>`,
             `$KV.${c.runsBucket}.>`,
           ],
-          deny: [...MANAGE_DENY, ...durableConsumerDeny()],
+          deny: CLIENT_DENY,
         },
         sub: { allow: [inbox, `${p}.owner.${s.token}.>`], deny: [] },
       };

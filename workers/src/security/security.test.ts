@@ -13,8 +13,8 @@ import { X509Certificate } from 'node:crypto';
 import { createUser } from '@nats-io/nkeys';
 import { isGramfleetError } from '@gramfleet/core';
 import { createCertificateAuthority, issueCertificate } from './x509';
-import { rolePermissions } from './roles';
-import { ensureLocalNatsSecurity, issueLocalIdentity, localNatsServerConfig } from './local';
+import { NATS_ROLES, rolePermissions } from './roles';
+import { NATS_MAX_CONTROL_LINE, createNatsAccounts, ensureLocalNatsSecurity, issueLocalIdentity, localNatsServerConfig, roleCreds } from './local';
 import { inboxPrefixOfJwt, natsAuthFromEnv, natsConnectOptions, ownerIdPrefix } from './auth';
 
 function code(f: () => unknown): string {
@@ -71,7 +71,27 @@ describe('roles', () => {
     assert.ok(p.pub.deny.includes('$JS.API.STREAM.PURGE.>'));
     assert.deepEqual(p.sub.allow, ['_INBOX_c1.>', 'my-app.owner.c1.>']);
     assert.ok(p.pub.allow.includes('$JS.API.CONSUMER.CREATE.MY_APP_RESULTS.*.my-app.result.*.progress'));
+    // Its own arrays bucket and the shared one, and no wildcard that reaches another client's.
+    for (const x of [
+      '$O.my-app-arrays-c1.>',
+      '$JS.API.DIRECT.GET.OBJ_my-app-arrays-c1',
+      '$JS.API.STREAM.MSG.GET.OBJ_my-app-arrays-c1',
+      '$JS.API.DIRECT.GET.OBJ_my-app-arrays',
+    ])
+      assert.ok(p.pub.allow.includes(x), x);
+    for (const x of p.pub.allow.filter((a) => /DIRECT\.GET|MSG\.GET|CONSUMER\.CREATE|^\$O\./.test(a)))
+      assert.doesNotMatch(x, /(GET|CREATE)\.[*>]|^\$O\.[*>]/, x);
     assert.equal(rolePermissions('orchestrator', { prefix: 'gf', token: 'o' }).pub.allow[0], '>');
+  });
+
+  it("every role's user JWT fits the servers' control line (it travels in the CONNECT line), with a 64-character identity", async () => {
+    const account = (await createNatsAccounts('t')).accountSeed;
+    for (const role of NATS_ROLES) {
+      const creds = await roleCreds(account, 'a-long-prefix', role, 'x'.repeat(64), 'p'.repeat(64));
+      const jwt = /-----BEGIN NATS USER JWT-----\s*\n\s*(\S+)/.exec(creds)?.[1] ?? '';
+      // The CONNECT line: the JWT, its signature (~90 bytes) and the client's other fields (~300 bytes).
+      assert.ok(jwt.length + 1024 < NATS_MAX_CONTROL_LINE, `${role}: ${jwt.length} bytes`);
+    }
   });
 });
 
