@@ -26,6 +26,7 @@ import { connectTemporal, describeTemporalSecurity } from '../security/temporal'
 import { hostConfig, type HostConfig } from './config';
 import { registerHostMetrics, type CountService } from './metrics';
 import { freePort } from '../cluster/proc';
+import { workflowBundle } from './workflow-bundle';
 import { temporalLogFunction } from '../telemetry/temporal-log';
 import { temporalTracingOptions } from '../telemetry/tracing';
 
@@ -109,18 +110,21 @@ async function main(): Promise<void> {
       const connection = await connectTemporal(address, cfg.temporalSecurity, (o) => NativeConnection.connect(o));
       currentConnection = connection;
       const traced = tracing !== undefined ? temporalTracingOptions(tracing) : undefined;
+      // Bundled once per build of the workflow code (cached on disk), not by webpack at every start.
+      const code = await workflowBundle({
+        workflowsPath: require.resolve('@gramfleet/workflows'),
+        ...(traced !== undefined ? { interceptorModules: traced.workflowModules } : {}),
+        log,
+      });
       const worker = await Worker.create({
         connection,
         // Activity latencies are timed only where /metrics serves them (GRAMFLEET_HEALTH_PORT).
-        interceptors: {
-          activity: [...(cfg.healthPort !== undefined ? [timeActivities] : []), ...(traced?.activity ?? [])],
-          ...(traced !== undefined ? { workflowModules: traced.workflowModules } : {}),
-        },
+        interceptors: { activity: [...(cfg.healthPort !== undefined ? [timeActivities] : []), ...(traced?.activity ?? [])] },
         ...(traced !== undefined ? { sinks: traced.sinks } : {}),
         namespace,
         taskQueue,
         activities: { ...activities, ...campaignActivities },
-        workflowsPath: require.resolve('@gramfleet/workflows'),
+        workflowBundle: { code },
         maxConcurrentActivityTaskExecutions: 64,
       });
       current = worker;
