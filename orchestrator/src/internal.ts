@@ -16,6 +16,8 @@ export {
 } from './security/temporal';
 export { prepareDatagen, writeDataset } from './datagen/submit';
 export { releaseDatagenPages } from './datagen/pages';
+export { joinUploadedArray } from './io/upload';
+export { putBytes } from './io/objects';
 export { createTransientObjects } from './eigenpro/transient';
 export { centerLayout } from './eigenpro/rows';
 export { choleskyWasmSolver } from './eigenpro/ep3-activity';

@@ -7,7 +7,9 @@
  *   missing (its progress bar says how many MiB the cluster already held) and the job's model is
  *   byte for byte the same command's on the cluster's own directory (the plain put path);
  * - the SDK's `put` of a large array to the remote cluster reads back bit for bit, and a second
- *   put of it uploads nothing.
+ *   put of it uploads nothing;
+ * - the orchestrator's join refuses a `gramfleet put` file, a staging file of another size, and
+ *   bytes that are not the array announced, with typed errors.
  */
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
@@ -15,9 +17,10 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { resourceNames, type NdArray } from '@gramfleet/core';
+import { encodeNpy, isGramfleetError, resourceNames, type ErrorCode, type NdArray } from '@gramfleet/core';
 import { connect, writeNpy } from '@gramfleet/orchestrator';
-import { connectNats } from '@gramfleet/workers';
+import { joinUploadedArray, putBytes, putFile } from '@gramfleet/orchestrator/internal';
+import { connectNats, createArrayStore, openDataPlane } from '@gramfleet/workers';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { CLI_ENTRY_SCRIPT, contextAddFlags, runGramfleet, startTestCluster, type TestCluster } from './harness';
@@ -105,7 +108,7 @@ describe('resumable upload of a large input array to a remote cluster (real Temp
     while (done === undefined) {
       seen = (await storedBytes()) - base;
       if (seen >= 17 * MIB) break;
-      await new Promise((r) => setTimeout(r, 10));
+      await new Promise((r) => setTimeout(r, 2));
     }
     assert.equal(done, undefined, `the first run ended before the kill (the upload was too quick to interrupt): ${stderr1}`);
     assert.ok(seen < 40 * MIB, `the kill lands before the upload is whole (${seen} bytes in the stream)`);
@@ -153,5 +156,33 @@ describe('resumable upload of a large input array to a remote cluster (real Temp
     } finally {
       await fleet.close();
     }
+  });
+
+  it('the join refuses what is not the staging copy of the announced array, with typed errors', async () => {
+    const names = resourceNames(t.cluster.state.prefix);
+    const dp = await openDataPlane(nc, names);
+    const store = createArrayStore(dp);
+    const rejects = async (p: Promise<unknown>, code: ErrorCode, match: RegExp): Promise<void> => {
+      await assert.rejects(p, (e) => {
+        assert.ok(isGramfleetError(e), String(e));
+        assert.equal(e.code, code, e.message);
+        assert.match(e.message, match);
+        return true;
+      });
+    };
+    const a: NdArray = { dtype: 'f64', shape: [3], data: Float64Array.of(1, 2, 3) };
+    const bytes = encodeNpy(a);
+    const expect = { bucket: names.arraysBucket, digest: 'f'.repeat(64), dtype: 'f64' as const, shape: [3], bytes: bytes.byteLength };
+    fs.writeFileSync(path.join(client, 'plain.bin'), bytes);
+    const file = await putFile(store, path.join(client, 'plain.bin'));
+    await rejects(joinUploadedArray(store, names.arraysBucket, { ref: file.ref, expect }), 'INPUT_INVALID', /is a file, not the staging copy of an array/);
+    const staged = await putBytes(store, bytes, { partShape: 'row' });
+    await rejects(
+      joinUploadedArray(store, names.arraysBucket, { ref: staged.ref, expect: { ...expect, bytes: bytes.byteLength + 8 } }),
+      'INPUT_INVALID',
+      /holds \d+ bytes, the array \d+/,
+    );
+    await rejects(joinUploadedArray(store, names.arraysBucket, { ref: staged.ref, expect }), 'STORE_DIGEST_MISMATCH', /the client announced f{64}/);
+    await dp.close();
   });
 });
