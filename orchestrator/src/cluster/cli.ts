@@ -16,11 +16,12 @@ import {
 } from '../cli/command';
 import { clientConfig, targetEnv } from '../client/config';
 import { LOCAL_CONTEXT, resolveTarget } from '../client/context';
-import { LOCAL_TEMPORAL_TRANSPORT } from '../security/temporal';
+import { localTemporalTransport } from '../security/temporal';
 
 /** The Temporal lines of `up` and `status`: the address, how it is reached, and its Web UI. */
-function temporalLine(address: string, ui: string | undefined): string {
-  return `  temporal ${address} (${LOCAL_TEMPORAL_TRANSPORT}: the dev server cannot terminate TLS)\n${ui !== undefined ? `  temporal-ui ${ui}\n` : ''}`;
+function temporalLine(c: LocalCluster): string {
+  const ui = c.state.temporalUi;
+  return `  temporal ${c.state.temporalAddress} (${localTemporalTransport(c.state.bindAddress)}: the dev server cannot terminate TLS)\n${ui !== undefined ? `  temporal-ui ${ui}\n` : ''}`;
 }
 
 /** The dashboard line of `up` and `status`, when the cluster runs one. */
@@ -93,7 +94,7 @@ export const UP_COMMAND: CliCommand = {
     }
     await c.startSupervisor();
     ctx.out.write(
-      `gramfleet local cluster up (${dataDir})\n${temporalLine(c.state.temporalAddress, c.state.temporalUi)}${dashboardLine(c)}${natsLine(c)}${c.state.apiUrl !== undefined ? `  api      ${c.state.apiUrl} (jobs HTTP API, OpenAPI at ${c.state.apiUrl}/openapi.json; tokens: gramfleet token create)\n` : ''}  processes: ${c.state.processes.map((p) => `${p.name}(${p.pid})`).join(' ')}\n`,
+      `gramfleet local cluster up (${dataDir})\n${temporalLine(c)}${dashboardLine(c)}${natsLine(c)}${c.state.apiUrl !== undefined ? `  api      ${c.state.apiUrl} (jobs HTTP API, OpenAPI at ${c.state.apiUrl}/openapi.json; tokens: gramfleet token create)\n` : ''}  processes: ${c.state.processes.map((p) => `${p.name}(${p.pid})`).join(' ')}\n`,
     );
     return gpuFailed ? 1 : 0;
   },
@@ -150,9 +151,12 @@ export const STATUS_COMMAND: CliCommand = {
     return ctx.withFleet({ dataDir, startLocal: false }, async (fleet) => {
       const workers = await fleet.workers();
       if (json) {
-        ctx.out.write(JSON.stringify({ running: true, ...c.state, temporalTransport: LOCAL_TEMPORAL_TRANSPORT, status: c.status(), workers, events }) + '\n');
+        ctx.out.write(
+          JSON.stringify({ running: true, ...c.state, temporalTransport: localTemporalTransport(c.state.bindAddress), status: c.status(), workers, events }) +
+            '\n',
+        );
       } else {
-        ctx.out.write(`local cluster (${dataDir})\n${temporalLine(c.state.temporalAddress, c.state.temporalUi)}${dashboardLine(c)}${natsLine(c)}`);
+        ctx.out.write(`local cluster (${dataDir})\n${temporalLine(c)}${dashboardLine(c)}${natsLine(c)}`);
         for (const p of c.status())
           ctx.out.write(
             `  ${p.name.padEnd(14)} pid ${String(p.pid).padEnd(8)} ${(p.alive ? 'running' : 'DEAD').padEnd(8)}${p.metrics !== undefined ? ` metrics ${p.metrics}` : ''}\n`,

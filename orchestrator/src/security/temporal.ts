@@ -78,6 +78,17 @@ export const TEMPORAL_SECURITY_OPTIONS: TemporalSecurityNames = Object.freeze({
 export const LOCAL_TEMPORAL_TRANSPORT = 'plaintext, loopback only';
 
 /**
+ * How a local cluster started with `up --bind` reaches its Temporal dev server: on every address,
+ * still without TLS or authentication (the dev server can do neither), so only for a trusted network.
+ */
+export const LOCAL_TEMPORAL_TRANSPORT_BOUND = 'plaintext on every address (0.0.0.0), no TLS and no authentication: a trusted network only';
+
+/** The transport line of a local cluster's Temporal server: loopback only, unless it was started with a bind address. */
+export function localTemporalTransport(bindAddress: string | undefined): string {
+  return bindAddress === undefined ? LOCAL_TEMPORAL_TRANSPORT : LOCAL_TEMPORAL_TRANSPORT_BOUND;
+}
+
+/**
  * The Temporal security variables, all empty (= unset): the environment of the local cluster's
  * orchestrator, which reaches the loopback dev server in plaintext whatever the shell that
  * started it sets for a remote cluster.

@@ -93,6 +93,10 @@ describe('a client in a separate network namespace drives the cluster through a 
     const status = await inNs(['status']);
     assert.equal(status.code, 0, status.stderr);
     assert.match(status.stdout, /context lab \(remote\)[\s\S]*registered workers: 1/);
+    // On the host, `status` does not claim the dev server is on loopback only: it says it is reachable, unguarded.
+    const local = await onHost(['status']);
+    assert.equal(local.code, 0, local.stderr);
+    assert.match(local.stdout, /temporal \S+ \(plaintext on every address \(0\.0\.0\.0\), no TLS and no authentication/);
   });
 
   it('GRF and EigenPro from local files; a detached GRF job, its watcher SIGKILLed, re-attached: the same bytes as on the host', async () => {
