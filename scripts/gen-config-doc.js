@@ -45,6 +45,11 @@ const TEST_VARS = [
     '/tmp/gramfleet-soak-<time>.log',
     "scripts/soak-campaign.sh: where the soak's output (kills, campaigns, the summary line) is also written",
   ],
+  [
+    'GRAMFLEET_NATS_CHART_TGZ',
+    '',
+    'path of a `helm pull` of the NATS chart (1.x): test/src/k8s/manifests renders the chart with nats.install against it (the auth Secret mounted and included); without it that case prints why it skipped',
+  ],
   ['GRAMFLEET_KEEP_TEST_DIRS', '', "set: the tests' throwaway cluster directories are kept (server data and logs) instead of removed"],
   ['GRAMFLEET_K8S_ENVTEST_INSTALL', '1', '0: the Kubernetes tests do not download kube-apiserver and etcd when they are missing (they skip with the reason)'],
   [

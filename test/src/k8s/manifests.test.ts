@@ -1006,9 +1006,21 @@ describe('Kubernetes manifests against a real kube-apiserver', { skip }, () => {
       },
     );
 
+    // The NATS chart itself is not in the repository (third-party code is not committed, and its
+    // chart repository is out of reach here): this case renders with the package that
+    // GRAMFLEET_NATS_CHART_TGZ names (`helm pull nats --repo https://nats-io.github.io/k8s/helm/charts --version 1.3.16`
+    // where that repository is reachable), and says why it skipped otherwise.
+    const natsChartTgz = process.env['GRAMFLEET_NATS_CHART_TGZ'];
+    const natsChartSkip =
+      helmSkip ??
+      (natsChartTgz === undefined || !fs.existsSync(natsChartTgz)
+        ? 'the NATS chart package is not here: set GRAMFLEET_NATS_CHART_TGZ to a `helm pull` of the nats chart (1.x) to render the chart with nats.install'
+        : undefined);
+    if (natsChartSkip !== undefined && helmSkip === undefined) console.log(`# skipping the nats.install rendering: ${natsChartSkip}`);
+
     it(
       "with nats.install, the NATS chart mounts the Secret of `creds generate`'s auth.conf and its nats.conf includes it; nats-server accepts the result; all pass server-side dry run",
-      { skip: helmSkip },
+      { skip: natsChartSkip },
       async () => {
         const natsServer = path.join(ROOT, '.gramfleet', 'bin', 'nats-server');
         for (const values of [{ nats: { install: true } }, { nats: { install: true, auth: { secretName: 'prod-nats-auth' } } }]) {
@@ -1021,7 +1033,7 @@ describe('Kubernetes manifests against a real kube-apiserver', { skip }, () => {
               secrets.some((x) => x.metadata?.name === authSecret),
               authSecret,
             );
-            // The NATS chart (1.x, the dependency's range) from a fixture: its repository is out of reach here.
+            // The NATS chart (1.x, the dependency's range) from GRAMFLEET_NATS_CHART_TGZ.
             const chart = path.join(dir, 'gramfleet');
             fs.cpSync(CHART, chart, { recursive: true });
             const meta = fs.readFileSync(path.join(chart, 'Chart.yaml'), 'utf8');
@@ -1030,7 +1042,7 @@ describe('Kubernetes manifests against a real kube-apiserver', { skip }, () => {
             assert.match(nats, /name: nats\n\s+version: ">=1\.2\.0 <2\.0\.0"/);
             fs.writeFileSync(path.join(chart, 'Chart.yaml'), meta.slice(0, meta.indexOf('\ndependencies:') + 1) + nats + '\n');
             fs.mkdirSync(path.join(chart, 'charts'));
-            fs.copyFileSync(path.join(ROOT, 'test', 'fixtures', 'helm', 'nats-1.3.16.tgz'), path.join(chart, 'charts', 'nats-1.3.16.tgz'));
+            fs.copyFileSync(natsChartTgz!, path.join(chart, 'charts', path.basename(natsChartTgz!)));
             const valuesFile = path.join(dir, 'values.json');
             fs.writeFileSync(valuesFile, JSON.stringify(values));
             const r = spawnSync(helm, ['template', 'gramfleet', chart, '--namespace', 'gramfleet', '-f', valuesFile], { encoding: 'utf8' });
