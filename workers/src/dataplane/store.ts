@@ -603,6 +603,17 @@ function createTieredStore(tier: ObjectTier, opts: ArrayStoreOptions, tierOf: (b
       try {
         return await fromObjectStore(ref, info, src);
       } catch (e) {
+        // The chunks' read got no answer (a bare NATS TimeoutError from a direct get; the 2-hour
+        // soak of 2026-12-08 ended on one): typed and retryable, naming the array, as the metadata read is.
+        if (!isGramfleetError(e) && (e as Error).name === 'TimeoutError')
+          throw new GramfleetError(
+            'CLUSTER_UNAVAILABLE',
+            `the object store did not answer while reading array ${ref.digest} (bucket ${bucket}): ${(e as Error).message}`,
+            {
+              digest: ref.digest,
+              bucket,
+            },
+          );
         if (!isGramfleetError(e) || e.code !== 'STORE_DIGEST_MISMATCH') throw e;
         // A corrupt durable copy would never heal (a put finds the name and skips it): remove it,
         // so the next put of this array writes it again.
